@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Lifeline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lifeline", targets: ["lifeline"]),
+        .library(name: "LifelineQueue", targets: ["LifelineQueue"]),
+        .library(name: "LifelineSQLite", targets: ["LifelineSQLite"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+    ],
+    targets: [
+        // Starts `exec` jobs' programs without a shell, in their own process group, tied to the worker's life.
+        .target(name: "CLifelineSpawn"),
+        // Job model, states, retry policy, the storage protocol and the worker runtime. No SQL.
+        .target(
+            name: "LifelineQueue",
+            dependencies: ["CLifelineSpawn", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The GRDB-backed JobStore over the system libsqlite3.
+        .target(
+            name: "LifelineSQLite",
+            dependencies: [
+                "LifelineQueue",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        // The JobStore conformance suite, fixtures and event-based waits, shared by every store's tests.
+        .target(
+            name: "LifelineTestKit",
+            dependencies: ["LifelineQueue"]
+        ),
+        .executableTarget(
+            name: "lifeline",
+            dependencies: [
+                "LifelineQueue",
+                "LifelineSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "LifelineQueueTests",
+            dependencies: [
+                "LifelineQueue",
+                "LifelineTestKit",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "LifelineSQLiteTests",
+            dependencies: ["LifelineQueue", "LifelineSQLite", "LifelineTestKit"]
+        ),
+        .testTarget(
+            name: "LifelineCLITests",
+            dependencies: ["LifelineQueue", "LifelineTestKit"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

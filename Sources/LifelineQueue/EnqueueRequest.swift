@@ -1,0 +1,55 @@
+import Foundation
+
+/// A request to enqueue, as a user states it: every field but the kind is optional and
+/// falls back to the kind's defaults. ``JobRegistry/prepare(_:)`` checks it and turns it into
+/// a ``NewJob``.
+public struct EnqueueRequest: Sendable, Hashable {
+    public var kind: String
+    public var args: JSONValue
+    public var queue: String?
+    public var priority: Int?
+    public var maxAttempts: Int?
+    public var timeout: Duration?
+    public var backoff: Duration?
+    public var runAt: Date?
+    public var idempotencyKey: String?
+    public var server: String?
+
+    public init(
+        kind: String, args: JSONValue = .object([:]), queue: String? = nil, priority: Int? = nil,
+        maxAttempts: Int? = nil, timeout: Duration? = nil, backoff: Duration? = nil, runAt: Date? = nil,
+        idempotencyKey: String? = nil, server: String? = nil
+    ) {
+        self.kind = kind
+        self.args = args
+        self.queue = queue
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.timeout = timeout
+        self.backoff = backoff
+        self.runAt = runAt
+        self.idempotencyKey = idempotencyKey
+        self.server = server
+    }
+}
+
+/// The bounds every enqueue is checked against.
+public enum JobLimits {
+    public static let priorities = 0...9
+    public static let maxAttempts = 1...1_000_000
+    public static let timeout = Duration.milliseconds(1)...Duration.seconds(7 * 24 * 3600)
+    public static let backoff = Duration.zero...Duration.seconds(24 * 3600)
+    public static let idempotencyKeyLength = 1...255
+    public static let argsBytes = 1 << 20
+
+    /// Queue names appear in tables and flags: letters, digits, `_`, `-`, `.`; 1 to 64.
+    public static func checkQueueName(_ name: String) throws(JobInputError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x5F || byte == 0x2D || byte == 0x2E
+        }
+        guard (1...64).contains(name.utf8.count), allowed else {
+            throw JobInputError("invalid queue name '\(name)': use 1 to 64 letters, digits, '_', '-' or '.'")
+        }
+    }
+}

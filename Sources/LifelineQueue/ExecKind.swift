@@ -1,0 +1,42 @@
+import Foundation
+
+extension BuiltinKinds {
+    public struct ExecArgs: JobArgs {
+        /// The program and its arguments; the program is looked up in PATH. No shell ever
+        /// sees them.
+        public var argv: [String]
+        public var env: [String: String]?
+        public var cwd: String?
+
+        public func validate() throws(JobInputError) {
+            guard let program = argv.first, !program.isEmpty else {
+                throw JobInputError("invalid args for 'exec': argv needs at least a program name")
+            }
+            guard !(argv + (env.map { Array($0.keys) + Array($0.values) } ?? []) + [cwd ?? ""]).contains(where: { $0.contains("\0") }) else {
+                throw JobInputError("invalid args for 'exec': strings must not contain NUL")
+            }
+            if let env, env.keys.contains(where: { $0.isEmpty || $0.contains("=") }) {
+                throw JobInputError("invalid args for 'exec': env names must be non-empty and without '='")
+            }
+        }
+    }
+
+    /// Runs a program without a shell; exit 0 = success. The tail of its output goes in the
+    /// result, or in the error when it fails.
+    public static let exec = JobDefinition<ExecArgs>(kind: "exec") { args, _ in
+        // The worker's environment, with the job's variables on top.
+        let environment = ProcessInfo.processInfo.environment.merging(args.env ?? [:]) { $1 }
+        let exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()
+        guard exit.status == 0 else {
+            let how = exit.status.map { "exited with status \($0)" } ?? "was killed by signal \(exit.signal ?? 0)"
+            let tail = exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail
+            throw ExecFailure(message: "\(args.argv[0]) \(how)" + (tail.isEmpty ? "" : ": \(tail.suffix(512))"))
+        }
+        return .object(["exit_status": .int(0), "stdout": .string(exit.stdoutTail), "stderr": .string(exit.stderrTail)])
+    }
+
+    struct ExecFailure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Which jobs a listing or count takes. Empty fields do not filter.
+public struct JobFilter: Sendable, Hashable {
+    public var states: Set<JobState>
+    public var queue: String?
+    public var kind: String?
+    public var server: String?
+    /// Jobs created at or after this time.
+    public var createdSince: Date?
+    /// Jobs that have been attempted more than once.
+    public var retriedOnly: Bool
+    public var limit: Int?
+
+    public init(
+        states: Set<JobState> = [], queue: String? = nil, kind: String? = nil, server: String? = nil,
+        createdSince: Date? = nil, retriedOnly: Bool = false, limit: Int? = nil
+    ) {
+        self.states = states
+        self.queue = queue
+        self.kind = kind
+        self.server = server
+        self.createdSince = createdSince
+        self.retriedOnly = retriedOnly
+        self.limit = limit
+    }
+}
+
+public struct EventFilter: Sendable, Hashable {
+    public var afterSeq: Int64
+    public var job: Int64?
+    public var server: String?
+    public var types: Set<EventType>
+    public var limit: Int?
+
+    public init(afterSeq: Int64 = 0, job: Int64? = nil, server: String? = nil, types: Set<EventType> = [], limit: Int? = nil) {
+        self.afterSeq = afterSeq
+        self.job = job
+        self.server = server
+        self.types = types
+        self.limit = limit
+    }
+}
+
+/// A queue as configured and as it stands.
+public struct QueueInfo: Sendable, Hashable, Encodable {
+    public var name: String
+    /// At most this many running at once across all processes; `nil` is unlimited.
+    public var limit: Int?
+    public var paused: Bool
+    public var counts: [JobState: Int]
+
+    public init(name: String, limit: Int?, paused: Bool, counts: [JobState: Int]) {
+        self.name = name
+        self.limit = limit
+        self.paused = paused
+        self.counts = counts
+    }
+
+    enum CodingKeys: String, CodingKey { case name, limit, paused, counts }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(limit, forKey: .limit)
+        try container.encode(paused, forKey: .paused)
+        let byName = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, counts[$0] ?? 0) })
+        try container.encode(byName, forKey: .counts)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// The job kinds a process knows. Enqueue refuses a kind that is not registered; the
+/// worker runs each kind's handler.
+public struct JobRegistry: Sendable {
+    private var kinds: [String: AnyJobDefinition] = [:]
+
+    public init() {}
+
+    /// Registers a kind. Registering a kind twice is a programming error and fails loudly.
+    public mutating func register<Args: JobArgs>(_ definition: JobDefinition<Args>) {
+        precondition(kinds[definition.kind] == nil, "job kind '\(definition.kind)' is registered twice")
+        kinds[definition.kind] = AnyJobDefinition(definition)
+    }
+
+    public var registeredKinds: [String] { kinds.keys.sorted() }
+
+    public func definition(_ kind: String) -> AnyJobDefinition? { kinds[kind] }
+
+    /// Checks a request against its kind and the queue's limits and fills in the kind's
+    /// defaults. Throws one clear message for the first problem found.
+    public func prepare(_ request: EnqueueRequest) throws(JobInputError) -> NewJob {
+        guard let definition = kinds[request.kind] else {
+            throw JobInputError("unknown job kind '\(request.kind)' (known: \(registeredKinds.joined(separator: ", ")))")
+        }
+        try definition.validate(request.args)
+        let defaults = definition.defaults
+        let queue = request.queue ?? defaults.queue
+        try JobLimits.checkQueueName(queue)
+        let priority = request.priority ?? defaults.priority
+        guard JobLimits.priorities.contains(priority) else {
+            throw JobInputError("priority \(priority) is out of range \(JobLimits.priorities) (0 runs first)")
+        }
+        let maxAttempts = request.maxAttempts ?? defaults.maxAttempts
+        guard JobLimits.maxAttempts.contains(maxAttempts) else {
+            throw JobInputError("max attempts \(maxAttempts) is out of range \(JobLimits.maxAttempts)")
+        }
+        let timeout = request.timeout ?? defaults.timeout
+        guard JobLimits.timeout.contains(timeout) else {
+            throw JobInputError("timeout \(DurationText.format(timeout)) is out of range 1ms...7d")
+        }
+        var backoff = defaults.backoff
+        if let base = request.backoff {
+            guard JobLimits.backoff.contains(base) else {
+                throw JobInputError("backoff \(DurationText.format(base)) is out of range 0s...1d")
+            }
+            backoff = Backoff(base: base, cap: defaults.backoff.cap, jitter: defaults.backoff.jitter)
+        }
+        if let key = request.idempotencyKey {
+            guard JobLimits.idempotencyKeyLength.contains(key.utf8.count),
+                  !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw JobInputError("idempotency key must be 1 to 255 bytes without control characters")
+            }
+        }
+        guard request.args.canonicalText.utf8.count <= JobLimits.argsBytes else {
+            throw JobInputError("args are larger than 1 MiB")
+        }
+        return NewJob(
+            kind: request.kind, args: request.args, queue: queue, priority: priority, maxAttempts: maxAttempts,
+            timeout: timeout, backoff: backoff, runAt: request.runAt, idempotencyKey: request.idempotencyKey,
+            server: request.server
+        )
+    }
+}
+
+/// A registered kind with its argument type erased, so kinds of any argument type live in
+/// one registry.
+public struct AnyJobDefinition: Sendable {
+    public let kind: String
+    public let defaults: JobDefaults
+    private let validateArgs: @Sendable (JSONValue) throws(JobInputError) -> Void
+    private let runHandler: @Sendable (JSONValue, JobContext) async throws -> JSONValue?
+
+    init<Args: JobArgs>(_ definition: JobDefinition<Args>) {
+        kind = definition.kind
+        defaults = definition.defaults
+        let kind = definition.kind
+        validateArgs = { (args: JSONValue) throws(JobInputError) in
+            let decoded: Args
+            do {
+                decoded = try args.decode(Args.self)
+            } catch {
+                throw JobInputError("invalid args for '\(kind)': \(Self.describe(error))")
+            }
+            try decoded.validate()
+        }
+        runHandler = { args, context in
+            try await definition.handler(try args.decode(Args.self), context)
+        }
+    }
+
+    public func validate(_ args: JSONValue) throws(JobInputError) {
+        try validateArgs(args)
+    }
+
+    public func run(_ args: JSONValue, context: JobContext) async throws -> JSONValue? {
+        try await runHandler(args, context)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _):
+            "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:
+            "args must be a JSON object"
+        case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
+            "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be \(describe(type))"
+        case DecodingError.dataCorrupted(let context):
+            context.debugDescription
+        default:
+            "\(error)"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type, is UInt.Type: "an integer"
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is [String].Type: "an array of strings"
+        case is [String: String].Type: "an object of strings"
+        default: "of type \(type)"
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// The narrow storage interface of the queue. Every method is one transaction, and every
+/// change it makes appends its events in that same transaction.
+///
+/// Methods are named entity + verb. A store must pass the conformance suite in
+/// `LifelineTestKit`.
+public protocol JobStore: Sendable {
+    /// Inserts the jobs all-or-nothing. A job whose idempotency key exists with the same
+    /// kind and args returns the existing job; with other kind or args the whole insert
+    /// fails with ``JobStoreError/idempotencyConflict(key:existing:)``.
+    func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob]
+
+    /// Takes back expired leases, then claims up to `limit` available jobs of the given
+    /// queues in (priority, run_at, id) order, marking them running under a lease.
+    func jobClaim(_ request: ClaimRequest) async throws -> [Job]
+
+    /// Renews the leases of running jobs and stores their progress.
+    func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus]
+
+    /// Finishes attempts, each fenced on (running, attempt, lease owner). Returns the ids
+    /// whose finish applied; a missing id means its lease was lost and nothing changed.
+    func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64>
+
+    /// Cancels waiting jobs at once and asks running ones to stop.
+    func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult]
+
+    /// Puts discarded or cancelled jobs back to available with a fresh attempt budget.
+    func jobRetry(_ ids: [Int64]) async throws -> [Job]
+
+    func jobGet(_ id: Int64) async throws -> Job?
+    func jobList(_ filter: JobFilter) async throws -> [Job]
+    func jobCount(_ filter: JobFilter) async throws -> Int
+
+    /// Deletes finished jobs, and events, older than `before`.
+    func jobPrune(before: Date) async throws -> PruneResult
+
+    func eventList(_ filter: EventFilter) async throws -> [JobEvent]
+
+    func queueList() async throws -> [QueueInfo]
+    func queueSetLimit(_ queue: String, limit: Int?) async throws
+    func queueSetPaused(_ queue: String, paused: Bool) async throws
+}
+
+public struct ClaimRequest: Sendable, Hashable {
+    public var owner: String
+    public var queues: [String]
+    public var limit: Int
+    public var lease: Duration
+
+    public init(owner: String, queues: [String], limit: Int, lease: Duration) {
+        self.owner = owner
+        self.queues = queues
+        self.limit = limit
+        self.lease = lease
+    }
+}
+
+public struct LeaseRenewal: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var id: Int64
+        public var attempt: Int
+        public var progress: JSONValue?
+
+        public init(id: Int64, attempt: Int, progress: JSONValue? = nil) {
+            self.id = id
+            self.attempt = attempt
+            self.progress = progress
+        }
+    }
+
+    public var owner: String
+    public var lease: Duration
+    public var jobs: [Entry]
+
+    public init(owner: String, lease: Duration, jobs: [Entry]) {
+        self.owner = owner
+        self.lease = lease
+        self.jobs = jobs
+    }
+}
+
+public enum LeaseStatus: Sendable, Hashable {
+    /// The lease was renewed.
+    case held
+    /// The lease was renewed, and a user asked the job to stop.
+    case cancelRequested
+    /// The job is no longer this worker's: stop it and do not finish it.
+    case lost
+}
+
+/// How one attempt ended, as the worker reports it.
+public enum JobOutcome: Sendable, Hashable {
+    /// The handler returned.
+    case completed(result: JSONValue?)
+    /// The handler threw: retry after the job's backoff, or discard when attempts are spent.
+    case failed(error: String)
+    /// The handler threw a permanent error: discard now.
+    case discarded(error: String)
+    /// The handler asked to run again after `delay`, without spending an attempt.
+    case snoozed(delay: Duration)
+    /// The worker shut down before the job finished: available again, attempt not spent.
+    case released
+    /// The job stopped because a user cancelled it.
+    case cancelled
+}
+
+public struct JobFinish: Sendable, Hashable {
+    public var id: Int64
+    public var attempt: Int
+    public var owner: String
+    public var outcome: JobOutcome
+
+    public init(id: Int64, attempt: Int, owner: String, outcome: JobOutcome) {
+        self.id = id
+        self.attempt = attempt
+        self.owner = owner
+        self.outcome = outcome
+    }
+}
+
+public enum CancelResult: Sendable, Hashable {
+    case cancelled
+    /// Running: the worker stops it at its next heartbeat.
+    case requested
+    /// Already final: nothing changed.
+    case alreadyFinal(JobState)
+    case notFound
+}
+
+public struct PruneResult: Sendable, Hashable {
+    public var jobs: Int
+    public var events: Int
+
+    public init(jobs: Int, events: Int) {
+        self.jobs = jobs
+        self.events = events
+    }
+}
+
+public enum JobStoreError: Error, Hashable, CustomStringConvertible {
+    case idempotencyConflict(key: String, existing: Int64)
+
+    public var description: String {
+        switch self {
+        case .idempotencyConflict(let key, let existing):
+            "idempotency key '\(key)' belongs to job \(existing) with another kind or args"
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// The one JSON dialect of Lifeline: snake_case field names chosen by each type, keys
+/// sorted, times as ISO 8601 UTC with milliseconds.
+public enum LifelineJSON {
+    private static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(formatTime(date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = parseTime(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "invalid time '\(text)'")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    /// One line of JSON text for a value.
+    public static func line<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder().encode(value), as: UTF8.self)
+    }
+
+    public static func formatTime(_ date: Date) -> String {
+        date.formatted(timeStyle)
+    }
+
+    /// Parses ISO 8601 UTC times, with or without fractional seconds.
+    public static func parseTime(_ text: String) -> Date? {
+        (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}

@@ -1,0 +1,26 @@
+/// Why a database file was refused. Each case leaves the file as it was.
+public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
+    case emptyFile(path: String)
+    case notSQLite(path: String)
+    case foreign(path: String, applicationID: Int32)
+    case newerSchema(path: String, version: Int, known: Int)
+    case sqliteTooOld(found: String, needed: String)
+    case cannotCreate(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .emptyFile(let path):
+            "\(path) is an empty file, not a Lifeline database; move it away or pass another --db"
+        case .notSQLite(let path):
+            "\(path) is not a SQLite database; move it away or pass another --db"
+        case .foreign(let path, let id):
+            "\(path) is a SQLite database of another program (application_id \(id)); refusing to touch it"
+        case .newerSchema(let path, let version, let known):
+            "\(path) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
+        case .sqliteTooOld(let found, let needed):
+            "SQLite \(found) is too old: lifeline needs \(needed) or newer"
+        case .cannotCreate(let path, let reason):
+            "cannot create \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens Lifeline databases: on disk as a WAL pool shared by many processes, or in memory
+/// for tests.
+public enum SQLiteDatabase {
+    /// `UPDATE … RETURNING` and `json_insert(…, '$[#]', …)` need 3.35.
+    static let minimumSQLite = (major: 3, minor: 35)
+
+    /// Opens (creating if needed) the database at `path`, owner-only, and brings its schema
+    /// up to date. A file that is not a Lifeline database of this or an older schema is
+    /// refused untouched.
+    public static func openPool(path: String) throws -> DatabasePool {
+        try checkSQLiteVersion()
+        if FileManager.default.fileExists(atPath: path) {
+            try DatabaseFileCheck.check(path: path)
+        } else {
+            try create(path: path)
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration())
+        // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        try migrate(pool)
+        return pool
+    }
+
+    /// A private in-memory database with the current schema.
+    public static func openInMemory() throws -> DatabaseQueue {
+        let queue = try DatabaseQueue(configuration: configuration())
+        try migrate(queue)
+        return queue
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.label = "lifeline"
+        // SQLite's own busy handler sleeps up to 100 ms between tries, which stalls writers of
+        // several processes for seconds; short random sleeps keep the lock moving. Gives up
+        // after about 30 s.
+        config.busyMode = .callback { tries in
+            guard tries < 60_000 else { return false }
+            usleep(UInt32.random(in: 50...950))
+            return true
+        }
+        config.maximumReaderCount = 2
+        return config
+    }
+
+    private static func migrate(_ writer: some DatabaseWriter) throws {
+        let migrator = SchemaMigrations.migrator
+        if try writer.read({ try migrator.hasBeenSuperseded($0) }) {
+            throw DatabaseOpenError.newerSchema(path: writer.path, version: -1, known: SchemaMigrations.version)
+        }
+        try migrator.migrate(writer)
+    }
+
+    /// Creates the database beside its final path and moves it in place once its schema is
+    /// complete, so a crash never leaves a half-made database behind.
+    private static func create(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try ensureDirectory(directory.isEmpty ? "." : directory)
+        let staging = path + ".creating-\(getpid())"
+        let fd = open(staging, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        }
+        close(fd)
+        do {
+            let queue = try DatabaseQueue(path: staging, configuration: configuration())
+            try migrate(queue)
+            try queue.close()
+            guard rename(staging, path) == 0 else {
+                throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            unlink(staging)
+            throw error
+        }
+    }
+
+    /// Creates a directory owner-only (0700), with its parents.
+    public static func ensureDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw DatabaseOpenError.cannotCreate(path: path, reason: "a file is in the way of the directory")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw DatabaseOpenError.cannotCreate(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    private static func checkSQLiteVersion() throws {
+        let version = String(cString: sqlite3_libversion())
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard parts.count >= 2, (parts[0], parts[1]) >= minimumSQLite else {
+            throw DatabaseOpenError.sqliteTooOld(found: version, needed: "\(minimumSQLite.major).\(minimumSQLite.minor)")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+extension SQLiteJobStore {
+    public func jobClaim(_ request: ClaimRequest) async throws -> [Job] {
+        let now = nowMs()
+        return try await writer.write { db in
+            try Self.rescueExpiredLeases(db, now: now)
+            try Self.promoteDueJobs(db, now: now)
+            var claimed: [Job] = []
+            let settings = try QueueSettings.fetch(db, names: request.queues)
+            for queue in request.queues where claimed.count < request.limit {
+                let setting = settings[queue]
+                if setting?.paused == true { continue }
+                var room = request.limit - claimed.count
+                if let limit = setting?.limit {
+                    room = min(room, limit - (try Self.runningCount(db, queue: queue)))
+                }
+                guard room > 0 else { continue }
+                claimed += try Self.claim(db, queue: queue, count: room, owner: request.owner, lease: request.lease, now: now)
+            }
+            return claimed
+        }
+    }
+
+    private static func claim(_ db: Database, queue: String, count: Int, owner: String, lease: Duration, now: Int64) throws -> [Job] {
+        let jobs = try Job.fetchAll(db, sql: """
+            UPDATE jobs
+            SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?,
+                heartbeat_at = ?, attempted_at = ?
+            WHERE id IN (
+                SELECT id FROM jobs WHERE queue = ? AND state = 'available'
+                ORDER BY priority, run_at, id LIMIT ?)
+            RETURNING *
+            """, arguments: [owner, now + lease.milliseconds, now, now, queue, count])
+        for job in jobs {
+            try EventLog.append(
+                db, at: now, type: .started, job: job.id, server: job.server,
+                data: ["attempt": .int(Int64(job.attempt)), "worker": .string(owner)]
+            )
+        }
+        // RETURNING gives no order; callers get the claim order.
+        return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
+    }
+
+    private static func runningCount(_ db: Database, queue: String) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM jobs WHERE queue = ? AND state = 'running'"), arguments: [queue]
+        ) ?? 0
+    }
+
+    /// Scheduled and retryable jobs whose time has come become available.
+    private static func promoteDueJobs(_ db: Database, now: Int64) throws {
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'available' WHERE state IN ('scheduled', 'retryable') AND run_at <= ?
+            """).execute(arguments: [now])
+    }
+
+    /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
+    /// recorded as failed, with the worker that held it.
+    static func rescueExpiredLeases(_ db: Database, now: Int64) throws {
+        let expired = try Job.fetchAll(
+            db, sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
+        )
+        for job in expired {
+            let message = "lease expired: worker \(job.leaseOwner ?? "?") stopped renewing it"
+            let outcome: JobOutcome = job.cancelRequested ? .cancelled : .failed(error: message)
+            try applyOutcome(outcome, to: job, db, now: now)
+        }
+    }
+}
+
+/// A queue's row in `queues`, when it has one.
+struct QueueSettings {
+    var limit: Int?
+    var paused: Bool
+
+    static func fetch(_ db: Database, names: [String]) throws -> [String: QueueSettings] {
+        guard !names.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT name, concurrency_limit, paused FROM queues WHERE name IN (\(placeholders))"),
+            arguments: StatementArguments(names)
+        )
+        return Dictionary(uniqueKeysWithValues: rows.map {
+            ($0["name"] as String, QueueSettings(limit: $0["concurrency_limit"], paused: $0["paused"]))
+        })
+    }
+}

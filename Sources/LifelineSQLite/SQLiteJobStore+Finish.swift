@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+extension SQLiteJobStore {
+    public func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
+        let now = nowMs()
+        return try await writer.write { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, progress = coalesce(?, progress)
+                WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+                RETURNING cancel_requested
+                """)
+            var statuses: [Int64: LeaseStatus] = [:]
+            for entry in request.jobs {
+                let cancel = try Bool.fetchOne(statement, arguments: [
+                    now + request.lease.milliseconds, now, entry.progress?.canonicalText, entry.id, entry.attempt,
+                    request.owner,
+                ])
+                statuses[entry.id] = switch cancel {
+                case nil: .lost
+                case true?: .cancelRequested
+                case false?: .held
+                }
+            }
+            return statuses
+        }
+    }
+
+    public func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> {
+        let now = nowMs()
+        return try await writer.write { db in
+            var applied = Set<Int64>()
+            let fenced = try db.cachedStatement(sql: """
+                SELECT * FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+                """)
+            for finish in finishes {
+                guard let row = try Row.fetchOne(fenced, arguments: [finish.id, finish.attempt, finish.owner]) else {
+                    continue
+                }
+                try Self.applyOutcome(finish.outcome, to: Job(row: row), db, now: now)
+                applied.insert(finish.id)
+            }
+            return applied
+        }
+    }
+
+    /// Moves a running job out of `running` by the outcome of its attempt, and appends the
+    /// event that says so. The caller has checked the fence.
+    static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64) throws {
+        var change = JobChange(job: job, now: now)
+        // A cancel request wins over anything but success: the user asked the job to stop.
+        var outcome = outcome
+        if job.cancelRequested, case .completed = outcome {} else if job.cancelRequested { outcome = .cancelled }
+        switch outcome {
+        case .completed(let result):
+            change.finish(.completed, event: .completed, data: ["attempt": .int(Int64(job.attempt))])
+            change.result = result
+        case .failed(let error) where job.attempt < job.maxAttempts:
+            let delay = job.backoff.delay(afterAttempt: job.attempt)
+            change.recordError(error)
+            change.wait(.retryable, runAt: now + delay.milliseconds, event: .retrying, data: [
+                "attempt": .int(Int64(job.attempt)), "error": .string(error),
+                "run_at": .string(LifelineJSON.formatTime(Date(ms: now + delay.milliseconds))),
+            ])
+        case .failed(let error), .discarded(let error):
+            change.recordError(error)
+            change.finish(.discarded, event: .discarded, data: ["attempt": .int(Int64(job.attempt)), "error": .string(error)])
+        case .snoozed(let delay):
+            change.attempt -= 1
+            change.wait(.scheduled, runAt: now + delay.milliseconds, event: .snoozed, data: [
+                "run_at": .string(LifelineJSON.formatTime(Date(ms: now + delay.milliseconds))),
+            ])
+        case .released:
+            change.attempt -= 1
+            change.wait(.available, runAt: now, event: .released, data: ["worker": .string(job.leaseOwner ?? "")])
+        case .cancelled:
+            change.finish(.cancelled, event: .cancelled, data: ["attempt": .int(Int64(job.attempt))])
+        }
+        try change.save(db)
+    }
+}
+
+/// The columns a finished attempt changes, gathered so one statement writes them.
+private struct JobChange {
+    let job: Job
+    let now: Int64
+    var state: JobState = .running
+    var attempt: Int
+    var runAt: Int64
+    var finishedAt: Int64?
+    var result: JSONValue?
+    var newError: AttemptError?
+    var event: (EventType, JSONValue) = (.completed, .object([:]))
+
+    init(job: Job, now: Int64) {
+        self.job = job
+        self.now = now
+        attempt = job.attempt
+        runAt = job.runAt.ms
+    }
+
+    mutating func finish(_ state: JobState, event: EventType, data: JSONValue) {
+        self.state = state
+        finishedAt = now
+        self.event = (event, data)
+    }
+
+    mutating func wait(_ state: JobState, runAt: Int64, event: EventType, data: JSONValue) {
+        self.state = state
+        self.runAt = runAt
+        self.event = (event, data)
+    }
+
+    mutating func recordError(_ message: String) {
+        newError = AttemptError(attempt: job.attempt, at: Date(ms: now), error: message, worker: job.leaseOwner)
+    }
+
+    func save(_ db: Database) throws {
+        let errorJSON = try newError.map { String(decoding: try LifelineJSON.encoder().encode($0), as: UTF8.self) }
+        try db.cachedStatement(sql: """
+            UPDATE jobs
+            SET state = ?, attempt = ?, run_at = ?, finished_at = ?, result = ?,
+                errors = CASE WHEN ? IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(?)) END,
+                lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+            WHERE id = ?
+            """).execute(arguments: [
+                state.rawValue, attempt, runAt, finishedAt, result?.canonicalText, errorJSON, errorJSON, job.id,
+            ])
+        try EventLog.append(db, at: now, type: event.0, job: job.id, server: job.server, data: event.1)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+extension SQLiteJobStore {
+    public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
+        let now = nowMs()
+        return try await writer.write { db in
+            try jobs.map { try Self.insert($0, db, now: now) }
+        }
+    }
+
+    static func insert(_ job: NewJob, _ db: Database, now: Int64) throws -> InsertedJob {
+        let args = job.args.canonicalText
+        if let key = job.idempotencyKey,
+           let existing = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [key]).first
+        {
+            guard existing.kind == job.kind, existing.args.canonicalText == args else {
+                throw JobStoreError.idempotencyConflict(key: key, existing: existing.id)
+            }
+            return InsertedJob(job: existing, existing: true)
+        }
+        let runAt = max(job.runAt?.ms ?? now, now)
+        let state: JobState = runAt > now ? .scheduled : .available
+        let inserted = try Job.fetchAll(db, sql: """
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
+                              backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            RETURNING *
+            """, arguments: [
+                job.queue, job.kind, args, state.rawValue, job.priority, job.maxAttempts, job.timeout.milliseconds,
+                job.backoff.base.milliseconds, job.backoff.cap.milliseconds, job.backoff.jitter, runAt,
+                job.idempotencyKey, job.server, now,
+            ])[0]
+        try EventLog.append(
+            db, at: now, type: .enqueued, job: inserted.id, server: job.server,
+            data: ["kind": .string(job.kind), "queue": .string(job.queue), "state": .string(state.rawValue)]
+        )
+        return InsertedJob(job: inserted, existing: false)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+/// Read-only views of jobs, events and queues.
+extension SQLiteJobStore {
+    public func jobGet(_ id: Int64) async throws -> Job? {
+        try await writer.read { db in
+            try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first
+        }
+    }
+
+    public func jobList(_ filter: JobFilter) async throws -> [Job] {
+        let (whereSQL, arguments) = Self.whereClause(filter)
+        var sql = "SELECT * FROM jobs \(whereSQL) ORDER BY id DESC"
+        var all = arguments
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            all += [limit]
+        }
+        return try await writer.read { [sql, all] db in try Job.fetchAll(db, sql: sql, arguments: all) }
+    }
+
+    public func jobCount(_ filter: JobFilter) async throws -> Int {
+        let (whereSQL, arguments) = Self.whereClause(filter)
+        return try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs \(whereSQL)", arguments: arguments) ?? 0
+        }
+    }
+
+    public func eventList(_ filter: EventFilter) async throws -> [JobEvent] {
+        var conditions = ["seq > ?"]
+        var arguments: StatementArguments = [filter.afterSeq]
+        if let job = filter.job {
+            conditions.append("job = ?")
+            arguments += [job]
+        }
+        if let server = filter.server {
+            conditions.append("server = ?")
+            arguments += [server]
+        }
+        if !filter.types.isEmpty {
+            conditions.append("type IN (\(Self.placeholders(filter.types.count)))")
+            arguments += StatementArguments(filter.types.map(\.rawValue).sorted())
+        }
+        var sql = "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq"
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            arguments += [limit]
+        }
+        return try await writer.read { [sql, arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let type: String = row["type"]
+                return JobEvent(
+                    seq: row["seq"], at: Date(ms: row["at"]), type: EventType(rawValue: type) ?? .enqueued,
+                    job: row["job"], server: row["server"], data: try JSONValue(parsing: row["data"] as String)
+                )
+            }
+        }
+    }
+
+    /// The WHERE clause of a job filter, with its arguments. Values are always bound, never
+    /// spliced into the SQL.
+    static func whereClause(_ filter: JobFilter) -> (String, StatementArguments) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if !filter.states.isEmpty {
+            conditions.append("state IN (\(placeholders(filter.states.count)))")
+            arguments += StatementArguments(filter.states.map(\.rawValue).sorted())
+        }
+        for (column, value) in [("queue", filter.queue), ("kind", filter.kind), ("server", filter.server)] {
+            if let value {
+                conditions.append("\(column) = ?")
+                arguments += [value]
+            }
+        }
+        if let since = filter.createdSince {
+            conditions.append("created_at >= ?")
+            arguments += [since.ms]
+        }
+        if filter.retriedOnly {
+            conditions.append("(attempt > 1 OR json_array_length(errors) > 0)")
+        }
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+/// What users do to jobs by hand: cancel, retry, prune.
+extension SQLiteJobStore {
+    public func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult] {
+        let now = nowMs()
+        return try await writer.write { db in
+            var results: [Int64: CancelResult] = [:]
+            for id in ids {
+                guard let job = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first else {
+                    results[id] = .notFound
+                    continue
+                }
+                switch job.state {
+                case .completed, .discarded, .cancelled:
+                    results[id] = .alreadyFinal(job.state)
+                case .running:
+                    try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+                    try EventLog.append(db, at: now, type: .cancelRequested, job: id, server: job.server)
+                    results[id] = .requested
+                case .scheduled, .available, .retryable:
+                    try db.execute(
+                        sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?", arguments: [now, id]
+                    )
+                    try EventLog.append(db, at: now, type: .cancelled, job: id, server: job.server)
+                    results[id] = .cancelled
+                }
+            }
+            return results
+        }
+    }
+
+    public func jobRetry(_ ids: [Int64]) async throws -> [Job] {
+        let now = nowMs()
+        return try await writer.write { db in
+            var retried: [Job] = []
+            for id in ids {
+                let jobs = try Job.fetchAll(db, sql: """
+                    UPDATE jobs
+                    SET state = 'available', attempt = 0, run_at = ?, finished_at = NULL, result = NULL,
+                        cancel_requested = 0
+                    WHERE id = ? AND state IN ('discarded', 'cancelled')
+                    RETURNING *
+                    """, arguments: [now, id])
+                for job in jobs {
+                    try EventLog.append(db, at: now, type: .retried, job: id, server: job.server)
+                }
+                retried += jobs
+            }
+            return retried
+        }
+    }
+
+    public func jobPrune(before: Date) async throws -> PruneResult {
+        let now = nowMs()
+        let cutoff = before.ms
+        return try await writer.write { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
+            let jobs = db.changesCount
+            try db.execute(sql: "DELETE FROM events WHERE at < ?", arguments: [cutoff])
+            let events = db.changesCount
+            let result = PruneResult(jobs: jobs, events: events)
+            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: [
+                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)),
+                "before": .string(LifelineJSON.formatTime(before)),
+            ])
+            return result
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import GRDB
+
+/// The schema, as frozen migrations. A shipped migration is never edited: changes come as
+/// new migrations appended here. They are plain SQL and import no application type.
+enum SchemaMigrations {
+    /// `PRAGMA application_id` of every Lifeline database ("LFLN"), so a file of another
+    /// program is told apart before anything touches it.
+    static let applicationID: Int32 = 0x4C46_4C4E
+
+    /// The schema version this build knows, kept in `PRAGMA user_version` too.
+    static let version = 1
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-jobs-events-queues") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    private static let v1 = """
+        PRAGMA application_id = \(applicationID);
+        PRAGMA user_version = 1;
+
+        CREATE TABLE jobs (
+            id               INTEGER PRIMARY KEY,
+            queue            TEXT    NOT NULL,
+            kind             TEXT    NOT NULL,
+            args             TEXT    NOT NULL CHECK (json_valid(args)),
+            state            TEXT    NOT NULL CHECK (state IN
+                ('scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled')),
+            priority         INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 9),
+            attempt          INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+            max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+            timeout_ms       INTEGER NOT NULL CHECK (timeout_ms > 0),
+            backoff_ms       INTEGER NOT NULL CHECK (backoff_ms >= 0),
+            backoff_cap_ms   INTEGER NOT NULL CHECK (backoff_cap_ms >= backoff_ms),
+            backoff_jitter   REAL    NOT NULL CHECK (backoff_jitter BETWEEN 0 AND 1),
+            run_at           INTEGER NOT NULL,
+            lease_owner      TEXT,
+            lease_expires_at INTEGER,
+            heartbeat_at     INTEGER,
+            progress         TEXT,
+            result           TEXT,
+            errors           TEXT    NOT NULL DEFAULT '[]',
+            idempotency_key  TEXT,
+            server           TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+            created_at       INTEGER NOT NULL,
+            attempted_at     INTEGER,
+            finished_at      INTEGER,
+            CHECK ((state IN ('completed', 'discarded', 'cancelled')) = (finished_at IS NOT NULL)),
+            CHECK ((state = 'running') = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL))
+        );
+
+        -- Serves the claim: WHERE queue = ? AND state = 'available' ORDER BY priority, run_at, id.
+        CREATE INDEX jobs_claim ON jobs (queue, state, priority, run_at, id);
+        -- Scheduled and retryable jobs that have come due.
+        CREATE INDEX jobs_due ON jobs (run_at) WHERE state IN ('scheduled', 'retryable');
+        -- Leases to take back from crashed workers.
+        CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';
+        CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE INDEX jobs_server ON jobs (server, id) WHERE server IS NOT NULL;
+        CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+        CREATE TABLE events (
+            seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+            at     INTEGER NOT NULL,
+            type   TEXT    NOT NULL,
+            job    INTEGER,
+            server TEXT,
+            data   TEXT    NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_job ON events (job, seq) WHERE job IS NOT NULL;
+        CREATE INDEX events_server ON events (server, seq) WHERE server IS NOT NULL;
+        -- Append-only: rows are added, and deleted only by pruning, never changed.
+        CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        BEGIN
+            SELECT RAISE(ABORT, 'events are append-only');
+        END;
+
+        CREATE TABLE queues (
+            name              TEXT    PRIMARY KEY,
+            concurrency_limit INTEGER CHECK (concurrency_limit IS NULL OR concurrency_limit >= 0),
+            paused            INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))
+        ) WITHOUT ROWID;
+        """
+}

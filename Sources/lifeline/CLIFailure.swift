@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+import LifelineSQLite
+
+/// An error with its place in the CLI contract's exit codes.
+struct CLIFailure: Error, CustomStringConvertible {
+    enum Code: Int32 {
+        case runtime = 1
+        case conflict = 3
+        case notFound = 4
+        case invalidInput = 64
+    }
+
+    var code: Code
+    var description: String
+
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+
+    /// Writes one line for the error to stderr and returns the process's exit code.
+    static func report(_ error: any Error, command: any ParsableCommand.Type) -> Int32 {
+        let (code, message): (Int32, String) = switch error {
+        case let failure as CLIFailure: (failure.code.rawValue, failure.description)
+        case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
+        case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
+        case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
+        case is CancellationError: (Code.runtime.rawValue, "interrupted")
+        default: argumentParserReport(error, command: command)
+        }
+        if code == 0 {
+            print(message)
+        } else if !message.isEmpty {
+            Output.standardError.writeLine("lifeline: \(message)")
+        }
+        return code
+    }
+
+    /// Help and version requests print in full; usage errors become one line.
+    private static func argumentParserReport(_ error: any Error, command: any ParsableCommand.Type) -> (Int32, String) {
+        let code = command.exitCode(for: error).rawValue
+        if code == 0 { return (0, command.fullMessage(for: error)) }
+        let message = command.message(for: error)
+        guard !message.isEmpty else { return (code, "") }
+        let oneLine = message.split(separator: "\n").first.map(String.init) ?? message
+        return (code, oneLine.replacingOccurrences(of: "Error: ", with: "") + " (see --help)")
+    }
+}

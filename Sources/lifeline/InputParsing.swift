@@ -1,0 +1,35 @@
+import Foundation
+import LifelineQueue
+
+/// Turning flag and file text into values, each failure one clear line (exit 64).
+enum InputParsing {
+    static func duration(_ text: String, flag: String) throws -> Duration {
+        do {
+            return try DurationText.parse(text)
+        } catch {
+            throw CLIFailure(.invalidInput, "\(flag): \(error.message)")
+        }
+    }
+
+    static func json(_ text: String, source: String) throws -> JSONValue {
+        do {
+            return try JSONValue(parsing: text)
+        } catch {
+            throw CLIFailure(.invalidInput, "\(source): \(error)")
+        }
+    }
+
+    static func time(_ text: String, flag: String) throws -> Date {
+        guard let date = LifelineJSON.parseTime(text) else {
+            throw CLIFailure(.invalidInput, "\(flag): invalid time '\(text)': use ISO 8601, e.g. 2026-11-25T18:00:00Z")
+        }
+        return date
+    }
+
+    static func readFile(_ path: String, flag: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)'")
+        }
+        return data
+    }
+}

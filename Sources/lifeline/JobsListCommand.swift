@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+
+struct JobsListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List jobs, newest first.",
+        discussion: """
+            Examples:
+              lifeline jobs list --failed --since 1h
+              lifeline jobs list --state retryable --state running --queue backup
+              lifeline jobs list --kind exec --json | jq .errors
+            """
+    )
+
+    @Option(help: "Only jobs in this state (repeatable): \(JobState.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var state: [JobState] = []
+
+    @Flag(help: "Only discarded jobs (failed for good).")
+    var failed = false
+
+    @Flag(help: "Only running jobs.")
+    var running = false
+
+    @Flag(help: "Only jobs that failed at least one attempt.")
+    var retried = false
+
+    @Option(help: "Only jobs of this queue.")
+    var queue: String?
+
+    @Option(help: "Only jobs of this kind.")
+    var kind: String?
+
+    @Option(help: "Only jobs of this recovery server.")
+    var server: String?
+
+    @Option(help: ArgumentHelp("Only jobs created within this long.", valueName: "D"))
+    var since: String?
+
+    @Option(help: "At most this many jobs.")
+    var limit = 50
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() async throws {
+        var states = Set(state)
+        if failed { states.insert(.discarded) }
+        if running { states.insert(.running) }
+        let createdSince = try since.map { Date().addingTimeInterval(-Double(try InputParsing.duration($0, flag: "--since").milliseconds) / 1000) }
+        let filter = JobFilter(
+            states: states, queue: queue, kind: kind, server: server, createdSince: createdSince, retriedOnly: retried,
+            limit: limit
+        )
+        let jobs = try await store.openStore().jobList(filter)
+        let output = Output.standardOutput
+        if json {
+            for job in jobs { try output.writeJSON(job) }
+            return
+        }
+        guard !jobs.isEmpty else {
+            output.writeLine("no jobs match")
+            return
+        }
+        let now = Date()
+        let rows = jobs.map { job in
+            [
+                "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
+                JobText.when(job, now: now), job.server ?? "-", JobText.oneLine(job.errors.last?.error ?? ""),
+            ]
+        }
+        let table = Table(headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows)
+        table.render(width: output.width).forEach(output.writeLine)
+    }
+}
+
+extension JobState: ExpressibleByArgument {}
+
+/// Short texts about jobs for tables.
+enum JobText {
+    /// "in 5s" for jobs waiting on their time, otherwise the age, e.g. "3m ago".
+    static func when(_ job: Job, now: Date) -> String {
+        if job.state.isWaiting && job.runAt > now {
+            return "in " + DurationText.format(.milliseconds(Int64(job.runAt.timeIntervalSince(now) * 1000) / 1000 * 1000))
+        }
+        let reference = job.finishedAt ?? job.attemptedAt ?? job.createdAt
+        return DurationText.format(.seconds(Int64(max(0, now.timeIntervalSince(reference))))) + " ago"
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+
+struct JobsRetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Put discarded or cancelled jobs back with a fresh attempt budget.",
+        discussion: """
+            Examples:
+              lifeline jobs retry 41 42
+              lifeline jobs retry --state discarded --kind backup --since 6h --dry-run
+            """
+    )
+
+    @Argument(help: "Job ids.")
+    var ids: [Int64] = []
+
+    @Option(help: "Retry every job in this state (discarded or cancelled) that matches the filters.")
+    var state: JobState?
+
+    @Option(help: "With --state: only this kind.")
+    var kind: String?
+
+    @Option(help: "With --state: only this queue.")
+    var queue: String?
+
+    @Option(help: ArgumentHelp("With --state: only jobs created within this long.", valueName: "D"))
+    var since: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Say which jobs would be retried; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the retried jobs as JSON lines.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard ids.isEmpty != (state == nil) else { throw ValidationError("give job ids or --state, not both or neither") }
+        if let state, state != .discarded && state != .cancelled {
+            throw ValidationError("--state must be discarded or cancelled")
+        }
+        if state == nil && (kind != nil || queue != nil || since != nil) {
+            throw ValidationError("--kind, --queue and --since go with --state")
+        }
+    }
+
+    func run() async throws {
+        let jobStore = try store.openStore()
+        var targets = ids
+        if let state {
+            let since = try since.map { Date().addingTimeInterval(-Double(try InputParsing.duration($0, flag: "--since").milliseconds) / 1000) }
+            targets = try await jobStore.jobList(JobFilter(states: [state], queue: queue, kind: kind, createdSince: since)).map(\.id)
+        }
+        let output = Output.standardOutput
+        if dryRun {
+            output.writeLine("would retry \(targets.count) jobs" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
+            return
+        }
+        let retried = try await jobStore.jobRetry(targets)
+        if json {
+            for job in retried { try output.writeJSON(job) }
+        } else {
+            output.writeLine("retried \(retried.count) jobs")
+        }
+        let skipped = Set(targets).subtracting(retried.map(\.id))
+        if !ids.isEmpty && !skipped.isEmpty {
+            throw CLIFailure(.conflict, "not retried (not discarded or cancelled, or missing): \(skipped.sorted().map(String.init).joined(separator: " "))")
+        }
+    }
+}
+
+struct JobsCancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel jobs: waiting ones at once, running ones at their next heartbeat.",
+        discussion: "Example:\n  lifeline jobs cancel 17 18"
+    )
+
+    @Argument(help: "Job ids.")
+    var ids: [Int64]
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let results = try await store.openStore().jobCancel(ids)
+        let output = Output.standardOutput
+        var missing: [Int64] = []
+        for id in ids {
+            switch results[id] ?? .notFound {
+            case .cancelled: output.writeLine("job \(id) cancelled")
+            case .requested: output.writeLine("job \(id) is running: asked to stop")
+            case .alreadyFinal(let state): output.writeLine("job \(id) is already \(state.rawValue)")
+            case .notFound: missing.append(id)
+            }
+        }
+        if !missing.isEmpty {
+            throw CLIFailure(.notFound, "no job \(missing.map(String.init).joined(separator: ", "))")
+        }
+    }
+}
+
+struct JobsPruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete finished jobs and events older than an age.",
+        discussion: "Example:\n  lifeline jobs prune --older-than 7d"
+    )
+
+    @Option(name: .customLong("older-than"), help: ArgumentHelp("The age, e.g. 7d, 12h.", valueName: "D"))
+    var olderThan: String
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let age = try InputParsing.duration(olderThan, flag: "--older-than")
+        let cutoff = Date().addingTimeInterval(-Double(age.milliseconds) / 1000)
+        let result = try await store.openStore().jobPrune(before: cutoff)
+        Output.standardOutput.writeLine("pruned \(result.jobs) jobs and \(result.events) events")
+    }
+}

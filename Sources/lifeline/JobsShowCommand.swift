@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+
+struct JobsShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one job: args, attempts and their errors, progress, result and events.",
+        discussion: """
+            Examples:
+              lifeline jobs show 42
+              lifeline jobs show 42 --json | jq '.errors[].error'
+            """
+    )
+
+    @Argument(help: "The job id.")
+    var id: Int64
+
+    @Flag(help: "The job as one JSON object, with its events.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let jobStore = try store.openStore()
+        guard let job = try await jobStore.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id)") }
+        let events = try await jobStore.eventList(EventFilter(job: id))
+        let output = Output.standardOutput
+        if json {
+            try output.writeJSON(ShownJob(job: job, events: events))
+            return
+        }
+        var lines = [
+            "job \(job.id)  \(job.kind) on \(job.queue)  \(job.state.rawValue)  attempt \(job.attempt)/\(job.maxAttempts)  priority \(job.priority)",
+            "args      \(job.args.canonicalText)",
+            "created   \(LifelineJSON.formatTime(job.createdAt))",
+            "run at    \(LifelineJSON.formatTime(job.runAt))",
+            "timeout   \(DurationText.format(job.timeout)) per attempt",
+        ]
+        if let key = job.idempotencyKey { lines.append("key       \(key)") }
+        if let server = job.server { lines.append("server    \(server)") }
+        if let owner = job.leaseOwner, let expires = job.leaseExpiresAt {
+            lines.append("lease     \(owner) until \(LifelineJSON.formatTime(expires))")
+        }
+        if let finished = job.finishedAt { lines.append("finished  \(LifelineJSON.formatTime(finished))") }
+        if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }
+        if let result = job.result { lines.append("result    \(result.canonicalText)") }
+        if !job.errors.isEmpty {
+            lines.append("errors")
+            for error in job.errors {
+                lines.append("  #\(error.attempt) \(LifelineJSON.formatTime(error.at)) \(error.worker ?? "-"): \(error.error)")
+            }
+        }
+        lines.append("events")
+        for event in events {
+            let data = event.data == .object([:]) ? "" : " " + event.data.canonicalText
+            lines.append("  \(event.seq) \(LifelineJSON.formatTime(event.at)) \(event.type.rawValue)\(data)")
+        }
+        lines.forEach(output.writeLine)
+    }
+}
+
+/// `jobs show --json`: the job object with its events.
+struct ShownJob: Encodable {
+    var job: Job
+    var events: [JobEvent]
+
+    enum CodingKeys: String, CodingKey { case events }
+
+    func encode(to encoder: any Encoder) throws {
+        try job.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(events, forKey: .events)
+    }
+}

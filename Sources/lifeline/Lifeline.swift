@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Lifeline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lifeline",
+        abstract: "A durable job queue on SQLite for disaster-recovery control planes.",
+        discussion: """
+            The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue).
+            Exit codes: 0 ok, 1 runtime failure, 3 conflict, 4 not found, 64 invalid input.
+
+            Example:
+              lifeline enqueue sleep --args '{"ms": 500}'
+              lifeline worker --concurrency 8 --drain
+              lifeline jobs list --failed
+            """,
+        subcommands: [EnqueueCommand.self, JobsCommand.self, EventsCommand.self, QueuesCommand.self]
+    )
+
+    /// Parses and runs the command; every failure ends as one line on stderr and the exit code
+    /// of the CLI contract.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Foundation.exit(CLIFailure.report(error, command: self))
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import LifelineQueue
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a command writes. Lines are written whole, so output piped into another program
+/// never interleaves half-lines.
+struct Output: Sendable {
+    let fd: Int32
+
+    static let standardOutput = Output(fd: STDOUT_FILENO)
+    static let standardError = Output(fd: STDERR_FILENO)
+
+    var isTerminal: Bool { isatty(fd) == 1 }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set.
+    var usesColor: Bool {
+        isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) != false
+    }
+
+    /// The terminal's width, or nil when writing to a pipe or file.
+    var width: Int? {
+        guard isTerminal else { return nil }
+        var size = winsize()
+        if ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
+    }
+
+    func writeLine(_ text: String) {
+        write(text + "\n")
+    }
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// One JSON document on one line.
+    func writeJSON<T: Encodable>(_ value: T) throws {
+        writeLine(try LifelineJSON.line(value))
+    }
+}

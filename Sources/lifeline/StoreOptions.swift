@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import LifelineQueue
+import LifelineSQLite
+
+/// Where the queue lives: `--db`, else `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The database file (default: $LIFELINE_HOME/lifeline.db).", valueName: "PATH"))
+    var db: String?
+
+    var home: String {
+        ProcessInfo.processInfo.environment["LIFELINE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "queue"
+    }
+
+    var databasePath: String {
+        db ?? (home as NSString).appendingPathComponent("lifeline.db")
+    }
+
+    /// Opens the store, creating the home directory (0700) and database (0600) when missing.
+    func openStore() throws -> SQLiteJobStore {
+        if db == nil { try SQLiteDatabase.ensureDirectory(home) }
+        do {
+            return SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: databasePath))
+        } catch let error as DatabaseError {
+            throw CLIFailure(.runtime, "cannot open \(databasePath): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+}
+
+/// The job kinds this build knows.
+enum Kinds {
+    static let registry: JobRegistry = {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        return registry
+    }()
+}
