@@ -1,0 +1,90 @@
+import Foundation
+
+/// Runs the built `lifeline` binary against a temporary `LIFELINE_HOME`, for end-to-end
+/// tests.
+public struct CLIRunner: Sendable {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+
+        public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    public let home: URL
+    public let binary: URL
+
+    /// A runner with a fresh, empty home directory.
+    public init() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-test-\(UUID().uuidString)")
+        binary = Self.locateBinary()
+    }
+
+    public var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["LIFELINE_HOME"] = home.path
+        env["NO_COLOR"] = "1"
+        return env
+    }
+
+    /// The binary beside the test bundle, or `LIFELINE_BIN`.
+    static func locateBinary() -> URL {
+        if let path = ProcessInfo.processInfo.environment["LIFELINE_BIN"] { return URL(fileURLWithPath: path) }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        // swift test runs .build/<triple>/debug/<Package>PackageTests.xctest.
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("lifeline").path),
+              directory.path != "/"
+        {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("lifeline")
+    }
+
+    /// Runs `lifeline ARGS` to its end.
+    @discardableResult
+    public func run(_ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws -> Result {
+        let process = try start(arguments, extraEnvironment: extraEnvironment)
+        let outPipe = process.standardOutput as! Pipe
+        let errPipe = process.standardError as! Pipe
+        // Read both pipes to their end before waiting, so a full pipe never blocks the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        DispatchQueue.global().async(group: group) { outData = outPipe.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
+        group.wait()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }
+
+    /// Starts `lifeline ARGS` in the background with piped output.
+    public func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment.merging(extraEnvironment) { $1 }
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Writes a file under the home's parent scratch area and returns its path.
+    public func writeFile(_ name: String, _ contents: String) throws -> String {
+        let directory = home.deletingLastPathComponent().appendingPathComponent(home.lastPathComponent + "-files")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    public func removeAll() {
+        try? FileManager.default.removeItem(at: home)
+        try? FileManager.default.removeItem(at: home.deletingLastPathComponent().appendingPathComponent(home.lastPathComponent + "-files"))
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import LifelineQueue
+import Testing
+
+enum FinishChecks {
+    /// Inserts one job and claims it as `worker-a`.
+    static func running(_ store: any JobStore, _ job: NewJob = JobFixtures.job()) async throws -> Job {
+        _ = try await store.jobInsert([job])
+        return try #require(try await store.jobClaim(JobFixtures.claim()).first)
+    }
+
+    static func finish(_ store: any JobStore, _ job: Job, _ outcome: JobOutcome, owner: String = "worker-a") async throws -> Bool {
+        try await store.jobFinish([JobFinish(id: job.id, attempt: job.attempt, owner: owner, outcome: outcome)]).contains(job.id)
+    }
+
+    static let all: [JobStoreConformance.Check] = [
+        .init(name: "complete stores the result; stale attempts and other owners change nothing") { store, clock in
+            let job = try await running(store)
+            #expect(try await !store.jobFinish([JobFinish(id: job.id, attempt: 2, owner: "worker-a", outcome: .completed(result: nil))]).contains(job.id))
+            #expect(try await !finish(store, job, .failed(error: "x"), owner: "worker-b"))
+            #expect(try await store.jobGet(job.id) == job, "a fenced-out finish changes nothing")
+            #expect(try await finish(store, job, .completed(result: ["ok": true])))
+            let done = try #require(try await store.jobGet(job.id))
+            #expect(done.state == .completed && done.result == ["ok": true] && done.finishedAt == clock.now && done.leaseOwner == nil)
+            #expect(try await !finish(store, job, .completed(result: nil)), "a second finish is refused")
+            #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started, .completed])
+        },
+        .init(name: "a failure with attempts left waits for its backoff, with the error kept") { store, clock in
+            let backoff = Backoff(base: .seconds(10), cap: .seconds(100), jitter: 0.5)
+            let job = try await running(store, JobFixtures.job(maxAttempts: 3, backoff: backoff))
+            #expect(try await finish(store, job, .failed(error: "disk busy")))
+            let failed = try #require(try await store.jobGet(job.id))
+            #expect(failed.state == .retryable && failed.errors.map(\.error) == ["disk busy"])
+            #expect(failed.errors[0].attempt == 1 && failed.errors[0].worker == "worker-a" && failed.errors[0].at == clock.now)
+            let delay = failed.runAt.timeIntervalSince(clock.now)
+            #expect(delay >= 5 && delay <= 10, "backoff after attempt 1 is within [base·(1-jitter), base]")
+            #expect(try await store.jobClaim(JobFixtures.claim()).isEmpty)
+            clock.advance(by: .seconds(11))
+            #expect(try await store.jobClaim(JobFixtures.claim()).first?.attempt == 2)
+            #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started, .retrying, .started])
+        },
+        .init(name: "a failure on the last attempt discards the job") { store, _ in
+            let job = try await running(store, JobFixtures.job(maxAttempts: 1))
+            #expect(try await finish(store, job, .failed(error: "boom")))
+            let discarded = try #require(try await store.jobGet(job.id))
+            #expect(discarded.state == .discarded && discarded.finishedAt != nil && discarded.errors.count == 1)
+        },
+        .init(name: "a permanent failure discards at once") { store, _ in
+            let job = try await running(store, JobFixtures.job(maxAttempts: 5))
+            #expect(try await finish(store, job, .discarded(error: "no such disk")))
+            let discarded = try #require(try await store.jobGet(job.id))
+            #expect(discarded.state == .discarded && discarded.attempt == 1 && discarded.errors.map(\.error) == ["no such disk"])
+        },
+        .init(name: "snooze and release do not spend an attempt") { store, clock in
+            let job = try await running(store)
+            #expect(try await finish(store, job, .snoozed(delay: .seconds(30))))
+            let snoozed = try #require(try await store.jobGet(job.id))
+            #expect(snoozed.state == .scheduled && snoozed.attempt == 0 && snoozed.runAt == clock.now.addingTimeInterval(30))
+            clock.advance(by: .seconds(31))
+            let again = try #require(try await store.jobClaim(JobFixtures.claim()).first)
+            #expect(again.attempt == 1)
+            #expect(try await finish(store, again, .released))
+            let released = try #require(try await store.jobGet(job.id))
+            #expect(released.state == .available && released.attempt == 0 && released.errors.isEmpty)
+        },
+    ]
+}

@@ -1,0 +1,73 @@
+import Foundation
+import LifelineQueue
+import Testing
+
+enum ManageChecks {
+    static let all: [JobStoreConformance.Check] = [
+        .init(name: "cancel stops waiting jobs at once and asks running ones to stop") { store, _ in
+            let waiting = try await store.jobInsert([JobFixtures.job(queue: "w")])[0].job
+            let job = try await FinishChecks.running(store)
+            let results = try await store.jobCancel([waiting.id, job.id, 999])
+            #expect(results == [waiting.id: .cancelled, job.id: .requested, 999: .notFound])
+            #expect(try await store.jobGet(waiting.id)?.state == .cancelled)
+            let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: "worker-a", lease: .seconds(30), jobs: [.init(id: job.id, attempt: 1)]))
+            #expect(statuses[job.id] == .cancelRequested)
+            #expect(try await FinishChecks.finish(store, job, .failed(error: "stopped")))
+            #expect(try await store.jobGet(job.id)?.state == .cancelled, "a cancel request wins over a retry")
+            #expect(try await store.jobCancel([job.id]) == [job.id: .alreadyFinal(.cancelled)])
+        },
+        .init(name: "retry puts discarded and cancelled jobs back with a fresh budget") { store, _ in
+            let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 1))
+            _ = try await FinishChecks.finish(store, job, .failed(error: "boom"))
+            let completed = try await FinishChecks.running(store)
+            _ = try await FinishChecks.finish(store, completed, .completed(result: nil))
+            let retried = try await store.jobRetry([job.id, completed.id])
+            #expect(retried.map(\.id) == [job.id])
+            let back = try #require(try await store.jobGet(job.id))
+            #expect(back.state == .available && back.attempt == 0 && back.finishedAt == nil && back.errors.count == 1)
+            #expect(try await store.jobGet(completed.id)?.state == .completed)
+            #expect(try await EventChecks.types(store, job: job.id).last == .retried)
+        },
+        .init(name: "prune deletes finished jobs and events older than the cutoff") { store, clock in
+            let old = try await FinishChecks.running(store)
+            _ = try await FinishChecks.finish(store, old, .completed(result: nil))
+            let waiting = try await store.jobInsert([JobFixtures.job(queue: "idle")])[0].job
+            clock.advance(by: .seconds(3600))
+            let recent = try await FinishChecks.running(store)
+            _ = try await FinishChecks.finish(store, recent, .completed(result: nil))
+            let result = try await store.jobPrune(before: clock.now.addingTimeInterval(-60))
+            #expect(result.jobs == 1)
+            #expect(try await store.jobGet(old.id) == nil)
+            #expect(try await store.jobGet(waiting.id) != nil)
+            #expect(try await store.jobGet(recent.id) != nil)
+            #expect(try await store.eventList(EventFilter(job: old.id)).isEmpty)
+        },
+        .init(name: "list and count filter by state, queue, kind, server and retries") { store, _ in
+            _ = try await store.jobInsert([
+                JobFixtures.job(queue: "a", server: "s1"), JobFixtures.job(kind: "sleep", queue: "b"), JobFixtures.job(queue: "b"),
+            ])
+            let job = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["a"], limit: 1)).first)
+            _ = try await FinishChecks.finish(store, job, .failed(error: "x"))
+            #expect(try await store.jobCount(JobFilter(queue: "b")) == 2)
+            #expect(try await store.jobList(JobFilter(kind: "sleep")).count == 1)
+            #expect(try await store.jobList(JobFilter(server: "s1")).map(\.id) == [job.id])
+            #expect(try await store.jobList(JobFilter(retriedOnly: true)).map(\.id) == [job.id])
+            #expect(try await store.jobCount(JobFilter(states: [.retryable, .available])) == 3)
+            #expect(try await store.jobList(JobFilter(limit: 2)).count == 2)
+        },
+        .init(name: "every change appends its event, in order") { store, clock in
+            let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 2, backoff: Backoff(base: .seconds(1), cap: .seconds(1))))
+            _ = try await FinishChecks.finish(store, job, .failed(error: "first"))
+            clock.advance(by: .seconds(2))
+            let again = try #require(try await store.jobClaim(JobFixtures.claim()).first)
+            _ = try await FinishChecks.finish(store, again, .failed(error: "second"))
+            _ = try await store.jobRetry([job.id])
+            _ = try await store.jobCancel([job.id])
+            #expect(try await EventChecks.types(store, job: job.id) == [
+                .enqueued, .started, .retrying, .started, .discarded, .retried, .cancelled,
+            ])
+            let after = try await store.eventList(EventFilter(afterSeq: 3))
+            #expect(after.allSatisfy { $0.seq > 3 })
+        },
+    ]
+}

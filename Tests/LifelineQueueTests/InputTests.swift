@@ -1,0 +1,52 @@
+import Foundation
+import LifelineQueue
+import Testing
+
+@Suite("Parsing user input")
+struct InputTests {
+    @Test("durations", arguments: [
+        ("250ms", Int64(250)), ("30s", 30_000), ("5m", 300_000), ("2h", 7_200_000), ("1h30m", 5_400_000),
+        ("1d", 86_400_000), ("0s", 0), ("1m500ms", 60_500),
+    ])
+    func durations(_ text: String, _ ms: Int64) throws {
+        #expect(try DurationText.parse(text).milliseconds == ms)
+        #expect(try DurationText.parse(DurationText.format(.milliseconds(ms))).milliseconds == ms)
+    }
+
+    @Test("bad durations are refused", arguments: ["", "5", "-5s", "5x", "s", "1.5s", "5 s", "999999999999999h", "٣s"])
+    func badDurations(_ text: String) {
+        #expect(throws: JobInputError.self) { try DurationText.parse(text) }
+    }
+
+    @Test("enqueue requests take the kind's defaults")
+    func defaults() throws {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        let job = try registry.prepare(EnqueueRequest(kind: "sleep", args: ["ms": 5]))
+        #expect(job.queue == "default" && job.priority == 5 && job.maxAttempts == 20)
+    }
+
+    @Test("bad requests are refused with a message", arguments: [
+        EnqueueRequest(kind: "nope"),
+        EnqueueRequest(kind: "sleep", args: ["ms": -1]),
+        EnqueueRequest(kind: "sleep", args: ["ms": "ten"]),
+        EnqueueRequest(kind: "sleep", args: [:]),
+        EnqueueRequest(kind: "sleep", args: [1, 2]),
+        EnqueueRequest(kind: "flaky", args: ["fail_times": -2]),
+        EnqueueRequest(kind: "exec", args: ["argv": []]),
+        EnqueueRequest(kind: "exec", args: ["argv": [""]]),
+        EnqueueRequest(kind: "noop", queue: "bad queue"),
+        EnqueueRequest(kind: "noop", queue: ""),
+        EnqueueRequest(kind: "noop", priority: -1),
+        EnqueueRequest(kind: "noop", priority: 10),
+        EnqueueRequest(kind: "noop", maxAttempts: 0),
+        EnqueueRequest(kind: "noop", timeout: .zero),
+        EnqueueRequest(kind: "noop", idempotencyKey: ""),
+        EnqueueRequest(kind: "noop", idempotencyKey: "a\u{7}b"),
+    ])
+    func refused(_ request: EnqueueRequest) {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        #expect(throws: JobInputError.self) { try registry.prepare(request) }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import LifelineQueue
+@testable import LifelineSQLite
+import LifelineTestKit
+import Testing
+
+@Suite("Opening database files")
+struct DatabaseFileTests {
+    @Test("a new database and its directory are owner-only, in WAL mode with synchronous FULL")
+    func newDatabase() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let home = directory.path("home")
+        try SQLiteDatabase.ensureDirectory(home)
+        let path = home + "/lifeline.db"
+        let pool = try SQLiteDatabase.openPool(path: path)
+        #expect(try permissions(home) == 0o700)
+        #expect(try permissions(path) == 0o600)
+        #expect(try permissions(path + "-wal") == 0o600)
+        #expect(try pool.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        #expect(try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA busy_timeout") } != nil)
+    }
+
+    @Test("reopening a database keeps its jobs")
+    func reopen() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let job = try await SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path)).jobInsert([JobFixtures.job()])[0].job
+        #expect(try await SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path)).jobGet(job.id) == job)
+    }
+
+    static let wrongFiles: [(String, Data)] = [
+        ("empty file", Data()),
+        ("random bytes", Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })),
+        ("text", Data("hello, I am not a database\n".utf8)),
+    ]
+
+    @Test("files that are not SQLite are refused untouched", arguments: wrongFiles.map(\.0))
+    func notSQLite(_ name: String) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let contents = Self.wrongFiles.first { $0.0 == name }!.1
+        try contents.write(to: URL(fileURLWithPath: path))
+        #expect(throws: DatabaseOpenError.self) { try SQLiteDatabase.openPool(path: path) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == contents)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path) == ["lifeline.db"])
+    }
+
+    @Test("a SQLite database of another program is refused untouched")
+    func foreign() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("other.db")
+        let other = try DatabaseQueue(path: path)
+        try other.write { try $0.execute(sql: "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')") }
+        try other.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect {
+            try SQLiteDatabase.openPool(path: path)
+        } throws: { error in
+            guard case .foreign = error as? DatabaseOpenError else { return false }
+            return true
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("a Lifeline database of a newer schema is refused untouched")
+    func newerSchema() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        try SQLiteDatabase.openPool(path: path).close()
+        let raw = try DatabaseQueue(path: path)
+        try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 99; PRAGMA wal_checkpoint(TRUNCATE)") }
+        try raw.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: DatabaseOpenError.newerSchema(path: path, version: 99, known: SchemaMigrations.version)) {
+            try SQLiteDatabase.openPool(path: path)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("the claim query is served by the claim index, without sorting")
+    func claimPlan() throws {
+        let queue = try SQLiteDatabase.openInMemory()
+        let plan = try queue.read { db in
+            try Row.fetchAll(db, sql: """
+                EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE queue = 'q' AND state = 'available'
+                ORDER BY priority, run_at, id LIMIT 10
+                """).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("jobs_claim") })
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") })
+    }
+
+    private func permissions(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+    }
+}
