@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static void child(char *const argv[], char *const envp[], const char *cwd,
-                  int stdout_fd, int stderr_fd, pid_t parent, int report_fd) {
+                  int stdout_fd, int stderr_fd, int death_signal, pid_t parent, int report_fd) {
     // Only async-signal-safe calls from here on: the parent is multi-threaded.
     int err = 0;
     sigset_t all;
@@ -20,7 +20,7 @@ static void child(char *const argv[], char *const envp[], const char *cwd,
         if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     }
     setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+    if (prctl(PR_SET_PDEATHSIG, death_signal) != 0 || getppid() != parent) _exit(127);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
         err = errno;
@@ -35,7 +35,7 @@ static void child(char *const argv[], char *const envp[], const char *cwd,
 }
 
 int lifeline_spawn(char *const argv[], char *const envp[], const char *cwd,
-                   int stdout_fd, int stderr_fd, pid_t *pid_out) {
+                   int stdout_fd, int stderr_fd, int death_signal, pid_t *pid_out) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     pid_t parent = getpid();
@@ -46,7 +46,7 @@ int lifeline_spawn(char *const argv[], char *const envp[], const char *cwd,
         close(report[1]);
         return err;
     }
-    if (pid == 0) child(argv, envp, cwd, stdout_fd, stderr_fd, parent, report[1]);
+    if (pid == 0) child(argv, envp, cwd, stdout_fd, stderr_fd, death_signal, parent, report[1]);
     // Both sides set the group, so it exists before either side relies on it.
     setpgid(pid, pid);
     close(report[1]);

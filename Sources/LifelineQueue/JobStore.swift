@@ -13,7 +13,7 @@ public protocol JobStore: Sendable {
 
     /// Takes back expired leases, then claims up to `limit` available jobs of the given
     /// queues in (priority, run_at, id) order, marking them running under a lease.
-    func jobClaim(_ request: ClaimRequest) async throws -> [Job]
+    func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult
 
     /// Renews the leases of running jobs and stores their progress.
     func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus]
@@ -44,6 +44,7 @@ public protocol JobStore: Sendable {
 
 public struct ClaimRequest: Sendable, Hashable {
     public var owner: String
+    /// The queues to take jobs from, in order; empty means every queue.
     public var queues: [String]
     public var limit: Int
     public var lease: Duration
@@ -53,6 +54,18 @@ public struct ClaimRequest: Sendable, Hashable {
         self.queues = queues
         self.limit = limit
         self.lease = lease
+    }
+}
+
+public struct ClaimResult: Sendable, Hashable {
+    public var jobs: [Job]
+    /// When a claim could next find work that is not there now: the earliest time a scheduled
+    /// or retryable job comes due, or a running job's lease expires. `nil` when none will.
+    public var nextWakeup: Date?
+
+    public init(jobs: [Job], nextWakeup: Date?) {
+        self.jobs = jobs
+        self.nextWakeup = nextWakeup
     }
 }
 

@@ -3,14 +3,15 @@ import GRDB
 import LifelineQueue
 
 extension SQLiteJobStore {
-    public func jobClaim(_ request: ClaimRequest) async throws -> [Job] {
+    public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
         let now = nowMs()
         return try await writer.write { db in
             try Self.rescueExpiredLeases(db, now: now)
             try Self.promoteDueJobs(db, now: now)
             var claimed: [Job] = []
-            let settings = try QueueSettings.fetch(db, names: request.queues)
-            for queue in request.queues where claimed.count < request.limit {
+            let queues = request.queues.isEmpty ? try String.fetchAll(db, sql: "SELECT name FROM queues ORDER BY name") : request.queues
+            let settings = try QueueSettings.fetch(db, names: queues)
+            for queue in queues where claimed.count < request.limit {
                 let setting = settings[queue]
                 if setting?.paused == true { continue }
                 var room = request.limit - claimed.count
@@ -20,8 +21,18 @@ extension SQLiteJobStore {
                 guard room > 0 else { continue }
                 claimed += try Self.claim(db, queue: queue, count: room, owner: request.owner, lease: request.lease, now: now)
             }
-            return claimed
+            // A worker with free slots left waits; tell it until when at most.
+            let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
+            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup)
         }
+    }
+
+    private static func nextWakeup(_ db: Database) throws -> Date? {
+        let due = try Int64.fetchOne(db.cachedStatement(
+            sql: "SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable')"))
+        let expiry = try Int64.fetchOne(db.cachedStatement(
+            sql: "SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'"))
+        return [due, expiry].compactMap { $0 }.min().map(Date.init(ms:))
     }
 
     private static func claim(_ db: Database, queue: String, count: Int, owner: String, lease: Duration, now: Int64) throws -> [Job] {

@@ -6,7 +6,10 @@ extension SQLiteJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let now = nowMs()
         return try await writer.write { db in
-            try jobs.map { try Self.insert($0, db, now: now) }
+            // Workers that serve every queue find them here.
+            let register = try db.cachedStatement(sql: "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING")
+            for queue in Set(jobs.map(\.queue)) { try register.execute(arguments: [queue]) }
+            return try jobs.map { try Self.insert($0, db, now: now) }
         }
     }
 

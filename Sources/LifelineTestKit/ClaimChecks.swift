@@ -9,14 +9,14 @@ enum ClaimChecks {
             let first = try await store.jobInsert([JobFixtures.job(priority: 1)])[0].job
             clock.advance(by: .seconds(1))
             let second = try await store.jobInsert([JobFixtures.job(priority: 1)])[0].job
-            let claimed = try await store.jobClaim(JobFixtures.claim(limit: 2))
+            let claimed = try await store.jobClaim(JobFixtures.claim(limit: 2)).jobs
             #expect(claimed.map(\.id) == [first.id, second.id])
-            #expect(try await store.jobClaim(JobFixtures.claim(limit: 2)).map(\.id) == [low.id])
-            #expect(try await store.jobClaim(JobFixtures.claim(limit: 2)).isEmpty)
+            #expect(try await store.jobClaim(JobFixtures.claim(limit: 2)).jobs.map(\.id) == [low.id])
+            #expect(try await store.jobClaim(JobFixtures.claim(limit: 2)).jobs.isEmpty)
         },
         .init(name: "claim marks jobs running under a lease and records the start") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job()])[0].job
-            let claimed = try #require(try await store.jobClaim(JobFixtures.claim("w1", lease: .seconds(30))).first)
+            let claimed = try #require(try await store.jobClaim(JobFixtures.claim("w1", lease: .seconds(30))).jobs.first)
             #expect(claimed.id == job.id && claimed.state == .running && claimed.attempt == 1)
             #expect(claimed.leaseOwner == "w1" && claimed.leaseExpiresAt == clock.now.addingTimeInterval(30))
             #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started])
@@ -24,21 +24,21 @@ enum ClaimChecks {
         .init(name: "claim takes only the requested queues") { store, _ in
             let a = try await store.jobInsert([JobFixtures.job(queue: "a")])[0].job
             _ = try await store.jobInsert([JobFixtures.job(queue: "b")])
-            #expect(try await store.jobClaim(JobFixtures.claim(queues: ["a", "c"])).map(\.id) == [a.id])
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: ["a", "c"])).jobs.map(\.id) == [a.id])
         },
         .init(name: "an expired lease is taken back and the lost attempt recorded") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job(backoff: Backoff(base: .seconds(1), cap: .seconds(1)))])[0].job
             _ = try await store.jobClaim(JobFixtures.claim("dead", lease: .seconds(5)))
             clock.advance(by: .seconds(4))
-            #expect(try await store.jobClaim(JobFixtures.claim("alive")).isEmpty, "a held lease is never taken")
+            #expect(try await store.jobClaim(JobFixtures.claim("alive")).jobs.isEmpty, "a held lease is never taken")
             clock.advance(by: .seconds(2))
-            _ = try await store.jobClaim(JobFixtures.claim("alive"))
+            _ = try await store.jobClaim(JobFixtures.claim("alive")).jobs
             let rescued = try #require(try await store.jobGet(job.id))
             #expect(rescued.state == .retryable && rescued.errors.count == 1)
             #expect(rescued.errors.first?.worker == "dead" && rescued.errors.first?.attempt == 1)
             #expect(rescued.errors.first?.error.contains("lease expired") == true)
             clock.advance(by: .seconds(2))
-            let again = try #require(try await store.jobClaim(JobFixtures.claim("alive")).first)
+            let again = try #require(try await store.jobClaim(JobFixtures.claim("alive")).jobs.first)
             #expect(again.id == job.id && again.attempt == 2 && again.leaseOwner == "alive")
             let stale = try await store.jobFinish([JobFinish(id: job.id, attempt: 1, owner: "dead", outcome: .completed(result: nil))])
             #expect(stale.isEmpty, "the worker that lost its lease cannot finish the new attempt")
@@ -48,7 +48,7 @@ enum ClaimChecks {
             let job = try await store.jobInsert([JobFixtures.job(maxAttempts: 1)])[0].job
             _ = try await store.jobClaim(JobFixtures.claim("dead", lease: .seconds(1)))
             clock.advance(by: .seconds(2))
-            _ = try await store.jobClaim(JobFixtures.claim("alive"))
+            _ = try await store.jobClaim(JobFixtures.claim("alive")).jobs
             #expect(try await store.jobGet(job.id)?.state == .discarded)
         },
         .init(name: "renewing extends the lease, stores progress and reports lost leases") { store, clock in
@@ -60,7 +60,7 @@ enum ClaimChecks {
             ]))
             #expect(statuses[job.id] == .held)
             clock.advance(by: .seconds(8))
-            #expect(try await store.jobClaim(JobFixtures.claim("w2")).isEmpty, "the renewed lease still holds")
+            #expect(try await store.jobClaim(JobFixtures.claim("w2")).jobs.isEmpty, "the renewed lease still holds")
             let renewed = try #require(try await store.jobGet(job.id))
             #expect(renewed.progress == ["copied": 3] && renewed.heartbeatAt == clock.now.addingTimeInterval(-8))
             let other = try await store.jobRenewLeases(LeaseRenewal(owner: "w2", lease: .seconds(10), jobs: [.init(id: job.id, attempt: 1)]))
@@ -69,13 +69,13 @@ enum ClaimChecks {
         .init(name: "a queue limit caps running jobs; a paused queue is not claimed") { store, _ in
             _ = try await store.jobInsert((0..<6).map { _ in JobFixtures.job(queue: "vm") })
             try await store.queueSetLimit("vm", limit: 2)
-            #expect(try await store.jobClaim(JobFixtures.claim("a", queues: ["vm"])).count == 2)
-            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).isEmpty)
+            #expect(try await store.jobClaim(JobFixtures.claim("a", queues: ["vm"])).jobs.count == 2)
+            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.isEmpty)
             try await store.queueSetLimit("vm", limit: nil)
             try await store.queueSetPaused("vm", paused: true)
-            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).isEmpty)
+            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.isEmpty)
             try await store.queueSetPaused("vm", paused: false)
-            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).count == 4)
+            #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.count == 4)
             let info = try #require(try await store.queueList().first { $0.name == "vm" })
             #expect(info.limit == nil && !info.paused && info.counts[.running] == 6)
         },

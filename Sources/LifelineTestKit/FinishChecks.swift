@@ -6,7 +6,7 @@ enum FinishChecks {
     /// Inserts one job and claims it as `worker-a`.
     static func running(_ store: any JobStore, _ job: NewJob = JobFixtures.job()) async throws -> Job {
         _ = try await store.jobInsert([job])
-        return try #require(try await store.jobClaim(JobFixtures.claim()).first)
+        return try #require(try await store.jobClaim(JobFixtures.claim()).jobs.first)
     }
 
     static func finish(_ store: any JobStore, _ job: Job, _ outcome: JobOutcome, owner: String = "worker-a") async throws -> Bool {
@@ -34,9 +34,9 @@ enum FinishChecks {
             #expect(failed.errors[0].attempt == 1 && failed.errors[0].worker == "worker-a" && failed.errors[0].at == clock.now)
             let delay = failed.runAt.timeIntervalSince(clock.now)
             #expect(delay >= 5 && delay <= 10, "backoff after attempt 1 is within [base·(1-jitter), base]")
-            #expect(try await store.jobClaim(JobFixtures.claim()).isEmpty)
+            #expect(try await store.jobClaim(JobFixtures.claim()).jobs.isEmpty)
             clock.advance(by: .seconds(11))
-            #expect(try await store.jobClaim(JobFixtures.claim()).first?.attempt == 2)
+            #expect(try await store.jobClaim(JobFixtures.claim()).jobs.first?.attempt == 2)
             #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started, .retrying, .started])
         },
         .init(name: "a failure on the last attempt discards the job") { store, _ in
@@ -57,7 +57,7 @@ enum FinishChecks {
             let snoozed = try #require(try await store.jobGet(job.id))
             #expect(snoozed.state == .scheduled && snoozed.attempt == 0 && snoozed.runAt == clock.now.addingTimeInterval(30))
             clock.advance(by: .seconds(31))
-            let again = try #require(try await store.jobClaim(JobFixtures.claim()).first)
+            let again = try #require(try await store.jobClaim(JobFixtures.claim()).jobs.first)
             #expect(again.attempt == 1)
             #expect(try await finish(store, again, .released))
             let released = try #require(try await store.jobGet(job.id))

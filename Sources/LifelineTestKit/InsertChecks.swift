@@ -16,9 +16,9 @@ enum InsertChecks {
         .init(name: "a future run_at is scheduled and is not claimed before its time") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job(runAt: clock.now.addingTimeInterval(60))])[0].job
             #expect(job.state == .scheduled)
-            #expect(try await store.jobClaim(JobFixtures.claim()).isEmpty)
+            #expect(try await store.jobClaim(JobFixtures.claim()).jobs.isEmpty)
             clock.advance(by: .seconds(61))
-            #expect(try await store.jobClaim(JobFixtures.claim()).map(\.id) == [job.id])
+            #expect(try await store.jobClaim(JobFixtures.claim()).jobs.map(\.id) == [job.id])
         },
         .init(name: "a batch is all or nothing") { store, _ in
             _ = try await store.jobInsert([JobFixtures.job(key: "taken")])

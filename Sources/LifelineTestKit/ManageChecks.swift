@@ -46,7 +46,7 @@ enum ManageChecks {
             _ = try await store.jobInsert([
                 JobFixtures.job(queue: "a", server: "s1"), JobFixtures.job(kind: "sleep", queue: "b"), JobFixtures.job(queue: "b"),
             ])
-            let job = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["a"], limit: 1)).first)
+            let job = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["a"], limit: 1)).jobs.first)
             _ = try await FinishChecks.finish(store, job, .failed(error: "x"))
             #expect(try await store.jobCount(JobFilter(queue: "b")) == 2)
             #expect(try await store.jobList(JobFilter(kind: "sleep")).count == 1)
@@ -59,7 +59,7 @@ enum ManageChecks {
             let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 2, backoff: Backoff(base: .seconds(1), cap: .seconds(1))))
             _ = try await FinishChecks.finish(store, job, .failed(error: "first"))
             clock.advance(by: .seconds(2))
-            let again = try #require(try await store.jobClaim(JobFixtures.claim()).first)
+            let again = try #require(try await store.jobClaim(JobFixtures.claim()).jobs.first)
             _ = try await FinishChecks.finish(store, again, .failed(error: "second"))
             _ = try await store.jobRetry([job.id])
             _ = try await store.jobCancel([job.id])

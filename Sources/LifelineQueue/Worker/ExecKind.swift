@@ -27,8 +27,11 @@ extension BuiltinKinds {
         // The worker's environment, with the job's variables on top.
         let environment = ProcessInfo.processInfo.environment.merging(args.env ?? [:]) { $1 }
         let exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()
-        guard exit.status == 0 else {
-            let how = exit.status.map { "exited with status \($0)" } ?? "was killed by signal \(exit.signal ?? 0)"
+        guard exit.termination == .exited(0) else {
+            let how = switch exit.termination {
+            case .exited(let status): "exited with status \(status)"
+            case .signalled(let signal): "was killed by signal \(signal)"
+            }
             let tail = exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail
             throw ExecFailure(message: "\(args.argv[0]) \(how)" + (tail.isEmpty ? "" : ": \(tail.suffix(512))"))
         }

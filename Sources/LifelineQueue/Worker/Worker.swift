@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+
+/// One worker process's runtime: claims jobs into free slots, runs them concurrently, keeps
+/// their leases alive, records how each attempt ended, and shuts down gracefully.
+public final class Worker: Sendable {
+    private let store: any JobStore
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let running = RunningJobs()
+    private let doorbell = Doorbell()
+    private let finisher: Finisher
+    private let executor: JobExecutor
+    private let stopping = StopFlag()
+
+    public init(store: any JobStore, registry: JobRegistry, configuration: WorkerConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.owner)"
+        self.logger = logger
+        finisher = Finisher(store: store, logger: logger)
+        executor = JobExecutor(registry: registry, running: running, cancellationGrace: configuration.cancellationGrace)
+    }
+
+    /// Something may have changed in the store (e.g. another process enqueued): look for work.
+    public func wake() {
+        doorbell.ring()
+    }
+
+    /// Stop claiming; running jobs get the grace period to finish.
+    public func shutdown() {
+        if stopping.set() {
+            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(configuration.grace)"])
+        }
+        doorbell.ring()
+    }
+
+    /// Runs until shut down, or, with `drain`, until its queues have nothing left.
+    public func run() async throws {
+        logger.info("worker started", metadata: [
+            "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+        ])
+        let heartbeat = Task { await heartbeatLoop() }
+        defer { heartbeat.cancel() }
+        await withDiscardingTaskGroup { group in
+            await claimLoop(group: &group)
+            await finishOrRelease()
+        }
+        logger.info("worker stopped")
+    }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        var failures = 0
+        while !stopping.isSet {
+            let free = configuration.concurrency - running.count
+            var wait = configuration.idleRecheck
+            if free > 0 {
+                do {
+                    let claimed = try await store.jobClaim(ClaimRequest(
+                        owner: configuration.owner, queues: configuration.queues, limit: free, lease: configuration.lease
+                    ))
+                    failures = 0
+                    for job in claimed.jobs {
+                        running.add(job, lease: configuration.lease)
+                        group.addTask { await self.execute(job) }
+                    }
+                    if claimed.jobs.count == free { continue }
+                    if claimed.jobs.isEmpty, running.count == 0, configuration.drain, try await queuesAreEmpty() {
+                        logger.info("queues drained")
+                        return
+                    }
+                    if let next = claimed.nextWakeup {
+                        wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
+                    }
+                } catch {
+                    failures += 1
+                    logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
+                    wait = .milliseconds(min(100 * (1 << min(failures, 6)), 5000))
+                }
+            }
+            await doorbell.wait(timeout: wait)
+        }
+    }
+
+    /// After a shutdown request: running jobs may finish within the grace period; the rest
+    /// are stopped and given back without spending an attempt.
+    private func finishOrRelease() async {
+        let deadline = ContinuousClock.now + configuration.grace
+        while running.count > 0, ContinuousClock.now < deadline {
+            await doorbell.wait(timeout: deadline - .now)
+        }
+        if running.count > 0 {
+            logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
+            running.stopAll(reason: .shutdown)
+        }
+    }
+
+    private func queuesAreEmpty() async throws -> Bool {
+        let waitingOrRunning: Set<JobState> = [.available, .scheduled, .retryable, .running]
+        if configuration.queues.isEmpty { return try await store.jobCount(JobFilter(states: waitingOrRunning)) == 0 }
+        for queue in configuration.queues {
+            let left = try await store.jobCount(JobFilter(states: waitingOrRunning, queue: queue))
+            if left > 0 { return false }
+        }
+        return true
+    }
+
+    private func execute(_ job: Job) async {
+        var logger = logger
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "kind"] = "\(job.kind)"
+        logger[metadataKey: "attempt"] = "\(job.attempt)"
+        logger.debug("job started")
+        let outcome = await executor.execute(job, logger: logger)
+        if let outcome {
+            let applied = await finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome))
+            log(outcome, applied: applied, logger: logger)
+        } else {
+            logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
+        }
+        running.remove(job.id)
+        doorbell.ring()
+    }
+
+    private func log(_ outcome: JobOutcome, applied: Bool, logger: Logger) {
+        guard applied else {
+            logger.warning("lease lost before the finish was recorded; another worker owns the job now")
+            return
+        }
+        switch outcome {
+        case .completed: logger.debug("job completed")
+        case .failed(let error): logger.warning("attempt failed", metadata: ["error": "\(error)"])
+        case .discarded(let error): logger.error("job discarded", metadata: ["error": "\(error)"])
+        case .snoozed(let delay): logger.info("job snoozed", metadata: ["delay": "\(delay)"])
+        case .released: logger.info("job released for another worker")
+        case .cancelled: logger.info("job cancelled")
+        }
+    }
+
+    /// Renews every running job's lease in one write, with its progress, and stops jobs that
+    /// were cancelled or whose lease is gone.
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            guard (try? await Task.sleep(for: configuration.heartbeatInterval)) != nil else { return }
+            // A job whose lease may have run out without renewal could now run elsewhere.
+            for id in running.expired(margin: configuration.heartbeatInterval / 2) {
+                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(id)"])
+                running.stop(id, reason: .leaseLost)
+            }
+            let entries = running.renewals()
+            guard !entries.isEmpty else { continue }
+            let start = ContinuousClock.now
+            do {
+                let statuses = try await store.jobRenewLeases(LeaseRenewal(
+                    owner: configuration.owner, lease: configuration.lease, jobs: entries
+                ))
+                running.renewed(statuses.filter { $0.value != .lost }.map(\.key), at: start, lease: configuration.lease)
+                for (id, status) in statuses {
+                    switch status {
+                    case .held: break
+                    case .cancelRequested: running.stop(id, reason: .cancelled)
+                    case .lost: running.stop(id, reason: .leaseLost)
+                    }
+                }
+            } catch {
+                logger.error("lease renewal failed", metadata: ["error": "\(error)", "jobs": "\(entries.count)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+public struct WorkerConfiguration: Sendable {
+    /// The queues to serve, in order; empty serves every queue.
+    public var queues: [String]
+    /// Jobs run at once in this process.
+    public var concurrency: Int
+    public var lease: Duration
+    /// How long running jobs may take to finish after a shutdown request.
+    public var grace: Duration
+    /// Exit once the queues have nothing waiting or running.
+    public var drain: Bool
+    /// This process's name in leases and errors: host, pid and a random part.
+    public var owner: String
+    /// The longest wait without a wakeup, in case a change notification is missed.
+    public var idleRecheck: Duration
+    /// How long a handler may ignore a cancellation before it is reported and abandoned.
+    public var cancellationGrace: Duration
+
+    public init(
+        queues: [String] = [], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
+        drain: Bool = false, owner: String = WorkerConfiguration.defaultOwner(), idleRecheck: Duration = .seconds(30),
+        cancellationGrace: Duration = .seconds(5)
+    ) {
+        self.queues = queues
+        self.concurrency = concurrency
+        self.lease = lease
+        self.grace = grace
+        self.drain = drain
+        self.owner = owner
+        self.idleRecheck = idleRecheck
+        self.cancellationGrace = cancellationGrace
+    }
+
+    public static func defaultOwner() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(suffix)"
+    }
+
+    /// Leases are renewed three times per lease period, so one missed renewal loses nothing.
+    var heartbeatInterval: Duration { max(lease / 3, .milliseconds(50)) }
+}

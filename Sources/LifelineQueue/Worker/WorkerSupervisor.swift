@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs P worker processes and restarts any that die, with backoff. Shutdown requests are
+/// forwarded to every child; the supervisor returns once they have all exited.
+public final class WorkerSupervisor: Sendable {
+    private let childArguments: [String]
+    private let processes: Int
+    private let drain: Bool
+    private let logger: Logger
+    private let children = Mutex([Int: pid_t]())
+    private let stopping = StopFlag()
+
+    /// - Parameter childArguments: the full command line of one worker process.
+    public init(childArguments: [String], processes: Int, drain: Bool, logger: Logger) {
+        self.childArguments = childArguments
+        self.processes = processes
+        self.drain = drain
+        self.logger = logger
+    }
+
+    /// Returns the exit status: 0 when every child ended cleanly.
+    public func run() async -> Int32 {
+        await withTaskGroup(of: Bool.self) { group in
+            for slot in 0..<processes {
+                group.addTask { await self.supervise(slot: slot) }
+            }
+            var clean = true
+            for await ok in group { clean = clean && ok }
+            return clean ? 0 : 1
+        }
+    }
+
+    /// Forwards SIGTERM to every child and stops restarting them.
+    public func shutdown() {
+        stopping.set()
+        for pid in children.withLock({ Array($0.values) }) { kill(pid, SIGTERM) }
+    }
+
+    /// Keeps one child running in `slot`; returns whether it ended cleanly.
+    private func supervise(slot: Int) async -> Bool {
+        var restarts = 0
+        while true {
+            let started = ContinuousClock.now
+            let pid: pid_t
+            do {
+                // A child outlives a killed supervisor only until it notices: SIGTERM lets it
+                // release its jobs.
+                pid = try await ProcessSpawner.spawn(
+                    argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil,
+                    stdoutFD: STDOUT_FILENO, stderrFD: STDERR_FILENO, deathSignal: SIGTERM
+                )
+            } catch {
+                logger.error("cannot start worker process", metadata: ["error": "\(error)"])
+                return false
+            }
+            children.withLock { $0[slot] = pid }
+            // A shutdown that raced the spawn still reaches this child.
+            if stopping.isSet { kill(pid, SIGTERM) }
+            logger.info("worker process started", metadata: ["slot": "\(slot)", "pid": "\(pid)"])
+            let termination = await ProcessSpawner.wait(pid)
+            children.withLock { $0[slot] = nil }
+            if stopping.isSet { return termination == .exited(0) }
+            if drain && termination == .exited(0) { return true }
+            // A child that ran a while before dying starts over with a short delay.
+            if ContinuousClock.now - started > .seconds(60) { restarts = 0 }
+            restarts += 1
+            let delay = Duration.milliseconds(min(250 * (1 << min(restarts - 1, 7)), 30_000))
+            logger.error("worker process died; restarting", metadata: [
+                "slot": "\(slot)", "pid": "\(pid)", "how": "\(termination)", "in": "\(delay)",
+            ])
+            try? await Task.sleep(for: delay)
+            if stopping.isSet { return true }
+        }
+    }
+}

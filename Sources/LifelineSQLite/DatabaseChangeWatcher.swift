@@ -1,0 +1,55 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells when another process may have written the database: every commit in WAL mode
+/// writes the `-wal` file, and inotify reports that at once. Idle workers sleep on this
+/// instead of polling.
+public final class DatabaseChangeWatcher: Sendable {
+    private let fd: Int32
+
+    /// Watches the directory of `databasePath`; `onChange` is called on a background thread
+    /// after each batch of writes to its WAL file.
+    public init(databasePath: String, onChange: @escaping @Sendable () -> Void) throws {
+        let url = URL(fileURLWithPath: databasePath)
+        let directory = url.deletingLastPathComponent().path
+        let walName = url.lastPathComponent + "-wal"
+        fd = inotify_init1(Int32(IN_CLOEXEC))
+        guard fd >= 0 else { throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify: \(String(cString: strerror(errno)))") }
+        guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO)) >= 0 else {
+            close(fd)
+            throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify watch: \(String(cString: strerror(errno)))")
+        }
+        let fd = fd
+        let thread = Thread {
+            Self.readEvents(fd: fd, walName: walName, onChange: onChange)
+        }
+        thread.name = "lifeline-db-watch"
+        thread.start()
+    }
+
+    private static func readEvents(fd: Int32, walName: String, onChange: @Sendable () -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            var offset = 0
+            var relevant = false
+            buffer.withUnsafeBytes { raw in
+                while offset + MemoryLayout<inotify_event>.size <= count {
+                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+                    let nameStart = offset + MemoryLayout<inotify_event>.size
+                    if event.len > 0 {
+                        let nameBytes = raw[nameStart..<nameStart + Int(event.len)].prefix { $0 != 0 }
+                        if String(decoding: nameBytes, as: UTF8.self) == walName { relevant = true }
+                    }
+                    offset = nameStart + Int(event.len)
+                }
+            }
+            if relevant { onChange() }
+        }
+    }
+}

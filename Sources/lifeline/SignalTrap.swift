@@ -1,0 +1,17 @@
+import Dispatch
+import Foundation
+
+/// Turns SIGTERM and SIGINT into a call, instead of the default of dying on the spot.
+final class SignalTrap {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        sources = [SIGTERM, SIGINT].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+}
