@@ -23,6 +23,9 @@ public struct JobRegistry: Sendable {
         guard let definition = kinds[request.kind] else {
             throw JobInputError("unknown job kind '\(request.kind)' (known: \(registeredKinds.joined(separator: ", ")))")
         }
+        guard case .object = request.args else {
+            throw JobInputError("args must be a JSON object, e.g. {\"ms\": 100}")
+        }
         try definition.validate(request.args)
         let defaults = definition.defaults
         let queue = request.queue ?? defaults.queue

@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 
 /// Runs the built `lifeline` binary against a temporary `LIFELINE_HOME`, for end-to-end
 /// tests.
@@ -86,5 +87,42 @@ public struct CLIRunner: Sendable {
     public func removeAll() {
         try? FileManager.default.removeItem(at: home)
         try? FileManager.default.removeItem(at: home.deletingLastPathComponent().appendingPathComponent(home.lastPathComponent + "-files"))
+    }
+}
+
+extension CLIRunner {
+    /// Runs a command that prints JSON lines and parses them.
+    public func json(_ arguments: [String]) throws -> [JSONValue] {
+        let result = try run(arguments)
+        guard result.status == 0 else {
+            throw CLIFailure(arguments: arguments, result: result)
+        }
+        return try result.lines.map { try JSONValue(parsing: $0) }
+    }
+
+    /// The job as `jobs show --json` prints it.
+    public func job(_ id: Int64) throws -> JSONValue {
+        try json(["jobs", "show", "\(id)", "--json"])[0]
+    }
+
+    /// Enqueues and returns the new job's id.
+    public func enqueue(_ arguments: [String]) throws -> Int64 {
+        guard let id = try json(["enqueue"] + arguments + ["--json"]).first?["id"]?.intValue else {
+            throw CLIFailure(arguments: arguments, result: Result(status: -1, stdout: "", stderr: "no id"))
+        }
+        return id
+    }
+
+    public func jobCount() throws -> Int {
+        try json(["jobs", "list", "--limit", "1000000", "--json"]).count
+    }
+}
+
+public struct CLIFailure: Error, CustomStringConvertible {
+    public var arguments: [String]
+    public var result: CLIRunner.Result
+
+    public var description: String {
+        "lifeline \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)"
     }
 }

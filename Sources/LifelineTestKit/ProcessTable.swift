@@ -1,0 +1,37 @@
+import Foundation
+
+/// What /proc says about running processes, for tests that check nothing is left behind.
+public enum ProcessTable {
+    /// Pids of live (not zombie) processes whose command line contains `fragment`.
+    public static func pids(commandLineContaining fragment: String) -> [Int32] {
+        allPids().filter { pid in
+            guard !isZombie(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let commandLine = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return commandLine.contains(fragment)
+        }
+    }
+
+    /// Pids of the live children of `parent`.
+    public static func children(of parent: Int32) -> [Int32] {
+        allPids().filter { pid in
+            guard let fields = stat(pid) else { return false }
+            return fields.count > 2 && fields[1] != "Z" && Int32(fields[2]) == parent
+        }
+    }
+
+    private static func allPids() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+    }
+
+    private static func isZombie(_ pid: Int32) -> Bool {
+        stat(pid).map { $0.count > 1 && $0[1] == "Z" } ?? true
+    }
+
+    /// The fields of /proc/PID/stat after the command name: state, ppid, ….
+    private static func stat(_ pid: Int32) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        return ["comm"] + text[text.index(after: close)...].split(separator: " ").map(String.init)
+    }
+}

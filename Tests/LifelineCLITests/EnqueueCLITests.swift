@@ -1,0 +1,139 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+@Suite("lifeline enqueue")
+struct EnqueueCLITests {
+    @Test("enqueue prints the job; --json has the contract's fields")
+    func enqueue() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(["enqueue", "sleep", "--args", #"{"ms": 5}"#, "--queue", "slow", "--priority", "1"])
+        #expect(result.status == 0 && result.stdout.contains("enqueued job 1"))
+        let job = try cli.json(["enqueue", "noop", "--max-attempts", "3", "--json"])[0]
+        for field in ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args", "idempotency_key", "server",
+                      "run_at", "created_at", "finished_at", "errors", "progress", "result"] {
+            #expect(job[field] != nil, "missing \(field)")
+        }
+        #expect(job["max_attempts"] == 3 && job["state"] == "available" && job["existing"] == false)
+        let first = try cli.job(1)
+        #expect(first["queue"] == "slow" && first["priority"] == 1 && first["args"] == ["ms": 5])
+    }
+
+    @Test("the database home is created owner-only")
+    func permissions() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let attributes = try FileManager.default.attributesOfItem(atPath: cli.home.path)
+        #expect(attributes[.posixPermissions] as? Int == 0o700)
+        let db = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent("lifeline.db").path)
+        #expect(db[.posixPermissions] as? Int == 0o600)
+    }
+
+    @Test("--delay schedules the job")
+    func delay() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try cli.job(id)["state"] == "scheduled")
+        let at = try cli.enqueue(["noop", "--at", "2999-01-01T00:00:00Z"])
+        #expect(try cli.job(at)["run_at"] == "2999-01-01T00:00:00.000Z")
+    }
+
+    @Test("an idempotency key returns the existing job; other args are a conflict (exit 3)")
+    func idempotency() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try cli.json(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--json"])[0]
+        let again = try cli.json(["enqueue", "sleep", "--args", #"{ "ms" : 1 }"#, "--idempotency-key", "k", "--json"])[0]
+        #expect(again["id"] == first["id"] && again["existing"] == true)
+        let conflict = try cli.run(["enqueue", "sleep", "--args", #"{"ms": 2}"#, "--idempotency-key", "k"])
+        #expect(conflict.status == 3 && conflict.stderr.contains("idempotency key"))
+        let otherKind = try cli.run(["enqueue", "noop", "--idempotency-key", "k"])
+        #expect(otherKind.status == 3)
+        #expect(try cli.jobCount() == 1)
+    }
+
+    @Test("concurrent duplicate enqueues from several processes make one job")
+    func concurrentDuplicates() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let processes = try (0..<8).map { _ in try cli.start(["enqueue", "noop", "--idempotency-key", "same", "--json"]) }
+        for process in processes { #expect(try await process.waitForExit() == 0) }
+        #expect(try cli.jobCount() == 2)
+    }
+
+    static let badInputs: [[String]] = [
+        ["enqueue", "noop", "--args", "{broken"],
+        ["enqueue", "noop", "--args", "[1, 2]"],
+        ["enqueue", "nope"],
+        ["enqueue", "sleep", "--args", #"{"ms": -5}"#],
+        ["enqueue", "sleep", "--args", #"{"ms": "soon"}"#],
+        ["enqueue", "noop", "--priority", "-1"],
+        ["enqueue", "noop", "--priority", "12"],
+        ["enqueue", "noop", "--max-attempts", "-3"],
+        ["enqueue", "noop", "--max-attempts", "0"],
+        ["enqueue", "noop", "--timeout", "5x"],
+        ["enqueue", "noop", "--timeout", "-5s"],
+        ["enqueue", "noop", "--backoff", "forever"],
+        ["enqueue", "noop", "--delay", "1.5s"],
+        ["enqueue", "noop", "--at", "tomorrow"],
+        ["enqueue", "noop", "--queue", "no spaces"],
+        ["enqueue", "noop", "--args-file", "/no/such/file"],
+        ["enqueue", "noop", "--delay", "1s", "--at", "2030-01-01T00:00:00Z"],
+        ["enqueue", "noop", "--bogus-flag"],
+        ["enqueue"],
+    ]
+
+    @Test("bad input exits 64 with one line and writes nothing", arguments: badInputs)
+    func badInput(_ arguments: [String]) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let result = try cli.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.split(separator: "\n").count == 1, "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(try cli.jobCount() == 1)
+    }
+
+    @Test("a batch is enqueued in one transaction")
+    func batch() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let lines = (0..<500).map { #"{"args": {"ms": \#($0)}, "idempotency_key": "b\#($0)", "priority": \#($0 % 10)}"# }
+            + [#"{"kind": "noop", "queue": "other", "delay": "1h", "max_attempts": 2, "timeout": "5s", "backoff": "1s"}"#]
+        let path = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
+        let summary = try cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
+        #expect(summary == ["enqueued": 501, "existing": 0])
+        #expect(try cli.jobCount() == 501)
+        let again = try cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
+        #expect(again["existing"] == 500)
+    }
+
+    static let badBatches: [String] = [
+        #"{"args": {"ms": 1}}\#n{broken\#n"#,
+        #"{"args": {"ms": 1}}\#n{"args": {"ms": -1}}\#n"#,
+        #"{"args": {"ms": 1}}\#n{"kind": "nope"}\#n"#,
+        #"{"args": {"ms": 1}}\#n{"args": {"ms": 1}, "delay": "soon"}\#n"#,
+        #"{"args": {"ms": 1}}\#n{"args": {"ms": 1}, "colour": "red"}\#n"#,
+        #"{"args": {"ms": 1}}\#n[1]\#n"#,
+        #"{"args": {"ms": 1}, "idempotency_key": "x"}\#n{"args": {"ms": 2}, "idempotency_key": "x"}\#n"#,
+        "\n\n",
+    ]
+
+    @Test("a broken batch line fails the whole batch", arguments: badBatches)
+    func badBatch(_ contents: String) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let path = try cli.writeFile("bad.jsonl", contents)
+        let result = try cli.run(["enqueue", "sleep", "--batch", path])
+        #expect(result.status == 64 || result.status == 3)
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(try cli.jobCount() == 1)
+    }
+}

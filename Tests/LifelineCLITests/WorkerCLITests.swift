@@ -1,0 +1,160 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+@Suite("lifeline worker", .serialized)
+struct WorkerCLITests {
+    @Test("four worker processes complete 5,000 jobs, each exactly once, with no lock errors")
+    func fourProcesses() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 5000))
+        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        let workers = try (0..<4).map { _ in try cli.start(["worker", "--drain", "--concurrency", "16"]) }
+        var logs = ""
+        for worker in workers {
+            let stderr = String(decoding: (worker.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            logs += stderr
+            #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
+        }
+        #expect(!logs.contains("locked") && !logs.contains("error"), "worker logs: \(logs.prefix(2000))")
+        let jobs = try cli.json(["jobs", "list", "--limit", "10000", "--json"])
+        #expect(jobs.count == 5000)
+        #expect(jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 1 })
+        let completions = try cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
+        #expect(completions.count == 5000 && Set(completions).count == 5000)
+    }
+
+    @Test("a worker killed with SIGKILL loses its job only until the lease expires")
+    func sigkill() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1500}"#, "--backoff", "100ms"])
+        let doomed = try cli.start(["worker", "--lease", "1s"])
+        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
+        kill(doomed.processIdentifier, SIGKILL)
+        _ = try await doomed.waitForExit()
+        let rescuer = try cli.start(["worker", "--drain", "--lease", "1s"])
+        #expect(try await rescuer.waitForExit() == 0)
+        let job = try cli.job(id)
+        #expect(job["state"] == "completed" && job["attempt"] == 2)
+        let errors = job["errors"]?.arrayValue ?? []
+        #expect(errors.count == 1 && errors.first?["attempt"] == 1)
+        #expect(errors.first?["error"]?.stringValue?.contains("lease expired") == true)
+        let completions = try cli.json(["events", "--job", "\(id)", "--type", "completed", "--json"])
+        #expect(completions.count == 1)
+    }
+
+    @Test("a timeout kills an exec child that would run forever")
+    func timeoutKillsChild() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "500ms", "--max-attempts", "1"])
+        let worker = try cli.start(["worker", "--drain"])
+        #expect(try await worker.waitForExit() == 0)
+        let job = try cli.job(id)
+        #expect(job["state"] == "discarded")
+        #expect(job.canonicalText.contains("timed out after 500ms"))
+        #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty)
+    }
+
+    @Test("an exec child dies with its worker")
+    func childDiesWithWorker() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).25"
+        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        let worker = try cli.start(["worker"])
+        try await waitUntil("the child to start") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        kill(worker.processIdentifier, SIGKILL)
+        try await waitUntil("the child to die") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+    }
+
+    @Test("SIGTERM lets short jobs finish and releases long ones without spending an attempt")
+    func sigterm() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let short = try (0..<2).map { _ in try cli.enqueue(["sleep", "--args", #"{"ms": 300}"#]) }
+        let long = try cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
+        let worker = try cli.start(["worker", "--grace", "1500ms"])
+        try await waitUntil("three jobs to run") {
+            try cli.json(["jobs", "list", "--running", "--json"]).count + (try cli.json(["jobs", "list", "--state", "completed", "--json"]).count) == 3
+        }
+        let stopAsked = ContinuousClock.now
+        kill(worker.processIdentifier, SIGTERM)
+        #expect(try await worker.waitForExit() == 0)
+        #expect(ContinuousClock.now - stopAsked < .seconds(10))
+        for id in short { #expect(try cli.job(id)["state"] == "completed") }
+        let released = try cli.job(long)
+        #expect(released["state"] == "available" && released["attempt"] == 0 && released["errors"] == [])
+        #expect(try cli.json(["events", "--job", "\(long)", "--type", "released", "--json"]).count == 1)
+    }
+
+    @Test("the supervisor restarts a killed worker process, and --drain exits once the queue is done")
+    func supervisor() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 100}}"# + "\n", count: 40))
+        #expect(try cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
+        let supervisor = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "1s", "--drain"])
+        try await waitUntil("two worker processes") { ProcessTable.children(of: supervisor.processIdentifier).count == 2 }
+        let victim = ProcessTable.children(of: supervisor.processIdentifier)[0]
+        kill(victim, SIGKILL)
+        try await waitUntil("a replacement process") {
+            let children = ProcessTable.children(of: supervisor.processIdentifier)
+            return children.count == 2 && !children.contains(victim)
+        }
+        #expect(try await supervisor.waitForExit(timeout: .seconds(60)) == 0)
+        let logs = String(decoding: (supervisor.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(logs.contains("restarting"))
+        let jobs = try cli.json(["jobs", "list", "--json"])
+        #expect(jobs.count == 40 && jobs.allSatisfy { $0["state"] == "completed" })
+    }
+
+    @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
+    func queueLimit() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["queues", "limit", "vm", "2"]).status == 0)
+        let log = try cli.writeFile("intervals.log", "")
+        // The job records its own start and end, in nanoseconds.
+        let script = #"echo "start $(date +%s%N)" >> "$LOG"; sleep 0.15; echo "end $(date +%s%N)" >> "$LOG""#
+        let line = #"{"args": {"argv": ["sh", "-c", \#(try LifelineJSON.line(script))], "env": {"LOG": \#(try LifelineJSON.line(log))}}, "queue": "vm"}"#
+        let batch = try cli.writeFile("jobs.jsonl", String(repeating: line + "\n", count: 12))
+        #expect(try cli.run(["enqueue", "exec", "--batch", batch]).status == 0)
+        let workers = try (0..<3).map { _ in try cli.start(["worker", "--queues", "vm", "--concurrency", "8", "--drain"]) }
+        for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0) }
+        let marks = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
+            let parts = line.split(separator: " ")
+            return (time: Int(parts[1])!, delta: parts[0] == "start" ? 1 : -1)
+        }
+        #expect(marks.count == 24)
+        // Ends sort before starts at the same instant.
+        var running = 0
+        var most = 0
+        for mark in marks.sorted(by: { ($0.time, $0.delta) < ($1.time, $1.delta) }) {
+            running += mark.delta
+            most = max(most, running)
+        }
+        #expect(most <= 2 && most >= 1)
+    }
+
+    @Test("a paused queue is not claimed until it is resumed; an idle worker picks up new work")
+    func pauseResume() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["queues", "pause", "held"]).status == 0)
+        let held = try cli.enqueue(["noop", "--queue", "held"])
+        let worker = try cli.start(["worker", "--queues", "held,default"])
+        defer { kill(worker.processIdentifier, SIGTERM) }
+        let free = try cli.enqueue(["noop"])
+        try await waitUntil("the default job", timeout: .seconds(5)) { try cli.job(free)["state"] == "completed" }
+        #expect(try cli.job(held)["state"] == "available")
+        #expect(try cli.run(["queues", "resume", "held"]).status == 0)
+        try await waitUntil("the resumed job", timeout: .seconds(5)) { try cli.job(held)["state"] == "completed" }
+        kill(worker.processIdentifier, SIGTERM)
+        #expect(try await worker.waitForExit() == 0)
+    }
+}
