@@ -26,6 +26,17 @@ enum ClaimChecks {
             _ = try await store.jobInsert([JobFixtures.job(queue: "b")])
             #expect(try await store.jobClaim(JobFixtures.claim(queues: ["a", "c"])).jobs.map(\.id) == [a.id])
         },
+        .init(name: "an empty queue list claims from every queue") { store, _ in
+            _ = try await store.jobInsert([JobFixtures.job(queue: "a"), JobFixtures.job(queue: "b")])
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: [])).jobs.count == 2)
+        },
+        .init(name: "a claim that leaves slots free says when work may next appear") { store, clock in
+            _ = try await store.jobInsert([JobFixtures.job(runAt: clock.now.addingTimeInterval(90))])
+            _ = try await store.jobInsert([JobFixtures.job(queue: "other")])
+            _ = try await store.jobClaim(JobFixtures.claim(queues: ["other"], lease: .seconds(60)))
+            let idle = try await store.jobClaim(JobFixtures.claim())
+            #expect(idle.jobs.isEmpty && idle.nextWakeup == clock.now.addingTimeInterval(60))
+        },
         .init(name: "an expired lease is taken back and the lost attempt recorded") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job(backoff: Backoff(base: .seconds(1), cap: .seconds(1)))])[0].job
             _ = try await store.jobClaim(JobFixtures.claim("dead", lease: .seconds(5)))
