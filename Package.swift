@@ -23,11 +23,18 @@ let package = Package(
             name: "LifelineQueue",
             dependencies: ["CLifelineSpawn", .product(name: "Logging", package: "swift-log")]
         ),
-        // The GRDB-backed JobStore over the system libsqlite3.
+        // The recovery-server lifecycle: states, the pure state machine, stage jobs and the
+        // infrastructure they act on.
+        .target(
+            name: "LifelineRecovery",
+            dependencies: ["LifelineQueue", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The GRDB-backed JobStore and server store over the system libsqlite3.
         .target(
             name: "LifelineSQLite",
             dependencies: [
                 "LifelineQueue",
+                "LifelineRecovery",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -41,6 +48,7 @@ let package = Package(
             name: "lifeline",
             dependencies: [
                 "LifelineQueue",
+                "LifelineRecovery",
                 "LifelineSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -50,6 +58,14 @@ let package = Package(
             name: "LifelineQueueTests",
             dependencies: [
                 "LifelineQueue",
+                "LifelineTestKit",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "LifelineRecoveryTests",
+            dependencies: [
+                "LifelineRecovery",
                 "LifelineTestKit",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
