@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A walk through Lifeline on the embedded default queue (./queue): enqueue jobs, run a worker
-# pool until the queue drains, and inspect what happened.
+# A full failover and failback of one recovery server on the embedded default queue
+# (./queue): a worker pool runs every stage on the simulated infrastructure, whose disk copies
+# are throttled so the stages take visible time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,23 +10,44 @@ if ! [ -f /usr/include/sqlite3.h ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libsqlite3-dev
 fi
+echo "building…"
 swift build -c release --product lifeline >/dev/null
-lifeline() { .build/release/lifeline "$@"; }
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+bin=.build/release/lifeline
+lifeline() { "$bin" "$@"; }
+step() { printf '\n\033[1m%s %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
 
-say "enqueue a few jobs"
-lifeline enqueue sleep --args '{"ms": 800}' --queue stages
-lifeline enqueue flaky --args '{"fail_times": 2}' --backoff 200ms
-lifeline enqueue exec --args '{"argv": ["uname", "-sr"]}' --idempotency-key demo-uname-$$
-lifeline enqueue exec --args '{"argv": ["uname", "-sr"]}' --idempotency-key demo-uname-$$
-lifeline enqueue exec --args '{"argv": ["false"]}' --max-attempts 2 --backoff 100ms
+server="web-$(date +%s)"
+export LIFELINE_SIM_THROUGHPUT=${LIFELINE_SIM_THROUGHPUT:-96MiB}
 
-say "a pool of 2 worker processes drains the queue"
-LIFELINE_LOG_LEVEL=warning lifeline worker --processes 2 --concurrency 4 --drain
+step "starting a pool of 2 worker processes"
+LIFELINE_LOG_LEVEL=warning "$bin" worker --processes 2 --concurrency 8 --lease 5s &
+pool=$!
+# Each transition, as it happens.
+"$bin" events --follow --server "$server" --type state_changed &
+follower=$!
+cleanup() { kill "$follower" 2>/dev/null || true; kill -TERM "$pool" 2>/dev/null || true; wait "$pool" 2>/dev/null || true; }
+trap cleanup EXIT
 
-say "jobs"
-lifeline jobs list --limit 5
-say "the failed job, in full"
-lifeline jobs show "$(lifeline jobs list --failed --limit 1 --json | sed -n 's/.*"id":\([0-9]*\).*/\1/p' | head -1)"
-say "the last events"
-lifeline events --after "$(( $(lifeline events --json | wc -l) - 6 ))"
+step "create $server (2 disks of 128 MiB)"
+lifeline server create "$server" --machine demo-machine --disks 2 --disk-size 128MiB --wait
+step "failover: start from the latest recovery point, switch the workload, finalize the disks"
+lifeline server failover "$server" --wait
+step "failback: power off and back up to cloud storage"
+lifeline server failback "$server" --wait
+step "cancel-failback: power on again"
+lifeline server cancel-failback "$server" --wait
+step "failback again"
+lifeline server failback "$server" --wait
+step "confirm-failback: release cloud resources"
+lifeline server confirm-failback "$server" --wait
+step "test failover, then stop the test"
+lifeline server test-failover "$server" --wait
+lifeline server stop-test "$server" --wait
+sleep 0.5
+
+step "history of $server"
+lifeline server history "$server"
+step "stopping the worker pool"
+cleanup
+trap - EXIT
+step "done"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static void child(char *const argv[], char *const envp[], const char *cwd,
-                  int stdout_fd, int stderr_fd, int death_signal, pid_t parent, int report_fd) {
+                  int stdin_fd, int stdout_fd, int stderr_fd, int death_signal, pid_t parent, int report_fd) {
     // Only async-signal-safe calls from here on: the parent is multi-threaded.
     int err = 0;
     sigset_t all;
@@ -21,8 +21,8 @@ static void child(char *const argv[], char *const envp[], const char *cwd,
     }
     setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, death_signal) != 0 || getppid() != parent) _exit(127);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
+    int input = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+    if (input < 0 || dup2(input, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
         err = errno;
     } else if (cwd != NULL && chdir(cwd) != 0) {
         err = errno;
@@ -35,7 +35,7 @@ static void child(char *const argv[], char *const envp[], const char *cwd,
 }
 
 int lifeline_spawn(char *const argv[], char *const envp[], const char *cwd,
-                   int stdout_fd, int stderr_fd, int death_signal, pid_t *pid_out) {
+                   int stdin_fd, int stdout_fd, int stderr_fd, int death_signal, pid_t *pid_out) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     pid_t parent = getpid();
@@ -46,7 +46,7 @@ int lifeline_spawn(char *const argv[], char *const envp[], const char *cwd,
         close(report[1]);
         return err;
     }
-    if (pid == 0) child(argv, envp, cwd, stdout_fd, stderr_fd, death_signal, parent, report[1]);
+    if (pid == 0) child(argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, death_signal, parent, report[1]);
     // Both sides set the group, so it exists before either side relies on it.
     setpgid(pid, pid);
     close(report[1]);

@@ -58,4 +58,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case retried
     /// Finished jobs and old events were deleted.
     case pruned
+    /// A recovery server moved from one state to another (or was created or removed).
+    case stateChanged = "state_changed"
+    /// A stage job finished that is not its server's current operation: recorded, ignored.
+    case stageIgnored = "stage_ignored"
 }

@@ -5,8 +5,9 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
         let now = nowMs()
-        return try await writer.write { db in
-            try Self.rescueExpiredLeases(db, now: now)
+        let hook = finishHook
+        let result = try await writer.write { db in
+            try Self.rescueExpiredLeases(db, now: now, hook: hook)
             try Self.promoteDueJobs(db, now: now)
             var claimed: [Job] = []
             let queues = request.queues.isEmpty ? try String.fetchAll(db, sql: "SELECT name FROM queues ORDER BY name") : request.queues
@@ -23,8 +24,11 @@ extension SQLiteJobStore {
             }
             // A worker with free slots left waits; tell it until when at most.
             let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
+            CrashPoint.check("claim.before-commit")
             return ClaimResult(jobs: claimed, nextWakeup: nextWakeup)
         }
+        CrashPoint.check("claim.after-commit")
+        return result
     }
 
     private static func nextWakeup(_ db: Database) throws -> Date? {
@@ -70,14 +74,14 @@ extension SQLiteJobStore {
 
     /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
     /// recorded as failed, with the worker that held it.
-    static func rescueExpiredLeases(_ db: Database, now: Int64) throws {
+    static func rescueExpiredLeases(_ db: Database, now: Int64, hook: (any JobFinishHook)?) throws {
         let expired = try Job.fetchAll(
             db, sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )
         for job in expired {
             let message = "lease expired: worker \(job.leaseOwner ?? "?") stopped renewing it"
             let outcome: JobOutcome = job.cancelRequested ? .cancelled : .failed(error: message)
-            try applyOutcome(outcome, to: job, db, now: now)
+            try applyOutcome(outcome, to: job, db, now: now, hook: hook)
         }
     }
 }

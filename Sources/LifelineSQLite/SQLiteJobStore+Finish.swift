@@ -29,7 +29,8 @@ extension SQLiteJobStore {
 
     public func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> {
         let now = nowMs()
-        return try await writer.write { db in
+        let hook = finishHook
+        let applied = try await writer.write { db in
             var applied = Set<Int64>()
             let fenced = try db.cachedStatement(sql: """
                 SELECT * FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
@@ -38,16 +39,19 @@ extension SQLiteJobStore {
                 guard let row = try Row.fetchOne(fenced, arguments: [finish.id, finish.attempt, finish.owner]) else {
                     continue
                 }
-                try Self.applyOutcome(finish.outcome, to: Job(row: row), db, now: now)
+                try Self.applyOutcome(finish.outcome, to: Job(row: row), db, now: now, hook: hook)
                 applied.insert(finish.id)
             }
+            CrashPoint.check("finish.before-commit")
             return applied
         }
+        CrashPoint.check("finish.after-commit")
+        return applied
     }
 
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the
     /// event that says so. The caller has checked the fence.
-    static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64) throws {
+    static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws {
         var change = JobChange(job: job, now: now)
         // A cancel request wins over anything but success: the user asked the job to stop.
         var outcome = outcome
@@ -78,6 +82,10 @@ extension SQLiteJobStore {
             change.finish(.cancelled, event: .cancelled, data: ["attempt": .int(Int64(job.attempt))])
         }
         try change.save(db)
+        CrashPoint.check("finish.after-job-update")
+        if change.state.isFinal {
+            try hook?.jobDidFinish(job, state: change.state, result: change.result, error: change.newError?.error, db, now: now)
+        }
     }
 }
 

@@ -6,14 +6,19 @@ extension SQLiteJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let now = nowMs()
         return try await writer.write { db in
-            // Workers that serve every queue find them here.
-            let register = try db.cachedStatement(sql: "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING")
-            for queue in Set(jobs.map(\.queue)) { try register.execute(arguments: [queue]) }
-            return try jobs.map { try Self.insert($0, db, now: now) }
+            for queue in Set(jobs.map(\.queue)) { try Self.register(queue: queue, db) }
+            return try jobs.map { try Self.insert($0, db, now: now, registerQueue: false) }
         }
     }
 
-    static func insert(_ job: NewJob, _ db: Database, now: Int64) throws -> InsertedJob {
+    /// Workers that serve every queue find the queues here.
+    static func register(queue: String, _ db: Database) throws {
+        try db.cachedStatement(sql: "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [queue])
+    }
+
+    /// Inserts one job inside the caller's transaction.
+    static func insert(_ job: NewJob, _ db: Database, now: Int64, registerQueue: Bool = true) throws -> InsertedJob {
+        if registerQueue { try register(queue: job.queue, db) }
         let args = job.args.canonicalText
         if let key = job.idempotencyKey,
            let existing = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [key]).first

@@ -6,29 +6,32 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult] {
         let now = nowMs()
+        let hook = finishHook
         return try await writer.write { db in
             var results: [Int64: CancelResult] = [:]
-            for id in ids {
-                guard let job = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first else {
-                    results[id] = .notFound
-                    continue
-                }
-                switch job.state {
-                case .completed, .discarded, .cancelled:
-                    results[id] = .alreadyFinal(job.state)
-                case .running:
-                    try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
-                    try EventLog.append(db, at: now, type: .cancelRequested, job: id, server: job.server)
-                    results[id] = .requested
-                case .scheduled, .available, .retryable:
-                    try db.execute(
-                        sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?", arguments: [now, id]
-                    )
-                    try EventLog.append(db, at: now, type: .cancelled, job: id, server: job.server)
-                    results[id] = .cancelled
-                }
-            }
+            for id in ids { results[id] = try Self.cancel(id, db, now: now, hook: hook) }
             return results
+        }
+    }
+
+    /// Cancels a waiting job at once, or asks a running one to stop, inside the caller's
+    /// transaction.
+    static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> CancelResult {
+        guard let job = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first else {
+            return .notFound
+        }
+        switch job.state {
+        case .completed, .discarded, .cancelled:
+            return .alreadyFinal(job.state)
+        case .running:
+            try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+            try EventLog.append(db, at: now, type: .cancelRequested, job: id, server: job.server)
+            return .requested
+        case .scheduled, .available, .retryable:
+            try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?", arguments: [now, id])
+            try EventLog.append(db, at: now, type: .cancelled, job: id, server: job.server)
+            try hook?.jobDidFinish(job, state: .cancelled, result: nil, error: "cancelled", db, now: now)
+            return .cancelled
         }
     }
 

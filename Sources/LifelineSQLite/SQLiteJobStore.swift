@@ -7,17 +7,31 @@ import LifelineQueue
 public struct SQLiteJobStore: JobStore {
     let writer: any DatabaseWriter
     let clock: @Sendable () -> Date
+    let finishHook: (any JobFinishHook)?
 
-    /// - Parameter clock: the time every change is stamped with; tests inject their own.
-    public init(writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameters:
+    ///   - clock: the time every change is stamped with; tests inject their own.
+    ///   - finishHook: called inside the transaction that finishes a job, e.g. to move its
+    ///     recovery server.
+    public init(
+        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook)? = nil
+    ) {
         self.writer = writer
         self.clock = clock
+        self.finishHook = finishHook
     }
 
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
         Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
     }
+}
+
+/// Work that must happen in the same transaction as a job reaching a final state.
+public protocol JobFinishHook: Sendable {
+    /// `job` is the row before the change; `state` is its final state; `result` what a
+    /// completed job returned; `error` the last attempt's error, if it failed.
+    func jobDidFinish(_ job: Job, state: JobState, result: JSONValue?, error: String?, _ db: Database, now: Int64) throws
 }
 
 extension Date {

@@ -8,12 +8,15 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-jobs-events-queues") { db in
             try db.execute(sql: v1)
+        }
+        migrator.registerMigration("v2-servers-transitions") { db in
+            try db.execute(sql: v2)
         }
         return migrator
     }
@@ -84,5 +87,40 @@ enum SchemaMigrations {
             concurrency_limit INTEGER CHECK (concurrency_limit IS NULL OR concurrency_limit >= 0),
             paused            INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))
         ) WITHOUT ROWID;
+        """
+
+    private static let v2 = """
+        PRAGMA user_version = 2;
+
+        CREATE TABLE servers (
+            name             TEXT    PRIMARY KEY,
+            machine          TEXT    NOT NULL,
+            disks            INTEGER NOT NULL CHECK (disks BETWEEN 1 AND 64),
+            disk_size        INTEGER NOT NULL CHECK (disk_size > 0),
+            state            TEXT    NOT NULL CHECK (state IN
+                ('creating', 'standby', 'starting_failover', 'finalization', 'finalization_failed', 'failover',
+                 'cancelling_failover', 'failing_back', 'ready_for_failback', 'releasing_resources',
+                 'cancelling_failback', 'starting_test', 'testing_failover', 'stopping_test', 'deleting')),
+            current_job      INTEGER,
+            current_stage    TEXT,
+            recovery_point   TEXT,
+            last_error       TEXT,
+            last_test_at     INTEGER,
+            last_test_result TEXT,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- Every move of every server, kept after the server is removed.
+        CREATE TABLE transitions (
+            id         INTEGER PRIMARY KEY,
+            server     TEXT    NOT NULL,
+            from_state TEXT,
+            to_state   TEXT,
+            cause      TEXT    NOT NULL,
+            job        INTEGER,
+            at         INTEGER NOT NULL
+        );
+        CREATE INDEX transitions_server ON transitions (server, id);
         """
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
+import LifelineRecovery
 import LifelineSQLite
 
 /// An error with its place in the CLI contract's exit codes.
@@ -27,6 +28,9 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
+        case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
+        case ServerStoreError.notFound(let name): (Code.notFound.rawValue, "no server '\(name)'")
+        case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")
         default: argumentParserReport(error, command: command)
         }

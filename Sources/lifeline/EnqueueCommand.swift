@@ -81,8 +81,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     }
 
     private func enqueueOne() async throws {
-        let job = try Kinds.registry.prepare(try request())
-        let inserted = try await store.openStore().jobInsert([job])[0]
+        let jobStore = try store.openStore()
+        let job = try store.registry(store: jobStore).prepare(try request())
+        let inserted = try await jobStore.jobInsert([job])[0]
         let output = Output.standardOutput
         if json {
             try output.writeJSON(EnqueuedJob(inserted))
@@ -95,8 +96,9 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
-        let jobs = try BatchFile.parse(data, defaults: try request(), registry: Kinds.registry)
-        let inserted = try await store.openStore().jobInsert(jobs)
+        let jobStore = try store.openStore()
+        let jobs = try BatchFile.parse(data, defaults: try request(), registry: try store.registry(store: jobStore))
+        let inserted = try await jobStore.jobInsert(jobs)
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)
         if json {

@@ -57,9 +57,18 @@ struct EventsCommand: AsyncParsableCommand {
             try output.writeJSON(event)
             return
         }
+        let time = LifelineJSON.formatTime(event.at)
+        if event.type == .stateChanged, let server = event.server {
+            let from = event.data["from"]?.stringValue ?? "-"
+            let to = event.data["to"]?.stringValue ?? "(removed)"
+            let cause = event.data["cause"]?.stringValue ?? ""
+            let job = event.job.map { ", job \($0)" } ?? ""
+            output.writeLine("\(event.seq)  \(time)  \(server): \(from) → \(to)  (\(cause)\(job))")
+            return
+        }
         let subject = [event.job.map { "job \($0)" }, event.server.map { "server \($0)" }].compactMap { $0 }.joined(separator: " ")
         let data = event.data == .object([:]) ? "" : "  " + event.data.canonicalText
-        output.writeLine("\(event.seq)  \(LifelineJSON.formatTime(event.at))  \(event.type.rawValue)  \(subject)\(data)")
+        output.writeLine("\(event.seq)  \(time)  \(event.type.rawValue)  \(subject)\(data)")
     }
 }
 

@@ -15,12 +15,14 @@ struct Lifeline: AsyncParsableCommand {
               lifeline worker --concurrency 8 --drain
               lifeline jobs list --failed
             """,
-        subcommands: [EnqueueCommand.self, WorkerCommand.self, JobsCommand.self, EventsCommand.self, QueuesCommand.self]
+        subcommands: [EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, QueuesCommand.self]
     )
 
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code
     /// of the CLI contract.
     static func main() async {
+        // Everything Lifeline creates (database, infra files, directories) is owner-only.
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

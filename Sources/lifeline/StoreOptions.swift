@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import LifelineQueue
+import LifelineRecovery
 import LifelineSQLite
 
 /// Where the queue lives: `--db`, else `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`.
@@ -17,22 +18,29 @@ struct StoreOptions: ParsableArguments {
         db ?? (home as NSString).appendingPathComponent("lifeline.db")
     }
 
+    var infraRoot: URL {
+        URL(fileURLWithPath: home).appendingPathComponent("infra")
+    }
+
     /// Opens the store, creating the home directory (0700) and database (0600) when missing.
+    /// Finished stage jobs move their recovery servers in the same transaction.
     func openStore() throws -> SQLiteJobStore {
         if db == nil { try SQLiteDatabase.ensureDirectory(home) }
         do {
-            return SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: databasePath))
+            return SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath))
         } catch let error as DatabaseError {
             throw CLIFailure(.runtime, "cannot open \(databasePath): \(error.message ?? "\(error.resultCode)")")
         }
     }
-}
 
-/// The job kinds this build knows.
-enum Kinds {
-    static let registry: JobRegistry = {
+    /// The job kinds this build knows: the built-in ones and the recovery stages, which act
+    /// on the infrastructure chosen by the environment.
+    func registry(store: SQLiteJobStore) throws -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
+        StageJobs.register(in: &registry, infrastructure: try InfrastructureChoice.make(root: infraRoot)) { id in
+            try await store.jobGet(id)?.state
+        }
         return registry
-    }()
+    }
 }

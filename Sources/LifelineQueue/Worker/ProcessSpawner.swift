@@ -1,5 +1,6 @@
 import CLifelineSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,12 +15,24 @@ public enum ProcessSpawner {
     }
 
     /// Starts `argv` in a process group of its own; it receives `deathSignal` if this process
-    /// dies. Runs on the main thread: the parent-death signal follows the spawning thread, and
-    /// the main thread lives as long as the process.
-    @MainActor
+    /// dies.
     public static func spawn(
-        argv: [String], environment: [String: String], directory: String?, stdoutFD: Int32, stderrFD: Int32,
-        deathSignal: Int32
+        argv: [String], environment: [String: String], directory: String?, stdinFD: Int32 = -1, stdoutFD: Int32,
+        stderrFD: Int32, deathSignal: Int32
+    ) async throws -> pid_t {
+        // The parent-death signal fires when the spawning *thread* ends, and pool threads come
+        // and go: every child is forked from one thread that lives as long as the process.
+        try await SpawnThread.shared.run {
+            try spawnHere(
+                argv: argv, environment: environment, directory: directory, stdinFD: stdinFD, stdoutFD: stdoutFD,
+                stderrFD: stderrFD, deathSignal: deathSignal
+            )
+        }
+    }
+
+    private static func spawnHere(
+        argv: [String], environment: [String: String], directory: String?, stdinFD: Int32, stdoutFD: Int32,
+        stderrFD: Int32, deathSignal: Int32
     ) throws -> pid_t {
         let env = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
@@ -27,10 +40,10 @@ public enum ProcessSpawner {
             withCStrings(env) { envPointers in
                 if let directory {
                     return directory.withCString {
-                        lifeline_spawn(argvPointers, envPointers, $0, stdoutFD, stderrFD, deathSignal, &pid)
+                        lifeline_spawn(argvPointers, envPointers, $0, stdinFD, stdoutFD, stderrFD, deathSignal, &pid)
                     }
                 }
-                return lifeline_spawn(argvPointers, envPointers, nil, stdoutFD, stderrFD, deathSignal, &pid)
+                return lifeline_spawn(argvPointers, envPointers, nil, stdinFD, stdoutFD, stderrFD, deathSignal, &pid)
             }
         }
         guard result == 0 else { throw ChildProcessError(program: argv.first ?? "", errno: result) }
@@ -55,6 +68,33 @@ public enum ProcessSpawner {
         let pointers = strings.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         return body(pointers)
+    }
+}
+
+/// A thread that never ends, running the closures given to it one at a time.
+final class SpawnThread: Sendable {
+    static let shared = SpawnThread()
+
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private let ready = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                ready.wait()
+                let work = pending.withLock { $0.removeFirst() }
+                work()
+            }
+        }
+        thread.name = "lifeline-spawn"
+        thread.start()
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.withLock { $0.append { continuation.resume(with: Result { try body() }) } }
+            ready.signal()
+        }
     }
 }
 

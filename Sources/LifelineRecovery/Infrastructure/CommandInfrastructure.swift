@@ -1,0 +1,64 @@
+import Foundation
+import LifelineQueue
+
+/// Infrastructure run by the operator's programs: each stage runs the executable its config
+/// names, without a shell. The program gets the ``StageRequest`` as JSON on stdin, may
+/// write progress lines `{"done": N, "total": M, "detail": "…"}` on stdout, and its exit
+/// status is the outcome: 0 succeeded; 3 failed for good (no retry); anything else failed
+/// (retried with the stage's backoff). It is killed, with its process group, on timeout or
+/// cancellation.
+///
+/// The config is JSON: `{"stages": {"finalize": ["/opt/dr/finalize", "--fast"], …},
+/// "default": ["/opt/dr/stage"]}`; a stage without an entry runs `default` with the stage
+/// name in the request.
+public struct CommandInfrastructure: Infrastructure {
+    public struct Config: Codable, Sendable {
+        public var stages: [String: [String]]?
+        public var `default`: [String]?
+    }
+
+    /// The exit status that means "do not retry".
+    public static let permanentFailureStatus: Int32 = 3
+
+    let config: Config
+
+    public init(configPath: String) throws {
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw JobInputError("cannot read the stage commands config '\(configPath)'")
+        }
+        do {
+            config = try JSONDecoder().decode(Config.self, from: data)
+        } catch {
+            throw JobInputError("invalid stage commands config '\(configPath)': \(error)")
+        }
+        for stage in Stage.allCases where command(for: stage)?.first?.isEmpty ?? true {
+            throw JobInputError("stage commands config '\(configPath)' has no program for stage '\(stage.rawValue)'")
+        }
+    }
+
+    func command(for stage: Stage) -> [String]? {
+        config.stages?[stage.rawValue] ?? config.default
+    }
+
+    public func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+        guard let argv = command(for: request.stage) else { throw PermanentStageFailure("no program for \(request.stage.rawValue)") }
+        let input = try JSONEncoder().encode(request)
+        let process = ChildProcess(
+            argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil, input: input
+        ) { line in
+            if let update = try? JSONDecoder().decode(StageProgress.self, from: Data(line.utf8)) { progress(update) }
+        }
+        let exit = try await process.run()
+        let tail = (exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail).suffix(512)
+        switch exit.termination {
+        case .exited(0):
+            return ["stdout": .string(exit.stdoutTail)]
+        case .exited(Self.permanentFailureStatus):
+            throw PermanentStageFailure("\(argv[0]) failed for good: \(tail)")
+        case .exited(let status):
+            throw StageCheckFailure(message: "\(argv[0]) exited with status \(status): \(tail)")
+        case .signalled(let signal):
+            throw StageCheckFailure(message: "\(argv[0]) was killed by signal \(signal)")
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// The few file operations the simulated infrastructure needs, each owner-only and each
+/// replacing files whole (write aside, then rename) so a crash never leaves half a file.
+enum FileSystem {
+    static func exists(_ url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: url.path)
+    }
+
+    static func size(_ url: URL) throws -> Int64 {
+        (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    static func makeDirectory(_ url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    static func createFile(_ url: URL) throws {
+        try makeDirectory(url.deletingLastPathComponent())
+        guard FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+
+    /// Writes the whole file atomically and durably.
+    static func write(_ data: Data, to url: URL) throws {
+        try makeDirectory(url.deletingLastPathComponent())
+        let staging = url.appendingPathExtension("tmp")
+        guard FileManager.default.createFile(atPath: staging.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: staging.path])
+        }
+        let handle = try FileHandle(forWritingTo: staging)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(staging.path, url.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+    }
+
+    static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try write(encoder.encode(value), to: url)
+    }
+
+    static func readJSON<T: Decodable>(_ type: T.Type, from url: URL) -> T? {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: data)
+    }
+
+    static func readCheckpoint(_ url: URL) -> Int64 {
+        FileManager.default.contents(atPath: url.path).flatMap { Int64(String(decoding: $0, as: UTF8.self)) } ?? 0
+    }
+
+    static func writeCheckpoint(_ url: URL, _ offset: Int64) throws {
+        try write(Data(String(offset).utf8), to: url)
+    }
+
+    static func remove(_ url: URL) throws {
+        guard exists(url) else { return }
+        try FileManager.default.removeItem(at: url)
+    }
+
+    static func sha256(_ url: URL) throws -> String {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty {
+            hasher.update(data)
+        }
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import LifelineQueue
+
+/// What the stages act on: VMs, disks, backups and the workload pointer. Every stage is
+/// idempotent and resumable: run again after a crash or a failure, it checks what is already
+/// done before acting, and a copy continues from its last checkpoint.
+public protocol Infrastructure: Sendable {
+    /// Performs the stage for the server. Progress is reported as the stage goes; the
+    /// returned value becomes the job's result.
+    func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue?
+}
+
+/// Everything a stage needs to know about its server, carried in the stage job's args.
+public struct StageRequest: Sendable, Hashable, Codable {
+    public var stage: Stage
+    public var server: String
+    public var machine: String
+    public var disks: Int
+    public var diskSize: Int64
+    public var recoveryPoint: String?
+    /// The job's attempt, for fault injection and logs.
+    public var attempt: Int
+
+    enum CodingKeys: String, CodingKey {
+        case stage, server, machine, disks, attempt
+        case diskSize = "disk_size"
+        case recoveryPoint = "recovery_point"
+    }
+
+    public init(stage: Stage, server: String, machine: String, disks: Int, diskSize: Int64, recoveryPoint: String?, attempt: Int) {
+        self.stage = stage
+        self.server = server
+        self.machine = machine
+        self.disks = disks
+        self.diskSize = diskSize
+        self.recoveryPoint = recoveryPoint
+        self.attempt = attempt
+    }
+}
+
+/// How far a stage is: `done` of `total` units (bytes for copies).
+public struct StageProgress: Sendable, Hashable, Codable {
+    public var done: Int64
+    public var total: Int64
+    public var detail: String
+
+    public init(done: Int64, total: Int64, detail: String) {
+        self.done = done
+        self.total = total
+        self.detail = detail
+    }
+
+    public var json: JSONValue {
+        ["done": .int(done), "total": .int(total), "detail": .string(detail)]
+    }
+}
+
+/// A failure a stage cannot get past by retrying: discard the job now.
+public struct PermanentStageFailure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import LifelineQueue
+
+/// Infrastructure made of real files under `$LIFELINE_HOME/infra/` (see ``SimulatedLayout``):
+/// recovery points are disk images, finalization really copies them in checkpointed chunks,
+/// backups really write them with SHA-256 checksums. Copies can be throttled and faults
+/// injected, so stages take realistic time and fail realistically.
+public struct SimulatedInfrastructure: Infrastructure {
+    let layout: SimulatedLayout
+    let bytesPerSecond: Int64?
+    let faults: FaultPlan
+
+    public init(root: URL, bytesPerSecond: Int64? = nil, faults: FaultPlan = FaultPlan()) {
+        layout = SimulatedLayout(root: root)
+        self.bytesPerSecond = bytesPerSecond
+        self.faults = faults
+    }
+
+    public func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+        // Names become paths: never act on one that could leave infra/.
+        do {
+            try ServerNames.check(request.server)
+            try ServerNames.check(request.machine, what: "machine name")
+        } catch {
+            throw PermanentStageFailure(error.message)
+        }
+        let failMidway = try injectFaults(request)
+        let s = request.server
+        switch request.stage {
+        case .create:
+            let points = try RecoveryPoints(layout: layout).ensure(machine: request.machine, disks: request.disks, size: request.diskSize)
+            return ["recovery_points": .array(points.map { .string($0) })]
+        case .startVM:
+            let point = try recoveryPoint(request)
+            try FileSystem.write(Data(point.utf8), to: layout.mount(s))
+            try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.vm(s))
+            return ["recovery_point": .string(point)]
+        case .switchWorkload:
+            try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s))
+            return nil
+        case .finalize:
+            return try await finalize(request, failMidway: failMidway, progress: progress)
+        case .cancelFailover, .release:
+            try FileSystem.remove(layout.workload(s))
+            try FileSystem.remove(layout.vm(s))
+            try FileSystem.remove(layout.hot(s))
+            try FileSystem.remove(layout.mount(s))
+            return nil
+        case .backup:
+            return try await backUp(request, failMidway: failMidway, progress: progress)
+        case .powerOn:
+            guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
+                throw PermanentStageFailure("the VM of \(s) is gone")
+            }
+            vm.state = "running"
+            try FileSystem.writeJSON(vm, to: layout.vm(s))
+            return nil
+        case .startTest:
+            let point = try recoveryPoint(request)
+            try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s))
+            return ["recovery_point": .string(point)]
+        case .stopTest:
+            try FileSystem.remove(layout.testVM(s))
+            return nil
+        case .delete:
+            try FileSystem.remove(layout.server(s))
+            try FileSystem.remove(layout.backups(s))
+            try FileSystem.remove(layout.faults(s, .create).deletingLastPathComponent())
+            return nil
+        }
+    }
+
+    /// The requested recovery point, or the machine's latest.
+    private func recoveryPoint(_ request: StageRequest) throws -> String {
+        let points = layout.recoveryPoints(request.machine)
+        if let wanted = request.recoveryPoint {
+            guard points.contains(wanted) else {
+                throw PermanentStageFailure("machine \(request.machine) has no recovery point \(wanted)")
+            }
+            return wanted
+        }
+        guard let latest = points.last else { throw PermanentStageFailure("machine \(request.machine) has no recovery points") }
+        return latest
+    }
+
+    /// Copies the mounted recovery point's disks to hot storage, resuming from checkpoints,
+    /// and checks every copy's SHA-256 against the recovery point's.
+    private func finalize(_ request: StageRequest, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+        let s = request.server
+        guard let point = FileManager.default.contents(atPath: layout.mount(s).path).map({ String(decoding: $0, as: UTF8.self) }) else {
+            throw PermanentStageFailure("no recovery point is mounted for \(s)")
+        }
+        let source = layout.recoveryPoint(request.machine, point)
+        let sums = layout.checksums(in: source)
+        let hot = layout.hot(s)
+        try await copyDisks(from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress)
+        for index in 0..<request.disks {
+            let name = SimulatedLayout.disk(index)
+            guard try FileSystem.sha256(hot.appendingPathComponent(name)) == sums[name] else {
+                // A corrupt copy is started over on the next attempt.
+                try FileSystem.remove(hot)
+                throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
+            }
+        }
+        return ["recovery_point": .string(point), "sha256": .object(sums.mapValues { .string($0) })]
+    }
+
+    /// Powers the VM off and writes its disks to cloud storage with their checksums.
+    private func backUp(_ request: StageRequest, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+        let s = request.server
+        guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
+            throw PermanentStageFailure("the VM of \(s) is gone")
+        }
+        vm.state = "stopped"
+        try FileSystem.writeJSON(vm, to: layout.vm(s))
+        let partial = layout.backups(s).appendingPathComponent("partial")
+        try await copyDisks(from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress)
+        var sums: [String: String] = [:]
+        for index in 0..<request.disks {
+            let name = SimulatedLayout.disk(index)
+            sums[name] = try FileSystem.sha256(partial.appendingPathComponent(name))
+            try FileSystem.remove(partial.appendingPathComponent(name + ".checkpoint"))
+        }
+        try layout.writeChecksums(sums, in: partial)
+        let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
+        guard rename(partial.path, layout.backups(s).appendingPathComponent(id).path) == 0 else {
+            throw StageCheckFailure(message: "cannot seal backup \(id)")
+        }
+        return ["backup": .string(id), "sha256": .object(sums.mapValues { .string($0) })]
+    }
+
+    private func copyDisks(
+        from source: URL, to destination: URL, disks: Int, stage: Stage, failMidway: Bool,
+        progress: @escaping @Sendable (StageProgress) -> Void
+    ) async throws {
+        var sizes: [Int64] = []
+        for index in 0..<disks { sizes.append(try FileSystem.size(source.appendingPathComponent(SimulatedLayout.disk(index)))) }
+        let total = sizes.reduce(0, +)
+        let throttle = Throttle(bytesPerSecond: bytesPerSecond)
+        var before: Int64 = 0
+        var chunksThisRun = 0
+        for index in 0..<disks {
+            let name = SimulatedLayout.disk(index)
+            let copy = ChunkedCopy(
+                source: source.appendingPathComponent(name), destination: destination.appendingPathComponent(name),
+                checkpoint: destination.appendingPathComponent(name + ".checkpoint"), throttle: throttle
+            ) { _ in
+                // An injected failure strikes after some progress, as real ones do.
+                if failMidway && chunksThisRun >= 1 { throw InjectedFault(stage: stage, why: "failed midway") }
+                if let chance = faults.failChance[stage], Double.random(in: 0..<1) < chance {
+                    throw InjectedFault(stage: stage, why: "chunk failed")
+                }
+                chunksThisRun += 1
+            }
+            let offset = before
+            try await copy.run { done in
+                progress(StageProgress(done: offset + done, total: total, detail: "\(name) \(done)/\(sizes[index]) bytes"))
+            }
+            before += sizes[index]
+        }
+        if failMidway { throw InjectedFault(stage: stage, why: "failed at the end") }
+    }
+
+    /// Counts this run and decides the injected failures: returns whether a copy should fail
+    /// midway; other stages fail here at once.
+    private func injectFaults(_ request: StageRequest) throws -> Bool {
+        let counter = layout.faults(request.server, request.stage)
+        var failNow = false
+        if let first = faults.failFirst[request.stage] {
+            let runs = FileSystem.readCheckpoint(counter) + 1
+            try FileSystem.writeCheckpoint(counter, runs)
+            failNow = runs <= first
+        }
+        let copies = request.stage == .finalize || request.stage == .backup
+        if !copies, let chance = faults.failChance[request.stage], Double.random(in: 0..<1) < chance { failNow = true }
+        if failNow && !copies { throw InjectedFault(stage: request.stage, why: "run failed") }
+        return failNow
+    }
+}
+
+struct StageCheckFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

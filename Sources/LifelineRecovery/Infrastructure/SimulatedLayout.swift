@@ -1,0 +1,62 @@
+import Foundation
+
+/// Where the simulated infrastructure keeps things, under `$LIFELINE_HOME/infra/`:
+///
+/// ```
+/// machines/M/rp-001/disk-0.img, SHA256SUMS   recovery points (disk images)
+/// servers/S/vm.json                          the VM: {"state": "running"|"stopped", ...}
+/// servers/S/mount                            the mounted recovery point
+/// servers/S/workload                         present while the workload runs on S
+/// servers/S/hot/disk-0.img, *.checkpoint     finalized disks on high-performance storage
+/// servers/S/test-vm.json                     the temporary VM of a test failover
+/// cloud-backups/S/backup-…/disk-0.img, SHA256SUMS
+/// ```
+struct SimulatedLayout {
+    let root: URL
+
+    func machine(_ machine: String) -> URL { root.appendingPathComponent("machines/\(machine)") }
+    func recoveryPoint(_ machine: String, _ point: String) -> URL { self.machine(machine).appendingPathComponent(point) }
+    func server(_ server: String) -> URL { root.appendingPathComponent("servers/\(server)") }
+    func vm(_ server: String) -> URL { self.server(server).appendingPathComponent("vm.json") }
+    func testVM(_ server: String) -> URL { self.server(server).appendingPathComponent("test-vm.json") }
+    func mount(_ server: String) -> URL { self.server(server).appendingPathComponent("mount") }
+    func workload(_ server: String) -> URL { self.server(server).appendingPathComponent("workload") }
+    func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
+    func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
+    func faults(_ server: String, _ stage: Stage) -> URL { root.appendingPathComponent("faults/\(server)/\(stage.rawValue).runs") }
+
+    static func disk(_ index: Int) -> String { "disk-\(index).img" }
+
+    /// The machine's recovery points, oldest first.
+    func recoveryPoints(_ machine: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.machine(machine).path)) ?? []
+        return names.filter { $0.hasPrefix("rp-") && !$0.hasSuffix(".tmp") }.sorted()
+    }
+
+    /// The checksums recorded beside a set of disks: file name → SHA-256.
+    func checksums(in directory: URL) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("SHA256SUMS").path) else { return [:] }
+        var sums: [String: String] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count == 2 { sums[String(parts[1])] = String(parts[0]) }
+        }
+        return sums
+    }
+
+    func writeChecksums(_ sums: [String: String], in directory: URL) throws {
+        let text = sums.keys.sorted().map { "\(sums[$0]!)  \($0)\n" }.joined()
+        try FileSystem.write(Data(text.utf8), to: directory.appendingPathComponent("SHA256SUMS"))
+    }
+}
+
+/// The state file of a simulated VM.
+struct SimulatedVM: Codable {
+    var state: String
+    var recoveryPoint: String
+
+    enum CodingKeys: String, CodingKey {
+        case state
+        case recoveryPoint = "recovery_point"
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import LifelineQueue
+
+/// A recovery server as stored and shown.
+public struct ServerInfo: Sendable, Hashable {
+    public var name: String
+    public var machine: String
+    public var disks: Int
+    public var diskSize: Int64
+    public var lifecycle: Lifecycle
+    public var recoveryPoint: String?
+    /// The current operation's job, when there is one: its state and progress.
+    public var currentJobState: JobState?
+    public var progress: JSONValue?
+    public var lastTest: LastTest?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public struct LastTest: Sendable, Hashable, Encodable {
+        public var at: Date
+        public var result: String
+
+        public init(at: Date, result: String) {
+            self.at = at
+            self.result = result
+        }
+    }
+
+    public init(
+        name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
+        currentJobState: JobState?, progress: JSONValue?, lastTest: LastTest?, createdAt: Date, updatedAt: Date
+    ) {
+        self.name = name
+        self.machine = machine
+        self.disks = disks
+        self.diskSize = diskSize
+        self.lifecycle = lifecycle
+        self.recoveryPoint = recoveryPoint
+        self.currentJobState = currentJobState
+        self.progress = progress
+        self.lastTest = lastTest
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public var state: ServerState { lifecycle.state }
+}
+
+extension ServerInfo: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case name, machine, state, workload, progress, disks
+        case vmState = "vm_state"
+        case recoveryPoint = "recovery_point"
+        case allowedActions = "allowed_actions"
+        case currentJob = "current_job"
+        case currentStage = "current_stage"
+        case currentJobState = "current_job_state"
+        case lastError = "last_error"
+        case lastTest = "last_test"
+        case diskSize = "disk_size"
+    }
+
+    /// The JSON shape of the CLI contract, with a few fields more.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(machine, forKey: .machine)
+        try container.encode(state, forKey: .state)
+        try container.encode(state.vmState, forKey: .vmState)
+        try container.encode(state.workload, forKey: .workload)
+        try container.encode(recoveryPoint, forKey: .recoveryPoint)
+        try container.encode(state.allowedActions.map(\.rawValue), forKey: .allowedActions)
+        try container.encode(lifecycle.currentJob, forKey: .currentJob)
+        try container.encode(lifecycle.currentStage, forKey: .currentStage)
+        try container.encode(currentJobState, forKey: .currentJobState)
+        try container.encode(progress, forKey: .progress)
+        try container.encode(lifecycle.lastError, forKey: .lastError)
+        try container.encode(lastTest, forKey: .lastTest)
+        try container.encode(disks, forKey: .disks)
+        try container.encode(diskSize, forKey: .diskSize)
+    }
+}
+
+/// One recorded move of a server: `lifeline server history`.
+public struct ServerTransition: Sendable, Hashable, Encodable {
+    public var at: Date
+    public var from: ServerState?
+    public var to: ServerState?
+    public var cause: String
+    public var job: Int64?
+
+    public init(at: Date, from: ServerState?, to: ServerState?, cause: String, job: Int64?) {
+        self.at = at
+        self.from = from
+        self.to = to
+        self.cause = cause
+        self.job = job
+    }
+
+    enum CodingKeys: String, CodingKey { case at, from, to, cause, job }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(at, forKey: .at)
+        try container.encode(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(cause, forKey: .cause)
+        try container.encode(job, forKey: .job)
+    }
+}
+
+/// The answer to an action: the stage job it started (or the one its idempotency key
+/// already had), and the server as it is now.
+public struct ActionResult: Sendable, Hashable, Encodable {
+    public var job: Int64
+    public var existing: Bool
+    public var server: ServerInfo?
+
+    public init(job: Int64, existing: Bool, server: ServerInfo?) {
+        self.job = job
+        self.existing = existing
+        self.server = server
+    }
+}
+
+/// What a new server is made of.
+public struct ServerSpec: Sendable, Hashable {
+    public var name: String
+    public var machine: String
+    public var disks: Int
+    public var diskSize: Int64
+
+    public init(name: String, machine: String, disks: Int, diskSize: Int64) {
+        self.name = name
+        self.machine = machine
+        self.disks = disks
+        self.diskSize = diskSize
+    }
+}
+
+public enum ServerStoreError: Error, Hashable, CustomStringConvertible {
+    case notFound(String)
+    case exists(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let name): "no server '\(name)'"
+        case .exists(let name): "server '\(name)' already exists"
+        }
+    }
+}
+
+/// Storage of recovery servers. An action is checked, applied, recorded and its stage job
+/// enqueued in one transaction; a stage job's completion moves its server in the
+/// transaction that completes it.
+public protocol ServerStore: Sendable {
+    func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult
+    func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult
+    func serverGet(_ name: String) async throws -> ServerInfo?
+    func serverList() async throws -> [ServerInfo]
+    func serverHistory(_ name: String) async throws -> [ServerTransition]
+}

@@ -1,0 +1,44 @@
+import LifelineQueue
+
+/// Server and machine names become file names under `infra/`: letters, digits, '.', '_'
+/// and '-', starting with a letter or digit, 1 to 63 characters. No '/', no '..', no control
+/// characters, so a name can never escape its directory.
+public enum ServerNames {
+    public static func check(_ name: String, what: String = "server name") throws(JobInputError) {
+        let bytes = Array(name.utf8)
+        let allowed = bytes.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2E || byte == 0x5F || byte == 0x2D
+        }
+        guard (1...63).contains(bytes.count), allowed, let first = bytes.first,
+              (first >= 0x30 && first <= 0x39) || (first >= 0x41 && first <= 0x5A) || (first >= 0x61 && first <= 0x7A)
+        else {
+            throw JobInputError("invalid \(what) '\(printable(name))': use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+    }
+
+    /// The name with control characters escaped, safe to print in one line.
+    static func printable(_ name: String) -> String {
+        String(name.prefix(80).unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+    }
+}
+
+/// Sizes as people type them: `64MiB`, `1GiB`, `512KiB`, `1000000` (bytes), also `MB`/`GB`.
+public enum SizeText {
+    public static func parse(_ text: String) throws(JobInputError) -> Int64 {
+        let units: [(String, Int64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1), ("", 1),
+        ]
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count)
+        guard !digits.isEmpty, digits.count <= 15, let value = Int64(digits),
+              let factor = units.first(where: { $0.0 == unit })?.1
+        else {
+            throw JobInputError("invalid size '\(text)': use e.g. 64MiB, 1GiB")
+        }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard !overflow, bytes <= 1 << 44 else { throw JobInputError("size '\(text)' is too large") }
+        return bytes
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import LifelineQueue
+
+/// The arguments of every stage job: what its infrastructure call needs, and the action
+/// that started its operation (for idempotency keys).
+public struct StageArgs: JobArgs, Hashable {
+    public var server: String
+    public var machine: String
+    public var disks: Int
+    public var diskSize: Int64
+    public var recoveryPoint: String?
+    public var action: String
+    /// A job that must stop running before this stage acts (a cancelled finalization).
+    public var afterJob: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case server, machine, disks, action
+        case diskSize = "disk_size"
+        case recoveryPoint = "recovery_point"
+        case afterJob = "after_job"
+    }
+
+    public func validate() throws(JobInputError) {
+        try ServerNames.check(server)
+        try ServerNames.check(machine, what: "machine name")
+    }
+}
+
+/// How stage jobs are made and run.
+public enum StageJobs {
+    /// The job that runs `stage` for a server; `action` is what started the operation.
+    public static func newJob(
+        _ stage: Stage, server: ServerInfo, action: String, recoveryPoint: String?, afterJob: Int64?, idempotencyKey: String?
+    ) throws -> NewJob {
+        let args = StageArgs(
+            server: server.name, machine: server.machine, disks: server.disks, diskSize: server.diskSize,
+            recoveryPoint: recoveryPoint, action: action, afterJob: afterJob
+        )
+        let defaults = defaults(for: stage)
+        return NewJob(
+            kind: stage.kind, args: try JSONValue(encoding: args), queue: defaults.queue, priority: defaults.priority,
+            maxAttempts: defaults.maxAttempts, timeout: defaults.timeout, backoff: defaults.backoff,
+            idempotencyKey: idempotencyKey, server: server.name
+        )
+    }
+
+    static func defaults(for stage: Stage) -> JobDefaults {
+        if stage.isCleanup {
+            // Never give up; back off to at most 30 s between tries.
+            return JobDefaults(queue: stage.queue, priority: 1, maxAttempts: JobLimits.maxAttempts.upperBound,
+                               timeout: .seconds(600), backoff: Backoff(base: .seconds(1), cap: .seconds(30)))
+        }
+        let long = stage == .finalize || stage == .backup
+        return JobDefaults(queue: stage.queue, priority: 2, maxAttempts: 3, timeout: long ? .seconds(6 * 3600) : .seconds(600),
+                           backoff: Backoff(base: .seconds(1), cap: .seconds(60)))
+    }
+
+    /// Registers a job kind per stage, each running its stage on `infrastructure`.
+    /// `jobState` tells whether a job is still running, so a cleanup never races the stage
+    /// it stopped.
+    public static func register(
+        in registry: inout JobRegistry, infrastructure: any Infrastructure,
+        jobState: @escaping @Sendable (Int64) async throws -> JobState?
+    ) {
+        for stage in Stage.allCases {
+            registry.register(JobDefinition<StageArgs>(kind: stage.kind, defaults: defaults(for: stage)) { args, context in
+                if let after = args.afterJob, try await jobState(after) == .running {
+                    throw JobFailure.retryAfter(.milliseconds(500))
+                }
+                let request = StageRequest(
+                    stage: stage, server: args.server, machine: args.machine, disks: args.disks, diskSize: args.diskSize,
+                    recoveryPoint: args.recoveryPoint, attempt: context.job.attempt
+                )
+                do {
+                    return try await infrastructure.perform(request) { progress in
+                        context.report(progress: progress.json)
+                    }
+                } catch let failure as PermanentStageFailure {
+                    throw JobFailure.permanent(failure.description)
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+
+/// The infrastructure stages act on, chosen by the environment:
+/// `LIFELINE_INFRA=simulated` (the default) with `LIFELINE_SIM_THROUGHPUT` and
+/// `LIFELINE_SIM_FAULTS`, or `LIFELINE_INFRA=command` with the stage programs named in
+/// `$LIFELINE_HOME/infra/commands.json` (or `LIFELINE_INFRA_COMMANDS`).
+enum InfrastructureChoice {
+    static func make(root: URL) throws -> any Infrastructure {
+        let environment = ProcessInfo.processInfo.environment
+        switch environment["LIFELINE_INFRA"] ?? "simulated" {
+        case "simulated":
+            var throughput: Int64?
+            let faults: FaultPlan
+            do {
+                throughput = try environment["LIFELINE_SIM_THROUGHPUT"].map(SizeText.parse)
+                faults = try FaultPlan.parse(environment["LIFELINE_SIM_FAULTS"] ?? "")
+            } catch {
+                throw CLIFailure(.invalidInput, "LIFELINE_SIM_THROUGHPUT or LIFELINE_SIM_FAULTS: \(error.message)")
+            }
+            return SimulatedInfrastructure(root: root, bytesPerSecond: throughput, faults: faults)
+        case "command":
+            let path = environment["LIFELINE_INFRA_COMMANDS"] ?? root.appendingPathComponent("commands.json").path
+            return try CommandInfrastructure(configPath: path)
+        case let other:
+            throw CLIFailure(.invalidInput, "LIFELINE_INFRA must be 'simulated' or 'command', not '\(other)'")
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import LifelineSQLite
+
+/// One server action as a subcommand; the type parameter names the action.
+protocol ServerActionName {
+    static var action: ServerAction { get }
+    static var abstract: String { get }
+}
+
+enum Failover: ServerActionName {
+    static let action = ServerAction.failover
+    static let abstract = "Start the recovery server from a recovery point and move the workload to it."
+}
+enum TestFailover: ServerActionName {
+    static let action = ServerAction.testFailover
+    static let abstract = "Start a temporary VM from a recovery point in an isolated network."
+}
+enum CancelFailover: ServerActionName {
+    static let action = ServerAction.cancelFailover
+    static let abstract = "Switch the workload back to the original machine and remove the VM."
+}
+enum Failback: ServerActionName {
+    static let action = ServerAction.failback
+    static let abstract = "Power the VM off and back it up to cloud storage, to recover the original machine from."
+}
+enum ConfirmFailback: ServerActionName {
+    static let action = ServerAction.confirmFailback
+    static let abstract = "Release the recovery server's cloud resources after the failback."
+}
+enum CancelFailback: ServerActionName {
+    static let action = ServerAction.cancelFailback
+    static let abstract = "Power the VM on again and return to failover."
+}
+enum StopTest: ServerActionName {
+    static let action = ServerAction.stopTest
+    static let abstract = "Discard the test VM and its changes."
+}
+enum Retry: ServerActionName {
+    static let action = ServerAction.retry
+    static let abstract = "Resume a failed finalization from its checkpoint."
+}
+enum Delete: ServerActionName {
+    static let action = ServerAction.delete
+    static let abstract = "Delete the recovery server and its files."
+}
+
+struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: Name.action.rawValue,
+            abstract: Name.abstract,
+            discussion: """
+                Refused (exit 3) unless the server's state allows it; the error says the state, the
+                allowed actions and, when busy, the running job. The same --idempotency-key again
+                returns the same job.
+
+                Example:
+                  lifeline server \(Name.action.rawValue) web-1 --wait
+                """
+        )
+    }
+
+    @Argument(help: "The server.")
+    var name: String
+
+    @Option(name: .customLong("recovery-point"), help: "failover and test-failover: the recovery point (default: the latest).")
+    var recoveryPoint: String?
+
+    @OptionGroup var options: ServerActionOptions
+
+    func validate() throws {
+        if recoveryPoint != nil && Name.action != .failover && Name.action != .testFailover {
+            throw ValidationError("--recovery-point goes with failover and test-failover")
+        }
+    }
+
+    func run() async throws {
+        try ServerNames.check(name)
+        if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
+        let jobStore = try options.store.openStore()
+        let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
+            name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
+        )
+        try await options.report(result, action: Name.action.rawValue, jobStore: jobStore)
+    }
+}
+
+/// What every action takes: an idempotency key, waiting, JSON output.
+struct ServerActionOptions: ParsableArguments {
+    @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Do the action at most once under this key.", valueName: "K"))
+    var idempotencyKey: String?
+
+    @Flag(help: "Wait until the server rests again, with a progress bar on a terminal.")
+    var wait = false
+
+    @Option(help: ArgumentHelp("With --wait: give up after this long (exit 1).", valueName: "D"))
+    var timeout: String?
+
+    @Flag(help: #"Print {"job": ID, "existing": BOOL, "server": {...}}."#)
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
+    }
+
+    func report(_ result: ActionResult, action: String, jobStore: SQLiteJobStore) async throws {
+        var result = result
+        if wait, let name = result.server?.name {
+            let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
+            result.server = try await ServerWaiter(servers: SQLiteServerStore(jobs: jobStore), timeout: limit).waitUntilResting(name)
+        }
+        let output = Output.standardOutput
+        if json {
+            try output.writeJSON(result)
+            return
+        }
+        let server = result.server
+        let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
+        output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
+        if let error = server?.lifecycle.lastError, wait { output.writeLine("last error: \(error)") }
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import LifelineSQLite
+
+struct ServerListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List recovery servers with their state and current operation.",
+        discussion: "Example:\n  lifeline server list --json"
+    )
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let servers = try await SQLiteServerStore(jobs: store.openStore()).serverList()
+        let output = Output.standardOutput
+        if json {
+            for server in servers { try output.writeJSON(server) }
+            return
+        }
+        guard !servers.isEmpty else { return output.writeLine("no servers") }
+        let rows = servers.map { server in
+            [
+                server.name, server.state.rawValue, server.state.vmState, server.state.workload,
+                server.lifecycle.currentJob.map { "\($0) \(server.lifecycle.currentStage?.rawValue ?? "")" } ?? "-",
+                ServerText.progress(server), JobText.oneLine(server.lifecycle.lastError ?? ""),
+            ]
+        }
+        Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows)
+            .render(width: output.width).forEach(output.writeLine)
+    }
+}
+
+struct ServerShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a server: state, what it allows and why not the rest, its operation and last test.",
+        discussion: "Example:\n  lifeline server show web-1"
+    )
+
+    @Argument(help: "The server.")
+    var name: String
+
+    @Flag(help: "The server as one JSON object.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let server = try await SQLiteServerStore(jobs: store.openStore()).serverGet(name) else {
+            throw CLIFailure(.notFound, "no server '\(name)'")
+        }
+        let output = Output.standardOutput
+        if json { return try output.writeJSON(server) }
+        var lines = [
+            "server    \(server.name) (machine \(server.machine), \(server.disks) × \(ProgressText.bytes(server.diskSize)))",
+            "state     \(server.state.rawValue)\(server.state.isResting ? "" : " (working)")",
+            "vm        \(server.state.vmState)",
+            "workload  \(server.state.workload)",
+        ]
+        if let point = server.recoveryPoint { lines.append("recovery  \(point)") }
+        let allowed = server.state.allowedActions
+        lines.append("allowed   " + (allowed.isEmpty ? "nothing until the current operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
+        for action in ServerAction.allCases where !allowed.contains(action) {
+            lines.append("  not \(action.rawValue): not allowed while \(server.state.rawValue)")
+        }
+        if let job = server.lifecycle.currentJob {
+            lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?")) \(ServerText.progress(server))")
+        }
+        if let error = server.lifecycle.lastError { lines.append("error     \(error)") }
+        if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
+        lines.forEach(output.writeLine)
+    }
+}
+
+struct ServerHistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history", abstract: "Every transition of a server: from, to, cause, job, time.",
+        discussion: "Example:\n  lifeline server history web-1 --json"
+    )
+
+    @Argument(help: "The server (also one that was removed).")
+    var name: String
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let history = try await SQLiteServerStore(jobs: store.openStore()).serverHistory(name)
+        guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
+        let output = Output.standardOutput
+        if json {
+            for entry in history { try output.writeJSON(entry) }
+            return
+        }
+        let rows = history.map {
+            [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)", $0.cause, $0.job.map(String.init) ?? "-"]
+        }
+        Table(headers: ["AT", "FROM", "TO", "CAUSE", "JOB"], rows: rows).render(width: output.width).forEach(output.writeLine)
+    }
+}
+
+struct ServerWaitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait", abstract: "Wait until a server reaches a state.",
+        discussion: "Example:\n  lifeline server wait web-1 --state failover --timeout 10m"
+    )
+
+    @Argument(help: "The server.")
+    var name: String
+
+    @Option(help: "The state to wait for.")
+    var state: ServerState
+
+    @Option(help: ArgumentHelp("Give up after this long (exit 1).", valueName: "D"))
+    var timeout: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
+        let servers = SQLiteServerStore(jobs: try store.openStore())
+        guard try await servers.serverGet(name) != nil else { throw CLIFailure(.notFound, "no server '\(name)'") }
+        let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
+        guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
+        Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
+    }
+}
+
+extension ServerState: ExpressibleByArgument {}
+
+enum ServerText {
+    static func progress(_ server: ServerInfo) -> String {
+        guard let done = server.progress?["done"]?.intValue, let total = server.progress?["total"]?.intValue, total > 0,
+              server.lifecycle.currentJob != nil
+        else {
+            return server.currentJobState == .retryable ? "retrying" : "-"
+        }
+        return "\(done * 100 / total)%" + (server.currentJobState == .retryable ? " retrying" : "")
+    }
+}
