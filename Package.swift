@@ -76,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineCLITests",
-            dependencies: ["LifelineQueue", "LifelineTestKit"]
+            dependencies: ["LifelineQueue", "LifelineRecovery", "LifelineTestKit"]
         ),
     ],
     swiftLanguageModes: [.v6]

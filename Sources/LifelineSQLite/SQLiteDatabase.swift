@@ -59,8 +59,9 @@ public enum SQLiteDatabase {
         try migrator.migrate(writer)
     }
 
-    /// Creates the database beside its final path and moves it in place once its schema is
-    /// complete, so a crash never leaves a half-made database behind.
+    /// Creates the database beside its final path and links it in place once its schema is
+    /// complete, so a crash never leaves a half-made database behind. When several processes
+    /// race to create it, the first one's file wins and the others open it.
     private static func create(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try ensureDirectory(directory.isEmpty ? "." : directory)
@@ -74,13 +75,16 @@ public enum SQLiteDatabase {
             let queue = try DatabaseQueue(path: staging, configuration: configuration())
             try migrate(queue)
             try queue.close()
-            guard rename(staging, path) == 0 else {
+            // link() never replaces an existing file, unlike rename().
+            if link(staging, path) != 0 && errno != EEXIST {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
             }
+            unlink(staging)
         } catch {
             unlink(staging)
             throw error
         }
+        try DatabaseFileCheck.check(path: path)
     }
 
     /// Creates a directory owner-only (0700), with its parents.

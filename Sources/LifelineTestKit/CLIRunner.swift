@@ -126,3 +126,22 @@ public struct CLIFailure: Error, CustomStringConvertible {
         "lifeline \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)"
     }
 }
+
+extension CLIRunner {
+    /// The server as `server show --json` prints it, or nil when there is none.
+    public func server(_ name: String) throws -> JSONValue? {
+        let result = try run(["server", "show", name, "--json"])
+        guard result.status == 0 else { return nil }
+        return try JSONValue(parsing: result.stdout)
+    }
+
+    /// The server's states in its history, in order.
+    public func history(_ name: String) throws -> [String] {
+        try json(["server", "history", name, "--json"]).map { $0["to"]?.stringValue ?? "(removed)" }
+    }
+
+    /// A path under the home's simulated infrastructure.
+    public func infra(_ path: String) -> URL {
+        home.appendingPathComponent("infra").appendingPathComponent(path)
+    }
+}

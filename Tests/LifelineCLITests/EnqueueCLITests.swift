@@ -66,6 +66,17 @@ struct EnqueueCLITests {
         #expect(try cli.jobCount() == 2)
     }
 
+    @Test("processes racing to create a new queue all end up in the same database")
+    func concurrentCreation() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let processes = try (0..<6).map { _ in try cli.start(["enqueue", "noop"]) }
+        for process in processes { #expect(try await process.waitForExit() == 0) }
+        #expect(try cli.jobCount() == 6)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { $0.contains("creating") }
+        #expect(leftovers.isEmpty)
+    }
+
     static let badInputs: [[String]] = [
         ["enqueue", "noop", "--args", "{broken"],
         ["enqueue", "noop", "--args", "[1, 2]"],

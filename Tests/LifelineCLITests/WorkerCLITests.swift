@@ -60,6 +60,17 @@ struct WorkerCLITests {
         #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty)
     }
 
+    @Test("an exec job outlives the worker's idle threads: only the worker's death ends it")
+    func longExec() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // Idle dispatch threads exit after about 5 s; a child tied to one would die with it.
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "6.5"]}"#, "--max-attempts", "1"])
+        let worker = try cli.start(["worker", "--drain"])
+        #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(try cli.job(id)["state"] == "completed")
+    }
+
     @Test("an exec child dies with its worker")
     func childDiesWithWorker() async throws {
         let cli = try CLIRunner()

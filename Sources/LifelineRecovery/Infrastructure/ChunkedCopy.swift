@@ -3,7 +3,7 @@ import Foundation
 /// Copies a file in chunks, recording a checkpoint after each one, so that a copy stopped by
 /// a crash, a kill or a failure continues where it was instead of starting over.
 struct ChunkedCopy {
-    static let chunkSize = 4 << 20
+    static let chunkSize = 1 << 20
 
     var source: URL
     var destination: URL

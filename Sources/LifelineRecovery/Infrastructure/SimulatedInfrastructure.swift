@@ -34,6 +34,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             let point = try recoveryPoint(request)
             try FileSystem.write(Data(point.utf8), to: layout.mount(s))
             try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.vm(s))
+            if failMidway { throw InjectedFault(stage: .startVM, why: "the VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .switchWorkload:
             try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s))
@@ -58,6 +59,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         case .startTest:
             let point = try recoveryPoint(request)
             try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s))
+            if failMidway { throw InjectedFault(stage: .startTest, why: "the test VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .stopTest:
             try FileSystem.remove(layout.testVM(s))
@@ -93,7 +95,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         let source = layout.recoveryPoint(request.machine, point)
         let sums = layout.checksums(in: source)
         let hot = layout.hot(s)
-        try await copyDisks(from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress)
+        let resumedFrom = try await copyDisks(from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress)
         for index in 0..<request.disks {
             let name = SimulatedLayout.disk(index)
             guard try FileSystem.sha256(hot.appendingPathComponent(name)) == sums[name] else {
@@ -102,7 +104,7 @@ public struct SimulatedInfrastructure: Infrastructure {
                 throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
             }
         }
-        return ["recovery_point": .string(point), "sha256": .object(sums.mapValues { .string($0) })]
+        return ["recovery_point": .string(point), "sha256": .object(sums.mapValues { .string($0) }), "resumed_from": .int(resumedFrom)]
     }
 
     /// Powers the VM off and writes its disks to cloud storage with their checksums.
@@ -114,7 +116,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         vm.state = "stopped"
         try FileSystem.writeJSON(vm, to: layout.vm(s))
         let partial = layout.backups(s).appendingPathComponent("partial")
-        try await copyDisks(from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress)
+        _ = try await copyDisks(from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress)
         var sums: [String: String] = [:]
         for index in 0..<request.disks {
             let name = SimulatedLayout.disk(index)
@@ -129,16 +131,19 @@ public struct SimulatedInfrastructure: Infrastructure {
         return ["backup": .string(id), "sha256": .object(sums.mapValues { .string($0) })]
     }
 
+    /// Copies every disk, resuming each from its checkpoint; returns how many bytes were
+    /// already there when this run started.
     private func copyDisks(
         from source: URL, to destination: URL, disks: Int, stage: Stage, failMidway: Bool,
         progress: @escaping @Sendable (StageProgress) -> Void
-    ) async throws {
+    ) async throws -> Int64 {
         var sizes: [Int64] = []
         for index in 0..<disks { sizes.append(try FileSystem.size(source.appendingPathComponent(SimulatedLayout.disk(index)))) }
         let total = sizes.reduce(0, +)
         let throttle = Throttle(bytesPerSecond: bytesPerSecond)
         var before: Int64 = 0
         var chunksThisRun = 0
+        var resumedFrom: Int64 = 0
         for index in 0..<disks {
             let name = SimulatedLayout.disk(index)
             let copy = ChunkedCopy(
@@ -153,16 +158,20 @@ public struct SimulatedInfrastructure: Infrastructure {
                 chunksThisRun += 1
             }
             let offset = before
+            var first = true
             try await copy.run { done in
+                if first { resumedFrom += done }
+                first = false
                 progress(StageProgress(done: offset + done, total: total, detail: "\(name) \(done)/\(sizes[index]) bytes"))
             }
             before += sizes[index]
         }
         if failMidway { throw InjectedFault(stage: stage, why: "failed at the end") }
+        return resumedFrom
     }
 
-    /// Counts this run and decides the injected failures: returns whether a copy should fail
-    /// midway; other stages fail here at once.
+    /// Counts this run and decides the injected failures: returns whether the stage should
+    /// fail midway; others fail here at once.
     private func injectFaults(_ request: StageRequest) throws -> Bool {
         let counter = layout.faults(request.server, request.stage)
         var failNow = false
@@ -171,9 +180,14 @@ public struct SimulatedInfrastructure: Infrastructure {
             try FileSystem.writeCheckpoint(counter, runs)
             failNow = runs <= first
         }
-        let copies = request.stage == .finalize || request.stage == .backup
-        if !copies, let chance = faults.failChance[request.stage], Double.random(in: 0..<1) < chance { failNow = true }
-        if failNow && !copies { throw InjectedFault(stage: request.stage, why: "run failed") }
+        // Copies roll their chance per chunk; other stages per run.
+        let copies: Set<Stage> = [.finalize, .backup]
+        if !copies.contains(request.stage), let chance = faults.failChance[request.stage], Double.random(in: 0..<1) < chance {
+            failNow = true
+        }
+        // Copies fail after some progress, VM starts after creating the VM; the rest at once.
+        let failsMidway = copies.union([.startVM, .startTest])
+        if failNow && !failsMidway.contains(request.stage) { throw InjectedFault(stage: request.stage, why: "run failed") }
         return failNow
     }
 }

@@ -1,0 +1,231 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import LifelineTestKit
+import Testing
+
+@Suite("Recovery servers end to end", .serialized)
+struct RecoveryCLITests {
+    /// A worker serving every queue, stopped when the test ends.
+    final class RunningWorker {
+        let process: Process
+
+        init(_ cli: CLIRunner, environment: [String: String] = [:], lease: String = "1s") throws {
+            process = try cli.start(["worker", "--lease", lease, "--concurrency", "8"], extraEnvironment: environment)
+        }
+
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    static func sha256(_ url: URL) throws -> String {
+        SHA256.hex(try Data(contentsOf: url))
+    }
+
+    static func checksums(_ directory: URL) throws -> [String: String] {
+        var sums: [String: String] = [:]
+        for line in try String(contentsOf: directory.appendingPathComponent("SHA256SUMS"), encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            sums[String(parts[1])] = String(parts[0])
+        }
+        return sums
+    }
+
+    /// Every action the state does not allow is refused with exit 3, and changes nothing.
+    static func expectRefusals(_ cli: CLIRunner, _ name: String, state: ServerState) throws {
+        let jobsBefore = try cli.jobCount()
+        let historyBefore = try cli.history(name)
+        for action in ServerAction.allCases where !state.allowedActions.contains(action) {
+            let result = try cli.run(["server", action.rawValue, name])
+            #expect(result.status == 3, "\(action.rawValue) in \(state.rawValue)")
+            #expect(result.stderr.contains("the server is \(state.rawValue)") && result.stderr.contains("allowed:"))
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(try cli.jobCount() == jobsBefore)
+        #expect(try cli.history(name) == historyBefore)
+        #expect(try cli.server(name)?["state"]?.stringValue == state.rawValue)
+    }
+
+    @Test("failover, failback, cancel-failback and confirm-failback, with every refusal")
+    func failoverAndFailback() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli)
+        #expect(try cli.run(["server", "create", "web-1", "--disks", "2", "--disk-size", "1MiB", "--wait"]).status == 0)
+        try Self.expectRefusals(cli, "web-1", state: .standby)
+
+        let failover = try cli.json(["server", "failover", "web-1", "--wait", "--json"])[0]
+        #expect(failover["existing"] == false && failover["server"]?["state"] == "failover")
+        #expect(failover["server"]?["workload"] == "recovery" && failover["server"]?["recovery_point"] == "rp-003")
+        let points = try Self.checksums(cli.infra("machines/web-1/rp-003"))
+        for disk in ["disk-0.img", "disk-1.img"] {
+            #expect(try Self.sha256(cli.infra("servers/web-1/hot/\(disk)")) == points[disk])
+        }
+        try Self.expectRefusals(cli, "web-1", state: .failover)
+
+        let first = try cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
+        let again = try cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
+        #expect(again["job"] == first["job"] && again["existing"] == true)
+        #expect(try cli.run(["server", "cancel-failover", "web-1", "--idempotency-key", "fb-1"]).status == 3)
+        #expect(try cli.run(["server", "wait", "web-1", "--state", "ready_for_failback", "--timeout", "30s"]).status == 0)
+        try Self.expectRefusals(cli, "web-1", state: .readyForFailback)
+        let vm = try JSONValue(parsing: String(contentsOf: cli.infra("servers/web-1/vm.json"), encoding: .utf8))
+        #expect(vm["state"] == "stopped")
+
+        #expect(try cli.run(["server", "cancel-failback", "web-1", "--wait"]).status == 0)
+        #expect(try cli.server("web-1")?["state"] == "failover")
+        #expect(try cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
+        #expect(try cli.server("web-1")?["state"] == "standby")
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/vm.json").path))
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/hot").path))
+        let backups = try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path)
+        #expect(backups.count == 2)
+        for backup in backups {
+            let sums = try Self.checksums(cli.infra("cloud-backups/web-1/\(backup)"))
+            #expect(sums == points, "a backup holds the finalized disks")
+        }
+        #expect(try cli.history("web-1") == [
+            "creating", "standby", "starting_failover", "starting_failover", "finalization", "failover", "failing_back",
+            "ready_for_failback", "cancelling_failback", "failover", "failing_back", "ready_for_failback",
+            "releasing_resources", "standby",
+        ])
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("test failover and stop-test; cancel-failover from failover; delete")
+    func testFailover() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli)
+        #expect(try cli.run(["server", "create", "db-1", "--disk-size", "256KiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "test-failover", "db-1", "--recovery-point", "rp-001", "--wait"]).status == 0)
+        #expect(try cli.server("db-1")?["state"] == "testing_failover")
+        #expect(FileManager.default.fileExists(atPath: cli.infra("servers/db-1/test-vm.json").path))
+        try Self.expectRefusals(cli, "db-1", state: .testingFailover)
+        #expect(try cli.run(["server", "stop-test", "db-1", "--wait"]).status == 0)
+        let server = try #require(try cli.server("db-1"))
+        #expect(server["state"] == "standby" && server["last_test"]?["result"] == "succeeded")
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1/test-vm.json").path))
+
+        #expect(try cli.run(["server", "failover", "db-1", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "cancel-failover", "db-1", "--wait"]).status == 0)
+        #expect(try cli.server("db-1")?["state"] == "standby")
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1/workload").path))
+        #expect(try cli.run(["server", "delete", "db-1", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "show", "db-1"]).status == 4)
+        #expect(try cli.history("db-1").last == "(removed)")
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1").path))
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("finalization that fails for good waits in finalization_failed; retry resumes from the checkpoint")
+    func finalizationFailure() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "finalize:fail-first=3"])
+        #expect(try cli.run(["server", "create", "app-1", "--disk-size", "6MiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"]).status == 0)
+        let failed = try #require(try cli.server("app-1"))
+        #expect(failed["state"] == "finalization_failed" && failed["vm_state"] == "running")
+        #expect(failed["last_error"]?.stringValue?.contains("injected fault in finalize") == true)
+        try Self.expectRefusals(cli, "app-1", state: .finalizationFailed)
+
+        #expect(try cli.run(["server", "retry", "app-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try cli.server("app-1")?["state"] == "failover")
+        let finalize = try cli.json(["jobs", "list", "--kind", "recovery.finalize", "--state", "completed", "--json"])
+        let resumedFrom = try #require(finalize.first?["result"]?["resumed_from"]?.intValue)
+        #expect(resumedFrom >= 3 << 20, "three failed runs each left at least a 1 MiB chunk behind")
+        let points = try Self.checksums(cli.infra("machines/app-1/rp-003"))
+        #expect(try Self.sha256(cli.infra("servers/app-1/hot/disk-0.img")) == points["disk-0.img"])
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("a test failover whose VM fails to start is cleaned up and the server returns to standby")
+    func failedTestStart() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "start-test:fail-first=3"])
+        #expect(try cli.run(["server", "create", "qa-1", "--disk-size", "256KiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
+        let server = try #require(try cli.server("qa-1"))
+        #expect(server["state"] == "standby")
+        #expect(server["last_error"]?.stringValue?.contains("start-test") == true)
+        #expect(server["last_test"]?["result"]?.stringValue?.hasPrefix("failed") == true)
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/qa-1/test-vm.json").path), "no test VM is leaked")
+        #expect(try cli.history("qa-1").suffix(3) == ["starting_test", "stopping_test", "standby"])
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("cancel-failover during finalization stops the copy; its late completion is ignored")
+    func cancelDuringFinalization() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"])
+        #expect(try cli.run(["server", "create", "fs-1", "--disk-size", "6MiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "failover", "fs-1"]).status == 0)
+        #expect(try cli.run(["server", "wait", "fs-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
+        let finalizeJob = try #require(try cli.server("fs-1")?["current_job"]?.intValue)
+        #expect(try cli.run(["server", "cancel-failover", "fs-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try cli.server("fs-1")?["state"] == "standby")
+        #expect(try cli.job(finalizeJob)["state"] == "cancelled")
+        #expect(try cli.json(["events", "--job", "\(finalizeJob)", "--type", "stage_ignored", "--json"]).count == 1)
+        #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/fs-1/hot").path), "the cleanup ran after the copy stopped")
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("a worker killed mid-finalization: the copy resumes from its checkpoint and ends intact")
+    func killedDuringFinalization() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        var worker: RunningWorker? = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "2MiB"])
+        #expect(try cli.run(["server", "create", "big-1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "failover", "big-1"]).status == 0)
+        var seen: Int64 = 0
+        try await waitUntil("finalization to be under way", timeout: .seconds(30)) {
+            seen = try cli.server("big-1")?["progress"]?["done"]?.intValue ?? 0
+            return seen >= 2 << 20
+        }
+        kill(worker!.process.processIdentifier, SIGKILL)
+        worker = nil
+        let rescuer = try RunningWorker(cli)
+        #expect(try cli.run(["server", "wait", "big-1", "--state", "failover", "--timeout", "60s"]).status == 0)
+        let job = try #require(try cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
+        #expect(job["attempt"] == 2 && job["errors"]?.arrayValue?.first?["error"]?.stringValue?.contains("lease expired") == true)
+        #expect(try #require(job["result"]?["resumed_from"]?.intValue) >= seen, "progress never restarts from zero")
+        let points = try Self.checksums(cli.infra("machines/big-1/rp-003"))
+        #expect(try Self.sha256(cli.infra("servers/big-1/hot/disk-0.img")) == points["disk-0.img"])
+        withExtendedLifetime(rescuer) {}
+    }
+
+    @Test("a crash inside the completion transaction leaves all of it or none", arguments: [
+        "finish.after-job-update", "lifecycle.after-next-enqueue", "lifecycle.after-transition", "finish.before-commit",
+        "finish.after-commit",
+    ])
+    func crashPoints(_ point: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["server", "create", "cp-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        // Completing start-vm moves the server and enqueues switch-workload: one transaction.
+        let startVM = try #require(try cli.json(["server", "failover", "cp-1", "--json"])[0]["job"]?.intValue)
+        let crashing = try cli.start(["worker", "--lease", "1s", "--queues", "vm"], extraEnvironment: ["LIFELINE_CRASH_AT": point])
+        #expect(try await crashing.waitForExit() == 70)
+        let committed = point == "finish.after-commit"
+        #expect(try cli.job(startVM)["state"] == (committed ? "completed" : "running"))
+        #expect(try cli.server("cp-1")?["current_stage"] == (committed ? "switch-workload" : "start-vm"))
+        #expect(try cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == (committed ? 1 : 0))
+        #expect(try cli.history("cp-1").count == (committed ? 4 : 3))
+        #expect(try cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == (committed ? 1 : 0))
+
+        let worker = try RunningWorker(cli)
+        #expect(try cli.run(["server", "wait", "cp-1", "--state", "failover", "--timeout", "30s"]).status == 0)
+        #expect(try cli.history("cp-1") == [
+            "creating", "standby", "starting_failover", "starting_failover", "finalization", "failover",
+        ])
+        #expect(try cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == 1)
+        #expect(try cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == 1)
+        withExtendedLifetime(worker) {}
+    }
+}
