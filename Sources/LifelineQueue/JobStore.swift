@@ -37,6 +37,10 @@ public protocol JobStore: Sendable {
 
     func eventList(_ filter: EventFilter) async throws -> [JobEvent]
 
+    /// Counts by queue and state, running jobs by worker, and what finished in the last 1, 5
+    /// and 15 minutes.
+    func statsGet() async throws -> QueueStats
+
     func queueList() async throws -> [QueueInfo]
     func queueSetLimit(_ queue: String, limit: Int?) async throws
     func queueSetPaused(_ queue: String, paused: Bool) async throws

@@ -4,6 +4,12 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "Inspect and manage jobs: list, show, retry, cancel, prune.",
+        discussion: """
+            Examples:
+              lifeline jobs list --failed --since 1h
+              lifeline jobs show 42
+              lifeline jobs retry --state discarded --kind recovery.backup --dry-run
+            """,
         subcommands: [JobsListCommand.self, JobsShowCommand.self, JobsRetryCommand.self, JobsCancelCommand.self,
                       JobsPruneCommand.self]
     )

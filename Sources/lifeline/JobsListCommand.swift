@@ -76,7 +76,10 @@ struct JobsListCommand: AsyncParsableCommand {
                 JobText.when(job, now: now), job.server ?? "-", JobText.oneLine(job.errors.last?.error ?? ""),
             ]
         }
-        let table = Table(headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows)
+        let table = Table(
+            headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows, styledColumn: 3,
+            style: Style(output).state
+        )
         table.render(width: output.width).forEach(output.writeLine)
     }
 }

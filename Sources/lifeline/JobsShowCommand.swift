@@ -45,10 +45,12 @@ struct JobsShowCommand: AsyncParsableCommand {
         if let finished = job.finishedAt { lines.append("finished  \(LifelineJSON.formatTime(finished))") }
         if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }
         if let result = job.result { lines.append("result    \(result.canonicalText)") }
+        lines.append("timeline")
+        lines += JobTimeline(events: events).lines(now: Date())
         if !job.errors.isEmpty {
             lines.append("errors")
             for error in job.errors {
-                lines.append("  #\(error.attempt) \(LifelineJSON.formatTime(error.at)) \(error.worker ?? "-"): \(error.error)")
+                lines.append("  #\(error.attempt) \(LifelineJSON.formatTime(error.at)) \(error.worker ?? "-"): \(JobText.oneLine(error.error))")
             }
         }
         lines.append("events")

@@ -15,7 +15,10 @@ struct Lifeline: AsyncParsableCommand {
               lifeline worker --concurrency 8 --drain
               lifeline jobs list --failed
             """,
-        subcommands: [EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, QueuesCommand.self]
+        subcommands: [
+            EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, StatsCommand.self,
+            QueuesCommand.self,
+        ]
     )
 
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code

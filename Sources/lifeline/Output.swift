@@ -20,12 +20,14 @@ struct Output: Sendable {
         isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) != false
     }
 
-    /// The terminal's width, or nil when writing to a pipe or file.
+    /// The width to fit tables to: COLUMNS when set, else the terminal's; nil (no cutting)
+    /// when writing to a pipe or file.
     var width: Int? {
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
         guard isTerminal else { return nil }
         var size = winsize()
         if ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
+        return 80
     }
 
     func writeLine(_ text: String) {

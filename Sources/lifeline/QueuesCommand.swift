@@ -5,6 +5,12 @@ struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues",
         abstract: "List queues, limit how many of their jobs run at once, pause and resume them.",
+        discussion: """
+            Examples:
+              lifeline queues list
+              lifeline queues limit vm 5
+              lifeline queues pause backup
+            """,
         subcommands: [QueuesListCommand.self, QueuesLimitCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self]
     )
 }

@@ -30,7 +30,8 @@ struct ServerListCommand: AsyncParsableCommand {
                 ServerText.progress(server), JobText.oneLine(server.lifecycle.lastError ?? ""),
             ]
         }
-        Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows)
+        Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows, styledColumn: 1,
+              style: Style(output).state)
             .render(width: output.width).forEach(output.writeLine)
     }
 }
@@ -50,7 +51,8 @@ struct ServerShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard let server = try await SQLiteServerStore(jobs: store.openStore()).serverGet(name) else {
+        let jobStore = try store.openStore()
+        guard let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) else {
             throw CLIFailure(.notFound, "no server '\(name)'")
         }
         let output = Output.standardOutput
@@ -68,7 +70,8 @@ struct ServerShowCommand: AsyncParsableCommand {
             lines.append("  not \(action.rawValue): not allowed while \(server.state.rawValue)")
         }
         if let job = server.lifecycle.currentJob {
-            lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?")) \(ServerText.progress(server))")
+            lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?"))")
+            if let bar = try await ServerText.progressBar(server, store: jobStore) { lines.append("          \(bar)") }
         }
         if let error = server.lifecycle.lastError { lines.append("error     \(error)") }
         if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
@@ -135,6 +138,22 @@ struct ServerWaitCommand: AsyncParsableCommand {
 extension ServerState: ExpressibleByArgument {}
 
 enum ServerText {
+    /// A bar of the current operation's progress, with its rate and ETA since the attempt began.
+    static func progressBar(_ server: ServerInfo, store: any JobStore) async throws -> String? {
+        guard let id = server.lifecycle.currentJob, let done = server.progress?["done"]?.intValue,
+              let total = server.progress?["total"]?.intValue, total > 0
+        else { return nil }
+        var text = ProgressText.bar(done: done, total: total, width: 30) + " \(ProgressText.bytes(done)) of \(ProgressText.bytes(total))"
+        if let started = try await store.jobGet(id)?.attemptedAt {
+            let seconds = Date().timeIntervalSince(started)
+            if seconds > 1, done > 0 {
+                let rate = Double(done) / seconds
+                text += " · \(ProgressText.bytes(Int64(rate)))/s · ETA \(DurationText.format(.seconds(Int64(Double(total - done) / rate))))"
+            }
+        }
+        return text
+    }
+
     static func progress(_ server: ServerInfo) -> String {
         guard let done = server.progress?["done"]?.intValue, let total = server.progress?["total"]?.intValue, total > 0,
               server.lifecycle.currentJob != nil

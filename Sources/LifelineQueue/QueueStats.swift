@@ -1,0 +1,68 @@
+import Foundation
+
+/// The numbers of `lifeline stats`: where jobs are, who runs them, how fast they finish.
+public struct QueueStats: Sendable, Hashable, Encodable {
+    /// Jobs per queue and state.
+    public var counts: [String: [JobState: Int]]
+    /// Running jobs per worker (lease owner).
+    public var runningByWorker: [String: Int]
+    /// Per window (in minutes): jobs completed, attempts failed, jobs discarded.
+    public var windows: [Window]
+    /// How long the oldest available job has waited, per queue.
+    public var oldestWaiting: [String: Duration]
+
+    public struct Window: Sendable, Hashable, Encodable {
+        public var minutes: Int
+        public var completed: Int
+        public var failedAttempts: Int
+        public var discarded: Int
+
+        public init(minutes: Int, completed: Int, failedAttempts: Int, discarded: Int) {
+            self.minutes = minutes
+            self.completed = completed
+            self.failedAttempts = failedAttempts
+            self.discarded = discarded
+        }
+
+        public var perMinute: Double { Double(completed) / Double(minutes) }
+
+        enum CodingKeys: String, CodingKey {
+            case minutes, completed, discarded
+            case failedAttempts = "failed_attempts"
+            case perMinute = "completed_per_minute"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(minutes, forKey: .minutes)
+            try container.encode(completed, forKey: .completed)
+            try container.encode(failedAttempts, forKey: .failedAttempts)
+            try container.encode(discarded, forKey: .discarded)
+            try container.encode(perMinute, forKey: .perMinute)
+        }
+    }
+
+    public init(counts: [String: [JobState: Int]], runningByWorker: [String: Int], windows: [Window], oldestWaiting: [String: Duration]) {
+        self.counts = counts
+        self.runningByWorker = runningByWorker
+        self.windows = windows
+        self.oldestWaiting = oldestWaiting
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case counts, windows
+        case runningByWorker = "running_by_worker"
+        case oldestWaitingSeconds = "oldest_waiting_seconds"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let byName = counts.mapValues { states in
+            Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, states[$0] ?? 0) })
+        }
+        try container.encode(byName, forKey: .counts)
+        try container.encode(runningByWorker, forKey: .runningByWorker)
+        try container.encode(windows, forKey: .windows)
+        try container.encode(oldestWaiting.mapValues { Double($0.milliseconds) / 1000 }, forKey: .oldestWaitingSeconds)
+    }
+}

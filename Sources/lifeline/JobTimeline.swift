@@ -1,0 +1,49 @@
+import Foundation
+import LifelineQueue
+
+/// A job's life read from its events: when it was enqueued, and each attempt with its
+/// worker, start, end, duration and outcome.
+struct JobTimeline {
+    struct Attempt {
+        var number: Int
+        var worker: String
+        var start: Date
+        var end: Date?
+        var outcome: String?
+    }
+
+    var enqueued: Date?
+    var attempts: [Attempt] = []
+
+    init(events: [JobEvent]) {
+        for event in events {
+            switch event.type {
+            case .enqueued:
+                enqueued = event.at
+            case .started:
+                attempts.append(Attempt(
+                    number: Int(event.data["attempt"]?.intValue ?? 0), worker: event.data["worker"]?.stringValue ?? "?",
+                    start: event.at
+                ))
+            case .completed, .retrying, .discarded, .cancelled, .released, .snoozed:
+                guard let last = attempts.indices.last, attempts[last].end == nil else { continue }
+                attempts[last].end = event.at
+                let error = event.data["error"]?.stringValue.map { ": \($0)" } ?? ""
+                attempts[last].outcome = (event.type == .retrying ? "failed" : event.type.rawValue) + error
+            case .cancelRequested, .retried, .pruned, .stateChanged, .stageIgnored:
+                continue
+            }
+        }
+    }
+
+    func lines(now: Date) -> [String] {
+        var lines = enqueued.map { ["  enqueued   \(LifelineJSON.formatTime($0))"] } ?? []
+        for attempt in attempts {
+            let start = LifelineJSON.formatTime(attempt.start)
+            let duration = DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
+            let how = Table.cut(JobText.oneLine(attempt.outcome ?? "running"), to: 100)
+            lines.append("  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Counts by queue and state, running jobs per worker, throughput, lag, retry and failure rates.",
+        discussion: """
+            Examples:
+              lifeline stats
+              lifeline stats --watch        # redraw every 2 seconds; Ctrl-C to stop
+              lifeline stats --json | jq .windows
+            """
+    )
+
+    @Flag(help: "Redraw every 2 seconds.")
+    var watch = false
+
+    @Flag(help: "One JSON object.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if watch && json { throw ValidationError("--watch draws for people; use --json without it") }
+    }
+
+    func run() async throws {
+        let jobStore = try store.openStore()
+        let output = Output.standardOutput
+        repeat {
+            let stats = try await jobStore.statsGet()
+            if json { return try output.writeJSON(stats) }
+            if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
+            StatsText.lines(stats, style: Style(output)).forEach(output.writeLine)
+            if watch { try await Task.sleep(for: .seconds(2)) }
+        } while watch
+    }
+}
+
+enum StatsText {
+    static func lines(_ stats: QueueStats, style: Style) -> [String] {
+        let states: [JobState] = [.available, .scheduled, .running, .retryable, .completed, .discarded, .cancelled]
+        var lines: [String] = []
+        if stats.counts.isEmpty {
+            lines.append("no jobs")
+        } else {
+            let rows = stats.counts.keys.sorted().map { queue in
+                [queue] + states.map { "\(stats.counts[queue]?[$0] ?? 0)" }
+                    + [stats.oldestWaiting[queue].map { DurationText.format(.seconds($0.milliseconds / 1000)) } ?? "-"]
+            }
+            lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["OLDEST WAITING"], rows: rows)
+                .render(width: nil)
+        }
+        lines.append("")
+        let windows = stats.windows.map { window in
+            let attempts = window.completed + window.failedAttempts
+            let failureRate = attempts == 0 ? 0 : Double(window.failedAttempts) * 100 / Double(attempts)
+            return ["last \(window.minutes)m", "\(window.completed)", String(format: "%.1f/s", window.perMinute / 60),
+                    "\(window.failedAttempts)", "\(window.discarded)", String(format: "%.1f%%", failureRate)]
+        }
+        lines += Table(headers: ["WINDOW", "COMPLETED", "RATE", "FAILED ATTEMPTS", "DISCARDED", "FAILURE RATE"], rows: windows)
+            .render(width: nil)
+        lines.append("")
+        if stats.runningByWorker.isEmpty {
+            lines.append("no jobs running")
+        } else {
+            lines += Table(headers: ["WORKER", "RUNNING"], rows: stats.runningByWorker.keys.sorted().map { [$0, "\(stats.runningByWorker[$0]!)"] })
+                .render(width: nil)
+        }
+        return lines
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+@Suite("Operating Lifeline: tables, JSON, bulk retry, following events")
+struct OperatorCLITests {
+    /// A queue with completed, discarded (in two queues) and cancelled jobs.
+    static func failedQueue(_ cli: CLIRunner) async throws -> (a: [Int64], b: [Int64]) {
+        let long = String(repeating: "a very long error message ", count: 10)
+        let argv = #"{"argv": ["sh", "-c", "echo '\#(long)' >&2; exit 1"]}"#
+        let a = try (0..<3).map { _ in try cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "a"]) }
+        let b = try (0..<2).map { _ in try cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "b"]) }
+        _ = try cli.enqueue(["noop", "--queue", "a"])
+        let cancelled = try cli.enqueue(["noop", "--queue", "a", "--delay", "1h"])
+        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        return (a, b)
+    }
+
+    @Test("jobs list: stable columns, cut to the width, a message when empty")
+    func jobsTable() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["jobs", "list"]).stdout == "no jobs match\n")
+        _ = try await Self.failedQueue(cli)
+        let wide = try cli.run(["jobs", "list"]).lines
+        #expect(wide[0].split(separator: " ", omittingEmptySubsequences: true)
+            == ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST", "ERROR"])
+        #expect(wide.count == 8)
+        let narrow = try cli.run(["jobs", "list", "--failed"], extraEnvironment: ["COLUMNS": "70"]).lines
+        #expect(narrow.count == 6 && narrow.allSatisfy { $0.count <= 70 })
+        #expect(narrow.dropFirst().allSatisfy { $0.hasSuffix("…") && $0.contains("discarded") })
+        #expect(try cli.run(["jobs", "list", "--state", "completed", "--queue", "b"]).stdout == "no jobs match\n")
+    }
+
+    @Test("JSON shapes of jobs, events, servers, queues and stats")
+    func jsonShapes() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await Self.failedQueue(cli)
+        let job = try #require(try cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
+        #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args",
+                                         "idempotency_key", "server", "run_at", "created_at", "finished_at", "errors",
+                                         "progress", "result"])
+        #expect(Set(Self.keys(job["errors"]?.arrayValue?.first ?? .null)) == ["attempt", "at", "error", "worker"])
+        let event = try #require(try cli.json(["events", "--json"]).first)
+        #expect(Set(Self.keys(event)) == ["seq", "at", "type", "job", "server", "data"])
+        #expect(try cli.run(["server", "create", "s-1", "--disk-size", "64KiB"]).status == 0)
+        let server = try #require(try cli.server("s-1"))
+        for key in ["name", "machine", "state", "vm_state", "workload", "recovery_point", "allowed_actions", "current_job",
+                    "progress", "last_error"] {
+            #expect(server[key] != nil, "server lacks \(key)")
+        }
+        #expect(try cli.json(["server", "list", "--json"]).count == 1)
+        let queue = try #require(try cli.json(["queues", "list", "--json"]).first { $0["name"] == "a" })
+        #expect(queue["counts"]?["discarded"] == 3 && queue["counts"]?["cancelled"] == 1 && queue["counts"]?["completed"] == 1)
+        let stats = try #require(try cli.json(["stats", "--json"]).first)
+        #expect(stats["counts"]?["b"]?["discarded"] == 2)
+        #expect(stats["windows"]?.arrayValue?.first?["completed"] == 1)
+        #expect(stats["windows"]?.arrayValue?.first?["failed_attempts"] == 5)
+        let history = try #require(try cli.json(["server", "history", "s-1", "--json"]).first)
+        #expect(Set(Self.keys(history)) == ["at", "from", "to", "cause", "job"])
+    }
+
+    @Test("no colour codes in pipes, and every command's help has an example", arguments: [
+        ["enqueue"], ["worker"], ["server"], ["server", "create"], ["server", "failover"], ["server", "list"],
+        ["server", "show"], ["server", "history"], ["server", "wait"], ["jobs"], ["jobs", "list"], ["jobs", "show"],
+        ["jobs", "retry"], ["jobs", "cancel"], ["jobs", "prune"], ["events"], ["stats"], ["queues"], ["queues", "list"],
+        ["queues", "limit"], ["queues", "pause"], ["queues", "resume"],
+    ])
+    func help(_ command: [String]) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(command + ["--help"])
+        #expect(result.status == 0 && result.stdout.contains("Example"))
+        #expect(!result.stdout.contains("\u{1B}"))
+    }
+
+    @Test("bulk retry touches exactly the matching jobs; --dry-run touches none")
+    func bulkRetry() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (a, b) = try await Self.failedQueue(cli)
+        let dry = try cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a", "--dry-run"])
+        #expect(dry.stdout == "would retry 3 jobs: \(a.map(String.init).joined(separator: " "))\n")
+        #expect(try cli.json(["jobs", "list", "--failed", "--json"]).count == 5)
+        let retried = try cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a"])
+        #expect(retried.status == 0 && retried.stdout == "retried 3 jobs\n")
+        for id in a {
+            let job = try cli.job(id)
+            #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"]?.arrayValue?.count == 1)
+        }
+        for id in b { #expect(try cli.job(id)["state"] == "discarded") }
+        #expect(try cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
+        #expect(try cli.run(["jobs", "retry", "\(b[0])", "999"]).status == 3, "a job that is missing is reported")
+    }
+
+    @Test("events --follow shows an event enqueued by another process within a second")
+    func follow() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let follower = try cli.start(["events", "--follow", "--after", "1", "--json"])
+        defer { kill(follower.processIdentifier, SIGTERM) }
+        let lines = LineReader((follower.standardOutput as! Pipe).fileHandleForReading)
+        // The follower is up once it has opened the database; give it its first read.
+        try await waitUntil("the follower to start") { FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path) }
+        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1}"#])
+        let enqueued = ContinuousClock.now
+        let line = try await lines.next(timeout: .seconds(5))
+        #expect(ContinuousClock.now - enqueued < .seconds(1))
+        let event = try JSONValue(parsing: line)
+        #expect(event["job"]?.intValue == id && event["type"] == "enqueued")
+    }
+
+    static func keys(_ value: JSONValue) -> [String] {
+        if case .object(let fields) = value { return Array(fields.keys) }
+        return []
+    }
+}
+
+/// Reads lines from a pipe on a background thread, for tests that wait on a process's output.
+final class LineReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    init(_ handle: FileHandle) {
+        Thread {
+            var buffer = Data()
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { return }
+                buffer.append(data)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    buffer = Data(buffer[buffer.index(after: newline)...])
+                    self.lock.withLock { self.lines.append(line) }
+                }
+            }
+        }.start()
+    }
+
+    func next(timeout: Duration) async throws -> String {
+        var line: String?
+        try await waitUntil("a line of output", timeout: timeout) {
+            line = lock.withLock { lines.isEmpty ? nil : lines.removeFirst() }
+            return line != nil
+        }
+        return line!
+    }
+}
