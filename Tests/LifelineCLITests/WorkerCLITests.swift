@@ -161,10 +161,10 @@ struct WorkerCLITests {
         let worker = try cli.start(["worker", "--queues", "held,default"])
         defer { kill(worker.processIdentifier, SIGTERM) }
         let free = try cli.enqueue(["noop"])
-        try await waitUntil("the default job", timeout: .seconds(5)) { try cli.job(free)["state"] == "completed" }
+        try await waitUntil("the default job", timeout: .seconds(20)) { try cli.job(free)["state"] == "completed" }
         #expect(try cli.job(held)["state"] == "available")
         #expect(try cli.run(["queues", "resume", "held"]).status == 0)
-        try await waitUntil("the resumed job", timeout: .seconds(5)) { try cli.job(held)["state"] == "completed" }
+        try await waitUntil("the resumed job", timeout: .seconds(20)) { try cli.job(held)["state"] == "completed" }
         kill(worker.processIdentifier, SIGTERM)
         #expect(try await worker.waitForExit() == 0)
     }
