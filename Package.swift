@@ -76,7 +76,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineCLITests",
-            dependencies: ["LifelineQueue", "LifelineRecovery", "LifelineTestKit"]
+            dependencies: [
+                "LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -72,9 +72,11 @@ public enum StageJobs {
                     recoveryPoint: args.recoveryPoint, attempt: context.job.attempt
                 )
                 do {
-                    return try await infrastructure.perform(request) { progress in
+                    let result = try await infrastructure.perform(request) { progress in
                         context.report(progress: progress.json)
                     }
+                    CrashPoint.check("stage.after-effect")
+                    return result
                 } catch let failure as PermanentStageFailure {
                     throw JobFailure.permanent(failure.description)
                 }

@@ -23,6 +23,7 @@ extension SQLiteJobStore {
                 case false?: .held
                 }
             }
+            CrashPoint.check("renew.before-commit")
             return statuses
         }
     }

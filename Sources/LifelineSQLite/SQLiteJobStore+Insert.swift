@@ -7,7 +7,10 @@ extension SQLiteJobStore {
         let now = nowMs()
         return try await writer.write { db in
             for queue in Set(jobs.map(\.queue)) { try Self.register(queue: queue, db) }
-            return try jobs.map { try Self.insert($0, db, now: now, registerQueue: false) }
+            return try jobs.enumerated().map { index, job in
+                if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
+                return try Self.insert(job, db, now: now, registerQueue: false)
+            }
         }
     }
 

@@ -50,6 +50,7 @@ public struct SQLiteServerStore: ServerStore {
             let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, now: now, hook: hook)
             let point = action == .failover || action == .testFailover ? recoveryPoint : nil
             let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey, db)
+            CrashPoint.check("action.before-commit")
             return ActionResult(job: job!, existing: false, server: try ServerRow.fetch(db, name: name))
         }
     }

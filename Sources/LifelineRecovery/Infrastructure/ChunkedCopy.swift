@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 
 /// Copies a file in chunks, recording a checkpoint after each one, so that a copy stopped by
 /// a crash, a kill or a failure continues where it was instead of starting over.
@@ -33,6 +34,7 @@ struct ChunkedCopy {
             let data = try input.read(upToCount: Self.chunkSize) ?? Data()
             guard !data.isEmpty else { break }
             try output.write(contentsOf: data)
+            CrashPoint.check("copy.mid-chunk")
             try output.synchronize()
             offset += Int64(data.count)
             try FileSystem.writeCheckpoint(checkpoint, offset)
