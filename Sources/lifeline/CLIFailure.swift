@@ -32,6 +32,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case ServerStoreError.notFound(let name): (Code.notFound.rawValue, "no server '\(name)'")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")
+        case let other where StoreErrorText.describe(other) != nil: (Code.runtime.rawValue, StoreErrorText.describe(other)!)
         default: argumentParserReport(error, command: command)
         }
         if code == 0 {

@@ -29,7 +29,7 @@ struct StoreOptions: ParsableArguments {
         do {
             return SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath))
         } catch let error as DatabaseError {
-            throw CLIFailure(.runtime, "cannot open \(databasePath): \(error.message ?? "\(error.resultCode)")")
+            throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
         }
     }
 

@@ -1,0 +1,16 @@
+import GRDB
+
+/// One line for a storage error, without SQL or GRDB's wording, for people at a terminal.
+public enum StoreErrorText {
+    /// The message of a SQLite error, or nil for errors of other kinds.
+    public static func describe(_ error: any Error) -> String? {
+        guard let error = error as? DatabaseError else { return nil }
+        switch error.resultCode {
+        case .SQLITE_FULL: return "the disk is full: free some space and try again (nothing was written)"
+        case .SQLITE_READONLY: return "the database is read-only here (nothing was written)"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database stayed locked by another process; try again"
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the database file is damaged: \(error.message ?? "corrupt")"
+        default: return "database error: \(error.message ?? "\(error.resultCode)")"
+        }
+    }
+}

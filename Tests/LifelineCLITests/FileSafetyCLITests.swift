@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import LifelineTestKit
+import Testing
+
+/// Wrong files, read-only and full disks: a clear error, nothing corrupted, nothing touched.
+@Suite("Database files the CLI must not damage", .serialized)
+struct FileSafetyCLITests {
+    static let wrongFiles: [String] = ["random", "empty", "foreign", "newer"]
+
+    @Test("a wrong database file: one clear line, exit 1, the file byte-for-byte untouched", arguments: wrongFiles)
+    func wrongFile(_ kind: String) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let path = try cli.writeFile("target.db", "")
+        switch kind {
+        case "random":
+            try Data((0..<8192).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: path))
+        case "foreign":
+            try FileManager.default.removeItem(atPath: path)
+            let other = try DatabaseQueue(path: path)
+            try other.write { try $0.execute(sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)") }
+            try other.close()
+        case "newer":
+            try FileManager.default.removeItem(atPath: path)
+            #expect(try cli.run(["enqueue", "noop", "--db", path]).status == 0)
+            let raw = try DatabaseQueue(path: path)
+            try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 42; PRAGMA wal_checkpoint(TRUNCATE)") }
+            try raw.close()
+        default:
+            break
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        for command in [["enqueue", "noop"], ["jobs", "list"], ["worker", "--drain"], ["server", "list"]] {
+            let result = try cli.run(command + ["--db", path])
+            #expect(result.status == 1, "\(command)")
+            #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(path))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
+        #expect(siblings == ["target.db"], "no -wal, -shm or staging file appeared")
+    }
+
+    /// Mounts a small tmpfs for the test, or says why it cannot.
+    static func mount(size: String) throws -> URL? {
+        let point = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-mount-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: point, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", point.path]
+        mount.standardError = FileHandle.nullDevice
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else {
+            print("skipped: this machine does not allow mounting a tmpfs")
+            return nil
+        }
+        return point
+    }
+
+    static func run(_ program: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+    }
+
+    static func integrityCheck(_ path: String) throws -> String? {
+        var config = Configuration()
+        config.readonly = true
+        return try DatabaseQueue(path: path, configuration: config).read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+    }
+
+    @Test("a full disk: enqueue fails with one clear line, nothing is corrupted, and work continues once space is freed")
+    func fullDisk() async throws {
+        guard let mount = try Self.mount(size: "16m") else { return }
+        defer {
+            try? Self.run("/bin/umount", ["-l", mount.path])
+            try? FileManager.default.removeItem(at: mount)
+        }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let db = mount.appendingPathComponent("lifeline.db").path
+        #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        // Most of the disk goes to a file that can be removed later.
+        try Data(count: 12 << 20).write(to: mount.appendingPathComponent("filler"))
+        let big = try cli.writeFile("big.json", #"{"argv": ["true", ""# + String(repeating: "x", count: 100_000) + #""]}"#)
+        var failure: CLIRunner.Result?
+        for _ in 0..<200 {
+            let result = try cli.run(["enqueue", "exec", "--args-file", big, "--max-attempts", "1", "--db", db])
+            if result.status != 0 {
+                failure = result
+                break
+            }
+        }
+        let full = try #require(failure, "the disk never filled")
+        #expect(full.status == 1 && full.stderr.split(separator: "\n").count == 1)
+        #expect(full.stderr.contains("the disk is full"))
+        let count = try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count
+        #expect(try Self.integrityCheck(db) == "ok")
+        try FileManager.default.removeItem(at: mount.appendingPathComponent("filler"))
+        #expect(try cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)
+        #expect(try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count == count + 1)
+        #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
+    }
+
+    @Test("a read-only directory: a clear error, the database untouched")
+    func readOnly() throws {
+        guard let mount = try Self.mount(size: "4m") else { return }
+        defer {
+            try? Self.run("/bin/umount", ["-l", mount.path])
+            try? FileManager.default.removeItem(at: mount)
+        }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let db = mount.appendingPathComponent("lifeline.db").path
+        #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        try Self.run("/bin/mount", ["-o", "remount,ro", mount.path])
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        for command in [["enqueue", "noop"], ["jobs", "list"]] {
+            let result = try cli.run(command + ["--db", db])
+            #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(db))
+        }
+        let fresh = try cli.run(["enqueue", "noop", "--db", mount.appendingPathComponent("new.db").path])
+        #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
+    }
+}
