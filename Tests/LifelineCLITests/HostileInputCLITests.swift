@@ -1,0 +1,159 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import LifelineTestKit
+import Testing
+
+@Suite("Races, hostile input and security")
+struct HostileInputCLITests {
+    @Test("8 processes send conflicting actions to one server: exactly one is accepted")
+    func conflictingActions() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["server", "create", "r-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let actions = ["failover", "test-failover", "delete", "failover", "test-failover", "delete", "failover", "test-failover"]
+        let processes = try actions.map { try cli.start(["server", $0, "r-1"]) }
+        var statuses: [Int32] = []
+        for process in processes { statuses.append(try await process.waitForExit()) }
+        #expect(statuses.filter { $0 == 0 }.count == 1 && statuses.filter { $0 == 3 }.count == 7, "\(statuses)")
+        #expect(try cli.history("r-1").count == 3)
+        #expect(try cli.json(["jobs", "list", "--json"]).count == 2)
+    }
+
+    @Test("8 processes enqueue with one idempotency key: one job")
+    func sameKey() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let processes = try (0..<8).map { _ in try cli.start(["enqueue", "noop", "--idempotency-key", "once"]) }
+        for process in processes { #expect(try await process.waitForExit() == 0) }
+        #expect(try cli.jobCount() == 1)
+    }
+
+    /// A seeded stream of strings people and programs should never send.
+    struct HostileStrings: RandomNumberGenerator {
+        var state: UInt64
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+
+        static let fragments = [
+            "../", "..", "/", "\\", "'; DROP TABLE jobs; --", "\" OR 1=1 --", "%s%n", "$(touch /tmp/x)", "`id`", "|", ";",
+            "\u{0}", "\u{7}", "\u{1B}[31m", "\n", "\r", "\t", "ünï", "🚀", "\u{202E}", "٣", "-1", "0", "99999999999999999999",
+            "1e309", "NaN", "null", "{", "}", "[", "]", "\"", ":", ",", "5", "ms", "s", "h", "-", "--", "=", " ",
+        ]
+
+        mutating func string() -> String {
+            let count = Int.random(in: 0...8, using: &self)
+            return (0..<count).map { _ in Self.fragments.randomElement(using: &self)! }.joined()
+        }
+    }
+
+    static let templates: [@Sendable (String) -> [String]] = [
+        { ["enqueue", "noop", "--args", $0] },
+        { ["enqueue", "sleep", "--args", #"{"ms": "# + $0 + "}"] },
+        { ["enqueue", "noop", "--queue", $0] },
+        { ["enqueue", "noop", "--priority", $0] },
+        { ["enqueue", "noop", "--timeout", $0] },
+        { ["enqueue", "noop", "--delay", $0] },
+        { ["enqueue", "noop", "--at", $0] },
+        { ["enqueue", "noop", "--max-attempts", $0] },
+        { ["enqueue", $0] },
+        { ["jobs", "show", $0] },
+        { ["jobs", "list", "--state", $0] },
+        { ["jobs", "list", "--since", $0] },
+        { ["events", "--after", $0] },
+        { ["server", "create", $0] },
+        { ["server", "create", "ok-name", "--disk-size", $0] },
+        { ["server", "create", "ok-name", "--machine", $0] },
+        { ["server", "failover", $0] },
+        { ["server", "wait", "x", "--state", $0] },
+        { ["queues", "limit", $0, "3"] },
+        { ["queues", "limit", "q", $0] },
+        { ["worker", "--concurrency", $0, "--drain"] },
+        { ["worker", "--lease", $0, "--drain"] },
+    ]
+
+    @Test("hostile input never crashes: exit 0, 3, 4 or 64 with one line, and stored values read back exactly")
+    func fuzz() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        var strings = HostileStrings(state: 20261125)
+        for round in 0..<120 {
+            let value = strings.string()
+            let arguments = Self.templates[round % Self.templates.count](value)
+            let result = try cli.run(arguments)
+            #expect([0, 3, 4, 64].contains(result.status), "lifeline \(arguments) exited \(result.status): \(result.stderr)")
+            if result.status != 0 {
+                #expect(result.stderr.split(separator: "\n", omittingEmptySubsequences: false).count == 2, "\(arguments): \(result.stderr)")
+                #expect(!result.stderr.contains("\u{0}"))
+            }
+        }
+        // Whatever a string holds, it is stored and read back exactly.
+        for round in 0..<40 {
+            let value = strings.string().replacingOccurrences(of: "\u{0}", with: "")
+            let key = "key-\(round)-" + value.filter { !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } }
+            let args: JSONValue = ["text": .string(value), "n": .int(Int64(round))]
+            let id = try cli.enqueue(["noop", "--args", args.canonicalText, "--idempotency-key", key])
+            let job = try cli.job(id)
+            #expect(job["args"] == args && job["idempotency_key"]?.stringValue == key)
+        }
+        let megabyte: JSONValue = ["blob": .string(String(repeating: "ü'\";--", count: 1 << 17))]
+        let file = try cli.writeFile("big.json", megabyte.canonicalText)
+        let big = try cli.run(["enqueue", "noop", "--args-file", file, "--json"])
+        if megabyte.canonicalText.utf8.count > JobLimits.argsBytes {
+            #expect(big.status == 64)
+        } else {
+            let id = try #require(try JSONValue(parsing: big.stdout)["id"]?.intValue)
+            #expect(try cli.job(id)["args"] == megabyte)
+        }
+    }
+
+    @Test("exec never runs a shell: metacharacters reach the program as plain arguments")
+    func noShell() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("pwned-\(UUID().uuidString)").path
+        let argv: JSONValue = ["argv": ["echo", .string("$(touch \(marker))"), ";", "touch", .string(marker), "|", .string("`touch \(marker)`")]]
+        let id = try cli.enqueue(["exec", "--args", argv.canonicalText])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let stdout = try cli.job(id)["result"]?["stdout"]?.stringValue
+        #expect(stdout == "$(touch \(marker)) ; touch \(marker) | `touch \(marker)`\n")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("the database, infra files and directories are owner-only")
+    func ownerOnly() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["server", "create", "p-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try cli.run(["server", "failover", "p-1"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let enumerator = try #require(FileManager.default.enumerator(atPath: cli.home.path))
+        var checked = 0
+        for case let path as String in enumerator {
+            let mode = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent(path).path)[.posixPermissions] as! Int
+            #expect(mode & 0o077 == 0, "\(path) is \(String(mode, radix: 8))")
+            checked += 1
+        }
+        #expect(checked > 10)
+    }
+
+    @Test("server names can never leave infra/", arguments: [
+        "../evil", "..", ".", "a/b", "/etc", "-rf", "name\n", "x\u{1B}[2J", String(repeating: "n", count: 64), "", "ünï",
+    ])
+    func serverNames(_ name: String) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(["server", "create", name])
+        #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1)
+        #expect(throws: JobInputError.self) { try ServerNames.check(name) }
+        #expect(throws: JobInputError.self) { try ServerNames.check("a\u{0}b") }
+    }
+}
