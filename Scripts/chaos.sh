@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Chaos run: thousands of jobs and dozens of recovery servers going through failover, failback
+# and test failover at once, while worker processes are killed with SIGKILL at random. Then it
+# checks: every job completed exactly once, none stuck, every server back in standby, no VM or
+# disk left under infra/, and PRAGMA integrity_check ok. Prints a one-line verdict.
+#
+#   Scripts/chaos.sh            # 3,000 jobs, 24 servers, a kill every second or so
+#   Scripts/chaos.sh --small    # 300 jobs, 4 servers (what Scripts/test.sh runs)
+#
+# LIFELINE_BIN names the binary to test (default: a release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=3000 servers=24
+if [ "${1:-}" = "--small" ]; then jobs=300 servers=4; fi
+
+if [ -z "${LIFELINE_BIN:-}" ]; then
+  swift build -c release --product lifeline >/dev/null
+  LIFELINE_BIN=.build/release/lifeline
+fi
+bin=$(realpath "$LIFELINE_BIN")
+home=$(mktemp -d /tmp/lifeline-chaos.XXXXXX)
+export LIFELINE_HOME=$home LIFELINE_LOG_LEVEL=critical
+started=$(date +%s)
+pool=""
+cleanup() {
+  [ -n "$pool" ] && kill -TERM "$pool" 2>/dev/null && wait "$pool" 2>/dev/null
+  rm -rf "$home"
+}
+trap cleanup EXIT
+
+# Jobs: no-ops and short sleeps, in one batch.
+python3 -c "
+import random
+random.seed(7)
+for i in range($jobs):
+    print('{\"kind\": \"noop\"}' if i % 3 else '{\"args\": {\"ms\": %d}}' % random.randint(1, 30))
+" > "$home/jobs.jsonl"
+"$bin" enqueue sleep --batch "$home/jobs.jsonl" >/dev/null
+for i in $(seq 1 "$servers"); do "$bin" server create "s$i" --disk-size 256KiB >/dev/null; done
+
+"$bin" worker --processes 3 --concurrency 16 --lease 2s 2>/dev/null &
+pool=$!
+
+# The killer: SIGKILL a random worker process every 0.5 to 1.5 s while the servers move.
+touch "$home/killing"
+(
+  kills=0
+  while [ -e "$home/killing" ]; do
+    sleep "$(( RANDOM % 2 )).$(( RANDOM % 10 ))5"
+    victim=$(pgrep -P "$pool" | shuf -n 1 || true)
+    [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
+  done
+  echo "$kills" > "$home/kills"
+) &
+killer=$!
+
+# Each server goes through both workflows; every action waits for the server to rest.
+drive() {
+  local s=$1
+  "$bin" server wait "$s" --state standby --timeout 300s >/dev/null &&
+  for action in failover failback confirm-failback test-failover stop-test; do
+    "$bin" server "$action" "$s" --wait --timeout 300s >/dev/null || return 1
+  done
+}
+failed_drives=0
+pids=()
+for i in $(seq 1 "$servers"); do drive "s$i" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid" || failed_drives=$((failed_drives + 1)); done
+rm "$home/killing"
+wait "$killer"
+kills=$(cat "$home/kills")
+
+# Let the pool finish the rest, then stop it.
+for _ in $(seq 1 600); do
+  left=$("$bin" jobs list --state available --state scheduled --state retryable --state running --limit 1 --json | wc -l)
+  [ "$left" -eq 0 ] && break
+  sleep 0.5
+done
+kill -TERM "$pool"; wait "$pool" || true; pool=""
+
+"$bin" jobs list --limit 100000000 --json > "$home/jobs.json"
+"$bin" events --type completed --json > "$home/completed.json"
+"$bin" server list --json > "$home/servers.json"
+python3 - "$home" "$jobs" "$servers" "$kills" "$failed_drives" "$(( $(date +%s) - started ))" <<'PY'
+import json, os, sqlite3, sys
+home, jobs, servers, kills, failed_drives, seconds = sys.argv[1], *map(int, sys.argv[2:])
+load = lambda name: [json.loads(line) for line in open(os.path.join(home, name))]
+all_jobs, completions, server_rows = load("jobs.json"), load("completed.json"), load("servers.json")
+per_job = {}
+for event in completions:
+    per_job[event["job"]] = per_job.get(event["job"], 0) + 1
+completed = [j for j in all_jobs if j["state"] == "completed"]
+stuck = [j["id"] for j in all_jobs if j["state"] != "completed"]
+twice = [job for job, n in per_job.items() if n != 1]
+standby = [s for s in server_rows if s["state"] == "standby"]
+leaks = []
+for root, dirs, files in os.walk(os.path.join(home, "infra", "servers")):
+    leaks += [os.path.join(root, f) for f in files if f in ("vm.json", "test-vm.json", "mount", "workload") or "hot" in root]
+integrity = sqlite3.connect(f"file:{home}/lifeline.db?mode=ro", uri=True).execute("PRAGMA integrity_check").fetchone()[0]
+ok = (not stuck and not twice and len(per_job) == len(completed) and len(standby) == servers
+      and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs)
+print(f"chaos: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
+      f"completed-twice={len(twice)} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
+      f"failed-drives={failed_drives} kills={kills} leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
+if leaks: print("leaked:", *leaks[:5])
+if stuck: print("stuck jobs:", *stuck[:10])
+sys.exit(0 if ok else 1)
+PY
