@@ -13,3 +13,5 @@ fi
 
 swift build --build-tests
 swift test --skip-build "$@"
+# A small chaos run: jobs and servers while worker processes are killed at random.
+LIFELINE_BIN=.build/debug/lifeline Scripts/chaos.sh --small
