@@ -1,3 +1,5 @@
+import Foundation
+
 /// Exponential backoff with jitter and a cap: the delay before attempt `n + 1` after attempt
 /// `n` failed is `min(cap, base · 2^(n-1))`, shortened at random by up to `jitter` of itself
 /// so that jobs that failed together do not all come back together.
@@ -32,6 +34,13 @@ public struct Backoff: Sendable, Hashable {
     private func pow2(_ exponent: Double) -> Double {
         // 2^64 already exceeds any cap; stopping there keeps the product finite.
         exponent >= 64 ? .greatestFiniteMagnitude : Double(sign: .plus, exponent: Int(exponent), significand: 1)
+    }
+}
+
+extension Date {
+    /// The time `duration` after this one (before it, for a negative duration).
+    public func adding(_ duration: Duration) -> Date {
+        addingTimeInterval(Double(duration.milliseconds) / 1000)
     }
 }
 

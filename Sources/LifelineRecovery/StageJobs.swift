@@ -50,9 +50,11 @@ public enum StageJobs {
             return JobDefaults(queue: stage.queue, priority: 1, maxAttempts: JobLimits.maxAttempts.upperBound,
                                timeout: .seconds(600), backoff: Backoff(base: .seconds(1), cap: .seconds(30)))
         }
+        // A worker lost to a crash costs an attempt too: five give room for that, and a stage
+        // that truly fails (or throws a permanent error) still ends within a minute or so.
         let long = stage == .finalize || stage == .backup
-        return JobDefaults(queue: stage.queue, priority: 2, maxAttempts: 3, timeout: long ? .seconds(6 * 3600) : .seconds(600),
-                           backoff: Backoff(base: .seconds(1), cap: .seconds(60)))
+        return JobDefaults(queue: stage.queue, priority: 2, maxAttempts: 5, timeout: long ? .seconds(6 * 3600) : .seconds(600),
+                           backoff: Backoff(base: .milliseconds(500), cap: .seconds(10)))
     }
 
     /// Registers a job kind per stage, each running its stage on `infrastructure`.

@@ -50,9 +50,12 @@ extension SQLiteJobStore {
         }
         return try await writer.read { [sql, arguments] db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let type: String = row["type"]
+                let typeText: String = row["type"]
+                guard let type = EventType(rawValue: typeText) else {
+                    throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown event type '\(typeText)'")
+                }
                 return JobEvent(
-                    seq: row["seq"], at: Date(ms: row["at"]), type: EventType(rawValue: type) ?? .enqueued,
+                    seq: row["seq"], at: Date(ms: row["at"]), type: type,
                     job: row["job"], server: row["server"], data: try JSONValue(parsing: row["data"] as String)
                 )
             }

@@ -45,7 +45,7 @@ enum BatchFile {
         if let timeout = fields["timeout"] { request.timeout = try duration(timeout, "timeout") }
         if let backoff = fields["backoff"] { request.backoff = try duration(backoff, "backoff") }
         if let delay = fields["delay"] {
-            request.runAt = now.addingTimeInterval(Double(try duration(delay, "delay").milliseconds) / 1000)
+            request.runAt = now.adding(try duration(delay, "delay"))
         }
         return request
     }

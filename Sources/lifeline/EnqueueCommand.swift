@@ -118,7 +118,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             argsValue = try InputParsing.json(String(decoding: data, as: UTF8.self), source: "--args-file")
         }
         var runAt: Date?
-        if let delay { runAt = Date().addingTimeInterval(Double(try InputParsing.duration(delay, flag: "--delay").milliseconds) / 1000) }
+        if let delay { runAt = Date().adding(try InputParsing.duration(delay, flag: "--delay")) }
         if let at { runAt = try InputParsing.time(at, flag: "--at") }
         return EnqueueRequest(
             kind: kind, args: argsValue, queue: queue, priority: priority, maxAttempts: maxAttempts,

@@ -124,8 +124,8 @@ struct RecoveryCLITests {
     func finalizationFailure() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "finalize:fail-first=3"])
-        #expect(try cli.run(["server", "create", "app-1", "--disk-size", "6MiB", "--wait"]).status == 0)
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "finalize:fail-first=5"])
+        #expect(try cli.run(["server", "create", "app-1", "--disk-size", "8MiB", "--wait"]).status == 0)
         #expect(try cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"]).status == 0)
         let failed = try #require(try cli.server("app-1"))
         #expect(failed["state"] == "finalization_failed" && failed["vm_state"] == "running")
@@ -136,7 +136,7 @@ struct RecoveryCLITests {
         #expect(try cli.server("app-1")?["state"] == "failover")
         let finalize = try cli.json(["jobs", "list", "--kind", "recovery.finalize", "--state", "completed", "--json"])
         let resumedFrom = try #require(finalize.first?["result"]?["resumed_from"]?.intValue)
-        #expect(resumedFrom >= 3 << 20, "three failed runs each left at least a 1 MiB chunk behind")
+        #expect(resumedFrom >= 5 << 20, "five failed runs each left at least a 1 MiB chunk behind")
         let points = try Self.checksums(cli.infra("machines/app-1/rp-003"))
         #expect(try Self.sha256(cli.infra("servers/app-1/hot/disk-0.img")) == points["disk-0.img"])
         withExtendedLifetime(worker) {}
@@ -146,7 +146,7 @@ struct RecoveryCLITests {
     func failedTestStart() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "start-test:fail-first=3"])
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "start-test:fail-first=5"])
         #expect(try cli.run(["server", "create", "qa-1", "--disk-size", "256KiB", "--wait"]).status == 0)
         #expect(try cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
         let server = try #require(try cli.server("qa-1"))
