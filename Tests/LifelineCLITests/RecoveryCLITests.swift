@@ -229,3 +229,42 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 }
+
+@Suite("The command infrastructure adapter")
+struct CommandInfrastructureCLITests {
+    @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")
+    func commandAdapter() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let log = try cli.writeFile("stages.log", "")
+        // The operator's program: logs each request, reports progress, refuses test VMs for good.
+        let program = try cli.writeFile("stage.sh", """
+            #!/bin/sh
+            request=$(cat)
+            echo "$request" >> "\(log)"
+            echo '{"done": 1, "total": 2, "detail": "half"}'
+            case "$request" in *'"stage":"start-test"'*) echo "no test VMs here" >&2; exit 3;; esac
+            exit 0
+            """)
+        chmod(program, 0o700)
+        let config = try cli.writeFile("commands.json", #"{"default": ["\#(program)"]}"#)
+        let environment = ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": config]
+        let worker = try cli.start(["worker", "--lease", "1s"], extraEnvironment: environment)
+        defer { kill(worker.processIdentifier, SIGKILL) }
+        #expect(try cli.run(["server", "create", "cmd-1", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try cli.server("cmd-1")?["state"] == "failover")
+        #expect(try cli.run(["server", "test-failover", "cmd-1"]).status == 3, "not allowed in failover")
+        #expect(try cli.run(["server", "cancel-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        let server = try #require(try cli.server("cmd-1"))
+        #expect(server["state"] == "standby" && server["last_error"]?.stringValue?.contains("no test VMs here") == true)
+        let startTest = try #require(try cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first)
+        #expect(startTest["state"] == "discarded" && startTest["attempt"] == 1, "exit 3 is not retried")
+        let requests = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(requests.map { $0["stage"]?.stringValue ?? "" } == [
+            "create", "start-vm", "switch-workload", "finalize", "cancel-failover", "start-test", "stop-test",
+        ])
+        #expect(requests.allSatisfy { $0["server"] == "cmd-1" && $0["machine"] == "cmd-1" })
+    }
+}
