@@ -26,7 +26,7 @@ extension Job {
             heartbeatAt: (row["heartbeat_at"] as Int64?).map(Date.init(ms:)),
             progress: try (row["progress"] as String?).map(JSONValue.init(parsing:)),
             result: try (row["result"] as String?).map(JSONValue.init(parsing:)),
-            errors: try LifelineJSON.decoder().decode([AttemptError].self, from: Data(errorsText.utf8)),
+            errors: errorsText == "[]" ? [] : try LifelineJSON.decoder().decode([AttemptError].self, from: Data(errorsText.utf8)),
             idempotencyKey: row["idempotency_key"],
             server: row["server"],
             cancelRequested: row["cancel_requested"],

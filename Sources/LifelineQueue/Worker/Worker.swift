@@ -50,12 +50,23 @@ public final class Worker: Sendable {
         logger.info("worker stopped")
     }
 
+    /// While most slots are busy, a claim waits this long after the last one for more to
+    /// free up, so slots are filled in batches and processes take the write lock less often.
+    static let claimCooldown = Duration.milliseconds(2)
+
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
+        var lastClaim = ContinuousClock.now - Self.claimCooldown
         while !stopping.isSet {
             let free = configuration.concurrency - running.count
             var wait = configuration.idleRecheck
+            let sinceClaim = ContinuousClock.now - lastClaim
+            if free > 0, running.count > 0, free < (configuration.concurrency + 1) / 2, sinceClaim < Self.claimCooldown {
+                try? await Task.sleep(for: Self.claimCooldown - sinceClaim)
+                continue
+            }
             if free > 0 {
+                lastClaim = .now
                 do {
                     let claimed = try await store.jobClaim(ClaimRequest(
                         owner: configuration.owner, queues: configuration.queues, limit: free, lease: configuration.lease

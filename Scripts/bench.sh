@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Lifeline's benchmark, side by side with the raw-SQLite floor and a peer queue (huey on
+# SQLite), in one run on this machine. Builds what it needs into .build-bench/.
+#
+#   Scripts/bench.sh            # full sizes (100k jobs per scenario, a 1M backlog): several minutes
+#   Scripts/bench.sh --quick    # small sizes, for a smoke test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! [ -f /usr/include/sqlite3.h ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libsqlite3-dev
+fi
+mkdir -p .build-bench
+echo "building lifeline (release), the floor and the peer…" >&2
+swift build -c release --product lifeline >/dev/null
+gcc -O2 -o .build-bench/floor Scripts/bench/floor.c -lsqlite3
+if ! [ -x .build-bench/venv/bin/python ]; then
+  python3 -m venv .build-bench/venv
+  .build-bench/venv/bin/pip install -q huey
+fi
+python3 Scripts/bench/bench.py "$(realpath .build/release/lifeline)" "$(realpath .build-bench/floor)" \
+  "$PWD/.build-bench/venv/bin/python" "$PWD/.build-bench/results.json" "$@"

@@ -1,0 +1,226 @@
+"""Lifeline's benchmark: every scenario on a fresh LIFELINE_HOME, three runs each (the median
+is shown, with min–max), side by side with the raw-SQLite floor and the huey peer.
+
+    python bench.py LIFELINE_BIN FLOOR_BIN PEER_PYTHON OUT_JSON [--quick]
+"""
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+lifeline, floor, peer_python, out_json = sys.argv[1:5]
+quick = "--quick" in sys.argv
+size = (lambda full, small: small if quick else full)
+RUNS = 3
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def home():
+    path = tempfile.mkdtemp(prefix="lifeline-bench-")
+    return path, {**os.environ, "LIFELINE_HOME": path, "LIFELINE_LOG_LEVEL": "critical"}
+
+
+def run(env, *args, **kwargs):
+    return subprocess.run([lifeline, *args], env=env, check=True, capture_output=True, text=True, **kwargs)
+
+
+def batch(path, count, keys=False):
+    with open(path, "w") as file:
+        for i in range(count):
+            file.write(json.dumps({"idempotency_key": f"k-{i:08x}-{hash(i) & 0xffffffff:08x}"} if keys else {}) + "\n")
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def completed(db):
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT count(*) FROM jobs WHERE queue = 'default' AND state = 'completed'").fetchone()[0]
+
+
+# Each scenario returns one number per run, or a dict of numbers.
+def single_enqueue():
+    path, env = home()
+    calls = size(200, 30)
+    times = []
+    for _ in range(calls):
+        start = time.monotonic()
+        run(env, "enqueue", "noop")
+        times.append((time.monotonic() - start) * 1000)
+    shutil.rmtree(path)
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99)}
+
+
+def batch_enqueue(keys):
+    def scenario():
+        path, env = home()
+        count = size(100_000, 10_000)
+        batch(f"{path}/jobs.jsonl", count, keys)
+        run(env, "queues", "list")
+        start = time.monotonic()
+        run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
+        rate = count / (time.monotonic() - start)
+        shutil.rmtree(path)
+        return rate
+    return scenario
+
+
+def end_to_end(processes, concurrency):
+    def scenario():
+        path, env = home()
+        count = size(100_000, 10_000)
+        batch(f"{path}/jobs.jsonl", count)
+        run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
+        start = time.monotonic()
+        run(env, "worker", "--drain", "--processes", str(processes), "--concurrency", str(concurrency))
+        rate = count / (time.monotonic() - start)
+        assert completed(f"{path}/lifeline.db") == count
+        shutil.rmtree(path)
+        return rate
+    return scenario
+
+
+def pickup():
+    path, env = home()
+    run(env, "queues", "list")
+    worker = subprocess.Popen([lifeline, "worker", "--concurrency", "16"], env=env)
+    time.sleep(0.5)
+    for _ in range(size(1000, 100)):
+        run(env, "enqueue", "noop")
+    time.sleep(0.5)
+    worker.terminate()
+    worker.wait()
+    events = [json.loads(line) for line in run(env, "events", "--json").stdout.splitlines()]
+    enqueued = {e["job"]: e["at"] for e in events if e["type"] == "enqueued"}
+    started = {e["job"]: e["at"] for e in events if e["type"] == "started"}
+    parse = lambda text: time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000
+    latencies = [(parse(started[j]) - parse(enqueued[j])) * 1000 for j in started]
+    shutil.rmtree(path)
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+
+
+def backlog(waiting):
+    def scenario():
+        path, env = home()
+        batch(f"{path}/jobs.jsonl", waiting)
+        run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
+        target = size(20_000, 5_000)
+        worker = subprocess.Popen([lifeline, "worker", "--concurrency", "64"], env=env)
+        start = time.monotonic()
+        while completed(f"{path}/lifeline.db") < min(target, waiting):
+            time.sleep(0.02)
+        rate = min(target, waiting) / (time.monotonic() - start)
+        worker.terminate()
+        worker.wait()
+        shutil.rmtree(path)
+        return rate
+    return scenario
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu():
+    path, env = home()
+    run(env, "queues", "list")
+    worker = subprocess.Popen([lifeline, "worker"], env=env)
+    time.sleep(1)
+    seconds = size(10, 3)
+    before = cpu_seconds(worker.pid)
+    time.sleep(seconds)
+    used = cpu_seconds(worker.pid) - before
+    worker.terminate()
+    worker.wait()
+    shutil.rmtree(path)
+    return used / seconds * 100
+
+
+def rss():
+    path, env = home()
+    with open(f"{path}/jobs.jsonl", "w") as file:
+        file.writelines(json.dumps({"args": {"ms": 5000}}) + "\n" for _ in range(64))
+    run(env, "enqueue", "sleep", "--batch", f"{path}/jobs.jsonl")
+    worker = subprocess.Popen([lifeline, "worker", "--concurrency", "64"], env=env)
+    time.sleep(2)
+    kib = next(int(line.split()[1]) for line in open(f"/proc/{worker.pid}/status") if line.startswith("VmRSS"))
+    worker.terminate()
+    worker.wait()
+    shutil.rmtree(path)
+    return kib / 1024
+
+
+def floor_run():
+    path, env = home()
+    run(env, "queues", "list")
+    result = subprocess.run([floor, f"{path}/lifeline.db", str(size(100_000, 10_000)), "64"], check=True,
+                            capture_output=True, text=True)
+    shutil.rmtree(path)
+    return json.loads(result.stdout)
+
+
+def peer_run():
+    path = tempfile.mkdtemp(prefix="huey-bench-")
+    result = subprocess.run([peer_python, f"{here}/huey_peer.py", f"{path}/peer", str(size(20_000, 2_000))], check=True,
+                            capture_output=True, text=True, cwd=path)
+    shutil.rmtree(path)
+    return json.loads(result.stdout)
+
+
+def measure(scenario):
+    results = [scenario() for _ in range(RUNS)]
+    if isinstance(results[0], dict):
+        return {key: measure_values([r[key] for r in results]) for key in results[0]}
+    return measure_values(results)
+
+
+def measure_values(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+floor_figures = measure(floor_run)
+peer_figures = measure(peer_run)
+rows = [
+    ("single CLI enqueue p50 (ms)", lambda: measure(single_enqueue), "p50_ms", None, None, "≤ 10"),
+    ("single CLI enqueue p99 (ms)", None, "p99_ms", None, None, ""),
+    ("batch enqueue, no keys (jobs/s)", lambda: measure(batch_enqueue(False)), None, "insert_per_s", "enqueue_per_s", "≥ 150,000"),
+    ("batch enqueue, unique keys (jobs/s)", lambda: measure(batch_enqueue(True)), None, "insert_per_s", "enqueue_per_s", "≥ 50,000"),
+    ("end to end, 1 process × 64 (jobs/s)", lambda: measure(end_to_end(1, 64)), None, "claim_complete_per_s", "end_to_end_per_s", ""),
+    ("end to end, 4 processes × 16 (jobs/s)", lambda: measure(end_to_end(4, 16)), None, "claim_complete_per_s", "end_to_end_per_s", "≥ 50,000, ≥ 0.6× floor, ≥ 10× peer"),
+    ("pickup latency p50 (ms)", lambda: measure(pickup), "p50_ms", None, None, "≤ 5"),
+    ("pickup latency p99 (ms)", None, "p99_ms", None, None, "≤ 50"),
+    ("claim+complete, 10k waiting (jobs/s)", lambda: measure(backlog(10_000)), None, None, None, ""),
+    (f"claim+complete, {size('1M', '100k')} waiting (jobs/s)", lambda: measure(backlog(size(1_000_000, 100_000))), None, None, None, "≥ 0.8× the 10k rate"),
+    (f"idle worker CPU over {size(10, 3)} s (% of a core)", lambda: measure(idle_cpu), None, None, None, "< 1"),
+    ("worker RSS with 64 jobs running (MB)", lambda: measure(rss), None, None, None, "≤ 40"),
+]
+
+results = []
+previous = None
+for name, scenario, key, floor_key, peer_key, target in rows:
+    figures = scenario() if scenario else previous
+    previous = figures
+    value = figures[key] if key else figures
+    floor_value = floor_figures[floor_key] if floor_key else None
+    peer_value = peer_figures[peer_key] if peer_key else None
+    results.append({"scenario": name, "lifeline": value, "floor": floor_value, "peer": peer_value, "target": target})
+
+fmt = lambda f: "-" if f is None else f"{f['median']:,.1f} ({f['min']:,.1f}–{f['max']:,.1f})" if f["median"] < 100 else f"{f['median']:,.0f} ({f['min']:,.0f}–{f['max']:,.0f})"
+ratio = lambda a, b: "-" if a is None or b is None or b["median"] == 0 else f"{a['median'] / b['median']:.2f}×"
+header = ("scenario", "lifeline median (min–max)", "floor", "peer (huey)", "vs floor", "vs peer", "target")
+table = [header] + [(r["scenario"], fmt(r["lifeline"]), fmt(r["floor"]), fmt(r["peer"]), ratio(r["lifeline"], r["floor"]),
+                     ratio(r["lifeline"], r["peer"]), r["target"]) for r in results]
+widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+for row in table:
+    print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+with open(out_json, "w") as file:
+    json.dump({"quick": quick, "runs": RUNS, "results": results}, file, indent=2)
+print(f"\nwritten to {out_json}")
