@@ -47,7 +47,7 @@ extension SQLiteJobStore {
             WHERE id IN (
                 SELECT id FROM jobs WHERE queue = ? AND state = 'available'
                 ORDER BY priority, run_at, id LIMIT ?)
-            RETURNING *
+            RETURNING \(Job.columns)
             """, arguments: [owner, now + lease.milliseconds, now, now, queue, count])
         for job in jobs {
             try EventLog.append(
@@ -76,7 +76,7 @@ extension SQLiteJobStore {
     /// recorded as failed, with the worker that held it.
     static func rescueExpiredLeases(_ db: Database, now: Int64, hook: (any JobFinishHook)?) throws {
         let expired = try Job.fetchAll(
-            db, sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
+            db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )
         for job in expired {
             let message = "lease expired: worker \(job.leaseOwner ?? "?") stopped renewing it"

@@ -34,7 +34,7 @@ extension SQLiteJobStore {
         let applied = try await writer.write { db in
             var applied = Set<Int64>()
             let fenced = try db.cachedStatement(sql: """
-                SELECT * FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+                SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
                 """)
             for finish in finishes {
                 guard let row = try Row.fetchOne(fenced, arguments: [finish.id, finish.attempt, finish.owner]) else {

@@ -24,7 +24,7 @@ extension SQLiteJobStore {
         if registerQueue { try register(queue: job.queue, db) }
         let args = job.args.canonicalText
         if let key = job.idempotencyKey,
-           let existing = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [key]).first
+           let existing = try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key]).first
         {
             guard existing.kind == job.kind, existing.args.canonicalText == args else {
                 throw JobStoreError.idempotencyConflict(key: key, existing: existing.id)
@@ -37,7 +37,7 @@ extension SQLiteJobStore {
             INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
                               backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            RETURNING *
+            RETURNING \(Job.columns)
             """, arguments: [
                 job.queue, job.kind, args, state.rawValue, job.priority, job.maxAttempts, job.timeout.milliseconds,
                 job.backoff.base.milliseconds, job.backoff.cap.milliseconds, job.backoff.jitter, runAt,

@@ -6,13 +6,13 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobGet(_ id: Int64) async throws -> Job? {
         try await writer.read { db in
-            try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first
+            try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]).first
         }
     }
 
     public func jobList(_ filter: JobFilter) async throws -> [Job] {
         let (whereSQL, arguments) = Self.whereClause(filter)
-        var sql = "SELECT * FROM jobs \(whereSQL) ORDER BY id DESC"
+        var sql = "SELECT \(Job.columns) FROM jobs \(whereSQL) ORDER BY id DESC"
         var all = arguments
         if let limit = filter.limit {
             sql += " LIMIT ?"

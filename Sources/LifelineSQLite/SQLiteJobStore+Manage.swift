@@ -17,7 +17,7 @@ extension SQLiteJobStore {
     /// Cancels a waiting job at once, or asks a running one to stop, inside the caller's
     /// transaction.
     static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> CancelResult {
-        guard let job = try Job.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).first else {
+        guard let job = try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]).first else {
             return .notFound
         }
         switch job.state {
@@ -45,7 +45,7 @@ extension SQLiteJobStore {
                     SET state = 'available', attempt = 0, run_at = ?, finished_at = NULL, result = NULL,
                         cancel_requested = 0
                     WHERE id = ? AND state IN ('discarded', 'cancelled')
-                    RETURNING *
+                    RETURNING \(Job.columns)
                     """, arguments: [now, id])
                 for job in jobs {
                     try EventLog.append(db, at: now, type: .retried, job: id, server: job.server)

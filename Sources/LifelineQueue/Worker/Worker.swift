@@ -61,7 +61,7 @@ public final class Worker: Sendable {
             let free = configuration.concurrency - running.count
             var wait = configuration.idleRecheck
             let sinceClaim = ContinuousClock.now - lastClaim
-            if free > 0, running.count > 0, free < (configuration.concurrency + 1) / 2, sinceClaim < Self.claimCooldown {
+            if free > 0, running.count > 0, sinceClaim < Self.claimCooldown {
                 try? await Task.sleep(for: Self.claimCooldown - sinceClaim)
                 continue
             }
