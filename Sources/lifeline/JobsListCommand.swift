@@ -61,26 +61,19 @@ struct JobsListCommand: AsyncParsableCommand {
         )
         let jobs = try await store.openStore().jobList(filter)
         let output = Output.standardOutput
-        if json {
-            for job in jobs { try output.writeJSON(job) }
-            return
-        }
-        guard !jobs.isEmpty else {
-            output.writeLine("no jobs match")
-            return
-        }
         let now = Date()
-        let rows = jobs.map { job in
-            [
-                "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
-                JobText.when(job, now: now), job.server ?? "-", JobText.oneLine(job.errors.last?.error ?? ""),
-            ]
+        try output.writeList(jobs, json: json, empty: "no jobs match") { jobs in
+            let rows = jobs.map { job in
+                [
+                    "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
+                    JobText.when(job, now: now), job.server ?? "-", JobText.oneLine(job.errors.last?.error ?? ""),
+                ]
+            }
+            return Table(
+                headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows, styledColumn: 3,
+                style: Style(output).state
+            )
         }
-        let table = Table(
-            headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows, styledColumn: 3,
-            style: Style(output).state
-        )
-        table.render(width: output.width).forEach(output.writeLine)
     }
 }
 

@@ -49,4 +49,16 @@ struct Output: Sendable {
     func writeJSON<T: Encodable>(_ value: T) throws {
         writeLine(try LifelineJSON.line(value))
     }
+
+    /// A list, as every read command prints one: with `json`, one object per line; for
+    /// people, `empty` when there is nothing, else the table fitted to the width.
+    func writeList<T: Encodable>(_ items: [T], json: Bool, empty: String, table: ([T]) -> Table) throws {
+        if json {
+            for item in items { try writeJSON(item) }
+        } else if items.isEmpty {
+            writeLine(empty)
+        } else {
+            table(items).render(width: width).forEach(writeLine)
+        }
+    }
 }

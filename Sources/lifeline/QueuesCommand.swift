@@ -28,19 +28,14 @@ struct QueuesListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let queues = try await store.openStore().queueList()
-        let output = Output.standardOutput
-        if json {
-            for queue in queues { try output.writeJSON(queue) }
-            return
-        }
-        guard !queues.isEmpty else { return output.writeLine("no queues yet") }
         let states: [JobState] = [.available, .scheduled, .running, .retryable, .completed, .discarded, .cancelled]
-        let rows = queues.map { queue in
-            [queue.name, queue.paused ? "paused" : "active", queue.limit.map(String.init) ?? "-"]
-                + states.map { "\(queue.counts[$0] ?? 0)" }
+        try Output.standardOutput.writeList(queues, json: json, empty: "no queues yet") { queues in
+            let rows = queues.map { queue in
+                [queue.name, queue.paused ? "paused" : "active", queue.limit.map(String.init) ?? "-"]
+                    + states.map { "\(queue.counts[$0] ?? 0)" }
+            }
+            return Table(headers: ["QUEUE", "STATUS", "LIMIT"] + states.map { $0.rawValue.uppercased() }, rows: rows)
         }
-        Table(headers: ["QUEUE", "STATUS", "LIMIT"] + states.map { $0.rawValue.uppercased() }, rows: rows)
-            .render(width: output.width).forEach(output.writeLine)
     }
 }
 

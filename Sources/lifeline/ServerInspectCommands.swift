@@ -18,21 +18,17 @@ struct ServerListCommand: AsyncParsableCommand {
     func run() async throws {
         let servers = try await SQLiteServerStore(jobs: store.openStore()).serverList()
         let output = Output.standardOutput
-        if json {
-            for server in servers { try output.writeJSON(server) }
-            return
+        try output.writeList(servers, json: json, empty: "no servers") { servers in
+            let rows = servers.map { server in
+                [
+                    server.name, server.state.rawValue, server.state.vmState, server.state.workload,
+                    server.lifecycle.currentJob.map { "\($0) \(server.lifecycle.currentStage?.rawValue ?? "")" } ?? "-",
+                    ServerText.progress(server), JobText.oneLine(server.lifecycle.lastError ?? ""),
+                ]
+            }
+            return Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows,
+                         styledColumn: 1, style: Style(output).state)
         }
-        guard !servers.isEmpty else { return output.writeLine("no servers") }
-        let rows = servers.map { server in
-            [
-                server.name, server.state.rawValue, server.state.vmState, server.state.workload,
-                server.lifecycle.currentJob.map { "\($0) \(server.lifecycle.currentStage?.rawValue ?? "")" } ?? "-",
-                ServerText.progress(server), JobText.oneLine(server.lifecycle.lastError ?? ""),
-            ]
-        }
-        Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows, styledColumn: 1,
-              style: Style(output).state)
-            .render(width: output.width).forEach(output.writeLine)
     }
 }
 
@@ -96,15 +92,13 @@ struct ServerHistoryCommand: AsyncParsableCommand {
     func run() async throws {
         let history = try await SQLiteServerStore(jobs: store.openStore()).serverHistory(name)
         guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
-        let output = Output.standardOutput
-        if json {
-            for entry in history { try output.writeJSON(entry) }
-            return
+        try Output.standardOutput.writeList(history, json: json, empty: "") { history in
+            let rows = history.map {
+                [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)", $0.cause,
+                 $0.job.map(String.init) ?? "-"]
+            }
+            return Table(headers: ["AT", "FROM", "TO", "CAUSE", "JOB"], rows: rows)
         }
-        let rows = history.map {
-            [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)", $0.cause, $0.job.map(String.init) ?? "-"]
-        }
-        Table(headers: ["AT", "FROM", "TO", "CAUSE", "JOB"], rows: rows).render(width: output.width).forEach(output.writeLine)
     }
 }
 
