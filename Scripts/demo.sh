@@ -43,6 +43,8 @@ lifeline server confirm-failback "$server" --wait
 step "test failover, then stop the test"
 lifeline server test-failover "$server" --wait
 lifeline server stop-test "$server" --wait
+step "delete $server (its VM files and cloud backups go with it)"
+lifeline server delete "$server" --wait
 sleep 0.5
 
 step "history of $server"
