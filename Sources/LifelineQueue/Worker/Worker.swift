@@ -50,8 +50,9 @@ public final class Worker: Sendable {
         logger.info("worker stopped")
     }
 
-    /// While most slots are busy, a claim waits this long after the last one for more to
-    /// free up, so slots are filled in batches and processes take the write lock less often.
+    /// While jobs run, a claim waits this long after the last one for more slots to free up,
+    /// so slots are filled in batches and processes take the write lock less often. An idle
+    /// worker claims at once.
     static let claimCooldown = Duration.milliseconds(2)
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
