@@ -13,13 +13,13 @@ public struct Lifecycle: Sendable, Hashable {
     public init(state: ServerState, currentJob: Int64? = nil, currentStage: Stage? = nil, lastError: String? = nil) {
         self.state = state
         self.currentJob = currentJob
-        self.currentStage = currentStage ?? Stage.allCases.first { $0.state == state }
+        self.currentStage = currentStage
         self.lastError = lastError
     }
 
     /// A new server: being created, its create stage to run.
     public static func creating() -> (Lifecycle, [LifecycleEffect]) {
-        (Lifecycle(state: .creating), [.enqueue(.create)])
+        (Lifecycle(state: .creating, currentStage: .create), [.enqueue(.create)])
     }
 
     public var isResting: Bool { state.isResting }

@@ -13,8 +13,6 @@ public struct ServerInfo: Sendable, Hashable {
     public var currentJobState: JobState?
     public var progress: JSONValue?
     public var lastTest: LastTest?
-    public var createdAt: Date
-    public var updatedAt: Date
 
     public struct LastTest: Sendable, Hashable, Encodable {
         public var at: Date
@@ -28,7 +26,7 @@ public struct ServerInfo: Sendable, Hashable {
 
     public init(
         name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
-        currentJobState: JobState?, progress: JSONValue?, lastTest: LastTest?, createdAt: Date, updatedAt: Date
+        currentJobState: JobState?, progress: JSONValue?, lastTest: LastTest?
     ) {
         self.name = name
         self.machine = machine
@@ -39,8 +37,6 @@ public struct ServerInfo: Sendable, Hashable {
         self.currentJobState = currentJobState
         self.progress = progress
         self.lastTest = lastTest
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
     }
 
     public var state: ServerState { lifecycle.state }

@@ -102,7 +102,6 @@ enum SchemaMigrations {
                  'cancelling_failover', 'failing_back', 'ready_for_failback', 'releasing_resources',
                  'cancelling_failback', 'starting_test', 'testing_failover', 'stopping_test', 'deleting')),
             current_job      INTEGER,
-            current_stage    TEXT,
             recovery_point   TEXT,
             last_error       TEXT,
             last_test_at     INTEGER,

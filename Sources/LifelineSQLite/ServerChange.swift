@@ -63,12 +63,12 @@ struct ServerChange {
         }
         try db.execute(sql: """
             UPDATE servers
-            SET state = ?, current_job = ?, current_stage = ?, last_error = ?, updated_at = ?,
+            SET state = ?, current_job = ?, last_error = ?, updated_at = ?,
                 recovery_point = coalesce(?, recovery_point),
                 last_test_at = coalesce(?, last_test_at), last_test_result = coalesce(?, last_test_result)
             WHERE name = ?
             """, arguments: [
-                lifecycle.state.rawValue, lifecycle.currentJob, lifecycle.currentStage?.rawValue, lifecycle.lastError, now,
+                lifecycle.state.rawValue, lifecycle.currentJob, lifecycle.lastError, now,
                 recoveryPoint, lastTest?.0, lastTest?.1, server.name,
             ])
     }

@@ -5,8 +5,9 @@ import LifelineRecovery
 
 /// Reading `servers` rows, with the state and progress of each one's current job.
 enum ServerRow {
+    /// The current stage is not stored: it is the kind of the current job.
     static let select = """
-        SELECT s.*, j.state AS job_state, j.progress AS job_progress
+        SELECT s.*, j.kind AS job_kind, j.state AS job_state, j.progress AS job_progress
         FROM servers s LEFT JOIN jobs j ON j.id = s.current_job
         """
 
@@ -23,7 +24,7 @@ enum ServerRow {
         guard let state = ServerState(rawValue: stateText) else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown server state '\(stateText)'")
         }
-        let stage = (row["current_stage"] as String?).flatMap(Stage.init(rawValue:))
+        let stage = (row["job_kind"] as String?).flatMap(Stage.init(kind:))
         let lifecycle = Lifecycle(state: state, currentJob: row["current_job"], currentStage: stage, lastError: row["last_error"])
         let lastTest = (row["last_test_at"] as Int64?).map {
             ServerInfo.LastTest(at: Date(ms: $0), result: row["last_test_result"] ?? "")
@@ -31,8 +32,7 @@ enum ServerRow {
         return ServerInfo(
             name: row["name"], machine: row["machine"], disks: row["disks"], diskSize: row["disk_size"], lifecycle: lifecycle,
             recoveryPoint: row["recovery_point"], currentJobState: (row["job_state"] as String?).flatMap(JobState.init(rawValue:)),
-            progress: try (row["job_progress"] as String?).map(JSONValue.init(parsing:)), lastTest: lastTest,
-            createdAt: Date(ms: row["created_at"]), updatedAt: Date(ms: row["updated_at"])
+            progress: try (row["job_progress"] as String?).map(JSONValue.init(parsing:)), lastTest: lastTest
         )
     }
 }

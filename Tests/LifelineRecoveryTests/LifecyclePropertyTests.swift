@@ -24,7 +24,7 @@ struct LifecyclePropertyTests {
     }
 
     private func run(_ steps: [Step]) {
-        var lifecycle = Lifecycle(state: .creating, currentJob: 1)
+        var lifecycle = Lifecycle(state: .creating, currentJob: 1, currentStage: .create)
         var nextJob: Int64 = 2
         var removed = false
         for step in steps where !removed {
