@@ -7,11 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! [ -f /usr/include/sqlite3.h ]; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libsqlite3-dev
-fi
+Scripts/setup.sh
 mkdir -p .build-bench
 echo "building lifeline (release), the floor and the peer…" >&2
 swift build -c release --product lifeline >/dev/null

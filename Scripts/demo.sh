@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! [ -f /usr/include/sqlite3.h ]; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq libsqlite3-dev
-fi
+Scripts/setup.sh
 echo "building…"
 swift build -c release --product lifeline >/dev/null
 bin=.build/release/lifeline

@@ -3,13 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! [ -f /usr/include/sqlite3.h ]; then
-  echo "installing libsqlite3-dev"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  $sudo_cmd apt-get install -y -qq libsqlite3-dev
-fi
+Scripts/setup.sh
 
 swift build --build-tests
 swift test --skip-build "$@"

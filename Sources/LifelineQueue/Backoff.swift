@@ -11,6 +11,9 @@ public struct Backoff: Sendable, Hashable {
 
     public static let standard = Backoff(base: .seconds(1), cap: .seconds(3600), jitter: 0.2)
 
+    /// Between tries of the store after it failed (a locked or full disk, say).
+    public static let storeRetry = Backoff(base: .milliseconds(100), cap: .seconds(5))
+
     public init(base: Duration, cap: Duration, jitter: Double = 0.2) {
         self.base = base
         self.cap = max(cap, base)

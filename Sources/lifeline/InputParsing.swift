@@ -11,6 +11,11 @@ enum InputParsing {
         }
     }
 
+    /// The time `text` (a duration) before now, for `--since` and `--older-than`.
+    static func ago(_ text: String, flag: String) throws -> Date {
+        Date().adding(.zero - (try duration(text, flag: flag)))
+    }
+
     static func json(_ text: String, source: String) throws -> JSONValue {
         do {
             return try JSONValue(parsing: text)

@@ -54,7 +54,7 @@ struct JobsListCommand: AsyncParsableCommand {
         var states = Set(state)
         if failed { states.insert(.discarded) }
         if running { states.insert(.running) }
-        let createdSince = try since.map { Date().adding(.zero - (try InputParsing.duration($0, flag: "--since"))) }
+        let createdSince = try since.map { try InputParsing.ago($0, flag: "--since") }
         let filter = JobFilter(
             states: states, queue: queue, kind: kind, server: server, createdSince: createdSince, retriedOnly: retried,
             limit: limit

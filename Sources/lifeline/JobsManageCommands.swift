@@ -50,7 +50,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         let jobStore = try store.openStore()
         var targets = ids
         if let state {
-            let since = try since.map { Date().adding(.zero - (try InputParsing.duration($0, flag: "--since"))) }
+            let since = try since.map { try InputParsing.ago($0, flag: "--since") }
             targets = try await jobStore.jobList(JobFilter(states: [state], queue: queue, kind: kind, createdSince: since)).map(\.id)
         }
         let output = Output.standardOutput
@@ -114,8 +114,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let age = try InputParsing.duration(olderThan, flag: "--older-than")
-        let cutoff = Date().adding(.zero - age)
+        let cutoff = try InputParsing.ago(olderThan, flag: "--older-than")
         let result = try await store.openStore().jobPrune(before: cutoff)
         Output.standardOutput.writeLine("pruned \(result.jobs) jobs and \(result.events) events")
     }

@@ -7,51 +7,40 @@ import LifelineSQLite
 /// One server action as a subcommand; the type parameter names the action.
 protocol ServerActionName {
     static var action: ServerAction { get }
-    static var abstract: String { get }
 }
 
-enum Failover: ServerActionName {
-    static let action = ServerAction.failover
-    static let abstract = "Start the recovery server from a recovery point and move the workload to it."
-}
-enum TestFailover: ServerActionName {
-    static let action = ServerAction.testFailover
-    static let abstract = "Start a temporary VM from a recovery point in an isolated network."
-}
-enum CancelFailover: ServerActionName {
-    static let action = ServerAction.cancelFailover
-    static let abstract = "Switch the workload back to the original machine and remove the VM."
-}
-enum Failback: ServerActionName {
-    static let action = ServerAction.failback
-    static let abstract = "Power the VM off and back it up to cloud storage, to recover the original machine from."
-}
-enum ConfirmFailback: ServerActionName {
-    static let action = ServerAction.confirmFailback
-    static let abstract = "Release the recovery server's cloud resources after the failback."
-}
-enum CancelFailback: ServerActionName {
-    static let action = ServerAction.cancelFailback
-    static let abstract = "Power the VM on again and return to failover."
-}
-enum StopTest: ServerActionName {
-    static let action = ServerAction.stopTest
-    static let abstract = "Discard the test VM and its changes."
-}
-enum Retry: ServerActionName {
-    static let action = ServerAction.retry
-    static let abstract = "Resume a failed finalization from its checkpoint."
-}
-enum Delete: ServerActionName {
-    static let action = ServerAction.delete
-    static let abstract = "Delete the recovery server and its files."
+enum Failover: ServerActionName { static let action = ServerAction.failover }
+enum TestFailover: ServerActionName { static let action = ServerAction.testFailover }
+enum CancelFailover: ServerActionName { static let action = ServerAction.cancelFailover }
+enum Failback: ServerActionName { static let action = ServerAction.failback }
+enum ConfirmFailback: ServerActionName { static let action = ServerAction.confirmFailback }
+enum CancelFailback: ServerActionName { static let action = ServerAction.cancelFailback }
+enum StopTest: ServerActionName { static let action = ServerAction.stopTest }
+enum Retry: ServerActionName { static let action = ServerAction.retry }
+enum Delete: ServerActionName { static let action = ServerAction.delete }
+
+extension ServerAction {
+    /// What the action does, for `--help`.
+    var summary: String {
+        switch self {
+        case .failover: "Start the recovery server from a recovery point and move the workload to it."
+        case .testFailover: "Start a temporary VM from a recovery point in an isolated network."
+        case .cancelFailover: "Switch the workload back to the original machine and remove the VM."
+        case .failback: "Power the VM off and back it up to cloud storage, to recover the original machine from."
+        case .confirmFailback: "Release the recovery server's cloud resources after the failback."
+        case .cancelFailback: "Power the VM on again and return to failover."
+        case .stopTest: "Discard the test VM and its changes."
+        case .retry: "Resume a failed finalization from its checkpoint."
+        case .delete: "Delete the recovery server and its files."
+        }
+    }
 }
 
 struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: Name.action.rawValue,
-            abstract: Name.abstract,
+            abstract: Name.action.summary,
             discussion: """
                 Refused (exit 3) unless the server's state allows it; the error says the state, the
                 allowed actions and, when busy, the running job. The same --idempotency-key again

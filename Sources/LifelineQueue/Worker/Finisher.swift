@@ -50,7 +50,7 @@ final class Finisher: Sendable {
                 failures += 1
                 logger.error("cannot record finished jobs; retrying", metadata: ["error": "\(error)", "jobs": "\(batch.count)"])
                 pending.withLock { $0.finishes.insert(contentsOf: batch, at: 0) }
-                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+                try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
             }
         }
     }

@@ -88,7 +88,7 @@ public final class Worker: Sendable {
                 } catch {
                     failures += 1
                     logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
-                    wait = .milliseconds(min(100 * (1 << min(failures, 6)), 5000))
+                    wait = Backoff.storeRetry.delay(afterAttempt: failures)
                 }
             }
             await doorbell.wait(timeout: wait)

@@ -15,6 +15,7 @@ public final class WorkerSupervisor: Sendable {
     private let logger: Logger
     private let children = Mutex([Int: pid_t]())
     private let stopping = StopFlag()
+    private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameter childArguments: the full command line of one worker process.
     public init(childArguments: [String], processes: Int, drain: Bool, logger: Logger) {
@@ -70,7 +71,7 @@ public final class WorkerSupervisor: Sendable {
             // A child that ran a while before dying starts over with a short delay.
             if ContinuousClock.now - started > .seconds(60) { restarts = 0 }
             restarts += 1
-            let delay = Duration.milliseconds(min(250 * (1 << min(restarts - 1, 7)), 30_000))
+            let delay = Self.restartBackoff.delay(afterAttempt: restarts)
             logger.error("worker process died; restarting", metadata: [
                 "slot": "\(slot)", "pid": "\(pid)", "how": "\(termination)", "in": "\(delay)",
             ])

@@ -67,7 +67,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         case .delete:
             try FileSystem.remove(layout.server(s))
             try FileSystem.remove(layout.backups(s))
-            try FileSystem.remove(layout.faults(s, .create).deletingLastPathComponent())
+            try FileSystem.remove(layout.faults(s))
             return nil
         }
     }

@@ -23,7 +23,8 @@ struct SimulatedLayout {
     func workload(_ server: String) -> URL { self.server(server).appendingPathComponent("workload") }
     func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
     func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
-    func faults(_ server: String, _ stage: Stage) -> URL { root.appendingPathComponent("faults/\(server)/\(stage.rawValue).runs") }
+    func faults(_ server: String) -> URL { root.appendingPathComponent("faults/\(server)") }
+    func faults(_ server: String, _ stage: Stage) -> URL { faults(server).appendingPathComponent("\(stage.rawValue).runs") }
 
     static func disk(_ index: Int) -> String { "disk-\(index).img" }
 
