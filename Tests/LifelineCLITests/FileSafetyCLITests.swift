@@ -41,23 +41,6 @@ struct FileSafetyCLITests {
         #expect(siblings == ["target.db"], "no -wal, -shm or staging file appeared")
     }
 
-    /// Mounts a small tmpfs for the test, or says why it cannot.
-    static func mount(size: String) throws -> URL? {
-        let point = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-mount-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: point, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", point.path]
-        mount.standardError = FileHandle.nullDevice
-        try mount.run()
-        mount.waitUntilExit()
-        guard mount.terminationStatus == 0 else {
-            print("skipped: this machine does not allow mounting a tmpfs")
-            return nil
-        }
-        return point
-    }
-
     static func run(_ program: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
@@ -74,17 +57,14 @@ struct FileSafetyCLITests {
 
     @Test("a full disk: enqueue fails with one clear line, nothing is corrupted, and work continues once space is freed")
     func fullDisk() async throws {
-        guard let mount = try Self.mount(size: "16m") else { return }
-        defer {
-            try? Self.run("/bin/umount", ["-l", mount.path])
-            try? FileManager.default.removeItem(at: mount)
-        }
+        guard let mount = try TmpfsMount.make(size: "16m") else { return }
+        defer { mount.remove() }
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let db = mount.appendingPathComponent("lifeline.db").path
+        let db = mount.url.appendingPathComponent("lifeline.db").path
         #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
         // Most of the disk goes to a file that can be removed later.
-        try Data(count: 12 << 20).write(to: mount.appendingPathComponent("filler"))
+        try Data(count: 12 << 20).write(to: mount.url.appendingPathComponent("filler"))
         let big = try cli.writeFile("big.json", #"{"argv": ["true", ""# + String(repeating: "x", count: 100_000) + #""]}"#)
         var failure: CLIRunner.Result?
         for _ in 0..<200 {
@@ -99,7 +79,7 @@ struct FileSafetyCLITests {
         #expect(full.stderr.contains("the disk is full"))
         let count = try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count
         #expect(try Self.integrityCheck(db) == "ok")
-        try FileManager.default.removeItem(at: mount.appendingPathComponent("filler"))
+        try FileManager.default.removeItem(at: mount.url.appendingPathComponent("filler"))
         #expect(try cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)
         #expect(try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count == count + 1)
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
@@ -107,23 +87,48 @@ struct FileSafetyCLITests {
 
     @Test("a read-only directory: a clear error, the database untouched")
     func readOnly() throws {
-        guard let mount = try Self.mount(size: "4m") else { return }
-        defer {
-            try? Self.run("/bin/umount", ["-l", mount.path])
-            try? FileManager.default.removeItem(at: mount)
-        }
+        guard let mount = try TmpfsMount.make(size: "4m") else { return }
+        defer { mount.remove() }
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let db = mount.appendingPathComponent("lifeline.db").path
+        let db = mount.url.appendingPathComponent("lifeline.db").path
         #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
-        try Self.run("/bin/mount", ["-o", "remount,ro", mount.path])
+        try Self.run("/bin/mount", ["-o", "remount,ro", mount.url.path])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
         for command in [["enqueue", "noop"], ["jobs", "list"]] {
             let result = try cli.run(command + ["--db", db])
             #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(db))
         }
-        let fresh = try cli.run(["enqueue", "noop", "--db", mount.appendingPathComponent("new.db").path])
+        let fresh = try cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
+    }
+}
+
+/// A small tmpfs mounted for one test, where the machine allows mounting.
+struct TmpfsMount {
+    let url: URL
+
+    /// Mounts it, or says why it cannot and returns nil.
+    static func make(size: String) throws -> TmpfsMount? {
+        let point = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-mount-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: point, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", point.path]
+        mount.standardError = FileHandle.nullDevice
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else {
+            print("skipped: this machine does not allow mounting a tmpfs")
+            try? FileManager.default.removeItem(at: point)
+            return nil
+        }
+        return TmpfsMount(url: point)
+    }
+
+    func remove() {
+        try? FileSafetyCLITests.run("/bin/umount", ["-l", url.path])
+        try? FileManager.default.removeItem(at: url)
     }
 }
