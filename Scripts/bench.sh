@@ -7,10 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-Scripts/setup.sh
 mkdir -p .build-bench
 echo "building lifeline (release), the floor and the peer…" >&2
-swift build -c release --product lifeline >/dev/null
+Scripts/build.sh
 gcc -O2 -o .build-bench/floor Scripts/bench/floor.c -lsqlite3
 if ! [ -x .build-bench/venv/bin/python ]; then
   python3 -m venv .build-bench/venv

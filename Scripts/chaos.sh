@@ -16,8 +16,7 @@ if [ "${1:-}" = "--small" ]; then jobs=300 servers=4 disk=256KiB; fi
 export LIFELINE_SIM_THROUGHPUT=16MiB
 
 if [ -z "${LIFELINE_BIN:-}" ]; then
-  Scripts/setup.sh
-  swift build -c release --product lifeline >/dev/null
+  Scripts/build.sh
   LIFELINE_BIN=.build/release/lifeline
 fi
 bin=$(realpath "$LIFELINE_BIN")

@@ -5,9 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-Scripts/setup.sh
 echo "building…"
-swift build -c release --product lifeline >/dev/null
+Scripts/build.sh
 bin=.build/release/lifeline
 lifeline() { "$bin" "$@"; }
 step() { printf '\n\033[1m%s %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }

@@ -5,13 +5,25 @@ import Logging
 /// metadata, and a way to checkpoint progress (carried by the next lease renewal).
 public struct JobContext: Sendable {
     public let job: Job
-    public let logger: Logger
+    private let baseLogger: Logger
     private let progressSink: @Sendable (JSONValue) -> Void
 
+    /// - Parameter logger: the worker's logger; the context adds the job's metadata.
     public init(job: Job, logger: Logger, progressSink: @escaping @Sendable (JSONValue) -> Void) {
         self.job = job
-        self.logger = logger
+        baseLogger = logger
         self.progressSink = progressSink
+    }
+
+    /// A logger with the job's id, kind and attempt as metadata.
+    public var logger: Logger { Self.logger(baseLogger, for: job) }
+
+    static func logger(_ base: Logger, for job: Job) -> Logger {
+        var logger = base
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "kind"] = "\(job.kind)"
+        logger[metadataKey: "attempt"] = "\(job.attempt)"
+        return logger
     }
 
     /// Records the job's progress or checkpoint; a retried attempt finds it in `job.progress`.

@@ -11,8 +11,10 @@ public protocol JobStore: Sendable {
     /// fails with ``JobStoreError/idempotencyConflict(key:existing:)``.
     func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob]
 
-    /// Takes back expired leases, then claims up to `limit` available jobs of the given
-    /// queues in (priority, run_at, id) order, marking them running under a lease.
+    /// Records the request's finishes (as ``jobFinish(_:)`` does), takes back expired leases,
+    /// then claims up to `limit` available jobs of the given queues in (priority, run_at, id)
+    /// order, marking them running under a lease. One transaction: a worker records what
+    /// finished and refills its slots with one commit.
     func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult
 
     /// Renews the leases of running jobs and stores their progress.
@@ -52,12 +54,15 @@ public struct ClaimRequest: Sendable, Hashable {
     public var queues: [String]
     public var limit: Int
     public var lease: Duration
+    /// Attempts to record before claiming, each fenced as in ``JobStore/jobFinish(_:)``.
+    public var finishes: [JobFinish]
 
-    public init(owner: String, queues: [String], limit: Int, lease: Duration) {
+    public init(owner: String, queues: [String], limit: Int, lease: Duration, finishes: [JobFinish] = []) {
         self.owner = owner
         self.queues = queues
         self.limit = limit
         self.lease = lease
+        self.finishes = finishes
     }
 }
 
@@ -66,10 +71,13 @@ public struct ClaimResult: Sendable, Hashable {
     /// When a claim could next find work that is not there now: the earliest time a scheduled
     /// or retryable job comes due, or a running job's lease expires. `nil` when none will.
     public var nextWakeup: Date?
+    /// The ids of the request's finishes that applied; a missing one had lost its lease.
+    public var finished: Set<Int64>
 
-    public init(jobs: [Job], nextWakeup: Date?) {
+    public init(jobs: [Job], nextWakeup: Date?, finished: Set<Int64> = []) {
         self.jobs = jobs
         self.nextWakeup = nextWakeup
+        self.finished = finished
     }
 }
 

@@ -30,6 +30,8 @@ public final class DatabaseChangeWatcher: Sendable {
         thread.start()
     }
 
+    private static let coalescingPause: useconds_t = 1000
+
     private static func readEvents(fd: Int32, walName: String, onChange: @Sendable () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -49,7 +51,13 @@ public final class DatabaseChangeWatcher: Sendable {
                     offset = nameStart + Int(event.len)
                 }
             }
-            if relevant { onChange() }
+            if relevant {
+                onChange()
+                // Every page a commit writes is its own event. Pausing lets the kernel merge a
+                // busy burst into one event, so a loaded database wakes workers ~1,000 times a
+                // second instead of once per page.
+                usleep(Self.coalescingPause)
+            }
         }
     }
 }

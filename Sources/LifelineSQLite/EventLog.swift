@@ -7,7 +7,8 @@ enum EventLog {
     static func append(
         _ db: Database, at: Int64, type: EventType, job: Int64?, server: String?, data: JSONValue = .object([:])
     ) throws {
-        let statement = try db.cachedStatement(sql: "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [at, type.rawValue, job, server, data.canonicalText])
+        try RawStatement(db, "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)", [
+            .int(at), .text(type.rawValue), .int(job), .text(server), .text(data.canonicalText),
+        ]).execute()
     }
 }

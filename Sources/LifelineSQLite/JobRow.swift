@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import LifelineQueue
 
-/// Reading a `jobs` row into a ``Job``. Columns are read by position, in the order of
-/// ``columns``, which every query that decodes jobs selects: looking columns up by name costs
-/// more than the rest of the decoding on the claim and finish paths.
+/// Reading `jobs` rows into ``Job``s. Columns are read by position, in the order of
+/// ``columns``, which every query that decodes jobs selects, straight from the SQLite
+/// statement: looking columns up by name, or copying rows into GRDB's `Row`, costs more than
+/// the rest of the decoding on the claim and finish paths.
 extension Job {
     static let columns = """
         id, queue, kind, args, state, priority, attempt, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms, \
@@ -12,32 +13,61 @@ extension Job {
         idempotency_key, server, cancel_requested, created_at, attempted_at, finished_at
         """
 
-    init(row: Row) throws {
-        let errorsText: String = row[18]
+    /// Runs `sql` (which selects or returns ``columns``) and decodes every row.
+    static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Job] {
+        try decodeAll(RawStatement(db, sql, arguments: arguments))
+    }
+
+    static func fetchAll(_ db: Database, sql: String, values: [SQLValue]) throws -> [Job] {
+        try decodeAll(RawStatement(db, sql, values))
+    }
+
+    /// The first row of `sql`, if any.
+    static func fetchOne(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> Job? {
+        try decodeFirst(RawStatement(db, sql, arguments: arguments))
+    }
+
+    static func fetchOne(_ db: Database, sql: String, values: [SQLValue]) throws -> Job? {
+        try decodeFirst(RawStatement(db, sql, values))
+    }
+
+    private static func decodeAll(_ statement: RawStatement) throws -> [Job] {
+        var jobs: [Job] = []
+        while try statement.step() { jobs.append(try Job(statement)) }
+        return jobs
+    }
+
+    private static func decodeFirst(_ statement: RawStatement) throws -> Job? {
+        defer { statement.reset() }
+        return try statement.step() ? try Job(statement) : nil
+    }
+
+    private init(_ row: RawStatement) throws {
+        let errorsText = row.text(18)
         self.init(
-            id: row[0],
-            queue: row[1],
-            kind: row[2],
-            args: try JSONValue(parsing: row[3] as String),
-            state: try Self.state(row[4]),
-            priority: row[5],
-            attempt: row[6],
-            maxAttempts: row[7],
-            timeout: .milliseconds(row[8] as Int64),
-            backoff: Backoff(base: .milliseconds(row[9] as Int64), cap: .milliseconds(row[10] as Int64), jitter: row[11]),
-            runAt: Date(ms: row[12]),
-            leaseOwner: row[13],
-            leaseExpiresAt: (row[14] as Int64?).map(Date.init(ms:)),
-            heartbeatAt: (row[15] as Int64?).map(Date.init(ms:)),
-            progress: try (row[16] as String?).map(JSONValue.init(parsing:)),
-            result: try (row[17] as String?).map(JSONValue.init(parsing:)),
+            id: row.int64(0),
+            queue: row.text(1),
+            kind: row.text(2),
+            args: try JSONValue(parsing: row.text(3)),
+            state: try Self.state(row.text(4)),
+            priority: Int(row.int64(5)),
+            attempt: Int(row.int64(6)),
+            maxAttempts: Int(row.int64(7)),
+            timeout: .milliseconds(row.int64(8)),
+            backoff: Backoff(base: .milliseconds(row.int64(9)), cap: .milliseconds(row.int64(10)), jitter: row.double(11)),
+            runAt: Date(ms: row.int64(12)),
+            leaseOwner: row.optionalText(13),
+            leaseExpiresAt: row.optionalInt64(14).map(Date.init(ms:)),
+            heartbeatAt: row.optionalInt64(15).map(Date.init(ms:)),
+            progress: try row.optionalText(16).map(JSONValue.init(parsing:)),
+            result: try row.optionalText(17).map(JSONValue.init(parsing:)),
             errors: errorsText == "[]" ? [] : try LifelineJSON.decoder().decode([AttemptError].self, from: Data(errorsText.utf8)),
-            idempotencyKey: row[19],
-            server: row[20],
-            cancelRequested: row[21],
-            createdAt: Date(ms: row[22]),
-            attemptedAt: (row[23] as Int64?).map(Date.init(ms:)),
-            finishedAt: (row[24] as Int64?).map(Date.init(ms:))
+            idempotencyKey: row.optionalText(19),
+            server: row.optionalText(20),
+            cancelRequested: row.int64(21) != 0,
+            createdAt: Date(ms: row.int64(22)),
+            attemptedAt: row.optionalInt64(23).map(Date.init(ms:)),
+            finishedAt: row.optionalInt64(24).map(Date.init(ms:))
         )
     }
 
@@ -46,9 +76,5 @@ extension Job {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown job state '\(text)'")
         }
         return state
-    }
-
-    static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Job] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Job.init(row:))
     }
 }

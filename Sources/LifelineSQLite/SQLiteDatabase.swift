@@ -17,15 +17,14 @@ public enum SQLiteDatabase {
     /// refused untouched.
     public static func openPool(path: String) throws -> DatabasePool {
         try checkSQLiteVersion()
-        if FileManager.default.fileExists(atPath: path) {
-            try DatabaseFileCheck.check(path: path)
-        } else {
-            try create(path: path)
-        }
+        if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
+        let version = try DatabaseFileCheck.check(path: path)
         let pool = try DatabasePool(path: path, configuration: configuration())
         // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        try migrate(pool)
+        // Each migration sets user_version in its own transaction, so a current header means
+        // a current schema; skipping the migrator saves every command a write transaction.
+        if version < SchemaMigrations.version { try migrate(pool) }
         return pool
     }
 
@@ -48,6 +47,12 @@ public enum SQLiteDatabase {
             return true
         }
         config.maximumReaderCount = 2
+        // The WAL file stays between connections: a command that opens, writes and closes
+        // would otherwise create it, sync its directory and delete it again, every time.
+        config.prepareDatabase { db in
+            var persist: Int32 = 1
+            sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        }
         return config
     }
 
@@ -84,7 +89,6 @@ public enum SQLiteDatabase {
             unlink(staging)
             throw error
         }
-        try DatabaseFileCheck.check(path: path)
     }
 
     /// Creates a directory owner-only (0700), with its parents.

@@ -6,7 +6,8 @@ extension SQLiteJobStore {
     public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
         let now = nowMs()
         let hook = finishHook
-        let result = try await writer.write { db in
+        let result = try await write { db in
+            let finished = try Self.finish(request.finishes, db, now: now, hook: hook)
             try Self.rescueExpiredLeases(db, now: now, hook: hook)
             try Self.promoteDueJobs(db, now: now)
             var claimed: [Job] = []
@@ -24,9 +25,11 @@ extension SQLiteJobStore {
             }
             // A worker with free slots left waits; tell it until when at most.
             let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
+            if !finished.isEmpty { CrashPoint.check("finish.before-commit") }
             CrashPoint.check("claim.before-commit")
-            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup)
+            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
         }
+        if !result.finished.isEmpty { CrashPoint.check("finish.after-commit") }
         CrashPoint.check("claim.after-commit")
         return result
     }
@@ -48,7 +51,7 @@ extension SQLiteJobStore {
                 SELECT id FROM jobs WHERE queue = ? AND state = 'available'
                 ORDER BY priority, run_at, id LIMIT ?)
             RETURNING \(Job.columns)
-            """, arguments: [owner, now + lease.milliseconds, now, now, queue, count])
+            """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
         for job in jobs {
             try EventLog.append(
                 db, at: now, type: .started, job: job.id, server: job.server,

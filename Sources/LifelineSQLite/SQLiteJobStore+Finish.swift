@@ -5,7 +5,7 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
         let now = nowMs()
-        return try await writer.write { db in
+        return try await write { db in
             let statement = try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, progress = coalesce(?, progress)
                 WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
@@ -31,22 +31,27 @@ extension SQLiteJobStore {
     public func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> {
         let now = nowMs()
         let hook = finishHook
-        let applied = try await writer.write { db in
-            var applied = Set<Int64>()
-            let fenced = try db.cachedStatement(sql: """
-                SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
-                """)
-            for finish in finishes {
-                guard let row = try Row.fetchOne(fenced, arguments: [finish.id, finish.attempt, finish.owner]) else {
-                    continue
-                }
-                try Self.applyOutcome(finish.outcome, to: Job(row: row), db, now: now, hook: hook)
-                applied.insert(finish.id)
-            }
+        let applied = try await write { db in
+            let applied = try Self.finish(finishes, db, now: now, hook: hook)
             CrashPoint.check("finish.before-commit")
             return applied
         }
         CrashPoint.check("finish.after-commit")
+        return applied
+    }
+
+    /// Applies each finish whose fence holds, inside the caller's transaction; returns their ids.
+    static func finish(_ finishes: [JobFinish], _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> Set<Int64> {
+        guard !finishes.isEmpty else { return [] }
+        var applied = Set<Int64>()
+        let fenced = "SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?"
+        for finish in finishes {
+            guard let job = try Job.fetchOne(db, sql: fenced, values: [.int(finish.id), .int(finish.attempt), .text(finish.owner)]) else {
+                continue
+            }
+            try applyOutcome(finish.outcome, to: job, db, now: now, hook: hook)
+            applied.insert(finish.id)
+        }
         return applied
     }
 
@@ -127,15 +132,16 @@ private struct JobChange {
 
     func save(_ db: Database) throws {
         let errorJSON = try newError.map { String(decoding: try LifelineJSON.encoder().encode($0), as: UTF8.self) }
-        try db.cachedStatement(sql: """
+        try RawStatement(db, """
             UPDATE jobs
-            SET state = ?, attempt = ?, run_at = ?, finished_at = ?, result = ?,
-                errors = CASE WHEN ? IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(?)) END,
+            SET state = ?1, attempt = ?2, run_at = ?3, finished_at = ?4, result = ?5,
+                errors = CASE WHEN ?6 IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(?6)) END,
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
-            WHERE id = ?
-            """).execute(arguments: [
-                state.rawValue, attempt, runAt, finishedAt, result?.canonicalText, errorJSON, errorJSON, job.id,
-            ])
+            WHERE id = ?7
+            """, [
+                .text(state.rawValue), .int(attempt), .int(runAt), .int(finishedAt), .text(result?.canonicalText), .text(errorJSON),
+                .int(job.id),
+            ]).execute()
         try EventLog.append(db, at: now, type: event.0, job: job.id, server: job.server, data: event.1)
     }
 }

@@ -5,7 +5,7 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let now = nowMs()
-        return try await writer.write { db in
+        return try await write { db in
             for queue in Set(jobs.map(\.queue)) { try Self.register(queue: queue, db) }
             return try jobs.enumerated().map { index, job in
                 if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
@@ -24,7 +24,7 @@ extension SQLiteJobStore {
         if registerQueue { try register(queue: job.queue, db) }
         let args = job.args.canonicalText
         if let key = job.idempotencyKey,
-           let existing = try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key]).first
+           let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key])
         {
             guard existing.kind == job.kind, existing.args.canonicalText == args else {
                 throw JobStoreError.idempotencyConflict(key: key, existing: existing.id)
@@ -33,16 +33,23 @@ extension SQLiteJobStore {
         }
         let runAt = max(job.runAt?.ms ?? now, now)
         let state: JobState = runAt > now ? .scheduled : .available
-        let inserted = try Job.fetchAll(db, sql: """
+        let insert = try RawStatement(db, """
             INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
                               backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            RETURNING \(Job.columns)
-            """, arguments: [
-                job.queue, job.kind, args, state.rawValue, job.priority, job.maxAttempts, job.timeout.milliseconds,
-                job.backoff.base.milliseconds, job.backoff.cap.milliseconds, job.backoff.jitter, runAt,
-                job.idempotencyKey, job.server, now,
-            ])[0]
+            """, [
+                .text(job.queue), .text(job.kind), .text(args), .text(state.rawValue), .int(job.priority), .int(job.maxAttempts),
+                .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds), .int(job.backoff.cap.milliseconds),
+                .double(job.backoff.jitter), .int(runAt), .text(job.idempotencyKey), .text(job.server), .int(now),
+            ])
+        try insert.execute()
+        // The row as inserted, without reading it back; args as stored (canonical).
+        let inserted = Job(
+            id: db.lastInsertedRowID, queue: job.queue, kind: job.kind, args: try JSONValue(parsing: args), state: state, priority: job.priority,
+            attempt: 0, maxAttempts: job.maxAttempts, timeout: .milliseconds(job.timeout.milliseconds),
+            backoff: Backoff(base: .milliseconds(job.backoff.base.milliseconds), cap: .milliseconds(job.backoff.cap.milliseconds), jitter: job.backoff.jitter),
+            runAt: Date(ms: runAt), idempotencyKey: job.idempotencyKey, server: job.server, createdAt: Date(ms: now)
+        )
         try EventLog.append(
             db, at: now, type: .enqueued, job: inserted.id, server: job.server,
             data: ["kind": .string(job.kind), "queue": .string(job.queue), "state": .string(state.rawValue)]

@@ -6,7 +6,7 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobGet(_ id: Int64) async throws -> Job? {
         try await writer.read { db in
-            try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]).first
+            try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id])
         }
     }
 

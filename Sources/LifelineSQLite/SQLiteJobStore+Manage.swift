@@ -7,7 +7,7 @@ extension SQLiteJobStore {
     public func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult] {
         let now = nowMs()
         let hook = finishHook
-        return try await writer.write { db in
+        return try await write { db in
             var results: [Int64: CancelResult] = [:]
             for id in ids { results[id] = try Self.cancel(id, db, now: now, hook: hook) }
             return results
@@ -17,7 +17,7 @@ extension SQLiteJobStore {
     /// Cancels a waiting job at once, or asks a running one to stop, inside the caller's
     /// transaction.
     static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> CancelResult {
-        guard let job = try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]).first else {
+        guard let job = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]) else {
             return .notFound
         }
         switch job.state {
@@ -37,7 +37,7 @@ extension SQLiteJobStore {
 
     public func jobRetry(_ ids: [Int64]) async throws -> [Job] {
         let now = nowMs()
-        return try await writer.write { db in
+        return try await write { db in
             var retried: [Job] = []
             for id in ids {
                 let jobs = try Job.fetchAll(db, sql: """
@@ -59,7 +59,7 @@ extension SQLiteJobStore {
     public func jobPrune(before: Date) async throws -> PruneResult {
         let now = nowMs()
         let cutoff = before.ms
-        return try await writer.write { db in
+        return try await write { db in
             try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
             let jobs = db.changesCount
             try db.execute(sql: "DELETE FROM events WHERE at < ?", arguments: [cutoff])

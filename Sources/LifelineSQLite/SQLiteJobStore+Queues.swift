@@ -21,7 +21,7 @@ extension SQLiteJobStore {
     }
 
     public func queueSetLimit(_ queue: String, limit: Int?) async throws {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO queues (name, concurrency_limit) VALUES (?, ?)
                 ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit
@@ -30,7 +30,7 @@ extension SQLiteJobStore {
     }
 
     public func queueSetPaused(_ queue: String, paused: Bool) async throws {
-        try await writer.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO queues (name, paused) VALUES (?, ?)
                 ON CONFLICT (name) DO UPDATE SET paused = excluded.paused

@@ -8,6 +8,7 @@ public struct SQLiteJobStore: JobStore {
     let writer: any DatabaseWriter
     let clock: @Sendable () -> Date
     let finishHook: (any JobFinishHook)?
+    private let writerLock: WriterLock?
 
     /// - Parameters:
     ///   - clock: the time every change is stamped with; tests inject their own.
@@ -19,6 +20,22 @@ public struct SQLiteJobStore: JobStore {
         self.writer = writer
         self.clock = clock
         self.finishHook = finishHook
+        writerLock = writer is DatabasePool ? WriterLock(databasePath: writer.path) : nil
+    }
+
+    /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock.
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.writeWithoutTransaction { [writerLock] db in
+            let body = {
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try updates(db)
+                    return .commit
+                }
+                return result!
+            }
+            return try writerLock.map { try $0.hold(body) } ?? body()
+        }
     }
 
     /// Milliseconds since 1970, the unit of every time column.

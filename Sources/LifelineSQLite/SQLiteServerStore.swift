@@ -21,7 +21,7 @@ public struct SQLiteServerStore: ServerStore {
     public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
         let now = jobs.nowMs()
         let hook = hook
-        return try await jobs.writer.write { db in
+        return try await jobs.write { db in
             if let existing = try Self.existing(idempotencyKey, server: spec.name, action: "create", db) { return existing }
             guard try ServerRow.fetch(db, name: spec.name) == nil else { throw ServerStoreError.exists(spec.name) }
             try db.execute(sql: """
@@ -40,7 +40,7 @@ public struct SQLiteServerStore: ServerStore {
     public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
         let now = jobs.nowMs()
         let hook = hook
-        return try await jobs.writer.write { db in
+        return try await jobs.write { db in
             if let existing = try Self.existing(idempotencyKey, server: name, action: action.rawValue, db) { return existing }
             guard let server = try ServerRow.fetch(db, name: name) else { throw ServerStoreError.notFound(name) }
             var lifecycle = server.lifecycle
@@ -58,7 +58,7 @@ public struct SQLiteServerStore: ServerStore {
     /// The earlier result of the same request under an idempotency key; a key used for
     /// another server or action is a conflict.
     private static func existing(_ key: String?, server: String, action: String, _ db: Database) throws -> ActionResult? {
-        guard let key, let job = try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key]).first else {
+        guard let key, let job = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key]) else {
             return nil
         }
         guard job.server == server, job.args["action"]?.stringValue == action else {

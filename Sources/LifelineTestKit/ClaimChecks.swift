@@ -90,5 +90,25 @@ enum ClaimChecks {
             let info = try #require(try await store.queueList().first { $0.name == "vm" })
             #expect(info.limit == nil && !info.paused && info.counts[.running] == 6)
         },
+        .init(name: "a claim records the finishes it carries first, fenced, in the same transaction") { store, _ in
+            let ids = try await store.jobInsert([JobFixtures.job(), JobFixtures.job(), JobFixtures.job()]).map(\.job.id)
+            let mine = try #require(try await store.jobClaim(JobFixtures.claim("w", limit: 1)).jobs.first)
+            let theirs = try #require(try await store.jobClaim(JobFixtures.claim("other", limit: 1)).jobs.first)
+            var request = JobFixtures.claim("w", limit: 1)
+            request.finishes = [
+                JobFinish(id: mine.id, attempt: 1, owner: "w", outcome: .completed(result: ["ok": true])),
+                JobFinish(id: theirs.id, attempt: 1, owner: "w", outcome: .completed(result: nil)),
+            ]
+            let result = try await store.jobClaim(request)
+            #expect(result.finished == [mine.id], "a finish without the lease does not apply")
+            #expect(result.jobs.map(\.id) == [ids[2]])
+            let finished = try await store.jobGet(mine.id)
+            #expect(finished?.state == .completed && finished?.result == ["ok": true])
+            #expect(try await store.jobGet(theirs.id)?.leaseOwner == "other")
+            // Finishes go first: a released job is available again for the same claim.
+            request.finishes = [JobFinish(id: ids[2], attempt: 1, owner: "w", outcome: .released)]
+            let again = try await store.jobClaim(request)
+            #expect(again.finished == [ids[2]] && again.jobs.map(\.id) == [ids[2]] && again.jobs.first?.attempt == 1)
+        },
     ]
 }

@@ -27,6 +27,8 @@ struct FileSafetyCLITests {
             let raw = try DatabaseQueue(path: path)
             try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 42; PRAGMA wal_checkpoint(TRUNCATE)") }
             try raw.close()
+            // The writer lock file of the first enqueue; nothing below may create it again.
+            try FileManager.default.removeItem(atPath: path + "-writer")
         default:
             break
         }
@@ -85,7 +87,7 @@ struct FileSafetyCLITests {
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
     }
 
-    @Test("a read-only directory: a clear error, the database untouched")
+    @Test("a read-only directory: reads work, writes fail with one clear line, the database untouched")
     func readOnly() throws {
         guard let mount = try TmpfsMount.make(size: "4m") else { return }
         defer { mount.remove() }
@@ -95,10 +97,9 @@ struct FileSafetyCLITests {
         #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
         try Self.run("/bin/mount", ["-o", "remount,ro", mount.url.path])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
-        for command in [["enqueue", "noop"], ["jobs", "list"]] {
-            let result = try cli.run(command + ["--db", db])
-            #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(db))
-        }
+        let write = try cli.run(["enqueue", "noop", "--db", db])
+        #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1 && write.stderr.contains("read-only"))
+        #expect(try cli.json(["jobs", "list", "--json", "--db", db]).count == 1)
         let fresh = try cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)

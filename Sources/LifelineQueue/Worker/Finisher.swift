@@ -1,55 +1,103 @@
 import Logging
 import Synchronization
 
-/// Writes finished attempts in groups: while one transaction commits, the finishes that
-/// arrive wait and go together in the next one (group commit). A finish is never dropped: a
-/// failed write is retried until the store takes it.
+/// Records finished attempts in groups (group commit). While the worker claims, its claim
+/// loop takes the waiting finishes into its next claim, so recording what finished and
+/// refilling the slots cost one commit. Once claiming stops, the finisher writes them itself.
+/// A finish is never dropped: a failed write is retried until the store takes it.
 final class Finisher: Sendable {
-    private struct Pending {
-        var finishes: [(JobFinish, CheckedContinuation<Bool, Never>)] = []
+    struct Waiting: Sendable {
+        var finish: JobFinish
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var writesItself = false
         var flushing = false
     }
 
     private let store: any JobStore
     private let logger: Logger
-    private let pending = Mutex(Pending())
+    private let state = Mutex(State())
+    /// Called with the ids of each recorded group, before their callers resume.
+    private let recorded: @Sendable ([Int64]) -> Void
+    /// Called when a finish starts waiting for the claim loop.
+    private let arrived: @Sendable () -> Void
 
-    init(store: any JobStore, logger: Logger) {
+    init(
+        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([Int64]) -> Void,
+        arrived: @escaping @Sendable () -> Void
+    ) {
         self.store = store
         self.logger = logger
+        self.recorded = recorded
+        self.arrived = arrived
     }
 
     /// Records the finish; returns whether it applied (false: the lease had been lost).
     func finish(_ finish: JobFinish) async -> Bool {
         await withCheckedContinuation { continuation in
-            let startFlushing = pending.withLock { pending -> Bool in
-                pending.finishes.append((finish, continuation))
-                guard !pending.flushing else { return false }
-                pending.flushing = true
+            let startFlushing = state.withLock { state -> Bool in
+                state.waiting.append(Waiting(finish: finish, continuation: continuation))
+                guard state.writesItself, !state.flushing else { return false }
+                state.flushing = true
                 return true
             }
-            if startFlushing { Task { await flush() } }
+            if startFlushing { Task { await flush() } } else { arrived() }
         }
+    }
+
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
+    /// Takes the waiting finishes, for the caller to write with its claim.
+    func take() -> [Waiting] {
+        state.withLock { state in
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+    }
+
+    /// The store wrote `group`; `applied` holds the ids whose fence held.
+    func resolve(_ group: [Waiting], applied: Set<Int64>) {
+        guard !group.isEmpty else { return }
+        recorded(group.map(\.finish.id))
+        for waiting in group { waiting.continuation.resume(returning: applied.contains(waiting.finish.id)) }
+    }
+
+    /// The write of `group` failed: it waits again, first in line.
+    func putBack(_ group: [Waiting]) {
+        state.withLock { $0.waiting.insert(contentsOf: group, at: 0) }
+    }
+
+    /// From now on finishes are written as they come, without waiting for a claim.
+    func writeItself() {
+        let startFlushing = state.withLock { state -> Bool in
+            state.writesItself = true
+            guard !state.flushing, !state.waiting.isEmpty else { return false }
+            state.flushing = true
+            return true
+        }
+        if startFlushing { Task { await flush() } }
     }
 
     private func flush() async {
         var failures = 0
         while true {
-            let batch = pending.withLock { pending in
-                let batch = pending.finishes
-                pending.finishes = []
-                if batch.isEmpty { pending.flushing = false }
-                return batch
+            let group = state.withLock { state in
+                defer { state.waiting = [] }
+                if state.waiting.isEmpty { state.flushing = false }
+                return state.waiting
             }
-            guard !batch.isEmpty else { return }
+            guard !group.isEmpty else { return }
             do {
-                let applied = try await store.jobFinish(batch.map(\.0))
+                let applied = try await store.jobFinish(group.map(\.finish))
                 failures = 0
-                for (finish, continuation) in batch { continuation.resume(returning: applied.contains(finish.id)) }
+                resolve(group, applied: applied)
             } catch {
                 failures += 1
-                logger.error("cannot record finished jobs; retrying", metadata: ["error": "\(error)", "jobs": "\(batch.count)"])
-                pending.withLock { $0.finishes.insert(contentsOf: batch, at: 0) }
+                logger.error("cannot record finished jobs; retrying", metadata: ["error": "\(error)", "jobs": "\(group.count)"])
+                putBack(group)
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
             }
         }

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Runs one attempt of a job: the handler under the attempt's deadline, stopped when asked,
-/// and turned into the outcome the store records.
+/// Runs one attempt of a job: the handler, stopped when asked (the worker watches the
+/// attempt's deadline), and turned into the outcome the store records.
 struct JobExecutor: Sendable {
     let registry: JobRegistry
     let running: RunningJobs
@@ -17,8 +17,26 @@ struct JobExecutor: Sendable {
         let context = JobContext(job: job, logger: logger) { [running] progress in
             running.setProgress(job.id, progress)
         }
-        let handler = Task { try await definition.run(job.args, context: context) }
-        let result = await waitAbandoningIfIgnored(handler, job: job, logger: logger)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<HandlerResult, Never>) in
+            let once = ResumeOnce(continuation)
+            let handler = Task {
+                let result: Result<JSONValue?, any Error>
+                do { result = .success(try await definition.run(job.args, context: context)) } catch { result = .failure(error) }
+                once.resume(.finished(result))
+            }
+            // A stop (timeout, cancel, shutdown, lost lease) cancels the handler; one that
+            // ignores the cancellation for `cancellationGrace` is reported and abandoned, so
+            // its slot and lease are not held forever.
+            running.setStop(job.id) { [cancellationGrace] in
+                handler.cancel()
+                Task {
+                    guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
+                    if once.resume(.abandoned) {
+                        context.logger.error("handler ignores cancellation; abandoned it", metadata: ["grace": "\(cancellationGrace)"])
+                    }
+                }
+            }
+        }
         return outcome(of: result, job: job)
     }
 
@@ -26,33 +44,6 @@ struct JobExecutor: Sendable {
         case finished(Result<JSONValue?, any Error>)
         /// Cancelled, but still running after the grace: reported and left behind.
         case abandoned
-    }
-
-    /// Waits for the handler. On timeout or stop it is cancelled; a handler that ignores the
-    /// cancellation for `cancellationGrace` is reported and abandoned, so its slot and lease
-    /// are not held forever.
-    private func waitAbandoningIfIgnored(_ handler: Task<JSONValue?, any Error>, job: Job, logger: Logger) async -> HandlerResult {
-        await withCheckedContinuation { (continuation: CheckedContinuation<HandlerResult, Never>) in
-            let once = ResumeOnce(continuation)
-            let watchdog = Task { [running] in
-                guard (try? await Task.sleep(for: job.timeout)) != nil else { return }
-                running.stop(job.id, reason: .timeout)
-            }
-            running.setStop(job.id) { [cancellationGrace] in
-                handler.cancel()
-                Task {
-                    guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
-                    if once.resume(.abandoned) {
-                        logger.error("handler ignores cancellation; abandoned it", metadata: ["grace": "\(cancellationGrace)"])
-                    }
-                }
-            }
-            Task {
-                let result = await handler.result
-                watchdog.cancel()
-                once.resume(.finished(result))
-            }
-        }
     }
 
     private func outcome(of result: HandlerResult, job: Job) -> JobOutcome? {

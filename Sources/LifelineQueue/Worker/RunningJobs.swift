@@ -20,6 +20,8 @@ final class RunningJobs: Sendable {
         var progress: JSONValue?
         /// The time after which another worker may take the job back: stop before that.
         var leaseDeadline: ContinuousClock.Instant
+        /// When the attempt times out.
+        var deadline: ContinuousClock.Instant
         var stopReason: StopReason?
         var stop: (@Sendable () -> Void)?
     }
@@ -28,9 +30,31 @@ final class RunningJobs: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    func add(_ job: Job, lease: Duration) {
-        entries.withLock {
-            $0[job.id] = Entry(attempt: job.attempt, progress: nil, leaseDeadline: .now + lease, stopReason: nil, stop: nil)
+    /// Returns whether the job's deadline is now the earliest, so whoever watches deadlines
+    /// must look again.
+    @discardableResult
+    func add(_ job: Job, lease: Duration) -> Bool {
+        let now = ContinuousClock.now
+        let deadline = now + job.timeout
+        return entries.withLock { entries in
+            let earliest = entries.values.allSatisfy { $0.deadline > deadline }
+            entries[job.id] = Entry(
+                attempt: job.attempt, progress: nil, leaseDeadline: now + lease, deadline: deadline, stopReason: nil, stop: nil
+            )
+            return earliest
+        }
+    }
+
+    /// The earliest deadline of a job not yet told to stop.
+    func nextDeadline() -> ContinuousClock.Instant? {
+        entries.withLock { entries in entries.values.lazy.filter { $0.stopReason == nil }.map(\.deadline).min() }
+    }
+
+    /// Jobs past their deadline that were not yet told to stop.
+    func overdue() -> [Int64] {
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            entries.filter { $0.value.stopReason == nil && $0.value.deadline <= now }.map(\.key)
         }
     }
 

@@ -9,6 +9,8 @@ public final class Worker: Sendable {
     private let logger: Logger
     private let running = RunningJobs()
     private let doorbell = Doorbell()
+    /// Rung when a job with an earlier deadline than any other starts.
+    private let deadlineBell = Doorbell()
     private let finisher: Finisher
     private let executor: JobExecutor
     private let stopping = StopFlag()
@@ -19,7 +21,10 @@ public final class Worker: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.owner)"
         self.logger = logger
-        finisher = Finisher(store: store, logger: logger)
+        finisher = Finisher(store: store, logger: logger, recorded: { [running, doorbell] ids in
+            for id in ids { running.remove(id) }
+            doorbell.ring()
+        }, arrived: { [doorbell] in doorbell.ring() })
         executor = JobExecutor(registry: registry, running: running, cancellationGrace: configuration.cancellationGrace)
     }
 
@@ -42,42 +47,54 @@ public final class Worker: Sendable {
             "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
         ])
         let heartbeat = Task { await heartbeatLoop() }
-        defer { heartbeat.cancel() }
+        let deadlines = Task { await deadlineLoop() }
+        defer {
+            heartbeat.cancel()
+            deadlines.cancel()
+            deadlineBell.ring()
+        }
         await withDiscardingTaskGroup { group in
             await claimLoop(group: &group)
+            finisher.writeItself()
             await finishOrRelease()
         }
         logger.info("worker stopped")
     }
 
-    /// While jobs run, a claim waits this long after the last one for more slots to free up,
-    /// so slots are filled in batches and processes take the write lock less often. An idle
-    /// worker claims at once.
+    /// While jobs run, a claim waits this long after the last one for more jobs to finish, so
+    /// each commit records and refills slots in batches and processes take the write lock less
+    /// often. An idle worker claims at once.
     static let claimCooldown = Duration.milliseconds(2)
 
+    /// Each pass records the finishes waiting and claims into the free slots, in one
+    /// transaction; a finished job's slot counts as free, as its finish goes first.
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
         var lastClaim = ContinuousClock.now - Self.claimCooldown
         while !stopping.isSet {
-            let free = configuration.concurrency - running.count
+            let waiting = finisher.waitingCount
             var wait = configuration.idleRecheck
             let sinceClaim = ContinuousClock.now - lastClaim
-            if free > 0, running.count > 0, sinceClaim < Self.claimCooldown {
+            if running.count > waiting, sinceClaim < Self.claimCooldown {
                 try? await Task.sleep(for: Self.claimCooldown - sinceClaim)
                 continue
             }
-            if free > 0 {
+            let finished = finisher.take()
+            let free = configuration.concurrency - running.count + finished.count
+            if free > 0 || !finished.isEmpty {
                 lastClaim = .now
                 do {
                     let claimed = try await store.jobClaim(ClaimRequest(
-                        owner: configuration.owner, queues: configuration.queues, limit: free, lease: configuration.lease
+                        owner: configuration.owner, queues: configuration.queues, limit: max(free, 0),
+                        lease: configuration.lease, finishes: finished.map(\.finish)
                     ))
                     failures = 0
+                    finisher.resolve(finished, applied: claimed.finished)
                     for job in claimed.jobs {
-                        running.add(job, lease: configuration.lease)
+                        if running.add(job, lease: configuration.lease) { deadlineBell.ring() }
                         group.addTask { await self.execute(job) }
                     }
-                    if claimed.jobs.count == free { continue }
+                    if free > 0, claimed.jobs.count == free { continue }
                     if claimed.jobs.isEmpty, running.count == 0, configuration.drain, try await queuesAreEmpty() {
                         logger.info("queues drained")
                         return
@@ -86,6 +103,7 @@ public final class Worker: Sendable {
                         wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
                     }
                 } catch {
+                    finisher.putBack(finished)
                     failures += 1
                     logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
                     wait = Backoff.storeRetry.delay(afterAttempt: failures)
@@ -119,23 +137,24 @@ public final class Worker: Sendable {
     }
 
     private func execute(_ job: Job) async {
-        var logger = logger
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "kind"] = "\(job.kind)"
-        logger[metadataKey: "attempt"] = "\(job.attempt)"
-        logger.debug("job started")
+        // Building a logger with the job's metadata costs more than running a no-op job:
+        // only when something is logged.
+        if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
         let outcome = await executor.execute(job, logger: logger)
         if let outcome {
+            // The finisher frees the slot once the finish is recorded.
             let applied = await finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome))
-            log(outcome, applied: applied, logger: logger)
+            log(outcome, applied: applied, job: job)
         } else {
-            logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
+            JobContext.logger(logger, for: job).warning("lease lost; the job was stopped and its attempt is not recorded here")
+            running.remove(job.id)
+            doorbell.ring()
         }
-        running.remove(job.id)
-        doorbell.ring()
     }
 
-    private func log(_ outcome: JobOutcome, applied: Bool, logger: Logger) {
+    private func log(_ outcome: JobOutcome, applied: Bool, job: Job) {
+        if applied, case .completed = outcome, logger.logLevel > .debug { return }
+        let logger = JobContext.logger(logger, for: job)
         guard applied else {
             logger.warning("lease lost before the finish was recorded; another worker owns the job now")
             return
@@ -147,6 +166,16 @@ public final class Worker: Sendable {
         case .snoozed(let delay): logger.info("job snoozed", metadata: ["delay": "\(delay)"])
         case .released: logger.info("job released for another worker")
         case .cancelled: logger.info("job cancelled")
+        }
+    }
+
+    /// Stops each job that passes its attempt's deadline: one loop for all jobs, sleeping until
+    /// the earliest deadline, rather than a timer per job.
+    private func deadlineLoop() async {
+        while !Task.isCancelled {
+            for id in running.overdue() { running.stop(id, reason: .timeout) }
+            let wait = running.nextDeadline().map { $0 - .now } ?? configuration.idleRecheck
+            await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
         }
     }
 

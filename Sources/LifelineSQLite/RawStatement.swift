@@ -1,0 +1,97 @@
+import GRDB
+import GRDBSQLite
+
+/// A value bound to a statement parameter.
+enum SQLValue {
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case null
+
+    static func int(_ value: Int) -> SQLValue { .int(Int64(value)) }
+    static func int(_ value: Int64?) -> SQLValue { value.map { .int($0) } ?? .null }
+    static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+}
+
+/// Binding, stepping and reading cached statements straight through SQLite's C API, for the
+/// statements run once per job: there GRDB's general argument and row types cost more than
+/// the SQL itself. The statements stay in GRDB's cache, which resets them before its own use.
+struct RawStatement {
+    let handle: OpaquePointer
+    private let db: Database
+    private let sql: String
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// The cached statement for `sql`, with `values` bound by position.
+    init(_ db: Database, _ sql: String, _ values: [SQLValue]) throws {
+        self.db = db
+        self.sql = sql
+        handle = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            switch value {
+            case .int(let number): sqlite3_bind_int64(handle, index, number)
+            case .double(let number): sqlite3_bind_double(handle, index, number)
+            case .null: sqlite3_bind_null(handle, index)
+            case .text(var text):
+                text.withUTF8 { bytes in
+                    // An empty string has no storage to point at; bind a literal one.
+                    guard let base = bytes.baseAddress else { return _ = sqlite3_bind_text(handle, index, "", 0, Self.transient) }
+                    _ = sqlite3_bind_text(handle, index, base, Int32(bytes.count), Self.transient)
+                }
+            }
+        }
+    }
+
+    /// The cached statement for `sql`, with GRDB's arguments bound.
+    init(_ db: Database, _ sql: String, arguments: StatementArguments) throws {
+        self.db = db
+        self.sql = sql
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        handle = statement.sqliteStatement
+    }
+
+    /// Runs a statement that returns no rows.
+    func execute() throws {
+        while try step() {}
+    }
+
+    /// Advances to the next row; false when there is none (the statement is then reset).
+    func step() throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            return true
+        case SQLITE_DONE:
+            sqlite3_reset(handle)
+            return false
+        case let code:
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+        }
+    }
+
+    func reset() {
+        sqlite3_reset(handle)
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+
+    func text(_ column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(handle, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+}
