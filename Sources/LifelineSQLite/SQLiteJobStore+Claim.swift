@@ -11,10 +11,7 @@ extension SQLiteJobStore {
             try Self.rescueExpiredLeases(db, now: now, hook: hook)
             try Self.promoteDueJobs(db, now: now)
             var claimed: [Job] = []
-            let queues = request.queues.isEmpty ? try String.fetchAll(db, sql: "SELECT name FROM queues ORDER BY name") : request.queues
-            let settings = try QueueSettings.fetch(db, names: queues)
-            for queue in queues where claimed.count < request.limit {
-                let setting = settings[queue]
+            for (queue, setting) in try QueueSettings.fetch(db, names: request.queues) where claimed.count < request.limit {
                 if setting?.paused == true { continue }
                 var room = request.limit - claimed.count
                 if let limit = setting?.limit {
@@ -94,15 +91,26 @@ struct QueueSettings {
     var limit: Int?
     var paused: Bool
 
-    static func fetch(_ db: Database, names: [String]) throws -> [String: QueueSettings] {
-        guard !names.isEmpty else { return [:] }
+    /// The named queues with their settings, in the given order; with no names, every
+    /// registered queue, by name.
+    static func fetch(_ db: Database, names: [String]) throws -> [(name: String, settings: QueueSettings?)] {
+        let columns = "SELECT name, concurrency_limit, paused FROM queues"
+        if names.isEmpty {
+            return try rows(RawStatement(db, columns + " ORDER BY name", []))
+        }
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
-        let rows = try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT name, concurrency_limit, paused FROM queues WHERE name IN (\(placeholders))"),
-            arguments: StatementArguments(names)
-        )
-        return Dictionary(uniqueKeysWithValues: rows.map {
-            ($0["name"] as String, QueueSettings(limit: $0["concurrency_limit"], paused: $0["paused"]))
-        })
+        let known = Dictionary(uniqueKeysWithValues: try rows(RawStatement(
+            db, columns + " WHERE name IN (\(placeholders))", names.map { .text($0) }
+        )))
+        return names.map { ($0, known[$0] ?? nil) }
+    }
+
+    private static func rows(_ statement: RawStatement) throws -> [(name: String, settings: QueueSettings?)] {
+        var rows: [(name: String, settings: QueueSettings?)] = []
+        while try statement.step() {
+            let limit = statement.optionalInt64(1).map { Int($0) }
+            rows.append((statement.text(0), QueueSettings(limit: limit, paused: statement.int64(2) != 0)))
+        }
+        return rows
     }
 }
