@@ -48,10 +48,13 @@ public enum SQLiteDatabase {
         }
         config.maximumReaderCount = 2
         // The WAL file stays between connections: a command that opens, writes and closes
-        // would otherwise create it, sync its directory and delete it again, every time.
+        // would otherwise create it, sync its directory and delete it again, every time. With
+        // a size limit set, the last connection empties it when it closes, so the next one
+        // does not scan old frames; while open, checkpoints shrink it back to the limit.
         config.prepareDatabase { db in
             var persist: Int32 = 1
             sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+            try db.execute(sql: "PRAGMA journal_size_limit = 16777216")
         }
         return config
     }

@@ -87,7 +87,7 @@ struct FileSafetyCLITests {
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
     }
 
-    @Test("a read-only directory: reads work, writes fail with one clear line, the database untouched")
+    @Test("a read-only directory: a clear error, the database untouched")
     func readOnly() throws {
         guard let mount = try TmpfsMount.make(size: "4m") else { return }
         defer { mount.remove() }
@@ -97,9 +97,10 @@ struct FileSafetyCLITests {
         #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
         try Self.run("/bin/mount", ["-o", "remount,ro", mount.url.path])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
-        let write = try cli.run(["enqueue", "noop", "--db", db])
-        #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1 && write.stderr.contains("read-only"))
-        #expect(try cli.json(["jobs", "list", "--json", "--db", db]).count == 1)
+        for command in [["enqueue", "noop"], ["jobs", "list"]] {
+            let result = try cli.run(command + ["--db", db])
+            #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(db))
+        }
         let fresh = try cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
