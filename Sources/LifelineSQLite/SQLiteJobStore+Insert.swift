@@ -23,26 +23,27 @@ extension SQLiteJobStore {
     static func insert(_ job: NewJob, _ db: Database, now: Int64, registerQueue: Bool = true) throws -> InsertedJob {
         if registerQueue { try register(queue: job.queue, db) }
         let args = job.args.canonicalText
-        if let key = job.idempotencyKey,
-           let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key])
+        let runAt = max(job.runAt?.ms ?? now, now)
+        let state: JobState = runAt > now ? .scheduled : .available
+        // A taken key inserts nothing; only then is the existing job read and compared.
+        try RawStatement(db, """
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
+                              backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            """, [
+                .text(job.queue), .text(job.kind), .text(args), .text(state.rawValue), .int(job.priority), .int(job.maxAttempts),
+                .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds), .int(job.backoff.cap.milliseconds),
+                .double(job.backoff.jitter), .int(runAt), .text(job.idempotencyKey), .text(job.server), .int(now),
+            ]).execute()
+        if let key = job.idempotencyKey, db.changesCount == 0,
+           let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)])
         {
             guard existing.kind == job.kind, existing.args.canonicalText == args else {
                 throw JobStoreError.idempotencyConflict(key: key, existing: existing.id)
             }
             return InsertedJob(job: existing, existing: true)
         }
-        let runAt = max(job.runAt?.ms ?? now, now)
-        let state: JobState = runAt > now ? .scheduled : .available
-        let insert = try RawStatement(db, """
-            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
-                              backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [
-                .text(job.queue), .text(job.kind), .text(args), .text(state.rawValue), .int(job.priority), .int(job.maxAttempts),
-                .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds), .int(job.backoff.cap.milliseconds),
-                .double(job.backoff.jitter), .int(runAt), .text(job.idempotencyKey), .text(job.server), .int(now),
-            ])
-        try insert.execute()
         // The row as inserted, without reading it back; args as stored (canonical).
         let inserted = Job(
             id: db.lastInsertedRowID, queue: job.queue, kind: job.kind, args: try JSONValue(parsing: args), state: state, priority: job.priority,

@@ -8,11 +8,35 @@ enum BatchFile {
         "kind", "args", "queue", "priority", "idempotency_key", "max_attempts", "timeout", "backoff", "delay",
     ]
 
-    static func parse(_ data: Data, defaults: EnqueueRequest, registry: JobRegistry) throws -> [NewJob] {
-        var jobs: [NewJob] = []
+    /// Parses every line, in parallel chunks; the first bad line, by number, is the error.
+    static func parse(_ data: Data, defaults: EnqueueRequest, registry: JobRegistry) async throws -> [NewJob] {
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let now = Date()
-        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
+        let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
+        let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }
+        let parsed = await withTaskGroup(of: (Int, Result<[NewJob], CLIFailure>).self) { group in
+            for (index, range) in chunks.enumerated() {
+                group.addTask {
+                    (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, defaults: defaults, registry: registry, now: now) })
+                }
+            }
+            var results = [Result<[NewJob], CLIFailure>?](repeating: nil, count: chunks.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+        var jobs: [NewJob] = []
+        jobs.reserveCapacity(lines.count)
+        for result in parsed { jobs += try result!.get() }
+        guard !jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: the file has no jobs") }
+        return jobs
+    }
+
+    private static func parse(
+        _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, defaults: EnqueueRequest, registry: JobRegistry, now: Date
+    ) throws(CLIFailure) -> [NewJob] {
+        var jobs: [NewJob] = []
+        for (offset, line) in lines.enumerated() {
+            let number = firstNumber + offset
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) else {
                 continue
             }
@@ -22,9 +46,10 @@ enum BatchFile {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error.message)")
             } catch let error as JSONValueError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error)")
+            } catch {
+                throw CLIFailure(.invalidInput, "--batch line \(number): \(error)")
             }
         }
-        guard !jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: the file has no jobs") }
         return jobs
     }
 

@@ -151,3 +151,22 @@ struct EnqueueCLITests {
         #expect(try cli.jobCount() == 1)
     }
 }
+
+extension EnqueueCLITests {
+    @Test("a large batch is parsed in parallel chunks and still names its first bad line")
+    func largeBadBatch() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        var lines = Array(repeating: #"{"args": {"ms": 1}}"#, count: 5_000)
+        lines[3_499] = #"{"args": {"ms": 1}, "priority": "high"}"#
+        lines[4_199] = "{broken"
+        let bad = try cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("bad.jsonl", lines.joined(separator: "\n"))])
+        #expect(bad.status == 64 && bad.stderr == "lifeline: --batch line 3500: 'priority' must be an integer\n")
+        #expect(try cli.jobCount() == 0)
+        lines[3_499] = lines[0]
+        lines[4_199] = lines[0]
+        let good = try cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("good.jsonl", lines.joined(separator: "\n"))])
+        #expect(good.status == 0)
+        #expect(try cli.jobCount() == 5_000)
+    }
+}
