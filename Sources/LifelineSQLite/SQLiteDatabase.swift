@@ -19,13 +19,18 @@ public enum SQLiteDatabase {
         try checkSQLiteVersion()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         let version = try DatabaseFileCheck.check(path: path)
-        let pool = try DatabasePool(path: path, configuration: configuration())
-        // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
-        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-        // Each migration sets user_version in its own transaction, so a current header means
-        // a current schema; skipping the migrator saves every command a write transaction.
-        if version < SchemaMigrations.version { try migrate(pool) }
-        return pool
+        // Opening writes (WAL mode, GRDB's first WAL frame, migrations): it goes through the
+        // writer lock like any write, or processes opening at once can fail with SQLITE_BUSY.
+        let open = {
+            let pool = try DatabasePool(path: path, configuration: configuration())
+            // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            // Each migration sets user_version in its own transaction, so a current header
+            // means a current schema; skipping the migrator saves every command a write.
+            if version < SchemaMigrations.version { try migrate(pool) }
+            return pool
+        }
+        return try WriterLock(databasePath: path).map { try $0.hold(open) } ?? open()
     }
 
     /// A private in-memory database with the current schema.

@@ -61,28 +61,17 @@ public final class Worker: Sendable {
         logger.info("worker stopped")
     }
 
-    /// While jobs run, a claim waits this long after the last one for more jobs to finish, so
-    /// each commit records and refills slots in batches and processes take the write lock less
-    /// often. An idle worker claims at once.
-    static let claimCooldown = Duration.milliseconds(2)
-
     /// Each pass records the finishes waiting and claims into the free slots, in one
-    /// transaction; a finished job's slot counts as free, as its finish goes first.
+    /// transaction; a finished job's slot counts as free, as its finish goes first. A pass
+    /// starts as soon as the previous one commits, so the finishes that arrive during a commit
+    /// go together in the next (group commit) while jobs keep running.
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
-        var lastClaim = ContinuousClock.now - Self.claimCooldown
         while !stopping.isSet {
-            let waiting = finisher.waitingCount
             var wait = configuration.idleRecheck
-            let sinceClaim = ContinuousClock.now - lastClaim
-            if running.count > waiting, sinceClaim < Self.claimCooldown {
-                try? await Task.sleep(for: Self.claimCooldown - sinceClaim)
-                continue
-            }
             let finished = finisher.take()
             let free = configuration.concurrency - running.count + finished.count
             if free > 0 || !finished.isEmpty {
-                lastClaim = .now
                 do {
                     let claimed = try await store.jobClaim(ClaimRequest(
                         owner: configuration.owner, queues: configuration.queues, limit: max(free, 0),
