@@ -3,10 +3,8 @@ import Foundation
 /// Reads a database file's header, without opening it through SQLite, to refuse files that
 /// are not Lifeline's before anything writes to them.
 enum DatabaseFileCheck {
-    /// Throws when the file at `path` must not be opened as a Lifeline database; returns its
-    /// schema version as the file's header says (a newer one may wait in the WAL).
-    @discardableResult
-    static func check(path: String) throws(DatabaseOpenError) -> Int {
+    /// Throws when the file at `path` must not be opened as a Lifeline database.
+    static func check(path: String) throws(DatabaseOpenError) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .cannotCreate(path: path, reason: "the file cannot be read")
         }
@@ -24,7 +22,6 @@ enum DatabaseFileCheck {
         guard userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
         }
-        return userVersion
     }
 
     private static func bigEndian(_ data: Data, at offset: Int) -> UInt32 {

@@ -32,6 +32,8 @@ extension Job {
     }
 
     private static func decodeAll(_ statement: RawStatement) throws -> [Job] {
+        // A statement left mid-way would keep its read snapshot open.
+        defer { statement.reset() }
         var jobs: [Job] = []
         while try statement.step() { jobs.append(try Job(statement)) }
         return jobs

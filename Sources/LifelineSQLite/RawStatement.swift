@@ -18,6 +18,8 @@ enum SQLValue {
 /// the SQL itself. The statements stay in GRDB's cache, which resets them before its own use.
 struct RawStatement {
     let handle: OpaquePointer
+    /// Keeps the statement alive while it is used, whatever GRDB's cache does.
+    private let statement: Statement
     private let db: Database
     private let sql: String
 
@@ -27,7 +29,8 @@ struct RawStatement {
     init(_ db: Database, _ sql: String, _ values: [SQLValue]) throws {
         self.db = db
         self.sql = sql
-        handle = try db.cachedStatement(sql: sql).sqliteStatement
+        statement = try db.cachedStatement(sql: sql)
+        handle = statement.sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (offset, value) in values.enumerated() {
@@ -50,7 +53,7 @@ struct RawStatement {
     init(_ db: Database, _ sql: String, arguments: StatementArguments) throws {
         self.db = db
         self.sql = sql
-        let statement = try db.cachedStatement(sql: sql)
+        statement = try db.cachedStatement(sql: sql)
         try statement.setArguments(arguments)
         handle = statement.sqliteStatement
     }

@@ -18,15 +18,21 @@ public enum SQLiteDatabase {
     public static func openPool(path: String) throws -> DatabasePool {
         try checkSQLiteVersion()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
-        let version = try DatabaseFileCheck.check(path: path)
+        try DatabaseFileCheck.check(path: path)
         // Opening writes (WAL mode, GRDB's first WAL frame, migrations): it goes through the
         // writer lock like any write, or processes opening at once can fail with SQLITE_BUSY.
         let open = {
             let pool = try DatabasePool(path: path, configuration: configuration())
-            // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-            // Each migration sets user_version in its own transaction, so a current header
+            let version = try pool.writeWithoutTransaction { db in
+                // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            }
+            // Each migration sets user_version in its own transaction, so a current version
             // means a current schema; skipping the migrator saves every command a write.
+            guard version <= SchemaMigrations.version else {
+                throw DatabaseOpenError.newerSchema(path: path, version: version, known: SchemaMigrations.version)
+            }
             if version < SchemaMigrations.version { try migrate(pool) }
             return pool
         }

@@ -22,11 +22,11 @@ extension SQLiteJobStore {
             }
             // A worker with free slots left waits; tell it until when at most.
             let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
-            if !finished.isEmpty { CrashPoint.check("finish.before-commit") }
+            if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
             CrashPoint.check("claim.before-commit")
             return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
         }
-        if !result.finished.isEmpty { CrashPoint.check("finish.after-commit") }
+        if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
         CrashPoint.check("claim.after-commit")
         return result
     }
@@ -106,6 +106,7 @@ struct QueueSettings {
     }
 
     private static func rows(_ statement: RawStatement) throws -> [(name: String, settings: QueueSettings?)] {
+        defer { statement.reset() }
         var rows: [(name: String, settings: QueueSettings?)] = []
         while try statement.step() {
             let limit = statement.optionalInt64(1).map { Int($0) }

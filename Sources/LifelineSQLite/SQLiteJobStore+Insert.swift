@@ -36,9 +36,10 @@ extension SQLiteJobStore {
                 .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds), .int(job.backoff.cap.milliseconds),
                 .double(job.backoff.jitter), .int(runAt), .text(job.idempotencyKey), .text(job.server), .int(now),
             ]).execute()
-        if let key = job.idempotencyKey, db.changesCount == 0,
-           let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)])
-        {
+        if let key = job.idempotencyKey, db.changesCount == 0 {
+            guard let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)]) else {
+                throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the insert of key '\(key)' conflicted, but no job has the key")
+            }
             guard existing.kind == job.kind, existing.args.canonicalText == args else {
                 throw JobStoreError.idempotencyConflict(key: key, existing: existing.id)
             }

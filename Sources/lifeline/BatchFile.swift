@@ -47,7 +47,7 @@ enum BatchFile {
             } catch let error as JSONValueError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error)")
             } catch {
-                throw CLIFailure(.invalidInput, "--batch line \(number): \(error)")
+                throw CLIFailure(.runtime, "--batch line \(number): \(error)")
             }
         }
         return jobs

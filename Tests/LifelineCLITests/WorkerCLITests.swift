@@ -107,7 +107,8 @@ struct WorkerCLITests {
     func supervisor() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 100}}"# + "\n", count: 40))
+        // Long enough that the kill lands while both processes still have work.
+        let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 400}}"# + "\n", count: 40))
         #expect(try cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
         let supervisor = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "1s", "--drain"])
         try await waitUntil("two worker processes") { ProcessTable.children(of: supervisor.processIdentifier).count == 2 }

@@ -3,8 +3,9 @@ import Synchronization
 
 /// Records finished attempts in groups (group commit). While the worker claims, its claim
 /// loop takes the waiting finishes into its next claim, so recording what finished and
-/// refilling the slots cost one commit. Once claiming stops, the finisher writes them itself.
-/// A finish is never dropped: a failed write is retried until the store takes it.
+/// refilling the slots cost one commit. Once claiming stops, or while claims carrying
+/// finishes keep failing, the finisher writes them itself. A finish is never dropped: a failed
+/// write is retried until the store takes it.
 final class Finisher: Sendable {
     struct Waiting: Sendable {
         var finish: JobFinish
@@ -20,19 +21,19 @@ final class Finisher: Sendable {
     private let store: any JobStore
     private let logger: Logger
     private let state = Mutex(State())
-    /// Called with the ids of each recorded group, before their callers resume.
-    private let recorded: @Sendable ([Int64]) -> Void
-    /// Called when a finish starts waiting for the claim loop.
-    private let arrived: @Sendable () -> Void
+    /// Called with each recorded group, before its callers resume.
+    private let recorded: @Sendable ([JobFinish]) -> Void
+    /// Wakes the worker: a finish waits for the claim loop, or the finisher wrote some itself.
+    private let wake: @Sendable () -> Void
 
     init(
-        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([Int64]) -> Void,
-        arrived: @escaping @Sendable () -> Void
+        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([JobFinish]) -> Void,
+        wake: @escaping @Sendable () -> Void
     ) {
         self.store = store
         self.logger = logger
         self.recorded = recorded
-        self.arrived = arrived
+        self.wake = wake
     }
 
     /// Records the finish; returns whether it applied (false: the lease had been lost).
@@ -44,11 +45,9 @@ final class Finisher: Sendable {
                 state.flushing = true
                 return true
             }
-            if startFlushing { Task { await flush() } } else { arrived() }
+            if startFlushing { Task { await flush() } } else { wake() }
         }
     }
-
-    var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     /// Takes the waiting finishes, for the caller to write with its claim.
     func take() -> [Waiting] {
@@ -61,7 +60,7 @@ final class Finisher: Sendable {
     /// The store wrote `group`; `applied` holds the ids whose fence held.
     func resolve(_ group: [Waiting], applied: Set<Int64>) {
         guard !group.isEmpty else { return }
-        recorded(group.map(\.finish.id))
+        recorded(group.map(\.finish))
         for waiting in group { waiting.continuation.resume(returning: applied.contains(waiting.finish.id)) }
     }
 
@@ -72,8 +71,13 @@ final class Finisher: Sendable {
 
     /// From now on finishes are written as they come, without waiting for a claim.
     func writeItself() {
+        state.withLock { $0.writesItself = true }
+        writeWaitingNow()
+    }
+
+    /// Writes the finishes waiting now in their own transactions, retrying until they land.
+    func writeWaitingNow() {
         let startFlushing = state.withLock { state -> Bool in
-            state.writesItself = true
             guard !state.flushing, !state.waiting.isEmpty else { return false }
             state.flushing = true
             return true
@@ -94,6 +98,7 @@ final class Finisher: Sendable {
                 let applied = try await store.jobFinish(group.map(\.finish))
                 failures = 0
                 resolve(group, applied: applied)
+                wake()
             } catch {
                 failures += 1
                 logger.error("cannot record finished jobs; retrying", metadata: ["error": "\(error)", "jobs": "\(group.count)"])

@@ -14,8 +14,9 @@ struct JobExecutor: Sendable {
         guard let definition = registry.definition(job.kind) else {
             return .discarded(error: "unknown job kind '\(job.kind)': no handler in this worker")
         }
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
         let context = JobContext(job: job, logger: logger) { [running] progress in
-            running.setProgress(job.id, progress)
+            running.setProgress(key, progress)
         }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<HandlerResult, Never>) in
             let once = ResumeOnce(continuation)
@@ -27,7 +28,7 @@ struct JobExecutor: Sendable {
             // A stop (timeout, cancel, shutdown, lost lease) cancels the handler; one that
             // ignores the cancellation for `cancellationGrace` is reported and abandoned, so
             // its slot and lease are not held forever.
-            running.setStop(job.id) { [cancellationGrace] in
+            running.setStop(key) { [cancellationGrace] in
                 handler.cancel()
                 Task {
                     guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
@@ -47,7 +48,7 @@ struct JobExecutor: Sendable {
     }
 
     private func outcome(of result: HandlerResult, job: Job) -> JobOutcome? {
-        let reason = running.stopReason(job.id)
+        let reason = running.stopReason(AttemptKey(id: job.id, attempt: job.attempt))
         switch (result, reason) {
         case (_, .leaseLost):
             return nil

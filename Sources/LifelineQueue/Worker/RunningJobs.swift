@@ -13,6 +13,14 @@ enum StopReason: Sendable {
     case leaseLost
 }
 
+/// One attempt of a job: what the running set is keyed by. Every change names the attempt, so
+/// news about an old attempt (a late heartbeat status, a lost lease) never touches a newer one
+/// of the same job.
+struct AttemptKey: Hashable, Sendable {
+    var id: Int64
+    var attempt: Int
+}
+
 /// The jobs this process is running, with what the heartbeat needs to renew their leases.
 final class RunningJobs: Sendable {
     struct Entry {
@@ -30,18 +38,23 @@ final class RunningJobs: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    /// Returns whether the job's deadline is now the earliest, so whoever watches deadlines
-    /// must look again.
-    @discardableResult
+    /// Returns whether the job's deadline is now the earliest of the jobs not yet told to
+    /// stop, so whoever watches deadlines must look again.
     func add(_ job: Job, lease: Duration) -> Bool {
         let now = ContinuousClock.now
         let deadline = now + job.timeout
         return entries.withLock { entries in
-            let earliest = entries.values.allSatisfy { $0.deadline > deadline }
+            let earliest = entries.values.allSatisfy { $0.stopReason != nil || $0.deadline > deadline }
             entries[job.id] = Entry(
                 attempt: job.attempt, progress: nil, leaseDeadline: now + lease, deadline: deadline, stopReason: nil, stop: nil
             )
             return earliest
+        }
+    }
+
+    func remove(_ key: AttemptKey) {
+        entries.withLock { entries in
+            if entries[key.id]?.attempt == key.attempt { entries[key.id] = nil }
         }
     }
 
@@ -51,46 +64,46 @@ final class RunningJobs: Sendable {
     }
 
     /// Jobs past their deadline that were not yet told to stop.
-    func overdue() -> [Int64] {
+    func overdue() -> [AttemptKey] {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            entries.filter { $0.value.stopReason == nil && $0.value.deadline <= now }.map(\.key)
+            entries.filter { $0.value.stopReason == nil && $0.value.deadline <= now }.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) }
         }
     }
 
-    func remove(_ id: Int64) {
-        _ = entries.withLock { $0.removeValue(forKey: id) }
-    }
-
-    /// Registers how to stop the job; if a stop was asked for before, stops it now.
-    func setStop(_ id: Int64, _ stop: @escaping @Sendable () -> Void) {
+    /// Registers how to stop the attempt; if a stop was asked for before, stops it now.
+    func setStop(_ key: AttemptKey, _ stop: @escaping @Sendable () -> Void) {
         let stopNow = entries.withLock { entries -> Bool in
-            entries[id]?.stop = stop
-            return entries[id]?.stopReason != nil
+            guard entries[key.id]?.attempt == key.attempt else { return false }
+            entries[key.id]?.stop = stop
+            return entries[key.id]?.stopReason != nil
         }
         if stopNow { stop() }
     }
 
-    func setProgress(_ id: Int64, _ progress: JSONValue) {
-        entries.withLock { $0[id]?.progress = progress }
+    func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
+        entries.withLock { entries in
+            if entries[key.id]?.attempt == key.attempt { entries[key.id]?.progress = progress }
+        }
     }
 
-    /// Asks the job to stop; the first reason given is the one recorded.
-    func stop(_ id: Int64, reason: StopReason) {
+    /// Asks the attempt to stop; the first reason given is the one recorded.
+    func stop(_ key: AttemptKey, reason: StopReason) {
         let stop = entries.withLock { entries -> (@Sendable () -> Void)? in
-            guard entries[id] != nil else { return nil }
-            if entries[id]?.stopReason == nil { entries[id]?.stopReason = reason }
-            return entries[id]?.stop
+            guard entries[key.id]?.attempt == key.attempt else { return nil }
+            if entries[key.id]?.stopReason == nil { entries[key.id]?.stopReason = reason }
+            return entries[key.id]?.stop
         }
         stop?()
     }
 
     func stopAll(reason: StopReason) {
-        for id in entries.withLock({ Array($0.keys) }) { stop(id, reason: reason) }
+        let keys = entries.withLock { $0.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) } }
+        for key in keys { stop(key, reason: reason) }
     }
 
-    func stopReason(_ id: Int64) -> StopReason? {
-        entries.withLock { $0[id]?.stopReason }
+    func stopReason(_ key: AttemptKey) -> StopReason? {
+        entries.withLock { entries in entries[key.id]?.attempt == key.attempt ? entries[key.id]?.stopReason : nil }
     }
 
     /// What to renew: every job still running, with its latest progress.
@@ -100,17 +113,17 @@ final class RunningJobs: Sendable {
         }
     }
 
-    func renewed(_ ids: [Int64], at start: ContinuousClock.Instant, lease: Duration) {
+    func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {
         entries.withLock { entries in
-            for id in ids { entries[id]?.leaseDeadline = start + lease }
+            for key in keys where entries[key.id]?.attempt == key.attempt { entries[key.id]?.leaseDeadline = start + lease }
         }
     }
 
     /// Jobs whose lease may have run out because renewals failed.
-    func expired(margin: Duration) -> [Int64] {
+    func expired(margin: Duration) -> [AttemptKey] {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            entries.filter { $0.value.leaseDeadline - margin <= now }.map(\.key)
+            entries.filter { $0.value.leaseDeadline - margin <= now }.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) }
         }
     }
 }

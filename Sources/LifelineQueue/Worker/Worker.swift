@@ -21,10 +21,13 @@ public final class Worker: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.owner)"
         self.logger = logger
-        finisher = Finisher(store: store, logger: logger, recorded: { [running, doorbell] ids in
-            for id in ids { running.remove(id) }
-            doorbell.ring()
-        }, arrived: { [doorbell] in doorbell.ring() })
+        finisher = Finisher(
+            store: store, logger: logger,
+            recorded: { [running] finishes in
+                for finish in finishes { running.remove(AttemptKey(id: finish.id, attempt: finish.attempt)) }
+            },
+            wake: { [doorbell] in doorbell.ring() }
+        )
         executor = JobExecutor(registry: registry, running: running, cancellationGrace: configuration.cancellationGrace)
     }
 
@@ -71,36 +74,46 @@ public final class Worker: Sendable {
             var wait = configuration.idleRecheck
             let finished = finisher.take()
             let free = configuration.concurrency - running.count + finished.count
-            if free > 0 || !finished.isEmpty {
-                do {
-                    let claimed = try await store.jobClaim(ClaimRequest(
-                        owner: configuration.owner, queues: configuration.queues, limit: max(free, 0),
-                        lease: configuration.lease, finishes: finished.map(\.finish)
-                    ))
-                    failures = 0
-                    finisher.resolve(finished, applied: claimed.finished)
-                    for job in claimed.jobs {
-                        if running.add(job, lease: configuration.lease) { deadlineBell.ring() }
-                        group.addTask { await self.execute(job) }
-                    }
-                    if free > 0, claimed.jobs.count == free { continue }
-                    if claimed.jobs.isEmpty, running.count == 0, configuration.drain, try await queuesAreEmpty() {
-                        logger.info("queues drained")
-                        return
-                    }
-                    if let next = claimed.nextWakeup {
-                        wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
-                    }
-                } catch {
-                    finisher.putBack(finished)
-                    failures += 1
-                    logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
-                    wait = Backoff.storeRetry.delay(afterAttempt: failures)
-                }
+            guard free > 0 || !finished.isEmpty else {
+                await doorbell.wait(timeout: wait)
+                continue
+            }
+            let claimed: ClaimResult
+            do {
+                claimed = try await store.jobClaim(ClaimRequest(
+                    owner: configuration.owner, queues: configuration.queues, limit: max(free, 0),
+                    lease: configuration.lease, finishes: finished.map(\.finish)
+                ))
+                failures = 0
+            } catch {
+                failures += 1
+                logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
+                finisher.putBack(finished)
+                // A finish that keeps failing must not stop claiming: it is written on its own.
+                if !finished.isEmpty, failures >= Self.failuresBeforeSeparateFinishes { finisher.writeWaitingNow() }
+                await doorbell.wait(timeout: Backoff.storeRetry.delay(afterAttempt: failures))
+                continue
+            }
+            finisher.resolve(finished, applied: claimed.finished)
+            for job in claimed.jobs {
+                if running.add(job, lease: configuration.lease) { deadlineBell.ring() }
+                group.addTask { await self.execute(job) }
+            }
+            if free > 0, claimed.jobs.count == free { continue }
+            if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
+                logger.info("queues drained")
+                return
+            }
+            if let next = claimed.nextWakeup {
+                wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
             }
             await doorbell.wait(timeout: wait)
         }
     }
+
+    /// Claims that carried finishes and failed this many times in a row let the finisher write
+    /// them separately.
+    static let failuresBeforeSeparateFinishes = 3
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
     /// are stopped and given back without spending an attempt.
@@ -115,14 +128,19 @@ public final class Worker: Sendable {
         }
     }
 
-    private func queuesAreEmpty() async throws -> Bool {
+    /// Whether the queues have nothing waiting or running; a failed count says no.
+    private func queuesAreEmpty() async -> Bool {
         let waitingOrRunning: Set<JobState> = [.available, .scheduled, .retryable, .running]
-        if configuration.queues.isEmpty { return try await store.jobCount(JobFilter(states: waitingOrRunning)) == 0 }
-        for queue in configuration.queues {
-            let left = try await store.jobCount(JobFilter(states: waitingOrRunning, queue: queue))
-            if left > 0 { return false }
+        let filters = configuration.queues.isEmpty
+            ? [JobFilter(states: waitingOrRunning)]
+            : configuration.queues.map { JobFilter(states: waitingOrRunning, queue: $0) }
+        do {
+            for filter in filters where try await store.jobCount(filter) > 0 { return false }
+            return true
+        } catch {
+            logger.error("cannot count the jobs left; not draining yet", metadata: ["error": "\(error)"])
+            return false
         }
-        return true
     }
 
     private func execute(_ job: Job) async {
@@ -136,7 +154,7 @@ public final class Worker: Sendable {
             log(outcome, applied: applied, job: job)
         } else {
             JobContext.logger(logger, for: job).warning("lease lost; the job was stopped and its attempt is not recorded here")
-            running.remove(job.id)
+            running.remove(AttemptKey(id: job.id, attempt: job.attempt))
             doorbell.ring()
         }
     }
@@ -162,7 +180,7 @@ public final class Worker: Sendable {
     /// the earliest deadline, rather than a timer per job.
     private func deadlineLoop() async {
         while !Task.isCancelled {
-            for id in running.overdue() { running.stop(id, reason: .timeout) }
+            for key in running.overdue() { running.stop(key, reason: .timeout) }
             let wait = running.nextDeadline().map { $0 - .now } ?? configuration.idleRecheck
             await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
         }
@@ -174,9 +192,9 @@ public final class Worker: Sendable {
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: configuration.heartbeatInterval)) != nil else { return }
             // A job whose lease may have run out without renewal could now run elsewhere.
-            for id in running.expired(margin: configuration.heartbeatInterval / 2) {
-                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(id)"])
-                running.stop(id, reason: .leaseLost)
+            for key in running.expired(margin: configuration.heartbeatInterval / 2) {
+                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
+                running.stop(key, reason: .leaseLost)
             }
             let entries = running.renewals()
             guard !entries.isEmpty else { continue }
@@ -185,12 +203,14 @@ public final class Worker: Sendable {
                 let statuses = try await store.jobRenewLeases(LeaseRenewal(
                     owner: configuration.owner, lease: configuration.lease, jobs: entries
                 ))
-                running.renewed(statuses.filter { $0.value != .lost }.map(\.key), at: start, lease: configuration.lease)
-                for (id, status) in statuses {
-                    switch status {
-                    case .held: break
-                    case .cancelRequested: running.stop(id, reason: .cancelled)
-                    case .lost: running.stop(id, reason: .leaseLost)
+                // The statuses are about the attempts renewed, which may have finished since.
+                let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
+                running.renewed(keys.filter { statuses[$0.id] != .lost }, at: start, lease: configuration.lease)
+                for key in keys {
+                    switch statuses[key.id] {
+                    case .held?, nil: break
+                    case .cancelRequested?: running.stop(key, reason: .cancelled)
+                    case .lost?: running.stop(key, reason: .leaseLost)
                     }
                 }
             } catch {
