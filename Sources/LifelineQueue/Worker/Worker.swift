@@ -91,7 +91,8 @@ public final class Worker: Sendable {
                 finisher.putBack(finished)
                 // A finish that keeps failing must not stop claiming: it is written on its own.
                 if !finished.isEmpty, failures >= Self.failuresBeforeSeparateFinishes { finisher.writeWaitingNow() }
-                await doorbell.wait(timeout: Backoff.storeRetry.delay(afterAttempt: failures))
+                // A sleep, not a doorbell wait: arriving finishes must not cut the backoff short.
+                try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
                 continue
             }
             finisher.resolve(finished, applied: claimed.finished)
