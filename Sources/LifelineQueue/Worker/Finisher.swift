@@ -3,8 +3,8 @@ import Synchronization
 
 /// Records finished attempts in groups (group commit). While the worker claims, its claim
 /// loop takes the waiting finishes into its next claim, so recording what finished and
-/// refilling the slots cost one commit. Once claiming stops, or while claims carrying
-/// finishes keep failing, the finisher writes them itself. A finish is never dropped: a failed
+/// refilling the slots cost one commit. Once claiming stops, or when a claim carrying
+/// finishes fails, the finisher writes them itself. A finish is never dropped: a failed
 /// write is retried until the store takes it.
 final class Finisher: Sendable {
     struct Waiting: Sendable {
@@ -39,13 +39,11 @@ final class Finisher: Sendable {
     /// Records the finish; returns whether it applied (false: the lease had been lost).
     func finish(_ finish: JobFinish) async -> Bool {
         await withCheckedContinuation { continuation in
-            let startFlushing = state.withLock { state -> Bool in
+            let writesItself = state.withLock { state in
                 state.waiting.append(Waiting(finish: finish, continuation: continuation))
-                guard state.writesItself, !state.flushing else { return false }
-                state.flushing = true
-                return true
+                return state.writesItself
             }
-            if startFlushing { Task { await flush() } } else { wake() }
+            if writesItself { writeWaitingNow() } else { wake() }
         }
     }
 
@@ -88,6 +86,8 @@ final class Finisher: Sendable {
     private func flush() async {
         var failures = 0
         while true {
+            // Taking the group and, when none is left, ending the flush are one step, so a
+            // finish that arrives meanwhile is never left without a writer.
             let group = state.withLock { state in
                 defer { state.waiting = [] }
                 if state.waiting.isEmpty { state.flushing = false }

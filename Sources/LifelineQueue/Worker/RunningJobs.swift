@@ -38,17 +38,22 @@ final class RunningJobs: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    /// Returns whether the job's deadline is now the earliest of the jobs not yet told to
-    /// stop, so whoever watches deadlines must look again.
-    func add(_ job: Job, lease: Duration) -> Bool {
+    func add(_ job: Job, lease: Duration) {
         let now = ContinuousClock.now
-        let deadline = now + job.timeout
-        return entries.withLock { entries in
-            let earliest = entries.values.allSatisfy { $0.stopReason != nil || $0.deadline > deadline }
-            entries[job.id] = Entry(
-                attempt: job.attempt, progress: nil, leaseDeadline: now + lease, deadline: deadline, stopReason: nil, stop: nil
+        entries.withLock {
+            $0[job.id] = Entry(
+                attempt: job.attempt, progress: nil, leaseDeadline: now + lease, deadline: now + job.timeout, stopReason: nil, stop: nil
             )
-            return earliest
+        }
+    }
+
+    /// Runs `body` on the attempt's entry, if the job's entry is still that attempt's.
+    @discardableResult
+    private func withEntry<Result>(_ key: AttemptKey, _ body: (inout Entry) -> Result) -> Result? {
+        entries.withLock { entries in
+            guard var entry = entries[key.id], entry.attempt == key.attempt else { return nil }
+            defer { entries[key.id] = entry }
+            return body(&entry)
         }
     }
 
@@ -58,43 +63,44 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// The earliest deadline of a job not yet told to stop.
-    func nextDeadline() -> ContinuousClock.Instant? {
-        entries.withLock { entries in entries.values.lazy.filter { $0.stopReason == nil }.map(\.deadline).min() }
-    }
-
-    /// Jobs past their deadline that were not yet told to stop.
-    func overdue() -> [AttemptKey] {
+    /// The jobs not yet told to stop that are past their deadline, and the earliest deadline
+    /// of the others.
+    func deadlines() -> (overdue: [AttemptKey], next: ContinuousClock.Instant?) {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            entries.filter { $0.value.stopReason == nil && $0.value.deadline <= now }.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) }
+            var overdue: [AttemptKey] = []
+            var next: ContinuousClock.Instant?
+            for (id, entry) in entries where entry.stopReason == nil {
+                if entry.deadline <= now {
+                    overdue.append(AttemptKey(id: id, attempt: entry.attempt))
+                } else {
+                    next = min(next ?? entry.deadline, entry.deadline)
+                }
+            }
+            return (overdue, next)
         }
     }
 
     /// Registers how to stop the attempt; if a stop was asked for before, stops it now.
     func setStop(_ key: AttemptKey, _ stop: @escaping @Sendable () -> Void) {
-        let stopNow = entries.withLock { entries -> Bool in
-            guard entries[key.id]?.attempt == key.attempt else { return false }
-            entries[key.id]?.stop = stop
-            return entries[key.id]?.stopReason != nil
+        let stopNow = withEntry(key) { entry in
+            entry.stop = stop
+            return entry.stopReason != nil
         }
-        if stopNow { stop() }
+        if stopNow == true { stop() }
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
-        entries.withLock { entries in
-            if entries[key.id]?.attempt == key.attempt { entries[key.id]?.progress = progress }
-        }
+        withEntry(key) { $0.progress = progress }
     }
 
     /// Asks the attempt to stop; the first reason given is the one recorded.
     func stop(_ key: AttemptKey, reason: StopReason) {
-        let stop = entries.withLock { entries -> (@Sendable () -> Void)? in
-            guard entries[key.id]?.attempt == key.attempt else { return nil }
-            if entries[key.id]?.stopReason == nil { entries[key.id]?.stopReason = reason }
-            return entries[key.id]?.stop
+        let stop = withEntry(key) { entry in
+            if entry.stopReason == nil { entry.stopReason = reason }
+            return entry.stop
         }
-        stop?()
+        stop??()
     }
 
     func stopAll(reason: StopReason) {
@@ -103,7 +109,7 @@ final class RunningJobs: Sendable {
     }
 
     func stopReason(_ key: AttemptKey) -> StopReason? {
-        entries.withLock { entries in entries[key.id]?.attempt == key.attempt ? entries[key.id]?.stopReason : nil }
+        withEntry(key) { $0.stopReason } ?? nil
     }
 
     /// What to renew: every job still running, with its latest progress.
@@ -114,9 +120,7 @@ final class RunningJobs: Sendable {
     }
 
     func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {
-        entries.withLock { entries in
-            for key in keys where entries[key.id]?.attempt == key.attempt { entries[key.id]?.leaseDeadline = start + lease }
-        }
+        for key in keys { withEntry(key) { $0.leaseDeadline = start + lease } }
     }
 
     /// Jobs whose lease may have run out because renewals failed.

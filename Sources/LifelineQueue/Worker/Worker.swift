@@ -9,7 +9,7 @@ public final class Worker: Sendable {
     private let logger: Logger
     private let running = RunningJobs()
     private let doorbell = Doorbell()
-    /// Rung when a job with an earlier deadline than any other starts.
+    /// Rung when jobs start, one of which may have the earliest deadline.
     private let deadlineBell = Doorbell()
     private let finisher: Finisher
     private let executor: JobExecutor
@@ -88,18 +88,20 @@ public final class Worker: Sendable {
             } catch {
                 failures += 1
                 logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
+                // The finishes are written on their own, so one that fails cannot stop claiming.
                 finisher.putBack(finished)
-                // A finish that keeps failing must not stop claiming: it is written on its own.
-                if !finished.isEmpty, failures >= Self.failuresBeforeSeparateFinishes { finisher.writeWaitingNow() }
+                finisher.writeWaitingNow()
                 // A sleep, not a doorbell wait: arriving finishes must not cut the backoff short.
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
                 continue
             }
             finisher.resolve(finished, applied: claimed.finished)
             for job in claimed.jobs {
-                if running.add(job, lease: configuration.lease) { deadlineBell.ring() }
+                running.add(job, lease: configuration.lease)
                 group.addTask { await self.execute(job) }
             }
+            // A new job may have the earliest deadline.
+            if !claimed.jobs.isEmpty { deadlineBell.ring() }
             if free > 0, claimed.jobs.count == free { continue }
             if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
                 logger.info("queues drained")
@@ -111,10 +113,6 @@ public final class Worker: Sendable {
             await doorbell.wait(timeout: wait)
         }
     }
-
-    /// Claims that carried finishes and failed this many times in a row let the finisher write
-    /// them separately.
-    static let failuresBeforeSeparateFinishes = 3
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
     /// are stopped and given back without spending an attempt.
@@ -181,8 +179,9 @@ public final class Worker: Sendable {
     /// the earliest deadline, rather than a timer per job.
     private func deadlineLoop() async {
         while !Task.isCancelled {
-            for key in running.overdue() { running.stop(key, reason: .timeout) }
-            let wait = running.nextDeadline().map { $0 - .now } ?? configuration.idleRecheck
+            let (overdue, next) = running.deadlines()
+            for key in overdue { running.stop(key, reason: .timeout) }
+            let wait = next.map { $0 - .now } ?? configuration.idleRecheck
             await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
         }
     }
