@@ -31,6 +31,11 @@ extension Job {
         try decodeFirst(RawStatement(db, sql, values))
     }
 
+    /// The job holding an idempotency key, if any.
+    static func fetch(_ db: Database, idempotencyKey key: String) throws -> Job? {
+        try fetchOne(db, sql: "SELECT \(columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)])
+    }
+
     private static func decodeAll(_ statement: RawStatement) throws -> [Job] {
         // A statement left mid-way would keep its read snapshot open.
         defer { statement.reset() }

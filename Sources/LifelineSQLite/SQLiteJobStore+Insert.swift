@@ -37,7 +37,7 @@ extension SQLiteJobStore {
                 .double(job.backoff.jitter), .int(runAt), .text(job.idempotencyKey), .text(job.server), .int(now),
             ]).execute()
         if let key = job.idempotencyKey, db.changesCount == 0 {
-            guard let existing = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)]) else {
+            guard let existing = try Job.fetch(db, idempotencyKey: key) else {
                 throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the insert of key '\(key)' conflicted, but no job has the key")
             }
             guard existing.kind == job.kind, existing.args.canonicalText == args else {
@@ -45,7 +45,9 @@ extension SQLiteJobStore {
             }
             return InsertedJob(job: existing, existing: true)
         }
-        // The row as inserted, without reading it back; args as stored (canonical).
+        // The row as inserted, built rather than read back (RETURNING and decoding it cost a
+        // batch a fifth of its speed); durations in whole milliseconds and canonical args, as
+        // stored.
         let inserted = Job(
             id: db.lastInsertedRowID, queue: job.queue, kind: job.kind, args: try JSONValue(parsing: args), state: state, priority: job.priority,
             attempt: 0, maxAttempts: job.maxAttempts, timeout: .milliseconds(job.timeout.milliseconds),

@@ -58,7 +58,7 @@ public struct SQLiteServerStore: ServerStore {
     /// The earlier result of the same request under an idempotency key; a key used for
     /// another server or action is a conflict.
     private static func existing(_ key: String?, server: String, action: String, _ db: Database) throws -> ActionResult? {
-        guard let key, let job = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE idempotency_key = ?", arguments: [key]) else {
+        guard let key, let job = try Job.fetch(db, idempotencyKey: key) else {
             return nil
         }
         guard job.server == server, job.args["action"]?.stringValue == action else {
