@@ -12,7 +12,7 @@ public final class ManualClock: Sendable {
     public var now: Date { current.withLock { $0 } }
 
     public func advance(by duration: Duration) {
-        current.withLock { $0 = $0.addingTimeInterval(Double(duration.milliseconds) / 1000) }
+        current.withLock { $0 = $0.adding(duration) }
     }
 
     /// The clock as a store takes it.

@@ -28,7 +28,7 @@ struct QueuesListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let queues = try await store.openStore().queueList()
-        let states: [JobState] = [.available, .scheduled, .running, .retryable, .completed, .discarded, .cancelled]
+        let states = JobState.displayOrder
         try Output.standardOutput.writeList(queues, json: json, empty: "no queues yet") { queues in
             let rows = queues.map { queue in
                 [queue.name, queue.paused ? "paused" : "active", queue.limit.map(String.init) ?? "-"]

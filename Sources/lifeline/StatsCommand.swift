@@ -33,15 +33,15 @@ struct StatsCommand: AsyncParsableCommand {
             let stats = try await jobStore.statsGet()
             if json { return try output.writeJSON(stats) }
             if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
-            StatsText.lines(stats, style: Style(output)).forEach(output.writeLine)
+            StatsText.lines(stats).forEach(output.writeLine)
             if watch { try await Task.sleep(for: .seconds(2)) }
         } while watch
     }
 }
 
 enum StatsText {
-    static func lines(_ stats: QueueStats, style: Style) -> [String] {
-        let states: [JobState] = [.available, .scheduled, .running, .retryable, .completed, .discarded, .cancelled]
+    static func lines(_ stats: QueueStats) -> [String] {
+        let states = JobState.displayOrder
         var lines: [String] = []
         if stats.counts.isEmpty {
             lines.append("no jobs")

@@ -17,10 +17,10 @@ struct ChunkedCopy {
     /// Copies what is left; `progress` gets the bytes done so far (including earlier runs).
     func run(progress: (Int64) -> Void) async throws {
         let total = try FileSystem.size(source)
-        var offset = min(FileSystem.readCheckpoint(checkpoint), FileSystem.exists(destination) ? try FileSystem.size(destination) : 0)
+        if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
+        var offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
         let input = try FileHandle(forReadingFrom: source)
         defer { try? input.close() }
-        if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
         let output = try FileHandle(forWritingTo: destination)
         defer { try? output.close() }
         // Bytes past the checkpoint may be torn: they are written again.

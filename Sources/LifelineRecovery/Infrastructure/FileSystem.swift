@@ -24,11 +24,8 @@ enum FileSystem {
 
     /// Writes the whole file atomically and durably.
     static func write(_ data: Data, to url: URL) throws {
-        try makeDirectory(url.deletingLastPathComponent())
         let staging = url.appendingPathExtension("tmp")
-        guard FileManager.default.createFile(atPath: staging.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: staging.path])
-        }
+        try createFile(staging)
         let handle = try FileHandle(forWritingTo: staging)
         try handle.write(contentsOf: data)
         try handle.synchronize()
