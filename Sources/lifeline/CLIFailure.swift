@@ -29,7 +29,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
-        case ServerStoreError.notFound(let name): (Code.notFound.rawValue, "no server '\(name)'")
+        case ServerStoreError.notFound: (Code.notFound.rawValue, "\(error)")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")
         case let other where StoreErrorText.describe(other) != nil: (Code.runtime.rawValue, StoreErrorText.describe(other)!)

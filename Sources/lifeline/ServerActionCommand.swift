@@ -69,11 +69,12 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
     func run() async throws {
         try ServerNames.check(name)
         if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
+        let waitLimit = try options.waitLimit()
         let jobStore = try options.store.openStore()
         let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
             name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
         )
-        try await options.report(result, action: Name.action.rawValue, jobStore: jobStore)
+        try await options.report(result, action: Name.action.rawValue, waitLimit: waitLimit, jobStore: jobStore)
     }
 }
 
@@ -97,11 +98,15 @@ struct ServerActionOptions: ParsableArguments {
         if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
     }
 
-    func report(_ result: ActionResult, action: String, jobStore: SQLiteJobStore) async throws {
+    /// `--timeout`, read before the action is requested, so a bad one requests nothing.
+    func waitLimit() throws -> Duration? {
+        try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
+    }
+
+    func report(_ result: ActionResult, action: String, waitLimit: Duration?, jobStore: SQLiteJobStore) async throws {
         var result = result
         if wait, let name = result.server?.name {
-            let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
-            result.server = try await ServerWaiter(servers: SQLiteServerStore(jobs: jobStore), timeout: limit).waitUntilResting(name)
+            result.server = try await ServerWaiter(servers: SQLiteServerStore(jobs: jobStore), timeout: waitLimit).waitUntilResting(name)
         }
         let output = Output.standardOutput
         if json {

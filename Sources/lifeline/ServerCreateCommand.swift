@@ -37,9 +37,10 @@ struct ServerCreateCommand: AsyncParsableCommand {
         let size = try SizeText.parse(diskSize)
         guard size > 0 else { throw CLIFailure(.invalidInput, "--disk-size must be more than 0") }
         guard (1...64).contains(disks) else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
+        let waitLimit = try options.waitLimit()
         let jobStore = try options.store.openStore()
         let spec = ServerSpec(name: name, machine: machine ?? name, disks: disks, diskSize: size)
         let result = try await SQLiteServerStore(jobs: jobStore).serverCreate(spec, idempotencyKey: options.idempotencyKey)
-        try await options.report(result, action: "create", jobStore: jobStore)
+        try await options.report(result, action: "create", waitLimit: waitLimit, jobStore: jobStore)
     }
 }

@@ -49,7 +49,7 @@ struct ServerShowCommand: AsyncParsableCommand {
     func run() async throws {
         let jobStore = try store.openStore()
         guard let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) else {
-            throw CLIFailure(.notFound, "no server '\(name)'")
+            throw ServerStoreError.notFound(name)
         }
         let output = Output.standardOutput
         if json { return try output.writeJSON(server) }
@@ -122,7 +122,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     func run() async throws {
         let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
         let servers = SQLiteServerStore(jobs: try store.openStore())
-        guard try await servers.serverGet(name) != nil else { throw CLIFailure(.notFound, "no server '\(name)'") }
+        guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
         let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")

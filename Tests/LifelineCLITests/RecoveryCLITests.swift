@@ -120,6 +120,19 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("a bad --timeout is refused before the action is requested")
+    func badTimeout() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let created = try cli.run(["server", "create", "t-1", "--wait", "--timeout", "soon"])
+        #expect(created.status == 64 && created.stderr.contains("--timeout"))
+        #expect(try cli.server("t-1") == nil)
+        #expect(try cli.run(["server", "create", "t-1"]).status == 0)
+        let history = try cli.history("t-1")
+        #expect(try cli.run(["server", "failover", "t-1", "--wait", "--timeout", "5x"]).status == 64)
+        #expect(try cli.history("t-1") == history, "no transition was recorded")
+    }
+
     @Test("finalization that fails for good waits in finalization_failed; retry resumes from the checkpoint")
     func finalizationFailure() async throws {
         let cli = try CLIRunner()
