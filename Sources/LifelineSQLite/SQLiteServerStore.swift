@@ -3,8 +3,8 @@ import GRDB
 import LifelineQueue
 import LifelineRecovery
 
-/// The SQLite ``ServerStore``. Shares its database, clock and lifecycle hook with the job
-/// store, so stage jobs and servers change together.
+/// The SQLite ``ServerStore``. Shares its database and clock with the job store, so stage
+/// jobs and servers change together; jobs it cancels go through the lifecycle hook too.
 public struct SQLiteServerStore: ServerStore {
     let jobs: SQLiteJobStore
     private let hook = ServerLifecycleHook()
