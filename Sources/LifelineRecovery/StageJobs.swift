@@ -57,11 +57,12 @@ public enum StageJobs {
                            backoff: Backoff(base: .milliseconds(500), cap: .seconds(10)))
     }
 
-    /// Registers a job kind per stage, each running its stage on `infrastructure`.
+    /// Registers a job kind per stage, each running its stage on the infrastructure, which is
+    /// asked for only when a stage runs (a process that only enqueues never builds it).
     /// `jobState` tells whether a job is still running, so a cleanup never races the stage
     /// it stopped.
     public static func register(
-        in registry: inout JobRegistry, infrastructure: any Infrastructure,
+        in registry: inout JobRegistry, infrastructure: @escaping @Sendable () throws -> any Infrastructure,
         jobState: @escaping @Sendable (Int64) async throws -> JobState?
     ) {
         for stage in Stage.allCases {
@@ -74,7 +75,7 @@ public enum StageJobs {
                     recoveryPoint: args.recoveryPoint, attempt: context.job.attempt
                 )
                 do {
-                    let result = try await infrastructure.perform(request) { progress in
+                    let result = try await infrastructure().perform(request) { progress in
                         context.report(progress: progress.json)
                     }
                     CrashPoint.check("stage.after-effect")

@@ -97,7 +97,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
         let jobStore = try store.openStore()
-        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: try store.registry(store: jobStore))
+        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry(store: jobStore))
         let inserted = try await jobStore.jobInsert(jobs)
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)

@@ -34,11 +34,13 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// The job kinds this build knows: the built-in ones and the recovery stages, which act
-    /// on the infrastructure chosen by the environment.
-    func registry(store: SQLiteJobStore) throws -> JobRegistry {
+    /// on `infrastructure` (a worker makes it at start, so a bad setting stops it there); a
+    /// command that only enqueues gives none and never builds one.
+    func registry(store: SQLiteJobStore, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
-        StageJobs.register(in: &registry, infrastructure: try InfrastructureChoice.make(root: infraRoot)) { id in
+        let root = infraRoot
+        StageJobs.register(in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: root) }) { id in
             try await store.jobGet(id)?.state
         }
         return registry

@@ -66,7 +66,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     private func work(_ configuration: WorkerConfiguration, logger: Logger) async throws {
         let jobStore = try store.openStore()
-        let worker = Worker(store: jobStore, registry: try store.registry(store: jobStore), configuration: configuration, logger: logger)
+        let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
+        let registry = store.registry(store: jobStore, infrastructure: infrastructure)
+        let worker = Worker(store: jobStore, registry: registry, configuration: configuration, logger: logger)
         let watcher = try DatabaseChangeWatcher(databasePath: store.databasePath) { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
         try await worker.run()

@@ -245,6 +245,17 @@ struct RecoveryCLITests {
 
 @Suite("The command infrastructure adapter")
 struct CommandInfrastructureCLITests {
+    @Test("a missing stage commands config stops a worker at start, not an enqueue")
+    func missingConfig() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let environment = ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": cli.home.appendingPathComponent("none.json").path]
+        #expect(try cli.run(["enqueue", "noop"], extraEnvironment: environment).status == 0)
+        let worker = try cli.run(["worker", "--drain"], extraEnvironment: environment)
+        #expect(worker.status == 64 && worker.stderr.split(separator: "\n").count == 1 && worker.stderr.contains("none.json"))
+        #expect(try cli.jobCount() == 1)
+    }
+
     @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")
     func commandAdapter() async throws {
         let cli = try CLIRunner()
