@@ -17,9 +17,10 @@ public enum ServerNames {
         }
     }
 
-    /// The name with control characters escaped, safe to print in one line.
+    /// The start of a rejected name, for its message (the CLI escapes control characters
+    /// when it prints).
     static func printable(_ name: String) -> String {
-        String(name.prefix(80).unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        String(name.prefix(80))
     }
 }
 

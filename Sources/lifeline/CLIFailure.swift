@@ -38,26 +38,9 @@ struct CLIFailure: Error, CustomStringConvertible {
         if code == 0 {
             print(message)
         } else if !message.isEmpty {
-            Output.standardError.writeLine("lifeline: \(printable(message))")
+            Output.standardError.writeLine("lifeline: \(TerminalText.escaped(message))")
         }
         return code
-    }
-
-    /// The message on one line: control characters (a newline or an escape sequence in the
-    /// user's input, say) are shown escaped, never acted on by the terminal.
-    static func printable(_ message: String) -> String {
-        var text = ""
-        for scalar in message.unicodeScalars {
-            switch scalar {
-            case "\n": text += "\\n"
-            case "\t": text += "\\t"
-            case "\r": text += "\\r"
-            case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
-                text += "\\u{\(String(scalar.value, radix: 16))}"
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text
     }
 
     /// Help and version requests print in full; usage errors become one line.

@@ -41,7 +41,7 @@ struct JobTimeline {
         for attempt in attempts {
             let start = LifelineJSON.formatTime(attempt.start)
             let duration = DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
-            let how = Table.cut(JobText.oneLine(attempt.outcome ?? "running"), to: 100)
+            let how = Table.cut(TerminalText.oneLine(attempt.outcome ?? "running"), to: 100)
             lines.append("  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)")
         }
         return lines

@@ -66,7 +66,7 @@ struct JobsListCommand: AsyncParsableCommand {
             let rows = jobs.map { job in
                 [
                     "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
-                    JobText.when(job, now: now), job.server ?? "-", JobText.oneLine(job.errors.last?.error ?? ""),
+                    JobText.when(job, now: now), job.server ?? "-", TerminalText.oneLine(job.errors.last?.error ?? ""),
                 ]
             }
             return Table(
@@ -88,9 +88,5 @@ enum JobText {
         }
         let reference = job.finishedAt ?? job.attemptedAt ?? job.createdAt
         return DurationText.format(.seconds(Int64(max(0, now.timeIntervalSince(reference))))) + " ago"
-    }
-
-    static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }

@@ -50,7 +50,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         if !job.errors.isEmpty {
             lines.append("errors")
             for error in job.errors {
-                lines.append("  #\(error.attempt) \(LifelineJSON.formatTime(error.at)) \(error.worker ?? "-"): \(JobText.oneLine(error.error))")
+                lines.append("  #\(error.attempt) \(LifelineJSON.formatTime(error.at)) \(error.worker ?? "-"): \(TerminalText.oneLine(error.error))")
             }
         }
         lines.append("events")

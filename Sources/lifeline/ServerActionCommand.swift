@@ -116,6 +116,6 @@ struct ServerActionOptions: ParsableArguments {
         let server = result.server
         let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
         output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
-        if let error = server?.lifecycle.lastError, wait { output.writeLine("last error: \(error)") }
+        if let error = server?.lifecycle.lastError, wait { output.writeLine("last error: \(TerminalText.oneLine(error))") }
     }
 }

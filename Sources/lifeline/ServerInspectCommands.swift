@@ -23,7 +23,7 @@ struct ServerListCommand: AsyncParsableCommand {
                 [
                     server.name, server.state.rawValue, server.state.vmState, server.state.workload,
                     server.lifecycle.currentJob.map { "\($0) \(server.lifecycle.currentStage?.rawValue ?? "")" } ?? "-",
-                    ServerText.progress(server), JobText.oneLine(server.lifecycle.lastError ?? ""),
+                    ServerText.progress(server), TerminalText.oneLine(server.lifecycle.lastError ?? ""),
                 ]
             }
             return Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows,
@@ -69,7 +69,7 @@ struct ServerShowCommand: AsyncParsableCommand {
             lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?"))")
             if let bar = try await ServerText.progressBar(server, store: jobStore) { lines.append("          \(bar)") }
         }
-        if let error = server.lifecycle.lastError { lines.append("error     \(error)") }
+        if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
         if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
         lines.forEach(output.writeLine)
     }

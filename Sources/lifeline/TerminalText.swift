@@ -1,0 +1,24 @@
+/// Text from users, jobs and stage programs, made safe for a terminal line.
+enum TerminalText {
+    /// Control characters (a newline or an escape sequence in the user's input, or in a
+    /// program's error output) are shown escaped, never acted on by the terminal.
+    static func escaped(_ text: String) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
+                escaped += "\\u{\(String(scalar.value, radix: 16))}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+
+    /// Lines joined with spaces, then escaped: for table cells and one-line summaries.
+    static func oneLine(_ text: String) -> String {
+        escaped(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+    }
+}
