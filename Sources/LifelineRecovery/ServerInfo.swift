@@ -40,6 +40,14 @@ public struct ServerInfo: Sendable, Hashable {
     }
 
     public var state: ServerState { lifecycle.state }
+
+    /// The current operation's progress, when its job reported a measurable one.
+    public var stageProgress: StageProgress? {
+        guard lifecycle.currentJob != nil, let done = progress?["done"]?.intValue, let total = progress?["total"]?.intValue,
+              total > 0
+        else { return nil }
+        return StageProgress(done: done, total: total, detail: progress?["detail"]?.stringValue ?? "")
+    }
 }
 
 extension ServerInfo: Encodable {

@@ -67,7 +67,7 @@ struct ServerShowCommand: AsyncParsableCommand {
         }
         if let job = server.lifecycle.currentJob {
             lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?"))")
-            if let bar = try await ServerText.progressBar(server, store: jobStore) { lines.append("          \(bar)") }
+            if let bar = ServerText.progressBar(server) { lines.append("          \(bar)") }
         }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
         if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
@@ -132,28 +132,18 @@ struct ServerWaitCommand: AsyncParsableCommand {
 extension ServerState: ExpressibleByArgument {}
 
 enum ServerText {
-    /// A bar of the current operation's progress, with its rate and ETA since the attempt began.
-    static func progressBar(_ server: ServerInfo, store: any JobStore) async throws -> String? {
-        guard let id = server.lifecycle.currentJob, let done = server.progress?["done"]?.intValue,
-              let total = server.progress?["total"]?.intValue, total > 0
-        else { return nil }
-        var text = ProgressText.bar(done: done, total: total, width: 30) + " \(ProgressText.bytes(done)) of \(ProgressText.bytes(total))"
-        if let started = try await store.jobGet(id)?.attemptedAt {
-            let seconds = Date().timeIntervalSince(started)
-            if seconds > 1, done > 0 {
-                let rate = Double(done) / seconds
-                text += " · \(ProgressText.bytes(Int64(rate)))/s · ETA \(DurationText.format(.seconds(Int64(Double(total - done) / rate))))"
-            }
-        }
-        return text
+    /// A bar of the current operation's progress. (A rate needs two looks at it: `--wait`
+    /// draws one.)
+    static func progressBar(_ server: ServerInfo) -> String? {
+        guard let progress = server.stageProgress else { return nil }
+        return ProgressText.bar(done: progress.done, total: progress.total, width: 30)
+            + " \(ProgressText.bytes(progress.done)) of \(ProgressText.bytes(progress.total))"
     }
 
     static func progress(_ server: ServerInfo) -> String {
-        guard let done = server.progress?["done"]?.intValue, let total = server.progress?["total"]?.intValue, total > 0,
-              server.lifecycle.currentJob != nil
-        else {
+        guard let progress = server.stageProgress else {
             return server.currentJobState == .retryable ? "retrying" : "-"
         }
-        return "\(done * 100 / total)%" + (server.currentJobState == .retryable ? " retrying" : "")
+        return "\(progress.done * 100 / progress.total)%" + (server.currentJobState == .retryable ? " retrying" : "")
     }
 }

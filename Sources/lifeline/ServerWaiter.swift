@@ -60,14 +60,13 @@ final class ProgressBar: @unchecked Sendable {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
         if server.currentJobState == .retryable { text += " (retrying)" }
-        guard let done = server.progress?["done"]?.intValue, let total = server.progress?["total"]?.intValue, total > 0 else {
-            return text
-        }
-        text += " " + ProgressText.bar(done: done, total: total, width: 24)
-        samples.append((.now, done))
+        guard let progress = server.stageProgress else { return text }
+        text += " " + ProgressText.bar(done: progress.done, total: progress.total, width: 24)
+        samples.append((.now, progress.done))
         samples = samples.filter { ContinuousClock.now - $0.0 < .seconds(5) }
-        if let first = samples.first, let rate = ProgressText.rate(from: first, to: (.now, done)), rate > 0 {
-            text += " \(ProgressText.bytes(Int64(rate)))/s ETA \(DurationText.format(.seconds(Int64(Double(total - done) / rate))))"
+        if let first = samples.first, let rate = ProgressText.rate(from: first, to: (.now, progress.done)), rate > 0 {
+            let left = DurationText.format(.seconds(Int64(Double(progress.total - progress.done) / rate)))
+            text += " \(ProgressText.bytes(Int64(rate)))/s ETA \(left)"
         }
         return text
     }
