@@ -47,6 +47,7 @@ int main(int argc, char **argv) {
     check(sqlite3_open(argv[1], &db), db, "open");
     exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000");
 
+    // The row of a `noop` job with its kind's defaults (JobDefaults in Sources/LifelineQueue).
     sqlite3_stmt *insert = prepare(db,
         "INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,"
         " backoff_jitter, run_at, created_at) VALUES ('default', 'noop', '{}', 'available', 5, 20, 1800000, 1000,"
