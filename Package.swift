@@ -16,12 +16,12 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
-        // Starts `exec` jobs' programs without a shell, in their own process group, tied to the worker's life.
-        .target(name: "CLifelineSpawn"),
+        // The POSIX pieces Swift cannot say safely: programs started under a reaper, a flock with a deadline.
+        .target(name: "CLifelineSystem"),
         // Job model, states, retry policy, the storage protocol and the worker runtime. No SQL.
         .target(
             name: "LifelineQueue",
-            dependencies: ["CLifelineSpawn", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLifelineSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // The recovery-server lifecycle: states, the pure state machine, stage jobs and the
         // infrastructure they act on.
@@ -33,6 +33,7 @@ let package = Package(
         .target(
             name: "LifelineSQLite",
             dependencies: [
+                "CLifelineSystem",
                 "LifelineQueue",
                 "LifelineRecovery",
                 .product(name: "GRDB", package: "GRDB.swift"),

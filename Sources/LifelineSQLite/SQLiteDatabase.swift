@@ -15,7 +15,7 @@ public enum SQLiteDatabase {
     /// Opens (creating if needed) the database at `path`, owner-only, and brings its schema
     /// up to date. A file that is not a Lifeline database of this or an older schema is
     /// refused untouched.
-    public static func openPool(path: String) throws -> DatabasePool {
+    public static func openPool(path: String, lockTimeout: Duration = .seconds(30)) throws -> DatabasePool {
         try checkSQLiteVersion()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         try DatabaseFileCheck.check(path: path)
@@ -36,7 +36,7 @@ public enum SQLiteDatabase {
             if version < SchemaMigrations.version { try migrate(pool) }
             return pool
         }
-        return try WriterLock(databasePath: path).map { try $0.hold(open) } ?? open()
+        return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(open) } ?? open()
     }
 
     /// A private in-memory database with the current schema.

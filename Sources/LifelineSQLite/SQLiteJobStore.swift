@@ -14,13 +14,15 @@ public struct SQLiteJobStore: JobStore {
     ///   - clock: the time every change is stamped with; tests inject their own.
     ///   - finishHook: called inside the transaction that finishes a job, e.g. to move its
     ///     recovery server.
+    ///   - lockTimeout: how long a write waits for another process's writer lock.
     public init(
-        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook)? = nil
+        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook)? = nil,
+        lockTimeout: Duration = .seconds(30)
     ) {
         self.writer = writer
         self.clock = clock
         self.finishHook = finishHook
-        writerLock = writer is DatabasePool ? WriterLock(databasePath: writer.path) : nil
+        writerLock = writer is DatabasePool ? WriterLock(databasePath: writer.path, timeout: lockTimeout) : nil
     }
 
     /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock.

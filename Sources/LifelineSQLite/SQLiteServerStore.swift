@@ -14,8 +14,10 @@ public struct SQLiteServerStore: ServerStore {
     }
 
     /// A job store whose finished stage jobs move their servers.
-    public static func jobStore(writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }) -> SQLiteJobStore {
-        SQLiteJobStore(writer: writer, clock: clock, finishHook: ServerLifecycleHook())
+    public static func jobStore(
+        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, lockTimeout: Duration = .seconds(30)
+    ) -> SQLiteJobStore {
+        SQLiteJobStore(writer: writer, clock: clock, finishHook: ServerLifecycleHook(), lockTimeout: lockTimeout)
     }
 
     public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {

@@ -1,3 +1,7 @@
+import CLifelineSystem
+import Foundation
+import LifelineQueue
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,11 +12,17 @@ import Glibc
 /// writer the moment the lock is free. SQLite's own locking still guards the data: this
 /// lock only orders Lifeline's writers, and a process that cannot take it writes without it.
 final class WriterLock: Sendable {
+    static let defaultTimeout: Duration = .seconds(30)
+
     private let fd: Int32
+    private let path: String
+    private let timeout: Duration
 
     /// `nil` when the lock file cannot be opened (e.g. a read-only directory).
-    init?(databasePath: String) {
-        fd = open(databasePath + "-writer", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    init?(databasePath: String, timeout: Duration) {
+        path = databasePath + "-writer"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        self.timeout = timeout
         if fd < 0 { return nil }
     }
 
@@ -20,10 +30,42 @@ final class WriterLock: Sendable {
         close(fd)
     }
 
-    func hold<T>(_ body: () throws -> T) rethrows -> T {
-        var result: Int32
-        repeat { result = flock(fd, LOCK_EX) } while result != 0 && errno == EINTR
-        defer { if result == 0 { flock(fd, LOCK_UN) } }
+    /// Runs `body` holding the lock; waits for it at most the timeout.
+    func hold<T>(_ body: () throws -> T) throws -> T {
+        let result = lifeline_flock_deadline(fd, timeout.milliseconds)
+        guard result == 0 else {
+            if result == ETIMEDOUT { throw WriterLockTimeout(waited: timeout, holder: holder()) }
+            return try body()
+        }
+        defer { flock(fd, LOCK_UN) }
         return try body()
+    }
+
+    /// The pid holding the lock, from /proc/locks (whose lines read
+    /// `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; waiters are marked `->`).
+    private func holder() -> Int32? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let device = UInt64(info.st_dev)
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        let file = String(format: "%02x:%02x:%lu", major, minor, UInt64(info.st_ino))
+        for line in locks.split(separator: "\n") where !line.contains("->") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 6, fields[1] == "FLOCK", fields[5] == file { return Int32(fields[4]) }
+        }
+        return nil
+    }
+}
+
+/// A write that waited its whole allowance for another process's writer lock.
+public struct WriterLockTimeout: Error, CustomStringConvertible {
+    public var waited: Duration
+    public var holder: Int32?
+
+    public var description: String {
+        let who = holder.map { "process \($0)" } ?? "another process"
+        return "the database is busy: \(who) has held its writer lock for over \(DurationText.format(waited)) "
+            + "(is it stopped?); set LIFELINE_LOCK_TIMEOUT to wait longer"
     }
 }

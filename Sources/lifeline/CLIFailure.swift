@@ -28,6 +28,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
+        case let busy as WriterLockTimeout: (Code.runtime.rawValue, busy.description)
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
         case ServerStoreError.notFound: (Code.notFound.rawValue, "\(error)")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)

@@ -13,7 +13,7 @@ public final class WorkerSupervisor: Sendable {
     private let processes: Int
     private let drain: Bool
     private let logger: Logger
-    private let children = Mutex([Int: pid_t]())
+    private let children = Mutex([Int: RunningChild]())
     private let stopping = StopFlag()
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
@@ -40,7 +40,7 @@ public final class WorkerSupervisor: Sendable {
     /// Forwards SIGTERM to every child and stops restarting them.
     public func shutdown() {
         stopping.set()
-        for pid in children.withLock({ Array($0.values) }) { kill(pid, SIGTERM) }
+        for child in children.withLock({ Array($0.values) }) { child.terminate() }
     }
 
     /// Keeps one child running in `slot`; returns whether it ended cleanly.
@@ -48,23 +48,29 @@ public final class WorkerSupervisor: Sendable {
         var restarts = 0
         while true {
             let started = ContinuousClock.now
-            let pid: pid_t
+            let child: RunningChild
             do {
-                // A child outlives a killed supervisor only until it notices: SIGTERM lets it
-                // release its jobs.
-                pid = try await ProcessSpawner.spawn(
-                    argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil,
-                    stdoutFD: STDOUT_FILENO, stderrFD: STDERR_FILENO, deathSignal: SIGTERM
-                )
+                // If the supervisor dies, its children get SIGTERM and release their jobs.
+                child = try await ChildProcess(
+                    argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil, capturesOutput: false,
+                    stopSignal: SIGTERM
+                ).start()
             } catch {
                 logger.error("cannot start worker process", metadata: ["error": "\(error)"])
                 return false
             }
-            children.withLock { $0[slot] = pid }
-            // A shutdown that raced the spawn still reaches this child.
-            if stopping.isSet { kill(pid, SIGTERM) }
-            logger.info("worker process started", metadata: ["slot": "\(slot)", "pid": "\(pid)"])
-            let termination = await ProcessSpawner.wait(pid)
+            children.withLock { $0[slot] = child }
+            // A shutdown that raced the start still reaches this child.
+            if stopping.isSet { child.terminate() }
+            logger.info("worker process started", metadata: ["slot": "\(slot)"])
+            let termination: ChildProcess.Termination
+            do {
+                termination = try await child.exit().termination
+            } catch {
+                children.withLock { $0[slot] = nil }
+                logger.error("cannot start worker process", metadata: ["error": "\(error)"])
+                return false
+            }
             children.withLock { $0[slot] = nil }
             if stopping.isSet { return termination == .exited(0) }
             if drain && termination == .exited(0) { return true }
@@ -73,7 +79,7 @@ public final class WorkerSupervisor: Sendable {
             restarts += 1
             let delay = Self.restartBackoff.delay(afterAttempt: restarts)
             logger.error("worker process died; restarting", metadata: [
-                "slot": "\(slot)", "pid": "\(pid)", "how": "\(termination)", "in": "\(delay)",
+                "slot": "\(slot)", "how": "\(termination)", "in": "\(delay)",
             ])
             try? await Task.sleep(for: delay)
             if stopping.isSet { return true }

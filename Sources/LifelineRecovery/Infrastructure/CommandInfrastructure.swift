@@ -48,7 +48,12 @@ public struct CommandInfrastructure: Infrastructure {
         ) { line in
             if let update = try? JSONDecoder().decode(StageProgress.self, from: Data(line.utf8)) { progress(update) }
         }
-        let exit = try await process.run()
+        let exit: ChildProcess.Exit
+        do {
+            exit = try await process.run()
+        } catch let error as ChildProcessError where error.isPermanent {
+            throw PermanentStageFailure(error.description)
+        }
         let tail = (exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail).suffix(512)
         switch exit.termination {
         case .exited(0):

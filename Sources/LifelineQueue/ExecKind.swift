@@ -26,7 +26,12 @@ extension BuiltinKinds {
     public static let exec = JobDefinition<ExecArgs>(kind: "exec") { args, _ in
         // The worker's environment, with the job's variables on top.
         let environment = ProcessInfo.processInfo.environment.merging(args.env ?? [:]) { $1 }
-        let exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()
+        let exit: ChildProcess.Exit
+        do {
+            exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()
+        } catch let error as ChildProcessError where error.isPermanent {
+            throw JobFailure.permanent(error.description)
+        }
         guard exit.termination == .exited(0) else {
             let how = switch exit.termination {
             case .exited(let status): "exited with status \(status)"

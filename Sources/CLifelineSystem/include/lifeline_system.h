@@ -1,0 +1,49 @@
+#ifndef LIFELINE_SYSTEM_H
+#define LIFELINE_SYSTEM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// What a reaper writes on its status pipe, in this order: STARTED (value: the program's
+/// pid) or one of the two failures (value: errno); then EXITED (value: the program's wait
+/// status) once the program and everything it started are gone.
+enum {
+    LIFELINE_REAPER_STARTED = 1,
+    LIFELINE_REAPER_CWD_FAILED = 2,
+    LIFELINE_REAPER_EXEC_FAILED = 3,
+    LIFELINE_REAPER_EXITED = 4,
+};
+
+struct lifeline_reaper_message {
+    int32_t kind;
+    int32_t value;
+};
+
+/// Starts `argv[0]` (looked up in PATH), without a shell, under a *reaper*: a small process
+/// of this one that is the program's parent and the subreaper of everything the program
+/// starts, so descendants that leave the program's process group (setsid, daemons) still end
+/// with it. The program runs in a process group of its own with stdin, stdout and stderr on
+/// the given descriptors (stdin -1: /dev/null).
+///
+/// The reaper is driven by `control_fd`, the read end of a pipe whose write end the caller
+/// keeps: a byte 'T' sends SIGTERM to the program; end of file (the caller closed its end,
+/// or died) sends `stop_signal` to the program's group. When the program ends, its group is
+/// killed before the program is reaped, then every remaining descendant is killed; then the
+/// reaper reports and exits. Messages go to `status_fd`, the write end of a pipe.
+///
+/// Returns 0 and the reaper's pid, or an errno value.
+int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out);
+
+/// pipe2(fds, O_CLOEXEC), which Swift's Glibc module does not expose.
+int lifeline_pipe_cloexec(int fds[2]);
+
+/// An eventfd, non-blocking and close-on-exec.
+int lifeline_eventfd(void);
+
+/// Takes an exclusive flock on `fd`, waiting at most `timeout_ms`. Returns 0, ETIMEDOUT, or
+/// another errno value. The wait blocks in the kernel (the lock passes on the moment it is
+/// free); a timer interrupts it at the deadline.
+int lifeline_flock_deadline(int fd, int64_t timeout_ms);
+
+#endif

@@ -1,0 +1,204 @@
+#define _GNU_SOURCE
+#include "lifeline_system.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// Everything below runs in a child forked from a multi-threaded process: system calls only,
+// no allocation, no locks, no stdio. _Fork skips the fork handlers, which may take locks.
+
+enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
+
+static void send_message(int kind, int value) {
+    struct lifeline_reaper_message message = {kind, value};
+    ssize_t n;
+    do {
+        n = write(STATUS_FD, &message, sizeof message);
+    } while (n < 0 && errno == EINTR);
+}
+
+/// Puts the given descriptors on 0..4 and closes every other one, so the reaper holds no
+/// copy of another job's pipes (it does not exec, so close-on-exec does not apply).
+static int arrange_descriptors(int stdin_fd, int stdout_fd, int stderr_fd, int control_fd, int status_fd) {
+    int input = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+    int wanted[5] = {input, stdout_fd, stderr_fd, control_fd, status_fd};
+    int moved[5];
+    // Above every target first, so no dup2 below overwrites a descriptor still to be moved.
+    for (int i = 0; i < 5; i++) {
+        moved[i] = wanted[i] < 0 ? -1 : fcntl(wanted[i], F_DUPFD, 16);
+        if (moved[i] < 0) return -1;
+    }
+    for (int i = 0; i < 5; i++) {
+        if (dup2(moved[i], i) < 0) return -1;
+    }
+    close_range(FIRST_FREE_FD, ~0U, 0);
+    fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC);
+    fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+static void run_program(char *const argv[], char *const envp[], const char *cwd, pid_t reaper, int report_fd) {
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+    // If the reaper itself is killed, the program goes with it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != reaper) _exit(127);
+    struct lifeline_reaper_message failure = {LIFELINE_REAPER_CWD_FAILED, 0};
+    if (cwd != NULL && chdir(cwd) != 0) {
+        failure.value = errno;
+    } else {
+        execvpe(argv[0], argv, envp);
+        failure.kind = LIFELINE_REAPER_EXEC_FAILED;
+        failure.value = errno;
+    }
+    (void)!write(report_fd, &failure, sizeof failure);
+    _exit(127);
+}
+
+/// Writes the decimal digits of `value` at `out`; returns the end.
+static char *put_number(char *out, long value) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    while (n > 0) *out++ = digits[--n];
+    return out;
+}
+
+/// SIGKILLs every child of the reaper and its process group. Children are descendants of the
+/// program that outlived their parents and were handed to the reaper; killing them hands
+/// their own children over in turn, until none is left.
+static void kill_children(void) {
+    static char buffer[65536];
+    char path[64] = "/proc/self/task/";
+    char *end = put_number(path + strlen(path), (long)getpid());
+    memcpy(end, "/children", sizeof "/children");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t length = read(fd, buffer, sizeof buffer - 1);
+    close(fd);
+    long pid = 0;
+    for (ssize_t i = 0; i < length; i++) {
+        if (buffer[i] >= '0' && buffer[i] <= '9') {
+            pid = pid * 10 + (buffer[i] - '0');
+        } else if (pid > 0) {
+            // An unreaped child's pid cannot be reused, nor a group that it leads.
+            kill((pid_t)-pid, SIGKILL);
+            kill((pid_t)pid, SIGKILL);
+            pid = 0;
+        }
+    }
+}
+
+/// Reaps every child that has ended. The program's group is killed before the program is
+/// reaped, while its id still cannot name anything else. Returns false once no child is left.
+static bool reap(pid_t program, bool *program_done, int *program_status) {
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno != ECHILD;
+        if (info.si_pid == 0) return true;
+        if (info.si_pid == program) kill(-program, SIGKILL);
+        int status = 0;
+        while (waitpid(info.si_pid, &status, 0) < 0 && errno == EINTR) {}
+        if (info.si_pid == program) {
+            *program_done = true;
+            *program_status = status;
+        }
+    }
+}
+
+static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
+    sigset_t all, child;
+    // Only the control pipe stops the reaper: signals meant for the worker's process group
+    // (Ctrl-C in a terminal) stay pending here instead of killing it.
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGCHLD, SIG_DFL);
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    int child_fd = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+    int report[2];
+    if (child_fd < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+        send_message(LIFELINE_REAPER_EXEC_FAILED, errno);
+        _exit(0);
+    }
+    pid_t reaper = getpid();
+    pid_t program = _Fork();
+    if (program == 0) run_program(argv, envp, cwd, reaper, report[1]);
+    if (program < 0) {
+        send_message(LIFELINE_REAPER_EXEC_FAILED, errno);
+        _exit(0);
+    }
+    setpgid(program, program);  // both sides, so the group exists before either relies on it
+    close(report[1]);
+    for (int fd = 0; fd < 3; fd++) close(fd);  // the program's output ends when it is gone
+    struct lifeline_reaper_message failure;
+    ssize_t n;
+    do {
+        n = read(report[0], &failure, sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof failure) {
+        while (waitpid(program, NULL, 0) < 0 && errno == EINTR) {}
+        send_message(failure.kind, failure.value);
+        _exit(0);
+    }
+    send_message(LIFELINE_REAPER_STARTED, program);
+
+    bool program_done = false, stopping = false;
+    int program_status = 0;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = child_fd, .events = POLLIN}, {.fd = CONTROL_FD, .events = POLLIN}};
+        // Once the program is gone, leftovers are looked for again now and then, in case one
+        // was handed over after the last look.
+        if (poll(fds, stopping ? 1 : 2, program_done ? 50 : -1) < 0 && errno != EINTR) _exit(1);
+        if (!stopping && fds[1].revents != 0) {
+            char request = 0;
+            ssize_t got = read(CONTROL_FD, &request, 1);
+            if (got == 1 && request == 'T') {
+                if (!program_done) kill(program, SIGTERM);
+            } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+                stopping = true;
+                close(CONTROL_FD);
+                if (!program_done) kill(-program, stop_signal);
+                if (stop_signal == SIGKILL) kill_children();
+            }
+        }
+        struct signalfd_siginfo drained[16];
+        while (read(child_fd, drained, sizeof drained) > 0) {}
+        bool children_left = reap(program, &program_done, &program_status);
+        if (program_done) {
+            if (!children_left) break;
+            kill_children();
+        }
+    }
+    send_message(LIFELINE_REAPER_EXITED, program_status);
+    _exit(0);
+}
+
+int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out) {
+    pid_t pid = _Fork();
+    if (pid < 0) return errno;
+    if (pid == 0) {
+        if (arrange_descriptors(stdin_fd, stdout_fd, stderr_fd, control_fd, status_fd) != 0) _exit(127);
+        run_reaper(argv, envp, cwd, stop_signal);
+    }
+    *reaper_out = pid;
+    return 0;
+}

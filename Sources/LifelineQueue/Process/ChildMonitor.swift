@@ -1,0 +1,96 @@
+import CLifelineSystem
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread that starts every child process and watches all their pipes with poll(2).
+/// Reading a child's output and learning that it ended never occupies a task or a dispatch
+/// thread: with many children, those blocking waits would starve the worker's own timers,
+/// heartbeats and claims (Swift's cooperative pool has one thread per core).
+///
+/// Watches and timers are changed only on the monitor's thread: from elsewhere, `perform`.
+final class ChildMonitor: @unchecked Sendable {
+    static let shared = ChildMonitor()
+
+    private struct Watch {
+        var events: Int16
+        var handler: (Int16) -> Void
+    }
+
+    private let wakeFD: Int32
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    // Owned by the monitor's thread.
+    private var watches: [Int32: Watch] = [:]
+    private var timers: [(deadline: ContinuousClock.Instant, action: () -> Void)] = []
+
+    private init() {
+        wakeFD = lifeline_eventfd()
+        precondition(wakeFD >= 0, "eventfd: \(String(cString: strerror(errno)))")
+        // Writing to a program that has exited must fail with EPIPE, not kill the worker.
+        signal(SIGPIPE, SIG_IGN)
+        let thread = Thread { [self] in loop() }
+        thread.name = "lifeline-children"
+        thread.start()
+    }
+
+    /// Runs `work` on the monitor's thread, soon.
+    func perform(_ work: @escaping @Sendable () -> Void) {
+        pending.withLock { $0.append(work) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Calls `handler` with the returned events each time `fd` is ready. Monitor thread only.
+    func watch(_ fd: Int32, events: Int16, _ handler: @escaping (Int16) -> Void) {
+        watches[fd] = Watch(events: events, handler: handler)
+    }
+
+    /// Monitor thread only.
+    func unwatch(_ fd: Int32) {
+        watches[fd] = nil
+    }
+
+    /// Calls `action` once `delay` has passed. Monitor thread only.
+    func after(_ delay: Duration, _ action: @escaping () -> Void) {
+        timers.append((ContinuousClock.now + delay, action))
+    }
+
+    private func loop() {
+        while true {
+            var fds = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            fds += watches.map { pollfd(fd: $0.key, events: $0.value.events, revents: 0) }
+            let timeout = timers.map(\.deadline).min().map { deadline in
+                Int32(clamping: max(0, (deadline - .now).milliseconds + 1))
+            } ?? -1
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
+            if ready < 0 && errno != EINTR { fatalError("poll: \(String(cString: strerror(errno)))") }
+            for entry in fds.dropFirst() where entry.revents != 0 {
+                watches[entry.fd]?.handler(entry.revents)
+            }
+            runDueTimers()
+            if fds[0].revents != 0 {
+                var count: UInt64 = 0
+                _ = read(wakeFD, &count, 8)
+                for work in pending.withLock({ $0.take() }) { work() }
+            }
+        }
+    }
+
+    private func runDueTimers() {
+        let now = ContinuousClock.now
+        let due = timers.filter { $0.deadline <= now }
+        timers.removeAll { $0.deadline <= now }
+        for timer in due { timer.action() }
+    }
+}
+
+extension Array {
+    /// The elements, leaving the array empty.
+    mutating func take() -> [Element] {
+        defer { removeAll() }
+        return self
+    }
+}

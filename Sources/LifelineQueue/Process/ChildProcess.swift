@@ -1,0 +1,194 @@
+import CLifelineSystem
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A program run without a shell, under a reaper (see `lifeline_spawn_reaped`): it runs in a
+/// process group of its own, and when it ends, is stopped, or its worker dies, everything it
+/// started ends too, descendants that left its group included.
+public struct ChildProcess: Sendable {
+    public enum Termination: Sendable, Hashable {
+        case exited(Int32)
+        case signalled(Int32)
+
+        init(waitStatus status: Int32) {
+            let signal = status & 0x7f
+            self = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+        }
+    }
+
+    public struct Exit: Sendable, Hashable {
+        public var termination: Termination
+        /// The last `tailBytes` of stdout and stderr (empty when the output is inherited).
+        public var stdoutTail: String
+        public var stderrTail: String
+    }
+
+    public static let tailBytes = 4096
+
+    public var argv: [String]
+    public var environment: [String: String]
+    public var directory: String?
+    /// Written to the program's stdin, which is then closed; `nil` gives it /dev/null.
+    public var input: Data?
+    /// Called on the monitor's thread with each line the program writes to stdout.
+    public var onOutputLine: (@Sendable (String) -> Void)?
+    /// Whether stdout and stderr are captured, or this process's own.
+    public var capturesOutput: Bool
+    /// What the program's group receives when it is stopped (``RunningChild/kill()``) or when
+    /// this process dies.
+    public var stopSignal: Int32
+
+    public init(
+        argv: [String], environment: [String: String], directory: String?, input: Data? = nil, capturesOutput: Bool = true,
+        stopSignal: Int32 = SIGKILL, onOutputLine: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.argv = argv
+        self.environment = environment
+        self.directory = directory
+        self.input = input
+        self.capturesOutput = capturesOutput
+        self.stopSignal = stopSignal
+        self.onOutputLine = onOutputLine
+    }
+
+    /// Runs the program to its end. Cancelling the calling task stops it and everything it
+    /// started, then throws `CancellationError`.
+    public func run() async throws -> Exit {
+        let child = try await start()
+        let exit = try await withTaskCancellationHandler {
+            try await child.exit()
+        } onCancel: {
+            child.kill()
+        }
+        try Task.checkCancellation()
+        return exit
+    }
+
+    /// Starts the program; its reaper is running when this returns.
+    public func start() async throws -> RunningChild {
+        let control = try Pipe.make()
+        let status = try Pipe.make()
+        let stdin = input == nil ? nil : try Pipe.make()
+        let stdout = capturesOutput ? try Pipe.make() : nil
+        let stderr = capturesOutput ? try Pipe.make() : nil
+        let childEnds = [control.read, status.write, stdin?.read, stdout?.write, stderr?.write].compactMap { $0 }
+        let parentEnds = [control.write, status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
+        let child = RunningChild(program: argv[0], directory: directory, control: control.write)
+        let session = ChildSession(
+            child: child, status: status.read, stdin: stdin.map { ($0.write, input ?? Data()) }, stdout: stdout?.read,
+            stderr: stderr?.read, onOutputLine: onOutputLine
+        )
+        let spec = self
+        let started: Result<pid_t, ChildProcessError> = await withCheckedContinuation { continuation in
+            ChildMonitor.shared.perform {
+                var reaper: pid_t = 0
+                let result = spec.spawn(
+                    stdin: stdin?.read ?? -1, stdout: stdout?.write ?? STDOUT_FILENO, stderr: stderr?.write ?? STDERR_FILENO,
+                    control: control.read, status: status.write, reaper: &reaper
+                )
+                childEnds.forEach { _ = close($0) }
+                guard result == 0 else {
+                    parentEnds.forEach { _ = close($0) }
+                    continuation.resume(returning: .failure(ChildProcessError(program: spec.argv[0], stage: .spawn, errno: result)))
+                    return
+                }
+                session.begin(reaper: reaper)
+                continuation.resume(returning: .success(reaper))
+            }
+        }
+        _ = try started.get()
+        return child
+    }
+
+    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32, control: Int32, status: Int32, reaper: inout pid_t) -> Int32 {
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        return withCStrings(argv) { argvPointers in
+            withCStrings(env) { envPointers in
+                guard let directory else {
+                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, &reaper)
+                }
+                return directory.withCString {
+                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, &reaper)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with a NULL-terminated C array of the strings.
+    private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        let pointers = strings.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
+    }
+}
+
+/// A started program: stop it, and wait for it and everything it started to end.
+public final class RunningChild: Sendable {
+    let program: String
+    let directory: String?
+    /// The write end of the reaper's control pipe; -1 once closed.
+    private let control: Mutex<Int32>
+    private let ending = Mutex<(Result<ChildProcess.Exit, ChildProcessError>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
+        (nil, [])
+    )
+
+    init(program: String, directory: String?, control: Int32) {
+        self.program = program
+        self.directory = directory
+        self.control = Mutex(control)
+    }
+
+    deinit {
+        kill()
+    }
+
+    /// Asks the program to stop (SIGTERM to the program alone).
+    public func terminate() {
+        control.withLock { fd in
+            guard fd >= 0 else { return }
+            var request = UInt8(ascii: "T")
+            _ = write(fd, &request, 1)
+        }
+    }
+
+    /// Stops the program's group with its stop signal, then everything else it started.
+    public func kill() {
+        control.withLock { fd in
+            guard fd >= 0 else { return }
+            close(fd)
+            fd = -1
+        }
+    }
+
+    /// Waits until the program and everything it started have ended.
+    public func exit() async throws -> ChildProcess.Exit {
+        try await withCheckedThrowingContinuation { continuation in
+            let result = ending.withLock { state -> Result<ChildProcess.Exit, ChildProcessError>? in
+                if state.0 == nil { state.1.append(continuation) }
+                return state.0
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    func end(_ result: Result<ChildProcess.Exit, ChildProcessError>) {
+        kill()
+        let waiters = ending.withLock { state in
+            state.0 = result
+            return state.1.take()
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+}
+
+enum Pipe {
+    static func make() throws(ChildProcessError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard lifeline_pipe_cloexec(&fds) == 0 else { throw ChildProcessError(program: "pipe", stage: .spawn, errno: errno) }
+        return (fds[0], fds[1])
+    }
+}

@@ -1,0 +1,178 @@
+import CLifelineSystem
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the monitor's thread knows of one running child: its reaper's messages, its output
+/// and its input. Touched only on that thread.
+final class ChildSession: @unchecked Sendable {
+    private let child: RunningChild
+    private let monitor = ChildMonitor.shared
+    private var status: Int32
+    private var stdin: (fd: Int32, data: Data, offset: Int)?
+    private var outputs: [Int32: Output] = [:]
+    private var reaper: pid_t = 0
+    private var reaped = false
+    private var statusBytes: [UInt8] = []
+    private var started = false
+    private var failure: ChildProcessError?
+    private var programStatus: Int32?
+    private var reaperStatus: Int32 = 0
+
+    private struct Output {
+        var isStdout: Bool
+        var tail: [UInt8] = []
+        var line: [UInt8] = []
+    }
+
+    private var stdoutTail = ""
+    private var stderrTail = ""
+    private let onOutputLine: (@Sendable (String) -> Void)?
+
+    /// How long output pipes may stay open after the reaper has gone (only a descendant that
+    /// escaped a killed reaper can hold them).
+    private static let outputGrace: Duration = .seconds(1)
+
+    init(
+        child: RunningChild, status: Int32, stdin: (Int32, Data)?, stdout: Int32?, stderr: Int32?,
+        onOutputLine: (@Sendable (String) -> Void)?
+    ) {
+        self.child = child
+        self.status = status
+        self.stdin = stdin.map { ($0.0, $0.1, 0) }
+        self.onOutputLine = onOutputLine
+        if let stdout { outputs[stdout] = Output(isStdout: true) }
+        if let stderr { outputs[stderr] = Output(isStdout: false) }
+    }
+
+    /// Starts watching the child's pipes. Monitor thread only.
+    func begin(reaper: pid_t) {
+        self.reaper = reaper
+        for fd in [status] + Array(outputs.keys) + [stdin?.fd].compactMap({ $0 }) {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        monitor.watch(status, events: Int16(POLLIN)) { [self] _ in readStatus() }
+        for fd in outputs.keys {
+            monitor.watch(fd, events: Int16(POLLIN)) { [self] _ in readOutput(fd) }
+        }
+        if let stdin {
+            if stdin.data.isEmpty { closeInput() } else { monitor.watch(stdin.fd, events: Int16(POLLOUT)) { [self] _ in writeInput() } }
+        }
+    }
+
+    private func readStatus() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(status, $0.baseAddress, $0.count) }
+        if count < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        guard count > 0 else {
+            monitor.unwatch(status)
+            close(status)
+            status = -1
+            reap()
+            return
+        }
+        statusBytes += buffer[0..<count]
+        let size = MemoryLayout<lifeline_reaper_message>.size
+        while statusBytes.count >= size {
+            let message = statusBytes.withUnsafeBytes { $0.loadUnaligned(as: lifeline_reaper_message.self) }
+            statusBytes.removeFirst(size)
+            switch Int(message.kind) {
+            case Int(LIFELINE_REAPER_STARTED): started = true
+            case Int(LIFELINE_REAPER_CWD_FAILED):
+                failure = ChildProcessError(program: child.program, directory: child.directory, stage: .directory, errno: message.value)
+            case Int(LIFELINE_REAPER_EXEC_FAILED):
+                failure = ChildProcessError(program: child.program, stage: .exec, errno: message.value)
+            case Int(LIFELINE_REAPER_EXITED): programStatus = message.value
+            default: break
+            }
+        }
+    }
+
+    /// The reaper closes its status pipe only by exiting: collect it, retrying until the
+    /// exit has gone through.
+    private func reap() {
+        var waitStatus: Int32 = 0
+        let pid = waitpid(reaper, &waitStatus, WNOHANG)
+        if pid == 0 || (pid < 0 && errno == EINTR) {
+            monitor.after(.milliseconds(1)) { [self] in reap() }
+            return
+        }
+        reaped = true
+        reaperStatus = waitStatus
+        if !outputs.isEmpty {
+            monitor.after(Self.outputGrace) { [self] in
+                for fd in outputs.keys { closeOutput(fd) }
+            }
+        }
+        finishIfDone()
+    }
+
+    private func readOutput(_ fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        guard count > 0, var output = outputs[fd] else {
+            closeOutput(fd)
+            return
+        }
+        let bytes = buffer[0..<count]
+        output.tail += bytes
+        if output.tail.count > 2 * ChildProcess.tailBytes { output.tail.removeFirst(output.tail.count - ChildProcess.tailBytes) }
+        if output.isStdout, let onOutputLine {
+            for byte in bytes {
+                if byte == 0x0A {
+                    onOutputLine(String(decoding: output.line, as: UTF8.self))
+                    output.line.removeAll(keepingCapacity: true)
+                } else if output.line.count < 1 << 16 {
+                    output.line.append(byte)
+                }
+            }
+        }
+        outputs[fd] = output
+    }
+
+    private func closeOutput(_ fd: Int32) {
+        guard let output = outputs.removeValue(forKey: fd) else { return }
+        monitor.unwatch(fd)
+        close(fd)
+        let tail = String(decoding: output.tail.suffix(ChildProcess.tailBytes), as: UTF8.self)
+        if output.isStdout { stdoutTail = tail } else { stderrTail = tail }
+        finishIfDone()
+    }
+
+    private func writeInput() {
+        guard var input = stdin else { return }
+        let written = input.data.withUnsafeBytes { raw in
+            write(input.fd, raw.baseAddress! + input.offset, raw.count - input.offset)
+        }
+        if written < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        // EPIPE: the program does not read its input; that is its business.
+        guard written > 0 else { return closeInput() }
+        input.offset += written
+        stdin = input
+        if input.offset == input.data.count { closeInput() }
+    }
+
+    private func closeInput() {
+        guard let input = stdin else { return }
+        monitor.unwatch(input.fd)
+        close(input.fd)
+        stdin = nil
+    }
+
+    private func finishIfDone() {
+        guard reaped, outputs.isEmpty else { return }
+        closeInput()
+        if let failure {
+            child.end(.failure(failure))
+        } else if !started {
+            child.end(.failure(ChildProcessError(program: child.program, stage: .spawn, errno: ECHILD)))
+        } else {
+            // No report from the reaper: it was killed, and the program with it.
+            let termination = programStatus.map(ChildProcess.Termination.init(waitStatus:)) ?? .init(waitStatus: reaperStatus)
+            child.end(.success(ChildProcess.Exit(termination: termination, stdoutTail: stdoutTail, stderrTail: stderrTail)))
+        }
+    }
+}
