@@ -27,6 +27,10 @@ public protocol JobStore: Sendable {
     /// Cancels waiting jobs at once and asks running ones to stop.
     func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult]
 
+    /// Of the given jobs, the running ones a user asked to stop. A read: workers ask each
+    /// time the store changes.
+    func jobCancelRequested(_ ids: [Int64]) async throws -> Set<Int64>
+
     /// Puts discarded or cancelled jobs back to available with a fresh attempt budget.
     func jobRetry(_ ids: [Int64]) async throws -> [Job]
 
@@ -146,7 +150,7 @@ public struct JobFinish: Sendable, Hashable {
 
 public enum CancelResult: Sendable, Hashable {
     case cancelled
-    /// Running: the worker stops it at its next heartbeat.
+    /// Running: its worker stops it as soon as it sees the request.
     case requested
     /// Already final: nothing changed.
     case alreadyFinal(JobState)

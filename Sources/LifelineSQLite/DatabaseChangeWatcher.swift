@@ -31,6 +31,7 @@ public final class DatabaseChangeWatcher: Sendable {
     }
 
     private static let coalescingPause: useconds_t = 1000
+    private static let settleMilliseconds: Int32 = 10
 
     private static func readEvents(fd: Int32, walName: String, onChange: @Sendable () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -57,6 +58,10 @@ public final class DatabaseChangeWatcher: Sendable {
                 // busy burst into one event, so a loaded database wakes workers ~1,000 times a
                 // second instead of once per page.
                 usleep(Self.coalescingPause)
+                // The first write of a commit is reported before the commit is visible (its
+                // sync is still to come): once the writes stop, say so again.
+                var quiet = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&quiet, 1, Self.settleMilliseconds) == 0 { onChange() }
             }
         }
     }

@@ -14,6 +14,16 @@ extension SQLiteJobStore {
         }
     }
 
+    public func jobCancelRequested(_ ids: [Int64]) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        return try await writer.read { db in
+            let requested = try Int64.fetchAll(db, sql: """
+                SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state = 'running' AND cancel_requested = 1
+                """, arguments: [JSONValue.array(ids.map { .int($0) }).canonicalText])
+            return Set(requested)
+        }
+    }
+
     /// Cancels a waiting job at once, or asks a running one to stop, inside the caller's
     /// transaction.
     static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> CancelResult {

@@ -44,35 +44,26 @@ public struct CLIRunner: Sendable {
 
     /// Runs `lifeline ARGS` to its end.
     @discardableResult
-    public func run(_ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws -> Result {
-        let process = try start(arguments, extraEnvironment: extraEnvironment)
-        let outPipe = process.standardOutput as! Pipe
-        let errPipe = process.standardError as! Pipe
-        // Read both pipes to their end before waiting, so a full pipe never blocks the child.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var outData = Data()
-        nonisolated(unsafe) var errData = Data()
-        DispatchQueue.global().async(group: group) { outData = outPipe.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
-        group.wait()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
+    public func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Result {
+        let command = try start(arguments, extraEnvironment: extraEnvironment)
+        command.process.waitUntilExit()
+        command.waitDrained()
+        return Result(status: command.process.terminationStatus, stdout: command.stdout, stderr: command.stderr)
     }
 
-    /// Starts `lifeline ARGS` in the background with piped output.
-    public func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Process {
+    /// Starts `lifeline ARGS` in the background; its output is read as it comes.
+    public func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> BackgroundCommand {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.environment = environment.merging(extraEnvironment) { $1 }
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        return process
+        return BackgroundCommand(process, stdout: stdout, stderr: stderr)
     }
 
     /// Writes a file under the home's parent scratch area and returns its path.

@@ -16,11 +16,3 @@ public func waitUntil(
         try await Task.sleep(for: .milliseconds(20))
     }
 }
-
-extension Process {
-    /// Waits for the process to exit, up to a deadline; returns its status.
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        try await waitUntil("process \(processIdentifier) to exit", timeout: timeout) { !isRunning }
-        return terminationStatus
-    }
-}

@@ -7,8 +7,10 @@ enum ManageChecks {
         .init(name: "cancel stops waiting jobs at once and asks running ones to stop") { store, _ in
             let waiting = try await store.jobInsert([JobFixtures.job(queue: "w")])[0].job
             let job = try await FinishChecks.running(store)
+            #expect(try await store.jobCancelRequested([job.id]).isEmpty)
             let results = try await store.jobCancel([waiting.id, job.id, 999])
             #expect(results == [waiting.id: .cancelled, job.id: .requested, 999: .notFound])
+            #expect(try await store.jobCancelRequested([waiting.id, job.id, 999]) == [job.id])
             #expect(try await store.jobGet(waiting.id)?.state == .cancelled)
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: "worker-a", lease: .seconds(30), jobs: [.init(id: job.id, attempt: 1)]))
             #expect(statuses[job.id] == .cancelRequested)

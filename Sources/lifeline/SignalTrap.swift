@@ -1,12 +1,13 @@
 import Dispatch
 import Foundation
 
-/// Turns SIGTERM and SIGINT into a call, instead of the default of dying on the spot.
+/// Turns SIGTERM, SIGINT and SIGHUP into a call, each time one arrives, instead of the
+/// default of dying on the spot.
 final class SignalTrap {
     private let sources: [any DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {
-        sources = [SIGTERM, SIGINT].map { signalNumber in
+        sources = [SIGTERM, SIGINT, SIGHUP].map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler(handler: handler)

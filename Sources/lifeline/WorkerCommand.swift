@@ -9,8 +9,9 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run jobs: one process with N slots, or a supervisor of P such processes.",
         discussion: """
-            SIGTERM or SIGINT: stop claiming, let running jobs finish within --grace, then give the
-            rest back (available again, attempt not spent) and exit 0. A worker killed with SIGKILL
+            SIGTERM, SIGINT or SIGHUP: stop claiming, let running jobs finish within --grace, then
+            give the rest back (available again, attempt not spent) and exit 0. A second signal
+            gives them back at once. A worker killed with SIGKILL
             holds its jobs until their leases (--lease) expire; then any worker takes them back and
             the lost attempt shows in the job's errors. LIFELINE_LOG_LEVEL sets the log level.
 
@@ -71,8 +72,23 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(store: jobStore, registry: registry, configuration: configuration, logger: logger)
         let watcher = try DatabaseChangeWatcher(databasePath: store.databasePath) { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
+        let fileCheck = Task { await Self.exitIfReplaced(store.databasePath) }
         try await worker.run()
+        fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
+    }
+
+    /// Exits 1 once the database file is deleted or replaced: its jobs are no longer anyone's
+    /// to run. A supervisor then starts a worker on the new file.
+    private static func exitIfReplaced(_ path: String) async {
+        let opened = DatabaseFileIdentity(path: path)
+        while (try? await Task.sleep(for: .seconds(1))) != nil {
+            let now = DatabaseFileIdentity(path: path)
+            guard now != opened else { continue }
+            let what = now == nil ? "was deleted" : "was replaced by another file"
+            Output.standardError.writeLine("lifeline: the database \(path) \(what) under this worker; exiting")
+            Foundation.exit(1)
+        }
     }
 
     private func supervise(logger: Logger) async throws {

@@ -73,7 +73,7 @@ struct EnqueueCLITests {
         let processes = try (0..<6).map { _ in try cli.start(["enqueue", "noop"]) }
         for process in processes {
             let status = try await process.waitForExit()
-            #expect(status == 0, "\(String(decoding: (process.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            #expect(status == 0, "\(process.stderr)")
         }
         #expect(try cli.jobCount() == 6)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { $0.contains("creating") }

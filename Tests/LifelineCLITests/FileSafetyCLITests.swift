@@ -43,12 +43,20 @@ struct FileSafetyCLITests {
         #expect(siblings == ["target.db"], "no -wal, -shm or staging file appeared")
     }
 
+    /// Runs a program to its end; throws when it fails.
     static func run(_ program: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ProgramFailed(program: program, status: process.terminationStatus) }
+    }
+
+    struct ProgramFailed: Error {
+        var program: String
+        var status: Int32
     }
 
     static func integrityCheck(_ path: String) throws -> String? {
@@ -57,9 +65,12 @@ struct FileSafetyCLITests {
         return try DatabaseQueue(path: path, configuration: config).read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
     }
 
-    @Test("a full disk: enqueue fails with one clear line, nothing is corrupted, and work continues once space is freed")
+    @Test(
+        "a full disk: enqueue fails with one clear line, nothing is corrupted, and work continues once space is freed",
+        .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
+    )
     func fullDisk() async throws {
-        guard let mount = try TmpfsMount.make(size: "16m") else { return }
+        let mount = try TmpfsMount(size: "16m")
         defer { mount.remove() }
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -87,9 +98,9 @@ struct FileSafetyCLITests {
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
     }
 
-    @Test("a read-only directory: a clear error, the database untouched")
+    @Test("a read-only directory: a clear error, the database untouched", .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs"))
     func readOnly() throws {
-        guard let mount = try TmpfsMount.make(size: "4m") else { return }
+        let mount = try TmpfsMount(size: "4m")
         defer { mount.remove() }
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -111,22 +122,22 @@ struct FileSafetyCLITests {
 struct TmpfsMount {
     let url: URL
 
-    /// Mounts it, or says why it cannot and returns nil.
-    static func make(size: String) throws -> TmpfsMount? {
-        let point = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-mount-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: point, withIntermediateDirectories: true)
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", point.path]
-        mount.standardError = FileHandle.nullDevice
-        try mount.run()
-        mount.waitUntilExit()
-        guard mount.terminationStatus == 0 else {
-            print("skipped: this machine does not allow mounting a tmpfs")
-            try? FileManager.default.removeItem(at: point)
-            return nil
+    /// Whether this machine lets tests mount a tmpfs (tried once).
+    static let allowed: Bool = {
+        guard let probe = try? TmpfsMount(size: "1m") else { return false }
+        probe.remove()
+        return true
+    }()
+
+    init(size: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-mount-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        do {
+            try FileSafetyCLITests.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", url.path])
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw error
         }
-        return TmpfsMount(url: point)
     }
 
     func remove() {

@@ -100,55 +100,20 @@ struct OperatorCLITests {
     func follow() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
-        let follower = try cli.start(["events", "--follow", "--after", "1", "--json"])
-        defer { kill(follower.processIdentifier, SIGTERM) }
-        let lines = LineReader((follower.standardOutput as! Pipe).fileHandleForReading)
-        // The follower is up once it has opened the database; give it its first read.
-        try await waitUntil("the follower to start") { FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path) }
+        let first = try cli.enqueue(["noop"])
+        let follower = try cli.start(["events", "--follow", "--json"])
+        defer { follower.signal(SIGTERM) }
+        // The follower is up once it has printed what was there before it.
+        #expect(try JSONValue(parsing: try await follower.nextLine(timeout: .seconds(30)))["job"]?.intValue == first)
         let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1}"#])
         let enqueued = ContinuousClock.now
-        let (line, arrived) = try await lines.next(timeout: .seconds(30))
-        #expect(arrived - enqueued < .seconds(1))
-        let event = try JSONValue(parsing: line)
+        let event = try JSONValue(parsing: try await follower.nextLine(timeout: .seconds(30)))
+        #expect(ContinuousClock.now - enqueued < .seconds(1))
         #expect(event["job"]?.intValue == id && event["type"] == "enqueued")
     }
 
     static func keys(_ value: JSONValue) -> [String] {
         if case .object(let fields) = value { return Array(fields.keys) }
         return []
-    }
-}
-
-/// Reads lines from a pipe on a thread of its own, noting when each arrived, so a busy test
-/// process does not skew the time.
-final class LineReader: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [(String, ContinuousClock.Instant)] = []
-
-    init(_ handle: FileHandle) {
-        Thread {
-            var buffer = Data()
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { return }
-                buffer.append(data)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    buffer = Data(buffer[buffer.index(after: newline)...])
-                    let arrived = ContinuousClock.now
-                    self.lock.withLock { self.lines.append((line, arrived)) }
-                }
-            }
-        }.start()
-    }
-
-    func next(timeout: Duration) async throws -> (String, ContinuousClock.Instant) {
-        var line: (String, ContinuousClock.Instant)?
-        try await waitUntil("a line of output", timeout: timeout) {
-            line = lock.withLock { lines.isEmpty ? nil : lines.removeFirst() }
-            return line != nil
-        }
-        return line!
     }
 }

@@ -8,14 +8,14 @@ import Testing
 struct RecoveryCLITests {
     /// A worker serving every queue, stopped when the test ends.
     final class RunningWorker {
-        let process: Process
+        let process: BackgroundCommand
 
         init(_ cli: CLIRunner, environment: [String: String] = [:], lease: String = "1s") throws {
             process = try cli.start(["worker", "--lease", lease, "--concurrency", "8"], extraEnvironment: environment)
         }
 
         deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.process.isRunning { process.signal(SIGKILL) }
         }
     }
 

@@ -14,9 +14,8 @@ struct WorkerCLITests {
         let workers = try (0..<4).map { _ in try cli.start(["worker", "--drain", "--concurrency", "16"]) }
         var logs = ""
         for worker in workers {
-            let stderr = String(decoding: (worker.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            logs += stderr
             #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
+            logs += worker.stderr
         }
         #expect(!logs.contains("locked") && !logs.contains("error"), "worker logs: \(logs.prefix(2000))")
         let jobs = try cli.json(["jobs", "list", "--limit", "10000", "--json"])
@@ -30,7 +29,7 @@ struct WorkerCLITests {
     func sigkill() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1500}"#, "--backoff", "100ms"])
+        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 4000}"#, "--backoff", "100ms"])
         let doomed = try cli.start(["worker", "--lease", "1s"])
         try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
         kill(doomed.processIdentifier, SIGKILL)
@@ -111,16 +110,17 @@ struct WorkerCLITests {
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 400}}"# + "\n", count: 40))
         #expect(try cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
         let supervisor = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "1s", "--drain"])
-        try await waitUntil("two worker processes") { ProcessTable.children(of: supervisor.processIdentifier).count == 2 }
-        let victim = ProcessTable.children(of: supervisor.processIdentifier)[0]
+        // Each worker process runs under a reaper of the supervisor's.
+        let workers = { ProcessTable.children(of: supervisor.processIdentifier).flatMap(ProcessTable.children(of:)) }
+        try await waitUntil("two worker processes") { workers().count == 2 }
+        let victim = workers()[0]
         kill(victim, SIGKILL)
         try await waitUntil("a replacement process") {
-            let children = ProcessTable.children(of: supervisor.processIdentifier)
+            let children = workers()
             return children.count == 2 && !children.contains(victim)
         }
         #expect(try await supervisor.waitForExit(timeout: .seconds(60)) == 0)
-        let logs = String(decoding: (supervisor.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(logs.contains("restarting"))
+        #expect(supervisor.stderr.contains("restarting"))
         let jobs = try cli.json(["jobs", "list", "--json"])
         #expect(jobs.count == 40 && jobs.allSatisfy { $0["state"] == "completed" })
     }

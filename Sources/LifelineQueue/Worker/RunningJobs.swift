@@ -26,6 +26,8 @@ final class RunningJobs: Sendable {
     struct Entry {
         var attempt: Int
         var progress: JSONValue?
+        /// Whether `progress` changed since it was last handed out for writing.
+        var progressChanged = false
         /// The time after which another worker may take the job back: stop before that.
         var leaseDeadline: ContinuousClock.Instant
         /// When the attempt times out.
@@ -91,7 +93,10 @@ final class RunningJobs: Sendable {
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
-        withEntry(key) { $0.progress = progress }
+        withEntry(key) {
+            $0.progress = progress
+            $0.progressChanged = true
+        }
     }
 
     /// Asks the attempt to stop; the first reason given is the one recorded.
@@ -112,11 +117,22 @@ final class RunningJobs: Sendable {
         withEntry(key) { $0.stopReason } ?? nil
     }
 
-    /// What to renew: every job still running, with its latest progress.
-    func renewals() -> [LeaseRenewal.Entry] {
+    /// What to renew, with the latest progress: every job still running, or only those whose
+    /// progress changed since the last call.
+    func renewals(all: Bool) -> [LeaseRenewal.Entry] {
         entries.withLock { entries in
-            entries.map { LeaseRenewal.Entry(id: $0.key, attempt: $0.value.attempt, progress: $0.value.progress) }
+            var renewals: [LeaseRenewal.Entry] = []
+            for (id, entry) in entries where all || entry.progressChanged {
+                renewals.append(LeaseRenewal.Entry(id: id, attempt: entry.attempt, progress: entry.progress))
+                entries[id]?.progressChanged = false
+            }
+            return renewals
         }
+    }
+
+    /// The attempt of every running job, by id.
+    func attempts() -> [Int64: Int] {
+        entries.withLock { $0.mapValues(\.attempt) }
     }
 
     func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {

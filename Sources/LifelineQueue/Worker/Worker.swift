@@ -4,11 +4,13 @@ import Logging
 /// One worker process's runtime: claims jobs into free slots, runs them concurrently, keeps
 /// their leases alive, records how each attempt ended, and shuts down gracefully.
 public final class Worker: Sendable {
-    private let store: any JobStore
-    private let configuration: WorkerConfiguration
-    private let logger: Logger
-    private let running = RunningJobs()
+    let store: any JobStore
+    let configuration: WorkerConfiguration
+    let logger: Logger
+    let running = RunningJobs()
     private let doorbell = Doorbell()
+    /// Rung when the store may have changed: a user may have cancelled a running job.
+    let changeBell = Doorbell()
     /// Rung when jobs start, one of which may have the earliest deadline.
     private let deadlineBell = Doorbell()
     private let finisher: Finisher
@@ -31,15 +33,23 @@ public final class Worker: Sendable {
         executor = JobExecutor(registry: registry, running: running, cancellationGrace: configuration.cancellationGrace)
     }
 
-    /// Something may have changed in the store (e.g. another process enqueued): look for work.
+    /// Something may have changed in the store (e.g. another process enqueued, or a user
+    /// cancelled a job): look for work and for cancel requests.
     public func wake() {
         doorbell.ring()
+        changeBell.ring()
     }
 
-    /// Stop claiming; running jobs get the grace period to finish.
+    /// Stop claiming; running jobs get the grace period to finish. Asked again, the grace
+    /// period ends at once.
     public func shutdown() {
         if stopping.set() {
             logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(configuration.grace)"])
+        } else {
+            logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
+                "running": "\(running.count)",
+            ])
+            running.stopAll(reason: .shutdown)
         }
         doorbell.ring()
     }
@@ -51,10 +61,13 @@ public final class Worker: Sendable {
         ])
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
+        let cancels = Task { await cancelWatchLoop() }
         defer {
             heartbeat.cancel()
             deadlines.cancel()
+            cancels.cancel()
             deadlineBell.ring()
+            changeBell.ring()
         }
         await withDiscardingTaskGroup { group in
             await claimLoop(group: &group)
@@ -183,39 +196,6 @@ public final class Worker: Sendable {
             for key in overdue { running.stop(key, reason: .timeout) }
             let wait = next.map { $0 - .now } ?? configuration.idleRecheck
             await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
-        }
-    }
-
-    /// Renews every running job's lease in one write, with its progress, and stops jobs that
-    /// were cancelled or whose lease is gone.
-    private func heartbeatLoop() async {
-        while !Task.isCancelled {
-            guard (try? await Task.sleep(for: configuration.heartbeatInterval)) != nil else { return }
-            // A job whose lease may have run out without renewal could now run elsewhere.
-            for key in running.expired(margin: configuration.heartbeatInterval / 2) {
-                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
-                running.stop(key, reason: .leaseLost)
-            }
-            let entries = running.renewals()
-            guard !entries.isEmpty else { continue }
-            let start = ContinuousClock.now
-            do {
-                let statuses = try await store.jobRenewLeases(LeaseRenewal(
-                    owner: configuration.owner, lease: configuration.lease, jobs: entries
-                ))
-                // The statuses are about the attempts renewed, which may have finished since.
-                let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
-                running.renewed(keys.filter { statuses[$0.id] != .lost }, at: start, lease: configuration.lease)
-                for key in keys {
-                    switch statuses[key.id] {
-                    case .held?, nil: break
-                    case .cancelRequested?: running.stop(key, reason: .cancelled)
-                    case .lost?: running.stop(key, reason: .leaseLost)
-                    }
-                }
-            } catch {
-                logger.error("lease renewal failed", metadata: ["error": "\(error)", "jobs": "\(entries.count)"])
-            }
         }
     }
 }

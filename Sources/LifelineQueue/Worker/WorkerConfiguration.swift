@@ -39,5 +39,8 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Leases are renewed three times per lease period, so one missed renewal loses nothing.
-    var heartbeatInterval: Duration { max(lease / 3, .milliseconds(50)) }
+    var renewalInterval: Duration { max(lease / 3, .milliseconds(50)) }
+
+    /// How soon new progress is written: people watch it (`jobs show`, `server show --wait`).
+    var progressInterval: Duration { min(renewalInterval, .seconds(1)) }
 }
