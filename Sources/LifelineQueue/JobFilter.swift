@@ -31,14 +31,23 @@ public struct EventFilter: Sendable, Hashable {
     public var job: Int64?
     public var server: String?
     public var types: Set<EventType>
+    /// Only events at or after this time.
+    public var since: Date?
     public var limit: Int?
+    /// The newest events first (with `limit`: the last N), instead of the oldest.
+    public var newestFirst: Bool
 
-    public init(afterSeq: Int64 = 0, job: Int64? = nil, server: String? = nil, types: Set<EventType> = [], limit: Int? = nil) {
+    public init(
+        afterSeq: Int64 = 0, job: Int64? = nil, server: String? = nil, types: Set<EventType> = [], since: Date? = nil,
+        limit: Int? = nil, newestFirst: Bool = false
+    ) {
         self.afterSeq = afterSeq
         self.job = job
         self.server = server
         self.types = types
+        self.since = since
         self.limit = limit
+        self.newestFirst = newestFirst
     }
 }
 

@@ -4,6 +4,7 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case notSQLite(path: String)
     case foreign(path: String, applicationID: Int32)
     case newerSchema(path: String, version: Int, known: Int)
+    case olderSchema(path: String, version: Int, known: Int)
     case sqliteTooOld(found: String, needed: String)
     case cannotCreate(path: String, reason: String)
 
@@ -17,6 +18,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             "\(path) is a SQLite database of another program (application_id \(id)); refusing to touch it"
         case .newerSchema(let path, let version, let known):
             "\(path) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
+        case .olderSchema(let path, let version, let known):
+            "\(path) has schema version \(version), older than this lifeline's (\(known)); a command that writes (enqueue, worker) upgrades it"
         case .sqliteTooOld(let found, let needed):
             "SQLite \(found) is too old: lifeline needs \(needed) or newer"
         case .cannotCreate(let path, let reason):

@@ -39,6 +39,24 @@ public enum SQLiteDatabase {
         return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(open) } ?? open()
     }
 
+    /// Opens the existing database at `path` for reading only: nothing is created or written,
+    /// no lock is taken, and a stopped or busy writer does not hold it up (WAL readers never
+    /// wait for writers). Works on a full disk and on a read-only mount.
+    public static func openReadOnly(path: String) throws -> DatabaseQueue {
+        try checkSQLiteVersion()
+        try DatabaseFileCheck.check(path: path)
+        var config = Configuration()
+        config.label = "lifeline-reader"
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        let version = try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
+        guard version == SchemaMigrations.version else {
+            throw DatabaseOpenError.olderSchema(path: path, version: version, known: SchemaMigrations.version)
+        }
+        return queue
+    }
+
     /// A private in-memory database with the current schema.
     public static func openInMemory() throws -> DatabaseQueue {
         let queue = try DatabaseQueue(configuration: configuration())

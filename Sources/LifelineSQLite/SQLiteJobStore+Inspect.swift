@@ -43,7 +43,11 @@ extension SQLiteJobStore {
             conditions.append("type IN (\(Self.placeholders(filter.types.count)))")
             arguments += StatementArguments(filter.types.map(\.rawValue).sorted())
         }
-        var sql = "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq"
+        if let since = filter.since {
+            conditions.append("at >= ?")
+            arguments += [since.ms]
+        }
+        var sql = "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq\(filter.newestFirst ? " DESC" : "")"
         if let limit = filter.limit {
             sql += " LIMIT ?"
             arguments += [limit]

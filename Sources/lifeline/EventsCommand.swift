@@ -7,19 +7,29 @@ struct EventsCommand: AsyncParsableCommand {
         commandName: "events",
         abstract: "Print the event log, oldest first; --follow keeps printing new events.",
         discussion: """
+            Like tail -f, --follow starts with the last 10 events; --after, --since or --all
+            start earlier.
+
             Examples:
               lifeline events --after 1200
+              lifeline events --since 10m --server web-1
               lifeline events --follow --type discarded --json
             """
     )
 
-    @Option(help: "Only events after this sequence number.")
-    var after: Int64 = 0
+    @Option(help: ArgumentHelp("Only events after this sequence number.", valueName: "SEQ"))
+    var after: Int64?
+
+    @Option(help: ArgumentHelp("Only events of the last D (e.g. 10m).", valueName: "D"))
+    var since: String?
+
+    @Flag(help: "With --follow: start from the first event.")
+    var all = false
 
     @Option(help: "Only events of this recovery server.")
     var server: String?
 
-    @Option(help: "Only events of this type (repeatable): \(EventType.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Only events of this type (repeatable).")
     var type: [EventType] = []
 
     @Option(help: "Only events of this job.")
@@ -33,14 +43,28 @@ struct EventsCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    /// Events a follower starts with when not told where to start.
+    static let followBacklog = 10
+
     func validate() throws {
-        guard after >= 0 else { throw ValidationError("--after must not be negative") }
+        guard (after ?? 0) >= 0 else { throw ValidationError("--after must not be negative") }
     }
 
     func run() async throws {
-        let jobStore = try store.openStore()
-        var filter = EventFilter(afterSeq: after, job: job, server: server, types: Set(type), limit: 1000)
+        let since = try since.map { try InputParsing.ago($0, flag: "--since") }
+        let jobStore = try store.openReader()
+        var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
+        if follow && after == nil && since == nil && !all {
+            var last = filter
+            last.limit = Self.followBacklog
+            last.newestFirst = true
+            // Read the newest number first: nothing that lands in between is missed.
+            let newest = try await jobStore.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+            last.afterSeq = 0
+            for event in try await jobStore.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
+            filter.afterSeq = newest
+        }
         while true {
             let events = try await jobStore.eventList(filter)
             for event in events { try print(event, to: output) }

@@ -47,7 +47,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let jobStore = try store.openStore()
+        let jobStore = try store.openStore(creating: false)
         var targets = ids
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
@@ -84,7 +84,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let results = try await store.openStore().jobCancel(ids)
+        let results = try await store.openStore(creating: false).jobCancel(ids)
         let output = Output.standardOutput
         var missing: [Int64] = []
         for id in ids {
@@ -115,7 +115,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cutoff = try InputParsing.ago(olderThan, flag: "--older-than")
-        let result = try await store.openStore().jobPrune(before: cutoff)
+        let result = try await store.openStore(creating: false).jobPrune(before: cutoff)
         Output.standardOutput.writeLine("pruned \(result.jobs) jobs and \(result.events) events")
     }
 }

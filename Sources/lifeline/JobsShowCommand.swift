@@ -22,7 +22,7 @@ struct JobsShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let jobStore = try store.openStore()
+        let jobStore = try store.openReader()
         guard let job = try await jobStore.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id)") }
         let events = try await jobStore.eventList(EventFilter(job: id))
         let output = Output.standardOutput

@@ -27,7 +27,7 @@ struct QueuesListCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let queues = try await store.openStore().queueList()
+        let queues = try await store.openReader().queueList()
         let states = JobState.displayOrder
         try Output.standardOutput.writeList(queues, json: json, empty: "no queues yet") { queues in
             let rows = queues.map { queue in

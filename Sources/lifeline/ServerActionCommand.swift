@@ -70,7 +70,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         try ServerNames.check(name)
         if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
         let waitLimit = try options.waitLimit()
-        let jobStore = try options.store.openStore()
+        let jobStore = try options.store.openStore(creating: false)
         let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
             name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
         )

@@ -16,7 +16,7 @@ struct ServerListCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let servers = try await SQLiteServerStore(jobs: store.openStore()).serverList()
+        let servers = try await SQLiteServerStore(jobs: store.openReader()).serverList()
         let output = Output.standardOutput
         try output.writeList(servers, json: json, empty: "no servers") { servers in
             let rows = servers.map { server in
@@ -47,7 +47,7 @@ struct ServerShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let jobStore = try store.openStore()
+        let jobStore = try store.openReader()
         guard let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) else {
             throw ServerStoreError.notFound(name)
         }
@@ -90,7 +90,7 @@ struct ServerHistoryCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let history = try await SQLiteServerStore(jobs: store.openStore()).serverHistory(name)
+        let history = try await SQLiteServerStore(jobs: store.openReader()).serverHistory(name)
         guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
         try Output.standardOutput.writeList(history, json: json, empty: "") { history in
             let rows = history.map {
@@ -121,7 +121,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
-        let servers = SQLiteServerStore(jobs: try store.openStore())
+        let servers = SQLiteServerStore(jobs: try store.openReader())
         guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
         let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }

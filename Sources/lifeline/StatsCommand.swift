@@ -27,7 +27,7 @@ struct StatsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let jobStore = try store.openStore()
+        let jobStore = try store.openReader()
         let output = Output.standardOutput
         repeat {
             let stats = try await jobStore.statsGet()

@@ -22,15 +22,41 @@ struct StoreOptions: ParsableArguments {
         URL(fileURLWithPath: home).appendingPathComponent("infra")
     }
 
-    /// Opens the store, creating the home directory (0700) and database (0600) when missing.
-    /// Finished stage jobs move their recovery servers in the same transaction.
-    func openStore() throws -> SQLiteJobStore {
+    /// Opens the store for writing; with `creating`, makes the home directory (0700) and
+    /// database (0600) when missing. Finished stage jobs move their recovery servers in the
+    /// same transaction.
+    func openStore(creating: Bool = true) throws -> SQLiteJobStore {
+        if !creating { try requireDatabase() }
         if db == nil { try SQLiteDatabase.ensureDirectory(home) }
+        let lockTimeout = try self.lockTimeout()
+        return try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath, lockTimeout: lockTimeout), lockTimeout: lockTimeout) }
+    }
+
+    /// Opens the store for a read command: creates nothing, writes nothing and never waits
+    /// for a writer.
+    func openReader() throws -> SQLiteJobStore {
+        try requireDatabase()
+        return try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: databasePath)) }
+    }
+
+    private func requireDatabase() throws {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (set LIFELINE_HOME or --db)")
+        }
+    }
+
+    private func opening(_ open: () throws -> SQLiteJobStore) throws -> SQLiteJobStore {
         do {
-            return SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath))
+            return try open()
         } catch let error as DatabaseError {
             throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
         }
+    }
+
+    /// How long a write waits for another process's writer lock: `LIFELINE_LOCK_TIMEOUT`.
+    private func lockTimeout() throws -> Duration {
+        guard let text = ProcessInfo.processInfo.environment["LIFELINE_LOCK_TIMEOUT"], !text.isEmpty else { return .seconds(30) }
+        return try InputParsing.duration(text, flag: "LIFELINE_LOCK_TIMEOUT")
     }
 
     /// The job kinds this build knows: the built-in ones and the recovery stages, which act

@@ -1,0 +1,135 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+/// Real external programs, many at once, where no-op jobs hide what goes wrong: every job
+/// script holds a lock file of its own while it runs, so a second copy running at the same
+/// time is caught in the act.
+@Suite("Real work under load", .serialized)
+struct RealWorkCLITests {
+    /// A job script: `job.sh DIR KEY SECONDS` notes a double run when another copy holds
+    /// DIR/KEY.lock, then sleeps.
+    static func jobScript(_ cli: CLIRunner) throws -> (script: String, directory: String) {
+        let script = try cli.writeFile("job.sh", """
+            #!/bin/sh
+            exec 9>"$1/$2.lock"
+            flock -n 9 || echo "$2" >> "$1/double-runs"
+            echo "$2" >> "$1/starts"
+            sleep "$3"
+            """)
+        chmod(script, 0o755)
+        let directory = (script as NSString).deletingLastPathComponent
+        return (script, directory)
+    }
+
+    static func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// Milliseconds from each job's `started` event to its event of `type`.
+    static func latencies(_ cli: CLIRunner, ids: [Int64], to type: String) throws -> [Int64] {
+        let events = try cli.json(["events", "--json"])
+        return try ids.map { id in
+            let mine = events.filter { $0["job"]?.intValue == id }
+            let started = try #require(mine.last { $0["type"] == "started" }?["at"]?.stringValue.flatMap(Self.ms))
+            let ended = try #require(mine.last { $0["type"]?.stringValue == type }?["at"]?.stringValue.flatMap(Self.ms))
+            return ended - started
+        }
+    }
+
+    static func ms(_ iso: String) -> Int64? {
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        return (try? format.parse(iso)).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+
+    @Test("64 programs sleeping 3 s on two workers with a 1 s lease: none runs twice, no lease is lost")
+    func manyChildren() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let batch = (0..<64).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "3"]}}"# }
+        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let workers = try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "32", "--lease", "1s", "--drain"]) }
+        for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0) }
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+        #expect(Self.lines(directory + "/starts").count == 64, "each job started exactly once")
+        let jobs = try cli.json(["jobs", "list", "--json"])
+        #expect(jobs.count == 64 && jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 1 && $0["errors"] == [] })
+        let logs = workers.map(\.stderr).joined()
+        #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
+    }
+
+    @Test("timeouts land within 250 ms of their deadline while 56 other programs run")
+    func timeoutsOnTime() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let busy = (0..<56).map { #"{"kind": "exec", "args": {"argv": ["\#(script)", "\#(directory)", "busy\#($0)", "4"]}}"# }
+        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("busy.jsonl", busy.joined(separator: "\n"))]).status == 0)
+        let slow = try (0..<7).map { _ in
+            try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "20"]}"#, "--timeout", "1s", "--max-attempts", "1"])
+        }
+        let builtin = try cli.enqueue(["sleep", "--args", #"{"ms": 5000}"#, "--timeout", "1s", "--max-attempts", "1"])
+        let worker = try cli.start(["worker", "--concurrency", "64", "--drain"])
+        #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
+        for id in slow + [builtin] { #expect(try cli.job(id)["state"] == "discarded") }
+        let latencies = try Self.latencies(cli, ids: slow + [builtin], to: "discarded")
+        #expect(latencies.allSatisfy { $0 >= 1000 && $0 <= 1250 }, "started → discarded, ms: \(latencies)")
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+    }
+
+    @Test("a cancel reaches a running program within a second, with a 30 s lease")
+    func cancelOnTime() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "30"]}"#])
+        let worker = try cli.start(["worker", "--lease", "30s"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
+        #expect(try cli.run(["jobs", "cancel", "\(id)"]).status == 0)
+        try await waitUntil("the job to be cancelled", timeout: .seconds(5)) { try cli.job(id)["state"] == "cancelled" }
+        let latency = try Self.latencies(cli, ids: [id], to: "cancelled")[0] - Self.latencies(cli, ids: [id], to: "cancel_requested")[0]
+        #expect(latency < 1000, "cancel requested → cancelled: \(latency) ms")
+    }
+
+    @Test("descendants that leave the job's process group end with it: on success, timeout, and the worker's death", arguments: [
+        "success", "timeout", "worker killed",
+    ])
+    func escapedDescendants(ending: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).75"
+        // setsid puts the sleep in a session of its own; the shell waits only in some endings.
+        let wait = ending == "success" ? "0.1" : "60"
+        let id = try cli.enqueue([
+            "exec", "--args", #"{"argv": ["sh", "-c", "setsid sleep \#(marker) & sleep \#(wait)"]}"#, "--timeout", "2s", "--max-attempts", "1",
+        ])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the escaped program to start") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        if ending == "worker killed" { worker.signal(SIGKILL) }
+        try await waitUntil("the escaped program to end", timeout: .seconds(10)) {
+            ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
+        }
+        if ending != "worker killed" {
+            try await waitUntil("the job to end") { try cli.job(id)["state"] != "running" }
+            #expect(try cli.job(id)["state"] == (ending == "success" ? "completed" : "discarded"))
+        }
+    }
+
+    @Test("a program or directory that cannot work is discarded at once, saying which", arguments: [
+        (#"{"argv": ["no-such-program-x"]}"#, "program 'no-such-program-x' not found in PATH"),
+        (#"{"argv": ["/etc/hostname"]}"#, "program '/etc/hostname' is not executable"),
+        (#"{"argv": ["pwd"], "cwd": "/no/such/dir"}"#, "cwd '/no/such/dir' does not exist"),
+    ])
+    func unrunnable(args: String, message: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["exec", "--args", args])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let job = try cli.job(id)
+        #expect(job["state"] == "discarded" && job["attempt"] == 1)
+        #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix(message) == true, "\(job)")
+    }
+}
