@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Chaos run: thousands of jobs and dozens of recovery servers going through failover, failback
-# and test failover at once, while worker processes are killed with SIGKILL at random. Then it
-# checks: every job completed exactly once, none stuck, every server back in standby, no VM or
-# disk left under infra/, and PRAGMA integrity_check ok. Prints a one-line verdict.
+# and test failover at once, while worker processes are killed with SIGKILL at random. A tenth
+# of the jobs run an external program that holds a lock file of its own while it runs, so a
+# job running twice at the same time is caught. Then it checks: every job completed exactly
+# once, no double run, none stuck, every server back in standby, no VM or disk left under
+# infra/, and PRAGMA integrity_check ok. Prints a one-line verdict.
 #
 #   Scripts/chaos.sh            # 10,000 jobs, 40 servers with 4 MiB disks copied at 16 MiB/s
 #   Scripts/chaos.sh --small    # 300 jobs, 4 small servers (what Scripts/test.sh runs)
@@ -30,12 +32,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Jobs: no-ops and short sleeps, in one batch.
+# The external program: notes a double run when another copy holds its job's lock file.
+mkdir "$home/runs"
+cat > "$home/job.sh" <<'SH'
+#!/bin/sh
+exec 9>"$1/$2.lock"
+flock -n 9 || echo "$2" >> "$1/double-runs"
+sleep "$3"
+SH
+chmod 700 "$home/job.sh"
+
+# Jobs: no-ops, short sleeps and external programs, in one batch.
 python3 -c "
-import random
+import json, random
 random.seed(7)
 for i in range($jobs):
-    print('{\"kind\": \"noop\"}' if i % 3 else '{\"args\": {\"ms\": %d}}' % random.randint(1, 100))
+    if i % 10 == 5:
+        print(json.dumps({'kind': 'exec', 'args': {'argv': ['$home/job.sh', '$home/runs', 'job%d' % i, '%.2f' % random.uniform(0.05, 0.5)]}}))
+    else:
+        print('{\"kind\": \"noop\"}' if i % 3 else '{\"args\": {\"ms\": %d}}' % random.randint(1, 100))
 " > "$home/jobs.jsonl"
 "$bin" enqueue sleep --batch "$home/jobs.jsonl" >/dev/null
 for i in $(seq 1 "$servers"); do "$bin" server create "s$i" --disk-size "$disk" >/dev/null; done
@@ -49,7 +64,8 @@ touch "$home/killing"
   kills=0
   while [ -e "$home/killing" ]; do
     sleep "$(( RANDOM % 3 )).$(( RANDOM % 10 ))5"
-    victim=$(pgrep -P "$pool" | shuf -n 1 || true)
+    # Each worker process runs under a reaper of the supervisor's.
+    victim=$(pgrep -P "$(pgrep -d, -P "$pool")" | shuf -n 1 || true)
     [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
   done
   echo "$kills" > "$home/kills"
@@ -83,9 +99,11 @@ kill -TERM "$pool"; wait "$pool" || true; pool=""
 "$bin" jobs list --limit 100000000 --json > "$home/jobs.json"
 "$bin" events --type completed --json > "$home/completed.json"
 "$bin" server list --json > "$home/servers.json"
-python3 - "$home" "$jobs" "$servers" "$kills" "$failed_drives" "$(( $(date +%s) - started ))" <<'PY'
+double_runs=0
+[ -f "$home/runs/double-runs" ] && double_runs=$(wc -l < "$home/runs/double-runs")
+python3 - "$home" "$jobs" "$servers" "$kills" "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
 import json, os, sqlite3, sys
-home, jobs, servers, kills, failed_drives, seconds = sys.argv[1], *map(int, sys.argv[2:])
+home, jobs, servers, kills, failed_drives, double_runs, seconds = sys.argv[1], *map(int, sys.argv[2:])
 load = lambda name: [json.loads(line) for line in open(os.path.join(home, name))]
 all_jobs, completions, server_rows = load("jobs.json"), load("completed.json"), load("servers.json")
 per_job = {}
@@ -100,9 +118,9 @@ for root, dirs, files in os.walk(os.path.join(home, "infra", "servers")):
     leaks += [os.path.join(root, f) for f in files if f in ("vm.json", "test-vm.json", "mount", "workload") or "hot" in root]
 integrity = sqlite3.connect(f"file:{home}/lifeline.db?mode=ro", uri=True).execute("PRAGMA integrity_check").fetchone()[0]
 ok = (not stuck and not twice and len(per_job) == len(completed) and len(standby) == servers
-      and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs)
+      and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs and double_runs == 0)
 print(f"chaos: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
-      f"completed-twice={len(twice)} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
+      f"completed-twice={len(twice)} double-runs={double_runs} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
       f"failed-drives={failed_drives} kills={kills} leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
 if leaks: print("leaked:", *leaks[:5])
 if stuck: print("stuck jobs:", *stuck[:10])

@@ -70,4 +70,16 @@ public enum ServerAction: String, Sendable, Codable, CaseIterable {
     case stopTest = "stop-test"
     case retry
     case delete
+
+    /// Where the action means to take the server: `nil` for delete, which removes it. A
+    /// server that comes to rest anywhere else did not get there (a stage failed).
+    public var goal: ServerState? {
+        switch self {
+        case .failover, .retry, .cancelFailback: .failover
+        case .testFailover: .testingFailover
+        case .cancelFailover, .confirmFailback, .stopTest: .standby
+        case .failback: .readyForFailback
+        case .delete: nil
+        }
+    }
 }

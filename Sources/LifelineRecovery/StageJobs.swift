@@ -57,16 +57,33 @@ public enum StageJobs {
                            backoff: Backoff(base: .milliseconds(500), cap: .seconds(10)))
     }
 
+    /// Why a stage job may not be retried on its own: run outside its server's operation, it
+    /// would act on a server that has moved on (start a VM for a server in standby). Its
+    /// server's action retries it. `nil` for any other job.
+    public static func retryRefusal(_ job: Job) -> String? {
+        guard let stage = Stage(kind: job.kind) else { return nil }
+        let server = job.server ?? job.args["server"]?.stringValue ?? "?"
+        let action = stage == .finalize ? "retry" : job.args["action"]?.stringValue ?? "retry"
+        return "job \(job.id) is the \(stage.rawValue) stage of server '\(server)'; "
+            + "its server retries it: lifeline server \(action) \(server)"
+    }
+
     /// Registers a job kind per stage, each running its stage on the infrastructure, which is
     /// asked for only when a stage runs (a process that only enqueues never builds it).
     /// `jobState` tells whether a job is still running, so a cleanup never races the stage
-    /// it stopped.
+    /// it stopped; `currentJob` names a server's current operation, so a stage job that is
+    /// not it (retried by hand, or late) does nothing.
     public static func register(
         in registry: inout JobRegistry, infrastructure: @escaping @Sendable () throws -> any Infrastructure,
-        jobState: @escaping @Sendable (Int64) async throws -> JobState?
+        jobState: @escaping @Sendable (Int64) async throws -> JobState?,
+        currentJob: @escaping @Sendable (_ server: String) async throws -> Int64?
     ) {
         for stage in Stage.allCases {
             registry.register(JobDefinition<StageArgs>(kind: stage.kind, defaults: defaults(for: stage)) { args, context in
+                // Completing without acting: the lifecycle records the completion as ignored.
+                guard try await currentJob(args.server) == context.job.id else {
+                    return ["ignored": .string("not the current operation of server \(args.server)")]
+                }
                 if let after = args.afterJob, try await jobState(after) == .running {
                     throw JobFailure.retryAfter(.milliseconds(500))
                 }

@@ -19,6 +19,11 @@ public enum ProcessTable {
         }
     }
 
+    /// The process's state letter (R, S, T for stopped, Z, …), or nil when there is none.
+    public static func state(_ pid: Int32) -> String? {
+        stat(pid).flatMap { $0.count > 1 ? $0[1] : nil }
+    }
+
     private static func allPids() -> [Int32] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
     }

@@ -40,6 +40,9 @@ enum BatchFile {
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) else {
                 continue
             }
+            if let offset = InputParsing.firstInvalidUTF8(line) {
+                throw CLIFailure(.invalidInput, "--batch line \(number): invalid UTF-8 at byte \(offset) of the line; the file must be UTF-8")
+            }
             do {
                 jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
             } catch let error as JobInputError {

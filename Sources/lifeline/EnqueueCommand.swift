@@ -115,7 +115,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             argsValue = try InputParsing.json(args, source: "--args")
         } else if let argsFile {
             let data = try InputParsing.readFile(argsFile, flag: "--args-file")
-            argsValue = try InputParsing.json(String(decoding: data, as: UTF8.self), source: "--args-file")
+            argsValue = try InputParsing.json(try InputParsing.utf8(data, source: "--args-file"), source: "--args-file")
         }
         var runAt: Date?
         if let delay { runAt = Date().adding(try InputParsing.duration(delay, flag: "--delay")) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
+import LifelineSQLite
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,9 @@ struct EventsCommand: AsyncParsableCommand {
         let jobStore = try store.openReader()
         var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
+        let changes = Doorbell()
+        let watcher = follow ? try DatabaseChangeWatcher(databasePath: store.databasePath) { changes.ring() } : nil
+        defer { withExtendedLifetime(watcher) {} }
         if follow && after == nil && since == nil && !all {
             var last = filter
             last.limit = Self.followBacklog
@@ -71,8 +75,8 @@ struct EventsCommand: AsyncParsableCommand {
             filter.afterSeq = events.last?.seq ?? filter.afterSeq
             if events.count == filter.limit { continue }
             guard follow else { return }
-            // New events show within a fifth of a second; the read is one indexed query.
-            try await Task.sleep(for: .milliseconds(200))
+            // New events show as soon as their commit lands; a missed notice costs a second.
+            await changes.wait(timeout: .seconds(1))
         }
     }
 

@@ -31,6 +31,28 @@ enum InputParsing {
         return date
     }
 
+    /// `data` as text; bytes that are not UTF-8 are refused with their offset, never replaced.
+    static func utf8(_ data: some Collection<UInt8>, source: String) throws -> String {
+        if let offset = firstInvalidUTF8(data) {
+            throw CLIFailure(.invalidInput, "\(source): invalid UTF-8 at byte \(offset); the text must be UTF-8")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The offset of the first byte that is not part of valid UTF-8, or nil.
+    static func firstInvalidUTF8(_ bytes: some Collection<UInt8>) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
     static func readFile(_ path: String, flag: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)'")

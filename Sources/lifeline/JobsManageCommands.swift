@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
+import LifelineRecovery
 
 struct JobsRetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,12 +49,22 @@ struct JobsRetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let jobStore = try store.openStore(creating: false)
+        let output = Output.standardOutput
         var targets = ids
+        // Recovery stages are retried through their servers, never on their own.
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
-            targets = try await jobStore.jobList(JobFilter(states: [state], queue: queue, kind: kind, createdSince: since)).map(\.id)
+            let matching = try await jobStore.jobList(JobFilter(states: [state], queue: queue, kind: kind, createdSince: since))
+            let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
+            targets = matching.filter { StageJobs.retryRefusal($0) == nil }.map(\.id)
+            if !stages.isEmpty {
+                Output.standardError.writeLine("skipped \(stages.count) recovery stage jobs: their servers retry them (lifeline server retry NAME, or the action again)")
+            }
+        } else {
+            for id in ids {
+                if let job = try await jobStore.jobGet(id), let refusal = StageJobs.retryRefusal(job) { throw CLIFailure(.conflict, refusal) }
+            }
         }
-        let output = Output.standardOutput
         if dryRun {
             output.writeLine("would retry \(targets.count) jobs" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
             return

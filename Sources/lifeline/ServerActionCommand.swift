@@ -74,7 +74,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
             name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
         )
-        try await options.report(result, action: Name.action.rawValue, waitLimit: waitLimit, jobStore: jobStore)
+        try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, jobStore: jobStore)
     }
 }
 
@@ -103,19 +103,25 @@ struct ServerActionOptions: ParsableArguments {
         try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
     }
 
-    func report(_ result: ActionResult, action: String, waitLimit: Duration?, jobStore: SQLiteJobStore) async throws {
+    /// Prints the action's result. With --wait, waits until the server rests, and fails
+    /// (exit 1) unless it rests where the action leads: `goal`, or gone when that is `nil`.
+    func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, jobStore: SQLiteJobStore) async throws {
         var result = result
         if wait, let name = result.server?.name {
             result.server = try await ServerWaiter(servers: SQLiteServerStore(jobs: jobStore), timeout: waitLimit).waitUntilResting(name)
         }
         let output = Output.standardOutput
+        let server = result.server
         if json {
             try output.writeJSON(result)
-            return
+        } else {
+            let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
+            output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
         }
-        let server = result.server
-        let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
-        output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
-        if let error = server?.lifecycle.lastError, wait { output.writeLine("last error: \(TerminalText.oneLine(error))") }
+        guard wait, server?.state != goal else { return }
+        let goalText = goal?.rawValue ?? "removal"
+        guard let server else { throw CLIFailure(.runtime, "\(action) did not reach \(goalText): the server was removed") }
+        let error = server.lifecycle.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
+        throw CLIFailure(.runtime, "\(action) did not reach \(goalText): \(server.name) is \(server.state.rawValue)\(error)")
     }
 }

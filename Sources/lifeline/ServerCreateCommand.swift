@@ -41,6 +41,6 @@ struct ServerCreateCommand: AsyncParsableCommand {
         let jobStore = try options.store.openStore()
         let spec = ServerSpec(name: name, machine: machine ?? name, disks: disks, diskSize: size)
         let result = try await SQLiteServerStore(jobs: jobStore).serverCreate(spec, idempotencyKey: options.idempotencyKey)
-        try await options.report(result, action: "create", waitLimit: waitLimit, jobStore: jobStore)
+        try await options.report(result, action: "create", goal: .standby, waitLimit: waitLimit, jobStore: jobStore)
     }
 }

@@ -66,9 +66,11 @@ struct StoreOptions: ParsableArguments {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
         let root = infraRoot
-        StageJobs.register(in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: root) }) { id in
-            try await store.jobGet(id)?.state
-        }
+        StageJobs.register(
+            in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: root) },
+            jobState: { id in try await store.jobGet(id)?.state },
+            currentJob: { name in try await SQLiteServerStore(jobs: store).serverGet(name)?.lifecycle.currentJob }
+        )
         return registry
     }
 }

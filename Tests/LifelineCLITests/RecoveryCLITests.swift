@@ -139,7 +139,9 @@ struct RecoveryCLITests {
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "finalize:fail-first=5"])
         #expect(try cli.run(["server", "create", "app-1", "--disk-size", "8MiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"]).status == 0)
+        let waited = try cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"])
+        #expect(waited.status == 1, "--wait fails when the server rests short of the action's goal")
+        #expect(waited.stderr.contains("failover did not reach failover: app-1 is finalization_failed: ") && waited.stderr.contains("injected fault"))
         let failed = try #require(try cli.server("app-1"))
         #expect(failed["state"] == "finalization_failed" && failed["vm_state"] == "running")
         #expect(failed["last_error"]?.stringValue?.contains("injected fault in finalize") == true)
@@ -161,13 +163,22 @@ struct RecoveryCLITests {
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "start-test:fail-first=5"])
         #expect(try cli.run(["server", "create", "qa-1", "--disk-size", "256KiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
+        let waited = try cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"])
+        #expect(waited.status == 1 && waited.stderr.contains("test-failover did not reach testing_failover: qa-1 is standby"))
         let server = try #require(try cli.server("qa-1"))
         #expect(server["state"] == "standby")
         #expect(server["last_error"]?.stringValue?.contains("start-test") == true)
         #expect(server["last_test"]?["result"]?.stringValue?.hasPrefix("failed") == true)
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/qa-1/test-vm.json").path), "no test VM is leaked")
         #expect(try cli.history("qa-1").suffix(3) == ["starting_test", "stopping_test", "standby"])
+
+        // The failed stage is retried through its server, never on its own.
+        let stage = try #require(try cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first?["id"]?.intValue)
+        let refused = try cli.run(["jobs", "retry", "\(stage)"])
+        #expect(refused.status == 3 && refused.stderr.contains("server 'qa-1'") && refused.stderr.contains("lifeline server test-failover qa-1"))
+        let bulk = try cli.run(["jobs", "retry", "--state", "discarded"])
+        #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage jobs"))
+        #expect(try cli.job(stage)["state"] == "discarded")
         withExtendedLifetime(worker) {}
     }
 
@@ -280,7 +291,7 @@ struct CommandInfrastructureCLITests {
         #expect(try cli.server("cmd-1")?["state"] == "failover")
         #expect(try cli.run(["server", "test-failover", "cmd-1"]).status == 3, "not allowed in failover")
         #expect(try cli.run(["server", "cancel-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
-        #expect(try cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 1, "the test VM never started")
         let server = try #require(try cli.server("cmd-1"))
         #expect(server["state"] == "standby" && server["last_error"]?.stringValue?.contains("no test VMs here") == true)
         let startTest = try #require(try cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first)

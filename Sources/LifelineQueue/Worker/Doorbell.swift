@@ -2,7 +2,7 @@ import Synchronization
 
 /// Wakes a waiting loop. A ring while nobody waits is kept for the next wait, so no wakeup
 /// is lost between checking for work and going to sleep.
-final class Doorbell: Sendable {
+public final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -10,7 +10,9 @@ final class Doorbell: Sendable {
 
     private let state = Mutex(State())
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.rung = true
@@ -23,7 +25,7 @@ final class Doorbell: Sendable {
     }
 
     /// Returns when rung, or after `timeout`.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         let timer = Task { [self] in
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
             ring()

@@ -1,0 +1,121 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+/// What an operator meets around the queue: reads that never wait or create, writes that
+/// wait a bounded time, signals, a database swapped under a worker, bytes that are not text.
+@Suite("Reads, locks, signals and files under an operator's hands")
+struct OperatorSafetyCLITests {
+    static let reads: [[String]] = [
+        ["jobs", "list"], ["jobs", "show", "1"], ["stats"], ["events"], ["queues", "list"], ["server", "list"],
+        ["server", "show", "web-1"], ["server", "history", "web-1"],
+    ]
+
+    @Test("read commands on a missing database exit 4 and create nothing; a write creates it")
+    func missingDatabase() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        for read in Self.reads {
+            let result = try cli.run(read)
+            #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(read)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
+        #expect(try cli.run(["queues", "limit", "vm", "3"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("reads work while a stopped writer holds the lock; a write waits LIFELINE_LOCK_TIMEOUT, then names the holder")
+    func stoppedWriter() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        // A writer stopped mid-transaction: it holds Lifeline's writer lock and SQLite's.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, os, signal, sqlite3
+            lock = open(\(try LifelineJSON.line(path + "-writer")), "r+"); fcntl.flock(lock, fcntl.LOCK_EX)
+            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
+            db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            """]
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL) }
+        try await waitUntil("the writer to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
+        for read in Self.reads.prefix(5) {
+            let result = try cli.run(read + ["--json"])
+            #expect(result.status == 0, "\(read): \(result.stderr)")
+        }
+        let started = ContinuousClock.now
+        let write = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "500ms"])
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1)
+        #expect(write.stderr.contains("process \(holder.processIdentifier) has held its writer lock"), "\(write.stderr)")
+        let bad = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "soon"])
+        #expect(bad.status == 64 && bad.stderr.contains("LIFELINE_LOCK_TIMEOUT"))
+    }
+
+    @Test("SIGHUP stops a worker gracefully; a second signal releases running jobs at once, attempt not spent")
+    func signals() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
+        let worker = try cli.start(["worker", "--grace", "60s"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
+        worker.signal(SIGHUP)
+        try await waitUntil("the worker to start shutting down") { worker.stderr.contains("shutting down") }
+        #expect(worker.process.isRunning, "the first signal waits for the running job")
+        let second = ContinuousClock.now
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(ContinuousClock.now - second < .seconds(5))
+        #expect(worker.stderr.contains("stopping now; running jobs are released without spending an attempt"))
+        let job = try cli.job(id)
+        #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
+    }
+
+    @Test("a database deleted or replaced under a running worker ends it with one line and exit 1", arguments: ["deleted", "replaced"])
+    func databaseSwapped(how: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the worker to start") { worker.stderr.contains("worker started") }
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        if how == "deleted" {
+            try FileManager.default.removeItem(atPath: path)
+        } else {
+            let other = try CLIRunner()
+            defer { other.removeAll() }
+            _ = try other.enqueue(["noop"])
+            _ = rename(other.home.appendingPathComponent("lifeline.db").path, path)
+        }
+        #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
+        let lines = worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
+        #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted" : "was replaced by another file") under this worker; exiting"])
+    }
+
+    @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
+    func invalidUTF8() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let directory = cli.home.deletingLastPathComponent()
+        let argsFile = directory.appendingPathComponent("args-\(UUID().uuidString).json")
+        try Data(Array(#"{"a": "x"#.utf8) + [0xFF] + Array(#""}"#.utf8)).write(to: argsFile)
+        defer { try? FileManager.default.removeItem(at: argsFile) }
+        let args = try cli.run(["enqueue", "noop", "--args-file", argsFile.path])
+        #expect(args.status == 64 && args.stderr == "lifeline: --args-file: invalid UTF-8 at byte 8; the text must be UTF-8\n")
+        let batch = directory.appendingPathComponent("batch-\(UUID().uuidString).jsonl")
+        try Data(Array("{}\n".utf8) + Array(#"{"args": {"a": "é"#.utf8) + [0xC3] + Array(#""}}"#.utf8)).write(to: batch)
+        defer { try? FileManager.default.removeItem(at: batch) }
+        let lines = try cli.run(["enqueue", "noop", "--batch", batch.path])
+        #expect(lines.status == 64 && lines.stderr.contains("--batch line 2: invalid UTF-8 at byte 18 of the line"), "\(lines.stderr)")
+        #expect(try cli.jobCount() == 1, "nothing was enqueued")
+    }
+}
