@@ -85,7 +85,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
 struct JobsCancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
-        abstract: "Cancel jobs: waiting ones at once, running ones at their next heartbeat.",
+        abstract: "Cancel jobs: waiting ones at once, running ones within a second.",
         discussion: "Example:\n  lifeline jobs cancel 17 18"
     )
 
