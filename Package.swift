@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "LifelineRecovery",
                 "LifelineTestKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
