@@ -73,21 +73,17 @@ extension JSONValue: Codable {
 
 extension JSONValue {
     /// Parses JSON text. Top-level scalars are accepted.
-    public init(parsing text: String) throws {
+    public init(parsing text: String) throws(JSONValueError) {
         self = try JSONValue(parsing: Data(text.utf8))
     }
 
-    public init(parsing data: Data) throws {
+    public init(parsing data: Data) throws(JSONValueError) {
         // Most stored documents are empty; they need no parser.
         if data.count == 2, data.first == UInt8(ascii: "{"), data.last == UInt8(ascii: "}") {
             self = .object([:])
             return
         }
-        do {
-            self = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw JSONValueError.invalid(Self.describe(error))
-        }
+        self = try JSONParser.parse(Array(data))
     }
 
     /// The canonical text: keys sorted, no insignificant white space. Two equal documents
@@ -159,23 +155,15 @@ extension JSONValue {
     public init<T: Encodable>(encoding value: T) throws {
         self = try JSONValue(parsing: JSONEncoder().encode(value))
     }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let context):
-            return context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription
-        default:
-            return "\(error)"
-        }
-    }
 }
 
 public enum JSONValueError: Error, CustomStringConvertible, Equatable {
-    case invalid(String)
+    /// The text is not JSON: what is wrong, and where (lines and columns count from 1).
+    case syntax(line: Int, column: Int, message: String)
 
     public var description: String {
         switch self {
-        case .invalid(let reason): "invalid JSON: \(reason)"
+        case .syntax(let line, let column, let message): "invalid JSON at line \(line), column \(column): \(message)"
         }
     }
 }

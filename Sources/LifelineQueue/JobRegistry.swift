@@ -84,7 +84,7 @@ public struct AnyJobDefinition: Sendable {
             do {
                 decoded = try args.decode(Args.self)
             } catch {
-                throw JobInputError("invalid args for '\(kind)': \(Self.describe(error))")
+                throw JobInputError("invalid args for '\(kind)': \(Self.describe(error, in: args))")
             }
             try decoded.validate()
         }
@@ -101,29 +101,61 @@ public struct AnyJobDefinition: Sendable {
         try await runHandler(args, context)
     }
 
-    private static func describe(_ error: any Error) -> String {
+    /// The decoding error as the user would fix it: which field, what it must be, what it is.
+    private static func describe(_ error: any Error, in args: JSONValue) -> String {
         switch error {
-        case DecodingError.keyNotFound(let key, _):
-            "missing field '\(key.stringValue)'"
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing field '\(path(context.codingPath + [key]))'"
         case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:
-            "args must be a JSON object"
+            return "args must be a JSON object, not \(kind(of: args))"
         case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
-            "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' must be \(describe(type))"
+            let found = value(at: context.codingPath, in: args).map { ", not \(kind(of: $0))" } ?? ""
+            return "field '\(path(context.codingPath))' must be \(describe(type))\(found)"
         case DecodingError.dataCorrupted(let context):
-            context.debugDescription
+            return "field '\(path(context.codingPath))': \(context.debugDescription)"
         default:
-            "\(error)"
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func value(at keys: [any CodingKey], in args: JSONValue) -> JSONValue? {
+        var value: JSONValue? = args
+        for key in keys {
+            if let index = key.intValue, let array = value?.arrayValue {
+                value = index < array.count ? array[index] : nil
+            } else {
+                value = value?[key.stringValue]
+            }
+        }
+        return value
+    }
+
+    private static func kind(of value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "true or false"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
         }
     }
 
     private static func describe(_ type: Any.Type) -> String {
         switch type {
         case is Int.Type, is Int64.Type, is UInt.Type: "an integer"
+        case is Double.Type: "a number"
         case is String.Type: "a string"
         case is Bool.Type: "true or false"
         case is [String].Type: "an array of strings"
         case is [String: String].Type: "an object of strings"
-        default: "of type \(type)"
+        default:
+            // Decoders name the container they expected: Array<Any>, Dictionary<String, Any>.
+            "\(type)".hasPrefix("Array") ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "a valid value"
         }
     }
 }

@@ -5,6 +5,10 @@ import Foundation
 enum DatabaseFileCheck {
     /// Throws when the file at `path` must not be opened as a Lifeline database.
     static func check(path: String) throws(DatabaseOpenError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .directory(path: path)
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .cannotCreate(path: path, reason: "the file cannot be read")
         }

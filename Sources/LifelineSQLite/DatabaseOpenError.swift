@@ -1,6 +1,7 @@
 /// Why a database file was refused. Each case leaves the file as it was.
 public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case emptyFile(path: String)
+    case directory(path: String)
     case notSQLite(path: String)
     case foreign(path: String, applicationID: Int32)
     case newerSchema(path: String, version: Int, known: Int)
@@ -12,6 +13,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .emptyFile(let path):
             "\(path) is an empty file, not a Lifeline database; move it away or pass another --db"
+        case .directory(let path):
+            "\(path) is a directory; --db takes the database file's path (e.g. \(path)/lifeline.db)"
         case .notSQLite(let path):
             "\(path) is not a SQLite database; move it away or pass another --db"
         case .foreign(let path, let id):

@@ -47,8 +47,8 @@ enum BatchFile {
                 jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
             } catch let error as JobInputError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error.message)")
-            } catch let error as JSONValueError {
-                throw CLIFailure(.invalidInput, "--batch line \(number): \(error)")
+            } catch JSONValueError.syntax(_, let column, let message) {
+                throw CLIFailure(.invalidInput, "--batch line \(number), column \(column): invalid JSON: \(message)")
             } catch {
                 throw CLIFailure(.runtime, "--batch line \(number): \(error)")
             }

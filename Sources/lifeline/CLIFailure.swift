@@ -48,9 +48,15 @@ struct CLIFailure: Error, CustomStringConvertible {
     private static func argumentParserReport(_ error: any Error, command: any ParsableCommand.Type) -> (Int32, String) {
         let code = command.exitCode(for: error).rawValue
         if code == 0 { return (0, command.fullMessage(for: error)) }
-        let message = command.message(for: error)
+        let message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
         guard !message.isEmpty else { return (code, "") }
-        let oneLine = message.split(separator: "\n").first.map(String.init) ?? message
-        return (code, oneLine.replacingOccurrences(of: "Error: ", with: "") + " (see --help)")
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        // A list of valid values comes one per line ("- value"): keep it, on the one line.
+        let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
+        var oneLine = lines.first ?? message
+        if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
+            oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"
+        }
+        return (code, oneLine + " (see --help)")
     }
 }

@@ -38,7 +38,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "0 to 9; lower runs first (default: the kind's).")
     var priority: Int?
 
-    @Option(help: ArgumentHelp("Run no sooner than this from now.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run no sooner than this from now.", valueName: "D"))
     var delay: String?
 
     @Option(help: ArgumentHelp("Run no sooner than this ISO 8601 time.", valueName: "TIME"))
@@ -47,10 +47,10 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-attempts"), parsing: .unconditional, help: "Attempts before the job is discarded.")
     var maxAttempts: Int?
 
-    @Option(help: ArgumentHelp("The deadline of each attempt.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The deadline of each attempt.", valueName: "D"))
     var timeout: String?
 
-    @Option(help: ArgumentHelp("The first retry's delay; it doubles with each failure, capped.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The first retry's delay; it doubles with each failure, capped.", valueName: "D"))
     var backoff: String?
 
     @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Enqueue at most once under this key.", valueName: "K"))

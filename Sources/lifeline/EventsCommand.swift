@@ -21,7 +21,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only events after this sequence number.", valueName: "SEQ"))
     var after: Int64?
 
-    @Option(help: ArgumentHelp("Only events of the last D (e.g. 10m).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only events of the last D (e.g. 10m).", valueName: "D"))
     var since: String?
 
     @Flag(help: "With --follow: start from the first event.")

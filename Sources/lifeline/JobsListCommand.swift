@@ -35,7 +35,7 @@ struct JobsListCommand: AsyncParsableCommand {
     @Option(help: "Only jobs of this recovery server.")
     var server: String?
 
-    @Option(help: ArgumentHelp("Only jobs created within this long.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only jobs created within this long.", valueName: "D"))
     var since: String?
 
     @Option(help: "At most this many jobs.")

@@ -26,7 +26,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     @Option(help: "With --state: only this queue.")
     var queue: String?
 
-    @Option(help: ArgumentHelp("With --state: only jobs created within this long.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --state: only jobs created within this long.", valueName: "D"))
     var since: String?
 
     @Flag(name: .customLong("dry-run"), help: "Say which jobs would be retried; change nothing.")
@@ -119,7 +119,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
         discussion: "Example:\n  lifeline jobs prune --older-than 7d"
     )
 
-    @Option(name: .customLong("older-than"), help: ArgumentHelp("The age, e.g. 7d, 12h.", valueName: "D"))
+    @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp("The age, e.g. 7d, 12h.", valueName: "D"))
     var olderThan: String
 
     @OptionGroup var store: StoreOptions

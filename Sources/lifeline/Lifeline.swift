@@ -15,17 +15,23 @@ struct Lifeline: AsyncParsableCommand {
               lifeline worker --concurrency 8 --drain
               lifeline jobs list --failed
             """,
+        version: Lifeline.version,
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, StatsCommand.self,
             QueuesCommand.self,
         ]
     )
 
+    static let version = "0.6.0"
+
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code
     /// of the CLI contract.
     static func main() async {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         umask(0o077)
+        if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst()), root: self) {
+            Foundation.exit(CLIFailure.report(CLIFailure(.invalidInput, unknown), command: self))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -114,7 +114,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     @Option(help: "The state to wait for.")
     var state: ServerState
 
-    @Option(help: ArgumentHelp("Give up after this long (exit 1).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long (exit 1).", valueName: "D"))
     var timeout: String?
 
     @OptionGroup var store: StoreOptions

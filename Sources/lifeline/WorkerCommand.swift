@@ -31,10 +31,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker processes; more than 1 makes this a supervisor that restarts any that die.")
     var processes = 1
 
-    @Option(help: ArgumentHelp("How long a job stays ours without a renewal.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal.", valueName: "D"))
     var lease = "30s"
 
-    @Option(help: ArgumentHelp("How long running jobs may take to finish on shutdown.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long running jobs may take to finish on shutdown.", valueName: "D"))
     var grace = "30s"
 
     @Flag(help: "Exit 0 once the queues have nothing available, scheduled, retryable or running.")

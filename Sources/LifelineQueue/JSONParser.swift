@@ -1,0 +1,207 @@
+/// Parses JSON text (RFC 8259) into a ``JSONValue``, saying where a document goes wrong by
+/// line and column. Integers that fit 64 bits stay integers; other numbers are doubles.
+struct JSONParser {
+    /// Deeper documents are refused rather than risking the stack.
+    static let maximumDepth = 512
+
+    private let bytes: [UInt8]
+    private var index = 0
+    private var depth = 0
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    static func parse(_ bytes: [UInt8]) throws(JSONValueError) -> JSONValue {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        let value = try parser.value()
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("unexpected \(parser.found) after the document") }
+        return value
+    }
+
+    private mutating func value() throws(JSONValueError) -> JSONValue {
+        guard index < bytes.count else { throw error("the text ends where a value should be") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try nested { (parser: inout JSONParser) throws(JSONValueError) in try parser.object() }
+        case UInt8(ascii: "["): return try nested { (parser: inout JSONParser) throws(JSONValueError) in try parser.array() }
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        default: throw error("expected a value, found \(found)")
+        }
+    }
+
+    private mutating func nested(_ body: (inout JSONParser) throws(JSONValueError) -> JSONValue) throws(JSONValueError) -> JSONValue {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+        defer { depth -= 1 }
+        return try body(&self)
+    }
+
+    private mutating func object() throws(JSONValueError) -> JSONValue {
+        index += 1
+        var fields: [String: JSONValue] = [:]
+        skipWhitespace()
+        if consume(UInt8(ascii: "}")) { return .object(fields) }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a field name in quotes, found \(found)") }
+            let key = try string()
+            skipWhitespace()
+            guard consume(UInt8(ascii: ":")) else { throw error("expected ':' after the field name, found \(found)") }
+            skipWhitespace()
+            fields[key] = try value()
+            skipWhitespace()
+            if consume(UInt8(ascii: ",")) { continue }
+            if consume(UInt8(ascii: "}")) { return .object(fields) }
+            throw error("expected ',' or '}' in an object, found \(found)")
+        }
+    }
+
+    private mutating func array() throws(JSONValueError) -> JSONValue {
+        index += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if consume(UInt8(ascii: "]")) { return .array(elements) }
+        while true {
+            skipWhitespace()
+            elements.append(try value())
+            skipWhitespace()
+            if consume(UInt8(ascii: ",")) { continue }
+            if consume(UInt8(ascii: "]")) { return .array(elements) }
+            throw error("expected ',' or ']' in an array, found \(found)")
+        }
+    }
+
+    private mutating func string() throws(JSONValueError) -> String {
+        let start = index
+        index += 1
+        var text: [UInt8] = []
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                guard let string = String(validating: text, as: UTF8.self) else {
+                    index = start
+                    throw error("a string that is not valid UTF-8")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                index += 1
+                try escape(into: &text)
+            case 0..<0x20:
+                throw error("a control character in a string must be escaped (e.g. \\n)")
+            default:
+                text.append(byte)
+                index += 1
+            }
+        }
+        index = start
+        throw error("a string that is never closed")
+    }
+
+    private mutating func escape(into text: inout [UInt8]) throws(JSONValueError) {
+        guard index < bytes.count else { throw error("the text ends inside an escape") }
+        let simple: [UInt8: UInt8] = [
+            UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5C, UInt8(ascii: "/"): 0x2F, UInt8(ascii: "b"): 0x08,
+            UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09,
+        ]
+        if let byte = simple[bytes[index]] {
+            text.append(byte)
+            index += 1
+            return
+        }
+        guard bytes[index] == UInt8(ascii: "u") else { throw error("unknown escape '\\\(Character(Unicode.Scalar(bytes[index])))'") }
+        index += 1
+        var scalar = try hex4()
+        if (0xD800..<0xDC00).contains(scalar) {
+            guard bytes[index...].starts(with: Array("\\u".utf8)) else { throw error("a lone surrogate \\u escape") }
+            index += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else { throw error("a lone surrogate \\u escape") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        }
+        guard let unicode = Unicode.Scalar(scalar) else { throw error("a lone surrogate \\u escape") }
+        text += Array(String(Character(unicode)).utf8)
+    }
+
+    private mutating func hex4() throws(JSONValueError) -> UInt32 {
+        guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+            throw error("\\u must be followed by four hex digits")
+        }
+        index += 4
+        return value
+    }
+
+    private mutating func number() throws(JSONValueError) -> JSONValue {
+        let start = index
+        var integral = true
+        _ = consume(UInt8(ascii: "-"))
+        let firstDigit = index
+        guard digits() > 0 else { throw error("a number needs digits after '-'") }
+        if bytes[firstDigit] == UInt8(ascii: "0") && index - firstDigit > 1 {
+            index = firstDigit
+            throw error("a number must not start with 0")
+        }
+        if consume(UInt8(ascii: ".")) {
+            integral = false
+            guard digits() > 0 else { throw error("a number needs digits after '.'") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
+            index += 1
+            if !consume(UInt8(ascii: "+")) { _ = consume(UInt8(ascii: "-")) }
+            guard digits() > 0 else { throw error("a number needs digits in its exponent") }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if integral, let value = Int64(text) { return .int(value) }
+        guard let value = Double(text), value.isFinite else {
+            index = start
+            throw error("the number \(text) is too large")
+        }
+        return .double(value)
+    }
+
+    /// Skips digits; returns how many.
+    private mutating func digits() -> Int {
+        let start = index
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        return index - start
+    }
+
+    private mutating func literal(_ word: String, _ value: JSONValue) throws(JSONValueError) -> JSONValue {
+        guard bytes[index...].starts(with: Array(word.utf8)) else { throw error("expected a value, found \(found)") }
+        index += word.utf8.count
+        return value
+    }
+
+    private mutating func consume(_ byte: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    /// What stands at the current position, for messages.
+    private var found: String {
+        guard index < bytes.count else { return "the end of the text" }
+        let byte = bytes[index]
+        return byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16, uppercase: true))"
+    }
+
+    private func error(_ message: String) -> JSONValueError {
+        let before = bytes[..<min(index, bytes.count)]
+        let line = before.count { $0 == 0x0A } + 1
+        let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let column = String(decoding: bytes[lineStart..<min(index, bytes.count)], as: UTF8.self).count + 1
+        return .syntax(line: line, column: column, message: message)
+    }
+}

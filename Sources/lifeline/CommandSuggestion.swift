@@ -1,0 +1,49 @@
+import ArgumentParser
+
+/// A word where a subcommand belongs that names none: said plainly, with the closest name,
+/// instead of the parser's "unexpected arguments".
+enum CommandSuggestion {
+    /// The message for the first such word in `arguments`, or nil when every word fits.
+    static func unknownCommand(in arguments: [String], root: any ParsableCommand.Type) -> String? {
+        var command = root
+        var path: [String] = []
+        for argument in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+            let names = subcommands.compactMap { $0.configuration.commandName }
+            guard let next = subcommands.first(where: { $0.configuration.commandName == argument }) else {
+                let prefix = (["lifeline"] + path).joined(separator: " ")
+                if let closest = closest(to: argument, among: names) {
+                    return "unknown command '\(argument)'; did you mean '\(closest)'?"
+                }
+                return "unknown command '\(argument)'; \(prefix) has: \(names.joined(separator: ", "))"
+            }
+            command = next
+            path.append(argument)
+        }
+        return nil
+    }
+
+    /// The name within two edits of `word` (or that it begins), if one is clearly closest.
+    static func closest(to word: String, among names: [String]) -> String? {
+        let scored = names.map { ($0, $0.hasPrefix(word) ? 0 : distance(word, $0)) }.filter { $0.1 <= 2 }
+        return scored.min { $0.1 < $1.1 }?.0
+    }
+
+    /// Levenshtein distance, counting a swap of neighbours as one edit.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var rows = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { rows[i][0] = i }
+        for j in 0...b.count { rows[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1) }
+            }
+        }
+        return rows[a.count][b.count]
+    }
+}
