@@ -38,8 +38,13 @@ public protocol JobStore: Sendable {
     func jobList(_ filter: JobFilter) async throws -> [Job]
     func jobCount(_ filter: JobFilter) async throws -> Int
 
-    /// Deletes finished jobs, and events, older than `before`.
-    func jobPrune(before: Date) async throws -> PruneResult
+    /// Deletes finished jobs, and events, older than `before`; with `dryRun`, only counts them.
+    func jobPrune(before: Date, dryRun: Bool) async throws -> PruneResult
+
+    /// Deletes finished jobs older than their queue's retention, with their events, in
+    /// transactions of at most `batch` jobs so the write lock is never held long. Server
+    /// events and transitions stay.
+    func jobPruneExpired(batch: Int) async throws -> PruneResult
 
     func eventList(_ filter: EventFilter) async throws -> [JobEvent]
 
@@ -48,8 +53,11 @@ public protocol JobStore: Sendable {
     func statsGet() async throws -> QueueStats
 
     func queueList() async throws -> [QueueInfo]
-    func queueSetLimit(_ queue: String, limit: Int?) async throws
-    func queueSetPaused(_ queue: String, paused: Bool) async throws
+
+    /// Changes a queue's settings. A queue that has never had a job or a setting is
+    /// ``JobStoreError/unknownQueue(_:known:)`` unless `create` says to configure it ahead of
+    /// its first job.
+    func queueUpdate(_ queue: String, _ update: QueueUpdate, create: Bool) async throws
 }
 
 public struct ClaimRequest: Sendable, Hashable {
@@ -167,13 +175,35 @@ public struct PruneResult: Sendable, Hashable {
     }
 }
 
+/// A change to a queue's settings; `nil` fields stay as they are.
+public struct QueueUpdate: Sendable, Hashable {
+    /// At most this many running at once; `.some(nil)` removes the limit.
+    public var limit: Int??
+    public var paused: Bool?
+    /// How long completed jobs are kept; zero keeps them forever.
+    public var retainCompleted: Duration?
+    /// How long discarded and cancelled jobs are kept; zero keeps them forever.
+    public var retainFailed: Duration?
+
+    public init(limit: Int?? = nil, paused: Bool? = nil, retainCompleted: Duration? = nil, retainFailed: Duration? = nil) {
+        self.limit = limit
+        self.paused = paused
+        self.retainCompleted = retainCompleted
+        self.retainFailed = retainFailed
+    }
+}
+
 public enum JobStoreError: Error, Hashable, CustomStringConvertible {
     case idempotencyConflict(key: String, existing: Int64)
+    case unknownQueue(String, known: [String])
 
     public var description: String {
         switch self {
         case .idempotencyConflict(let key, let existing):
             "idempotency key '\(key)' belongs to job \(existing) with another kind or args"
+        case .unknownQueue(let name, let known):
+            "no queue '\(name)'; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", ")) "
+                + "(--create configures a queue ahead of its first job)"
         }
     }
 }

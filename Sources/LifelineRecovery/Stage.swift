@@ -32,8 +32,10 @@ public enum Stage: String, Sendable, Codable, CaseIterable {
         self.init(rawValue: String(kind.dropFirst("recovery.".count)))
     }
 
+    /// The stage's queue, under `recovery.` so that no queue of other jobs shares it (a bulk
+    /// retry of queue `backup` never touches recovery backups).
     public var queue: String {
-        switch self {
+        let group = switch self {
         case .create: "provision"
         case .startVM, .powerOn, .startTest: "vm"
         case .switchWorkload: "network"
@@ -41,6 +43,7 @@ public enum Stage: String, Sendable, Codable, CaseIterable {
         case .backup: "backup"
         case .cancelFailover, .release, .stopTest, .delete: "cleanup"
         }
+        return "recovery.\(group)"
     }
 
     /// The transitional state the stage runs in.

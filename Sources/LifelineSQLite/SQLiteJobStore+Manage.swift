@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import LifelineQueue
 
-/// What users do to jobs by hand: cancel, retry, prune.
+/// What users do to jobs by hand: cancel and retry.
 extension SQLiteJobStore {
     public func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult] {
         let now = nowMs()
@@ -63,23 +63,6 @@ extension SQLiteJobStore {
                 retried += jobs
             }
             return retried
-        }
-    }
-
-    public func jobPrune(before: Date) async throws -> PruneResult {
-        let now = nowMs()
-        let cutoff = before.ms
-        return try await write { db in
-            try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
-            let jobs = db.changesCount
-            try db.execute(sql: "DELETE FROM events WHERE at < ?", arguments: [cutoff])
-            let events = db.changesCount
-            let result = PruneResult(jobs: jobs, events: events)
-            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: [
-                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)),
-                "before": .string(LifelineJSON.formatTime(before)),
-            ])
-            return result
         }
     }
 }

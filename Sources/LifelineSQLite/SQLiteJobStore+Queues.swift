@@ -6,9 +6,13 @@ extension SQLiteJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await writer.read { db in
             var queues: [String: QueueInfo] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused FROM queues") {
+            for row in try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues") {
                 let name: String = row["name"]
-                queues[name] = QueueInfo(name: name, limit: row["concurrency_limit"], paused: row["paused"], counts: [:])
+                queues[name] = QueueInfo(
+                    name: name, limit: row["concurrency_limit"], paused: row["paused"], counts: [:],
+                    retainCompleted: Self.retention(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted),
+                    retainFailed: Self.retention(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)
+                )
             }
             for row in try Row.fetchAll(db, sql: "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state") {
                 let name: String = row["queue"]
@@ -20,21 +24,33 @@ extension SQLiteJobStore {
         }
     }
 
-    public func queueSetLimit(_ queue: String, limit: Int?) async throws {
-        try await write { db in
-            try db.execute(sql: """
-                INSERT INTO queues (name, concurrency_limit) VALUES (?, ?)
-                ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit
-                """, arguments: [queue, limit])
-        }
+    /// A stored retention: NULL is the default, 0 is forever (`nil`).
+    static func retention(_ ms: Int64?, default: Duration) -> Duration? {
+        guard let ms else { return `default` }
+        return ms == 0 ? nil : .milliseconds(ms)
     }
 
-    public func queueSetPaused(_ queue: String, paused: Bool) async throws {
+    public func queueUpdate(_ queue: String, _ update: QueueUpdate, create: Bool) async throws {
         try await write { db in
-            try db.execute(sql: """
-                INSERT INTO queues (name, paused) VALUES (?, ?)
-                ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
-                """, arguments: [queue, paused])
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM queues WHERE name = ?", arguments: [queue]) ?? false
+            if !exists {
+                guard create else {
+                    throw JobStoreError.unknownQueue(queue, known: try String.fetchAll(db, sql: "SELECT name FROM queues ORDER BY name"))
+                }
+                try db.execute(sql: "INSERT INTO queues (name) VALUES (?)", arguments: [queue])
+            }
+            if let limit = update.limit {
+                try db.execute(sql: "UPDATE queues SET concurrency_limit = ? WHERE name = ?", arguments: [limit, queue])
+            }
+            if let paused = update.paused {
+                try db.execute(sql: "UPDATE queues SET paused = ? WHERE name = ?", arguments: [paused, queue])
+            }
+            if let retain = update.retainCompleted {
+                try db.execute(sql: "UPDATE queues SET retain_completed_ms = ? WHERE name = ?", arguments: [retain.milliseconds, queue])
+            }
+            if let retain = update.retainFailed {
+                try db.execute(sql: "UPDATE queues SET retain_failed_ms = ? WHERE name = ?", arguments: [retain.milliseconds, queue])
+            }
         }
     }
 }

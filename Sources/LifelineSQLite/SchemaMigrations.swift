@@ -8,7 +8,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -17,6 +17,9 @@ enum SchemaMigrations {
         }
         migrator.registerMigration("v2-servers-transitions") { db in
             try db.execute(sql: v2)
+        }
+        migrator.registerMigration("v3-queue-retention") { db in
+            try db.execute(sql: v3)
         }
         return migrator
     }
@@ -121,5 +124,14 @@ enum SchemaMigrations {
             at         INTEGER NOT NULL
         );
         CREATE INDEX transitions_server ON transitions (server, id);
+        """
+
+    /// How long each queue keeps finished jobs, in milliseconds: NULL is the default (7 days
+    /// completed, 30 days discarded or cancelled), 0 keeps them forever.
+    private static let v3 = """
+        PRAGMA user_version = 3;
+
+        ALTER TABLE queues ADD COLUMN retain_completed_ms INTEGER CHECK (retain_completed_ms IS NULL OR retain_completed_ms >= 0);
+        ALTER TABLE queues ADD COLUMN retain_failed_ms INTEGER CHECK (retain_failed_ms IS NULL OR retain_failed_ms >= 0);
         """
 }

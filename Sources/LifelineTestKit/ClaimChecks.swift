@@ -79,16 +79,20 @@ enum ClaimChecks {
         },
         .init(name: "a queue limit caps running jobs; a paused queue is not claimed") { store, _ in
             _ = try await store.jobInsert((0..<6).map { _ in JobFixtures.job(queue: "vm") })
-            try await store.queueSetLimit("vm", limit: 2)
+            try await store.queueUpdate("vm", QueueUpdate(limit: 2), create: false)
             #expect(try await store.jobClaim(JobFixtures.claim("a", queues: ["vm"])).jobs.count == 2)
             #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.isEmpty)
-            try await store.queueSetLimit("vm", limit: nil)
-            try await store.queueSetPaused("vm", paused: true)
+            try await store.queueUpdate("vm", QueueUpdate(limit: .some(nil), paused: true), create: false)
             #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.isEmpty)
-            try await store.queueSetPaused("vm", paused: false)
+            try await store.queueUpdate("vm", QueueUpdate(paused: false), create: false)
             #expect(try await store.jobClaim(JobFixtures.claim("b", queues: ["vm"])).jobs.count == 4)
             let info = try #require(try await store.queueList().first { $0.name == "vm" })
             #expect(info.limit == nil && !info.paused && info.counts[.running] == 6)
+            await #expect(throws: JobStoreError.unknownQueue("vn", known: ["vm"])) {
+                try await store.queueUpdate("vn", QueueUpdate(paused: true), create: false)
+            }
+            try await store.queueUpdate("later", QueueUpdate(limit: 1), create: true)
+            #expect(try await store.queueList().map(\.name) == ["later", "vm"])
         },
         .init(name: "a claim records the finishes it carries first, fenced, in the same transaction") { store, _ in
             let ids = try await store.jobInsert([JobFixtures.job(), JobFixtures.job(), JobFixtures.job()]).map(\.job.id)

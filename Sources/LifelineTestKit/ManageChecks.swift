@@ -37,12 +37,38 @@ enum ManageChecks {
             clock.advance(by: .seconds(3600))
             let recent = try await FinishChecks.running(store)
             _ = try await FinishChecks.finish(store, recent, .completed(result: nil))
-            let result = try await store.jobPrune(before: clock.now.addingTimeInterval(-60))
-            #expect(result.jobs == 1)
+            let counted = try await store.jobPrune(before: clock.now.addingTimeInterval(-60), dryRun: true)
+            #expect(counted.jobs == 1)
+            #expect(try await store.jobGet(old.id) != nil, "a dry run deletes nothing")
+            let result = try await store.jobPrune(before: clock.now.addingTimeInterval(-60), dryRun: false)
+            #expect(result == counted)
             #expect(try await store.jobGet(old.id) == nil)
             #expect(try await store.jobGet(waiting.id) != nil)
             #expect(try await store.jobGet(recent.id) != nil)
             #expect(try await store.eventList(EventFilter(job: old.id)).isEmpty)
+        },
+        .init(name: "workers' pruning deletes finished jobs past their queue's retention, with their events, in batches") { store, clock in
+            try await store.queueUpdate("short", QueueUpdate(retainCompleted: .seconds(60), retainFailed: .seconds(120)), create: true)
+            try await store.queueUpdate("kept", QueueUpdate(retainCompleted: .zero, retainFailed: .zero), create: true)
+            var finished: [String: Int64] = [:]
+            for (queue, outcome) in [("short", JobOutcome.completed(result: nil)), ("kept", .completed(result: nil)), ("default", .completed(result: nil))] {
+                let job = try #require(try await store.jobInsert([JobFixtures.job(queue: queue)])[0].job)
+                let running = try #require(try await store.jobClaim(JobFixtures.claim(queues: [queue])).jobs.first)
+                _ = try await FinishChecks.finish(store, running, outcome)
+                finished[queue] = job.id
+            }
+            let failed = try await FinishChecks.running(store, JobFixtures.job(queue: "short", maxAttempts: 1))
+            _ = try await FinishChecks.finish(store, failed, .failed(error: "boom"))
+            let waiting = try await store.jobInsert([JobFixtures.job(queue: "short")])[0].job
+            clock.advance(by: .seconds(90))
+            #expect(try await store.jobPruneExpired(batch: 1).jobs == 1, "only the completed job of 'short' is past 60 s")
+            #expect(try await store.jobGet(finished["short"]!) == nil)
+            #expect(try await store.eventList(EventFilter(job: finished["short"]!)).isEmpty, "its events go with it")
+            #expect(try await store.jobGet(failed.id) != nil)
+            clock.advance(by: .seconds(8 * 86_400))
+            #expect(try await store.jobPruneExpired(batch: 1).jobs == 2, "the failed one of 'short' and the default queue's, after 7 days")
+            #expect(try await store.jobGet(finished["kept"]!) != nil, "0 keeps forever")
+            #expect(try await store.jobGet(waiting.id) != nil, "waiting jobs are never pruned")
         },
         .init(name: "list and count filter by state, queue, kind, server and retries") { store, _ in
             _ = try await store.jobInsert([

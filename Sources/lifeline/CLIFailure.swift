@@ -26,6 +26,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         let (code, message): (Int32, String) = switch error {
         case let failure as CLIFailure: (failure.code.rawValue, failure.description)
         case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
+        case JobStoreError.unknownQueue: (Code.notFound.rawValue, "\(error)")
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let busy as WriterLockTimeout: (Code.runtime.rawValue, busy.description)

@@ -115,18 +115,28 @@ struct JobsCancelCommand: AsyncParsableCommand {
 struct JobsPruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Delete finished jobs and events older than an age.",
-        discussion: "Example:\n  lifeline jobs prune --older-than 7d"
+        abstract: "Delete finished jobs and events older than an age, now.",
+        discussion: """
+            Workers also prune on their own, by each queue's retention (see queues retain).
+
+            Examples:
+              lifeline jobs prune --older-than 7d --dry-run
+              lifeline jobs prune --older-than 7d
+            """
     )
 
     @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp("The age, e.g. 7d, 12h.", valueName: "D"))
     var olderThan: String
 
+    @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; delete nothing.")
+    var dryRun = false
+
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let cutoff = try InputParsing.ago(olderThan, flag: "--older-than")
-        let result = try await store.openStore(creating: false).jobPrune(before: cutoff)
-        Output.standardOutput.writeLine("pruned \(result.jobs) jobs and \(result.events) events")
+        let jobStore = dryRun ? try store.openReader() : try store.openStore(creating: false)
+        let result = try await jobStore.jobPrune(before: cutoff, dryRun: dryRun)
+        Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(result.jobs) jobs and \(result.events) events")
     }
 }

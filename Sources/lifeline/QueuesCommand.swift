@@ -4,20 +4,24 @@ import LifelineQueue
 struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues",
-        abstract: "List queues, limit how many of their jobs run at once, pause and resume them.",
+        abstract: "List queues; limit, pause, resume them; set how long they keep finished jobs.",
         discussion: """
             Examples:
               lifeline queues list
-              lifeline queues limit vm 5
-              lifeline queues pause backup
+              lifeline queues limit recovery.vm 5
+              lifeline queues pause recovery.backup
+              lifeline queues retain --all --completed 3d --failed 14d
             """,
-        subcommands: [QueuesListCommand.self, QueuesLimitCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self]
+        subcommands: [
+            QueuesListCommand.self, QueuesLimitCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self,
+            QueuesRetainCommand.self,
+        ]
     )
 }
 
 struct QueuesListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List queues with their limits and job counts.",
+        commandName: "list", abstract: "List queues with their settings and job counts.",
         discussion: "Example:\n  lifeline queues list --json"
     )
 
@@ -33,28 +37,42 @@ struct QueuesListCommand: AsyncParsableCommand {
             let rows = queues.map { queue in
                 [queue.name, queue.paused ? "paused" : "active", queue.limit.map(String.init) ?? "-"]
                     + states.map { "\(queue.counts[$0] ?? 0)" }
+                    + [queue.retainCompleted, queue.retainFailed].map { $0.map(DurationText.format) ?? "forever" }
             }
-            return Table(headers: ["QUEUE", "STATUS", "LIMIT"] + states.map { $0.rawValue.uppercased() }, rows: rows)
+            let headers = ["QUEUE", "STATUS", "LIMIT"] + states.map { $0.rawValue.uppercased() } + ["KEEP COMPLETED", "KEEP FAILED"]
+            return Table(headers: headers, rows: rows)
         }
+    }
+}
+
+/// The queue a settings command changes: one that exists, unless `--create` is given.
+struct QueueTarget: ParsableArguments {
+    @Argument(help: "The queue.")
+    var name: String
+
+    @Flag(help: "Configure the queue even if it has no jobs or settings yet.")
+    var create = false
+
+    @OptionGroup var store: StoreOptions
+
+    func update(_ update: QueueUpdate) async throws {
+        try JobLimits.checkQueueName(name)
+        try await store.openStore().queueUpdate(name, update, create: create)
     }
 }
 
 struct QueuesLimitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "limit", abstract: "Run at most N jobs of a queue at once, across all worker processes.",
-        discussion: "Examples:\n  lifeline queues limit vm-create 5\n  lifeline queues limit vm-create none"
+        discussion: "Examples:\n  lifeline queues limit recovery.vm 5\n  lifeline queues limit recovery.vm none"
     )
 
-    @Argument(help: "The queue.")
-    var name: String
+    @OptionGroup var target: QueueTarget
 
     @Argument(help: "The limit, or 'none' to remove it.")
     var limit: String
 
-    @OptionGroup var store: StoreOptions
-
     func run() async throws {
-        try JobLimits.checkQueueName(name)
         let value: Int?
         if limit == "none" {
             value = nil
@@ -63,43 +81,94 @@ struct QueuesLimitCommand: AsyncParsableCommand {
         } else {
             throw CLIFailure(.invalidInput, "limit must be a whole number ≥ 0 or 'none', not '\(limit)'")
         }
-        try await store.openStore().queueSetLimit(name, limit: value)
-        Output.standardOutput.writeLine("queue \(name): " + (value.map { "at most \($0) running at once" } ?? "no limit"))
+        try await target.update(QueueUpdate(limit: .some(value)))
+        Output.standardOutput.writeLine("queue \(target.name): " + (value.map { "at most \($0) running at once" } ?? "no limit"))
     }
 }
 
 struct QueuesPauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
-        discussion: "Example:\n  lifeline queues pause backup"
+        discussion: "Example:\n  lifeline queues pause recovery.backup"
     )
 
-    @Argument(help: "The queue.")
-    var name: String
-
-    @OptionGroup var store: StoreOptions
+    @OptionGroup var target: QueueTarget
 
     func run() async throws {
-        try JobLimits.checkQueueName(name)
-        try await store.openStore().queueSetPaused(name, paused: true)
-        Output.standardOutput.writeLine("queue \(name) paused")
+        try await target.update(QueueUpdate(paused: true))
+        Output.standardOutput.writeLine("queue \(target.name) paused")
     }
 }
 
 struct QueuesResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Claim a paused queue's jobs again.",
-        discussion: "Example:\n  lifeline queues resume backup"
+        discussion: "Example:\n  lifeline queues resume recovery.backup"
     )
 
-    @Argument(help: "The queue.")
-    var name: String
+    @OptionGroup var target: QueueTarget
+
+    func run() async throws {
+        try await target.update(QueueUpdate(paused: false))
+        Output.standardOutput.writeLine("queue \(target.name) resumed")
+    }
+}
+
+struct QueuesRetainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retain", abstract: "Set how long a queue keeps finished jobs before workers prune them.",
+        discussion: """
+            Workers delete finished jobs, with their events, once they are older than this:
+            completed ones after 7d and discarded or cancelled ones after 30d unless set here.
+            0 keeps them forever. Server history is always kept.
+
+            Examples:
+              lifeline queues retain recovery.finalize --completed 30d
+              lifeline queues retain --all --completed 3d --failed 14d
+            """
+    )
+
+    @Argument(help: "The queue (or --all).")
+    var name: String?
+
+    @Flag(help: "Every queue there is now.")
+    var all = false
+
+    @Flag(help: "Configure the queue even if it has no jobs or settings yet.")
+    var create = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep completed jobs this long (0: forever).", valueName: "D"))
+    var completed: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long (0: forever).", valueName: "D"))
+    var failed: String?
 
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        guard (name == nil) == all else { throw ValidationError("name a queue or give --all, not both") }
+        guard completed != nil || failed != nil else { throw ValidationError("give --completed, --failed or both") }
+        if all && create { throw ValidationError("--create goes with a queue's name") }
+    }
+
     func run() async throws {
-        try JobLimits.checkQueueName(name)
-        try await store.openStore().queueSetPaused(name, paused: false)
-        Output.standardOutput.writeLine("queue \(name) resumed")
+        let update = QueueUpdate(
+            retainCompleted: try completed.map { try InputParsing.duration($0, flag: "--completed") },
+            retainFailed: try failed.map { try InputParsing.duration($0, flag: "--failed") }
+        )
+        let jobStore = try store.openStore()
+        var names = [name].compactMap { $0 }
+        if all { names = try await jobStore.queueList().map(\.name) }
+        for name in names {
+            try JobLimits.checkQueueName(name)
+            try await jobStore.queueUpdate(name, update, create: create)
+        }
+        let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
+        let what = kept.compactMap { $0 }.joined(separator: ", ")
+        Output.standardOutput.writeLine(all ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
+    }
+
+    private static func text(_ duration: Duration) -> String {
+        duration == .zero ? "forever" : DurationText.format(duration)
     }
 }

@@ -234,7 +234,7 @@ struct RecoveryCLITests {
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         // Completing start-vm moves the server and enqueues switch-workload: one transaction.
         let startVM = try #require(try cli.json(["server", "failover", "cp-1", "--json"])[0]["job"]?.intValue)
-        let crashing = try cli.start(["worker", "--lease", "1s", "--queues", "vm"], extraEnvironment: ["LIFELINE_CRASH_AT": point])
+        let crashing = try cli.start(["worker", "--lease", "1s", "--queues", "recovery.vm"], extraEnvironment: ["LIFELINE_CRASH_AT": point])
         #expect(try await crashing.waitForExit() == 70)
         let committed = point == "finish.after-commit"
         #expect(try cli.job(startVM)["state"] == (committed ? "completed" : "running"))

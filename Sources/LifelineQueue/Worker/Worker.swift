@@ -62,7 +62,9 @@ public final class Worker: Sendable {
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }
+        let pruner = Task { await pruneLoop() }
         defer {
+            pruner.cancel()
             heartbeat.cancel()
             deadlines.cancel()
             cancels.cancel()

@@ -16,11 +16,13 @@ public struct WorkerConfiguration: Sendable {
     public var idleRecheck: Duration
     /// How long a handler may ignore a cancellation before it is reported and abandoned.
     public var cancellationGrace: Duration
+    /// How often finished jobs past their queue's retention are deleted; `nil` never.
+    public var pruneInterval: Duration?
 
     public init(
         queues: [String] = [], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
         drain: Bool = false, owner: String = WorkerConfiguration.defaultOwner(), idleRecheck: Duration = .seconds(30),
-        cancellationGrace: Duration = .seconds(5)
+        cancellationGrace: Duration = .seconds(5), pruneInterval: Duration? = .seconds(600)
     ) {
         self.queues = queues
         self.concurrency = concurrency
@@ -30,6 +32,7 @@ public struct WorkerConfiguration: Sendable {
         self.owner = owner
         self.idleRecheck = idleRecheck
         self.cancellationGrace = cancellationGrace
+        self.pruneInterval = pruneInterval
     }
 
     public static func defaultOwner() -> String {

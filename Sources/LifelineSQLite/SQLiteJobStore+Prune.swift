@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import LifelineQueue
+
+/// Deleting old rows: by hand (`jobs prune`), and by workers as queues' retention runs out.
+extension SQLiteJobStore {
+    public func jobPrune(before: Date, dryRun: Bool) async throws -> PruneResult {
+        let now = nowMs()
+        let cutoff = before.ms
+        if dryRun {
+            return try await writer.read { db in
+                PruneResult(
+                    jobs: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE finished_at < ?", arguments: [cutoff]) ?? 0,
+                    events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE at < ?", arguments: [cutoff]) ?? 0
+                )
+            }
+        }
+        return try await write { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
+            let jobs = db.changesCount
+            try db.execute(sql: "DELETE FROM events WHERE at < ?", arguments: [cutoff])
+            let events = db.changesCount
+            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: [
+                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
+            ])
+            return PruneResult(jobs: jobs, events: events)
+        }
+    }
+
+    /// Walks finished jobs from the oldest, in read transactions, up to the newest that any
+    /// retention could delete; each batch of expired ones is deleted in a short write that
+    /// checks they are still as read (a job retried meanwhile stays).
+    public func jobPruneExpired(batch: Int) async throws -> PruneResult {
+        let now = nowMs()
+        let retention = try await retentions()
+        guard let shortest = retention.shortest else { return PruneResult(jobs: 0, events: 0) }
+        var total = PruneResult(jobs: 0, events: 0)
+        var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
+        while true {
+            let rows = try await writer.read { [cursor] db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, queue, state, finished_at FROM jobs
+                    WHERE finished_at IS NOT NULL AND finished_at < ? AND (finished_at, id) > (?, ?)
+                    ORDER BY finished_at, id LIMIT ?
+                    """, arguments: [now - shortest, cursor.finishedAt, cursor.id, batch]).map {
+                    FinishedJob(id: $0["id"], queue: $0["queue"], state: $0["state"], finishedAt: $0["finished_at"])
+                }
+            }
+            guard let last = rows.last else { return total }
+            cursor = (last.finishedAt, last.id)
+            let expired = rows.filter { job in
+                retention.of(queue: job.queue, completed: job.state == "completed").map { job.finishedAt < now - $0 } ?? false
+            }
+            guard !expired.isEmpty else { continue }
+            let pruned = try await write { db in
+                var result = PruneResult(jobs: 0, events: 0)
+                for job in expired {
+                    try db.execute(
+                        sql: "DELETE FROM jobs WHERE id = ? AND state = ? AND finished_at = ?", arguments: [job.id, job.state, job.finishedAt]
+                    )
+                    guard db.changesCount > 0 else { continue }
+                    result.jobs += 1
+                    try db.execute(sql: "DELETE FROM events WHERE job = ?", arguments: [job.id])
+                    result.events += db.changesCount
+                }
+                return result
+            }
+            total.jobs += pruned.jobs
+            total.events += pruned.events
+        }
+    }
+
+    /// Each queue's retention in milliseconds (`nil`: forever), and the shortest of all.
+    private func retentions() async throws -> Retentions {
+        try await writer.read { db in
+            var queues: [String: (completed: Int64?, failed: Int64?)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, retain_completed_ms, retain_failed_ms FROM queues") {
+                queues[row["name"]] = (
+                    Self.retention(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted)?.milliseconds,
+                    Self.retention(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)?.milliseconds
+                )
+            }
+            return Retentions(queues: queues)
+        }
+    }
+}
+
+private struct FinishedJob: Sendable {
+    var id: Int64
+    var queue: String
+    var state: String
+    var finishedAt: Int64
+}
+
+private struct Retentions {
+    var queues: [String: (completed: Int64?, failed: Int64?)]
+
+    /// A queue without a row of its own keeps the defaults.
+    func of(queue: String, completed: Bool) -> Int64? {
+        let setting = queues[queue] ?? (QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds)
+        return completed ? setting.completed : setting.failed
+    }
+
+    var shortest: Int64? {
+        let all = queues.values.flatMap { [$0.completed, $0.failed] }.compactMap { $0 }
+            + [QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds]
+        return all.min()
+    }
+}
