@@ -45,7 +45,7 @@ final class WriterLock: Sendable {
     /// `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; waiters are marked `->`).
     private func holder() -> Int32? {
         var info = stat()
-        guard fstat(fd, &info) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        guard fstat(fd, &info) == 0, let locks = Self.procLocks() else { return nil }
         let device = UInt64(info.st_dev)
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
         let minor = (device & 0xff) | ((device >> 12) & ~0xff)
@@ -55,6 +55,22 @@ final class WriterLock: Sendable {
             if fields.count >= 6, fields[1] == "FLOCK", fields[5] == file { return Int32(fields[4]) }
         }
         return nil
+    }
+
+    /// /proc/locks read to its end: its size shows as 0, so read until read(2) says so.
+    private static func procLocks() -> String? {
+        let fd = open("/proc/locks", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -6,7 +6,7 @@ enum FinishChecks {
     /// Inserts one job and claims it as `worker-a`.
     static func running(_ store: any JobStore, _ job: NewJob = JobFixtures.job()) async throws -> Job {
         _ = try await store.jobInsert([job])
-        return try #require(try await store.jobClaim(JobFixtures.claim()).jobs.first)
+        return try #require(try await store.jobClaim(JobFixtures.claim(queues: [job.queue])).jobs.first)
     }
 
     static func finish(_ store: any JobStore, _ job: Job, _ outcome: JobOutcome, owner: String = "worker-a") async throws -> Bool {

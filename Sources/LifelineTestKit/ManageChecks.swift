@@ -51,10 +51,9 @@ enum ManageChecks {
             try await store.queueUpdate("short", QueueUpdate(retainCompleted: .seconds(60), retainFailed: .seconds(120)), create: true)
             try await store.queueUpdate("kept", QueueUpdate(retainCompleted: .zero, retainFailed: .zero), create: true)
             var finished: [String: Int64] = [:]
-            for (queue, outcome) in [("short", JobOutcome.completed(result: nil)), ("kept", .completed(result: nil)), ("default", .completed(result: nil))] {
-                let job = try #require(try await store.jobInsert([JobFixtures.job(queue: queue)])[0].job)
-                let running = try #require(try await store.jobClaim(JobFixtures.claim(queues: [queue])).jobs.first)
-                _ = try await FinishChecks.finish(store, running, outcome)
+            for queue in ["short", "kept", "default"] {
+                let job = try await FinishChecks.running(store, JobFixtures.job(queue: queue))
+                _ = try await FinishChecks.finish(store, job, .completed(result: nil))
                 finished[queue] = job.id
             }
             let failed = try await FinishChecks.running(store, JobFixtures.job(queue: "short", maxAttempts: 1))

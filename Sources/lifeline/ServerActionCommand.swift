@@ -71,6 +71,9 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
         let waitLimit = try options.waitLimit()
         let jobStore = try options.store.openStore(creating: false)
+        if let recoveryPoint, let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) {
+            try await RecoveryPointCheck.check(recoveryPoint, server: server, infraRoot: options.store.infraRoot)
+        }
         let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
             name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
         )

@@ -20,7 +20,7 @@ struct ServerCommand: AsyncParsableCommand {
             ServerActionCommand<CancelFailover>.self, ServerActionCommand<Failback>.self,
             ServerActionCommand<ConfirmFailback>.self, ServerActionCommand<CancelFailback>.self,
             ServerActionCommand<StopTest>.self, ServerActionCommand<Retry>.self, ServerActionCommand<Delete>.self,
-            ServerListCommand.self, ServerShowCommand.self, ServerHistoryCommand.self, ServerWaitCommand.self,
+            ServerListCommand.self, ServerShowCommand.self, ServerHistoryCommand.self, ServerPointsCommand.self, ServerWaitCommand.self,
         ]
     )
 }

@@ -34,7 +34,7 @@ struct ServerListCommand: AsyncParsableCommand {
 
 struct ServerShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a server: state, what it allows and why not the rest, its operation and last test.",
+        commandName: "show", abstract: "Show a server: state and progress, last error, what it allows, its VM and last test.",
         discussion: "Example:\n  lifeline server show web-1"
     )
 
@@ -53,25 +53,48 @@ struct ServerShowCommand: AsyncParsableCommand {
         }
         let output = Output.standardOutput
         if json { return try output.writeJSON(server) }
-        var lines = [
-            "server    \(server.name) (machine \(server.machine), \(server.disks) × \(ProgressText.bytes(server.diskSize)))",
-            "state     \(server.state.rawValue)\(server.state.isResting ? "" : " (working)")",
+        // What matters first: where it is, how far, what went wrong; then what can be done.
+        var lines = ["state     \(server.state.rawValue)" + Self.activity(server)]
+        if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
+        if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
+        let allowed = server.state.allowedActions
+        lines.append("allowed   " + (allowed.isEmpty ? "nothing until the operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
+        if let blocked = Self.blocked(server) { lines.append("          \(blocked)") }
+        lines += [
             "vm        \(server.state.vmState)",
             "workload  \(server.state.workload)",
         ]
         if let point = server.recoveryPoint { lines.append("recovery  \(point)") }
-        let allowed = server.state.allowedActions
-        lines.append("allowed   " + (allowed.isEmpty ? "nothing until the current operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
-        for action in ServerAction.allCases where !allowed.contains(action) {
-            lines.append("  not \(action.rawValue): not allowed while \(server.state.rawValue)")
-        }
-        if let job = server.lifecycle.currentJob {
-            lines.append("operation job \(job) \(server.lifecycle.currentStage?.rawValue ?? "") (\(server.currentJobState?.rawValue ?? "?"))")
-            if let bar = ServerText.progressBar(server) { lines.append("          \(bar)") }
-        }
-        if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
+        lines.append("machine   \(server.machine), \(server.disks) × \(ProgressText.bytes(server.diskSize))")
         if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
         lines.forEach(output.writeLine)
+    }
+}
+
+extension ServerShowCommand {
+    /// What the current operation's job is doing: a stage job nobody holds is waiting for a
+    /// worker, not working.
+    static func activity(_ server: ServerInfo) -> String {
+        guard let job = server.lifecycle.currentJob else { return server.state.isResting ? "" : " (starting)" }
+        let stage = server.lifecycle.currentStage.map { " \($0.rawValue)" } ?? ""
+        let doing = switch server.currentJobState {
+        case .running?: "working"
+        case .available?: "waiting for a worker"
+        case .scheduled?, .retryable?: "waiting to retry"
+        case let other?: other.rawValue
+        case nil: "gone"
+        }
+        return ": job \(job)\(stage), \(doing)"
+    }
+
+    /// Why actions the state would otherwise suggest wait: the operation in progress, or a
+    /// running test. `nil` when only the state decides.
+    static func blocked(_ server: ServerInfo) -> String? {
+        if !server.state.isResting, let job = server.lifecycle.currentJob {
+            return "other actions wait until job \(job) (\(server.lifecycle.currentStage?.rawValue ?? "its stage")) ends"
+        }
+        if server.state == .testingFailover { return "failover and delete wait until the test is stopped (stop-test)" }
+        return nil
     }
 }
 

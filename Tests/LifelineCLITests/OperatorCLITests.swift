@@ -22,7 +22,7 @@ struct OperatorCLITests {
     func jobsTable() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "limit", "a", "5"]).status == 0)
+        #expect(try cli.run(["queues", "limit", "a", "5", "--create"]).status == 0)
         #expect(try cli.run(["jobs", "list"]).stdout == "no jobs match\n")
         _ = try await Self.failedQueue(cli)
         let wide = try cli.run(["jobs", "list"]).lines

@@ -22,7 +22,7 @@ struct OperatorSafetyCLITests {
             #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(read)")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
-        #expect(try cli.run(["queues", "limit", "vm", "3"]).status == 0)
+        #expect(try cli.run(["queues", "limit", "vm", "3", "--create"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: path))
     }
 

@@ -129,7 +129,7 @@ struct WorkerCLITests {
     func queueLimit() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "limit", "vm", "2"]).status == 0)
+        #expect(try cli.run(["queues", "limit", "vm", "2", "--create"]).status == 0)
         let log = try cli.writeFile("intervals.log", "")
         // The job records its own start and end, in nanoseconds.
         let script = #"echo "start $(date +%s%N)" >> "$LOG"; sleep 0.15; echo "end $(date +%s%N)" >> "$LOG""#
@@ -157,7 +157,7 @@ struct WorkerCLITests {
     func pauseResume() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "pause", "held"]).status == 0)
+        #expect(try cli.run(["queues", "pause", "held", "--create"]).status == 0)
         let held = try cli.enqueue(["noop", "--queue", "held"])
         let worker = try cli.start(["worker", "--queues", "held,default"])
         defer { kill(worker.processIdentifier, SIGTERM) }

@@ -15,6 +15,8 @@ struct StageJobTests {
             performed.withLock { $0 += 1 }
             return nil
         }
+
+        func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? { nil }
     }
 
     static func run(job id: Int64, currentJob: Int64?) async throws -> (result: JSONValue?, performed: Int) {

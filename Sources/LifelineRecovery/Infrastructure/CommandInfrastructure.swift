@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import Synchronization
 
 /// Infrastructure run by the operator's programs: each stage runs the executable its config
 /// names, without a shell. The program gets the ``StageRequest`` as JSON on stdin, may
@@ -9,12 +10,15 @@ import LifelineQueue
 /// cancellation.
 ///
 /// The config is JSON: `{"stages": {"finalize": ["/opt/dr/finalize", "--fast"], …},
-/// "default": ["/opt/dr/stage"]}`; a stage without an entry runs `default` with the stage
-/// name in the request.
+/// "default": ["/opt/dr/stage"], "points": ["/opt/dr/points"]}`; a stage without an entry runs
+/// `default` with the stage name in the request. `points`, if given, lists a machine's
+/// recovery points: it gets `{"machine": M}` on stdin and prints one JSON object per line,
+/// `{"id": "rp-7", "created_at": "2026-11-29T03:00:00Z", "bytes": 1073741824}`.
 public struct CommandInfrastructure: Infrastructure {
     public struct Config: Codable, Sendable {
         public var stages: [String: [String]]?
         public var `default`: [String]?
+        public var points: [String]?
     }
 
     /// The exit status that means "do not retry".
@@ -65,5 +69,20 @@ public struct CommandInfrastructure: Infrastructure {
         case .signalled(let signal):
             throw StageCheckFailure(message: "\(argv[0]) was killed by signal \(signal)")
         }
+    }
+
+    public func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? {
+        guard let argv = config.points, !argv.isEmpty else { return nil }
+        let input = try JSONEncoder().encode(["machine": machine])
+        let lines = Mutex<[String]>([])
+        let exit = try await ChildProcess(argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil, input: input) { line in
+            lines.withLock { $0.append(line) }
+        }.run()
+        guard exit.termination == .exited(0) else {
+            throw StageCheckFailure(message: "\(argv[0]) could not list recovery points: \(exit.stderrTail.suffix(512))")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try lines.withLock { $0 }.filter { !$0.isEmpty }.map { try decoder.decode(RecoveryPoint.self, from: Data($0.utf8)) }
     }
 }

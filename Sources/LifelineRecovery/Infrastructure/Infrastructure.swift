@@ -8,6 +8,29 @@ public protocol Infrastructure: Sendable {
     /// Performs the stage for the server. Progress is reported as the stage goes; the
     /// returned value becomes the job's result.
     func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue?
+
+    /// The machine's recovery points, oldest first; `nil` when this infrastructure cannot
+    /// list them (then any name is passed on to the stages).
+    func recoveryPoints(machine: String) async throws -> [RecoveryPoint]?
+}
+
+/// A backup of a machine that a recovery server can start from.
+public struct RecoveryPoint: Sendable, Hashable, Codable {
+    public var id: String
+    public var createdAt: Date?
+    /// The size of its disks together, in bytes.
+    public var bytes: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, bytes
+        case createdAt = "created_at"
+    }
+
+    public init(id: String, createdAt: Date?, bytes: Int64?) {
+        self.id = id
+        self.createdAt = createdAt
+        self.bytes = bytes
+    }
 }
 
 /// Everything a stage needs to know about its server, carried in the stage job's args.

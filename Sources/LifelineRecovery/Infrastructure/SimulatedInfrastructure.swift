@@ -16,6 +16,18 @@ public struct SimulatedInfrastructure: Infrastructure {
         self.faults = faults
     }
 
+    public func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? {
+        layout.recoveryPoints(machine).map { name in
+            let directory = layout.recoveryPoint(machine, name)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            let bytes = files.filter { $0.hasSuffix(".img") }.compactMap {
+                try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.size] as? Int64
+            }.reduce(0, +)
+            let created = try? FileManager.default.attributesOfItem(atPath: directory.path)[.modificationDate] as? Date
+            return RecoveryPoint(id: name, createdAt: created, bytes: bytes)
+        }
+    }
+
     public func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
         // Names become paths: never act on one that could leave infra/.
         do {

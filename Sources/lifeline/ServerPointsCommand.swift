@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import LifelineSQLite
+
+struct ServerPointsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "points", abstract: "List the recovery points of a server's machine, oldest first.",
+        discussion: "Failover and test-failover start from the latest unless --recovery-point names one.\n\nExample:\n  lifeline server points web-1 --json"
+    )
+
+    @Argument(help: "The server.")
+    var name: String
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let server = try await SQLiteServerStore(jobs: store.openReader()).serverGet(name) else {
+            throw ServerStoreError.notFound(name)
+        }
+        guard let points = try await RecoveryPointCheck.points(of: server, infraRoot: store.infraRoot) else {
+            throw CLIFailure(.runtime, "this infrastructure does not list recovery points (the command config has no \"points\" program)")
+        }
+        let latest = points.last?.id
+        try Output.standardOutput.writeList(points, json: json, empty: "machine \(server.machine) has no recovery points yet") { points in
+            Table(headers: ["ID", "CREATED", "SIZE", ""], rows: points.map { point in
+                [
+                    point.id, point.createdAt.map(LifelineJSON.formatTime) ?? "-", point.bytes.map(ProgressText.bytes) ?? "-",
+                    point.id == latest ? "latest" : "",
+                ]
+            })
+        }
+    }
+}
+
+/// A recovery point named at failover or test-failover must be one of the machine's.
+enum RecoveryPointCheck {
+    static func points(of server: ServerInfo, infraRoot: URL) async throws -> [RecoveryPoint]? {
+        try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
+    }
+
+    /// Refuses (exit 4) a point the machine does not have, listing those it has. A machine
+    /// with none listed yet (its server is still being created) is left to the lifecycle.
+    static func check(_ point: String, server: ServerInfo, infraRoot: URL) async throws {
+        guard let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty else { return }
+        guard points.contains(where: { $0.id == point }) else {
+            throw CLIFailure(.notFound, "machine \(server.machine) has no recovery point '\(point)'; it has: "
+                + points.map(\.id).joined(separator: ", ") + " (lifeline server points \(server.name))")
+        }
+    }
+}
