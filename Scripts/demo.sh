@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A full failover and failback of one recovery server on the embedded default queue
 # (./queue): a worker pool runs every stage on the simulated infrastructure, whose disk copies
-# are throttled so the stages take visible time.
+# are throttled so the stages take visible time. It leaves the queue behind for the README's
+# and --help's examples: server web-1 at rest in standby, and a nightly backup job that
+# failed for good on queue `nightly`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,42 +11,61 @@ echo "building…"
 Scripts/build.sh
 bin=.build/release/lifeline
 lifeline() { "$bin" "$@"; }
-step() { printf '\n\033[1m%s %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
+# Headings in bold on a terminal only, and never with NO_COLOR.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+step() { printf '\n%s%s %s%s\n' "$bold" "$(date +%H:%M:%S)" "$*" "$plain"; }
 
-server="web-$(date +%s)"
+server=web-1
 export LIFELINE_SIM_THROUGHPUT=${LIFELINE_SIM_THROUGHPUT:-96MiB}
 
 step "starting a pool of 2 worker processes"
 LIFELINE_LOG_LEVEL=warning "$bin" worker --processes 2 --concurrency 8 --lease 5s &
 pool=$!
-# Each transition, as it happens.
-"$bin" events --follow --server "$server" --type state_changed &
-follower=$!
-cleanup() { kill "$follower" 2>/dev/null || true; kill -TERM "$pool" 2>/dev/null || true; wait "$pool" 2>/dev/null || true; }
+cleanup() { kill -TERM "$pool" 2>/dev/null || true; wait "$pool" 2>/dev/null || true; }
 trap cleanup EXIT
 
-step "create $server (2 disks of 128 MiB)"
-lifeline server create "$server" --machine demo-machine --disks 2 --disk-size 128MiB --wait
+# The transitions each step made, printed after it, so they stay under their heading.
+newest() { "$bin" events --after "$1" --json 2>/dev/null | tail -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p'; }
+last=$(newest 0)
+last=${last:-0}
+transitions() {
+  lifeline events --after "$last" --server "$server" --type state_changed
+  local seq
+  seq=$(newest "$last")
+  last=${seq:-$last}
+}
+act() { lifeline server "$@" --wait; transitions; }
+
+if lifeline server show "$server" >/dev/null 2>&1; then
+  step "$server is there from an earlier run"
+  lifeline server wait "$server" --state standby --timeout 10m
+else
+  step "create $server (2 disks of 128 MiB)"
+  act create "$server" --machine web-1 --disks 2 --disk-size 128MiB
+fi
 step "failover: start from the latest recovery point, switch the workload, finalize the disks"
-lifeline server failover "$server" --wait
+act failover "$server"
 step "failback: power off and back up to cloud storage"
-lifeline server failback "$server" --wait
+act failback "$server"
 step "cancel-failback: power on again"
-lifeline server cancel-failback "$server" --wait
+act cancel-failback "$server"
 step "failback again"
-lifeline server failback "$server" --wait
+act failback "$server"
 step "confirm-failback: release cloud resources"
-lifeline server confirm-failback "$server" --wait
+act confirm-failback "$server"
 step "test failover, then stop the test"
-lifeline server test-failover "$server" --wait
-lifeline server stop-test "$server" --wait
-step "delete $server (its VM files and cloud backups go with it)"
-lifeline server delete "$server" --wait
-sleep 0.5
+act test-failover "$server"
+act stop-test "$server"
+
+step "a nightly backup whose share is gone fails its 3 attempts and is discarded"
+lifeline enqueue exec --queue nightly --max-attempts 3 --backoff 100ms \
+  --args '{"argv": ["cp", "/srv/db/db.dump", "/mnt/backup/"]}'
+lifeline worker --queues nightly --drain 2>/dev/null
+lifeline jobs list --queue nightly
 
 step "history of $server"
 lifeline server history "$server"
 step "stopping the worker pool"
 cleanup
 trap - EXIT
-step "done"
+step "done: $server rests in standby; see lifeline server show $server"

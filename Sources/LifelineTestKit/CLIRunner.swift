@@ -52,9 +52,10 @@ public struct CLIRunner: Sendable {
     }
 
     /// Starts `lifeline ARGS` in the background; its output is read as it comes.
-    public func start(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> BackgroundCommand {
+    public func start(_ arguments: [String], extraEnvironment: [String: String] = [:], directory: URL? = nil) throws -> BackgroundCommand {
         let process = Process()
         process.executableURL = binary
+        process.currentDirectoryURL = directory
         process.arguments = arguments
         process.environment = environment.merging(extraEnvironment) { $1 }
         let stdout = Pipe()

@@ -17,8 +17,8 @@ struct EnqueueCommand: AsyncParsableCommand {
 
             Examples:
               lifeline enqueue noop
-              lifeline enqueue sleep --args '{"ms": 2000}' --queue slow --priority 0 --json
-              lifeline enqueue exec --args '{"argv": ["echo", "hi"]}' --idempotency-key greet-1
+              lifeline enqueue sleep --args '{"ms": 2000}' --queue slow --json
+              lifeline enqueue exec --args '{"argv": ["echo", "hi"]}' --idempotency-key hi
               lifeline enqueue noop --batch jobs.jsonl
             """
     )

@@ -12,7 +12,7 @@ struct EventsCommand: AsyncParsableCommand {
             start earlier.
 
             Examples:
-              lifeline events --after 1200
+              lifeline events --after 10
               lifeline events --since 10m --server web-1
               lifeline events --follow --type discarded --json
             """
@@ -91,7 +91,10 @@ struct EventsCommand: AsyncParsableCommand {
             let to = event.data["to"]?.stringValue ?? "(removed)"
             let cause = event.data["cause"]?.stringValue ?? ""
             let job = event.job.map { ", job \($0)" } ?? ""
-            output.writeLine("\(event.seq)  \(time)  \(server): \(from) → \(to)  (\(cause)\(job))")
+            // A stage that leads to the next stage of the same state moves the server on
+            // without changing its state.
+            let move = from == to ? "\(to), next stage" : "\(from) → \(to)"
+            output.writeLine("\(event.seq)  \(time)  \(server): \(move)  (\(cause)\(job))")
             return
         }
         let subject = [event.job.map { "job \($0)" }, event.server.map { "server \($0)" }].compactMap { $0 }.joined(separator: " ")

@@ -7,8 +7,8 @@ struct JobsCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               lifeline jobs list --failed --since 1h
-              lifeline jobs show 42
-              lifeline jobs retry --state discarded --kind recovery.backup --dry-run
+              lifeline jobs show 1
+              lifeline jobs retry --state discarded --queue nightly --dry-run
             """,
         subcommands: [JobsListCommand.self, JobsShowCommand.self, JobsRetryCommand.self, JobsCancelCommand.self,
                       JobsPruneCommand.self]

@@ -9,8 +9,8 @@ struct JobsListCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               lifeline jobs list --failed --since 1h
-              lifeline jobs list --state retryable --state running --queue backup
-              lifeline jobs list --kind exec --json | jq .errors
+              lifeline jobs list --state discarded --state retryable --queue nightly
+              lifeline jobs list --kind exec --json
             """
     )
 

@@ -9,8 +9,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
         abstract: "Put discarded or cancelled jobs back with a fresh attempt budget.",
         discussion: """
             Examples:
-              lifeline jobs retry 41 42
-              lifeline jobs retry --state discarded --kind backup --since 6h --dry-run
+              lifeline jobs retry --state discarded --kind exec --since 6h --dry-run
+              lifeline jobs retry --state discarded --queue nightly
             """
     )
 
@@ -86,7 +86,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
         abstract: "Cancel jobs: waiting ones at once, running ones within a second.",
-        discussion: "Example:\n  lifeline jobs cancel 17 18"
+        discussion: "Example:\n  lifeline jobs cancel 1"
     )
 
     @Argument(help: "Job ids.")

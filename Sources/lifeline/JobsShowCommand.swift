@@ -8,8 +8,8 @@ struct JobsShowCommand: AsyncParsableCommand {
         abstract: "Show one job: args, attempts and their errors, progress, result and events.",
         discussion: """
             Examples:
-              lifeline jobs show 42
-              lifeline jobs show 42 --json | jq '.errors[].error'
+              lifeline jobs show 1
+              lifeline jobs show 1 --json
             """
     )
 

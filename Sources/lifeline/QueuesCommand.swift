@@ -9,7 +9,8 @@ struct QueuesCommand: AsyncParsableCommand {
             Examples:
               lifeline queues list
               lifeline queues limit recovery.vm 5
-              lifeline queues pause recovery.backup
+              lifeline queues pause nightly
+              lifeline queues resume nightly
               lifeline queues retain --all --completed 3d --failed 14d
             """,
         subcommands: [
@@ -89,7 +90,7 @@ struct QueuesLimitCommand: AsyncParsableCommand {
 struct QueuesPauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
-        discussion: "Example:\n  lifeline queues pause recovery.backup"
+        discussion: "Example:\n  lifeline queues pause nightly"
     )
 
     @OptionGroup var target: QueueTarget
@@ -103,7 +104,7 @@ struct QueuesPauseCommand: AsyncParsableCommand {
 struct QueuesResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Claim a paused queue's jobs again.",
-        discussion: "Example:\n  lifeline queues resume recovery.backup"
+        discussion: "Example:\n  lifeline queues resume nightly"
     )
 
     @OptionGroup var target: QueueTarget

@@ -47,7 +47,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
                 returns the same job.
 
                 Example:
-                  lifeline server \(Name.action.rawValue) web-1 --wait
+                  lifeline server \(Name.action.rawValue) \(Name.action == .delete ? "db-1" : "web-1") --wait
                 """
         )
     }

@@ -9,10 +9,11 @@ struct ServerCommand: AsyncParsableCommand {
             Every action is checked, applied and its stage job enqueued in one transaction, and
             returns at once; --wait blocks until the server rests again.
 
-            Example:
-              lifeline server create web-1 --machine web-1 --disk-size 256MiB
-              lifeline server failover web-1 --wait
-              lifeline server failback web-1 --wait && lifeline server confirm-failback web-1 --wait
+            Examples:
+              lifeline server create web-2 --disk-size 4MiB --wait
+              lifeline server failover web-2 --wait
+              lifeline server failback web-2 --wait
+              lifeline server confirm-failback web-2 --wait
             """,
         subcommands: [
             ServerCreateCommand.self,

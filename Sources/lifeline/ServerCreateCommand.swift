@@ -13,7 +13,7 @@ struct ServerCreateCommand: AsyncParsableCommand {
             are generated under $LIFELINE_HOME/infra/machines/ if it has none.
 
             Example:
-              lifeline server create web-1 --machine web-1 --disks 2 --disk-size 64MiB --wait
+              lifeline server create db-1 --disks 2 --disk-size 4MiB --wait
             """
     )
 

@@ -128,7 +128,7 @@ struct ServerHistoryCommand: AsyncParsableCommand {
 struct ServerWaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait", abstract: "Wait until a server reaches a state.",
-        discussion: "Example:\n  lifeline server wait web-1 --state failover --timeout 10m"
+        discussion: "Example:\n  lifeline server wait web-1 --state standby --timeout 10m"
     )
 
     @Argument(help: "The server.")

@@ -7,7 +7,12 @@ import LifelineSQLite
 struct ServerPointsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "points", abstract: "List the recovery points of a server's machine, oldest first.",
-        discussion: "Failover and test-failover start from the latest unless --recovery-point names one.\n\nExample:\n  lifeline server points web-1 --json"
+        discussion: """
+            Failover and test-failover start from the latest unless --recovery-point names one.
+
+            Example:
+              lifeline server points web-1 --json
+            """
     )
 
     @Argument(help: "The server.")

@@ -10,7 +10,7 @@ struct StatsCommand: AsyncParsableCommand {
             Examples:
               lifeline stats
               lifeline stats --watch        # redraw every 2 seconds; Ctrl-C to stop
-              lifeline stats --json | jq .windows
+              lifeline stats --json
             """
     )
 

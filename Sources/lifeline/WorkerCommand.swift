@@ -17,7 +17,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
             Examples:
               lifeline worker --concurrency 16
-              lifeline worker --queues finalize,backup --processes 4 --concurrency 8
+              lifeline worker --queues recovery.finalize,nightly --processes 2
               lifeline worker --drain          # exit once nothing is left to do
             """
     )
