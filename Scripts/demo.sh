@@ -25,7 +25,8 @@ cleanup() { kill -TERM "$pool" 2>/dev/null || true; wait "$pool" 2>/dev/null || 
 trap cleanup EXIT
 
 # The transitions each step made, printed after it, so they stay under their heading.
-newest() { "$bin" events --after "$1" --json 2>/dev/null | tail -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p'; }
+# (Until the pool has created the database, there are none.)
+newest() { { "$bin" events --after "$1" --json 2>/dev/null || true; } | tail -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p'; }
 last=$(newest 0)
 last=${last:-0}
 transitions() {

@@ -19,7 +19,8 @@ public enum DurationText {
             rest = rest.dropFirst(digits.count)
             // "ms" is tried before "m", so "5ms" is milliseconds and "5m30s" minutes then seconds.
             guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) }) else {
-                throw JobInputError("invalid duration '\(text)': a number needs a unit (ms, s, m, h, d)")
+                if rest.isEmpty { throw JobInputError("invalid duration '\(text)': a number needs a unit (ms, s, m, h, d)") }
+                throw JobInputError("invalid duration '\(text)': unknown unit '\(rest.prefix { !$0.isNumber })'; use ms, s, m, h or d")
             }
             rest = rest.dropFirst(unit.count)
             totalMs += value * factor

@@ -29,10 +29,13 @@ public enum SizeText {
     public static func parse(_ text: String) throws(JobInputError) -> Int64 {
         let units: [(String, Int64)] = [
             ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
-            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1), ("", 1),
+            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
         ]
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         let unit = text.dropFirst(digits.count)
+        if !digits.isEmpty, unit.isEmpty {
+            throw JobInputError("invalid size '\(text)': a size needs a unit (B, KiB, MiB, GiB, TiB), e.g. 64MiB")
+        }
         guard !digits.isEmpty, digits.count <= 15, let value = Int64(digits),
               let factor = units.first(where: { $0.0 == unit })?.1
         else {

@@ -58,6 +58,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
             oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"
         }
-        return (code, oneLine + " (see --help)")
+        // The parser's sentences start in capitals; Lifeline's messages do not.
+        return (code, oneLine.prefix(1).lowercased() + oneLine.dropFirst() + " (see --help)")
     }
 }

@@ -38,7 +38,7 @@ struct JobsListCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Only jobs created within this long.", valueName: "D"))
     var since: String?
 
-    @Option(help: "At most this many jobs.")
+    @Option(parsing: .unconditional, help: "At most this many jobs.")
     var limit = 50
 
     @Flag(help: "One JSON object per line.")

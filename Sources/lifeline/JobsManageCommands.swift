@@ -58,27 +58,41 @@ struct JobsRetryCommand: AsyncParsableCommand {
             let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
             targets = matching.filter { StageJobs.retryRefusal($0) == nil }.map(\.id)
             if !stages.isEmpty {
-                Output.standardError.writeLine("skipped \(stages.count) recovery stage jobs: their servers retry them (lifeline server retry NAME, or the action again)")
+                let what = stages.count == 1 ? "1 recovery stage job" : "\(stages.count) recovery stage jobs"
+                Output.standardError.writeLine("skipped \(what): their servers retry them (lifeline server retry NAME, or the action again)")
             }
         } else {
+            var missing: [Int64] = []
             for id in ids {
-                if let job = try await jobStore.jobGet(id), let refusal = StageJobs.retryRefusal(job) { throw CLIFailure(.conflict, refusal) }
+                guard let job = try await jobStore.jobGet(id) else {
+                    missing.append(id)
+                    continue
+                }
+                if let refusal = StageJobs.retryRefusal(job) { throw CLIFailure(.conflict, refusal) }
             }
+            if !missing.isEmpty { throw CLIFailure(.notFound, "no job \(missing.map(String.init).joined(separator: ", "))") }
         }
         if dryRun {
-            output.writeLine("would retry \(targets.count) jobs" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
+            output.writeLine("would retry \(Self.jobs(targets.count))" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
             return
         }
         let retried = try await jobStore.jobRetry(targets)
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
-            output.writeLine("retried \(retried.count) jobs")
+            output.writeLine("retried \(Self.jobs(retried.count))")
         }
         let skipped = Set(targets).subtracting(retried.map(\.id))
         if !ids.isEmpty && !skipped.isEmpty {
-            throw CLIFailure(.conflict, "not retried (not discarded or cancelled, or missing): \(skipped.sorted().map(String.init).joined(separator: " "))")
+            throw CLIFailure(.conflict, "not retried (not discarded or cancelled): \(skipped.sorted().map(String.init).joined(separator: " "))")
         }
+    }
+}
+
+extension JobsRetryCommand {
+    /// "1 job", "3 jobs".
+    static func jobs(_ count: Int) -> String {
+        count == 1 ? "1 job" : "\(count) jobs"
     }
 }
 

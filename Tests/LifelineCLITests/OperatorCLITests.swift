@@ -94,7 +94,9 @@ struct OperatorCLITests {
         }
         for id in b { #expect(try cli.job(id)["state"] == "discarded") }
         #expect(try cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
-        #expect(try cli.run(["jobs", "retry", "\(b[0])", "999"]).status == 3, "a job that is missing is reported")
+        let missing = try cli.run(["jobs", "retry", "\(b[0])", "999"])
+        #expect(missing.status == 4 && missing.stderr == "lifeline: no job 999\n", "a job that is missing is reported")
+        #expect(try cli.job(b[0])["state"] == "discarded", "and nothing is retried")
     }
 
     @Test("events --follow shows an event enqueued by another process within a second")

@@ -177,7 +177,7 @@ struct RecoveryCLITests {
         let refused = try cli.run(["jobs", "retry", "\(stage)"])
         #expect(refused.status == 3 && refused.stderr.contains("server 'qa-1'") && refused.stderr.contains("lifeline server test-failover qa-1"))
         let bulk = try cli.run(["jobs", "retry", "--state", "discarded"])
-        #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage jobs"))
+        #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage job:"))
         #expect(try cli.job(stage)["state"] == "discarded")
         withExtendedLifetime(worker) {}
     }

@@ -16,9 +16,14 @@ struct RecoveryPoints {
             let staging = layout.machine(machine).appendingPathComponent(name + ".tmp")
             try FileSystem.remove(staging)
             var sums: [String: String] = [:]
-            for disk in 0..<disks {
-                let file = SimulatedLayout.disk(disk)
-                sums[file] = try generate(staging.appendingPathComponent(file), size: size, seed: "\(machine)/\(name)/\(disk)")
+            do {
+                for disk in 0..<disks {
+                    let file = SimulatedLayout.disk(disk)
+                    sums[file] = try generate(staging.appendingPathComponent(file), size: size, seed: "\(machine)/\(name)/\(disk)")
+                }
+            } catch {
+                try? FileSystem.remove(staging)
+                throw error
             }
             try layout.writeChecksums(sums, in: staging)
             // A recovery point appears whole or not at all.
@@ -39,6 +44,8 @@ struct RecoveryPoints {
         var remaining = size
         var block = [UInt8](repeating: 0, count: 1 << 20)
         while remaining > 0 {
+            // A cancelled stage stops writing within a block.
+            try Task.checkCancellation()
             let count = Int(min(Int64(block.count), remaining))
             block.withUnsafeMutableBytes { raw in
                 let words = raw.bindMemory(to: UInt64.self)
