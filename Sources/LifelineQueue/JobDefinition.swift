@@ -19,14 +19,18 @@ public struct JobDefinition<Args: JobArgs>: Sendable {
     /// Persisted in every job row: never rename a kind that has shipped.
     public var kind: String
     public var defaults: JobDefaults
+    /// Who enqueues jobs of this kind, when people may not do it by hand (e.g. a recovery
+    /// server's stages, enqueued by its actions); `nil` when anyone may.
+    public var enqueuedOnlyBy: String?
     public var handler: @Sendable (Args, JobContext) async throws -> JSONValue?
 
     public init(
-        kind: String, defaults: JobDefaults = JobDefaults(),
+        kind: String, defaults: JobDefaults = JobDefaults(), enqueuedOnlyBy: String? = nil,
         handler: @escaping @Sendable (Args, JobContext) async throws -> JSONValue?
     ) {
         self.kind = kind
         self.defaults = defaults
+        self.enqueuedOnlyBy = enqueuedOnlyBy
         self.handler = handler
     }
 }

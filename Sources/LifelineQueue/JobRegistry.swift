@@ -15,13 +15,19 @@ public struct JobRegistry: Sendable {
 
     public var registeredKinds: [String] { kinds.keys.sorted() }
 
+    /// The kinds people may enqueue by hand.
+    public var enqueueableKinds: [String] { kinds.values.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
+
     public func definition(_ kind: String) -> AnyJobDefinition? { kinds[kind] }
 
     /// Checks a request against its kind and the queue's limits and fills in the kind's
     /// defaults. Throws one clear message for the first problem found.
     public func prepare(_ request: EnqueueRequest) throws(JobInputError) -> NewJob {
         guard let definition = kinds[request.kind] else {
-            throw JobInputError("unknown job kind '\(request.kind)' (known: \(registeredKinds.joined(separator: ", ")))")
+            throw JobInputError("unknown job kind '\(request.kind)' (known: \(enqueueableKinds.joined(separator: ", ")))")
+        }
+        if let owner = definition.enqueuedOnlyBy {
+            throw JobInputError("job kind '\(request.kind)' is enqueued only by \(owner), not by hand")
         }
         guard case .object = request.args else {
             throw JobInputError("args must be a JSON object, e.g. {\"ms\": 100}")
@@ -72,12 +78,14 @@ public struct JobRegistry: Sendable {
 public struct AnyJobDefinition: Sendable {
     public let kind: String
     public let defaults: JobDefaults
+    public let enqueuedOnlyBy: String?
     private let validateArgs: @Sendable (JSONValue) throws(JobInputError) -> Void
     private let runHandler: @Sendable (JSONValue, JobContext) async throws -> JSONValue?
 
     init<Args: JobArgs>(_ definition: JobDefinition<Args>) {
         kind = definition.kind
         defaults = definition.defaults
+        enqueuedOnlyBy = definition.enqueuedOnlyBy
         let kind = definition.kind
         validateArgs = { (args: JSONValue) throws(JobInputError) in
             let decoded: Args

@@ -79,7 +79,8 @@ public enum StageJobs {
         currentJob: @escaping @Sendable (_ server: String) async throws -> Int64?
     ) {
         for stage in Stage.allCases {
-            registry.register(JobDefinition<StageArgs>(kind: stage.kind, defaults: defaults(for: stage)) { args, context in
+            let owner = "the actions of recovery servers (lifeline server ACTION NAME)"
+            registry.register(JobDefinition<StageArgs>(kind: stage.kind, defaults: defaults(for: stage), enqueuedOnlyBy: owner) { args, context in
                 // Completing without acting: the lifecycle records the completion as ignored.
                 guard try await currentJob(args.server) == context.job.id else {
                     return ["ignored": .string("not the current operation of server \(args.server)")]

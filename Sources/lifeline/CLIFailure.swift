@@ -55,6 +55,11 @@ struct CLIFailure: Error, CustomStringConvertible {
         // A list of valid values comes one per line ("- value"): keep it, on the one line.
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
         var oneLine = lines.first ?? message
+        if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
+           let closest = CommandSuggestion.closestOption(to: String(match.1), in: Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
+        {
+            return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
+        }
         if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
             oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"
         }

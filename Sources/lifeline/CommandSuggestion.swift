@@ -24,6 +24,18 @@ enum CommandSuggestion {
         return nil
     }
 
+    /// The option of the command that `arguments` name closest to `option`, e.g. `--version`
+    /// for `--verison`.
+    static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {
+        var command = root
+        for argument in arguments where !argument.hasPrefix("-") {
+            guard let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) else { break }
+            command = next
+        }
+        let options = Set(command.helpMessage().matches(of: #/--[a-z][a-z-]*/#).map { String($0.output) })
+        return closest(to: option, among: Array(options).sorted())
+    }
+
     /// The name within two edits of `word` (or that it begins), if one is clearly closest.
     static func closest(to word: String, among names: [String]) -> String? {
         let scored = names.map { ($0, $0.hasPrefix(word) ? 0 : distance(word, $0)) }.filter { $0.1 <= 2 }

@@ -65,8 +65,9 @@ struct JobsListCommand: AsyncParsableCommand {
         try output.writeList(jobs, json: json, empty: "no jobs match") { jobs in
             let rows = jobs.map { job in
                 [
-                    "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
-                    JobText.when(job, now: now), job.server ?? "-", TerminalText.oneLine(job.errors.last?.error ?? ""),
+                    "\(job.id)", job.kind, job.queue, job.state.rawValue, JobText.attempts(job),
+                    // A completed job's last error is history; `jobs show` keeps it.
+                    JobText.when(job, now: now), job.server ?? "-", job.state == .completed ? "" : TerminalText.oneLine(job.errors.last?.error ?? ""),
                 ]
             }
             return Table(
@@ -81,6 +82,11 @@ extension JobState: ExpressibleByArgument {}
 
 /// Short texts about jobs for tables.
 enum JobText {
+    /// "2/20"; "2/∞" for the stages that never give up.
+    static func attempts(_ job: Job) -> String {
+        "\(job.attempt)/" + (job.maxAttempts == JobLimits.maxAttempts.upperBound ? "∞" : "\(job.maxAttempts)")
+    }
+
     /// "in 5s" for jobs waiting on their time, otherwise the age, e.g. "3m ago".
     static func when(_ job: Job, now: Date) -> String {
         if job.state.isWaiting && job.runAt > now {

@@ -17,8 +17,13 @@ struct JobsRetryCommand: AsyncParsableCommand {
     @Argument(help: "Job ids.")
     var ids: [Int64] = []
 
-    @Option(help: "Retry every job in this state (discarded or cancelled) that matches the filters.")
-    var state: JobState?
+    /// The states a job is retried from.
+    enum FinalState: String, CaseIterable, ExpressibleByArgument {
+        case discarded, cancelled
+    }
+
+    @Option(help: "Retry every job in this state that matches the filters.")
+    var state: FinalState?
 
     @Option(help: "With --state: only this kind.")
     var kind: String?
@@ -39,9 +44,6 @@ struct JobsRetryCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ids.isEmpty != (state == nil) else { throw ValidationError("give job ids or --state, not both or neither") }
-        if let state, state != .discarded && state != .cancelled {
-            throw ValidationError("--state must be discarded or cancelled")
-        }
         if state == nil && (kind != nil || queue != nil || since != nil) {
             throw ValidationError("--kind, --queue and --since go with --state")
         }
@@ -54,7 +56,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
         // Recovery stages are retried through their servers, never on their own.
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
-            let matching = try await jobStore.jobList(JobFilter(states: [state], queue: queue, kind: kind, createdSince: since))
+            let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
+            let matching = try await jobStore.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
             let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
             targets = matching.filter { StageJobs.retryRefusal($0) == nil }.map(\.id)
             if !stages.isEmpty {

@@ -31,7 +31,7 @@ struct JobsShowCommand: AsyncParsableCommand {
             return
         }
         var lines = [
-            "job \(job.id)  \(job.kind) on \(job.queue)  \(job.state.rawValue)  attempt \(job.attempt)/\(job.maxAttempts)  priority \(job.priority)",
+            "job \(job.id)  \(job.kind) on \(job.queue)  \(job.state.rawValue)  attempt \(JobText.attempts(job))  priority \(job.priority)",
             "args      \(job.args.canonicalText)",
             "created   \(LifelineJSON.formatTime(job.createdAt))",
             "run at    \(LifelineJSON.formatTime(job.runAt))",

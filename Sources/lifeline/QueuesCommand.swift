@@ -83,7 +83,12 @@ struct QueuesLimitCommand: AsyncParsableCommand {
             throw CLIFailure(.invalidInput, "limit must be a whole number ≥ 0 or 'none', not '\(limit)'")
         }
         try await target.update(QueueUpdate(limit: .some(value)))
-        Output.standardOutput.writeLine("queue \(target.name): " + (value.map { "at most \($0) running at once" } ?? "no limit"))
+        let text = switch value {
+        case nil: "no limit"
+        case 0?: "none of its jobs will run (like pause); 'none' removes the limit"
+        case let limit?: "at most \(limit) running at once"
+        }
+        Output.standardOutput.writeLine("queue \(target.name): \(text)")
     }
 }
 

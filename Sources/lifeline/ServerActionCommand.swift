@@ -123,8 +123,8 @@ struct ServerActionOptions: ParsableArguments {
         }
         guard wait, server?.state != goal else { return }
         let goalText = goal?.rawValue ?? "removal"
-        guard let server else { throw CLIFailure(.runtime, "\(action) did not reach \(goalText): the server was removed") }
+        guard let server else { throw CLIFailure(.runtime, "\(action) failed: the server was removed, not \(goalText)") }
         let error = server.lifecycle.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
-        throw CLIFailure(.runtime, "\(action) did not reach \(goalText): \(server.name) is \(server.state.rawValue)\(error)")
+        throw CLIFailure(.runtime, "\(action) failed: \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)")
     }
 }

@@ -32,10 +32,10 @@ struct ServerPointsCommand: AsyncParsableCommand {
         }
         let latest = points.last?.id
         try Output.standardOutput.writeList(points, json: json, empty: "machine \(server.machine) has no recovery points yet") { points in
-            Table(headers: ["ID", "CREATED", "SIZE", ""], rows: points.map { point in
+            Table(headers: ["ID", "CREATED", "SIZE"], rows: points.map { point in
                 [
-                    point.id, point.createdAt.map(LifelineJSON.formatTime) ?? "-", point.bytes.map(ProgressText.bytes) ?? "-",
-                    point.id == latest ? "latest" : "",
+                    point.id + (point.id == latest ? " (latest)" : ""), point.createdAt.map(LifelineJSON.formatTime) ?? "-",
+                    point.bytes.map(ProgressText.bytes) ?? "-",
                 ]
             })
         }

@@ -57,7 +57,7 @@ enum StatsText {
         let windows = stats.windows.map { window in
             let attempts = window.completed + window.failedAttempts
             let failureRate = attempts == 0 ? 0 : Double(window.failedAttempts) * 100 / Double(attempts)
-            return ["last \(window.minutes)m", "\(window.completed)", String(format: "%.1f/s", window.perMinute / 60),
+            return ["last \(window.minutes)m", "\(window.completed)", StatsCommand.rate(perMinute: window.perMinute),
                     "\(window.failedAttempts)", "\(window.discarded)", String(format: "%.1f%%", failureRate)]
         }
         lines += Table(headers: ["WINDOW", "COMPLETED", "RATE", "FAILED ATTEMPTS", "DISCARDED", "FAILURE RATE"], rows: windows)
@@ -70,5 +70,12 @@ enum StatsText {
                 .render(width: nil)
         }
         return lines
+    }
+}
+
+extension StatsCommand {
+    /// Per second when there is at least one a second, else per minute: "2/min", not "0.0/s".
+    static func rate(perMinute: Double) -> String {
+        perMinute >= 60 ? String(format: "%.1f/s", perMinute / 60) : String(format: "%.1f/min", perMinute)
     }
 }

@@ -27,7 +27,15 @@ struct StoreOptions: ParsableArguments {
     /// same transaction.
     func openStore(creating: Bool = true) throws -> SQLiteJobStore {
         if !creating { try requireDatabase() }
-        if db == nil { try SQLiteDatabase.ensureDirectory(home) }
+        if db == nil {
+            try SQLiteDatabase.ensureDirectory(home)
+        } else {
+            // A typo in --db must not quietly start a new queue somewhere else.
+            let directory = (databasePath as NSString).deletingLastPathComponent
+            guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
+                throw CLIFailure(.notFound, "no directory \(directory) for --db \(databasePath); create it first")
+            }
+        }
         let lockTimeout = try self.lockTimeout()
         return try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath, lockTimeout: lockTimeout), lockTimeout: lockTimeout) }
     }

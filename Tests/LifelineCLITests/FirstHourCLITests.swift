@@ -41,6 +41,8 @@ struct FirstHourCLITests {
         (["jobs", "lst"], "lifeline: unknown command 'lst'; did you mean 'list'?"),
         (["jobs", "list", "--state", "failed"], "lifeline: invalid value 'failed' for --state; expected one of: scheduled, available, running, retryable, completed, discarded, cancelled"),
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
+        (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
+        (["jobs", "list", "--stat", "running"], "lifeline: unknown option '--stat'; did you mean '--state'?"),
     ])
     func typos(arguments: [String], message: String) throws {
         let cli = try CLIRunner()
@@ -61,6 +63,9 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--args", String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)], "nested deeper than 512 levels"),
         (["enqueue", "noop", "--args", #"{"a": 1e400}"#], "the number 1e400 is too large"),
         (["enqueue", "noop", "--timeout", "-5s"], "lifeline: --timeout: negative duration '-5s': use 0 or more, e.g. 500ms, 30s, 5m, 2h"),
+        (["enqueue", "noop", "--timeout", "10x"], "lifeline: --timeout: invalid duration '10x': unknown unit 'x'; use ms, s, m, h or d"),
+        (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB)"),
+        (["enqueue", "recovery.delete", "--args", "{}"], "job kind 'recovery.delete' is enqueued only by the actions of recovery servers"),
     ])
     func messages(arguments: [String], message: String) throws {
         let cli = try CLIRunner()
@@ -68,6 +73,15 @@ struct FirstHourCLITests {
         let result = try cli.run(arguments)
         #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
         #expect(try cli.run(["enqueue", "noop", "--args", #"{"a": 1e300}"#]).status == 0, "a large number is a number")
+    }
+
+    @Test("a --db whose directory is missing is refused, not created")
+    func missingDirectory() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let path = cli.home.appendingPathComponent("no/such/lifeline.db").path
+        let result = try cli.run(["enqueue", "noop", "--db", path])
+        #expect(result.status == 4 && result.stderr.contains("no directory") && !FileManager.default.fileExists(atPath: cli.home.path))
     }
 
     @Test("a directory given as the database is called one")
