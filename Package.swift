@@ -40,10 +40,10 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // The JobStore conformance suite, fixtures and event-based waits, shared by every store's tests.
+        // The JobStore and ServerStore conformance suites, fixtures and event-based waits, shared by every store's tests.
         .target(
             name: "LifelineTestKit",
-            dependencies: ["LifelineQueue"]
+            dependencies: ["LifelineQueue", "LifelineRecovery"]
         ),
         .executableTarget(
             name: "lifeline",
@@ -74,7 +74,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineSQLiteTests",
-            dependencies: ["LifelineQueue", "LifelineSQLite", "LifelineTestKit"]
+            dependencies: ["LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit"]
         ),
         .testTarget(
             name: "LifelineCLITests",

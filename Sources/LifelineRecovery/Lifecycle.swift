@@ -19,7 +19,7 @@ public struct Lifecycle: Sendable, Hashable {
 
     /// A new server: being created, its create stage to run.
     public static func creating() -> (Lifecycle, [LifecycleEffect]) {
-        (Lifecycle(state: .creating, currentStage: .create), [.enqueue(.create)])
+        (Lifecycle(state: .creating, currentStage: .create), [.enqueue(.create, after: nil)])
     }
 
     public var isResting: Bool { state.isResting }
@@ -35,10 +35,11 @@ public struct Lifecycle: Sendable, Hashable {
             guard let (next, stage) = Self.target(of: action, from: state) else {
                 throw .refused(action: action, state: state, allowed: state.allowedActions, busyJob: state.isResting ? nil : currentJob)
             }
-            // Stopping a finalization in progress: its late completion will be ignored.
-            let cancel = state == .finalization ? currentJob.map { [LifecycleEffect.cancelJob($0)] } ?? [] : []
+            // Stopping a finalization in progress: its late completion will be ignored, and
+            // the stage that undoes it waits until it has stopped.
+            let stopped = state == .finalization ? currentJob : nil
             lastError = nil
-            return cancel + run(stage, in: next)
+            return (stopped.map { [LifecycleEffect.cancelJob($0)] } ?? []) + run(stage, in: next, after: stopped)
         case .stage(let stage, let outcome, let job):
             guard job == currentJob else { return [.ignore(reason: "job \(job) is not the server's current operation")] }
             guard stage == currentStage, state == stage.state else { throw .unexpected(stage: stage, state: state) }
@@ -88,11 +89,11 @@ public struct Lifecycle: Sendable, Hashable {
         }
     }
 
-    private mutating func run(_ stage: Stage, in next: ServerState) -> [LifecycleEffect] {
+    private mutating func run(_ stage: Stage, in next: ServerState, after: Int64? = nil) -> [LifecycleEffect] {
         state = next
         currentJob = nil
         currentStage = stage
-        return [.enqueue(stage)]
+        return [.enqueue(stage, after: after)]
     }
 
     private mutating func rest(_ next: ServerState) -> [LifecycleEffect] {
@@ -116,8 +117,10 @@ public enum StageOutcome: Sendable, Hashable {
 
 /// What the caller must do, in the same transaction as saving the new state.
 public enum LifecycleEffect: Sendable, Hashable {
-    /// Enqueue the stage's job, then report its id with ``Lifecycle/started(job:)``.
-    case enqueue(Stage)
+    /// Enqueue the stage's job, then report its id with ``Lifecycle/started(job:)``. The job
+    /// acts only once job `after` has stopped running (the copy it undoes), whatever order
+    /// the effects are carried out in.
+    case enqueue(Stage, after: Int64?)
     /// Cancel the job: it runs a stage that no longer matters.
     case cancelJob(Int64)
     /// The server is gone (deleted, or its creation failed); its history stays.

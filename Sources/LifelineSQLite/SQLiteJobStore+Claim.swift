@@ -74,7 +74,7 @@ extension SQLiteJobStore {
 
     /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
     /// recorded as failed, with the worker that held it.
-    static func rescueExpiredLeases(_ db: Database, now: Int64, hook: (any JobFinishHook)?) throws {
+    static func rescueExpiredLeases(_ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws {
         let expired = try Job.fetchAll(
             db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )

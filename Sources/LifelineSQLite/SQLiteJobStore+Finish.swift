@@ -41,7 +41,7 @@ extension SQLiteJobStore {
     }
 
     /// Applies each finish whose fence holds, inside the caller's transaction; returns their ids.
-    static func finish(_ finishes: [JobFinish], _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> Set<Int64> {
+    static func finish(_ finishes: [JobFinish], _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
         var applied = Set<Int64>()
         let fenced = "SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?"
@@ -57,7 +57,7 @@ extension SQLiteJobStore {
 
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the
     /// event that says so. The caller has checked the fence.
-    static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws {
+    static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws {
         var change = JobChange(job: job, now: now)
         // A cancel request wins over anything but success: the user asked the job to stop.
         var outcome = outcome
@@ -90,7 +90,10 @@ extension SQLiteJobStore {
         try change.save(db)
         CrashPoint.check("finish.after-job-update")
         if change.state.isFinal {
-            try hook?.jobDidFinish(job, state: change.state, result: change.result, error: change.newError?.error, db, now: now)
+            try hook?.jobDidFinish(
+                job, state: change.state, result: change.result, error: change.newError?.error,
+                in: SQLiteTransaction(db: db, nowMs: now, hook: hook)
+            )
         }
     }
 }

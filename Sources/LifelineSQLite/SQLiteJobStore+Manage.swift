@@ -26,7 +26,7 @@ extension SQLiteJobStore {
 
     /// Cancels a waiting job at once, or asks a running one to stop, inside the caller's
     /// transaction.
-    static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook)?) throws -> CancelResult {
+    static func cancel(_ id: Int64, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> CancelResult {
         guard let job = try Job.fetchOne(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id = ?", arguments: [id]) else {
             return .notFound
         }
@@ -40,7 +40,7 @@ extension SQLiteJobStore {
         case .scheduled, .available, .retryable:
             try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?", arguments: [now, id])
             try EventLog.append(db, at: now, type: .cancelled, job: id, server: job.server)
-            try hook?.jobDidFinish(job, state: .cancelled, result: nil, error: "cancelled", db, now: now)
+            try hook?.jobDidFinish(job, state: .cancelled, result: nil, error: "cancelled", in: SQLiteTransaction(db: db, nowMs: now, hook: hook))
             return .cancelled
         }
     }

@@ -7,7 +7,7 @@ import LifelineQueue
 public struct SQLiteJobStore: JobStore {
     let writer: any DatabaseWriter
     let clock: @Sendable () -> Date
-    let finishHook: (any JobFinishHook)?
+    let finishHook: (any JobFinishHook<SQLiteTransaction>)?
     private let writerLock: WriterLock?
 
     /// - Parameters:
@@ -16,7 +16,7 @@ public struct SQLiteJobStore: JobStore {
     ///     recovery server.
     ///   - lockTimeout: how long a write waits for another process's writer lock.
     public init(
-        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook)? = nil,
+        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook<SQLiteTransaction>)? = nil,
         lockTimeout: Duration = .seconds(30)
     ) {
         self.writer = writer
@@ -40,17 +40,17 @@ public struct SQLiteJobStore: JobStore {
         }
     }
 
+    /// Runs `body` in one write transaction, as the domain's steps see it.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
+        let now = nowMs()
+        let hook = finishHook
+        return try await write { db in try body(SQLiteTransaction(db: db, nowMs: now, hook: hook)) }
+    }
+
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
         Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
     }
-}
-
-/// Work that must happen in the same transaction as a job reaching a final state.
-public protocol JobFinishHook: Sendable {
-    /// `job` is the row before the change; `state` is its final state; `result` what a
-    /// completed job returned; `error` the last attempt's error, if it failed.
-    func jobDidFinish(_ job: Job, state: JobState, result: JSONValue?, error: String?, _ db: Database, now: Int64) throws
 }
 
 extension Date {

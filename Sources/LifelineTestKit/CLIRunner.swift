@@ -72,7 +72,7 @@ public struct CLIRunner: Sendable {
         let directory = home.deletingLastPathComponent().appendingPathComponent(home.lastPathComponent + "-files")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = directory.appendingPathComponent(name)
-        try contents.write(to: url, atomically: true, encoding: .utf8)
+        try contents.write(to: url, atomically: false, encoding: .utf8)
         return url.path
     }
 

@@ -29,7 +29,7 @@ struct LifecycleTableTests {
             let effects = try lifecycle.handle(.action(action))
             let (next, stage) = Self.actionTargets[action]!
             #expect(lifecycle.state == next)
-            #expect(effects.last == .enqueue(stage))
+            #expect(effects.last == .enqueue(stage, after: state == .finalization ? 7 : nil), "the cleanup waits for the copy it stops")
             #expect(effects.contains(.cancelJob(7)) == (state == .finalization), "only a running finalization is cancelled")
         } else {
             #expect(throws: LifecycleError.refused(
@@ -75,7 +75,7 @@ struct LifecycleTableTests {
         let expected = succeeded ? Self.stageResults[stage]!.succeeded : Self.stageResults[stage]!.failed
         if let (next, nextStage) = expected {
             #expect(lifecycle.state == next)
-            #expect(effects == (nextStage.map { [.enqueue($0)] } ?? []))
+            #expect(effects == (nextStage.map { [.enqueue($0, after: nil)] } ?? []))
         } else {
             #expect(effects == [.removeServer])
         }

@@ -1,18 +1,16 @@
 import Foundation
-import GRDB
 import LifelineQueue
-import LifelineRecovery
 
 /// Moves a recovery server when one of its stage jobs finishes, in the transaction that
 /// finishes the job: the job's completion, its event, the transition and the next stage's
 /// job commit together or not at all.
-public struct ServerLifecycleHook: JobFinishHook {
+public struct ServerLifecycleHook<Transaction: ServerTransaction>: JobFinishHook {
     public init() {}
 
-    public func jobDidFinish(_ job: Job, state: JobState, result: JSONValue?, error: String?, _ db: Database, now: Int64) throws {
+    public func jobDidFinish(_ job: Job, state: JobState, result: JSONValue?, error: String?, in transaction: Transaction) throws {
         guard let name = job.server, let stage = Stage(kind: job.kind) else { return }
-        guard let server = try ServerRow.fetch(db, name: name) else {
-            try EventLog.append(db, at: now, type: .stageIgnored, job: job.id, server: name, data: ["reason": "the server is gone"])
+        guard let server = try transaction.serverGet(name) else {
+            try transaction.eventAppend(.stageIgnored, job: job.id, server: name, data: ["reason": "the server is gone"])
             return
         }
         let outcome: StageOutcome = state == .completed ? .succeeded : .failed(error ?? state.rawValue)
@@ -22,16 +20,16 @@ public struct ServerLifecycleHook: JobFinishHook {
             effects = try lifecycle.handle(.stage(stage, outcome, job: job.id))
         } catch {
             // Persisted data the machine cannot apply: recorded, and the job still finishes.
-            try EventLog.append(db, at: now, type: .stageIgnored, job: job.id, server: name, data: ["reason": .string(error.description)])
+            try transaction.eventAppend(.stageIgnored, job: job.id, server: name, data: ["reason": .string(error.description)])
             return
         }
         var moved = server
         moved.lifecycle = lifecycle
         let cause = state == .completed ? "\(stage.rawValue) succeeded" : "\(stage.rawValue) \(state.rawValue)"
-        let change = ServerChange(server: moved, before: server.lifecycle, cause: cause, causeJob: job.id, now: now, hook: self)
+        let change = ServerChange(server: moved, before: server.lifecycle, cause: cause, causeJob: job.id, transaction: transaction)
         let action = job.args["action"]?.stringValue ?? stage.rawValue
         // The recovery point a stage used ("latest" resolved) is the server's from now on.
         let point = result?["recovery_point"]?.stringValue ?? job.args["recovery_point"]?.stringValue
-        try change.commit(effects, action: action, recoveryPoint: point, idempotencyKey: nil, db)
+        try change.commit(effects, action: action, recoveryPoint: point, idempotencyKey: nil)
     }
 }

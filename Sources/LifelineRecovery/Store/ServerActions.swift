@@ -1,0 +1,43 @@
+import Foundation
+import LifelineQueue
+
+/// A user's requests on servers, each checked, applied, recorded and its stage job enqueued
+/// inside the store's transaction.
+public enum ServerActions {
+    public static func create(_ spec: ServerSpec, idempotencyKey: String?, in transaction: some ServerTransaction) throws -> ActionResult {
+        if let existing = try existing(idempotencyKey, server: spec.name, action: "create", transaction) { return existing }
+        try transaction.serverInsert(spec)
+        let (lifecycle, effects) = Lifecycle.creating()
+        var server = try transaction.serverGet(spec.name)!
+        server.lifecycle = lifecycle
+        let change = ServerChange(server: server, before: nil, cause: "create", causeJob: nil, transaction: transaction)
+        let job = try change.commit(effects, action: "create", recoveryPoint: nil, idempotencyKey: idempotencyKey)
+        return ActionResult(job: job!, existing: false, server: try transaction.serverGet(spec.name))
+    }
+
+    public static func act(
+        _ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?, in transaction: some ServerTransaction
+    ) throws -> ActionResult {
+        if let existing = try existing(idempotencyKey, server: name, action: action.rawValue, transaction) { return existing }
+        guard let server = try transaction.serverGet(name) else { throw ServerStoreError.notFound(name) }
+        var lifecycle = server.lifecycle
+        let effects = try lifecycle.handle(.action(action))
+        var moved = server
+        moved.lifecycle = lifecycle
+        let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, transaction: transaction)
+        let point = action == .failover || action == .testFailover ? recoveryPoint : nil
+        let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey)
+        CrashPoint.check("action.before-commit")
+        return ActionResult(job: job!, existing: false, server: try transaction.serverGet(name))
+    }
+
+    /// The earlier result of the same request under an idempotency key; a key used for
+    /// another server or action is a conflict.
+    private static func existing(_ key: String?, server: String, action: String, _ transaction: some ServerTransaction) throws -> ActionResult? {
+        guard let key, let job = try transaction.jobGet(idempotencyKey: key) else { return nil }
+        guard job.server == server, job.args["action"]?.stringValue == action else {
+            throw JobStoreError.idempotencyConflict(key: key, existing: job.id)
+        }
+        return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server))
+    }
+}

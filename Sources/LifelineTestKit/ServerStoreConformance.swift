@@ -1,0 +1,104 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import Testing
+
+/// The behaviour every ``ServerStore`` must show, with the ``JobStore`` it shares its
+/// transactions with: actions and stage completions move servers, enqueue and cancel stage
+/// jobs, and record transitions and events, each in one transaction. A store's tests run
+/// each check on a fresh, empty pair of stores built by their factory.
+public enum ServerStoreConformance {
+    public typealias Factory = @Sendable (ManualClock) async throws -> (jobs: any JobStore, servers: any ServerStore)
+
+    public struct Check: Sendable, CustomTestStringConvertible {
+        public let name: String
+        let body: @Sendable (any JobStore, any ServerStore) async throws -> Void
+
+        public var testDescription: String { name }
+
+        public func run(_ factory: Factory) async throws {
+            let stores = try await factory(ManualClock())
+            try await body(stores.jobs, stores.servers)
+            try await EventChecks.expectWellFormedLog(stores.jobs)
+        }
+    }
+
+    static let spec = ServerSpec(name: "web-1", machine: "web-1", disks: 1, diskSize: 1 << 20)
+
+    /// Claims the server's current stage job and finishes it as `outcome`.
+    static func finishStage(_ jobs: any JobStore, _ servers: any ServerStore, _ outcome: JobOutcome) async throws -> Job {
+        let current = try #require(try await servers.serverGet(spec.name)?.lifecycle.currentJob)
+        let queue = try #require(try await jobs.jobGet(current)?.queue)
+        let job = try #require(try await jobs.jobClaim(ClaimRequest(owner: "w", queues: [queue], limit: 1, lease: .seconds(30))).jobs.first)
+        #expect(job.id == current)
+        _ = try await jobs.jobFinish([JobFinish(id: job.id, attempt: job.attempt, owner: "w", outcome: outcome)])
+        return job
+    }
+
+    /// A server brought to `standby`.
+    static func standby(_ jobs: any JobStore, _ servers: any ServerStore) async throws {
+        _ = try await servers.serverCreate(spec, idempotencyKey: nil)
+        _ = try await finishStage(jobs, servers, .completed(result: nil))
+    }
+
+    public static let checks: [Check] = [
+        .init(name: "create makes a server in creating with its stage job; the same key returns the same job") { jobs, servers in
+            let created = try await servers.serverCreate(spec, idempotencyKey: "k")
+            #expect(!created.existing && created.server?.state == .creating && created.server?.lifecycle.currentJob == created.job)
+            #expect(try await jobs.jobGet(created.job)?.kind == Stage.create.kind)
+            let again = try await servers.serverCreate(spec, idempotencyKey: "k")
+            #expect(again.existing && again.job == created.job)
+            await #expect(throws: ServerStoreError.exists("web-1")) { try await servers.serverCreate(spec, idempotencyKey: nil) }
+            await #expect(throws: JobStoreError.idempotencyConflict(key: "k", existing: created.job)) {
+                try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "k")
+            }
+        },
+        .init(name: "a stage job's completion moves its server, records the transition and enqueues the next stage") { jobs, servers in
+            try await standby(jobs, servers)
+            #expect(try await servers.serverGet("web-1")?.state == .standby)
+            let failover = try await servers.serverAct("web-1", action: .failover, recoveryPoint: "rp-002", idempotencyKey: nil)
+            #expect(failover.server?.state == .startingFailover)
+            let startVM = try await finishStage(jobs, servers, .completed(result: nil))
+            let server = try #require(try await servers.serverGet("web-1"))
+            #expect(server.state == .startingFailover && server.lifecycle.currentStage == .switchWorkload)
+            #expect(server.recoveryPoint == "rp-002")
+            #expect(try await servers.serverHistory("web-1").map(\.to) == [.creating, .standby, .startingFailover, .startingFailover])
+            let changes = try await jobs.eventList(EventFilter(server: "web-1", types: [.stateChanged]))
+            #expect(changes.count == 4 && changes.last?.job == startVM.id)
+        },
+        .init(name: "an action its state does not allow is refused and changes nothing") { jobs, servers in
+            try await standby(jobs, servers)
+            let before = try await jobs.jobCount(JobFilter())
+            await #expect(throws: LifecycleError.refused(action: .failback, state: .standby, allowed: [.failover, .testFailover, .delete], busyJob: nil)) {
+                try await servers.serverAct("web-1", action: .failback, recoveryPoint: nil, idempotencyKey: nil)
+            }
+            #expect(try await jobs.jobCount(JobFilter()) == before)
+            await #expect(throws: ServerStoreError.notFound("nope")) {
+                try await servers.serverAct("nope", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
+            }
+        },
+        .init(name: "cancel-failover during finalization cancels the copy; the cleanup waits for it; its late end is ignored") { jobs, servers in
+            try await standby(jobs, servers)
+            _ = try await servers.serverAct("web-1", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
+            _ = try await finishStage(jobs, servers, .completed(result: nil))
+            _ = try await finishStage(jobs, servers, .completed(result: nil))
+            let copy = try #require(try await servers.serverGet("web-1")?.lifecycle.currentJob)
+            let claimed = try #require(try await jobs.jobClaim(ClaimRequest(owner: "w", queues: [Stage.finalize.queue], limit: 1, lease: .seconds(30))).jobs.first)
+            #expect(claimed.id == copy)
+            let cancel = try await servers.serverAct("web-1", action: .cancelFailover, recoveryPoint: nil, idempotencyKey: nil)
+            #expect(cancel.server?.state == .cancellingFailover)
+            #expect(try await jobs.jobGet(copy)?.cancelRequested == true, "the running copy is asked to stop")
+            #expect(try await jobs.jobGet(cancel.job)?.args["after_job"]?.intValue == copy, "the cleanup carries what it waits for")
+            _ = try await jobs.jobFinish([JobFinish(id: copy, attempt: claimed.attempt, owner: "w", outcome: .completed(result: nil))])
+            #expect(try await servers.serverGet("web-1")?.state == .cancellingFailover, "the copy's late end moves nothing")
+            #expect(try await jobs.eventList(EventFilter(job: copy, types: [.stageIgnored])).count == 1)
+        },
+        .init(name: "a failed creation removes the server; its history stays") { jobs, servers in
+            _ = try await servers.serverCreate(spec, idempotencyKey: nil)
+            _ = try await finishStage(jobs, servers, .discarded(error: "no capacity"))
+            #expect(try await servers.serverGet("web-1") == nil)
+            #expect(try await servers.serverList().isEmpty)
+            #expect(try await servers.serverHistory("web-1").map(\.to) == [.creating, nil])
+        },
+    ]
+}
