@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
@@ -27,7 +28,9 @@ let package = Package(
         // infrastructure they act on.
         .target(
             name: "LifelineRecovery",
-            dependencies: ["LifelineQueue", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "LifelineQueue", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The GRDB-backed JobStore and server store over the system libsqlite3.
         .target(

@@ -158,6 +158,46 @@ def rss():
     return kib / 1024
 
 
+def event_times(env, job):
+    events = [json.loads(line) for line in run(env, "events", "--json").stdout.splitlines()]
+    parse = lambda text: time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + int(text[20:23]) / 1000
+    return {e["type"]: parse(e["at"]) for e in events if e["job"] == job}
+
+
+def disk_mib():
+    return size(1024, 128)
+
+
+def copy_and_verify():
+    """A failover's finalization: the recovery point's disk copied to hot storage and its
+    SHA-256 checked, in MB/s from the stage job's start to its completion."""
+    path, env = home()
+    run(env, "queues", "list")
+    worker = subprocess.Popen([lifeline, "worker", "--concurrency", "4"], env=env)
+    run(env, "server", "create", "b-1", "--disk-size", f"{disk_mib()}MiB", "--wait", "--timeout", "10m")
+    run(env, "server", "failover", "b-1", "--wait", "--timeout", "10m")
+    job = json.loads(run(env, "jobs", "list", "--kind", "recovery.finalize", "--json").stdout.splitlines()[0])["id"]
+    times = event_times(env, job)
+    worker.terminate()
+    worker.wait()
+    shutil.rmtree(path)
+    return disk_mib() * 1.048576 / (times["completed"] - times["started"])
+
+
+def cp_and_dgst():
+    """The reference: cp of the same size of file, then openssl dgst -sha256 of the copy."""
+    path = tempfile.mkdtemp(prefix="lifeline-bench-copy-")
+    with open(f"{path}/disk.img", "wb") as file:
+        for _ in range(disk_mib()):
+            file.write(os.urandom(1 << 20))
+    start = time.monotonic()
+    subprocess.run(["cp", f"{path}/disk.img", f"{path}/copy.img"], check=True)
+    subprocess.run(["openssl", "dgst", "-sha256", f"{path}/copy.img"], check=True, capture_output=True)
+    seconds = time.monotonic() - start
+    shutil.rmtree(path)
+    return {"copy_mb_per_s": disk_mib() * 1.048576 / seconds}
+
+
 def floor_run():
     path, env = home()
     run(env, "queues", "list")
@@ -186,7 +226,7 @@ def measure_values(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-floor_figures = measure(floor_run)
+floor_figures = {**measure(floor_run), **measure(cp_and_dgst)}
 peer_figures = measure(peer_run)
 rows = [
     ("single CLI enqueue p50 (ms)", lambda: measure(single_enqueue), "p50_ms", None, None, "≤ 10"),
@@ -201,6 +241,8 @@ rows = [
     (f"claim+complete, {size('1M', '100k')} waiting (jobs/s)", lambda: measure(backlog(size(1_000_000, 100_000))), None, None, None, "≥ 0.8× the 10k rate"),
     (f"idle worker CPU over {size(10, 3)} s (% of a core)", lambda: measure(idle_cpu), None, None, None, "< 1"),
     ("worker RSS with 64 jobs running (MB)", lambda: measure(rss), None, None, None, "≤ 40"),
+    (f"copy and verify a {size('1 GiB', '128 MiB')} disk (MB/s; floor: cp then openssl dgst)", lambda: measure(copy_and_verify), None,
+     "copy_mb_per_s", None, "≥ 0.7× floor"),
 ]
 
 results = []

@@ -20,7 +20,7 @@ struct RecoveryCLITests {
     }
 
     static func sha256(_ url: URL) throws -> String {
-        SHA256.hex(try Data(contentsOf: url))
+        Checksum.hex(try Data(contentsOf: url))
     }
 
     static func checksums(_ directory: URL) throws -> [String: String] {

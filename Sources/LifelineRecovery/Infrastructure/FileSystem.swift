@@ -58,14 +58,4 @@ enum FileSystem {
         guard exists(url) else { return }
         try FileManager.default.removeItem(at: url)
     }
-
-    static func sha256(_ url: URL) throws -> String {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty {
-            hasher.update(data)
-        }
-        return hasher.finalize()
-    }
 }

@@ -40,7 +40,7 @@ struct RecoveryPoints {
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         var state = seed.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
-        var hasher = SHA256()
+        var hasher = Checksum()
         var remaining = size
         var block = [UInt8](repeating: 0, count: 1 << 20)
         while remaining > 0 {

@@ -107,10 +107,12 @@ public struct SimulatedInfrastructure: Infrastructure {
         let source = layout.recoveryPoint(request.machine, point)
         let sums = layout.checksums(in: source)
         let hot = layout.hot(s)
-        let resumedFrom = try await copyDisks(from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress)
+        let (resumedFrom, copied) = try await copyDisks(
+            from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress
+        )
         for index in 0..<request.disks {
             let name = SimulatedLayout.disk(index)
-            guard try FileSystem.sha256(hot.appendingPathComponent(name)) == sums[name] else {
+            guard copied[name] == sums[name] else {
                 // A corrupt copy is started over on the next attempt.
                 try FileSystem.remove(hot)
                 throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
@@ -128,12 +130,11 @@ public struct SimulatedInfrastructure: Infrastructure {
         vm.state = "stopped"
         try FileSystem.writeJSON(vm, to: layout.vm(s))
         let partial = layout.backups(s).appendingPathComponent("partial")
-        _ = try await copyDisks(from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress)
-        var sums: [String: String] = [:]
+        let (_, sums) = try await copyDisks(
+            from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress
+        )
         for index in 0..<request.disks {
-            let name = SimulatedLayout.disk(index)
-            sums[name] = try FileSystem.sha256(partial.appendingPathComponent(name))
-            try FileSystem.remove(partial.appendingPathComponent(name + ".checkpoint"))
+            try FileSystem.remove(partial.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint"))
         }
         try layout.writeChecksums(sums, in: partial)
         let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
@@ -144,11 +145,11 @@ public struct SimulatedInfrastructure: Infrastructure {
     }
 
     /// Copies every disk, resuming each from its checkpoint; returns how many bytes were
-    /// already there when this run started.
+    /// already there when this run started, and each copy's SHA-256.
     private func copyDisks(
         from source: URL, to destination: URL, disks: Int, stage: Stage, failMidway: Bool,
         progress: @escaping @Sendable (StageProgress) -> Void
-    ) async throws -> Int64 {
+    ) async throws -> (resumedFrom: Int64, sums: [String: String]) {
         var sizes: [Int64] = []
         for index in 0..<disks { sizes.append(try FileSystem.size(source.appendingPathComponent(SimulatedLayout.disk(index)))) }
         let total = sizes.reduce(0, +)
@@ -156,6 +157,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         var before: Int64 = 0
         var chunksThisRun = 0
         var resumedFrom: Int64 = 0
+        var sums: [String: String] = [:]
         for index in 0..<disks {
             let name = SimulatedLayout.disk(index)
             let copy = ChunkedCopy(
@@ -171,7 +173,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             }
             let offset = before
             var first = true
-            try await copy.run { done in
+            sums[name] = try await copy.run { done in
                 if first { resumedFrom += done }
                 first = false
                 progress(StageProgress(done: offset + done, total: total, detail: "\(name) \(done)/\(sizes[index]) bytes"))
@@ -179,7 +181,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             before += sizes[index]
         }
         if failMidway { throw InjectedFault(stage: stage, why: "failed at the end") }
-        return resumedFrom
+        return (resumedFrom, sums)
     }
 
     /// Counts this run and decides the injected failures: returns whether the stage should
