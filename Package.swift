@@ -29,7 +29,8 @@ let package = Package(
         .target(
             name: "LifelineRecovery",
             dependencies: [
-                "LifelineQueue", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                "CLifelineSystem", "LifelineQueue", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The GRDB-backed JobStore and server store over the system libsqlite3.

@@ -29,6 +29,11 @@ def run(env, *args, **kwargs):
     return subprocess.run([lifeline, *args], env=env, check=True, capture_output=True, text=True, **kwargs)
 
 
+def create_database(env):
+    """Read commands create nothing: a setting made ahead of the first job creates the queue."""
+    run(env, "queues", "limit", "default", "none", "--create")
+
+
 def batch(path, count, keys=False):
     with open(path, "w") as file:
         for i in range(count):
@@ -63,7 +68,7 @@ def batch_enqueue(keys):
         path, env = home()
         count = size(100_000, 10_000)
         batch(f"{path}/jobs.jsonl", count, keys)
-        run(env, "queues", "list")
+        create_database(env)
         start = time.monotonic()
         run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
         rate = count / (time.monotonic() - start)
@@ -89,7 +94,7 @@ def end_to_end(processes, concurrency):
 
 def pickup():
     path, env = home()
-    run(env, "queues", "list")
+    create_database(env)
     worker = subprocess.Popen([lifeline, "worker", "--concurrency", "16"], env=env)
     time.sleep(0.5)
     for _ in range(size(1000, 100)):
@@ -131,7 +136,7 @@ def cpu_seconds(pid):
 
 def idle_cpu():
     path, env = home()
-    run(env, "queues", "list")
+    create_database(env)
     worker = subprocess.Popen([lifeline, "worker"], env=env)
     time.sleep(1)
     seconds = size(10, 3)
@@ -172,7 +177,7 @@ def copy_and_verify():
     """A failover's finalization: the recovery point's disk copied to hot storage and its
     SHA-256 checked, in MB/s from the stage job's start to its completion."""
     path, env = home()
-    run(env, "queues", "list")
+    create_database(env)
     worker = subprocess.Popen([lifeline, "worker", "--concurrency", "4"], env=env)
     run(env, "server", "create", "b-1", "--disk-size", f"{disk_mib()}MiB", "--wait", "--timeout", "10m")
     run(env, "server", "failover", "b-1", "--wait", "--timeout", "10m")
@@ -200,7 +205,7 @@ def cp_and_dgst():
 
 def floor_run():
     path, env = home()
-    run(env, "queues", "list")
+    create_database(env)
     result = subprocess.run([floor, f"{path}/lifeline.db", str(size(100_000, 10_000)), "64"], check=True,
                             capture_output=True, text=True)
     shutil.rmtree(path)

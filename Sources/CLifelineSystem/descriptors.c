@@ -12,3 +12,7 @@ int lifeline_pipe_cloexec(int fds[2]) {
 int lifeline_eventfd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
+
+int lifeline_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

@@ -46,4 +46,8 @@ int lifeline_eventfd(void);
 /// free); a timer interrupts it at the deadline.
 int lifeline_flock_deadline(int fd, int64_t timeout_ms);
 
+/// Starts writing the range of the file to disk without waiting for it, so that a later
+/// fsync finds little left to do (sync_file_range with SYNC_FILE_RANGE_WRITE).
+int lifeline_start_writeback(int fd, int64_t offset, int64_t length);
+
 #endif

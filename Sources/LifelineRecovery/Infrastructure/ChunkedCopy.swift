@@ -1,16 +1,24 @@
+import CLifelineSystem
 import Foundation
 import LifelineQueue
+import Synchronization
 
 /// Copies a file in chunks, hashing the bytes as they pass, and records a checkpoint every
 /// so often, so that a copy stopped by a crash, a kill or a failure continues where it was
 /// instead of starting over. Every byte is read once: the checksum comes from the copy, not
 /// from reading the result again (a resumed copy reads what was already copied once more).
 struct ChunkedCopy {
-    static let chunkSize = 1 << 20
+    static let chunkSize = 4 << 20
+
+    /// A throttled copy moves in smaller chunks, so its progress keeps flowing.
+    var chunkSize: Int {
+        guard let rate = throttle.bytesPerSecond, rate > 0 else { return Self.chunkSize }
+        return Int(min(max(rate / 8, 64 << 10), Int64(Self.chunkSize)))
+    }
     /// A checkpoint syncs the copy to disk: often enough that little is copied twice after a
     /// crash, rarely enough that the syncs do not set the pace.
-    static let checkpointBytes: Int64 = 64 << 20
-    static let checkpointInterval: Duration = .milliseconds(250)
+    static let checkpointBytes: Int64 = 256 << 20
+    static let checkpointInterval: Duration = .milliseconds(500)
 
     var source: URL
     var destination: URL
@@ -18,11 +26,17 @@ struct ChunkedCopy {
     var checkpoint: URL
     var throttle: Throttle
     /// Called before each chunk with its index in this run; throws to inject a failure.
-    var beforeChunk: (Int) throws -> Void
+    var beforeChunk: @Sendable (Int) throws -> Void
 
-    /// Copies what is left and returns the SHA-256 of the whole destination; `progress`
-    /// gets the bytes safely copied so far (including earlier runs) at each checkpoint.
-    func run(progress: (Int64) -> Void) async throws -> String {
+    /// Copies what is left, on a thread of its own, and returns the SHA-256 of the whole
+    /// destination; `progress` gets the bytes safely copied so far (including earlier runs)
+    /// at each checkpoint.
+    func run(progress: @escaping @Sendable (Int64) -> Void) async throws -> String {
+        let copy = self
+        return try await BlockingWork.run { cancellation in try copy.copy(progress: progress, cancellation: cancellation) }
+    }
+
+    private func copy(progress: (Int64) -> Void, cancellation: CancellationFlag) throws -> String {
         let total = try FileSystem.size(source)
         if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
         var offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
@@ -30,9 +44,11 @@ struct ChunkedCopy {
         defer { try? output.close() }
         // Bytes past the checkpoint may be torn: they are written again.
         try output.truncate(atOffset: UInt64(offset))
-        var checksum = Checksum()
+        // Hashing runs beside the writes, on a second thread: the copy takes as long as the
+        // slower of the two, not their sum.
+        let hasher = HashingThread()
         try output.seek(toOffset: 0)
-        while let data = try output.read(upToCount: Self.chunkSize), !data.isEmpty { checksum.update(data) }
+        while let data = try output.read(upToCount: chunkSize), !data.isEmpty { hasher.add(data) }
         let input = try FileHandle(forReadingFrom: source)
         defer { try? input.close() }
         try input.seek(toOffset: UInt64(offset))
@@ -50,16 +66,18 @@ struct ChunkedCopy {
         var chunk = 0
         do {
             while offset < total {
-                try Task.checkCancellation()
+                try cancellation.check()
                 try beforeChunk(chunk)
-                let data = try input.read(upToCount: Self.chunkSize) ?? Data()
+                let data = try input.read(upToCount: chunkSize) ?? Data()
                 guard !data.isEmpty else { break }
+                hasher.add(data)
                 try output.write(contentsOf: data)
-                checksum.update(data)
+                // The disk starts on this chunk now; the next checkpoint's sync waits for less.
+                _ = lifeline_start_writeback(output.fileDescriptor, offset, Int64(data.count))
                 CrashPoint.check("copy.mid-chunk")
                 offset += Int64(data.count)
+                throttle.pace(bytes: Int64(data.count))
                 if offset - synced >= Self.checkpointBytes || ContinuousClock.now - lastSync >= Self.checkpointInterval { try sync() }
-                try await throttle.pace(bytes: Int64(data.count))
                 chunk += 1
             }
             try sync()
@@ -67,27 +85,84 @@ struct ChunkedCopy {
             // A failure or a stop keeps what was copied; only a crash loses the bytes since
             // the last checkpoint.
             try? sync()
+            _ = hasher.finish()
             throw error
         }
-        return checksum.finalize()
+        return hasher.finish()
+    }
+}
+
+/// A SHA-256 computed on a thread of its own from the chunks handed to it, in order. At
+/// most two chunks wait, so a slow hash holds the copy back rather than filling memory.
+private final class HashingThread: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var queue: [Data] = []
+    private var closed = false
+    private var digest: String?
+    private let room = DispatchSemaphore(value: 2)
+
+    init() {
+        let thread = Thread { [self] in work() }
+        thread.name = "lifeline-hash"
+        thread.start()
+    }
+
+    func add(_ data: Data) {
+        room.wait()
+        lock.withLock {
+            queue.append(data)
+            lock.signal()
+        }
+    }
+
+    /// The digest of everything added; waits for the hashing to catch up.
+    func finish() -> String {
+        lock.withLock {
+            closed = true
+            lock.broadcast()
+            while digest == nil { lock.wait() }
+            return digest!
+        }
+    }
+
+    private func work() {
+        var checksum = Checksum()
+        while true {
+            let next: Data? = lock.withLock {
+                while queue.isEmpty && !closed { lock.wait() }
+                return queue.isEmpty ? nil : queue.removeFirst()
+            }
+            guard let data = next else { break }
+            checksum.update(data)
+            room.signal()
+        }
+        lock.withLock {
+            digest = checksum.finalize()
+            lock.broadcast()
+        }
     }
 }
 
 /// Limits copies to a number of bytes per second, so stages take realistic time. One
 /// throttle paces all the copies of a stage.
-final class Throttle {
+final class Throttle: Sendable {
     let bytesPerSecond: Int64?
     private let started = ContinuousClock.now
-    private var copied: Int64 = 0
+    private let copied = Mutex<Int64>(0)
 
     init(bytesPerSecond: Int64?) {
         self.bytesPerSecond = bytesPerSecond
     }
 
-    func pace(bytes: Int64) async throws {
+    /// Sleeps the calling thread (a copy's own) until the bytes so far are due.
+    func pace(bytes: Int64) {
         guard let bytesPerSecond, bytesPerSecond > 0 else { return }
-        copied += bytes
+        let copied = self.copied.withLock { total in
+            total += bytes
+            return total
+        }
         let due = started + .milliseconds(copied * 1000 / bytesPerSecond)
-        if due > .now { try await Task.sleep(until: due) }
+        let wait = due - .now
+        if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.milliseconds) / 1000) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 
 /// Generates a machine's recovery points: disk images of deterministic pseudo-random bytes
 /// (so every run of a test sees the same data) with their SHA-256 checksums.
@@ -7,8 +8,9 @@ struct RecoveryPoints {
 
     let layout: SimulatedLayout
 
-    /// Returns the machine's recovery points, generating them if it has none.
-    func ensure(machine: String, disks: Int, size: Int64) throws -> [String] {
+    /// Returns the machine's recovery points, generating them if it has none (a blocking
+    /// call: run it on a thread of its own).
+    func ensure(machine: String, disks: Int, size: Int64, cancellation: CancellationFlag) throws -> [String] {
         let existing = layout.recoveryPoints(machine)
         if !existing.isEmpty { return existing }
         for number in 1...Self.count {
@@ -19,7 +21,9 @@ struct RecoveryPoints {
             do {
                 for disk in 0..<disks {
                     let file = SimulatedLayout.disk(disk)
-                    sums[file] = try generate(staging.appendingPathComponent(file), size: size, seed: "\(machine)/\(name)/\(disk)")
+                    sums[file] = try generate(
+                        staging.appendingPathComponent(file), size: size, seed: "\(machine)/\(name)/\(disk)", cancellation: cancellation
+                    )
                 }
             } catch {
                 try? FileSystem.remove(staging)
@@ -35,7 +39,7 @@ struct RecoveryPoints {
     }
 
     /// Writes `size` bytes from a SplitMix64 stream seeded by `seed`; returns their SHA-256.
-    private func generate(_ url: URL, size: Int64, seed: String) throws -> String {
+    private func generate(_ url: URL, size: Int64, seed: String, cancellation: CancellationFlag) throws -> String {
         try FileSystem.createFile(url)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
@@ -45,7 +49,7 @@ struct RecoveryPoints {
         var block = [UInt8](repeating: 0, count: 1 << 20)
         while remaining > 0 {
             // A cancelled stage stops writing within a block.
-            try Task.checkCancellation()
+            try cancellation.check()
             let count = Int(min(Int64(block.count), remaining))
             block.withUnsafeMutableBytes { raw in
                 let words = raw.bindMemory(to: UInt64.self)

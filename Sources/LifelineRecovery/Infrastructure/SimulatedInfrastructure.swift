@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LifelineQueue
 
 /// Infrastructure made of real files under `$LIFELINE_HOME/infra/` (see ``SimulatedLayout``):
@@ -40,7 +41,10 @@ public struct SimulatedInfrastructure: Infrastructure {
         let s = request.server
         switch request.stage {
         case .create:
-            let points = try RecoveryPoints(layout: layout).ensure(machine: request.machine, disks: request.disks, size: request.diskSize)
+            let generator = RecoveryPoints(layout: layout)
+            let points = try await BlockingWork.run { cancellation in
+                try generator.ensure(machine: request.machine, disks: request.disks, size: request.diskSize, cancellation: cancellation)
+            }
             return ["recovery_points": .array(points.map { .string($0) })]
         case .startVM:
             let point = try recoveryPoint(request)
@@ -155,9 +159,10 @@ public struct SimulatedInfrastructure: Infrastructure {
         let total = sizes.reduce(0, +)
         let throttle = Throttle(bytesPerSecond: bytesPerSecond)
         var before: Int64 = 0
-        var chunksThisRun = 0
+        let chunksThisRun = Mutex(0)
         var resumedFrom: Int64 = 0
         var sums: [String: String] = [:]
+        let failChance = faults.failChance[stage]
         for index in 0..<disks {
             let name = SimulatedLayout.disk(index)
             let copy = ChunkedCopy(
@@ -165,19 +170,20 @@ public struct SimulatedInfrastructure: Infrastructure {
                 checkpoint: destination.appendingPathComponent(name + ".checkpoint"), throttle: throttle
             ) { _ in
                 // An injected failure strikes after some progress, as real ones do.
-                if failMidway && chunksThisRun >= 1 { throw InjectedFault(stage: stage, why: "failed midway") }
-                if let chance = faults.failChance[stage], Double.random(in: 0..<1) < chance {
+                if failMidway && chunksThisRun.withLock({ $0 }) >= 1 { throw InjectedFault(stage: stage, why: "failed midway") }
+                if let failChance, Double.random(in: 0..<1) < failChance {
                     throw InjectedFault(stage: stage, why: "chunk failed")
                 }
-                chunksThisRun += 1
+                chunksThisRun.withLock { $0 += 1 }
             }
-            let offset = before
-            var first = true
+            let (offset, size) = (before, sizes[index])
+            // Where this run found the copy: the first progress it reports.
+            let startedAt = Mutex<Int64?>(nil)
             sums[name] = try await copy.run { done in
-                if first { resumedFrom += done }
-                first = false
-                progress(StageProgress(done: offset + done, total: total, detail: "\(name) \(done)/\(sizes[index]) bytes"))
+                startedAt.withLock { if $0 == nil { $0 = done } }
+                progress(StageProgress(done: offset + done, total: total, detail: "\(name) \(done)/\(size) bytes"))
             }
+            resumedFrom += startedAt.withLock { $0 } ?? 0
             before += sizes[index]
         }
         if failMidway { throw InjectedFault(stage: stage, why: "failed at the end") }
