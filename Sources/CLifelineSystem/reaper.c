@@ -81,14 +81,15 @@ static char *put_number(char *out, long value) {
 
 /// SIGKILLs every child of the reaper and its process group. Children are descendants of the
 /// program that outlived their parents and were handed to the reaper; killing them hands
-/// their own children over in turn, until none is left.
-static void kill_children(void) {
+/// their own children over in turn, until none is left. Returns false when the kernel cannot
+/// list them (no CONFIG_PROC_CHILDREN): then the reaper does not wait for them.
+static bool kill_children(void) {
     static char buffer[65536];
     char path[64] = "/proc/self/task/";
     char *end = put_number(path + strlen(path), (long)getpid());
     memcpy(end, "/children", sizeof "/children");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) return false;
     ssize_t length = read(fd, buffer, sizeof buffer - 1);
     close(fd);
     long pid = 0;
@@ -102,6 +103,7 @@ static void kill_children(void) {
             pid = 0;
         }
     }
+    return true;
 }
 
 /// Reaps every child that has ended. The program's group is killed before the program is
@@ -183,8 +185,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         while (read(child_fd, drained, sizeof drained) > 0) {}
         bool children_left = reap(program, &program_done, &program_status);
         if (program_done) {
-            if (!children_left) break;
-            kill_children();
+            if (!children_left || !kill_children()) break;
         }
     }
     send_message(LIFELINE_REAPER_EXITED, program_status);
