@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,20 @@
 // no allocation, no locks, no stdio. _Fork skips the fork handlers, which may take locks.
 
 enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
+
+/// The open-files limit the process started with, which programs get back (0: unchanged).
+static rlim_t original_open_files = 0;
+
+int lifeline_raise_open_files_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    if (limit.rlim_cur >= limit.rlim_max) return 0;
+    rlim_t original = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
+    original_open_files = original;
+    return 0;
+}
 
 static void send_message(int kind, int value) {
     struct lifeline_reaper_message message = {kind, value};
@@ -39,7 +54,12 @@ static int arrange_descriptors(int stdin_fd, int stdout_fd, int stderr_fd, int c
     for (int i = 0; i < 5; i++) {
         if (dup2(moved[i], i) < 0) return -1;
     }
-    close_range(FIRST_FREE_FD, ~0U, 0);
+    if (close_range(FIRST_FREE_FD, ~0U, 0) != 0) {
+        // Kernels before 5.9 (or a seccomp filter) lack close_range: close them one by one.
+        struct rlimit limit;
+        rlim_t last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? limit.rlim_cur : 65536;
+        for (rlim_t fd = FIRST_FREE_FD; fd < last; fd++) close((int)fd);
+    }
     fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC);
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
     return 0;
@@ -53,6 +73,15 @@ static void run_program(char *const argv[], char *const envp[], const char *cwd,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
+    if (original_open_files != 0) {
+        struct rlimit limit;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+            limit.rlim_cur = original_open_files;
+            setrlimit(RLIMIT_NOFILE, &limit);
+        }
+    }
+    // The program is looked up in the job's PATH, not the worker's.
+    environ = (char **)envp;
     // If the reaper itself is killed, the program goes with it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != reaper) _exit(127);
     struct lifeline_reaper_message failure = {LIFELINE_REAPER_CWD_FAILED, 0};

@@ -23,7 +23,10 @@ public enum DurationText {
                 throw JobInputError("invalid duration '\(text)': unknown unit '\(rest.prefix { !$0.isNumber })'; use ms, s, m, h or d")
             }
             rest = rest.dropFirst(unit.count)
-            totalMs += value * factor
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            let (sum, overflowed) = totalMs.addingReportingOverflow(product)
+            guard !overflow, !overflowed else { throw JobInputError("duration '\(text)' is longer than a year") }
+            totalMs = sum
             guard totalMs <= maximum.milliseconds else {
                 throw JobInputError("duration '\(text)' is longer than a year")
             }

@@ -131,7 +131,10 @@ struct JSONParser {
     }
 
     private mutating func hex4() throws(JSONValueError) -> UInt32 {
-        guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+        let isHex = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte) }
+        guard index + 4 <= bytes.count, bytes[index..<index + 4].allSatisfy(isHex),
+              let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("\\u must be followed by four hex digits")
         }
         index += 4

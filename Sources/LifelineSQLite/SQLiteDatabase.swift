@@ -51,6 +51,9 @@ public enum SQLiteDatabase {
         config.busyMode = .timeout(5)
         let queue = try DatabaseQueue(path: path, configuration: config)
         let version = try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
+        guard version <= SchemaMigrations.version else {
+            throw DatabaseOpenError.newerSchema(path: path, version: version, known: SchemaMigrations.version)
+        }
         guard version == SchemaMigrations.version else {
             throw DatabaseOpenError.olderSchema(path: path, version: version, known: SchemaMigrations.version)
         }

@@ -35,6 +35,10 @@ struct lifeline_reaper_message {
 int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
                           int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out);
 
+/// Raises the soft limit on open files to the hard limit (programs started later get the
+/// original back). Returns 0 or an errno value.
+int lifeline_raise_open_files_limit(void);
+
 /// pipe2(fds, O_CLOEXEC), which Swift's Glibc module does not expose.
 int lifeline_pipe_cloexec(int fds[2]);
 

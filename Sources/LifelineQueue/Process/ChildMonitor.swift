@@ -32,12 +32,8 @@ final class ChildMonitor: @unchecked Sendable {
         // Writing to a program that has exited must fail with EPIPE, not kill the worker.
         signal(SIGPIPE, SIG_IGN)
         // Each running program holds four pipes here: hundreds of them need more than the
-        // usual soft limit of 1,024 descriptors.
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
+        // usual soft limit of 1,024 descriptors. The programs get the original limit back.
+        _ = lifeline_raise_open_files_limit()
         let thread = Thread { [self] in loop() }
         thread.name = "lifeline-children"
         thread.start()

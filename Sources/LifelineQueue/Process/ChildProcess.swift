@@ -70,13 +70,25 @@ public struct ChildProcess: Sendable {
 
     /// Starts the program; its reaper is running when this returns.
     public func start() async throws -> RunningChild {
-        let control = try Pipe.make()
-        let status = try Pipe.make()
-        let stdin = input == nil ? nil : try Pipe.make()
-        let stdout = capturesOutput ? try Pipe.make() : nil
-        let stderr = capturesOutput ? try Pipe.make() : nil
+        // Pipes made before one that fails are closed again.
+        var made: [(read: Int32, write: Int32)] = []
+        func pipe() throws -> (read: Int32, write: Int32) {
+            do {
+                made.append(try Pipe.make())
+                return made.last!
+            } catch {
+                made.forEach { _ = close($0.read); _ = close($0.write) }
+                throw error
+            }
+        }
+        let control = try pipe()
+        let status = try pipe()
+        let stdin = input == nil ? nil : try pipe()
+        let stdout = capturesOutput ? try pipe() : nil
+        let stderr = capturesOutput ? try pipe() : nil
         let childEnds = [control.read, status.write, stdin?.read, stdout?.write, stderr?.write].compactMap { $0 }
-        let parentEnds = [control.write, status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
+        // The control pipe's write end belongs to the RunningChild, which closes it.
+        let parentEnds = [status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
         let child = RunningChild(program: argv[0], directory: directory, control: control.write)
         let session = ChildSession(
             child: child, status: status.read, stdin: stdin.map { ($0.write, input ?? Data()) }, stdout: stdout?.read,
@@ -93,6 +105,7 @@ public struct ChildProcess: Sendable {
                 childEnds.forEach { _ = close($0) }
                 guard result == 0 else {
                     parentEnds.forEach { _ = close($0) }
+                    child.kill()
                     continuation.resume(returning: .failure(ChildProcessError(program: spec.argv[0], stage: .spawn, errno: result)))
                     return
                 }

@@ -135,6 +135,8 @@ final class ChildSession: @unchecked Sendable {
 
     private func closeOutput(_ fd: Int32) {
         guard let output = outputs.removeValue(forKey: fd) else { return }
+        // A last line without its newline is still a line.
+        if output.isStdout, !output.line.isEmpty, let onOutputLine { onOutputLine(String(decoding: output.line, as: UTF8.self)) }
         monitor.unwatch(fd)
         close(fd)
         let tail = String(decoding: output.tail.suffix(ChildProcess.tailBytes), as: UTF8.self)

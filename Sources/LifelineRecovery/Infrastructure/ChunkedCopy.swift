@@ -42,22 +42,34 @@ struct ChunkedCopy {
         var offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
         let output = try FileHandle(forUpdating: destination)
         defer { try? output.close() }
-        // Bytes past the checkpoint may be torn: they are written again.
-        try output.truncate(atOffset: UInt64(offset))
-        // Hashing runs beside the writes, on a second thread: the copy takes as long as the
-        // slower of the two, not their sum.
-        let hasher = HashingThread()
-        try output.seek(toOffset: 0)
-        while let data = try output.read(upToCount: chunkSize), !data.isEmpty { hasher.add(data) }
         let input = try FileHandle(forReadingFrom: source)
         defer { try? input.close() }
+        // Hashing runs beside the writes, on a second thread: the copy takes as long as the
+        // slower of the two, not their sum. Whatever happens, the thread is ended.
+        let hasher = HashingThread()
+        defer { _ = hasher.finish() }
+        // Bytes past the checkpoint may be torn: they are written again.
+        try output.truncate(atOffset: UInt64(offset))
+        try output.seek(toOffset: 0)
+        while let data = try output.read(upToCount: chunkSize), !data.isEmpty {
+            try cancellation.check()
+            hasher.add(data)
+        }
         try input.seek(toOffset: UInt64(offset))
         progress(offset)
         var synced = offset
         var lastSync = ContinuousClock.now
+        var syncFailed = false
         func sync() throws {
-            guard offset > synced else { return }
-            try output.synchronize()
+            guard offset > synced, !syncFailed else { return }
+            do {
+                try output.synchronize()
+            } catch {
+                // A failed sync may have lost the data: never checkpoint past it, even if a
+                // later sync of the same file says all is well.
+                syncFailed = true
+                throw error
+            }
             try FileSystem.writeCheckpoint(checkpoint, offset)
             synced = offset
             lastSync = .now
@@ -85,7 +97,6 @@ struct ChunkedCopy {
             // A failure or a stop keeps what was copied; only a crash loses the bytes since
             // the last checkpoint.
             try? sync()
-            _ = hasher.finish()
             throw error
         }
         return hasher.finish()
@@ -115,7 +126,8 @@ private final class HashingThread: @unchecked Sendable {
         }
     }
 
-    /// The digest of everything added; waits for the hashing to catch up.
+    /// The digest of everything added; waits for the hashing to catch up. Calling it again
+    /// returns the same digest.
     func finish() -> String {
         lock.withLock {
             closed = true
