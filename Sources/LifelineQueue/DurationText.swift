@@ -10,7 +10,7 @@ public enum DurationText {
         guard !rest.isEmpty else { throw JobInputError("empty duration: use e.g. 500ms, 30s, 5m, 2h") }
         // Zero needs no unit.
         if text == "0" { return .zero }
-        guard !text.hasPrefix("-") else { throw JobInputError("negative duration '\(text)': use 0 or more, e.g. 500ms, 30s, 5m, 2h") }
+        guard !text.hasPrefix("-") else { throw JobInputError("negative duration '\(text)': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h") }
         while !rest.isEmpty {
             let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
             guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits) else {

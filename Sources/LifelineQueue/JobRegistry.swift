@@ -38,20 +38,20 @@ public struct JobRegistry: Sendable {
         try JobLimits.checkQueueName(queue)
         let priority = request.priority ?? defaults.priority
         guard JobLimits.priorities.contains(priority) else {
-            throw JobInputError("priority \(priority) is out of range \(JobLimits.priorities) (0 runs first)")
+            throw JobInputError("priority \(priority) is out of range: use \(JobLimits.priorities.lowerBound) to \(JobLimits.priorities.upperBound) (0 runs first)")
         }
         let maxAttempts = request.maxAttempts ?? defaults.maxAttempts
         guard JobLimits.maxAttempts.contains(maxAttempts) else {
-            throw JobInputError("max attempts \(maxAttempts) is out of range \(JobLimits.maxAttempts)")
+            throw JobInputError("max attempts \(maxAttempts) is out of range: use \(JobLimits.maxAttempts.lowerBound) to \(JobLimits.maxAttempts.upperBound)")
         }
         let timeout = request.timeout ?? defaults.timeout
         guard JobLimits.timeout.contains(timeout) else {
-            throw JobInputError("timeout \(DurationText.format(timeout)) is out of range 1ms...7d")
+            throw JobInputError("timeout \(DurationText.format(timeout)) is out of range: use 1ms to 7d")
         }
         var backoff = defaults.backoff
         if let base = request.backoff {
             guard JobLimits.backoff.contains(base) else {
-                throw JobInputError("backoff \(DurationText.format(base)) is out of range 0s...1d")
+                throw JobInputError("backoff \(DurationText.format(base)) is out of range: use 0s to 1d")
             }
             backoff = Backoff(base: base, cap: defaults.backoff.cap, jitter: defaults.backoff.jitter)
         }

@@ -62,7 +62,7 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--args", "{\"a\": 1,\n \"b\" 2}"], "lifeline: --args: invalid JSON at line 2, column 6: expected ':' after the field name, found '2'"),
         (["enqueue", "noop", "--args", String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)], "nested deeper than 512 levels"),
         (["enqueue", "noop", "--args", #"{"a": 1e400}"#], "the number 1e400 is too large"),
-        (["enqueue", "noop", "--timeout", "-5s"], "lifeline: --timeout: negative duration '-5s': use 0 or more, e.g. 500ms, 30s, 5m, 2h"),
+        (["enqueue", "noop", "--timeout", "-5s"], "lifeline: --timeout: negative duration '-5s': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h"),
         (["enqueue", "noop", "--timeout", "10x"], "lifeline: --timeout: invalid duration '10x': unknown unit 'x'; use ms, s, m, h or d"),
         (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB)"),
         (["enqueue", "recovery.delete", "--args", "{}"], "job kind 'recovery.delete' is enqueued only by the actions of recovery servers"),

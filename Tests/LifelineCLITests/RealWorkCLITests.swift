@@ -118,10 +118,11 @@ struct RealWorkCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).75"
-        // setsid puts the sleep in a session of its own; the shell waits only in some endings.
-        let wait = ending == "success" ? "0.1" : "60"
+        // setsid puts the sleep in a session of its own; the shell ends in time only on success
+        // (after long enough for the escaped program to be seen).
+        let wait = ending == "success" ? "2" : "60"
         let id = try cli.enqueue([
-            "exec", "--args", #"{"argv": ["sh", "-c", "setsid sleep \#(marker) & sleep \#(wait)"]}"#, "--timeout", "2s", "--max-attempts", "1",
+            "exec", "--args", #"{"argv": ["sh", "-c", "setsid sleep \#(marker) & sleep \#(wait)"]}"#, "--timeout", "5s", "--max-attempts", "1",
         ])
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
