@@ -5,18 +5,30 @@ import Glibc
 #endif
 
 /// A `lifeline` command running in the background. Its stdout and stderr are read as they
-/// come, so a chatty process never blocks on a full pipe, and tests can wait for lines.
+/// come, so a chatty process never blocks on a full pipe, and tests can wait for lines. When
+/// each line arrived and when the process exited are noted on threads of their own, so a busy
+/// test process does not skew the times a test measures.
 public final class BackgroundCommand: @unchecked Sendable {
     public let process: Process
     private let lock = NSLock()
     private var stdoutData = Data()
     private var stderrData = Data()
     private var linesTaken = 0
+    private var arrivals: [ContinuousClock.Instant] = []
+    private var exit: ContinuousClock.Instant?
     private let drained = DispatchGroup()
 
+    /// Call before the process runs.
     init(_ process: Process, stdout: Pipe, stderr: Pipe) {
         self.process = process
-        drain(stdout.fileHandleForReading) { [self] data in lock.withLock { stdoutData += data } }
+        process.terminationHandler = { [self] _ in lock.withLock { exit = .now } }
+        drain(stdout.fileHandleForReading) { [self] data in
+            let now = ContinuousClock.now
+            lock.withLock {
+                stdoutData += data
+                arrivals += Array(repeating: now, count: data.count { $0 == 0x0A })
+            }
+        }
         drain(stderr.fileHandleForReading) { [self] data in lock.withLock { stderrData += data } }
     }
 
@@ -50,18 +62,26 @@ public final class BackgroundCommand: @unchecked Sendable {
 
     /// The next stdout line not returned before, waiting for it up to `timeout`.
     public func nextLine(timeout: Duration = .seconds(10)) async throws -> String {
-        var line: String?
+        try await nextTimedLine(timeout: timeout).line
+    }
+
+    /// The next stdout line not returned before, with when it arrived.
+    public func nextTimedLine(timeout: Duration = .seconds(10)) async throws -> (line: String, arrived: ContinuousClock.Instant) {
+        var next: (String, ContinuousClock.Instant)?
         try await waitUntil("a line of output", timeout: timeout) {
             let lines = lines
-            line = lock.withLock {
-                guard linesTaken < lines.count else { return nil }
+            next = lock.withLock {
+                guard linesTaken < lines.count, linesTaken < arrivals.count else { return nil }
                 linesTaken += 1
-                return lines[linesTaken - 1]
+                return (lines[linesTaken - 1], arrivals[linesTaken - 1])
             }
-            return line != nil
+            return next != nil
         }
-        return line!
+        return next!
     }
+
+    /// When the process exited, once it has.
+    public var exitedAt: ContinuousClock.Instant? { lock.withLock { exit } }
 
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)

@@ -63,8 +63,9 @@ public struct CLIRunner: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
+        let command = BackgroundCommand(process, stdout: stdout, stderr: stderr)
         try process.run()
-        return BackgroundCommand(process, stdout: stdout, stderr: stderr)
+        return command
     }
 
     /// Writes a file under the home's parent scratch area and returns its path.

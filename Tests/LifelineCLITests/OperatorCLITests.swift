@@ -110,8 +110,9 @@ struct OperatorCLITests {
         #expect(try JSONValue(parsing: try await follower.nextLine(timeout: .seconds(30)))["job"]?.intValue == first)
         let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1}"#])
         let enqueued = ContinuousClock.now
-        let event = try JSONValue(parsing: try await follower.nextLine(timeout: .seconds(30)))
-        #expect(ContinuousClock.now - enqueued < .seconds(1))
+        let (line, arrived) = try await follower.nextTimedLine(timeout: .seconds(30))
+        let event = try JSONValue(parsing: line)
+        #expect(arrived - enqueued < .seconds(1))
         #expect(event["job"]?.intValue == id && event["type"] == "enqueued")
     }
 
