@@ -18,10 +18,14 @@ public final class BackgroundCommand: @unchecked Sendable {
     private var exit: ContinuousClock.Instant?
     private let drained = DispatchGroup()
 
-    /// Call before the process runs.
+    /// Call once the process runs.
     init(_ process: Process, stdout: Pipe, stderr: Pipe) {
         self.process = process
-        process.terminationHandler = { [self] _ in lock.withLock { exit = .now } }
+        // Foundation reaps the process itself: watch for its end rather than wait for it.
+        Thread { [self] in
+            while process.isRunning { usleep(2000) }
+            lock.withLock { exit = .now }
+        }.start()
         drain(stdout.fileHandleForReading) { [self] data in
             let now = ContinuousClock.now
             lock.withLock {

@@ -63,9 +63,8 @@ public struct CLIRunner: Sendable {
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
-        let command = BackgroundCommand(process, stdout: stdout, stderr: stderr)
         try process.run()
-        return command
+        return BackgroundCommand(process, stdout: stdout, stderr: stderr)
     }
 
     /// Writes a file under the home's parent scratch area and returns its path.
