@@ -14,7 +14,7 @@ struct QueuesCommand: AsyncParsableCommand {
               lifeline queues retain --all --completed 3d --failed 14d
             """,
         subcommands: [
-            QueuesListCommand.self, QueuesLimitCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self,
+            QueuesListCommand.self, QueuesLimitCommand.self, QueuesPauseCommand<Pause>.self, QueuesPauseCommand<Resume>.self,
             QueuesRetainCommand.self,
         ]
     )
@@ -92,31 +92,36 @@ struct QueuesLimitCommand: AsyncParsableCommand {
     }
 }
 
-struct QueuesPauseCommand: AsyncParsableCommand {
+/// `queues pause` and `queues resume`: one command, told apart by its type parameter.
+protocol QueuePausing {
+    static var paused: Bool { get }
+    static var configuration: CommandConfiguration { get }
+}
+
+enum Pause: QueuePausing {
+    static let paused = true
     static let configuration = CommandConfiguration(
         commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
         discussion: "Example:\n  lifeline queues pause nightly"
     )
-
-    @OptionGroup var target: QueueTarget
-
-    func run() async throws {
-        try await target.update(QueueUpdate(paused: true))
-        Output.standardOutput.writeLine("queue \(target.name) paused")
-    }
 }
 
-struct QueuesResumeCommand: AsyncParsableCommand {
+enum Resume: QueuePausing {
+    static let paused = false
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Claim a paused queue's jobs again.",
         discussion: "Example:\n  lifeline queues resume nightly"
     )
+}
+
+struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration { Action.configuration }
 
     @OptionGroup var target: QueueTarget
 
     func run() async throws {
-        try await target.update(QueueUpdate(paused: false))
-        Output.standardOutput.writeLine("queue \(target.name) resumed")
+        try await target.update(QueueUpdate(paused: Action.paused))
+        Output.standardOutput.writeLine("queue \(target.name) \(Action.paused ? "paused" : "resumed")")
     }
 }
 
