@@ -13,8 +13,6 @@ public struct JobRegistry: Sendable {
         kinds[definition.kind] = AnyJobDefinition(definition)
     }
 
-    public var registeredKinds: [String] { kinds.keys.sorted() }
-
     /// The kinds people may enqueue by hand.
     public var enqueueableKinds: [String] { kinds.values.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 

@@ -9,13 +9,17 @@ import Glibc
 /// Opens Lifeline databases: on disk as a WAL pool shared by many processes, or in memory
 /// for tests.
 public enum SQLiteDatabase {
+    /// How long a write waits for another process's writer lock unless told otherwise
+    /// (`LIFELINE_LOCK_TIMEOUT` in the CLI).
+    public static let defaultLockTimeout: Duration = .seconds(30)
+
     /// `UPDATE … RETURNING` and `json_insert(…, '$[#]', …)` need 3.35.
     static let minimumSQLite = (major: 3, minor: 35)
 
     /// Opens (creating if needed) the database at `path`, owner-only, and brings its schema
     /// up to date. A file that is not a Lifeline database of this or an older schema is
     /// refused untouched.
-    public static func openPool(path: String, lockTimeout: Duration = .seconds(30)) throws -> DatabasePool {
+    public static func openPool(path: String, lockTimeout: Duration = defaultLockTimeout) throws -> DatabasePool {
         try checkSQLiteVersion()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         try DatabaseFileCheck.check(path: path)

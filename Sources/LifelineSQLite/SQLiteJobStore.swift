@@ -17,7 +17,7 @@ public struct SQLiteJobStore: JobStore {
     ///   - lockTimeout: how long a write waits for another process's writer lock.
     public init(
         writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook<SQLiteTransaction>)? = nil,
-        lockTimeout: Duration = .seconds(30)
+        lockTimeout: Duration = SQLiteDatabase.defaultLockTimeout
     ) {
         self.writer = writer
         self.clock = clock

@@ -15,7 +15,7 @@ public struct SQLiteServerStore: ServerStore {
 
     /// A job store whose finished stage jobs move their servers.
     public static func jobStore(
-        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, lockTimeout: Duration = .seconds(30)
+        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, lockTimeout: Duration = SQLiteDatabase.defaultLockTimeout
     ) -> SQLiteJobStore {
         SQLiteJobStore(writer: writer, clock: clock, finishHook: ServerLifecycleHook<SQLiteTransaction>(), lockTimeout: lockTimeout)
     }

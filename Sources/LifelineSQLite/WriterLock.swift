@@ -12,8 +12,6 @@ import Glibc
 /// writer the moment the lock is free. SQLite's own locking still guards the data: this
 /// lock only orders Lifeline's writers, and a process that cannot take it writes without it.
 final class WriterLock: Sendable {
-    static let defaultTimeout: Duration = .seconds(30)
-
     private let fd: Int32
     private let path: String
     private let timeout: Duration

@@ -40,14 +40,16 @@ enum BatchFile {
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) else {
                 continue
             }
-            if let offset = InputParsing.firstInvalidUTF8(line) {
-                throw CLIFailure(.invalidInput, "--batch line \(number): invalid UTF-8 at byte \(offset) of the line; the file must be UTF-8")
-            }
             do {
                 jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
             } catch let error as JobInputError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error.message)")
             } catch JSONValueError.syntax(_, let column, let message) {
+                // Bytes that are not UTF-8 never parse: say so, with where, rather than what
+                // the parser met there. Only a failed line is scanned for them.
+                if let offset = InputParsing.firstInvalidUTF8(line) {
+                    throw CLIFailure(.invalidInput, "--batch line \(number): invalid UTF-8 at byte \(offset) of the line; the file must be UTF-8")
+                }
                 throw CLIFailure(.invalidInput, "--batch line \(number), column \(column): invalid JSON: \(message)")
             } catch {
                 throw CLIFailure(.runtime, "--batch line \(number): \(error)")

@@ -57,7 +57,8 @@ struct EventsCommand: AsyncParsableCommand {
         var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
         let changes = Doorbell()
-        let watcher = follow ? try DatabaseChangeWatcher(databasePath: store.databasePath) { changes.ring() } : nil
+        // Without a change notice (inotify unavailable), the follower looks once a second.
+        let watcher = follow ? try? DatabaseChangeWatcher(databasePath: store.databasePath) { changes.ring() } : nil
         defer { withExtendedLifetime(watcher) {} }
         if follow && after == nil && since == nil && !all {
             var last = filter

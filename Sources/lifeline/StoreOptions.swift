@@ -63,7 +63,7 @@ struct StoreOptions: ParsableArguments {
 
     /// How long a write waits for another process's writer lock: `LIFELINE_LOCK_TIMEOUT`.
     private func lockTimeout() throws -> Duration {
-        guard let text = ProcessInfo.processInfo.environment["LIFELINE_LOCK_TIMEOUT"], !text.isEmpty else { return .seconds(30) }
+        guard let text = ProcessInfo.processInfo.environment["LIFELINE_LOCK_TIMEOUT"], !text.isEmpty else { return SQLiteDatabase.defaultLockTimeout }
         return try InputParsing.duration(text, flag: "LIFELINE_LOCK_TIMEOUT")
     }
 

@@ -90,7 +90,10 @@ struct FileSafetyCLITests {
         let full = try #require(failure, "the disk never filled")
         #expect(full.status == 1 && full.stderr.split(separator: "\n").count == 1)
         #expect(full.stderr.contains("the disk is full"))
+        // Reads take nothing from a full disk.
         let count = try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count
+        #expect(try cli.json(["stats", "--json", "--db", db]).count == 1)
+        #expect(try cli.run(["events", "--db", db]).status == 0)
         #expect(try Self.integrityCheck(db) == "ok")
         try FileManager.default.removeItem(at: mount.url.appendingPathComponent("filler"))
         #expect(try cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)

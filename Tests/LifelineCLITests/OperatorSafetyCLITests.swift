@@ -78,14 +78,16 @@ struct OperatorSafetyCLITests {
         #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
     }
 
-    @Test("a database deleted or replaced under a running worker ends it with one line and exit 1", arguments: ["deleted", "replaced"])
+    @Test("a database deleted or replaced under a running worker ends it, and its running program, with one line and exit 1",
+          arguments: ["deleted", "replaced"])
     func databaseSwapped(how: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
-        try await waitUntil("the worker to start") { worker.stderr.contains("worker started") }
+        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
         let path = cli.home.appendingPathComponent("lifeline.db").path
         if how == "deleted" {
             try FileManager.default.removeItem(atPath: path)
@@ -98,6 +100,9 @@ struct OperatorSafetyCLITests {
         #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
         let lines = worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
         #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted" : "was replaced by another file") under this worker; exiting"])
+        try await waitUntil("the program to end with its worker", timeout: .seconds(10)) {
+            ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
+        }
     }
 
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
