@@ -8,12 +8,14 @@ let package = Package(
         .executable(name: "lifeline", targets: ["lifeline"]),
         .library(name: "LifelineQueue", targets: ["LifelineQueue"]),
         .library(name: "LifelineSQLite", targets: ["LifelineSQLite"]),
+        .library(name: "LifelinePostgres", targets: ["LifelinePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
@@ -44,6 +46,16 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The JobStore and ServerStore on PostgreSQL, for pools on many hosts.
+        .target(
+            name: "LifelinePostgres",
+            dependencies: [
+                "LifelineQueue",
+                "LifelineRecovery",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The JobStore and ServerStore conformance suites, fixtures and event-based waits, shared by every store's tests.
         .target(
             name: "LifelineTestKit",
@@ -55,6 +67,7 @@ let package = Package(
                 "LifelineQueue",
                 "LifelineRecovery",
                 "LifelineSQLite",
+                "LifelinePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +92,10 @@ let package = Package(
         .testTarget(
             name: "LifelineSQLiteTests",
             dependencies: ["LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit"]
+        ),
+        .testTarget(
+            name: "LifelinePostgresTests",
+            dependencies: ["LifelineQueue", "LifelineRecovery", "LifelinePostgres", "LifelineTestKit"]
         ),
         .testTarget(
             name: "LifelineCLITests",

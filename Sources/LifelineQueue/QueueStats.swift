@@ -66,3 +66,16 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         try container.encode(oldestWaiting.mapValues { Double($0.milliseconds) / 1000 }, forKey: .oldestWaitingSeconds)
     }
 }
+
+extension QueueStats {
+    /// The 1, 5 and 15 minute windows from counts of `completed`, `retrying` and `discarded`
+    /// events, each `[last 1, last 5, last 15 minutes]`.
+    public static func windows(_ counts: [String: [Int]]) -> [Window] {
+        [1, 5, 15].enumerated().map { index, minutes in
+            let count = { (type: String) in counts[type]?[index] ?? 0 }
+            return Window(
+                minutes: minutes, completed: count("completed"), failedAttempts: count("retrying") + count("discarded"), discarded: count("discarded")
+            )
+        }
+    }
+}

@@ -51,8 +51,7 @@ extension SQLiteJobStore {
             """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
         for job in jobs {
             try EventLog.append(
-                db, at: now, type: .started, job: job.id, server: job.server,
-                data: ["attempt": .int(Int64(job.attempt)), "worker": .string(owner)]
+                db, at: now, type: .started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner)
             )
         }
         // RETURNING gives no order; callers get the claim order.
@@ -79,9 +78,7 @@ extension SQLiteJobStore {
             db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )
         for job in expired {
-            let message = "lease expired: worker \(job.leaseOwner ?? "?") stopped renewing it"
-            let outcome: JobOutcome = job.cancelRequested ? .cancelled : .failed(error: message)
-            try applyOutcome(outcome, to: job, db, now: now, hook: hook)
+            try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, db, now: now, hook: hook)
         }
     }
 }

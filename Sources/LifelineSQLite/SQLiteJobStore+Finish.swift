@@ -58,83 +58,7 @@ extension SQLiteJobStore {
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the
     /// event that says so. The caller has checked the fence.
     static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws {
-        var change = JobChange(job: job, now: now)
-        // A cancel request wins over anything but success: the user asked the job to stop.
-        var outcome = outcome
-        if job.cancelRequested, case .completed = outcome {} else if job.cancelRequested { outcome = .cancelled }
-        switch outcome {
-        case .completed(let result):
-            change.finish(.completed, event: .completed, data: ["attempt": .int(Int64(job.attempt))])
-            change.result = result
-        case .failed(let error) where job.attempt < job.maxAttempts:
-            let delay = job.backoff.delay(afterAttempt: job.attempt)
-            change.recordError(error)
-            change.wait(.retryable, runAt: now + delay.milliseconds, event: .retrying, data: [
-                "attempt": .int(Int64(job.attempt)), "error": .string(error),
-                "run_at": .string(LifelineJSON.formatTime(Date(ms: now + delay.milliseconds))),
-            ])
-        case .failed(let error), .discarded(let error):
-            change.recordError(error)
-            change.finish(.discarded, event: .discarded, data: ["attempt": .int(Int64(job.attempt)), "error": .string(error)])
-        case .snoozed(let delay):
-            change.attempt -= 1
-            change.wait(.scheduled, runAt: now + delay.milliseconds, event: .snoozed, data: [
-                "run_at": .string(LifelineJSON.formatTime(Date(ms: now + delay.milliseconds))),
-            ])
-        case .released:
-            change.attempt -= 1
-            change.wait(.available, runAt: now, event: .released, data: ["worker": .string(job.leaseOwner ?? "")])
-        case .cancelled:
-            change.finish(.cancelled, event: .cancelled, data: ["attempt": .int(Int64(job.attempt))])
-        }
-        try change.save(db)
-        CrashPoint.check("finish.after-job-update")
-        if change.state.isFinal {
-            try hook?.jobDidFinish(
-                job, state: change.state, result: change.result, error: change.newError?.error,
-                in: SQLiteTransaction(db: db, nowMs: now, hook: hook)
-            )
-        }
-    }
-}
-
-/// The columns a finished attempt changes, gathered so one statement writes them.
-private struct JobChange {
-    let job: Job
-    let now: Int64
-    var state: JobState = .running
-    var attempt: Int
-    var runAt: Int64
-    var finishedAt: Int64?
-    var result: JSONValue?
-    var newError: AttemptError?
-    var event: (EventType, JSONValue) = (.completed, .object([:]))
-
-    init(job: Job, now: Int64) {
-        self.job = job
-        self.now = now
-        attempt = job.attempt
-        runAt = job.runAt.ms
-    }
-
-    mutating func finish(_ state: JobState, event: EventType, data: JSONValue) {
-        self.state = state
-        finishedAt = now
-        self.event = (event, data)
-    }
-
-    mutating func wait(_ state: JobState, runAt: Int64, event: EventType, data: JSONValue) {
-        self.state = state
-        self.runAt = runAt
-        self.event = (event, data)
-    }
-
-    mutating func recordError(_ message: String) {
-        newError = AttemptError(attempt: job.attempt, at: Date(ms: now), error: message, worker: job.leaseOwner)
-    }
-
-    func save(_ db: Database) throws {
-        let errorJSON = try newError.map { String(decoding: try LifelineJSON.encoder().encode($0), as: UTF8.self) }
+        let change = OutcomeChange(job: job, outcome: outcome, now: Date(ms: now))
         try RawStatement(db, """
             UPDATE jobs
             SET state = ?1, attempt = ?2, run_at = ?3, finished_at = ?4, result = ?5,
@@ -142,9 +66,16 @@ private struct JobChange {
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
             WHERE id = ?7
             """, [
-                .text(state.rawValue), .int(attempt), .int(runAt), .int(finishedAt), .text(result?.canonicalText), .text(errorJSON),
-                .int(job.id),
+                .text(change.state.rawValue), .int(change.attempt), .int(change.runAt.ms), .int(change.finishedAt?.ms),
+                .text(change.result?.canonicalText), .text(try change.newErrorJSON()), .int(job.id),
             ]).execute()
-        try EventLog.append(db, at: now, type: event.0, job: job.id, server: job.server, data: event.1)
+        try EventLog.append(db, at: now, type: change.event, job: job.id, server: job.server, data: change.eventData)
+        CrashPoint.check("finish.after-job-update")
+        if change.state.isFinal {
+            try hook?.jobDidFinish(
+                job, state: change.state, result: change.result, error: change.newError?.error,
+                in: SQLiteTransaction(db: db, nowMs: now, hook: hook)
+            )
+        }
     }
 }

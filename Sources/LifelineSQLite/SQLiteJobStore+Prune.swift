@@ -48,9 +48,7 @@ extension SQLiteJobStore {
             }
             guard let last = rows.last else { return total }
             cursor = (last.finishedAt, last.id)
-            let expired = rows.filter { job in
-                retention.of(queue: job.queue, completed: job.state == "completed").map { job.finishedAt < now - $0 } ?? false
-            }
+            let expired = rows.filter { retention.expired(queue: $0.queue, state: $0.state, finishedAt: $0.finishedAt, now: now) }
             guard !expired.isEmpty else { continue }
             let pruned = try await write { db in
                 var result = PruneResult(jobs: 0, events: 0)
@@ -71,16 +69,13 @@ extension SQLiteJobStore {
     }
 
     /// Each queue's retention in milliseconds (`nil`: forever), and the shortest of all.
-    private func retentions() async throws -> Retentions {
+    private func retentions() async throws -> QueueRetention {
         try await writer.read { db in
-            var queues: [String: (completed: Int64?, failed: Int64?)] = [:]
+            var retention = QueueRetention()
             for row in try Row.fetchAll(db, sql: "SELECT name, retain_completed_ms, retain_failed_ms FROM queues") {
-                queues[row["name"]] = (
-                    Self.retention(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted)?.milliseconds,
-                    Self.retention(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)?.milliseconds
-                )
+                retention.add(queue: row["name"], completedMs: row["retain_completed_ms"], failedMs: row["retain_failed_ms"])
             }
-            return Retentions(queues: queues)
+            return retention
         }
     }
 }
@@ -90,20 +85,4 @@ private struct FinishedJob: Sendable {
     var queue: String
     var state: String
     var finishedAt: Int64
-}
-
-private struct Retentions {
-    var queues: [String: (completed: Int64?, failed: Int64?)]
-
-    /// A queue without a row of its own keeps the defaults.
-    func of(queue: String, completed: Bool) -> Int64? {
-        let setting = queues[queue] ?? (QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds)
-        return completed ? setting.completed : setting.failed
-    }
-
-    var shortest: Int64? {
-        let all = queues.values.flatMap { [$0.completed, $0.failed] }.compactMap { $0 }
-            + [QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds]
-        return all.min()
-    }
 }

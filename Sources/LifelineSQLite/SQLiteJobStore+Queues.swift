@@ -10,8 +10,8 @@ extension SQLiteJobStore {
                 let name: String = row["name"]
                 queues[name] = QueueInfo(
                     name: name, limit: row["concurrency_limit"], paused: row["paused"], counts: [:],
-                    retainCompleted: Self.retention(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted),
-                    retainFailed: Self.retention(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)
+                    retainCompleted: QueueRetention.stored(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted),
+                    retainFailed: QueueRetention.stored(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)
                 )
             }
             for row in try Row.fetchAll(db, sql: "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state") {
@@ -22,12 +22,6 @@ extension SQLiteJobStore {
             }
             return queues.values.sorted { $0.name < $1.name }
         }
-    }
-
-    /// A stored retention: NULL is the default, 0 is forever (`nil`).
-    static func retention(_ ms: Int64?, default: Duration) -> Duration? {
-        guard let ms else { return `default` }
-        return ms == 0 ? nil : .milliseconds(ms)
     }
 
     public func queueUpdate(_ queue: String, _ update: QueueUpdate, create: Bool) async throws {

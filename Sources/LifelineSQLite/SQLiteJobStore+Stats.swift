@@ -42,12 +42,6 @@ extension SQLiteJobStore {
             """, arguments: [cutoff(1), cutoff(5), firstSeq]) {
             counts[row["type"]] = [row["m1"], row["m5"], row["m15"]]
         }
-        return [1, 5, 15].enumerated().map { index, minutes in
-            let count = { (type: String) in counts[type]?[index] ?? 0 }
-            return QueueStats.Window(
-                minutes: minutes, completed: count("completed"), failedAttempts: count("retrying") + count("discarded"),
-                discarded: count("discarded")
-            )
-        }
+        return QueueStats.windows(counts)
     }
 }

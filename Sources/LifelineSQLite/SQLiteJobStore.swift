@@ -52,13 +52,3 @@ public struct SQLiteJobStore: JobStore {
         Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
     }
 }
-
-extension Date {
-    init(ms: Int64) {
-        self.init(timeIntervalSince1970: Double(ms) / 1000)
-    }
-
-    var ms: Int64 {
-        Int64((timeIntervalSince1970 * 1000).rounded(.down))
-    }
-}

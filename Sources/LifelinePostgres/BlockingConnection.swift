@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A PostgreSQL connection used from one thread with blocking calls, so the lifecycle's
+/// synchronous steps can run inside a store transaction. It connects on first use, and after
+/// the connection is lost reconnects on the next use, no sooner than its backoff allows. A
+/// statement the server does not answer within `timeout` drops the connection: a worker cut
+/// off from its database hears about it in time to stop its jobs before their leases run out.
+final class BlockingConnection: @unchecked Sendable {
+    let location: PostgresLocation
+    let timeout: Duration
+    private let logger: Logger
+    private var connection: PostgresConnection?
+    private var failures = 0
+    private var retryAt = ContinuousClock.now
+    private var lastFailure = ""
+
+    init(location: PostgresLocation, timeout: Duration, logger: Logger) {
+        self.location = location
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Runs one statement and returns its rows.
+    @discardableResult
+    func query(_ query: PostgresQuery) throws -> [PostgresRow] {
+        let connection = try connected()
+        do {
+            return try wait(connection.query(query, logger: logger)).rows
+        } catch let error as PSQLError where error.code == .server {
+            throw PostgresStatementError(message: PostgresErrorText.describe(error), sqlState: PostgresErrorText.sqlState(error))
+        } catch let error as PSQLError {
+            drop()
+            throw PostgresStoreError.connectionLost(location.description, PostgresErrorText.describe(error))
+        }
+    }
+
+    func close() {
+        drop()
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        connection = nil
+        guard ContinuousClock.now >= retryAt else {
+            throw PostgresStoreError.unreachable(location.description, lastFailure)
+        }
+        do {
+            let opened = try wait(PostgresConnection.connect(
+                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: location.configuration, id: 1, logger: logger
+            ))
+            connection = opened
+            failures = 0
+            return opened
+        } catch {
+            failures += 1
+            lastFailure = (error as? PostgresStoreError)?.reason ?? PostgresErrorText.describe(error)
+            // 100 ms doubling to 5 s: a restarting server is not hammered, and is found soon.
+            retryAt = .now + min(.milliseconds(100) * (1 << min(failures - 1, 6)), .seconds(5))
+            if let error = error as? PSQLError, error.code == .server {
+                throw PostgresStoreError.refused(location.description, lastFailure)
+            }
+            throw PostgresStoreError.unreachable(location.description, lastFailure)
+        }
+    }
+
+    private func drop() {
+        // The connection must outlive its close.
+        if let closing = connection { closing.close().whenComplete { _ in _ = closing } }
+        connection = nil
+    }
+
+    /// Waits for `future` at most `timeout`; past it, the connection is dropped.
+    private func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let box = ResultBox<T>()
+        future.whenComplete { box.set($0) }
+        guard box.wait(timeout: timeout) else {
+            drop()
+            throw PostgresStoreError.noAnswer(location.description, timeout)
+        }
+        return try box.result!.get()
+    }
+}
+
+/// A result handed from an event loop to a waiting thread.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var stored: Result<T, any Error>?
+
+    var result: Result<T, any Error>? { lock.withLock { stored } }
+
+    func set(_ result: Result<T, any Error>) {
+        lock.withLock { stored = result }
+        semaphore.signal()
+    }
+
+    func wait(timeout: Duration) -> Bool {
+        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
+        return semaphore.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
+    }
+}
+
+/// Why a PostgreSQL store call failed, in words an operator can act on. Never holds a
+/// password: locations are shown by their description.
+public enum PostgresStoreError: Error, CustomStringConvertible {
+    case unreachable(String, String)
+    case refused(String, String)
+    case connectionLost(String, String)
+    case noAnswer(String, Duration)
+    case newerSchema(String, version: Int, known: Int)
+    case notInitialized(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let location, let reason): "cannot reach PostgreSQL at \(location): \(reason)"
+        case .refused(let location, let reason): "PostgreSQL at \(location) refused the connection: \(reason)"
+        case .connectionLost(let location, let reason): "lost the connection to PostgreSQL at \(location): \(reason)"
+        case .noAnswer(let location, let timeout): "PostgreSQL at \(location) did not answer within \(timeout); the connection was dropped"
+        case .newerSchema(let location, let version, let known):
+            "the queue at \(location) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
+        case .notInitialized(let location): "no Lifeline queue at \(location) (a write command creates it)"
+        }
+    }
+
+    /// The part after the location, for a message that names the location itself.
+    var reason: String {
+        switch self {
+        case .unreachable(_, let reason), .refused(_, let reason), .connectionLost(_, let reason): reason
+        default: description
+        }
+    }
+}
+
+/// An error the server reported for a statement, in its own words.
+public struct PostgresStatementError: Error, CustomStringConvertible {
+    public let message: String
+    public let sqlState: String?
+
+    public var description: String { message }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Tells a process when any process, on any host, commits a change to the queue: LISTEN on a
+/// connection of its own, reconnecting with backoff when the server restarts or the network
+/// drops. After each reconnect it reports a change, since some may have gone unheard.
+public final class PostgresChangeListener: Sendable {
+    private let task: Task<Void, Never>
+
+    public init(location: PostgresLocation, logger: Logger = Logger(label: "lifeline.postgres"), onChange: @escaping @Sendable () -> Void) {
+        task = Task {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: location.configuration, id: 2, logger: logger)
+                    failures = 0
+                    defer { connection.close().whenComplete { _ in _ = connection } }
+                    try await connection.listen(on: PostgresSession.channel) { notifications in
+                        onChange()
+                        for try await _ in notifications { onChange() }
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    failures += 1
+                    if failures == 1 {
+                        logger.warning("lost the change feed; reconnecting", metadata: [
+                            "database": "\(location)", "error": "\(PostgresErrorText.describe(error))",
+                        ])
+                    }
+                }
+                try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 6)), .seconds(5)))
+            }
+        }
+    }
+
+    public func stop() {
+        task.cancel()
+    }
+
+    deinit {
+        task.cancel()
+    }
+}

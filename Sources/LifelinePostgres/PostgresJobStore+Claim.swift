@@ -1,0 +1,112 @@
+import Foundation
+import LifelineQueue
+
+extension PostgresJobStore {
+    public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
+        let result = try await transaction { transaction in
+            let finished = try Self.finish(request.finishes, transaction)
+            try Self.rescueExpiredLeases(transaction)
+            try Self.promoteDueJobs(transaction)
+            var claimed: [Job] = []
+            for (queue, setting) in try Self.queueSettings(request.queues, transaction) where claimed.count < request.limit {
+                if setting?.paused == true { continue }
+                var room = request.limit - claimed.count
+                if setting?.limit != nil {
+                    // Hosts claiming from a limited queue take turns on its row, so the limit
+                    // holds across all of them.
+                    let limit = try transaction.connection.query("SELECT concurrency_limit FROM queues WHERE name = \(queue) FOR UPDATE")
+                        .first?.decode(Int?.self) ?? nil
+                    if let limit {
+                        let running = try transaction.connection.query(
+                            "SELECT count(*) FROM jobs WHERE queue = \(queue) AND state = 'running'"
+                        ).first?.decode(Int.self) ?? 0
+                        room = min(room, limit - running)
+                    }
+                }
+                guard room > 0 else { continue }
+                claimed += try Self.claim(queue: queue, count: room, owner: request.owner, lease: request.lease, transaction)
+            }
+            // A worker with free slots left waits; tell it until when at most.
+            let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
+            if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
+            CrashPoint.check("claim.before-commit")
+            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
+        }
+        if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
+        CrashPoint.check("claim.after-commit")
+        return result
+    }
+
+    /// The named queues with their settings, in the given order; with no names, every
+    /// registered queue, by name.
+    private static func queueSettings(_ names: [String], _ transaction: PostgresTransaction) throws -> [(String, QueueSetting?)] {
+        let rows = try transaction.connection.query(names.isEmpty
+            ? "SELECT name, concurrency_limit, paused FROM queues ORDER BY name"
+            : "SELECT name, concurrency_limit, paused FROM queues WHERE name = ANY(\(names))")
+        var known: [(String, QueueSetting?)] = []
+        for row in rows {
+            let (name, limit, paused) = try row.decode((String, Int?, Bool).self)
+            known.append((name, QueueSetting(limit: limit, paused: paused)))
+        }
+        guard !names.isEmpty else { return known }
+        let byName = Dictionary(known, uniquingKeysWith: { first, _ in first })
+        return names.map { ($0, byName[$0] ?? nil) }
+    }
+
+    private static func claim(queue: String, count: Int, owner: String, lease: Duration, _ transaction: PostgresTransaction) throws -> [Job] {
+        let now = transaction.nowMs
+        let jobs = try transaction.connection.query("""
+            WITH picked AS (
+                SELECT id FROM jobs WHERE queue = \(queue) AND state = 'available'
+                ORDER BY priority, run_at, id LIMIT \(count)
+                FOR UPDATE SKIP LOCKED)
+            UPDATE jobs j
+            SET state = 'running', attempt = j.attempt + 1, lease_owner = \(owner), lease_expires_at = \(now + lease.milliseconds),
+                heartbeat_at = \(now), attempted_at = \(now)
+            FROM picked WHERE j.id = picked.id
+            RETURNING \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
+            """).map(Job.init(row:))
+        for job in jobs {
+            try transaction.eventAppend(.started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner))
+        }
+        // RETURNING gives no order; callers get the claim order.
+        return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
+    }
+
+    private static func nextWakeup(_ transaction: PostgresTransaction) throws -> Date? {
+        let row = try transaction.connection.query("""
+            SELECT (SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable')),
+                   (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')
+            """).first
+        guard let (due, expiry) = try row?.decode((Int64?, Int64?).self) else { return nil }
+        return [due, expiry].compactMap { $0 }.min().map(Date.init(ms:))
+    }
+
+    /// Scheduled and retryable jobs whose time has come become available. Rows another host
+    /// is promoting are skipped, not waited for.
+    private static func promoteDueJobs(_ transaction: PostgresTransaction) throws {
+        try transaction.connection.query("""
+            UPDATE jobs SET state = 'available'
+            WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= \(transaction.nowMs)
+                         FOR UPDATE SKIP LOCKED)
+            """)
+    }
+
+    /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
+    /// recorded as failed, with the worker that held it.
+    static func rescueExpiredLeases(_ transaction: PostgresTransaction) throws {
+        let expired = try transaction.connection.query("""
+            SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE state = 'running' AND lease_expires_at < \(transaction.nowMs)
+            FOR UPDATE SKIP LOCKED
+            """).map(Job.init(row:))
+        for job in expired {
+            try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, transaction)
+        }
+    }
+}
+
+/// A queue's row in `queues`, when it has one.
+struct QueueSetting {
+    var limit: Int?
+    var paused: Bool
+}

@@ -1,0 +1,44 @@
+import Foundation
+import LifelineQueue
+
+extension PostgresJobStore {
+    public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
+        try await transaction { transaction in
+            for queue in Set(jobs.map(\.queue)).sorted() { try Self.register(queue: queue, transaction) }
+            return try jobs.enumerated().map { index, job in
+                if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
+                return try Self.insert(job, transaction, registerQueue: false)
+            }
+        }
+    }
+
+    /// Workers that serve every queue find the queues here.
+    static func register(queue: String, _ transaction: PostgresTransaction) throws {
+        try transaction.connection.query("INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT DO NOTHING")
+    }
+
+    /// Inserts one job inside the caller's transaction.
+    static func insert(_ job: NewJob, _ transaction: PostgresTransaction, registerQueue: Bool = true) throws -> InsertedJob {
+        if registerQueue { try register(queue: job.queue, transaction) }
+        let (runAt, state) = job.start(now: transaction.now)
+        // A taken key inserts nothing; only then is the existing job read and compared.
+        let rows = try transaction.connection.query("""
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
+                              backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
+            VALUES (\(job.queue), \(job.kind), \(job.args.canonicalText), \(state.rawValue), \(job.priority), \(job.maxAttempts),
+                    \(job.timeout.milliseconds), \(job.backoff.base.milliseconds), \(job.backoff.cap.milliseconds), \(job.backoff.jitter),
+                    \(runAt.ms), \(job.idempotencyKey), \(job.server), \(transaction.nowMs))
+            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id
+            """)
+        guard let id = try rows.first?.decode(Int64.self) else {
+            let key = job.idempotencyKey ?? ""
+            guard let existing = try transaction.jobGet(idempotencyKey: key) else {
+                throw PostgresDataError("the insert of key '\(key)' conflicted, but no job has the key")
+            }
+            return try job.answer(existing: existing)
+        }
+        try transaction.eventAppend(.enqueued, job: id, server: job.server, data: job.enqueuedEventData(state: state))
+        return InsertedJob(job: try job.inserted(id: id, now: transaction.now), existing: false)
+    }
+}

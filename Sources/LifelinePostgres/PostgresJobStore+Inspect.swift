@@ -1,0 +1,52 @@
+import Foundation
+import LifelineQueue
+import PostgresNIO
+
+/// Read-only views of jobs and events.
+extension PostgresJobStore {
+    public func jobGet(_ id: Int64) async throws -> Job? {
+        try await read { try $0.query("SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE id = \(id)").first.map(Job.init(row:)) }
+    }
+
+    public func jobList(_ filter: JobFilter) async throws -> [Job] {
+        try await read { connection in
+            try connection.query(Self.jobQuery("SELECT \(Job.pgColumns) FROM jobs", filter, order: "ORDER BY id DESC")).map(Job.init(row:))
+        }
+    }
+
+    public func jobCount(_ filter: JobFilter) async throws -> Int {
+        try await read { connection in
+            try connection.query(Self.jobQuery("SELECT count(*) FROM jobs", filter, order: "")).first?.decode(Int.self) ?? 0
+        }
+    }
+
+    /// A query over jobs with the filter's conditions. Every value is bound; an absent one
+    /// turns its condition off, and the plan, made for the values given, drops it.
+    static func jobQuery(_ head: String, _ filter: JobFilter, order: String) -> PostgresQuery {
+        """
+        \(unescaped: head)
+        WHERE (cardinality(\(filter.states.map(\.rawValue).sorted())::text[]) = 0 OR state = ANY(\(filter.states.map(\.rawValue).sorted())))
+          AND (\(filter.queue)::text IS NULL OR queue = \(filter.queue))
+          AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
+          AND (\(filter.server)::text IS NULL OR server = \(filter.server))
+          AND (\(filter.createdSince?.ms)::bigint IS NULL OR created_at >= \(filter.createdSince?.ms))
+          AND (NOT \(filter.retriedOnly) OR attempt > 1 OR errors <> '[]')
+        \(unescaped: order) LIMIT \(filter.limit)
+        """
+    }
+
+    public func eventList(_ filter: EventFilter) async throws -> [JobEvent] {
+        let types = filter.types.map(\.rawValue).sorted()
+        return try await read { connection in
+            try connection.query("""
+                SELECT \(unescaped: JobEvent.pgColumns) FROM events
+                WHERE seq > \(filter.afterSeq)
+                  AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
+                  AND (\(filter.server)::text IS NULL OR server = \(filter.server))
+                  AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
+                  AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
+                ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
+                """).map(JobEvent.init(row:))
+        }
+    }
+}

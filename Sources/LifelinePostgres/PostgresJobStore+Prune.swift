@@ -1,0 +1,69 @@
+import Foundation
+import LifelineQueue
+
+/// Deleting old rows: by hand (`jobs prune`), and by workers as queues' retention runs out.
+extension PostgresJobStore {
+    public func jobPrune(before: Date, dryRun: Bool) async throws -> PruneResult {
+        let cutoff = before.ms
+        if dryRun {
+            return try await read { connection in
+                let (jobs, events) = try connection.query("""
+                    SELECT (SELECT count(*) FROM jobs WHERE finished_at < \(cutoff)), (SELECT count(*) FROM events WHERE at < \(cutoff))
+                    """).first!.decode((Int, Int).self)
+                return PruneResult(jobs: jobs, events: events)
+            }
+        }
+        return try await transaction { transaction in
+            let jobs = try transaction.connection.query("DELETE FROM jobs WHERE finished_at < \(cutoff) RETURNING 1").count
+            let events = try transaction.connection.query("DELETE FROM events WHERE at < \(cutoff) RETURNING 1").count
+            try transaction.eventAppend(.pruned, job: nil, server: nil, data: [
+                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
+            ])
+            return PruneResult(jobs: jobs, events: events)
+        }
+    }
+
+    /// Walks finished jobs from the oldest up to the newest that any retention could delete;
+    /// each batch of expired ones is deleted in a short transaction that checks they are still
+    /// as read (a job retried meanwhile stays).
+    public func jobPruneExpired(batch: Int) async throws -> PruneResult {
+        let now = clock().ms
+        let retention = try await read { connection in
+            var retention = QueueRetention()
+            for row in try connection.query("SELECT name, retain_completed_ms, retain_failed_ms FROM queues") {
+                let (name, completed, failed) = try row.decode((String, Int64?, Int64?).self)
+                retention.add(queue: name, completedMs: completed, failedMs: failed)
+            }
+            return retention
+        }
+        guard let shortest = retention.shortest else { return PruneResult(jobs: 0, events: 0) }
+        var total = PruneResult(jobs: 0, events: 0)
+        var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
+        while true {
+            let rows = try await read { [cursor] connection in
+                try connection.query("""
+                    SELECT id, queue, state, finished_at FROM jobs
+                    WHERE finished_at IS NOT NULL AND finished_at < \(now - shortest)
+                      AND (finished_at, id) > (\(cursor.finishedAt), \(cursor.id))
+                    ORDER BY finished_at, id LIMIT \(batch)
+                    """).map { try $0.decode((Int64, String, String, Int64).self) }
+            }
+            guard let last = rows.last else { return total }
+            cursor = (last.3, last.0)
+            let expired = rows.filter { retention.expired(queue: $0.1, state: $0.2, finishedAt: $0.3, now: now) }
+            guard !expired.isEmpty else { continue }
+            let ids = expired.map(\.0), states = expired.map(\.2), finishedAts = expired.map(\.3)
+            let pruned = try await transaction { transaction in
+                let deleted = try transaction.connection.query("""
+                    DELETE FROM jobs j USING unnest(\(ids)::bigint[], \(states)::text[], \(finishedAts)::bigint[]) AS e(id, state, finished_at)
+                    WHERE j.id = e.id AND j.state = e.state AND j.finished_at = e.finished_at
+                    RETURNING j.id
+                    """).map { try $0.decode(Int64.self) }
+                let events = try transaction.connection.query("DELETE FROM events WHERE job = ANY(\(deleted)) RETURNING 1").count
+                return PruneResult(jobs: deleted.count, events: events)
+            }
+            total.jobs += pruned.jobs
+            total.events += pruned.events
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import LifelineQueue
+
+extension PostgresJobStore {
+    public func queueList() async throws -> [QueueInfo] {
+        try await read { connection in
+            var queues: [String: QueueInfo] = [:]
+            for row in try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues") {
+                let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
+                queues[name] = QueueInfo(
+                    name: name, limit: limit, paused: paused, counts: [:],
+                    retainCompleted: QueueRetention.stored(completed, default: QueueInfo.defaultRetainCompleted),
+                    retainFailed: QueueRetention.stored(failed, default: QueueInfo.defaultRetainFailed)
+                )
+            }
+            for (name, state, count) in try Self.countsByQueue(connection) {
+                queues[name, default: QueueInfo(name: name, limit: nil, paused: false, counts: [:])].counts[state] = count
+            }
+            return queues.values.sorted { $0.name < $1.name }
+        }
+    }
+
+    static func countsByQueue(_ connection: BlockingConnection) throws -> [(String, JobState, Int)] {
+        try connection.query("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state").compactMap { row in
+            let (queue, state, count) = try row.decode((String, String, Int).self)
+            return JobState(rawValue: state).map { (queue, $0, count) }
+        }
+    }
+
+    public func queueUpdate(_ queue: String, _ update: QueueUpdate, create: Bool) async throws {
+        try await transaction { transaction in
+            let connection = transaction.connection
+            let exists = try !connection.query("SELECT 1 FROM queues WHERE name = \(queue) FOR UPDATE").isEmpty
+            if !exists {
+                guard create else {
+                    let known = try connection.query("SELECT name FROM queues ORDER BY name").map { try $0.decode(String.self) }
+                    throw JobStoreError.unknownQueue(queue, known: known)
+                }
+                try connection.query("INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT DO NOTHING")
+            }
+            if let limit = update.limit {
+                try connection.query("UPDATE queues SET concurrency_limit = \(limit) WHERE name = \(queue)")
+            }
+            if let paused = update.paused {
+                try connection.query("UPDATE queues SET paused = \(paused) WHERE name = \(queue)")
+            }
+            if let retain = update.retainCompleted {
+                try connection.query("UPDATE queues SET retain_completed_ms = \(retain.milliseconds) WHERE name = \(queue)")
+            }
+            if let retain = update.retainFailed {
+                try connection.query("UPDATE queues SET retain_failed_ms = \(retain.milliseconds) WHERE name = \(queue)")
+            }
+            // Workers waiting on a paused or full queue look again.
+            try connection.query("SELECT pg_notify(\(PostgresSession.channel), '')")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import LifelineQueue
+
+extension PostgresJobStore {
+    public func statsGet() async throws -> QueueStats {
+        let now = clock().ms
+        return try await read { connection in
+            var counts: [String: [JobState: Int]] = [:]
+            for (queue, state, count) in try Self.countsByQueue(connection) { counts[queue, default: [:]][state] = count }
+            var running: [String: Int] = [:]
+            for row in try connection.query("SELECT lease_owner, count(*) FROM jobs WHERE state = 'running' GROUP BY lease_owner") {
+                let (owner, count) = try row.decode((String, Int).self)
+                running[owner] = count
+            }
+            var oldest: [String: Duration] = [:]
+            for row in try connection.query("SELECT queue, min(run_at) FROM jobs WHERE state = 'available' GROUP BY queue") {
+                let (queue, runAt) = try row.decode((String, Int64).self)
+                oldest[queue] = .milliseconds(max(0, now - runAt))
+            }
+            return QueueStats(counts: counts, runningByWorker: running, windows: try Self.windows(connection, now: now), oldestWaiting: oldest)
+        }
+    }
+
+    /// Counts the events of the last 1, 5 and 15 minutes in one pass over the widest window.
+    private static func windows(_ connection: BlockingConnection, now: Int64) throws -> [QueueStats.Window] {
+        let cutoff = { (minutes: Int) in now - Int64(minutes) * 60_000 }
+        var counts: [String: [Int]] = [:]
+        for row in try connection.query("""
+            SELECT type, count(*) FILTER (WHERE at >= \(cutoff(1))), count(*) FILTER (WHERE at >= \(cutoff(5))), count(*)
+            FROM events WHERE at >= \(cutoff(15)) AND type IN ('completed', 'retrying', 'discarded') GROUP BY type
+            """) {
+            let (type, m1, m5, m15) = try row.decode((String, Int, Int, Int).self)
+            counts[type] = [m1, m5, m15]
+        }
+        return QueueStats.windows(counts)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+
+/// The PostgreSQL ``JobStore``, for worker pools on many hosts over one queue. Each method is
+/// one transaction with its events; claims skip rows other hosts hold (`FOR UPDATE SKIP
+/// LOCKED`), and finishes are fenced on (running, attempt, owner) as in SQLite.
+public struct PostgresJobStore: JobStore {
+    let session: PostgresSession
+    let clock: @Sendable () -> Date
+    let finishHook: (any JobFinishHook<PostgresTransaction>)?
+
+    /// - Parameters:
+    ///   - clock: the time every change is stamped with; tests inject their own. Hosts of one
+    ///     queue compare leases by it, so their clocks must agree (NTP) to well within a lease.
+    ///   - finishHook: called inside the transaction that finishes a job, e.g. to move its
+    ///     recovery server.
+    public init(session: PostgresSession, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook<PostgresTransaction>)? = nil) {
+        self.session = session
+        self.clock = clock
+        self.finishHook = finishHook
+    }
+
+    /// Runs `body` in one transaction, as the domain's steps see it.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresTransaction) throws -> T) async throws -> T {
+        try await session.transaction(now: clock().ms, hook: finishHook, body)
+    }
+
+    /// Runs `body` outside a transaction: a read of one statement, or reads that need not agree.
+    func read<T: Sendable>(_ body: @escaping @Sendable (BlockingConnection) throws -> T) async throws -> T {
+        try await session.run(body)
+    }
+}
+
+/// The PostgreSQL ``ServerStore``. Shares its session and clock with the job store, so stage
+/// jobs and servers change together.
+public struct PostgresServerStore: ServerStore {
+    let jobs: PostgresJobStore
+
+    public init(jobs: PostgresJobStore) {
+        self.jobs = jobs
+    }
+
+    /// A job store whose finished stage jobs move their servers.
+    public static func jobStore(session: PostgresSession, clock: @escaping @Sendable () -> Date = { Date() }) -> PostgresJobStore {
+        PostgresJobStore(session: session, clock: clock, finishHook: ServerLifecycleHook<PostgresTransaction>())
+    }
+
+    public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
+        try await jobs.transaction { transaction in
+            try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: transaction)
+        }
+    }
+
+    public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
+        try await jobs.transaction { transaction in
+            try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: transaction)
+        }
+    }
+
+    public func serverGet(_ name: String) async throws -> ServerInfo? {
+        try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name)").first.map(PostgresServerRow.decode) }
+    }
+
+    public func serverList() async throws -> [ServerInfo] {
+        try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) ORDER BY s.name").map(PostgresServerRow.decode) }
+    }
+
+    public func serverHistory(_ name: String) async throws -> [ServerTransition] {
+        try await jobs.read { connection in
+            try connection.query("SELECT at, from_state, to_state, cause, job FROM transitions WHERE server = \(name) ORDER BY id").map { row in
+                var r = RowReader(row)
+                return ServerTransition(
+                    at: try r.date(), from: try r.next(String?.self).flatMap(ServerState.init(rawValue:)),
+                    to: try r.next(String?.self).flatMap(ServerState.init(rawValue:)), cause: try r.next(), job: try r.next()
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import PostgresNIO
+
+/// Where a PostgreSQL queue lives: `postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME`. The
+/// password comes from the URL or from `PGPASSWORD`, and is never part of ``description``,
+/// which every message uses.
+public struct PostgresLocation: Sendable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let user: String
+    public let database: String
+    let password: String?
+
+    /// Whether `text` names a PostgreSQL database rather than a file.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Parses a URL; `environment` supplies `PGPASSWORD` when the URL has no password.
+    public init(url text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        // Messages show the URL without its password, even when it does not parse.
+        let shown = Self.redact(text)
+        guard Self.isURL(text), let components = URLComponents(string: text) else {
+            throw PostgresLocationError("'\(shown)' is not a URL of the form postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME")
+        }
+        guard let host = components.host, !host.isEmpty else { throw PostgresLocationError("'\(shown)' has no host") }
+        guard let user = components.user, !user.isEmpty else { throw PostgresLocationError("'\(shown)' has no user (postgres://USER@HOST/DBNAME)") }
+        let database = String(components.path.dropFirst())
+        guard !database.isEmpty, !database.contains("/") else {
+            throw PostgresLocationError("'\(shown)' has no database name (postgres://USER@HOST/DBNAME)")
+        }
+        if let items = components.queryItems, !items.isEmpty {
+            throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(items.map(\.name).joined(separator: ", ")))")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        self.user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? user
+        self.database = database.removingPercentEncoding ?? database
+        password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
+    }
+
+    public var description: String {
+        "postgres://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+    }
+
+    var configuration: PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: .disable
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        // Every table is in the `lifeline` schema, so a database can hold other things too.
+        configuration.options.additionalStartupParameters = [("search_path", "lifeline"), ("application_name", "lifeline")]
+        return configuration
+    }
+
+    /// `text` with anything between `//USER:` and `@` replaced, for messages about a URL that
+    /// may not parse.
+    static func redact(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
+        let userInfo = text[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":***" + String(text[at...])
+    }
+}
+
+public struct PostgresLocationError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import LifelineQueue
+import Logging
+import PostgresNIO
+
+/// A process's connection to a PostgreSQL queue: one connection, used from one thread, so
+/// store calls run in order as they do on SQLite's single writer, and the lifecycle's
+/// synchronous steps can run inside a transaction.
+public final class PostgresSession: Sendable {
+    public let location: PostgresLocation
+    private let thread = SerialThread(name: "lifeline-postgres")
+    private let connection: BlockingConnection
+
+    /// The key of the advisory lock under which events take their numbers.
+    static let eventLock: Int64 = 0x4C46_4C4E_0002
+    /// The channel every committed change is announced on.
+    static let channel = "lifeline_changes"
+
+    /// - Parameter timeout: how long a statement may go unanswered before the connection is
+    ///   dropped and the call fails.
+    public init(location: PostgresLocation, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "lifeline.postgres")) {
+        self.location = location
+        connection = BlockingConnection(location: location, timeout: timeout, logger: logger)
+    }
+
+    deinit {
+        let connection = connection
+        thread.submit { connection.close() }
+        thread.stop()
+    }
+
+    /// Runs `body` on the session's thread, outside any transaction.
+    func run<T: Sendable>(_ body: @escaping @Sendable (BlockingConnection) throws -> T) async throws -> T {
+        let connection = connection
+        return try await thread.run { try body(connection) }
+    }
+
+    /// Runs `body` in one transaction. The events it appended are numbered and inserted last,
+    /// under a lock held to the commit, so numbers become visible in the order they were
+    /// taken; the commit also announces the change to every listening process.
+    func transaction<T: Sendable>(
+        now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: @escaping @Sendable (PostgresTransaction) throws -> T
+    ) async throws -> T {
+        try await run { connection in
+            try connection.query("BEGIN")
+            do {
+                let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
+                let result = try body(transaction)
+                try transaction.flushEvents()
+                try connection.query("COMMIT")
+                return result
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Brings the schema up to date (creating it in an empty database).
+    public func migrate() async throws {
+        try await run { try PostgresSchema.migrate($0) }
+    }
+
+    /// Checks that the database holds a queue of this build's schema, changing nothing.
+    public func checkSchema() async throws {
+        let version = try await run { try PostgresSchema.currentVersion($0) }
+        guard version != 0 else { throw PostgresStoreError.notInitialized(location.description) }
+        guard version <= PostgresSchema.version else {
+            throw PostgresStoreError.newerSchema(location.description, version: version, known: PostgresSchema.version)
+        }
+        if version < PostgresSchema.version { try await migrate() }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import PostgresNIO
+
+/// The PostgreSQL side of ``ServerTransaction``: the domain's steps, run on the connection of
+/// the transaction that called them. Events wait here until the transaction commits (see
+/// ``PostgresSession``).
+public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
+    let connection: BlockingConnection
+    let nowMs: Int64
+    let hook: (any JobFinishHook<PostgresTransaction>)?
+    private var events: [JSONValue] = []
+
+    init(connection: BlockingConnection, nowMs: Int64, hook: (any JobFinishHook<PostgresTransaction>)?) {
+        self.connection = connection
+        self.nowMs = nowMs
+        self.hook = hook
+    }
+
+    public var now: Date { Date(ms: nowMs) }
+
+    public func jobInsert(_ job: NewJob) throws -> InsertedJob {
+        try PostgresJobStore.insert(job, self)
+    }
+
+    public func jobCancel(_ id: Int64) throws -> CancelResult {
+        try PostgresJobStore.cancel(id, self)
+    }
+
+    public func jobGet(idempotencyKey: String) throws -> Job? {
+        try connection.query("SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE idempotency_key = \(idempotencyKey)").first.map(Job.init(row:))
+    }
+
+    public func eventAppend(_ type: EventType, job: Int64?, server: String?, data: JSONValue) throws {
+        events.append([
+            "at": .int(nowMs), "type": .string(type.rawValue), "job": job.map { .int($0) } ?? .null, "server": server.map { .string($0) } ?? .null,
+            "data": .string(data.canonicalText),
+        ])
+    }
+
+    /// Inserts the events appended, in order, under the event lock, and announces the change.
+    func flushEvents() throws {
+        guard !events.isEmpty else { return }
+        try connection.query("SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')")
+        try connection.query("""
+            INSERT INTO events (at, type, job, server, data)
+            SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
+            FROM json_array_elements(\(JSONValue.array(events).canonicalText)::json) WITH ORDINALITY AS x(e, n)
+            ORDER BY n
+            """)
+        events = []
+    }
+
+    public func serverGet(_ name: String) throws -> ServerInfo? {
+        try connection.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name)").first.map(PostgresServerRow.decode)
+    }
+
+    public func serverInsert(_ spec: ServerSpec) throws {
+        let inserted = try connection.query("""
+            INSERT INTO servers (name, machine, disks, disk_size, state, created_at, updated_at)
+            VALUES (\(spec.name), \(spec.machine), \(spec.disks), \(spec.diskSize), 'creating', \(nowMs), \(nowMs))
+            ON CONFLICT (name) DO NOTHING RETURNING name
+            """)
+        guard !inserted.isEmpty else { throw ServerStoreError.exists(spec.name) }
+    }
+
+    public func serverSave(_ name: String, lifecycle: Lifecycle, recoveryPoint: String?, lastTest: ServerInfo.LastTest?) throws {
+        try connection.query("""
+            UPDATE servers
+            SET state = \(lifecycle.state.rawValue), current_job = \(lifecycle.currentJob), last_error = \(lifecycle.lastError),
+                updated_at = \(nowMs), recovery_point = coalesce(\(recoveryPoint), recovery_point),
+                last_test_at = coalesce(\(lastTest?.at.ms), last_test_at), last_test_result = coalesce(\(lastTest?.result), last_test_result)
+            WHERE name = \(name)
+            """)
+    }
+
+    public func serverDelete(_ name: String) throws {
+        try connection.query("DELETE FROM servers WHERE name = \(name)")
+    }
+
+    public func transitionAppend(_ transition: ServerTransition, server: String) throws {
+        try connection.query("""
+            INSERT INTO transitions (server, from_state, to_state, cause, job, at)
+            VALUES (\(server), \(transition.from?.rawValue), \(transition.to?.rawValue), \(transition.cause), \(transition.job), \(transition.at.ms))
+            """)
+    }
+}

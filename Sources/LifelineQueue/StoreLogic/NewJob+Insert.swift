@@ -1,0 +1,43 @@
+import Foundation
+
+/// How every store inserts a job: the same state, times and event, whatever the SQL.
+extension NewJob {
+    /// When the job may first run (never before `now`), and the state it starts in.
+    public func start(now: Date) -> (runAt: Date, state: JobState) {
+        let runAt = Date(ms: max(self.runAt?.ms ?? now.ms, now.ms))
+        return (runAt, runAt > now ? .scheduled : .available)
+    }
+
+    /// The row as inserted, built rather than read back: durations in whole milliseconds and
+    /// canonical args, as stored.
+    public func inserted(id: Int64, now: Date) throws -> Job {
+        let (runAt, state) = start(now: now)
+        return Job(
+            id: id, queue: queue, kind: kind, args: try JSONValue(parsing: args.canonicalText), state: state, priority: priority,
+            attempt: 0, maxAttempts: maxAttempts, timeout: .milliseconds(timeout.milliseconds),
+            backoff: Backoff(base: .milliseconds(backoff.base.milliseconds), cap: .milliseconds(backoff.cap.milliseconds), jitter: backoff.jitter),
+            runAt: runAt, idempotencyKey: idempotencyKey, server: server, createdAt: Date(ms: now.ms)
+        )
+    }
+
+    /// The `enqueued` event's data.
+    public func enqueuedEventData(state: JobState) -> JSONValue {
+        ["kind": .string(kind), "queue": .string(queue), "state": .string(state.rawValue)]
+    }
+
+    /// The answer when this job's idempotency key is taken by `existing`: the existing job
+    /// when kind and args match, else ``JobStoreError/idempotencyConflict(key:existing:)``.
+    public func answer(existing: Job) throws -> InsertedJob {
+        guard existing.kind == kind, existing.args.canonicalText == args.canonicalText else {
+            throw JobStoreError.idempotencyConflict(key: idempotencyKey ?? "", existing: existing.id)
+        }
+        return InsertedJob(job: existing, existing: true)
+    }
+}
+
+extension JobEvent {
+    /// The `started` event's data, for a claimed attempt.
+    public static func startedData(attempt: Int, worker: String) -> JSONValue {
+        ["attempt": .int(Int64(attempt)), "worker": .string(worker)]
+    }
+}
