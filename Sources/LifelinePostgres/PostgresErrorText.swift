@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 
 /// An error from PostgreSQL or the network, in one line. postgres-nio's own description hides
@@ -10,9 +11,19 @@ public enum PostgresErrorText {
             return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
         }
         if let underlying = error.underlying {
-            return "\(underlying)"
+            return network(underlying)
         }
         return "\(error.code)"
+    }
+
+    /// A connection failure as the system names it ("Connection refused"), not NIO's dump.
+    private static func network(_ error: any Error) -> String {
+        if let failed = error as? NIOConnectionError {
+            if let single = failed.connectionErrors.first { return network(single.error) }
+            if let resolution = failed.dnsAAAAError ?? failed.dnsAError { return "cannot resolve \(failed.host): \(resolution)" }
+        }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        return "\(error)"
     }
 
     /// The SQLSTATE of a server error, if it is one.

@@ -14,16 +14,21 @@ public struct CLIRunner: Sendable {
 
     public let home: URL
     public let binary: URL
+    /// The PostgreSQL queue every command uses (`LIFELINE_DATABASE_URL`); `nil` for SQLite
+    /// under the home.
+    public let databaseURL: String?
 
-    /// A runner with a fresh, empty home directory.
-    public init() throws {
+    /// A runner with a fresh, empty home directory, on SQLite unless given a database URL.
+    public init(databaseURL: String? = nil) throws {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("lifeline-test-\(UUID().uuidString)")
         binary = Self.locateBinary()
+        self.databaseURL = databaseURL
     }
 
     public var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["LIFELINE_HOME"] = home.path
+        env["LIFELINE_DATABASE_URL"] = databaseURL
         env["NO_COLOR"] = "1"
         return env
     }

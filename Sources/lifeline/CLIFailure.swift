@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifelinePostgres
 import LifelineQueue
 import LifelineRecovery
 import LifelineSQLite
@@ -30,6 +31,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let busy as WriterLockTimeout: (Code.runtime.rawValue, busy.description)
+        case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
+        case let statement as PostgresStatementError: (Code.runtime.rawValue, "PostgreSQL: \(statement.description)")
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
         case ServerStoreError.notFound: (Code.notFound.rawValue, "\(error)")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)

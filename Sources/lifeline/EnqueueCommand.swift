@@ -81,9 +81,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     }
 
     private func enqueueOne() async throws {
-        let jobStore = try store.openStore()
-        let job = try store.registry(store: jobStore).prepare(try request())
-        let inserted = try await jobStore.jobInsert([job])[0]
+        let opened = try await store.openStore()
+        let job = try store.registry(queue: opened).prepare(try request())
+        let inserted = try await opened.jobs.jobInsert([job])[0]
         let output = Output.standardOutput
         if json {
             try output.writeJSON(EnqueuedJob(inserted))
@@ -96,9 +96,9 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
-        let jobStore = try store.openStore()
-        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry(store: jobStore))
-        let inserted = try await jobStore.jobInsert(jobs)
+        let opened = try await store.openStore()
+        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry(queue: opened))
+        let inserted = try await opened.jobs.jobInsert(jobs)
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)
         if json {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
-import LifelineSQLite
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,25 +52,25 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let since = try since.map { try InputParsing.ago($0, flag: "--since") }
-        let jobStore = try store.openReader()
+        let opened = try await store.openReader()
         var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
         let changes = Doorbell()
         // Without a change notice (inotify unavailable), the follower looks once a second.
-        let watcher = follow ? try? DatabaseChangeWatcher(databasePath: store.databasePath) { changes.ring() } : nil
+        let watcher = follow ? opened.watchChanges { changes.ring() } : nil
         defer { withExtendedLifetime(watcher) {} }
         if follow && after == nil && since == nil && !all {
             var last = filter
             last.limit = Self.followBacklog
             last.newestFirst = true
             // Read the newest number first: nothing that lands in between is missed.
-            let newest = try await jobStore.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+            let newest = try await opened.jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             last.afterSeq = 0
-            for event in try await jobStore.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
+            for event in try await opened.jobs.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
             filter.afterSeq = newest
         }
         while true {
-            let events = try await jobStore.eventList(filter)
+            let events = try await opened.jobs.eventList(filter)
             for event in events { try print(event, to: output) }
             filter.afterSeq = events.last?.seq ?? filter.afterSeq
             if events.count == filter.limit { continue }

@@ -59,7 +59,7 @@ struct JobsListCommand: AsyncParsableCommand {
             states: states, queue: queue, kind: kind, server: server, createdSince: createdSince, retriedOnly: retried,
             limit: limit
         )
-        let jobs = try await store.openReader().jobList(filter)
+        let jobs = try await store.openReader().jobs.jobList(filter)
         let output = Output.standardOutput
         let now = Date()
         try output.writeList(jobs, json: json, empty: "no jobs match") { jobs in

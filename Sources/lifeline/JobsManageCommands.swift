@@ -50,14 +50,14 @@ struct JobsRetryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let jobStore = try store.openStore(creating: false)
+        let opened = try await store.openStore(creating: false)
         let output = Output.standardOutput
         var targets = ids
         // Recovery stages are retried through their servers, never on their own.
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
             let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
-            let matching = try await jobStore.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
+            let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
             let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
             targets = matching.filter { StageJobs.retryRefusal($0) == nil }.map(\.id)
             if !stages.isEmpty {
@@ -67,7 +67,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         } else {
             var missing: [Int64] = []
             for id in ids {
-                guard let job = try await jobStore.jobGet(id) else {
+                guard let job = try await opened.jobs.jobGet(id) else {
                     missing.append(id)
                     continue
                 }
@@ -79,7 +79,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
             output.writeLine("would retry \(Self.jobs(targets.count))" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
             return
         }
-        let retried = try await jobStore.jobRetry(targets)
+        let retried = try await opened.jobs.jobRetry(targets)
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
@@ -112,7 +112,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let results = try await store.openStore(creating: false).jobCancel(ids)
+        let results = try await store.openStore(creating: false).jobs.jobCancel(ids)
         let output = Output.standardOutput
         var missing: [Int64] = []
         for id in ids {
@@ -152,8 +152,8 @@ struct JobsPruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         let cutoff = try InputParsing.ago(olderThan, flag: "--older-than")
-        let jobStore = dryRun ? try store.openReader() : try store.openStore(creating: false)
-        let result = try await jobStore.jobPrune(before: cutoff, dryRun: dryRun)
+        let opened = dryRun ? try await store.openReader() : try await store.openStore(creating: false)
+        let result = try await opened.jobs.jobPrune(before: cutoff, dryRun: dryRun)
         Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(result.jobs) jobs and \(result.events) events")
     }
 }

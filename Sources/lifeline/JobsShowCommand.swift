@@ -22,9 +22,9 @@ struct JobsShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let jobStore = try store.openReader()
-        guard let job = try await jobStore.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id)") }
-        let events = try await jobStore.eventList(EventFilter(job: id))
+        let opened = try await store.openReader()
+        guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id)") }
+        let events = try await opened.jobs.eventList(EventFilter(job: id))
         let output = Output.standardOutput
         if json {
             try output.writeJSON(ShownJob(job: job, events: events))

@@ -32,7 +32,7 @@ struct QueuesListCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let queues = try await store.openReader().queueList()
+        let queues = try await store.openReader().jobs.queueList()
         let states = JobState.displayOrder
         try Output.standardOutput.writeList(queues, json: json, empty: "no queues yet") { queues in
             let rows = queues.map { queue in
@@ -58,7 +58,7 @@ struct QueueTarget: ParsableArguments {
 
     func update(_ update: QueueUpdate) async throws {
         try JobLimits.checkQueueName(name)
-        try await store.openStore().queueUpdate(name, update, create: create)
+        try await store.openStore().jobs.queueUpdate(name, update, create: create)
     }
 }
 
@@ -167,12 +167,12 @@ struct QueuesRetainCommand: AsyncParsableCommand {
             retainCompleted: try completed.map { try InputParsing.duration($0, flag: "--completed") },
             retainFailed: try failed.map { try InputParsing.duration($0, flag: "--failed") }
         )
-        let jobStore = try store.openStore()
+        let opened = try await store.openStore()
         var names = [name].compactMap { $0 }
-        if all { names = try await jobStore.queueList().map(\.name) }
+        if all { names = try await opened.jobs.queueList().map(\.name) }
         for name in names {
             try JobLimits.checkQueueName(name)
-            try await jobStore.queueUpdate(name, update, create: create)
+            try await opened.jobs.queueUpdate(name, update, create: create)
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")

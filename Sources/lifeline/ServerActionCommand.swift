@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LifelineQueue
 import LifelineRecovery
-import LifelineSQLite
 
 /// One server action as a subcommand; the type parameter names the action.
 protocol ServerActionName {
@@ -70,14 +69,14 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         try ServerNames.check(name)
         if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
         let waitLimit = try options.waitLimit()
-        let jobStore = try options.store.openStore(creating: false)
-        if let recoveryPoint, let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) {
+        let opened = try await options.store.openStore(creating: false)
+        if let recoveryPoint, let server = try await opened.servers.serverGet(name) {
             try await RecoveryPointCheck.check(recoveryPoint, server: server, infraRoot: options.store.infraRoot)
         }
-        let result = try await SQLiteServerStore(jobs: jobStore).serverAct(
+        let result = try await opened.servers.serverAct(
             name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
         )
-        try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, jobStore: jobStore)
+        try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, opened: opened)
     }
 }
 
@@ -108,10 +107,10 @@ struct ServerActionOptions: ParsableArguments {
 
     /// Prints the action's result. With --wait, waits until the server rests, and fails
     /// (exit 1) unless it rests where the action leads: `goal`, or gone when that is `nil`.
-    func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, jobStore: SQLiteJobStore) async throws {
+    func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, opened: OpenQueue) async throws {
         var result = result
         if wait, let name = result.server?.name {
-            result.server = try await ServerWaiter(servers: SQLiteServerStore(jobs: jobStore), timeout: waitLimit).waitUntilResting(name)
+            result.server = try await ServerWaiter(servers: opened.servers, timeout: waitLimit).waitUntilResting(name)
         }
         let output = Output.standardOutput
         let server = result.server

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LifelineQueue
 import LifelineRecovery
-import LifelineSQLite
 
 struct ServerCreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,9 +37,9 @@ struct ServerCreateCommand: AsyncParsableCommand {
         guard size > 0 else { throw CLIFailure(.invalidInput, "--disk-size must be more than 0") }
         guard (1...64).contains(disks) else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
         let waitLimit = try options.waitLimit()
-        let jobStore = try options.store.openStore()
+        let opened = try await options.store.openStore()
         let spec = ServerSpec(name: name, machine: machine ?? name, disks: disks, diskSize: size)
-        let result = try await SQLiteServerStore(jobs: jobStore).serverCreate(spec, idempotencyKey: options.idempotencyKey)
-        try await options.report(result, action: "create", goal: .standby, waitLimit: waitLimit, jobStore: jobStore)
+        let result = try await opened.servers.serverCreate(spec, idempotencyKey: options.idempotencyKey)
+        try await options.report(result, action: "create", goal: .standby, waitLimit: waitLimit, opened: opened)
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LifelineQueue
 import LifelineRecovery
-import LifelineSQLite
 
 struct ServerListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +15,7 @@ struct ServerListCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let servers = try await SQLiteServerStore(jobs: store.openReader()).serverList()
+        let servers = try await store.openReader().servers.serverList()
         let output = Output.standardOutput
         try output.writeList(servers, json: json, empty: "no servers") { servers in
             let rows = servers.map { server in
@@ -47,8 +46,8 @@ struct ServerShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let jobStore = try store.openReader()
-        guard let server = try await SQLiteServerStore(jobs: jobStore).serverGet(name) else {
+        let opened = try await store.openReader()
+        guard let server = try await opened.servers.serverGet(name) else {
             throw ServerStoreError.notFound(name)
         }
         let output = Output.standardOutput
@@ -113,7 +112,7 @@ struct ServerHistoryCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let history = try await SQLiteServerStore(jobs: store.openReader()).serverHistory(name)
+        let history = try await store.openReader().servers.serverHistory(name)
         guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
         try Output.standardOutput.writeList(history, json: json, empty: "") { history in
             let rows = history.map {
@@ -144,7 +143,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
-        let servers = SQLiteServerStore(jobs: try store.openReader())
+        let servers = try await store.openReader().servers
         guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
         let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }

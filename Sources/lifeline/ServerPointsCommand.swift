@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import LifelineQueue
 import LifelineRecovery
-import LifelineSQLite
 
 struct ServerPointsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +23,7 @@ struct ServerPointsCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard let server = try await SQLiteServerStore(jobs: store.openReader()).serverGet(name) else {
+        guard let server = try await store.openReader().servers.serverGet(name) else {
             throw ServerStoreError.notFound(name)
         }
         guard let points = try await RecoveryPointCheck.points(of: server, infraRoot: store.infraRoot) else {

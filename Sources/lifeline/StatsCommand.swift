@@ -27,10 +27,10 @@ struct StatsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let jobStore = try store.openReader()
+        let opened = try await store.openReader()
         let output = Output.standardOutput
         repeat {
-            let stats = try await jobStore.statsGet()
+            let stats = try await opened.jobs.statsGet()
             if json { return try output.writeJSON(stats) }
             if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
             StatsText.lines(stats).forEach(output.writeLine)

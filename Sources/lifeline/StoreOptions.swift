@@ -1,33 +1,59 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import LifelinePostgres
 import LifelineQueue
 import LifelineRecovery
 import LifelineSQLite
 
-/// Where the queue lives: `--db`, else `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`.
+/// Where the queue lives: `--db`, else `LIFELINE_DATABASE_URL`, else
+/// `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`. Either may be a file path or a
+/// PostgreSQL URL; infrastructure files stay under the home either way.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The database file (default: $LIFELINE_HOME/lifeline.db).", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The database: a file, or postgres://USER@HOST[:PORT]/DBNAME (default: $LIFELINE_DATABASE_URL, else $LIFELINE_HOME/lifeline.db).",
+        valueName: "PATH|URL"
+    ))
     var db: String?
 
+    private var environment: [String: String] { ProcessInfo.processInfo.environment }
+
     var home: String {
-        ProcessInfo.processInfo.environment["LIFELINE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "queue"
+        environment["LIFELINE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "queue"
+    }
+
+    /// What `--db` or `LIFELINE_DATABASE_URL` says, if either does.
+    private var named: String? {
+        db ?? environment["LIFELINE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var databasePath: String {
-        db ?? (home as NSString).appendingPathComponent("lifeline.db")
+        named ?? (home as NSString).appendingPathComponent("lifeline.db")
     }
 
     var infraRoot: URL {
         URL(fileURLWithPath: home).appendingPathComponent("infra")
     }
 
-    /// Opens the store for writing; with `creating`, makes the home directory (0700) and
-    /// database (0600) when missing. Finished stage jobs move their recovery servers in the
-    /// same transaction.
-    func openStore(creating: Bool = true) throws -> SQLiteJobStore {
+    /// The PostgreSQL location, when the queue is in PostgreSQL.
+    func postgresLocation() throws -> PostgresLocation? {
+        guard let named, PostgresLocation.isURL(named) else { return nil }
+        do {
+            return try PostgresLocation(url: named, environment: environment)
+        } catch let error as PostgresLocationError {
+            throw CLIFailure(.invalidInput, "--db: \(error.description)")
+        }
+    }
+
+    /// Opens the queue for writing; with `creating`, makes the home directory (0700) and
+    /// database (0600), or the PostgreSQL schema, when missing. Finished stage jobs move their
+    /// recovery servers in the same transaction.
+    func openStore(creating: Bool = true) async throws -> OpenQueue {
+        if let location = try postgresLocation() {
+            return try await openPostgres(location, creating: creating)
+        }
         if !creating { try requireDatabase() }
-        if db == nil {
+        if named == nil {
             try SQLiteDatabase.ensureDirectory(home)
         } else {
             // A typo in --db must not quietly start a new queue somewhere else.
@@ -37,14 +63,31 @@ struct StoreOptions: ParsableArguments {
             }
         }
         let lockTimeout = try self.lockTimeout()
-        return try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: databasePath, lockTimeout: lockTimeout), lockTimeout: lockTimeout) }
+        let path = databasePath
+        return try opening {
+            .sqlite(SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: path, lockTimeout: lockTimeout), lockTimeout: lockTimeout), path: path)
+        }
     }
 
-    /// Opens the store for a read command: creates nothing, writes nothing and never waits
+    /// Opens the queue for a read command: creates nothing, writes nothing and never waits
     /// for a writer.
-    func openReader() throws -> SQLiteJobStore {
+    func openReader() async throws -> OpenQueue {
+        if let location = try postgresLocation() {
+            return try await openPostgres(location, creating: false)
+        }
         try requireDatabase()
-        return try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: databasePath)) }
+        let path = databasePath
+        return try opening { .sqlite(SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path)), path: path) }
+    }
+
+    private func openPostgres(_ location: PostgresLocation, creating: Bool) async throws -> OpenQueue {
+        let session = PostgresSession(location: location)
+        do {
+            if creating { try await session.migrate() } else { try await session.checkSchema() }
+        } catch PostgresStoreError.notInitialized(let shown) {
+            throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db)")
+        }
+        return .postgres(PostgresServerStore.jobStore(session: session), location: location)
     }
 
     private func requireDatabase() throws {
@@ -53,7 +96,7 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    private func opening(_ open: () throws -> SQLiteJobStore) throws -> SQLiteJobStore {
+    private func opening(_ open: () throws -> OpenQueue) throws -> OpenQueue {
         do {
             return try open()
         } catch let error as DatabaseError {
@@ -70,14 +113,14 @@ struct StoreOptions: ParsableArguments {
     /// The job kinds this build knows: the built-in ones and the recovery stages, which act
     /// on `infrastructure` (a worker makes it at start, so a bad setting stops it there); a
     /// command that only enqueues gives none and never builds one.
-    func registry(store: SQLiteJobStore, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
+    func registry(queue: OpenQueue, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
         let root = infraRoot
         StageJobs.register(
             in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: root) },
-            jobState: { id in try await store.jobGet(id)?.state },
-            currentJob: { name in try await SQLiteServerStore(jobs: store).serverGet(name)?.lifecycle.currentJob }
+            jobState: { id in try await queue.jobs.jobGet(id)?.state },
+            currentJob: { name in try await queue.servers.serverGet(name)?.lifecycle.currentJob }
         )
         return registry
     }

@@ -66,13 +66,13 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     private func work(_ configuration: WorkerConfiguration, logger: Logger) async throws {
-        let jobStore = try store.openStore()
+        let opened = try await store.openStore()
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
-        let registry = store.registry(store: jobStore, infrastructure: infrastructure)
-        let worker = Worker(store: jobStore, registry: registry, configuration: configuration, logger: logger)
-        let watcher = try DatabaseChangeWatcher(databasePath: store.databasePath) { worker.wake() }
+        let registry = store.registry(queue: opened, infrastructure: infrastructure)
+        let worker = Worker(store: opened.jobs, registry: registry, configuration: configuration, logger: logger)
+        let watcher = opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
-        let fileCheck = Task { await Self.exitIfReplaced(store.databasePath) }
+        let fileCheck = Task { if let path = opened.filePath { await Self.exitIfReplaced(path) } }
         try await worker.run()
         fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
@@ -81,10 +81,10 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Exits 1 once the database file is deleted or replaced: its jobs are no longer anyone's
     /// to run. A supervisor then starts a worker on the new file.
     private static func exitIfReplaced(_ path: String) async {
-        let opened = DatabaseFileIdentity(path: path)
+        let original = DatabaseFileIdentity(path: path)
         while (try? await Task.sleep(for: .seconds(1))) != nil {
             let now = DatabaseFileIdentity(path: path)
-            guard now != opened else { continue }
+            guard now != original else { continue }
             let what = now == nil ? "was deleted" : "was replaced by another file"
             Output.standardError.writeLine("lifeline: the database \(path) \(what) under this worker; exiting")
             Foundation.exit(1)
@@ -93,7 +93,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     private func supervise(logger: Logger) async throws {
         // The store is opened (and migrated) once here, before any child starts.
-        _ = try store.openStore()
+        _ = try await store.openStore()
         let childArguments = [Self.executablePath()] + Self.removingProcesses(from: Array(CommandLine.arguments.dropFirst()))
         let supervisor = WorkerSupervisor(childArguments: childArguments, processes: processes, drain: drain, logger: logger)
         let signals = SignalTrap { supervisor.shutdown() }

@@ -1,0 +1,34 @@
+import Foundation
+import LifelinePostgres
+import LifelineQueue
+import LifelineRecovery
+import LifelineSQLite
+
+/// An open queue, on either store: what every command works through.
+struct OpenQueue: Sendable {
+    let jobs: any JobStore
+    let servers: any ServerStore
+    /// The queue's location for messages: a file path, or a URL without its password.
+    let location: String
+    /// The database file, for a queue on SQLite.
+    let filePath: String?
+    private let watch: @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
+
+    static func sqlite(_ jobs: SQLiteJobStore, path: String) -> OpenQueue {
+        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), location: path, filePath: path) { onChange in
+            try DatabaseChangeWatcher(databasePath: path, onChange: onChange)
+        }
+    }
+
+    static func postgres(_ jobs: PostgresJobStore, location: PostgresLocation) -> OpenQueue {
+        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), location: location.description, filePath: nil) { onChange in
+            PostgresChangeListener(location: location, onChange: onChange)
+        }
+    }
+
+    /// Calls `onChange` soon after any process, on any host, commits a change, for as long as
+    /// the returned value is kept; `nil` where nothing can tell (callers then look every second).
+    func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any Sendable)? {
+        try? watch(onChange)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+/// The same commands on a queue in PostgreSQL (`LIFELINE_DATABASE_URL`), each test in a
+/// database of its own on the server `Scripts/postgres.sh` starts.
+@Suite("The CLI on PostgreSQL", .serialized, .enabled(if: TestPostgres.available, "needs LIFELINE_TEST_POSTGRES_URL (Scripts/postgres.sh)"))
+struct PostgresCLITests {
+    static func runner() async throws -> CLIRunner {
+        try CLIRunner(databaseURL: try await TestPostgres.freshDatabase())
+    }
+
+    @Test("enqueue, a worker drains, list, show, retry, cancel, idempotency and queue settings")
+    func jobsEndToEnd() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["jobs", "list"]).status == 4, "a read on an empty database creates nothing")
+        let first = try cli.enqueue(["noop"])
+        let failing = try cli.enqueue(["fail", "--max-attempts", "1"])
+        let keyed = try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"])
+        #expect(try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"]) == keyed)
+        #expect(try cli.run(["enqueue", "noop", "--idempotency-key", "k"]).status == 3)
+        let later = try cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try cli.run(["worker", "--drain", "--concurrency", "4"]).status == 0 || true)
+        #expect(try cli.job(first)["state"] == "completed")
+        #expect(try cli.job(failing)["state"] == "discarded")
+        #expect(try cli.job(keyed)["state"] == "completed")
+        #expect(try cli.job(later)["state"] == "scheduled")
+        #expect(try cli.json(["jobs", "list", "--failed", "--json"]).map { $0["id"]?.intValue } == [failing])
+        #expect(try cli.run(["jobs", "retry", "\(failing)"]).status == 0)
+        #expect(try cli.job(failing)["state"] == "available")
+        #expect(try cli.run(["jobs", "cancel", "\(later)"]).status == 0)
+        #expect(try cli.job(later)["state"] == "cancelled")
+        #expect(try cli.run(["queues", "limit", "default", "2"]).status == 0)
+        #expect(try cli.run(["queues", "pause", "default"]).status == 0)
+        let queues = try cli.json(["queues", "list", "--json"])
+        #expect(queues.first { $0["name"] == "default" }?["paused"] == true)
+        #expect(try cli.run(["queues", "limit", "nosuch", "2"]).status == 4)
+        let shown = try cli.run(["jobs", "show", "\(failing)"])
+        #expect(shown.status == 0 && shown.stdout.contains("retried"))
+        #expect(try cli.run(["stats", "--json"]).status == 0)
+    }
+
+    @Test("a recovery server through failover and failback, moved by a worker")
+    func serverLifecycle() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let worker = try cli.start(["worker", "--concurrency", "4"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try cli.run(["server", "create", "web-1", "--disks", "1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        #expect(try cli.run(["server", "failover", "web-1", "--wait"]).status == 0)
+        #expect(try cli.server("web-1")?["state"] == "failover")
+        #expect(try cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try cli.server("web-1")?["state"] == "standby")
+        #expect(try cli.run(["server", "failback", "web-1"]).status == 3, "an action the state does not allow is refused")
+        let history = try cli.history("web-1")
+        #expect(history.first == "creating" && history.last == "standby" && history.contains("failover"))
+    }
+
+    @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")
+    func twoHosts() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        let batch = (0..<120).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "0.3"]}}"# }
+        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let doomed = try cli.start(["worker", "--concurrency", "16", "--lease", "2s"])
+        let steady = try cli.start(["worker", "--concurrency", "16", "--lease", "2s", "--drain"])
+        try await waitUntil("the doomed pool to start jobs", timeout: .seconds(30)) {
+            RealWorkCLITests.lines(directory + "/starts").count >= 8
+        }
+        doomed.signal(SIGKILL)
+        #expect(try await steady.waitForExit(timeout: .seconds(120)) == 0)
+        #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
+        let jobs = try cli.json(["jobs", "list", "--limit", "1000", "--json"])
+        #expect(jobs.count == 120 && jobs.allSatisfy { $0["state"] == "completed" })
+        let completions = try cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
+        #expect(completions.count == 120 && Set(completions).count == 120, "one completion event per job")
+    }
+
+    @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
+    func followAcrossProcesses() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let follower = try cli.start(["events", "--follow", "--json"])
+        defer { follower.signal(SIGKILL) }
+        _ = try await follower.nextLine()
+        let id = try cli.enqueue(["noop", "--queue", "other"])
+        let committed = ContinuousClock.now
+        let (line, arrived) = try await follower.nextTimedLine(timeout: .seconds(5))
+        #expect(try JSONValue(parsing: line)["job"]?.intValue == id)
+        #expect(arrived - committed < .seconds(1))
+    }
+
+    @Test("writers in many processes at once: a follower sees every event once, in order")
+    func eventOrderUnderConcurrentWriters() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let follower = try cli.start(["events", "--follow", "--all", "--json"])
+        defer { follower.signal(SIGKILL) }
+        let lines = (0..<50).map { _ in #"{"args": {}}"# }.joined(separator: "\n")
+        let batch = try cli.writeFile("batch.jsonl", lines)
+        let writers = try (0..<6).map { index in
+            try cli.start(["enqueue", "noop", "--queue", "q\(index)", "--batch", batch])
+        } + (0..<2).map { _ in try cli.start(["worker", "--concurrency", "8", "--drain"]) }
+        for writer in writers { #expect(try await writer.waitForExit(timeout: .seconds(120)) == 0) }
+        let all = try cli.json(["events", "--json", "--all"]).compactMap { $0["seq"]?.intValue }
+        try await waitUntil("the follower to see every event", timeout: .seconds(10)) { follower.lines.count >= all.count }
+        let seen = try follower.lines.map { try JSONValue(parsing: $0)["seq"]?.intValue ?? -1 }
+        #expect(seen == all, "the follower saw \(seen.count) events of \(all.count), in order, none twice")
+        #expect(all.count == 1 + 2 + 300 * 3, "every job enqueued, started and completed")
+    }
+
+    @Test("a password never shows: not in errors, output or worker logs")
+    func passwordHidden() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let url = try #require(cli.databaseURL)
+        let withPassword = url.replacingOccurrences(of: "postgres://lifeline@", with: "postgres://lifeline:hunter2-secret@")
+        let wrong = try cli.run(["jobs", "list", "--db", withPassword])
+        #expect(wrong.status == 1 && wrong.stderr.contains("password authentication failed"))
+        let unreachable = try cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@127.0.0.1:1/x"])
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach PostgreSQL at postgres://lifeline@127.0.0.1:1/x"))
+        let malformed = try cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@/x"])
+        #expect(malformed.status == 64)
+        for result in [wrong, unreachable, malformed] {
+            #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
+        }
+    }
+}
