@@ -17,12 +17,12 @@ struct PostgresCLITests {
         defer { cli.removeAll() }
         #expect(try cli.run(["jobs", "list"]).status == 4, "a read on an empty database creates nothing")
         let first = try cli.enqueue(["noop"])
-        let failing = try cli.enqueue(["fail", "--max-attempts", "1"])
+        let failing = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
         let keyed = try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"])
         #expect(try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"]) == keyed)
         #expect(try cli.run(["enqueue", "noop", "--idempotency-key", "k"]).status == 3)
+        #expect(try cli.run(["worker", "--drain", "--concurrency", "4"]).status == 0)
         let later = try cli.enqueue(["noop", "--delay", "1h"])
-        #expect(try cli.run(["worker", "--drain", "--concurrency", "4"]).status == 0 || true)
         #expect(try cli.job(first)["state"] == "completed")
         #expect(try cli.job(failing)["state"] == "discarded")
         #expect(try cli.job(keyed)["state"] == "completed")
@@ -52,6 +52,8 @@ struct PostgresCLITests {
         #expect(try cli.run(["server", "failover", "web-1", "--wait"]).status == 0)
         #expect(try cli.server("web-1")?["state"] == "failover")
         #expect(try cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try cli.server("web-1")?["state"] == "ready_for_failback")
+        #expect(try cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
         #expect(try cli.server("web-1")?["state"] == "standby")
         #expect(try cli.run(["server", "failback", "web-1"]).status == 3, "an action the state does not allow is refused")
         let history = try cli.history("web-1")
@@ -103,15 +105,17 @@ struct PostgresCLITests {
         defer { follower.signal(SIGKILL) }
         let lines = (0..<50).map { _ in #"{"args": {}}"# }.joined(separator: "\n")
         let batch = try cli.writeFile("batch.jsonl", lines)
-        let writers = try (0..<6).map { index in
-            try cli.start(["enqueue", "noop", "--queue", "q\(index)", "--batch", batch])
-        } + (0..<2).map { _ in try cli.start(["worker", "--concurrency", "8", "--drain"]) }
+        // Workers claim and finish while six processes enqueue: every kind of write at once.
+        let workers = try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "8"]) }
+        let writers = try (0..<6).map { index in try cli.start(["enqueue", "noop", "--queue", "q\(index)", "--batch", batch]) }
         for writer in writers { #expect(try await writer.waitForExit(timeout: .seconds(120)) == 0) }
+        #expect(try cli.run(["worker", "--drain"]).status == 0)
+        for worker in workers { worker.signal(SIGKILL) }
         let all = try cli.json(["events", "--json", "--all"]).compactMap { $0["seq"]?.intValue }
         try await waitUntil("the follower to see every event", timeout: .seconds(10)) { follower.lines.count >= all.count }
         let seen = try follower.lines.map { try JSONValue(parsing: $0)["seq"]?.intValue ?? -1 }
         #expect(seen == all, "the follower saw \(seen.count) events of \(all.count), in order, none twice")
-        #expect(all.count == 1 + 2 + 300 * 3, "every job enqueued, started and completed")
+        #expect(all.count == 301 * 3, "every job enqueued, started and completed")
     }
 
     @Test("a password never shows: not in errors, output or worker logs")
