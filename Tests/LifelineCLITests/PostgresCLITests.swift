@@ -81,6 +81,30 @@ struct PostgresCLITests {
         #expect(completions.count == 120 && Set(completions).count == 120, "one completion event per job")
     }
 
+    @Test("a worker cut off from the database stops its program before its lease runs out; another host takes the job")
+    func cutOff() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let url = try #require(cli.databaseURL)
+        let proxy = try TCPProxy(to: url)
+        defer { proxy.stop() }
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "6"]}"#])
+        let isolated = try cli.start(["worker", "--lease", "2s"], extraEnvironment: ["LIFELINE_DATABASE_URL": proxy.url])
+        defer { isolated.signal(SIGKILL) }
+        try await waitUntil("the job to start", timeout: .seconds(30)) { !RealWorkCLITests.lines(directory + "/starts").isEmpty }
+        proxy.pause()
+        let other = try cli.start(["worker", "--lease", "2s", "--drain"])
+        #expect(try await other.waitForExit(timeout: .seconds(60)) == 0)
+        proxy.resume()
+        #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty, "the cut-off worker stopped its program in time")
+        #expect(RealWorkCLITests.lines(directory + "/starts").count == 2)
+        let job = try cli.job(id)
+        #expect(job["state"] == "completed" && job["attempt"] == 2)
+        #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix("lease expired") == true)
+        try await waitUntil("the cut-off worker to say so", timeout: .seconds(10)) { isolated.stderr.contains("lease not renewed in time") }
+    }
+
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()
@@ -133,5 +157,40 @@ struct PostgresCLITests {
         for result in [wrong, unreachable, malformed] {
             #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
         }
+    }
+}
+
+/// `Scripts/lib/tcp_proxy.py` in front of a database: paused, it cuts off whoever connects
+/// through it.
+struct TCPProxy {
+    let process: Process
+    let url: String
+
+    init(to databaseURL: String) throws {
+        let target = try #require(URLComponents(string: databaseURL))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Scripts/lib/tcp_proxy.py")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, target.host ?? "127.0.0.1", "\(target.port ?? 5432)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var firstLine = ""
+        while !firstLine.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            firstLine += String(decoding: chunk, as: UTF8.self)
+        }
+        let number = firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
+        url = databaseURL.replacingOccurrences(of: ":\(target.port ?? 5432)/", with: ":\(number)/")
+    }
+
+    func pause() { kill(process.processIdentifier, SIGSTOP) }
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }

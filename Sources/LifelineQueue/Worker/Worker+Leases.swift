@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension Worker {
     /// Renews running jobs' leases in one write per round, carrying their progress, and stops
@@ -7,6 +8,12 @@ extension Worker {
     /// and otherwise only writes the jobs whose progress changed.
     func heartbeatLoop() async {
         var lastFullRenewal = ContinuousClock.now
+        // A renewal runs on its own, and the next waits for it: a store that does not answer
+        // (a network cut off) must not hold up the expiry check, which stops jobs whose leases
+        // may have run out before another host takes them.
+        let gate = RenewalGate()
+        var renewal: Task<Void, Never>?
+        defer { renewal?.cancel() }
         while !Task.isCancelled {
             guard (try? await Task.sleep(for: configuration.progressInterval)) != nil else { return }
             // A job whose lease may have run out without renewal could now run elsewhere.
@@ -14,11 +21,16 @@ extension Worker {
                 logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
                 running.stop(key, reason: .leaseLost)
             }
+            guard gate.isOpen else { continue }
             let full = ContinuousClock.now - lastFullRenewal >= configuration.renewalInterval
             let entries = running.renewals(all: full)
             if full { lastFullRenewal = .now }
             guard !entries.isEmpty else { continue }
-            await renew(entries)
+            gate.close()
+            renewal = Task {
+                await renew(entries)
+                gate.open()
+            }
         }
     }
 
@@ -60,4 +72,13 @@ extension Worker {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
+}
+
+/// Open when no renewal is in flight.
+private final class RenewalGate: Sendable {
+    private let busy = Atomic(false)
+
+    var isOpen: Bool { !busy.load(ordering: .acquiring) }
+    func close() { busy.store(true, ordering: .releasing) }
+    func open() { busy.store(false, ordering: .releasing) }
 }
