@@ -4,8 +4,20 @@
 #
 #   Scripts/bench.sh            # full sizes (100k jobs per scenario, a 1M backlog): several minutes
 #   Scripts/bench.sh --quick    # small sizes, for a smoke test
+#   Scripts/bench.sh --postgres [--quick]   # the PostgreSQL rows, beside pgbench and pgqueuer
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ " $* " == *" --postgres "* ]]; then
+  if [ -z "${LIFELINE_TEST_POSTGRES_URL:-}" ]; then exec Scripts/postgres.sh -- "$0" "$@"; fi
+  Scripts/build.sh
+  if ! [ -x .build-bench/venv-pg/bin/python ]; then
+    python3 -m venv .build-bench/venv-pg
+    .build-bench/venv-pg/bin/pip install -q pgqueuer asyncpg
+  fi
+  exec python3 Scripts/bench/postgres_bench.py "$(realpath .build/release/lifeline)" "$PWD/.build-bench/venv-pg/bin/python" \
+    "$PWD/.build-bench/postgres-results.json" "$@"
+fi
 
 mkdir -p .build-bench
 echo "building lifeline (release), the floor and the peer…" >&2

@@ -8,13 +8,27 @@
 #
 #   Scripts/chaos.sh            # 10,000 jobs, 40 servers with 4 MiB disks copied at 16 MiB/s
 #   Scripts/chaos.sh --small    # 300 jobs, 4 small servers (what Scripts/test.sh runs)
+#   Scripts/chaos.sh --postgres [--small]
+#
+# With --postgres the queue is in PostgreSQL (a throwaway server from Scripts/postgres.sh) and
+# two pools stand for two hosts, the second reaching the database through a TCP proxy. Beside
+# the kills, the server is restarted with `pg_ctl restart -m immediate` mid-run, and the second
+# pool is cut off (the proxy stopped) for longer than its lease, then let back; every event
+# number must then appear once, in order.
 #
 # LIFELINE_BIN names the binary to test (default: a release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-jobs=10000 servers=40 disk=4MiB
-if [ "${1:-}" = "--small" ]; then jobs=300 servers=4 disk=256KiB; fi
+jobs=10000 servers=40 disk=4MiB postgres=""
+for arg in "$@"; do
+  case "$arg" in
+    --small) jobs=300 servers=4 disk=256KiB ;;
+    --postgres) postgres=1 ;;
+    *) echo "usage: Scripts/chaos.sh [--small] [--postgres]" >&2; exit 64 ;;
+  esac
+done
+if [ -n "$postgres" ] && [ -z "${LIFELINE_TEST_POSTGRES_URL:-}" ]; then exec Scripts/postgres.sh -- "$0" "$@"; fi
 export LIFELINE_SIM_THROUGHPUT=16MiB
 
 if [ -z "${LIFELINE_BIN:-}" ]; then
@@ -25,12 +39,15 @@ bin=$(realpath "$LIFELINE_BIN")
 home=$(mktemp -d /tmp/lifeline-chaos.XXXXXX)
 export LIFELINE_HOME=$home LIFELINE_LOG_LEVEL=critical
 started=$(date +%s)
-pool=""
+pool="" pool2="" proxy=""
 cleanup() {
+  [ -n "$proxy" ] && kill -CONT "$proxy" 2>/dev/null && kill -KILL "$proxy" 2>/dev/null && { wait "$proxy" 2>/dev/null || true; }
   [ -n "$pool" ] && kill -TERM "$pool" 2>/dev/null && wait "$pool" 2>/dev/null
+  [ -n "$pool2" ] && kill -TERM "$pool2" 2>/dev/null && wait "$pool2" 2>/dev/null
   rm -rf "$home"
 }
 trap cleanup EXIT
+[ -n "$postgres" ] && export LIFELINE_DATABASE_URL=$LIFELINE_TEST_POSTGRES_URL
 
 # The external program: notes a double run when another copy holds its job's lock file.
 mkdir "$home/runs"
@@ -55,8 +72,32 @@ for i in range($jobs):
 "$bin" enqueue sleep --batch "$home/jobs.jsonl" >/dev/null
 for i in $(seq 1 "$servers"); do "$bin" server create "s$i" --disk-size "$disk" >/dev/null; done
 
-"$bin" worker --processes 3 --concurrency 16 --lease 2s 2>/dev/null &
-pool=$!
+# An action's command fails while PostgreSQL restarts: it is tried again under the same
+# idempotency key, so an action that did commit is not applied twice.
+tries=1
+if [ -n "$postgres" ]; then
+  tries=10
+  port=${LIFELINE_TEST_POSTGRES_URL##*:}; port=${port%%/*}
+  python3 Scripts/lib/tcp_proxy.py 127.0.0.1 "$port" > "$home/proxy-port" &
+  proxy=$!
+  until [ -s "$home/proxy-port" ]; do sleep 0.05; done
+  "$bin" worker --processes 2 --concurrency 16 --lease 2s 2>/dev/null &
+  pool=$!
+  LIFELINE_DATABASE_URL=${LIFELINE_TEST_POSTGRES_URL/:$port\//:$(head -1 "$home/proxy-port")/} \
+    "$bin" worker --processes 2 --concurrency 16 --lease 2s 2>/dev/null &
+  pool2=$!
+  # The disruptions: a server crash and restart, then the second host cut off for 5 s.
+  (
+    sleep 3
+    "$LIFELINE_TEST_POSTGRES_CTL" restart -m immediate >/dev/null 2>&1 && echo "server restarted" >> "$home/disruptions"
+    sleep 3
+    kill -STOP "$proxy"; sleep 5; kill -CONT "$proxy" && echo "host 2 cut off for 5s" >> "$home/disruptions"
+  ) &
+  disruptor=$!
+else
+  "$bin" worker --processes 3 --concurrency 16 --lease 2s 2>/dev/null &
+  pool=$!
+fi
 
 # The killer: SIGKILL a random worker process every 0 to 3 s (1.5 s on average) while the servers move.
 touch "$home/killing"
@@ -65,7 +106,7 @@ touch "$home/killing"
   while [ -e "$home/killing" ]; do
     sleep "$(( RANDOM % 3 )).$(( RANDOM % 10 ))5"
     # Each worker process runs under a reaper of the supervisor's.
-    victim=$(pgrep -P "$(pgrep -d, -P "$pool")" | shuf -n 1 || true)
+    victim=$(pgrep -P "$(pgrep -d, -P "$pool${pool2:+,$pool2}")" | shuf -n 1 || true)
     [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
   done
   echo "$kills" > "$home/kills"
@@ -73,11 +114,17 @@ touch "$home/killing"
 killer=$!
 
 # Each server goes through both workflows; every action waits for the server to rest.
+attempt() {
+  local n=0
+  until "$@" >/dev/null 2>&1; do
+    n=$((n + 1)); [ "$n" -ge "$tries" ] && return 1; sleep 1
+  done
+}
 drive() {
   local s=$1
-  "$bin" server wait "$s" --state standby --timeout 300s >/dev/null &&
+  attempt "$bin" server wait "$s" --state standby --timeout 300s &&
   for action in failover failback confirm-failback test-failover stop-test; do
-    "$bin" server "$action" "$s" --wait --timeout 300s >/dev/null || return 1
+    attempt "$bin" server "$action" "$s" --idempotency-key "$s-$action" --wait --timeout 300s || return 1
   done
 }
 failed_drives=0
@@ -86,6 +133,7 @@ for i in $(seq 1 "$servers"); do drive "s$i" & pids+=($!); done
 for pid in "${pids[@]}"; do wait "$pid" || failed_drives=$((failed_drives + 1)); done
 rm "$home/killing"
 wait "$killer"
+if [ -n "$postgres" ]; then wait "$disruptor"; echo "chaos: $(paste -sd, "$home/disruptions" 2>/dev/null) during the run"; fi
 kills=$(cat "$home/kills")
 
 # Let the pool finish the rest, then stop it.
@@ -94,16 +142,17 @@ for _ in $(seq 1 600); do
   [ "$left" -eq 0 ] && break
   sleep 0.5
 done
-kill -TERM "$pool"; wait "$pool" || true; pool=""
+kill -TERM "$pool" ${pool2:+"$pool2"}; wait "$pool" || true; [ -n "$pool2" ] && { wait "$pool2" || true; }; pool="" pool2=""
 
 "$bin" jobs list --limit 100000000 --json > "$home/jobs.json"
 "$bin" events --type completed --json > "$home/completed.json"
 "$bin" server list --json > "$home/servers.json"
+"$bin" events --json > "$home/events.json"
 double_runs=0
 [ -f "$home/runs/double-runs" ] && double_runs=$(wc -l < "$home/runs/double-runs")
-python3 - "$home" "$jobs" "$servers" "$kills" "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
+python3 - "$home" "${postgres:-0}" "$jobs" "$servers" "$kills" "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
 import json, os, sqlite3, sys
-home, jobs, servers, kills, failed_drives, double_runs, seconds = sys.argv[1], *map(int, sys.argv[2:])
+home, postgres, jobs, servers, kills, failed_drives, double_runs, seconds = sys.argv[1], *map(int, sys.argv[2:])
 load = lambda name: [json.loads(line) for line in open(os.path.join(home, name))]
 all_jobs, completions, server_rows = load("jobs.json"), load("completed.json"), load("servers.json")
 per_job = {}
@@ -116,10 +165,15 @@ standby = [s for s in server_rows if s["state"] == "standby"]
 leaks = []
 for root, dirs, files in os.walk(os.path.join(home, "infra", "servers")):
     leaks += [os.path.join(root, f) for f in files if f in ("vm.json", "test-vm.json", "mount", "workload") or "hot" in root]
-integrity = sqlite3.connect(f"file:{home}/lifeline.db?mode=ro", uri=True).execute("PRAGMA integrity_check").fetchone()[0]
+if postgres:
+    # Every event number once, in order: no event of a restarted or cut-off host lost or repeated.
+    seqs = [event["seq"] for event in load("events.json")]
+    integrity = "ok" if all(a < b for a, b in zip(seqs, seqs[1:])) else "events-out-of-order"
+else:
+    integrity = sqlite3.connect(f"file:{home}/lifeline.db?mode=ro", uri=True).execute("PRAGMA integrity_check").fetchone()[0]
 ok = (not stuck and not twice and len(per_job) == len(completed) and len(standby) == servers
       and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs and double_runs == 0)
-print(f"chaos: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
+print(f"chaos{' (postgres, 2 hosts)' if postgres else ''}: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
       f"completed-twice={len(twice)} double-runs={double_runs} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
       f"failed-drives={failed_drives} kills={kills} leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
 if leaks: print("leaked:", *leaks[:5])

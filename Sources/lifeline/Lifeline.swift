@@ -5,9 +5,10 @@ import Foundation
 struct Lifeline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifeline",
-        abstract: "A durable job queue on SQLite for disaster-recovery control planes.",
+        abstract: "A durable job queue on SQLite or PostgreSQL for disaster-recovery control planes.",
         discussion: """
-            The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue).
+            The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue), or
+            where --db or LIFELINE_DATABASE_URL says: a file, or postgres://USER@HOST/DBNAME.
             Exit codes: 0 ok, 1 runtime failure, 3 conflict, 4 not found, 64 invalid input.
 
             Example:
@@ -18,7 +19,7 @@ struct Lifeline: AsyncParsableCommand {
         version: Lifeline.version,
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, StatsCommand.self,
-            QueuesCommand.self,
+            QueuesCommand.self, StoreCommand.self,
         ]
     )
 

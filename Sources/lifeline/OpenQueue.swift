@@ -8,6 +8,7 @@ import LifelineSQLite
 struct OpenQueue: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
+    let copy: any CopyableStore
     /// The queue's location for messages: a file path, or a URL without its password.
     let location: String
     /// The database file, for a queue on SQLite.
@@ -15,13 +16,13 @@ struct OpenQueue: Sendable {
     private let watch: @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
 
     static func sqlite(_ jobs: SQLiteJobStore, path: String) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), location: path, filePath: path) { onChange in
+        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), copy: jobs, location: path, filePath: path) { onChange in
             try DatabaseChangeWatcher(databasePath: path, onChange: onChange)
         }
     }
 
     static func postgres(_ jobs: PostgresJobStore, location: PostgresLocation) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), location: location.description, filePath: nil) { onChange in
+        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), copy: jobs, location: location.description, filePath: nil) { onChange in
             PostgresChangeListener(location: location, onChange: onChange)
         }
     }

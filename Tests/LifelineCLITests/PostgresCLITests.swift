@@ -142,6 +142,32 @@ struct PostgresCLITests {
         #expect(all.count == 301 * 3, "every job enqueued, started and completed")
     }
 
+    @Test("store copy moves a queue from SQLite to PostgreSQL and back, ids and all; a target with jobs is refused")
+    func storeCopy() async throws {
+        let sqlite = try CLIRunner()
+        defer { sqlite.removeAll() }
+        _ = try sqlite.enqueue(["noop"])
+        _ = try sqlite.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1", "--queue", "nightly"])
+        #expect(try sqlite.run(["queues", "limit", "nightly", "3"]).status == 0)
+        #expect(try sqlite.run(["server", "create", "web-1", "--disk-size", "1MiB"]).status == 0)
+        #expect(try sqlite.run(["worker", "--drain"]).status == 0)
+        let later = try sqlite.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"])
+        let file = sqlite.home.appendingPathComponent("lifeline.db").path
+        let postgres = try await Self.runner()
+        let url = try #require(postgres.databaseURL)
+        let copied = try sqlite.run(["store", "copy", "--from", file, "--to", url])
+        #expect(copied.status == 0 && copied.stdout.contains("copied \(later) jobs"), "\(copied.stdout)\(copied.stderr)")
+        let reads = [["jobs", "list", "--json"], ["events", "--json"], ["server", "list", "--json"], ["queues", "list", "--json"],
+                     ["server", "history", "web-1", "--json"]]
+        for read in reads { #expect(try postgres.run(read).stdout == sqlite.run(read).stdout, "\(read.joined(separator: " "))") }
+        #expect(try sqlite.run(["store", "copy", "--from", file, "--to", url]).status == 3, "a target that holds jobs is refused")
+        #expect(try postgres.enqueue(["noop"]) == later + 1, "new jobs are numbered after the copied ones")
+        #expect(try postgres.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"]) == later, "keys came along")
+        let back = sqlite.home.appendingPathComponent("back.db").path
+        #expect(try sqlite.run(["store", "copy", "--from", url, "--to", back, "--json"]).status == 0)
+        for read in reads { #expect(try sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
+    }
+
     @Test("a password never shows: not in errors, output or worker logs")
     func passwordHidden() async throws {
         let cli = try await Self.runner()

@@ -1,0 +1,129 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import PostgresNIO
+
+/// Reading and writing rows as they are, ids included, for `lifeline store copy`.
+extension PostgresJobStore: CopyableStore {
+    public func copyCounts() async throws -> CopyCounts {
+        try await read { connection in
+            let (jobs, events, servers, transitions, queues) = try connection.query("""
+                SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM events), (SELECT count(*) FROM servers),
+                       (SELECT count(*) FROM transitions), (SELECT count(*) FROM queues)
+                """).first!.decode((Int, Int, Int, Int, Int).self)
+            return CopyCounts(jobs: jobs, events: events, servers: servers, transitions: transitions, queues: queues)
+        }
+    }
+
+    public func copySettingsAndServers() async throws -> CopyBatch {
+        try await read { connection in
+            CopyBatch(
+                queues: try connection.query("""
+                    SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues ORDER BY name
+                    """).map { row in
+                    let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
+                    return QueueRecord(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
+                },
+                servers: try connection.query("""
+                    SELECT name, machine, disks, disk_size, state, current_job, recovery_point, last_error, last_test_at, last_test_result,
+                           created_at, updated_at
+                    FROM servers ORDER BY name
+                    """).map { row in
+                    var r = RowReader(row)
+                    return ServerRecord(
+                        name: try r.next(), machine: try r.next(), disks: try r.next(), diskSize: try r.next(), state: try r.next(),
+                        currentJob: try r.next(), recoveryPoint: try r.next(), lastError: try r.next(), lastTestAt: try r.next(),
+                        lastTestResult: try r.next(), createdAt: try r.next(), updatedAt: try r.next()
+                    )
+                },
+                transitions: try connection.query("SELECT id, server, from_state, to_state, cause, job, at FROM transitions ORDER BY id").map { row in
+                    let (id, server, from, to, cause, job, at) = try row.decode((Int64, String, String?, String?, String, Int64?, Int64).self)
+                    return TransitionRecord(id: id, server: server, from: from, to: to, cause: cause, job: job, at: at)
+                }
+            )
+        }
+    }
+
+    public func copyJobs(after: Int64, limit: Int) async throws -> [Job] {
+        try await read { connection in
+            try connection.query("SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE id > \(after) ORDER BY id LIMIT \(limit)").map(Job.init(row:))
+        }
+    }
+
+    public func copyEvents(after: Int64, limit: Int) async throws -> [JobEvent] {
+        try await eventList(EventFilter(afterSeq: after, limit: limit))
+    }
+
+    public func copyInsert(_ batch: CopyBatch) async throws {
+        try await session.run { connection in
+            try connection.query("BEGIN")
+            do {
+                try Self.insert(batch, connection)
+                try connection.query("COMMIT")
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private static func insert(_ batch: CopyBatch, _ connection: BlockingConnection) throws {
+        for queue in batch.queues {
+            try connection.query("""
+                INSERT INTO queues (name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms)
+                VALUES (\(queue.name), \(queue.limit), \(queue.paused), \(queue.retainCompletedMs), \(queue.retainFailedMs))
+                ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit, paused = excluded.paused,
+                    retain_completed_ms = excluded.retain_completed_ms, retain_failed_ms = excluded.retain_failed_ms
+                """)
+        }
+        for server in batch.servers {
+            try connection.query("""
+                INSERT INTO servers (name, machine, disks, disk_size, state, current_job, recovery_point, last_error,
+                                     last_test_at, last_test_result, created_at, updated_at)
+                VALUES (\(server.name), \(server.machine), \(server.disks), \(server.diskSize), \(server.state), \(server.currentJob),
+                        \(server.recoveryPoint), \(server.lastError), \(server.lastTestAt), \(server.lastTestResult), \(server.createdAt),
+                        \(server.updatedAt))
+                """)
+        }
+        for transition in batch.transitions {
+            try connection.query("""
+                INSERT INTO transitions (id, server, from_state, to_state, cause, job, at)
+                VALUES (\(transition.id), \(transition.server), \(transition.from), \(transition.to), \(transition.cause), \(transition.job),
+                        \(transition.at))
+                """)
+        }
+        for job in batch.jobs {
+            var bindings = PostgresBindings(capacity: 25)
+            for value in try JobRecord(job).values {
+                switch value {
+                case nil: bindings.appendNull()
+                case .int(let number)?: bindings.append(number)
+                case .double(let number)?: bindings.append(number)
+                case .text(let text)?: bindings.append(text)
+                case .bool(let flag)?: bindings.append(flag)
+                }
+            }
+            let placeholders = (1...25).map { "$\($0)" }.joined(separator: ", ")
+            try connection.query(PostgresQuery(unsafeSQL: "INSERT INTO jobs (\(Job.pgColumns)) VALUES (\(placeholders))", binds: bindings))
+        }
+        for event in batch.events {
+            try connection.query("""
+                INSERT INTO events (seq, at, type, job, server, data)
+                VALUES (\(event.seq), \(event.at.ms), \(event.type.rawValue), \(event.job), \(event.server), \(event.data.canonicalText))
+                """)
+        }
+    }
+
+    /// New rows are numbered after the copied ones.
+    public func copyFinish() async throws {
+        try await read { connection in
+            for table in ["jobs", "events", "transitions"] {
+                let column = table == "events" ? "seq" : "id"
+                try connection.query("""
+                    SELECT setval(pg_get_serial_sequence(\("lifeline." + table), \(column)),
+                                  coalesce((SELECT max(\(unescaped: column)) FROM \(unescaped: table)), 0) + 1, false)
+                    """)
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import LifelineQueue
+import LifelineRecovery
+
+/// Reading and writing rows as they are, ids included, for `lifeline store copy`.
+extension SQLiteJobStore: CopyableStore {
+    public func copyCounts() async throws -> CopyCounts {
+        try await writer.read { db in
+            let count = { (table: String) in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+            return CopyCounts(
+                jobs: try count("jobs"), events: try count("events"), servers: try count("servers"), transitions: try count("transitions"),
+                queues: try count("queues")
+            )
+        }
+    }
+
+    public func copySettingsAndServers() async throws -> CopyBatch {
+        try await writer.read { db in
+            CopyBatch(
+                queues: try Row.fetchAll(db, sql: "SELECT * FROM queues ORDER BY name").map { row in
+                    QueueRecord(
+                        name: row["name"], limit: row["concurrency_limit"], paused: row["paused"], retainCompletedMs: row["retain_completed_ms"],
+                        retainFailedMs: row["retain_failed_ms"]
+                    )
+                },
+                servers: try Row.fetchAll(db, sql: "SELECT * FROM servers ORDER BY name").map { row in
+                    ServerRecord(
+                        name: row["name"], machine: row["machine"], disks: row["disks"], diskSize: row["disk_size"], state: row["state"],
+                        currentJob: row["current_job"], recoveryPoint: row["recovery_point"], lastError: row["last_error"],
+                        lastTestAt: row["last_test_at"], lastTestResult: row["last_test_result"], createdAt: row["created_at"],
+                        updatedAt: row["updated_at"]
+                    )
+                },
+                transitions: try Row.fetchAll(db, sql: "SELECT * FROM transitions ORDER BY id").map { row in
+                    TransitionRecord(
+                        id: row["id"], server: row["server"], from: row["from_state"], to: row["to_state"], cause: row["cause"], job: row["job"],
+                        at: row["at"]
+                    )
+                }
+            )
+        }
+    }
+
+    public func copyJobs(after: Int64, limit: Int) async throws -> [Job] {
+        try await writer.read { db in
+            try Job.fetchAll(db, sql: "SELECT \(Job.columns) FROM jobs WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
+        }
+    }
+
+    public func copyEvents(after: Int64, limit: Int) async throws -> [JobEvent] {
+        try await eventList(EventFilter(afterSeq: after, limit: limit))
+    }
+
+    public func copyInsert(_ batch: CopyBatch) async throws {
+        try await write { db in
+            for queue in batch.queues {
+                try db.execute(sql: """
+                    INSERT INTO queues (name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit, paused = excluded.paused,
+                        retain_completed_ms = excluded.retain_completed_ms, retain_failed_ms = excluded.retain_failed_ms
+                    """, arguments: [queue.name, queue.limit, queue.paused, queue.retainCompletedMs, queue.retainFailedMs])
+            }
+            for server in batch.servers {
+                try db.execute(sql: """
+                    INSERT INTO servers (name, machine, disks, disk_size, state, current_job, recovery_point, last_error,
+                                         last_test_at, last_test_result, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        server.name, server.machine, server.disks, server.diskSize, server.state, server.currentJob, server.recoveryPoint,
+                        server.lastError, server.lastTestAt, server.lastTestResult, server.createdAt, server.updatedAt,
+                    ])
+            }
+            for transition in batch.transitions {
+                try db.execute(sql: """
+                    INSERT INTO transitions (id, server, from_state, to_state, cause, job, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [transition.id, transition.server, transition.from, transition.to, transition.cause, transition.job, transition.at])
+            }
+            for job in batch.jobs {
+                let record = try JobRecord(job)
+                try db.execute(sql: """
+                    INSERT INTO jobs (\(Job.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: StatementArguments(record.values.map { $0?.databaseValue ?? .null }))
+            }
+            for event in batch.events {
+                try db.execute(sql: "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", arguments: [
+                    event.seq, event.at.ms, event.type.rawValue, event.job, event.server, event.data.canonicalText,
+                ])
+            }
+        }
+    }
+
+    /// SQLite numbers new rows after the largest id by itself.
+    public func copyFinish() async throws {}
+}
+
+extension JobRecord.Value {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .int(let value): value.databaseValue
+        case .double(let value): value.databaseValue
+        case .text(let value): value.databaseValue
+        case .bool(let value): value.databaseValue
+        }
+    }
+}

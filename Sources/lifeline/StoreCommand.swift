@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Move a queue between stores (SQLite files and PostgreSQL databases).",
+        subcommands: [StoreCopyCommand.self]
+    )
+}
+
+struct StoreCopyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy every job, event, server, transition and queue setting, with their ids.",
+        discussion: """
+            Stop every worker and command that writes to the source first: the copy checks the
+            target's counts against the source's at the start, and fails if they differ. The
+            target must hold no jobs (exit 3). The source is only read.
+
+            Examples:
+              lifeline store copy --from queue/lifeline.db --to postgres://lifeline@db1/lifeline
+              lifeline store copy --from postgres://lifeline@db1/lifeline --to backup.db
+            """
+    )
+
+    @Option(help: ArgumentHelp("The queue to copy: a file or a postgres:// URL.", valueName: "PATH|URL"))
+    var from: String
+
+    @Option(help: ArgumentHelp("Where to copy it: a file (created) or a postgres:// URL.", valueName: "PATH|URL"))
+    var to: String
+
+    @Flag(help: "Print the counts copied as JSON.")
+    var json = false
+
+    func run() async throws {
+        var source = StoreOptions()
+        source.db = from
+        var target = StoreOptions()
+        target.db = to
+        let reader = try await source.openReader()
+        let writer = try await target.openStore()
+        let started = ContinuousClock.now
+        var lastReport = started
+        let counts: CopyCounts
+        do {
+            counts = try await StoreCopy.run(from: reader.copy, to: writer.copy) { jobs, events in
+                // Long copies say how far they are, at most once a second.
+                guard !json, ContinuousClock.now - lastReport >= .seconds(1) else { return }
+                lastReport = .now
+                Output.standardError.writeLine("copied \(jobs) jobs, \(events) events so far")
+            }
+        } catch StoreCopyError.targetNotEmpty(let existing) {
+            throw CLIFailure(.conflict, "\(writer.location) already holds a queue (\(existing)); copy into an empty one")
+        }
+        if json {
+            try Output.standardOutput.writeJSON(counts)
+        } else {
+            let elapsed = DurationText.format(ContinuousClock.now - started)
+            Output.standardOutput.writeLine("copied \(counts) from \(reader.location) to \(writer.location) in \(elapsed)")
+        }
+    }
+}
