@@ -74,10 +74,13 @@ def floor():
     count = size(50_000, 5_000)
     enqueue(env, count)
     start = time.monotonic()
-    subprocess.run(["pgbench", "-n", "-c", "4", "-j", "4", "-t", str(count // 64), "-f", f"{here}/postgres_floor.sql", url],
-                   check=True, capture_output=True)
+    done = 0
+    # A claim that meets rows locked by another client takes fewer than 16: go on until none is left.
+    while done < count:
+        subprocess.run(["pgbench", "-n", "-c", "4", "-j", "4", "-t", str((count - done) // 64 + 1), "-f", f"{here}/postgres_floor.sql", url],
+                       check=True, capture_output=True)
+        done = int(psql(url, "SELECT count(*) FROM lifeline.jobs WHERE state = 'completed'"))
     rate = count / (time.monotonic() - start)
-    assert psql(url, "SELECT count(*) FROM lifeline.jobs WHERE state = 'completed'") == str(count)
     drop(url)
     return rate
 

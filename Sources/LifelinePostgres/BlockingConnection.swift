@@ -36,6 +36,29 @@ final class BlockingConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends the statements one after another without waiting for each answer (the server
+    /// runs them in order), then waits for all: one round trip instead of one per statement.
+    /// Throws the first statement's error, if any failed.
+    @discardableResult
+    func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+        let connection = try connected()
+        let futures = queries.map { connection.query($0, logger: logger) }
+        var results: [Result<[PostgresRow], any Error>] = []
+        for future in futures {
+            do {
+                results.append(.success(try wait(future).rows))
+            } catch let error as PostgresStoreError {
+                throw error
+            } catch let error as PSQLError where error.code == .server {
+                results.append(.failure(PostgresStatementError(message: PostgresErrorText.describe(error), sqlState: PostgresErrorText.sqlState(error))))
+            } catch let error as PSQLError {
+                drop()
+                throw PostgresStoreError.connectionLost(location.description, PostgresErrorText.describe(error))
+            }
+        }
+        return try results.map { try $0.get() }
+    }
+
     func close() {
         drop()
     }

@@ -39,40 +39,61 @@ extension PostgresJobStore {
         return applied
     }
 
-    /// Applies each finish whose fence holds, inside the caller's transaction; returns their ids.
+    /// Applies each finish whose fence holds, inside the caller's transaction; returns their
+    /// ids. The fenced rows are read, locked and updated with one statement each, whatever
+    /// the number of finishes.
     static func finish(_ finishes: [JobFinish], _ transaction: PostgresTransaction) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
-        var applied = Set<Int64>()
-        for finish in finishes {
-            let rows = try transaction.connection.query("""
-                SELECT \(unescaped: Job.pgColumns) FROM jobs
-                WHERE id = \(finish.id) AND state = 'running' AND attempt = \(finish.attempt) AND lease_owner = \(finish.owner)
-                FOR UPDATE
-                """)
-            guard let job = try rows.first.map(Job.init(row:)) else { continue }
-            try applyOutcome(finish.outcome, to: job, transaction)
-            applied.insert(finish.id)
-        }
-        return applied
+        // A job finished twice in one batch counts once; the second finish would fail its fence.
+        var seen = Set<Int64>()
+        let finishes = finishes.filter { seen.insert($0.id).inserted }
+        let ids = finishes.map(\.id), attempts = finishes.map { Int64($0.attempt) }, owners = finishes.map(\.owner)
+        let jobs = try transaction.connection.query("""
+            SELECT \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
+            FROM jobs j JOIN unnest(\(ids)::bigint[], \(attempts)::bigint[], \(owners)::text[]) AS f(id, attempt, owner)
+              ON j.id = f.id AND j.attempt = f.attempt AND j.lease_owner = f.owner
+            WHERE j.state = 'running'
+            ORDER BY j.id
+            FOR UPDATE OF j
+            """).map(Job.init(row:))
+        let outcomes = Dictionary(finishes.map { ($0.id, $0.outcome) }, uniquingKeysWith: { first, _ in first })
+        try apply(jobs.map { OutcomeChange(job: $0, outcome: outcomes[$0.id]!, now: transaction.now) }, transaction)
+        return Set(jobs.map(\.id))
     }
 
-    /// Moves a running job out of `running` by the outcome of its attempt, and appends the
-    /// event that says so. The caller has checked the fence and holds the row.
+    /// Moves running jobs out of `running` by the outcomes of their attempts, and appends the
+    /// events that say so. The caller has checked the fences and holds the rows.
     static func applyOutcome(_ outcome: JobOutcome, to job: Job, _ transaction: PostgresTransaction) throws {
-        let change = OutcomeChange(job: job, outcome: outcome, now: transaction.now)
-        let newError = try change.newErrorJSON()
+        try apply([OutcomeChange(job: job, outcome: outcome, now: transaction.now)], transaction)
+    }
+
+    private static func apply(_ changes: [OutcomeChange], _ transaction: PostgresTransaction) throws {
+        guard !changes.isEmpty else { return }
+        let rows = try JSONValue.array(changes.map { change in
+            [
+                "id": .int(change.job.id), "state": .string(change.state.rawValue), "attempt": .int(Int64(change.attempt)),
+                "run_at": .int(change.runAt.ms), "finished_at": change.finishedAt.map { .int($0.ms) } ?? .null,
+                "result": change.result.map { .string($0.canonicalText) } ?? .null,
+                "error": try change.newErrorJSON().map { .string($0) } ?? .null,
+            ]
+        }).canonicalText
         try transaction.connection.query("""
-            UPDATE jobs
-            SET state = \(change.state.rawValue), attempt = \(change.attempt), run_at = \(change.runAt.ms), finished_at = \(change.finishedAt?.ms),
-                result = \(change.result?.canonicalText),
-                errors = CASE WHEN \(newError)::text IS NULL THEN errors ELSE (errors::jsonb || jsonb_build_array(\(newError)::jsonb))::text END,
+            UPDATE jobs j
+            SET state = c->>'state', attempt = (c->>'attempt')::int, run_at = (c->>'run_at')::bigint,
+                finished_at = (c->>'finished_at')::bigint, result = c->>'result',
+                errors = CASE WHEN c->>'error' IS NULL THEN j.errors ELSE (j.errors::jsonb || jsonb_build_array((c->>'error')::jsonb))::text END,
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false
-            WHERE id = \(job.id)
+            FROM json_array_elements(\(rows)::json) AS c
+            WHERE j.id = (c->>'id')::bigint
             """)
-        try transaction.eventAppend(change.event, job: job.id, server: job.server, data: change.eventData)
+        for change in changes {
+            try transaction.eventAppend(change.event, job: change.job.id, server: change.job.server, data: change.eventData)
+        }
         CrashPoint.check("finish.after-job-update")
-        if change.state.isFinal {
-            try transaction.hook?.jobDidFinish(job, state: change.state, result: change.result, error: change.newError?.error, in: transaction)
+        for change in changes where change.state.isFinal {
+            try transaction.hook?.jobDidFinish(
+                change.job, state: change.state, result: change.result, error: change.newError?.error, in: transaction
+            )
         }
     }
 }

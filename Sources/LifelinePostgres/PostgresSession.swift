@@ -46,8 +46,9 @@ public final class PostgresSession: Sendable {
             do {
                 let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
                 let result = try body(transaction)
-                try transaction.flushEvents()
-                try connection.query("COMMIT")
+                // The event lock, the events and the commit go in one round trip: the lock is
+                // held for as short a time as the commit allows.
+                try connection.pipeline(transaction.eventStatements() + ["COMMIT"])
                 return result
             } catch {
                 _ = try? connection.query("ROLLBACK")

@@ -39,17 +39,19 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         ])
     }
 
-    /// Inserts the events appended, in order, under the event lock, and announces the change.
-    func flushEvents() throws {
-        guard !events.isEmpty else { return }
-        try connection.query("SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')")
-        try connection.query("""
+    /// The statements that insert the events appended, in order, under the event lock, and
+    /// announce the change; the last ones before the commit.
+    func eventStatements() -> [PostgresQuery] {
+        guard !events.isEmpty else { return [] }
+        return [
+            "SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')",
+            """
             INSERT INTO events (at, type, job, server, data)
             SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
             FROM json_array_elements(\(JSONValue.array(events).canonicalText)::json) WITH ORDINALITY AS x(e, n)
             ORDER BY n
-            """)
-        events = []
+            """,
+        ]
     }
 
     public func serverGet(_ name: String) throws -> ServerInfo? {

@@ -33,8 +33,15 @@ public enum LifelineJSON {
         String(decoding: try encoder().encode(value), as: UTF8.self)
     }
 
+    /// ISO 8601 UTC with milliseconds, rounded to the nearest one: the formatter truncates,
+    /// and a time read back from text is often a hair below its millisecond (x.123 is
+    /// x.12299…), so a time written, read and written again would otherwise drift.
     public static func formatTime(_ date: Date) -> String {
-        date.formatted(timeStyle)
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var (seconds, fraction) = ms.quotientAndRemainder(dividingBy: 1000)
+        if fraction < 0 { (seconds, fraction) = (seconds - 1, fraction + 1000) }
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - String(fraction).count) + String(fraction) + "Z"
     }
 
     /// Parses ISO 8601 UTC times, with or without fractional seconds.

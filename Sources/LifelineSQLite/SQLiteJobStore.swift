@@ -49,6 +49,6 @@ public struct SQLiteJobStore: JobStore {
 
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
-        Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
+        clock().ms
     }
 }
