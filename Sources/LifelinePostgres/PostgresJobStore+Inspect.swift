@@ -38,7 +38,11 @@ extension PostgresJobStore {
     public func eventList(_ filter: EventFilter) async throws -> [JobEvent] {
         let types = filter.types.map(\.rawValue).sorted()
         return try await read { connection in
-            try connection.query("""
+            // Under the event lock, exclusive: every number taken so far has committed or
+            // rolled back (see PostgresSession). One round trip.
+            let rows = try connection.pipeline([
+                "BEGIN", "SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock))",
+                """
                 SELECT \(unescaped: JobEvent.pgColumns) FROM events
                 WHERE seq > \(filter.afterSeq)
                   AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
@@ -46,7 +50,10 @@ extension PostgresJobStore {
                   AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
                   AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
                 ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
-                """).map(JobEvent.init(row:))
+                """,
+                "COMMIT",
+            ])
+            return try rows[2].map(JobEvent.init(row:))
         }
     }
 }

@@ -11,7 +11,11 @@ public final class PostgresSession: Sendable {
     private let thread = SerialThread(name: "lifeline-postgres")
     private let connection: BlockingConnection
 
-    /// The key of the advisory lock under which events take their numbers.
+    /// The advisory lock that keeps the event log gap-free for readers. Writers hold it shared
+    /// from the moment their events take numbers until they commit, so they never wait for
+    /// each other; a reader takes it exclusive for its read, which waits for every writer that
+    /// has taken a number so far. A read of "numbers above the last seen" then sees every
+    /// number that will ever commit below the highest it returns.
     static let eventLock: Int64 = 0x4C46_4C4E_0002
     /// The channel every committed change is announced on.
     static let channel = "lifeline_changes"
@@ -36,8 +40,7 @@ public final class PostgresSession: Sendable {
     }
 
     /// Runs `body` in one transaction. The events it appended are numbered and inserted last,
-    /// under a lock held to the commit, so numbers become visible in the order they were
-    /// taken; the commit also announces the change to every listening process.
+    /// under the event lock held shared to the commit, in the same round trip as the commit.
     func transaction<T: Sendable>(
         now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: @escaping @Sendable (PostgresTransaction) throws -> T
     ) async throws -> T {

@@ -11,6 +11,10 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     let nowMs: Int64
     let hook: (any JobFinishHook<PostgresTransaction>)?
     private var events: [JSONValue] = []
+    /// Whether other processes should look again at once: work appeared, a job is to stop, or
+    /// a server moved. Claims and finishes do not announce themselves: a NOTIFY takes a lock
+    /// on the database until the commit is on disk, so commits that send one take turns.
+    private var announces = false
 
     init(connection: BlockingConnection, nowMs: Int64, hook: (any JobFinishHook<PostgresTransaction>)?) {
         self.connection = connection
@@ -33,18 +37,24 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     }
 
     public func eventAppend(_ type: EventType, job: Int64?, server: String?, data: JSONValue) throws {
+        if Self.announced.contains(type) { announces = true }
         events.append([
             "at": .int(nowMs), "type": .string(type.rawValue), "job": job.map { .int($0) } ?? .null, "server": server.map { .string($0) } ?? .null,
             "data": .string(data.canonicalText),
         ])
     }
 
-    /// The statements that insert the events appended, in order, under the event lock, and
-    /// announce the change; the last ones before the commit.
+    private static let announced: Set<EventType> = [.enqueued, .retried, .released, .cancelRequested, .cancelled, .stateChanged]
+
+    /// The statements that insert the events appended, in order, holding the event lock
+    /// shared to the commit (see ``PostgresSession``), and announce the change when it calls
+    /// for it; the last ones before the commit.
     func eventStatements() -> [PostgresQuery] {
         guard !events.isEmpty else { return [] }
         return [
-            "SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')",
+            announces
+                ? "SELECT pg_advisory_xact_lock_shared(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')"
+                : "SELECT pg_advisory_xact_lock_shared(\(PostgresSession.eventLock))",
             """
             INSERT INTO events (at, type, job, server, data)
             SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
