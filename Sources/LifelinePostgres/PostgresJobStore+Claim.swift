@@ -7,25 +7,10 @@ extension PostgresJobStore {
             let finished = try Self.finish(request.finishes, transaction)
             try Self.rescueExpiredLeases(transaction)
             try Self.promoteDueJobs(transaction)
-            var claimed: [Job] = []
-            for (queue, setting) in try Self.queueSettings(request.queues, transaction) where claimed.count < request.limit {
-                if setting?.paused == true { continue }
-                var room = request.limit - claimed.count
-                if setting?.limit != nil {
-                    // Hosts claiming from a limited queue take turns on its row, so the limit
-                    // holds across all of them.
-                    let limit = try transaction.connection.query("SELECT concurrency_limit FROM queues WHERE name = \(queue) FOR UPDATE")
-                        .first?.decode(Int?.self) ?? nil
-                    if let limit {
-                        let running = try transaction.connection.query(
-                            "SELECT count(*) FROM jobs WHERE queue = \(queue) AND state = 'running'"
-                        ).first?.decode(Int.self) ?? 0
-                        room = min(room, limit - running)
-                    }
-                }
-                guard room > 0 else { continue }
-                claimed += try Self.claim(queue: queue, count: room, owner: request.owner, lease: request.lease, transaction)
-            }
+            let claimed = try ClaimFill.fill(
+                request.limit, from: Self.queueSettings(request.queues, transaction), room: { try Self.room(in: $0.name, transaction) },
+                claim: { queue, count in try Self.claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
+            )
             // A worker with free slots left waits; tell it until when at most.
             let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
             if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
@@ -39,18 +24,28 @@ extension PostgresJobStore {
 
     /// The named queues with their settings, in the given order; with no names, every
     /// registered queue, by name.
-    private static func queueSettings(_ names: [String], _ transaction: PostgresTransaction) throws -> [(String, QueueSetting?)] {
+    private static func queueSettings(_ names: [String], _ transaction: PostgresTransaction) throws -> [ClaimFill.Queue] {
         let rows = try transaction.connection.query(names.isEmpty
             ? "SELECT name, concurrency_limit, paused FROM queues ORDER BY name"
             : "SELECT name, concurrency_limit, paused FROM queues WHERE name = ANY(\(names))")
-        var known: [(String, QueueSetting?)] = []
-        for row in rows {
+        let known = try rows.map { row in
             let (name, limit, paused) = try row.decode((String, Int?, Bool).self)
-            known.append((name, QueueSetting(limit: limit, paused: paused)))
+            return ClaimFill.Queue(name: name, limit: limit, paused: paused)
         }
         guard !names.isEmpty else { return known }
-        let byName = Dictionary(known, uniquingKeysWith: { first, _ in first })
-        return names.map { ($0, byName[$0] ?? nil) }
+        let byName = Dictionary(known.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return names.map { byName[$0] ?? ClaimFill.Queue(name: $0, limit: nil, paused: false) }
+    }
+
+    /// How many more jobs of a limited queue may run now. Hosts claiming from it take turns
+    /// on its row, so the limit holds across all of them.
+    private static func room(in queue: String, _ transaction: PostgresTransaction) throws -> Int {
+        let limit = try transaction.connection.query("SELECT concurrency_limit FROM queues WHERE name = \(queue) FOR UPDATE")
+            .first?.decode(Int?.self) ?? nil
+        guard let limit else { return .max }
+        let running = try transaction.connection.query("SELECT count(*) FROM jobs WHERE queue = \(queue) AND state = 'running'")
+            .first?.decode(Int.self) ?? 0
+        return limit - running
     }
 
     private static func claim(queue: String, count: Int, owner: String, lease: Duration, _ transaction: PostgresTransaction) throws -> [Job] {
@@ -103,10 +98,4 @@ extension PostgresJobStore {
             try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, transaction)
         }
     }
-}
-
-/// A queue's row in `queues`, when it has one.
-struct QueueSetting {
-    var limit: Int?
-    var paused: Bool
 }

@@ -34,7 +34,7 @@ public struct PostgresJobStore: JobStore {
 
 /// The PostgreSQL ``ServerStore``. Shares its session and clock with the job store, so stage
 /// jobs and servers change together.
-public struct PostgresServerStore: ServerStore {
+public struct PostgresServerStore: TransactionalServerStore {
     let jobs: PostgresJobStore
 
     public init(jobs: PostgresJobStore) {
@@ -46,16 +46,8 @@ public struct PostgresServerStore: ServerStore {
         PostgresJobStore(session: session, clock: clock, finishHook: ServerLifecycleHook<PostgresTransaction>())
     }
 
-    public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
-        try await jobs.transaction { transaction in
-            try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: transaction)
-        }
-    }
-
-    public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
-        try await jobs.transaction { transaction in
-            try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: transaction)
-        }
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresTransaction) throws -> T) async throws -> T {
+        try await jobs.transaction(body)
     }
 
     public func serverGet(_ name: String) async throws -> ServerInfo? {

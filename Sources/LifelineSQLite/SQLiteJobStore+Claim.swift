@@ -10,16 +10,11 @@ extension SQLiteJobStore {
             let finished = try Self.finish(request.finishes, db, now: now, hook: hook)
             try Self.rescueExpiredLeases(db, now: now, hook: hook)
             try Self.promoteDueJobs(db, now: now)
-            var claimed: [Job] = []
-            for (queue, setting) in try QueueSettings.fetch(db, names: request.queues) where claimed.count < request.limit {
-                if setting?.paused == true { continue }
-                var room = request.limit - claimed.count
-                if let limit = setting?.limit {
-                    room = min(room, limit - (try Self.runningCount(db, queue: queue)))
-                }
-                guard room > 0 else { continue }
-                claimed += try Self.claim(db, queue: queue, count: room, owner: request.owner, lease: request.lease, now: now)
-            }
+            let claimed = try ClaimFill.fill(
+                request.limit, from: QueueSettings.fetch(db, names: request.queues),
+                room: { queue in (queue.limit ?? 0) - (try Self.runningCount(db, queue: queue.name)) },
+                claim: { queue, count in try Self.claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }
+            )
             // A worker with free slots left waits; tell it until when at most.
             let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
             if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
@@ -83,31 +78,28 @@ extension SQLiteJobStore {
     }
 }
 
-/// A queue's row in `queues`, when it has one.
-struct QueueSettings {
-    var limit: Int?
-    var paused: Bool
-
+/// The queues a claim takes from, with their settings.
+enum QueueSettings {
     /// The named queues with their settings, in the given order; with no names, every
     /// registered queue, by name.
-    static func fetch(_ db: Database, names: [String]) throws -> [(name: String, settings: QueueSettings?)] {
+    static func fetch(_ db: Database, names: [String]) throws -> [ClaimFill.Queue] {
         let columns = "SELECT name, concurrency_limit, paused FROM queues"
         if names.isEmpty {
             return try rows(RawStatement(db, columns + " ORDER BY name", []))
         }
         let placeholders = Array(repeating: "?", count: names.count).joined(separator: ", ")
-        let known = Dictionary(uniqueKeysWithValues: try rows(RawStatement(
-            db, columns + " WHERE name IN (\(placeholders))", names.map { .text($0) }
-        )))
-        return names.map { ($0, known[$0] ?? nil) }
+        let known = Dictionary(
+            try rows(RawStatement(db, columns + " WHERE name IN (\(placeholders))", names.map { .text($0) })).map { ($0.name, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        return names.map { known[$0] ?? ClaimFill.Queue(name: $0, limit: nil, paused: false) }
     }
 
-    private static func rows(_ statement: RawStatement) throws -> [(name: String, settings: QueueSettings?)] {
+    private static func rows(_ statement: RawStatement) throws -> [ClaimFill.Queue] {
         defer { statement.reset() }
-        var rows: [(name: String, settings: QueueSettings?)] = []
+        var rows: [ClaimFill.Queue] = []
         while try statement.step() {
-            let limit = statement.optionalInt64(1).map { Int($0) }
-            rows.append((statement.text(0), QueueSettings(limit: limit, paused: statement.int64(2) != 0)))
+            rows.append(ClaimFill.Queue(name: statement.text(0), limit: statement.optionalInt64(1).map { Int($0) }, paused: statement.int64(2) != 0))
         }
         return rows
     }

@@ -6,7 +6,7 @@ import LifelineRecovery
 /// The SQLite ``ServerStore``. Shares its database and clock with the job store, so stage
 /// jobs and servers change together; the lifecycle's steps run in the store's transaction
 /// through ``SQLiteTransaction``.
-public struct SQLiteServerStore: ServerStore {
+public struct SQLiteServerStore: TransactionalServerStore {
     let jobs: SQLiteJobStore
 
     public init(jobs: SQLiteJobStore) {
@@ -20,16 +20,8 @@ public struct SQLiteServerStore: ServerStore {
         SQLiteJobStore(writer: writer, clock: clock, finishHook: ServerLifecycleHook<SQLiteTransaction>(), lockTimeout: lockTimeout)
     }
 
-    public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
-        try await jobs.transaction { transaction in
-            try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: transaction)
-        }
-    }
-
-    public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
-        try await jobs.transaction { transaction in
-            try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: transaction)
-        }
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
+        try await jobs.transaction(body)
     }
 
     public func serverGet(_ name: String) async throws -> ServerInfo? {

@@ -86,7 +86,9 @@ public final class Worker: Sendable {
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
         while !stopping.isSet {
-            var wait = configuration.idleRecheck
+            // A draining worker looks at least once a second: the other workers' last
+            // completions, which end the drain, may come with no change notice.
+            var wait = configuration.drain ? min(configuration.idleRecheck, .seconds(1)) : configuration.idleRecheck
             let finished = finisher.take()
             let free = configuration.concurrency - running.count + finished.count
             guard free > 0 || !finished.isEmpty else {

@@ -14,3 +14,22 @@ public protocol ServerTransaction: JobTransaction {
     /// Appends to the server's history, which outlives the server.
     func transitionAppend(_ transition: ServerTransition, server: String) throws
 }
+
+/// A server store whose actions run the domain's steps in one of the store's transactions:
+/// the actions are written here once, for every store.
+public protocol TransactionalServerStore: ServerStore {
+    associatedtype Transaction: ServerTransaction
+
+    /// Runs `body` in one write transaction.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) throws -> T) async throws -> T
+}
+
+extension TransactionalServerStore {
+    public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
+        try await transaction { try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: $0) }
+    }
+
+    public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
+        try await transaction { try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: $0) }
+    }
+}
