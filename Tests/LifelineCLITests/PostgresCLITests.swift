@@ -171,6 +171,22 @@ struct PostgresCLITests {
         for read in reads { #expect(try sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
     }
 
+    @Test("a queue of a newer schema is refused with one line and left untouched")
+    func newerSchema() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let url = try #require(cli.databaseURL)
+        _ = try cli.enqueue(["noop"])
+        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 99")
+        for command in [["jobs", "list"], ["enqueue", "noop"], ["worker", "--drain"]] {
+            let result = try cli.run(command)
+            #expect(result.status == 1 && result.stderr.contains("schema version 99, newer than this lifeline knows"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 1")
+        #expect(try cli.json(["jobs", "list", "--json"]).count == 1, "nothing was changed")
+    }
+
     @Test("a password never shows: not in errors, output or worker logs")
     func passwordHidden() async throws {
         let cli = try await Self.runner()
