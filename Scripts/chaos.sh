@@ -106,7 +106,7 @@ touch "$home/killing"
   while [ -e "$home/killing" ]; do
     sleep "$(( RANDOM % 3 )).$(( RANDOM % 10 ))5"
     # Each worker process runs under a reaper of the supervisor's.
-    victim=$(pgrep -P "$(pgrep -d, -P "$pool${pool2:+,$pool2}")" | shuf -n 1 || true)
+    victim=$(pgrep -P "$(pgrep -d, -P "$pool${pool2:+,$pool2}")" 2>/dev/null | shuf -n 1 || true)
     [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
   done
   echo "$kills" > "$home/kills"
