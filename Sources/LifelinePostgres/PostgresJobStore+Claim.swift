@@ -1,14 +1,18 @@
 import Foundation
 import LifelineQueue
+import PostgresNIO
 
 extension PostgresJobStore {
     public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
         let result = try await transaction { transaction in
             let finished = try Self.finish(request.finishes, transaction)
-            try Self.rescueExpiredLeases(transaction)
-            try Self.promoteDueJobs(transaction)
+            // Three steps that do not depend on each other, in one round trip.
+            let answers = try transaction.connection.pipeline([
+                Self.expiredLeases(transaction.nowMs), Self.promoteDueJobs(transaction.nowMs), Self.queueSettings(request.queues),
+            ])
+            try Self.rescue(answers[0].map(Job.init(row:)), transaction)
             let claimed = try ClaimFill.fill(
-                request.limit, from: Self.queueSettings(request.queues, transaction), room: { try Self.room(in: $0.name, transaction) },
+                request.limit, from: Self.queues(answers[2], names: request.queues), room: { try Self.room(in: $0.name, transaction) },
                 claim: { queue, count in try Self.claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
             )
             // A worker with free slots left waits; tell it until when at most.
@@ -22,12 +26,15 @@ extension PostgresJobStore {
         return result
     }
 
-    /// The named queues with their settings, in the given order; with no names, every
-    /// registered queue, by name.
-    private static func queueSettings(_ names: [String], _ transaction: PostgresTransaction) throws -> [ClaimFill.Queue] {
-        let rows = try transaction.connection.query(names.isEmpty
+    /// The settings of the named queues; with no names, of every registered queue, by name.
+    private static func queueSettings(_ names: [String]) -> PostgresQuery {
+        names.isEmpty
             ? "SELECT name, concurrency_limit, paused FROM queues ORDER BY name"
-            : "SELECT name, concurrency_limit, paused FROM queues WHERE name = ANY(\(names))")
+            : "SELECT name, concurrency_limit, paused FROM queues WHERE name = ANY(\(names))"
+    }
+
+    /// The queues a claim takes from, in the given order, with their settings.
+    private static func queues(_ rows: [PostgresRow], names: [String]) throws -> [ClaimFill.Queue] {
         let known = try rows.map { row in
             let (name, limit, paused) = try row.decode((String, Int?, Bool).self)
             return ClaimFill.Queue(name: name, limit: limit, paused: paused)
@@ -79,21 +86,22 @@ extension PostgresJobStore {
 
     /// Scheduled and retryable jobs whose time has come become available. Rows another host
     /// is promoting are skipped, not waited for.
-    private static func promoteDueJobs(_ transaction: PostgresTransaction) throws {
-        try transaction.connection.query("""
-            UPDATE jobs SET state = 'available'
-            WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= \(transaction.nowMs)
-                         FOR UPDATE SKIP LOCKED)
-            """)
+    private static func promoteDueJobs(_ now: Int64) -> PostgresQuery {
+        """
+        UPDATE jobs SET state = 'available'
+        WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= \(now)
+                     FOR UPDATE SKIP LOCKED)
+        """
+    }
+
+    /// The running jobs of workers that stopped renewing their leases, locked.
+    private static func expiredLeases(_ now: Int64) -> PostgresQuery {
+        "SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) FOR UPDATE SKIP LOCKED"
     }
 
     /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
     /// recorded as failed, with the worker that held it.
-    static func rescueExpiredLeases(_ transaction: PostgresTransaction) throws {
-        let expired = try transaction.connection.query("""
-            SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE state = 'running' AND lease_expires_at < \(transaction.nowMs)
-            FOR UPDATE SKIP LOCKED
-            """).map(Job.init(row:))
+    private static func rescue(_ expired: [Job], _ transaction: PostgresTransaction) throws {
         for job in expired {
             try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, transaction)
         }
