@@ -11,13 +11,15 @@ public final class PostgresSession: Sendable {
     private let thread = SerialThread(name: "lifeline-postgres")
     private let connection: BlockingConnection
 
-    /// The advisory lock that keeps the event log gap-free for readers. Writers hold it shared
+    /// The advisory lock that keeps a reader of the event log from passing a number that
+    /// commits later (numbers of rolled-back writes stay unused). Writers hold it shared
     /// from the moment their events take numbers until they commit, so they never wait for
     /// each other; a reader takes it exclusive for its read, which waits for every writer that
     /// has taken a number so far. A read of "numbers above the last seen" then sees every
     /// number that will ever commit below the highest it returns.
     static let eventLock: Int64 = 0x4C46_4C4E_0002
-    /// The channel every committed change is announced on.
+    /// The channel changes are announced on (those others must act on; see
+    /// ``PostgresTransaction``).
     static let channel = "lifeline_changes"
 
     /// - Parameter timeout: how long a statement may go unanswered before the connection is
