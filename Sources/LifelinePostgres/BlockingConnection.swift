@@ -25,15 +25,7 @@ final class BlockingConnection: @unchecked Sendable {
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ query: PostgresQuery) throws -> [PostgresRow] {
-        let connection = try connected()
-        do {
-            return try wait(connection.query(query, logger: logger)).rows
-        } catch let error as PSQLError where error.code == .server {
-            throw PostgresStatementError(message: PostgresErrorText.describe(error), sqlState: PostgresErrorText.sqlState(error))
-        } catch let error as PSQLError {
-            drop()
-            throw PostgresStoreError.connectionLost(location.description, PostgresErrorText.describe(error))
-        }
+        try pipeline([query])[0]
     }
 
     /// Sends the statements one after another without waiting for each answer (the server

@@ -57,7 +57,7 @@ struct EventsCommand: AsyncParsableCommand {
         let output = Output.standardOutput
         let changes = Doorbell()
         // Without a change notice (inotify unavailable), the follower looks once a second.
-        let watcher = follow ? opened.watchChanges { changes.ring() } : nil
+        let watcher = follow ? try? opened.watchChanges { changes.ring() } : nil
         defer { withExtendedLifetime(watcher) {} }
         if follow && after == nil && since == nil && !all {
             var last = filter

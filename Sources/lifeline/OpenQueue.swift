@@ -28,8 +28,8 @@ struct OpenQueue: Sendable {
     }
 
     /// Calls `onChange` soon after any process, on any host, commits a change, for as long as
-    /// the returned value is kept; `nil` where nothing can tell (callers then look every second).
-    func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any Sendable)? {
-        try? watch(onChange)
+    /// the returned value is kept. Throws where nothing can tell (no inotify).
+    func watchChanges(_ onChange: @escaping @Sendable () -> Void) throws -> (any Sendable)? {
+        try watch(onChange)
     }
 }

@@ -70,7 +70,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let registry = store.registry(queue: opened, infrastructure: infrastructure)
         let worker = Worker(store: opened.jobs, registry: registry, configuration: configuration, logger: logger)
-        let watcher = opened.watchChanges { worker.wake() }
+        let watcher = try opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
         let fileCheck = Task { if let path = opened.filePath { await Self.exitIfReplaced(path) } }
         try await worker.run()
