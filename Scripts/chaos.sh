@@ -177,6 +177,7 @@ print(f"chaos{' (postgres, 2 hosts)' if postgres else ''}: {'PASS' if ok else 'F
       f"completed-twice={len(twice)} double-runs={double_runs} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
       f"failed-drives={failed_drives} kills={kills} leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
 if leaks: print("leaked:", *leaks[:5])
-if stuck: print("stuck jobs:", *stuck[:10])
+for job in [j for j in all_jobs if j["state"] != "completed"][:10]:
+    print("stuck:", json.dumps({k: job.get(k) for k in ("id", "kind", "queue", "state", "attempt", "max_attempts", "server", "errors")}))
 sys.exit(0 if ok else 1)
 PY

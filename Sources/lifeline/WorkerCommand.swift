@@ -7,13 +7,17 @@ import Logging
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run jobs: one process with N slots, or a supervisor of P such processes.",
+        abstract: "Run jobs: one process with N slots, or a pool of P processes with N slots each.",
         discussion: """
             SIGTERM, SIGINT or SIGHUP: stop claiming, let running jobs finish within --grace, then
             give the rest back (available again, attempt not spent) and exit 0. A second signal
             gives them back at once. A worker killed with SIGKILL
             holds its jobs until their leases (--lease) expire; then any worker takes them back and
             the lost attempt shows in the job's errors. LIFELINE_LOG_LEVEL sets the log level.
+
+            With --processes P, this process claims and records for the whole pool (one writer,
+            so the P × N slots share each commit) and P processes run the jobs; one that dies is
+            restarted, and its jobs go back to their queues when their leases expire.
 
             Examples:
               lifeline worker --concurrency 16
@@ -28,7 +32,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Jobs run at once in each process.")
     var concurrency = 10
 
-    @Option(help: "Worker processes; more than 1 makes this a supervisor that restarts any that die.")
+    @Option(help: "Processes running jobs; with more than 1, this process claims and records for them all and restarts any that die.")
     var processes = 1
 
     @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal.", valueName: "D"))
@@ -39,6 +43,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Flag(help: "Exit 0 once the queues have nothing available, scheduled, retryable or running.")
     var drain = false
+
+    /// One of a pool's runner processes, serving the socket on its stdin.
+    @Flag(help: .hidden)
+    var runner = false
 
     @OptionGroup var store: StoreOptions
 
@@ -55,31 +63,33 @@ struct WorkerCommand: AsyncParsableCommand {
         for name in queueNames { try JobLimits.checkQueueName(name) }
         LoggingSystem.bootstrap(WorkerLogging.handler)
         let logger = Logger(label: "lifeline.worker")
-        if processes > 1 {
-            try await supervise(logger: logger)
-        } else {
-            let configuration = WorkerConfiguration(
-                queues: queueNames, concurrency: concurrency, lease: leaseDuration, grace: graceDuration, drain: drain
-            )
-            try await work(configuration, logger: logger)
-        }
-    }
-
-    private func work(_ configuration: WorkerConfiguration, logger: Logger) async throws {
         let opened = try await store.openStore()
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
-        let registry = store.registry(queue: opened, infrastructure: infrastructure)
-        let worker = Worker(store: opened.jobs, registry: registry, configuration: configuration, logger: logger)
+        let handlers = InProcessRunner(registry: store.registry(queue: opened, infrastructure: infrastructure))
+        if runner {
+            await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: logger)
+            return
+        }
+        // A pool's writer claims and records for all its processes' slots.
+        let configuration = WorkerConfiguration(
+            queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
+        )
+        let pool = processes > 1 ? RunnerPool(childArguments: Self.runnerArguments(), processes: processes, logger: logger) : nil
+        let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
         let fileCheck = Task { if let path = opened.filePath { await Self.exitIfReplaced(path) } }
+        let runners = Task { await pool?.superviseProcesses() ?? true }
         try await worker.run()
+        pool?.shutdown()
+        let clean = await runners.value
         fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
+        if !clean { throw ExitCode(1) }
     }
 
     /// Exits 1 once the database file is deleted or replaced: its jobs are no longer anyone's
-    /// to run. A supervisor then starts a worker on the new file.
+    /// to run.
     private static func exitIfReplaced(_ path: String) async {
         let original = DatabaseFileIdentity(path: path)
         while (try? await Task.sleep(for: .seconds(1))) != nil {
@@ -91,15 +101,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
     }
 
-    private func supervise(logger: Logger) async throws {
-        // The store is opened (and migrated) once here, before any child starts.
-        _ = try await store.openStore()
-        let childArguments = [Self.executablePath()] + Self.removingProcesses(from: Array(CommandLine.arguments.dropFirst()))
-        let supervisor = WorkerSupervisor(childArguments: childArguments, processes: processes, drain: drain, logger: logger)
-        let signals = SignalTrap { supervisor.shutdown() }
-        let status = await supervisor.run()
-        withExtendedLifetime(signals) {}
-        if status != 0 { throw ExitCode(status) }
+    /// The command line of one of a pool's runner processes: the same, without --processes.
+    static func runnerArguments() -> [String] {
+        [executablePath()] + removingProcesses(from: Array(CommandLine.arguments.dropFirst())) + ["--runner"]
     }
 
     static func executablePath() -> String {

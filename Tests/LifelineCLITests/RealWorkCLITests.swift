@@ -43,14 +43,18 @@ struct RealWorkCLITests {
         return (try? format.parse(iso)).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 
-    @Test("64 programs sleeping 3 s on two workers with a 1 s lease: none runs twice, no lease is lost")
-    func manyChildren() async throws {
+    @Test("64 programs sleeping 3 s with a 1 s lease: none runs twice, no lease is lost", arguments: [
+        "two workers", "a pool of two processes",
+    ])
+    func manyChildren(on workersOf: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
         let batch = (0..<64).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "3"]}}"# }
         #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
-        let workers = try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "32", "--lease", "1s", "--drain"]) }
+        let workers = workersOf == "two workers"
+            ? try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "32", "--lease", "1s", "--drain"]) }
+            : [try cli.start(["worker", "--processes", "2", "--concurrency", "32", "--lease", "1s", "--drain"])]
         for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0) }
         #expect(Self.lines(directory + "/double-runs").isEmpty)
         #expect(Self.lines(directory + "/starts").count == 64, "each job started exactly once")
@@ -60,8 +64,10 @@ struct RealWorkCLITests {
         #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
     }
 
-    @Test("timeouts land within 250 ms of their deadline while 56 other programs run")
-    func timeoutsOnTime() async throws {
+    @Test("timeouts land within 250 ms of their deadline while 56 other programs run", arguments: [
+        ["--concurrency", "64"], ["--processes", "2", "--concurrency", "32"],
+    ])
+    func timeoutsOnTime(slots: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
@@ -71,7 +77,7 @@ struct RealWorkCLITests {
             try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "20"]}"#, "--timeout", "1s", "--max-attempts", "1"])
         }
         let builtin = try cli.enqueue(["sleep", "--args", #"{"ms": 5000}"#, "--timeout", "1s", "--max-attempts", "1"])
-        let worker = try cli.start(["worker", "--concurrency", "64", "--drain"])
+        let worker = try cli.start(["worker", "--drain"] + slots)
         #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
         for id in slow + [builtin] { #expect(try cli.job(id)["state"] == "discarded") }
         let latencies = try Self.latencies(cli, ids: slow + [builtin], to: "discarded")
@@ -79,12 +85,12 @@ struct RealWorkCLITests {
         #expect(Self.lines(directory + "/double-runs").isEmpty)
     }
 
-    @Test("a cancel reaches a running program within a second, with a 30 s lease")
-    func cancelOnTime() async throws {
+    @Test("a cancel reaches a running program within a second, with a 30 s lease", arguments: [1, 2])
+    func cancelOnTime(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "30"]}"#])
-        let worker = try cli.start(["worker", "--lease", "30s"])
+        let worker = try cli.start(["worker", "--lease", "30s", "--processes", "\(processes)"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
         #expect(try cli.run(["jobs", "cancel", "\(id)"]).status == 0)
@@ -93,11 +99,11 @@ struct RealWorkCLITests {
         #expect(latency < 1000, "cancel requested → cancelled: \(latency) ms")
     }
 
-    @Test("a running stage's progress shows within about a second, with a 30 s lease")
-    func progressOnTime() async throws {
+    @Test("a running stage's progress shows within about a second, with a 30 s lease", arguments: [1, 2])
+    func progressOnTime(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let worker = try RecoveryCLITests.RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"], lease: "30s")
+        let worker = try RecoveryCLITests.RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"], lease: "30s", processes: processes)
         #expect(try cli.run(["server", "create", "slow-1", "--disk-size", "16MiB", "--wait"]).status == 0)
         #expect(try cli.run(["server", "failover", "slow-1"]).status == 0)
         var first: Int64 = 0

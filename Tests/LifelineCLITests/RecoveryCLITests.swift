@@ -10,8 +10,10 @@ struct RecoveryCLITests {
     final class RunningWorker {
         let process: BackgroundCommand
 
-        init(_ cli: CLIRunner, environment: [String: String] = [:], lease: String = "1s") throws {
-            process = try cli.start(["worker", "--lease", lease, "--concurrency", "8"], extraEnvironment: environment)
+        init(_ cli: CLIRunner, environment: [String: String] = [:], lease: String = "1s", processes: Int = 1) throws {
+            process = try cli.start(
+                ["worker", "--lease", lease, "--concurrency", "8", "--processes", "\(processes)"], extraEnvironment: environment
+            )
         }
 
         deinit {

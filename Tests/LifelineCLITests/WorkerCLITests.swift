@@ -82,13 +82,13 @@ struct WorkerCLITests {
         try await waitUntil("the child to die") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
     }
 
-    @Test("SIGTERM lets short jobs finish and releases long ones without spending an attempt")
-    func sigterm() async throws {
+    @Test("SIGTERM lets short jobs finish and releases long ones without spending an attempt", arguments: [1, 2])
+    func sigterm(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let short = try (0..<2).map { _ in try cli.enqueue(["sleep", "--args", #"{"ms": 300}"#]) }
         let long = try cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
-        let worker = try cli.start(["worker", "--grace", "1500ms"])
+        let worker = try cli.start(["worker", "--grace", "1500ms", "--processes", "\(processes)"])
         try await waitUntil("three jobs to run") {
             try cli.json(["jobs", "list", "--running", "--json"]).count + (try cli.json(["jobs", "list", "--state", "completed", "--json"]).count) == 3
         }
@@ -123,6 +123,29 @@ struct WorkerCLITests {
         #expect(supervisor.stderr.contains("restarting"))
         let jobs = try cli.json(["jobs", "list", "--json"])
         #expect(jobs.count == 40 && jobs.allSatisfy { $0["state"] == "completed" })
+    }
+
+    @Test("a pool's process killed: its programs end with it, its jobs come back when their leases run out, none runs twice")
+    func poolProcessKilled() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "2"]}}"# }
+        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "1s", "--drain"])
+        let runners = { ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)) }
+        try await waitUntil("eight programs") { RealWorkCLITests.lines(directory + "/starts").count == 8 }
+        let victim = try #require(runners().first)
+        kill(victim, SIGKILL)
+        #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
+        let jobs = try cli.json(["jobs", "list", "--json"])
+        #expect(jobs.count == 8 && jobs.allSatisfy { $0["state"] == "completed" })
+        let retried = jobs.filter { $0["attempt"] != 1 }
+        #expect(retried.count == 4, "the killed process's four jobs ran again")
+        #expect(retried.allSatisfy { $0["errors"]?.arrayValue?.first?["error"]?.stringValue?.contains("lease expired") == true })
+        #expect(pool.stderr.contains("goes back to its queue when its lease runs out"))
+        #expect(try cli.json(["events", "--type", "completed", "--json"]).count == 8)
     }
 
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")

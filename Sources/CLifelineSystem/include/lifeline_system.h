@@ -42,6 +42,10 @@ int lifeline_raise_open_files_limit(void);
 /// pipe2(fds, O_CLOEXEC), which Swift's Glibc module does not expose.
 int lifeline_pipe_cloexec(int fds[2]);
 
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a channel both ways, kept from programs
+/// started later unless handed to one on purpose.
+int lifeline_socketpair_cloexec(int fds[2]);
+
 /// An eventfd, non-blocking and close-on-exec.
 int lifeline_eventfd(void);
 

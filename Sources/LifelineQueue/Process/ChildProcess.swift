@@ -34,6 +34,9 @@ public struct ChildProcess: Sendable {
     public var directory: String?
     /// Written to the program's stdin, which is then closed; `nil` gives it /dev/null.
     public var input: Data?
+    /// Given to the program as its stdin instead (a pool's runner gets its socket this way);
+    /// the caller closes its own copy.
+    public var inputDescriptor: Int32?
     /// Called on the monitor's thread with each line the program writes to stdout.
     public var onOutputLine: (@Sendable (String) -> Void)?
     /// Whether stdout and stderr are captured, or this process's own.
@@ -43,13 +46,14 @@ public struct ChildProcess: Sendable {
     public var stopSignal: Int32
 
     public init(
-        argv: [String], environment: [String: String], directory: String?, input: Data? = nil, capturesOutput: Bool = true,
-        stopSignal: Int32 = SIGKILL, onOutputLine: (@Sendable (String) -> Void)? = nil
+        argv: [String], environment: [String: String], directory: String?, input: Data? = nil, inputDescriptor: Int32? = nil,
+        capturesOutput: Bool = true, stopSignal: Int32 = SIGKILL, onOutputLine: (@Sendable (String) -> Void)? = nil
     ) {
         self.argv = argv
         self.environment = environment
         self.directory = directory
         self.input = input
+        self.inputDescriptor = inputDescriptor
         self.capturesOutput = capturesOutput
         self.stopSignal = stopSignal
         self.onOutputLine = onOutputLine
@@ -99,7 +103,7 @@ public struct ChildProcess: Sendable {
             ChildMonitor.shared.perform {
                 var reaper: pid_t = 0
                 let result = spec.spawn(
-                    stdin: stdin?.read ?? -1, stdout: stdout?.write ?? STDOUT_FILENO, stderr: stderr?.write ?? STDERR_FILENO,
+                    stdin: stdin?.read ?? spec.inputDescriptor ?? -1, stdout: stdout?.write ?? STDOUT_FILENO, stderr: stderr?.write ?? STDERR_FILENO,
                     control: control.read, status: status.write, reaper: &reaper
                 )
                 childEnds.forEach { _ = close($0) }

@@ -1,8 +1,9 @@
 import Foundation
 import Logging
 
-/// One worker process's runtime: claims jobs into free slots, runs them concurrently, keeps
-/// their leases alive, records how each attempt ended, and shuts down gracefully.
+/// A worker's runtime: claims jobs into free slots, runs them concurrently (in this process,
+/// or in a pool's runner processes), keeps their leases alive, records how each attempt
+/// ended, and shuts down gracefully.
 public final class Worker: Sendable {
     let store: any JobStore
     let configuration: WorkerConfiguration
@@ -14,10 +15,18 @@ public final class Worker: Sendable {
     /// Rung when jobs start, one of which may have the earliest deadline.
     private let deadlineBell = Doorbell()
     private let finisher: Finisher
-    private let executor: JobExecutor
+    private let runner: any AttemptRunner
     private let stopping = StopFlag()
 
-    public init(store: any JobStore, registry: JobRegistry, configuration: WorkerConfiguration, logger: Logger) {
+    /// A worker that runs its attempts' handlers in this process.
+    public convenience init(store: any JobStore, registry: JobRegistry, configuration: WorkerConfiguration, logger: Logger) {
+        self.init(
+            store: store, runner: InProcessRunner(registry: registry, cancellationGrace: configuration.cancellationGrace),
+            configuration: configuration, logger: logger
+        )
+    }
+
+    public init(store: any JobStore, runner: any AttemptRunner, configuration: WorkerConfiguration, logger: Logger) {
         self.store = store
         self.configuration = configuration
         var logger = logger
@@ -30,7 +39,7 @@ public final class Worker: Sendable {
             },
             wake: { [doorbell] in doorbell.ring() }
         )
-        executor = JobExecutor(registry: registry, running: running, cancellationGrace: configuration.cancellationGrace)
+        self.runner = runner
     }
 
     /// Something may have changed in the store (e.g. another process enqueued, or a user
@@ -163,14 +172,22 @@ public final class Worker: Sendable {
         // Building a logger with the job's metadata costs more than running a no-op job:
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
-        let outcome = await executor.execute(job, logger: logger)
-        if let outcome {
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
+        let end = await runner.run(
+            job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) }
+        )
+        if let outcome = end.outcome(stoppedFor: running.stopReason(key), timeout: job.timeout) {
             // The finisher frees the slot once the finish is recorded.
             let applied = await finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome))
             log(outcome, applied: applied, job: job)
         } else {
-            JobContext.logger(logger, for: job).warning("lease lost; the job was stopped and its attempt is not recorded here")
-            running.remove(AttemptKey(id: job.id, attempt: job.attempt))
+            let logger = JobContext.logger(logger, for: job)
+            if case .lost(let why) = end {
+                logger.warning("\(why); the job goes back to its queue when its lease runs out")
+            } else {
+                logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
+            }
+            running.remove(key)
             doorbell.ring()
         }
     }

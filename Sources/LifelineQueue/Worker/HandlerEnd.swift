@@ -1,0 +1,52 @@
+/// How one run of a handler ended, in this process or in a pool's runner process. Together
+/// with why the worker stopped the attempt, if it did, this decides the outcome recorded.
+public enum HandlerEnd: Sendable, Hashable {
+    /// The handler returned.
+    case returned(JSONValue?)
+    /// The handler threw: retry with backoff.
+    case threw(String)
+    /// The handler threw ``JobFailure/permanent(_:)``.
+    case threwPermanent(String)
+    /// The handler threw ``JobFailure/retryAfter(_:)``.
+    case threwRetryAfter(Duration)
+    /// Cancelled, but still running after the cancellation grace: reported and left behind.
+    case abandoned
+    /// Stopped before any process took the attempt.
+    case notStarted
+    /// The process running the handler died: nothing about the attempt can be known, so
+    /// nothing is recorded and its lease runs out, as if the worker had died.
+    case lost(String)
+
+    init(error: any Error) {
+        switch error {
+        case JobFailure.permanent(let message): self = .threwPermanent(message)
+        case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
+        default: self = .threw(String(describing: error))
+        }
+    }
+
+    /// The outcome to record, given why the worker stopped the attempt (nil: it did not);
+    /// `nil` when nothing may be recorded.
+    func outcome(stoppedFor reason: StopReason?, timeout: Duration) -> JobOutcome? {
+        switch (self, reason) {
+        case (.lost, _), (_, .leaseLost):
+            return nil
+        case (.returned(let value), _):
+            return .completed(result: value)
+        case (_, .timeout):
+            return .failed(error: "timed out after \(DurationText.format(timeout))")
+        case (_, .cancelled):
+            return .cancelled
+        case (_, .shutdown), (.notStarted, nil):
+            return .released
+        case (.abandoned, nil):
+            return .failed(error: "handler abandoned")
+        case (.threw(let message), nil):
+            return .failed(error: message)
+        case (.threwPermanent(let message), nil):
+            return .discarded(error: message)
+        case (.threwRetryAfter(let delay), nil):
+            return .snoozed(delay: delay)
+        }
+    }
+}

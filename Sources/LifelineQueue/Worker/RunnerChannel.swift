@@ -1,0 +1,109 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One end of the socket between a pool's writer and one of its runner processes. Sending
+/// never blocks the caller: a thread of the channel's own writes what is queued, many
+/// messages per system call. Another thread reads and hands each message to `onMessage`, and
+/// calls `onClose` once the other end has gone (or sent something unreadable); messages
+/// sent before `start` wait for it.
+final class RunnerChannel: Sendable {
+    private struct Outbox {
+        var lines: [UInt8] = []
+        var closed = false
+    }
+
+    private let fd: Int32
+    private let outbox = Mutex(Outbox())
+    private let ready = DispatchSemaphore(value: 0)
+    private let writerDone = DispatchSemaphore(value: 0)
+
+    /// Takes ownership of `fd`, a connected stream socket.
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    func start(onMessage: @escaping @Sendable (RunnerMessage) -> Void, onClose: @escaping @Sendable (String) -> Void) {
+        Thread.detachNewThread { [self] in writeLoop() }
+        Thread.detachNewThread { [self] in readLoop(onMessage: onMessage, onClose: onClose) }
+    }
+
+    func send(_ message: RunnerMessage) {
+        let line = message.json.canonicalText + "\n"
+        let queued = outbox.withLock { outbox in
+            guard !outbox.closed else { return false }
+            let wasEmpty = outbox.lines.isEmpty
+            outbox.lines.append(contentsOf: line.utf8)
+            return wasEmpty
+        }
+        if queued { ready.signal() }
+    }
+
+    /// Stops sending and reading: the other end sees the end of the stream once what was
+    /// queued before has been written.
+    func close() {
+        outbox.withLock { $0.closed = true }
+        ready.signal()
+    }
+
+    private func writeLoop() {
+        while true {
+            ready.wait()
+            let (lines, closed) = outbox.withLock { outbox in
+                defer { outbox.lines = [] }
+                return (outbox.lines, outbox.closed)
+            }
+            guard writeAll(lines) else { break }
+            if closed { break }
+        }
+        outbox.withLock { $0.closed = true }
+        // Ends the other end's reading, and this end's.
+        shutdown(fd, Int32(SHUT_RDWR))
+        writerDone.signal()
+    }
+
+    private func writeAll(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            // MSG_NOSIGNAL: a runner that died must not kill its writer with SIGPIPE.
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    private func readLoop(onMessage: @Sendable (RunnerMessage) -> Void, onClose: @Sendable (String) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var pending: [UInt8] = []
+        var why = "the other end closed the channel"
+        reading: while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            pending += buffer[0..<count]
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                do {
+                    onMessage(try RunnerMessage(line: pending[start..<newline]))
+                } catch {
+                    why = "\(error)"
+                    break reading
+                }
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+        }
+        close()
+        // The descriptor is closed once the writer thread is done with it too.
+        writerDone.wait()
+        Glibc.close(fd)
+        onClose(why)
+    }
+}

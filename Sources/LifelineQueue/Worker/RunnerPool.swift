@@ -1,0 +1,181 @@
+import CLifelineSystem
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The runner processes of a pool. One process, the pool's writer, claims and records every
+/// attempt (one SQLite writer: group commit across the whole pool, and no turns taken on the
+/// write lock); P runner processes run the handlers and report over a socket each. Runners
+/// that die are restarted with backoff; the attempts they held are not recorded, and go back
+/// to their queues when their leases run out, as when a worker dies.
+public final class RunnerPool: AttemptRunner {
+    private struct Attempt: Sendable {
+        let job: Job
+        let end: ResumeOnce<HandlerEnd>
+        let progress: @Sendable (JSONValue) -> Void
+    }
+
+    private struct Runner {
+        let channel: RunnerChannel
+        var attempts: [AttemptKey: Attempt] = [:]
+    }
+
+    private struct State {
+        /// By a number never reused, so news from a runner that died never reaches its successor.
+        var runners: [Int: Runner] = [:]
+        var nextRunner = 0
+        /// Attempts waiting for a runner, while none is up.
+        var waiting: [Attempt] = []
+        var stopping = false
+    }
+
+    private let childArguments: [String]
+    private let processes: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+    private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
+
+    /// - Parameter childArguments: the command line of one runner process, which serves the
+    ///   socket it gets as its stdin (see ``RunnerService``).
+    public init(childArguments: [String], processes: Int, logger: Logger) {
+        self.childArguments = childArguments
+        self.processes = processes
+        self.logger = logger
+    }
+
+    /// Keeps the runner processes up until ``shutdown()``; returns whether every one ended cleanly.
+    public func superviseProcesses() async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            for slot in 0..<processes {
+                group.addTask { await self.supervise(slot: slot) }
+            }
+            var clean = true
+            for await ok in group { clean = clean && ok }
+            return clean
+        }
+    }
+
+    /// Ends the runner processes (once the worker has stopped, no attempt is left in them).
+    public func shutdown() {
+        let channels = state.withLock { state in
+            state.stopping = true
+            return state.runners.values.map(\.channel)
+        }
+        for channel in channels { channel.close() }
+    }
+
+    public func run(
+        _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void
+    ) async -> HandlerEnd {
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
+        return await withCheckedContinuation { continuation in
+            let attempt = Attempt(job: job, end: ResumeOnce(continuation), progress: progress)
+            let channel = state.withLock { state -> RunnerChannel? in
+                // The runner with the fewest attempts; ties go to the lowest number.
+                guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key else {
+                    state.waiting.append(attempt)
+                    return nil
+                }
+                state.runners[id]!.attempts[key] = attempt
+                return state.runners[id]!.channel
+            }
+            channel?.send(.run(job))
+            // After the run message: a stop always follows the attempt it stops.
+            onStop { [self] in stop(key) }
+        }
+    }
+
+    private func stop(_ key: AttemptKey) {
+        let (channel, unstarted) = state.withLock { state -> (RunnerChannel?, Attempt?) in
+            if let index = state.waiting.firstIndex(where: { AttemptKey(id: $0.job.id, attempt: $0.job.attempt) == key }) {
+                return (nil, state.waiting.remove(at: index))
+            }
+            return (state.runners.values.first { $0.attempts[key] != nil }?.channel, nil)
+        }
+        unstarted?.end.resume(.notStarted)
+        channel?.send(.stop(key))
+    }
+
+    private func received(_ message: RunnerMessage, from id: Int) {
+        switch message {
+        case .ended(let key, let end):
+            state.withLock { $0.runners[id]?.attempts.removeValue(forKey: key) }?.end.resume(end)
+        case .progress(let key, let value):
+            state.withLock { $0.runners[id]?.attempts[key] }?.progress(value)
+        case .run, .stop:
+            logger.error("a worker process sent a message only its pool sends; ignored")
+        }
+    }
+
+    /// The runner is gone: the attempts it held cannot be known to have ended, or not.
+    private func retire(_ id: Int, _ why: String) {
+        guard let runner = state.withLock({ $0.runners.removeValue(forKey: id) }) else { return }
+        runner.channel.close()
+        for attempt in runner.attempts.values { attempt.end.resume(.lost(why)) }
+    }
+
+    /// Keeps one runner process up in `slot` until the pool stops; returns whether the last one ended cleanly.
+    private func supervise(slot: Int) async -> Bool {
+        var restarts = 0
+        while !state.withLock({ $0.stopping }) {
+            let started = ContinuousClock.now
+            let termination: ChildProcess.Termination
+            do {
+                termination = try await runOne(slot: slot)
+            } catch {
+                logger.error("cannot start worker process", metadata: ["slot": "\(slot)", "error": "\(error)"])
+                termination = .exited(127)
+            }
+            if state.withLock({ $0.stopping }) { return termination == .exited(0) }
+            // A process that ran a while before dying starts over with a short delay.
+            if ContinuousClock.now - started > .seconds(60) { restarts = 0 }
+            restarts += 1
+            let delay = Self.restartBackoff.delay(afterAttempt: restarts)
+            logger.error("worker process died; restarting", metadata: ["slot": "\(slot)", "how": "\(termination)", "in": "\(delay)"])
+            try? await Task.sleep(for: delay)
+        }
+        return true
+    }
+
+    /// Starts one runner process, gives it the attempts waiting for one, and waits for its end.
+    private func runOne(slot: Int) async throws -> ChildProcess.Termination {
+        var ends: [Int32] = [0, 0]
+        guard lifeline_socketpair_cloexec(&ends) == 0 else { throw ChildProcessError(program: "socketpair", stage: .spawn, errno: errno) }
+        let channel = RunnerChannel(fd: ends[0])
+        let child: RunningChild
+        do {
+            // If this process dies, its runners get SIGTERM; their attempts' leases run out.
+            child = try await ChildProcess(
+                argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: ends[1],
+                capturesOutput: false, stopSignal: SIGTERM
+            ).start()
+            close(ends[1])
+        } catch {
+            close(ends[1])
+            close(ends[0])
+            throw error
+        }
+        let (id, waiting, stopping) = state.withLock { state in
+            let id = state.nextRunner
+            state.nextRunner += 1
+            var runner = Runner(channel: channel)
+            for attempt in state.waiting { runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt }
+            state.runners[id] = runner
+            defer { state.waiting = [] }
+            return (id, state.waiting, state.stopping)
+        }
+        channel.start(onMessage: { [self] in received($0, from: id) }, onClose: { [self] in retire(id, "its worker process is gone (\($0))") })
+        for attempt in waiting { channel.send(.run(attempt.job)) }
+        // A shutdown that raced the start still reaches this runner.
+        if stopping { channel.close() }
+        logger.info("worker process started", metadata: ["slot": "\(slot)"])
+        let termination = try await child.exit().termination
+        retire(id, "its worker process died (\(termination))")
+        return termination
+    }
+}

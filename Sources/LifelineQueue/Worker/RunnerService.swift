@@ -1,0 +1,39 @@
+import Logging
+
+/// A pool's runner process: runs the handlers of the attempts its pool's writer sends, stops
+/// them when told, and reports their checkpoints and ends. The writer decides everything else
+/// (leases, deadlines, what an end means).
+public enum RunnerService {
+    /// Serves the socket `fd` until the writer closes it (it is done, or gone).
+    public static func serve(fd: Int32, runner: InProcessRunner, logger: Logger) async {
+        // Only the stops are used: a stop may arrive before its attempt's handler has started.
+        let stops = RunningJobs()
+        let channel = RunnerChannel(fd: fd)
+        await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
+            channel.start(
+                onMessage: { message in
+                    switch message {
+                    case .run(let job):
+                        let key = AttemptKey(id: job.id, attempt: job.attempt)
+                        stops.add(job, lease: job.timeout)
+                        Task {
+                            let end = await runner.run(
+                                job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }
+                            )
+                            stops.remove(key)
+                            channel.send(.ended(key, end))
+                        }
+                    case .stop(let key):
+                        stops.stop(key, reason: .cancelled)
+                    case .progress, .ended:
+                        logger.error("the pool sent a message only its worker processes send; ignored")
+                    }
+                },
+                onClose: { why in
+                    logger.debug("pool channel closed", metadata: ["why": "\(why)"])
+                    closed.resume()
+                }
+            )
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+@testable import LifelineQueue
+
+@Suite("Messages between a pool's writer and its processes")
+struct RunnerMessageTests {
+    static let job = Job(
+        id: 42, queue: "recovery.finalize", kind: "recovery.finalize", args: .object(["server": .string("r-1"), "line": .string("a\nb")]),
+        state: .running, priority: 3, attempt: 2, maxAttempts: 5, timeout: .milliseconds(1500),
+        backoff: Backoff(base: .milliseconds(250), cap: .seconds(60), jitter: 0.25), runAt: Date(ms: 1_700_000_000_123),
+        leaseOwner: "host:1:abc", leaseExpiresAt: Date(ms: 1_700_000_030_123), heartbeatAt: Date(ms: 1_700_000_000_200),
+        progress: .object(["done": .int(7)]), result: .null,
+        errors: [AttemptError(attempt: 1, at: Date(ms: 1_700_000_000_000), error: "lease expired", worker: nil)],
+        idempotencyKey: "k-1", server: "r-1", cancelRequested: false, createdAt: Date(ms: 1_699_999_999_999),
+        attemptedAt: Date(ms: 1_700_000_000_124)
+    )
+
+    static let key = AttemptKey(id: 42, attempt: 2)
+
+    @Test("every message reads back as written, on one line", arguments: [
+        RunnerMessage.run(job),
+        .run(Job(id: 1, queue: "default", kind: "noop", args: .object([:]), state: .running, priority: 5, attempt: 1, maxAttempts: 20,
+                 timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4))),
+        .stop(key),
+        .progress(key, .object(["done": .int(1 << 40), "total": .double(1.5)])),
+        .ended(key, .returned(.object(["ok": .bool(true)]))),
+        .ended(key, .returned(nil)),
+        .ended(key, .returned(.null)),
+        .ended(key, .threw("exit status 3")),
+        .ended(key, .threwPermanent("bad args")),
+        .ended(key, .threwRetryAfter(.milliseconds(2500))),
+        .ended(key, .abandoned),
+        .ended(key, .notStarted),
+        .ended(key, .lost("its worker process died")),
+    ])
+    func roundTrip(message: RunnerMessage) throws {
+        let line = message.json.canonicalText
+        #expect(!line.contains("\n"))
+        #expect(try RunnerMessage(line: Array(line.utf8)) == message)
+    }
+
+    @Test("a line that is not a message is refused, with the line in the error")
+    func malformed() {
+        for line in ["", "[]", #"["run", 1, 2]"#, #"["ended", 1, 2, "returned"]"#, #"["stop", "x", 1]"#, "{"] {
+            #expect(throws: RunnerMessage.Malformed.self) { try RunnerMessage(line: Array(line.utf8)) }
+        }
+    }
+}
