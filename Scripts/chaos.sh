@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Chaos run: thousands of jobs and dozens of recovery servers going through failover, failback
-# and test failover at once, while worker processes are killed with SIGKILL at random. A tenth
+# and test failover at once on two worker pools, while their processes, and now and then a
+# pool's writer, are killed with SIGKILL at random. A tenth
 # of the jobs run an external program that holds a lock file of its own while it runs, so a
 # job running twice at the same time is caught. Then it checks: every job completed exactly
 # once, no double run, none stuck, every server back in standby, no VM or disk left under
@@ -11,7 +12,7 @@
 #   Scripts/chaos.sh --postgres [--small]
 #
 # With --postgres the queue is in PostgreSQL (a throwaway server from Scripts/postgres.sh) and
-# two pools stand for two hosts, the second reaching the database through a TCP proxy. Beside
+# the two pools stand for two hosts, the second reaching the database through a TCP proxy. Beside
 # the kills, the server is restarted with `pg_ctl restart -m immediate` mid-run, and the second
 # pool is cut off (the proxy stopped) for longer than its lease, then let back; every event
 # number must then appear once, in order.
@@ -39,12 +40,38 @@ bin=$(realpath "$LIFELINE_BIN")
 home=$(mktemp -d /tmp/lifeline-chaos.XXXXXX)
 export LIFELINE_HOME=$home LIFELINE_LOG_LEVEL=critical
 started=$(date +%s)
-pool="" pool2="" proxy=""
+proxy=""
 cleanup() {
   [ -n "$proxy" ] && kill -CONT "$proxy" 2>/dev/null && kill -KILL "$proxy" 2>/dev/null && { wait "$proxy" 2>/dev/null || true; }
-  [ -n "$pool" ] && kill -TERM "$pool" 2>/dev/null && wait "$pool" 2>/dev/null
-  [ -n "$pool2" ] && kill -TERM "$pool2" 2>/dev/null && wait "$pool2" 2>/dev/null
+  stop_pools
   rm -rf "$home"
+}
+# A pool is one writer process claiming and recording for 2 processes that run the jobs. Each
+# pool runs under a loop that starts it again when the killer kills its writer.
+pools=()
+keep_pool() {
+  local n=$1
+  while [ ! -e "$home/stopping" ]; do
+    "$bin" worker --processes 2 --concurrency 16 --lease 2s 2>/dev/null &
+    echo $! > "$home/writer-$n"
+    wait $! && break
+  done
+  rm -f "$home/writer-$n"
+}
+any_alive() {
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+stop_pools() {
+  [ "${#pools[@]}" -gt 0 ] || return 0
+  touch "$home/stopping"
+  # Again until every loop is done: one may have started a writer just before the stop.
+  while any_alive "${pools[@]}"; do
+    for writer in "$home"/writer-*; do [ -e "$writer" ] && kill -TERM "$(cat "$writer")" 2>/dev/null; done
+    sleep 0.5
+  done
+  for loop in "${pools[@]}"; do wait "$loop" 2>/dev/null || true; done
+  pools=()
 }
 trap cleanup EXIT
 [ -n "$postgres" ] && export LIFELINE_DATABASE_URL=$LIFELINE_TEST_POSTGRES_URL
@@ -81,11 +108,8 @@ if [ -n "$postgres" ]; then
   python3 Scripts/lib/tcp_proxy.py 127.0.0.1 "$port" > "$home/proxy-port" &
   proxy=$!
   until [ -s "$home/proxy-port" ]; do sleep 0.05; done
-  "$bin" worker --processes 2 --concurrency 16 --lease 2s 2>/dev/null &
-  pool=$!
-  LIFELINE_DATABASE_URL=${LIFELINE_TEST_POSTGRES_URL/:$port\//:$(head -1 "$home/proxy-port")/} \
-    "$bin" worker --processes 2 --concurrency 16 --lease 2s 2>/dev/null &
-  pool2=$!
+  keep_pool 1 2>/dev/null & pools+=($!)
+  LIFELINE_DATABASE_URL=${LIFELINE_TEST_POSTGRES_URL/:$port\//:$(head -1 "$home/proxy-port")/} keep_pool 2 2>/dev/null & pools+=($!)
   # The disruptions: a server crash and restart, then the second host cut off for 5 s.
   (
     sleep 3
@@ -95,21 +119,29 @@ if [ -n "$postgres" ]; then
   ) &
   disruptor=$!
 else
-  "$bin" worker --processes 3 --concurrency 16 --lease 2s 2>/dev/null &
-  pool=$!
+  keep_pool 1 2>/dev/null & pools+=($!)
+  keep_pool 2 2>/dev/null & pools+=($!)
 fi
 
-# The killer: SIGKILL a random worker process every 0 to 3 s (1.5 s on average) while the servers move.
+# The killer: every 0 to 3 s (1.5 s on average), SIGKILL a random process that runs jobs, or
+# one time in four a pool's writer, while the servers move.
 touch "$home/killing"
 (
-  kills=0
+  kills=0 writer_kills=0
   while [ -e "$home/killing" ]; do
     sleep "$(( RANDOM % 3 )).$(( RANDOM % 10 ))5"
-    # Each worker process runs under a reaper of the supervisor's.
-    victim=$(pgrep -P "$(pgrep -d, -P "$pool${pool2:+,$pool2}")" 2>/dev/null | shuf -n 1 || true)
-    [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
+    writers=$(cat "$home"/writer-* 2>/dev/null | paste -sd,)
+    [ -n "$writers" ] || continue
+    writer=$(( RANDOM % 4 == 0 ))
+    if [ "$writer" -eq 1 ]; then
+      victim=$(echo "$writers" | tr , '\n' | shuf -n 1)
+    else
+      # Each process of a pool runs under a reaper of its writer's.
+      victim=$(pgrep -P "$(pgrep -d, -P "$writers")" 2>/dev/null | shuf -n 1 || true)
+    fi
+    [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1)) writer_kills=$((writer_kills + writer))
   done
-  echo "$kills" > "$home/kills"
+  echo "$kills $writer_kills" > "$home/kills"
 ) &
 killer=$!
 
@@ -142,7 +174,7 @@ for _ in $(seq 1 600); do
   [ "$left" -eq 0 ] && break
   sleep 0.5
 done
-kill -TERM "$pool" ${pool2:+"$pool2"}; wait "$pool" || true; [ -n "$pool2" ] && { wait "$pool2" || true; }; pool="" pool2=""
+stop_pools
 
 "$bin" jobs list --limit 100000000 --json > "$home/jobs.json"
 "$bin" events --type completed --json > "$home/completed.json"
@@ -150,9 +182,9 @@ kill -TERM "$pool" ${pool2:+"$pool2"}; wait "$pool" || true; [ -n "$pool2" ] && 
 "$bin" events --json > "$home/events.json"
 double_runs=0
 [ -f "$home/runs/double-runs" ] && double_runs=$(wc -l < "$home/runs/double-runs")
-python3 - "$home" "${postgres:-0}" "$jobs" "$servers" "$kills" "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
+python3 - "$home" "${postgres:-0}" "$jobs" "$servers" ${kills} "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
 import json, os, sqlite3, sys
-home, postgres, jobs, servers, kills, failed_drives, double_runs, seconds = sys.argv[1], *map(int, sys.argv[2:])
+home, postgres, jobs, servers, kills, writer_kills, failed_drives, double_runs, seconds = sys.argv[1], *map(int, sys.argv[2:])
 load = lambda name: [json.loads(line) for line in open(os.path.join(home, name))]
 all_jobs, completions, server_rows = load("jobs.json"), load("completed.json"), load("servers.json")
 per_job = {}
@@ -175,7 +207,7 @@ ok = (not stuck and not twice and len(per_job) == len(completed) and len(standby
       and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs and double_runs == 0)
 print(f"chaos{' (postgres, 2 hosts)' if postgres else ''}: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
       f"completed-twice={len(twice)} double-runs={double_runs} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
-      f"failed-drives={failed_drives} kills={kills} leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
+      f"failed-drives={failed_drives} kills={kills} (writers {writer_kills}) leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
 if leaks: print("leaked:", *leaks[:5])
 for job in [j for j in all_jobs if j["state"] != "completed"][:10]:
     print("stuck:", json.dumps({k: job.get(k) for k in ("id", "kind", "queue", "state", "attempt", "max_attempts", "server", "errors")}))
