@@ -74,7 +74,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let configuration = WorkerConfiguration(
             queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
         )
-        let pool = processes > 1 ? RunnerPool(childArguments: Self.runnerArguments(), processes: processes, logger: logger) : nil
+        let pool = processes > 1 ? RunnerPool(
+            childArguments: Self.runnerArguments(), processes: processes, concurrency: concurrency, logger: logger
+        ) : nil
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }

@@ -6,13 +6,18 @@ import Glibc
 #endif
 
 /// One end of the socket between a pool's writer and one of its runner processes. Sending
-/// never blocks the caller: a thread of the channel's own writes what is queued, many
-/// messages per system call. Another thread reads and hands each message to `onMessage`, and
-/// calls `onClose` once the other end has gone (or sent something unreadable); messages
-/// sent before `start` wait for it.
+/// never blocks the caller. Messages sent together (a claim starts many attempts at once)
+/// go out together: the first queues a flush as a task of its own, which runs after the
+/// others have queued theirs and writes them all with one system call. What the socket has
+/// no room for, a thread of the channel's own writes. Another thread reads and hands each
+/// message to `onMessage`, and calls `onClose` once the other end has gone (or sent
+/// something unreadable); messages sent before `start` wait for it.
 final class RunnerChannel: Sendable {
     private struct Outbox {
-        var lines: [UInt8] = []
+        var bytes: [UInt8] = []
+        var flushQueued = false
+        /// The writer thread owns the queue until it has written everything in it.
+        var writerOwns = false
         var closed = false
     }
 
@@ -33,31 +38,54 @@ final class RunnerChannel: Sendable {
 
     func send(_ message: RunnerMessage) {
         let line = message.json.canonicalText + "\n"
-        let queued = outbox.withLock { outbox in
+        let queueFlush = outbox.withLock { outbox in
             guard !outbox.closed else { return false }
-            let wasEmpty = outbox.lines.isEmpty
-            outbox.lines.append(contentsOf: line.utf8)
-            return wasEmpty
+            outbox.bytes.append(contentsOf: line.utf8)
+            guard !outbox.writerOwns, !outbox.flushQueued else { return false }
+            outbox.flushQueued = true
+            return true
         }
-        if queued { ready.signal() }
+        if queueFlush { Task { flush() } }
+    }
+
+    /// Writes what is queued without waiting; hands the rest to the writer thread.
+    private func flush() {
+        let handOver = outbox.withLock { outbox in
+            outbox.flushQueued = false
+            guard !outbox.writerOwns, !outbox.bytes.isEmpty else { return false }
+            let written = outbox.bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            outbox.bytes.removeFirst(max(written, 0))
+            outbox.writerOwns = !outbox.bytes.isEmpty
+            return outbox.writerOwns
+        }
+        if handOver { ready.signal() }
     }
 
     /// Stops sending and reading: the other end sees the end of the stream once what was
     /// queued before has been written.
     func close() {
-        outbox.withLock { $0.closed = true }
+        outbox.withLock { outbox in
+            outbox.closed = true
+            outbox.writerOwns = true
+        }
         ready.signal()
     }
 
     private func writeLoop() {
-        while true {
+        writing: while true {
             ready.wait()
-            let (lines, closed) = outbox.withLock { outbox in
-                defer { outbox.lines = [] }
-                return (outbox.lines, outbox.closed)
+            while true {
+                let (bytes, closed) = outbox.withLock { outbox in
+                    defer { outbox.bytes = [] }
+                    if outbox.bytes.isEmpty, !outbox.closed { outbox.writerOwns = false }
+                    return (outbox.bytes, outbox.closed)
+                }
+                guard writeAll(bytes) else { break writing }
+                if bytes.isEmpty {
+                    if closed { break writing }
+                    break
+                }
             }
-            guard writeAll(lines) else { break }
-            if closed { break }
         }
         outbox.withLock { $0.closed = true }
         // Ends the other end's reading, and this end's.

@@ -28,22 +28,25 @@ public final class RunnerPool: AttemptRunner {
         /// By a number never reused, so news from a runner that died never reaches its successor.
         var runners: [Int: Runner] = [:]
         var nextRunner = 0
-        /// Attempts waiting for a runner, while none is up.
+        /// Attempts waiting for a runner with room.
         var waiting: [Attempt] = []
         var stopping = false
     }
 
     private let childArguments: [String]
     private let processes: Int
+    /// Attempts each runner runs at once.
+    private let concurrency: Int
     private let logger: Logger
     private let state = Mutex(State())
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameter childArguments: the command line of one runner process, which serves the
     ///   socket it gets as its stdin (see ``RunnerService``).
-    public init(childArguments: [String], processes: Int, logger: Logger) {
+    public init(childArguments: [String], processes: Int, concurrency: Int, logger: Logger) {
         self.childArguments = childArguments
         self.processes = processes
+        self.concurrency = concurrency
         self.logger = logger
     }
 
@@ -77,7 +80,9 @@ public final class RunnerPool: AttemptRunner {
             let attempt = Attempt(job: job, end: ResumeOnce(continuation), progress: progress)
             let channel = state.withLock { state -> RunnerChannel? in
                 // The runner with the fewest attempts; ties go to the lowest number.
-                guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key else {
+                guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
+                    state.runners[id]!.attempts.count < concurrency
+                else {
                     state.waiting.append(attempt)
                     return nil
                 }
@@ -104,7 +109,16 @@ public final class RunnerPool: AttemptRunner {
     private func received(_ message: RunnerMessage, from id: Int) {
         switch message {
         case .ended(let key, let end):
-            state.withLock { $0.runners[id]?.attempts.removeValue(forKey: key) }?.end.resume(end)
+            let (ended, next, channel) = state.withLock { state in
+                let ended = state.runners[id]?.attempts.removeValue(forKey: key)
+                // The room it leaves goes to the attempt waiting longest.
+                guard ended != nil, !state.waiting.isEmpty else { return (ended, nil as Attempt?, nil as RunnerChannel?) }
+                let next = state.waiting.removeFirst()
+                state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
+                return (ended, next, state.runners[id]!.channel)
+            }
+            if let next { channel?.send(.run(next.job)) }
+            ended?.end.resume(end)
         case .progress(let key, let value):
             state.withLock { $0.runners[id]?.attempts[key] }?.progress(value)
         case .run, .stop:
@@ -164,10 +178,11 @@ public final class RunnerPool: AttemptRunner {
             let id = state.nextRunner
             state.nextRunner += 1
             var runner = Runner(channel: channel)
-            for attempt in state.waiting { runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt }
+            let taken = Array(state.waiting.prefix(concurrency))
+            state.waiting.removeFirst(taken.count)
+            for attempt in taken { runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt }
             state.runners[id] = runner
-            defer { state.waiting = [] }
-            return (id, state.waiting, state.stopping)
+            return (id, taken, state.stopping)
         }
         channel.start(onMessage: { [self] in received($0, from: id) }, onClose: { [self] in retire(id, "its worker process is gone (\($0))") })
         for attempt in waiting { channel.send(.run(attempt.job)) }
