@@ -30,9 +30,6 @@ struct Lifeline: AsyncParsableCommand {
     static func main() async {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         umask(0o077)
-        if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst()), root: self) {
-            Foundation.exit(CLIFailure.report(CLIFailure(.invalidInput, unknown), command: self))
-        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -41,6 +38,10 @@ struct Lifeline: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            // A word where a subcommand belongs fails the parse; say which, with the closest name.
+            if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst()), root: self) {
+                Foundation.exit(CLIFailure.report(CLIFailure(.invalidInput, unknown), command: self))
+            }
             Foundation.exit(CLIFailure.report(error, command: self))
         }
     }

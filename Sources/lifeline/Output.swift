@@ -17,13 +17,13 @@ struct Output: Sendable {
 
     /// Colour only on a terminal, and never when NO_COLOR is set.
     var usesColor: Bool {
-        isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) != false
+        isTerminal && Environment.value("NO_COLOR") == nil
     }
 
     /// The width to fit tables to: COLUMNS when set, else the terminal's; nil (no cutting)
     /// when writing to a pipe or file.
     var width: Int? {
-        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        if let columns = Environment.value("COLUMNS").flatMap(Int.init), columns > 0 { return columns }
         guard isTerminal else { return nil }
         var size = winsize()
         if ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }

@@ -16,15 +16,13 @@ struct StoreOptions: ParsableArguments {
     ))
     var db: String?
 
-    private var environment: [String: String] { ProcessInfo.processInfo.environment }
-
     var home: String {
-        environment["LIFELINE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "queue"
+        Environment.value("LIFELINE_HOME") ?? "queue"
     }
 
     /// What `--db` or `LIFELINE_DATABASE_URL` says, if either does.
     private var named: String? {
-        db ?? environment["LIFELINE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        db ?? Environment.value("LIFELINE_DATABASE_URL")
     }
 
     var databasePath: String {
@@ -39,7 +37,7 @@ struct StoreOptions: ParsableArguments {
     func postgresLocation() throws -> PostgresLocation? {
         guard let named, PostgresLocation.isURL(named) else { return nil }
         do {
-            return try PostgresLocation(url: named, environment: environment)
+            return try PostgresLocation(url: named, environment: ProcessInfo.processInfo.environment)
         } catch let error as PostgresLocationError {
             throw CLIFailure(.invalidInput, "--db: \(error.description)")
         }
@@ -106,7 +104,7 @@ struct StoreOptions: ParsableArguments {
 
     /// How long a write waits for another process's writer lock: `LIFELINE_LOCK_TIMEOUT`.
     private func lockTimeout() throws -> Duration {
-        guard let text = ProcessInfo.processInfo.environment["LIFELINE_LOCK_TIMEOUT"], !text.isEmpty else { return SQLiteDatabase.defaultLockTimeout }
+        guard let text = Environment.value("LIFELINE_LOCK_TIMEOUT") else { return SQLiteDatabase.defaultLockTimeout }
         return try InputParsing.duration(text, flag: "LIFELINE_LOCK_TIMEOUT")
     }
 

@@ -6,7 +6,7 @@ import Logging
 enum WorkerLogging {
     @Sendable static func handler(label: String) -> any LogHandler {
         var handler = StreamLogHandler.standardError(label: label)
-        let level = ProcessInfo.processInfo.environment["LIFELINE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        let level = Environment.value("LIFELINE_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
         handler.logLevel = level ?? .info
         return handler
     }
