@@ -46,6 +46,10 @@ extension SQLiteJobStore {
         var applied = Set<Int64>()
         let fenced = "SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?"
         for finish in finishes {
+            if case .completed(let result) = finish.outcome, try complete(finish, result: result, db, now: now) {
+                applied.insert(finish.id)
+                continue
+            }
             guard let job = try Job.fetchOne(db, sql: fenced, values: [.int(finish.id), .int(finish.attempt), .text(finish.owner)]) else {
                 continue
             }
@@ -53,6 +57,24 @@ extension SQLiteJobStore {
             applied.insert(finish.id)
         }
         return applied
+    }
+
+    /// The common case in one statement: a job of no recovery server completed, its fence
+    /// checked by the update itself. False when the fence does not hold or the job has a
+    /// server (whose lifecycle reads the whole row): the general path decides then.
+    private static func complete(_ finish: JobFinish, result: JSONValue?, _ db: Database, now: Int64) throws -> Bool {
+        let update = try RawStatement(db, """
+            UPDATE jobs SET state = 'completed', finished_at = ?1, result = ?2, lease_owner = NULL, lease_expires_at = NULL,
+                cancel_requested = 0
+            WHERE id = ?3 AND state = 'running' AND attempt = ?4 AND lease_owner = ?5 AND server IS NULL
+            RETURNING id
+            """, [.int(now), .text(result?.canonicalText), .int(finish.id), .int(finish.attempt), .text(finish.owner)])
+        guard try update.step() else { return false }
+        try update.execute()
+        let change = OutcomeChange.completion(attempt: finish.attempt)
+        try EventLog.append(db, at: now, type: change.event, job: finish.id, server: nil, data: change.data)
+        CrashPoint.check("finish.after-job-update")
+        return true
     }
 
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the

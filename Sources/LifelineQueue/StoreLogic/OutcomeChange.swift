@@ -27,7 +27,8 @@ public struct OutcomeChange: Sendable {
         let attemptData: JSONValue = ["attempt": .int(Int64(job.attempt))]
         switch outcome {
         case .completed(let result):
-            finish(.completed, now, event: .completed, data: attemptData)
+            let completion = Self.completion(attempt: job.attempt)
+            finish(.completed, now, event: completion.event, data: completion.data)
             self.result = result
         case .failed(let error) where job.attempt < job.maxAttempts:
             let due = Date(ms: now.ms + job.backoff.delay(afterAttempt: job.attempt).milliseconds)
@@ -48,6 +49,12 @@ public struct OutcomeChange: Sendable {
         case .cancelled:
             finish(.cancelled, now, event: .cancelled, data: attemptData)
         }
+    }
+
+    /// The event of a completion: a store that completes a job without reading its row first
+    /// writes the same one.
+    public static func completion(attempt: Int) -> (event: EventType, data: JSONValue) {
+        (.completed, ["attempt": .int(Int64(attempt))])
     }
 
     /// The outcome recorded for a job whose worker stopped renewing its lease.
