@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
@@ -56,6 +58,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `lifeline serve`: the JSON API over either store, on Hummingbird.
+        .target(
+            name: "LifelineWeb",
+            dependencies: [
+                "LifelineQueue", "LifelineRecovery", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // The JobStore and ServerStore conformance suites, fixtures and event-based waits, shared by every store's tests.
         .target(
             name: "LifelineTestKit",
@@ -68,6 +78,7 @@ let package = Package(
                 "LifelineRecovery",
                 "LifelineSQLite",
                 "LifelinePostgres",
+                "LifelineWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

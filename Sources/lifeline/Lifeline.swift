@@ -19,7 +19,7 @@ struct Lifeline: AsyncParsableCommand {
         version: Lifeline.version,
         subcommands: [
             EnqueueCommand.self, WorkerCommand.self, ServerCommand.self, JobsCommand.self, EventsCommand.self, StatsCommand.self,
-            QueuesCommand.self, StoreCommand.self,
+            QueuesCommand.self, StoreCommand.self, ServeCommand.self,
         ]
     )
 

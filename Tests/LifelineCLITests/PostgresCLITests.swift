@@ -11,6 +11,18 @@ struct PostgresCLITests {
         try CLIRunner(databaseURL: try await TestPostgres.freshDatabase())
     }
 
+    @Test("serve answers the same API on PostgreSQL")
+    func serveAPI() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let server = try await ServeCLITests.Server(cli)
+        #expect(try await server.get("/healthz").body == ["store": "ok"])
+        #expect(try await server.get("/api/jobs").body == .array(try cli.json(["jobs", "list", "--json"])))
+        #expect(try await server.get("/api/events").body == .array(try cli.json(["events", "--json"])))
+        #expect(server.process.stdout.contains("serving postgres://"))
+    }
+
     @Test("enqueue, a worker drains, list, show, retry, cancel, idempotency and queue settings")
     func jobsEndToEnd() async throws {
         let cli = try await Self.runner()

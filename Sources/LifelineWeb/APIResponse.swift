@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import LifelineQueue
+
+/// The API's answers: the CLI's JSON shapes, and every failure as `{"error": "…"}` with its
+/// status, one line like the CLI's messages.
+enum APIResponse {
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try LifelineJSON.encoder().encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        // A dictionary of strings always encodes.
+        (try? json(["error": message], status: status)) ?? Response(status: status)
+    }
+}
+
+/// A request the API refuses, with the status and message to answer.
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var message: String
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, message: message) }
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, message: message) }
+}
+
+/// Turns every error into `{"error": …}`: refusals with their status, anything else (the
+/// store failing) as 503, without internals.
+struct APIErrors<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return APIResponse.error(error.status, error.message)
+        } catch let error as HTTPError {
+            return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
+        } catch {
+            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return APIResponse.error(.serviceUnavailable, "the store did not answer")
+        }
+    }
+}

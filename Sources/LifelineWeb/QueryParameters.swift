@@ -1,0 +1,30 @@
+import Hummingbird
+import LifelineQueue
+
+/// The query parameters the API reads, checked like the CLI's options.
+struct QueryParameters {
+    let request: Request
+
+    func string(_ name: String) -> String? {
+        request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let text = string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw .badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    func states() throws(APIError) -> Set<JobState> {
+        var states = Set<JobState>()
+        for text in request.uri.queryParameters.getAll("state") {
+            guard let state = JobState(rawValue: text) else {
+                throw .badRequest("unknown state '\(text)'; states: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            states.insert(state)
+        }
+        return states
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+import LifelineQueue
+import LifelineRecovery
+
+/// The read side of `lifeline serve`: the CLI's JSON shapes under `/api/`, and `/healthz`.
+/// Lists are JSON arrays of what the CLI prints one per line with `--json`.
+public struct WebAPI: Sendable {
+    let jobs: any JobStore
+    let servers: any ServerStore
+
+    public init(jobs: any JobStore, servers: any ServerStore) {
+        self.jobs = jobs
+        self.servers = servers
+    }
+
+    /// The router with every route, its errors as JSON and its security headers.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(SecurityHeaders())
+        router.middlewares.add(APIErrors())
+        router.get("healthz") { _, _ in try await health() }
+        router.get("api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
+        router.get("api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
+        router.get("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
+        router.get("api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
+        router.get("api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
+        router.get("api/servers/:name") { _, context in try await server(context.parameters.get("name")) }
+        router.get("api/servers/:name/history") { _, context in try await history(context.parameters.get("name")) }
+        router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
+        return router
+    }
+
+    /// 200 when the store answers, 503 when it does not.
+    private func health() async throws -> Response {
+        do {
+            _ = try await jobs.queueList()
+            return try APIResponse.json(["store": "ok"])
+        } catch {
+            return try APIResponse.json(["store": "unavailable"], status: .serviceUnavailable)
+        }
+    }
+
+    /// `?state=` (repeatable), `queue`, `kind`, `server`, `limit` (default 50, at most 1,000):
+    /// newest first, like `jobs list`.
+    private func jobList(_ query: QueryParameters) async throws -> Response {
+        let filter = JobFilter(
+            states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
+            limit: try query.int("limit", default: 50, in: 1...1000)
+        )
+        return try APIResponse.json(try await jobs.jobList(filter))
+    }
+
+    private func job(_ text: String?) async throws -> Response {
+        guard let id = text.flatMap(Int64.init), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
+        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
+        return try APIResponse.json(job)
+    }
+
+    private func server(_ name: String?) async throws -> Response {
+        guard let name, let server = try await servers.serverGet(name) else { throw APIError.notFound("no server '\(name ?? "")'") }
+        return try APIResponse.json(server)
+    }
+
+    private func history(_ name: String?) async throws -> Response {
+        guard let name, try await servers.serverGet(name) != nil else { throw APIError.notFound("no server '\(name ?? "")'") }
+        return try APIResponse.json(try await servers.serverHistory(name))
+    }
+
+    /// `?after=SEQ` (default 0) and `limit` (default 100, at most 1,000): the events after that
+    /// number, oldest first; a client follows the log by passing the last number it saw.
+    private func events(_ query: QueryParameters) async throws -> Response {
+        let after = try query.int("after", default: 0, in: 0...Int.max)
+        let filter = EventFilter(afterSeq: Int64(after), limit: try query.int("limit", default: 100, in: 1...1000))
+        return try APIResponse.json(try await jobs.eventList(filter))
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import LifelineWeb
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the queue's JSON API over HTTP, on this machine only unless told otherwise.",
+        discussion: """
+            Routes (JSON in the shapes of the CLI's --json; lists are arrays):
+              GET /healthz                      200 {"store": "ok"}, or 503 when the store does not answer
+              GET /api/jobs?state=S&queue=Q&kind=K&server=N&limit=50
+              GET /api/jobs/ID
+              GET /api/queues     GET /api/stats     GET /api/servers
+              GET /api/servers/NAME     GET /api/servers/NAME/history
+              GET /api/events?after=SEQ&limit=100   (follow the log: pass the last seq seen)
+            A refusal answers {"error": "…"} with 400 or 404. Responses are never cached and load
+            nothing from anywhere (Content-Security-Policy: default-src 'none').
+
+            Binds to 127.0.0.1 by default. Another --host (reachable from other machines) needs
+            LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or SIGHUP stop it.
+
+            Examples:
+              lifeline serve                    # http://127.0.0.1:8080
+              lifeline serve --port 0           # a free port, printed at start
+              curl -s 'http://127.0.0.1:8080/api/jobs?state=discarded'
+            """
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0: a free one, printed at start).")
+    var port = 8080
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+    }
+
+    func run() async throws {
+        guard Self.isLoopback(host) || Environment.value("LIFELINE_TOKEN") != nil else {
+            throw CLIFailure(
+                .invalidInput, "--host \(host) can be reached from other machines: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
+            )
+        }
+        let opened = try await store.openReader()
+        LoggingSystem.bootstrap(WorkerLogging.handler)
+        let host = host
+        try await WebServer.run(
+            api: WebAPI(jobs: opened.jobs, servers: opened.servers), host: host, port: port, logger: Logger(label: "lifeline.serve")
+        ) { port in
+            Output.standardOutput.writeLine("serving \(opened.location) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+        }
+    }
+
+    /// Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.split(separator: ".").first == "127" && host.split(separator: ".").count == 4
+    }
+}

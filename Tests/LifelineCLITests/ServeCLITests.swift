@@ -1,0 +1,101 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `lifeline serve`, driven over HTTP as a client would.
+@Suite("lifeline serve", .serialized)
+struct ServeCLITests {
+    /// A running `lifeline serve` on a free loopback port, stopped when the test ends.
+    final class Server {
+        let process: BackgroundCommand
+        let base: URL
+
+        init(_ cli: CLIRunner) async throws {
+            process = try cli.start(["serve", "--port", "0"])
+            let line = try await process.nextLine()
+            let address = try #require(line.split(separator: " ").last.map(String.init), "serve printed: \(line)")
+            base = try #require(URL(string: address))
+        }
+
+        deinit { process.signal(SIGKILL) }
+
+        func get(_ path: String) async throws -> (status: Int, headers: [String: String], body: JSONValue) {
+            let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: path, relativeTo: base)))
+            let http = try #require(response as? HTTPURLResponse)
+            let headers = Dictionary(uniqueKeysWithValues: http.allHeaderFields.map { ("\($0.key)".lowercased(), "\($0.value)") })
+            return (http.statusCode, headers, try JSONValue(parsing: data))
+        }
+    }
+
+    @Test("every read route answers in the CLI's JSON shapes, with headers that load and cache nothing")
+    func readRoutes() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try cli.enqueue(["noop"])
+        _ = try cli.enqueue(["sleep", "--args", #"{"ms": 5}"#])
+        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let server = try await Server(cli)
+
+        let health = try await server.get("/healthz")
+        #expect(health.status == 200 && health.body == ["store": "ok"])
+        #expect(health.headers["content-security-policy"]?.hasPrefix("default-src 'none'") == true)
+        #expect(health.headers["x-content-type-options"] == "nosniff" && health.headers["cache-control"] == "no-store")
+
+        #expect(try await server.get("/api/jobs").body == .array(try cli.json(["jobs", "list", "--json"])))
+        #expect(try await server.get("/api/jobs?state=available&kind=noop").body == .array(try cli.json(["jobs", "list", "--kind", "noop", "--json"])))
+        #expect(try await server.get("/api/jobs/\(first)").body == (try cli.json(["jobs", "list", "--kind", "noop", "--json"]).first))
+        #expect(try await server.get("/api/queues").body == .array(try cli.json(["queues", "list", "--json"])))
+        #expect(try await server.get("/api/servers").body == .array(try cli.json(["server", "list", "--json"])))
+        #expect(try await server.get("/api/servers/web-1").body == (try cli.json(["server", "show", "web-1", "--json"]).first))
+        #expect(try await server.get("/api/servers/web-1/history").body == .array(try cli.json(["server", "history", "web-1", "--json"])))
+        let events = try cli.json(["events", "--json"])
+        #expect(try await server.get("/api/events").body == .array(events))
+        #expect(try await server.get("/api/events?after=1&limit=1").body == .array(Array(events.dropFirst().prefix(1))))
+        #expect(try await server.get("/api/stats").body["counts"] == (try cli.json(["stats", "--json"]).first?["counts"]))
+    }
+
+    @Test("refusals answer one line of JSON with 400 or 404", arguments: [
+        ("/api/jobs?state=bogus", 400, "unknown state 'bogus'"),
+        ("/api/jobs?limit=0", 400, "limit must be a whole number from 1 to 1000"),
+        ("/api/jobs/abc", 400, "a job id is a positive whole number"),
+        ("/api/jobs/999", 404, "no job 999"),
+        ("/api/servers/nope", 404, "no server 'nope'"),
+        ("/api/events?after=-1", 400, "after must be a whole number"),
+        ("/nowhere", 404, "Not Found"),
+    ])
+    func refusals(path: String, status: Int, message: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let answer = try await Server(cli).get(path)
+        #expect(answer.status == status)
+        #expect(answer.body["error"]?.stringValue?.contains(message) == true, "\(answer.body)")
+    }
+
+    @Test("markup in a job's args is served as JSON data, never as a page")
+    func markupIsData() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let script = "<script>alert(1)</script>"
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["echo", "\#(script)"]}"#])
+        let answer = try await Server(cli).get("/api/jobs/\(id)")
+        #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true && answer.headers["x-content-type-options"] == "nosniff")
+        #expect(answer.body["args"]?["argv"]?.arrayValue?.last == .string(script))
+    }
+
+    @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
+    func refusedStarts() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let open = try cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
+        #expect(open.status == 64 && open.stderr.contains("set LIFELINE_TOKEN"))
+        let missing = try cli.run(["serve", "--port", "0"])
+        #expect(missing.status == 4)
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
+    }
+}
