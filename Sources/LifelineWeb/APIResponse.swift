@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LifelineQueue
+import LifelineRecovery
 
 /// The API's answers: the CLI's JSON shapes, and every failure as `{"error": "…"}` with its
 /// status, one line like the CLI's messages.
@@ -28,14 +29,25 @@ struct APIError: Error {
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, message: message) }
 }
 
-/// Turns every error into `{"error": …}`: refusals with their status, anything else (the
-/// store failing) as 503, without internals.
+/// Turns every error into `{"error": …}`: refusals with the status matching the CLI's exit
+/// code (64 → 400, 4 → 404, 3 → 409), anything else (the store failing) as 503, without
+/// internals.
 struct APIErrors<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             return APIResponse.error(error.status, error.message)
+        } catch let error as JobInputError {
+            return APIResponse.error(.badRequest, error.message)
+        } catch let error as JobStoreError {
+            if case .unknownQueue = error { return APIResponse.error(.notFound, error.description) }
+            return APIResponse.error(.conflict, error.description)
+        } catch let error as LifecycleError {
+            return APIResponse.error(.conflict, error.description)
+        } catch let error as ServerStoreError {
+            if case .notFound = error { return APIResponse.error(.notFound, error.description) }
+            return APIResponse.error(.conflict, error.description)
         } catch let error as HTTPError {
             return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
         } catch {

@@ -3,15 +3,18 @@ import Hummingbird
 import LifelineQueue
 import LifelineRecovery
 
-/// The read side of `lifeline serve`: the CLI's JSON shapes under `/api/`, and `/healthz`.
-/// Lists are JSON arrays of what the CLI prints one per line with `--json`.
+/// `lifeline serve`'s API: the CLI's JSON shapes under `/api/`, and `/healthz`. Lists are
+/// JSON arrays of what the CLI prints one per line with `--json`; actions are POSTs behind
+/// `token` (see ``WebActions``).
 public struct WebAPI: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
+    let token: String
 
-    public init(jobs: any JobStore, servers: any ServerStore) {
+    public init(jobs: any JobStore, servers: any ServerStore, token: String) {
         self.jobs = jobs
         self.servers = servers
+        self.token = token
     }
 
     /// The router with every route, its errors as JSON and its security headers.
@@ -28,6 +31,7 @@ public struct WebAPI: Sendable {
         router.get("api/servers/:name") { _, context in try await server(context.parameters.get("name")) }
         router.get("api/servers/:name/history") { _, context in try await history(context.parameters.get("name")) }
         router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
+        WebActions(jobs: jobs, servers: servers).add(to: router, token: token)
         return router
     }
 

@@ -15,8 +15,14 @@ struct ServeCommand: AsyncParsableCommand {
               GET /api/queues     GET /api/stats     GET /api/servers
               GET /api/servers/NAME     GET /api/servers/NAME/history
               GET /api/events?after=SEQ&limit=100   (follow the log: pass the last seq seen)
-            A refusal answers {"error": "…"} with 400 or 404. Responses are never cached and load
-            nothing from anywhere (Content-Security-Policy: default-src 'none').
+            Actions, each with the header Authorization: Bearer TOKEN:
+              POST /api/jobs/ID/retry           POST /api/jobs/ID/cancel
+              POST /api/queues/NAME/pause       POST /api/queues/NAME/resume
+              POST /api/servers/NAME/ACTION     body (optional): {"recovery_point": "…", "idempotency_key": "…"}
+            TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal answers
+            {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409 refused as the CLI
+            refuses it (exit 3). Responses are never cached and load nothing from anywhere
+            (Content-Security-Policy: default-src 'none').
 
             Binds to 127.0.0.1 by default. Another --host (reachable from other machines) needs
             LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or SIGHUP stop it.
@@ -46,14 +52,26 @@ struct ServeCommand: AsyncParsableCommand {
                 .invalidInput, "--host \(host) can be reached from other machines: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
             )
         }
-        let opened = try await store.openReader()
+        let opened = try await store.openStore(creating: false)
         LoggingSystem.bootstrap(WorkerLogging.handler)
+        let given = Environment.value("LIFELINE_TOKEN")
+        let token = given ?? Self.newToken()
         let host = host
         try await WebServer.run(
-            api: WebAPI(jobs: opened.jobs, servers: opened.servers), host: host, port: port, logger: Logger(label: "lifeline.serve")
+            api: WebAPI(jobs: opened.jobs, servers: opened.servers, token: token), host: host, port: port,
+            logger: Logger(label: "lifeline.serve")
         ) { port in
-            Output.standardOutput.writeLine("serving \(opened.location) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            let output = Output.standardOutput
+            output.writeLine("serving \(opened.location) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            // A token of the user's own is never printed; a made-up one is shown once, here.
+            output.writeLine(given == nil ? "actions need the header: Authorization: Bearer \(token)" : "actions need the token in LIFELINE_TOKEN")
         }
+    }
+
+    /// 32 random bytes as hex, from the system's generator.
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
     /// Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1.

@@ -15,11 +15,15 @@ struct ServeCLITests {
         let process: BackgroundCommand
         let base: URL
 
-        init(_ cli: CLIRunner) async throws {
-            process = try cli.start(["serve", "--port", "0"])
+        /// The second line serve prints: how actions get their token.
+        let tokenLine: String
+
+        init(_ cli: CLIRunner, token: String? = nil) async throws {
+            process = try cli.start(["serve", "--port", "0"], extraEnvironment: token.map { ["LIFELINE_TOKEN": $0] } ?? [:])
             let line = try await process.nextLine()
             let address = try #require(line.split(separator: " ").last.map(String.init), "serve printed: \(line)")
             base = try #require(URL(string: address))
+            tokenLine = try await process.nextLine()
         }
 
         deinit { process.signal(SIGKILL) }
@@ -29,6 +33,16 @@ struct ServeCLITests {
             let http = try #require(response as? HTTPURLResponse)
             let headers = Dictionary(uniqueKeysWithValues: http.allHeaderFields.map { ("\($0.key)".lowercased(), "\($0.value)") })
             return (http.statusCode, headers, try JSONValue(parsing: data))
+        }
+
+        func post(_ path: String, token: String?, body: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: JSONValue) {
+            var request = URLRequest(url: try #require(URL(string: path, relativeTo: base)))
+            request.httpMethod = "POST"
+            request.httpBody = body.map { Data($0.utf8) }
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return (try #require(response as? HTTPURLResponse).statusCode, try JSONValue(parsing: data))
         }
     }
 
@@ -86,6 +100,59 @@ struct ServeCLITests {
         let answer = try await Server(cli).get("/api/jobs/\(id)")
         #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true && answer.headers["x-content-type-options"] == "nosniff")
         #expect(answer.body["args"]?["argv"]?.arrayValue?.last == .string(script))
+    }
+
+    @Test("actions need the token, refuse cross-site requests, and act and refuse as the CLI does")
+    func actions() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let failed = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
+        #expect(try cli.run(["worker", "--drain"]).status == 0)
+        let waiting = try cli.enqueue(["noop"])
+        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let server = try await Server(cli, token: token)
+        #expect(server.tokenLine == "actions need the token in LIFELINE_TOKEN")
+
+        #expect(try await server.post("/api/jobs/\(failed)/retry", token: nil).status == 401)
+        #expect(try await server.post("/api/jobs/\(failed)/retry", token: token + "x").status == 401)
+        #expect(try await server.post("/api/jobs/\(failed)/retry", token: token, headers: ["Sec-Fetch-Site": "cross-site"]).status == 403)
+        #expect(try cli.job(failed)["state"] == "discarded", "a refused action changes nothing")
+        let retried = try await server.post("/api/jobs/\(failed)/retry", token: token)
+        #expect(retried.status == 200 && retried.body["state"] == "available")
+        #expect(try cli.job(failed)["state"] == "available")
+        let again = try await server.post("/api/jobs/\(failed)/retry", token: token)
+        #expect(again.status == 409 && again.body["error"]?.stringValue?.contains("not discarded or cancelled") == true)
+
+        #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "cancelled"])
+        #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).status == 409)
+        #expect(try await server.post("/api/jobs/999/cancel", token: token).status == 404)
+
+        #expect(try await server.post("/api/queues/default/pause", token: token).body["paused"] == true)
+        #expect(try cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
+        #expect(try await server.post("/api/queues/default/resume", token: token).body["paused"] == false)
+        #expect(try await server.post("/api/queues/nosuch/pause", token: token).status == 404)
+
+        // The CLI's refusal, word for word: the server is still being created.
+        let refusal = try cli.run(["server", "failover", "web-1"])
+        let refused = try await server.post("/api/servers/web-1/failover", token: token)
+        #expect(refusal.status == 3 && refused.status == 409)
+        #expect(refusal.stderr.contains(try #require(refused.body["error"]?.stringValue)))
+        #expect(try await server.post("/api/servers/web-1/explode", token: token).status == 400)
+        #expect(try await server.post("/api/servers/nope/failover", token: token).status == 404)
+        #expect(try await server.post("/api/servers/web-1/failover", token: token, body: "[1]").status == 400)
+        #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
+    }
+
+    @Test("without LIFELINE_TOKEN, serve makes one up, prints it once, and it works")
+    func madeUpToken() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        let token = try #require(server.tokenLine.split(separator: " ").last.map(String.init))
+        #expect(server.tokenLine.hasPrefix("actions need the header: Authorization: Bearer ") && token.count == 64)
+        #expect(try await server.post("/api/jobs/\(id)/cancel", token: token).status == 200)
     }
 
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")

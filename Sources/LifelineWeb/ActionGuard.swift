@@ -1,0 +1,31 @@
+import HTTPTypes
+import Hummingbird
+
+/// Lets an action through only with the server's token in `Authorization: Bearer …`. A page
+/// of another site can neither read the token nor make a browser add that header, so a
+/// request that carries it was not forged by one; requests a browser marks as cross-site
+/// are refused outright.
+struct ActionGuard<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.headers[.secFetchSite] == "cross-site" {
+            throw APIError(status: .forbidden, message: "cross-site requests cannot act")
+        }
+        guard let given = request.headers[.authorization], Self.same(given, "Bearer \(token)") else {
+            throw APIError(status: .unauthorized, message: "actions need the token: Authorization: Bearer TOKEN (LIFELINE_TOKEN, or the one serve printed)")
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares in time that depends on the length only, not on where the first difference is.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+}

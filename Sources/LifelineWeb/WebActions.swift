@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import LifelineQueue
+import LifelineRecovery
+
+/// The write side of `lifeline serve`: the CLI's actions, each a POST behind the token, each
+/// refused as the CLI refuses it (404 where the CLI exits 4, 409 where it exits 3).
+struct WebActions: Sendable {
+    let jobs: any JobStore
+    let servers: any ServerStore
+
+    func add(to router: Router<BasicRequestContext>, token: String) {
+        let actions = router.group("api").add(middleware: ActionGuard(token: token))
+        actions.post("jobs/:id/retry") { _, context in try await retry(try Self.jobID(context)) }
+        actions.post("jobs/:id/cancel") { _, context in try await cancel(try Self.jobID(context)) }
+        actions.post("queues/:name/pause") { _, context in try await pause(context.parameters.get("name"), true) }
+        actions.post("queues/:name/resume") { _, context in try await pause(context.parameters.get("name"), false) }
+        actions.post("servers/:name/:action") { request, context in
+            try await act(context.parameters.get("name"), context.parameters.get("action"), request: request)
+        }
+    }
+
+    static func jobID(_ context: BasicRequestContext) throws -> Int64 {
+        guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else {
+            throw APIError.badRequest("a job id is a positive whole number")
+        }
+        return id
+    }
+
+    /// Like `jobs retry ID`: a discarded or cancelled job, not a recovery stage.
+    private func retry(_ id: Int64) async throws -> Response {
+        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
+        if let refusal = StageJobs.retryRefusal(job) { throw APIError(status: .conflict, message: refusal) }
+        guard let retried = try await jobs.jobRetry([id]).first else {
+            throw APIError(status: .conflict, message: "job \(id) is \(job.state.rawValue), not discarded or cancelled")
+        }
+        return try APIResponse.json(retried)
+    }
+
+    /// Like `jobs cancel ID`: at once if waiting (200), within a second if running (202).
+    private func cancel(_ id: Int64) async throws -> Response {
+        switch try await jobs.jobCancel([id])[id] ?? .notFound {
+        case .cancelled: return try APIResponse.json(["job": .int(id), "result": "cancelled"] as JSONValue)
+        case .requested: return try APIResponse.json(["job": .int(id), "result": "requested"] as JSONValue, status: .accepted)
+        case .alreadyFinal(let state): throw APIError(status: .conflict, message: "job \(id) is already \(state.rawValue)")
+        case .notFound: throw APIError.notFound("no job \(id)")
+        }
+    }
+
+    private func pause(_ queue: String?, _ paused: Bool) async throws -> Response {
+        guard let queue else { throw APIError.badRequest("a queue name is needed") }
+        try await jobs.queueUpdate(queue, QueueUpdate(paused: paused), create: false)
+        guard let info = try await jobs.queueList().first(where: { $0.name == queue }) else { throw APIError.notFound("no queue '\(queue)'") }
+        return try APIResponse.json(info)
+    }
+
+    /// Like `server ACTION NAME`; the body may give `{"recovery_point": …, "idempotency_key": …}`.
+    private func act(_ name: String?, _ actionName: String?, request: Request) async throws -> Response {
+        guard let name else { throw APIError.badRequest("a server name is needed") }
+        let names = ServerAction.allCases.map(\.rawValue)
+        guard let action = actionName.flatMap(ServerAction.init(rawValue:)) else {
+            throw APIError.badRequest("unknown action '\(actionName ?? "")'; actions: \(names.joined(separator: ", "))")
+        }
+        let body = try await request.body.collect(upTo: 64 << 10)
+        let options = body.readableBytes == 0 ? JSONValue.object([:]) : try Self.parse(body)
+        let result = try await servers.serverAct(
+            name, action: action, recoveryPoint: options["recovery_point"]?.stringValue, idempotencyKey: options["idempotency_key"]?.stringValue
+        )
+        return try APIResponse.json(result, status: result.existing ? .ok : .accepted)
+    }
+
+    private static func parse(_ body: ByteBuffer) throws -> JSONValue {
+        guard let json = try? JSONValue(parsing: Data(body.readableBytesView)), case .object = json else {
+            throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}")
+        }
+        return json
+    }
+}
