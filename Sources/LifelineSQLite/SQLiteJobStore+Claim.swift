@@ -46,7 +46,7 @@ extension SQLiteJobStore {
             """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
         for job in jobs {
             try EventLog.append(
-                db, at: now, type: .started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner)
+                db, at: now, type: .started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind)
             )
         }
         // RETURNING gives no order; callers get the claim order.

@@ -3,13 +3,14 @@ import Hummingbird
 import LifelineQueue
 import LifelineRecovery
 
-/// `lifeline serve`'s API: the CLI's JSON shapes under `/api/`, and `/healthz`. Lists are
+/// `lifeline serve`'s API: the CLI's JSON shapes under `/api/`, `/healthz` and `/metrics`. Lists are
 /// JSON arrays of what the CLI prints one per line with `--json`; actions are POSTs behind
 /// `token` (see ``WebActions``).
 public struct WebAPI: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
     let token: String
+    private let metrics = QueueMetrics()
 
     public init(jobs: any JobStore, servers: any ServerStore, token: String) {
         self.jobs = jobs
@@ -23,6 +24,13 @@ public struct WebAPI: Sendable {
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(APIErrors())
         router.get("healthz") { _, _ in try await health() }
+        router.get("metrics") { _, _ in
+            let text = try await metrics.scrape(jobs: jobs, servers: servers)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+            )
+        }
         router.get("api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
         router.get("api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
         router.get("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }

@@ -8,28 +8,30 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the queue's JSON API over HTTP, on this machine only unless told otherwise.",
         discussion: """
-            Routes (JSON in the shapes of the CLI's --json; lists are arrays):
-              GET /healthz                      200 {"store": "ok"}, or 503 when the store does not answer
+            Routes, answering JSON in the shapes of the CLI's --json (lists are arrays):
+              GET /healthz      {"store": "ok"}, or 503 when the store does not answer
+              GET /metrics      Prometheus text format
               GET /api/jobs?state=S&queue=Q&kind=K&server=N&limit=50
-              GET /api/jobs/ID
-              GET /api/queues     GET /api/stats     GET /api/servers
-              GET /api/servers/NAME     GET /api/servers/NAME/history
-              GET /api/events?after=SEQ&limit=100   (follow the log: pass the last seq seen)
+              GET /api/jobs/ID  /api/queues  /api/stats  /api/servers
+              GET /api/servers/NAME  /api/servers/NAME/history
+              GET /api/events?after=SEQ&limit=100  (follow: pass the last seq seen)
             Actions, each with the header Authorization: Bearer TOKEN:
-              POST /api/jobs/ID/retry           POST /api/jobs/ID/cancel
-              POST /api/queues/NAME/pause       POST /api/queues/NAME/resume
-              POST /api/servers/NAME/ACTION     body (optional): {"recovery_point": "…", "idempotency_key": "…"}
-            TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal answers
-            {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409 refused as the CLI
-            refuses it (exit 3). Responses are never cached and load nothing from anywhere
-            (Content-Security-Policy: default-src 'none').
+              POST /api/jobs/ID/retry  /api/jobs/ID/cancel
+              POST /api/queues/NAME/pause  /api/queues/NAME/resume
+              POST /api/servers/NAME/ACTION  (optional JSON body: recovery_point,
+                   idempotency_key)
+            TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal
+            answers {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409
+            refused as the CLI refuses it (exit 3). Responses are never cached and load
+            nothing from anywhere (Content-Security-Policy: default-src 'none').
 
-            Binds to 127.0.0.1 by default. Another --host (reachable from other machines) needs
-            LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or SIGHUP stop it.
+            Binds to 127.0.0.1 by default. Another --host (reachable from other
+            machines) needs LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or
+            SIGHUP stop it.
 
             Examples:
-              lifeline serve                    # http://127.0.0.1:8080
-              lifeline serve --port 0           # a free port, printed at start
+              lifeline serve                # http://127.0.0.1:8080
+              lifeline serve --port 0       # a free port, printed at start
               curl -s 'http://127.0.0.1:8080/api/jobs?state=discarded'
             """
     )

@@ -13,7 +13,7 @@ struct FirstHourCLITests {
         ["queues", "resume"], ["queues", "retain"], ["server"], ["server", "create"], ["server", "failover"],
         ["server", "test-failover"], ["server", "cancel-failover"], ["server", "failback"], ["server", "confirm-failback"],
         ["server", "cancel-failback"], ["server", "stop-test"], ["server", "retry"], ["server", "delete"], ["server", "list"],
-        ["server", "show"], ["server", "history"], ["server", "points"], ["server", "wait"],
+        ["server", "show"], ["server", "history"], ["server", "points"], ["server", "wait"], ["serve"],
     ]
 
     /// The example command lines of a help text.
@@ -205,7 +205,7 @@ struct FirstHourCLITests {
         ["server", "cancel-failback"], ["server", "cancel-failover"], ["server", "test-failover"], ["server", "stop-test"],
         ["server", "confirm-failback"], ["server", "retry"], ["server", "delete"], ["server", "list"], ["server", "show"],
         ["server", "history"], ["server", "points"], ["server", "wait"], ["queues"], ["queues", "list"], ["queues", "limit"],
-        ["queues", "pause"], ["queues", "resume"], ["queues", "retain"], ["worker"],
+        ["queues", "pause"], ["queues", "resume"], ["queues", "retain"], ["worker"], ["serve"],
     ]
 
     @Test("every --help example runs as written against the queue the demo leaves behind")
@@ -225,7 +225,8 @@ struct FirstHourCLITests {
         for command in Self.story {
             for example in Self.examples(try cli.run(command + ["--help"]).stdout) {
                 let words = Self.words(example)
-                let endless = words.contains("--follow") || words.contains("--watch") || (words.first == "worker" && !words.contains("--drain"))
+                let endless = words.contains("--follow") || words.contains("--watch") || words.first == "serve"
+                    || (words.first == "worker" && !words.contains("--drain"))
                 let run = try cli.start(words, directory: directory)
                 if endless {
                     try? await waitUntil("\(example) to keep running", timeout: .seconds(2)) { !run.process.isRunning }

@@ -35,6 +35,18 @@ struct ServeCLITests {
             return (http.statusCode, headers, try JSONValue(parsing: data))
         }
 
+        /// The samples of `/metrics`, by series (name with labels, as printed).
+        func metrics() async throws -> [String: Double] {
+            let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: "/metrics", relativeTo: base)))
+            #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            var samples: [String: Double] = [:]
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+                guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+                samples[String(line[..<space])] = value
+            }
+            return samples
+        }
+
         func post(_ path: String, token: String?, body: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: JSONValue) {
             var request = URLRequest(url: try #require(URL(string: path, relativeTo: base)))
             request.httpMethod = "POST"
@@ -153,6 +165,32 @@ struct ServeCLITests {
         let token = try #require(server.tokenLine.split(separator: " ").last.map(String.init))
         #expect(server.tokenLine.hasPrefix("actions need the header: Authorization: Bearer ") && token.count == 64)
         #expect(try await server.post("/api/jobs/\(id)/cancel", token: token).status == 200)
+    }
+
+    @Test("metrics count what the store holds at each scrape, and what happened since serve started")
+    func metrics() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let server = try await Server(cli)
+        let before = try await server.metrics()
+        #expect(before[#"lifeline_jobs{queue="default",state="available"}"#] == 1)
+        #expect(before[#"lifeline_servers{state="creating"}"#] == 1)
+        #expect(before[#"lifeline_server_transitional_seconds{server="web-1",state="creating"}"#] != nil)
+        let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 4))
+        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "2", "--backoff", "10ms"])
+        #expect(try cli.run(["worker", "--drain", "--queues", "default"]).status == 0)
+        let after = try await server.metrics()
+        #expect(after[#"lifeline_jobs{queue="default",state="completed"}"#] == 5)
+        #expect(after[#"lifeline_jobs{queue="default",state="discarded"}"#] == 1)
+        #expect(after["lifeline_jobs_completed_total"] == 5, "the job enqueued before serve started counts too: it ran after")
+        #expect(after["lifeline_job_retries_total"] == 1 && after["lifeline_jobs_discarded_total"] == 1)
+        #expect(after["lifeline_job_attempts_failed_total"] == 2 && after["lifeline_lease_losses_total"] == 0)
+        #expect(after[#"lifeline_job_duration_seconds_count{kind="noop"}"#] == 5)
+        #expect(after[#"lifeline_job_duration_seconds_count{kind="exec"}"#] == 2)
+        #expect(after["lifeline_jobs_running"] == 0)
     }
 
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")

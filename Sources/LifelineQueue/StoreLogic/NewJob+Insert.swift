@@ -36,8 +36,9 @@ extension NewJob {
 }
 
 extension JobEvent {
-    /// The `started` event's data, for a claimed attempt.
-    public static func startedData(attempt: Int, worker: String) -> JSONValue {
-        ["attempt": .int(Int64(attempt)), "worker": .string(worker)]
+    /// The `started` event's data, for a claimed attempt; the kind lets a reader of the log
+    /// time attempts by kind without reading each job.
+    public static func startedData(attempt: Int, worker: String, kind: String) -> JSONValue {
+        ["attempt": .int(Int64(attempt)), "worker": .string(worker), "kind": .string(kind)]
     }
 }
