@@ -3,7 +3,8 @@ import Hummingbird
 import LifelineQueue
 import LifelineRecovery
 
-/// `lifeline serve`'s API: the CLI's JSON shapes under `/api/`, `/healthz` and `/metrics`. Lists are
+/// `lifeline serve`: the dashboard at `/`, the CLI's JSON shapes under `/api/`, `/healthz`
+/// and `/metrics`. Lists are
 /// JSON arrays of what the CLI prints one per line with `--json`; actions are POSTs behind
 /// `token` (see ``WebActions``).
 public struct WebAPI: Sendable {
@@ -39,6 +40,12 @@ public struct WebAPI: Sendable {
         router.get("api/servers/:name") { _, context in try await server(context.parameters.get("name")) }
         router.get("api/servers/:name/history") { _, context in try await history(context.parameters.get("name")) }
         router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
+        router.get("api/events/stream") { request, _ in try EventStream(jobs: jobs).response(request) }
+        router.get("api/events/latest") { _, _ in
+            let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+            return try APIResponse.json(["seq": seq])
+        }
+        Dashboard.add(to: router)
         WebActions(jobs: jobs, servers: servers).add(to: router, token: token)
         return router
     }
@@ -79,11 +86,18 @@ public struct WebAPI: Sendable {
         return try APIResponse.json(try await servers.serverHistory(name))
     }
 
-    /// `?after=SEQ` (default 0) and `limit` (default 100, at most 1,000): the events after that
-    /// number, oldest first; a client follows the log by passing the last number it saw.
+    /// `?after=SEQ` (default 0), `job=ID`, `server=NAME` and `limit` (default 100, at most
+    /// 1,000): the events after that number, oldest first; a client follows the log by passing
+    /// the last number it saw.
     private func events(_ query: QueryParameters) async throws -> Response {
         let after = try query.int("after", default: 0, in: 0...Int.max)
-        let filter = EventFilter(afterSeq: Int64(after), limit: try query.int("limit", default: 100, in: 1...1000))
+        let job = try query.string("job").map { text in
+            guard let id = Int64(text), id > 0 else { throw APIError.badRequest("job must be a positive whole number") }
+            return id
+        }
+        let filter = EventFilter(
+            afterSeq: Int64(after), job: job, server: query.string("server"), limit: try query.int("limit", default: 100, in: 1...1000)
+        )
         return try APIResponse.json(try await jobs.eventList(filter))
     }
 }

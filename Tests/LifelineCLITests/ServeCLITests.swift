@@ -193,6 +193,49 @@ struct ServeCLITests {
         #expect(after["lifeline_jobs_running"] == 0)
     }
 
+    @Test("the dashboard and its assets come from the binary, allowed to load nothing from elsewhere")
+    func dashboard() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        for (path, type) in [("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+            let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: path, relativeTo: server.base)))
+            let http = try #require(response as? HTTPURLResponse)
+            #expect(http.statusCode == 200 && http.value(forHTTPHeaderField: "Content-Type")?.hasPrefix(type) == true)
+            let policy = try #require(http.value(forHTTPHeaderField: "Content-Security-Policy"))
+            #expect(policy.contains("default-src 'none'") && policy.contains("script-src 'self'") && !policy.contains("unsafe"))
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(!text.contains("http://") && !text.contains("https://"), "\(path) refers to nothing outside the server")
+            if path == "/app.js" { #expect(!text.contains("innerHTML") && !text.contains("insertAdjacentHTML"), "user data only ever as text") }
+        }
+    }
+
+    @Test("the event stream delivers each event once, in order, as it is committed, and resumes after Last-Event-ID")
+    func eventStream() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        #expect(try await server.get("/api/events/latest").body == ["seq": 1])
+        let stream = try StreamReader(port: try #require(server.base.port), request: "GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 1\r\n\r\n")
+        let later = try cli.enqueue(["noop"])
+        var seen: [JSONValue] = []
+        var headers: [String] = []
+        while seen.count < 2, let line = try await stream.nextLine() {
+            if line.hasPrefix("data: ") {
+                seen.append(try JSONValue(parsing: String(line.dropFirst(6))))
+                if seen.count == 1 { _ = try cli.enqueue(["noop"]) }
+            } else if seen.isEmpty {
+                headers.append(line.lowercased())
+            }
+        }
+        #expect(headers.contains { $0.hasPrefix("content-type: text/event-stream") })
+        #expect(seen.map { $0["seq"] } == [2, 3], "nothing before Last-Event-ID, then each new event once")
+        #expect(seen.first?["job"]?.intValue == later && later != first)
+        #expect(try await server.get("/api/events?job=\(first)").body.arrayValue?.count == 1)
+    }
+
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
     func refusedStarts() throws {
         let cli = try CLIRunner()
@@ -202,5 +245,42 @@ struct ServeCLITests {
         let missing = try cli.run(["serve", "--port", "0"])
         #expect(missing.status == 4)
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
+    }
+
+    /// Lines of a raw HTTP response, read as they arrive (a server-sent event stream never ends).
+    final class StreamReader {
+        private let handle: FileHandle
+        private var buffer = Data()
+
+        init(port: Int, request: String) throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0, "cannot connect to port \(port)")
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            handle.write(Data(request.utf8))
+        }
+
+        /// The next line, waiting up to 10 s for it; nil at the end of the stream.
+        func nextLine() async throws -> String? {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .newlines)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                try #require(ContinuousClock.now < deadline, "no line within 10 s")
+                let handle = handle
+                let chunk = try await Task.detached { handle.availableData }.value
+                if chunk.isEmpty { return nil }
+                buffer += chunk
+            }
+        }
     }
 }

@@ -1,0 +1,286 @@
+import Hummingbird
+
+/// The dashboard: one page, its script and its style, all served by the binary (nothing is
+/// fetched from elsewhere, which the Content-Security-Policy enforces). The script builds
+/// every element with `textContent`, never markup, so user data always shows as text.
+enum Dashboard {
+    static func add(to router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in asset(page, "text/html") }
+        router.get("app.js") { _, _ in asset(script, "text/javascript") }
+        router.get("app.css") { _, _ in asset(style, "text/css") }
+    }
+
+    private static func asset(_ text: String, _ type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "\(type); charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    static let page = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Lifeline</title>
+        <link rel="stylesheet" href="/app.css">
+        <script src="/app.js" defer></script>
+        </head>
+        <body>
+        <header>
+          <h1>Lifeline</h1>
+          <span id="live" role="status">connecting…</span>
+          <label>Token <input id="token" type="password" autocomplete="off" placeholder="for actions"></label>
+        </header>
+        <main>
+          <section aria-labelledby="queues-title">
+            <h2 id="queues-title">Queues</h2>
+            <div class="scroll"><table id="queues"><thead><tr>
+              <th>queue</th><th>available</th><th>scheduled</th><th>running</th><th>retryable</th>
+              <th>completed</th><th>discarded</th><th>cancelled</th><th>oldest waiting</th><th>paused</th><th>limit</th><th></th>
+            </tr></thead><tbody></tbody></table></div>
+            <p id="throughput"></p>
+          </section>
+          <section aria-labelledby="servers-title">
+            <h2 id="servers-title">Recovery servers</h2>
+            <div class="scroll"><table id="servers"><thead><tr>
+              <th>server</th><th>state</th><th>VM</th><th>stage</th><th>progress</th><th>actions</th>
+            </tr></thead><tbody></tbody></table></div>
+          </section>
+          <section aria-labelledby="jobs-title">
+            <h2 id="jobs-title">Jobs</h2>
+            <form id="filters">
+              <label>state <select name="state">
+                <option value="">any</option><option>available</option><option>scheduled</option><option>running</option>
+                <option>retryable</option><option>completed</option><option value="discarded">discarded (failed)</option>
+                <option>cancelled</option>
+              </select></label>
+              <label>queue <input name="queue" size="12"></label>
+              <label>kind <input name="kind" size="12"></label>
+              <label>server <input name="server" size="10"></label>
+              <button type="submit">Filter</button>
+            </form>
+            <div class="scroll"><table id="jobs"><thead><tr>
+              <th>id</th><th>kind</th><th>queue</th><th>state</th><th>attempt</th><th>server</th><th>created</th><th>last error</th>
+            </tr></thead><tbody></tbody></table></div>
+            <p><button id="more" type="button">Show more</button> <span id="shown"></span></p>
+          </section>
+          <section id="job" aria-labelledby="job-title" hidden>
+            <h2 id="job-title">Job</h2>
+            <p id="job-actions"></p>
+            <dl id="job-fields"></dl>
+            <h3>Timeline</h3>
+            <ol id="timeline"></ol>
+          </section>
+          <section aria-labelledby="events-title">
+            <h2 id="events-title">Latest events</h2>
+            <ol id="events" reversed></ol>
+          </section>
+        </main>
+        </body>
+        </html>
+        """
+
+    static let style = """
+        :root { font-family: system-ui, sans-serif; color: #1b1b1b; background: #fafafa; }
+        body { margin: 0; }
+        header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .5rem 1rem; background: #17324d; color: #fff; }
+        header h1 { font-size: 1.2rem; margin: 0; }
+        header input { font: inherit; }
+        main { padding: 0 1rem 2rem; max-width: 80rem; }
+        h2 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+        .scroll { overflow-x: auto; }
+        table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+        th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
+        td.error { white-space: normal; max-width: 24rem; overflow-wrap: anywhere; }
+        tr.chosen { background: #e8f0fa; }
+        .state::before { content: "● "; }
+        .state.failed, .state.discarded, .state.finalization_failed { color: #a40000; }
+        .state.completed, .state.standby, .state.failed_over { color: #1d6b2f; }
+        .state.running { color: #0b4f8a; }
+        progress { width: 8rem; vertical-align: middle; }
+        button { font: inherit; margin: 0 .2rem .2rem 0; }
+        .refusal { color: #a40000; margin-left: .4rem; }
+        #events { font-family: ui-monospace, monospace; font-size: .8rem; padding-left: 3rem; }
+        #timeline { font-size: .9rem; }
+        dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: .9rem; }
+        dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, monospace; }
+        form label { margin-right: .6rem; white-space: nowrap; }
+        @media (max-width: 40rem) { main { padding: 0 .5rem 2rem; } th, td { padding: .2rem .3rem; } }
+        """
+
+    static let script = """
+        "use strict";
+        const $ = (id) => document.getElementById(id);
+        const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; };
+        const row = (cells) => { const tr = document.createElement("tr"); for (const c of cells) { const td = c instanceof Node ? wrap(c) : el("td", c); tr.append(td); } return tr; };
+        const wrap = (node) => { const td = document.createElement("td"); td.append(node); return td; };
+        const stateText = (state) => el("span", state, "state " + state);
+        let jobLimit = 50, chosenJob = null, lastSeq = 0, refreshTimer = null;
+        const progressSeen = new Map();
+
+        $("token").value = sessionStorage.getItem("lifeline-token") || "";
+        $("token").addEventListener("change", () => sessionStorage.setItem("lifeline-token", $("token").value));
+
+        async function get(path) {
+          const response = await fetch(path, { headers: { Accept: "application/json" } });
+          if (!response.ok) throw new Error((await response.json()).error || response.statusText);
+          return response.json();
+        }
+
+        // An action's answer, refusal or not, is shown next to the button that asked for it.
+        async function act(path, button, body) {
+          const note = button.parentNode.querySelector(".refusal") || el("span", "", "refusal");
+          note.setAttribute("role", "status");
+          button.after(note);
+          note.textContent = "…";
+          const response = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + $("token").value, "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+          const answer = await response.json().catch(() => ({}));
+          note.textContent = response.ok ? "done" : "refused: " + (answer.error || response.statusText);
+          note.className = response.ok ? "done" : "refusal";
+          scheduleRefresh();
+        }
+
+        function seconds(value) {
+          if (value === null || value === undefined) return "-";
+          if (value < 60) return value.toFixed(1) + " s";
+          if (value < 3600) return (value / 60).toFixed(1) + " min";
+          return (value / 3600).toFixed(1) + " h";
+        }
+
+        async function loadQueues() {
+          const [queues, stats] = await Promise.all([get("/api/queues"), get("/api/stats")]);
+          const body = $("queues").tBodies[0];
+          body.replaceChildren();
+          for (const queue of queues) {
+            const c = queue.counts || {};
+            const toggle = el("button", queue.paused ? "Resume" : "Pause");
+            toggle.type = "button";
+            toggle.addEventListener("click", () => act("/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), toggle));
+            const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
+            body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
+          }
+          const windows = stats.windows || [];
+          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts, ${w.discarded} discarded`).join(" · ");
+        }
+
+        function progressCell(server) {
+          const p = server.progress;
+          if (!p || !p.total) return "-";
+          const box = document.createElement("span");
+          const bar = document.createElement("progress");
+          bar.max = p.total; bar.value = p.done;
+          const percent = Math.floor((100 * p.done) / p.total);
+          bar.setAttribute("aria-label", server.name + " progress " + percent + "%");
+          let text = ` ${percent}%`;
+          const seen = progressSeen.get(server.name), now = Date.now();
+          if (seen && p.done > seen.done) {
+            const rate = (p.done - seen.done) / ((now - seen.at) / 1000);
+            text += ` · ${(rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds((p.total - p.done) / rate)}`;
+          }
+          if (!seen || p.done !== seen.done) progressSeen.set(server.name, { done: p.done, at: now });
+          box.append(bar, el("span", text));
+          return box;
+        }
+
+        async function loadServers() {
+          const servers = await get("/api/servers");
+          const body = $("servers").tBodies[0];
+          body.replaceChildren();
+          for (const server of servers) {
+            const actions = document.createElement("span");
+            for (const action of server.allowed_actions || []) {
+              const button = el("button", action);
+              button.type = "button";
+              button.addEventListener("click", () => act("/api/servers/" + encodeURIComponent(server.name) + "/" + action, button));
+              actions.append(button);
+            }
+            body.append(row([server.name, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
+            if (server.last_error) body.append(row(["", el("span", "last error: " + server.last_error, "state failed")]));
+          }
+        }
+
+        function jobQuery() {
+          const form = new FormData($("filters"));
+          const query = new URLSearchParams();
+          for (const [key, value] of form) if (value) query.set(key, value);
+          query.set("limit", jobLimit);
+          return query;
+        }
+
+        async function loadJobs() {
+          const jobs = await get("/api/jobs?" + jobQuery());
+          const body = $("jobs").tBodies[0];
+          body.replaceChildren();
+          for (const job of jobs) {
+            const link = el("a", job.id);
+            link.href = "#job-" + job.id;
+            link.addEventListener("click", (event) => { event.preventDefault(); showJob(job.id); });
+            const last = (job.errors || []).at(-1);
+            const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + job.max_attempts, job.server ?? "-", job.created_at, last ? last.error : ""]);
+            tr.lastChild.className = "error";
+            if (job.id === chosenJob) tr.className = "chosen";
+            body.append(tr);
+          }
+          $("shown").textContent = `newest ${jobs.length} shown`;
+          $("more").hidden = jobs.length < jobLimit || jobLimit >= 1000;
+        }
+
+        async function showJob(id) {
+          chosenJob = id;
+          const [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
+          $("job").hidden = false;
+          $("job-title").textContent = `Job ${job.id}: ${job.kind}`;
+          const fields = $("job-fields");
+          fields.replaceChildren();
+          for (const key of ["state", "queue", "attempt", "max_attempts", "server", "run_at", "created_at", "finished_at", "idempotency_key"]) {
+            fields.append(el("dt", key), el("dd", job[key] ?? "-"));
+          }
+          for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
+          const actions = $("job-actions");
+          actions.replaceChildren();
+          for (const action of ["retry", "cancel"]) {
+            const button = el("button", action === "retry" ? "Retry" : "Cancel");
+            button.type = "button";
+            button.addEventListener("click", () => act(`/api/jobs/${job.id}/${action}`, button));
+            actions.append(button);
+          }
+          const timeline = $("timeline");
+          timeline.replaceChildren();
+          for (const event of events) {
+            const detail = event.data && Object.keys(event.data).length ? " " + JSON.stringify(event.data) : "";
+            timeline.append(el("li", `${event.at} ${event.type}${detail}`));
+          }
+          for (const error of job.errors || []) timeline.append(el("li", `attempt ${error.attempt} failed at ${error.at}: ${error.error}`, "state failed"));
+          loadJobs();
+        }
+
+        function refresh() {
+          refreshTimer = null;
+          Promise.all([loadQueues(), loadServers(), loadJobs()]).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+          if (chosenJob) showJob(chosenJob).catch(() => {});
+        }
+        function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
+
+        function listen() {
+          const stream = new EventSource("/api/events/stream?after=" + lastSeq);
+          stream.onopen = () => { $("live").textContent = "live"; };
+          stream.onerror = () => { $("live").textContent = "reconnecting…"; };
+          stream.onmessage = (message) => {
+            const event = JSON.parse(message.data);
+            lastSeq = event.seq;
+            const list = $("events");
+            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "")));
+            while (list.children.length > 30) list.lastChild.remove();
+            scheduleRefresh();
+          };
+        }
+
+        $("filters").addEventListener("submit", (event) => { event.preventDefault(); jobLimit = 50; loadJobs(); });
+        $("more").addEventListener("click", () => { jobLimit = Math.min(jobLimit * 4, 1000); loadJobs(); });
+        // Start the stream after the newest event: the panels show the present, the list what comes next.
+        get("/api/events/latest").then((latest) => { lastSeq = latest.seq; }).catch(() => {}).finally(listen);
+        refresh();
+        """
+}
