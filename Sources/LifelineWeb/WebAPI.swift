@@ -45,6 +45,7 @@ public struct WebAPI: Sendable {
             let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             return try APIResponse.json(["seq": seq])
         }
+        router.get("api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
         Dashboard.add(to: router)
         WebActions(jobs: jobs, servers: servers).add(to: router, token: token)
         return router

@@ -236,6 +236,28 @@ struct ServeCLITests {
         #expect(try await server.get("/api/events?job=\(first)").body.arrayValue?.count == 1)
     }
 
+    @Test("the OpenAPI document describes every route, and every route it lists without parameters answers")
+    func openAPI() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        let document = try await server.get("/api/openapi.json").body
+        #expect(document["openapi"] == "3.1.0")
+        guard case .object(let paths) = document["paths"] else { Issue.record("no paths"); return }
+        #expect(Set(paths.keys) == [
+            "/healthz", "/metrics", "/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/retry", "/api/jobs/{id}/cancel", "/api/queues",
+            "/api/queues/{name}/pause", "/api/queues/{name}/resume", "/api/stats", "/api/servers", "/api/servers/{name}",
+            "/api/servers/{name}/history", "/api/servers/{name}/{action}", "/api/events", "/api/events/latest", "/api/events/stream",
+        ])
+        for (path, item) in paths where !path.contains("{") && item["get"] != nil && !["/metrics", "/api/events/stream"].contains(path) {
+            #expect(try await server.get(path).status == 200, "\(path)")
+        }
+        for (path, item) in paths where item["post"] != nil {
+            #expect(item["post"]?["security"] != nil, "\(path) needs the token")
+        }
+    }
+
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
     func refusedStarts() throws {
         let cli = try CLIRunner()
