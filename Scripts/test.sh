@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Builds Lifeline and runs every test: on SQLite, and on a throwaway PostgreSQL server
 # (Scripts/postgres.sh, which installs PostgreSQL when missing). Installs the SQLite headers
-# first when they are missing.
+# and, for the dashboard's browser test, Chromium first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 Scripts/setup.sh
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium (for the dashboard's browser test)" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
 
 swift build --build-tests
 Scripts/postgres.sh -- swift test --skip-build "$@"

@@ -1,0 +1,54 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+/// The dashboard in a real browser: headless Chromium (Debian's `chromium`, which
+/// Scripts/test.sh installs), driven over the DevTools protocol by Tests/Browser/drive_dashboard.py.
+@Suite("The dashboard in a browser", .serialized, .enabled(if: Chromium.path != nil, "needs chromium on PATH"))
+struct BrowserCLITests {
+    @Test("jobs and servers show, an event arrives without a reload, markup stays text, a retry needs the token")
+    func dashboard() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let failed = try cli.enqueue([
+            "exec", "--max-attempts", "1", "--args", #"{"argv": ["sh", "-c", "echo '<script>alert(1)</script>' >&2; exit 3"]}"#,
+        ])
+        #expect(try cli.run(["worker", "--drain"]).status == 0)
+        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let server = try await ServeCLITests.Server(cli, token: token)
+        let screenshot = cli.home.appendingPathComponent("dashboard.png").path
+
+        let driver = Process()
+        driver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Browser/drive_dashboard.py").path
+        driver.arguments = ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot]
+        driver.environment = cli.environment
+        let output = Pipe()
+        driver.standardOutput = output
+        try driver.run()
+        let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        driver.waitUntilExit()
+        #expect(driver.terminationStatus == 0)
+        let seen = try JSONValue(parsing: data)
+
+        #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
+        #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
+        #expect(seen["live"] == "live")
+        #expect(seen["event_without_reload"] == true && seen["new_job_listed"] == true)
+        #expect(seen["timeline"]?.stringValue?.contains("discarded") == true)
+        #expect(seen["args_as_text"]?.stringValue?.contains("<script>alert(1)</script>") == true, "markup shows as its characters")
+        #expect(seen["scripts_on_page"] == 1 && seen["alert_ran"] == false, "and runs nowhere")
+        #expect(seen["without_token"]?.stringValue?.hasPrefix("refused: actions need the token") == true)
+        #expect(seen["with_token"] == "done")
+        #expect(try cli.job(failed)["state"] == "available", "the retry from the page took effect")
+        #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
+    }
+}
+
+enum Chromium {
+    static let path = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { "\($0)/chromium" }
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+}
