@@ -31,6 +31,7 @@ extension PostgresJobStore {
           AND (\(filter.server)::text IS NULL OR server = \(filter.server))
           AND (\(filter.createdSince?.ms)::bigint IS NULL OR created_at >= \(filter.createdSince?.ms))
           AND (NOT \(filter.retriedOnly) OR attempt > 1 OR errors <> '[]')
+          AND (\(filter.beforeID)::bigint IS NULL OR id < \(filter.beforeID))
         \(unescaped: order) LIMIT \(filter.limit)
         """
     }

@@ -10,11 +10,13 @@ public struct JobFilter: Sendable, Hashable {
     public var createdSince: Date?
     /// Jobs that have been attempted more than once.
     public var retriedOnly: Bool
+    /// Jobs with smaller ids: the page after one that ended with this id (lists are newest first).
+    public var beforeID: Int64?
     public var limit: Int?
 
     public init(
         states: Set<JobState> = [], queue: String? = nil, kind: String? = nil, server: String? = nil,
-        createdSince: Date? = nil, retriedOnly: Bool = false, limit: Int? = nil
+        createdSince: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
     ) {
         self.states = states
         self.queue = queue
@@ -22,6 +24,7 @@ public struct JobFilter: Sendable, Hashable {
         self.server = server
         self.createdSince = createdSince
         self.retriedOnly = retriedOnly
+        self.beforeID = beforeID
         self.limit = limit
     }
 }

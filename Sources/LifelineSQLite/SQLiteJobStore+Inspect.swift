@@ -88,6 +88,10 @@ extension SQLiteJobStore {
         if filter.retriedOnly {
             conditions.append("(attempt > 1 OR json_array_length(errors) > 0)")
         }
+        if let before = filter.beforeID {
+            conditions.append("id < ?")
+            arguments += [before]
+        }
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 

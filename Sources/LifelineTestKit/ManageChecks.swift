@@ -69,7 +69,7 @@ enum ManageChecks {
             #expect(try await store.jobGet(finished["kept"]!) != nil, "0 keeps forever")
             #expect(try await store.jobGet(waiting.id) != nil, "waiting jobs are never pruned")
         },
-        .init(name: "list and count filter by state, queue, kind, server and retries") { store, _ in
+        .init(name: "list and count filter by state, queue, kind, server and retries, and page by id") { store, _ in
             _ = try await store.jobInsert([
                 JobFixtures.job(queue: "a", server: "s1"), JobFixtures.job(kind: "sleep", queue: "b"), JobFixtures.job(queue: "b"),
             ])
@@ -80,7 +80,11 @@ enum ManageChecks {
             #expect(try await store.jobList(JobFilter(server: "s1")).map(\.id) == [job.id])
             #expect(try await store.jobList(JobFilter(retriedOnly: true)).map(\.id) == [job.id])
             #expect(try await store.jobCount(JobFilter(states: [.retryable, .available])) == 3)
-            #expect(try await store.jobList(JobFilter(limit: 2)).count == 2)
+            let firstPage = try await store.jobList(JobFilter(limit: 2)).map(\.id)
+            #expect(firstPage.count == 2 && firstPage == firstPage.sorted(by: >), "newest first")
+            let nextPage = try await store.jobList(JobFilter(beforeID: firstPage.last, limit: 2)).map(\.id)
+            #expect(nextPage.count == 1 && nextPage[0] < firstPage[1], "the next page goes on where the first ended")
+            #expect(try await store.jobList(JobFilter(queue: "b", beforeID: firstPage.last)).count == 0)
         },
         .init(name: "every change appends its event, in order") { store, clock in
             let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 2, backoff: Backoff(base: .seconds(1), cap: .seconds(1))))

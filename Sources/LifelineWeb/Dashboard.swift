@@ -59,12 +59,14 @@ enum Dashboard {
               <label>queue <input name="queue" size="12"></label>
               <label>kind <input name="kind" size="12"></label>
               <label>server <input name="server" size="10"></label>
+              <label><input name="retried" type="checkbox" value="true"> retried</label>
               <button type="submit">Filter</button>
             </form>
             <div class="scroll"><table id="jobs"><thead><tr>
               <th>id</th><th>kind</th><th>queue</th><th>state</th><th>attempt</th><th>server</th><th>created</th><th>last error</th>
             </tr></thead><tbody></tbody></table></div>
-            <p><button id="more" type="button">Show more</button> <span id="shown"></span></p>
+            <p><button id="newer" type="button">← Newer</button> <button id="older" type="button">Older →</button>
+              <span id="shown"></span></p>
           </section>
           <section id="job" aria-labelledby="job-title" hidden>
             <h2 id="job-title">Job</h2>
@@ -117,7 +119,9 @@ enum Dashboard {
         const row = (cells) => { const tr = document.createElement("tr"); for (const c of cells) { const td = c instanceof Node ? wrap(c) : el("td", c); tr.append(td); } return tr; };
         const wrap = (node) => { const td = document.createElement("td"); td.append(node); return td; };
         const stateText = (state) => el("span", state, "state " + state);
-        let jobLimit = 50, chosenJob = null, lastSeq = 0, refreshTimer = null;
+        // Pages go back by id: each "Older" remembers where its page started, for "Newer".
+        const pageSize = 50;
+        let pageStarts = [], before = null, shownLast = null, chosenJob = null, lastSeq = 0, refreshTimer = null;
         const progressSeen = new Map();
 
         $("token").value = sessionStorage.getItem("lifeline-token") || "";
@@ -205,7 +209,8 @@ enum Dashboard {
           const form = new FormData($("filters"));
           const query = new URLSearchParams();
           for (const [key, value] of form) if (value) query.set(key, value);
-          query.set("limit", jobLimit);
+          query.set("limit", pageSize);
+          if (before) query.set("before", before);
           return query;
         }
 
@@ -223,8 +228,10 @@ enum Dashboard {
             if (job.id === chosenJob) tr.className = "chosen";
             body.append(tr);
           }
-          $("shown").textContent = `newest ${jobs.length} shown`;
-          $("more").hidden = jobs.length < jobLimit || jobLimit >= 1000;
+          shownLast = jobs.length ? jobs.at(-1).id : null;
+          $("shown").textContent = jobs.length ? `jobs ${jobs[0].id} to ${shownLast}` : "no jobs";
+          $("older").disabled = jobs.length < pageSize;
+          $("newer").disabled = pageStarts.length === 0;
         }
 
         async function showJob(id) {
@@ -277,8 +284,9 @@ enum Dashboard {
           };
         }
 
-        $("filters").addEventListener("submit", (event) => { event.preventDefault(); jobLimit = 50; loadJobs(); });
-        $("more").addEventListener("click", () => { jobLimit = Math.min(jobLimit * 4, 1000); loadJobs(); });
+        $("filters").addEventListener("submit", (event) => { event.preventDefault(); pageStarts = []; before = null; loadJobs(); });
+        $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
+        $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });
         // Start the stream after the newest event: the panels show the present, the list what comes next.
         get("/api/events/latest").then((latest) => { lastSeq = latest.seq; }).catch(() => {}).finally(listen);
         refresh();

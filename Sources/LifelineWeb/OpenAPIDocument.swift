@@ -27,7 +27,9 @@ enum OpenAPIDocument {
             "/metrics": ["get": ["summary": "Prometheus text format", "responses": ["200": ["description": "metrics", "content": ["text/plain": [:]]]]]],
             "/api/jobs": get("Jobs, newest first", array: "Job", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
-                query("server", "Only jobs of this recovery server"), query("limit", "At most this many (1–1000, default 50)", integer: true),
+                query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),
+                query("before", "Only jobs older than this id: the next page", integer: true),
+                query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),
             "/api/jobs/{id}": get("A job", object: "Job", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),

@@ -61,12 +61,14 @@ public struct WebAPI: Sendable {
         }
     }
 
-    /// `?state=` (repeatable), `queue`, `kind`, `server`, `limit` (default 50, at most 1,000):
+    /// `?state=` (repeatable), `queue`, `kind`, `server`, `retried=true`, `limit` (default 50,
+    /// at most 1,000) and `before=ID` (the next page: jobs older than the last one shown):
     /// newest first, like `jobs list`.
     private func jobList(_ query: QueryParameters) async throws -> Response {
+        let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
-            limit: try query.int("limit", default: 50, in: 1...1000)
+            retriedOnly: query.string("retried") == "true", beforeID: before, limit: try query.int("limit", default: 50, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.jobList(filter))
     }

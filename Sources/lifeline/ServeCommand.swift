@@ -11,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
             Routes, answering JSON in the shapes of the CLI's --json (lists are arrays):
               GET /healthz      {"store": "ok"}, or 503 when the store does not answer
               GET /metrics      Prometheus text format
-              GET /api/jobs?state=S&queue=Q&kind=K&server=N&limit=50
+              GET /api/jobs?state=S&queue=Q&kind=K&server=N&retried=true&limit=50
+                  &before=ID   (the next page: jobs older than ID)
               GET /api/jobs/ID  /api/queues  /api/stats  /api/servers
               GET /api/servers/NAME  /api/servers/NAME/history
               GET /api/events?after=SEQ&limit=100  (follow: pass the last seq seen)

@@ -63,9 +63,11 @@ struct ServeCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let first = try cli.enqueue(["noop"])
-        _ = try cli.enqueue(["sleep", "--args", #"{"ms": 5}"#])
+        let second = try cli.enqueue(["sleep", "--args", #"{"ms": 5}"#])
         #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let server = try await Server(cli)
+        #expect(try await server.get("/api/jobs?limit=1&before=\(second)").body.arrayValue?.map { $0["id"]?.intValue } == [first])
+        #expect(try await server.get("/api/jobs?retried=true").body == [])
 
         let health = try await server.get("/healthz")
         #expect(health.status == 200 && health.body == ["store": "ok"])
@@ -88,6 +90,7 @@ struct ServeCLITests {
     @Test("refusals answer one line of JSON with 400 or 404", arguments: [
         ("/api/jobs?state=bogus", 400, "unknown state 'bogus'"),
         ("/api/jobs?limit=0", 400, "limit must be a whole number from 1 to 1000"),
+        ("/api/jobs?before=0", 400, "before must be a whole number from 1"),
         ("/api/jobs/abc", 400, "a job id is a positive whole number"),
         ("/api/jobs/999", 404, "no job 999"),
         ("/api/servers/nope", 404, "no server 'nope'"),
