@@ -24,6 +24,8 @@ final class QueueMetrics: Sendable {
         var lastSeq: Int64?
         /// Attempts seen starting, until their end is seen.
         var started: [Attempt: (at: Date, kind: String)] = [:]
+        /// The transitional servers last reported, to drop those that have come to rest.
+        var transitional: Set<[String]> = []
     }
 
     private let registry = PrometheusCollectorRegistry()
@@ -72,10 +74,20 @@ final class QueueMetrics: Sendable {
         for state in ServerState.allCases {
             gauge("lifeline_servers", [("state", state.rawValue)]).record(all.filter { $0.state == state }.count)
         }
+        var transitional: Set<[String]> = []
         for server in all where !server.state.isResting {
             let since = try await servers.serverHistory(server.name).last?.at ?? Date()
             gauge("lifeline_server_transitional_seconds", [("server", server.name), ("state", server.state.rawValue)])
                 .record(Date().timeIntervalSince(since))
+            transitional.insert([server.name, server.state.rawValue])
+        }
+        // A server that moved on leaves no series behind: an alert on it would fire forever.
+        let gone = follow.withLock { follow in
+            defer { follow.transitional = transitional }
+            return follow.transitional.subtracting(transitional)
+        }
+        for labels in gone {
+            gauge("lifeline_server_transitional_seconds", [("server", labels[0]), ("state", labels[1])]).destroy()
         }
     }
 
@@ -88,8 +100,10 @@ final class QueueMetrics: Sendable {
         }
         let events = try await jobs.eventList(EventFilter(afterSeq: after, limit: Self.eventsPerScrape))
         follow.withLock { follow in
-            for event in events { count(event, &follow) }
-            follow.lastSeq = events.last?.seq ?? after
+            // Scrapes may overlap: each event counts once, whichever scrape reads it first.
+            let last = follow.lastSeq ?? after
+            for event in events where event.seq > last { count(event, &follow) }
+            follow.lastSeq = max(last, events.last?.seq ?? after)
         }
     }
 

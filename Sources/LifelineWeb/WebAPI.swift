@@ -11,12 +11,15 @@ public struct WebAPI: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
     let token: String
+    /// Whether it listens on a loopback address, where it answers requests to localhost only.
+    let loopback: Bool
     private let metrics = QueueMetrics()
 
-    public init(jobs: any JobStore, servers: any ServerStore, token: String) {
+    public init(jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool) {
         self.jobs = jobs
         self.servers = servers
         self.token = token
+        self.loopback = loopback
     }
 
     /// The router with every route, its errors as JSON and its security headers.
@@ -24,6 +27,7 @@ public struct WebAPI: Sendable {
         let router = Router()
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(APIErrors())
+        if loopback { router.middlewares.add(HostCheck()) }
         router.get("healthz") { _, _ in try await health() }
         router.get("metrics") { _, _ in
             let text = try await metrics.scrape(jobs: jobs, servers: servers)

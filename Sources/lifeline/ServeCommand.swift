@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         let token = given ?? Self.newToken()
         let host = host
         try await WebServer.run(
-            api: WebAPI(jobs: opened.jobs, servers: opened.servers, token: token), host: host, port: port,
+            api: WebAPI(jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host)), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in
             let output = Output.standardOutput

@@ -104,12 +104,11 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     /// The command line of one of a pool's runner processes: the same, without --processes.
+    /// The program is /proc/self/exe, which the reaper, forked from this process, resolves to
+    /// this very binary: a runner restarted after the package was upgraded under a running
+    /// pool is still the pool's own version, and the deleted file is no obstacle.
     static func runnerArguments() -> [String] {
-        [executablePath()] + removingProcesses(from: Array(CommandLine.arguments.dropFirst())) + ["--runner"]
-    }
-
-    static func executablePath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        ["/proc/self/exe"] + removingProcesses(from: Array(CommandLine.arguments.dropFirst())) + ["--runner"]
     }
 
     /// The command line of one child: the same, without --processes.

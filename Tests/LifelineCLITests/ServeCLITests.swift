@@ -261,6 +261,19 @@ struct ServeCLITests {
         }
     }
 
+    @Test("on loopback, a request naming another host is refused (no DNS rebinding)")
+    func otherHost() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        let port = try #require(server.base.port)
+        let rebound = try StreamReader(port: port, request: "GET /api/jobs HTTP/1.1\r\nHost: evil.example:\(port)\r\nConnection: close\r\n\r\n")
+        #expect(try await rebound.nextLine()?.hasPrefix("HTTP/1.1 421") == true)
+        let local = try StreamReader(port: port, request: "GET /api/jobs HTTP/1.1\r\nHost: localhost:\(port)\r\nConnection: close\r\n\r\n")
+        #expect(try await local.nextLine()?.hasPrefix("HTTP/1.1 200") == true)
+    }
+
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
     func refusedStarts() throws {
         let cli = try CLIRunner()

@@ -40,6 +40,16 @@ struct RunnerMessageTests {
         #expect(try RunnerMessage(line: Array(line.utf8)) == message)
     }
 
+    @Test("an attempt no process took goes back without spending an attempt, unless a user cancelled it")
+    func notStarted() {
+        for reason: StopReason? in [nil, .timeout, .shutdown] {
+            #expect(HandlerEnd.notStarted.outcome(stoppedFor: reason, timeout: .seconds(1)) == .released)
+        }
+        #expect(HandlerEnd.notStarted.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
+        #expect(HandlerEnd.notStarted.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
+        #expect(HandlerEnd.lost("gone").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == nil)
+    }
+
     @Test("a line that is not a message is refused, with the line in the error")
     func malformed() {
         for line in ["", "[]", #"["run", 1, 2]"#, #"["ended", 1, 2, "returned"]"#, #"["stop", "x", 1]"#, "{"] {

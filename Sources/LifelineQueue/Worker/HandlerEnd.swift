@@ -33,11 +33,17 @@ public enum HandlerEnd: Sendable, Hashable {
             return nil
         case (.returned(let value), _):
             return .completed(result: value)
+        case (.notStarted, .cancelled?):
+            return .cancelled
+        case (.notStarted, _):
+            // It never ran (no process had room, e.g. while one restarts): its deadline is
+            // not its fault, and it spends no attempt.
+            return .released
         case (_, .timeout):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
         case (_, .cancelled):
             return .cancelled
-        case (_, .shutdown), (.notStarted, nil):
+        case (_, .shutdown):
             return .released
         case (.abandoned, nil):
             return .failed(error: "handler abandoned")

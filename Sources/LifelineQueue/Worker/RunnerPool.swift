@@ -78,19 +78,19 @@ public final class RunnerPool: AttemptRunner {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         return await withCheckedContinuation { continuation in
             let attempt = Attempt(job: job, end: ResumeOnce(continuation), progress: progress)
-            let channel = state.withLock { state -> RunnerChannel? in
+            state.withLock { state in
                 // The runner with the fewest attempts; ties go to the lowest number.
                 guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
                     state.runners[id]!.attempts.count < concurrency
                 else {
                     state.waiting.append(attempt)
-                    return nil
+                    return
                 }
                 state.runners[id]!.attempts[key] = attempt
-                return state.runners[id]!.channel
+                // Queued under the lock (sending never blocks): a stop, which looks the attempt
+                // up under it, can never overtake the run it stops.
+                state.runners[id]!.channel.send(.run(job))
             }
-            channel?.send(.run(job))
-            // After the run message: a stop always follows the attempt it stops.
             onStop { [self] in stop(key) }
         }
     }
@@ -109,15 +109,16 @@ public final class RunnerPool: AttemptRunner {
     private func received(_ message: RunnerMessage, from id: Int) {
         switch message {
         case .ended(let key, let end):
-            let (ended, next, channel) = state.withLock { state in
+            let ended = state.withLock { state in
                 let ended = state.runners[id]?.attempts.removeValue(forKey: key)
                 // The room it leaves goes to the attempt waiting longest.
-                guard ended != nil, !state.waiting.isEmpty else { return (ended, nil as Attempt?, nil as RunnerChannel?) }
-                let next = state.waiting.removeFirst()
-                state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
-                return (ended, next, state.runners[id]!.channel)
+                if ended != nil, !state.waiting.isEmpty {
+                    let next = state.waiting.removeFirst()
+                    state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
+                    state.runners[id]!.channel.send(.run(next.job))
+                }
+                return ended
             }
-            if let next { channel?.send(.run(next.job)) }
             ended?.end.resume(end)
         case .progress(let key, let value):
             state.withLock { $0.runners[id]?.attempts[key] }?.progress(value)
@@ -174,22 +175,36 @@ public final class RunnerPool: AttemptRunner {
             close(ends[0])
             throw error
         }
-        let (id, waiting, stopping) = state.withLock { state in
+        let (id, stopping) = state.withLock { state in
             let id = state.nextRunner
             state.nextRunner += 1
             var runner = Runner(channel: channel)
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
-            for attempt in taken { runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt }
+            for attempt in taken {
+                runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt
+                channel.send(.run(attempt.job))
+            }
             state.runners[id] = runner
-            return (id, taken, state.stopping)
+            return (id, state.stopping)
         }
-        channel.start(onMessage: { [self] in received($0, from: id) }, onClose: { [self] in retire(id, "its worker process is gone (\($0))") })
-        for attempt in waiting { channel.send(.run(attempt.job)) }
+        let (closed, closing) = AsyncStream<Void>.makeStream()
+        channel.start(onMessage: { [self] in received($0, from: id) }, onClose: { [self] why in
+            retire(id, "its worker process is gone (\(why))")
+            closing.finish()
+        })
         // A shutdown that raced the start still reaches this runner.
         if stopping { channel.close() }
         logger.info("worker process started", metadata: ["slot": "\(slot)"])
         let termination = try await child.exit().termination
+        // What the process wrote before it ended is read first: an attempt it reported ended
+        // is recorded, not lost. Its socket closes with it; two seconds is a bound, not a wait.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in closed {} }
+            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+            await group.next()
+            group.cancelAll()
+        }
         retire(id, "its worker process died (\(termination))")
         return termination
     }
