@@ -69,4 +69,4 @@ lifeline server history "$server"
 step "stopping the worker pool"
 cleanup
 trap - EXIT
-step "done: $server rests in standby; see lifeline server show $server"
+step "done: $server rests in standby; see lifeline server show $server, or the dashboard: lifeline serve"
