@@ -135,7 +135,7 @@ enum Dashboard {
 
         // An action's answer, refusal or not, is shown next to the button that asked for it.
         async function act(path, button, body) {
-          const note = button.parentNode.querySelector(".refusal") || el("span", "", "refusal");
+          const note = button.parentNode.querySelector(".refusal, .done") || el("span", "", "refusal");
           note.setAttribute("role", "status");
           button.after(note);
           note.textContent = "…";

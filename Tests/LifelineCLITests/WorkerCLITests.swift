@@ -148,6 +148,28 @@ struct WorkerCLITests {
         #expect(try cli.json(["events", "--type", "completed", "--json"]).count == 8)
     }
 
+    @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
+    func poolProcessStopped() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "1s", "--max-attempts", "2"])
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--lease", "1s", "--drain"])
+        defer { pool.signal(SIGKILL) }
+        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        // The process holding the job: runner → its program's reaper → the program.
+        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
+        let program = try #require(ProcessTable.pids(commandLineContaining: "sleep \(marker)").first)
+        let holder = try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(program) } })
+        kill(holder, SIGSTOP)
+        #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(pool.stderr.contains("does not end a stopped job; killing it"))
+        #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
+        let job = try cli.job(id)
+        #expect(job["state"] == "discarded" && job["attempt"] == 2, "its second attempt ran and timed out like the first would have")
+        #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.contains("lease expired") == true)
+    }
+
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
     func queueLimit() async throws {
         let cli = try CLIRunner()

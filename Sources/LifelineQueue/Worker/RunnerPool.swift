@@ -21,6 +21,7 @@ public final class RunnerPool: AttemptRunner {
 
     private struct Runner {
         let channel: RunnerChannel
+        let process: RunningChild
         var attempts: [AttemptKey: Attempt] = [:]
     }
 
@@ -37,16 +38,24 @@ public final class RunnerPool: AttemptRunner {
     private let processes: Int
     /// Attempts each runner runs at once.
     private let concurrency: Int
+    /// How long a runner may take to end an attempt it was told to stop: its own cancellation
+    /// grace, and some. A runner past it (stopped, wedged) is killed: the pool renews its
+    /// attempts' leases, so nobody else would ever take them back.
+    private let stopGrace: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameter childArguments: the command line of one runner process, which serves the
     ///   socket it gets as its stdin (see ``RunnerService``).
-    public init(childArguments: [String], processes: Int, concurrency: Int, logger: Logger) {
+    public init(
+        childArguments: [String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
+        logger: Logger
+    ) {
         self.childArguments = childArguments
         self.processes = processes
         self.concurrency = concurrency
+        self.stopGrace = stopGrace
         self.logger = logger
     }
 
@@ -96,14 +105,23 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private func stop(_ key: AttemptKey) {
-        let (channel, unstarted) = state.withLock { state -> (RunnerChannel?, Attempt?) in
+        let (holder, unstarted) = state.withLock { state -> (Int?, Attempt?) in
             if let index = state.waiting.firstIndex(where: { AttemptKey(id: $0.job.id, attempt: $0.job.attempt) == key }) {
                 return (nil, state.waiting.remove(at: index))
             }
-            return (state.runners.values.first { $0.attempts[key] != nil }?.channel, nil)
+            guard let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key else { return (nil, nil) }
+            state.runners[id]!.channel.send(.stop(key))
+            return (id, nil)
         }
         unstarted?.end.resume(.notStarted)
-        channel?.send(.stop(key))
+        if let holder { Task { await killIfStillHeld(key, by: holder) } }
+    }
+
+    private func killIfStillHeld(_ key: AttemptKey, by id: Int) async {
+        guard (try? await Task.sleep(for: stopGrace)) != nil else { return }
+        guard let process = state.withLock({ $0.runners[id]?.attempts[key] != nil ? $0.runners[id]!.process : nil }) else { return }
+        logger.error("worker process does not end a stopped job; killing it", metadata: ["job": "\(key.id)", "grace": "\(stopGrace)"])
+        process.kill()
     }
 
     private func received(_ message: RunnerMessage, from id: Int) {
@@ -164,10 +182,11 @@ public final class RunnerPool: AttemptRunner {
         let channel = RunnerChannel(fd: ends[0])
         let child: RunningChild
         do {
-            // If this process dies, its runners get SIGTERM; their attempts' leases run out.
+            // If this process dies, or kills a runner that stopped answering, the runner gets
+            // SIGKILL (a stopped process ignores anything else); its attempts' leases run out.
             child = try await ChildProcess(
                 argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: ends[1],
-                capturesOutput: false, stopSignal: SIGTERM
+                capturesOutput: false, stopSignal: SIGKILL
             ).start()
             close(ends[1])
         } catch {
@@ -178,7 +197,7 @@ public final class RunnerPool: AttemptRunner {
         let (id, stopping) = state.withLock { state in
             let id = state.nextRunner
             state.nextRunner += 1
-            var runner = Runner(channel: channel)
+            var runner = Runner(channel: channel, process: child)
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
             for attempt in taken {
