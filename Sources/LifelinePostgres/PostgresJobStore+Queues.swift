@@ -20,8 +20,13 @@ extension PostgresJobStore {
         }
     }
 
+    /// Jobs per queue and state: the folded counts plus the changes the triggers appended since.
     static func countsByQueue(_ connection: BlockingConnection) throws -> [(String, JobState, Int)] {
-        try connection.query("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state").compactMap { row in
+        try connection.query("""
+            SELECT queue, state, sum(n)::bigint FROM (
+                SELECT queue, state, n FROM job_counts UNION ALL SELECT queue, state, n FROM job_count_changes
+            ) counts GROUP BY queue, state HAVING sum(n) > 0
+            """).compactMap { row in
             let (queue, state, count) = try row.decode((String, String, Int).self)
             return JobState(rawValue: state).map { (queue, $0, count) }
         }

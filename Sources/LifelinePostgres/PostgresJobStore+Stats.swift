@@ -13,7 +13,14 @@ extension PostgresJobStore {
                 running[owner] = count
             }
             var oldest: [String: Duration] = [:]
-            for row in try connection.query("SELECT queue, min(run_at) FROM jobs WHERE state = 'available' GROUP BY queue") {
+            // One step into the claim index per queue and priority, not a read of every waiting job.
+            for row in try connection.query("""
+                SELECT q.name, min(first.run_at) FROM queues q CROSS JOIN generate_series(0, 9) p(priority)
+                CROSS JOIN LATERAL (
+                    SELECT run_at FROM jobs j WHERE j.queue = q.name AND j.state = 'available' AND j.priority = p.priority
+                    ORDER BY run_at LIMIT 1
+                ) first GROUP BY q.name
+                """) {
                 let (queue, runAt) = try row.decode((String, Int64).self)
                 oldest[queue] = .milliseconds(max(0, now - runAt))
             }
@@ -21,13 +28,14 @@ extension PostgresJobStore {
         }
     }
 
-    /// Counts the events of the last 1, 5 and 15 minutes in one pass over the widest window.
+    /// Counts the outcome events of the last 1, 5 and 15 minutes in one pass over their index
+    /// (the type condition is the partial index's own).
     private static func windows(_ connection: BlockingConnection, now: Int64) throws -> [QueueStats.Window] {
         let cutoff = { (minutes: Int) in now - Int64(minutes) * 60_000 }
         var counts: [String: [Int]] = [:]
         for row in try connection.query("""
             SELECT type, count(*) FILTER (WHERE at >= \(cutoff(1))), count(*) FILTER (WHERE at >= \(cutoff(5))), count(*)
-            FROM events WHERE at >= \(cutoff(15)) AND type IN ('completed', 'retrying', 'discarded') GROUP BY type
+            FROM events WHERE type IN ('completed', 'retrying', 'discarded') AND at >= \(cutoff(15)) GROUP BY type
             """) {
             let (type, m1, m5, m15) = try row.decode((String, Int, Int, Int).self)
             counts[type] = [m1, m5, m15]

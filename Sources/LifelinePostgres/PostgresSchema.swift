@@ -5,7 +5,7 @@ import PostgresNIO
 /// `lifeline.schema_version`. A shipped migration is never edited: changes come as new ones
 /// appended here. Processes that start at once take turns through an advisory lock.
 enum PostgresSchema {
-    static let migrations: [String] = [v1]
+    static let migrations: [String] = [v1, v2]
 
     static var version: Int { migrations.count }
 
@@ -47,9 +47,26 @@ enum PostgresSchema {
     }
 
     /// A migration's statements: the extended protocol runs one at a time. Each ends with a
-    /// semicolon at the end of a line, and none has one inside.
-    private static func statements(_ migration: String) -> [String] {
-        migration.components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    /// semicolon at the end of a line; inside a `$$`-quoted function body, such a semicolon
+    /// ends a statement of the function instead.
+    static func statements(_ migration: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        for (index, part) in migration.components(separatedBy: "$$").enumerated() {
+            if index > 0 { current += "$$" }
+            guard index.isMultiple(of: 2) else {
+                current += part
+                continue
+            }
+            var pieces = part.components(separatedBy: ";\n")
+            current += pieces.removeFirst()
+            for piece in pieces {
+                statements.append(current)
+                current = piece
+            }
+        }
+        statements.append(current)
+        return statements.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
     /// Times are milliseconds since 1970, as in the SQLite store. The jobs table churns (every
@@ -157,5 +174,59 @@ enum PostgresSchema {
             at         bigint NOT NULL
         );
         CREATE INDEX transitions_server ON lifeline.transitions (server, id);
+        """
+
+    /// Jobs per queue and state, kept by statement triggers. A trigger never updates a shared
+    /// row (concurrent writers would queue on it, and could deadlock on two of them): it
+    /// appends the statement's net change to `job_count_changes`, and about one statement in
+    /// 64 folds the changes into `job_counts`, holding a transaction advisory lock (key
+    /// 0x4C46_4C4E_0003) that the others skip. Counts are `job_counts` plus the changes not
+    /// yet folded. Creating the triggers locks writers out until the commit, so the first
+    /// counts miss nothing. Outcome events get their own index, so throughput windows count
+    /// only those.
+    private static let v2 = """
+        CREATE TABLE lifeline.job_counts (
+            queue text   NOT NULL,
+            state text   NOT NULL,
+            n     bigint NOT NULL,
+            PRIMARY KEY (queue, state)
+        );
+        CREATE TABLE lifeline.job_count_changes (
+            queue text   NOT NULL,
+            state text   NOT NULL,
+            n     bigint NOT NULL
+        );
+
+        CREATE FUNCTION lifeline.jobs_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO lifeline.job_count_changes (queue, state, n)
+                SELECT queue, state, count(*) FROM new_rows GROUP BY queue, state;
+            ELSIF TG_OP = 'DELETE' THEN
+                INSERT INTO lifeline.job_count_changes (queue, state, n)
+                SELECT queue, state, -count(*) FROM old_rows GROUP BY queue, state;
+            ELSE
+                INSERT INTO lifeline.job_count_changes (queue, state, n)
+                SELECT queue, state, sum(n) FROM (
+                    SELECT queue, state, 1 AS n FROM new_rows UNION ALL SELECT queue, state, -1 FROM old_rows
+                ) moved GROUP BY queue, state HAVING sum(n) <> 0;
+            END IF;
+            IF random() < 1.0 / 64 AND pg_try_advisory_xact_lock(83864811601923) THEN
+                WITH folded AS (DELETE FROM lifeline.job_count_changes RETURNING queue, state, n)
+                INSERT INTO lifeline.job_counts (queue, state, n)
+                SELECT queue, state, sum(n) FROM folded GROUP BY queue, state
+                ON CONFLICT (queue, state) DO UPDATE SET n = lifeline.job_counts.n + excluded.n;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER jobs_counted_insert AFTER INSERT ON lifeline.jobs
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lifeline.jobs_counted();
+        CREATE TRIGGER jobs_counted_update AFTER UPDATE ON lifeline.jobs
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lifeline.jobs_counted();
+        CREATE TRIGGER jobs_counted_delete AFTER DELETE ON lifeline.jobs
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lifeline.jobs_counted();
+        INSERT INTO lifeline.job_counts (queue, state, n) SELECT queue, state, count(*) FROM lifeline.jobs GROUP BY queue, state;
+
+        CREATE INDEX events_outcomes ON lifeline.events (type, at) WHERE type IN ('completed', 'retrying', 'discarded');
         """
 }

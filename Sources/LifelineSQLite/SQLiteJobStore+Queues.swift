@@ -14,11 +14,8 @@ extension SQLiteJobStore {
                     retainFailed: QueueRetention.stored(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)
                 )
             }
-            for row in try Row.fetchAll(db, sql: "SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state") {
-                let name: String = row["queue"]
-                let stateText: String = row["state"]
-                guard let state = JobState(rawValue: stateText) else { continue }
-                queues[name, default: QueueInfo(name: name, limit: nil, paused: false, counts: [:])].counts[state] = row["n"]
+            for (name, state, count) in try Self.countsByQueue(db) {
+                queues[name, default: QueueInfo(name: name, limit: nil, paused: false, counts: [:])].counts[state] = count
             }
             return queues.values.sorted { $0.name < $1.name }
         }

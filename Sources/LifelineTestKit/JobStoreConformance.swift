@@ -25,6 +25,7 @@ public enum JobStoreConformance {
             let store = try await factory(clock)
             try await body(store, clock)
             try await EventChecks.expectWellFormedLog(store)
+            try await CountChecks.expectCountsMatchJobs(store, clock)
         }
     }
 
@@ -48,5 +49,26 @@ enum EventChecks {
 
     static func types(_ store: any JobStore, job: Int64) async throws -> [EventType] {
         try await store.eventList(EventFilter(job: job)).map(\.type)
+    }
+}
+
+/// Checks on the kept counts that hold after any sequence of operations.
+enum CountChecks {
+    /// `stats` and `queues` count what a listing of every job finds, and the oldest waiting
+    /// job is the earliest available one.
+    static func expectCountsMatchJobs(_ store: any JobStore, _ clock: ManualClock) async throws {
+        let jobs = try await store.jobList(JobFilter())
+        var expected: [String: [JobState: Int]] = [:]
+        for job in jobs { expected[job.queue, default: [:]][job.state, default: 0] += 1 }
+        let stats = try await store.statsGet()
+        #expect(stats.counts == expected, "stats counts")
+        let listed = try await store.queueList().filter { !$0.counts.isEmpty }
+        #expect(Dictionary(uniqueKeysWithValues: listed.map { ($0.name, $0.counts) }) == expected, "queue counts")
+        var oldest: [String: Duration] = [:]
+        for job in jobs where job.state == .available {
+            let waited = Duration.milliseconds(max(0, clock.now.ms - job.runAt.ms))
+            oldest[job.queue] = max(oldest[job.queue] ?? .zero, waited)
+        }
+        #expect(stats.oldestWaiting == oldest, "oldest waiting")
     }
 }

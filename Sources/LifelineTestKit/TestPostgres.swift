@@ -18,20 +18,25 @@ public enum TestPostgres {
         return String(url[...slash]) + name
     }
 
-    /// Runs one SQL command with `psql` against `url`.
-    public static func psql(_ url: String, _ sql: String) throws {
+    /// Runs one SQL command with `psql` against `url`, and returns what it prints, unaligned
+    /// and without headers.
+    @discardableResult
+    public static func psql(_ url: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
+        process.arguments = ["psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]
         let errors = Pipe()
+        let output = Pipe()
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw TestPostgresError(message: "psql failed: \(String(decoding: message, as: UTF8.self))")
         }
+        return String(decoding: printed, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -32,6 +32,28 @@ struct DatabaseFileTests {
         #expect(try await SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path)).jobGet(job.id) == job)
     }
 
+    @Test("a database of schema 3 is brought up to date with its jobs counted")
+    func countsOfAnOlderDatabase() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let raw = try DatabaseQueue(path: path)
+        try SchemaMigrations.migrator.migrate(raw, upTo: "v3-queue-retention")
+        try await raw.write { db in
+            for (queue, state) in [("a", "available"), ("a", "available"), ("a", "scheduled"), ("b", "available")] {
+                try db.execute(sql: """
+                    INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
+                                      backoff_jitter, run_at, created_at) VALUES (?, 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0)
+                    """, arguments: [queue, state])
+            }
+        }
+        try raw.close()
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path))
+        #expect(try await store.statsGet().counts == ["a": [.available: 2, .scheduled: 1], "b": [.available: 1]])
+        _ = try await store.jobInsert([JobFixtures.job(queue: "b")])
+        #expect(try await store.statsGet().counts["b"] == [.available: 2])
+    }
+
     static let wrongFiles: [(String, Data)] = [
         ("empty file", Data()),
         ("random bytes", Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })),
