@@ -43,15 +43,14 @@ extension SQLiteJobStore {
         FROM job_counts c WHERE c.state = 'available' AND c.n > 0
         """
 
-    /// Counts the outcome events of the last 1, 5 and 15 minutes in one pass over their index.
+    /// Sums the outcome events of the last 1, 5 and 15 minutes from their counts per second.
     private static func windows(_ db: Database, now: Int64) throws -> [QueueStats.Window] {
-        let cutoff = { (minutes: Int) in now - Int64(minutes) * 60_000 }
-        // Per type: events of the last minute, of the last five, of the last fifteen. The
-        // type condition is the index's own, so SQLite reads the partial index.
+        let cutoff = { (minutes: Int) in now / 1000 - Int64(minutes) * 60 }
+        // Per type: events of the last minute, of the last five, of the last fifteen.
         var counts: [String: [Int]] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT type, sum(at >= ?) AS m1, sum(at >= ?) AS m5, count(*) AS m15 FROM events
-            WHERE type IN ('completed', 'retrying', 'discarded') AND at >= ? GROUP BY type
+            SELECT type, sum(iif(second >= ?, n, 0)) AS m1, sum(iif(second >= ?, n, 0)) AS m5, sum(n) AS m15
+            FROM outcome_counts WHERE second >= ? GROUP BY type
             """, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
             counts[row["type"]] = [row["m1"], row["m5"], row["m15"]]
         }

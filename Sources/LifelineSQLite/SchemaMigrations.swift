@@ -138,9 +138,10 @@ enum SchemaMigrations {
         ALTER TABLE queues ADD COLUMN retain_failed_ms INTEGER CHECK (retain_failed_ms IS NULL OR retain_failed_ms >= 0);
         """
 
-    /// Jobs per queue and state, kept by triggers in the transaction of every change, so
-    /// `stats`, `queues` and `/metrics` read a few rows instead of counting a million; and an
-    /// index of the outcome events, so throughput windows count only those.
+    /// Counts kept by triggers in the transaction of every change, so `stats`, `queues` and
+    /// `/metrics` read a few rows instead of counting a million: jobs per queue and state, and
+    /// outcome events per type and second for the throughput windows (only the last 15
+    /// minutes are kept; each outcome trims what is older).
     private static let v4 = """
         PRAGMA user_version = 4;
 
@@ -169,6 +170,22 @@ enum SchemaMigrations {
                 ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
         END;
 
-        CREATE INDEX events_outcomes ON events (type, at) WHERE type IN ('completed', 'retrying', 'discarded');
+        CREATE TABLE outcome_counts (
+            type   TEXT    NOT NULL,
+            second INTEGER NOT NULL,
+            n      INTEGER NOT NULL,
+            PRIMARY KEY (type, second)
+        ) WITHOUT ROWID;
+        INSERT INTO outcome_counts (type, second, n)
+        SELECT type, at / 1000, count(*) FROM events
+        WHERE type IN ('completed', 'retrying', 'discarded') AND at >= (SELECT max(at) FROM events) - 900000
+        GROUP BY type, at / 1000;
+
+        CREATE TRIGGER events_counted AFTER INSERT ON events WHEN new.type IN ('completed', 'retrying', 'discarded')
+        BEGIN
+            INSERT INTO outcome_counts (type, second, n) VALUES (new.type, new.at / 1000, 1)
+                ON CONFLICT (type, second) DO UPDATE SET n = n + 1;
+            DELETE FROM outcome_counts WHERE type = new.type AND second < new.at / 1000 - 900;
+        END;
         """
 }

@@ -51,6 +51,23 @@ enum FinishChecks {
             let discarded = try #require(try await store.jobGet(job.id))
             #expect(discarded.state == .discarded && discarded.attempt == 1 && discarded.errors.map(\.error) == ["no such disk"])
         },
+        .init(name: "stats counts outcomes in the last 1, 5 and 15 minutes") { store, clock in
+            let first = try await running(store)
+            #expect(try await finish(store, first, .completed(result: nil)))
+            clock.advance(by: .seconds(120))
+            let second = try await running(store)
+            #expect(try await finish(store, second, .completed(result: nil)))
+            let retried = try await running(store, JobFixtures.job(maxAttempts: 2))
+            #expect(try await finish(store, retried, .failed(error: "x")))
+            let discarded = try await running(store, JobFixtures.job(maxAttempts: 1))
+            #expect(try await finish(store, discarded, .failed(error: "y")))
+            let windows = { try await store.statsGet().windows.map { [$0.minutes, $0.completed, $0.failedAttempts, $0.discarded] } }
+            #expect(try await windows() == [[1, 1, 2, 1], [5, 2, 2, 1], [15, 2, 2, 1]])
+            clock.advance(by: .seconds(400))
+            #expect(try await windows() == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 2, 2, 1]])
+            clock.advance(by: .seconds(16 * 60))
+            #expect(try await windows() == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 0, 0, 0]])
+        },
         .init(name: "snooze and release do not spend an attempt") { store, clock in
             let job = try await running(store)
             #expect(try await finish(store, job, .snoozed(delay: .seconds(30))))

@@ -6,12 +6,14 @@ import ServiceLifecycle
 
 /// `GET /api/events/stream?after=SEQ`: the event log as server-sent events, each with its
 /// number as `id`, so a browser that reconnects (sending Last-Event-ID) misses nothing and
-/// sees nothing twice. The log is read again a few times a second while nothing is new; a
-/// comment every 15 s keeps proxies from closing an idle stream.
+/// sees nothing twice. A stream reads the log when ``EventTail`` says something is new, so
+/// an idle one costs nothing; a comment every 15 s keeps proxies from closing it, and is how
+/// a closed connection is found.
 struct EventStream: Sendable {
     let jobs: any JobStore
+    let tail: EventTail
 
-    static let pollInterval: Duration = .milliseconds(250)
+    static let batch = 500
     static let keepAlive: Duration = .seconds(15)
 
     func response(_ request: Request) throws -> Response {
@@ -21,23 +23,27 @@ struct EventStream: Sendable {
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8"],
-            body: ResponseBody { [jobs] writer in
-                var last = after
-                var quiet = ContinuousClock.now
+            body: ResponseBody { [jobs, tail] writer in
+                let news = Doorbell()
+                // Listening starts before the first read, so nothing lands unseen in between.
+                tail.listen(news)
+                defer { tail.stopListening(news) }
                 // Ends with the client, or when serve shuts down: a stream must not hold it up.
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    let events = try await jobs.eventList(EventFilter(afterSeq: last, limit: 500))
-                    for event in events {
-                        try await writer.write(ByteBuffer(string: "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n"))
-                        last = event.seq
+                try await withGracefulShutdownHandler {
+                    var last = after
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        let events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                        for event in events {
+                            try await writer.write(ByteBuffer(string: "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n"))
+                            last = event.seq
+                        }
+                        if events.count == Self.batch { continue }
+                        let waited = ContinuousClock.now
+                        await news.wait(timeout: Self.keepAlive)
+                        if ContinuousClock.now - waited >= Self.keepAlive { try await writer.write(ByteBuffer(string: ": still here\n\n")) }
                     }
-                    if !events.isEmpty {
-                        quiet = .now
-                    } else if ContinuousClock.now - quiet > Self.keepAlive {
-                        try await writer.write(ByteBuffer(string: ": still here\n\n"))
-                        quiet = .now
-                    }
-                    if events.count < 500 { try? await Task.sleep(for: Self.pollInterval) }
+                } onGracefulShutdown: {
+                    news.ring()
                 }
                 try await writer.finish(nil)
             }

@@ -5,25 +5,17 @@ import Metrics
 import Prometheus
 import Synchronization
 
-/// `/metrics`, in Prometheus's text format through swift-metrics. Two sources, both read at
-/// each scrape:
-/// - what the store holds now, from its counts: jobs by queue and state, each queue's oldest
-///   waiting job, running jobs, servers by state, and how long each server has been in a
-///   transitional state;
-/// - what happened since `serve` started, from the event log after the last event read:
+/// `/metrics`, in Prometheus's text format through swift-metrics. Two sources:
+/// - what the store holds now, read at each scrape from its kept counts: jobs by queue and
+///   state, each queue's oldest waiting job, running jobs, servers by state, and how long
+///   each server has been in a transitional state;
+/// - what happened since `serve` started, recorded as ``EventTail`` reads the event log:
 ///   completions, failed attempts, retries, discards, lease losses, and attempt durations by
 ///   kind (recovery stages are kinds `recovery.*`).
 final class QueueMetrics: Sendable {
-    private struct Attempt: Hashable {
-        var job: Int64
-        var attempt: Int64
-    }
-
     private struct Follow {
-        /// The last event read; nil until the first scrape finds where the log ends.
-        var lastSeq: Int64?
-        /// Attempts seen starting, until their end is seen.
-        var started: [Attempt: (at: Date, kind: String)] = [:]
+        /// Per job, its attempt seen starting, until its end is seen.
+        var started: [Int64: (attempt: Int64, at: Date, kind: String)] = [:]
         /// The transitional servers last reported, to drop those that have come to rest.
         var transitional: Set<[String]> = []
     }
@@ -31,8 +23,6 @@ final class QueueMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let follow = Mutex(Follow())
-    /// Events read per scrape at most: a scrape after a long pause catches up over several.
-    private static let eventsPerScrape = 50_000
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -50,11 +40,17 @@ final class QueueMetrics: Sendable {
         "lifeline_jobs_discarded_total", "lifeline_lease_losses_total",
     ]
 
-    /// Brings every metric up to date and returns the text to serve.
+    /// Brings the store's gauges up to date and returns the text to serve.
     func scrape(jobs: any JobStore, servers: any ServerStore) async throws -> String {
         try await readState(jobs: jobs, servers: servers)
-        try await readEvents(jobs)
         return registry.emitToString()
+    }
+
+    /// Counts new events, each once, in the order of the log.
+    func record(_ events: [JobEvent]) {
+        follow.withLock { follow in
+            for event in events { count(event, &follow) }
+        }
     }
 
     private func readState(jobs: any JobStore, servers: any ServerStore) async throws {
@@ -91,54 +87,34 @@ final class QueueMetrics: Sendable {
         }
     }
 
-    private func readEvents(_ jobs: any JobStore) async throws {
-        guard let after = follow.withLock({ $0.lastSeq }) else {
-            // Counting starts now: the past is in `events` and `stats`, not worth a scan here.
-            let last = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
-            follow.withLock { $0.lastSeq = last }
-            return
-        }
-        let events = try await jobs.eventList(EventFilter(afterSeq: after, limit: Self.eventsPerScrape))
-        follow.withLock { follow in
-            // Scrapes may overlap: each event counts once, whichever scrape reads it first.
-            let last = follow.lastSeq ?? after
-            for event in events where event.seq > last { count(event, &follow) }
-            follow.lastSeq = max(last, events.last?.seq ?? after)
-        }
-    }
-
     private func count(_ event: JobEvent, _ follow: inout Follow) {
-        guard let job = event.job, let attemptNumber = event.data["attempt"]?.intValue else {
-            if event.type == .snoozed || event.type == .released { end(event, &follow) }
+        guard let job = event.job else { return }
+        guard let attempt = event.data["attempt"]?.intValue else {
+            // An attempt that ended without saying which (snoozed, released): forget its start.
+            if event.type == .snoozed || event.type == .released { follow.started[job] = nil }
             return
         }
-        let attempt = Attempt(job: job, attempt: attemptNumber)
         switch event.type {
         case .started:
-            follow.started[attempt] = (event.at, event.data["kind"]?.stringValue ?? "unknown")
+            follow.started[job] = (attempt, event.at, event.data["kind"]?.stringValue ?? "unknown")
         case .completed:
             counter("lifeline_jobs_completed_total").increment()
-            observe(attempt, event, &follow)
+            observe(job, attempt, event, &follow)
         case .retrying, .discarded:
             counter("lifeline_job_attempts_failed_total").increment()
             counter(event.type == .retrying ? "lifeline_job_retries_total" : "lifeline_jobs_discarded_total").increment()
             if event.data["error"]?.stringValue?.hasPrefix("lease expired") == true { counter("lifeline_lease_losses_total").increment() }
-            observe(attempt, event, &follow)
+            observe(job, attempt, event, &follow)
         case .cancelled:
-            observe(attempt, event, &follow)
+            observe(job, attempt, event, &follow)
         default:
             break
         }
     }
 
-    /// An attempt that ended without saying which (snoozed, released): forget its start.
-    private func end(_ event: JobEvent, _ follow: inout Follow) {
-        guard let job = event.job else { return }
-        follow.started = follow.started.filter { $0.key.job != job }
-    }
-
-    private func observe(_ attempt: Attempt, _ event: JobEvent, _ follow: inout Follow) {
-        guard let start = follow.started.removeValue(forKey: attempt) else { return }
+    private func observe(_ job: Int64, _ attempt: Int64, _ event: JobEvent, _ follow: inout Follow) {
+        guard let start = follow.started[job], start.attempt == attempt else { return }
+        follow.started[job] = nil
         let seconds = max(event.at.timeIntervalSince(start.at), 0)
         Metrics.Timer(label: "lifeline_job_duration_seconds", dimensions: [("kind", start.kind)], factory: factory)
             .recordNanoseconds(Int64(seconds * 1e9))

@@ -13,13 +13,22 @@ public struct WebAPI: Sendable {
     let token: String
     /// Whether it listens on a loopback address, where it answers requests to localhost only.
     let loopback: Bool
-    private let metrics = QueueMetrics()
+    private let metrics: QueueMetrics
+    /// Follows the event log for the metrics and the live streams; runs beside the server.
+    let tail: EventTail
 
-    public init(jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool) {
+    /// Starts calling its argument soon after any process commits a change, for as long as
+    /// the value it returns is kept; throws where nothing can tell.
+    public typealias ChangeWatch = @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
+
+    public init(jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool, watchChanges: @escaping ChangeWatch) {
         self.jobs = jobs
         self.servers = servers
         self.token = token
         self.loopback = loopback
+        let metrics = QueueMetrics()
+        self.metrics = metrics
+        tail = EventTail(jobs: jobs, metrics: metrics, watchChanges: watchChanges)
     }
 
     /// The router with every route, its errors as JSON and its security headers.
@@ -44,7 +53,7 @@ public struct WebAPI: Sendable {
         router.get("api/servers/:name") { _, context in try await server(context.parameters.get("name")) }
         router.get("api/servers/:name/history") { _, context in try await history(context.parameters.get("name")) }
         router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
-        router.get("api/events/stream") { request, _ in try EventStream(jobs: jobs).response(request) }
+        router.get("api/events/stream") { request, _ in try EventStream(jobs: jobs, tail: tail).response(request) }
         router.get("api/events/latest") { _, _ in
             let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             return try APIResponse.json(["seq": seq])

@@ -5,9 +5,11 @@ import Logging
 /// (the one the system chose, for port 0).
 public enum WebServer {
     public static func run(api: WebAPI, host: String, port: Int, logger: Logger, onListening: @escaping @Sendable (Int) -> Void) async throws {
+        try await api.tail.findEnd()
         let app = Application(
             router: api.router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "lifeline"),
+            services: [api.tail],
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
             logger: logger
         )

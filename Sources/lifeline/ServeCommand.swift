@@ -61,7 +61,10 @@ struct ServeCommand: AsyncParsableCommand {
         let token = given ?? Self.newToken()
         let host = host
         try await WebServer.run(
-            api: WebAPI(jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host)), host: host, port: port,
+            api: WebAPI(
+                jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host),
+                watchChanges: { try opened.watchChanges($0) }
+            ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in
             let output = Output.standardOutput

@@ -185,6 +185,11 @@ struct ServeCLITests {
         #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         _ = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "2", "--backoff", "10ms"])
         #expect(try cli.run(["worker", "--drain", "--queues", "default"]).status == 0)
+        // Counters follow the log a moment behind.
+        try await waitUntil("the outcomes counted") {
+            let samples = try await server.metrics()
+            return samples["lifeline_jobs_completed_total"] == 5 && samples["lifeline_jobs_discarded_total"] == 1
+        }
         let after = try await server.metrics()
         #expect(after[#"lifeline_jobs{queue="default",state="completed"}"#] == 5)
         #expect(after[#"lifeline_jobs{queue="default",state="discarded"}"#] == 1)

@@ -1,0 +1,72 @@
+import Foundation
+import LifelineQueue
+import ServiceLifecycle
+import Synchronization
+
+/// The one reader of new events in `serve`: it follows the log from where it ended at start,
+/// hands each event to the metrics, and wakes the live streams when there is something new.
+/// So a scrape reads no events at all, and a stream with nothing to send costs nothing.
+final class EventTail: Service, Sendable {
+    private let jobs: any JobStore
+    private let metrics: QueueMetrics
+    /// Starts calling its argument after each commit of any process; nil where nothing can tell.
+    private let watchChanges: WebAPI.ChangeWatch
+    private let listeners = Mutex<[ObjectIdentifier: Doorbell]>([:])
+    /// Where the log ended when serve started: what comes after is counted.
+    private let start = Mutex<Int64?>(nil)
+
+    /// Events read at a time; more are read at once.
+    static let batch = 1000
+    /// How long the tail waits for a change notice before it looks anyway.
+    static let patience: Duration = .seconds(1)
+
+    init(jobs: any JobStore, metrics: QueueMetrics, watchChanges: @escaping WebAPI.ChangeWatch) {
+        self.jobs = jobs
+        self.metrics = metrics
+        self.watchChanges = watchChanges
+    }
+
+    /// Rings `doorbell` after each batch of new events, until `stopListening`.
+    func listen(_ doorbell: Doorbell) {
+        listeners.withLock { $0[ObjectIdentifier(doorbell)] = doorbell }
+    }
+
+    func stopListening(_ doorbell: Doorbell) {
+        _ = listeners.withLock { $0.removeValue(forKey: ObjectIdentifier(doorbell)) }
+    }
+
+    /// Finds where the log ends, before serve listens: whatever a client sees happen after it
+    /// can reach serve is counted.
+    func findEnd() async throws {
+        let newest = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+        start.withLock { $0 = newest }
+    }
+
+    func run() async throws {
+        let changes = Doorbell()
+        let watcher = try? watchChanges { changes.ring() }
+        defer { withExtendedLifetime(watcher) {} }
+        await cancelWhenGracefulShutdown {
+            // The past is in `events` and `stats`.
+            var last = self.start.withLock { $0 }
+            while !Task.isCancelled {
+                do {
+                    guard let after = last else {
+                        last = try await self.jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+                        continue
+                    }
+                    let events = try await self.jobs.eventList(EventFilter(afterSeq: after, limit: Self.batch))
+                    if let newest = events.last?.seq {
+                        last = newest
+                        self.metrics.record(events)
+                        for listener in self.listeners.withLock({ Array($0.values) }) { listener.ring() }
+                    }
+                    if events.count == Self.batch { continue }
+                } catch {
+                    // The store may be restarting; the next look may find it again.
+                }
+                await changes.wait(timeout: Self.patience)
+            }
+        }
+    }
+}
