@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+from serve_timing import percentile, serve_times
+
 lifeline, floor, peer_python, out_json = sys.argv[1:5]
 quick = "--quick" in sys.argv
 size = (lambda full, small: small if quick else full)
@@ -38,11 +40,6 @@ def batch(path, count, keys=False):
     with open(path, "w") as file:
         for i in range(count):
             file.write(json.dumps({"idempotency_key": f"k-{i:08x}-{hash(i) & 0xffffffff:08x}"} if keys else {}) + "\n")
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def completed(db):
@@ -153,27 +150,14 @@ def backlog(waiting):
     return scenario
 
 
-def serve_times():
-    """`lifeline serve` with 1,000,000 jobs in the store: the dashboard's first page (the four
-    API calls it makes on load) and /metrics, each timed 20 times from request to last byte."""
-    import urllib.request
+def serve():
+    """`lifeline serve` with 1,000,000 jobs waiting in the store."""
     path, env = home()
     batch(f"{path}/jobs.jsonl", size(1_000_000, 100_000))
     run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
-    server = subprocess.Popen([lifeline, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
-    base = server.stdout.readline().split()[-1]
-    def timed(paths):
-        start = time.monotonic()
-        for p in paths:
-            urllib.request.urlopen(base + p).read()
-        return (time.monotonic() - start) * 1000
-    page = [timed(["/api/queues", "/api/stats", "/api/servers", "/api/jobs?limit=50"]) for _ in range(20)]
-    timed(["/metrics"])  # the first scrape finds where the log ends
-    metrics = [timed(["/metrics"]) for _ in range(20)]
-    server.terminate()
-    server.wait()
+    times = serve_times(lifeline, env)
     shutil.rmtree(path)
-    return {"page_p50_ms": percentile(page, 50), "metrics_p50_ms": percentile(metrics, 50)}
+    return times
 
 
 def cpu_seconds(pid):
@@ -296,7 +280,7 @@ rows = [
     (f"claim+complete, {size('1M', '100k')} waiting (jobs/s)", lambda: measure(backlog(size(1_000_000, 100_000))), None, None, None, "≥ 0.8× the 10k rate"),
     (f"idle worker CPU over {size(10, 3)} s (% of a core)", lambda: measure(idle_cpu), None, None, None, "< 1"),
     ("worker RSS with 64 jobs running (MB)", lambda: measure(rss), None, None, None, "≤ 40"),
-    (f"serve, {size('1M', '100k')} jobs: dashboard's first page p50 (ms)", lambda: measure(serve_times), "page_p50_ms", None, None, "≤ 200"),
+    (f"serve, {size('1M', '100k')} jobs: dashboard's first page p50 (ms)", lambda: measure(serve), "page_p50_ms", None, None, "≤ 200"),
     (f"serve, {size('1M', '100k')} jobs: /metrics p50 (ms)", None, "metrics_p50_ms", None, None, "≤ 50"),
     (f"copy and verify a {size('1 GiB', '128 MiB')} disk (MB/s; floor: cp then openssl dgst)", lambda: measure(copy_and_verify), None,
      "copy_mb_per_s", None, "≥ 0.7× floor"),

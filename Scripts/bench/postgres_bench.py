@@ -12,6 +12,8 @@ import tempfile
 import time
 import uuid
 
+from serve_timing import percentile, serve_times
+
 lifeline, peer_python, out_json = sys.argv[1:4]
 quick = "--quick" in sys.argv
 size = (lambda full, small: small if quick else full)
@@ -49,11 +51,6 @@ def enqueue(env, count):
         file.writelines("{}\n" for _ in range(count))
     run(env, "enqueue", "noop", "--batch", path)
     os.remove(path)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def end_to_end():
@@ -137,6 +134,19 @@ def long_drain():
     return {"start": rate(times[:tenth]), "end": rate(times[-tenth:]), "ratio": rate(times[-tenth:]) / rate(times[:tenth])}
 
 
+def serve():
+    """`lifeline serve` with 1,000,000 jobs waiting in the store (inserted as in the drain)."""
+    url, env = fresh()
+    psql(url, f"""
+        INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
+                                   backoff_jitter, run_at, created_at)
+        SELECT 'default', 'noop', '{{}}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, {size(1_000_000, 100_000)})""")
+    psql(url, "VACUUM ANALYZE lifeline.jobs")
+    times = serve_times(lifeline, env)
+    drop(url)
+    return times
+
+
 def measure(scenario):
     results = [scenario() for _ in range(RUNS)]
     if isinstance(results[0], dict):
@@ -152,6 +162,7 @@ floor_rate, peer_rate = measure(floor), measure(peer)
 e2e = measure(end_to_end)
 latency = measure(pickup)
 drain = measure(long_drain)
+served = measure(serve)
 rows = [
     ("end to end, 4 processes × 16 (jobs/s)", e2e, floor_rate, peer_rate, "≥ 0.5× floor, ≥ 2× pgqueuer"),
     ("pickup latency p50 (ms)", latency["p50_ms"], None, None, "≤ 5"),
@@ -159,6 +170,8 @@ rows = [
     (f"drain of {size('500k', '50k')}: claim rate, first tenth (jobs/s)", drain["start"], None, None, ""),
     (f"drain of {size('500k', '50k')}: claim rate, last tenth (jobs/s)", drain["end"], None, None, ""),
     (f"drain of {size('500k', '50k')}: last tenth ÷ first tenth", drain["ratio"], None, None, "≥ 0.8"),
+    (f"serve, {size('1M', '100k')} jobs: dashboard's first page p50 (ms)", served["page_p50_ms"], None, None, "≤ 200"),
+    (f"serve, {size('1M', '100k')} jobs: /metrics p50 (ms)", served["metrics_p50_ms"], None, None, "≤ 50"),
 ]
 fmt = lambda f: "-" if f is None else f"{f['median']:,.2f} ({f['min']:,.2f}–{f['max']:,.2f})" if f["median"] < 10 else f"{f['median']:,.0f} ({f['min']:,.0f}–{f['max']:,.0f})"
 ratio = lambda a, b: "-" if b is None else f"{a['median'] / b['median']:.2f}×"

@@ -20,9 +20,18 @@ extension PostgresJobStore {
         }
     }
 
+    /// Folded changes past which the change tables are vacuumed at once.
+    static let bigFold: Int64 = 10_000
+
     /// Jobs per queue and state: the folded counts plus the changes the triggers appended since.
+    /// The changes are folded first (unless another process is folding them), so a big batch
+    /// that committed many is summed once, not at every read; the fold commits on its own.
+    /// After a big fold the change tables are vacuumed, or every read would step over the
+    /// dead rows until autovacuum came by (it may not be allowed to: then it waits for that).
     static func countsByQueue(_ connection: BlockingConnection) throws -> [(String, JobState, Int)] {
-        try connection.query("""
+        let folded = try connection.query("SELECT lifeline.counts_fold()").first?.decode(Int64.self) ?? 0
+        if folded > bigFold { _ = try? connection.query("VACUUM lifeline.job_count_changes, lifeline.outcome_count_changes") }
+        return try connection.query("""
             SELECT queue, state, sum(n)::bigint FROM (
                 SELECT queue, state, n FROM job_counts UNION ALL SELECT queue, state, n FROM job_count_changes
             ) counts GROUP BY queue, state HAVING sum(n) > 0
