@@ -189,13 +189,14 @@ struct PostgresCLITests {
         defer { cli.removeAll() }
         let url = try #require(cli.databaseURL)
         _ = try cli.enqueue(["noop"])
+        let version = try #require(Int(try TestPostgres.psql(url, "SELECT version FROM lifeline.schema_version")))
         try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 99")
         for command in [["jobs", "list"], ["enqueue", "noop"], ["worker", "--drain"]] {
             let result = try cli.run(command)
             #expect(result.status == 1 && result.stderr.contains("schema version 99, newer than this lifeline knows"), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
-        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 1")
+        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = \(version)")
         #expect(try cli.json(["jobs", "list", "--json"]).count == 1, "nothing was changed")
     }
 

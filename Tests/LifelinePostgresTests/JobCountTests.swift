@@ -1,5 +1,5 @@
 import Foundation
-import LifelinePostgres
+@testable import LifelinePostgres
 import LifelineQueue
 import LifelineTestKit
 import Testing
@@ -33,5 +33,25 @@ struct JobCountTests {
         let unfolded = try #require(Int(try TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_count_changes")))
         #expect(unfolded < 500, "\(unfolded) changes not folded")
         #expect(try TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_counts") != "0")
+    }
+
+    @Test("a database of schema 1 is brought up to date with its jobs and recent outcomes counted")
+    func upgrade() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        try TestPostgres.psql(url, PostgresSchema.migrations[0] + "UPDATE lifeline.schema_version SET version = 1;")
+        try TestPostgres.psql(url, """
+            INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
+                                       backoff_jitter, run_at, created_at, finished_at)
+            VALUES ('a', 'noop', '{}', 'available', 5, 3, 1000, 10, 100, 0, 0, 0, NULL),
+                   ('a', 'noop', '{}', 'completed', 5, 3, 1000, 10, 100, 0, 0, 0, 1800000000000),
+                   ('b', 'noop', '{}', 'available', 5, 3, 1000, 10, 100, 0, 0, 0, NULL);
+            INSERT INTO lifeline.events (at, type, job) VALUES (1800000000000, 'completed', 2);
+            """)
+        let session = PostgresSession(location: try PostgresLocation(url: url))
+        try await session.migrate()
+        let store = PostgresJobStore(session: session, clock: { Date(timeIntervalSince1970: 1_800_000_030) })
+        let stats = try await store.statsGet()
+        #expect(stats.counts == ["a": [.available: 1, .completed: 1], "b": [.available: 1]])
+        #expect(stats.windows.map(\.completed) == [1, 1, 1])
     }
 }
