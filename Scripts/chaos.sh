@@ -5,7 +5,7 @@
 # of the jobs run an external program that holds a lock file of its own while it runs, so a
 # job running twice at the same time is caught. Then it checks: every job completed exactly
 # once, no double run, none stuck, every server back in standby, no VM or disk left under
-# infra/, and PRAGMA integrity_check ok. Prints a one-line verdict.
+# infra/, the kept counts equal the jobs, and PRAGMA integrity_check ok. Prints a one-line verdict.
 #
 #   Scripts/chaos.sh            # 10,000 jobs, 40 servers with 4 MiB disks copied at 16 MiB/s
 #   Scripts/chaos.sh --small    # 300 jobs, 4 small servers (what Scripts/test.sh runs)
@@ -180,6 +180,7 @@ stop_pools
 "$bin" events --type completed --json > "$home/completed.json"
 "$bin" server list --json > "$home/servers.json"
 "$bin" events --json > "$home/events.json"
+"$bin" stats --json > "$home/stats.json"
 double_runs=0
 [ -f "$home/runs/double-runs" ] && double_runs=$(wc -l < "$home/runs/double-runs")
 python3 - "$home" "${postgres:-0}" "$jobs" "$servers" ${kills} "$failed_drives" "$double_runs" "$(( $(date +%s) - started ))" <<'PY'
@@ -197,6 +198,13 @@ standby = [s for s in server_rows if s["state"] == "standby"]
 leaks = []
 for root, dirs, files in os.walk(os.path.join(home, "infra", "servers")):
     leaks += [os.path.join(root, f) for f in files if f in ("vm.json", "test-vm.json", "mount", "workload") or "hot" in root]
+# The counts kept by triggers through every kill agree with the jobs themselves.
+listed = {}
+for j in all_jobs:
+    listed.setdefault(j["queue"], {}).setdefault(j["state"], 0)
+    listed[j["queue"]][j["state"]] += 1
+kept = {queue: {state: n for state, n in states.items() if n} for queue, states in json.load(open(os.path.join(home, "stats.json")))["counts"].items()}
+counts = "ok" if kept == listed else "drift"
 if postgres:
     # Every event number once, in order: no event of a restarted or cut-off host lost or repeated.
     seqs = [event["seq"] for event in load("events.json")]
@@ -204,11 +212,12 @@ if postgres:
 else:
     integrity = sqlite3.connect(f"file:{home}/lifeline.db?mode=ro", uri=True).execute("PRAGMA integrity_check").fetchone()[0]
 ok = (not stuck and not twice and len(per_job) == len(completed) and len(standby) == servers
-      and not leaks and integrity == "ok" and failed_drives == 0 and len(all_jobs) >= jobs and double_runs == 0)
+      and not leaks and integrity == "ok" and counts == "ok" and failed_drives == 0 and len(all_jobs) >= jobs and double_runs == 0)
 print(f"chaos{' (postgres, 2 hosts)' if postgres else ''}: {'PASS' if ok else 'FAIL'} jobs={len(all_jobs)} completed={len(completed)} "
       f"completed-twice={len(twice)} double-runs={double_runs} stuck={len(stuck)} servers={len(standby)}/{servers} standby "
-      f"failed-drives={failed_drives} kills={kills} (writers {writer_kills}) leaked-files={len(leaks)} integrity={integrity} in {seconds}s")
+      f"failed-drives={failed_drives} kills={kills} (writers {writer_kills}) leaked-files={len(leaks)} integrity={integrity} counts={counts} in {seconds}s")
 if leaks: print("leaked:", *leaks[:5])
+if counts != "ok": print("counts kept:", kept, "counts listed:", listed)
 for job in [j for j in all_jobs if j["state"] != "completed"][:10]:
     print("stuck:", json.dumps({k: job.get(k) for k in ("id", "kind", "queue", "state", "attempt", "max_attempts", "server", "errors")}))
 sys.exit(0 if ok else 1)
