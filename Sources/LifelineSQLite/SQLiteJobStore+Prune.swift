@@ -32,6 +32,8 @@ extension SQLiteJobStore {
     /// checks they are still as read (a job retried meanwhile stays).
     public func jobPruneExpired(batch: Int) async throws -> PruneResult {
         let now = nowMs()
+        // Throughput windows reach back 15 minutes: older outcome counts serve nothing.
+        try await write { db in try db.execute(sql: "DELETE FROM outcome_counts WHERE second < ?", arguments: [now / 1000 - 900]) }
         let retention = try await retentions()
         guard let shortest = retention.shortest else { return PruneResult(jobs: 0, events: 0) }
         var total = PruneResult(jobs: 0, events: 0)

@@ -23,9 +23,13 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Jobs per queue and state, from the counts the triggers keep.
+    /// Jobs per queue and state: the counts the triggers keep, and the running jobs from their
+    /// index.
     static func countsByQueue(_ db: Database) throws -> [(String, JobState, Int)] {
-        try Row.fetchAll(db, sql: "SELECT queue, state, n FROM job_counts WHERE n > 0").compactMap { row in
+        try Row.fetchAll(db, sql: """
+            SELECT queue, state, n FROM job_counts WHERE n > 0
+            UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
+            """).compactMap { row in
             JobState(rawValue: row["state"]).map { (row["queue"], $0, row["n"]) }
         }
     }
