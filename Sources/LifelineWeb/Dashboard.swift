@@ -133,16 +133,39 @@ enum Dashboard {
           return response.json();
         }
 
-        // An action's answer, refusal or not, is shown next to the button that asked for it.
-        async function act(path, button, body) {
-          const note = button.parentNode.querySelector(".refusal, .done") || el("span", "", "refusal");
-          note.setAttribute("role", "status");
-          button.after(note);
-          note.textContent = "…";
-          const response = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + $("token").value, "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+        // An action's answer, refusal or not, is shown next to the button that asked for it,
+        // and kept per place (a queue, a server, a job) through the re-renders that follow.
+        const notes = new Map();
+        function note(place, text, className) {
+          const span = el("span", text, className);
+          span.setAttribute("role", "status");
+          span.dataset.place = place;
+          return span;
+        }
+        function keptNote(place) {
+          const kept = notes.get(place);
+          return kept ? [note(place, kept.text, kept.className)] : [];
+        }
+        function actionButton(label, place, path) {
+          const button = el("button", label);
+          button.type = "button";
+          button.addEventListener("click", () => act(path, button, place));
+          return button;
+        }
+        async function act(path, button, place) {
+          const container = button.parentNode;
+          const shown = container.querySelector(".refusal, .done") || note(place, "", "refusal");
+          container.append(shown);
+          shown.textContent = "…";
+          const response = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + $("token").value } });
           const answer = await response.json().catch(() => ({}));
-          note.textContent = response.ok ? "done" : "refused: " + (answer.error || response.statusText);
-          note.className = response.ok ? "done" : "refusal";
+          const kept = { text: response.ok ? "done" : "refused: " + (answer.error || response.statusText), className: response.ok ? "done" : "refusal" };
+          notes.set(place, kept);
+          // The panel may have been drawn again meanwhile: show it wherever the place is now.
+          for (const node of [shown, ...document.querySelectorAll(".refusal, .done")].filter((n) => n.dataset.place === place)) {
+            node.textContent = kept.text;
+            node.className = kept.className;
+          }
           scheduleRefresh();
         }
 
@@ -159,9 +182,9 @@ enum Dashboard {
           body.replaceChildren();
           for (const queue of queues) {
             const c = queue.counts || {};
-            const toggle = el("button", queue.paused ? "Resume" : "Pause");
-            toggle.type = "button";
-            toggle.addEventListener("click", () => act("/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), toggle));
+            const toggle = document.createElement("span");
+            const place = "queue:" + queue.name;
+            toggle.append(actionButton(queue.paused ? "Resume" : "Pause", place, "/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause")), ...keptNote(place));
             const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
             body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
           }
@@ -194,12 +217,11 @@ enum Dashboard {
           body.replaceChildren();
           for (const server of servers) {
             const actions = document.createElement("span");
+            const place = "server:" + server.name;
             for (const action of server.allowed_actions || []) {
-              const button = el("button", action);
-              button.type = "button";
-              button.addEventListener("click", () => act("/api/servers/" + encodeURIComponent(server.name) + "/" + action, button));
-              actions.append(button);
+              actions.append(actionButton(action, place, "/api/servers/" + encodeURIComponent(server.name) + "/" + action));
             }
+            actions.append(...keptNote(place));
             body.append(row([server.name, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
             if (server.last_error) body.append(row(["", el("span", "last error: " + server.last_error, "state failed")]));
           }
@@ -247,12 +269,8 @@ enum Dashboard {
           for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
           const actions = $("job-actions");
           actions.replaceChildren();
-          for (const action of ["retry", "cancel"]) {
-            const button = el("button", action === "retry" ? "Retry" : "Cancel");
-            button.type = "button";
-            button.addEventListener("click", () => act(`/api/jobs/${job.id}/${action}`, button));
-            actions.append(button);
-          }
+          for (const action of ["retry", "cancel"]) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`));
+          actions.append(...keptNote("job:" + job.id));
           const timeline = $("timeline");
           timeline.replaceChildren();
           for (const event of events) {

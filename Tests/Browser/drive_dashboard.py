@@ -148,7 +148,9 @@ try:
     page.evaluate(f"{retry}.click()")
     seen["with_token"] = page.wait_for(f"{note} === 'done' && 'done'") or page.evaluate(note)
 
+    # The page draws the job again once the retry lands; the answer stays next to its button.
     page.wait_for(f"{text('#job-fields')}.includes('available')")
+    seen["note_after_redraw"] = page.evaluate(note)
     shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     with open(screenshot, "wb") as file:
         file.write(base64.b64decode(shot["data"]))

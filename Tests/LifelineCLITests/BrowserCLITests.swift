@@ -43,6 +43,7 @@ struct BrowserCLITests {
         #expect(seen["scripts_on_page"] == 1 && seen["alert_ran"] == false, "and runs nowhere")
         #expect(seen["without_token"]?.stringValue?.hasPrefix("refused: actions need the token") == true)
         #expect(seen["with_token"] == "done")
+        #expect(seen["note_after_redraw"] == "done", "the answer outlives the redraw that follows it")
         #expect(try cli.job(failed)["state"] == "available", "the retry from the page took effect")
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
     }
