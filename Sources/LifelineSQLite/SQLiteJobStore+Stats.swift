@@ -9,9 +9,7 @@ extension SQLiteJobStore {
             var counts: [String: [JobState: Int]] = [:]
             for (queue, state, count) in try Self.countsByQueue(db) { counts[queue, default: [:]][state] = count }
             var running: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY lease_owner
-                """) {
+            for row in try Row.fetchAll(db, sql: Self.runningByOwnerSQL) {
                 running[row["lease_owner"]] = row["n"]
             }
             var oldest: [String: Duration] = [:]
@@ -26,17 +24,23 @@ extension SQLiteJobStore {
     /// Jobs per queue and state: the counts the triggers keep, and the running jobs from their
     /// index.
     static func countsByQueue(_ db: Database) throws -> [(String, JobState, Int)] {
-        try Row.fetchAll(db, sql: """
-            SELECT queue, state, n FROM job_counts WHERE n > 0
-            UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
-            """).compactMap { row in
+        try Row.fetchAll(db, sql: countsSQL).compactMap { row in
             JobState(rawValue: row["state"]).map { (row["queue"], $0, row["n"]) }
         }
     }
 
+    // Every query of the stats reads counts or a few index entries, never the whole of the jobs
+    // or their claim index (a test checks the plans). `+queue` keeps SQLite from walking the
+    // claim index for its order by queue, when the running jobs' own index holds the few rows.
+    static let countsSQL = """
+        SELECT queue, state, n FROM job_counts WHERE n > 0
+        UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY +queue
+        """
+    static let runningByOwnerSQL = "SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY +lease_owner"
+
     /// Each queue's earliest `run_at` among its available jobs: one step into the claim index
     /// per priority, so a million waiting jobs cost ten lookups, not a million reads.
-    private static let oldestWaitingSQL = """
+    static let oldestWaitingSQL = """
         SELECT c.queue AS queue, (
             SELECT min(run_at) FROM (
                 SELECT (SELECT j.run_at FROM jobs j WHERE j.queue = c.queue AND j.state = 'available' AND j.priority = p.column1
@@ -47,15 +51,17 @@ extension SQLiteJobStore {
         FROM job_counts c WHERE c.state = 'available' AND c.n > 0
         """
 
+    static let windowsSQL = """
+        SELECT type, sum(iif(second >= ?, n, 0)) AS m1, sum(iif(second >= ?, n, 0)) AS m5, sum(n) AS m15
+        FROM outcome_counts WHERE second >= ? GROUP BY type
+        """
+
     /// Sums the outcome events of the last 1, 5 and 15 minutes from their counts per second.
     private static func windows(_ db: Database, now: Int64) throws -> [QueueStats.Window] {
         let cutoff = { (minutes: Int) in now / 1000 - Int64(minutes) * 60 }
         // Per type: events of the last minute, of the last five, of the last fifteen.
         var counts: [String: [Int]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT type, sum(iif(second >= ?, n, 0)) AS m1, sum(iif(second >= ?, n, 0)) AS m5, sum(n) AS m15
-            FROM outcome_counts WHERE second >= ? GROUP BY type
-            """, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
+        for row in try Row.fetchAll(db, sql: windowsSQL, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
             counts[row["type"]] = [row["m1"], row["m5"], row["m15"]]
         }
         return QueueStats.windows(counts)

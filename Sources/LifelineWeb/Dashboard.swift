@@ -48,6 +48,11 @@ enum Dashboard {
               <th>server</th><th>state</th><th>VM</th><th>stage</th><th>progress</th><th>actions</th>
             </tr></thead><tbody></tbody></table></div>
           </section>
+          <section id="server" aria-labelledby="server-title" hidden>
+            <h2 id="server-title">Server</h2>
+            <h3>History</h3>
+            <ol id="history"></ol>
+          </section>
           <section aria-labelledby="jobs-title">
             <h2 id="jobs-title">Jobs</h2>
             <form id="filters">
@@ -121,7 +126,7 @@ enum Dashboard {
         const stateText = (state) => el("span", state, "state " + state);
         // Pages go back by id: each "Older" remembers where its page started, for "Newer".
         const pageSize = 50;
-        let pageStarts = [], before = null, shownLast = null, chosenJob = null, lastSeq = 0, refreshTimer = null;
+        let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, lastSeq = 0, refreshTimer = null;
         const progressSeen = new Map();
 
         $("token").value = sessionStorage.getItem("lifeline-token") || "";
@@ -222,7 +227,10 @@ enum Dashboard {
               actions.append(actionButton(action, place, "/api/servers/" + encodeURIComponent(server.name) + "/" + action));
             }
             actions.append(...keptNote(place));
-            body.append(row([server.name, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
+            const link = el("a", server.name);
+            link.href = "#server-" + encodeURIComponent(server.name);
+            link.addEventListener("click", (event) => { event.preventDefault(); showServer(server.name); });
+            body.append(row([link, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
             if (server.last_error) body.append(row(["", el("span", "last error: " + server.last_error, "state failed")]));
           }
         }
@@ -256,6 +264,16 @@ enum Dashboard {
           $("newer").disabled = pageStarts.length === 0;
         }
 
+        // A server's every move, oldest first, with what caused it.
+        async function showServer(name) {
+          chosenServer = name;
+          const history = await get("/api/servers/" + encodeURIComponent(name) + "/history");
+          $("server").hidden = false;
+          $("server-title").textContent = "Server " + name;
+          $("history").replaceChildren(...history.map((move) =>
+            el("li", `${move.at} ${move.from ?? "(new)"} → ${move.to ?? "(removed)"}: ${move.cause}` + (move.job ? ` (job ${move.job})` : ""))));
+        }
+
         async function showJob(id) {
           chosenJob = id;
           const [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
@@ -285,6 +303,7 @@ enum Dashboard {
           refreshTimer = null;
           Promise.all([loadQueues(), loadServers(), loadJobs()]).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
           if (chosenJob) showJob(chosenJob).catch(() => {});
+          if (chosenServer) showServer(chosenServer).catch(() => {});
         }
         function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
 

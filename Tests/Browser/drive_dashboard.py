@@ -123,6 +123,9 @@ try:
     text = lambda selector: f"(document.querySelector('{selector}')?.textContent || '')"
     seen["jobs_shown"] = page.wait_for(f"{text('#jobs tbody')}.includes('{failed_job}') && {text('#jobs tbody')}") or ""
     seen["servers_shown"] = page.wait_for(f"{text('#servers tbody')}") or ""
+    # A server's history opens from its name.
+    page.evaluate("document.querySelector('#servers a').click()")
+    seen["history"] = page.wait_for(f"!document.getElementById('server').hidden && {text('#history')}") or ""
     seen["live"] = page.wait_for(f"{text('#live')} === 'live' && 'live'") or page.evaluate(text("#live"))
 
     # A new event reaches the page without a reload.

@@ -36,6 +36,7 @@ struct BrowserCLITests {
 
         #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
+        #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
         #expect(seen["live"] == "live")
         #expect(seen["event_without_reload"] == true && seen["new_job_listed"] == true)
         #expect(seen["timeline"]?.stringValue?.contains("discarded") == true)

@@ -119,6 +119,19 @@ struct DatabaseFileTests {
         #expect(!plan.contains { $0.contains("TEMP B-TREE") })
     }
 
+    @Test("stats read kept counts and a few index entries, never all the jobs or their claim index")
+    func statsPlans() throws {
+        let queue = try SQLiteDatabase.openInMemory()
+        for sql in [SQLiteJobStore.countsSQL, SQLiteJobStore.runningByOwnerSQL, SQLiteJobStore.oldestWaitingSQL, SQLiteJobStore.windowsSQL] {
+            let arguments = StatementArguments(Array(repeating: 0, count: sql.filter { $0 == "?" }.count))
+            let plan = try queue.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }
+            let scans = plan.filter { $0.hasPrefix("SCAN jobs") || $0.hasPrefix("SCAN j ") }
+            #expect(scans.allSatisfy { $0.contains("jobs_lease") }, "\(sql): \(plan)")
+        }
+    }
+
     private func permissions(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
     }
