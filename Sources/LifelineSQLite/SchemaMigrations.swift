@@ -149,7 +149,7 @@ enum SchemaMigrations {
         CREATE TABLE job_counts (
             queue TEXT    NOT NULL,
             state TEXT    NOT NULL CHECK (state <> 'running'),
-            n     INTEGER NOT NULL CHECK (n >= 0),
+            n     INTEGER NOT NULL,
             PRIMARY KEY (queue, state)
         ) WITHOUT ROWID;
         INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM jobs WHERE state <> 'running' GROUP BY queue, state;
