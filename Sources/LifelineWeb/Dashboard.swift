@@ -97,6 +97,7 @@ enum Dashboard {
         header input { font: inherit; }
         main { padding: 0 1rem 2rem; max-width: 80rem; }
         h2 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+        h3 { font-size: .95rem; margin: .8rem 0 .3rem; }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; width: 100%; font-size: .9rem; }
         th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
