@@ -38,8 +38,12 @@ final class EventTail: Service, Sendable {
     /// Finds where the log ends, before serve listens: whatever a client sees happen after it
     /// can reach serve is counted.
     func findEnd() async throws {
-        let newest = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+        let newest = try await newestSeq()
         start.withLock { $0 = newest }
+    }
+
+    private func newestSeq() async throws -> Int64 {
+        try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
     }
 
     func run() async throws {
@@ -51,8 +55,9 @@ final class EventTail: Service, Sendable {
             var last = self.start.withLock { $0 }
             while !Task.isCancelled {
                 do {
+                    // WebServer finds the end before it listens; a tail run without that finds it here.
                     guard let after = last else {
-                        last = try await self.jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+                        last = try await self.newestSeq()
                         continue
                     }
                     let events = try await self.jobs.eventList(EventFilter(afterSeq: after, limit: Self.batch))
