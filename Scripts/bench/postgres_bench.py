@@ -124,7 +124,8 @@ def long_drain():
     psql(url, f"""
         INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                                    backoff_jitter, run_at, created_at)
-        SELECT 'default', 'noop', '{{}}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, {count})""")
+        SELECT 'default', 'noop', '{{}}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, {count});
+        INSERT INTO lifeline.job_count_changes (queue, state, n) VALUES ('default', 'available', {count})""")
     psql(url, "VACUUM ANALYZE lifeline.jobs")
     run(env, "worker", "--drain", "--concurrency", "64")
     times = [int(ms) for ms in psql(url, "SELECT at FROM lifeline.events WHERE type = 'completed' ORDER BY seq").split()]
@@ -140,7 +141,8 @@ def serve():
     psql(url, f"""
         INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                                    backoff_jitter, run_at, created_at)
-        SELECT 'default', 'noop', '{{}}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, {size(1_000_000, 100_000)})""")
+        SELECT 'default', 'noop', '{{}}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, {size(1_000_000, 100_000)});
+        INSERT INTO lifeline.job_count_changes (queue, state, n) VALUES ('default', 'available', {size(1_000_000, 100_000)})""")
     psql(url, "VACUUM ANALYZE lifeline.jobs")
     times = serve_times(lifeline, env)
     drop(url)

@@ -1,6 +1,6 @@
 -- The bare SQL floor on PostgreSQL, for pgbench: each client claims 16 jobs with SKIP LOCKED
 -- on Lifeline's own tables and index, then completes them, each step one transaction that
--- writes the same rows and events as Lifeline's claim and finish.
+-- writes the same rows, events and count changes as Lifeline's claim and finish.
 BEGIN;
 WITH picked AS (
     SELECT id FROM lifeline.jobs WHERE queue = 'default' AND state = 'available'
@@ -15,6 +15,8 @@ COMMIT;
 BEGIN;
 WITH done AS (
     UPDATE lifeline.jobs SET state = 'completed', finished_at = 1, lease_owner = NULL, lease_expires_at = NULL
-    WHERE state = 'running' AND lease_owner = 'floor-' || :client_id RETURNING id)
-INSERT INTO lifeline.events (at, type, job, data) SELECT 1, 'completed', id, '{"attempt":1}' FROM done;
+    WHERE state = 'running' AND lease_owner = 'floor-' || :client_id RETURNING id),
+added AS (
+    INSERT INTO lifeline.events (at, type, job, data) SELECT 1, 'completed', id, '{"attempt":1}' FROM done RETURNING type, at)
+INSERT INTO lifeline.outcome_count_changes (type, second, n) SELECT type, at / 1000, count(*) FROM added GROUP BY type, at / 1000;
 COMMIT;

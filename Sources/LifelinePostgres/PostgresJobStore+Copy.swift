@@ -112,6 +112,17 @@ extension PostgresJobStore: CopyableStore {
                 VALUES (\(event.seq), \(event.at.ms), \(event.type.rawValue), \(event.job), \(event.server), \(event.data.canonicalText))
                 """)
         }
+        // Inserts are counted by the statements that make them (the schema's v3).
+        let ids = batch.jobs.map(\.id)
+        try connection.query("""
+            INSERT INTO job_count_changes (queue, state, n)
+            SELECT queue, state, count(*) FROM jobs WHERE id = ANY(\(ids)::bigint[]) GROUP BY queue, state
+            """)
+        let seqs = batch.events.map(\.seq)
+        try connection.query("""
+            WITH copied AS (SELECT type, at FROM events WHERE seq = ANY(\(seqs)::bigint[]))
+            \(unescaped: PostgresTransaction.countOutcomes("copied"))
+            """)
     }
 
     /// New rows are numbered after the copied ones.

@@ -21,16 +21,23 @@ extension PostgresJobStore {
     static func insert(_ job: NewJob, _ transaction: PostgresTransaction, registerQueue: Bool = true) throws -> InsertedJob {
         if registerQueue { try register(queue: job.queue, transaction) }
         let (runAt, state) = job.start(now: transaction.now)
-        // A taken key inserts nothing; only then is the existing job read and compared.
+        // A taken key inserts nothing; only then is the existing job read and compared. The
+        // statement counts what it inserts (see the schema's v3).
         let rows = try transaction.connection.query("""
-            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
-                              backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
-            VALUES (\(job.queue), \(job.kind), \(job.args.canonicalText), \(state.rawValue), \(job.priority), \(job.maxAttempts),
-                    \(job.timeout.milliseconds), \(job.backoff.base.milliseconds), \(job.backoff.cap.milliseconds), \(job.backoff.jitter),
-                    \(runAt.ms), \(job.idempotencyKey), \(job.server), \(transaction.nowMs))
-            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING id
+            WITH inserted AS (
+                INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms,
+                                  backoff_cap_ms, backoff_jitter, run_at, idempotency_key, server, created_at)
+                VALUES (\(job.queue), \(job.kind), \(job.args.canonicalText), \(state.rawValue), \(job.priority), \(job.maxAttempts),
+                        \(job.timeout.milliseconds), \(job.backoff.base.milliseconds), \(job.backoff.cap.milliseconds), \(job.backoff.jitter),
+                        \(runAt.ms), \(job.idempotencyKey), \(job.server), \(transaction.nowMs))
+                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING id, queue, state
+            ), counted AS (
+                INSERT INTO job_count_changes (queue, state, n) SELECT queue, state, 1 FROM inserted
+            )
+            SELECT id FROM inserted
             """)
+        try transaction.foldCountsNowAndThen()
         guard let id = try rows.first?.decode(Int64.self) else {
             let key = job.idempotencyKey ?? ""
             guard let existing = try transaction.jobGet(idempotencyKey: key) else {

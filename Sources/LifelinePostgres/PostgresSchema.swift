@@ -5,7 +5,7 @@ import PostgresNIO
 /// `lifeline.schema_version`. A shipped migration is never edited: changes come as new ones
 /// appended here. Processes that start at once take turns through an advisory lock.
 enum PostgresSchema {
-    static let migrations: [String] = [v1, v2]
+    static let migrations: [String] = [v1, v2, v3]
 
     static var version: Int { migrations.count }
 
@@ -279,5 +279,32 @@ enum PostgresSchema {
         SELECT type, at / 1000, count(*) FROM lifeline.events
         WHERE type IN ('completed', 'retrying', 'discarded') AND at >= (SELECT max(at) FROM lifeline.events) - 900000
         GROUP BY type, at / 1000;
+        """
+
+    /// Inserts are counted by the statements that make them (``PostgresJobStore/insert(_:_:registerQueue:)``,
+    /// ``PostgresTransaction/eventStatements()``, the copy), not by triggers: a trigger is
+    /// PL/pgSQL, and a session's first call loads and compiles it — about 3 ms that every
+    /// `lifeline enqueue`, a new session each time, spent before its commit, between a job's
+    /// enqueue and its start. Updates and deletes, made by long-lived workers, keep their triggers.
+    private static let v3 = """
+        DROP TRIGGER jobs_counted_insert ON lifeline.jobs;
+        DROP TRIGGER events_counted ON lifeline.events;
+        DROP FUNCTION lifeline.events_counted();
+        CREATE OR REPLACE FUNCTION lifeline.jobs_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                INSERT INTO lifeline.job_count_changes (queue, state, n)
+                SELECT queue, state, -count(*) FROM old_rows GROUP BY queue, state;
+            ELSE
+                INSERT INTO lifeline.job_count_changes (queue, state, n)
+                SELECT queue, state, sum(n) FROM (
+                    SELECT queue, state, 1 AS n FROM new_rows UNION ALL SELECT queue, state, -1 FROM old_rows
+                ) moved GROUP BY queue, state HAVING sum(n) <> 0;
+            END IF;
+            IF random() < 1.0 / 64 THEN
+                PERFORM lifeline.counts_fold();
+            END IF;
+            RETURN NULL;
+        END $$;
         """
 }

@@ -56,12 +56,31 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
                 ? "SELECT pg_advisory_xact_lock_shared(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')"
                 : "SELECT pg_advisory_xact_lock_shared(\(PostgresSession.eventLock))",
             """
-            INSERT INTO events (at, type, job, server, data)
-            SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
-            FROM json_array_elements(\(JSONValue.array(events).canonicalText)::json) WITH ORDINALITY AS x(e, n)
-            ORDER BY n
+            WITH added AS (
+                INSERT INTO events (at, type, job, server, data)
+                SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
+                FROM json_array_elements(\(JSONValue.array(events).canonicalText)::json) WITH ORDINALITY AS x(e, n)
+                ORDER BY n
+                RETURNING type, at
+            )
+            \(unescaped: PostgresTransaction.countOutcomes("added"))
             """,
         ]
+    }
+
+    /// The statement that adds the outcome events (completions, retries, discards) among
+    /// `rows`, a set with `type` and `at`, to the throughput windows' counts.
+    static func countOutcomes(_ rows: String) -> String {
+        """
+        INSERT INTO outcome_count_changes (type, second, n)
+        SELECT type, at / 1000, count(*) FROM \(rows) WHERE type IN ('completed', 'retrying', 'discarded') GROUP BY type, at / 1000
+        """
+    }
+
+    /// Folds the kept counts' changes in about one call in 64, as the update and delete
+    /// triggers do, so a queue that only takes enqueues does not pile them up.
+    func foldCountsNowAndThen() throws {
+        if Int.random(in: 0..<64) == 0 { try connection.query("SELECT lifeline.counts_fold()") }
     }
 
     public func serverGet(_ name: String) throws -> ServerInfo? {

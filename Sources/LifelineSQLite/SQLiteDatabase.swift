@@ -17,17 +17,33 @@ public enum SQLiteDatabase {
     static let minimumSQLite = (major: 3, minor: 35)
 
     /// Opens (creating if needed) the database at `path`, owner-only, and brings its schema
-    /// up to date. A file that is not a Lifeline database of this or an older schema is
-    /// refused untouched.
+    /// up to date, as a pool whose reads do not wait for its writes: for workers and `serve`.
+    /// A file that is not a Lifeline database of this or an older schema is refused untouched.
     public static func openPool(path: String, lockTimeout: Duration = defaultLockTimeout) throws -> DatabasePool {
+        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabasePool(path: path, configuration: $0) }
+    }
+
+    /// Like ``openPool(path:lockTimeout:)``, as one connection: for a command that writes
+    /// once and exits. A pool's first open writes a transaction of its own to the empty WAL
+    /// file (GRDB's guard for its readers), which is one more sync than such a command needs.
+    public static func openConnection(path: String, lockTimeout: Duration = defaultLockTimeout) throws -> DatabaseQueue {
+        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabaseQueue(path: path, configuration: $0) }
+    }
+
+    private static func openWriter<Writer: DatabaseWriter>(
+        path: String, lockTimeout: Duration, _ make: (Configuration) throws -> Writer
+    ) throws -> Writer {
         try checkSQLiteVersion()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         try DatabaseFileCheck.check(path: path)
-        // Opening writes (WAL mode, GRDB's first WAL frame, migrations): it goes through the
-        // writer lock like any write, or processes opening at once can fail with SQLITE_BUSY.
-        let open = {
-            let pool = try DatabasePool(path: path, configuration: configuration())
-            let version = try pool.writeWithoutTransaction { db in
+        // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
+        // lock like any write, or processes opening at once can fail with SQLITE_BUSY.
+        func openUpToDate() throws -> Writer {
+            let writer = try make(configuration())
+            let version = try writer.writeWithoutTransaction { db in
+                // SQLite opens a file it cannot write (a read-only mount) for reading: say so
+                // now, with the file's name, rather than at the first write.
+                if sqlite3_db_readonly(db.sqliteConnection, "main") == 1 { throw DatabaseError(resultCode: .SQLITE_READONLY) }
                 // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
@@ -37,10 +53,10 @@ public enum SQLiteDatabase {
             guard version <= SchemaMigrations.version else {
                 throw DatabaseOpenError.newerSchema(path: path, version: version, known: SchemaMigrations.version)
             }
-            if version < SchemaMigrations.version { try migrate(pool) }
-            return pool
+            if version < SchemaMigrations.version { try migrate(writer) }
+            return writer
         }
-        return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(open) } ?? open()
+        return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(openUpToDate) } ?? openUpToDate()
     }
 
     /// Opens the existing database at `path` for reading only: nothing is created or written,
@@ -116,7 +132,14 @@ public enum SQLiteDatabase {
         }
         close(fd)
         do {
-            let queue = try DatabaseQueue(path: staging, configuration: configuration())
+            // Without the shared configuration's kept WAL file: none is left beside the staging one.
+            var config = Configuration()
+            config.label = "lifeline-create"
+            let queue = try DatabaseQueue(path: staging, configuration: config)
+            // WAL lets readers go on while a writer writes; the file keeps the mode.
+            guard try queue.writeWithoutTransaction({ try String.fetchOne($0, sql: "PRAGMA journal_mode = WAL") }) == "wal" else {
+                throw DatabaseOpenError.cannotCreate(path: path, reason: "SQLite could not turn on WAL mode")
+            }
             try migrate(queue)
             try queue.close()
             // link() never replaces an existing file, unlike rename().

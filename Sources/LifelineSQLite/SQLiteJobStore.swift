@@ -22,7 +22,9 @@ public struct SQLiteJobStore: JobStore {
         self.writer = writer
         self.clock = clock
         self.finishHook = finishHook
-        writerLock = writer is DatabasePool ? WriterLock(databasePath: writer.path, timeout: lockTimeout) : nil
+        // Only writers of a file share it with other processes.
+        let shared = writer.path != ":memory:" && !writer.configuration.readonly
+        writerLock = shared ? WriterLock(databasePath: writer.path, timeout: lockTimeout) : nil
     }
 
     /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock.

@@ -55,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
                 .invalidInput, "--host \(host) can be reached from other machines: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
             )
         }
-        let opened = try await store.openStore(creating: false)
+        let opened = try await store.openStore(creating: false, concurrentReads: true)
         LoggingSystem.bootstrap(WorkerLogging.handler)
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()

@@ -45,8 +45,9 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the queue for writing; with `creating`, makes the home directory (0700) and
     /// database (0600), or the PostgreSQL schema, when missing. Finished stage jobs move their
-    /// recovery servers in the same transaction.
-    func openStore(creating: Bool = true) async throws -> OpenQueue {
+    /// recovery servers in the same transaction. A SQLite file opens as one connection, or,
+    /// with `concurrentReads` (workers, `serve`), as a pool whose reads go on beside writes.
+    func openStore(creating: Bool = true, concurrentReads: Bool = false) async throws -> OpenQueue {
         if let location = try postgresLocation() {
             return try await openPostgres(location, creating: creating)
         }
@@ -63,7 +64,10 @@ struct StoreOptions: ParsableArguments {
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
-            .sqlite(SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openPool(path: path, lockTimeout: lockTimeout), lockTimeout: lockTimeout), path: path)
+            let writer: any DatabaseWriter = concurrentReads
+                ? try SQLiteDatabase.openPool(path: path, lockTimeout: lockTimeout)
+                : try SQLiteDatabase.openConnection(path: path, lockTimeout: lockTimeout)
+            return .sqlite(SQLiteServerStore.jobStore(writer: writer, lockTimeout: lockTimeout), path: path)
         }
     }
 

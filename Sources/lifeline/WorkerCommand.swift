@@ -63,7 +63,7 @@ struct WorkerCommand: AsyncParsableCommand {
         for name in queueNames { try JobLimits.checkQueueName(name) }
         LoggingSystem.bootstrap(WorkerLogging.handler)
         let logger = Logger(label: "lifeline.worker")
-        let opened = try await store.openStore()
+        let opened = try await store.openStore(concurrentReads: true)
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let handlers = InProcessRunner(registry: store.registry(queue: opened, infrastructure: infrastructure))
         if runner {
