@@ -136,5 +136,6 @@ extension PostgresJobStore: CopyableStore {
                     """)
             }
         }
+        try await analyzeJobs()
     }
 }
