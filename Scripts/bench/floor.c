@@ -1,7 +1,8 @@
 /*
  * The floor: Lifeline's own schema and statements (insert, claim, complete, each with its
- * event), issued straight through the SQLite C API in batches, with the same durability
- * (WAL, synchronous=FULL) and nothing around them. Lifeline's overhead is its ratio to this.
+ * event), writing the same rows and event payloads, issued straight through the SQLite C API
+ * in batches, with the same durability (WAL, synchronous=FULL) and nothing around them.
+ * Lifeline's overhead is its ratio to this.
  *
  *   floor DB JOBS BATCH    prints {"insert_per_s": …, "claim_complete_per_s": …}
  */
@@ -52,14 +53,29 @@ int main(int argc, char **argv) {
         "INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,"
         " backoff_jitter, run_at, created_at) VALUES ('default', 'noop', '{}', 'available', 5, 20, 1800000, 1000,"
         " 3600000, 0.2, ?1, ?1) RETURNING id");
-    sqlite3_stmt *event = prepare(db, "INSERT INTO events (at, type, job, server, data) VALUES (?1, ?2, ?3, NULL, '{}')");
+    // The job's whole row comes back, as Lifeline's worker needs it to run the job.
     sqlite3_stmt *claim = prepare(db,
         "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'floor', lease_expires_at = ?1 + 30000,"
         " heartbeat_at = ?1, attempted_at = ?1 WHERE id IN (SELECT id FROM jobs WHERE queue = 'default' AND"
-        " state = 'available' ORDER BY priority, run_at, id LIMIT ?2) RETURNING id, attempt");
+        " state = 'available' ORDER BY priority, run_at, id LIMIT ?2) RETURNING id, queue, kind, args, state, priority,"
+        " attempt, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms, backoff_jitter, run_at, lease_owner,"
+        " lease_expires_at, heartbeat_at, progress, result, errors, idempotency_key, server, cancel_requested, created_at,"
+        " attempted_at, finished_at");
+    // A batch's completions and events, each in one statement (EventLog and SQLiteJobStore+Finish).
     sqlite3_stmt *complete = prepare(db,
-        "UPDATE jobs SET state = 'completed', finished_at = ?1, lease_owner = NULL, lease_expires_at = NULL"
-        " WHERE id = ?2 AND state = 'running' AND attempt = ?3 AND lease_owner = 'floor'");
+        "UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL,"
+        " lease_expires_at = NULL, cancel_requested = 0 FROM (SELECT json_extract(value, '$[0]') AS id,"
+        " json_extract(value, '$[1]') AS attempt, json_extract(value, '$[2]') AS owner, json_extract(value, '$[3]') AS result"
+        " FROM json_each(?2)) AS f WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt"
+        " AND jobs.lease_owner = f.owner AND jobs.server IS NULL RETURNING jobs.id");
+    sqlite3_stmt *events = prepare(db,
+        "INSERT INTO events (at, type, job, server, data) SELECT ?1, json_extract(value, '$[0]'),"
+        " json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')"
+        " FROM json_each(?2) ORDER BY key");
+    // The enqueue's single-row insert and its event, as `enqueue --batch` makes them.
+    sqlite3_stmt *event = prepare(db, "INSERT INTO events (at, type, job, server, data) VALUES (?1, ?2, ?3, NULL,"
+        " '{\"kind\":\"noop\",\"queue\":\"default\",\"state\":\"available\"}')");
+    char *rows = malloc(256 * (size_t)batch + 16);
 
     double start = now();
     for (int done = 0; done < jobs; done += batch) {
@@ -81,6 +97,7 @@ int main(int argc, char **argv) {
     double inserted = now() - start;
 
     long long *ids = malloc(sizeof(long long) * batch), *attempts = malloc(sizeof(long long) * batch);
+    long long *done = malloc(sizeof(long long) * batch);
     int finished = 0;
     start = now();
     while (finished < jobs) {
@@ -90,32 +107,47 @@ int main(int argc, char **argv) {
         sqlite3_bind_int(claim, 2, batch);
         while (sqlite3_step(claim) == SQLITE_ROW) {
             ids[claimed] = sqlite3_column_int64(claim, 0);
-            attempts[claimed++] = sqlite3_column_int64(claim, 1);
+            attempts[claimed++] = sqlite3_column_int64(claim, 6);
         }
         sqlite3_reset(claim);
-        for (int i = 0; i < claimed; i++) {
-            sqlite3_bind_int64(event, 1, wall_ms());
-            sqlite3_bind_text(event, 2, "started", -1, SQLITE_STATIC);
-            sqlite3_bind_int64(event, 3, ids[i]);
-            check(sqlite3_step(event), db, "event");
-            sqlite3_reset(event);
-        }
+        // Lifeline's started events carry the attempt, the job's kind and the worker.
+        int length = sprintf(rows, "[");
+        for (int i = 0; i < claimed; i++)
+            length += sprintf(rows + length, "%s[\"started\",%lld,null,\"{\\\"attempt\\\":%lld,\\\"kind\\\":\\\"noop\\\","
+                              "\\\"worker\\\":\\\"vm:12345:1h54x5f\\\"}\"]", i ? "," : "", ids[i], attempts[i]);
+        sprintf(rows + length, "]");
+        long long at = wall_ms();
+        sqlite3_bind_int64(events, 1, at);
+        sqlite3_bind_text(events, 2, rows, -1, SQLITE_STATIC);
+        check(sqlite3_step(events), db, "events");
+        sqlite3_reset(events);
         exec(db, "COMMIT");
         if (claimed == 0) break;
         exec(db, "BEGIN IMMEDIATE");
-        for (int i = 0; i < claimed; i++) {
-            long long at = wall_ms();
-            sqlite3_bind_int64(complete, 1, at);
-            sqlite3_bind_int64(complete, 2, ids[i]);
-            sqlite3_bind_int64(complete, 3, attempts[i]);
-            check(sqlite3_step(complete), db, "complete");
-            sqlite3_reset(complete);
-            sqlite3_bind_int64(event, 1, at);
-            sqlite3_bind_text(event, 2, "completed", -1, SQLITE_STATIC);
-            sqlite3_bind_int64(event, 3, ids[i]);
-            check(sqlite3_step(event), db, "event");
-            sqlite3_reset(event);
+        length = sprintf(rows, "[");
+        for (int i = 0; i < claimed; i++)
+            length += sprintf(rows + length, "%s[%lld,%lld,\"floor\",null]", i ? "," : "", ids[i], attempts[i]);
+        sprintf(rows + length, "]");
+        at = wall_ms();
+        sqlite3_bind_int64(complete, 1, at);
+        sqlite3_bind_text(complete, 2, rows, -1, SQLITE_STATIC);
+        int completed = 0;
+        while (sqlite3_step(complete) == SQLITE_ROW) done[completed++] = sqlite3_column_int64(complete, 0);
+        sqlite3_reset(complete);
+        // The completed events, in the claim's order, as Lifeline writes them.
+        length = sprintf(rows, "[");
+        for (int i = 0, first = 1; i < claimed; i++) {
+            int found = 0;
+            for (int j = 0; j < completed && !found; j++) found = done[j] == ids[i];
+            if (!found) continue;
+            length += sprintf(rows + length, "%s[\"completed\",%lld,null,\"{\\\"attempt\\\":%lld}\"]", first ? "" : ",", ids[i], attempts[i]);
+            first = 0;
         }
+        sprintf(rows + length, "]");
+        sqlite3_bind_int64(events, 1, at);
+        sqlite3_bind_text(events, 2, rows, -1, SQLITE_STATIC);
+        check(sqlite3_step(events), db, "events");
+        sqlite3_reset(events);
         exec(db, "COMMIT");
         finished += claimed;
     }

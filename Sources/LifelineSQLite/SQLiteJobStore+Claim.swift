@@ -44,13 +44,12 @@ extension SQLiteJobStore {
                 ORDER BY priority, run_at, id LIMIT ?)
             RETURNING \(Job.columns)
             """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
-        for job in jobs {
-            try EventLog.append(
-                db, at: now, type: .started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind)
-            )
-        }
         // RETURNING gives no order; callers get the claim order.
-        return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
+        let claimed = jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
+        try EventLog.append(db, at: now, claimed.map { job in
+            (.started, job.id, job.server, JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
+        })
+        return claimed
     }
 
     private static func runningCount(_ db: Database, queue: String) throws -> Int {

@@ -43,13 +43,9 @@ extension SQLiteJobStore {
     /// Applies each finish whose fence holds, inside the caller's transaction; returns their ids.
     static func finish(_ finishes: [JobFinish], _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
-        var applied = Set<Int64>()
+        var applied = try complete(finishes, db, now: now)
         let fenced = "SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?"
-        for finish in finishes {
-            if case .completed(let result) = finish.outcome, try complete(finish, result: result, db, now: now) {
-                applied.insert(finish.id)
-                continue
-            }
+        for finish in finishes where !applied.contains(finish.id) {
             guard let job = try Job.fetchOne(db, sql: fenced, values: [.int(finish.id), .int(finish.attempt), .text(finish.owner)]) else {
                 continue
             }
@@ -59,22 +55,37 @@ extension SQLiteJobStore {
         return applied
     }
 
-    /// The common case in one statement: a job of no recovery server completed, its fence
-    /// checked by the update itself. False when the fence does not hold or the job has a
-    /// server (whose lifecycle reads the whole row): the general path decides then.
-    private static func complete(_ finish: JobFinish, result: JSONValue?, _ db: Database, now: Int64) throws -> Bool {
+    /// The common case in one statement for the whole batch: jobs of no recovery server
+    /// completed, each fenced by its attempt and owner in the update itself. Returns the ids
+    /// it completed; the others (fence lost, or a server's job, whose lifecycle reads the
+    /// whole row) take the general path.
+    private static func complete(_ finishes: [JobFinish], _ db: Database, now: Int64) throws -> Set<Int64> {
+        let completions = finishes.compactMap { finish -> (finish: JobFinish, result: JSONValue?)? in
+            guard case .completed(let result) = finish.outcome else { return nil }
+            return (finish, result)
+        }
+        guard !completions.isEmpty else { return [] }
+        let rows = JSONValue.array(completions.map { finish, result in
+            .array([.int(finish.id), .int(Int64(finish.attempt)), .string(finish.owner), result.map { .string($0.canonicalText) } ?? .null])
+        })
         let update = try RawStatement(db, """
-            UPDATE jobs SET state = 'completed', finished_at = ?1, result = ?2, lease_owner = NULL, lease_expires_at = NULL,
+            UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL, lease_expires_at = NULL,
                 cancel_requested = 0
-            WHERE id = ?3 AND state = 'running' AND attempt = ?4 AND lease_owner = ?5 AND server IS NULL
-            RETURNING id
-            """, [.int(now), .text(result?.canonicalText), .int(finish.id), .int(finish.attempt), .text(finish.owner)])
-        guard try update.step() else { return false }
-        try update.execute()
-        let change = OutcomeChange.completion(attempt: finish.attempt)
-        try EventLog.append(db, at: now, type: change.event, job: finish.id, server: nil, data: change.data)
+            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS attempt, json_extract(value, '$[2]') AS owner,
+                         json_extract(value, '$[3]') AS result
+                  FROM json_each(?2)) AS f
+            WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt AND jobs.lease_owner = f.owner
+              AND jobs.server IS NULL
+            RETURNING jobs.id
+            """, [.int(now), .text(rows.canonicalText)])
+        var completed = Set<Int64>()
+        while try update.step() { completed.insert(update.int64(0)) }
+        try EventLog.append(db, at: now, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
+            let change = OutcomeChange.completion(attempt: finish.attempt)
+            return (change.event, finish.id, nil, change.data)
+        })
         CrashPoint.check("finish.after-job-update")
-        return true
+        return completed
     }
 
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the
