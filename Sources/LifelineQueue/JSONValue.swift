@@ -122,6 +122,8 @@ extension JSONValue {
         }
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     private static func writeString(_ value: String, to text: inout String) {
         text += "\""
         // Most strings need no escaping: copy them whole.
@@ -130,19 +132,31 @@ extension JSONValue {
             text += "\""
             return
         }
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
+        // Byte by byte: every byte of a multi-byte UTF-8 sequence is 0x80 or more, so only
+        // ASCII bytes are ever escaped (a nested document, such as an event's data inside a
+        // batch of events, escapes every quote of it).
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(value.utf8.count + 16)
+        for byte in value.utf8 {
+            let short: UInt8? = switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): byte
+            case UInt8(ascii: "\n"): UInt8(ascii: "n")
+            case UInt8(ascii: "\r"): UInt8(ascii: "r")
+            case UInt8(ascii: "\t"): UInt8(ascii: "t")
+            default: nil
+            }
+            if let short {
+                escaped.append(UInt8(ascii: "\\"))
+                escaped.append(short)
+            } else if byte < 0x20 {
+                escaped.append(contentsOf: "\\u00".utf8)
+                escaped.append(hexDigits[Int(byte >> 4)])
+                escaped.append(hexDigits[Int(byte & 0xF)])
+            } else {
+                escaped.append(byte)
             }
         }
+        text += String(decoding: escaped, as: UTF8.self)
         text += "\""
     }
 
