@@ -40,13 +40,16 @@ extension PostgresJobStore {
     }
 
     /// Applies each finish whose fence holds, inside the caller's transaction; returns their
-    /// ids. The fenced rows are read, locked and updated with one statement each, whatever
-    /// the number of finishes.
+    /// ids. Completions of jobs of no recovery server are one statement; the other fenced rows
+    /// are read, locked and updated with one statement each, whatever the number of finishes.
     static func finish(_ finishes: [JobFinish], _ transaction: PostgresTransaction) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
         // A job finished twice in one batch counts once; the second finish would fail its fence.
         var seen = Set<Int64>()
-        let finishes = finishes.filter { seen.insert($0.id).inserted }
+        let unique = finishes.filter { seen.insert($0.id).inserted }
+        let completed = try complete(unique, transaction)
+        let finishes = unique.filter { !completed.contains($0.id) }
+        guard !finishes.isEmpty else { return completed }
         let ids = finishes.map(\.id), attempts = finishes.map { Int64($0.attempt) }, owners = finishes.map(\.owner)
         let jobs = try transaction.connection.query("""
             SELECT \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
@@ -58,7 +61,50 @@ extension PostgresJobStore {
             """).map(Job.init(row:))
         let outcomes = Dictionary(finishes.map { ($0.id, $0.outcome) }, uniquingKeysWith: { first, _ in first })
         try apply(jobs.map { OutcomeChange(job: $0, outcome: outcomes[$0.id]!, now: transaction.now) }, transaction)
-        return Set(jobs.map(\.id))
+        return completed.union(jobs.map(\.id))
+    }
+
+    /// The common case in one statement for the whole batch, without reading the rows first:
+    /// jobs of no recovery server completed, each fenced by its attempt and owner in the
+    /// update itself. Returns the ids it completed; the others (fence lost, or a server's job,
+    /// whose lifecycle reads the whole row) take the general path.
+    private static func complete(_ finishes: [JobFinish], _ transaction: PostgresTransaction) throws -> Set<Int64> {
+        let completions = finishes.compactMap { finish -> (finish: JobFinish, result: JSONValue?)? in
+            guard case .completed(let result) = finish.outcome else { return nil }
+            return (finish, result)
+        }
+        guard !completions.isEmpty else { return [] }
+        let entries = JSONValue.array(completions.map { finish, result in
+            [
+                "id": .int(finish.id), "attempt": .int(Int64(finish.attempt)), "owner": .string(finish.owner),
+                "result": result.map { .string($0.canonicalText) } ?? .null,
+            ]
+        }).canonicalText
+        // The rows are locked in id order, as everywhere, so that two transactions never wait
+        // on each other's rows.
+        let rows = try transaction.connection.query("""
+            WITH c AS (
+                SELECT (e->>'id')::bigint AS id, (e->>'attempt')::int AS attempt, e->>'owner' AS owner, e->>'result' AS result
+                FROM json_array_elements(\(entries)::json) AS e
+            ), fenced AS (
+                SELECT j.id, c.result FROM jobs j JOIN c ON j.id = c.id AND j.attempt = c.attempt AND j.lease_owner = c.owner
+                WHERE j.state = 'running' AND j.server IS NULL
+                ORDER BY j.id
+                FOR UPDATE OF j
+            )
+            UPDATE jobs j
+            SET state = 'completed', finished_at = \(transaction.nowMs), result = fenced.result, lease_owner = NULL, lease_expires_at = NULL,
+                cancel_requested = false
+            FROM fenced WHERE j.id = fenced.id
+            RETURNING j.id
+            """)
+        let completed = Set(try rows.map { try $0.decode(Int64.self) })
+        for (finish, _) in completions where completed.contains(finish.id) {
+            let change = OutcomeChange.completion(attempt: finish.attempt)
+            try transaction.eventAppend(change.event, job: finish.id, server: nil, data: change.data)
+        }
+        if !completed.isEmpty { CrashPoint.check("finish.after-job-update") }
+        return completed
     }
 
     /// Moves running jobs out of `running` by the outcomes of their attempts, and appends the
