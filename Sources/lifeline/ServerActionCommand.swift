@@ -3,20 +3,23 @@ import Foundation
 import LifelineQueue
 import LifelineRecovery
 
-/// One server action as a subcommand; the type parameter names the action.
-protocol ServerActionName {
-    static var action: ServerAction { get }
+/// One server action as a subcommand; the type parameter names the action. A class, not a
+/// protocol: building the command tree at every start instantiates each action's command type,
+/// and the runtime checks a superclass requirement by walking a chain, where a protocol one
+/// scans every conformance record in the binary.
+class ServerActionName {
+    class var action: ServerAction { fatalError("each action names itself") }
 }
 
-enum Failover: ServerActionName { static let action = ServerAction.failover }
-enum TestFailover: ServerActionName { static let action = ServerAction.testFailover }
-enum CancelFailover: ServerActionName { static let action = ServerAction.cancelFailover }
-enum Failback: ServerActionName { static let action = ServerAction.failback }
-enum ConfirmFailback: ServerActionName { static let action = ServerAction.confirmFailback }
-enum CancelFailback: ServerActionName { static let action = ServerAction.cancelFailback }
-enum StopTest: ServerActionName { static let action = ServerAction.stopTest }
-enum Retry: ServerActionName { static let action = ServerAction.retry }
-enum Delete: ServerActionName { static let action = ServerAction.delete }
+final class Failover: ServerActionName { override class var action: ServerAction { .failover } }
+final class TestFailover: ServerActionName { override class var action: ServerAction { .testFailover } }
+final class CancelFailover: ServerActionName { override class var action: ServerAction { .cancelFailover } }
+final class Failback: ServerActionName { override class var action: ServerAction { .failback } }
+final class ConfirmFailback: ServerActionName { override class var action: ServerAction { .confirmFailback } }
+final class CancelFailback: ServerActionName { override class var action: ServerAction { .cancelFailback } }
+final class StopTest: ServerActionName { override class var action: ServerAction { .stopTest } }
+final class Retry: ServerActionName { override class var action: ServerAction { .retry } }
+final class Delete: ServerActionName { override class var action: ServerAction { .delete } }
 
 extension ServerAction {
     /// What the action does, for `--help`.
