@@ -92,26 +92,31 @@ struct QueuesLimitCommand: AsyncParsableCommand {
     }
 }
 
-/// `queues pause` and `queues resume`: one command, told apart by its type parameter.
-protocol QueuePausing {
-    static var paused: Bool { get }
-    static var configuration: CommandConfiguration { get }
+/// `queues pause` and `queues resume`: one command, told apart by its type parameter (a
+/// subclass, for the reason given at ``ServerActionName``).
+class QueuePausing {
+    class var paused: Bool { fatalError("each command says") }
+    class var configuration: CommandConfiguration { fatalError("each command says") }
 }
 
-enum Pause: QueuePausing {
-    static let paused = true
-    static let configuration = CommandConfiguration(
-        commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
-        discussion: "Example:\n  lifeline queues pause nightly"
-    )
+final class Pause: QueuePausing {
+    override class var paused: Bool { true }
+    override class var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
+            discussion: "Example:\n  lifeline queues pause nightly"
+        )
+    }
 }
 
-enum Resume: QueuePausing {
-    static let paused = false
-    static let configuration = CommandConfiguration(
-        commandName: "resume", abstract: "Claim a paused queue's jobs again.",
-        discussion: "Example:\n  lifeline queues resume nightly"
-    )
+final class Resume: QueuePausing {
+    override class var paused: Bool { false }
+    override class var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "resume", abstract: "Claim a paused queue's jobs again.",
+            discussion: "Example:\n  lifeline queues resume nightly"
+        )
+    }
 }
 
 struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
