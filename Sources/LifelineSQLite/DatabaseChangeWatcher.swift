@@ -7,6 +7,11 @@ import Glibc
 /// Tells when another process may have written the database: every commit in WAL mode
 /// writes the `-wal` file, and inotify reports that at once. Idle workers sleep on this
 /// instead of polling.
+///
+/// A commit's writes are reported before the commit is visible: its sync is still to come,
+/// and on a loaded disk it can take longer than the pause this waits for after the writes.
+/// So Lifeline's writers also touch the `-wal` file's times once a commit is done
+/// (``announceCommit(databasePath:)``), which inotify reports after it.
 public final class DatabaseChangeWatcher: Sendable {
     private let fd: Int32
 
@@ -18,7 +23,7 @@ public final class DatabaseChangeWatcher: Sendable {
         let walName = url.lastPathComponent + "-wal"
         fd = inotify_init1(Int32(IN_CLOEXEC))
         guard fd >= 0 else { throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify: \(String(cString: strerror(errno)))") }
-        guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO)) >= 0 else {
+        guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_MOVED_TO)) >= 0 else {
             close(fd)
             throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify watch: \(String(cString: strerror(errno)))")
         }
@@ -28,6 +33,12 @@ public final class DatabaseChangeWatcher: Sendable {
         }
         thread.name = "lifeline-db-watch"
         thread.start()
+    }
+
+    /// Says that a commit to `databasePath` is done. Only the file's times change: SQLite
+    /// reads neither. A missing file (no WAL yet) needs no notice.
+    static func announceCommit(databasePath: String) {
+        _ = utimensat(AT_FDCWD, databasePath + "-wal", nil, 0)
     }
 
     private static let coalescingPause: useconds_t = 1000

@@ -9,6 +9,8 @@ public struct SQLiteJobStore: JobStore {
     let clock: @Sendable () -> Date
     let finishHook: (any JobFinishHook<SQLiteTransaction>)?
     private let writerLock: WriterLock?
+    /// The database file whose commits other processes watch; nil in memory.
+    private let sharedPath: String?
 
     /// - Parameters:
     ///   - clock: the time every change is stamped with; tests inject their own.
@@ -25,11 +27,13 @@ public struct SQLiteJobStore: JobStore {
         // Only writers of a file share it with other processes.
         let shared = writer.path != ":memory:" && !writer.configuration.readonly
         writerLock = shared ? WriterLock(databasePath: writer.path, timeout: lockTimeout) : nil
+        sharedPath = shared ? writer.path : nil
     }
 
-    /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock.
+    /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock; once it
+    /// has committed, tells the processes watching the database (``DatabaseChangeWatcher``).
     func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await writer.writeWithoutTransaction { [writerLock] db in
+        try await writer.writeWithoutTransaction { [writerLock, sharedPath] db in
             let body = {
                 var result: T?
                 try db.inTransaction(.immediate) {
@@ -38,7 +42,9 @@ public struct SQLiteJobStore: JobStore {
                 }
                 return result!
             }
-            return try writerLock.map { try $0.hold(body) } ?? body()
+            let result = try writerLock.map { try $0.hold(body) } ?? body()
+            if let sharedPath { DatabaseChangeWatcher.announceCommit(databasePath: sharedPath) }
+            return result
         }
     }
 
