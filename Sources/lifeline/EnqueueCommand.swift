@@ -7,13 +7,14 @@ struct EnqueueCommand: AsyncParsableCommand {
         commandName: "enqueue",
         abstract: "Add a job, or a batch of jobs, to the queue.",
         discussion: """
-            Durations take ms, s, m, h (e.g. 250ms, 30s, 1h30m). With --idempotency-key, enqueueing
+            Durations take ms, s, m, h (e.g. 250ms, 30s, 1h30m). With --idempotency-key, enqueueing \
             the same kind and args again returns the existing job; other kind or args exit 3.
 
-            --batch reads one JSON object per line, all inserted in one transaction or none:
-              {"args": {"ms": 10}, "queue": "q", "priority": 1, "idempotency_key": "k",
-               "max_attempts": 5, "timeout": "30s", "backoff": "1s", "delay": "5m", "kind": "sleep"}
-            Every field is optional; KIND is the default kind.
+            --batch reads one JSON object per line, all inserted in one transaction or none. Every \
+            field is optional; KIND is the default kind. Three lines of a batch:
+              {"kind": "sleep", "args": {"ms": 10}, "queue": "q", "priority": 1}
+              {"idempotency_key": "k", "max_attempts": 5, "timeout": "30s"}
+              {"backoff": "1s", "delay": "5m"}
 
             Examples:
               lifeline enqueue noop

@@ -7,7 +7,7 @@ struct EventsCommand: AsyncParsableCommand {
         commandName: "events",
         abstract: "Print the event log, oldest first; --follow keeps printing new events.",
         discussion: """
-            Like tail -f, --follow starts with the last 10 events; --after, --since or --all
+            Like tail -f, --follow starts with the last 10 events; --after, --since or --all \
             start earlier.
 
             Examples:

@@ -7,7 +7,7 @@ struct Lifeline: AsyncParsableCommand {
         commandName: "lifeline",
         abstract: "A durable job queue on SQLite or PostgreSQL for disaster-recovery control planes.",
         discussion: """
-            The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue), or
+            The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue), or \
             where --db or LIFELINE_DATABASE_URL says: a file, or postgres://USER@HOST/DBNAME.
             Exit codes: 0 ok, 1 runtime failure, 3 conflict, 4 not found, 64 invalid input.
 

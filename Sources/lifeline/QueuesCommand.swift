@@ -134,8 +134,8 @@ struct QueuesRetainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retain", abstract: "Set how long a queue keeps finished jobs before workers prune them.",
         discussion: """
-            Workers delete finished jobs, with their events, once they are older than this:
-            completed ones after 7d and discarded or cancelled ones after 30d unless set here.
+            Workers delete finished jobs, with their events, once they are older than this: \
+            completed ones after 7d and discarded or cancelled ones after 30d unless set here. \
             0 keeps them forever. Server history is always kept.
 
             Examples:

@@ -21,13 +21,13 @@ struct ServeCommand: AsyncParsableCommand {
               POST /api/queues/NAME/pause  /api/queues/NAME/resume
               POST /api/servers/NAME/ACTION  (optional JSON body: recovery_point,
                    idempotency_key)
-            TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal
-            answers {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409
-            refused as the CLI refuses it (exit 3). Responses are never cached and load
+            TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal \
+            answers {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409 \
+            refused as the CLI refuses it (exit 3). Responses are never cached and load \
             nothing from anywhere (Content-Security-Policy: default-src 'none').
 
-            Binds to 127.0.0.1 by default. Another --host (reachable from other
-            machines) needs LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or
+            Binds to 127.0.0.1 by default. Another --host (reachable from other \
+            machines) needs LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or \
             SIGHUP stop it.
 
             Examples:

@@ -44,8 +44,8 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
             commandName: Name.action.rawValue,
             abstract: Name.action.summary,
             discussion: """
-                Refused (exit 3) unless the server's state allows it; the error says the state, the
-                allowed actions and, when busy, the running job. The same --idempotency-key again
+                Refused (exit 3) unless the server's state allows it; the error says the state, the \
+                allowed actions and, when busy, the running job. The same --idempotency-key again \
                 returns the same job.
 
                 Example:

@@ -6,7 +6,7 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Create recovery servers and move them through failover, failback and test failover.",
         discussion: """
-            Every action is checked, applied and its stage job enqueued in one transaction, and
+            Every action is checked, applied and its stage job enqueued in one transaction, and \
             returns at once; --wait blocks until the server rests again.
 
             Examples:

@@ -8,7 +8,7 @@ struct ServerCreateCommand: AsyncParsableCommand {
         commandName: "create",
         abstract: "Create a recovery server for a protected machine.",
         discussion: """
-            With the simulated infrastructure, the machine's recovery points (3 sets of disk images)
+            With the simulated infrastructure, the machine's recovery points (3 sets of disk images) \
             are generated under $LIFELINE_HOME/infra/machines/ if it has none.
 
             Example:

@@ -9,14 +9,14 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run jobs: one process with N slots, or a pool of P processes with N slots each.",
         discussion: """
-            SIGTERM, SIGINT or SIGHUP: stop claiming, let running jobs finish within --grace, then
-            give the rest back (available again, attempt not spent) and exit 0. A second signal
-            gives them back at once. A worker killed with SIGKILL
-            holds its jobs until their leases (--lease) expire; then any worker takes them back and
+            SIGTERM, SIGINT or SIGHUP: stop claiming, let running jobs finish within --grace, then \
+            give the rest back (available again, attempt not spent) and exit 0. A second signal \
+            gives them back at once. A worker killed with SIGKILL \
+            holds its jobs until their leases (--lease) expire; then any worker takes them back and \
             the lost attempt shows in the job's errors. LIFELINE_LOG_LEVEL sets the log level.
 
-            With --processes P, this process claims and records for the whole pool (one writer,
-            so the P × N slots share each commit) and P processes run the jobs; one that dies is
+            With --processes P, this process claims and records for the whole pool (one writer, \
+            so the P × N slots share each commit) and P processes run the jobs; one that dies is \
             restarted, and its jobs go back to their queues when their leases expire.
 
             Examples:
