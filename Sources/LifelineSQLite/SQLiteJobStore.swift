@@ -30,10 +30,13 @@ public struct SQLiteJobStore: JobStore {
         sharedPath = shared ? writer.path : nil
     }
 
-    /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock; once it
-    /// has committed, tells the processes watching the database (``DatabaseChangeWatcher``).
+    /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock; once a
+    /// transaction that changed rows has committed, tells the processes watching the database
+    /// (``DatabaseChangeWatcher``). One that changed nothing, such as an idle worker's claim,
+    /// says nothing: its own watcher would wake it to claim again, and again.
     func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await writer.writeWithoutTransaction { [writerLock, sharedPath] db in
+            let changesBefore = db.totalChangesCount
             let body = {
                 var result: T?
                 try db.inTransaction(.immediate) {
@@ -43,7 +46,9 @@ public struct SQLiteJobStore: JobStore {
                 return result!
             }
             let result = try writerLock.map { try $0.hold(body) } ?? body()
-            if let sharedPath { DatabaseChangeWatcher.announceCommit(databasePath: sharedPath) }
+            if let sharedPath, db.totalChangesCount != changesBefore {
+                DatabaseChangeWatcher.announceCommit(databasePath: sharedPath)
+            }
             return result
         }
     }
