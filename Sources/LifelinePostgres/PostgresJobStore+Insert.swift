@@ -50,7 +50,6 @@ extension PostgresJobStore {
             )
             SELECT id FROM inserted
             """)
-        try transaction.foldCountsNowAndThen()
         guard let id = try rows.first?.decode(Int64.self) else {
             let key = job.idempotencyKey ?? ""
             guard let existing = try transaction.jobGet(idempotencyKey: key) else {
@@ -58,6 +57,7 @@ extension PostgresJobStore {
             }
             return try job.answer(existing: existing)
         }
+        transaction.jobInserted()
         try transaction.eventAppend(.enqueued, job: id, server: job.server, data: job.enqueuedEventData(state: state))
         return InsertedJob(job: try job.inserted(id: id, now: transaction.now), existing: false)
     }

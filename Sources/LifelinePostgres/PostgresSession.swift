@@ -51,9 +51,9 @@ public final class PostgresSession: Sendable {
             do {
                 let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
                 let result = try body(transaction)
-                // The event lock, the events and the commit go in one round trip: the lock is
-                // held for as short a time as the commit allows.
-                try connection.pipeline(transaction.eventStatements() + ["COMMIT"])
+                // The counts' fold, the event lock, the events and the commit go in one round
+                // trip: the lock is held for as short a time as the commit allows.
+                try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"])
                 return result
             } catch {
                 _ = try? connection.query("ROLLBACK")

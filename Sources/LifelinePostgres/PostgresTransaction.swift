@@ -15,6 +15,7 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     /// a server moved. Claims and finishes do not announce themselves: a NOTIFY takes a lock
     /// on the database until the commit is on disk, so commits that send one take turns.
     private var announces = false
+    private var insertedJobs = 0
 
     init(connection: BlockingConnection, nowMs: Int64, hook: (any JobFinishHook<PostgresTransaction>)?) {
         self.connection = connection
@@ -77,10 +78,16 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         """
     }
 
-    /// Folds the kept counts' changes in about one call in 64, as the update and delete
-    /// triggers do, so a queue that only takes enqueues does not pile them up.
-    func foldCountsNowAndThen() throws {
-        if Int.random(in: 0..<64) == 0 { try connection.query("SELECT lifeline.counts_fold()") }
+    /// Counts a job inserted by this transaction, for ``foldStatements()``.
+    func jobInserted() {
+        insertedJobs += 1
+    }
+
+    /// The fold of the kept counts' changes, sent with the commit by about one inserted job in
+    /// 64, as the update and delete triggers fold, so a queue that only takes enqueues does not
+    /// pile changes up; once at most, as a transaction folds once.
+    func foldStatements() -> [PostgresQuery] {
+        Int.random(in: 0..<64) < insertedJobs ? ["SELECT lifeline.counts_fold()"] : []
     }
 
     public func serverGet(_ name: String) throws -> ServerInfo? {
