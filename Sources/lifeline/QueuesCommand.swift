@@ -96,31 +96,23 @@ struct QueuesLimitCommand: AsyncParsableCommand {
 /// subclass, for the reason given at ``ServerActionName``).
 class QueuePausing {
     class var paused: Bool { fatalError("each command says") }
-    class var configuration: CommandConfiguration { fatalError("each command says") }
 }
 
-final class Pause: QueuePausing {
-    override class var paused: Bool { true }
-    override class var configuration: CommandConfiguration {
-        CommandConfiguration(
-            commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
-            discussion: "Example:\n  lifeline queues pause nightly"
-        )
-    }
-}
-
-final class Resume: QueuePausing {
-    override class var paused: Bool { false }
-    override class var configuration: CommandConfiguration {
-        CommandConfiguration(
-            commandName: "resume", abstract: "Claim a paused queue's jobs again.",
-            discussion: "Example:\n  lifeline queues resume nightly"
-        )
-    }
-}
+final class Pause: QueuePausing { override class var paused: Bool { true } }
+final class Resume: QueuePausing { override class var paused: Bool { false } }
 
 struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
-    static var configuration: CommandConfiguration { Action.configuration }
+    static var configuration: CommandConfiguration {
+        Action.paused
+            ? CommandConfiguration(
+                commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
+                discussion: "Example:\n  lifeline queues pause nightly"
+            )
+            : CommandConfiguration(
+                commandName: "resume", abstract: "Claim a paused queue's jobs again.",
+                discussion: "Example:\n  lifeline queues resume nightly"
+            )
+    }
 
     @OptionGroup var target: QueueTarget
 
