@@ -26,6 +26,8 @@ let package = Package(
     targets: [
         // The POSIX pieces Swift cannot say safely: programs started under a reaper, a flock with a deadline.
         .target(name: "CLifelineSystem"),
+        // SQLite's process-wide settings, made through its variadic C API.
+        .target(name: "CLifelineSQLite", dependencies: [.product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Job model, states, retry policy, the storage protocol and the worker runtime. No SQL.
         .target(
             name: "LifelineQueue",
@@ -44,6 +46,7 @@ let package = Package(
         .target(
             name: "LifelineSQLite",
             dependencies: [
+                "CLifelineSQLite",
                 "CLifelineSystem",
                 "LifelineQueue",
                 "LifelineRecovery",

@@ -1,3 +1,4 @@
+import CLifelineSQLite
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -33,7 +34,7 @@ public enum SQLiteDatabase {
     private static func openWriter<Writer: DatabaseWriter>(
         path: String, lockTimeout: Duration, _ make: (Configuration) throws -> Writer
     ) throws -> Writer {
-        try checkSQLiteVersion()
+        try prepareLibrary()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         try DatabaseFileCheck.check(path: path)
         // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
@@ -63,7 +64,7 @@ public enum SQLiteDatabase {
     /// no lock is taken, and a stopped or busy writer does not hold it up (WAL readers never
     /// wait for writers). Works on a full disk and on a read-only mount.
     public static func openReadOnly(path: String) throws -> DatabaseQueue {
-        try checkSQLiteVersion()
+        try prepareLibrary()
         try DatabaseFileCheck.check(path: path)
         var config = Configuration()
         config.label = "lifeline-reader"
@@ -82,6 +83,7 @@ public enum SQLiteDatabase {
 
     /// A private in-memory database with the current schema.
     public static func openInMemory() throws -> DatabaseQueue {
+        try prepareLibrary()
         let queue = try DatabaseQueue(configuration: configuration())
         try migrate(queue)
         return queue
@@ -171,11 +173,16 @@ public enum SQLiteDatabase {
         }
     }
 
-    private static func checkSQLiteVersion() throws {
+    /// Settles SQLite's process-wide settings before its first use (later calls change
+    /// nothing), and refuses a library too old for Lifeline's SQL.
+    private static func prepareLibrary() throws {
+        _ = librarySettled
         let version = String(cString: sqlite3_libversion())
         let parts = version.split(separator: ".").compactMap { Int($0) }
         guard parts.count >= 2, (parts[0], parts[1]) >= minimumSQLite else {
             throw DatabaseOpenError.sqliteTooOld(found: version, needed: "\(minimumSQLite.major).\(minimumSQLite.minor)")
         }
     }
+
+    private static let librarySettled: Void = { _ = lifeline_sqlite_skip_memory_statistics() }()
 }
