@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
         " AND jobs.lease_owner = f.owner AND jobs.server IS NULL RETURNING jobs.id");
     sqlite3_stmt *events = prepare(db,
         "INSERT INTO events (at, type, job, server, data) SELECT ?1, json_extract(value, '$[0]'),"
-        " json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_quote(json_extract(value, '$[3]'))"
+        " json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')"
         " FROM json_each(?2) ORDER BY key");
     // The enqueue's single-row insert and its event, as `enqueue --batch` makes them.
     sqlite3_stmt *event = prepare(db, "INSERT INTO events (at, type, job, server, data) VALUES (?1, ?2, ?3, NULL,"
@@ -113,8 +113,8 @@ int main(int argc, char **argv) {
         // Lifeline's started events carry the attempt, the job's kind and the worker.
         int length = sprintf(rows, "[");
         for (int i = 0; i < claimed; i++)
-            length += sprintf(rows + length, "%s[\"started\",%lld,null,{\"attempt\":%lld,\"kind\":\"noop\","
-                              "\"worker\":\"vm:12345:1h54x5f\"}]", i ? "," : "", ids[i], attempts[i]);
+            length += sprintf(rows + length, "%s[\"started\",%lld,null,\"{\\\"attempt\\\":%lld,\\\"kind\\\":\\\"noop\\\","
+                              "\\\"worker\\\":\\\"vm:12345:1h54x5f\\\"}\"]", i ? "," : "", ids[i], attempts[i]);
         sprintf(rows + length, "]");
         long long at = wall_ms();
         sqlite3_bind_int64(events, 1, at);
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
             int found = 0;
             for (int j = 0; j < completed && !found; j++) found = done[j] == ids[i];
             if (!found) continue;
-            length += sprintf(rows + length, "%s[\"completed\",%lld,null,{\"attempt\":%lld}]", first ? "" : ",", ids[i], attempts[i]);
+            length += sprintf(rows + length, "%s[\"completed\",%lld,null,\"{\\\"attempt\\\":%lld}\"]", first ? "" : ",", ids[i], attempts[i]);
             first = 0;
         }
         sprintf(rows + length, "]");

@@ -14,18 +14,14 @@ enum EventLog {
 
     /// Appends `events`, in order, in one statement. A claim or a finish of 64 jobs pays for
     /// one statement instead of 64 (and, since the table has triggers, one statement journal).
-    /// Each event's data goes in as JSON, not as a string holding JSON, so it is written once
-    /// and never escaped; `json_quote` gives back the text of any JSON value (an object's text
-    /// as it is, a string's quoted).
     static func append(_ db: Database, at: Int64, _ events: [(type: EventType, job: Int64, server: String?, data: JSONValue)]) throws {
         guard !events.isEmpty else { return }
         let rows = JSONValue.array(events.map { event in
-            .array([.string(event.type.rawValue), .int(event.job), event.server.map { .string($0) } ?? .null, event.data])
+            .array([.string(event.type.rawValue), .int(event.job), event.server.map { .string($0) } ?? .null, .string(event.data.canonicalText)])
         })
         try RawStatement(db, """
             INSERT INTO events (at, type, job, server, data)
-            SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-                   json_quote(json_extract(value, '$[3]'))
+            SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
             FROM json_each(?2) ORDER BY key
             """, [.int(at), .text(rows.canonicalText)]).execute()
     }
