@@ -54,6 +54,45 @@ struct DatabaseFileTests {
         #expect(try await store.statsGet().counts["b"] == [.available: 2])
     }
 
+    @Test("a database of schema 4 is brought up to date: its state checks and outcome counter compare, and hold as before")
+    func comparisonsOfAnOlderDatabase() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let raw = try DatabaseQueue(path: path)
+        try SchemaMigrations.migrator.migrate(raw, upTo: "v4-job-counts")
+        let insert = """
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
+                              backoff_jitter, run_at, created_at, finished_at) VALUES ('a', 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0, ?)
+            """
+        try await raw.write { try $0.execute(sql: insert, arguments: ["available", nil]) }
+        try raw.close()
+
+        let pool = try SQLiteDatabase.openPool(path: path)
+        try await pool.write { db in
+            #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == SchemaMigrations.version)
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            for name in ["jobs", "events_counted"] {
+                let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [name]) ?? ""
+                #expect(definition.contains("state = 'completed' OR") || definition.contains("type = 'completed' OR"), "\(definition)")
+                #expect(!definition.contains("state IN") && !definition.contains("type IN"), "\(definition)")
+            }
+            // The checks hold as before.
+            #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["finished", nil]) }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["completed", nil]) }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["available", 1]) }
+            try db.execute(sql: insert, arguments: ["completed", 1])
+            try db.execute(sql: insert, arguments: ["cancelled", 1])
+            // The counter counts outcome events only.
+            for type in ["started", "completed", "retrying", "discarded", "snoozed"] {
+                try db.execute(sql: "INSERT INTO events (at, type, job, data) VALUES (5000, ?, 1, '{}')", arguments: [type])
+            }
+            #expect(try Int.fetchOne(db, sql: "SELECT sum(n) FROM outcome_counts WHERE second = 5") == 3)
+        }
+        let store = SQLiteJobStore(writer: pool)
+        #expect(try await store.statsGet().counts["a"] == [.available: 1, .completed: 1, .cancelled: 1])
+    }
+
     static let wrongFiles: [(String, Data)] = [
         ("empty file", Data()),
         ("random bytes", Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })),
