@@ -88,55 +88,54 @@ extension JSONValue {
 
     /// The canonical text: keys sorted, no insignificant white space. Two equal documents
     /// always have the same canonical text, which is what idempotency keys compare. Written by
-    /// hand: it runs for every event and job on the hot path.
+    /// hand, as bytes (a String grows by small appends far more slowly): it runs for every
+    /// event and job on the hot path.
     public var canonicalText: String {
-        var text = ""
-        write(to: &text)
-        return text
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        write(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    private func write(to text: inout String) {
+    private func write(to bytes: inout [UInt8]) {
         switch self {
-        case .null: text += "null"
-        case .bool(let value): text += value ? "true" : "false"
-        case .int(let value): text += String(value)
+        case .null: bytes.append(contentsOf: "null".utf8)
+        case .bool(let value): bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): bytes.append(contentsOf: String(value).utf8)
         case .double(let value):
-            text += value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)") : "null"
-        case .string(let value): Self.writeString(value, to: &text)
+            let text = value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)") : "null"
+            bytes.append(contentsOf: text.utf8)
+        case .string(let value): Self.writeString(value, to: &bytes)
         case .array(let values):
-            text += "["
+            bytes.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
-                if index > 0 { text += "," }
-                value.write(to: &text)
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                value.write(to: &bytes)
             }
-            text += "]"
+            bytes.append(UInt8(ascii: "]"))
         case .object(let fields):
-            text += "{"
+            bytes.append(UInt8(ascii: "{"))
             for (index, key) in fields.keys.sorted().enumerated() {
-                if index > 0 { text += "," }
-                Self.writeString(key, to: &text)
-                text += ":"
-                fields[key]!.write(to: &text)
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                Self.writeString(key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                fields[key]!.write(to: &bytes)
             }
-            text += "}"
+            bytes.append(UInt8(ascii: "}"))
         }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ value: String, to text: inout String) {
-        text += "\""
-        // Most strings need no escaping: copy them whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            text += value
-            text += "\""
+    /// Every byte of a multi-byte UTF-8 sequence is 0x80 or more, so only ASCII bytes are
+    /// ever escaped, and most strings need none: they are copied whole.
+    private static func writeString(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
             return
         }
-        // Byte by byte: every byte of a multi-byte UTF-8 sequence is 0x80 or more, so only
-        // ASCII bytes are ever escaped (a nested document, such as an event's data inside a
-        // batch of events, escapes every quote of it).
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(value.utf8.count + 16)
         for byte in value.utf8 {
             let short: UInt8? = switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"): byte
@@ -146,18 +145,17 @@ extension JSONValue {
             default: nil
             }
             if let short {
-                escaped.append(UInt8(ascii: "\\"))
-                escaped.append(short)
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(short)
             } else if byte < 0x20 {
-                escaped.append(contentsOf: "\\u00".utf8)
-                escaped.append(hexDigits[Int(byte >> 4)])
-                escaped.append(hexDigits[Int(byte & 0xF)])
+                bytes.append(contentsOf: "\\u00".utf8)
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0xF)])
             } else {
-                escaped.append(byte)
+                bytes.append(byte)
             }
         }
-        text += String(decoding: escaped, as: UTF8.self)
-        text += "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Decodes the document into a typed value, e.g. a job kind's arguments.
