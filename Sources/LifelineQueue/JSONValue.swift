@@ -128,32 +128,29 @@ extension JSONValue {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Every byte of a multi-byte UTF-8 sequence is 0x80 or more, so only ASCII bytes are
-    /// ever escaped, and most strings need none: they are copied whole.
+    /// ever escaped. The runs between them are copied whole: a nested document, such as an
+    /// event's data inside a batch of events, is mostly such runs between its quotes.
     private static func writeString(_ value: String, to bytes: inout [UInt8]) {
+        var value = value
         bytes.append(UInt8(ascii: "\""))
-        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in value.utf8 {
-            let short: UInt8? = switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): byte
-            case UInt8(ascii: "\n"): UInt8(ascii: "n")
-            case UInt8(ascii: "\r"): UInt8(ascii: "r")
-            case UInt8(ascii: "\t"): UInt8(ascii: "t")
-            default: nil
-            }
-            if let short {
+        value.withUTF8 { utf8 in
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: utf8[runStart..<index])
+                runStart = index + 1
                 bytes.append(UInt8(ascii: "\\"))
-                bytes.append(short)
-            } else if byte < 0x20 {
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(hexDigits[Int(byte >> 4)])
-                bytes.append(hexDigits[Int(byte & 0xF)])
-            } else {
-                bytes.append(byte)
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+                default:
+                    bytes.append(contentsOf: "u00".utf8)
+                    bytes.append(hexDigits[Int(byte >> 4)])
+                    bytes.append(hexDigits[Int(byte & 0xF)])
+                }
             }
+            bytes.append(contentsOf: utf8[runStart...])
         }
         bytes.append(UInt8(ascii: "\""))
     }
