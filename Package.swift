@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineSQLiteTests",
-            dependencies: ["LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit"]
+            dependencies: ["CLifelineSQLite", "LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit"]
         ),
         .testTarget(
             name: "LifelinePostgresTests",

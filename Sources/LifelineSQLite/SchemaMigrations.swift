@@ -1,7 +1,9 @@
+import CLifelineSQLite
 import GRDB
 
 /// The schema, as frozen migrations. A shipped migration is never edited: changes come as
-/// new migrations appended here. They are plain SQL and import no application type.
+/// new migrations appended here. They are SQL (v5 edits a table's definition with a few
+/// lines of Swift around it) and import no application type.
 enum SchemaMigrations {
     /// `PRAGMA application_id` of every Lifeline database ("LFLN"), so a file of another
     /// program is told apart before anything touches it.
@@ -221,6 +223,9 @@ enum SchemaMigrations {
         let definition = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
         let before = try String.fetchOne(db, sql: definition) ?? ""
         let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        // A build of SQLite that is defensive by default would refuse the edit.
+        let defensive = lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 0)
+        defer { if defensive > 0 { _ = lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) } }
         try db.execute(sql: """
             PRAGMA writable_schema = ON;
             UPDATE sqlite_master SET sql = replace(replace(sql,

@@ -1,3 +1,4 @@
+import CLifelineSQLite
 import Foundation
 import GRDB
 import LifelineQueue
@@ -91,6 +92,25 @@ struct DatabaseFileTests {
         }
         let store = SQLiteJobStore(writer: pool)
         #expect(try await store.statsGet().counts["a"] == [.available: 1, .completed: 1, .cancelled: 1])
+    }
+
+    @Test("schema 5's edit of the jobs table goes through on a connection that is defensive, and leaves it so")
+    func comparisonsOnADefensiveConnection() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let raw = try DatabaseQueue(path: directory.path("lifeline.db"))
+        try SchemaMigrations.migrator.migrate(raw, upTo: "v4-job-counts")
+        try raw.writeWithoutTransaction { db in
+            #expect(lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) == 0)
+        }
+        try SchemaMigrations.migrator.migrate(raw)
+        try raw.writeWithoutTransaction { db in
+            let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'jobs'") ?? ""
+            #expect(!definition.contains("state IN"))
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            // Still defensive: the flag was on before the edit.
+            #expect(lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) == 1)
+        }
     }
 
     static let wrongFiles: [(String, Data)] = [

@@ -7,4 +7,9 @@
 /// process; returns SQLite's result code (SQLITE_MISUSE after it).
 int lifeline_sqlite_skip_memory_statistics(void);
 
+/// Sets the defensive flag of `connection` (an `sqlite3 *`), which forbids editing the
+/// schema through `writable_schema`; some builds of SQLite set it by default. Returns the
+/// flag as it was before, or -1 if SQLite refused.
+int lifeline_sqlite_set_defensive(void *connection, int on);
+
 #endif
