@@ -69,10 +69,7 @@ extension PostgresJobStore {
     /// update itself. Returns the ids it completed; the others (fence lost, or a server's job,
     /// whose lifecycle reads the whole row) take the general path.
     private static func complete(_ finishes: [JobFinish], _ transaction: PostgresTransaction) throws -> Set<Int64> {
-        let completions = finishes.compactMap { finish -> (finish: JobFinish, result: JSONValue?)? in
-            guard case .completed(let result) = finish.outcome else { return nil }
-            return (finish, result)
-        }
+        let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
         let entries = JSONValue.array(completions.map { finish, result in
             [

@@ -60,10 +60,7 @@ extension SQLiteJobStore {
     /// it completed; the others (fence lost, or a server's job, whose lifecycle reads the
     /// whole row) take the general path.
     private static func complete(_ finishes: [JobFinish], _ db: Database, now: Int64) throws -> Set<Int64> {
-        let completions = finishes.compactMap { finish -> (finish: JobFinish, result: JSONValue?)? in
-            guard case .completed(let result) = finish.outcome else { return nil }
-            return (finish, result)
-        }
+        let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
         let rows = JSONValue.array(completions.map { finish, result in
             .array([.int(finish.id), .int(Int64(finish.attempt)), .string(finish.owner), result.map { .string($0.canonicalText) } ?? .null])

@@ -220,8 +220,6 @@ enum SchemaMigrations {
     /// definition is edited in place, as SQLite documents for such changes, rather than copied
     /// row by row into a new table under the writer lock.
     private static func editJobsChecks(_ db: Database) throws {
-        let definition = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
-        let before = try String.fetchOne(db, sql: definition) ?? ""
         let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
         // A build of SQLite that is defensive by default would refuse the edit.
         let defensive = lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 0)
@@ -240,8 +238,8 @@ enum SchemaMigrations {
             PRAGMA writable_schema = OFF;
             """)
         // A definition worded otherwise than schema 1's would be left as it was: say so.
-        let after = try String.fetchOne(db, sql: definition) ?? ""
-        guard after != before, !after.contains("state IN") else {
+        let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'")
+        guard let definition, !definition.contains("state IN") else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the jobs table is not defined as Lifeline's schema 1 made it")
         }
     }

@@ -83,3 +83,14 @@ public struct OutcomeChange: Sendable {
         newError = AttemptError(attempt: job.attempt, at: now, error: message, worker: job.leaseOwner)
     }
 }
+
+extension JobFinish {
+    /// The finishes that complete their jobs, with each one's result: the batch a store
+    /// completes in one statement, without reading the rows first.
+    public static func completions(in finishes: [JobFinish]) -> [(finish: JobFinish, result: JSONValue?)] {
+        finishes.compactMap { finish in
+            guard case .completed(let result) = finish.outcome else { return nil }
+            return (finish, result)
+        }
+    }
+}
