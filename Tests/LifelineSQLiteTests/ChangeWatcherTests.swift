@@ -44,13 +44,4 @@ struct ChangeWatcherTests {
         guard stat(path, &info) == 0 else { throw POSIXError(.ENOENT) }
         return [info.st_ctim.tv_sec, info.st_ctim.tv_nsec]
     }
-
-    @Test("a database made by a one-shot command is in WAL mode with synchronous FULL")
-    func oneConnection() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let queue = try SQLiteDatabase.openConnection(path: directory.path("lifeline.db"))
-        #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
-    }
 }

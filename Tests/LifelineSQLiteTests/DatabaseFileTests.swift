@@ -24,6 +24,15 @@ struct DatabaseFileTests {
         #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA busy_timeout") } != nil)
     }
 
+    @Test("a database made by a one-shot command is in WAL mode with synchronous FULL")
+    func oneConnection() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let queue = try SQLiteDatabase.openConnection(path: directory.path("lifeline.db"))
+        #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
     @Test("reopening a database keeps its jobs")
     func reopen() async throws {
         let directory = try TemporaryDirectory()
@@ -38,8 +47,7 @@ struct DatabaseFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("lifeline.db")
-        let raw = try DatabaseQueue(path: path)
-        try SchemaMigrations.migrator.migrate(raw, upTo: "v3-queue-retention")
+        let raw = try Self.olderDatabase(path, upTo: "v3-queue-retention")
         try await raw.write { db in
             for (queue, state) in [("a", "available"), ("a", "available"), ("a", "scheduled"), ("b", "available")] {
                 try db.execute(sql: """
@@ -60,8 +68,7 @@ struct DatabaseFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("lifeline.db")
-        let raw = try DatabaseQueue(path: path)
-        try SchemaMigrations.migrator.migrate(raw, upTo: "v4-job-counts")
+        let raw = try Self.olderDatabase(path, upTo: "v4-job-counts")
         let insert = """
             INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                               backoff_jitter, run_at, created_at, finished_at) VALUES ('a', 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0, ?)
@@ -98,8 +105,7 @@ struct DatabaseFileTests {
     func comparisonsOnADefensiveConnection() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let raw = try DatabaseQueue(path: directory.path("lifeline.db"))
-        try SchemaMigrations.migrator.migrate(raw, upTo: "v4-job-counts")
+        let raw = try Self.olderDatabase(directory.path("lifeline.db"), upTo: "v4-job-counts")
         try raw.writeWithoutTransaction { db in
             #expect(lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) == 0)
         }
@@ -189,6 +195,13 @@ struct DatabaseFileTests {
             let scans = plan.filter { $0.hasPrefix("SCAN jobs") || $0.hasPrefix("SCAN j ") }
             #expect(scans.allSatisfy { $0.contains("jobs_lease") }, "\(sql): \(plan)")
         }
+    }
+
+    /// A database file of an older schema, as a build of that schema left it.
+    private static func olderDatabase(_ path: String, upTo migration: String) throws -> DatabaseQueue {
+        let raw = try DatabaseQueue(path: path)
+        try SchemaMigrations.migrator.migrate(raw, upTo: migration)
+        return raw
     }
 
     private func permissions(_ path: String) throws -> Int {
