@@ -157,7 +157,7 @@ extension JSONValue {
 
     /// Decodes the document into a typed value, e.g. a job kind's arguments.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(canonicalText.utf8))
+        try T(from: JSONValueDecoder(value: self, codingPath: []))
     }
 
     /// The document of an encodable value.

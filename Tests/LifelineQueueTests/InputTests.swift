@@ -49,4 +49,21 @@ struct InputTests {
         BuiltinKinds.register(in: &registry)
         #expect(throws: JobInputError.self) { try registry.prepare(request) }
     }
+
+    @Test("bad args are refused naming the field, what it must be and what it is", arguments: [
+        (EnqueueRequest(kind: "sleep", args: ["ms": "ten"]), "invalid args for 'sleep': field 'ms' must be an integer, not a string"),
+        (EnqueueRequest(kind: "sleep", args: ["ms": .null]), "invalid args for 'sleep': field 'ms' must be an integer, not null"),
+        (EnqueueRequest(kind: "sleep", args: [:]), "invalid args for 'sleep': missing field 'ms'"),
+        (EnqueueRequest(kind: "sleep", args: ["ms": .double(1.5)]),
+         "invalid args for 'sleep': field 'ms': 1.5 is not a whole number from -9223372036854775808 to 9223372036854775807"),
+        (EnqueueRequest(kind: "exec", args: ["argv": "ls"]), "invalid args for 'exec': field 'argv' must be an array, not a string"),
+        (EnqueueRequest(kind: "exec", args: ["argv": ["ls", 1]]), "invalid args for 'exec': field 'argv[1]' must be a string, not a number"),
+        (EnqueueRequest(kind: "exec", args: ["argv": ["ls"], "env": ["A": true]]),
+         "invalid args for 'exec': field 'env.A' must be a string, not true or false"),
+    ])
+    func refusedArgs(_ request: EnqueueRequest, _ message: String) {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        #expect(throws: JobInputError(message)) { try registry.prepare(request) }
+    }
 }

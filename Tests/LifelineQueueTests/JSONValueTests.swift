@@ -26,4 +26,76 @@ struct JSONValueTests {
     func escapes() {
         #expect(JSONValue.string("a\"b\\c\nd\re\tf\u{1}g\u{1F}").canonicalText == #""a\"b\\c\nd\re\tf\u0001g\u001f""#)
     }
+
+    @Test("typed values decode from a document as JSONDecoder decodes them from its text: the same value, or the same error at the same path")
+    func typedDecoding() throws {
+        let documents = [
+            #"{}"#, #"[]"#, #""x""#, "3", "null", #"{"ms": 5}"#, #"{"ms": -1}"#, #"{"ms": 1.5}"#, #"{"ms": 2.0}"#,
+            #"{"ms": "5"}"#, #"{"ms": null}"#, #"{"ms": 9223372036854775807}"#, #"{"ms": 1e30}"#, #"{"argv": ["a", "b"]}"#,
+            #"{"argv": "ls"}"#, #"{"argv": [1]}"#, #"{"argv": ["a", null]}"#, #"{"argv": []}"#,
+            #"{"argv": ["a"], "env": {"A": "1"}, "cwd": "/"}"#, #"{"argv": ["a"], "env": {"A": 1}}"#, #"{"argv": ["a"], "env": []}"#,
+            #"{"fail_times": 3, "extra": {"deep": [1, 2]}}"#, #"{"flag": true, "ratio": 0.5, "small": 255, "mode": "fast","#
+                + #" "nested": {"list": [1, 2, 3]}, "table": {"a": [1], "b": []}, "any": {"x": [null, 1.5, "y"]}}"#,
+            #"{"flag": 1, "ratio": 1, "small": 256, "mode": "fast", "nested": {"list": [1]}, "table": {}, "any": null}"#,
+            #"{"flag": false, "ratio": 2, "small": 0, "mode": "slow", "nested": {"list": null}, "table": {}, "any": 1}"#,
+            #"{"flag": false, "ratio": 2, "small": -1, "mode": "fast", "nested": [], "table": {}, "any": 1}"#,
+            #"{"flag": false, "ratio": 2, "small": 1, "mode": "fast", "nested": {"list": [1, "2"]}, "table": {"a": [true]}, "any": 1}"#,
+            #"{"flag": null, "ratio": 2, "small": 1, "mode": "fast", "nested": {}, "table": {}, "any": 1}"#,
+        ]
+        for text in documents {
+            let document = try JSONValue(parsing: text)
+            #expect(outcome(of: BuiltinKinds.NoArgs.self, document) == foundationOutcome(of: BuiltinKinds.NoArgs.self, text), "\(text)")
+            #expect(outcome(of: BuiltinKinds.SleepArgs.self, document) == foundationOutcome(of: BuiltinKinds.SleepArgs.self, text), "\(text)")
+            #expect(outcome(of: BuiltinKinds.FlakyArgs.self, document) == foundationOutcome(of: BuiltinKinds.FlakyArgs.self, text), "\(text)")
+            #expect(outcome(of: BuiltinKinds.ExecArgs.self, document) == foundationOutcome(of: BuiltinKinds.ExecArgs.self, text), "\(text)")
+            #expect(outcome(of: Everything.self, document) == foundationOutcome(of: Everything.self, text), "\(text)")
+            #expect(outcome(of: [Int8].self, document) == foundationOutcome(of: [Int8].self, text), "\(text)")
+            #expect(outcome(of: JSONValue.self, document) == foundationOutcome(of: JSONValue.self, text), "\(text)")
+        }
+    }
+
+    /// Every kind of value a job's arguments may hold.
+    private struct Everything: Codable {
+        enum Mode: String, Codable { case fast }
+        struct Nested: Codable { var list: [Int]? }
+        var flag: Bool
+        var ratio: Double
+        var small: UInt8
+        var mode: Mode
+        var nested: Nested
+        var table: [String: [Int]]
+        var any: JSONValue?
+    }
+
+    private func outcome<T: Codable>(of type: T.Type, _ document: JSONValue) -> String {
+        describe { try document.decode(T.self) }
+    }
+
+    private func foundationOutcome<T: Codable>(of type: T.Type, _ text: String) -> String {
+        describe { try JSONDecoder().decode(T.self, from: Data(text.utf8)) }
+    }
+
+    /// The value decoded, written back as JSON; or the error's case, path, type and message.
+    private func describe<T: Codable>(_ decode: () throws -> T) -> String {
+        let path = { (keys: [any CodingKey]) in keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return String(decoding: try encoder.encode(try decode()), as: UTF8.self)
+        } catch DecodingError.keyNotFound(let key, let context) {
+            return "keyNotFound \(key.stringValue) at \(path(context.codingPath))"
+        } catch DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context) {
+            // JSONDecoder calls a null Bool a mismatch and a null Int a missing value; users read the same message.
+            return "mismatch \(type) at \(path(context.codingPath))"
+        } catch DecodingError.dataCorrupted(let context) where context.debugDescription == "The given data was not valid JSON." {
+            // What JSONDecoder says of a number that does not fit; the value decoder names the field.
+            return "number out of range"
+        } catch DecodingError.dataCorrupted(let context) where context.debugDescription.contains(" is not a whole number from ") {
+            return "number out of range"
+        } catch DecodingError.dataCorrupted(let context) {
+            return "dataCorrupted at \(path(context.codingPath)): \(context.debugDescription)"
+        } catch {
+            return "\(error)"
+        }
+    }
 }
