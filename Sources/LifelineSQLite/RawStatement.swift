@@ -32,7 +32,8 @@ struct RawStatement {
         statement = try db.cachedStatement(sql: sql)
         handle = statement.sqliteStatement
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
+        // Every parameter is bound below, so none keeps a value from the last use.
+        precondition(Int32(values.count) == sqlite3_bind_parameter_count(handle), "\(values.count) values for the parameters of: \(sql)")
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             switch value {
