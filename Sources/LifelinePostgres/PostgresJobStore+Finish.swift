@@ -13,9 +13,9 @@ extension PostgresJobStore {
             let rows = try transaction.connection.query("""
                 UPDATE jobs j
                 SET lease_expires_at = \(now + request.lease.milliseconds), heartbeat_at = \(now),
-                    progress = coalesce(e->>'progress', j.progress)
-                FROM json_array_elements(\(entries)::json) AS e
-                WHERE j.id = (e->>'id')::bigint AND j.state = 'running' AND j.attempt = (e->>'attempt')::int
+                    progress = coalesce(e.progress, j.progress)
+                FROM json_to_recordset(\(entries)::json) AS e(id bigint, attempt int, progress text)
+                WHERE j.id = e.id AND j.state = 'running' AND j.attempt = e.attempt
                   AND j.lease_owner = \(request.owner)
                 RETURNING j.id, j.cancel_requested
                 """)
@@ -78,11 +78,11 @@ extension PostgresJobStore {
             ]
         }).canonicalText
         // The rows are locked in id order, as everywhere, so that two transactions never wait
-        // on each other's rows.
+        // on each other's rows. json_to_recordset reads each entry's JSON once; `->>` would
+        // parse the entry again for every field.
         let rows = try transaction.connection.query("""
             WITH c AS (
-                SELECT (e->>'id')::bigint AS id, (e->>'attempt')::int AS attempt, e->>'owner' AS owner, e->>'result' AS result
-                FROM json_array_elements(\(entries)::json) AS e
+                SELECT * FROM json_to_recordset(\(entries)::json) AS e(id bigint, attempt int, owner text, result text)
             ), fenced AS (
                 SELECT j.id, c.result FROM jobs j JOIN c ON j.id = c.id AND j.attempt = c.attempt AND j.lease_owner = c.owner
                 WHERE j.state = 'running' AND j.server IS NULL
@@ -122,12 +122,12 @@ extension PostgresJobStore {
         }).canonicalText
         try transaction.connection.query("""
             UPDATE jobs j
-            SET state = c->>'state', attempt = (c->>'attempt')::int, run_at = (c->>'run_at')::bigint,
-                finished_at = (c->>'finished_at')::bigint, result = c->>'result',
-                errors = CASE WHEN c->>'error' IS NULL THEN j.errors ELSE (j.errors::jsonb || jsonb_build_array((c->>'error')::jsonb))::text END,
+            SET state = c.state, attempt = c.attempt, run_at = c.run_at, finished_at = c.finished_at, result = c.result,
+                errors = CASE WHEN c.error IS NULL THEN j.errors ELSE (j.errors::jsonb || jsonb_build_array(c.error::jsonb))::text END,
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false
-            FROM json_array_elements(\(rows)::json) AS c
-            WHERE j.id = (c->>'id')::bigint
+            FROM json_to_recordset(\(rows)::json)
+                AS c(id bigint, state text, attempt int, run_at bigint, finished_at bigint, result text, error text)
+            WHERE j.id = c.id
             """)
         for change in changes {
             try transaction.eventAppend(change.event, job: change.job.id, server: change.job.server, data: change.eventData)

@@ -59,9 +59,10 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
             """
             WITH added AS (
                 INSERT INTO events (at, type, job, server, data)
-                SELECT (e->>'at')::bigint, e->>'type', (e->>'job')::bigint, e->>'server', e->>'data'
-                FROM json_array_elements(\(JSONValue.array(events).canonicalText)::json) WITH ORDINALITY AS x(e, n)
-                ORDER BY n
+                SELECT e.at, e.type, e.job, e.server, e.data
+                FROM ROWS FROM (json_to_recordset(\(JSONValue.array(events).canonicalText)::json)
+                                AS (at bigint, type text, job bigint, server text, data text)) WITH ORDINALITY AS e(at, type, job, server, data, n)
+                ORDER BY e.n
                 RETURNING type, at
             )
             \(unescaped: PostgresTransaction.countOutcomes("added"))
