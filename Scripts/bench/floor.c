@@ -38,6 +38,36 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
 
 static void exec(sqlite3 *db, const char *sql) { check(sqlite3_exec(db, sql, NULL, NULL, NULL), db, sql); }
 
+/* The statement for `count` rows: `head`, then `row` written `count` times, then `tail`;
+   prepared on first use and kept in `cache` by count. */
+static sqlite3_stmt *multi_row(sqlite3 *db, sqlite3_stmt **cache, char *sql, int count, const char *head, const char *row,
+                               const char *tail) {
+    if (!cache[count]) {
+        int length = sprintf(sql, "%s", head);
+        for (int i = 0; i < count; i++) length += sprintf(sql + length, "%s%s", i ? ", " : "", row);
+        sprintf(sql + length, "%s", tail);
+        cache[count] = prepare(db, sql);
+    }
+    return cache[count];
+}
+
+/* The events of a batch, in its order, in one statement. */
+static void append_events(sqlite3 *db, sqlite3_stmt **cache, char *sql, long long at, const char *type, long long *jobs,
+                          char (*data)[96], int count) {
+    if (count == 0) return;
+    sqlite3_stmt *insert = multi_row(db, cache, sql, count, "INSERT INTO events (at, type, job, server, data) VALUES ",
+                                     "(?1, ?, ?, ?, ?)", "");
+    sqlite3_bind_int64(insert, 1, at);
+    for (int i = 0; i < count; i++) {
+        sqlite3_bind_text(insert, 2 + 4 * i, type, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 3 + 4 * i, jobs[i]);
+        sqlite3_bind_null(insert, 4 + 4 * i);
+        sqlite3_bind_text(insert, 5 + 4 * i, data[i], -1, SQLITE_STATIC);
+    }
+    check(sqlite3_step(insert), db, "events");
+    sqlite3_reset(insert);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: floor DB JOBS BATCH\n");
@@ -61,21 +91,15 @@ int main(int argc, char **argv) {
         " attempt, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms, backoff_jitter, run_at, lease_owner,"
         " lease_expires_at, heartbeat_at, progress, result, errors, idempotency_key, server, cancel_requested, created_at,"
         " attempted_at, finished_at");
-    // A batch's completions and events, each in one statement (EventLog and SQLiteJobStore+Finish).
-    sqlite3_stmt *complete = prepare(db,
-        "UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL,"
-        " lease_expires_at = NULL, cancel_requested = 0 FROM (SELECT json_extract(value, '$[0]') AS id,"
-        " json_extract(value, '$[1]') AS attempt, json_extract(value, '$[2]') AS owner, json_extract(value, '$[3]') AS result"
-        " FROM json_each(?2)) AS f WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt"
-        " AND jobs.lease_owner = f.owner AND jobs.server IS NULL RETURNING jobs.id");
-    sqlite3_stmt *events = prepare(db,
-        "INSERT INTO events (at, type, job, server, data) SELECT ?1, json_extract(value, '$[0]'),"
-        " json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')"
-        " FROM json_each(?2) ORDER BY key");
+    // A batch's completions and events, each in one statement of as many rows as the batch,
+    // every value bound (MultiRow, EventLog and SQLiteJobStore+Finish); made once per size.
+    sqlite3_stmt **completes = calloc((size_t)batch + 1, sizeof *completes);
+    sqlite3_stmt **events = calloc((size_t)batch + 1, sizeof *events);
     // The enqueue's single-row insert and its event, as `enqueue --batch` makes them.
     sqlite3_stmt *event = prepare(db, "INSERT INTO events (at, type, job, server, data) VALUES (?1, ?2, ?3, NULL,"
         " '{\"kind\":\"noop\",\"queue\":\"default\",\"state\":\"available\"}')");
-    char *rows = malloc(256 * (size_t)batch + 16);
+    char *sql = malloc(32 * (size_t)batch + 512);
+    char (*data)[96] = malloc(96 * (size_t)batch);
 
     double start = now();
     for (int done = 0; done < jobs; done += batch) {
@@ -111,43 +135,39 @@ int main(int argc, char **argv) {
         }
         sqlite3_reset(claim);
         // Lifeline's started events carry the attempt, the job's kind and the worker.
-        int length = sprintf(rows, "[");
         for (int i = 0; i < claimed; i++)
-            length += sprintf(rows + length, "%s[\"started\",%lld,null,\"{\\\"attempt\\\":%lld,\\\"kind\\\":\\\"noop\\\","
-                              "\\\"worker\\\":\\\"vm:12345:1h54x5f\\\"}\"]", i ? "," : "", ids[i], attempts[i]);
-        sprintf(rows + length, "]");
-        long long at = wall_ms();
-        sqlite3_bind_int64(events, 1, at);
-        sqlite3_bind_text(events, 2, rows, -1, SQLITE_STATIC);
-        check(sqlite3_step(events), db, "events");
-        sqlite3_reset(events);
+            sprintf(data[i], "{\"attempt\":%lld,\"kind\":\"noop\",\"worker\":\"vm:12345:1h54x5f\"}", attempts[i]);
+        append_events(db, events, sql, wall_ms(), "started", ids, data, claimed);
         exec(db, "COMMIT");
         if (claimed == 0) break;
         exec(db, "BEGIN IMMEDIATE");
-        length = sprintf(rows, "[");
-        for (int i = 0; i < claimed; i++)
-            length += sprintf(rows + length, "%s[%lld,%lld,\"floor\",null]", i ? "," : "", ids[i], attempts[i]);
-        sprintf(rows + length, "]");
-        at = wall_ms();
+        long long at = wall_ms();
+        sqlite3_stmt *complete = multi_row(db, completes, sql, claimed,
+            "UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL,"
+            " lease_expires_at = NULL, cancel_requested = 0 FROM (SELECT column1 AS id, column2 AS attempt,"
+            " column3 AS owner, column4 AS result FROM (VALUES ", "(?, ?, ?, ?)",
+            ")) AS f WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt"
+            " AND jobs.lease_owner = f.owner AND jobs.server IS NULL RETURNING jobs.id");
         sqlite3_bind_int64(complete, 1, at);
-        sqlite3_bind_text(complete, 2, rows, -1, SQLITE_STATIC);
+        for (int i = 0; i < claimed; i++) {
+            sqlite3_bind_int64(complete, 2 + 4 * i, ids[i]);
+            sqlite3_bind_int64(complete, 3 + 4 * i, attempts[i]);
+            sqlite3_bind_text(complete, 4 + 4 * i, "floor", -1, SQLITE_STATIC);
+            sqlite3_bind_null(complete, 5 + 4 * i);
+        }
         int completed = 0;
         while (sqlite3_step(complete) == SQLITE_ROW) done[completed++] = sqlite3_column_int64(complete, 0);
         sqlite3_reset(complete);
         // The completed events, in the claim's order, as Lifeline writes them.
-        length = sprintf(rows, "[");
-        for (int i = 0, first = 1; i < claimed; i++) {
+        int kept = 0;
+        for (int i = 0; i < claimed; i++) {
             int found = 0;
             for (int j = 0; j < completed && !found; j++) found = done[j] == ids[i];
             if (!found) continue;
-            length += sprintf(rows + length, "%s[\"completed\",%lld,null,\"{\\\"attempt\\\":%lld}\"]", first ? "" : ",", ids[i], attempts[i]);
-            first = 0;
+            ids[kept] = ids[i];
+            sprintf(data[kept++], "{\"attempt\":%lld}", attempts[i]);
         }
-        sprintf(rows + length, "]");
-        sqlite3_bind_int64(events, 1, at);
-        sqlite3_bind_text(events, 2, rows, -1, SQLITE_STATIC);
-        check(sqlite3_step(events), db, "events");
-        sqlite3_reset(events);
+        append_events(db, events, sql, at, "completed", ids, data, kept);
         exec(db, "COMMIT");
         finished += claimed;
     }

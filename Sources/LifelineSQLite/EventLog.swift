@@ -12,17 +12,22 @@ enum EventLog {
         ]).execute()
     }
 
-    /// Appends `events`, in order, in one statement. A claim or a finish of 64 jobs pays for
-    /// one statement instead of 64 (and, since the table has triggers, one statement journal).
+    /// Appends `events`, in order, in a statement per 64 (``MultiRow``). A claim or a finish of
+    /// 64 jobs pays for one statement instead of 64 (and, since the table has triggers, one
+    /// statement journal).
     static func append(_ db: Database, at: Int64, _ events: [(type: EventType, job: Int64, server: String?, data: JSONValue)]) throws {
-        guard !events.isEmpty else { return }
-        let rows = JSONValue.array(events.map { event in
-            .array([.string(event.type.rawValue), .int(event.job), event.server.map { .string($0) } ?? .null, .string(event.data.canonicalText)])
-        })
-        try RawStatement(db, """
-            INSERT INTO events (at, type, job, server, data)
-            SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
-            FROM json_each(?2) ORDER BY key
-            """, [.int(at), .text(rows.canonicalText)]).execute()
+        for rows in MultiRow.runs(events) {
+            var values: [SQLValue] = [.int(at)]
+            values.reserveCapacity(1 + 4 * rows.count)
+            for event in rows {
+                values += [.text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data.canonicalText)]
+            }
+            try RawStatement(db, insertRows[rows.count - 1], values).execute()
+        }
+    }
+
+    /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.
+    private static let insertRows = MultiRow.statements { count in
+        "INSERT INTO events (at, type, job, server, data) VALUES " + MultiRow.values("(?1, ?, ?, ?, ?)", count: count)
     }
 }

@@ -55,34 +55,42 @@ extension SQLiteJobStore {
         return applied
     }
 
-    /// The common case in one statement for the whole batch: jobs of no recovery server
+    /// The common case in a statement per 64 jobs (``MultiRow``): jobs of no recovery server
     /// completed, each fenced by its attempt and owner in the update itself. Returns the ids
     /// it completed; the others (fence lost, or a server's job, whose lifecycle reads the
     /// whole row) take the general path.
     private static func complete(_ finishes: [JobFinish], _ db: Database, now: Int64) throws -> Set<Int64> {
         let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
-        let rows = JSONValue.array(completions.map { finish, result in
-            .array([.int(finish.id), .int(Int64(finish.attempt)), .string(finish.owner), result.map { .string($0.canonicalText) } ?? .null])
-        })
-        let update = try RawStatement(db, """
-            UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL, lease_expires_at = NULL,
-                cancel_requested = 0
-            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS attempt, json_extract(value, '$[2]') AS owner,
-                         json_extract(value, '$[3]') AS result
-                  FROM json_each(?2)) AS f
-            WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt AND jobs.lease_owner = f.owner
-              AND jobs.server IS NULL
-            RETURNING jobs.id
-            """, [.int(now), .text(rows.canonicalText)])
         var completed = Set<Int64>()
-        while try update.step() { completed.insert(update.int64(0)) }
+        for rows in MultiRow.runs(completions) {
+            var values: [SQLValue] = [.int(now)]
+            values.reserveCapacity(1 + 4 * rows.count)
+            for (finish, result) in rows {
+                values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(result?.canonicalText)]
+            }
+            let update = try RawStatement(db, completeRows[rows.count - 1], values)
+            while try update.step() { completed.insert(update.int64(0)) }
+        }
         try EventLog.append(db, at: now, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
             let change = OutcomeChange.completion(attempt: finish.attempt)
             return (change.event, finish.id, nil, change.data)
         })
         CrashPoint.check("finish.after-job-update")
         return completed
+    }
+
+    /// The completions of 1 to 64 jobs, each fenced by its attempt and owner.
+    private static let completeRows = MultiRow.statements { count in
+        """
+        UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL, lease_expires_at = NULL,
+            cancel_requested = 0
+        FROM (SELECT column1 AS id, column2 AS attempt, column3 AS owner, column4 AS result
+              FROM (VALUES \(MultiRow.values("(?, ?, ?, ?)", count: count)))) AS f
+        WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt AND jobs.lease_owner = f.owner
+          AND jobs.server IS NULL
+        RETURNING jobs.id
+        """
     }
 
     /// Moves a running job out of `running` by the outcome of its attempt, and appends the
