@@ -77,27 +77,35 @@ struct JSONParser {
         }
     }
 
+    /// Bytes between escapes are taken a run at a time; a string without escapes, the usual
+    /// kind, is made straight from its bytes.
     private mutating func string() throws(JSONValueError) -> String {
         let start = index
         index += 1
         var text: [UInt8] = []
+        var runStart = index
+        var escaped = false
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
+                let run = bytes[runStart..<index]
                 index += 1
-                guard let string = String(validating: text, as: UTF8.self) else {
+                if escaped { text += run }
+                guard let string = escaped ? String(validating: text, as: UTF8.self) : String(validating: run, as: UTF8.self) else {
                     index = start
                     throw error("a string that is not valid UTF-8")
                 }
                 return string
             case UInt8(ascii: "\\"):
+                text += bytes[runStart..<index]
+                escaped = true
                 index += 1
                 try escape(into: &text)
+                runStart = index
             case 0..<0x20:
                 throw error("a control character in a string must be escaped (e.g. \\n)")
             default:
-                text.append(byte)
                 index += 1
             }
         }
@@ -107,11 +115,16 @@ struct JSONParser {
 
     private mutating func escape(into text: inout [UInt8]) throws(JSONValueError) {
         guard index < bytes.count else { throw error("the text ends inside an escape") }
-        let simple: [UInt8: UInt8] = [
-            UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5C, UInt8(ascii: "/"): 0x2F, UInt8(ascii: "b"): 0x08,
-            UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09,
-        ]
-        if let byte = simple[bytes[index]] {
+        let simple: UInt8? = switch bytes[index] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes[index]
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
+        if let byte = simple {
             text.append(byte)
             index += 1
             return

@@ -24,6 +24,8 @@ struct InputTests {
         BuiltinKinds.register(in: &registry)
         let job = try registry.prepare(EnqueueRequest(kind: "sleep", args: ["ms": 5]))
         #expect(job.queue == "default" && job.priority == 5 && job.maxAttempts == 20)
+        // Keys may hold any text but control characters.
+        #expect(try registry.prepare(EnqueueRequest(kind: "noop", idempotencyKey: "nightly-é-\u{A0}-☃")).idempotencyKey == "nightly-é-\u{A0}-☃")
     }
 
     @Test("bad requests are refused with a message", arguments: [
@@ -43,6 +45,8 @@ struct InputTests {
         EnqueueRequest(kind: "noop", timeout: .zero),
         EnqueueRequest(kind: "noop", idempotencyKey: ""),
         EnqueueRequest(kind: "noop", idempotencyKey: "a\u{7}b"),
+        EnqueueRequest(kind: "noop", idempotencyKey: "a\u{7F}b"),
+        EnqueueRequest(kind: "noop", idempotencyKey: "a\u{85}b"),
     ])
     func refused(_ request: EnqueueRequest) {
         var registry = JobRegistry()

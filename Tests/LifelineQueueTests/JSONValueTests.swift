@@ -22,6 +22,17 @@ struct JSONValueTests {
         }
     }
 
+    @Test("strings read back with every escape JSON has, runs of plain bytes around them, and bad ones refused")
+    func parsedStrings() throws {
+        #expect(try JSONValue(parsing: #"["plain", "a\"b\\c\/d\b\f\n\r\t", "\u00e9t\u00E9 \ud83d\ude00!", "", "\"", "é€"]"#) == .array([
+            "plain", "a\"b\\c/d\u{8}\u{C}\n\r\t", "été 😀!", "", "\"", "é€",
+        ]))
+        for bad in [#""\x""#, #""\ud83d""#, #""\u12""#, "\"a\u{1}b\"", #""open"#] {
+            #expect(throws: JSONValueError.self, "\(bad)") { try JSONValue(parsing: bad) }
+        }
+        #expect(throws: JSONValueError.self) { try JSONValue(parsing: Data([0x22, 0xFF, 0x22])) }
+    }
+
     @Test("escapes are the short ones where JSON has them, else \\u00XX")
     func escapes() {
         #expect(JSONValue.string("a\"b\\c\nd\re\tf\u{1}g\u{1F}").canonicalText == #""a\"b\\c\nd\re\tf\u0001g\u001f""#)
