@@ -25,6 +25,23 @@ enum FinishChecks {
             #expect(try await !finish(store, job, .completed(result: nil)), "a second finish is refused")
             #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started, .completed])
         },
+        .init(name: "a claim and a finish of 150 jobs at once keep every job's result and events, in the claim's order") { store, _ in
+            // More than one statement's worth of rows: a batch is written 64 rows at a time.
+            _ = try await store.jobInsert((0..<150).map { _ in JobFixtures.job() })
+            let claimed = try await store.jobClaim(JobFixtures.claim(limit: 150)).jobs
+            #expect(claimed.count == 150)
+            let finishes = claimed.map { job in
+                JobFinish(id: job.id, attempt: job.attempt, owner: "worker-a", outcome: .completed(result: ["n": .int(job.id), "s": "a\"b"]))
+            }
+            #expect(try await store.jobFinish(finishes) == Set(claimed.map(\.id)))
+            for job in claimed {
+                #expect(try await store.jobGet(job.id)?.result == ["n": .int(job.id), "s": "a\"b"])
+            }
+            let events = try await store.eventList(EventFilter(types: [.started, .completed]))
+            #expect(events.map(\.job) == (claimed + claimed).map(\.id), "started in the claim's order, then completed in it")
+            #expect(events.prefix(150).allSatisfy { $0.data["worker"] == "worker-a" && $0.data["attempt"] == 1 })
+            try await EventChecks.expectWellFormedLog(store)
+        },
         .init(name: "a failure with attempts left waits for its backoff, with the error kept") { store, clock in
             let backoff = Backoff(base: .seconds(10), cap: .seconds(100), jitter: 0.5)
             let job = try await running(store, JobFixtures.job(maxAttempts: 3, backoff: backoff))
