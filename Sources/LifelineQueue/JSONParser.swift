@@ -82,24 +82,24 @@ struct JSONParser {
     private mutating func string() throws(JSONValueError) -> String {
         let start = index
         index += 1
+        // The unescaped text so far, up to `runStart`; an escape always adds to it, so while it
+        // is empty the string has none.
         var text: [UInt8] = []
         var runStart = index
-        var escaped = false
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 let run = bytes[runStart..<index]
                 index += 1
-                if escaped { text += run }
-                guard let string = escaped ? String(validating: text, as: UTF8.self) : String(validating: run, as: UTF8.self) else {
+                let string = text.isEmpty ? String(validating: run, as: UTF8.self) : String(validating: text + run, as: UTF8.self)
+                guard let string else {
                     index = start
                     throw error("a string that is not valid UTF-8")
                 }
                 return string
             case UInt8(ascii: "\\"):
                 text += bytes[runStart..<index]
-                escaped = true
                 index += 1
                 try escape(into: &text)
                 runStart = index

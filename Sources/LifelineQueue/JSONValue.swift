@@ -74,20 +74,19 @@ extension JSONValue: Codable {
 extension JSONValue {
     /// Parses JSON text. Top-level scalars are accepted.
     public init(parsing text: String) throws(JSONValueError) {
-        if text == "{}" {
-            self = .object([:])
-            return
-        }
-        self = try JSONValue(parsing: Data(text.utf8))
+        self = try Self.parse(text.utf8)
     }
 
     public init(parsing data: Data) throws(JSONValueError) {
-        // Most stored documents are empty; they need no parser.
-        if data.count == 2, data.first == UInt8(ascii: "{"), data.last == UInt8(ascii: "}") {
-            self = .object([:])
-            return
+        self = try Self.parse(data)
+    }
+
+    private static func parse(_ bytes: some Collection<UInt8>) throws(JSONValueError) -> JSONValue {
+        // Most stored documents are empty; they need no parser, nor a copy of their bytes.
+        if bytes.count == 2, bytes.first == UInt8(ascii: "{"), bytes.dropFirst().first == UInt8(ascii: "}") {
+            return .object([:])
         }
-        self = try JSONParser.parse(Array(data))
+        return try JSONParser.parse(Array(bytes))
     }
 
     /// The canonical text: keys sorted, no insignificant white space. Two equal documents

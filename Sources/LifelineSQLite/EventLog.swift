@@ -16,18 +16,13 @@ enum EventLog {
     /// 64 jobs pays for one statement instead of 64 (and, since the table has triggers, one
     /// statement journal).
     static func append(_ db: Database, at: Int64, _ events: [(type: EventType, job: Int64, server: String?, data: JSONValue)]) throws {
-        for rows in MultiRow.runs(events) {
-            var values: [SQLValue] = [.int(at)]
-            values.reserveCapacity(1 + 4 * rows.count)
-            for event in rows {
-                values += [.text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data.canonicalText)]
-            }
-            try RawStatement(db, insertRows[rows.count - 1], values).execute()
+        try insertRows.run(db, leading: .int(at), events) { event, values in
+            values += [.text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data.canonicalText)]
         }
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.
-    private static let insertRows = MultiRow.statements { count in
+    private static let insertRows = MultiRow.Statements { count in
         "INSERT INTO events (at, type, job, server, data) VALUES " + MultiRow.values("(?1, ?, ?, ?, ?)", count: count)
     }
 }

@@ -1,3 +1,5 @@
+import GRDB
+
 /// Statements that take many rows at once, each row's values bound by position in a
 /// multi-row VALUES list: cheaper than writing a batch as JSON for json_each to unpack, which
 /// parses each row again for every column.
@@ -5,19 +7,33 @@ enum MultiRow {
     /// Rows per statement: a claim's batch, and far below SQLite's limit on parameters.
     static let limit = 64
 
-    /// The statement for each number of rows from 1 to ``limit``, made once:
-    /// `statements[count - 1]`.
-    static func statements(_ sql: (Int) -> String) -> [String] {
-        (1...limit).map(sql)
-    }
-
     /// `row` written `count` times, separated by commas.
     static func values(_ row: String, count: Int) -> String {
         Array(repeating: row, count: count).joined(separator: ", ")
     }
 
-    /// `rows` in runs of at most ``limit``, in order.
-    static func runs<Row>(_ rows: [Row]) -> [ArraySlice<Row>] {
-        stride(from: 0, to: rows.count, by: limit).map { rows[$0..<min($0 + limit, rows.count)] }
+    /// One statement's text for each number of rows from 1 to ``limit``, made once.
+    struct Statements: Sendable {
+        private let sql: [String]
+
+        init(_ sql: (Int) -> String) {
+            self.sql = (1...MultiRow.limit).map(sql)
+        }
+
+        /// Runs a statement per run of at most ``limit`` rows, in order, with `leading` bound
+        /// first and then each row's values as `values` appends them; `read` sees each row a
+        /// statement returns.
+        func run<Row>(
+            _ db: Database, leading: SQLValue, _ rows: [Row], values: (Row, inout [SQLValue]) -> Void,
+            read: (RawStatement) -> Void = { _ in }
+        ) throws {
+            for start in stride(from: 0, to: rows.count, by: MultiRow.limit) {
+                let run = rows[start..<min(start + MultiRow.limit, rows.count)]
+                var bound = [leading]
+                for row in run { values(row, &bound) }
+                let statement = try RawStatement(db, sql[run.count - 1], bound)
+                while try statement.step() { read(statement) }
+            }
+        }
     }
 }

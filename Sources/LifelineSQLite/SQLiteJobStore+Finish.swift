@@ -63,15 +63,10 @@ extension SQLiteJobStore {
         let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
         var completed = Set<Int64>()
-        for rows in MultiRow.runs(completions) {
-            var values: [SQLValue] = [.int(now)]
-            values.reserveCapacity(1 + 4 * rows.count)
-            for (finish, result) in rows {
-                values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(result?.canonicalText)]
-            }
-            let update = try RawStatement(db, completeRows[rows.count - 1], values)
-            while try update.step() { completed.insert(update.int64(0)) }
-        }
+        try completeRows.run(db, leading: .int(now), completions, values: { completion, values in
+            let finish = completion.finish
+            values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(completion.result?.canonicalText)]
+        }, read: { completed.insert($0.int64(0)) })
         try EventLog.append(db, at: now, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
             let change = OutcomeChange.completion(attempt: finish.attempt)
             return (change.event, finish.id, nil, change.data)
@@ -81,7 +76,7 @@ extension SQLiteJobStore {
     }
 
     /// The completions of 1 to 64 jobs, each fenced by its attempt and owner.
-    private static let completeRows = MultiRow.statements { count in
+    private static let completeRows = MultiRow.Statements { count in
         """
         UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL, lease_expires_at = NULL,
             cancel_requested = 0
