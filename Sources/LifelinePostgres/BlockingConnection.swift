@@ -15,6 +15,9 @@ final class BlockingConnection: @unchecked Sendable {
     private var failures = 0
     private var retryAt = ContinuousClock.now
     private var lastFailure = ""
+    /// Statements that go out ahead of the next call's, in its round trip (a transaction's
+    /// BEGIN, which needs no answer of its own).
+    private var leading: [PostgresQuery] = []
 
     init(location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
@@ -33,8 +36,10 @@ final class BlockingConnection: @unchecked Sendable {
     /// Throws the first statement's error, if any failed.
     @discardableResult
     func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+        let leading = leading
+        self.leading = []
         let connection = try connected()
-        let futures = queries.map { connection.query($0, logger: logger) }
+        let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
         for future in futures {
             do {
@@ -48,7 +53,18 @@ final class BlockingConnection: @unchecked Sendable {
                 throw PostgresStoreError.connectionLost(location.description, PostgresErrorText.describe(error))
             }
         }
-        return try results.map { try $0.get() }
+        return Array(try results.map { try $0.get() }.dropFirst(leading.count))
+    }
+
+    /// Sends `query` with the next call's statements instead of in a round trip of its own.
+    func sendWithNext(_ query: PostgresQuery) {
+        leading.append(query)
+    }
+
+    /// Drops the statements still waiting to go with the next call; whether there were any.
+    func dropUnsent() -> Bool {
+        defer { leading = [] }
+        return !leading.isEmpty
     }
 
     func close() {
