@@ -57,8 +57,19 @@ final class Finisher: Sendable {
 
     /// The store wrote `group`; `applied` holds the ids whose fence held.
     func resolve(_ group: [Waiting], applied: Set<Int64>) {
+        release(group)
+        answer(group, applied: applied)
+    }
+
+    /// The store wrote `group`: their slots are free (the first half of ``resolve(_:applied:)``).
+    func release(_ group: [Waiting]) {
         guard !group.isEmpty else { return }
         recorded(group.map(\.finish))
+    }
+
+    /// Tells each caller of a written group whether its finish applied (the second half of
+    /// ``resolve(_:applied:)``).
+    func answer(_ group: [Waiting], applied: Set<Int64>) {
         for waiting in group { waiting.continuation.resume(returning: applied.contains(waiting.finish.id)) }
     }
 

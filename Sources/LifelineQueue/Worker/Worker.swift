@@ -89,46 +89,48 @@ public final class Worker: Sendable {
     }
 
     /// Each pass records the finishes waiting and claims into the free slots, in one
-    /// transaction; a finished job's slot counts as free, as its finish goes first. A pass
-    /// starts as soon as the previous one commits, so the finishes that arrive during a commit
-    /// go together in the next (group commit) while jobs keep running.
+    /// transaction; a finished job's slot counts as free, as its finish goes first. While
+    /// there is a backlog, a pass claims at most half the slots and the next pass is sent to
+    /// the store as soon as one commits, before this one's jobs are started and its finishes
+    /// answered: the store goes from one transaction to the next while half the slots run,
+    /// and the finishes that arrive meanwhile go together in the next (group commit).
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
-        while !stopping.isSet {
+        var sent: Claim?
+        // A claim already sent is seen through even when stopping: its jobs are the worker's.
+        while !stopping.isSet || sent != nil {
             // A draining worker looks at least once a second: the other workers' last
             // completions, which end the drain, may come with no change notice.
             var wait = configuration.drain ? min(configuration.idleRecheck, .seconds(1)) : configuration.idleRecheck
-            let finished = finisher.take()
-            let free = configuration.concurrency - running.count + finished.count
-            guard free > 0 || !finished.isEmpty else {
+            guard let claim = sent ?? sendClaim() else {
                 await doorbell.wait(timeout: wait)
                 continue
             }
+            sent = nil
             let claimed: ClaimResult
             do {
-                claimed = try await store.jobClaim(ClaimRequest(
-                    owner: configuration.owner, queues: configuration.queues, limit: max(free, 0),
-                    lease: configuration.lease, finishes: finished.map(\.finish)
-                ))
+                claimed = try await claim.result.value
                 failures = 0
             } catch {
                 failures += 1
                 logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
                 // The finishes are written on their own, so one that fails cannot stop claiming.
-                finisher.putBack(finished)
+                finisher.putBack(claim.finished)
                 finisher.writeWaitingNow()
                 // A sleep, not a doorbell wait: arriving finishes must not cut the backoff short.
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
                 continue
             }
-            finisher.resolve(finished, applied: claimed.finished)
-            for job in claimed.jobs {
-                running.add(job, lease: configuration.lease)
-                group.addTask { await self.execute(job) }
-            }
+            // The slots are counted as they now are before the next claim is sized.
+            finisher.release(claim.finished)
+            for job in claimed.jobs { running.add(job, lease: configuration.lease) }
+            let full = claim.limit > 0 && claimed.jobs.count == claim.limit
+            if full, !stopping.isSet { sent = sendClaim() }
+            finisher.answer(claim.finished, applied: claimed.finished)
+            for job in claimed.jobs { group.addTask { await self.execute(job) } }
             // A new job may have the earliest deadline.
             if !claimed.jobs.isEmpty { deadlineBell.ring() }
-            if free > 0, claimed.jobs.count == free { continue }
+            if full { continue }
             if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
                 logger.info("queues drained")
                 return
@@ -138,6 +140,27 @@ public final class Worker: Sendable {
             }
             await doorbell.wait(timeout: wait)
         }
+    }
+
+    /// A claim on its way to the store, with the finishes it records.
+    private struct Claim {
+        var finished: [Finisher.Waiting]
+        var limit: Int
+        var result: Task<ClaimResult, any Error>
+    }
+
+    /// Sends a claim that records the finishes waiting and fills free slots, at most half of
+    /// them (at least one); nil when there is neither.
+    private func sendClaim() -> Claim? {
+        let finished = finisher.take()
+        let free = configuration.concurrency - running.count + finished.count
+        guard free > 0 || !finished.isEmpty else { return nil }
+        let limit = min(max(free, 0), (configuration.concurrency + 1) / 2)
+        let request = ClaimRequest(
+            owner: configuration.owner, queues: configuration.queues, limit: limit, lease: configuration.lease,
+            finishes: finished.map(\.finish)
+        )
+        return Claim(finished: finished, limit: limit, result: Task { [store] in try await store.jobClaim(request) })
     }
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
