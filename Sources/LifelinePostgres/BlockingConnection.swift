@@ -16,8 +16,10 @@ final class BlockingConnection: @unchecked Sendable {
     private var retryAt = ContinuousClock.now
     private var lastFailure = ""
     /// Statements that go out ahead of the next call's, in its round trip (a transaction's
-    /// BEGIN, which needs no answer of its own).
+    /// BEGIN, a queue's registration: nothing waits for their answers).
     private var leading: [PostgresQuery] = []
+    /// Whether `leading` opens a transaction.
+    private var beginLeads = false
 
     init(location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
@@ -38,6 +40,7 @@ final class BlockingConnection: @unchecked Sendable {
     func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
         let leading = leading
         self.leading = []
+        beginLeads = false
         let connection = try connected()
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
@@ -56,15 +59,26 @@ final class BlockingConnection: @unchecked Sendable {
         return Array(try results.map { try $0.get() }.dropFirst(leading.count))
     }
 
+    /// Opens a transaction with the next call's statements instead of in a round trip of its own.
+    func beginWithNext() {
+        precondition(leading.isEmpty, "BEGIN must lead the transaction's statements")
+        leading = ["BEGIN"]
+        beginLeads = true
+    }
+
     /// Sends `query` with the next call's statements instead of in a round trip of its own.
     func sendWithNext(_ query: PostgresQuery) {
         leading.append(query)
     }
 
-    /// Drops the statements still waiting to go with the next call; whether there were any.
+    /// Drops the statements still waiting to go with the next call; whether the transaction
+    /// they open never began (then there is nothing to roll back).
     func dropUnsent() -> Bool {
-        defer { leading = [] }
-        return !leading.isEmpty
+        defer {
+            leading = []
+            beginLeads = false
+        }
+        return beginLeads
     }
 
     func close() {

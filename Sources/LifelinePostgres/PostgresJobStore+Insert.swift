@@ -4,7 +4,7 @@ import LifelineQueue
 extension PostgresJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let inserted = try await transaction { transaction in
-            for queue in Set(jobs.map(\.queue)).sorted() { try Self.register(queue: queue, transaction) }
+            for queue in Set(jobs.map(\.queue)).sorted() { Self.register(queue: queue, transaction) }
             return try jobs.enumerated().map { index, job in
                 if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
                 return try Self.insert(job, transaction, registerQueue: false)
@@ -25,14 +25,15 @@ extension PostgresJobStore {
         try await session.run { connection in try connection.query("ANALYZE jobs") }
     }
 
-    /// Workers that serve every queue find the queues here.
-    static func register(queue: String, _ transaction: PostgresTransaction) throws {
-        try transaction.connection.query("INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT DO NOTHING")
+    /// Workers that serve every queue find the queues here. Nothing waits for its answer: it
+    /// goes out with the transaction's next statement, in the same round trip.
+    static func register(queue: String, _ transaction: PostgresTransaction) {
+        transaction.connection.sendWithNext("INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT DO NOTHING")
     }
 
     /// Inserts one job inside the caller's transaction.
     static func insert(_ job: NewJob, _ transaction: PostgresTransaction, registerQueue: Bool = true) throws -> InsertedJob {
-        if registerQueue { try register(queue: job.queue, transaction) }
+        if registerQueue { register(queue: job.queue, transaction) }
         let (runAt, state) = job.start(now: transaction.now)
         // A taken key inserts nothing; only then is the existing job read and compared. The
         // statement counts what it inserts (see the schema's v3).

@@ -48,7 +48,7 @@ public final class PostgresSession: Sendable {
     ) async throws -> T {
         try await run { connection in
             // BEGIN goes out with the transaction's first statement: one round trip fewer.
-            connection.sendWithNext("BEGIN")
+            connection.beginWithNext()
             do {
                 let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
                 let result = try body(transaction)
@@ -57,7 +57,7 @@ public final class PostgresSession: Sendable {
                 try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"])
                 return result
             } catch {
-                // A BEGIN never sent left nothing to roll back.
+                // A transaction that never began has nothing to roll back.
                 if !connection.dropUnsent() { _ = try? connection.query("ROLLBACK") }
                 throw error
             }
