@@ -9,14 +9,18 @@ import Testing
 @Suite("Real work under load", .serialized)
 struct RealWorkCLITests {
     /// A job script: `job.sh DIR KEY SECONDS` notes a double run when another copy holds
-    /// DIR/KEY.lock, then sleeps.
+    /// DIR/KEY.lock, notes in DIR/at-once how many copies hold a file in DIR/running (its own
+    /// included: never more than are running), then sleeps.
     static func jobScript(_ cli: CLIRunner) throws -> (script: String, directory: String) {
         let script = try cli.writeFile("job.sh", """
             #!/bin/sh
             exec 9>"$1/$2.lock"
             flock -n 9 || echo "$2" >> "$1/double-runs"
             echo "$2" >> "$1/starts"
+            mkdir -p "$1/running" && : > "$1/running/$2"
+            ls "$1/running" | wc -l >> "$1/at-once"
             sleep "$3"
+            rm -f "$1/running/$2"
             """)
         chmod(script, 0o755)
         let directory = (script as NSString).deletingLastPathComponent
@@ -62,6 +66,33 @@ struct RealWorkCLITests {
         #expect(jobs.count == 64 && jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 1 && $0["errors"] == [] })
         let logs = workers.map(\.stderr).joined()
         #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
+    }
+
+    @Test("a worker never runs more programs at once than its slots, and keeps them all busy while there is a backlog", arguments: [
+        ["--concurrency", "8"], ["--processes", "2", "--concurrency", "4"],
+    ])
+    func slotsHold(_ shape: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let batch = (0..<48).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "0.3"]}}"# }
+        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let worker = try cli.start(["worker", "--drain"] + shape)
+        #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+        #expect(Self.lines(directory + "/starts").count == 48, "each job started exactly once")
+        let atOnce = Self.lines(directory + "/at-once").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        #expect(atOnce.count == 48 && atOnce.allSatisfy { $0 <= 8 }, "programs running at once, as each saw at its start: \(atOnce)")
+        // In the log's order a slot's finish comes before the claim that refills it, so the
+        // count of started-but-not-finished jobs is what the worker ran at once.
+        var running = 0, most = 0
+        for event in try cli.json(["events", "--json"]) {
+            if event["type"] == "started" { running += 1 }
+            if event["type"] == "completed" { running -= 1 }
+            most = max(most, running)
+        }
+        #expect(running == 0)
+        #expect(most == 8)
     }
 
     @Test("timeouts land within 250 ms of their deadline while 56 other programs run", arguments: [

@@ -25,28 +25,6 @@ struct WorkerCLITests {
         #expect(completions.count == 5000 && Set(completions).count == 5000)
     }
 
-    @Test("a worker never runs more jobs at once than its slots, and keeps them all busy while there is a backlog", arguments: [
-        ["--concurrency", "8"], ["--processes", "2", "--concurrency", "4"],
-    ])
-    func slotsHold(_ shape: [String]) async throws {
-        let cli = try CLIRunner()
-        defer { cli.removeAll() }
-        let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 30}}"# + "\n", count: 80))
-        #expect(try cli.run(["enqueue", "sleep", "--batch", batch]).status == 0)
-        let worker = try cli.start(["worker", "--drain"] + shape)
-        #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
-        // In the log's order a slot's finish comes before the claim that refills it, so the
-        // count of started-but-not-finished jobs is what the worker ran at once.
-        var running = 0, most = 0
-        for event in try cli.json(["events", "--json"]) {
-            if event["type"] == "started" { running += 1 }
-            if event["type"] == "completed" { running -= 1 }
-            most = max(most, running)
-        }
-        #expect(running == 0)
-        #expect(most == 8)
-    }
-
     @Test("a worker killed with SIGKILL loses its job only until the lease expires")
     func sigkill() async throws {
         let cli = try CLIRunner()
