@@ -15,11 +15,11 @@ final class BlockingConnection: @unchecked Sendable {
     private var failures = 0
     private var retryAt = ContinuousClock.now
     private var lastFailure = ""
-    /// Statements that go out ahead of the next call's, in its round trip (a transaction's
-    /// BEGIN, a queue's registration: nothing waits for their answers).
+    /// Whether a transaction's BEGIN waits to go out first with the next call's statements.
+    private var beginning = false
+    /// Statements that go out ahead of the next call's, in its round trip (after the BEGIN, if
+    /// one waits): nothing waits for their answers.
     private var leading: [PostgresQuery] = []
-    /// Whether `leading` opens a transaction.
-    private var beginLeads = false
 
     init(location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
@@ -38,9 +38,9 @@ final class BlockingConnection: @unchecked Sendable {
     /// Throws the first statement's error, if any failed.
     @discardableResult
     func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
-        let leading = leading
+        let leading: [PostgresQuery] = (beginning ? ["BEGIN"] : []) + leading
         self.leading = []
-        beginLeads = false
+        beginning = false
         let connection = try connected()
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
@@ -61,9 +61,7 @@ final class BlockingConnection: @unchecked Sendable {
 
     /// Opens a transaction with the next call's statements instead of in a round trip of its own.
     func beginWithNext() {
-        precondition(leading.isEmpty, "BEGIN must lead the transaction's statements")
-        leading = ["BEGIN"]
-        beginLeads = true
+        beginning = true
     }
 
     /// Sends `query` with the next call's statements instead of in a round trip of its own.
@@ -76,9 +74,9 @@ final class BlockingConnection: @unchecked Sendable {
     func dropUnsent() -> Bool {
         defer {
             leading = []
-            beginLeads = false
+            beginning = false
         }
-        return beginLeads
+        return beginning
     }
 
     func close() {
