@@ -18,7 +18,7 @@ struct RunnerMessageTests {
 
     static let key = AttemptKey(id: 42, attempt: 2)
 
-    @Test("every message reads back as written, on one line", arguments: [
+    @Test("every message reads back as written, in a frame that says its length", arguments: [
         RunnerMessage.run(job),
         .run(Job(id: 1, queue: "default", kind: "noop", args: .object([:]), state: .running, priority: 5, attempt: 1, maxAttempts: 20,
                  timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4))),
@@ -35,9 +35,9 @@ struct RunnerMessageTests {
         .ended(key, .lost("its worker process died")),
     ])
     func roundTrip(message: RunnerMessage) throws {
-        let line = message.json.canonicalText
-        #expect(!line.contains("\n"))
-        #expect(try RunnerMessage(line: Array(line.utf8)) == message)
+        let frame = message.frame
+        #expect(FrameReader.length(in: frame, at: 0) == frame.count - 4)
+        #expect(try RunnerMessage(frame: frame[4...]) == message)
     }
 
     @Test("an attempt no process took goes back without spending an attempt, unless a user cancelled it")
@@ -50,10 +50,22 @@ struct RunnerMessageTests {
         #expect(HandlerEnd.lost("gone").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == nil)
     }
 
-    @Test("a line that is not a message is refused, with the line in the error")
-    func malformed() {
-        for line in ["", "[]", #"["run", 1, 2]"#, #"["ended", 1, 2, "returned"]"#, #"["stop", "x", 1]"#, "{"] {
-            #expect(throws: RunnerMessage.Malformed.self) { try RunnerMessage(line: Array(line.utf8)) }
+    @Test("a frame that is not a message is refused, saying what is wrong")
+    func malformed() throws {
+        let stop = RunnerMessage.stop(Self.key).frame
+        let run = RunnerMessage.run(Self.job).frame
+        let cases: [([UInt8], String)] = [
+            ([], "ends inside a field"),
+            ([9], "no message is tagged 9"),
+            (Array(stop[4..<stop.count - 1]), "ends inside a field"),
+            (Array(stop[4...]) + [0], "bytes follow the message"),
+            (Array(run[4..<run.count - 3]), "ends inside a field"),
+            (Array(RunnerMessage.ended(Self.key, .abandoned).frame[4...].dropLast()) + [42], "no handler end is tagged 42"),
+        ]
+        for (bytes, reason) in cases {
+            let error = #expect(throws: FrameReader.Malformed.self) { try RunnerMessage(frame: bytes[...]) }
+            #expect(error?.description.contains(reason) == true, "\(bytes): \(String(describing: error))")
         }
+        #expect(FrameReader.length(in: [1, 0, 0], at: 0) == nil)
     }
 }

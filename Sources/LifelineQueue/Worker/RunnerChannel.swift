@@ -5,13 +5,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// One end of the socket between a pool's writer and one of its runner processes. Sending
-/// never blocks the caller. Messages sent together (a claim starts many attempts at once)
-/// go out together: the first queues a flush as a task of its own, which runs after the
-/// others have queued theirs and writes them all with one system call. What the socket has
-/// no room for, a thread of the channel's own writes. Another thread reads and hands each
-/// message to `onMessage`, and calls `onClose` once the other end has gone (or sent
-/// something unreadable); messages sent before `start` wait for it.
+/// One end of the socket between a pool's writer and one of its runner processes, which
+/// carries ``RunnerMessage`` frames. Sending never blocks the caller. Messages sent together
+/// (a claim starts many attempts at once) go out together: the first queues a flush as a task
+/// of its own, which runs after the others have queued theirs and writes them all with one
+/// system call. What the socket has no room for, a thread of the channel's own writes.
+/// Another thread reads and hands each message to `onMessage`, and calls `onClose` once the
+/// other end has gone (or sent something unreadable); messages sent before `start` wait for it.
 final class RunnerChannel: Sendable {
     private struct Outbox {
         var bytes: [UInt8] = []
@@ -22,6 +22,8 @@ final class RunnerChannel: Sendable {
     }
 
     private let fd: Int32
+    /// A longer frame is garbage, not a message (a job's arguments are capped at 1 MiB).
+    private static let largestFrame = 1 << 30
     private let outbox = Mutex(Outbox())
     private let ready = DispatchSemaphore(value: 0)
     private let writerDone = DispatchSemaphore(value: 0)
@@ -37,10 +39,10 @@ final class RunnerChannel: Sendable {
     }
 
     func send(_ message: RunnerMessage) {
-        let line = message.json.canonicalText + "\n"
+        let frame = message.frame
         let queueFlush = outbox.withLock { outbox in
             guard !outbox.closed else { return false }
-            outbox.bytes.append(contentsOf: line.utf8)
+            outbox.bytes.append(contentsOf: frame)
             guard !outbox.writerOwns, !outbox.flushQueued else { return false }
             outbox.flushQueued = true
             return true
@@ -117,14 +119,19 @@ final class RunnerChannel: Sendable {
             guard count > 0 else { break }
             pending += buffer[0..<count]
             var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let length = FrameReader.length(in: pending, at: start) {
+                guard length <= Self.largestFrame else {
+                    why = "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))"
+                    break reading
+                }
+                guard pending.count - start - 4 >= length else { break }
                 do {
-                    onMessage(try RunnerMessage(line: pending[start..<newline]))
+                    onMessage(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
                 } catch {
                     why = "\(error)"
                     break reading
                 }
-                start = newline + 1
+                start += 4 + length
             }
             pending.removeSubrange(..<start)
         }

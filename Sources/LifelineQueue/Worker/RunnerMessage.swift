@@ -1,7 +1,7 @@
 import Foundation
 
-/// What a pool's writer and its runner processes say to each other: one JSON document per
-/// line on the socket between them (canonical text, so a line never holds a line break).
+/// What a pool's writer and its runner processes say to each other: one frame each on the
+/// socket between them.
 enum RunnerMessage: Sendable, Hashable {
     /// Writer → runner: run this attempt.
     case run(Job)
@@ -13,120 +13,172 @@ enum RunnerMessage: Sendable, Hashable {
     /// Runner → writer: the attempt's handler ended.
     case ended(AttemptKey, HandlerEnd)
 
-    struct Malformed: Error, CustomStringConvertible {
-        var line: String
-        var description: String { "malformed message from the other end of a pool: \(line.prefix(200))" }
+    // Each message is one frame (see ``FrameWriter``): a tag, then its fields in order.
+    private enum Tag: UInt8 {
+        case run, stop, progress, ended
     }
 
-    // Positional arrays, not objects: these are written and read for every attempt, and
-    // keys cost more to write, parse and look up than the values they name.
+    private enum EndTag: UInt8 {
+        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, abandoned, notStarted, lost
+    }
 
-    var json: JSONValue {
+    /// The message as one frame, its length first.
+    var frame: [UInt8] {
+        var writer = FrameWriter()
         switch self {
-        case .run(let job): .array([.string("run")] + Self.encode(job))
-        case .stop(let key): .array([.string("stop"), .int(key.id), .int(Int64(key.attempt))])
-        case .progress(let key, let value): .array([.string("progress"), .int(key.id), .int(Int64(key.attempt)), value])
-        case .ended(let key, let end): .array([.string("ended"), .int(key.id), .int(Int64(key.attempt))] + Self.encode(end))
+        case .run(let job):
+            writer.byte(Tag.run.rawValue)
+            Self.write(job, to: &writer)
+        case .stop(let key):
+            writer.byte(Tag.stop.rawValue)
+            Self.write(key, to: &writer)
+        case .progress(let key, let value):
+            writer.byte(Tag.progress.rawValue)
+            Self.write(key, to: &writer)
+            writer.json(value)
+        case .ended(let key, let end):
+            writer.byte(Tag.ended.rawValue)
+            Self.write(key, to: &writer)
+            Self.write(end, to: &writer)
         }
+        return writer.finish()
     }
 
-    init<Bytes: Collection<UInt8>>(line: Bytes) throws {
-        guard let json = try? JSONParser.parse(Array(line)), let message = Self.decode(json) else {
-            throw Malformed(line: String(decoding: line, as: UTF8.self))
+    /// Reads a message from a frame's bytes (after its length).
+    init(frame: ArraySlice<UInt8>) throws(FrameReader.Malformed) {
+        var reader = FrameReader(frame)
+        let tag = try reader.byte()
+        switch Tag(rawValue: tag) {
+        case .run: self = .run(try Self.readJob(&reader))
+        case .stop: self = .stop(try Self.readKey(&reader))
+        case .progress: self = .progress(try Self.readKey(&reader), try reader.json())
+        case .ended: self = .ended(try Self.readKey(&reader), try Self.readEnd(&reader))
+        case nil: throw FrameReader.Malformed(reason: "no message is tagged \(tag)")
         }
-        self = message
+        guard reader.isAtEnd else { throw FrameReader.Malformed(reason: "bytes follow the message") }
     }
 
-    private static func decode(_ json: JSONValue) -> RunnerMessage? {
-        guard let fields = json.arrayValue, fields.count >= 3, let kind = fields[0].stringValue else { return nil }
-        if kind == "run" { return decodeJob(fields.dropFirst()).map(RunnerMessage.run) }
-        guard let id = fields[1].intValue, let attempt = fields[2].intValue else { return nil }
-        let key = AttemptKey(id: id, attempt: Int(attempt))
-        switch (kind, fields.count) {
-        case ("stop", 3): return .stop(key)
-        case ("progress", 4): return .progress(key, fields[3])
-        case ("ended", 5): return decodeEnd(how: fields[3], value: fields[4]).map { .ended(key, $0) }
-        default: return nil
-        }
+    private static func write(_ key: AttemptKey, to writer: inout FrameWriter) {
+        writer.int(key.id)
+        writer.int(Int64(key.attempt))
     }
 
-    private static func encode(_ end: HandlerEnd) -> [JSONValue] {
+    private static func readKey(_ reader: inout FrameReader) throws(FrameReader.Malformed) -> AttemptKey {
+        AttemptKey(id: try reader.int(), attempt: Int(try reader.int()))
+    }
+
+    private static func write(_ end: HandlerEnd, to writer: inout FrameWriter) {
         switch end {
-        case .returned(let value?): [.string("returned"), value]
-        case .returned(nil): [.string("returned_nothing"), .null]
-        case .threw(let message): [.string("threw"), .string(message)]
-        case .threwPermanent(let message): [.string("threw_permanent"), .string(message)]
-        case .threwRetryAfter(let delay): [.string("threw_retry_after_ms"), .int(delay.milliseconds)]
-        case .abandoned: [.string("abandoned"), .null]
-        case .notStarted: [.string("not_started"), .null]
-        case .lost(let why): [.string("lost"), .string(why)]
+        case .returned(let value?):
+            writer.byte(EndTag.returned.rawValue)
+            writer.json(value)
+        case .returned(nil): writer.byte(EndTag.returnedNothing.rawValue)
+        case .threw(let message):
+            writer.byte(EndTag.threw.rawValue)
+            writer.string(message)
+        case .threwPermanent(let message):
+            writer.byte(EndTag.threwPermanent.rawValue)
+            writer.string(message)
+        case .threwRetryAfter(let delay):
+            writer.byte(EndTag.threwRetryAfter.rawValue)
+            writer.int(delay.milliseconds)
+        case .abandoned: writer.byte(EndTag.abandoned.rawValue)
+        case .notStarted: writer.byte(EndTag.notStarted.rawValue)
+        case .lost(let why):
+            writer.byte(EndTag.lost.rawValue)
+            writer.string(why)
         }
     }
 
-    private static func decodeEnd(how: JSONValue, value: JSONValue) -> HandlerEnd? {
-        switch (how.stringValue, value) {
-        case ("returned", _): .returned(value)
-        case ("returned_nothing", _): .returned(nil)
-        case ("threw", .string(let message)): .threw(message)
-        case ("threw_permanent", .string(let message)): .threwPermanent(message)
-        case ("threw_retry_after_ms", .int(let ms)): .threwRetryAfter(.milliseconds(ms))
-        case ("abandoned", _): .abandoned
-        case ("not_started", _): .notStarted
-        case ("lost", .string(let why)): .lost(why)
-        default: nil
+    private static func readEnd(_ reader: inout FrameReader) throws(FrameReader.Malformed) -> HandlerEnd {
+        let tag = try reader.byte()
+        switch EndTag(rawValue: tag) {
+        case .returned: return .returned(try reader.json())
+        case .returnedNothing: return .returned(nil)
+        case .threw: return .threw(try reader.string())
+        case .threwPermanent: return .threwPermanent(try reader.string())
+        case .threwRetryAfter: return .threwRetryAfter(.milliseconds(try reader.int()))
+        case .abandoned: return .abandoned
+        case .notStarted: return .notStarted
+        case .lost: return .lost(try reader.string())
+        case nil: throw FrameReader.Malformed(reason: "no handler end is tagged \(tag)")
         }
     }
 
     /// The whole row as claimed: a handler in a runner sees the same `Job` as one in the
     /// writer's process would.
-    private static func encode(_ job: Job) -> [JSONValue] {
-        let time = { (date: Date?) in date.map { JSONValue.int($0.ms) } ?? .null }
-        let text = { (string: String?) in string.map(JSONValue.string) ?? .null }
-        let errors = job.errors.map { error in
-            JSONValue.array([.int(Int64(error.attempt)), .int(error.at.ms), .string(error.error), text(error.worker)])
+    private static func write(_ job: Job, to writer: inout FrameWriter) {
+        writer.int(job.id)
+        writer.string(job.queue)
+        writer.string(job.kind)
+        writer.json(job.args)
+        writer.string(job.state.rawValue)
+        writer.int(Int64(job.priority))
+        writer.int(Int64(job.attempt))
+        writer.int(Int64(job.maxAttempts))
+        writer.int(job.timeout.milliseconds)
+        writer.int(job.backoff.base.milliseconds)
+        writer.int(job.backoff.cap.milliseconds)
+        writer.double(job.backoff.jitter)
+        writer.int(job.runAt.ms)
+        writer.optional(job.leaseOwner) { $0.string($1) }
+        writer.optional(job.leaseExpiresAt) { $0.int($1.ms) }
+        writer.optional(job.heartbeatAt) { $0.int($1.ms) }
+        writer.optional(job.progress) { $0.json($1) }
+        writer.optional(job.result) { $0.json($1) }
+        writer.int(Int64(job.errors.count))
+        for error in job.errors {
+            writer.int(Int64(error.attempt))
+            writer.int(error.at.ms)
+            writer.string(error.error)
+            writer.optional(error.worker) { $0.string($1) }
         }
-        return [
-            .int(job.id), .string(job.queue), .string(job.kind), job.args, .string(job.state.rawValue), .int(Int64(job.priority)),
-            .int(Int64(job.attempt)), .int(Int64(job.maxAttempts)), .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds),
-            .int(job.backoff.cap.milliseconds), .double(job.backoff.jitter), time(job.runAt), text(job.leaseOwner),
-            time(job.leaseExpiresAt), time(job.heartbeatAt), job.progress.map { .array([$0]) } ?? .null,
-            job.result.map { .array([$0]) } ?? .null, .array(errors), text(job.idempotencyKey), text(job.server),
-            .bool(job.cancelRequested), time(job.createdAt), time(job.attemptedAt), time(job.finishedAt),
-        ]
+        writer.optional(job.idempotencyKey) { $0.string($1) }
+        writer.optional(job.server) { $0.string($1) }
+        writer.bool(job.cancelRequested)
+        writer.int(job.createdAt.ms)
+        writer.optional(job.attemptedAt) { $0.int($1.ms) }
+        writer.optional(job.finishedAt) { $0.int($1.ms) }
     }
 
-    private static func decodeJob(_ fields: ArraySlice<JSONValue>) -> Job? {
-        let field = Array(fields)
-        guard field.count == 25 else { return nil }
-        let time = { (value: JSONValue) in value.intValue.map { Date(ms: $0) } }
-        // A present value is wrapped in an array, so that a JSON null stays apart from none.
-        let wrapped = { (value: JSONValue) in value.arrayValue?.first }
-        let jitter: Double? = switch field[11] {
-        case .double(let value): value
-        case .int(let value): Double(value)
-        default: nil
+    private static func readJob(_ reader: inout FrameReader) throws(FrameReader.Malformed) -> Job {
+        let id = try reader.int()
+        let queue = try reader.string()
+        let kind = try reader.string()
+        let args = try reader.json()
+        let stateName = try reader.string()
+        guard let state = JobState(rawValue: stateName) else { throw FrameReader.Malformed(reason: "no job state is named \(stateName)") }
+        let priority = Int(try reader.int())
+        let attempt = Int(try reader.int())
+        let maxAttempts = Int(try reader.int())
+        let timeout = Duration.milliseconds(try reader.int())
+        let backoff = Backoff(base: .milliseconds(try reader.int()), cap: .milliseconds(try reader.int()), jitter: try reader.double())
+        let runAt = Date(ms: try reader.int())
+        let leaseOwner = try reader.present() ? try reader.string() : nil
+        let leaseExpiresAt = try reader.present() ? Date(ms: try reader.int()) : nil
+        let heartbeatAt = try reader.present() ? Date(ms: try reader.int()) : nil
+        let progress = try reader.present() ? try reader.json() : nil
+        let result = try reader.present() ? try reader.json() : nil
+        let errorCount = try reader.int()
+        guard (0...10_000).contains(errorCount) else { throw FrameReader.Malformed(reason: "\(errorCount) errors") }
+        var errors: [AttemptError] = []
+        for _ in 0..<errorCount {
+            errors.append(AttemptError(
+                attempt: Int(try reader.int()), at: Date(ms: try reader.int()), error: try reader.string(),
+                worker: try reader.present() ? try reader.string() : nil
+            ))
         }
-        guard let id = field[0].intValue, let queue = field[1].stringValue, let kind = field[2].stringValue,
-            let state = field[4].stringValue.flatMap(JobState.init(rawValue:)), let priority = field[5].intValue,
-            let attempt = field[6].intValue, let maxAttempts = field[7].intValue, let timeout = field[8].intValue,
-            let base = field[9].intValue, let cap = field[10].intValue, let jitter, let runAt = time(field[12]),
-            let errors = field[18].arrayValue, case .bool(let cancelRequested) = field[21], let createdAt = time(field[22])
-        else { return nil }
-        let attemptErrors: [AttemptError] = errors.compactMap { error in
-            guard let parts = error.arrayValue, parts.count == 4, let attempt = parts[0].intValue, let at = parts[1].intValue,
-                let text = parts[2].stringValue
-            else { return nil }
-            return AttemptError(attempt: Int(attempt), at: Date(ms: at), error: text, worker: parts[3].stringValue)
-        }
-        guard attemptErrors.count == errors.count else { return nil }
+        let idempotencyKey = try reader.present() ? try reader.string() : nil
+        let server = try reader.present() ? try reader.string() : nil
+        let cancelRequested = try reader.bool()
+        let createdAt = Date(ms: try reader.int())
+        let attemptedAt = try reader.present() ? Date(ms: try reader.int()) : nil
+        let finishedAt = try reader.present() ? Date(ms: try reader.int()) : nil
         return Job(
-            id: id, queue: queue, kind: kind, args: field[3], state: state, priority: Int(priority), attempt: Int(attempt),
-            maxAttempts: Int(maxAttempts), timeout: .milliseconds(timeout),
-            backoff: Backoff(base: .milliseconds(base), cap: .milliseconds(cap), jitter: jitter), runAt: runAt,
-            leaseOwner: field[13].stringValue, leaseExpiresAt: time(field[14]), heartbeatAt: time(field[15]),
-            progress: wrapped(field[16]), result: wrapped(field[17]), errors: attemptErrors, idempotencyKey: field[19].stringValue,
-            server: field[20].stringValue, cancelRequested: cancelRequested, createdAt: createdAt, attemptedAt: time(field[23]),
-            finishedAt: time(field[24])
+            id: id, queue: queue, kind: kind, args: args, state: state, priority: priority, attempt: attempt, maxAttempts: maxAttempts,
+            timeout: timeout, backoff: backoff, runAt: runAt, leaseOwner: leaseOwner, leaseExpiresAt: leaseExpiresAt,
+            heartbeatAt: heartbeatAt, progress: progress, result: result, errors: errors, idempotencyKey: idempotencyKey,
+            server: server, cancelRequested: cancelRequested, createdAt: createdAt, attemptedAt: attemptedAt, finishedAt: finishedAt
         )
     }
 }
