@@ -40,6 +40,14 @@ struct RunnerMessageTests {
         #expect(try RunnerMessage(frame: frame[4...]) == message)
     }
 
+    @Test("a job that has failed tens of thousands of times still reaches its runner whole")
+    func manyErrors() throws {
+        var job = Self.job
+        job.errors = (1...20_000).map { AttemptError(attempt: $0, at: Date(ms: Int64($0)), error: "exit status 1", worker: "w") }
+        let frame = RunnerMessage.run(job).frame
+        #expect(try RunnerMessage(frame: frame[4...]) == .run(job))
+    }
+
     @Test("an attempt no process took goes back without spending an attempt, unless a user cancelled it")
     func notStarted() {
         for reason: StopReason? in [nil, .timeout, .shutdown] {
