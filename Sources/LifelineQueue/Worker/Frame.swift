@@ -3,7 +3,7 @@
 /// are the same binary, so the format needs no version. Writing and reading it copies bytes;
 /// JSON text, which it replaced, cost the writer more per attempt than a no-op handler.
 struct FrameWriter {
-    private(set) var bytes: [UInt8]
+    private var bytes: [UInt8]
 
     init() {
         bytes = [0, 0, 0, 0]
