@@ -118,6 +118,10 @@ let package = Package(
             dependencies: ["LifelineQueue", "LifelineRecovery", "LifelinePostgres", "LifelineTestKit"]
         ),
         .testTarget(
+            name: "LifelineCommandTests",
+            dependencies: ["lifeline", "LifelineTestKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
             name: "LifelineCLITests",
             dependencies: [
                 "LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit",

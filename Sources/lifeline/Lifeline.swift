@@ -30,7 +30,13 @@ struct Lifeline: AsyncParsableCommand {
     static func main() async {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         umask(0o077)
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
+            // The commonest command in scripts skips the parser's reflection when it can.
+            if var enqueue = EnqueueFastPath.command(arguments) {
+                try await enqueue.run()
+                return
+            }
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -39,7 +45,7 @@ struct Lifeline: AsyncParsableCommand {
             }
         } catch {
             // A word where a subcommand belongs fails the parse; say which, with the closest name.
-            if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst()), root: self) {
+            if let unknown = CommandSuggestion.unknownCommand(in: arguments, root: self) {
                 Foundation.exit(CLIFailure.report(CLIFailure(.invalidInput, unknown), command: self))
             }
             Foundation.exit(CLIFailure.report(error, command: self))

@@ -31,16 +31,8 @@ struct HostileInputCLITests {
     }
 
     /// A seeded stream of strings people and programs should never send.
-    struct HostileStrings: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
+    struct HostileStrings {
+        var random: SeededRandom
 
         static let fragments = [
             "../", "..", "/", "\\", "'; DROP TABLE jobs; --", "\" OR 1=1 --", "%s%n", "$(touch /tmp/x)", "`id`", "|", ";",
@@ -49,8 +41,8 @@ struct HostileInputCLITests {
         ]
 
         mutating func string() -> String {
-            let count = Int.random(in: 0...8, using: &self)
-            return (0..<count).map { _ in Self.fragments.randomElement(using: &self)! }.joined()
+            let count = Int.random(in: 0...8, using: &random)
+            return (0..<count).map { _ in Self.fragments.randomElement(using: &random)! }.joined()
         }
     }
 
@@ -83,7 +75,7 @@ struct HostileInputCLITests {
     func fuzz() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        var strings = HostileStrings(state: 20261125)
+        var strings = HostileStrings(random: SeededRandom(seed: 20261125))
         for round in 0..<120 {
             let value = strings.string()
             let arguments = Self.templates[round % Self.templates.count](value)

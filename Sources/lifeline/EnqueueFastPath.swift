@@ -1,0 +1,103 @@
+/// `lifeline enqueue` read without swift-argument-parser, whose reflection of the commands'
+/// properties is over half of a one-job enqueue's CPU (the Swift runtime scans the binary's
+/// ten thousand protocol conformance records for each new type it is asked about).
+///
+/// It takes only invocations it fully understands: a kind, options by their long names, each
+/// at most once, and values that parse. Anything else (help, an unknown or repeated name, a
+/// missing value, flags that conflict) returns nil and goes to the parser, which reports it as
+/// it always has; what it does take, it reads exactly as the parser would (a test compares the
+/// two over thousands of generated command lines).
+enum EnqueueFastPath {
+    /// The command the arguments (without the program's name) ask for, when they are an
+    /// `enqueue` this path fully understands.
+    static func command(_ arguments: [String]) -> EnqueueCommand? {
+        guard arguments.first == "enqueue" else { return nil }
+        var kind: String?
+        var json = false
+        var values = [String?](repeating: nil, count: options.count)
+        var rest = arguments.dropFirst()
+        while let token = rest.popFirst() {
+            guard token.hasPrefix("-") else {
+                guard kind == nil else { return nil }
+                kind = token
+                continue
+            }
+            if token == "--json" {
+                guard !json else { return nil }
+                json = true
+                continue
+            }
+            var name = token
+            var value: String?
+            if let equals = token.firstIndex(of: "=") {
+                name = String(token[..<equals])
+                value = String(token[token.index(after: equals)...])
+                guard value != "" else { return nil }
+            }
+            guard let index = options.firstIndex(where: { $0.name == name }), values[index] == nil else { return nil }
+            if value == nil {
+                guard let next = rest.popFirst(), options[index].takesDashes || !next.hasPrefix("-") else { return nil }
+                value = next
+            }
+            values[index] = value
+        }
+        guard let kind else { return nil }
+        var command = EnqueueCommand()
+        command.kind = kind
+        command.json = json
+        command.store = StoreOptions()
+        for (option, value) in zip(options, values) {
+            guard option.set(&command, value) else { return nil }
+        }
+        guard (try? command.validate()) != nil else { return nil }
+        return command
+    }
+
+    /// An option's long name; whether its value may start with a dash (the parser's
+    /// `.unconditional`); and its setter, which also sets it to nil when absent (a property the
+    /// parser has not filled cannot be read). A list, not a dictionary: each generic type the
+    /// start instantiates costs a scan of the conformance records.
+    private struct Option: Sendable {
+        var name: String
+        var takesDashes = false
+        var set: @Sendable (inout EnqueueCommand, String?) -> Bool
+    }
+
+    private static func text(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, String?) -> Void) -> Option {
+        Option(name: name) { command, value in
+            set(&command, value)
+            return true
+        }
+    }
+
+    private static func unconditionalText(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, String?) -> Void) -> Option {
+        Option(name: name, takesDashes: true, set: text(name, set).set)
+    }
+
+    private static func number(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, Int?) -> Void) -> Option {
+        Option(name: name, takesDashes: true) { command, value in
+            guard let value else {
+                set(&command, nil)
+                return true
+            }
+            guard let number = Int(value) else { return false }
+            set(&command, number)
+            return true
+        }
+    }
+
+    private static let options: [Option] = [
+        text("--args") { $0.args = $1 },
+        text("--args-file") { $0.argsFile = $1 },
+        text("--queue") { $0.queue = $1 },
+        number("--priority") { $0.priority = $1 },
+        unconditionalText("--delay") { $0.delay = $1 },
+        text("--at") { $0.at = $1 },
+        number("--max-attempts") { $0.maxAttempts = $1 },
+        unconditionalText("--timeout") { $0.timeout = $1 },
+        unconditionalText("--backoff") { $0.backoff = $1 },
+        text("--idempotency-key") { $0.idempotencyKey = $1 },
+        text("--batch") { $0.batch = $1 },
+        text("--db") { $0.store.db = $1 },
+    ]
+}
