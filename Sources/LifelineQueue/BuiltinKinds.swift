@@ -12,7 +12,7 @@ public enum BuiltinKinds {
     public struct NoArgs: JobArgs {}
 
     /// Does nothing and completes.
-    public static let noop = JobDefinition<NoArgs>(kind: "noop") { _, _ in nil }
+    public static let noop = JobDefinition(kind: "noop", args: NoArgs.self) { _, _ in nil }
 
     public struct SleepArgs: JobArgs {
         public var ms: Int64
@@ -23,7 +23,7 @@ public enum BuiltinKinds {
     }
 
     /// Sleeps `ms` milliseconds; cancellation wakes it at once.
-    public static let sleep = JobDefinition<SleepArgs>(kind: "sleep") { args, _ in
+    public static let sleep = JobDefinition(kind: "sleep", args: SleepArgs.self) { args, _ in
         try await Task.sleep(for: .milliseconds(args.ms))
         return .object(["slept_ms": .int(args.ms)])
     }
@@ -39,8 +39,8 @@ public enum BuiltinKinds {
     }
 
     /// Fails its first `fail_times` attempts, then succeeds: a way to watch retries.
-    public static let flaky = JobDefinition<FlakyArgs>(
-        kind: "flaky", defaults: JobDefaults(backoff: Backoff(base: .milliseconds(100), cap: .seconds(10)))
+    public static let flaky = JobDefinition(
+        kind: "flaky", args: FlakyArgs.self, defaults: JobDefaults(backoff: Backoff(base: .milliseconds(100), cap: .seconds(10)))
     ) { args, context in
         let attempt = context.job.attempt
         guard attempt > args.failTimes else {

@@ -23,7 +23,7 @@ extension BuiltinKinds {
 
     /// Runs a program without a shell; exit 0 = success. The tail of its output goes in the
     /// result, or in the error when it fails.
-    public static let exec = JobDefinition<ExecArgs>(kind: "exec") { args, _ in
+    public static let exec = JobDefinition(kind: "exec", args: ExecArgs.self) { args, _ in
         // The worker's environment, with the job's variables on top.
         let environment = ProcessInfo.processInfo.environment.merging(args.env ?? [:]) { $1 }
         let exit: ChildProcess.Exit

@@ -15,23 +15,105 @@ extension JobArgs {
 /// The handler's contract: return = completed (with an optional result); throw = retry with
 /// backoff; throw ``JobFailure/permanent(_:)`` = discard now; throw
 /// ``JobFailure/retryAfter(_:)`` = run again later without spending an attempt.
-public struct JobDefinition<Args: JobArgs>: Sendable {
+///
+/// The argument type is erased at creation, so kinds of any argument type live in one
+/// registry, and no generic type is left to instantiate when a process starts (each one costs
+/// a scan of the binary's protocol conformance records).
+public struct JobDefinition: Sendable {
     /// Persisted in every job row: never rename a kind that has shipped.
-    public var kind: String
-    public var defaults: JobDefaults
+    public let kind: String
+    public let defaults: JobDefaults
     /// Who enqueues jobs of this kind, when people may not do it by hand (e.g. a recovery
     /// server's stages, enqueued by its actions); `nil` when anyone may.
-    public var enqueuedOnlyBy: String?
-    public var handler: @Sendable (Args, JobContext) async throws -> JSONValue?
+    public let enqueuedOnlyBy: String?
+    private let validateArgs: @Sendable (JSONValue) throws(JobInputError) -> Void
+    private let runHandler: @Sendable (JSONValue, JobContext) async throws -> JSONValue?
 
-    public init(
-        kind: String, defaults: JobDefaults = JobDefaults(), enqueuedOnlyBy: String? = nil,
+    public init<Args: JobArgs>(
+        kind: String, args: Args.Type, defaults: JobDefaults = JobDefaults(), enqueuedOnlyBy: String? = nil,
         handler: @escaping @Sendable (Args, JobContext) async throws -> JSONValue?
     ) {
         self.kind = kind
         self.defaults = defaults
         self.enqueuedOnlyBy = enqueuedOnlyBy
-        self.handler = handler
+        validateArgs = { (args: JSONValue) throws(JobInputError) in
+            let decoded: Args
+            do {
+                decoded = try args.decode(Args.self)
+            } catch {
+                throw JobInputError("invalid args for '\(kind)': \(Self.describe(error, in: args))")
+            }
+            try decoded.validate()
+        }
+        runHandler = { args, context in
+            try await handler(try args.decode(Args.self), context)
+        }
+    }
+
+    public func validate(_ args: JSONValue) throws(JobInputError) {
+        try validateArgs(args)
+    }
+
+    public func run(_ args: JSONValue, context: JobContext) async throws -> JSONValue? {
+        try await runHandler(args, context)
+    }
+
+    /// The decoding error as the user would fix it: which field, what it must be, what it is.
+    private static func describe(_ error: any Error, in args: JSONValue) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing field '\(path(context.codingPath + [key]))'"
+        case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return "args must be a JSON object, not \(kind(of: args))"
+        case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
+            let found = value(at: context.codingPath, in: args).map { ", not \(kind(of: $0))" } ?? ""
+            return "field '\(path(context.codingPath))' must be \(describe(type))\(found)"
+        case DecodingError.dataCorrupted(let context):
+            return "field '\(path(context.codingPath))': \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func value(at keys: [any CodingKey], in args: JSONValue) -> JSONValue? {
+        var value: JSONValue? = args
+        for key in keys {
+            if let index = key.intValue, let array = value?.arrayValue {
+                value = index < array.count ? array[index] : nil
+            } else {
+                value = value?[key.stringValue]
+            }
+        }
+        return value
+    }
+
+    private static func kind(of value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "true or false"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type, is UInt.Type: "an integer"
+        case is Double.Type: "a number"
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is [String].Type: "an array of strings"
+        case is [String: String].Type: "an object of strings"
+        default:
+            // Decoders name the container they expected: Array<Any>, Dictionary<String, Any>.
+            "\(type)".hasPrefix("Array") ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "a valid value"
+        }
     }
 }
 

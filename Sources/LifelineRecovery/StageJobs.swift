@@ -80,7 +80,7 @@ public enum StageJobs {
     ) {
         for stage in Stage.allCases {
             let owner = "the actions of recovery servers (lifeline server ACTION NAME)"
-            registry.register(JobDefinition<StageArgs>(kind: stage.kind, defaults: defaults(for: stage), enqueuedOnlyBy: owner) { args, context in
+            registry.register(JobDefinition(kind: stage.kind, args: StageArgs.self, defaults: defaults(for: stage), enqueuedOnlyBy: owner) { args, context in
                 // Completing without acting: the lifecycle records the completion as ignored.
                 guard try await currentJob(args.server) == context.job.id else {
                     return ["ignored": .string("not the current operation of server \(args.server)")]

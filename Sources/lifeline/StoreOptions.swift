@@ -30,6 +30,10 @@ struct StoreOptions: ParsableArguments {
     }
 
     var infraRoot: URL {
+        Self.infraRoot(home: home)
+    }
+
+    private static func infraRoot(home: String) -> URL {
         URL(fileURLWithPath: home).appendingPathComponent("infra")
     }
 
@@ -118,9 +122,11 @@ struct StoreOptions: ParsableArguments {
     func registry(queue: OpenQueue, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
-        let root = infraRoot
+        // The URL is made only when a stage runs without a given infrastructure: making one is
+        // a twentieth of an enqueue's start.
+        let home = self.home
         StageJobs.register(
-            in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: root) },
+            in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: Self.infraRoot(home: home)) },
             jobState: { id in try await queue.jobs.jobGet(id)?.state },
             currentJob: { name in try await queue.servers.serverGet(name)?.lifecycle.currentJob }
         )
