@@ -6,7 +6,8 @@
 /// at most once, and values that parse. Anything else (help, an unknown or repeated name, a
 /// missing value, flags that conflict) returns nil and goes to the parser, which reports it as
 /// it always has; what it does take, it reads exactly as the parser would (a test compares the
-/// two over thousands of generated command lines).
+/// two over thousands of generated command lines). An option added to `enqueue` goes to the
+/// parser until it is listed here; a property left unset here traps when it is read.
 enum EnqueueFastPath {
     /// The command the arguments (without the program's name) ask for, when they are an
     /// `enqueue` this path fully understands.
