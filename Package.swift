@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineCommandTests",
-            dependencies: ["lifeline", "LifelineTestKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["lifeline", "LifelineRecovery", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "LifelineCLITests",

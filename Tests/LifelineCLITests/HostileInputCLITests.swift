@@ -32,7 +32,7 @@ struct HostileInputCLITests {
 
     /// A seeded stream of strings people and programs should never send.
     struct HostileStrings {
-        var random: SeededRandom
+        var random: SplitMix64
 
         static let fragments = [
             "../", "..", "/", "\\", "'; DROP TABLE jobs; --", "\" OR 1=1 --", "%s%n", "$(touch /tmp/x)", "`id`", "|", ";",
@@ -75,7 +75,7 @@ struct HostileInputCLITests {
     func fuzz() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        var strings = HostileStrings(random: SeededRandom(seed: 20261125))
+        var strings = HostileStrings(random: SplitMix64(seed: 20261125))
         for round in 0..<120 {
             let value = strings.string()
             let arguments = Self.templates[round % Self.templates.count](value)

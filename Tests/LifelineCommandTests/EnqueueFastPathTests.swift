@@ -1,5 +1,5 @@
 import ArgumentParser
-import LifelineTestKit
+import LifelineRecovery
 import Testing
 
 @testable import lifeline
@@ -21,7 +21,7 @@ struct EnqueueFastPathTests {
 
     @Test("thousands of generated command lines: what it takes, it reads as the parser does")
     func agreesWithParser() throws {
-        var random = SeededRandom(seed: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         var taken = 0
         for _ in 0..<8_000 {
             let count = Int(random.next() % 7)
@@ -68,6 +68,19 @@ struct EnqueueFastPathTests {
     )
     func declined(line: [String]) {
         #expect(EnqueueFastPath.command(line) == nil)
+    }
+
+    /// The fast path fills every property of the command, or reading the one it missed traps;
+    /// a property added to `enqueue` must be listed in `EnqueueFastPath.options` and in
+    /// `fields(_:)` before this passes.
+    @Test("the fast path and this suite know every property of enqueue")
+    func knowsEveryProperty() {
+        let properties = Mirror(reflecting: EnqueueCommand()).children.compactMap(\.label)
+        #expect(properties == [
+            "_kind", "_args", "_argsFile", "_queue", "_priority", "_delay", "_at", "_maxAttempts", "_timeout", "_backoff",
+            "_idempotencyKey", "_batch", "_json", "_store",
+        ])
+        #expect(Mirror(reflecting: StoreOptions()).children.compactMap(\.label) == ["_db"])
     }
 
     static func fields(_ command: EnqueueCommand) -> [String?] {

@@ -43,7 +43,7 @@ struct RecoveryPoints {
         try FileSystem.createFile(url)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
-        var state = seed.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        var random = SplitMix64(seed: seed.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         var hasher = Checksum()
         var remaining = size
         var block = [UInt8](repeating: 0, count: 1 << 20)
@@ -54,11 +54,7 @@ struct RecoveryPoints {
             block.withUnsafeMutableBytes { raw in
                 let words = raw.bindMemory(to: UInt64.self)
                 for i in 0..<(count + 7) / 8 {
-                    state &+= 0x9e37_79b9_7f4a_7c15
-                    var z = state
-                    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-                    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-                    words[i] = z ^ (z >> 31)
+                    words[i] = random.next()
                 }
             }
             let slice = block[0..<count]

@@ -1,6 +1,7 @@
-/// A seeded SplitMix64 stream, so generated test input is the same on every run and a failure
-/// names an input that comes back.
-public struct SeededRandom: RandomNumberGenerator {
+/// The SplitMix64 stream: fast, seeded and the same on every machine. The simulated
+/// infrastructure fills recovery points with it, and tests generate their input with it, so a
+/// failure names an input that comes back.
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }
