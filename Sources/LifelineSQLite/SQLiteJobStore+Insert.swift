@@ -5,12 +5,21 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let now = nowMs()
-        return try await write { db in
-            for queue in Set(jobs.map(\.queue)) { try Self.register(queue: queue, db) }
-            return try jobs.enumerated().map { index, job in
-                if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
-                return try Self.insert(job, db, now: now, registerQueue: false)
-            }
+        return try await write { db in try Self.insert(jobs, db, now: now) }
+    }
+
+    /// ``jobInsert(_:)`` on the calling thread: `lifeline enqueue` inserts its job without
+    /// starting Swift concurrency's threads.
+    public func jobInsertNow(_ jobs: [NewJob]) throws -> [InsertedJob] {
+        let now = nowMs()
+        return try writeNow { db in try Self.insert(jobs, db, now: now) }
+    }
+
+    private static func insert(_ jobs: [NewJob], _ db: Database, now: Int64) throws -> [InsertedJob] {
+        for queue in Set(jobs.map(\.queue)) { try register(queue: queue, db) }
+        return try jobs.enumerated().map { index, job in
+            if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
+            return try insert(job, db, now: now, registerQueue: false)
         }
     }
 

@@ -1,6 +1,4 @@
 import ArgumentParser
-import Foundation
-import LifelineQueue
 
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,87 +63,20 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    /// The options as plain values, which ``EnqueueFastPath`` fills without the parser.
+    var options: EnqueueOptions {
+        EnqueueOptions(
+            kind: kind, args: args, argsFile: argsFile, queue: queue, priority: priority, delay: delay, at: at,
+            maxAttempts: maxAttempts, timeout: timeout, backoff: backoff, idempotencyKey: idempotencyKey, batch: batch,
+            json: json, store: SelectedStore(db: store.db)
+        )
+    }
+
     func validate() throws {
-        if args != nil && argsFile != nil { throw ValidationError("use either --args or --args-file") }
-        if delay != nil && at != nil { throw ValidationError("use either --delay or --at") }
-        if batch != nil && (args != nil || argsFile != nil || idempotencyKey != nil) {
-            throw ValidationError("--batch takes args and keys from its lines; drop --args, --args-file and --idempotency-key")
-        }
+        try options.validate()
     }
 
     func run() async throws {
-        if let batch {
-            try await enqueueBatch(path: batch)
-        } else {
-            try await enqueueOne()
-        }
+        try await options.run()
     }
-
-    private func enqueueOne() async throws {
-        let opened = try await store.openStore()
-        let job = try store.registry(queue: opened).prepare(try request())
-        let inserted = try await opened.jobs.jobInsert([job])[0]
-        let output = Output.standardOutput
-        if json {
-            try output.writeJSON(EnqueuedJob(inserted))
-        } else if inserted.existing {
-            output.writeLine("job \(inserted.job.id) already exists under key '\(idempotencyKey ?? "")' (\(inserted.job.state.rawValue))")
-        } else {
-            output.writeLine("enqueued job \(inserted.job.id) (\(inserted.job.kind) on \(inserted.job.queue), \(inserted.job.state.rawValue))")
-        }
-    }
-
-    private func enqueueBatch(path: String) async throws {
-        let data = try InputParsing.readFile(path, flag: "--batch")
-        let opened = try await store.openStore()
-        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry(queue: opened))
-        let inserted = try await opened.jobs.jobInsert(jobs)
-        let existing = inserted.filter(\.existing).count
-        let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)
-        if json {
-            try Output.standardOutput.writeJSON(summary)
-        } else {
-            Output.standardOutput.writeLine("enqueued \(summary.enqueued) jobs" + (existing > 0 ? " (\(existing) already existed)" : ""))
-        }
-    }
-
-    /// The request the flags describe; for a batch, the defaults of every line.
-    private func request() throws -> EnqueueRequest {
-        var argsValue: JSONValue = .object([:])
-        if let args {
-            argsValue = try InputParsing.json(args, source: "--args")
-        } else if let argsFile {
-            let data = try InputParsing.readFile(argsFile, flag: "--args-file")
-            argsValue = try InputParsing.json(try InputParsing.utf8(data, source: "--args-file"), source: "--args-file")
-        }
-        var runAt: Date?
-        if let delay { runAt = Date().adding(try InputParsing.duration(delay, flag: "--delay")) }
-        if let at { runAt = try InputParsing.time(at, flag: "--at") }
-        return EnqueueRequest(
-            kind: kind, args: argsValue, queue: queue, priority: priority, maxAttempts: maxAttempts,
-            timeout: try timeout.map { try InputParsing.duration($0, flag: "--timeout") },
-            backoff: try backoff.map { try InputParsing.duration($0, flag: "--backoff") },
-            runAt: runAt, idempotencyKey: idempotencyKey
-        )
-    }
-}
-
-/// `enqueue --json`: the job object, plus whether it existed under its idempotency key.
-struct EnqueuedJob: Encodable {
-    var inserted: InsertedJob
-
-    init(_ inserted: InsertedJob) { self.inserted = inserted }
-
-    enum CodingKeys: String, CodingKey { case existing }
-
-    func encode(to encoder: any Encoder) throws {
-        try inserted.job.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(inserted.existing, forKey: .existing)
-    }
-}
-
-struct BatchSummary: Encodable {
-    var enqueued: Int
-    var existing: Int
 }

@@ -1,17 +1,18 @@
 /// `lifeline enqueue` read without swift-argument-parser, whose reflection of the commands'
-/// properties is over half of a one-job enqueue's CPU (the Swift runtime scans the binary's
-/// ten thousand protocol conformance records for each new type it is asked about).
+/// properties was over half of a one-job enqueue's CPU (the Swift runtime scans the binary's
+/// ten thousand protocol conformance records for each new type it is asked about), into
+/// plain ``EnqueueOptions``: even creating the parser's option wrappers costs such a scan.
 ///
 /// It takes only invocations it fully understands: a kind, options by their long names, each
 /// at most once, and values that parse. Anything else (help, an unknown or repeated name, a
 /// missing value, flags that conflict) returns nil and goes to the parser, which reports it as
 /// it always has; what it does take, it reads exactly as the parser would (a test compares the
 /// two over thousands of generated command lines). An option added to `enqueue` goes to the
-/// parser until it is listed here; a property left unset here traps when it is read.
+/// parser until it is listed here.
 enum EnqueueFastPath {
-    /// The command the arguments (without the program's name) ask for, when they are an
-    /// `enqueue` this path fully understands.
-    static func command(_ arguments: [String]) -> EnqueueCommand? {
+    /// What the arguments (without the program's name) ask for, when they are an `enqueue`
+    /// this path fully understands.
+    static func options(_ arguments: [String]) -> EnqueueOptions? {
         guard arguments.first == "enqueue" else { return nil }
         var kind: String?
         var json = false
@@ -43,11 +44,9 @@ enum EnqueueFastPath {
             values[index] = value
         }
         guard let kind else { return nil }
-        var command = EnqueueCommand()
-        command.kind = kind
-        command.json = json
-        command.store = StoreOptions()
+        var command = EnqueueOptions(kind: kind, json: json)
         for (option, value) in zip(options, values) {
+            guard let value else { continue }
             guard option.set(&command, value) else { return nil }
         }
         guard (try? command.validate()) != nil else { return nil }
@@ -55,32 +54,24 @@ enum EnqueueFastPath {
     }
 
     /// An option's long name; whether its value may start with a dash (the parser's
-    /// `.unconditional`); and its setter, which also sets it to nil when absent (a property the
-    /// parser has not filled cannot be read). A list, not a dictionary: each generic type the
-    /// start instantiates costs a scan of the conformance records.
+    /// `.unconditional`); and its setter, false when the value does not parse. A list, not a
+    /// dictionary: each generic type the start instantiates costs a scan of the conformance
+    /// records.
     private struct Option: Sendable {
         var name: String
         var takesDashes = false
-        var set: @Sendable (inout EnqueueCommand, String?) -> Bool
+        var set: @Sendable (inout EnqueueOptions, String) -> Bool
     }
 
-    private static func text(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, String?) -> Void) -> Option {
-        Option(name: name) { command, value in
+    private static func text(_ name: String, takesDashes: Bool = false, _ set: @escaping @Sendable (inout EnqueueOptions, String) -> Void) -> Option {
+        Option(name: name, takesDashes: takesDashes) { command, value in
             set(&command, value)
             return true
         }
     }
 
-    private static func unconditionalText(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, String?) -> Void) -> Option {
-        Option(name: name, takesDashes: true, set: text(name, set).set)
-    }
-
-    private static func number(_ name: String, _ set: @escaping @Sendable (inout EnqueueCommand, Int?) -> Void) -> Option {
+    private static func number(_ name: String, _ set: @escaping @Sendable (inout EnqueueOptions, Int) -> Void) -> Option {
         Option(name: name, takesDashes: true) { command, value in
-            guard let value else {
-                set(&command, nil)
-                return true
-            }
             guard let number = Int(value) else { return false }
             set(&command, number)
             return true
@@ -92,11 +83,11 @@ enum EnqueueFastPath {
         text("--args-file") { $0.argsFile = $1 },
         text("--queue") { $0.queue = $1 },
         number("--priority") { $0.priority = $1 },
-        unconditionalText("--delay") { $0.delay = $1 },
+        text("--delay", takesDashes: true) { $0.delay = $1 },
         text("--at") { $0.at = $1 },
         number("--max-attempts") { $0.maxAttempts = $1 },
-        unconditionalText("--timeout") { $0.timeout = $1 },
-        unconditionalText("--backoff") { $0.backoff = $1 },
+        text("--timeout", takesDashes: true) { $0.timeout = $1 },
+        text("--backoff", takesDashes: true) { $0.backoff = $1 },
         text("--idempotency-key") { $0.idempotencyKey = $1 },
         text("--batch") { $0.batch = $1 },
         text("--db") { $0.store.db = $1 },

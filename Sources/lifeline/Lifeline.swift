@@ -32,9 +32,10 @@ struct Lifeline: AsyncParsableCommand {
         umask(0o077)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            // The commonest command in scripts skips the parser's reflection when it can.
-            if var enqueue = EnqueueFastPath.command(arguments) {
-                try await enqueue.run()
+            // The commonest command in scripts skips the parser's reflection when it can, and
+            // on SQLite runs on this thread alone.
+            if let enqueue = EnqueueFastPath.options(arguments) {
+                if try !enqueue.runOnSQLite() { try await enqueue.run() }
                 return
             }
             var command = try parseAsRoot()

@@ -36,10 +36,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var source = StoreOptions()
-        source.db = from
-        var target = StoreOptions()
-        target.db = to
+        let source = SelectedStore(db: from)
+        let target = SelectedStore(db: to)
         let reader = try await source.openReader()
         let writer = try await target.openStore()
         let started = ContinuousClock.now

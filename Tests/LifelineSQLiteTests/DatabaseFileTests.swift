@@ -106,7 +106,7 @@ struct DatabaseFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let raw = try Self.olderDatabase(directory.path("lifeline.db"), upTo: "v4-job-counts")
-        try raw.writeWithoutTransaction { db in
+        raw.writeWithoutTransaction { db in
             #expect(lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) == 0)
         }
         try SchemaMigrations.migrator.migrate(raw)

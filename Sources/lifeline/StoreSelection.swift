@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+import LifelinePostgres
+import LifelineQueue
+import LifelineRecovery
+import LifelineSQLite
+
+/// Where the queue lives: `--db`, else `LIFELINE_DATABASE_URL`, else
+/// `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`. Either may be a file path or a
+/// PostgreSQL URL; infrastructure files stay under the home either way. Every command's
+/// ``StoreOptions`` chooses it, and so does `enqueue`'s fast path with a ``SelectedStore``.
+protocol StoreSelection {
+    /// `--db`, if given.
+    var db: String? { get }
+}
+
+/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path, and
+/// `store copy`'s `--from` and `--to`.
+struct SelectedStore: StoreSelection, Equatable {
+    var db: String?
+}
+
+extension StoreSelection {
+    var home: String {
+        Environment.value("LIFELINE_HOME") ?? "queue"
+    }
+
+    /// What `--db` or `LIFELINE_DATABASE_URL` says, if either does.
+    private var named: String? {
+        db ?? Environment.value("LIFELINE_DATABASE_URL")
+    }
+
+    var databasePath: String {
+        named ?? (home as NSString).appendingPathComponent("lifeline.db")
+    }
+
+    var infraRoot: URL {
+        Self.infraRoot(home: home)
+    }
+
+    private static func infraRoot(home: String) -> URL {
+        URL(fileURLWithPath: home).appendingPathComponent("infra")
+    }
+
+    /// The PostgreSQL location, when the queue is in PostgreSQL.
+    func postgresLocation() throws -> PostgresLocation? {
+        guard let named, PostgresLocation.isURL(named) else { return nil }
+        do {
+            return try PostgresLocation(url: named, environment: ProcessInfo.processInfo.environment)
+        } catch let error as PostgresLocationError {
+            throw CLIFailure(.invalidInput, "--db: \(error.description)")
+        }
+    }
+
+    /// Opens the queue for writing; with `creating`, makes the home directory (0700) and
+    /// database (0600), or the PostgreSQL schema, when missing. Finished stage jobs move their
+    /// recovery servers in the same transaction. A SQLite file opens as one connection, or,
+    /// with `concurrentReads` (workers, `serve`), as a pool whose reads go on beside writes.
+    func openStore(creating: Bool = true, concurrentReads: Bool = false) async throws -> OpenQueue {
+        if let location = try postgresLocation() {
+            return try await openPostgres(location, creating: creating)
+        }
+        return .sqlite(try openSQLite(creating: creating, concurrentReads: concurrentReads), path: databasePath)
+    }
+
+    /// ``openStore(creating:concurrentReads:)`` for a queue known to be on SQLite, on the
+    /// calling thread.
+    func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
+        if !creating { try requireDatabase() }
+        if named == nil {
+            try SQLiteDatabase.ensureDirectory(home)
+        } else {
+            // A typo in --db must not quietly start a new queue somewhere else.
+            let directory = (databasePath as NSString).deletingLastPathComponent
+            guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
+                throw CLIFailure(.notFound, "no directory \(directory) for --db \(databasePath); create it first")
+            }
+        }
+        let lockTimeout = try self.lockTimeout()
+        let path = databasePath
+        return try opening {
+            let writer: any DatabaseWriter = concurrentReads
+                ? try SQLiteDatabase.openPool(path: path, lockTimeout: lockTimeout)
+                : try SQLiteDatabase.openConnection(path: path, lockTimeout: lockTimeout)
+            return SQLiteServerStore.jobStore(writer: writer, lockTimeout: lockTimeout)
+        }
+    }
+
+    /// Opens the queue for a read command: creates nothing, writes nothing and never waits
+    /// for a writer.
+    func openReader() async throws -> OpenQueue {
+        if let location = try postgresLocation() {
+            return try await openPostgres(location, creating: false)
+        }
+        try requireDatabase()
+        let path = databasePath
+        return .sqlite(try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path)) }, path: path)
+    }
+
+    private func openPostgres(_ location: PostgresLocation, creating: Bool) async throws -> OpenQueue {
+        let session = PostgresSession(location: location)
+        do {
+            if creating { try await session.migrate() } else { try await session.checkSchema() }
+        } catch PostgresStoreError.notInitialized(let shown) {
+            throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db)")
+        }
+        return .postgres(PostgresServerStore.jobStore(session: session), location: location)
+    }
+
+    private func requireDatabase() throws {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (set LIFELINE_HOME or --db)")
+        }
+    }
+
+    private func opening(_ open: () throws -> SQLiteJobStore) throws -> SQLiteJobStore {
+        do {
+            return try open()
+        } catch let error as DatabaseError {
+            throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
+        }
+    }
+
+    /// How long a write waits for another process's writer lock: `LIFELINE_LOCK_TIMEOUT`.
+    private func lockTimeout() throws -> Duration {
+        guard let text = Environment.value("LIFELINE_LOCK_TIMEOUT") else { return SQLiteDatabase.defaultLockTimeout }
+        return try InputParsing.duration(text, flag: "LIFELINE_LOCK_TIMEOUT")
+    }
+
+    /// The job kinds this build knows: the built-in ones and the recovery stages, which act
+    /// on `infrastructure` (a worker makes it at start, so a bad setting stops it there); a
+    /// command that only enqueues gives none and never builds one.
+    func registry(queue: OpenQueue, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        // The URL is made only when a stage runs without a given infrastructure: making one is
+        // a twentieth of an enqueue's start.
+        let home = self.home
+        StageJobs.register(
+            in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: Self.infraRoot(home: home)) },
+            jobState: { id in try await queue.jobs.jobGet(id)?.state },
+            currentJob: { name in try await queue.servers.serverGet(name)?.lifecycle.currentJob }
+        )
+        return registry
+    }
+}
