@@ -32,6 +32,19 @@ struct EnqueueCLITests {
         #expect(db[.posixPermissions] as? Int == 0o600)
     }
 
+    @Test("each enqueue closes the database before it exits: its WAL file is left empty")
+    func closesDatabase() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // The last line goes to the parser, not the fast path.
+        for line in [["noop"], ["noop", "--json"], ["--json", "--", "noop"]] {
+            #expect(try cli.run(["enqueue"] + line).status == 0, "\(line)")
+        }
+        let wal = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent("lifeline.db-wal").path)
+        #expect(wal[.size] as? Int == 0)
+        #expect(try cli.jobCount() == 3)
+    }
+
     @Test("--delay schedules the job")
     func delay() throws {
         let cli = try CLIRunner()
