@@ -19,7 +19,7 @@ Scripts/setup.sh
 # asks for it with -lstdc++, so a directory searched first holds a linker script that answers
 # with the static archive; without the archive, the shared library is linked as before.
 static_cxx=()
-archive=$("$(dirname "$(command -v swiftc)")/clang" -print-file-name=libstdc++.a)
+archive=$("$(dirname "$(command -v swiftc)")/clang" -print-file-name=libstdc++.a 2>/dev/null || true)
 if [ -f "$archive" ]; then
   mkdir -p .build/static-libstdc++
   echo "INPUT($archive)" >.build/static-libstdc++/libstdc++.so

@@ -33,9 +33,9 @@ struct Lifeline: AsyncParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             // The commonest command in scripts skips the parser's reflection when it can, and
-            // on SQLite runs on this thread alone.
+            // on SQLite runs on this thread alone (see EnqueueOptions.run).
             if let enqueue = EnqueueFastPath.options(arguments) {
-                if try !enqueue.runOnSQLite() { try await enqueue.run() }
+                try await enqueue.run()
                 return
             }
             var command = try parseAsRoot()
