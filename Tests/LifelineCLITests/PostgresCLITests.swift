@@ -106,7 +106,9 @@ struct PostgresCLITests {
         defer { isolated.signal(SIGKILL) }
         try await waitUntil("the job to start", timeout: .seconds(30)) { !RealWorkCLITests.lines(directory + "/starts").isEmpty }
         proxy.pause()
-        let other = try cli.start(["worker", "--lease", "2s", "--drain"])
+        // The taker's lease leaves room for a server slowed by the tests around it: with 2 s, a
+        // renewal held up for about a second would stop its run too, and spend a third attempt.
+        let other = try cli.start(["worker", "--lease", "10s", "--drain"])
         #expect(try await other.waitForExit(timeout: .seconds(60)) == 0)
         proxy.resume()
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty, "the cut-off worker stopped its program in time")

@@ -15,7 +15,7 @@ public enum RunnerService {
                     switch message {
                     case .run(let job):
                         let key = AttemptKey(id: job.id, attempt: job.attempt)
-                        stops.add(job, lease: job.timeout)
+                        stops.add(job, leaseStart: .now, lease: job.timeout)
                         Task {
                             let end = await runner.run(
                                 job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }

@@ -40,11 +40,13 @@ final class RunningJobs: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    func add(_ job: Job, lease: Duration) {
+    /// Adds a claimed attempt whose lease the store counts from no earlier than `leaseStart`.
+    func add(_ job: Job, leaseStart: ContinuousClock.Instant, lease: Duration) {
         let now = ContinuousClock.now
         entries.withLock {
             $0[job.id] = Entry(
-                attempt: job.attempt, progress: nil, leaseDeadline: now + lease, deadline: now + job.timeout, stopReason: nil, stop: nil
+                attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil,
+                stop: nil
             )
         }
     }
@@ -65,21 +67,26 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// The jobs not yet told to stop that are past their deadline, and the earliest deadline
-    /// of the others.
-    func deadlines() -> (overdue: [AttemptKey], next: ContinuousClock.Instant?) {
+    /// The attempts not yet told to stop that are past their timeout, those whose lease runs
+    /// out within `leaseMargin` (another worker may take them once it has), and the earliest
+    /// instant at which one of the others will be either.
+    func deadlines(leaseMargin: Duration) -> (timedOut: [AttemptKey], leaseEnding: [AttemptKey], next: ContinuousClock.Instant?) {
         let now = ContinuousClock.now
         return entries.withLock { entries in
-            var overdue: [AttemptKey] = []
+            var timedOut: [AttemptKey] = []
+            var leaseEnding: [AttemptKey] = []
             var next: ContinuousClock.Instant?
             for (id, entry) in entries where entry.stopReason == nil {
+                let leaseEnds = entry.leaseDeadline - leaseMargin
                 if entry.deadline <= now {
-                    overdue.append(AttemptKey(id: id, attempt: entry.attempt))
+                    timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
+                } else if leaseEnds <= now {
+                    leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
                 } else {
-                    next = min(next ?? entry.deadline, entry.deadline)
+                    next = min(next ?? entry.deadline, entry.deadline, leaseEnds)
                 }
             }
-            return (overdue, next)
+            return (timedOut, leaseEnding, next)
         }
     }
 
@@ -137,13 +144,5 @@ final class RunningJobs: Sendable {
 
     func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {
         for key in keys { withEntry(key) { $0.leaseDeadline = start + lease } }
-    }
-
-    /// Jobs whose lease may have run out because renewals failed.
-    func expired(margin: Duration) -> [AttemptKey] {
-        let now = ContinuousClock.now
-        return entries.withLock { entries in
-            entries.filter { $0.value.leaseDeadline - margin <= now }.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) }
-        }
     }
 }

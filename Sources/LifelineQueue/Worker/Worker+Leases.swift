@@ -1,36 +1,22 @@
 import Foundation
-import Synchronization
 
 extension Worker {
     /// Renews running jobs' leases in one write per round, carrying their progress, and stops
-    /// jobs that were cancelled or whose lease is gone. Rounds come every `progressInterval`;
-    /// a round renews every lease once `renewalInterval` has passed since the last full one,
-    /// and otherwise only writes the jobs whose progress changed.
+    /// jobs that were cancelled or whose lease is gone. A round starts every `progressInterval`,
+    /// or at once after one that took longer; it renews every lease once `renewalInterval` has
+    /// passed since the last full round, and otherwise only writes the jobs whose progress
+    /// changed. Jobs whose renewals do not get through are stopped by the deadline loop, which
+    /// a store that does not answer (a network cut off) cannot hold up.
     func heartbeatLoop() async {
         var lastFullRenewal = ContinuousClock.now
-        // A renewal runs on its own, and the next waits for it: a store that does not answer
-        // (a network cut off) must not hold up the expiry check, which stops jobs whose leases
-        // may have run out before another host takes them.
-        let gate = RenewalGate()
-        var renewal: Task<Void, Never>?
-        defer { renewal?.cancel() }
+        var round = ContinuousClock.now
         while !Task.isCancelled {
-            guard (try? await Task.sleep(for: configuration.progressInterval)) != nil else { return }
-            // A job whose lease may have run out without renewal could now run elsewhere.
-            for key in running.expired(margin: configuration.renewalInterval / 2) {
-                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
-                running.stop(key, reason: .leaseLost)
-            }
-            guard gate.isOpen else { continue }
-            let full = ContinuousClock.now - lastFullRenewal >= configuration.renewalInterval
+            round = max(round + configuration.progressInterval, .now)
+            guard (try? await Task.sleep(until: round, clock: .continuous)) != nil else { return }
+            let full = round - lastFullRenewal >= configuration.renewalInterval
             let entries = running.renewals(all: full)
-            if full { lastFullRenewal = .now }
-            guard !entries.isEmpty else { continue }
-            gate.close()
-            renewal = Task {
-                await renew(entries)
-                gate.open()
-            }
+            if full { lastFullRenewal = round }
+            if !entries.isEmpty { await renew(entries) }
         }
     }
 
@@ -72,13 +58,4 @@ extension Worker {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
-}
-
-/// Open when no renewal is in flight.
-private final class RenewalGate: Sendable {
-    private let busy = Atomic(false)
-
-    var isOpen: Bool { !busy.load(ordering: .acquiring) }
-    func close() { busy.store(true, ordering: .releasing) }
-    func open() { busy.store(false, ordering: .releasing) }
 }

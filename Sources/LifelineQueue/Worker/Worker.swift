@@ -123,7 +123,7 @@ public final class Worker: Sendable {
             }
             // The slots are counted as they now are before the next claim is sized.
             finisher.release(claim.finished)
-            for job in claimed.jobs { running.add(job, lease: configuration.lease) }
+            for job in claimed.jobs { running.add(job, leaseStart: claim.sent, lease: configuration.lease) }
             let full = claim.limit > 0 && claimed.jobs.count == claim.limit
             if full, !stopping.isSet { sent = sendClaim() }
             finisher.answer(claim.finished, applied: claimed.finished)
@@ -146,6 +146,8 @@ public final class Worker: Sendable {
     private struct Claim {
         var finished: [Finisher.Waiting]
         var limit: Int
+        /// When it left: the store counts the leases it takes from later than this.
+        var sent: ContinuousClock.Instant
         var result: Task<ClaimResult, any Error>
     }
 
@@ -160,7 +162,7 @@ public final class Worker: Sendable {
             owner: configuration.owner, queues: configuration.queues, limit: limit, lease: configuration.lease,
             finishes: finished.map(\.finish)
         )
-        return Claim(finished: finished, limit: limit, result: Task { [store] in try await store.jobClaim(request) })
+        return Claim(finished: finished, limit: limit, sent: .now, result: Task { [store] in try await store.jobClaim(request) })
     }
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
@@ -232,12 +234,18 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Stops each job that passes its attempt's deadline: one loop for all jobs, sleeping until
-    /// the earliest deadline, rather than a timer per job.
+    /// Stops each job that passes its attempt's deadline, or whose lease is about to run out
+    /// unrenewed: one loop for all jobs, sleeping until the earliest such instant, rather than
+    /// a timer per job. A renewal only moves a lease later, so it needs no wake-up.
     private func deadlineLoop() async {
         while !Task.isCancelled {
-            let (overdue, next) = running.deadlines()
-            for key in overdue { running.stop(key, reason: .timeout) }
+            let (timedOut, leaseEnding, next) = running.deadlines(leaseMargin: configuration.renewalInterval / 2)
+            for key in timedOut { running.stop(key, reason: .timeout) }
+            // Renewals did not get through in time: the job may soon run elsewhere.
+            for key in leaseEnding {
+                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
+                running.stop(key, reason: .leaseLost)
+            }
             let wait = next.map { $0 - .now } ?? configuration.idleRecheck
             await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
         }

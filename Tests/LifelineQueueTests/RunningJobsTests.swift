@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+@testable import LifelineQueue
+
+@Suite("The running set's deadlines")
+struct RunningJobsTests {
+    static func job(_ id: Int64, timeout: Duration = .seconds(60)) -> Job {
+        var job = RunnerMessageTests.job
+        job.id = id
+        job.timeout = timeout
+        return job
+    }
+
+    static func key(_ id: Int64) -> AttemptKey {
+        AttemptKey(id: id, attempt: RunnerMessageTests.job.attempt)
+    }
+
+    @Test("a lease about to run out unrenewed is due at lease minus margin, counted from when the claim left")
+    func leaseEnding() {
+        let running = RunningJobs()
+        let now = ContinuousClock.now
+        running.add(Self.job(1), leaseStart: now - .milliseconds(550), lease: .milliseconds(600))
+        running.add(Self.job(2), leaseStart: now, lease: .milliseconds(600))
+        running.add(Self.job(3, timeout: .zero), leaseStart: now, lease: .milliseconds(600))
+        let due = running.deadlines(leaseMargin: .milliseconds(100))
+        #expect(due.leaseEnding == [Self.key(1)])
+        #expect(due.timedOut == [Self.key(3)])
+        // Job 2's lease is the earliest instant left: 600 ms after its claim, less the margin.
+        #expect(due.next == now + .milliseconds(500))
+    }
+
+    @Test("a renewal moves the lease on from when it started; a stopped attempt is not due again")
+    func renewedAndStopped() {
+        let running = RunningJobs()
+        let claimed = ContinuousClock.now - .milliseconds(550)
+        running.add(Self.job(1), leaseStart: claimed, lease: .milliseconds(600))
+        running.add(Self.job(2), leaseStart: claimed, lease: .milliseconds(600))
+        let renewal = ContinuousClock.now
+        running.renewed([Self.key(1)], at: renewal, lease: .milliseconds(600))
+        running.stop(Self.key(2), reason: .leaseLost)
+        let due = running.deadlines(leaseMargin: .milliseconds(100))
+        #expect(due.leaseEnding.isEmpty && due.timedOut.isEmpty)
+        #expect(due.next == renewal + .milliseconds(500))
+        #expect(running.stopReason(Self.key(2)) == .leaseLost)
+    }
+}
