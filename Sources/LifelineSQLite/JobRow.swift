@@ -27,12 +27,12 @@ extension Job {
         try decodeFirst(RawStatement(db, sql, arguments: arguments))
     }
 
-    static func fetchOne(_ db: Database, sql: String, values: [SQLValue]) throws -> Job? {
+    static func fetchOne(_ db: some StatementSource, sql: String, values: [SQLValue]) throws -> Job? {
         try decodeFirst(RawStatement(db, sql, values))
     }
 
     /// The job holding an idempotency key, if any.
-    static func fetch(_ db: Database, idempotencyKey key: String) throws -> Job? {
+    static func fetch(_ db: some StatementSource, idempotencyKey key: String) throws -> Job? {
         try fetchOne(db, sql: "SELECT \(columns) FROM jobs WHERE idempotency_key = ?", values: [.text(key)])
     }
 

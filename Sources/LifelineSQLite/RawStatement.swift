@@ -13,24 +13,48 @@ enum SQLValue {
     static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
 }
 
+/// Where ``RawStatement`` gets its prepared statements: GRDB's statement cache, or a
+/// ``DirectConnection``'s. The code that inserts a job runs on either.
+protocol StatementSource {
+    /// The connection's handle: its errors, changes and row ids.
+    var connectionHandle: OpaquePointer { get }
+    /// The prepared statement for `sql`, and what keeps it alive while it is used.
+    func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?)
+}
+
+extension StatementSource {
+    /// Rows the last statement inserted, changed or deleted.
+    var changedRowCount: Int { Int(sqlite3_changes(connectionHandle)) }
+
+    var insertedRowID: Int64 { sqlite3_last_insert_rowid(connectionHandle) }
+}
+
+extension Database: StatementSource {
+    var connectionHandle: OpaquePointer { sqliteConnection! }
+
+    func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {
+        let statement = try cachedStatement(sql: sql)
+        return (statement.sqliteStatement, statement)
+    }
+}
+
 /// Binding, stepping and reading cached statements straight through SQLite's C API, for the
 /// statements run once per job: there GRDB's general argument and row types cost more than
-/// the SQL itself. The statements stay in GRDB's cache, which resets them before its own use.
+/// the SQL itself. A statement from GRDB's cache is reset by GRDB before its own use.
 struct RawStatement {
     let handle: OpaquePointer
-    /// Keeps the statement alive while it is used, whatever GRDB's cache does.
-    private let statement: Statement
-    private let db: Database
+    /// Keeps the statement alive while it is used, whatever its cache does.
+    private let owner: AnyObject?
+    private let connection: OpaquePointer
     private let sql: String
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// The cached statement for `sql`, with `values` bound by position.
-    init(_ db: Database, _ sql: String, _ values: [SQLValue]) throws {
-        self.db = db
+    init(_ db: some StatementSource, _ sql: String, _ values: [SQLValue]) throws {
         self.sql = sql
-        statement = try db.cachedStatement(sql: sql)
-        handle = statement.sqliteStatement
+        connection = db.connectionHandle
+        (handle, owner) = try db.preparedStatement(sql)
         sqlite3_reset(handle)
         // Every parameter is bound below, so none keeps a value from the last use.
         precondition(Int32(values.count) == sqlite3_bind_parameter_count(handle), "\(values.count) values for the parameters of: \(sql)")
@@ -52,11 +76,12 @@ struct RawStatement {
 
     /// The cached statement for `sql`, with GRDB's arguments bound.
     init(_ db: Database, _ sql: String, arguments: StatementArguments) throws {
-        self.db = db
         self.sql = sql
-        statement = try db.cachedStatement(sql: sql)
+        connection = db.connectionHandle
+        let statement = try db.cachedStatement(sql: sql)
         try statement.setArguments(arguments)
         handle = statement.sqliteStatement
+        owner = statement
     }
 
     /// Runs a statement that returns no rows.
@@ -73,9 +98,9 @@ struct RawStatement {
             sqlite3_reset(handle)
             return false
         case let code:
-            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            let error = DatabaseError.last(code, of: connection, sql: sql)
             sqlite3_reset(handle)
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+            throw error
         }
     }
 
@@ -98,4 +123,11 @@ struct RawStatement {
     }
 
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+}
+
+extension DatabaseError {
+    /// The error a call on `connection` just returned `code` for, with SQLite's message.
+    static func last(_ code: Int32, of connection: OpaquePointer, sql: String? = nil) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+    }
 }

@@ -92,25 +92,30 @@ public enum SQLiteDatabase {
     static func configuration() -> Configuration {
         var config = Configuration()
         config.label = "lifeline"
-        // SQLite's own busy handler sleeps up to 100 ms between tries, which stalls writers of
-        // several processes for seconds; short random sleeps keep the lock moving. Gives up
-        // after about 30 s.
-        config.busyMode = .callback { tries in
-            guard tries < 60_000 else { return false }
-            usleep(UInt32.random(in: 50...950))
-            return true
-        }
+        config.busyMode = .callback(retryWhenBusy)
         config.maximumReaderCount = 2
-        // The WAL file stays between connections: a command that opens, writes and closes
-        // would otherwise create it, sync its directory and delete it again, every time. With
-        // a size limit set, the last connection empties it when it closes, so the next one
-        // does not scan old frames; while open, checkpoints shrink it back to the limit.
-        config.prepareDatabase { db in
-            var persist: Int32 = 1
-            sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
-            try db.execute(sql: "PRAGMA journal_size_limit = 16777216")
-        }
+        config.prepareDatabase { db in try keepWALFile(db.connectionHandle) }
         return config
+    }
+
+    /// SQLite's own busy handler sleeps up to 100 ms between tries, which stalls writers of
+    /// several processes for seconds; short random sleeps keep the lock moving. Gives up
+    /// after about 30 s.
+    static func retryWhenBusy(tries: Int) -> Bool {
+        guard tries < 60_000 else { return false }
+        usleep(UInt32.random(in: 50...950))
+        return true
+    }
+
+    /// The WAL file stays between connections: a command that opens, writes and closes
+    /// would otherwise create it, sync its directory and delete it again, every time. With
+    /// a size limit set, the last connection empties it when it closes, so the next one
+    /// does not scan old frames; while open, checkpoints shrink it back to the limit.
+    static func keepWALFile(_ connection: OpaquePointer) throws {
+        var persist: Int32 = 1
+        sqlite3_file_control(connection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        let code = sqlite3_exec(connection, "PRAGMA journal_size_limit = 16777216", nil, nil, nil)
+        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connection) }
     }
 
     private static func migrate(_ writer: some DatabaseWriter) throws {
@@ -175,7 +180,7 @@ public enum SQLiteDatabase {
 
     /// Settles SQLite's process-wide settings before its first use (later calls change
     /// nothing), and refuses a library too old for Lifeline's SQL.
-    private static func prepareLibrary() throws {
+    static func prepareLibrary() throws {
         _ = librarySettled
         let version = String(cString: sqlite3_libversion())
         let parts = version.split(separator: ".").compactMap { Int($0) }

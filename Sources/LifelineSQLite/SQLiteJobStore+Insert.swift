@@ -15,7 +15,7 @@ extension SQLiteJobStore {
         return try writeNow { db in try Self.insert(jobs, db, now: now) }
     }
 
-    private static func insert(_ jobs: [NewJob], _ db: Database, now: Int64) throws -> [InsertedJob] {
+    static func insert(_ jobs: [NewJob], _ db: some StatementSource, now: Int64) throws -> [InsertedJob] {
         for queue in Set(jobs.map(\.queue)) { try register(queue: queue, db) }
         return try jobs.enumerated().map { index, job in
             if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
@@ -24,12 +24,12 @@ extension SQLiteJobStore {
     }
 
     /// Workers that serve every queue find the queues here.
-    static func register(queue: String, _ db: Database) throws {
-        try db.cachedStatement(sql: "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [queue])
+    static func register(queue: String, _ db: some StatementSource) throws {
+        try RawStatement(db, "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING", [.text(queue)]).execute()
     }
 
     /// Inserts one job inside the caller's transaction.
-    static func insert(_ job: NewJob, _ db: Database, now: Int64, registerQueue: Bool = true) throws -> InsertedJob {
+    static func insert(_ job: NewJob, _ db: some StatementSource, now: Int64, registerQueue: Bool = true) throws -> InsertedJob {
         if registerQueue { try register(queue: job.queue, db) }
         let (runAt, state) = job.start(now: Date(ms: now))
         // A taken key inserts nothing; only then is the existing job read and compared.
@@ -44,14 +44,14 @@ extension SQLiteJobStore {
                 .int(job.backoff.cap.milliseconds), .double(job.backoff.jitter), .int(runAt.ms), .text(job.idempotencyKey),
                 .text(job.server), .int(now),
             ]).execute()
-        if let key = job.idempotencyKey, db.changesCount == 0 {
+        if let key = job.idempotencyKey, db.changedRowCount == 0 {
             guard let existing = try Job.fetch(db, idempotencyKey: key) else {
                 throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the insert of key '\(key)' conflicted, but no job has the key")
             }
             return try job.answer(existing: existing)
         }
         // Built rather than read back: RETURNING and decoding it cost a batch a fifth of its speed.
-        let inserted = try job.inserted(id: db.lastInsertedRowID, now: Date(ms: now))
+        let inserted = try job.inserted(id: db.insertedRowID, now: Date(ms: now))
         try EventLog.append(db, at: now, type: .enqueued, job: inserted.id, server: job.server, data: job.enqueuedEventData(state: state))
         return InsertedJob(job: inserted, existing: false)
     }

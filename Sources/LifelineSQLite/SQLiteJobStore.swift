@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import LifelineQueue
 
 /// The SQLite ``JobStore``: one GRDB writer per process, one IMMEDIATE transaction per
@@ -45,8 +46,7 @@ public struct SQLiteJobStore: JobStore {
     }
 
     private func commit<T>(_ updates: (Database) throws -> T, _ db: Database) throws -> T {
-        let changesBefore = db.totalChangesCount
-        func body() throws -> T {
+        try Self.committing(on: db.connectionHandle, lock: writerLock, sharedPath: sharedPath) {
             var result: T?
             try db.inTransaction(.immediate) {
                 result = try updates(db)
@@ -54,8 +54,14 @@ public struct SQLiteJobStore: JobStore {
             }
             return result!
         }
-        let result = try writerLock.map { try $0.hold(body) } ?? body()
-        if let sharedPath, db.totalChangesCount != changesBefore {
+    }
+
+    /// Runs `transaction` through the writer lock and, once it has committed a change, tells
+    /// the processes watching the database.
+    static func committing<T>(on connection: OpaquePointer, lock: WriterLock?, sharedPath: String?, _ transaction: () throws -> T) throws -> T {
+        let changesBefore = sqlite3_total_changes(connection)
+        let result = try lock.map { try $0.hold(transaction) } ?? transaction()
+        if let sharedPath, sqlite3_total_changes(connection) != changesBefore {
             DatabaseChangeWatcher.announceCommit(databasePath: sharedPath)
         }
         return result

@@ -38,17 +38,23 @@ struct EnqueueOptions: Equatable {
             try await enqueueBatch(path: batch)
         } else {
             let opened = try await store.openStore()
-            let job = try store.registry(queue: opened).prepare(try request())
+            let job = try store.registry().prepare(try request())
             try report(try await opened.jobs.jobInsert([job])[0])
         }
     }
 
     /// Enqueues one job into a queue on SQLite without waiting on Swift concurrency, and says
-    /// whether it did; a batch, or a queue on PostgreSQL, goes on in ``run()``.
+    /// whether it did; a batch, or a queue on PostgreSQL, goes on in ``run()``. A database
+    /// that is ready takes the job through SQLite's C API alone (``DirectInsert``); one to
+    /// create or migrate, or that cannot be written, through the store opened in full.
     private func runOnSQLite() throws -> Bool {
         guard batch == nil, try store.postgresLocation() == nil else { return false }
+        let job = try store.registry().prepare(try request())
+        if let inserted = try store.insertDirectly(job) {
+            try report(inserted)
+            return true
+        }
         let jobs = try store.openSQLite()
-        let job = try store.registry(queue: .sqlite(jobs, path: store.databasePath)).prepare(try request())
         let inserted = try jobs.jobInsertNow([job])[0]
         jobs.closeForExit()
         try report(inserted)
@@ -69,7 +75,7 @@ struct EnqueueOptions: Equatable {
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
         let opened = try await store.openStore()
-        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry(queue: opened))
+        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry())
         let inserted = try await opened.jobs.jobInsert(jobs)
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)

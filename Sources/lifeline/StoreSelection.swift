@@ -127,10 +127,11 @@ extension StoreSelection {
         return try InputParsing.duration(text, flag: "LIFELINE_LOCK_TIMEOUT")
     }
 
-    /// The job kinds this build knows: the built-in ones and the recovery stages, which act
-    /// on `infrastructure` (a worker makes it at start, so a bad setting stops it there); a
-    /// command that only enqueues gives none and never builds one.
-    func registry(queue: OpenQueue, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
+    /// The job kinds this build knows: the built-in ones and the recovery stages, which read
+    /// `queue` and act on `infrastructure` when they run (a worker makes it at start, so a bad
+    /// setting stops it there). A command that only enqueues gives neither: its registry
+    /// prepares jobs and runs none.
+    func registry(queue: OpenQueue? = nil, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
         // The URL is made only when a stage runs without a given infrastructure: making one is
@@ -138,9 +139,21 @@ extension StoreSelection {
         let home = self.home
         StageJobs.register(
             in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: Self.infraRoot(home: home)) },
-            jobState: { id in try await queue.jobs.jobGet(id)?.state },
-            currentJob: { name in try await queue.servers.serverGet(name)?.lifecycle.currentJob }
+            jobState: { id in try await stageQueue(queue).jobs.jobGet(id)?.state },
+            currentJob: { name in try await stageQueue(queue).servers.serverGet(name)?.lifecycle.currentJob }
         )
         return registry
     }
+
+    /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
+    /// (``DirectInsert``); nil when the store must be opened in full.
+    func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
+        try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
+    }
+}
+
+/// The queue a recovery stage reads when it runs.
+private func stageQueue(_ queue: OpenQueue?) -> OpenQueue {
+    guard let queue else { preconditionFailure("a job ran from a registry made to enqueue") }
+    return queue
 }

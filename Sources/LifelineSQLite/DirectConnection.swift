@@ -1,0 +1,55 @@
+import GRDB
+import GRDBSQLite
+
+/// A connection to an existing database file through SQLite's C API alone, with the settings
+/// of Lifeline's GRDB connections and its statements cached by their SQL: for a command that
+/// writes once and exits (``DirectInsert``), where GRDB's connection set-up costs more than
+/// the write.
+final class DirectConnection: StatementSource {
+    let connectionHandle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    /// Opens the file at `path` for reading and writing; nil when SQLite cannot (it creates
+    /// nothing). A file SQLite could open only for reading reports ``isWritable`` false.
+    init?(path: String) {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
+            sqlite3_close_v2(handle)
+            return nil
+        }
+        connectionHandle = handle
+        sqlite3_busy_handler(handle, { _, tries in SQLiteDatabase.retryWhenBusy(tries: Int(tries)) ? 1 : 0 }, nil)
+    }
+
+    var isWritable: Bool { sqlite3_db_readonly(connectionHandle, "main") == 0 }
+
+    /// Runs statements that return no rows.
+    func execute(_ sql: String) throws {
+        let code = sqlite3_exec(connectionHandle, sql, nil, nil, nil)
+        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
+    }
+
+    /// The first column of the first row of `sql`.
+    func integer(_ sql: String) throws -> Int64? {
+        let statement = try RawStatement(self, sql, [])
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) : nil
+    }
+
+    func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {
+        if let cached = statements[sql] { return (cached, nil) }
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(connectionHandle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
+        statements[sql] = statement
+        return (statement, nil)
+    }
+
+    /// Finalizes the statements and closes the connection; the last connection to close
+    /// checkpoints the WAL file and empties it.
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements = [:]
+        sqlite3_close_v2(connectionHandle)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import GRDBSQLite
+import LifelineQueue
+
+/// One job inserted by a command that writes once and exits, through SQLite's C API alone:
+/// GRDB's connection set-up (generic collections of its own, each a scan of the binary's
+/// conformance records, and a read of the schema) costs such a command more than its write.
+/// The insert is the store's own, in the same transaction, lock and notice as the store's.
+public enum DirectInsert {
+    /// Inserts `job` into the database at `path` when it is a writable Lifeline database of
+    /// this build's schema; otherwise returns nil having written nothing, and the store opened
+    /// in full creates, migrates or refuses it with its own messages.
+    public static func insert(_ job: NewJob, path: String, lockTimeout: Duration) throws -> InsertedJob? {
+        try SQLiteDatabase.prepareLibrary()
+        guard (try? DatabaseFileCheck.check(path: path)) != nil, let connection = DirectConnection(path: path) else { return nil }
+        defer { connection.close() }
+        guard connection.isWritable, try connection.integer("PRAGMA user_version") == Int64(SchemaMigrations.version) else { return nil }
+        try SQLiteDatabase.keepWALFile(connection.connectionHandle)
+        try connection.execute("PRAGMA synchronous = FULL")
+        let now = Date().ms
+        let lock = WriterLock(databasePath: path, timeout: lockTimeout)
+        return try SQLiteJobStore.committing(on: connection.connectionHandle, lock: lock, sharedPath: path) {
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                let inserted = try SQLiteJobStore.insert([job], connection, now: now)[0]
+                try connection.execute("COMMIT")
+                return inserted
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
