@@ -28,8 +28,15 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Without DWARF (--strip-debug): 107 MB instead of 173; symbol names stay for backtraces.
 if ! swift build -c release --product lifeline --static-swift-stdlib -Xswiftc -use-ld=lld \
-  -Xlinker --no-pie -Xlinker --no-export-dynamic "${static_cxx[@]}" >"$log" 2>&1; then
+  -Xlinker --no-pie -Xlinker --no-export-dynamic -Xlinker --strip-debug "${static_cxx[@]}" >"$log" 2>&1; then
   cat "$log" >&2
   exit 1
 fi
+# The linker writes the binary out of order, which leaves it in the page cache in small pieces;
+# written again front to back, it is mapped in larger ones at every start: a 'lifeline enqueue'
+# just after a build took 425 page faults and 4.5 ms, and 381 and 3.7 ms from a copy.
+binary=$(swift build -c release --show-bin-path)/lifeline
+cp "$binary" "$binary.copy"
+mv -f "$binary.copy" "$binary"
