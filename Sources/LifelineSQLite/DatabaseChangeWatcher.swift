@@ -4,26 +4,27 @@ import Foundation
 import Glibc
 #endif
 
-/// Tells when another process may have written the database: every commit in WAL mode
-/// writes the `-wal` file, and inotify reports that at once. Idle workers sleep on this
-/// instead of polling.
+/// Tells when another process may have committed to the database: Lifeline's writers touch
+/// the `-wal` file's times once a commit that changed rows is done
+/// (``announceCommit(databasePath:)``), and inotify reports that at once. Idle workers sleep
+/// on this instead of polling.
 ///
-/// A commit's writes are reported before the commit is visible: its sync is still to come,
-/// and on a loaded disk it can take longer than the pause this waits for after the writes.
-/// So Lifeline's writers also touch the `-wal` file's times once a commit is done
-/// (``announceCommit(databasePath:)``), which inotify reports after it.
+/// Only the touch is watched, not the writes themselves: a commit's writes are reported
+/// before the commit is visible (its sync is still to come), and every page written is an
+/// event, which the writer's own kernel calls paid for — a sixth of a busy writer's time in
+/// the kernel went to inotify reporting its WAL writes to its own watcher.
 public final class DatabaseChangeWatcher: Sendable {
     private let fd: Int32
 
     /// Watches the directory of `databasePath`; `onChange` is called on a background thread
-    /// after each batch of writes to its WAL file.
+    /// after each burst of commits announced.
     public init(databasePath: String, onChange: @escaping @Sendable () -> Void) throws {
         let url = URL(fileURLWithPath: databasePath)
         let directory = url.deletingLastPathComponent().path
         let walName = url.lastPathComponent + "-wal"
         fd = inotify_init1(Int32(IN_CLOEXEC))
         guard fd >= 0 else { throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify: \(String(cString: strerror(errno)))") }
-        guard inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_MOVED_TO)) >= 0 else {
+        guard inotify_add_watch(fd, directory, UInt32(IN_ATTRIB)) >= 0 else {
             close(fd)
             throw DatabaseOpenError.cannotCreate(path: directory, reason: "inotify watch: \(String(cString: strerror(errno)))")
         }
@@ -42,7 +43,6 @@ public final class DatabaseChangeWatcher: Sendable {
     }
 
     private static let coalescingPause: useconds_t = 1000
-    private static let settleMilliseconds: Int32 = 10
 
     private static func readEvents(fd: Int32, walName: String, onChange: @Sendable () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -65,14 +65,9 @@ public final class DatabaseChangeWatcher: Sendable {
             }
             if relevant {
                 onChange()
-                // Every page a commit writes is its own event. Pausing lets the kernel merge a
-                // busy burst into one event, so a loaded database wakes workers ~1,000 times a
-                // second instead of once per page.
+                // Pausing lets the kernel merge a burst of announcements into one event, so a
+                // busy database wakes workers at most ~1,000 times a second.
                 usleep(Self.coalescingPause)
-                // The first write of a commit is reported before the commit is visible (its
-                // sync is still to come): once the writes stop, say so again.
-                var quiet = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&quiet, 1, Self.settleMilliseconds) == 0 { onChange() }
             }
         }
     }
