@@ -1,10 +1,12 @@
 import GRDB
 import GRDBSQLite
 
-/// A connection to an existing database file through SQLite's C API alone, with the settings
-/// of Lifeline's GRDB connections and its statements cached by their SQL: for a command that
-/// writes once and exits (``DirectInsert``), where GRDB's connection set-up costs more than
-/// the write.
+/// A connection to an existing database file through SQLite's C API alone, with Lifeline's
+/// busy handler, and its statements cached by their SQL: for a command that writes once and
+/// exits (``DirectInsert``, which sets the WAL and sync settings of Lifeline's connections),
+/// where GRDB's connection set-up costs more than the write. GRDB's own defaults (foreign
+/// keys on, extended result codes) are not set: the schema has no foreign keys, and errors
+/// are told apart by their primary code.
 final class DirectConnection: StatementSource {
     let connectionHandle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]

@@ -14,9 +14,12 @@ public enum DirectInsert {
         try SQLiteDatabase.prepareLibrary()
         guard (try? DatabaseFileCheck.check(path: path)) != nil, let connection = DirectConnection(path: path) else { return nil }
         defer { connection.close() }
-        guard connection.isWritable, try connection.integer("PRAGMA user_version") == Int64(SchemaMigrations.version) else { return nil }
-        try SQLiteDatabase.keepWALFile(connection.connectionHandle)
-        try connection.execute("PRAGMA synchronous = FULL")
+        // Whatever fails before the transaction is reported by the full store, which names
+        // the file: a damaged schema too, which the journal's PRAGMA reads.
+        guard connection.isWritable, (try? connection.integer("PRAGMA user_version")) == Int64(SchemaMigrations.version),
+              (try? SQLiteDatabase.keepWALFile(connection.connectionHandle)) != nil,
+              (try? connection.execute("PRAGMA synchronous = FULL")) != nil
+        else { return nil }
         let now = Date().ms
         let lock = WriterLock(databasePath: path, timeout: lockTimeout)
         return try SQLiteJobStore.committing(on: connection.connectionHandle, lock: lock, sharedPath: path) {

@@ -30,7 +30,7 @@ struct RunningJobsTests {
         #expect(due.next == now + .milliseconds(500))
     }
 
-    @Test("a renewal moves the lease on from when it started; a stopped attempt is not due again")
+    @Test("a renewal moves the lease on from when it started; an attempt stopped for its lease is not due or renewed again")
     func renewedAndStopped() {
         let running = RunningJobs()
         let claimed = ContinuousClock.now - .milliseconds(550)
@@ -43,5 +43,6 @@ struct RunningJobsTests {
         #expect(due.leaseEnding.isEmpty && due.timedOut.isEmpty)
         #expect(due.next == renewal + .milliseconds(500))
         #expect(running.stopReason(Self.key(2)) == .leaseLost)
+        #expect(running.renewals(all: true).map(\.id) == [1], "a lease given up is not renewed again")
     }
 }

@@ -29,6 +29,17 @@ struct DirectInsertTests {
         #expect(try await store.jobCount(JobFilter()) == 2, "a taken key inserted nothing")
     }
 
+    @Test("a damaged schema is left to the store opened in full, whose error names the file")
+    func damagedSchema() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        try SQLiteDatabase.openConnection(path: path).writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = 'CREATE TABLE jobs (' WHERE name = 'jobs'")
+        }
+        #expect(try DirectInsert.insert(JobFixtures.job(), path: path, lockTimeout: .seconds(5)) == nil)
+    }
+
     @Test("a missing, foreign or older database is left to the store opened in full, untouched")
     func notReady() throws {
         let directory = try TemporaryDirectory()
