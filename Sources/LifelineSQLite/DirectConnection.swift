@@ -12,7 +12,7 @@ final class DirectConnection: StatementSource {
     private var statements: [String: OpaquePointer] = [:]
 
     /// Opens the file at `path` for reading and writing; nil when SQLite cannot (it creates
-    /// nothing). A file SQLite could open only for reading reports ``isWritable`` false.
+    /// nothing).
     init?(path: String) {
         var handle: OpaquePointer?
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
@@ -23,19 +23,10 @@ final class DirectConnection: StatementSource {
         sqlite3_busy_handler(handle, { _, tries in SQLiteDatabase.retryWhenBusy(tries: Int(tries)) ? 1 : 0 }, nil)
     }
 
-    var isWritable: Bool { sqlite3_db_readonly(connectionHandle, "main") == 0 }
-
     /// Runs statements that return no rows.
     func execute(_ sql: String) throws {
         let code = sqlite3_exec(connectionHandle, sql, nil, nil, nil)
         guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
-    }
-
-    /// The first column of the first row of `sql`.
-    func integer(_ sql: String) throws -> Int64? {
-        let statement = try RawStatement(self, sql, [])
-        defer { statement.reset() }
-        return try statement.step() ? statement.int64(0) : nil
     }
 
     func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {

@@ -16,9 +16,8 @@ public enum DirectInsert {
         defer { connection.close() }
         // Whatever fails before the transaction is reported by the full store, which names
         // the file: a damaged schema too, which the journal's PRAGMA reads.
-        guard connection.isWritable, (try? connection.integer("PRAGMA user_version")) == Int64(SchemaMigrations.version),
-              (try? SQLiteDatabase.keepWALFile(connection.connectionHandle)) != nil,
-              (try? connection.execute("PRAGMA synchronous = FULL")) != nil
+        guard (try? SQLiteDatabase.keepWALFile(connection.connectionHandle)) != nil,
+              (try? SQLiteDatabase.prepareWriter(connection)) == SchemaMigrations.version
         else { return nil }
         let now = Date().ms
         let lock = WriterLock(databasePath: path, timeout: lockTimeout)

@@ -41,14 +41,7 @@ public enum SQLiteDatabase {
         // lock like any write, or processes opening at once can fail with SQLITE_BUSY.
         func openUpToDate() throws -> Writer {
             let writer = try make(configuration())
-            let version = try writer.writeWithoutTransaction { db in
-                // SQLite opens a file it cannot write (a read-only mount) for reading: say so
-                // now, with the file's name, rather than at the first write.
-                if sqlite3_db_readonly(db.sqliteConnection, "main") == 1 { throw DatabaseError(resultCode: .SQLITE_READONLY) }
-                // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                return try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            }
+            let version = try writer.writeWithoutTransaction { db in try prepareWriter(db) }
             // Each migration sets user_version in its own transaction, so a current version
             // means a current schema; skipping the migrator saves every command a write.
             guard version <= SchemaMigrations.version else {
@@ -96,6 +89,20 @@ public enum SQLiteDatabase {
         config.maximumReaderCount = 2
         config.prepareDatabase { db in try keepWALFile(db.connectionHandle) }
         return config
+    }
+
+    /// Readies a connection that will write, and returns the schema version it found. SQLite
+    /// opens a file it cannot write (a read-only mount) for reading: that is said now, with
+    /// the file's name, rather than at the first write.
+    static func prepareWriter(_ db: some StatementSource) throws -> Int {
+        let connection = db.connectionHandle
+        if sqlite3_db_readonly(connection, "main") == 1 { throw DatabaseError(resultCode: .SQLITE_READONLY) }
+        // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
+        let code = sqlite3_exec(connection, "PRAGMA synchronous = FULL", nil, nil, nil)
+        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connection) }
+        let version = try RawStatement(db, "PRAGMA user_version", [])
+        defer { version.reset() }
+        return try version.step() ? Int(version.int64(0)) : 0
     }
 
     /// SQLite's own busy handler sleeps up to 100 ms between tries, which stalls writers of
