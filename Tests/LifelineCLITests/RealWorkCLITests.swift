@@ -68,6 +68,31 @@ struct RealWorkCLITests {
         #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
     }
 
+    @Test("40 enqueues at once, 20 keys, while a pool runs their programs: each key one job, each job run once")
+    func enqueuesBesideAPool() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        // The database exists, so each enqueue writes through SQLite's C API alone, beside the
+        // pool's writer, and the pool hears of each commit from its announcement.
+        _ = try cli.enqueue(["noop"])
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "8"])
+        defer { pool.signal(SIGKILL) }
+        let enqueues = try (0..<40).map { i in
+            try cli.start(["enqueue", "exec", "--idempotency-key", "key\(i % 20)", "--args",
+                           #"{"argv": ["\#(script)", "\#(directory)", "job\#(i % 20)", "0.2"]}"#])
+        }
+        for enqueue in enqueues { #expect(try await enqueue.waitForExit() == 0, "\(enqueue.stderr)") }
+        try await waitUntil("every job to complete", timeout: .seconds(60)) {
+            try cli.json(["jobs", "list", "--state", "completed", "--limit", "100", "--json"]).count == 21
+        }
+        #expect(try cli.jobCount() == 21, "one job per key, and the first")
+        #expect(Self.lines(directory + "/starts").sorted() == (0..<20).map { "job\($0)" }.sorted(), "each program started once")
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+        pool.signal(SIGTERM)
+        #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
     @Test("a worker never runs more programs at once than its slots, and keeps them all busy while there is a backlog", arguments: [
         ["--concurrency", "8"], ["--processes", "2", "--concurrency", "4"],
     ])
