@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineSQLite
@@ -56,6 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Self.keepFreedMemory()
         let leaseDuration = try InputParsing.duration(lease, flag: "--lease")
         let graceDuration = try InputParsing.duration(grace, flag: "--grace")
         guard leaseDuration >= .milliseconds(100) else { throw CLIFailure(.invalidInput, "--lease must be at least 100ms") }
@@ -88,6 +90,16 @@ struct WorkerCommand: AsyncParsableCommand {
         fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
         if !clean { throw ExitCode(1) }
+    }
+
+    /// Keeps up to 8 MiB of freed memory per allocator arena for reuse. A worker frees and
+    /// allocates much the same memory in every transaction; with glibc's default, its arenas
+    /// kept handing their top 100 KiB back to the kernel, only to fault every page in again
+    /// (perf: a 100,000-job drain took 127,000 page faults and 7,000 madvise calls, in some
+    /// runs, and 3,300 and none with this; in a pool, page faults and the TLB shootdowns
+    /// after each madvise were a tenth of the writer's samples).
+    private static func keepFreedMemory() {
+        _ = lifeline_keep_freed_memory(8 << 20)
     }
 
     /// Exits 1 once the database file is deleted or replaced: its jobs are no longer anyone's

@@ -58,4 +58,9 @@ int lifeline_flock_deadline(int fd, int64_t timeout_ms);
 /// fsync finds little left to do (sync_file_range with SYNC_FILE_RANGE_WRITE).
 int lifeline_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Has glibc's allocator keep up to `bytes` of freed memory at the top of each arena instead
+/// of handing it back to the kernel (mallopt M_TRIM_THRESHOLD; it also stops the threshold
+/// from following the largest block freed). Returns 1, or 0 on failure.
+int lifeline_keep_freed_memory(int bytes);
+
 #endif
