@@ -69,7 +69,7 @@ extension PostgresJobStore {
             RETURNING \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
             """).map(Job.init(row:))
         for job in jobs {
-            try transaction.eventAppend(.started, job: job.id, server: job.server, data: JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
+            transaction.eventAppend(.started, job: job.id, server: job.server, dataText: JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
         }
         // RETURNING gives no order; callers get the claim order.
         return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }

@@ -98,7 +98,7 @@ extension PostgresJobStore {
         let completed = Set(try rows.map { try $0.decode(Int64.self) })
         for (finish, _) in completions where completed.contains(finish.id) {
             let change = OutcomeChange.completion(attempt: finish.attempt)
-            try transaction.eventAppend(change.event, job: finish.id, server: nil, data: change.data)
+            transaction.eventAppend(change.event, job: finish.id, server: nil, dataText: change.data)
         }
         if !completed.isEmpty { CrashPoint.check("finish.after-job-update") }
         return completed

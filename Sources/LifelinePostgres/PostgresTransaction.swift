@@ -38,10 +38,15 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     }
 
     public func eventAppend(_ type: EventType, job: Int64?, server: String?, data: JSONValue) throws {
+        eventAppend(type, job: job, server: server, dataText: data.canonicalText)
+    }
+
+    /// An event whose data is already canonical text.
+    func eventAppend(_ type: EventType, job: Int64?, server: String?, dataText: String) {
         if Self.announced.contains(type) { announces = true }
         events.append([
             "at": .int(nowMs), "type": .string(type.rawValue), "job": job.map { .int($0) } ?? .null, "server": server.map { .string($0) } ?? .null,
-            "data": .string(data.canonicalText),
+            "data": .string(dataText),
         ])
     }
 

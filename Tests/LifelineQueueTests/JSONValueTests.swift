@@ -33,6 +33,24 @@ struct JSONValueTests {
         #expect(throws: JSONValueError.self) { try JSONValue(parsing: Data([0x22, 0xFF, 0x22])) }
     }
 
+    @Test("the events' data written field by field is the canonical text of the same object: integers of any size, strings with escapes")
+    func eventData() async {
+        await propertyCheck(count: 300, input: Gen.int64(), Gen.unicodeScalar(in: "\u{0}"..."\u{3FF}").array(of: 0...20)) { number, scalars in
+            var text = ""
+            text.unicodeScalars.append(contentsOf: scalars)
+            let object = JSONValue.object(["attempt": .int(number), "kind": .string(text), "worker": .string("w\"" + text)])
+            #expect(JSONValue.canonicalObjectText(["attempt": .int(number), "kind": .string(text), "worker": .string("w\"" + text)])
+                == object.canonicalText)
+        }
+        for number: Int64 in [0, 1, -1, 9, 10, -10, 1234567890, .max, .min] {
+            #expect(JSONValue.int(number).canonicalText == String(number))
+        }
+        let attempt = 7
+        #expect(JobEvent.startedData(attempt: attempt, worker: "vm:1:x", kind: "recovery.finalize")
+            == JSONValue.object(["attempt": .int(7), "worker": .string("vm:1:x"), "kind": .string("recovery.finalize")]).canonicalText)
+        #expect(OutcomeChange.completion(attempt: attempt).data == JSONValue.object(["attempt": .int(7)]).canonicalText)
+    }
+
     @Test("escapes are the short ones where JSON has them, else \\u00XX")
     func escapes() {
         #expect(JSONValue.string("a\"b\\c\nd\re\tf\u{1}g\u{1F}").canonicalText == #""a\"b\\c\nd\re\tf\u0001g\u001f""#)

@@ -36,9 +36,9 @@ extension NewJob {
 }
 
 extension JobEvent {
-    /// The `started` event's data, for a claimed attempt; the kind lets a reader of the log
-    /// time attempts by kind without reading each job.
-    public static func startedData(attempt: Int, worker: String, kind: String) -> JSONValue {
-        ["attempt": .int(Int64(attempt)), "worker": .string(worker), "kind": .string(kind)]
+    /// The `started` event's data, as canonical text, for a claimed attempt; the kind lets a
+    /// reader of the log time attempts by kind without reading each job.
+    public static func startedData(attempt: Int, worker: String, kind: String) -> String {
+        JSONValue.canonicalObjectText(["attempt": .int(Int64(attempt)), "kind": .string(kind), "worker": .string(worker)])
     }
 }

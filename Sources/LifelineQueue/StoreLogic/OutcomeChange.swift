@@ -27,8 +27,7 @@ public struct OutcomeChange: Sendable {
         let attemptData: JSONValue = ["attempt": .int(Int64(job.attempt))]
         switch outcome {
         case .completed(let result):
-            let completion = Self.completion(attempt: job.attempt)
-            finish(.completed, now, event: completion.event, data: completion.data)
+            finish(.completed, now, event: .completed, data: attemptData)
             self.result = result
         case .failed(let error) where job.attempt < job.maxAttempts:
             let due = Date(ms: now.ms + job.backoff.delay(afterAttempt: job.attempt).milliseconds)
@@ -51,10 +50,11 @@ public struct OutcomeChange: Sendable {
         }
     }
 
-    /// The event of a completion: a store that completes a job without reading its row first
-    /// writes the same one.
-    public static func completion(attempt: Int) -> (event: EventType, data: JSONValue) {
-        (.completed, ["attempt": .int(Int64(attempt))])
+    /// The event of a completion, its data as canonical text: a store that completes a job
+    /// without reading its row first writes the same one as a change worked out here.
+    public static func completion(attempt: Int) -> (event: EventType, data: String) {
+        // One key and an integer: canonical as written.
+        (.completed, "{\"attempt\":\(attempt)}")
     }
 
     /// The outcome recorded for a job whose worker stopped renewing its lease.
