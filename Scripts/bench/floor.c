@@ -56,13 +56,13 @@ static void append_events(sqlite3 *db, sqlite3_stmt **cache, char *sql, long lon
                           char (*data)[96], int count) {
     if (count == 0) return;
     sqlite3_stmt *insert = multi_row(db, cache, sql, count, "INSERT INTO events (at, type, job, server, data) VALUES ",
-                                     "(?1, ?, ?, ?, ?)", "");
+                                     "(?1, ?2, ?, ?, ?)", "");
     sqlite3_bind_int64(insert, 1, at);
+    sqlite3_bind_text(insert, 2, type, -1, SQLITE_STATIC);
     for (int i = 0; i < count; i++) {
-        sqlite3_bind_text(insert, 2 + 4 * i, type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(insert, 3 + 4 * i, jobs[i]);
-        sqlite3_bind_null(insert, 4 + 4 * i);
-        sqlite3_bind_text(insert, 5 + 4 * i, data[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 3 + 3 * i, jobs[i]);
+        sqlite3_bind_null(insert, 4 + 3 * i);
+        sqlite3_bind_text(insert, 5 + 3 * i, data[i], -1, SQLITE_STATIC);
     }
     check(sqlite3_step(insert), db, "events");
     sqlite3_reset(insert);

@@ -152,7 +152,7 @@ extension JSONValue {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Digits straight into the buffer, without a String for each number.
-    private static func writeInteger(_ value: Int64, to bytes: inout [UInt8]) {
+    static func writeInteger(_ value: Int64, to bytes: inout [UInt8]) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         let start = bytes.count
@@ -166,7 +166,7 @@ extension JSONValue {
     /// Every byte of a multi-byte UTF-8 sequence is 0x80 or more, so only ASCII bytes are
     /// ever escaped. The runs between them are copied whole: a nested document, such as an
     /// event's data inside a batch of events, is mostly such runs between its quotes.
-    private static func writeString(_ value: String, to bytes: inout [UInt8]) {
+    static func writeString(_ value: String, to bytes: inout [UInt8]) {
         var value = value
         bytes.append(UInt8(ascii: "\""))
         value.withUTF8 { utf8 in

@@ -12,17 +12,17 @@ enum EventLog {
         ]).execute()
     }
 
-    /// Appends `events`, each with its data as canonical text, in order, in a statement per 64
-    /// (``MultiRow``). A claim or a finish of 64 jobs pays for one statement instead of 64
-    /// (and, since the table has triggers, one statement journal).
-    static func append(_ db: Database, at: Int64, _ events: [(type: EventType, job: Int64, server: String?, data: String)]) throws {
-        try insertRows.run(db, leading: .int(at), events) { event, values in
-            values += [.text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data)]
+    /// Appends events of one type, each with its data as canonical text, in order, in a
+    /// statement per 64 (``MultiRow``). A claim or a finish of 64 jobs pays for one statement
+    /// instead of 64 (and, since the table has triggers, one statement journal).
+    static func append(_ db: Database, at: Int64, type: EventType, _ events: [(job: Int64, server: String?, data: String)]) throws {
+        try insertRows.run(db, leading: [.int(at), .text(type.rawValue)], events) { event, values in
+            values += [.int(event.job), .text(event.server), .text(event.data)]
         }
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.
     private static let insertRows = MultiRow.Statements { count in
-        "INSERT INTO events (at, type, job, server, data) VALUES " + MultiRow.values("(?1, ?, ?, ?, ?)", count: count)
+        "INSERT INTO events (at, type, job, server, data) VALUES " + MultiRow.values("(?1, ?2, ?, ?, ?)", count: count)
     }
 }

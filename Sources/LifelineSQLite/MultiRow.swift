@@ -21,15 +21,15 @@ enum MultiRow {
         }
 
         /// Runs a statement per run of at most ``limit`` rows, in order, with `leading` bound
-        /// first and then each row's values as `values` appends them; `read` sees each row a
-        /// statement returns.
+        /// first (the values every row shares) and then each row's values as `values` appends
+        /// them; `read` sees each row a statement returns.
         func run<Row>(
-            _ db: Database, leading: SQLValue, _ rows: [Row], values: (Row, inout [SQLValue]) -> Void,
+            _ db: Database, leading: [SQLValue], _ rows: [Row], values: (Row, inout [SQLValue]) -> Void,
             read: (RawStatement) -> Void = { _ in }
         ) throws {
             for start in stride(from: 0, to: rows.count, by: MultiRow.limit) {
                 let run = rows[start..<min(start + MultiRow.limit, rows.count)]
-                var bound = [leading]
+                var bound = leading
                 for row in run { values(row, &bound) }
                 let statement = try RawStatement(db, sql[run.count - 1], bound)
                 while try statement.step() { read(statement) }

@@ -63,13 +63,12 @@ extension SQLiteJobStore {
         let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
         var completed = Set<Int64>()
-        try completeRows.run(db, leading: .int(now), completions, values: { completion, values in
+        try completeRows.run(db, leading: [.int(now)], completions, values: { completion, values in
             let finish = completion.finish
             values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(completion.result?.canonicalText)]
         }, read: { completed.insert($0.int64(0)) })
-        try EventLog.append(db, at: now, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
-            let change = OutcomeChange.completion(attempt: finish.attempt)
-            return (change.event, finish.id, nil, change.data)
+        try EventLog.append(db, at: now, type: .completed, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
+            (finish.id, nil, OutcomeChange.completion(attempt: finish.attempt).data)
         })
         CrashPoint.check("finish.after-job-update")
         return completed
