@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
         " 3600000, 0.2, ?1, ?1) RETURNING id");
     // The job's whole row comes back, as Lifeline's worker needs it to run the job.
     sqlite3_stmt *claim = prepare(db,
-        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'floor', lease_expires_at = ?1 + 30000,"
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'vm:12345:1h54x5f', lease_expires_at = ?1 + 30000,"
         " heartbeat_at = ?1, attempted_at = ?1 WHERE id IN (SELECT id FROM jobs WHERE queue = 'default' AND"
         " state = 'available' ORDER BY priority, run_at, id LIMIT ?2) RETURNING id, queue, kind, args, state, priority,"
         " attempt, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms, backoff_jitter, run_at, lease_owner,"
@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < claimed; i++) {
             sqlite3_bind_int64(complete, 2 + 4 * i, ids[i]);
             sqlite3_bind_int64(complete, 3 + 4 * i, attempts[i]);
-            sqlite3_bind_text(complete, 4 + 4 * i, "floor", -1, SQLITE_STATIC);
+            sqlite3_bind_text(complete, 4 + 4 * i, "vm:12345:1h54x5f", -1, SQLITE_STATIC);
             sqlite3_bind_null(complete, 5 + 4 * i);
         }
         int completed = 0;
