@@ -2,4 +2,6 @@
 
 #include "lifeline_system.h"
 
-int lifeline_keep_freed_memory(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
+int lifeline_keep_freed_memory(int largest_block) {
+    return mallopt(M_MMAP_THRESHOLD, largest_block) && mallopt(M_TRIM_THRESHOLD, 2 * largest_block);
+}

@@ -92,12 +92,15 @@ struct WorkerCommand: AsyncParsableCommand {
         if !clean { throw ExitCode(1) }
     }
 
-    /// Keeps up to 8 MiB of freed memory per allocator arena for reuse. A worker frees and
-    /// allocates much the same memory in every transaction; with glibc's default, its arenas
-    /// kept handing their top 100 KiB back to the kernel, only to fault every page in again
-    /// (perf: a 100,000-job drain took 127,000 page faults and 7,000 madvise calls, in some
-    /// runs, and 3,300 and none with this; in a pool, page faults and the TLB shootdowns
-    /// after each madvise were a tenth of the writer's samples).
+    /// Keeps freed memory for reuse: blocks under 8 MiB come from the allocator's arenas, and
+    /// up to 16 MiB stays free at the top of each. A worker frees and allocates much the same
+    /// memory in every transaction; with glibc's default thresholds, which follow the largest
+    /// block freed, a worker that had freed none larger than 128 KiB kept handing the top
+    /// 100 KiB of its arenas back to the kernel, only to fault every page in again (perf: a
+    /// 100,000-job drain took 127,000 page faults and 7,000 madvise calls, in some runs, and
+    /// 3,300 and none with this; in a pool, page faults and the TLB shootdowns after each
+    /// madvise were a tenth of the writer's samples). Fixing the trim threshold alone would
+    /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
     private static func keepFreedMemory() {
         _ = lifeline_keep_freed_memory(8 << 20)
     }

@@ -58,9 +58,10 @@ int lifeline_flock_deadline(int fd, int64_t timeout_ms);
 /// fsync finds little left to do (sync_file_range with SYNC_FILE_RANGE_WRITE).
 int lifeline_start_writeback(int fd, int64_t offset, int64_t length);
 
-/// Has glibc's allocator keep up to `bytes` of freed memory at the top of each arena instead
-/// of handing it back to the kernel (mallopt M_TRIM_THRESHOLD; it also stops the threshold
-/// from following the largest block freed). Returns 1, or 0 on failure.
-int lifeline_keep_freed_memory(int bytes);
+/// Has glibc's allocator take blocks smaller than `largest_block` from its arenas (not each
+/// from its own mapping) and keep up to twice that free at the top of an arena instead of
+/// handing it back to the kernel (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, fixed where
+/// glibc would otherwise move both with the largest block freed). Returns 1, or 0 on failure.
+int lifeline_keep_freed_memory(int largest_block);
 
 #endif
