@@ -111,7 +111,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LifelineSQLiteTests",
-            dependencies: ["CLifelineSQLite", "LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit"]
+            dependencies: [
+                "CLifelineSQLite", "LifelineQueue", "LifelineRecovery", "LifelineSQLite", "LifelineTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "LifelinePostgresTests",

@@ -37,6 +37,8 @@ extension Worker {
                 }
             }
         } catch {
+            // A stopping worker cancels its heartbeat; a renewal cut short then is no failure.
+            guard !Task.isCancelled else { return }
             logger.error("lease renewal failed", metadata: ["error": "\(error)", "jobs": "\(entries.count)"])
         }
     }
@@ -55,6 +57,7 @@ extension Worker {
                     if let attempt = attempts[id] { running.stop(AttemptKey(id: id, attempt: attempt), reason: .cancelled) }
                 }
             } catch {
+                guard !Task.isCancelled else { return }
                 logger.error("cannot read cancel requests", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .milliseconds(50))

@@ -15,6 +15,8 @@ extension Worker {
                     logger.info("pruned jobs past their queue's retention", metadata: ["jobs": "\(pruned.jobs)", "events": "\(pruned.events)"])
                 }
             } catch {
+                // Cut short by the worker stopping: nothing failed.
+                guard !Task.isCancelled else { return }
                 logger.error("pruning failed", metadata: ["error": "\(error)"])
             }
         } while (try? await Task.sleep(for: interval)) != nil
