@@ -3,19 +3,24 @@ import Foundation
 extension Worker {
     /// Renews running jobs' leases in one write per round, carrying their progress, and stops
     /// jobs that were cancelled or whose lease is gone. A round starts every `progressInterval`,
-    /// or at once after one that took longer; it renews every lease when the next round would
-    /// come more than `renewalInterval` after the last full one, and otherwise only writes the
-    /// jobs whose progress changed. Jobs whose renewals do not get through are stopped by the
-    /// deadline loop, which a store that does not answer (a network cut off) cannot hold up.
+    /// or at once after one that took longer, or when the claim loop rings for one; it renews
+    /// every lease when rung or when the next round would come more than `renewalInterval`
+    /// after the last full one, and otherwise only writes the jobs whose progress changed.
+    /// Jobs whose renewals do not get through are stopped by the deadline loop, which a store
+    /// that does not answer (a network cut off) cannot hold up.
     func heartbeatLoop() async {
         var lastFullRenewal = ContinuousClock.now
         var round = ContinuousClock.now
         while !Task.isCancelled {
             round = max(round + configuration.progressInterval, .now)
-            guard (try? await Task.sleep(until: round, clock: .continuous)) != nil else { return }
+            await renewalBell.wait(timeout: round - .now)
+            if Task.isCancelled { return }
+            // Rung before the round was due: jobs of a slow claim need their leases now.
+            let rung = ContinuousClock.now < round
+            if rung { round = .now }
             // Full rounds at most `renewalInterval` apart, whatever the rounds' spacing: a
             // 4.5 s lease, rounds a second apart, is renewed every second, not every other.
-            let full = round + configuration.progressInterval - lastFullRenewal > configuration.renewalInterval
+            let full = rung || round + configuration.progressInterval - lastFullRenewal > configuration.renewalInterval
             let entries = running.renewals(all: full)
             if full { lastFullRenewal = round }
             if !entries.isEmpty { await renew(entries) }

@@ -14,6 +14,9 @@ public final class Worker: Sendable {
     let changeBell = Doorbell()
     /// Rung when jobs start, one of which may have the earliest deadline.
     private let deadlineBell = Doorbell()
+    /// Rung when a claim came back so late that its jobs' leases need renewing before the
+    /// next round would reach them.
+    let renewalBell = Doorbell()
     private let finisher: Finisher
     private let runner: any AttemptRunner
     private let stopping = StopFlag()
@@ -79,6 +82,7 @@ public final class Worker: Sendable {
             cancels.cancel()
             deadlineBell.ring()
             changeBell.ring()
+            renewalBell.ring()
         }
         await withDiscardingTaskGroup { group in
             await claimLoop(group: &group)
@@ -130,6 +134,9 @@ public final class Worker: Sendable {
             for job in claimed.jobs { group.addTask { await self.execute(job) } }
             // A new job may have the earliest deadline.
             if !claimed.jobs.isEmpty { deadlineBell.ring() }
+            // The leases count from when the claim was sent: after a slow claim, the next
+            // round of renewals could come after some of them are due to be given up.
+            if !claimed.jobs.isEmpty, ContinuousClock.now - claim.sent > configuration.renewalInterval { renewalBell.ring() }
             if full { continue }
             if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
                 logger.info("queues drained")

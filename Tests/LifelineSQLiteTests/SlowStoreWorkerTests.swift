@@ -1,0 +1,56 @@
+import Foundation
+import LifelineQueue
+import Testing
+
+@Suite("A worker beside a slow store")
+struct SlowStoreWorkerTests {
+    static var registry: JobRegistry {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        return registry
+    }
+
+    @Test("a lease renewal, a cancel check or a pruning pass cut short by the worker stopping is no error")
+    func backgroundCallsCutShort() async throws {
+        let store = try SlowStore(stallsBackground: true)
+        _ = try await store.jobInsert([NewJob(kind: "sleep", args: ["ms": 60_000])])
+        let log = LogRecord()
+        // Renewals come every second; the lease runs out three seconds after the claim.
+        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(3), grace: .zero, pruneInterval: .seconds(600))
+        let worker = Worker(store: store, registry: Self.registry, configuration: configuration, logger: log.logger)
+        let run = Task { try await worker.run() }
+        // The first renewal round is waiting on the store; the pruning pass too, since the start.
+        await store.renewalArrived.first { _ in true }
+        worker.shutdown()
+        worker.shutdown()
+        try await run.value
+        #expect(log.errors.isEmpty, "\(log.errors)")
+        // The job was given back, not lost or failed.
+        #expect(try await store.jobGet(1)?.state == .available)
+    }
+
+    @Test("jobs of a claim answered after most of their lease are renewed at once, not given up before the next round")
+    func slowClaim() async throws {
+        // A 3 s lease: rounds a second apart from the start, and a job is given up half a
+        // second before its lease ends, counted from when the claim was sent. Answered after
+        // 2.2 s, the claim's job would be given up at 2.5 s, before the round at 3 s.
+        let store = try SlowStore(claimDelay: .milliseconds(2200))
+        _ = try await store.jobInsert([NewJob(kind: "sleep", args: ["ms": 1500])])
+        let log = LogRecord()
+        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(3), drain: true, pruneInterval: nil)
+        let worker = Worker(store: store, registry: Self.registry, configuration: configuration, logger: log.logger)
+        // Without the early renewal every attempt is given up and claimed again, and the
+        // drain never ends: the deadline stops the worker.
+        let deadline = Task {
+            guard (try? await Task.sleep(for: .seconds(20))) != nil else { return }
+            worker.shutdown()
+            worker.shutdown()
+        }
+        try await worker.run()
+        deadline.cancel()
+        #expect(log.errors.isEmpty, "\(log.errors)")
+        let job = try #require(try await store.jobGet(1))
+        #expect(job.state == .completed && job.attempt == 1)
+        #expect(store.renewals.withLock { $0 } >= 1)
+    }
+}
