@@ -4,7 +4,8 @@ import LifelineSQLite
 import Logging
 import Synchronization
 
-/// An in-memory SQLite store made slow where a test says: its claims take `claimDelay`, and
+/// An in-memory SQLite store made slow where a test says: claims that take jobs are answered
+/// `claimDelay` late, and
 /// with `stallsBackground` its lease renewals, cancel checks and pruning passes wait until
 /// the task that made them is cancelled. Everything else goes straight to the store.
 final class SlowStore: JobStore {
@@ -48,7 +49,7 @@ final class SlowStore: JobStore {
     func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
         // The store takes the claim now and answers late, as a stalled server does.
         let result = try await inner.jobClaim(request)
-        try await Task.sleep(for: claimDelay)
+        if !result.jobs.isEmpty { try await Task.sleep(for: claimDelay) }
         return result
     }
 

@@ -31,18 +31,20 @@ struct SlowStoreWorkerTests {
 
     @Test("jobs of a claim answered after most of their lease are renewed at once, not given up before the next round")
     func slowClaim() async throws {
-        // A 3 s lease: rounds a second apart from the start, and a job is given up half a
-        // second before its lease ends, counted from when the claim was sent. Answered after
-        // 2.2 s, the claim's job would be given up at 2.5 s, before the round at 3 s.
-        let store = try SlowStore(claimDelay: .milliseconds(2200))
-        _ = try await store.jobInsert([NewJob(kind: "sleep", args: ["ms": 1500])])
+        // The default 30 s lease: every lease is renewed in the rounds at 10, 20, 30 s from
+        // the start, and a job is given up 5 s before its lease ends, counted from when the
+        // claim was sent. The claim's answer comes at 21 s, just after the round at 20 s: its
+        // 6 s job would be given up at 25 s, before the round at 30 s. (Seconds, not
+        // milliseconds: the tests beside this one can hold up its tasks for a second.)
+        let store = try SlowStore(claimDelay: .seconds(21))
+        _ = try await store.jobInsert([NewJob(kind: "sleep", args: ["ms": 6000])])
         let log = LogRecord()
-        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(3), drain: true, pruneInterval: nil)
+        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(30), drain: true, pruneInterval: nil)
         let worker = Worker(store: store, registry: Self.registry, configuration: configuration, logger: log.logger)
         // Without the early renewal every attempt is given up and claimed again, and the
         // drain never ends: the deadline stops the worker.
         let deadline = Task {
-            guard (try? await Task.sleep(for: .seconds(20))) != nil else { return }
+            guard (try? await Task.sleep(for: .seconds(60))) != nil else { return }
             worker.shutdown()
             worker.shutdown()
         }
