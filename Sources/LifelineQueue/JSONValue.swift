@@ -102,24 +102,6 @@ extension JSONValue {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The canonical text of an object whose fields are given in key order, written without
-    /// building the object: the data of the events every attempt appends (a dictionary made,
-    /// hashed and sorted for each was most of what writing them cost).
-    public static func canonicalObjectText(_ fields: KeyValuePairs<String, JSONValue>) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(96)
-        bytes.append(UInt8(ascii: "{"))
-        for (index, field) in fields.enumerated() {
-            assert(index == 0 || fields[index - 1].key < field.key, "fields out of key order")
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            writeString(field.key, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            field.value.write(to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     private func write(to bytes: inout [UInt8]) {
         switch self {
         case .null: bytes.append(contentsOf: "null".utf8)
