@@ -23,12 +23,6 @@ final class DirectConnection: StatementSource {
         sqlite3_busy_handler(handle, { _, tries in SQLiteDatabase.retryWhenBusy(tries: Int(tries)) ? 1 : 0 }, nil)
     }
 
-    /// Runs statements that return no rows.
-    func execute(_ sql: String) throws {
-        let code = sqlite3_exec(connectionHandle, sql, nil, nil, nil)
-        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
-    }
-
     func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {
         if let cached = statements[sql] { return (cached, nil) }
         var statement: OpaquePointer?

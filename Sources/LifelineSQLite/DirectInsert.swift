@@ -16,19 +16,19 @@ public enum DirectInsert {
         defer { connection.close() }
         // Whatever fails before the transaction is reported by the full store, which names
         // the file: a damaged schema too, which the journal's PRAGMA reads.
-        guard (try? SQLiteDatabase.keepWALFile(connection.connectionHandle)) != nil,
+        guard (try? SQLiteDatabase.keepWALFile(connection)) != nil,
               (try? SQLiteDatabase.prepareWriter(connection)) == SchemaMigrations.version
         else { return nil }
         let now = Date().ms
         let lock = WriterLock(databasePath: path, timeout: lockTimeout)
         return try SQLiteJobStore.committing(on: connection.connectionHandle, lock: lock, sharedPath: path) {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.exec("BEGIN IMMEDIATE")
             do {
                 let inserted = try SQLiteJobStore.insert([job], connection, now: now)[0]
-                try connection.execute("COMMIT")
+                try connection.exec("COMMIT")
                 return inserted
             } catch {
-                try? connection.execute("ROLLBACK")
+                try? connection.exec("ROLLBACK")
                 throw error
             }
         }

@@ -27,6 +27,12 @@ extension StatementSource {
     var changedRowCount: Int { Int(sqlite3_changes(connectionHandle)) }
 
     var insertedRowID: Int64 { sqlite3_last_insert_rowid(connectionHandle) }
+
+    /// Runs statements that return no rows, as they are (no cache, no values).
+    func exec(_ sql: String) throws {
+        let code = sqlite3_exec(connectionHandle, sql, nil, nil, nil)
+        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
+    }
 }
 
 extension Database: StatementSource {

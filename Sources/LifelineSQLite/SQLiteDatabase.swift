@@ -87,7 +87,7 @@ public enum SQLiteDatabase {
         config.label = "lifeline"
         config.busyMode = .callback(retryWhenBusy)
         config.maximumReaderCount = 2
-        config.prepareDatabase { db in try keepWALFile(db.connectionHandle) }
+        config.prepareDatabase { db in try keepWALFile(db) }
         return config
     }
 
@@ -95,11 +95,9 @@ public enum SQLiteDatabase {
     /// opens a file it cannot write (a read-only mount) for reading: that is said now, with
     /// the file's name, rather than at the first write.
     static func prepareWriter(_ db: some StatementSource) throws -> Int {
-        let connection = db.connectionHandle
-        if sqlite3_db_readonly(connection, "main") == 1 { throw DatabaseError(resultCode: .SQLITE_READONLY) }
+        if sqlite3_db_readonly(db.connectionHandle, "main") == 1 { throw DatabaseError(resultCode: .SQLITE_READONLY) }
         // GRDB's pool sets synchronous=NORMAL, which can lose the last commits on power loss.
-        let code = sqlite3_exec(connection, "PRAGMA synchronous = FULL", nil, nil, nil)
-        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connection) }
+        try db.exec("PRAGMA synchronous = FULL")
         let version = try RawStatement(db, "PRAGMA user_version", [])
         defer { version.reset() }
         return try version.step() ? Int(version.int64(0)) : 0
@@ -118,11 +116,10 @@ public enum SQLiteDatabase {
     /// would otherwise create it, sync its directory and delete it again, every time. With
     /// a size limit set, the last connection empties it when it closes, so the next one
     /// does not scan old frames; while open, checkpoints shrink it back to the limit.
-    static func keepWALFile(_ connection: OpaquePointer) throws {
+    static func keepWALFile(_ db: some StatementSource) throws {
         var persist: Int32 = 1
-        sqlite3_file_control(connection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
-        let code = sqlite3_exec(connection, "PRAGMA journal_size_limit = 16777216", nil, nil, nil)
-        guard code == SQLITE_OK else { throw DatabaseError.last(code, of: connection) }
+        sqlite3_file_control(db.connectionHandle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        try db.exec("PRAGMA journal_size_limit = 16777216")
     }
 
     private static func migrate(_ writer: some DatabaseWriter) throws {
