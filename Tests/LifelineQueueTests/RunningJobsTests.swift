@@ -43,6 +43,22 @@ struct RunningJobsTests {
         #expect(due.leaseEnding.isEmpty && due.timedOut.isEmpty)
         #expect(due.next == renewal + .milliseconds(500))
         #expect(running.stopReason(Self.key(2)) == .leaseLost)
-        #expect(running.renewals(all: true).map(\.id) == [1], "a lease given up is not renewed again")
+        #expect(running.renewals(all: true, leaseEndingBefore: .now).map(\.id) == [1], "a lease given up is not renewed again")
+    }
+
+    @Test("a round that is not full renews the leases ending before the instant it is given, and jobs with new progress")
+    func endingLeasesRenewed() {
+        let running = RunningJobs()
+        let now = ContinuousClock.now
+        // A claim answered late: a third of its lease is gone.
+        running.add(Self.job(1), leaseStart: now - .seconds(11), lease: .seconds(30))
+        running.add(Self.job(2), leaseStart: now, lease: .seconds(30))
+        running.add(Self.job(3), leaseStart: now, lease: .seconds(30))
+        running.setProgress(Self.key(3), ["done": 1])
+        let renewals = running.renewals(all: false, leaseEndingBefore: now + .seconds(20))
+        #expect(renewals.map(\.id).sorted() == [1, 3])
+        // Once renewed, its lease is as far off as the others'.
+        running.renewed([Self.key(1)], at: now, lease: .seconds(30))
+        #expect(running.renewals(all: false, leaseEndingBefore: now + .seconds(20)).isEmpty)
     }
 }

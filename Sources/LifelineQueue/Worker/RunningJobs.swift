@@ -125,12 +125,14 @@ final class RunningJobs: Sendable {
     }
 
     /// What to renew, with the latest progress: every job still running, or only those whose
-    /// progress changed since the last call. A job stopped because its lease may be gone is
-    /// not renewed: another worker may take it once the lease runs out.
-    func renewals(all: Bool) -> [LeaseRenewal.Entry] {
+    /// progress changed since the last call or whose lease runs out before `leaseEndingBefore`
+    /// (a slow claim's, a failed renewal's). A job stopped because its lease may be gone is not
+    /// renewed: another worker may take it once the lease runs out.
+    func renewals(all: Bool, leaseEndingBefore: ContinuousClock.Instant) -> [LeaseRenewal.Entry] {
         entries.withLock { entries in
             var renewals: [LeaseRenewal.Entry] = []
-            for (id, entry) in entries where (all || entry.progressChanged) && entry.stopReason != .leaseLost {
+            for (id, entry) in entries
+            where (all || entry.progressChanged || entry.leaseDeadline < leaseEndingBefore) && entry.stopReason != .leaseLost {
                 renewals.append(LeaseRenewal.Entry(id: id, attempt: entry.attempt, progress: entry.progress))
                 entries[id]?.progressChanged = false
             }

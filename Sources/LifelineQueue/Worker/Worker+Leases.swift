@@ -3,27 +3,28 @@ import Foundation
 extension Worker {
     /// Renews running jobs' leases in one write per round, carrying their progress, and stops
     /// jobs that were cancelled or whose lease is gone. A round starts every `progressInterval`,
-    /// or at once after one that took longer, or when the claim loop rings for one; it renews
-    /// every lease when rung or when the next round would come more than `renewalInterval`
-    /// after the last full one, and otherwise only writes the jobs whose progress changed.
-    /// Jobs whose renewals do not get through are stopped by the deadline loop, which a store
-    /// that does not answer (a network cut off) cannot hold up.
+    /// or at once after one that took longer; it renews every lease when the next round would
+    /// come more than `renewalInterval` after the last full one, and otherwise the jobs whose
+    /// progress changed and those with less than two thirds of their lease left, which a full
+    /// round does not leave (a slow claim's, a failed renewal's). The claim loop rings for an
+    /// extra round of those after a slow claim. Jobs whose renewals do not get through are
+    /// stopped by the deadline loop, which a store that does not answer (a network cut off)
+    /// cannot hold up.
     func heartbeatLoop() async {
         var lastFullRenewal = ContinuousClock.now
-        var round = ContinuousClock.now
+        var round = ContinuousClock.now + configuration.progressInterval
         while !Task.isCancelled {
-            round = max(round + configuration.progressInterval, .now)
             await renewalBell.wait(timeout: round - .now)
             if Task.isCancelled { return }
-            // Rung before the round was due: jobs of a slow claim need their leases now.
-            let rung = ContinuousClock.now < round
-            if rung { round = .now }
+            // Rung before the round: an extra one, which keeps the rounds' schedule.
+            let due = ContinuousClock.now >= round
             // Full rounds at most `renewalInterval` apart, whatever the rounds' spacing: a
             // 4.5 s lease, rounds a second apart, is renewed every second, not every other.
-            let full = rung || round + configuration.progressInterval - lastFullRenewal > configuration.renewalInterval
-            let entries = running.renewals(all: full)
+            let full = due && round + configuration.progressInterval - lastFullRenewal > configuration.renewalInterval
+            let entries = running.renewals(all: full, leaseEndingBefore: .now + configuration.renewalInterval * 2)
             if full { lastFullRenewal = round }
             if !entries.isEmpty { await renew(entries) }
+            if due { round = max(round + configuration.progressInterval, .now) }
         }
     }
 

@@ -14,8 +14,8 @@ public final class Worker: Sendable {
     let changeBell = Doorbell()
     /// Rung when jobs start, one of which may have the earliest deadline.
     private let deadlineBell = Doorbell()
-    /// Rung when a claim came back so late that its jobs' leases need renewing before the
-    /// next round would reach them.
+    /// Rung when a claim came back so late that its jobs' leases need renewing before the next
+    /// full round of renewals (see ``heartbeatLoop()``).
     let renewalBell = Doorbell()
     private let finisher: Finisher
     private let runner: any AttemptRunner
