@@ -4,27 +4,21 @@ import LifelineSQLite
 import Logging
 import Synchronization
 
-/// An in-memory SQLite store made slow where a test says: claims that take jobs are answered
-/// `claimDelay` late, and
-/// with `stallsBackground` its lease renewals, cancel checks and pruning passes wait until
+/// An in-memory SQLite store whose lease renewals, cancel checks and pruning passes wait until
 /// the task that made them is cancelled. Everything else goes straight to the store.
 final class SlowStore: JobStore {
     let inner: SQLiteJobStore
-    let claimDelay: Duration
-    let stallsBackground: Bool
     let renewals = Mutex(0)
     /// Yields when a lease renewal arrives.
     let renewalArrived: AsyncStream<Void>
     private let announce: AsyncStream<Void>.Continuation
 
-    init(claimDelay: Duration = .zero, stallsBackground: Bool = false) throws {
+    init() throws {
         inner = SQLiteJobStore(writer: try SQLiteDatabase.openInMemory())
-        self.claimDelay = claimDelay
-        self.stallsBackground = stallsBackground
         (renewalArrived, announce) = AsyncStream.makeStream()
     }
 
-    private func stall() async throws {
+    private func stall<T>() async throws -> T {
         try await Task.sleep(for: .seconds(3600))
         throw CancellationError()
     }
@@ -32,26 +26,18 @@ final class SlowStore: JobStore {
     func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
         renewals.withLock { $0 += 1 }
         announce.yield()
-        if stallsBackground { try await stall() }
-        return try await inner.jobRenewLeases(request)
+        return try await stall()
     }
 
     func jobCancelRequested(_ ids: [Int64]) async throws -> Set<Int64> {
-        if stallsBackground { try await stall() }
-        return try await inner.jobCancelRequested(ids)
+        try await stall()
     }
 
     func jobPruneExpired(batch: Int) async throws -> PruneResult {
-        if stallsBackground { try await stall() }
-        return try await inner.jobPruneExpired(batch: batch)
+        try await stall()
     }
 
-    func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
-        // The store takes the claim now and answers late, as a stalled server does.
-        let result = try await inner.jobClaim(request)
-        if !result.jobs.isEmpty { try await Task.sleep(for: claimDelay) }
-        return result
-    }
+    func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult { try await inner.jobClaim(request) }
 
     func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] { try await inner.jobInsert(jobs) }
     func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> { try await inner.jobFinish(finishes) }
