@@ -3,27 +3,35 @@ import LifelineQueue
 import PostgresNIO
 
 extension PostgresJobStore {
-    public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
-        let result = try await transaction { transaction in
-            let finished = try Self.finish(request.finishes, transaction)
-            // Three steps that do not depend on each other, in one round trip.
-            let answers = try transaction.connection.pipeline([
-                Self.expiredLeases(transaction.nowMs), Self.promoteDueJobs(transaction.nowMs), Self.queueSettings(request.queues),
-            ])
-            try Self.rescue(answers[0].map(Job.init(row:)), transaction)
-            let claimed = try ClaimFill.fill(
-                request.limit, from: Self.queues(answers[2], names: request.queues), room: { try Self.room(in: $0.name, transaction) },
-                claim: { queue, count in try Self.claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
-            )
-            // A worker with free slots left waits; tell it until when at most.
-            let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
-            if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
-            CrashPoint.check("claim.before-commit")
-            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
+    public func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? {
+        try await session.run { [self] connection in
+            guard let request = claim.request() else { return nil }
+            let result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
+                try Self.claim(request, transaction)
+            }
+            if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
+            CrashPoint.check("claim.after-commit")
+            claim.committed(result)
+            return result
         }
-        if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
-        CrashPoint.check("claim.after-commit")
-        return result
+    }
+
+    private static func claim(_ request: ClaimRequest, _ transaction: PostgresTransaction) throws -> ClaimResult {
+        let finished = try finish(request.finishes, transaction)
+        // Three steps that do not depend on each other, in one round trip.
+        let answers = try transaction.connection.pipeline([
+            expiredLeases(transaction.nowMs), promoteDueJobs(transaction.nowMs), queueSettings(request.queues),
+        ])
+        try rescue(answers[0].map(Job.init(row:)), transaction)
+        let claimed = try ClaimFill.fill(
+            request.limit, from: queues(answers[2], names: request.queues), room: { try room(in: $0.name, transaction) },
+            claim: { queue, count in try claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
+        )
+        // A worker with free slots left waits; tell it until when at most.
+        let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
+        if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
+        CrashPoint.check("claim.before-commit")
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
     }
 
     /// The settings of the named queues; with no names, of every registered queue, by name.

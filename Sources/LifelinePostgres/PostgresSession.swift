@@ -46,21 +46,26 @@ public final class PostgresSession: Sendable {
     func transaction<T: Sendable>(
         now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: @escaping @Sendable (PostgresTransaction) throws -> T
     ) async throws -> T {
-        try await run { connection in
-            // BEGIN goes out with the transaction's first statement: one round trip fewer.
-            connection.beginWithNext()
-            do {
-                let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
-                let result = try body(transaction)
-                // The counts' fold, the event lock, the events and the commit go in one round
-                // trip: the lock is held for as short a time as the commit allows.
-                try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"])
-                return result
-            } catch {
-                // A transaction that never began has nothing to roll back.
-                if !connection.dropUnsent() { _ = try? connection.query("ROLLBACK") }
-                throw error
-            }
+        try await run { connection in try Self.transaction(on: connection, now: now, hook: hook, body) }
+    }
+
+    /// ``transaction(now:hook:_:)`` on the session's thread, from a body given to ``run(_:)``.
+    static func transaction<T>(
+        on connection: BlockingConnection, now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: (PostgresTransaction) throws -> T
+    ) throws -> T {
+        // BEGIN goes out with the transaction's first statement: one round trip fewer.
+        connection.beginWithNext()
+        do {
+            let transaction = PostgresTransaction(connection: connection, nowMs: now, hook: hook)
+            let result = try body(transaction)
+            // The counts' fold, the event lock, the events and the commit go in one round
+            // trip: the lock is held for as short a time as the commit allows.
+            try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"])
+            return result
+        } catch {
+            // A transaction that never began has nothing to roll back.
+            if !connection.dropUnsent() { _ = try? connection.query("ROLLBACK") }
+            throw error
         }
     }
 

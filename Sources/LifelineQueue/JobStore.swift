@@ -15,7 +15,13 @@ public protocol JobStore: Sendable {
     /// then claims up to `limit` available jobs of the given queues in (priority, run_at, id)
     /// order, marking them running under a lease. One transaction: a worker records what
     /// finished and refills its slots with one commit.
-    func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult
+    ///
+    /// The request is made where the store writes, just before the transaction (nil: none
+    /// runs, and nil is returned), and `committed` is called there once it has committed,
+    /// before any later write begins. A worker thus queues its next claim behind the one
+    /// running: the store goes from one transaction to the next without waiting for the
+    /// worker, and each claim is sized with the slots the one before filled.
+    func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult?
 
     /// Renews the leases of running jobs and stores their progress.
     func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus]
@@ -75,6 +81,25 @@ public struct ClaimRequest: Sendable, Hashable {
         self.limit = limit
         self.lease = lease
         self.finishes = finishes
+    }
+}
+
+/// A claim whose request is made when the store is about to run it (see the claim of
+/// ``JobStore``).
+public struct DeferredClaim: Sendable {
+    public var request: @Sendable () -> ClaimRequest?
+    public var committed: @Sendable (ClaimResult) -> Void
+
+    public init(request: @escaping @Sendable () -> ClaimRequest?, committed: @escaping @Sendable (ClaimResult) -> Void) {
+        self.request = request
+        self.committed = committed
+    }
+}
+
+extension JobStore {
+    /// A claim whose request is made now.
+    public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
+        try await jobClaim(DeferredClaim(request: { request }, committed: { _ in })) ?? ClaimResult(jobs: [], nextWakeup: nil)
     }
 }
 

@@ -3,27 +3,33 @@ import GRDB
 import LifelineQueue
 
 extension SQLiteJobStore {
-    public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
-        let now = nowMs()
+    public func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? {
         let hook = finishHook
-        let result = try await write { db in
-            let finished = try Self.finish(request.finishes, db, now: now, hook: hook)
-            try Self.rescueExpiredLeases(db, now: now, hook: hook)
-            try Self.promoteDueJobs(db, now: now)
-            let claimed = try ClaimFill.fill(
-                request.limit, from: QueueSettings.fetch(db, names: request.queues),
-                room: { queue in (queue.limit ?? 0) - (try Self.runningCount(db, queue: queue.name)) },
-                claim: { queue, count in try Self.claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }
-            )
-            // A worker with free slots left waits; tell it until when at most.
-            let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
-            if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
-            CrashPoint.check("claim.before-commit")
-            return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
+        return try await writer.writeWithoutTransaction { [self] db in
+            guard let request = claim.request() else { return nil }
+            let now = nowMs()
+            let result = try commit({ db in try Self.claim(request, db, now: now, hook: hook) }, db)
+            if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
+            CrashPoint.check("claim.after-commit")
+            claim.committed(result)
+            return result
         }
-        if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
-        CrashPoint.check("claim.after-commit")
-        return result
+    }
+
+    private static func claim(_ request: ClaimRequest, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> ClaimResult {
+        let finished = try finish(request.finishes, db, now: now, hook: hook)
+        try rescueExpiredLeases(db, now: now, hook: hook)
+        try promoteDueJobs(db, now: now)
+        let claimed = try ClaimFill.fill(
+            request.limit, from: QueueSettings.fetch(db, names: request.queues),
+            room: { queue in (queue.limit ?? 0) - (try runningCount(db, queue: queue.name)) },
+            claim: { queue, count in try claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }
+        )
+        // A worker with free slots left waits; tell it until when at most.
+        let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
+        if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
+        CrashPoint.check("claim.before-commit")
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
     }
 
     private static func nextWakeup(_ db: Database) throws -> Date? {

@@ -45,7 +45,9 @@ public struct SQLiteJobStore: JobStore {
         try writer.writeWithoutTransaction { db in try commit(updates, db) }
     }
 
-    private func commit<T>(_ updates: (Database) throws -> T, _ db: Database) throws -> T {
+    /// Runs `updates` in one IMMEDIATE transaction on the writer's connection, as ``write(_:)``
+    /// does; for work that must also run on the writer's thread before or after it.
+    func commit<T>(_ updates: (Database) throws -> T, _ db: Database) throws -> T {
         try Self.committing(on: db.connectionHandle, lock: writerLock, sharedPath: sharedPath) {
             var result: T?
             try db.inTransaction(.immediate) {

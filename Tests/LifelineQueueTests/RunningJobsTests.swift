@@ -23,11 +23,22 @@ struct RunningJobsTests {
         running.add(Self.job(1), leaseStart: now - .milliseconds(550), lease: .milliseconds(600))
         running.add(Self.job(2), leaseStart: now, lease: .milliseconds(600))
         running.add(Self.job(3, timeout: .zero), leaseStart: now, lease: .milliseconds(600))
-        let due = running.deadlines(leaseMargin: .milliseconds(100))
+        let due = running.deadlines(leaseMargin: .milliseconds(100), latest: .now + .seconds(60))
         #expect(due.leaseEnding == [Self.key(1)])
         #expect(due.timedOut == [Self.key(3)])
         // Job 2's lease is the earliest instant left: 600 ms after its claim, less the margin.
         #expect(due.next == now + .milliseconds(500))
+    }
+
+    @Test("a job added asks for an earlier look at the deadlines only when its timeout or lease ending comes before the look planned")
+    func earlierLook() {
+        let running = RunningJobs()
+        let now = ContinuousClock.now
+        #expect(running.add(Self.job(1), leaseStart: now, lease: .seconds(30)), "no look is planned yet")
+        #expect(running.deadlines(leaseMargin: .seconds(5), latest: now + .seconds(60)).next == now + .seconds(25))
+        #expect(!running.add(Self.job(2), leaseStart: now + .seconds(1), lease: .seconds(30)))
+        #expect(running.add(Self.job(3, timeout: .seconds(10)), leaseStart: now + .seconds(1), lease: .seconds(30)))
+        #expect(running.add(Self.job(4), leaseStart: now, lease: .seconds(20)))
     }
 
     @Test("a renewal moves the lease on from when it started; an attempt stopped for its lease is not due or renewed again")
@@ -39,7 +50,7 @@ struct RunningJobsTests {
         let renewal = ContinuousClock.now
         running.renewed([Self.key(1)], at: renewal, lease: .milliseconds(600))
         running.stop(Self.key(2), reason: .leaseLost)
-        let due = running.deadlines(leaseMargin: .milliseconds(100))
+        let due = running.deadlines(leaseMargin: .milliseconds(100), latest: .now + .seconds(60))
         #expect(due.leaseEnding.isEmpty && due.timedOut.isEmpty)
         #expect(due.next == renewal + .milliseconds(500))
         #expect(running.stopReason(Self.key(2)) == .leaseLost)

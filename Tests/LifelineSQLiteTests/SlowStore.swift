@@ -37,7 +37,7 @@ final class SlowStore: JobStore {
         try await stall()
     }
 
-    func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult { try await inner.jobClaim(request) }
+    func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? { try await inner.jobClaim(claim) }
 
     func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] { try await inner.jobInsert(jobs) }
     func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> { try await inner.jobFinish(finishes) }

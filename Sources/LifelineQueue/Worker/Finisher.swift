@@ -47,6 +47,8 @@ final class Finisher: Sendable {
         }
     }
 
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
     /// Takes the waiting finishes, for the caller to write with its claim.
     func take() -> [Waiting] {
         state.withLock { state in

@@ -36,56 +36,73 @@ final class RunningJobs: Sendable {
         var stop: (@Sendable () -> Void)?
     }
 
-    private let entries = Mutex([Int64: Entry]())
+    private struct State {
+        var entries: [Int64: Entry] = [:]
+        /// When the deadlines are next looked at, and with which lease margin (see
+        /// ``deadlines(leaseMargin:latest:)``).
+        var nextLook: ContinuousClock.Instant?
+        var leaseMargin: Duration = .zero
+    }
 
-    var count: Int { entries.withLock { $0.count } }
+    private let state = Mutex(State())
+
+    var count: Int { state.withLock { $0.entries.count } }
 
     /// Adds a claimed attempt whose lease the store counts from no earlier than `leaseStart`.
-    func add(_ job: Job, leaseStart: ContinuousClock.Instant, lease: Duration) {
+    /// Returns whether its deadlines need a look before the one planned: a job's timeout or
+    /// lease is rarely the earliest, and a look for every claim would cost the claims.
+    @discardableResult
+    func add(_ job: Job, leaseStart: ContinuousClock.Instant, lease: Duration) -> Bool {
         let now = ContinuousClock.now
-        entries.withLock {
-            $0[job.id] = Entry(
-                attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil,
-                stop: nil
-            )
+        let entry = Entry(
+            attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil, stop: nil
+        )
+        return state.withLock { state in
+            state.entries[job.id] = entry
+            return state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
         }
     }
 
     /// Runs `body` on the attempt's entry, if the job's entry is still that attempt's.
     @discardableResult
     private func withEntry<Result>(_ key: AttemptKey, _ body: (inout Entry) -> Result) -> Result? {
-        entries.withLock { entries in
-            guard var entry = entries[key.id], entry.attempt == key.attempt else { return nil }
-            defer { entries[key.id] = entry }
+        state.withLock { state in
+            guard var entry = state.entries[key.id], entry.attempt == key.attempt else { return nil }
+            defer { state.entries[key.id] = entry }
             return body(&entry)
         }
     }
 
     func remove(_ key: AttemptKey) {
-        entries.withLock { entries in
-            if entries[key.id]?.attempt == key.attempt { entries[key.id] = nil }
+        state.withLock { state in
+            if state.entries[key.id]?.attempt == key.attempt { state.entries[key.id] = nil }
         }
     }
 
     /// The attempts not yet told to stop that are past their timeout, those whose lease runs
-    /// out within `leaseMargin` (another worker may take them once it has), and the earliest
-    /// instant at which one of the others will be either.
-    func deadlines(leaseMargin: Duration) -> (timedOut: [AttemptKey], leaseEnding: [AttemptKey], next: ContinuousClock.Instant?) {
+    /// out within `leaseMargin` (another worker may take them once it has), and when to look
+    /// next: the earliest instant at which one of the others will be either, `latest` at the
+    /// latest. Jobs added before then say whether they need an earlier look.
+    func deadlines(leaseMargin: Duration, latest: ContinuousClock.Instant) -> (
+        timedOut: [AttemptKey], leaseEnding: [AttemptKey], next: ContinuousClock.Instant
+    ) {
         let now = ContinuousClock.now
-        return entries.withLock { entries in
+        return state.withLock { state in
             var timedOut: [AttemptKey] = []
             var leaseEnding: [AttemptKey] = []
-            var next: ContinuousClock.Instant?
-            for (id, entry) in entries where entry.stopReason == nil {
+            var next = latest
+            for (id, entry) in state.entries where entry.stopReason == nil {
                 let leaseEnds = entry.leaseDeadline - leaseMargin
                 if entry.deadline <= now {
                     timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
                 } else if leaseEnds <= now {
                     leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
                 } else {
-                    next = min(next ?? entry.deadline, entry.deadline, leaseEnds)
+                    next = min(next, entry.deadline, leaseEnds)
                 }
             }
+            state.nextLook = next
+            state.leaseMargin = leaseMargin
             return (timedOut, leaseEnding, next)
         }
     }
@@ -116,7 +133,7 @@ final class RunningJobs: Sendable {
     }
 
     func stopAll(reason: StopReason) {
-        let keys = entries.withLock { $0.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) } }
+        let keys = state.withLock { $0.entries.map { AttemptKey(id: $0.key, attempt: $0.value.attempt) } }
         for key in keys { stop(key, reason: reason) }
     }
 
@@ -129,12 +146,12 @@ final class RunningJobs: Sendable {
     /// (a slow claim's, a failed renewal's). A job stopped because its lease may be gone is not
     /// renewed: another worker may take it once the lease runs out.
     func renewals(all: Bool, leaseEndingBefore: ContinuousClock.Instant) -> [LeaseRenewal.Entry] {
-        entries.withLock { entries in
+        state.withLock { state in
             var renewals: [LeaseRenewal.Entry] = []
-            for (id, entry) in entries
+            for (id, entry) in state.entries
             where (all || entry.progressChanged || entry.leaseDeadline < leaseEndingBefore) && entry.stopReason != .leaseLost {
                 renewals.append(LeaseRenewal.Entry(id: id, attempt: entry.attempt, progress: entry.progress))
-                entries[id]?.progressChanged = false
+                state.entries[id]?.progressChanged = false
             }
             return renewals
         }
@@ -142,7 +159,7 @@ final class RunningJobs: Sendable {
 
     /// The attempt of every running job, by id.
     func attempts() -> [Int64: Int] {
-        entries.withLock { $0.mapValues(\.attempt) }
+        state.withLock { $0.entries.mapValues(\.attempt) }
     }
 
     func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A worker's runtime: claims jobs into free slots, runs them concurrently (in this process,
 /// or in a pool's runner processes), keeps their leases alive, records how each attempt
@@ -12,7 +13,7 @@ public final class Worker: Sendable {
     private let doorbell = Doorbell()
     /// Rung when the store may have changed: a user may have cancelled a running job.
     let changeBell = Doorbell()
-    /// Rung when jobs start, one of which may have the earliest deadline.
+    /// Rung when a job claimed has an earlier deadline than the deadline loop sleeps until.
     private let deadlineBell = Doorbell()
     /// Rung when a claim came back so late that its jobs' leases need renewing before the next
     /// full round of renewals (see ``heartbeatLoop()``).
@@ -20,6 +21,8 @@ public final class Worker: Sendable {
     private let finisher: Finisher
     private let runner: any AttemptRunner
     private let stopping = StopFlag()
+    /// The slots held for claims made and not yet committed.
+    private let claimingSlots = Mutex(0)
 
     /// A worker that runs its attempts' handlers in this process.
     public convenience init(store: any JobStore, registry: JobRegistry, configuration: WorkerConfiguration, logger: Logger) {
@@ -94,50 +97,56 @@ public final class Worker: Sendable {
 
     /// Each pass records the finishes waiting and claims into the free slots, in one
     /// transaction; a finished job's slot counts as free, as its finish goes first. While
-    /// there is a backlog, a pass claims at most half the slots and the next pass is sent to
-    /// the store as soon as one commits, before this one's jobs are started and its finishes
-    /// answered: the store goes from one transaction to the next while half the slots run,
-    /// and the finishes that arrive meanwhile go together in the next (group commit).
+    /// there is a backlog, a pass claims at most half the slots, and one more claim waits at
+    /// the store behind the one it runs, made only when its turn comes (``DeferredClaim``):
+    /// the store goes from one transaction straight to the next while half the slots run, and
+    /// the finishes that arrive meanwhile go together in the next (group commit).
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
-        var sent: Claim?
+        // Claims sent and not yet answered here, in the store's order.
+        var sent: [Claim] = []
         // A claim already sent is seen through even when stopping: its jobs are the worker's.
-        while !stopping.isSet || sent != nil {
+        while !stopping.isSet || !sent.isEmpty {
             // A draining worker looks at least once a second: the other workers' last
             // completions, which end the drain, may come with no change notice.
             var wait = configuration.drain ? min(configuration.idleRecheck, .seconds(1)) : configuration.idleRecheck
-            guard let claim = sent ?? sendClaim() else {
-                await doorbell.wait(timeout: wait)
-                continue
+            if sent.isEmpty {
+                guard hasClaimToMake() else {
+                    await doorbell.wait(timeout: wait)
+                    continue
+                }
+                sent.append(sendClaim())
             }
-            sent = nil
-            let claimed: ClaimResult
+            let claim = sent.removeFirst()
+            let answer: ClaimResult?
             do {
-                claimed = try await claim.result.value
+                answer = try await claim.result.value
                 failures = 0
             } catch {
                 failures += 1
                 logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
-                // The finishes are written on their own, so one that fails cannot stop claiming.
-                finisher.putBack(claim.finished)
-                finisher.writeWaitingNow()
+                if let made = claim.ticket.abandon() {
+                    claimingSlots.withLock { $0 -= made.limit }
+                    // The finishes are written on their own, so one that fails cannot stop claiming.
+                    finisher.putBack(made.finished)
+                    finisher.writeWaitingNow()
+                }
                 // A sleep, not a doorbell wait: arriving finishes must not cut the backoff short.
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
                 continue
             }
-            // The slots are counted as they now are before the next claim is sized.
-            finisher.release(claim.finished)
-            for job in claimed.jobs { running.add(job, leaseStart: claim.sent, lease: configuration.lease) }
-            let full = claim.limit > 0 && claimed.jobs.count == claim.limit
-            if full, !stopping.isSet { sent = sendClaim() }
-            finisher.answer(claim.finished, applied: claimed.finished)
+            // Nil when the store found neither finishes to record nor free slots.
+            guard let claimed = answer, let made = claim.ticket.committed else { continue }
+            let full = made.limit > 0 && claimed.jobs.count == made.limit
+            if full, !stopping.isSet {
+                while sent.count < 2 { sent.append(sendClaim()) }
+            }
+            finisher.answer(made.finished, applied: claimed.finished)
             for job in claimed.jobs { group.addTask { await self.execute(job) } }
-            // A new job may have the earliest deadline.
-            if !claimed.jobs.isEmpty { deadlineBell.ring() }
-            // The leases count from when the claim was sent: after a slow claim, the next
+            // The leases count from when the claim was made: after a slow claim, the next
             // round of renewals could come after some of them are due to be given up.
-            if !claimed.jobs.isEmpty, ContinuousClock.now - claim.sent > configuration.renewalInterval { renewalBell.ring() }
-            if full { continue }
+            if !claimed.jobs.isEmpty, ContinuousClock.now - made.at > configuration.renewalInterval { renewalBell.ring() }
+            if full || !sent.isEmpty { continue }
             if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
                 logger.info("queues drained")
                 return
@@ -149,27 +158,62 @@ public final class Worker: Sendable {
         }
     }
 
-    /// A claim on its way to the store, with the finishes it records.
+    /// A claim on its way to the store.
     private struct Claim {
-        var finished: [Finisher.Waiting]
-        var limit: Int
-        /// When it left: the store counts the leases it takes from later than this.
-        var sent: ContinuousClock.Instant
-        var result: Task<ClaimResult, any Error>
+        var ticket: ClaimTicket
+        var result: Task<ClaimResult?, any Error>
     }
 
-    /// Sends a claim that records the finishes waiting and fills free slots, at most half of
-    /// them (at least one); nil when there is neither.
-    private func sendClaim() -> Claim? {
+    private func sendClaim() -> Claim {
+        let ticket = ClaimTicket()
+        let claim = DeferredClaim(
+            request: { [self] in makeRequest(ticket) },
+            committed: { [self] in claimCommitted(ticket, $0) }
+        )
+        return Claim(ticket: ticket, result: Task { [store] in try await store.jobClaim(claim) })
+    }
+
+    /// Whether a claim would record finishes or fill slots now.
+    private func hasClaimToMake() -> Bool {
+        finisher.waitingCount > 0 || (!stopping.isSet && claimingSlots.withLock { freeSlots(claiming: $0, finishing: 0) } > 0)
+    }
+
+    private func freeSlots(claiming: Int, finishing: Int) -> Int {
+        configuration.concurrency - running.count - claiming + finishing
+    }
+
+    /// A claim's request, made where the store writes just before it runs: the finishes
+    /// waiting, and the free slots, at most half of them (at least one); nil when there is
+    /// neither. Its slots are held for it until it commits, so a claim made meanwhile does not
+    /// count them as free.
+    private func makeRequest(_ ticket: ClaimTicket) -> ClaimRequest? {
         let finished = finisher.take()
-        let free = configuration.concurrency - running.count + finished.count
-        guard free > 0 || !finished.isEmpty else { return nil }
-        let limit = min(max(free, 0), (configuration.concurrency + 1) / 2)
-        let request = ClaimRequest(
+        let limit = claimingSlots.withLock { claiming in
+            let free = freeSlots(claiming: claiming, finishing: finished.count)
+            let limit = stopping.isSet ? 0 : min(max(free, 0), (configuration.concurrency + 1) / 2)
+            claiming += limit
+            return limit
+        }
+        guard limit > 0 || !finished.isEmpty else { return nil }
+        ticket.make(finished: finished, limit: limit)
+        return ClaimRequest(
             owner: configuration.owner, queues: configuration.queues, limit: limit, lease: configuration.lease,
             finishes: finished.map(\.finish)
         )
-        return Claim(finished: finished, limit: limit, sent: .now, result: Task { [store] in try await store.jobClaim(request) })
+    }
+
+    /// Where the store writes, once a claim committed and before the next is made: its
+    /// finishes' slots are free, and its jobs hold theirs.
+    private func claimCommitted(_ ticket: ClaimTicket, _ result: ClaimResult) {
+        guard let made = ticket.commit() else { return }
+        finisher.release(made.finished)
+        let earlierDeadline = claimingSlots.withLock { claiming in
+            claiming -= made.limit
+            var earlier = false
+            for job in result.jobs where running.add(job, leaseStart: made.at, lease: configuration.lease) { earlier = true }
+            return earlier
+        }
+        if earlierDeadline { deadlineBell.ring() }
     }
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
@@ -246,15 +290,16 @@ public final class Worker: Sendable {
     /// a timer per job. A renewal only moves a lease later, so it needs no wake-up.
     private func deadlineLoop() async {
         while !Task.isCancelled {
-            let (timedOut, leaseEnding, next) = running.deadlines(leaseMargin: configuration.renewalInterval / 2)
+            let (timedOut, leaseEnding, next) = running.deadlines(
+                leaseMargin: configuration.renewalInterval / 2, latest: .now + configuration.idleRecheck
+            )
             for key in timedOut { running.stop(key, reason: .timeout) }
             // Renewals did not get through in time: the job may soon run elsewhere.
             for key in leaseEnding {
                 logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
                 running.stop(key, reason: .leaseLost)
             }
-            let wait = next.map { $0 - .now } ?? configuration.idleRecheck
-            await deadlineBell.wait(timeout: max(wait, .milliseconds(1)))
+            await deadlineBell.wait(timeout: max(next - .now, .milliseconds(1)))
         }
     }
 }
