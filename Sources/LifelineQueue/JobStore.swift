@@ -16,11 +16,12 @@ public protocol JobStore: Sendable {
     /// order, marking them running under a lease. One transaction: a worker records what
     /// finished and refills its slots with one commit.
     ///
-    /// The request is made where the store writes, just before the transaction (nil: none
-    /// runs, and nil is returned), and `committed` is called there once it has committed,
-    /// before any later write begins. A worker thus queues its next claim behind the one
-    /// running: the store goes from one transaction to the next without waiting for the
-    /// worker, and each claim is sized with the slots the one before filled.
+    /// The request is made once, where the store writes, just before the transaction (nil:
+    /// none runs, and nil is returned), and `committed` is called there once it has committed,
+    /// before any later write begins: exactly when a result is returned, and with nothing
+    /// that can throw after it. A worker thus queues its next claim behind the one running: the
+    /// store goes from one transaction to the next without waiting for the worker, and each
+    /// claim is sized with the slots the one before filled.
     func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult?
 
     /// Renews the leases of running jobs and stores their progress.

@@ -20,7 +20,10 @@ final class ClaimTicket: Sendable {
     private let state = Mutex(State.notMade)
 
     func make(finished: [Finisher.Waiting], limit: Int) {
-        state.withLock { $0 = .made(Made(finished: finished, limit: limit, at: .now)) }
+        state.withLock { state in
+            guard case .notMade = state else { preconditionFailure("a store made a claim's request twice") }
+            state = .made(Made(finished: finished, limit: limit, at: .now))
+        }
     }
 
     /// The claim committed; what it was made of.

@@ -48,7 +48,8 @@ final class RunningJobs: Sendable {
 
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Adds a claimed attempt whose lease the store counts from no earlier than `leaseStart`.
+    /// Adds a claimed attempt whose lease the store counts from no earlier than `leaseStart`;
+    /// its timeout counts from now, as the claim commits.
     /// Returns whether its deadlines need a look before the one planned: a job's timeout or
     /// lease is rarely the earliest, and a look for every claim would cost the claims.
     @discardableResult

@@ -103,7 +103,7 @@ public final class Worker: Sendable {
     /// the finishes that arrive meanwhile go together in the next (group commit).
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
-        // Claims sent and not yet answered here, in the store's order.
+        // Claims sent and not yet answered here, oldest first.
         var sent: [Claim] = []
         // A claim already sent is seen through even when stopping: its jobs are the worker's.
         while !stopping.isSet || !sent.isEmpty {
@@ -132,7 +132,8 @@ public final class Worker: Sendable {
                     finisher.writeWaitingNow()
                 }
                 // A sleep, not a doorbell wait: arriving finishes must not cut the backoff short.
-                try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
+                // A claim queued behind may have committed: its jobs hold slots, so it goes first.
+                if sent.isEmpty { try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures)) }
                 continue
             }
             // Nil when the store found neither finishes to record nor free slots.
