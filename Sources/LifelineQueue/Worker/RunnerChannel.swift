@@ -10,8 +10,10 @@ import Glibc
 /// (a claim starts many attempts at once) go out together: the first queues a flush as a task
 /// of its own, which runs after the others have queued theirs and writes them all with one
 /// system call. What the socket has no room for, a thread of the channel's own writes.
-/// Another thread reads and hands each message to `onMessage`, and calls `onClose` once the
-/// other end has gone (or sent something unreadable); messages sent before `start` wait for it.
+/// Another thread reads, and hands the messages of each read to `onMessages` together (a pool
+/// then takes its lock once for a batch's ends, not once for each), and calls `onClose` once
+/// the other end has gone (or sent something unreadable); messages sent before `start` wait
+/// for it.
 final class RunnerChannel: Sendable {
     private struct Outbox {
         var bytes: [UInt8] = []
@@ -33,9 +35,9 @@ final class RunnerChannel: Sendable {
         self.fd = fd
     }
 
-    func start(onMessage: @escaping @Sendable (RunnerMessage) -> Void, onClose: @escaping @Sendable (String) -> Void) {
+    func start(onMessages: @escaping @Sendable ([RunnerMessage]) -> Void, onClose: @escaping @Sendable (String) -> Void) {
         Thread.detachNewThread { [self] in writeLoop() }
-        Thread.detachNewThread { [self] in readLoop(onMessage: onMessage, onClose: onClose) }
+        Thread.detachNewThread { [self] in readLoop(onMessages: onMessages, onClose: onClose) }
     }
 
     func send(_ message: RunnerMessage) {
@@ -109,7 +111,7 @@ final class RunnerChannel: Sendable {
         return true
     }
 
-    private func readLoop(onMessage: @Sendable (RunnerMessage) -> Void, onClose: @Sendable (String) -> Void) {
+    private func readLoop(onMessages: @Sendable ([RunnerMessage]) -> Void, onClose: @Sendable (String) -> Void) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var pending: [UInt8] = []
         var why = "the other end closed the channel"
@@ -119,6 +121,9 @@ final class RunnerChannel: Sendable {
             guard count > 0 else { break }
             pending += buffer[0..<count]
             var start = pending.startIndex
+            var messages: [RunnerMessage] = []
+            // What was read before something unreadable is still delivered.
+            defer { if !messages.isEmpty { onMessages(messages) } }
             while let length = FrameReader.length(in: pending, at: start) {
                 guard length <= Self.largestFrame else {
                     why = "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))"
@@ -126,7 +131,7 @@ final class RunnerChannel: Sendable {
                 }
                 guard pending.count - start - 4 >= length else { break }
                 do {
-                    onMessage(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
+                    messages.append(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
                 } catch {
                     why = "\(error)"
                     break reading

@@ -124,25 +124,32 @@ public final class RunnerPool: AttemptRunner {
         process.kill()
     }
 
-    private func received(_ message: RunnerMessage, from id: Int) {
-        switch message {
-        case .ended(let key, let end):
-            let ended = state.withLock { state in
-                let ended = state.runners[id]?.attempts.removeValue(forKey: key)
-                // The room it leaves goes to the attempt waiting longest.
-                if ended != nil, !state.waiting.isEmpty {
-                    let next = state.waiting.removeFirst()
-                    state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
-                    state.runners[id]!.channel.send(.run(next.job))
+    /// A read's messages from runner `id`, under one lock; the attempts they end are resumed,
+    /// and their progress reported, once it is released.
+    private func received(_ messages: [RunnerMessage], from id: Int) {
+        var ended: [(Attempt, HandlerEnd)] = []
+        var progress: [(Attempt, JSONValue)] = []
+        state.withLock { state in
+            for message in messages {
+                switch message {
+                case .ended(let key, let end):
+                    guard let attempt = state.runners[id]?.attempts.removeValue(forKey: key) else { continue }
+                    ended.append((attempt, end))
+                    // The room it leaves goes to the attempt waiting longest.
+                    if !state.waiting.isEmpty {
+                        let next = state.waiting.removeFirst()
+                        state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
+                        state.runners[id]!.channel.send(.run(next.job))
+                    }
+                case .progress(let key, let value):
+                    if let attempt = state.runners[id]?.attempts[key] { progress.append((attempt, value)) }
+                case .run, .stop:
+                    logger.error("a worker process sent a message only its pool sends; ignored")
                 }
-                return ended
             }
-            ended?.end.resume(end)
-        case .progress(let key, let value):
-            state.withLock { $0.runners[id]?.attempts[key] }?.progress(value)
-        case .run, .stop:
-            logger.error("a worker process sent a message only its pool sends; ignored")
         }
+        for (attempt, value) in progress { attempt.progress(value) }
+        for (attempt, end) in ended { attempt.end.resume(end) }
     }
 
     /// The runner is gone: the attempts it held cannot be known to have ended, or not.
@@ -208,7 +215,7 @@ public final class RunnerPool: AttemptRunner {
             return (id, state.stopping)
         }
         let (closed, closing) = AsyncStream<Void>.makeStream()
-        channel.start(onMessage: { [self] in received($0, from: id) }, onClose: { [self] why in
+        channel.start(onMessages: { [self] in received($0, from: id) }, onClose: { [self] why in
             retire(id, "its worker process is gone (\(why))")
             closing.finish()
         })

@@ -11,22 +11,24 @@ public enum RunnerService {
         let channel = RunnerChannel(fd: fd)
         await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
             channel.start(
-                onMessage: { message in
-                    switch message {
-                    case .run(let job):
-                        let key = AttemptKey(id: job.id, attempt: job.attempt)
-                        stops.add(job, leaseStart: .now, lease: job.timeout)
-                        Task {
-                            let end = await runner.run(
-                                job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }
-                            )
-                            stops.remove(key)
-                            channel.send(.ended(key, end))
+                onMessages: { messages in
+                    for message in messages {
+                        switch message {
+                        case .run(let job):
+                            let key = AttemptKey(id: job.id, attempt: job.attempt)
+                            stops.add(job, leaseStart: .now, lease: job.timeout)
+                            Task {
+                                let end = await runner.run(
+                                    job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }
+                                )
+                                stops.remove(key)
+                                channel.send(.ended(key, end))
+                            }
+                        case .stop(let key):
+                            stops.stop(key, reason: .cancelled)
+                        case .progress, .ended:
+                            logger.error("the pool sent a message only its worker processes send; ignored")
                         }
-                    case .stop(let key):
-                        stops.stop(key, reason: .cancelled)
-                    case .progress, .ended:
-                        logger.error("the pool sent a message only its worker processes send; ignored")
                     }
                 },
                 onClose: { why in
