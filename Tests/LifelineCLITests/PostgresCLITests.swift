@@ -119,6 +119,34 @@ struct PostgresCLITests {
         try await waitUntil("the cut-off worker to say so", timeout: .seconds(10)) { isolated.stderr.contains("lease not renewed in time") }
     }
 
+    @Test("a claim answered late, with most of its lease gone, keeps its job: the lease is renewed in time and the program runs once")
+    func slowClaim() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let url = try #require(cli.databaseURL)
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        let worker = try cli.start(["worker", "--lease", "4500ms"])
+        defer { worker.signal(SIGKILL) }
+        let id = try cli.enqueue(["exec", "--delay", "3s", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "4"]}"#])
+        // Another session holds the jobs table from about 1 s to 5 s: the worker's claim for the
+        // job, sent when it comes due at 3 s, is answered some 2 s later, when the worker would
+        // give the job up 3.75 s after sending it (4.5 s less half the 1.5 s renewal interval).
+        let lock = Task.detached {
+            try TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
+        }
+        try await waitUntil("the job to complete", timeout: .seconds(60)) { try cli.job(id)["state"] == "completed" }
+        _ = try await lock.value
+        let claimed = try #require(try cli.json(["events", "--job", "\(id)", "--json"]).first { $0["type"] == "started" }?["at"]?.stringValue)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/starts")
+        let programStarted = try #require(attributes[.modificationDate] as? Date)
+        let late = Int64(programStarted.timeIntervalSince1970 * 1000) - (try #require(RealWorkCLITests.ms(claimed)))
+        #expect(late >= 1500, "the claim was answered \(late) ms after its lease began")
+        #expect(try cli.job(id)["attempt"] == 1)
+        #expect(RealWorkCLITests.lines(directory + "/starts").count == 1)
+        #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
+        #expect(!worker.stderr.contains("lease not renewed in time"), "\(worker.stderr)")
+    }
+
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()
