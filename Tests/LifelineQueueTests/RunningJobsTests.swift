@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import LifelineQueue
@@ -20,9 +21,9 @@ struct RunningJobsTests {
     func leaseEnding() {
         let running = RunningJobs()
         let now = ContinuousClock.now
-        running.add(Self.job(1), leaseStart: now - .milliseconds(550), lease: .milliseconds(600))
-        running.add(Self.job(2), leaseStart: now, lease: .milliseconds(600))
-        running.add(Self.job(3, timeout: .zero), leaseStart: now, lease: .milliseconds(600))
+        running.add([Self.job(1)], leaseStart: now - .milliseconds(550), lease: .milliseconds(600))
+        running.add([Self.job(2)], leaseStart: now, lease: .milliseconds(600))
+        running.add([Self.job(3, timeout: .zero)], leaseStart: now, lease: .milliseconds(600))
         let due = running.deadlines(leaseMargin: .milliseconds(100), latest: .now + .seconds(60))
         #expect(due.leaseEnding == [Self.key(1)])
         #expect(due.timedOut == [Self.key(3)])
@@ -34,19 +35,31 @@ struct RunningJobsTests {
     func earlierLook() {
         let running = RunningJobs()
         let now = ContinuousClock.now
-        #expect(running.add(Self.job(1), leaseStart: now, lease: .seconds(30)), "no look is planned yet")
+        #expect(running.add([Self.job(1)], leaseStart: now, lease: .seconds(30)), "no look is planned yet")
         #expect(running.deadlines(leaseMargin: .seconds(5), latest: now + .seconds(60)).next == now + .seconds(25))
-        #expect(!running.add(Self.job(2), leaseStart: now + .seconds(1), lease: .seconds(30)))
-        #expect(running.add(Self.job(3, timeout: .seconds(10)), leaseStart: now + .seconds(1), lease: .seconds(30)))
-        #expect(running.add(Self.job(4), leaseStart: now, lease: .seconds(20)))
+        #expect(!running.add([Self.job(2)], leaseStart: now + .seconds(1), lease: .seconds(30)))
+        #expect(running.add([Self.job(3, timeout: .seconds(10))], leaseStart: now + .seconds(1), lease: .seconds(30)))
+        #expect(running.add([Self.job(4)], leaseStart: now, lease: .seconds(20)))
+    }
+
+    @Test("an attempt whose handler ended lets go of what stops it; a stop asked for later calls nothing")
+    func endedLetsGoOfStop() {
+        let running = RunningJobs()
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        let stops = Mutex(0)
+        running.setStop(Self.key(1)) { stops.withLock { $0 += 1 } }
+        running.ended(Self.key(1))
+        running.stop(Self.key(1), reason: .timeout)
+        #expect(stops.withLock { $0 } == 0)
+        #expect(running.stopReason(Self.key(1)) == .timeout, "the reason is still recorded for the attempt's outcome")
     }
 
     @Test("a renewal moves the lease on from when it started; an attempt stopped for its lease is not due or renewed again")
     func renewedAndStopped() {
         let running = RunningJobs()
         let claimed = ContinuousClock.now - .milliseconds(550)
-        running.add(Self.job(1), leaseStart: claimed, lease: .milliseconds(600))
-        running.add(Self.job(2), leaseStart: claimed, lease: .milliseconds(600))
+        running.add([Self.job(1)], leaseStart: claimed, lease: .milliseconds(600))
+        running.add([Self.job(2)], leaseStart: claimed, lease: .milliseconds(600))
         let renewal = ContinuousClock.now
         running.renewed([Self.key(1)], at: renewal, lease: .milliseconds(600))
         running.stop(Self.key(2), reason: .leaseLost)
@@ -62,9 +75,9 @@ struct RunningJobsTests {
         let running = RunningJobs()
         let now = ContinuousClock.now
         // A claim answered late: a third of its lease is gone.
-        running.add(Self.job(1), leaseStart: now - .seconds(11), lease: .seconds(30))
-        running.add(Self.job(2), leaseStart: now, lease: .seconds(30))
-        running.add(Self.job(3), leaseStart: now, lease: .seconds(30))
+        running.add([Self.job(1)], leaseStart: now - .seconds(11), lease: .seconds(30))
+        running.add([Self.job(2)], leaseStart: now, lease: .seconds(30))
+        running.add([Self.job(3)], leaseStart: now, lease: .seconds(30))
         running.setProgress(Self.key(3), ["done": 1])
         let renewals = running.renewals(all: false, leaseEndingBefore: now + .seconds(20))
         #expect(renewals.map(\.id).sorted() == [1, 3])

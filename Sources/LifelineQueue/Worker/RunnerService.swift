@@ -16,12 +16,12 @@ public enum RunnerService {
                         switch message {
                         case .run(let job):
                             let key = AttemptKey(id: job.id, attempt: job.attempt)
-                            stops.add(job, leaseStart: .now, lease: job.timeout)
+                            stops.add([job], leaseStart: .now, lease: job.timeout)
                             Task {
                                 let end = await runner.run(
                                     job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }
                                 )
-                                stops.remove(key)
+                                stops.remove([key])
                                 channel.send(.ended(key, end))
                             }
                         case .stop(let key):

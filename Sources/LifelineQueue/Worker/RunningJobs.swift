@@ -48,19 +48,24 @@ final class RunningJobs: Sendable {
 
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Adds a claimed attempt whose lease the store counts from no earlier than `leaseStart`;
-    /// its timeout counts from now, as the claim commits.
-    /// Returns whether its deadlines need a look before the one planned: a job's timeout or
-    /// lease is rarely the earliest, and a look for every claim would cost the claims.
+    /// Adds claimed attempts whose leases the store counts from no earlier than `leaseStart`;
+    /// their timeouts count from now, as the claim commits. Returns whether one of them needs
+    /// its deadlines looked at before the look planned: a job's timeout or lease is rarely the
+    /// earliest, and a look for every claim would cost the claims.
     @discardableResult
-    func add(_ job: Job, leaseStart: ContinuousClock.Instant, lease: Duration) -> Bool {
+    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration) -> Bool {
         let now = ContinuousClock.now
-        let entry = Entry(
-            attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil, stop: nil
-        )
         return state.withLock { state in
-            state.entries[job.id] = entry
-            return state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
+            var earlier = false
+            for job in jobs {
+                let entry = Entry(
+                    attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil,
+                    stop: nil
+                )
+                state.entries[job.id] = entry
+                earlier = earlier || state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
+            }
+            return earlier
         }
     }
 
@@ -74,9 +79,9 @@ final class RunningJobs: Sendable {
         }
     }
 
-    func remove(_ key: AttemptKey) {
+    func remove(_ keys: some Sequence<AttemptKey>) {
         state.withLock { state in
-            if state.entries[key.id]?.attempt == key.attempt { state.entries[key.id] = nil }
+            for key in keys where state.entries[key.id]?.attempt == key.attempt { state.entries[key.id] = nil }
         }
     }
 
@@ -115,6 +120,16 @@ final class RunningJobs: Sendable {
             return entry.stopReason != nil
         }
         if stopNow == true { stop() }
+    }
+
+    /// The attempt's handler has ended: what would have stopped it (which holds the handler's
+    /// task and context) is let go here, not when the entry is removed on the store's thread.
+    func ended(_ key: AttemptKey) {
+        // Handed out of the lock to be released by the caller.
+        _ = withEntry(key) { entry in
+            defer { entry.stop = nil }
+            return entry.stop
+        }
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {

@@ -41,7 +41,7 @@ public final class Worker: Sendable {
         finisher = Finisher(
             store: store, logger: logger,
             recorded: { [running] finishes in
-                for finish in finishes { running.remove(AttemptKey(id: finish.id, attempt: finish.attempt)) }
+                running.remove(finishes.lazy.map { AttemptKey(id: $0.id, attempt: $0.attempt) })
             },
             wake: { [doorbell] in doorbell.ring() }
         )
@@ -210,9 +210,7 @@ public final class Worker: Sendable {
         finisher.release(made.finished)
         let earlierDeadline = claimingSlots.withLock { claiming in
             claiming -= made.limit
-            var earlier = false
-            for job in result.jobs where running.add(job, leaseStart: made.at, lease: configuration.lease) { earlier = true }
-            return earlier
+            return running.add(result.jobs, leaseStart: made.at, lease: configuration.lease)
         }
         if earlierDeadline { deadlineBell.ring() }
     }
@@ -253,6 +251,7 @@ public final class Worker: Sendable {
         let end = await runner.run(
             job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) }
         )
+        running.ended(key)
         if let outcome = end.outcome(stoppedFor: running.stopReason(key), timeout: job.timeout) {
             // The finisher frees the slot once the finish is recorded.
             let applied = await finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome))
@@ -264,7 +263,7 @@ public final class Worker: Sendable {
             } else {
                 logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
             }
-            running.remove(key)
+            running.remove([key])
             doorbell.ring()
         }
     }
