@@ -97,8 +97,7 @@ extension PostgresJobStore {
             """)
         let completed = Set(try rows.map { try $0.decode(Int64.self) })
         for (finish, _) in completions where completed.contains(finish.id) {
-            let change = OutcomeChange.completion(attempt: finish.attempt)
-            transaction.eventAppend(change.event, job: finish.id, server: nil, dataText: change.data)
+            transaction.eventAppend(.completed, job: finish.id, server: nil, dataText: OutcomeChange.completedData(attempt: finish.attempt))
         }
         if !completed.isEmpty { CrashPoint.check("finish.after-job-update") }
         return completed

@@ -68,7 +68,7 @@ extension SQLiteJobStore {
             values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(completion.result?.canonicalText)]
         }, read: { completed.insert($0.int64(0)) })
         try EventLog.append(db, at: now, type: .completed, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
-            (finish.id, nil, OutcomeChange.completion(attempt: finish.attempt).data)
+            (finish.id, nil, OutcomeChange.completedData(attempt: finish.attempt))
         })
         CrashPoint.check("finish.after-job-update")
         return completed

@@ -45,7 +45,7 @@ struct JSONValueTests {
             #expect(JSONValue.int(number).canonicalText == String(number))
         }
         for attempt in [0, 1, 7, 10, 12345] {
-            #expect(OutcomeChange.completion(attempt: attempt).data == JSONValue.object(["attempt": .int(Int64(attempt))]).canonicalText)
+            #expect(OutcomeChange.completedData(attempt: attempt) == JSONValue.object(["attempt": .int(Int64(attempt))]).canonicalText)
         }
     }
 

@@ -50,11 +50,11 @@ public struct OutcomeChange: Sendable {
         }
     }
 
-    /// The event of a completion, its data as canonical text: a store that completes a job
-    /// without reading its row first writes the same one as a change worked out here.
-    public static func completion(attempt: Int) -> (event: EventType, data: String) {
+    /// The data of a `completed` event, as canonical text: a store that completes a job
+    /// without reading its row first writes the same as a change worked out here.
+    public static func completedData(attempt: Int) -> String {
         // One key and an integer: canonical as written.
-        (.completed, "{\"attempt\":\(attempt)}")
+        "{\"attempt\":\(attempt)}"
     }
 
     /// The outcome recorded for a job whose worker stopped renewing its lease.
