@@ -12,30 +12,30 @@ public enum RunnerService {
         await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
             channel.start(
                 onMessages: { messages in
-                    for message in messages {
-                        switch message {
-                        case .run(let job):
-                            let key = AttemptKey(id: job.id, attempt: job.attempt)
-                            stops.add([job], leaseStart: .now, lease: job.timeout)
-                            Task {
-                                let end = await runner.run(
-                                    job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) }
-                                )
-                                stops.remove([key])
-                                channel.send(.ended(key, end))
-                            }
-                        case .stop(let key):
-                            stops.stop(key, reason: .cancelled)
-                        case .progress, .ended:
-                            logger.error("the pool sent a message only its worker processes send; ignored")
-                        }
-                    }
+                    for message in messages { handle(message, channel: channel, runner: runner, stops: stops, logger: logger) }
                 },
                 onClose: { why in
                     logger.debug("pool channel closed", metadata: ["why": "\(why)"])
                     closed.resume()
                 }
             )
+        }
+    }
+
+    private static func handle(_ message: RunnerMessage, channel: RunnerChannel, runner: InProcessRunner, stops: RunningJobs, logger: Logger) {
+        switch message {
+        case .run(let job):
+            let key = AttemptKey(id: job.id, attempt: job.attempt)
+            stops.add([job], leaseStart: .now, lease: job.timeout)
+            Task {
+                let end = await runner.run(job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) })
+                stops.remove([key])
+                channel.send(.ended(key, end))
+            }
+        case .stop(let key):
+            stops.stop(key, reason: .cancelled)
+        case .progress, .ended:
+            logger.error("the pool sent a message only its worker processes send; ignored")
         }
     }
 }
