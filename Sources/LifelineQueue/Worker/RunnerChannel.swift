@@ -116,6 +116,14 @@ final class RunnerChannel: Sendable {
         var pending: [UInt8] = []
         var why = "the other end closed the channel"
         reading: while true {
+            // Waits in poll, not in read: a reader blocked in read on a Unix socket is also
+            // woken each time the other end reads what this end sent (the socket's room for
+            // writing grew), which costs both processes a context switch per message read.
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
