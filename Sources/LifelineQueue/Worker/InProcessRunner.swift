@@ -21,10 +21,19 @@ public protocol AttemptRunner: Sendable {
 public struct InProcessRunner: AttemptRunner {
     let registry: JobRegistry
     let cancellationGrace: Duration
+    /// Where the handlers' tasks run; nil: the global executor.
+    private var executor: (any TaskExecutor)?
 
     public init(registry: JobRegistry, cancellationGrace: Duration = WorkerConfiguration().cancellationGrace) {
         self.registry = registry
         self.cancellationGrace = cancellationGrace
+    }
+
+    /// This runner, with its handlers' tasks run by `executor`.
+    func running(on executor: any TaskExecutor) -> InProcessRunner {
+        var runner = self
+        runner.executor = executor
+        return runner
     }
 
     public func run(
@@ -37,7 +46,7 @@ public struct InProcessRunner: AttemptRunner {
         let context = JobContext(job: job, logger: logger, progressSink: progress)
         return await withCheckedContinuation { (continuation: CheckedContinuation<HandlerEnd, Never>) in
             let once = ResumeOnce(continuation)
-            let handler = Task {
+            let handler = Task(executorPreference: executor) {
                 do { once.resume(.returned(try await definition.run(job.args, context: context))) } catch { once.resume(HandlerEnd(error: error)) }
             }
             onStop { [cancellationGrace] in

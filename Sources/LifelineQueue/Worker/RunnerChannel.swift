@@ -5,15 +5,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// One end of the socket between a pool's writer and one of its runner processes, which
-/// carries ``RunnerMessage`` frames. Sending never blocks the caller. Messages sent together
-/// (a claim starts many attempts at once) go out together: the first queues a flush as a task
-/// of its own, which runs after the others have queued theirs and writes them all with one
-/// system call. What the socket has no room for, a thread of the channel's own writes.
-/// Another thread reads, and hands the messages of each read to `onMessages` together (a pool
-/// then takes its lock once for a batch's ends, not once for each), and calls `onClose` once
-/// the other end has gone (or sent something unreadable); messages sent before `start` wait
-/// for it.
+/// The pool's end of the socket to one of its runner processes (whose end is a
+/// ``RunnerLoop``), which carries ``RunnerMessage`` frames. Sending never blocks the caller.
+/// Messages sent together (a claim starts many attempts at once) go out together: the first
+/// queues a flush as a task of its own, which runs after the others have queued theirs and
+/// writes them all with one system call. What the socket has no room for, a thread of the
+/// channel's own writes. Another thread reads, and hands the messages of each read to
+/// `onMessages` together (a pool then takes its lock once for a batch's ends, not once for
+/// each), and calls `onClose` once the other end has gone (or sent something unreadable);
+/// messages sent before `start` wait for it.
 final class RunnerChannel: Sendable {
     private struct Outbox {
         var bytes: [UInt8] = []
@@ -24,8 +24,6 @@ final class RunnerChannel: Sendable {
     }
 
     private let fd: Int32
-    /// A longer frame is garbage, not a message (a job's arguments are capped at 1 MiB).
-    private static let largestFrame = 1 << 30
     private let outbox = Mutex(Outbox())
     private let ready = DispatchSemaphore(value: 0)
     private let writerDone = DispatchSemaphore(value: 0)
@@ -84,7 +82,7 @@ final class RunnerChannel: Sendable {
                     if outbox.bytes.isEmpty, !outbox.closed { outbox.writerOwns = false }
                     return (outbox.bytes, outbox.closed)
                 }
-                guard writeAll(bytes) else { break writing }
+                guard SocketSend.all(bytes, to: fd) else { break writing }
                 if bytes.isEmpty {
                     if closed { break writing }
                     break
@@ -97,25 +95,11 @@ final class RunnerChannel: Sendable {
         writerDone.signal()
     }
 
-    private func writeAll(_ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            // MSG_NOSIGNAL: a runner that died must not kill its writer with SIGPIPE.
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
-    }
-
     private func readLoop(onMessages: @Sendable ([RunnerMessage]) -> Void, onClose: @Sendable (String) -> Void) {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var pending: [UInt8] = []
+        var received = MessageBuffer()
         var why = "the other end closed the channel"
-        reading: while true {
+        while true {
             // Waits in poll, not in read: a reader blocked in read on a Unix socket is also
             // woken each time the other end reads what this end sent (the socket's room for
             // writing grew), which costs both processes a context switch per message read.
@@ -127,26 +111,13 @@ final class RunnerChannel: Sendable {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
-            pending += buffer[0..<count]
-            var start = pending.startIndex
-            var messages: [RunnerMessage] = []
+            let (messages, malformed) = buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             // What was read before something unreadable is still delivered.
-            defer { if !messages.isEmpty { onMessages(messages) } }
-            while let length = FrameReader.length(in: pending, at: start) {
-                guard length <= Self.largestFrame else {
-                    why = "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))"
-                    break reading
-                }
-                guard pending.count - start - 4 >= length else { break }
-                do {
-                    messages.append(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
-                } catch {
-                    why = "\(error)"
-                    break reading
-                }
-                start += 4 + length
+            if !messages.isEmpty { onMessages(messages) }
+            if let malformed {
+                why = "\(malformed)"
+                break
             }
-            pending.removeSubrange(..<start)
         }
         close()
         // The descriptor is closed once the writer thread is done with it too.

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// A pool's runner process: runs the handlers of the attempts its pool's writer sends, stops
@@ -6,31 +7,35 @@ import Logging
 public enum RunnerService {
     /// Serves the socket `fd` until the writer closes it (it is done, or gone).
     public static func serve(fd: Int32, runner: InProcessRunner, logger: Logger) async {
+        let loop: RunnerLoop
+        do {
+            loop = try RunnerLoop(fd: fd)
+        } catch {
+            logger.error("cannot serve the pool", metadata: ["error": "\(error)"])
+            return
+        }
         // Only the stops are used: a stop may arrive before its attempt's handler has started.
         let stops = RunningJobs()
-        let channel = RunnerChannel(fd: fd)
-        await withCheckedContinuation { (closed: CheckedContinuation<Void, Never>) in
-            channel.start(
-                onMessages: { messages in
-                    for message in messages { handle(message, channel: channel, runner: runner, stops: stops, logger: logger) }
-                },
-                onClose: { why in
-                    logger.debug("pool channel closed", metadata: ["why": "\(why)"])
-                    closed.resume()
-                }
-            )
+        let runner = runner.running(on: loop)
+        let why = await withCheckedContinuation { (ended: CheckedContinuation<String, Never>) in
+            Thread.detachNewThread {
+                ended.resume(returning: loop.run { messages in
+                    for message in messages { handle(message, loop: loop, runner: runner, stops: stops, logger: logger) }
+                })
+            }
         }
+        logger.debug("pool channel closed", metadata: ["why": "\(why)"])
     }
 
-    private static func handle(_ message: RunnerMessage, channel: RunnerChannel, runner: InProcessRunner, stops: RunningJobs, logger: Logger) {
+    private static func handle(_ message: RunnerMessage, loop: RunnerLoop, runner: InProcessRunner, stops: RunningJobs, logger: Logger) {
         switch message {
         case .run(let job):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
             stops.add([job], leaseStart: .now, lease: job.timeout)
-            Task {
-                let end = await runner.run(job, logger: logger, progress: { channel.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) })
+            Task(executorPreference: loop) {
+                let end = await runner.run(job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) })
                 stops.remove([key])
-                channel.send(.ended(key, end))
+                loop.send(.ended(key, end))
             }
         case .stop(let key):
             stops.stop(key, reason: .cancelled)

@@ -1,0 +1,97 @@
+import CLifelineSystem
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A runner process's one thread, and the executor of its attempts' tasks: it reads the
+/// pool's messages, runs the tasks they start and writes what those report, so that a batch
+/// of attempts costs the process one wakeup, not one on each thread it passes through.
+/// Handlers block only on threads of their own (``BlockingWork``). Work enqueued, or a
+/// report sent, from another thread wakes the loop.
+final class RunnerLoop: TaskExecutor {
+    private struct Queue {
+        var jobs: [UnownedJob] = []
+        var outgoing: [UInt8] = []
+        /// The loop waits in poll: whoever adds something writes to `wakeFD`.
+        var sleeping = false
+    }
+
+    private let fd: Int32
+    private let wakeFD: Int32
+    private let queue = Mutex(Queue())
+
+    /// Takes ownership of `fd`, a connected stream socket.
+    init(fd: Int32) throws(ChildProcessError) {
+        self.fd = fd
+        wakeFD = lifeline_eventfd()
+        guard wakeFD >= 0 else { throw ChildProcessError(program: "eventfd", stage: .spawn, errno: errno) }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        add { $0.jobs.append(job) }
+    }
+
+    func send(_ message: RunnerMessage) {
+        let frame = message.frame
+        add { $0.outgoing.append(contentsOf: frame) }
+    }
+
+    private func add(_ change: (inout Queue) -> Void) {
+        let wake = queue.withLock { queue in
+            change(&queue)
+            defer { queue.sleeping = false }
+            return queue.sleeping
+        }
+        if wake {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Runs on the calling thread until the other end closes the socket (or sends something
+    /// unreadable); hands each read's messages to `onMessages`, and returns why it ended.
+    func run(onMessages: ([RunnerMessage]) -> Void) -> String {
+        defer {
+            close(wakeFD)
+            close(fd)
+        }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var received = MessageBuffer()
+        while true {
+            let (jobs, outgoing) = queue.withLock { queue in
+                defer { (queue.jobs, queue.outgoing) = ([], []) }
+                return (queue.jobs, queue.outgoing)
+            }
+            for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            guard SocketSend.all(outgoing, to: fd) else { return "the other end closed the channel" }
+            // With work still queued, the socket is only looked at: a stop must get through
+            // even while tasks keep each other busy.
+            let idle = queue.withLock { queue in
+                queue.sleeping = queue.jobs.isEmpty && queue.outgoing.isEmpty
+                return queue.sleeping
+            }
+            var ready = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            let polled = poll(&ready, 2, idle ? -1 : 0)
+            queue.withLock { $0.sleeping = false }
+            if polled < 0 {
+                if errno == EINTR { continue }
+                return "cannot wait for the other end (errno \(errno))"
+            }
+            if ready[1].revents != 0 {
+                var count: UInt64 = 0
+                _ = read(wakeFD, &count, 8)
+            }
+            guard ready[0].revents != 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return "the other end closed the channel" }
+            let (messages, malformed) = buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            // What was read before something unreadable is still handled.
+            if !messages.isEmpty { onMessages(messages) }
+            if let malformed { return "\(malformed)" }
+        }
+    }
+}
