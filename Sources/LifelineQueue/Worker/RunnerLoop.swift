@@ -16,6 +16,8 @@ final class RunnerLoop: TaskExecutor {
         var outgoing: [UInt8] = []
         /// The loop waits in poll: whoever adds something writes to `wakeFD`.
         var sleeping = false
+        /// The loop has ended and closed its descriptors: what comes now is dropped.
+        var ended = false
     }
 
     private let fd: Int32
@@ -41,6 +43,7 @@ final class RunnerLoop: TaskExecutor {
 
     private func add(_ change: (inout Queue) -> Void) {
         let wake = queue.withLock { queue in
+            guard !queue.ended else { return false }
             change(&queue)
             defer { queue.sleeping = false }
             return queue.sleeping
@@ -55,6 +58,7 @@ final class RunnerLoop: TaskExecutor {
     /// unreadable); hands each read's messages to `onMessages`, and returns why it ended.
     func run(onMessages: ([RunnerMessage]) -> Void) -> String {
         defer {
+            queue.withLock { $0.ended = true }
             close(wakeFD)
             close(fd)
         }
