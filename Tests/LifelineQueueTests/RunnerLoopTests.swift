@@ -18,12 +18,13 @@ struct RunnerLoopTests {
         /// Why the loop ended, once it has.
         let ended = Mutex<String?>(nil)
         let done = DispatchSemaphore(value: 0)
-        private let received = Mutex((buffer: MessageBuffer(), messages: [RunnerMessage]()))
+        private let received: Mutex<(reader: MessageReader, messages: [RunnerMessage])>
 
         init(onMessage: @escaping @Sendable (RunnerMessage, RunnerLoop) -> Void) throws {
             var ends: [Int32] = [0, 0]
-            #expect(lifeline_socketpair_cloexec(&ends) == 0)
+            try #require(lifeline_socketpair_cloexec(&ends) == 0)
             peer = ends[0]
+            received = Mutex((MessageReader(fd: peer), []))
             let loop = try RunnerLoop(fd: ends[1])
             self.loop = loop
             Thread.detachNewThread { [self] in
@@ -40,16 +41,15 @@ struct RunnerLoopTests {
         /// The next message from the loop, or nil after `deadline`.
         func next(within deadline: Duration = .seconds(5)) -> RunnerMessage? {
             let end = ContinuousClock.now + deadline
-            var bytes = [UInt8](repeating: 0, count: 4096)
             while ContinuousClock.now < end {
                 if let message = received.withLock({ $0.messages.isEmpty ? nil : $0.messages.removeFirst() }) { return message }
                 var ready = pollfd(fd: peer, events: Int16(POLLIN), revents: 0)
                 guard poll(&ready, 1, 100) > 0 else { continue }
-                let count = bytes.withUnsafeMutableBytes { read(peer, $0.baseAddress, $0.count) }
-                guard count > 0 else { return nil }
-                bytes.withUnsafeBytes { bytes in
-                    received.withLock { $0.messages += $0.buffer.add(UnsafeRawBufferPointer(rebasing: bytes[..<count])).messages }
-                }
+                guard received.withLock({ received in
+                    let (messages, end) = received.reader.read()
+                    received.messages += messages
+                    return end == nil
+                }) else { return nil }
             }
             return nil
         }
@@ -97,6 +97,6 @@ struct RunnerLoopTests {
         #expect(harness.next() == .ended(AttemptKey(id: 2, attempt: 1), .returned(nil)))
         close(harness.peer)
         #expect(harness.done.wait(timeout: .now() + 5) == .success)
-        #expect(harness.ended.withLock { $0 } == "the other end closed the channel")
+        #expect(harness.ended.withLock { $0 } == MessageReader.otherEndClosed)
     }
 }

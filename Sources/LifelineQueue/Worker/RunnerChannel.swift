@@ -96,9 +96,8 @@ final class RunnerChannel: Sendable {
     }
 
     private func readLoop(onMessages: @Sendable ([RunnerMessage]) -> Void, onClose: @Sendable (String) -> Void) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var received = MessageBuffer()
-        var why = "the other end closed the channel"
+        var reader = MessageReader(fd: fd)
+        var why = MessageReader.otherEndClosed
         while true {
             // Waits in poll, not in read: a reader blocked in read on a Unix socket is also
             // woken each time the other end reads what this end sent (the socket's room for
@@ -108,14 +107,11 @@ final class RunnerChannel: Sendable {
                 if errno == EINTR { continue }
                 break
             }
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            let (messages, malformed) = buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            let (messages, end) = reader.read()
             // What was read before something unreadable is still delivered.
             if !messages.isEmpty { onMessages(messages) }
-            if let malformed {
-                why = "\(malformed)"
+            if let end {
+                why = end
                 break
             }
         }

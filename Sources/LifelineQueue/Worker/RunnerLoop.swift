@@ -62,15 +62,14 @@ final class RunnerLoop: TaskExecutor {
             close(wakeFD)
             close(fd)
         }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var received = MessageBuffer()
+        var reader = MessageReader(fd: fd)
         while true {
             let (jobs, outgoing) = queue.withLock { queue in
                 defer { (queue.jobs, queue.outgoing) = ([], []) }
                 return (queue.jobs, queue.outgoing)
             }
             for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
-            guard SocketSend.all(outgoing, to: fd) else { return "the other end closed the channel" }
+            guard SocketSend.all(outgoing, to: fd) else { return MessageReader.otherEndClosed }
             // With work still queued, the socket is only looked at: a stop must get through
             // even while tasks keep each other busy.
             let idle = queue.withLock { queue in
@@ -89,13 +88,10 @@ final class RunnerLoop: TaskExecutor {
                 _ = read(wakeFD, &count, 8)
             }
             guard ready[0].revents != 0 else { continue }
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return "the other end closed the channel" }
-            let (messages, malformed) = buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            let (messages, end) = reader.read()
             // What was read before something unreadable is still handled.
             if !messages.isEmpty { onMessages(messages) }
-            if let malformed { return "\(malformed)" }
+            if let end { return end }
         }
     }
 }

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads one end of a pool's socket and cuts what it reads into ``RunnerMessage``s as their
+/// frames complete (a read may end inside a frame).
+struct MessageReader {
+    static let otherEndClosed = "the other end closed the channel"
+    /// A longer frame is garbage, not a message (a job's arguments are capped at 1 MiB).
+    private static let largestFrame = 1 << 30
+    private let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 65536)
+    private var pending: [UInt8] = []
+
+    init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Reads what the socket has (call it once `poll` says there is something); returns the
+    /// messages completed, and why the other end is done with: it closed the socket, or sent
+    /// something unreadable after those messages.
+    mutating func read() -> (messages: [RunnerMessage], end: String?) {
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { return ([], nil) }
+        guard count > 0 else { return ([], Self.otherEndClosed) }
+        pending += buffer[..<count]
+        var start = pending.startIndex
+        var messages: [RunnerMessage] = []
+        defer { pending.removeSubrange(..<start) }
+        while let length = FrameReader.length(in: pending, at: start) {
+            guard length <= Self.largestFrame else { return (messages, "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))") }
+            guard pending.count - start - 4 >= length else { break }
+            do {
+                messages.append(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
+            } catch {
+                return (messages, "\(error)")
+            }
+            start += 4 + length
+        }
+        return (messages, nil)
+    }
+}
