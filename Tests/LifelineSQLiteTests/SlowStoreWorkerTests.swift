@@ -4,19 +4,29 @@ import Testing
 
 @Suite("A worker beside a slow store")
 struct SlowStoreWorkerTests {
+    /// Reports progress at once, so the first round of renewals renews its lease, then waits
+    /// until it is stopped.
+    static let reporting = JobDefinition(kind: "reporting", args: BuiltinKinds.NoArgs.self) { _, context in
+        context.report(progress: ["started": true])
+        try await Task.sleep(for: .seconds(3600))
+        return nil
+    }
+
     static var registry: JobRegistry {
         var registry = JobRegistry()
-        BuiltinKinds.register(in: &registry)
+        registry.register(reporting)
         return registry
     }
 
     @Test("a lease renewal, a cancel check or a pruning pass cut short by the worker stopping is no error")
     func backgroundCallsCutShort() async throws {
         let store = try SlowStore()
-        _ = try await store.jobInsert([NewJob(kind: "sleep", args: ["ms": 60_000])])
+        _ = try await store.jobInsert([NewJob(kind: "reporting")])
         let log = LogRecord()
-        // Renewals come every second; the lease runs out three seconds after the claim.
-        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(3), grace: .zero, pruneInterval: .seconds(600))
+        // Rounds come every second, and the first renews the job for its new progress. The
+        // lease is long: the tests beside this one can hold its tasks up for tens of seconds,
+        // and a lease that ran out meanwhile would rightly be reported.
+        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(120), grace: .zero, pruneInterval: .seconds(600))
         let worker = Worker(store: store, registry: Self.registry, configuration: configuration, logger: log.logger)
         let run = Task { try await worker.run() }
         // The first renewal round is waiting on the store; the pruning pass too, since the start.
