@@ -54,6 +54,19 @@ struct RunningJobsTests {
         #expect(running.stopReason(Self.key(1)) == .timeout, "the reason is still recorded for the attempt's outcome")
     }
 
+    @Test("a stop registered after the handler ended (its runner was slower than the handler) is dropped, not kept or called")
+    func stopRegisteredAfterEnd() {
+        let running = RunningJobs()
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        running.ended(Self.key(1))
+        running.stop(Self.key(1), reason: .cancelled)
+        let stops = Mutex(0)
+        running.setStop(Self.key(1)) { stops.withLock { $0 += 1 } }
+        running.stop(Self.key(1), reason: .timeout)
+        #expect(stops.withLock { $0 } == 0)
+        #expect(running.stopReason(Self.key(1)) == .cancelled)
+    }
+
     @Test("a renewal moves the lease on from when it started; an attempt stopped for its lease is not due or renewed again")
     func renewedAndStopped() {
         let running = RunningJobs()

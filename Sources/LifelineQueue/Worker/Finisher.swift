@@ -9,7 +9,8 @@ import Synchronization
 final class Finisher: Sendable {
     struct Waiting: Sendable {
         var finish: JobFinish
-        var continuation: CheckedContinuation<Bool, Never>
+        /// Told whether the finish applied.
+        var answered: @Sendable (Bool) -> Void
     }
 
     private struct State {
@@ -36,15 +37,14 @@ final class Finisher: Sendable {
         self.wake = wake
     }
 
-    /// Records the finish; returns whether it applied (false: the lease had been lost).
-    func finish(_ finish: JobFinish) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let writesItself = state.withLock { state in
-                state.waiting.append(Waiting(finish: finish, continuation: continuation))
-                return state.writesItself
-            }
-            if writesItself { writeWaitingNow() } else { wake() }
+    /// Records the finish, then calls `answered` with whether it applied (false: the lease had
+    /// been lost).
+    func finish(_ finish: JobFinish, answered: @escaping @Sendable (Bool) -> Void) {
+        let writesItself = state.withLock { state in
+            state.waiting.append(Waiting(finish: finish, answered: answered))
+            return state.writesItself
         }
+        if writesItself { writeWaitingNow() } else { wake() }
     }
 
     var waitingCount: Int { state.withLock { $0.waiting.count } }
@@ -57,22 +57,24 @@ final class Finisher: Sendable {
         }
     }
 
-    /// The store wrote `group`; `applied` holds the ids whose fence held.
+    /// The store wrote `group`; `applied` holds the ids whose fence held. Its callers are
+    /// answered before its slots are free: a worker stops once none is held, and what they
+    /// log comes first.
     func resolve(_ group: [Waiting], applied: Set<Int64>) {
-        release(group)
         answer(group, applied: applied)
+        release(group)
     }
 
-    /// The store wrote `group`: their slots are free (the first half of ``resolve(_:applied:)``).
+    /// The store wrote `group`: their slots are free (the second half of ``resolve(_:applied:)``).
     func release(_ group: [Waiting]) {
         guard !group.isEmpty else { return }
         recorded(group.map(\.finish))
     }
 
-    /// Tells each caller of a written group whether its finish applied (the second half of
+    /// Tells each caller of a written group whether its finish applied (the first half of
     /// ``resolve(_:applied:)``).
     func answer(_ group: [Waiting], applied: Set<Int64>) {
-        for waiting in group { waiting.continuation.resume(returning: applied.contains(waiting.finish.id)) }
+        for waiting in group { waiting.answered(applied.contains(waiting.finish.id)) }
     }
 
     /// The write of `group` failed: it waits again, first in line.

@@ -4,15 +4,17 @@ import Synchronization
 
 /// Where a worker's attempts run: in its own process, or in the runner processes of a pool.
 public protocol AttemptRunner: Sendable {
-    /// Runs one attempt to its end.
+    /// Starts one attempt and returns; `ended` is called once, on any thread, when it has ended.
+    /// No task waits for an attempt: a pool's writer runs none for the attempts it hands out.
     /// - Parameters:
     ///   - progress: called with each checkpoint the handler reports.
     ///   - onStop: called once the attempt has started, with what stops it (the worker stops
-    ///     attempts that time out, are cancelled, lose their lease or are shut down).
-    func run(
+    ///     attempts that time out, are cancelled, lose their lease or are shut down); it may
+    ///     come after `ended`.
+    func start(
         _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
-        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void
-    ) async -> HandlerEnd
+        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
+    )
 }
 
 /// Runs attempts' handlers in this process. A stop cancels the handler; one that ignores the
@@ -36,45 +38,45 @@ public struct InProcessRunner: AttemptRunner {
         return runner
     }
 
-    public func run(
+    public func start(
         _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
-        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void
-    ) async -> HandlerEnd {
+        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
+    ) {
         guard let definition = registry.definition(job.kind) else {
-            return .threwPermanent("unknown job kind '\(job.kind)': no handler in this worker")
+            ended(.threwPermanent("unknown job kind '\(job.kind)': no handler in this worker"))
+            return
         }
         let context = JobContext(job: job, logger: logger, progressSink: progress)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<HandlerEnd, Never>) in
-            let once = ResumeOnce(continuation)
-            let handler = Task(executorPreference: executor) {
-                do { once.resume(.returned(try await definition.run(job.args, context: context))) } catch { once.resume(HandlerEnd(error: error)) }
-            }
-            onStop { [cancellationGrace] in
-                handler.cancel()
-                Task {
-                    guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
-                    if once.resume(.abandoned) {
-                        context.logger.error("handler ignores cancellation; abandoned it", metadata: ["grace": "\(cancellationGrace)"])
-                    }
+        let end = EndOnce(ended)
+        let handler = Task(executorPreference: executor) {
+            do { end(.returned(try await definition.run(job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
+        }
+        onStop { [cancellationGrace] in
+            handler.cancel()
+            Task {
+                guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
+                if end(.abandoned) {
+                    context.logger.error("handler ignores cancellation; abandoned it", metadata: ["grace": "\(cancellationGrace)"])
                 }
             }
         }
     }
 }
 
-/// A continuation that the first of several racers resumes.
-final class ResumeOnce<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+/// An attempt's `ended`, which the first of several racers (the handler, the stop's grace
+/// running out, the runner process dying) calls.
+final class EndOnce: Sendable {
+    private let ended: Mutex<(@Sendable (HandlerEnd) -> Void)?>
 
-    init(_ continuation: CheckedContinuation<Value, Never>) {
-        self.continuation = Mutex(continuation)
+    init(_ ended: @escaping @Sendable (HandlerEnd) -> Void) {
+        self.ended = Mutex(ended)
     }
 
-    /// Resumes with `value` unless already resumed; true if this call resumed.
+    /// Ends the attempt with `end` unless it has ended; true if this call ended it.
     @discardableResult
-    func resume(_ value: Value) -> Bool {
-        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
-        continuation.resume(returning: value)
+    func callAsFunction(_ end: HandlerEnd) -> Bool {
+        guard let ended = ended.withLock({ $0.take() }) else { return false }
+        ended(end)
         return true
     }
 }

@@ -15,7 +15,7 @@ import Glibc
 public final class RunnerPool: AttemptRunner {
     private struct Attempt: Sendable {
         let job: Job
-        let end: ResumeOnce<HandlerEnd>
+        let end: EndOnce
         let progress: @Sendable (JSONValue) -> Void
     }
 
@@ -80,28 +80,26 @@ public final class RunnerPool: AttemptRunner {
         for channel in channels { channel.close() }
     }
 
-    public func run(
+    public func start(
         _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
-        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void
-    ) async -> HandlerEnd {
+        onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
+    ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        return await withCheckedContinuation { continuation in
-            let attempt = Attempt(job: job, end: ResumeOnce(continuation), progress: progress)
-            state.withLock { state in
-                // The runner with the fewest attempts; ties go to the lowest number.
-                guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
-                    state.runners[id]!.attempts.count < concurrency
-                else {
-                    state.waiting.append(attempt)
-                    return
-                }
-                state.runners[id]!.attempts[key] = attempt
-                // Queued under the lock (sending never blocks): a stop, which looks the attempt
-                // up under it, can never overtake the run it stops.
-                state.runners[id]!.channel.send(.run(job))
+        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress)
+        state.withLock { state in
+            // The runner with the fewest attempts; ties go to the lowest number.
+            guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
+                state.runners[id]!.attempts.count < concurrency
+            else {
+                state.waiting.append(attempt)
+                return
             }
-            onStop { [self] in stop(key) }
+            state.runners[id]!.attempts[key] = attempt
+            // Queued under the lock (sending never blocks): a stop, which looks the attempt
+            // up under it, can never overtake the run it stops.
+            state.runners[id]!.channel.send(.run(job))
         }
+        onStop { [self] in stop(key) }
     }
 
     private func stop(_ key: AttemptKey) {
@@ -113,7 +111,7 @@ public final class RunnerPool: AttemptRunner {
             state.runners[id]!.channel.send(.stop(key))
             return (id, nil)
         }
-        unstarted?.end.resume(.notStarted)
+        unstarted?.end(.notStarted)
         if let holder { Task { await killIfStillHeld(key, by: holder) } }
     }
 
@@ -124,8 +122,8 @@ public final class RunnerPool: AttemptRunner {
         process.kill()
     }
 
-    /// A read's messages from runner `id`, under one lock; the attempts they end are resumed,
-    /// and their progress reported, once it is released.
+    /// A read's messages from runner `id`, under one lock; the ends and progress they carry
+    /// are passed on once it is released.
     private func received(_ messages: [RunnerMessage], from id: Int) {
         var ended: [(Attempt, HandlerEnd)] = []
         var progress: [(Attempt, JSONValue)] = []
@@ -149,14 +147,14 @@ public final class RunnerPool: AttemptRunner {
             }
         }
         for (attempt, value) in progress { attempt.progress(value) }
-        for (attempt, end) in ended { attempt.end.resume(end) }
+        for (attempt, end) in ended { attempt.end(end) }
     }
 
     /// The runner is gone: the attempts it held cannot be known to have ended, or not.
     private func retire(_ id: Int, _ why: String) {
         guard let runner = state.withLock({ $0.runners.removeValue(forKey: id) }) else { return }
         runner.channel.close()
-        for attempt in runner.attempts.values { attempt.end.resume(.lost(why)) }
+        for attempt in runner.attempts.values { attempt.end(.lost(why)) }
     }
 
     /// Keeps one runner process up in `slot` until the pool stops; returns whether the last one ended cleanly.

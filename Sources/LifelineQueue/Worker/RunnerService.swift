@@ -32,11 +32,13 @@ public enum RunnerService {
         case .run(let job):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
             stops.add([job], leaseStart: .now, lease: job.timeout)
-            Task(executorPreference: loop) {
-                let end = await runner.run(job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) })
-                stops.remove([key])
-                loop.send(.ended(key, end))
-            }
+            runner.start(
+                job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) },
+                ended: { end in
+                    stops.remove([key])
+                    loop.send(.ended(key, end))
+                }
+            )
         case .stop(let key):
             stops.stop(key, reason: .cancelled)
         case .progress, .ended:

@@ -34,6 +34,8 @@ final class RunningJobs: Sendable {
         var deadline: ContinuousClock.Instant
         var stopReason: StopReason?
         var stop: (@Sendable () -> Void)?
+        /// The handler has ended: there is nothing left to stop.
+        var handlerEnded = false
     }
 
     private struct State {
@@ -59,8 +61,7 @@ final class RunningJobs: Sendable {
             var earlier = false
             for job in jobs {
                 let entry = Entry(
-                    attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout, stopReason: nil,
-                    stop: nil
+                    attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout
                 )
                 state.entries[job.id] = entry
                 earlier = earlier || state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
@@ -113,9 +114,11 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// Registers how to stop the attempt; if a stop was asked for before, stops it now.
+    /// Registers how to stop the attempt; if a stop was asked for before, stops it now. A
+    /// handler may end before its runner has registered its stop: that stop is dropped.
     func setStop(_ key: AttemptKey, _ stop: @escaping @Sendable () -> Void) {
         let stopNow = withEntry(key) { entry in
+            guard !entry.handlerEnded else { return false }
             entry.stop = stop
             return entry.stopReason != nil
         }
@@ -127,7 +130,10 @@ final class RunningJobs: Sendable {
     func ended(_ key: AttemptKey) {
         // Handed out of the lock to be released by the caller.
         _ = withEntry(key) { entry in
-            defer { entry.stop = nil }
+            defer {
+                entry.stop = nil
+                entry.handlerEnded = true
+            }
             return entry.stop
         }
     }

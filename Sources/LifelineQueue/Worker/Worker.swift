@@ -87,11 +87,9 @@ public final class Worker: Sendable {
             changeBell.ring()
             renewalBell.ring()
         }
-        await withDiscardingTaskGroup { group in
-            await claimLoop(group: &group)
-            finisher.writeItself()
-            await finishOrRelease()
-        }
+        await claimLoop()
+        finisher.writeItself()
+        await finishOrRelease()
         logger.info("worker stopped")
     }
 
@@ -101,7 +99,7 @@ public final class Worker: Sendable {
     /// the store behind the one it runs, made only when its turn comes (``DeferredClaim``):
     /// the store goes from one transaction straight to the next while half the slots run, and
     /// the finishes that arrive meanwhile go together in the next (group commit).
-    private func claimLoop(group: inout DiscardingTaskGroup) async {
+    private func claimLoop() async {
         var failures = 0
         // Claims sent and not yet answered here, oldest first.
         var sent: [Claim] = []
@@ -143,7 +141,7 @@ public final class Worker: Sendable {
                 while sent.count < 2 { sent.append(sendClaim()) }
             }
             finisher.answer(made.finished, applied: claimed.finished)
-            for job in claimed.jobs { group.addTask { await self.execute(job) } }
+            for job in claimed.jobs { start(job) }
             // The leases count from when the claim was made: after a slow claim, the next
             // round of renewals could come after some of them are due to be given up.
             if !claimed.jobs.isEmpty, ContinuousClock.now - made.at > configuration.renewalInterval { renewalBell.ring() }
@@ -216,15 +214,18 @@ public final class Worker: Sendable {
     }
 
     /// After a shutdown request: running jobs may finish within the grace period; the rest
-    /// are stopped and given back without spending an attempt.
+    /// are stopped and given back without spending an attempt. Returns once every attempt's
+    /// end is recorded (or, its process lost, left to its lease).
     private func finishOrRelease() async {
         let deadline = ContinuousClock.now + configuration.grace
         while running.count > 0, ContinuousClock.now < deadline {
             await doorbell.wait(timeout: deadline - .now)
         }
-        if running.count > 0 {
-            logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
-            running.stopAll(reason: .shutdown)
+        guard running.count > 0 else { return }
+        logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
+        running.stopAll(reason: .shutdown)
+        while running.count > 0 {
+            await doorbell.wait(timeout: configuration.idleRecheck)
         }
     }
 
@@ -243,19 +244,25 @@ public final class Worker: Sendable {
         }
     }
 
-    private func execute(_ job: Job) async {
+    private func start(_ job: Job) {
         // Building a logger with the job's metadata costs more than running a no-op job:
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        let end = await runner.run(
-            job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) }
+        runner.start(
+            job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
+            ended: { [self] in ended(job, $0) }
         )
+    }
+
+    private func ended(_ job: Job, _ end: HandlerEnd) {
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
         running.ended(key)
         if let outcome = end.outcome(stoppedFor: running.stopReason(key), timeout: job.timeout) {
             // The finisher frees the slot once the finish is recorded.
-            let applied = await finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome))
-            log(outcome, applied: applied, job: job)
+            finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome)) { [self] applied in
+                log(outcome, applied: applied, job: job)
+            }
         } else {
             let logger = JobContext.logger(logger, for: job)
             if case .lost(let why) = end {
