@@ -22,7 +22,7 @@ final class Finisher: Sendable {
     private let store: any JobStore
     private let logger: Logger
     private let state = Mutex(State())
-    /// Called with each recorded group, before its callers resume.
+    /// Called with each recorded group: their slots are free.
     private let recorded: @Sendable ([JobFinish]) -> Void
     /// Wakes the worker: a finish waits for the claim loop, or the finisher wrote some itself.
     private let wake: @Sendable () -> Void
@@ -58,8 +58,9 @@ final class Finisher: Sendable {
     }
 
     /// The store wrote `group`; `applied` holds the ids whose fence held. Its callers are
-    /// answered before its slots are free: a worker stops once none is held, and what they
-    /// log comes first.
+    /// answered before its slots are free, so that what they log comes before a stopping
+    /// worker's end. (A claim's finishes are released where it commits and answered by the
+    /// claim loop, which a worker ends only after.)
     func resolve(_ group: [Waiting], applied: Set<Int64>) {
         answer(group, applied: applied)
         release(group)

@@ -4,13 +4,15 @@ import Synchronization
 
 /// Where a worker's attempts run: in its own process, or in the runner processes of a pool.
 public protocol AttemptRunner: Sendable {
-    /// Starts one attempt and returns; `ended` is called once, on any thread, when it has ended.
-    /// No task waits for an attempt: a pool's writer runs none for the attempts it hands out.
+    /// Starts one attempt and returns; `ended` is called once, on any thread, when it has ended
+    /// (perhaps before this returns: a job kind without a handler, a stop already asked for),
+    /// so the caller holds no lock that `ended` takes. No task waits for an attempt: a pool's
+    /// writer runs none for the attempts it hands out.
     /// - Parameters:
     ///   - progress: called with each checkpoint the handler reports.
     ///   - onStop: called once the attempt has started, with what stops it (the worker stops
     ///     attempts that time out, are cancelled, lose their lease or are shut down); it may
-    ///     come after `ended`.
+    ///     come after `ended`, and does not come for an attempt that never started.
     func start(
         _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
@@ -63,8 +65,8 @@ public struct InProcessRunner: AttemptRunner {
     }
 }
 
-/// An attempt's `ended`, which the first of several racers (the handler, the stop's grace
-/// running out, the runner process dying) calls.
+/// An attempt's `ended`, which the first of several racers calls (the handler and its stop's
+/// grace running out; in a pool, the runner's report, a stop while it waits, the runner's death).
 final class EndOnce: Sendable {
     private let ended: Mutex<(@Sendable (HandlerEnd) -> Void)?>
 

@@ -125,17 +125,20 @@ final class RunningJobs: Sendable {
         if stopNow == true { stop() }
     }
 
-    /// The attempt's handler has ended: what would have stopped it (which holds the handler's
-    /// task and context) is let go here, not when the entry is removed on the store's thread.
-    func ended(_ key: AttemptKey) {
-        // Handed out of the lock to be released by the caller.
-        _ = withEntry(key) { entry in
+    /// The attempt's handler has ended; returns why the worker stopped it, if it did. What
+    /// would have stopped it (which holds the handler's task and context) is let go here, not
+    /// when the entry is removed on the store's thread.
+    @discardableResult
+    func ended(_ key: AttemptKey) -> StopReason? {
+        // The stop is handed out of the lock, and released once this statement is done.
+        let (_, reason) = withEntry(key) { entry in
             defer {
                 entry.stop = nil
                 entry.handlerEnded = true
             }
-            return entry.stop
-        }
+            return (entry.stop, entry.stopReason)
+        } ?? (nil, nil)
+        return reason
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
