@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import Synchronization
 import Testing
 
 @Suite("A worker beside a slow store")
@@ -38,5 +39,41 @@ struct SlowStoreWorkerTests {
         #expect(log.errors.isEmpty, "\(log.errors)")
         // The job was given back, not lost or failed.
         #expect(try await store.jobGet(1)?.state == .available)
+    }
+
+    @Test("an attempt that ignores its stop outlives its job's next attempt, and the worker ends only after it")
+    func orphanedAttemptAwaited() async throws {
+        let store = try SlowStore()
+        // Attempt 1 loses its lease (renewals never get through), ignores its stop, and holds
+        // on until attempt 2 has run and two seconds more; attempt 2 returns at once.
+        let secondStarted = DispatchSemaphore(value: 0)
+        let firstEnded = Mutex(false)
+        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
+            guard context.job.attempt == 1 else {
+                secondStarted.signal()
+                return nil
+            }
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    _ = secondStarted.wait(timeout: .now() + 30)
+                    Thread.sleep(forTimeInterval: 2)
+                    firstEnded.withLock { $0 = true }
+                    done.resume()
+                }
+            }
+            return nil
+        }
+        var registry = JobRegistry()
+        registry.register(stubborn)
+        _ = try await store.jobInsert([NewJob(kind: "stubborn", backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1)))])
+        let configuration = WorkerConfiguration(
+            concurrency: 2, lease: .seconds(1), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
+        )
+        let worker = Worker(store: store, registry: registry, configuration: configuration, logger: LogRecord().logger)
+        try await worker.run()
+        #expect(firstEnded.withLock { $0 }, "the worker ended while its first attempt still ran")
+        let job = try #require(try await store.jobGet(1))
+        #expect(job.state == .completed)
+        #expect(job.attempt == 2)
     }
 }
