@@ -45,7 +45,8 @@ struct SlowStoreWorkerTests {
     func orphanedAttemptAwaited() async throws {
         let store = try SlowStore()
         // Attempt 1 loses its lease (renewals never get through), ignores its stop, and holds
-        // on until attempt 2 has run and two seconds more; attempt 2 returns at once.
+        // on until attempt 2 has run and two seconds more; later attempts return at once (under
+        // load one may lose its lease too, before its finish is written).
         let secondStarted = DispatchSemaphore(value: 0)
         let firstEnded = Mutex(false)
         let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
@@ -67,13 +68,13 @@ struct SlowStoreWorkerTests {
         registry.register(stubborn)
         _ = try await store.jobInsert([NewJob(kind: "stubborn", backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1)))])
         let configuration = WorkerConfiguration(
-            concurrency: 2, lease: .seconds(1), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
+            concurrency: 2, lease: .seconds(3), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
         )
         let worker = Worker(store: store, registry: registry, configuration: configuration, logger: LogRecord().logger)
         try await worker.run()
         #expect(firstEnded.withLock { $0 }, "the worker ended while its first attempt still ran")
         let job = try #require(try await store.jobGet(1))
         #expect(job.state == .completed)
-        #expect(job.attempt == 2)
+        #expect(job.attempt >= 2)
     }
 }
