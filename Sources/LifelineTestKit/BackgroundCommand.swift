@@ -102,11 +102,8 @@ public final class BackgroundCommand: @unchecked Sendable {
     /// Whether stdout and stderr have both reached their end.
     var isDrained: Bool { drained.wait(timeout: .now()) == .success }
 
-    /// Returns once the process has exited and its output is read to its end.
-    public func finished() async throws {
-        try await onOwnThread { [self] in
-            process.waitUntilExit()
-            drained.wait()
-        }
+    /// Blocks until the output is read to its end (after the process exited).
+    func waitDrained() {
+        drained.wait()
     }
 }
