@@ -41,27 +41,27 @@ struct SlowStoreWorkerTests {
         #expect(try await store.jobGet(1)?.state == .available)
     }
 
-    @Test("an attempt that ignores its stop outlives its job's next attempt, and the worker ends only after it")
-    func orphanedAttemptAwaited() async throws {
+    @Test("a job claimed again while its last attempt is still being stopped waits for it: a worker never runs two attempts at once")
+    func reclaimWaitsForStop() async throws {
         let store = try SlowStore()
-        // Attempt 1 loses its lease (renewals never get through), ignores its stop, and holds
-        // on until attempt 2 has run and two seconds more; later attempts return at once (under
-        // load one may lose its lease too, before its finish is written).
-        let secondStarted = DispatchSemaphore(value: 0)
-        let firstEnded = Mutex(false)
+        // Renewals never get through: attempt 1 is stopped before its 3 s lease runs out, but
+        // its handler ignores the stop, and runs until the worker has claimed the job again
+        // (the lease out) and a second more. Attempt 2 returns at once.
+        let times = Mutex<(firstEnded: ContinuousClock.Instant?, secondStarted: ContinuousClock.Instant?)>((nil, nil))
         let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
             guard context.job.attempt == 1 else {
-                secondStarted.signal()
+                times.withLock { $0.secondStarted = $0.secondStarted ?? .now }
                 return nil
             }
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread {
-                    _ = secondStarted.wait(timeout: .now() + 30)
-                    Thread.sleep(forTimeInterval: 2)
-                    firstEnded.withLock { $0 = true }
-                    done.resume()
+            // A task of its own, which the stop does not cancel.
+            await Task.detached {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while try await store.jobGet(1)?.attempt == 1, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
                 }
-            }
+                try await Task.sleep(for: .seconds(1))
+            }.result
+            times.withLock { $0.firstEnded = .now }
             return nil
         }
         var registry = JobRegistry()
@@ -70,9 +70,14 @@ struct SlowStoreWorkerTests {
         let configuration = WorkerConfiguration(
             concurrency: 2, lease: .seconds(3), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
         )
-        let worker = Worker(store: store, registry: registry, configuration: configuration, logger: LogRecord().logger)
+        let log = LogRecord()
+        let worker = Worker(store: store, registry: registry, configuration: configuration, logger: log.logger)
         try await worker.run()
-        #expect(firstEnded.withLock { $0 }, "the worker ended while its first attempt still ran")
+        let (firstEnded, secondStarted) = times.withLock { $0 }
+        let ended = try #require(firstEnded, "the worker ended while its first attempt still ran")
+        let started = try #require(secondStarted)
+        #expect(started >= ended, "attempt 2 started \(ended - started) before attempt 1 ended")
+        #expect(log.messages.withLock { $0 }.contains { $0.contains("this one starts once it has ended") })
         let job = try #require(try await store.jobGet(1))
         #expect(job.state == .completed)
         #expect(job.attempt >= 2)

@@ -23,10 +23,10 @@ public final class Worker: Sendable {
     private let stopping = StopFlag()
     /// The slots held for claims made and not yet committed.
     private let claimingSlots = Mutex(0)
-    /// Attempts started whose end is not yet recorded or given up. Usually the running set's
-    /// count, but an attempt that ignores its stop may outlive its entry there (its job
-    /// claimed again meanwhile); the worker ends only after it.
-    private let openAttempts = Atomic(0)
+    /// A job claimed again while its last attempt is still being stopped here waits for that
+    /// attempt to end. So while a handler runs, the running set holds an entry for its job (its
+    /// own or its successor's), and a worker whose running set is empty has no handler left.
+    private let handlers = JobHandlers()
 
     /// A worker that runs its attempts' handlers in this process.
     public convenience init(store: any JobStore, registry: JobRegistry, configuration: WorkerConfiguration, logger: Logger) {
@@ -222,19 +222,15 @@ public final class Worker: Sendable {
     /// end is recorded (or, its process lost, left to its lease).
     private func finishOrRelease() async {
         let deadline = ContinuousClock.now + configuration.grace
-        while isBusy, ContinuousClock.now < deadline {
+        while running.count > 0, ContinuousClock.now < deadline {
             await doorbell.wait(timeout: deadline - .now)
         }
-        guard isBusy else { return }
+        guard running.count > 0 else { return }
         logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
         running.stopAll(reason: .shutdown)
-        while isBusy {
+        while running.count > 0 {
             await doorbell.wait(timeout: configuration.idleRecheck)
         }
-    }
-
-    private var isBusy: Bool {
-        running.count > 0 || openAttempts.load(ordering: .acquiring) > 0
     }
 
     /// Whether the queues have nothing waiting or running; a failed count says no.
@@ -253,11 +249,20 @@ public final class Worker: Sendable {
     }
 
     private func start(_ job: Job) {
+        switch handlers.begin(job) {
+        case .now:
+            launch(job)
+        case .held(let replaced):
+            JobContext.logger(logger, for: job).warning("an earlier attempt of this job is still being stopped here; this one starts once it has ended")
+            if let replaced { ended(replaced, .notStarted) }
+        }
+    }
+
+    private func launch(_ job: Job) {
         // Building a logger with the job's metadata costs more than running a no-op job:
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        openAttempts.add(1, ordering: .relaxed)
         runner.start(
             job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
             ended: { [self] in ended(job, $0) }
@@ -267,11 +272,11 @@ public final class Worker: Sendable {
     private func ended(_ job: Job, _ end: HandlerEnd) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let stopReason = running.ended(key)
+        if let next = handlers.ended(key) { launch(next) }
         if let outcome = end.outcome(stoppedFor: stopReason, timeout: job.timeout) {
             // The finisher frees the slot once the finish is recorded.
             finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome)) { [self] applied in
                 log(outcome, applied: applied, job: job)
-                openAttempts.subtract(1, ordering: .releasing)
             }
         } else {
             let logger = JobContext.logger(logger, for: job)
@@ -281,7 +286,6 @@ public final class Worker: Sendable {
                 logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
             }
             running.remove([key])
-            openAttempts.subtract(1, ordering: .releasing)
             doorbell.ring()
         }
     }
