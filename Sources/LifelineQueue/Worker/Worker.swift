@@ -254,7 +254,8 @@ public final class Worker: Sendable {
             launch(job)
         case .held(let replaced):
             JobContext.logger(logger, for: job).warning("an earlier attempt of this job is still being stopped here; this one starts once it has ended")
-            if let replaced { ended(replaced, .notStarted) }
+            // It never started, and the claim of the attempt after it shows its lease is gone.
+            if let replaced { JobContext.logger(logger, for: replaced).warning("lease lost before this attempt could start; not recorded here") }
         }
     }
 
@@ -272,8 +273,10 @@ public final class Worker: Sendable {
     private func ended(_ job: Job, _ end: HandlerEnd) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let stopReason = running.ended(key)
-        if let next = handlers.ended(key) { launch(next) }
-        if let outcome = end.outcome(stoppedFor: stopReason, timeout: job.timeout) {
+        let successor = handlers.ended(key)
+        if let successor { launch(successor) }
+        // With its job claimed again, the attempt's lease is gone: nothing is recorded.
+        if successor == nil, let outcome = end.outcome(stoppedFor: stopReason, timeout: job.timeout) {
             // The finisher frees the slot once the finish is recorded.
             finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome)) { [self] applied in
                 log(outcome, applied: applied, job: job)
