@@ -30,7 +30,6 @@ struct RunnerMessageTests {
         .ended(key, .threw("exit status 3")),
         .ended(key, .threwPermanent("bad args")),
         .ended(key, .threwRetryAfter(.milliseconds(2500))),
-        .ended(key, .abandoned),
         .ended(key, .notStarted),
         .ended(key, .lost("its worker process died")),
     ])
@@ -68,7 +67,7 @@ struct RunnerMessageTests {
             (Array(stop[4..<stop.count - 1]), "ends inside a field"),
             (Array(stop[4...]) + [0], "bytes follow the message"),
             (Array(run[4..<run.count - 3]), "ends inside a field"),
-            (Array(RunnerMessage.ended(Self.key, .abandoned).frame[4...].dropLast()) + [42], "no handler end is tagged 42"),
+            (Array(RunnerMessage.ended(Self.key, .notStarted).frame[4...].dropLast()) + [5], "no handler end is tagged 5"),
         ]
         for (bytes, reason) in cases {
             let error = #expect(throws: FrameReader.Malformed.self) { try RunnerMessage(frame: bytes[...]) }

@@ -98,4 +98,34 @@ struct RunningJobsTests {
         running.renewed([Self.key(1)], at: now, lease: .seconds(30))
         #expect(running.renewals(all: false, leaseEndingBefore: now + .seconds(20)).isEmpty)
     }
+
+    @Test("a job claimed again with the same attempt number (snoozed, released) keeps its new entry when the old claim's slot is freed late")
+    func slotOfEarlierClaim() throws {
+        let running = RunningJobs()
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        let earlier = try #require(running.ended(Self.key(1)))
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        running.remove([earlier.slot])
+        #expect(running.count == 1)
+        #expect(running.mayStart(Self.key(1)))
+        let later = try #require(running.ended(Self.key(1)))
+        running.remove([later.slot])
+        #expect(running.count == 0)
+    }
+
+    @Test("an attempt whose job was claimed again ends with no entry of its own, and may not start; the new attempt's entry is untouched")
+    func endedAfterClaimedAgain() {
+        let running = RunningJobs()
+        var second = Self.job(1)
+        second.attempt += 1
+        let secondKey = AttemptKey(id: 1, attempt: second.attempt)
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        running.add([second], leaseStart: .now, lease: .seconds(30))
+        #expect(!running.mayStart(Self.key(1)))
+        #expect(running.ended(Self.key(1)) == nil)
+        #expect(running.counts == (all: 1, handlers: 1), "the new attempt's handler is still to end")
+        #expect(running.mayStart(secondKey))
+        running.stop(secondKey, reason: .timeout)
+        #expect(!running.mayStart(secondKey), "an attempt told to stop before it started does not start")
+    }
 }

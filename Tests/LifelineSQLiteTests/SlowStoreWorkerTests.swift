@@ -41,49 +41,77 @@ struct SlowStoreWorkerTests {
         #expect(try await store.jobGet(1)?.state == .available)
     }
 
-    @Test("a job claimed again while its last attempt is still being stopped waits for it: a worker never runs two attempts at once")
-    func reclaimWaitsForStop() async throws {
+    /// Attempt starts and the first attempt's end, as a job whose renewals never get through
+    /// is claimed again while that attempt ignores its stop.
+    struct Reclaimed {
+        var store: SlowStore
+        var log: LogRecord
+        var firstEnded: ContinuousClock.Instant?
+        var started: [(attempt: Int, at: ContinuousClock.Instant)]
+    }
+
+    /// Renewals never get through: attempt 1 is stopped before its 3 s lease runs out, but its
+    /// handler ignores the stop, and runs until the worker has claimed the job again (the lease
+    /// out) and `holdingOn` more. Later attempts return at once.
+    static func reclaim(holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
         let store = try SlowStore()
-        // Renewals never get through: attempt 1 is stopped before its 3 s lease runs out, but
-        // its handler ignores the stop, and runs until the worker has claimed the job again
-        // (the lease out) and a second more. Attempt 2 returns at once.
-        let times = Mutex<(firstEnded: ContinuousClock.Instant?, secondStarted: ContinuousClock.Instant?)>((nil, nil))
+        let times = Mutex<(firstEnded: ContinuousClock.Instant?, started: [(attempt: Int, at: ContinuousClock.Instant)])>((nil, []))
         let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
-            guard context.job.attempt == 1 else {
-                times.withLock { $0.secondStarted = $0.secondStarted ?? .now }
-                return nil
-            }
+            times.withLock { $0.started.append((context.job.attempt, .now)) }
+            guard context.job.attempt == 1 else { return nil }
             // A task of its own, which the stop does not cancel.
-            await Task.detached {
+            _ = await Task.detached {
                 let deadline = ContinuousClock.now + .seconds(60)
                 while try await store.jobGet(1)?.attempt == 1, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                try await Task.sleep(for: .seconds(1))
+                try await Task.sleep(for: holdingOn)
             }.result
             times.withLock { $0.firstEnded = .now }
             return nil
         }
         var registry = JobRegistry()
         registry.register(stubborn)
-        _ = try await store.jobInsert([NewJob(kind: "stubborn", backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1)))])
+        _ = try await store.jobInsert([
+            NewJob(kind: "stubborn", maxAttempts: maxAttempts, backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1))),
+        ])
         let configuration = WorkerConfiguration(
             concurrency: 2, lease: .seconds(3), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
         )
         let log = LogRecord()
         let worker = Worker(store: store, registry: registry, configuration: configuration, logger: log.logger)
         try await worker.run()
-        let (firstEnded, secondStarted) = times.withLock { $0 }
-        let ended = try #require(firstEnded, "the worker ended while its first attempt still ran")
-        let started = try #require(secondStarted)
-        #expect(started >= ended, "attempt 2 started \(ended - started) before attempt 1 ended")
-        let messages = log.messages.withLock { $0 }
+        let (firstEnded, started) = times.withLock { $0 }
+        return Reclaimed(store: store, log: log, firstEnded: firstEnded, started: started)
+    }
+
+    @Test("a job claimed again while its last attempt is still being stopped waits for it: a worker never runs two attempts at once")
+    func reclaimWaitsForStop() async throws {
+        let run = try await Self.reclaim(holdingOn: .seconds(1))
+        let ended = try #require(run.firstEnded, "the worker ended while its first attempt still ran")
+        let second = try #require(run.started.first { $0.attempt == 2 })
+        #expect(second.at >= ended, "attempt 2 started \(ended - second.at) before attempt 1 ended")
+        let messages = run.log.messages.withLock { $0 }
         #expect(messages.contains { $0.contains("this one starts once it has ended") })
         // Attempt 1's end is not written: its job was claimed again, so its lease is gone.
-        #expect(messages.contains { $0.contains("lease lost; the job was stopped and its attempt is not recorded here") })
+        #expect(messages.contains { $0.contains("lease lost: the job was claimed again before this attempt ended; not recorded here") })
         #expect(!messages.contains { $0.contains("lease lost before the finish was recorded") }, "\(messages)")
-        let job = try #require(try await store.jobGet(1))
+        let job = try #require(try await run.store.jobGet(1))
         #expect(job.state == .completed)
         #expect(job.attempt >= 2)
+    }
+
+    @Test("an attempt held behind one being stopped, and stopped itself meanwhile (its lease lost too), never starts")
+    func heldAttemptStoppedNeverStarts() async throws {
+        // Attempt 2 is held from its claim on. Its renewals fail too: it is stopped for its
+        // lease 2.5 s after its claim, and its lease runs out at 3 s, its last attempt spent,
+        // all before attempt 1 ends.
+        let run = try await Self.reclaim(holdingOn: .seconds(4), maxAttempts: 2)
+        #expect(run.started.map(\.attempt) == [1], "\(run.started.map(\.attempt))")
+        let messages = run.log.messages.withLock { $0 }
+        #expect(messages.contains { $0.contains("lease lost; the job was stopped and its attempt is not recorded here") }, "\(messages)")
+        let job = try #require(try await run.store.jobGet(1))
+        #expect(job.state == .discarded)
+        #expect(job.attempt == 2)
     }
 }

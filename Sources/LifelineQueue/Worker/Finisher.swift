@@ -9,6 +9,8 @@ import Synchronization
 final class Finisher: Sendable {
     struct Waiting: Sendable {
         var finish: JobFinish
+        /// The slot its attempt holds until the finish is recorded.
+        var slot: RunningJobs.Slot
         /// Told whether the finish applied.
         var answered: @Sendable (Bool) -> Void
     }
@@ -22,13 +24,13 @@ final class Finisher: Sendable {
     private let store: any JobStore
     private let logger: Logger
     private let state = Mutex(State())
-    /// Called with each recorded group: their slots are free.
-    private let recorded: @Sendable ([JobFinish]) -> Void
+    /// Called with the slots of each recorded group: they are free.
+    private let recorded: @Sendable ([RunningJobs.Slot]) -> Void
     /// Wakes the worker: a finish waits for the claim loop, or the finisher wrote some itself.
     private let wake: @Sendable () -> Void
 
     init(
-        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([JobFinish]) -> Void,
+        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([RunningJobs.Slot]) -> Void,
         wake: @escaping @Sendable () -> Void
     ) {
         self.store = store
@@ -37,11 +39,11 @@ final class Finisher: Sendable {
         self.wake = wake
     }
 
-    /// Records the finish, then calls `answered` with whether it applied (false: the lease had
-    /// been lost).
-    func finish(_ finish: JobFinish, answered: @escaping @Sendable (Bool) -> Void) {
+    /// Records the finish, frees `slot`, then calls `answered` with whether it applied (false:
+    /// the lease had been lost).
+    func finish(_ finish: JobFinish, slot: RunningJobs.Slot, answered: @escaping @Sendable (Bool) -> Void) {
         let writesItself = state.withLock { state in
-            state.waiting.append(Waiting(finish: finish, answered: answered))
+            state.waiting.append(Waiting(finish: finish, slot: slot, answered: answered))
             return state.writesItself
         }
         if writesItself { writeWaitingNow() } else { wake() }
@@ -69,7 +71,7 @@ final class Finisher: Sendable {
     /// The store wrote `group`: their slots are free (the second half of ``resolve(_:applied:)``).
     func release(_ group: [Waiting]) {
         guard !group.isEmpty else { return }
-        recorded(group.map(\.finish))
+        recorded(group.map(\.slot))
     }
 
     /// Tells each caller of a written group whether its finish applied (the first half of

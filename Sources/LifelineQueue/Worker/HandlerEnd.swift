@@ -9,8 +9,6 @@ public enum HandlerEnd: Sendable, Hashable {
     case threwPermanent(String)
     /// The handler threw ``JobFailure/retryAfter(_:)``.
     case threwRetryAfter(Duration)
-    /// Cancelled, but still running after the cancellation grace: reported and left behind.
-    case abandoned
     /// Stopped before any process took the attempt.
     case notStarted
     /// The process running the handler died: nothing about the attempt can be known, so
@@ -45,8 +43,6 @@ public enum HandlerEnd: Sendable, Hashable {
             return .cancelled
         case (_, .shutdown):
             return .released
-        case (.abandoned, nil):
-            return .failed(error: "handler abandoned")
         case (.threw(let message), nil):
             return .failed(error: message)
         case (.threwPermanent(let message), nil):

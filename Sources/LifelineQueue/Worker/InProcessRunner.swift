@@ -19,9 +19,10 @@ public protocol AttemptRunner: Sendable {
     )
 }
 
-/// Runs attempts' handlers in this process. A stop cancels the handler; one that ignores the
-/// cancellation for `cancellationGrace` is reported and abandoned, so its slot and lease are
-/// not held forever.
+/// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the
+/// cancellation is reported after `cancellationGrace` and still waited for: its attempt ends
+/// only when it does, so its job is never started again beside it (in a pool, the writer kills
+/// the runner process instead; see ``RunnerPool``).
 public struct InProcessRunner: AttemptRunner {
     let registry: JobRegistry
     let cancellationGrace: Duration
@@ -56,17 +57,17 @@ public struct InProcessRunner: AttemptRunner {
         onStop { [cancellationGrace] in
             handler.cancel()
             Task {
-                guard (try? await Task.sleep(for: cancellationGrace)) != nil else { return }
-                if end(.abandoned) {
-                    context.logger.error("handler ignores cancellation; abandoned it", metadata: ["grace": "\(cancellationGrace)"])
-                }
+                guard (try? await Task.sleep(for: cancellationGrace)) != nil, !end.hasEnded else { return }
+                context.logger.error(
+                    "handler ignores its stop; its slot and its job's lease are held until it ends", metadata: ["grace": "\(cancellationGrace)"]
+                )
             }
         }
     }
 }
 
-/// An attempt's `ended`, which the first of several racers calls (the handler and its stop's
-/// grace running out; in a pool, the runner's report, a stop while it waits, the runner's death).
+/// An attempt's `ended`, which the first of several racers calls (in a pool: the runner's
+/// report, a stop while the attempt waits for a runner, the runner's death).
 final class EndOnce: Sendable {
     private let ended: Mutex<(@Sendable (HandlerEnd) -> Void)?>
 
@@ -74,11 +75,10 @@ final class EndOnce: Sendable {
         self.ended = Mutex(ended)
     }
 
-    /// Ends the attempt with `end` unless it has ended; true if this call ended it.
-    @discardableResult
-    func callAsFunction(_ end: HandlerEnd) -> Bool {
-        guard let ended = ended.withLock({ $0.take() }) else { return false }
-        ended(end)
-        return true
+    var hasEnded: Bool { ended.withLock { $0 == nil } }
+
+    /// Ends the attempt with `end` unless it has ended.
+    func callAsFunction(_ end: HandlerEnd) {
+        ended.withLock { $0.take() }?(end)
     }
 }

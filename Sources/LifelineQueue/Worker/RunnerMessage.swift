@@ -18,8 +18,9 @@ enum RunnerMessage: Sendable, Hashable {
         case run, stop, progress, ended
     }
 
+    /// Numbered explicitly: the number of an end no longer sent (5) is not given to another.
     private enum EndTag: UInt8 {
-        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, abandoned, notStarted, lost
+        case returned = 0, returnedNothing = 1, threw = 2, threwPermanent = 3, threwRetryAfter = 4, notStarted = 6, lost = 7
     }
 
     /// The message as one frame, its length first.
@@ -82,7 +83,6 @@ enum RunnerMessage: Sendable, Hashable {
         case .threwRetryAfter(let delay):
             writer.byte(EndTag.threwRetryAfter.rawValue)
             writer.int(delay.milliseconds)
-        case .abandoned: writer.byte(EndTag.abandoned.rawValue)
         case .notStarted: writer.byte(EndTag.notStarted.rawValue)
         case .lost(let why):
             writer.byte(EndTag.lost.rawValue)
@@ -98,7 +98,6 @@ enum RunnerMessage: Sendable, Hashable {
         case .threw: return .threw(try reader.string())
         case .threwPermanent: return .threwPermanent(try reader.string())
         case .threwRetryAfter: return .threwRetryAfter(.milliseconds(try reader.int()))
-        case .abandoned: return .abandoned
         case .notStarted: return .notStarted
         case .lost: return .lost(try reader.string())
         case nil: throw FrameReader.Malformed(reason: "no handler end is tagged \(tag)")

@@ -39,8 +39,9 @@ public final class RunnerPool: AttemptRunner {
     /// Attempts each runner runs at once.
     private let concurrency: Int
     /// How long a runner may take to end an attempt it was told to stop: its own cancellation
-    /// grace, and some. A runner past it (stopped, wedged) is killed: the pool renews its
-    /// attempts' leases, so nobody else would ever take them back.
+    /// grace, and some. A runner past it (stopped, wedged, or running a handler that ignores
+    /// its stop) is killed: the pool renews its attempts' leases, so nobody else would ever
+    /// take them back, and only the process's death ends such a handler for sure.
     private let stopGrace: Duration
     private let logger: Logger
     private let state = Mutex(State())

@@ -35,7 +35,7 @@ public enum RunnerService {
             runner.start(
                 job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { stops.setStop(key, $0) },
                 ended: { end in
-                    stops.remove([key])
+                    if let ended = stops.ended(key) { stops.remove([ended.slot]) }
                     loop.send(.ended(key, end))
                 }
             )

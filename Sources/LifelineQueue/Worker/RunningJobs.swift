@@ -23,8 +23,25 @@ struct AttemptKey: Hashable, Sendable {
 
 /// The jobs this process is running, with what the heartbeat needs to renew their leases.
 final class RunningJobs: Sendable {
+    /// One claim's entry. An attempt number does not name a claim alone: a job snoozed or
+    /// released is claimed again with the same one, perhaps before the write that gave it back
+    /// has freed the old entry here.
+    struct Slot: Hashable, Sendable {
+        var id: Int64
+        var claim: UInt64
+    }
+
+    /// An attempt's entry as its handler ended.
+    struct Ended {
+        var slot: Slot
+        /// Why the worker stopped the attempt, if it did.
+        var stopReason: StopReason?
+    }
+
     struct Entry {
         var attempt: Int
+        /// Which claim added the entry (see ``Slot``).
+        var claim: UInt64
         var progress: JSONValue?
         /// Whether `progress` changed since it was last handed out for writing.
         var progressChanged = false
@@ -40,6 +57,7 @@ final class RunningJobs: Sendable {
 
     private struct State {
         var entries: [Int64: Entry] = [:]
+        var claims: UInt64 = 0
         /// When the deadlines are next looked at, and with which lease margin (see
         /// ``deadlines(leaseMargin:latest:)``).
         var nextLook: ContinuousClock.Instant?
@@ -60,8 +78,9 @@ final class RunningJobs: Sendable {
         return state.withLock { state in
             var earlier = false
             for job in jobs {
+                state.claims += 1
                 let entry = Entry(
-                    attempt: job.attempt, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout
+                    attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout
                 )
                 state.entries[job.id] = entry
                 earlier = earlier || state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
@@ -80,10 +99,16 @@ final class RunningJobs: Sendable {
         }
     }
 
-    func remove(_ keys: some Sequence<AttemptKey>) {
+    /// Frees the slots of attempts whose end is recorded (or never will be).
+    func remove(_ slots: some Sequence<Slot>) {
         state.withLock { state in
-            for key in keys where state.entries[key.id]?.attempt == key.attempt { state.entries[key.id] = nil }
+            for slot in slots where state.entries[slot.id]?.claim == slot.claim { state.entries[slot.id] = nil }
         }
+    }
+
+    /// The number of entries, and of those whose handler has not ended.
+    var counts: (all: Int, handlers: Int) {
+        state.withLock { state in (state.entries.count, state.entries.values.count { !$0.handlerEnded }) }
     }
 
     /// The attempts not yet told to stop that are past their timeout, those whose lease runs
@@ -125,20 +150,27 @@ final class RunningJobs: Sendable {
         if stopNow == true { stop() }
     }
 
-    /// The attempt's handler has ended; returns why the worker stopped it, if it did. What
+    /// The attempt's handler has ended; returns its entry, or nil if the job's entry is no
+    /// longer this attempt's (the job was claimed again: the attempt's lease is gone). What
     /// would have stopped it (which holds the handler's task and context) is let go here, not
     /// when the entry is removed on the store's thread.
     @discardableResult
-    func ended(_ key: AttemptKey) -> StopReason? {
-        // The stop is handed out of the lock, and released once this statement is done.
-        let (_, reason) = withEntry(key) { entry in
+    func ended(_ key: AttemptKey) -> Ended? {
+        // The stop is handed out of the lock, and released on return.
+        let taken = withEntry(key) { entry -> (stop: (@Sendable () -> Void)?, ended: Ended) in
             defer {
                 entry.stop = nil
                 entry.handlerEnded = true
             }
-            return (entry.stop, entry.stopReason)
-        } ?? (nil, nil)
-        return reason
+            return (entry.stop, Ended(slot: Slot(id: key.id, claim: entry.claim), stopReason: entry.stopReason))
+        }
+        return taken?.ended
+    }
+
+    /// Whether the attempt may start: the job's entry is still this attempt's, and nothing has
+    /// asked it to stop.
+    func mayStart(_ key: AttemptKey) -> Bool {
+        withEntry(key) { $0.stopReason == nil } ?? false
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {

@@ -44,9 +44,7 @@ public final class Worker: Sendable {
         self.logger = logger
         finisher = Finisher(
             store: store, logger: logger,
-            recorded: { [running] finishes in
-                running.remove(finishes.lazy.map { AttemptKey(id: $0.id, attempt: $0.attempt) })
-            },
+            recorded: { [running] slots in running.remove(slots) },
             wake: { [doorbell] in doorbell.ring() }
         )
         self.runner = runner
@@ -228,8 +226,16 @@ public final class Worker: Sendable {
         guard running.count > 0 else { return }
         logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
         running.stopAll(reason: .shutdown)
-        while running.count > 0 {
-            await doorbell.wait(timeout: configuration.idleRecheck)
+        // Every end is recorded, however long the store takes. A handler that ignores its stop
+        // is waited for only its cancellation grace: it ends with this process, and its job
+        // goes back when its lease runs out, as when a worker dies.
+        let stopDeadline = ContinuousClock.now + configuration.cancellationGrace
+        while case let (all, handlers) = running.counts, all > 0 {
+            if all == handlers, ContinuousClock.now >= stopDeadline {
+                logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
+                return
+            }
+            await doorbell.wait(timeout: min(configuration.idleRecheck, max(stopDeadline - .now, .milliseconds(10))))
         }
     }
 
@@ -260,10 +266,16 @@ public final class Worker: Sendable {
     }
 
     private func launch(_ job: Job) {
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
+        // One held while an earlier attempt was stopped may have been stopped itself (timed
+        // out, cancelled, its lease lost) or its job claimed again meanwhile: it never runs.
+        guard running.mayStart(key) else {
+            ended(job, .notStarted)
+            return
+        }
         // Building a logger with the job's metadata costs more than running a no-op job:
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
-        let key = AttemptKey(id: job.id, attempt: job.attempt)
         runner.start(
             job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
             ended: { [self] in ended(job, $0) }
@@ -272,24 +284,26 @@ public final class Worker: Sendable {
 
     private func ended(_ job: Job, _ end: HandlerEnd) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        let stopReason = running.ended(key)
-        let successor = handlers.ended(key)
-        if let successor { launch(successor) }
-        // With its job claimed again, the attempt's lease is gone: nothing is recorded.
-        if successor == nil, let outcome = end.outcome(stoppedFor: stopReason, timeout: job.timeout) {
-            // The finisher frees the slot once the finish is recorded.
-            finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome)) { [self] applied in
-                log(outcome, applied: applied, job: job)
-            }
-        } else {
+        // Nil once the job has been claimed again (here, its entry is the new attempt's): the
+        // attempt's lease is gone, and nothing is recorded.
+        let entry = running.ended(key)
+        if let successor = handlers.ended(key) { launch(successor) }
+        guard let entry, let outcome = end.outcome(stoppedFor: entry.stopReason, timeout: job.timeout) else {
             let logger = JobContext.logger(logger, for: job)
             if case .lost(let why) = end {
                 logger.warning("\(why); the job goes back to its queue when its lease runs out")
+            } else if entry == nil {
+                logger.warning("lease lost: the job was claimed again before this attempt ended; not recorded here")
             } else {
                 logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
             }
-            running.remove([key])
+            if let entry { running.remove([entry.slot]) }
             doorbell.ring()
+            return
+        }
+        // The finisher frees the slot once the finish is recorded.
+        finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome), slot: entry.slot) {
+            [self] applied in log(outcome, applied: applied, job: job)
         }
     }
 

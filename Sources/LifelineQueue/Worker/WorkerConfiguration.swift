@@ -14,7 +14,8 @@ public struct WorkerConfiguration: Sendable {
     public var owner: String
     /// The longest wait without a wakeup, in case a change notification is missed.
     public var idleRecheck: Duration
-    /// How long a handler may ignore a cancellation before it is reported and abandoned.
+    /// How long a handler may ignore its stop before it is reported (and, in a pool, its
+    /// process killed), and how long a stopping worker waits for it.
     public var cancellationGrace: Duration
     /// How often finished jobs past their queue's retention are deleted; `nil` never.
     public var pruneInterval: Duration?

@@ -1,0 +1,103 @@
+import Foundation
+import LifelineQueue
+import LifelineSQLite
+import Synchronization
+import Testing
+
+@Suite("A handler that ignores its stop")
+struct StubbornHandlerWorkerTests {
+    /// A job kind whose first attempt ignores its stop: it waits, in a task of its own that the
+    /// stop does not cancel, until `release` finishes, then throws as a late-cancelled handler
+    /// would. Later attempts return at once. Records when the first ended and the second started.
+    final class Stubborn: Sendable {
+        let times = Mutex<(firstStarted: Bool, firstEnded: ContinuousClock.Instant?, secondStarted: ContinuousClock.Instant?)>((false, nil, nil))
+        let (released, release) = AsyncStream<Void>.makeStream()
+
+        var definition: JobDefinition {
+            JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { [self] _, context in
+                guard context.job.attempt == 1 else {
+                    times.withLock { $0.secondStarted = $0.secondStarted ?? .now }
+                    return nil
+                }
+                times.withLock { $0.firstStarted = true }
+                await Task.detached { [released] in for await _ in released {} }.value
+                times.withLock { $0.firstEnded = .now }
+                throw CancellationError()
+            }
+        }
+
+        var registry: JobRegistry {
+            var registry = JobRegistry()
+            registry.register(definition)
+            return registry
+        }
+    }
+
+    static func waitFor(_ condition: () async throws -> Bool, within limit: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    @Test("one that ignores its timeout keeps its slot and its job's lease until it returns: the next attempt starts only then")
+    func timedOutKeepsSlot() async throws {
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openInMemory())
+        let stubborn = Stubborn()
+        _ = try await store.jobInsert([
+            NewJob(kind: "stubborn", timeout: .milliseconds(300), backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1))),
+        ])
+        let configuration = WorkerConfiguration(
+            concurrency: 2, lease: .seconds(30), grace: .zero, drain: true, cancellationGrace: .milliseconds(200), pruneInterval: nil
+        )
+        let log = LogRecord()
+        let worker = Worker(store: store, registry: stubborn.registry, configuration: configuration, logger: log.logger)
+        let run = Task { try await worker.run() }
+        // Well past its timeout and its cancellation grace, the attempt is still the job's.
+        try await Self.waitFor { log.errors.contains { $0.contains("handler ignores its stop") } }
+        try await Task.sleep(for: .milliseconds(500))
+        let held = try #require(try await store.jobGet(1))
+        #expect(held.state == .running && held.attempt == 1, "\(held.state), attempt \(held.attempt)")
+        #expect(stubborn.times.withLock { $0.secondStarted } == nil)
+        stubborn.release.finish()
+        try await run.value
+        let (_, firstEnded, secondStarted) = stubborn.times.withLock { $0 }
+        let ended = try #require(firstEnded)
+        let started = try #require(secondStarted)
+        #expect(started >= ended, "attempt 2 started \(ended - started) before attempt 1 ended")
+        let job = try #require(try await store.jobGet(1))
+        #expect(job.state == .completed && job.attempt == 2)
+        #expect(job.errors.map(\.error) == ["timed out after 300ms"])
+    }
+
+    @Test("a stopping worker waits for it only its cancellation grace; its job stays running, left to its lease")
+    func shutdownLeavesItToItsLease() async throws {
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openInMemory())
+        let stubborn = Stubborn()
+        defer { stubborn.release.finish() }
+        _ = try await store.jobInsert([NewJob(kind: "stubborn")])
+        let configuration = WorkerConfiguration(
+            concurrency: 1, lease: .seconds(30), grace: .zero, cancellationGrace: .milliseconds(500), pruneInterval: nil
+        )
+        let log = LogRecord()
+        let worker = Worker(store: store, registry: stubborn.registry, configuration: configuration, logger: log.logger)
+        let run = Task { try await worker.run() }
+        try await Self.waitFor { stubborn.times.withLock { $0.firstStarted } }
+        // A worker that waited for the handler would wait for ever: it is let go after 15 s, so
+        // that the test fails rather than hangs.
+        let backstop = Task {
+            try await Task.sleep(for: .seconds(15))
+            stubborn.release.finish()
+        }
+        defer { backstop.cancel() }
+        let asked = ContinuousClock.now
+        worker.shutdown()
+        try await run.value
+        let took = ContinuousClock.now - asked
+        #expect(took >= .milliseconds(500) && took < .seconds(10), "the worker did not wait its cancellation grace, and no more: \(took)")
+        #expect(log.errors.contains { $0.contains("handlers ignore their stop; their jobs go back when their leases run out") }, "\(log.errors)")
+        // Released, it could start again beside the handler still running here.
+        #expect(try await store.jobGet(1)?.state == .running)
+    }
+}
