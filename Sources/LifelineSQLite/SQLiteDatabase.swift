@@ -166,20 +166,28 @@ public enum SQLiteDatabase {
 
     /// Creates a directory owner-only (0700), with its parents.
     public static func ensureDirectory(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: "a file is in the way of the directory")
             }
             return
         }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw DatabaseOpenError.cannotCreate(path: path, reason: (error as NSError).localizedDescription)
+        // Each parent in turn, so that the reason given is the system's own for the part that failed.
+        var made = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            made += (made.isEmpty || made.hasSuffix("/") ? "" : "/") + part
+            if mkdir(made, 0o700) != 0 && errno != EEXIST {
+                throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            }
         }
+    }
+
+    /// Calls `notice` when a write of this process has waited a second for another process's
+    /// writer lock and goes on waiting, with the holder's pid (if known) and the whole wait
+    /// allowed: a command can say why it seems to hang.
+    public static func onLongLockWait(_ notice: @escaping @Sendable (_ holder: Int32?, _ timeout: Duration) -> Void) {
+        WriterLock.longWaitNotice.withLock { $0 = notice }
     }
 
     /// Settles SQLite's process-wide settings before its first use (later calls change

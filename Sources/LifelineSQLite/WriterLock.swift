@@ -1,6 +1,7 @@
 import CLifelineSystem
 import Foundation
 import LifelineQueue
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -28,9 +29,23 @@ final class WriterLock: Sendable {
         close(fd)
     }
 
+    /// Told once a write has waited a second for the lock, with the holder's pid and how long
+    /// the write waits in all (see ``SQLiteDatabase/onLongLockWait(_:)``).
+    static let longWaitNotice = Mutex<(@Sendable (_ holder: Int32?, _ timeout: Duration) -> Void)?>(nil)
+    private static let patience: Duration = .seconds(1)
+
     /// Runs `body` holding the lock; waits for it at most the timeout.
     func hold<T>(_ body: () throws -> T) throws -> T {
-        let result = lifeline_flock_deadline(fd, timeout.milliseconds)
+        var result: Int32
+        if timeout > Self.patience, let notice = Self.longWaitNotice.withLock({ $0 }) {
+            result = lifeline_flock_deadline(fd, Self.patience.milliseconds)
+            if result == ETIMEDOUT {
+                notice(holder(), timeout)
+                result = lifeline_flock_deadline(fd, (timeout - Self.patience).milliseconds)
+            }
+        } else {
+            result = lifeline_flock_deadline(fd, timeout.milliseconds)
+        }
         guard result == 0 else {
             if result == ETIMEDOUT { throw WriterLockTimeout(waited: timeout, holder: holder()) }
             return try body()

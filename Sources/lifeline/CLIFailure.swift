@@ -22,6 +22,11 @@ struct CLIFailure: Error, CustomStringConvertible {
         self.description = description
     }
 
+    /// Exit 4 naming the ids that name no job.
+    static func noJob(_ ids: [Int64]) -> CLIFailure {
+        CLIFailure(.notFound, "no job \(ids.map(String.init).joined(separator: ", "))")
+    }
+
     /// Writes one line for the error to stderr and returns the process's exit code.
     static func report(_ error: any Error, command: any ParsableCommand.Type) -> Int32 {
         let (code, message): (Int32, String) = switch error {
@@ -29,6 +34,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
         case JobStoreError.unknownQueue: (Code.notFound.rawValue, "\(error)")
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
+        // A directory where the database belongs is a wrong --db or LIFELINE_HOME.
+        case DatabaseOpenError.directory: (Code.invalidInput.rawValue, "\(error)")
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let busy as WriterLockTimeout: (Code.runtime.rawValue, busy.description)
         case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
@@ -62,6 +69,12 @@ struct CLIFailure: Error, CustomStringConvertible {
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
         {
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
+        }
+        // The parser reads "-1" as an option, and then misses the value it stood for.
+        if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for"),
+           let negative = CommandLine.arguments.dropFirst().first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
+        {
+            return (code, "negative numbers are not accepted: \(negative) (see --help)")
         }
         if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
             oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"

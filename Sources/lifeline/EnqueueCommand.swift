@@ -5,7 +5,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         commandName: "enqueue",
         abstract: "Add a job, or a batch of jobs, to the queue.",
         discussion: """
-            Durations take ms, s, m, h (e.g. 250ms, 30s, 1h30m). With --idempotency-key, enqueueing \
+            Durations take ms, s, m, h, d (e.g. 250ms, 30s, 1h30m, 7d). With --idempotency-key, enqueueing \
             the same kind and args again returns the existing job; other kind or args exit 3.
 
             --batch reads one JSON object per line, all inserted in one transaction or none. Every \
@@ -31,7 +31,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the arguments from a JSON file.", valueName: "FILE"))
     var argsFile: String?
 
-    @Option(help: "The queue (default: the kind's).")
+    @Option(help: "The queue (default: default; each recovery stage has a queue of its own).")
     var queue: String?
 
     @Option(parsing: .unconditional, help: "0 to 9; lower runs first (default: the kind's).")

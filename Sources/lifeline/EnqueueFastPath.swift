@@ -90,6 +90,10 @@ enum EnqueueFastPath {
         text("--backoff", takesDashes: true) { $0.backoff = $1 },
         text("--idempotency-key") { $0.idempotencyKey = $1 },
         text("--batch") { $0.batch = $1 },
-        text("--db") { $0.store.db = $1 },
+        // An empty one goes to the parser, which refuses it.
+        Option(name: "--db") { command, value in
+            command.store.db = value
+            return !value.isEmpty
+        },
     ]
 }

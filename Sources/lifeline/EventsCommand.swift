@@ -23,7 +23,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Only events of the last D (e.g. 10m).", valueName: "D"))
     var since: String?
 
-    @Flag(help: "With --follow: start from the first event.")
+    @Flag(help: "Start from the first event (without --follow, the default too).")
     var all = false
 
     @Option(help: "Only events of this recovery server.")

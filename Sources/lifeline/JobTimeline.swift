@@ -10,6 +10,8 @@ struct JobTimeline {
         var start: Date
         var end: Date?
         var outcome: String?
+        /// Lost with its worker: it ended at some time before `end`, when its loss was recorded.
+        var endsByEnd = false
     }
 
     var enqueued: Date?
@@ -28,8 +30,9 @@ struct JobTimeline {
             case .completed, .retrying, .discarded, .cancelled, .released, .snoozed:
                 guard let last = attempts.indices.last, attempts[last].end == nil else { continue }
                 attempts[last].end = event.at
-                let error = event.data["error"]?.stringValue.map { ": \($0)" } ?? ""
-                attempts[last].outcome = (event.type == .retrying ? "failed" : event.type.rawValue) + error
+                let error = event.data["error"]?.stringValue
+                attempts[last].outcome = (event.type == .retrying ? "failed" : event.type.rawValue) + (error.map { ": \($0)" } ?? "")
+                attempts[last].endsByEnd = error?.hasPrefix(OutcomeChange.expiredLeaseError) == true
             case .cancelRequested, .retried, .pruned, .stateChanged, .stageIgnored:
                 continue
             }
@@ -40,7 +43,8 @@ struct JobTimeline {
         var lines = enqueued.map { ["  enqueued   \(LifelineJSON.formatTime($0))"] } ?? []
         for attempt in attempts {
             let start = LifelineJSON.formatTime(attempt.start)
-            let duration = DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
+            let duration = (attempt.endsByEnd ? "≤ " : "")
+                + DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
             let how = Table.cut(TerminalText.oneLine(attempt.outcome ?? "running"), to: 100)
             lines.append("  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)")
         }

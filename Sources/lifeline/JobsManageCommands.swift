@@ -37,7 +37,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Say which jobs would be retried; change nothing.")
     var dryRun = false
 
-    @Flag(help: "Print the retried jobs as JSON lines.")
+    @Flag(help: "Print the jobs retried (with --dry-run, those that would be) as JSON lines.")
     var json = false
 
     @OptionGroup var store: StoreOptions
@@ -52,19 +52,20 @@ struct JobsRetryCommand: AsyncParsableCommand {
     func run() async throws {
         let opened = try await store.openStore(creating: false)
         let output = Output.standardOutput
-        var targets = ids
         // Recovery stages are retried through their servers, never on their own.
+        let candidates: [Job]
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
             let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
             let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
-            targets = matching.filter { StageJobs.retryRefusal($0) == nil }.map(\.id)
+            candidates = matching.filter { StageJobs.retryRefusal($0) == nil }
             if !stages.isEmpty {
                 let what = stages.count == 1 ? "1 recovery stage job" : "\(stages.count) recovery stage jobs"
                 Output.standardError.writeLine("skipped \(what): their servers retry them (lifeline server retry NAME, or the action again)")
             }
         } else {
+            var found: [Job] = []
             var missing: [Int64] = []
             for id in ids {
                 guard let job = try await opened.jobs.jobGet(id) else {
@@ -72,23 +73,39 @@ struct JobsRetryCommand: AsyncParsableCommand {
                     continue
                 }
                 if let refusal = StageJobs.retryRefusal(job) { throw CLIFailure(.conflict, refusal) }
+                found.append(job)
             }
-            if !missing.isEmpty { throw CLIFailure(.notFound, "no job \(missing.map(String.init).joined(separator: ", "))") }
+            if !missing.isEmpty { throw CLIFailure.noJob(missing) }
+            candidates = found
         }
         if dryRun {
-            output.writeLine("would retry \(Self.jobs(targets.count))" + (targets.isEmpty ? "" : ": " + targets.sorted().map(String.init).joined(separator: " ")))
+            // What the retry would say: the jobs it would put back, and those it would refuse.
+            let retriable = candidates.filter { $0.state == .discarded || $0.state == .cancelled }
+            if json {
+                for job in retriable { try output.writeJSON(job) }
+            } else {
+                output.writeLine(
+                    "would retry \(Self.jobs(retriable.count))" + (retriable.isEmpty ? "" : ": " + retriable.map(\.id).sorted().map(String.init).joined(separator: " "))
+                )
+            }
+            try Self.refuse(Set(candidates.map(\.id)).subtracting(retriable.map(\.id)), would: true)
             return
         }
+        let targets = candidates.map(\.id)
         let retried = try await opened.jobs.jobRetry(targets)
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
             output.writeLine("retried \(Self.jobs(retried.count))")
         }
-        let skipped = Set(targets).subtracting(retried.map(\.id))
-        if !ids.isEmpty && !skipped.isEmpty {
-            throw CLIFailure(.conflict, "not retried (not discarded or cancelled): \(skipped.sorted().map(String.init).joined(separator: " "))")
-        }
+        if !ids.isEmpty { try Self.refuse(Set(targets).subtracting(retried.map(\.id)), would: false) }
+    }
+
+    /// Exit 3 naming the jobs given by id that are not retried.
+    private static func refuse(_ skipped: Set<Int64>, would: Bool) throws {
+        guard !skipped.isEmpty else { return }
+        let ids = skipped.sorted().map(String.init).joined(separator: " ")
+        throw CLIFailure(.conflict, "\(would ? "would not retry" : "not retried") (not discarded or cancelled): \(ids)")
     }
 }
 
@@ -112,21 +129,25 @@ struct JobsCancelCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let results = try await store.openStore(creating: false).jobs.jobCancel(ids)
-        let output = Output.standardOutput
+        let queue = try await store.openStore(creating: false)
+        // An id that names no job cancels nothing: invalid input changes nothing.
         var missing: [Int64] = []
+        for id in ids where try await queue.jobs.jobGet(id) == nil { missing.append(id) }
+        if !missing.isEmpty { throw CLIFailure.noJob(missing) }
+        let results = try await queue.jobs.jobCancel(ids)
+        let output = Output.standardOutput
         for id in ids {
             switch results[id] ?? .notFound {
             case .cancelled: output.writeLine("job \(id) cancelled")
             case .requested: output.writeLine("job \(id) is running: asked to stop")
             case .alreadyFinal(let state): output.writeLine("job \(id) is already \(state.rawValue)")
+            // Pruned since it was looked up.
             case .notFound: missing.append(id)
             }
         }
-        if !missing.isEmpty {
-            throw CLIFailure(.notFound, "no job \(missing.map(String.init).joined(separator: ", "))")
-        }
+        if !missing.isEmpty { throw CLIFailure.noJob(missing) }
     }
+
 }
 
 struct JobsPruneCommand: AsyncParsableCommand {

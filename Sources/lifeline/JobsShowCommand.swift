@@ -23,7 +23,7 @@ struct JobsShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await store.openReader()
-        guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id)") }
+        guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure.noJob([id]) }
         let events = try await opened.jobs.eventList(EventFilter(job: id))
         let output = Output.standardOutput
         if json {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LifelineQueue
+import LifelineSQLite
 
 @main
 struct Lifeline: AsyncParsableCommand {
@@ -31,6 +33,16 @@ struct Lifeline: AsyncParsableCommand {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         umask(0o077)
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // A command a person waits for says why it seems to hang; workers and `serve` wait
+        // their turn at the lock as part of their work.
+        if !["worker", "serve"].contains(arguments.first) {
+            SQLiteDatabase.onLongLockWait { holder, timeout in
+                let who = holder.map { "process \($0)" } ?? "another process"
+                Output.standardError.writeLine(
+                    "lifeline: waiting for the database: \(who) holds its writer lock (for up to \(DurationText.format(timeout)); LIFELINE_LOCK_TIMEOUT)"
+                )
+            }
+        }
         do {
             // The commonest command in scripts skips the parser's reflection when it can, and
             // on SQLite runs on this thread alone (see EnqueueOptions.run).

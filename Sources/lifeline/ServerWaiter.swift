@@ -6,6 +6,8 @@ import LifelineRecovery
 struct ServerWaiter {
     let servers: any ServerStore
     let timeout: Duration?
+    /// How long a job may wait unclaimed before the wait says so.
+    private static let unclaimedNotice: Duration = .seconds(5)
     private let bar = ProgressBar(output: .standardError)
 
     init(servers: any ServerStore, timeout: Duration?) {
@@ -21,10 +23,23 @@ struct ServerWaiter {
     func wait(_ name: String, until done: (ServerInfo?) -> Bool) async throws -> ServerInfo? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         defer { bar.finish() }
+        var unclaimedSince: ContinuousClock.Instant?
+        var toldUnclaimed = false
         while true {
             let server = try await servers.serverGet(name)
             if done(server) { return server }
             if let server { bar.draw(server) }
+            // A wait with no worker running would last for ever, silently: said once (on a
+            // terminal, the bar says it all along).
+            if server?.currentJobState == .available {
+                unclaimedSince = unclaimedSince ?? .now
+                if !toldUnclaimed, !bar.isDrawn, ContinuousClock.now - unclaimedSince! >= Self.unclaimedNotice {
+                    Output.standardError.writeLine("lifeline: \(name): its job waits for a worker; is one running? (lifeline worker)")
+                    toldUnclaimed = true
+                }
+            } else {
+                unclaimedSince = nil
+            }
             if let deadline, ContinuousClock.now >= deadline {
                 throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")")
             }
@@ -38,8 +53,10 @@ struct ServerWaiter {
 /// throughput and time left. Nothing is drawn when the output is not a terminal.
 final class ProgressBar: @unchecked Sendable {
     private let output: Output
-    private var samples: [(ContinuousClock.Instant, Int64)] = []
-    private var drawn = false
+    /// When the progress read changed, and to what: a stage's progress is written about once a
+    /// second, so a rate taken between redraws would fall between writes and leap at each.
+    private var changes: [(ContinuousClock.Instant, Int64)] = []
+    private(set) var isDrawn = false
 
     init(output: Output) {
         self.output = output
@@ -47,28 +64,43 @@ final class ProgressBar: @unchecked Sendable {
 
     func draw(_ server: ServerInfo) {
         guard output.isTerminal else { return }
-        let width = output.width ?? 80
-        output.write("\r\u{1B}[K" + Table.cut(line(server), to: width - 1))
-        drawn = true
+        let width = (output.width ?? 80) - 1
+        output.write("\r\u{1B}[K" + Table.cut(line(server, width: width), to: width))
+        isDrawn = true
     }
 
     func finish() {
-        if drawn { output.write("\r\u{1B}[K") }
+        if isDrawn { output.write("\r\u{1B}[K") }
     }
 
-    private func line(_ server: ServerInfo) -> String {
+    /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
+    private func line(_ server: ServerInfo, width: Int) -> String {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
-        if server.currentJobState == .retryable { text += " (retrying)" }
-        guard let progress = server.stageProgress else { return text }
-        text += " " + ProgressText.bar(done: progress.done, total: progress.total, width: 24)
-        samples.append((.now, progress.done))
-        samples = samples.filter { ContinuousClock.now - $0.0 < .seconds(5) }
-        if let first = samples.first, let rate = ProgressText.rate(from: first, to: (.now, progress.done)), rate > 0 {
-            let left = DurationText.format(.seconds(Int64(Double(progress.total - progress.done) / rate)))
-            text += " \(ProgressText.bytes(Int64(rate)))/s ETA \(left)"
+        switch server.currentJobState {
+        case .retryable?: text += " (retrying)"
+        case .available?: text += " (waiting for a worker)"
+        default: break
         }
-        return text
+        guard let progress = server.stageProgress else {
+            changes = []
+            return text
+        }
+        let now = ContinuousClock.now
+        // A new stage, or a retry, starts over.
+        if let last = changes.last?.1, progress.done < last { changes = [] }
+        if changes.last?.1 != progress.done { changes.append((now, progress.done)) }
+        // The last 10 s of changes, and at least the last two.
+        while changes.count > 2, now - changes[0].0 > .seconds(10) { changes.removeFirst() }
+        var speed = ""
+        if let first = changes.first, let last = changes.last, let rate = ProgressText.rate(from: first, to: last), rate > 0 {
+            let sinceLast = Double((now - last.0).milliseconds) / 1000
+            let left = max(Double(progress.total - progress.done) / rate - sinceLast, 0)
+            speed = " \(ProgressText.bytes(Int64(rate)))/s ETA \(DurationText.format(.seconds(Int64(left.rounded(.up)))))"
+        }
+        // The bar takes 7 columns besides its width: brackets, a space, the percentage.
+        let barWidth = min(max(width - text.count - speed.count - 8, 8), 24)
+        return text + " " + ProgressText.bar(done: progress.done, total: progress.total, width: barWidth) + speed
     }
 }
 

@@ -16,8 +16,9 @@ struct StoreCopyCommand: AsyncParsableCommand {
         commandName: "copy",
         abstract: "Copy every job, event, server, transition and queue setting, with their ids.",
         discussion: """
-            Stop every worker and command that writes to the source first: the copy checks the \
-            target's counts against the source's at the start, and fails if they differ. The \
+            Stop every worker and command that writes to the source first: at the end the copy \
+            checks the target's counts against the source's as they were at the start, and fails \
+            if they differ. The \
             target must hold no jobs (exit 3). The source is only read.
 
             Examples:

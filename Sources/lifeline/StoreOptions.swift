@@ -7,4 +7,8 @@ struct StoreOptions: ParsableArguments, StoreSelection {
         valueName: "PATH|URL"
     ))
     var db: String?
+
+    func validate() throws {
+        if db?.isEmpty == true { throw ValidationError("--db is empty: give a database file or a postgres:// URL") }
+    }
 }

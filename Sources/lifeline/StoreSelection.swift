@@ -108,7 +108,10 @@ extension StoreSelection {
     }
 
     private func requireDatabase() throws {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
+        var info = stat()
+        guard stat(databasePath, &info) == 0 else {
+            // A directory on the way that this user may not enter hides the file, not removes it.
+            if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
             throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (set LIFELINE_HOME or --db)")
         }
     }

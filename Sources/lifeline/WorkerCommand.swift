@@ -72,6 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
             await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: logger)
             return
         }
+        try await Self.warnOfUnknown(queueNames, in: opened, logger: logger)
         // A pool's writer claims and records for all its processes' slots.
         let configuration = WorkerConfiguration(
             queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
@@ -90,6 +91,16 @@ struct WorkerCommand: AsyncParsableCommand {
         fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
         if !clean { throw ExitCode(1) }
+    }
+
+    /// A queue named in --queues that nothing has used yet may be a typo: said once, at start
+    /// (it may also be a queue whose first job is still to come).
+    private static func warnOfUnknown(_ names: [String], in queue: OpenQueue, logger: Logger) async throws {
+        guard !names.isEmpty else { return }
+        let known = try await queue.jobs.queueList().map(\.name)
+        for name in names where !known.contains(name) {
+            logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+        }
     }
 
     /// Keeps freed memory for reuse: blocks under 8 MiB come from the allocator's arenas, and

@@ -92,7 +92,7 @@ struct FirstHourCLITests {
         defer { cli.removeAll() }
         try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
         let result = try cli.run(["jobs", "list", "--db", cli.home.path])
-        #expect(result.status == 1 && result.stderr.contains("is a directory; --db takes the database file's path"))
+        #expect(result.status == 64 && result.stderr.contains("is a directory; --db takes the database file's path"))
     }
 
     @Test("settings of an unknown queue are refused, naming the known ones, unless --create")

@@ -57,6 +57,15 @@ struct RunnerMessageTests {
         #expect(HandlerEnd.lost("gone").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == nil)
     }
 
+    @Test("an attempt stopped before its handler started ends as its stop says: a timeout spends the attempt")
+    func stoppedBeforeStart() {
+        let end = HandlerEnd.stoppedBeforeStart
+        #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
+        #expect(end.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
+        #expect(end.outcome(stoppedFor: .shutdown, timeout: .seconds(1)) == .released)
+        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
+    }
+
     @Test("a frame that is not a message is refused, saying what is wrong")
     func malformed() throws {
         let stop = RunnerMessage.stop(Self.key).frame
@@ -67,7 +76,7 @@ struct RunnerMessageTests {
             (Array(stop[4..<stop.count - 1]), "ends inside a field"),
             (Array(stop[4...]) + [0], "bytes follow the message"),
             (Array(run[4..<run.count - 3]), "ends inside a field"),
-            (Array(RunnerMessage.ended(Self.key, .notStarted).frame[4...].dropLast()) + [5], "no handler end is tagged 5"),
+            (Array(RunnerMessage.ended(Self.key, .notStarted).frame[4...].dropLast()) + [42], "no handler end is tagged 42"),
         ]
         for (bytes, reason) in cases {
             let error = #expect(throws: FrameReader.Malformed.self) { try RunnerMessage(frame: bytes[...]) }

@@ -128,4 +128,24 @@ struct RunningJobsTests {
         running.stop(secondKey, reason: .timeout)
         #expect(!running.mayStart(secondKey), "an attempt told to stop before it started does not start")
     }
+
+    @Test("an attempt whose job is claimed again here before it was stopped (the look at its lease came late) is stopped as its entry goes")
+    func displacedAttemptStopped() {
+        let running = RunningJobs()
+        var second = Self.job(1)
+        second.attempt += 1
+        var third = second
+        third.attempt += 1
+        let stops = Mutex(0)
+        running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
+        running.setStop(Self.key(1)) { stops.withLock { $0 += 1 } }
+        running.add([second], leaseStart: .now, lease: .seconds(30))
+        #expect(stops.withLock { $0 } == 1)
+        // One already told to stop is not told again.
+        let secondKey = AttemptKey(id: 1, attempt: second.attempt)
+        running.setStop(secondKey) { stops.withLock { $0 += 1 } }
+        running.stop(secondKey, reason: .leaseLost)
+        running.add([third], leaseStart: .now, lease: .seconds(30))
+        #expect(stops.withLock { $0 } == 2)
+    }
 }

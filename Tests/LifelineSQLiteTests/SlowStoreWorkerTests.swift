@@ -89,8 +89,10 @@ struct SlowStoreWorkerTests {
     func reclaimWaitsForStop() async throws {
         let run = try await Self.reclaim(holdingOn: .seconds(1))
         let ended = try #require(run.firstEnded, "the worker ended while its first attempt still ran")
-        let second = try #require(run.started.first { $0.attempt == 2 })
-        #expect(second.at >= ended, "attempt 2 started \(ended - second.at) before attempt 1 ended")
+        // Attempt 2, or, on a machine so busy that attempt 2 was stopped for its lease while
+        // held, attempt 3.
+        let next = try #require(run.started.first { $0.attempt >= 2 })
+        #expect(next.at >= ended, "attempt \(next.attempt) started \(ended - next.at) before attempt 1 ended")
         let messages = run.log.messages.withLock { $0 }
         #expect(messages.contains { $0.contains("this one starts once it has ended") })
         // Attempt 1's end is not written: its job was claimed again, so its lease is gone.

@@ -59,8 +59,12 @@ public struct OutcomeChange: Sendable {
 
     /// The outcome recorded for a job whose worker stopped renewing its lease.
     public static func expiredLease(of job: Job) -> JobOutcome {
-        job.cancelRequested ? .cancelled : .failed(error: "lease expired: worker \(job.leaseOwner ?? "?") stopped renewing it")
+        job.cancelRequested ? .cancelled : .failed(error: "\(expiredLeaseError): worker \(job.leaseOwner ?? "?") stopped renewing it")
     }
+
+    /// How the error of an attempt lost with its worker begins: when it ended is not known,
+    /// only that it was before its lease ran out.
+    public static let expiredLeaseError = "lease expired"
 
     /// The error to append, as the JSON text stored in the job's `errors` array.
     public func newErrorJSON() throws -> String? {

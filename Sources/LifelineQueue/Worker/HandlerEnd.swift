@@ -15,6 +15,11 @@ public enum HandlerEnd: Sendable, Hashable {
     /// nothing is recorded and its lease runs out, as if the worker had died.
     case lost(String)
 
+    /// An attempt the worker stopped before its handler started: recorded as the stop says (a
+    /// timeout fails it, a cancel cancels it, a shutdown releases it). A timeout spends the
+    /// attempt, or a job whose timeout is shorter than the worker's start could come back for ever.
+    static let stoppedBeforeStart = HandlerEnd.threw("stopped before it started")
+
     init(error: any Error) {
         switch error {
         case JobFailure.permanent(let message): self = .threwPermanent(message)

@@ -18,9 +18,8 @@ enum RunnerMessage: Sendable, Hashable {
         case run, stop, progress, ended
     }
 
-    /// Numbered explicitly: the number of an end no longer sent (5) is not given to another.
     private enum EndTag: UInt8 {
-        case returned = 0, returnedNothing = 1, threw = 2, threwPermanent = 3, threwRetryAfter = 4, notStarted = 6, lost = 7
+        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost
     }
 
     /// The message as one frame, its length first.

@@ -71,13 +71,18 @@ final class RunningJobs: Sendable {
     /// Adds claimed attempts whose leases the store counts from no earlier than `leaseStart`;
     /// their timeouts count from now, as the claim commits. Returns whether one of them needs
     /// its deadlines looked at before the look planned: a job's timeout or lease is rarely the
-    /// earliest, and a look for every claim would cost the claims.
+    /// earliest, and a look for every claim would cost the claims. An earlier attempt of one of
+    /// the jobs whose handler still runs here lost its lease without being stopped (the look
+    /// came too late): it is stopped now, as its entry goes.
     @discardableResult
     func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration) -> Bool {
         let now = ContinuousClock.now
+        var displaced: [@Sendable () -> Void] = []
+        defer { for stop in displaced { stop() } }
         return state.withLock { state in
             var earlier = false
             for job in jobs {
+                if let old = state.entries[job.id], old.stopReason == nil, let stop = old.stop { displaced.append(stop) }
                 state.claims += 1
                 let entry = Entry(
                     attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout

@@ -21,6 +21,8 @@ public final class Worker: Sendable {
     private let finisher: Finisher
     private let runner: any AttemptRunner
     private let stopping = StopFlag()
+    /// Set when asked to shut down a second time: the grace period is over.
+    private let hurrying = StopFlag()
     /// The slots held for claims made and not yet committed.
     private let claimingSlots = Mutex(0)
     /// A job claimed again while its last attempt is still being stopped here waits for that
@@ -66,6 +68,7 @@ public final class Worker: Sendable {
             logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
                 "running": "\(running.count)",
             ])
+            hurrying.set()
             running.stopAll(reason: .shutdown)
         }
         doorbell.ring()
@@ -220,7 +223,7 @@ public final class Worker: Sendable {
     /// end is recorded (or, its process lost, left to its lease).
     private func finishOrRelease() async {
         let deadline = ContinuousClock.now + configuration.grace
-        while running.count > 0, ContinuousClock.now < deadline {
+        while running.count > 0, ContinuousClock.now < deadline, !hurrying.isSet {
             await doorbell.wait(timeout: deadline - .now)
         }
         guard running.count > 0 else { return }
@@ -268,9 +271,10 @@ public final class Worker: Sendable {
     private func launch(_ job: Job) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         // One held while an earlier attempt was stopped may have been stopped itself (timed
-        // out, cancelled, its lease lost) or its job claimed again meanwhile: it never runs.
+        // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
+        // may have timed out already: it never runs, and ends as its stop says.
         guard running.mayStart(key) else {
-            ended(job, .notStarted)
+            ended(job, .stoppedBeforeStart)
             return
         }
         // Building a logger with the job's metadata costs more than running a no-op job:

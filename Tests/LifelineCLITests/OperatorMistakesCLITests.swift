@@ -1,0 +1,123 @@
+import Foundation
+import LifelineQueue
+import LifelineTestKit
+import Testing
+
+@Suite("An operator's mistakes: one clear line, the contract's exit code, nothing changed")
+struct OperatorMistakesCLITests {
+    /// The number of events: every change writes at least one.
+    static func eventCount(_ cli: CLIRunner) throws -> Int {
+        try cli.json(["events", "--json"]).count
+    }
+
+    @Test("jobs cancel with an id that names no job cancels none of the others")
+    func cancelWithMissingId() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let job = try cli.enqueue(["noop", "--delay", "1h"])
+        let before = try Self.eventCount(cli)
+        let result = try cli.run(["jobs", "cancel", "\(job)", "999"])
+        #expect(result.status == 4 && result.stderr == "lifeline: no job 999\n" && result.stdout.isEmpty, "\(result)")
+        #expect(try Self.eventCount(cli) == before)
+        #expect(try cli.job(job)["state"] == "scheduled")
+        #expect(try cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
+    }
+
+    @Test("jobs retry --dry-run says what the retry would: the jobs it refuses (exit 3), and JSON lines with --json")
+    func retryDryRunAsTheRetry() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let waiting = try cli.enqueue(["noop", "--delay", "1h"])
+        let cancelled = try cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        let before = try Self.eventCount(cli)
+        let dry = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)", "--dry-run"])
+        #expect(dry.status == 3, "\(dry)")
+        #expect(dry.stdout == "would retry 1 job: \(cancelled)\n")
+        #expect(dry.stderr == "lifeline: would not retry (not discarded or cancelled): \(waiting)\n")
+        let real = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"])
+        #expect(real.status == 3 && real.stderr == "lifeline: not retried (not discarded or cancelled): \(waiting)\n", "\(real)")
+        #expect(try Self.eventCount(cli) > before)
+        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        let json = try cli.run(["jobs", "retry", "--state", "cancelled", "--dry-run", "--json"])
+        #expect(json.status == 0)
+        let ids = json.lines.map { try? JSONValue(parsing: $0)["id"]?.intValue }
+        #expect(ids == [cancelled], "\(json.stdout)")
+    }
+
+    @Test("a negative number is called one, not a missing value", arguments: [
+        ["jobs", "show", "-1"], ["queues", "limit", "default", "-1"], ["events", "--after", "-5"], ["worker", "--processes", "-1"],
+    ])
+    func negativeNumbers(arguments: [String]) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: negative numbers are not accepted: -"), "\(result.stderr)")
+    }
+
+    @Test("an empty --db, and a directory where the database belongs, are usage errors")
+    func badDatabasePaths() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let empty = try cli.run(["enqueue", "noop", "--db", ""])
+        #expect(empty.status == 64 && empty.stderr.contains("--db is empty"), "\(empty.stderr)")
+        try FileManager.default.createDirectory(at: cli.home.appendingPathComponent("lifeline.db"), withIntermediateDirectories: true)
+        let directory = try cli.run(["enqueue", "noop"])
+        #expect(directory.status == 64 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
+    }
+
+    @Test("a home that cannot be made says what the system said")
+    func homeNotMade() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": "/proc/no/such"])
+        #expect(result.status == 1 && result.stderr == "lifeline: cannot create /proc/no/such: No such file or directory\n", "\(result.stderr)")
+    }
+
+    @Test("a write that waits for another process's writer lock says so after a second, naming it, then goes on")
+    func lockWaitSaid() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [cli.home.appendingPathComponent("lifeline.db-writer").path, "sleep", "3"]
+        try holder.run()
+        defer { holder.terminate() }
+        // flock has the lock once its child runs.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains(" \(holder.processIdentifier) ") != true {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let enqueue = try cli.start(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "20s"])
+        #expect(try await enqueue.waitForExit() == 0, "\(enqueue.stderr)")
+        #expect(
+            enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 20s; LIFELINE_LOCK_TIMEOUT)\n",
+            "\(enqueue.stderr)"
+        )
+        #expect(try cli.jobCount() == 2)
+    }
+
+    @Test("a worker told to serve a queue nothing has used says so once, naming the known ones")
+    func workerQueueTypo() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop", "--queue", "nightly"])
+        let result = try cli.run(["worker", "--queues", "nightyl", "--drain"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
+    }
+
+    @Test("a wait for a server whose job no worker takes says so, once")
+    func waitWithoutWorker() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try cli.run(["server", "create", "web-1"]).status == 0)
+        let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s"])
+        #expect(try await wait.waitForExit() == 1)
+        let lines = wait.stderr.split(separator: "\n")
+        #expect(lines.first == "lifeline: web-1: its job waits for a worker; is one running? (lifeline worker)", "\(wait.stderr)")
+        #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still") == true, "\(wait.stderr)")
+    }
+}
