@@ -101,7 +101,8 @@ final class BlockingConnection: @unchecked Sendable {
             lastFailure = (error as? PostgresStoreError)?.reason ?? PostgresErrorText.describe(error)
             // 100 ms doubling to 5 s: a restarting server is not hammered, and is found soon.
             retryAt = .now + min(.milliseconds(100) * (1 << min(failures - 1, 6)), .seconds(5))
-            if let error = error as? PSQLError, error.code == .server {
+            // The server answered: it refused, rather than could not be reached.
+            if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
                 throw PostgresStoreError.refused(location.description, lastFailure)
             }
             throw PostgresStoreError.unreachable(location.description, lastFailure)

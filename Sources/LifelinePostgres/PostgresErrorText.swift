@@ -13,6 +13,9 @@ public enum PostgresErrorText {
         if let underlying = error.underlying {
             return network(underlying)
         }
+        if error.code == .authMechanismRequiresPassword {
+            return "it asks for a password: set PGPASSWORD (or give it in the URL)"
+        }
         return "\(error.code)"
     }
 

@@ -32,6 +32,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         if let items = components.queryItems, !items.isEmpty {
             throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(items.map(\.name).joined(separator: ", ")))")
         }
+        if let port = components.port, !(1...65535).contains(port) {
+            throw PostgresLocationError("'\(shown)': port \(port) is not 1 to 65535")
+        }
         self.host = host
         port = components.port ?? 5432
         self.user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? user

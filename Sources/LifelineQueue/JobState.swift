@@ -27,6 +27,14 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     /// Cancelled by a user. Final until retried by hand.
     case cancelled
 
+    /// Whether a retry by hand takes a job from this state.
+    public var isRetriable: Bool { self == .discarded || self == .cancelled }
+
+    /// The refusal of a retry by hand of jobs in other states, as the CLI and the API say it.
+    public static func notRetried(_ ids: [Int64]) -> String {
+        "not retried (not discarded or cancelled): \(ids.sorted().map(String.init).joined(separator: " "))"
+    }
+
     /// Final states carry a `finished_at` time; the others do not.
     public var isFinal: Bool {
         switch self {

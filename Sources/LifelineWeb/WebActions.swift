@@ -32,7 +32,7 @@ struct WebActions: Sendable {
         guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
         if let refusal = StageJobs.retryRefusal(job) { throw APIError(status: .conflict, message: refusal) }
         guard let retried = try await jobs.jobRetry([id]).first else {
-            throw APIError(status: .conflict, message: "job \(id) is \(job.state.rawValue), not discarded or cancelled")
+            throw APIError(status: .conflict, message: JobState.notRetried([id]))
         }
         return try APIResponse.json(retried)
     }
@@ -61,12 +61,24 @@ struct WebActions: Sendable {
         guard let action = actionName.flatMap(ServerAction.init(rawValue:)) else {
             throw APIError.badRequest("unknown action '\(actionName ?? "")'; actions: \(names.joined(separator: ", "))")
         }
-        let body = try await request.body.collect(upTo: 64 << 10)
+        let body = try await Self.collect(request.body, upTo: 64 << 10)
         let options = body.readableBytes == 0 ? JSONValue.object([:]) : try Self.parse(body)
         let result = try await servers.serverAct(
             name, action: action, recoveryPoint: options["recovery_point"]?.stringValue, idempotencyKey: options["idempotency_key"]?.stringValue
         )
         return try APIResponse.json(result, status: result.existing ? .ok : .accepted)
+    }
+
+    /// The request's body; one larger than `limit` is refused (413) rather than read on.
+    private static func collect(_ body: RequestBody, upTo limit: Int) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        for try await part in body {
+            guard collected.readableBytes + part.readableBytes <= limit else {
+                throw APIError(status: .contentTooLarge, message: "the body is larger than \(limit >> 10) KiB")
+            }
+            collected.writeImmutableBuffer(part)
+        }
+        return collected
     }
 
     private static func parse(_ body: ByteBuffer) throws -> JSONValue {

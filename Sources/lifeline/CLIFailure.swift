@@ -65,16 +65,16 @@ struct CLIFailure: Error, CustomStringConvertible {
         // A list of valid values comes one per line ("- value"): keep it, on the one line.
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
         var oneLine = lines.first ?? message
+        // The parser reads "-1" as an option: an unknown one, or one that takes the value it stood for.
+        if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for") || oneLine.hasPrefix("Unknown option '-"),
+           let negative = CommandLine.arguments.dropFirst().first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
+        {
+            return (code, "negative numbers are not accepted: \(negative) (see --help)")
+        }
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
         {
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
-        }
-        // The parser reads "-1" as an option, and then misses the value it stood for.
-        if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for"),
-           let negative = CommandLine.arguments.dropFirst().first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
-        {
-            return (code, "negative numbers are not accepted: \(negative) (see --help)")
         }
         if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
             oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"

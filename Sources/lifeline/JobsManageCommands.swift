@@ -43,6 +43,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
+        try JobIDs.check(ids)
         guard ids.isEmpty != (state == nil) else { throw ValidationError("give job ids or --state, not both or neither") }
         if state == nil && (kind != nil || queue != nil || since != nil) {
             throw ValidationError("--kind, --queue and --since go with --state")
@@ -67,7 +68,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         } else {
             var found: [Job] = []
             var missing: [Int64] = []
-            for id in ids {
+            for id in JobIDs.distinct(ids) {
                 guard let job = try await opened.jobs.jobGet(id) else {
                     missing.append(id)
                     continue
@@ -76,19 +77,19 @@ struct JobsRetryCommand: AsyncParsableCommand {
                 found.append(job)
             }
             if !missing.isEmpty { throw CLIFailure.noJob(missing) }
+            // One job that cannot be retried, and none is: invalid input changes nothing.
+            let refused = found.filter { !$0.state.isRetriable }.map(\.id)
+            if !refused.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(refused)) }
             candidates = found
         }
         if dryRun {
-            // What the retry would say: the jobs it would put back, and those it would refuse.
-            let retriable = candidates.filter { $0.state == .discarded || $0.state == .cancelled }
             if json {
-                for job in retriable { try output.writeJSON(job) }
+                for job in candidates { try output.writeJSON(job) }
             } else {
                 output.writeLine(
-                    "would retry \(Self.jobs(retriable.count))" + (retriable.isEmpty ? "" : ": " + retriable.map(\.id).sorted().map(String.init).joined(separator: " "))
+                    "would retry \(Self.jobs(candidates.count))" + (candidates.isEmpty ? "" : ": " + candidates.map(\.id).sorted().map(String.init).joined(separator: " "))
                 )
             }
-            try Self.refuse(Set(candidates.map(\.id)).subtracting(retriable.map(\.id)), would: true)
             return
         }
         let targets = candidates.map(\.id)
@@ -98,15 +99,11 @@ struct JobsRetryCommand: AsyncParsableCommand {
         } else {
             output.writeLine("retried \(Self.jobs(retried.count))")
         }
-        if !ids.isEmpty { try Self.refuse(Set(targets).subtracting(retried.map(\.id)), would: false) }
+        // Changed by another process since it was read.
+        let skipped = Set(targets).subtracting(retried.map(\.id))
+        if !ids.isEmpty && !skipped.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(Array(skipped))) }
     }
 
-    /// Exit 3 naming the jobs given by id that are not retried.
-    private static func refuse(_ skipped: Set<Int64>, would: Bool) throws {
-        guard !skipped.isEmpty else { return }
-        let ids = skipped.sorted().map(String.init).joined(separator: " ")
-        throw CLIFailure(.conflict, "\(would ? "would not retry" : "not retried") (not discarded or cancelled): \(ids)")
-    }
 }
 
 extension JobsRetryCommand {
@@ -128,8 +125,13 @@ struct JobsCancelCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        try JobIDs.check(ids)
+    }
+
     func run() async throws {
         let queue = try await store.openStore(creating: false)
+        let ids = JobIDs.distinct(ids)
         // An id that names no job cancels nothing: invalid input changes nothing.
         var missing: [Int64] = []
         for id in ids where try await queue.jobs.jobGet(id) == nil { missing.append(id) }

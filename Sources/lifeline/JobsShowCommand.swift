@@ -21,6 +21,10 @@ struct JobsShowCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    func validate() throws {
+        try JobIDs.check([id])
+    }
+
     func run() async throws {
         let opened = try await store.openReader()
         guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure.noJob([id]) }

@@ -50,6 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // An IPv6 address may come in brackets, as a URL writes it (and as this prints it).
+        let host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         guard Self.isLoopback(host) || Environment.value("LIFELINE_TOKEN") != nil else {
             throw CLIFailure(
                 .invalidInput, "--host \(host) can be reached from other machines: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
@@ -59,7 +61,6 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap(WorkerLogging.handler)
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
-        let host = host
         try await WebServer.run(
             api: WebAPI(
                 jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host),

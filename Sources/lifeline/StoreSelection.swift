@@ -44,6 +44,10 @@ extension StoreSelection {
 
     /// The PostgreSQL location, when the queue is in PostgreSQL.
     func postgresLocation() throws -> PostgresLocation? {
+        // Another scheme would be taken for a file path, and its "directory" reported missing.
+        if let named, !PostgresLocation.isURL(named), let scheme = named.firstMatch(of: #/^([A-Za-z][A-Za-z0-9+.-]*):\/\//#) {
+            throw CLIFailure(.invalidInput, "--db: '\(scheme.1)://' is not supported; give a file path or a postgres:// URL")
+        }
         guard let named, PostgresLocation.isURL(named) else { return nil }
         do {
             return try PostgresLocation(url: named, environment: ProcessInfo.processInfo.environment)

@@ -23,36 +23,50 @@ struct OperatorMistakesCLITests {
         #expect(try cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
     }
 
-    @Test("jobs retry --dry-run says what the retry would: the jobs it refuses (exit 3), and JSON lines with --json")
-    func retryDryRunAsTheRetry() throws {
+    @Test("jobs retry with one id it cannot retry retries none (exit 3); --dry-run says the same, and lists JSON lines with --json")
+    func retryAllOrNothing() throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let waiting = try cli.enqueue(["noop", "--delay", "1h"])
         let cancelled = try cli.enqueue(["noop", "--delay", "1h"])
-        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        #expect(try cli.run(["jobs", "cancel", "\(cancelled)", "\(cancelled)"]).stdout == "job \(cancelled) cancelled\n", "an id given twice is one job")
         let before = try Self.eventCount(cli)
-        let dry = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)", "--dry-run"])
-        #expect(dry.status == 3, "\(dry)")
-        #expect(dry.stdout == "would retry 1 job: \(cancelled)\n")
-        #expect(dry.stderr == "lifeline: would not retry (not discarded or cancelled): \(waiting)\n")
-        let real = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"])
-        #expect(real.status == 3 && real.stderr == "lifeline: not retried (not discarded or cancelled): \(waiting)\n", "\(real)")
-        #expect(try Self.eventCount(cli) > before)
-        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        for arguments in [["--dry-run"], []] {
+            let result = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
+            #expect(result.status == 3 && result.stdout.isEmpty, "\(result)")
+            #expect(result.stderr == "lifeline: not retried (not discarded or cancelled): \(waiting)\n")
+        }
+        #expect(try Self.eventCount(cli) == before)
+        #expect(try cli.job(cancelled)["state"] == "cancelled")
         let json = try cli.run(["jobs", "retry", "--state", "cancelled", "--dry-run", "--json"])
         #expect(json.status == 0)
         let ids = json.lines.map { try? JSONValue(parsing: $0)["id"]?.intValue }
         #expect(ids == [cancelled], "\(json.stdout)")
+        #expect(try cli.run(["jobs", "retry", "\(cancelled)", "--dry-run"]).stdout == "would retry 1 job: \(cancelled)\n")
     }
 
-    @Test("a negative number is called one, not a missing value", arguments: [
+    @Test("a negative number is called one, not a missing value or an unknown option", arguments: [
         ["jobs", "show", "-1"], ["queues", "limit", "default", "-1"], ["events", "--after", "-5"], ["worker", "--processes", "-1"],
+        ["jobs", "cancel", "3", "-1"],
     ])
     func negativeNumbers(arguments: [String]) throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let result = try cli.run(arguments)
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: negative numbers are not accepted: -"), "\(result.stderr)")
+    }
+
+    @Test("an id no job can have, and a --db that is neither a file nor a PostgreSQL URL, are usage errors", arguments: [
+        (["jobs", "show", "--", "-1"], "a job id is a positive whole number, not -1"),
+        (["jobs", "cancel", "0"], "a job id is a positive whole number, not 0"),
+        (["jobs", "list", "--db", "mysql://lifeline@127.0.0.1/x"], "--db: 'mysql://' is not supported; give a file path or a postgres:// URL"),
+        (["jobs", "list", "--db", "postgres://lifeline@127.0.0.1:99999/x"], "port 99999 is not 1 to 65535"),
+    ])
+    func usageErrors(arguments: [String], message: String) throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
     }
 
     @Test("an empty --db, and a directory where the database belongs, are usage errors")

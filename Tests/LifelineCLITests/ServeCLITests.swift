@@ -137,7 +137,9 @@ struct ServeCLITests {
         #expect(retried.status == 200 && retried.body["state"] == "available")
         #expect(try cli.job(failed)["state"] == "available")
         let again = try await server.post("/api/jobs/\(failed)/retry", token: token)
-        #expect(again.status == 409 && again.body["error"]?.stringValue?.contains("not discarded or cancelled") == true)
+        let cliAgain = try cli.run(["jobs", "retry", "\(failed)"])
+        #expect(again.status == 409 && cliAgain.status == 3)
+        #expect(cliAgain.stderr == "lifeline: \(try #require(again.body["error"]?.stringValue))\n", "the CLI's refusal, word for word")
 
         #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "cancelled"])
         #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).status == 409)
@@ -156,6 +158,8 @@ struct ServeCLITests {
         #expect(try await server.post("/api/servers/web-1/explode", token: token).status == 400)
         #expect(try await server.post("/api/servers/nope/failover", token: token).status == 404)
         #expect(try await server.post("/api/servers/web-1/failover", token: token, body: "[1]").status == 400)
+        let large = try await server.post("/api/servers/web-1/failover", token: token, body: "{\"a\": \"" + String(repeating: "x", count: 100_000) + "\"}")
+        #expect(large.status == 413 && large.body["error"] == "the body is larger than 64 KiB", "\(large)")
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
     }
 
@@ -285,6 +289,9 @@ struct ServeCLITests {
         defer { cli.removeAll() }
         let open = try cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
         #expect(open.status == 64 && open.stderr.contains("set LIFELINE_TOKEN"))
+        // Loopback in brackets, as serve prints an IPv6 address, is loopback: it gets as far as the database.
+        let bracketed = try cli.run(["serve", "--host", "[::1]", "--port", "0"])
+        #expect(bracketed.status == 4, "\(bracketed.stderr)")
         let missing = try cli.run(["serve", "--port", "0"])
         #expect(missing.status == 4)
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))

@@ -107,7 +107,7 @@ struct RunningJobsTests {
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.remove([earlier.slot])
         #expect(running.count == 1)
-        #expect(running.mayStart(Self.key(1)))
+        #expect(running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
         let later = try #require(running.ended(Self.key(1)))
         running.remove([later.slot])
         #expect(running.count == 0)
@@ -121,12 +121,12 @@ struct RunningJobsTests {
         let secondKey = AttemptKey(id: 1, attempt: second.attempt)
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.add([second], leaseStart: .now, lease: .seconds(30))
-        #expect(!running.mayStart(Self.key(1)))
+        #expect(!running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
         #expect(running.ended(Self.key(1)) == nil)
         #expect(running.counts == (all: 1, handlers: 1), "the new attempt's handler is still to end")
-        #expect(running.mayStart(secondKey))
+        #expect(running.mayStart(secondKey, leaseMargin: .seconds(5)))
         running.stop(secondKey, reason: .timeout)
-        #expect(!running.mayStart(secondKey), "an attempt told to stop before it started does not start")
+        #expect(!running.mayStart(secondKey, leaseMargin: .seconds(5)), "an attempt told to stop before it started does not start")
     }
 
     @Test("an attempt whose job is claimed again here before it was stopped (the look at its lease came late) is stopped as its entry goes")
@@ -147,5 +147,18 @@ struct RunningJobsTests {
         running.stop(secondKey, reason: .leaseLost)
         running.add([third], leaseStart: .now, lease: .seconds(30))
         #expect(stops.withLock { $0 } == 2)
+    }
+
+    @Test("an attempt whose timeout or lease's end has come does not start, though no look at the deadlines has stopped it yet")
+    func mayNotStartPastItsTime() {
+        let running = RunningJobs()
+        running.add([Self.job(1, timeout: .zero)], leaseStart: .now, lease: .seconds(30))
+        running.add([Self.job(2)], leaseStart: .now - .seconds(26), lease: .seconds(30))
+        running.add([Self.job(3)], leaseStart: .now, lease: .seconds(30))
+        #expect(!running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
+        #expect(running.stopReason(Self.key(1)) == .timeout)
+        #expect(!running.mayStart(Self.key(2), leaseMargin: .seconds(5)))
+        #expect(running.stopReason(Self.key(2)) == .leaseLost)
+        #expect(running.mayStart(Self.key(3), leaseMargin: .seconds(5)))
     }
 }

@@ -51,9 +51,9 @@ struct SlowStoreWorkerTests {
     }
 
     /// Renewals never get through: attempt 1 is stopped before its 3 s lease runs out, but its
-    /// handler ignores the stop, and runs until the worker has claimed the job again (the lease
-    /// out) and `holdingOn` more. Later attempts return at once.
-    static func reclaim(holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
+    /// handler ignores the stop, and runs until the store shows the job as `until` says, and
+    /// `holdingOn` more. Later attempts return at once.
+    static func reclaim(until: @escaping @Sendable (Job) -> Bool, holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
         let store = try SlowStore()
         let times = Mutex<(firstEnded: ContinuousClock.Instant?, started: [(attempt: Int, at: ContinuousClock.Instant)])>((nil, []))
         let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
@@ -62,7 +62,7 @@ struct SlowStoreWorkerTests {
             // A task of its own, which the stop does not cancel.
             _ = await Task.detached {
                 let deadline = ContinuousClock.now + .seconds(60)
-                while try await store.jobGet(1)?.attempt == 1, ContinuousClock.now < deadline {
+                while let job = try await store.jobGet(1), !until(job), ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 try await Task.sleep(for: holdingOn)
@@ -87,7 +87,7 @@ struct SlowStoreWorkerTests {
 
     @Test("a job claimed again while its last attempt is still being stopped waits for it: a worker never runs two attempts at once")
     func reclaimWaitsForStop() async throws {
-        let run = try await Self.reclaim(holdingOn: .seconds(1))
+        let run = try await Self.reclaim(until: { $0.attempt >= 2 }, holdingOn: .seconds(1))
         let ended = try #require(run.firstEnded, "the worker ended while its first attempt still ran")
         // Attempt 2, or, on a machine so busy that attempt 2 was stopped for its lease while
         // held, attempt 3.
@@ -105,10 +105,9 @@ struct SlowStoreWorkerTests {
 
     @Test("an attempt held behind one being stopped, and stopped itself meanwhile (its lease lost too), never starts")
     func heldAttemptStoppedNeverStarts() async throws {
-        // Attempt 2 is held from its claim on. Its renewals fail too: it is stopped for its
-        // lease 2.5 s after its claim, and its lease runs out at 3 s, its last attempt spent,
-        // all before attempt 1 ends.
-        let run = try await Self.reclaim(holdingOn: .seconds(4), maxAttempts: 2)
+        // Attempt 2 is held from its claim on. Its renewals fail too: its lease runs out, its
+        // last attempt spent, before attempt 1 ends.
+        let run = try await Self.reclaim(until: { $0.state == .discarded }, holdingOn: .zero, maxAttempts: 2)
         #expect(run.started.map(\.attempt) == [1], "\(run.started.map(\.attempt))")
         let messages = run.log.messages.withLock { $0 }
         #expect(messages.contains { $0.contains("lease lost; the job was stopped and its attempt is not recorded here") }, "\(messages)")

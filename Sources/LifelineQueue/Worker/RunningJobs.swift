@@ -172,10 +172,17 @@ final class RunningJobs: Sendable {
         return taken?.ended
     }
 
-    /// Whether the attempt may start: the job's entry is still this attempt's, and nothing has
-    /// asked it to stop.
-    func mayStart(_ key: AttemptKey) -> Bool {
-        withEntry(key) { $0.stopReason == nil } ?? false
+    /// Whether the attempt may start: the job's entry is still this attempt's, nothing has asked
+    /// it to stop, and neither its timeout nor its lease's end less `leaseMargin` has come (the
+    /// look at the deadlines that would stop it may be held up). One whose time has come is
+    /// marked stopped for it.
+    func mayStart(_ key: AttemptKey, leaseMargin: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return withEntry(key) { entry in
+            if entry.stopReason == nil, entry.deadline <= now { entry.stopReason = .timeout }
+            if entry.stopReason == nil, entry.leaseDeadline - leaseMargin <= now { entry.stopReason = .leaseLost }
+            return entry.stopReason == nil
+        } ?? false
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {

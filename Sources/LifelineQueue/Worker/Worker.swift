@@ -273,7 +273,7 @@ public final class Worker: Sendable {
         // One held while an earlier attempt was stopped may have been stopped itself (timed
         // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
         // may have timed out already: it never runs, and ends as its stop says.
-        guard running.mayStart(key) else {
+        guard running.mayStart(key, leaseMargin: configuration.renewalInterval / 2) else {
             ended(job, .stoppedBeforeStart)
             return
         }
