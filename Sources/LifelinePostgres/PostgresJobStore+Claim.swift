@@ -22,7 +22,7 @@ extension PostgresJobStore {
         let answers = try transaction.connection.pipeline([
             expiredLeases(transaction.nowMs), promoteDueJobs(transaction.nowMs), queueSettings(request.queues),
         ])
-        try rescue(answers[0].map(Job.init(row:)), transaction)
+        try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
         let claimed = try ClaimFill.fill(
             request.limit, from: queues(answers[2], names: request.queues), room: { try room(in: $0.name, transaction) },
             claim: { queue, count in try claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
@@ -83,10 +83,12 @@ extension PostgresJobStore {
         return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
     }
 
+    /// A lease already run out is not waited for: this claim took it back, spares it, or
+    /// another host's claim is taking it.
     private static func nextWakeup(_ transaction: PostgresTransaction) throws -> Date? {
         let row = try transaction.connection.query("""
             SELECT (SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable')),
-                   (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')
+                   (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running' AND lease_expires_at >= \(transaction.nowMs))
             """).first
         guard let (due, expiry) = try row?.decode((Int64?, Int64?).self) else { return nil }
         return [due, expiry].compactMap { $0 }.min().map(Date.init(ms:))

@@ -75,13 +75,24 @@ public struct ClaimRequest: Sendable, Hashable {
     public var lease: Duration
     /// Attempts to record before claiming, each fenced as in ``JobStore/jobFinish(_:)``.
     public var finishes: [JobFinish]
+    /// Jobs whose handlers still run in the claiming worker: the claim does not take back their
+    /// leases, even run out (a machine too busy to stop them in time), so that the job, and the
+    /// next stage of its server, never start while they run there. The worker records or gives
+    /// up each attempt once its handler has ended. Another worker's claim takes them back as usual.
+    public var running: Set<Int64>
 
-    public init(owner: String, queues: [String], limit: Int, lease: Duration, finishes: [JobFinish] = []) {
+    public init(owner: String, queues: [String], limit: Int, lease: Duration, finishes: [JobFinish] = [], running: Set<Int64> = []) {
         self.owner = owner
         self.queues = queues
         self.limit = limit
         self.lease = lease
         self.finishes = finishes
+        self.running = running
+    }
+
+    /// Whether this claim leaves the job's run-out lease alone (see ``running``).
+    public func spares(_ job: Job) -> Bool {
+        job.leaseOwner == owner && running.contains(job.id)
     }
 }
 

@@ -18,7 +18,7 @@ extension SQLiteJobStore {
 
     private static func claim(_ request: ClaimRequest, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> ClaimResult {
         let finished = try finish(request.finishes, db, now: now, hook: hook)
-        try rescueExpiredLeases(db, now: now, hook: hook)
+        try rescueExpiredLeases(db, now: now, sparing: request, hook: hook)
         try promoteDueJobs(db, now: now)
         let claimed = try ClaimFill.fill(
             request.limit, from: QueueSettings.fetch(db, names: request.queues),
@@ -26,17 +26,18 @@ extension SQLiteJobStore {
             claim: { queue, count in try claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }
         )
         // A worker with free slots left waits; tell it until when at most.
-        let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db) : nil
+        let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db, now: now) : nil
         if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
         CrashPoint.check("claim.before-commit")
         return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
     }
 
-    private static func nextWakeup(_ db: Database) throws -> Date? {
+    /// A lease already run out is not waited for: this claim took it back, or spares it.
+    private static func nextWakeup(_ db: Database, now: Int64) throws -> Date? {
         let due = try Int64.fetchOne(db.cachedStatement(
             sql: "SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retryable')"))
         let expiry = try Int64.fetchOne(db.cachedStatement(
-            sql: "SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'"))
+            sql: "SELECT min(lease_expires_at) FROM jobs WHERE state = 'running' AND lease_expires_at >= ?"), arguments: [now])
         return [due, expiry].compactMap { $0 }.min().map(Date.init(ms:))
     }
 
@@ -71,13 +72,15 @@ extension SQLiteJobStore {
             """).execute(arguments: [now])
     }
 
-    /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is
-    /// recorded as failed, with the worker that held it.
-    static func rescueExpiredLeases(_ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws {
+    /// Takes back the jobs of workers that stopped renewing their leases, but those the claim
+    /// spares. The lost attempt is recorded as failed, with the worker that held it.
+    static func rescueExpiredLeases(
+        _ db: Database, now: Int64, sparing request: ClaimRequest, hook: (any JobFinishHook<SQLiteTransaction>)?
+    ) throws {
         let expired = try Job.fetchAll(
             db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )
-        for job in expired {
+        for job in expired where !request.spares(job) {
             try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, db, now: now, hook: hook)
         }
     }

@@ -55,6 +55,20 @@ enum ClaimChecks {
             #expect(stale.isEmpty, "the worker that lost its lease cannot finish the new attempt")
             #expect(try await store.jobGet(job.id)?.state == .running)
         },
+        .init(name: "a worker's claim leaves alone the run-out leases of jobs it says still run there; another's takes them back") { store, clock in
+            let job = try await store.jobInsert([JobFixtures.job()])[0].job
+            _ = try await store.jobClaim(JobFixtures.claim("busy", lease: .seconds(5)))
+            clock.advance(by: .seconds(6))
+            var mine = JobFixtures.claim("busy")
+            mine.running = [job.id]
+            let spared = try await store.jobClaim(mine)
+            #expect(spared.jobs.isEmpty && spared.nextWakeup == nil, "a lease run out and spared is not waited for")
+            #expect(try await store.jobGet(job.id)?.state == .running)
+            var theirs = JobFixtures.claim("other")
+            theirs.running = [job.id]
+            _ = try await store.jobClaim(theirs)
+            #expect(try await store.jobGet(job.id)?.state == .retryable, "only the lease's own worker spares it")
+        },
         .init(name: "an expired lease on the last attempt discards the job") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job(maxAttempts: 1)])[0].job
             _ = try await store.jobClaim(JobFixtures.claim("dead", lease: .seconds(1)))

@@ -52,7 +52,8 @@ struct SlowStoreWorkerTests {
 
     /// Renewals never get through: attempt 1 is stopped before its 3 s lease runs out, but its
     /// handler ignores the stop, and runs until the store shows the job as `until` says, and
-    /// `holdingOn` more. Later attempts return at once.
+    /// `holdingOn` more. Meanwhile another worker takes back each lease that runs out (this
+    /// worker leaves its own alone while their handlers run). Later attempts return at once.
     static func reclaim(until: @escaping @Sendable (Job) -> Bool, holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
         let store = try SlowStore()
         let times = Mutex<(firstEnded: ContinuousClock.Instant?, started: [(attempt: Int, at: ContinuousClock.Instant)])>((nil, []))
@@ -63,6 +64,9 @@ struct SlowStoreWorkerTests {
             _ = await Task.detached {
                 let deadline = ContinuousClock.now + .seconds(60)
                 while let job = try await store.jobGet(1), !until(job), ContinuousClock.now < deadline {
+                    if job.state == .running, let expiry = job.leaseExpiresAt, expiry < Date() {
+                        _ = try await store.jobClaim(ClaimRequest(owner: "another worker", queues: [], limit: 0, lease: .seconds(3)))
+                    }
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 try await Task.sleep(for: holdingOn)
@@ -114,5 +118,50 @@ struct SlowStoreWorkerTests {
         let job = try #require(try await run.store.jobGet(1))
         #expect(job.state == .discarded)
         #expect(job.attempt == 2)
+    }
+
+    @Test("a worker does not take back its own job while the job's handler, stopped for its lease, still runs there")
+    func ownRunOutLeaseLeftAlone() async throws {
+        let store = try SlowStore()
+        let (released, release) = AsyncStream<Void>.makeStream()
+        let runs = Mutex<[Int]>([])
+        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
+            let first = runs.withLock { runs in
+                runs.append(context.job.attempt)
+                return runs.count == 1
+            }
+            // A task of its own, which the stop does not cancel.
+            if first { await Task.detached { for await _ in released {} }.value }
+            return nil
+        }
+        var registry = JobRegistry()
+        registry.register(stubborn)
+        _ = try await store.jobInsert([NewJob(kind: "stubborn", backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(1)))])
+        let configuration = WorkerConfiguration(
+            concurrency: 2, lease: .seconds(1), grace: .zero, drain: true, cancellationGrace: .seconds(60), pruneInterval: nil
+        )
+        let worker = Worker(store: store, registry: registry, configuration: configuration, logger: LogRecord().logger)
+        let run = Task { try await worker.run() }
+        // Renewals never get through: the lease runs out 1 s after the claim.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            let expiry = try await store.jobGet(1)?.leaseExpiresAt
+            if !runs.withLock({ $0.isEmpty }), let expiry, expiry < Date() { break }
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .seconds(2))
+        // On a machine this busy an attempt can lose its lease before it starts, and never run:
+        // the first to run need not be attempt 1.
+        let first = try #require(runs.withLock { $0.first })
+        let held = try #require(try await store.jobGet(1))
+        #expect(held.state == .running && held.attempt == first && held.errors.count == first - 1, "\(held.state), attempt \(held.attempt)")
+        release.finish()
+        try await run.value
+        // Once its handler ended, the worker took the job back, recorded the lost attempt and ran it again.
+        let job = try #require(try await store.jobGet(1))
+        #expect(job.state == .completed && job.attempt > first, "\(job.state), attempt \(job.attempt)")
+        #expect(job.errors.count == job.attempt - 1 && job.errors.allSatisfy { $0.error.hasPrefix("lease expired") })
+        #expect(runs.withLock { $0 }.count == 2)
     }
 }

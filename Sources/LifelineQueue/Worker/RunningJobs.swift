@@ -111,6 +111,11 @@ final class RunningJobs: Sendable {
         }
     }
 
+    /// The jobs whose handler has not ended here (or is held behind one that has not).
+    func handlersRunning() -> Set<Int64> {
+        state.withLock { state in Set(state.entries.lazy.filter { !$0.value.handlerEnded }.map(\.key)) }
+    }
+
     /// The number of entries, and of those whose handler has not ended.
     var counts: (all: Int, handlers: Int) {
         state.withLock { state in (state.entries.count, state.entries.values.count { !$0.handlerEnded }) }
