@@ -50,8 +50,8 @@ public struct WebAPI: Sendable {
         router.get("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
         router.get("api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
         router.get("api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
-        router.get("api/servers/:name") { _, context in try await server(context.parameters.get("name")) }
-        router.get("api/servers/:name/history") { _, context in try await history(context.parameters.get("name")) }
+        router.get("api/servers/:name") { _, context in try await server(context.name) }
+        router.get("api/servers/:name/history") { _, context in try await history(context.name) }
         router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
         router.get("api/events/stream") { request, _ in try EventStream(jobs: jobs, tail: tail).response(request) }
         router.get("api/events/latest") { _, _ in

@@ -13,10 +13,10 @@ struct WebActions: Sendable {
         let actions = router.group("api").add(middleware: ActionGuard(token: token))
         actions.post("jobs/:id/retry") { _, context in try await retry(try Self.jobID(context)) }
         actions.post("jobs/:id/cancel") { _, context in try await cancel(try Self.jobID(context)) }
-        actions.post("queues/:name/pause") { _, context in try await pause(context.parameters.get("name"), true) }
-        actions.post("queues/:name/resume") { _, context in try await pause(context.parameters.get("name"), false) }
+        actions.post("queues/:name/pause") { _, context in try await pause(context.name, true) }
+        actions.post("queues/:name/resume") { _, context in try await pause(context.name, false) }
         actions.post("servers/:name/:action") { request, context in
-            try await act(context.parameters.get("name"), context.parameters.get("action"), request: request)
+            try await act(context.name, context.parameters.get("action"), request: request)
         }
     }
 
@@ -86,5 +86,13 @@ struct WebActions: Sendable {
             throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}")
         }
         return json
+    }
+}
+
+extension BasicRequestContext {
+    /// The route's `:name`, percent-decoded: a name is matched, and echoed in refusals, as
+    /// the CLI takes it.
+    var name: String? {
+        parameters.get("name").map { $0.removingPercentEncoding ?? $0 }
     }
 }

@@ -93,21 +93,30 @@ struct OperatorMistakesCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try cli.enqueue(["noop"])
+        // flock holds the lock for as long as cat waits for its input: until the test closes it.
         let holder = Process()
+        let input = Pipe()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [cli.home.appendingPathComponent("lifeline.db-writer").path, "sleep", "3"]
+        holder.arguments = [cli.home.appendingPathComponent("lifeline.db-writer").path, "cat"]
+        holder.standardInput = input
+        holder.standardOutput = FileHandle.nullDevice
         try holder.run()
         defer { holder.terminate() }
-        // flock has the lock once its child runs.
-        let deadline = ContinuousClock.now + .seconds(10)
+        // The limits are long: tests beside this one can hold its tasks up for tens of seconds.
+        let deadline = ContinuousClock.now + .seconds(120)
         while (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains(" \(holder.processIdentifier) ") != true {
             guard ContinuousClock.now < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let enqueue = try cli.start(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "20s"])
-        #expect(try await enqueue.waitForExit() == 0, "\(enqueue.stderr)")
+        let enqueue = try cli.start(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "5m"])
+        while !enqueue.stderr.contains("waiting for the database") {
+            guard ContinuousClock.now < deadline, enqueue.process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try input.fileHandleForWriting.close()
+        #expect(try await enqueue.waitForExit(timeout: .seconds(120)) == 0, "\(enqueue.stderr)")
         #expect(
-            enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 20s; LIFELINE_LOCK_TIMEOUT)\n",
+            enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 5m; LIFELINE_LOCK_TIMEOUT)\n",
             "\(enqueue.stderr)"
         )
         #expect(try cli.jobCount() == 2)

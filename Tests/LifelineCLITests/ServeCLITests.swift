@@ -94,6 +94,7 @@ struct ServeCLITests {
         ("/api/jobs/abc", 400, "a job id is a positive whole number"),
         ("/api/jobs/999", 404, "no job 999"),
         ("/api/servers/nope", 404, "no server 'nope'"),
+        ("/api/servers/..%2f..%2fetc", 404, "no server '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
         ("/nowhere", 404, "Not Found"),
     ])
