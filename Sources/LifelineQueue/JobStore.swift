@@ -75,8 +75,8 @@ public struct ClaimRequest: Sendable, Hashable {
     public var lease: Duration
     /// Attempts to record before claiming, each fenced as in ``JobStore/jobFinish(_:)``.
     public var finishes: [JobFinish]
-    /// Jobs whose handlers still run in the claiming worker: the claim does not take back their
-    /// leases, even run out (a machine too busy to stop them in time), so that the job, and the
+    /// Jobs whose handlers still run in the claiming worker (a worker names those whose leases
+    /// may have run out): the claim does not take back their leases, even run out (a machine too busy to stop them in time), so that the job, and the
     /// next stage of its server, never start while they run there. The worker records or gives
     /// up each attempt once its handler has ended. Another worker's claim takes them back as usual.
     public var running: Set<Int64>

@@ -88,7 +88,10 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 1 && result.stderr == "lifeline: cannot create /proc/no/such: No such file or directory\n", "\(result.stderr)")
     }
 
-    @Test("a write that waits for another process's writer lock says so after a second, naming it, then goes on")
+    @Test(
+        "a write that waits for another process's writer lock says so after a second, naming it, then goes on",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"), "needs flock(1) to hold the lock")
+    )
     func lockWaitSaid() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }

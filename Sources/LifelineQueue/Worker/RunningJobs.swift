@@ -53,6 +53,14 @@ final class RunningJobs: Sendable {
         var stop: (@Sendable () -> Void)?
         /// The handler has ended: there is nothing left to stop.
         var handlerEnded = false
+
+        /// Why the attempt must stop by `now`, if it must: it timed out, or its lease runs out
+        /// within `leaseMargin` (another worker may take it once it has).
+        func due(at now: ContinuousClock.Instant, leaseMargin: Duration) -> StopReason? {
+            if deadline <= now { return .timeout }
+            if leaseDeadline - leaseMargin <= now { return .leaseLost }
+            return nil
+        }
     }
 
     private struct State {
@@ -111,9 +119,18 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// The jobs whose handler has not ended here (or is held behind one that has not).
-    func handlersRunning() -> Set<Int64> {
-        state.withLock { state in Set(state.entries.lazy.filter { !$0.value.handlerEnded }.map(\.key)) }
+    /// The jobs whose handler has not ended here (or is held behind one that has not) and
+    /// whose lease may have run out: stopped for it, or past its end here (a lease counts here
+    /// from before the store counts it). Usually none, so a claim carries no set.
+    func handlersPastLease() -> Set<Int64> {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            var ids: Set<Int64> = []
+            for (id, entry) in state.entries where !entry.handlerEnded && (entry.stopReason == .leaseLost || entry.leaseDeadline <= now) {
+                ids.insert(id)
+            }
+            return ids
+        }
     }
 
     /// The number of entries, and of those whose handler has not ended.
@@ -134,13 +151,10 @@ final class RunningJobs: Sendable {
             var leaseEnding: [AttemptKey] = []
             var next = latest
             for (id, entry) in state.entries where entry.stopReason == nil {
-                let leaseEnds = entry.leaseDeadline - leaseMargin
-                if entry.deadline <= now {
-                    timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
-                } else if leaseEnds <= now {
-                    leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
-                } else {
-                    next = min(next, entry.deadline, leaseEnds)
+                switch entry.due(at: now, leaseMargin: leaseMargin) {
+                case .timeout?: timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
+                case .leaseLost?: leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
+                default: next = min(next, entry.deadline, entry.leaseDeadline - leaseMargin)
                 }
             }
             state.nextLook = next
@@ -184,8 +198,7 @@ final class RunningJobs: Sendable {
     func mayStart(_ key: AttemptKey, leaseMargin: Duration) -> Bool {
         let now = ContinuousClock.now
         return withEntry(key) { entry in
-            if entry.stopReason == nil, entry.deadline <= now { entry.stopReason = .timeout }
-            if entry.stopReason == nil, entry.leaseDeadline - leaseMargin <= now { entry.stopReason = .leaseLost }
+            entry.stopReason = entry.stopReason ?? entry.due(at: now, leaseMargin: leaseMargin)
             return entry.stopReason == nil
         } ?? false
     }

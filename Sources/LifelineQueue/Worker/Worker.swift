@@ -202,7 +202,7 @@ public final class Worker: Sendable {
         ticket.make(finished: finished, limit: limit)
         return ClaimRequest(
             owner: configuration.owner, queues: configuration.queues, limit: limit, lease: configuration.lease,
-            finishes: finished.map(\.finish), running: running.handlersRunning()
+            finishes: finished.map(\.finish), running: running.handlersPastLease()
         )
     }
 
