@@ -33,9 +33,10 @@ final class BlockingConnection: @unchecked Sendable {
         try pipeline([query])[0]
     }
 
-    /// Sends the statements one after another without waiting for each answer (the server
-    /// runs them in order), then waits for all: one round trip instead of one per statement.
-    /// Throws the first statement's error, if any failed.
+    /// Hands the statements over all at once, then waits for all: this thread waits once
+    /// instead of once per statement. postgres-nio sends each when the answer to the one before
+    /// has come, from its event loop, without waking this thread. Throws the first statement's
+    /// error, if any failed.
     @discardableResult
     func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
         let leading: [PostgresQuery] = (beginning ? ["BEGIN"] : []) + leading

@@ -97,16 +97,12 @@ extension PostgresJobStore {
     /// Scheduled and retryable jobs whose time has come become available. Rows another host
     /// is promoting are skipped, not waited for.
     private static func promoteDueJobs(_ now: Int64) -> PostgresQuery {
-        """
-        UPDATE jobs SET state = 'available'
-        WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= \(now)
-                     FOR UPDATE SKIP LOCKED)
-        """
+        "SELECT lifeline.promote_due_jobs(\(now))"
     }
 
     /// The running jobs of workers that stopped renewing their leases, locked.
     private static func expiredLeases(_ now: Int64) -> PostgresQuery {
-        "SELECT \(unescaped: Job.pgColumns) FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) FOR UPDATE SKIP LOCKED"
+        "SELECT \(unescaped: Job.pgColumns) FROM lifeline.expired_leases(\(now))"
     }
 
     /// Takes back the jobs of workers that stopped renewing their leases. The lost attempt is

@@ -77,24 +77,7 @@ extension PostgresJobStore {
                 "result": result.map { .string($0.canonicalText) } ?? .null,
             ]
         }).canonicalText
-        // The rows are locked in id order, as everywhere, so that two transactions never wait
-        // on each other's rows. json_to_recordset reads each entry's JSON once; `->>` would
-        // parse the entry again for every field.
-        let rows = try transaction.connection.query("""
-            WITH c AS (
-                SELECT * FROM json_to_recordset(\(entries)::json) AS e(id bigint, attempt int, owner text, result text)
-            ), fenced AS (
-                SELECT j.id, c.result FROM jobs j JOIN c ON j.id = c.id AND j.attempt = c.attempt AND j.lease_owner = c.owner
-                WHERE j.state = 'running' AND j.server IS NULL
-                ORDER BY j.id
-                FOR UPDATE OF j
-            )
-            UPDATE jobs j
-            SET state = 'completed', finished_at = \(transaction.nowMs), result = fenced.result, lease_owner = NULL, lease_expires_at = NULL,
-                cancel_requested = false
-            FROM fenced WHERE j.id = fenced.id
-            RETURNING j.id
-            """)
+        let rows = try transaction.connection.query("SELECT lifeline.complete_jobs(\(entries)::json, \(transaction.nowMs))")
         let completed = Set(try rows.map { try $0.decode(Int64.self) })
         for (finish, _) in completions where completed.contains(finish.id) {
             transaction.eventAppend(.completed, job: finish.id, server: nil, dataText: OutcomeChange.completedData(attempt: finish.attempt))
