@@ -90,7 +90,7 @@ public enum StageJobs {
                 }
                 let request = StageRequest(
                     stage: stage, server: args.server, machine: args.machine, disks: args.disks, diskSize: args.diskSize,
-                    recoveryPoint: args.recoveryPoint, attempt: context.job.attempt
+                    recoveryPoint: args.recoveryPoint, job: context.job.id, attempt: context.job.attempt
                 )
                 do {
                     let result = try await infrastructure().perform(request) { progress in

@@ -10,7 +10,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 5
+    static let version = 6
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -29,6 +29,10 @@ enum SchemaMigrations {
         migrator.registerMigration("v5-comparisons-not-lists") { db in
             try db.execute(sql: v5)
             try editJobsChecks(db)
+        }
+        migrator.registerMigration("v6-job-ids-never-reused") { db in
+            try db.execute(sql: "PRAGMA user_version = 6")
+            try makeJobIDsIncreasing(db)
         }
         return migrator
     }
@@ -215,32 +219,57 @@ enum SchemaMigrations {
         END;
         """
 
+    /// Job ids are never given twice: a stage attempt's fence token is its job id and attempt
+    /// (see `StageFence`), and a later stage must carry a larger one. Without AUTOINCREMENT,
+    /// SQLite gives a new row one more than the largest id left, so once the newest jobs were
+    /// pruned their ids came back. The keyword changes the table's definition only (the file's
+    /// format is the same, and the ids given so far are kept as a floor in `sqlite_sequence`),
+    /// so it is written into the definition in place, as the CHECKs of schema 5 are.
+    private static func makeJobIDsIncreasing(_ db: Database) throws {
+        try editJobsDefinition(db, from: "id               INTEGER PRIMARY KEY,", to: "id               INTEGER PRIMARY KEY AUTOINCREMENT,")
+        // The largest id known, pruned jobs' included where events or a server's history name them.
+        try db.execute(sql: """
+            INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'jobs', max(coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job) FROM events), 0),
+                               coalesce((SELECT max(job) FROM transitions), 0))
+            """)
+    }
+
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording
     /// only: every row already meets them and the file's format is the same, so the table's
     /// definition is edited in place, as SQLite documents for such changes, rather than copied
     /// row by row into a new table under the writer lock.
     private static func editJobsChecks(_ db: Database) throws {
+        try editJobsDefinition(
+            db,
+            from: "CHECK (state IN\n        ('scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled'))",
+            to: "CHECK (state = 'scheduled' OR state = 'available' OR state = 'running' OR state = 'retryable'\n"
+                + "        OR state = 'completed' OR state = 'discarded' OR state = 'cancelled')"
+        )
+        try editJobsDefinition(
+            db, from: "CHECK ((state IN ('completed', 'discarded', 'cancelled')) = (finished_at IS NOT NULL))",
+            to: "CHECK ((state = 'completed' OR state = 'discarded' OR state = 'cancelled') = (finished_at IS NOT NULL))"
+        )
+    }
+
+    /// Replaces `old` by `new` in the jobs table's definition, in place. Only for changes
+    /// that leave the file's format as it is.
+    private static func editJobsDefinition(_ db: Database, from old: String, to new: String) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
         // A build of SQLite that is defensive by default would refuse the edit.
         let defensive = lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 0)
         defer { if defensive > 0 { _ = lifeline_sqlite_set_defensive(UnsafeMutableRawPointer(db.sqliteConnection), 1) } }
-        try db.execute(sql: """
-            PRAGMA writable_schema = ON;
-            UPDATE sqlite_master SET sql = replace(replace(sql,
-                'CHECK (state IN
-                    (''scheduled'', ''available'', ''running'', ''retryable'', ''completed'', ''discarded'', ''cancelled''))',
-                'CHECK (state = ''scheduled'' OR state = ''available'' OR state = ''running'' OR state = ''retryable''
-                    OR state = ''completed'' OR state = ''discarded'' OR state = ''cancelled'')'),
-                'CHECK ((state IN (''completed'', ''discarded'', ''cancelled'')) = (finished_at IS NOT NULL))',
-                'CHECK ((state = ''completed'' OR state = ''discarded'' OR state = ''cancelled'') = (finished_at IS NOT NULL))')
-            WHERE type = 'table' AND name = 'jobs';
-            PRAGMA schema_version = \(version + 1);
-            PRAGMA writable_schema = OFF;
-            """)
-        // A definition worded otherwise than schema 1's would be left as it was: say so.
         let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'")
-        guard let definition, !definition.contains("state IN") else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the jobs table is not defined as Lifeline's schema 1 made it")
+        // A definition worded otherwise than the schema that made it would be left as it was: say so.
+        guard let definition, definition.contains(old) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the jobs table is not defined as Lifeline's schema made it")
         }
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        try db.execute(
+            sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'jobs'",
+            arguments: [definition.replacingOccurrences(of: old, with: new)]
+        )
+        try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+        try db.execute(sql: "PRAGMA writable_schema = OFF")
     }
 }

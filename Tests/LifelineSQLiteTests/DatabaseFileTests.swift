@@ -50,10 +50,7 @@ struct DatabaseFileTests {
         let raw = try Self.olderDatabase(path, upTo: "v3-queue-retention")
         try await raw.write { db in
             for (queue, state) in [("a", "available"), ("a", "available"), ("a", "scheduled"), ("b", "available")] {
-                try db.execute(sql: """
-                    INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
-                                      backoff_jitter, run_at, created_at) VALUES (?, 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0)
-                    """, arguments: [queue, state])
+                try Self.insertJob(db, queue: queue, state: state)
             }
         }
         try raw.close()
@@ -99,6 +96,27 @@ struct DatabaseFileTests {
         }
         let store = SQLiteJobStore(writer: pool)
         #expect(try await store.statsGet().counts["a"] == [.available: 1, .completed: 1, .cancelled: 1])
+    }
+
+    @Test("job ids are never given twice: not after the newest jobs are pruned, nor those pruned before schema 6")
+    func jobIDsNeverReused() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let raw = try Self.olderDatabase(path, upTo: "v5-comparisons-not-lists")
+        try await raw.write { db in
+            for _ in 1...3 { try Self.insertJob(db, queue: "a", state: "available") }
+            try db.execute(sql: "INSERT INTO events (at, type, job, data) VALUES (0, 'enqueued', 3, '{}')")
+            // Schema 5 gave a pruned newest job's id again.
+            try db.execute(sql: "DELETE FROM jobs WHERE id >= 2")
+        }
+        try raw.close()
+
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path))
+        #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 4, "job 3 is named by an event")
+        let pool = try SQLiteDatabase.openPool(path: path)
+        try await pool.write { try $0.execute(sql: "DELETE FROM jobs WHERE id = 4") }
+        #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 5)
     }
 
     @Test("schema 5's edit of the jobs table goes through on a connection that is defensive, and leaves it so")
@@ -198,6 +216,14 @@ struct DatabaseFileTests {
     }
 
     /// A database file of an older schema, as a build of that schema left it.
+    /// A job written as an older schema's store wrote it.
+    private static func insertJob(_ db: Database, queue: String, state: String) throws {
+        try db.execute(sql: """
+            INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
+                              backoff_jitter, run_at, created_at) VALUES (?, 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0)
+            """, arguments: [queue, state])
+    }
+
     private static func olderDatabase(_ path: String, upTo migration: String) throws -> DatabaseQueue {
         let raw = try DatabaseQueue(path: path)
         try SchemaMigrations.migrator.migrate(raw, upTo: migration)

@@ -25,6 +25,9 @@ struct ChunkedCopy {
     /// Holds the number of bytes of `destination` known to be written and synced.
     var checkpoint: URL
     var throttle: Throttle
+    /// The copy writes only inside its stage's fence: a newer attempt's entry waits for the
+    /// chunk in hand, and refuses the next.
+    var fence: StageFence
     /// Called before each chunk with its index in this run; throws to inject a failure.
     var beforeChunk: @Sendable (Int) throws -> Void
 
@@ -38,9 +41,20 @@ struct ChunkedCopy {
 
     private func copy(progress: (Int64) -> Void, cancellation: CancellationFlag) throws -> String {
         let total = try FileSystem.size(source)
-        if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
-        var offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
-        let output = try FileHandle(forUpdating: destination)
+        var offset: Int64 = 0
+        let output = try fence.hold { () throws -> FileHandle in
+            if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
+            offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
+            let output = try FileHandle(forUpdating: destination)
+            do {
+                // Bytes past the checkpoint may be torn: they are written again.
+                try output.truncate(atOffset: UInt64(offset))
+            } catch {
+                try? output.close()
+                throw error
+            }
+            return output
+        }
         defer { try? output.close() }
         let input = try FileHandle(forReadingFrom: source)
         defer { try? input.close() }
@@ -48,8 +62,6 @@ struct ChunkedCopy {
         // slower of the two, not their sum. Whatever happens, the thread is ended.
         let hasher = HashingThread()
         defer { _ = hasher.finish() }
-        // Bytes past the checkpoint may be torn: they are written again.
-        try output.truncate(atOffset: UInt64(offset))
         try output.seek(toOffset: 0)
         while let data = try output.read(upToCount: chunkSize), !data.isEmpty {
             try cancellation.check()
@@ -80,23 +92,27 @@ struct ChunkedCopy {
             while offset < total {
                 try cancellation.check()
                 try beforeChunk(chunk)
-                let data = try input.read(upToCount: chunkSize) ?? Data()
-                guard !data.isEmpty else { break }
-                hasher.add(data)
-                try output.write(contentsOf: data)
-                // The disk starts on this chunk now; the next checkpoint's sync waits for less.
-                _ = lifeline_start_writeback(output.fileDescriptor, offset, Int64(data.count))
-                CrashPoint.check("copy.mid-chunk")
-                offset += Int64(data.count)
-                throttle.pace(bytes: Int64(data.count))
-                if offset - synced >= Self.checkpointBytes || ContinuousClock.now - lastSync >= Self.checkpointInterval { try sync() }
+                let written = try fence.hold { () throws -> Int in
+                    let data = try input.read(upToCount: chunkSize) ?? Data()
+                    guard !data.isEmpty else { return 0 }
+                    hasher.add(data)
+                    try output.write(contentsOf: data)
+                    // The disk starts on this chunk now; the next checkpoint's sync waits for less.
+                    _ = lifeline_start_writeback(output.fileDescriptor, offset, Int64(data.count))
+                    CrashPoint.check("copy.mid-chunk")
+                    offset += Int64(data.count)
+                    if offset - synced >= Self.checkpointBytes || ContinuousClock.now - lastSync >= Self.checkpointInterval { try sync() }
+                    return data.count
+                }
+                guard written > 0 else { break }
+                throttle.pace(bytes: Int64(written))
                 chunk += 1
             }
-            try sync()
+            try fence.hold { try sync() }
         } catch {
             // A failure or a stop keeps what was copied; only a crash loses the bytes since
-            // the last checkpoint.
-            try? sync()
+            // the last checkpoint. A copy fenced off writes nothing more.
+            try? fence.hold { try sync() }
             throw error
         }
         return hasher.finish()

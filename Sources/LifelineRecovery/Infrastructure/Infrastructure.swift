@@ -41,22 +41,27 @@ public struct StageRequest: Sendable, Hashable, Codable {
     public var disks: Int
     public var diskSize: Int64
     public var recoveryPoint: String?
-    /// The job's attempt, for fault injection and logs.
+    /// The stage's job and attempt: together the attempt's fence token. A later stage or
+    /// attempt of the server always has a larger one (by job, then attempt), so an
+    /// infrastructure refuses an attempt's acts once a larger token has acted on its server:
+    /// an attempt whose lease ran out may still be running.
+    public var job: Int64
     public var attempt: Int
 
     enum CodingKeys: String, CodingKey {
-        case stage, server, machine, disks, attempt
+        case stage, server, machine, disks, job, attempt
         case diskSize = "disk_size"
         case recoveryPoint = "recovery_point"
     }
 
-    public init(stage: Stage, server: String, machine: String, disks: Int, diskSize: Int64, recoveryPoint: String?, attempt: Int) {
+    public init(stage: Stage, server: String, machine: String, disks: Int, diskSize: Int64, recoveryPoint: String?, job: Int64, attempt: Int) {
         self.stage = stage
         self.server = server
         self.machine = machine
         self.disks = disks
         self.diskSize = diskSize
         self.recoveryPoint = recoveryPoint
+        self.job = job
         self.attempt = attempt
     }
 }

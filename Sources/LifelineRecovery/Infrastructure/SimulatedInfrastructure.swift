@@ -39,8 +39,14 @@ public struct SimulatedInfrastructure: Infrastructure {
         }
         let failMidway = try injectFaults(request)
         let s = request.server
+        // Every act on the server's files happens inside the fence: a step of a copy holding
+        // it shared, anything else alone.
+        let fence = StageFence(file: layout.fence(s), server: s, token: .init(job: request.job, attempt: request.attempt))
         switch request.stage {
         case .create:
+            // Recovery points belong to the machine, written aside and renamed: a late run
+            // writes the same ones.
+            try fence.enter {}
             let generator = RecoveryPoints(layout: layout)
             let points = try await BlockingWork.run { cancellation in
                 try generator.ensure(machine: request.machine, disks: request.disks, size: request.diskSize, cancellation: cancellation)
@@ -48,42 +54,50 @@ public struct SimulatedInfrastructure: Infrastructure {
             return ["recovery_points": .array(points.map { .string($0) })]
         case .startVM:
             let point = try recoveryPoint(request)
-            try FileSystem.write(Data(point.utf8), to: layout.mount(s))
-            try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.vm(s))
+            try fence.enter {
+                try FileSystem.write(Data(point.utf8), to: layout.mount(s))
+                try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.vm(s))
+            }
             if failMidway { throw InjectedFault(stage: .startVM, why: "the VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .switchWorkload:
-            try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s))
+            try fence.enter { try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s)) }
             return nil
         case .finalize:
-            return try await finalize(request, failMidway: failMidway, progress: progress)
+            return try await finalize(request, fence: fence, failMidway: failMidway, progress: progress)
         case .cancelFailover, .release:
-            try FileSystem.remove(layout.workload(s))
-            try FileSystem.remove(layout.vm(s))
-            try FileSystem.remove(layout.hot(s))
-            try FileSystem.remove(layout.mount(s))
+            try fence.enter {
+                try FileSystem.remove(layout.workload(s))
+                try FileSystem.remove(layout.vm(s))
+                try FileSystem.remove(layout.hot(s))
+                try FileSystem.remove(layout.mount(s))
+            }
             return nil
         case .backup:
-            return try await backUp(request, failMidway: failMidway, progress: progress)
+            return try await backUp(request, fence: fence, failMidway: failMidway, progress: progress)
         case .powerOn:
-            guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
-                throw PermanentStageFailure("the VM of \(s) is gone")
+            try fence.enter {
+                guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
+                    throw PermanentStageFailure("the VM of \(s) is gone")
+                }
+                vm.state = "running"
+                try FileSystem.writeJSON(vm, to: layout.vm(s))
             }
-            vm.state = "running"
-            try FileSystem.writeJSON(vm, to: layout.vm(s))
             return nil
         case .startTest:
             let point = try recoveryPoint(request)
-            try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s))
+            try fence.enter { try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s)) }
             if failMidway { throw InjectedFault(stage: .startTest, why: "the test VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .stopTest:
-            try FileSystem.remove(layout.testVM(s))
+            try fence.enter { try FileSystem.remove(layout.testVM(s)) }
             return nil
         case .delete:
-            try FileSystem.remove(layout.server(s))
-            try FileSystem.remove(layout.backups(s))
-            try FileSystem.remove(layout.faults(s))
+            try fence.enter {
+                try FileSystem.remove(layout.server(s))
+                try FileSystem.remove(layout.backups(s))
+                try FileSystem.remove(layout.faults(s))
+            }
             return nil
         }
     }
@@ -103,22 +117,25 @@ public struct SimulatedInfrastructure: Infrastructure {
 
     /// Copies the mounted recovery point's disks to hot storage, resuming from checkpoints,
     /// and checks every copy's SHA-256 against the recovery point's.
-    private func finalize(_ request: StageRequest, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+    private func finalize(
+        _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
+    ) async throws -> JSONValue? {
         let s = request.server
-        guard let point = FileManager.default.contents(atPath: layout.mount(s).path).map({ String(decoding: $0, as: UTF8.self) }) else {
+        let mounted = try fence.enter { FileManager.default.contents(atPath: layout.mount(s).path) }
+        guard let point = mounted.map({ String(decoding: $0, as: UTF8.self) }) else {
             throw PermanentStageFailure("no recovery point is mounted for \(s)")
         }
         let source = layout.recoveryPoint(request.machine, point)
         let sums = layout.checksums(in: source)
         let hot = layout.hot(s)
         let (resumedFrom, copied) = try await copyDisks(
-            from: source, to: hot, disks: request.disks, stage: .finalize, failMidway: failMidway, progress: progress
+            from: source, to: hot, disks: request.disks, stage: .finalize, fence: fence, failMidway: failMidway, progress: progress
         )
         for index in 0..<request.disks {
             let name = SimulatedLayout.disk(index)
             guard copied[name] == sums[name] else {
                 // A corrupt copy is started over on the next attempt.
-                try FileSystem.remove(hot)
+                try fence.hold { try FileSystem.remove(hot) }
                 throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
             }
         }
@@ -126,24 +143,30 @@ public struct SimulatedInfrastructure: Infrastructure {
     }
 
     /// Powers the VM off and writes its disks to cloud storage with their checksums.
-    private func backUp(_ request: StageRequest, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
+    private func backUp(
+        _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
+    ) async throws -> JSONValue? {
         let s = request.server
-        guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
-            throw PermanentStageFailure("the VM of \(s) is gone")
+        try fence.enter {
+            guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
+                throw PermanentStageFailure("the VM of \(s) is gone")
+            }
+            vm.state = "stopped"
+            try FileSystem.writeJSON(vm, to: layout.vm(s))
         }
-        vm.state = "stopped"
-        try FileSystem.writeJSON(vm, to: layout.vm(s))
         let partial = layout.backups(s).appendingPathComponent("partial")
         let (_, sums) = try await copyDisks(
-            from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, failMidway: failMidway, progress: progress
+            from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, fence: fence, failMidway: failMidway, progress: progress
         )
-        for index in 0..<request.disks {
-            try FileSystem.remove(partial.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint"))
-        }
-        try layout.writeChecksums(sums, in: partial)
         let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
-        guard rename(partial.path, layout.backups(s).appendingPathComponent(id).path) == 0 else {
-            throw StageCheckFailure(message: "cannot seal backup \(id)")
+        try fence.hold {
+            for index in 0..<request.disks {
+                try FileSystem.remove(partial.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint"))
+            }
+            try layout.writeChecksums(sums, in: partial)
+            guard rename(partial.path, layout.backups(s).appendingPathComponent(id).path) == 0 else {
+                throw StageCheckFailure(message: "cannot seal backup \(id)")
+            }
         }
         return ["backup": .string(id), "sha256": .object(sums.mapValues { .string($0) })]
     }
@@ -151,7 +174,7 @@ public struct SimulatedInfrastructure: Infrastructure {
     /// Copies every disk, resuming each from its checkpoint; returns how many bytes were
     /// already there when this run started, and each copy's SHA-256.
     private func copyDisks(
-        from source: URL, to destination: URL, disks: Int, stage: Stage, failMidway: Bool,
+        from source: URL, to destination: URL, disks: Int, stage: Stage, fence: StageFence, failMidway: Bool,
         progress: @escaping @Sendable (StageProgress) -> Void
     ) async throws -> (resumedFrom: Int64, sums: [String: String]) {
         var sizes: [Int64] = []
@@ -167,7 +190,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             let name = SimulatedLayout.disk(index)
             let copy = ChunkedCopy(
                 source: source.appendingPathComponent(name), destination: destination.appendingPathComponent(name),
-                checkpoint: destination.appendingPathComponent(name + ".checkpoint"), throttle: throttle
+                checkpoint: destination.appendingPathComponent(name + ".checkpoint"), throttle: throttle, fence: fence
             ) { _ in
                 // An injected failure strikes after some progress, as real ones do.
                 if failMidway && chunksThisRun.withLock({ $0 }) >= 1 { throw InjectedFault(stage: stage, why: "failed midway") }

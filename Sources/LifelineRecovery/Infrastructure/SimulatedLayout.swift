@@ -10,6 +10,7 @@ import Foundation
 /// servers/S/hot/disk-0.img, *.checkpoint     finalized disks on high-performance storage
 /// servers/S/test-vm.json                     the temporary VM of a test failover
 /// cloud-backups/S/backup-…/disk-0.img, SHA256SUMS
+/// fences/S                                   the newest stage attempt that acted on S (see StageFence)
 /// ```
 struct SimulatedLayout {
     let root: URL
@@ -23,6 +24,7 @@ struct SimulatedLayout {
     func workload(_ server: String) -> URL { self.server(server).appendingPathComponent("workload") }
     func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
     func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
+    func fence(_ server: String) -> URL { root.appendingPathComponent("fences/\(server)") }
     func faults(_ server: String) -> URL { root.appendingPathComponent("faults/\(server)") }
     func faults(_ server: String, _ stage: Stage) -> URL { faults(server).appendingPathComponent("\(stage.rawValue).runs") }
 
