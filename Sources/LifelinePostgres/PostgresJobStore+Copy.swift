@@ -125,11 +125,17 @@ extension PostgresJobStore: CopyableStore {
             """)
     }
 
-    /// New rows are numbered after the copied ones.
+    /// New rows are numbered after the copied ones, and new jobs after every job the copy
+    /// names, pruned ones included: a stage attempt's fence token is its job id (see
+    /// `StageFence`), and a server's next stage must carry a larger one.
     public func copyFinish() async throws {
         try await read { connection in
-            for table in ["jobs", "events", "transitions"] {
-                let column = table == "events" ? "seq" : "id"
+            try connection.query("""
+                SELECT setval(pg_get_serial_sequence('lifeline.jobs', 'id'),
+                              greatest((SELECT max(id) FROM jobs), (SELECT max(job) FROM events), (SELECT max(job) FROM transitions), 0) + 1,
+                              false)
+                """)
+            for (table, column) in [("events", "seq"), ("transitions", "id")] {
                 try connection.query("""
                     SELECT setval(pg_get_serial_sequence(\("lifeline." + table), \(column)),
                                   coalesce((SELECT max(\(unescaped: column)) FROM \(unescaped: table)), 0) + 1, false)

@@ -91,7 +91,11 @@ extension SQLiteJobStore: CopyableStore {
     }
 
     /// SQLite numbers new rows after the largest id by itself.
-    public func copyFinish() async throws {}
+    /// New jobs are numbered after every job the copy names, pruned ones included (see
+    /// schema 6).
+    public func copyFinish() async throws {
+        try await write { db in try SchemaMigrations.raiseJobIDFloor(db) }
+    }
 }
 
 extension JobRecord.Value {

@@ -227,11 +227,20 @@ enum SchemaMigrations {
     /// so it is written into the definition in place, as the CHECKs of schema 5 are.
     private static func makeJobIDsIncreasing(_ db: Database) throws {
         try editJobsDefinition(db, from: "id               INTEGER PRIMARY KEY,", to: "id               INTEGER PRIMARY KEY AUTOINCREMENT,")
-        // The largest id known, pruned jobs' included where events or a server's history name them.
+        try raiseJobIDFloor(db)
+    }
+
+    /// Numbers new jobs after the largest id known, pruned jobs' included where events or a
+    /// server's history name them.
+    static func raiseJobIDFloor(_ db: Database) throws {
+        let known = """
+            max(coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job) FROM events), 0),
+                coalesce((SELECT max(job) FROM transitions), 0))
+            """
+        try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, \(known)) WHERE name = 'jobs'")
         try db.execute(sql: """
-            INSERT INTO sqlite_sequence (name, seq)
-            SELECT 'jobs', max(coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job) FROM events), 0),
-                               coalesce((SELECT max(job) FROM transitions), 0))
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', \(known)
+            WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')
             """)
     }
 
@@ -265,11 +274,11 @@ enum SchemaMigrations {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the jobs table is not defined as Lifeline's schema made it")
         }
         try db.execute(sql: "PRAGMA writable_schema = ON")
+        defer { try? db.execute(sql: "PRAGMA writable_schema = OFF") }
         try db.execute(
             sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'jobs'",
             arguments: [definition.replacingOccurrences(of: old, with: new)]
         )
         try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
-        try db.execute(sql: "PRAGMA writable_schema = OFF")
     }
 }

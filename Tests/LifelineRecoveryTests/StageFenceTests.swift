@@ -1,6 +1,7 @@
 import Foundation
 import LifelineQueue
-import LifelineRecovery
+@testable import LifelineRecovery
+import Synchronization
 import Testing
 
 @Suite("Stage fences")
@@ -13,9 +14,11 @@ struct StageFenceTests {
 
     func file(_ path: String) -> URL { root.appendingPathComponent(path) }
 
-    func refusal(_ infrastructure: SimulatedInfrastructure, _ request: StageRequest) async -> String? {
+    func refusal(
+        _ infrastructure: SimulatedInfrastructure, _ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void = { _ in }
+    ) async -> String? {
         do {
-            _ = try await infrastructure.perform(request) { _ in }
+            _ = try await infrastructure.perform(request, progress: progress)
             return nil
         } catch {
             return "\(error)"
@@ -33,40 +36,42 @@ struct StageFenceTests {
 
         // The start of job 2, still running somewhere, would bring the VM back.
         let refused = await refusal(infrastructure, request(.startVM, job: 2))
-        #expect(refused?.hasPrefix("fenced off: job 5 attempt 1 has acted on server web-1") == true)
-        #expect(await refusal(infrastructure, request(.startVM, job: 2, attempt: 4)) != nil)
+        #expect(refused?.hasPrefix("fenced off: job 5 attempt 1 has entered server web-1") == true, "\(refused ?? "acted")")
+        #expect(await refusal(infrastructure, request(.startVM, job: 2, attempt: 4))?.hasPrefix("fenced off: job 5 attempt 1") == true)
         #expect(!FileManager.default.fileExists(atPath: file("servers/web-1/vm.json").path))
 
         // A later stage acts, and its own earlier attempt is then refused.
         _ = try await infrastructure.perform(request(.startVM, job: 6, attempt: 2)) { _ in }
         #expect(FileManager.default.fileExists(atPath: file("servers/web-1/vm.json").path))
-        #expect(await refusal(infrastructure, request(.switchWorkload, job: 6, attempt: 1)) != nil)
+        #expect(await refusal(infrastructure, request(.switchWorkload, job: 6, attempt: 1))?.hasPrefix("fenced off: job 6 attempt 2") == true)
         #expect(!FileManager.default.fileExists(atPath: file("servers/web-1/workload").path))
+
+        // The fence outlives its server: a late attempt cannot act on a deleted one.
+        _ = try await infrastructure.perform(request(.delete, job: 7)) { _ in }
+        #expect(await refusal(infrastructure, request(.startVM, job: 6, attempt: 2))?.hasPrefix("fenced off: job 7 attempt 1") == true)
+        #expect(!FileManager.default.fileExists(atPath: file("servers/web-1").path))
     }
 
     @Test("a copy whose server a newer attempt has entered stops at its next chunk and writes nothing more")
     func copyStoppedAtNextChunk() async throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        // 2 MiB at 1 MiB/s, in chunks of 128 KiB: the copy takes two seconds.
+        // 2 MiB at 1 MiB/s, in chunks of 128 KiB.
         let infrastructure = SimulatedInfrastructure(root: root, bytesPerSecond: 1 << 20)
         _ = try await infrastructure.perform(request(.create, job: 1)) { _ in }
         _ = try await infrastructure.perform(request(.startVM, job: 2)) { _ in }
-        let started = AsyncStream<Void>.makeStream()
-        let finalization = Task {
-            try await infrastructure.perform(request(.finalize, job: 3)) { progress in
-                if progress.done > 0 { started.continuation.yield() }
-            }
+        let newer = StageFence(file: file("fences/web-1"), server: "web-1", token: .init(job: 4, attempt: 1))
+        let disk = file("servers/web-1/hot/disk-0.img")
+        // The newer attempt enters at the copy's first checkpoint, between two of its chunks.
+        let sizeAtEntry = Mutex<Int64?>(nil)
+        let refused = await refusal(infrastructure, request(.finalize, job: 3)) { progress in
+            guard progress.done > 0, sizeAtEntry.withLock({ $0 == nil }) else { return }
+            try? newer.enter {}
+            sizeAtEntry.withLock { $0 = (try? FileManager.default.attributesOfItem(atPath: disk.path)[.size] as? Int64) ?? -1 }
         }
-        var progressed = started.stream.makeAsyncIterator()
-        _ = await progressed.next()
-
-        // The stale attempt's cancellation: the failover is cancelled, its disks removed.
+        #expect(refused?.hasPrefix("fenced off: job 4 attempt 1 has entered server web-1") == true, "\(refused ?? "copied to the end")")
+        let size = try FileManager.default.attributesOfItem(atPath: disk.path)[.size] as? Int64
+        #expect(size == sizeAtEntry.withLock { $0 } && size ?? 0 < 2 << 20, "no chunk written after the entry")
         _ = try await infrastructure.perform(request(.cancelFailover, job: 4)) { _ in }
-        guard case .failure(let error) = await finalization.result else {
-            Issue.record("the fenced-off copy went on to its end")
-            return
-        }
-        #expect("\(error)".hasPrefix("fenced off: job 4 attempt 1 has acted on server web-1"))
         #expect(!FileManager.default.fileExists(atPath: file("servers/web-1/hot").path))
     }
 }

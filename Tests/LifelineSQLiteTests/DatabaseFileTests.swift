@@ -117,6 +117,11 @@ struct DatabaseFileTests {
         let pool = try SQLiteDatabase.openPool(path: path)
         try await pool.write { try $0.execute(sql: "DELETE FROM jobs WHERE id = 4") }
         #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 5)
+        // A copy into this store ends by numbering new jobs after every job it names.
+        try await pool.write { try $0.execute(sql: "INSERT INTO events (at, type, job, data) VALUES (0, 'enqueued', 10, '{}')") }
+        try await store.copyFinish()
+        #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 11)
+        try pool.close()
     }
 
     @Test("schema 5's edit of the jobs table goes through on a connection that is defensive, and leaves it so")
@@ -215,7 +220,6 @@ struct DatabaseFileTests {
         }
     }
 
-    /// A database file of an older schema, as a build of that schema left it.
     /// A job written as an older schema's store wrote it.
     private static func insertJob(_ db: Database, queue: String, state: String) throws {
         try db.execute(sql: """
@@ -224,6 +228,7 @@ struct DatabaseFileTests {
             """, arguments: [queue, state])
     }
 
+    /// A database file of an older schema, as a build of that schema left it.
     private static func olderDatabase(_ path: String, upTo migration: String) throws -> DatabaseQueue {
         let raw = try DatabaseQueue(path: path)
         try SchemaMigrations.migrator.migrate(raw, upTo: migration)

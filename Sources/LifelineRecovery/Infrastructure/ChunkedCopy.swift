@@ -82,7 +82,9 @@ struct ChunkedCopy {
                 syncFailed = true
                 throw error
             }
-            try FileSystem.writeCheckpoint(checkpoint, offset)
+            // The sync flushes this copy's own writes, outside the fence: a newer attempt's
+            // entry waits for steps, never for the disk. The checkpoint is written inside it.
+            try fence.hold { try FileSystem.writeCheckpoint(checkpoint, offset) }
             synced = offset
             lastSync = .now
             progress(offset)
@@ -101,18 +103,18 @@ struct ChunkedCopy {
                     _ = lifeline_start_writeback(output.fileDescriptor, offset, Int64(data.count))
                     CrashPoint.check("copy.mid-chunk")
                     offset += Int64(data.count)
-                    if offset - synced >= Self.checkpointBytes || ContinuousClock.now - lastSync >= Self.checkpointInterval { try sync() }
                     return data.count
                 }
                 guard written > 0 else { break }
                 throttle.pace(bytes: Int64(written))
+                if offset - synced >= Self.checkpointBytes || ContinuousClock.now - lastSync >= Self.checkpointInterval { try sync() }
                 chunk += 1
             }
-            try fence.hold { try sync() }
+            try sync()
         } catch {
             // A failure or a stop keeps what was copied; only a crash loses the bytes since
-            // the last checkpoint. A copy fenced off writes nothing more.
-            try? fence.hold { try sync() }
+            // the last checkpoint. A copy fenced off writes no checkpoint.
+            try? sync()
             throw error
         }
         return hasher.finish()

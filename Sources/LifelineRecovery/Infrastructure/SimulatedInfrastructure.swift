@@ -37,16 +37,13 @@ public struct SimulatedInfrastructure: Infrastructure {
         } catch {
             throw PermanentStageFailure(error.message)
         }
-        let failMidway = try injectFaults(request)
         let s = request.server
-        // Every act on the server's files happens inside the fence: a step of a copy holding
-        // it shared, anything else alone.
+        // The attempt enters its server's fence before anything is written for the server (its
+        // run counted included), and every act after holds it.
         let fence = StageFence(file: layout.fence(s), server: s, token: .init(job: request.job, attempt: request.attempt))
+        let failMidway = try await fence.enter { try injectFaults(request) }
         switch request.stage {
         case .create:
-            // Recovery points belong to the machine, written aside and renamed: a late run
-            // writes the same ones.
-            try fence.enter {}
             let generator = RecoveryPoints(layout: layout)
             let points = try await BlockingWork.run { cancellation in
                 try generator.ensure(machine: request.machine, disks: request.disks, size: request.diskSize, cancellation: cancellation)
@@ -54,19 +51,19 @@ public struct SimulatedInfrastructure: Infrastructure {
             return ["recovery_points": .array(points.map { .string($0) })]
         case .startVM:
             let point = try recoveryPoint(request)
-            try fence.enter {
+            try await fence.hold {
                 try FileSystem.write(Data(point.utf8), to: layout.mount(s))
                 try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.vm(s))
             }
             if failMidway { throw InjectedFault(stage: .startVM, why: "the VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .switchWorkload:
-            try fence.enter { try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s)) }
+            try await fence.hold { try FileSystem.write(Data("recovery\n".utf8), to: layout.workload(s)) }
             return nil
         case .finalize:
             return try await finalize(request, fence: fence, failMidway: failMidway, progress: progress)
         case .cancelFailover, .release:
-            try fence.enter {
+            try await fence.hold {
                 try FileSystem.remove(layout.workload(s))
                 try FileSystem.remove(layout.vm(s))
                 try FileSystem.remove(layout.hot(s))
@@ -76,7 +73,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         case .backup:
             return try await backUp(request, fence: fence, failMidway: failMidway, progress: progress)
         case .powerOn:
-            try fence.enter {
+            try await fence.hold {
                 guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
                     throw PermanentStageFailure("the VM of \(s) is gone")
                 }
@@ -86,14 +83,14 @@ public struct SimulatedInfrastructure: Infrastructure {
             return nil
         case .startTest:
             let point = try recoveryPoint(request)
-            try fence.enter { try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s)) }
+            try await fence.hold { try FileSystem.writeJSON(SimulatedVM(state: "running", recoveryPoint: point), to: layout.testVM(s)) }
             if failMidway { throw InjectedFault(stage: .startTest, why: "the test VM was created but did not boot") }
             return ["recovery_point": .string(point)]
         case .stopTest:
-            try fence.enter { try FileSystem.remove(layout.testVM(s)) }
+            try await fence.hold { try FileSystem.remove(layout.testVM(s)) }
             return nil
         case .delete:
-            try fence.enter {
+            try await fence.hold {
                 try FileSystem.remove(layout.server(s))
                 try FileSystem.remove(layout.backups(s))
                 try FileSystem.remove(layout.faults(s))
@@ -121,7 +118,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
     ) async throws -> JSONValue? {
         let s = request.server
-        let mounted = try fence.enter { FileManager.default.contents(atPath: layout.mount(s).path) }
+        let mounted = try await fence.hold { [layout] in FileManager.default.contents(atPath: layout.mount(s).path) }
         guard let point = mounted.map({ String(decoding: $0, as: UTF8.self) }) else {
             throw PermanentStageFailure("no recovery point is mounted for \(s)")
         }
@@ -135,7 +132,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             let name = SimulatedLayout.disk(index)
             guard copied[name] == sums[name] else {
                 // A corrupt copy is started over on the next attempt.
-                try fence.hold { try FileSystem.remove(hot) }
+                try await fence.hold { try FileSystem.remove(hot) }
                 throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
             }
         }
@@ -147,7 +144,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
     ) async throws -> JSONValue? {
         let s = request.server
-        try fence.enter {
+        try await fence.hold {
             guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
                 throw PermanentStageFailure("the VM of \(s) is gone")
             }
@@ -159,7 +156,7 @@ public struct SimulatedInfrastructure: Infrastructure {
             from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, fence: fence, failMidway: failMidway, progress: progress
         )
         let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
-        try fence.hold {
+        try await fence.hold {
             for index in 0..<request.disks {
                 try FileSystem.remove(partial.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint"))
             }

@@ -10,7 +10,8 @@ import Foundation
 /// servers/S/hot/disk-0.img, *.checkpoint     finalized disks on high-performance storage
 /// servers/S/test-vm.json                     the temporary VM of a test failover
 /// cloud-backups/S/backup-…/disk-0.img, SHA256SUMS
-/// fences/S                                   the newest stage attempt that acted on S (see StageFence)
+/// fences/S, fences/S.next                    the newest stage attempt to enter S (see StageFence)
+/// locks/machines/M                           held while M's recovery points are generated
 /// ```
 struct SimulatedLayout {
     let root: URL
@@ -25,6 +26,7 @@ struct SimulatedLayout {
     func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
     func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
     func fence(_ server: String) -> URL { root.appendingPathComponent("fences/\(server)") }
+    func generating(_ machine: String) -> URL { root.appendingPathComponent("locks/machines/\(machine)") }
     func faults(_ server: String) -> URL { root.appendingPathComponent("faults/\(server)") }
     func faults(_ server: String, _ stage: Stage) -> URL { faults(server).appendingPathComponent("\(stage.rawValue).runs") }
 
