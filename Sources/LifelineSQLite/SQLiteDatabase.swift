@@ -201,5 +201,5 @@ public enum SQLiteDatabase {
         }
     }
 
-    private static let librarySettled: Void = { _ = lifeline_sqlite_skip_memory_statistics() }()
+    private static let librarySettled: Void = { _ = lifeline_sqlite_configure_library() }()
 }

@@ -2,10 +2,11 @@
 #define LIFELINE_SQLITE_H
 
 /// Turns off SQLite's memory statistics, which take a process-wide mutex around every
-/// allocation SQLite makes (SQLite's own performance advice: SQLITE_DEFAULT_MEMSTATUS=0).
-/// Lifeline reads none of them. Takes effect only before SQLite's first use in the
-/// process; returns SQLite's result code (SQLITE_MISUSE after it).
-int lifeline_sqlite_skip_memory_statistics(void);
+/// allocation SQLite makes (SQLite's own performance advice: SQLITE_DEFAULT_MEMSTATUS=0;
+/// Lifeline reads none of them), and keeps statement journals in memory up to 1 MiB (see
+/// lifeline_sqlite.c). Takes effect only before SQLite's first use in the process; returns
+/// SQLite's result code (SQLITE_MISUSE after it).
+int lifeline_sqlite_configure_library(void);
 
 /// Sets the defensive flag of `connection` (an `sqlite3 *`), which forbids editing the
 /// schema through `writable_schema`; some builds of SQLite set it by default. Returns the
