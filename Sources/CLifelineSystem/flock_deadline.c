@@ -27,8 +27,9 @@ static int64_t now_ms(void) {
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int lifeline_flock_deadline(int fd, int64_t timeout_ms) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+int lifeline_flock_deadline(int fd, int shared, int64_t timeout_ms) {
+    int operation = shared ? LOCK_SH : LOCK_EX;
+    if (flock(fd, operation | LOCK_NB) == 0) return 0;
     if (errno != EWOULDBLOCK) return errno;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_handler);
@@ -53,7 +54,7 @@ int lifeline_flock_deadline(int fd, int64_t timeout_ms) {
     int64_t deadline = now_ms() + timeout_ms;
     timer_settime(timer, 0, &schedule, NULL);
     int result = 0;
-    while (flock(fd, LOCK_EX) != 0) {
+    while (flock(fd, operation) != 0) {
         if (errno != EINTR) {
             result = errno;
             break;

@@ -38,13 +38,13 @@ final class WriterLock: Sendable {
     func hold<T>(_ body: () throws -> T) throws -> T {
         var result: Int32
         if timeout > Self.patience, let notice = Self.longWaitNotice.withLock({ $0 }) {
-            result = lifeline_flock_deadline(fd, Self.patience.milliseconds)
+            result = lifeline_flock_deadline(fd, 0, Self.patience.milliseconds)
             if result == ETIMEDOUT {
                 notice(holder(), timeout)
-                result = lifeline_flock_deadline(fd, (timeout - Self.patience).milliseconds)
+                result = lifeline_flock_deadline(fd, 0, (timeout - Self.patience).milliseconds)
             }
         } else {
-            result = lifeline_flock_deadline(fd, timeout.milliseconds)
+            result = lifeline_flock_deadline(fd, 0, timeout.milliseconds)
         }
         guard result == 0 else {
             if result == ETIMEDOUT { throw WriterLockTimeout(waited: timeout, holder: holder()) }

@@ -49,10 +49,10 @@ int lifeline_socketpair_cloexec(int fds[2]);
 /// An eventfd, non-blocking and close-on-exec.
 int lifeline_eventfd(void);
 
-/// Takes an exclusive flock on `fd`, waiting at most `timeout_ms`. Returns 0, ETIMEDOUT, or
-/// another errno value. The wait blocks in the kernel (the lock passes on the moment it is
-/// free); a timer interrupts it at the deadline.
-int lifeline_flock_deadline(int fd, int64_t timeout_ms);
+/// Takes a flock on `fd`, exclusive or (`shared` non-zero) shared, waiting at most
+/// `timeout_ms`. Returns 0, ETIMEDOUT, or another errno value. The wait blocks in the kernel
+/// (the lock passes on the moment it is free); a timer interrupts it at the deadline.
+int lifeline_flock_deadline(int fd, int shared, int64_t timeout_ms);
 
 /// Starts writing the range of the file to disk without waiting for it, so that a later
 /// fsync finds little left to do (sync_file_range with SYNC_FILE_RANGE_WRITE).

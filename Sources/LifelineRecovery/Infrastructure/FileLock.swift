@@ -1,4 +1,6 @@
+import CLifelineSystem
 import Foundation
+import LifelineQueue
 
 /// An advisory lock on a file (flock), shared or alone, that gives up after `patience` rather
 /// than wait for ever on a holder stuck in the kernel. Blocking: call it from a thread of its
@@ -15,13 +17,10 @@ struct FileLock {
             throw StageCheckFailure(message: "cannot open \(file.path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
-        let deadline = ContinuousClock.now + patience
-        while flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
-                throw StageCheckFailure(message: "\(file.path) stayed locked for \(patience): its holder does not finish its step")
-            }
-            usleep(2_000)
+        switch lifeline_flock_deadline(descriptor, exclusive ? 0 : 1, patience.milliseconds) {
+        case 0: return try body(descriptor)
+        case ETIMEDOUT: throw StageCheckFailure(message: "\(file.path) stayed locked for \(patience): its holder does not finish its step")
+        case let error: throw StageCheckFailure(message: "cannot lock \(file.path): \(String(cString: strerror(error)))")
         }
-        return try body(descriptor)
     }
 }
