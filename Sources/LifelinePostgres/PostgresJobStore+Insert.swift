@@ -59,7 +59,7 @@ extension PostgresJobStore {
             return try job.answer(existing: existing)
         }
         transaction.jobInserted()
-        try transaction.eventAppend(.enqueued, job: id, server: job.server, data: job.enqueuedEventData(state: state))
+        transaction.eventAppend(.enqueued, job: id, server: job.server, dataText: job.enqueuedEventData(state: state))
         return InsertedJob(job: try job.inserted(id: id, now: transaction.now), existing: false)
     }
 }

@@ -3,25 +3,29 @@ import Foundation
 /// The job kinds a process knows. Enqueue refuses a kind that is not registered; the
 /// worker runs each kind's handler.
 public struct JobRegistry: Sendable {
-    private var kinds: [String: JobDefinition] = [:]
+    /// In registration order. Not a dictionary: the first dictionary keyed by `String` a process
+    /// makes has the runtime check `String: Hashable` by scanning every conformance record in
+    /// the binary, 650,000 of a one-job enqueue's 4.2 million instructions (callgrind), and a
+    /// build's score of kinds is found as fast one by one.
+    private var kinds: [JobDefinition] = []
 
     public init() {}
 
     /// Registers a kind. Registering a kind twice is a programming error and fails loudly.
     public mutating func register(_ definition: JobDefinition) {
-        precondition(kinds[definition.kind] == nil, "job kind '\(definition.kind)' is registered twice")
-        kinds[definition.kind] = definition
+        precondition(self.definition(definition.kind) == nil, "job kind '\(definition.kind)' is registered twice")
+        kinds.append(definition)
     }
 
     /// The kinds people may enqueue by hand.
-    public var enqueueableKinds: [String] { kinds.values.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
+    public var enqueueableKinds: [String] { kinds.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 
-    public func definition(_ kind: String) -> JobDefinition? { kinds[kind] }
+    public func definition(_ kind: String) -> JobDefinition? { kinds.first { $0.kind == kind } }
 
     /// Checks a request against its kind and the queue's limits and fills in the kind's
     /// defaults. Throws one clear message for the first problem found.
     public func prepare(_ request: EnqueueRequest) throws(JobInputError) -> NewJob {
-        guard let definition = kinds[request.kind] else {
+        guard let definition = definition(request.kind) else {
             throw JobInputError("unknown job kind '\(request.kind)' (known: \(enqueueableKinds.joined(separator: ", ")))")
         }
         if let owner = definition.enqueuedOnlyBy {

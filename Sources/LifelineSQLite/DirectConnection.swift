@@ -9,7 +9,10 @@ import GRDBSQLite
 /// are told apart by their primary code.
 final class DirectConnection: StatementSource {
     let connectionHandle: OpaquePointer
-    private var statements: [String: OpaquePointer] = [:]
+    /// A list, not a dictionary: a one-job write prepares a handful, and the first dictionary
+    /// keyed by `String` costs a process a scan of every conformance record in the binary
+    /// (see ``JobRegistry``).
+    private var statements: [(sql: String, handle: OpaquePointer)] = []
 
     /// Opens the file at `path` for reading and writing; nil when SQLite cannot (it creates
     /// nothing).
@@ -24,19 +27,19 @@ final class DirectConnection: StatementSource {
     }
 
     func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {
-        if let cached = statements[sql] { return (cached, nil) }
+        if let cached = statements.first(where: { $0.sql == sql }) { return (cached.handle, nil) }
         var statement: OpaquePointer?
         let code = sqlite3_prepare_v3(connectionHandle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK, let statement else { throw DatabaseError.last(code, of: connectionHandle, sql: sql) }
-        statements[sql] = statement
+        statements.append((sql, statement))
         return (statement, nil)
     }
 
     /// Finalizes the statements and closes the connection; the last connection to close
     /// checkpoints the WAL file and empties it.
     func close() {
-        for statement in statements.values { sqlite3_finalize(statement) }
-        statements = [:]
+        for statement in statements { sqlite3_finalize(statement.handle) }
+        statements = []
         sqlite3_close_v2(connectionHandle)
     }
 }

@@ -7,8 +7,13 @@ enum EventLog {
     static func append(
         _ db: some StatementSource, at: Int64, type: EventType, job: Int64?, server: String?, data: JSONValue = .object([:])
     ) throws {
+        try append(db, at: at, type: type, job: job, server: server, dataText: data.canonicalText)
+    }
+
+    /// An event whose data is already canonical text.
+    static func append(_ db: some StatementSource, at: Int64, type: EventType, job: Int64?, server: String?, dataText: String) throws {
         try RawStatement(db, "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)", [
-            .int(at), .text(type.rawValue), .int(job), .text(server), .text(data.canonicalText),
+            .int(at), .text(type.rawValue), .int(job), .text(server), .text(dataText),
         ]).execute()
     }
 

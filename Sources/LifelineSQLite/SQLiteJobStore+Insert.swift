@@ -52,7 +52,7 @@ extension SQLiteJobStore {
         }
         // Built rather than read back: RETURNING and decoding it cost a batch a fifth of its speed.
         let inserted = try job.inserted(id: db.insertedRowID, now: Date(ms: now))
-        try EventLog.append(db, at: now, type: .enqueued, job: inserted.id, server: job.server, data: job.enqueuedEventData(state: state))
+        try EventLog.append(db, at: now, type: .enqueued, job: inserted.id, server: job.server, dataText: job.enqueuedEventData(state: state))
         return InsertedJob(job: inserted, existing: false)
     }
 }

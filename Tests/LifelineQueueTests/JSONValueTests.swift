@@ -40,6 +40,10 @@ struct JSONValueTests {
             text.unicodeScalars.append(contentsOf: scalars)
             let object = JSONValue.object(["attempt": .int(number), "kind": .string(text), "worker": .string("w\"" + text)])
             #expect(JobEvent.startedData(attempt: Int(number), worker: "w\"" + text, kind: text) == object.canonicalText)
+            let job = NewJob(kind: text, args: .object([:]), queue: "q\\" + text)
+            #expect(job.enqueuedEventData(state: .scheduled) == JSONValue.object([
+                "kind": .string(text), "queue": .string("q\\" + text), "state": .string("scheduled"),
+            ]).canonicalText)
         }
         for number: Int64 in [0, 1, -1, 9, 10, -10, 1234567890, .max, .min] {
             #expect(JSONValue.int(number).canonicalText == String(number))

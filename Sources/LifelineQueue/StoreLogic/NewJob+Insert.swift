@@ -20,9 +20,19 @@ extension NewJob {
         )
     }
 
-    /// The `enqueued` event's data.
-    public func enqueuedEventData(state: JobState) -> JSONValue {
-        ["kind": .string(kind), "queue": .string(queue), "state": .string(state.rawValue)]
+    /// The `enqueued` event's data, as canonical text: written field by field, as the
+    /// `started` event's is, since a dictionary would be made for every job enqueued.
+    public func enqueuedEventData(state: JobState) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(48 + kind.utf8.count + queue.utf8.count)
+        bytes.append(contentsOf: #"{"kind":"#.utf8)
+        JSONValue.writeString(kind, to: &bytes)
+        bytes.append(contentsOf: #","queue":"#.utf8)
+        JSONValue.writeString(queue, to: &bytes)
+        bytes.append(contentsOf: #","state":"#.utf8)
+        JSONValue.writeString(state.rawValue, to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The answer when this job's idempotency key is taken by `existing`: the existing job
