@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release binary, .build/release/lifeline, with the Swift runtime and libstdc++
-# linked in statically: a command then starts in half the time (no shared Swift libraries to
+# Builds the release binary, .build/release/lifeline, with the Swift runtime, libstdc++ and
+# SQLite linked in statically: a command then starts in half the time (no shared Swift libraries to
 # load).
 # Linked by the toolchain's lld at a fixed address (not position-independent), so the loader
 # has no relative relocations to apply and the pages they would dirty stay shared with the file
@@ -27,8 +27,9 @@ rm -f .build/static-libs/*.so
 clang="$(dirname "$(command -v swiftc)")/clang"
 for library in stdc++ sqlite3; do
   archive=$("$clang" -print-file-name="lib$library.a" 2>/dev/null || true)
-  if [ -f "$archive" ]; then
-    echo "INPUT($archive)" >".build/static-libs/lib$library.so"
+  # clang answers with the bare name when it finds no archive.
+  if [[ $archive == /* && -f $archive ]]; then
+    echo "INPUT(\"$archive\")" >".build/static-libs/lib$library.so"
   fi
 done
 static_libs=(-Xswiftc -Xclang-linker -Xswiftc "-L$PWD/.build/static-libs")

@@ -51,7 +51,7 @@ struct RunningJobsTests {
         running.ended(Self.key(1))
         running.stop(Self.key(1), reason: .timeout)
         #expect(stops.withLock { $0 } == 0)
-        #expect(running.stopReason(Self.key(1)) == .timeout, "the reason is still recorded for the attempt's outcome")
+        #expect(running.ended(Self.key(1))?.stopReason == .timeout, "the reason is still recorded for the attempt's outcome")
     }
 
     @Test("a stop registered after the handler ended (its runner was slower than the handler) is dropped, not kept or called")
@@ -64,7 +64,7 @@ struct RunningJobsTests {
         running.setStop(Self.key(1)) { stops.withLock { $0 += 1 } }
         running.stop(Self.key(1), reason: .timeout)
         #expect(stops.withLock { $0 } == 0)
-        #expect(running.stopReason(Self.key(1)) == .cancelled)
+        #expect(running.ended(Self.key(1))?.stopReason == .cancelled)
     }
 
     @Test("a renewal moves the lease on from when it started; an attempt stopped for its lease is not due or renewed again")
@@ -79,8 +79,8 @@ struct RunningJobsTests {
         let due = running.deadlines(leaseMargin: .milliseconds(100), latest: .now + .seconds(60))
         #expect(due.leaseEnding.isEmpty && due.timedOut.isEmpty)
         #expect(due.next == renewal + .milliseconds(500))
-        #expect(running.stopReason(Self.key(2)) == .leaseLost)
         #expect(running.renewals(all: true, leaseEndingBefore: .now).map(\.id) == [1], "a lease given up is not renewed again")
+        #expect(running.ended(Self.key(2))?.stopReason == .leaseLost)
     }
 
     @Test("a round that is not full renews the leases ending before the instant it is given, and jobs with new progress")
@@ -156,9 +156,9 @@ struct RunningJobsTests {
         running.add([Self.job(2)], leaseStart: .now - .seconds(26), lease: .seconds(30))
         running.add([Self.job(3)], leaseStart: .now, lease: .seconds(30))
         #expect(!running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
-        #expect(running.stopReason(Self.key(1)) == .timeout)
+        #expect(running.ended(Self.key(1))?.stopReason == .timeout)
         #expect(!running.mayStart(Self.key(2), leaseMargin: .seconds(5)))
-        #expect(running.stopReason(Self.key(2)) == .leaseLost)
+        #expect(running.ended(Self.key(2))?.stopReason == .leaseLost)
         #expect(running.mayStart(Self.key(3), leaseMargin: .seconds(5)))
     }
 }

@@ -224,10 +224,6 @@ final class RunningJobs: Sendable {
         for key in keys { stop(key, reason: reason) }
     }
 
-    func stopReason(_ key: AttemptKey) -> StopReason? {
-        withEntry(key) { $0.stopReason } ?? nil
-    }
-
     /// What to renew, with the latest progress: every job still running, or only those whose
     /// progress changed since the last call or whose lease runs out before `leaseEndingBefore`
     /// (a slow claim's, a failed renewal's). A job stopped because its lease may be gone is not
