@@ -52,12 +52,23 @@ public enum ServerStoreConformance {
             await #expect(throws: JobStoreError.idempotencyConflict(key: "k", existing: created.job)) {
                 try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "k")
             }
+            var larger = spec
+            larger.diskSize *= 2
+            await #expect(throws: JobStoreError.idempotencyConflict(key: "k", existing: created.job), "the same key with another disk size") {
+                try await servers.serverCreate(larger, idempotencyKey: "k")
+            }
         },
         .init(name: "a stage job's completion moves its server, records the transition and enqueues the next stage") { jobs, servers in
             try await standby(jobs, servers)
             #expect(try await servers.serverGet("web-1")?.state == .standby)
-            let failover = try await servers.serverAct("web-1", action: .failover, recoveryPoint: "rp-002", idempotencyKey: nil)
+            let failover = try await servers.serverAct("web-1", action: .failover, recoveryPoint: "rp-002", idempotencyKey: "f")
             #expect(failover.server?.state == .startingFailover)
+            #expect(try await servers.serverAct("web-1", action: .failover, recoveryPoint: "rp-002", idempotencyKey: "f").existing)
+            for other in ["rp-001", nil] {
+                await #expect(throws: JobStoreError.idempotencyConflict(key: "f", existing: failover.job), "the same key with another point") {
+                    try await servers.serverAct("web-1", action: .failover, recoveryPoint: other, idempotencyKey: "f")
+                }
+            }
             let startVM = try await finishStage(jobs, servers, .completed(result: nil))
             let server = try #require(try await servers.serverGet("web-1"))
             #expect(server.state == .startingFailover && server.lifecycle.currentStage == .switchWorkload)

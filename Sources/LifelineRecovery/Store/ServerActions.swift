@@ -5,7 +5,8 @@ import LifelineQueue
 /// inside the store's transaction.
 public enum ServerActions {
     public static func create(_ spec: ServerSpec, idempotencyKey: String?, in transaction: some ServerTransaction) throws -> ActionResult {
-        if let existing = try existing(idempotencyKey, server: spec.name, action: "create", transaction) { return existing }
+        let asked: [String: JSONValue] = ["machine": .string(spec.machine), "disks": .int(Int64(spec.disks)), "disk_size": .int(spec.diskSize)]
+        if let existing = try existing(idempotencyKey, server: spec.name, action: "create", asked: asked, transaction) { return existing }
         try transaction.serverInsert(spec)
         let (lifecycle, effects) = Lifecycle.creating()
         var server = try transaction.serverGet(spec.name)!
@@ -18,24 +19,28 @@ public enum ServerActions {
     public static func act(
         _ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?, in transaction: some ServerTransaction
     ) throws -> ActionResult {
-        if let existing = try existing(idempotencyKey, server: name, action: action.rawValue, transaction) { return existing }
+        let point = action == .failover || action == .testFailover ? recoveryPoint : nil
+        let asked: [String: JSONValue] = ["recovery_point": point.map { .string($0) } ?? .null]
+        if let existing = try existing(idempotencyKey, server: name, action: action.rawValue, asked: asked, transaction) { return existing }
         guard let server = try transaction.serverGet(name) else { throw ServerStoreError.notFound(name) }
         var lifecycle = server.lifecycle
         let effects = try lifecycle.handle(.action(action))
         var moved = server
         moved.lifecycle = lifecycle
         let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, transaction: transaction)
-        let point = action == .failover || action == .testFailover ? recoveryPoint : nil
         let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey)
         CrashPoint.check("action.before-commit")
         return ActionResult(job: job!, existing: false, server: try transaction.serverGet(name))
     }
 
     /// The earlier result of the same request under an idempotency key; a key used for
-    /// another server or action is a conflict.
-    private static func existing(_ key: String?, server: String, action: String, _ transaction: some ServerTransaction) throws -> ActionResult? {
+    /// another server or action, or with other arguments (`asked`, as the stage job that the
+    /// request enqueued holds them, absent ones as null), is a conflict.
+    private static func existing(
+        _ key: String?, server: String, action: String, asked: [String: JSONValue], _ transaction: some ServerTransaction
+    ) throws -> ActionResult? {
         guard let key, let job = try transaction.jobGet(idempotencyKey: key) else { return nil }
-        guard job.server == server, job.args["action"]?.stringValue == action else {
+        guard job.server == server, job.args["action"]?.stringValue == action, asked.allSatisfy({ job.args[$0.key] ?? .null == $0.value }) else {
             throw JobStoreError.idempotencyConflict(key: key, existing: job.id)
         }
         return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server))
