@@ -8,6 +8,9 @@ public struct JobRegistry: Sendable {
     /// the binary, 650,000 of a one-job enqueue's 4.2 million instructions (callgrind), and a
     /// build's score of kinds is found as fast one by one.
     private var kinds: [JobDefinition] = []
+    /// The queues of kinds that only their owner enqueues, with the owner: theirs alone, so a
+    /// queue's limit or pause means the same thing to everyone who reads it.
+    private var ownedQueues: [(queue: String, owner: String)] = []
 
     public init() {}
 
@@ -15,6 +18,9 @@ public struct JobRegistry: Sendable {
     public mutating func register(_ definition: JobDefinition) {
         precondition(self.definition(definition.kind) == nil, "job kind '\(definition.kind)' is registered twice")
         kinds.append(definition)
+        if let owner = definition.enqueuedOnlyBy, !ownedQueues.contains(where: { $0.queue == definition.defaults.queue }) {
+            ownedQueues.append((definition.defaults.queue, owner))
+        }
     }
 
     /// The kinds people may enqueue by hand.
@@ -38,6 +44,10 @@ public struct JobRegistry: Sendable {
         let defaults = definition.defaults
         let queue = request.queue ?? defaults.queue
         try JobLimits.checkQueueName(queue)
+        // A kind's own default queue is never an owned one: only a queue asked for is looked up.
+        if request.queue != nil, let owned = ownedQueues.first(where: { $0.queue == queue }) {
+            throw JobInputError("queue '\(queue)' is kept for the jobs of \(owned.owner); choose another queue")
+        }
         let priority = request.priority ?? defaults.priority
         guard JobLimits.priorities.contains(priority) else {
             throw JobInputError("priority \(priority) is out of range: use \(JobLimits.priorities.lowerBound) to \(JobLimits.priorities.upperBound) (0 runs first)")

@@ -57,9 +57,14 @@ struct JobsListCommand: AsyncParsableCommand {
         let createdSince = try since.map { try InputParsing.ago($0, flag: "--since") }
         let filter = JobFilter(
             states: states, queue: queue, kind: kind, server: server, createdSince: createdSince, retriedOnly: retried,
-            limit: limit
+            // One more than shown, to say when the list is cut.
+            limit: min(limit, .max - 1) + 1
         )
-        let jobs = try await store.openReader().jobs.jobList(filter)
+        var jobs = try await store.openReader().jobs.jobList(filter)
+        if jobs.count > limit {
+            jobs.removeLast()
+            Output.standardError.writeLine("lifeline: showing the first \(limit) jobs that match; more do (--limit N shows more)")
+        }
         let output = Output.standardOutput
         let now = Date()
         try output.writeList(jobs, json: json, empty: "no jobs match") { jobs in

@@ -162,6 +162,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
             Examples:
               lifeline jobs prune --older-than 7d --dry-run
               lifeline jobs prune --older-than 7d
+              lifeline jobs prune --older-than 30d --json
             """
     )
 
@@ -171,12 +172,30 @@ struct JobsPruneCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; delete nothing.")
     var dryRun = false
 
+    @Flag(help: #"Print {"dry_run": BOOL, "jobs": N, "events": N}."#)
+    var json = false
+
     @OptionGroup var store: StoreOptions
+
+    private struct Report: Encodable {
+        var dryRun: Bool
+        var jobs: Int
+        var events: Int
+
+        enum CodingKeys: String, CodingKey {
+            case jobs, events
+            case dryRun = "dry_run"
+        }
+    }
 
     func run() async throws {
         let cutoff = try InputParsing.ago(olderThan, flag: "--older-than")
         let opened = dryRun ? try await store.openReader() : try await store.openStore(creating: false)
         let result = try await opened.jobs.jobPrune(before: cutoff, dryRun: dryRun)
-        Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(result.jobs) jobs and \(result.events) events")
+        if json {
+            try Output.standardOutput.writeJSON(Report(dryRun: dryRun, jobs: result.jobs, events: result.events))
+        } else {
+            Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(result.jobs) jobs and \(result.events) events")
+        }
     }
 }

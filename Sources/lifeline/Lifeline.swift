@@ -50,6 +50,10 @@ struct Lifeline: AsyncParsableCommand {
                 try await enqueue.run()
                 return
             }
+            // `help WORD` for a word that names no command is bad usage, not a wish for the top help.
+            if arguments.first == "help", let unknown = CommandSuggestion.unknownCommand(in: Array(arguments.dropFirst()), root: self) {
+                throw CLIFailure(.invalidInput, unknown)
+            }
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -72,7 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
             await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: logger)
             return
         }
-        try await Self.warnOfUnknown(queueNames, in: opened, logger: logger)
+        try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         // A pool's writer claims and records for all its processes' slots.
         let configuration = WorkerConfiguration(
             queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
@@ -93,13 +93,23 @@ struct WorkerCommand: AsyncParsableCommand {
         if !clean { throw ExitCode(1) }
     }
 
-    /// A queue named in --queues that nothing has used yet may be a typo: said once, at start
-    /// (it may also be a queue whose first job is still to come).
-    private static func warnOfUnknown(_ names: [String], in queue: OpenQueue, logger: Logger) async throws {
-        guard !names.isEmpty else { return }
-        let known = try await queue.jobs.queueList().map(\.name)
+    /// Said once, at start: a queue named in --queues that nothing has used yet may be a typo
+    /// (or a queue whose first job is still to come), and a drain waits for the jobs of a
+    /// paused queue it serves until the queue is resumed.
+    private static func warnAtStart(_ names: [String], drain: Bool, in queue: OpenQueue, logger: Logger) async throws {
+        guard !names.isEmpty || drain else { return }
+        let queues = try await queue.jobs.queueList()
+        let known = queues.map(\.name)
         for name in names where !known.contains(name) {
             logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+        }
+        guard drain else { return }
+        for info in queues where info.paused && (names.isEmpty || names.contains(info.name)) {
+            let waiting = [JobState.available, .scheduled, .retryable].reduce(0) { $0 + (info.counts[$1] ?? 0) }
+            guard waiting > 0 else { continue }
+            logger.warning(
+                "queue '\(info.name)' is paused with \(waiting == 1 ? "1 job" : "\(waiting) jobs") waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
+            )
         }
     }
 

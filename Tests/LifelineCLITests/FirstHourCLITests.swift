@@ -39,6 +39,8 @@ struct FirstHourCLITests {
     @Test("typos get the closest command; --version; bad values list the valid ones", arguments: [
         (["enqeue", "noop"], "lifeline: unknown command 'enqeue'; did you mean 'enqueue'?"),
         (["jobs", "lst"], "lifeline: unknown command 'lst'; did you mean 'list'?"),
+        (["help", "jobs", "lst"], "lifeline: unknown command 'lst'; did you mean 'list'?"),
+        (["help", "bogus"], "lifeline: unknown command 'bogus'; lifeline has: "),
         (["jobs", "list", "--state", "failed"], "lifeline: invalid value 'failed' for --state; expected one of: scheduled, available, running, retryable, completed, discarded, cancelled"),
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
         (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
@@ -66,6 +68,7 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--timeout", "10x"], "lifeline: --timeout: invalid duration '10x': unknown unit 'x'; use ms, s, m, h or d"),
         (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB)"),
         (["enqueue", "recovery.delete", "--args", "{}"], "job kind 'recovery.delete' is enqueued only by the actions of recovery servers"),
+        (["enqueue", "noop", "--queue", "recovery.vm"], "lifeline: queue 'recovery.vm' is kept for the jobs of the actions of recovery servers (lifeline server ACTION NAME); choose another queue"),
         (["enqueue", "noop", "--args", #"{"a": "\u+041"}"#], "\\u must be followed by four hex digits"),
         (["worker", "--lease", "999999999999d"], "lifeline: --lease: duration '999999999999d' is longer than a year"),
     ])
@@ -120,6 +123,8 @@ struct FirstHourCLITests {
         #expect(queues.first { $0["name"] == "default" }?["retain_completed_seconds"] == 604_800, "7 days by default")
         let dryRun = try cli.run(["jobs", "prune", "--older-than", "0s", "--dry-run"])
         #expect(dryRun.status == 0 && dryRun.stdout.hasPrefix("would prune 2 jobs"))
+        let counted = try cli.json(["jobs", "prune", "--older-than", "0s", "--dry-run", "--json"])
+        #expect(counted.count == 1 && counted[0]["dry_run"] == true && counted[0]["jobs"] == 2 && counted[0]["events"]?.intValue ?? 0 > 0)
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the worker to prune the job", timeout: .seconds(30)) {

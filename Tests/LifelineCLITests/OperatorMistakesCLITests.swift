@@ -135,6 +135,21 @@ struct OperatorMistakesCLITests {
         #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
     }
 
+    @Test("a drain that serves a paused queue with jobs waiting says so, and ends once the queue is resumed and its jobs have run")
+    func drainOfPausedQueue() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try cli.enqueue(["noop", "--queue", "nightly"])
+        #expect(try cli.run(["queues", "pause", "nightly"]).status == 0)
+        let drain = try cli.start(["worker", "--drain"])
+        try await waitUntil("the drain to say the queue is paused", timeout: .seconds(30)) {
+            drain.stderr.contains("queue 'nightly' is paused with 1 job waiting: --drain waits for it until 'lifeline queues resume nightly'")
+        }
+        #expect(try cli.run(["queues", "resume", "nightly"]).status == 0)
+        #expect(try await drain.waitForExit() == 0)
+        #expect(try cli.job(id)["state"] == "completed")
+    }
+
     @Test("a wait for a server whose job no worker takes says so, once")
     func waitWithoutWorker() async throws {
         let cli = try CLIRunner()
