@@ -11,6 +11,13 @@ enum InputParsing {
         }
     }
 
+    /// A wait's `--timeout`: a wait of no time would start what it waits for and give up at once.
+    static func waitTimeout(_ text: String) throws -> Duration {
+        let limit = try duration(text, flag: "--timeout")
+        guard limit > .zero else { throw CLIFailure(.invalidInput, "--timeout: a wait needs more than 0s") }
+        return limit
+    }
+
     /// The time `text` (a duration) before now, for `--since` and `--older-than`.
     static func ago(_ text: String, flag: String) throws -> Date {
         Date().adding(.zero - (try duration(text, flag: flag)))

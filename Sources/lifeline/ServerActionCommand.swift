@@ -105,7 +105,7 @@ struct ServerActionOptions: ParsableArguments {
 
     /// `--timeout`, read before the action is requested, so a bad one requests nothing.
     func waitLimit() throws -> Duration? {
-        try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
+        try timeout.map(InputParsing.waitTimeout)
     }
 
     /// Prints the action's result. With --wait, waits until the server rests, and fails

@@ -22,7 +22,7 @@ struct ServerCreateCommand: AsyncParsableCommand {
     @Option(help: "The protected machine (default: the server's name).")
     var machine: String?
 
-    @Option(name: .customLong("disk-size"), help: ArgumentHelp("The size of each disk, e.g. 64MiB, 2GiB.", valueName: "SIZE"))
+    @Option(name: .customLong("disk-size"), parsing: .unconditional, help: ArgumentHelp("The size of each disk, e.g. 64MiB, 2GiB.", valueName: "SIZE"))
     var diskSize = "64MiB"
 
     @Option(help: "The number of disks, 1 to 64.")

@@ -142,7 +142,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let limit = try timeout.map { try InputParsing.duration($0, flag: "--timeout") }
+        let limit = try timeout.map(InputParsing.waitTimeout)
         let servers = try await store.openReader().servers
         guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
         let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }

@@ -30,6 +30,11 @@ extension StoreSelection {
         db ?? Environment.value("LIFELINE_DATABASE_URL")
     }
 
+    /// Which of them said it, for messages about what it names.
+    private var namedBy: String {
+        db != nil ? "--db" : "LIFELINE_DATABASE_URL"
+    }
+
     var databasePath: String {
         named ?? (home as NSString).appendingPathComponent("lifeline.db")
     }
@@ -46,13 +51,13 @@ extension StoreSelection {
     func postgresLocation() throws -> PostgresLocation? {
         // Another scheme would be taken for a file path, and its "directory" reported missing.
         if let named, !PostgresLocation.isURL(named), let scheme = named.firstMatch(of: #/^([A-Za-z][A-Za-z0-9+.-]*):\/\//#) {
-            throw CLIFailure(.invalidInput, "--db: '\(scheme.1)://' is not supported; give a file path or a postgres:// URL")
+            throw CLIFailure(.invalidInput, "\(namedBy): '\(scheme.1)://' is not supported; give a file path or a postgres:// URL")
         }
         guard let named, PostgresLocation.isURL(named) else { return nil }
         do {
             return try PostgresLocation(url: named, environment: ProcessInfo.processInfo.environment)
         } catch let error as PostgresLocationError {
-            throw CLIFailure(.invalidInput, "--db: \(error.description)")
+            throw CLIFailure(.invalidInput, "\(namedBy): \(error.description)")
         }
     }
 
@@ -77,7 +82,7 @@ extension StoreSelection {
             // A typo in --db must not quietly start a new queue somewhere else.
             let directory = (databasePath as NSString).deletingLastPathComponent
             guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
-                throw CLIFailure(.notFound, "no directory \(directory) for --db \(databasePath); create it first")
+                throw CLIFailure(.notFound, "no directory \(directory) for \(namedBy) \(databasePath); create it first")
             }
         }
         let lockTimeout = try self.lockTimeout()
@@ -116,7 +121,8 @@ extension StoreSelection {
         guard stat(databasePath, &info) == 0 else {
             // A directory on the way that this user may not enter hides the file, not removes it.
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
-            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (set LIFELINE_HOME or --db)")
+            let hint = named == nil || db != nil ? "set LIFELINE_HOME or --db" : "named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL"
+            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\(hint))")
         }
     }
 

@@ -22,6 +22,11 @@ struct OperatorSafetyCLITests {
             #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(read)")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
+        // LIFELINE_DATABASE_URL that is neither a URL nor a file is named as the culprit.
+        let named = try cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])
+        #expect(named.status == 4 && named.stderr == "lifeline: no Lifeline database at notaurl (named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL)\n")
+        let nowhere = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_DATABASE_URL": "/nonexistent-dir/x.db"])
+        #expect(nowhere.status == 4 && nowhere.stderr == "lifeline: no directory /nonexistent-dir for LIFELINE_DATABASE_URL /nonexistent-dir/x.db; create it first\n")
         #expect(try cli.run(["queues", "limit", "vm", "3", "--create"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: path))
     }
