@@ -14,7 +14,7 @@ struct JobsListCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Only jobs in this state (repeatable): \(JobState.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Only jobs in this state (repeatable).")
     var state: [JobState] = []
 
     @Flag(help: "Only discarded jobs (failed for good).")
@@ -63,7 +63,7 @@ struct JobsListCommand: AsyncParsableCommand {
         var jobs = try await store.openReader().jobs.jobList(filter)
         if jobs.count > limit {
             jobs.removeLast()
-            Output.standardError.writeLine("lifeline: showing the first \(limit) jobs that match; more do (--limit N shows more)")
+            Output.standardError.writeLine("lifeline: showing the newest \(limit) jobs that match; more do (--limit N shows more)")
         }
         let output = Output.standardOutput
         let now = Date()

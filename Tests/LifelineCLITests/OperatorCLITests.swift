@@ -34,7 +34,7 @@ struct OperatorCLITests {
         #expect(narrow.dropFirst().allSatisfy { $0.hasSuffix("…") && $0.contains("discarded") })
         #expect(try cli.run(["jobs", "list", "--state", "completed", "--queue", "b"]).stdout == "no jobs match\n")
         let cut = try cli.run(["jobs", "list", "--failed", "--limit", "4", "--json"])
-        #expect(cut.lines.count == 4 && cut.stderr == "lifeline: showing the first 4 jobs that match; more do (--limit N shows more)\n")
+        #expect(cut.lines.count == 4 && cut.stderr == "lifeline: showing the newest 4 jobs that match; more do (--limit N shows more)\n")
         let whole = try cli.run(["jobs", "list", "--failed", "--limit", "5"])
         #expect(whole.lines.count == 6 && whole.stderr.isEmpty)
     }
