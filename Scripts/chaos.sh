@@ -170,7 +170,9 @@ kills=$(cat "$home/kills")
 
 # Let the pool finish the rest, then stop it.
 for _ in $(seq 1 600); do
-  left=$("$bin" jobs list --state available --state scheduled --state retryable --state running --limit 1 --json | wc -l)
+  # Its note that more jobs match goes to a file, which is shown if the command fails.
+  left=$("$bin" jobs list --state available --state scheduled --state retryable --state running --limit 1 --json 2>"$home/left.err" | wc -l) ||
+    { cat "$home/left.err" >&2; exit 1; }
   [ "$left" -eq 0 ] && break
   sleep 0.5
 done

@@ -63,7 +63,8 @@ struct JobsListCommand: AsyncParsableCommand {
         var jobs = try await store.openReader().jobs.jobList(filter)
         if jobs.count > limit {
             jobs.removeLast()
-            Output.standardError.writeLine("lifeline: showing the newest \(limit) jobs that match; more do (--limit N shows more)")
+            let shown = limit == 1 ? "job that matches" : "\(limit) jobs that match"
+            Output.standardError.writeLine("lifeline: showing the newest \(shown); more do (--limit N shows more)")
         }
         let output = Output.standardOutput
         let now = Date()
