@@ -58,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             )
         }
         let opened = try await store.openStore(creating: false, concurrentReads: true)
-        LoggingSystem.bootstrap(WorkerLogging.handler)
+        try WorkerLogging.bootstrap()
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
         try await WebServer.run(

@@ -63,7 +63,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard leaseDuration >= .milliseconds(100) else { throw CLIFailure(.invalidInput, "--lease must be at least 100ms") }
         let queueNames: [String] = queues.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
         for name in queueNames { try JobLimits.checkQueueName(name) }
-        LoggingSystem.bootstrap(WorkerLogging.handler)
+        try WorkerLogging.bootstrap()
         let logger = Logger(label: "lifeline.worker")
         let opened = try await store.openStore(concurrentReads: true)
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)

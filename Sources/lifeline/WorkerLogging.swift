@@ -2,12 +2,23 @@ import Foundation
 import Logging
 
 /// Worker logs: one line per event on stderr, with the job's metadata; the level comes from
-/// LIFELINE_LOG_LEVEL (trace, debug, info, notice, warning, error; default info).
+/// LIFELINE_LOG_LEVEL (trace, debug, info, notice, warning, error, critical; default info).
 enum WorkerLogging {
-    @Sendable static func handler(label: String) -> any LogHandler {
-        var handler = StreamLogHandler.standardError(label: label)
-        let level = Environment.value("LIFELINE_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:))
-        handler.logLevel = level ?? .info
-        return handler
+    /// Sends this process's logs to stderr at the level asked for; a level that names none is
+    /// refused, rather than left to log at another.
+    static func bootstrap() throws {
+        var level = Logger.Level.info
+        if let text = Environment.value("LIFELINE_LOG_LEVEL") {
+            guard let named = Logger.Level(rawValue: text) else {
+                let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw CLIFailure(.invalidInput, "LIFELINE_LOG_LEVEL: invalid level '\(text)'; use one of \(levels)")
+            }
+            level = named
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
 }

@@ -133,6 +133,8 @@ struct OperatorMistakesCLITests {
         let result = try cli.run(["worker", "--queues", "nightyl", "--drain"])
         #expect(result.status == 0)
         #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
+        let level = try cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
+        #expect(level.status == 64 && level.stderr == "lifeline: LIFELINE_LOG_LEVEL: invalid level 'verbose'; use one of trace, debug, info, notice, warning, error, critical\n")
     }
 
     @Test("a drain that serves a paused queue with jobs waiting says so, and ends once the queue is resumed and its jobs have run")
