@@ -8,40 +8,57 @@ enum BatchFile {
         "kind", "args", "queue", "priority", "idempotency_key", "max_attempts", "timeout", "backoff", "delay",
     ]
 
+    /// The jobs of a file, with the number of the line each came from.
+    struct Jobs {
+        var jobs: [NewJob] = []
+        var lineNumbers: [Int] = []
+
+        /// The line of the first job with the idempotency key `key`.
+        func line(ofKey key: String) -> Int? {
+            jobs.firstIndex { $0.idempotencyKey == key }.map { lineNumbers[$0] }
+        }
+    }
+
     /// Parses every line, in parallel chunks; the first bad line, by number, is the error.
-    static func parse(_ data: Data, defaults: EnqueueRequest, registry: JobRegistry) async throws -> [NewJob] {
+    static func parse(_ data: Data, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let now = Date()
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
         let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }
-        let parsed = await withTaskGroup(of: (Int, Result<[NewJob], CLIFailure>).self) { group in
+        let parsed = await withTaskGroup(of: (Int, Result<Jobs, CLIFailure>).self) { group in
             for (index, range) in chunks.enumerated() {
                 group.addTask {
                     (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, defaults: defaults, registry: registry, now: now) })
                 }
             }
-            var results = [Result<[NewJob], CLIFailure>?](repeating: nil, count: chunks.count)
+            var results = [Result<Jobs, CLIFailure>?](repeating: nil, count: chunks.count)
             for await (index, result) in group { results[index] = result }
             return results
         }
-        var jobs: [NewJob] = []
-        jobs.reserveCapacity(lines.count)
-        for result in parsed { jobs += try result!.get() }
-        guard !jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: the file has no jobs") }
-        return jobs
+        var all = Jobs()
+        all.jobs.reserveCapacity(lines.count)
+        all.lineNumbers.reserveCapacity(lines.count)
+        for result in parsed {
+            let chunk = try result!.get()
+            all.jobs += chunk.jobs
+            all.lineNumbers += chunk.lineNumbers
+        }
+        guard !all.jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: the file has no jobs") }
+        return all
     }
 
     private static func parse(
         _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, defaults: EnqueueRequest, registry: JobRegistry, now: Date
-    ) throws(CLIFailure) -> [NewJob] {
-        var jobs: [NewJob] = []
+    ) throws(CLIFailure) -> Jobs {
+        var jobs = Jobs()
         for (offset, line) in lines.enumerated() {
             let number = firstNumber + offset
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) else {
                 continue
             }
             do {
-                jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
+                jobs.jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
+                jobs.lineNumbers.append(number)
             } catch let error as JobInputError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error.message)")
             } catch JSONValueError.syntax(_, let column, let message) {

@@ -75,8 +75,14 @@ struct EnqueueOptions: Equatable {
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
         let opened = try await store.openStore()
-        let jobs = try await BatchFile.parse(data, defaults: try request(), registry: store.registry())
-        let inserted = try await opened.jobs.jobInsert(jobs)
+        let batch = try await BatchFile.parse(data, defaults: try request(), registry: store.registry())
+        let inserted: [InsertedJob]
+        do {
+            inserted = try await opened.jobs.jobInsert(batch.jobs)
+        } catch JobStoreError.idempotencyConflict(let key, let existing) {
+            let conflict = JobStoreError.idempotencyConflict(key: key, existing: existing).description
+            throw CLIFailure(.conflict, batch.line(ofKey: key).map { "--batch line \($0): \(conflict)" } ?? conflict)
+        }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)
         if json {

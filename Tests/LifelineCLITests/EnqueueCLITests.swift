@@ -66,6 +66,10 @@ struct EnqueueCLITests {
         #expect(conflict.status == 3 && conflict.stderr.contains("idempotency key"))
         let otherKind = try cli.run(["enqueue", "noop", "--idempotency-key", "k"])
         #expect(otherKind.status == 3)
+        // In a batch, the conflict names its line; nothing of the batch is written.
+        let batch = try cli.writeFile("batch.jsonl", #"{"args": {"ms": 1}, "idempotency_key": "new"}"# + "\n\n" + #"{"args": {"ms": 3}, "idempotency_key": "k"}"# + "\n")
+        let inBatch = try cli.run(["enqueue", "sleep", "--batch", batch])
+        #expect(inBatch.status == 3 && inBatch.stderr == "lifeline: --batch line 3: idempotency key 'k' belongs to job \(first["id"]?.intValue ?? 0) with another kind or args\n", "\(inBatch.stderr)")
         #expect(try cli.jobCount() == 1)
     }
 

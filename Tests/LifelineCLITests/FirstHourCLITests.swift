@@ -69,6 +69,7 @@ struct FirstHourCLITests {
         (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB)"),
         (["server", "create", "web-1", "--disk-size", "-1MiB"], "lifeline: invalid size '-1MiB': use e.g. 64MiB, 1GiB"),
         (["server", "failover", "web-1", "--wait", "--timeout", "0s"], "lifeline: --timeout: a wait needs more than 0s"),
+        (["events", "--all", "--after", "3"], "lifeline: --all starts from the first event: leave out --after and --since"),
         (["server", "wait", "web-1", "--state", "standby", "--timeout", "0ms"], "lifeline: --timeout: a wait needs more than 0s"),
         (["enqueue", "recovery.delete", "--args", "{}"], "job kind 'recovery.delete' is enqueued only by the actions of recovery servers"),
         (["enqueue", "noop", "--queue", "recovery.vm"], "lifeline: queue 'recovery.vm' is kept for the jobs of the actions of recovery servers (lifeline server ACTION NAME); choose another queue"),
