@@ -17,6 +17,10 @@ public struct JobRegistry: Sendable {
     /// Registers a kind. Registering a kind twice is a programming error and fails loudly.
     public mutating func register(_ definition: JobDefinition) {
         precondition(self.definition(definition.kind) == nil, "job kind '\(definition.kind)' is registered twice")
+        precondition(
+            !kinds.contains { ($0.enqueuedOnlyBy == nil) != (definition.enqueuedOnlyBy == nil) && $0.defaults.queue == definition.defaults.queue },
+            "job kind '\(definition.kind)' shares its default queue with kinds of another owner"
+        )
         kinds.append(definition)
         if let owner = definition.enqueuedOnlyBy, !ownedQueues.contains(where: { $0.queue == definition.defaults.queue }) {
             ownedQueues.append((definition.defaults.queue, owner))
@@ -27,6 +31,15 @@ public struct JobRegistry: Sendable {
     public var enqueueableKinds: [String] { kinds.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 
     public func definition(_ kind: String) -> JobDefinition? { kinds.first { $0.kind == kind } }
+
+    /// Checks a queue asked for by hand: its name, and that it is not a queue of kinds that
+    /// only their owner enqueues.
+    public func checkQueue(_ queue: String) throws(JobInputError) {
+        try JobLimits.checkQueueName(queue)
+        if let owned = ownedQueues.first(where: { $0.queue == queue }) {
+            throw JobInputError("queue '\(queue)' is kept for the jobs of \(owned.owner); choose another queue")
+        }
+    }
 
     /// Checks a request against its kind and the queue's limits and fills in the kind's
     /// defaults. Throws one clear message for the first problem found.
@@ -43,11 +56,8 @@ public struct JobRegistry: Sendable {
         try definition.validate(request.args)
         let defaults = definition.defaults
         let queue = request.queue ?? defaults.queue
-        try JobLimits.checkQueueName(queue)
-        // A kind's own default queue is never an owned one: only a queue asked for is looked up.
-        if request.queue != nil, let owned = ownedQueues.first(where: { $0.queue == queue }) {
-            throw JobInputError("queue '\(queue)' is kept for the jobs of \(owned.owner); choose another queue")
-        }
+        // A kind's own default queue is never another owner's (``register(_:)`` checks).
+        if request.queue != nil { try checkQueue(queue) } else { try JobLimits.checkQueueName(queue) }
         let priority = request.priority ?? defaults.priority
         guard JobLimits.priorities.contains(priority) else {
             throw JobInputError("priority \(priority) is out of range: use \(JobLimits.priorities.lowerBound) to \(JobLimits.priorities.upperBound) (0 runs first)")

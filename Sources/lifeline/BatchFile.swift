@@ -13,9 +13,18 @@ enum BatchFile {
         var jobs: [NewJob] = []
         var lineNumbers: [Int] = []
 
-        /// The line of the first job with the idempotency key `key`.
-        func line(ofKey key: String) -> Int? {
-            jobs.firstIndex { $0.idempotencyKey == key }.map { lineNumbers[$0] }
+        /// What to say when the insert found `key` taken with another kind or args: the first
+        /// line that differs from an earlier line with the key (the job it met was this batch's
+        /// own, rolled back with it), else the key's first line and the job that holds the key.
+        func conflict(key: String, existing: Int64) -> String {
+            let indices = jobs.indices.filter { jobs[$0].idempotencyKey == key }
+            let stored = JobStoreError.idempotencyConflict(key: key, existing: existing).description
+            guard let first = indices.first else { return stored }
+            let same = { (index: Int) in jobs[index].kind == jobs[first].kind && jobs[index].args.canonicalText == jobs[first].args.canonicalText }
+            if let differing = indices.first(where: { !same($0) }) {
+                return "--batch line \(lineNumbers[differing]): idempotency key '\(key)' is on line \(lineNumbers[first]) with another kind or args"
+            }
+            return "--batch line \(lineNumbers[first]): \(stored)"
         }
     }
 

@@ -74,14 +74,17 @@ struct EnqueueOptions: Equatable {
 
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
+        let registry = store.registry()
+        // The queue every line inherits is the flag's fault, not the first line's.
+        if let queue { try registry.checkQueue(queue) }
+        // Read whole before the store is opened: a bad line creates nothing either.
+        let batch = try await BatchFile.parse(data, defaults: try request(), registry: registry)
         let opened = try await store.openStore()
-        let batch = try await BatchFile.parse(data, defaults: try request(), registry: store.registry())
         let inserted: [InsertedJob]
         do {
             inserted = try await opened.jobs.jobInsert(batch.jobs)
         } catch JobStoreError.idempotencyConflict(let key, let existing) {
-            let conflict = JobStoreError.idempotencyConflict(key: key, existing: existing).description
-            throw CLIFailure(.conflict, batch.line(ofKey: key).map { "--batch line \($0): \(conflict)" } ?? conflict)
+            throw CLIFailure(.conflict, batch.conflict(key: key, existing: existing))
         }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)

@@ -37,8 +37,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let source = SelectedStore(db: from)
-        let target = SelectedStore(db: to)
+        let source = CopyEnd(db: from, dbFlag: "--from")
+        let target = CopyEnd(db: to, dbFlag: "--to")
         let reader = try await source.openReader()
         let writer = try await target.openStore()
         let started = ContinuousClock.now
@@ -61,4 +61,10 @@ struct StoreCopyCommand: AsyncParsableCommand {
             Output.standardOutput.writeLine("copied \(counts) from \(reader.location) to \(writer.location) in \(elapsed)")
         }
     }
+}
+
+/// One end of a copy: a store named by `--from` or `--to`, which its messages name.
+private struct CopyEnd: StoreSelection {
+    var db: String?
+    var dbFlag: String
 }

@@ -12,15 +12,18 @@ import LifelineSQLite
 protocol StoreSelection {
     /// `--db`, if given.
     var db: String? { get }
+    /// The flag that gave `db`, for messages.
+    var dbFlag: String { get }
 }
 
-/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path, and
-/// `store copy`'s `--from` and `--to`.
+/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path.
 struct SelectedStore: StoreSelection, Equatable {
     var db: String?
 }
 
 extension StoreSelection {
+    var dbFlag: String { "--db" }
+
     var home: String {
         Environment.value("LIFELINE_HOME") ?? "queue"
     }
@@ -32,7 +35,7 @@ extension StoreSelection {
 
     /// Which of them said it, for messages about what it names.
     private var namedBy: String {
-        db != nil ? "--db" : "LIFELINE_DATABASE_URL"
+        db != nil ? dbFlag : "LIFELINE_DATABASE_URL"
     }
 
     var databasePath: String {
@@ -121,7 +124,7 @@ extension StoreSelection {
         guard stat(databasePath, &info) == 0 else {
             // A directory on the way that this user may not enter hides the file, not removes it.
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
-            let hint = named == nil || db != nil ? "set LIFELINE_HOME or --db" : "named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL"
+            let hint = named == nil ? "set LIFELINE_HOME or --db" : "named by \(namedBy): a file path or a postgres:// URL"
             throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\(hint))")
         }
     }

@@ -9,7 +9,9 @@ enum WorkerLogging {
     static func bootstrap() throws {
         var level = Logger.Level.info
         if let text = Environment.value("LIFELINE_LOG_LEVEL") {
-            guard let named = Logger.Level(rawValue: text) else {
+            // Written as people and other tools write them: INFO, Debug, warn.
+            let word = text.lowercased()
+            guard let named = Logger.Level(rawValue: word == "warn" ? "warning" : word) else {
                 let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
                 throw CLIFailure(.invalidInput, "LIFELINE_LOG_LEVEL: invalid level '\(text)'; use one of \(levels)")
             }

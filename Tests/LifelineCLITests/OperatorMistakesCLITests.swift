@@ -135,6 +135,19 @@ struct OperatorMistakesCLITests {
         #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
         let level = try cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
         #expect(level.status == 64 && level.stderr == "lifeline: LIFELINE_LOG_LEVEL: invalid level 'verbose'; use one of trace, debug, info, notice, warning, error, critical\n")
+        for written in ["INFO", "Warn"] {
+            #expect(try cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": written]).status == 0, "\(written)")
+        }
+    }
+
+    @Test("store copy names the flag whose path has no directory")
+    func copyTargetDirectory() throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try cli.enqueue(["noop"])
+        let source = cli.home.appendingPathComponent("lifeline.db").path
+        let copy = try cli.run(["store", "copy", "--from", source, "--to", "/nonexistent-dir/copy.db"])
+        #expect(copy.status == 4 && copy.stderr == "lifeline: no directory /nonexistent-dir for --to /nonexistent-dir/copy.db; create it first\n", "\(copy.stderr)")
     }
 
     @Test("a drain that serves a paused queue with jobs waiting says so, and ends once the queue is resumed and its jobs have run")

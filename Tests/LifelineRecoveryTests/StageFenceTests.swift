@@ -52,10 +52,9 @@ struct StageFenceTests {
         #expect(!FileManager.default.fileExists(atPath: file("servers/web-1").path))
     }
 
-    /// One fixed-width record, as the fence writes them.
+    /// One record, as the fence writes them.
     func record(job: Int64, attempt: Int) -> Data {
-        let fields = "\(job) \(attempt)"
-        return Data((fields + String(repeating: " ", count: 31 - fields.utf8.count) + "\n").utf8)
+        Data(StageFence.record(.init(job: job, attempt: attempt)))
     }
 
     @Test(

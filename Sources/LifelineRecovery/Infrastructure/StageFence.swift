@@ -83,9 +83,14 @@ struct StageFence: Sendable {
         return Token(job: job, attempt: attempt)
     }
 
-    private static func write(_ token: Token, _ descriptor: Int32, _ file: URL) throws {
+    /// The token as a record: its numbers, padded with spaces to the fixed width.
+    static func record(_ token: Token) -> [UInt8] {
         let fields = "\(token.job) \(token.attempt)"
-        let record = Array((fields + String(repeating: " ", count: max(recordLength - 1 - fields.utf8.count, 0)) + "\n").utf8)
+        return Array((fields + String(repeating: " ", count: max(recordLength - 1 - fields.utf8.count, 0)) + "\n").utf8)
+    }
+
+    private static func write(_ token: Token, _ descriptor: Int32, _ file: URL) throws {
+        let record = record(token)
         guard record.count == recordLength, pwrite(descriptor, record, recordLength, 0) == recordLength, fsync(descriptor) == 0 else {
             throw StageCheckFailure(message: "cannot record the stage attempt in \(file.path): \(String(cString: strerror(errno)))")
         }
