@@ -63,7 +63,7 @@ struct ChunkedCopy {
         let hasher = HashingThread()
         defer { _ = hasher.finish() }
         try output.seek(toOffset: 0)
-        while let data = try output.read(upToCount: chunkSize), !data.isEmpty {
+        while case let data = try FileSystem.read(output, upTo: chunkSize), !data.isEmpty {
             try cancellation.check()
             hasher.add(data)
         }
@@ -95,7 +95,7 @@ struct ChunkedCopy {
                 try cancellation.check()
                 try beforeChunk(chunk)
                 let written = try fence.hold { () throws -> Int in
-                    let data = try input.read(upToCount: chunkSize) ?? Data()
+                    let data = try FileSystem.read(input, upTo: chunkSize)
                     guard !data.isEmpty else { return 0 }
                     hasher.add(data)
                     try output.write(contentsOf: data)
