@@ -130,13 +130,20 @@ struct WorkerCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (script, directory) = try RealWorkCLITests.jobScript(cli)
-        let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "2"]}}"# }
+        // Programs of 4 s: the victim is looked for after all eight have started, which a loaded
+        // machine may see late, and must find them still running.
+        let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "4"]}}"# }
         #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "1s", "--drain"])
         let runners = { ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)) }
         try await waitUntil("eight programs") { RealWorkCLITests.lines(directory + "/starts").count == 8 }
-        let victim = try #require(runners().first)
-        kill(victim, SIGKILL)
+        // Looked for until seen, rather than read once.
+        var victim: Int32?
+        try await waitUntil("a runner process") {
+            victim = runners().first
+            return victim != nil
+        }
+        kill(try #require(victim), SIGKILL)
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
         let jobs = try cli.json(["jobs", "list", "--json"])
