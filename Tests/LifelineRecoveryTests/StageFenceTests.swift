@@ -105,7 +105,7 @@ struct StageFenceTests {
         #expect(FileManager.default.fileExists(atPath: file("servers/web-1/vm.json").path), "the VM was not released")
     }
 
-    @Test("a fence's lock held by a step that never ends gives up after its patience, with the file named; a shared lock passes beside another")
+    @Test("a fence's lock held by a step that never ends gives up after its patience, with the file named; a shared lock passes beside another; a lock waited for until stopped ends at the stop")
     func lockPatience() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let fence = file("fences/web-1")
@@ -115,11 +115,20 @@ struct StageFenceTests {
         defer { close(holder) }
         try #require(flock(holder, LOCK_SH) == 0)
 
-        let patient = FileLock(file: fence, patience: .milliseconds(300))
+        let patient = FileLock(file: fence, patience: .upTo(.milliseconds(300)))
         #expect(try patient.withLock(exclusive: false) { _ in true }, "shared beside shared")
         let started = ContinuousClock.now
         let error = #expect(throws: StageCheckFailure.self) { try patient.withLock(exclusive: true) { _ in } }
         #expect(error?.message == "\(fence.path) stayed locked for 0.3 seconds: its holder does not finish its step")
         #expect(ContinuousClock.now - started >= .milliseconds(300))
+
+        // A lock held through long work is waited for until the waiter is stopped, not given up.
+        let stopped = CancellationFlag()
+        stopped.cancel()
+        let waiting = ContinuousClock.now
+        #expect(throws: CancellationError.self) {
+            try FileLock(file: fence, patience: .untilCancelled(stopped)).withLock(exclusive: true) { _ in }
+        }
+        #expect(ContinuousClock.now - waiting >= .seconds(1), "one wait of a second before the stop is seen")
     }
 }
