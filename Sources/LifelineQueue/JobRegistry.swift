@@ -8,9 +8,6 @@ public struct JobRegistry: Sendable {
     /// the binary, 650,000 of a one-job enqueue's 4.2 million instructions (callgrind), and a
     /// build's score of kinds is found as fast one by one.
     private var kinds: [JobDefinition] = []
-    /// The queues of kinds that only their owner enqueues, with the owner: theirs alone, so a
-    /// queue's limit or pause means the same thing to everyone who reads it.
-    private var ownedQueues: [(queue: String, owner: String)] = []
 
     public init() {}
 
@@ -22,9 +19,6 @@ public struct JobRegistry: Sendable {
             "job kind '\(definition.kind)' shares its default queue with kinds of another owner"
         )
         kinds.append(definition)
-        if let owner = definition.enqueuedOnlyBy, !ownedQueues.contains(where: { $0.queue == definition.defaults.queue }) {
-            ownedQueues.append((definition.defaults.queue, owner))
-        }
     }
 
     /// The kinds people may enqueue by hand.
@@ -33,11 +27,12 @@ public struct JobRegistry: Sendable {
     public func definition(_ kind: String) -> JobDefinition? { kinds.first { $0.kind == kind } }
 
     /// Checks a queue asked for by hand: its name, and that it is not a queue of kinds that
-    /// only their owner enqueues.
+    /// only their owner enqueues, which is theirs alone, so that its limit or pause means the
+    /// same thing to everyone who reads it.
     public func checkQueue(_ queue: String) throws(JobInputError) {
         try JobLimits.checkQueueName(queue)
-        if let owned = ownedQueues.first(where: { $0.queue == queue }) {
-            throw JobInputError("queue '\(queue)' is kept for the jobs of \(owned.owner); choose another queue")
+        if let owner = kinds.first(where: { $0.enqueuedOnlyBy != nil && $0.defaults.queue == queue })?.enqueuedOnlyBy {
+            throw JobInputError("queue '\(queue)' is kept for the jobs of \(owner); choose another queue")
         }
     }
 

@@ -91,9 +91,7 @@ struct EnqueueOptions: Equatable {
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {
-            Output.standardOutput.writeLine(
-                "enqueued \(summary.enqueued) job\(summary.enqueued == 1 ? "" : "s")" + (existing > 0 ? " (\(existing) already existed)" : "")
-            )
+            Output.standardOutput.writeLine("enqueued \(JobText.count(summary.enqueued))" + (existing > 0 ? " (\(existing) already existed)" : ""))
         }
     }
 

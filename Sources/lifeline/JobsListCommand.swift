@@ -88,6 +88,11 @@ extension JobState: ExpressibleByArgument {}
 
 /// Short texts about jobs for tables.
 enum JobText {
+    /// "1 job", "3 jobs".
+    static func count(_ count: Int) -> String {
+        count == 1 ? "1 job" : "\(count) jobs"
+    }
+
     /// "2/20"; "2/∞" for the stages that never give up.
     static func attempts(_ job: Job) -> String {
         "\(job.attempt)/" + (job.maxAttempts == JobLimits.maxAttempts.upperBound ? "∞" : "\(job.maxAttempts)")

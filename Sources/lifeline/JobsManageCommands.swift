@@ -87,7 +87,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
                 for job in candidates { try output.writeJSON(job) }
             } else {
                 output.writeLine(
-                    "would retry \(Self.jobs(candidates.count))" + (candidates.isEmpty ? "" : ": " + candidates.map(\.id).sorted().map(String.init).joined(separator: " "))
+                    "would retry \(JobText.count(candidates.count))" + (candidates.isEmpty ? "" : ": " + candidates.map(\.id).sorted().map(String.init).joined(separator: " "))
                 )
             }
             return
@@ -97,20 +97,13 @@ struct JobsRetryCommand: AsyncParsableCommand {
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
-            output.writeLine("retried \(Self.jobs(retried.count))")
+            output.writeLine("retried \(JobText.count(retried.count))")
         }
         // Changed by another process since it was read.
         let skipped = Set(targets).subtracting(retried.map(\.id))
         if !ids.isEmpty && !skipped.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(Array(skipped))) }
     }
 
-}
-
-extension JobsRetryCommand {
-    /// "1 job", "3 jobs".
-    static func jobs(_ count: Int) -> String {
-        count == 1 ? "1 job" : "\(count) jobs"
-    }
 }
 
 struct JobsCancelCommand: AsyncParsableCommand {

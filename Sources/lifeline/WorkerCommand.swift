@@ -108,7 +108,7 @@ struct WorkerCommand: AsyncParsableCommand {
             let waiting = [JobState.available, .scheduled, .retryable].reduce(0) { $0 + (info.counts[$1] ?? 0) }
             guard waiting > 0 else { continue }
             logger.warning(
-                "queue '\(info.name)' is paused with \(waiting == 1 ? "1 job" : "\(waiting) jobs") waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
+                "queue '\(info.name)' is paused with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
             )
         }
     }
