@@ -29,7 +29,7 @@ struct BrowserCLITests {
         let output = Pipe()
         driver.standardOutput = output
         try driver.run()
-        let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
         driver.waitUntilExit()
         #expect(driver.terminationStatus == 0)
         let seen = try JSONValue(parsing: data)

@@ -58,6 +58,12 @@ int lifeline_flock_deadline(int fd, int shared, int64_t timeout_ms);
 /// fsync finds little left to do (sync_file_range with SYNC_FILE_RANGE_WRITE).
 int lifeline_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Copies `length` bytes at `offset` of `in_fd` to the same offset of `out_fd` inside the
+/// kernel (copy_file_range), as cp does. `bytes` holds the same bytes, already read: they are
+/// written with pwrite instead where the kernel cannot copy between the two files (another
+/// file system). Returns 0 or an errno value; ENODATA if the source ended first.
+int lifeline_copy_range(int in_fd, int out_fd, int64_t offset, int64_t length, const void *bytes);
+
 /// Has glibc's allocator take blocks smaller than `largest_block` from its arenas (not each
 /// from its own mapping) and keep up to twice that free at the top of an arena instead of
 /// handing it back to the kernel (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, fixed where

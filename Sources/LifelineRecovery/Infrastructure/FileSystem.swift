@@ -46,26 +46,23 @@ enum FileSystem {
         return try? JSONDecoder().decode(T.self, from: data)
     }
 
-    /// Up to `count` bytes from the file's offset, empty at its end, read in as few calls as
-    /// the kernel allows. FileHandle's `read(upToCount:)` reads 4 KiB a call on Linux: a copy
-    /// of 256 MiB made 65,536 of them (strace), and ran at half the rate of `cp` and a sync.
-    static func read(_ handle: FileHandle, upTo count: Int) throws -> Data {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
+    /// Fills `buffer` from the file's offset, or as much of it as the file has left, in as few
+    /// calls as the kernel allows; the count read, 0 at its end. FileHandle's
+    /// `read(upToCount:)` reads 4 KiB a call on Linux: a copy of 256 MiB made 65,536 of them
+    /// (strace), and ran at half the rate of `cp` and a sync.
+    static func read(_ handle: FileHandle, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var filled = 0
-        while filled < count {
-            let got = Glibc.read(handle.fileDescriptor, buffer + filled, count - filled)
+        while filled < buffer.count {
+            let got = Glibc.read(handle.fileDescriptor, buffer.baseAddress! + filled, buffer.count - filled)
             if got > 0 {
                 filled += got
             } else if got == 0 {
                 break
             } else if errno != EINTR {
-                let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-                buffer.deallocate()
-                throw error
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
         }
-        // The chunk goes on to the hashing thread: the buffer is the Data's, freed with it.
-        return Data(bytesNoCopy: buffer, count: filled, deallocator: .custom { pointer, _ in pointer.deallocate() })
+        return filled
     }
 
     static func readCheckpoint(_ url: URL) -> Int64 {
