@@ -10,7 +10,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 6
+    static let version = 7
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -33,6 +33,9 @@ enum SchemaMigrations {
         migrator.registerMigration("v6-job-ids-never-reused") { db in
             try db.execute(sql: "PRAGMA user_version = 6")
             try makeJobIDsIncreasing(db)
+        }
+        migrator.registerMigration("v7-claim-index-of-available-jobs") { db in
+            try db.execute(sql: v7)
         }
         return migrator
     }
@@ -243,6 +246,18 @@ enum SchemaMigrations {
             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')
             """)
     }
+
+    /// The claim's index holds available jobs only, as PostgreSQL's does: a claim takes its jobs
+    /// out and nothing after touches it. Over every state, each claim and each completion
+    /// moved the job's entry (a deletion and an insertion). The floor's claim+complete (the
+    /// same statements), four alternating pairs: 60,159-61,390 jobs/s before, 69,228-70,951
+    /// after. Running jobs per queue are read from the lease index instead: they are few.
+    private static let v7 = """
+        PRAGMA user_version = 7;
+
+        DROP INDEX jobs_claim;
+        CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state = 'available';
+        """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording
     /// only: every row already meets them and the file's format is the same, so the table's

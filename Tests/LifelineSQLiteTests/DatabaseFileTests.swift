@@ -194,17 +194,34 @@ struct DatabaseFileTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
-    @Test("the claim query is served by the claim index, without sorting")
-    func claimPlan() throws {
-        let queue = try SQLiteDatabase.openInMemory()
-        let plan = try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE queue = 'q' AND state = 'available'
-                ORDER BY priority, run_at, id LIMIT 10
-                """).map { $0["detail"] as String }
+    @Test("the claim query is served by the claim index of available jobs, without sorting, in a new database and one of schema 6")
+    func claimPlan() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let raw = try Self.olderDatabase(path, upTo: "v6-job-ids-never-reused")
+        try await raw.write { db in
+            for (queue, state) in [("q", "available"), ("q", "scheduled"), ("q", "available"), ("r", "available")] {
+                try Self.insertJob(db, queue: queue, state: state)
+            }
         }
-        #expect(plan.contains { $0.contains("jobs_claim") })
-        #expect(!plan.contains { $0.contains("TEMP B-TREE") })
+        try raw.close()
+        let databases: [(any DatabaseReader, [Int64])] = [(try SQLiteDatabase.openInMemory(), []), (try SQLiteDatabase.openPool(path: path), [1, 3])]
+        for (database, expected) in databases {
+            let (plan, claimable, partial) = try await database.read { db in
+                let plan = try Row.fetchAll(db, sql: """
+                    EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE queue = 'q' AND state = 'available'
+                    ORDER BY priority, run_at, id LIMIT 10
+                    """).map { $0["detail"] as String }
+                let claimable = try Int64.fetchAll(db, sql: "SELECT id FROM jobs INDEXED BY jobs_claim WHERE queue = 'q' AND state = 'available'")
+                let partial = try Row.fetchAll(db, sql: "PRAGMA index_list(jobs)").contains { $0["name"] == "jobs_claim" && $0["partial"] == 1 }
+                return (plan, claimable, partial)
+            }
+            #expect(plan.contains { $0.contains("jobs_claim") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+            #expect(claimable == expected)
+            #expect(partial, "the claim index holds available jobs only")
+        }
     }
 
     @Test("stats read kept counts and a few index entries, never all the jobs or their claim index")
