@@ -44,8 +44,11 @@ def batch(path, count, keys=False):
 
 
 def completed(db):
+    """The count the store keeps, as `lifeline stats` reads it: counting the jobs table's rows
+    scans it (no index holds finished jobs by state), which beside a million waiting jobs took
+    enough of the two cores to slow the worker being timed by a fifth."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-        return connection.execute("SELECT count(*) FROM jobs WHERE queue = 'default' AND state = 'completed'").fetchone()[0]
+        return connection.execute("SELECT coalesce(sum(n), 0) FROM job_counts WHERE queue = 'default' AND state = 'completed'").fetchone()[0]
 
 
 # Each scenario returns one number per run, or a dict of numbers.
@@ -235,14 +238,28 @@ def cp_and_dgst(source, target, synced):
     return disk_mib() * 1.048576 / (time.monotonic() - start)
 
 
+def start_cold():
+    """Writes back what is dirty and, where allowed (root), drops the page cache, so every
+    copy reads its source from the disk and fills memory the kernel has just freed. Copies
+    from a warm cache moved threefold here with their place in the sequence (cp then dgst did
+    1,192 to 1,277 MB/s first, 344 to 376 last); from a cold one they held within a fifth."""
+    subprocess.run(["sync"], check=True)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as file:
+            file.write("3")
+    except PermissionError:
+        if not getattr(start_cold, "warned", False):
+            print("bench: not root, so copies read their source from the page cache; their rates "
+                  "move with their order", file=sys.stderr)
+            start_cold.warned = True
+
+
 def copies():
     """A failover's finalization: the recovery point's disk copied to hot storage and its
     SHA-256 checked, in MB/s from the stage job's start to its completion; and the references
-    copying the same recovery point on the same machine. Where a copy comes in the sequence
-    moves its rate most here (in one run, cp then dgst did 1,192 to 1,277 MB/s first, 344 to
-    376 last), so the three take turns: run by run, each copy comes first, second and third
-    once. Each starts with nothing left to write back, and every copy is kept until all three
-    are done, so none fills the memory another freed."""
+    copying the same recovery point on the same machine, each from a cold start. Run by run,
+    each of the three comes first, second and third once, and every copy is kept until all
+    three are done."""
     copies.runs = getattr(copies, "runs", 0) + 1
     path, env = home()
     create_database(env)
@@ -265,7 +282,7 @@ def copies():
     turn = (copies.runs - 1) % len(copiers)
     figures = {}
     for key, copier in copiers[turn:] + copiers[:turn]:
-        subprocess.run(["sync"], check=True)
+        start_cold()
         figures[key] = copier()
     worker.terminate()
     worker.wait()
@@ -298,7 +315,7 @@ def measure(scenario):
 
 
 def measure_values(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 
 
 floor_figures = measure(floor_run)
