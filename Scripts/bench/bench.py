@@ -247,10 +247,10 @@ def start_cold():
     try:
         with open("/proc/sys/vm/drop_caches", "w") as file:
             file.write("3")
-    except PermissionError:
+    except OSError as error:
         if not getattr(start_cold, "warned", False):
-            print("bench: not root, so copies read their source from the page cache; their rates "
-                  "move with their order", file=sys.stderr)
+            print(f"bench: the page cache stays ({error.strerror}), so copies read their source from it; "
+                  "their rates move with their order", file=sys.stderr)
             start_cold.warned = True
 
 
