@@ -5,6 +5,9 @@
 #   Scripts/bench.sh            # full sizes (100k jobs per scenario, a 1M backlog): several minutes
 #   Scripts/bench.sh --quick    # small sizes, for a smoke test
 #   Scripts/bench.sh --postgres [--quick]   # the PostgreSQL rows, beside pgbench and pgqueuer
+#
+# Run as root, the copy scenario drops the machine's whole page cache before each copy, so
+# that every copy reads from the disk; otherwise it says that it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
