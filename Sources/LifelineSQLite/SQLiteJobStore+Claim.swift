@@ -59,10 +59,12 @@ extension SQLiteJobStore {
         return claimed
     }
 
+    /// A limited queue's running jobs, counted at each claim from the lease index: the claim
+    /// index holds available jobs only.
+    static let runningCountSQL = "SELECT count(*) FROM jobs WHERE queue = ? AND state = 'running'"
+
     private static func runningCount(_ db: Database, queue: String) throws -> Int {
-        try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT count(*) FROM jobs WHERE queue = ? AND state = 'running'"), arguments: [queue]
-        ) ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: runningCountSQL), arguments: [queue]) ?? 0
     }
 
     /// Scheduled and retryable jobs whose time has come become available.

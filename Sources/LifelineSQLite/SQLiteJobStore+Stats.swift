@@ -30,13 +30,12 @@ extension SQLiteJobStore {
     }
 
     // Every query of the stats reads counts or a few index entries, never the whole of the jobs
-    // or their claim index (a test checks the plans). `+queue` keeps SQLite from walking the
-    // claim index for its order by queue, when the running jobs' own index holds the few rows.
+    // (a test checks the plans): running jobs, always few, from their own index.
     static let countsSQL = """
         SELECT queue, state, n FROM job_counts WHERE n > 0
-        UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY +queue
+        UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
         """
-    static let runningByOwnerSQL = "SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY +lease_owner"
+    static let runningByOwnerSQL = "SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY lease_owner"
 
     /// Each queue's earliest `run_at` among its available jobs: one step into the claim index
     /// per priority, so a million waiting jobs cost ten lookups, not a million reads.

@@ -47,13 +47,7 @@ struct DatabaseFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("lifeline.db")
-        let raw = try Self.olderDatabase(path, upTo: "v3-queue-retention")
-        try await raw.write { db in
-            for (queue, state) in [("a", "available"), ("a", "available"), ("a", "scheduled"), ("b", "available")] {
-                try Self.insertJob(db, queue: queue, state: state)
-            }
-        }
-        try raw.close()
+        try Self.olderDatabase(path, upTo: "v3-queue-retention", jobs: [("a", "available"), ("a", "available"), ("a", "scheduled"), ("b", "available")])
         let store = SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path))
         #expect(try await store.statsGet().counts == ["a": [.available: 2, .scheduled: 1], "b": [.available: 1]])
         _ = try await store.jobInsert([JobFixtures.job(queue: "b")])
@@ -199,28 +193,31 @@ struct DatabaseFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("lifeline.db")
-        let raw = try Self.olderDatabase(path, upTo: "v6-job-ids-never-reused")
-        try await raw.write { db in
-            for (queue, state) in [("q", "available"), ("q", "scheduled"), ("q", "available"), ("r", "available")] {
-                try Self.insertJob(db, queue: queue, state: state)
-            }
-        }
-        try raw.close()
-        let databases: [(any DatabaseReader, [Int64])] = [(try SQLiteDatabase.openInMemory(), []), (try SQLiteDatabase.openPool(path: path), [1, 3])]
+        try Self.olderDatabase(path, upTo: "v6-job-ids-never-reused", jobs: [("q", "available"), ("q", "scheduled"), ("q", "available"), ("r", "available")])
+        // Opening migrates it. Its plans are read on a connection opened since: EXPLAIN reads no
+        // page, so a connection that read the schema before the migration (a pool's first
+        // reader) would still plan with the old index; a statement run on it is planned again.
+        _ = try SQLiteDatabase.openPool(path: path)
+        let databases: [(any DatabaseReader, [Int64])] = [(try SQLiteDatabase.openInMemory(), []), (try DatabaseQueue(path: path), [1, 3])]
         for (database, expected) in databases {
-            let (plan, claimable, partial) = try await database.read { db in
+            let (plan, runningPlan, claimable, partial) = try await database.read { db in
                 let plan = try Row.fetchAll(db, sql: """
                     EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE queue = 'q' AND state = 'available'
                     ORDER BY priority, run_at, id LIMIT 10
                     """).map { $0["detail"] as String }
+                let runningPlan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteJobStore.runningCountSQL, arguments: ["q"])
+                    .map { $0["detail"] as String }
                 let claimable = try Int64.fetchAll(db, sql: "SELECT id FROM jobs INDEXED BY jobs_claim WHERE queue = 'q' AND state = 'available'")
                 let partial = try Row.fetchAll(db, sql: "PRAGMA index_list(jobs)").contains { $0["name"] == "jobs_claim" && $0["partial"] == 1 }
-                return (plan, claimable, partial)
+                return (plan, runningPlan, claimable, partial)
             }
             #expect(plan.contains { $0.contains("jobs_claim") }, "\(plan)")
             #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
             #expect(claimable == expected)
             #expect(partial, "the claim index holds available jobs only")
+            // A limited queue's running jobs, counted at every claim, come from the lease index.
+            #expect(runningPlan.allSatisfy { !$0.hasPrefix("SCAN jobs") || $0.contains("jobs_lease") }, "\(runningPlan)")
+            #expect(runningPlan.contains { $0.contains("jobs_lease") }, "\(runningPlan)")
         }
     }
 
@@ -243,6 +240,15 @@ struct DatabaseFileTests {
             INSERT INTO jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                               backoff_jitter, run_at, created_at) VALUES (?, 'noop', '{}', ?, 5, 3, 1000, 10, 100, 0, 0, 0)
             """, arguments: [queue, state])
+    }
+
+    /// A database file of an older schema holding jobs of these queues and states, closed.
+    private static func olderDatabase(_ path: String, upTo migration: String, jobs: [(queue: String, state: String)]) throws {
+        let raw = try olderDatabase(path, upTo: migration)
+        try raw.write { db in
+            for job in jobs { try insertJob(db, queue: job.queue, state: job.state) }
+        }
+        try raw.close()
     }
 
     /// A database file of an older schema, as a build of that schema left it.
