@@ -6,8 +6,8 @@ import Synchronization
 /// Copies a file in chunks, hashing the bytes as they pass, and records a checkpoint every
 /// so often, so that a copy stopped by a crash, a kill or a failure continues where it was
 /// instead of starting over. Each chunk is read once, to be hashed, while the kernel copies
-/// the same range: the checksum comes from the copy, not from reading the result again (a
-/// resumed copy reads what was already copied once more).
+/// the same range: the checksum is of the bytes read for the copy, which is never read back
+/// (a resumed copy reads what was already copied once more).
 struct ChunkedCopy {
     static let chunkSize = 4 << 20
 
