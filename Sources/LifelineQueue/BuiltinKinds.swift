@@ -9,10 +9,21 @@ public enum BuiltinKinds {
         registry.register(exec)
     }
 
-    public struct NoArgs: JobArgs {}
+    /// Any JSON object, whatever its fields.
+    public struct AnyArgs: JobArgs {
+        public var fields: [String: JSONValue]
 
-    /// Does nothing and completes.
-    public static let noop = JobDefinition(kind: "noop", args: NoArgs.self) { _, _ in nil }
+        public init(from decoder: any Decoder) throws {
+            fields = try [String: JSONValue](from: decoder)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            try fields.encode(to: encoder)
+        }
+    }
+
+    /// Does nothing and completes; takes any arguments (a job to try things with).
+    public static let noop = JobDefinition(kind: "noop", args: AnyArgs.self) { _, _ in nil }
 
     public struct SleepArgs: JobArgs {
         public var ms: Int64

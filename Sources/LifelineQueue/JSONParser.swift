@@ -50,11 +50,17 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a field name in quotes, found \(found)") }
+            let keyStart = index
             let key = try string()
             skipWhitespace()
             guard consume(UInt8(ascii: ":")) else { throw error("expected ':' after the field name, found \(found)") }
             skipWhitespace()
-            fields[key] = try value()
+            // Refused, not resolved: readers disagree on which of two values counts (the first,
+            // the last, either), so a document that one checks and another runs must have one.
+            guard fields.updateValue(try value(), forKey: key) == nil else {
+                index = keyStart
+                throw error("field '\(key)' appears twice in one object")
+            }
             skipWhitespace()
             if consume(UInt8(ascii: ",")) { continue }
             if consume(UInt8(ascii: "}")) { return .object(fields) }

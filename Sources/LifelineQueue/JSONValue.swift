@@ -178,6 +178,15 @@ extension JSONValue {
         try T(from: JSONValueDecoder(value: self, codingPath: []))
     }
 
+    /// Decodes like ``decode(_:)``, and throws ``UnknownField`` for a field of an object that
+    /// the type never asked about.
+    public func decodeStrictly<T: Decodable>(_ type: T.Type) throws -> T {
+        let reads = FieldReads()
+        let value = try T(from: JSONValueDecoder(value: self, codingPath: [], reads: reads))
+        if let unknown = reads.firstUnknown() { throw unknown }
+        return value
+    }
+
     /// The document of an encodable value.
     public init<T: Encodable>(encoding value: T) throws {
         self = try JSONValue(parsing: JSONEncoder().encode(value))

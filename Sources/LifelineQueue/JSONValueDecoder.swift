@@ -6,16 +6,19 @@
 struct JSONValueDecoder: Decoder {
     let value: JSONValue
     let codingPath: [any CodingKey]
+    /// Set when decoding strictly: which fields the type asked about.
+    var reads: FieldReads? = nil
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let fields) = value else { throw mismatch([String: Any].self) }
-        return KeyedDecodingContainer(KeyedContainer(fields: fields, codingPath: codingPath))
+        reads?.opened(fields.keys, at: codingPath)
+        return KeyedDecodingContainer(KeyedContainer(fields: fields, codingPath: codingPath, reads: reads))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let elements) = value else { throw mismatch([Any].self) }
-        return UnkeyedContainer(elements: elements, codingPath: codingPath)
+        return UnkeyedContainer(elements: elements, codingPath: codingPath, reads: reads)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
@@ -98,10 +101,18 @@ private struct PathKey: CodingKey {
 private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let fields: [String: JSONValue]
     let codingPath: [any CodingKey]
+    let reads: FieldReads?
 
-    var allKeys: [Key] { fields.keys.compactMap { Key(stringValue: $0) } }
+    /// A type that lists the keys (a dictionary) takes every field.
+    var allKeys: [Key] {
+        reads?.asked(fields.keys, at: codingPath)
+        return fields.keys.compactMap { Key(stringValue: $0) }
+    }
 
-    func contains(_ key: Key) -> Bool { fields[key.stringValue] != nil }
+    func contains(_ key: Key) -> Bool {
+        reads?.asked([key.stringValue], at: codingPath)
+        return fields[key.stringValue] != nil
+    }
 
     func decodeNil(forKey key: Key) throws -> Bool { try decoder(for: key).decodeNil() }
 
@@ -116,29 +127,34 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
-        JSONValueDecoder(value: fields["super"] ?? .null, codingPath: codingPath + [PathKey(stringValue: "super")])
+        reads?.asked(["super"], at: codingPath)
+        return JSONValueDecoder(value: fields["super"] ?? .null, codingPath: codingPath + [PathKey(stringValue: "super")], reads: reads)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        JSONValueDecoder(value: fields[key.stringValue] ?? .null, codingPath: codingPath + [key])
+        reads?.asked([key.stringValue], at: codingPath)
+        return JSONValueDecoder(value: fields[key.stringValue] ?? .null, codingPath: codingPath + [key], reads: reads)
     }
 
     private func decoder(for key: Key) throws -> JSONValueDecoder {
+        reads?.asked([key.stringValue], at: codingPath)
         guard let value = fields[key.stringValue] else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
         }
-        return JSONValueDecoder(value: value, codingPath: codingPath + [key])
+        return JSONValueDecoder(value: value, codingPath: codingPath + [key], reads: reads)
     }
 }
 
 private struct UnkeyedContainer: UnkeyedDecodingContainer {
     let elements: [JSONValue]
     let codingPath: [any CodingKey]
+    let reads: FieldReads?
     private(set) var currentIndex = 0
 
-    init(elements: [JSONValue], codingPath: [any CodingKey]) {
+    init(elements: [JSONValue], codingPath: [any CodingKey], reads: FieldReads?) {
         self.elements = elements
         self.codingPath = codingPath
+        self.reads = reads
     }
 
     var count: Int? { elements.count }
@@ -180,7 +196,54 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, .init(codingPath: path, debugDescription: "Unkeyed container is at end."))
         }
-        return JSONValueDecoder(value: elements[currentIndex], codingPath: path)
+        return JSONValueDecoder(value: elements[currentIndex], codingPath: path, reads: reads)
+    }
+}
+
+/// The fields of each object a strict decoding opened, and those its type asked about
+/// (whether or not they were there): the others are fields the type does not know.
+final class FieldReads {
+    private struct Object {
+        var path: [any CodingKey]
+        var fields: Set<String> = []
+        var asked: Set<String> = []
+    }
+
+    /// By the object's path, as text.
+    private var objects: [String: Object] = [:]
+
+    func opened(_ fields: Dictionary<String, JSONValue>.Keys, at path: [any CodingKey]) {
+        objects[Self.key(path), default: Object(path: path)].fields.formUnion(fields)
+    }
+
+    func asked(_ names: some Sequence<String>, at path: [any CodingKey]) {
+        objects[Self.key(path), default: Object(path: path)].asked.formUnion(names)
+    }
+
+    /// The first field no type asked about, in the order of paths and names.
+    func firstUnknown() -> UnknownField? {
+        objects.values.lazy
+            .flatMap { object in object.fields.subtracting(object.asked).map { (object, $0) } }
+            .min { (Self.key($0.0.path), $0.1) < (Self.key($1.0.path), $1.1) }
+            .map { object, name in UnknownField(path: object.path + [PathKey(stringValue: name)], known: object.asked.sorted()) }
+    }
+
+    private static func key(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+    }
+}
+
+/// A field of a document that the type decoded from it does not have: a misspelt name, or
+/// one of another version.
+public struct UnknownField: Error {
+    /// Where it is, its own name last.
+    public let codingPath: [any CodingKey]
+    /// The names the type asked about in the same object.
+    public let known: [String]
+
+    init(path: [any CodingKey], known: [String]) {
+        codingPath = path
+        self.known = known
     }
 }
 

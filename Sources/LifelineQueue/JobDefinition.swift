@@ -39,7 +39,8 @@ public struct JobDefinition: Sendable {
         validateArgs = { (args: JSONValue) throws(JobInputError) in
             let decoded: Args
             do {
-                decoded = try args.decode(Args.self)
+                // Strictly: a misspelt optional field would otherwise be dropped without a word.
+                decoded = try args.decodeStrictly(Args.self)
             } catch {
                 throw JobInputError("invalid args for '\(kind)': \(Self.describe(error, in: args))")
             }
@@ -61,6 +62,9 @@ public struct JobDefinition: Sendable {
     /// The decoding error as the user would fix it: which field, what it must be, what it is.
     private static func describe(_ error: any Error, in args: JSONValue) -> String {
         switch error {
+        case let unknown as UnknownField:
+            let known = unknown.known.isEmpty ? "" : " (fields: \(unknown.known.joined(separator: ", ")))"
+            return "unknown field '\(path(unknown.codingPath))'\(known)"
         case DecodingError.keyNotFound(let key, let context):
             return "missing field '\(path(context.codingPath + [key]))'"
         case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:

@@ -25,7 +25,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Argument(help: "The job kind: noop, sleep, flaky, exec, …")
     var kind: String
 
-    @Option(help: ArgumentHelp("The job's arguments as a JSON object.", valueName: "JSON"))
+    @Option(help: ArgumentHelp("The job's arguments, a JSON object: a field its kind does not know is refused (noop takes any).", valueName: "JSON"))
     var args: String?
 
     @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the arguments from a JSON file.", valueName: "FILE"))
