@@ -9,21 +9,13 @@ public enum BuiltinKinds {
         registry.register(exec)
     }
 
-    /// Any JSON object, whatever its fields.
-    public struct AnyArgs: JobArgs {
-        public var fields: [String: JSONValue]
-
-        public init(from decoder: any Decoder) throws {
-            fields = try [String: JSONValue](from: decoder)
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            try fields.encode(to: encoder)
-        }
+    /// No arguments; any fields given are carried along and ignored.
+    public struct NoArgs: JobArgs {
+        public static var acceptsAnyFields: Bool { true }
     }
 
     /// Does nothing and completes; takes any arguments (a job to try things with).
-    public static let noop = JobDefinition(kind: "noop", args: AnyArgs.self) { _, _ in nil }
+    public static let noop = JobDefinition(kind: "noop", args: NoArgs.self) { _, _ in nil }
 
     public struct SleepArgs: JobArgs {
         public var ms: Int64

@@ -105,7 +105,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     /// A type that lists the keys (a dictionary) takes every field.
     var allKeys: [Key] {
-        reads?.asked(fields.keys, at: codingPath)
+        reads?.asked(Array(fields.keys), at: codingPath)
         return fields.keys.compactMap { Key(stringValue: $0) }
     }
 
@@ -201,35 +201,50 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 }
 
 /// The fields of each object a strict decoding opened, and those its type asked about
-/// (whether or not they were there): the others are fields the type does not know.
+/// (whether or not they were there): the others are fields the type does not know. Kept in
+/// arrays, not sets or dictionaries keyed by text: a document has a few objects of a few
+/// fields, and the first such generic type a process makes costs a one-job enqueue a third
+/// more instructions (the runtime looks up its conformances).
 final class FieldReads {
     private struct Object {
         var path: [any CodingKey]
-        var fields: Set<String> = []
-        var asked: Set<String> = []
+        var name: String
+        var fields: [String] = []
+        var asked: [String] = []
     }
 
-    /// By the object's path, as text.
-    private var objects: [String: Object] = [:]
+    private var objects: [Object] = []
 
     func opened(_ fields: Dictionary<String, JSONValue>.Keys, at path: [any CodingKey]) {
-        objects[Self.key(path), default: Object(path: path)].fields.formUnion(fields)
+        let index = object(at: path)
+        for field in fields where !objects[index].fields.contains(field) { objects[index].fields.append(field) }
     }
 
-    func asked(_ names: some Sequence<String>, at path: [any CodingKey]) {
-        objects[Self.key(path), default: Object(path: path)].asked.formUnion(names)
+    func asked(_ names: [String], at path: [any CodingKey]) {
+        let index = object(at: path)
+        for name in names where !objects[index].asked.contains(name) { objects[index].asked.append(name) }
     }
 
-    /// The first field no type asked about, in the order of paths and names.
+    /// The first field no type asked about, by the object's path, then by name.
     func firstUnknown() -> UnknownField? {
-        objects.values.lazy
-            .flatMap { object in object.fields.subtracting(object.asked).map { (object, $0) } }
-            .min { (Self.key($0.0.path), $0.1) < (Self.key($1.0.path), $1.1) }
-            .map { object, name in UnknownField(path: object.path + [PathKey(stringValue: name)], known: object.asked.sorted()) }
+        var first: (object: Object, field: String)?
+        for object in objects {
+            for field in object.fields where !object.asked.contains(field) {
+                if let found = first, (found.object.name, found.field) <= (object.name, field) { continue }
+                first = (object, field)
+            }
+        }
+        return first.map { UnknownField(path: $0.object.path + [PathKey(stringValue: $0.field)], known: $0.object.asked.sorted()) }
     }
 
-    private static func key(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+    private func object(at path: [any CodingKey]) -> Int {
+        var name = ""
+        for key in path {
+            if let index = key.intValue { name += "[" + String(index) + "]" } else { name += "." + key.stringValue }
+        }
+        if let index = objects.firstIndex(where: { $0.name == name }) { return index }
+        objects.append(Object(path: path, name: name))
+        return objects.count - 1
     }
 }
 

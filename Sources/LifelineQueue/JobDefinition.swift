@@ -4,10 +4,14 @@ import Foundation
 /// not (a negative sleep, an empty argv), so bad input fails at enqueue, not at run time.
 public protocol JobArgs: Codable, Sendable {
     func validate() throws(JobInputError)
+    /// Whether a field the type does not have is let through at enqueue; by default it is
+    /// refused, as a misspelt optional field would otherwise be dropped without a word.
+    static var acceptsAnyFields: Bool { get }
 }
 
 extension JobArgs {
     public func validate() throws(JobInputError) {}
+    public static var acceptsAnyFields: Bool { false }
 }
 
 /// A job kind: its stable name, its defaults and its handler.
@@ -39,8 +43,7 @@ public struct JobDefinition: Sendable {
         validateArgs = { (args: JSONValue) throws(JobInputError) in
             let decoded: Args
             do {
-                // Strictly: a misspelt optional field would otherwise be dropped without a word.
-                decoded = try args.decodeStrictly(Args.self)
+                decoded = try Args.acceptsAnyFields ? args.decode(Args.self) : args.decodeStrictly(Args.self)
             } catch {
                 throw JobInputError("invalid args for '\(kind)': \(Self.describe(error, in: args))")
             }

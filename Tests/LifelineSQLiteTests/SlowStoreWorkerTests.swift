@@ -7,7 +7,7 @@ import Testing
 struct SlowStoreWorkerTests {
     /// Reports progress at once, so the first round of renewals renews its lease, then waits
     /// until it is stopped.
-    static let reporting = JobDefinition(kind: "reporting", args: BuiltinKinds.AnyArgs.self) { _, context in
+    static let reporting = JobDefinition(kind: "reporting", args: BuiltinKinds.NoArgs.self) { _, context in
         context.report(progress: ["started": true])
         try await Task.sleep(for: .seconds(3600))
         return nil
@@ -59,7 +59,7 @@ struct SlowStoreWorkerTests {
     static func reclaim(until: @escaping @Sendable (Job, Int) -> Bool, holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
         let store = try SlowStore()
         let times = Mutex<(firstEnded: ContinuousClock.Instant?, started: [(attempt: Int, at: ContinuousClock.Instant)])>((nil, []))
-        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.AnyArgs.self) { _, context in
+        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
             let first = times.withLock { times in
                 times.started.append((context.job.attempt, .now))
                 return times.started.count == 1
@@ -131,7 +131,7 @@ struct SlowStoreWorkerTests {
         let store = try SlowStore()
         let (released, release) = AsyncStream<Void>.makeStream()
         let runs = Mutex<[Int]>([])
-        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.AnyArgs.self) { _, context in
+        let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
             let first = runs.withLock { runs in
                 runs.append(context.job.attempt)
                 return runs.count == 1

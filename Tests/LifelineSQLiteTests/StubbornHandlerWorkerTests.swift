@@ -22,7 +22,7 @@ struct StubbornHandlerWorkerTests {
         let (released, release) = AsyncStream<Void>.makeStream()
 
         var definition: JobDefinition {
-            JobDefinition(kind: "stubborn", args: BuiltinKinds.AnyArgs.self) { [self] _, context in
+            JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { [self] _, context in
                 let isFirst = runs.withLock { runs in
                     guard runs.first == nil else {
                         runs.secondStarted = runs.secondStarted ?? .now
