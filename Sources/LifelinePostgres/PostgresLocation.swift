@@ -39,7 +39,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         port = components.port ?? 5432
         self.user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? user
         self.database = database.removingPercentEncoding ?? database
-        password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
+        // An empty one is none, as libpq has it: the server's request for one is then said plainly.
+        let given = [components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, environment["PGPASSWORD"]]
+        password = given.lazy.compactMap { $0 }.first { !$0.isEmpty }
     }
 
     public var description: String {

@@ -246,6 +246,17 @@ struct PostgresCLITests {
             #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
         }
     }
+
+    @Test("a server that asks for a password nobody gave is told in one line how to give it")
+    func missingPassword() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        for command in [["jobs", "list"], ["enqueue", "noop"], ["worker", "--drain"]] {
+            let result = try cli.run(command, extraEnvironment: ["PGPASSWORD": ""])
+            #expect(result.status == 1 && result.stderr.contains("it asks for a password: set PGPASSWORD (or give it in the URL)"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+    }
 }
 
 /// `Scripts/lib/tcp_proxy.py` in front of a database: paused, it cuts off whoever connects
