@@ -6,14 +6,14 @@
 struct JSONValueDecoder: Decoder {
     let value: JSONValue
     let codingPath: [any CodingKey]
-    /// Set when decoding strictly: which fields the type asked about.
+    /// Set when decoding strictly: the objects opened, and the fields asked about.
     var reads: FieldReads? = nil
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let fields) = value else { throw mismatch([String: Any].self) }
-        reads?.opened(fields.keys, at: codingPath)
-        return KeyedDecodingContainer(KeyedContainer(fields: fields, codingPath: codingPath, reads: reads))
+        let object = reads?.opened(Array(fields.keys), at: codingPath)
+        return KeyedDecodingContainer(KeyedContainer(fields: fields, codingPath: codingPath, reads: reads, object: object))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -79,7 +79,18 @@ extension JSONValueDecoder: SingleValueDecodingContainer {
     func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
     func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: self) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        guard let reads else { return try T(from: self) }
+        // A value that fails may be caught and replaced (`try?`): what its objects asked for
+        // says nothing of the document's fields.
+        let mark = reads.mark
+        do {
+            return try T(from: self)
+        } catch {
+            reads.forget(since: mark)
+            throw error
+        }
+    }
 }
 
 /// A key of an array element or of `super`, as `JSONDecoder` names them in coding paths.
@@ -102,15 +113,18 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let fields: [String: JSONValue]
     let codingPath: [any CodingKey]
     let reads: FieldReads?
+    /// This container's record among `reads`.
+    let object: FieldReads.Object?
 
-    /// A type that lists the keys (a dictionary) takes every field.
+    /// A type that lists the keys (a dictionary) takes every field that is one of its keys.
     var allKeys: [Key] {
-        reads?.asked(Array(fields.keys), at: codingPath)
-        return fields.keys.compactMap { Key(stringValue: $0) }
+        let keys = fields.keys.compactMap { Key(stringValue: $0) }
+        object?.asked += keys.map(\.stringValue)
+        return keys
     }
 
     func contains(_ key: Key) -> Bool {
-        reads?.asked([key.stringValue], at: codingPath)
+        object?.asked.append(key.stringValue)
         return fields[key.stringValue] != nil
     }
 
@@ -127,17 +141,17 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
-        reads?.asked(["super"], at: codingPath)
+        object?.asked.append("super")
         return JSONValueDecoder(value: fields["super"] ?? .null, codingPath: codingPath + [PathKey(stringValue: "super")], reads: reads)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        reads?.asked([key.stringValue], at: codingPath)
+        object?.asked.append(key.stringValue)
         return JSONValueDecoder(value: fields[key.stringValue] ?? .null, codingPath: codingPath + [key], reads: reads)
     }
 
     private func decoder(for key: Key) throws -> JSONValueDecoder {
-        reads?.asked([key.stringValue], at: codingPath)
+        object?.asked.append(key.stringValue)
         guard let value = fields[key.stringValue] else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
         }
@@ -201,50 +215,73 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 }
 
 /// The fields of each object a strict decoding opened, and those its type asked about
-/// (whether or not they were there): the others are fields the type does not know. Kept in
+/// (whether or not they were there): the others are fields the type does not know. Each
+/// container opened has a record; an object opened twice is judged by both together. Kept in
 /// arrays, not sets or dictionaries keyed by text: a document has a few objects of a few
 /// fields, and the first such generic type a process makes costs a one-job enqueue a third
 /// more instructions (the runtime looks up its conformances).
 final class FieldReads {
-    private struct Object {
-        var path: [any CodingKey]
-        var name: String
-        var fields: [String] = []
+    final class Object {
+        let path: [any CodingKey]
+        let fields: [String]
         var asked: [String] = []
+
+        init(path: [any CodingKey], fields: [String]) {
+            self.path = path
+            self.fields = fields
+        }
     }
 
     private var objects: [Object] = []
 
-    func opened(_ fields: Dictionary<String, JSONValue>.Keys, at path: [any CodingKey]) {
-        let index = object(at: path)
-        for field in fields where !objects[index].fields.contains(field) { objects[index].fields.append(field) }
+    func opened(_ fields: [String], at path: [any CodingKey]) -> Object {
+        let object = Object(path: path, fields: fields)
+        objects.append(object)
+        return object
     }
 
-    func asked(_ names: [String], at path: [any CodingKey]) {
-        let index = object(at: path)
-        for name in names where !objects[index].asked.contains(name) { objects[index].asked.append(name) }
+    var mark: Int { objects.count }
+
+    /// Drops the records of the objects opened since `mark`.
+    func forget(since mark: Int) {
+        objects.removeSubrange(mark...)
     }
 
-    /// The first field no type asked about, by the object's path, then by name.
+    /// The first field no type asked about, by the path of its object, then by name.
     func firstUnknown() -> UnknownField? {
-        var first: (object: Object, field: String)?
-        for object in objects {
-            for field in object.fields where !object.asked.contains(field) {
-                if let found = first, (found.object.name, found.field) <= (object.name, field) { continue }
-                first = (object, field)
+        let ordered = objects.sorted { Self.precedes($0.path, $1.path) }
+        var start = 0
+        while start < ordered.count {
+            var end = start + 1
+            while end < ordered.count, Self.same(ordered[end].path, ordered[start].path) { end += 1 }
+            let group = ordered[start..<end]
+            let asked = group.flatMap(\.asked).sorted()
+            // Both sorted: one pass finds the first field that was never asked about.
+            var candidate = 0
+            for field in group.flatMap(\.fields).sorted() {
+                while candidate < asked.count, asked[candidate] < field { candidate += 1 }
+                if candidate == asked.count || asked[candidate] != field {
+                    var known: [String] = []
+                    for name in asked where known.last != name { known.append(name) }
+                    return UnknownField(path: group.first!.path + [PathKey(stringValue: field)], known: known)
+                }
             }
+            start = end
         }
-        return first.map { UnknownField(path: $0.object.path + [PathKey(stringValue: $0.field)], known: $0.object.asked.sorted()) }
+        return nil
     }
 
-    private func object(at path: [any CodingKey]) -> Int {
-        var name = ""
-        for key in path {
-            if let index = key.intValue { name += "[" + String(index) + "]" } else { name += "." + key.stringValue }
+    /// Paths in document order: an array's elements by index, an object's fields by name.
+    private static func precedes(_ left: [any CodingKey], _ right: [any CodingKey]) -> Bool {
+        for (a, b) in zip(left, right) {
+            if let i = a.intValue, let j = b.intValue, i != j { return i < j }
+            if a.stringValue != b.stringValue { return a.stringValue < b.stringValue }
         }
-        if let index = objects.firstIndex(where: { $0.name == name }) { return index }
-        objects.append(Object(path: path, name: name))
-        return objects.count - 1
+        return left.count < right.count
+    }
+
+    private static func same(_ left: [any CodingKey], _ right: [any CodingKey]) -> Bool {
+        left.count == right.count && zip(left, right).allSatisfy { $0.stringValue == $1.stringValue }
     }
 }
 

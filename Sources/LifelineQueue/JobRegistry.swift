@@ -48,6 +48,10 @@ public struct JobRegistry: Sendable {
         guard case .object = request.args else {
             throw JobInputError("args must be a JSON object, e.g. {\"ms\": 100}")
         }
+        // Before they are decoded: the checks take time that grows with them.
+        guard request.args.canonicalText.utf8.count <= JobLimits.argsBytes else {
+            throw JobInputError("args are larger than 1 MiB")
+        }
         try definition.validate(request.args)
         let defaults = definition.defaults
         let queue = request.queue ?? defaults.queue
@@ -80,9 +84,6 @@ public struct JobRegistry: Sendable {
             else {
                 throw JobInputError("idempotency key must be 1 to 255 bytes without control characters")
             }
-        }
-        guard request.args.canonicalText.utf8.count <= JobLimits.argsBytes else {
-            throw JobInputError("args are larger than 1 MiB")
         }
         return NewJob(
             kind: request.kind, args: request.args, queue: queue, priority: priority, maxAttempts: maxAttempts,

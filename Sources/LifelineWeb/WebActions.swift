@@ -82,7 +82,13 @@ struct WebActions: Sendable {
     }
 
     private static func parse(_ body: ByteBuffer) throws -> JSONValue {
-        guard let json = try? JSONValue(parsing: Data(body.readableBytesView)), case .object = json else {
+        let json: JSONValue
+        do {
+            json = try JSONValue(parsing: Data(body.readableBytesView))
+        } catch {
+            throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}: \(error)")
+        }
+        guard case .object = json else {
             throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}")
         }
         return json

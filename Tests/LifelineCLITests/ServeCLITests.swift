@@ -159,6 +159,8 @@ struct ServeCLITests {
         #expect(try await server.post("/api/servers/web-1/explode", token: token).status == 400)
         #expect(try await server.post("/api/servers/nope/failover", token: token).status == 404)
         #expect(try await server.post("/api/servers/web-1/failover", token: token, body: "[1]").status == 400)
+        let twice = try await server.post("/api/servers/web-1/failover", token: token, body: #"{"recovery_point": "rp-001", "recovery_point": "rp-002"}"#)
+        #expect(twice.status == 400 && twice.body["error"]?.stringValue?.hasSuffix("field 'recovery_point' appears twice in one object") == true, "\(twice)")
         let large = try await server.post("/api/servers/web-1/failover", token: token, body: "{\"a\": \"" + String(repeating: "x", count: 100_000) + "\"}")
         #expect(large.status == 413 && large.body["error"] == "the body is larger than 64 KiB", "\(large)")
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")

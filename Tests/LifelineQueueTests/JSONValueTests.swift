@@ -50,10 +50,24 @@ struct JSONValueTests {
             var depth: Int?
             var tags: [String: String]?
         }
+        enum Source: Codable {
+            case copy(from: String)
+        }
         struct Args: Codable {
             var name: String
             var options: Options?
             var list: [Options]?
+            var source: Source?
+            var fallback: Fallback?
+        }
+        /// Options that fall back to none when they do not decode.
+        struct Fallback: Codable {
+            var options: Options?
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                options = try? container.decode(Options.self, forKey: .options)
+            }
         }
         func unknown(_ text: String) throws -> String? {
             do {
@@ -67,9 +81,18 @@ struct JSONValueTests {
         #expect(try unknown(#"{"name": "a"}"#) == nil)
         #expect(try unknown(#"{"name": "a", "options": null, "list": []}"#) == nil)
         #expect(try unknown(#"{"name": "a", "options": {"depth": 2, "tags": {"x": "1", "y": "2"}}, "list": [{}]}"#) == nil)
-        #expect(try unknown(#"{"name": "a", "zz": 1, "nmae": "b"}"#) == "nmae (list, name, options)")
+        #expect(try unknown(#"{"name": "a", "zz": 1, "nmae": "b"}"#) == "nmae (fallback, list, name, options, source)")
         #expect(try unknown(#"{"name": "a", "options": {"dpeth": 2}}"#) == "options.dpeth (depth, tags)")
         #expect(try unknown(#"{"name": "a", "list": [{}, {"tags": {}, "x": null}]}"#) == "list.[1].x (depth, tags)")
+        // Elements in their order, not their numbers' text.
+        let eleven = (0...10).map { $0 == 2 ? #"{"x": 1}"# : $0 == 10 ? #"{"y": 1}"# : "{}" }.joined(separator: ", ")
+        #expect(try unknown(#"{"name": "a", "list": ["# + eleven + "]}") == "list.[2].x (depth, tags)")
+        // An enum's case is a field the enum has; a second field beside it is not.
+        #expect(try unknown(#"{"name": "a", "source": {"copy": {"from": "x"}}}"#) == nil)
+        #expect(try unknown(#"{"name": "a", "source": {"copy": {"from": "x"}, "typo": 1}}"#) == "source.typo (copy)")
+        // A value that failed and was replaced says nothing of its fields.
+        #expect(try unknown(#"{"name": "a", "fallback": {"options": {"depth": "x", "tags": {}}}}"#) == nil)
+        #expect(try unknown(#"{"name": "a", "fallback": {"options": {"depth": 1, "tgas": {}}}}"#) == "fallback.options.tgas (depth, tags)")
         // A type that misses a field it needs still says so first.
         #expect(throws: DecodingError.self) { try JSONValue(parsing: #"{"nmae": "b"}"#).decodeStrictly(Args.self) }
         // Decoded leniently, as at every run, the same document is fine.
