@@ -12,7 +12,7 @@ struct JSONValueDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let fields) = value else { throw mismatch([String: Any].self) }
-        let object = reads?.opened(Array(fields.keys), at: codingPath)
+        let object = reads?.opened(fields, at: codingPath)
         return KeyedDecodingContainer(KeyedContainer(fields: fields, codingPath: codingPath, reads: reads, object: object))
     }
 
@@ -223,10 +223,10 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 final class FieldReads {
     final class Object {
         let path: [any CodingKey]
-        let fields: [String]
+        let fields: [String: JSONValue]
         var asked: [String] = []
 
-        init(path: [any CodingKey], fields: [String]) {
+        init(path: [any CodingKey], fields: [String: JSONValue]) {
             self.path = path
             self.fields = fields
         }
@@ -234,7 +234,7 @@ final class FieldReads {
 
     private var objects: [Object] = []
 
-    func opened(_ fields: [String], at path: [any CodingKey]) -> Object {
+    func opened(_ fields: [String: JSONValue], at path: [any CodingKey]) -> Object {
         let object = Object(path: path, fields: fields)
         objects.append(object)
         return object
@@ -258,7 +258,7 @@ final class FieldReads {
             let asked = group.flatMap(\.asked).sorted()
             // Both sorted: one pass finds the first field that was never asked about.
             var candidate = 0
-            for field in group.flatMap(\.fields).sorted() {
+            for field in group.flatMap(\.fields.keys).sorted() {
                 while candidate < asked.count, asked[candidate] < field { candidate += 1 }
                 if candidate == asked.count || asked[candidate] != field {
                     var known: [String] = []

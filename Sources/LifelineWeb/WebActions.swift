@@ -82,15 +82,14 @@ struct WebActions: Sendable {
     }
 
     private static func parse(_ body: ByteBuffer) throws -> JSONValue {
+        let expected = "the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}"
         let json: JSONValue
         do {
             json = try JSONValue(parsing: Data(body.readableBytesView))
         } catch {
-            throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}: \(error)")
+            throw APIError.badRequest("\(expected): \(error)")
         }
-        guard case .object = json else {
-            throw APIError.badRequest("the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}")
-        }
+        guard case .object = json else { throw APIError.badRequest(expected) }
         return json
     }
 }
