@@ -24,6 +24,15 @@ enum CommandSuggestion {
         return nil
     }
 
+    /// The message for a group of commands named without one of them (`lifeline jobs` alone),
+    /// or nil when `command` is no group: a group does nothing by itself, so this is bad usage.
+    static func missingCommand(_ command: any ParsableCommand.Type, in arguments: [String]) -> String? {
+        let names = command.configuration.subcommands.compactMap { $0.configuration.commandName }
+        guard !names.isEmpty else { return nil }
+        let path = (["lifeline"] + arguments.filter { !$0.hasPrefix("-") }).joined(separator: " ")
+        return "missing command; \(path) has: \(names.joined(separator: ", ")) (see \(path) --help)"
+    }
+
     /// The option of the command that `arguments` name closest to `option`, e.g. `--version`
     /// for `--verison`.
     static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {

@@ -55,6 +55,9 @@ struct Lifeline: AsyncParsableCommand {
                 throw CLIFailure(.invalidInput, unknown)
             }
             var command = try parseAsRoot()
+            if let missing = CommandSuggestion.missingCommand(type(of: command), in: arguments) {
+                throw CLIFailure(.invalidInput, missing)
+            }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

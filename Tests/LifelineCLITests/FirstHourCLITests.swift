@@ -45,6 +45,9 @@ struct FirstHourCLITests {
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
         (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
         (["jobs", "list", "--stat", "running"], "lifeline: unknown option '--stat'; did you mean '--state'?"),
+        ([], "lifeline: missing command; lifeline has: enqueue, worker, server, jobs, events, stats, queues, store, serve (see lifeline --help)"),
+        (["jobs"], "lifeline: missing command; lifeline jobs has: list, show, retry, cancel, prune (see lifeline jobs --help)"),
+        (["server"], "lifeline: missing command; lifeline server has: create, failover,"),
     ])
     func typos(arguments: [String], message: String) throws {
         let cli = try CLIRunner()
