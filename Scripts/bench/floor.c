@@ -98,8 +98,6 @@ int main(int argc, char **argv) {
     // The enqueue's single-row insert and its event, as `enqueue --batch` makes them.
     sqlite3_stmt *event = prepare(db, "INSERT INTO events (at, type, job, server, data) VALUES (?1, ?2, ?3, NULL,"
         " '{\"kind\":\"noop\",\"queue\":\"default\",\"state\":\"available\"}')");
-    sqlite3_stmt *count_outcomes = prepare(db, "INSERT INTO outcome_counts (type, second, n) VALUES ('completed', ?1, ?2)"
-        " ON CONFLICT (type, second) DO UPDATE SET n = n + excluded.n");
     char *sql = malloc(32 * (size_t)batch + 512);
     char (*data)[96] = malloc(96 * (size_t)batch);
 
@@ -170,11 +168,6 @@ int main(int argc, char **argv) {
             sprintf(data[kept++], "{\"attempt\":%lld}", attempts[i]);
         }
         append_events(db, events, sql, at, "completed", ids, data, kept);
-        // The outcomes counted per second for the throughput windows, once per append (EventLog).
-        sqlite3_bind_int64(count_outcomes, 1, at / 1000);
-        sqlite3_bind_int(count_outcomes, 2, kept);
-        check(sqlite3_step(count_outcomes), db, "outcome counts");
-        sqlite3_reset(count_outcomes);
         exec(db, "COMMIT");
         finished += claimed;
     }

@@ -15,7 +15,6 @@ enum EventLog {
         try RawStatement(db, "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)", [
             .int(at), .text(type.rawValue), .int(job), .text(server), .text(dataText),
         ]).execute()
-        try countOutcomes(db, type: type, at: at, count: 1)
     }
 
     /// Appends events of one type, each with its data as canonical text, in order, in a
@@ -25,18 +24,6 @@ enum EventLog {
         try insertRows.run(db, leading: [.int(at), .text(type.rawValue)], events) { event, values in
             values += [.int(event.job), .text(event.server), .text(event.data)]
         }
-        try countOutcomes(db, type: type, at: at, count: events.count)
-    }
-
-    /// Adds `count` events of `type` at `at` to the outcome counts per type and second that
-    /// `stats` and `/metrics` read (schema 4), when `type` is an outcome. Every event is
-    /// appended here (or copied, see ``SQLiteJobStore/copyInsert(_:)``), so it is counted here,
-    /// once per append, rather than by a trigger once per row (schema 8).
-    static func countOutcomes(_ db: some StatementSource, type: EventType, at: Int64, count: Int) throws {
-        guard count > 0, type == .completed || type == .retrying || type == .discarded else { return }
-        try RawStatement(db, """
-            INSERT INTO outcome_counts (type, second, n) VALUES (?, ?, ?) ON CONFLICT (type, second) DO UPDATE SET n = n + excluded.n
-            """, [.text(type.rawValue), .int(at / 1000), .int(count)]).execute()
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.

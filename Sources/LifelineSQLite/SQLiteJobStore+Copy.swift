@@ -86,7 +86,6 @@ extension SQLiteJobStore: CopyableStore {
                 try db.execute(sql: "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", arguments: [
                     event.seq, event.at.ms, event.type.rawValue, event.job, event.server, event.data.canonicalText,
                 ])
-                try EventLog.countOutcomes(db, type: event.type, at: event.at.ms, count: 1)
             }
         }
     }

@@ -10,7 +10,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 8
+    static let version = 7
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -36,9 +36,6 @@ enum SchemaMigrations {
         }
         migrator.registerMigration("v7-claim-index-of-available-jobs") { db in
             try db.execute(sql: v7)
-        }
-        migrator.registerMigration("v8-outcomes-counted-by-their-writer") { db in
-            try db.execute(sql: v8)
         }
         return migrator
     }
@@ -260,15 +257,6 @@ enum SchemaMigrations {
 
         DROP INDEX jobs_claim;
         CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state = 'available';
-        """
-
-    /// Outcome events are counted by the code that appends them (`EventLog`), once per
-    /// statement, instead of by a trigger once per row: every event is appended there, and
-    /// the trigger was the dearest part of an event's insert, even of events it did not count.
-    private static let v8 = """
-        PRAGMA user_version = 8;
-
-        DROP TRIGGER events_counted;
         """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording
