@@ -211,6 +211,12 @@ struct PostgresCLITests {
         let back = sqlite.home.appendingPathComponent("back.db").path
         #expect(try sqlite.run(["store", "copy", "--from", url, "--to", back, "--json"]).status == 0)
         for read in reads { #expect(try sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
+        // The copied outcomes count in the throughput windows, as where they came from.
+        let windows = { (cli: CLIRunner, extra: [String]) in
+            try cli.json(["stats", "--json"] + extra).first?["windows"]?.arrayValue?.map { [$0["completed"], $0["failed_attempts"], $0["discarded"]] }
+        }
+        let (original, inPostgres, copiedBack) = (try windows(sqlite, []), try windows(postgres, []), try windows(sqlite, ["--db", back]))
+        #expect(original?.first?[1] == 1 && original == inPostgres && original == copiedBack, "\(String(describing: original))")
     }
 
     @Test("a queue of a newer schema is refused with one line and left untouched")
