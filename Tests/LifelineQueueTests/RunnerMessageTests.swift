@@ -19,10 +19,11 @@ struct RunnerMessageTests {
     static let key = AttemptKey(id: 42, attempt: 2)
 
     @Test("every message reads back as written, in a frame that says its length", arguments: [
-        RunnerMessage.run(job),
+        RunnerMessage.run(job, holdUntil: Date(ms: 1_700_000_025_123)),
         .run(Job(id: 1, queue: "default", kind: "noop", args: .object([:]), state: .running, priority: 5, attempt: 1, maxAttempts: 20,
-                 timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4))),
+                 timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4)), holdUntil: Date(ms: 6)),
         .stop(key),
+        .hold(key, until: Date(ms: 1_700_000_055_123)),
         .progress(key, .object(["done": .int(1 << 40), "total": .double(1.5)])),
         .ended(key, .returned(.object(["ok": .bool(true)]))),
         .ended(key, .returned(nil)),
@@ -43,8 +44,8 @@ struct RunnerMessageTests {
     func manyErrors() throws {
         var job = Self.job
         job.errors = (1...20_000).map { AttemptError(attempt: $0, at: Date(ms: Int64($0)), error: "exit status 1", worker: "w") }
-        let frame = RunnerMessage.run(job).frame
-        #expect(try RunnerMessage(frame: frame[4...]) == .run(job))
+        let frame = RunnerMessage.run(job, holdUntil: Date(ms: 1)).frame
+        #expect(try RunnerMessage(frame: frame[4...]) == .run(job, holdUntil: Date(ms: 1)))
     }
 
     @Test("an attempt no process took goes back without spending an attempt, unless a user cancelled it")
@@ -69,7 +70,7 @@ struct RunnerMessageTests {
     @Test("a frame that is not a message is refused, saying what is wrong")
     func malformed() throws {
         let stop = RunnerMessage.stop(Self.key).frame
-        let run = RunnerMessage.run(Self.job).frame
+        let run = RunnerMessage.run(Self.job, holdUntil: Date(ms: 2)).frame
         let cases: [([UInt8], String)] = [
             ([], "ends inside a field"),
             ([9], "no message is tagged 9"),

@@ -17,6 +17,18 @@ public protocol AttemptRunner: Sendable {
         _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     )
+
+    /// The attempts' leases were renewed: they may run until `until`, the lease margin taken
+    /// off, unless renewed again. The worker stops those it cannot renew in time itself; a
+    /// runner whose attempts run outside the worker's process stops them then on its own, so
+    /// that a worker that stops answering (stopped, or starved) leaves no attempt running
+    /// once another worker may take its job.
+    func hold(_ keys: [AttemptKey], until: Date)
+}
+
+extension AttemptRunner {
+    /// In the worker's process, the worker's own deadlines stop what is not held.
+    public func hold(_ keys: [AttemptKey], until: Date) {}
 }
 
 /// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the

@@ -3,11 +3,13 @@ import Foundation
 /// What a pool's writer and its runner processes say to each other: one frame each on the
 /// socket between them.
 enum RunnerMessage: Sendable, Hashable {
-    /// Writer → runner: run this attempt.
-    case run(Job)
+    /// Writer → runner: run this attempt; it may run until `holdUntil` unless held longer.
+    case run(Job, holdUntil: Date)
     /// Writer → runner: stop this attempt (it timed out, was cancelled, lost its lease or
     /// the pool is shutting down; the writer knows which).
     case stop(AttemptKey)
+    /// Writer → runner: the attempt's lease was renewed; it may run until `until`.
+    case hold(AttemptKey, until: Date)
     /// Runner → writer: the attempt's handler reported a checkpoint.
     case progress(AttemptKey, JSONValue)
     /// Runner → writer: the attempt's handler ended.
@@ -15,7 +17,7 @@ enum RunnerMessage: Sendable, Hashable {
 
     // Each message is one frame (see ``FrameWriter``): a tag, then its fields in order.
     private enum Tag: UInt8 {
-        case run, stop, progress, ended
+        case run, stop, progress, ended, hold
     }
 
     private enum EndTag: UInt8 {
@@ -26,9 +28,14 @@ enum RunnerMessage: Sendable, Hashable {
     var frame: [UInt8] {
         var writer = FrameWriter()
         switch self {
-        case .run(let job):
+        case .run(let job, let holdUntil):
             writer.byte(Tag.run.rawValue)
             Self.write(job, to: &writer)
+            writer.int(holdUntil.ms)
+        case .hold(let key, let until):
+            writer.byte(Tag.hold.rawValue)
+            Self.write(key, to: &writer)
+            writer.int(until.ms)
         case .stop(let key):
             writer.byte(Tag.stop.rawValue)
             Self.write(key, to: &writer)
@@ -49,7 +56,8 @@ enum RunnerMessage: Sendable, Hashable {
         var reader = FrameReader(frame)
         let tag = try reader.byte()
         switch Tag(rawValue: tag) {
-        case .run: self = .run(try Self.readJob(&reader))
+        case .run: self = .run(try Self.readJob(&reader), holdUntil: Date(ms: try reader.int()))
+        case .hold: self = .hold(try Self.readKey(&reader), until: Date(ms: try reader.int()))
         case .stop: self = .stop(try Self.readKey(&reader))
         case .progress: self = .progress(try Self.readKey(&reader), try reader.json())
         case .ended: self = .ended(try Self.readKey(&reader), try Self.readEnd(&reader))

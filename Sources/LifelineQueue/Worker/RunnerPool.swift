@@ -11,12 +11,20 @@ import Glibc
 /// attempt (one SQLite writer: group commit across the whole pool, and no turns taken on the
 /// write lock); P runner processes run the handlers and report over a socket each. Runners
 /// that die are restarted with backoff; the attempts they held are not recorded, and go back
-/// to their queues when their leases run out, as when a worker dies.
+/// to their queues when their leases run out, as when a worker dies. Each runner is told how
+/// long each of its attempts' leases holds, and stops the attempts not held longer in time on
+/// its own: a writer that stops answering leaves no attempt running once another worker may
+/// take its job.
 public final class RunnerPool: AttemptRunner {
     private struct Attempt: Sendable {
         let job: Job
         let end: EndOnce
         let progress: @Sendable (JSONValue) -> Void
+        /// Until when it may run unless held longer (see ``AttemptRunner/hold(_:until:)``).
+        var holdUntil: Date
+
+        var key: AttemptKey { AttemptKey(id: job.id, attempt: job.attempt) }
+        var run: RunnerMessage { .run(job, holdUntil: holdUntil) }
     }
 
     private struct Runner {
@@ -43,19 +51,23 @@ public final class RunnerPool: AttemptRunner {
     /// its stop) is killed: the pool renews its attempts' leases, so nobody else would ever
     /// take them back, and only the process's death ends such a handler for sure.
     private let stopGrace: Duration
+    /// How long before its lease runs out an attempt not held longer is stopped.
+    private let leaseMargin: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameter childArguments: the command line of one runner process, which serves the
     ///   socket it gets as its stdin (see ``RunnerService``).
+    ///   - leaseMargin: the worker's (``WorkerConfiguration/leaseMargin``).
     public init(
-        childArguments: [String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
-        logger: Logger
+        childArguments: [String], processes: Int, concurrency: Int, leaseMargin: Duration,
+        stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), logger: Logger
     ) {
         self.childArguments = childArguments
         self.processes = processes
         self.concurrency = concurrency
+        self.leaseMargin = leaseMargin
         self.stopGrace = stopGrace
         self.logger = logger
     }
@@ -86,7 +98,9 @@ public final class RunnerPool: AttemptRunner {
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress)
+        // A claimed job carries its lease's end.
+        let holdUntil = Date(ms: (job.leaseExpiresAt ?? Date()).ms - leaseMargin.milliseconds)
+        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: holdUntil)
         state.withLock { state in
             // The runner with the fewest attempts; ties go to the lowest number.
             guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
@@ -98,14 +112,27 @@ public final class RunnerPool: AttemptRunner {
             state.runners[id]!.attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
-            state.runners[id]!.channel.send(.run(job))
+            state.runners[id]!.channel.send(attempt.run)
         }
         onStop { [self] in stop(key) }
     }
 
+    public func hold(_ keys: [AttemptKey], until: Date) {
+        state.withLock { state in
+            for key in keys {
+                if let index = state.waiting.firstIndex(where: { $0.key == key }) {
+                    state.waiting[index].holdUntil = until
+                } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
+                    state.runners[id]!.attempts[key]!.holdUntil = until
+                    state.runners[id]!.channel.send(.hold(key, until: until))
+                }
+            }
+        }
+    }
+
     private func stop(_ key: AttemptKey) {
         let (holder, unstarted) = state.withLock { state -> (Int?, Attempt?) in
-            if let index = state.waiting.firstIndex(where: { AttemptKey(id: $0.job.id, attempt: $0.job.attempt) == key }) {
+            if let index = state.waiting.firstIndex(where: { $0.key == key }) {
                 return (nil, state.waiting.remove(at: index))
             }
             guard let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key else { return (nil, nil) }
@@ -137,12 +164,12 @@ public final class RunnerPool: AttemptRunner {
                     // The room it leaves goes to the attempt waiting longest.
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
-                        state.runners[id]!.attempts[AttemptKey(id: next.job.id, attempt: next.job.attempt)] = next
-                        state.runners[id]!.channel.send(.run(next.job))
+                        state.runners[id]!.attempts[next.key] = next
+                        state.runners[id]!.channel.send(next.run)
                     }
                 case .progress(let key, let value):
                     if let attempt = state.runners[id]?.attempts[key] { progress.append((attempt, value)) }
-                case .run, .stop:
+                case .run, .stop, .hold:
                     logger.error("a worker process sent a message only its pool sends; ignored")
                 }
             }
@@ -207,8 +234,8 @@ public final class RunnerPool: AttemptRunner {
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
             for attempt in taken {
-                runner.attempts[AttemptKey(id: attempt.job.id, attempt: attempt.job.attempt)] = attempt
-                channel.send(.run(attempt.job))
+                runner.attempts[attempt.key] = attempt
+                channel.send(attempt.run)
             }
             state.runners[id] = runner
             return (id, state.stopping)

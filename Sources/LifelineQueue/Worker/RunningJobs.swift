@@ -16,9 +16,9 @@ enum StopReason: Sendable {
 /// One attempt of a job: what the running set is keyed by. Every change names the attempt, so
 /// news about an old attempt (a late heartbeat status, a lost lease) never touches a newer one
 /// of the same job.
-struct AttemptKey: Hashable, Sendable {
-    var id: Int64
-    var attempt: Int
+public struct AttemptKey: Hashable, Sendable {
+    public var id: Int64
+    public var attempt: Int
 }
 
 /// The jobs this process is running, with what the heartbeat needs to renew their leases.
@@ -82,8 +82,9 @@ final class RunningJobs: Sendable {
     /// earliest, and a look for every claim would cost the claims. An earlier attempt of one of
     /// the jobs whose handler still runs here lost its lease without being stopped (the look
     /// came too late): it is stopped now, as its entry goes.
+    /// A pool's runner process watches leases only (`timesOut` false): its worker times attempts out.
     @discardableResult
-    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration) -> Bool {
+    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration, timesOut: Bool = true) -> Bool {
         let now = ContinuousClock.now
         var displaced: [@Sendable () -> Void] = []
         defer { for stop in displaced { stop() } }
@@ -93,7 +94,8 @@ final class RunningJobs: Sendable {
                 if let old = state.entries[job.id], old.stopReason == nil, let stop = old.stop { displaced.append(stop) }
                 state.claims += 1
                 let entry = Entry(
-                    attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease, deadline: now + job.timeout
+                    attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
+                    deadline: now + (timesOut ? job.timeout : .seconds(100 * 365 * 86400))
                 )
                 state.entries[job.id] = entry
                 earlier = earlier || state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true

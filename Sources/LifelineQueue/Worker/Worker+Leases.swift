@@ -29,12 +29,14 @@ extension Worker {
     }
 
     private func renew(_ entries: [LeaseRenewal.Entry]) async {
-        let start = ContinuousClock.now
+        let (start, startDate) = (ContinuousClock.now, Date())
         do {
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: configuration.owner, lease: configuration.lease, jobs: entries))
             // The statuses are about the attempts renewed, which may have finished since.
             let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
-            running.renewed(keys.filter { statuses[$0.id] != .lost }, at: start, lease: configuration.lease)
+            let held = keys.filter { statuses[$0.id] != .lost }
+            running.renewed(held, at: start, lease: configuration.lease)
+            runner.hold(held, until: Date(ms: startDate.ms + (configuration.lease - configuration.leaseMargin).milliseconds))
             for key in keys {
                 switch statuses[key.id] {
                 case .held?, nil: break

@@ -19,7 +19,7 @@ public final class Worker: Sendable {
     /// full round of renewals (see ``heartbeatLoop()``).
     let renewalBell = Doorbell()
     private let finisher: Finisher
-    private let runner: any AttemptRunner
+    let runner: any AttemptRunner
     private let stopping = StopFlag()
     /// Set when asked to shut down a second time: the grace period is over.
     private let hurrying = StopFlag()
@@ -273,7 +273,7 @@ public final class Worker: Sendable {
         // One held while an earlier attempt was stopped may have been stopped itself (timed
         // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
         // may have timed out already: it never runs, and ends as its stop says.
-        guard running.mayStart(key, leaseMargin: configuration.renewalInterval / 2) else {
+        guard running.mayStart(key, leaseMargin: configuration.leaseMargin) else {
             ended(job, .stoppedBeforeStart)
             return
         }
@@ -334,7 +334,7 @@ public final class Worker: Sendable {
     private func deadlineLoop() async {
         while !Task.isCancelled {
             let (timedOut, leaseEnding, next) = running.deadlines(
-                leaseMargin: configuration.renewalInterval / 2, latest: .now + configuration.idleRecheck
+                leaseMargin: configuration.leaseMargin, latest: .now + configuration.idleRecheck
             )
             for key in timedOut { running.stop(key, reason: .timeout) }
             // Renewals did not get through in time: the job may soon run elsewhere.
