@@ -78,8 +78,19 @@ struct RealWorkCLITests {
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "1s"])
         defer { pool.signal(SIGKILL) }
         try await waitUntil("the pool to run all eight programs") { Self.lines(directory + "/starts").count == 8 }
-        // Its writer stops (its runner processes go on): its leases run out, and another worker takes the jobs back.
-        pool.signal(SIGSTOP)
+        // Its writer stops (its runner processes go on): its leases run out, and another worker
+        // takes the jobs back. Stopped inside a write, it would keep the writer lock from the
+        // other worker: it is stopped between two.
+        let lock = open(cli.home.appendingPathComponent("lifeline.db-writer").path, O_RDWR | O_CLOEXEC)
+        defer { close(lock) }
+        for _ in 0..<100 {
+            pool.signal(SIGSTOP)
+            if flock(lock, LOCK_EX | LOCK_NB) == 0 {
+                flock(lock, LOCK_UN)
+                break
+            }
+            pool.signal(SIGCONT)
+        }
         let other = try cli.start(["worker", "--concurrency", "8", "--lease", "1s", "--drain"])
         #expect(try await other.waitForExit(timeout: .seconds(60)) == 0)
         pool.signal(SIGCONT)

@@ -39,6 +39,9 @@ public final class RunnerPool: AttemptRunner {
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
         var waiting: [Attempt] = []
+        /// Holds of attempts not started here yet: the worker starts an attempt only once an
+        /// earlier one of its job has ended, and renews its lease meanwhile.
+        var holdsAhead: [AttemptKey: Date] = [:]
         var stopping = false
     }
 
@@ -99,9 +102,11 @@ public final class RunnerPool: AttemptRunner {
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         // A claimed job carries its lease's end.
-        let holdUntil = Date(ms: (job.leaseExpiresAt ?? Date()).ms - leaseMargin.milliseconds)
-        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: holdUntil)
+        let claimHold = Date(ms: (job.leaseExpiresAt ?? Date()).ms - leaseMargin.milliseconds)
         state.withLock { state in
+            let ahead = state.holdsAhead.isEmpty ? nil : state.holdsAhead.removeValue(forKey: key)
+            let holdUntil = max(claimHold, ahead ?? claimHold)
+            let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: holdUntil)
             // The runner with the fewest attempts; ties go to the lowest number.
             guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
                 state.runners[id]!.attempts.count < concurrency
@@ -125,8 +130,13 @@ public final class RunnerPool: AttemptRunner {
                 } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
                     state.runners[id]!.attempts[key]!.holdUntil = until
                     state.runners[id]!.channel.send(.hold(key, until: until))
+                } else {
+                    state.holdsAhead[key] = until
                 }
             }
+            // An attempt stopped before it started leaves its hold behind, until it runs out.
+            let now = Date()
+            state.holdsAhead = state.holdsAhead.filter { $0.value > now }
         }
     }
 

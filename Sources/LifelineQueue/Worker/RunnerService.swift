@@ -43,6 +43,12 @@ public enum RunnerService {
         switch message {
         case .run(let job, let holdUntil):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
+            // Held no longer (it waited in the pool while the writer was stopped): another
+            // worker may have it already.
+            guard holdUntil > Date() else {
+                loop.send(.ended(key, .lost(unheld)))
+                return
+            }
             if attempts.add([job], leaseStart: .now, lease: remaining(until: holdUntil), timesOut: false) { holdsChanged.ring() }
             runner.start(
                 job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
