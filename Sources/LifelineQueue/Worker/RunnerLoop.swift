@@ -63,20 +63,26 @@ final class RunnerLoop: TaskExecutor {
             close(fd)
         }
         var reader = MessageReader(fd: fd)
+        // What the socket had no room for. Sending never waits for room: a writer that stops
+        // reading (stopped, or starved) must not stop this thread, which also stops the
+        // attempts whose holds run out.
+        var unsent: [UInt8] = []
         while true {
             let (jobs, outgoing) = queue.withLock { queue in
                 defer { (queue.jobs, queue.outgoing) = ([], []) }
                 return (queue.jobs, queue.outgoing)
             }
             for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
-            guard SocketSend.all(outgoing, to: fd) else { return MessageReader.otherEndClosed }
+            unsent += outgoing
+            guard SocketSend.some(&unsent, to: fd) else { return MessageReader.otherEndClosed }
             // With work still queued, the socket is only looked at: a stop must get through
             // even while tasks keep each other busy.
             let idle = queue.withLock { queue in
                 queue.sleeping = queue.jobs.isEmpty && queue.outgoing.isEmpty
                 return queue.sleeping
             }
-            var ready = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            let events = Int16(POLLIN) | (unsent.isEmpty ? 0 : Int16(POLLOUT))
+            var ready = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             let polled = poll(&ready, 2, idle ? -1 : 0)
             queue.withLock { $0.sleeping = false }
             if polled < 0 {
@@ -87,7 +93,8 @@ final class RunnerLoop: TaskExecutor {
                 var count: UInt64 = 0
                 _ = read(wakeFD, &count, 8)
             }
-            guard ready[0].revents != 0 else { continue }
+            // Room to send only: the next turn sends.
+            guard ready[0].revents & ~Int16(POLLOUT) != 0 else { continue }
             let (messages, end) = reader.read()
             // What was read before something unreadable is still handled.
             if !messages.isEmpty { onMessages(messages) }
