@@ -78,8 +78,7 @@ struct WorkerCommand: AsyncParsableCommand {
             queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
         )
         let pool = processes > 1 ? RunnerPool(
-            childArguments: Self.runnerArguments(), processes: processes, concurrency: concurrency,
-            leaseMargin: configuration.leaseMargin, logger: logger
+            childArguments: Self.runnerArguments(), processes: processes, concurrency: concurrency, logger: logger
         ) : nil
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }

@@ -107,7 +107,7 @@ struct RunningJobsTests {
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.remove([earlier.slot])
         #expect(running.count == 1)
-        #expect(running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) != nil)
         let later = try #require(running.ended(Self.key(1)))
         running.remove([later.slot])
         #expect(running.count == 0)
@@ -121,12 +121,12 @@ struct RunningJobsTests {
         let secondKey = AttemptKey(id: 1, attempt: second.attempt)
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.add([second], leaseStart: .now, lease: .seconds(30))
-        #expect(!running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) == nil)
         #expect(running.ended(Self.key(1)) == nil)
         #expect(running.counts == (all: 1, handlers: 1), "the new attempt's handler is still to end")
-        #expect(running.mayStart(secondKey, leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(secondKey, leaseMargin: .seconds(5)) != nil)
         running.stop(secondKey, reason: .timeout)
-        #expect(!running.mayStart(secondKey, leaseMargin: .seconds(5)), "an attempt told to stop before it started does not start")
+        #expect(running.leaseEndIfStartable(secondKey, leaseMargin: .seconds(5)) == nil, "an attempt told to stop before it started does not start")
     }
 
     @Test("an attempt whose job is claimed again here before it was stopped (the look at its lease came late) is stopped as its entry goes")
@@ -155,10 +155,10 @@ struct RunningJobsTests {
         running.add([Self.job(1, timeout: .zero)], leaseStart: .now, lease: .seconds(30))
         running.add([Self.job(2)], leaseStart: .now - .seconds(26), lease: .seconds(30))
         running.add([Self.job(3)], leaseStart: .now, lease: .seconds(30))
-        #expect(!running.mayStart(Self.key(1), leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) == nil)
         #expect(running.ended(Self.key(1))?.stopReason == .timeout)
-        #expect(!running.mayStart(Self.key(2), leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(Self.key(2), leaseMargin: .seconds(5)) == nil)
         #expect(running.ended(Self.key(2))?.stopReason == .leaseLost)
-        #expect(running.mayStart(Self.key(3), leaseMargin: .seconds(5)))
+        #expect(running.leaseEndIfStartable(Self.key(3), leaseMargin: .seconds(5)) != nil)
     }
 }

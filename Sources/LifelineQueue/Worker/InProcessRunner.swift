@@ -13,22 +13,18 @@ public protocol AttemptRunner: Sendable {
     ///   - onStop: called once the attempt has started, with what stops it (the worker stops
     ///     attempts that time out, are cancelled, lose their lease or are shut down); it may
     ///     come after `ended`, and does not come for an attempt that never started.
+    ///   - heldUntil: when the attempt must stop unless ``hold(_:until:)`` moves it later.
     func start(
-        _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     )
 
-    /// The attempts' leases were renewed: they may run until `until`, the lease margin taken
-    /// off, unless renewed again. The worker stops those it cannot renew in time itself; a
-    /// runner whose attempts run outside the worker's process stops them then on its own, so
-    /// that a worker that stops answering (stopped, or starved) leaves no attempt running
-    /// once another worker may take its job.
+    /// The attempts' leases were renewed: they may run until `until` (their lease's end less
+    /// the worker's margin) unless held longer. The worker stops those it cannot renew in time
+    /// itself; a runner whose attempts run outside the worker's process stops them then on its
+    /// own, so that a worker that stops answering (stopped, or starved) leaves no attempt
+    /// running once another worker may take its job.
     func hold(_ keys: [AttemptKey], until: Date)
-}
-
-extension AttemptRunner {
-    /// In the worker's process, the worker's own deadlines stop what is not held.
-    public func hold(_ keys: [AttemptKey], until: Date) {}
 }
 
 /// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the
@@ -54,7 +50,7 @@ public struct InProcessRunner: AttemptRunner {
     }
 
     public func start(
-        _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         guard let definition = registry.definition(job.kind) else {
@@ -76,6 +72,9 @@ public struct InProcessRunner: AttemptRunner {
             }
         }
     }
+
+    /// In the worker's process, the worker's own deadlines stop what is not held.
+    public func hold(_ keys: [AttemptKey], until: Date) {}
 }
 
 /// An attempt's `ended`, which the first of several racers calls (in a pool: the runner's

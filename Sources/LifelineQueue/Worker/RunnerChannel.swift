@@ -55,8 +55,8 @@ final class RunnerChannel: Sendable {
         let handOver = outbox.withLock { outbox in
             outbox.flushQueued = false
             guard !outbox.writerOwns, !outbox.bytes.isEmpty else { return false }
-            let written = outbox.bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            outbox.bytes.removeFirst(max(written, 0))
+            // A failure is the writer thread's to meet: what is left goes to it.
+            _ = SocketSend.some(&outbox.bytes, to: fd)
             outbox.writerOwns = !outbox.bytes.isEmpty
             return outbox.writerOwns
         }

@@ -39,9 +39,6 @@ public final class RunnerPool: AttemptRunner {
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
         var waiting: [Attempt] = []
-        /// Holds of attempts not started here yet: the worker starts an attempt only once an
-        /// earlier one of its job has ended, and renews its lease meanwhile.
-        var holdsAhead: [AttemptKey: Date] = [:]
         var stopping = false
     }
 
@@ -54,23 +51,19 @@ public final class RunnerPool: AttemptRunner {
     /// its stop) is killed: the pool renews its attempts' leases, so nobody else would ever
     /// take them back, and only the process's death ends such a handler for sure.
     private let stopGrace: Duration
-    /// How long before its lease runs out an attempt not held longer is stopped.
-    private let leaseMargin: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameter childArguments: the command line of one runner process, which serves the
     ///   socket it gets as its stdin (see ``RunnerService``).
-    ///   - leaseMargin: the worker's (``WorkerConfiguration/leaseMargin``).
     public init(
-        childArguments: [String], processes: Int, concurrency: Int, leaseMargin: Duration,
-        stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), logger: Logger
+        childArguments: [String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
+        logger: Logger
     ) {
         self.childArguments = childArguments
         self.processes = processes
         self.concurrency = concurrency
-        self.leaseMargin = leaseMargin
         self.stopGrace = stopGrace
         self.logger = logger
     }
@@ -97,16 +90,12 @@ public final class RunnerPool: AttemptRunner {
     }
 
     public func start(
-        _ job: Job, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        // A claimed job carries its lease's end.
-        let claimHold = Date(ms: (job.leaseExpiresAt ?? Date()).ms - leaseMargin.milliseconds)
+        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
         state.withLock { state in
-            let ahead = state.holdsAhead.isEmpty ? nil : state.holdsAhead.removeValue(forKey: key)
-            let holdUntil = max(claimHold, ahead ?? claimHold)
-            let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: holdUntil)
             // The runner with the fewest attempts; ties go to the lowest number.
             guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
                 state.runners[id]!.attempts.count < concurrency
@@ -130,13 +119,8 @@ public final class RunnerPool: AttemptRunner {
                 } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
                     state.runners[id]!.attempts[key]!.holdUntil = until
                     state.runners[id]!.channel.send(.hold(key, until: until))
-                } else {
-                    state.holdsAhead[key] = until
                 }
             }
-            // An attempt stopped before it started leaves its hold behind, until it runs out.
-            let now = Date()
-            state.holdsAhead = state.holdsAhead.filter { $0.value > now }
         }
     }
 

@@ -51,7 +51,7 @@ public enum RunnerService {
             }
             if attempts.add([job], leaseStart: .now, lease: remaining(until: holdUntil), timesOut: false) { holdsChanged.ring() }
             runner.start(
-                job, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
+                job, heldUntil: holdUntil, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
                 ended: { end in
                     let ended = attempts.ended(key)
                     if let ended { attempts.remove([ended.slot]) }

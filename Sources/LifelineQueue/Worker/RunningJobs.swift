@@ -47,8 +47,8 @@ final class RunningJobs: Sendable {
         var progressChanged = false
         /// The time after which another worker may take the job back: stop before that.
         var leaseDeadline: ContinuousClock.Instant
-        /// When the attempt times out.
-        var deadline: ContinuousClock.Instant
+        /// When the attempt times out; nil where its worker times it out (a pool's runner process).
+        var deadline: ContinuousClock.Instant?
         var stopReason: StopReason?
         var stop: (@Sendable () -> Void)?
         /// The handler has ended: there is nothing left to stop.
@@ -57,9 +57,14 @@ final class RunningJobs: Sendable {
         /// Why the attempt must stop by `now`, if it must: it timed out, or its lease runs out
         /// within `leaseMargin` (another worker may take it once it has).
         func due(at now: ContinuousClock.Instant, leaseMargin: Duration) -> StopReason? {
-            if deadline <= now { return .timeout }
+            if let deadline, deadline <= now { return .timeout }
             if leaseDeadline - leaseMargin <= now { return .leaseLost }
             return nil
+        }
+
+        /// The first instant at which the attempt will be due to stop.
+        func nextDue(leaseMargin: Duration) -> ContinuousClock.Instant {
+            min(deadline ?? leaseDeadline, leaseDeadline - leaseMargin)
         }
     }
 
@@ -95,10 +100,10 @@ final class RunningJobs: Sendable {
                 state.claims += 1
                 let entry = Entry(
                     attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
-                    deadline: now + (timesOut ? job.timeout : .seconds(100 * 365 * 86400))
+                    deadline: timesOut ? now + job.timeout : nil
                 )
                 state.entries[job.id] = entry
-                earlier = earlier || state.nextLook.map { min(entry.deadline, entry.leaseDeadline - state.leaseMargin) < $0 } ?? true
+                earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true
             }
             return earlier
         }
@@ -156,7 +161,7 @@ final class RunningJobs: Sendable {
                 switch entry.due(at: now, leaseMargin: leaseMargin) {
                 case .timeout?: timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
                 case .leaseLost?: leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
-                default: next = min(next, entry.deadline, entry.leaseDeadline - leaseMargin)
+                default: next = min(next, entry.nextDue(leaseMargin: leaseMargin))
                 }
             }
             state.nextLook = next
@@ -193,16 +198,16 @@ final class RunningJobs: Sendable {
         return taken?.ended
     }
 
-    /// Whether the attempt may start: the job's entry is still this attempt's, nothing has asked
-    /// it to stop, and neither its timeout nor its lease's end less `leaseMargin` has come (the
-    /// look at the deadlines that would stop it may be held up). One whose time has come is
-    /// marked stopped for it.
-    func mayStart(_ key: AttemptKey, leaseMargin: Duration) -> Bool {
+    /// The end of the attempt's lease if it may start: the job's entry is still this attempt's,
+    /// nothing has asked it to stop, and neither its timeout nor its lease's end less
+    /// `leaseMargin` has come (the look at the deadlines that would stop it may be held up).
+    /// One whose time has come is marked stopped for it.
+    func leaseEndIfStartable(_ key: AttemptKey, leaseMargin: Duration) -> ContinuousClock.Instant? {
         let now = ContinuousClock.now
         return withEntry(key) { entry in
             entry.stopReason = entry.stopReason ?? entry.due(at: now, leaseMargin: leaseMargin)
-            return entry.stopReason == nil
-        } ?? false
+            return entry.stopReason == nil ? entry.leaseDeadline : nil
+        } ?? nil
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {

@@ -29,14 +29,14 @@ extension Worker {
     }
 
     private func renew(_ entries: [LeaseRenewal.Entry]) async {
-        let (start, startDate) = (ContinuousClock.now, Date())
+        let start = ContinuousClock.now
         do {
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: configuration.owner, lease: configuration.lease, jobs: entries))
             // The statuses are about the attempts renewed, which may have finished since.
             let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
             let held = keys.filter { statuses[$0.id] != .lost }
             running.renewed(held, at: start, lease: configuration.lease)
-            runner.hold(held, until: Date(ms: startDate.ms + (configuration.lease - configuration.leaseMargin).milliseconds))
+            runner.hold(held, until: heldUntil(start + configuration.lease))
             for key in keys {
                 switch statuses[key.id] {
                 case .held?, nil: break

@@ -273,7 +273,7 @@ public final class Worker: Sendable {
         // One held while an earlier attempt was stopped may have been stopped itself (timed
         // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
         // may have timed out already: it never runs, and ends as its stop says.
-        guard running.mayStart(key, leaseMargin: configuration.leaseMargin) else {
+        guard let leaseEnd = running.leaseEndIfStartable(key, leaseMargin: configuration.leaseMargin) else {
             ended(job, .stoppedBeforeStart)
             return
         }
@@ -281,9 +281,15 @@ public final class Worker: Sendable {
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
         runner.start(
-            job, logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
+            job, heldUntil: heldUntil(leaseEnd), logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
             ended: { [self] in ended(job, $0) }
         )
+    }
+
+    /// When a runner outside this process stops an attempt whose lease ends at `leaseEnd`,
+    /// unless held longer: the margin before it that this worker's deadlines keep too.
+    func heldUntil(_ leaseEnd: ContinuousClock.Instant) -> Date {
+        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin - .now).milliseconds)
     }
 
     private func ended(_ job: Job, _ end: HandlerEnd) {

@@ -47,7 +47,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// How long before its lease runs out an attempt whose lease was not renewed is stopped:
     /// another worker may take the job back once it has.
-    public var leaseMargin: Duration { renewalInterval / 2 }
+    var leaseMargin: Duration { renewalInterval / 2 }
 
     /// How soon new progress is written: people watch it (`jobs show`, `server show --wait`).
     var progressInterval: Duration { min(renewalInterval, .seconds(1)) }
