@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 // Everything below runs in a child forked from a multi-threaded process: system calls only,
@@ -153,6 +155,54 @@ static bool reap(pid_t program, bool *program_done, int *program_status) {
     }
 }
 
+static int64_t monotonic_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/// A poll timeout that does not wake before `instant`.
+static int milliseconds_until(int64_t instant) {
+    int64_t left = instant - monotonic_now();
+    if (left <= 0) return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void stop_program(pid_t program, bool program_done, int stop_signal) {
+    if (!program_done) kill(-program, stop_signal);
+    if (stop_signal == SIGKILL) kill_children();
+}
+
+/// Requests read from the control pipe, kept until whole.
+struct requests {
+    size_t length;
+    unsigned char bytes[16 * sizeof(struct lifeline_reaper_request)];
+};
+
+enum { REQUESTS_READ, REQUESTS_TERMINATE, REQUESTS_CLOSED };
+
+/// Reads what the control pipe holds: applies holds to `held_until`, and says whether the
+/// program is to be terminated or the pipe was closed.
+static int read_requests(struct requests *pending, int64_t *held_until) {
+    ssize_t got = read(CONTROL_FD, pending->bytes + pending->length, sizeof pending->bytes - pending->length);
+    if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) return REQUESTS_CLOSED;
+    if (got < 0) return REQUESTS_READ;
+    pending->length += (size_t)got;
+    int outcome = REQUESTS_READ;
+    size_t used = 0;
+    while (pending->length - used >= sizeof(struct lifeline_reaper_request)) {
+        struct lifeline_reaper_request request;
+        memcpy(&request, pending->bytes + used, sizeof request);
+        used += sizeof request;
+        if (request.kind == LIFELINE_REAPER_TERMINATE) outcome = REQUESTS_TERMINATE;
+        if (request.kind == LIFELINE_REAPER_HOLD) *held_until = request.value;
+    }
+    memmove(pending->bytes, pending->bytes + used, pending->length - used);
+    pending->length -= used;
+    return outcome;
+}
+
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
     sigset_t all, child;
     // Only the control pipe stops the reaper: signals meant for the worker's process group
@@ -193,22 +243,34 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
 
     bool program_done = false, stopping = false;
     int program_status = 0;
+    int64_t held_until = -1;  // none: the program runs until told otherwise
+    struct requests pending = {.length = 0};
     for (;;) {
         struct pollfd fds[2] = {{.fd = child_fd, .events = POLLIN}, {.fd = CONTROL_FD, .events = POLLIN}};
         // Once the program is gone, leftovers are looked for again now and then, in case one
         // was handed over after the last look.
-        if (poll(fds, stopping ? 1 : 2, program_done ? 50 : -1) < 0 && errno != EINTR) _exit(1);
+        int timeout = program_done ? 50 : -1;
+        if (!stopping && !program_done && held_until >= 0) timeout = milliseconds_until(held_until);
+        if (poll(fds, stopping ? 1 : 2, timeout) < 0 && errno != EINTR) _exit(1);
         if (!stopping && fds[1].revents != 0) {
-            char request = 0;
-            ssize_t got = read(CONTROL_FD, &request, 1);
-            if (got == 1 && request == 'T') {
+            switch (read_requests(&pending, &held_until)) {
+            case REQUESTS_TERMINATE:
                 if (!program_done) kill(program, SIGTERM);
-            } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+                break;
+            case REQUESTS_CLOSED:
                 stopping = true;
                 close(CONTROL_FD);
-                if (!program_done) kill(-program, stop_signal);
-                if (stop_signal == SIGKILL) kill_children();
+                stop_program(program, program_done, stop_signal);
+                break;
+            case REQUESTS_READ:
+                break;
             }
+        }
+        if (!stopping && !program_done && held_until >= 0 && monotonic_now() >= held_until) {
+            // Its caller did not hold it longer in time: another worker may run its job now.
+            stopping = true;
+            send_message(LIFELINE_REAPER_UNHELD, 0);
+            stop_program(program, program_done, stop_signal);
         }
         struct signalfd_siginfo drained[16];
         while (read(child_fd, drained, sizeof drained) > 0) {}

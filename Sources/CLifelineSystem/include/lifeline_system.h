@@ -5,18 +5,35 @@
 #include <sys/types.h>
 
 /// What a reaper writes on its status pipe, in this order: STARTED (value: the program's
-/// pid) or one of the two failures (value: errno); then EXITED (value: the program's wait
-/// status) once the program and everything it started are gone.
+/// pid) or one of the two failures (value: errno); UNHELD if it stopped the program because
+/// its hold ran out; then EXITED (value: the program's wait status) once the program and
+/// everything it started are gone.
 enum {
     LIFELINE_REAPER_STARTED = 1,
     LIFELINE_REAPER_CWD_FAILED = 2,
     LIFELINE_REAPER_EXEC_FAILED = 3,
     LIFELINE_REAPER_EXITED = 4,
+    LIFELINE_REAPER_UNHELD = 5,
 };
 
 struct lifeline_reaper_message {
     int32_t kind;
     int32_t value;
+};
+
+/// What the caller writes on a reaper's control pipe: TERMINATE sends SIGTERM to the program;
+/// HOLD (value: a CLOCK_MONOTONIC instant in nanoseconds) lets the program run until then,
+/// and the reaper stops it at that instant unless a later HOLD comes first. Each request is
+/// one write, smaller than PIPE_BUF, so it arrives whole.
+enum {
+    LIFELINE_REAPER_TERMINATE = 1,
+    LIFELINE_REAPER_HOLD = 2,
+};
+
+struct lifeline_reaper_request {
+    int32_t kind;
+    int32_t unused;
+    int64_t value;
 };
 
 /// Starts `argv[0]` (looked up in PATH), without a shell, under a *reaper*: a small process
@@ -26,8 +43,9 @@ struct lifeline_reaper_message {
 /// the given descriptors (stdin -1: /dev/null).
 ///
 /// The reaper is driven by `control_fd`, the read end of a pipe whose write end the caller
-/// keeps: a byte 'T' sends SIGTERM to the program; end of file (the caller closed its end,
-/// or died) sends `stop_signal` to the program's group. When the program ends, its group is
+/// keeps and writes requests on (struct lifeline_reaper_request); end of file (the caller
+/// closed its end, or died) sends `stop_signal` to the program's group, and so does a hold
+/// that runs out, which a caller that stops answering (stopped, starved) cannot prevent. When the program ends, its group is
 /// killed before the program is reaped, then every remaining descendant is killed; then the
 /// reaper reports and exits. Messages go to `status_fd`, the write end of a pipe.
 ///

@@ -72,7 +72,9 @@ public struct ChildProcess: Sendable {
         return exit
     }
 
-    /// Starts the program; its reaper is running when this returns.
+    /// Starts the program; its reaper is running when this returns. Started by a job's
+    /// attempt, the program is stopped when the attempt's hold runs out (see ``AttemptHolds``),
+    /// even if this process cannot act then, and ends with ``AttemptUnheld``.
     public func start() async throws -> RunningChild {
         // Pipes made before one that fails are closed again.
         var made: [(read: Int32, write: Int32)] = []
@@ -94,6 +96,8 @@ public struct ChildProcess: Sendable {
         // The control pipe's write end belongs to the RunningChild, which closes it.
         let parentEnds = [status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
         let child = RunningChild(program: argv[0], directory: directory, control: control.write)
+        // Its first hold waits in the control pipe for the reaper, which never runs unheld.
+        if let held = AttemptHolds.current { child.follow(held) }
         let session = ChildSession(
             child: child, status: status.read, stdin: stdin.map { ($0.write, input ?? Data()) }, stdout: stdout?.read,
             stderr: stderr?.read, onOutputLine: onOutputLine
@@ -147,44 +151,74 @@ public struct ChildProcess: Sendable {
 public final class RunningChild: Sendable {
     let program: String
     let directory: String?
-    /// The write end of the reaper's control pipe; -1 once closed.
-    private let control: Mutex<Int32>
-    private let ending = Mutex<(Result<ChildProcess.Exit, ChildProcessError>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
+    /// The write end of the reaper's control pipe (-1 once closed), and the latest hold sent on it.
+    private let control: Mutex<(fd: Int32, heldUntil: Date)>
+    /// The attempt whose holds the program follows until it ends, and how it is told of them.
+    private let attempt = Mutex<(held: AttemptHolds.Held, watcher: Int)?>(nil)
+    private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
         (nil, [])
     )
 
     init(program: String, directory: String?, control: Int32) {
         self.program = program
         self.directory = directory
-        self.control = Mutex(control)
+        self.control = Mutex((control, .distantPast))
     }
 
     deinit {
         kill()
+        unfollow()
     }
 
     /// Asks the program to stop (SIGTERM to the program alone).
     public func terminate() {
-        control.withLock { fd in
-            guard fd >= 0 else { return }
-            var request = UInt8(ascii: "T")
-            _ = write(fd, &request, 1)
+        control.withLock { Self.send(LIFELINE_REAPER_TERMINATE, value: 0, on: $0.fd) }
+    }
+
+    /// Holds the program as `held` is held, from now until it ends.
+    func follow(_ held: AttemptHolds.Held) {
+        guard let watcher = held.holds.watch(held.key, { [weak self] in self?.hold(until: $0) }) else { return }
+        attempt.withLock { $0 = (held, watcher) }
+    }
+
+    private func unfollow() {
+        if let (held, watcher) = attempt.withLock({ $0.take() }) { held.holds.unwatch(held.key, watcher) }
+    }
+
+    /// Lets the program run until `until`, unless it was held longer already; its reaper stops
+    /// it then unless held longer.
+    private func hold(until: Date) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        // Seconds left, bounded so that the instant fits its 64 bits of nanoseconds.
+        let left = min(max(until.timeIntervalSinceNow, 0), 1e9)
+        let instant = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + Int64(left * 1e9)
+        control.withLock { control in
+            guard control.heldUntil < until else { return }
+            control.heldUntil = until
+            Self.send(LIFELINE_REAPER_HOLD, value: instant, on: control.fd)
         }
+    }
+
+    private static func send(_ kind: Int, value: Int64, on fd: Int32) {
+        guard fd >= 0 else { return }
+        var request = lifeline_reaper_request(kind: Int32(kind), unused: 0, value: value)
+        _ = write(fd, &request, MemoryLayout<lifeline_reaper_request>.size)
     }
 
     /// Stops the program's group with its stop signal, then everything else it started.
     public func kill() {
-        control.withLock { fd in
-            guard fd >= 0 else { return }
-            close(fd)
-            fd = -1
+        control.withLock { control in
+            guard control.fd >= 0 else { return }
+            close(control.fd)
+            control.fd = -1
         }
     }
 
     /// Waits until the program and everything it started have ended.
     public func exit() async throws -> ChildProcess.Exit {
         try await withCheckedThrowingContinuation { continuation in
-            let result = ending.withLock { state -> Result<ChildProcess.Exit, ChildProcessError>? in
+            let result = ending.withLock { state -> Result<ChildProcess.Exit, any Error>? in
                 if state.0 == nil { state.1.append(continuation) }
                 return state.0
             }
@@ -192,8 +226,9 @@ public final class RunningChild: Sendable {
         }
     }
 
-    func end(_ result: Result<ChildProcess.Exit, ChildProcessError>) {
+    func end(_ result: Result<ChildProcess.Exit, any Error>) {
         kill()
+        unfollow()
         let waiters = ending.withLock { state in
             state.0 = result
             return state.1.take()

@@ -17,6 +17,8 @@ final class ChildSession: @unchecked Sendable {
     private var reaped = false
     private var statusBytes: [UInt8] = []
     private var started = false
+    /// The reaper stopped the program because its hold ran out.
+    private var unheld = false
     private var failure: ChildProcessError?
     private var programStatus: Int32?
     private var reaperStatus: Int32 = 0
@@ -85,6 +87,7 @@ final class ChildSession: @unchecked Sendable {
             case Int(LIFELINE_REAPER_EXEC_FAILED):
                 failure = ChildProcessError(program: child.program, stage: .exec, errno: message.value)
             case Int(LIFELINE_REAPER_EXITED): programStatus = message.value
+            case Int(LIFELINE_REAPER_UNHELD): unheld = true
             default: break
             }
         }
@@ -169,6 +172,8 @@ final class ChildSession: @unchecked Sendable {
         closeInput()
         if let failure {
             child.end(.failure(failure))
+        } else if unheld {
+            child.end(.failure(AttemptUnheld(program: child.program)))
         } else if !started {
             child.end(.failure(ChildProcessError(program: child.program, stage: .spawn, errno: ECHILD)))
         } else {

@@ -24,6 +24,7 @@ public enum HandlerEnd: Sendable, Hashable {
         switch error {
         case JobFailure.permanent(let message): self = .threwPermanent(message)
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
+        case let unheld as AttemptUnheld: self = .lost(unheld.description)
         default: self = .threw(String(describing: error))
         }
     }

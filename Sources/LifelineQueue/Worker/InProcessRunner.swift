@@ -30,10 +30,12 @@ public protocol AttemptRunner: Sendable {
 /// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the
 /// cancellation is reported after `cancellationGrace` and still waited for: its attempt ends
 /// only when it does, so its job is never started again beside it (in a pool, the writer kills
-/// the runner process instead; see ``RunnerPool``).
+/// the runner process instead; see ``RunnerPool``). The programs a handler runs are held as
+/// its attempt is (see ``AttemptHolds``).
 public struct InProcessRunner: AttemptRunner {
     let registry: JobRegistry
     let cancellationGrace: Duration
+    private let holds = AttemptHolds()
     /// Where the handlers' tasks run; nil: the global executor.
     private var executor: (any TaskExecutor)?
 
@@ -58,9 +60,16 @@ public struct InProcessRunner: AttemptRunner {
             return
         }
         let context = JobContext(job: job, logger: logger, progressSink: progress)
-        let end = EndOnce(ended)
-        let handler = Task(executorPreference: executor) {
-            do { end(.returned(try await definition.run(job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
+        let key = AttemptKey(id: job.id, attempt: job.attempt)
+        holds.add(key, until: heldUntil)
+        let end = EndOnce { [holds] in
+            holds.remove(key)
+            ended($0)
+        }
+        let handler = Task(executorPreference: executor) { [holds] in
+            await AttemptHolds.$current.withValue(AttemptHolds.Held(holds: holds, key: key)) {
+                do { end(.returned(try await definition.run(job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
+            }
         }
         onStop { [cancellationGrace] in
             handler.cancel()
@@ -73,8 +82,11 @@ public struct InProcessRunner: AttemptRunner {
         }
     }
 
-    /// In the worker's process, the worker's own deadlines stop what is not held.
-    public func hold(_ keys: [AttemptKey], until: Date) {}
+    /// The worker's own deadlines stop the handlers not held longer; their programs' reapers
+    /// stop the programs, which a worker that stops answering cannot.
+    public func hold(_ keys: [AttemptKey], until: Date) {
+        holds.hold(keys, until: until)
+    }
 }
 
 /// An attempt's `ended`, which the first of several racers calls (in a pool: the runner's

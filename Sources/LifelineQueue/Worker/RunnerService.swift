@@ -60,6 +60,7 @@ public enum RunnerService {
             )
         case .hold(let key, let until):
             attempts.renewed([key], at: .now, lease: remaining(until: until))
+            runner.hold([key], until: until)
         case .stop(let key):
             attempts.stop(key, reason: .cancelled)
         case .progress, .ended:

@@ -286,8 +286,9 @@ public final class Worker: Sendable {
         )
     }
 
-    /// When a runner outside this process stops an attempt whose lease ends at `leaseEnd`,
-    /// unless held longer: the margin before it that this worker's deadlines keep too.
+    /// When a runner outside this process, or a program's reaper, stops an attempt whose lease
+    /// ends at `leaseEnd`, unless held longer: the margin before it that this worker's
+    /// deadlines keep too.
     func heldUntil(_ leaseEnd: ContinuousClock.Instant) -> Date {
         Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin - .now).milliseconds)
     }

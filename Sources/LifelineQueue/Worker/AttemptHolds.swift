@@ -1,0 +1,77 @@
+import Foundation
+import Synchronization
+
+/// Until when each attempt a runner runs is held: its lease's end less its worker's margin,
+/// moved later by each renewal. A program an attempt starts (``ChildProcess/run()``) is handed
+/// its attempt's hold, and its reaper stops it when the hold runs out, without the worker: a
+/// worker that stops answering (stopped, starved) leaves no program running once another
+/// worker may take the job.
+final class AttemptHolds: Sendable {
+    /// The attempt whose handler runs in this task, and where its hold is kept.
+    struct Held: Sendable {
+        let holds: AttemptHolds
+        let key: AttemptKey
+    }
+
+    @TaskLocal static var current: Held?
+
+    private struct Entry {
+        var until: Date
+        /// Told of each later hold: the programs the attempt runs.
+        var watchers: [Int: @Sendable (Date) -> Void] = [:]
+    }
+
+    private let state = Mutex<(entries: [AttemptKey: Entry], nextWatcher: Int)>(([:], 0))
+
+    func add(_ key: AttemptKey, until: Date) {
+        state.withLock { $0.entries[key] = Entry(until: until) }
+    }
+
+    func remove(_ key: AttemptKey) {
+        _ = state.withLock { $0.entries.removeValue(forKey: key) }
+    }
+
+    /// Holds the attempts until `until`, telling their programs. A watcher is called outside
+    /// the lock (what it releases may unwatch), so it may hear of two holds out of order, and
+    /// keeps the later one.
+    func hold(_ keys: [AttemptKey], until: Date) {
+        let watchers = state.withLock { state in
+            keys.flatMap { key -> [@Sendable (Date) -> Void] in
+                guard let entry = state.entries[key], entry.until < until else { return [] }
+                state.entries[key]!.until = until
+                return Array(entry.watchers.values)
+            }
+        }
+        for watcher in watchers { watcher(until) }
+    }
+
+    /// Calls `onHold` with the attempt's hold now and with each later one until ``unwatch(_:_:)``;
+    /// nil (and no call) when the attempt is not held here.
+    func watch(_ key: AttemptKey, _ onHold: @escaping @Sendable (Date) -> Void) -> Int? {
+        let watched = state.withLock { state -> (id: Int, until: Date)? in
+            guard let entry = state.entries[key] else { return nil }
+            let id = state.nextWatcher
+            state.nextWatcher += 1
+            state.entries[key]!.watchers[id] = onHold
+            return (id, entry.until)
+        }
+        guard let watched else { return nil }
+        onHold(watched.until)
+        return watched.id
+    }
+
+    func unwatch(_ key: AttemptKey, _ id: Int) {
+        _ = state.withLock { $0.entries[key]?.watchers.removeValue(forKey: id) }
+    }
+}
+
+/// What a program run by an attempt ends with when its reaper stopped it because the attempt
+/// was not held longer in time: the attempt is lost, and its job comes back when its lease
+/// runs out (see ``HandlerEnd/lost(_:)``).
+public struct AttemptUnheld: Error, CustomStringConvertible {
+    public var program: String
+
+    public var description: String {
+        "\(program) was stopped: its job's lease was not renewed in time (its worker stopped answering)"
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@testable import LifelineQueue
+
+@Suite("Programs held as their attempts are")
+struct AttemptHoldsTests {
+    static let key = AttemptKey(id: 7, attempt: 1)
+
+    /// Runs `argv` as the attempt `key` held in `holds` would.
+    static func run(_ argv: [String], in holds: AttemptHolds) async throws -> ChildProcess.Exit {
+        try await AttemptHolds.$current.withValue(AttemptHolds.Held(holds: holds, key: key)) {
+            try await ChildProcess(argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil).run()
+        }
+    }
+
+    /// A program that writes the time (ms since 1970) to a new file every 20 ms until it is stopped.
+    static func ticker() throws -> (argv: [String], file: URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("ticks")
+        return (["sh", "-c", #"while :; do date +%s%3N >> "$0"; sleep 0.02; done"#, file.path], file)
+    }
+
+    static func ticks(_ file: URL) -> [Int64] {
+        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int64($0) }
+    }
+
+    @Test("a program whose attempt is not held longer is stopped by its reaper at the hold's end, and its attempt is lost")
+    func stoppedAtHoldEnd() async throws {
+        let (argv, file) = try Self.ticker()
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let holds = AttemptHolds()
+        let until = Date().addingTimeInterval(0.3)
+        holds.add(Self.key, until: until)
+        await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(argv, in: holds) }
+        // Seen by the program itself, whenever this test's task gets to run.
+        let last = try #require(Self.ticks(file).last, "the program ran")
+        #expect(last <= until.ms + 250, "last sign of life \(last - until.ms) ms after the hold's end")
+        #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .lost(AttemptUnheld(program: "sh").description))
+    }
+
+    @Test("holds moved later keep a program running past its first hold, to its own end")
+    func heldLonger() async throws {
+        let holds = AttemptHolds()
+        holds.add(Self.key, until: Date().addingTimeInterval(0.3))
+        // Renewals, as a worker's heartbeat makes them: each 0.3 s ahead, every 0.1 s, from a
+        // thread of their own, which busy tests beside this one cannot hold up.
+        let stop = StopFlag()
+        Thread.detachNewThread {
+            while !stop.isSet {
+                usleep(100_000)
+                holds.hold([Self.key], until: Date().addingTimeInterval(0.3))
+            }
+        }
+        defer { stop.set() }
+        let exit = try await Self.run(["sleep", "1"], in: holds)
+        #expect(exit.termination == .exited(0))
+    }
+
+    @Test("a program outside any attempt, or of an attempt that has ended, is not held")
+    func notHeld() async throws {
+        let holds = AttemptHolds()
+        #expect(holds.watch(Self.key) { _ in } == nil)
+        holds.add(Self.key, until: Date().addingTimeInterval(0.3))
+        holds.remove(Self.key)
+        let exit = try await Self.run(["sleep", "0.5"], in: holds)
+        #expect(exit.termination == .exited(0))
+    }
+}
