@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -11,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,18 +155,18 @@ static bool reap(pid_t program, bool *program_done, int *program_status) {
     }
 }
 
-static int64_t monotonic_now(void) {
+static int64_t boot_time_now(void) {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(CLOCK_BOOTTIME, &now);
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-/// A poll timeout that does not wake before `instant`.
-static int milliseconds_until(int64_t instant) {
-    int64_t left = instant - monotonic_now();
-    if (left <= 0) return 0;
-    int64_t ms = (left + 999999) / 1000000;
-    return ms > INT_MAX ? INT_MAX : (int)ms;
+/// Arms `timer_fd` to become readable at `instant` (CLOCK_BOOTTIME nanoseconds).
+static void arm_timer(int timer_fd, int64_t instant) {
+    struct itimerspec when = {.it_value = {.tv_sec = instant / 1000000000, .tv_nsec = instant % 1000000000}};
+    // A zero value would disarm it: the first nanosecond has long passed anyway.
+    if (instant <= 0) when.it_value.tv_nsec = 1;
+    timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &when, NULL);
 }
 
 static void stop_program(pid_t program, bool program_done, int stop_signal) {
@@ -213,8 +213,11 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
     sigemptyset(&child);
     sigaddset(&child, SIGCHLD);
     int child_fd = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+    // Holds are kept on the clock leases are: it goes on through a suspend, and a wall-clock
+    // step does not move it.
+    int timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
     int report[2];
-    if (child_fd < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+    if (child_fd < 0 || timer_fd < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || pipe2(report, O_CLOEXEC) != 0) {
         send_message(LIFELINE_REAPER_EXEC_FAILED, errno);
         _exit(0);
     }
@@ -246,13 +249,17 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
     int64_t held_until = -1;  // none: the program runs until told otherwise
     struct requests pending = {.length = 0};
     for (;;) {
-        struct pollfd fds[2] = {{.fd = child_fd, .events = POLLIN}, {.fd = CONTROL_FD, .events = POLLIN}};
+        struct pollfd fds[3] = {
+            {.fd = child_fd, .events = POLLIN}, {.fd = timer_fd, .events = POLLIN}, {.fd = CONTROL_FD, .events = POLLIN}};
         // Once the program is gone, leftovers are looked for again now and then, in case one
         // was handed over after the last look.
-        int timeout = program_done ? 50 : -1;
-        if (!stopping && !program_done && held_until >= 0) timeout = milliseconds_until(held_until);
-        if (poll(fds, stopping ? 1 : 2, timeout) < 0 && errno != EINTR) _exit(1);
+        if (poll(fds, stopping ? 1 : 3, program_done ? 50 : -1) < 0 && errno != EINTR) _exit(1);
         if (!stopping && fds[1].revents != 0) {
+            uint64_t expirations;  // read, or it stays readable
+            (void)!read(timer_fd, &expirations, sizeof expirations);
+        }
+        if (!stopping && fds[2].revents != 0) {
+            int64_t held_before = held_until;
             switch (read_requests(&pending, &held_until)) {
             case REQUESTS_TERMINATE:
                 if (!program_done) kill(program, SIGTERM);
@@ -265,12 +272,14 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
             case REQUESTS_READ:
                 break;
             }
+            if (held_until != held_before) arm_timer(timer_fd, held_until);
         }
-        if (!stopping && !program_done && held_until >= 0 && monotonic_now() >= held_until) {
-            // Its caller did not hold it longer in time: another worker may run its job now.
+        if (!stopping && !program_done && held_until >= 0 && boot_time_now() >= held_until) {
+            // Its caller did not hold it longer in time: another worker may run its job now,
+            // so it goes at once, whatever its stop signal.
             stopping = true;
             send_message(LIFELINE_REAPER_UNHELD, 0);
-            stop_program(program, program_done, stop_signal);
+            stop_program(program, program_done, SIGKILL);
         }
         struct signalfd_siginfo drained[16];
         while (read(child_fd, drained, sizeof drained) > 0) {}

@@ -24,6 +24,12 @@ public enum ProcessTable {
         stat(pid).flatMap { $0.count > 1 ? $0[1] : nil }
     }
 
+    /// Whether every thread of the process is stopped (a SIGSTOP has taken effect in each).
+    public static func isStopped(_ pid: Int32) -> Bool {
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return !threads.isEmpty && threads.allSatisfy { stat(path: "/proc/\(pid)/task/\($0)/stat").map { $0.count > 1 && $0[1] == "T" } ?? false }
+    }
+
     private static func allPids() -> [Int32] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
     }
@@ -34,7 +40,11 @@ public enum ProcessTable {
 
     /// The fields of /proc/PID/stat after the command name: state, ppid, ….
     private static func stat(_ pid: Int32) -> [String]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        stat(path: "/proc/\(pid)/stat")
+    }
+
+    private static func stat(path: String) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         guard let close = text.lastIndex(of: ")") else { return nil }
         return ["comm"] + text[text.index(after: close)...].split(separator: " ").map(String.init)

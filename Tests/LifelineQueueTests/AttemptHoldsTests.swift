@@ -8,32 +8,33 @@ struct AttemptHoldsTests {
     static let key = AttemptKey(id: 7, attempt: 1)
 
     /// Runs `argv` as the attempt `key` held in `holds` would.
-    static func run(_ argv: [String], in holds: AttemptHolds) async throws -> ChildProcess.Exit {
+    static func run(_ argv: [String], in holds: AttemptHolds, stopSignal: Int32 = SIGKILL) async throws -> ChildProcess.Exit {
         try await AttemptHolds.$current.withValue(AttemptHolds.Held(holds: holds, key: key)) {
-            try await ChildProcess(argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil).run()
+            try await ChildProcess(argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil, stopSignal: stopSignal).run()
         }
     }
 
-    /// A program that writes the time (ms since 1970) to a new file every 20 ms until it is stopped.
+    /// A program that writes the time (ms since 1970) to a new file every 20 ms until it is
+    /// killed, or for about 10 s; it ignores SIGTERM.
     static func ticker() throws -> (argv: [String], file: URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("ticks")
-        return (["sh", "-c", #"while :; do date +%s%3N >> "$0"; sleep 0.02; done"#, file.path], file)
+        return (["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do date +%s%3N >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path], file)
     }
 
     static func ticks(_ file: URL) -> [Int64] {
         ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int64($0) }
     }
 
-    @Test("a program whose attempt is not held longer is stopped by its reaper at the hold's end, and its attempt is lost")
-    func stoppedAtHoldEnd() async throws {
+    @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt is lost", arguments: [SIGKILL, SIGTERM])
+    func stoppedAtHoldEnd(stopSignal: Int32) async throws {
         let (argv, file) = try Self.ticker()
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let holds = AttemptHolds()
         let until = Date().addingTimeInterval(0.3)
         holds.add(Self.key, until: until)
-        await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(argv, in: holds) }
+        await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(argv, in: holds, stopSignal: stopSignal) }
         // Seen by the program itself, whenever this test's task gets to run.
         let last = try #require(Self.ticks(file).last, "the program ran")
         #expect(last <= until.ms + 250, "last sign of life \(last - until.ms) ms after the hold's end")

@@ -22,8 +22,8 @@ struct lifeline_reaper_message {
 };
 
 /// What the caller writes on a reaper's control pipe: TERMINATE sends SIGTERM to the program;
-/// HOLD (value: a CLOCK_MONOTONIC instant in nanoseconds) lets the program run until then,
-/// and the reaper stops it at that instant unless a later HOLD comes first. Each request is
+/// HOLD (value: a CLOCK_BOOTTIME instant in nanoseconds) lets the program run until then,
+/// and the reaper kills its group (SIGKILL) at that instant unless a later HOLD comes first. Each request is
 /// one write, smaller than PIPE_BUF, so it arrives whole.
 enum {
     LIFELINE_REAPER_TERMINATE = 1,
@@ -44,8 +44,8 @@ struct lifeline_reaper_request {
 ///
 /// The reaper is driven by `control_fd`, the read end of a pipe whose write end the caller
 /// keeps and writes requests on (struct lifeline_reaper_request); end of file (the caller
-/// closed its end, or died) sends `stop_signal` to the program's group, and so does a hold
-/// that runs out, which a caller that stops answering (stopped, starved) cannot prevent. When the program ends, its group is
+/// closed its end, or died) sends `stop_signal` to the program's group. A hold that runs out
+/// kills it, which a caller that stops answering (stopped, starved) cannot prevent. When the program ends, its group is
 /// killed before the program is reaped, then every remaining descendant is killed; then the
 /// reaper reports and exits. Messages go to `status_fd`, the write end of a pipe.
 ///

@@ -152,7 +152,7 @@ public final class RunningChild: Sendable {
     let program: String
     let directory: String?
     /// The write end of the reaper's control pipe (-1 once closed), and the latest hold sent on it.
-    private let control: Mutex<(fd: Int32, heldUntil: Date)>
+    private let control: Mutex<(fd: Int32, heldUntil: HoldInstant?)>
     /// The attempt whose holds the program follows until it ends, and how it is told of them.
     private let attempt = Mutex<(held: AttemptHolds.Held, watcher: Int)?>(nil)
     private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
@@ -162,7 +162,7 @@ public final class RunningChild: Sendable {
     init(program: String, directory: String?, control: Int32) {
         self.program = program
         self.directory = directory
-        self.control = Mutex((control, .distantPast))
+        self.control = Mutex((control, nil))
     }
 
     deinit {
@@ -185,18 +185,13 @@ public final class RunningChild: Sendable {
         if let (held, watcher) = attempt.withLock({ $0.take() }) { held.holds.unwatch(held.key, watcher) }
     }
 
-    /// Lets the program run until `until`, unless it was held longer already; its reaper stops
+    /// Lets the program run until `until`, unless it was held longer already; its reaper kills
     /// it then unless held longer.
-    private func hold(until: Date) {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        // Seconds left, bounded so that the instant fits its 64 bits of nanoseconds.
-        let left = min(max(until.timeIntervalSinceNow, 0), 1e9)
-        let instant = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + Int64(left * 1e9)
+    private func hold(until: HoldInstant) {
         control.withLock { control in
-            guard control.heldUntil < until else { return }
+            guard control.heldUntil.map({ $0 < until }) ?? true else { return }
             control.heldUntil = until
-            Self.send(LIFELINE_REAPER_HOLD, value: instant, on: control.fd)
+            Self.send(LIFELINE_REAPER_HOLD, value: until.nanoseconds, on: control.fd)
         }
     }
 

@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Until when each attempt a runner runs is held: its lease's end less its worker's margin,
 /// moved later by each renewal. A program an attempt starts (``ChildProcess/run()``) is handed
 /// its attempt's hold, and its reaper stops it when the hold runs out, without the worker: a
@@ -16,14 +20,15 @@ final class AttemptHolds: Sendable {
     @TaskLocal static var current: Held?
 
     private struct Entry {
-        var until: Date
+        var until: HoldInstant
         /// Told of each later hold: the programs the attempt runs.
-        var watchers: [Int: @Sendable (Date) -> Void] = [:]
+        var watchers: [Int: @Sendable (HoldInstant) -> Void] = [:]
     }
 
     private let state = Mutex<(entries: [AttemptKey: Entry], nextWatcher: Int)>(([:], 0))
 
     func add(_ key: AttemptKey, until: Date) {
+        let until = HoldInstant(until)
         state.withLock { $0.entries[key] = Entry(until: until) }
     }
 
@@ -35,8 +40,9 @@ final class AttemptHolds: Sendable {
     /// the lock (what it releases may unwatch), so it may hear of two holds out of order, and
     /// keeps the later one.
     func hold(_ keys: [AttemptKey], until: Date) {
+        let until = HoldInstant(until)
         let watchers = state.withLock { state in
-            keys.flatMap { key -> [@Sendable (Date) -> Void] in
+            keys.flatMap { key -> [@Sendable (HoldInstant) -> Void] in
                 guard let entry = state.entries[key], entry.until < until else { return [] }
                 state.entries[key]!.until = until
                 return Array(entry.watchers.values)
@@ -47,8 +53,8 @@ final class AttemptHolds: Sendable {
 
     /// Calls `onHold` with the attempt's hold now and with each later one until ``unwatch(_:_:)``;
     /// nil (and no call) when the attempt is not held here.
-    func watch(_ key: AttemptKey, _ onHold: @escaping @Sendable (Date) -> Void) -> Int? {
-        let watched = state.withLock { state -> (id: Int, until: Date)? in
+    func watch(_ key: AttemptKey, _ onHold: @escaping @Sendable (HoldInstant) -> Void) -> Int? {
+        let watched = state.withLock { state -> (id: Int, until: HoldInstant)? in
             guard let entry = state.entries[key] else { return nil }
             let id = state.nextWatcher
             state.nextWatcher += 1
@@ -62,6 +68,26 @@ final class AttemptHolds: Sendable {
 
     func unwatch(_ key: AttemptKey, _ id: Int) {
         _ = state.withLock { $0.entries[key]?.watchers.removeValue(forKey: id) }
+    }
+}
+
+/// An instant on the clock that programs' reapers keep holds on, CLOCK_BOOTTIME in nanoseconds:
+/// like the worker's leases (ContinuousClock) it goes on through a suspend, and unlike a `Date`
+/// a wall-clock step does not move it, so holds compare in the order they were made.
+struct HoldInstant: Comparable, Sendable {
+    let nanoseconds: Int64
+
+    /// The instant `date` names, read against the wall clock now.
+    init(_ date: Date) {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        // Seconds left, bounded so that the instant fits its 64 bits.
+        let left = min(max(date.timeIntervalSinceNow, 0), 1e9)
+        nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + Int64(left * 1e9)
+    }
+
+    static func < (a: HoldInstant, b: HoldInstant) -> Bool {
+        a.nanoseconds < b.nanoseconds
     }
 }
 

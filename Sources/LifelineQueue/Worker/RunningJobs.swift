@@ -210,6 +210,11 @@ final class RunningJobs: Sendable {
         } ?? nil
     }
 
+    /// The end of the attempt's lease, renewals included.
+    func leaseEnd(_ key: AttemptKey) -> ContinuousClock.Instant? {
+        withEntry(key) { $0.leaseDeadline }
+    }
+
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
         withEntry(key) {
             $0.progress = progress

@@ -284,13 +284,18 @@ public final class Worker: Sendable {
             job, heldUntil: heldUntil(leaseEnd), logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
             ended: { [self] in ended(job, $0) }
         )
+        // A renewal between the look above and the runner taking the attempt did not reach it.
+        if let renewed = running.leaseEnd(key), renewed != leaseEnd { runner.hold([key], until: heldUntil(renewed)) }
     }
 
     /// When a runner outside this process, or a program's reaper, stops an attempt whose lease
-    /// ends at `leaseEnd`, unless held longer: the margin before it that this worker's
-    /// deadlines keep too.
+    /// ends at `leaseEnd`, unless held longer: half the margin before it that this worker's
+    /// deadlines keep. They are a last resort, for a worker that stops answering: a renewal
+    /// late on a busy machine reaches them through more hands than the worker's own deadlines
+    /// (a pool's socket, its runner's thread), and half the margin still stops a program well
+    /// before another worker may take its job.
     func heldUntil(_ leaseEnd: ContinuousClock.Instant) -> Date {
-        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin - .now).milliseconds)
+        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin / 2 - .now).milliseconds)
     }
 
     private func ended(_ job: Job, _ end: HandlerEnd) {
