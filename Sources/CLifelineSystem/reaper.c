@@ -244,7 +244,9 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
     }
     send_message(LIFELINE_REAPER_STARTED, program);
 
-    bool program_done = false, stopping = false;
+    // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
+    // hold matters any more (a gentler stop signal leaves the hold in force).
+    bool program_done = false, reading = true, killed = false;
     int program_status = 0;
     int64_t held_until = -1;  // none: the program runs until told otherwise
     struct requests pending = {.length = 0};
@@ -253,33 +255,34 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
             {.fd = child_fd, .events = POLLIN}, {.fd = timer_fd, .events = POLLIN}, {.fd = CONTROL_FD, .events = POLLIN}};
         // Once the program is gone, leftovers are looked for again now and then, in case one
         // was handed over after the last look.
-        if (poll(fds, stopping ? 1 : 3, program_done ? 50 : -1) < 0 && errno != EINTR) _exit(1);
-        if (!stopping && fds[1].revents != 0) {
+        if (poll(fds, killed ? 1 : reading ? 3 : 2, program_done ? 50 : -1) < 0 && errno != EINTR) _exit(1);
+        if (!killed && fds[1].revents != 0) {
             uint64_t expirations;  // read, or it stays readable
             (void)!read(timer_fd, &expirations, sizeof expirations);
         }
-        if (!stopping && fds[2].revents != 0) {
+        if (reading && fds[2].revents != 0) {
             int64_t held_before = held_until;
             switch (read_requests(&pending, &held_until)) {
             case REQUESTS_TERMINATE:
                 if (!program_done) kill(program, SIGTERM);
                 break;
             case REQUESTS_CLOSED:
-                stopping = true;
+                reading = false;
                 close(CONTROL_FD);
                 stop_program(program, program_done, stop_signal);
+                killed = stop_signal == SIGKILL;
                 break;
             case REQUESTS_READ:
                 break;
             }
             if (held_until != held_before) arm_timer(timer_fd, held_until);
         }
-        if (!stopping && !program_done && held_until >= 0 && boot_time_now() >= held_until) {
+        if (!killed && !program_done && held_until >= 0 && boot_time_now() >= held_until) {
             // Its caller did not hold it longer in time: another worker may run its job now,
             // so it goes at once, whatever its stop signal.
-            stopping = true;
             send_message(LIFELINE_REAPER_UNHELD, 0);
             stop_program(program, program_done, SIGKILL);
+            killed = true;
         }
         struct signalfd_siginfo drained[16];
         while (read(child_fd, drained, sizeof drained) > 0) {}

@@ -258,6 +258,7 @@ final class RunningJobs: Sendable {
     }
 
     func renewed(_ keys: [AttemptKey], at start: ContinuousClock.Instant, lease: Duration) {
-        for key in keys { withEntry(key) { $0.leaseDeadline = start + lease } }
+        // Only later: a pool's runner may hear of two holds out of order.
+        for key in keys { withEntry(key) { $0.leaseDeadline = max($0.leaseDeadline, start + lease) } }
     }
 }
