@@ -212,7 +212,8 @@ final class RunningJobs: Sendable {
 
     /// The end of the attempt's lease, renewals included.
     func leaseEnd(_ key: AttemptKey) -> ContinuousClock.Instant? {
-        withEntry(key) { $0.leaseDeadline }
+        // A read on every start: no copy of the entry written back, as `withEntry` does.
+        state.withLock { state in state.entries[key.id].flatMap { $0.attempt == key.attempt ? $0.leaseDeadline : nil } }
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
