@@ -14,17 +14,24 @@ struct AttemptHoldsTests {
         }
     }
 
-    /// A program that writes the time (ms since 1970) to a new file every 20 ms until it is
-    /// killed, or for about 10 s; it ignores SIGTERM.
+    /// A program that writes the time since boot (in seconds, to 10 ms) to a new file every
+    /// 20 ms until it is killed, or for about 10 s; it ignores SIGTERM. Holds count on that
+    /// clock, which a step of the wall clock does not move.
     static func ticker() throws -> (argv: [String], file: URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("ticks")
-        return (["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do date +%s%3N >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path], file)
+        return (["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do read up idle < /proc/uptime; echo "$up" >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path], file)
     }
 
+    /// The program's ticks, in ms since boot.
     static func ticks(_ file: URL) -> [Int64] {
-        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int64($0) }
+        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0).map { Int64($0 * 1000) } }
+    }
+
+    /// The hold's end, in ms since boot.
+    static func bootMilliseconds(_ until: Date) -> Int64 {
+        HoldInstant(until).nanoseconds / 1_000_000
     }
 
     @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt is lost", arguments: [SIGKILL, SIGTERM])
@@ -33,12 +40,13 @@ struct AttemptHoldsTests {
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let holds = AttemptHolds()
         let until = Date().addingTimeInterval(0.3)
+        let end = Self.bootMilliseconds(until)
         holds.add(Self.key, until: until)
         await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(argv, in: holds, stopSignal: stopSignal) }
         // Seen by the program itself, whenever this test's task gets to run (on threads busy
         // with other tests, its start may come after the hold's end: no tick at all).
         let last = Self.ticks(file).last ?? 0
-        #expect(last <= until.ms + 250, "last sign of life \(last - until.ms) ms after the hold's end")
+        #expect(last <= end + 250, "last sign of life \(last - end) ms after the hold's end")
         #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .lost(AttemptUnheld(program: "sh").description))
     }
 
@@ -48,6 +56,7 @@ struct AttemptHoldsTests {
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let holds = AttemptHolds()
         let until = Date().addingTimeInterval(3)
+        let end = Self.bootMilliseconds(until)
         holds.add(Self.key, until: until)
         let run = Task { try await Self.run(argv, in: holds, stopSignal: SIGTERM) }
         // Stopped once it ignores SIGTERM (from its first tick on): the reaper's control pipe is
@@ -60,7 +69,7 @@ struct AttemptHoldsTests {
         let result = await run.result
         #expect(throws: AttemptUnheld.self) { try result.get() }
         let last = Self.ticks(file).last ?? 0
-        #expect(last <= until.ms + 250, "last sign of life \(last - until.ms) ms after the hold's end")
+        #expect(last <= end + 250, "last sign of life \(last - end) ms after the hold's end")
     }
 
     @Test("holds moved later keep a program running past its first hold, to its own end")
