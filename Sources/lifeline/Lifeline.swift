@@ -44,6 +44,11 @@ struct Lifeline: AsyncParsableCommand {
             }
         }
         do {
+            // A pool's runner process, started by its pool with exactly this command line.
+            if arguments == WorkerCommand.runnerCommand {
+                try await WorkerCommand.serveRunner()
+                return
+            }
             // The commonest command in scripts skips the parser's reflection when it can, and
             // on SQLite runs on this thread alone (see EnqueueOptions.run).
             if let enqueue = EnqueueFastPath.options(arguments) {

@@ -144,19 +144,20 @@ extension StoreSelection {
     }
 
     /// The job kinds this build knows: the built-in ones and the recovery stages, which read
-    /// `queue` and act on `infrastructure` when they run (a worker makes it at start, so a bad
-    /// setting stops it there). A command that only enqueues gives neither: its registry
-    /// prepares jobs and runs none.
-    func registry(queue: OpenQueue? = nil, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
+    /// the queue `queue` gives and act on `infrastructure` when they run (a worker makes it at
+    /// start, so a bad setting stops it there). A command that only enqueues gives neither:
+    /// its registry prepares jobs and runs none.
+    func registry(queue: (@Sendable () async throws -> OpenQueue)? = nil, infrastructure: (any Infrastructure)? = nil) -> JobRegistry {
         var registry = JobRegistry()
         BuiltinKinds.register(in: &registry)
         // The URL is made only when a stage runs without a given infrastructure: making one is
         // a twentieth of an enqueue's start.
         let home = self.home
+        let queue = queue ?? { preconditionFailure("a job ran from a registry made to enqueue") }
         StageJobs.register(
             in: &registry, infrastructure: { try infrastructure ?? InfrastructureChoice.make(root: Self.infraRoot(home: home)) },
-            jobState: { id in try await stageQueue(queue).jobs.jobGet(id)?.state },
-            currentJob: { name in try await stageQueue(queue).servers.serverGet(name)?.lifecycle.currentJob }
+            jobState: { id in try await queue().jobs.jobGet(id)?.state },
+            currentJob: { name in try await queue().servers.serverGet(name)?.lifecycle.currentJob }
         )
         return registry
     }
@@ -166,10 +167,4 @@ extension StoreSelection {
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
         try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
-}
-
-/// The queue a recovery stage reads when it runs.
-private func stageQueue(_ queue: OpenQueue?) -> OpenQueue {
-    guard let queue else { preconditionFailure("a job ran from a registry made to enqueue") }
-    return queue
 }

@@ -122,6 +122,27 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("a pool started with --db runs the stages on that database, given to its processes off their command lines")
+    func poolOnNamedDatabase() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
+        let db = cli.home.appendingPathComponent("elsewhere.db").path
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "5s", "--db", db])
+        defer { pool.signal(SIGKILL) }
+        // The stages run in the pool's processes, and read the server from the queue.
+        for action in [["create", "p-1", "--disk-size", "256KiB"], ["failover", "p-1"]] {
+            let result = try cli.run(["server"] + action + ["--wait", "--timeout", "60s", "--db", db])
+            #expect(result.status == 0, "\(action[0]): \(result.stderr) \(pool.stderr)")
+        }
+        #expect(try cli.json(["server", "show", "p-1", "--json", "--db", db])[0]["state"] == "failover")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "nothing opened the default database")
+        // pool → each process's reaper → the process
+        let processes = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
+        #expect(processes.count == 2)
+        #expect(Set(ProcessTable.pids(commandLineContaining: db)).isDisjoint(with: processes), "the processes' command lines do not name the database")
+    }
+
     @Test("a bad --timeout is refused before the action is requested")
     func badTimeout() throws {
         let cli = try CLIRunner()

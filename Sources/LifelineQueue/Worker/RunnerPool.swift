@@ -43,6 +43,7 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private let childArguments: [String]
+    private let childEnvironment: [String: String]
     private let processes: Int
     /// Attempts each runner runs at once.
     private let concurrency: Int
@@ -55,13 +56,16 @@ public final class RunnerPool: AttemptRunner {
     private let state = Mutex(State())
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
-    /// - Parameter childArguments: the command line of one runner process, which serves the
-    ///   socket it gets as its stdin (see ``RunnerService``).
+    /// - Parameters:
+    ///   - childArguments: the command line of one runner process, which serves the socket it
+    ///     gets as its stdin (see ``RunnerService``).
+    ///   - childEnvironment: its environment.
     public init(
-        childArguments: [String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
+        childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
         logger: Logger
     ) {
         self.childArguments = childArguments
+        self.childEnvironment = childEnvironment
         self.processes = processes
         self.concurrency = concurrency
         self.stopGrace = stopGrace
@@ -212,7 +216,7 @@ public final class RunnerPool: AttemptRunner {
             // If this process dies, or kills a runner that stopped answering, the runner gets
             // SIGKILL (a stopped process ignores anything else); its attempts' leases run out.
             child = try await ChildProcess(
-                argv: childArguments, environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: ends[1],
+                argv: childArguments, environment: childEnvironment, directory: nil, inputDescriptor: ends[1],
                 capturesOutput: false, stopSignal: SIGKILL
             ).start()
             close(ends[1])
@@ -241,7 +245,7 @@ public final class RunnerPool: AttemptRunner {
         })
         // A shutdown that raced the start still reaches this runner.
         if stopping { channel.close() }
-        logger.info("worker process started", metadata: ["slot": "\(slot)"])
+        logger.debug("worker process started", metadata: ["slot": "\(slot)"])
         let termination = try await child.exit().termination
         // What the process wrote before it ended is read first: an attempt it reported ended
         // is recorded, not lost. Its socket closes with it; two seconds is a bound, not a wait.
