@@ -16,7 +16,8 @@ protocol StoreSelection {
     var dbFlag: String { get }
 }
 
-/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path.
+/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path, and a
+/// pool's runner processes.
 struct SelectedStore: StoreSelection, Equatable {
     var db: String?
 }

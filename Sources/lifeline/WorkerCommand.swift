@@ -61,6 +61,9 @@ struct WorkerCommand: AsyncParsableCommand {
         for name in queueNames { try JobLimits.checkQueueName(name) }
         try WorkerLogging.bootstrap()
         let logger = Logger(label: "lifeline.worker")
+        // Made before the pool's processes start, each of which makes its own: a bad setting is
+        // one line, not one from each of them.
+        let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         // A pool's processes start first, while this one opens the store: they open it only if
         // a job needs it. If this one cannot start, they go with it (their reapers kill them).
         let pool = processes > 1 ? RunnerPool(
@@ -69,7 +72,6 @@ struct WorkerCommand: AsyncParsableCommand {
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
         let opened = try await store.openStore(concurrentReads: true)
-        let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         // A pool's writer claims and records for all its processes' slots.
@@ -143,11 +145,15 @@ struct WorkerCommand: AsyncParsableCommand {
     /// of a runner's start: by callgrind, 21.7 of its 36.3 million instructions.
     static let runnerCommand = ["worker", "--runner"]
 
-    /// A runner's environment: this one's, with the store `--db` names, if it does, as
-    /// LIFELINE_DATABASE_URL (off the runner's command line, where `ps` would show a URL's password).
+    /// Where a runner finds the store `--db` names, if it does: off its command line, where `ps`
+    /// would show a URL's password, and not in LIFELINE_DATABASE_URL, which the programs of its
+    /// jobs inherit. The runner takes it out of its environment before it runs anything.
+    static let runnerStoreVariable = "LIFELINE_RUNNER_DATABASE"
+
+    /// A runner's environment: this one's, and the store `--db` names.
     static func runnerEnvironment(_ store: some StoreSelection) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        if let db = store.db { environment["LIFELINE_DATABASE_URL"] = db }
+        environment[runnerStoreVariable] = store.db
         return environment
     }
 
@@ -156,11 +162,13 @@ struct WorkerCommand: AsyncParsableCommand {
     static func serveRunner() async throws {
         keepFreedMemory()
         try WorkerLogging.bootstrap()
-        let store = SelectedStore()
+        let store = SelectedStore(db: Environment.value(runnerStoreVariable))
+        unsetenv(runnerStoreVariable)
         // Opened when a job first reads it (recovery stages do, most jobs never do), not before
         // the runner serves its first attempt: opening it was 9.2 of a runner's 14.2 million
-        // instructions at start (callgrind), when a pool's processes all start at once.
-        let queue = QueueOnDemand { try await store.openStore(concurrentReads: true) }
+        // instructions at start (callgrind), when a pool's processes all start at once. Opened
+        // to read, which never waits for the writer: a runner's jobs only read the queue.
+        let queue = QueueOnDemand { try await store.openReader() }
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let handlers = InProcessRunner(registry: store.registry(queue: queue.get, infrastructure: infrastructure))
         await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: Logger(label: "lifeline.worker"))

@@ -122,13 +122,17 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
-    @Test("a pool started with --db runs the stages on that database, given to its processes off their command lines")
+    @Test("a pool started with --db runs the stages on that database, given to its processes off their command lines and out of its jobs' sight")
     func poolOnNamedDatabase() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
         let db = cli.home.appendingPathComponent("elsewhere.db").path
-        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "5s", "--db", db])
+        // --db comes before LIFELINE_DATABASE_URL, in the pool's processes too.
+        let decoy = cli.home.appendingPathComponent("decoy.db").path
+        let pool = try cli.start(
+            ["worker", "--processes", "2", "--concurrency", "4", "--lease", "5s", "--db", db], extraEnvironment: ["LIFELINE_DATABASE_URL": decoy]
+        )
         defer { pool.signal(SIGKILL) }
         // The stages run in the pool's processes, and read the server from the queue.
         for action in [["create", "p-1", "--disk-size", "256KiB"], ["failover", "p-1"]] {
@@ -136,7 +140,20 @@ struct RecoveryCLITests {
             #expect(result.status == 0, "\(action[0]): \(result.stderr) \(pool.stderr)")
         }
         #expect(try cli.json(["server", "show", "p-1", "--json", "--db", db])[0]["state"] == "failover")
-        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "nothing opened the default database")
+        for other in ["lifeline.db", "decoy.db"] {
+            #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent(other).path), "nothing opened \(other)")
+        }
+        // A job's program sees the environment it would see in a single worker.
+        let seen = cli.home.appendingPathComponent("environment.txt").path
+        let job = try cli.json(
+            ["enqueue", "exec", "--args", #"{"argv": ["sh", "-c", "env > \"$0\"", \#(try LifelineJSON.line(seen))]}"#, "--json", "--db", db]
+        )[0]
+        let id = try #require(job["id"]?.intValue)
+        try await waitUntil("the job to complete") {
+            try cli.json(["jobs", "show", "\(id)", "--json", "--db", db])[0]["state"] == "completed"
+        }
+        let environment = try String(contentsOfFile: seen, encoding: .utf8)
+        #expect(!environment.contains(db) && environment.contains("LIFELINE_DATABASE_URL=\(decoy)\n"), "\(environment)")
         // pool → each process's reaper → the process
         let processes = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
         #expect(processes.count == 2)
