@@ -87,14 +87,17 @@ public final class BackgroundCommand: @unchecked Sendable {
     /// When the process exited, once it has.
     public var exitedAt: ContinuousClock.Instant? { lock.withLock { exit } }
 
+    /// Sends `signal` while the process runs; after its end, its number may name another one.
     public func signal(_ signal: Int32) {
+        guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
     }
 
     /// Waits for the process to exit and its output to be read, up to a deadline; returns
     /// its status.
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        try await waitUntil("process \(processIdentifier) to exit", timeout: timeout) { !process.isRunning }
+        // Its exit noted too, which the watching thread does a moment after the end.
+        try await waitUntil("process \(processIdentifier) to exit", timeout: timeout) { exitedAt != nil }
         try await waitUntil("the output of process \(processIdentifier)", timeout: .seconds(5)) { isDrained }
         return process.terminationStatus
     }

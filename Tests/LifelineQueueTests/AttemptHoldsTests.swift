@@ -16,60 +16,72 @@ struct AttemptHoldsTests {
 
     /// A program that writes the time since boot (in seconds, to 10 ms) to a new file every
     /// 20 ms until it is killed, or for about 10 s; it ignores SIGTERM. Holds count on that
-    /// clock, which a step of the wall clock does not move.
-    static func ticker() throws -> (argv: [String], file: URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let file = directory.appendingPathComponent("ticks")
-        return (["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do read up idle < /proc/uptime; echo "$up" >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path], file)
-    }
+    /// clock, which a step of the wall clock does not move. Its attempt (``key``) is held in
+    /// `holds` until `until`.
+    struct HeldTicker {
+        let argv: [String]
+        let file: URL
+        let holds = AttemptHolds()
+        let until: Date
+        /// The hold's end, in ms since boot.
+        let end: Int64
 
-    /// The program's ticks, in ms since boot.
-    static func ticks(_ file: URL) -> [Int64] {
-        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0).map { Int64($0 * 1000) } }
-    }
+        init(heldFor seconds: TimeInterval) throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            file = directory.appendingPathComponent("ticks")
+            argv = ["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do read up idle < /proc/uptime; echo "$up" >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path]
+            until = Date().addingTimeInterval(seconds)
+            end = HoldInstant(until).nanoseconds / 1_000_000
+            holds.add(AttemptHoldsTests.key, until: until)
+        }
 
-    /// The hold's end, in ms since boot.
-    static func bootMilliseconds(_ until: Date) -> Int64 {
-        HoldInstant(until).nanoseconds / 1_000_000
+        /// The program's ticks, in ms since boot.
+        var ticks: [Int64] {
+            ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0).map { Int64($0 * 1000) } }
+        }
+
+        /// How long the program lived past its hold's end, in ms, with what its ticks show. A
+        /// program that started after the hold's end (this test's task may start late, on
+        /// threads busy with other tests) is past it from its start, and killed at once.
+        var pastHold: (ms: Int64, ticks: String) {
+            let ticks = self.ticks
+            guard let first = ticks.first, let last = ticks.last else { return (0, "no tick") }
+            return (last - max(end, first), "\(ticks.count) ticks, \(first - end) to \(last - end) ms after the hold's end")
+        }
+
+        func remove() {
+            try? FileManager.default.removeItem(at: file.deletingLastPathComponent())
+        }
     }
 
     @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt is lost", arguments: [SIGKILL, SIGTERM])
     func stoppedAtHoldEnd(stopSignal: Int32) async throws {
-        let (argv, file) = try Self.ticker()
-        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let holds = AttemptHolds()
-        let until = Date().addingTimeInterval(0.3)
-        let end = Self.bootMilliseconds(until)
-        holds.add(Self.key, until: until)
-        await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(argv, in: holds, stopSignal: stopSignal) }
-        // Seen by the program itself, whenever this test's task gets to run (on threads busy
-        // with other tests, its start may come after the hold's end: no tick at all).
-        let last = Self.ticks(file).last ?? 0
-        #expect(last <= end + 250, "last sign of life \(last - end) ms after the hold's end")
+        let ticker = try HeldTicker(heldFor: 0.3)
+        defer { ticker.remove() }
+        await #expect(throws: AttemptUnheld.self) { _ = try await Self.run(ticker.argv, in: ticker.holds, stopSignal: stopSignal) }
+        // Seen by the program itself, whenever this test's task gets to run.
+        let past = ticker.pastHold
+        #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the hold: \(past.ticks)")
         #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .lost(AttemptUnheld(program: "sh").description))
     }
 
     @Test("a program stopped with a signal it ignores is still killed at its hold")
     func ignoredStopKilledAtHold() async throws {
-        let (argv, file) = try Self.ticker()
-        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let holds = AttemptHolds()
-        let until = Date().addingTimeInterval(3)
-        let end = Self.bootMilliseconds(until)
-        holds.add(Self.key, until: until)
-        let run = Task { try await Self.run(argv, in: holds, stopSignal: SIGTERM) }
+        let ticker = try HeldTicker(heldFor: 3)
+        defer { ticker.remove() }
+        let run = Task { try await Self.run(ticker.argv, in: ticker.holds, stopSignal: SIGTERM) }
         // Stopped once it ignores SIGTERM (from its first tick on): the reaper's control pipe is
         // closed, and the program gets SIGTERM. From a thread of its own, which busy tests
         // beside this one cannot hold up.
         Thread.detachNewThread {
-            while Self.ticks(file).isEmpty && Date() < until { usleep(10_000) }
+            while ticker.ticks.isEmpty && Date() < ticker.until { usleep(10_000) }
             run.cancel()
         }
         let result = await run.result
         #expect(throws: AttemptUnheld.self) { try result.get() }
-        let last = Self.ticks(file).last ?? 0
-        #expect(last <= end + 250, "last sign of life \(last - end) ms after the hold's end")
+        let past = ticker.pastHold
+        #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the hold: \(past.ticks)")
     }
 
     @Test("holds moved later keep a program running past its first hold, to its own end")

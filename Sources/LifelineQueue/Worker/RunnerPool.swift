@@ -61,8 +61,8 @@ public final class RunnerPool: AttemptRunner {
     ///     gets as its stdin (see ``RunnerService``).
     ///   - childEnvironment: its environment.
     public init(
-        childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int, stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5),
-        logger: Logger
+        childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int,
+        stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), logger: Logger
     ) {
         self.childArguments = childArguments
         self.childEnvironment = childEnvironment
