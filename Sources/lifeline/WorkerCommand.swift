@@ -66,7 +66,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         // A pool's processes start first, while this one opens the store: they open it only if
         // a job needs it. If this one cannot start, they go with it (their reapers kill them).
-        let pool = processes > 1 ? RunnerPool(
+        let pool = processes > 1 ? try RunnerPool(
             childArguments: ["/proc/self/exe"] + Self.runnerCommand, childEnvironment: Self.runnerEnvironment(store), processes: processes,
             concurrency: concurrency, logger: logger
         ) : nil

@@ -28,7 +28,6 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private struct Runner {
-        let channel: RunnerChannel
         let process: RunningChild
         var attempts: [AttemptKey: Attempt] = [:]
     }
@@ -54,6 +53,8 @@ public final class RunnerPool: AttemptRunner {
     private let stopGrace: Duration
     private let logger: Logger
     private let state = Mutex(State())
+    /// The runners' sockets, each named by its runner's number.
+    private let sockets: RunnerSockets
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameters:
@@ -63,13 +64,14 @@ public final class RunnerPool: AttemptRunner {
     public init(
         childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int,
         stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), logger: Logger
-    ) {
+    ) throws(ChildProcessError) {
         self.childArguments = childArguments
         self.childEnvironment = childEnvironment
         self.processes = processes
         self.concurrency = concurrency
         self.stopGrace = stopGrace
         self.logger = logger
+        sockets = try RunnerSockets()
     }
 
     /// Keeps the runner processes up until ``shutdown()``; returns whether every one ended cleanly.
@@ -86,11 +88,11 @@ public final class RunnerPool: AttemptRunner {
 
     /// Ends the runner processes (once the worker has stopped, no attempt is left in them).
     public func shutdown() {
-        let channels = state.withLock { state in
+        let ids = state.withLock { state in
             state.stopping = true
-            return state.runners.values.map(\.channel)
+            return Array(state.runners.keys)
         }
-        for channel in channels { channel.close() }
+        for id in ids { sockets.close(id) }
     }
 
     public func start(
@@ -110,7 +112,7 @@ public final class RunnerPool: AttemptRunner {
             state.runners[id]!.attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
-            state.runners[id]!.channel.send(attempt.run)
+            sockets.send(attempt.run, to: id)
         }
         onStop { [self] in stop(key) }
     }
@@ -122,7 +124,7 @@ public final class RunnerPool: AttemptRunner {
                     state.waiting[index].holdUntil = until
                 } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
                     state.runners[id]!.attempts[key]!.holdUntil = until
-                    state.runners[id]!.channel.send(.hold(key, until: until))
+                    sockets.send(.hold(key, until: until), to: id)
                 }
             }
         }
@@ -134,7 +136,7 @@ public final class RunnerPool: AttemptRunner {
                 return (nil, state.waiting.remove(at: index))
             }
             guard let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key else { return (nil, nil) }
-            state.runners[id]!.channel.send(.stop(key))
+            sockets.send(.stop(key), to: id)
             return (id, nil)
         }
         unstarted?.end(.notStarted)
@@ -163,7 +165,7 @@ public final class RunnerPool: AttemptRunner {
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
                         state.runners[id]!.attempts[next.key] = next
-                        state.runners[id]!.channel.send(next.run)
+                        sockets.send(next.run, to: id)
                     }
                 case .progress(let key, let value):
                     if let attempt = state.runners[id]?.attempts[key] { progress.append((attempt, value)) }
@@ -179,7 +181,7 @@ public final class RunnerPool: AttemptRunner {
     /// The runner is gone: the attempts it held cannot be known to have ended, or not.
     private func retire(_ id: Int, _ why: String) {
         guard let runner = state.withLock({ $0.runners.removeValue(forKey: id) }) else { return }
-        runner.channel.close()
+        sockets.close(id)
         for attempt in runner.attempts.values { attempt.end(.lost(why)) }
     }
 
@@ -210,7 +212,6 @@ public final class RunnerPool: AttemptRunner {
     private func runOne(slot: Int) async throws -> ChildProcess.Termination {
         var ends: [Int32] = [0, 0]
         guard lifeline_socketpair_cloexec(&ends) == 0 else { throw ChildProcessError(program: "socketpair", stage: .spawn, errno: errno) }
-        let channel = RunnerChannel(fd: ends[0])
         let child: RunningChild
         do {
             // If this process dies, or kills a runner that stopped answering, the runner gets
@@ -225,26 +226,27 @@ public final class RunnerPool: AttemptRunner {
             close(ends[0])
             throw error
         }
+        let (closed, closing) = AsyncStream<Void>.makeStream()
         let (id, stopping) = state.withLock { state in
             let id = state.nextRunner
             state.nextRunner += 1
-            var runner = Runner(channel: channel, process: child)
+            var runner = Runner(process: child)
+            // Served from here on, under the lock: what the runner reports finds it.
+            sockets.add(id, fd: ends[0], receiver: RunnerSockets.Receiver(messages: { [self] in received($0, from: id) }, closed: { [self] why in
+                retire(id, "its worker process is gone (\(why))")
+                closing.finish()
+            }))
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
             for attempt in taken {
                 runner.attempts[attempt.key] = attempt
-                channel.send(attempt.run)
+                sockets.send(attempt.run, to: id)
             }
             state.runners[id] = runner
             return (id, state.stopping)
         }
-        let (closed, closing) = AsyncStream<Void>.makeStream()
-        channel.start(onMessages: { [self] in received($0, from: id) }, onClose: { [self] why in
-            retire(id, "its worker process is gone (\(why))")
-            closing.finish()
-        })
         // A shutdown that raced the start still reaches this runner.
-        if stopping { channel.close() }
+        if stopping { sockets.close(id) }
         logger.debug("worker process started", metadata: ["slot": "\(slot)"])
         let termination = try await child.exit().termination
         // What the process wrote before it ended is read first: an attempt it reported ended
