@@ -71,8 +71,12 @@ struct CLIFailure: Error, CustomStringConvertible {
         {
             return (code, "negative numbers are not accepted: \(negative) (see --help)")
         }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
+            oneLine = "Unknown option '\(option)'"
+        }
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
-           let closest = CommandSuggestion.closestOption(to: String(match.1), in: Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
+           let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }

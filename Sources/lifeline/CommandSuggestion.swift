@@ -36,13 +36,34 @@ enum CommandSuggestion {
     /// The option of the command that `arguments` name closest to `option`, e.g. `--version`
     /// for `--verison`.
     static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {
+        let options = options(of: command(namedIn: arguments, root: root)).filter { $0.hasPrefix("--") }
+        return closest(to: option, among: options.sorted())
+    }
+
+    /// The first word of `arguments` (before a `--`) written as an option that the command they
+    /// name does not have. The parser reports a missing argument before an unknown option
+    /// (`server create -x`), though the option is what was mistyped.
+    static func unknownOption(in arguments: [String], root: any ParsableCommand.Type) -> String? {
+        let known = options(of: command(namedIn: arguments, root: root))
+        return arguments.prefix { $0 != "--" }.lazy
+            .filter { $0.count > 1 && $0.hasPrefix("-") }
+            .map { String($0.prefix { $0 != "=" }) }
+            .first { !known.contains($0) }
+    }
+
+    private static func command(namedIn arguments: [String], root: any ParsableCommand.Type) -> any ParsableCommand.Type {
         var command = root
         for argument in arguments where !argument.hasPrefix("-") {
             guard let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) else { break }
             command = next
         }
-        let options = Set(command.helpMessage().matches(of: #/--[a-z][a-z-]*/#).map { String($0.output) })
-        return closest(to: option, among: Array(options).sorted())
+        return command
+    }
+
+    /// The option names that `command`'s help lists, long and short.
+    private static func options(of command: any ParsableCommand.Type) -> Set<String> {
+        let words = command.helpMessage().split { " \n,()[]<>=".contains($0) }.map(String.init)
+        return Set(words.filter { $0.wholeMatch(of: #/--[a-z][a-z-]*|-[a-zA-Z]/#) != nil })
     }
 
     /// The name within two edits of `word` (or that it begins), if one is clearly closest.

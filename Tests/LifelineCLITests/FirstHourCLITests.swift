@@ -45,6 +45,11 @@ struct FirstHourCLITests {
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
         (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
         (["jobs", "list", "--stat", "running"], "lifeline: unknown option '--stat'; did you mean '--state'?"),
+        // Without the argument a command needs, the unknown option is still what is reported.
+        (["server", "create", "-x"], "lifeline: unknown option '-x' (see --help)"),
+        (["enqueue", "--priorty", "3"], "lifeline: unknown option '--priorty'; did you mean '--priority'?"),
+        (["server", "failover"], "lifeline: missing expected argument '<name>' (see --help)"),
+        (["server", "create", "--disks", "2"], "lifeline: missing expected argument '<name>' (see --help)"),
         ([], "lifeline: missing command; lifeline has: enqueue, worker, server, jobs, events, stats, queues, store, serve (see lifeline --help)"),
         (["jobs"], "lifeline: missing command; lifeline jobs has: list, show, retry, cancel, prune (see lifeline jobs --help)"),
         (["server"], "lifeline: missing command; lifeline server has: create, failover,"),
