@@ -109,9 +109,8 @@ def batch_enqueue(keys):
     return scenario
 
 
-def end_to_end(processes, concurrency):
+def end_to_end(processes, concurrency, count):
     path, env = home()
-    count = size(100_000, 10_000)
     batch(f"{path}/jobs.jsonl", count)
     run(env, "enqueue", "noop", "--batch", f"{path}/jobs.jsonl")
     start = time.monotonic()
@@ -123,11 +122,18 @@ def end_to_end(processes, concurrency):
 
 
 def pools():
-    """1 × 64, 4 × 16 and the floor's claim+complete back to back on the same backlog size,
-    so their ratios are taken within one machine state; the order alternates from run to run."""
+    """1 × 64, 4 × 16 and the floor's claim+complete on the same backlog size, each as two drains
+    of half of it in mirrored order (A B F F B A), so that a slow stretch of the machine, which
+    can halve a drain's rate for tens of seconds, falls on all three alike; their ratios are taken
+    within one machine state, and the order alternates from run to run."""
     pools.runs = getattr(pools, "runs", 0) + 1
-    order = [(1, 64), (4, 16), "floor"] if pools.runs % 2 else ["floor", (4, 16), (1, 64)]
-    rates = {shape: floor_run()["claim_complete_per_s"] if shape == "floor" else end_to_end(*shape) for shape in order}
+    shapes = [(1, 64), (4, 16), "floor"] if pools.runs % 2 else ["floor", (4, 16), (1, 64)]
+    half = size(100_000, 10_000) // 2
+    seconds = {shape: 0.0 for shape in shapes}
+    for shape in shapes + shapes[::-1]:
+        rate = floor_run(half)["claim_complete_per_s"] if shape == "floor" else end_to_end(*shape, half)
+        seconds[shape] += half / rate
+    rates = {shape: 2 * half / seconds[shape] for shape in shapes}
     return {"one": rates[(1, 64)], "four": rates[(4, 16)], "ratio": rates[(4, 16)] / rates[(1, 64)],
             "one_floor": rates[(1, 64)] / rates["floor"]}
 
@@ -301,10 +307,10 @@ def copies():
     return {**figures, "synced_ratio": figures["lifeline_mb_per_s"] / figures["synced_mb_per_s"]}
 
 
-def floor_run():
+def floor_run(count=size(100_000, 10_000)):
     path, env = home()
     create_database(env)
-    result = subprocess.run([floor, f"{path}/lifeline.db", str(size(100_000, 10_000)), "64"], check=True,
+    result = subprocess.run([floor, f"{path}/lifeline.db", str(count), "64"], check=True,
                             capture_output=True, text=True)
     shutil.rmtree(path)
     return json.loads(result.stdout)
