@@ -115,7 +115,8 @@ final class RunnerSockets: Sendable {
                 for (id, socket) in state.sockets {
                     if served[id] == nil { served[id] = Served(fd: socket.fd, receiver: socket.receiver, reader: MessageReader(fd: socket.fd)) }
                     if !socket.outgoing.isEmpty {
-                        served[id]!.unsent += socket.outgoing
+                        // A socket shut down (its other end gone) sends nothing more.
+                        if !served[id]!.shut { served[id]!.unsent += socket.outgoing }
                         state.sockets[id]!.outgoing = []
                     }
                     if socket.closing { closing.append(id) }
