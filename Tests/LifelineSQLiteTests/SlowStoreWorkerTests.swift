@@ -137,11 +137,15 @@ struct SlowStoreWorkerTests {
         let store = try SlowStore()
         let (released, release) = AsyncStream<Void>.makeStream()
         let runs = Mutex<[Int]>([])
+        // Runs that started before the first one's handler was let go: there must be none.
+        let beside = Mutex(0)
+        let releasedYet = Mutex(false)
         let stubborn = JobDefinition(kind: "stubborn", args: BuiltinKinds.NoArgs.self) { _, context in
             let first = runs.withLock { runs in
                 runs.append(context.job.attempt)
                 return runs.count == 1
             }
+            if !first, !releasedYet.withLock({ $0 }) { beside.withLock { $0 += 1 } }
             // A task of its own, which the stop does not cancel.
             if first { await Task.detached { for await _ in released {} }.value }
             return nil
@@ -168,12 +172,15 @@ struct SlowStoreWorkerTests {
         let first = try #require(runs.withLock { $0.first })
         let held = try #require(try await store.jobGet(1))
         #expect(held.state == .running && held.attempt == first && held.errors.count == first - 1, "\(held.state), attempt \(held.attempt)")
+        releasedYet.withLock { $0 = true }
         release.finish()
         try await run.value
         // Once its handler ended, the worker took the job back, recorded the lost attempt and ran it again.
         let job = try #require(try await store.jobGet(1))
         #expect(job.state == .completed && job.attempt > first, "\(job.state), attempt \(job.attempt)")
         #expect(job.errors.count == job.attempt - 1 && job.errors.allSatisfy { $0.error.hasPrefix("lease expired") })
-        #expect(runs.withLock { $0 }.count == 2)
+        // Run again once, or, on a machine busy enough that a later run's 1 s lease ran out
+        // before its end was recorded (renewals never get through), more: never beside the first.
+        #expect(runs.withLock { $0 }.count >= 2 && beside.withLock { $0 } == 0, "\(runs.withLock { $0 })")
     }
 }
