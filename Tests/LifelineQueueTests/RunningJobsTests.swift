@@ -31,6 +31,17 @@ struct RunningJobsTests {
         #expect(due.next == now + .milliseconds(500))
     }
 
+    @Test("a timeout counts from the claim, as the lease does, however late the claim's commit adds the job")
+    func timeoutFromClaim() {
+        let running = RunningJobs()
+        let now = ContinuousClock.now
+        running.add([Self.job(1, timeout: .seconds(1))], leaseStart: now - .milliseconds(1_100), lease: .seconds(30))
+        running.add([Self.job(2, timeout: .seconds(1))], leaseStart: now - .milliseconds(300), lease: .seconds(30))
+        let due = running.deadlines(leaseMargin: .seconds(5), latest: now + .seconds(60))
+        #expect(due.timedOut == [Self.key(1)])
+        #expect(due.next == now + .milliseconds(700))
+    }
+
     @Test("a job added asks for an earlier look at the deadlines only when its timeout or lease ending comes before the look planned")
     func earlierLook() {
         let running = RunningJobs()

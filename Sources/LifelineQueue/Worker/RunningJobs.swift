@@ -81,8 +81,9 @@ final class RunningJobs: Sendable {
 
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Adds claimed attempts whose leases the store counts from no earlier than `leaseStart`;
-    /// their timeouts count from now, as the claim commits. Returns whether one of them needs
+    /// Adds claimed attempts whose leases the store counts from no earlier than `leaseStart`.
+    /// Their timeouts count from there too, the attempt's start as recorded: a commit held up
+    /// by a slow disk does not push the deadline past what the job's events show. Returns whether one of them needs
     /// its deadlines looked at before the look planned: a job's timeout or lease is rarely the
     /// earliest, and a look for every claim would cost the claims. An earlier attempt of one of
     /// the jobs whose handler still runs here lost its lease without being stopped (the look
@@ -90,7 +91,6 @@ final class RunningJobs: Sendable {
     /// A pool's runner process watches leases only (`timesOut` false): its worker times attempts out.
     @discardableResult
     func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration, timesOut: Bool = true) -> Bool {
-        let now = ContinuousClock.now
         var displaced: [@Sendable () -> Void] = []
         defer { for stop in displaced { stop() } }
         return state.withLock { state in
@@ -100,7 +100,7 @@ final class RunningJobs: Sendable {
                 state.claims += 1
                 let entry = Entry(
                     attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
-                    deadline: timesOut ? now + job.timeout : nil
+                    deadline: timesOut ? leaseStart + job.timeout : nil
                 )
                 state.entries[job.id] = entry
                 earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true
