@@ -78,7 +78,7 @@ let package = Package(
         // The JobStore and ServerStore conformance suites, fixtures and event-based waits, shared by every store's tests.
         .target(
             name: "LifelineTestKit",
-            dependencies: ["LifelineQueue", "LifelineRecovery"]
+            dependencies: ["CLifelineSystem", "LifelineQueue", "LifelineRecovery"]
         ),
         .executableTarget(
             name: "lifeline",

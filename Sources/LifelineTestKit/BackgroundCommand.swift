@@ -1,56 +1,111 @@
+import CLifelineSystem
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A `lifeline` command running in the background. Its stdout and stderr are read as they
-/// come, so a chatty process never blocks on a full pipe, and tests can wait for lines. When
-/// each line arrived and when the process exited are noted on threads of their own, so a busy
-/// test process does not skew the times a test measures.
+/// A program running in the background (a `lifeline` command, mostly). Its stdout and stderr
+/// are read as they come, so a chatty process never blocks on a full pipe, and tests can wait
+/// for lines. When each line arrived and when the process exited are noted on threads of their
+/// own, so a busy test process does not skew the times a test measures.
 public final class BackgroundCommand: @unchecked Sendable {
-    public let process: Process
+    public let processIdentifier: Int32
     private let lock = NSLock()
     private var stdoutData = Data()
     private var stderrData = Data()
     private var linesTaken = 0
     private var arrivals: [ContinuousClock.Instant] = []
-    private var exit: ContinuousClock.Instant?
+    private var exit: (at: ContinuousClock.Instant, status: Int32)?
     private let drained = DispatchGroup()
+    /// Set once the process exited and its output is read; then the waiters are resumed.
+    private var ended = false
+    private var endWaiters: [CheckedContinuation<Void, Never>] = []
 
-    /// Call once the process runs.
-    init(_ process: Process, stdout: Pipe, stderr: Pipe) {
-        self.process = process
-        // Foundation reaps the process itself: watch for its end rather than wait for it.
-        Thread { [self] in
-            while process.isRunning { usleep(2000) }
-            lock.withLock { exit = .now }
+    /// Starts `program` (a path) with `arguments` and exactly `environment`, in `directory`.
+    public init(_ program: String, _ arguments: [String], environment: [String: String], directory: String? = nil) throws {
+        let stdout = try Self.pipe(), stderr = try Self.pipe()
+        var pid: pid_t = 0
+        let spawned = Self.withCStrings([program] + arguments) { argv in
+            Self.withCStrings(environment.map { "\($0)=\($1)" }) { envp in
+                lifeline_spawn(program, argv, envp, directory, stdout.write, stderr.write, &pid)
+            }
+        }
+        close(stdout.write)
+        close(stderr.write)
+        guard spawned == 0 else {
+            close(stdout.read)
+            close(stderr.read)
+            throw SpawnError(program: program, code: spawned)
+        }
+        processIdentifier = pid
+        Thread { [self, pid] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            lock.withLock { exit = (.now, status) }
+            drained.wait()
+            let waiters = lock.withLock {
+                ended = true
+                defer { endWaiters = [] }
+                return endWaiters
+            }
+            for waiter in waiters { waiter.resume() }
         }.start()
-        drain(stdout.fileHandleForReading) { [self] data in
+        drain(stdout.read) { [self] data in
             let now = ContinuousClock.now
             lock.withLock {
                 stdoutData += data
                 arrivals += Array(repeating: now, count: data.count { $0 == 0x0A })
             }
         }
-        drain(stderr.fileHandleForReading) { [self] data in lock.withLock { stderrData += data } }
+        drain(stderr.read) { [self] data in lock.withLock { stderrData += data } }
     }
 
-    /// Reads `handle` to its end on a thread of its own.
-    private func drain(_ handle: FileHandle, append: @escaping @Sendable (Data) -> Void) {
+    /// Runs `program` to its end, reading its output, without holding a thread meanwhile.
+    public static func run(_ program: String, _ arguments: [String], environment: [String: String]) async throws -> BackgroundCommand {
+        let command = try BackgroundCommand(program, arguments, environment: environment)
+        await command.ended()
+        return command
+    }
+
+    private static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard lifeline_pipe_cloexec(&fds) == 0 else { throw SpawnError(program: "a pipe", code: errno) }
+        return (fds[0], fds[1])
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        let pointers = strings.map { strdup($0) } + [nil]
+        defer { for pointer in pointers { free(pointer) } }
+        return body(pointers)
+    }
+
+    /// Reads `fd` to its end on a thread of its own, then closes it.
+    private func drain(_ fd: Int32, append: @escaping @Sendable (Data) -> Void) {
         drained.enter()
         let group = drained
         Thread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                append(data)
+                let count = read(fd, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                append(Data(buffer[..<count]))
             }
+            close(fd)
             group.leave()
         }.start()
     }
 
-    public var processIdentifier: Int32 { process.processIdentifier }
+    /// Whether the process has not exited yet.
+    public var isRunning: Bool { lock.withLock { exit == nil } }
+
+    /// Its exit code, or the signal that ended it; 0 while it runs.
+    public var terminationStatus: Int32 {
+        guard let status = lock.withLock({ exit?.status }) else { return 0 }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : signal
+    }
 
     /// What was written to stdout so far.
     public var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
@@ -85,12 +140,12 @@ public final class BackgroundCommand: @unchecked Sendable {
     }
 
     /// When the process exited, once it has.
-    public var exitedAt: ContinuousClock.Instant? { lock.withLock { exit } }
+    public var exitedAt: ContinuousClock.Instant? { lock.withLock { exit?.at } }
 
     /// Sends `signal` while the process runs; after its end, its number may name another one.
     public func signal(_ signal: Int32) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, signal)
+        guard isRunning else { return }
+        kill(processIdentifier, signal)
     }
 
     /// Waits for the process to exit and its output to be read, up to a deadline; returns
@@ -99,14 +154,27 @@ public final class BackgroundCommand: @unchecked Sendable {
         // Its exit noted too, which the watching thread does a moment after the end.
         try await waitUntil("process \(processIdentifier) to exit", timeout: timeout) { exitedAt != nil }
         try await waitUntil("the output of process \(processIdentifier)", timeout: .seconds(5)) { isDrained }
-        return process.terminationStatus
+        return terminationStatus
     }
 
     /// Whether stdout and stderr have both reached their end.
     var isDrained: Bool { drained.wait(timeout: .now()) == .success }
 
-    /// Blocks until the output is read to its end (after the process exited).
-    func waitDrained() {
-        drained.wait()
+    /// Returns once the process exited and its output is read to its end, without holding a
+    /// thread meanwhile: the test process's few threads stay free for the work under test.
+    func ended() async {
+        await withCheckedContinuation { continuation in
+            let done = lock.withLock {
+                if !ended { endWaiters.append(continuation) }
+                return ended
+            }
+            if done { continuation.resume() }
+        }
     }
+}
+
+public struct SpawnError: Error, CustomStringConvertible {
+    public var program: String
+    public var code: Int32
+    public var description: String { "cannot start \(program): \(String(cString: strerror(code)))" }
 }

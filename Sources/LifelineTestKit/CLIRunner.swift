@@ -49,27 +49,15 @@ public struct CLIRunner: Sendable {
 
     /// Runs `lifeline ARGS` to its end.
     @discardableResult
-    public func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Result {
+    public func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
         let command = try start(arguments, extraEnvironment: extraEnvironment)
-        command.process.waitUntilExit()
-        command.waitDrained()
-        return Result(status: command.process.terminationStatus, stdout: command.stdout, stderr: command.stderr)
+        await command.ended()
+        return Result(status: command.terminationStatus, stdout: command.stdout, stderr: command.stderr)
     }
 
     /// Starts `lifeline ARGS` in the background; its output is read as it comes.
     public func start(_ arguments: [String], extraEnvironment: [String: String] = [:], directory: URL? = nil) throws -> BackgroundCommand {
-        let process = Process()
-        process.executableURL = binary
-        process.currentDirectoryURL = directory
-        process.arguments = arguments
-        process.environment = environment.merging(extraEnvironment) { $1 }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return BackgroundCommand(process, stdout: stdout, stderr: stderr)
+        try BackgroundCommand(binary.path, arguments, environment: environment.merging(extraEnvironment) { $1 }, directory: directory?.path)
     }
 
     /// Writes a file under the home's parent scratch area and returns its path.
@@ -89,8 +77,8 @@ public struct CLIRunner: Sendable {
 
 extension CLIRunner {
     /// Runs a command that prints JSON lines and parses them.
-    public func json(_ arguments: [String]) throws -> [JSONValue] {
-        let result = try run(arguments)
+    public func json(_ arguments: [String]) async throws -> [JSONValue] {
+        let result = try await run(arguments)
         guard result.status == 0 else {
             throw CLIFailure(arguments: arguments, result: result)
         }
@@ -98,20 +86,27 @@ extension CLIRunner {
     }
 
     /// The job as `jobs show --json` prints it.
-    public func job(_ id: Int64) throws -> JSONValue {
-        try json(["jobs", "show", "\(id)", "--json"])[0]
+    public func job(_ id: Int64) async throws -> JSONValue {
+        try await json(["jobs", "show", "\(id)", "--json"])[0]
     }
 
     /// Enqueues and returns the new job's id.
-    public func enqueue(_ arguments: [String]) throws -> Int64 {
-        guard let id = try json(["enqueue"] + arguments + ["--json"]).first?["id"]?.intValue else {
+    public func enqueue(_ arguments: [String]) async throws -> Int64 {
+        guard let id = try await json(["enqueue"] + arguments + ["--json"]).first?["id"]?.intValue else {
             throw CLIFailure(arguments: arguments, result: Result(status: -1, stdout: "", stderr: "no id"))
         }
         return id
     }
 
-    public func jobCount() throws -> Int {
-        try json(["jobs", "list", "--limit", "1000000", "--json"]).count
+    /// Enqueues `count` jobs alike and returns their ids.
+    public func enqueue(_ arguments: [String], count: Int) async throws -> [Int64] {
+        var ids: [Int64] = []
+        for _ in 0..<count { ids.append(try await enqueue(arguments)) }
+        return ids
+    }
+
+    public func jobCount() async throws -> Int {
+        try await json(["jobs", "list", "--limit", "1000000", "--json"]).count
     }
 }
 
@@ -126,15 +121,15 @@ public struct CLIFailure: Error, CustomStringConvertible {
 
 extension CLIRunner {
     /// The server as `server show --json` prints it, or nil when there is none.
-    public func server(_ name: String) throws -> JSONValue? {
-        let result = try run(["server", "show", name, "--json"])
+    public func server(_ name: String) async throws -> JSONValue? {
+        let result = try await run(["server", "show", name, "--json"])
         guard result.status == 0 else { return nil }
         return try JSONValue(parsing: result.stdout)
     }
 
     /// The server's states in its history, in order.
-    public func history(_ name: String) throws -> [String] {
-        try json(["server", "history", name, "--json"]).map { $0["to"]?.stringValue ?? "(removed)" }
+    public func history(_ name: String) async throws -> [String] {
+        try await json(["server", "history", name, "--json"]).map { $0["to"]?.stringValue ?? "(removed)" }
     }
 
     /// A path under the home's simulated infrastructure.

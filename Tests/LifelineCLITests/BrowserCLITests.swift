@@ -11,11 +11,11 @@ struct BrowserCLITests {
     func dashboard() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let failed = try cli.enqueue([
+        let failed = try await cli.enqueue([
             "exec", "--max-attempts", "1", "--args", #"{"argv": ["sh", "-c", "echo '<script>alert(1)</script>' >&2; exit 3"]}"#,
         ])
-        #expect(try cli.run(["worker", "--drain"]).status == 0)
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let token = "t-\(UInt64.random(in: 1...UInt64.max))"
         let server = try await ServeCLITests.Server(cli, token: token)
         let screenshot = cli.home.appendingPathComponent("dashboard.png").path
@@ -45,7 +45,7 @@ struct BrowserCLITests {
         #expect(seen["without_token"]?.stringValue?.hasPrefix("refused: actions need the token") == true)
         #expect(seen["with_token"] == "done")
         #expect(seen["note_after_redraw"] == "done", "the answer outlives the redraw that follows it")
-        #expect(try cli.job(failed)["state"] == "available", "the retry from the page took effect")
+        #expect(try await cli.job(failed)["state"] == "available", "the retry from the page took effect")
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
     }
 }

@@ -10,40 +10,40 @@ struct CrashPointCLITests {
     static let crash = "LIFELINE_CRASH_AT"
 
     @Test("during a batch insert: no job of the batch exists")
-    func midBatch() throws {
+    func midBatch() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 100))
-        #expect(try cli.run(["enqueue", "noop", "--batch", batch], extraEnvironment: [Self.crash: "insert.mid-batch"]).status == 70)
-        #expect(try cli.jobCount() == 0)
-        #expect(try cli.json(["events", "--json"]).isEmpty)
-        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
-        #expect(try cli.jobCount() == 100)
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch], extraEnvironment: [Self.crash: "insert.mid-batch"]).status == 70)
+        #expect(try await cli.jobCount() == 0)
+        #expect(try await cli.json(["events", "--json"]).isEmpty)
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        #expect(try await cli.jobCount() == 100)
     }
 
     @Test("before a claim commits: the job is still available, then runs once", arguments: ["claim.before-commit", "claim.after-commit"])
     func claim(_ point: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["noop", "--backoff", "100ms"])
+        let id = try await cli.enqueue(["noop", "--backoff", "100ms"])
         #expect(try await cli.start(["worker", "--lease", "1s"], extraEnvironment: [Self.crash: point]).waitForExit() == 70)
         let claimed = point == "claim.after-commit"
-        #expect(try cli.job(id)["state"] == (claimed ? "running" : "available"))
+        #expect(try await cli.job(id)["state"] == (claimed ? "running" : "available"))
         #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["attempt"] == (claimed ? 2 : 1))
-        #expect(try cli.json(["events", "--job", "\(id)", "--type", "completed", "--json"]).count == 1)
+        #expect(try await cli.json(["events", "--job", "\(id)", "--type", "completed", "--json"]).count == 1)
     }
 
     @Test("during a lease renewal: the lease expires, the job is taken back and runs once")
     func renewal() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1500}"#, "--backoff", "100ms"])
+        let id = try await cli.enqueue(["sleep", "--args", #"{"ms": 1500}"#, "--backoff", "100ms"])
         #expect(try await cli.start(["worker", "--lease", "600ms"], extraEnvironment: [Self.crash: "renew.before-commit"]).waitForExit() == 70)
-        #expect(try cli.job(id)["state"] == "running")
+        #expect(try await cli.job(id)["state"] == "running")
         #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["errors"]?.arrayValue?.count == 1)
     }
 
@@ -51,38 +51,38 @@ struct CrashPointCLITests {
     func action() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "a-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "a-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        let jobs = try cli.jobCount()
-        #expect(try cli.run(["server", "failover", "a-1"], extraEnvironment: [Self.crash: "action.before-commit"]).status == 70)
-        #expect(try cli.server("a-1")?["state"] == "standby")
-        #expect(try cli.jobCount() == jobs)
-        #expect(try cli.history("a-1") == ["creating", "standby"])
+        let jobs = try await cli.jobCount()
+        #expect(try await cli.run(["server", "failover", "a-1"], extraEnvironment: [Self.crash: "action.before-commit"]).status == 70)
+        #expect(try await cli.server("a-1")?["state"] == "standby")
+        #expect(try await cli.jobCount() == jobs)
+        #expect(try await cli.history("a-1") == ["creating", "standby"])
     }
 
     @Test("between a stage's effect and its completion: the stage runs again, idempotently")
     func afterEffect() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "e-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "e-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.start(["worker", "--lease", "1s"], extraEnvironment: [Self.crash: "stage.after-effect"]).waitForExit() == 70)
-        #expect(try cli.server("e-1")?["state"] == "creating")
+        #expect(try await cli.server("e-1")?["state"] == "creating")
         #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
-        #expect(try cli.server("e-1")?["state"] == "standby")
+        #expect(try await cli.server("e-1")?["state"] == "standby")
         #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("machines/e-1").path).sorted() == ["rp-001", "rp-002", "rp-003"])
-        #expect(try cli.history("e-1") == ["creating", "standby"])
+        #expect(try await cli.history("e-1") == ["creating", "standby"])
     }
 
     @Test("in the middle of a disk chunk: the copy resumes and the disk ends intact")
     func midChunk() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "c-1", "--disk-size", "3MiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "c-1", "--disk-size", "3MiB"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        #expect(try cli.run(["server", "failover", "c-1"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "c-1"]).status == 0)
         #expect(try await cli.start(["worker", "--lease", "1s"], extraEnvironment: [Self.crash: "copy.mid-chunk"]).waitForExit() == 70)
         #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
-        #expect(try cli.server("c-1")?["state"] == "failover")
+        #expect(try await cli.server("c-1")?["state"] == "failover")
         let sums = try RecoveryCLITests.checksums(cli.infra("machines/c-1/rp-003"))
         #expect(try RecoveryCLITests.sha256(cli.infra("servers/c-1/hot/disk-0.img")) == sums["disk-0.img"])
     }

@@ -6,26 +6,26 @@ import Testing
 @Suite("lifeline enqueue")
 struct EnqueueCLITests {
     @Test("enqueue prints the job; --json has the contract's fields")
-    func enqueue() throws {
+    func enqueue() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(["enqueue", "sleep", "--args", #"{"ms": 5}"#, "--queue", "slow", "--priority", "1"])
+        let result = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 5}"#, "--queue", "slow", "--priority", "1"])
         #expect(result.status == 0 && result.stdout.contains("enqueued job 1"))
-        let job = try cli.json(["enqueue", "noop", "--max-attempts", "3", "--json"])[0]
+        let job = try await cli.json(["enqueue", "noop", "--max-attempts", "3", "--json"])[0]
         for field in ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args", "idempotency_key", "server",
                       "run_at", "created_at", "finished_at", "errors", "progress", "result"] {
             #expect(job[field] != nil, "missing \(field)")
         }
         #expect(job["max_attempts"] == 3 && job["state"] == "available" && job["existing"] == false)
-        let first = try cli.job(1)
+        let first = try await cli.job(1)
         #expect(first["queue"] == "slow" && first["priority"] == 1 && first["args"] == ["ms": 5])
     }
 
     @Test("the database home is created owner-only")
-    func permissions() throws {
+    func permissions() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let attributes = try FileManager.default.attributesOfItem(atPath: cli.home.path)
         #expect(attributes[.posixPermissions] as? Int == 0o700)
         let db = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent("lifeline.db").path)
@@ -33,61 +33,61 @@ struct EnqueueCLITests {
     }
 
     @Test("each enqueue closes the database before it exits: its WAL file is left empty")
-    func closesDatabase() throws {
+    func closesDatabase() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         // The last line goes to the parser, not the fast path.
         for line in [["noop"], ["noop", "--json"], ["--json", "--", "noop"]] {
-            #expect(try cli.run(["enqueue"] + line).status == 0, "\(line)")
+            #expect(try await cli.run(["enqueue"] + line).status == 0, "\(line)")
         }
         let wal = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent("lifeline.db-wal").path)
         #expect(wal[.size] as? Int == 0)
-        #expect(try cli.jobCount() == 3)
+        #expect(try await cli.jobCount() == 3)
     }
 
     @Test("--delay schedules the job")
-    func delay() throws {
+    func delay() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["noop", "--delay", "1h"])
-        #expect(try cli.job(id)["state"] == "scheduled")
-        let at = try cli.enqueue(["noop", "--at", "2999-01-01T00:00:00Z"])
-        #expect(try cli.job(at)["run_at"] == "2999-01-01T00:00:00.000Z")
+        let id = try await cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try await cli.job(id)["state"] == "scheduled")
+        let at = try await cli.enqueue(["noop", "--at", "2999-01-01T00:00:00Z"])
+        #expect(try await cli.job(at)["run_at"] == "2999-01-01T00:00:00.000Z")
     }
 
     @Test("an idempotency key returns the existing job; other args are a conflict (exit 3)")
-    func idempotency() throws {
+    func idempotency() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let first = try cli.json(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--json"])[0]
-        let again = try cli.json(["enqueue", "sleep", "--args", #"{ "ms" : 1 }"#, "--idempotency-key", "k", "--json"])[0]
+        let first = try await cli.json(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--json"])[0]
+        let again = try await cli.json(["enqueue", "sleep", "--args", #"{ "ms" : 1 }"#, "--idempotency-key", "k", "--json"])[0]
         #expect(again["id"] == first["id"] && again["existing"] == true)
-        let conflict = try cli.run(["enqueue", "sleep", "--args", #"{"ms": 2}"#, "--idempotency-key", "k"])
+        let conflict = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 2}"#, "--idempotency-key", "k"])
         #expect(conflict.status == 3 && conflict.stderr.contains("idempotency key"))
-        let otherKind = try cli.run(["enqueue", "noop", "--idempotency-key", "k"])
+        let otherKind = try await cli.run(["enqueue", "noop", "--idempotency-key", "k"])
         #expect(otherKind.status == 3)
         // In a batch, the conflict names its line; nothing of the batch is written.
         let batch = try cli.writeFile("batch.jsonl", #"{"args": {"ms": 1}, "idempotency_key": "new"}"# + "\n\n" + #"{"args": {"ms": 3}, "idempotency_key": "k"}"# + "\n")
-        let inBatch = try cli.run(["enqueue", "sleep", "--batch", batch])
+        let inBatch = try await cli.run(["enqueue", "sleep", "--batch", batch])
         #expect(inBatch.status == 3 && inBatch.stderr == "lifeline: --batch line 3: idempotency key 'k' belongs to job \(first["id"]?.intValue ?? 0) with another kind or args\n", "\(inBatch.stderr)")
         // A key on two lines of a batch with other args: the later line, and the earlier one.
         let twice = try cli.writeFile("twice.jsonl", [1, 1, 2].map { #"{"args": {"ms": \#($0)}, "idempotency_key": "t"}"# }.joined(separator: "\n"))
-        let inFile = try cli.run(["enqueue", "sleep", "--batch", twice])
+        let inFile = try await cli.run(["enqueue", "sleep", "--batch", twice])
         #expect(inFile.status == 3 && inFile.stderr == "lifeline: --batch line 3: idempotency key 't' is on line 1 with another kind or args\n", "\(inFile.stderr)")
         // A queue every line inherits is the flag's fault.
-        let owned = try cli.run(["enqueue", "sleep", "--batch", twice, "--queue", "recovery.vm"])
+        let owned = try await cli.run(["enqueue", "sleep", "--batch", twice, "--queue", "recovery.vm"])
         #expect(owned.status == 64 && owned.stderr.hasPrefix("lifeline: queue 'recovery.vm' is kept for the jobs of"), "\(owned.stderr)")
-        #expect(try cli.jobCount() == 1)
+        #expect(try await cli.jobCount() == 1)
     }
 
     @Test("concurrent duplicate enqueues from several processes make one job")
     func concurrentDuplicates() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let processes = try (0..<8).map { _ in try cli.start(["enqueue", "noop", "--idempotency-key", "same", "--json"]) }
         for process in processes { #expect(try await process.waitForExit() == 0) }
-        #expect(try cli.jobCount() == 2)
+        #expect(try await cli.jobCount() == 2)
     }
 
     @Test("processes racing to create a new queue all end up in the same database")
@@ -99,7 +99,7 @@ struct EnqueueCLITests {
             let status = try await process.waitForExit()
             #expect(status == 0, "\(process.stderr)")
         }
-        #expect(try cli.jobCount() == 6)
+        #expect(try await cli.jobCount() == 6)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { $0.contains("creating") }
         #expect(leftovers.isEmpty)
     }
@@ -130,28 +130,28 @@ struct EnqueueCLITests {
     ]
 
     @Test("bad input exits 64 with one line and writes nothing", arguments: badInputs)
-    func badInput(_ arguments: [String]) throws {
+    func badInput(_ arguments: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
-        let result = try cli.run(arguments)
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
         #expect(result.status == 64)
         #expect(result.stderr.split(separator: "\n").count == 1, "stderr: \(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(try cli.jobCount() == 1)
+        #expect(try await cli.jobCount() == 1)
     }
 
     @Test("a batch is enqueued in one transaction")
-    func batch() throws {
+    func batch() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let lines = (0..<500).map { #"{"args": {"ms": \#($0)}, "idempotency_key": "b\#($0)", "priority": \#($0 % 10)}"# }
             + [#"{"kind": "noop", "queue": "other", "delay": "1h", "max_attempts": 2, "timeout": "5s", "backoff": "1s"}"#]
         let path = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
-        let summary = try cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
+        let summary = try await cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
         #expect(summary == ["enqueued": 501, "existing": 0])
-        #expect(try cli.jobCount() == 501)
-        let again = try cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
+        #expect(try await cli.jobCount() == 501)
+        let again = try await cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
         #expect(again["existing"] == 500)
     }
 
@@ -169,33 +169,33 @@ struct EnqueueCLITests {
     ]
 
     @Test("a broken batch line fails the whole batch", arguments: badBatches)
-    func badBatch(_ contents: String) throws {
+    func badBatch(_ contents: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let path = try cli.writeFile("bad.jsonl", contents)
-        let result = try cli.run(["enqueue", "sleep", "--batch", path])
+        let result = try await cli.run(["enqueue", "sleep", "--batch", path])
         #expect(result.status == 64 || result.status == 3)
         #expect(result.stderr.split(separator: "\n").count == 1)
-        #expect(try cli.jobCount() == 1)
+        #expect(try await cli.jobCount() == 1)
     }
 }
 
 extension EnqueueCLITests {
     @Test("a large batch is parsed in parallel chunks and still names its first bad line")
-    func largeBadBatch() throws {
+    func largeBadBatch() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         var lines = Array(repeating: #"{"args": {"ms": 1}}"#, count: 5_000)
         lines[3_499] = #"{"args": {"ms": 1}, "priority": "high"}"#
         lines[4_199] = "{broken"
-        let bad = try cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("bad.jsonl", lines.joined(separator: "\n"))])
+        let bad = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("bad.jsonl", lines.joined(separator: "\n"))])
         #expect(bad.status == 64 && bad.stderr == "lifeline: --batch line 3500: 'priority' must be an integer\n")
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "a bad batch creates nothing")
         lines[3_499] = lines[0]
         lines[4_199] = lines[0]
-        let good = try cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("good.jsonl", lines.joined(separator: "\n"))])
+        let good = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("good.jsonl", lines.joined(separator: "\n"))])
         #expect(good.status == 0)
-        #expect(try cli.jobCount() == 5_000)
+        #expect(try await cli.jobCount() == 5_000)
     }
 }

@@ -9,7 +9,7 @@ struct FileSafetyCLITests {
     static let wrongFiles: [String] = ["random", "empty", "foreign", "newer"]
 
     @Test("a wrong database file: one clear line, exit 1, the file byte-for-byte untouched", arguments: wrongFiles)
-    func wrongFile(_ kind: String) throws {
+    func wrongFile(_ kind: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let path = try cli.writeFile("target.db", "")
@@ -19,13 +19,13 @@ struct FileSafetyCLITests {
         case "foreign":
             try FileManager.default.removeItem(atPath: path)
             let other = try DatabaseQueue(path: path)
-            try other.write { try $0.execute(sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)") }
+            try await other.write { try $0.execute(sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)") }
             try other.close()
         case "newer":
             try FileManager.default.removeItem(atPath: path)
-            #expect(try cli.run(["enqueue", "noop", "--db", path]).status == 0)
+            #expect(try await cli.run(["enqueue", "noop", "--db", path]).status == 0)
             let raw = try DatabaseQueue(path: path)
-            try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 42; PRAGMA wal_checkpoint(TRUNCATE)") }
+            try await raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA user_version = 42; PRAGMA wal_checkpoint(TRUNCATE)") }
             try raw.close()
             // The writer lock file of the first enqueue; nothing below may create it again.
             try FileManager.default.removeItem(atPath: path + "-writer")
@@ -34,7 +34,7 @@ struct FileSafetyCLITests {
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         for command in [["enqueue", "noop"], ["jobs", "list"], ["worker", "--drain"], ["server", "list"]] {
-            let result = try cli.run(command + ["--db", path])
+            let result = try await cli.run(command + ["--db", path])
             #expect(result.status == 1, "\(command)")
             #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(path))
         }
@@ -75,13 +75,13 @@ struct FileSafetyCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let db = mount.url.appendingPathComponent("lifeline.db").path
-        #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        #expect(try await cli.run(["enqueue", "noop", "--db", db]).status == 0)
         // Most of the disk goes to a file that can be removed later.
         try Data(count: 12 << 20).write(to: mount.url.appendingPathComponent("filler"))
         let big = try cli.writeFile("big.json", #"{"argv": ["true", ""# + String(repeating: "x", count: 100_000) + #""]}"#)
         var failure: CLIRunner.Result?
         for _ in 0..<200 {
-            let result = try cli.run(["enqueue", "exec", "--args-file", big, "--max-attempts", "1", "--db", db])
+            let result = try await cli.run(["enqueue", "exec", "--args-file", big, "--max-attempts", "1", "--db", db])
             if result.status != 0 {
                 failure = result
                 break
@@ -91,13 +91,13 @@ struct FileSafetyCLITests {
         #expect(full.status == 1 && full.stderr.split(separator: "\n").count == 1)
         #expect(full.stderr.contains("the disk is full"))
         // Reads take nothing from a full disk.
-        let count = try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count
-        #expect(try cli.json(["stats", "--json", "--db", db]).count == 1)
-        #expect(try cli.run(["events", "--db", db]).status == 0)
+        let count = try await cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count
+        #expect(try await cli.json(["stats", "--json", "--db", db]).count == 1)
+        #expect(try await cli.run(["events", "--db", db]).status == 0)
         #expect(try Self.integrityCheck(db) == "ok")
         try FileManager.default.removeItem(at: mount.url.appendingPathComponent("filler"))
-        #expect(try cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)
-        #expect(try cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count == count + 1)
+        #expect(try await cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)
+        #expect(try await cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count == count + 1)
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
     }
 
@@ -105,22 +105,22 @@ struct FileSafetyCLITests {
         "a read-only mount: writes fail with a clear error, reads work, the database untouched",
         .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
     )
-    func readOnly() throws {
+    func readOnly() async throws {
         let mount = try TmpfsMount(size: "4m")
         defer { mount.remove() }
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let db = mount.url.appendingPathComponent("lifeline.db").path
-        #expect(try cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        #expect(try await cli.run(["enqueue", "noop", "--db", db]).status == 0)
         try Self.run("/bin/mount", ["-o", "remount,ro", mount.url.path])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
-        let write = try cli.run(["enqueue", "noop", "--db", db])
+        let write = try await cli.run(["enqueue", "noop", "--db", db])
         #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1 && write.stderr.contains(db))
         for read in [["jobs", "list", "--json"], ["stats", "--json"], ["events", "--json"], ["queues", "list", "--json"]] {
-            let result = try cli.run(read + ["--db", db])
+            let result = try await cli.run(read + ["--db", db])
             #expect(result.status == 0 && !result.stdout.isEmpty, "\(read): \(result.stderr)")
         }
-        let fresh = try cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
+        let fresh = try await cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
     }

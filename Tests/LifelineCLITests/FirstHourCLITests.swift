@@ -22,17 +22,17 @@ struct FirstHourCLITests {
     }
 
     @Test("help fits 80 columns: examples whole on one line, values listed once")
-    func help() throws {
+    func help() async throws {
         let cli = try CLIRunner()
         for command in Self.commands {
-            let help = try cli.run(command + ["--help"], extraEnvironment: ["COLUMNS": "80"])
+            let help = try await cli.run(command + ["--help"], extraEnvironment: ["COLUMNS": "80"])
             #expect(help.status == 0)
             for example in Self.examples(help.stdout) {
                 #expect(example.count <= 76, "\(command): an example longer than a terminal line: \(example.count) \(example)")
                 #expect(example.filter { $0 == "'" }.count.isMultiple(of: 2), "\(command): an example cut mid-quote: \(example)")
             }
         }
-        let events = try cli.run(["events", "--help"]).stdout
+        let events = try await cli.run(["events", "--help"]).stdout
         #expect(events.components(separatedBy: "state_changed").count == 2, "the --type values are listed once")
     }
 
@@ -54,16 +54,16 @@ struct FirstHourCLITests {
         (["jobs"], "lifeline: missing command; lifeline jobs has: list, show, retry, cancel, prune (see lifeline jobs --help)"),
         (["server"], "lifeline: missing command; lifeline server has: create, failover,"),
     ])
-    func typos(arguments: [String], message: String) throws {
+    func typos(arguments: [String], message: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(arguments)
+        let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.hasPrefix(message) && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
     }
 
     @Test("--version prints the version")
-    func version() throws {
-        let result = try CLIRunner().run(["--version"])
+    func version() async throws {
+        let result = try await CLIRunner().run(["--version"])
         #expect(result.status == 0 && result.stdout.first?.isNumber == true)
     }
 
@@ -87,66 +87,66 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--args", #"{"a": "\u+041"}"#], "\\u must be followed by four hex digits"),
         (["worker", "--lease", "999999999999d"], "lifeline: --lease: duration '999999999999d' is longer than a year"),
     ])
-    func messages(arguments: [String], message: String) throws {
+    func messages(arguments: [String], message: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(arguments)
+        let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
-        #expect(try cli.run(["enqueue", "noop", "--args", #"{"a": 1e300}"#]).status == 0, "a large number is a number")
+        #expect(try await cli.run(["enqueue", "noop", "--args", #"{"a": 1e300}"#]).status == 0, "a large number is a number")
     }
 
     @Test("a --db whose directory is missing is refused, not created")
-    func missingDirectory() throws {
+    func missingDirectory() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let path = cli.home.appendingPathComponent("no/such/lifeline.db").path
-        let result = try cli.run(["enqueue", "noop", "--db", path])
+        let result = try await cli.run(["enqueue", "noop", "--db", path])
         #expect(result.status == 4 && result.stderr.contains("no directory") && !FileManager.default.fileExists(atPath: cli.home.path))
     }
 
     @Test("a directory given as the database is called one")
-    func directoryAsDatabase() throws {
+    func directoryAsDatabase() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
-        let result = try cli.run(["jobs", "list", "--db", cli.home.path])
+        let result = try await cli.run(["jobs", "list", "--db", cli.home.path])
         #expect(result.status == 64 && result.stderr.contains("is a directory; --db takes the database file's path"))
     }
 
     @Test("settings of an unknown queue are refused, naming the known ones, unless --create")
-    func unknownQueue() throws {
+    func unknownQueue() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop", "--queue", "nightly"])
-        let typo = try cli.run(["queues", "pause", "nighly"])
+        _ = try await cli.enqueue(["noop", "--queue", "nightly"])
+        let typo = try await cli.run(["queues", "pause", "nighly"])
         #expect(typo.status == 4 && typo.stderr.contains("no queue 'nighly'; known queues: nightly"))
-        #expect(try cli.json(["queues", "list", "--json"]).map { $0["name"] } == ["nightly"], "nothing was created")
-        #expect(try cli.run(["queues", "limit", "later", "2", "--create"]).status == 0)
-        #expect(try cli.run(["queues", "pause", "nightly"]).stdout == "queue nightly paused\n")
+        #expect(try await cli.json(["queues", "list", "--json"]).map { $0["name"] } == ["nightly"], "nothing was created")
+        #expect(try await cli.run(["queues", "limit", "later", "2", "--create"]).status == 0)
+        #expect(try await cli.run(["queues", "pause", "nightly"]).stdout == "queue nightly paused\n")
     }
 
     @Test("finished jobs past their queue's retention are pruned by workers; jobs prune has --dry-run")
     func retention() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["noop", "--queue", "quick"])
-        let kept = try cli.enqueue(["noop"])
+        let id = try await cli.enqueue(["noop", "--queue", "quick"])
+        let kept = try await cli.enqueue(["noop"])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        #expect(try cli.run(["queues", "retain", "quick", "--completed", "1ms", "--failed", "0"]).stdout == "queue quick keeps completed 1ms, failed forever\n")
-        let queues = try cli.json(["queues", "list", "--json"])
+        #expect(try await cli.run(["queues", "retain", "quick", "--completed", "1ms", "--failed", "0"]).stdout == "queue quick keeps completed 1ms, failed forever\n")
+        let queues = try await cli.json(["queues", "list", "--json"])
         #expect(queues.first { $0["name"] == "quick" }?["retain_failed_seconds"] == .null)
         #expect(queues.first { $0["name"] == "default" }?["retain_completed_seconds"] == 604_800, "7 days by default")
-        let dryRun = try cli.run(["jobs", "prune", "--older-than", "0s", "--dry-run"])
+        let dryRun = try await cli.run(["jobs", "prune", "--older-than", "0s", "--dry-run"])
         #expect(dryRun.status == 0 && dryRun.stdout.hasPrefix("would prune 2 jobs"))
-        let counted = try cli.json(["jobs", "prune", "--older-than", "0s", "--dry-run", "--json"])
+        let counted = try await cli.json(["jobs", "prune", "--older-than", "0s", "--dry-run", "--json"])
         #expect(counted.count == 1 && counted[0]["dry_run"] == true && counted[0]["jobs"] == 2 && counted[0]["events"]?.intValue ?? 0 > 0)
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the worker to prune the job", timeout: .seconds(30)) {
-            try cli.run(["jobs", "show", "\(id)"]).status == 4
+            try await cli.run(["jobs", "show", "\(id)"]).status == 4
         }
-        #expect(try cli.job(kept)["state"] == "completed", "the default queue keeps its jobs 7 days")
-        #expect(try cli.json(["events", "--json"]).allSatisfy { $0["job"]?.intValue != id }, "its events went with it")
+        #expect(try await cli.job(kept)["state"] == "completed", "the default queue keeps its jobs 7 days")
+        #expect(try await cli.json(["events", "--json"]).allSatisfy { $0["job"]?.intValue != id }, "its events went with it")
     }
 
     @Test("events --follow starts with the last 10 events")
@@ -154,7 +154,7 @@ struct FirstHourCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 15))
-        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         let follower = try cli.start(["events", "--follow", "--json"])
         defer { follower.signal(SIGKILL) }
         var seqs: [Int64] = []
@@ -171,22 +171,22 @@ struct FirstHourCLITests {
         defer { cli.removeAll() }
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
-        let points = try cli.json(["server", "points", "web-1", "--json"]).compactMap { $0["id"]?.stringValue }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        let points = try await cli.json(["server", "points", "web-1", "--json"]).compactMap { $0["id"]?.stringValue }
         #expect(points == ["rp-001", "rp-002", "rp-003"])
-        let refused = try cli.run(["server", "failover", "web-1", "--recovery-point", "rp-999"])
+        let refused = try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-999"])
         #expect(refused.status == 4 && refused.stderr.contains("no recovery point 'rp-999'; it has: rp-001, rp-002, rp-003"))
-        #expect(try cli.server("web-1")?["state"] == "standby", "nothing was requested")
-        #expect(try cli.run(["server", "failover", "web-1", "--recovery-point", "rp-002", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["recovery_point"] == "rp-002")
+        #expect(try await cli.server("web-1")?["state"] == "standby", "nothing was requested")
+        #expect(try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-002", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["recovery_point"] == "rp-002")
     }
 
     @Test("server show leads with state, progress and error, and says when a stage waits for a worker")
     func serverShow() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "web-1"]).status == 0)
-        let lines = try cli.run(["server", "show", "web-1"]).lines
+        #expect(try await cli.run(["server", "create", "web-1"]).status == 0)
+        let lines = try await cli.run(["server", "show", "web-1"]).lines
         #expect(lines.first?.hasPrefix("state     creating: job 1 create, waiting for a worker") == true, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("allowed   nothing until the operation ends") })
         #expect(!lines.contains { $0.contains("not allowed while") })
@@ -237,20 +237,20 @@ struct FirstHourCLITests {
         // failed for good, and a worker pool still running.
         let pool = try cli.start(["worker", "--concurrency", "8"])
         defer { pool.signal(SIGKILL) }
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "256KiB", "--wait"]).status == 0)
-        let nightly = try cli.enqueue(["exec", "--queue", "nightly", "--max-attempts", "1", "--args", #"{"argv": ["false"]}"#])
-        try await waitUntil("the nightly job to fail") { try cli.job(nightly)["state"] == "discarded" }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "256KiB", "--wait"]).status == 0)
+        let nightly = try await cli.enqueue(["exec", "--queue", "nightly", "--max-attempts", "1", "--args", #"{"argv": ["false"]}"#])
+        try await waitUntil("the nightly job to fail") { try await cli.job(nightly)["state"] == "discarded" }
         let directory = URL(fileURLWithPath: (try cli.writeFile("jobs.jsonl", "{}\n{}\n") as NSString).deletingLastPathComponent)
 
         for command in Self.story {
-            for example in Self.examples(try cli.run(command + ["--help"]).stdout) {
+            for example in Self.examples(try await cli.run(command + ["--help"]).stdout) {
                 let words = Self.words(example)
                 let endless = words.contains("--follow") || words.contains("--watch") || words.first == "serve"
                     || (words.first == "worker" && !words.contains("--drain"))
                 let run = try cli.start(words, directory: directory)
                 if endless {
-                    try? await waitUntil("\(example) to keep running", timeout: .seconds(2)) { !run.process.isRunning }
-                    #expect(run.process.isRunning || run.process.terminationStatus == 0, "\(example): \(run.stderr)")
+                    try? await waitUntil("\(example) to keep running", timeout: .seconds(2)) { !run.isRunning }
+                    #expect(run.isRunning || run.terminationStatus == 0, "\(example): \(run.stderr)")
                     run.signal(SIGTERM)
                     _ = try await run.waitForExit(timeout: .seconds(40))
                     continue

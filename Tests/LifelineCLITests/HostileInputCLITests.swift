@@ -10,15 +10,15 @@ struct HostileInputCLITests {
     func conflictingActions() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "r-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "r-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let actions = ["failover", "test-failover", "delete", "failover", "test-failover", "delete", "failover", "test-failover"]
         let processes = try actions.map { try cli.start(["server", $0, "r-1"]) }
         var statuses: [Int32] = []
         for process in processes { statuses.append(try await process.waitForExit()) }
         #expect(statuses.filter { $0 == 0 }.count == 1 && statuses.filter { $0 == 3 }.count == 7, "\(statuses)")
-        #expect(try cli.history("r-1").count == 3)
-        #expect(try cli.json(["jobs", "list", "--json"]).count == 2)
+        #expect(try await cli.history("r-1").count == 3)
+        #expect(try await cli.json(["jobs", "list", "--json"]).count == 2)
     }
 
     @Test("8 processes enqueue with one idempotency key: one job")
@@ -27,7 +27,7 @@ struct HostileInputCLITests {
         defer { cli.removeAll() }
         let processes = try (0..<8).map { _ in try cli.start(["enqueue", "noop", "--idempotency-key", "once"]) }
         for process in processes { #expect(try await process.waitForExit() == 0) }
-        #expect(try cli.jobCount() == 1)
+        #expect(try await cli.jobCount() == 1)
     }
 
     /// A seeded stream of strings people and programs should never send.
@@ -79,7 +79,7 @@ struct HostileInputCLITests {
         for round in 0..<120 {
             let value = strings.string()
             let arguments = Self.templates[round % Self.templates.count](value)
-            let result = try cli.run(arguments)
+            let result = try await cli.run(arguments)
             #expect([0, 3, 4, 64].contains(result.status), "lifeline \(arguments) exited \(result.status): \(result.stderr)")
             if result.status != 0 {
                 #expect(result.stderr.split(separator: "\n", omittingEmptySubsequences: false).count == 2, "\(arguments): \(result.stderr)")
@@ -91,18 +91,18 @@ struct HostileInputCLITests {
             let value = strings.string().replacingOccurrences(of: "\u{0}", with: "")
             let key = "key-\(round)-" + value.filter { !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } }
             let args: JSONValue = ["text": .string(value), "n": .int(Int64(round))]
-            let id = try cli.enqueue(["noop", "--args", args.canonicalText, "--idempotency-key", key])
-            let job = try cli.job(id)
+            let id = try await cli.enqueue(["noop", "--args", args.canonicalText, "--idempotency-key", key])
+            let job = try await cli.job(id)
             #expect(job["args"] == args && job["idempotency_key"]?.stringValue == key)
         }
         let megabyte: JSONValue = ["blob": .string(String(repeating: "ü'\";--", count: 1 << 17))]
         let file = try cli.writeFile("big.json", megabyte.canonicalText)
-        let big = try cli.run(["enqueue", "noop", "--args-file", file, "--json"])
+        let big = try await cli.run(["enqueue", "noop", "--args-file", file, "--json"])
         if megabyte.canonicalText.utf8.count > JobLimits.argsBytes {
             #expect(big.status == 64)
         } else {
             let id = try #require(try JSONValue(parsing: big.stdout)["id"]?.intValue)
-            #expect(try cli.job(id)["args"] == megabyte)
+            #expect(try await cli.job(id)["args"] == megabyte)
         }
     }
 
@@ -112,9 +112,9 @@ struct HostileInputCLITests {
         defer { cli.removeAll() }
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("pwned-\(UUID().uuidString)").path
         let argv: JSONValue = ["argv": ["echo", .string("$(touch \(marker))"), ";", "touch", .string(marker), "|", .string("`touch \(marker)`")]]
-        let id = try cli.enqueue(["exec", "--args", argv.canonicalText])
+        let id = try await cli.enqueue(["exec", "--args", argv.canonicalText])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        let stdout = try cli.job(id)["result"]?["stdout"]?.stringValue
+        let stdout = try await cli.job(id)["result"]?["stdout"]?.stringValue
         #expect(stdout == "$(touch \(marker)) ; touch \(marker) | `touch \(marker)`\n")
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
@@ -123,9 +123,9 @@ struct HostileInputCLITests {
     func ownerOnly() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "p-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "p-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        #expect(try cli.run(["server", "failover", "p-1"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "p-1"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let enumerator = try #require(FileManager.default.enumerator(atPath: cli.home.path))
         var checked = 0
@@ -140,10 +140,10 @@ struct HostileInputCLITests {
     @Test("server names can never leave infra/", arguments: [
         "../evil", "..", ".", "a/b", "/etc", "-rf", "name\n", "x\u{1B}[2J", String(repeating: "n", count: 64), "", "ünï",
     ])
-    func serverNames(_ name: String) throws {
+    func serverNames(_ name: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(["server", "create", name])
+        let result = try await cli.run(["server", "create", name])
         #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1)
         #expect(throws: JobInputError.self) { try ServerNames.check(name) }
         #expect(throws: JobInputError.self) { try ServerNames.check("a\u{0}b") }

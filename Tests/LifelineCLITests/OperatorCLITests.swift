@@ -9,11 +9,11 @@ struct OperatorCLITests {
     static func failedQueue(_ cli: CLIRunner) async throws -> (a: [Int64], b: [Int64]) {
         let long = String(repeating: "a very long error message ", count: 10)
         let argv = #"{"argv": ["sh", "-c", "echo '\#(long)' >&2; exit 1"]}"#
-        let a = try (0..<3).map { _ in try cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "a"]) }
-        let b = try (0..<2).map { _ in try cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "b"]) }
-        _ = try cli.enqueue(["noop", "--queue", "a"])
-        let cancelled = try cli.enqueue(["noop", "--queue", "a", "--delay", "1h"])
-        #expect(try cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        let a = try await cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "a"], count: 3)
+        let b = try await cli.enqueue(["exec", "--args", argv, "--max-attempts", "1", "--queue", "b"], count: 2)
+        _ = try await cli.enqueue(["noop", "--queue", "a"])
+        let cancelled = try await cli.enqueue(["noop", "--queue", "a", "--delay", "1h"])
+        #expect(try await cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         return (a, b)
     }
@@ -22,20 +22,20 @@ struct OperatorCLITests {
     func jobsTable() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "limit", "a", "5", "--create"]).status == 0)
-        #expect(try cli.run(["jobs", "list"]).stdout == "no jobs match\n")
+        #expect(try await cli.run(["queues", "limit", "a", "5", "--create"]).status == 0)
+        #expect(try await cli.run(["jobs", "list"]).stdout == "no jobs match\n")
         _ = try await Self.failedQueue(cli)
-        let wide = try cli.run(["jobs", "list"]).lines
+        let wide = try await cli.run(["jobs", "list"]).lines
         #expect(wide[0].split(separator: " ", omittingEmptySubsequences: true)
             == ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST", "ERROR"])
         #expect(wide.count == 8)
-        let narrow = try cli.run(["jobs", "list", "--failed"], extraEnvironment: ["COLUMNS": "70"]).lines
+        let narrow = try await cli.run(["jobs", "list", "--failed"], extraEnvironment: ["COLUMNS": "70"]).lines
         #expect(narrow.count == 6 && narrow.allSatisfy { $0.count <= 70 })
         #expect(narrow.dropFirst().allSatisfy { $0.hasSuffix("…") && $0.contains("discarded") })
-        #expect(try cli.run(["jobs", "list", "--state", "completed", "--queue", "b"]).stdout == "no jobs match\n")
-        let cut = try cli.run(["jobs", "list", "--failed", "--limit", "4", "--json"])
+        #expect(try await cli.run(["jobs", "list", "--state", "completed", "--queue", "b"]).stdout == "no jobs match\n")
+        let cut = try await cli.run(["jobs", "list", "--failed", "--limit", "4", "--json"])
         #expect(cut.lines.count == 4 && cut.stderr == "lifeline: showing the newest 4 jobs that match; more do (--limit N shows more)\n")
-        let whole = try cli.run(["jobs", "list", "--failed", "--limit", "5"])
+        let whole = try await cli.run(["jobs", "list", "--failed", "--limit", "5"])
         #expect(whole.lines.count == 6 && whole.stderr.isEmpty)
     }
 
@@ -44,27 +44,27 @@ struct OperatorCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try await Self.failedQueue(cli)
-        let job = try #require(try cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
+        let job = try #require(try await cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
         #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args",
                                          "idempotency_key", "server", "run_at", "created_at", "finished_at", "errors",
                                          "progress", "result"])
         #expect(Set(Self.keys(job["errors"]?.arrayValue?.first ?? .null)) == ["attempt", "at", "error", "worker"])
-        let event = try #require(try cli.json(["events", "--json"]).first)
+        let event = try #require(try await cli.json(["events", "--json"]).first)
         #expect(Set(Self.keys(event)) == ["seq", "at", "type", "job", "server", "data"])
-        #expect(try cli.run(["server", "create", "s-1", "--disk-size", "64KiB"]).status == 0)
-        let server = try #require(try cli.server("s-1"))
+        #expect(try await cli.run(["server", "create", "s-1", "--disk-size", "64KiB"]).status == 0)
+        let server = try #require(try await cli.server("s-1"))
         for key in ["name", "machine", "state", "vm_state", "workload", "recovery_point", "allowed_actions", "current_job",
                     "progress", "last_error"] {
             #expect(server[key] != nil, "server lacks \(key)")
         }
-        #expect(try cli.json(["server", "list", "--json"]).count == 1)
-        let queue = try #require(try cli.json(["queues", "list", "--json"]).first { $0["name"] == "a" })
+        #expect(try await cli.json(["server", "list", "--json"]).count == 1)
+        let queue = try #require(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "a" })
         #expect(queue["counts"]?["discarded"] == 3 && queue["counts"]?["cancelled"] == 1 && queue["counts"]?["completed"] == 1)
-        let stats = try #require(try cli.json(["stats", "--json"]).first)
+        let stats = try #require(try await cli.json(["stats", "--json"]).first)
         #expect(stats["counts"]?["b"]?["discarded"] == 2)
         #expect(stats["windows"]?.arrayValue?.first?["completed"] == 1)
         #expect(stats["windows"]?.arrayValue?.first?["failed_attempts"] == 5)
-        let history = try #require(try cli.json(["server", "history", "s-1", "--json"]).first)
+        let history = try #require(try await cli.json(["server", "history", "s-1", "--json"]).first)
         #expect(Set(Self.keys(history)) == ["at", "from", "to", "cause", "job"])
     }
 
@@ -74,10 +74,10 @@ struct OperatorCLITests {
         ["jobs", "retry"], ["jobs", "cancel"], ["jobs", "prune"], ["events"], ["stats"], ["queues"], ["queues", "list"],
         ["queues", "limit"], ["queues", "pause"], ["queues", "resume"],
     ])
-    func help(_ command: [String]) throws {
+    func help(_ command: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(command + ["--help"])
+        let result = try await cli.run(command + ["--help"])
         #expect(result.status == 0 && result.stdout.contains("Example"))
         #expect(!result.stdout.contains("\u{1B}"))
     }
@@ -87,32 +87,32 @@ struct OperatorCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (a, b) = try await Self.failedQueue(cli)
-        let dry = try cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a", "--dry-run"])
+        let dry = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a", "--dry-run"])
         #expect(dry.stdout == "would retry 3 jobs: \(a.map(String.init).joined(separator: " "))\n")
-        #expect(try cli.json(["jobs", "list", "--failed", "--json"]).count == 5)
-        let retried = try cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a"])
+        #expect(try await cli.json(["jobs", "list", "--failed", "--json"]).count == 5)
+        let retried = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a"])
         #expect(retried.status == 0 && retried.stdout == "retried 3 jobs\n")
         for id in a {
-            let job = try cli.job(id)
+            let job = try await cli.job(id)
             #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"]?.arrayValue?.count == 1)
         }
-        for id in b { #expect(try cli.job(id)["state"] == "discarded") }
-        #expect(try cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
-        let missing = try cli.run(["jobs", "retry", "\(b[0])", "999"])
+        for id in b { #expect(try await cli.job(id)["state"] == "discarded") }
+        #expect(try await cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
+        let missing = try await cli.run(["jobs", "retry", "\(b[0])", "999"])
         #expect(missing.status == 4 && missing.stderr == "lifeline: no job 999\n", "a job that is missing is reported")
-        #expect(try cli.job(b[0])["state"] == "discarded", "and nothing is retried")
+        #expect(try await cli.job(b[0])["state"] == "discarded", "and nothing is retried")
     }
 
     @Test("events --follow shows an event enqueued by another process within a second")
     func follow() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let first = try cli.enqueue(["noop"])
+        let first = try await cli.enqueue(["noop"])
         let follower = try cli.start(["events", "--follow", "--json"])
         defer { follower.signal(SIGTERM) }
         // The follower is up once it has printed what was there before it.
         #expect(try JSONValue(parsing: try await follower.nextLine(timeout: .seconds(30)))["job"]?.intValue == first)
-        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 1}"#])
+        let id = try await cli.enqueue(["sleep", "--args", #"{"ms": 1}"#])
         let enqueued = ContinuousClock.now
         let (line, arrived) = try await follower.nextTimedLine(timeout: .seconds(30))
         let event = try JSONValue(parsing: line)

@@ -6,53 +6,53 @@ import Testing
 @Suite("An operator's mistakes: one clear line, the contract's exit code, nothing changed")
 struct OperatorMistakesCLITests {
     /// The number of events: every change writes at least one.
-    static func eventCount(_ cli: CLIRunner) throws -> Int {
-        try cli.json(["events", "--json"]).count
+    static func eventCount(_ cli: CLIRunner) async throws -> Int {
+        try await cli.json(["events", "--json"]).count
     }
 
     @Test("jobs cancel with an id that names no job cancels none of the others")
-    func cancelWithMissingId() throws {
+    func cancelWithMissingId() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let job = try cli.enqueue(["noop", "--delay", "1h"])
-        let before = try Self.eventCount(cli)
-        let result = try cli.run(["jobs", "cancel", "\(job)", "999"])
+        let job = try await cli.enqueue(["noop", "--delay", "1h"])
+        let before = try await Self.eventCount(cli)
+        let result = try await cli.run(["jobs", "cancel", "\(job)", "999"])
         #expect(result.status == 4 && result.stderr == "lifeline: no job 999\n" && result.stdout.isEmpty, "\(result)")
-        #expect(try Self.eventCount(cli) == before)
-        #expect(try cli.job(job)["state"] == "scheduled")
-        #expect(try cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
+        #expect(try await Self.eventCount(cli) == before)
+        #expect(try await cli.job(job)["state"] == "scheduled")
+        #expect(try await cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
     }
 
     @Test("jobs retry with one id it cannot retry retries none (exit 3); --dry-run says the same, and lists JSON lines with --json")
-    func retryAllOrNothing() throws {
+    func retryAllOrNothing() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let waiting = try cli.enqueue(["noop", "--delay", "1h"])
-        let cancelled = try cli.enqueue(["noop", "--delay", "1h"])
-        #expect(try cli.run(["jobs", "cancel", "\(cancelled)", "\(cancelled)"]).stdout == "job \(cancelled) cancelled\n", "an id given twice is one job")
-        let before = try Self.eventCount(cli)
+        let waiting = try await cli.enqueue(["noop", "--delay", "1h"])
+        let cancelled = try await cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try await cli.run(["jobs", "cancel", "\(cancelled)", "\(cancelled)"]).stdout == "job \(cancelled) cancelled\n", "an id given twice is one job")
+        let before = try await Self.eventCount(cli)
         for arguments in [["--dry-run"], []] {
-            let result = try cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
+            let result = try await cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
             #expect(result.status == 3 && result.stdout.isEmpty, "\(result)")
             #expect(result.stderr == "lifeline: not retried (not discarded or cancelled): \(waiting)\n")
         }
-        #expect(try Self.eventCount(cli) == before)
-        #expect(try cli.job(cancelled)["state"] == "cancelled")
-        let json = try cli.run(["jobs", "retry", "--state", "cancelled", "--dry-run", "--json"])
+        #expect(try await Self.eventCount(cli) == before)
+        #expect(try await cli.job(cancelled)["state"] == "cancelled")
+        let json = try await cli.run(["jobs", "retry", "--state", "cancelled", "--dry-run", "--json"])
         #expect(json.status == 0)
         let ids = json.lines.map { try? JSONValue(parsing: $0)["id"]?.intValue }
         #expect(ids == [cancelled], "\(json.stdout)")
-        #expect(try cli.run(["jobs", "retry", "\(cancelled)", "--dry-run"]).stdout == "would retry 1 job: \(cancelled)\n")
+        #expect(try await cli.run(["jobs", "retry", "\(cancelled)", "--dry-run"]).stdout == "would retry 1 job: \(cancelled)\n")
     }
 
     @Test("a negative number is called one, not a missing value or an unknown option", arguments: [
         ["jobs", "show", "-1"], ["queues", "limit", "default", "-1"], ["events", "--after", "-5"], ["worker", "--processes", "-1"],
         ["jobs", "cancel", "3", "-1"],
     ])
-    func negativeNumbers(arguments: [String]) throws {
+    func negativeNumbers(arguments: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(arguments)
+        let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: negative numbers are not accepted: -"), "\(result.stderr)")
     }
 
@@ -62,29 +62,29 @@ struct OperatorMistakesCLITests {
         (["jobs", "list", "--db", "mysql://lifeline@127.0.0.1/x"], "--db: 'mysql://' is not supported; give a file path or a postgres:// URL"),
         (["jobs", "list", "--db", "postgres://lifeline@127.0.0.1:99999/x"], "port 99999 is not 1 to 65535"),
     ])
-    func usageErrors(arguments: [String], message: String) throws {
+    func usageErrors(arguments: [String], message: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(arguments)
+        let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
     }
 
     @Test("an empty --db, and a directory where the database belongs, are usage errors")
-    func badDatabasePaths() throws {
+    func badDatabasePaths() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let empty = try cli.run(["enqueue", "noop", "--db", ""])
+        let empty = try await cli.run(["enqueue", "noop", "--db", ""])
         #expect(empty.status == 64 && empty.stderr.contains("--db is empty"), "\(empty.stderr)")
         try FileManager.default.createDirectory(at: cli.home.appendingPathComponent("lifeline.db"), withIntermediateDirectories: true)
-        let directory = try cli.run(["enqueue", "noop"])
+        let directory = try await cli.run(["enqueue", "noop"])
         #expect(directory.status == 64 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
     }
 
     @Test("a home that cannot be made says what the system said")
-    func homeNotMade() throws {
+    func homeNotMade() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": "/proc/no/such"])
+        let result = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": "/proc/no/such"])
         #expect(result.status == 1 && result.stderr == "lifeline: cannot create /proc/no/such: No such file or directory\n", "\(result.stderr)")
     }
 
@@ -95,7 +95,7 @@ struct OperatorMistakesCLITests {
     func lockWaitSaid() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         // flock holds the lock for as long as cat waits for its input: until the test closes it.
         let holder = Process()
         let input = Pipe()
@@ -113,7 +113,7 @@ struct OperatorMistakesCLITests {
         }
         let enqueue = try cli.start(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "5m"])
         while !enqueue.stderr.contains("waiting for the database") {
-            guard ContinuousClock.now < deadline, enqueue.process.isRunning else { break }
+            guard ContinuousClock.now < deadline, enqueue.isRunning else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         try input.fileHandleForWriting.close()
@@ -122,31 +122,31 @@ struct OperatorMistakesCLITests {
             enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 5m; LIFELINE_LOCK_TIMEOUT)\n",
             "\(enqueue.stderr)"
         )
-        #expect(try cli.jobCount() == 2)
+        #expect(try await cli.jobCount() == 2)
     }
 
     @Test("a worker told to serve a queue nothing has used says so once, naming the known ones")
     func workerQueueTypo() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop", "--queue", "nightly"])
-        let result = try cli.run(["worker", "--queues", "nightyl", "--drain"])
+        _ = try await cli.enqueue(["noop", "--queue", "nightly"])
+        let result = try await cli.run(["worker", "--queues", "nightyl", "--drain"])
         #expect(result.status == 0)
         #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
-        let level = try cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
+        let level = try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
         #expect(level.status == 64 && level.stderr == "lifeline: LIFELINE_LOG_LEVEL: invalid level 'verbose'; use one of trace, debug, info, notice, warning, error, critical\n")
         for written in ["INFO", "Warn"] {
-            #expect(try cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": written]).status == 0, "\(written)")
+            #expect(try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": written]).status == 0, "\(written)")
         }
     }
 
     @Test("store copy names the flag whose path has no directory")
-    func copyTargetDirectory() throws {
+    func copyTargetDirectory() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let source = cli.home.appendingPathComponent("lifeline.db").path
-        let copy = try cli.run(["store", "copy", "--from", source, "--to", "/nonexistent-dir/copy.db"])
+        let copy = try await cli.run(["store", "copy", "--from", source, "--to", "/nonexistent-dir/copy.db"])
         #expect(copy.status == 4 && copy.stderr == "lifeline: no directory /nonexistent-dir for --to /nonexistent-dir/copy.db; create it first\n", "\(copy.stderr)")
     }
 
@@ -154,22 +154,22 @@ struct OperatorMistakesCLITests {
     func drainOfPausedQueue() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["noop", "--queue", "nightly"])
-        #expect(try cli.run(["queues", "pause", "nightly"]).status == 0)
+        let id = try await cli.enqueue(["noop", "--queue", "nightly"])
+        #expect(try await cli.run(["queues", "pause", "nightly"]).status == 0)
         let drain = try cli.start(["worker", "--drain"])
         try await waitUntil("the drain to say the queue is paused", timeout: .seconds(30)) {
             drain.stderr.contains("queue 'nightly' is paused with 1 job waiting: --drain waits for it until 'lifeline queues resume nightly'")
         }
-        #expect(try cli.run(["queues", "resume", "nightly"]).status == 0)
+        #expect(try await cli.run(["queues", "resume", "nightly"]).status == 0)
         #expect(try await drain.waitForExit() == 0)
-        #expect(try cli.job(id)["state"] == "completed")
+        #expect(try await cli.job(id)["state"] == "completed")
     }
 
     @Test("a wait for a server whose job no worker takes says so, once")
     func waitWithoutWorker() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "web-1"]).status == 0)
+        #expect(try await cli.run(["server", "create", "web-1"]).status == 0)
         let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s"])
         #expect(try await wait.waitForExit() == 1)
         let lines = wait.stderr.split(separator: "\n")

@@ -13,21 +13,21 @@ struct OperatorSafetyCLITests {
     ]
 
     @Test("read commands on a missing database exit 4 and create nothing; a write creates it")
-    func missingDatabase() throws {
+    func missingDatabase() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let path = cli.home.appendingPathComponent("lifeline.db").path
         for read in Self.reads {
-            let result = try cli.run(read)
+            let result = try await cli.run(read)
             #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(read)")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
         // LIFELINE_DATABASE_URL that is neither a URL nor a file is named as the culprit.
-        let named = try cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])
+        let named = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])
         #expect(named.status == 4 && named.stderr == "lifeline: no Lifeline database at notaurl (named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL)\n")
-        let nowhere = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_DATABASE_URL": "/nonexistent-dir/x.db"])
+        let nowhere = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_DATABASE_URL": "/nonexistent-dir/x.db"])
         #expect(nowhere.status == 4 && nowhere.stderr == "lifeline: no directory /nonexistent-dir for LIFELINE_DATABASE_URL /nonexistent-dir/x.db; create it first\n")
-        #expect(try cli.run(["queues", "limit", "vm", "3", "--create"]).status == 0)
+        #expect(try await cli.run(["queues", "limit", "vm", "3", "--create"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: path))
     }
 
@@ -35,7 +35,7 @@ struct OperatorSafetyCLITests {
     func stoppedWriter() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let path = cli.home.appendingPathComponent("lifeline.db").path
         // A writer stopped mid-transaction: it holds Lifeline's writer lock and SQLite's.
         let holder = Process()
@@ -51,15 +51,15 @@ struct OperatorSafetyCLITests {
         defer { kill(holder.processIdentifier, SIGKILL) }
         try await waitUntil("the writer to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
         for read in Self.reads.prefix(5) {
-            let result = try cli.run(read + ["--json"])
+            let result = try await cli.run(read + ["--json"])
             #expect(result.status == 0, "\(read): \(result.stderr)")
         }
         let started = ContinuousClock.now
-        let write = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "500ms"])
+        let write = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "500ms"])
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1)
         #expect(write.stderr.contains("process \(holder.processIdentifier) has held its writer lock"), "\(write.stderr)")
-        let bad = try cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "soon"])
+        let bad = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "soon"])
         #expect(bad.status == 64 && bad.stderr.contains("LIFELINE_LOCK_TIMEOUT"))
     }
 
@@ -67,19 +67,19 @@ struct OperatorSafetyCLITests {
     func signals() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
         let worker = try cli.start(["worker", "--grace", "60s"])
         defer { worker.signal(SIGKILL) }
-        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
+        try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
         worker.signal(SIGHUP)
         try await waitUntil("the worker to start shutting down") { worker.stderr.contains("shutting down") }
-        #expect(worker.process.isRunning, "the first signal waits for the running job")
+        #expect(worker.isRunning, "the first signal waits for the running job")
         let second = ContinuousClock.now
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: .seconds(20)) == 0)
         #expect(try #require(worker.exitedAt) - second < .seconds(5))
         #expect(worker.stderr.contains("stopping now; running jobs are released without spending an attempt"))
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
     }
 
@@ -89,7 +89,7 @@ struct OperatorSafetyCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
-        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let worker = try cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
@@ -99,7 +99,7 @@ struct OperatorSafetyCLITests {
         } else {
             let other = try CLIRunner()
             defer { other.removeAll() }
-            _ = try other.enqueue(["noop"])
+            _ = try await other.enqueue(["noop"])
             _ = rename(other.home.appendingPathComponent("lifeline.db").path, path)
         }
         #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
@@ -111,21 +111,21 @@ struct OperatorSafetyCLITests {
     }
 
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
-    func invalidUTF8() throws {
+    func invalidUTF8() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let directory = cli.home.deletingLastPathComponent()
         let argsFile = directory.appendingPathComponent("args-\(UUID().uuidString).json")
         try Data(Array(#"{"a": "x"#.utf8) + [0xFF] + Array(#""}"#.utf8)).write(to: argsFile)
         defer { try? FileManager.default.removeItem(at: argsFile) }
-        let args = try cli.run(["enqueue", "noop", "--args-file", argsFile.path])
+        let args = try await cli.run(["enqueue", "noop", "--args-file", argsFile.path])
         #expect(args.status == 64 && args.stderr == "lifeline: --args-file: invalid UTF-8 at byte 8; the text must be UTF-8\n")
         let batch = directory.appendingPathComponent("batch-\(UUID().uuidString).jsonl")
         try Data(Array("{}\n".utf8) + Array(#"{"args": {"a": "é"#.utf8) + [0xC3] + Array(#""}}"#.utf8)).write(to: batch)
         defer { try? FileManager.default.removeItem(at: batch) }
-        let lines = try cli.run(["enqueue", "noop", "--batch", batch.path])
+        let lines = try await cli.run(["enqueue", "noop", "--batch", batch.path])
         #expect(lines.status == 64 && lines.stderr.contains("--batch line 2: invalid UTF-8 at byte 18 of the line"), "\(lines.stderr)")
-        #expect(try cli.jobCount() == 1, "nothing was enqueued")
+        #expect(try await cli.jobCount() == 1, "nothing was enqueued")
     }
 }

@@ -15,7 +15,7 @@ struct PostgresCLITests {
     func serveAPI() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let server = try await ServeCLITests.Server(cli)
         #expect(try await server.get("/healthz").body == ["store": "ok"])
         #expect(try await server.get("/api/jobs").body == .array(try cli.json(["jobs", "list", "--json"])))
@@ -27,31 +27,31 @@ struct PostgresCLITests {
     func jobsEndToEnd() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["jobs", "list"]).status == 4, "a read on an empty database creates nothing")
-        let first = try cli.enqueue(["noop"])
-        let failing = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
-        let keyed = try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"])
-        #expect(try cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"]) == keyed)
-        #expect(try cli.run(["enqueue", "noop", "--idempotency-key", "k"]).status == 3)
-        #expect(try cli.run(["worker", "--drain", "--concurrency", "4"]).status == 0)
-        let later = try cli.enqueue(["noop", "--delay", "1h"])
-        #expect(try cli.job(first)["state"] == "completed")
-        #expect(try cli.job(failing)["state"] == "discarded")
-        #expect(try cli.job(keyed)["state"] == "completed")
-        #expect(try cli.job(later)["state"] == "scheduled")
-        #expect(try cli.json(["jobs", "list", "--failed", "--json"]).map { $0["id"]?.intValue } == [failing])
-        #expect(try cli.run(["jobs", "retry", "\(failing)"]).status == 0)
-        #expect(try cli.job(failing)["state"] == "available")
-        #expect(try cli.run(["jobs", "cancel", "\(later)"]).status == 0)
-        #expect(try cli.job(later)["state"] == "cancelled")
-        #expect(try cli.run(["queues", "limit", "default", "2"]).status == 0)
-        #expect(try cli.run(["queues", "pause", "default"]).status == 0)
-        let queues = try cli.json(["queues", "list", "--json"])
+        #expect(try await cli.run(["jobs", "list"]).status == 4, "a read on an empty database creates nothing")
+        let first = try await cli.enqueue(["noop"])
+        let failing = try await cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
+        let keyed = try await cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"])
+        #expect(try await cli.enqueue(["sleep", "--args", #"{"ms": 10}"#, "--idempotency-key", "k"]) == keyed)
+        #expect(try await cli.run(["enqueue", "noop", "--idempotency-key", "k"]).status == 3)
+        #expect(try await cli.run(["worker", "--drain", "--concurrency", "4"]).status == 0)
+        let later = try await cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try await cli.job(first)["state"] == "completed")
+        #expect(try await cli.job(failing)["state"] == "discarded")
+        #expect(try await cli.job(keyed)["state"] == "completed")
+        #expect(try await cli.job(later)["state"] == "scheduled")
+        #expect(try await cli.json(["jobs", "list", "--failed", "--json"]).map { $0["id"]?.intValue } == [failing])
+        #expect(try await cli.run(["jobs", "retry", "\(failing)"]).status == 0)
+        #expect(try await cli.job(failing)["state"] == "available")
+        #expect(try await cli.run(["jobs", "cancel", "\(later)"]).status == 0)
+        #expect(try await cli.job(later)["state"] == "cancelled")
+        #expect(try await cli.run(["queues", "limit", "default", "2"]).status == 0)
+        #expect(try await cli.run(["queues", "pause", "default"]).status == 0)
+        let queues = try await cli.json(["queues", "list", "--json"])
         #expect(queues.first { $0["name"] == "default" }?["paused"] == true)
-        #expect(try cli.run(["queues", "limit", "nosuch", "2"]).status == 4)
-        let shown = try cli.run(["jobs", "show", "\(failing)"])
+        #expect(try await cli.run(["queues", "limit", "nosuch", "2"]).status == 4)
+        let shown = try await cli.run(["jobs", "show", "\(failing)"])
         #expect(shown.status == 0 && shown.stdout.contains("retried"))
-        #expect(try cli.run(["stats", "--json"]).status == 0)
+        #expect(try await cli.run(["stats", "--json"]).status == 0)
     }
 
     @Test("a recovery server through failover and failback, moved by a worker")
@@ -60,15 +60,15 @@ struct PostgresCLITests {
         defer { cli.removeAll() }
         let worker = try cli.start(["worker", "--concurrency", "4"])
         defer { worker.signal(SIGKILL) }
-        #expect(try cli.run(["server", "create", "web-1", "--disks", "1", "--disk-size", "8MiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "web-1", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["state"] == "failover")
-        #expect(try cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["state"] == "ready_for_failback")
-        #expect(try cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["state"] == "standby")
-        #expect(try cli.run(["server", "failback", "web-1"]).status == 3, "an action the state does not allow is refused")
-        let history = try cli.history("web-1")
+        #expect(try await cli.run(["server", "create", "web-1", "--disks", "1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["state"] == "failover")
+        #expect(try await cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["state"] == "ready_for_failback")
+        #expect(try await cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["state"] == "standby")
+        #expect(try await cli.run(["server", "failback", "web-1"]).status == 3, "an action the state does not allow is refused")
+        let history = try await cli.history("web-1")
         #expect(history.first == "creating" && history.last == "standby" && history.contains("failover"))
     }
 
@@ -78,7 +78,7 @@ struct PostgresCLITests {
         defer { cli.removeAll() }
         let (script, directory) = try RealWorkCLITests.jobScript(cli)
         let batch = (0..<120).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "0.3"]}}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let doomed = try cli.start(["worker", "--concurrency", "16", "--lease", "2s"])
         let steady = try cli.start(["worker", "--concurrency", "16", "--lease", "2s", "--drain"])
         try await waitUntil("the doomed pool to start jobs", timeout: .seconds(30)) {
@@ -87,9 +87,9 @@ struct PostgresCLITests {
         doomed.signal(SIGKILL)
         #expect(try await steady.waitForExit(timeout: .seconds(120)) == 0)
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
-        let jobs = try cli.json(["jobs", "list", "--limit", "1000", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--limit", "1000", "--json"])
         #expect(jobs.count == 120 && jobs.allSatisfy { $0["state"] == "completed" })
-        let completions = try cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
+        let completions = try await cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
         #expect(completions.count == 120 && Set(completions).count == 120, "one completion event per job")
     }
 
@@ -101,7 +101,7 @@ struct PostgresCLITests {
         let proxy = try TCPProxy(to: url)
         defer { proxy.stop() }
         let (script, directory) = try RealWorkCLITests.jobScript(cli)
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "6"]}"#])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "6"]}"#])
         let isolated = try cli.start(["worker", "--lease", "2s"], extraEnvironment: ["LIFELINE_DATABASE_URL": proxy.url])
         defer { isolated.signal(SIGKILL) }
         try await waitUntil("the job to start", timeout: .seconds(30)) { !RealWorkCLITests.lines(directory + "/starts").isEmpty }
@@ -113,7 +113,7 @@ struct PostgresCLITests {
         proxy.resume()
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty, "the cut-off worker stopped its program in time")
         #expect(RealWorkCLITests.lines(directory + "/starts").count == 2)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["attempt"] == 2)
         #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix("lease expired") == true)
         try await waitUntil("the cut-off worker to say so", timeout: .seconds(10)) { isolated.stderr.contains("lease not renewed in time") }
@@ -127,21 +127,21 @@ struct PostgresCLITests {
         let (script, directory) = try RealWorkCLITests.jobScript(cli)
         let worker = try cli.start(["worker", "--lease", "4500ms"])
         defer { worker.signal(SIGKILL) }
-        let id = try cli.enqueue(["exec", "--delay", "3s", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "4"]}"#])
+        let id = try await cli.enqueue(["exec", "--delay", "3s", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "4"]}"#])
         // Another session holds the jobs table from about 1 s to 5 s: the worker's claim for the
         // job, sent when it comes due at 3 s, is answered some 2 s later, when the worker would
         // give the job up 3.75 s after sending it (4.5 s less half the 1.5 s renewal interval).
         let lock = Task.detached {
-            try TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
+            try await TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
         }
-        try await waitUntil("the job to complete", timeout: .seconds(60)) { try cli.job(id)["state"] == "completed" }
+        try await waitUntil("the job to complete", timeout: .seconds(60)) { try await cli.job(id)["state"] == "completed" }
         _ = try await lock.value
-        let claimed = try #require(try cli.json(["events", "--job", "\(id)", "--json"]).first { $0["type"] == "started" }?["at"]?.stringValue)
+        let claimed = try #require(try await cli.json(["events", "--job", "\(id)", "--json"]).first { $0["type"] == "started" }?["at"]?.stringValue)
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/starts")
         let programStarted = try #require(attributes[.modificationDate] as? Date)
         let late = Int64(programStarted.timeIntervalSince1970 * 1000) - (try #require(RealWorkCLITests.ms(claimed)))
         #expect(late >= 1500, "the claim was answered \(late) ms after its lease began")
-        #expect(try cli.job(id)["attempt"] == 1)
+        #expect(try await cli.job(id)["attempt"] == 1)
         #expect(RealWorkCLITests.lines(directory + "/starts").count == 1)
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
         #expect(!worker.stderr.contains("lease not renewed in time"), "\(worker.stderr)")
@@ -151,11 +151,11 @@ struct PostgresCLITests {
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let follower = try cli.start(["events", "--follow", "--json"])
         defer { follower.signal(SIGKILL) }
         _ = try await follower.nextLine()
-        let id = try cli.enqueue(["noop", "--queue", "other"])
+        let id = try await cli.enqueue(["noop", "--queue", "other"])
         let committed = ContinuousClock.now
         let (line, arrived) = try await follower.nextTimedLine(timeout: .seconds(5))
         #expect(try JSONValue(parsing: line)["job"]?.intValue == id)
@@ -166,7 +166,7 @@ struct PostgresCLITests {
     func eventOrderUnderConcurrentWriters() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let follower = try cli.start(["events", "--follow", "--all", "--json"])
         defer { follower.signal(SIGKILL) }
         let lines = (0..<50).map { _ in #"{"args": {}}"# }.joined(separator: "\n")
@@ -175,9 +175,9 @@ struct PostgresCLITests {
         let workers = try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "8"]) }
         let writers = try (0..<6).map { index in try cli.start(["enqueue", "noop", "--queue", "q\(index)", "--batch", batch]) }
         for writer in writers { #expect(try await writer.waitForExit(timeout: .seconds(120)) == 0) }
-        #expect(try cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
         for worker in workers { worker.signal(SIGKILL) }
-        let all = try cli.json(["events", "--json", "--all"]).compactMap { $0["seq"]?.intValue }
+        let all = try await cli.json(["events", "--json", "--all"]).compactMap { $0["seq"]?.intValue }
         try await waitUntil("the follower to see every event", timeout: .seconds(10)) { follower.lines.count >= all.count }
         let seen = try follower.lines.map { try JSONValue(parsing: $0)["seq"]?.intValue ?? -1 }
         #expect(seen == all, "the follower saw \(seen.count) events of \(all.count), in order, none twice")
@@ -188,34 +188,34 @@ struct PostgresCLITests {
     func storeCopy() async throws {
         let sqlite = try CLIRunner()
         defer { sqlite.removeAll() }
-        _ = try sqlite.enqueue(["noop"])
-        _ = try sqlite.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1", "--queue", "nightly"])
-        #expect(try sqlite.run(["queues", "limit", "nightly", "3"]).status == 0)
-        #expect(try sqlite.run(["server", "create", "web-1", "--disk-size", "1MiB"]).status == 0)
-        #expect(try sqlite.run(["worker", "--drain"]).status == 0)
-        let later = try sqlite.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"])
+        _ = try await sqlite.enqueue(["noop"])
+        _ = try await sqlite.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1", "--queue", "nightly"])
+        #expect(try await sqlite.run(["queues", "limit", "nightly", "3"]).status == 0)
+        #expect(try await sqlite.run(["server", "create", "web-1", "--disk-size", "1MiB"]).status == 0)
+        #expect(try await sqlite.run(["worker", "--drain"]).status == 0)
+        let later = try await sqlite.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"])
         let file = sqlite.home.appendingPathComponent("lifeline.db").path
         let postgres = try await Self.runner()
         let url = try #require(postgres.databaseURL)
-        let copied = try sqlite.run(["store", "copy", "--from", file, "--to", url])
+        let copied = try await sqlite.run(["store", "copy", "--from", file, "--to", url])
         #expect(copied.status == 0 && copied.stdout.contains("copied \(later) jobs"), "\(copied.stdout)\(copied.stderr)")
         let reads = [["jobs", "list", "--json"], ["events", "--json"], ["server", "list", "--json"], ["queues", "list", "--json"],
                      ["server", "history", "web-1", "--json"]]
         for read in reads {
-            let (copy, original) = (try postgres.run(read).stdout, try sqlite.run(read).stdout)
+            let (copy, original) = (try await postgres.run(read).stdout, try await sqlite.run(read).stdout)
             #expect(copy == original, "\(read.joined(separator: " ")): \(copy) ≠ \(original)")
         }
-        #expect(try sqlite.run(["store", "copy", "--from", file, "--to", url]).status == 3, "a target that holds jobs is refused")
-        #expect(try postgres.enqueue(["noop"]) == later + 1, "new jobs are numbered after the copied ones")
-        #expect(try postgres.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"]) == later, "keys came along")
+        #expect(try await sqlite.run(["store", "copy", "--from", file, "--to", url]).status == 3, "a target that holds jobs is refused")
+        #expect(try await postgres.enqueue(["noop"]) == later + 1, "new jobs are numbered after the copied ones")
+        #expect(try await postgres.enqueue(["noop", "--delay", "1h", "--idempotency-key", "later"]) == later, "keys came along")
         let back = sqlite.home.appendingPathComponent("back.db").path
-        #expect(try sqlite.run(["store", "copy", "--from", url, "--to", back, "--json"]).status == 0)
-        for read in reads { #expect(try sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
+        #expect(try await sqlite.run(["store", "copy", "--from", url, "--to", back, "--json"]).status == 0)
+        for read in reads { #expect(try await sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
         // The copied outcomes count in the throughput windows, as where they came from.
         let windows = { (cli: CLIRunner, extra: [String]) in
-            try cli.json(["stats", "--json"] + extra).first?["windows"]?.arrayValue?.map { [$0["completed"], $0["failed_attempts"], $0["discarded"]] }
+            try await cli.json(["stats", "--json"] + extra).first?["windows"]?.arrayValue?.map { [$0["completed"], $0["failed_attempts"], $0["discarded"]] }
         }
-        let (original, inPostgres, copiedBack) = (try windows(sqlite, []), try windows(postgres, []), try windows(sqlite, ["--db", back]))
+        let (original, inPostgres, copiedBack) = (try await windows(sqlite, []), try await windows(postgres, []), try await windows(sqlite, ["--db", back]))
         #expect(original?.first?[1] == 1 && original == inPostgres && original == copiedBack, "\(String(describing: original))")
     }
 
@@ -224,16 +224,16 @@ struct PostgresCLITests {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
         let url = try #require(cli.databaseURL)
-        _ = try cli.enqueue(["noop"])
-        let version = try #require(Int(try TestPostgres.psql(url, "SELECT version FROM lifeline.schema_version")))
-        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 99")
+        _ = try await cli.enqueue(["noop"])
+        let version = try #require(Int(try await TestPostgres.psql(url, "SELECT version FROM lifeline.schema_version")))
+        try await TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = 99")
         for command in [["jobs", "list"], ["enqueue", "noop"], ["worker", "--drain"]] {
-            let result = try cli.run(command)
+            let result = try await cli.run(command)
             #expect(result.status == 1 && result.stderr.contains("schema version 99, newer than this lifeline knows"), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
-        try TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = \(version)")
-        #expect(try cli.json(["jobs", "list", "--json"]).count == 1, "nothing was changed")
+        try await TestPostgres.psql(url, "UPDATE lifeline.schema_version SET version = \(version)")
+        #expect(try await cli.json(["jobs", "list", "--json"]).count == 1, "nothing was changed")
     }
 
     @Test("a password never shows: not in errors, output or worker logs")
@@ -242,11 +242,11 @@ struct PostgresCLITests {
         defer { cli.removeAll() }
         let url = try #require(cli.databaseURL)
         let withPassword = url.replacingOccurrences(of: "postgres://lifeline@", with: "postgres://lifeline:hunter2-secret@")
-        let wrong = try cli.run(["jobs", "list", "--db", withPassword])
+        let wrong = try await cli.run(["jobs", "list", "--db", withPassword])
         #expect(wrong.status == 1 && wrong.stderr.contains("password authentication failed"))
-        let unreachable = try cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@127.0.0.1:1/x"])
+        let unreachable = try await cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@127.0.0.1:1/x"])
         #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach PostgreSQL at postgres://lifeline@127.0.0.1:1/x"))
-        let malformed = try cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@/x"])
+        let malformed = try await cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@/x"])
         #expect(malformed.status == 64)
         for result in [wrong, unreachable, malformed] {
             #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
@@ -258,7 +258,7 @@ struct PostgresCLITests {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
         for command in [["jobs", "list"], ["enqueue", "noop"], ["worker", "--drain"]] {
-            let result = try cli.run(command, extraEnvironment: ["PGPASSWORD": ""])
+            let result = try await cli.run(command, extraEnvironment: ["PGPASSWORD": ""])
             #expect(result.status == 1 && result.stderr.contains("it asks for a password: set PGPASSWORD (or give it in the URL)"), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
         }

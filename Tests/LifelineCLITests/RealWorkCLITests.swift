@@ -32,8 +32,8 @@ struct RealWorkCLITests {
     }
 
     /// Milliseconds from each job's `started` event to its event of `type`.
-    static func latencies(_ cli: CLIRunner, ids: [Int64], to type: String) throws -> [Int64] {
-        let events = try cli.json(["events", "--json"])
+    static func latencies(_ cli: CLIRunner, ids: [Int64], to type: String) async throws -> [Int64] {
+        let events = try await cli.json(["events", "--json"])
         return try ids.map { id in
             let mine = events.filter { $0["job"]?.intValue == id }
             let started = try #require(mine.last { $0["type"] == "started" }?["at"]?.stringValue.flatMap(Self.ms))
@@ -55,14 +55,14 @@ struct RealWorkCLITests {
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
         let batch = (0..<64).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "3"]}}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let workers = workersOf == "two workers"
             ? try (0..<2).map { _ in try cli.start(["worker", "--concurrency", "32", "--lease", "1s", "--drain"]) }
             : [try cli.start(["worker", "--processes", "2", "--concurrency", "32", "--lease", "1s", "--drain"])]
         for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0) }
         #expect(Self.lines(directory + "/double-runs").isEmpty)
         #expect(Self.lines(directory + "/starts").count == 64, "each job started exactly once")
-        let jobs = try cli.json(["jobs", "list", "--limit", "1000", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--limit", "1000", "--json"])
         #expect(jobs.count == 64 && jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 1 && $0["errors"] == [] })
         let logs = workers.map(\.stderr).joined()
         #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
@@ -78,7 +78,7 @@ struct RealWorkCLITests {
         // Long enough to be running still when their holds run out, however long it takes to
         // stop the worker between two writes on a busy machine.
         let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "8"]}, "backoff": "100ms"}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let pool = try cli.start(["worker", "--lease", "1s"] + shape)
         defer { pool.signal(SIGKILL) }
         try await waitUntil("the pool to run all eight programs") { Self.lines(directory + "/starts").count == 8 }
@@ -95,7 +95,7 @@ struct RealWorkCLITests {
         var stoppedBetweenWrites = false
         for _ in 0..<100 where !stoppedBetweenWrites {
             pool.signal(SIGSTOP)
-            try await waitUntil("every thread of the worker to stop") { ProcessTable.isStopped(pool.process.processIdentifier) }
+            try await waitUntil("every thread of the worker to stop") { ProcessTable.isStopped(pool.processIdentifier) }
             stoppedBetweenWrites = lockIsFree()
             if !stoppedBetweenWrites {
                 pool.signal(SIGCONT)
@@ -114,7 +114,7 @@ struct RealWorkCLITests {
             Self.lines(directory + "/starts").count == 16,
             "each job ran in the stopped worker, then again in the other: \(pool.stderr.suffix(1500)) \(other.stderr.suffix(1500))"
         )
-        let jobs = try cli.json(["jobs", "list", "--limit", "100", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--limit", "100", "--json"])
         #expect(jobs.count == 8 && jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 2 }, "\(jobs)")
         // Stopped by the pool's runner processes or by the programs' reapers, not by the
         // worker itself once continued.
@@ -131,7 +131,7 @@ struct RealWorkCLITests {
         let (script, directory) = try Self.jobScript(cli)
         // The database exists, so each enqueue writes through SQLite's C API alone, beside the
         // pool's writer, and the pool hears of each commit from its announcement.
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "8"])
         defer { pool.signal(SIGKILL) }
         let enqueues = try (0..<40).map { i in
@@ -140,9 +140,9 @@ struct RealWorkCLITests {
         }
         for enqueue in enqueues { #expect(try await enqueue.waitForExit() == 0, "\(enqueue.stderr)") }
         try await waitUntil("every job to complete", timeout: .seconds(60)) {
-            try cli.json(["jobs", "list", "--state", "completed", "--limit", "100", "--json"]).count == 21
+            try await cli.json(["jobs", "list", "--state", "completed", "--limit", "100", "--json"]).count == 21
         }
-        #expect(try cli.jobCount() == 21, "one job per key, and the first")
+        #expect(try await cli.jobCount() == 21, "one job per key, and the first")
         #expect(Self.lines(directory + "/starts").sorted() == (0..<20).map { "job\($0)" }.sorted(), "each program started once")
         #expect(Self.lines(directory + "/double-runs").isEmpty)
         pool.signal(SIGTERM)
@@ -157,7 +157,7 @@ struct RealWorkCLITests {
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
         let batch = (0..<48).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "0.3"]}}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let worker = try cli.start(["worker", "--drain"] + shape)
         #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
         #expect(Self.lines(directory + "/double-runs").isEmpty)
@@ -167,7 +167,7 @@ struct RealWorkCLITests {
         // In the log's order a slot's finish comes before the claim that refills it, so the
         // count of started-but-not-finished jobs is what the worker ran at once.
         var running = 0, most = 0
-        for event in try cli.json(["events", "--json"]) {
+        for event in try await cli.json(["events", "--json"]) {
             if event["type"] == "started" { running += 1 }
             if event["type"] == "completed" { running -= 1 }
             most = max(most, running)
@@ -184,15 +184,13 @@ struct RealWorkCLITests {
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
         let busy = (0..<56).map { #"{"kind": "exec", "args": {"argv": ["\#(script)", "\#(directory)", "busy\#($0)", "4"]}}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("busy.jsonl", busy.joined(separator: "\n"))]).status == 0)
-        let slow = try (0..<7).map { _ in
-            try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "20"]}"#, "--timeout", "1s", "--max-attempts", "1"])
-        }
-        let builtin = try cli.enqueue(["sleep", "--args", #"{"ms": 5000}"#, "--timeout", "1s", "--max-attempts", "1"])
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("busy.jsonl", busy.joined(separator: "\n"))]).status == 0)
+        let slow = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "20"]}"#, "--timeout", "1s", "--max-attempts", "1"], count: 7)
+        let builtin = try await cli.enqueue(["sleep", "--args", #"{"ms": 5000}"#, "--timeout", "1s", "--max-attempts", "1"])
         let worker = try cli.start(["worker", "--drain"] + slots)
         #expect(try await worker.waitForExit(timeout: .seconds(120)) == 0)
-        for id in slow + [builtin] { #expect(try cli.job(id)["state"] == "discarded") }
-        let latencies = try Self.latencies(cli, ids: slow + [builtin], to: "discarded")
+        for id in slow + [builtin] { #expect(try await cli.job(id)["state"] == "discarded") }
+        let latencies = try await Self.latencies(cli, ids: slow + [builtin], to: "discarded")
         #expect(latencies.allSatisfy { $0 >= 1000 && $0 <= 1250 }, "started → discarded, ms: \(latencies)")
         #expect(Self.lines(directory + "/double-runs").isEmpty)
     }
@@ -201,13 +199,13 @@ struct RealWorkCLITests {
     func cancelOnTime(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "30"]}"#])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "30"]}"#])
         let worker = try cli.start(["worker", "--lease", "30s", "--processes", "\(processes)"])
         defer { worker.signal(SIGKILL) }
-        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
-        #expect(try cli.run(["jobs", "cancel", "\(id)"]).status == 0)
-        try await waitUntil("the job to be cancelled", timeout: .seconds(5)) { try cli.job(id)["state"] == "cancelled" }
-        let latency = try Self.latencies(cli, ids: [id], to: "cancelled")[0] - Self.latencies(cli, ids: [id], to: "cancel_requested")[0]
+        try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
+        #expect(try await cli.run(["jobs", "cancel", "\(id)"]).status == 0)
+        try await waitUntil("the job to be cancelled", timeout: .seconds(5)) { try await cli.job(id)["state"] == "cancelled" }
+        let latency = try await Self.latencies(cli, ids: [id], to: "cancelled")[0] - Self.latencies(cli, ids: [id], to: "cancel_requested")[0]
         #expect(latency < 1000, "cancel requested → cancelled: \(latency) ms")
     }
 
@@ -216,15 +214,15 @@ struct RealWorkCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RecoveryCLITests.RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"], lease: "30s", processes: processes)
-        #expect(try cli.run(["server", "create", "slow-1", "--disk-size", "16MiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "slow-1"]).status == 0)
+        #expect(try await cli.run(["server", "create", "slow-1", "--disk-size", "16MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "slow-1"]).status == 0)
         var first: Int64 = 0
         try await waitUntil("the copy's first progress", timeout: .seconds(30)) {
-            first = try cli.server("slow-1")?["progress"]?["done"]?.intValue ?? 0
+            first = try await cli.server("slow-1")?["progress"]?["done"]?.intValue ?? 0
             return first > 0
         }
         let seen = ContinuousClock.now
-        try await waitUntil("newer progress", timeout: .seconds(10)) { (try cli.server("slow-1")?["progress"]?["done"]?.intValue ?? 0) > first }
+        try await waitUntil("newer progress", timeout: .seconds(10)) { (try await cli.server("slow-1")?["progress"]?["done"]?.intValue ?? 0) > first }
         #expect(ContinuousClock.now - seen < .milliseconds(2500), "progress is written every second, not every lease/3 (10 s)")
         withExtendedLifetime(worker) {}
     }
@@ -239,7 +237,7 @@ struct RealWorkCLITests {
         // setsid puts the sleep in a session of its own; the shell ends in time only on success
         // (after long enough for the escaped program to be seen).
         let wait = ending == "success" ? "2" : "60"
-        let id = try cli.enqueue([
+        let id = try await cli.enqueue([
             "exec", "--args", #"{"argv": ["sh", "-c", "setsid sleep \#(marker) & sleep \#(wait)"]}"#, "--timeout", "5s", "--max-attempts", "1",
         ])
         let worker = try cli.start(["worker"])
@@ -250,8 +248,8 @@ struct RealWorkCLITests {
             ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
         }
         if ending != "worker killed" {
-            try await waitUntil("the job to end") { try cli.job(id)["state"] != "running" }
-            #expect(try cli.job(id)["state"] == (ending == "success" ? "completed" : "discarded"))
+            try await waitUntil("the job to end") { try await cli.job(id)["state"] != "running" }
+            #expect(try await cli.job(id)["state"] == (ending == "success" ? "completed" : "discarded"))
         }
     }
 
@@ -263,9 +261,9 @@ struct RealWorkCLITests {
     func unrunnable(args: String, message: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["exec", "--args", args])
+        let id = try await cli.enqueue(["exec", "--args", args])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "discarded" && job["attempt"] == 1)
         #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix(message) == true, "\(job)")
     }

@@ -17,7 +17,7 @@ struct RecoveryCLITests {
         }
 
         deinit {
-            if process.process.isRunning { process.signal(SIGKILL) }
+            if process.isRunning { process.signal(SIGKILL) }
         }
     }
 
@@ -35,18 +35,18 @@ struct RecoveryCLITests {
     }
 
     /// Every action the state does not allow is refused with exit 3, and changes nothing.
-    static func expectRefusals(_ cli: CLIRunner, _ name: String, state: ServerState) throws {
-        let jobsBefore = try cli.jobCount()
-        let historyBefore = try cli.history(name)
+    static func expectRefusals(_ cli: CLIRunner, _ name: String, state: ServerState) async throws {
+        let jobsBefore = try await cli.jobCount()
+        let historyBefore = try await cli.history(name)
         for action in ServerAction.allCases where !state.allowedActions.contains(action) {
-            let result = try cli.run(["server", action.rawValue, name])
+            let result = try await cli.run(["server", action.rawValue, name])
             #expect(result.status == 3, "\(action.rawValue) in \(state.rawValue)")
             #expect(result.stderr.contains("the server is \(state.rawValue)") && result.stderr.contains("allowed:"))
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
-        #expect(try cli.jobCount() == jobsBefore)
-        #expect(try cli.history(name) == historyBefore)
-        #expect(try cli.server(name)?["state"]?.stringValue == state.rawValue)
+        #expect(try await cli.jobCount() == jobsBefore)
+        #expect(try await cli.history(name) == historyBefore)
+        #expect(try await cli.server(name)?["state"]?.stringValue == state.rawValue)
     }
 
     @Test("failover, failback, cancel-failback and confirm-failback, with every refusal")
@@ -54,32 +54,32 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli)
-        #expect(try cli.run(["server", "create", "web-1", "--disks", "2", "--disk-size", "1MiB", "--wait"]).status == 0)
-        try Self.expectRefusals(cli, "web-1", state: .standby)
+        #expect(try await cli.run(["server", "create", "web-1", "--disks", "2", "--disk-size", "1MiB", "--wait"]).status == 0)
+        try await Self.expectRefusals(cli, "web-1", state: .standby)
 
-        let failover = try cli.json(["server", "failover", "web-1", "--wait", "--json"])[0]
+        let failover = try await cli.json(["server", "failover", "web-1", "--wait", "--json"])[0]
         #expect(failover["existing"] == false && failover["server"]?["state"] == "failover")
         #expect(failover["server"]?["workload"] == "recovery" && failover["server"]?["recovery_point"] == "rp-003")
         let points = try Self.checksums(cli.infra("machines/web-1/rp-003"))
         for disk in ["disk-0.img", "disk-1.img"] {
             #expect(try Self.sha256(cli.infra("servers/web-1/hot/\(disk)")) == points[disk])
         }
-        try Self.expectRefusals(cli, "web-1", state: .failover)
+        try await Self.expectRefusals(cli, "web-1", state: .failover)
 
-        let first = try cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
-        let again = try cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
+        let first = try await cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
+        let again = try await cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
         #expect(again["job"] == first["job"] && again["existing"] == true)
-        #expect(try cli.run(["server", "cancel-failover", "web-1", "--idempotency-key", "fb-1"]).status == 3)
-        #expect(try cli.run(["server", "wait", "web-1", "--state", "ready_for_failback", "--timeout", "30s"]).status == 0)
-        try Self.expectRefusals(cli, "web-1", state: .readyForFailback)
+        #expect(try await cli.run(["server", "cancel-failover", "web-1", "--idempotency-key", "fb-1"]).status == 3)
+        #expect(try await cli.run(["server", "wait", "web-1", "--state", "ready_for_failback", "--timeout", "30s"]).status == 0)
+        try await Self.expectRefusals(cli, "web-1", state: .readyForFailback)
         let vm = try JSONValue(parsing: String(contentsOf: cli.infra("servers/web-1/vm.json"), encoding: .utf8))
         #expect(vm["state"] == "stopped")
 
-        #expect(try cli.run(["server", "cancel-failback", "web-1", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["state"] == "failover")
-        #expect(try cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
-        #expect(try cli.server("web-1")?["state"] == "standby")
+        #expect(try await cli.run(["server", "cancel-failback", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["state"] == "failover")
+        #expect(try await cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["state"] == "standby")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/vm.json").path))
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/hot").path))
         let backups = try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path)
@@ -88,7 +88,7 @@ struct RecoveryCLITests {
             let sums = try Self.checksums(cli.infra("cloud-backups/web-1/\(backup)"))
             #expect(sums == points, "a backup holds the finalized disks")
         }
-        #expect(try cli.history("web-1") == [
+        #expect(try await cli.history("web-1") == [
             "creating", "standby", "starting_failover", "starting_failover", "finalization", "failover", "failing_back",
             "ready_for_failback", "cancelling_failback", "failover", "failing_back", "ready_for_failback",
             "releasing_resources", "standby",
@@ -101,23 +101,23 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli)
-        #expect(try cli.run(["server", "create", "db-1", "--disk-size", "256KiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "test-failover", "db-1", "--recovery-point", "rp-001", "--wait"]).status == 0)
-        #expect(try cli.server("db-1")?["state"] == "testing_failover")
+        #expect(try await cli.run(["server", "create", "db-1", "--disk-size", "256KiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "db-1", "--recovery-point", "rp-001", "--wait"]).status == 0)
+        #expect(try await cli.server("db-1")?["state"] == "testing_failover")
         #expect(FileManager.default.fileExists(atPath: cli.infra("servers/db-1/test-vm.json").path))
-        try Self.expectRefusals(cli, "db-1", state: .testingFailover)
-        #expect(try cli.run(["server", "stop-test", "db-1", "--wait"]).status == 0)
-        let server = try #require(try cli.server("db-1"))
+        try await Self.expectRefusals(cli, "db-1", state: .testingFailover)
+        #expect(try await cli.run(["server", "stop-test", "db-1", "--wait"]).status == 0)
+        let server = try #require(try await cli.server("db-1"))
         #expect(server["state"] == "standby" && server["last_test"]?["result"] == "succeeded")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1/test-vm.json").path))
 
-        #expect(try cli.run(["server", "failover", "db-1", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "cancel-failover", "db-1", "--wait"]).status == 0)
-        #expect(try cli.server("db-1")?["state"] == "standby")
+        #expect(try await cli.run(["server", "failover", "db-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "cancel-failover", "db-1", "--wait"]).status == 0)
+        #expect(try await cli.server("db-1")?["state"] == "standby")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1/workload").path))
-        #expect(try cli.run(["server", "delete", "db-1", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "show", "db-1"]).status == 4)
-        #expect(try cli.history("db-1").last == "(removed)")
+        #expect(try await cli.run(["server", "delete", "db-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "show", "db-1"]).status == 4)
+        #expect(try await cli.history("db-1").last == "(removed)")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1").path))
         withExtendedLifetime(worker) {}
     }
@@ -136,21 +136,21 @@ struct RecoveryCLITests {
         defer { pool.signal(SIGKILL) }
         // The stages run in the pool's processes, and read the server from the queue.
         for action in [["create", "p-1", "--disk-size", "256KiB"], ["failover", "p-1"]] {
-            let result = try cli.run(["server"] + action + ["--wait", "--timeout", "60s", "--db", db])
+            let result = try await cli.run(["server"] + action + ["--wait", "--timeout", "60s", "--db", db])
             #expect(result.status == 0, "\(action[0]): \(result.stderr) \(pool.stderr)")
         }
-        #expect(try cli.json(["server", "show", "p-1", "--json", "--db", db])[0]["state"] == "failover")
+        #expect(try await cli.json(["server", "show", "p-1", "--json", "--db", db])[0]["state"] == "failover")
         for other in ["lifeline.db", "decoy.db"] {
             #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent(other).path), "nothing opened \(other)")
         }
         // A job's program sees the environment it would see in a single worker.
         let seen = cli.home.appendingPathComponent("environment.txt").path
-        let job = try cli.json(
+        let job = try await cli.json(
             ["enqueue", "exec", "--args", #"{"argv": ["sh", "-c", "env > \"$0\"", \#(try LifelineJSON.line(seen))]}"#, "--json", "--db", db]
         )[0]
         let id = try #require(job["id"]?.intValue)
         try await waitUntil("the job to complete") {
-            try cli.json(["jobs", "show", "\(id)", "--json", "--db", db])[0]["state"] == "completed"
+            try await cli.json(["jobs", "show", "\(id)", "--json", "--db", db])[0]["state"] == "completed"
         }
         let environment = try String(contentsOfFile: seen, encoding: .utf8)
         #expect(!environment.contains(db) && environment.contains("LIFELINE_DATABASE_URL=\(decoy)\n"), "\(environment)")
@@ -161,16 +161,16 @@ struct RecoveryCLITests {
     }
 
     @Test("a bad --timeout is refused before the action is requested")
-    func badTimeout() throws {
+    func badTimeout() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let created = try cli.run(["server", "create", "t-1", "--wait", "--timeout", "soon"])
+        let created = try await cli.run(["server", "create", "t-1", "--wait", "--timeout", "soon"])
         #expect(created.status == 64 && created.stderr.contains("--timeout"))
-        #expect(try cli.server("t-1") == nil)
-        #expect(try cli.run(["server", "create", "t-1"]).status == 0)
-        let history = try cli.history("t-1")
-        #expect(try cli.run(["server", "failover", "t-1", "--wait", "--timeout", "5x"]).status == 64)
-        #expect(try cli.history("t-1") == history, "no transition was recorded")
+        #expect(try await cli.server("t-1") == nil)
+        #expect(try await cli.run(["server", "create", "t-1"]).status == 0)
+        let history = try await cli.history("t-1")
+        #expect(try await cli.run(["server", "failover", "t-1", "--wait", "--timeout", "5x"]).status == 64)
+        #expect(try await cli.history("t-1") == history, "no transition was recorded")
     }
 
     @Test("finalization that fails for good waits in finalization_failed; retry resumes from the checkpoint")
@@ -178,18 +178,18 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "finalize:fail-first=5"])
-        #expect(try cli.run(["server", "create", "app-1", "--disk-size", "8MiB", "--wait"]).status == 0)
-        let waited = try cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"])
+        #expect(try await cli.run(["server", "create", "app-1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        let waited = try await cli.run(["server", "failover", "app-1", "--wait", "--timeout", "60s"])
         #expect(waited.status == 1, "--wait fails when the server rests short of the action's goal")
         #expect(waited.stderr.contains("failover failed: app-1 came to rest in finalization_failed, not failover: ") && waited.stderr.contains("injected fault"))
-        let failed = try #require(try cli.server("app-1"))
+        let failed = try #require(try await cli.server("app-1"))
         #expect(failed["state"] == "finalization_failed" && failed["vm_state"] == "running")
         #expect(failed["last_error"]?.stringValue?.contains("injected fault in finalize") == true)
-        try Self.expectRefusals(cli, "app-1", state: .finalizationFailed)
+        try await Self.expectRefusals(cli, "app-1", state: .finalizationFailed)
 
-        #expect(try cli.run(["server", "retry", "app-1", "--wait", "--timeout", "60s"]).status == 0)
-        #expect(try cli.server("app-1")?["state"] == "failover")
-        let finalize = try cli.json(["jobs", "list", "--kind", "recovery.finalize", "--state", "completed", "--json"])
+        #expect(try await cli.run(["server", "retry", "app-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.server("app-1")?["state"] == "failover")
+        let finalize = try await cli.json(["jobs", "list", "--kind", "recovery.finalize", "--state", "completed", "--json"])
         let resumedFrom = try #require(finalize.first?["result"]?["resumed_from"]?.intValue)
         #expect(resumedFrom >= 5 << 20, "five failed runs each left at least a 1 MiB chunk behind")
         let points = try Self.checksums(cli.infra("machines/app-1/rp-003"))
@@ -202,23 +202,23 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "start-test:fail-first=5"])
-        #expect(try cli.run(["server", "create", "qa-1", "--disk-size", "256KiB", "--wait"]).status == 0)
-        let waited = try cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"])
+        #expect(try await cli.run(["server", "create", "qa-1", "--disk-size", "256KiB", "--wait"]).status == 0)
+        let waited = try await cli.run(["server", "test-failover", "qa-1", "--wait", "--timeout", "60s"])
         #expect(waited.status == 1 && waited.stderr.contains("test-failover failed: qa-1 came to rest in standby, not testing_failover"))
-        let server = try #require(try cli.server("qa-1"))
+        let server = try #require(try await cli.server("qa-1"))
         #expect(server["state"] == "standby")
         #expect(server["last_error"]?.stringValue?.contains("start-test") == true)
         #expect(server["last_test"]?["result"]?.stringValue?.hasPrefix("failed") == true)
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/qa-1/test-vm.json").path), "no test VM is leaked")
-        #expect(try cli.history("qa-1").suffix(3) == ["starting_test", "stopping_test", "standby"])
+        #expect(try await cli.history("qa-1").suffix(3) == ["starting_test", "stopping_test", "standby"])
 
         // The failed stage is retried through its server, never on its own.
-        let stage = try #require(try cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first?["id"]?.intValue)
-        let refused = try cli.run(["jobs", "retry", "\(stage)"])
+        let stage = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first?["id"]?.intValue)
+        let refused = try await cli.run(["jobs", "retry", "\(stage)"])
         #expect(refused.status == 3 && refused.stderr.contains("server 'qa-1'") && refused.stderr.contains("lifeline server test-failover qa-1"))
-        let bulk = try cli.run(["jobs", "retry", "--state", "discarded"])
+        let bulk = try await cli.run(["jobs", "retry", "--state", "discarded"])
         #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage job:"))
-        #expect(try cli.job(stage)["state"] == "discarded")
+        #expect(try await cli.job(stage)["state"] == "discarded")
         withExtendedLifetime(worker) {}
     }
 
@@ -227,14 +227,14 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"])
-        #expect(try cli.run(["server", "create", "fs-1", "--disk-size", "6MiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "fs-1"]).status == 0)
-        #expect(try cli.run(["server", "wait", "fs-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
-        let finalizeJob = try #require(try cli.server("fs-1")?["current_job"]?.intValue)
-        #expect(try cli.run(["server", "cancel-failover", "fs-1", "--wait", "--timeout", "60s"]).status == 0)
-        #expect(try cli.server("fs-1")?["state"] == "standby")
-        #expect(try cli.job(finalizeJob)["state"] == "cancelled")
-        #expect(try cli.json(["events", "--job", "\(finalizeJob)", "--type", "stage_ignored", "--json"]).count == 1)
+        #expect(try await cli.run(["server", "create", "fs-1", "--disk-size", "6MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "fs-1"]).status == 0)
+        #expect(try await cli.run(["server", "wait", "fs-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
+        let finalizeJob = try #require(try await cli.server("fs-1")?["current_job"]?.intValue)
+        #expect(try await cli.run(["server", "cancel-failover", "fs-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.server("fs-1")?["state"] == "standby")
+        #expect(try await cli.job(finalizeJob)["state"] == "cancelled")
+        #expect(try await cli.json(["events", "--job", "\(finalizeJob)", "--type", "stage_ignored", "--json"]).count == 1)
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/fs-1/hot").path), "the cleanup ran after the copy stopped")
         withExtendedLifetime(worker) {}
     }
@@ -244,18 +244,18 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         var worker: RunningWorker? = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "2MiB"])
-        #expect(try cli.run(["server", "create", "big-1", "--disk-size", "8MiB", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "big-1"]).status == 0)
+        #expect(try await cli.run(["server", "create", "big-1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "big-1"]).status == 0)
         var seen: Int64 = 0
         try await waitUntil("finalization to be under way", timeout: .seconds(30)) {
-            seen = try cli.server("big-1")?["progress"]?["done"]?.intValue ?? 0
+            seen = try await cli.server("big-1")?["progress"]?["done"]?.intValue ?? 0
             return seen >= 2 << 20
         }
         kill(worker!.process.processIdentifier, SIGKILL)
         worker = nil
         let rescuer = try RunningWorker(cli)
-        #expect(try cli.run(["server", "wait", "big-1", "--state", "failover", "--timeout", "60s"]).status == 0)
-        let job = try #require(try cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
+        #expect(try await cli.run(["server", "wait", "big-1", "--state", "failover", "--timeout", "60s"]).status == 0)
+        let job = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
         #expect(job["attempt"] == 2 && job["errors"]?.arrayValue?.first?["error"]?.stringValue?.contains("lease expired") == true)
         #expect(try #require(job["result"]?["resumed_from"]?.intValue) >= seen, "progress never restarts from zero")
         let points = try Self.checksums(cli.infra("machines/big-1/rp-003"))
@@ -270,26 +270,26 @@ struct RecoveryCLITests {
     func crashPoints(_ point: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["server", "create", "cp-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["server", "create", "cp-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         // Completing start-vm moves the server and enqueues switch-workload: one transaction.
-        let startVM = try #require(try cli.json(["server", "failover", "cp-1", "--json"])[0]["job"]?.intValue)
+        let startVM = try #require(try await cli.json(["server", "failover", "cp-1", "--json"])[0]["job"]?.intValue)
         let crashing = try cli.start(["worker", "--lease", "1s", "--queues", "recovery.vm"], extraEnvironment: ["LIFELINE_CRASH_AT": point])
         #expect(try await crashing.waitForExit() == 70)
         let committed = point == "finish.after-commit"
-        #expect(try cli.job(startVM)["state"] == (committed ? "completed" : "running"))
-        #expect(try cli.server("cp-1")?["current_stage"] == (committed ? "switch-workload" : "start-vm"))
-        #expect(try cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == (committed ? 1 : 0))
-        #expect(try cli.history("cp-1").count == (committed ? 4 : 3))
-        #expect(try cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == (committed ? 1 : 0))
+        #expect(try await cli.job(startVM)["state"] == (committed ? "completed" : "running"))
+        #expect(try await cli.server("cp-1")?["current_stage"] == (committed ? "switch-workload" : "start-vm"))
+        #expect(try await cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == (committed ? 1 : 0))
+        #expect(try await cli.history("cp-1").count == (committed ? 4 : 3))
+        #expect(try await cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == (committed ? 1 : 0))
 
         let worker = try RunningWorker(cli)
-        #expect(try cli.run(["server", "wait", "cp-1", "--state", "failover", "--timeout", "30s"]).status == 0)
-        #expect(try cli.history("cp-1") == [
+        #expect(try await cli.run(["server", "wait", "cp-1", "--state", "failover", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.history("cp-1") == [
             "creating", "standby", "starting_failover", "starting_failover", "finalization", "failover",
         ])
-        #expect(try cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == 1)
-        #expect(try cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == 1)
+        #expect(try await cli.json(["events", "--job", "\(startVM)", "--type", "completed", "--json"]).count == 1)
+        #expect(try await cli.json(["jobs", "list", "--kind", "recovery.switch-workload", "--json"]).count == 1)
         withExtendedLifetime(worker) {}
     }
 }
@@ -297,14 +297,14 @@ struct RecoveryCLITests {
 @Suite("The command infrastructure adapter")
 struct CommandInfrastructureCLITests {
     @Test("a missing stage commands config stops a worker at start, not an enqueue")
-    func missingConfig() throws {
+    func missingConfig() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let environment = ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": cli.home.appendingPathComponent("none.json").path]
-        #expect(try cli.run(["enqueue", "noop"], extraEnvironment: environment).status == 0)
-        let worker = try cli.run(["worker", "--drain"], extraEnvironment: environment)
+        #expect(try await cli.run(["enqueue", "noop"], extraEnvironment: environment).status == 0)
+        let worker = try await cli.run(["worker", "--drain"], extraEnvironment: environment)
         #expect(worker.status == 64 && worker.stderr.split(separator: "\n").count == 1 && worker.stderr.contains("none.json"))
-        #expect(try cli.jobCount() == 1)
+        #expect(try await cli.jobCount() == 1)
     }
 
     @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")
@@ -326,15 +326,15 @@ struct CommandInfrastructureCLITests {
         let environment = ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": config]
         let worker = try cli.start(["worker", "--lease", "1s"], extraEnvironment: environment)
         defer { kill(worker.processIdentifier, SIGKILL) }
-        #expect(try cli.run(["server", "create", "cmd-1", "--wait"]).status == 0)
-        #expect(try cli.run(["server", "failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
-        #expect(try cli.server("cmd-1")?["state"] == "failover")
-        #expect(try cli.run(["server", "test-failover", "cmd-1"]).status == 3, "not allowed in failover")
-        #expect(try cli.run(["server", "cancel-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
-        #expect(try cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 1, "the test VM never started")
-        let server = try #require(try cli.server("cmd-1"))
+        #expect(try await cli.run(["server", "create", "cmd-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.server("cmd-1")?["state"] == "failover")
+        #expect(try await cli.run(["server", "test-failover", "cmd-1"]).status == 3, "not allowed in failover")
+        #expect(try await cli.run(["server", "cancel-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 1, "the test VM never started")
+        let server = try #require(try await cli.server("cmd-1"))
         #expect(server["state"] == "standby" && server["last_error"]?.stringValue?.contains("no test VMs here") == true)
-        let startTest = try #require(try cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first)
+        let startTest = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.start-test", "--json"]).first)
         #expect(startTest["state"] == "discarded" && startTest["attempt"] == 1, "exit 3 is not retried")
         let requests = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
         #expect(requests.map { $0["stage"]?.stringValue ?? "" } == [

@@ -62,9 +62,9 @@ struct ServeCLITests {
     func readRoutes() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let first = try cli.enqueue(["noop"])
-        let second = try cli.enqueue(["sleep", "--args", #"{"ms": 5}"#])
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let first = try await cli.enqueue(["noop"])
+        let second = try await cli.enqueue(["sleep", "--args", #"{"ms": 5}"#])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let server = try await Server(cli)
         #expect(try await server.get("/api/jobs?limit=1&before=\(second)").body.arrayValue?.map { $0["id"]?.intValue } == [first])
         #expect(try await server.get("/api/jobs?retried=true").body == [])
@@ -81,7 +81,7 @@ struct ServeCLITests {
         #expect(try await server.get("/api/servers").body == .array(try cli.json(["server", "list", "--json"])))
         #expect(try await server.get("/api/servers/web-1").body == (try cli.json(["server", "show", "web-1", "--json"]).first))
         #expect(try await server.get("/api/servers/web-1/history").body == .array(try cli.json(["server", "history", "web-1", "--json"])))
-        let events = try cli.json(["events", "--json"])
+        let events = try await cli.json(["events", "--json"])
         #expect(try await server.get("/api/events").body == .array(events))
         #expect(try await server.get("/api/events?after=1&limit=1").body == .array(Array(events.dropFirst().prefix(1))))
         #expect(try await server.get("/api/stats").body["counts"] == (try cli.json(["stats", "--json"]).first?["counts"]))
@@ -101,7 +101,7 @@ struct ServeCLITests {
     func refusals(path: String, status: Int, message: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let answer = try await Server(cli).get(path)
         #expect(answer.status == status)
         #expect(answer.body["error"]?.stringValue?.contains(message) == true, "\(answer.body)")
@@ -112,7 +112,7 @@ struct ServeCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let script = "<script>alert(1)</script>"
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["echo", "\#(script)"]}"#])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["echo", "\#(script)"]}"#])
         let answer = try await Server(cli).get("/api/jobs/\(id)")
         #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true && answer.headers["x-content-type-options"] == "nosniff")
         #expect(answer.body["args"]?["argv"]?.arrayValue?.last == .string(script))
@@ -122,10 +122,10 @@ struct ServeCLITests {
     func actions() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let failed = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
-        #expect(try cli.run(["worker", "--drain"]).status == 0)
-        let waiting = try cli.enqueue(["noop"])
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let failed = try await cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let waiting = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let token = "t-\(UInt64.random(in: 1...UInt64.max))"
         let server = try await Server(cli, token: token)
         #expect(server.tokenLine == "actions need the token in LIFELINE_TOKEN")
@@ -133,12 +133,12 @@ struct ServeCLITests {
         #expect(try await server.post("/api/jobs/\(failed)/retry", token: nil).status == 401)
         #expect(try await server.post("/api/jobs/\(failed)/retry", token: token + "x").status == 401)
         #expect(try await server.post("/api/jobs/\(failed)/retry", token: token, headers: ["Sec-Fetch-Site": "cross-site"]).status == 403)
-        #expect(try cli.job(failed)["state"] == "discarded", "a refused action changes nothing")
+        #expect(try await cli.job(failed)["state"] == "discarded", "a refused action changes nothing")
         let retried = try await server.post("/api/jobs/\(failed)/retry", token: token)
         #expect(retried.status == 200 && retried.body["state"] == "available")
-        #expect(try cli.job(failed)["state"] == "available")
+        #expect(try await cli.job(failed)["state"] == "available")
         let again = try await server.post("/api/jobs/\(failed)/retry", token: token)
-        let cliAgain = try cli.run(["jobs", "retry", "\(failed)"])
+        let cliAgain = try await cli.run(["jobs", "retry", "\(failed)"])
         #expect(again.status == 409 && cliAgain.status == 3)
         #expect(cliAgain.stderr == "lifeline: \(try #require(again.body["error"]?.stringValue))\n", "the CLI's refusal, word for word")
 
@@ -147,12 +147,12 @@ struct ServeCLITests {
         #expect(try await server.post("/api/jobs/999/cancel", token: token).status == 404)
 
         #expect(try await server.post("/api/queues/default/pause", token: token).body["paused"] == true)
-        #expect(try cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
+        #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
         #expect(try await server.post("/api/queues/default/resume", token: token).body["paused"] == false)
         #expect(try await server.post("/api/queues/nosuch/pause", token: token).status == 404)
 
         // The CLI's refusal, word for word: the server is still being created.
-        let refusal = try cli.run(["server", "failover", "web-1"])
+        let refusal = try await cli.run(["server", "failover", "web-1"])
         let refused = try await server.post("/api/servers/web-1/failover", token: token)
         #expect(refusal.status == 3 && refused.status == 409)
         #expect(refusal.stderr.contains(try #require(refused.body["error"]?.stringValue)))
@@ -170,7 +170,7 @@ struct ServeCLITests {
     func madeUpToken() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["noop"])
+        let id = try await cli.enqueue(["noop"])
         let server = try await Server(cli)
         let token = try #require(server.tokenLine.split(separator: " ").last.map(String.init))
         #expect(server.tokenLine.hasPrefix("actions need the header: Authorization: Bearer ") && token.count == 64)
@@ -181,17 +181,17 @@ struct ServeCLITests {
     func metrics() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
-        #expect(try cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        _ = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let server = try await Server(cli)
         let before = try await server.metrics()
         #expect(before[#"lifeline_jobs{queue="default",state="available"}"#] == 1)
         #expect(before[#"lifeline_servers{state="creating"}"#] == 1)
         #expect(before[#"lifeline_server_transitional_seconds{server="web-1",state="creating"}"#] != nil)
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 4))
-        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
-        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "2", "--backoff", "10ms"])
-        #expect(try cli.run(["worker", "--drain", "--queues", "default"]).status == 0)
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "2", "--backoff", "10ms"])
+        #expect(try await cli.run(["worker", "--drain", "--queues", "default"]).status == 0)
         // Counters follow the log a moment behind.
         try await waitUntil("the outcomes counted") {
             let samples = try await server.metrics()
@@ -212,7 +212,7 @@ struct ServeCLITests {
     func dashboard() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let server = try await Server(cli)
         for (path, type) in [("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css")] {
             let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: path, relativeTo: server.base)))
@@ -230,17 +230,17 @@ struct ServeCLITests {
     func eventStream() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let first = try cli.enqueue(["noop"])
+        let first = try await cli.enqueue(["noop"])
         let server = try await Server(cli)
         #expect(try await server.get("/api/events/latest").body == ["seq": 1])
         let stream = try StreamReader(port: try #require(server.base.port), request: "GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 1\r\n\r\n")
-        let later = try cli.enqueue(["noop"])
+        let later = try await cli.enqueue(["noop"])
         var seen: [JSONValue] = []
         var headers: [String] = []
         while seen.count < 2, let line = try await stream.nextLine() {
             if line.hasPrefix("data: ") {
                 seen.append(try JSONValue(parsing: String(line.dropFirst(6))))
-                if seen.count == 1 { _ = try cli.enqueue(["noop"]) }
+                if seen.count == 1 { _ = try await cli.enqueue(["noop"]) }
             } else if seen.isEmpty {
                 headers.append(line.lowercased())
             }
@@ -255,7 +255,7 @@ struct ServeCLITests {
     func openAPI() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let server = try await Server(cli)
         let document = try await server.get("/api/openapi.json").body
         #expect(document["openapi"] == "3.1.0")
@@ -277,7 +277,7 @@ struct ServeCLITests {
     func otherHost() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try cli.enqueue(["noop"])
+        _ = try await cli.enqueue(["noop"])
         let server = try await Server(cli)
         let port = try #require(server.base.port)
         let rebound = try StreamReader(port: port, request: "GET /api/jobs HTTP/1.1\r\nHost: evil.example:\(port)\r\nConnection: close\r\n\r\n")
@@ -287,15 +287,15 @@ struct ServeCLITests {
     }
 
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
-    func refusedStarts() throws {
+    func refusedStarts() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let open = try cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
+        let open = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
         #expect(open.status == 64 && open.stderr.contains("set LIFELINE_TOKEN"))
         // Loopback in brackets, as serve prints an IPv6 address, is loopback: it gets as far as the database.
-        let bracketed = try cli.run(["serve", "--host", "[::1]", "--port", "0"])
+        let bracketed = try await cli.run(["serve", "--host", "[::1]", "--port", "0"])
         #expect(bracketed.status == 4, "\(bracketed.stderr)")
-        let missing = try cli.run(["serve", "--port", "0"])
+        let missing = try await cli.run(["serve", "--port", "0"])
         #expect(missing.status == 4)
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
     }

@@ -10,7 +10,7 @@ struct WorkerCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 5000))
-        #expect(try cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         let workers = try (0..<4).map { _ in try cli.start(["worker", "--drain", "--concurrency", "16"]) }
         var logs = ""
         for worker in workers {
@@ -18,10 +18,10 @@ struct WorkerCLITests {
             logs += worker.stderr
         }
         #expect(!logs.contains("locked") && !logs.contains("error"), "worker logs: \(logs.prefix(2000))")
-        let jobs = try cli.json(["jobs", "list", "--limit", "10000", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--limit", "10000", "--json"])
         #expect(jobs.count == 5000)
         #expect(jobs.allSatisfy { $0["state"] == "completed" && $0["attempt"] == 1 })
-        let completions = try cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
+        let completions = try await cli.json(["events", "--type", "completed", "--json"]).compactMap { $0["job"]?.intValue }
         #expect(completions.count == 5000 && Set(completions).count == 5000)
     }
 
@@ -29,19 +29,19 @@ struct WorkerCLITests {
     func sigkill() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try cli.enqueue(["sleep", "--args", #"{"ms": 4000}"#, "--backoff", "100ms"])
+        let id = try await cli.enqueue(["sleep", "--args", #"{"ms": 4000}"#, "--backoff", "100ms"])
         let doomed = try cli.start(["worker", "--lease", "1s"])
-        try await waitUntil("the job to run") { try cli.job(id)["state"] == "running" }
+        try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
         kill(doomed.processIdentifier, SIGKILL)
         _ = try await doomed.waitForExit()
         let rescuer = try cli.start(["worker", "--drain", "--lease", "1s"])
         #expect(try await rescuer.waitForExit() == 0)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["attempt"] == 2)
         let errors = job["errors"]?.arrayValue ?? []
         #expect(errors.count == 1 && errors.first?["attempt"] == 1)
         #expect(errors.first?["error"]?.stringValue?.contains("lease expired") == true)
-        let completions = try cli.json(["events", "--job", "\(id)", "--type", "completed", "--json"])
+        let completions = try await cli.json(["events", "--job", "\(id)", "--type", "completed", "--json"])
         #expect(completions.count == 1)
     }
 
@@ -50,10 +50,10 @@ struct WorkerCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "500ms", "--max-attempts", "1"])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "500ms", "--max-attempts", "1"])
         let worker = try cli.start(["worker", "--drain"])
         #expect(try await worker.waitForExit() == 0)
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "discarded")
         #expect(job.canonicalText.contains("timed out after 500ms"))
         #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty)
@@ -64,10 +64,10 @@ struct WorkerCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         // Idle dispatch threads exit after about 5 s; a child tied to one would die with it.
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "6.5"]}"#, "--max-attempts", "1"])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "6.5"]}"#, "--max-attempts", "1"])
         let worker = try cli.start(["worker", "--drain"])
         #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
-        #expect(try cli.job(id)["state"] == "completed")
+        #expect(try await cli.job(id)["state"] == "completed")
     }
 
     @Test("an exec child dies with its worker")
@@ -75,7 +75,7 @@ struct WorkerCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).25"
-        _ = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let worker = try cli.start(["worker"])
         try await waitUntil("the child to start") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
         kill(worker.processIdentifier, SIGKILL)
@@ -86,20 +86,20 @@ struct WorkerCLITests {
     func sigterm(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let short = try (0..<2).map { _ in try cli.enqueue(["sleep", "--args", #"{"ms": 300}"#]) }
-        let long = try cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
+        let short = try await cli.enqueue(["sleep", "--args", #"{"ms": 300}"#], count: 2)
+        let long = try await cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
         let worker = try cli.start(["worker", "--grace", "1500ms", "--processes", "\(processes)"])
         try await waitUntil("three jobs to run") {
-            try cli.json(["jobs", "list", "--running", "--json"]).count + (try cli.json(["jobs", "list", "--state", "completed", "--json"]).count) == 3
+            try await cli.json(["jobs", "list", "--running", "--json"]).count + (try cli.json(["jobs", "list", "--state", "completed", "--json"]).count) == 3
         }
         let stopAsked = ContinuousClock.now
         kill(worker.processIdentifier, SIGTERM)
         #expect(try await worker.waitForExit() == 0)
         #expect(ContinuousClock.now - stopAsked < .seconds(10))
-        for id in short { #expect(try cli.job(id)["state"] == "completed") }
-        let released = try cli.job(long)
+        for id in short { #expect(try await cli.job(id)["state"] == "completed") }
+        let released = try await cli.job(long)
         #expect(released["state"] == "available" && released["attempt"] == 0 && released["errors"] == [])
-        #expect(try cli.json(["events", "--job", "\(long)", "--type", "released", "--json"]).count == 1)
+        #expect(try await cli.json(["events", "--job", "\(long)", "--type", "released", "--json"]).count == 1)
     }
 
     @Test("the supervisor restarts a killed worker process, and --drain exits once the queue is done")
@@ -108,7 +108,7 @@ struct WorkerCLITests {
         defer { cli.removeAll() }
         // Long enough that the kill lands while both processes still have work.
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 400}}"# + "\n", count: 40))
-        #expect(try cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
+        #expect(try await cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
         let supervisor = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "1s", "--drain"])
         // Each worker process runs under a reaper of the supervisor's.
         let workers = { ProcessTable.children(of: supervisor.processIdentifier).flatMap(ProcessTable.children(of:)) }
@@ -121,7 +121,7 @@ struct WorkerCLITests {
         }
         #expect(try await supervisor.waitForExit(timeout: .seconds(60)) == 0)
         #expect(supervisor.stderr.contains("restarting"))
-        let jobs = try cli.json(["jobs", "list", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--json"])
         #expect(jobs.count == 40 && jobs.allSatisfy { $0["state"] == "completed" })
     }
 
@@ -133,7 +133,7 @@ struct WorkerCLITests {
         // Programs of 4 s: the victim is looked for after all eight have started, which a loaded
         // machine may see late, and must find them still running.
         let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "4"]}}"# }
-        #expect(try cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "1s", "--drain"])
         let runners = { ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)) }
         try await waitUntil("eight programs") { RealWorkCLITests.lines(directory + "/starts").count == 8 }
@@ -146,13 +146,13 @@ struct WorkerCLITests {
         kill(try #require(victim), SIGKILL)
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
         #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
-        let jobs = try cli.json(["jobs", "list", "--json"])
+        let jobs = try await cli.json(["jobs", "list", "--json"])
         #expect(jobs.count == 8 && jobs.allSatisfy { $0["state"] == "completed" })
         let retried = jobs.filter { $0["attempt"] != 1 }
         #expect(retried.count == 4, "the killed process's four jobs ran again")
         #expect(retried.allSatisfy { $0["errors"]?.arrayValue?.first?["error"]?.stringValue?.contains("lease expired") == true })
         #expect(pool.stderr.contains("goes back to its queue when its lease runs out"))
-        #expect(try cli.json(["events", "--type", "completed", "--json"]).count == 8)
+        #expect(try await cli.json(["events", "--type", "completed", "--json"]).count == 8)
     }
 
     @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
@@ -161,7 +161,7 @@ struct WorkerCLITests {
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         // A 3 s timeout: time enough to find the process and stop it while it holds the job.
-        let id = try cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "3s", "--max-attempts", "2"])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "3s", "--max-attempts", "2"])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--lease", "1s", "--drain"])
         defer { pool.signal(SIGKILL) }
         try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
@@ -173,7 +173,7 @@ struct WorkerCLITests {
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
         #expect(pool.stderr.contains("does not end a stopped job; killing it"))
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
-        let job = try cli.job(id)
+        let job = try await cli.job(id)
         #expect(job["state"] == "discarded" && job["attempt"] == 2, "its second attempt ran and timed out like the first would have")
         // The stopped process's attempt is recorded lost. (On a loaded machine the first attempt
         // may time out before the process is stopped, and the stopped one is the second.)
@@ -184,13 +184,13 @@ struct WorkerCLITests {
     func queueLimit() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "limit", "vm", "2", "--create"]).status == 0)
+        #expect(try await cli.run(["queues", "limit", "vm", "2", "--create"]).status == 0)
         let log = try cli.writeFile("intervals.log", "")
         // The job records its own start and end, in nanoseconds.
         let script = #"echo "start $(date +%s%N)" >> "$LOG"; sleep 0.15; echo "end $(date +%s%N)" >> "$LOG""#
         let line = #"{"args": {"argv": ["sh", "-c", \#(try LifelineJSON.line(script))], "env": {"LOG": \#(try LifelineJSON.line(log))}}, "queue": "vm"}"#
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: line + "\n", count: 12))
-        #expect(try cli.run(["enqueue", "exec", "--batch", batch]).status == 0)
+        #expect(try await cli.run(["enqueue", "exec", "--batch", batch]).status == 0)
         let workers = try (0..<3).map { _ in try cli.start(["worker", "--queues", "vm", "--concurrency", "8", "--drain"]) }
         for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0) }
         let marks = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
@@ -212,15 +212,15 @@ struct WorkerCLITests {
     func pauseResume() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try cli.run(["queues", "pause", "held", "--create"]).status == 0)
-        let held = try cli.enqueue(["noop", "--queue", "held"])
+        #expect(try await cli.run(["queues", "pause", "held", "--create"]).status == 0)
+        let held = try await cli.enqueue(["noop", "--queue", "held"])
         let worker = try cli.start(["worker", "--queues", "held,default"])
         defer { kill(worker.processIdentifier, SIGTERM) }
-        let free = try cli.enqueue(["noop"])
-        try await waitUntil("the default job", timeout: .seconds(20)) { try cli.job(free)["state"] == "completed" }
-        #expect(try cli.job(held)["state"] == "available")
-        #expect(try cli.run(["queues", "resume", "held"]).status == 0)
-        try await waitUntil("the resumed job", timeout: .seconds(20)) { try cli.job(held)["state"] == "completed" }
+        let free = try await cli.enqueue(["noop"])
+        try await waitUntil("the default job", timeout: .seconds(20)) { try await cli.job(free)["state"] == "completed" }
+        #expect(try await cli.job(held)["state"] == "available")
+        #expect(try await cli.run(["queues", "resume", "held"]).status == 0)
+        try await waitUntil("the resumed job", timeout: .seconds(20)) { try await cli.job(held)["state"] == "completed" }
         kill(worker.processIdentifier, SIGTERM)
         #expect(try await worker.waitForExit() == 0)
     }

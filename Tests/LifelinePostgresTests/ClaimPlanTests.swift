@@ -17,15 +17,15 @@ struct ClaimPlanTests {
         let session = PostgresSession(location: try PostgresLocation(url: url))
         try await session.migrate()
         // A backlog the planner has never looked at: it guesses few rows and sorts them all.
-        try TestPostgres.psql(url, """
+        try await TestPostgres.psql(url, """
             INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                                        backoff_jitter, run_at, created_at)
             SELECT 'default', 'noop', '{}', 'available', 5, 20, 60000, 1000, 60000, 0.1, 0, 0 FROM generate_series(1, 50000)
             """)
-        #expect(try TestPostgres.psql(url, Self.claimPlan).contains("jobs_queue_state"), "the unanalyzed plan this guards against")
+        #expect(try await TestPostgres.psql(url, Self.claimPlan).contains("jobs_queue_state"), "the unanalyzed plan this guards against")
         let store = PostgresJobStore(session: session)
         _ = try await store.jobInsert(Array(repeating: JobFixtures.job(queue: "default"), count: PostgresJobStore.analyzedBatch))
-        let plan = try TestPostgres.psql(url, Self.claimPlan)
+        let plan = try await TestPostgres.psql(url, Self.claimPlan)
         #expect(plan.contains("Index Scan using jobs_claim"), "\(plan)")
     }
 }

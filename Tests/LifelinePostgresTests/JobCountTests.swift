@@ -30,16 +30,16 @@ struct JobCountTests {
         #expect(expected.values.reduce(0) { $0 + $1.values.reduce(0, +) } == 800)
         #expect(try await store.statsGet().counts == expected)
         // About 1,100 counted statements ran; one in 64 folds, so far fewer changes remain.
-        let unfolded = try #require(Int(try TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_count_changes")))
+        let unfolded = try #require(Int(try await TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_count_changes")))
         #expect(unfolded < 500, "\(unfolded) changes not folded")
-        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_counts") != "0")
+        #expect(try await TestPostgres.psql(url, "SELECT count(*) FROM lifeline.job_counts") != "0")
     }
 
     @Test("a database of schema 1 is brought up to date with its jobs and recent outcomes counted")
     func upgrade() async throws {
         let url = try await TestPostgres.freshDatabase()
-        try TestPostgres.psql(url, PostgresSchema.migrations[0] + "UPDATE lifeline.schema_version SET version = 1;")
-        try TestPostgres.psql(url, """
+        try await TestPostgres.psql(url, PostgresSchema.migrations[0] + "UPDATE lifeline.schema_version SET version = 1;")
+        try await TestPostgres.psql(url, """
             INSERT INTO lifeline.jobs (queue, kind, args, state, priority, max_attempts, timeout_ms, backoff_ms, backoff_cap_ms,
                                        backoff_jitter, run_at, created_at, finished_at)
             VALUES ('a', 'noop', '{}', 'available', 5, 3, 1000, 10, 100, 0, 0, 0, NULL),
