@@ -20,19 +20,14 @@ struct BrowserCLITests {
         let server = try await ServeCLITests.Server(cli, token: token)
         let screenshot = cli.home.appendingPathComponent("dashboard.png").path
 
-        let driver = Process()
-        driver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Browser/drive_dashboard.py").path
-        driver.arguments = ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot]
-        driver.environment = cli.environment
-        let output = Pipe()
-        driver.standardOutput = output
-        try driver.run()
-        let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        driver.waitUntilExit()
-        #expect(driver.terminationStatus == 0)
-        let seen = try JSONValue(parsing: data)
+        let driver = try await BackgroundCommand.run(
+            "/usr/bin/env", ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot],
+            environment: cli.environment
+        )
+        #expect(driver.terminationStatus == 0, "\(driver.stderr)")
+        let seen = try JSONValue(parsing: driver.stdout)
 
         #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)

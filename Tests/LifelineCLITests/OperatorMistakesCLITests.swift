@@ -96,15 +96,14 @@ struct OperatorMistakesCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
-        // flock holds the lock for as long as cat waits for its input: until the test closes it.
-        let holder = Process()
-        let input = Pipe()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [cli.home.appendingPathComponent("lifeline.db-writer").path, "cat"]
-        holder.standardInput = input
-        holder.standardOutput = FileHandle.nullDevice
-        try holder.run()
-        defer { holder.terminate() }
+        // The holder keeps the lock until it is sent SIGTERM.
+        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import fcntl, signal
+            lock = open(\(try LifelineJSON.line(cli.home.appendingPathComponent("lifeline.db-writer").path)), "r+")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM]); signal.sigwait([signal.SIGTERM])
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
         // The limits are long: tests beside this one can hold its tasks up for tens of seconds.
         let deadline = ContinuousClock.now + .seconds(120)
         while (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains(" \(holder.processIdentifier) ") != true {
@@ -116,7 +115,7 @@ struct OperatorMistakesCLITests {
             guard ContinuousClock.now < deadline, enqueue.isRunning else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
-        try input.fileHandleForWriting.close()
+        holder.signal(SIGTERM)
         #expect(try await enqueue.waitForExit(timeout: .seconds(120)) == 0, "\(enqueue.stderr)")
         #expect(
             enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 5m; LIFELINE_LOCK_TIMEOUT)\n",

@@ -38,17 +38,14 @@ struct OperatorSafetyCLITests {
         _ = try await cli.enqueue(["noop"])
         let path = cli.home.appendingPathComponent("lifeline.db").path
         // A writer stopped mid-transaction: it holds Lifeline's writer lock and SQLite's.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
             import fcntl, os, signal, sqlite3
             lock = open(\(try LifelineJSON.line(path + "-writer")), "r+"); fcntl.flock(lock, fcntl.LOCK_EX)
             db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
             db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
             os.kill(os.getpid(), signal.SIGSTOP)
-            """]
-        try holder.run()
-        defer { kill(holder.processIdentifier, SIGKILL) }
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
         try await waitUntil("the writer to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
         for read in Self.reads.prefix(5) {
             let result = try await cli.run(read + ["--json"])

@@ -98,7 +98,7 @@ struct PostgresCLITests {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
         let url = try #require(cli.databaseURL)
-        let proxy = try TCPProxy(to: url)
+        let proxy = try await TCPProxy(to: url)
         defer { proxy.stop() }
         let (script, directory) = try RealWorkCLITests.jobScript(cli)
         let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "6"]}"#])
@@ -268,34 +268,22 @@ struct PostgresCLITests {
 /// `Scripts/lib/tcp_proxy.py` in front of a database: paused, it cuts off whoever connects
 /// through it.
 struct TCPProxy {
-    let process: Process
+    let process: BackgroundCommand
     let url: String
 
-    init(to databaseURL: String) throws {
+    init(to databaseURL: String) async throws {
         let target = try #require(URLComponents(string: databaseURL))
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Scripts/lib/tcp_proxy.py")
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, target.host ?? "127.0.0.1", "\(target.port ?? 5432)"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var firstLine = ""
-        while !firstLine.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine += String(decoding: chunk, as: UTF8.self)
-        }
-        let number = firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
+        process = try BackgroundCommand(
+            "/usr/bin/env", ["python3", script.path, target.host ?? "127.0.0.1", "\(target.port ?? 5432)"],
+            environment: ProcessInfo.processInfo.environment
+        )
+        let number = try await process.nextLine()
         url = databaseURL.replacingOccurrences(of: ":\(target.port ?? 5432)/", with: ":\(number)/")
     }
 
-    func pause() { kill(process.processIdentifier, SIGSTOP) }
-    func resume() { kill(process.processIdentifier, SIGCONT) }
-
-    func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func pause() { process.signal(SIGSTOP) }
+    func resume() { process.signal(SIGCONT) }
+    func stop() { process.signal(SIGKILL) }
 }
