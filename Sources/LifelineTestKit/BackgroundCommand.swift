@@ -39,6 +39,15 @@ public final class BackgroundCommand: @unchecked Sendable {
             throw SpawnError(program: program, code: spawned)
         }
         processIdentifier = pid
+        drain(stdout.read) { [self] data in
+            let now = ContinuousClock.now
+            lock.withLock {
+                stdoutData += data
+                arrivals += Array(repeating: now, count: data.count { $0 == 0x0A })
+            }
+        }
+        drain(stderr.read) { [self] data in lock.withLock { stderrData += data } }
+        // Once both drains have begun: the end waits for them.
         Thread { [self, pid] in
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -51,14 +60,6 @@ public final class BackgroundCommand: @unchecked Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }.start()
-        drain(stdout.read) { [self] data in
-            let now = ContinuousClock.now
-            lock.withLock {
-                stdoutData += data
-                arrivals += Array(repeating: now, count: data.count { $0 == 0x0A })
-            }
-        }
-        drain(stderr.read) { [self] data in lock.withLock { stderrData += data } }
     }
 
     /// Runs `program` to its end, reading its output, without holding a thread meanwhile.
