@@ -116,7 +116,10 @@ struct PostgresCLITests {
         let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["attempt"] == 2)
         #expect(job["errors"]?.arrayValue?.first?["error"]?.stringValue?.hasPrefix("lease expired") == true)
-        try await waitUntil("the cut-off worker to say so", timeout: .seconds(10)) { isolated.stderr.contains("lease not renewed in time") }
+        // Saying why: its renewal is stuck waiting for the store.
+        try await waitUntil("the cut-off worker to say so, and why", timeout: .seconds(10)) {
+            isolated.stderr.contains("lease not renewed in time") && isolated.stderr.contains("renewal=waiting for the store for ")
+        }
     }
 
     @Test("a claim answered late, with most of its lease gone, keeps its job: the lease is renewed in time and the program runs once")

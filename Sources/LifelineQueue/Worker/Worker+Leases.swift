@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 extension Worker {
     /// Renews running jobs' leases in one write per round, carrying their progress, and stops
@@ -30,6 +31,8 @@ extension Worker {
 
     private func renew(_ entries: [LeaseRenewal.Entry]) async {
         let start = ContinuousClock.now
+        renewalUnderWay.withLock { $0 = start }
+        defer { renewalUnderWay.withLock { $0 = nil } }
         do {
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: configuration.owner, lease: configuration.lease, jobs: entries))
             // The statuses are about the attempts renewed, which may have finished since.
@@ -49,6 +52,18 @@ extension Worker {
             guard !Task.isCancelled else { return }
             logger.error("lease renewal failed", metadata: ["error": "\(error)", "jobs": "\(entries.count)"])
         }
+    }
+
+    /// Why a lease is running out unrenewed, for its log line: when it was last renewed,
+    /// whether a renewal is still waiting for the store, and how late this process woke to
+    /// look (on a starved machine, all of a worker's timers are late).
+    func leaseEndingMetadata(_ key: AttemptKey, wokeLate: Duration) -> Logger.Metadata {
+        let now = ContinuousClock.now
+        var metadata: Logger.Metadata = ["job": "\(key.id)", "woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
+        if let end = running.leaseEnd(key) { metadata["renewed"] = "\(DurationText.format(now - (end - configuration.lease))) ago" }
+        let renewal = renewalUnderWay.withLock { $0 }
+        metadata["renewal"] = "\(renewal.map { "waiting for the store for \(DurationText.format(now - $0))" } ?? "none under way")"
+        return metadata
     }
 
     /// Stops the jobs a user cancelled soon after the store changes, instead of at the next

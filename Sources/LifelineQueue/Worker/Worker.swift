@@ -18,6 +18,8 @@ public final class Worker: Sendable {
     /// Rung when a claim came back so late that its jobs' leases need renewing before the next
     /// full round of renewals (see ``heartbeatLoop()``).
     let renewalBell = Doorbell()
+    /// When the renewal under way started, if one is: said when a lease runs out unrenewed.
+    let renewalUnderWay = Mutex<ContinuousClock.Instant?>(nil)
     private let finisher: Finisher
     let runner: any AttemptRunner
     private let stopping = StopFlag()
@@ -344,17 +346,20 @@ public final class Worker: Sendable {
     /// unrenewed: one loop for all jobs, sleeping until the earliest such instant, rather than
     /// a timer per job. A renewal only moves a lease later, so it needs no wake-up.
     private func deadlineLoop() async {
+        var wakeAt = ContinuousClock.now
         while !Task.isCancelled {
+            let woke = ContinuousClock.now
             let (timedOut, leaseEnding, next) = running.deadlines(
                 leaseMargin: configuration.leaseMargin, latest: .now + configuration.idleRecheck
             )
             for key in timedOut { running.stop(key, reason: .timeout) }
             // Renewals did not get through in time: the job may soon run elsewhere.
             for key in leaseEnding {
-                logger.error("lease not renewed in time; stopping the job", metadata: ["job": "\(key.id)"])
+                logger.error("lease not renewed in time; stopping the job", metadata: leaseEndingMetadata(key, wokeLate: woke - wakeAt))
                 running.stop(key, reason: .leaseLost)
             }
-            await deadlineBell.wait(timeout: max(next - .now, .milliseconds(1)))
+            wakeAt = max(next, .now + .milliseconds(1))
+            await deadlineBell.wait(timeout: wakeAt - .now)
         }
     }
 }
