@@ -54,9 +54,9 @@ extension Worker {
         }
     }
 
-    /// Why a lease is running out unrenewed, for its log line: when it was last renewed,
-    /// whether a renewal is still waiting for the store, and how late this process woke to
-    /// look (on a starved machine, all of a worker's timers are late).
+    /// Why a lease is running out unrenewed, for its log line: when it was last renewed (or
+    /// claimed), whether a renewal is still waiting for the store, and how late this process
+    /// woke to look (on a starved machine, or a stopped process, all its timers are late).
     func leaseEndingMetadata(_ key: AttemptKey, wokeLate: Duration) -> Logger.Metadata {
         let now = ContinuousClock.now
         var metadata: Logger.Metadata = ["job": "\(key.id)", "woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
