@@ -47,6 +47,13 @@ extension PostgresJobStore {
         // A job finished twice in one batch counts once; the second finish would fail its fence.
         var seen = Set<Int64>()
         let unique = finishes.filter { seen.insert($0.id).inserted }
+        for finish in unique {
+            guard let progress = finish.progress else { continue }
+            _ = try transaction.connection.query("""
+                UPDATE jobs SET progress = \(progress.canonicalText)
+                WHERE id = \(finish.id) AND state = 'running' AND attempt = \(finish.attempt) AND lease_owner = \(finish.owner)
+                """)
+        }
         let completed = try complete(unique, transaction)
         let finishes = unique.filter { !completed.contains($0.id) }
         guard !finishes.isEmpty else { return completed }

@@ -180,9 +180,22 @@ extension JSONValue {
 
     /// Decodes like ``decode(_:)``, and throws ``UnknownField`` for a field of an object that
     /// the type never asked about.
+    /// A missing field beside an unknown one within two edits of its name is that field
+    /// misspelt (`{"msx": 5}` for `ms`), and is reported as the unknown field.
     public func decodeStrictly<T: Decodable>(_ type: T.Type) throws -> T {
         let reads = FieldReads()
-        let value = try T(from: JSONValueDecoder(value: self, codingPath: [], reads: reads))
+        let value: T
+        do {
+            value = try T(from: JSONValueDecoder(value: self, codingPath: [], reads: reads))
+        } catch DecodingError.keyNotFound(let key, let context) {
+            if let unknown = reads.firstUnknown(), let name = unknown.codingPath.last?.stringValue,
+               unknown.codingPath.dropLast().map(\.stringValue) == context.codingPath.map(\.stringValue),
+               EditDistance.between(name, key.stringValue) <= 2
+            {
+                throw unknown
+            }
+            throw DecodingError.keyNotFound(key, context)
+        }
         if let unknown = reads.firstUnknown() { throw unknown }
         return value
     }

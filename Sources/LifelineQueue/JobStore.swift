@@ -184,12 +184,16 @@ public struct JobFinish: Sendable, Hashable {
     public var attempt: Int
     public var owner: String
     public var outcome: JobOutcome
+    /// The attempt's last progress, if it reported any: written with the finish, since the
+    /// heartbeat that would have written it may come after the job has ended.
+    public var progress: JSONValue?
 
-    public init(id: Int64, attempt: Int, owner: String, outcome: JobOutcome) {
+    public init(id: Int64, attempt: Int, owner: String, outcome: JobOutcome, progress: JSONValue? = nil) {
         self.id = id
         self.attempt = attempt
         self.owner = owner
         self.outcome = outcome
+        self.progress = progress
     }
 }
 

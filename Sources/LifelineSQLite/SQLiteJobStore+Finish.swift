@@ -43,6 +43,12 @@ extension SQLiteJobStore {
     /// Applies each finish whose fence holds, inside the caller's transaction; returns their ids.
     static func finish(_ finishes: [JobFinish], _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> Set<Int64> {
         guard !finishes.isEmpty else { return [] }
+        for finish in finishes {
+            guard let progress = finish.progress else { continue }
+            try RawStatement(db, "UPDATE jobs SET progress = ? WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?", [
+                .text(progress.canonicalText), .int(finish.id), .int(finish.attempt), .text(finish.owner),
+            ]).execute()
+        }
         var applied = try complete(finishes, db, now: now)
         let fenced = "SELECT \(Job.columns) FROM jobs WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?"
         for finish in finishes where !applied.contains(finish.id) {

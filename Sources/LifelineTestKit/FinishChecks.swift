@@ -25,6 +25,19 @@ enum FinishChecks {
             #expect(try await !finish(store, job, .completed(result: nil)), "a second finish is refused")
             #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started, .completed])
         },
+        .init(name: "a finish keeps the attempt's last progress, fenced like the finish; a finish without progress keeps what was written") { store, _ in
+            let job = try await running(store)
+            let stale = JobFinish(id: job.id, attempt: job.attempt, owner: "worker-b", outcome: .completed(result: nil), progress: ["done": 9])
+            #expect(try await !store.jobFinish([stale]).contains(job.id))
+            #expect(try await store.jobGet(job.id)?.progress == nil, "a fenced-out finish writes no progress")
+            let last = JobFinish(id: job.id, attempt: job.attempt, owner: "worker-a", outcome: .completed(result: nil), progress: ["done": 2, "total": 2])
+            #expect(try await store.jobFinish([last]).contains(job.id))
+            #expect(try await store.jobGet(job.id)?.progress == ["done": 2, "total": 2])
+            let other = try await running(store)
+            _ = try await store.jobRenewLeases(LeaseRenewal(owner: "worker-a", lease: .seconds(30), jobs: [.init(id: other.id, attempt: other.attempt, progress: ["done": 1])]))
+            #expect(try await finish(store, other, .failed(error: "x")))
+            #expect(try await store.jobGet(other.id)?.progress == ["done": 1])
+        },
         .init(name: "a claim and a finish of 150 jobs at once keep every job's result and events, in the claim's order") { store, _ in
             // More than one statement's worth of rows: a batch is written 64 rows at a time.
             _ = try await store.jobInsert((0..<150).map { _ in JobFixtures.job() })

@@ -9,6 +9,23 @@ struct QueryParameters {
         request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Refuses a parameter the endpoint does not read: a misspelt filter must not quietly
+    /// widen the list it was meant to narrow.
+    func only(_ names: [String]) throws(APIError) {
+        for (name, _) in request.uri.queryParameters where !names.contains(String(name)) {
+            throw .badRequest("unknown parameter '\(name)'; parameters: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// `true` or `false`; absent means false.
+    func flag(_ name: String) throws(APIError) -> Bool {
+        switch string(name) {
+        case nil, "false": return false
+        case "true": return true
+        case let text?: throw .badRequest("\(name) must be true or false, not '\(text)'")
+        }
+    }
+
     func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
         guard let text = string(name) else { return value }
         guard let number = Int(text), range.contains(number) else {

@@ -16,12 +16,21 @@ public struct WebAPI: Sendable {
     private let metrics: QueueMetrics
     /// Follows the event log for the metrics and the live streams; runs beside the server.
     let tail: EventTail
+    let recoveryPointRefusal: RecoveryPointRefusal
 
     /// Starts calling its argument soon after any process commits a change, for as long as
     /// the value it returns is kept; throws where nothing can tell.
     public typealias ChangeWatch = @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
 
-    public init(jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool, watchChanges: @escaping ChangeWatch) {
+    /// Why a failover cannot start from the recovery point it names (the server's machine
+    /// does not have it), or nil; the infrastructure knows, which the caller chose.
+    public typealias RecoveryPointRefusal = @Sendable (_ point: String, _ server: ServerInfo) async throws -> String?
+
+    public init(
+        jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool, watchChanges: @escaping ChangeWatch,
+        recoveryPointRefusal: @escaping RecoveryPointRefusal
+    ) {
+        self.recoveryPointRefusal = recoveryPointRefusal
         self.jobs = jobs
         self.servers = servers
         self.token = token
@@ -60,7 +69,7 @@ public struct WebAPI: Sendable {
         }
         router.get("api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
         Dashboard.add(to: router)
-        WebActions(jobs: jobs, servers: servers).add(to: router, token: token)
+        WebActions(jobs: jobs, servers: servers, recoveryPointRefusal: recoveryPointRefusal).add(to: router, token: token)
         return router
     }
 
@@ -78,10 +87,11 @@ public struct WebAPI: Sendable {
     /// at most 1,000) and `before=ID` (the next page: jobs older than the last one shown):
     /// newest first, like `jobs list`.
     private func jobList(_ query: QueryParameters) async throws -> Response {
+        try query.only(["state", "queue", "kind", "server", "retried", "limit", "before"])
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
-            retriedOnly: query.string("retried") == "true", beforeID: before, limit: try query.int("limit", default: 50, in: 1...1000)
+            retriedOnly: try query.flag("retried"), beforeID: before, limit: try query.int("limit", default: 50, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.jobList(filter))
     }
@@ -106,6 +116,7 @@ public struct WebAPI: Sendable {
     /// 1,000): the events after that number, oldest first; a client follows the log by passing
     /// the last number it saw.
     private func events(_ query: QueryParameters) async throws -> Response {
+        try query.only(["after", "job", "server", "limit"])
         let after = try query.int("after", default: 0, in: 0...Int.max)
         let job = try query.string("job").map { text in
             guard let id = Int64(text), id > 0 else { throw APIError.badRequest("job must be a positive whole number") }

@@ -8,6 +8,7 @@ import LifelineRecovery
 struct WebActions: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
+    let recoveryPointRefusal: WebAPI.RecoveryPointRefusal
 
     func add(to router: Router<BasicRequestContext>, token: String) {
         let actions = router.group("api").add(middleware: ActionGuard(token: token))
@@ -37,12 +38,15 @@ struct WebActions: Sendable {
         return try APIResponse.json(retried)
     }
 
-    /// Like `jobs cancel ID`: at once if waiting (200), within a second if running (202).
+    /// Like `jobs cancel ID`: at once if waiting (200), within a second if running (202); a
+    /// completed or discarded job is refused (409), a cancelled one is left as it is (200).
     private func cancel(_ id: Int64) async throws -> Response {
         switch try await jobs.jobCancel([id])[id] ?? .notFound {
         case .cancelled: return try APIResponse.json(["job": .int(id), "result": "cancelled"] as JSONValue)
         case .requested: return try APIResponse.json(["job": .int(id), "result": "requested"] as JSONValue, status: .accepted)
-        case .alreadyFinal(let state): throw APIError(status: .conflict, message: "job \(id) is already \(state.rawValue)")
+        case .alreadyFinal(.cancelled): return try APIResponse.json(["job": .int(id), "result": "already cancelled"] as JSONValue)
+        case .alreadyFinal(let state):
+            throw APIError(status: .conflict, message: "job \(id) is already \(state.rawValue): only waiting or running jobs can be cancelled")
         case .notFound: throw APIError.notFound("no job \(id)")
         }
     }
@@ -54,19 +58,41 @@ struct WebActions: Sendable {
         return try APIResponse.json(info)
     }
 
-    /// Like `server ACTION NAME`; the body may give `{"recovery_point": …, "idempotency_key": …}`.
+    /// Like `server ACTION NAME`; the body may give `{"recovery_point": …, "idempotency_key": …}`,
+    /// checked as the CLI checks its options: a misspelt field or a point the machine lacks
+    /// must not start a failover from the latest point instead.
     private func act(_ name: String?, _ actionName: String?, request: Request) async throws -> Response {
         guard let name else { throw APIError.badRequest("a server name is needed") }
         let names = ServerAction.allCases.map(\.rawValue)
         guard let action = actionName.flatMap(ServerAction.init(rawValue:)) else {
             throw APIError.badRequest("unknown action '\(actionName ?? "")'; actions: \(names.joined(separator: ", "))")
         }
+        try ServerNames.check(name)
         let body = try await Self.collect(request.body, upTo: 64 << 10)
-        let options = body.readableBytes == 0 ? JSONValue.object([:]) : try Self.parse(body)
+        let options = body.readableBytes == 0 ? [:] : try Self.parse(body)
+        let recoveryPoint = try Self.string("recovery_point", in: options)
+        if let recoveryPoint {
+            guard action == .failover || action == .testFailover else {
+                throw APIError.badRequest("recovery_point goes with failover and test-failover")
+            }
+            try ServerNames.check(recoveryPoint, what: "recovery point")
+            if let server = try await servers.serverGet(name), let refusal = try await recoveryPointRefusal(recoveryPoint, server) {
+                throw APIError.notFound(refusal)
+            }
+        }
         let result = try await servers.serverAct(
-            name, action: action, recoveryPoint: options["recovery_point"]?.stringValue, idempotencyKey: options["idempotency_key"]?.stringValue
+            name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: try Self.string("idempotency_key", in: options)
         )
         return try APIResponse.json(result, status: result.existing ? .ok : .accepted)
+    }
+
+    /// A field of an action's body: a string, or absent (or null).
+    private static func string(_ field: String, in options: [String: JSONValue]) throws(APIError) -> String? {
+        switch options[field] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        case _?: throw .badRequest("\(field) must be a string")
+        }
     }
 
     /// The request's body; one larger than `limit` is refused (413) rather than read on.
@@ -81,7 +107,9 @@ struct WebActions: Sendable {
         return collected
     }
 
-    private static func parse(_ body: ByteBuffer) throws -> JSONValue {
+    private static let fields = ["recovery_point", "idempotency_key"]
+
+    private static func parse(_ body: ByteBuffer) throws -> [String: JSONValue] {
         let expected = "the body must be a JSON object, e.g. {\"recovery_point\": \"rp-002\"}"
         let json: JSONValue
         do {
@@ -89,8 +117,11 @@ struct WebActions: Sendable {
         } catch {
             throw APIError.badRequest("\(expected): \(error)")
         }
-        guard case .object = json else { throw APIError.badRequest(expected) }
-        return json
+        guard case .object(let options) = json else { throw APIError.badRequest(expected) }
+        if let unknown = options.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw APIError.badRequest("unknown field '\(unknown)' (fields: \(fields.joined(separator: ", ")))")
+        }
+        return options
     }
 }
 

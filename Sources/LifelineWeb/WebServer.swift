@@ -1,4 +1,6 @@
+import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 
 /// Runs the API on `host:port` until cancelled; `onListening` gets the port it listens on
@@ -14,6 +16,22 @@ public enum WebServer {
             logger: logger
         )
         // Stops like a worker: SIGTERM, SIGINT or SIGHUP end it gracefully.
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint, .sighup])
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint, .sighup])
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            throw ListenError(address: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)", errno: error.errnoCode)
+        }
+    }
+}
+
+/// The address could not be listened on (taken, not this machine's, or a privileged port).
+public struct ListenError: Error, CustomStringConvertible {
+    let address: String
+    let errno: Int32
+
+    public var description: String {
+        let reason = String(cString: strerror(errno)).lowercased()
+        let hint = errno == EADDRINUSE ? "; another process listens there: choose another --port" : ""
+        return "cannot listen on \(address): \(reason)\(hint)"
     }
 }

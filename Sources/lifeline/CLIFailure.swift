@@ -4,6 +4,7 @@ import LifelinePostgres
 import LifelineQueue
 import LifelineRecovery
 import LifelineSQLite
+import LifelineWeb
 
 /// An error with its place in the CLI contract's exit codes.
 struct CLIFailure: Error, CustomStringConvertible {
@@ -44,6 +45,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case ServerStoreError.notFound: (Code.notFound.rawValue, "\(error)")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")
+        case let listen as ListenError: (Code.runtime.rawValue, listen.description)
         case let other where StoreErrorText.describe(other) != nil: (Code.runtime.rawValue, StoreErrorText.describe(other)!)
         default: argumentParserReport(error, command: command)
         }
@@ -78,12 +80,19 @@ struct CLIFailure: Error, CustomStringConvertible {
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
+            // Named in the command's help, as every command's store options are: it came
+            // before the command's name (`lifeline --db F jobs list`).
+            guard closest != match.1 else {
+                return (code, "'\(closest)' goes after the command's name, e.g. lifeline jobs list \(closest) …")
+            }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }
         if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
             oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"
         }
-        // The parser's sentences start in capitals; Lifeline's messages do not.
-        return (code, oneLine.prefix(1).lowercased() + oneLine.dropFirst() + " (see --help)")
+        // The parser's sentences start in capitals; Lifeline's messages do not. Only a usage
+        // error points to the help; anything else the parser was handed failed at run time.
+        let sentence = oneLine.prefix(1).lowercased() + oneLine.dropFirst()
+        return (code, code == ExitCode.validationFailure.rawValue ? sentence + " (see --help)" : sentence)
     }
 }

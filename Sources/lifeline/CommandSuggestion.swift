@@ -1,4 +1,5 @@
 import ArgumentParser
+import LifelineQueue
 
 /// A word where a subcommand belongs that names none: said plainly, with the closest name,
 /// instead of the parser's "unexpected arguments".
@@ -68,24 +69,7 @@ enum CommandSuggestion {
 
     /// The name within two edits of `word` (or that it begins), if one is clearly closest.
     static func closest(to word: String, among names: [String]) -> String? {
-        let scored = names.map { ($0, $0.hasPrefix(word) ? 0 : distance(word, $0)) }.filter { $0.1 <= 2 }
+        let scored = names.map { ($0, $0.hasPrefix(word) ? 0 : EditDistance.between(word, $0)) }.filter { $0.1 <= 2 }
         return scored.min { $0.1 < $1.1 }?.0
-    }
-
-    /// Levenshtein distance, counting a swap of neighbours as one edit.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
-        var rows = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
-        for i in 0...a.count { rows[i][0] = i }
-        for j in 0...b.count { rows[0][j] = j }
-        for i in 1...a.count {
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1) }
-            }
-        }
-        return rows[a.count][b.count]
     }
 }

@@ -131,16 +131,23 @@ struct JobsCancelCommand: AsyncParsableCommand {
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
         let results = try await queue.jobs.jobCancel(ids)
         let output = Output.standardOutput
+        // A job that completed or was discarded cannot be cancelled (exit 3); one cancelled
+        // already is where it was asked to be.
+        var refused: [String] = []
         for id in ids {
             switch results[id] ?? .notFound {
             case .cancelled: output.writeLine("job \(id) cancelled")
             case .requested: output.writeLine("job \(id) is running: asked to stop")
-            case .alreadyFinal(let state): output.writeLine("job \(id) is already \(state.rawValue)")
+            case .alreadyFinal(.cancelled): output.writeLine("job \(id) is already cancelled")
+            case .alreadyFinal(let state): refused.append("job \(id) is already \(state.rawValue)")
             // Pruned since it was looked up.
             case .notFound: missing.append(id)
             }
         }
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
+        if !refused.isEmpty {
+            throw CLIFailure(.conflict, refused.joined(separator: "; ") + ": only waiting or running jobs can be cancelled")
+        }
     }
 
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LifelineQueue
+import LifelineRecovery
 
 struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,7 +47,9 @@ struct QueuesListCommand: AsyncParsableCommand {
     }
 }
 
-/// The queue a settings command changes: one that exists, unless `--create` is given.
+/// The queue a settings command changes: one that exists, or a recovery stage's queue, which
+/// the lifecycle fills, unless `--create` is given. Without `--create`, nothing is created, not
+/// even the database.
 struct QueueTarget: ParsableArguments {
     @Argument(help: "The queue.")
     var name: String
@@ -58,7 +61,12 @@ struct QueueTarget: ParsableArguments {
 
     func update(_ update: QueueUpdate) async throws {
         try JobLimits.checkQueueName(name)
-        try await store.openStore().jobs.queueUpdate(name, update, create: create)
+        let create = create || Self.isStageQueue(name)
+        try await store.openStore(creating: create).jobs.queueUpdate(name, update, create: create)
+    }
+
+    static func isStageQueue(_ name: String) -> Bool {
+        Stage.allCases.contains { $0.queue == name }
     }
 }
 
@@ -164,11 +172,12 @@ struct QueuesRetainCommand: AsyncParsableCommand {
             retainCompleted: try completed.map { try InputParsing.duration($0, flag: "--completed") },
             retainFailed: try failed.map { try InputParsing.duration($0, flag: "--failed") }
         )
-        let opened = try await store.openStore()
+        if let name { try JobLimits.checkQueueName(name) }
+        let create = create || name.map(QueueTarget.isStageQueue) == true
+        let opened = try await store.openStore(creating: create)
         var names = [name].compactMap { $0 }
         if all { names = try await opened.jobs.queueList().map(\.name) }
         for name in names {
-            try JobLimits.checkQueueName(name)
             try await opened.jobs.queueUpdate(name, update, create: create)
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]

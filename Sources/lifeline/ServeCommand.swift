@@ -64,7 +64,10 @@ struct ServeCommand: AsyncParsableCommand {
         try await WebServer.run(
             api: WebAPI(
                 jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host),
-                watchChanges: { try opened.watchChanges($0) }
+                watchChanges: { try opened.watchChanges($0) },
+                recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
+                    try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
+                }
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in

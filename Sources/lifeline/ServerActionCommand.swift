@@ -125,7 +125,12 @@ struct ServerActionOptions: ParsableArguments {
         }
         guard wait, server?.state != goal else { return }
         let goalText = goal?.rawValue ?? "removal"
-        guard let server else { throw CLIFailure(.runtime, "\(action) failed: the server was removed, not \(goalText)") }
+        guard let server else {
+            // A server that failed to be created is removed with its last error: the job keeps it.
+            let lastError = (try? await opened.jobs.jobGet(result.job))??.errors.last?.error
+            let error = lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
+            throw CLIFailure(.runtime, "\(action) failed: the server was removed, not \(goalText)\(error)")
+        }
         let error = server.lifecycle.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
         throw CLIFailure(.runtime, "\(action) failed: \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)")
     }

@@ -46,6 +46,7 @@ struct ServerShowCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        try ServerNames.check(name)
         let opened = try await store.openReader()
         guard let server = try await opened.servers.serverGet(name) else {
             throw ServerStoreError.notFound(name)
@@ -112,6 +113,7 @@ struct ServerHistoryCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        try ServerNames.check(name)
         let history = try await store.openReader().servers.serverHistory(name)
         guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
         try Output.standardOutput.writeList(history, json: json, empty: "") { history in
@@ -142,6 +144,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        try ServerNames.check(name)
         let limit = try timeout.map(InputParsing.waitTimeout)
         let servers = try await store.openReader().servers
         guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }

@@ -23,6 +23,7 @@ struct ServerPointsCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
+        try ServerNames.check(name)
         guard let server = try await store.openReader().servers.serverGet(name) else {
             throw ServerStoreError.notFound(name)
         }
@@ -47,13 +48,18 @@ enum RecoveryPointCheck {
         try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
     }
 
-    /// Refuses (exit 4) a point the machine does not have, listing those it has. A machine
-    /// with none listed yet (its server is still being created) is left to the lifecycle.
+    /// Refuses (exit 4) a point the machine does not have, listing those it has.
     static func check(_ point: String, server: ServerInfo, infraRoot: URL) async throws {
-        guard let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty else { return }
-        guard points.contains(where: { $0.id == point }) else {
-            throw CLIFailure(.notFound, "machine \(server.machine) has no recovery point '\(point)'; it has: "
-                + points.map(\.id).joined(separator: ", ") + " (lifeline server points \(server.name))")
-        }
+        if let refusal = try await refusal(point, server: server, infraRoot: infraRoot) { throw CLIFailure(.notFound, refusal) }
+    }
+
+    /// Why `point` cannot be used (the machine does not have it), or nil. A machine with none
+    /// listed yet (its server is still being created) is left to the lifecycle.
+    static func refusal(_ point: String, server: ServerInfo, infraRoot: URL) async throws -> String? {
+        guard let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty,
+              !points.contains(where: { $0.id == point })
+        else { return nil }
+        return "machine \(server.machine) has no recovery point '\(point)'; it has: "
+            + points.map(\.id).joined(separator: ", ") + " (lifeline server points \(server.name))"
     }
 }

@@ -175,4 +175,67 @@ struct OperatorMistakesCLITests {
         #expect(lines.first == "lifeline: web-1: its job waits for a worker; is one running? (lifeline worker)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still") == true, "\(wait.stderr)")
     }
+
+    @Test("a completed job cannot be cancelled (exit 3); a cancelled one is left as it is (exit 0)")
+    func cancelFinished() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let done = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let cancelled = try await cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try await cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        let again = try await cli.run(["jobs", "cancel", "\(cancelled)"])
+        #expect(again.status == 0 && again.stdout == "job \(cancelled) is already cancelled\n", "\(again)")
+        let refused = try await cli.run(["jobs", "cancel", "\(done)"])
+        #expect(refused.status == 3, "\(refused)")
+        #expect(refused.stderr == "lifeline: job \(done) is already completed: only waiting or running jobs can be cancelled\n")
+        #expect(try await cli.job(done)["state"] == "completed")
+    }
+
+    @Test("a queue setting refused for an unknown queue creates nothing, not even the database; a recovery stage's queue is known")
+    func queueSettingsCreateNothing() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        for arguments in [["queues", "pause", "nightly"], ["queues", "limit", "nightly", "3"], ["queues", "retain", "nightly", "--completed", "1d"]] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 4 && result.stderr.hasPrefix("lifeline: "), "\(arguments): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: database), "\(arguments)")
+        }
+        let limit = try await cli.run(["queues", "limit", "recovery.vm", "5"])
+        #expect(limit.status == 0, "\(limit)")
+        #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "recovery.vm" }?["limit"] == 5)
+    }
+
+    @Test("a name no server can have is a usage error (64) for every server command", arguments: [
+        ["server", "show", "../x"], ["server", "history", "../x"], ["server", "points", "../x"], ["server", "wait", "../x", "--state", "standby"],
+        ["server", "failover", "../x"], ["server", "create", "../x"],
+    ])
+    func invalidServerName(arguments: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: invalid server name '../x'"), "\(result)")
+    }
+
+    @Test("a misspelt field of a job's args is named as unknown, even when the field it stands for is missing")
+    func misspeltArgsField() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let sleep = try await cli.run(["enqueue", "sleep", "--args", #"{"msx": 5}"#])
+        #expect(sleep.status == 64 && sleep.stderr.contains("unknown field 'msx' (fields: ms)"), "\(sleep)")
+        let flaky = try await cli.run(["enqueue", "flaky", "--args", #"{"fail_time": 1}"#])
+        #expect(flaky.status == 64 && flaky.stderr.contains("unknown field 'fail_time' (fields: fail_times)"), "\(flaky)")
+        let missing = try await cli.run(["enqueue", "exec", "--args", #"{"cwd": "/"}"#])
+        #expect(missing.status == 64 && missing.stderr.contains("missing field 'argv'"), "a field far from the missing one is not taken for it: \(missing)")
+    }
+
+    @Test("a store option before the command's name says where it goes")
+    func storeOptionBeforeCommand() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try await cli.run(["--db", "x.db", "jobs", "list"])
+        #expect(result.status == 64 && result.stderr == "lifeline: '--db' goes after the command's name, e.g. lifeline jobs list --db …\n", "\(result)")
+    }
 }

@@ -194,6 +194,19 @@ struct RecoveryCLITests {
         #expect(resumedFrom >= 5 << 20, "five failed runs each left at least a 1 MiB chunk behind")
         let points = try Self.checksums(cli.infra("machines/app-1/rp-003"))
         #expect(try Self.sha256(cli.infra("servers/app-1/hot/disk-0.img")) == points["disk-0.img"])
+        #expect(worker.process.stderr.contains("job discarded: its last attempt failed"), "the worker says when attempts run out")
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("a create that fails for good says why with --wait, and leaves no server")
+    func failedCreate() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "create:fail-first=20"])
+        let waited = try await cli.run(["server", "create", "fc-1", "--disk-size", "64KiB", "--wait", "--timeout", "60s"])
+        #expect(waited.status == 1, "\(waited)")
+        #expect(waited.stderr.hasPrefix("lifeline: create failed: the server was removed, not standby: ") && waited.stderr.contains("injected fault in create"), "\(waited.stderr)")
+        #expect(try await cli.server("fc-1") == nil)
         withExtendedLifetime(worker) {}
     }
 
@@ -319,6 +332,7 @@ struct CommandInfrastructureCLITests {
             echo "$request" >> "\(log)"
             echo '{"done": 1, "total": 2, "detail": "half"}'
             case "$request" in *'"stage":"start-test"'*) echo "no test VMs here" >&2; exit 3;; esac
+            echo '{"done": 2, "total": 2, "detail": "all"}'
             exit 0
             """)
         chmod(program, 0o700)
@@ -341,5 +355,7 @@ struct CommandInfrastructureCLITests {
             "create", "start-vm", "switch-workload", "finalize", "cancel-failover", "start-test", "stop-test",
         ])
         #expect(requests.allSatisfy { $0["server"] == "cmd-1" && $0["machine"] == "cmd-1" })
+        let finalize = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
+        #expect(finalize["progress"]?["done"] == 2, "the last progress line before the program's end is kept: \(finalize)")
     }
 }

@@ -96,6 +96,9 @@ struct ServeCLITests {
         ("/api/servers/nope", 404, "no server 'nope'"),
         ("/api/servers/..%2f..%2fetc", 404, "no server '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
+        ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, limit, before"),
+        ("/api/jobs?retried=maybe", 400, "retried must be true or false, not 'maybe'"),
+        ("/api/events?jobs=1", 400, "unknown parameter 'jobs'"),
         ("/nowhere", 404, "Not Found"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
@@ -143,7 +146,7 @@ struct ServeCLITests {
         #expect(cliAgain.stderr == "lifeline: \(try #require(again.body["error"]?.stringValue))\n", "the CLI's refusal, word for word")
 
         #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "cancelled"])
-        #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).status == 409)
+        #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "already cancelled"])
         #expect(try await server.post("/api/jobs/999/cancel", token: token).status == 404)
 
         #expect(try await server.post("/api/queues/default/pause", token: token).body["paused"] == true)
@@ -164,6 +167,41 @@ struct ServeCLITests {
         let large = try await server.post("/api/servers/web-1/failover", token: token, body: "{\"a\": \"" + String(repeating: "x", count: 100_000) + "\"}")
         #expect(large.status == 413 && large.body["error"] == "the body is larger than 64 KiB", "\(large)")
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
+    }
+
+    @Test("an action's body is checked as the CLI checks its options; a completed job's cancel is refused as the CLI refuses it")
+    func actionBodies() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let done = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let server = try await Server(cli, token: token)
+        let before = try await cli.json(["events", "--json"]).count
+
+        let cancel = try await server.post("/api/jobs/\(done)/cancel", token: token)
+        let cliCancel = try await cli.run(["jobs", "cancel", "\(done)"])
+        #expect(cancel.status == 409 && cliCancel.status == 3)
+        #expect(cliCancel.stderr == "lifeline: \(try #require(cancel.body["error"]?.stringValue))\n", "the CLI's refusal, word for word")
+
+        let missing = try await server.post("/api/servers/web-1/failover", token: token, body: #"{"recovery_point": "rp-009"}"#)
+        let cliMissing = try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-009"])
+        #expect(missing.status == 404 && cliMissing.status == 4, "\(missing)")
+        #expect(cliMissing.stderr == "lifeline: \(try #require(missing.body["error"]?.stringValue))\n", "the CLI's refusal, word for word")
+        for (action, body, message) in [
+            ("failover", #"{"recovery_pont": "rp-001"}"#, "unknown field 'recovery_pont' (fields: recovery_point, idempotency_key)"),
+            ("failover", #"{"recovery_point": 3}"#, "recovery_point must be a string"),
+            ("test-failover", #"{"recovery_point": "../../etc"}"#, "invalid recovery point '../../etc'"),
+            ("failback", #"{"recovery_point": "rp-001"}"#, "recovery_point goes with failover and test-failover"),
+        ] {
+            let answer = try await server.post("/api/servers/web-1/\(action)", token: token, body: body)
+            #expect(answer.status == 400 && answer.body["error"]?.stringValue?.hasPrefix(message) == true, "\(body): \(answer)")
+        }
+        #expect(try await cli.json(["events", "--json"]).count == before, "a refused action changes nothing")
+        #expect(try await cli.json(["server", "show", "web-1", "--json"]).first?["state"] == "standby")
+        let point = try await server.post("/api/servers/web-1/test-failover", token: token, body: #"{"recovery_point": "rp-001"}"#)
+        #expect(point.status == 202 && point.body["server"]?["recovery_point"] == "rp-001", "\(point)")
     }
 
     @Test("without LIFELINE_TOKEN, serve makes one up, prints it once, and it works")
@@ -298,6 +336,13 @@ struct ServeCLITests {
         let missing = try await cli.run(["serve", "--port", "0"])
         #expect(missing.status == 4)
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
+        // A port another process listens on: said in one line, without pointing to --help.
+        _ = try await cli.enqueue(["noop"])
+        let first = try await Server(cli)
+        let port = try #require(first.base.port)
+        let taken = try await cli.run(["serve", "--port", "\(port)"])
+        #expect(taken.status == 1, "\(taken)")
+        #expect(taken.stderr == "lifeline: cannot listen on 127.0.0.1:\(port): address already in use; another process listens there: choose another --port\n")
     }
 
     /// Lines of a raw HTTP response, read as they arrive (a server-sent event stream never ends).
@@ -330,7 +375,7 @@ struct ServeCLITests {
                 }
                 try #require(ContinuousClock.now < deadline, "no line within 10 s")
                 let handle = handle
-                let chunk = try await Task.detached { handle.availableData }.value
+                let chunk = await Task.detached { handle.availableData }.value
                 if chunk.isEmpty { return nil }
                 buffer += chunk
             }

@@ -70,15 +70,16 @@ struct JSONValueTests {
             }
         }
         func unknown(_ text: String) throws -> String? {
-            do {
-                _ = try JSONValue(parsing: text).decodeStrictly(Args.self)
-                return nil
-            } catch let error as UnknownField {
-                let path = error.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-                return "\(path) (\(error.known.joined(separator: ", ")))"
-            }
+            let value = try JSONValue(parsing: text)
+            guard case .failure(let error) = Result(catching: { try value.decodeStrictly(Args.self) }) else { return nil }
+            guard let field = error as? UnknownField else { throw error }
+            let path = field.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return "\(path) (\(field.known.joined(separator: ", ")))"
         }
         #expect(try unknown(#"{"name": "a"}"#) == nil)
+        // A required field missing beside one two edits from it: that one is the field, misspelt.
+        #expect(try unknown(#"{"nmae": "a"}"#) == "nmae (name)")
+        #expect(throws: DecodingError.self, "a field far from the missing one is not taken for it") { try unknown(#"{"zz": 1}"#) }
         #expect(try unknown(#"{"name": "a", "options": null, "list": []}"#) == nil)
         #expect(try unknown(#"{"name": "a", "options": {"depth": 2, "tags": {"x": "1", "y": "2"}}, "list": [{}]}"#) == nil)
         #expect(try unknown(#"{"name": "a", "zz": 1, "nmae": "b"}"#) == "nmae (fallback, list, name, options, source)")
@@ -93,8 +94,9 @@ struct JSONValueTests {
         // A value that failed and was replaced says nothing of its fields.
         #expect(try unknown(#"{"name": "a", "fallback": {"options": {"depth": "x", "tags": {}}}}"#) == nil)
         #expect(try unknown(#"{"name": "a", "fallback": {"options": {"depth": 1, "tgas": {}}}}"#) == "fallback.options.tgas (depth, tags)")
-        // A type that misses a field it needs still says so first.
-        #expect(throws: DecodingError.self) { try JSONValue(parsing: #"{"nmae": "b"}"#).decodeStrictly(Args.self) }
+        // A type that misses a field it needs still says so first, unless what stands there is
+        // that field misspelt (above).
+        #expect(throws: DecodingError.self) { try JSONValue(parsing: #"{"title": "b"}"#).decodeStrictly(Args.self) }
         // Decoded leniently, as at every run, the same document is fine.
         #expect(try JSONValue(parsing: #"{"name": "a", "nmae": "b"}"#).decode(Args.self).name == "a")
     }

@@ -36,6 +36,8 @@ final class RunningJobs: Sendable {
         var slot: Slot
         /// Why the worker stopped the attempt, if it did.
         var stopReason: StopReason?
+        /// The last progress it reported, if any.
+        var progress: JSONValue?
     }
 
     struct Entry {
@@ -193,7 +195,7 @@ final class RunningJobs: Sendable {
                 entry.stop = nil
                 entry.handlerEnded = true
             }
-            return (entry.stop, Ended(slot: Slot(id: key.id, claim: entry.claim), stopReason: entry.stopReason))
+            return (entry.stop, Ended(slot: Slot(id: key.id, claim: entry.claim), stopReason: entry.stopReason, progress: entry.progress))
         }
         return taken?.ended
     }

@@ -320,7 +320,8 @@ public final class Worker: Sendable {
             return
         }
         // The finisher frees the slot once the finish is recorded.
-        finisher.finish(JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome), slot: entry.slot) {
+        let finish = JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome, progress: entry.progress)
+        finisher.finish(finish, slot: entry.slot) {
             [self] applied in log(outcome, applied: applied, job: job)
         }
     }
@@ -334,6 +335,9 @@ public final class Worker: Sendable {
         }
         switch outcome {
         case .completed: logger.debug("job completed")
+        // Its last attempt: the store discards it.
+        case .failed(let error) where job.attempt >= job.maxAttempts:
+            logger.error("job discarded: its last attempt failed", metadata: ["error": "\(error)", "attempts": "\(job.maxAttempts)"])
         case .failed(let error): logger.warning("attempt failed", metadata: ["error": "\(error)"])
         case .discarded(let error): logger.error("job discarded", metadata: ["error": "\(error)"])
         case .snoozed(let delay): logger.info("job snoozed", metadata: ["delay": "\(delay)"])
