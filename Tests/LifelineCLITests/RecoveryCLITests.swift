@@ -210,6 +210,19 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("a second server of a machine with another disk layout fails to be created, saying the machine's")
+    func machineLayout() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli)
+        #expect(try await cli.run(["server", "create", "sa", "--machine", "m1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        let other = try await cli.run(["server", "create", "sb", "--machine", "m1", "--disks", "2", "--disk-size", "128KiB", "--wait"])
+        #expect(other.status == 1, "\(other)")
+        #expect(other.stderr.contains("machine m1's recovery points have 1 × 64KiB, not 2 × 128KiB: create its servers with --disks 1 --disk-size 64KiB"), "\(other.stderr)")
+        #expect(try await cli.run(["server", "create", "sc", "--machine", "m1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        withExtendedLifetime(worker) {}
+    }
+
     @Test("a test failover whose VM fails to start is cleaned up and the server returns to standby")
     func failedTestStart() async throws {
         let cli = try CLIRunner()

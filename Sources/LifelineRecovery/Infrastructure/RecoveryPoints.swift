@@ -20,7 +20,10 @@ struct RecoveryPoints {
 
     private func generate(machine: String, disks: Int, size: Int64, cancellation: CancellationFlag) throws -> [String] {
         let existing = layout.recoveryPoints(machine)
-        if !existing.isEmpty { return existing }
+        if let latest = existing.last {
+            try check(layout.recoveryPoint(machine, latest), of: machine, disks: disks, size: size)
+            return existing
+        }
         for number in 1...Self.count {
             let name = String(format: "rp-%03d", number)
             let staging = layout.machine(machine).appendingPathComponent(name + ".tmp")
@@ -44,6 +47,26 @@ struct RecoveryPoints {
             }
         }
         return layout.recoveryPoints(machine)
+    }
+
+    /// A machine has one layout: a server of another disk count or size could never start
+    /// from its points, so its creation fails for good, saying the layout the machine has.
+    private func check(_ point: URL, of machine: String, disks: Int, size: Int64) throws {
+        var sizes: [Int64] = []
+        while let disk = try? FileSystem.size(point.appendingPathComponent(SimulatedLayout.disk(sizes.count))) { sizes.append(disk) }
+        guard sizes.count != disks || sizes.contains(where: { $0 != size }) else { return }
+        guard let first = sizes.first else {
+            throw PermanentStageFailure("machine \(machine)'s recovery points have no disks")
+        }
+        throw PermanentStageFailure(
+            "machine \(machine)'s recovery points have \(sizes.count) × \(Self.sizeText(first)), not \(disks) × \(Self.sizeText(size)): "
+                + "create its servers with --disks \(sizes.count) --disk-size \(Self.sizeText(first))"
+        )
+    }
+
+    /// A size as `--disk-size` takes it.
+    private static func sizeText(_ bytes: Int64) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20)MiB" : bytes % (1 << 10) == 0 ? "\(bytes >> 10)KiB" : "\(bytes)B"
     }
 
     /// Writes `size` bytes from a SplitMix64 stream seeded by `seed`; returns their SHA-256.
