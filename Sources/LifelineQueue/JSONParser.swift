@@ -1,5 +1,6 @@
 /// Parses JSON text (RFC 8259) into a ``JSONValue``, saying where a document goes wrong by
-/// line and column. Integers that fit 64 bits stay integers; other numbers are doubles.
+/// line and column. Integers are 64-bit (a larger one is refused: it would not read back
+/// exactly); other numbers are doubles.
 struct JSONParser {
     /// Deeper documents are refused rather than risking the stack.
     static let maximumDepth = 512
@@ -181,7 +182,14 @@ struct JSONParser {
             guard digits() > 0 else { throw error("a number needs digits in its exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if integral, let value = Int64(text) { return .int(value) }
+        if integral {
+            // As a double it would read back as another number: refused, not rounded.
+            guard let value = Int64(text) else {
+                index = start
+                throw error("the integer \(text) does not fit in 64 bits; pass it as a string")
+            }
+            return .int(value)
+        }
         guard let value = Double(text), value.isFinite else {
             index = start
             throw error("the number \(text) is too large")

@@ -33,6 +33,16 @@ struct JSONValueTests {
         #expect(throws: JSONValueError.self) { try JSONValue(parsing: Data([0x22, 0xFF, 0x22])) }
     }
 
+    @Test("integers are 64-bit: the largest and smallest read back exactly, a larger one is refused rather than rounded")
+    func integerRange() throws {
+        #expect(try JSONValue(parsing: "[9223372036854775807, -9223372036854775808, 1e30]") == [.int(.max), .int(.min), .double(1e30)])
+        for text in ["9223372036854775808", "-9223372036854775809", #"{"n": 99999999999999999999}"#] {
+            #expect(throws: JSONValueError.self, "\(text)") { try JSONValue(parsing: text) }
+        }
+        let error = try #require(throws: JSONValueError.self) { try JSONValue(parsing: #"{"n": 9223372036854775808}"#) }
+        #expect(error.description == "invalid JSON at line 1, column 7: the integer 9223372036854775808 does not fit in 64 bits; pass it as a string")
+    }
+
     @Test("a field named twice in one object is refused where the second one starts, however it is written; one name in different objects is not")
     func duplicateFields() throws {
         #expect(throws: JSONValueError.syntax(line: 1, column: 10, message: "field 'a' appears twice in one object")) {
