@@ -24,7 +24,7 @@ extension PostgresJobStore {
         ])
         try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
         let claimed = try ClaimFill.fill(
-            request.limit, from: queues(answers[2], names: request.queues), room: { try room(in: $0.name, transaction) },
+            request.limit, from: queues(answers[2], names: request.queues), weights: request.weights, room: { try room(in: $0.name, transaction) },
             claim: { queue, count in try claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
         )
         // A worker with free slots left waits; tell it until when at most.

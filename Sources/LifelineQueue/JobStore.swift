@@ -71,6 +71,8 @@ public struct ClaimRequest: Sendable, Hashable {
     public var owner: String
     /// The queues to take jobs from, in order; empty means every queue.
     public var queues: [String]
+    /// Weights of the queues by name, if any were given (see ``ClaimFill``).
+    public var weights: [String: Int]
     public var limit: Int
     public var lease: Duration
     /// Attempts to record before claiming, each fenced as in ``JobStore/jobFinish(_:)``.
@@ -81,9 +83,13 @@ public struct ClaimRequest: Sendable, Hashable {
     /// up each attempt once its handler has ended. Another worker's claim takes them back as usual.
     public var running: Set<Int64>
 
-    public init(owner: String, queues: [String], limit: Int, lease: Duration, finishes: [JobFinish] = [], running: Set<Int64> = []) {
+    public init(
+        owner: String, queues: [String], weights: [String: Int] = [:], limit: Int, lease: Duration, finishes: [JobFinish] = [],
+        running: Set<Int64> = []
+    ) {
         self.owner = owner
         self.queues = queues
+        self.weights = weights
         self.limit = limit
         self.lease = lease
         self.finishes = finishes

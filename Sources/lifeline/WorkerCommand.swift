@@ -23,11 +23,15 @@ struct WorkerCommand: AsyncParsableCommand {
             Examples:
               lifeline worker --concurrency 16
               lifeline worker --queues recovery.finalize,nightly --processes 2
+              lifeline worker --queues reports:3,nightly:1   # reports looked at first 3 times as often
               lifeline worker --drain          # exit once nothing is left to do
             """
     )
 
-    @Option(help: ArgumentHelp("Comma-separated queues to serve, in order (default: every queue).", valueName: "A,B"))
+    @Option(help: ArgumentHelp(
+        "Comma-separated queues to serve, in order (default: every queue); NAME:WEIGHT weights them instead, e.g. a:3,b:1 looks at a first three times as often as b.",
+        valueName: "A,B"
+    ))
     var queues: String?
 
     @Option(help: "Jobs run at once in each process.")
@@ -57,8 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let leaseDuration = try InputParsing.duration(lease, flag: "--lease")
         let graceDuration = try InputParsing.duration(grace, flag: "--grace")
         guard leaseDuration >= .milliseconds(100) else { throw CLIFailure(.invalidInput, "--lease must be at least 100ms") }
-        let queueNames: [String] = queues.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
-        for name in queueNames { try JobLimits.checkQueueName(name) }
+        let (queueNames, weights) = try Self.queueList(queues)
         try WorkerLogging.bootstrap()
         let logger = Logger(label: "lifeline.worker")
         // Made before the pool's processes start, each of which makes its own: a bad setting is
@@ -76,7 +79,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         // A pool's writer claims and records for all its processes' slots.
         let configuration = WorkerConfiguration(
-            queues: queueNames, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
+            queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
         )
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
@@ -134,6 +137,27 @@ struct WorkerCommand: AsyncParsableCommand {
             Output.standardError.writeLine("lifeline: the database \(path) \(what) under this worker; exiting")
             Foundation.exit(1)
         }
+    }
+
+    /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).
+    static func queueList(_ text: String?) throws -> (names: [String], weights: [String: Int]) {
+        guard let text else { return ([], [:]) }
+        var names: [String] = []
+        var weights: [String: Int] = [:]
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            try JobLimits.checkQueueName(name)
+            guard !names.contains(name) else { throw CLIFailure(.invalidInput, "queue '\(name)' is named twice in --queues") }
+            names.append(name)
+            guard parts.count == 2 else { continue }
+            guard let weight = Int(parts[1]), (1...1000).contains(weight) else {
+                throw CLIFailure(.invalidInput, "invalid weight '\(parts[1])' for queue '\(name)': a whole number from 1 to 1000")
+            }
+            weights[name] = weight
+        }
+        if !weights.isEmpty { for name in names where weights[name] == nil { weights[name] = 1 } }
+        return (names, weights)
     }
 
     /// The command line of one of a pool's runner processes (after its program, /proc/self/exe,

@@ -224,4 +224,28 @@ struct WorkerCLITests {
         kill(worker.processIdentifier, SIGTERM)
         #expect(try await worker.waitForExit() == 0)
     }
+
+    @Test("--queues NAME:WEIGHT shares the claims by weight while both queues have work; a bad weight is a usage error")
+    func weightedQueues() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        for (queues, message) in [
+            ("a:x", "invalid weight 'x' for queue 'a': a whole number from 1 to 1000"), ("a:0,b", "invalid weight '0' for queue 'a'"),
+            ("a,a:2", "queue 'a' is named twice in --queues"), ("a:2:3", "invalid weight '2:3' for queue 'a'"),
+        ] {
+            let result = try await cli.run(["worker", "--queues", queues, "--drain"])
+            #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: \(message)"), "\(queues): \(result)")
+        }
+        let lines = Array(repeating: #"{"queue": "a"}"#, count: 200) + Array(repeating: #"{"queue": "b"}"#, count: 200)
+        let batch = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        // One slot: every claim takes one job, from the queue its order puts first.
+        #expect(try await cli.run(["worker", "--queues", "a:3,b:1", "--concurrency", "1", "--drain"]).status == 0)
+        let started = try await cli.json(["events", "--type", "started", "--json"]).compactMap { $0["job"]?.intValue }
+        #expect(started.count == 400)
+        // Jobs 1 to 200 are queue a's. Of the first 100 started, a's share is 3/4: 75 ± 4.3 (one
+        // standard deviation); the bounds are over four of them away.
+        let fromA = started.prefix(100).filter { $0 <= 200 }.count
+        #expect((56...94).contains(fromA), "\(fromA) of the first 100 from a")
+    }
 }

@@ -203,7 +203,7 @@ public final class Worker: Sendable {
         guard limit > 0 || !finished.isEmpty else { return nil }
         ticket.make(finished: finished, limit: limit)
         return ClaimRequest(
-            owner: configuration.owner, queues: configuration.queues, limit: limit, lease: configuration.lease,
+            owner: configuration.owner, queues: configuration.queues, weights: configuration.weights, limit: limit, lease: configuration.lease,
             finishes: finished.map(\.finish), running: running.handlersPastLease()
         )
     }

@@ -3,6 +3,8 @@ import Foundation
 public struct WorkerConfiguration: Sendable {
     /// The queues to serve, in order; empty serves every queue.
     public var queues: [String]
+    /// Weights of the queues by name; empty takes them in order (see ``ClaimFill``).
+    public var weights: [String: Int]
     /// Jobs run at once in this process.
     public var concurrency: Int
     public var lease: Duration
@@ -21,11 +23,12 @@ public struct WorkerConfiguration: Sendable {
     public var pruneInterval: Duration?
 
     public init(
-        queues: [String] = [], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
+        queues: [String] = [], weights: [String: Int] = [:], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
         drain: Bool = false, owner: String = WorkerConfiguration.defaultOwner(), idleRecheck: Duration = .seconds(30),
         cancellationGrace: Duration = .seconds(5), pruneInterval: Duration? = .seconds(600)
     ) {
         self.queues = queues
+        self.weights = weights
         self.concurrency = concurrency
         self.lease = lease
         self.grace = grace

@@ -1,0 +1,39 @@
+import Foundation
+import LifelineQueue
+import Testing
+
+@Suite("How a claim shares its slots among queues")
+struct ClaimFillTests {
+    static let queues = ["a", "b", "c"].map { ClaimFill.Queue(name: $0, limit: nil, paused: false) }
+
+    @Test("weighted queues come first in proportion to their weights; every queue is in every order once")
+    func weightedOrder() {
+        var random = SystemRandomNumberGenerator()
+        var first: [String: Int] = [:]
+        let rounds = 20_000
+        for _ in 0..<rounds {
+            let order = ClaimFill.order(Self.queues, weights: ["a": 6, "b": 3, "c": 1], using: &random).map(\.name)
+            #expect(order.sorted() == ["a", "b", "c"])
+            first[order[0], default: 0] += 1
+        }
+        // Shares of 0.6, 0.3 and 0.1: 20,000 rounds put each within a few hundredths.
+        for (name, share) in [("a", 0.6), ("b", 0.3), ("c", 0.1)] {
+            #expect(abs(Double(first[name] ?? 0) / Double(rounds) - share) < 0.03, "\(name): \(first)")
+        }
+    }
+
+    @Test("without weights, queues are taken in order; with them, what one queue leaves goes to the others")
+    func fillsInOrder() throws {
+        func fill(_ slots: Int, weights: [String: Int], waiting: [String: Int]) throws -> [String] {
+            try ClaimFill.fill(slots, from: Self.queues, weights: weights, room: { _ in 0 }) { queue, count in
+                (0..<min(count, waiting[queue] ?? 0)).map { id in
+                    Job(id: Int64(id), queue: queue, kind: "noop", args: [:], state: .running, priority: 5, attempt: 1, maxAttempts: 20,
+                        timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 0), createdAt: Date(ms: 0))
+                }
+            }.map(\.queue)
+        }
+        #expect(try fill(5, weights: [:], waiting: ["a": 2, "b": 9, "c": 9]) == ["a", "a", "b", "b", "b"])
+        let weighted = try fill(5, weights: ["a": 1, "b": 1, "c": 1000], waiting: ["a": 9, "b": 9, "c": 1])
+        #expect(weighted.count == 5 && weighted.filter { $0 == "c" }.count == 1)
+    }
+}
