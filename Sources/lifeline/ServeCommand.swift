@@ -54,7 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
         let host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         guard Self.isLoopback(host) || Environment.value("LIFELINE_TOKEN") != nil else {
             throw CLIFailure(
-                .invalidInput, "--host \(host) can be reached from other machines: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
+                .invalidInput,
+                "--host \(host) is not a loopback address (127.0.0.1, ::1, localhost), so other machines may reach it: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
             )
         }
         let opened = try await store.openStore(creating: false, concurrentReads: true)
