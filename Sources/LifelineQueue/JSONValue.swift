@@ -180,6 +180,7 @@ extension JSONValue {
 
     /// Decodes like ``decode(_:)``, and throws ``UnknownField`` for a field of an object that
     /// the type never asked about.
+    ///
     /// A missing field beside an unknown one within two edits of its name is that field
     /// misspelt (`{"msx": 5}` for `ms`), and is reported as the unknown field.
     public func decodeStrictly<T: Decodable>(_ type: T.Type) throws -> T {

@@ -25,8 +25,11 @@ public enum ClaimFill {
         _ slots: Int, from queues: [Queue], weights: [String: Int] = [:], room: (Queue) throws -> Int,
         claim: (String, Int) throws -> [Job]
     ) throws -> [Job] {
-        var random = SystemRandomNumberGenerator()
-        let queues = weights.isEmpty ? queues : order(queues, weights: weights, using: &random)
+        var queues = queues
+        if !weights.isEmpty {
+            var random = SystemRandomNumberGenerator()
+            queues = order(queues, weights: weights, using: &random)
+        }
         var claimed: [Job] = []
         for queue in queues where claimed.count < slots && !queue.paused {
             var count = slots - claimed.count
@@ -40,11 +43,11 @@ public enum ClaimFill {
     /// The queues in a random order where each comes next in proportion to its weight among
     /// those left.
     public static func order(_ queues: [Queue], weights: [String: Int], using random: inout some RandomNumberGenerator) -> [Queue] {
+        let weight = { (queue: Queue) in max(weights[queue.name] ?? 1, 1) }
         var left = queues
         var ordered: [Queue] = []
         ordered.reserveCapacity(queues.count)
         while !left.isEmpty {
-            let weight = { (queue: Queue) in max(weights[queue.name] ?? 1, 1) }
             var pick = Int.random(in: 0..<left.reduce(0) { $0 + weight($1) }, using: &random)
             let index = left.firstIndex { queue in
                 pick -= weight(queue)
