@@ -46,6 +46,7 @@ public struct WebAPI: Sendable {
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(APIErrors())
         if loopback { router.middlewares.add(HostCheck()) }
+        router.middlewares.add(QueryCheck())
         router.get("healthz") { _, _ in try await health() }
         router.get("metrics") { _, _ in
             let text = try await metrics.scrape(jobs: jobs, servers: servers)

@@ -99,6 +99,8 @@ struct ServeCLITests {
         ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, limit, before"),
         ("/api/jobs?retried=maybe", 400, "retried must be true or false, not 'maybe'"),
         ("/api/events?jobs=1", 400, "unknown parameter 'jobs'"),
+        ("/api/stats?x=1", 400, "/api/stats takes no query parameters (got 'x')"),
+        ("/api/events/stream?from=3", 400, "unknown parameter 'from'; parameters: after"),
         ("/nowhere", 404, "Not Found"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
@@ -198,6 +200,8 @@ struct ServeCLITests {
             let answer = try await server.post("/api/servers/web-1/\(action)", token: token, body: body)
             #expect(answer.status == 400 && answer.body["error"]?.stringValue?.hasPrefix(message) == true, "\(body): \(answer)")
         }
+        let query = try await server.post("/api/servers/web-1/failover?recovery_point=rp-001", token: token)
+        #expect(query.status == 400 && query.body["error"]?.stringValue?.hasSuffix("an action's options go in its JSON body") == true, "\(query)")
         #expect(try await cli.json(["events", "--json"]).count == before, "a refused action changes nothing")
         #expect(try await cli.json(["server", "show", "web-1", "--json"]).first?["state"] == "standby")
         let point = try await server.post("/api/servers/web-1/test-failover", token: token, body: #"{"recovery_point": "rp-001"}"#)
