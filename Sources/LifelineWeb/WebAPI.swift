@@ -104,11 +104,14 @@ public struct WebAPI: Sendable {
     }
 
     private func server(_ name: String?) async throws -> Response {
+        // A name no server can have is bad input, as the CLI says (64), not a missing server.
+        if let name { try ServerNames.check(name) }
         guard let name, let server = try await servers.serverGet(name) else { throw APIError.notFound("no server '\(name ?? "")'") }
         return try APIResponse.json(server)
     }
 
     private func history(_ name: String?) async throws -> Response {
+        if let name { try ServerNames.check(name) }
         guard let name, try await servers.serverGet(name) != nil else { throw APIError.notFound("no server '\(name ?? "")'") }
         return try APIResponse.json(try await servers.serverHistory(name))
     }

@@ -48,6 +48,7 @@ struct EventsCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (after ?? 0) >= 0 else { throw ValidationError("--after must not be negative") }
+        if let job { try JobIDs.check([job]) }
         // Each names where the list starts; given together, one would be dropped without a word.
         if all && (after != nil || since != nil) { throw ValidationError("--all starts from the first event: leave out --after and --since") }
     }

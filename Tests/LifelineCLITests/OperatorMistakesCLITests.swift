@@ -58,6 +58,7 @@ struct OperatorMistakesCLITests {
 
     @Test("an id no job can have, and a --db that is neither a file nor a PostgreSQL URL, are usage errors", arguments: [
         (["jobs", "show", "--", "-1"], "a job id is a positive whole number, not -1"),
+        (["events", "--job", "0"], "a job id is a positive whole number, not 0"),
         (["jobs", "cancel", "0"], "a job id is a positive whole number, not 0"),
         (["jobs", "list", "--db", "mysql://lifeline@127.0.0.1/x"], "--db: 'mysql://' is not supported; give a file path or a postgres:// URL"),
         (["jobs", "list", "--db", "postgres://lifeline@127.0.0.1:99999/x"], "port 99999 is not 1 to 65535"),
