@@ -1,25 +1,26 @@
 import Hummingbird
 
-/// Refuses query parameters on the API routes that take none (and on the event stream, any
-/// but `after`): a parameter the route would ignore, such as `?recovery_point=` on an action,
-/// must not let it go ahead as if it had not been given. The job and event lists check theirs.
+/// Refuses a query parameter an API route does not take: one it would ignore, such as
+/// `?recovery_point=` on an action or a misspelt filter on a list, must not let the request go
+/// ahead as if it had not been given. Each route reads the values of those it takes.
 struct QueryCheck<Context: RequestContext>: RouterMiddleware {
-    /// The lists, which check their own parameters, and the routes that take some.
-    static var checkingTheirOwn: Set<String> { ["/api/jobs", "/api/events"] }
-    static var taking: [String: [String]] { ["/api/events/stream": ["after"]] }
+    /// The routes that take parameters, and which; every other `/api/` route takes none.
+    static var taking: [String: [String]] {
+        [
+            "/api/jobs": ["state", "queue", "kind", "server", "retried", "limit", "before"],
+            "/api/events": ["after", "job", "server", "limit"],
+            "/api/events/stream": ["after"],
+        ]
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        guard path.hasPrefix("/api/"), !Self.checkingTheirOwn.contains(path), let name = request.uri.queryParameters.first?.key else {
-            return try await next(request, context)
+        guard path.hasPrefix("/api/"), let first = request.uri.queryParameters.first?.key else { return try await next(request, context) }
+        guard let names = Self.taking[path] else {
+            throw APIError.badRequest("\(path) takes no query parameters (got '\(first)'); an action's options go in its JSON body")
         }
-        switch Self.taking[path] {
-        case let names?:
-            if let unknown = request.uri.queryParameters.first(where: { !names.contains(String($0.key)) })?.key {
-                throw APIError.badRequest("unknown parameter '\(unknown)'; parameters: \(names.joined(separator: ", "))")
-            }
-        case nil:
-            throw APIError.badRequest("\(path) takes no query parameters (got '\(name)'); an action's options go in its JSON body")
+        if let unknown = request.uri.queryParameters.first(where: { !names.contains(String($0.key)) })?.key {
+            throw APIError.badRequest("unknown parameter '\(unknown)'; parameters: \(names.joined(separator: ", "))")
         }
         return try await next(request, context)
     }

@@ -9,14 +9,6 @@ struct QueryParameters {
         request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// Refuses a parameter the endpoint does not read: a misspelt filter must not quietly
-    /// widen the list it was meant to narrow.
-    func only(_ names: [String]) throws(APIError) {
-        for (name, _) in request.uri.queryParameters where !names.contains(String(name)) {
-            throw .badRequest("unknown parameter '\(name)'; parameters: \(names.joined(separator: ", "))")
-        }
-    }
-
     /// `true` or `false`; absent means false.
     func flag(_ name: String) throws(APIError) -> Bool {
         switch string(name) {

@@ -88,7 +88,6 @@ public struct WebAPI: Sendable {
     /// at most 1,000) and `before=ID` (the next page: jobs older than the last one shown):
     /// newest first, like `jobs list`.
     private func jobList(_ query: QueryParameters) async throws -> Response {
-        try query.only(["state", "queue", "kind", "server", "retried", "limit", "before"])
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
@@ -120,7 +119,6 @@ public struct WebAPI: Sendable {
     /// 1,000): the events after that number, oldest first; a client follows the log by passing
     /// the last number it saw.
     private func events(_ query: QueryParameters) async throws -> Response {
-        try query.only(["after", "job", "server", "limit"])
         let after = try query.int("after", default: 0, in: 0...Int.max)
         let job = try query.string("job").map { text in
             guard let id = Int64(text), id > 0 else { throw APIError.badRequest("job must be a positive whole number") }
