@@ -3,8 +3,9 @@ import LifelineQueue
 import LifelineRecovery
 import PostgresNIO
 
-/// Reading and writing rows as they are, ids included, for `lifeline store copy`.
-extension PostgresJobStore: CopyableStore {
+/// Reading and writing rows as they are, ids included, for `lifeline store copy` (which
+/// writes through a ``PostgresCopyTarget``).
+extension PostgresJobStore: CopySource {
     public func copyCounts() async throws -> CopyCounts {
         try await read { connection in
             let (jobs, events, servers, transitions, queues) = try connection.query("""
@@ -54,20 +55,7 @@ extension PostgresJobStore: CopyableStore {
         try await eventList(EventFilter(afterSeq: after, limit: limit))
     }
 
-    public func copyInsert(_ batch: CopyBatch) async throws {
-        try await session.run { connection in
-            try connection.query("BEGIN")
-            do {
-                try Self.insert(batch, connection)
-                try connection.query("COMMIT")
-            } catch {
-                _ = try? connection.query("ROLLBACK")
-                throw error
-            }
-        }
-    }
-
-    private static func insert(_ batch: CopyBatch, _ connection: BlockingConnection) throws {
+    static func insertCopied(_ batch: CopyBatch, _ connection: BlockingConnection) throws {
         for queue in batch.queues {
             try connection.query("""
                 INSERT INTO queues (name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms)
@@ -128,7 +116,7 @@ extension PostgresJobStore: CopyableStore {
     /// New rows are numbered after the copied ones, and new jobs after every job the copy
     /// names, pruned ones included: a stage attempt's fence token is its job id (see
     /// `StageFence`), and a server's next stage must carry a larger one.
-    public func copyFinish() async throws {
+    func numberAfterCopied() async throws {
         try await read { connection in
             try connection.query("""
                 SELECT setval(pg_get_serial_sequence('lifeline.jobs', 'id'),
@@ -142,6 +130,5 @@ extension PostgresJobStore: CopyableStore {
                     """)
             }
         }
-        try await analyzeJobs()
     }
 }

@@ -35,13 +35,19 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         if let port = components.port, !(1...65535).contains(port) {
             throw PostgresLocationError("'\(shown)': port \(port) is not 1 to 65535")
         }
-        self.host = host
+        // An IPv6 address keeps the URL's brackets in `host`; the resolver wants it bare.
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? 5432
         self.user = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? user
         self.database = database.removingPercentEncoding ?? database
         // An empty one is none, as libpq has it: the server's request for one is then said plainly.
         let given = [components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, environment["PGPASSWORD"]]
         password = given.lazy.compactMap { $0 }.first { !$0.isEmpty }
+    }
+
+    /// Whether both name the same database of the same server, whoever connects.
+    public func sameDatabase(as other: PostgresLocation) -> Bool {
+        (host.lowercased(), port, database) == (other.host.lowercased(), other.port, other.database)
     }
 
     public var description: String {

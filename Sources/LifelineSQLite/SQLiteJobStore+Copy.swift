@@ -3,8 +3,9 @@ import GRDB
 import LifelineQueue
 import LifelineRecovery
 
-/// Reading and writing rows as they are, ids included, for `lifeline store copy`.
-extension SQLiteJobStore: CopyableStore {
+/// Reading and writing rows as they are, ids included, for `lifeline store copy` (which
+/// writes through a ``SQLiteCopyTarget``).
+extension SQLiteJobStore: CopySource {
     public func copyCounts() async throws -> CopyCounts {
         try await writer.read { db in
             let count = { (table: String) in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }

@@ -8,7 +8,7 @@ import LifelineSQLite
 struct OpenQueue: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
-    let copy: any CopyableStore
+    let copy: any CopySource
     /// The queue's location for messages: a file path, or a URL without its password.
     let location: String
     /// The database file, for a queue on SQLite.

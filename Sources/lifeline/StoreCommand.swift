@@ -18,8 +18,10 @@ struct StoreCopyCommand: AsyncParsableCommand {
         discussion: """
             Stop every worker and command that writes to the source first: at the end the copy \
             checks the target's counts against the source's as they were at the start, and fails \
-            if they differ. The \
-            target must hold no jobs (exit 3). The source is only read.
+            if they differ. The source is only read. The target keeps all of the copy or none of \
+            it: a file target is built beside its path and moved into place at the end, and must \
+            not exist yet; a PostgreSQL target must hold no jobs, and takes the copy in one \
+            transaction. Either is refused with exit 3.
 
             Examples:
               lifeline store copy --from queue/lifeline.db --to postgres://lifeline@db1/lifeline
@@ -36,16 +38,30 @@ struct StoreCopyCommand: AsyncParsableCommand {
     @Flag(help: "Print the counts copied as JSON.")
     var json = false
 
+    func validate() throws {
+        for (flag, value) in [("--from", from), ("--to", to)] where value.isEmpty {
+            throw ValidationError("\(flag) is empty: give a database file or a postgres:// URL")
+        }
+    }
+
     func run() async throws {
         let source = CopyEnd(db: from, dbFlag: "--from")
         let target = CopyEnd(db: to, dbFlag: "--to")
         let reader = try await source.openReader()
-        let writer = try await target.openStore()
+        if let sourceURL = try source.postgresLocation(), let targetURL = try target.postgresLocation(), sourceURL.sameDatabase(as: targetURL) {
+            throw CLIFailure(.invalidInput, "--from and --to name the same queue (\(reader.location))")
+        }
+        let writer: (target: any CopyTarget, location: String)
+        do {
+            writer = try await target.openCopyTarget()
+        } catch let refusal as StoreCopyError {
+            throw CLIFailure(.conflict, refusal.description)
+        }
         let started = ContinuousClock.now
         var lastReport = started
         let counts: CopyCounts
         do {
-            counts = try await StoreCopy.run(from: reader.copy, to: writer.copy) { jobs, events in
+            counts = try await StoreCopy.run(from: reader.copy, to: writer.target) { jobs, events in
                 // Long copies say how far they are, at most once a second.
                 guard !json, ContinuousClock.now - lastReport >= .seconds(1) else { return }
                 lastReport = .now
@@ -53,6 +69,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
             }
         } catch StoreCopyError.targetNotEmpty(let existing) {
             throw CLIFailure(.conflict, "\(writer.location) already holds a queue (\(existing)); copy into an empty one")
+        } catch StoreCopyError.targetExists(let path) {
+            throw CLIFailure(.conflict, StoreCopyError.targetExists(path: path).description)
         }
         if json {
             try Output.standardOutput.writeJSON(counts)

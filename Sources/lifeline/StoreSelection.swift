@@ -80,15 +80,7 @@ extension StoreSelection {
     /// calling thread.
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
         if !creating { try requireDatabase() }
-        if named == nil {
-            try SQLiteDatabase.ensureDirectory(home)
-        } else {
-            // A typo in --db must not quietly start a new queue somewhere else.
-            let directory = (databasePath as NSString).deletingLastPathComponent
-            guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
-                throw CLIFailure(.notFound, "no directory \(directory) for \(namedBy) \(databasePath); create it first")
-            }
-        }
+        try requireDirectory()
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -97,6 +89,17 @@ extension StoreSelection {
                 : try SQLiteDatabase.openConnection(path: path, lockTimeout: lockTimeout)
             return SQLiteServerStore.jobStore(writer: writer, lockTimeout: lockTimeout)
         }
+    }
+
+    /// Starts a copy into the queue named (`store copy --to`): a new file, or an empty
+    /// PostgreSQL queue, which keeps the copy only once it has checked out.
+    func openCopyTarget() async throws -> (target: any CopyTarget, location: String) {
+        if let location = try postgresLocation() {
+            return (try await PostgresCopyTarget(store: postgresStore(location, creating: true)), location.description)
+        }
+        try requireDirectory()
+        let (path, lockTimeout) = (databasePath, try self.lockTimeout())
+        return (try opening { try SQLiteCopyTarget(path: path, lockTimeout: lockTimeout) }, path)
     }
 
     /// Opens the queue for a read command: creates nothing, writes nothing and never waits
@@ -111,13 +114,27 @@ extension StoreSelection {
     }
 
     private func openPostgres(_ location: PostgresLocation, creating: Bool) async throws -> OpenQueue {
+        .postgres(try await postgresStore(location, creating: creating), location: location)
+    }
+
+    private func postgresStore(_ location: PostgresLocation, creating: Bool) async throws -> PostgresJobStore {
         let session = PostgresSession(location: location)
         do {
             if creating { try await session.migrate() } else { try await session.checkSchema() }
         } catch PostgresStoreError.notInitialized(let shown) {
             throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db)")
         }
-        return .postgres(PostgresServerStore.jobStore(session: session), location: location)
+        return PostgresServerStore.jobStore(session: session)
+    }
+
+    /// A typo in --db must not quietly start a new queue somewhere else: a named file's
+    /// directory must exist. The home is made when missing.
+    private func requireDirectory() throws {
+        guard named != nil else { return try SQLiteDatabase.ensureDirectory(home) }
+        let directory = (databasePath as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
+            throw CLIFailure(.notFound, "no directory \(directory) for \(namedBy) \(databasePath); create it first")
+        }
     }
 
     private func requireDatabase() throws {
@@ -130,7 +147,7 @@ extension StoreSelection {
         }
     }
 
-    private func opening(_ open: () throws -> SQLiteJobStore) throws -> SQLiteJobStore {
+    private func opening<Store>(_ open: () throws -> Store) throws -> Store {
         do {
             return try open()
         } catch let error as DatabaseError {

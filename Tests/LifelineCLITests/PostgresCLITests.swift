@@ -222,6 +222,26 @@ struct PostgresCLITests {
         #expect(original?.first?[1] == 1 && original == inPostgres && original == copiedBack, "\(String(describing: original))")
     }
 
+    @Test("a copy into PostgreSQL that is killed leaves it empty, the next one makes it whole, and a copy onto its own queue is refused")
+    func killedCopy() async throws {
+        let sqlite = try CLIRunner()
+        defer { sqlite.removeAll() }
+        let jobs: Int64 = 2_500
+        let source = try await StoreCopyCLITests.filledQueue(sqlite, jobs: jobs)
+        let postgres = try await Self.runner()
+        let url = try #require(postgres.databaseURL)
+        try await StoreCopyCLITests.killMidway(sqlite, from: source, to: url)
+        #expect(try await postgres.json(["jobs", "list", "--json"]).isEmpty, "the killed copy's transaction left nothing")
+        #expect(try await postgres.json(["events", "--json"]).isEmpty)
+
+        let copy = try await sqlite.run(["store", "copy", "--from", source, "--to", url, "--json"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try JSONValue(parsing: copy.stdout)["jobs"]?.intValue == jobs)
+        #expect(try await postgres.jobCount() == Int(jobs))
+        let onto = try await sqlite.run(["store", "copy", "--from", url, "--to", url])
+        #expect(onto.status == 64 && onto.stderr.contains("--from and --to name the same queue"), "\(onto.stderr)")
+    }
+
     @Test("a queue of a newer schema is refused with one line and left untouched")
     func newerSchema() async throws {
         let cli = try await Self.runner()

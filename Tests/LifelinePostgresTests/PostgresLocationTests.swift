@@ -20,4 +20,19 @@ struct PostgresLocationTests {
             #expect(location.description == "postgres://u@h:5432/db")
         }
     }
+
+    @Test("an IPv6 address is given to the resolver without its brackets, and shown with them")
+    func ipv6() throws {
+        let location = try PostgresLocation(url: "postgres://u@[::1]:5433/db")
+        #expect(location.host == "::1" && location.port == 5433)
+        #expect(location.description == "postgres://u@[::1]:5433/db")
+    }
+
+    @Test("two URLs name the same queue when server and database match, whoever connects")
+    func sameDatabase() throws {
+        let one = try PostgresLocation(url: "postgres://a:x@DB1:5432/q")
+        #expect(one.sameDatabase(as: try PostgresLocation(url: "postgresql://b@db1/q")))
+        #expect(!one.sameDatabase(as: try PostgresLocation(url: "postgres://a@db1/other")))
+        #expect(!one.sameDatabase(as: try PostgresLocation(url: "postgres://a@db1:5433/q")))
+    }
 }

@@ -4,7 +4,7 @@ import LifelineQueue
 /// Moving a queue from one store to another (`lifeline store copy`): every job, event, server,
 /// transition and queue setting, with its id, so job and event numbers mean the same after the
 /// move. Each store reads and writes its own rows; the order and the checks are here, once.
-public protocol CopyableStore: Sendable {
+public protocol CopySource: Sendable {
     func copyCounts() async throws -> CopyCounts
     /// Queue settings, servers and transitions: the small tables, whole.
     func copySettingsAndServers() async throws -> CopyBatch
@@ -12,10 +12,21 @@ public protocol CopyableStore: Sendable {
     func copyJobs(after: Int64, limit: Int) async throws -> [Job]
     /// Up to `limit` events with numbers above `after`, in order.
     func copyEvents(after: Int64, limit: Int) async throws -> [JobEvent]
-    /// Inserts the rows as they are, ids included, in one transaction.
+}
+
+/// Where a copy goes. It keeps all of a copy or none of it: nothing written shows at the
+/// target until ``copyCommit()``, and nothing is left after ``copyAbandon()`` or a crash.
+public protocol CopyTarget: Sendable {
+    /// Counts what the target holds, the copy's rows so far included.
+    func copyCounts() async throws -> CopyCounts
+    /// Inserts the rows as they are, ids included.
     func copyInsert(_ batch: CopyBatch) async throws
     /// After the last insert: new rows are numbered after the copied ones.
     func copyFinish() async throws
+    /// Makes the copy the target's queue.
+    func copyCommit() async throws
+    /// Drops everything the copy wrote.
+    func copyAbandon() async
 }
 
 public struct CopyCounts: Sendable, Hashable, CustomStringConvertible, Encodable {
@@ -128,22 +139,40 @@ public struct TransitionRecord: Sendable {
 
 public enum StoreCopyError: Error, CustomStringConvertible {
     case targetNotEmpty(CopyCounts)
+    /// A file target that exists: a copy makes a new file.
+    case targetExists(path: String)
     case countsDiffer(expected: CopyCounts, copied: CopyCounts)
 
     public var description: String {
         switch self {
         case .targetNotEmpty(let counts): "the target already holds a queue (\(counts)); copy into an empty one"
+        case .targetExists(let path): "\(path) already exists; copy into a new file"
         case .countsDiffer(let expected, let copied):
-            "the copy holds \(copied), but the source held \(expected) when it began; was a worker or command still writing to it?"
+            "the copy holds \(copied), but the source held \(expected) when it began, so it was dropped and the target left as it was; "
+                + "stop every worker and command writing to the source, then copy again"
         }
     }
 }
 
 public enum StoreCopy {
     /// Copies everything in batches of `batch` rows and checks the target's counts against
-    /// the source's at the start. `progress` hears the jobs and events copied so far.
+    /// the source's at the start; the target keeps the copy only if they match.
+    /// `progress` hears the jobs and events copied so far.
     public static func run(
-        from source: any CopyableStore, to target: any CopyableStore, batch: Int = 2000, progress: (Int, Int) -> Void = { _, _ in }
+        from source: any CopySource, to target: any CopyTarget, batch: Int = 2000, progress: (Int, Int) -> Void = { _, _ in }
+    ) async throws -> CopyCounts {
+        do {
+            let copied = try await copy(from: source, to: target, batch: batch, progress: progress)
+            try await target.copyCommit()
+            return copied
+        } catch {
+            await target.copyAbandon()
+            throw error
+        }
+    }
+
+    private static func copy(
+        from source: any CopySource, to target: any CopyTarget, batch: Int, progress: (Int, Int) -> Void
     ) async throws -> CopyCounts {
         let existing = try await target.copyCounts()
         guard existing.jobs == 0, existing.events == 0, existing.servers == 0 else { throw StoreCopyError.targetNotEmpty(existing) }

@@ -1,0 +1,48 @@
+import LifelineRecovery
+
+/// Where `lifeline store copy` writes a queue on PostgreSQL: the whole copy is one
+/// transaction on the store's connection, so a copy that fails or is killed (its connection
+/// closes) leaves the target as it found it.
+public struct PostgresCopyTarget: CopyTarget {
+    private let store: PostgresJobStore
+
+    /// Begins the copy's transaction.
+    public init(store: PostgresJobStore) async throws {
+        self.store = store
+        try await store.read { _ = try $0.query("BEGIN") }
+    }
+
+    public func copyCounts() async throws -> CopyCounts {
+        try await store.copyCounts()
+    }
+
+    /// A session that lost its connection opens a new one for the next statement, outside
+    /// the copy's transaction; `SAVEPOINT` fails outside a transaction, so such a batch is
+    /// refused rather than committed on its own.
+    public func copyInsert(_ batch: CopyBatch) async throws {
+        try await store.read { connection in
+            try connection.query("SAVEPOINT copy_batch")
+            try PostgresJobStore.insertCopied(batch, connection)
+            try connection.query("RELEASE SAVEPOINT copy_batch")
+        }
+    }
+
+    public func copyFinish() async throws {
+        try await store.numberAfterCopied()
+    }
+
+    /// Commits, then gives the planner the copied jobs' statistics (as a large batch does).
+    /// `COMMIT` outside a transaction, or of one an error ended, only warns: the savepoint
+    /// before it makes either fail.
+    public func copyCommit() async throws {
+        try await store.read { connection in
+            try connection.query("SAVEPOINT copy_batch")
+            try connection.query("COMMIT")
+        }
+        try await store.analyzeJobs()
+    }
+
+    public func copyAbandon() async {
+        _ = try? await store.read { _ = try $0.query("ROLLBACK") }
+    }
+}
