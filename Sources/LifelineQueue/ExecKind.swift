@@ -25,7 +25,7 @@ extension BuiltinKinds {
     /// result, or in the error when it fails.
     public static let exec = JobDefinition(kind: "exec", args: ExecArgs.self) { args, _ in
         // The worker's environment, with the job's variables on top.
-        let environment = ProcessInfo.processInfo.environment.merging(args.env ?? [:]) { $1 }
+        let environment = ProgramEnvironment.inherited.merging(args.env ?? [:]) { $1 }
         let exit: ChildProcess.Exit
         do {
             exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()

@@ -65,6 +65,12 @@ extension StoreSelection {
         }
     }
 
+    /// Keeps `PGPASSWORD` from the programs this process's jobs run when it is the queue's
+    /// (see ``ProgramEnvironment``); before any job runs.
+    func withholdCredentials() throws {
+        if try postgresLocation() != nil { ProgramEnvironment.withhold("PGPASSWORD") }
+    }
+
     /// Opens the queue for writing; with `creating`, makes the home directory (0700) and
     /// database (0600), or the PostgreSQL schema, when missing. Finished stage jobs move their
     /// recovery servers in the same transaction. A SQLite file opens as one connection, or,

@@ -63,6 +63,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard leaseDuration >= .milliseconds(100) else { throw CLIFailure(.invalidInput, "--lease must be at least 100ms") }
         let (queueNames, weights) = try Self.queueList(queues)
         try WorkerLogging.bootstrap()
+        try store.withholdCredentials()
         let logger = Logger(label: "lifeline.worker")
         // Made before the pool's processes start, each of which makes its own: a bad setting is
         // one line, not one from each of them.
@@ -188,6 +189,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try WorkerLogging.bootstrap()
         let store = SelectedStore(db: Environment.value(runnerStoreVariable))
         unsetenv(runnerStoreVariable)
+        try store.withholdCredentials()
         // Opened when a job first reads it (recovery stages do, most jobs never do), not before
         // the runner serves its first attempt: opening it was 9.2 of a runner's 14.2 million
         // instructions at start (callgrind), when a pool's processes all start at once. Opened

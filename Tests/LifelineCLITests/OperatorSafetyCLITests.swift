@@ -107,6 +107,30 @@ struct OperatorSafetyCLITests {
         }
     }
 
+    /// The environment `exec ["env"]` saw, run by a worker alone and by a pool of two.
+    static func programEnvironments(_ cli: CLIRunner, extraEnvironment: [String: String] = [:]) async throws -> [String] {
+        var seen: [String] = []
+        for processes in ["1", "2"] {
+            let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["env"]}"#])
+            let drain = try await cli.run(["worker", "--drain", "--processes", processes], extraEnvironment: extraEnvironment)
+            #expect(drain.status == 0, "\(drain.stderr)")
+            seen.append(try #require(try await cli.job(id)["result"]?["stdout"]?.stringValue))
+        }
+        return seen
+    }
+
+    @Test("the programs jobs run do not inherit the queue's location; PGPASSWORD only when the queue is on PostgreSQL")
+    func programEnvironment() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        let environment = ["LIFELINE_DATABASE_URL": database, "PGPASSWORD": "kept-for-programs"]
+        for seen in try await Self.programEnvironments(cli, extraEnvironment: environment) {
+            #expect(!seen.contains("LIFELINE_DATABASE_URL") && !seen.contains("LIFELINE_RUNNER_DATABASE"), "\(seen)")
+            #expect(seen.contains("PGPASSWORD=kept-for-programs\n") && seen.contains("LIFELINE_HOME="), "\(seen)")
+        }
+    }
+
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
     func invalidUTF8() async throws {
         let cli = try CLIRunner()

@@ -242,6 +242,17 @@ struct PostgresCLITests {
         #expect(onto.status == 64 && onto.stderr.contains("--from and --to name the same queue"), "\(onto.stderr)")
     }
 
+    @Test("the programs jobs run see neither the queue's URL nor its password")
+    func programEnvironment() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let password = ProcessInfo.processInfo.environment["PGPASSWORD", default: ""]
+        for seen in try await OperatorSafetyCLITests.programEnvironments(cli) {
+            #expect(!seen.contains("LIFELINE_DATABASE_URL") && !seen.contains("PGPASSWORD"), "\(seen)")
+            #expect(password.isEmpty || !seen.contains(password))
+        }
+    }
+
     @Test("a queue of a newer schema is refused with one line and left untouched")
     func newerSchema() async throws {
         let cli = try await Self.runner()

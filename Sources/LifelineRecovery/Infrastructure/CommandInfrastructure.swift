@@ -48,7 +48,7 @@ public struct CommandInfrastructure: Infrastructure {
         guard let argv = command(for: request.stage) else { throw PermanentStageFailure("no program for \(request.stage.rawValue)") }
         let input = try JSONEncoder().encode(request)
         let process = ChildProcess(
-            argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil, input: input
+            argv: argv, environment: ProgramEnvironment.inherited, directory: nil, input: input
         ) { line in
             if let update = try? JSONDecoder().decode(StageProgress.self, from: Data(line.utf8)) { progress(update) }
         }
@@ -75,7 +75,7 @@ public struct CommandInfrastructure: Infrastructure {
         guard let argv = config.points, !argv.isEmpty else { return nil }
         let input = try JSONEncoder().encode(["machine": machine])
         let lines = Mutex<[String]>([])
-        let exit = try await ChildProcess(argv: argv, environment: ProcessInfo.processInfo.environment, directory: nil, input: input) { line in
+        let exit = try await ChildProcess(argv: argv, environment: ProgramEnvironment.inherited, directory: nil, input: input) { line in
             lines.withLock { $0.append(line) }
         }.run()
         guard exit.termination == .exited(0) else {
