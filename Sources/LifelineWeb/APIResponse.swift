@@ -37,7 +37,10 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return APIResponse.error(error.status, error.message)
+            var response = APIResponse.error(error.status, error.message)
+            // RFC 9110: a 401 names the scheme that would be let through.
+            if error.status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+            return response
         } catch let error as JobInputError {
             return APIResponse.error(.badRequest, error.message)
         } catch let error as JobStoreError {

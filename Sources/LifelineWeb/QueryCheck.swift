@@ -2,7 +2,9 @@ import Hummingbird
 
 /// Refuses a query parameter an API route does not take: one it would ignore, such as
 /// `?recovery_point=` on an action or a misspelt filter on a list, must not let the request go
-/// ahead as if it had not been given. Each route reads the values of those it takes.
+/// ahead as if it had not been given. So are one without a value (`?limit=`) and one given
+/// twice, but for `state`, which lists: neither says which value is meant. Each route reads
+/// the values of those it takes.
 struct QueryCheck<Context: RequestContext>: RouterMiddleware {
     /// The routes that take parameters, and which; every other `/api/` route takes none.
     static var taking: [String: [String]] {
@@ -19,8 +21,15 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
         guard let names = Self.taking[path] else {
             throw APIError.badRequest("\(path) takes no query parameters (got '\(first)'); an action's options go in its JSON body")
         }
-        if let unknown = request.uri.queryParameters.first(where: { !names.contains(String($0.key)) })?.key {
+        let parameters = request.uri.queryParameters
+        if let unknown = parameters.first(where: { !names.contains(String($0.key)) })?.key {
             throw APIError.badRequest("unknown parameter '\(unknown)'; parameters: \(names.joined(separator: ", "))")
+        }
+        if let empty = parameters.first(where: { $0.value.isEmpty })?.key {
+            throw APIError.badRequest("parameter '\(empty)' has no value; leave it out, or give one")
+        }
+        if let twice = names.first(where: { $0 != "state" && parameters.getAll($0).count > 1 }) {
+            throw APIError.badRequest("parameter '\(twice)' is given twice; give it once")
         }
         return try await next(request, context)
     }

@@ -5,8 +5,9 @@ import LifelineQueue
 struct QueryParameters {
     let request: Request
 
+    /// Its value; ``QueryCheck`` has refused an empty one.
     func string(_ name: String) -> String? {
-        request.uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+        request.uri.queryParameters.get(name)
     }
 
     /// `true` or `false`; absent means false.

@@ -40,11 +40,13 @@ public struct WebAPI: Sendable {
         tail = EventTail(jobs: jobs, metrics: metrics, watchChanges: watchChanges)
     }
 
-    /// The router with every route, its errors as JSON and its security headers.
+    /// The router with every route, its errors as JSON and its security headers. `HEAD` is
+    /// answered wherever `GET` is.
     public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(APIErrors())
+        router.middlewares.add(MethodCheck())
         if loopback { router.middlewares.add(HostCheck()) }
         router.middlewares.add(QueryCheck())
         router.get("healthz") { _, _ in try await health() }

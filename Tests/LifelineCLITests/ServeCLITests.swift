@@ -48,13 +48,17 @@ struct ServeCLITests {
         }
 
         func post(_ path: String, token: String?, body: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: JSONValue) {
+            let answer = try await send("POST", path, body: body, headers: headers.merging(token.map { ["Authorization": "Bearer \($0)"] } ?? [:]) { $1 })
+            return (answer.response.statusCode, try JSONValue(parsing: answer.data))
+        }
+
+        func send(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> (response: HTTPURLResponse, data: Data) {
             var request = URLRequest(url: try #require(URL(string: path, relativeTo: base)))
-            request.httpMethod = "POST"
+            request.httpMethod = method
             request.httpBody = body.map { Data($0.utf8) }
-            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
             for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
             let (data, response) = try await URLSession.shared.data(for: request)
-            return (try #require(response as? HTTPURLResponse).statusCode, try JSONValue(parsing: data))
+            return (try #require(response as? HTTPURLResponse), data)
         }
     }
 
@@ -102,6 +106,8 @@ struct ServeCLITests {
         ("/api/events?jobs=1", 400, "unknown parameter 'jobs'"),
         ("/api/stats?x=1", 400, "/api/stats takes no query parameters (got 'x')"),
         ("/api/events/stream?from=3", 400, "unknown parameter 'from'; parameters: after"),
+        ("/api/jobs?limit=", 400, "parameter 'limit' has no value"),
+        ("/api/jobs?limit=1&limit=50", 400, "parameter 'limit' is given twice"),
         ("/nowhere", 404, "Not Found"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
@@ -170,6 +176,30 @@ struct ServeCLITests {
         let large = try await server.post("/api/servers/web-1/failover", token: token, body: "{\"a\": \"" + String(repeating: "x", count: 100_000) + "\"}")
         #expect(large.status == 413 && large.body["error"] == "the body is larger than 64 KiB", "\(large)")
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
+    }
+
+    @Test("HEAD answers wherever GET does; a method the API never takes gets 405; the token's scheme is case-insensitive, and a 401 names it")
+    func methodsAndScheme() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop"])
+        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let server = try await Server(cli, token: token)
+        for path in ["/", "/api/jobs", "/api/jobs/\(id)", "/healthz"] {
+            let head = try await server.send("HEAD", path)
+            #expect(head.response.statusCode == 200 && head.data.isEmpty, "HEAD \(path)")
+            #expect(head.response.value(forHTTPHeaderField: "Content-Type") != nil, "HEAD \(path)")
+        }
+        for method in ["DELETE", "PUT", "PATCH"] {
+            let refused = try await server.send(method, "/api/jobs/\(id)", body: "{}")
+            #expect(refused.response.statusCode == 405 && refused.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD, POST", "\(method)")
+            #expect(try JSONValue(parsing: refused.data)["error"]?.stringValue?.hasPrefix("method \(method) is not taken") == true)
+        }
+        let unauthorized = try await server.send("POST", "/api/jobs/\(id)/cancel")
+        #expect(unauthorized.response.statusCode == 401 && unauthorized.response.value(forHTTPHeaderField: "WWW-Authenticate") == "Bearer")
+        let lowerCase = try await server.send("POST", "/api/jobs/\(id)/cancel", headers: ["Authorization": "bearer \(token)"])
+        #expect(lowerCase.response.statusCode == 200, "\(String(decoding: lowerCase.data, as: UTF8.self))")
+        #expect(try await cli.job(id)["state"] == "cancelled")
     }
 
     @Test("an action's body is checked as the CLI checks its options; a completed job's cancel is refused as the CLI refuses it")

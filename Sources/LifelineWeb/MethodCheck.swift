@@ -1,0 +1,17 @@
+import HTTPTypes
+import Hummingbird
+
+/// Answers a method the API never takes (PUT, DELETE, …) with 405 and the methods it does,
+/// rather than the 404 of a path that does not exist.
+struct MethodCheck<Context: RequestContext>: RouterMiddleware {
+    static var taken: [HTTPRequest.Method] { [.get, .head, .post] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard Self.taken.contains(request.method) else {
+            var response = APIResponse.error(.methodNotAllowed, "method \(request.method.rawValue) is not taken; the API reads with GET and acts with POST")
+            response.headers[.allow] = Self.taken.map(\.rawValue).joined(separator: ", ")
+            return response
+        }
+        return try await next(request, context)
+    }
+}
