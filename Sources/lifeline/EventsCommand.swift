@@ -62,6 +62,9 @@ struct EventsCommand: AsyncParsableCommand {
         // Without a change notice (inotify unavailable), the follower looks once a second.
         let watcher = follow ? try? opened.watchChanges { changes.ring() } : nil
         defer { withExtendedLifetime(watcher) {} }
+        // A follower's server may be yet to come: it hears of a name unknown so far at once.
+        if follow { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }
+        var printed = 0
         if follow && after == nil && since == nil && !all {
             var last = filter
             last.limit = Self.followBacklog
@@ -87,9 +90,13 @@ struct EventsCommand: AsyncParsableCommand {
             if unreachable { Output.standardError.writeLine("lifeline: reading events again") }
             unreachable = false
             for event in events { try print(event, to: output) }
+            printed += events.count
             filter.afterSeq = events.last?.seq ?? filter.afterSeq
             if events.count == filter.limit { continue }
-            guard follow else { return }
+            guard follow else {
+                if printed == 0 { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }
+                return
+            }
             // New events show as soon as their commit lands; a missed notice costs a second.
             await changes.wait(timeout: .seconds(1))
         }

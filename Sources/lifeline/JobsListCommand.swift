@@ -60,7 +60,9 @@ struct JobsListCommand: AsyncParsableCommand {
             // One more than shown, to say when the list is cut.
             limit: min(limit, .max - 1) + 1
         )
-        var jobs = try await store.openReader().jobs.jobList(filter)
+        let opened = try await store.openReader()
+        var jobs = try await opened.jobs.jobList(filter)
+        if jobs.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: server, in: opened) }
         if jobs.count > limit {
             jobs.removeLast()
             let shown = limit == 1 ? "job that matches" : "\(limit) jobs that match"

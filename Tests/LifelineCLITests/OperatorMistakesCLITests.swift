@@ -125,6 +125,25 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.jobCount() == 2)
     }
 
+    @Test("a list filtered by a queue or server that does not exist says so beside its empty answer, with the nearest name")
+    func filterTypo() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop", "--queue", "nightly"])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let cases: [([String], String)] = [
+            (["jobs", "list", "--queue", "nightyl"], "lifeline: no queue 'nightyl' has had a job or a setting; did you mean 'nightly'?\n"),
+            (["jobs", "list", "--queue", "weekly-reports"], "lifeline: no queue 'weekly-reports' has had a job or a setting; queues: nightly, recovery.provision\n"),
+            (["jobs", "list", "--server", "web-2"], "lifeline: no server 'web-2'; did you mean 'web-1'?\n"),
+            (["events", "--server", "db-primary"], "lifeline: no server 'db-primary'; servers: web-1\n"),
+            (["jobs", "list", "--queue", "nightly", "--state", "discarded"], ""),
+        ]
+        for (arguments, said) in cases {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 0 && result.stderr == said, "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test("a worker told to serve a queue nothing has used says so once, naming the known ones")
     func workerQueueTypo() async throws {
         let cli = try CLIRunner()

@@ -1,0 +1,26 @@
+import LifelineQueue
+import LifelineRecovery
+
+/// Said when a list filtered by a queue or server comes back empty: a name that does not exist
+/// is more likely a typo than a quiet queue, and the list alone cannot tell them apart.
+enum FilterHint {
+    static func sayUnknown(queue: String?, server: String?, in opened: OpenQueue) async throws {
+        if let queue {
+            let known = try await opened.jobs.queueList().map(\.name)
+            if !known.contains(queue) { say("no queue '\(queue)' has had a job or a setting", name: queue, known: known, kind: "queues") }
+        }
+        if let server {
+            let known = try await opened.servers.serverList().map(\.name)
+            if !known.contains(server) { say("no server '\(server)'", name: server, known: known, kind: "servers") }
+        }
+    }
+
+    private static func say(_ what: String, name: String, known: [String], kind: String) {
+        if let nearest = known.min(by: { EditDistance.between($0, name) < EditDistance.between($1, name) }),
+            EditDistance.between(nearest, name) <= 2
+        {
+            return Output.standardError.writeLine("lifeline: \(what); did you mean '\(nearest)'?")
+        }
+        Output.standardError.writeLine("lifeline: \(what); \(kind): \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+    }
+}
