@@ -80,26 +80,26 @@ extension PostgresJobStore: CopySource {
                         \(transition.at))
                 """)
         }
-        for job in batch.jobs {
-            var bindings = PostgresBindings(capacity: 25)
-            for value in try JobRecord(job).values {
-                switch value {
-                case nil: bindings.appendNull()
-                case .int(let number)?: bindings.append(number)
-                case .double(let number)?: bindings.append(number)
-                case .text(let text)?: bindings.append(text)
-                case .bool(let flag)?: bindings.append(flag)
-                }
-            }
-            let placeholders = (1...25).map { "$\($0)" }.joined(separator: ", ")
-            try connection.query(PostgresQuery(unsafeSQL: "INSERT INTO jobs (\(Job.pgColumns)) VALUES (\(placeholders))", binds: bindings))
+        // Jobs and events go as one JSON array each, a statement a batch rather than a round
+        // trip a row: a 2,500-job queue took 4.6 s to copy row by row.
+        let columns = Job.pgColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let jobs = try batch.jobs.map { job in
+            JSONValue.object(Dictionary(uniqueKeysWithValues: zip(columns, try JobRecord(job).values.map { $0?.json ?? .null })))
         }
-        for event in batch.events {
-            try connection.query("""
-                INSERT INTO events (seq, at, type, job, server, data)
-                VALUES (\(event.seq), \(event.at.ms), \(event.type.rawValue), \(event.job), \(event.server), \(event.data.canonicalText))
-                """)
+        try connection.query("""
+            INSERT INTO jobs (\(unescaped: Job.pgColumns))
+            SELECT \(unescaped: Job.pgColumns) FROM json_populate_recordset(NULL::lifeline.jobs, \(JSONValue.array(jobs).canonicalText)::json)
+            """)
+        let events = batch.events.map { event in
+            JSONValue.object([
+                "seq": .int(event.seq), "at": .int(event.at.ms), "type": .string(event.type.rawValue), "job": event.job.map { .int($0) } ?? .null,
+                "server": event.server.map { .string($0) } ?? .null, "data": .string(event.data.canonicalText),
+            ])
         }
+        try connection.query("""
+            INSERT INTO events (\(unescaped: JobEvent.pgColumns))
+            SELECT \(unescaped: JobEvent.pgColumns) FROM json_populate_recordset(NULL::lifeline.events, \(JSONValue.array(events).canonicalText)::json)
+            """)
         // Inserts are counted by the statements that make them (the schema's v3).
         let ids = batch.jobs.map(\.id)
         try connection.query("""
@@ -129,6 +129,17 @@ extension PostgresJobStore: CopySource {
                                   coalesce((SELECT max(\(unescaped: column)) FROM \(unescaped: table)), 0) + 1, false)
                     """)
             }
+        }
+    }
+}
+
+extension JobRecord.Value {
+    var json: JSONValue {
+        switch self {
+        case .int(let value): .int(value)
+        case .double(let value): .double(value)
+        case .text(let value): .string(value)
+        case .bool(let value): .bool(value)
         }
     }
 }

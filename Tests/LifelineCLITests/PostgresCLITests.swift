@@ -226,8 +226,8 @@ struct PostgresCLITests {
     func killedCopy() async throws {
         let sqlite = try CLIRunner()
         defer { sqlite.removeAll() }
-        let jobs: Int64 = 2_500
-        let source = try await StoreCopyCLITests.filledQueue(sqlite, jobs: jobs)
+        let jobs = StoreCopyCLITests.jobs
+        let source = try await StoreCopyCLITests.filledQueue(sqlite)
         let postgres = try await Self.runner()
         let url = try #require(postgres.databaseURL)
         try await StoreCopyCLITests.killMidway(sqlite, from: source, to: url)

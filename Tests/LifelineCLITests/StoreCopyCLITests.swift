@@ -7,12 +7,12 @@ import Testing
 /// ``PostgresCLITests``.
 @Suite("store copy")
 struct StoreCopyCLITests {
-    /// Enough jobs that a copy into a file, in a debug build, says how far it is (once a
-    /// second) well before it ends. PostgreSQL takes rows slower: it needs fewer.
+    /// Enough jobs that a copy, in a debug build, says how far it is (once a second) well
+    /// before it ends.
     static let jobs: Int64 = 8_000
 
-    /// Fills `cli`'s queue with `jobs` jobs and returns its file.
-    static func filledQueue(_ cli: CLIRunner, jobs: Int64 = jobs) async throws -> String {
+    /// Fills `cli`'s queue with ``jobs`` jobs and returns its file.
+    static func filledQueue(_ cli: CLIRunner) async throws -> String {
         let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: Int(jobs)))
         #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         return cli.home.appendingPathComponent("lifeline.db").path
