@@ -143,7 +143,8 @@ struct RecoveryCLITests {
         for other in ["lifeline.db", "decoy.db"] {
             #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent(other).path), "nothing opened \(other)")
         }
-        // A job's program sees the environment it would see in a single worker.
+        // A job's program sees the environment it would see in a single worker: the queue's
+        // location withheld from both.
         let seen = cli.home.appendingPathComponent("environment.txt").path
         let job = try await cli.json(
             ["enqueue", "exec", "--args", #"{"argv": ["sh", "-c", "env > \"$0\"", \#(try LifelineJSON.line(seen))]}"#, "--json", "--db", db]
@@ -153,7 +154,8 @@ struct RecoveryCLITests {
             try await cli.json(["jobs", "show", "\(id)", "--json", "--db", db])[0]["state"] == "completed"
         }
         let environment = try String(contentsOfFile: seen, encoding: .utf8)
-        #expect(!environment.contains(db) && environment.contains("LIFELINE_DATABASE_URL=\(decoy)\n"), "\(environment)")
+        #expect(!environment.contains(db) && !environment.contains("LIFELINE_DATABASE_URL"), "\(environment)")
+        #expect(environment.contains("LIFELINE_HOME=\(cli.home.path)\n"), "the rest of the worker's environment: \(environment)")
         // pool → each process's reaper → the process
         let processes = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
         #expect(processes.count == 2)
