@@ -24,7 +24,8 @@ extension PostgresJobStore {
         ])
         try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
         let claimed = try ClaimFill.fill(
-            request.limit, from: queues(answers[2], names: request.queues), weights: request.weights, room: { try room(in: $0.name, transaction) },
+            request.limit, from: queues(answers[2], names: request.queues), everyQueue: request.queues.isEmpty, weights: request.weights,
+            room: { try room(in: $0.name, transaction) }, peek: { try firstWaiting($0, transaction) },
             claim: { queue, count in try claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
         )
         // A worker with free slots left waits; tell it until when at most.
@@ -50,6 +51,18 @@ extension PostgresJobStore {
         guard !names.isEmpty else { return known }
         let byName = Dictionary(known.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         return names.map { byName[$0] ?? ClaimFill.Queue(name: $0, limit: nil, paused: false) }
+    }
+
+    /// Where each queue's first waiting jobs stand in claim order, all in one round trip.
+    private static func firstWaiting(_ queues: [(queue: String, count: Int)], _ transaction: PostgresTransaction) throws -> [[ClaimFill.Key]] {
+        try transaction.connection.pipeline(queues.map { queue, count in
+            "SELECT priority, run_at, id FROM jobs WHERE queue = \(queue) AND state = 'available' ORDER BY priority, run_at, id LIMIT \(count)"
+        }).map { rows in
+            try rows.map { row in
+                let (priority, runAt, id) = try row.decode((Int, Int64, Int64).self)
+                return ClaimFill.Key(priority: priority, runAt: runAt, id: id)
+            }
+        }
     }
 
     /// How many more jobs of a limited queue may run now. Hosts claiming from it take turns

@@ -21,8 +21,9 @@ extension SQLiteJobStore {
         try rescueExpiredLeases(db, now: now, sparing: request, hook: hook)
         try promoteDueJobs(db, now: now)
         let claimed = try ClaimFill.fill(
-            request.limit, from: QueueSettings.fetch(db, names: request.queues), weights: request.weights,
+            request.limit, from: QueueSettings.fetch(db, names: request.queues), everyQueue: request.queues.isEmpty, weights: request.weights,
             room: { queue in (queue.limit ?? 0) - (try runningCount(db, queue: queue.name)) },
+            peek: { queues in try queues.map { try firstWaiting(db, queue: $0.queue, count: $0.count) } },
             claim: { queue, count in try claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }
         )
         // A worker with free slots left waits; tell it until when at most.
@@ -57,6 +58,13 @@ extension SQLiteJobStore {
             (job.id, job.server, JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
         })
         return claimed
+    }
+
+    /// Where a queue's first waiting jobs stand in claim order, from the claim index alone.
+    private static func firstWaiting(_ db: Database, queue: String, count: Int) throws -> [ClaimFill.Key] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT priority, run_at, id FROM jobs WHERE queue = ? AND state = 'available' ORDER BY priority, run_at, id LIMIT ?
+            """), arguments: [queue, count]).map { ClaimFill.Key(priority: $0[0], runAt: $0[1], id: $0[2]) }
     }
 
     /// A limited queue's running jobs, counted at each claim from the lease index: the claim

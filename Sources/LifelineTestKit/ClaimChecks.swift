@@ -30,6 +30,20 @@ enum ClaimChecks {
             _ = try await store.jobInsert([JobFixtures.job(queue: "a"), JobFixtures.job(queue: "b")])
             #expect(try await store.jobClaim(JobFixtures.claim(queues: [])).jobs.count == 2)
         },
+        .init(name: "a claim from every queue takes the first waiting jobs across them, in priority order, within each queue's room") { store, clock in
+            let backlog = try await store.jobInsert((0..<3).map { _ in JobFixtures.job(queue: "backups", priority: 5) }).map(\.job.id)
+            clock.advance(by: .seconds(1))
+            let urgent = try await store.jobInsert([JobFixtures.job(queue: "recovery", priority: 0)])[0].job.id
+            let next = try await store.jobInsert((0..<3).map { _ in JobFixtures.job(queue: "vm", priority: 1) }).map(\.job.id)
+            try await store.queueUpdate("vm", QueueUpdate(limit: 2), create: false)
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: [], limit: 2)).jobs.map(\.id) == [urgent, next[0]])
+            // vm has room for one more: the rest go to the backlog, oldest first.
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: [], limit: 3)).jobs.map(\.id) == [next[1], backlog[0], backlog[1]])
+            // Named queues are taken in the order named.
+            let named = try await store.jobInsert([JobFixtures.job(queue: "recovery", priority: 0)])[0].job.id
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: ["backups", "recovery"], limit: 1)).jobs.map(\.id) == [backlog[2]])
+            #expect(try await store.jobClaim(JobFixtures.claim(queues: [], limit: 5)).jobs.map(\.id) == [named])
+        },
         .init(name: "a claim that leaves slots free says when work may next appear") { store, clock in
             _ = try await store.jobInsert([JobFixtures.job(runAt: clock.now.addingTimeInterval(90))])
             _ = try await store.jobInsert([JobFixtures.job(queue: "other")])

@@ -25,15 +25,22 @@ struct ClaimFillTests {
     @Test("without weights, queues are taken in order; with them, what one queue leaves goes to the others")
     func fillsInOrder() throws {
         func fill(_ slots: Int, weights: [String: Int], waiting: [String: Int]) throws -> [String] {
-            try ClaimFill.fill(slots, from: Self.queues, weights: weights, room: { _ in 0 }) { queue, count in
-                (0..<min(count, waiting[queue] ?? 0)).map { id in
-                    Job(id: Int64(id), queue: queue, kind: "noop", args: [:], state: .running, priority: 5, attempt: 1, maxAttempts: 20,
-                        timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 0), createdAt: Date(ms: 0))
-                }
+            try ClaimFill.fill(slots, from: Self.queues, everyQueue: false, weights: weights, room: { _ in 0 }, peek: { _ in [] }) { queue, count in
+                (0..<min(count, waiting[queue] ?? 0)).map { Self.job(queue, id: $0) }
             }.map(\.queue)
         }
         #expect(try fill(5, weights: [:], waiting: ["a": 2, "b": 9, "c": 9]) == ["a", "a", "b", "b", "b"])
         let weighted = try fill(5, weights: ["a": 1, "b": 1, "c": 1000], waiting: ["a": 9, "b": 9, "c": 1])
         #expect(weighted.count == 5 && weighted.filter { $0 == "c" }.count == 1)
+        // A worker serving every queue with one queue open claims from it without a look first.
+        let alone = try ClaimFill.fill(3, from: [Self.queues[0]], everyQueue: true, room: { _ in 0 }, peek: { _ in Issue.record("peeked"); return [] }) {
+            queue, count in (0..<count).map { Self.job(queue, id: $0) }
+        }
+        #expect(alone.count == 3)
+    }
+
+    static func job(_ queue: String, id: Int) -> Job {
+        Job(id: Int64(id), queue: queue, kind: "noop", args: [:], state: .running, priority: 5, attempt: 1, maxAttempts: 20,
+            timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 0), createdAt: Date(ms: 0))
     }
 }

@@ -1,8 +1,28 @@
-/// How a claim shares its free slots among queues, the same in every store: queues in the
-/// order asked, paused ones skipped, a limited one given no more than its free room. Queues
-/// with weights are looked at in a random order, each first in proportion to its weight (as
-/// Sidekiq's weighted queues are), so that over many claims each gets its share and none starves.
+/// How a claim shares its free slots among queues, the same in every store: paused queues
+/// skipped, a limited one given no more than its free room. A worker that serves every queue
+/// takes the first waiting jobs across all of them in claim order (priority, run_at, id), so
+/// a priority-0 stage is not kept behind a backlog of another queue. Queues named in order
+/// are taken in that order; queues with weights in a random order, each first in proportion
+/// to its weight (as Sidekiq's weighted queues are), so that over many claims each gets its
+/// share and none starves.
 public enum ClaimFill {
+    /// Where a waiting job stands in claim order.
+    public struct Key: Comparable, Sendable {
+        public var priority: Int
+        public var runAt: Int64
+        public var id: Int64
+
+        public init(priority: Int, runAt: Int64, id: Int64) {
+            self.priority = priority
+            self.runAt = runAt
+            self.id = id
+        }
+
+        public static func < (a: Key, b: Key) -> Bool {
+            (a.priority, a.runAt, a.id) < (b.priority, b.runAt, b.id)
+        }
+    }
+
     /// A queue as a claim sees it; a queue with no settings row is neither paused nor limited.
     public struct Queue: Sendable {
         public var name: String
@@ -17,27 +37,44 @@ public enum ClaimFill {
     }
 
     /// - Parameters:
-    ///   - room: for a limited queue, how many more of its jobs may run now.
-    ///   - claim: claims up to the count from the queue, in claim order.
+    ///   - everyQueue: the worker serves every queue (`queues` are all there are), rather than
+    ///     the ones it named, in their order.
     ///   - weights: by queue name; empty takes the queues in their order, and a queue missing
     ///     from non-empty weights weighs 1.
+    ///   - room: for a limited queue, how many more of its jobs may run now.
+    ///   - peek: for each queue and count, the keys of up to that many of its first waiting
+    ///     jobs; asked only when more than one queue could fill the slots.
+    ///   - claim: claims up to the count from the queue, in claim order.
     public static func fill(
-        _ slots: Int, from queues: [Queue], weights: [String: Int] = [:], room: (Queue) throws -> Int,
-        claim: (String, Int) throws -> [Job]
+        _ slots: Int, from queues: [Queue], everyQueue: Bool, weights: [String: Int] = [:], room: (Queue) throws -> Int,
+        peek: ([(queue: String, count: Int)]) throws -> [[Key]], claim: (String, Int) throws -> [Job]
     ) throws -> [Job] {
         var queues = queues
         if !weights.isEmpty {
             var random = SystemRandomNumberGenerator()
             queues = order(queues, weights: weights, using: &random)
         }
-        var claimed: [Job] = []
-        for queue in queues where claimed.count < slots && !queue.paused {
-            var count = slots - claimed.count
-            if queue.limit != nil { count = min(count, try room(queue)) }
-            guard count > 0 else { continue }
-            claimed += try claim(queue.name, count)
+        guard everyQueue else {
+            var claimed: [Job] = []
+            for queue in queues where claimed.count < slots && !queue.paused {
+                let count = try share(of: queue, slots - claimed.count, room: room)
+                if count > 0 { claimed += try claim(queue.name, count) }
+            }
+            return claimed
         }
-        return claimed
+        let open = try queues.filter { !$0.paused }.map { (queue: $0.name, count: try share(of: $0, slots, room: room)) }.filter { $0.count > 0 }
+        guard open.count > 1 else { return try open.first.map { try claim($0.queue, $0.count) } ?? [] }
+        // The first `slots` of the queues' first waiting jobs, counted by queue.
+        let firsts = zip(open, try peek(open)).flatMap { queue, keys in keys.prefix(queue.count).map { ($0, queue.queue) } }
+        var counts: [String: Int] = [:]
+        for (_, queue) in firsts.sorted(by: { $0.0 < $1.0 }).prefix(slots) { counts[queue, default: 0] += 1 }
+        let claimed = try open.flatMap { queue in try counts[queue.queue].map { try claim(queue.queue, $0) } ?? [] }
+        return claimed.sorted { Key(job: $0) < Key(job: $1) }
+    }
+
+    /// How many of `slots` a queue may take: all, or, when limited, no more than its room.
+    private static func share(of queue: Queue, _ slots: Int, room: (Queue) throws -> Int) throws -> Int {
+        queue.limit == nil ? slots : min(slots, try room(queue))
     }
 
     /// The queues in a random order where each comes next in proportion to its weight among
@@ -56,5 +93,11 @@ public enum ClaimFill {
             ordered.append(left.remove(at: index))
         }
         return ordered
+    }
+}
+
+extension ClaimFill.Key {
+    public init(job: Job) {
+        self.init(priority: job.priority, runAt: job.runAt.ms, id: job.id)
     }
 }
