@@ -9,11 +9,16 @@ import Glibc
 /// Where `lifeline store copy` writes a queue on SQLite: a file beside the target's path
 /// (`PATH.partial-PID`), linked into place once the copy's counts check out. A copy that
 /// fails or is killed leaves no half-made queue at the target's path for workers to open;
-/// the next copy into it removes what a killed one left.
+/// the next copy into it removes what a killed one left. A copy holds an `flock` on its
+/// partial file while it runs, which its end releases however it comes (a killed process
+/// not yet reaped still has a pid, but no longer its locks).
 public final class SQLiteCopyTarget: CopyTarget {
     public let path: String
     private let partialPath: String
     private let store: SQLiteJobStore
+    /// The descriptor holding the partial file's lock. SQLite's own locks are `fcntl` locks,
+    /// which an `flock` does not touch; this descriptor is closed only after SQLite's.
+    private let held: Int32
 
     /// Starts a copy into the new file `path`: refuses one that exists, unless it is empty.
     public init(path: String, lockTimeout: Duration) throws {
@@ -22,6 +27,8 @@ public final class SQLiteCopyTarget: CopyTarget {
         self.path = path
         partialPath = path + Self.partialMarker + String(getpid())
         store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: partialPath, lockTimeout: lockTimeout), lockTimeout: lockTimeout)
+        held = open(partialPath, O_RDONLY | O_CLOEXEC)
+        flock(held, LOCK_EX)
     }
 
     public func copyCounts() async throws -> CopyCounts {
@@ -46,7 +53,7 @@ public final class SQLiteCopyTarget: CopyTarget {
         guard busy == 0 else { throw DatabaseOpenError.cannotCreate(path: path, reason: "the copy's WAL file could not be emptied") }
         try store.writer.close()
         // A WAL file beside a target that is missing or empty belongs to no queue; left there,
-        // the copy's first open would take its frames for its own.
+        // the next open of the target would take its frames for the copy's own.
         if Self.fileSize(path) ?? 0 == 0 {
             for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
         }
@@ -55,6 +62,7 @@ public final class SQLiteCopyTarget: CopyTarget {
             throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
         }
         Self.remove(partialPath)
+        close(held)
         let directory = (path as NSString).deletingLastPathComponent
         let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
@@ -65,6 +73,7 @@ public final class SQLiteCopyTarget: CopyTarget {
 
     public func copyAbandon() async {
         try? store.writer.close()
+        close(held)
         Self.remove(partialPath)
     }
 
@@ -80,14 +89,17 @@ public final class SQLiteCopyTarget: CopyTarget {
         for suffix in ["", "-wal", "-shm", "-writer"] { unlink(databasePath + suffix) }
     }
 
-    /// Removes the partial files of copies into `path` whose process is gone.
+    /// Removes the partial files of copies into `path` that no running copy holds.
     private static func removeAbandoned(beside path: String) {
         let directory = (path as NSString).deletingLastPathComponent
         let prefix = (path as NSString).lastPathComponent + partialMarker
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
-        for name in names where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count).prefix(while: \.isNumber)), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            unlink((directory as NSString).appendingPathComponent(name))
+        for name in names where name.hasPrefix(prefix) && !["-wal", "-shm", "-writer"].contains(where: name.hasSuffix) {
+            let partial = (directory as NSString).appendingPathComponent(name)
+            let fd = open(partial, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { remove(partial) }
+            close(fd)
         }
     }
 }

@@ -58,15 +58,25 @@ struct StoreCopyCommand: AsyncParsableCommand {
             throw CLIFailure(.conflict, refusal.description)
         }
         let started = ContinuousClock.now
-        var lastReport = started
-        let counts: CopyCounts
-        do {
-            counts = try await StoreCopy.run(from: reader.copy, to: writer.target) { jobs, events in
+        let (rows, quiet) = (reader.copy, json)
+        let copy = Task {
+            var lastReport = started
+            return try await StoreCopy.run(from: rows, to: writer.target) { jobs, events in
                 // Long copies say how far they are, at most once a second.
-                guard !json, ContinuousClock.now - lastReport >= .seconds(1) else { return }
+                guard !quiet, ContinuousClock.now - lastReport >= .seconds(1) else { return }
                 lastReport = .now
                 Output.standardError.writeLine("copied \(jobs) jobs, \(events) events so far")
             }
+        }
+        // Ctrl-C or SIGTERM stops the copy between batches and drops what it wrote.
+        let signals = SignalTrap { copy.cancel() }
+        defer { withExtendedLifetime(signals) {} }
+        let counts: CopyCounts
+        do {
+            counts = try await copy.value
+        } catch where copy.isCancelled {
+            // Whatever the store said of its interrupted statement (GRDB interrupts SQLite).
+            throw CLIFailure(.runtime, "copy stopped by a signal; \(writer.location) is left as it was")
         } catch StoreCopyError.targetNotEmpty(let existing) {
             throw CLIFailure(.conflict, "\(writer.location) already holds a queue (\(existing)); copy into an empty one")
         } catch StoreCopyError.targetExists(let path) {

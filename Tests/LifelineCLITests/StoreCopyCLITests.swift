@@ -18,12 +18,19 @@ struct StoreCopyCLITests {
         return cli.home.appendingPathComponent("lifeline.db").path
     }
 
-    /// Starts a copy, and SIGKILLs it once it has said it copied some jobs.
-    static func killMidway(_ cli: CLIRunner, from source: String, to target: String) async throws {
+    /// Starts a copy, and sends it `signal` once it has said it copied some jobs; returns
+    /// what it wrote to stderr.
+    @discardableResult
+    static func killMidway(_ cli: CLIRunner, from source: String, to target: String, signal: Int32 = SIGKILL) async throws -> String {
         let copy = try cli.start(["store", "copy", "--from", source, "--to", target])
         try await waitUntil("the copy to say how far it is", timeout: .seconds(60)) { copy.stderr.contains("jobs") || !copy.isRunning }
-        copy.signal(SIGKILL)
-        #expect(try await copy.waitForExit() == SIGKILL, "killed mid-way: \(copy.stderr)")
+        copy.signal(signal)
+        #expect(try await copy.waitForExit() == (signal == SIGKILL ? SIGKILL : 1), "stopped mid-way: \(copy.stderr)")
+        return copy.stderr
+    }
+
+    static func partialFiles(_ cli: CLIRunner) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { $0.contains(".partial-") }.sorted()
     }
 
     @Test("a copy into a file that is killed leaves no file there, the next copy makes it whole, and a file that exists is refused")
@@ -32,9 +39,19 @@ struct StoreCopyCLITests {
         defer { cli.removeAll() }
         let source = try await Self.filledQueue(cli)
         let target = cli.home.appendingPathComponent("copy.db").path
+        let interrupted = try await Self.killMidway(cli, from: source, to: target, signal: SIGINT)
+        #expect(interrupted.hasSuffix("lifeline: copy stopped by a signal; \(target) is left as it was\n"), "\(interrupted)")
+        #expect(try Self.partialFiles(cli).isEmpty, "Ctrl-C drops the partial file at once")
         try await Self.killMidway(cli, from: source, to: target)
         #expect(!FileManager.default.fileExists(atPath: target), "no half-made queue at the target's path")
         #expect(try await cli.run(["jobs", "list", "--db", target]).status == 4)
+        // A killed copy's files are known by the lock no process holds, not by a pid, which
+        // may live on (a process not yet reaped) or be given again: as pid 1's, they still go.
+        for name in try Self.partialFiles(cli) {
+            let renamed = name.replacingOccurrences(of: #"partial-\d+"#, with: "partial-1", options: .regularExpression)
+            try FileManager.default.moveItem(atPath: cli.home.appendingPathComponent(name).path, toPath: cli.home.appendingPathComponent(renamed).path)
+        }
+        #expect(try Self.partialFiles(cli).contains("copy.db.partial-1"))
 
         let copy = try await cli.run(["store", "copy", "--from", source, "--to", target, "--json"])
         #expect(copy.status == 0, "\(copy.stderr)")

@@ -156,7 +156,8 @@ public enum StoreCopyError: Error, CustomStringConvertible {
 
 public enum StoreCopy {
     /// Copies everything in batches of `batch` rows and checks the target's counts against
-    /// the source's at the start; the target keeps the copy only if they match.
+    /// the source's at the start; the target keeps the copy only if they match. A cancelled
+    /// task stops the copy between batches, and the target keeps nothing.
     /// `progress` hears the jobs and events copied so far.
     public static func run(
         from source: any CopySource, to target: any CopyTarget, batch: Int = 2000, progress: (Int, Int) -> Void = { _, _ in }
@@ -181,6 +182,7 @@ public enum StoreCopy {
         var (jobs, events) = (0, 0)
         var after: Int64 = 0
         while case let rows = try await source.copyJobs(after: after, limit: batch), let last = rows.last {
+            try Task.checkCancellation()
             try await target.copyInsert(CopyBatch(jobs: rows))
             after = last.id
             jobs += rows.count
@@ -188,6 +190,7 @@ public enum StoreCopy {
         }
         after = 0
         while case let rows = try await source.copyEvents(after: after, limit: batch), let last = rows.last {
+            try Task.checkCancellation()
             try await target.copyInsert(CopyBatch(events: rows))
             after = last.seq
             events += rows.count
