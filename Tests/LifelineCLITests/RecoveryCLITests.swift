@@ -209,6 +209,9 @@ struct RecoveryCLITests {
         #expect(waited.status == 1, "\(waited)")
         #expect(waited.stderr.hasPrefix("lifeline: create failed: the server was removed, not standby: ") && waited.stderr.contains("injected fault in create"), "\(waited.stderr)")
         #expect(try await cli.server("fc-1") == nil)
+        // Why is kept in its history, which outlives the job.
+        let removal = try #require(try await cli.json(["server", "history", "fc-1", "--json"]).last)
+        #expect(removal["to"] == .null && removal["cause"]?.stringValue?.hasPrefix("create discarded: injected fault in create") == true, "\(removal)")
         withExtendedLifetime(worker) {}
     }
 

@@ -25,11 +25,19 @@ public struct ServerLifecycleHook<Transaction: ServerTransaction>: JobFinishHook
         }
         var moved = server
         moved.lifecycle = lifecycle
-        let cause = state == .completed ? "\(stage.rawValue) succeeded" : "\(stage.rawValue) \(state.rawValue)"
+        let cause = state == .completed ? "\(stage.rawValue) succeeded" : "\(stage.rawValue) \(state.rawValue)" + Self.reason(error)
         let change = ServerChange(server: moved, before: server.lifecycle, cause: cause, causeJob: job.id, transaction: transaction)
         let action = job.args["action"]?.stringValue ?? stage.rawValue
         // The recovery point a stage used ("latest" resolved) is the server's from now on.
         let point = result?["recovery_point"]?.stringValue ?? job.args["recovery_point"]?.stringValue
         try change.commit(effects, action: action, recoveryPoint: point, idempotencyKey: nil)
+    }
+
+    /// A failed stage's error, kept in the history, which outlives the job and a removed
+    /// server's own `last_error`: one line, its start.
+    static func reason(_ error: String?) -> String {
+        guard let error, !error.isEmpty else { return "" }
+        let line = error.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return ": " + (line.count > 300 ? line.prefix(299) + "…" : line)
     }
 }
