@@ -9,9 +9,11 @@ public struct ServerInfo: Sendable, Hashable {
     public var diskSize: Int64
     public var lifecycle: Lifecycle
     public var recoveryPoint: String?
-    /// The current operation's job, when there is one: its state and progress.
+    /// The current operation's job, when there is one: its state, progress, and the error of
+    /// its last failed attempt (why a stage that retries does).
     public var currentJobState: JobState?
     public var progress: JSONValue?
+    public var currentJobError: String?
     public var lastTest: LastTest?
 
     public struct LastTest: Sendable, Hashable, Encodable {
@@ -26,7 +28,7 @@ public struct ServerInfo: Sendable, Hashable {
 
     public init(
         name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
-        currentJobState: JobState?, progress: JSONValue?, lastTest: LastTest?
+        currentJobState: JobState?, progress: JSONValue?, currentJobError: String? = nil, lastTest: LastTest?
     ) {
         self.name = name
         self.machine = machine
@@ -36,6 +38,7 @@ public struct ServerInfo: Sendable, Hashable {
         self.recoveryPoint = recoveryPoint
         self.currentJobState = currentJobState
         self.progress = progress
+        self.currentJobError = currentJobError
         self.lastTest = lastTest
     }
 
@@ -59,6 +62,7 @@ extension ServerInfo: Encodable {
         case currentJob = "current_job"
         case currentStage = "current_stage"
         case currentJobState = "current_job_state"
+        case currentJobError = "current_job_error"
         case lastError = "last_error"
         case lastTest = "last_test"
         case diskSize = "disk_size"
@@ -77,6 +81,7 @@ extension ServerInfo: Encodable {
         try container.encode(lifecycle.currentJob, forKey: .currentJob)
         try container.encode(lifecycle.currentStage, forKey: .currentStage)
         try container.encode(currentJobState, forKey: .currentJobState)
+        try container.encode(currentJobError, forKey: .currentJobError)
         try container.encode(progress, forKey: .progress)
         try container.encode(lifecycle.lastError, forKey: .lastError)
         try container.encode(lastTest, forKey: .lastTest)

@@ -57,6 +57,9 @@ struct ServerShowCommand: AsyncParsableCommand {
         var lines = ["state     \(server.state.rawValue)" + Self.activity(server)]
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
+        if server.currentJobState == .retryable, let error = server.currentJobError {
+            lines.append("retrying  after: \(TerminalText.oneLine(error))")
+        }
         let allowed = server.state.allowedActions
         lines.append("allowed   " + (allowed.isEmpty ? "nothing until the operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
         if let blocked = Self.blocked(server) { lines.append("          \(blocked)") }

@@ -215,6 +215,30 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("while a stage waits to retry, the server says why its last attempt failed")
+    func retryingStage() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "create:fail-first=2"])
+        #expect(try await cli.run(["server", "create", "rs-1", "--disk-size", "64KiB"]).status == 0)
+        // Each retry comes 0.8 to 1 s, then 1.6 to 2 s, after its failure (the create stage's backoff).
+        var seen: JSONValue?
+        try await waitUntil("the create stage to wait for its retry", timeout: .seconds(30)) {
+            seen = try await cli.server("rs-1")
+            return seen?["current_job_state"] == "retryable"
+        }
+        #expect(seen?["current_job_error"]?.stringValue?.hasPrefix("injected fault in create") == true, "\(String(describing: seen))")
+        var shown = ""
+        try await waitUntil("the create stage to wait for its retry", timeout: .seconds(30)) {
+            shown = try await cli.run(["server", "show", "rs-1"]).stdout
+            return shown.contains("waiting to retry")
+        }
+        #expect(shown.contains("retrying  after: injected fault in create"), "\(shown)")
+        #expect(try await cli.run(["server", "wait", "rs-1", "--state", "standby", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.server("rs-1")?["current_job_error"] == .null, "a server at rest has no current job")
+        withExtendedLifetime(worker) {}
+    }
+
     @Test("a second server of a machine with another disk layout fails to be created, saying the machine's")
     func machineLayout() async throws {
         let cli = try CLIRunner()
