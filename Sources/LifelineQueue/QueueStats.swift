@@ -26,10 +26,17 @@ public struct QueueStats: Sendable, Hashable, Encodable {
 
         public var perMinute: Double { Double(completed) / Double(minutes) }
 
+        /// The share of attempts that failed, 0 to 1 (0 with no attempts).
+        public var failureRate: Double {
+            let attempts = completed + failedAttempts
+            return attempts == 0 ? 0 : Double(failedAttempts) / Double(attempts)
+        }
+
         enum CodingKeys: String, CodingKey {
             case minutes, completed, discarded
             case failedAttempts = "failed_attempts"
             case perMinute = "completed_per_minute"
+            case failureRate = "failure_rate"
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -39,6 +46,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
             try container.encode(failedAttempts, forKey: .failedAttempts)
             try container.encode(discarded, forKey: .discarded)
             try container.encode(perMinute, forKey: .perMinute)
+            try container.encode(failureRate, forKey: .failureRate)
         }
     }
 

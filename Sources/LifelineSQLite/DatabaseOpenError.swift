@@ -10,13 +10,18 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case cannotCreate(path: String, reason: String)
 
     public var description: String {
+        description(flag: "--db")
+    }
+
+    /// The message, naming `flag` as the option that gave the path (`store copy`'s `--from`).
+    public func description(flag: String) -> String {
         switch self {
         case .emptyFile(let path):
-            "\(path) is an empty file, not a Lifeline database; move it away or pass another --db"
+            "\(path) is an empty file, not a Lifeline database; move it away or pass another \(flag)"
         case .directory(let path):
-            "\(path) is a directory; --db takes the database file's path (e.g. \(path)/lifeline.db)"
+            "\(path) is a directory; \(flag) takes the database file's path (e.g. \(path)/lifeline.db)"
         case .notSQLite(let path):
-            "\(path) is not a SQLite database; move it away or pass another --db"
+            "\(path) is not a SQLite database; move it away or pass another \(flag)"
         case .foreign(let path, let id):
             "\(path) is a SQLite database of another program (application_id \(id)); refusing to touch it"
         case .newerSchema(let path, let version, let known):

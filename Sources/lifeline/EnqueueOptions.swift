@@ -87,7 +87,7 @@ struct EnqueueOptions: Equatable {
             throw CLIFailure(.conflict, batch.conflict(key: key, existing: existing))
         }
         let existing = inserted.filter(\.existing).count
-        let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing)
+        let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing, ids: inserted.map(\.job.id))
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {
@@ -134,4 +134,6 @@ struct EnqueuedJob: Encodable {
 struct BatchSummary: Encodable {
     var enqueued: Int
     var existing: Int
+    /// Each line's job, in the file's order: for a line whose key was taken, the job that has it.
+    var ids: [Int64]
 }

@@ -94,7 +94,7 @@ struct EventsCommand: AsyncParsableCommand {
             filter.afterSeq = events.last?.seq ?? filter.afterSeq
             if events.count == filter.limit { continue }
             guard follow else {
-                if printed == 0 { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }
+                if printed == 0 { try await FilterHint.sayUnknown(queue: nil, server: server, job: job, in: opened) }
                 return
             }
             // New events show as soon as their commit lands; a missed notice costs a second.

@@ -4,7 +4,10 @@ import LifelineRecovery
 /// Said when a list filtered by a queue or server comes back empty: a name that does not exist
 /// is more likely a typo than a quiet queue, and the list alone cannot tell them apart.
 enum FilterHint {
-    static func sayUnknown(queue: String?, server: String?, in opened: OpenQueue) async throws {
+    static func sayUnknown(queue: String?, server: String?, job: Int64? = nil, in opened: OpenQueue) async throws {
+        if let job, try await opened.jobs.jobGet(job) == nil {
+            Output.standardError.writeLine("lifeline: no job \(job) (pruned with its events, or never enqueued)")
+        }
         if let queue {
             let known = try await opened.jobs.queueList().map(\.name)
             if !known.contains(queue) { say("no queue '\(queue)' has had a job or a setting", name: queue, known: known, kind: "queues") }

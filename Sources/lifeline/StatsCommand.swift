@@ -55,10 +55,8 @@ enum StatsText {
         }
         lines.append("")
         let windows = stats.windows.map { window in
-            let attempts = window.completed + window.failedAttempts
-            let failureRate = attempts == 0 ? 0 : Double(window.failedAttempts) * 100 / Double(attempts)
-            return ["last \(window.minutes)m", "\(window.completed)", StatsCommand.rate(perMinute: window.perMinute),
-                    "\(window.failedAttempts)", "\(window.discarded)", String(format: "%.1f%%", failureRate)]
+            ["last \(window.minutes)m", "\(window.completed)", StatsCommand.rate(perMinute: window.perMinute),
+             "\(window.failedAttempts)", "\(window.discarded)", String(format: "%.1f%%", window.failureRate * 100)]
         }
         lines += Table(headers: ["WINDOW", "COMPLETED", "RATE", "FAILED ATTEMPTS", "DISCARDED", "FAILURE RATE"], rows: windows)
             .render(width: nil)

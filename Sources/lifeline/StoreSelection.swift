@@ -158,6 +158,10 @@ extension StoreSelection {
             return try open()
         } catch let error as DatabaseError {
             throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
+        } catch let error as DatabaseOpenError {
+            // A directory where the database belongs is a wrong path, given by the flag named.
+            if case .directory = error { throw CLIFailure(.invalidInput, error.description(flag: dbFlag)) }
+            throw CLIFailure(.runtime, error.description(flag: dbFlag))
         }
     }
 

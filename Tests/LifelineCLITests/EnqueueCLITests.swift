@@ -149,10 +149,16 @@ struct EnqueueCLITests {
             + [#"{"kind": "noop", "queue": "other", "delay": "1h", "max_attempts": 2, "timeout": "5s", "backoff": "1s"}"#]
         let path = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
         let summary = try await cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
-        #expect(summary == ["enqueued": 501, "existing": 0])
+        #expect(summary["enqueued"] == 501 && summary["existing"] == 0)
+        let ids = (summary["ids"]?.arrayValue ?? []).compactMap(\.intValue)
+        #expect(ids == Array(1...501), "each line's job, in order")
+        #expect(try await cli.job(ids[7])["args"] == ["ms": 7])
         #expect(try await cli.jobCount() == 501)
         let again = try await cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
         #expect(again["existing"] == 500)
+        let againIDs = (again["ids"]?.arrayValue ?? []).compactMap(\.intValue)
+        #expect(againIDs.prefix(500) == ArraySlice(1...500), "a key already taken names its job")
+        #expect(againIDs.count == 501 && againIDs[500] > 501, "the line without a key is a new job")
     }
 
     static let badBatches: [String] = [

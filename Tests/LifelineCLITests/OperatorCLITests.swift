@@ -64,6 +64,7 @@ struct OperatorCLITests {
         #expect(stats["counts"]?["b"]?["discarded"] == 2)
         #expect(stats["windows"]?.arrayValue?.first?["completed"] == 1)
         #expect(stats["windows"]?.arrayValue?.first?["failed_attempts"] == 5)
+        #expect(stats["windows"]?.arrayValue?.first?["failure_rate"] == .double(5.0 / 6), "the text's FAILURE RATE, as a share")
         let history = try #require(try await cli.json(["server", "history", "s-1", "--json"]).first)
         #expect(Set(Self.keys(history)) == ["at", "from", "to", "cause", "job"])
     }

@@ -136,6 +136,7 @@ struct OperatorMistakesCLITests {
             (["jobs", "list", "--queue", "weekly-reports"], "lifeline: no queue 'weekly-reports' has had a job or a setting; queues: nightly, recovery.provision\n"),
             (["jobs", "list", "--server", "web-2"], "lifeline: no server 'web-2'; did you mean 'web-1'?\n"),
             (["events", "--server", "db-primary"], "lifeline: no server 'db-primary'; servers: web-1\n"),
+            (["events", "--job", "999"], "lifeline: no job 999 (pruned with its events, or never enqueued)\n"),
             (["jobs", "list", "--queue", "nightly", "--state", "discarded"], ""),
         ]
         for (arguments, said) in cases {
