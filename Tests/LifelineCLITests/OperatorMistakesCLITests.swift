@@ -168,6 +168,11 @@ struct OperatorMistakesCLITests {
         let source = cli.home.appendingPathComponent("lifeline.db").path
         let copy = try await cli.run(["store", "copy", "--from", source, "--to", "/nonexistent-dir/copy.db"])
         #expect(copy.status == 4 && copy.stderr == "lifeline: no directory /nonexistent-dir for --to /nonexistent-dir/copy.db; create it first\n", "\(copy.stderr)")
+        let notes = try cli.writeFile("notes.txt", "not a queue\n")
+        let wrong = try await cli.run(["store", "copy", "--from", notes, "--to", cli.home.appendingPathComponent("copy.db").path])
+        #expect(wrong.status == 1 && wrong.stderr == "lifeline: \(notes) is not a SQLite database; move it away or pass another --from\n", "\(wrong.stderr)")
+        let directory = try await cli.run(["store", "copy", "--from", cli.home.path, "--to", cli.home.appendingPathComponent("copy.db").path])
+        #expect(directory.status == 64 && directory.stderr.contains("; --from takes the database file's path"), "\(directory.stderr)")
     }
 
     @Test("a drain that serves a paused queue with jobs waiting says so, and ends once the queue is resumed and its jobs have run")
