@@ -22,7 +22,11 @@ public final class SQLiteCopyTarget: CopyTarget {
 
     /// Starts a copy into the new file `path`: refuses one that exists, unless it is empty.
     public init(path: String, lockTimeout: Duration) throws {
-        if Self.fileSize(path).map({ $0 > 0 }) == true { throw StoreCopyError.targetExists(path: path) }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR { throw DatabaseOpenError.directory(path: path) }
+            if info.st_size > 0 { throw StoreCopyError.targetExists(path: path) }
+        }
         Self.removeAbandoned(beside: path)
         self.path = path
         partialPath = path + Self.partialMarker + String(getpid())

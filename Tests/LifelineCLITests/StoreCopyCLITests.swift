@@ -66,6 +66,8 @@ struct StoreCopyCLITests {
         #expect(again.status == 3 && again.stderr == "lifeline: \(target) already exists; copy into a new file\n", "\(again.stderr)")
         let onto = try await cli.run(["store", "copy", "--from", source, "--to", source])
         #expect(onto.status == 3, "a queue is not copied onto itself: \(onto.stderr)")
+        let directory = try await cli.run(["store", "copy", "--from", source, "--to", cli.home.path])
+        #expect(directory.status == 64 && directory.stderr.contains("is a directory; --to takes the database file's path"), "\(directory.stderr)")
         let empty = try await cli.run(["store", "copy", "--from", source, "--to", ""])
         #expect(empty.status == 64 && empty.stderr.hasPrefix("lifeline: --to is empty"), "\(empty.stderr)")
     }
