@@ -33,3 +33,19 @@ struct OpenQueue: Sendable {
         try watch(onChange)
     }
 }
+
+extension OpenQueue {
+    /// For a process that keeps the queue open (a worker, `serve`): exits 1 once the database
+    /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
+    /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
+    func exitIfReplaced(by role: String) async {
+        guard let filePath, let store = jobs as? SQLiteJobStore else { return }
+        let swap = DatabaseSwapGuard(path: filePath)
+        while (try? await Task.sleep(for: .seconds(1))) != nil {
+            guard let change = swap.change else { continue }
+            Output.standardError.writeLine("lifeline: the database \(filePath) \(change) under this \(role); exiting")
+            await swap.letGo(store)
+            Foundation.exit(1)
+        }
+    }
+}

@@ -62,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
         try WorkerLogging.bootstrap()
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
+        // Reads and actions would go on in a file that is no longer the queue.
+        let fileCheck = Task { await opened.exitIfReplaced(by: "server") }
+        defer { fileCheck.cancel() }
         try await WebServer.run(
             api: WebAPI(
                 jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host),

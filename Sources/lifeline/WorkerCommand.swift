@@ -85,7 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }
-        let fileCheck = Task { if let path = opened.filePath { await Self.exitIfReplaced(path) } }
+        let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
         pool?.shutdown()
         let clean = await runners.value
@@ -125,19 +125,6 @@ struct WorkerCommand: AsyncParsableCommand {
     /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
     private static func keepFreedMemory() {
         _ = lifeline_keep_freed_memory(8 << 20)
-    }
-
-    /// Exits 1 once the database file is deleted or replaced: its jobs are no longer anyone's
-    /// to run.
-    private static func exitIfReplaced(_ path: String) async {
-        let original = DatabaseFileIdentity(path: path)
-        while (try? await Task.sleep(for: .seconds(1))) != nil {
-            let now = DatabaseFileIdentity(path: path)
-            guard now != original else { continue }
-            let what = now == nil ? "was deleted" : "was replaced by another file"
-            Output.standardError.writeLine("lifeline: the database \(path) \(what) under this worker; exiting")
-            Foundation.exit(1)
-        }
     }
 
     /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).

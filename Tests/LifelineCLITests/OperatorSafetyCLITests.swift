@@ -80,31 +80,49 @@ struct OperatorSafetyCLITests {
         #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
     }
 
-    @Test("a database deleted or replaced under a running worker ends it, and its running program, with one line and exit 1",
-          arguments: ["deleted", "replaced"])
-    func databaseSwapped(how: String) async throws {
+    @Test(
+        "a database deleted or replaced under a running worker or serve ends it, and a worker's running program, with one line and exit 1; the next database there holds none of the old one's commits",
+        arguments: [("deleted", "worker"), ("replaced", "worker"), ("replaced", "server")]
+    )
+    func databaseSwapped(how: String, role: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
-        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
-        let worker = try cli.start(["worker"])
+        // Commits still in the WAL when the file goes: three completed jobs and a running one.
+        for _ in 0..<3 { _ = try await cli.enqueue(["noop", "--args", #"{"from": "live"}"#]) }
+        let program = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        let server = role == "server" ? try await ServeCLITests.Server(cli, token: "t") : nil
+        let worker = try server?.process ?? cli.start(["worker"])
         defer { worker.signal(SIGKILL) }
-        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        if let server {
+            #expect(try await server.post("/api/jobs/\(program)/cancel", token: "t").status == 200)
+        } else {
+            try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        }
         let path = cli.home.appendingPathComponent("lifeline.db").path
         if how == "deleted" {
             try FileManager.default.removeItem(atPath: path)
         } else {
+            // A backup put back, as `cp` then `mv` would.
             let other = try CLIRunner()
             defer { other.removeAll() }
-            _ = try await other.enqueue(["noop"])
+            _ = try await other.enqueue(["noop", "--args", #"{"from": "backup"}"#])
             _ = rename(other.home.appendingPathComponent("lifeline.db").path, path)
         }
         #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
         let lines = worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
-        #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted" : "was replaced by another file") under this worker; exiting"])
+        #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted" : "was replaced by another file") under this \(role); exiting"])
         try await waitUntil("the program to end with its worker", timeout: .seconds(10)) {
             ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
         }
+        // What is at the path now is the backup, or a new queue, and nothing of the old file's.
+        _ = try await cli.enqueue(["noop", "--args", #"{"from": "after"}"#])
+        let jobs = try await cli.json(["jobs", "list", "--json"])
+        let origins = jobs.compactMap { $0["args"]?["from"]?.stringValue }.sorted()
+        #expect(origins == (how == "deleted" ? ["after"] : ["after", "backup"]), "\(jobs)")
+        let counts = try await cli.json(["stats", "--json"]).first?["counts"]?["default"]
+        #expect(counts?["available"] == .int(Int64(origins.count)) && counts?["completed"] == 0 && counts?["running"] == 0,
+                "the counts are the new file's: \(String(describing: counts))")
     }
 
     /// The environment `exec ["env"]` saw, run by a worker alone and by a pool of two.

@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches for the database file a long-running process has open (a worker, `serve`) being
+/// deleted or replaced under it, and lets go of it cleanly when it is. SQLite's WAL and its
+/// index stay at the path: the next database opened there would take the old file's
+/// uncheckpointed frames for its own, overwriting a restored backup with the live data it
+/// replaced, or corrupting a new database. So before the process leaves, its commits are
+/// checkpointed into the file it has open (a moved-away file is then whole), and the WAL and
+/// index it used are removed from the path, unless another database has already put its own
+/// there.
+public struct DatabaseSwapGuard: Sendable {
+    public let path: String
+    private let database: DatabaseFileIdentity?
+    private let wal: DatabaseFileIdentity?
+    private let index: DatabaseFileIdentity?
+
+    /// Notes the files at `path` now: call it once the database is open.
+    public init(path: String) {
+        self.path = path
+        database = DatabaseFileIdentity(path: path)
+        wal = DatabaseFileIdentity(path: path + "-wal")
+        index = DatabaseFileIdentity(path: path + "-shm")
+    }
+
+    /// "was deleted" or "was replaced by another file" once the file at the path is no longer
+    /// the one opened; `nil` while it is.
+    public var change: String? {
+        let now = DatabaseFileIdentity(path: path)
+        guard now != database else { return nil }
+        return now == nil ? "was deleted" : "was replaced by another file"
+    }
+
+    /// Checkpoints `store`'s commits into the file it has open and removes its WAL and index
+    /// from the path. Best effort: the process is about to exit.
+    public func letGo(_ store: SQLiteJobStore) async {
+        _ = try? await store.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        for (suffix, identity) in [("-wal", wal), ("-shm", index)] where identity != nil && DatabaseFileIdentity(path: path + suffix) == identity {
+            unlink(path + suffix)
+        }
+    }
+}
