@@ -31,7 +31,7 @@ enum OpenAPIDocument {
                 query("before", "Only jobs older than this id: the next page", integer: true),
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),
-            "/api/jobs/{id}": get("A job", object: "Job", parameters: [path("id", integer: true)]),
+            "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "Job", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)]),
             "/api/queues": get("Queues with their settings and counts", array: "Queue"),

@@ -65,17 +65,3 @@ struct JobsShowCommand: AsyncParsableCommand {
         lines.forEach(output.writeLine)
     }
 }
-
-/// `jobs show --json`: the job object with its events.
-struct ShownJob: Encodable {
-    var job: Job
-    var events: [JobEvent]
-
-    enum CodingKeys: String, CodingKey { case events }
-
-    func encode(to encoder: any Encoder) throws {
-        try job.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(events, forKey: .events)
-    }
-}

@@ -80,7 +80,7 @@ struct ServeCLITests {
 
         #expect(try await server.get("/api/jobs").body == .array(try cli.json(["jobs", "list", "--json"])))
         #expect(try await server.get("/api/jobs?state=available&kind=noop").body == .array(try cli.json(["jobs", "list", "--kind", "noop", "--json"])))
-        #expect(try await server.get("/api/jobs/\(first)").body == (try cli.json(["jobs", "list", "--kind", "noop", "--json"]).first))
+        #expect(try await server.get("/api/jobs/\(first)").body == (try cli.json(["jobs", "show", "\(first)", "--json"]).first), "jobs show --json, events and all")
         #expect(try await server.get("/api/queues").body == .array(try cli.json(["queues", "list", "--json"])))
         #expect(try await server.get("/api/servers").body == .array(try cli.json(["server", "list", "--json"])))
         #expect(try await server.get("/api/servers/web-1").body == (try cli.json(["server", "show", "web-1", "--json"]).first))
@@ -157,6 +157,10 @@ struct ServeCLITests {
         #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "cancelled"])
         #expect(try await server.post("/api/jobs/\(waiting)/cancel", token: token).body == ["job": .int(waiting), "result": "already cancelled"])
         #expect(try await server.post("/api/jobs/999/cancel", token: token).status == 404)
+        let field = try await server.post("/api/jobs/\(waiting)/retry", token: token, body: #"{"x": 1}"#)
+        #expect(field.status == 400 && field.body["error"] == "unknown field 'x': this action takes no fields", "\(field)")
+        #expect(try await server.post("/api/queues/default/pause", token: token, body: "[]").status == 400)
+        #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == false, "a refused action changes nothing")
 
         #expect(try await server.post("/api/queues/default/pause", token: token).body["paused"] == true)
         #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
