@@ -45,7 +45,13 @@ public enum LifelineJSON {
     }
 
     /// Parses ISO 8601 UTC times, with or without fractional seconds.
+    /// An ISO 8601 time in a year of four digits, as every time is written back: a later one
+    /// would be written in a form other programs' ISO 8601 parsers refuse.
     public static func parseTime(_ text: String) -> Date? {
-        (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+        guard let date = (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)), date < latestTime else { return nil }
+        return date
     }
+
+    /// The start of the year 10000.
+    static let latestTime = Date(timeIntervalSince1970: 253_402_300_800)
 }

@@ -85,9 +85,11 @@ enum BatchFile {
     }
 
     private static func request(_ line: Data, defaults: EnqueueRequest, now: Date) throws -> EnqueueRequest {
-        guard case .object(let fields) = try JSONValue(parsing: line) else {
+        guard case .object(let given) = try JSONValue(parsing: line) else {
             throw JobInputError("each line must be a JSON object")
         }
+        // A field given as null is left out, as writers of JSON Lines put an optional one.
+        let fields = given.filter { $0.value != .null }
         if let unknown = fields.keys.sorted().first(where: { !Self.fields.contains($0) }) {
             throw JobInputError("unknown field '\(unknown)' (fields: \(Self.fields.sorted().joined(separator: ", ")))")
         }

@@ -9,7 +9,8 @@ struct EnqueueCommand: AsyncParsableCommand {
             the same kind and args again returns the existing job; other kind or args exit 3.
 
             --batch reads one JSON object per line, all inserted in one transaction or none. Every \
-            field is optional; KIND is the default kind. Three lines of a batch:
+            field is optional (null is the same as leaving it out); KIND is the default kind. \
+            Three lines of a batch:
               {"kind": "sleep", "args": {"ms": 10}, "queue": "q", "priority": 1}
               {"idempotency_key": "k", "max_attempts": 5, "timeout": "30s"}
               {"backoff": "1s", "delay": "5m"}

@@ -122,6 +122,7 @@ struct EnqueueCLITests {
         ["enqueue", "noop", "--backoff", "forever"],
         ["enqueue", "noop", "--delay", "1.5s"],
         ["enqueue", "noop", "--at", "tomorrow"],
+        ["enqueue", "noop", "--at", "99999-01-01T00:00:00Z"],
         ["enqueue", "noop", "--queue", "no spaces"],
         ["enqueue", "noop", "--args-file", "/no/such/file"],
         ["enqueue", "noop", "--delay", "1s", "--at", "2030-01-01T00:00:00Z"],
@@ -146,7 +147,7 @@ struct EnqueueCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let lines = (0..<500).map { #"{"args": {"ms": \#($0)}, "idempotency_key": "b\#($0)", "priority": \#($0 % 10)}"# }
-            + [#"{"kind": "noop", "queue": "other", "delay": "1h", "max_attempts": 2, "timeout": "5s", "backoff": "1s"}"#]
+            + [#"{"kind": "noop", "queue": "other", "delay": "1h", "max_attempts": 2, "timeout": "5s", "backoff": "1s", "idempotency_key": null}"#]
         let path = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
         let summary = try await cli.json(["enqueue", "sleep", "--batch", path, "--json"])[0]
         #expect(summary["enqueued"] == 501 && summary["existing"] == 0)
