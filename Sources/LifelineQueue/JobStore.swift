@@ -249,8 +249,7 @@ public enum JobStoreError: Error, Hashable, CustomStringConvertible {
         case .idempotencyConflict(let key, let existing):
             "idempotency key '\(key)' belongs to job \(existing) with another kind or args"
         case .unknownQueue(let name, let known):
-            "no queue '\(name)'; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", ")) "
-                + "(--create configures a queue ahead of its first job)"
+            "no queue '\(name)'; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
         }
     }
 }

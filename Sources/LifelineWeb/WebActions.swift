@@ -65,6 +65,7 @@ struct WebActions: Sendable {
 
     private func pause(_ queue: String?, _ paused: Bool) async throws -> Response {
         guard let queue else { throw APIError.badRequest("a queue name is needed") }
+        try JobLimits.checkQueueName(queue)
         try await jobs.queueUpdate(queue, QueueUpdate(paused: paused), create: false)
         guard let info = try await jobs.queueList().first(where: { $0.name == queue }) else { throw APIError.notFound("no queue '\(queue)'") }
         return try APIResponse.json(info)

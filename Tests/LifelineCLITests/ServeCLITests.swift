@@ -165,7 +165,9 @@ struct ServeCLITests {
         #expect(try await server.post("/api/queues/default/pause", token: token).body["paused"] == true)
         #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
         #expect(try await server.post("/api/queues/default/resume", token: token).body["paused"] == false)
-        #expect(try await server.post("/api/queues/nosuch/pause", token: token).status == 404)
+        let unknown = try await server.post("/api/queues/nosuch/pause", token: token)
+        #expect(unknown.status == 404 && unknown.body["error"] == "no queue 'nosuch'; known queues: default, recovery.provision", "\(unknown)")
+        #expect(try await server.post("/api/queues/bad%20name/pause", token: token).status == 400, "a name no queue can have")
 
         // The CLI's refusal, word for word: the server is still being created.
         let refusal = try await cli.run(["server", "failover", "web-1"])
