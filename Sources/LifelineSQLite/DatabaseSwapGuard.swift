@@ -38,7 +38,7 @@ public struct DatabaseSwapGuard: Sendable {
     /// Checkpoints `store`'s commits into the file it has open and removes its WAL and index
     /// from the path. Best effort: the process is about to exit.
     public func letGo(_ store: SQLiteJobStore) async {
-        _ = try? await store.writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        _ = try? await store.emptyWAL()
         for (suffix, identity) in [("-wal", wal), ("-shm", index)] where identity != nil && DatabaseFileIdentity(path: path + suffix) == identity {
             unlink(path + suffix)
         }

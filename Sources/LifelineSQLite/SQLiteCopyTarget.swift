@@ -51,10 +51,7 @@ public final class SQLiteCopyTarget: CopyTarget {
     /// links it in at the target's path (`link`, unlike `rename`, never replaces a file that
     /// appeared meanwhile) and syncs the directory, so the new name survives a power cut.
     public func copyCommit() async throws {
-        let busy = try await store.writer.writeWithoutTransaction { db in
-            try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 1
-        }
-        guard busy == 0 else { throw DatabaseOpenError.cannotCreate(path: path, reason: "the copy's WAL file could not be emptied") }
+        guard try await store.emptyWAL() else { throw DatabaseOpenError.cannotCreate(path: path, reason: "the copy's WAL file could not be emptied") }
         try store.writer.close()
         // A WAL file beside a target that is missing or empty belongs to no queue; left there,
         // the next open of the target would take its frames for the copy's own.

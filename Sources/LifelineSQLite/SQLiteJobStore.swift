@@ -86,6 +86,12 @@ public struct SQLiteJobStore: JobStore {
         _ = Unmanaged.passRetained(writer as AnyObject)
     }
 
+    /// Moves every commit in the WAL into the database file and empties the WAL, so the file
+    /// alone holds the queue; false when a reader held part of it back.
+    func emptyWAL() async throws -> Bool {
+        try await writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") == 0 }
+    }
+
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
         clock().ms

@@ -42,6 +42,9 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
         case let statement as PostgresStatementError: (Code.runtime.rawValue, "PostgreSQL: \(statement.description)")
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
+        // A copy whose counts differ failed; any other refusal is of its target (exit 3).
+        case StoreCopyError.countsDiffer: (Code.runtime.rawValue, "\(error)")
+        case let refused as StoreCopyError: (Code.conflict.rawValue, refused.description)
         case ServerStoreError.notFound: (Code.notFound.rawValue, "\(error)")
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")

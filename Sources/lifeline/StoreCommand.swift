@@ -51,12 +51,7 @@ struct StoreCopyCommand: AsyncParsableCommand {
         if let sourceURL = try source.postgresLocation(), let targetURL = try target.postgresLocation(), sourceURL.sameDatabase(as: targetURL) {
             throw CLIFailure(.invalidInput, "--from and --to name the same queue (\(reader.location))")
         }
-        let writer: (target: any CopyTarget, location: String)
-        do {
-            writer = try await target.openCopyTarget()
-        } catch let refusal as StoreCopyError {
-            throw CLIFailure(.conflict, refusal.description)
-        }
+        let writer = try await target.openCopyTarget()
         let started = ContinuousClock.now
         let (rows, quiet) = (reader.copy, json)
         let copy = Task {
@@ -79,8 +74,6 @@ struct StoreCopyCommand: AsyncParsableCommand {
             throw CLIFailure(.runtime, "copy stopped by a signal; \(writer.location) is left as it was")
         } catch StoreCopyError.targetNotEmpty(let existing) {
             throw CLIFailure(.conflict, "\(writer.location) already holds a queue (\(existing)); copy into an empty one")
-        } catch StoreCopyError.targetExists(let path) {
-            throw CLIFailure(.conflict, StoreCopyError.targetExists(path: path).description)
         }
         if json {
             try Output.standardOutput.writeJSON(counts)
