@@ -12,22 +12,11 @@ struct WebActions: Sendable {
 
     func add(to router: Router<BasicRequestContext>, token: String) {
         let actions = router.group("api").add(middleware: ActionGuard(token: token))
-        actions.post("jobs/:id/retry") { request, context in
-            try await Self.requireNoFields(request)
-            return try await retry(try Self.jobID(context))
-        }
-        actions.post("jobs/:id/cancel") { request, context in
-            try await Self.requireNoFields(request)
-            return try await cancel(try Self.jobID(context))
-        }
-        actions.post("queues/:name/pause") { request, context in
-            try await Self.requireNoFields(request)
-            return try await pause(context.name, true)
-        }
-        actions.post("queues/:name/resume") { request, context in
-            try await Self.requireNoFields(request)
-            return try await pause(context.name, false)
-        }
+        let withoutOptions = actions.group().add(middleware: NoOptions())
+        withoutOptions.post("jobs/:id/retry") { _, context in try await retry(try Self.jobID(context)) }
+        withoutOptions.post("jobs/:id/cancel") { _, context in try await cancel(try Self.jobID(context)) }
+        withoutOptions.post("queues/:name/pause") { _, context in try await pause(context.name, true) }
+        withoutOptions.post("queues/:name/resume") { _, context in try await pause(context.name, false) }
         actions.post("servers/:name/:action") { request, context in
             try await act(context.name, context.parameters.get("action"), request: request)
         }
@@ -110,13 +99,19 @@ struct WebActions: Sendable {
 
     /// Job and queue actions take no options: their body is empty or `{}`, so a field sent
     /// for one is refused rather than ignored, as a server action's unknown field is.
-    private static func requireNoFields(_ request: Request) async throws {
-        let body = try await collect(request.body, upTo: 64 << 10)
-        guard body.readableBytes > 0 else { return }
-        guard case .object(let fields)? = try? JSONValue(parsing: Data(body.readableBytesView)) else {
-            throw APIError.badRequest("this action takes no body: send none, or {}")
+    struct NoOptions: RouterMiddleware {
+        func handle(
+            _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
+        ) async throws -> Response {
+            let body = try await collect(request.body, upTo: 64 << 10)
+            if body.readableBytes > 0 {
+                guard case .object(let fields)? = try? JSONValue(parsing: Data(body.readableBytesView)) else {
+                    throw APIError.badRequest("this action takes no body: send none, or {}")
+                }
+                if let field = fields.keys.sorted().first { throw APIError.badRequest("unknown field '\(field)': this action takes no fields") }
+            }
+            return try await next(request, context)
         }
-        if let field = fields.keys.sorted().first { throw APIError.badRequest("unknown field '\(field)': this action takes no fields") }
     }
 
     /// The request's body; one larger than `limit` is refused (413) rather than read on.
