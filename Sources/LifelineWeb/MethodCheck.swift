@@ -14,4 +14,11 @@ struct MethodCheck<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
+
+    /// The answer to a read of a path that only acts.
+    static func postOnly() -> Response {
+        var response = APIResponse.error(.methodNotAllowed, "this path acts, with POST; the API reads with GET elsewhere")
+        response.headers[.allow] = "POST"
+        return response
+    }
 }

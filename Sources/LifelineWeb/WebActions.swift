@@ -20,6 +20,17 @@ struct WebActions: Sendable {
         actions.post("servers/:name/:action") { request, context in
             try await act(context.name, context.parameters.get("action"), request: request)
         }
+        // A GET (or HEAD) where only POST acts is told so, rather than that the path does not exist.
+        let api = router.group("api")
+        for path in ["jobs/:id/retry", "jobs/:id/cancel", "queues/:name/pause", "queues/:name/resume"] {
+            api.get(RouterPath(path)) { _, _ in MethodCheck<BasicRequestContext>.postOnly() }
+        }
+        api.get("servers/:name/:action") { _, context in
+            guard context.parameters.get("action").flatMap(ServerAction.init(rawValue:)) != nil else {
+                throw APIError.notFound("no such path")
+            }
+            return MethodCheck<BasicRequestContext>.postOnly()
+        }
     }
 
     static func jobID(_ context: BasicRequestContext) throws -> Int64 {

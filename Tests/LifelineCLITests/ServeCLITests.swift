@@ -184,7 +184,7 @@ struct ServeCLITests {
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
     }
 
-    @Test("HEAD answers wherever GET does; a method the API never takes gets 405; the token's scheme is case-insensitive, and a 401 names it")
+    @Test("HEAD answers wherever GET does; a method the API never takes, or a GET where only POST acts, gets 405; the token's scheme is case-insensitive, and a 401 names it")
     func methodsAndScheme() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -201,6 +201,12 @@ struct ServeCLITests {
             #expect(refused.response.statusCode == 405 && refused.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD, POST", "\(method)")
             #expect(try JSONValue(parsing: refused.data)["error"]?.stringValue?.hasPrefix("method \(method) is not taken") == true)
         }
+        for path in ["/api/jobs/\(id)/cancel", "/api/jobs/\(id)/retry", "/api/queues/default/pause", "/api/servers/web-1/failover"] {
+            let read = try await server.send("GET", path)
+            #expect(read.response.statusCode == 405 && read.response.value(forHTTPHeaderField: "Allow") == "POST", "GET \(path)")
+        }
+        #expect(try await server.send("GET", "/api/servers/web-1/bogus").response.statusCode == 404)
+        #expect(try await server.send("GET", "/api/servers/web-1/history").response.statusCode == 404, "a real read of a missing server")
         let unauthorized = try await server.send("POST", "/api/jobs/\(id)/cancel")
         #expect(unauthorized.response.statusCode == 401 && unauthorized.response.value(forHTTPHeaderField: "WWW-Authenticate") == "Bearer")
         let lowerCase = try await server.send("POST", "/api/jobs/\(id)/cancel", headers: ["Authorization": "bearer \(token)"])
