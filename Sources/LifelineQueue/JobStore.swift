@@ -240,6 +240,11 @@ public struct QueueUpdate: Sendable, Hashable {
     }
 }
 
+/// A store that could not answer in time for a reason an operator can act on, such as another
+/// process holding the database's writer lock: said as it is (it names no secret), where the
+/// API keeps other store failures to its log.
+public protocol StoreBusy: Error, CustomStringConvertible {}
+
 public enum JobStoreError: Error, Hashable, CustomStringConvertible {
     case idempotencyConflict(key: String, existing: Int64)
     case unknownQueue(String, known: [String])

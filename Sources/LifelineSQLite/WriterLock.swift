@@ -88,7 +88,7 @@ final class WriterLock: Sendable {
 }
 
 /// A write that waited its whole allowance for another process's writer lock.
-public struct WriterLockTimeout: Error, CustomStringConvertible {
+public struct WriterLockTimeout: StoreBusy {
     public var waited: Duration
     public var holder: Int32?
 

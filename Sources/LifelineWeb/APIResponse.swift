@@ -51,6 +51,8 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
         } catch let error as ServerStoreError {
             if case .notFound = error { return APIResponse.error(.notFound, error.description) }
             return APIResponse.error(.conflict, error.description)
+        } catch let error as any StoreBusy {
+            return APIResponse.error(.serviceUnavailable, error.description)
         } catch let error as HTTPError {
             return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
         } catch {

@@ -18,8 +18,8 @@ struct ServeCLITests {
         /// The second line serve prints: how actions get their token.
         let tokenLine: String
 
-        init(_ cli: CLIRunner, token: String? = nil) async throws {
-            process = try cli.start(["serve", "--port", "0"], extraEnvironment: token.map { ["LIFELINE_TOKEN": $0] } ?? [:])
+        init(_ cli: CLIRunner, token: String? = nil, environment: [String: String] = [:]) async throws {
+            process = try cli.start(["serve", "--port", "0"], extraEnvironment: environment.merging(token.map { ["LIFELINE_TOKEN": $0] } ?? [:]) { $1 })
             let line = try await process.nextLine()
             let address = try #require(line.split(separator: " ").last.map(String.init), "serve printed: \(line)")
             base = try #require(URL(string: address))
@@ -212,6 +212,31 @@ struct ServeCLITests {
         let lowerCase = try await server.send("POST", "/api/jobs/\(id)/cancel", headers: ["Authorization": "bearer \(token)"])
         #expect(lowerCase.response.statusCode == 200, "\(String(decoding: lowerCase.data, as: UTF8.self))")
         #expect(try await cli.job(id)["state"] == "cancelled")
+    }
+
+    @Test("an action held up by another process's writer lock answers 503 naming that process, as the CLI does; reads go on")
+    func actionWhileLocked() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop"])
+        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let server = try await Server(cli, token: token, environment: ["LIFELINE_LOCK_TIMEOUT": "500ms"])
+        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import fcntl, signal
+            lock = open(\(try LifelineJSON.line(cli.home.appendingPathComponent("lifeline.db-writer").path)), "r+")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            print("held", flush=True)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM]); signal.sigwait([signal.SIGTERM])
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        #expect(try await holder.nextLine() == "held")
+        let refused = try await server.post("/api/jobs/\(id)/cancel", token: token)
+        #expect(refused.status == 503, "\(refused)")
+        #expect(refused.body["error"]?.stringValue?.contains("process \(holder.processIdentifier) has held its writer lock") == true, "\(refused)")
+        #expect(try await server.get("/api/jobs/\(id)").body["state"] == "available", "reads do not wait for the lock")
+        holder.signal(SIGTERM)
+        _ = try await holder.waitForExit(timeout: .seconds(60))
+        #expect(try await server.post("/api/jobs/\(id)/cancel", token: token).status == 200)
     }
 
     @Test("an action's body is checked as the CLI checks its options; a completed job's cancel is refused as the CLI refuses it")
