@@ -11,7 +11,7 @@ struct QueuesCommand: AsyncParsableCommand {
               lifeline queues list
               lifeline queues limit recovery.vm 5
               lifeline queues pause nightly
-              lifeline queues pause reports --create     (a queue with no job yet)
+              lifeline queues pause reports --create   # a queue with no job yet
               lifeline queues resume nightly
               lifeline queues retain --all --completed 3d --failed 14d
             """,
@@ -115,7 +115,7 @@ struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
         Action.paused
             ? CommandConfiguration(
                 commandName: "pause", abstract: "Stop claiming a queue's jobs; running ones finish.",
-                discussion: "Examples:\n  lifeline queues pause nightly\n  lifeline queues pause reports --create     (a queue with no job yet)"
+                discussion: "Examples:\n  lifeline queues pause nightly\n  lifeline queues pause reports --create   # a queue with no job yet"
             )
             : CommandConfiguration(
                 commandName: "resume", abstract: "Claim a paused queue's jobs again.",
