@@ -125,15 +125,21 @@ struct JobsCancelCommand: AsyncParsableCommand {
     func run() async throws {
         let queue = try await store.openStore(creating: false)
         let ids = JobIDs.distinct(ids)
-        // An id that names no job cancels nothing: invalid input changes nothing.
+        // An id that names no job, or a job that completed or was discarded, cancels nothing:
+        // invalid input changes nothing. One cancelled already is where it was asked to be.
         var missing: [Int64] = []
-        for id in ids where try await queue.jobs.jobGet(id) == nil { missing.append(id) }
+        var refused: [String] = []
+        for id in ids {
+            guard let job = try await queue.jobs.jobGet(id) else {
+                missing.append(id)
+                continue
+            }
+            if job.state == .completed || job.state == .discarded { refused.append("job \(id) is already \(job.state.rawValue)") }
+        }
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
+        if !refused.isEmpty { throw Self.refusal(refused) }
         let results = try await queue.jobs.jobCancel(ids)
         let output = Output.standardOutput
-        // A job that completed or was discarded cannot be cancelled (exit 3); one cancelled
-        // already is where it was asked to be.
-        var refused: [String] = []
         for id in ids {
             switch results[id] ?? .notFound {
             case .cancelled: output.writeLine("job \(id) cancelled")
@@ -144,10 +150,13 @@ struct JobsCancelCommand: AsyncParsableCommand {
             case .notFound: missing.append(id)
             }
         }
+        // Finished or pruned since they were looked up: the others were cancelled.
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
-        if !refused.isEmpty {
-            throw CLIFailure(.conflict, refused.joined(separator: "; ") + ": only waiting or running jobs can be cancelled")
-        }
+        if !refused.isEmpty { throw Self.refusal(refused) }
+    }
+
+    private static func refusal(_ refused: [String]) -> CLIFailure {
+        CLIFailure(.conflict, refused.joined(separator: "; ") + ": only waiting or running jobs can be cancelled")
     }
 
 }

@@ -10,14 +10,19 @@ struct OperatorMistakesCLITests {
         try await cli.json(["events", "--json"]).count
     }
 
-    @Test("jobs cancel with an id that names no job cancels none of the others")
+    @Test("jobs cancel with an id that names no job (4), or a job that completed or was discarded (3), cancels none of the others")
     func cancelWithMissingId() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
+        let done = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
         let job = try await cli.enqueue(["noop", "--delay", "1h"])
         let before = try await Self.eventCount(cli)
         let result = try await cli.run(["jobs", "cancel", "\(job)", "999"])
         #expect(result.status == 4 && result.stderr == "lifeline: no job 999\n" && result.stdout.isEmpty, "\(result)")
+        let finished = try await cli.run(["jobs", "cancel", "\(job)", "\(done)"])
+        #expect(finished.status == 3 && finished.stdout.isEmpty, "\(finished)")
+        #expect(finished.stderr == "lifeline: job \(done) is already completed: only waiting or running jobs can be cancelled\n", "\(finished)")
         #expect(try await Self.eventCount(cli) == before)
         #expect(try await cli.job(job)["state"] == "scheduled")
         #expect(try await cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
