@@ -70,18 +70,18 @@ struct WorkerCommand: AsyncParsableCommand {
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         // A pool's processes start first, while this one opens the store: they open it only if
         // a job needs it. If this one cannot start, they go with it (their reapers kill them).
+        // A pool's writer claims and records for all its processes' slots.
+        let configuration = WorkerConfiguration(
+            queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
+        )
         let pool = processes > 1 ? try RunnerPool(
             childArguments: ["/proc/self/exe"] + Self.runnerCommand, childEnvironment: Self.runnerEnvironment(store), processes: processes,
-            concurrency: concurrency, logger: logger
+            concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
         let opened = try await store.openStore(concurrentReads: true)
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
-        // A pool's writer claims and records for all its processes' slots.
-        let configuration = WorkerConfiguration(
-            queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
-        )
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
         let signals = SignalTrap { worker.shutdown() }

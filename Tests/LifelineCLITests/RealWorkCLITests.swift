@@ -127,6 +127,61 @@ struct RealWorkCLITests {
         )
     }
 
+    @Test("a program past its timeout is stopped by its reaper while its worker (or its pool's writer) is stopped; the attempt is recorded as timed out", arguments: [
+        [], ["--processes", "2", "--concurrency", "2"],
+    ])
+    func timeoutWhileStopped(_ shape: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let pidFile = cli.home.appendingPathComponent("program.pid").path
+        let id = try await cli.enqueue([
+            "exec", "--args", #"{"argv": ["sh", "-c", "echo $$ > $0; exec sleep 60", "\#(pidFile)"]}"#, "--timeout", "2s", "--max-attempts", "1",
+        ])
+        let worker = try cli.start(["worker", "--lease", "30s"] + shape)
+        defer { worker.signal(SIGKILL) }
+        var program: Int32?
+        try await waitUntil("the program to start") {
+            program = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return program != nil
+        }
+        let pid = try #require(program)
+        worker.signal(SIGSTOP)
+        try await waitUntil("the worker to stop") { ProcessTable.isStopped(worker.processIdentifier) }
+        // Its deadline is 2 s after it started, its reaper's a second later; its lease is
+        // held for 30 s, which stopped it only then.
+        try await waitUntil("the program to be stopped", timeout: .seconds(15)) { kill(pid, 0) != 0 }
+        #expect(ProcessTable.isStopped(worker.processIdentifier), "stopped by its reaper, not by its worker")
+        worker.signal(SIGCONT)
+        try await waitUntil("the attempt to be recorded") { try await cli.job(id)["state"] == "discarded" }
+        let error = try await cli.job(id)["errors"]?.arrayValue?.last?["error"]?.stringValue ?? ""
+        #expect(error == "timed out after 2s" || error.hasSuffix("was stopped past its job's timeout by its reaper (its worker did not stop it in time)"), "\(error)")
+    }
+
+    @Test("a stopped runner process of a pool is killed, and its jobs come back when their leases run out, not at their timeout")
+    func runnerStopped() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let batch = (0..<4).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "1"]}, "backoff": "100ms"}"# }
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "3s"])
+        defer { pool.signal(SIGKILL) }
+        // Each runner process runs under a reaper of the pool's writer.
+        let runners = { ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)) }
+        try await waitUntil("both runners to run two programs") { Self.lines(directory + "/starts").count == 4 && runners().count == 2 }
+        let victim = runners()[0]
+        kill(victim, SIGSTOP)
+        defer { kill(victim, SIGKILL) }
+        // The jobs' timeout is 30 minutes: only the pool's answer to a runner that stops can
+        // bring them back sooner.
+        try await waitUntil("every job to complete", timeout: .seconds(60)) {
+            try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 4
+        }
+        #expect(pool.stderr.contains("worker process does not answer; killing it"), "\(pool.stderr.suffix(2000))")
+        #expect(!runners().contains(victim))
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+    }
+
     @Test("40 enqueues at once, 20 keys, while a pool runs their programs: each key one job, each job run once")
     func enqueuesBesideAPool() async throws {
         let cli = try CLIRunner()

@@ -33,6 +33,7 @@ struct RunnerMessageTests {
         .ended(key, .threwRetryAfter(.milliseconds(2500))),
         .ended(key, .notStarted),
         .ended(key, .lost("its worker process died")),
+        .alive,
     ])
     func roundTrip(message: RunnerMessage) throws {
         let frame = message.frame

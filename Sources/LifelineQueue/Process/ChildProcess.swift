@@ -152,7 +152,7 @@ public final class RunningChild: Sendable {
     let program: String
     let directory: String?
     /// The write end of the reaper's control pipe (-1 once closed), and the latest hold sent on it.
-    private let control: Mutex<(fd: Int32, heldUntil: HoldInstant?)>
+    private let control: Mutex<(fd: Int32, held: AttemptHolds.Hold?)>
     /// The attempt whose holds the program follows until it ends, and how it is told of them.
     private let attempt = Mutex<(held: AttemptHolds.Held, watcher: Int)?>(nil)
     private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
@@ -163,6 +163,12 @@ public final class RunningChild: Sendable {
         self.program = program
         self.directory = directory
         self.control = Mutex((control, nil))
+    }
+
+    /// Whether the last hold its reaper was given was its attempt's deadline: a program the
+    /// reaper stopped then ran past its timeout.
+    var heldToDeadline: Bool {
+        control.withLock { $0.held?.isDeadline ?? false }
     }
 
     deinit {
@@ -177,7 +183,7 @@ public final class RunningChild: Sendable {
 
     /// Holds the program as `held` is held, from now until it ends.
     func follow(_ held: AttemptHolds.Held) {
-        guard let watcher = held.holds.watch(held.key, { [weak self] in self?.hold(until: $0) }) else { return }
+        guard let watcher = held.holds.watch(held.key, { [weak self] in self?.hold($0) }) else { return }
         attempt.withLock { $0 = (held, watcher) }
     }
 
@@ -185,13 +191,13 @@ public final class RunningChild: Sendable {
         if let (held, watcher) = attempt.withLock({ $0.take() }) { held.holds.unwatch(held.key, watcher) }
     }
 
-    /// Lets the program run until `until`, unless it was held longer already; its reaper kills
-    /// it then unless held longer.
-    private func hold(until: HoldInstant) {
+    /// Lets the program run until the hold's end, unless it was held longer already; its
+    /// reaper kills it then unless held longer.
+    private func hold(_ hold: AttemptHolds.Hold) {
         control.withLock { control in
-            guard control.heldUntil.map({ $0 < until }) ?? true else { return }
-            control.heldUntil = until
-            Self.send(LIFELINE_REAPER_HOLD, value: until.nanoseconds, on: control.fd)
+            guard control.held.map({ $0.until < hold.until }) ?? true else { return }
+            control.held = hold
+            Self.send(LIFELINE_REAPER_HOLD, value: hold.until.nanoseconds, on: control.fd)
         }
     }
 

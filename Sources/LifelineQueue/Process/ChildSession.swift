@@ -173,7 +173,7 @@ final class ChildSession: @unchecked Sendable {
         if let failure {
             child.end(.failure(failure))
         } else if unheld {
-            child.end(.failure(AttemptUnheld(program: child.program)))
+            child.end(.failure(child.heldToDeadline ? AttemptPastDeadline(program: child.program) as any Error : AttemptUnheld(program: child.program)))
         } else if !started {
             child.end(.failure(ChildProcessError(program: child.program, stage: .spawn, errno: ECHILD)))
         } else {

@@ -43,8 +43,9 @@ public struct OutcomeChange: Sendable {
             let due = Date(ms: now.ms + delay.milliseconds)
             wait(.scheduled, runAt: due, event: .snoozed, data: ["run_at": .string(LifelineJSON.formatTime(due))])
         case .released:
+            // Back where it stood in line (it was due when claimed), not behind what came since.
             attempt -= 1
-            wait(.available, runAt: now, event: .released, data: ["worker": .string(job.leaseOwner ?? "")])
+            wait(.available, runAt: min(job.runAt, now), event: .released, data: ["worker": .string(job.leaseOwner ?? "")])
         case .cancelled:
             finish(.cancelled, now, event: .cancelled, data: attemptData)
         }

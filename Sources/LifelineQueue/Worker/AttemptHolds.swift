@@ -6,10 +6,11 @@ import Glibc
 #endif
 
 /// Until when each attempt a runner runs is held: its lease's end less its worker's margin,
-/// moved later by each renewal. A program an attempt starts (``ChildProcess/run()``) is handed
-/// its attempt's hold, and its reaper stops it when the hold runs out, without the worker: a
-/// worker that stops answering (stopped, starved) leaves no program running once another
-/// worker may take the job.
+/// moved later by each renewal, but never past its deadline (and a margin). A program an
+/// attempt starts (``ChildProcess/run()``) is handed its attempt's hold, and its reaper stops
+/// it when the hold runs out, without the worker: a worker that stops answering (stopped,
+/// starved) leaves no program running once another worker may take the job, nor past its
+/// timeout.
 final class AttemptHolds: Sendable {
     /// The attempt whose handler runs in this task, and where its hold is kept.
     struct Held: Sendable {
@@ -17,19 +18,37 @@ final class AttemptHolds: Sendable {
         let key: AttemptKey
     }
 
+    /// A hold as a program's reaper keeps it: until when, and whether that is the attempt's
+    /// deadline, which no renewal moves.
+    struct Hold: Sendable {
+        var until: HoldInstant
+        var isDeadline: Bool
+    }
+
     @TaskLocal static var current: Held?
+
+    /// How long past its deadline a program may run before its reaper stops it: the worker
+    /// stops it at the deadline, and its own stop, recorded as a timeout, should come first.
+    static let deadlineMargin: Duration = .seconds(1)
 
     private struct Entry {
         var until: HoldInstant
+        /// The latest it may be held: the attempt's deadline and the margin.
+        let cap: HoldInstant
         /// Told of each later hold: the programs the attempt runs.
-        var watchers: [Int: @Sendable (HoldInstant) -> Void] = [:]
+        var watchers: [Int: @Sendable (Hold) -> Void] = [:]
+
+        var hold: Hold { Hold(until: until, isDeadline: until == cap) }
     }
 
     private let state = Mutex<(entries: [AttemptKey: Entry], nextWatcher: Int)>(([:], 0))
 
-    func add(_ key: AttemptKey, until: Date) {
-        let until = HoldInstant(until)
-        state.withLock { $0.entries[key] = Entry(until: until) }
+    /// Holds an attempt until `until`, and no later than `deadline` and the margin, whatever
+    /// holds come.
+    func add(_ key: AttemptKey, until: Date, deadline: Date) {
+        let cap = HoldInstant(deadline.addingTimeInterval(Double(Self.deadlineMargin.milliseconds) / 1000))
+        let until = min(HoldInstant(until), cap)
+        state.withLock { $0.entries[key] = Entry(until: until, cap: cap) }
     }
 
     func remove(_ key: AttemptKey) {
@@ -41,28 +60,29 @@ final class AttemptHolds: Sendable {
     /// keeps the later one.
     func hold(_ keys: [AttemptKey], until: Date) {
         let until = HoldInstant(until)
-        let watchers = state.withLock { state in
-            keys.flatMap { key -> [@Sendable (HoldInstant) -> Void] in
-                guard let entry = state.entries[key], entry.until < until else { return [] }
-                state.entries[key]!.until = until
-                return Array(entry.watchers.values)
+        let told = state.withLock { state in
+            keys.flatMap { key -> [(@Sendable (Hold) -> Void, Hold)] in
+                guard let entry = state.entries[key], entry.until < min(until, entry.cap) else { return [] }
+                state.entries[key]!.until = min(until, entry.cap)
+                let hold = state.entries[key]!.hold
+                return entry.watchers.values.map { ($0, hold) }
             }
         }
-        for watcher in watchers { watcher(until) }
+        for (watcher, hold) in told { watcher(hold) }
     }
 
     /// Calls `onHold` with the attempt's hold now and with each later one until ``unwatch(_:_:)``;
     /// nil (and no call) when the attempt is not held here.
-    func watch(_ key: AttemptKey, _ onHold: @escaping @Sendable (HoldInstant) -> Void) -> Int? {
-        let watched = state.withLock { state -> (id: Int, until: HoldInstant)? in
+    func watch(_ key: AttemptKey, _ onHold: @escaping @Sendable (Hold) -> Void) -> Int? {
+        let watched = state.withLock { state -> (id: Int, hold: Hold)? in
             guard let entry = state.entries[key] else { return nil }
             let id = state.nextWatcher
             state.nextWatcher += 1
             state.entries[key]!.watchers[id] = onHold
-            return (id, entry.until)
+            return (id, entry.hold)
         }
         guard let watched else { return nil }
-        onHold(watched.until)
+        onHold(watched.hold)
         return watched.id
     }
 
@@ -99,5 +119,15 @@ public struct AttemptUnheld: Error, CustomStringConvertible {
 
     public var description: String {
         "\(program) was stopped: its job's lease was not renewed in time (its worker stopped answering)"
+    }
+}
+
+/// What a program run by an attempt ends with when its reaper stopped it at the attempt's
+/// deadline (and margin) because its worker had not: a timeout, recorded as one.
+public struct AttemptPastDeadline: Error, CustomStringConvertible {
+    public var program: String
+
+    public var description: String {
+        "\(program) was stopped past its job's timeout by its reaper (its worker did not stop it in time)"
     }
 }

@@ -25,6 +25,7 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.permanent(let message): self = .threwPermanent(message)
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
+        case let late as AttemptPastDeadline: self = .threw(late.description)
         default: self = .threw(String(describing: error))
         }
     }

@@ -61,7 +61,7 @@ public struct InProcessRunner: AttemptRunner {
         }
         let context = JobContext(job: job, logger: logger, progressSink: progress)
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        holds.add(key, until: heldUntil)
+        holds.add(key, until: heldUntil, deadline: Date(ms: Date().ms + job.timeout.milliseconds))
         let end = EndOnce { [holds] in
             holds.remove(key)
             ended($0)

@@ -14,10 +14,13 @@ enum RunnerMessage: Sendable, Hashable {
     case progress(AttemptKey, JSONValue)
     /// Runner → writer: the attempt's handler ended.
     case ended(AttemptKey, HandlerEnd)
+    /// Runner → writer: holds were read. A runner that stops answering them (stopped, wedged)
+    /// holds its attempts' leases for as long as the pool renews them, so the pool kills it.
+    case alive
 
     // Each message is one frame (see ``FrameWriter``): a tag, then its fields in order.
     private enum Tag: UInt8 {
-        case run, stop, progress, ended, hold
+        case run, stop, progress, ended, hold, alive
     }
 
     private enum EndTag: UInt8 {
@@ -47,6 +50,8 @@ enum RunnerMessage: Sendable, Hashable {
             writer.byte(Tag.ended.rawValue)
             Self.write(key, to: &writer)
             Self.write(end, to: &writer)
+        case .alive:
+            writer.byte(Tag.alive.rawValue)
         }
         return writer.finish()
     }
@@ -61,6 +66,7 @@ enum RunnerMessage: Sendable, Hashable {
         case .stop: self = .stop(try Self.readKey(&reader))
         case .progress: self = .progress(try Self.readKey(&reader), try reader.json())
         case .ended: self = .ended(try Self.readKey(&reader), try Self.readEnd(&reader))
+        case .alive: self = .alive
         case nil: throw FrameReader.Malformed(reason: "no message is tagged \(tag)")
         }
         guard reader.isAtEnd else { throw FrameReader.Malformed(reason: "bytes follow the message") }

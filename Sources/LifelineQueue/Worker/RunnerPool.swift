@@ -30,6 +30,8 @@ public final class RunnerPool: AttemptRunner {
     private struct Runner {
         let process: RunningChild
         var attempts: [AttemptKey: Attempt] = [:]
+        /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent.
+        var unansweredSince: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -51,6 +53,10 @@ public final class RunnerPool: AttemptRunner {
     /// its stop) is killed: the pool renews its attempts' leases, so nobody else would ever
     /// take them back, and only the process's death ends such a handler for sure.
     private let stopGrace: Duration
+    /// How long a runner may take to answer a hold. One past it (stopped, wedged) is killed:
+    /// otherwise the pool would renew its attempts' leases while nothing runs them, and no
+    /// other worker could take their jobs.
+    private let answerWithin: Duration
     private let logger: Logger
     private let state = Mutex(State())
     /// The runners' sockets, each named by its runner's number.
@@ -61,15 +67,19 @@ public final class RunnerPool: AttemptRunner {
     ///   - childArguments: the command line of one runner process, which serves the socket it
     ///     gets as its stdin (see ``RunnerService``).
     ///   - childEnvironment: its environment.
+    ///   - answerWithin: how long a runner may take to answer a hold: the worker's renewal
+    ///     interval, so that a runner that stops is found before the leases it holds are
+    ///     renewed much longer.
     public init(
         childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int,
-        stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), logger: Logger
+        stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), answerWithin: Duration, logger: Logger
     ) throws(ChildProcessError) {
         self.childArguments = childArguments
         self.childEnvironment = childEnvironment
         self.processes = processes
         self.concurrency = concurrency
         self.stopGrace = stopGrace
+        self.answerWithin = answerWithin
         self.logger = logger
         sockets = try RunnerSockets()
     }
@@ -118,15 +128,28 @@ public final class RunnerPool: AttemptRunner {
     }
 
     public func hold(_ keys: [AttemptKey], until: Date) {
-        state.withLock { state in
+        let now = ContinuousClock.now
+        let silent = state.withLock { state in
             for key in keys {
                 if let index = state.waiting.firstIndex(where: { $0.key == key }) {
                     state.waiting[index].holdUntil = until
                 } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
                     state.runners[id]!.attempts[key]!.holdUntil = until
+                    state.runners[id]!.unansweredSince = state.runners[id]!.unansweredSince ?? now
                     sockets.send(.hold(key, until: until), to: id)
                 }
             }
+            let silent = state.runners.filter { _, runner in runner.unansweredSince.map { now - $0 > answerWithin } ?? false }
+            // Killed once: it is retired when it has died.
+            for id in silent.keys { state.runners[id]!.unansweredSince = nil }
+            return Array(silent.values)
+        }
+        for runner in silent {
+            logger.error(
+                "worker process does not answer; killing it, and its jobs go back when their leases run out",
+                metadata: ["jobs": "\(runner.attempts.keys.map(\.id).sorted())", "within": "\(answerWithin)"]
+            )
+            runner.process.kill()
         }
     }
 
@@ -169,6 +192,8 @@ public final class RunnerPool: AttemptRunner {
                     }
                 case .progress(let key, let value):
                     if let attempt = state.runners[id]?.attempts[key] { progress.append((attempt, value)) }
+                case .alive:
+                    state.runners[id]?.unansweredSince = nil
                 case .run, .stop, .hold:
                     logger.error("a worker process sent a message only its pool sends; ignored")
                 }

@@ -29,6 +29,7 @@ public enum RunnerService {
                     for message in messages {
                         handle(message, loop: loop, runner: runner, attempts: attempts, holdsChanged: holdsChanged, logger: logger)
                     }
+                    if messages.contains(where: \.isHold) { loop.send(.alive) }
                 })
             }
         }
@@ -63,7 +64,7 @@ public enum RunnerService {
             runner.hold([key], until: until)
         case .stop(let key):
             attempts.stop(key, reason: .cancelled)
-        case .progress, .ended:
+        case .progress, .ended, .alive:
             logger.error("the pool sent a message only its worker processes send; ignored")
         }
     }
@@ -82,5 +83,11 @@ public enum RunnerService {
             }
             await holdsChanged.wait(timeout: max(next - .now, .milliseconds(1)))
         }
+    }
+}
+
+private extension RunnerMessage {
+    var isHold: Bool {
+        if case .hold = self { true } else { false }
     }
 }

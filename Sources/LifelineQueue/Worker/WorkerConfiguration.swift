@@ -46,7 +46,7 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Leases are renewed three times per lease period, so one missed renewal loses nothing.
-    var renewalInterval: Duration { max(lease / 3, .milliseconds(50)) }
+    public var renewalInterval: Duration { max(lease / 3, .milliseconds(50)) }
 
     /// How long before its lease runs out an attempt whose lease was not renewed is stopped:
     /// another worker may take the job back once it has.
