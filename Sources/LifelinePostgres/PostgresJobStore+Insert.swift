@@ -4,11 +4,12 @@ import LifelineQueue
 extension PostgresJobStore {
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
         let inserted = try await transaction { transaction in
-            for queue in Set(jobs.map(\.queue)).sorted() { Self.register(queue: queue, transaction) }
-            return try jobs.enumerated().map { index, job in
+            let inserted = try jobs.enumerated().map { index, job in
                 if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
                 return try Self.insert(job, transaction, registerQueue: false)
             }
+            for queue in Set(inserted.filter { !$0.existing }.map(\.job.queue)).sorted() { Self.register(queue: queue, transaction) }
+            return inserted
         }
         if jobs.count >= Self.analyzedBatch { try await analyzeJobs() }
         return inserted
@@ -25,15 +26,15 @@ extension PostgresJobStore {
         try await session.run { connection in _ = try connection.query("ANALYZE jobs") }
     }
 
-    /// Workers that serve every queue find the queues here. Nothing waits for its answer: it
-    /// goes out with the transaction's next statement, in the same round trip.
+    /// Workers that serve every queue find the queues here; only a job inserted registers its
+    /// queue. Nothing waits for its answer: it goes out with the transaction's next statement
+    /// (its events and commit), in the same round trip.
     static func register(queue: String, _ transaction: PostgresTransaction) {
         transaction.connection.sendWithNext("INSERT INTO queues (name) VALUES (\(queue)) ON CONFLICT DO NOTHING")
     }
 
     /// Inserts one job inside the caller's transaction.
     static func insert(_ job: NewJob, _ transaction: PostgresTransaction, registerQueue: Bool = true) throws -> InsertedJob {
-        if registerQueue { register(queue: job.queue, transaction) }
         let (runAt, state) = job.start(now: transaction.now)
         // A taken key inserts nothing; only then is the existing job read and compared. The
         // statement counts what it inserts (see the schema's v3).
@@ -59,6 +60,7 @@ extension PostgresJobStore {
             return try job.answer(existing: existing)
         }
         transaction.jobInserted()
+        if registerQueue { register(queue: job.queue, transaction) }
         transaction.eventAppend(.enqueued, job: id, server: job.server, dataText: job.enqueuedEventData(state: state))
         return InsertedJob(job: try job.inserted(id: id, now: transaction.now), existing: false)
     }

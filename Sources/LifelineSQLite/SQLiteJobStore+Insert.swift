@@ -16,21 +16,22 @@ extension SQLiteJobStore {
     }
 
     static func insert(_ jobs: [NewJob], _ db: some StatementSource, now: Int64) throws -> [InsertedJob] {
-        for queue in Set(jobs.map(\.queue)) { try register(queue: queue, db) }
-        return try jobs.enumerated().map { index, job in
+        let inserted = try jobs.enumerated().map { index, job in
             if index == jobs.count / 2 { CrashPoint.check("insert.mid-batch") }
             return try insert(job, db, now: now, registerQueue: false)
         }
+        for queue in Set(inserted.filter { !$0.existing }.map(\.job.queue)) { try register(queue: queue, db) }
+        return inserted
     }
 
-    /// Workers that serve every queue find the queues here.
+    /// Workers that serve every queue find the queues here. Only a job inserted registers its
+    /// queue: a key already taken answers with its job and leaves no empty queue behind.
     static func register(queue: String, _ db: some StatementSource) throws {
         try RawStatement(db, "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING", [.text(queue)]).execute()
     }
 
     /// Inserts one job inside the caller's transaction.
     static func insert(_ job: NewJob, _ db: some StatementSource, now: Int64, registerQueue: Bool = true) throws -> InsertedJob {
-        if registerQueue { try register(queue: job.queue, db) }
         let (runAt, state) = job.start(now: Date(ms: now))
         // A taken key inserts nothing; only then is the existing job read and compared.
         try RawStatement(db, """
@@ -52,6 +53,7 @@ extension SQLiteJobStore {
         }
         // Built rather than read back: RETURNING and decoding it cost a batch a fifth of its speed.
         let inserted = try job.inserted(id: db.insertedRowID, now: Date(ms: now))
+        if registerQueue { try register(queue: job.queue, db) }
         try EventLog.append(db, at: now, type: .enqueued, job: inserted.id, server: job.server, dataText: job.enqueuedEventData(state: state))
         return InsertedJob(job: inserted, existing: false)
     }

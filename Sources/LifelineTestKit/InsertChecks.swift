@@ -32,12 +32,13 @@ enum InsertChecks {
             #expect(try await store.jobCount(JobFilter()) == before)
             #expect(try await store.eventList(EventFilter()).count == eventsBefore)
         },
-        .init(name: "the same key, kind and args returns the existing job") { store, _ in
-            let first = try await store.jobInsert([JobFixtures.job(args: ["a": 1, "b": [true, "x"]], key: "k")])[0]
-            let again = try await store.jobInsert([JobFixtures.job(args: ["b": [true, "x"], "a": 1], key: "k")])[0]
-            #expect(!first.existing && again.existing && again.job.id == first.job.id)
+        .init(name: "the same key, kind and args returns the existing job, and registers no queue of its own") { store, _ in
+            let first = try await store.jobInsert([JobFixtures.job(args: ["a": 1, "b": [true, "x"]], queue: "q", key: "k")])[0]
+            let again = try await store.jobInsert([JobFixtures.job(args: ["b": [true, "x"], "a": 1], queue: "other", key: "k")])[0]
+            #expect(!first.existing && again.existing && again.job.id == first.job.id && again.job.queue == "q")
             #expect(try await store.jobCount(JobFilter()) == 1)
             #expect(try await EventChecks.types(store, job: first.job.id) == [.enqueued])
+            #expect(try await store.queueList().map(\.name) == ["q"], "no empty queue 'other'")
         },
         .init(name: "the same key with other kind or args is a conflict") { store, _ in
             let first = try await store.jobInsert([JobFixtures.job(args: ["a": 1], key: "k")])[0].job
