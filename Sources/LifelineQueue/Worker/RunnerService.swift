@@ -3,9 +3,10 @@ import Logging
 
 /// A pool's runner process: runs the handlers of the attempts its pool's writer sends, stops
 /// them when told, and reports their checkpoints and ends. The writer decides everything else
-/// (leases, timeouts, what an end means), but for one thing: an attempt the writer has not held
-/// (see ``RunnerMessage/hold(_:until:)``) is stopped when its hold runs out, and reported lost,
-/// so a writer that stops answering leaves nothing running once another worker may take its job.
+/// (leases, timeouts, what an end means), but for two things, for a writer that stops answering:
+/// an attempt the writer has not held (see ``RunnerMessage/hold(_:until:)``) is stopped when its
+/// hold runs out, and reported lost, so nothing runs once another worker may take its job; and
+/// one the writer has not stopped a margin past its deadline is stopped, and reported timed out.
 public enum RunnerService {
     static let unheld = "stopped in its worker process: its lease was not renewed in time (the pool's writer stopped answering)"
 
@@ -50,13 +51,15 @@ public enum RunnerService {
                 loop.send(.ended(key, .lost(unheld)))
                 return
             }
-            if attempts.add([job], leaseStart: .now, lease: remaining(until: holdUntil), timesOut: false) { holdsChanged.ring() }
+            if attempts.add([job], leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: AttemptHolds.deadlineMargin) {
+                holdsChanged.ring()
+            }
             runner.start(
                 job, heldUntil: holdUntil, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
                 ended: { end in
                     let ended = attempts.ended(key)
                     if let ended { attempts.remove([ended.slot]) }
-                    loop.send(.ended(key, ended?.stopReason == .leaseLost ? .lost(unheld) : end))
+                    loop.send(.ended(key, report(end, stoppedFor: ended?.stopReason, timeout: job.timeout)))
                 }
             )
         case .hold(let key, let until):
@@ -69,14 +72,29 @@ public enum RunnerService {
         }
     }
 
+    /// An attempt's end as reported: lost when its hold ran out here, a timeout when it was
+    /// stopped here past its deadline (its writer did not stop it), else as it ended.
+    private static func report(_ end: HandlerEnd, stoppedFor reason: StopReason?, timeout: Duration) -> HandlerEnd {
+        switch reason {
+        case .leaseLost?: .lost(unheld)
+        case .timeout?: .threw("timed out after \(DurationText.format(timeout)), stopped by its worker process (the pool's writer did not stop it)")
+        default: end
+        }
+    }
+
     private static func remaining(until: Date) -> Duration {
         .milliseconds(until.ms - Date().ms)
     }
 
-    /// Stops each attempt whose hold runs out, sleeping until the next one does.
+    /// Stops each attempt whose hold runs out, or that its writer has not stopped a margin past
+    /// its deadline, sleeping until the next one does.
     private static func stopUnheld(_ attempts: RunningJobs, holdsChanged: Doorbell, logger: Logger) async {
         while !Task.isCancelled {
-            let (_, unheld, next) = attempts.deadlines(leaseMargin: .zero, latest: .now + .seconds(1))
+            let (timedOut, unheld, next) = attempts.deadlines(leaseMargin: .zero, latest: .now + .seconds(1))
+            for key in timedOut {
+                logger.error("job past its timeout: the pool's writer did not stop it; stopping the job", metadata: ["job": "\(key.id)"])
+                attempts.stop(key, reason: .timeout)
+            }
             for key in unheld {
                 logger.error("lease not renewed in time: the pool's writer stopped answering; stopping the job", metadata: ["job": "\(key.id)"])
                 attempts.stop(key, reason: .leaseLost)

@@ -90,9 +90,10 @@ final class RunningJobs: Sendable {
     /// earliest, and a look for every claim would cost the claims. An earlier attempt of one of
     /// the jobs whose handler still runs here lost its lease without being stopped (the look
     /// came too late): it is stopped now, as its entry goes.
-    /// A pool's runner process watches leases only (`timesOut` false): its worker times attempts out.
+    /// An attempt times out `deadlineMargin` past its timeout: a pool's runner process, whose
+    /// writer times its attempts out, does so a margin later, in case the writer cannot.
     @discardableResult
-    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration, timesOut: Bool = true) -> Bool {
+    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration, deadlineMargin: Duration = .zero) -> Bool {
         var displaced: [@Sendable () -> Void] = []
         defer { for stop in displaced { stop() } }
         return state.withLock { state in
@@ -102,7 +103,7 @@ final class RunningJobs: Sendable {
                 state.claims += 1
                 let entry = Entry(
                     attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
-                    deadline: timesOut ? leaseStart + job.timeout : nil
+                    deadline: leaseStart + job.timeout + deadlineMargin
                 )
                 state.entries[job.id] = entry
                 earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true
