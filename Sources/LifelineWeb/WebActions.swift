@@ -13,19 +13,22 @@ struct WebActions: Sendable {
     func add(to router: Router<BasicRequestContext>, token: String) {
         let actions = router.group("api").add(middleware: ActionGuard(token: token))
         let withoutOptions = actions.group().add(middleware: NoOptions())
-        withoutOptions.post("jobs/:id/retry") { _, context in try await retry(try Self.jobID(context)) }
-        withoutOptions.post("jobs/:id/cancel") { _, context in try await cancel(try Self.jobID(context)) }
-        withoutOptions.post("queues/:name/pause") { _, context in try await pause(context.name, true) }
-        withoutOptions.post("queues/:name/resume") { _, context in try await pause(context.name, false) }
+        // A GET (or HEAD) where only POST acts is told so, rather than that the path does not exist.
+        let reads = router.group("api")
+        let withoutBody: [(path: String, act: @Sendable (BasicRequestContext) async throws -> Response)] = [
+            ("jobs/:id/retry", { try await retry(try Self.jobID($0)) }),
+            ("jobs/:id/cancel", { try await cancel(try Self.jobID($0)) }),
+            ("queues/:name/pause", { try await pause($0.name, true) }),
+            ("queues/:name/resume", { try await pause($0.name, false) }),
+        ]
+        for action in withoutBody {
+            withoutOptions.post(RouterPath(action.path)) { _, context in try await action.act(context) }
+            reads.get(RouterPath(action.path)) { _, _ in MethodCheck<BasicRequestContext>.postOnly() }
+        }
         actions.post("servers/:name/:action") { request, context in
             try await act(context.name, context.parameters.get("action"), request: request)
         }
-        // A GET (or HEAD) where only POST acts is told so, rather than that the path does not exist.
-        let api = router.group("api")
-        for path in ["jobs/:id/retry", "jobs/:id/cancel", "queues/:name/pause", "queues/:name/resume"] {
-            api.get(RouterPath(path)) { _, _ in MethodCheck<BasicRequestContext>.postOnly() }
-        }
-        api.get("servers/:name/:action") { _, context in
+        reads.get("servers/:name/:action") { _, context in
             guard context.parameters.get("action").flatMap(ServerAction.init(rawValue:)) != nil else {
                 throw APIError.notFound("no such path")
             }
