@@ -128,7 +128,8 @@ struct AttemptHoldsTests {
             #expect((ticker.ticks.last ?? 0) > firstHold + 500, "held by the renewals to the deadline: \(past.ticks)")
         }
         let end = HandlerEnd(error: AttemptPastDeadline(program: "sleep"))
-        #expect(end == .threw(AttemptPastDeadline(program: "sleep").description))
+        #expect(end == .pastDeadline, "the reaper's stop, a timeout whoever reports it")
+        #expect(end.outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
         #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
     }
 

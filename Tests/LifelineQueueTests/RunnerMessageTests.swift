@@ -32,6 +32,7 @@ struct RunnerMessageTests {
         .ended(key, .threwPermanent("bad args")),
         .ended(key, .threwRetryAfter(.milliseconds(2500))),
         .ended(key, .notStarted),
+        .ended(key, .pastDeadline),
         .ended(key, .lost("its worker process died")),
         .alive,
     ])

@@ -11,6 +11,9 @@ public enum HandlerEnd: Sendable, Hashable {
     case threwRetryAfter(Duration)
     /// Stopped before any process took the attempt.
     case notStarted
+    /// Stopped past its deadline where it ran (by a program's reaper, or a pool's runner
+    /// process), its worker not having stopped it (stopped, or starved): a timeout.
+    case pastDeadline
     /// The process running the handler died: nothing about the attempt can be known, so
     /// nothing is recorded and its lease runs out, as if the worker had died.
     case lost(String)
@@ -25,7 +28,7 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.permanent(let message): self = .threwPermanent(message)
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
-        case let late as AttemptPastDeadline: self = .threw(late.description)
+        case is AttemptPastDeadline: self = .pastDeadline
         default: self = .threw(String(describing: error))
         }
     }
@@ -44,7 +47,7 @@ public enum HandlerEnd: Sendable, Hashable {
             // It never ran (no process had room, e.g. while one restarts): its deadline is
             // not its fault, and it spends no attempt.
             return .released
-        case (_, .timeout):
+        case (.pastDeadline, nil), (_, .timeout?):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
         case (_, .cancelled):
             return .cancelled

@@ -24,7 +24,7 @@ enum RunnerMessage: Sendable, Hashable {
     }
 
     private enum EndTag: UInt8 {
-        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost
+        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline
     }
 
     /// The message as one frame, its length first.
@@ -97,6 +97,7 @@ enum RunnerMessage: Sendable, Hashable {
             writer.byte(EndTag.threwRetryAfter.rawValue)
             writer.int(delay.milliseconds)
         case .notStarted: writer.byte(EndTag.notStarted.rawValue)
+        case .pastDeadline: writer.byte(EndTag.pastDeadline.rawValue)
         case .lost(let why):
             writer.byte(EndTag.lost.rawValue)
             writer.string(why)
@@ -112,6 +113,7 @@ enum RunnerMessage: Sendable, Hashable {
         case .threwPermanent: return .threwPermanent(try reader.string())
         case .threwRetryAfter: return .threwRetryAfter(.milliseconds(try reader.int()))
         case .notStarted: return .notStarted
+        case .pastDeadline: return .pastDeadline
         case .lost: return .lost(try reader.string())
         case nil: throw FrameReader.Malformed(reason: "no handler end is tagged \(tag)")
         }

@@ -59,7 +59,7 @@ public enum RunnerService {
                 ended: { end in
                     let ended = attempts.ended(key)
                     if let ended { attempts.remove([ended.slot]) }
-                    loop.send(.ended(key, report(end, stoppedFor: ended?.stopReason, timeout: job.timeout)))
+                    loop.send(.ended(key, report(end, stoppedFor: ended?.stopReason)))
                 }
             )
         case .hold(let key, let until):
@@ -74,10 +74,10 @@ public enum RunnerService {
 
     /// An attempt's end as reported: lost when its hold ran out here, a timeout when it was
     /// stopped here past its deadline (its writer did not stop it), else as it ended.
-    private static func report(_ end: HandlerEnd, stoppedFor reason: StopReason?, timeout: Duration) -> HandlerEnd {
+    private static func report(_ end: HandlerEnd, stoppedFor reason: StopReason?) -> HandlerEnd {
         switch reason {
         case .leaseLost?: .lost(unheld)
-        case .timeout?: .threw("timed out after \(DurationText.format(timeout)), stopped by its worker process (the pool's writer did not stop it)")
+        case .timeout?: .pastDeadline
         default: end
         }
     }
