@@ -31,17 +31,20 @@ struct ServerWaiter {
             if let server { bar.draw(server) }
             // A wait with no worker running would last for ever, silently: said once (on a
             // terminal, the bar says it all along).
-            if server?.currentJobState == .available {
+            if let server, server.currentJobState == .available {
                 unclaimedSince = unclaimedSince ?? .now
                 if !toldUnclaimed, !bar.isDrawn, ContinuousClock.now - unclaimedSince! >= Self.unclaimedNotice {
-                    Output.standardError.writeLine("lifeline: \(name): its job waits for a worker; is one running? (lifeline worker)")
+                    let job = server.lifecycle.currentJob.map { " \($0)" } ?? ""
+                    Output.standardError.writeLine("lifeline: \(name): its job\(job) waits for a worker; is one running? (lifeline worker)")
                     toldUnclaimed = true
                 }
             } else {
                 unclaimedSince = nil
             }
             if let deadline, ContinuousClock.now >= deadline {
-                throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")")
+                // The job is named so that the wait's end leads to what is still under way.
+                let job = server?.lifecycle.currentJob.map { " (job \($0): lifeline jobs show \($0))" } ?? ""
+                throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")\(job)")
             }
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))

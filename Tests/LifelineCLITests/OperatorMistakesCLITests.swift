@@ -195,16 +195,27 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.job(id)["state"] == "completed")
     }
 
-    @Test("a wait for a server whose job no worker takes says so, once")
-    func waitWithoutWorker() async throws {
+    @Test("a wait for a server whose job no worker takes says so, once, and names the job", arguments: ["wait", "create"])
+    func waitWithoutWorker(command: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try await cli.run(["server", "create", "web-1"]).status == 0)
-        let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s"])
+        let wait: BackgroundCommand
+        let job: Int64
+        if command == "wait" {
+            job = try #require(try await cli.json(["server", "create", "web-1", "--json"]).first?["job"]?.intValue)
+            wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s"])
+        } else {
+            // An action's own --wait: the job it enqueued is printed only at the end, which a
+            // timeout never reaches, so its message is where the job is named.
+            wait = try cli.start(["server", "create", "web-1", "--wait", "--timeout", "7s"])
+            try await waitUntil("the create to enqueue its job", timeout: .seconds(10)) { try await cli.run(["jobs", "list", "--json"]).lines.count == 1 }
+            job = try #require(try await cli.json(["jobs", "list", "--json"]).first?["id"]?.intValue)
+        }
         #expect(try await wait.waitForExit() == 1)
         let lines = wait.stderr.split(separator: "\n")
-        #expect(lines.first == "lifeline: web-1: its job waits for a worker; is one running? (lifeline worker)", "\(wait.stderr)")
+        #expect(lines.first == "lifeline: web-1: its job \(job) waits for a worker; is one running? (lifeline worker)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still") == true, "\(wait.stderr)")
+        #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
     }
 
     @Test("a completed job cannot be cancelled (exit 3); a cancelled one is left as it is (exit 0)")
