@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 import Logging
 import PostgresNIO
 
@@ -179,9 +180,12 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
 }
 
 /// An error the server reported for a statement, in its own words.
-public struct PostgresStatementError: Error, CustomStringConvertible {
+public struct PostgresStatementError: TransactionConflict, CustomStringConvertible {
     public let message: String
     public let sqlState: String?
 
     public var description: String { message }
+
+    /// A deadlock (40P01) or a serialization failure (40001).
+    public var isConflict: Bool { sqlState == "40P01" || sqlState == "40001" }
 }

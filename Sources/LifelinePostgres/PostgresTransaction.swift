@@ -97,7 +97,7 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     }
 
     public func serverGet(_ name: String) throws -> ServerInfo? {
-        try connection.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name)").first.map(PostgresServerRow.decode)
+        try connection.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name) FOR UPDATE OF s").first.map(PostgresServerRow.decode)
     }
 
     public func serverInsert(_ spec: ServerSpec) throws {

@@ -245,6 +245,13 @@ public struct QueueUpdate: Sendable, Hashable {
 /// API keeps other store failures to its log.
 public protocol StoreBusy: Error, CustomStringConvertible {}
 
+/// An error that running the same transaction again may clear: PostgreSQL rolls back one of
+/// two transactions that wait on each other (a deadlock) or could not both stand (a
+/// serialization failure).
+public protocol TransactionConflict: Error {
+    var isConflict: Bool { get }
+}
+
 public enum JobStoreError: Error, Hashable, CustomStringConvertible {
     case idempotencyConflict(key: String, existing: Int64)
     case unknownQueue(String, known: [String])

@@ -75,20 +75,15 @@ struct EventsCommand: AsyncParsableCommand {
             for event in try await opened.jobs.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
             filter.afterSeq = newest
         }
-        var unreachable = false
+        var outage = StoreOutage(reading: "events")
         while true {
             let events: [JobEvent]
-            do {
+            if follow {
+                guard let read = try await outage.read({ try await opened.jobs.eventList(filter) }) else { continue }
+                events = read
+            } else {
                 events = try await opened.jobs.eventList(filter)
-            } catch where follow && !(error is CancellationError) {
-                // A follower outlasts a database restart: it says so once, then tries each second.
-                if !unreachable { Output.standardError.writeLine("lifeline: \(error); retrying every second") }
-                unreachable = true
-                try await Task.sleep(for: .seconds(1))
-                continue
             }
-            if unreachable { Output.standardError.writeLine("lifeline: reading events again") }
-            unreachable = false
             for event in events { try print(event, to: output) }
             printed += events.count
             filter.afterSeq = events.last?.seq ?? filter.afterSeq

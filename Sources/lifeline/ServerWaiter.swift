@@ -25,8 +25,18 @@ struct ServerWaiter {
         defer { bar.finish() }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
+        // The wait outlasts a database restart; a timeout names the state last read.
+        var outage = StoreOutage(reading: name) { [bar] line in
+            bar.finish()
+            Output.standardError.writeLine(line)
+        }
+        var server: ServerInfo?
         while true {
-            let server = try await servers.serverGet(name)
+            guard case .some(let read) = try await outage.read({ try await servers.serverGet(name) }) else {
+                try checkDeadline(deadline, name: name, server: server)
+                continue
+            }
+            server = read
             if done(server) { return server }
             if let server { bar.draw(server) }
             // A wait with no worker running would last for ever, silently: said once (on a
@@ -41,14 +51,17 @@ struct ServerWaiter {
             } else {
                 unclaimedSince = nil
             }
-            if let deadline, ContinuousClock.now >= deadline {
-                // The job is named so that the wait's end leads to what is still under way.
-                let job = server?.lifecycle.currentJob.map { " (job \($0): lifeline jobs show \($0))" } ?? ""
-                throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")\(job)")
-            }
+            try checkDeadline(deadline, name: name, server: server)
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    private func checkDeadline(_ deadline: ContinuousClock.Instant?, name: String, server: ServerInfo?) throws {
+        guard let deadline, ContinuousClock.now >= deadline else { return }
+        // The job is named so that the wait's end leads to what is still under way.
+        let job = server?.lifecycle.currentJob.map { " (job \($0): lifeline jobs show \($0))" } ?? ""
+        throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")\(job)")
     }
 }
 
@@ -72,8 +85,10 @@ final class ProgressBar: @unchecked Sendable {
         isDrawn = true
     }
 
+    /// Clears the line; the next draw draws it again.
     func finish() {
         if isDrawn { output.write("\r\u{1B}[K") }
+        isDrawn = false
     }
 
     /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).

@@ -6,18 +6,50 @@ import Testing
 
 @Suite("Races, hostile input and security")
 struct HostileInputCLITests {
-    @Test("8 processes send conflicting actions to one server: exactly one is accepted")
+    @Test("8 processes send conflicting actions to each of 4 servers: exactly one per server is accepted")
     func conflictingActions() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try await cli.run(["server", "create", "r-1", "--disk-size", "64KiB"]).status == 0)
+        try await Self.expectOneActionAccepted(cli)
+    }
+
+    @Test("8 processes send one action under one idempotency key: all are answered with its one job")
+    func sameKeyActions() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        try await Self.expectOneJobForKey(cli)
+    }
+
+    /// Servers in standby, each sent 8 conflicting actions at once, all servers together (on
+    /// PostgreSQL, requests on one server run side by side unless its row is locked).
+    static func expectOneActionAccepted(_ cli: CLIRunner) async throws {
+        let servers = (1...4).map { "r-\($0)" }
+        for server in servers { #expect(try await cli.run(["server", "create", server, "--disk-size", "64KiB"]).status == 0) }
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let actions = ["failover", "test-failover", "delete", "failover", "test-failover", "delete", "failover", "test-failover"]
-        let processes = try actions.map { try cli.start(["server", $0, "r-1"]) }
+        let processes = try servers.flatMap { server in try actions.map { try cli.start(["server", $0, server]) } }
         var statuses: [Int32] = []
         for process in processes { statuses.append(try await process.waitForExit()) }
-        #expect(statuses.filter { $0 == 0 }.count == 1 && statuses.filter { $0 == 3 }.count == 7, "\(statuses)")
-        #expect(try await cli.history("r-1").count == 3)
+        for (index, server) in servers.enumerated() {
+            let own = statuses[index * actions.count..<(index + 1) * actions.count]
+            #expect(own.filter { $0 == 0 }.count == 1 && own.filter { $0 == 3 }.count == 7, "\(server): \(own)")
+            #expect(try await cli.history(server).count == 3, "\(server)")
+        }
+        // Each server's create job and the one accepted action's.
+        #expect(try await cli.json(["jobs", "list", "--json"]).count == 2 * servers.count)
+    }
+
+    static func expectOneJobForKey(_ cli: CLIRunner) async throws {
+        #expect(try await cli.run(["server", "create", "k-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let processes = try (0..<8).map { _ in try cli.start(["server", "failover", "k-1", "--idempotency-key", "once", "--json"]) }
+        var jobs: Set<Int64> = []
+        for process in processes {
+            #expect(try await process.waitForExit() == 0, "\(process.stderr)")
+            jobs.insert(try #require(try JSONValue(parsing: process.stdout)["job"]?.intValue))
+        }
+        #expect(jobs.count == 1, "\(jobs)")
+        #expect(try await cli.history("k-1").count == 3)
         #expect(try await cli.json(["jobs", "list", "--json"]).count == 2)
     }
 

@@ -11,6 +11,13 @@ struct PostgresCLITests {
         try CLIRunner(databaseURL: try await TestPostgres.freshDatabase())
     }
 
+    /// A runner on a fresh database, with the database's URL and name, for a test that also
+    /// works on the database behind the CLI's back.
+    static func runnerAndDatabase() async throws -> (CLIRunner, url: String, name: String) {
+        let url = try await TestPostgres.freshDatabase()
+        return (try CLIRunner(databaseURL: url), url, String(url[url.index(after: url.lastIndex(of: "/")!)...]))
+    }
+
     @Test("serve answers the same API on PostgreSQL")
     func serveAPI() async throws {
         let cli = try await Self.runner()
@@ -70,6 +77,84 @@ struct PostgresCLITests {
         #expect(try await cli.run(["server", "failback", "web-1"]).status == 3, "an action the state does not allow is refused")
         let history = try await cli.history("web-1")
         #expect(history.first == "creating" && history.last == "standby" && history.contains("failover"))
+    }
+
+    @Test("conflicting actions from many processes at once: exactly one per server is accepted")
+    func conflictingActions() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        try await HostileInputCLITests.expectOneActionAccepted(cli)
+    }
+
+    @Test("one action under one idempotency key from 8 processes at once: all are answered with its one job")
+    func sameKeyActions() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        try await HostileInputCLITests.expectOneJobForKey(cli)
+    }
+
+    @Test("an action that deadlocks with a session holding its stage's job is run again, not refused")
+    func actionAfterDeadlock() async throws {
+        let (cli, url, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64MiB"]).status == 0)
+        let worker = try cli.start(["worker"], extraEnvironment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "web-1"]).status == 0)
+        #expect(try await cli.run(["server", "wait", "web-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
+        worker.signal(SIGKILL)
+        _ = try await worker.waitForExit()
+        let job = try #require(try await cli.server("web-1")?["current_job"]?.intValue)
+        // A session that locks the finalization's job, waits until the action below waits for
+        // it (the action holds the server by then), and asks for the server: a deadlock, found
+        // first by the action's session, which PostgreSQL rolls back.
+        let session = Task {
+            try await TestPostgres.psql(url, """
+                BEGIN; SELECT id FROM lifeline.jobs WHERE id = \(job) FOR UPDATE;
+                DO $$ BEGIN
+                  FOR i IN 1..2000 LOOP
+                    EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                                      WHERE NOT l.granted AND a.datname = current_database());
+                    PERFORM pg_sleep(0.01);
+                  END LOOP;
+                END $$;
+                SELECT name FROM lifeline.servers WHERE name = 'web-1' FOR UPDATE; COMMIT
+                """)
+        }
+        try await waitUntil("the session to hold the job", timeout: .seconds(10)) {
+            try await TestPostgres.psql(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event = 'PgSleep'") == "1"
+        }
+        let cancel = try await cli.run(["server", "cancel-failover", "web-1"])
+        try await session.value
+        #expect(cancel.status == 0, "\(cancel.stderr)")
+        #expect(try await cli.server("web-1")?["state"] == "cancelling_failover")
+        // The deadlock did happen: the retry is what let the action through.
+        try await waitUntil("the database to count the deadlock", timeout: .seconds(10)) {
+            try await TestPostgres.psql(url, "SELECT deadlocks FROM pg_stat_database WHERE datname = '\(database)'") == "1"
+        }
+    }
+
+    @Test("a wait outlasts an outage of the database: it says so, reads again, and ends when the server rests")
+    func waitThroughOutage() async throws {
+        let (cli, url, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "60s"])
+        defer { wait.signal(SIGKILL) }
+        // Said 5 s into the wait, when it reads the server in its loop.
+        try await waitUntil("the wait to say its job waits for a worker", timeout: .seconds(20)) { wait.stderr.contains("waits for a worker") }
+        // The outage: the database takes no connection and its sessions are ended, for 2 s.
+        let admin = try #require(TestPostgres.url)
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+        try await TestPostgres.psql(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)'")
+        try await waitUntil("the wait to say the store does not answer", timeout: .seconds(10)) { wait.stderr.contains("retrying every second") }
+        try await Task.sleep(for: .seconds(2))
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+        try await waitUntil("the wait to read again", timeout: .seconds(10)) { wait.stderr.contains("lifeline: reading web-1 again") }
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try await wait.waitForExit() == 0, "\(wait.stderr)")
+        #expect(wait.stdout == "web-1 is standby\n")
     }
 
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")

@@ -7,7 +7,14 @@ public enum ServerActions {
     public static func create(_ spec: ServerSpec, idempotencyKey: String?, in transaction: some ServerTransaction) throws -> ActionResult {
         let asked: [String: JSONValue] = ["machine": .string(spec.machine), "disks": .int(Int64(spec.disks)), "disk_size": .int(spec.diskSize)]
         if let existing = try existing(idempotencyKey, server: spec.name, action: "create", asked: asked, transaction) { return existing }
-        try transaction.serverInsert(spec)
+        do {
+            try transaction.serverInsert(spec)
+        } catch ServerStoreError.exists(_) {
+            // A concurrent request under the same key may have made it since the look above
+            // (PostgreSQL's insert waits for it, then finds the name taken): that is the answer.
+            if let existing = try existing(idempotencyKey, server: spec.name, action: "create", asked: asked, transaction) { return existing }
+            throw ServerStoreError.exists(spec.name)
+        }
         let (lifecycle, effects) = Lifecycle.creating()
         var server = try transaction.serverGet(spec.name)!
         server.lifecycle = lifecycle
@@ -21,8 +28,11 @@ public enum ServerActions {
     ) throws -> ActionResult {
         let point = action == .failover || action == .testFailover ? recoveryPoint : nil
         let asked: [String: JSONValue] = ["recovery_point": point.map { .string($0) } ?? .null]
+        // The server first: where transactions run side by side, its lock orders the requests
+        // on it, and the key is looked up after the one before has committed.
+        let current = try transaction.serverGet(name)
         if let existing = try existing(idempotencyKey, server: name, action: action.rawValue, asked: asked, transaction) { return existing }
-        guard let server = try transaction.serverGet(name) else { throw ServerStoreError.notFound(name) }
+        guard let server = current else { throw ServerStoreError.notFound(name) }
         var lifecycle = server.lifecycle
         let effects = try lifecycle.handle(.action(action))
         var moved = server

@@ -5,6 +5,9 @@ import LifelineQueue
 /// does to jobs. Each store implements it; the domain's steps (``ServerChange``,
 /// ``ServerActions``, ``ServerLifecycleHook``) are written once, above every store.
 public protocol ServerTransaction: JobTransaction {
+    /// The server as this transaction changes it. A store whose write transactions run side by
+    /// side (PostgreSQL) locks its row until the commit, so that changes to one server go one
+    /// after another, each seeing the one before.
     func serverGet(_ name: String) throws -> ServerInfo?
     /// Adds a server in `creating`; ``ServerStoreError/exists(_:)`` when the name is taken.
     func serverInsert(_ spec: ServerSpec) throws
@@ -26,10 +29,27 @@ public protocol TransactionalServerStore: ServerStore {
 
 extension TransactionalServerStore {
     public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
-        try await transaction { try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: $0) }
+        try await transactionRetryingConflicts { try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: $0) }
     }
 
     public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
-        try await transaction { try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: $0) }
+        try await transactionRetryingConflicts {
+            try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: $0)
+        }
+    }
+
+    /// Runs `body` in one transaction, again when the store rolled it back for a conflict with
+    /// a concurrent one: an action locks its server, then its stage job, while a stage's
+    /// completion locks the job, then the server, and PostgreSQL ends such a deadlock by
+    /// rolling one back. A user's request is not refused for that.
+    private func transactionRetryingConflicts<T: Sendable>(_ body: @escaping @Sendable (Transaction) throws -> T) async throws -> T {
+        var conflicts = 0
+        while true {
+            do {
+                return try await transaction(body)
+            } catch let error as any TransactionConflict where error.isConflict && conflicts < 5 {
+                conflicts += 1
+            }
+        }
     }
 }
