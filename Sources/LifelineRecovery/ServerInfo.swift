@@ -130,6 +130,16 @@ public struct ActionResult: Sendable, Hashable, Encodable {
         self.existing = existing
         self.server = server
     }
+
+    /// `server` is null once the server is gone (a delete waited for): the shape stays the same.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(job, forKey: .job)
+        try container.encode(existing, forKey: .existing)
+        try container.encode(server, forKey: .server)
+    }
+
+    private enum CodingKeys: String, CodingKey { case job, existing, server }
 }
 
 /// What a new server is made of.

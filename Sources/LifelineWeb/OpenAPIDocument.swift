@@ -19,7 +19,7 @@ enum OpenAPIDocument {
                 "Server": ["type": "object", "description": "As `lifeline server show NAME --json` prints it"],
                 "Transition": ["type": "object", "description": "As `lifeline server history NAME --json` prints one"],
                 "Event": ["type": "object", "description": "As `lifeline events --json` prints one"],
-                "ActionResult": ["type": "object", "properties": ["job": ["type": "integer"], "existing": ["type": "boolean"], "server": ["$ref": "#/components/schemas/Server"]]],
+                "ActionResult": ["type": "object", "properties": ["job": ["type": "integer"], "existing": ["type": "boolean"], "server": ["oneOf": [["$ref": "#/components/schemas/Server"], ["type": "null"]]]]],
             ],
         ],
         "paths": [
