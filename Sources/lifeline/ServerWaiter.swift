@@ -45,7 +45,9 @@ struct ServerWaiter {
                 unclaimedSince = unclaimedSince ?? .now
                 if !toldUnclaimed, !bar.isDrawn, ContinuousClock.now - unclaimedSince! >= Self.unclaimedNotice {
                     let job = server.lifecycle.currentJob.map { " \($0)" } ?? ""
-                    Output.standardError.writeLine("lifeline: \(name): its job\(job) waits for a worker; is one running? (lifeline worker)")
+                    // A worker may run, but not on the stage's queue.
+                    let queue = server.lifecycle.currentStage.map { " on queue \($0.queue)" } ?? ""
+                    Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
                     toldUnclaimed = true
                 }
             } else {
