@@ -208,7 +208,7 @@ struct OperatorMistakesCLITests {
             // An action's own --wait: the job it enqueued is printed only at the end, which a
             // timeout never reaches, so its message is where the job is named.
             wait = try cli.start(["server", "create", "web-1", "--wait", "--timeout", "7s"])
-            try await waitUntil("the create to enqueue its job", timeout: .seconds(10)) { try await cli.run(["jobs", "list", "--json"]).lines.count == 1 }
+            try await waitUntil("the create to enqueue its job", timeout: .seconds(30)) { try await cli.run(["jobs", "list", "--json"]).lines.count == 1 }
             job = try #require(try await cli.json(["jobs", "list", "--json"]).first?["id"]?.intValue)
         }
         #expect(try await wait.waitForExit() == 1)

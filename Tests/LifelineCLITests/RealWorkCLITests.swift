@@ -127,6 +127,29 @@ struct RealWorkCLITests {
         )
     }
 
+    @Test("a program that ends while its worker (or its pool's writer) is stopped past its lease is recorded once the worker goes on, and does not run again", arguments: [
+        [], ["--processes", "2", "--concurrency", "2"],
+    ])
+    func programEndsWhileStopped(_ shape: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "1"]}"#])
+        let worker = try cli.start(["worker", "--lease", "3s"] + shape)
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the program to start") { Self.lines(directory + "/starts").count == 1 }
+        worker.signal(SIGSTOP)
+        try await waitUntil("the worker to stop") { ProcessTable.isStopped(worker.processIdentifier) }
+        try await waitUntil("the program to end") { !FileManager.default.fileExists(atPath: directory + "/running/job") }
+        // The scene itself, not a wait for work: the worker stays stopped past the whole lease.
+        try await Task.sleep(for: .seconds(3))
+        worker.signal(SIGCONT)
+        try await waitUntil("the job to be completed") { try await cli.job(id)["state"] == "completed" }
+        let job = try await cli.job(id)
+        #expect(job["attempt"] == 1 && job["errors"]?.arrayValue?.isEmpty == true, "\(job) \(worker.stderr.suffix(1500))")
+        #expect(Self.lines(directory + "/starts").count == 1, "the program ran once")
+    }
+
     @Test("a program past its timeout is stopped by its reaper while its worker (or its pool's writer) is stopped; the attempt is recorded as timed out", arguments: [
         [], ["--processes", "2", "--concurrency", "2"],
     ])

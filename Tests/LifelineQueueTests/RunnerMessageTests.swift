@@ -69,6 +69,14 @@ struct RunnerMessageTests {
         #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
     }
 
+    @Test("a handler that returned is recorded as completed whatever stopped it: its finish is fenced, so it lands only where no other attempt took the job")
+    func returnedAfterStop() {
+        for reason: StopReason? in [nil, .timeout, .cancelled, .shutdown, .leaseLost] {
+            #expect(HandlerEnd.returned(.int(1)).outcome(stoppedFor: reason, timeout: .seconds(1)) == .completed(result: .int(1)))
+        }
+        #expect(HandlerEnd.threw("killed by signal 15").outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
+    }
+
     @Test("a frame that is not a message is refused, saying what is wrong")
     func malformed() throws {
         let stop = RunnerMessage.stop(Self.key).frame

@@ -37,10 +37,15 @@ public enum HandlerEnd: Sendable, Hashable {
     /// `nil` when nothing may be recorded.
     func outcome(stoppedFor reason: StopReason?, timeout: Duration) -> JobOutcome? {
         switch (self, reason) {
-        case (.lost, _), (_, .leaseLost):
+        case (.lost, _):
             return nil
         case (.returned(let value), _):
+            // Its work is done, even where the worker gave up the lease meanwhile (stopped, it
+            // saw the program's end only after its lease's end here): the finish is fenced, so
+            // it lands only if no other attempt has taken the job, and the job does not run again.
             return .completed(result: value)
+        case (_, .leaseLost):
+            return nil
         case (.notStarted, .cancelled?):
             return .cancelled
         case (.notStarted, _):
