@@ -60,7 +60,7 @@ public struct ChildProcess: Sendable {
     }
 
     /// Runs the program to its end. Cancelling the calling task stops it and everything it
-    /// started, then throws `CancellationError`.
+    /// started, then throws `CancellationError`, unless the stop found the program ended.
     public func run() async throws -> Exit {
         let child = try await start()
         let exit = try await withTaskCancellationHandler {
@@ -68,6 +68,9 @@ public struct ChildProcess: Sendable {
         } onCancel: {
             child.kill()
         }
+        // SIGKILL leaves no exit status: a program that exited ended before its stop, which a
+        // worker continued after a SIGSTOP sees at the same time as its program's end.
+        if case .exited = exit.termination, stopSignal == SIGKILL { return exit }
         try Task.checkCancellation()
         return exit
     }
