@@ -8,7 +8,9 @@ import PostgresNIO
 public final class PostgresChangeListener: Sendable {
     private let task: Task<Void, Never>
 
-    public init(location: PostgresLocation, logger: Logger = Logger(label: "lifeline.postgres"), onChange: @escaping @Sendable () -> Void) {
+    /// - Parameter logger: where a lost feed is said; by default the process's log.
+    public init(location: PostgresLocation, logger: Logger? = nil, onChange: @escaping @Sendable () -> Void) {
+        let logger = logger ?? Logger(label: "lifeline.postgres")
         task = Task {
             var failures = 0
             while !Task.isCancelled {

@@ -60,7 +60,7 @@ struct EventsCommand: AsyncParsableCommand {
         let output = Output.standardOutput
         let changes = Doorbell()
         // Without a change notice (inotify unavailable), the follower looks once a second.
-        let watcher = follow ? try? opened.watchChanges { changes.ring() } : nil
+        let watcher = follow ? try? opened.watchChanges(logger: CommandLogHandler.logger) { changes.ring() } : nil
         defer { withExtendedLifetime(watcher) {} }
         // A follower's server may be yet to come: it hears of a name unknown so far at once.
         if follow { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }

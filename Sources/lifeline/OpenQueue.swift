@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LifelinePostgres
 import LifelineQueue
 import LifelineRecovery
@@ -13,24 +14,25 @@ struct OpenQueue: Sendable {
     let location: String
     /// The database file, for a queue on SQLite.
     let filePath: String?
-    private let watch: @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
+    private let watch: @Sendable (Logger?, @escaping @Sendable () -> Void) throws -> (any Sendable)?
 
     static func sqlite(_ jobs: SQLiteJobStore, path: String) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), copy: jobs, location: path, filePath: path) { onChange in
+        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), copy: jobs, location: path, filePath: path) { _, onChange in
             try DatabaseChangeWatcher(databasePath: path, onChange: onChange)
         }
     }
 
     static func postgres(_ jobs: PostgresJobStore, location: PostgresLocation) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), copy: jobs, location: location.description, filePath: nil) { onChange in
-            PostgresChangeListener(location: location, onChange: onChange)
+        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), copy: jobs, location: location.description, filePath: nil) { logger, onChange in
+            PostgresChangeListener(location: location, logger: logger, onChange: onChange)
         }
     }
 
     /// Calls `onChange` soon after any process, on any host, commits a change, for as long as
-    /// the returned value is kept. Throws where nothing can tell (no inotify).
-    func watchChanges(_ onChange: @escaping @Sendable () -> Void) throws -> (any Sendable)? {
-        try watch(onChange)
+    /// the returned value is kept. Throws where nothing can tell (no inotify). What befalls the
+    /// watch (PostgreSQL's change feed reconnecting) goes to `logger`, by default the process's log.
+    func watchChanges(logger: Logger? = nil, _ onChange: @escaping @Sendable () -> Void) throws -> (any Sendable)? {
+        try watch(logger, onChange)
     }
 }
 

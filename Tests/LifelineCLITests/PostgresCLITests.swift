@@ -126,7 +126,7 @@ struct PostgresCLITests {
             try await TestPostgres.psql(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event = 'PgSleep'") == "1"
         }
         let cancel = try await cli.run(["server", "cancel-failover", "web-1"])
-        try await session.value
+        _ = try await session.value
         #expect(cancel.status == 0, "\(cancel.stderr)")
         #expect(try await cli.server("web-1")?["state"] == "cancelling_failover")
         // The deadlock did happen: the retry is what let the action through.
@@ -135,13 +135,15 @@ struct PostgresCLITests {
         }
     }
 
-    @Test("a wait outlasts an outage of the database: it says so, reads again, and ends when the server rests")
+    @Test("a wait and a follow outlast an outage of the database: they say so in one line each, read again, and go on")
     func waitThroughOutage() async throws {
-        let (cli, url, database) = try await Self.runnerAndDatabase()
+        let (cli, _, database) = try await Self.runnerAndDatabase()
         defer { cli.removeAll() }
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "60s"])
         defer { wait.signal(SIGKILL) }
+        let follower = try cli.start(["events", "--follow"])
+        defer { follower.signal(SIGKILL) }
         // Said 5 s into the wait, when it reads the server in its loop.
         try await waitUntil("the wait to say its job waits for a worker", timeout: .seconds(20)) { wait.stderr.contains("waits for a worker") }
         // The outage: the database takes no connection and its sessions are ended, for 2 s.
@@ -155,6 +157,11 @@ struct PostgresCLITests {
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         #expect(try await wait.waitForExit() == 0, "\(wait.stderr)")
         #expect(wait.stdout == "web-1 is standby\n")
+        // The follower's change feed was cut: said as the command's other messages are.
+        try await waitUntil("the follower to see the job complete", timeout: .seconds(20)) { follower.stdout.contains("completed") }
+        let said = follower.stderr.split(separator: "\n")
+        #expect(follower.stderr.contains("lifeline: lost the change feed; reconnecting"), "\(follower.stderr)")
+        #expect(said.allSatisfy { $0.hasPrefix("lifeline: ") }, "\(follower.stderr)")
     }
 
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")
