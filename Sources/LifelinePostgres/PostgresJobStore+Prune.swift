@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import PostgresNIO
 
 /// Deleting old rows: by hand (`jobs prune`), and by workers as queues' retention runs out.
 extension PostgresJobStore {
@@ -7,20 +8,28 @@ extension PostgresJobStore {
         let cutoff = before.ms
         if dryRun {
             return try await read { connection in
-                let (jobs, events) = try connection.query("""
-                    SELECT (SELECT count(*) FROM jobs WHERE finished_at < \(cutoff)), (SELECT count(*) FROM events WHERE at < \(cutoff))
-                    """).first!.decode((Int, Int).self)
+                let jobs = try connection.query("SELECT count(*) FROM jobs WHERE finished_at < \(cutoff)").first!.decode(Int.self)
+                let events = try connection.query(Self.prunedEvents("SELECT count(*)", before: cutoff)).first!.decode(Int.self)
                 return PruneResult(jobs: jobs, events: events)
             }
         }
         return try await transaction { transaction in
+            let events = try transaction.connection.query(Self.prunedEvents("DELETE", before: cutoff, " RETURNING 1")).count
             let jobs = try transaction.connection.query("DELETE FROM jobs WHERE finished_at < \(cutoff) RETURNING 1").count
-            let events = try transaction.connection.query("DELETE FROM events WHERE at < \(cutoff) RETURNING 1").count
             try transaction.eventAppend(.pruned, job: nil, server: nil, data: [
                 "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
             ])
             return PruneResult(jobs: jobs, events: events)
         }
+    }
+
+    /// The events older than the cutoff but those of the jobs the prune keeps: a job's history
+    /// goes only with the job.
+    private static func prunedEvents(_ verb: String, before cutoff: Int64, _ tail: String = "") -> PostgresQuery {
+        """
+        \(unescaped: verb) FROM events WHERE at < \(cutoff) AND NOT EXISTS (
+            SELECT 1 FROM jobs WHERE jobs.id = events.job AND (jobs.finished_at IS NULL OR jobs.finished_at >= \(cutoff)))\(unescaped: tail)
+        """
     }
 
     /// Walks finished jobs from the oldest up to the newest that any retention could delete;

@@ -11,21 +11,27 @@ extension SQLiteJobStore {
             return try await writer.read { db in
                 PruneResult(
                     jobs: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE finished_at < ?", arguments: [cutoff]) ?? 0,
-                    events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE at < ?", arguments: [cutoff]) ?? 0
+                    events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE \(Self.prunedEvents)", arguments: [cutoff]) ?? 0
                 )
             }
         }
         return try await write { db in
+            try db.execute(sql: "DELETE FROM events WHERE \(Self.prunedEvents)", arguments: [cutoff])
+            let events = db.changesCount
             try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
             let jobs = db.changesCount
-            try db.execute(sql: "DELETE FROM events WHERE at < ?", arguments: [cutoff])
-            let events = db.changesCount
             try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: [
                 "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
             ])
             return PruneResult(jobs: jobs, events: events)
         }
     }
+
+    /// The events older than the cutoff (?1) but those of the jobs the prune keeps: a job's
+    /// history goes only with the job.
+    private static let prunedEvents = """
+        at < ?1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = events.job AND (jobs.finished_at IS NULL OR jobs.finished_at >= ?1))
+        """
 
     /// Walks finished jobs from the oldest, in read transactions, up to the newest that any
     /// retention could delete; each batch of expired ones is deleted in a short write that

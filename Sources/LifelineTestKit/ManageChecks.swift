@@ -30,22 +30,30 @@ enum ManageChecks {
             #expect(try await store.jobGet(completed.id)?.state == .completed)
             #expect(try await EventChecks.types(store, job: job.id).last == .retried)
         },
-        .init(name: "prune deletes finished jobs and events older than the cutoff") { store, clock in
+        .init(name: "prune deletes finished jobs and events older than the cutoff, but not the events of the jobs it keeps") { store, clock in
             let old = try await FinishChecks.running(store)
             _ = try await FinishChecks.finish(store, old, .completed(result: nil))
             let waiting = try await store.jobInsert([JobFixtures.job(queue: "idle")])[0].job
+            // Its lease outlasts the hour: no claim takes it back meanwhile.
+            _ = try await store.jobInsert([JobFixtures.job(queue: "long")])
+            let running = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["long"], lease: .seconds(7200))).jobs.first)
+            let finishedLate = try await FinishChecks.running(store, JobFixtures.job(queue: "late"))
             clock.advance(by: .seconds(3600))
+            _ = try await FinishChecks.finish(store, finishedLate, .completed(result: nil))
             let recent = try await FinishChecks.running(store)
             _ = try await FinishChecks.finish(store, recent, .completed(result: nil))
             let counted = try await store.jobPrune(before: clock.now.addingTimeInterval(-60), dryRun: true)
-            #expect(counted.jobs == 1)
+            #expect(counted == PruneResult(jobs: 1, events: 3), "the old job's enqueued, started and completed events")
             #expect(try await store.jobGet(old.id) != nil, "a dry run deletes nothing")
             let result = try await store.jobPrune(before: clock.now.addingTimeInterval(-60), dryRun: false)
             #expect(result == counted)
             #expect(try await store.jobGet(old.id) == nil)
-            #expect(try await store.jobGet(waiting.id) != nil)
-            #expect(try await store.jobGet(recent.id) != nil)
             #expect(try await store.eventList(EventFilter(job: old.id)).isEmpty)
+            // A job kept keeps its whole history, however old its first events.
+            #expect(try await store.eventList(EventFilter(job: waiting.id)).map(\.type) == [.enqueued])
+            #expect(try await store.eventList(EventFilter(job: running.id)).map(\.type) == [.enqueued, .started])
+            #expect(try await store.eventList(EventFilter(job: finishedLate.id)).map(\.type) == [.enqueued, .started, .completed])
+            #expect(try await store.jobGet(recent.id) != nil)
         },
         .init(name: "workers' pruning deletes finished jobs past their queue's retention, with their events, in batches") { store, clock in
             try await store.queueUpdate("short", QueueUpdate(retainCompleted: .seconds(60), retainFailed: .seconds(120)), create: true)

@@ -166,7 +166,9 @@ struct JobsPruneCommand: AsyncParsableCommand {
         commandName: "prune",
         abstract: "Delete finished jobs and events older than an age, now.",
         discussion: """
-            Workers also prune on their own, by each queue's retention (see queues retain).
+            A job that is kept (waiting, running, or finished since the age) keeps all its
+            events, however old. Workers also prune on their own, by each queue's retention
+            (see queues retain).
 
             Examples:
               lifeline jobs prune --older-than 7d --dry-run
