@@ -59,9 +59,10 @@ public enum StageJobs {
 
     /// Why a stage job may not be retried on its own: run outside its server's operation, it
     /// would act on a server that has moved on (start a VM for a server in standby). Its
-    /// server's action retries it. `nil` for any other job.
+    /// server's action retries it. `nil` for any other job, and for one no retry would take
+    /// (completed, or not finished), which is refused as any such job is.
     public static func retryRefusal(_ job: Job) -> String? {
-        guard let stage = Stage(kind: job.kind) else { return nil }
+        guard let stage = Stage(kind: job.kind), job.state.isRetriable else { return nil }
         let server = job.server ?? job.args["server"]?.stringValue ?? "?"
         let action = stage == .finalize ? "retry" : job.args["action"]?.stringValue ?? "retry"
         return "job \(job.id) is the \(stage.rawValue) stage of server '\(server)'; "

@@ -74,8 +74,10 @@ struct JobsListCommand: AsyncParsableCommand {
             let rows = jobs.map { job in
                 [
                     "\(job.id)", job.kind, job.queue, job.state.rawValue, JobText.attempts(job),
-                    // A completed job's last error is history; `jobs show` keeps it.
-                    JobText.when(job, now: now), job.server ?? "-", job.state == .completed ? "" : TerminalText.oneLine(job.errors.last?.error ?? ""),
+                    // A completed job's last error is history, shown only where why it was
+                    // retried is the question (--retried); `jobs show` keeps it.
+                    JobText.when(job, now: now), job.server ?? "-",
+                    job.state == .completed && !retried ? "" : TerminalText.oneLine(job.errors.last?.error ?? ""),
                 ]
             }
             return Table(

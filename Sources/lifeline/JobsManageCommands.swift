@@ -59,6 +59,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
             let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
+            if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
             let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
             candidates = matching.filter { StageJobs.retryRefusal($0) == nil }
             if !stages.isEmpty {

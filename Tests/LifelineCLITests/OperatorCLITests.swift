@@ -39,6 +39,19 @@ struct OperatorCLITests {
         #expect(whole.lines.count == 6 && whole.stderr.isEmpty)
     }
 
+    @Test("jobs list --retried shows why a job that then completed was retried; a plain list leaves that history out")
+    func retriedShowsWhy() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 1}"#])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try await cli.job(id)["state"] == "completed")
+        let retried = try await cli.run(["jobs", "list", "--retried"]).lines
+        #expect(retried.count == 2 && retried[1].hasSuffix("flaky failure 1 of 1"), "\(retried)")
+        let plain = try await cli.run(["jobs", "list"]).lines
+        #expect(plain.count == 2 && !plain[1].contains("flaky failure"), "\(plain)")
+    }
+
     @Test("JSON shapes of jobs, events, servers, queues and stats")
     func jsonShapes() async throws {
         let cli = try CLIRunner()
@@ -102,6 +115,10 @@ struct OperatorCLITests {
         let missing = try await cli.run(["jobs", "retry", "\(b[0])", "999"])
         #expect(missing.status == 4 && missing.stderr == "lifeline: no job 999\n", "a job that is missing is reported")
         #expect(try await cli.job(b[0])["state"] == "discarded", "and nothing is retried")
+        // A queue that does not exist is named, as a list names it: a typo, not a quiet queue.
+        let typo = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "bb", "--dry-run"])
+        #expect(typo.status == 0 && typo.stdout == "would retry 0 jobs\n", "\(typo)")
+        #expect(typo.stderr == "lifeline: no queue 'bb' has had a job or a setting; did you mean 'b'?\n", "\(typo.stderr)")
     }
 
     @Test("events --follow shows an event enqueued by another process within a second")

@@ -275,6 +275,10 @@ struct RecoveryCLITests {
         let bulk = try await cli.run(["jobs", "retry", "--state", "discarded"])
         #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage job:"))
         #expect(try await cli.job(stage)["state"] == "discarded")
+        // A completed stage job is refused as any completed job is: no action would retry it.
+        let created = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.create", "--json"]).first?["id"]?.intValue)
+        let completed = try await cli.run(["jobs", "retry", "\(created)"])
+        #expect(completed.status == 3 && completed.stderr == "lifeline: \(JobState.notRetried([created]))\n", "\(completed.stderr)")
         withExtendedLifetime(worker) {}
     }
 
