@@ -254,12 +254,16 @@ public protocol TransactionConflict: Error {
 
 public enum JobStoreError: Error, Hashable, CustomStringConvertible {
     case idempotencyConflict(key: String, existing: Int64)
+    /// The key is another request's, named as its user made it (`failback of web-1`).
+    case keyTaken(key: String, existing: Int64, by: String)
     case unknownQueue(String, known: [String])
 
     public var description: String {
         switch self {
         case .idempotencyConflict(let key, let existing):
             "idempotency key '\(key)' belongs to job \(existing) with another kind or args"
+        case .keyTaken(let key, let existing, let request):
+            "idempotency key '\(key)' belongs to \(request) (job \(existing))"
         case .unknownQueue(let name, let known):
             "no queue '\(name)'; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
         }

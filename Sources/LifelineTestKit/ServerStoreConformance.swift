@@ -49,12 +49,13 @@ public enum ServerStoreConformance {
             let again = try await servers.serverCreate(spec, idempotencyKey: "k")
             #expect(again.existing && again.job == created.job)
             await #expect(throws: ServerStoreError.exists("web-1")) { try await servers.serverCreate(spec, idempotencyKey: nil) }
-            await #expect(throws: JobStoreError.idempotencyConflict(key: "k", existing: created.job)) {
+            await #expect(throws: JobStoreError.keyTaken(key: "k", existing: created.job, by: "create of web-1")) {
                 try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "k")
             }
             var larger = spec
             larger.diskSize *= 2
-            await #expect(throws: JobStoreError.idempotencyConflict(key: "k", existing: created.job), "the same key with another disk size") {
+            let other = JobStoreError.keyTaken(key: "k", existing: created.job, by: "create of web-1 with other arguments")
+            await #expect(throws: other, "the same key with another disk size") {
                 try await servers.serverCreate(larger, idempotencyKey: "k")
             }
         },
@@ -65,7 +66,8 @@ public enum ServerStoreConformance {
             #expect(failover.server?.state == .startingFailover)
             #expect(try await servers.serverAct("web-1", action: .failover, recoveryPoint: "rp-002", idempotencyKey: "f").existing)
             for other in ["rp-001", nil] {
-                await #expect(throws: JobStoreError.idempotencyConflict(key: "f", existing: failover.job), "the same key with another point") {
+                let taken = JobStoreError.keyTaken(key: "f", existing: failover.job, by: "failover of web-1 with other arguments")
+                await #expect(throws: taken, "the same key with another point") {
                     try await servers.serverAct("web-1", action: .failover, recoveryPoint: other, idempotencyKey: "f")
                 }
             }

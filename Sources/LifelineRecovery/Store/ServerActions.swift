@@ -50,8 +50,12 @@ public enum ServerActions {
         _ key: String?, server: String, action: String, asked: [String: JSONValue], _ transaction: some ServerTransaction
     ) throws -> ActionResult? {
         guard let key, let job = try transaction.jobGet(idempotencyKey: key) else { return nil }
-        guard job.server == server, job.args["action"]?.stringValue == action, asked.allSatisfy({ job.args[$0.key] ?? .null == $0.value }) else {
-            throw JobStoreError.idempotencyConflict(key: key, existing: job.id)
+        let taken = (server: job.server, action: job.args["action"]?.stringValue)
+        guard taken.server == server, taken.action == action, asked.allSatisfy({ job.args[$0.key] ?? .null == $0.value }) else {
+            // Named as its user asked for it, where the key is another server request's.
+            guard let owner = taken.server, let request = taken.action else { throw JobStoreError.idempotencyConflict(key: key, existing: job.id) }
+            let same = owner == server && request == action
+            throw JobStoreError.keyTaken(key: key, existing: job.id, by: "\(request) of \(owner)" + (same ? " with other arguments" : ""))
         }
         return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server))
     }
