@@ -95,8 +95,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     /// Said once, at start: a queue named in --queues that nothing has used yet may be a typo
-    /// (or a queue whose first job is still to come), and a drain waits for the jobs of a
-    /// paused queue it serves until the queue is resumed.
+    /// (or a queue whose first job is still to come), a drain waits for the jobs of a paused
+    /// queue it serves until the queue is resumed, and for jobs due later when none is due now.
     private static func warnAtStart(_ names: [String], drain: Bool, in queue: OpenQueue, logger: Logger) async throws {
         guard !names.isEmpty || drain else { return }
         let queues = try await queue.jobs.queueList()
@@ -110,6 +110,14 @@ struct WorkerCommand: AsyncParsableCommand {
             guard waiting > 0 else { continue }
             logger.warning(
                 "queue '\(info.name)' is paused with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
+            )
+        }
+        let served = queues.filter { !$0.paused && (names.isEmpty || names.contains($0.name)) }
+        func count(_ states: [JobState]) -> Int { served.reduce(0) { total, info in states.reduce(total) { $0 + (info.counts[$1] ?? 0) } } }
+        let later = count([.scheduled, .retryable])
+        if later > 0, count([.available, .running]) == 0 {
+            logger.notice(
+                "nothing is due now: --drain waits for \(JobText.count(later)) due later (lifeline jobs list --state scheduled --state retryable)"
             )
         }
     }

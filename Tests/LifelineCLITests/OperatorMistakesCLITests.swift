@@ -195,6 +195,20 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.job(id)["state"] == "completed")
     }
 
+    @Test("a drain with nothing due now says it waits for the jobs due later, and ends once none is left")
+    func drainOfScheduledJobs() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop", "--delay", "1h"])
+        let drain = try cli.start(["worker", "--drain"])
+        defer { drain.signal(SIGKILL) }
+        try await waitUntil("the drain to say what it waits for", timeout: .seconds(30)) {
+            drain.stderr.contains("nothing is due now: --drain waits for 1 job due later (lifeline jobs list --state scheduled --state retryable)")
+        }
+        #expect(try await cli.run(["jobs", "cancel", "\(id)"]).status == 0)
+        #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
     @Test("a wait for a server whose job no worker takes says so, once, and names the job", arguments: ["wait", "create"])
     func waitWithoutWorker(command: String) async throws {
         let cli = try CLIRunner()
