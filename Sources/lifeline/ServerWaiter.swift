@@ -63,7 +63,7 @@ struct ServerWaiter {
         guard let deadline, ContinuousClock.now >= deadline else { return }
         // The job is named so that the wait's end leads to what is still under way.
         let job = server?.lifecycle.currentJob.map { " (job \($0): lifeline jobs show \($0))" } ?? ""
-        throw CLIFailure(.runtime, "timed out: \(name) is still \(server?.state.rawValue ?? "gone")\(job)")
+        throw CLIFailure(.runtime, "timed out: \(name) " + (server.map { "is still in \($0.state.rawValue)" } ?? "is gone") + job)
     }
 }
 
