@@ -21,6 +21,8 @@ public enum PostgresErrorText {
 
     /// A connection failure as the system names it ("Connection refused"), not NIO's dump.
     private static func network(_ error: any Error) -> String {
+        // A closed connection can carry postgres-nio's error for why.
+        if error is PSQLError { return describe(error) }
         if let failed = error as? NIOConnectionError {
             if let single = failed.connectionErrors.first { return network(single.error) }
             if let resolution = failed.dnsAAAAError ?? failed.dnsAError { return "cannot resolve \(failed.host): \(resolution)" }

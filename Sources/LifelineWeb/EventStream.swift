@@ -17,9 +17,11 @@ struct EventStream: Sendable {
     static let keepAlive: Duration = .seconds(15)
 
     func response(_ request: Request) throws -> Response {
-        let resumeFrom = request.headers[.lastEventID] ?? request.uri.queryParameters.get("after")
+        // A browser that reconnects says where it was in the header, which wins over the URL's.
+        let header = request.headers[.lastEventID]
+        let resumeFrom = header ?? request.uri.queryParameters.get("after")
         guard let after = resumeFrom.map({ Int64($0) }) ?? 0, after >= 0 else {
-            throw APIError.badRequest("after must be a whole number from 0")
+            throw APIError.badRequest("\(header == nil ? "after" : "the Last-Event-ID header") must be a whole number from 0 to \(Int64.max)")
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8"],

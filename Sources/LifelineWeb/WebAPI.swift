@@ -111,10 +111,13 @@ public struct WebAPI: Sendable {
         return try APIResponse.json(server)
     }
 
+    /// Like `server history NAME`: kept after the server is deleted.
     private func history(_ name: String?) async throws -> Response {
-        if let name { try ServerNames.check(name) }
-        guard let name, try await servers.serverGet(name) != nil else { throw APIError.notFound("no server '\(name ?? "")'") }
-        return try APIResponse.json(try await servers.serverHistory(name))
+        guard let name else { throw APIError.notFound("no server ''") }
+        try ServerNames.check(name)
+        let history = try await servers.serverHistory(name)
+        guard !history.isEmpty else { throw APIError.notFound("no server '\(name)' now or in the past") }
+        return try APIResponse.json(history)
     }
 
     /// `?after=SEQ` (default 0), `job=ID`, `server=NAME` and `limit` (default 100, at most

@@ -27,8 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
             nothing from anywhere (Content-Security-Policy: default-src 'none').
 
             Binds to 127.0.0.1 by default. Another --host (reachable from other \
-            machines) needs LIFELINE_TOKEN set, or it is refused. SIGTERM, SIGINT or \
-            SIGHUP stop it.
+            machines) needs LIFELINE_TOKEN set, at least 16 characters, or it is \
+            refused. SIGTERM, SIGINT or SIGHUP stop it.
 
             Examples:
               lifeline serve                # http://127.0.0.1:8080
@@ -36,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
               curl -s 'http://127.0.0.1:8080/api/jobs?state=discarded'
             """
     )
+
+    /// The shortest LIFELINE_TOKEN taken where other machines may reach the port.
+    static let publicTokenLength = 16
 
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
@@ -52,11 +55,20 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // An IPv6 address may come in brackets, as a URL writes it (and as this prints it).
         let host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        guard Self.isLoopback(host) || Environment.value("LIFELINE_TOKEN") != nil else {
-            throw CLIFailure(
-                .invalidInput,
-                "--host \(host) is not a loopback address (127.0.0.1, ::1, localhost), so other machines may reach it: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
-            )
+        if !Self.isLoopback(host) {
+            guard let token = Environment.value("LIFELINE_TOKEN") else {
+                throw CLIFailure(
+                    .invalidInput,
+                    "--host \(host) is not a loopback address (127.0.0.1, ::1, localhost), so other machines may reach it: set LIFELINE_TOKEN to serve there, or use 127.0.0.1"
+                )
+            }
+            // Other machines may guess at it: a word is not a secret.
+            guard token.count >= Self.publicTokenLength, !token.contains(where: \.isWhitespace) else {
+                throw CLIFailure(
+                    .invalidInput,
+                    "LIFELINE_TOKEN is too weak for --host \(host), which other machines may reach: use at least \(Self.publicTokenLength) characters without spaces (e.g. openssl rand -hex 16)"
+                )
+            }
         }
         let opened = try await store.openStore(creating: false, concurrentReads: true)
         try WorkerLogging.bootstrap()

@@ -91,6 +91,35 @@ struct ServeCLITests {
         #expect(try await server.get("/api/stats").body["counts"] == (try cli.json(["stats", "--json"]).first?["counts"]))
     }
 
+    @Test("a deleted server's history is still served, as the CLI shows it")
+    func deletedServerHistory() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RecoveryCLITests.RunningWorker(cli)
+        #expect(try await cli.run(["server", "create", "gone-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "delete", "gone-1", "--wait"]).status == 0)
+        let server = try await Server(cli)
+        let history = try await server.get("/api/servers/gone-1/history")
+        let shown = try await cli.json(["server", "history", "gone-1", "--json"])
+        #expect(history.status == 200 && history.body == .array(shown), "\(history.body)")
+        #expect(history.body.arrayValue?.count ?? 0 >= 4)
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("a Last-Event-ID that is not an event number is refused, naming the header")
+    func badLastEventID() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        for value in ["abc", "-1", "99999999999999999999"] {
+            let refused = try await server.send("GET", "/api/events/stream", headers: ["Last-Event-ID": value])
+            #expect(refused.response.statusCode == 400, "\(value)")
+            let message = try JSONValue(parsing: refused.data)["error"]?.stringValue
+            #expect(message == "the Last-Event-ID header must be a whole number from 0 to \(Int64.max)")
+        }
+    }
+
     @Test("refusals answer one line of JSON with 400 or 404", arguments: [
         ("/api/jobs?state=bogus", 400, "unknown state 'bogus'"),
         ("/api/jobs?limit=0", 400, "limit must be a whole number from 1 to 1000"),
@@ -138,7 +167,7 @@ struct ServeCLITests {
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
         let waiting = try await cli.enqueue(["noop"])
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
-        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
         let server = try await Server(cli, token: token)
         #expect(server.tokenLine == "actions need the token in LIFELINE_TOKEN")
 
@@ -189,7 +218,7 @@ struct ServeCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let id = try await cli.enqueue(["noop"])
-        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
         let server = try await Server(cli, token: token)
         for path in ["/", "/api/jobs", "/api/jobs/\(id)", "/healthz"] {
             let head = try await server.send("HEAD", path)
@@ -219,7 +248,7 @@ struct ServeCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let id = try await cli.enqueue(["noop"])
-        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
         let server = try await Server(cli, token: token, environment: ["LIFELINE_LOCK_TIMEOUT": "500ms"])
         let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
             import fcntl, signal
@@ -246,7 +275,7 @@ struct ServeCLITests {
         let done = try await cli.enqueue(["noop"])
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
-        let token = "t-\(UInt64.random(in: 1...UInt64.max))"
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
         let server = try await Server(cli, token: token)
         let before = try await cli.json(["events", "--json"]).count
 
@@ -402,6 +431,10 @@ struct ServeCLITests {
         defer { cli.removeAll() }
         let open = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
         #expect(open.status == 64 && open.stderr.contains("set LIFELINE_TOKEN"))
+        for weak in ["a", "  padded with spaces  ", "fifteen-chars15"] {
+            let refused = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"], extraEnvironment: ["LIFELINE_TOKEN": weak])
+            #expect(refused.status == 64 && refused.stderr.hasPrefix("lifeline: LIFELINE_TOKEN is too weak for --host 0.0.0.0"), "\(refused.stderr)")
+        }
         // Loopback in brackets, as serve prints an IPv6 address, is loopback: it gets as far as the database.
         let bracketed = try await cli.run(["serve", "--host", "[::1]", "--port", "0"])
         #expect(bracketed.status == 4, "\(bracketed.stderr)")
