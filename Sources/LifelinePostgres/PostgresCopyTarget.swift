@@ -33,10 +33,12 @@ public struct PostgresCopyTarget: CopyTarget {
 
     /// Commits, then gives the planner the copied jobs' statistics (as a large batch does).
     /// `COMMIT` outside a transaction, or of one an error ended, only warns: the savepoint
-    /// before it makes either fail.
+    /// before it makes either fail. A worker already waiting on the database is told, at the
+    /// commit, that jobs came.
     public func copyCommit() async throws {
         try await store.read { connection in
             try connection.query("SAVEPOINT copy_batch")
+            try connection.query("SELECT pg_notify(\(PostgresSession.channel), '')")
             try connection.query("COMMIT")
         }
         try await store.analyzeJobs()

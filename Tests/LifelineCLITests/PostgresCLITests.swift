@@ -314,6 +314,22 @@ struct PostgresCLITests {
         #expect(original?.first?[1] == 1 && original == inPostgres && original == copiedBack, "\(String(describing: original))")
     }
 
+    @Test("a worker already waiting on an empty PostgreSQL database runs the jobs a copy brings at once")
+    func copyWakesWorker() async throws {
+        let sqlite = try CLIRunner()
+        defer { sqlite.removeAll() }
+        let id = try await sqlite.enqueue(["noop"])
+        let postgres = try await Self.runner()
+        let url = try #require(postgres.databaseURL)
+        let worker = try postgres.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the worker to start", timeout: .seconds(30)) { worker.stderr.contains("worker started") }
+        let file = sqlite.home.appendingPathComponent("lifeline.db").path
+        #expect(try await sqlite.run(["store", "copy", "--from", file, "--to", url]).status == 0)
+        // Its own look comes every 30 s; the copy's commit tells it sooner.
+        try await waitUntil("the copied job to run", timeout: .seconds(10)) { try await postgres.job(id)["state"] == "completed" }
+    }
+
     @Test("a copy into PostgreSQL that is killed leaves it empty, the next one makes it whole, and a copy onto its own queue is refused")
     func killedCopy() async throws {
         let sqlite = try CLIRunner()
