@@ -180,27 +180,25 @@ struct requests {
     unsigned char bytes[16 * sizeof(struct lifeline_reaper_request)];
 };
 
-enum { REQUESTS_READ, REQUESTS_TERMINATE, REQUESTS_CLOSED };
+enum { REQUESTS_READ, REQUESTS_CLOSED };
 
 /// Reads what the control pipe holds: applies holds to `held_until`, and says whether the
-/// program is to be terminated or the pipe was closed.
+/// pipe was closed.
 static int read_requests(struct requests *pending, int64_t *held_until) {
     ssize_t got = read(CONTROL_FD, pending->bytes + pending->length, sizeof pending->bytes - pending->length);
     if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) return REQUESTS_CLOSED;
     if (got < 0) return REQUESTS_READ;
     pending->length += (size_t)got;
-    int outcome = REQUESTS_READ;
     size_t used = 0;
     while (pending->length - used >= sizeof(struct lifeline_reaper_request)) {
         struct lifeline_reaper_request request;
         memcpy(&request, pending->bytes + used, sizeof request);
         used += sizeof request;
-        if (request.kind == LIFELINE_REAPER_TERMINATE) outcome = REQUESTS_TERMINATE;
         if (request.kind == LIFELINE_REAPER_HOLD) *held_until = request.value;
     }
     memmove(pending->bytes, pending->bytes + used, pending->length - used);
     pending->length -= used;
-    return outcome;
+    return REQUESTS_READ;
 }
 
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
@@ -262,18 +260,11 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         }
         if (reading && fds[2].revents != 0) {
             int64_t held_before = held_until;
-            switch (read_requests(&pending, &held_until)) {
-            case REQUESTS_TERMINATE:
-                if (!program_done) kill(program, SIGTERM);
-                break;
-            case REQUESTS_CLOSED:
+            if (read_requests(&pending, &held_until) == REQUESTS_CLOSED) {
                 reading = false;
                 close(CONTROL_FD);
                 stop_program(program, program_done, stop_signal);
                 killed = stop_signal == SIGKILL;
-                break;
-            case REQUESTS_READ:
-                break;
             }
             if (held_until != held_before) arm_timer(timer_fd, held_until);
         }

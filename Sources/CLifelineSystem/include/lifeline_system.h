@@ -21,12 +21,11 @@ struct lifeline_reaper_message {
     int32_t value;
 };
 
-/// What the caller writes on a reaper's control pipe: TERMINATE sends SIGTERM to the program;
-/// HOLD (value: a CLOCK_BOOTTIME instant in nanoseconds) lets the program run until then,
-/// and the reaper kills its group (SIGKILL) at that instant unless a later HOLD comes first. Each request is
-/// one write, smaller than PIPE_BUF, so it arrives whole.
+/// What the caller writes on a reaper's control pipe: HOLD (value: a CLOCK_BOOTTIME instant in
+/// nanoseconds) lets the program run until then, and the reaper kills its group (SIGKILL) at
+/// that instant unless a later HOLD comes first. Each request is one write, smaller than
+/// PIPE_BUF, so it arrives whole.
 enum {
-    LIFELINE_REAPER_TERMINATE = 1,
     LIFELINE_REAPER_HOLD = 2,
 };
 

@@ -179,11 +179,6 @@ public final class RunningChild: Sendable {
         unfollow()
     }
 
-    /// Asks the program to stop (SIGTERM to the program alone).
-    public func terminate() {
-        control.withLock { Self.send(LIFELINE_REAPER_TERMINATE, value: 0, on: $0.fd) }
-    }
-
     /// Holds the program as `held` is held, from now until it ends.
     func follow(_ held: AttemptHolds.Held) {
         guard let watcher = held.holds.watch(held.key, { [weak self] in self?.hold($0) }) else { return }
