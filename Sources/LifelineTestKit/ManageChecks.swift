@@ -49,6 +49,9 @@ enum ManageChecks {
             #expect(result == counted)
             #expect(try await store.jobGet(old.id) == nil)
             #expect(try await store.eventList(EventFilter(job: old.id)).isEmpty)
+            #expect(try await store.jobGet(waiting.id) != nil)
+            #expect(try await store.jobGet(running.id) != nil)
+            #expect(try await store.jobGet(finishedLate.id) != nil)
             // A job kept keeps its whole history, however old its first events.
             #expect(try await store.eventList(EventFilter(job: waiting.id)).map(\.type) == [.enqueued])
             #expect(try await store.eventList(EventFilter(job: running.id)).map(\.type) == [.enqueued, .started])

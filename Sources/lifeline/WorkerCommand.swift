@@ -105,17 +105,21 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
         }
         guard drain else { return }
-        for info in queues where info.paused && (names.isEmpty || names.contains(info.name)) {
-            let waiting = [JobState.available, .scheduled, .retryable].reduce(0) { $0 + (info.counts[$1] ?? 0) }
+        let served = queues.filter { names.isEmpty || names.contains($0.name) }
+        // The jobs of `queues` in `states`.
+        func count(_ queues: [QueueInfo], _ states: [JobState]) -> Int {
+            queues.reduce(0) { total, info in states.reduce(total) { $0 + (info.counts[$1] ?? 0) } }
+        }
+        for info in served where info.paused {
+            let waiting = count([info], [.available, .scheduled, .retryable])
             guard waiting > 0 else { continue }
             logger.warning(
                 "queue '\(info.name)' is paused with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
             )
         }
-        let served = queues.filter { !$0.paused && (names.isEmpty || names.contains($0.name)) }
-        func count(_ states: [JobState]) -> Int { served.reduce(0) { total, info in states.reduce(total) { $0 + (info.counts[$1] ?? 0) } } }
-        let later = count([.scheduled, .retryable])
-        if later > 0, count([.available, .running]) == 0 {
+        let open = served.filter { !$0.paused }
+        let later = count(open, [.scheduled, .retryable])
+        if later > 0, count(open, [.available, .running]) == 0 {
             logger.notice(
                 "nothing is due now: --drain waits for \(JobText.count(later)) due later (lifeline jobs list --state scheduled --state retryable)"
             )
