@@ -89,8 +89,9 @@ extension PostgresJobStore {
             FROM picked WHERE j.id = picked.id
             RETURNING \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
             """).map(Job.init(row:))
+        var startedData = JobEvent.StartedData(worker: owner)
         for job in jobs {
-            transaction.eventAppend(.started, job: job.id, server: job.server, dataText: JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
+            transaction.eventAppend(.started, job: job.id, server: job.server, dataText: startedData.text(attempt: job.attempt, kind: job.kind))
         }
         // RETURNING gives no order; callers get the claim order.
         return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }

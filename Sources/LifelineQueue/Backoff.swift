@@ -53,4 +53,14 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// This duration divided by `divisor` (1 to 9, so that a second's remainder in
+    /// attoseconds fits in `Int64`). The standard library's `/` takes any `BinaryInteger` and
+    /// is not specialized: a worker's deadlines divided its lease a few times per job, each a
+    /// few hundred instructions of generic integer conversions.
+    func divided(by divisor: Int64) -> Duration {
+        let (seconds, attoseconds) = components
+        let (quotient, remainder) = seconds.quotientAndRemainder(dividingBy: divisor)
+        return Duration(secondsComponent: quotient, attosecondsComponent: (remainder * 1_000_000_000_000_000_000 + attoseconds) / divisor)
+    }
 }

@@ -22,12 +22,14 @@ enum EventLog {
     /// instead of 64 (and, since the table has triggers, one statement journal).
     static func append(_ db: Database, at: Int64, type: EventType, _ events: [(job: Int64, server: String?, data: String)]) throws {
         try insertRows.run(db, leading: [.int(at), .text(type.rawValue)], events) { event, values in
-            values += [.int(event.job), .text(event.server), .text(event.data)]
+            values.append(.int(event.job))
+            values.append(.text(event.server))
+            values.append(.text(event.data))
         }
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.
-    private static let insertRows = MultiRow.Statements { count in
+    private static let insertRows = MultiRow.Statements(valuesPerRow: 3) { count in
         "INSERT INTO events (at, type, job, server, data) VALUES " + MultiRow.values("(?1, ?2, ?, ?, ?)", count: count)
     }
 }

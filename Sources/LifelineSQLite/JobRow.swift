@@ -50,13 +50,16 @@ extension Job {
     }
 
     private init(_ row: RawStatement) throws {
-        let errorsText = row.text(18)
+        // State and errors are matched as bytes: a claim decodes every row it takes, and
+        // making a `String` of each cost more than the match.
+        let state = try Self.state(row.utf8(4))
+        let noErrors = row.utf8(18).elementsEqual("[]".utf8)
         self.init(
             id: row.int64(0),
             queue: row.text(1),
             kind: row.text(2),
             args: try JSONValue(parsing: row.text(3)),
-            state: try Self.state(row.text(4)),
+            state: state,
             priority: Int(row.int64(5)),
             attempt: Int(row.int64(6)),
             maxAttempts: Int(row.int64(7)),
@@ -68,7 +71,7 @@ extension Job {
             heartbeatAt: row.optionalInt64(15).map(Date.init(ms:)),
             progress: try row.optionalText(16).map(JSONValue.init(parsing:)),
             result: try row.optionalText(17).map(JSONValue.init(parsing:)),
-            errors: errorsText == "[]" ? [] : try LifelineJSON.decoder().decode([AttemptError].self, from: Data(errorsText.utf8)),
+            errors: noErrors ? [] : try LifelineJSON.decoder().decode([AttemptError].self, from: Data(row.text(18).utf8)),
             idempotencyKey: row.optionalText(19),
             server: row.optionalText(20),
             cancelRequested: row.int64(21) != 0,
@@ -78,10 +81,14 @@ extension Job {
         )
     }
 
-    private static func state(_ text: String) throws -> JobState {
-        guard let state = JobState(rawValue: text) else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown job state '\(text)'")
+    /// Running first: the state of every row a claim returns.
+    private static let states = [JobState.running] + JobState.allCases.filter { $0 != .running }
+    private static let stateBytes = states.map { Array($0.rawValue.utf8) }
+
+    private static func state(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JobState {
+        guard let index = stateBytes.firstIndex(where: { $0.elementsEqual(bytes) }) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown job state '\(String(decoding: bytes, as: UTF8.self))'")
         }
-        return state
+        return states[index]
     }
 }

@@ -15,8 +15,11 @@ enum MultiRow {
     /// One statement's text for each number of rows from 1 to ``limit``, made once.
     struct Statements: Sendable {
         private let sql: [String]
+        /// The values each row binds, which a run's list of values is made room for at once.
+        private let valuesPerRow: Int
 
-        init(_ sql: (Int) -> String) {
+        init(valuesPerRow: Int, _ sql: (Int) -> String) {
+            self.valuesPerRow = valuesPerRow
             self.sql = (1...MultiRow.limit).map(sql)
         }
 
@@ -29,7 +32,9 @@ enum MultiRow {
         ) throws {
             for start in stride(from: 0, to: rows.count, by: MultiRow.limit) {
                 let run = rows[start..<min(start + MultiRow.limit, rows.count)]
-                var bound = leading
+                var bound: [SQLValue] = []
+                bound.reserveCapacity(leading.count + run.count * valuesPerRow)
+                bound.append(contentsOf: leading)
                 for row in run { values(row, &bound) }
                 let statement = try RawStatement(db, sql[run.count - 1], bound)
                 while try statement.step() { read(statement) }

@@ -129,6 +129,13 @@ struct RawStatement {
     }
 
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+
+    /// The column's text as bytes, valid until the statement steps again or is reset: for
+    /// matching a value without making a `String` of it.
+    func utf8(_ column: Int32) -> UnsafeBufferPointer<UInt8> {
+        guard let bytes = sqlite3_column_text(handle, column) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+    }
 }
 
 extension DatabaseError {

@@ -54,8 +54,9 @@ extension SQLiteJobStore {
             """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
         // RETURNING gives no order; callers get the claim order.
         let claimed = jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
-        try EventLog.append(db, at: now, type: .started, claimed.map { job in
-            (job.id, job.server, JobEvent.startedData(attempt: job.attempt, worker: owner, kind: job.kind))
+        var startedData = JobEvent.StartedData(worker: owner)
+        try EventLog.append(db, at: now, type: .started, claimed.indices.map { index in
+            (claimed[index].id, claimed[index].server, startedData.text(attempt: claimed[index].attempt, kind: claimed[index].kind))
         })
         return claimed
     }

@@ -71,7 +71,10 @@ extension SQLiteJobStore {
         var completed = Set<Int64>()
         try completeRows.run(db, leading: [.int(now)], completions, values: { completion, values in
             let finish = completion.finish
-            values += [.int(finish.id), .int(Int64(finish.attempt)), .text(finish.owner), .text(completion.result?.canonicalText)]
+            values.append(.int(finish.id))
+            values.append(.int(Int64(finish.attempt)))
+            values.append(.text(finish.owner))
+            values.append(.text(completion.result?.canonicalText))
         }, read: { completed.insert($0.int64(0)) })
         try EventLog.append(db, at: now, type: .completed, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
             (finish.id, nil, OutcomeChange.completedData(attempt: finish.attempt))
@@ -81,7 +84,7 @@ extension SQLiteJobStore {
     }
 
     /// The completions of 1 to 64 jobs, each fenced by its attempt and owner.
-    private static let completeRows = MultiRow.Statements { count in
+    private static let completeRows = MultiRow.Statements(valuesPerRow: 4) { count in
         """
         UPDATE jobs SET state = 'completed', finished_at = ?1, result = f.result, lease_owner = NULL, lease_expires_at = NULL,
             cancel_requested = 0

@@ -117,7 +117,12 @@ struct JSONValueTests {
             var text = ""
             text.unicodeScalars.append(contentsOf: scalars)
             let object = JSONValue.object(["attempt": .int(number), "kind": .string(text), "worker": .string("w\"" + text)])
-            #expect(JobEvent.startedData(attempt: Int(number), worker: "w\"" + text, kind: text) == object.canonicalText)
+            var startedData = JobEvent.StartedData(worker: "w\"" + text)
+            #expect(startedData.text(attempt: Int(number), kind: text) == object.canonicalText)
+            // A second kind in the same claim, and the first again, each with its own part.
+            let other = JSONValue.object(["attempt": .int(1), "kind": .string(text + "2"), "worker": .string("w\"" + text)])
+            #expect(startedData.text(attempt: 1, kind: text + "2") == other.canonicalText)
+            #expect(startedData.text(attempt: Int(number), kind: text) == object.canonicalText)
             let job = NewJob(kind: text, args: .object([:]), queue: "q\\" + text)
             #expect(job.enqueuedEventData(state: .scheduled) == JSONValue.object([
                 "kind": .string(text), "queue": .string("q\\" + text), "state": .string("scheduled"),

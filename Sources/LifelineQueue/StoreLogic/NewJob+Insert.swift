@@ -46,19 +46,40 @@ extension NewJob {
 }
 
 extension JobEvent {
-    /// The `started` event's data, as canonical text, for a claimed attempt; the kind lets a
-    /// reader of the log time attempts by kind without reading each job.
-    public static func startedData(attempt: Int, worker: String, kind: String) -> String {
-        // One for every attempt claimed: the keys, in order, are written as they are.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + kind.utf8.count + worker.utf8.count)
-        bytes.append(contentsOf: #"{"attempt":"#.utf8)
-        JSONValue.writeInteger(Int64(attempt), to: &bytes)
-        bytes.append(contentsOf: #","kind":"#.utf8)
-        JSONValue.writeString(kind, to: &bytes)
-        bytes.append(contentsOf: #","worker":"#.utf8)
-        JSONValue.writeString(worker, to: &bytes)
-        bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
+    /// The `started` events' data, as canonical text, for the attempts of one claim; the kind
+    /// lets a reader of the log time attempts by kind without reading each job. What follows
+    /// the attempt number is the same for every job of a kind in a claim, so it is written
+    /// once per kind.
+    public struct StartedData {
+        private let worker: String
+        /// `,"kind":…,"worker":…}` by kind, in the order first seen.
+        private var tails: [(kind: String, bytes: [UInt8])] = []
+
+        public init(worker: String) {
+            self.worker = worker
+        }
+
+        public mutating func text(attempt: Int, kind: String) -> String {
+            // The keys, in order, are written as they are.
+            // Byte for byte: `==` would take a kind written in another Unicode normal form.
+            let tail = tails.first { $0.kind.utf8.elementsEqual(kind.utf8) }?.bytes ?? addTail(kind)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(32 + tail.count)
+            bytes.append(contentsOf: #"{"attempt":"#.utf8)
+            JSONValue.writeInteger(Int64(attempt), to: &bytes)
+            bytes.append(contentsOf: tail)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        private mutating func addTail(_ kind: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            bytes.append(contentsOf: #","kind":"#.utf8)
+            JSONValue.writeString(kind, to: &bytes)
+            bytes.append(contentsOf: #","worker":"#.utf8)
+            JSONValue.writeString(worker, to: &bytes)
+            bytes.append(UInt8(ascii: "}"))
+            tails.append((kind, bytes))
+            return bytes
+        }
     }
 }

@@ -98,14 +98,17 @@ final class RunningJobs: Sendable {
         defer { for stop in displaced { stop() } }
         return state.withLock { state in
             var earlier = false
-            for job in jobs {
-                if let old = state.entries[job.id], old.stopReason == nil, let stop = old.stop { displaced.append(stop) }
+            // By index, each job's fields read in place: a claim's jobs pass here on the
+            // store's thread, and a copy of each `Job` retains every one of its strings.
+            for index in jobs.indices {
+                let id = jobs[index].id
+                if let old = state.entries[id], old.stopReason == nil, let stop = old.stop { displaced.append(stop) }
                 state.claims += 1
                 let entry = Entry(
-                    attempt: job.attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
-                    deadline: leaseStart + job.timeout + deadlineMargin
+                    attempt: jobs[index].attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
+                    deadline: leaseStart + jobs[index].timeout + deadlineMargin
                 )
-                state.entries[job.id] = entry
+                state.entries[id] = entry
                 earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true
             }
             return earlier
@@ -125,7 +128,12 @@ final class RunningJobs: Sendable {
     /// Frees the slots of attempts whose end is recorded (or never will be).
     func remove(_ slots: some Sequence<Slot>) {
         state.withLock { state in
-            for slot in slots where state.entries[slot.id]?.claim == slot.claim { state.entries[slot.id] = nil }
+            // One lookup per slot, and no copy of its entry: every finish passes here.
+            for slot in slots {
+                if let index = state.entries.index(forKey: slot.id), state.entries.values[index].claim == slot.claim {
+                    state.entries.remove(at: index)
+                }
+            }
         }
     }
 

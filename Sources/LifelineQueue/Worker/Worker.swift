@@ -297,7 +297,7 @@ public final class Worker: Sendable {
     /// (a pool's socket, its runner's thread), and half the margin still stops a program well
     /// before another worker may take its job.
     func heldUntil(_ leaseEnd: ContinuousClock.Instant) -> Date {
-        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin / 2 - .now).milliseconds)
+        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin.divided(by: 2) - .now).milliseconds)
     }
 
     private func ended(_ job: Job, _ end: HandlerEnd) {

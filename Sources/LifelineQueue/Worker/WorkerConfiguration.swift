@@ -46,11 +46,11 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Leases are renewed three times per lease period, so one missed renewal loses nothing.
-    public var renewalInterval: Duration { max(lease / 3, .milliseconds(50)) }
+    public var renewalInterval: Duration { max(lease.divided(by: 3), .milliseconds(50)) }
 
     /// How long before its lease runs out an attempt whose lease was not renewed is stopped:
     /// another worker may take the job back once it has.
-    var leaseMargin: Duration { renewalInterval / 2 }
+    var leaseMargin: Duration { renewalInterval.divided(by: 2) }
 
     /// How soon new progress is written: people watch it (`jobs show`, `server show --wait`).
     var progressInterval: Duration { min(renewalInterval, .seconds(1)) }
