@@ -6,7 +6,8 @@ import Glibc
 
 /// Tells when another process may have committed to the database: Lifeline's writers touch
 /// the `-wal` file's times once a commit that changed rows is done
-/// (``announceCommit(databasePath:)``), and inotify reports that at once. Idle workers sleep
+/// (``announceCommit(databasePath:)``, at most once per 10 ms from a busy process:
+/// ``CommitAnnouncer``), and inotify reports that at once. Idle workers sleep
 /// on this instead of polling.
 ///
 /// Only the touch is watched, not the writes themselves: a commit's writes are reported

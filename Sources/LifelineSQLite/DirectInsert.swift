@@ -21,7 +21,11 @@ public enum DirectInsert {
         else { return nil }
         let now = Date().ms
         let lock = WriterLock(databasePath: path, timeout: lockTimeout)
-        return try SQLiteJobStore.committing(on: connection.connectionHandle, lock: lock, sharedPath: path) {
+        // Its one commit is announced at once, without the store's announcer: a process that
+        // commits once has nothing to gather.
+        return try SQLiteJobStore.committing(
+            on: connection.connectionHandle, lock: lock, announce: { DatabaseChangeWatcher.announceCommit(databasePath: path) }
+        ) {
             try connection.exec("BEGIN IMMEDIATE")
             do {
                 let inserted = try SQLiteJobStore.insert([job], connection, now: now)[0]

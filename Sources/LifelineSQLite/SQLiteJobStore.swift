@@ -10,8 +10,8 @@ public struct SQLiteJobStore: JobStore {
     let clock: @Sendable () -> Date
     let finishHook: (any JobFinishHook<SQLiteTransaction>)?
     private let writerLock: WriterLock?
-    /// The database file whose commits other processes watch; nil in memory.
-    private let sharedPath: String?
+    /// Announces commits to the processes watching the file; nil in memory.
+    private let announcer: CommitAnnouncer?
 
     /// - Parameters:
     ///   - clock: the time every change is stamped with; tests inject their own.
@@ -28,7 +28,7 @@ public struct SQLiteJobStore: JobStore {
         // Only writers of a file share it with other processes.
         let shared = writer.path != ":memory:" && !writer.configuration.readonly
         writerLock = shared ? WriterLock(databasePath: writer.path, timeout: lockTimeout) : nil
-        sharedPath = shared ? writer.path : nil
+        announcer = shared ? CommitAnnouncer.shared(for: writer.path) : nil
     }
 
     /// Runs `updates` in one IMMEDIATE transaction, entered through the writer lock; once a
@@ -48,7 +48,7 @@ public struct SQLiteJobStore: JobStore {
     /// Runs `updates` in one IMMEDIATE transaction on the writer's connection, as ``write(_:)``
     /// does; for work that must also run on the writer's thread before or after it.
     func commit<T>(_ updates: (Database) throws -> T, _ db: Database) throws -> T {
-        try Self.committing(on: db.connectionHandle, lock: writerLock, sharedPath: sharedPath) {
+        try Self.committing(on: db.connectionHandle, lock: writerLock, announce: { announcer?.committed() }) {
             var result: T?
             try db.inTransaction(.immediate) {
                 result = try updates(db)
@@ -58,14 +58,12 @@ public struct SQLiteJobStore: JobStore {
         }
     }
 
-    /// Runs `transaction` through the writer lock and, once it has committed a change, tells
-    /// the processes watching the database.
-    static func committing<T>(on connection: OpaquePointer, lock: WriterLock?, sharedPath: String?, _ transaction: () throws -> T) throws -> T {
+    /// Runs `transaction` through the writer lock and, once it has committed a change, calls
+    /// `announce` to tell the processes watching the database.
+    static func committing<T>(on connection: OpaquePointer, lock: WriterLock?, announce: () -> Void, _ transaction: () throws -> T) throws -> T {
         let changesBefore = sqlite3_total_changes(connection)
         let result = try lock.map { try $0.hold(transaction) } ?? transaction()
-        if let sharedPath, sqlite3_total_changes(connection) != changesBefore {
-            DatabaseChangeWatcher.announceCommit(databasePath: sharedPath)
-        }
+        if sqlite3_total_changes(connection) != changesBefore { announce() }
         return result
     }
 

@@ -38,6 +38,39 @@ struct ChangeWatcherTests {
         #expect(try Self.statusChange(path + "-wal") != before)
     }
 
+    @Test("a burst of commits is announced at most once per window, and its last commit is announced after it")
+    func burst() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: path))
+        _ = try await store.jobInsert([JobFixtures.job()])
+        let notices = Mutex<[ContinuousClock.Instant]>([])
+        let watcher = try DatabaseChangeWatcher(databasePath: path) { notices.withLock { $0.append(.now) } }
+        // Past the window of the insert above, so the burst's first commit is announced at once.
+        try await Task.sleep(for: CommitAnnouncer.window * 2)
+        let start = ContinuousClock.now
+        var commits = 0
+        // When the last insert began: its announcement, at once or at the end of its window,
+        // comes after. (Its end cannot be timed here: on a busy machine this task may resume
+        // after the watcher has already been told.)
+        var lastBegan = start
+        while ContinuousClock.now - start < .milliseconds(100) || commits < 5 {
+            lastBegan = .now
+            _ = try await store.jobInsert([JobFixtures.job()])
+            commits += 1
+        }
+        let lastCommit = ContinuousClock.now
+        try await waitUntil("the burst's last commit to be announced") { notices.withLock { $0.last.map { $0 > lastBegan } ?? false } }
+        let announced = notices.withLock { $0.filter { $0 >= start }.count }
+        // The first commit, one per window after it, and the one after the last; and the
+        // insert's before the burst, which a busy watcher may record late. (Each commit
+        // announced made 90 notices of 197 commits in 100 ms.)
+        let windows = Int((lastCommit - start) / CommitAnnouncer.window)
+        #expect(announced <= windows + 3, "\(announced) notices for \(commits) commits over \(lastCommit - start)")
+        withExtendedLifetime(watcher) {}
+    }
+
     /// The file's ctime: any write to it or change of its times moves it.
     private static func statusChange(_ path: String) throws -> [Int] {
         var info = stat()
