@@ -15,6 +15,13 @@ struct MethodCheck<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// The answer to a POST to a path that only reads.
+    static func readOnly() -> Response {
+        var response = APIResponse.error(.methodNotAllowed, "this path reads, with GET; the API acts with POST on its action paths")
+        response.headers[.allow] = "GET, HEAD"
+        return response
+    }
+
     /// The answer to a read of a path that only acts.
     static func postOnly() -> Response {
         var response = APIResponse.error(.methodNotAllowed, "this path acts, with POST; the API reads with GET elsewhere")

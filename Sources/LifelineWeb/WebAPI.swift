@@ -49,31 +49,40 @@ public struct WebAPI: Sendable {
         router.middlewares.add(MethodCheck())
         if loopback { router.middlewares.add(HostCheck()) }
         router.middlewares.add(QueryCheck())
-        router.get("healthz") { _, _ in try await health() }
-        router.get("metrics") { _, _ in
+        read(router, "healthz") { _, _ in try await health() }
+        read(router, "metrics") { _, _ in
             let text = try await metrics.scrape(jobs: jobs, servers: servers)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text))
             )
         }
-        router.get("api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
-        router.get("api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
-        router.get("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
-        router.get("api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
-        router.get("api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
-        router.get("api/servers/:name") { _, context in try await server(context.name) }
-        router.get("api/servers/:name/history") { _, context in try await history(context.name) }
-        router.get("api/events") { request, _ in try await events(QueryParameters(request: request)) }
-        router.get("api/events/stream") { request, _ in try EventStream(jobs: jobs, tail: tail).response(request) }
-        router.get("api/events/latest") { _, _ in
+        read(router, "api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
+        read(router, "api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
+        read(router, "api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
+        read(router, "api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
+        read(router, "api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
+        read(router, "api/servers/:name") { _, context in try await server(context.name) }
+        read(router, "api/servers/:name/history") { _, context in try await history(context.name) }
+        read(router, "api/events") { request, _ in try await events(QueryParameters(request: request)) }
+        read(router, "api/events/stream") { request, _ in try EventStream(jobs: jobs, tail: tail).response(request) }
+        read(router, "api/events/latest") { _, _ in
             let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             return try APIResponse.json(["seq": seq])
         }
-        router.get("api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
+        read(router, "api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
         Dashboard.add(to: router)
         WebActions(jobs: jobs, servers: servers, recoveryPointRefusal: recoveryPointRefusal).add(to: router, token: token)
         return router
+    }
+
+    /// A path that reads: GET (and HEAD) answer; a POST, which acts on other paths only, is
+    /// told so with 405 rather than the 404 of a path that does not exist.
+    private func read<Output: ResponseGenerator>(
+        _ router: Router<BasicRequestContext>, _ path: RouterPath, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Output
+    ) {
+        router.get(path, use: handler)
+        router.post(path) { _, _ in MethodCheck<BasicRequestContext>.readOnly() }
     }
 
     /// 200 when the store answers, 503 when it does not.

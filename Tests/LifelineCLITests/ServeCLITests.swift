@@ -213,7 +213,7 @@ struct ServeCLITests {
         #expect(!server.process.stdout.contains(token), "a token of the user's own is never printed")
     }
 
-    @Test("HEAD answers wherever GET does; a method the API never takes, or a GET where only POST acts, gets 405; the token's scheme is case-insensitive, and a 401 names it")
+    @Test("HEAD answers wherever GET does; a method the API never takes, a GET where only POST acts, or a POST where only GET reads, gets 405; the token's scheme is case-insensitive, and a 401 names it")
     func methodsAndScheme() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -233,6 +233,10 @@ struct ServeCLITests {
         for path in ["/api/jobs/\(id)/cancel", "/api/jobs/\(id)/retry", "/api/queues/default/pause", "/api/servers/web-1/failover"] {
             let read = try await server.send("GET", path)
             #expect(read.response.statusCode == 405 && read.response.value(forHTTPHeaderField: "Allow") == "POST", "GET \(path)")
+        }
+        for path in ["/api/jobs", "/api/jobs/\(id)", "/healthz", "/api/servers/web-1/history", "/api/events/stream"] {
+            let post = try await server.send("POST", path, headers: ["Authorization": "Bearer \(token)"])
+            #expect(post.response.statusCode == 405 && post.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD", "POST \(path)")
         }
         #expect(try await server.send("GET", "/api/servers/web-1/bogus").response.statusCode == 404)
         #expect(try await server.send("GET", "/api/servers/web-1/history").response.statusCode == 404, "a real read of a missing server")
