@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <spawn.h>
 
-int lifeline_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int out, int err,
-                   pid_t *pid) {
+int lifeline_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int in, int out,
+                   int err, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
     int rc = posix_spawn_file_actions_init(&actions);
@@ -24,7 +24,10 @@ int lifeline_spawn(const char *path, char *const argv[], char *const envp[], con
     rc = posix_spawnattr_setsigmask(&attributes, &none);
     if (rc == 0) rc = posix_spawnattr_setsigdefault(&attributes, &all);
     if (rc == 0) rc = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) {
+        rc = in < 0 ? posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+                    : posix_spawn_file_actions_adddup2(&actions, in, 0);
+    }
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out, 1);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err, 2);
     if (rc == 0 && directory) rc = posix_spawn_file_actions_addchdir_np(&actions, directory);

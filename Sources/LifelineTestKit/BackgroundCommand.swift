@@ -22,13 +22,20 @@ public final class BackgroundCommand: @unchecked Sendable {
     private var ended = false
     private var endWaiters: [CheckedContinuation<Void, Never>] = []
 
-    /// Starts `program` (a path) with `arguments` and exactly `environment`, in `directory`.
-    public init(_ program: String, _ arguments: [String], environment: [String: String], directory: String? = nil) throws {
+    /// Starts `program` (a path) with `arguments` and exactly `environment`, in `directory`,
+    /// reading the file `input` on its standard input (nothing when nil).
+    public init(_ program: String, _ arguments: [String], environment: [String: String], directory: String? = nil, input: String? = nil) throws {
+        let stdin = try input.map { path in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SpawnError(program: program, code: errno) }
+            return fd
+        }
+        defer { if let stdin { close(stdin) } }
         let stdout = try Self.pipe(), stderr = try Self.pipe()
         var pid: pid_t = 0
         let spawned = Self.withCStrings([program] + arguments) { argv in
             Self.withCStrings(environment.map { "\($0)=\($1)" }) { envp in
-                lifeline_spawn(program, argv, envp, directory, stdout.write, stderr.write, &pid)
+                lifeline_spawn(program, argv, envp, directory, stdin ?? -1, stdout.write, stderr.write, &pid)
             }
         }
         close(stdout.write)

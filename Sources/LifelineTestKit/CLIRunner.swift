@@ -47,10 +47,10 @@ public struct CLIRunner: Sendable {
         return directory.appendingPathComponent("lifeline")
     }
 
-    /// Runs `lifeline ARGS` to its end.
+    /// Runs `lifeline ARGS` to its end, with the file `input` on its standard input.
     @discardableResult
-    public func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async throws -> Result {
-        let command = try start(arguments, extraEnvironment: extraEnvironment)
+    public func run(_ arguments: [String], extraEnvironment: [String: String] = [:], input: String? = nil) async throws -> Result {
+        let command = try BackgroundCommand(binary.path, arguments, environment: environment.merging(extraEnvironment) { $1 }, input: input)
         await command.ended()
         return Result(status: command.terminationStatus, stdout: command.stdout, stderr: command.stderr)
     }

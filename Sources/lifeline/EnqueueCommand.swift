@@ -20,6 +20,7 @@ struct EnqueueCommand: AsyncParsableCommand {
               lifeline enqueue sleep --args '{"ms": 2000}' --queue slow --json
               lifeline enqueue exec --args '{"argv": ["echo", "hi"]}' --idempotency-key hi
               lifeline enqueue noop --batch jobs.jsonl
+              generate-jobs | lifeline enqueue noop --batch -
             """
     )
 
@@ -29,7 +30,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The job's arguments, a JSON object: a field its kind does not know is refused (noop takes any).", valueName: "JSON"))
     var args: String?
 
-    @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the arguments from a JSON file.", valueName: "FILE"))
+    @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the arguments from a JSON file (-: standard input).", valueName: "FILE"))
     var argsFile: String?
 
     @Option(help: "The queue (default: default; each recovery stage has a queue of its own).")
@@ -56,7 +57,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Enqueue at most once under this key.", valueName: "K"))
     var idempotencyKey: String?
 
-    @Option(help: ArgumentHelp("Enqueue every line of a JSONL file in one transaction.", valueName: "FILE.jsonl"))
+    @Option(help: ArgumentHelp("Enqueue every line of a JSONL file in one transaction (-: standard input).", valueName: "FILE.jsonl"))
     var batch: String?
 
     @Flag(help: "Print the job as JSON.")

@@ -60,7 +60,13 @@ enum InputParsing {
         }
     }
 
+    /// The whole file at `path`; `-` reads standard input to its end.
     static func readFile(_ path: String, flag: String) throws -> Data {
+        if path == "-" {
+            do { return try FileHandle.standardInput.readToEnd() ?? Data() } catch {
+                throw CLIFailure(.invalidInput, "\(flag): cannot read standard input: \(error.localizedDescription)")
+            }
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)'")
         }

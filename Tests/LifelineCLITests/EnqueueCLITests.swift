@@ -162,6 +162,24 @@ struct EnqueueCLITests {
         #expect(againIDs.count == 501 && againIDs[500] > 501, "the line without a key is a new job")
     }
 
+    @Test("--batch - and --args-file - read standard input")
+    func standardInput() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let lines = try cli.writeFile("jobs.jsonl", #"{"args": {"ms": 1}}"# + "\n" + #"{"args": {"ms": 2}, "queue": "q"}"# + "\n")
+        let batch = try await cli.run(["enqueue", "sleep", "--batch", "-", "--json"], input: lines)
+        #expect(batch.status == 0, "\(batch.stderr)")
+        #expect(try JSONValue(parsing: batch.stdout)["ids"] == [1, 2])
+        #expect(try await cli.job(2)["args"] == ["ms": 2])
+        let args = try cli.writeFile("args.json", #"{"ms": 3}"#)
+        let one = try await cli.run(["enqueue", "sleep", "--args-file", "-", "--json"], input: args)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(try await cli.job(3)["args"] == ["ms": 3])
+        // Nothing on standard input is no jobs, said as for an empty file.
+        let empty = try await cli.run(["enqueue", "sleep", "--batch", "-"])
+        #expect(empty.status == 64 && empty.stderr == "lifeline: --batch: the file has no jobs\n", "\(empty.stderr)")
+    }
+
     static let badBatches: [String] = [
         #"{"args": {"ms": 1}}\#n{broken\#n"#,
         #"{"args": {"ms": 1}}\#n{"args": {"ms": -1}}\#n"#,

@@ -57,11 +57,11 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
 int lifeline_raise_open_files_limit(void);
 
 /// Starts `path` with `argv` and `envp`, in `directory` (NULL: this process's): stdin from
-/// /dev/null, stdout and stderr on `out` and `err`, no other descriptor, no signal blocked or
+/// `in` (/dev/null when it is -1), stdout and stderr on `out` and `err`, no other descriptor, no signal blocked or
 /// ignored. Returns 0 or an errno value. (Foundation's Process walks /proc/self/fd with an
 /// over-read that crashes now and then: swift-corelibs-foundation #5472.)
-int lifeline_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int out, int err,
-                   pid_t *pid);
+int lifeline_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int in, int out,
+                   int err, pid_t *pid);
 
 /// pipe2(fds, O_CLOEXEC), which Swift's Glibc module does not expose.
 int lifeline_pipe_cloexec(int fds[2]);
