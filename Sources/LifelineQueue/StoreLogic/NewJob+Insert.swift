@@ -60,8 +60,8 @@ extension JobEvent {
         }
 
         public mutating func text(attempt: Int, kind: String) -> String {
-            // The keys, in order, are written as they are.
-            // Byte for byte: `==` would take a kind written in another Unicode normal form.
+            // The keys, in order, are written as they are. Kinds are compared byte for byte:
+            // `==` would take a kind written in another Unicode normal form for the same.
             let tail = tails.first { $0.kind.utf8.elementsEqual(kind.utf8) }?.bytes ?? addTail(kind)
             var bytes: [UInt8] = []
             bytes.reserveCapacity(32 + tail.count)
