@@ -44,22 +44,22 @@ final class CommitAnnouncer: Sendable {
     /// A transaction that changed rows has committed.
     func committed() {
         let now = ContinuousClock.now
-        let planned: ContinuousClock.Instant? = state.withLock { state in
-            // One already planned comes after this commit.
+        // How long until this commit is announced; nil: one already planned comes after it.
+        let delay: Duration? = state.withLock { state in
             if state.pending { return nil }
             if let last = state.lastAnnounced, now - last < Self.window {
                 state.pending = true
-                return last + Self.window
+                return last + Self.window - now
             }
             state.lastAnnounced = now
-            return now
+            return .zero
         }
-        guard let planned else { return }
-        if planned == now {
+        guard let delay else { return }
+        if delay == .zero {
             DatabaseChangeWatcher.announceCommit(databasePath: databasePath)
         } else {
             // Early by under a millisecond at most: it then covers every commit made so far.
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int((planned - now).milliseconds))) { [self] in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(delay.milliseconds))) { [self] in
                 announcePending()
             }
         }

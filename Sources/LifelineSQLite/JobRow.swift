@@ -81,14 +81,13 @@ extension Job {
         )
     }
 
-    /// Running first: the state of every row a claim returns.
-    private static let states = [JobState.running] + JobState.allCases.filter { $0 != .running }
-    private static let stateBytes = states.map { Array($0.rawValue.utf8) }
+    /// Each state with its stored text; running first, the state of every row a claim returns.
+    private static let stateTexts = ([JobState.running] + JobState.allCases.filter { $0 != .running }).map { ($0, Array($0.rawValue.utf8)) }
 
     private static func state(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JobState {
-        guard let index = stateBytes.firstIndex(where: { $0.elementsEqual(bytes) }) else {
+        guard let (state, _) = stateTexts.first(where: { $0.1.elementsEqual(bytes) }) else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown job state '\(String(decoding: bytes, as: UTF8.self))'")
         }
-        return states[index]
+        return state
     }
 }

@@ -17,15 +17,17 @@ struct MethodCheck<Context: RequestContext>: RouterMiddleware {
 
     /// The answer to a POST to a path that only reads.
     static func readOnly() -> Response {
-        var response = APIResponse.error(.methodNotAllowed, "this path reads, with GET; the API acts with POST on its action paths")
-        response.headers[.allow] = "GET, HEAD"
-        return response
+        refusal("this path reads, with GET; the API acts with POST on its action paths", allow: "GET, HEAD")
     }
 
     /// The answer to a read of a path that only acts.
     static func postOnly() -> Response {
-        var response = APIResponse.error(.methodNotAllowed, "this path acts, with POST; the API reads with GET elsewhere")
-        response.headers[.allow] = "POST"
+        refusal("this path acts, with POST; the API reads with GET elsewhere", allow: "POST")
+    }
+
+    private static func refusal(_ message: String, allow: String) -> Response {
+        var response = APIResponse.error(.methodNotAllowed, message)
+        response.headers[.allow] = allow
         return response
     }
 }

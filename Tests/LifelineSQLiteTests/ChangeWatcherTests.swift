@@ -12,8 +12,7 @@ struct ChangeWatcherTests {
     func announcement() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.path("lifeline.db")
-        let store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: path))
+        let (path, store) = try Self.store(in: directory)
         _ = try await store.jobInsert([JobFixtures.job()])
         let calls = Atomic(0)
         let watcher = try DatabaseChangeWatcher(databasePath: path) { calls.add(1, ordering: .relaxed) }
@@ -28,8 +27,7 @@ struct ChangeWatcherTests {
     func quietClaim() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.path("lifeline.db")
-        let store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: path))
+        let (path, store) = try Self.store(in: directory)
         _ = try await store.queueUpdate("default", QueueUpdate(paused: false), create: true)
         let before = try Self.statusChange(path + "-wal")
         _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
@@ -42,13 +40,10 @@ struct ChangeWatcherTests {
     func burst() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.path("lifeline.db")
-        let store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: path))
+        let (path, store) = try Self.store(in: directory)
         _ = try await store.jobInsert([JobFixtures.job()])
         let notices = Mutex<[ContinuousClock.Instant]>([])
         let watcher = try DatabaseChangeWatcher(databasePath: path) { notices.withLock { $0.append(.now) } }
-        // Past the window of the insert above, so the burst's first commit is announced at once.
-        try await Task.sleep(for: CommitAnnouncer.window * 2)
         let start = ContinuousClock.now
         var commits = 0
         // When the last insert began: its announcement, at once or at the end of its window,
@@ -63,12 +58,19 @@ struct ChangeWatcherTests {
         let lastCommit = ContinuousClock.now
         try await waitUntil("the burst's last commit to be announced") { notices.withLock { $0.last.map { $0 > lastBegan } ?? false } }
         let announced = notices.withLock { $0.filter { $0 >= start }.count }
-        // The first commit, one per window after it, and the one after the last; and the
-        // insert's before the burst, which a busy watcher may record late. (Each commit
+        // One per window from the burst's first commit (or from the insert's before it, when
+        // the burst begins within its window), and the one after the last; and the insert's
+        // before the burst, which a busy watcher may record late. (Each commit
         // announced made 90 notices of 197 commits in 100 ms.)
         let windows = Int((lastCommit - start) / CommitAnnouncer.window)
         #expect(announced <= windows + 3, "\(announced) notices for \(commits) commits over \(lastCommit - start)")
         withExtendedLifetime(watcher) {}
+    }
+
+    /// A store on a new database file in `directory`.
+    private static func store(in directory: TemporaryDirectory) throws -> (path: String, store: SQLiteJobStore) {
+        let path = directory.path("lifeline.db")
+        return (path, SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: path)))
     }
 
     /// The file's ctime: any write to it or change of its times moves it.
