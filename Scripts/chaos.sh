@@ -200,7 +200,7 @@ standby = [s for s in server_rows if s["state"] == "standby"]
 leaks = []
 for root, dirs, files in os.walk(os.path.join(home, "infra", "servers")):
     leaks += [os.path.join(root, f) for f in files if f in ("vm.json", "test-vm.json", "mount", "workload") or "hot" in root]
-# The counts kept by triggers through every kill agree with the jobs themselves.
+# The kept counts (triggers and statements) through every kill agree with the jobs themselves.
 listed = {}
 for j in all_jobs:
     listed.setdefault(j["queue"], {}).setdefault(j["state"], 0)

@@ -1,7 +1,8 @@
 /*
  * The floor: Lifeline's own schema and statements (insert, claim, complete, each with its
- * event), writing the same rows and event payloads, issued straight through the SQLite C API
- * in batches, with the same durability (WAL, synchronous=FULL) and nothing around them.
+ * event and the counts it keeps), writing the same rows and event payloads, issued straight
+ * through the SQLite C API in batches, with the same durability (WAL, synchronous=FULL) and
+ * nothing around them.
  * Lifeline's overhead is its ratio to this.
  *
  *   floor DB JOBS BATCH    prints {"insert_per_s": …, "claim_complete_per_s": …}
@@ -49,6 +50,15 @@ static sqlite3_stmt *multi_row(sqlite3 *db, sqlite3_stmt **cache, char *sql, int
         cache[count] = prepare(db, sql);
     }
     return cache[count];
+}
+
+/* Adds `n` to a kept count; `second` is bound where the statement has it. */
+static void count(sqlite3 *db, sqlite3_stmt *statement, int n, long long second) {
+    if (n == 0) return;
+    sqlite3_bind_int(statement, 1, n);
+    if (sqlite3_bind_parameter_count(statement) > 1) sqlite3_bind_int64(statement, 2, second);
+    check(sqlite3_step(statement), db, "count");
+    sqlite3_reset(statement);
 }
 
 /* The events of a batch, in its order, in one statement. */
@@ -101,6 +111,13 @@ int main(int argc, char **argv) {
     char *sql = malloc(32 * (size_t)batch + 512);
     char (*data)[96] = malloc(96 * (size_t)batch);
 
+    // The kept counts, as a claim and a finish move them: once per statement (KeptCounts).
+    sqlite3_stmt *taken = prepare(db, "INSERT INTO job_counts (queue, state, n) VALUES ('default', 'available', -?1)"
+        " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n");
+    sqlite3_stmt *completed_jobs = prepare(db, "INSERT INTO job_counts (queue, state, n) VALUES ('default', 'completed', ?1)"
+        " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n");
+    sqlite3_stmt *outcomes = prepare(db, "INSERT INTO outcome_counts (type, second, n) VALUES ('completed', ?2, ?1)"
+        " ON CONFLICT (type, second) DO UPDATE SET n = n + excluded.n");
     double start = now();
     for (int done = 0; done < jobs; done += batch) {
         exec(db, "BEGIN IMMEDIATE");
@@ -138,6 +155,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < claimed; i++)
             sprintf(data[i], "{\"attempt\":%lld,\"kind\":\"noop\",\"worker\":\"vm:12345:1h54x5f\"}", attempts[i]);
         append_events(db, events, sql, wall_ms(), "started", ids, data, claimed);
+        count(db, taken, claimed, 0);
         exec(db, "COMMIT");
         if (claimed == 0) break;
         exec(db, "BEGIN IMMEDIATE");
@@ -168,6 +186,8 @@ int main(int argc, char **argv) {
             sprintf(data[kept++], "{\"attempt\":%lld}", attempts[i]);
         }
         append_events(db, events, sql, at, "completed", ids, data, kept);
+        count(db, completed_jobs, kept, 0);
+        count(db, outcomes, kept, at / 1000);
         exec(db, "COMMIT");
         finished += claimed;
     }

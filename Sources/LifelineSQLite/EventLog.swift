@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import LifelineQueue
 
-/// Appends to the event log inside the caller's transaction.
+/// Appends to the event log inside the caller's transaction, and counts the outcomes it appends
+/// (``KeptCounts``).
 enum EventLog {
     static func append(
         _ db: some StatementSource, at: Int64, type: EventType, job: Int64?, server: String?, data: JSONValue = .object([:])
@@ -15,17 +16,19 @@ enum EventLog {
         try RawStatement(db, "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)", [
             .int(at), .text(type.rawValue), .int(job), .text(server), .text(dataText),
         ]).execute()
+        try KeptCounts.addEvents(db, type: type, at: at, 1)
     }
 
     /// Appends events of one type, each with its data as canonical text, in order, in a
     /// statement per 64 (``MultiRow``). A claim or a finish of 64 jobs pays for one statement
-    /// instead of 64 (and, since the table has triggers, one statement journal).
+    /// instead of 64, and counts them once.
     static func append(_ db: Database, at: Int64, type: EventType, _ events: [(job: Int64, server: String?, data: String)]) throws {
         try insertRows.run(db, leading: [.int(at), .text(type.rawValue)], events) { event, values in
             values.append(.int(event.job))
             values.append(.text(event.server))
             values.append(.text(event.data))
         }
+        try KeptCounts.addEvents(db, type: type, at: at, events.count)
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.

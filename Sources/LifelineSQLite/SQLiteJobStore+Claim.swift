@@ -52,6 +52,7 @@ extension SQLiteJobStore {
                 ORDER BY priority, run_at, id LIMIT ?)
             RETURNING \(Job.columns)
             """, values: [.text(owner), .int(now + lease.milliseconds), .int(now), .int(now), .text(queue), .int(count)])
+        try KeptCounts.addJobs(db, queue: queue, state: .available, -jobs.count)
         // RETURNING gives no order; callers get the claim order.
         let claimed = jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
         var startedData = JobEvent.StartedData(worker: owner)

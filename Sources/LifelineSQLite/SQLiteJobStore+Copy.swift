@@ -87,6 +87,7 @@ extension SQLiteJobStore: CopySource {
                 try db.execute(sql: "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", arguments: [
                     event.seq, event.at.ms, event.type.rawValue, event.job, event.server, event.data.canonicalText,
                 ])
+                try KeptCounts.addEvents(db, type: event.type, at: event.at.ms, 1)
             }
         }
     }

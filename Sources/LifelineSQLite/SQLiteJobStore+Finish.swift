@@ -69,13 +69,20 @@ extension SQLiteJobStore {
         let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
         var completed = Set<Int64>()
+        // Jobs completed per queue; nearly always one queue.
+        var queues: [(queue: String, count: Int)] = []
         try completeRows.run(db, leading: [.int(now)], completions, values: { completion, values in
             let finish = completion.finish
             values.append(.int(finish.id))
             values.append(.int(Int64(finish.attempt)))
             values.append(.text(finish.owner))
             values.append(.text(completion.result?.canonicalText))
-        }, read: { completed.insert($0.int64(0)) })
+        }, read: { row in
+            completed.insert(row.int64(0))
+            let queue = row.text(1)
+            if let index = queues.firstIndex(where: { $0.queue == queue }) { queues[index].count += 1 } else { queues.append((queue, 1)) }
+        })
+        for (queue, count) in queues { try KeptCounts.addJobs(db, queue: queue, state: .completed, count) }
         try EventLog.append(db, at: now, type: .completed, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
             (finish.id, nil, OutcomeChange.completedData(attempt: finish.attempt))
         })
@@ -92,7 +99,7 @@ extension SQLiteJobStore {
               FROM (VALUES \(MultiRow.values("(?, ?, ?, ?)", count: count)))) AS f
         WHERE jobs.id = f.id AND jobs.state = 'running' AND jobs.attempt = f.attempt AND jobs.lease_owner = f.owner
           AND jobs.server IS NULL
-        RETURNING jobs.id
+        RETURNING jobs.id, jobs.queue
         """
     }
 
@@ -110,6 +117,7 @@ extension SQLiteJobStore {
                 .text(change.state.rawValue), .int(change.attempt), .int(change.runAt.ms), .int(change.finishedAt?.ms),
                 .text(change.result?.canonicalText), .text(try change.newErrorJSON()), .int(job.id),
             ]).execute()
+        try KeptCounts.addJobs(db, queue: job.queue, state: change.state, 1)
         try EventLog.append(db, at: now, type: change.event, job: job.id, server: job.server, data: change.eventData)
         CrashPoint.check("finish.after-job-update")
         if change.state.isFinal {

@@ -21,8 +21,8 @@ extension SQLiteJobStore {
         }
     }
 
-    /// Jobs per queue and state: the counts the triggers keep, and the running jobs from their
-    /// index.
+    /// Jobs per queue and state: the kept counts (``KeptCounts``), and the running jobs from
+    /// their index.
     static func countsByQueue(_ db: Database) throws -> [(String, JobState, Int)] {
         try Row.fetchAll(db, sql: countsSQL).compactMap { row in
             JobState(rawValue: row["state"]).map { (row["queue"], $0, row["n"]) }

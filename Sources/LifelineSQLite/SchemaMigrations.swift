@@ -10,7 +10,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 7
+    static let version = 8
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -36,6 +36,9 @@ enum SchemaMigrations {
         }
         migrator.registerMigration("v7-claim-index-of-available-jobs") { db in
             try db.execute(sql: v7)
+        }
+        migrator.registerMigration("v8-hot-paths-counted-by-statement") { db in
+            try db.execute(sql: v8)
         }
         return migrator
     }
@@ -257,6 +260,28 @@ enum SchemaMigrations {
 
         DROP INDEX jobs_claim;
         CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state = 'available';
+        """
+
+    /// The statements that move jobs into and out of `running` (a claim, a finish, a lease taken
+    /// back) and every event written keep the counts themselves, once per statement
+    /// (`KeptCounts`): a trigger runs a program of its own for each row, and a worker's claims
+    /// and finishes ran three for every job. Triggers still count the rest (inserts, deletes, a
+    /// job promoted, cancelled while waiting or retried), each move in one. The floor's claim
+    /// and complete, six alternating pairs: 29,377-39,279 jobs/s with the triggers of schema 4,
+    /// 38,375-45,741 counting as this schema does (median ratio 1.26).
+    private static let v8 = """
+        PRAGMA user_version = 8;
+
+        DROP TRIGGER jobs_counted_leave;
+        DROP TRIGGER jobs_counted_enter;
+        DROP TRIGGER events_counted;
+        CREATE TRIGGER jobs_counted_move AFTER UPDATE OF queue, state ON jobs
+            WHEN old.state <> 'running' AND new.state <> 'running' AND (old.queue IS NOT new.queue OR old.state IS NOT new.state)
+        BEGIN
+            UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+            INSERT INTO job_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+                ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+        END;
         """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording

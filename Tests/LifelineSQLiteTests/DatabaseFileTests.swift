@@ -54,7 +54,7 @@ struct DatabaseFileTests {
         #expect(try await store.statsGet().counts["b"] == [.available: 2])
     }
 
-    @Test("a database of schema 4 is brought up to date: its state checks and outcome counter compare, and hold as before")
+    @Test("a database of schema 4 is brought up to date: its state checks compare, and hold as before")
     func comparisonsOfAnOlderDatabase() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -71,22 +71,15 @@ struct DatabaseFileTests {
         try await pool.write { db in
             #expect(try Int.fetchOne(db, sql: "PRAGMA user_version") == SchemaMigrations.version)
             #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
-            for name in ["jobs", "events_counted"] {
-                let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [name]) ?? ""
-                #expect(definition.contains("state = 'completed' OR") || definition.contains("type = 'completed' OR"), "\(definition)")
-                #expect(!definition.contains("state IN") && !definition.contains("type IN"), "\(definition)")
-            }
+            let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'jobs'") ?? ""
+            #expect(definition.contains("state = 'completed' OR"), "\(definition)")
+            #expect(!definition.contains("state IN"), "\(definition)")
             // The checks hold as before.
             #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["finished", nil]) }
             #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["completed", nil]) }
             #expect(throws: DatabaseError.self) { try db.execute(sql: insert, arguments: ["available", 1]) }
             try db.execute(sql: insert, arguments: ["completed", 1])
             try db.execute(sql: insert, arguments: ["cancelled", 1])
-            // The counter counts outcome events only.
-            for type in ["started", "completed", "retrying", "discarded", "snoozed"] {
-                try db.execute(sql: "INSERT INTO events (at, type, job, data) VALUES (5000, ?, 1, '{}')", arguments: [type])
-            }
-            #expect(try Int.fetchOne(db, sql: "SELECT sum(n) FROM outcome_counts WHERE second = 5") == 3)
         }
         let store = SQLiteJobStore(writer: pool)
         #expect(try await store.statsGet().counts["a"] == [.available: 1, .completed: 1, .cancelled: 1])
@@ -219,6 +212,24 @@ struct DatabaseFileTests {
             #expect(runningPlan.allSatisfy { !$0.hasPrefix("SCAN jobs") || $0.contains("jobs_lease") }, "\(runningPlan)")
             #expect(runningPlan.contains { $0.contains("jobs_lease") }, "\(runningPlan)")
         }
+    }
+
+    @Test("a database of schema 7 is brought up to date: claims, finishes and events count by statement, other moves by one trigger")
+    func countsOfSchema7() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        try Self.olderDatabase(path, upTo: "v7-claim-index-of-available-jobs", jobs: [("a", "available"), ("a", "available"), ("a", "scheduled")])
+        let clock = ManualClock(Date(timeIntervalSince1970: 0))
+        let pool = try SQLiteDatabase.openPool(path: path)
+        let triggers = try await pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name") }
+        #expect(triggers == ["events_append_only", "jobs_counted_delete", "jobs_counted_insert", "jobs_counted_move"])
+        let store = SQLiteJobStore(writer: pool, clock: clock.function)
+        let claimed = try await store.jobClaim(JobFixtures.claim(queues: ["a"])).jobs
+        #expect(try await store.statsGet().counts["a"] == [.running: 3], "the scheduled job came due and was claimed with the others")
+        _ = try await store.jobFinish(claimed.map { JobFinish(id: $0.id, attempt: $0.attempt, owner: "worker-a", outcome: .completed(result: nil)) })
+        #expect(try await store.statsGet().counts["a"] == [.completed: 3])
+        #expect(try await store.statsGet().windows.map(\.completed) == [3, 3, 3])
     }
 
     @Test("stats read kept counts and a few index entries, never all the jobs or their claim index")
