@@ -33,6 +33,7 @@ struct Lifeline: AsyncParsableCommand {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         umask(0o077)
         let arguments = Array(CommandLine.arguments.dropFirst())
+        ArgumentSecrets.hide()
         // A command a person waits for says why it seems to hang; workers and `serve` wait
         // their turn at the lock as part of their work.
         if !["worker", "serve"].contains(arguments.first) {

@@ -395,6 +395,24 @@ struct PostgresCLITests {
         }
     }
 
+    @Test("a --db URL's password does not show in ps while the command runs")
+    func passwordOffCommandLine() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let password = try #require(ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
+        let url = try #require(cli.databaseURL).replacingOccurrences(of: "postgres://lifeline@", with: "postgres://lifeline:\(password)@")
+        // The worker has only the URL's password: it runs the job only if it connected with it.
+        let worker = try cli.start(["worker", "--db", url], extraEnvironment: ["PGPASSWORD": ""])
+        defer { worker.signal(SIGKILL) }
+        let id = try await cli.enqueue(["noop"])
+        try await waitUntil("the job run by the worker") { try await cli.job(id)["state"] == "completed" }
+        let commandLine = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker.processIdentifier)/cmdline")), as: UTF8.self)
+        #expect(!commandLine.contains(password), "\(commandLine)")
+        #expect(commandLine.contains("postgres://lifeline:\(String(repeating: "x", count: password.utf8.count))@"), "\(commandLine)")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit() == 0)
+    }
+
     @Test("a server that asks for a password nobody gave is told in one line how to give it")
     func missingPassword() async throws {
         let cli = try await Self.runner()

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Keeps the password of a database URL given on the command line (`--db
+/// postgres://USER:PASSWORD@HOST/DB`) out of `ps` and `/proc/PID/cmdline`, which every user of
+/// the host can read: once Swift has copied the arguments, the process's own arguments are
+/// overwritten in place. A password is still readable there between the process's start and
+/// this call; `PGPASSWORD` keeps it off the command line altogether.
+enum ArgumentSecrets {
+    /// Overwrites with `x` every URL password in this process's arguments. Call it after the
+    /// first read of `CommandLine.arguments`, which keeps the copy the commands parse.
+    static func hide() {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = UnsafeMutableBufferPointer(
+                start: UnsafeMutableRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument)
+            )
+            guard let password = passwordRange(in: bytes) else { continue }
+            for offset in password { bytes[offset] = UInt8(ascii: "x") }
+        }
+    }
+
+    /// Where the password of the URL in `bytes` lies: after `SCHEME://USER:` and before the `@`
+    /// that ends the URL's authority. Nil when the argument holds no URL with a password.
+    static func passwordRange<Bytes: RandomAccessCollection<UInt8>>(in text: Bytes) -> Range<Int>? where Bytes.Index == Int {
+        let colon = UInt8(ascii: ":"), slash = UInt8(ascii: "/")
+        guard let schemeEnd = text.indices.dropLast(2).first(where: { text[$0] == colon && text[$0 + 1] == slash && text[$0 + 2] == slash })
+        else { return nil }
+        let authorityStart = schemeEnd + 3
+        // The authority ends at the first of / ? #, or with the argument.
+        let authorityEnd = text[authorityStart...].firstIndex { $0 == slash || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+            ?? text.endIndex
+        guard let at = text[authorityStart..<authorityEnd].lastIndex(of: UInt8(ascii: "@")),
+            let userEnd = text[authorityStart..<at].firstIndex(of: colon), userEnd + 1 < at
+        else { return nil }
+        return userEnd + 1..<at
+    }
+}
