@@ -87,3 +87,8 @@ extension QueueStats {
         }
     }
 }
+
+extension EventType {
+    /// Whether the throughput windows count events of this type (``QueueStats/windows(_:)``).
+    public var countsInWindows: Bool { self == .completed || self == .retrying || self == .discarded }
+}

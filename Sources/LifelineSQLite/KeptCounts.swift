@@ -17,7 +17,7 @@ enum KeptCounts {
 
     /// Counts `n` events of `type` written at `at`, if the throughput windows count that type.
     static func addEvents(_ db: some StatementSource, type: EventType, at: Int64, _ n: Int) throws {
-        guard n > 0, type == .completed || type == .retrying || type == .discarded else { return }
+        guard n > 0, type.countsInWindows else { return }
         try RawStatement(db, """
             INSERT INTO outcome_counts (type, second, n) VALUES (?, ?, ?)
                 ON CONFLICT (type, second) DO UPDATE SET n = n + excluded.n

@@ -399,9 +399,12 @@ struct PostgresCLITests {
     func passwordOffCommandLine() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
-        let password = try #require(ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
+        // The server's password when it asks for one (Scripts/postgres.sh's does); a server that
+        // trusts loopback connections takes any.
+        let password = ProcessInfo.processInfo.environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 } ?? "unasked-for-password"
         let url = try #require(cli.databaseURL).replacingOccurrences(of: "postgres://lifeline@", with: "postgres://lifeline:\(password)@")
-        // The worker has only the URL's password: it runs the job only if it connected with it.
+        // The worker has only the URL's password: on a server that asks, it runs the job only if
+        // it connected with it.
         let worker = try cli.start(["worker", "--db", url], extraEnvironment: ["PGPASSWORD": ""])
         defer { worker.signal(SIGKILL) }
         let id = try await cli.enqueue(["noop"])
