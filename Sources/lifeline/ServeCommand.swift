@@ -55,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // An IPv6 address may come in brackets, as a URL writes it (and as this prints it).
         let host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        // Said before the loopback check, whose advice (a token) would not help.
+        if let why = Self.unresolvable(host) {
+            throw CLIFailure(.invalidInput, "--host \(host) is neither an address nor a name this machine can resolve (\(why))")
+        }
         if !Self.isLoopback(host) {
             guard let token = Environment.value("LIFELINE_TOKEN") else {
                 throw CLIFailure(
@@ -98,6 +102,16 @@ struct ServeCommand: AsyncParsableCommand {
     static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// Why `host` names no address here, or nil when it names one.
+    static func unresolvable(_ host: String) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &found)
+        defer { if let found { freeaddrinfo(found) } }
+        return status == 0 ? nil : String(cString: gai_strerror(status)).lowercased()
     }
 
     /// Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1.

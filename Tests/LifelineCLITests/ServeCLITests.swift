@@ -439,6 +439,13 @@ struct ServeCLITests {
             let refused = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"], extraEnvironment: ["LIFELINE_TOKEN": weak])
             #expect(refused.status == 64 && refused.stderr.hasPrefix("lifeline: LIFELINE_TOKEN is too weak for --host 0.0.0.0"), "\(refused.stderr)")
         }
+        // A host that names nothing is said to, token or not: a token would not help.
+        for environment in [[:], ["LIFELINE_TOKEN": "0123456789abcdef0123"]] {
+            let nowhere = try await cli.run(["serve", "--host", "not a host", "--port", "0"], extraEnvironment: environment)
+            #expect(nowhere.status == 64, "\(nowhere)")
+            #expect(nowhere.stderr.hasPrefix("lifeline: --host not a host is neither an address nor a name this machine can resolve ("), "\(nowhere.stderr)")
+            #expect(nowhere.stderr.split(separator: "\n").count == 1)
+        }
         // Loopback in brackets, as serve prints an IPv6 address, is loopback: it gets as far as the database.
         let bracketed = try await cli.run(["serve", "--host", "[::1]", "--port", "0"])
         #expect(bracketed.status == 4, "\(bracketed.stderr)")
