@@ -30,6 +30,7 @@ extension PostgresJobStore {
           AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
           AND (\(filter.server)::text IS NULL OR server = \(filter.server))
           AND (\(filter.createdSince?.ms)::bigint IS NULL OR created_at >= \(filter.createdSince?.ms))
+          AND (\(filter.dueAfter?.ms)::bigint IS NULL OR run_at > \(filter.dueAfter?.ms))
           AND (NOT \(filter.retriedOnly) OR attempt > 1 OR errors <> '[]')
           AND (\(filter.beforeID)::bigint IS NULL OR id < \(filter.beforeID))
         \(unescaped: order) LIMIT \(filter.limit)

@@ -8,6 +8,8 @@ public struct JobFilter: Sendable, Hashable {
     public var server: String?
     /// Jobs created at or after this time.
     public var createdSince: Date?
+    /// Jobs due later than this time (their `run_at`): of those waiting, the ones not due yet.
+    public var dueAfter: Date?
     /// Jobs that have been attempted more than once.
     public var retriedOnly: Bool
     /// Jobs with smaller ids: the page after one that ended with this id (lists are newest first).
@@ -16,13 +18,14 @@ public struct JobFilter: Sendable, Hashable {
 
     public init(
         states: Set<JobState> = [], queue: String? = nil, kind: String? = nil, server: String? = nil,
-        createdSince: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
+        createdSince: Date? = nil, dueAfter: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
     ) {
         self.states = states
         self.queue = queue
         self.kind = kind
         self.server = server
         self.createdSince = createdSince
+        self.dueAfter = dueAfter
         self.retriedOnly = retriedOnly
         self.beforeID = beforeID
         self.limit = limit

@@ -85,6 +85,10 @@ extension SQLiteJobStore {
             conditions.append("created_at >= ?")
             arguments += [since.ms]
         }
+        if let after = filter.dueAfter {
+            conditions.append("run_at > ?")
+            arguments += [after.ms]
+        }
         if filter.retriedOnly {
             conditions.append("(attempt > 1 OR json_array_length(errors) > 0)")
         }

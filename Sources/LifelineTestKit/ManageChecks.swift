@@ -80,7 +80,7 @@ enum ManageChecks {
             #expect(try await store.jobGet(finished["kept"]!) != nil, "0 keeps forever")
             #expect(try await store.jobGet(waiting.id) != nil, "waiting jobs are never pruned")
         },
-        .init(name: "list and count filter by state, queue, kind, server and retries, and page by id") { store, _ in
+        .init(name: "list and count filter by state, queue, kind, server, retries and when due, and page by id") { store, clock in
             _ = try await store.jobInsert([
                 JobFixtures.job(queue: "a", server: "s1"), JobFixtures.job(kind: "sleep", queue: "b"), JobFixtures.job(queue: "b"),
             ])
@@ -96,6 +96,10 @@ enum ManageChecks {
             let nextPage = try await store.jobList(JobFilter(beforeID: firstPage.last, limit: 2)).map(\.id)
             #expect(nextPage.count == 1 && nextPage[0] < firstPage[1], "the next page goes on where the first ended")
             #expect(try await store.jobList(JobFilter(queue: "b", beforeID: firstPage.last)).count == 0)
+            _ = try await store.jobInsert([JobFixtures.job(queue: "c", runAt: clock.now.addingTimeInterval(90))])
+            #expect(try await store.jobCount(JobFilter(queue: "c", dueAfter: clock.now)) == 1, "due later")
+            #expect(try await store.jobCount(JobFilter(queue: "c", dueAfter: clock.now.addingTimeInterval(90))) == 0, "due by then")
+            #expect(try await store.jobCount(JobFilter(queue: "b", dueAfter: clock.now)) == 0, "waiting jobs due now")
         },
         .init(name: "every change appends its event, in order") { store, clock in
             let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 2, backoff: Backoff(base: .seconds(1), cap: .seconds(1))))

@@ -118,8 +118,12 @@ struct WorkerCommand: AsyncParsableCommand {
             )
         }
         let open = served.filter { !$0.paused }
-        let later = count(open, [.scheduled, .retryable])
-        if later > 0, count(open, [.available, .running]) == 0 {
+        // A scheduled or retryable job whose time has come is due now: the first claim makes it available.
+        var later = 0
+        for info in open where count([info], [.scheduled, .retryable]) > 0 {
+            later += try await queue.jobs.jobCount(JobFilter(states: [.scheduled, .retryable], queue: info.name, dueAfter: Date()))
+        }
+        if later > 0, count(open, [.available, .running, .scheduled, .retryable]) == later {
             logger.notice(
                 "nothing is due now: --drain waits for \(JobText.count(later)) due later (lifeline jobs list --state scheduled --state retryable)"
             )

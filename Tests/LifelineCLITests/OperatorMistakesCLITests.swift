@@ -209,6 +209,24 @@ struct OperatorMistakesCLITests {
         #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
     }
 
+    @Test("a scheduled job whose time has come is due now: a drain does not say it waits for it")
+    func drainOfJobDueNow() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let later = try await cli.enqueue(["noop", "--delay", "1h"])
+        let soon = try await cli.enqueue(["noop", "--delay", "1s"])
+        let due = Date().addingTimeInterval(1)
+        // Still scheduled once due: a claim, which no worker has made yet, makes it available.
+        try await waitUntil("the job to come due", timeout: .seconds(30)) { Date() > due }
+        #expect(try await cli.job(soon)["state"] == "scheduled")
+        let drain = try cli.start(["worker", "--drain"])
+        defer { drain.signal(SIGKILL) }
+        try await waitUntil("the job due now to run", timeout: .seconds(30)) { try await cli.job(soon)["state"] == "completed" }
+        #expect(!drain.stderr.contains("nothing is due now"), "\(drain.stderr)")
+        #expect(try await cli.run(["jobs", "cancel", "\(later)"]).status == 0)
+        #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
     @Test("a wait for a server whose job no worker takes says so, once, and names the job", arguments: ["wait", "create"])
     func waitWithoutWorker(command: String) async throws {
         let cli = try CLIRunner()
