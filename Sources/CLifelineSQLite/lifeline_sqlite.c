@@ -10,10 +10,12 @@
 // in that file for the rest of the transaction: at SQLite's 64 KiB, a batch of 100,000 keyed
 // inserts wrote 0.8 GB to it, 2.9 GB once job ids never came back (AUTOINCREMENT). 1 MiB keeps
 // a statement's journal in memory.
+// The VFS comes last: registering it initializes SQLite, after which it takes no settings.
 int lifeline_sqlite_configure_library(void) {
     int status = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    if (status != SQLITE_OK) return status;
-    return sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1 << 20);
+    if (status == SQLITE_OK) status = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 1 << 20);
+    int gathering = lifeline_sqlite_gather_wal_writes();
+    return status != SQLITE_OK ? status : gathering;
 }
 
 int lifeline_sqlite_set_defensive(void *connection, int on) {

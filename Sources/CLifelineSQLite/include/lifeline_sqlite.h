@@ -8,6 +8,10 @@
 /// SQLite's result code (SQLITE_MISUSE after it).
 int lifeline_sqlite_configure_library(void);
 
+/// Makes the default VFS one whose WAL files gather consecutive writes into one system call
+/// (see wal_writes.c). Returns SQLite's result code.
+int lifeline_sqlite_gather_wal_writes(void);
+
 /// Sets the defensive flag of `connection` (an `sqlite3 *`), which forbids editing the
 /// schema through `writable_schema`; some builds of SQLite set it by default. Returns the
 /// flag as it was before, or -1 if SQLite refused.
