@@ -28,7 +28,7 @@ struct GatheringFile {
     sqlite3_file *real;
     // The database's name (a main database file's own; a WAL file's database's), or NULL.
     const char *database;
-    // For a WAL file: the writes gathered, and the next WAL file open.
+    // Whether it is a WAL file; if so, what it gathered (under `lock`) and the next one open.
     int wal;
     pthread_mutex_t lock;
     unsigned char *gathered;
@@ -87,13 +87,12 @@ static int gatherWrite(sqlite3_file *base, const void *buffer, int amount, sqlit
     GatheringFile *file = (GatheringFile *)base;
     if (!file->wal) return file->real->pMethods->xWrite(file->real, buffer, amount, offset);
     pthread_mutex_lock(&file->lock);
-    int status = SQLITE_OK;
     int follows = file->length > 0 && offset == file->start + file->length && file->length + amount <= GATHER_LIMIT;
-    if (!follows) status = flushLocked(file);
-    if (status == SQLITE_OK && amount > GATHER_LIMIT) {
-        status = file->real->pMethods->xWrite(file->real, buffer, amount, offset);
-    } else if (status == SQLITE_OK) {
-        if (!file->gathered && !(file->gathered = sqlite3_malloc(GATHER_LIMIT))) {
+    int status = follows ? SQLITE_OK : flushLocked(file);
+    if (status == SQLITE_OK) {
+        if (!file->gathered) file->gathered = sqlite3_malloc(GATHER_LIMIT);
+        if (amount > GATHER_LIMIT || !file->gathered) {
+            // Too large to gather, or no memory to gather in: written as it comes.
             status = file->real->pMethods->xWrite(file->real, buffer, amount, offset);
         } else {
             if (file->length == 0) file->start = offset;
