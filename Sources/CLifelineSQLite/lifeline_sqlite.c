@@ -1,4 +1,5 @@
 #include "lifeline_sqlite.h"
+#include "wal_writes.h"
 
 #include <sqlite3.h>
 

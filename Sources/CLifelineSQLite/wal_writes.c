@@ -1,4 +1,4 @@
-#include "lifeline_sqlite.h"
+#include "wal_writes.h"
 
 #include <pthread.h>
 #include <stdio.h>

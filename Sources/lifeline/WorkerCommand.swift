@@ -118,12 +118,15 @@ struct WorkerCommand: AsyncParsableCommand {
             )
         }
         let open = served.filter { !$0.paused }
-        // A scheduled or retryable job whose time has come is due now: the first claim makes it available.
+        let waiting = count(open, [.scheduled, .retryable])
+        guard waiting > 0, count(open, [.available, .running]) == 0 else { return }
+        // One whose time has come is due now (the first claim makes it available): only then
+        // are the rows read, for the times the counts do not keep.
         var later = 0
         for info in open where count([info], [.scheduled, .retryable]) > 0 {
             later += try await queue.jobs.jobCount(JobFilter(states: [.scheduled, .retryable], queue: info.name, dueAfter: Date()))
         }
-        if later > 0, count(open, [.available, .running, .scheduled, .retryable]) == later {
+        if later == waiting {
             logger.notice(
                 "nothing is due now: --drain waits for \(JobText.count(later)) due later (lifeline jobs list --state scheduled --state retryable)"
             )
