@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// `GET /api/events/stream?after=SEQ`: the event log as server-sent events, each with its
 /// number as `id`, so a browser that reconnects (sending Last-Event-ID) misses nothing and
-/// sees nothing twice. A stream reads the log when ``EventTail`` says something is new, so
+/// sees nothing twice. Told neither, it starts with the last ``backlog`` events, like
+/// `events --follow`: a log of millions is not replayed to whoever looks in. A stream reads the log when ``EventTail`` says something is new, so
 /// an idle one costs nothing; a comment every 15 s keeps proxies from closing it, and is how
 /// a closed connection is found.
 struct EventStream: Sendable {
@@ -14,14 +15,21 @@ struct EventStream: Sendable {
     let tail: EventTail
 
     static let batch = 500
+    static let backlog = 10
     static let keepAlive: Duration = .seconds(15)
 
-    func response(_ request: Request) throws -> Response {
+    func response(_ request: Request) async throws -> Response {
         // A browser that reconnects says where it was in the header, which wins over the URL's.
         let header = request.headers[.lastEventID]
         let resumeFrom = header ?? request.uri.queryParameters.get("after")
-        guard let after = resumeFrom.map({ Int64($0) }) ?? 0, after >= 0 else {
-            throw APIError.badRequest("\(header == nil ? "after" : "the Last-Event-ID header") must be a whole number from 0 to \(Int64.max)")
+        let after: Int64
+        if let resumeFrom {
+            guard let told = Int64(resumeFrom), told >= 0 else {
+                throw APIError.badRequest("\(header == nil ? "after" : "the Last-Event-ID header") must be a whole number from 0 to \(Int64.max)")
+            }
+            after = told
+        } else {
+            after = try await backlogStart()
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8"],
@@ -50,6 +58,12 @@ struct EventStream: Sendable {
                 try await writer.finish(nil)
             }
         )
+    }
+
+    /// The number just before the last ``backlog`` events (0 when there are fewer).
+    private func backlogStart() async throws -> Int64 {
+        let newest = try await jobs.eventList(EventFilter(limit: Self.backlog, newestFirst: true))
+        return newest.count < Self.backlog ? 0 : (newest.last?.seq ?? 1) - 1
     }
 }
 

@@ -52,7 +52,7 @@ enum OpenAPIDocument {
             "/api/events/latest": get("The number of the newest event", object: nil),
             "/api/events/stream": [
                 "get": [
-                    "summary": "Events as server-sent events, each with its number as id; resumes after Last-Event-ID or ?after=SEQ",
+                    "summary": "Events as server-sent events, each with its number as id; resumes after Last-Event-ID or ?after=SEQ, else starts with the last 10",
                     "parameters": [query("after", "Start after this number", integer: true)],
                     "responses": ["200": ["description": "an endless stream", "content": ["text/event-stream": [:]]]],
                 ],

@@ -65,7 +65,7 @@ public struct WebAPI: Sendable {
         read(router, "api/servers/:name") { _, context in try await server(context.name) }
         read(router, "api/servers/:name/history") { _, context in try await history(context.name) }
         read(router, "api/events") { request, _ in try await events(QueryParameters(request: request)) }
-        read(router, "api/events/stream") { request, _ in try EventStream(jobs: jobs, tail: tail).response(request) }
+        read(router, "api/events/stream") { request, _ in try await EventStream(jobs: jobs, tail: tail).response(request) }
         read(router, "api/events/latest") { _, _ in
             let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             return try APIResponse.json(["seq": seq])

@@ -394,6 +394,24 @@ struct ServeCLITests {
         #expect(try await server.get("/api/events?job=\(first)").body.arrayValue?.count == 1)
     }
 
+    @Test("told neither after nor Last-Event-ID, the event stream starts with the last 10 events, like events --follow")
+    func eventStreamBacklog() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let ids = try await cli.enqueue(["noop"], count: 12)
+        let server = try await Server(cli)
+        #expect(try await server.get("/api/events/latest").body == ["seq": 12])
+        let stream = try StreamReader(port: try #require(server.base.port), request: "GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        var seen: [JSONValue] = []
+        while seen.count < 11, let line = try await stream.nextLine() {
+            guard line.hasPrefix("data: ") else { continue }
+            seen.append(try JSONValue(parsing: String(line.dropFirst(6))))
+            if seen.count == 10 { _ = try await cli.enqueue(["noop"]) }
+        }
+        #expect(seen.compactMap { $0["seq"]?.intValue } == Array(3...13), "the last 10, then what comes")
+        #expect(seen.first?["job"]?.intValue == ids[2])
+    }
+
     @Test("the OpenAPI document describes every route, and every route it lists without parameters answers")
     func openAPI() async throws {
         let cli = try CLIRunner()
