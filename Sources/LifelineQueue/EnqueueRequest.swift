@@ -52,4 +52,15 @@ public enum JobLimits {
             throw JobInputError("invalid queue name '\(name)': use 1 to 64 letters, digits, '_', '-' or '.'")
         }
     }
+
+    /// A key is typed, and shown in tables and errors: 1 to 255 bytes, no control characters.
+    public static func checkIdempotencyKey(_ key: String) throws(JobInputError) {
+        guard idempotencyKeyLength.contains(key.utf8.count),
+            // The control characters (Unicode's Cc) are exactly these two ranges; asking each
+            // scalar for its properties cost more than the job's insert.
+            !key.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        else {
+            throw JobInputError("idempotency key must be 1 to 255 bytes without control characters")
+        }
+    }
 }

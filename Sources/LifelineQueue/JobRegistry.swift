@@ -76,15 +76,7 @@ public struct JobRegistry: Sendable {
             }
             backoff = Backoff(base: base, cap: defaults.backoff.cap, jitter: defaults.backoff.jitter)
         }
-        if let key = request.idempotencyKey {
-            guard JobLimits.idempotencyKeyLength.contains(key.utf8.count),
-                  // The control characters (Unicode's Cc) are exactly these two ranges; asking
-                  // each scalar for its properties cost more than the job's insert.
-                  !key.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
-            else {
-                throw JobInputError("idempotency key must be 1 to 255 bytes without control characters")
-            }
-        }
+        if let key = request.idempotencyKey { try JobLimits.checkIdempotencyKey(key) }
         return NewJob(
             kind: request.kind, args: request.args, queue: queue, priority: priority, maxAttempts: maxAttempts,
             timeout: timeout, backoff: backoff, runAt: request.runAt, idempotencyKey: request.idempotencyKey,

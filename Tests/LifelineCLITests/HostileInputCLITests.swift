@@ -58,6 +58,22 @@ struct HostileInputCLITests {
         #expect(jobs.count == 1, "\(request[1]): \(jobs)")
     }
 
+    @Test("a server request's idempotency key is checked as an enqueue's: empty or with control characters, it is refused and changes nothing")
+    func serverKeysChecked() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "k-1", "--disk-size", "64KiB"]).status == 0)
+        for key in ["", "a\u{1}b", String(repeating: "k", count: 256)] {
+            for request in [["server", "create", "k-2", "--disk-size", "64KiB"], ["server", "failover", "k-1"], ["server", "delete", "k-1"]] {
+                let refused = try await cli.run(request + ["--idempotency-key", key])
+                #expect(refused.status == 64 && refused.stderr == "lifeline: idempotency key must be 1 to 255 bytes without control characters\n", "\(request): \(refused.stderr)")
+            }
+        }
+        #expect(try await cli.server("k-2") == nil)
+        #expect(try await cli.history("k-1").count == 1)
+        #expect(try await cli.json(["jobs", "list", "--json"]).count == 1)
+    }
+
     @Test("8 processes enqueue with one idempotency key: one job")
     func sameKey() async throws {
         let cli = try CLIRunner()
