@@ -5,9 +5,9 @@ import Hummingbird
 /// every element with `textContent`, never markup, so user data always shows as text.
 enum Dashboard {
     static func add(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in asset(page, "text/html") }
-        router.get("app.js") { _, _ in asset(script, "text/javascript") }
-        router.get("app.css") { _, _ in asset(style, "text/css") }
+        router.read("/") { _, _ in asset(page, "text/html") }
+        router.read("app.js") { _, _ in asset(script, "text/javascript") }
+        router.read("app.css") { _, _ in asset(style, "text/css") }
     }
 
     private static func asset(_ text: String, _ type: String) -> Response {

@@ -31,3 +31,12 @@ struct MethodCheck<Context: RequestContext>: RouterMiddleware {
         return response
     }
 }
+
+extension Router {
+    /// A path that reads: GET (and HEAD) answer; a POST, which acts on other paths only, is
+    /// told so with 405 rather than the 404 of a path that does not exist.
+    func read<Output: ResponseGenerator>(_ path: RouterPath, use handler: @escaping @Sendable (Request, Context) async throws -> Output) {
+        get(path, use: handler)
+        post(path) { _, _ in MethodCheck<Context>.readOnly() }
+    }
+}

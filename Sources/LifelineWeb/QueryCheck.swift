@@ -4,7 +4,7 @@ import Hummingbird
 /// `?recovery_point=` on an action or a misspelt filter on a list, must not let the request go
 /// ahead as if it had not been given. So are one without a value (`?limit=`) and one given
 /// twice, but for `state`, which lists: neither says which value is meant. Each route reads
-/// the values of those it takes.
+/// the values of those it takes. No value holds a control character.
 struct QueryCheck<Context: RequestContext>: RouterMiddleware {
     /// The routes that take parameters, and which; every other `/api/` route takes none.
     static var taking: [String: [String]] {
@@ -19,7 +19,8 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         guard path.hasPrefix("/api/"), let first = request.uri.queryParameters.first?.key else { return try await next(request, context) }
         guard let names = Self.taking[path] else {
-            throw APIError.badRequest("\(path) takes no query parameters (got '\(first)'); an action's options go in its JSON body")
+            let hint = request.method == .post ? "; an action's options go in its JSON body" : ""
+            throw APIError.badRequest("\(path) takes no query parameters (got '\(first)')\(hint)")
         }
         let parameters = request.uri.queryParameters
         if let unknown = parameters.first(where: { !names.contains(String($0.key)) })?.key {
@@ -27,6 +28,10 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
         }
         if let empty = parameters.first(where: { $0.value.isEmpty })?.key {
             throw APIError.badRequest("parameter '\(empty)' has no value; leave it out, or give one")
+        }
+        // The store would read a value up to a NUL, so `queue=default%00x` would list `default`.
+        if let control = parameters.first(where: { $0.value.unicodeScalars.contains { $0.properties.generalCategory == .control } })?.key {
+            throw APIError.badRequest("parameter '\(control)' holds a control character; no name has one")
         }
         if let twice = names.first(where: { $0 != "state" && parameters.getAll($0).count > 1 }) {
             throw APIError.badRequest("parameter '\(twice)' is given twice; give it once")

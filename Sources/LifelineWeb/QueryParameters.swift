@@ -10,12 +10,13 @@ struct QueryParameters {
         request.uri.queryParameters.get(name)
     }
 
-    /// `true` or `false`; absent means false.
+    /// A filter that is on or left out, like the CLI's flag: `false` would read as its
+    /// opposite (jobs never retried), which no list offers.
     func flag(_ name: String) throws(APIError) -> Bool {
         switch string(name) {
-        case nil, "false": return false
+        case nil: return false
         case "true": return true
-        case let text?: throw .badRequest("\(name) must be true or false, not '\(text)'")
+        case let text?: throw .badRequest("\(name) takes true, not '\(text)'; leave it out for every job")
         }
     }
 

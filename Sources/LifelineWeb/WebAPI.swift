@@ -11,8 +11,9 @@ public struct WebAPI: Sendable {
     let jobs: any JobStore
     let servers: any ServerStore
     let token: String
-    /// Whether it listens on a loopback address, where it answers requests to localhost only.
-    let loopback: Bool
+    /// The loopback address it listens on, where it answers requests to this machine only;
+    /// nil on an address other machines may reach.
+    let loopback: String?
     private let metrics: QueueMetrics
     /// Follows the event log for the metrics and the live streams; runs beside the server.
     let tail: EventTail
@@ -27,7 +28,7 @@ public struct WebAPI: Sendable {
     public typealias RecoveryPointRefusal = @Sendable (_ point: String, _ server: ServerInfo) async throws -> String?
 
     public init(
-        jobs: any JobStore, servers: any ServerStore, token: String, loopback: Bool, watchChanges: @escaping ChangeWatch,
+        jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,
         recoveryPointRefusal: @escaping RecoveryPointRefusal
     ) {
         self.recoveryPointRefusal = recoveryPointRefusal
@@ -47,42 +48,33 @@ public struct WebAPI: Sendable {
         router.middlewares.add(SecurityHeaders())
         router.middlewares.add(APIErrors())
         router.middlewares.add(MethodCheck())
-        if loopback { router.middlewares.add(HostCheck()) }
+        if let loopback { router.middlewares.add(HostCheck(served: loopback)) }
         router.middlewares.add(QueryCheck())
-        read(router, "healthz") { _, _ in try await health() }
-        read(router, "metrics") { _, _ in
+        router.read("healthz") { _, _ in try await health() }
+        router.read("metrics") { _, _ in
             let text = try await metrics.scrape(jobs: jobs, servers: servers)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text))
             )
         }
-        read(router, "api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
-        read(router, "api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
-        read(router, "api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
-        read(router, "api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
-        read(router, "api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
-        read(router, "api/servers/:name") { _, context in try await server(context.name) }
-        read(router, "api/servers/:name/history") { _, context in try await history(context.name) }
-        read(router, "api/events") { request, _ in try await events(QueryParameters(request: request)) }
-        read(router, "api/events/stream") { request, _ in try await EventStream(jobs: jobs, tail: tail).response(request) }
-        read(router, "api/events/latest") { _, _ in
+        router.read("api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
+        router.read("api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
+        router.read("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
+        router.read("api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
+        router.read("api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
+        router.read("api/servers/:name") { _, context in try await server(context.name) }
+        router.read("api/servers/:name/history") { _, context in try await history(context.name) }
+        router.read("api/events") { request, _ in try await events(QueryParameters(request: request)) }
+        router.read("api/events/stream") { request, _ in try await EventStream(jobs: jobs, tail: tail).response(request) }
+        router.read("api/events/latest") { _, _ in
             let seq = try await jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
             return try APIResponse.json(["seq": seq])
         }
-        read(router, "api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
+        router.read("api/openapi.json") { _, _ in try APIResponse.json(OpenAPIDocument.json) }
         Dashboard.add(to: router)
         WebActions(jobs: jobs, servers: servers, recoveryPointRefusal: recoveryPointRefusal).add(to: router, token: token)
         return router
-    }
-
-    /// A path that reads: GET (and HEAD) answer; a POST, which acts on other paths only, is
-    /// told so with 405 rather than the 404 of a path that does not exist.
-    private func read<Output: ResponseGenerator>(
-        _ router: Router<BasicRequestContext>, _ path: RouterPath, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Output
-    ) {
-        router.get(path, use: handler)
-        router.post(path) { _, _ in MethodCheck<BasicRequestContext>.readOnly() }
     }
 
     /// 200 when the store answers, 503 when it does not.

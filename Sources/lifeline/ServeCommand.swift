@@ -83,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { fileCheck.cancel() }
         try await WebServer.run(
             api: WebAPI(
-                jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host),
+                jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host) ? host : nil,
                 watchChanges: { try opened.watchChanges($0) },
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)

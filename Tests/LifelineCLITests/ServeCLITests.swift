@@ -18,8 +18,8 @@ struct ServeCLITests {
         /// The second line serve prints: how actions get their token.
         let tokenLine: String
 
-        init(_ cli: CLIRunner, token: String? = nil, environment: [String: String] = [:]) async throws {
-            process = try cli.start(["serve", "--port", "0"], extraEnvironment: environment.merging(token.map { ["LIFELINE_TOKEN": $0] } ?? [:]) { $1 })
+        init(_ cli: CLIRunner, token: String? = nil, environment: [String: String] = [:], host: String? = nil) async throws {
+            process = try cli.start(["serve", "--port", "0"] + (host.map { ["--host", $0] } ?? []), extraEnvironment: environment.merging(token.map { ["LIFELINE_TOKEN": $0] } ?? [:]) { $1 })
             let line = try await process.nextLine()
             let address = try #require(line.split(separator: " ").last.map(String.init), "serve printed: \(line)")
             base = try #require(URL(string: address))
@@ -131,7 +131,10 @@ struct ServeCLITests {
         ("/api/servers/..%2f..%2fetc/history", 400, "invalid server name '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
         ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, limit, before"),
-        ("/api/jobs?retried=maybe", 400, "retried must be true or false, not 'maybe'"),
+        ("/api/jobs?retried=maybe", 400, "retried takes true, not 'maybe'"),
+        ("/api/jobs?retried=false", 400, "retried takes true, not 'false'; leave it out for every job"),
+        ("/api/jobs?queue=default%00x", 400, "parameter 'queue' holds a control character"),
+        ("/api/events?server=web1%00zz", 400, "parameter 'server' holds a control character"),
         ("/api/events?jobs=1", 400, "unknown parameter 'jobs'"),
         ("/api/stats?x=1", 400, "/api/stats takes no query parameters (got 'x')"),
         ("/api/events/stream?from=3", 400, "unknown parameter 'from'; parameters: after"),
@@ -203,6 +206,10 @@ struct ServeCLITests {
         let refused = try await server.post("/api/servers/web-1/failover", token: token)
         #expect(refusal.status == 3 && refused.status == 409)
         #expect(refusal.stderr.contains(try #require(refused.body["error"]?.stringValue)))
+        for key in ["", "a\\u0001b"] {
+            let badKey = try await server.post("/api/servers/web-1/failover", token: token, body: #"{"idempotency_key": "\#(key)"}"#)
+            #expect(badKey.status == 400 && badKey.body["error"] == "idempotency key must be 1 to 255 bytes without control characters", "\(badKey)")
+        }
         #expect(try await server.post("/api/servers/web-1/explode", token: token).status == 400)
         #expect(try await server.post("/api/servers/nope/failover", token: token).status == 404)
         #expect(try await server.post("/api/servers/web-1/failover", token: token, body: "[1]").status == 400)
@@ -234,7 +241,7 @@ struct ServeCLITests {
             let read = try await server.send("GET", path)
             #expect(read.response.statusCode == 405 && read.response.value(forHTTPHeaderField: "Allow") == "POST", "GET \(path)")
         }
-        for path in ["/api/jobs", "/api/jobs/\(id)", "/healthz", "/api/servers/web-1/history", "/api/events/stream"] {
+        for path in ["/", "/app.js", "/app.css", "/api/jobs", "/api/jobs/\(id)", "/healthz", "/api/servers/web-1/history", "/api/events/stream"] {
             let post = try await server.send("POST", path, headers: ["Authorization": "Bearer \(token)"])
             #expect(post.response.statusCode == 405 && post.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD", "POST \(path)")
         }
@@ -445,6 +452,32 @@ struct ServeCLITests {
         #expect(try await rebound.nextLine()?.hasPrefix("HTTP/1.1 421") == true)
         let local = try StreamReader(port: port, request: "GET /api/jobs HTTP/1.1\r\nHost: localhost:\(port)\r\nConnection: close\r\n\r\n")
         #expect(try await local.nextLine()?.hasPrefix("HTTP/1.1 200") == true)
+        // Names are compared as names (any case); whatever follows the port names another host.
+        let hosts = [
+            "LocalHost:\(port)": 200, "[::1]:\(port)": 200, "127.0.0.1": 200, "127.0.0.1:\(port).evil.example": 421,
+            "127.0.0.1:\(port)@evil.example": 421, "[::1].evil.example": 421, "localhost:abc": 421, "localhost:1:2": 421,
+        ]
+        for (host, status) in hosts {
+            let answer = try StreamReader(port: port, request: "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+            #expect(try await answer.nextLine()?.hasPrefix("HTTP/1.1 \(status)") == true, "Host: \(host)")
+        }
+        // No browser sends a request without Host; a plain probe may.
+        let bare = try StreamReader(port: port, request: "GET /healthz HTTP/1.0\r\n\r\n")
+        #expect(try await bare.nextLine()?.hasSuffix(" 200 OK") == true)
+    }
+
+    @Test("served on another loopback address, the server answers requests addressed to it")
+    func otherLoopbackAddress() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await Server(cli, host: "127.0.0.2")
+        let port = try #require(server.base.port)
+        #expect(server.base.host == "127.0.0.2")
+        let answer = try StreamReader(host: "127.0.0.2", port: port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.2:\(port)\r\nConnection: close\r\n\r\n")
+        #expect(try await answer.nextLine()?.hasPrefix("HTTP/1.1 200") == true)
+        let other = try StreamReader(host: "127.0.0.2", port: port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.3:\(port)\r\nConnection: close\r\n\r\n")
+        #expect(try await other.nextLine()?.hasPrefix("HTTP/1.1 421") == true)
     }
 
     @Test("a host other machines can reach needs LIFELINE_TOKEN; a missing database is not created")
@@ -484,12 +517,12 @@ struct ServeCLITests {
         private let handle: FileHandle
         private var buffer = Data()
 
-        init(port: Int, request: String) throws {
+        init(host: String = "127.0.0.1", port: Int, request: String) throws {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_addr.s_addr = inet_addr(host)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
