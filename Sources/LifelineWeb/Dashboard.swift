@@ -127,7 +127,7 @@ enum Dashboard {
         const stateText = (state) => el("span", state, "state " + state);
         // Pages go back by id: each "Older" remembers where its page started, for "Newer".
         const pageSize = 50;
-        let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, lastSeq = 0, refreshTimer = null;
+        let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, refreshTimer = null;
         const progressSeen = new Map();
 
         $("token").value = sessionStorage.getItem("lifeline-token") || "";
@@ -309,12 +309,13 @@ enum Dashboard {
         function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
 
         function listen() {
-          const stream = new EventSource("/api/events/stream?after=" + lastSeq);
+          // Like events --follow: the last 10 events, then each as it comes; a reconnect
+          // resumes after the last one seen (the browser sends Last-Event-ID).
+          const stream = new EventSource("/api/events/stream");
           stream.onopen = () => { $("live").textContent = "live"; };
           stream.onerror = () => { $("live").textContent = "reconnecting…"; };
           stream.onmessage = (message) => {
             const event = JSON.parse(message.data);
-            lastSeq = event.seq;
             const list = $("events");
             list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "")));
             while (list.children.length > 30) list.lastChild.remove();
@@ -325,8 +326,7 @@ enum Dashboard {
         $("filters").addEventListener("submit", (event) => { event.preventDefault(); pageStarts = []; before = null; loadJobs(); });
         $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
         $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });
-        // Start the stream after the newest event: the panels show the present, the list what comes next.
-        get("/api/events/latest").then((latest) => { lastSeq = latest.seq; }).catch(() => {}).finally(listen);
+        listen();
         refresh();
         """
 }

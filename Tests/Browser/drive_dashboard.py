@@ -128,6 +128,8 @@ try:
     seen["history"] = page.wait_for(f"!document.getElementById('server').hidden && {text('#history')}") or ""
     seen["live"] = page.wait_for(f"{text('#live')} === 'live' && 'live'") or page.evaluate(text("#live"))
 
+    # The latest events show at once, before anything new happens.
+    seen["events_on_load"] = bool(page.wait_for(f"{text('#events')}.includes('server web-1')"))
     # A new event reaches the page without a reload.
     enqueued = json.loads(subprocess.run([lifeline, "enqueue", "noop", "--json"], check=True, capture_output=True,
                                          text=True).stdout)["id"]

@@ -7,7 +7,7 @@ import Testing
 /// Scripts/test.sh installs), driven over the DevTools protocol by Tests/Browser/drive_dashboard.py.
 @Suite("The dashboard in a browser", .serialized, .enabled(if: Chromium.path != nil, "needs chromium on PATH"))
 struct BrowserCLITests {
-    @Test("jobs and servers show, an event arrives without a reload, markup stays text, a retry needs the token")
+    @Test("jobs and servers show, the latest events at once and a new one without a reload, markup stays text, a retry needs the token")
     func dashboard() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -33,6 +33,7 @@ struct BrowserCLITests {
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
         #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
         #expect(seen["live"] == "live")
+        #expect(seen["events_on_load"] == true, "the latest events show before anything new happens")
         #expect(seen["event_without_reload"] == true && seen["new_job_listed"] == true)
         #expect(seen["timeline"]?.stringValue?.contains("discarded") == true)
         #expect(seen["args_as_text"]?.stringValue?.contains("<script>alert(1)</script>") == true, "markup shows as its characters")
