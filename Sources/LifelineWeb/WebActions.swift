@@ -84,7 +84,7 @@ struct WebActions: Sendable {
             throw APIError.badRequest("unknown action '\(actionName ?? "")'; actions: \(names.joined(separator: ", "))")
         }
         try ServerNames.check(name)
-        let body = try await Self.collect(request.body, upTo: 64 << 10)
+        let body = try await Self.collect(request, upTo: 64 << 10)
         let options = body.readableBytes == 0 ? [:] : try Self.parse(body)
         let recoveryPoint = try Self.string("recovery_point", in: options)
         if let recoveryPoint {
@@ -117,7 +117,7 @@ struct WebActions: Sendable {
         func handle(
             _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
         ) async throws -> Response {
-            let body = try await collect(request.body, upTo: 64 << 10)
+            let body = try await collect(request, upTo: 64 << 10)
             if body.readableBytes > 0 {
                 guard case .object(let fields)? = try? JSONValue(parsing: Data(body.readableBytesView)) else {
                     throw APIError.badRequest("this action takes no body: send none, or {}")
@@ -128,13 +128,14 @@ struct WebActions: Sendable {
         }
     }
 
-    /// The request's body; one larger than `limit` is refused (413) rather than read on.
-    private static func collect(_ body: RequestBody, upTo limit: Int) async throws -> ByteBuffer {
+    /// The request's body; one larger than `limit` is refused (413) rather than read on, and
+    /// one declared larger before it is waited for.
+    private static func collect(_ request: Request, upTo limit: Int) async throws -> ByteBuffer {
+        let tooLarge = APIError(status: .contentTooLarge, message: "the body is larger than \(limit >> 10) KiB")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
         var collected = ByteBuffer()
-        for try await part in body {
-            guard collected.readableBytes + part.readableBytes <= limit else {
-                throw APIError(status: .contentTooLarge, message: "the body is larger than \(limit >> 10) KiB")
-            }
+        for try await part in request.body {
+            guard collected.readableBytes + part.readableBytes <= limit else { throw tooLarge }
             collected.writeImmutableBuffer(part)
         }
         return collected

@@ -6,10 +6,15 @@ import Logging
 /// Runs the API on `host:port` until cancelled; `onListening` gets the port it listens on
 /// (the one the system chose, for port 0).
 public enum WebServer {
+    static let idleTimeout: TimeAmount = .seconds(30)
+
     public static func run(api: WebAPI, host: String, port: Int, logger: Logger, onListening: @escaping @Sendable (Int) -> Void) async throws {
         try await api.tail.findEnd()
         let app = Application(
             router: api.router(),
+            // A connection that sends nothing for this long is closed: one left half-sent must not
+            // be held open for ever. A response being written (the event stream) is not idle.
+            server: .http1(configuration: .init(idleTimeout: idleTimeout)),
             configuration: .init(address: .hostname(host, port: port), serverName: "lifeline"),
             services: [api.tail],
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },

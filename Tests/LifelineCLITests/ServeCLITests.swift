@@ -466,6 +466,30 @@ struct ServeCLITests {
         #expect(try await bare.nextLine()?.hasSuffix(" 200 OK") == true)
     }
 
+    @Test("a body declared over 64 KiB is refused before it is sent; a connection that sends nothing is closed, an event stream is not")
+    func slowClients() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop"])
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
+        let server = try await Server(cli, token: token)
+        let port = try #require(server.base.port)
+        let declared = try StreamReader(
+            port: port,
+            request: "POST /api/jobs/\(id)/cancel HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100000000\r\n\r\n{}"
+        )
+        #expect(try await declared.nextLine()?.hasPrefix("HTTP/1.1 413") == true)
+        #expect(try await cli.job(id)["state"] == "available")
+        let silent = try StreamReader(port: port, request: "GET /api/jobs HTTP/1.1\r\nHost: loc")
+        let stream = try StreamReader(port: port, request: "GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try await stream.nextLine()?.hasPrefix("HTTP/1.1 200") == true)
+        #expect(try await silent.nextLine(within: .seconds(45)) == nil, "closed after the idle timeout (30 s)")
+        // The stream, quiet as long, still delivers.
+        let later = try await cli.enqueue(["noop"])
+        while let line = try await stream.nextLine(within: .seconds(45)), !line.hasPrefix("data: ") || !line.contains("\"job\":\(later)") {}
+        #expect(try await cli.job(later)["id"]?.intValue == later)
+    }
+
     @Test("served on another loopback address, the server answers requests addressed to it")
     func otherLoopbackAddress() async throws {
         let cli = try CLIRunner()
@@ -531,17 +555,23 @@ struct ServeCLITests {
             handle.write(Data(request.utf8))
         }
 
-        /// The next line, waiting up to 10 s for it; nil at the end of the stream.
-        func nextLine() async throws -> String? {
-            let deadline = ContinuousClock.now + .seconds(10)
+        /// The next line, waiting up to `within` for it; nil at the end of the stream.
+        func nextLine(within: Duration = .seconds(10)) async throws -> String? {
+            let deadline = ContinuousClock.now + within
             while true {
                 if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = String(decoding: buffer[..<newline], as: UTF8.self).trimmingCharacters(in: .newlines)
                     buffer.removeSubrange(...newline)
                     return line
                 }
-                try #require(ContinuousClock.now < deadline, "no line within 10 s")
                 let handle = handle
+                // Waits in poll, which gives up at the deadline; a read would wait for ever.
+                let left = Int32(min(Double(Int32.max), max(0, (deadline - ContinuousClock.now) / .milliseconds(1)).rounded(.up)))
+                let ready = await Task.detached {
+                    var entry = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+                    return poll(&entry, 1, left) > 0
+                }.value
+                try #require(ready, "no line within \(within)")
                 let chunk = await Task.detached { handle.availableData }.value
                 if chunk.isEmpty { return nil }
                 buffer += chunk
