@@ -2,8 +2,8 @@ import GRDB
 import GRDBSQLite
 
 /// A connection to an existing database file through SQLite's C API alone, with Lifeline's
-/// busy handler, and its statements cached by their SQL: for a command that writes once and
-/// exits (``DirectInsert``, which sets the WAL and sync settings of Lifeline's connections),
+/// busy handler (``BusyWait``), and its statements cached by their SQL: for a command that
+/// writes once and exits (``DirectInsert``, which sets the WAL and sync settings of Lifeline's connections),
 /// where GRDB's connection set-up costs more than the write. GRDB's own defaults (foreign
 /// keys on, extended result codes) are not set: the schema has no foreign keys, and errors
 /// are told apart by their primary code.
@@ -16,14 +16,14 @@ final class DirectConnection: StatementSource {
 
     /// Opens the file at `path` for reading and writing; nil when SQLite cannot (it creates
     /// nothing).
-    init?(path: String) {
+    init?(path: String, lockTimeout: Duration) {
         var handle: OpaquePointer?
         guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
             sqlite3_close_v2(handle)
             return nil
         }
         connectionHandle = handle
-        sqlite3_busy_handler(handle, { _, tries in SQLiteDatabase.retryWhenBusy(tries: Int(tries)) ? 1 : 0 }, nil)
+        BusyWait.install(on: handle, timeout: lockTimeout)
     }
 
     func preparedStatement(_ sql: String) throws -> (handle: OpaquePointer, owner: AnyObject?) {

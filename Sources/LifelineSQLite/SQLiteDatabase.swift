@@ -40,7 +40,7 @@ public enum SQLiteDatabase {
         // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
         // lock like any write, or processes opening at once can fail with SQLITE_BUSY.
         func openUpToDate() throws -> Writer {
-            let writer = try make(configuration())
+            let writer = try make(configuration(lockTimeout: lockTimeout))
             let version = try writer.writeWithoutTransaction { db in try prepareWriter(db) }
             // Each migration sets user_version in its own transaction, so a current version
             // means a current schema; skipping the migrator saves every command a write.
@@ -82,12 +82,14 @@ public enum SQLiteDatabase {
         return queue
     }
 
-    static func configuration() -> Configuration {
+    static func configuration(lockTimeout: Duration = defaultLockTimeout) -> Configuration {
         var config = Configuration()
         config.label = "lifeline"
-        config.busyMode = .callback(retryWhenBusy)
         config.maximumReaderCount = 2
-        config.prepareDatabase { db in try keepWALFile(db) }
+        config.prepareDatabase { db in
+            BusyWait.install(on: db.sqliteConnection!, timeout: lockTimeout)
+            try keepWALFile(db)
+        }
         return config
     }
 
@@ -101,15 +103,6 @@ public enum SQLiteDatabase {
         let version = try RawStatement(db, "PRAGMA user_version", [])
         defer { version.reset() }
         return try version.step() ? Int(version.int64(0)) : 0
-    }
-
-    /// SQLite's own busy handler sleeps up to 100 ms between tries, which stalls writers of
-    /// several processes for seconds; short random sleeps keep the lock moving. Gives up
-    /// after about 30 s.
-    static func retryWhenBusy(tries: Int) -> Bool {
-        guard tries < 60_000 else { return false }
-        usleep(UInt32.random(in: 50...950))
-        return true
     }
 
     /// The WAL file stays between connections: a command that opens, writes and closes

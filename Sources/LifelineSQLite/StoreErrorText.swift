@@ -8,7 +8,7 @@ public enum StoreErrorText {
         switch error.resultCode {
         case .SQLITE_FULL: return "the disk is full: free some space and try again (nothing was written)"
         case .SQLITE_READONLY: return "the database is read-only here (nothing was written)"
-        case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database stayed locked by another process; try again"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database stayed locked by another process for longer than the lock timeout (LIFELINE_LOCK_TIMEOUT); try again"
         case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the database file is damaged: \(error.message ?? "corrupt")"
         default: return "database error: \(error.message ?? "\(error.resultCode)")"
         }

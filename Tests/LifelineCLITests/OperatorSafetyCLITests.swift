@@ -60,6 +60,32 @@ struct OperatorSafetyCLITests {
         #expect(bad.status == 64 && bad.stderr.contains("LIFELINE_LOCK_TIMEOUT"))
     }
 
+    @Test("a program that holds SQLite's lock without Lifeline's writer lock holds a write up for LIFELINE_LOCK_TIMEOUT, not longer")
+    func foreignLockHolder() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import os, signal, sqlite3
+            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
+            db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        try await waitUntil("the holder to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
+        for write in [["enqueue", "noop"], ["queues", "pause", "default"], ["jobs", "cancel", "1"]] {
+            let started = ContinuousClock.now
+            let refused = try await cli.run(write, extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "1s"])
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .seconds(1) && waited < .seconds(5), "\(write): \(waited)")
+            #expect(refused.status == 1 && refused.stderr.hasSuffix("the database stayed locked by another process for longer than the lock timeout (LIFELINE_LOCK_TIMEOUT); try again\n"), "\(write): \(refused.stderr)")
+        }
+        holder.signal(SIGKILL)
+        #expect(try await cli.job(1)["state"] == "available", "nothing was written")
+        #expect(try await cli.run(["enqueue", "noop"]).status == 0)
+    }
+
     @Test("SIGHUP stops a worker gracefully; a second signal releases running jobs at once, attempt not spent")
     func signals() async throws {
         let cli = try CLIRunner()
