@@ -30,7 +30,13 @@ public final class SQLiteCopyTarget: CopyTarget {
         Self.removeAbandoned(beside: path)
         self.path = path
         partialPath = path + Self.partialMarker + String(getpid())
-        store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: partialPath, lockTimeout: lockTimeout), lockTimeout: lockTimeout)
+        do {
+            store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: partialPath, lockTimeout: lockTimeout), lockTimeout: lockTimeout)
+        } catch {
+            // A full disk, say: what the open made is no copy.
+            Self.remove(partialPath)
+            throw error
+        }
         held = open(partialPath, O_RDONLY | O_CLOEXEC)
         flock(held, LOCK_EX)
     }

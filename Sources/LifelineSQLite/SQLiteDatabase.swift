@@ -135,24 +135,35 @@ public enum SQLiteDatabase {
             throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
         }
         close(fd)
+        // SQLite's files beside the staging one, as well as itself.
+        func removeStaging() {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(staging + suffix) }
+        }
         do {
             // Without the shared configuration's kept WAL file: none is left beside the staging one.
             var config = Configuration()
             config.label = "lifeline-create"
             let queue = try DatabaseQueue(path: staging, configuration: config)
-            // WAL lets readers go on while a writer writes; the file keeps the mode.
+            // The schema is written through a rollback journal, so a write the disk refuses
+            // fails its own transaction. In WAL mode it would succeed in the WAL and fail in the
+            // checkpoint at close, which SQLite does not report, leaving a half-written file.
+            try migrate(queue)
+            // WAL lets readers go on while a writer writes; the file keeps the mode. Turning it
+            // on writes the file's header only, and leaves an empty WAL that closing removes.
             guard try queue.writeWithoutTransaction({ try String.fetchOne($0, sql: "PRAGMA journal_mode = WAL") }) == "wal" else {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: "SQLite could not turn on WAL mode")
             }
-            try migrate(queue)
             try queue.close()
+            guard access(staging + "-wal", F_OK) != 0 else {
+                throw DatabaseOpenError.cannotCreate(path: path, reason: "SQLite kept a WAL file beside the new database")
+            }
             // link() never replaces an existing file, unlike rename().
             if link(staging, path) != 0 && errno != EEXIST {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
             }
-            unlink(staging)
+            removeStaging()
         } catch {
-            unlink(staging)
+            removeStaging()
             throw error
         }
     }

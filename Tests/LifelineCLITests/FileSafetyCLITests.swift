@@ -102,6 +102,37 @@ struct FileSafetyCLITests {
     }
 
     @Test(
+        "a new database or a copy on a nearly full disk is made whole or not at all, leaves nothing beside it, and is made once space is freed",
+        .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs"),
+        arguments: Array(stride(from: 40, through: 400, by: 40))
+    )
+    func creationOnFullDisk(kilobytes: Int) async throws {
+        let mount = try TmpfsMount(size: "\(kilobytes)k")
+        defer { mount.remove() }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let db = mount.url.appendingPathComponent("lifeline.db").path
+        let copy = mount.url.appendingPathComponent("copy.db").path
+        let made = try await cli.run(["enqueue", "noop", "--db", db])
+        let copied = try await cli.run(["store", "copy", "--from", cli.home.appendingPathComponent("lifeline.db").path, "--to", copy])
+        for (result, path) in [(made, db), (copied, copy)] where result.status != 0 {
+            #expect(result.status == 1 && result.stderr.contains("the disk is full"), "\(kilobytes) KiB: \(result.stderr)")
+            #expect(try !FileManager.default.fileExists(atPath: path) || Self.integrityCheck(path) == "ok", "\(kilobytes) KiB")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: mount.url.path)
+        #expect(!names.contains { $0.contains(".creating-") || $0.contains(".partial-") }, "\(kilobytes) KiB: \(names)")
+        try Self.run("/bin/mount", ["-o", "remount,size=8m", mount.url.path])
+        #expect(try await cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        #expect(try await cli.json(["jobs", "list", "--json", "--db", db]).count == (made.status == 0 ? 2 : 1))
+        #expect(try Self.integrityCheck(db) == "ok")
+        if copied.status != 0 {
+            #expect(try await cli.run(["store", "copy", "--from", cli.home.appendingPathComponent("lifeline.db").path, "--to", copy]).status == 0)
+        }
+        #expect(try await cli.json(["jobs", "list", "--json", "--db", copy]).count == 1)
+    }
+
+    @Test(
         "a read-only mount: writes fail with a clear error, reads work, the database untouched",
         .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
     )
