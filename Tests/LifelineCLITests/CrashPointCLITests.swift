@@ -73,6 +73,23 @@ struct CrashPointCLITests {
         #expect(try await cli.history("e-1") == ["creating", "standby"])
     }
 
+    @Test("between a machine's recovery points: the stage run again makes the rest, and the server has all three")
+    func betweenPoints() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "p-1", "--disk-size", "64KiB", "--disks", "2"]).status == 0)
+        #expect(try await cli.start(["worker", "--lease", "1s"], extraEnvironment: [Self.crash: "points.between"]).waitForExit() == 70)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("machines/p-1").path).filter { $0.hasPrefix("rp-") } == ["rp-001"])
+        #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
+        #expect(try await cli.server("p-1")?["state"] == "standby")
+        let points = try await cli.json(["server", "points", "p-1", "--json"]).compactMap { $0["id"]?.stringValue }
+        #expect(points == ["rp-001", "rp-002", "rp-003"])
+        for point in points {
+            let sums = try RecoveryCLITests.checksums(cli.infra("machines/p-1/\(point)"))
+            #expect(sums.count == 2, "\(point): \(sums)")
+        }
+    }
+
     @Test("in the middle of a disk chunk: the copy resumes and the disk ends intact")
     func midChunk() async throws {
         let cli = try CLIRunner()
