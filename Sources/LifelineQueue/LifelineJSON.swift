@@ -48,8 +48,30 @@ public enum LifelineJSON {
     /// An ISO 8601 time in a year of four digits, as every time is written back: a later one
     /// would be written in a form other programs' ISO 8601 parsers refuse.
     public static func parseTime(_ text: String) -> Date? {
-        guard let date = (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)), date < latestTime else { return nil }
+        guard let date = (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)), date < latestTime,
+            fieldsInRange(text)
+        else { return nil }
         return date
+    }
+
+    /// Whether a time's date and clock, as written (`YYYY-MM-DDThh:mm:ss…`), name a real day
+    /// and time: Foundation's parser carries a field past its range into the next, so that
+    /// February 30 reads as March 2 and 25:00 as 01:00 the next day.
+    private static func fieldsInRange(_ text: String) -> Bool {
+        let bytes = Array(text.utf8.prefix(19))
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            return bytes[range].reduce(Int?.some(0)) { value, byte in
+                guard let value, (0x30...0x39).contains(byte) else { return nil }
+                return value * 10 + Int(byte - 0x30)
+            }
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+            let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month)
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day) && hour < 24 && minute < 60 && second < 60
     }
 
     /// The start of the year 10000.

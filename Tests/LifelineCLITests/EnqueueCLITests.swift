@@ -51,6 +51,8 @@ struct EnqueueCLITests {
         defer { cli.removeAll() }
         let id = try await cli.enqueue(["noop", "--delay", "1h"])
         #expect(try await cli.job(id)["state"] == "scheduled")
+        let leapDay = try await cli.enqueue(["noop", "--at", "2032-02-29T23:59:59.999+01:00"])
+        #expect(try await cli.job(leapDay)["run_at"] == "2032-02-29T22:59:59.999Z", "a real day, in another zone")
         let at = try await cli.enqueue(["noop", "--at", "2999-01-01T00:00:00Z"])
         #expect(try await cli.job(at)["run_at"] == "2999-01-01T00:00:00.000Z")
     }
@@ -123,6 +125,12 @@ struct EnqueueCLITests {
         ["enqueue", "noop", "--delay", "1.5s"],
         ["enqueue", "noop", "--at", "tomorrow"],
         ["enqueue", "noop", "--at", "99999-01-01T00:00:00Z"],
+        ["enqueue", "noop", "--at", "2030-02-30T00:00:00Z"],
+        ["enqueue", "noop", "--at", "2031-02-29T00:00:00Z"],
+        ["enqueue", "noop", "--at", "2030-04-31T00:00:00Z"],
+        ["enqueue", "noop", "--at", "2030-01-01T24:00:00Z"],
+        ["enqueue", "noop", "--at", "2030-01-01T00:60:00Z"],
+        ["enqueue", "noop", "--at", "2030-01-01T00:00:60.5Z"],
         ["enqueue", "noop", "--queue", "no spaces"],
         ["enqueue", "noop", "--args-file", "/no/such/file"],
         ["enqueue", "noop", "--delay", "1s", "--at", "2030-01-01T00:00:00Z"],
