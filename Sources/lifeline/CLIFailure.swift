@@ -53,7 +53,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         default: argumentParserReport(error, command: command)
         }
         if code == 0 {
-            print(message)
+            Output.standardOutput.writeLine(message)
         } else if !message.isEmpty {
             Output.standardError.writeLine("lifeline: \(TerminalText.escaped(message))")
         }

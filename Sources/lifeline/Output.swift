@@ -40,9 +40,20 @@ struct Output: Sendable {
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 {
+                // What a command prints is its answer (an enqueued job's id, a list): a full disk
+                // or a broken device must not pass for success. A reader that went away (EPIPE,
+                // `| head`) took what it wanted.
+                if fd == STDOUT_FILENO && n < 0 && errno != EPIPE { Self.cannotWrite(errno) }
+                return
+            }
             offset += n
         }
+    }
+
+    private static func cannotWrite(_ error: Int32) -> Never {
+        standardError.writeLine("lifeline: cannot write to standard output: \(String(cString: strerror(error)).lowercased())")
+        exit(CLIFailure.Code.runtime.rawValue)
     }
 
     /// One JSON document on one line.

@@ -305,6 +305,27 @@ struct OperatorMistakesCLITests {
         #expect(missing.status == 64 && missing.stderr.contains("missing field 'argv'"), "a field far from the missing one is not taken for it: \(missing)")
     }
 
+    @Test("output that cannot be written (a full disk) fails the command with one line; a reader that left (| head) does not")
+    func unwritableOutput() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        for command in [["enqueue", "noop", "--json"], ["jobs", "list"], ["stats", "--json"], ["events", "--json"], ["enqueue", "--help"]] {
+            // The shell only points standard output at /dev/full; the command's words are its own arguments.
+            let full = try await BackgroundCommand.run(
+                "/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path] + command, environment: cli.environment
+            )
+            #expect(full.terminationStatus == 1, "\(command)")
+            #expect(full.stderr == "lifeline: cannot write to standard output: no space left on device\n", "\(command): \(full.stderr)")
+        }
+        #expect(try await cli.jobCount() == 1, "the job was enqueued, and the command said its answer was lost")
+        let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: 3000))
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        let head = try await BackgroundCommand.run(
+            "/bin/sh", ["-c", #""$0" "$@" | head -n 1 > /dev/null"#, cli.binary.path, "jobs", "list", "--limit", "5000"], environment: cli.environment
+        )
+        #expect(head.stderr.isEmpty, "\(head.stderr)")
+    }
+
     @Test("a store option before the command's name says where it goes")
     func storeOptionBeforeCommand() async throws {
         let cli = try CLIRunner()
