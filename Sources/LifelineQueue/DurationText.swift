@@ -20,6 +20,9 @@ public enum DurationText {
             // "ms" is tried before "m", so "5ms" is milliseconds and "5m30s" minutes then seconds.
             guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) }) else {
                 if rest.isEmpty { throw JobInputError("invalid duration '\(text)': a number needs a unit (ms, s, m, h, d)") }
+                if rest.hasPrefix(".") || rest.hasPrefix(",") {
+                    throw JobInputError("invalid duration '\(text)': whole numbers only; write a sum such as 1h30m or 1500ms")
+                }
                 throw JobInputError("invalid duration '\(text)': unknown unit '\(rest.prefix { !$0.isNumber })'; use ms, s, m, h or d")
             }
             rest = rest.dropFirst(unit.count)

@@ -15,6 +15,7 @@ extension BuiltinKinds {
             guard !(argv + (env.map { Array($0.keys) + Array($0.values) } ?? []) + [cwd ?? ""]).contains(where: { $0.contains("\0") }) else {
                 throw JobInputError("invalid args for 'exec': strings must not contain NUL")
             }
+            if cwd == "" { throw JobInputError("invalid args for 'exec': cwd is empty; leave it out to run in the worker's directory") }
             if let env, env.keys.contains(where: { $0.isEmpty || $0.contains("=") }) {
                 throw JobInputError("invalid args for 'exec': env names must be non-empty and without '='")
             }

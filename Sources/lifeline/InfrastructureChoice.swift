@@ -11,20 +11,23 @@ enum InfrastructureChoice {
         let environment = ProcessInfo.processInfo.environment
         switch environment["LIFELINE_INFRA"] ?? "simulated" {
         case "simulated":
-            var throughput: Int64?
-            let faults: FaultPlan
-            do {
-                throughput = try environment["LIFELINE_SIM_THROUGHPUT"].map(SizeText.parse)
-                faults = try FaultPlan.parse(environment["LIFELINE_SIM_FAULTS"] ?? "")
-            } catch {
-                throw CLIFailure(.invalidInput, "LIFELINE_SIM_THROUGHPUT or LIFELINE_SIM_FAULTS: \(error.message)")
-            }
+            let throughput = try named("LIFELINE_SIM_THROUGHPUT") { try environment["LIFELINE_SIM_THROUGHPUT"].map(SizeText.parse) }
+            let faults = try named("LIFELINE_SIM_FAULTS") { try FaultPlan.parse(environment["LIFELINE_SIM_FAULTS"] ?? "") }
             return SimulatedInfrastructure(root: root, bytesPerSecond: throughput, faults: faults)
         case "command":
             let path = environment["LIFELINE_INFRA_COMMANDS"] ?? root.appendingPathComponent("commands.json").path
             return try CommandInfrastructure(configPath: path)
         case let other:
             throw CLIFailure(.invalidInput, "LIFELINE_INFRA must be 'simulated' or 'command', not '\(other)'")
+        }
+    }
+
+    /// A setting read from the variable `name`, whose refusal names it.
+    private static func named<Value>(_ name: String, _ read: () throws -> Value) throws -> Value {
+        do {
+            return try read()
+        } catch let error as JobInputError {
+            throw CLIFailure(.invalidInput, "\(name): \(error.message)")
         }
     }
 }

@@ -163,7 +163,9 @@ struct QueuesRetainCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        guard (name == nil) == all else { throw ValidationError("name a queue or give --all, not both") }
+        guard (name == nil) == all else {
+            throw ValidationError(all ? "name a queue or give --all, not both" : "name a queue, or give --all for every queue")
+        }
         guard completed != nil || failed != nil else { throw ValidationError("give --completed, --failed or both") }
         if all && create { throw ValidationError("--create goes with a queue's name") }
     }

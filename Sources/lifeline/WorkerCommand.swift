@@ -79,7 +79,9 @@ struct WorkerCommand: AsyncParsableCommand {
             concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
-        let opened = try await store.openStore(concurrentReads: true)
+        // A drain of a queue that does not exist has nothing to do: a mistyped LIFELINE_HOME
+        // is said (exit 4) rather than made, and drained, and called a success.
+        let opened = try await store.openStore(creating: !drain, concurrentReads: true)
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)

@@ -326,6 +326,21 @@ struct OperatorMistakesCLITests {
         #expect(head.stderr.isEmpty, "\(head.stderr)")
     }
 
+    @Test("a refusal says what was given, not what was not", arguments: [
+        (["queues", "retain", "--completed", "1d"], [:], "lifeline: name a queue, or give --all for every queue"),
+        (["queues", "retain", "default", "--all", "--completed", "1d"], [:], "lifeline: name a queue or give --all, not both"),
+        (["jobs", "prune", "--older-than", "1.5h"], [:], "lifeline: --older-than: invalid duration '1.5h': whole numbers only; write a sum such as 1h30m or 1500ms\n"),
+        (["worker", "--drain"], ["LIFELINE_SIM_FAULTS": "garbage"], "lifeline: LIFELINE_SIM_FAULTS: "),
+        (["worker", "--drain"], ["LIFELINE_SIM_THROUGHPUT": "fast"], "lifeline: LIFELINE_SIM_THROUGHPUT: "),
+    ] as [([String], [String: String], String)])
+    func refusalsNameTheirCause(arguments: [String], environment: [String: String], said: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments, extraEnvironment: environment)
+        #expect(result.status == 64 && result.stderr.hasPrefix(said) && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
     @Test("a store option before the command's name says where it goes")
     func storeOptionBeforeCommand() async throws {
         let cli = try CLIRunner()

@@ -21,6 +21,11 @@ struct OperatorSafetyCLITests {
             let result = try await cli.run(read)
             #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(read)")
         }
+        // A drain has nothing to do in a queue that does not exist; it says so rather than make one.
+        for drain in [["worker", "--drain"], ["worker", "--drain", "--processes", "2"]] {
+            let result = try await cli.run(drain)
+            #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(drain): \(result.stderr)")
+        }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
         // LIFELINE_DATABASE_URL that is neither a URL nor a file is named as the culprit.
         let named = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])

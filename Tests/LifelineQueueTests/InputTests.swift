@@ -18,6 +18,11 @@ struct InputTests {
         #expect(throws: JobInputError.self) { try DurationText.parse(text) }
     }
 
+    @Test("a fraction in a duration is refused with the sum to write instead")
+    func fractionalDuration() {
+        #expect(throws: JobInputError("invalid duration '1.5h': whole numbers only; write a sum such as 1h30m or 1500ms")) { try DurationText.parse("1.5h") }
+    }
+
     @Test("enqueue requests take the kind's defaults")
     func defaults() throws {
         var registry = JobRegistry()
@@ -37,6 +42,7 @@ struct InputTests {
         EnqueueRequest(kind: "flaky", args: ["fail_times": -2]),
         EnqueueRequest(kind: "exec", args: ["argv": []]),
         EnqueueRequest(kind: "exec", args: ["argv": [""]]),
+        EnqueueRequest(kind: "exec", args: ["argv": ["ls"], "cwd": ""]),
         EnqueueRequest(kind: "noop", queue: "bad queue"),
         EnqueueRequest(kind: "noop", queue: ""),
         EnqueueRequest(kind: "noop", priority: -1),
