@@ -68,6 +68,10 @@ struct AttemptHoldsTests {
         let past = ticker.pastHold
         #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the hold: \(past.ticks)")
         #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .lost(AttemptUnheld(program: "sh").description))
+        // A file error from Foundation is recorded as the file and the system's words, on one line.
+        let full = CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: "/infra/rp-002.tmp/disk-0.img", NSUnderlyingErrorKey: POSIXError(.ENOSPC)])
+        #expect(HandlerEnd(error: full) == .threw("/infra/rp-002.tmp/disk-0.img: no space left on device"))
+        #expect(HandlerEnd(error: CocoaError(.fileWriteOutOfSpace)) == .threw("no space left on device"), "as FileHandle throws it")
     }
 
     @Test("a program stopped with a signal it ignores is still killed at its hold")

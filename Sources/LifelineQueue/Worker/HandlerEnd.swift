@@ -1,3 +1,5 @@
+import Foundation
+
 /// How one run of a handler ended, in this process or in a pool's runner process. Together
 /// with why the worker stopped the attempt, if it did, this decides the outcome recorded.
 public enum HandlerEnd: Sendable, Hashable {
@@ -29,8 +31,17 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
         case is AttemptPastDeadline: self = .pastDeadline
+        case let file as CocoaError: self = .threw(Self.describe(file))
         default: self = .threw(String(describing: error))
         }
+    }
+
+    /// Foundation's file errors print as `Error Domain=NSCocoaErrorDomain Code=640 …`: the
+    /// file and the system's own words say the same in one line.
+    private static func describe(_ error: CocoaError) -> String {
+        let code = (error.underlying as? POSIXError)?.code.rawValue ?? (error.code == .fileWriteOutOfSpace ? ENOSPC : nil)
+        let reason = code.map { String(cString: strerror($0)).lowercased() } ?? error.localizedDescription
+        return (error.filePath ?? error.url?.path).map { "\($0): \(reason)" } ?? reason
     }
 
     /// The outcome to record, given why the worker stopped the attempt (nil: it did not);
