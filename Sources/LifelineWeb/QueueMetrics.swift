@@ -1,11 +1,10 @@
 import Foundation
 import LifelineQueue
 import LifelineRecovery
-import Metrics
 import Prometheus
 import Synchronization
 
-/// `/metrics`, in Prometheus's text format through swift-metrics. Two sources:
+/// `/metrics`, in Prometheus's text format (swift-prometheus), each metric with its help. Two sources:
 /// - what the store holds now, read at each scrape from its kept counts: jobs by queue and
 ///   state, each queue's oldest waiting job, running jobs, servers by state, and how long
 ///   each server has been in a transitional state;
@@ -21,16 +20,9 @@ final class QueueMetrics: Sendable {
     }
 
     private let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
     private let follow = Mutex(Follow())
 
     init() {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .milliseconds(10), .milliseconds(100), .seconds(1), .seconds(10), .seconds(60), .seconds(300), .seconds(1800),
-            .seconds(3600), .seconds(4 * 3600),
-        ]
-        self.factory = factory
         // Present from the first scrape, at zero, so that rates and alerts need no absent().
         for name in Self.counters { _ = counter(name) }
     }
@@ -38,6 +30,26 @@ final class QueueMetrics: Sendable {
     private static let counters = [
         "lifeline_jobs_completed_total", "lifeline_job_attempts_failed_total", "lifeline_job_retries_total",
         "lifeline_jobs_discarded_total", "lifeline_lease_losses_total",
+    ]
+
+    /// Each metric's `# HELP` line, as the README's tables say it.
+    private static let help = [
+        "lifeline_jobs": "Jobs in each state, by queue.",
+        "lifeline_jobs_running": "Jobs running now, all queues.",
+        "lifeline_queue_oldest_waiting_seconds": "Age of the oldest job waiting to run in the queue (0 when none).",
+        "lifeline_servers": "Recovery servers in each state.",
+        "lifeline_server_transitional_seconds": "How long the server has been in its transitional state.",
+        "lifeline_jobs_completed_total": "Jobs completed since serve started.",
+        "lifeline_job_attempts_failed_total": "Failed attempts (retried or discarded) since serve started.",
+        "lifeline_job_retries_total": "Failed attempts that will be retried, since serve started.",
+        "lifeline_jobs_discarded_total": "Jobs failed for good since serve started.",
+        "lifeline_lease_losses_total": "Attempts lost with their worker's lease since serve started.",
+        "lifeline_job_duration_seconds": "Attempt durations by job kind (recovery stages are kinds recovery.*), since serve started.",
+    ]
+
+    private static let durationBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(100), .seconds(1), .seconds(10), .seconds(60), .seconds(300), .seconds(1800),
+        .seconds(3600), .seconds(4 * 3600),
     ]
 
     /// Brings the store's gauges up to date and returns the text to serve.
@@ -59,22 +71,22 @@ final class QueueMetrics: Sendable {
         for (queue, counts) in stats.counts {
             for state in JobState.allCases {
                 let count = counts[state] ?? 0
-                gauge("lifeline_jobs", [("queue", queue), ("state", state.rawValue)]).record(count)
+                gauge("lifeline_jobs", [("queue", queue), ("state", state.rawValue)]).set(Int64(count))
                 if state == .running { running += count }
             }
             let oldest = stats.oldestWaiting[queue].map { Double($0.milliseconds) / 1000 } ?? 0
-            gauge("lifeline_queue_oldest_waiting_seconds", [("queue", queue)]).record(oldest)
+            gauge("lifeline_queue_oldest_waiting_seconds", [("queue", queue)]).set(oldest)
         }
-        gauge("lifeline_jobs_running", []).record(running)
+        gauge("lifeline_jobs_running", []).set(Int64(running))
         let all = try await servers.serverList()
         for state in ServerState.allCases {
-            gauge("lifeline_servers", [("state", state.rawValue)]).record(all.filter { $0.state == state }.count)
+            gauge("lifeline_servers", [("state", state.rawValue)]).set(Int64(all.filter { $0.state == state }.count))
         }
         var transitional: Set<[String]> = []
         for server in all where !server.state.isResting {
             let since = try await servers.serverHistory(server.name).last?.at ?? Date()
             gauge("lifeline_server_transitional_seconds", [("server", server.name), ("state", server.state.rawValue)])
-                .record(Date().timeIntervalSince(since))
+                .set(Date().timeIntervalSince(since))
             transitional.insert([server.name, server.state.rawValue])
         }
         // A server that moved on leaves no series behind: an alert on it would fire forever.
@@ -83,7 +95,7 @@ final class QueueMetrics: Sendable {
             return follow.transitional.subtracting(transitional)
         }
         for labels in gone {
-            gauge("lifeline_server_transitional_seconds", [("server", labels[0]), ("state", labels[1])]).destroy()
+            registry.unregisterGauge(gauge("lifeline_server_transitional_seconds", [("server", labels[0]), ("state", labels[1])]))
         }
     }
 
@@ -116,15 +128,19 @@ final class QueueMetrics: Sendable {
         guard let start = follow.started[job], start.attempt == attempt else { return }
         follow.started[job] = nil
         let seconds = max(event.at.timeIntervalSince(start.at), 0)
-        Metrics.Timer(label: "lifeline_job_duration_seconds", dimensions: [("kind", start.kind)], factory: factory)
-            .recordNanoseconds(Int64(seconds * 1e9))
+        registry.makeDurationHistogram(descriptor: Self.descriptor("lifeline_job_duration_seconds"), labels: [("kind", start.kind)], buckets: Self.durationBuckets)
+            .record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
-    private func gauge(_ name: String, _ labels: [(String, String)]) -> Metrics.Gauge {
-        Metrics.Gauge(label: name, dimensions: labels, factory: factory)
+    private func gauge(_ name: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
     }
 
-    private func counter(_ name: String) -> Metrics.Counter {
-        Metrics.Counter(label: name, factory: factory)
+    private func counter(_ name: String) -> Prometheus.Counter {
+        registry.makeCounter(descriptor: Self.descriptor(name))
+    }
+
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? "")
     }
 }

@@ -356,6 +356,13 @@ struct ServeCLITests {
         #expect(after[#"lifeline_job_duration_seconds_count{kind="noop"}"#] == 5)
         #expect(after[#"lifeline_job_duration_seconds_count{kind="exec"}"#] == 2)
         #expect(after["lifeline_jobs_running"] == 0)
+        // Every family says what it is: a # HELP line before its # TYPE line.
+        let text = String(decoding: try await URLSession.shared.data(from: try #require(URL(string: "/metrics", relativeTo: server.base))).0, as: UTF8.self)
+        let typed = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+        #expect(typed.count >= 11)
+        for family in typed {
+            #expect(text.contains("# HELP \(family) ") && !text.contains("# HELP \(family) \n"), "\(family)")
+        }
     }
 
     @Test("the dashboard and its assets come from the binary, allowed to load nothing from elsewhere")
