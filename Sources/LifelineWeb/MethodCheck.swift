@@ -1,42 +1,47 @@
 import HTTPTypes
 import Hummingbird
 
-/// Answers a method the API never takes (PUT, DELETE, …) with 405 and the methods it does,
-/// rather than the 404 of a path that does not exist.
+/// Answers a method with 405 and the methods its path takes, rather than the 404 of a path
+/// that does not exist. Each path refuses the usual methods it does not take itself
+/// (``RouterMethods/refuse(_:taking:)``), with its own `Allow`; this middleware refuses the
+/// others (CONNECT, a made-up one) on every path, with every method the API takes.
 struct MethodCheck<Context: RequestContext>: RouterMiddleware {
-    static var taken: [HTTPRequest.Method] { [.get, .head, .post] }
+    static var apiMethods: [HTTPRequest.Method] { [.get, .head, .post] }
+    /// The methods paths refuse themselves: every one a client might try on a path.
+    static var refusedByPaths: [HTTPRequest.Method] { [.post, .put, .delete, .patch, .options] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard Self.taken.contains(request.method) else {
-            var response = APIResponse.error(.methodNotAllowed, "method \(request.method.rawValue) is not taken; the API reads with GET and acts with POST")
-            response.headers[.allow] = Self.taken.map(\.rawValue).joined(separator: ", ")
-            return response
+        guard Self.apiMethods.contains(request.method) || Self.refusedByPaths.contains(request.method) else {
+            return Self.refusal(request.method, "the API reads with GET and acts with POST", allow: Self.apiMethods)
         }
         return try await next(request, context)
     }
 
-    /// The answer to a POST to a path that only reads.
-    static func readOnly() -> Response {
-        refusal("this path reads, with GET; the API acts with POST on its action paths", allow: "GET, HEAD")
-    }
-
-    /// The answer to a read of a path that only acts.
-    static func postOnly() -> Response {
-        refusal("this path acts, with POST; the API reads with GET elsewhere", allow: "POST")
-    }
-
-    private static func refusal(_ message: String, allow: String) -> Response {
-        var response = APIResponse.error(.methodNotAllowed, message)
-        response.headers[.allow] = allow
+    /// 405 for `method` on a path that takes only `allow`.
+    static func refusal(_ method: HTTPRequest.Method, _ why: String, allow: [HTTPRequest.Method]) -> Response {
+        var response = APIResponse.error(.methodNotAllowed, "method \(method.rawValue) is not taken: \(why)")
+        response.headers[.allow] = allow.map(\.rawValue).joined(separator: ", ")
         return response
     }
 }
 
-extension Router {
-    /// A path that reads: GET (and HEAD) answer; a POST, which acts on other paths only, is
-    /// told so with 405 rather than the 404 of a path that does not exist.
+extension RouterMethods {
+    /// A path that reads: GET (and HEAD) answer, and any other method is told so with 405.
     func read<Output: ResponseGenerator>(_ path: RouterPath, use handler: @escaping @Sendable (Request, Context) async throws -> Output) {
         get(path, use: handler)
-        post(path) { _, _ in MethodCheck<Context>.readOnly() }
+        refuse(path, taking: [.get, .head])
+    }
+
+    /// Answers the methods of ``MethodCheck/refusedByPaths`` that `path` does not take with
+    /// 405 and `Allow: taking`; `check` may first refuse the path itself (one whose name
+    /// names nothing, a 404).
+    func refuse(_ path: RouterPath, taking: [HTTPRequest.Method], check: @escaping @Sendable (Context) throws -> Void = { _ in }) {
+        let why = taking.contains(.post) ? "this path acts, with POST" : "this path reads, with GET"
+        for method in MethodCheck<Context>.refusedByPaths + [.get] where !taking.contains(method) {
+            on(path, method: method) { _, context in
+                try check(context)
+                return MethodCheck<Context>.refusal(method, why, allow: taking)
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ struct WebActions: Sendable {
     func add(to router: Router<BasicRequestContext>, token: String) {
         let actions = router.group("api").add(middleware: ActionGuard(token: token))
         let withoutOptions = actions.group().add(middleware: NoOptions())
-        // A GET (or HEAD) where only POST acts is told so, rather than that the path does not exist.
+        // Another method where only POST acts is told so, rather than that the path does not exist.
         let reads = router.group("api")
         let withoutBody: [(path: String, act: @Sendable (BasicRequestContext) async throws -> Response)] = [
             ("jobs/:id/retry", { try await retry(try Self.jobID($0)) }),
@@ -23,16 +23,15 @@ struct WebActions: Sendable {
         ]
         for action in withoutBody {
             withoutOptions.post(RouterPath(action.path)) { _, context in try await action.act(context) }
-            reads.get(RouterPath(action.path)) { _, _ in MethodCheck<BasicRequestContext>.postOnly() }
+            reads.refuse(RouterPath(action.path), taking: [.post])
         }
         actions.post("servers/:name/:action") { request, context in
             try await act(context.name, context.parameters.get("action"), request: request)
         }
-        reads.get("servers/:name/:action") { _, context in
+        reads.refuse("servers/:name/:action", taking: [.post]) { context in
             guard context.parameters.get("action").flatMap(ServerAction.init(rawValue:)) != nil else {
                 throw APIError.notFound("no such path")
             }
-            return MethodCheck<BasicRequestContext>.postOnly()
         }
     }
 

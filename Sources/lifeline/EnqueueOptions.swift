@@ -65,10 +65,10 @@ struct EnqueueOptions: Equatable {
         let output = Output.standardOutput
         if json {
             try output.writeJSON(EnqueuedJob(inserted))
-        } else if inserted.existing {
-            output.writeLine("job \(inserted.job.id) already exists under key '\(idempotencyKey ?? "")' (\(inserted.job.state.rawValue))")
         } else {
-            output.writeLine("enqueued job \(inserted.job.id) (\(inserted.job.kind) on \(inserted.job.queue), \(inserted.job.state.rawValue))")
+            // The job as it is, so that a key's earlier job on another queue shows as such.
+            let job = "job \(inserted.job.id) (\(inserted.job.kind) on \(inserted.job.queue), \(inserted.job.state.rawValue))"
+            output.writeLine(inserted.existing ? "\(job) already exists under key '\(idempotencyKey ?? "")'" : "enqueued \(job)")
         }
     }
 

@@ -64,6 +64,9 @@ struct EnqueueCLITests {
         let first = try await cli.json(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--json"])[0]
         let again = try await cli.json(["enqueue", "sleep", "--args", #"{ "ms" : 1 }"#, "--idempotency-key", "k", "--json"])[0]
         #expect(again["id"] == first["id"] && again["existing"] == true)
+        // Asked for on another queue, the key's job is named as it is, on its own queue.
+        let elsewhere = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--queue", "other"])
+        #expect(elsewhere.status == 0 && elsewhere.stdout == "job \(first["id"]?.intValue ?? 0) (sleep on default, available) already exists under key 'k'\n", "\(elsewhere.stdout)")
         let conflict = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 2}"#, "--idempotency-key", "k"])
         #expect(conflict.status == 3 && conflict.stderr.contains("idempotency key"))
         let otherKind = try await cli.run(["enqueue", "noop", "--idempotency-key", "k"])

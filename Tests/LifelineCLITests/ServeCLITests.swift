@@ -232,11 +232,17 @@ struct ServeCLITests {
             #expect(head.response.statusCode == 200 && head.data.isEmpty, "HEAD \(path)")
             #expect(head.response.value(forHTTPHeaderField: "Content-Type") != nil, "HEAD \(path)")
         }
-        for method in ["DELETE", "PUT", "PATCH"] {
+        // Each path says which methods it takes; a method no path takes gets those of the API.
+        for method in ["DELETE", "PUT", "PATCH", "OPTIONS"] {
             let refused = try await server.send(method, "/api/jobs/\(id)", body: "{}")
-            #expect(refused.response.statusCode == 405 && refused.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD, POST", "\(method)")
+            #expect(refused.response.statusCode == 405 && refused.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD", "\(method)")
             #expect(try JSONValue(parsing: refused.data)["error"]?.stringValue?.hasPrefix("method \(method) is not taken") == true)
+            let acting = try await server.send(method, "/api/jobs/\(id)/cancel", body: "{}")
+            #expect(acting.response.statusCode == 405 && acting.response.value(forHTTPHeaderField: "Allow") == "POST", "\(method)")
+            #expect(try await server.send(method, "/api/nowhere").response.statusCode == 404, "\(method) of a path that does not exist")
         }
+        let madeUp = try await server.send("PROPFIND", "/api/jobs/\(id)")
+        #expect(madeUp.response.statusCode == 405 && madeUp.response.value(forHTTPHeaderField: "Allow") == "GET, HEAD, POST")
         for path in ["/api/jobs/\(id)/cancel", "/api/jobs/\(id)/retry", "/api/queues/default/pause", "/api/servers/web-1/failover"] {
             let read = try await server.send("GET", path)
             #expect(read.response.statusCode == 405 && read.response.value(forHTTPHeaderField: "Allow") == "POST", "GET \(path)")
