@@ -69,11 +69,18 @@ public struct Lifecycle: Sendable, Hashable {
         switch outcome {
         case .succeeded:
             succeeded = true
+            // A cleanup that failed, ran again and succeeded is no longer what went wrong.
+            if stage.isCleanup, lastError?.hasPrefix("\(stage.rawValue): ") == true { lastError = nil }
         case .failed(let error):
             succeeded = false
+            // A cleanup stage never gives up, even if its job was discarded or cancelled. What
+            // made it necessary (a stage that failed) stays the server's last error; its own
+            // failures are its job's.
+            if stage.isCleanup {
+                lastError = lastError ?? "\(stage.rawValue): \(error)"
+                return run(stage, in: state)
+            }
             lastError = "\(stage.rawValue): \(error)"
-            // A cleanup stage never gives up, even if its job was discarded or cancelled.
-            if stage.isCleanup { return run(stage, in: state) }
         }
         switch stage {
         case .create: return succeeded ? rest(.standby) : [.removeServer]

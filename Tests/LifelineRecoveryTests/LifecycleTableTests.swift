@@ -82,6 +82,27 @@ struct LifecycleTableTests {
         #expect((lifecycle.lastError != nil) == !succeeded)
     }
 
+    @Test("a cleanup that fails and then succeeds leaves the last error of what made it run, or none")
+    func cleanupError() throws {
+        var stopped = Lifecycle(state: .startingFailover, currentJob: 1, currentStage: .startVM)
+        _ = try stopped.handle(.stage(.startVM, .failed("cancelled"), job: 1))
+        stopped.started(job: 2)
+        _ = try stopped.handle(.stage(.cancelFailover, .failed("cancelled"), job: 2))
+        #expect(stopped.state == .cancellingFailover && stopped.lastError == "start-vm: cancelled")
+        stopped.started(job: 3)
+        _ = try stopped.handle(.stage(.cancelFailover, .succeeded, job: 3))
+        #expect(stopped.state == .standby && stopped.lastError == "start-vm: cancelled", "why the failover ended")
+
+        var asked = Lifecycle(state: .failover)
+        _ = try asked.handle(.action(.cancelFailover))
+        asked.started(job: 4)
+        _ = try asked.handle(.stage(.cancelFailover, .failed("disk busy"), job: 4))
+        #expect(asked.lastError == "cancel-failover: disk busy", "while the cleanup fails, its failure is all that went wrong")
+        asked.started(job: 5)
+        _ = try asked.handle(.stage(.cancelFailover, .succeeded, job: 5))
+        #expect(asked.state == .standby && asked.lastError == nil)
+    }
+
     @Test("a late or duplicate stage event is ignored", arguments: Stage.allCases)
     func lateEvent(_ stage: Stage) throws {
         var lifecycle = Lifecycle(state: stage.state, currentJob: 8, currentStage: stage)
