@@ -2,7 +2,7 @@ import Foundation
 
 /// Reads a database file's header, without opening it through SQLite, to refuse files that
 /// are not Lifeline's before anything writes to them.
-enum DatabaseFileCheck {
+public enum DatabaseFileCheck {
     /// Throws when the file at `path` must not be opened as a Lifeline database.
     static func check(path: String) throws(DatabaseOpenError) {
         // POSIX calls, not FileManager and FileHandle: every command that opens the queue
@@ -25,6 +25,18 @@ enum DatabaseFileCheck {
         }
         guard userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
+        }
+    }
+
+    /// Why the file at `path` is no longer a Lifeline database (overwritten in place, say),
+    /// or nil while it is: a health check's look at the file, which reads served from SQLite's
+    /// cache would not notice.
+    public static func problem(path: String) -> String? {
+        do {
+            try check(path: path)
+            return nil
+        } catch {
+            return error.description
         }
     }
 

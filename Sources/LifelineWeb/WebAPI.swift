@@ -18,6 +18,8 @@ public struct WebAPI: Sendable {
     /// Follows the event log for the metrics and the live streams; runs beside the server.
     let tail: EventTail
     let recoveryPointRefusal: RecoveryPointRefusal
+    /// What is wrong with the store's file, if anything (see ``health()``).
+    let fileProblem: @Sendable () -> String?
 
     /// Starts calling its argument soon after any process commits a change, for as long as
     /// the value it returns is kept; throws where nothing can tell.
@@ -29,9 +31,10 @@ public struct WebAPI: Sendable {
 
     public init(
         jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,
-        recoveryPointRefusal: @escaping RecoveryPointRefusal
+        recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String? = { nil }
     ) {
         self.recoveryPointRefusal = recoveryPointRefusal
+        self.fileProblem = fileProblem
         self.jobs = jobs
         self.servers = servers
         self.token = token
@@ -77,8 +80,12 @@ public struct WebAPI: Sendable {
         return router
     }
 
-    /// 200 when the store answers, 503 when it does not.
+    /// 200 when the store answers, 503 when it does not or its file is damaged (a read can
+    /// still be answered from SQLite's cache).
     private func health() async throws -> Response {
+        if let problem = fileProblem() {
+            return try APIResponse.json(["store": "unavailable", "error": problem], status: .serviceUnavailable)
+        }
         do {
             _ = try await jobs.queueList()
             return try APIResponse.json(["store": "ok"])

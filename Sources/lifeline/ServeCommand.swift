@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifelineSQLite
 import LifelineWeb
 import Logging
 
@@ -87,7 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
                 watchChanges: { try opened.watchChanges($0) },
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
-                }
+                },
+                fileProblem: { [path = opened.filePath] in path.flatMap(DatabaseFileCheck.problem(path:)) }
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in

@@ -503,6 +503,22 @@ struct ServeCLITests {
         #expect(try await cli.job(later)["id"]?.intValue == later)
     }
 
+    @Test("/healthz answers 503 naming the damage once the database file is overwritten in place")
+    func healthOfDamagedFile() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        #expect(try await server.get("/healthz").body == ["store": "ok"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let file = try #require(FileHandle(forWritingAtPath: path))
+        try file.write(contentsOf: Data(repeating: UInt8(ascii: "G"), count: 4096))
+        try file.close()
+        let damaged = try await server.get("/healthz")
+        #expect(damaged.status == 503 && damaged.body["store"] == "unavailable", "\(damaged)")
+        #expect(damaged.body["error"]?.stringValue?.contains("not a SQLite database") == true, "\(damaged.body)")
+    }
+
     @Test("served on another loopback address, the server answers requests addressed to it")
     func otherLoopbackAddress() async throws {
         let cli = try CLIRunner()
