@@ -21,7 +21,9 @@ enum BusyWait {
 
     static func install(on connection: OpaquePointer, timeout: Duration) {
         waits.withLock { $0[Int(bitPattern: connection)] = Wait(timeout: timeout, since: .now) }
-        sqlite3_busy_handler(connection, { context, tries in BusyWait.retry(Int(bitPattern: context), tries: Int(tries)) ? 1 : 0 }, UnsafeMutableRawPointer(connection))
+        sqlite3_busy_handler(
+            connection, { context, tries in BusyWait.retry(Int(bitPattern: context), tries: Int(tries)) ? 1 : 0 }, UnsafeMutableRawPointer(connection)
+        )
     }
 
     private static func retry(_ connection: Int, tries: Int) -> Bool {

@@ -7,9 +7,9 @@ import ServiceLifecycle
 /// `GET /api/events/stream?after=SEQ`: the event log as server-sent events, each with its
 /// number as `id`, so a browser that reconnects (sending Last-Event-ID) misses nothing and
 /// sees nothing twice. Told neither, it starts with the last ``backlog`` events, like
-/// `events --follow`: a log of millions is not replayed to whoever looks in. A stream reads the log when ``EventTail`` says something is new, so
-/// an idle one costs nothing; a comment every 15 s keeps proxies from closing it, and is how
-/// a closed connection is found.
+/// `events --follow`: a log of millions is not replayed to whoever looks in. A stream reads
+/// the log when ``EventTail`` says something is new, so an idle one costs nothing; a comment
+/// every 15 s keeps proxies from closing it, and is how a closed connection is found.
 struct EventStream: Sendable {
     let jobs: any JobStore
     let tail: EventTail
