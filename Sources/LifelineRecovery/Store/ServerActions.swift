@@ -5,7 +5,6 @@ import LifelineQueue
 /// inside the store's transaction.
 public enum ServerActions {
     public static func create(_ spec: ServerSpec, idempotencyKey: String?, in transaction: some ServerTransaction) throws -> ActionResult {
-        if let idempotencyKey { try JobLimits.checkIdempotencyKey(idempotencyKey) }
         let asked: [String: JSONValue] = ["machine": .string(spec.machine), "disks": .int(Int64(spec.disks)), "disk_size": .int(spec.diskSize)]
         if let existing = try existing(idempotencyKey, server: spec.name, action: "create", asked: asked, transaction) { return existing }
         do {
@@ -27,7 +26,6 @@ public enum ServerActions {
     public static func act(
         _ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?, in transaction: some ServerTransaction
     ) throws -> ActionResult {
-        if let idempotencyKey { try JobLimits.checkIdempotencyKey(idempotencyKey) }
         let point = action == .failover || action == .testFailover ? recoveryPoint : nil
         let asked: [String: JSONValue] = ["recovery_point": point.map { .string($0) } ?? .null]
         // The server first: where transactions run side by side, its lock orders the requests

@@ -28,12 +28,15 @@ public protocol TransactionalServerStore: ServerStore {
 }
 
 extension TransactionalServerStore {
+    // A key is checked as an enqueue's, before any transaction takes the write lock.
     public func serverCreate(_ spec: ServerSpec, idempotencyKey: String?) async throws -> ActionResult {
-        try await transactionRetryingConflicts { try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: $0) }
+        if let idempotencyKey { try JobLimits.checkIdempotencyKey(idempotencyKey) }
+        return try await transactionRetryingConflicts { try ServerActions.create(spec, idempotencyKey: idempotencyKey, in: $0) }
     }
 
     public func serverAct(_ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?) async throws -> ActionResult {
-        try await transactionRetryingConflicts {
+        if let idempotencyKey { try JobLimits.checkIdempotencyKey(idempotencyKey) }
+        return try await transactionRetryingConflicts {
             try ServerActions.act(name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: idempotencyKey, in: $0)
         }
     }
