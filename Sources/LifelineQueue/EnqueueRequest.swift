@@ -55,12 +55,15 @@ public enum JobLimits {
 
     /// A key is typed, and shown in tables and errors: 1 to 255 bytes, no control characters.
     public static func checkIdempotencyKey(_ key: String) throws(JobInputError) {
-        guard idempotencyKeyLength.contains(key.utf8.count),
-            // The control characters (Unicode's Cc) are exactly these two ranges; asking each
-            // scalar for its properties cost more than the job's insert.
-            !key.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
-        else {
+        guard idempotencyKeyLength.contains(key.utf8.count), !containsControlCharacter(key) else {
             throw JobInputError("idempotency key must be 1 to 255 bytes without control characters")
         }
+    }
+
+    /// Whether `text` holds a control character (NUL included), which no name or key may.
+    public static func containsControlCharacter(_ text: String) -> Bool {
+        // The control characters (Unicode's Cc) are exactly these two ranges; asking each
+        // scalar for its properties cost more than a job's insert.
+        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import LifelineQueue
 
 /// Refuses a query parameter an API route does not take: one it would ignore, such as
 /// `?recovery_point=` on an action or a misspelt filter on a list, must not let the request go
@@ -30,7 +31,7 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
             throw APIError.badRequest("parameter '\(empty)' has no value; leave it out, or give one")
         }
         // The store would read a value up to a NUL, so `queue=default%00x` would list `default`.
-        if let control = parameters.first(where: { $0.value.unicodeScalars.contains { $0.properties.generalCategory == .control } })?.key {
+        if let control = parameters.first(where: { JobLimits.containsControlCharacter(String($0.value)) })?.key {
             throw APIError.badRequest("parameter '\(control)' holds a control character; no name has one")
         }
         if let twice = names.first(where: { $0 != "state" && parameters.getAll($0).count > 1 }) {
