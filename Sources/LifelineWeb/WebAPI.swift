@@ -31,7 +31,7 @@ public struct WebAPI: Sendable {
 
     public init(
         jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,
-        recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String? = { nil }
+        recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String?
     ) {
         self.recoveryPointRefusal = recoveryPointRefusal
         self.fileProblem = fileProblem

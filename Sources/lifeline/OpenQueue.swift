@@ -40,6 +40,12 @@ extension OpenQueue {
     /// For a process that keeps the queue open (a worker, `serve`): exits 1 once the database
     /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
     /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
+    /// What is wrong with the queue's file, read from its header, if anything: damage that
+    /// reads served from SQLite's cache would not show. Nil on PostgreSQL.
+    func fileProblem() -> String? {
+        filePath.flatMap(DatabaseFileCheck.problem(path:))
+    }
+
     func exitIfReplaced(by role: String) async {
         guard let filePath, let store = jobs as? SQLiteJobStore else { return }
         let swap = DatabaseSwapGuard(path: filePath)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LifelineSQLite
 import LifelineWeb
 import Logging
 
@@ -89,7 +88,7 @@ struct ServeCommand: AsyncParsableCommand {
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
                 },
-                fileProblem: { [path = opened.filePath] in path.flatMap(DatabaseFileCheck.problem(path:)) }
+                fileProblem: { opened.fileProblem() }
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in
