@@ -3,10 +3,10 @@ import GRDBSQLite
 
 /// A connection to an existing database file through SQLite's C API alone, with Lifeline's
 /// busy handler (``BusyWait``), and its statements cached by their SQL: for a command that
-/// writes once and exits (``DirectInsert``, which sets the WAL and sync settings of Lifeline's connections),
-/// where GRDB's connection set-up costs more than the write. GRDB's own defaults (foreign
-/// keys on, extended result codes) are not set: the schema has no foreign keys, and errors
-/// are told apart by their primary code.
+/// writes once and exits (``DirectInsert``, which sets the WAL and sync settings of
+/// Lifeline's connections), where GRDB's connection set-up costs more than the write. GRDB's
+/// own defaults (foreign keys on, extended result codes) are not set: the schema has no
+/// foreign keys, and errors are told apart by their primary code.
 final class DirectConnection: StatementSource {
     let connectionHandle: OpaquePointer
     /// A list, not a dictionary: a one-job write prepares a handful, and the first dictionary

@@ -154,9 +154,6 @@ public enum SQLiteDatabase {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: "SQLite could not turn on WAL mode")
             }
             try queue.close()
-            guard access(staging + "-wal", F_OK) != 0 else {
-                throw DatabaseOpenError.cannotCreate(path: path, reason: "SQLite kept a WAL file beside the new database")
-            }
             // link() never replaces an existing file, unlike rename().
             if link(staging, path) != 0 && errno != EEXIST {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))

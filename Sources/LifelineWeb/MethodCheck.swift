@@ -2,16 +2,16 @@ import HTTPTypes
 import Hummingbird
 
 /// Answers a method with 405 and the methods its path takes, rather than the 404 of a path
-/// that does not exist. Each path refuses the usual methods it does not take itself
+/// that does not exist. Each path answers the methods a client might try on it itself
 /// (``RouterMethods/refuse(_:taking:)``), with its own `Allow`; this middleware refuses the
-/// others (CONNECT, a made-up one) on every path, with every method the API takes.
+/// others (PROPFIND, say) on every path, with every method the API takes.
 struct MethodCheck<Context: RequestContext>: RouterMiddleware {
     static var apiMethods: [HTTPRequest.Method] { [.get, .head, .post] }
-    /// The methods paths refuse themselves: every one a client might try on a path.
-    static var refusedByPaths: [HTTPRequest.Method] { [.post, .put, .delete, .patch, .options] }
+    /// The methods every path answers itself, by its handler or with 405; HEAD goes where GET does.
+    static var pathMethods: [HTTPRequest.Method] { [.get, .post, .put, .delete, .patch, .options] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard Self.apiMethods.contains(request.method) || Self.refusedByPaths.contains(request.method) else {
+        guard request.method == .head || Self.pathMethods.contains(request.method) else {
             return Self.refusal(request.method, "the API reads with GET and acts with POST", allow: Self.apiMethods)
         }
         return try await next(request, context)
@@ -32,12 +32,12 @@ extension RouterMethods {
         refuse(path, taking: [.get, .head])
     }
 
-    /// Answers the methods of ``MethodCheck/refusedByPaths`` that `path` does not take with
+    /// Answers the methods of ``MethodCheck/pathMethods`` that `path` does not take with
     /// 405 and `Allow: taking`; `check` may first refuse the path itself (one whose name
     /// names nothing, a 404).
     func refuse(_ path: RouterPath, taking: [HTTPRequest.Method], check: @escaping @Sendable (Context) throws -> Void = { _ in }) {
         let why = taking.contains(.post) ? "this path acts, with POST" : "this path reads, with GET"
-        for method in MethodCheck<Context>.refusedByPaths + [.get] where !taking.contains(method) {
+        for method in MethodCheck<Context>.pathMethods where !taking.contains(method) {
             on(path, method: method) { _, context in
                 try check(context)
                 return MethodCheck<Context>.refusal(method, why, allow: taking)

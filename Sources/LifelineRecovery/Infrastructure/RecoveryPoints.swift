@@ -23,8 +23,9 @@ struct RecoveryPoints {
         if let first = existing.first { try check(layout.recoveryPoint(machine, first), of: machine, disks: disks, size: size) }
         // A run that was stopped (killed, a full disk) left the points it finished: the rest
         // are made now, so a machine never ends up with fewer.
-        for number in 1...Self.count where !existing.contains(String(format: "rp-%03d", number)) {
+        for number in 1...Self.count {
             let name = String(format: "rp-%03d", number)
+            if existing.contains(name) { continue }
             let staging = layout.machine(machine).appendingPathComponent(name + ".tmp")
             try FileSystem.remove(staging)
             var sums: [String: String] = [:]
