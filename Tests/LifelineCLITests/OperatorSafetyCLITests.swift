@@ -41,17 +41,9 @@ struct OperatorSafetyCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
-        let path = cli.home.appendingPathComponent("lifeline.db").path
         // A writer stopped mid-transaction: it holds Lifeline's writer lock and SQLite's.
-        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
-            import fcntl, os, signal, sqlite3
-            lock = open(\(try LifelineJSON.line(path + "-writer")), "r+"); fcntl.flock(lock, fcntl.LOCK_EX)
-            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
-            db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
-            os.kill(os.getpid(), signal.SIGSTOP)
-            """], environment: ProcessInfo.processInfo.environment)
+        let holder = try await Self.stoppedWriter(of: cli, takingWriterLock: true)
         defer { holder.signal(SIGKILL) }
-        try await waitUntil("the writer to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
         for read in Self.reads.prefix(5) {
             let result = try await cli.run(read + ["--json"])
             #expect(result.status == 0, "\(read): \(result.stderr)")
@@ -70,15 +62,8 @@ struct OperatorSafetyCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
-        let path = cli.home.appendingPathComponent("lifeline.db").path
-        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
-            import os, signal, sqlite3
-            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
-            db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
-            os.kill(os.getpid(), signal.SIGSTOP)
-            """], environment: ProcessInfo.processInfo.environment)
+        let holder = try await Self.stoppedWriter(of: cli, takingWriterLock: false)
         defer { holder.signal(SIGKILL) }
-        try await waitUntil("the holder to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
         for write in [["enqueue", "noop"], ["queues", "pause", "default"], ["jobs", "cancel", "1"]] {
             let started = ContinuousClock.now
             let refused = try await cli.run(write, extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "1s"])
@@ -89,6 +74,27 @@ struct OperatorSafetyCLITests {
         holder.signal(SIGKILL)
         #expect(try await cli.job(1)["state"] == "available", "nothing was written")
         #expect(try await cli.run(["enqueue", "noop"]).status == 0)
+    }
+
+    /// A program stopped (SIGSTOP) inside a write transaction on `cli`'s database, holding
+    /// SQLite's lock, and Lifeline's writer lock too when `takingWriterLock`.
+    static func stoppedWriter(of cli: CLIRunner, takingWriterLock: Bool) async throws -> BackgroundCommand {
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let lock = takingWriterLock ? "lock = open(\(try LifelineJSON.line(path + "-writer")), 'r+'); fcntl.flock(lock, fcntl.LOCK_EX)" : ""
+        let holder = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import fcntl, os, signal, sqlite3
+            \(lock)
+            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
+            db.execute("BEGIN IMMEDIATE"); db.execute("UPDATE jobs SET priority = priority")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            """], environment: ProcessInfo.processInfo.environment)
+        do {
+            try await waitUntil("the writer to stop") { ProcessTable.state(holder.processIdentifier) == "T" }
+        } catch {
+            holder.signal(SIGKILL)
+            throw error
+        }
+        return holder
     }
 
     @Test("SIGHUP stops a worker gracefully; a second signal releases running jobs at once, attempt not spent")
