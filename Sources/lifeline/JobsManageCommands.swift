@@ -111,13 +111,26 @@ struct JobsCancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel",
         abstract: "Cancel jobs: waiting ones at once, running ones within a second.",
-        discussion: "Example:\n  lifeline jobs cancel 1"
+        discussion: """
+            Examples:
+              lifeline jobs cancel 1 2
+              lifeline jobs cancel 7 --json   # {"id": 7, "result": "cancelled"}
+            """
     )
 
     @Argument(help: "Job ids.")
     var ids: [Int64]
 
+    @Flag(help: #"Print {"id": N, "result": "cancelled" | "stop_requested" | "already_cancelled"} for each job, one per line."#)
+    var json = false
+
     @OptionGroup var store: StoreOptions
+
+    /// What `--json` prints for one job.
+    private struct Report: Encodable {
+        var id: Int64
+        var result: String
+    }
 
     func validate() throws {
         try JobIDs.check(ids)
@@ -142,14 +155,20 @@ struct JobsCancelCommand: AsyncParsableCommand {
         let results = try await queue.jobs.jobCancel(ids)
         let output = Output.standardOutput
         for id in ids {
+            let said: (text: String, result: String)
             switch results[id] ?? .notFound {
-            case .cancelled: output.writeLine("job \(id) cancelled")
-            case .requested: output.writeLine("job \(id) is running: asked to stop")
-            case .alreadyFinal(.cancelled): output.writeLine("job \(id) is already cancelled")
-            case .alreadyFinal(let state): refused.append("job \(id) is already \(state.rawValue)")
+            case .cancelled: said = ("job \(id) cancelled", "cancelled")
+            case .requested: said = ("job \(id) is running: asked to stop", "stop_requested")
+            case .alreadyFinal(.cancelled): said = ("job \(id) is already cancelled", "already_cancelled")
+            case .alreadyFinal(let state):
+                refused.append("job \(id) is already \(state.rawValue)")
+                continue
             // Pruned since it was looked up.
-            case .notFound: missing.append(id)
+            case .notFound:
+                missing.append(id)
+                continue
             }
+            if json { try output.writeJSON(Report(id: id, result: said.result)) } else { output.writeLine(said.text) }
         }
         // Finished or pruned since they were looked up: the others were cancelled.
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }

@@ -28,6 +28,27 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
     }
 
+    @Test("jobs cancel --json says for each job, in the order given, whether it was cancelled, asked to stop, or cancelled already")
+    func cancelJSON() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let running = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
+        let worker = try cli.start(["worker", "--grace", "0s"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try await cli.job(running)["state"] == "running" }
+        let waiting = try await cli.enqueue(["noop", "--delay", "1h"])
+        let cancelled = try await cli.enqueue(["noop", "--delay", "1h"])
+        #expect(try await cli.run(["jobs", "cancel", "\(cancelled)"]).status == 0)
+        let result = try await cli.run(["jobs", "cancel", "\(waiting)", "\(running)", "\(cancelled)", "--json"])
+        #expect(result.status == 0 && result.stderr.isEmpty, "\(result)")
+        let reports = result.lines.map { try? JSONValue(parsing: $0) }
+        #expect(reports == [
+            ["id": .int(waiting), "result": "cancelled"], ["id": .int(running), "result": "stop_requested"],
+            ["id": .int(cancelled), "result": "already_cancelled"],
+        ], "\(result.stdout)")
+        try await waitUntil("the running job to stop") { try await cli.job(running)["state"] == "cancelled" }
+    }
+
     @Test("jobs retry with one id it cannot retry retries none (exit 3); --dry-run says the same, and lists JSON lines with --json")
     func retryAllOrNothing() async throws {
         let cli = try CLIRunner()
