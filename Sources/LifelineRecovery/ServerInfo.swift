@@ -44,6 +44,16 @@ public struct ServerInfo: Sendable, Hashable {
 
     public var state: ServerState { lifecycle.state }
 
+    /// What went wrong last, as `last_error` shows it: the failure the lifecycle keeps (a stage
+    /// that failed, which a cleanup may be running for), else why the current stage's last
+    /// attempt failed while it retries, until it succeeds. A cleanup retries for as long as it
+    /// takes; a server that keeps failing to clean up shows why, not nothing.
+    public var lastError: String? {
+        if let kept = lifecycle.lastError { return kept }
+        guard let stage = lifecycle.currentStage, let error = currentJobError else { return nil }
+        return "\(stage.rawValue): \(error)"
+    }
+
     /// The current operation's progress, when its job reported a measurable one.
     public var stageProgress: StageProgress? {
         guard lifecycle.currentJob != nil, let done = progress?["done"]?.intValue, let total = progress?["total"]?.intValue,
@@ -83,7 +93,7 @@ extension ServerInfo: Encodable {
         try container.encode(currentJobState, forKey: .currentJobState)
         try container.encode(currentJobError, forKey: .currentJobError)
         try container.encode(progress, forKey: .progress)
-        try container.encode(lifecycle.lastError, forKey: .lastError)
+        try container.encode(lastError, forKey: .lastError)
         try container.encode(lastTest, forKey: .lastTest)
         try container.encode(disks, forKey: .disks)
         try container.encode(diskSize, forKey: .diskSize)

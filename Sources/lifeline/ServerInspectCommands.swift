@@ -22,7 +22,7 @@ struct ServerListCommand: AsyncParsableCommand {
                 [
                     server.name, server.state.rawValue, server.state.vmState, server.state.workload,
                     server.lifecycle.currentJob.map { "\($0) \(server.lifecycle.currentStage?.rawValue ?? "")" } ?? "-",
-                    ServerText.progress(server), TerminalText.oneLine(server.lifecycle.lastError ?? ""),
+                    ServerText.progress(server), TerminalText.oneLine(server.lastError ?? ""),
                 ]
             }
             return Table(headers: ["NAME", "STATE", "VM", "WORKLOAD", "JOB", "PROGRESS", "LAST ERROR"], rows: rows,

@@ -218,7 +218,7 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
-    @Test("while a stage waits to retry, the server says why its last attempt failed")
+    @Test("while a stage retries, the server says why its last attempt failed, in last_error too, until the stage succeeds")
     func retryingStage() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -231,6 +231,9 @@ struct RecoveryCLITests {
             return seen?["current_job_state"] == "retryable"
         }
         #expect(seen?["current_job_error"]?.stringValue?.hasPrefix("injected fault in create") == true, "\(String(describing: seen))")
+        // A cleanup retries for as long as it takes: last_error, which programs read, says why meanwhile.
+        #expect(seen?["last_error"]?.stringValue?.hasPrefix("create: injected fault in create") == true, "\(String(describing: seen))")
+        #expect(try await cli.run(["server", "list"]).stdout.contains("create: injected fault in create"))
         var shown = ""
         try await waitUntil("the create stage to wait for its retry", timeout: .seconds(30)) {
             shown = try await cli.run(["server", "show", "rs-1"]).stdout
@@ -238,7 +241,8 @@ struct RecoveryCLITests {
         }
         #expect(shown.contains("retrying  after: injected fault in create"), "\(shown)")
         #expect(try await cli.run(["server", "wait", "rs-1", "--state", "standby", "--timeout", "60s"]).status == 0)
-        #expect(try await cli.server("rs-1")?["current_job_error"] == .null, "a server at rest has no current job")
+        let rested = try await cli.server("rs-1")
+        #expect(rested?["current_job_error"] == .null && rested?["last_error"] == .null, "a server at rest has no current job: \(String(describing: rested))")
         withExtendedLifetime(worker) {}
     }
 
