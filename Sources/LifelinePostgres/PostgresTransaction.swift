@@ -113,7 +113,7 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         try connection.query("""
             UPDATE servers
             SET state = \(lifecycle.state.rawValue), current_job = \(lifecycle.currentJob), last_error = \(lifecycle.lastError),
-                updated_at = \(nowMs), recovery_point = coalesce(\(recoveryPoint), recovery_point),
+                updated_at = \(nowMs), recovery_point = \(recoveryPoint),
                 last_test_at = coalesce(\(lastTest?.at.ms), last_test_at), last_test_result = coalesce(\(lastTest?.result), last_test_result)
             WHERE name = \(name)
             """)

@@ -44,7 +44,7 @@ public struct SQLiteTransaction: ServerTransaction {
         try db.execute(sql: """
             UPDATE servers
             SET state = ?, current_job = ?, last_error = ?, updated_at = ?,
-                recovery_point = coalesce(?, recovery_point),
+                recovery_point = ?,
                 last_test_at = coalesce(?, last_test_at), last_test_result = coalesce(?, last_test_result)
             WHERE name = ?
             """, arguments: [

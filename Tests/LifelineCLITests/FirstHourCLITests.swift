@@ -181,6 +181,28 @@ struct FirstHourCLITests {
         #expect(try await cli.server("web-1")?["recovery_point"] == "rp-002")
     }
 
+    @Test("a server's recovery point is the one its start asked for, none while the latest is still to be resolved, and none in standby")
+    func recoveryPointShown() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "web-1", "--recovery-point", "rp-001", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["recovery_point"] == "rp-001")
+        #expect(try await cli.run(["server", "stop-test", "web-1", "--wait"]).status == 0)
+        #expect(try await cli.server("web-1")?["recovery_point"] == .null, "no recovery VM runs in standby")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit() == 0)
+        let asked = try await cli.run(["server", "failover", "web-1", "--json"])
+        #expect(try JSONValue(parsing: asked.stdout)["server"]?["recovery_point"] == .null, "the latest, not rp-001: \(asked)")
+        #expect(try await cli.run(["server", "show", "web-1"]).stdout.contains("rp-001") == false)
+        let next = try cli.start(["worker"])
+        defer { next.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "wait", "web-1", "--state", "failover", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.server("web-1")?["recovery_point"] == "rp-003")
+    }
+
     @Test("server show leads with state, progress and error, and says when a stage waits for a worker")
     func serverShow() async throws {
         let cli = try CLIRunner()

@@ -37,6 +37,9 @@ public enum ServerActions {
         let effects = try lifecycle.handle(.action(action))
         var moved = server
         moved.lifecycle = lifecycle
+        // A start asks for a point, or for the latest (none until its stage has resolved it),
+        // never for the one the server used last.
+        if action == .failover || action == .testFailover { moved.recoveryPoint = point }
         let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, transaction: transaction)
         let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey)
         CrashPoint.check("action.before-commit")

@@ -14,6 +14,9 @@ struct ServerChange<Transaction: ServerTransaction> {
     let transaction: Transaction
 
     /// Applies the effects; returns the job enqueued for the next stage, if any.
+    /// - Parameter recoveryPoint: the one the next stage's job is asked for (nil: none, or the
+    ///   latest). The server shows its own (``server``'s), and none once back in standby, where
+    ///   no recovery VM runs.
     @discardableResult
     func commit(_ effects: [LifecycleEffect], action: String, recoveryPoint: String?, idempotencyKey: String?) throws -> Int64? {
         var lifecycle = server.lifecycle
@@ -42,7 +45,8 @@ struct ServerChange<Transaction: ServerTransaction> {
         if removed {
             try transaction.serverDelete(server.name)
         } else {
-            try transaction.serverSave(server.name, lifecycle: lifecycle, recoveryPoint: recoveryPoint, lastTest: lastTest(lifecycle))
+            let shown = lifecycle.state == .standby ? nil : server.recoveryPoint
+            try transaction.serverSave(server.name, lifecycle: lifecycle, recoveryPoint: shown, lastTest: lastTest(lifecycle))
         }
         try record(from: before?.state, to: removed ? nil : lifecycle.state, job: causeJob ?? enqueued)
         CrashPoint.check("lifecycle.after-transition")

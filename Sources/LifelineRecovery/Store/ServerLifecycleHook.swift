@@ -25,11 +25,12 @@ public struct ServerLifecycleHook<Transaction: ServerTransaction>: JobFinishHook
         }
         var moved = server
         moved.lifecycle = lifecycle
+        // The recovery point a stage used ("latest" resolved) is the server's from now on.
+        let point = result?["recovery_point"]?.stringValue ?? job.args["recovery_point"]?.stringValue
+        moved.recoveryPoint = point ?? server.recoveryPoint
         let cause = state == .completed ? "\(stage.rawValue) succeeded" : "\(stage.rawValue) \(state.rawValue)" + Self.reason(error)
         let change = ServerChange(server: moved, before: server.lifecycle, cause: cause, causeJob: job.id, transaction: transaction)
         let action = job.args["action"]?.stringValue ?? stage.rawValue
-        // The recovery point a stage used ("latest" resolved) is the server's from now on.
-        let point = result?["recovery_point"]?.stringValue ?? job.args["recovery_point"]?.stringValue
         try change.commit(effects, action: action, recoveryPoint: point, idempotencyKey: nil)
     }
 
