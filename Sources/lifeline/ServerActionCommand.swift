@@ -112,10 +112,20 @@ struct ServerActionOptions: ParsableArguments {
     /// (exit 1) unless it rests where the action leads: `goal`, or gone when that is `nil`.
     func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, opened: OpenQueue) async throws {
         var result = result
-        if wait, let name = result.server?.name {
-            result.server = try await ServerWaiter(servers: opened.servers, timeout: waitLimit).waitUntilResting(name)
-        }
         let output = Output.standardOutput
+        if wait, let name = result.server?.name {
+            do {
+                result.server = try await ServerWaiter(opened, timeout: waitLimit).waitUntilResting(name)
+            } catch {
+                // The action was taken all the same: a program still gets its job, and the
+                // server as it is now.
+                if json {
+                    result.server = (try? await opened.servers.serverGet(name)) ?? result.server
+                    try output.writeJSON(result)
+                }
+                throw error
+            }
+        }
         let server = result.server
         if json {
             try output.writeJSON(result)
@@ -131,7 +141,13 @@ struct ServerActionOptions: ParsableArguments {
             let error = lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
             throw CLIFailure(.runtime, "\(action) failed: the server was removed, not \(goalText)\(error)")
         }
-        let error = server.lifecycle.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
+        let error = server.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
+        // An earlier request's job may have done its part long ago, and the server moved on since.
+        if result.existing {
+            throw CLIFailure(
+                .runtime, "\(action) was requested earlier (job \(result.job)); \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)"
+            )
+        }
         throw CLIFailure(.runtime, "\(action) failed: \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)")
     }
 }

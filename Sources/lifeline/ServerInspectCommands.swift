@@ -54,7 +54,10 @@ struct ServerShowCommand: AsyncParsableCommand {
         let output = Output.standardOutput
         if json { return try output.writeJSON(server) }
         // What matters first: where it is, how far, what went wrong; then what can be done.
-        var lines = ["state     \(server.state.rawValue)" + Self.activity(server)]
+        // A stage job nobody takes may be held back by its queue, not waiting for a worker.
+        var held: String?
+        if server.currentJobState == .available, let stage = server.lifecycle.currentStage { held = await QueueHold.reason(stage.queue, in: opened.jobs) }
+        var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held)]
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
         if server.currentJobState == .retryable, let error = server.currentJobError {
@@ -76,13 +79,13 @@ struct ServerShowCommand: AsyncParsableCommand {
 
 extension ServerShowCommand {
     /// What the current operation's job is doing: a stage job nobody holds is waiting for a
-    /// worker, not working.
-    static func activity(_ server: ServerInfo) -> String {
+    /// worker, not working, unless its queue holds it back (`held` says why).
+    static func activity(_ server: ServerInfo, held: String? = nil) -> String {
         guard let job = server.lifecycle.currentJob else { return server.state.isResting ? "" : " (starting)" }
         let stage = server.lifecycle.currentStage.map { " \($0.rawValue)" } ?? ""
         let doing = switch server.currentJobState {
         case .running?: "working"
-        case .available?: "waiting for a worker"
+        case .available?: held.map { "waiting: \($0)" } ?? "waiting for a worker"
         case .scheduled?, .retryable?: "waiting to retry"
         case let other?: other.rawValue
         case nil: "gone"
@@ -149,9 +152,9 @@ struct ServerWaitCommand: AsyncParsableCommand {
     func run() async throws {
         try ServerNames.check(name)
         let limit = try timeout.map(InputParsing.waitTimeout)
-        let servers = try await store.openReader().servers
-        guard try await servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
-        let server = try await ServerWaiter(servers: servers, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
+        let queue = try await store.openReader()
+        guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
+        let server = try await ServerWaiter(queue, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
     }

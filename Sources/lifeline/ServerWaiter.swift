@@ -5,13 +5,16 @@ import LifelineRecovery
 /// Waits for a server to reach a state, drawing its progress on a terminal's stderr.
 struct ServerWaiter {
     let servers: any ServerStore
+    /// The jobs' store, read for why a stage's job is not taken.
+    let jobs: any JobStore
     let timeout: Duration?
     /// How long a job may wait unclaimed before the wait says so.
     private static let unclaimedNotice: Duration = .seconds(5)
     private let bar = ProgressBar(output: .standardError)
 
-    init(servers: any ServerStore, timeout: Duration?) {
-        self.servers = servers
+    init(_ queue: OpenQueue, timeout: Duration?) {
+        servers = queue.servers
+        jobs = queue.jobs
         self.timeout = timeout
     }
 
@@ -45,9 +48,14 @@ struct ServerWaiter {
                 unclaimedSince = unclaimedSince ?? .now
                 if !toldUnclaimed, !bar.isDrawn, ContinuousClock.now - unclaimedSince! >= Self.unclaimedNotice {
                     let job = server.lifecycle.currentJob.map { " \($0)" } ?? ""
-                    // A worker may run, but not on the stage's queue.
-                    let queue = server.lifecycle.currentStage.map { " on queue \($0.queue)" } ?? ""
-                    Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
+                    let stageQueue = server.lifecycle.currentStage?.queue
+                    // A worker may run, but not on the stage's queue, or the queue holds it back.
+                    let queue = stageQueue.map { " on queue \($0)" } ?? ""
+                    if let stageQueue, let held = await QueueHold.reason(stageQueue, in: jobs) {
+                        Output.standardError.writeLine("lifeline: \(name): its job\(job) waits: \(held)")
+                    } else {
+                        Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
+                    }
                     toldUnclaimed = true
                 }
             } else {

@@ -271,6 +271,38 @@ struct OperatorMistakesCLITests {
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
     }
 
+    @Test("a wait whose stage job a paused queue holds back says so, not that no worker runs; server show says it too")
+    func waitOnPausedQueue() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["queues", "pause", "recovery.provision", "--create"]).status == 0)
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        let wait = try await cli.run(["server", "create", "web-1", "--wait", "--timeout", "7s", "--json"])
+        #expect(wait.status == 1, "\(wait)")
+        let lines = wait.stderr.split(separator: "\n")
+        #expect(lines.first?.hasSuffix("waits: queue recovery.provision is paused (lifeline queues resume recovery.provision)") == true, "\(wait.stderr)")
+        // The action was taken: a program gets its job and the server as it is, as when it completes.
+        let printed = try JSONValue(parsing: wait.stdout)
+        #expect(printed["job"]?.intValue != nil && printed["existing"] == false && printed["server"]?["state"] == "creating", "\(wait.stdout)")
+        #expect(try await cli.run(["server", "show", "web-1"]).stdout.contains("waiting: queue recovery.provision is paused"))
+    }
+
+    @Test("an action's --wait, replayed under its key once the server has moved on, says the action was requested earlier, not that it failed")
+    func waitOnReplay() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "web-1", "--idempotency-key", "t-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "stop-test", "web-1", "--wait"]).status == 0)
+        let again = try await cli.run(["server", "test-failover", "web-1", "--idempotency-key", "t-1", "--wait"])
+        #expect(again.status == 1 && again.stdout.hasPrefix("test-failover already requested: job "), "\(again)")
+        #expect(again.stderr.contains("test-failover was requested earlier (job ") && again.stderr.contains("came to rest in standby, not testing_failover"))
+        #expect(!again.stderr.contains("failed"), "\(again.stderr)")
+    }
+
     @Test("a completed job cannot be cancelled (exit 3); a cancelled one is left as it is (exit 0)")
     func cancelFinished() async throws {
         let cli = try CLIRunner()
