@@ -185,9 +185,9 @@ public enum SQLiteDatabase {
     }
 
     /// Calls `notice` when a write of this process has waited a second for another process's
-    /// writer lock and goes on waiting, with the holder's pid (if known) and the whole wait
-    /// allowed: a command can say why it seems to hang.
-    public static func onLongLockWait(_ notice: @escaping @Sendable (_ holder: Int32?, _ timeout: Duration) -> Void) {
+    /// writer lock and goes on waiting, with who holds it and the whole wait allowed: a command
+    /// can say why it seems to hang.
+    public static func onLongLockWait(_ notice: @escaping @Sendable (_ holder: LockHolder, _ timeout: Duration) -> Void) {
         WriterLock.longWaitNotice.withLock { $0 = notice }
     }
 

@@ -15,11 +15,14 @@ import Glibc
 final class WriterLock: Sendable {
     private let fd: Int32
     private let path: String
+    /// The database's shared-memory file, on which SQLite takes its own write lock.
+    private let sharedMemoryPath: String
     private let timeout: Duration
 
     /// `nil` when the lock file cannot be opened (e.g. a read-only directory).
     init?(databasePath: String, timeout: Duration) {
         path = databasePath + "-writer"
+        sharedMemoryPath = databasePath + "-shm"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         self.timeout = timeout
         if fd < 0 { return nil }
@@ -29,9 +32,9 @@ final class WriterLock: Sendable {
         close(fd)
     }
 
-    /// Told once a write has waited a second for the lock, with the holder's pid and how long
+    /// Told once a write has waited a second for the lock, with who holds it and how long
     /// the write waits in all (see ``SQLiteDatabase/onLongLockWait(_:)``).
-    static let longWaitNotice = Mutex<(@Sendable (_ holder: Int32?, _ timeout: Duration) -> Void)?>(nil)
+    static let longWaitNotice = Mutex<(@Sendable (_ holder: LockHolder, _ timeout: Duration) -> Void)?>(nil)
     private static let patience: Duration = .seconds(1)
 
     /// Runs `body` holding the lock; waits for it at most the timeout.
@@ -54,20 +57,41 @@ final class WriterLock: Sendable {
         return try body()
     }
 
-    /// The pid holding the lock, from /proc/locks (whose lines read
-    /// `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; waiters are marked `->`).
-    private func holder() -> Int32? {
+    /// Who keeps this process waiting, from /proc/locks, whose lines read
+    /// `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF` (waiters are marked `->`): the process
+    /// holding the lock, unless it waits itself behind a program that holds SQLite's write lock
+    /// without it (the sqlite3 CLI, a backup tool), which is then the one named.
+    private func holder() -> LockHolder {
+        guard let locks = Self.procLocks() else { return LockHolder(pid: nil, foreign: false) }
+        let held = locks.split(separator: "\n").filter { !$0.contains("->") }.map { $0.split(separator: " ") }
+        var writer: Int32?
+        if let file = Self.fileKey(fd: fd) {
+            writer = held.first { $0.count >= 6 && $0[1] == "FLOCK" && $0[5] == file }.flatMap { Int32($0[4]) }
+        }
+        // SQLite's write lock in WAL mode: byte 120 of the shared-memory file, locked for writing.
+        let sharedMemory = open(sharedMemoryPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if sharedMemory >= 0 {
+            defer { close(sharedMemory) }
+            let file = Self.fileKey(fd: sharedMemory)
+            let sqlite = held.first { fields in
+                guard fields.count >= 8, fields[1] == "POSIX", fields[3] == "WRITE", fields[5] == file?[...],
+                    let start = Int(fields[6]), start <= 120, fields[7] == "EOF" || Int(fields[7]).map({ $0 >= 120 }) == true
+                else { return false }
+                return true
+            }.flatMap { Int32($0[4]) }
+            if let sqlite, sqlite != writer, sqlite != getpid() { return LockHolder(pid: sqlite, foreign: true) }
+        }
+        return LockHolder(pid: writer, foreign: false)
+    }
+
+    /// How /proc/locks names the file open on `fd`: `MAJOR:MINOR:INODE`, in hexadecimal but the inode.
+    private static func fileKey(fd: Int32) -> String? {
         var info = stat()
-        guard fstat(fd, &info) == 0, let locks = Self.procLocks() else { return nil }
+        guard fstat(fd, &info) == 0 else { return nil }
         let device = UInt64(info.st_dev)
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
         let minor = (device & 0xff) | ((device >> 12) & ~0xff)
-        let file = String(format: "%02x:%02x:%lu", major, minor, UInt64(info.st_ino))
-        for line in locks.split(separator: "\n") where !line.contains("->") {
-            let fields = line.split(separator: " ")
-            if fields.count >= 6, fields[1] == "FLOCK", fields[5] == file { return Int32(fields[4]) }
-        }
-        return nil
+        return String(format: "%02x:%02x:%lu", major, minor, UInt64(info.st_ino))
     }
 
     /// /proc/locks read to its end: its size shows as 0, so read until read(2) says so.
@@ -90,11 +114,25 @@ final class WriterLock: Sendable {
 /// A write that waited its whole allowance for another process's writer lock.
 public struct WriterLockTimeout: StoreBusy {
     public var waited: Duration
-    public var holder: Int32?
+    public var holder: LockHolder
 
     public var description: String {
-        let who = holder.map { "process \($0)" } ?? "another process"
-        return "the database is busy: \(who) has held its writer lock for over \(DurationText.format(waited)) "
+        "the database is busy: \(holder) has held \(holder.lock) for over \(DurationText.format(waited)) "
             + "(is it stopped?); set LIFELINE_LOCK_TIMEOUT to wait longer"
     }
+}
+
+/// Who keeps a write waiting: a Lifeline writer holding its writer lock, or a program holding
+/// SQLite's write lock without it (`foreign`), which Lifeline's writers wait behind.
+public struct LockHolder: Sendable, Hashable, CustomStringConvertible {
+    /// `nil` when the system does not say.
+    public var pid: Int32?
+    public var foreign: Bool
+
+    public var description: String {
+        (pid.map { "process \($0)" } ?? "another process") + (foreign ? " (not a Lifeline writer)" : "")
+    }
+
+    /// The lock it holds, as the holder's messages name it.
+    public var lock: String { foreign ? "SQLite's write lock" : "its writer lock" }
 }

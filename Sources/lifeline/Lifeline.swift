@@ -38,9 +38,8 @@ struct Lifeline: AsyncParsableCommand {
         // their turn at the lock as part of their work.
         if !["worker", "serve"].contains(arguments.first) {
             SQLiteDatabase.onLongLockWait { holder, timeout in
-                let who = holder.map { "process \($0)" } ?? "another process"
                 Output.standardError.writeLine(
-                    "lifeline: waiting for the database: \(who) holds its writer lock (for up to \(DurationText.format(timeout)); LIFELINE_LOCK_TIMEOUT)"
+                    "lifeline: waiting for the database: \(holder) holds \(holder.lock) (for up to \(DurationText.format(timeout)); LIFELINE_LOCK_TIMEOUT)"
                 )
             }
         }

@@ -76,6 +76,32 @@ struct OperatorSafetyCLITests {
         #expect(try await cli.run(["enqueue", "noop"]).status == 0)
     }
 
+    @Test("a write held up behind a worker that waits for such a program names the program, not the worker")
+    func foreignLockBehindWorker() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try await cli.job(1)["state"] == "completed" }
+        let holder = try await Self.stoppedWriter(of: cli, takingWriterLock: false)
+        defer { holder.signal(SIGKILL) }
+        // The idle worker's next claim takes Lifeline's writer lock, then waits for SQLite's.
+        var tried: CLIRunner.Result?
+        try await waitUntil("a write to wait behind the worker", timeout: .seconds(30)) {
+            tried = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "2s"])
+            return tried?.stderr.contains("waiting for the database") == true
+        }
+        let refused = try #require(tried)
+        let who = "process \(holder.processIdentifier) (not a Lifeline writer)"
+        #expect(refused.status == 1 && refused.stderr == """
+            lifeline: waiting for the database: \(who) holds SQLite's write lock (for up to 2s; LIFELINE_LOCK_TIMEOUT)
+            lifeline: the database is busy: \(who) has held SQLite's write lock for over 2s (is it stopped?); set LIFELINE_LOCK_TIMEOUT to wait longer
+
+            """, "\(refused.stderr)")
+        #expect(!refused.stderr.contains("\(worker.processIdentifier)"))
+    }
+
     /// A program stopped (SIGSTOP) inside a write transaction on `cli`'s database, holding
     /// SQLite's lock, and Lifeline's writer lock too when `takingWriterLock`.
     static func stoppedWriter(of cli: CLIRunner, takingWriterLock: Bool) async throws -> BackgroundCommand {
