@@ -57,16 +57,29 @@ public enum StageJobs {
                            backoff: Backoff(base: .milliseconds(500), cap: .seconds(10)))
     }
 
-    /// Why a stage job may not be retried on its own: run outside its server's operation, it
-    /// would act on a server that has moved on (start a VM for a server in standby). Its
-    /// server's action retries it. `nil` for any other job, and for one no retry would take
-    /// (completed, or not finished), which is refused as any such job is.
-    public static func retryRefusal(_ job: Job) -> String? {
-        guard let stage = Stage(kind: job.kind), job.state.isRetriable else { return nil }
-        let server = job.server ?? job.args["server"]?.stringValue ?? "?"
+    /// Whether a job is a stage job that a retry would take, which only its server's action
+    /// may retry: run outside its server's operation, it would act on a server that has moved
+    /// on (start a VM for a server in standby). False for any other job, and for one no retry
+    /// would take (completed, or not finished), which is refused as any such job is.
+    public static func retriedByItsServer(_ job: Job) -> Bool {
+        Stage(kind: job.kind) != nil && job.state.isRetriable
+    }
+
+    /// Why such a job is not retried on its own, and what would retry it, its server read as it
+    /// is now: the action, when the server allows it now, else what it allows. `nil` for any
+    /// job ``retriedByItsServer(_:)`` lets through.
+    public static func retryRefusal(_ job: Job, in servers: any ServerStore) async throws -> String? {
+        guard retriedByItsServer(job), let stage = Stage(kind: job.kind) else { return nil }
+        let name = job.server ?? job.args["server"]?.stringValue ?? "?"
+        let what = "job \(job.id) is the \(stage.rawValue) stage of server '\(name)'; "
+        guard let server = try await servers.serverGet(name) else { return what + "the server is gone, and nothing retries its stages" }
         let action = stage == .finalize ? "retry" : job.args["action"]?.stringValue ?? "retry"
-        return "job \(job.id) is the \(stage.rawValue) stage of server '\(server)'; "
-            + "its server retries it: lifeline server \(action) \(server)"
+        let allowed = server.state.allowedActions
+        if let asked = ServerAction(rawValue: action), allowed.contains(asked) {
+            return what + "its server retries it: lifeline server \(action) \(name)"
+        }
+        return what + "its server's actions retry stages, and it is \(server.state.rawValue) now, allowing "
+            + (allowed.isEmpty ? "nothing until its operation ends" : allowed.map(\.rawValue).joined(separator: ", "))
     }
 
     /// Registers a job kind per stage, each running its stage on the infrastructure, which is

@@ -45,7 +45,7 @@ struct WebActions: Sendable {
     /// Like `jobs retry ID`: a discarded or cancelled job, not a recovery stage.
     private func retry(_ id: Int64) async throws -> Response {
         guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
-        if let refusal = StageJobs.retryRefusal(job) { throw APIError(status: .conflict, message: refusal) }
+        if let refusal = try await StageJobs.retryRefusal(job, in: servers) { throw APIError(status: .conflict, message: refusal) }
         guard let retried = try await jobs.jobRetry([id]).first else {
             throw APIError(status: .conflict, message: JobState.notRetried([id]))
         }

@@ -60,8 +60,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
             let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
-            let stages = matching.filter { StageJobs.retryRefusal($0) != nil }
-            candidates = matching.filter { StageJobs.retryRefusal($0) == nil }
+            let stages = matching.filter(StageJobs.retriedByItsServer)
+            candidates = matching.filter { !StageJobs.retriedByItsServer($0) }
             if !stages.isEmpty {
                 let what = stages.count == 1 ? "1 recovery stage job" : "\(stages.count) recovery stage jobs"
                 Output.standardError.writeLine("skipped \(what): their servers retry them (lifeline server retry NAME, or the action again)")
@@ -74,7 +74,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
                     missing.append(id)
                     continue
                 }
-                if let refusal = StageJobs.retryRefusal(job) { throw CLIFailure(.conflict, refusal) }
+                if let refusal = try await StageJobs.retryRefusal(job, in: opened.servers) { throw CLIFailure(.conflict, refusal) }
                 found.append(job)
             }
             if !missing.isEmpty { throw CLIFailure.noJob(missing) }
@@ -114,21 +114,21 @@ struct JobsCancelCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               lifeline jobs cancel 1 2
-              lifeline jobs cancel 7 --json   # {"id": 7, "result": "cancelled"}
+              lifeline jobs cancel 7 --json   # {"job": 7, "result": "cancelled"}
             """
     )
 
     @Argument(help: "Job ids.")
     var ids: [Int64]
 
-    @Flag(help: #"Print {"id": N, "result": "cancelled" | "stop_requested" | "already_cancelled"} for each job, one per line."#)
+    @Flag(help: #"Print {"job": N, "result": "cancelled" | "requested" | "already cancelled"} for each job, one per line (as the API answers)."#)
     var json = false
 
     @OptionGroup var store: StoreOptions
 
-    /// What `--json` prints for one job.
+    /// What `--json` prints for one job: what `POST /api/jobs/ID/cancel` answers.
     private struct Report: Encodable {
-        var id: Int64
+        var job: Int64
         var result: String
     }
 
@@ -158,8 +158,8 @@ struct JobsCancelCommand: AsyncParsableCommand {
             let said: (text: String, result: String)
             switch results[id] ?? .notFound {
             case .cancelled: said = ("job \(id) cancelled", "cancelled")
-            case .requested: said = ("job \(id) is running: asked to stop", "stop_requested")
-            case .alreadyFinal(.cancelled): said = ("job \(id) is already cancelled", "already_cancelled")
+            case .requested: said = ("job \(id) is running: asked to stop", "requested")
+            case .alreadyFinal(.cancelled): said = ("job \(id) is already cancelled", "already cancelled")
             case .alreadyFinal(let state):
                 refused.append("job \(id) is already \(state.rawValue)")
                 continue
@@ -168,7 +168,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
                 missing.append(id)
                 continue
             }
-            if json { try output.writeJSON(Report(id: id, result: said.result)) } else { output.writeLine(said.text) }
+            if json { try output.writeJSON(Report(job: id, result: said.result)) } else { output.writeLine(said.text) }
         }
         // Finished or pruned since they were looked up: the others were cancelled.
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }

@@ -28,7 +28,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["jobs", "cancel", "\(job)"]).stdout == "job \(job) cancelled\n")
     }
 
-    @Test("jobs cancel --json says for each job, in the order given, whether it was cancelled, asked to stop, or cancelled already")
+    @Test("jobs cancel --json says for each job, in the order given, whether it was cancelled, asked to stop, or cancelled already, as the API does")
     func cancelJSON() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -43,8 +43,8 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 0 && result.stderr.isEmpty, "\(result)")
         let reports = result.lines.map { try? JSONValue(parsing: $0) }
         #expect(reports == [
-            ["id": .int(waiting), "result": "cancelled"], ["id": .int(running), "result": "stop_requested"],
-            ["id": .int(cancelled), "result": "already_cancelled"],
+            ["job": .int(waiting), "result": "cancelled"], ["job": .int(running), "result": "requested"],
+            ["job": .int(cancelled), "result": "already cancelled"],
         ], "\(result.stdout)")
         try await waitUntil("the running job to stop") { try await cli.job(running)["state"] == "cancelled" }
     }

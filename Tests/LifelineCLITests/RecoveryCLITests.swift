@@ -281,6 +281,14 @@ struct RecoveryCLITests {
         let bulk = try await cli.run(["jobs", "retry", "--state", "discarded"])
         #expect(bulk.status == 0 && bulk.stdout.contains("retried 0 jobs") && bulk.stderr.contains("skipped 1 recovery stage job:"))
         #expect(try await cli.job(stage)["state"] == "discarded")
+        // The action named is one the server allows now; else what it allows is.
+        #expect(try await cli.run(["server", "failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
+        let moved = try await cli.run(["jobs", "retry", "\(stage)"])
+        #expect(moved.status == 3 && moved.stderr.hasSuffix("its server's actions retry stages, and it is failover now, allowing cancel-failover, failback\n"), "\(moved.stderr)")
+        #expect(try await cli.run(["server", "cancel-failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.run(["server", "delete", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
+        let gone = try await cli.run(["jobs", "retry", "\(stage)"])
+        #expect(gone.status == 3 && gone.stderr.hasSuffix("the server is gone, and nothing retries its stages\n"), "\(gone.stderr)")
         // A completed stage job is refused as any completed job is: no action would retry it.
         let created = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.create", "--json"]).first?["id"]?.intValue)
         let completed = try await cli.run(["jobs", "retry", "\(created)"])
