@@ -137,7 +137,8 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         discussion: """
             Workers delete finished jobs, with their events, once they are older than this: \
             completed ones after 7d and discarded or cancelled ones after 30d unless set here. \
-            0 keeps them forever. Server history is always kept.
+            0 keeps them forever. Server history is always kept. Each worker looks when it \
+            starts, then every 10 minutes; lifeline jobs prune deletes at once.
 
             Examples:
               lifeline queues retain recovery.finalize --completed 30d
