@@ -57,12 +57,24 @@ extension StoreSelection {
         if let named, !PostgresLocation.isURL(named), let scheme = named.firstMatch(of: #/^([A-Za-z][A-Za-z0-9+.-]*):\/\//#) {
             throw CLIFailure(.invalidInput, "\(namedBy): '\(scheme.1)://' is not supported; give a file path or a postgres:// URL")
         }
+        // A near miss ("postgres:/", a space before it) would be taken for a file path and
+        // echoed in the messages about it, password and all: refused, and not repeated.
+        if let named, !PostgresLocation.isURL(named), Self.looksLikePostgres(named) {
+            throw CLIFailure(.invalidInput, "\(namedBy) looks like a mistyped PostgreSQL URL (not repeated: it may hold a password); write postgres://USER@HOST[:PORT]/DBNAME")
+        }
         guard let named, PostgresLocation.isURL(named) else { return nil }
         do {
             return try PostgresLocation(url: named, environment: ProcessInfo.processInfo.environment)
         } catch let error as PostgresLocationError {
             throw CLIFailure(.invalidInput, "\(namedBy): \(error.description)")
         }
+    }
+
+    /// Whether `text` starts like a PostgreSQL URL (whatever the spaces and case before the
+    /// scheme's colon), or holds a `USER:PASSWORD@` part, as no file path Lifeline makes does.
+    static func looksLikePostgres(_ text: String) -> Bool {
+        let start = text.drop(while: \.isWhitespace).lowercased()
+        return start.hasPrefix("postgres:") || start.hasPrefix("postgresql:") || text.contains(#/[^/:@\s]+:[^/@\s]*@[^/]+/#)
     }
 
     /// Keeps `PGPASSWORD` from the programs this process's jobs run when it is the queue's

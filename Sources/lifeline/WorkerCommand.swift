@@ -2,6 +2,7 @@ import ArgumentParser
 import CLifelineSystem
 import Foundation
 import LifelineQueue
+import LifelineRecovery
 import LifelineSQLite
 import Logging
 
@@ -103,7 +104,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard !names.isEmpty || drain else { return }
         let queues = try await queue.jobs.queueList()
         let known = queues.map(\.name)
-        for name in names where !known.contains(name) {
+        // The recovery stages' queues are known before their first job.
+        let stageQueues = Set(Stage.allCases.map(\.queue))
+        for name in names where !known.contains(name) && !stageQueues.contains(name) {
             logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
         }
         guard drain else { return }

@@ -96,6 +96,19 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
     }
 
+    @Test("a mistyped PostgreSQL URL is a usage error that never repeats its password", arguments: [
+        ["jobs", "list", "--db", "postgres:/lifeline:S3cr3tPass@127.0.0.1:5432/lifeline"],
+        ["enqueue", "noop", "--db", " postgres://lifeline:S3cr3tPass@127.0.0.1:5432/lifeline"],
+        ["store", "copy", "--from", "lifeline:S3cr3tPass@127.0.0.1/lifeline", "--to", "copy.db"],
+    ])
+    func mistypedURL(arguments: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.contains("looks like a mistyped PostgreSQL URL"), "\(result.stderr)")
+        #expect(!result.stderr.contains("S3cr3tPass") && !result.stdout.contains("S3cr3tPass"))
+    }
+
     @Test("an empty --db, and a directory where the database belongs, are usage errors")
     func badDatabasePaths() async throws {
         let cli = try CLIRunner()
