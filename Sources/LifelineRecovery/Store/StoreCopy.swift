@@ -176,7 +176,8 @@ public enum StoreCopy {
         from source: any CopySource, to target: any CopyTarget, batch: Int, progress: (Int, Int) -> Void
     ) async throws -> CopyCounts {
         let existing = try await target.copyCounts()
-        guard existing.jobs == 0, existing.events == 0, existing.servers == 0 else { throw StoreCopyError.targetNotEmpty(existing) }
+        // Queue settings alone (a pause, a limit) are a queue too: a copy would replace them.
+        guard existing == CopyCounts(jobs: 0, events: 0, servers: 0, transitions: 0, queues: 0) else { throw StoreCopyError.targetNotEmpty(existing) }
         let expected = try await source.copyCounts()
         try await target.copyInsert(source.copySettingsAndServers())
         var (jobs, events) = (0, 0)
