@@ -55,8 +55,7 @@ struct ServerShowCommand: AsyncParsableCommand {
         if json { return try output.writeJSON(server) }
         // What matters first: where it is, how far, what went wrong; then what can be done.
         // A stage job nobody takes may be held back by its queue, not waiting for a worker.
-        var held: String?
-        if server.currentJobState == .available, let stage = server.lifecycle.currentStage { held = await QueueHold.reason(stage.queue, in: opened.jobs) }
+        let held = await QueueHold.reason(for: server, in: opened.jobs)
         var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held)]
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }

@@ -48,10 +48,9 @@ struct ServerWaiter {
                 unclaimedSince = unclaimedSince ?? .now
                 if !toldUnclaimed, !bar.isDrawn, ContinuousClock.now - unclaimedSince! >= Self.unclaimedNotice {
                     let job = server.lifecycle.currentJob.map { " \($0)" } ?? ""
-                    let stageQueue = server.lifecycle.currentStage?.queue
                     // A worker may run, but not on the stage's queue, or the queue holds it back.
-                    let queue = stageQueue.map { " on queue \($0)" } ?? ""
-                    if let stageQueue, let held = await QueueHold.reason(stageQueue, in: jobs) {
+                    let queue = server.lifecycle.currentStage.map { " on queue \($0.queue)" } ?? ""
+                    if let held = await QueueHold.reason(for: server, in: jobs) {
                         Output.standardError.writeLine("lifeline: \(name): its job\(job) waits: \(held)")
                     } else {
                         Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
