@@ -34,7 +34,7 @@ public struct CLIRunner: Sendable {
     }
 
     /// The binary beside the test bundle, or `LIFELINE_BIN`.
-    static func locateBinary() -> URL {
+    public static func locateBinary() -> URL {
         if let path = ProcessInfo.processInfo.environment["LIFELINE_BIN"] { return URL(fileURLWithPath: path) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = executable.deletingLastPathComponent()

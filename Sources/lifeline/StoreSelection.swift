@@ -1,3 +1,4 @@
+import CLifelineSystem
 import Foundation
 import GRDB
 import LifelinePostgres
@@ -77,9 +78,13 @@ extension StoreSelection {
         return start.hasPrefix("postgres:") || start.hasPrefix("postgresql:") || text.contains(#/[^/:@\s]+:[^/@\s]*@[^/]+/#)
     }
 
-    /// Keeps `PGPASSWORD` from the programs this process's jobs run when it is the queue's
-    /// (see ``ProgramEnvironment``); before any job runs.
+    /// Keeps the queue's credentials from the programs this process's jobs run; before any job
+    /// runs. They do not inherit `PGPASSWORD` when it is the queue's (see ``ProgramEnvironment``),
+    /// and cannot read this process's environment or memory: a variable withheld, or unset,
+    /// still shows in `/proc/PID/environ` as the process was started, to every process of its
+    /// user. (The call cannot fail with the arguments it passes.)
     func withholdCredentials() throws {
+        _ = lifeline_forbid_inspection()
         if try postgresLocation() != nil { ProgramEnvironment.withhold("PGPASSWORD") }
     }
 

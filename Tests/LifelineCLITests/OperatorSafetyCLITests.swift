@@ -212,6 +212,54 @@ struct OperatorSafetyCLITests {
         }
     }
 
+    /// A user other than root that may run a worker here: root reads any process's environment.
+    /// Root's tests run theirs as `nobody`, when that user can run the binary.
+    static let workerUser: [String]? = {
+        guard getuid() == 0 else { return [] }
+        let asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        guard FileManager.default.isExecutableFile(atPath: asNobody[0]) else { return nil }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: asNobody[0])
+        probe.arguments = Array(asNobody.dropFirst()) + [CLIRunner.locateBinary().path, "--version"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return nil }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0 ? asNobody : nil
+    }()
+
+    @Test(
+        "a job's program cannot read the environment of its worker's processes, where the queue's password may be",
+        .enabled(if: workerUser != nil, "needs a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func workerEnvironmentUnreadable() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let user = try #require(Self.workerUser)
+        let asUser = { (arguments: [String]) async throws -> BackgroundCommand in
+            try await BackgroundCommand.run(user.first ?? cli.binary.path, Array(user.dropFirst()) + (user.isEmpty ? [] : [cli.binary.path]) + arguments,
+                                            environment: cli.environment.merging(["PGPASSWORD": "kept-for-programs"]) { $1 })
+        }
+        // Each ancestor of the program up to this test's process: the reapers, the runner, the worker.
+        let script = #"""
+            p=$PPID
+            while [ "$p" -gt 1 ] && [ "$p" != "$1" ]; do
+              if head -c 1 /proc/$p/environ >/dev/null 2>&1; then echo "readable $p"; else echo "unreadable $p"; fi
+              p=$(cut -d ' ' -f 4 /proc/$p/stat)
+            done
+            """#
+        let args = JSONValue.object(["argv": .array(["sh", "-c", script, "sh", "\(getpid())"].map { .string($0) })])
+        for processes in ["1", "2"] {
+            let enqueue = try await asUser(["enqueue", "exec", "--args", args.canonicalText, "--json"])
+            let id = try #require(try JSONValue(parsing: enqueue.stdout)["id"]?.intValue, "\(enqueue.stderr)")
+            let drain = try await asUser(["worker", "--drain", "--processes", processes])
+            #expect(drain.terminationStatus == 0, "\(drain.stderr)")
+            let shown = try await asUser(["jobs", "show", "\(id)", "--json"])
+            let ancestors = try #require(try JSONValue(parsing: shown.stdout)["result"]?["stdout"]?.stringValue).split(separator: "\n")
+            #expect(ancestors.count >= (processes == "1" ? 2 : 4) && ancestors.allSatisfy { $0.hasPrefix("unreadable ") }, "\(ancestors)")
+        }
+    }
+
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
     func invalidUTF8() async throws {
         let cli = try CLIRunner()

@@ -1,0 +1,7 @@
+#include <sys/prctl.h>
+
+#include "lifeline_system.h"
+
+int lifeline_forbid_inspection(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
