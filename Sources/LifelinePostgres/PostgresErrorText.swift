@@ -13,10 +13,15 @@ public enum PostgresErrorText {
         if let underlying = error.underlying {
             return network(underlying)
         }
-        if error.code == .authMechanismRequiresPassword {
-            return "it asks for a password: set PGPASSWORD (or give it in the URL)"
+        switch error.code {
+        case .authMechanismRequiresPassword: return "it asks for a password: set PGPASSWORD (or give it in the URL)"
+        case .serverClosedConnection: return "the server closed the connection"
+        case .clientClosedConnection, .poolClosed: return "the connection was closed"
+        case .connectionError: return "the connection failed"
+        case .uncleanShutdown: return "the connection ended uncleanly"
+        case .queryCancelled: return "the statement was cancelled"
+        default: return "\(error.code)"
         }
-        return "\(error.code)"
     }
 
     /// A connection failure as the system names it ("Connection refused"), not NIO's dump.
@@ -25,7 +30,11 @@ public enum PostgresErrorText {
         if error is PSQLError { return describe(error) }
         if let failed = error as? NIOConnectionError {
             if let single = failed.connectionErrors.first { return network(single.error) }
-            if let resolution = failed.dnsAAAAError ?? failed.dnsAError { return "cannot resolve \(failed.host): \(resolution)" }
+            if let resolution = failed.dnsAAAAError ?? failed.dnsAError {
+                // The resolver's reason ("Name or service not known"), not NIO's type name.
+                let reason = (resolution as? SocketAddressError.UnknownHost)?.errorDescription ?? "\(resolution)"
+                return "cannot resolve \(failed.host): \(reason)"
+            }
         }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         return "\(error)"

@@ -147,10 +147,10 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
         switch self {
         case .refused(let action, let state, let allowed, let busyJob):
             let allowedText = allowed.isEmpty ? "none until it rests" : allowed.map(\.rawValue).joined(separator: ", ")
-            let busy = busyJob.map { ", busy with job \($0)" } ?? ""
-            return "cannot \(action.rawValue): the server is \(state.rawValue)\(busy); allowed: \(allowedText)"
+            let busy = busyJob.map { ", running job \($0)" } ?? ""
+            return "cannot \(action.rawValue): the server is in \(state.rawValue)\(busy); allowed: \(allowedText)"
         case .unexpected(let stage, let state):
-            return "stage \(stage.rawValue) cannot finish while the server is \(state.rawValue)"
+            return "stage \(stage.rawValue) cannot finish while the server is in \(state.rawValue)"
         }
     }
 }

@@ -78,7 +78,7 @@ public enum StageJobs {
         if let asked = ServerAction(rawValue: action), allowed.contains(asked) {
             return what + "its server retries it: lifeline server \(action) \(name)"
         }
-        return what + "its server's actions retry stages, and it is \(server.state.rawValue) now, allowing "
+        return what + "its server's actions retry stages, and it is in \(server.state.rawValue) now, allowing "
             + (allowed.isEmpty ? "nothing until its operation ends" : allowed.map(\.rawValue).joined(separator: ", "))
     }
 

@@ -186,7 +186,7 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")
-        Output.standardOutput.writeLine(all ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
+        Output.standardOutput.writeLine(all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
     }
 
     private static func text(_ duration: Duration) -> String {

@@ -129,8 +129,9 @@ struct FirstHourCLITests {
     func retention() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try await cli.enqueue(["noop", "--queue", "quick"])
         let kept = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["queues", "retain", "--all", "--completed", "7d"]).stdout == "queue default keeps completed 7d\n")
+        let id = try await cli.enqueue(["noop", "--queue", "quick"])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         #expect(try await cli.run(["queues", "retain", "quick", "--completed", "1ms", "--failed", "0"]).stdout == "queue quick keeps completed 1ms, failed forever\n")
         let queues = try await cli.json(["queues", "list", "--json"])

@@ -397,7 +397,11 @@ struct PostgresCLITests {
         #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach PostgreSQL at postgres://lifeline@127.0.0.1:1/x"))
         let malformed = try await cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@/x"])
         #expect(malformed.status == 64)
-        for result in [wrong, unreachable, malformed] {
+        // The resolver's reason, in words, not the network library's type names.
+        let unknownHost = try await cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@no-such-host.invalid/x"])
+        #expect(unknownHost.status == 1 && unknownHost.stderr.contains("cannot resolve no-such-host.invalid: ") && !unknownHost.stderr.contains("Error"),
+                "\(unknownHost.stderr)")
+        for result in [wrong, unreachable, malformed, unknownHost] {
             #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
         }
     }

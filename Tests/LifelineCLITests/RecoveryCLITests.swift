@@ -41,7 +41,7 @@ struct RecoveryCLITests {
         for action in ServerAction.allCases where !state.allowedActions.contains(action) {
             let result = try await cli.run(["server", action.rawValue, name])
             #expect(result.status == 3, "\(action.rawValue) in \(state.rawValue)")
-            #expect(result.stderr.contains("the server is \(state.rawValue)") && result.stderr.contains("allowed:"))
+            #expect(result.stderr.contains("the server is in \(state.rawValue)") && result.stderr.contains("allowed:"))
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
         #expect(try await cli.jobCount() == jobsBefore)
@@ -284,7 +284,7 @@ struct RecoveryCLITests {
         // The action named is one the server allows now; else what it allows is.
         #expect(try await cli.run(["server", "failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
         let moved = try await cli.run(["jobs", "retry", "\(stage)"])
-        #expect(moved.status == 3 && moved.stderr.hasSuffix("its server's actions retry stages, and it is failover now, allowing cancel-failover, failback\n"), "\(moved.stderr)")
+        #expect(moved.status == 3 && moved.stderr.hasSuffix("its server's actions retry stages, and it is in failover now, allowing cancel-failover, failback\n"), "\(moved.stderr)")
         #expect(try await cli.run(["server", "cancel-failover", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
         #expect(try await cli.run(["server", "delete", "qa-1", "--wait", "--timeout", "60s"]).status == 0)
         let gone = try await cli.run(["jobs", "retry", "\(stage)"])
