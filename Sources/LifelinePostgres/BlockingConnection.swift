@@ -105,7 +105,7 @@ final class BlockingConnection: @unchecked Sendable {
             retryAt = .now + min(.milliseconds(100) * (1 << min(failures - 1, 6)), .seconds(5))
             // The server answered: it refused, rather than could not be reached.
             if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
-                throw PostgresStoreError.refused(location.description, lastFailure)
+                throw PostgresStoreError.refused(location.description, lastFailure, sqlState: PostgresErrorText.sqlState(error))
             }
             throw PostgresStoreError.unreachable(location.description, lastFailure)
         }
@@ -152,7 +152,7 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
 /// password: locations are shown by their description.
 public enum PostgresStoreError: Error, CustomStringConvertible {
     case unreachable(String, String)
-    case refused(String, String)
+    case refused(String, String, sqlState: String?)
     case connectionLost(String, String)
     case noAnswer(String, Duration)
     case newerSchema(String, version: Int, known: Int)
@@ -161,7 +161,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let location, let reason): "cannot reach PostgreSQL at \(location): \(reason)"
-        case .refused(let location, let reason): "PostgreSQL at \(location) refused the connection: \(reason)"
+        case .refused(let location, let reason, _): "PostgreSQL at \(location) refused the connection: \(reason)"
         case .connectionLost(let location, let reason): "lost the connection to PostgreSQL at \(location): \(reason)"
         case .noAnswer(let location, let timeout): "PostgreSQL at \(location) did not answer within \(timeout); the connection was dropped"
         case .newerSchema(let location, let version, let known):
@@ -173,8 +173,20 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     /// The part after the location, for a message that names the location itself.
     var reason: String {
         switch self {
-        case .unreachable(_, let reason), .refused(_, let reason), .connectionLost(_, let reason): reason
+        case .unreachable(_, let reason), .refused(_, let reason, _), .connectionLost(_, let reason): reason
         default: description
+        }
+    }
+
+    /// Whether it passes by itself: the server could not be reached or stopped answering, or
+    /// said it takes no connection now (starting up, shutting down, closed to connections,
+    /// full); not a refusal of these credentials (SQLSTATE class 28) or of a database that does
+    /// not exist, nor a schema this lifeline cannot use.
+    public var isOutage: Bool {
+        switch self {
+        case .unreachable, .connectionLost, .noAnswer: true
+        case .refused(_, _, let sqlState): sqlState.map { !$0.hasPrefix("28") && $0 != "3D000" } ?? false
+        case .newerSchema, .notInitialized: false
         }
     }
 }

@@ -55,7 +55,8 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let since = try since.map { try InputParsing.ago($0, flag: "--since") }
-        let opened = try await store.openReader()
+        var outage = StoreOutage(reading: "events")
+        let opened = follow ? try await outage.open { try await store.openReader() } : try await store.openReader()
         var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
         let changes = Doorbell()
@@ -75,7 +76,6 @@ struct EventsCommand: AsyncParsableCommand {
             for event in try await opened.jobs.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
             filter.afterSeq = newest
         }
-        var outage = StoreOutage(reading: "events")
         while true {
             let events: [JobEvent]
             if follow {

@@ -74,7 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             }
         }
-        let opened = try await store.openStore(creating: false, concurrentReads: true)
+        var outage = StoreOutage(reading: "the queue")
+        let opened = try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
         try WorkerLogging.bootstrap()
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()

@@ -150,10 +150,14 @@ struct ServerWaitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try ServerNames.check(name)
-        let limit = try timeout.map(InputParsing.waitTimeout)
-        let queue = try await store.openReader()
-        guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
-        let server = try await ServerWaiter(queue, timeout: limit).wait(name) { $0 == nil || $0?.state == state }
+        let deadline = try timeout.map(InputParsing.waitTimeout).map { ContinuousClock.now + $0 }
+        var outage = StoreOutage(reading: name)
+        let queue = try await outage.open(until: deadline) {
+            let queue = try await store.openReader()
+            guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
+            return queue
+        }
+        let server = try await ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }).wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
     }

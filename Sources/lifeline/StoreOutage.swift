@@ -1,3 +1,5 @@
+import LifelinePostgres
+
 /// A long read, a follow or a wait, outlasts a database restart: it says once that the store
 /// does not answer and that it tries again each second, and once that it reads again.
 struct StoreOutage {
@@ -13,12 +15,27 @@ struct StoreOutage {
 
     /// What `read` returns, or nil when it failed: said once, then a second's pause.
     mutating func read<T>(_ read: () async throws -> T) async throws -> T? {
+        try await attempt(read) { !($0 is CancellationError) }
+    }
+
+    /// What `open` (the store's opening, and the reads a command starts with) returns, once it
+    /// works: a command that outlasts an outage also waits one out at its start. Only an outage
+    /// is waited out, until `deadline` if there is one; a refused password, a missing queue or
+    /// a mistyped URL ends the command.
+    mutating func open<T>(until deadline: ContinuousClock.Instant? = nil, _ open: () async throws -> T) async throws -> T {
+        while true {
+            let retrying = { (error: any Error) in (error as? PostgresStoreError)?.isOutage == true && deadline.map { .now < $0 } ?? true }
+            if let value = try await attempt(open, retrying: retrying) { return value }
+        }
+    }
+
+    private mutating func attempt<T>(_ body: () async throws -> T, retrying: (any Error) -> Bool) async throws -> T? {
         do {
-            let value = try await read()
+            let value = try await body()
             if unreachable { say("lifeline: reading \(subject) again") }
             unreachable = false
             return value
-        } catch where !(error is CancellationError) {
+        } catch where retrying(error) {
             if !unreachable { say("lifeline: \(error); retrying every second") }
             unreachable = true
             try await Task.sleep(for: .seconds(1))

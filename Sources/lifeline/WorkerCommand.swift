@@ -81,8 +81,10 @@ struct WorkerCommand: AsyncParsableCommand {
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
         // A drain of a queue that does not exist has nothing to do: a mistyped LIFELINE_HOME
-        // is said (exit 4) rather than made, and drained, and called a success.
-        let opened = try await store.openStore(creating: !drain, concurrentReads: true)
+        // is said (exit 4) rather than made, and drained, and called a success. A worker that
+        // starts before its database (a host's boot, a restart) waits for it.
+        var outage = StoreOutage(reading: "the queue")
+        let opened = try await outage.open { try await store.openStore(creating: !drain, concurrentReads: true) }
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)

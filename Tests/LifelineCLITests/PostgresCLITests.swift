@@ -164,6 +164,40 @@ struct PostgresCLITests {
         #expect(said.allSatisfy { $0.hasPrefix("lifeline: ") }, "\(follower.stderr)")
     }
 
+    @Test("a worker, a follow and a wait started while the database takes no connection wait for it, say so once, and go on")
+    func startDuringOutage() async throws {
+        let (cli, _, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let admin = try #require(TestPostgres.url)
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+        let wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "60s"])
+        defer { wait.signal(SIGKILL) }
+        let follower = try cli.start(["events", "--follow", "--type", "completed"])
+        defer { follower.signal(SIGKILL) }
+        let worker = try cli.start(["worker", "--drain"])
+        defer { worker.signal(SIGKILL) }
+        for command in [wait, follower, worker] {
+            try await waitUntil("each to say it waits for the database", timeout: .seconds(20)) { command.stderr.contains("retrying every second") }
+        }
+        // A wait's timeout bounds its wait for the database too.
+        let bounded = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "2s"])
+        #expect(bounded.status == 1 && bounded.stderr.hasSuffix("not currently accepting connections (SQLSTATE 55000)\n"), "\(bounded.stderr)")
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0, "\(worker.stderr)")
+        #expect(try await wait.waitForExit(timeout: .seconds(30)) == 0, "\(wait.stderr)")
+        #expect(wait.stdout == "web-1 is standby\n")
+        try await waitUntil("the follower to see the stage complete", timeout: .seconds(20)) { follower.stdout.contains("completed") }
+        for command in [wait, follower, worker] {
+            let said = command.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline: ") }
+            #expect(said.filter { $0.hasSuffix("retrying every second") }.count == 1 && said.contains { $0.hasSuffix(" again") }, "\(command.stderr)")
+        }
+        // A refusal of the credentials is no outage: said at once.
+        let wrongUser = try #require(cli.databaseURL).replacingOccurrences(of: "postgres://lifeline@", with: "postgres://nobody-here@")
+        let refused = try await cli.run(["events", "--follow", "--db", wrongUser])
+        #expect(refused.status == 1 && !refused.stderr.contains("retrying"), "\(refused.stderr)")
+    }
+
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")
     func twoHosts() async throws {
         let cli = try await Self.runner()
