@@ -26,9 +26,12 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         guard let host = components.host, !host.isEmpty else { throw PostgresLocationError("'\(shown)' has no host") }
         guard let user = components.user, !user.isEmpty else { throw PostgresLocationError("'\(shown)' has no user (postgres://USER@HOST/DBNAME)") }
         let database = String(components.path.dropFirst())
-        guard !database.isEmpty, !database.contains("/") else {
-            throw PostgresLocationError("'\(shown)' has no database name (postgres://USER@HOST/DBNAME)")
+        guard !database.isEmpty else { throw PostgresLocationError("'\(shown)' has no database name (postgres://USER@HOST/DBNAME)") }
+        guard !database.contains("/") else {
+            throw PostgresLocationError("'\(shown)': the path after the host is one database name, without '/' (postgres://USER@HOST/DBNAME)")
         }
+        // Dropped silently, it would leave a URL meant otherwise looking accepted.
+        guard components.fragment == nil else { throw PostgresLocationError("'\(shown)': a '#' part is not supported") }
         if let items = components.queryItems, !items.isEmpty {
             throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(items.map(\.name).joined(separator: ", ")))")
         }

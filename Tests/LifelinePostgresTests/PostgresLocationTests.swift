@@ -35,4 +35,17 @@ struct PostgresLocationTests {
         #expect(!one.sameDatabase(as: try PostgresLocation(url: "postgres://a@db1/other")))
         #expect(!one.sameDatabase(as: try PostgresLocation(url: "postgres://a@db1:5433/q")))
     }
+
+    @Test("a URL that means something else than one database of one server is refused, saying what is wrong, its password hidden", arguments: [
+        ("postgres://u:pw@h", "has no database name (postgres://USER@HOST/DBNAME)"),
+        ("postgres://u:pw@h/db/extra", "the path after the host is one database name, without '/' (postgres://USER@HOST/DBNAME)"),
+        ("postgres://u:pw@h/db#replica", "a '#' part is not supported"),
+        ("postgres://u:pw@h/db?sslmode=require", "options after '?' are not supported (sslmode)"),
+        ("postgres://u:pw@h:70000/db", "port 70000 is not 1 to 65535"),
+        ("postgres://:pw@h/db", "has no user (postgres://USER@HOST/DBNAME)"),
+    ])
+    func refused(url: String, reason: String) throws {
+        let error = try #require(throws: PostgresLocationError.self) { try PostgresLocation(url: url) }
+        #expect(error.description.hasSuffix(reason) && !error.description.contains("pw"), "\(error)")
+    }
 }
