@@ -21,6 +21,8 @@ final class BlockingConnection: @unchecked Sendable {
     /// Statements that go out ahead of the next call's, in its round trip (after the BEGIN, if
     /// one waits): nothing waits for their answers.
     private var leading: [PostgresQuery] = []
+    /// Whether a transaction's BEGIN went out on the connection and its end has not.
+    private var inTransaction = false
 
     init(location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
@@ -40,30 +42,51 @@ final class BlockingConnection: @unchecked Sendable {
     /// error, if any failed.
     @discardableResult
     func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
-        let leading: [PostgresQuery] = (beginning ? ["BEGIN"] : []) + leading
+        let opening = beginning
+        let leading: [PostgresQuery] = (opening ? ["BEGIN"] : []) + leading
         self.leading = []
         beginning = false
+        let ending = queries.last.map { $0.sql == "COMMIT" || $0.sql == "ROLLBACK" } ?? false
+        // A connection lost inside a transaction took the transaction with it: what the
+        // transaction goes on to send must fail, not run on a new connection outside any.
+        if inTransaction && !isOpen {
+            inTransaction = !ending
+            drop()
+            throw PostgresStoreError.connectionLost(location.description, "the connection closed inside a transaction, which the server rolled back")
+        }
         let connection = try connected()
+        if opening { inTransaction = true }
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
+        let committing = queries.last?.sql == "COMMIT"
         for future in futures {
             do {
                 results.append(.success(try wait(future).rows))
             } catch let error as PostgresStoreError {
+                // Sent, and unanswered: the commit may have been made.
+                if committing, case .noAnswer = error { throw PostgresStoreError.commitUnknown(location.description, error.description) }
                 throw error
             } catch let error as PSQLError where error.code == .server {
                 results.append(.failure(PostgresStatementError(message: PostgresErrorText.describe(error), sqlState: PostgresErrorText.sqlState(error))))
             } catch let error as PSQLError {
                 drop()
-                throw PostgresStoreError.connectionLost(location.description, PostgresErrorText.describe(error))
+                let reason = PostgresErrorText.describe(error)
+                throw committing ? PostgresStoreError.commitUnknown(location.description, reason) : PostgresStoreError.connectionLost(location.description, reason)
             }
         }
+        if ending { inTransaction = false }
         return Array(try results.map { try $0.get() }.dropFirst(leading.count))
+    }
+
+    /// Whether the connection is up (it may still turn out to be lost when next used).
+    var isOpen: Bool {
+        connection.map { !$0.isClosed } ?? false
     }
 
     /// Opens a transaction with the next call's statements instead of in a round trip of its own.
     func beginWithNext() {
         beginning = true
+        inTransaction = false
     }
 
     /// Sends `query` with the next call's statements instead of in a round trip of its own.
@@ -154,6 +177,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case unreachable(String, String)
     case refused(String, String, sqlState: String?)
     case connectionLost(String, String)
+    /// The connection was lost after a commit was sent, before its answer came.
+    case commitUnknown(String, String)
     case noAnswer(String, Duration)
     case newerSchema(String, version: Int, known: Int)
     case notInitialized(String)
@@ -163,6 +188,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         case .unreachable(let location, let reason): "cannot reach PostgreSQL at \(location): \(reason)"
         case .refused(let location, let reason, _): "PostgreSQL at \(location) refused the connection: \(reason)"
         case .connectionLost(let location, let reason): "lost the connection to PostgreSQL at \(location): \(reason)"
+        case .commitUnknown(let location, let reason):
+            "lost the connection to PostgreSQL at \(location) while committing (\(reason)): whether the change was made is not known; look before doing it again"
         case .noAnswer(let location, let timeout): "PostgreSQL at \(location) did not answer within \(timeout); the connection was dropped"
         case .newerSchema(let location, let version, let known):
             "the queue at \(location) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
@@ -184,7 +211,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     /// not exist, nor a schema this lifeline cannot use.
     public var isOutage: Bool {
         switch self {
-        case .unreachable, .connectionLost, .noAnswer: true
+        case .unreachable, .connectionLost, .noAnswer, .commitUnknown: true
         case .refused(_, _, let sqlState): sqlState.map { !$0.hasPrefix("28") && $0 != "3D000" } ?? false
         case .newerSchema, .notInitialized: false
         }

@@ -472,26 +472,3 @@ struct PostgresCLITests {
         }
     }
 }
-
-/// `Scripts/lib/tcp_proxy.py` in front of a database: paused, it cuts off whoever connects
-/// through it.
-struct TCPProxy {
-    let process: BackgroundCommand
-    let url: String
-
-    init(to databaseURL: String) async throws {
-        let target = try #require(URLComponents(string: databaseURL))
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Scripts/lib/tcp_proxy.py")
-        process = try BackgroundCommand(
-            "/usr/bin/env", ["python3", script.path, target.host ?? "127.0.0.1", "\(target.port ?? 5432)"],
-            environment: ProcessInfo.processInfo.environment
-        )
-        let number = try await process.nextLine()
-        url = databaseURL.replacingOccurrences(of: ":\(target.port ?? 5432)/", with: ":\(number)/")
-    }
-
-    func pause() { process.signal(SIGSTOP) }
-    func resume() { process.signal(SIGCONT) }
-    func stop() { process.signal(SIGKILL) }
-}
