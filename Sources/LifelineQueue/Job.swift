@@ -74,10 +74,15 @@ extension Job: Encodable {
         case runAt = "run_at"
         case createdAt = "created_at"
         case finishedAt = "finished_at"
+        case attemptedAt = "attempted_at"
+        case leaseOwner = "lease_owner"
+        case leaseExpiresAt = "lease_expires_at"
+        case heartbeatAt = "heartbeat_at"
     }
 
-    /// The JSON shape of the CLI contract. Absent values are written as `null` so that every
-    /// object has the same fields.
+    /// The JSON shape of the CLI contract, and the running attempt's lease, by which a job of a
+    /// worker that died shows as such. Absent values are written as `null` so that every object
+    /// has the same fields.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -93,6 +98,10 @@ extension Job: Encodable {
         try container.encode(runAt, forKey: .runAt)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(finishedAt, forKey: .finishedAt)
+        try container.encode(attemptedAt, forKey: .attemptedAt)
+        try container.encode(leaseOwner, forKey: .leaseOwner)
+        try container.encode(leaseExpiresAt, forKey: .leaseExpiresAt)
+        try container.encode(heartbeatAt, forKey: .heartbeatAt)
         try container.encode(errors, forKey: .errors)
         try container.encode(progress, forKey: .progress)
         try container.encode(result, forKey: .result)

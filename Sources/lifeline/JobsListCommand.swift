@@ -11,6 +11,11 @@ struct JobsListCommand: AsyncParsableCommand {
               lifeline jobs list --failed --since 1h
               lifeline jobs list --state discarded --state retryable --queue nightly
               lifeline jobs list --kind exec --json
+
+            WHEN is when a waiting job is due ("in 5s", or how long it has been due), when a
+            running one started, and when a finished one ended. A running job whose worker
+            stopped renewing its lease says "lease expired": the next claim by any worker puts
+            it back in its queue.
             """
     )
 
@@ -102,12 +107,20 @@ enum JobText {
         "\(job.attempt)/" + (job.maxAttempts == JobLimits.maxAttempts.upperBound ? "∞" : "\(job.maxAttempts)")
     }
 
-    /// "in 5s" for jobs waiting on their time, otherwise the age, e.g. "3m ago".
+    /// When a waiting job is due ("in 5s", or "3m ago" when it has been due that long), a
+    /// running one started (and whether its lease ran out), and a finished one ended.
     static func when(_ job: Job, now: Date) -> String {
         if job.state.isWaiting && job.runAt > now {
             return "in " + DurationText.format(.milliseconds(Int64(job.runAt.timeIntervalSince(now) * 1000) / 1000 * 1000))
         }
-        let reference = job.finishedAt ?? job.attemptedAt ?? job.createdAt
-        return DurationText.format(.seconds(Int64(max(0, now.timeIntervalSince(reference))))) + " ago"
+        let reference = job.state.isWaiting ? job.runAt : job.state == .running ? job.attemptedAt ?? job.createdAt : job.finishedAt ?? job.createdAt
+        let ago = DurationText.format(.seconds(Int64(max(0, now.timeIntervalSince(reference))))) + " ago"
+        return leaseExpired(job, now: now) ? ago + ", lease expired" : ago
+    }
+
+    /// Whether a running job's lease has run out: its worker stopped renewing it (it died, or
+    /// is stopped), and the next claim by any worker puts the job back in its queue.
+    static func leaseExpired(_ job: Job, now: Date) -> Bool {
+        job.state == .running && job.leaseExpiresAt.map { $0 < now } == true
     }
 }

@@ -44,7 +44,11 @@ struct JobsShowCommand: AsyncParsableCommand {
         if let key = job.idempotencyKey { lines.append("key       \(key)") }
         if let server = job.server { lines.append("server    \(server)") }
         if let owner = job.leaseOwner, let expires = job.leaseExpiresAt {
-            lines.append("lease     \(owner) until \(LifelineJSON.formatTime(expires))")
+            lines.append(
+                JobText.leaseExpired(job, now: Date())
+                    ? "lease     \(owner) expired at \(LifelineJSON.formatTime(expires)): that worker stopped renewing it; the next claim by any worker puts the job back in its queue"
+                    : "lease     \(owner) until \(LifelineJSON.formatTime(expires))"
+            )
         }
         if let finished = job.finishedAt { lines.append("finished  \(LifelineJSON.formatTime(finished))") }
         if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }

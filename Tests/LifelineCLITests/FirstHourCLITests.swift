@@ -125,6 +125,28 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["queues", "pause", "nightly"]).stdout == "queue nightly paused\n")
     }
 
+    @Test("a job whose worker died says its lease expired: in the list, in show and in JSON")
+    func expiredLease() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
+        let worker = try cli.start(["worker", "--lease", "1s"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
+        let owner = try #require(try await cli.job(id)["lease_owner"]?.stringValue)
+        #expect(try await cli.run(["jobs", "list", "--running"]).stdout.contains("ago, lease expired") == false)
+        worker.signal(SIGKILL)
+        _ = try await worker.waitForExit()
+        try await waitUntil("the list to say the lease expired", timeout: .seconds(10)) {
+            try await cli.run(["jobs", "list", "--running"]).stdout.contains("ago, lease expired")
+        }
+        let shown = try await cli.run(["jobs", "show", "\(id)"]).stdout
+        #expect(shown.contains("lease     \(owner) expired at ") && shown.contains("the next claim by any worker puts the job back in its queue"), "\(shown)")
+        let job = try await cli.job(id)
+        let expires = try #require(job["lease_expires_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        #expect(expires < Date() && job["attempted_at"]?.stringValue != nil && job["heartbeat_at"] != nil, "\(job)")
+    }
+
     @Test("finished jobs past their queue's retention are pruned by workers; jobs prune has --dry-run")
     func retention() async throws {
         let cli = try CLIRunner()

@@ -60,7 +60,7 @@ struct OperatorCLITests {
         let job = try #require(try await cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
         #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args",
                                          "idempotency_key", "server", "run_at", "created_at", "finished_at", "errors",
-                                         "progress", "result"])
+                                         "progress", "result", "attempted_at", "lease_owner", "lease_expires_at", "heartbeat_at"])
         #expect(Set(Self.keys(job["errors"]?.arrayValue?.first ?? .null)) == ["attempt", "at", "error", "worker"])
         let event = try #require(try await cli.json(["events", "--json"]).first)
         #expect(Set(Self.keys(event)) == ["seq", "at", "type", "job", "server", "data"])
