@@ -30,9 +30,11 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     /// Whether a retry by hand takes a job from this state.
     public var isRetriable: Bool { self == .discarded || self == .cancelled }
 
-    /// The refusal of a retry by hand of jobs in other states, as the CLI and the API say it.
-    public static func notRetried(_ ids: [Int64]) -> String {
-        "not retried (not discarded or cancelled): \(ids.sorted().map(String.init).joined(separator: " "))"
+    /// The refusal of a retry by hand of jobs in other states, each with its state, as the CLI
+    /// and the API say it.
+    public static func notRetried(_ refused: [(id: Int64, state: JobState)]) -> String {
+        let named = refused.sorted { $0.id < $1.id }.map { "job \($0.id) is \($0.state.rawValue)" }
+        return "not retried: \(named.joined(separator: ", ")); only discarded or cancelled jobs are"
     }
 
     /// Final states carry a `finished_at` time; the others do not.

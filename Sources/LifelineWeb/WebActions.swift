@@ -47,7 +47,8 @@ struct WebActions: Sendable {
         guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
         if let refusal = try await StageJobs.retryRefusal(job, in: servers) { throw APIError(status: .conflict, message: refusal) }
         guard let retried = try await jobs.jobRetry([id]).first else {
-            throw APIError(status: .conflict, message: JobState.notRetried([id]))
+            let state = try await jobs.jobGet(id)?.state ?? job.state
+            throw APIError(status: .conflict, message: JobState.notRetried([(id, state)]))
         }
         return try APIResponse.json(retried)
     }

@@ -79,7 +79,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
             }
             if !missing.isEmpty { throw CLIFailure.noJob(missing) }
             // One job that cannot be retried, and none is: invalid input changes nothing.
-            let refused = found.filter { !$0.state.isRetriable }.map(\.id)
+            let refused = found.filter { !$0.state.isRetriable }.map { (id: $0.id, state: $0.state) }
             if !refused.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(refused)) }
             candidates = found
         }
@@ -102,7 +102,11 @@ struct JobsRetryCommand: AsyncParsableCommand {
         }
         // Changed by another process since it was read.
         let skipped = Set(targets).subtracting(retried.map(\.id))
-        if !ids.isEmpty && !skipped.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(Array(skipped))) }
+        if !ids.isEmpty && !skipped.isEmpty {
+            var now: [(id: Int64, state: JobState)] = []
+            for id in skipped { if let job = try await opened.jobs.jobGet(id) { now.append((job.id, job.state)) } }
+            throw CLIFailure(.conflict, JobState.notRetried(now))
+        }
     }
 
 }

@@ -60,7 +60,7 @@ struct OperatorMistakesCLITests {
         for arguments in [["--dry-run"], []] {
             let result = try await cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
             #expect(result.status == 3 && result.stdout.isEmpty, "\(result)")
-            #expect(result.stderr == "lifeline: not retried (not discarded or cancelled): \(waiting)\n")
+            #expect(result.stderr == "lifeline: not retried: job \(waiting) is scheduled; only discarded or cancelled jobs are\n")
         }
         #expect(try await Self.eventCount(cli) == before)
         #expect(try await cli.job(cancelled)["state"] == "cancelled")
