@@ -257,6 +257,10 @@ struct OperatorMistakesCLITests {
         defer { drain.signal(SIGKILL) }
         try await waitUntil("the job due now to run", timeout: .seconds(30)) { try await cli.job(soon)["state"] == "completed" }
         #expect(!drain.stderr.contains("nothing is due now"), "\(drain.stderr)")
+        // Once what was due has run, it says what it waits for.
+        try await waitUntil("the drain to say it waits for the job due later", timeout: .seconds(10)) {
+            drain.stderr.contains("nothing more is due now: --drain waits for jobs due later, the next at ")
+        }
         #expect(try await cli.run(["jobs", "cancel", "\(later)"]).status == 0)
         #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
     }

@@ -108,6 +108,8 @@ public final class Worker: Sendable {
     /// the finishes that arrive meanwhile go together in the next (group commit).
     private func claimLoop() async {
         var failures = 0
+        // Whether jobs were claimed since the drain last said it waits for jobs due later.
+        var ranSinceIdle = false
         // Claims sent and not yet answered here, oldest first.
         var sent: [Claim] = []
         // A claim already sent is seen through even when stopping: its jobs are the worker's.
@@ -156,6 +158,15 @@ public final class Worker: Sendable {
             if claimed.jobs.isEmpty, running.count == 0, configuration.drain, await queuesAreEmpty() {
                 logger.info("queues drained")
                 return
+            }
+            ranSinceIdle = ranSinceIdle || !claimed.jobs.isEmpty
+            // A drain that ran what was due and now waits for jobs due later says so once, as
+            // its start does when nothing is due then.
+            if configuration.drain, ranSinceIdle, claimed.jobs.isEmpty, running.count == 0, let next = claimed.nextWakeup {
+                ranSinceIdle = false
+                logger.notice(
+                    "nothing more is due now: --drain waits for jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"
+                )
             }
             if let next = claimed.nextWakeup {
                 wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
