@@ -48,13 +48,17 @@ public struct SQLiteJobStore: JobStore {
     /// Runs `updates` in one IMMEDIATE transaction on the writer's connection, as ``write(_:)``
     /// does; for work that must also run on the writer's thread before or after it.
     func commit<T>(_ updates: (Database) throws -> T, _ db: Database) throws -> T {
-        try Self.committing(on: db.connectionHandle, lock: writerLock, announce: { announcer?.committed() }) {
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try updates(db)
-                return .commit
+        do {
+            return try Self.committing(on: db.connectionHandle, lock: writerLock, announce: { announcer?.committed() }) {
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try updates(db)
+                    return .commit
+                }
+                return result!
             }
-            return result!
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            throw DatabaseLocked()
         }
     }
 

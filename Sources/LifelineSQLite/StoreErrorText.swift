@@ -1,4 +1,5 @@
 import GRDB
+import LifelineQueue
 
 /// One line for a storage error, without SQL or GRDB's wording, for people at a terminal.
 public enum StoreErrorText {
@@ -8,9 +9,18 @@ public enum StoreErrorText {
         switch error.resultCode {
         case .SQLITE_FULL: return "the disk is full: free some space and try again (nothing was written)"
         case .SQLITE_READONLY: return "the database is read-only here (nothing was written)"
-        case .SQLITE_BUSY, .SQLITE_LOCKED: return "the database stayed locked by another process for longer than the lock timeout (LIFELINE_LOCK_TIMEOUT); try again"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return DatabaseLocked().description
         case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the database file is damaged: \(error.message ?? "corrupt")"
         default: return "database error: \(error.message ?? "\(error.resultCode)")"
         }
+    }
+}
+
+/// SQLite's own lock held past the lock timeout by a process that is no Lifeline writer (the
+/// `sqlite3` CLI, a backup tool): a ``StoreBusy``, said by the API as by the CLI, like the
+/// writer lock's timeout.
+public struct DatabaseLocked: StoreBusy {
+    public var description: String {
+        "the database stayed locked by another process for longer than the lock timeout (LIFELINE_LOCK_TIMEOUT); try again"
     }
 }

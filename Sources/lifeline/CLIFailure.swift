@@ -38,7 +38,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         // A directory where the database belongs is a wrong --db or LIFELINE_HOME.
         case DatabaseOpenError.directory: (Code.invalidInput.rawValue, "\(error)")
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
-        case let busy as WriterLockTimeout: (Code.runtime.rawValue, busy.description)
+        case let busy as any StoreBusy: (Code.runtime.rawValue, busy.description)
         case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
         case let statement as PostgresStatementError: (Code.runtime.rawValue, "PostgreSQL: \(statement.description)")
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)

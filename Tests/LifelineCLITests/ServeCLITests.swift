@@ -260,7 +260,7 @@ struct ServeCLITests {
         #expect(try await cli.job(id)["state"] == "cancelled")
     }
 
-    @Test("an action held up by another process's writer lock answers 503 naming that process, as the CLI does; reads go on")
+    @Test("an action held up by another process's lock answers 503 saying so as the CLI does, naming a Lifeline writer; reads go on")
     func actionWhileLocked() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -283,6 +283,12 @@ struct ServeCLITests {
         holder.signal(SIGTERM)
         _ = try await holder.waitForExit(timeout: .seconds(60))
         #expect(try await server.post("/api/jobs/\(id)/cancel", token: token).status == 200)
+        // SQLite's own lock, held by a program that is no Lifeline writer: said as the CLI says it.
+        let foreign = try await OperatorSafetyCLITests.stoppedWriter(of: cli, takingWriterLock: false)
+        defer { foreign.signal(SIGKILL) }
+        let locked = try await server.post("/api/queues/default/pause", token: token)
+        #expect(locked.status == 503, "\(locked)")
+        #expect(locked.body["error"] == "the database stayed locked by another process for longer than the lock timeout (LIFELINE_LOCK_TIMEOUT); try again", "\(locked)")
     }
 
     @Test("an action's body is checked as the CLI checks its options; a completed job's cancel is refused as the CLI refuses it")
