@@ -147,6 +147,25 @@ struct FirstHourCLITests {
         #expect(expires < Date() && job["attempted_at"]?.stringValue != nil && job["heartbeat_at"] != nil, "\(job)")
     }
 
+    @Test("a job retried by hand shows the retry in its timeline, between the attempts it separates")
+    func retriedTimeline() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["false"]}"#, "--max-attempts", "1"])
+        let timeline = { () async throws -> [String] in
+            let lines = try await cli.run(["jobs", "show", "\(id)"]).lines
+            let start = try #require(lines.firstIndex(of: "timeline"))
+            return lines[(start + 1)...].prefix { $0.hasPrefix("  ") }.map { String($0.split(separator: " ")[0]) }
+        }
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["jobs", "retry", "\(id)"]).status == 0)
+        #expect(try await timeline() == ["enqueued", "attempt", "retried"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let lines = try await cli.run(["jobs", "show", "\(id)"]).stdout
+        #expect(lines.contains("by hand: attempts count from 1 again"), "\(lines)")
+        #expect(try await timeline() == ["enqueued", "attempt", "retried", "attempt"], "\(lines)")
+    }
+
     @Test("finished jobs past their queue's retention are pruned by workers; jobs prune has --dry-run")
     func retention() async throws {
         let cli = try CLIRunner()
