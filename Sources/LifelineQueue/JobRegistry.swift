@@ -21,6 +21,9 @@ public struct JobRegistry: Sendable {
         kinds.append(definition)
     }
 
+    /// Every kind, those of the recovery stages too.
+    public var allKinds: [String] { kinds.map(\.kind).sorted() }
+
     /// The kinds people may enqueue by hand.
     public var enqueueableKinds: [String] { kinds.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 

@@ -1,10 +1,14 @@
 import LifelineQueue
 import LifelineRecovery
 
-/// Said when a list filtered by a queue or server comes back empty: a name that does not exist
-/// is more likely a typo than a quiet queue, and the list alone cannot tell them apart.
+/// Said when a list filtered by a queue, server or kind comes back empty: a name that does not
+/// exist is more likely a typo than a quiet queue, and the list alone cannot tell them apart.
 enum FilterHint {
-    static func sayUnknown(queue: String?, server: String?, job: Int64? = nil, in opened: OpenQueue) async throws {
+    /// - Parameter kind: the kind asked for, and the kinds this lifeline knows.
+    static func sayUnknown(
+        queue: String?, server: String?, job: Int64? = nil, kind: (name: String, known: [String])? = nil, in opened: OpenQueue
+    ) async throws {
+        if let kind, !kind.known.contains(kind.name) { say("no job kind '\(kind.name)'", name: kind.name, known: kind.known, kind: "kinds") }
         if let job, try await opened.jobs.jobGet(job) == nil {
             Output.standardError.writeLine("lifeline: no job \(job) (pruned with its events, or never enqueued)")
         }

@@ -67,7 +67,7 @@ struct JobsListCommand: AsyncParsableCommand {
         )
         let opened = try await store.openReader()
         var jobs = try await opened.jobs.jobList(filter)
-        if jobs.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: server, in: opened) }
+        if jobs.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: server, kind: kind.map { ($0, store.registry().allKinds) }, in: opened) }
         if jobs.count > limit {
             jobs.removeLast()
             let shown = limit == 1 ? "job that matches" : "\(limit) jobs that match"

@@ -164,7 +164,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.jobCount() == 2)
     }
 
-    @Test("a list filtered by a queue or server that does not exist says so beside its empty answer, with the nearest name")
+    @Test("a list filtered by a queue, server or kind that does not exist says so beside its empty answer, with the nearest name")
     func filterTypo() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -177,6 +177,8 @@ struct OperatorMistakesCLITests {
             (["events", "--server", "db-primary"], "lifeline: no server 'db-primary'; servers: web-1\n"),
             (["events", "--job", "999"], "lifeline: no job 999 (pruned with its events, or never enqueued)\n"),
             (["jobs", "list", "--queue", "nightly", "--state", "discarded"], ""),
+            (["jobs", "list", "--kind", "nopp"], "lifeline: no job kind 'nopp'; did you mean 'noop'?\n"),
+            (["jobs", "list", "--kind", "recovery.finalize"], ""),
         ]
         for (arguments, said) in cases {
             let result = try await cli.run(arguments)
