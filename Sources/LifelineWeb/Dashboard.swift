@@ -230,7 +230,6 @@ enum Dashboard {
             actions.append(...keptNote(place));
             const link = el("a", server.name);
             link.href = "#server-" + encodeURIComponent(server.name);
-            link.addEventListener("click", (event) => { event.preventDefault(); showServer(server.name); });
             body.append(row([link, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
             if (server.last_error) body.append(row(["", el("span", "last error: " + server.last_error, "state failed")]));
           }
@@ -240,19 +239,20 @@ enum Dashboard {
           const form = new FormData($("filters"));
           const query = new URLSearchParams();
           for (const [key, value] of form) if (value) query.set(key, value);
-          query.set("limit", pageSize);
+          // One more than a page: whether an older page exists.
+          query.set("limit", pageSize + 1);
           if (before) query.set("before", before);
           return query;
         }
 
         async function loadJobs() {
-          const jobs = await get("/api/jobs?" + jobQuery());
+          const found = await get("/api/jobs?" + jobQuery());
+          const jobs = found.slice(0, pageSize);
           const body = $("jobs").tBodies[0];
           body.replaceChildren();
           for (const job of jobs) {
             const link = el("a", job.id);
             link.href = "#job-" + job.id;
-            link.addEventListener("click", (event) => { event.preventDefault(); showJob(job.id); });
             const last = (job.errors || []).at(-1);
             const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + job.max_attempts, job.server ?? "-", job.created_at, last ? last.error : ""]);
             tr.lastChild.className = "error";
@@ -261,7 +261,7 @@ enum Dashboard {
           }
           shownLast = jobs.length ? jobs.at(-1).id : null;
           $("shown").textContent = jobs.length ? `jobs ${jobs[0].id} to ${shownLast}` : "no jobs";
-          $("older").disabled = jobs.length < pageSize;
+          $("older").disabled = found.length <= pageSize;
           $("newer").disabled = pageStarts.length === 0;
         }
 
@@ -290,13 +290,14 @@ enum Dashboard {
           actions.replaceChildren();
           for (const action of ["retry", "cancel"]) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`));
           actions.append(...keptNote("job:" + job.id));
-          const timeline = $("timeline");
-          timeline.replaceChildren();
-          for (const event of events) {
+          // Events and errors in the order they happened (the times sort as text).
+          const entries = events.map((event) => {
             const detail = event.data && Object.keys(event.data).length ? " " + JSON.stringify(event.data) : "";
-            timeline.append(el("li", `${event.at} ${event.type}${detail}`));
-          }
-          for (const error of job.errors || []) timeline.append(el("li", `attempt ${error.attempt} failed at ${error.at}: ${error.error}`, "state failed"));
+            return { at: event.at, item: el("li", `${event.at} ${event.type}${detail}`) };
+          });
+          for (const error of job.errors || []) entries.push({ at: error.at, item: el("li", `${error.at} attempt ${error.attempt} failed: ${error.error}`, "state failed") });
+          entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+          $("timeline").replaceChildren(...entries.map((entry) => entry.item));
           loadJobs();
         }
 
@@ -326,7 +327,15 @@ enum Dashboard {
         $("filters").addEventListener("submit", (event) => { event.preventDefault(); pageStarts = []; before = null; loadJobs(); });
         $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
         $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });
+        // A link's place (#job-ID, #server-NAME) opens its panel, on a click and on a load.
+        function route() {
+          const place = decodeURIComponent(location.hash.slice(1));
+          if (place.startsWith("job-")) showJob(Number(place.slice(4))).catch(() => {});
+          else if (place.startsWith("server-")) showServer(place.slice(7)).catch(() => {});
+        }
+        window.addEventListener("hashchange", route);
         listen();
         refresh();
+        route();
         """
 }

@@ -156,6 +156,12 @@ try:
     # The page draws the job again once the retry lands; the answer stays next to its button.
     page.wait_for(f"{text('#job-fields')}.includes('available')")
     seen["note_after_redraw"] = page.evaluate(note)
+    # A job's link is its place: loaded afresh, the page opens that job.
+    page.call("Page.navigate", url="about:blank")
+    page.wait_for("location.href === 'about:blank'")
+    page.call("Page.navigate", url=f"{url}#job-{enqueued}")
+    title = text('#job-title')
+    seen["deep_link"] = page.wait_for(f"!document.getElementById('job')?.hidden && {title} === 'Job {enqueued}: noop' && {title}") or ""
     shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     with open(screenshot, "wb") as file:
         file.write(base64.b64decode(shot["data"]))

@@ -42,6 +42,7 @@ struct BrowserCLITests {
         #expect(seen["with_token"] == "done")
         #expect(seen["note_after_redraw"] == "done", "the answer outlives the redraw that follows it")
         #expect(try await cli.job(failed)["state"] == "available", "the retry from the page took effect")
+        #expect(seen["deep_link"]?.stringValue?.hasSuffix(": noop") == true, "a job's link opens it on a load: \(seen["deep_link"] ?? "")")
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
     }
 }
