@@ -28,6 +28,7 @@ enum OpenAPIDocument {
             "/api/jobs": get("Jobs, newest first", array: "Job", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
                 query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),
+                query("since", "Only jobs created within this long (e.g. 1h)"),
                 query("before", "Only jobs older than this id: the next page", integer: true),
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),
@@ -47,7 +48,8 @@ enum OpenAPIDocument {
             ),
             "/api/events": get("Events after a number, oldest first", array: "Event", parameters: [
                 query("after", "Only events after this number (default 0)", integer: true), query("job", "Only this job's", integer: true),
-                query("server", "Only this server's"), query("limit", "At most this many (1–1000, default 100)", integer: true),
+                query("server", "Only this server's"), query("type", "An event type to list (repeatable)"),
+                query("since", "Only events within this long (e.g. 1h)"), query("limit", "At most this many (1–1000, default 100)", integer: true),
             ]),
             "/api/events/latest": get("The number of the newest event", object: nil),
             "/api/events/stream": [

@@ -10,11 +10,14 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
     /// The routes that take parameters, and which; every other `/api/` route takes none.
     static var taking: [String: [String]] {
         [
-            "/api/jobs": ["state", "queue", "kind", "server", "retried", "limit", "before"],
-            "/api/events": ["after", "job", "server", "limit"],
+            "/api/jobs": ["state", "queue", "kind", "server", "retried", "since", "limit", "before"],
+            "/api/events": ["after", "job", "server", "type", "since", "limit"],
             "/api/events/stream": ["after"],
         ]
     }
+
+    /// The parameters given once per value, like the CLI's repeatable options.
+    static var repeatable: Set<String> { ["state", "type"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -34,7 +37,7 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
         if let control = parameters.first(where: { JobLimits.containsControlCharacter(String($0.value)) })?.key {
             throw APIError.badRequest("parameter '\(control)' holds a control character; no name has one")
         }
-        if let twice = names.first(where: { $0 != "state" && parameters.getAll($0).count > 1 }) {
+        if let twice = names.first(where: { !Self.repeatable.contains($0) && parameters.getAll($0).count > 1 }) {
             throw APIError.badRequest("parameter '\(twice)' is given twice; give it once")
         }
         return try await next(request, context)

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import LifelineQueue
 
@@ -26,6 +27,28 @@ struct QueryParameters {
             throw .badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
+    }
+
+    /// `since=D` (a duration, as `--since` takes): that long before now.
+    func since() throws(APIError) -> Date? {
+        guard let text = string("since") else { return nil }
+        do {
+            return Date().addingTimeInterval(-Double(try DurationText.parse(text).milliseconds) / 1000)
+        } catch {
+            throw .badRequest("since: \(error.message)")
+        }
+    }
+
+    /// `type=` (repeatable), as `events --type` takes.
+    func eventTypes() throws(APIError) -> Set<EventType> {
+        var types = Set<EventType>()
+        for text in request.uri.queryParameters.getAll("type") {
+            guard let type = EventType(rawValue: text) else {
+                throw .badRequest("unknown event type '\(text)'; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            types.insert(type)
+        }
+        return types
     }
 
     func states() throws(APIError) -> Set<JobState> {

@@ -94,14 +94,15 @@ public struct WebAPI: Sendable {
         }
     }
 
-    /// `?state=` (repeatable), `queue`, `kind`, `server`, `retried=true`, `limit` (default 50,
-    /// at most 1,000) and `before=ID` (the next page: jobs older than the last one shown):
-    /// newest first, like `jobs list`.
+    /// `?state=` (repeatable), `queue`, `kind`, `server`, `retried=true`, `since=D`, `limit`
+    /// (default 50, at most 1,000) and `before=ID` (the next page: jobs older than the last one
+    /// shown): newest first, like `jobs list`.
     private func jobList(_ query: QueryParameters) async throws -> Response {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
-            retriedOnly: try query.flag("retried"), beforeID: before, limit: try query.int("limit", default: 50, in: 1...1000)
+            createdSince: try query.since(), retriedOnly: try query.flag("retried"), beforeID: before,
+            limit: try query.int("limit", default: 50, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.jobList(filter))
     }
@@ -128,9 +129,9 @@ public struct WebAPI: Sendable {
         return try APIResponse.json(history)
     }
 
-    /// `?after=SEQ` (default 0), `job=ID`, `server=NAME` and `limit` (default 100, at most
-    /// 1,000): the events after that number, oldest first; a client follows the log by passing
-    /// the last number it saw.
+    /// `?after=SEQ` (default 0), `job=ID`, `server=NAME`, `type=` (repeatable), `since=D` and
+    /// `limit` (default 100, at most 1,000): the events after that number, oldest first, like
+    /// `events`; a client follows the log by passing the last number it saw.
     private func events(_ query: QueryParameters) async throws -> Response {
         let after = try query.int("after", default: 0, in: 0...Int.max)
         let job = try query.string("job").map { text in
@@ -138,7 +139,8 @@ public struct WebAPI: Sendable {
             return id
         }
         let filter = EventFilter(
-            afterSeq: Int64(after), job: job, server: query.string("server"), limit: try query.int("limit", default: 100, in: 1...1000)
+            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.eventTypes(), since: try query.since(),
+            limit: try query.int("limit", default: 100, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.eventList(filter))
     }

@@ -11,19 +11,23 @@ struct ServeCommand: AsyncParsableCommand {
             Routes, answering JSON in the shapes of the CLI's --json (lists are arrays):
               GET /healthz      {"store": "ok"}, or 503 when the store does not answer
               GET /metrics      Prometheus text format
-              GET /api/jobs?state=S&queue=Q&kind=K&server=N&retried=true&limit=50
-                  &before=ID   (the next page: jobs older than ID)
+              GET /api/jobs?state=S&queue=Q&kind=K&server=N&retried=true&since=1h
+                  &limit=50&before=ID   (the next page: jobs older than ID)
               GET /api/jobs/ID  /api/queues  /api/stats  /api/servers
               GET /api/servers/NAME  /api/servers/NAME/history
-              GET /api/events?after=SEQ&limit=100  (follow: pass the last seq seen)
+              GET /api/events?after=SEQ&job=ID&server=N&type=T&since=1h&limit=100
+                  (follow: pass the last seq seen)
+              GET /api/events/stream  server-sent events (resumes after Last-Event-ID)
+              GET /api/events/latest  /api/openapi.json (every route and parameter)
             Actions, each with the header Authorization: Bearer TOKEN:
               POST /api/jobs/ID/retry  /api/jobs/ID/cancel
               POST /api/queues/NAME/pause  /api/queues/NAME/resume
               POST /api/servers/NAME/ACTION  (optional JSON body: recovery_point,
                    idempotency_key)
             TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal \
-            answers {"error": "…"}: 400 bad input, 401 no token, 404 not found, 409 \
-            refused as the CLI refuses it (exit 3). Responses are never cached and load \
+            answers {"error": "…"}: 400 bad input, 401 no token, 403 cross-site, 404 \
+            not found, 405 wrong method, 409 refused as the CLI refuses it (exit 3), 413 \
+            body too large, 503 the store busy or not answering. Responses are never cached and load \
             nothing from anywhere (Content-Security-Policy: default-src 'none').
 
             Binds to 127.0.0.1 by default. Another --host (reachable from other \

@@ -130,7 +130,7 @@ struct ServeCLITests {
         ("/api/servers/..%2f..%2fetc", 400, "invalid server name '../../etc'"),
         ("/api/servers/..%2f..%2fetc/history", 400, "invalid server name '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
-        ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, limit, before"),
+        ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, since, limit, before"),
         ("/api/jobs?retried=maybe", 400, "retried takes true, not 'maybe'"),
         ("/api/jobs?retried=false", 400, "retried takes true, not 'false'; leave it out for every job"),
         ("/api/jobs?queue=default%00x", 400, "parameter 'queue' holds a control character"),
@@ -140,6 +140,8 @@ struct ServeCLITests {
         ("/api/events/stream?from=3", 400, "unknown parameter 'from'; parameters: after"),
         ("/api/jobs?limit=", 400, "parameter 'limit' has no value"),
         ("/api/jobs?limit=1&limit=50", 400, "parameter 'limit' is given twice"),
+        ("/api/jobs?since=soon", 400, "since: "),
+        ("/api/events?type=bogus", 400, "unknown event type 'bogus'; types: enqueued, "),
         ("/nowhere", 404, "Not Found"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
@@ -149,6 +151,21 @@ struct ServeCLITests {
         let answer = try await Server(cli).get(path)
         #expect(answer.status == status)
         #expect(answer.body["error"]?.stringValue?.contains(message) == true, "\(answer.body)")
+    }
+
+    @Test("the API's lists take since and event types, and answer as the CLI's do")
+    func filtersAsCLI() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"], count: 3)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let server = try await Server(cli)
+        let events = try await server.get("/api/events?type=completed&type=enqueued&since=1h")
+        let cliEvents = try await cli.json(["events", "--type", "completed", "--type", "enqueued", "--since", "1h", "--json"])
+        #expect(events.status == 200 && events.body == .array(cliEvents) && cliEvents.count == 6, "\(events.body)")
+        let jobs = try await server.get("/api/jobs?since=1h")
+        let cliJobs = try await cli.json(["jobs", "list", "--since", "1h", "--json"])
+        #expect(jobs.status == 200 && jobs.body == .array(cliJobs) && cliJobs.count == 3, "\(jobs.body)")
     }
 
     @Test("markup in a job's args is served as JSON data, never as a page")
