@@ -39,26 +39,16 @@ struct QueryParameters {
         }
     }
 
-    /// `type=` (repeatable), as `events --type` takes.
-    func eventTypes() throws(APIError) -> Set<EventType> {
-        var types = Set<EventType>()
-        for text in request.uri.queryParameters.getAll("type") {
-            guard let type = EventType(rawValue: text) else {
-                throw .badRequest("unknown event type '\(text)'; types: \(EventType.allCases.map(\.rawValue).joined(separator: ", "))")
+    /// A repeatable parameter's values (`state=`, `type=`), each one of `Value`'s cases, as the
+    /// CLI's repeatable options take them; `what` names them in a refusal ("state").
+    func values<Value: RawRepresentable<String> & CaseIterable & Hashable>(_ name: String, what: String) throws(APIError) -> Set<Value> {
+        var values = Set<Value>()
+        for text in request.uri.queryParameters.getAll(name) {
+            guard let value = Value(rawValue: text) else {
+                throw .badRequest("unknown \(what) '\(text)'; \(what)s: \(Value.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            types.insert(type)
+            values.insert(value)
         }
-        return types
-    }
-
-    func states() throws(APIError) -> Set<JobState> {
-        var states = Set<JobState>()
-        for text in request.uri.queryParameters.getAll("state") {
-            guard let state = JobState(rawValue: text) else {
-                throw .badRequest("unknown state '\(text)'; states: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            states.insert(state)
-        }
-        return states
+        return values
     }
 }

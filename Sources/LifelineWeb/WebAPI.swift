@@ -100,7 +100,7 @@ public struct WebAPI: Sendable {
     private func jobList(_ query: QueryParameters) async throws -> Response {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
-            states: try query.states(), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
+            states: try query.values("state", what: "state"), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
             createdSince: try query.since(), retriedOnly: try query.flag("retried"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
@@ -139,7 +139,7 @@ public struct WebAPI: Sendable {
             return id
         }
         let filter = EventFilter(
-            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.eventTypes(), since: try query.since(),
+            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.values("type", what: "event type"), since: try query.since(),
             limit: try query.int("limit", default: 100, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.eventList(filter))

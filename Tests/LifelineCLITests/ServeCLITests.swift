@@ -141,7 +141,7 @@ struct ServeCLITests {
         ("/api/jobs?limit=", 400, "parameter 'limit' has no value"),
         ("/api/jobs?limit=1&limit=50", 400, "parameter 'limit' is given twice"),
         ("/api/jobs?since=soon", 400, "since: "),
-        ("/api/events?type=bogus", 400, "unknown event type 'bogus'; types: enqueued, "),
+        ("/api/events?type=bogus", 400, "unknown event type 'bogus'; event types: enqueued, "),
         ("/nowhere", 404, "Not Found"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
