@@ -125,7 +125,7 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["queues", "pause", "nightly"]).stdout == "queue nightly paused\n")
     }
 
-    @Test("a job whose worker died says its lease expired: in the list, in show and in JSON")
+    @Test("a job whose worker died says its lease expired: in the list, in stats, in show and in JSON")
     func expiredLease() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -140,6 +140,8 @@ struct FirstHourCLITests {
         try await waitUntil("the list to say the lease expired", timeout: .seconds(10)) {
             try await cli.run(["jobs", "list", "--running"]).stdout.contains("ago, lease expired")
         }
+        let stats = try await cli.run(["stats"]).lines
+        #expect(stats.contains { $0.hasPrefix(owner) && $0.hasSuffix("1: its worker stopped renewing") }, "\(stats)")
         let shown = try await cli.run(["jobs", "show", "\(id)"]).stdout
         #expect(shown.contains("lease     \(owner) expired at ") && shown.contains("the next claim by any worker puts the job back in its queue"), "\(shown)")
         let job = try await cli.job(id)
