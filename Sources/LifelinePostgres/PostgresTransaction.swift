@@ -100,6 +100,10 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         try connection.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name) FOR UPDATE OF s").first.map(PostgresServerRow.decode)
     }
 
+    public func serversOf(machine: String) throws -> [ServerInfo] {
+        try connection.query("\(unescaped: PostgresServerRow.select) WHERE s.machine = \(machine) ORDER BY s.name FOR UPDATE OF s").map(PostgresServerRow.decode)
+    }
+
     public func serverInsert(_ spec: ServerSpec) throws {
         let inserted = try connection.query("""
             INSERT INTO servers (name, machine, disks, disk_size, state, created_at, updated_at)

@@ -139,6 +139,9 @@ public enum LifecycleEffect: Sendable, Hashable {
 public enum LifecycleError: Error, Hashable, CustomStringConvertible {
     /// The action is not allowed in this state.
     case refused(action: ServerAction, state: ServerState, allowed: [ServerAction], busyJob: Int64?)
+    /// The action would take over its machine's workload, which another server of the machine
+    /// holds (or is taking over, or giving back).
+    case workloadHeld(action: ServerAction, machine: String, by: String, state: ServerState)
     /// A stage event that cannot happen in this state (persisted data disagrees with the
     /// machine): refused, nothing changes.
     case unexpected(stage: Stage, state: ServerState)
@@ -149,6 +152,8 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
             let allowedText = allowed.isEmpty ? "none until it rests" : allowed.map(\.rawValue).joined(separator: ", ")
             let busy = busyJob.map { ", running job \($0)" } ?? ""
             return "cannot \(action.rawValue): the server is in \(state.rawValue)\(busy); allowed: \(allowedText)"
+        case .workloadHeld(let action, let machine, let holder, let state):
+            return "cannot \(action.rawValue): server \(holder) of machine \(machine) holds its workload (it is in \(state.rawValue)); one server of a machine runs it at a time"
         case .unexpected(let stage, let state):
             return "stage \(stage.rawValue) cannot finish while the server is in \(state.rawValue)"
         }

@@ -48,6 +48,12 @@ public enum ServerState: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Whether the server holds its machine's workload, or is taking it over or giving it
+    /// back: one server of a machine at a time may.
+    public var holdsWorkload: Bool {
+        workload != "original"
+    }
+
     /// Where the protected workload runs.
     public var workload: String {
         switch self {

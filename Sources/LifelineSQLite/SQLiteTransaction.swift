@@ -32,6 +32,10 @@ public struct SQLiteTransaction: ServerTransaction {
         try ServerRow.fetch(db, name: name)
     }
 
+    public func serversOf(machine: String) throws -> [ServerInfo] {
+        try ServerRow.fetchAll(db, machine: machine)
+    }
+
     public func serverInsert(_ spec: ServerSpec) throws {
         guard try ServerRow.fetch(db, name: spec.name) == nil else { throw ServerStoreError.exists(spec.name) }
         try db.execute(sql: """

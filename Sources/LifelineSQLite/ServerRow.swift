@@ -20,6 +20,10 @@ enum ServerRow {
         try Row.fetchAll(db, sql: select + " ORDER BY s.name").map(decode)
     }
 
+    static func fetchAll(_ db: Database, machine: String) throws -> [ServerInfo] {
+        try Row.fetchAll(db, sql: select + " WHERE s.machine = ? ORDER BY s.name", arguments: [machine]).map(decode)
+    }
+
     static func decode(_ row: Row) throws -> ServerInfo {
         let stateText: String = row["state"]
         guard let state = ServerState(rawValue: stateText) else {

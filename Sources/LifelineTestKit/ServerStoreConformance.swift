@@ -26,8 +26,8 @@ public enum ServerStoreConformance {
     static let spec = ServerSpec(name: "web-1", machine: "web-1", disks: 1, diskSize: 1 << 20)
 
     /// Claims the server's current stage job and finishes it as `outcome`.
-    static func finishStage(_ jobs: any JobStore, _ servers: any ServerStore, _ outcome: JobOutcome) async throws -> Job {
-        let current = try #require(try await servers.serverGet(spec.name)?.lifecycle.currentJob)
+    static func finishStage(_ jobs: any JobStore, _ servers: any ServerStore, _ outcome: JobOutcome, server: String = spec.name) async throws -> Job {
+        let current = try #require(try await servers.serverGet(server)?.lifecycle.currentJob)
         let queue = try #require(try await jobs.jobGet(current)?.queue)
         let job = try #require(try await jobs.jobClaim(ClaimRequest(owner: "w", queues: [queue], limit: 1, lease: .seconds(30))).jobs.first)
         #expect(job.id == current)
@@ -36,9 +36,9 @@ public enum ServerStoreConformance {
     }
 
     /// A server brought to `standby`.
-    static func standby(_ jobs: any JobStore, _ servers: any ServerStore) async throws {
-        _ = try await servers.serverCreate(spec, idempotencyKey: nil)
-        _ = try await finishStage(jobs, servers, .completed(result: nil))
+    static func standby(_ jobs: any JobStore, _ servers: any ServerStore, _ server: ServerSpec = spec) async throws {
+        _ = try await servers.serverCreate(server, idempotencyKey: nil)
+        _ = try await finishStage(jobs, servers, .completed(result: nil), server: server.name)
     }
 
     public static let checks: [Check] = [
@@ -105,6 +105,21 @@ public enum ServerStoreConformance {
             _ = try await jobs.jobFinish([JobFinish(id: copy, attempt: claimed.attempt, owner: "w", outcome: .completed(result: nil))])
             #expect(try await servers.serverGet("web-1")?.state == .cancellingFailover, "the copy's late end moves nothing")
             #expect(try await jobs.eventList(EventFilter(job: copy, types: [.stageIgnored])).count == 1)
+        },
+        .init(name: "a failover is refused while another server of the machine holds its workload; a test failover is not") { jobs, servers in
+            var twin = spec
+            twin.name = "web-1-twin"
+            try await standby(jobs, servers)
+            try await standby(jobs, servers, twin)
+            _ = try await servers.serverAct("web-1", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
+            let before = try await jobs.jobCount(JobFilter())
+            await #expect(throws: LifecycleError.workloadHeld(action: .failover, machine: "web-1", by: "web-1", state: .startingFailover)) {
+                try await servers.serverAct("web-1-twin", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
+            }
+            #expect(try await jobs.jobCount(JobFilter()) == before)
+            #expect(try await servers.serverGet("web-1-twin")?.state == .standby)
+            let test = try await servers.serverAct("web-1-twin", action: .testFailover, recoveryPoint: nil, idempotencyKey: nil)
+            #expect(test.server?.state == .startingTest)
         },
         .init(name: "a failed creation removes the server; its history stays") { jobs, servers in
             _ = try await servers.serverCreate(spec, idempotencyKey: nil)

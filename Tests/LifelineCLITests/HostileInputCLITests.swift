@@ -20,6 +20,32 @@ struct HostileInputCLITests {
         try await Self.expectOneJobForKey(cli)
     }
 
+    @Test("4 servers of one machine sent a failover at once: exactly one takes over its workload")
+    func oneFailoverPerMachine() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        try await Self.expectOneFailoverPerMachine(cli)
+    }
+
+    /// Four servers of one machine in standby, each sent a failover at once, by a process each
+    /// (on PostgreSQL, their transactions run side by side).
+    static func expectOneFailoverPerMachine(_ cli: CLIRunner) async throws {
+        let servers = (1...4).map { "m-\($0)" }
+        for server in servers {
+            #expect(try await cli.run(["server", "create", server, "--machine", "shared", "--disk-size", "64KiB"]).status == 0)
+        }
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let processes = try servers.map { try cli.start(["server", "failover", $0]) }
+        var statuses: [Int32] = []
+        for process in processes { statuses.append(try await process.waitForExit()) }
+        #expect(statuses.filter { $0 == 0 }.count == 1 && statuses.filter { $0 == 3 }.count == 3, "\(statuses)")
+        for (process, status) in zip(processes, statuses) where status == 3 {
+            #expect(process.stderr.contains("of machine shared holds its workload"), "\(process.stderr)")
+        }
+        let holding = try await cli.json(["server", "list", "--json"]).filter { $0["state"] != "standby" }
+        #expect(holding.count == 1, "\(holding)")
+    }
+
     /// Servers in standby, each sent 8 conflicting actions at once, all servers together (on
     /// PostgreSQL, requests on one server run side by side unless its row is locked).
     static func expectOneActionAccepted(_ cli: CLIRunner) async throws {

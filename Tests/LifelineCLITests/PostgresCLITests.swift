@@ -86,6 +86,13 @@ struct PostgresCLITests {
         try await HostileInputCLITests.expectOneActionAccepted(cli)
     }
 
+    @Test("servers of one machine sent a failover at once: exactly one takes over its workload")
+    func oneFailoverPerMachine() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        try await HostileInputCLITests.expectOneFailoverPerMachine(cli)
+    }
+
     @Test("one action under one idempotency key from 8 processes at once: all are answered with its one job")
     func sameKeyActions() async throws {
         let cli = try await Self.runner()

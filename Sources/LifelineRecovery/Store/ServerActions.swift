@@ -35,6 +35,12 @@ public enum ServerActions {
         guard let server = current else { throw ServerStoreError.notFound(name) }
         var lifecycle = server.lifecycle
         let effects = try lifecycle.handle(.action(action))
+        // Two servers running one machine's workload would each take its writes.
+        if !server.state.holdsWorkload, lifecycle.state.holdsWorkload,
+            let holder = try transaction.serversOf(machine: server.machine).first(where: { $0.name != name && $0.state.holdsWorkload })
+        {
+            throw LifecycleError.workloadHeld(action: action, machine: server.machine, by: holder.name, state: holder.state)
+        }
         var moved = server
         moved.lifecycle = lifecycle
         // A start asks for a point, or for the latest (none until its stage has resolved it),

@@ -9,6 +9,9 @@ public protocol ServerTransaction: JobTransaction {
     /// side (PostgreSQL) locks its row until the commit, so that changes to one server go one
     /// after another, each seeing the one before.
     func serverGet(_ name: String) throws -> ServerInfo?
+    /// The servers of `machine`, each locked as ``serverGet(_:)`` locks one: a failover takes
+    /// over a machine's workload only while no other server of it holds it.
+    func serversOf(machine: String) throws -> [ServerInfo]
     /// Adds a server in `creating`; ``ServerStoreError/exists(_:)`` when the name is taken.
     func serverInsert(_ spec: ServerSpec) throws
     /// Saves the server's new lifecycle and recovery point; a `nil` test keeps the stored one.
