@@ -56,7 +56,9 @@ struct ServerShowCommand: AsyncParsableCommand {
         // What matters first: where it is, how far, what went wrong; then what can be done.
         // A stage job nobody takes may be held back by its queue, not waiting for a worker.
         let held = await QueueHold.reason(for: server, in: opened.jobs)
-        var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held)]
+        let stalled = await StalledStage.reason(for: server, in: opened.jobs)
+        var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held, stalled: stalled != nil)]
+        if let stalled { lines.append("stalled   \(stalled)") }
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
         if server.currentJobState == .retryable, let error = server.currentJobError {
@@ -79,11 +81,11 @@ struct ServerShowCommand: AsyncParsableCommand {
 extension ServerShowCommand {
     /// What the current operation's job is doing: a stage job nobody holds is waiting for a
     /// worker, not working, unless its queue holds it back (`held` says why).
-    static func activity(_ server: ServerInfo, held: String? = nil) -> String {
+    static func activity(_ server: ServerInfo, held: String? = nil, stalled: Bool = false) -> String {
         guard let job = server.lifecycle.currentJob else { return server.state.isResting ? "" : " (starting)" }
         let stage = server.lifecycle.currentStage.map { " \($0.rawValue)" } ?? ""
         let doing = switch server.currentJobState {
-        case .running?: "working"
+        case .running?: stalled ? "stalled: its lease expired" : "working"
         case .available?: held.map { "waiting: \($0)" } ?? "waiting for a worker"
         case .scheduled?, .retryable?: "waiting to retry"
         case let other?: other.rawValue

@@ -28,11 +28,11 @@ struct ServerWaiter {
         defer { bar.finish() }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
+        // What was said of a stalled stage, or of why a stage retries: each once, until it changes.
+        var toldStalled = false
+        var toldRetrying: String?
         // The wait outlasts a database restart; a timeout names the state last read.
-        var outage = StoreOutage(reading: name) { [bar] line in
-            bar.finish()
-            Output.standardError.writeLine(line)
-        }
+        var outage = StoreOutage(reading: name) { line in say(line) }
         var server: ServerInfo?
         while true {
             guard case .some(let read) = try await outage.read({ try await servers.serverGet(name) }) else {
@@ -60,10 +60,29 @@ struct ServerWaiter {
             } else {
                 unclaimedSince = nil
             }
+            // A worker that died mid-stage leaves the server looking busy: said once.
+            if let server, server.currentJobState == .running, let stalled = await StalledStage.reason(for: server, in: jobs) {
+                if !toldStalled { say("lifeline: \(name): \(stalled)") }
+                toldStalled = true
+            } else {
+                toldStalled = false
+            }
+            // A stage that keeps failing (cleanups retry for ever) says why, once per reason.
+            if let server, server.currentJobState == .retryable, let error = server.currentJobError, error != toldRetrying {
+                let stage = server.lifecycle.currentStage.map { "\($0.rawValue) " } ?? ""
+                say("lifeline: \(name): \(stage)failed; retrying after: \(TerminalText.oneLine(error))")
+                toldRetrying = error
+            }
             try checkDeadline(deadline, name: name, server: server)
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// A line on stderr, below the bar, which the next read draws again.
+    private func say(_ line: String) {
+        bar.finish()
+        Output.standardError.writeLine(line)
     }
 
     private func checkDeadline(_ deadline: ContinuousClock.Instant?, name: String, server: ServerInfo?) throws {

@@ -240,10 +240,30 @@ struct RecoveryCLITests {
             return shown.contains("waiting to retry")
         }
         #expect(shown.contains("retrying  after: injected fault in create"), "\(shown)")
-        #expect(try await cli.run(["server", "wait", "rs-1", "--state", "standby", "--timeout", "60s"]).status == 0)
+        // A wait says why, once per reason, where a terminal's bar only says "retrying".
+        let wait = try await cli.run(["server", "wait", "rs-1", "--state", "standby", "--timeout", "60s"])
+        #expect(wait.status == 0 && wait.stderr.contains("lifeline: rs-1: create failed; retrying after: injected fault in create"), "\(wait.stderr)")
         let rested = try await cli.server("rs-1")
         #expect(rested?["current_job_error"] == .null && rested?["last_error"] == .null, "a server at rest has no current job: \(String(describing: rested))")
         withExtendedLifetime(worker) {}
+    }
+
+    @Test("a stage whose worker died says so: server show and a wait name the lease its worker stopped renewing")
+    func stalledStage() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try cli.start(["worker", "--lease", "1s"], extraEnvironment: ["LIFELINE_SIM_THROUGHPUT": "64KiB"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "create", "st-1", "--disk-size", "4MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "st-1"]).status == 0)
+        #expect(try await cli.run(["server", "wait", "st-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.run(["server", "show", "st-1"]).stdout.contains(", working"))
+        worker.signal(SIGKILL)
+        _ = try await worker.waitForExit()
+        let wait = try await cli.run(["server", "wait", "st-1", "--state", "failover", "--timeout", "5s"])
+        #expect(wait.status == 1 && wait.stderr.contains("lifeline: st-1: its worker ") && wait.stderr.contains(" stopped renewing the lease of job "), "\(wait.stderr)")
+        let shown = try await cli.run(["server", "show", "st-1"]).stdout
+        #expect(shown.contains("stalled: its lease expired") && shown.contains("stalled   its worker "), "\(shown)")
     }
 
     @Test("a second server of a machine with another disk layout fails to be created, saying the machine's")
