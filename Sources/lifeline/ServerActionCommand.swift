@@ -127,14 +127,20 @@ struct ServerActionOptions: ParsableArguments {
             }
         }
         let server = result.server
+        // A request replayed under its key after the server moved on did not get it there.
+        let movedOn = result.existing && !wait && (server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil))
         if json {
             try output.writeJSON(result)
-        } else {
+        } else if !movedOn {
             let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
             output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
         }
-        guard wait, server?.state != goal else { return }
         let goalText = goal?.rawValue ?? "removal"
+        if movedOn {
+            let now = server.map { "\($0.name) rests in \($0.state.rawValue), not \(goalText)" } ?? "the server is gone"
+            throw CLIFailure(.runtime, "\(action) was requested earlier (job \(result.job)); \(now)")
+        }
+        guard wait, server?.state != goal else { return }
         guard let server else {
             // A server that failed to be created is removed with its last error: the job keeps it.
             let lastError = (try? await opened.jobs.jobGet(result.job))??.errors.last?.error

@@ -320,6 +320,17 @@ struct OperatorMistakesCLITests {
         #expect(again.status == 1 && again.stdout.hasPrefix("test-failover already requested: job "), "\(again)")
         #expect(again.stderr.contains("test-failover was requested earlier (job ") && again.stderr.contains("came to rest in standby, not testing_failover"))
         #expect(!again.stderr.contains("failed"), "\(again.stderr)")
+        // Without --wait too: a script reading $? is not told the test runs.
+        let replayed = try await cli.run(["server", "test-failover", "web-1", "--idempotency-key", "t-1"])
+        #expect(replayed.status == 1 && replayed.stdout.isEmpty, "\(replayed)")
+        #expect(replayed.stderr.hasPrefix("lifeline: test-failover was requested earlier (job ") && replayed.stderr.hasSuffix("web-1 rests in standby, not testing_failover\n"))
+        // A delete replayed onto a new server of the same name deletes nothing, and says so.
+        #expect(try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        let deleteAgain = try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--json"])
+        #expect(deleteAgain.status == 1 && deleteAgain.stderr.hasSuffix("web-1 rests in standby, not removal\n"), "\(deleteAgain)")
+        #expect(try JSONValue(parsing: deleteAgain.stdout)["existing"] == true, "a program still gets the answer")
+        #expect(try await cli.server("web-1")?["state"] == "standby")
     }
 
     @Test("a completed job cannot be cancelled (exit 3); a cancelled one is left as it is (exit 0)")

@@ -210,7 +210,10 @@ struct RecoveryCLITests {
         let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "create:fail-first=20"])
         let waited = try await cli.run(["server", "create", "fc-1", "--disk-size", "64KiB", "--wait", "--timeout", "60s"])
         #expect(waited.status == 1, "\(waited)")
-        #expect(waited.stderr.hasPrefix("lifeline: create failed: the server was removed, not standby: ") && waited.stderr.contains("injected fault in create"), "\(waited.stderr)")
+        // Each retry's reason as it came (one line while it stays the same), then the end.
+        let said = waited.stderr.split(separator: "\n")
+        #expect(said.first == "lifeline: fc-1: create failed; retrying after: injected fault in create: run failed", "\(waited.stderr)")
+        #expect(said.last?.hasPrefix("lifeline: create failed: the server was removed, not standby: ") == true && said.count == 2, "\(waited.stderr)")
         #expect(try await cli.server("fc-1") == nil)
         // Why is kept in its history, which outlives the job.
         let removal = try #require(try await cli.json(["server", "history", "fc-1", "--json"]).last)
