@@ -82,6 +82,14 @@ public enum StageJobs {
             + (allowed.isEmpty ? "nothing until its operation ends" : allowed.map(\.rawValue).joined(separator: ", "))
     }
 
+    /// Why a cancel of a cleanup stage's job is refused: a cleanup runs until it succeeds, so
+    /// its server would start it again at once. `nil` for any other job.
+    public static func cancelRefusal(_ job: Job) -> String? {
+        guard let stage = Stage(kind: job.kind), stage.isCleanup, !job.state.isFinal else { return nil }
+        let name = job.server ?? job.args["server"]?.stringValue ?? "?"
+        return "job \(job.id) is the \(stage.rawValue) cleanup of server '\(name)', which runs until it succeeds: a cancel would only start it again"
+    }
+
     /// Registers a job kind per stage, each running its stage on the infrastructure, which is
     /// asked for only when a stage runs (a process that only enqueues never builds it).
     /// `jobState` tells whether a job is still running, so a cleanup never races the stage

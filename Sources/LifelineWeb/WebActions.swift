@@ -56,6 +56,7 @@ struct WebActions: Sendable {
     /// Like `jobs cancel ID`: at once if waiting (200), within a second if running (202); a
     /// completed or discarded job is refused (409), a cancelled one is left as it is (200).
     private func cancel(_ id: Int64) async throws -> Response {
+        if let cleanup = try await jobs.jobGet(id).flatMap(StageJobs.cancelRefusal) { throw APIError(status: .conflict, message: cleanup) }
         switch try await jobs.jobCancel([id])[id] ?? .notFound {
         case .cancelled: return try APIResponse.json(["job": .int(id), "result": "cancelled"] as JSONValue)
         case .requested: return try APIResponse.json(["job": .int(id), "result": "requested"] as JSONValue, status: .accepted)

@@ -153,6 +153,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
                 continue
             }
             if job.state == .completed || job.state == .discarded { refused.append("job \(id) is already \(job.state.rawValue)") }
+            if let cleanup = StageJobs.cancelRefusal(job) { throw CLIFailure(.conflict, cleanup) }
         }
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
         if !refused.isEmpty { throw Self.refusal(refused) }

@@ -269,6 +269,25 @@ struct RecoveryCLITests {
         #expect(shown.contains("stalled: its lease expired") && shown.contains("stalled   its worker "), "\(shown)")
     }
 
+    @Test("a cleanup stage's job cannot be cancelled (it would only start again): exit 3, and 409 from the API")
+    func cleanupNotCancelled() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "cc-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "cc-1"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let stop = try #require(try JSONValue(parsing: try await cli.run(["server", "stop-test", "cc-1", "--json"]).stdout)["job"]?.intValue)
+        let refused = try await cli.run(["jobs", "cancel", "\(stop)"])
+        #expect(refused.status == 3 && refused.stderr == "lifeline: job \(stop) is the stop-test cleanup of server 'cc-1', which runs until it succeeds: a cancel would only start it again\n", "\(refused)")
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
+        let answer = try await ServeCLITests.Server(cli, token: token).post("/api/jobs/\(stop)/cancel", token: token)
+        #expect(answer.status == 409 && answer.body["error"]?.stringValue?.hasSuffix("a cancel would only start it again") == true, "\(answer)")
+        #expect(try await cli.job(stop)["state"] == "available")
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.server("cc-1")?["state"] == "standby")
+    }
+
     @Test("a second server of a machine with another disk layout fails to be created, saying the machine's")
     func machineLayout() async throws {
         let cli = try CLIRunner()
