@@ -115,7 +115,9 @@ struct ServerActionOptions: ParsableArguments {
         let output = Output.standardOutput
         if wait, let name = result.server?.name {
             do {
-                result.server = try await ServerWaiter(opened, timeout: waitLimit).waitUntilResting(name)
+                let again = goal.map { "lifeline server wait \(name) --state \($0.rawValue)" } ?? "lifeline server show \(name)"
+                let waiter = ServerWaiter(opened, timeout: waitLimit, interrupted: "\(action) goes on (job \(result.job); \(again))")
+                result.server = try await waiter.waitUntilResting(name)
             } catch {
                 // The action was taken all the same: a program still gets its job, and the
                 // server as it is now.

@@ -159,7 +159,11 @@ struct ServerWaitCommand: AsyncParsableCommand {
             guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
             return queue
         }
-        let server = try await ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }).wait(name) { $0 == nil || $0?.state == state }
+        let waiter = ServerWaiter(
+            queue, timeout: deadline.map { max($0 - .now, .zero) },
+            interrupted: "\(name) was not yet \(state.rawValue) (lifeline server wait \(name) --state \(state.rawValue))"
+        )
+        let server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
     }

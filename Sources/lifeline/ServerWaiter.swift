@@ -8,14 +8,18 @@ struct ServerWaiter {
     /// The jobs' store, read for why a stage's job is not taken.
     let jobs: any JobStore
     let timeout: Duration?
+    /// Said when the wait is interrupted (Ctrl-C, SIGTERM, SIGHUP): what goes on, and how to
+    /// wait for it again.
+    let interrupted: String
     /// How long a job may wait unclaimed before the wait says so.
     private static let unclaimedNotice: Duration = .seconds(5)
     private let bar = ProgressBar(output: .standardError)
 
-    init(_ queue: OpenQueue, timeout: Duration?) {
+    init(_ queue: OpenQueue, timeout: Duration?, interrupted: String) {
         servers = queue.servers
         jobs = queue.jobs
         self.timeout = timeout
+        self.interrupted = interrupted
     }
 
     /// Returns the server once it rests, or nil once it is gone.
@@ -26,6 +30,14 @@ struct ServerWaiter {
     func wait(_ name: String, until done: (ServerInfo?) -> Bool) async throws -> ServerInfo? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         defer { bar.finish() }
+        // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
+        // shell reports Ctrl-C).
+        let signals = SignalTrap { [bar, interrupted] in
+            bar.finish()
+            Output.standardError.writeLine("lifeline: interrupted; \(interrupted)")
+            exit(130)
+        }
+        defer { withExtendedLifetime(signals) {} }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
         // What was said of a stalled stage, or of why a stage retries: each once, until it changes.

@@ -307,6 +307,25 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["server", "show", "web-1"]).stdout.contains("waiting: queue recovery.provision is paused"))
     }
 
+    @Test("Ctrl-C on a wait ends only the wait, saying what goes on and how to wait again (exit 130)")
+    func interruptedWait() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "iw-1", "--disk-size", "64KiB"]).status == 0)
+        let job = try #require(try await cli.server("iw-1")?["current_job"]?.intValue)
+        // No worker runs: both wait until interrupted.
+        let action = try cli.start(["server", "create", "iw-2", "--disk-size", "64KiB", "--wait"])
+        let wait = try cli.start(["server", "wait", "iw-1", "--state", "standby"])
+        for command in [action, wait] {
+            try await waitUntil("the wait to be under way", timeout: .seconds(20)) { command.stderr.contains("waits for a worker") }
+            command.signal(SIGINT)
+            #expect(try await command.waitForExit() == 130)
+        }
+        #expect(action.stderr.hasSuffix("lifeline: interrupted; create goes on (job \(job + 1); lifeline server wait iw-2 --state standby)\n"), "\(action.stderr)")
+        #expect(wait.stderr.hasSuffix("lifeline: interrupted; iw-1 was not yet standby (lifeline server wait iw-1 --state standby)\n"), "\(wait.stderr)")
+        #expect(try await cli.server("iw-2")?["state"] == "creating", "the action goes on")
+    }
+
     @Test("an action's --wait, replayed under its key once the server has moved on, says the action was requested earlier, not that it failed")
     func waitOnReplay() async throws {
         let cli = try CLIRunner()
