@@ -72,6 +72,7 @@ struct AttemptHoldsTests {
         let full = CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: "/infra/rp-002.tmp/disk-0.img", NSUnderlyingErrorKey: POSIXError(.ENOSPC)])
         #expect(HandlerEnd(error: full) == .threw("/infra/rp-002.tmp/disk-0.img: no space left on device"))
         #expect(HandlerEnd(error: CocoaError(.fileWriteOutOfSpace)) == .threw("no space left on device"), "as FileHandle throws it")
+        #expect(HandlerEnd(error: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))) == .threw("no space left on device"), "as its write throws it")
     }
 
     @Test("a program stopped with a signal it ignores is still killed at its hold")

@@ -1,4 +1,5 @@
 import Foundation
+@testable import LifelineQueue
 @testable import LifelineRecovery
 import Testing
 
@@ -40,6 +41,16 @@ struct ChunkedCopyTests {
         ) { _ in }
         let digest = try await copy.run { _ in }
         return (digest, try Data(contentsOf: destination))
+    }
+
+    @Test("a copy's system error names the file it wrote, in one line")
+    func errorNamesFile() {
+        let disk = URL(fileURLWithPath: "/infra/servers/e1/hot/disk-0.img")
+        // As FileHandle's sync throws it, and as the kernel's copy fails.
+        for error: any Error in [NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC)), POSIXError(.ENOSPC)] {
+            #expect(HandlerEnd(error: FileSystem.naming(error, disk)) == .threw("/infra/servers/e1/hot/disk-0.img: no space left on device"))
+        }
+        #expect(HandlerEnd(error: FileSystem.naming(CancellationError(), disk)) == HandlerEnd(error: CancellationError()), "other errors as they are")
     }
 
     @Test("a copy gives the source's bytes and their SHA-256, whole or resumed from a checkpoint", arguments: [0, 5 << 20])

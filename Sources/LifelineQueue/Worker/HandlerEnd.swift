@@ -31,6 +31,9 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
         case is AttemptPastDeadline: self = .pastDeadline
+        // FileHandle's write and sync throw the system's errno as it is, naming no file (it
+        // would also pass for a CocoaError, of that number).
+        case let system as NSError where system.domain == NSPOSIXErrorDomain: self = .threw(String(cString: strerror(Int32(system.code))).lowercased())
         case let file as CocoaError: self = .threw(Self.describe(file))
         default: self = .threw(String(describing: error))
         }

@@ -124,7 +124,7 @@ struct ChunkedCopy {
             // A failure or a stop keeps what was copied; only a crash loses the bytes since
             // the last checkpoint. A copy fenced off writes no checkpoint.
             try? sync()
-            throw error
+            throw FileSystem.naming(error, destination)
         }
         return hasher.finish()
     }

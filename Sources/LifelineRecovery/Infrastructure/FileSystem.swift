@@ -3,6 +3,15 @@ import Foundation
 /// The few file operations the simulated infrastructure needs, each owner-only and each
 /// replacing files whole (write aside, then rename) so a crash never leaves half a file.
 enum FileSystem {
+    /// `error` naming `url`, when it is the system's word on a file operation (an errno) that
+    /// names no file, as FileHandle's write and sync throw it: recorded as "PATH: no space left
+    /// on device", not as Foundation's error dump.
+    static func naming(_ error: any Error, _ url: URL) -> any Error {
+        let system = error as NSError
+        guard system.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(system.code)) else { return error }
+        return CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(code)])
+    }
+
     static func exists(_ url: URL) -> Bool {
         FileManager.default.fileExists(atPath: url.path)
     }
