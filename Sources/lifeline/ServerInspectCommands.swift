@@ -67,6 +67,12 @@ struct ServerShowCommand: AsyncParsableCommand {
         let allowed = server.state.allowedActions
         lines.append("allowed   " + (allowed.isEmpty ? "nothing until the operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
         if let blocked = Self.blocked(server) { lines.append("          \(blocked)") }
+        // One server of a machine runs its workload at a time.
+        if server.state.allowedActions.contains(.failover),
+            let holder = try await opened.servers.serverList().first(where: { $0.machine == server.machine && $0.name != server.name && $0.state.holdsWorkload })
+        {
+            lines.append("          failover waits until server \(holder.name) of machine \(server.machine) gives back its workload (it is in \(holder.state.rawValue))")
+        }
         lines += [
             "vm        \(server.state.vmState)",
             "workload  \(server.state.workload)",

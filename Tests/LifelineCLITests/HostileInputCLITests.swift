@@ -42,8 +42,14 @@ struct HostileInputCLITests {
         for (process, status) in zip(processes, statuses) where status == 3 {
             #expect(process.stderr.contains("of machine shared holds its workload"), "\(process.stderr)")
         }
-        let holding = try await cli.json(["server", "list", "--json"]).filter { $0["state"] != "standby" }
+        let listed = try await cli.json(["server", "list", "--json"])
+        let holding = listed.filter { $0["state"] != "standby" }
         #expect(holding.count == 1, "\(holding)")
+        // The others say what their failover waits for.
+        let holder = try #require(holding.first?["name"]?.stringValue)
+        let waiting = try #require(listed.first { $0["state"] == "standby" }?["name"]?.stringValue)
+        let shown = try await cli.run(["server", "show", waiting]).stdout
+        #expect(shown.contains("failover waits until server \(holder) of machine shared gives back its workload (it is in "), "\(shown)")
     }
 
     /// Servers in standby, each sent 8 conflicting actions at once, all servers together (on
