@@ -90,8 +90,11 @@ struct CLIFailure: Error, CustomStringConvertible {
             }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }
-        if !values.isEmpty, let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
-            oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(values.joined(separator: ", "))"
+        if let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {
+            // Two or three values come on the same line: "Please provide one of 'a' and 'b'."
+            let inline = oneLine.firstMatch(of: #/Please provide one of (.*)\.$/#).map { String($0.1).matches(of: #/'([^']*)'/#).map { String($0.1) } } ?? []
+            let valid = values.isEmpty ? inline : values
+            if !valid.isEmpty { oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(valid.joined(separator: ", "))" }
         }
         // The parser's sentences start in capitals; Lifeline's messages do not. Only a usage
         // error points to the help; anything else the parser was handed failed at run time.

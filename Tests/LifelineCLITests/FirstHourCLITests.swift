@@ -43,6 +43,7 @@ struct FirstHourCLITests {
         (["help", "bogus"], "lifeline: unknown command 'bogus'; lifeline has: "),
         (["jobs", "list", "--state", "failed"], "lifeline: invalid value 'failed' for --state; expected one of: scheduled, available, running, retryable, completed, discarded, cancelled"),
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
+        (["jobs", "retry", "--state", "completed"], "lifeline: invalid value 'completed' for --state; expected one of: discarded, cancelled (see --help)"),
         (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
         (["jobs", "list", "--stat", "running"], "lifeline: unknown option '--stat'; did you mean '--state'?"),
         // Without the argument a command needs, the unknown option is still what is reported.
