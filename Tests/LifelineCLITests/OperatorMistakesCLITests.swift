@@ -433,6 +433,7 @@ struct OperatorMistakesCLITests {
         (["queues", "retain", "default", "--all", "--completed", "1d"], [:], "lifeline: name a queue or give --all, not both"),
         (["jobs", "prune", "--older-than", "1.5h"], [:], "lifeline: --older-than: invalid duration '1.5h': whole numbers only; write a sum such as 1h30m or 1500ms\n"),
         (["worker", "--drain"], ["LIFELINE_SIM_FAULTS": "garbage"], "lifeline: LIFELINE_SIM_FAULTS: "),
+        (["worker", "--drain"], ["LIFELINE_SIM_FAULTS": "vm:fail-first=1"], "lifeline: LIFELINE_SIM_FAULTS: invalid fault rule 'vm:fail-first=1': no stage is named 'vm'; stages: create, start-vm, "),
         (["worker", "--drain"], ["LIFELINE_SIM_THROUGHPUT": "fast"], "lifeline: LIFELINE_SIM_THROUGHPUT: "),
     ] as [([String], [String: String], String)])
     func refusalsNameTheirCause(arguments: [String], environment: [String: String], said: String) async throws {

@@ -16,8 +16,11 @@ public struct FaultPlan: Sendable, Hashable {
         for rule in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !rule.isEmpty {
             let parts = rule.split(separator: ":", maxSplits: 1).map(String.init)
             let setting = parts.count == 2 ? parts[1].split(separator: "=", maxSplits: 1).map(String.init) : []
-            guard parts.count == 2, let stage = Stage(rawValue: parts[0]), setting.count == 2 else {
+            guard parts.count == 2, setting.count == 2 else {
                 throw JobInputError("invalid fault rule '\(rule)': use STAGE:fail-first=K or STAGE:fail-chance=P")
+            }
+            guard let stage = Stage(rawValue: parts[0]) else {
+                throw JobInputError("invalid fault rule '\(rule)': no stage is named '\(parts[0])'; stages: \(Stage.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             switch setting[0] {
             case "fail-first":
