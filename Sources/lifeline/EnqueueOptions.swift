@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifelinePostgres
 import LifelineQueue
 
 /// What `lifeline enqueue` was asked to do, as plain values, and the doing of it. The parser
@@ -85,6 +86,12 @@ struct EnqueueOptions: Equatable {
             inserted = try await opened.jobs.jobInsert(batch.jobs)
         } catch JobStoreError.idempotencyConflict(let key, let existing) {
             throw CLIFailure(.conflict, batch.conflict(key: key, existing: existing))
+        } catch let lost as PostgresStoreError where lost.isOutage {
+            // The batch is one transaction: failed before its commit, none of it is in.
+            if case .commitUnknown = lost { throw lost }
+            throw CLIFailure(.runtime, "\(lost); none of the batch was enqueued")
+        } catch let statement as PostgresStatementError {
+            throw CLIFailure(.runtime, "PostgreSQL: \(statement); none of the batch was enqueued")
         }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing, ids: inserted.map(\.job.id))

@@ -205,6 +205,29 @@ struct PostgresCLITests {
         #expect(refused.status == 1 && !refused.stderr.contains("retrying"), "\(refused.stderr)")
     }
 
+    @Test("a batch whose session is ended before its commit says none of it was enqueued, and none of it is")
+    func batchCutOff() async throws {
+        let (cli, url, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let file = try cli.writeFile("batch.jsonl", Array(repeating: "{}", count: 1000).joined(separator: "\n"))
+        // A session that holds the jobs table: the batch's insert waits for it, in its transaction.
+        let script = try cli.writeFile("hold.sql", "BEGIN;\nLOCK TABLE lifeline.jobs IN ACCESS EXCLUSIVE MODE;\nSELECT 'held';\nSELECT pg_sleep(60);\n")
+        let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        #expect(try await holder.nextLine() == "held")
+        let batch = try cli.start(["enqueue", "noop", "--batch", file])
+        defer { batch.signal(SIGKILL) }
+        let admin = try #require(TestPostgres.url)
+        let waiting = "FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'lifeline' AND wait_event_type = 'Lock'"
+        try await waitUntil("the batch to wait for the table") { try await TestPostgres.psql(admin, "SELECT count(*) \(waiting)") == "1" }
+        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) \(waiting)")
+        #expect(try await batch.waitForExit() == 1)
+        #expect(batch.stderr == "lifeline: PostgreSQL: terminating connection due to administrator command (SQLSTATE 57P01); none of the batch was enqueued\n", "\(batch.stderr)")
+        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
+        #expect(try await cli.jobCount() == 1, "only the job before the batch")
+    }
+
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")
     func twoHosts() async throws {
         let cli = try await Self.runner()
