@@ -41,7 +41,10 @@ final class BlockingConnection: @unchecked Sendable {
     /// has come, from its event loop, without waking this thread. Throws the first statement's
     /// error, if any failed.
     @discardableResult
-    func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+    /// - Parameter committing: the statements end a write transaction with its COMMIT: a loss
+    ///   once they are sent leaves unknown whether the change was made
+    ///   (``PostgresStoreError/commitUnknown(_:_:)``).
+    func pipeline(_ queries: [PostgresQuery], committing: Bool = false) throws -> [[PostgresRow]] {
         let opening = beginning
         let leading: [PostgresQuery] = (opening ? ["BEGIN"] : []) + leading
         self.leading = []
@@ -58,7 +61,6 @@ final class BlockingConnection: @unchecked Sendable {
         if opening { inTransaction = true }
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
-        let committing = queries.last?.sql == "COMMIT"
         for future in futures {
             do {
                 results.append(.success(try wait(future).rows))

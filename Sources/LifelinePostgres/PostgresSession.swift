@@ -60,7 +60,7 @@ public final class PostgresSession: Sendable {
             let result = try body(transaction)
             // The counts' fold, the event lock, the events and the commit go in one round
             // trip: the lock is held for as short a time as the commit allows.
-            try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"])
+            try connection.pipeline(transaction.foldStatements() + transaction.eventStatements() + ["COMMIT"], committing: true)
             return result
         } catch {
             // A transaction that never began has nothing to roll back.

@@ -28,7 +28,7 @@ struct TransactionConnectionTests {
         #expect(try await TestPostgres.psql(url, "SELECT string_agg(n::text, ',') FROM public.marks") == "4")
     }
 
-    @Test("a commit that was sent but never answered is said as not known to have been made")
+    @Test("a write's commit that was sent but never answered is said as not known to have been made; a read's is not")
     func commitUnanswered() async throws {
         let url = try await TestPostgres.freshDatabase()
         _ = try await TestPostgres.psql(url, "CREATE TABLE public.marks (n int)")
@@ -39,9 +39,16 @@ struct TransactionConnectionTests {
         connection.beginWithNext()
         try connection.query("INSERT INTO public.marks VALUES (1)")
         proxy.pause()
-        let error = try #require(throws: PostgresStoreError.self) { try connection.pipeline(["COMMIT"]) }
+        let error = try #require(throws: PostgresStoreError.self) { try connection.pipeline(["COMMIT"], committing: true) }
         proxy.resume()
         #expect("\(error)".hasSuffix("while committing (PostgreSQL at \(try PostgresLocation(url: proxy.url)) did not answer within 1.0 seconds; the connection was dropped): whether the change was made is not known; look before doing it again"), "\(error)")
         #expect(error.isOutage)
+        // A read's transaction changes nothing: its end unanswered is no answer, not a doubt.
+        connection.beginWithNext()
+        _ = try connection.query("SELECT count(*) FROM public.marks")
+        proxy.pause()
+        let read = try #require(throws: PostgresStoreError.self) { try connection.pipeline(["COMMIT"]) }
+        proxy.resume()
+        #expect(!"\(read)".contains("not known") && "\(read)".contains("did not answer within"), "\(read)")
     }
 }
