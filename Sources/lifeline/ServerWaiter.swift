@@ -32,11 +32,7 @@ struct ServerWaiter {
         defer { bar.finish() }
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
         // shell reports Ctrl-C).
-        let signals = SignalTrap { [bar, interrupted] in
-            bar.finish()
-            Output.standardError.writeLine("lifeline: interrupted; \(interrupted)")
-            exit(130)
-        }
+        let signals = Self.interruptTrap(interrupted) { [bar] in bar.finish() }
         defer { withExtendedLifetime(signals) {} }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
@@ -88,6 +84,16 @@ struct ServerWaiter {
             try checkDeadline(deadline, name: name, server: server)
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Ends the command on SIGINT, SIGTERM or SIGHUP with one line saying what goes on
+    /// (`interrupted`), after `clearing` the terminal's line; exit 130, as a shell reports Ctrl-C.
+    static func interruptTrap(_ interrupted: String, clearing: @escaping @Sendable () -> Void = {}) -> SignalTrap {
+        SignalTrap {
+            clearing()
+            Output.standardError.writeLine("lifeline: interrupted; \(interrupted)")
+            exit(130)
         }
     }
 

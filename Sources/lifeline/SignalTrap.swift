@@ -15,4 +15,9 @@ final class SignalTrap {
             return source
         }
     }
+
+    /// Ends the trap's calls (the signals stay ignored): a trap for part of a command.
+    deinit {
+        for source in sources { source.cancel() }
+    }
 }

@@ -24,8 +24,12 @@ struct StoreOutage {
     /// a mistyped URL ends the command.
     mutating func open<T>(until deadline: ContinuousClock.Instant? = nil, _ open: () async throws -> T) async throws -> T {
         while true {
-            let retrying = { (error: any Error) in (error as? PostgresStoreError)?.isOutage == true && deadline.map { .now < $0 } ?? true }
-            if let value = try await attempt(open, retrying: retrying) { return value }
+            let outage = { (error: any Error) in (error as? PostgresStoreError)?.isOutage == true }
+            do {
+                if let value = try await attempt(open, retrying: { outage($0) && deadline.map { .now < $0 } ?? true }) { return value }
+            } catch where outage(error) {
+                throw CLIFailure(.runtime, "timed out waiting for the database: \(error)")
+            }
         }
     }
 

@@ -189,7 +189,16 @@ struct PostgresCLITests {
         }
         // A wait's timeout bounds its wait for the database too.
         let bounded = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "2s"])
-        #expect(bounded.status == 1 && bounded.stderr.hasSuffix("not currently accepting connections (SQLSTATE 55000)\n"), "\(bounded.stderr)")
+        let boundedSaid = bounded.stderr.split(separator: "\n")
+        #expect(bounded.status == 1 && boundedSaid.count == 2 && boundedSaid[0].hasSuffix("; retrying every second"), "\(bounded.stderr)")
+        #expect(boundedSaid.last?.hasPrefix("lifeline: timed out waiting for the database: ") == true
+                && boundedSaid.last?.hasSuffix("not currently accepting connections (SQLSTATE 55000)") == true, "\(bounded.stderr)")
+        // Ctrl-C while it waits for the database says what it was waiting for.
+        let interrupted = try cli.start(["server", "wait", "web-1", "--state", "standby"])
+        try await waitUntil("the wait to wait for the database") { interrupted.stderr.contains("retrying every second") }
+        interrupted.signal(SIGINT)
+        #expect(try await interrupted.waitForExit() == 130)
+        #expect(interrupted.stderr.hasSuffix("lifeline: interrupted; web-1 was not yet standby (lifeline server wait web-1 --state standby)\n"), "\(interrupted.stderr)")
         try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
         #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0, "\(worker.stderr)")
         #expect(try await wait.waitForExit(timeout: .seconds(30)) == 0, "\(wait.stderr)")
