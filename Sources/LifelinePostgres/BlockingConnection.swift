@@ -15,7 +15,8 @@ final class BlockingConnection: @unchecked Sendable {
     private var connection: PostgresConnection?
     private var failures = 0
     private var retryAt = ContinuousClock.now
-    private var lastFailure = ""
+    /// Why the last connection failed, said again until the next try: a refusal stays one.
+    private var lastFailure: PostgresStoreError?
     /// Whether a transaction's BEGIN waits to go out first with the next call's statements.
     private var beginning = false
     /// Statements that go out ahead of the next call's, in its round trip (after the BEGIN, if
@@ -113,9 +114,7 @@ final class BlockingConnection: @unchecked Sendable {
     private func connected() throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         connection = nil
-        guard ContinuousClock.now >= retryAt else {
-            throw PostgresStoreError.unreachable(location.description, lastFailure)
-        }
+        if ContinuousClock.now < retryAt, let lastFailure { throw lastFailure }
         do {
             let opened = try wait(PostgresConnection.connect(
                 on: PostgresConnection.defaultEventLoopGroup.any(), configuration: location.configuration, id: 1, logger: logger
@@ -125,14 +124,17 @@ final class BlockingConnection: @unchecked Sendable {
             return opened
         } catch {
             failures += 1
-            lastFailure = (error as? PostgresStoreError)?.reason ?? PostgresErrorText.describe(error)
+            let reason = (error as? PostgresStoreError)?.reason ?? PostgresErrorText.describe(error)
             // 100 ms doubling to 5 s: a restarting server is not hammered, and is found soon.
             retryAt = .now + min(.milliseconds(100) * (1 << min(failures - 1, 6)), .seconds(5))
             // The server answered: it refused, rather than could not be reached.
-            if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
-                throw PostgresStoreError.refused(location.description, lastFailure, sqlState: PostgresErrorText.sqlState(error))
+            let failure: PostgresStoreError = if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
+                .refused(location.description, reason, sqlState: PostgresErrorText.sqlState(error))
+            } else {
+                .unreachable(location.description, reason)
             }
-            throw PostgresStoreError.unreachable(location.description, lastFailure)
+            lastFailure = failure
+            throw failure
         }
     }
 

@@ -191,6 +191,8 @@ struct PostgresCLITests {
         let bounded = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "2s"])
         let boundedSaid = bounded.stderr.split(separator: "\n")
         #expect(bounded.status == 1 && boundedSaid.count == 2 && boundedSaid[0].hasSuffix("; retrying every second"), "\(bounded.stderr)")
+        // A refusal is said as one each time, also while the next try waits.
+        #expect(boundedSaid.allSatisfy { $0.contains(" refused the connection: ") }, "\(bounded.stderr)")
         #expect(boundedSaid.last?.hasPrefix("lifeline: timed out waiting for the database: ") == true
                 && boundedSaid.last?.hasSuffix("not currently accepting connections (SQLSTATE 55000)") == true, "\(bounded.stderr)")
         // Ctrl-C while it waits for the database says what it was waiting for.
