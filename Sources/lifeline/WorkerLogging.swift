@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 import Logging
 
 /// Worker logs: one line per event on stderr, with the job's metadata; the level comes from
@@ -17,10 +18,25 @@ enum WorkerLogging {
             }
             level = named
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, logLevel: level) }
+    }
+}
+
+/// One line per event on stderr: `TIME LEVEL LABEL: MESSAGE key=value …`, the message before
+/// its details, and no source module (a library's name tells an operator nothing).
+private struct LineLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let line = [LifelineJSON.formatTime(Date()), event.level.rawValue, "\(label):", "\(event.message)"] + fields
+        Output.standardError.writeLine(line.joined(separator: " "))
     }
 }
