@@ -5,10 +5,15 @@ import Logging
 import Synchronization
 
 /// An in-memory SQLite store whose lease renewals, cancel checks and pruning passes wait until
-/// the task that made them is cancelled. Everything else goes straight to the store.
+/// the task that made them is cancelled, and whose claims fail while it is `down`. Everything
+/// else goes straight to the store.
 final class SlowStore: JobStore {
+    struct Down: Error {}
+
     let inner: SQLiteJobStore
     let renewals = Mutex(0)
+    let down = Mutex(false)
+    let claimsRefused = Mutex(0)
     /// Yields when a lease renewal arrives.
     let renewalArrived: AsyncStream<Void>
     private let announce: AsyncStream<Void>.Continuation
@@ -37,7 +42,13 @@ final class SlowStore: JobStore {
         try await stall()
     }
 
-    func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? { try await inner.jobClaim(claim) }
+    func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? {
+        if down.withLock({ $0 }) {
+            claimsRefused.withLock { $0 += 1 }
+            throw Down()
+        }
+        return try await inner.jobClaim(claim)
+    }
 
     func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] { try await inner.jobInsert(jobs) }
     func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> { try await inner.jobFinish(finishes) }

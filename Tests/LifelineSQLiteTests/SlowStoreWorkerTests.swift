@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import LifelineTestKit
 import Synchronization
 import Testing
 
@@ -39,6 +40,26 @@ struct SlowStoreWorkerTests {
         #expect(log.errors.isEmpty, "\(log.errors)")
         // The job was given back, not lost or failed.
         #expect(try await store.jobGet(1)?.state == .available)
+    }
+
+    @Test("a store that fails claim after claim is said once, and once more when it works again")
+    func outageSaidOnce() async throws {
+        let store = try SlowStore()
+        store.down.withLock { $0 = true }
+        let id = try await store.jobInsert([NewJob(kind: "noop")])[0].job.id
+        let log = LogRecord()
+        var registry = Self.registry
+        registry.register(BuiltinKinds.noop)
+        let configuration = WorkerConfiguration(concurrency: 1, lease: .seconds(120), grace: .zero, pruneInterval: .seconds(600))
+        let worker = Worker(store: store, registry: registry, configuration: configuration, logger: log.logger)
+        let run = Task { try await worker.run() }
+        try await waitUntil("three claims to fail") { store.claimsRefused.withLock { $0 } >= 3 }
+        store.down.withLock { $0 = false }
+        try await waitUntil("the job to run once claims work") { try await store.jobGet(id)?.state == .completed }
+        worker.shutdown()
+        try await run.value
+        let said = log.messages.withLock { $0 }.filter { $0.contains("claim") }
+        #expect(said.count == 2 && said[0].hasPrefix("error: claim failed; retrying") && said[1] == "notice: claim works again", "\(said)")
     }
 
     /// Attempt starts and the first attempt's end, as a job whose renewals never get through

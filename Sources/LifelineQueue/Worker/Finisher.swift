@@ -22,7 +22,8 @@ final class Finisher: Sendable {
     }
 
     private let store: any JobStore
-    private let logger: Logger
+    private let trouble: StoreTrouble
+    private static let recording = "recording finished jobs"
     private let state = Mutex(State())
     /// Called with the slots of each recorded group: they are free.
     private let recorded: @Sendable ([RunningJobs.Slot]) -> Void
@@ -30,11 +31,11 @@ final class Finisher: Sendable {
     private let wake: @Sendable () -> Void
 
     init(
-        store: any JobStore, logger: Logger, recorded: @escaping @Sendable ([RunningJobs.Slot]) -> Void,
+        store: any JobStore, trouble: StoreTrouble, recorded: @escaping @Sendable ([RunningJobs.Slot]) -> Void,
         wake: @escaping @Sendable () -> Void
     ) {
         self.store = store
-        self.logger = logger
+        self.trouble = trouble
         self.recorded = recorded
         self.wake = wake
     }
@@ -115,11 +116,12 @@ final class Finisher: Sendable {
             do {
                 let applied = try await store.jobFinish(group.map(\.finish))
                 failures = 0
+                trouble.succeeded(Self.recording)
                 resolve(group, applied: applied)
                 wake()
             } catch {
                 failures += 1
-                logger.error("cannot record finished jobs; retrying", metadata: ["error": "\(error)", "jobs": "\(group.count)"])
+                trouble.failed(Self.recording, error, metadata: ["jobs": "\(group.count)"])
                 putBack(group)
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
             }

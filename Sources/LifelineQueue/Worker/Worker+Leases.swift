@@ -35,6 +35,7 @@ extension Worker {
         defer { renewalUnderWay.withLock { $0 = nil } }
         do {
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: configuration.owner, lease: configuration.lease, jobs: entries))
+            trouble.succeeded("lease renewal")
             // The statuses are about the attempts renewed, which may have finished since.
             let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
             let held = keys.filter { statuses[$0.id] != .lost }
@@ -50,7 +51,7 @@ extension Worker {
         } catch {
             // A stopping worker cancels its heartbeat; a renewal cut short then is no failure.
             guard !Task.isCancelled else { return }
-            logger.error("lease renewal failed", metadata: ["error": "\(error)", "jobs": "\(entries.count)"])
+            trouble.failed("lease renewal", error, metadata: ["jobs": "\(entries.count)"])
         }
     }
 
@@ -79,9 +80,10 @@ extension Worker {
                 for id in try await store.jobCancelRequested(Array(attempts.keys)) {
                     if let attempt = attempts[id] { running.stop(AttemptKey(id: id, attempt: attempt), reason: .cancelled) }
                 }
+                trouble.succeeded("reading cancel requests")
             } catch {
                 guard !Task.isCancelled else { return }
-                logger.error("cannot read cancel requests", metadata: ["error": "\(error)"])
+                trouble.failed("reading cancel requests", error)
             }
             try? await Task.sleep(for: .milliseconds(50))
         }

@@ -9,6 +9,8 @@ public final class Worker: Sendable {
     let store: any JobStore
     let configuration: WorkerConfiguration
     let logger: Logger
+    /// The store's failures, said once per outage.
+    let trouble: StoreTrouble
     let running = RunningJobs()
     private let doorbell = Doorbell()
     /// Rung when the store may have changed: a user may have cancelled a running job.
@@ -46,8 +48,9 @@ public final class Worker: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.owner)"
         self.logger = logger
+        trouble = StoreTrouble(logger: logger)
         finisher = Finisher(
-            store: store, logger: logger,
+            store: store, trouble: trouble,
             recorded: { [running] slots in running.remove(slots) },
             wake: { [doorbell] in doorbell.ring() }
         )
@@ -129,9 +132,10 @@ public final class Worker: Sendable {
             do {
                 answer = try await claim.result.value
                 failures = 0
+                trouble.succeeded("claim")
             } catch {
                 failures += 1
-                logger.error("claim failed; retrying", metadata: ["error": "\(error)"])
+                trouble.failed("claim", error)
                 if let made = claim.ticket.abandon() {
                     claimingSlots.withLock { $0 -= made.limit }
                     // The finishes are written on their own, so one that fails cannot stop claiming.
