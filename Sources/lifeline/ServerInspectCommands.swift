@@ -161,13 +161,12 @@ struct ServerWaitCommand: AsyncParsableCommand {
         let deadline = try timeout.map(InputParsing.waitTimeout).map { ContinuousClock.now + $0 }
         let interrupted = "\(name) was not yet \(state.rawValue) (lifeline server wait \(name) --state \(state.rawValue))"
         var outage = StoreOutage(reading: name)
-        let opening = ServerWaiter.interruptTrap(interrupted)
+        WaitInterrupt.say(interrupted)
         let queue = try await outage.open(until: deadline) {
             let queue = try await store.openReader()
             guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
             return queue
         }
-        withExtendedLifetime(opening) {}
         let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)
         let server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LifelineQueue
 import LifelineRecovery
 
@@ -32,8 +33,7 @@ struct ServerWaiter {
         defer { bar.finish() }
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
         // shell reports Ctrl-C).
-        let signals = Self.interruptTrap(interrupted) { [bar] in bar.finish() }
-        defer { withExtendedLifetime(signals) {} }
+        WaitInterrupt.say(interrupted) { [bar] in bar.finish() }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
         // What was said of a stalled stage, or of why a stage retries: each once, until it changes.
@@ -84,16 +84,6 @@ struct ServerWaiter {
             try checkDeadline(deadline, name: name, server: server)
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
-    /// Ends the command on SIGINT, SIGTERM or SIGHUP with one line saying what goes on
-    /// (`interrupted`), after `clearing` the terminal's line; exit 130, as a shell reports Ctrl-C.
-    static func interruptTrap(_ interrupted: String, clearing: @escaping @Sendable () -> Void = {}) -> SignalTrap {
-        SignalTrap {
-            clearing()
-            Output.standardError.writeLine("lifeline: interrupted; \(interrupted)")
-            exit(130)
         }
     }
 
@@ -192,5 +182,33 @@ enum ProgressText {
         let seconds = Double((end.0 - start.0).milliseconds) / 1000
         guard seconds > 0.5 else { return nil }
         return Double(end.1 - start.1) / seconds
+    }
+}
+
+/// What a wait says when SIGINT, SIGTERM or SIGHUP ends it: one trap for the whole command,
+/// set up at the first wait, saying what the latest wait was for. Only the wait ends, and what
+/// it waited for goes on: exit 130, as a shell reports Ctrl-C, at once (`_exit`): a wait has
+/// nothing to flush, and exit handlers run beside its other threads could wait on them for ever.
+enum WaitInterrupt {
+    private struct Said {
+        var text: String
+        var clearing: @Sendable () -> Void
+    }
+
+    private static let said = Mutex<Said?>(nil)
+    private static let trap = Mutex<SignalTrap?>(nil)
+
+    /// From now on, ends the command saying `interrupted`, after `clearing` the terminal's line.
+    static func say(_ interrupted: String, clearing: @escaping @Sendable () -> Void = {}) {
+        said.withLock { $0 = Said(text: interrupted, clearing: clearing) }
+        trap.withLock { trap in
+            guard trap == nil else { return }
+            trap = SignalTrap {
+                guard let said = Self.said.withLock({ $0 }) else { return }
+                said.clearing()
+                Output.standardError.writeLine("lifeline: interrupted; \(said.text)")
+                _exit(130)
+            }
+        }
     }
 }

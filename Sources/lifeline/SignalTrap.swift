@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 
 /// Turns SIGTERM, SIGINT and SIGHUP into a call, each time one arrives, instead of the
-/// default of dying on the spot.
-final class SignalTrap {
+/// default of dying on the spot. Its sources are set once, at its start (hence Sendable).
+final class SignalTrap: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {
@@ -14,10 +14,5 @@ final class SignalTrap {
             source.resume()
             return source
         }
-    }
-
-    /// Ends the trap's calls (the signals stay ignored): a trap for part of a command.
-    deinit {
-        for source in sources { source.cancel() }
     }
 }
