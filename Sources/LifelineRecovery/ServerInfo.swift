@@ -14,6 +14,14 @@ public struct ServerInfo: Sendable, Hashable {
     public var currentJobState: JobState?
     public var progress: JSONValue?
     public var currentJobError: String?
+    /// The running job's lease: who holds it and until when (a worker that died holds it
+    /// until a claim takes the job back).
+    public var currentJobLease: (owner: String, expiresAt: Date)? {
+        get { leaseOwner.flatMap { owner in leaseExpiresAt.map { (owner, $0) } } }
+        set { (leaseOwner, leaseExpiresAt) = (newValue?.owner, newValue?.expiresAt) }
+    }
+    private var leaseOwner: String?
+    private var leaseExpiresAt: Date?
     public var lastTest: LastTest?
 
     public struct LastTest: Sendable, Hashable, Encodable {
@@ -28,7 +36,8 @@ public struct ServerInfo: Sendable, Hashable {
 
     public init(
         name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
-        currentJobState: JobState?, progress: JSONValue?, currentJobError: String? = nil, lastTest: LastTest?
+        currentJobState: JobState?, progress: JSONValue?, currentJobError: String? = nil,
+        currentJobLease: (owner: String, expiresAt: Date)? = nil, lastTest: LastTest?
     ) {
         self.name = name
         self.machine = machine
@@ -40,6 +49,7 @@ public struct ServerInfo: Sendable, Hashable {
         self.progress = progress
         self.currentJobError = currentJobError
         self.lastTest = lastTest
+        self.currentJobLease = currentJobLease
     }
 
     public var state: ServerState { lifecycle.state }
@@ -52,6 +62,14 @@ public struct ServerInfo: Sendable, Hashable {
         if let kept = lifecycle.lastError { return kept }
         guard let stage = lifecycle.currentStage, let error = currentJobError else { return nil }
         return "\(stage.rawValue): \(error)"
+    }
+
+    /// When the running job's lease ran out, if it did by `now`: its worker stopped renewing it
+    /// (it died, is stopped, or cannot write), and nothing moves the server until a worker's
+    /// next claim takes the job back.
+    public func stalledSince(now: Date) -> Date? {
+        guard currentJobState == .running, let lease = currentJobLease, lease.expiresAt < now else { return nil }
+        return lease.expiresAt
     }
 
     /// The current operation's progress, when its job reported a measurable one.

@@ -8,7 +8,8 @@ enum ServerRow {
     /// The current stage is not stored: it is the kind of the current job.
     static let select = """
         SELECT s.*, j.kind AS job_kind, j.state AS job_state, j.progress AS job_progress,
-               json_extract(j.errors, '$[#-1].error') AS job_error
+               json_extract(j.errors, '$[#-1].error') AS job_error, j.lease_owner AS job_lease_owner,
+               j.lease_expires_at AS job_lease_expires_at
         FROM servers s LEFT JOIN jobs j ON j.id = s.current_job
         """
 
@@ -37,7 +38,9 @@ enum ServerRow {
         return ServerInfo(
             name: row["name"], machine: row["machine"], disks: row["disks"], diskSize: row["disk_size"], lifecycle: lifecycle,
             recoveryPoint: row["recovery_point"], currentJobState: (row["job_state"] as String?).flatMap(JobState.init(rawValue:)),
-            progress: try (row["job_progress"] as String?).map(JSONValue.init(parsing:)), currentJobError: row["job_error"], lastTest: lastTest
+            progress: try (row["job_progress"] as String?).map(JSONValue.init(parsing:)), currentJobError: row["job_error"],
+            currentJobLease: (row["job_lease_owner"] as String?).flatMap { owner in (row["job_lease_expires_at"] as Int64?).map { (owner, Date(ms: $0)) } },
+            lastTest: lastTest
         )
     }
 }

@@ -56,7 +56,7 @@ struct ServerShowCommand: AsyncParsableCommand {
         // What matters first: where it is, how far, what went wrong; then what can be done.
         // A stage job nobody takes may be held back by its queue, not waiting for a worker.
         let held = await QueueHold.reason(for: server, in: opened.jobs)
-        let stalled = await StalledStage.reason(for: server, in: opened.jobs)
+        let stalled = StalledStage.reason(for: server)
         var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held, stalled: stalled != nil)]
         if let stalled { lines.append("stalled   \(stalled)") }
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }

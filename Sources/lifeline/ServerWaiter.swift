@@ -69,7 +69,7 @@ struct ServerWaiter {
                 unclaimedSince = nil
             }
             // A worker that died mid-stage leaves the server looking busy: said once.
-            if let server, server.currentJobState == .running, let stalled = await StalledStage.reason(for: server, in: jobs) {
+            if let server, let stalled = StalledStage.reason(for: server) {
                 if !toldStalled { say("lifeline: \(name): \(stalled)") }
                 toldStalled = true
             } else {
