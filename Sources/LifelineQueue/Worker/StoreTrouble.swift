@@ -13,6 +13,9 @@ final class StoreTrouble: Sendable {
 
     private let logger: Logger
     private let spells = Mutex<[String: Spell]>([:])
+    /// How many kinds are failing: a success, which every claim and finish reports, looks no
+    /// further while none is.
+    private let failing = Atomic<Int>(0)
 
     init(logger: Logger) {
         self.logger = logger
@@ -25,13 +28,15 @@ final class StoreTrouble: Sendable {
             return spells[what] == nil
         }
         if first {
+            failing.add(1, ordering: .relaxed)
             logger.error("\(what) failed; retrying (said again once it works)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
     }
 
     /// `what` worked; said if it had been failing.
     func succeeded(_ what: String) {
-        guard let spell = spells.withLock({ $0.removeValue(forKey: what) }) else { return }
+        guard failing.load(ordering: .relaxed) > 0, let spell = spells.withLock({ $0.removeValue(forKey: what) }) else { return }
+        failing.subtract(1, ordering: .relaxed)
         logger.notice(
             "\(what) works again",
             metadata: ["failures": "\(spell.failures)", "for": "\(DurationText.format(ContinuousClock.now - spell.since))"]
