@@ -33,7 +33,7 @@ struct QueryParameters {
     func since() throws(APIError) -> Date? {
         guard let text = string("since") else { return nil }
         do {
-            return Date().addingTimeInterval(-Double(try DurationText.parse(text).milliseconds) / 1000)
+            return Date().adding(.zero - (try DurationText.parse(text)))
         } catch {
             throw .badRequest("since: \(error.message)")
         }
