@@ -116,7 +116,7 @@ final class Finisher: Sendable {
             do {
                 let applied = try await store.jobFinish(group.map(\.finish))
                 failures = 0
-                trouble.succeeded(Self.recording)
+                trouble.succeeded()
                 resolve(group, applied: applied)
                 wake()
             } catch {

@@ -3,8 +3,8 @@ import Synchronization
 
 /// A worker's store failures as its loops meet them (claims, finishes, lease renewals, reads
 /// of cancel requests), said once per outage: each kind's first failure is logged, its repeats
-/// are counted, and its first success after says how many there were and for how long. A
-/// database that is down otherwise filled the log with a line per loop per second.
+/// are counted, and the first success of any call after says which failed, how often, and for
+/// how long. A database that is down otherwise filled the log with a line per loop per second.
 final class StoreTrouble: Sendable {
     private struct Spell {
         var since: ContinuousClock.Instant
@@ -33,13 +33,19 @@ final class StoreTrouble: Sendable {
         }
     }
 
-    /// `what` worked; said if it had been failing.
-    func succeeded(_ what: String) {
-        guard failing.load(ordering: .relaxed) > 0, let spell = spells.withLock({ $0.removeValue(forKey: what) }) else { return }
-        failing.subtract(1, ordering: .relaxed)
+    /// A call worked: the store answers again. Said once, for every kind that had been failing:
+    /// a finish may be recorded by a claim's transaction, and a renewal come only later.
+    func succeeded() {
+        guard failing.load(ordering: .relaxed) > 0 else { return }
+        let ended = spells.withLock { spells in defer { spells = [:] }; return spells }
+        guard let since = ended.values.map(\.since).min() else { return }
+        failing.subtract(ended.count, ordering: .relaxed)
         logger.notice(
-            "\(what) works again",
-            metadata: ["failures": "\(spell.failures)", "for": "\(DurationText.format(ContinuousClock.now - spell.since))"]
+            "the store answers again",
+            metadata: [
+                "failed": "\(ended.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.failures)×" }.joined(separator: ", "))",
+                "for": "\(DurationText.format(ContinuousClock.now - since))",
+            ]
         )
     }
 }

@@ -35,7 +35,7 @@ extension Worker {
         defer { renewalUnderWay.withLock { $0 = nil } }
         do {
             let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: configuration.owner, lease: configuration.lease, jobs: entries))
-            trouble.succeeded("lease renewal")
+            trouble.succeeded()
             // The statuses are about the attempts renewed, which may have finished since.
             let keys = entries.map { AttemptKey(id: $0.id, attempt: $0.attempt) }
             let held = keys.filter { statuses[$0.id] != .lost }
@@ -80,7 +80,7 @@ extension Worker {
                 for id in try await store.jobCancelRequested(Array(attempts.keys)) {
                     if let attempt = attempts[id] { running.stop(AttemptKey(id: id, attempt: attempt), reason: .cancelled) }
                 }
-                trouble.succeeded("reading cancel requests")
+                trouble.succeeded()
             } catch {
                 guard !Task.isCancelled else { return }
                 trouble.failed("reading cancel requests", error)

@@ -132,7 +132,7 @@ public final class Worker: Sendable {
             do {
                 answer = try await claim.result.value
                 failures = 0
-                trouble.succeeded("claim")
+                trouble.succeeded()
             } catch {
                 failures += 1
                 trouble.failed("claim", error)
