@@ -125,8 +125,8 @@ final class BlockingConnection: @unchecked Sendable {
         } catch {
             failures += 1
             let reason = (error as? PostgresStoreError)?.reason ?? PostgresErrorText.describe(error)
-            // 100 ms doubling to 5 s: a restarting server is not hammered, and is found soon.
-            retryAt = .now + min(.milliseconds(100) * (1 << min(failures - 1, 6)), .seconds(5))
+            // A restarting server is not hammered, and is found within a second of its return.
+            retryAt = .now + Backoff.storeRetry.delay(afterAttempt: failures)
             // The server answered: it refused, rather than could not be reached.
             let failure: PostgresStoreError = if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
                 .refused(location.description, reason, sqlState: PostgresErrorText.sqlState(error))

@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 import Logging
 import PostgresNIO
 
@@ -31,7 +32,7 @@ public final class PostgresChangeListener: Sendable {
                         ])
                     }
                 }
-                try? await Task.sleep(for: min(.milliseconds(100) * (1 << min(failures, 6)), .seconds(5)))
+                try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
             }
         }
     }

@@ -11,8 +11,10 @@ public struct Backoff: Sendable, Hashable {
 
     public static let standard = Backoff(base: .seconds(1), cap: .seconds(3600), jitter: 0.2)
 
-    /// Between tries of the store after it failed (a locked or full disk, say).
-    public static let storeRetry = Backoff(base: .milliseconds(100), cap: .seconds(5))
+    /// Between tries of the store after it failed (a locked or full disk, a database that
+    /// restarts). Capped at a second: what finished meanwhile waits for the next try, and a
+    /// worker killed in that wait runs it again; one try a second is no load on a store.
+    public static let storeRetry = Backoff(base: .milliseconds(100), cap: .seconds(1))
 
     public init(base: Duration, cap: Duration, jitter: Double = 0.2) {
         self.base = base

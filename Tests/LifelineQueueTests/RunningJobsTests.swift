@@ -25,10 +25,27 @@ struct RunningJobsTests {
         running.add([Self.job(2)], leaseStart: now, lease: .milliseconds(600))
         running.add([Self.job(3, timeout: .zero)], leaseStart: now, lease: .milliseconds(600))
         let due = running.deadlines(leaseMargin: .milliseconds(100), latest: .now + .seconds(60))
-        #expect(due.leaseEnding == [Self.key(1)])
+        #expect(due.leaseEnding.map(\.key) == [Self.key(1)])
+        #expect(due.leaseEnding.map(\.ended) == [false])
         #expect(due.timedOut == [Self.key(3)])
         // Job 2's lease is the earliest instant left: 600 ms after its claim, less the margin.
         #expect(due.next == now + .milliseconds(500))
+    }
+
+    @Test("an attempt whose handler ended, its end not yet recorded, has no timeout left, and its lease ending says it ended")
+    func endedUnrecorded() {
+        let running = RunningJobs()
+        let now = ContinuousClock.now
+        running.add([Self.job(1, timeout: .milliseconds(100))], leaseStart: now - .milliseconds(200), lease: .seconds(30))
+        running.add([Self.job(2)], leaseStart: now - .milliseconds(550), lease: .milliseconds(600))
+        running.ended(Self.key(1))
+        running.ended(Self.key(2))
+        let due = running.deadlines(leaseMargin: .milliseconds(100), latest: now + .seconds(60))
+        #expect(due.timedOut.isEmpty)
+        #expect(due.leaseEnding.map(\.key) == [Self.key(2)])
+        #expect(due.leaseEnding.map(\.ended) == [true])
+        // Job 1's next look is its lease's end less the margin, not its timeout, long past.
+        #expect(due.next == now - .milliseconds(200) + .seconds(30) - .milliseconds(100))
     }
 
     @Test("a timeout counts from the claim, as the lease does, however late the claim's commit adds the job")

@@ -95,8 +95,11 @@ public enum RunnerService {
                 logger.error("job past its timeout: the pool's writer did not stop it; stopping the job", metadata: ["job": "\(key.id)"])
                 attempts.stop(key, reason: .timeout)
             }
-            for key in unheld {
-                logger.error("lease not renewed in time: the pool's writer stopped answering; stopping the job", metadata: ["job": "\(key.id)"])
+            // One that ended already has nothing to stop: its end is the writer's to record.
+            for (key, ended) in unheld {
+                if !ended {
+                    logger.error("lease not renewed in time: the pool's writer stopped answering; stopping the job", metadata: ["job": "\(key.id)"])
+                }
                 attempts.stop(key, reason: .leaseLost)
             }
             await holdsChanged.wait(timeout: max(next - .now, .milliseconds(1)))

@@ -59,14 +59,15 @@ final class RunningJobs: Sendable {
         /// Why the attempt must stop by `now`, if it must: it timed out, or its lease runs out
         /// within `leaseMargin` (another worker may take it once it has).
         func due(at now: ContinuousClock.Instant, leaseMargin: Duration) -> StopReason? {
-            if let deadline, deadline <= now { return .timeout }
+            if !handlerEnded, let deadline, deadline <= now { return .timeout }
             if leaseDeadline - leaseMargin <= now { return .leaseLost }
             return nil
         }
 
-        /// The first instant at which the attempt will be due to stop.
+        /// The first instant at which the attempt will be due to stop: a handler that ended
+        /// has no timeout left.
         func nextDue(leaseMargin: Duration) -> ContinuousClock.Instant {
-            min(deadline ?? leaseDeadline, leaseDeadline - leaseMargin)
+            min(handlerEnded ? leaseDeadline : deadline ?? leaseDeadline, leaseDeadline - leaseMargin)
         }
     }
 
@@ -159,19 +160,22 @@ final class RunningJobs: Sendable {
     /// The attempts not yet told to stop that are past their timeout, those whose lease runs
     /// out within `leaseMargin` (another worker may take them once it has), and when to look
     /// next: the earliest instant at which one of the others will be either, `latest` at the
-    /// latest. Jobs added before then say whether they need an earlier look.
+    /// latest. Jobs added before then say whether they need an earlier look. A lease ending
+    /// says whether the attempt's handler had already ended, its end not yet recorded: there
+    /// is nothing to stop then, but the job may run again.
     func deadlines(leaseMargin: Duration, latest: ContinuousClock.Instant) -> (
-        timedOut: [AttemptKey], leaseEnding: [AttemptKey], next: ContinuousClock.Instant
+        timedOut: [AttemptKey], leaseEnding: [(key: AttemptKey, ended: Bool)], next: ContinuousClock.Instant
     ) {
         let now = ContinuousClock.now
         return state.withLock { state in
             var timedOut: [AttemptKey] = []
-            var leaseEnding: [AttemptKey] = []
+            var leaseEnding: [(key: AttemptKey, ended: Bool)] = []
             var next = latest
             for (id, entry) in state.entries where entry.stopReason == nil {
+                let key = AttemptKey(id: id, attempt: entry.attempt)
                 switch entry.due(at: now, leaseMargin: leaseMargin) {
-                case .timeout?: timedOut.append(AttemptKey(id: id, attempt: entry.attempt))
-                case .leaseLost?: leaseEnding.append(AttemptKey(id: id, attempt: entry.attempt))
+                case .timeout? where !entry.handlerEnded: timedOut.append(key)
+                case .leaseLost?: leaseEnding.append((key, entry.handlerEnded))
                 default: next = min(next, entry.nextDue(leaseMargin: leaseMargin))
                 }
             }

@@ -373,8 +373,13 @@ public final class Worker: Sendable {
             )
             for key in timedOut { running.stop(key, reason: .timeout) }
             // Renewals did not get through in time: the job may soon run elsewhere.
-            for key in leaseEnding {
-                logger.error("lease not renewed in time; stopping the job", metadata: leaseEndingMetadata(key, wokeLate: woke - wakeAt))
+            for (key, ended) in leaseEnding {
+                let metadata = leaseEndingMetadata(key, wokeLate: woke - wakeAt)
+                if ended {
+                    logger.error("lease not renewed in time, and the job's end is not recorded yet; it may run again", metadata: metadata)
+                } else {
+                    logger.error("lease not renewed in time; stopping the job", metadata: metadata)
+                }
                 running.stop(key, reason: .leaseLost)
             }
             wakeAt = max(next, .now + .milliseconds(1))
