@@ -81,9 +81,12 @@ public struct SQLiteJobStore: JobStore {
     /// Closes the database for a process about to exit, and leaves the connection's object
     /// for the exit to reclaim: its deinitializer unregisters notification observers, which
     /// costs the runtime type lookups worth a tenth of a one-job enqueue, for nothing at exit.
-    /// A close that fails leaves what any exit leaves: the committed data, and the WAL file
-    /// the next connection reads.
+    /// A pool's readers close first: the last connection to close moves the WAL's commits into
+    /// the database file, and a reader cannot (GRDB closes a pool's writer first). A close that
+    /// fails leaves what any exit leaves: the committed data, and the WAL file the next
+    /// connection reads.
     public func closeForExit() {
+        (writer as? DatabasePool)?.releaseMemory()
         try? writer.close()
         _ = Unmanaged.passRetained(writer as AnyObject)
     }

@@ -37,15 +37,24 @@ struct OpenQueue: Sendable {
 }
 
 extension OpenQueue {
-    /// For a process that keeps the queue open (a worker, `serve`): exits 1 once the database
-    /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
-    /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
     /// What is wrong with the queue's file, read from its header, if anything: damage that
     /// reads served from SQLite's cache would not show. Nil on PostgreSQL.
     func fileProblem() -> String? {
         filePath.flatMap(DatabaseFileCheck.problem(path:))
     }
 
+    /// For a process that kept the queue open (a worker, `serve`) and is about to exit: on
+    /// SQLite, the last connection to close moves the WAL's commits into the database file, so
+    /// that a copy of that file alone, taken once every process stopped, holds them. A command
+    /// that opens it briefly closes it as its store goes away; these hold it in tasks that the
+    /// exit ends, and would leave the commits in the WAL.
+    func closeForExit() {
+        (jobs as? SQLiteJobStore)?.closeForExit()
+    }
+
+    /// For a process that keeps the queue open (a worker, `serve`): exits 1 once the database
+    /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
+    /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
     func exitIfReplaced(by role: String) async {
         guard let filePath, let store = jobs as? SQLiteJobStore else { return }
         let swap = DatabaseSwapGuard(path: filePath)

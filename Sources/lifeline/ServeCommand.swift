@@ -85,7 +85,10 @@ struct ServeCommand: AsyncParsableCommand {
         let token = given ?? Self.newToken()
         // Reads and actions would go on in a file that is no longer the queue.
         let fileCheck = Task { await opened.exitIfReplaced(by: "server") }
-        defer { fileCheck.cancel() }
+        defer {
+            fileCheck.cancel()
+            opened.closeForExit()
+        }
         try await WebServer.run(
             api: WebAPI(
                 jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host) ? host : nil,

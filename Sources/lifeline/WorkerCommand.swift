@@ -96,6 +96,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let clean = await runners.value
         fileCheck.cancel()
         withExtendedLifetime((watcher, signals)) {}
+        opened.closeForExit()
         if !clean { throw ExitCode(1) }
     }
 

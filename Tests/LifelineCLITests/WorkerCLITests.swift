@@ -104,6 +104,34 @@ struct WorkerCLITests {
         #expect(try await cli.json(["events", "--job", "\(long)", "--type", "released", "--json"]).count == 1)
     }
 
+    @Test("a worker or serve that stops leaves its commits in the database file: a copy of the file alone holds them", arguments: ["worker", "pool", "drain", "serve"])
+    func commitsInFile(holder: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop"])
+        switch holder {
+        case "drain":
+            #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        case "serve":
+            // The worker exits while serve has the file open; serve, the last to close, moves the commits.
+            let serve = try cli.start(["serve", "--port", "0"])
+            _ = try await serve.nextLine()
+            #expect(try await cli.run(["worker", "--drain"]).status == 0)
+            serve.signal(SIGTERM)
+            #expect(try await serve.waitForExit() == 0)
+        default:
+            let worker = try cli.start(["worker", "--processes", holder == "pool" ? "2" : "1"])
+            try await waitUntil("the job to complete") { try await cli.job(id)["state"] == "completed" }
+            worker.signal(SIGTERM)
+            #expect(try await worker.waitForExit() == 0)
+        }
+        let copy = cli.home.appendingPathComponent("copy")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(at: cli.home.appendingPathComponent("lifeline.db"), to: copy.appendingPathComponent("lifeline.db"))
+        let copied = try await cli.json(["jobs", "show", "\(id)", "--json", "--db", copy.appendingPathComponent("lifeline.db").path])
+        #expect(copied.first?["state"] == "completed")
+    }
+
     @Test("the supervisor restarts a killed worker process, and --drain exits once the queue is done")
     func supervisor() async throws {
         let cli = try CLIRunner()
