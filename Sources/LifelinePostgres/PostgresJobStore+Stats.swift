@@ -13,13 +13,17 @@ extension PostgresJobStore {
                 running[owner] = count
             }
             var oldest: [String: Duration] = [:]
-            // One step into the claim index per queue and priority, not a read of every waiting job.
+            // One step into the claim index per queue and priority, not a read of every waiting
+            // job; and the queue's first scheduled or retryable job whose time has come, which
+            // only a claim makes available (a queue no worker serves keeps them so).
             for row in try connection.query("""
-                SELECT q.name, min(first.run_at) FROM queues q CROSS JOIN generate_series(0, 9) p(priority)
-                CROSS JOIN LATERAL (
-                    SELECT run_at FROM jobs j WHERE j.queue = q.name AND j.state = 'available' AND j.priority = p.priority
-                    ORDER BY run_at LIMIT 1
-                ) first GROUP BY q.name
+                SELECT q.name, min(first.run_at) FROM queues q CROSS JOIN LATERAL (
+                    SELECT (SELECT run_at FROM jobs j WHERE j.queue = q.name AND j.state = 'available' AND j.priority = p.priority
+                            ORDER BY run_at LIMIT 1) FROM generate_series(0, 9) p(priority)
+                    UNION ALL
+                    SELECT (SELECT run_at FROM jobs j WHERE j.queue = q.name AND j.state IN ('scheduled', 'retryable') AND j.run_at <= \(now)
+                            ORDER BY run_at LIMIT 1)
+                ) first(run_at) WHERE first.run_at IS NOT NULL GROUP BY q.name
                 """) {
                 let (queue, runAt) = try row.decode((String, Int64).self)
                 oldest[queue] = .milliseconds(max(0, now - runAt))

@@ -13,7 +13,7 @@ extension SQLiteJobStore {
                 running[row["lease_owner"]] = row["n"]
             }
             var oldest: [String: Duration] = [:]
-            for row in try Row.fetchAll(db, sql: Self.oldestWaitingSQL) {
+            for row in try Row.fetchAll(db, sql: Self.oldestWaitingSQL, arguments: [now]) {
                 guard let runAt: Int64 = row["run_at"] else { continue }
                 oldest[row["queue"]] = .milliseconds(max(0, now - runAt))
             }
@@ -37,17 +37,23 @@ extension SQLiteJobStore {
         """
     static let runningByOwnerSQL = "SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY lease_owner"
 
-    /// Each queue's earliest `run_at` among its available jobs: one step into the claim index
-    /// per priority, so a million waiting jobs cost ten lookups, not a million reads.
+    /// Each queue's earliest `run_at` among the jobs waiting to run: its available ones, and
+    /// those scheduled or retryable whose time has come, which only a claim makes available (a
+    /// queue no worker serves keeps them so). One step into the claim index per priority, so
+    /// a million waiting jobs cost ten lookups; the due ones walk the due index from the
+    /// earliest, stopping at the queue's first, and are few wherever workers claim.
     static let oldestWaitingSQL = """
         SELECT c.queue AS queue, (
             SELECT min(run_at) FROM (
                 SELECT (SELECT j.run_at FROM jobs j WHERE j.queue = c.queue AND j.state = 'available' AND j.priority = p.column1
                         ORDER BY j.run_at LIMIT 1) AS run_at
                 FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) p
+                UNION ALL
+                SELECT (SELECT j.run_at FROM jobs j WHERE j.state IN ('scheduled', 'retryable') AND j.run_at <= ?1 AND j.queue = c.queue
+                        ORDER BY j.run_at LIMIT 1)
             )
         ) AS run_at
-        FROM job_counts c WHERE c.state = 'available' AND c.n > 0
+        FROM (SELECT DISTINCT queue FROM job_counts WHERE state IN ('available', 'scheduled', 'retryable') AND n > 0) c
         """
 
     static let windowsSQL = """

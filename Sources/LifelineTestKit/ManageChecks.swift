@@ -4,6 +4,13 @@ import Testing
 
 enum ManageChecks {
     static let all: [JobStoreConformance.Check] = [
+        .init(name: "a scheduled job whose time has come waits, in stats, before any claim makes it available") { store, clock in
+            _ = try await store.jobInsert([JobFixtures.job(queue: "due", runAt: clock.now.addingTimeInterval(1))])
+            _ = try await store.jobInsert([JobFixtures.job(queue: "later", runAt: clock.now.addingTimeInterval(60))])
+            #expect(try await store.statsGet().oldestWaiting.isEmpty)
+            clock.advance(by: .seconds(5))
+            #expect(try await store.statsGet().oldestWaiting == ["due": .seconds(4)])
+        },
         .init(name: "cancel stops waiting jobs at once and asks running ones to stop") { store, _ in
             let waiting = try await store.jobInsert([JobFixtures.job(queue: "w")])[0].job
             let job = try await FinishChecks.running(store)
