@@ -63,8 +63,19 @@ public enum SQLiteDatabase {
         config.label = "lifeline-reader"
         config.readonly = true
         config.busyMode = .timeout(5)
-        let queue = try DatabaseQueue(path: path, configuration: config)
-        let version = try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
+        let read = { (location: String) throws -> (DatabaseQueue, Int) in
+            let queue = try DatabaseQueue(path: location, configuration: config)
+            return (queue, try queue.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 })
+        }
+        let (queue, version): (DatabaseQueue, Int)
+        do {
+            (queue, version) = try read(path)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN && !hasWALFrames(path) {
+            // A reader needs the WAL's index beside the file, and makes it when it is missing;
+            // in a directory it cannot write, it cannot. With no WAL frames either, the file
+            // alone is the queue, and no writer can change it there: it is read as it is.
+            (queue, version) = try read(immutableURI(path))
+        }
         guard version <= SchemaMigrations.version else {
             throw DatabaseOpenError.newerSchema(path: path, version: version, known: SchemaMigrations.version)
         }
@@ -72,6 +83,19 @@ public enum SQLiteDatabase {
             throw DatabaseOpenError.olderSchema(path: path, version: version, known: SchemaMigrations.version)
         }
         return queue
+    }
+
+    /// Whether the WAL file beside `path` may hold commits the database file lacks.
+    private static func hasWALFrames(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path + "-wal", &info) == 0 && info.st_size > 0
+    }
+
+    /// `path` as a URI that SQLite opens as a file nothing changes (no locks, no WAL index).
+    private static func immutableURI(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        return "file:" + (path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path) + "?immutable=1"
     }
 
     /// A private in-memory database with the current schema.

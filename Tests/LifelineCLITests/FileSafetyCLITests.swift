@@ -143,13 +143,20 @@ struct FileSafetyCLITests {
         defer { cli.removeAll() }
         let db = mount.url.appendingPathComponent("lifeline.db").path
         #expect(try await cli.run(["enqueue", "noop", "--db", db]).status == 0)
+        // A copy is the file alone, without the WAL and its index that a reader otherwise makes.
+        let copy = mount.url.appendingPathComponent("copy.db").path
+        #expect(try await cli.run(["store", "copy", "--from", db, "--to", copy]).status == 0)
         try Self.run("/bin/mount", ["-o", "remount,ro", mount.url.path])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
         let write = try await cli.run(["enqueue", "noop", "--db", db])
         #expect(write.status == 1 && write.stderr.split(separator: "\n").count == 1 && write.stderr.contains(db))
-        for read in [["jobs", "list", "--json"], ["stats", "--json"], ["events", "--json"], ["queues", "list", "--json"]] {
-            let result = try await cli.run(read + ["--db", db])
-            #expect(result.status == 0 && !result.stdout.isEmpty, "\(read): \(result.stderr)")
+        for path in [db, copy] {
+            for read in [["jobs", "list", "--json"], ["stats", "--json"], ["events", "--json"], ["queues", "list", "--json"]] {
+                let result = try await cli.run(read + ["--db", path])
+                #expect(result.status == 0 && !result.stdout.isEmpty, "\(path) \(read): \(result.stderr)")
+            }
+            #expect(try await cli.run(["server", "list", "--db", path]).stdout == "no servers\n")
+            #expect(try await cli.json(["jobs", "list", "--json", "--db", path]).count == 1, "\(path)")
         }
         let fresh = try await cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
