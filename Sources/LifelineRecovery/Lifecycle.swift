@@ -150,7 +150,7 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
         switch self {
         case .refused(let action, let state, let allowed, let busyJob):
             let allowedText = allowed.isEmpty ? "none until it rests" : allowed.map(\.rawValue).joined(separator: ", ")
-            let busy = busyJob.map { ", running job \($0)" } ?? ""
+            let busy = busyJob.map { ", at work on job \($0)" } ?? ""
             return "cannot \(action.rawValue): the server is in \(state.rawValue)\(busy); allowed: \(allowedText)"
         case .workloadHeld(let action, let machine, let holder, let state):
             return "cannot \(action.rawValue): server \(holder) of machine \(machine) holds its workload (it is in \(state.rawValue)); one server of a machine runs it at a time"

@@ -62,7 +62,12 @@ struct EventsCommand: AsyncParsableCommand {
         let changes = Doorbell()
         // Without a change notice (inotify unavailable), the follower looks once a second.
         let watcher = follow ? try? opened.watchChanges(logger: CommandLogHandler.logger) { changes.ring() } : nil
-        defer { withExtendedLifetime(watcher) {} }
+        // A database file deleted or replaced would leave the follower reading the old one, silent for ever.
+        let fileCheck = follow ? Task { await opened.exitIfReplaced(by: "follower") } : nil
+        defer {
+            fileCheck?.cancel()
+            withExtendedLifetime(watcher) {}
+        }
         // A follower's server may be yet to come: it hears of a name unknown so far at once.
         if follow { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }
         var printed = 0

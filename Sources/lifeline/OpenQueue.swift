@@ -52,7 +52,7 @@ extension OpenQueue {
         (jobs as? SQLiteJobStore)?.closeForExit()
     }
 
-    /// For a process that keeps the queue open (a worker, `serve`): exits 1 once the database
+    /// For a process that keeps the queue open (a worker, `serve`, a follower or a wait): exits 1 once the database
     /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
     /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
     func exitIfReplaced(by role: String) async {

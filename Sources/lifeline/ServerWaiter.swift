@@ -12,6 +12,7 @@ struct ServerWaiter {
     /// Said when the wait is interrupted (Ctrl-C, SIGTERM, SIGHUP): what goes on, and how to
     /// wait for it again.
     let interrupted: String
+    private let queue: OpenQueue
     /// How long a job may wait unclaimed before the wait says so.
     private static let unclaimedNotice: Duration = .seconds(5)
     private let bar = ProgressBar(output: .standardError)
@@ -19,6 +20,7 @@ struct ServerWaiter {
     init(_ queue: OpenQueue, timeout: Duration?, interrupted: String) {
         servers = queue.servers
         jobs = queue.jobs
+        self.queue = queue
         self.timeout = timeout
         self.interrupted = interrupted
     }
@@ -34,11 +36,15 @@ struct ServerWaiter {
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
         // shell reports Ctrl-C).
         WaitInterrupt.say(interrupted) { [bar] in bar.finish() }
+        // A database file deleted or replaced would leave the wait reading the old one for ever.
+        let fileCheck = Task { [queue] in await queue.exitIfReplaced(by: "wait") }
+        defer { fileCheck.cancel() }
         var unclaimedSince: ContinuousClock.Instant?
         var toldUnclaimed = false
         // What was said of a stalled stage, or of why a stage retries: each once, until it changes.
         var toldStalled = false
         var toldRetrying: String?
+        var toldResting = false
         // The wait outlasts a database restart; a timeout names the state last read.
         var outage = StoreOutage(reading: name) { line in say(line) }
         var server: ServerInfo?
@@ -50,6 +56,16 @@ struct ServerWaiter {
             server = read
             if done(server) { return server }
             if let server { bar.draw(server) }
+            // A server that rests short of where the wait goes moves on only by an action: said once.
+            if let server, server.state.isResting {
+                if !toldResting {
+                    let allowed = server.state.allowedActions.map(\.rawValue).joined(separator: ", ")
+                    say("lifeline: \(name) rests in \(server.state.rawValue): only an action moves it on (allowed: \(allowed.isEmpty ? "none" : allowed))")
+                }
+                toldResting = true
+            } else {
+                toldResting = false
+            }
             // A wait with no worker running would last for ever, silently: said once (on a
             // terminal, the bar says it all along).
             if let server, server.currentJobState == .available {

@@ -294,6 +294,20 @@ struct OperatorMistakesCLITests {
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
     }
 
+    @Test("a wait for a server that rests short of the state waited for says once that only an action moves it on, and which")
+    func waitOnRestingServer() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "web-1"]).status == 0)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let wait = try await cli.run(["server", "wait", "web-1", "--state", "failover", "--timeout", "2s"])
+        #expect(wait.status == 1)
+        #expect(wait.stderr.split(separator: "\n") == [
+            "lifeline: web-1 rests in standby: only an action moves it on (allowed: failover, test-failover, delete)",
+            "lifeline: timed out: web-1 is still in standby",
+        ], "\(wait.stderr)")
+    }
+
     @Test("a wait whose stage job a paused queue holds back says so, not that no worker runs; server show says it too")
     func waitOnPausedQueue() async throws {
         let cli = try CLIRunner()

@@ -188,6 +188,27 @@ struct OperatorSafetyCLITests {
                 "the counts are the new file's: \(String(describing: counts))")
     }
 
+    @Test("a database deleted under events --follow or a server wait ends it with one line and exit 1, rather than a silence for ever", arguments: ["follower", "wait"])
+    func databaseDeletedUnderReader(role: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.run(["server", "create", "web-1"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        let reader = try cli.start(role == "wait" ? ["server", "wait", "web-1", "--state", "failover"] : ["events", "--follow"])
+        defer { reader.signal(SIGKILL) }
+        // Each says something once it has read the database.
+        if role == "follower" {
+            _ = try await reader.nextLine()
+        } else {
+            try await waitUntil("the wait to read the server") { reader.stderr.contains("rests in standby") }
+        }
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        try FileManager.default.removeItem(atPath: path)
+        #expect(try await reader.waitForExit(timeout: .seconds(10)) == 1)
+        let lines = reader.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") && !$0.contains("rests in standby") }
+        #expect(lines == ["lifeline: the database \(path) was deleted under this \(role); exiting"], "\(reader.stderr)")
+    }
+
     /// The environment `exec ["env"]` saw, run by a worker alone and by a pool of two.
     static func programEnvironments(_ cli: CLIRunner, extraEnvironment: [String: String] = [:]) async throws -> [String] {
         var seen: [String] = []

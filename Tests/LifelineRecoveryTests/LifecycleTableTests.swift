@@ -114,6 +114,6 @@ struct LifecycleTableTests {
     @Test("a refusal names the state, the allowed actions and the busy job")
     func refusalMessage() {
         let busy = LifecycleError.refused(action: .failback, state: .finalization, allowed: [.cancelFailover], busyJob: 12)
-        #expect(busy.description == "cannot failback: the server is in finalization, running job 12; allowed: cancel-failover")
+        #expect(busy.description == "cannot failback: the server is in finalization, at work on job 12; allowed: cancel-failover")
     }
 }
