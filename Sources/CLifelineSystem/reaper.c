@@ -202,6 +202,10 @@ static int read_requests(struct requests *pending, int64_t *held_until) {
 }
 
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
+    // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
+    // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
+    // the program once its hold runs out, while another worker may take its job.
+    setpgid(0, 0);
     sigset_t all, child;
     // Only the control pipe stops the reaper: signals meant for the worker's process group
     // (Ctrl-C in a terminal) stay pending here instead of killing it.
@@ -294,6 +298,7 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
         if (arrange_descriptors(stdin_fd, stdout_fd, stderr_fd, control_fd, status_fd) != 0) _exit(127);
         run_reaper(argv, envp, cwd, stop_signal);
     }
+    setpgid(pid, pid);  // both sides, so the group exists before either relies on it
     *reaper_out = pid;
     return 0;
 }

@@ -45,7 +45,7 @@ public struct JobDefinition: Sendable {
             do {
                 decoded = try Args.acceptsAnyFields ? args.decode(Args.self) : args.decodeStrictly(Args.self)
             } catch {
-                throw JobInputError("invalid args for '\(kind)': \(Self.describe(error, in: args))")
+                throw JobInputError("invalid args for '\(kind)': \(DecodingErrorText.describe(error, in: args, document: "args"))")
             }
             try decoded.validate()
         }
@@ -60,67 +60,6 @@ public struct JobDefinition: Sendable {
 
     public func run(_ args: JSONValue, context: JobContext) async throws -> JSONValue? {
         try await runHandler(args, context)
-    }
-
-    /// The decoding error as the user would fix it: which field, what it must be, what it is.
-    private static func describe(_ error: any Error, in args: JSONValue) -> String {
-        switch error {
-        case let unknown as UnknownField:
-            let known = unknown.known.isEmpty ? "" : " (fields: \(unknown.known.joined(separator: ", ")))"
-            return "unknown field '\(path(unknown.codingPath))'\(known)"
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing field '\(path(context.codingPath + [key]))'"
-        case DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty:
-            return "args must be a JSON object, not \(kind(of: args))"
-        case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
-            let found = value(at: context.codingPath, in: args).map { ", not \(kind(of: $0))" } ?? ""
-            return "field '\(path(context.codingPath))' must be \(describe(type))\(found)"
-        case DecodingError.dataCorrupted(let context):
-            return "field '\(path(context.codingPath))': \(context.debugDescription)"
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-    }
-
-    private static func value(at keys: [any CodingKey], in args: JSONValue) -> JSONValue? {
-        var value: JSONValue? = args
-        for key in keys {
-            if let index = key.intValue, let array = value?.arrayValue {
-                value = index < array.count ? array[index] : nil
-            } else {
-                value = value?[key.stringValue]
-            }
-        }
-        return value
-    }
-
-    private static func kind(of value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool: "true or false"
-        case .int, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Int64.Type, is UInt.Type: "an integer"
-        case is Double.Type: "a number"
-        case is String.Type: "a string"
-        case is Bool.Type: "true or false"
-        case is [String].Type: "an array of strings"
-        case is [String: String].Type: "an object of strings"
-        default:
-            // Decoders name the container they expected: Array<Any>, Dictionary<String, Any>.
-            "\(type)".hasPrefix("Array") ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "a valid value"
-        }
     }
 }
 

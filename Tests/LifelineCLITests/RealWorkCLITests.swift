@@ -71,10 +71,10 @@ struct RealWorkCLITests {
         #expect(!logs.contains("lease"), "no lease was lost or renewed late: \(logs.prefix(1000))")
     }
 
-    @Test("a worker that stops answering (its pool's writer, or a worker alone) has its programs stopped before their leases run out; another worker reruns them, never beside them", arguments: [
-        ["--processes", "2", "--concurrency", "4"], ["--concurrency", "8"],
+    @Test("a worker that stops answering (its pool's writer, or a worker alone, or its whole process group) has its programs stopped before their leases run out; another worker reruns them, never beside them", arguments: [
+        (["--processes", "2", "--concurrency", "4"], false), (["--concurrency", "8"], false), (["--concurrency", "8"], true),
     ])
-    func workerStopped(_ shape: [String]) async throws {
+    func workerStopped(_ shape: [String], wholeGroup: Bool) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
@@ -82,8 +82,15 @@ struct RealWorkCLITests {
         // stop the worker between two writes on a busy machine.
         let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "8"]}, "backoff": "100ms"}"# }
         #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
-        let pool = try cli.start(["worker", "--lease", "1s"] + shape)
+        // A shell's job control stops a job's whole process group (kill -STOP %1): there the
+        // worker leads a group of its own, as a shell's job does.
+        let pool = wholeGroup
+            ? try BackgroundCommand("/usr/bin/setsid", [cli.binary.path, "worker", "--lease", "1s"] + shape, environment: cli.environment)
+            : try cli.start(["worker", "--lease", "1s"] + shape)
         defer { pool.signal(SIGKILL) }
+        func signal(_ number: Int32) {
+            if wholeGroup, pool.isRunning { kill(-pool.processIdentifier, number) } else { pool.signal(number) }
+        }
         try await waitUntil("the pool to run all eight programs") { Self.lines(directory + "/starts").count == 8 }
         // Its writer stops (a pool's runner processes go on, and every program's reaper): its
         // leases run out, and another worker takes the jobs back. Stopped inside a write, it
@@ -97,11 +104,11 @@ struct RealWorkCLITests {
         }
         var stoppedBetweenWrites = false
         for _ in 0..<100 where !stoppedBetweenWrites {
-            pool.signal(SIGSTOP)
+            signal(SIGSTOP)
             try await waitUntil("every thread of the worker to stop") { ProcessTable.isStopped(pool.processIdentifier) }
             stoppedBetweenWrites = lockIsFree()
             if !stoppedBetweenWrites {
-                pool.signal(SIGCONT)
+                signal(SIGCONT)
                 try await waitUntil("the worker to finish its write") { lockIsFree() }
             }
         }
@@ -109,7 +116,7 @@ struct RealWorkCLITests {
         // Its own lease need not be short: it only reruns the jobs.
         let other = try cli.start(["worker", "--concurrency", "8", "--lease", "10s", "--drain"])
         #expect(try await other.waitForExit(timeout: .seconds(60)) == 0)
-        pool.signal(SIGCONT)
+        signal(SIGCONT)
         pool.signal(SIGTERM)
         #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
         #expect(Self.lines(directory + "/double-runs").isEmpty, "no program ran beside its rerun")

@@ -30,10 +30,22 @@ public struct CommandInfrastructure: Infrastructure {
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw JobInputError("cannot read the stage commands config '\(configPath)'")
         }
+        // A misspelt key would otherwise run the default program for a stage, or none.
+        let json: JSONValue
         do {
-            config = try JSONDecoder().decode(Config.self, from: data)
+            json = try JSONValue(parsing: data)
         } catch {
             throw JobInputError("invalid stage commands config '\(configPath)': \(error)")
+        }
+        do {
+            config = try json.decodeStrictly(Config.self)
+        } catch {
+            throw JobInputError("invalid stage commands config '\(configPath)': \(DecodingErrorText.describe(error, in: json, document: "the config"))")
+        }
+        for name in (config.stages ?? [:]).keys.sorted() where Stage(rawValue: name) == nil {
+            let stages = Stage.allCases.map(\.rawValue)
+            let near = stages.first { EditDistance.between($0, name) <= 2 }.map { "; did you mean '\($0)'?" } ?? ""
+            throw JobInputError("stage commands config '\(configPath)' names no stage '\(name)' (stages: \(stages.joined(separator: ", ")))\(near)")
         }
         for stage in Stage.allCases where command(for: stage)?.first?.isEmpty ?? true {
             throw JobInputError("stage commands config '\(configPath)' has no program for stage '\(stage.rawValue)'")
