@@ -423,6 +423,22 @@ struct CommandInfrastructureCLITests {
         #expect(try await cli.jobCount() == 1)
     }
 
+    @Test("a stage commands config with a mistake stops a worker at start with one line that names it", arguments: [
+        (#"{"stages": {"finalise": ["/bin/true"]}, "default": ["/bin/true"]}"#, "names no stage 'finalise' (stages: create, "),
+        (#"{"default": ["/bin/true"], "extra": 1}"#, "unknown field 'extra' (fields: default, points, stages)"),
+        (#"{"default": "/bin/true"}"#, "field 'default' must be an array, not a string"),
+        (#"{"default": ["/bin/true"]"#, "invalid JSON at line 1, column 26"),
+        ("[1]", "the config must be a JSON object, not an array"),
+    ])
+    func mistakenConfig(config: String, says: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let path = try cli.writeFile("commands.json", config)
+        let worker = try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": path])
+        #expect(worker.status == 64 && worker.stderr.split(separator: "\n").count == 1, "\(worker.stderr)")
+        #expect(worker.stderr.contains(says) && worker.stderr.contains(path), "\(worker.stderr)")
+    }
+
     @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")
     func commandAdapter() async throws {
         let cli = try CLIRunner()
