@@ -38,8 +38,8 @@ extension BuiltinKinds {
             case .exited(let status): "exited with status \(status)"
             case .signalled(let signal): "was killed by signal \(signal)"
             }
-            let tail = (exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ExecFailure(message: "\(args.argv[0]) \(how)" + (tail.isEmpty ? "" : ": \(tail.suffix(512))"))
+            let tail = exit.quotedTail
+            throw ExecFailure(message: "\(args.argv[0]) \(how)" + (tail.isEmpty ? "" : ": \(tail)"))
         }
         return .object(["exit_status": .int(0), "stdout": .string(exit.stdoutTail), "stderr": .string(exit.stderrTail)])
     }

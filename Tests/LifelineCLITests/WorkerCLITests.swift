@@ -59,6 +59,20 @@ struct WorkerCLITests {
         #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty)
     }
 
+    @Test("a program stopped at its timeout leaves the end of its output in the attempt's error", arguments: [1, 2])
+    func timeoutKeepsOutput(processes: Int) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue([
+            "exec", "--args", #"{"argv": ["sh", "-c", "echo copied 3 of 8 disks; echo disk 4 is slow >&2; exec sleep 30"]}"#,
+            "--timeout", "1s", "--max-attempts", "1",
+        ])
+        #expect(try await cli.run(["worker", "--drain", "--processes", "\(processes)"]).status == 0)
+        let job = try await cli.job(id)
+        #expect(job["state"] == "discarded")
+        #expect(job["errors"]?.arrayValue?.last?["error"] == "timed out after 1s: disk 4 is slow", "\(job)")
+    }
+
     @Test("an exec job outlives the worker's idle threads: only the worker's death ends it")
     func longExec() async throws {
         let cli = try CLIRunner()

@@ -34,6 +34,7 @@ struct RunnerMessageTests {
         .ended(key, .notStarted),
         .ended(key, .pastDeadline),
         .ended(key, .lost("its worker process died")),
+        .ended(key, .stopped(output: "copied 3 of 8 disks")),
         .alive,
     ])
     func roundTrip(message: RunnerMessage) throws {
@@ -58,6 +59,16 @@ struct RunnerMessageTests {
         #expect(HandlerEnd.notStarted.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
         #expect(HandlerEnd.notStarted.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
         #expect(HandlerEnd.lost("gone").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == nil)
+    }
+
+    @Test("a program stopped at its timeout leaves what it wrote last in the error; stopped for anything else, the stop says what happens")
+    func stoppedProgram() {
+        let end = HandlerEnd.stopped(output: "copied 3 of 8 disks")
+        #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s: copied 3 of 8 disks"))
+        #expect(HandlerEnd.stopped(output: "").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
+        #expect(end.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
+        #expect(end.outcome(stoppedFor: .shutdown, timeout: .seconds(1)) == .released)
+        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == nil)
     }
 
     @Test("an attempt stopped before its handler started ends as its stop says: a timeout spends the attempt")

@@ -25,6 +25,19 @@ public struct ChildProcess: Sendable {
         /// The last `tailBytes` of stdout and stderr (empty when the output is inherited).
         public var stdoutTail: String
         public var stderrTail: String
+
+        /// What to quote of the output in one line about the program: the end of its stderr,
+        /// or of its stdout when it wrote nothing there.
+        public var quotedTail: String {
+            String((stderrTail.isEmpty ? stdoutTail : stderrTail).trimmingCharacters(in: .whitespacesAndNewlines).suffix(512))
+        }
+    }
+
+    /// Thrown by ``run()`` when its task was cancelled and the program stopped: what it wrote
+    /// last goes with the attempt's outcome (a timeout's error says it).
+    public struct Stopped: Error, CustomStringConvertible {
+        public var exit: Exit
+        public var description: String { "stopped" + (exit.quotedTail.isEmpty ? "" : ": \(exit.quotedTail)") }
     }
 
     public static let tailBytes = 4096
@@ -60,7 +73,7 @@ public struct ChildProcess: Sendable {
     }
 
     /// Runs the program to its end. Cancelling the calling task stops it and everything it
-    /// started, then throws `CancellationError`, unless the stop found the program ended.
+    /// started, then throws ``Stopped``, unless the stop found the program ended.
     public func run() async throws -> Exit {
         let child = try await start()
         let exit = try await withTaskCancellationHandler {
@@ -71,7 +84,7 @@ public struct ChildProcess: Sendable {
         // SIGKILL leaves no exit status: a program that exited ended before its stop, which a
         // worker continued after a SIGSTOP sees at the same time as its program's end.
         if case .exited = exit.termination, stopSignal == SIGKILL { return exit }
-        try Task.checkCancellation()
+        if Task.isCancelled { throw Stopped(exit: exit) }
         return exit
     }
 

@@ -16,6 +16,9 @@ public enum HandlerEnd: Sendable, Hashable {
     /// Stopped past its deadline where it ran (by a program's reaper, or a pool's runner
     /// process), its worker not having stopped it (stopped, or starved): a timeout.
     case pastDeadline
+    /// The handler's program was stopped as its worker asked (a timeout, a cancel): what the
+    /// program wrote last.
+    case stopped(output: String)
     /// The process running the handler died: nothing about the attempt can be known, so
     /// nothing is recorded and its lease runs out, as if the worker had died.
     case lost(String)
@@ -31,6 +34,7 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
         case is AttemptPastDeadline: self = .pastDeadline
+        case let stopped as ChildProcess.Stopped: self = .stopped(output: stopped.exit.quotedTail)
         // FileHandle's write and sync throw the system's errno as it is, naming no file (it
         // would also pass for a CocoaError, of that number).
         case let system as NSError where system.domain == NSPOSIXErrorDomain: self = .threw(String(cString: strerror(Int32(system.code))).lowercased())
@@ -66,6 +70,8 @@ public enum HandlerEnd: Sendable, Hashable {
             // It never ran (no process had room, e.g. while one restarts): its deadline is
             // not its fault, and it spends no attempt.
             return .released
+        case (.stopped(let output), .timeout?) where !output.isEmpty:
+            return .failed(error: "timed out after \(DurationText.format(timeout)): \(output)")
         case (.pastDeadline, nil), (_, .timeout?):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
         case (_, .cancelled):
@@ -74,6 +80,8 @@ public enum HandlerEnd: Sendable, Hashable {
             return .released
         case (.threw(let message), nil):
             return .failed(error: message)
+        case (.stopped(let output), nil):
+            return .failed(error: "stopped" + (output.isEmpty ? "" : ": \(output)"))
         case (.threwPermanent(let message), nil):
             return .discarded(error: message)
         case (.threwRetryAfter(let delay), nil):

@@ -24,7 +24,7 @@ enum RunnerMessage: Sendable, Hashable {
     }
 
     private enum EndTag: UInt8 {
-        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline
+        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline, stopped
     }
 
     /// The message as one frame, its length first.
@@ -101,6 +101,9 @@ enum RunnerMessage: Sendable, Hashable {
         case .lost(let why):
             writer.byte(EndTag.lost.rawValue)
             writer.string(why)
+        case .stopped(let output):
+            writer.byte(EndTag.stopped.rawValue)
+            writer.string(output)
         }
     }
 
@@ -115,6 +118,7 @@ enum RunnerMessage: Sendable, Hashable {
         case .notStarted: return .notStarted
         case .pastDeadline: return .pastDeadline
         case .lost: return .lost(try reader.string())
+        case .stopped: return .stopped(output: try reader.string())
         case nil: throw FrameReader.Malformed(reason: "no handler end is tagged \(tag)")
         }
     }

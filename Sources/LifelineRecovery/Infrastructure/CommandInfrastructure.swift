@@ -70,7 +70,7 @@ public struct CommandInfrastructure: Infrastructure {
         } catch let error as ChildProcessError where error.isPermanent {
             throw PermanentStageFailure(error.description)
         }
-        let tail = (exit.stderrTail.isEmpty ? exit.stdoutTail : exit.stderrTail).suffix(512)
+        let tail = exit.quotedTail
         switch exit.termination {
         case .exited(0):
             return ["stdout": .string(exit.stdoutTail)]
