@@ -8,9 +8,13 @@ extension PostgresJobStore {
             var counts: [String: [JobState: Int]] = [:]
             for (queue, state, count) in try Self.countsByQueue(connection) { counts[queue, default: [:]][state] = count }
             var running: [String: Int] = [:]
-            for row in try connection.query("SELECT lease_owner, count(*) FROM jobs WHERE state = 'running' GROUP BY lease_owner") {
-                let (owner, count) = try row.decode((String, Int).self)
+            var expired: [String: Int] = [:]
+            for row in try connection.query("""
+                SELECT lease_owner, count(*), count(*) FILTER (WHERE lease_expires_at < \(now)) FROM jobs WHERE state = 'running' GROUP BY lease_owner
+                """) {
+                let (owner, count, expiredCount) = try row.decode((String, Int, Int).self)
                 running[owner] = count
+                if expiredCount > 0 { expired[owner] = expiredCount }
             }
             var oldest: [String: Duration] = [:]
             // One step into the claim index per queue and priority, not a read of every waiting
@@ -28,7 +32,10 @@ extension PostgresJobStore {
                 let (queue, runAt) = try row.decode((String, Int64).self)
                 oldest[queue] = .milliseconds(max(0, now - runAt))
             }
-            return QueueStats(counts: counts, runningByWorker: running, windows: try Self.windows(connection, now: now), oldestWaiting: oldest)
+            return QueueStats(
+                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, windows: try Self.windows(connection, now: now),
+                oldestWaiting: oldest
+            )
         }
     }
 

@@ -70,6 +70,7 @@ extension Job: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, queue, kind, state, attempt, priority, args, server, errors, progress, result
         case maxAttempts = "max_attempts"
+        case timeoutSeconds = "timeout_seconds"
         case idempotencyKey = "idempotency_key"
         case runAt = "run_at"
         case createdAt = "created_at"
@@ -91,6 +92,7 @@ extension Job: Encodable {
         try container.encode(state, forKey: .state)
         try container.encode(attempt, forKey: .attempt)
         try container.encode(maxAttempts, forKey: .maxAttempts)
+        try container.encode(Double(timeout.milliseconds) / 1000, forKey: .timeoutSeconds)
         try container.encode(priority, forKey: .priority)
         try container.encode(args, forKey: .args)
         try container.encode(idempotencyKey, forKey: .idempotencyKey)

@@ -6,6 +6,9 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     public var counts: [String: [JobState: Int]]
     /// Running jobs per worker (lease owner).
     public var runningByWorker: [String: Int]
+    /// Of those, the jobs whose leases ran out, per worker that has any: a worker that died or
+    /// stopped still counts its jobs as running until a claim by any worker takes them back.
+    public var expiredLeasesByWorker: [String: Int]
     /// Per window (in minutes): jobs completed, attempts failed, jobs discarded.
     public var windows: [Window]
     /// How long the oldest available job has waited, per queue.
@@ -50,9 +53,13 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         }
     }
 
-    public init(counts: [String: [JobState: Int]], runningByWorker: [String: Int], windows: [Window], oldestWaiting: [String: Duration]) {
+    public init(
+        counts: [String: [JobState: Int]], runningByWorker: [String: Int], expiredLeasesByWorker: [String: Int], windows: [Window],
+        oldestWaiting: [String: Duration]
+    ) {
         self.counts = counts
         self.runningByWorker = runningByWorker
+        self.expiredLeasesByWorker = expiredLeasesByWorker
         self.windows = windows
         self.oldestWaiting = oldestWaiting
     }
@@ -60,6 +67,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case counts, windows
         case runningByWorker = "running_by_worker"
+        case expiredLeasesByWorker = "expired_leases_by_worker"
         case oldestWaitingSeconds = "oldest_waiting_seconds"
     }
 
@@ -70,6 +78,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         }
         try container.encode(byName, forKey: .counts)
         try container.encode(runningByWorker, forKey: .runningByWorker)
+        try container.encode(expiredLeasesByWorker, forKey: .expiredLeasesByWorker)
         try container.encode(windows, forKey: .windows)
         try container.encode(oldestWaiting.mapValues { Double($0.milliseconds) / 1000 }, forKey: .oldestWaitingSeconds)
     }

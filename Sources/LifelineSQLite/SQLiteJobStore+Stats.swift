@@ -9,15 +9,19 @@ extension SQLiteJobStore {
             var counts: [String: [JobState: Int]] = [:]
             for (queue, state, count) in try Self.countsByQueue(db) { counts[queue, default: [:]][state] = count }
             var running: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: Self.runningByOwnerSQL) {
+            var expired: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: Self.runningByOwnerSQL, arguments: [now]) {
                 running[row["lease_owner"]] = row["n"]
+                if let count: Int = row["expired"], count > 0 { expired[row["lease_owner"]] = count }
             }
             var oldest: [String: Duration] = [:]
             for row in try Row.fetchAll(db, sql: Self.oldestWaitingSQL, arguments: [now]) {
                 guard let runAt: Int64 = row["run_at"] else { continue }
                 oldest[row["queue"]] = .milliseconds(max(0, now - runAt))
             }
-            return QueueStats(counts: counts, runningByWorker: running, windows: try Self.windows(db, now: now), oldestWaiting: oldest)
+            return QueueStats(
+                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, windows: try Self.windows(db, now: now), oldestWaiting: oldest
+            )
         }
     }
 
@@ -35,7 +39,9 @@ extension SQLiteJobStore {
         SELECT queue, state, n FROM job_counts WHERE n > 0
         UNION ALL SELECT queue, 'running', count(*) FROM jobs WHERE state = 'running' GROUP BY queue
         """
-    static let runningByOwnerSQL = "SELECT lease_owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY lease_owner"
+    static let runningByOwnerSQL = """
+        SELECT lease_owner, count(*) AS n, sum(lease_expires_at < ?) AS expired FROM jobs WHERE state = 'running' GROUP BY lease_owner
+        """
 
     /// Each queue's earliest `run_at` among the jobs waiting to run: its available ones, and
     /// those scheduled or retryable whose time has come, which only a claim makes available (a

@@ -21,6 +21,17 @@ enum ClaimChecks {
             #expect(claimed.leaseOwner == "w1" && claimed.leaseExpiresAt == clock.now.addingTimeInterval(30))
             #expect(try await EventChecks.types(store, job: job.id) == [.enqueued, .started])
         },
+        .init(name: "stats count each worker's running jobs, and those whose leases ran out") { store, clock in
+            _ = try await store.jobInsert((0..<3).map { _ in JobFixtures.job() })
+            _ = try await store.jobClaim(JobFixtures.claim("w1", limit: 2, lease: .seconds(10)))
+            clock.advance(by: .seconds(5))
+            _ = try await store.jobClaim(JobFixtures.claim("w2", limit: 1, lease: .seconds(10)))
+            var stats = try await store.statsGet()
+            #expect(stats.runningByWorker == ["w1": 2, "w2": 1] && stats.expiredLeasesByWorker.isEmpty)
+            clock.advance(by: .seconds(6))
+            stats = try await store.statsGet()
+            #expect(stats.runningByWorker == ["w1": 2, "w2": 1] && stats.expiredLeasesByWorker == ["w1": 2])
+        },
         .init(name: "claim takes only the requested queues") { store, _ in
             let a = try await store.jobInsert([JobFixtures.job(queue: "a")])[0].job
             _ = try await store.jobInsert([JobFixtures.job(queue: "b")])

@@ -33,15 +33,14 @@ struct StatsCommand: AsyncParsableCommand {
             let stats = try await opened.jobs.statsGet()
             if json { return try output.writeJSON(stats) }
             if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
-            let expired = stats.runningByWorker.isEmpty ? [:] : try await Self.expiredLeases(opened)
-            StatsText.lines(stats, expiredLeases: expired).forEach(output.writeLine)
+            StatsText.lines(stats).forEach(output.writeLine)
             if watch { try await Task.sleep(for: .seconds(2)) }
         } while watch
     }
 }
 
 enum StatsText {
-    static func lines(_ stats: QueueStats, expiredLeases: [String: Int]) -> [String] {
+    static func lines(_ stats: QueueStats) -> [String] {
         let states = JobState.displayOrder
         var lines: [String] = []
         if stats.counts.isEmpty {
@@ -68,7 +67,7 @@ enum StatsText {
             let workers = stats.runningByWorker.keys.sorted()
             lines += Table(
                 headers: ["WORKER", "RUNNING", "LEASE EXPIRED"],
-                rows: workers.map { [$0, "\(stats.runningByWorker[$0]!)", expiredLeases[$0].map { "\($0): its worker stopped renewing" } ?? "0"] }
+                rows: workers.map { [$0, "\(stats.runningByWorker[$0]!)", stats.expiredLeasesByWorker[$0].map { "\($0): its worker stopped renewing" } ?? "0"] }
             ).render(width: nil)
         }
         return lines
@@ -76,17 +75,6 @@ enum StatsText {
 }
 
 extension StatsCommand {
-    /// The running jobs whose leases ran out, by the worker that held them: a worker that died
-    /// still counts its jobs as running until the next claim by any worker puts them back.
-    static func expiredLeases(_ opened: OpenQueue) async throws -> [String: Int] {
-        let now = Date()
-        var expired: [String: Int] = [:]
-        for job in try await opened.jobs.jobList(JobFilter(states: [.running])) where JobText.leaseExpired(job, now: now) {
-            expired[job.leaseOwner ?? "-", default: 0] += 1
-        }
-        return expired
-    }
-
     /// Per second when there is at least one a second, else per minute: "2/min", not "0.0/s".
     static func rate(perMinute: Double) -> String {
         perMinute >= 60 ? String(format: "%.1f/s", perMinute / 60) : String(format: "%.1f/min", perMinute)

@@ -143,6 +143,7 @@ struct FirstHourCLITests {
         }
         let stats = try await cli.run(["stats"]).lines
         #expect(stats.contains { $0.hasPrefix(owner) && $0.hasSuffix("1: its worker stopped renewing") }, "\(stats)")
+        #expect(try await cli.json(["stats", "--json"]).first?["expired_leases_by_worker"] == .object([owner: 1]), "as in the text")
         let shown = try await cli.run(["jobs", "show", "\(id)"]).stdout
         #expect(shown.contains("lease     \(owner) expired at ") && shown.contains("the next claim by any worker puts the job back in its queue"), "\(shown)")
         let job = try await cli.job(id)

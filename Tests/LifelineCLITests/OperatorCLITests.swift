@@ -58,7 +58,7 @@ struct OperatorCLITests {
         defer { cli.removeAll() }
         _ = try await Self.failedQueue(cli)
         let job = try #require(try await cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
-        #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "priority", "args",
+        #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "timeout_seconds", "priority", "args",
                                          "idempotency_key", "server", "run_at", "created_at", "finished_at", "errors",
                                          "progress", "result", "attempted_at", "lease_owner", "lease_expires_at", "heartbeat_at"])
         #expect(Set(Self.keys(job["errors"]?.arrayValue?.first ?? .null)) == ["attempt", "at", "error", "worker"])
@@ -75,6 +75,7 @@ struct OperatorCLITests {
         #expect(queue["counts"]?["discarded"] == 3 && queue["counts"]?["cancelled"] == 1 && queue["counts"]?["completed"] == 1)
         let stats = try #require(try await cli.json(["stats", "--json"]).first)
         #expect(stats["counts"]?["b"]?["discarded"] == 2)
+        #expect(stats["running_by_worker"] == [:] && stats["expired_leases_by_worker"] == [:])
         #expect(stats["windows"]?.arrayValue?.first?["completed"] == 1)
         #expect(stats["windows"]?.arrayValue?.first?["failed_attempts"] == 5)
         #expect(stats["windows"]?.arrayValue?.first?["failure_rate"] == .double(5.0 / 6), "the text's FAILURE RATE, as a share")
