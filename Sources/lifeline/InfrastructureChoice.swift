@@ -7,6 +7,19 @@ import LifelineRecovery
 /// `LIFELINE_SIM_FAULTS`, or `LIFELINE_INFRA=command` with the stage programs named in
 /// `$LIFELINE_HOME/infra/commands.json` (or `LIFELINE_INFRA_COMMANDS`).
 enum InfrastructureChoice {
+    private static let kinds = ["simulated", "command"]
+
+    /// Refuses a LIFELINE_INFRA that names no infrastructure, for a command that only enqueues
+    /// stages: a worker would refuse to start with it, and the server would wait for ever.
+    static func checkKind() throws {
+        guard let kind = ProcessInfo.processInfo.environment["LIFELINE_INFRA"], !kinds.contains(kind) else { return }
+        throw refusal(kind)
+    }
+
+    private static func refusal(_ kind: String) -> CLIFailure {
+        CLIFailure(.invalidInput, "LIFELINE_INFRA must be 'simulated' or 'command', not '\(kind)'")
+    }
+
     static func make(root: URL) throws -> any Infrastructure {
         let environment = ProcessInfo.processInfo.environment
         switch environment["LIFELINE_INFRA"] ?? "simulated" {
@@ -18,7 +31,7 @@ enum InfrastructureChoice {
             let path = environment["LIFELINE_INFRA_COMMANDS"] ?? root.appendingPathComponent("commands.json").path
             return try CommandInfrastructure(configPath: path)
         case let other:
-            throw CLIFailure(.invalidInput, "LIFELINE_INFRA must be 'simulated' or 'command', not '\(other)'")
+            throw refusal(other)
         }
     }
 

@@ -22,6 +22,8 @@ final class Retry: ServerActionName { override class var action: ServerAction { 
 final class Delete: ServerActionName { override class var action: ServerAction { .delete } }
 
 extension ServerAction {
+    var takesRecoveryPoint: Bool { self == .failover || self == .testFailover }
+
     /// What the action does, for `--help`.
     var summary: String {
         switch self {
@@ -45,7 +47,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
             abstract: Name.action.summary,
             discussion: """
                 Refused (exit 3) unless the server's state allows it; the error says the state, the \
-                allowed actions and, when busy, the running job. The same --idempotency-key again \
+                allowed actions and, when busy, the job at work. The same --idempotency-key again \
                 returns the same job.
 
                 Example:
@@ -57,13 +59,17 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
     @Argument(help: "The server.")
     var name: String
 
-    @Option(name: .customLong("recovery-point"), help: "failover and test-failover: the recovery point (default: the latest).")
+    /// Shown only in the help of the actions that take it; the others refuse it in one line.
+    @Option(
+        name: .customLong("recovery-point"),
+        help: ArgumentHelp("The recovery point to start from (default: the latest).", visibility: Name.action.takesRecoveryPoint ? .default : .private)
+    )
     var recoveryPoint: String?
 
     @OptionGroup var options: ServerActionOptions
 
     func validate() throws {
-        if recoveryPoint != nil && Name.action != .failover && Name.action != .testFailover {
+        if recoveryPoint != nil && !Name.action.takesRecoveryPoint {
             throw ValidationError("--recovery-point goes with failover and test-failover")
         }
     }
@@ -72,6 +78,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         try ServerNames.check(name)
         if let recoveryPoint { try ServerNames.check(recoveryPoint, what: "recovery point") }
         let waitLimit = try options.waitLimit()
+        try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore(creating: false)
         if let recoveryPoint, let server = try await opened.servers.serverGet(name) {
             try await RecoveryPointCheck.check(recoveryPoint, server: server, infraRoot: options.store.infraRoot)

@@ -37,6 +37,7 @@ struct ServerCreateCommand: AsyncParsableCommand {
         guard size > 0 else { throw CLIFailure(.invalidInput, "--disk-size must be more than 0") }
         guard (1...64).contains(disks) else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
         let waitLimit = try options.waitLimit()
+        try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore()
         let spec = ServerSpec(name: name, machine: machine ?? name, disks: disks, diskSize: size)
         let result = try await opened.servers.serverCreate(spec, idempotencyKey: options.idempotencyKey)

@@ -106,6 +106,23 @@ struct HostileInputCLITests {
         #expect(try await cli.json(["jobs", "list", "--json"]).count == 1)
     }
 
+    @Test("a server request under a LIFELINE_INFRA no worker could start with is refused and changes nothing; --recovery-point shows only where it is taken")
+    func serverRequestChecks() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "k-1", "--disk-size", "64KiB"]).status == 0)
+        for request in [["server", "create", "k-2", "--disk-size", "64KiB"], ["server", "failover", "k-1"]] {
+            let refused = try await cli.run(request, extraEnvironment: ["LIFELINE_INFRA": "bogus"])
+            #expect(refused.status == 64 && refused.stderr == "lifeline: LIFELINE_INFRA must be 'simulated' or 'command', not 'bogus'\n", "\(request): \(refused.stderr)")
+        }
+        #expect(try await cli.server("k-2") == nil)
+        #expect(try await cli.json(["jobs", "list", "--json"]).count == 1)
+        for action in ServerAction.allCases {
+            let help = try await cli.run(["server", action.rawValue, "--help"]).stdout
+            #expect(help.contains("--recovery-point") == [.failover, .testFailover].contains(action), "\(action)")
+        }
+    }
+
     @Test("8 processes enqueue with one idempotency key: one job")
     func sameKey() async throws {
         let cli = try CLIRunner()
