@@ -38,6 +38,9 @@ struct EventsCommand: AsyncParsableCommand {
     @Flag(help: "Keep waiting for new events.")
     var follow = false
 
+    @Option(help: "At most this many events, from where the list starts; the next page is --after the last one's number.")
+    var limit: Int?
+
     @Flag(help: "One JSON object per line.")
     var json = false
 
@@ -51,6 +54,8 @@ struct EventsCommand: AsyncParsableCommand {
         if let job { try JobIDs.check([job]) }
         // Each names where the list starts; given together, one would be dropped without a word.
         if all && (after != nil || since != nil) { throw ValidationError("--all starts from the first event: leave out --after and --since") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if limit != nil && follow { throw ValidationError("--limit ends the list, which --follow never does: use one of them") }
     }
 
     func run() async throws {
@@ -89,9 +94,18 @@ struct EventsCommand: AsyncParsableCommand {
             } else {
                 events = try await opened.jobs.eventList(filter)
             }
-            for event in events { try print(event, to: output) }
-            printed += events.count
-            filter.afterSeq = events.last?.seq ?? filter.afterSeq
+            let shown = limit.map { Array(events.prefix($0 - printed)) } ?? events
+            for event in shown { try print(event, to: output) }
+            printed += shown.count
+            filter.afterSeq = shown.last?.seq ?? filter.afterSeq
+            if let limit, printed == limit {
+                // A page ends here: the next one starts after it, if there is one.
+                var next = filter
+                next.limit = 1
+                let more = shown.count < events.count ? true : try await !opened.jobs.eventList(next).isEmpty
+                if more { Output.standardError.writeLine("lifeline: more events follow: the next page is --after \(filter.afterSeq)") }
+                return
+            }
             if events.count == filter.limit { continue }
             guard follow else {
                 if printed == 0 { try await FilterHint.sayUnknown(queue: nil, server: server, job: job, in: opened) }

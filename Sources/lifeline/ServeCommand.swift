@@ -6,9 +6,10 @@ import Logging
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the queue's JSON API over HTTP, on this machine only unless told otherwise.",
+        abstract: "Serve the queue's dashboard and JSON API over HTTP, on this machine only unless told otherwise.",
         discussion: """
             Routes, answering JSON in the shapes of the CLI's --json (lists are arrays):
+              GET /             the dashboard: queues, jobs, servers and events, live
               GET /healthz      {"store": "ok"}, or 503 when the store does not answer
               GET /metrics      Prometheus text format
               GET /api/jobs?state=S&queue=Q&kind=K&server=N&retried=true&since=1h

@@ -35,13 +35,13 @@ struct WorkerCommand: AsyncParsableCommand {
     ))
     var queues: String?
 
-    @Option(help: "Jobs run at once in each process.")
+    @Option(help: "Jobs run at once in each process, 1 to 1000.")
     var concurrency = 10
 
-    @Option(help: "Processes running jobs; with more than 1, this process claims and records for them all and restarts any that die.")
+    @Option(help: "Processes running jobs, 1 to 64; with more than 1, this process claims and records for them all and restarts any that die.")
     var processes = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal, at least 100ms.", valueName: "D"))
     var lease = "30s"
 
     @Option(parsing: .unconditional, help: ArgumentHelp("How long running jobs may take to finish on shutdown.", valueName: "D"))

@@ -95,6 +95,23 @@ struct OperatorCLITests {
         let result = try await cli.run(command + ["--help"])
         #expect(result.status == 0 && result.stdout.contains("Example"))
         #expect(!result.stdout.contains("\u{1B}"))
+        // Prose the help wraps itself: a line broken by hand as well leaves a word or two alone.
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        for (line, next) in zip(lines, lines.dropFirst()) where !line.hasPrefix(" ") && !next.hasPrefix(" ") && !line.isEmpty {
+            #expect(line.count >= 40 || line.hasSuffix(":") || line.hasSuffix(".") || !(next.first?.isLowercase ?? false), "\(command): '\(line)'")
+        }
+    }
+
+    @Test("events --limit pages through the log: at most N, and where the next page starts")
+    func eventsPage() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"], count: 3)
+        let first = try await cli.run(["events", "--limit", "2", "--json"])
+        #expect(first.status == 0 && first.lines.count == 2 && first.stderr == "lifeline: more events follow: the next page is --after 2\n")
+        let last = try await cli.run(["events", "--after", "2", "--limit", "2", "--json"])
+        #expect(last.lines.count == 1 && last.stderr.isEmpty, "the last page says nothing more")
+        #expect(try await cli.run(["events", "--limit", "1", "--follow"]).status == 64)
     }
 
     @Test("bulk retry touches exactly the matching jobs; --dry-run touches none")
