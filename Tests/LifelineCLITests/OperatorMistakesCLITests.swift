@@ -184,6 +184,8 @@ struct OperatorMistakesCLITests {
             let result = try await cli.run(arguments)
             #expect(result.status == 0 && result.stderr == said, "\(arguments): \(result.stderr)")
         }
+        let shown = try await cli.run(["jobs", "show", "999"])
+        #expect(shown.status == 4 && shown.stderr == "lifeline: no job 999 (pruned with its events, or never enqueued)\n", "as events --job says it")
     }
 
     @Test("a worker told to serve a queue nothing has used says so once, naming the known ones")

@@ -147,7 +147,7 @@ public final class RunnerPool: AttemptRunner {
         for runner in silent {
             logger.error(
                 "worker process does not answer; killing it, and its jobs go back when their leases run out",
-                metadata: ["jobs": "\(runner.attempts.keys.map(\.id).sorted())", "within": "\(answerWithin)"]
+                metadata: ["jobs": "\(runner.attempts.keys.map(\.id).sorted())", "within": "\(DurationText.format(answerWithin))"]
             )
             runner.process.kill()
         }

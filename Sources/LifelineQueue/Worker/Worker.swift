@@ -68,7 +68,7 @@ public final class Worker: Sendable {
     /// period ends at once.
     public func shutdown() {
         if stopping.set() {
-            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(configuration.grace)"])
+            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
         } else {
             logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
                 "running": "\(running.count)",
@@ -355,7 +355,7 @@ public final class Worker: Sendable {
             logger.error("job discarded: its last attempt failed", metadata: ["error": "\(error)", "attempts": "\(job.maxAttempts)"])
         case .failed(let error): logger.warning("attempt failed", metadata: ["error": "\(error)"])
         case .discarded(let error): logger.error("job discarded", metadata: ["error": "\(error)"])
-        case .snoozed(let delay): logger.info("job snoozed", metadata: ["delay": "\(delay)"])
+        case .snoozed(let delay): logger.info("job snoozed", metadata: ["delay": "\(DurationText.format(delay))"])
         case .released: logger.info("job released for another worker")
         case .cancelled: logger.info("job cancelled")
         }
