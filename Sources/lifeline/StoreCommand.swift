@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifelinePostgres
 import LifelineQueue
 import LifelineRecovery
 
@@ -74,6 +75,10 @@ struct StoreCopyCommand: AsyncParsableCommand {
             throw CLIFailure(.runtime, "copy stopped by a signal; \(writer.location) is left as it was")
         } catch StoreCopyError.targetNotEmpty(let existing) {
             throw CLIFailure(.conflict, "\(writer.location) already holds a queue (\(existing)); copy into an empty one")
+        } catch let lost as PostgresStoreError {
+            // The target keeps nothing unless its commit lands; one whose answer was lost says so itself.
+            guard case .commitUnknown = lost else { throw CLIFailure(.runtime, "\(lost.description); the copy stopped, and \(writer.location) is left as it was") }
+            throw lost
         }
         if json {
             try Output.standardOutput.writeJSON(counts)

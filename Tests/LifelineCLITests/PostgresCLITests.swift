@@ -421,6 +421,13 @@ struct PostgresCLITests {
         let postgres = try await Self.runner()
         let url = try #require(postgres.databaseURL)
         try await StoreCopyCLITests.killMidway(sqlite, from: source, to: url)
+        // Cut off mid-way: the connection is lost, and the copy says the target kept nothing.
+        let proxy = try await TCPProxy(to: url)
+        let cut = try sqlite.start(["store", "copy", "--from", source, "--to", proxy.url])
+        try await waitUntil("the copy to say how far it is", timeout: .seconds(60)) { cut.stderr.contains("jobs") || !cut.isRunning }
+        proxy.stop()
+        #expect(try await cut.waitForExit() == 1)
+        #expect(cut.stderr.hasSuffix("is left as it was\n") && cut.stderr.contains("; the copy stopped, and postgres://"), "\(cut.stderr)")
         #expect(try await postgres.json(["jobs", "list", "--json"]).isEmpty, "the killed copy's transaction left nothing")
         #expect(try await postgres.json(["events", "--json"]).isEmpty)
 
