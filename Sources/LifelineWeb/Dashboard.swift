@@ -82,7 +82,7 @@ enum Dashboard {
           </section>
           <section aria-labelledby="events-title">
             <h2 id="events-title">Latest events</h2>
-            <ol id="events" reversed></ol>
+            <ul id="events"></ul>
           </section>
         </main>
         </body>
@@ -102,6 +102,7 @@ enum Dashboard {
         table { border-collapse: collapse; width: 100%; font-size: .9rem; }
         th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; white-space: nowrap; }
         td.error { white-space: normal; max-width: 24rem; overflow-wrap: anywhere; }
+        td.wide-error { white-space: normal; overflow-wrap: anywhere; color: #a40000; font-size: .85rem; }
         tr.chosen { background: #e8f0fa; }
         .state::before { content: "● "; }
         .state.failed, .state.discarded, .state.finalization_failed { color: #a40000; }
@@ -110,7 +111,7 @@ enum Dashboard {
         progress { width: 8rem; vertical-align: middle; }
         button { font: inherit; margin: 0 .2rem .2rem 0; }
         .refusal { color: #a40000; margin-left: .4rem; }
-        #events { font-family: ui-monospace, monospace; font-size: .8rem; padding-left: 3rem; }
+        #events { font-family: ui-monospace, monospace; font-size: .8rem; list-style: none; padding-left: 0; }
         #timeline { font-size: .9rem; }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: .9rem; }
         dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, monospace; }
@@ -128,7 +129,14 @@ enum Dashboard {
         // Pages go back by id: each "Older" remembers where its page started, for "Newer".
         const pageSize = 50;
         let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, refreshTimer = null;
+        // The filters last applied with the button: what is typed meanwhile waits for it.
+        let filters = new URLSearchParams();
+        // What the live line says when the queue reads again after an error.
+        let liveText = "connecting…";
+        // Each server's progress as read, for a rate over the last half minute.
         const progressSeen = new Map();
+        // Actions that cannot be taken back ask first.
+        const destructive = new Set(["delete", "cancel-failover", "confirm-failback", "stop-test", "cancel"]);
 
         $("token").value = sessionStorage.getItem("lifeline-token") || "";
         $("token").addEventListener("change", () => sessionStorage.setItem("lifeline-token", $("token").value));
@@ -148,14 +156,21 @@ enum Dashboard {
           span.dataset.place = place;
           return span;
         }
+        // A note stays through the redraws that follow its action, and goes after a while: the
+        // place has moved on since (a server through its next states).
+        const noteLife = 20000;
         function keptNote(place) {
           const kept = notes.get(place);
-          return kept ? [note(place, kept.text, kept.className)] : [];
+          if (kept && Date.now() - kept.at > noteLife) notes.delete(place);
+          return notes.has(place) ? [note(place, kept.text, kept.className)] : [];
         }
-        function actionButton(label, place, path) {
+        function actionButton(label, place, path, what) {
           const button = el("button", label);
           button.type = "button";
-          button.addEventListener("click", () => act(path, button, place));
+          button.addEventListener("click", () => {
+            if (destructive.has(label.toLowerCase()) && !confirm(`${label} ${what}? This cannot be undone.`)) return;
+            act(path, button, place);
+          });
           return button;
         }
         async function act(path, button, place) {
@@ -165,7 +180,7 @@ enum Dashboard {
           shown.textContent = "…";
           const response = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + $("token").value } });
           const answer = await response.json().catch(() => ({}));
-          const kept = { text: response.ok ? "done" : "refused: " + (answer.error || response.statusText), className: response.ok ? "done" : "refusal" };
+          const kept = { text: response.ok ? "done" : "refused: " + (answer.error || response.statusText), className: response.ok ? "done" : "refusal", at: Date.now() };
           notes.set(place, kept);
           // The panel may have been drawn again meanwhile: show it wherever the place is now.
           for (const node of [shown, ...document.querySelectorAll(".refusal, .done")].filter((n) => n.dataset.place === place)) {
@@ -190,7 +205,7 @@ enum Dashboard {
             const c = queue.counts || {};
             const toggle = document.createElement("span");
             const place = "queue:" + queue.name;
-            toggle.append(actionButton(queue.paused ? "Resume" : "Pause", place, "/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause")), ...keptNote(place));
+            toggle.append(actionButton(queue.paused ? "Resume" : "Pause", place, "/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), "queue " + queue.name), ...keptNote(place));
             const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
             body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
           }
@@ -207,16 +222,22 @@ enum Dashboard {
           const percent = Math.floor((100 * p.done) / p.total);
           bar.setAttribute("aria-label", server.name + " progress " + percent + "%");
           let text = ` ${percent}%`;
-          const seen = progressSeen.get(server.name), now = Date.now();
-          if (seen && p.done > seen.done) {
-            const rate = (p.done - seen.done) / ((now - seen.at) / 1000);
+          // Read every few seconds while it works: the rate is over the last half minute of reads.
+          const now = Date.now();
+          const seen = (progressSeen.get(server.name) || []).filter((s) => now - s.at <= 30000 && s.done <= p.done);
+          if (!seen.length || seen.at(-1).done !== p.done || now - seen.at(-1).at >= 2000) seen.push({ done: p.done, at: now });
+          progressSeen.set(server.name, seen);
+          const first = seen[0];
+          if (p.done > first.done && now > first.at) {
+            const rate = (p.done - first.done) / ((now - first.at) / 1000);
             text += ` · ${(rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds((p.total - p.done) / rate)}`;
           }
-          if (!seen || p.done !== seen.done) progressSeen.set(server.name, { done: p.done, at: now });
           box.append(bar, el("span", text));
           return box;
         }
 
+        // Whether a server is at work: its progress moves without events, so it is read on a timer.
+        let serversAtWork = false;
         async function loadServers() {
           const servers = await get("/api/servers");
           const body = $("servers").tBodies[0];
@@ -225,20 +246,26 @@ enum Dashboard {
             const actions = document.createElement("span");
             const place = "server:" + server.name;
             for (const action of server.allowed_actions || []) {
-              actions.append(actionButton(action, place, "/api/servers/" + encodeURIComponent(server.name) + "/" + action));
+              actions.append(actionButton(action, place, "/api/servers/" + encodeURIComponent(server.name) + "/" + action, "server " + server.name));
             }
             actions.append(...keptNote(place));
             const link = el("a", server.name);
             link.href = "#server-" + encodeURIComponent(server.name);
             body.append(row([link, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
-            if (server.last_error) body.append(row(["", el("span", "last error: " + server.last_error, "state failed")]));
+            if (server.last_error) {
+              // Across the row, so that a long error widens no column and hides no button.
+              const cell = el("td", "last error: " + server.last_error, "wide-error");
+              cell.colSpan = 6;
+              const tr = document.createElement("tr");
+              tr.append(cell);
+              body.append(tr);
+            }
           }
+          serversAtWork = servers.some((server) => server.current_job !== null && server.current_job !== undefined);
         }
 
         function jobQuery() {
-          const form = new FormData($("filters"));
-          const query = new URLSearchParams();
-          for (const [key, value] of form) if (value) query.set(key, value);
+          const query = new URLSearchParams(filters);
           // One more than a page: whether an older page exists.
           query.set("limit", pageSize + 1);
           if (before) query.set("before", before);
@@ -268,7 +295,17 @@ enum Dashboard {
         // A server's every move, oldest first, with what caused it.
         async function showServer(name) {
           chosenServer = name;
-          const history = await get("/api/servers/" + encodeURIComponent(name) + "/history");
+          let history;
+          try {
+            history = await get("/api/servers/" + encodeURIComponent(name) + "/history");
+          } catch (error) {
+            // Not the last server shown: this one, and why it cannot be, once.
+            chosenServer = null;
+            $("server").hidden = false;
+            $("server-title").textContent = "Server " + name + ": " + error.message;
+            $("history").replaceChildren();
+            return;
+          }
           $("server").hidden = false;
           $("server-title").textContent = "Server " + name;
           $("history").replaceChildren(...history.map((move) =>
@@ -277,18 +314,32 @@ enum Dashboard {
 
         async function showJob(id) {
           chosenJob = id;
-          const [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
+          let job, events;
+          try {
+            [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
+          } catch (error) {
+            chosenJob = null;
+            $("job").hidden = false;
+            $("job-title").textContent = "Job " + id + ": " + error.message;
+            for (const part of ["job-actions", "job-fields", "timeline"]) $(part).replaceChildren();
+            return;
+          }
           $("job").hidden = false;
           $("job-title").textContent = `Job ${job.id}: ${job.kind}`;
           const fields = $("job-fields");
           fields.replaceChildren();
-          for (const key of ["state", "queue", "attempt", "max_attempts", "server", "run_at", "created_at", "finished_at", "idempotency_key"]) {
+          for (const key of ["state", "queue", "attempt", "max_attempts", "timeout_seconds", "server", "run_at", "created_at", "attempted_at", "finished_at",
+                             "lease_owner", "lease_expires_at", "heartbeat_at", "idempotency_key"]) {
             fields.append(el("dt", key), el("dd", job[key] ?? "-"));
+          }
+          if (job.state === "running" && job.attempted_at) {
+            const expired = job.lease_expires_at && new Date(job.lease_expires_at) < new Date();
+            fields.append(el("dt", "running for"), el("dd", seconds((Date.now() - new Date(job.attempted_at)) / 1000) + (expired ? " (lease expired: its worker stopped renewing it)" : "")));
           }
           for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
           const actions = $("job-actions");
           actions.replaceChildren();
-          for (const action of ["retry", "cancel"]) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`));
+          for (const action of ["retry", "cancel"]) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`, "job " + job.id));
           actions.append(...keptNote("job:" + job.id));
           // Events and errors in the order they happened (the times sort as text).
           const entries = events.map((event) => {
@@ -303,7 +354,9 @@ enum Dashboard {
 
         function refresh() {
           refreshTimer = null;
-          Promise.all([loadQueues(), loadServers(), loadJobs()]).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+          Promise.all([loadQueues(), loadServers(), loadJobs()])
+            .then(() => { $("live").textContent = liveText; })
+            .catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
           if (chosenJob) showJob(chosenJob).catch(() => {});
           if (chosenServer) showServer(chosenServer).catch(() => {});
         }
@@ -313,29 +366,40 @@ enum Dashboard {
           // Like events --follow: the last 10 events, then each as it comes; a reconnect
           // resumes after the last one seen (the browser sends Last-Event-ID).
           const stream = new EventSource("/api/events/stream");
-          stream.onopen = () => { $("live").textContent = "live"; };
-          stream.onerror = () => { $("live").textContent = "reconnecting…"; };
+          stream.onopen = () => { liveText = $("live").textContent = "live"; };
+          stream.onerror = () => { liveText = $("live").textContent = "reconnecting…"; };
           stream.onmessage = (message) => {
             const event = JSON.parse(message.data);
             const list = $("events");
-            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "")));
+            const move = event.type === "state_changed" ? ` ${event.data.from ?? "(new)"} → ${event.data.to ?? "(removed)"}` : "";
+            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "") + move));
             while (list.children.length > 30) list.lastChild.remove();
             scheduleRefresh();
           };
         }
 
-        $("filters").addEventListener("submit", (event) => { event.preventDefault(); pageStarts = []; before = null; loadJobs(); });
+        $("filters").addEventListener("submit", (event) => {
+          event.preventDefault();
+          filters = new URLSearchParams();
+          for (const [key, value] of new FormData($("filters"))) if (value) filters.set(key, value);
+          pageStarts = []; before = null;
+          loadJobs().then(() => { $("live").textContent = liveText; }).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+        });
         $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
         $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });
         // A link's place (#job-ID, #server-NAME) opens its panel, on a click and on a load.
         function route() {
           const place = decodeURIComponent(location.hash.slice(1));
-          if (place.startsWith("job-")) showJob(Number(place.slice(4))).catch(() => {});
-          else if (place.startsWith("server-")) showServer(place.slice(7)).catch(() => {});
+          const shown = place.startsWith("job-") ? showJob(Number(place.slice(4))).then(() => $("job"))
+            : place.startsWith("server-") ? showServer(place.slice(7)).then(() => $("server")) : null;
+          // The panel opens below the tables: brought into view, as a link's target is.
+          shown?.then((panel) => panel.scrollIntoView({ block: "start" })).catch(() => {});
         }
         window.addEventListener("hashchange", route);
         listen();
         refresh();
         route();
+        // A server at work moves without events (a copy's progress): read every 2 seconds then.
+        setInterval(() => { if (serversAtWork && !document.hidden) loadServers().catch(() => {}); }, 2000);
         """
 }

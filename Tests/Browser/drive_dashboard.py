@@ -118,6 +118,8 @@ try:
     page.call("Page.enable")
     # Markup in user data that ran would call alert: record it instead of opening a dialog.
     page.call("Page.addScriptToEvaluateOnNewDocument", source="window.alert = () => { window.__alerted = true; };")
+    # A question before an action that cannot be undone is answered "no", and recorded.
+    page.call("Page.addScriptToEvaluateOnNewDocument", source="window.confirm = (q) => { window.__asked = q; return false; };")
     page.call("Page.navigate", url=url)
 
     text = lambda selector: f"(document.querySelector('{selector}')?.textContent || '')"
@@ -162,10 +164,22 @@ try:
     page.call("Page.navigate", url=f"{url}#job-{enqueued}")
     title = text('#job-title')
     seen["deep_link"] = page.wait_for(f"!document.getElementById('job')?.hidden && {title} === 'Job {enqueued}: noop' && {title}") or ""
+    # Cancel asks first; answered "no", nothing is sent.
+    cancel = "[...document.querySelectorAll('#job-actions button')].find((b) => b.textContent === 'Cancel')"
+    page.evaluate(f"{cancel}.click()")
+    seen["cancel_asked"] = page.evaluate("window.__asked || ''")
+    seen["cancel_note"] = page.evaluate(note)
     shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     with open(screenshot, "wb") as file:
         file.write(base64.b64decode(shot["data"]))
     seen["screenshot_bytes"] = os.path.getsize(screenshot)
+    # A link to a job that is not there says so, rather than showing the last one.
+    page.call("Page.navigate", url="about:blank")
+    page.wait_for("location.href === 'about:blank'")
+    page.call("Page.navigate", url=f"{url}#job-{enqueued}")
+    page.wait_for(f"{title} === 'Job {enqueued}: noop'")
+    page.evaluate("location.hash = '#job-999999'")
+    seen["missing_link"] = page.wait_for(f"{title}.startsWith('Job 999999') && {title}") or page.evaluate(title)
 finally:
     browser.kill()
     browser.wait()

@@ -44,6 +44,8 @@ struct BrowserCLITests {
         #expect(try await cli.job(failed)["state"] == "available", "the retry from the page took effect")
         #expect(seen["deep_link"]?.stringValue?.hasSuffix(": noop") == true, "a job's link opens it on a load: \(seen["deep_link"] ?? "")")
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
+        #expect(seen["cancel_asked"]?.stringValue?.hasPrefix("Cancel job ") == true && seen["cancel_note"] == "", "asked first; answered no, nothing sent")
+        #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
     }
 }
 
