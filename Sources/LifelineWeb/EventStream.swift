@@ -17,6 +17,8 @@ struct EventStream: Sendable {
     static let batch = 500
     static let backlog = 10
     static let keepAlive: Duration = .seconds(15)
+    /// How soon a read the store failed is tried again.
+    static let retry: Duration = .seconds(1)
 
     func response(_ request: Request) async throws -> Response {
         // A browser that reconnects says where it was in the header, which wins over the URL's.
@@ -41,16 +43,33 @@ struct EventStream: Sendable {
                 // Ends with the client, or when serve shuts down: a stream must not hold it up.
                 try await withGracefulShutdownHandler {
                     var last = after
+                    var written = ContinuousClock.now
+                    // A comment when nothing was written for a while: proxies keep the stream, and a
+                    // closed connection is found.
+                    func keepAlive() async throws {
+                        guard ContinuousClock.now - written >= Self.keepAlive else { return }
+                        try await writer.write(ByteBuffer(string: ": still here\n\n"))
+                        written = .now
+                    }
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        let events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                        let events: [JobEvent]
+                        do {
+                            events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                        } catch {
+                            // The store may be restarting: the stream waits for it, as the tail does,
+                            // rather than end mid-response, which left a client waiting for ever.
+                            await news.wait(timeout: Self.retry)
+                            try await keepAlive()
+                            continue
+                        }
                         for event in events {
                             try await writer.write(ByteBuffer(string: "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n"))
                             last = event.seq
+                            written = .now
                         }
                         if events.count == Self.batch { continue }
-                        let waited = ContinuousClock.now
-                        await news.wait(timeout: Self.keepAlive)
-                        if ContinuousClock.now - waited >= Self.keepAlive { try await writer.write(ByteBuffer(string: ": still here\n\n")) }
+                        try await keepAlive()
+                        await news.wait(timeout: Self.keepAlive - (ContinuousClock.now - written))
                     }
                 } onGracefulShutdown: {
                     news.ring()

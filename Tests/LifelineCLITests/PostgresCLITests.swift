@@ -171,6 +171,31 @@ struct PostgresCLITests {
         #expect(said.allSatisfy { $0.hasPrefix("lifeline: ") }, "\(follower.stderr)")
     }
 
+    @Test("the live event stream outlasts an outage longer than its keep-alive, and goes on with the events after it")
+    func streamThroughOutage() async throws {
+        let (cli, _, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await ServeCLITests.Server(cli)
+        let stream = try ServeCLITests.StreamReader(
+            port: try #require(server.base.port), request: "GET /api/events/stream HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 1\r\n\r\n"
+        )
+        _ = try await stream.nextLine()
+        // Longer than the stream's 15 s keep-alive, at which it reads the log whether or not
+        // anything is new: that read fails, and the stream ended there, mid-response.
+        let admin = try #require(TestPostgres.url)
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+        try await TestPostgres.psql(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)'")
+        try await Task.sleep(for: .seconds(17))
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+        let after = try await cli.enqueue(["noop"])
+        var seen: JSONValue?
+        while seen == nil, let line = try await stream.nextLine(within: .seconds(20)) {
+            if line.hasPrefix("data: ") { seen = try JSONValue(parsing: String(line.dropFirst(6))) }
+        }
+        #expect(seen?["seq"] == 2 && seen?["job"]?.intValue == after, "\(String(describing: seen))")
+    }
+
     @Test("a worker, a follow and a wait started while the database takes no connection wait for it, say so once, and go on")
     func startDuringOutage() async throws {
         let (cli, _, database) = try await Self.runnerAndDatabase()
