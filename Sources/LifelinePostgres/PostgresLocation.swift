@@ -70,10 +70,20 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     /// `text` with anything between `//USER:` and `@` replaced, for messages about a URL that
     /// may not parse.
     static func redact(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
-        let userInfo = text[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
+        guard let scheme = text.range(of: "://") else { return text }
+        var shown = String(text[..<scheme.upperBound])
+        var rest = text[scheme.upperBound...]
+        // The last '@': a password may hold one unescaped, or a '?' or '#'.
+        if let at = rest.lastIndex(of: "@") {
+            let userInfo = rest[..<at]
+            shown += userInfo.firstIndex(of: ":").map { userInfo[..<$0] + ":***" } ?? String(userInfo)
+            shown += "@"
+            rest = rest[rest.index(after: at)...]
+        }
+        // Options and a fragment may carry secrets too (`?password=…`): their names are said
+        // where it matters, their values never.
+        guard let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return shown + rest }
+        return shown + rest[...cut] + "…"
     }
 }
 

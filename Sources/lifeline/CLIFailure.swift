@@ -39,6 +39,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         case DatabaseOpenError.directory: (Code.invalidInput.rawValue, "\(error)")
         case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let busy as any StoreBusy: (Code.runtime.rawValue, busy.description)
+        // No such database on the server: as no database file, there is no queue there (exit 4).
+        case PostgresStoreError.refused(_, _, sqlState: "3D000"): (Code.notFound.rawValue, "\(error)")
         case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
         case let statement as PostgresStatementError: (Code.runtime.rawValue, "PostgreSQL: \(statement.description)")
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)

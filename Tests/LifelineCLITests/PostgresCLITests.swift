@@ -508,7 +508,14 @@ struct PostgresCLITests {
         let unknownHost = try await cli.run(["jobs", "list", "--db", "postgres://lifeline:hunter2-secret@no-such-host.invalid/x"])
         #expect(unknownHost.status == 1 && unknownHost.stderr.contains("cannot resolve no-such-host.invalid: ") && !unknownHost.stderr.contains("Error"),
                 "\(unknownHost.stderr)")
-        for result in [wrong, unreachable, malformed, unknownHost] {
+        // A password in the options is never shown either; they are refused, named.
+        let option = try await cli.run(["jobs", "list", "--db", url + "?password=hunter2-secret"])
+        #expect(option.status == 64 && option.stderr.hasSuffix("options after '?' are not supported (password)\n"), "\(option.stderr)")
+        // A database the server does not have holds no queue: exit 4, as a missing file.
+        let noDatabase = url[..<url.index(after: url.lastIndex(of: "/")!)] + "no_such_database"
+        let missing = try await cli.run(["jobs", "list", "--db", String(noDatabase)])
+        #expect(missing.status == 4 && missing.stderr.contains("database \"no_such_database\" does not exist"), "\(missing.stderr)")
+        for result in [wrong, unreachable, malformed, unknownHost, option] {
             #expect(!(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
         }
     }

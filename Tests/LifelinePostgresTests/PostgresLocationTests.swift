@@ -43,6 +43,9 @@ struct PostgresLocationTests {
         ("postgres://u:pw@h/db?sslmode=require", "options after '?' are not supported (sslmode)"),
         ("postgres://u:pw@h:70000/db", "port 70000 is not 1 to 65535"),
         ("postgres://:pw@h/db", "has no user (postgres://USER@HOST/DBNAME)"),
+        ("postgres://u@h/db?password=pw", "options after '?' are not supported (password)"),
+        ("postgres://u:p@w@h/db?sslpassword=pw#pw", "a '#' part is not supported"),
+        ("postgres://u:pw?x@h/db", ""),
     ])
     func refused(url: String, reason: String) throws {
         let error = try #require(throws: PostgresLocationError.self) { try PostgresLocation(url: url) }
