@@ -67,9 +67,21 @@ enum InputParsing {
                 throw CLIFailure(.invalidInput, "\(flag): cannot read standard input: \(error.localizedDescription)")
             }
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)'")
+        // Opened and read as a stream: a pipe or a process substitution (`<(…)`) has no size.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)': \(Self.reason(errno))") }
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do {
+            return try file.readToEnd() ?? Data()
+        } catch {
+            // The system's errno, as it is or under Foundation's wrapper (a directory: EISDIR).
+            let error = error as NSError
+            let posix = error.domain == NSPOSIXErrorDomain ? error : error.userInfo[NSUnderlyingErrorKey] as? NSError
+            throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)': \(posix.map { Self.reason(Int32($0.code)) } ?? error.localizedDescription)")
         }
-        return data
+    }
+
+    private static func reason(_ code: Int32) -> String {
+        String(cString: strerror(code)).lowercased()
     }
 }

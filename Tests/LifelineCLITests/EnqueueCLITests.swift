@@ -189,6 +189,16 @@ struct EnqueueCLITests {
         // Nothing on standard input is no jobs, said as for an empty file.
         let empty = try await cli.run(["enqueue", "sleep", "--batch", "-"])
         #expect(empty.status == 64 && empty.stderr == "lifeline: --batch: the file has no jobs\n", "\(empty.stderr)")
+        // A named pipe (as a shell's <(…) gives) is read as a stream; what cannot be read says why.
+        let fifo = cli.home.appendingPathComponent("jobs.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let piped = try cli.start(["enqueue", "sleep", "--batch", fifo, "--json"])
+        try Data(#"{"args": {"ms": 4}}"#.utf8 + [10]).write(to: URL(fileURLWithPath: fifo))
+        #expect(try await piped.waitForExit() == 0, "\(piped.stderr)")
+        for (path, reason) in [(cli.home.path, "is a directory"), (cli.home.appendingPathComponent("none").path, "no such file or directory")] {
+            let refused = try await cli.run(["enqueue", "sleep", "--batch", path])
+            #expect(refused.status == 64 && refused.stderr == "lifeline: --batch: cannot read '\(path)': \(reason)\n", "\(refused.stderr)")
+        }
     }
 
     static let badBatches: [String] = [
