@@ -39,6 +39,9 @@ final class EventTail: Service, Sendable {
     /// can reach serve is counted.
     func findEnd() async throws {
         let newest = try await newestSeq()
+        // Attempts under way began before the end: their starts come from their rows, so
+        // their durations are measured when they end.
+        metrics.seed(running: try await jobs.jobList(JobFilter(states: [.running])))
         start.withLock { $0 = newest }
     }
 

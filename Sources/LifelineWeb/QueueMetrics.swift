@@ -37,6 +37,7 @@ final class QueueMetrics: Sendable {
         "lifeline_jobs": "Jobs in each state, by queue.",
         "lifeline_jobs_running": "Jobs running now, all queues.",
         "lifeline_queue_oldest_waiting_seconds": "Age of the oldest job waiting to run in the queue (0 when none).",
+        "lifeline_queue_paused": "1 while the queue is paused (its jobs wait by design), else 0.",
         "lifeline_servers": "Recovery servers in each state.",
         "lifeline_server_transitional_seconds": "How long the server has been in its transitional state.",
         "lifeline_jobs_completed_total": "Jobs completed since serve started.",
@@ -56,6 +57,17 @@ final class QueueMetrics: Sendable {
     func scrape(jobs: any JobStore, servers: any ServerStore) async throws -> String {
         try await readState(jobs: jobs, servers: servers)
         return registry.emitToString()
+    }
+
+    /// The attempts running when serve started, whose `started` events come before what it
+    /// follows.
+    func seed(running: [Job]) {
+        follow.withLock { follow in
+            for job in running {
+                guard let at = job.attemptedAt, follow.started[job.id] == nil else { continue }
+                follow.started[job.id] = (Int64(job.attempt), at, job.kind)
+            }
+        }
     }
 
     /// Counts new events, each once, in the order of the log.
@@ -78,6 +90,10 @@ final class QueueMetrics: Sendable {
             gauge("lifeline_queue_oldest_waiting_seconds", [("queue", queue)]).set(oldest)
         }
         gauge("lifeline_jobs_running", []).set(Int64(running))
+        // An alert on a queue's oldest waiting job leaves out a queue paused on purpose.
+        for queue in try await jobs.queueList() {
+            gauge("lifeline_queue_paused", [("queue", queue.name)]).set(Int64(queue.paused ? 1 : 0))
+        }
         let all = try await servers.serverList()
         for state in ServerState.allCases {
             gauge("lifeline_servers", [("state", state.rawValue)]).set(Int64(all.filter { $0.state == state }.count))

@@ -356,6 +356,23 @@ struct ServeCLITests {
         #expect(try await server.post("/api/jobs/\(id)/cancel", token: token).status == 200)
     }
 
+    @Test("an attempt running when serve starts is measured when it ends; a paused queue says so beside its oldest waiting job")
+    func metricsFromStart() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["sleep", "--args", #"{"ms": 1500}"#])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
+        let server = try await Server(cli)
+        try await waitUntil("the job to complete") { try await cli.job(id)["state"] == "completed" }
+        try await waitUntil("its completion counted") { try await server.metrics()["lifeline_jobs_completed_total"] == 1 }
+        #expect(try await server.metrics()[#"lifeline_job_duration_seconds_count{kind="sleep"}"#] == 1, "measured from its row's start")
+        #expect(try await server.metrics()[#"lifeline_queue_paused{queue="default"}"#] == 0)
+        #expect(try await cli.run(["queues", "pause", "default"]).status == 0)
+        #expect(try await server.metrics()[#"lifeline_queue_paused{queue="default"}"#] == 1)
+    }
+
     @Test("metrics count what the store holds at each scrape, and what happened since serve started")
     func metrics() async throws {
         let cli = try CLIRunner()
@@ -562,9 +579,14 @@ struct ServeCLITests {
         defer { cli.removeAll() }
         let open = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"])
         #expect(open.status == 64 && open.stderr.contains("set LIFELINE_TOKEN"))
-        for weak in ["a", "  padded with spaces  ", "fifteen-chars15"] {
+        for weak in ["a", "fifteen-chars15"] {
             let refused = try await cli.run(["serve", "--host", "0.0.0.0", "--port", "0"], extraEnvironment: ["LIFELINE_TOKEN": weak])
             #expect(refused.status == 64 && refused.stderr.hasPrefix("lifeline: LIFELINE_TOKEN is too weak for --host 0.0.0.0"), "\(refused.stderr)")
+        }
+        // A token no request could give back is refused on any host, loopback too.
+        for (host, spaced) in [("0.0.0.0", "  padded with spaces  "), ("127.0.0.1", " ")] {
+            let refused = try await cli.run(["serve", "--host", host, "--port", "0"], extraEnvironment: ["LIFELINE_TOKEN": spaced])
+            #expect(refused.status == 64 && refused.stderr.hasPrefix("lifeline: LIFELINE_TOKEN holds a space"), "\(refused.stderr)")
         }
         // A host that names nothing is said to, token or not: a token would not help.
         for environment in [[:], ["LIFELINE_TOKEN": "0123456789abcdef0123"]] {
