@@ -354,6 +354,7 @@ enum Dashboard {
 
         function refresh() {
           refreshTimer = null;
+          drawEvents();
           Promise.all([loadQueues(), loadServers(), loadJobs()])
             .then(() => { $("live").textContent = liveText; })
             .catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
@@ -368,14 +369,25 @@ enum Dashboard {
           const stream = new EventSource("/api/events/stream");
           stream.onopen = () => { liveText = $("live").textContent = "live"; };
           stream.onerror = () => { liveText = $("live").textContent = "reconnecting…"; };
+          // Events are drawn with the refresh, at most a few times a second: a flood of thousands a
+          // second (a big drain) would otherwise keep the page busy drawing each.
           stream.onmessage = (message) => {
-            const event = JSON.parse(message.data);
-            const list = $("events");
-            const move = event.type === "state_changed" ? ` ${event.data.from ?? "(new)"} → ${event.data.to ?? "(removed)"}` : "";
-            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "") + move));
-            while (list.children.length > 30) list.lastChild.remove();
+            arrived.push(message.data);
+            if (arrived.length > shownEvents) arrived.splice(0, arrived.length - shownEvents);
             scheduleRefresh();
           };
+        }
+        const shownEvents = 30;
+        let arrived = [];
+        function drawEvents() {
+          const list = $("events");
+          for (const data of arrived) {
+            const event = JSON.parse(data);
+            const move = event.type === "state_changed" ? ` ${event.data.from ?? "(new)"} → ${event.data.to ?? "(removed)"}` : "";
+            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "") + move));
+          }
+          arrived = [];
+          while (list.children.length > shownEvents) list.lastChild.remove();
         }
 
         $("filters").addEventListener("submit", (event) => {
