@@ -115,9 +115,14 @@ struct PostgresCLITests {
         let job = try #require(try await cli.server("web-1")?["current_job"]?.intValue)
         // A session that locks the finalization's job, waits until the action below waits for
         // it (the action holds the server by then), and asks for the server: a deadlock, found
-        // first by the action's session, which PostgreSQL rolls back.
+        // by the action's session, which PostgreSQL rolls back. Whoever has waited the deadlock
+        // timeout looks for the cycle, once: the action looks after 3 s, by when the session
+        // has surely closed it, however loaded the machine; the session only after a minute.
+        let admin = try #require(TestPostgres.url)
+        try await TestPostgres.psql(admin, "ALTER DATABASE \(database) SET deadlock_timeout = '3s'")
         let session = Task {
             try await TestPostgres.psql(url, """
+                SET deadlock_timeout = '60s';
                 BEGIN; SELECT id FROM lifeline.jobs WHERE id = \(job) FOR UPDATE;
                 DO $$ BEGIN
                   FOR i IN 1..2000 LOOP
