@@ -9,7 +9,8 @@
 # stops the cluster and removes its directory afterwards, whatever COMMAND's outcome. Also
 # exported for COMMAND: LIFELINE_TEST_POSTGRES_DATA (the data directory) and
 # LIFELINE_TEST_POSTGRES_CTL (a pg_ctl that runs as the cluster's owner), so a run can restart
-# the server.
+# the server, and LIFELINE_TEST_POSTGRES_ROOT_CERT (the certificate the server offers for TLS,
+# made for localhost for this run).
 set -euo pipefail
 
 if [ "${1:-}" != "--" ] || [ $# -lt 2 ]; then
@@ -53,11 +54,18 @@ trap stop EXIT
 "${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U lifeline --pwfile="$dir/pwfile" --auth=scram-sha-256 \
   --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 rm -f "$dir/pwfile"
+# TLS with a certificate made for this run, for localhost: clients may use it or not.
+openssl req -new -x509 -days 2 -nodes -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" \
+  -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1
+chmod 600 "$dir/data/server.key"
+[ ${#as_owner[@]} -gt 0 ] && chown postgres: "$dir/data/server.key" "$dir/data/server.crt"
+cp "$dir/data/server.crt" "$dir/root.crt" && chmod 644 "$dir/root.crt"
 cat >> "$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 300
+ssl = on
 EOF
 "$ctl" start >/dev/null || { cat "$dir/log" >&2; exit 1; }
 
@@ -66,6 +74,7 @@ export PGPASSWORD="$password"
 export LIFELINE_TEST_POSTGRES_URL="postgres://lifeline@127.0.0.1:$port/lifeline"
 export LIFELINE_TEST_POSTGRES_DATA="$dir/data"
 export LIFELINE_TEST_POSTGRES_CTL="$ctl"
+export LIFELINE_TEST_POSTGRES_ROOT_CERT="$dir/root.crt"
 export PATH="$bindir:$PATH"
 echo "postgres: a throwaway server at $LIFELINE_TEST_POSTGRES_URL" >&2
 

@@ -117,7 +117,7 @@ final class BlockingConnection: @unchecked Sendable {
         if ContinuousClock.now < retryAt, let lastFailure { throw lastFailure }
         do {
             let opened = try wait(PostgresConnection.connect(
-                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: location.configuration, id: 1, logger: logger
+                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: location.configuration(), id: 1, logger: logger
             ))
             connection = opened
             failures = 0
@@ -128,7 +128,9 @@ final class BlockingConnection: @unchecked Sendable {
             // A restarting server is not hammered, and is found within a second of its return.
             retryAt = .now + Backoff.storeRetry.delay(afterAttempt: failures)
             // The server answered: it refused, rather than could not be reached.
-            let failure: PostgresStoreError = if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
+            let failure: PostgresStoreError = if let tls = PostgresErrorText.tlsFailure(error) {
+                .tlsFailed(location.description, tls)
+            } else if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
                 .refused(location.description, reason, sqlState: PostgresErrorText.sqlState(error))
             } else {
                 .unreachable(location.description, reason)
@@ -186,6 +188,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case noAnswer(String, Duration)
     case newerSchema(String, version: Int, known: Int)
     case notInitialized(String)
+    /// TLS as the URL asks for could not be set up: another try would fail the same way.
+    case tlsFailed(String, String)
 
     public var description: String {
         switch self {
@@ -198,6 +202,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         case .newerSchema(let location, let version, let known):
             "the queue at \(location) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
         case .notInitialized(let location): "no Lifeline queue at \(location) (a write command creates it)"
+        case .tlsFailed(let location, let reason): "no TLS connection to PostgreSQL at \(location): \(reason)"
         }
     }
 
@@ -217,7 +222,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         switch self {
         case .unreachable, .connectionLost, .noAnswer, .commitUnknown: true
         case .refused(_, _, let sqlState): sqlState.map { !$0.hasPrefix("28") && $0 != "3D000" } ?? false
-        case .newerSchema, .notInitialized: false
+        case .newerSchema, .notInitialized, .tlsFailed: false
         }
     }
 }

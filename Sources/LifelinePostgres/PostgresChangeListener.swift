@@ -16,7 +16,7 @@ public final class PostgresChangeListener: Sendable {
             var failures = 0
             while !Task.isCancelled {
                 do {
-                    let connection = try await PostgresConnection.connect(configuration: location.configuration, id: 2, logger: logger)
+                    let connection = try await PostgresConnection.connect(configuration: location.configuration(), id: 2, logger: logger)
                     failures = 0
                     defer { connection.close().whenComplete { _ in _ = connection } }
                     try await connection.listen(on: PostgresSession.channel) { notifications in

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PostgresNIO
 
 /// An error from PostgreSQL or the network, in one line. postgres-nio's own description hides
@@ -37,7 +38,29 @@ public enum PostgresErrorText {
             }
         }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        if let tls = tlsFailure(error) { return tls }
         return "\(error)"
+    }
+
+    /// Why TLS as the URL asks for failed (a certificate not trusted, or not for the host, or
+    /// sslrootcert unreadable), if that is what `error` is, however wrapped.
+    static func tlsFailure(_ error: any Error) -> String? {
+        switch error {
+        case let location as PostgresLocationError:
+            return location.description
+        case let wrapped as PSQLError:
+            return wrapped.underlying.flatMap(tlsFailure)
+        case let connecting as NIOConnectionError:
+            return connecting.connectionErrors.first.flatMap { tlsFailure($0.error) }
+        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+            return "its TLS certificate is not issued for this host name (sslmode=verify-full checks that it is)"
+        case NIOSSLError.handshakeFailed(let reason) where "\(reason)".contains("CERTIFICATE_VERIFY_FAILED"):
+            return "its TLS certificate is not trusted: it does not chain to the system's roots or to sslrootcert"
+        case let failure as NIOSSLError:
+            return "TLS failed: \(failure)"
+        default:
+            return nil
+        }
     }
 
     /// The SQLSTATE of a server error, if it is one.

@@ -10,6 +10,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public let user: String
     public let database: String
     let password: String?
+    let tls: PostgresTLS
 
     /// Whether `text` names a PostgreSQL database rather than a file.
     public static func isURL(_ text: String) -> Bool {
@@ -32,9 +33,23 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         // Dropped silently, it would leave a URL meant otherwise looking accepted.
         guard components.fragment == nil else { throw PostgresLocationError("'\(shown)': a '#' part is not supported") }
-        if let items = components.queryItems, !items.isEmpty {
-            throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(items.map(\.name).joined(separator: ", ")))")
+        let items = components.queryItems ?? []
+        let unknown = items.map(\.name).filter { !["sslmode", "sslrootcert"].contains($0) }
+        guard unknown.isEmpty else {
+            throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(unknown.joined(separator: ", "))); sslmode and sslrootcert are")
         }
+        for name in Set(items.map(\.name)) where items.filter({ $0.name == name }).count > 1 {
+            throw PostgresLocationError("'\(shown)': \(name) is given twice")
+        }
+        let modeName = items.first { $0.name == "sslmode" }?.value ?? PostgresTLS.Mode.disable.rawValue
+        guard let mode = PostgresTLS.Mode(rawValue: modeName) else {
+            throw PostgresLocationError("'\(shown)': sslmode must be \(PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(modeName)'")
+        }
+        let rootCertificate = items.first { $0.name == "sslrootcert" }?.value
+        if rootCertificate != nil, mode != .verifyFull {
+            throw PostgresLocationError("'\(shown)': sslrootcert goes with sslmode=verify-full, which checks the server's certificate")
+        }
+        tls = PostgresTLS(mode: mode, rootCertificate: rootCertificate)
         if let port = components.port, !(1...65535).contains(port) {
             throw PostgresLocationError("'\(shown)': port \(port) is not 1 to 65535")
         }
@@ -57,9 +72,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         "postgres://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
     }
 
-    var configuration: PostgresConnection.Configuration {
+    func configuration() throws -> PostgresConnection.Configuration {
         var configuration = PostgresConnection.Configuration(
-            host: host, port: port, username: user, password: password, database: database, tls: .disable
+            host: host, port: port, username: user, password: password, database: database, tls: try tls.configuration()
         )
         configuration.options.connectTimeout = .seconds(5)
         // Every table is in the `lifeline` schema, so a database can hold other things too.

@@ -497,6 +497,42 @@ struct PostgresCLITests {
         #expect(try await cli.json(["jobs", "list", "--json"]).count == 1, "nothing was changed")
     }
 
+    @Test(
+        "sslmode=require and verify-full connect over TLS; verify-full refuses a certificate it cannot trust, or for another host, at once and in one line",
+        .enabled(if: ProcessInfo.processInfo.environment["LIFELINE_TEST_POSTGRES_ROOT_CERT"] != nil, "needs the certificate Scripts/postgres.sh makes")
+    )
+    func tls() async throws {
+        let (cli, url, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        let root = try #require(ProcessInfo.processInfo.environment["LIFELINE_TEST_POSTGRES_ROOT_CERT"])
+        // The certificate is made for localhost.
+        let named = url.replacingOccurrences(of: "@127.0.0.1:", with: "@localhost:")
+        for options in ["sslmode=require", "sslmode=verify-full&sslrootcert=\(root)"] {
+            let enqueued = try await cli.run(["enqueue", "noop", "--db", named + "?" + options])
+            #expect(enqueued.status == 0, "\(options): \(enqueued.stderr)")
+        }
+        // A worker's sessions are encrypted, as the server sees them.
+        let worker = try cli.start(["worker", "--db", named + "?sslmode=verify-full&sslrootcert=" + root])
+        defer { worker.signal(SIGKILL) }
+        let admin = try #require(TestPostgres.url)
+        try await waitUntil("the jobs to run") { try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 2 }
+        let encrypted = try await TestPostgres.psql(admin, """
+            SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+            WHERE a.datname = '\(database)' AND a.application_name = 'lifeline'
+            """)
+        let counts = encrypted.split(separator: "|")
+        #expect(counts.count == 2 && counts[0] == counts[1] && counts[0] != "0", "encrypted|all: \(encrypted)")
+        // Not trusted: the system's roots do not hold this run's certificate, nor is it for 127.0.0.1.
+        for (target, reason) in [
+            (named + "?sslmode=verify-full", "its TLS certificate is not trusted"),
+            (url + "?sslmode=verify-full&sslrootcert=" + root, "its TLS certificate is not issued for this host name"),
+        ] {
+            let refused = try await cli.run(["worker", "--db", target])
+            #expect(refused.status == 1 && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+            #expect(refused.stderr.hasPrefix("lifeline: no TLS connection to PostgreSQL at ") && refused.stderr.contains(reason), "\(refused.stderr)")
+        }
+    }
+
     @Test("a password never shows: not in errors, output or worker logs")
     func passwordHidden() async throws {
         let cli = try await Self.runner()
@@ -515,7 +551,7 @@ struct PostgresCLITests {
                 "\(unknownHost.stderr)")
         // A password in the options is never shown either; they are refused, named.
         let option = try await cli.run(["jobs", "list", "--db", url + "?password=hunter2-secret"])
-        #expect(option.status == 64 && option.stderr.hasSuffix("options after '?' are not supported (password)\n"), "\(option.stderr)")
+        #expect(option.status == 64 && option.stderr.hasSuffix("options after '?' are not supported (password); sslmode and sslrootcert are\n"), "\(option.stderr)")
         // A database the server does not have holds no queue: exit 4, as a missing file.
         let noDatabase = url[..<url.index(after: url.lastIndex(of: "/")!)] + "no_such_database"
         let missing = try await cli.run(["jobs", "list", "--db", String(noDatabase)])

@@ -1,0 +1,49 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+/// TLS to the database, as a URL's `sslmode` asks, in libpq's words: `disable` (the default),
+/// `prefer` (TLS when the server offers it), `require` (TLS or no connection; the certificate
+/// not checked), or `verify-full` (TLS to a server whose certificate, issued for the URL's host,
+/// chains to the system's roots or to `sslrootcert=PATH`). Only `verify-full` keeps a password
+/// from a machine in between: the others encrypt, but trust whoever answers.
+struct PostgresTLS: Sendable {
+    enum Mode: String, CaseIterable, Sendable {
+        case disable, prefer, require
+        case verifyFull = "verify-full"
+    }
+
+    let mode: Mode
+    /// The certificate (PEM) the server's must chain to, for `verify-full`.
+    let rootCertificate: String?
+
+    init(mode: Mode = .disable, rootCertificate: String? = nil) {
+        self.mode = mode
+        self.rootCertificate = rootCertificate
+    }
+
+    /// Made when a connection is made: reading the system's roots costs a command's start.
+    func configuration() throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable:
+            return .disable
+        case .prefer, .require:
+            tls.certificateVerification = .none
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+            if let rootCertificate {
+                guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                    throw PostgresLocationError("cannot read \(rootCertificate), the certificate sslrootcert names")
+                }
+                do {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate))
+                } catch {
+                    throw PostgresLocationError("\(rootCertificate), which sslrootcert names, holds no PEM certificate")
+                }
+            }
+        }
+        let context = try NIOSSLContext(configuration: tls)
+        return mode == .prefer ? .prefer(context) : .require(context)
+    }
+}
