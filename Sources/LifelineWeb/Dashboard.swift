@@ -42,6 +42,12 @@ enum Dashboard {
             </tr></thead><tbody></tbody></table></div>
             <p id="throughput"></p>
           </section>
+          <section aria-labelledby="workers-title">
+            <h2 id="workers-title">Workers</h2>
+            <div class="scroll"><table id="workers"><thead><tr>
+              <th>worker</th><th>running</th><th>lease expired</th>
+            </tr></thead><tbody></tbody></table></div>
+          </section>
           <section aria-labelledby="servers-title">
             <h2 id="servers-title">Recovery servers</h2>
             <div class="scroll"><table id="servers"><thead><tr>
@@ -209,6 +215,15 @@ enum Dashboard {
             const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
             body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
           }
+          // Who runs what, and whose jobs wait for their leases to run out (a worker that died or stopped).
+          const workers = $("workers").tBodies[0];
+          const running = stats.running_by_worker || {}, expired = stats.expired_leases_by_worker || {};
+          workers.replaceChildren(...Object.keys(running).sort().map((name) => {
+            const tr = row([name, running[name], expired[name] ? `${expired[name]}: its worker stopped renewing` : "0"]);
+            if (expired[name]) tr.lastChild.className = "state failed";
+            return tr;
+          }));
+          if (!workers.children.length) workers.append(row(["no jobs running", "", ""]));
           const windows = stats.windows || [];
           $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts, ${w.discarded} discarded`).join(" · ");
         }

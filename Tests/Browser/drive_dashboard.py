@@ -125,6 +125,7 @@ try:
     text = lambda selector: f"(document.querySelector('{selector}')?.textContent || '')"
     seen["jobs_shown"] = page.wait_for(f"{text('#jobs tbody')}.includes('{failed_job}') && {text('#jobs tbody')}") or ""
     seen["servers_shown"] = page.wait_for(f"{text('#servers tbody')}") or ""
+    seen["workers_shown"] = page.wait_for(f"{text('#workers tbody')}") or ""
     # A server's history opens from its name.
     page.evaluate("document.querySelector('#servers a').click()")
     seen["history"] = page.wait_for(f"!document.getElementById('server').hidden && {text('#history')}") or ""

@@ -31,6 +31,7 @@ struct BrowserCLITests {
 
         #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
+        #expect(seen["workers_shown"] == "no jobs running", "\(seen["workers_shown"] ?? "")")
         #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
         #expect(seen["live"] == "live")
         #expect(seen["events_on_load"] == true, "the latest events show before anything new happens")
