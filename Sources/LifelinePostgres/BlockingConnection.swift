@@ -116,9 +116,17 @@ final class BlockingConnection: @unchecked Sendable {
         connection = nil
         if ContinuousClock.now < retryAt, let lastFailure { throw lastFailure }
         do {
-            let opened = try wait(PostgresConnection.connect(
-                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: location.configuration(), id: 1, logger: logger
-            ))
+            let connecting = PostgresConnection.connect(
+                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: try location.configuration(), id: 1, logger: logger
+            )
+            let opened: PostgresConnection
+            do {
+                opened = try wait(connecting)
+            } catch PostgresStoreError.noAnswer(let shown, let timeout) {
+                // Given up on, it may still come: closed then, as a connection must be before it goes.
+                connecting.whenSuccess { late in late.close().whenComplete { _ in } }
+                throw PostgresStoreError.noAnswer(shown, timeout)
+            }
             connection = opened
             failures = 0
             return opened

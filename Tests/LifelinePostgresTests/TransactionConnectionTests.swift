@@ -28,6 +28,25 @@ struct TransactionConnectionTests {
         #expect(try await TestPostgres.psql(url, "SELECT string_agg(n::text, ',') FROM public.marks") == "4")
     }
 
+    @Test("a connection given up on while it opens is closed when it comes, not dropped open (which postgres-nio forbids)")
+    func lateConnection() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let proxy = try await TCPProxy(to: url)
+        defer { proxy.stop() }
+        proxy.pause()
+        let connection = BlockingConnection(location: try PostgresLocation(url: proxy.url), timeout: .milliseconds(300), logger: Logger(label: "test"))
+        defer { connection.close() }
+        #expect(throws: PostgresStoreError.self) { try connection.query("SELECT 1") }
+        proxy.resume()
+        // The late connection opens and is closed at once: the server sees no session of it left.
+        let database = String(url[url.index(after: url.lastIndex(of: "/")!)...])
+        try await waitUntil("the late connection to be closed", timeout: .seconds(10)) {
+            try await TestPostgres.psql(try #require(TestPostgres.url), "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'lifeline'") == "0"
+        }
+        // The next use, once its backoff has passed, connects again.
+        try await waitUntil("a new connection", timeout: .seconds(10)) { (try? connection.query("SELECT 1"))?.count == 1 }
+    }
+
     @Test("a write's commit that was sent but never answered is said as not known to have been made; a read's is not")
     func commitUnanswered() async throws {
         let url = try await TestPostgres.freshDatabase()
