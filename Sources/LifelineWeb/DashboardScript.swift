@@ -1,0 +1,308 @@
+/// The dashboard's script: reads the API, draws the panels, follows the live event stream,
+/// and sends the actions the token allows.
+extension Dashboard {
+    static let script = """
+        "use strict";
+        const $ = (id) => document.getElementById(id);
+        const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; };
+        const row = (cells) => { const tr = document.createElement("tr"); for (const c of cells) { const td = c instanceof Node ? wrap(c) : el("td", c); tr.append(td); } return tr; };
+        const wrap = (node) => { const td = document.createElement("td"); td.append(node); return td; };
+        const stateText = (state) => el("span", state, "state " + state);
+        // Pages go back by id: each "Older" remembers where its page started, for "Newer".
+        const pageSize = 50;
+        let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, refreshTimer = null;
+        // The filters last applied with the button: what is typed meanwhile waits for it.
+        let filters = new URLSearchParams();
+        // What the live line says when the queue reads again after an error.
+        let liveText = "connecting…";
+        // Each server's progress as read, for a rate over the last half minute.
+        const progressSeen = new Map();
+        // Actions that cannot be taken back ask first.
+        const destructive = new Set(["delete", "cancel-failover", "confirm-failback", "stop-test", "cancel"]);
+
+        $("token").value = sessionStorage.getItem("lifeline-token") || "";
+        $("token").addEventListener("change", () => sessionStorage.setItem("lifeline-token", $("token").value));
+
+        async function get(path) {
+          const response = await fetch(path, { headers: { Accept: "application/json" } });
+          if (!response.ok) throw new Error((await response.json()).error || response.statusText);
+          return response.json();
+        }
+
+        // An action's answer, refusal or not, is shown next to the button that asked for it,
+        // and kept per place (a queue, a server, a job) through the re-renders that follow.
+        const notes = new Map();
+        function note(place, text, className) {
+          const span = el("span", text, className);
+          span.setAttribute("role", "status");
+          span.dataset.place = place;
+          return span;
+        }
+        // A note stays through the redraws that follow its action, and goes after a while: the
+        // place has moved on since (a server through its next states).
+        const noteLife = 20000;
+        function keptNote(place) {
+          const kept = notes.get(place);
+          if (kept && Date.now() - kept.at > noteLife) notes.delete(place);
+          return notes.has(place) ? [note(place, kept.text, kept.className)] : [];
+        }
+        function actionButton(label, place, path, what) {
+          const button = el("button", label);
+          button.type = "button";
+          button.addEventListener("click", () => {
+            if (destructive.has(label.toLowerCase()) && !confirm(`${label} ${what}? This cannot be undone.`)) return;
+            act(path, button, place);
+          });
+          return button;
+        }
+        async function act(path, button, place) {
+          const container = button.parentNode;
+          const shown = container.querySelector(".refusal, .done") || note(place, "", "refusal");
+          container.append(shown);
+          shown.textContent = "…";
+          const response = await fetch(path, { method: "POST", headers: { Authorization: "Bearer " + $("token").value } });
+          const answer = await response.json().catch(() => ({}));
+          const kept = { text: response.ok ? "done" : "refused: " + (answer.error || response.statusText), className: response.ok ? "done" : "refusal", at: Date.now() };
+          notes.set(place, kept);
+          // The panel may have been drawn again meanwhile: show it wherever the place is now.
+          for (const node of [shown, ...document.querySelectorAll(".refusal, .done")].filter((n) => n.dataset.place === place)) {
+            node.textContent = kept.text;
+            node.className = kept.className;
+          }
+          scheduleRefresh();
+        }
+
+        function seconds(value) {
+          if (value === null || value === undefined) return "-";
+          if (value < 60) return value.toFixed(1) + " s";
+          if (value < 3600) return (value / 60).toFixed(1) + " min";
+          return (value / 3600).toFixed(1) + " h";
+        }
+
+        async function loadQueues() {
+          const [queues, stats] = await Promise.all([get("/api/queues"), get("/api/stats")]);
+          const body = $("queues").tBodies[0];
+          body.replaceChildren();
+          for (const queue of queues) {
+            const c = queue.counts || {};
+            const toggle = document.createElement("span");
+            const place = "queue:" + queue.name;
+            toggle.append(actionButton(queue.paused ? "Resume" : "Pause", place, "/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), "queue " + queue.name), ...keptNote(place));
+            const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
+            body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
+          }
+          // Who runs what, and whose jobs wait for their leases to run out (a worker that died or stopped).
+          const workers = $("workers").tBodies[0];
+          const running = stats.running_by_worker || {}, expired = stats.expired_leases_by_worker || {};
+          workers.replaceChildren(...Object.keys(running).sort().map((name) => {
+            const tr = row([name, running[name], expired[name] ? `${expired[name]}: its worker stopped renewing` : "0"]);
+            if (expired[name]) tr.lastChild.className = "state failed";
+            return tr;
+          }));
+          if (!workers.children.length) workers.append(row(["no jobs running", "", ""]));
+          const windows = stats.windows || [];
+          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts, ${w.discarded} discarded`).join(" · ");
+        }
+
+        function progressCell(server) {
+          const p = server.progress;
+          if (!p || !p.total) return "-";
+          const box = document.createElement("span");
+          const bar = document.createElement("progress");
+          bar.max = p.total; bar.value = p.done;
+          const percent = Math.floor((100 * p.done) / p.total);
+          bar.setAttribute("aria-label", server.name + " progress " + percent + "%");
+          let text = ` ${percent}%`;
+          // Read every few seconds while it works: the rate is over the last half minute of reads.
+          const now = Date.now();
+          const seen = (progressSeen.get(server.name) || []).filter((s) => now - s.at <= 30000 && s.done <= p.done);
+          if (!seen.length || seen.at(-1).done !== p.done || now - seen.at(-1).at >= 2000) seen.push({ done: p.done, at: now });
+          progressSeen.set(server.name, seen);
+          const first = seen[0];
+          if (p.done > first.done && now > first.at) {
+            const rate = (p.done - first.done) / ((now - first.at) / 1000);
+            text += ` · ${(rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds((p.total - p.done) / rate)}`;
+          }
+          box.append(bar, el("span", text));
+          return box;
+        }
+
+        // Whether a server is at work: its progress moves without events, so it is read on a timer.
+        let serversAtWork = false;
+        async function loadServers() {
+          const servers = await get("/api/servers");
+          const body = $("servers").tBodies[0];
+          body.replaceChildren();
+          for (const server of servers) {
+            const actions = document.createElement("span");
+            const place = "server:" + server.name;
+            for (const action of server.allowed_actions || []) {
+              actions.append(actionButton(action, place, "/api/servers/" + encodeURIComponent(server.name) + "/" + action, "server " + server.name));
+            }
+            actions.append(...keptNote(place));
+            const link = el("a", server.name);
+            link.href = "#server-" + encodeURIComponent(server.name);
+            body.append(row([link, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
+            if (server.last_error) {
+              // Across the row, so that a long error widens no column and hides no button.
+              const cell = el("td", "last error: " + server.last_error, "wide-error");
+              cell.colSpan = 6;
+              const tr = document.createElement("tr");
+              tr.append(cell);
+              body.append(tr);
+            }
+          }
+          serversAtWork = servers.some((server) => server.current_job !== null && server.current_job !== undefined);
+        }
+
+        function jobQuery() {
+          const query = new URLSearchParams(filters);
+          // One more than a page: whether an older page exists.
+          query.set("limit", pageSize + 1);
+          if (before) query.set("before", before);
+          return query;
+        }
+
+        async function loadJobs() {
+          const found = await get("/api/jobs?" + jobQuery());
+          const jobs = found.slice(0, pageSize);
+          const body = $("jobs").tBodies[0];
+          body.replaceChildren();
+          for (const job of jobs) {
+            const link = el("a", job.id);
+            link.href = "#job-" + job.id;
+            const last = (job.errors || []).at(-1);
+            const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + job.max_attempts, job.server ?? "-", job.created_at, last ? last.error : ""]);
+            tr.lastChild.className = "error";
+            if (job.id === chosenJob) tr.className = "chosen";
+            body.append(tr);
+          }
+          shownLast = jobs.length ? jobs.at(-1).id : null;
+          $("shown").textContent = jobs.length ? `jobs ${jobs[0].id} to ${shownLast}` : "no jobs";
+          $("older").disabled = found.length <= pageSize;
+          $("newer").disabled = pageStarts.length === 0;
+        }
+
+        // A server's every move, oldest first, with what caused it.
+        async function showServer(name) {
+          chosenServer = name;
+          let history;
+          try {
+            history = await get("/api/servers/" + encodeURIComponent(name) + "/history");
+          } catch (error) {
+            // Not the last server shown: this one, and why it cannot be, once.
+            chosenServer = null;
+            $("server").hidden = false;
+            $("server-title").textContent = "Server " + name + ": " + error.message;
+            $("history").replaceChildren();
+            return;
+          }
+          $("server").hidden = false;
+          $("server-title").textContent = "Server " + name;
+          $("history").replaceChildren(...history.map((move) =>
+            el("li", `${move.at} ${move.from ?? "(new)"} → ${move.to ?? "(removed)"}: ${move.cause}` + (move.job ? ` (job ${move.job})` : ""))));
+        }
+
+        async function showJob(id) {
+          chosenJob = id;
+          let job, events;
+          try {
+            [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
+          } catch (error) {
+            chosenJob = null;
+            $("job").hidden = false;
+            $("job-title").textContent = "Job " + id + ": " + error.message;
+            for (const part of ["job-actions", "job-fields", "timeline"]) $(part).replaceChildren();
+            return;
+          }
+          $("job").hidden = false;
+          $("job-title").textContent = `Job ${job.id}: ${job.kind}`;
+          const fields = $("job-fields");
+          fields.replaceChildren();
+          for (const key of ["state", "queue", "attempt", "max_attempts", "timeout_seconds", "server", "run_at", "created_at", "attempted_at", "finished_at",
+                             "lease_owner", "lease_expires_at", "heartbeat_at", "idempotency_key"]) {
+            fields.append(el("dt", key), el("dd", job[key] ?? "-"));
+          }
+          if (job.state === "running" && job.attempted_at) {
+            const expired = job.lease_expires_at && new Date(job.lease_expires_at) < new Date();
+            fields.append(el("dt", "running for"), el("dd", seconds((Date.now() - new Date(job.attempted_at)) / 1000) + (expired ? " (lease expired: its worker stopped renewing it)" : "")));
+          }
+          for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
+          const actions = $("job-actions");
+          actions.replaceChildren();
+          for (const action of ["retry", "cancel"]) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`, "job " + job.id));
+          actions.append(...keptNote("job:" + job.id));
+          // Events and errors in the order they happened (the times sort as text).
+          const entries = events.map((event) => {
+            const detail = event.data && Object.keys(event.data).length ? " " + JSON.stringify(event.data) : "";
+            return { at: event.at, item: el("li", `${event.at} ${event.type}${detail}`) };
+          });
+          for (const error of job.errors || []) entries.push({ at: error.at, item: el("li", `${error.at} attempt ${error.attempt} failed: ${error.error}`, "state failed") });
+          entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+          $("timeline").replaceChildren(...entries.map((entry) => entry.item));
+          loadJobs();
+        }
+
+        function refresh() {
+          refreshTimer = null;
+          drawEvents();
+          Promise.all([loadQueues(), loadServers(), loadJobs()])
+            .then(() => { $("live").textContent = liveText; })
+            .catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+          if (chosenJob) showJob(chosenJob).catch(() => {});
+          if (chosenServer) showServer(chosenServer).catch(() => {});
+        }
+        function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
+
+        function listen() {
+          // Like events --follow: the last 10 events, then each as it comes; a reconnect
+          // resumes after the last one seen (the browser sends Last-Event-ID).
+          const stream = new EventSource("/api/events/stream");
+          stream.onopen = () => { liveText = $("live").textContent = "live"; };
+          stream.onerror = () => { liveText = $("live").textContent = "reconnecting…"; };
+          // Events are drawn with the refresh, at most a few times a second: a flood of thousands a
+          // second (a big drain) would otherwise keep the page busy drawing each.
+          stream.onmessage = (message) => {
+            arrived.push(message.data);
+            if (arrived.length > shownEvents) arrived.splice(0, arrived.length - shownEvents);
+            scheduleRefresh();
+          };
+        }
+        const shownEvents = 30;
+        let arrived = [];
+        function drawEvents() {
+          const list = $("events");
+          for (const data of arrived) {
+            const event = JSON.parse(data);
+            const move = event.type === "state_changed" ? ` ${event.data.from ?? "(new)"} → ${event.data.to ?? "(removed)"}` : "";
+            list.prepend(el("li", `#${event.seq} ${event.at} ${event.type}` + (event.job ? ` job ${event.job}` : "") + (event.server ? ` server ${event.server}` : "") + move));
+          }
+          arrived = [];
+          while (list.children.length > shownEvents) list.lastChild.remove();
+        }
+
+        $("filters").addEventListener("submit", (event) => {
+          event.preventDefault();
+          filters = new URLSearchParams();
+          for (const [key, value] of new FormData($("filters"))) if (value) filters.set(key, value);
+          pageStarts = []; before = null;
+          loadJobs().then(() => { $("live").textContent = liveText; }).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+        });
+        $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
+        $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });
+        // A link's place (#job-ID, #server-NAME) opens its panel, on a click and on a load.
+        function route() {
+          const place = decodeURIComponent(location.hash.slice(1));
+          const shown = place.startsWith("job-") ? showJob(Number(place.slice(4))).then(() => $("job"))
+            : place.startsWith("server-") ? showServer(place.slice(7)).then(() => $("server")) : null;
+          // The panel opens below the tables: brought into view, as a link's target is.
+          shown?.then((panel) => panel.scrollIntoView({ block: "start" })).catch(() => {});
+        }
+        window.addEventListener("hashchange", route);
+        listen();
+        refresh();
+        route();
+        // A server at work moves without events (a copy's progress): read every 2 seconds then.
+        setInterval(() => { if (serversAtWork && !document.hidden) loadServers().catch(() => {}); }, 2000);
+        """
+}
