@@ -17,11 +17,6 @@ struct PostgresTLS: Sendable {
     /// The certificate (PEM) the server's must chain to, for `verify-full`.
     let rootCertificate: String?
 
-    init(mode: Mode = .disable, rootCertificate: String? = nil) {
-        self.mode = mode
-        self.rootCertificate = rootCertificate
-    }
-
     /// Made when a connection is made: reading the system's roots costs a command's start.
     func configuration() throws -> PostgresConnection.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()
