@@ -96,18 +96,19 @@ struct AttemptHoldsTests {
     @Test("holds moved later keep a program running past its first hold, to its own end")
     func heldLonger() async throws {
         let holds = AttemptHolds()
-        holds.add(Self.key, until: Date().addingTimeInterval(0.3), deadline: .distantFuture)
-        // Renewals, as a worker's heartbeat makes them: each 0.3 s ahead, every 0.1 s, from a
-        // thread of their own, which busy tests beside this one cannot hold up.
+        holds.add(Self.key, until: Date().addingTimeInterval(1), deadline: .distantFuture)
+        // Renewals, as a worker's heartbeat makes them: each 1 s ahead, every 0.1 s, from a
+        // thread of their own. Its 0.9 s of slack covers that thread being started or woken
+        // late on a machine busy with the tests beside this one.
         let stop = StopFlag()
         Thread.detachNewThread {
             while !stop.isSet {
                 usleep(100_000)
-                holds.hold([Self.key], until: Date().addingTimeInterval(0.3))
+                holds.hold([Self.key], until: Date().addingTimeInterval(1))
             }
         }
         defer { stop.set() }
-        let exit = try await Self.run(["sleep", "1"], in: holds)
+        let exit = try await Self.run(["sleep", "2.5"], in: holds)
         #expect(exit.termination == .exited(0))
     }
 
