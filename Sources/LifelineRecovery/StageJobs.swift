@@ -114,13 +114,15 @@ public enum StageJobs {
                     stage: stage, server: args.server, machine: args.machine, disks: args.disks, diskSize: args.diskSize,
                     recoveryPoint: args.recoveryPoint, job: context.job.id, attempt: context.job.attempt
                 )
+                // A permanent failure ends the stage, but for a cleanup's: it never gives up,
+                // and is retried as any failure is, with its job's backoff.
                 do {
                     let result = try await infrastructure().perform(request) { progress in
                         context.report(progress: progress.json)
                     }
                     CrashPoint.check("stage.after-effect")
                     return result
-                } catch let failure as PermanentStageFailure {
+                } catch let failure as PermanentStageFailure where !stage.isCleanup {
                     throw JobFailure.permanent(failure.description)
                 }
             })

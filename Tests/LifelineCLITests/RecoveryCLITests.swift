@@ -379,6 +379,40 @@ struct RecoveryCLITests {
         withExtendedLifetime(rescuer) {}
     }
 
+    @Test("a failback backs up the disks as they are now: the partial backup of one that failed goes when the VM is powered on, and is never resumed")
+    func failbackAfterFailedOne() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // Every backup run fails after its first chunk, which its checkpoint keeps.
+        var worker: RunningWorker? = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "backup:fail-first=5"])
+        #expect(try await cli.run(["server", "create", "fb-1", "--disk-size", "8MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "fb-1", "--wait", "--timeout", "60s"]).status == 0)
+        #expect(try await cli.run(["server", "failback", "fb-1"]).status == 0)
+        var backup: Int64 = 0
+        try await waitUntil("the backup to have failed once", timeout: .seconds(30)) {
+            let job = try await cli.json(["jobs", "list", "--kind", "recovery.backup", "--json"]).first
+            backup = job?["id"]?.intValue ?? 0
+            return job?["errors"]?.arrayValue?.isEmpty == false
+        }
+        // The failback fails for good: the VM is powered on again, back in failover.
+        #expect(try await cli.run(["jobs", "cancel", "\(backup)"]).status == 0)
+        #expect(try await cli.run(["server", "wait", "fb-1", "--state", "failover", "--timeout", "30s"]).status == 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/fb-1").path)
+        #expect(left.isEmpty, "nothing of the failed backup is kept: \(left)")
+        worker = nil
+        // The running VM writes to its disk where the failed backup had copied already.
+        let disk = try FileHandle(forWritingTo: cli.infra("servers/fb-1/hot/disk-0.img"))
+        try disk.write(contentsOf: Data(repeating: 0xAB, count: 4096))
+        try disk.close()
+        let rescuer = try RunningWorker(cli)
+        #expect(try await cli.run(["server", "failback", "fb-1", "--wait", "--timeout", "60s"]).status == 0)
+        let hot = try Self.sha256(cli.infra("servers/fb-1/hot/disk-0.img"))
+        let sealed = try #require(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/fb-1").path).first)
+        #expect(try Self.checksums(cli.infra("cloud-backups/fb-1/\(sealed)"))["disk-0.img"] == hot)
+        #expect(try Self.sha256(cli.infra("cloud-backups/fb-1/\(sealed)/disk-0.img")) == hot, "the backup holds the disk as it is now")
+        withExtendedLifetime(rescuer) {}
+    }
+
     @Test("a crash inside the completion transaction leaves all of it or none", arguments: [
         "finish.after-job-update", "lifecycle.after-next-enqueue", "lifecycle.after-transition", "finish.before-commit",
         "finish.after-commit",
@@ -437,6 +471,33 @@ struct CommandInfrastructureCLITests {
         let worker = try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": path])
         #expect(worker.status == 64 && worker.stderr.split(separator: "\n").count == 1, "\(worker.stderr)")
         #expect(worker.stderr.contains(says) && worker.stderr.contains(path), "\(worker.stderr)")
+    }
+
+    @Test("a cleanup stage whose program fails for good (exit 3) is retried with backoff in the same job until it succeeds")
+    func cleanupFailsForGood() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let runs = try cli.writeFile("stop-test.runs", "")
+        // stop-test fails for good on its first two runs.
+        let program = try cli.writeFile("stage.sh", """
+            #!/bin/sh
+            case "$(cat)" in *'"stage":"stop-test"'*)
+                echo run >> "\(runs)"
+                [ "$(wc -l < "\(runs)")" -ge 3 ] || { echo "the hypervisor said no" >&2; exit 3; };;
+            esac
+            exit 0
+            """)
+        chmod(program, 0o700)
+        let config = try cli.writeFile("commands.json", #"{"default": ["\#(program)"]}"#)
+        let worker = try RecoveryCLITests.RunningWorker(cli, environment: ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": config])
+        #expect(try await cli.run(["server", "create", "cl-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "test-failover", "cl-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.run(["server", "stop-test", "cl-1", "--wait", "--timeout", "30s"]).status == 0)
+        #expect(try await cli.server("cl-1")?["state"] == "standby")
+        let jobs = try await cli.json(["jobs", "list", "--kind", "recovery.stop-test", "--json"])
+        #expect(jobs.count == 1 && jobs.first?["state"] == "completed" && jobs.first?["attempt"] == 3, "one job, retried: \(jobs)")
+        #expect(try String(contentsOfFile: runs, encoding: .utf8) == "run\nrun\nrun\n")
+        withExtendedLifetime(worker) {}
     }
 
     @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")

@@ -68,6 +68,7 @@ public struct SimulatedInfrastructure: Infrastructure {
                 try FileSystem.remove(layout.vm(s))
                 try FileSystem.remove(layout.hot(s))
                 try FileSystem.remove(layout.mount(s))
+                for partial in layout.partialBackups(s) { try FileSystem.remove(partial) }
             }
             return nil
         case .backup:
@@ -79,6 +80,8 @@ public struct SimulatedInfrastructure: Infrastructure {
                 }
                 vm.state = "running"
                 try FileSystem.writeJSON(vm, to: layout.vm(s))
+                // The backup that failed is of disks the VM now changes again: it is of no use.
+                for partial in layout.partialBackups(s) { try FileSystem.remove(partial) }
             }
             return nil
         case .startTest:
@@ -144,14 +147,17 @@ public struct SimulatedInfrastructure: Infrastructure {
         _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
     ) async throws -> JSONValue? {
         let s = request.server
+        let partial = layout.partialBackup(s, job: request.job)
         try await fence.hold {
             guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
                 throw PermanentStageFailure("the VM of \(s) is gone")
             }
             vm.state = "stopped"
             try FileSystem.writeJSON(vm, to: layout.vm(s))
+            // Only this job's own attempts resume a partial backup: the disks of another
+            // failback's (another recovery point, or written since) are not these.
+            for stale in layout.partialBackups(s) where stale != partial { try FileSystem.remove(stale) }
         }
-        let partial = layout.backups(s).appendingPathComponent("partial")
         let (_, sums) = try await copyDisks(
             from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, fence: fence, failMidway: failMidway, progress: progress
         )

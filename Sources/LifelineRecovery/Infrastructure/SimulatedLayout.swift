@@ -10,6 +10,7 @@ import Foundation
 /// servers/S/hot/disk-0.img, *.checkpoint     finalized disks on high-performance storage
 /// servers/S/test-vm.json                     the temporary VM of a test failover
 /// cloud-backups/S/backup-…/disk-0.img, SHA256SUMS
+/// cloud-backups/S/partial-J/disk-0.img, *.checkpoint   a backup job J is writing
 /// fences/S, fences/S.next                    the newest stage attempt to enter S (see StageFence)
 /// locks/machines/M                           held while M's recovery points are generated
 /// ```
@@ -25,6 +26,9 @@ struct SimulatedLayout {
     func workload(_ server: String) -> URL { self.server(server).appendingPathComponent("workload") }
     func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
     func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
+    /// Where backup job `job` writes until its copy is whole: its attempts resume it, and no
+    /// other job does, since the disks may have changed since.
+    func partialBackup(_ server: String, job: Int64) -> URL { backups(server).appendingPathComponent("partial-\(job)") }
     func fence(_ server: String) -> URL { root.appendingPathComponent("fences/\(server)") }
     func generating(_ machine: String) -> URL { root.appendingPathComponent("locks/machines/\(machine)") }
     func faults(_ server: String) -> URL { root.appendingPathComponent("faults/\(server)") }
@@ -36,6 +40,12 @@ struct SimulatedLayout {
     func recoveryPoints(_ machine: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: self.machine(machine).path)) ?? []
         return names.filter { $0.hasPrefix("rp-") && !$0.hasSuffix(".tmp") }.sorted()
+    }
+
+    /// The backups of `server` left unfinished, by any job.
+    func partialBackups(_ server: String) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: backups(server).path)) ?? []
+        return names.filter { $0.hasPrefix("partial") }.sorted().map { backups(server).appendingPathComponent($0) }
     }
 
     /// The checksums recorded beside a set of disks: file name → SHA-256.
