@@ -34,7 +34,7 @@ public enum SizeText {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         let unit = text.dropFirst(digits.count)
         if !digits.isEmpty, unit.isEmpty {
-            throw JobInputError("invalid size '\(text)': a size needs a unit (B, KiB, MiB, GiB, TiB), e.g. 64MiB")
+            throw JobInputError("invalid size '\(text)': a size needs a unit (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB), e.g. 64MiB")
         }
         guard !digits.isEmpty, digits.count <= 15, let value = Int64(digits),
               let factor = units.first(where: { $0.0 == unit })?.1
@@ -42,7 +42,15 @@ public enum SizeText {
             throw JobInputError("invalid size '\(text)': use e.g. 64MiB, 1GiB")
         }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: factor)
-        guard !overflow, bytes <= 1 << 44 else { throw JobInputError("size '\(text)' is too large") }
+        guard !overflow, bytes <= 1 << 44 else { throw JobInputError("size '\(text)' is too large: at most 16TiB") }
         return bytes
+    }
+
+    /// A size as ``parse(_:)`` takes it, in the largest binary unit that divides it.
+    public static func format(_ bytes: Int64) -> String {
+        for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes)B"
     }
 }

@@ -9,8 +9,8 @@ struct EnqueueCommand: AsyncParsableCommand {
             the same kind and args again returns the existing job; other kind or args exit 3.
 
             --batch reads one JSON object per line, all inserted in one transaction or none. Every \
-            field is optional (null is the same as leaving it out); KIND is the default kind. \
-            Three lines of a batch:
+            field is optional (null is the same as leaving it out); KIND is the default kind; \
+            "delay" sets when a line's job runs (there is no "at"). Three lines of a batch:
               {"kind": "sleep", "args": {"ms": 10}, "queue": "q", "priority": 1}
               {"idempotency_key": "k", "max_attempts": 5, "timeout": "30s"}
               {"backoff": "1s", "delay": "5m"}
@@ -27,7 +27,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Argument(help: "The job kind: noop, sleep, flaky, exec, …")
     var kind: String
 
-    @Option(help: ArgumentHelp("The job's arguments, a JSON object: a field its kind does not know is refused (noop takes any).", valueName: "JSON"))
+    @Option(help: ArgumentHelp("The job's arguments, a JSON object of at most 1 MiB: a field its kind does not know is refused (noop takes any).", valueName: "JSON"))
     var args: String?
 
     @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the arguments from a JSON file (-: standard input).", valueName: "FILE"))
@@ -36,22 +36,22 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "The queue (default: default; each recovery stage has a queue of its own).")
     var queue: String?
 
-    @Option(parsing: .unconditional, help: "0 to 9; lower runs first (default: the kind's).")
+    @Option(parsing: .unconditional, help: "0 to 9; lower runs first (default: the kind's, 5 for noop, sleep, flaky, exec).")
     var priority: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Run no sooner than this from now.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run no sooner than this from now, at most a year.", valueName: "D"))
     var delay: String?
 
-    @Option(help: ArgumentHelp("Run no sooner than this ISO 8601 time.", valueName: "TIME"))
+    @Option(help: ArgumentHelp("Run no sooner than this ISO 8601 time, with its offset (2030-01-01T09:00:00Z, …+02:00).", valueName: "TIME"))
     var at: String?
 
-    @Option(name: .customLong("max-attempts"), parsing: .unconditional, help: "Attempts before the job is discarded.")
+    @Option(name: .customLong("max-attempts"), parsing: .unconditional, help: "Attempts before the job is discarded, 1 to 1000000 (default: the kind's, 20).")
     var maxAttempts: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The deadline of each attempt.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The deadline of each attempt, 1ms to 7d (default: the kind's, 30m).", valueName: "D"))
     var timeout: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The first retry's delay; it doubles with each failure, capped.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The first retry's delay, at most 1d; it doubles with each failure up to an hour, less up to a fifth at random (default: the kind's, 1s).", valueName: "D"))
     var backoff: String?
 
     @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Enqueue at most once under this key.", valueName: "K"))

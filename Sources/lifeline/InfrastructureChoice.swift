@@ -16,6 +16,11 @@ enum InfrastructureChoice {
         throw refusal(kind)
     }
 
+    /// Whether stages act on the simulated infrastructure, under this home's `infra/`.
+    static var isSimulated: Bool {
+        (ProcessInfo.processInfo.environment["LIFELINE_INFRA"] ?? "simulated") == "simulated"
+    }
+
     private static func refusal(_ kind: String) -> CLIFailure {
         CLIFailure(.invalidInput, "LIFELINE_INFRA must be 'simulated' or 'command', not '\(kind)'")
     }

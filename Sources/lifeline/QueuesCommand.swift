@@ -79,17 +79,17 @@ struct QueuesLimitCommand: AsyncParsableCommand {
 
     @OptionGroup var target: QueueTarget
 
-    @Argument(help: "The limit, or 'none' to remove it.")
+    @Argument(help: "The limit, 0 to 1000000 (0 holds every job back, as a pause does), or 'none' to remove it.")
     var limit: String
 
     func run() async throws {
         let value: Int?
         if limit == "none" {
             value = nil
-        } else if let number = Int(limit), number >= 0 {
+        } else if let number = Int(limit), (0...1_000_000).contains(number) {
             value = number
         } else {
-            throw CLIFailure(.invalidInput, "limit must be a whole number ≥ 0 or 'none', not '\(limit)'")
+            throw CLIFailure(.invalidInput, "limit must be a whole number from 0 to 1000000, or 'none', not '\(limit)'")
         }
         try await target.update(QueueUpdate(limit: .some(value)))
         let text = switch value {

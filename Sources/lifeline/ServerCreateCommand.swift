@@ -22,25 +22,54 @@ struct ServerCreateCommand: AsyncParsableCommand {
     @Option(help: "The protected machine (default: the server's name).")
     var machine: String?
 
-    @Option(name: .customLong("disk-size"), parsing: .unconditional, help: ArgumentHelp("The size of each disk, e.g. 64MiB, 2GiB.", valueName: "SIZE"))
-    var diskSize = "64MiB"
+    @Option(name: .customLong("disk-size"), parsing: .unconditional, help: ArgumentHelp(
+        "The size of each disk, up to 16TiB, e.g. 64MiB, 2GiB (default: as the machine's other servers, else 64MiB).", valueName: "SIZE"
+    ))
+    var diskSize: String?
 
-    @Option(help: "The number of disks, 1 to 64.")
-    var disks = 1
+    @Option(help: "The number of disks, 1 to 64 (default: as the machine's other servers, else 1).")
+    var disks: Int?
 
     @OptionGroup var options: ServerActionOptions
 
     func run() async throws {
         try ServerNames.check(name)
         try ServerNames.check(machine ?? name, what: "machine name")
-        let size = try SizeText.parse(diskSize)
-        guard size > 0 else { throw CLIFailure(.invalidInput, "--disk-size must be more than 0") }
-        guard (1...64).contains(disks) else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
+        let size = try diskSize.map(SizeText.parse)
+        guard size ?? 1 > 0 else { throw CLIFailure(.invalidInput, "--disk-size must be more than 0") }
+        guard disks.map((1...64).contains) ?? true else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
         let waitLimit = try options.waitLimit()
         try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore()
-        let spec = ServerSpec(name: name, machine: machine ?? name, disks: disks, diskSize: size)
+        let machine = machine ?? name
+        let layout = try await Self.layout(of: machine, disks: disks, size: size, in: opened.servers)
+        if InfrastructureChoice.isSimulated,
+            let lack = SimulatedInfrastructure(root: options.store.infraRoot).lackOfRoom(machine: machine, disks: layout.disks, size: layout.size)
+        {
+            throw CLIFailure(.runtime, lack)
+        }
+        let spec = ServerSpec(name: name, machine: machine, disks: layout.disks, diskSize: layout.size)
         let result = try await opened.servers.serverCreate(spec, idempotencyKey: options.idempotencyKey)
         try await options.report(result, action: "create", goal: .standby, waitLimit: waitLimit, opened: opened)
+    }
+}
+
+extension ServerCreateCommand {
+    /// The disks a new server of `machine` gets: those of the machine's other servers, which
+    /// share its recovery points (a layout asked for that differs is refused), else those
+    /// asked for, or one of 64MiB.
+    static func layout(of machine: String, disks: Int?, size: Int64?, in servers: any ServerStore) async throws -> (disks: Int, size: Int64) {
+        guard let other = try await servers.serverList().first(where: { $0.machine == machine }) else {
+            return (disks ?? 1, size ?? 64 << 20)
+        }
+        guard disks ?? other.disks == other.disks, size ?? other.diskSize == other.diskSize else {
+            let have = "--disks \(other.disks) --disk-size \(SizeText.format(other.diskSize))"
+            throw CLIFailure(
+                .invalidInput,
+                "machine \(machine)'s servers (\(other.name)) have \(other.disks) × \(SizeText.format(other.diskSize)) disks, "
+                    + "not \(disks ?? other.disks) × \(SizeText.format(size ?? other.diskSize)): give \(have), or leave both out"
+            )
+        }
+        return (other.disks, other.diskSize)
     }
 }

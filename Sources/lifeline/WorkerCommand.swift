@@ -24,7 +24,7 @@ struct WorkerCommand: AsyncParsableCommand {
             Examples:
               lifeline worker --concurrency 16
               lifeline worker --queues recovery.finalize,nightly --processes 2
-              lifeline worker --queues reports:3,nightly:1   # reports looked at first 3 times as often
+              lifeline worker --queues reports:3,nightly:1   # reports 3 times as often
               lifeline worker --drain          # exit once nothing is left to do
             """
     )
@@ -41,7 +41,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Processes running jobs, 1 to 64; with more than 1, this process claims and records for them all and restarts any that die.")
     var processes = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal, at least 100ms.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long a job stays ours without a renewal, 100ms to 1h: a killed worker's jobs wait this long to run again.", valueName: "D"))
     var lease = "30s"
 
     @Option(parsing: .unconditional, help: ArgumentHelp("How long running jobs may take to finish on shutdown.", valueName: "D"))
@@ -61,7 +61,10 @@ struct WorkerCommand: AsyncParsableCommand {
         Self.keepFreedMemory()
         let leaseDuration = try InputParsing.duration(lease, flag: "--lease")
         let graceDuration = try InputParsing.duration(grace, flag: "--grace")
-        guard leaseDuration >= .milliseconds(100) else { throw CLIFailure(.invalidInput, "--lease must be at least 100ms") }
+        // Leases are renewed while jobs run, so a long one only delays the rerun of a killed worker's jobs.
+        guard (.milliseconds(100)...(.seconds(3600))).contains(leaseDuration) else {
+            throw CLIFailure(.invalidInput, "--lease must be 100ms to 1h, not \(lease)")
+        }
         let (queueNames, weights) = try Self.queueList(queues)
         try WorkerLogging.bootstrap()
         try store.withholdCredentials()

@@ -78,7 +78,7 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--args", #"{"a": 1, "a": 2}"#], "lifeline: --args: invalid JSON at line 1, column 10: field 'a' appears twice in one object"),
         (["enqueue", "noop", "--timeout", "-5s"], "lifeline: --timeout: negative duration '-5s': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h"),
         (["enqueue", "noop", "--timeout", "10x"], "lifeline: --timeout: invalid duration '10x': unknown unit 'x'; use ms, s, m, h or d"),
-        (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB)"),
+        (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"),
         (["server", "create", "web-1", "--disk-size", "-1MiB"], "lifeline: invalid size '-1MiB': use e.g. 64MiB, 1GiB"),
         (["server", "failover", "web-1", "--wait", "--timeout", "0s"], "lifeline: --timeout: a wait needs more than 0s"),
         (["events", "--all", "--after", "3"], "lifeline: --all starts from the first event: leave out --after and --since"),
@@ -87,6 +87,8 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--queue", "recovery.vm"], "lifeline: queue 'recovery.vm' is kept for the jobs of the actions of recovery servers (lifeline server ACTION NAME); choose another queue"),
         (["enqueue", "noop", "--args", #"{"a": "\u+041"}"#], "\\u must be followed by four hex digits"),
         (["worker", "--lease", "999999999999d"], "lifeline: --lease: duration '999999999999d' is longer than a year"),
+        (["worker", "--lease", "2h"], "lifeline: --lease must be 100ms to 1h, not 2h"),
+        (["queues", "limit", "q", "--create", "99999999999"], "lifeline: limit must be a whole number from 0 to 1000000, or 'none', not '99999999999'"),
     ])
     func messages(arguments: [String], message: String) async throws {
         let cli = try CLIRunner()

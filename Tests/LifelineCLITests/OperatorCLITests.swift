@@ -87,7 +87,8 @@ struct OperatorCLITests {
         ["enqueue"], ["worker"], ["server"], ["server", "create"], ["server", "failover"], ["server", "list"],
         ["server", "show"], ["server", "history"], ["server", "wait"], ["jobs"], ["jobs", "list"], ["jobs", "show"],
         ["jobs", "retry"], ["jobs", "cancel"], ["jobs", "prune"], ["events"], ["stats"], ["queues"], ["queues", "list"],
-        ["queues", "limit"], ["queues", "pause"], ["queues", "resume"],
+        ["queues", "limit"], ["queues", "pause"], ["queues", "resume"], ["queues", "retain"], ["store", "copy"], ["serve"],
+        ["server", "points"], ["server", "test-failover"], ["server", "failback"], ["server", "retry"], ["server", "delete"],
     ])
     func help(_ command: [String]) async throws {
         let cli = try CLIRunner()
@@ -99,6 +100,10 @@ struct OperatorCLITests {
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         for (line, next) in zip(lines, lines.dropFirst()) where !line.hasPrefix(" ") && !next.hasPrefix(" ") && !line.isEmpty {
             #expect(line.count >= 40 || line.hasSuffix(":") || line.hasSuffix(".") || !(next.first?.isLowercase ?? false), "\(command): '\(line)'")
+        }
+        // An example the help wrapped goes on at the margin, and cannot be pasted as it is.
+        for (line, next) in zip(lines, lines.dropFirst()) where line.hasPrefix("  lifeline ") {
+            #expect(next.isEmpty || next.hasPrefix(" "), "\(command): an example wrapped after '\(line)'")
         }
     }
 

@@ -288,17 +288,34 @@ struct RecoveryCLITests {
         #expect(try await cli.server("cc-1")?["state"] == "standby")
     }
 
-    @Test("a second server of a machine with another disk layout fails to be created, saying the machine's")
+    @Test("a second server of a machine takes the machine's disk layout; another is refused at once, or by the stage once only its points are left")
     func machineLayout() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let worker = try RunningWorker(cli)
         #expect(try await cli.run(["server", "create", "sa", "--machine", "m1", "--disk-size", "64KiB", "--wait"]).status == 0)
         let other = try await cli.run(["server", "create", "sb", "--machine", "m1", "--disks", "2", "--disk-size", "128KiB", "--wait"])
-        #expect(other.status == 1, "\(other)")
-        #expect(other.stderr.contains("machine m1's recovery points have 1 × 64KiB, not 2 × 128KiB: create its servers with --disks 1 --disk-size 64KiB"), "\(other.stderr)")
-        #expect(try await cli.run(["server", "create", "sc", "--machine", "m1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        #expect(other.status == 64 && other.stderr == "lifeline: machine m1's servers (sa) have 1 × 64KiB disks, not 2 × 128KiB: give --disks 1 --disk-size 64KiB, or leave both out\n", "\(other)")
+        #expect(try await cli.server("sb") == nil, "nothing is created")
+        #expect(try await cli.run(["server", "create", "sc", "--machine", "m1", "--wait"]).status == 0)
+        #expect(try await cli.server("sc")?["disk_size"] == 65536, "the machine's layout, not the default")
+        // With its servers deleted, the machine's recovery points hold its layout.
+        for name in ["sa", "sc"] { #expect(try await cli.run(["server", "delete", name, "--wait"]).status == 0) }
+        let late = try await cli.run(["server", "create", "sd", "--machine", "m1", "--disks", "2", "--disk-size", "128KiB", "--wait"])
+        #expect(late.status == 1 && late.stderr.contains("machine m1's recovery points have 1 × 64KiB, not 2 × 128KiB: create its servers with --disks 1 --disk-size 64KiB"), "\(late)")
         withExtendedLifetime(worker) {}
+    }
+
+    @Test("a server whose recovery points would not fit in the space left is refused at once; sizes past 16TiB are not sizes")
+    func noRoomForPoints() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let huge = try await cli.run(["server", "create", "big", "--disks", "64", "--disk-size", "16TiB"])
+        #expect(huge.status == 1 && huge.stderr.hasPrefix("lifeline: machine big's 3 recovery points of 64 × 16TiB need 3072TiB, and "), "\(huge)")
+        #expect(huge.stderr.hasSuffix(" is free in \(cli.home.appendingPathComponent("infra").path)\n"), "\(huge.stderr)")
+        #expect(try await cli.server("big") == nil, "nothing is created")
+        let past = try await cli.run(["server", "create", "big", "--disk-size", "17TiB"])
+        #expect(past.status == 64 && past.stderr == "lifeline: size '17TiB' is too large: at most 16TiB\n", "\(past)")
     }
 
     @Test("a test failover whose VM fails to start is cleaned up and the server returns to standby")

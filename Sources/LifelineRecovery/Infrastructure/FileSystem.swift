@@ -20,6 +20,16 @@ enum FileSystem {
         (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0
     }
 
+    /// The bytes an unprivileged writer may still write on the file system `url` is (or would
+    /// be made) on; nil when that cannot be told.
+    static func freeBytes(near url: URL) -> Int64? {
+        var place = url
+        while !exists(place), place.path != "/" { place = place.deletingLastPathComponent() }
+        var stats = statvfs()
+        guard statvfs(place.path, &stats) == 0 else { return nil }
+        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
+    }
+
     static func makeDirectory(_ url: URL) throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }

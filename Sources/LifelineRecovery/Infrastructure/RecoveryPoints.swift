@@ -18,9 +18,22 @@ struct RecoveryPoints {
         }
     }
 
+    /// Why the points the machine lacks cannot be generated: they need more room than is
+    /// free where they go. Nil when they fit, or the machine lacks none.
+    func lackOfRoom(machine: String, disks: Int, size: Int64) -> String? {
+        let missing = Self.count - min(layout.recoveryPoints(machine).count, Self.count)
+        guard missing > 0, let free = FileSystem.freeBytes(near: layout.machine(machine)) else { return nil }
+        let needed = Int64(missing * disks).multipliedReportingOverflow(by: size)
+        guard needed.overflow || needed.partialValue > free else { return nil }
+        return "machine \(machine)'s \(missing) recovery points of \(disks) × \(SizeText.format(size)) need "
+            + (needed.overflow ? "more than can be written" : "\(SizeText.format(needed.partialValue))")
+            + ", and \(SizeText.format(free)) is free in \(layout.root.path)"
+    }
+
     private func generate(machine: String, disks: Int, size: Int64, cancellation: CancellationFlag) throws -> [String] {
         let existing = layout.recoveryPoints(machine)
         if let first = existing.first { try check(layout.recoveryPoint(machine, first), of: machine, disks: disks, size: size) }
+        if let lack = lackOfRoom(machine: machine, disks: disks, size: size) { throw PermanentStageFailure(lack) }
         // A run that was stopped (killed, a full disk) left the points it finished: the rest
         // are made now, so a machine never ends up with fewer.
         for number in 1...Self.count {
@@ -60,14 +73,9 @@ struct RecoveryPoints {
             throw PermanentStageFailure("machine \(machine)'s recovery points have no disks")
         }
         throw PermanentStageFailure(
-            "machine \(machine)'s recovery points have \(sizes.count) × \(Self.sizeText(first)), not \(disks) × \(Self.sizeText(size)): "
-                + "create its servers with --disks \(sizes.count) --disk-size \(Self.sizeText(first))"
+            "machine \(machine)'s recovery points have \(sizes.count) × \(SizeText.format(first)), not \(disks) × \(SizeText.format(size)): "
+                + "create its servers with --disks \(sizes.count) --disk-size \(SizeText.format(first))"
         )
-    }
-
-    /// A size as `--disk-size` takes it.
-    private static func sizeText(_ bytes: Int64) -> String {
-        bytes % (1 << 20) == 0 ? "\(bytes >> 20)MiB" : bytes % (1 << 10) == 0 ? "\(bytes >> 10)KiB" : "\(bytes)B"
     }
 
     /// Writes `size` bytes from a SplitMix64 stream seeded by `seed`; returns their SHA-256.

@@ -17,6 +17,12 @@ public struct SimulatedInfrastructure: Infrastructure {
         self.faults = faults
     }
 
+    /// Why a server of `machine` with these disks cannot be created here: its recovery points
+    /// would not fit. Nil when they would, or exist.
+    public func lackOfRoom(machine: String, disks: Int, size: Int64) -> String? {
+        RecoveryPoints(layout: layout).lackOfRoom(machine: machine, disks: disks, size: size)
+    }
+
     public func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? {
         layout.recoveryPoints(machine).map { name in
             let directory = layout.recoveryPoint(machine, name)
