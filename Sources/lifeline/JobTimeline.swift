@@ -1,8 +1,9 @@
 import Foundation
 import LifelineQueue
 
-/// A job's life read from its events: when it was enqueued, each attempt with its worker,
-/// start, end, duration and outcome, and each retry by hand.
+/// A job's life read from its events, in their order: when it was enqueued, each attempt with
+/// its worker, start, end, duration and outcome, each retry by hand, and a cancel that found it
+/// waiting.
 struct JobTimeline {
     struct Attempt {
         var number: Int
@@ -12,34 +13,41 @@ struct JobTimeline {
         var outcome: String?
         /// Lost with its worker: it ended at some time before `end`, when its loss was recorded.
         var endsByEnd = false
-        /// When it was retried by hand before this attempt: its numbers start again at 1.
-        var retriedBefore: Date?
     }
 
-    var enqueued: Date?
-    var attempts: [Attempt] = []
-    /// A retry by hand that no attempt has followed yet.
-    var retried: Date?
+    enum Entry {
+        case attempt(Attempt)
+        /// Something that befell the job outside an attempt.
+        case mark(String, Date, String)
+    }
+
+    var entries: [Entry] = []
 
     init(events: [JobEvent]) {
+        // The attempt not yet ended, if any: where an end is recorded.
+        var open: Int?
         for event in events {
             switch event.type {
             case .enqueued:
-                enqueued = event.at
+                entries.append(.mark("enqueued", event.at, ""))
             case .started:
-                attempts.append(Attempt(
-                    number: Int(event.data["attempt"]?.intValue ?? 0), worker: event.data["worker"]?.stringValue ?? "?",
-                    start: event.at, retriedBefore: retried
-                ))
-                retried = nil
+                open = entries.count
+                entries.append(.attempt(Attempt(
+                    number: Int(event.data["attempt"]?.intValue ?? 0), worker: event.data["worker"]?.stringValue ?? "?", start: event.at
+                )))
             case .retried:
-                retried = event.at
+                entries.append(.mark("retried", event.at, "by hand: attempts count from 1 again"))
             case .completed, .retrying, .discarded, .cancelled, .released, .snoozed:
-                guard let last = attempts.indices.last, attempts[last].end == nil else { continue }
-                attempts[last].end = event.at
+                guard let index = open, case .attempt(var attempt) = entries[index] else {
+                    if event.type == .cancelled { entries.append(.mark("cancelled", event.at, "before it ran again")) }
+                    continue
+                }
+                open = nil
                 let error = event.data["error"]?.stringValue
-                attempts[last].outcome = (event.type == .retrying ? "failed" : event.type.rawValue) + (error.map { ": \($0)" } ?? "")
-                attempts[last].endsByEnd = error?.hasPrefix(OutcomeChange.expiredLeaseError) == true
+                attempt.end = event.at
+                attempt.outcome = (event.type == .retrying ? "failed" : event.type.rawValue) + (error.map { ": \($0)" } ?? "")
+                attempt.endsByEnd = error?.hasPrefix(OutcomeChange.expiredLeaseError) == true
+                entries[index] = .attempt(attempt)
             case .cancelRequested, .pruned, .stateChanged, .stageIgnored:
                 continue
             }
@@ -47,17 +55,17 @@ struct JobTimeline {
     }
 
     func lines(now: Date) -> [String] {
-        var lines = enqueued.map { ["  enqueued   \(LifelineJSON.formatTime($0))"] } ?? []
-        let retriedLine = { (at: Date) in "  retried    \(LifelineJSON.formatTime(at))  by hand: attempts count from 1 again" }
-        for attempt in attempts {
-            if let retried = attempt.retriedBefore { lines.append(retriedLine(retried)) }
-            let start = LifelineJSON.formatTime(attempt.start)
-            let duration = (attempt.endsByEnd ? "≤ " : "")
-                + DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
-            let how = Table.cut(TerminalText.oneLine(attempt.outcome ?? "running"), to: 100)
-            lines.append("  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)")
+        entries.map { entry in
+            switch entry {
+            case .mark(let what, let at, let detail):
+                return "  \(what.padding(toLength: 10, withPad: " ", startingAt: 0)) \(LifelineJSON.formatTime(at))" + (detail.isEmpty ? "" : "  \(detail)")
+            case .attempt(let attempt):
+                let start = LifelineJSON.formatTime(attempt.start)
+                let duration = (attempt.endsByEnd ? "≤ " : "")
+                    + DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
+                let how = Table.cut(TerminalText.oneLine(attempt.outcome ?? "running"), to: 100)
+                return "  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)"
+            }
         }
-        if let retried { lines.append(retriedLine(retried)) }
-        return lines
     }
 }

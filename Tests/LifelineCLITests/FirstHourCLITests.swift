@@ -153,7 +153,7 @@ struct FirstHourCLITests {
         #expect(expires < Date() && job["attempted_at"]?.stringValue != nil && job["heartbeat_at"] != nil, "\(job)")
     }
 
-    @Test("a job retried by hand shows the retry in its timeline, between the attempts it separates")
+    @Test("a job's timeline shows every retry by hand and every cancel, in order, between the attempts they separate")
     func retriedTimeline() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -170,6 +170,13 @@ struct FirstHourCLITests {
         let lines = try await cli.run(["jobs", "show", "\(id)"]).stdout
         #expect(lines.contains("by hand: attempts count from 1 again"), "\(lines)")
         #expect(try await timeline() == ["enqueued", "attempt", "retried", "attempt"], "\(lines)")
+        // Every retry and cancel is there, in order, not only the last retry.
+        for command in ["retry", "cancel", "retry", "cancel"] { #expect(try await cli.run(["jobs", command, "\(id)"]).status == 0) }
+        #expect(try await timeline() == ["enqueued", "attempt", "retried", "attempt", "retried", "cancelled", "retried", "cancelled"])
+        let waiting = try await cli.enqueue(["noop"])
+        #expect(try await cli.run(["jobs", "cancel", "\(waiting)"]).status == 0)
+        let shown = try await cli.run(["jobs", "show", "\(waiting)"]).stdout
+        #expect(shown.contains("\n  cancelled  ") && shown.contains("  before it ran again\n"), "\(shown)")
     }
 
     @Test("finished jobs past their queue's retention are pruned by workers; jobs prune has --dry-run")
