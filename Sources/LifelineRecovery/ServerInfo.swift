@@ -91,6 +91,7 @@ extension ServerInfo: Encodable {
         case currentStage = "current_stage"
         case currentJobState = "current_job_state"
         case currentJobError = "current_job_error"
+        case stalledSince = "stalled_since"
         case lastError = "last_error"
         case lastTest = "last_test"
         case diskSize = "disk_size"
@@ -110,6 +111,8 @@ extension ServerInfo: Encodable {
         try container.encode(lifecycle.currentStage, forKey: .currentStage)
         try container.encode(currentJobState, forKey: .currentJobState)
         try container.encode(currentJobError, forKey: .currentJobError)
+        // When the current job's lease ran out unrenewed: its worker is gone or stopped.
+        try container.encode(stalledSince(now: Date()).map(LifelineJSON.formatTime), forKey: .stalledSince)
         try container.encode(progress, forKey: .progress)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(lastTest, forKey: .lastTest)

@@ -267,6 +267,9 @@ struct RecoveryCLITests {
         #expect(wait.status == 1 && wait.stderr.contains("lifeline: st-1: its worker ") && wait.stderr.contains(" stopped renewing the lease of job "), "\(wait.stderr)")
         let shown = try await cli.run(["server", "show", "st-1"]).stdout
         #expect(shown.contains("stalled: its lease expired") && shown.contains("stalled   its worker "), "\(shown)")
+        // The JSON says it too: when the lease ran out.
+        let stalled = try #require(try await cli.server("st-1")?["stalled_since"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        #expect(stalled < Date())
     }
 
     @Test("a cleanup stage's job cannot be cancelled (it would only start again): exit 3, and 409 from the API")
