@@ -29,7 +29,8 @@ enum BatchFile {
     }
 
     /// Parses every line, in parallel chunks; the first bad line, by number, is the error.
-    static func parse(_ data: Data, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
+    /// - Parameter source: what the lines were read from, as an error names it.
+    static func parse(_ data: Data, source: String, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let now = Date()
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
@@ -52,7 +53,7 @@ enum BatchFile {
             all.jobs += chunk.jobs
             all.lineNumbers += chunk.lineNumbers
         }
-        guard !all.jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: the file has no jobs") }
+        guard !all.jobs.isEmpty else { throw CLIFailure(.invalidInput, "--batch: \(source) has no jobs") }
         return all
     }
 

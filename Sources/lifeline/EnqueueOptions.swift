@@ -79,7 +79,7 @@ struct EnqueueOptions: Equatable {
         // The queue every line inherits is the flag's fault, not the first line's.
         if let queue { try registry.checkQueue(queue) }
         // Read whole before the store is opened: a bad line creates nothing either.
-        let batch = try await BatchFile.parse(data, defaults: try request(), registry: registry)
+        let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: try request(), registry: registry)
         let opened = try await store.openStore()
         let inserted: [InsertedJob]
         do {
@@ -109,6 +109,9 @@ struct EnqueueOptions: Equatable {
             argsValue = try InputParsing.json(args, source: "--args")
         } else if let argsFile {
             let data = try InputParsing.readFile(argsFile, flag: "--args-file")
+            guard data.contains(where: { !" \t\r\n".utf8.contains($0) }) else {
+                throw CLIFailure(.invalidInput, "--args-file: \(argsFile == "-" ? "standard input" : argsFile) is empty: give a JSON object, e.g. {}")
+            }
             argsValue = try InputParsing.json(try InputParsing.utf8(data, source: "--args-file"), source: "--args-file")
         }
         var runAt: Date?

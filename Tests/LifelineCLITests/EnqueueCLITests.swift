@@ -188,7 +188,7 @@ struct EnqueueCLITests {
         #expect(try await cli.job(3)["args"] == ["ms": 3])
         // Nothing on standard input is no jobs, said as for an empty file.
         let empty = try await cli.run(["enqueue", "sleep", "--batch", "-"])
-        #expect(empty.status == 64 && empty.stderr == "lifeline: --batch: the file has no jobs\n", "\(empty.stderr)")
+        #expect(empty.status == 64 && empty.stderr == "lifeline: --batch: standard input has no jobs\n", "\(empty.stderr)")
         // A named pipe (as a shell's <(…) gives) is read as a stream; what cannot be read says why.
         let fifo = cli.home.appendingPathComponent("jobs.fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)

@@ -98,6 +98,19 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["enqueue", "noop", "--args", #"{"a": 1e300}"#]).status == 0, "a large number is a number")
     }
 
+    @Test("empty input is called empty, and standard input is named as such")
+    func emptyInput() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let blank = try cli.writeFile("blank", " \n")
+        let args = try await cli.run(["enqueue", "sleep", "--args-file", "-"], input: blank)
+        #expect(args.status == 64 && args.stderr == "lifeline: --args-file: standard input is empty: give a JSON object, e.g. {}\n", "\(args)")
+        let file = try await cli.run(["enqueue", "sleep", "--args-file", "/dev/null"])
+        #expect(file.status == 64 && file.stderr == "lifeline: --args-file: /dev/null is empty: give a JSON object, e.g. {}\n", "\(file)")
+        let batch = try await cli.run(["enqueue", "sleep", "--batch", "-"], input: try cli.writeFile("none", ""))
+        #expect(batch.status == 64 && batch.stderr == "lifeline: --batch: standard input has no jobs\n", "\(batch)")
+    }
+
     @Test("a --db whose directory is missing is refused, not created")
     func missingDirectory() async throws {
         let cli = try CLIRunner()
