@@ -12,6 +12,7 @@ public struct SQLiteJobStore: JobStore {
     private let writerLock: WriterLock?
     /// Announces commits to the processes watching the file; nil in memory.
     private let announcer: CommitAnnouncer?
+    private let fullDisk = FullDiskRecovery()
 
     /// - Parameters:
     ///   - clock: the time every change is stamped with; tests inject their own.
@@ -51,10 +52,16 @@ public struct SQLiteJobStore: JobStore {
         do {
             return try Self.committing(on: db.connectionHandle, lock: writerLock, announce: { announcer?.committed() }) {
                 var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try updates(db)
-                    return .commit
+                do {
+                    try db.inTransaction(.immediate) {
+                        result = try updates(db)
+                        return .commit
+                    }
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+                    fullDisk.struck(db)
+                    throw error
                 }
+                fullDisk.committed(db)
                 return result!
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {

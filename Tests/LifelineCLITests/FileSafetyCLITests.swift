@@ -59,6 +59,11 @@ struct FileSafetyCLITests {
         var status: Int32
     }
 
+    /// A file's size; 0 when it is missing.
+    static func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
     static func integrityCheck(_ path: String) throws -> String? {
         var config = Configuration()
         config.readonly = true
@@ -99,6 +104,66 @@ struct FileSafetyCLITests {
         #expect(try await cli.run(["enqueue", "exec", "--args-file", big, "--db", db]).status == 0)
         #expect(try await cli.json(["jobs", "list", "--limit", "1000", "--json", "--db", db]).count == count + 1)
         #expect(try await cli.start(["worker", "--drain", "--db", db]).waitForExit() == 0)
+    }
+
+    @Test(
+        "a disk that fills under a worker: freeing less than the WAL's checkpoint size (4 MiB) is enough for the work to go on",
+        .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
+    )
+    func fullDiskUnderWorker() async throws {
+        let mount = try TmpfsMount(size: "4m")
+        defer { mount.remove() }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let db = mount.url.appendingPathComponent("lifeline.db").path
+        let wal = db + "-wal"
+        let jobs = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"argv": ["sleep", "0.2"]}}"# + "\n", count: 200))
+        #expect(try await cli.run(["enqueue", "exec", "--batch", jobs, "--db", db]).status == 0)
+        let worker = try cli.start(["worker", "--concurrency", "8", "--lease", "3s", "--db", db])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the WAL to grow", timeout: .seconds(30)) { Self.size(wal) > 256 << 10 }
+        let filler = mount.url.appendingPathComponent("filler")
+        try? Data(count: 8 << 20).write(to: filler)
+        try await waitUntil("the worker to find the disk full", timeout: .seconds(30)) { worker.stderr.contains("disk is full") }
+        // What is freed is less than the WAL grows to before SQLite's own checkpoint.
+        try FileManager.default.removeItem(at: filler)
+        try await waitUntil("every job to complete", timeout: .seconds(60)) {
+            try await cli.json(["jobs", "list", "--state", "completed", "--limit", "1000", "--json", "--db", db]).count == 200
+        }
+        #expect(Self.size(wal) < 1 << 20, "the WAL restarts instead of growing")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit() == 0)
+        #expect(try Self.integrityCheck(db) == "ok")
+    }
+
+    @Test(
+        "a worker whose finished jobs a full disk cannot record ends at a second SIGTERM, leaving them to their leases",
+        .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
+    )
+    func secondSignalOnFullDisk() async throws {
+        let mount = try TmpfsMount(size: "8m")
+        defer { mount.remove() }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let db = mount.url.appendingPathComponent("lifeline.db").path
+        let started = FileManager.default.temporaryDirectory.appendingPathComponent("started-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: started) }
+        let args = #"{"argv": ["sh", "-c", "echo >> \#(started); sleep 1"]}"#
+        for _ in 0..<4 { #expect(try await cli.run(["enqueue", "exec", "--args", args, "--db", db]).status == 0) }
+        let worker = try cli.start(["worker", "--concurrency", "4", "--db", db])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the jobs to start", timeout: .seconds(30)) {
+            ((try? String(contentsOfFile: started, encoding: .utf8)) ?? "").count == 4
+        }
+        try? Data(count: 16 << 20).write(to: mount.url.appendingPathComponent("filler"))
+        try await waitUntil("the ends to find the disk full", timeout: .seconds(30)) { worker.stderr.contains("disk is full") }
+        worker.signal(SIGTERM)
+        try await waitUntil("the first signal to be taken", timeout: .seconds(10)) { worker.stderr.contains("shutting down") }
+        worker.signal(SIGTERM)
+        let asked = ContinuousClock.now
+        #expect(try await worker.waitForExit(timeout: .seconds(20)) != -1)
+        #expect(ContinuousClock.now - asked < .seconds(10), "within the handlers' cancellation grace (5 s), and some")
+        #expect(worker.stderr.contains("the store does not record the ends; those jobs run again once their leases run out"), "\(worker.stderr)")
     }
 
     @Test(

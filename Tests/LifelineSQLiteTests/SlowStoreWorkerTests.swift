@@ -1,5 +1,5 @@
 import Foundation
-import LifelineQueue
+@testable import LifelineQueue
 import LifelineTestKit
 import Synchronization
 import Testing
@@ -202,5 +202,33 @@ struct SlowStoreWorkerTests {
         #expect(job.state == .completed && job.attempt == first, "\(job.state), attempt \(job.attempt)")
         #expect(job.errors.count == first - 1 && job.errors.allSatisfy { $0.error.hasPrefix("lease expired") })
         #expect(runs.withLock { $0 } == [first] && beside.withLock { $0 } == 0, "\(runs.withLock { $0 })")
+    }
+}
+
+@Suite("Store failures, said once")
+struct StoreTroubleTests {
+    @Test("while writes fail, a read or a claim that wrote nothing does not say the store answers again; a write does, once")
+    func readsDoNotEndWriteFailures() {
+        let log = LogRecord()
+        let trouble = StoreTrouble(logger: log.logger)
+        trouble.failed("recording finished jobs", DatabaseFull(), metadata: [:])
+        trouble.failed("reading cancel requests", writing: false, DatabaseFull())
+        trouble.succeeded(writing: false)
+        trouble.succeeded(writing: false)
+        #expect(log.messages.withLock { $0 }.filter { $0.contains("answers again") }.count == 1, "the read's spell ends, once")
+        trouble.succeeded()
+        trouble.succeeded()
+        let said = log.messages.withLock { $0 }
+        #expect(said.filter { $0.contains("answers again") }.count == 2 && said.count == 4, "\(said)")
+    }
+
+    /// A store error of many lines, as SQLite's carry their statement.
+    struct DatabaseFull: Error, CustomStringConvertible {
+        var description: String { "SQLite error 13: database or disk is full - while executing `SELECT 1\n  FROM jobs\n  WHERE id = ?`" }
+    }
+
+    @Test("an error is logged on one line")
+    func oneLine() {
+        #expect(StoreTrouble.oneLine(DatabaseFull()) == "SQLite error 13: database or disk is full - while executing `SELECT 1 FROM jobs WHERE id = ?`")
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -9,6 +10,7 @@ final class StoreTrouble: Sendable {
     private struct Spell {
         var since: ContinuousClock.Instant
         var failures: Int
+        var writing: Bool
     }
 
     private let logger: Logger
@@ -21,23 +23,30 @@ final class StoreTrouble: Sendable {
         self.logger = logger
     }
 
-    /// `what` (e.g. "claim") failed; said only if it was not failing already.
-    func failed(_ what: String, _ error: any Error, metadata: Logger.Metadata = [:]) {
+    /// `what` (e.g. "claim") failed; said only if it was not failing already. `writing`: it
+    /// writes, as all but reads of cancel requests do.
+    func failed(_ what: String, writing: Bool = true, _ error: any Error, metadata: Logger.Metadata = [:]) {
         let first = spells.withLock { spells in
-            defer { spells[what, default: Spell(since: .now, failures: 0)].failures += 1 }
+            defer { spells[what, default: Spell(since: .now, failures: 0, writing: writing)].failures += 1 }
             return spells[what] == nil
         }
         if first {
             failing.add(1, ordering: .relaxed)
-            logger.error("\(what) failed; retrying (said again once it works)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("\(what) failed; retrying (said again once it works)", metadata: metadata.merging(["error": "\(StoreTrouble.oneLine(error))"]) { $1 })
         }
     }
 
     /// A call worked: the store answers again. Said once, for every kind that had been failing:
-    /// a finish may be recorded by a claim's transaction, and a renewal come only later.
-    func succeeded() {
+    /// a finish may be recorded by a claim's transaction, and a renewal come only later. A call
+    /// that wrote nothing (a read, a claim that found no work) ends only the spells of reads:
+    /// while writes fail (a full disk), those still work, and would say so once a second.
+    func succeeded(writing: Bool = true) {
         guard failing.load(ordering: .relaxed) > 0 else { return }
-        let ended = spells.withLock { spells in defer { spells = [:] }; return spells }
+        let ended = spells.withLock { spells in
+            let ended = spells.filter { writing || !$0.value.writing }
+            for key in ended.keys { spells[key] = nil }
+            return ended
+        }
         guard let since = ended.values.map(\.since).min() else { return }
         failing.subtract(ended.count, ordering: .relaxed)
         logger.notice(
@@ -47,5 +56,10 @@ final class StoreTrouble: Sendable {
                 "for": "\(DurationText.format(ContinuousClock.now - since))",
             ]
         )
+    }
+
+    /// An error on one line: a SQLite error's description carries its statement, over lines.
+    static func oneLine(_ error: any Error) -> String {
+        "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 }

@@ -80,10 +80,10 @@ extension Worker {
                 for id in try await store.jobCancelRequested(Array(attempts.keys)) {
                     if let attempt = attempts[id] { running.stop(AttemptKey(id: id, attempt: attempt), reason: .cancelled) }
                 }
-                trouble.succeeded()
+                trouble.succeeded(writing: false)
             } catch {
                 guard !Task.isCancelled else { return }
-                trouble.failed("reading cancel requests", error)
+                trouble.failed("reading cancel requests", writing: false, error)
             }
             try? await Task.sleep(for: .milliseconds(50))
         }

@@ -132,7 +132,7 @@ public final class Worker: Sendable {
             do {
                 answer = try await claim.result.value
                 failures = 0
-                trouble.succeeded()
+                trouble.succeeded(writing: answer.map { !$0.jobs.isEmpty || !$0.finished.isEmpty } ?? false)
             } catch {
                 failures += 1
                 trouble.failed("claim", error)
@@ -253,6 +253,14 @@ public final class Worker: Sendable {
         while case let (all, handlers) = running.counts, all > 0 {
             if all == handlers, ContinuousClock.now >= stopDeadline {
                 logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
+                return
+            }
+            // Asked again, the store gets no longer than the handlers to record the ends: one
+            // that does not answer (a full disk) leaves the jobs to their leases, as a kill does.
+            if hurrying.isSet, ContinuousClock.now >= stopDeadline {
+                logger.error("the store does not record the ends; those jobs run again once their leases run out", metadata: [
+                    "unrecorded": "\(all - handlers)", "running": "\(handlers)",
+                ])
                 return
             }
             await doorbell.wait(timeout: min(configuration.idleRecheck, max(stopDeadline - .now, .milliseconds(10))))
