@@ -27,12 +27,25 @@ public struct DatabaseSwapGuard: Sendable {
         index = DatabaseFileIdentity(path: path + "-shm")
     }
 
-    /// "was deleted" or "was replaced by another file" once the file at the path is no longer
-    /// the one opened; `nil` while it is.
+    /// What happened to the files opened, once one at its path is no longer the one opened
+    /// ("was deleted", "was replaced by another file", "had its WAL file (-wal) deleted"); nil
+    /// while all are. A WAL or index deleted under open connections splits the processes
+    /// between two of them, where each overwrites the other's commits: the sooner a process
+    /// leaves such a database, the less is lost.
     public var change: String? {
         let now = DatabaseFileIdentity(path: path)
-        guard now != database else { return nil }
-        return now == nil ? "was deleted" : "was replaced by another file"
+        if now != database { return now == nil ? "was deleted" : "was replaced by another file" }
+        for (name, suffix, identity) in [("WAL file", "-wal", wal), ("index", "-shm", index)] where identity != nil {
+            let file = DatabaseFileIdentity(path: path + suffix)
+            if file != identity { return "had its \(name) (\(suffix)) " + (file == nil ? "deleted" : "replaced") }
+        }
+        return nil
+    }
+
+    /// Whether the process may checkpoint and remove what it used on its way out: not once its
+    /// WAL or index was swapped, as its view of the WAL is no longer the one on disk.
+    public var mayLetGo: Bool {
+        DatabaseFileIdentity(path: path + "-wal") == wal && DatabaseFileIdentity(path: path + "-shm") == index
     }
 
     /// Checkpoints `store`'s commits into the file it has open and removes its WAL and index

@@ -61,7 +61,7 @@ extension OpenQueue {
         while (try? await Task.sleep(for: .seconds(1))) != nil {
             guard let change = swap.change else { continue }
             Output.standardError.writeLine("lifeline: the database \(filePath) \(change) under this \(role); exiting")
-            await swap.letGo(store)
+            if swap.mayLetGo { await swap.letGo(store) }
             Foundation.exit(1)
         }
     }

@@ -190,6 +190,23 @@ struct OperatorSafetyCLITests {
                 "the counts are the new file's: \(String(describing: counts))")
     }
 
+    @Test("a database whose WAL or index is deleted under a worker ends it with one line and exit 1, before it writes over what others commit", arguments: ["-wal", "-shm"])
+    func sideFileDeleted(suffix: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to complete") { try await cli.job(1)["state"] == "completed" }
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        try FileManager.default.removeItem(atPath: path + suffix)
+        #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
+        let name = suffix == "-wal" ? "WAL file" : "index"
+        #expect(worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") } == [
+            "lifeline: the database \(path) had its \(name) (\(suffix)) deleted under this worker; exiting",
+        ], "\(worker.stderr)")
+    }
+
     @Test("a database deleted under events --follow or a server wait ends it with one line and exit 1, rather than a silence for ever", arguments: ["follower", "wait"])
     func databaseDeletedUnderReader(role: String) async throws {
         let cli = try CLIRunner()
