@@ -24,9 +24,12 @@ extension BuiltinKinds {
 
     /// Runs a program without a shell; exit 0 = success. The tail of its output goes in the
     /// result, or in the error when it fails.
-    public static let exec = JobDefinition(kind: "exec", args: ExecArgs.self) { args, _ in
-        // The worker's environment, with the job's variables on top.
-        let environment = ProgramEnvironment.inherited.merging(args.env ?? [:]) { $1 }
+    public static let exec = JobDefinition(kind: "exec", args: ExecArgs.self) { args, context in
+        // The worker's environment, with the job's variables on top, and which attempt of which
+        // job this is: a program that acts where others may (after a freeze, a rerun can start
+        // beside it) fences its writes with them.
+        let attempt = ["LIFELINE_JOB_ID": "\(context.job.id)", "LIFELINE_JOB_ATTEMPT": "\(context.job.attempt)"]
+        let environment = ProgramEnvironment.inherited.merging(args.env ?? [:]) { $1 }.merging(attempt) { $1 }
         let exit: ChildProcess.Exit
         do {
             exit = try await ChildProcess(argv: args.argv, environment: environment, directory: args.cwd).run()

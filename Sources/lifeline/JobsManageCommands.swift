@@ -202,7 +202,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp("The age, e.g. 7d, 12h.", valueName: "D"))
+    @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp("The age, e.g. 7d, 12h: jobs that finished longer ago go (0 deletes every finished job; a queue's retention of 0, by contrast, keeps them).", valueName: "D"))
     var olderThan: String
 
     @Flag(name: .customLong("dry-run"), help: "Count what would be deleted; delete nothing.")

@@ -240,15 +240,17 @@ struct OperatorSafetyCLITests {
         return seen
     }
 
-    @Test("the programs jobs run do not inherit the queue's location; PGPASSWORD only when the queue is on PostgreSQL")
+    @Test("the programs jobs run do not inherit the queue's location; PGPASSWORD only when the queue is on PostgreSQL; they know their job and attempt")
     func programEnvironment() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let database = cli.home.appendingPathComponent("lifeline.db").path
         let environment = ["LIFELINE_DATABASE_URL": database, "PGPASSWORD": "kept-for-programs"]
-        for seen in try await Self.programEnvironments(cli, extraEnvironment: environment) {
+        for (id, seen) in try await Self.programEnvironments(cli, extraEnvironment: environment).enumerated() {
             #expect(!seen.contains("LIFELINE_DATABASE_URL") && !seen.contains("LIFELINE_RUNNER_DATABASE"), "\(seen)")
             #expect(seen.contains("PGPASSWORD=kept-for-programs\n") && seen.contains("LIFELINE_HOME="), "\(seen)")
+            // Which attempt of which job it is, to fence its writes with.
+            #expect(seen.contains("LIFELINE_JOB_ID=\(id + 1)\n") && seen.contains("LIFELINE_JOB_ATTEMPT=1\n"), "\(seen)")
         }
     }
 
