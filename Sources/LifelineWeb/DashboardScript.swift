@@ -1,3 +1,5 @@
+import LifelineQueue
+
 /// The dashboard's script: reads the API, draws the panels, follows the live event stream,
 /// and sends the actions the token allows.
 extension Dashboard {
@@ -8,6 +10,8 @@ extension Dashboard {
         const row = (cells) => { const tr = document.createElement("tr"); for (const c of cells) { const td = c instanceof Node ? wrap(c) : el("td", c); tr.append(td); } return tr; };
         const wrap = (node) => { const td = document.createElement("td"); td.append(node); return td; };
         const stateText = (state) => el("span", state, "state " + state);
+        // The stages that never give up have the most attempts there are: "∞", as the CLI says.
+        const attemptsText = (max) => (max >= \(JobLimits.maxAttempts.upperBound) ? "∞" : String(max));
         // Pages go back by id: each "Older" remembers where its page started, for "Newer".
         const pageSize = 50;
         let pageStarts = [], before = null, shownLast = null, chosenJob = null, chosenServer = null, refreshTimer = null;
@@ -172,7 +176,7 @@ extension Dashboard {
             const link = el("a", job.id);
             link.href = "#job-" + job.id;
             const last = (job.errors || []).at(-1);
-            const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + job.max_attempts, job.server ?? "-", job.created_at, last ? last.error : ""]);
+            const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + attemptsText(job.max_attempts), job.server ?? "-", job.created_at, last ? last.error : ""]);
             tr.lastChild.className = "error";
             if (job.id === chosenJob) tr.className = "chosen";
             body.append(tr);
@@ -221,7 +225,7 @@ extension Dashboard {
           fields.replaceChildren();
           for (const key of ["state", "queue", "attempt", "max_attempts", "timeout_seconds", "server", "run_at", "created_at", "attempted_at", "finished_at",
                              "lease_owner", "lease_expires_at", "heartbeat_at", "idempotency_key"]) {
-            fields.append(el("dt", key), el("dd", job[key] ?? "-"));
+            fields.append(el("dt", key), el("dd", key === "max_attempts" ? attemptsText(job[key]) : job[key] ?? "-"));
           }
           if (job.state === "running" && job.attempted_at) {
             const expired = job.lease_expires_at && new Date(job.lease_expires_at) < new Date();

@@ -16,6 +16,8 @@ struct BrowserCLITests {
         ])
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        // As many attempts as there are, as the stages that never give up have.
+        _ = try await cli.enqueue(["noop", "--max-attempts", "\(JobLimits.maxAttempts.upperBound)"])
         let token = "t-\(UInt64.random(in: 1...UInt64.max))"
         let server = try await ServeCLITests.Server(cli, token: token)
         let screenshot = cli.home.appendingPathComponent("dashboard.png").path
@@ -30,6 +32,7 @@ struct BrowserCLITests {
         let seen = try JSONValue(parsing: driver.stdout)
 
         #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
+        #expect(seen["jobs_shown"]?.stringValue?.contains("0/∞") == true, "\(seen["jobs_shown"] ?? "")")
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
         #expect(seen["workers_shown"] == "no jobs running", "\(seen["workers_shown"] ?? "")")
         #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
