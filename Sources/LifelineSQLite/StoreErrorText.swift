@@ -16,6 +16,14 @@ public enum StoreErrorText {
     }
 }
 
+extension StoreErrorText {
+    /// Whether `error` says the database file itself is damaged, which no retry mends.
+    public static func isDamage(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+    }
+}
+
 /// SQLite's own lock held past the lock timeout by a process that is no Lifeline writer (the
 /// `sqlite3` CLI, a backup tool): a ``StoreBusy``, said by the API as by the CLI, like the
 /// writer lock's timeout.

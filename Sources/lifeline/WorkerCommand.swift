@@ -75,9 +75,10 @@ struct WorkerCommand: AsyncParsableCommand {
         // A pool's processes start first, while this one opens the store: they open it only if
         // a job needs it. If this one cannot start, they go with it (their reapers kill them).
         // A pool's writer claims and records for all its processes' slots.
-        let configuration = WorkerConfiguration(
+        var configuration = WorkerConfiguration(
             queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
         )
+        configuration.isDamage = StoreErrorText.isDamage
         let pool = processes > 1 ? try RunnerPool(
             childArguments: ["/proc/self/exe"] + Self.runnerCommand, childEnvironment: Self.runnerEnvironment(store), processes: processes,
             concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger

@@ -166,6 +166,25 @@ struct FileSafetyCLITests {
         #expect(worker.stderr.contains("the store does not record the ends; those jobs run again once their leases run out"), "\(worker.stderr)")
     }
 
+    @Test("a database damaged past its header stops a worker, or a drain, with one line and exit 1, not retries for ever", arguments: [false, true])
+    func damagedUnderWorker(drain: Bool) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let jobs = try cli.writeFile("jobs.jsonl", String(repeating: "{}\n", count: 2000))
+        #expect(try await cli.run(["enqueue", "noop", "--batch", jobs]).status == 0)
+        // Pages in the middle of the file, among the jobs' rows, written over.
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let file = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try file.seek(toOffset: UInt64(Self.size(path) / 2))
+        try file.write(contentsOf: Data(repeating: 0xFF, count: 8192))
+        try file.close()
+        let worker = try cli.start(["worker"] + (drain ? ["--drain"] : []))
+        defer { worker.signal(SIGKILL) }
+        #expect(try await worker.waitForExit(timeout: .seconds(20)) == 1)
+        let said = worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
+        #expect(said == ["lifeline: the database file is damaged: database disk image is malformed"], "\(worker.stderr)")
+    }
+
     @Test(
         "a new database or a copy on a nearly full disk is made whole or not at all, leaves nothing beside it, and is made once space is freed",
         .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs"),

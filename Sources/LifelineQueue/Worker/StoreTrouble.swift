@@ -18,14 +18,38 @@ final class StoreTrouble: Sendable {
     /// How many kinds are failing: a success, which every claim and finish reports, looks no
     /// further while none is.
     private let failing = Atomic<Int>(0)
+    private let isDamage: @Sendable (any Error) -> Bool
+    /// The first failure that said the database is damaged, and who is told of it.
+    private let damaged = Mutex<(error: (any Error)?, onDamage: @Sendable () -> Void)>((nil, {}))
 
-    init(logger: Logger) {
+    init(logger: Logger, isDamage: @escaping @Sendable (any Error) -> Bool = { _ in false }) {
         self.logger = logger
+        self.isDamage = isDamage
+    }
+
+    /// The failure that said the database is damaged, if one did.
+    var damage: (any Error)? { damaged.withLock { $0.error } }
+
+    /// Calls `action` once a failure says the database is damaged.
+    func onDamage(_ action: @escaping @Sendable () -> Void) {
+        damaged.withLock { $0.onDamage = action }
     }
 
     /// `what` (e.g. "claim") failed; said only if it was not failing already. `writing`: it
     /// writes, as all but reads of cancel requests do.
     func failed(_ what: String, writing: Bool = true, _ error: any Error, metadata: Logger.Metadata = [:]) {
+        if isDamage(error) {
+            let first = damaged.withLock { damaged -> (@Sendable () -> Void)? in
+                guard damaged.error == nil else { return nil }
+                damaged.error = error
+                return damaged.onDamage
+            }
+            if let first {
+                logger.critical("the database is damaged; stopping: no retry can work", metadata: ["while": "\(what)", "error": "\(Self.oneLine(error))"])
+                first()
+            }
+            return
+        }
         let first = spells.withLock { spells in
             defer { spells[what, default: Spell(since: .now, failures: 0, writing: writing)].failures += 1 }
             return spells[what] == nil

@@ -48,13 +48,23 @@ public final class Worker: Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.owner)"
         self.logger = logger
-        trouble = StoreTrouble(logger: logger)
+        trouble = StoreTrouble(logger: logger, isDamage: configuration.isDamage)
         finisher = Finisher(
             store: store, trouble: trouble,
             recorded: { [running] slots in running.remove(slots) },
             wake: { [doorbell] in doorbell.ring() }
         )
         self.runner = runner
+        trouble.onDamage { [weak self] in self?.stopForDamage() }
+    }
+
+    /// The database is damaged: nothing more can be recorded, so the worker stops as at a
+    /// second signal, and its running jobs are left to their leases.
+    private func stopForDamage() {
+        stopping.set()
+        hurrying.set()
+        running.stopAll(reason: .shutdown)
+        doorbell.ring()
     }
 
     /// Something may have changed in the store (e.g. another process enqueued, or a user
@@ -101,6 +111,7 @@ public final class Worker: Sendable {
         finisher.writeItself()
         await finishOrRelease()
         logger.info("worker stopped")
+        if let damage = trouble.damage { throw damage }
     }
 
     /// Each pass records the finishes waiting and claims into the free slots, in one
@@ -277,7 +288,7 @@ public final class Worker: Sendable {
             for filter in filters where try await store.jobCount(filter) > 0 { return false }
             return true
         } catch {
-            logger.error("cannot count the jobs left; not draining yet", metadata: ["error": "\(error)"])
+            trouble.failed("counting the jobs left (not draining yet)", writing: false, error)
             return false
         }
     }

@@ -21,6 +21,9 @@ public struct WorkerConfiguration: Sendable {
     public var cancellationGrace: Duration
     /// How often finished jobs past their queue's retention are deleted; `nil` never.
     public var pruneInterval: Duration?
+    /// Whether a store error says the database itself is damaged: no retry can work then, and
+    /// the worker stops (see ``Worker/run()``).
+    public var isDamage: @Sendable (any Error) -> Bool = { _ in false }
 
     public init(
         queues: [String] = [], weights: [String: Int] = [:], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
