@@ -71,6 +71,8 @@ extension Job: Encodable {
         case id, queue, kind, state, attempt, priority, args, server, errors, progress, result
         case maxAttempts = "max_attempts"
         case timeoutSeconds = "timeout_seconds"
+        case backoffSeconds = "backoff_seconds"
+        case backoffCapSeconds = "backoff_cap_seconds"
         case idempotencyKey = "idempotency_key"
         case runAt = "run_at"
         case createdAt = "created_at"
@@ -93,6 +95,8 @@ extension Job: Encodable {
         try container.encode(attempt, forKey: .attempt)
         try container.encode(maxAttempts, forKey: .maxAttempts)
         try container.encode(Double(timeout.milliseconds) / 1000, forKey: .timeoutSeconds)
+        try container.encode(Double(backoff.base.milliseconds) / 1000, forKey: .backoffSeconds)
+        try container.encode(Double(backoff.cap.milliseconds) / 1000, forKey: .backoffCapSeconds)
         try container.encode(priority, forKey: .priority)
         try container.encode(args, forKey: .args)
         try container.encode(idempotencyKey, forKey: .idempotencyKey)

@@ -41,6 +41,7 @@ struct JobsShowCommand: AsyncParsableCommand {
             "created   \(LifelineJSON.formatTime(job.createdAt))",
             "run at    \(LifelineJSON.formatTime(job.runAt))",
             "timeout   \(DurationText.format(job.timeout)) per attempt",
+            "backoff   \(DurationText.format(job.backoff.base)) after the first failure, doubling up to \(DurationText.format(job.backoff.cap)), each less up to \(Int((job.backoff.jitter * 100).rounded()))% at random",
         ]
         if let key = job.idempotencyKey { lines.append("key       \(key)") }
         if let server = job.server { lines.append("server    \(server)") }

@@ -58,7 +58,8 @@ struct OperatorCLITests {
         defer { cli.removeAll() }
         _ = try await Self.failedQueue(cli)
         let job = try #require(try await cli.json(["jobs", "list", "--failed", "--limit", "1", "--json"]).first)
-        #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "timeout_seconds", "priority", "args",
+        #expect(job["backoff_seconds"] == 1 && job["backoff_cap_seconds"] == 3600, "the standard backoff: \(job)")
+        #expect(Set(Self.keys(job)) == ["id", "queue", "kind", "state", "attempt", "max_attempts", "timeout_seconds", "backoff_seconds", "backoff_cap_seconds", "priority", "args",
                                          "idempotency_key", "server", "run_at", "created_at", "finished_at", "errors",
                                          "progress", "result", "attempted_at", "lease_owner", "lease_expires_at", "heartbeat_at"])
         #expect(Set(Self.keys(job["errors"]?.arrayValue?.first ?? .null)) == ["attempt", "at", "error", "worker"])
