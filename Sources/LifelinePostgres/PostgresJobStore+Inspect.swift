@@ -29,7 +29,7 @@ extension PostgresJobStore {
           AND (\(filter.queue)::text IS NULL OR queue = \(filter.queue))
           AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
           AND (\(filter.server)::text IS NULL OR server = \(filter.server))
-          AND (\(filter.createdSince?.ms)::bigint IS NULL OR created_at >= \(filter.createdSince?.ms))
+          AND (\(filter.activeSince?.ms)::bigint IS NULL OR GREATEST(created_at, attempted_at, finished_at) >= \(filter.activeSince?.ms))
           AND (\(filter.dueAfter?.ms)::bigint IS NULL OR run_at > \(filter.dueAfter?.ms))
           AND (NOT \(filter.retriedOnly) OR attempt > 1 OR errors <> '[]')
           AND (\(filter.beforeID)::bigint IS NULL OR id < \(filter.beforeID))

@@ -6,8 +6,9 @@ public struct JobFilter: Sendable, Hashable {
     public var queue: String?
     public var kind: String?
     public var server: String?
-    /// Jobs created at or after this time.
-    public var createdSince: Date?
+    /// Jobs created, attempted or finished at or after this time: a job that failed an hour ago
+    /// is among those of the last six hours, whenever it was enqueued.
+    public var activeSince: Date?
     /// Jobs due later than this time (their `run_at`): of those waiting, the ones not due yet.
     public var dueAfter: Date?
     /// Jobs that have been attempted more than once.
@@ -18,13 +19,13 @@ public struct JobFilter: Sendable, Hashable {
 
     public init(
         states: Set<JobState> = [], queue: String? = nil, kind: String? = nil, server: String? = nil,
-        createdSince: Date? = nil, dueAfter: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
+        activeSince: Date? = nil, dueAfter: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
     ) {
         self.states = states
         self.queue = queue
         self.kind = kind
         self.server = server
-        self.createdSince = createdSince
+        self.activeSince = activeSince
         self.dueAfter = dueAfter
         self.retriedOnly = retriedOnly
         self.beforeID = beforeID

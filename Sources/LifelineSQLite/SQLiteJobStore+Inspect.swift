@@ -81,8 +81,8 @@ extension SQLiteJobStore {
                 arguments += [value]
             }
         }
-        if let since = filter.createdSince {
-            conditions.append("created_at >= ?")
+        if let since = filter.activeSince {
+            conditions.append("MAX(created_at, IFNULL(attempted_at, 0), IFNULL(finished_at, 0)) >= ?")
             arguments += [since.ms]
         }
         if let after = filter.dueAfter {

@@ -108,6 +108,16 @@ enum ManageChecks {
             #expect(try await store.jobCount(JobFilter(queue: "c", dueAfter: clock.now.addingTimeInterval(90))) == 0, "due by then")
             #expect(try await store.jobCount(JobFilter(queue: "b", dueAfter: clock.now)) == 0, "waiting jobs due now")
         },
+        .init(name: "since takes the jobs created, attempted or finished since: one enqueued long ago that failed lately is among them") { store, clock in
+            _ = try await store.jobInsert([JobFixtures.job(queue: "old", maxAttempts: 1), JobFixtures.job(queue: "idle")])
+            clock.advance(by: .seconds(6 * 3600))
+            let job = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["old"], limit: 1)).jobs.first)
+            #expect(try await FinishChecks.finish(store, job, .failed(error: "x")))
+            _ = try await store.jobInsert([JobFixtures.job(queue: "new")])
+            let since = clock.now.addingTimeInterval(-3600)
+            #expect(try await store.jobList(JobFilter(activeSince: since)).map(\.queue).sorted() == ["new", "old"])
+            #expect(try await store.jobCount(JobFilter(states: [.discarded], activeSince: since)) == 1, "failed within the hour")
+        },
         .init(name: "every change appends its event, in order") { store, clock in
             let job = try await FinishChecks.running(store, JobFixtures.job(maxAttempts: 2, backoff: Backoff(base: .seconds(1), cap: .seconds(1))))
             _ = try await FinishChecks.finish(store, job, .failed(error: "first"))

@@ -28,7 +28,7 @@ enum OpenAPIDocument {
             "/api/jobs": get("Jobs, newest first", array: "Job", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
                 query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),
-                query("since", "Only jobs created within this long (e.g. 1h)"),
+                query("since", "Only jobs created, run or finished within this long (e.g. 1h)"),
                 query("before", "Only jobs older than this id: the next page", integer: true),
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),

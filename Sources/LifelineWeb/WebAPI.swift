@@ -101,7 +101,7 @@ public struct WebAPI: Sendable {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.values("state", what: "state"), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
-            createdSince: try query.since(), retriedOnly: try query.flag("retried"), beforeID: before,
+            activeSince: try query.since(), retriedOnly: try query.flag("retried"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.jobList(filter))

@@ -40,7 +40,7 @@ struct JobsListCommand: AsyncParsableCommand {
     @Option(help: "Only jobs of this recovery server.")
     var server: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Only jobs created within this long.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only jobs created, run or finished within this long (a job that failed in the last hour matches 1h).", valueName: "D"))
     var since: String?
 
     @Option(parsing: .unconditional, help: "At most this many jobs.")
@@ -59,9 +59,9 @@ struct JobsListCommand: AsyncParsableCommand {
         var states = Set(state)
         if failed { states.insert(.discarded) }
         if running { states.insert(.running) }
-        let createdSince = try since.map { try InputParsing.ago($0, flag: "--since") }
+        let activeSince = try since.map { try InputParsing.ago($0, flag: "--since") }
         let filter = JobFilter(
-            states: states, queue: queue, kind: kind, server: server, createdSince: createdSince, retriedOnly: retried,
+            states: states, queue: queue, kind: kind, server: server, activeSince: activeSince, retriedOnly: retried,
             // One more than shown, to say when the list is cut.
             limit: min(limit, .max - 1) + 1
         )

@@ -31,7 +31,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     @Option(help: "With --state: only this queue.")
     var queue: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With --state: only jobs created within this long.", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --state: only jobs created, run or finished within this long.", valueName: "D"))
     var since: String?
 
     @Flag(name: .customLong("dry-run"), help: "Say which jobs would be retried; change nothing.")
@@ -58,7 +58,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
             let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
-            let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, createdSince: since))
+            let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
             let stages = matching.filter(StageJobs.retriedByItsServer)
             candidates = matching.filter { !StageJobs.retriedByItsServer($0) }
