@@ -32,15 +32,18 @@ struct StatsCommand: AsyncParsableCommand {
         repeat {
             let stats = try await opened.jobs.statsGet()
             if json { return try output.writeJSON(stats) }
+            // A queue held back on purpose is said beside its oldest waiting job.
+            let queues = try await opened.jobs.queueList()
             if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
-            StatsText.lines(stats).forEach(output.writeLine)
+            StatsText.lines(stats, queues: queues).forEach(output.writeLine)
             if watch { try await Task.sleep(for: .seconds(2)) }
         } while watch
     }
 }
 
 enum StatsText {
-    static func lines(_ stats: QueueStats) -> [String] {
+    static func lines(_ stats: QueueStats, queues: [QueueInfo]) -> [String] {
+        let settings = Dictionary(queues.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let states = JobState.displayOrder
         var lines: [String] = []
         if stats.counts.isEmpty {
@@ -49,8 +52,9 @@ enum StatsText {
             let rows = stats.counts.keys.sorted().map { queue in
                 [queue] + states.map { "\(stats.counts[queue]?[$0] ?? 0)" }
                     + [stats.oldestWaiting[queue].map { DurationText.format(.seconds($0.milliseconds / 1000)) } ?? "-"]
+                    + [settings[queue].map(Self.held) ?? "-"]
             }
-            lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["OLDEST WAITING"], rows: rows)
+            lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["OLDEST WAITING", "HELD"], rows: rows)
                 .render(width: nil)
         }
         lines.append("")
@@ -71,6 +75,14 @@ enum StatsText {
             ).render(width: nil)
         }
         return lines
+    }
+}
+
+extension StatsText {
+    /// What holds a queue's jobs back on purpose: a pause, or a limit on those running at once.
+    static func held(_ queue: QueueInfo) -> String {
+        if queue.paused { return "paused" }
+        return queue.limit.map { "at most \($0) running" } ?? "-"
     }
 }
 

@@ -108,6 +108,21 @@ struct OperatorCLITests {
         }
     }
 
+    @Test("stats says which queues are held back on purpose: paused, or limited")
+    func statsHeld() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        for queue in ["a", "b", "c"] { _ = try await cli.enqueue(["noop", "--queue", queue]) }
+        #expect(try await cli.run(["queues", "pause", "a"]).status == 0)
+        #expect(try await cli.run(["queues", "limit", "b", "2"]).status == 0)
+        let lines = try await cli.run(["stats"]).lines
+        #expect(lines.first?.hasSuffix("OLDEST WAITING  HELD") == true, "\(lines)")
+        let held = Dictionary(uniqueKeysWithValues: lines.dropFirst().prefix(3).map { line in
+            (String(line.prefix { $0 != " " }), line.split(separator: "  ").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
+        })
+        #expect(held == ["a": "paused", "b": "at most 2 running", "c": "-"], "\(lines)")
+    }
+
     @Test("events --limit pages through the log: at most N, and where the next page starts")
     func eventsPage() async throws {
         let cli = try CLIRunner()
