@@ -122,14 +122,16 @@ struct WorkerCommand: AsyncParsableCommand {
         func count(_ queues: [QueueInfo], _ states: [JobState]) -> Int {
             queues.reduce(0) { total, info in states.reduce(total) { $0 + (info.counts[$1] ?? 0) } }
         }
-        for info in served where info.paused {
+        // A limit of 0 holds a queue's jobs back as a pause does.
+        for info in served where info.paused || info.limit == 0 {
             let waiting = count([info], [.available, .scheduled, .retryable])
             guard waiting > 0 else { continue }
+            let (held, release) = info.paused ? ("paused", "lifeline queues resume \(info.name)") : ("limited to 0 running", "lifeline queues limit \(info.name) none")
             logger.warning(
-                "queue '\(info.name)' is paused with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until 'lifeline queues resume \(info.name)'"
+                "queue '\(info.name)' is \(held) with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until '\(release)'"
             )
         }
-        let open = served.filter { !$0.paused }
+        let open = served.filter { !$0.paused && $0.limit != 0 }
         let waiting = count(open, [.scheduled, .retryable])
         guard waiting > 0, count(open, [.available, .running]) == 0 else { return }
         // One whose time has come is due now (the first claim makes it available): only then

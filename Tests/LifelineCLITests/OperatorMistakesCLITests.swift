@@ -222,7 +222,7 @@ struct OperatorMistakesCLITests {
         #expect(directory.status == 64 && directory.stderr.contains("; --from takes the database file's path"), "\(directory.stderr)")
     }
 
-    @Test("a drain that serves a paused queue with jobs waiting says so, and ends once the queue is resumed and its jobs have run")
+    @Test("a drain that serves a paused queue, or one limited to 0, with jobs waiting says so, and ends once the queue is let go and its jobs have run")
     func drainOfPausedQueue() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -235,6 +235,17 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["queues", "resume", "nightly"]).status == 0)
         #expect(try await drain.waitForExit() == 0)
         #expect(try await cli.job(id)["state"] == "completed")
+        // A limit of 0 holds jobs back as a pause does, and is said as such.
+        let held = try await cli.enqueue(["noop", "--queue", "nightly"])
+        #expect(try await cli.run(["queues", "limit", "nightly", "0"]).status == 0)
+        let second = try cli.start(["worker", "--drain"])
+        defer { second.signal(SIGKILL) }
+        try await waitUntil("the drain to say the queue is limited to 0", timeout: .seconds(30)) {
+            second.stderr.contains("queue 'nightly' is limited to 0 running with 1 job waiting: --drain waits for it until 'lifeline queues limit nightly none'")
+        }
+        #expect(try await cli.run(["queues", "limit", "nightly", "none"]).status == 0)
+        #expect(try await second.waitForExit() == 0)
+        #expect(try await cli.job(held)["state"] == "completed")
     }
 
     @Test("a drain with nothing due now says it waits for the jobs due later, and ends once none is left")
