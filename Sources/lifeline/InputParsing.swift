@@ -33,7 +33,7 @@ enum InputParsing {
 
     static func time(_ text: String, flag: String) throws -> Date {
         guard let date = LifelineJSON.parseTime(text) else {
-            throw CLIFailure(.invalidInput, "\(flag): invalid time '\(text)': use ISO 8601, e.g. 2026-11-25T18:00:00Z")
+            throw CLIFailure(.invalidInput, "\(flag): invalid time '\(text)': give a date, a time and its offset, e.g. 2026-11-25T18:00:00Z or 2026-11-25T20:00:00+02:00")
         }
         return date
     }
