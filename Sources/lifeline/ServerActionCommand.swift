@@ -144,7 +144,7 @@ struct ServerActionOptions: ParsableArguments {
             let state = server.map { "\($0.name) is \($0.state.rawValue)" } ?? "the server is gone"
             output.writeLine(result.existing ? "\(action) already requested: job \(result.job); \(state)" : "\(action): job \(result.job); \(state)")
         }
-        let goalText = goal?.rawValue ?? "removal"
+        let goalText = goal?.rawValue ?? "removed"
         if movedOn {
             let now = server.map { "\($0.name) rests in \($0.state.rawValue), not \(goalText)" } ?? "the server is gone"
             throw CLIFailure(.runtime, "\(action) was requested earlier (job \(result.job)); \(now)")

@@ -378,7 +378,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--wait"]).status == 0)
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
         let deleteAgain = try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--json"])
-        #expect(deleteAgain.status == 1 && deleteAgain.stderr.hasSuffix("web-1 rests in standby, not removal\n"), "\(deleteAgain)")
+        #expect(deleteAgain.status == 1 && deleteAgain.stderr.hasSuffix("web-1 rests in standby, not removed\n"), "\(deleteAgain)")
         #expect(try JSONValue(parsing: deleteAgain.stdout)["existing"] == true, "a program still gets the answer")
         #expect(try await cli.server("web-1")?["state"] == "standby")
     }
