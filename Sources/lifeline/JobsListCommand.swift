@@ -75,19 +75,23 @@ struct JobsListCommand: AsyncParsableCommand {
         }
         let output = Output.standardOutput
         let now = Date()
+        // Of jobs that run now, which worker runs each is the question; an earlier attempt's
+        // error is history there, which `jobs show` keeps.
+        let onlyRunning = states == [.running]
         try output.writeList(jobs, json: json, empty: "no jobs match") { jobs in
             let rows = jobs.map { job in
                 [
                     "\(job.id)", job.kind, job.queue, job.state.rawValue, JobText.attempts(job),
+                    JobText.when(job, now: now), job.server ?? "-",
                     // A completed job's last error is history, shown only where why it was
                     // retried is the question (--retried); `jobs show` keeps it.
-                    JobText.when(job, now: now), job.server ?? "-",
-                    job.state == .completed && !retried ? "" : TerminalText.oneLine(job.errors.last?.error ?? ""),
+                    onlyRunning ? job.leaseOwner ?? "-"
+                        : job.state == .completed && !retried ? "" : TerminalText.oneLine(job.errors.last?.error ?? ""),
                 ]
             }
             return Table(
-                headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", "LAST ERROR"], rows: rows, styledColumn: 3,
-                style: Style(output).state
+                headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", onlyRunning ? "WORKER" : "LAST ERROR"], rows: rows,
+                styledColumn: 3, style: Style(output).state
             )
         }
     }

@@ -151,7 +151,9 @@ struct FirstHourCLITests {
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
         let owner = try #require(try await cli.job(id)["lease_owner"]?.stringValue)
-        #expect(try await cli.run(["jobs", "list", "--running"]).stdout.contains("ago, lease expired") == false)
+        let listed = try await cli.run(["jobs", "list", "--running"]).lines
+        #expect(listed.first?.hasSuffix("SERVER  WORKER") == true && listed.last?.hasSuffix(owner) == true, "which worker runs it: \(listed)")
+        #expect(listed.joined().contains("ago, lease expired") == false)
         worker.signal(SIGKILL)
         _ = try await worker.waitForExit()
         try await waitUntil("the list to say the lease expired", timeout: .seconds(10)) {
