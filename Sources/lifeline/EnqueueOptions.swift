@@ -69,7 +69,9 @@ struct EnqueueOptions: Equatable {
         } else {
             // The job as it is, so that a key's earlier job on another queue shows as such.
             let job = "job \(inserted.job.id) (\(inserted.job.kind) on \(inserted.job.queue), \(inserted.job.state.rawValue))"
-            output.writeLine(inserted.existing ? "\(job) already exists under key '\(idempotencyKey ?? "")'" : "enqueued \(job)")
+            // A key's job that failed or was cancelled stays so: said with what runs it again.
+            let again = [.discarded, .cancelled].contains(inserted.job.state) ? "; lifeline jobs retry \(inserted.job.id) runs it again" : ""
+            output.writeLine(inserted.existing ? "\(job) already exists under key '\(idempotencyKey ?? "")'\(again)" : "enqueued \(job)")
         }
     }
 

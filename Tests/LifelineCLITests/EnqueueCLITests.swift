@@ -67,6 +67,11 @@ struct EnqueueCLITests {
         // Asked for on another queue, the key's job is named as it is, on its own queue.
         let elsewhere = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--queue", "other"])
         #expect(elsewhere.status == 0 && elsewhere.stdout == "job \(first["id"]?.intValue ?? 0) (sleep on default, available) already exists under key 'k'\n", "\(elsewhere.stdout)")
+        // A key whose job was cancelled says what runs it again.
+        let id = first["id"]?.intValue ?? 0
+        #expect(try await cli.run(["jobs", "cancel", "\(id)"]).status == 0)
+        let cancelled = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k"])
+        #expect(cancelled.stdout == "job \(id) (sleep on default, cancelled) already exists under key 'k'; lifeline jobs retry \(id) runs it again\n", "\(cancelled.stdout)")
         let conflict = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 2}"#, "--idempotency-key", "k"])
         #expect(conflict.status == 3 && conflict.stderr.contains("idempotency key"))
         let otherKind = try await cli.run(["enqueue", "noop", "--idempotency-key", "k"])
