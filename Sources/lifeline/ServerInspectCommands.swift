@@ -142,7 +142,14 @@ struct ServerHistoryCommand: AsyncParsableCommand {
 struct ServerWaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait", abstract: "Wait until a server reaches a state.",
-        discussion: "Example:\n  lifeline server wait web-1 --state standby --timeout 10m"
+        discussion: """
+            Exits 0 once the server is in the state, 4 once it is removed, and 1 when the \
+            timeout runs out. A server that rests in another state is said once, with the actions that \
+            would move it; the wait goes on, for another operator may act (--timeout bounds it).
+
+            Example:
+              lifeline server wait web-1 --state standby --timeout 10m
+            """
     )
 
     @Argument(help: "The server.")
