@@ -12,7 +12,7 @@ public final class Worker: Sendable {
     /// The store's failures, said once per outage.
     let trouble: StoreTrouble
     let running = RunningJobs()
-    private let doorbell = Doorbell()
+    let doorbell = Doorbell()
     /// Rung when the store may have changed: a user may have cancelled a running job.
     let changeBell = Doorbell()
     /// Rung when a job claimed has an earlier deadline than the deadline loop sleeps until.
@@ -24,9 +24,9 @@ public final class Worker: Sendable {
     let renewalUnderWay = Mutex<ContinuousClock.Instant?>(nil)
     private let finisher: Finisher
     let runner: any AttemptRunner
-    private let stopping = StopFlag()
+    let stopping = StopFlag()
     /// Set when asked to shut down a second time: the grace period is over.
-    private let hurrying = StopFlag()
+    let hurrying = StopFlag()
     /// The slots held for claims made and not yet committed.
     private let claimingSlots = Mutex(0)
     /// A job claimed again while its last attempt is still being stopped here waits for that
@@ -58,35 +58,11 @@ public final class Worker: Sendable {
         trouble.onDamage { [weak self] in self?.stopForDamage() }
     }
 
-    /// The database is damaged: nothing more can be recorded, so the worker stops as at a
-    /// second signal, and its running jobs are left to their leases.
-    private func stopForDamage() {
-        stopping.set()
-        hurrying.set()
-        running.stopAll(reason: .shutdown)
-        doorbell.ring()
-    }
-
     /// Something may have changed in the store (e.g. another process enqueued, or a user
     /// cancelled a job): look for work and for cancel requests.
     public func wake() {
         doorbell.ring()
         changeBell.ring()
-    }
-
-    /// Stop claiming; running jobs get the grace period to finish. Asked again, the grace
-    /// period ends at once.
-    public func shutdown() {
-        if stopping.set() {
-            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
-        } else {
-            logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
-                "running": "\(running.count)",
-            ])
-            hurrying.set()
-            running.stopAll(reason: .shutdown)
-        }
-        doorbell.ring()
     }
 
     /// Runs until shut down, or, with `drain`, until its queues have nothing left.
@@ -244,38 +220,6 @@ public final class Worker: Sendable {
             return running.add(result.jobs, leaseStart: made.at, lease: configuration.lease)
         }
         if earlierDeadline { deadlineBell.ring() }
-    }
-
-    /// After a shutdown request: running jobs may finish within the grace period; the rest
-    /// are stopped and given back without spending an attempt. Returns once every attempt's
-    /// end is recorded (or, its process lost, left to its lease).
-    private func finishOrRelease() async {
-        let deadline = ContinuousClock.now + configuration.grace
-        while running.count > 0, ContinuousClock.now < deadline, !hurrying.isSet {
-            await doorbell.wait(timeout: deadline - .now)
-        }
-        guard running.count > 0 else { return }
-        logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
-        running.stopAll(reason: .shutdown)
-        // Every end is recorded, however long the store takes. A handler that ignores its stop
-        // is waited for only its cancellation grace: it ends with this process, and its job
-        // goes back when its lease runs out, as when a worker dies.
-        let stopDeadline = ContinuousClock.now + configuration.cancellationGrace
-        while case let (all, handlers) = running.counts, all > 0 {
-            if all == handlers, ContinuousClock.now >= stopDeadline {
-                logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
-                return
-            }
-            // Asked again, the store gets no longer than the handlers to record the ends: one
-            // that does not answer (a full disk) leaves the jobs to their leases, as a kill does.
-            if hurrying.isSet, ContinuousClock.now >= stopDeadline {
-                logger.error("the store does not record the ends; those jobs run again once their leases run out", metadata: [
-                    "unrecorded": "\(all - handlers)", "running": "\(handlers)",
-                ])
-                return
-            }
-            await doorbell.wait(timeout: min(configuration.idleRecheck, max(stopDeadline - .now, .milliseconds(10))))
-        }
     }
 
     /// Whether the queues have nothing waiting or running; a failed count says no.

@@ -1,0 +1,65 @@
+import Foundation
+
+/// How a worker stops: at a signal, gracefully, then at once when asked again, or at once when
+/// its database turns out damaged.
+extension Worker {
+    /// Stop claiming; running jobs get the grace period to finish. Asked again, the grace
+    /// period ends at once.
+    public func shutdown() {
+        if stopping.set() {
+            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
+        } else {
+            logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
+                "running": "\(running.count)",
+            ])
+            hurry()
+        }
+        doorbell.ring()
+    }
+
+    /// The database is damaged: nothing more can be recorded, so the worker stops as at a
+    /// second signal, and its running jobs are left to their leases.
+    func stopForDamage() {
+        stopping.set()
+        hurry()
+    }
+
+    /// Ends the grace period at once: running jobs are stopped and given back.
+    private func hurry() {
+        hurrying.set()
+        running.stopAll(reason: .shutdown)
+        doorbell.ring()
+    }
+
+    /// After a shutdown request: running jobs may finish within the grace period; the rest
+    /// are stopped and given back without spending an attempt. Returns once every attempt's
+    /// end is recorded (or, its process lost, left to its lease).
+    func finishOrRelease() async {
+        let deadline = ContinuousClock.now + configuration.grace
+        while running.count > 0, ContinuousClock.now < deadline, !hurrying.isSet {
+            await doorbell.wait(timeout: deadline - .now)
+        }
+        guard running.count > 0 else { return }
+        logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
+        running.stopAll(reason: .shutdown)
+        // Every end is recorded, however long the store takes. A handler that ignores its stop
+        // is waited for only its cancellation grace: it ends with this process, and its job
+        // goes back when its lease runs out, as when a worker dies.
+        let stopDeadline = ContinuousClock.now + configuration.cancellationGrace
+        while case let (all, handlers) = running.counts, all > 0 {
+            if all == handlers, ContinuousClock.now >= stopDeadline {
+                logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
+                return
+            }
+            // Asked again, the store gets no longer than the handlers to record the ends: one
+            // that does not answer (a full disk) leaves the jobs to their leases, as a kill does.
+            if hurrying.isSet, ContinuousClock.now >= stopDeadline {
+                logger.error("the store does not record the ends; those jobs run again once their leases run out", metadata: [
+                    "unrecorded": "\(all - handlers)", "running": "\(handlers)",
+                ])
+                return
+            }
+            await doorbell.wait(timeout: min(configuration.idleRecheck, max(stopDeadline - .now, .milliseconds(10))))
+        }
+    }
+}
