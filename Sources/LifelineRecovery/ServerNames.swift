@@ -46,6 +46,18 @@ public enum SizeText {
         return bytes
     }
 
+    /// A size for people, to a tenth of its largest binary unit: "1.5 GiB", "512 B".
+    public static func readable(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
     /// A size as ``parse(_:)`` takes it, in the largest binary unit that divides it.
     public static func format(_ bytes: Int64) -> String {
         for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {

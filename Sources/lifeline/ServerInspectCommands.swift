@@ -78,7 +78,7 @@ struct ServerShowCommand: AsyncParsableCommand {
             "workload  \(server.state.workload)",
         ]
         if let point = server.recoveryPoint { lines.append("recovery  \(point)") }
-        lines.append("machine   \(server.machine), \(server.disks) × \(ProgressText.bytes(server.diskSize))")
+        lines.append("machine   \(server.machine), \(server.disks) × \(SizeText.readable(server.diskSize))")
         if let test = server.lastTest { lines.append("last test \(LifelineJSON.formatTime(test.at)) \(test.result)") }
         lines.forEach(output.writeLine)
     }
@@ -189,7 +189,7 @@ enum ServerText {
     static func progressBar(_ server: ServerInfo) -> String? {
         guard let progress = server.stageProgress else { return nil }
         return ProgressText.bar(done: progress.done, total: progress.total, width: 30)
-            + " \(ProgressText.bytes(progress.done)) of \(ProgressText.bytes(progress.total))"
+            + " \(SizeText.readable(progress.done)) of \(SizeText.readable(progress.total))"
     }
 
     static func progress(_ server: ServerInfo) -> String {

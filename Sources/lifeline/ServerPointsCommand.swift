@@ -35,7 +35,7 @@ struct ServerPointsCommand: AsyncParsableCommand {
             Table(headers: ["ID", "CREATED", "SIZE"], rows: points.map { point in
                 [
                     point.id + (point.id == latest ? " (latest)" : ""), point.createdAt.map(LifelineJSON.formatTime) ?? "-",
-                    point.bytes.map(ProgressText.bytes) ?? "-",
+                    point.bytes.map(SizeText.readable) ?? "-",
                 ]
             })
         }

@@ -166,7 +166,7 @@ final class ProgressBar: @unchecked Sendable {
         if let first = changes.first, let last = changes.last, let rate = ProgressText.rate(from: first, to: last), rate > 0 {
             let sinceLast = Double((now - last.0).milliseconds) / 1000
             let left = max(Double(progress.total - progress.done) / rate - sinceLast, 0)
-            speed = " \(ProgressText.bytes(Int64(rate)))/s ETA \(DurationText.format(.seconds(Int64(left.rounded(.up)))))"
+            speed = " \(SizeText.readable(Int64(rate)))/s ETA \(DurationText.format(.seconds(Int64(left.rounded(.up)))))"
         }
         // The bar takes 7 columns besides its width: brackets, a space, the percentage.
         let barWidth = min(max(width - text.count - speed.count - 8, 8), 24)
@@ -174,24 +174,13 @@ final class ProgressBar: @unchecked Sendable {
     }
 }
 
-/// Texts for progress: bars, byte counts, rates.
+/// Texts for progress: bars and rates.
 enum ProgressText {
     static func bar(done: Int64, total: Int64, width: Int) -> String {
         let fraction = min(max(Double(done) / Double(max(total, 1)), 0), 1)
         let filled = Int((fraction * Double(width)).rounded(.down))
         return "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "]"
             + String(format: " %3d%%", Int(fraction * 100))
-    }
-
-    static func bytes(_ count: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     static func rate(from start: (ContinuousClock.Instant, Int64), to end: (ContinuousClock.Instant, Int64)) -> Double? {

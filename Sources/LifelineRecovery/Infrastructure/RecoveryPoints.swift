@@ -27,7 +27,7 @@ struct RecoveryPoints {
         guard needed.overflow || needed.partialValue > free else { return nil }
         return "machine \(machine)'s \(missing) recovery points of \(disks) × \(SizeText.format(size)) need "
             + (needed.overflow ? "more than can be written" : "\(SizeText.format(needed.partialValue))")
-            + ", and \(SizeText.format(free)) is free in \(layout.root.path)"
+            + ", and \(SizeText.readable(free)) is free in \(layout.root.path)"
     }
 
     private func generate(machine: String, disks: Int, size: Int64, cancellation: CancellationFlag) throws -> [String] {
