@@ -55,6 +55,9 @@ struct TransactionConnectionTests {
         defer { proxy.stop() }
         let connection = BlockingConnection(location: try PostgresLocation(url: proxy.url), timeout: .seconds(1), logger: Logger(label: "test"))
         defer { connection.close() }
+        // Connected first: under a busy suite, a connect alone can outlast the 1 s this test
+        // gives an answer, and the connection retries it after a backoff.
+        try await waitUntil("a first connection", timeout: .seconds(30)) { (try? connection.query("SELECT 1"))?.count == 1 }
         connection.beginWithNext()
         try connection.query("INSERT INTO public.marks VALUES (1)")
         proxy.pause()
