@@ -60,10 +60,16 @@ struct QueueTarget: ParsableArguments {
 
     @OptionGroup var store: StoreOptions
 
-    func update(_ update: QueueUpdate) async throws {
+    /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
+    /// command can say when it changed nothing.
+    @discardableResult
+    func update(_ update: QueueUpdate) async throws -> QueueInfo? {
         try JobLimits.checkQueueName(name)
         let create = create || Self.isStageQueue(name)
-        try await store.openStore(creating: create).jobs.queueUpdate(name, update, create: create)
+        let jobs = try await store.openStore(creating: create).jobs
+        let before = try await jobs.queueList().first { $0.name == name }
+        try await jobs.queueUpdate(name, update, create: create)
+        return before
     }
 
     static func isStageQueue(_ name: String) -> Bool {
@@ -126,8 +132,14 @@ struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
     @OptionGroup var target: QueueTarget
 
     func run() async throws {
-        try await target.update(QueueUpdate(paused: Action.paused))
-        Output.standardOutput.writeLine("queue \(target.name) \(Action.paused ? "paused" : "resumed")")
+        let before = try await target.update(QueueUpdate(paused: Action.paused))
+        let text = switch (Action.paused, (before?.paused ?? false) == Action.paused) {
+        case (true, false): "paused"
+        case (true, true): "was already paused"
+        case (false, false): "resumed"
+        case (false, true): "was not paused"
+        }
+        Output.standardOutput.writeLine("queue \(target.name) \(text)")
     }
 }
 

@@ -83,9 +83,16 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         if let recoveryPoint, let server = try await opened.servers.serverGet(name) {
             try await RecoveryPointCheck.check(recoveryPoint, server: server, infraRoot: options.store.infraRoot)
         }
-        let result = try await opened.servers.serverAct(
-            name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
-        )
+        let result: ActionResult
+        do {
+            result = try await opened.servers.serverAct(
+                name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
+            )
+        } catch let refused as LifecycleError {
+            // The lifecycle knows states, not names; an operator acting on several servers
+            // needs to read which one refused.
+            throw CLIFailure(.conflict, "server \(name): \(refused)")
+        }
         try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, opened: opened)
     }
 }

@@ -57,7 +57,10 @@ struct ServerShowCommand: AsyncParsableCommand {
         // A stage job nobody takes may be held back by its queue, not waiting for a worker.
         let held = await QueueHold.reason(for: server, in: opened.jobs)
         let stalled = StalledStage.reason(for: server)
-        var lines = ["state     \(server.state.rawValue)" + Self.activity(server, held: held, stalled: stalled != nil)]
+        var lines = [
+            "server    \(server.name)",
+            "state     \(server.state.rawValue)" + Self.activity(server, held: held, stalled: stalled != nil),
+        ]
         if let stalled { lines.append("stalled   \(stalled)") }
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }

@@ -41,7 +41,8 @@ struct RecoveryCLITests {
         for action in ServerAction.allCases where !state.allowedActions.contains(action) {
             let result = try await cli.run(["server", action.rawValue, name])
             #expect(result.status == 3, "\(action.rawValue) in \(state.rawValue)")
-            #expect(result.stderr.contains("the server is in \(state.rawValue)") && result.stderr.contains("allowed:"))
+            #expect(result.stderr.hasPrefix("lifeline: server \(name): cannot \(action.rawValue): the server is in \(state.rawValue)"), "\(result.stderr)")
+            #expect(result.stderr.contains("allowed:"))
             #expect(result.stderr.split(separator: "\n").count == 1)
         }
         #expect(try await cli.jobCount() == jobsBefore)
