@@ -1,17 +1,24 @@
 import Foundation
+import Synchronization
 
 /// Reads a database file's header, without opening it through SQLite, to refuse files that
 /// are not Lifeline's before anything writes to them.
 public enum DatabaseFileCheck {
+    /// The descriptor each file was read through, kept open for the life of the process: the
+    /// file's POSIX locks belong to the process, and closing any descriptor of it releases them
+    /// all, SQLite's included. SQLite holds a shared lock on the file for as long as a
+    /// connection is open; without it, the last connection of another process (the `sqlite3`
+    /// CLI) would take itself for the last one anywhere, checkpoint, and delete the WAL that
+    /// this process goes on writing to.
+    private static let descriptors = Mutex<[DatabaseFileIdentity: Int32]>([:])
+
     /// Throws when the file at `path` must not be opened as a Lifeline database.
     static func check(path: String) throws(DatabaseOpenError) {
         // POSIX calls, not FileManager and FileHandle: every command that opens the queue
         // runs this, and Foundation's file types cost more to set up than the read.
         var status = stat()
         if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { throw .directory(path: path) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .cannotCreate(path: path, reason: "the file cannot be read") }
-        defer { close(fd) }
+        guard let fd = descriptor(path) else { throw .cannotCreate(path: path, reason: "the file cannot be read") }
         var header = [UInt8](repeating: 0, count: 100)
         let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
         if count <= 0 { throw .emptyFile(path: path) }
@@ -38,6 +45,17 @@ public enum DatabaseFileCheck {
         } catch {
             return error.description
         }
+    }
+
+    /// A descriptor of the file at `path`: the one kept for it, or a new one, kept from now on.
+    private static func descriptor(_ path: String) -> Int32? {
+        if let file = DatabaseFileIdentity(path: path), let kept = descriptors.withLock({ $0[file] }) { return kept }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        // Kept even when another descriptor of the file came first (the file was put back at
+        // its path meanwhile): closing this one would release the locks all the same.
+        if let file = DatabaseFileIdentity(descriptor: fd) { descriptors.withLock { $0[file] = $0[file] ?? fd } }
+        return fd
     }
 
     private static func bigEndian(_ bytes: [UInt8], at offset: Int) -> UInt32 {

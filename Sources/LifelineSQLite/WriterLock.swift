@@ -65,16 +65,18 @@ final class WriterLock: Sendable {
         guard let locks = Self.procLocks() else { return LockHolder(pid: nil, foreign: false) }
         let held = locks.split(separator: "\n").filter { !$0.contains("->") }.map { $0.split(separator: " ") }
         var writer: Int32?
-        if let file = Self.fileKey(fd: fd) {
+        var info = stat()
+        if fstat(fd, &info) == 0 {
+            let file = Self.fileKey(info)
             writer = held.first { $0.count >= 6 && $0[1] == "FLOCK" && $0[5] == file }.flatMap { Int32($0[4]) }
         }
-        // SQLite's write lock in WAL mode: byte 120 of the shared-memory file, locked for writing.
-        let sharedMemory = open(sharedMemoryPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        if sharedMemory >= 0 {
-            defer { close(sharedMemory) }
-            let file = Self.fileKey(fd: sharedMemory)
+        // SQLite's write lock in WAL mode: byte 120 of the shared-memory file, locked for
+        // writing. The file is looked up, never opened: closing a descriptor of it would
+        // release this process's own SQLite locks on it.
+        if lstat(sharedMemoryPath, &info) == 0 {
+            let file = Self.fileKey(info)
             let sqlite = held.first { fields in
-                guard fields.count >= 8, fields[1] == "POSIX", fields[3] == "WRITE", fields[5] == file?[...],
+                guard fields.count >= 8, fields[1] == "POSIX", fields[3] == "WRITE", fields[5] == file,
                     let start = Int(fields[6]), start <= 120, fields[7] == "EOF" || Int(fields[7]).map({ $0 >= 120 }) == true
                 else { return false }
                 return true
@@ -84,10 +86,8 @@ final class WriterLock: Sendable {
         return LockHolder(pid: writer, foreign: false)
     }
 
-    /// How /proc/locks names the file open on `fd`: `MAJOR:MINOR:INODE`, in hexadecimal but the inode.
-    private static func fileKey(fd: Int32) -> String? {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
+    /// How /proc/locks names a file: `MAJOR:MINOR:INODE`, in hexadecimal but the inode.
+    private static func fileKey(_ info: stat) -> String {
         let device = UInt64(info.st_dev)
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
         let minor = (device & 0xff) | ((device >> 12) & ~0xff)

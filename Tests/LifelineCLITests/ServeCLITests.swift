@@ -559,6 +559,34 @@ struct ServeCLITests {
         #expect(damaged.body["error"]?.stringValue?.contains("not a SQLite database") == true, "\(damaged.body)")
     }
 
+    @Test("a health check keeps serve's hold on the database: another program's connection, closing, leaves the WAL in place, and what serve acknowledged stays")
+    func healthKeepsHold() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let token = "health-check-token-0123456789"
+        let server = try await Server(cli, token: token)
+        #expect(try await server.get("/healthz").body == ["store": "ok"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        // A program's last connection checkpoints and deletes the WAL, unless another process
+        // still holds the file: serve must, after its health check as before it.
+        let read = { () async throws -> String in
+            let reader = try await BackgroundCommand.run("/usr/bin/env", ["python3", "-c", """
+                import sqlite3
+                db = sqlite3.connect(\(try LifelineJSON.line(path)))
+                print(db.execute("SELECT count(*) FROM jobs").fetchone()[0])
+                db.close()
+                """], environment: ProcessInfo.processInfo.environment)
+            return reader.stdout
+        }
+        #expect(try await read() == "1\n")
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"), "the WAL serve reads stays")
+        #expect(try await server.post("/api/queues/default/pause", token: token).status == 200)
+        #expect(try await read() == "1\n")
+        #expect(server.process.isRunning, "\(server.process.stderr)")
+        #expect(try await cli.json(["queues", "list", "--json"]).first?["paused"] == true, "the acknowledged pause was kept")
+    }
+
     @Test("served on another loopback address, the server answers requests addressed to it")
     func otherLoopbackAddress() async throws {
         let cli = try CLIRunner()
