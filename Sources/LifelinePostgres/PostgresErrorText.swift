@@ -48,6 +48,9 @@ public enum PostgresErrorText {
         switch error {
         case let location as PostgresLocationError:
             return location.description
+        // A server with TLS off never offers it: as much a setting to change as a bad certificate.
+        case let refused as PSQLError where refused.code == .sslUnsupported:
+            return "the server does not offer TLS, which sslmode=require and verify-full ask for (its ssl setting is off)"
         case let wrapped as PSQLError:
             return wrapped.underlying.flatMap(tlsFailure)
         case let connecting as NIOConnectionError:

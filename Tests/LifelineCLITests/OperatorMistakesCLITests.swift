@@ -482,4 +482,34 @@ struct OperatorMistakesCLITests {
         let result = try await cli.run(["--db", "x.db", "jobs", "list"])
         #expect(result.status == 64 && result.stderr == "lifeline: '--db' goes after the command's name, e.g. lifeline jobs list --db …\n", "\(result)")
     }
+
+    @Test("a URL that asks for TLS of a server that offers none is refused at once, in one line, by a worker too")
+    func serverWithoutTLS() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // A PostgreSQL server with ssl off answers a client's TLS request with 'N', as this one does.
+        let server = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import socket
+            listener = socket.create_server(("127.0.0.1", 0))
+            print(listener.getsockname()[1], flush=True)
+            while True:
+                connection, _ = listener.accept()
+                connection.recv(8)
+                connection.sendall(b"N")
+                connection.close()
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { server.signal(SIGKILL) }
+        let port = try await server.nextLine()
+        for mode in ["require", "verify-full"] {
+            let url = "postgres://lifeline:hunter2-secret@127.0.0.1:\(port)/lifeline?sslmode=\(mode)"
+            for command in [["stats"], ["worker"]] {
+                let started = ContinuousClock.now
+                let result = try await cli.run(command + ["--db", url])
+                #expect(result.status == 1 && result.stderr.split(separator: "\n").count == 1, "\(command) \(mode): \(result.stderr)")
+                #expect(result.stderr.hasPrefix("lifeline: no TLS connection to PostgreSQL at postgres://lifeline@127.0.0.1:\(port)/lifeline")
+                    && result.stderr.contains("the server does not offer TLS"), "\(result.stderr)")
+                #expect(ContinuousClock.now - started < .seconds(10), "not waited out as an outage")
+            }
+        }
+    }
 }
