@@ -1,15 +1,25 @@
 import LifelineRecovery
 
 /// Where `lifeline store copy` writes a queue on PostgreSQL: the whole copy is one
-/// transaction on the store's connection, so a copy that fails or is killed (its connection
-/// closes) leaves the target as it found it.
+/// transaction on the store's connection, the schema's creation in an empty database
+/// included, so a copy that fails or is killed (its connection closes) leaves the target as
+/// it found it.
 public struct PostgresCopyTarget: CopyTarget {
     private let store: PostgresJobStore
 
-    /// Begins the copy's transaction.
+    /// Begins the copy's transaction, and brings the schema up to date within it.
+    /// - Parameter store: a store whose schema may be missing or older.
     public init(store: PostgresJobStore) async throws {
         self.store = store
-        try await store.read { _ = try $0.query("BEGIN") }
+        try await store.read { connection in
+            try connection.query("BEGIN")
+            do {
+                try PostgresSchema.migrate(connection, withinTransaction: true)
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
+            }
+        }
     }
 
     public func copyCounts() async throws -> CopyCounts {

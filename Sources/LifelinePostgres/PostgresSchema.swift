@@ -19,28 +19,35 @@ enum PostgresSchema {
         return try connection.query("SELECT version FROM lifeline.schema_version").first?.decode(Int.self) ?? 0
     }
 
-    /// Brings the schema up to date; a newer one is refused untouched.
-    static func migrate(_ connection: BlockingConnection) throws {
+    /// Brings the schema up to date; a newer one is refused untouched. Each migration commits
+    /// on its own, unless `withinTransaction`: then all of them go into the transaction the
+    /// connection is in, and stand or fall with it (a copy into an empty database that fails
+    /// leaves no schema behind).
+    static func migrate(_ connection: BlockingConnection, withinTransaction: Bool = false) throws {
         let version = try currentVersion(connection)
         guard version <= self.version else {
             throw PostgresStoreError.newerSchema(connection.location.description, version: version, known: self.version)
         }
         guard version < self.version else { return }
-        try connection.query("SELECT pg_advisory_lock(\(migrationLock))")
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(migrationLock))") }
+        if withinTransaction {
+            try connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))")
+        } else {
+            try connection.query("SELECT pg_advisory_lock(\(migrationLock))")
+        }
+        defer { if !withinTransaction { _ = try? connection.query("SELECT pg_advisory_unlock(\(migrationLock))") } }
         // Another process may have migrated while this one waited for the lock.
         let now = try currentVersion(connection)
         guard now <= self.version else {
             throw PostgresStoreError.newerSchema(connection.location.description, version: now, known: self.version)
         }
         for (index, migration) in migrations.enumerated().dropFirst(now) {
-            try connection.query("BEGIN")
+            if !withinTransaction { try connection.query("BEGIN") }
             do {
                 for statement in statements(migration) { try connection.query(PostgresQuery(unsafeSQL: statement)) }
                 try connection.query("UPDATE lifeline.schema_version SET version = \(index + 1)")
-                try connection.query("COMMIT")
+                if !withinTransaction { try connection.query("COMMIT") }
             } catch {
-                _ = try? connection.query("ROLLBACK")
+                if !withinTransaction { _ = try? connection.query("ROLLBACK") }
                 throw error
             }
         }

@@ -118,7 +118,9 @@ extension StoreSelection {
     /// PostgreSQL queue, which keeps the copy only once it has checked out.
     func openCopyTarget() async throws -> (target: any CopyTarget, location: String) {
         if let location = try postgresLocation() {
-            return (try await PostgresCopyTarget(store: postgresStore(location, creating: true)), location.description)
+            // The copy creates the schema in its own transaction: nothing stays of one that fails.
+            let store = PostgresServerStore.jobStore(session: PostgresSession(location: location))
+            return (try await PostgresCopyTarget(store: store), location.description)
         }
         try requireDirectory()
         let (path, lockTimeout) = (databasePath, try self.lockTimeout())
