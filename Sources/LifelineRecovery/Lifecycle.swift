@@ -158,4 +158,10 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
             return "stage \(stage.rawValue) cannot finish while the server is in \(state.rawValue)"
         }
     }
+
+    /// The refusal as the CLI and the API say it of server `name`: the lifecycle knows states,
+    /// not names, and an operator acting on several servers needs to read which one refused.
+    public func description(server name: String) -> String {
+        "server \(name): \(description)"
+    }
 }

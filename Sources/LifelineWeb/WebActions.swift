@@ -97,9 +97,14 @@ struct WebActions: Sendable {
                 throw APIError.notFound(refusal)
             }
         }
-        let result = try await servers.serverAct(
-            name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: try Self.string("idempotency_key", in: options)
-        )
+        let result: ActionResult
+        do {
+            result = try await servers.serverAct(
+                name, action: action, recoveryPoint: recoveryPoint, idempotencyKey: try Self.string("idempotency_key", in: options)
+            )
+        } catch let refused as LifecycleError {
+            throw APIError(status: .conflict, message: refused.description(server: name))
+        }
         return try APIResponse.json(result, status: result.existing ? .ok : .accepted)
     }
 

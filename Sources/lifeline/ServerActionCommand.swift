@@ -89,9 +89,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
                 name, action: Name.action, recoveryPoint: recoveryPoint, idempotencyKey: options.idempotencyKey
             )
         } catch let refused as LifecycleError {
-            // The lifecycle knows states, not names; an operator acting on several servers
-            // needs to read which one refused.
-            throw CLIFailure(.conflict, "server \(name): \(refused)")
+            throw CLIFailure(.conflict, refused.description(server: name))
         }
         try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, opened: opened)
     }

@@ -222,7 +222,8 @@ struct ServeCLITests {
         let refusal = try await cli.run(["server", "failover", "web-1"])
         let refused = try await server.post("/api/servers/web-1/failover", token: token)
         #expect(refusal.status == 3 && refused.status == 409)
-        #expect(refusal.stderr.contains(try #require(refused.body["error"]?.stringValue)))
+        let said = try #require(refused.body["error"]?.stringValue)
+        #expect(refusal.stderr == "lifeline: \(said)\n" && said.hasPrefix("server web-1: cannot failover: "), "\(said)")
         for key in ["", "a\\u0001b"] {
             let badKey = try await server.post("/api/servers/web-1/failover", token: token, body: #"{"idempotency_key": "\#(key)"}"#)
             #expect(badKey.status == 400 && badKey.body["error"] == "idempotency key must be 1 to 255 bytes without control characters", "\(badKey)")
