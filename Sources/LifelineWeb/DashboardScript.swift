@@ -147,9 +147,13 @@ extension Dashboard {
             const link = el("a", server.name);
             link.href = "#server-" + encodeURIComponent(server.name);
             body.append(row([link, stateText(server.state), server.vm_state ?? "-", server.current_stage ?? "-", progressCell(server), actions]));
-            if (server.last_error) {
-              // Across the row, so that a long error widens no column and hides no button.
-              const cell = el("td", "last error: " + server.last_error, "wide-error");
+            // Across the row, so that a long error widens no column and hides no button. A
+            // stalled stage's bar stands still: said, or it would read as slow work.
+            const notes = [];
+            if (server.stalled_since) notes.push(`stalled since ${server.stalled_since}: its worker stopped renewing the lease of job ${server.current_job}; a worker's next claim takes the job back`);
+            if (server.last_error) notes.push("last error: " + server.last_error);
+            for (const note of notes) {
+              const cell = el("td", note, "wide-error");
               cell.colSpan = 6;
               const tr = document.createElement("tr");
               tr.append(cell);
@@ -175,7 +179,8 @@ extension Dashboard {
           for (const job of jobs) {
             const link = el("a", job.id);
             link.href = "#job-" + job.id;
-            const last = (job.errors || []).at(-1);
+            // A completed job's last error is history, as in `jobs list`, unless retried ones are asked for.
+            const last = job.state !== "completed" || filters.get("retried") === "true" ? (job.errors || []).at(-1) : null;
             const tr = row([link, job.kind, job.queue, stateText(job.state), job.attempt + "/" + attemptsText(job.max_attempts), job.server ?? "-", job.created_at, last ? last.error : ""]);
             tr.lastChild.className = "error";
             if (job.id === chosenJob) tr.className = "chosen";
@@ -211,7 +216,7 @@ extension Dashboard {
           chosenJob = id;
           let job, events;
           try {
-            [job, events] = await Promise.all([get("/api/jobs/" + id), get("/api/events?limit=1000&job=" + id)]);
+            [job, events] = await Promise.all([get("/api/jobs/" + encodeURIComponent(id)), get("/api/events?limit=1000&job=" + encodeURIComponent(id))]);
           } catch (error) {
             chosenJob = null;
             $("job").hidden = false;
@@ -297,7 +302,9 @@ extension Dashboard {
         // A link's place (#job-ID, #server-NAME) opens its panel, on a click and on a load.
         function route() {
           const place = decodeURIComponent(location.hash.slice(1));
-          const shown = place.startsWith("job-") ? showJob(Number(place.slice(4))).then(() => $("job"))
+          // A job's place is its id; anything else there (#job-abc) is asked for as it is, and refused by name.
+          const job = place.slice(4);
+          const shown = place.startsWith("job-") ? showJob(/^[1-9][0-9]*$/.test(job) ? Number(job) : job).then(() => $("job"))
             : place.startsWith("server-") ? showServer(place.slice(7)).then(() => $("server")) : null;
           // The panel opens below the tables: brought into view, as a link's target is.
           shown?.then((panel) => panel.scrollIntoView({ block: "start" })).catch(() => {});

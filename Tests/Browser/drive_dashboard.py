@@ -181,6 +181,9 @@ try:
     page.wait_for(f"{title} === 'Job {enqueued}: noop'")
     page.evaluate("location.hash = '#job-999999'")
     seen["missing_link"] = page.wait_for(f"{title}.startsWith('Job 999999') && {title}") or page.evaluate(title)
+    # A place that is no job's id is refused by what it says.
+    page.evaluate("location.hash = '#job-abc'")
+    seen["bad_link"] = page.wait_for(f"{title}.startsWith('Job abc') && {title}") or page.evaluate(title)
 finally:
     browser.kill()
     browser.wait()

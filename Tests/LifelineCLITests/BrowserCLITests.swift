@@ -14,6 +14,8 @@ struct BrowserCLITests {
         let failed = try await cli.enqueue([
             "exec", "--max-attempts", "1", "--args", #"{"argv": ["sh", "-c", "echo '<script>alert(1)</script>' >&2; exit 3"]}"#,
         ])
+        // Completed on its second attempt: its first attempt's error is history.
+        _ = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 1}"#, "--backoff", "0s"])
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         // As many attempts as there are, as the stages that never give up have.
@@ -33,6 +35,8 @@ struct BrowserCLITests {
 
         #expect(seen["jobs_shown"]?.stringValue?.contains("exec") == true && seen["jobs_shown"]?.stringValue?.contains("discarded") == true)
         #expect(seen["jobs_shown"]?.stringValue?.contains("0/∞") == true, "\(seen["jobs_shown"] ?? "")")
+        #expect(seen["jobs_shown"]?.stringValue?.contains("2/20") == true && seen["jobs_shown"]?.stringValue?.contains("flaky failure") == false,
+                "a completed job shows no last error, as in jobs list: \(seen["jobs_shown"] ?? "")")
         #expect(seen["servers_shown"]?.stringValue?.contains("web-1") == true)
         #expect(seen["workers_shown"] == "no jobs running", "\(seen["workers_shown"] ?? "")")
         #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
@@ -50,6 +54,7 @@ struct BrowserCLITests {
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
         #expect(seen["cancel_asked"]?.stringValue?.hasPrefix("Cancel job ") == true && seen["cancel_note"] == "", "asked first; answered no, nothing sent")
         #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
+        #expect(seen["bad_link"] == "Job abc: job must be a positive whole number", "\(seen["bad_link"] ?? "")")
     }
 }
 
