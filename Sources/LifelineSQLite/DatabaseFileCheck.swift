@@ -18,7 +18,7 @@ public enum DatabaseFileCheck {
         // runs this, and Foundation's file types cost more to set up than the read.
         var status = stat()
         if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { throw .directory(path: path) }
-        guard let fd = descriptor(path) else { throw .cannotCreate(path: path, reason: "the file cannot be read") }
+        guard let fd = descriptor(path) else { throw .unreadable(path: path, reason: String(cString: strerror(errno)).lowercased()) }
         var header = [UInt8](repeating: 0, count: 100)
         let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
         if count <= 0 { throw .emptyFile(path: path) }

@@ -8,6 +8,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case olderSchema(path: String, version: Int, known: Int)
     case sqliteTooOld(found: String, needed: String)
     case cannotCreate(path: String, reason: String)
+    /// The file is there to be opened (or was), but cannot be read: gone, or not permitted.
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         description(flag: "--db")
@@ -32,6 +34,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             "SQLite \(found) is too old: lifeline needs \(needed) or newer"
         case .cannotCreate(let path, let reason):
             "cannot create \(path): \(reason)"
+        case .unreadable(let path, let reason):
+            "cannot read \(path): \(reason)"
         }
     }
 }

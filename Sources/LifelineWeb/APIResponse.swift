@@ -6,6 +6,9 @@ import LifelineRecovery
 /// The API's answers: the CLI's JSON shapes, and every failure as `{"error": "…"}` with its
 /// status, one line like the CLI's messages.
 enum APIResponse {
+    /// A 503's words for a failure no store names.
+    static let storeDidNotAnswer = "the store did not answer"
+
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try LifelineJSON.encoder().encode(value)
         return Response(
@@ -33,6 +36,9 @@ struct APIError: Error {
 /// code (64 → 400, 4 → 404, 3 → 409), anything else (the store failing) as 503, without
 /// internals.
 struct APIErrors<Context: RequestContext>: RouterMiddleware {
+    /// Names a store's failure; others are said as ``APIResponse/storeDidNotAnswer``.
+    let describeStoreFailure: @Sendable (any Error) -> String?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -57,7 +63,7 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
             return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return APIResponse.error(.serviceUnavailable, "the store did not answer")
+            return APIResponse.error(.serviceUnavailable, describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer)
         }
     }
 }

@@ -20,6 +20,9 @@ public struct WebAPI: Sendable {
     let recoveryPointRefusal: RecoveryPointRefusal
     /// What is wrong with the store's file, if anything (see ``health()``).
     let fileProblem: @Sendable () -> String?
+    /// A store's failure in an operator's words (a damaged file, PostgreSQL out of reach), or
+    /// nil when the error is none of the store's: what a 503 says.
+    let describeStoreFailure: @Sendable (any Error) -> String?
 
     /// Starts calling its argument soon after any process commits a change, for as long as
     /// the value it returns is kept; throws where nothing can tell.
@@ -31,10 +34,12 @@ public struct WebAPI: Sendable {
 
     public init(
         jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,
-        recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String?
+        recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String?,
+        describeStoreFailure: @escaping @Sendable (any Error) -> String?
     ) {
         self.recoveryPointRefusal = recoveryPointRefusal
         self.fileProblem = fileProblem
+        self.describeStoreFailure = describeStoreFailure
         self.jobs = jobs
         self.servers = servers
         self.token = token
@@ -49,7 +54,7 @@ public struct WebAPI: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeaders())
-        router.middlewares.add(APIErrors())
+        router.middlewares.add(APIErrors(describeStoreFailure: describeStoreFailure))
         router.middlewares.add(MethodCheck())
         if let loopback { router.middlewares.add(HostCheck(served: loopback)) }
         router.middlewares.add(QueryCheck())
@@ -90,7 +95,8 @@ public struct WebAPI: Sendable {
             _ = try await jobs.queueList()
             return try APIResponse.json(["store": "ok"])
         } catch {
-            return try APIResponse.json(["store": "unavailable"], status: .serviceUnavailable)
+            return try APIResponse.json(["store": "unavailable", "error": describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer],
+                                        status: .serviceUnavailable)
         }
     }
 

@@ -28,6 +28,17 @@ struct CLIFailure: Error, CustomStringConvertible {
         CLIFailure(.notFound, "no job \(ids.map(String.init).joined(separator: ", "))")
     }
 
+    /// A store's failure in an operator's words (a damaged file, a full disk, PostgreSQL out of
+    /// reach), or nil when `error` is none: the CLI's message, and the API's for a 503.
+    static func storeFailure(_ error: any Error) -> String? {
+        switch error {
+        case let open as DatabaseOpenError: open.description
+        case let postgres as PostgresStoreError: postgres.description
+        case let statement as PostgresStatementError: "PostgreSQL: \(statement.description)"
+        default: StoreErrorText.describe(error)
+        }
+    }
+
     /// Writes one line for the error to stderr and returns the process's exit code.
     static func report(_ error: any Error, command: any ParsableCommand.Type) -> Int32 {
         let (code, message): (Int32, String) = switch error {
@@ -37,12 +48,9 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         // A directory where the database belongs is a wrong --db or LIFELINE_HOME.
         case DatabaseOpenError.directory: (Code.invalidInput.rawValue, "\(error)")
-        case let open as DatabaseOpenError: (Code.runtime.rawValue, open.description)
         case let busy as any StoreBusy: (Code.runtime.rawValue, busy.description)
         // No such database on the server: as no database file, there is no queue there (exit 4).
         case PostgresStoreError.refused(_, _, sqlState: "3D000"): (Code.notFound.rawValue, "\(error)")
-        case let postgres as PostgresStoreError: (Code.runtime.rawValue, postgres.description)
-        case let statement as PostgresStatementError: (Code.runtime.rawValue, "PostgreSQL: \(statement.description)")
         case let refused as LifecycleError: (Code.conflict.rawValue, refused.description)
         // A copy whose counts differ failed; any other refusal is of its target (exit 3).
         case StoreCopyError.countsDiffer: (Code.runtime.rawValue, "\(error)")
@@ -51,7 +59,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let server as ServerStoreError: (Code.conflict.rawValue, server.description)
         case is CancellationError: (Code.runtime.rawValue, "interrupted")
         case let listen as ListenError: (Code.runtime.rawValue, listen.description)
-        case let other where StoreErrorText.describe(other) != nil: (Code.runtime.rawValue, StoreErrorText.describe(other)!)
+        case let other where storeFailure(other) != nil: (Code.runtime.rawValue, storeFailure(other)!)
         default: argumentParserReport(error, command: command)
         }
         if code == 0 {

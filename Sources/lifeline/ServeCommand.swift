@@ -101,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
                 },
-                fileProblem: { opened.fileProblem() }
+                fileProblem: { opened.fileProblem() }, describeStoreFailure: CLIFailure.storeFailure
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in

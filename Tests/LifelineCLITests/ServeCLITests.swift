@@ -560,6 +560,24 @@ struct ServeCLITests {
         #expect(damaged.body["error"]?.stringValue?.contains("not a SQLite database") == true, "\(damaged.body)")
     }
 
+    @Test("a read of a damaged page answers 503 naming the damage, as the CLI does")
+    func damagedPages() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: 2000))
+        #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
+        let server = try await Server(cli)
+        #expect(try await server.get("/healthz").status == 200)
+        // Pages past the header, where the jobs are (not yet read into serve's cache): the
+        // file still reads as a database.
+        let file = try #require(FileHandle(forWritingAtPath: cli.home.appendingPathComponent("lifeline.db").path))
+        try file.seek(toOffset: 3 * 4096)
+        try file.write(contentsOf: Data(repeating: UInt8(ascii: "G"), count: 10 * 4096))
+        try file.close()
+        let stats = try await server.get("/api/stats")
+        #expect(stats.status == 503 && stats.body["error"] == "the database file is damaged: database disk image is malformed", "\(stats)")
+    }
+
     @Test("a health check keeps serve's hold on the database: another program's connection, closing, leaves the WAL in place, and what serve acknowledged stays")
     func healthKeepsHold() async throws {
         let cli = try CLIRunner()
