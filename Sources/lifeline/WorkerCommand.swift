@@ -93,7 +93,11 @@ struct WorkerCommand: AsyncParsableCommand {
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
-        let signals = SignalTrap { worker.shutdown() }
+        // Asked again once the worker has stopped, a pool's processes that have not ended are killed.
+        let signals = SignalTrap {
+            worker.shutdown()
+            pool?.killRemaining()
+        }
         let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
         pool?.shutdown()

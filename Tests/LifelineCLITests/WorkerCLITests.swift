@@ -225,6 +225,37 @@ struct WorkerCLITests {
         #expect(job["errors"]?.arrayValue?.contains { $0["error"]?.stringValue?.contains("lease expired") == true } == true, "\(job["errors"] ?? [])")
     }
 
+    @Test("SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once", arguments: [1, 2])
+    func sigtermWithStoppedProcess(signals: Int) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--grace", "500ms"])
+        defer { pool.signal(SIGKILL) }
+        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        // The process holding the job: runner → its program's reaper → the program.
+        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
+        let program = try #require(ProcessTable.pids(commandLineContaining: "sleep \(marker)").first)
+        let holder = try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(program) } })
+        kill(holder, SIGSTOP)
+        defer { kill(holder, SIGKILL) }
+        pool.signal(SIGTERM)
+        if signals == 2 {
+            // The worker has stopped, and waits for its processes to end; asked again, it ends them.
+            try await waitUntil("the worker to stop", timeout: .seconds(30)) { pool.stderr.contains("worker stopped") }
+            let asked = ContinuousClock.now
+            pool.signal(SIGTERM)
+            #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(ContinuousClock.now - asked < .seconds(3), "at once")
+        } else {
+            // Its grace (0.5 s), the handlers' stop grace (5 s), then the runners' (10 s).
+            #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
+        }
+        #expect(pool.stderr.contains("worker processes did not end once told to; killing them"), "\(pool.stderr)")
+        #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
+    }
+
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
     func queueLimit() async throws {
         let cli = try CLIRunner()

@@ -41,6 +41,12 @@ public final class RunnerPool: AttemptRunner {
         /// Attempts waiting for a runner with room.
         var waiting: [Attempt] = []
         var stopping = false
+        /// Every runner process until it has exited, by its runner's number: a runner is
+        /// retired when its socket closes, its process may outlive that (stopped, wedged).
+        var processes: [Int: RunningChild] = [:]
+        /// Runners were killed for not ending once told to (``killRemaining()``): their end is
+        /// the pool's doing, not a failure of theirs.
+        var killedAtStop = false
     }
 
     private let childArguments: [String]
@@ -96,13 +102,33 @@ public final class RunnerPool: AttemptRunner {
         }
     }
 
-    /// Ends the runner processes (once the worker has stopped, no attempt is left in them).
+    /// Ends the runner processes (once the worker has stopped, no attempt is left in them):
+    /// each exits once its socket closes. One that has not within the stop grace (stopped,
+    /// wedged) is killed: the pool's process would otherwise wait for it for ever.
     public func shutdown() {
         let ids = state.withLock { state in
             state.stopping = true
             return Array(state.runners.keys)
         }
         for id in ids { sockets.close(id) }
+        Task { [self] in
+            guard (try? await Task.sleep(for: stopGrace)) != nil else { return }
+            killRemaining()
+        }
+    }
+
+    /// Kills the runner processes still there after ``shutdown()``: at its grace's end, or at
+    /// once when the pool is asked again to stop. Before ``shutdown()``, does nothing: runners
+    /// still report the ends of the attempts they were told to stop.
+    public func killRemaining() {
+        let left = state.withLock { state -> [RunningChild] in
+            guard state.stopping, !state.processes.isEmpty else { return [] }
+            state.killedAtStop = true
+            return Array(state.processes.values)
+        }
+        guard !left.isEmpty else { return }
+        logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(left.count)"])
+        for process in left { process.kill() }
     }
 
     public func start(
@@ -222,7 +248,7 @@ public final class RunnerPool: AttemptRunner {
                 logger.error("cannot start worker process", metadata: ["slot": "\(slot)", "error": "\(error)"])
                 termination = .exited(127)
             }
-            if state.withLock({ $0.stopping }) { return termination == .exited(0) }
+            if let killed = state.withLock({ $0.stopping ? $0.killedAtStop : nil }) { return termination == .exited(0) || killed }
             // A process that ran a while before dying starts over with a short delay.
             if ContinuousClock.now - started > .seconds(60) { restarts = 0 }
             restarts += 1
@@ -268,12 +294,14 @@ public final class RunnerPool: AttemptRunner {
                 sockets.send(attempt.run, to: id)
             }
             state.runners[id] = runner
+            state.processes[id] = child
             return (id, state.stopping)
         }
         // A shutdown that raced the start still reaches this runner.
         if stopping { sockets.close(id) }
         logger.debug("worker process started", metadata: ["slot": "\(slot)"])
         let termination = try await child.exit().termination
+        state.withLock { _ = $0.processes.removeValue(forKey: id) }
         // What the process wrote before it ended is read first: an attempt it reported ended
         // is recorded, not lost. Its socket closes with it; two seconds is a bound, not a wait.
         await withTaskGroup(of: Void.self) { group in
