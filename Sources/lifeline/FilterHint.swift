@@ -10,7 +10,7 @@ enum FilterHint {
     ) async throws {
         if let kind, !kind.known.contains(kind.name) { say("no job kind '\(kind.name)'", name: kind.name, known: kind.known, kind: "kinds") }
         if let job, try await opened.jobs.jobGet(job) == nil {
-            Output.standardError.writeLine("lifeline: no job \(job) (pruned with its events, or never enqueued)")
+            Output.standardError.writeLine("lifeline: \(CLIFailure.noJobText([job]))")
         }
         if let queue {
             let known = try await opened.jobs.queueList().map(\.name)

@@ -28,7 +28,7 @@ struct JobsShowCommand: AsyncParsableCommand {
     func run() async throws {
         let opened = try await store.openReader()
         // As events --job says it: a pruned job and one never enqueued look the same.
-        guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure(.notFound, "no job \(id) (pruned with its events, or never enqueued)") }
+        guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure.noJob([id]) }
         let events = try await opened.jobs.eventList(EventFilter(job: id))
         let output = Output.standardOutput
         if json {

@@ -147,7 +147,9 @@ extension StoreSelection {
         do {
             if creating { try await session.migrate() } else { try await session.checkSchema() }
         } catch PostgresStoreError.notInitialized(let shown) {
-            throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db)")
+            // A store named by another flag (store copy's --from) is not one a write would make.
+            let hint = dbFlag == "--db" ? "a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db" : "named by \(namedBy)"
+            throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (\(hint))")
         }
         return PostgresServerStore.jobStore(session: session)
     }

@@ -152,7 +152,7 @@ struct OperatorCLITests {
         for id in b { #expect(try await cli.job(id)["state"] == "discarded") }
         #expect(try await cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
         let missing = try await cli.run(["jobs", "retry", "\(b[0])", "999"])
-        #expect(missing.status == 4 && missing.stderr == "lifeline: no job 999\n", "a job that is missing is reported")
+        #expect(missing.status == 4 && missing.stderr == "lifeline: no job 999 (pruned with its events, or never enqueued)\n", "a job that is missing is reported, as jobs show says it")
         #expect(try await cli.job(b[0])["state"] == "discarded", "and nothing is retried")
         // A queue that does not exist is named, as a list names it: a typo, not a quiet queue.
         let typo = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "bb", "--dry-run"])

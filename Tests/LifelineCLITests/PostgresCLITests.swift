@@ -454,6 +454,8 @@ struct PostgresCLITests {
         // The database had no queue, and still has none: the schema went with the copy's transaction.
         let none = try await postgres.run(["stats"])
         #expect(none.status == 4 && none.stderr.contains("no Lifeline queue at"), "\(none.stderr)")
+        let fromNone = try await sqlite.run(["store", "copy", "--from", url, "--to", sqlite.home.appendingPathComponent("back.db").path])
+        #expect(fromNone.status == 4 && fromNone.stderr.hasSuffix("(named by --from)\n"), "no write makes a copy's source: \(fromNone.stderr)")
         // Cut off mid-way: the connection is lost, and the copy says the target kept nothing.
         let proxy = try await TCPProxy(to: url)
         let cut = try sqlite.start(["store", "copy", "--from", source, "--to", proxy.url])
