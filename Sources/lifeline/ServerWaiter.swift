@@ -76,6 +76,12 @@ struct ServerWaiter {
                     let queue = server.lifecycle.currentStage.map { " on queue \($0.queue)" } ?? ""
                     if let held = await QueueHold.reason(for: server, in: jobs) {
                         Output.standardError.writeLine("lifeline: \(name): its job\(job) waits: \(held)")
+                    } else if let running = try? await jobs.queueList().reduce(0, { $0 + ($1.counts[.running] ?? 0) }), running > 0 {
+                        // Workers at work may have every slot taken: not the same as none running.
+                        Output.standardError.writeLine(
+                            "lifeline: \(name): its job\(job)\(queue) waits for a free slot or a worker that serves the queue; "
+                                + (running == 1 ? "1 job is running" : "\(running) jobs are running") + " (lifeline jobs list --running)"
+                        )
                     } else {
                         Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
                     }

@@ -307,6 +307,21 @@ struct OperatorMistakesCLITests {
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
     }
 
+    @Test("a wait whose stage job waits while workers are busy says so, rather than asking whether one runs")
+    func waitBehindBusyWorkers() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let busy = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
+        let worker = try cli.start(["worker", "--queues", "default", "--concurrency", "1"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run") { try await cli.job(busy)["state"] == "running" }
+        let wait = try await cli.run(["server", "create", "web-1", "--wait", "--timeout", "7s"])
+        let lines = wait.stderr.split(separator: "\n")
+        #expect(wait.status == 1 && lines.first?.hasSuffix(
+            "on queue recovery.provision waits for a free slot or a worker that serves the queue; 1 job is running (lifeline jobs list --running)"
+        ) == true, "\(wait.stderr)")
+    }
+
     @Test("a wait for a server that rests short of the state waited for says once that only an action moves it on, and which")
     func waitOnRestingServer() async throws {
         let cli = try CLIRunner()
