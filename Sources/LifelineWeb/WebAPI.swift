@@ -141,7 +141,7 @@ public struct WebAPI: Sendable {
     private func events(_ query: QueryParameters) async throws -> Response {
         let after = try query.int("after", default: 0, in: 0...Int.max)
         let job = try query.string("job").map { text in
-            guard let id = Int64(text), id > 0 else { throw APIError.badRequest("job must be a positive whole number") }
+            guard let id = Int64(text), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
             return id
         }
         let filter = EventFilter(

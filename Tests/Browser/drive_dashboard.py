@@ -146,6 +146,8 @@ try:
     seen["scripts_on_page"] = page.evaluate("document.scripts.length")
     seen["alert_ran"] = page.evaluate("window.__alerted === true")
 
+    buttons = "[...document.querySelectorAll('#job-actions button')].map((b) => b.textContent)"
+    seen["offered_discarded"] = page.evaluate(buttons)
     retry = "[...document.querySelectorAll('#job-actions button')].find((b) => b.textContent === 'Retry')"
     note = "(document.querySelector('#job-actions .refusal, #job-actions .done')?.textContent || '')"
     # Without the token: refused, in place.
@@ -159,6 +161,7 @@ try:
     # The page draws the job again once the retry lands; the answer stays next to its button.
     page.wait_for(f"{text('#job-fields')}.includes('available')")
     seen["note_after_redraw"] = page.evaluate(note)
+    seen["offered_available"] = page.evaluate(buttons)
     # A job's link is its place: loaded afresh, the page opens that job.
     page.call("Page.navigate", url="about:blank")
     page.wait_for("location.href === 'about:blank'")

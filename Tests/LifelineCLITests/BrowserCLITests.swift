@@ -49,12 +49,13 @@ struct BrowserCLITests {
         #expect(seen["without_token"]?.stringValue?.hasPrefix("refused: actions need the token") == true)
         #expect(seen["with_token"] == "done")
         #expect(seen["note_after_redraw"] == "done", "the answer outlives the redraw that follows it")
+        #expect(seen["offered_discarded"] == ["Retry"] && seen["offered_available"] == ["Cancel"], "what the state allows: \(seen)")
         #expect(try await cli.job(failed)["state"] == "available", "the retry from the page took effect")
         #expect(seen["deep_link"]?.stringValue?.hasSuffix(": noop") == true, "a job's link opens it on a load: \(seen["deep_link"] ?? "")")
         #expect((seen["screenshot_bytes"]?.intValue ?? 0) > 10_000)
         #expect(seen["cancel_asked"]?.stringValue?.hasPrefix("Cancel job ") == true && seen["cancel_note"] == "", "asked first; answered no, nothing sent")
         #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
-        #expect(seen["bad_link"] == "Job abc: job must be a positive whole number", "\(seen["bad_link"] ?? "")")
+        #expect(seen["bad_link"] == "Job abc: a job id is a positive whole number", "\(seen["bad_link"] ?? "")")
     }
 }
 
