@@ -199,6 +199,15 @@ struct WorkerCLITests {
         #expect(try await cli.json(["events", "--type", "completed", "--json"]).count == 8)
     }
 
+    /// The runner process of `pool` that runs the program whose command line holds `program`,
+    /// once it runs: runner → its program's reaper → the program.
+    static func runnerRunning(_ program: String, in pool: BackgroundCommand) async throws -> Int32 {
+        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: program).isEmpty }
+        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
+        let pid = try #require(ProcessTable.pids(commandLineContaining: program).first)
+        return try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(pid) } })
+    }
+
     @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
     func poolProcessStopped() async throws {
         let cli = try CLIRunner()
@@ -208,11 +217,7 @@ struct WorkerCLITests {
         let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "3s", "--max-attempts", "2"])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--lease", "1s", "--drain"])
         defer { pool.signal(SIGKILL) }
-        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
-        // The process holding the job: runner → its program's reaper → the program.
-        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
-        let program = try #require(ProcessTable.pids(commandLineContaining: "sleep \(marker)").first)
-        let holder = try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(program) } })
+        let holder = try await Self.runnerRunning("sleep \(marker)", in: pool)
         kill(holder, SIGSTOP)
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
         // Killed as it did not answer the lease renewals passed on, or did not end the job at its timeout.
@@ -233,11 +238,7 @@ struct WorkerCLITests {
         _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--grace", "500ms"])
         defer { pool.signal(SIGKILL) }
-        try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
-        // The process holding the job: runner → its program's reaper → the program.
-        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
-        let program = try #require(ProcessTable.pids(commandLineContaining: "sleep \(marker)").first)
-        let holder = try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(program) } })
+        let holder = try await Self.runnerRunning("sleep \(marker)", in: pool)
         kill(holder, SIGSTOP)
         defer { kill(holder, SIGKILL) }
         pool.signal(SIGTERM)
