@@ -37,8 +37,8 @@ public struct PostgresCopyTarget: CopyTarget {
         }
     }
 
-    public func copyFinish() async throws {
-        try await store.numberAfterCopied()
+    public func copyFinish(jobIDFloor: Int64) async throws {
+        try await store.numberAfterCopied(jobIDFloor: jobIDFloor)
     }
 
     /// Commits, then gives the planner the copied jobs' statistics (as a large batch does).

@@ -16,6 +16,17 @@ extension PostgresJobStore: CopySource {
         }
     }
 
+    /// The sequence's last value once it has given one: ids given to jobs pruned since count.
+    public func copyJobIDFloor() async throws -> Int64 {
+        try await read { connection in
+            try connection.query("""
+                SELECT greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence('lifeline.jobs', 'id')), 0),
+                                coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job) FROM events), 0),
+                                coalesce((SELECT max(job) FROM transitions), 0))
+                """).first!.decode(Int64.self)
+        }
+    }
+
     public func copySettingsAndServers() async throws -> CopyBatch {
         try await read { connection in
             CopyBatch(
@@ -116,11 +127,11 @@ extension PostgresJobStore: CopySource {
     /// New rows are numbered after the copied ones, and new jobs after every job the copy
     /// names, pruned ones included: a stage attempt's fence token is its job id (see
     /// `StageFence`), and a server's next stage must carry a larger one.
-    func numberAfterCopied() async throws {
+    func numberAfterCopied(jobIDFloor: Int64) async throws {
         try await read { connection in
             try connection.query("""
                 SELECT setval(pg_get_serial_sequence('lifeline.jobs', 'id'),
-                              greatest((SELECT max(id) FROM jobs), (SELECT max(job) FROM events), (SELECT max(job) FROM transitions), 0) + 1,
+                              greatest((SELECT max(id) FROM jobs), (SELECT max(job) FROM events), (SELECT max(job) FROM transitions), \(jobIDFloor)) + 1,
                               false)
                 """)
             for (table, column) in [("events", "seq"), ("transitions", "id")] {

@@ -49,8 +49,8 @@ public final class SQLiteCopyTarget: CopyTarget {
         try await store.copyInsert(batch)
     }
 
-    public func copyFinish() async throws {
-        try await store.copyFinish()
+    public func copyFinish(jobIDFloor: Int64) async throws {
+        try await store.copyFinish(jobIDFloor: jobIDFloor)
     }
 
     /// Moves every commit from the WAL into the file, so the file alone is the queue, then

@@ -16,6 +16,10 @@ extension SQLiteJobStore: CopySource {
         }
     }
 
+    public func copyJobIDFloor() async throws -> Int64 {
+        try await writer.read { db in try SchemaMigrations.jobIDFloor(db) }
+    }
+
     public func copySettingsAndServers() async throws -> CopyBatch {
         try await writer.read { db in
             CopyBatch(
@@ -94,9 +98,9 @@ extension SQLiteJobStore: CopySource {
 
     /// SQLite numbers new rows after the largest id by itself.
     /// New jobs are numbered after every job the copy names, pruned ones included (see
-    /// schema 6).
-    public func copyFinish() async throws {
-        try await write { db in try SchemaMigrations.raiseJobIDFloor(db) }
+    /// schema 6), and after every id the source gave.
+    public func copyFinish(jobIDFloor: Int64) async throws {
+        try await write { db in try SchemaMigrations.raiseJobIDFloor(db, atLeast: jobIDFloor) }
     }
 }
 

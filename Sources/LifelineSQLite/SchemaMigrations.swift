@@ -237,17 +237,25 @@ enum SchemaMigrations {
     }
 
     /// Numbers new jobs after the largest id known, pruned jobs' included where events or a
-    /// server's history name them.
-    static func raiseJobIDFloor(_ db: Database) throws {
+    /// server's history name them, and after `atLeast` (the ids a copy's source gave).
+    static func raiseJobIDFloor(_ db: Database, atLeast floor: Int64 = 0) throws {
         let known = """
             max(coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job) FROM events), 0),
-                coalesce((SELECT max(job) FROM transitions), 0))
+                coalesce((SELECT max(job) FROM transitions), 0), ?)
             """
-        try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, \(known)) WHERE name = 'jobs'")
+        try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, \(known)) WHERE name = 'jobs'", arguments: [floor])
         try db.execute(sql: """
             INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs', \(known)
             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')
-            """)
+            """, arguments: [floor])
+    }
+
+    /// The largest job id given so far, pruned jobs' included.
+    static func jobIDFloor(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: """
+            SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), coalesce((SELECT max(id) FROM jobs), 0),
+                       coalesce((SELECT max(job) FROM events), 0), coalesce((SELECT max(job) FROM transitions), 0))
+            """) ?? 0
     }
 
     /// The claim's index holds available jobs only, as PostgreSQL's does: a claim takes its jobs

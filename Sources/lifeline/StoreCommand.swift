@@ -21,7 +21,7 @@ struct StoreCopyCommand: AsyncParsableCommand {
             checks the target's counts against the source's as they were at the start, and fails \
             if they differ. The source is only read. The target keeps all of the copy or none of \
             it: a file target is built beside its path and moved into place at the end, and must \
-            not exist yet; a PostgreSQL target must hold no jobs, and takes the copy in one \
+            not exist yet (an empty file, as mktemp makes, is replaced); a PostgreSQL target must hold no jobs, and takes the copy in one \
             transaction. Either is refused with exit 3.
 
             Examples:

@@ -418,6 +418,13 @@ struct PostgresCLITests {
         let back = sqlite.home.appendingPathComponent("back.db").path
         #expect(try await sqlite.run(["store", "copy", "--from", url, "--to", back, "--json"]).status == 0)
         for read in reads { #expect(try await sqlite.run(read + ["--db", back]).stdout == postgres.run(read).stdout) }
+        // An id given and pruned at the source is not given again at the target.
+        let pruned = try await postgres.enqueue(["noop"])
+        #expect(try await postgres.run(["jobs", "cancel", "\(pruned)"]).status == 0)
+        #expect(try await postgres.run(["jobs", "prune", "--older-than", "0s"]).status == 0)
+        let again = sqlite.home.appendingPathComponent("again.db").path
+        #expect(try await sqlite.run(["store", "copy", "--from", url, "--to", again]).status == 0)
+        #expect(try await sqlite.enqueue(["noop", "--db", again]) == pruned + 1, "job \(pruned) was given at the source")
         // The copied outcomes count in the throughput windows, as where they came from.
         let windows = { (cli: CLIRunner, extra: [String]) in
             try await cli.json(["stats", "--json"] + extra).first?["windows"]?.arrayValue?.map { [$0["completed"], $0["failed_attempts"], $0["discarded"]] }

@@ -71,4 +71,17 @@ struct StoreCopyCLITests {
         let empty = try await cli.run(["store", "copy", "--from", source, "--to", ""])
         #expect(empty.status == 64 && empty.stderr.hasPrefix("lifeline: --to is empty"), "\(empty.stderr)")
     }
+
+    @Test("a copy never gives a job id again: the newest jobs pruned at the source stay given at the target")
+    func prunedIDsStayGiven() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let newest = try await cli.enqueue(["noop"], count: 3).last!
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["jobs", "prune", "--older-than", "0s"]).status == 0)
+        #expect(try await cli.json(["jobs", "list", "--json"]).isEmpty, "pruned with their events")
+        let target = cli.home.appendingPathComponent("copy.db").path
+        #expect(try await cli.run(["store", "copy", "--from", cli.home.appendingPathComponent("lifeline.db").path, "--to", target]).status == 0)
+        #expect(try await cli.enqueue(["noop", "--db", target]) == newest + 1, "as the source would number it")
+    }
 }

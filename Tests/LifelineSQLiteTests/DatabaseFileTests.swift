@@ -106,8 +106,11 @@ struct DatabaseFileTests {
         #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 5)
         // A copy into this store ends by numbering new jobs after every job it names.
         try await pool.write { try $0.execute(sql: "INSERT INTO events (at, type, job, data) VALUES (0, 'enqueued', 10, '{}')") }
-        try await store.copyFinish()
+        try await store.copyFinish(jobIDFloor: 0)
         #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 11)
+        // And after every id its source gave, the newest pruned there included.
+        try await store.copyFinish(jobIDFloor: 20)
+        #expect(try await store.jobInsert([JobFixtures.job()])[0].job.id == 21)
         try pool.close()
     }
 

@@ -6,6 +6,9 @@ import LifelineQueue
 /// move. Each store reads and writes its own rows; the order and the checks are here, once.
 public protocol CopySource: Sendable {
     func copyCounts() async throws -> CopyCounts
+    /// The largest job id the source has given, pruned jobs' included: the target never gives
+    /// it again (a stage's fence is its job's id).
+    func copyJobIDFloor() async throws -> Int64
     /// Queue settings, servers and transitions: the small tables, whole.
     func copySettingsAndServers() async throws -> CopyBatch
     /// Up to `limit` jobs with ids above `after`, by id.
@@ -21,8 +24,9 @@ public protocol CopyTarget: Sendable {
     func copyCounts() async throws -> CopyCounts
     /// Inserts the rows as they are, ids included.
     func copyInsert(_ batch: CopyBatch) async throws
-    /// After the last insert: new rows are numbered after the copied ones.
-    func copyFinish() async throws
+    /// After the last insert: new rows are numbered after the copied ones, and new jobs after
+    /// `jobIDFloor` too.
+    func copyFinish(jobIDFloor: Int64) async throws
     /// Makes the copy the target's queue.
     func copyCommit() async throws
     /// Drops everything the copy wrote.
@@ -179,6 +183,7 @@ public enum StoreCopy {
         // Queue settings alone (a pause, a limit) are a queue too: a copy would replace them.
         guard existing == CopyCounts(jobs: 0, events: 0, servers: 0, transitions: 0, queues: 0) else { throw StoreCopyError.targetNotEmpty(existing) }
         let expected = try await source.copyCounts()
+        let jobIDFloor = try await source.copyJobIDFloor()
         try await target.copyInsert(source.copySettingsAndServers())
         var (jobs, events) = (0, 0)
         var after: Int64 = 0
@@ -197,7 +202,7 @@ public enum StoreCopy {
             events += rows.count
             progress(jobs, events)
         }
-        try await target.copyFinish()
+        try await target.copyFinish(jobIDFloor: jobIDFloor)
         let copied = try await target.copyCounts()
         guard copied == expected else { throw StoreCopyError.countsDiffer(expected: expected, copied: copied) }
         return copied
