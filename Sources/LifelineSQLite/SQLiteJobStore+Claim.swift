@@ -66,7 +66,7 @@ extension SQLiteJobStore {
     private static func firstWaiting(_ db: Database, queue: String, count: Int) throws -> [ClaimFill.Key] {
         try Row.fetchAll(db.cachedStatement(sql: """
             SELECT priority, run_at, id FROM jobs WHERE queue = ? AND state = 'available' ORDER BY priority, run_at, id LIMIT ?
-            """), arguments: [queue, count]).map { ClaimFill.Key(priority: $0[0], runAt: $0[1], id: $0[2]) }
+            """), arguments: [queue, count]).map { ClaimFill.Key(priority: try $0.value(at: 0), runAt: try $0.value(at: 1), id: try $0.value(at: 2)) }
     }
 
     /// A limited queue's running jobs, counted at each claim from the lease index: the claim

@@ -25,22 +25,22 @@ extension SQLiteJobStore: CopySource {
             CopyBatch(
                 queues: try Row.fetchAll(db, sql: "SELECT * FROM queues ORDER BY name").map { row in
                     QueueRecord(
-                        name: row["name"], limit: row["concurrency_limit"], paused: row["paused"], retainCompletedMs: row["retain_completed_ms"],
-                        retainFailedMs: row["retain_failed_ms"]
+                        name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"), retainCompletedMs: try row.value("retain_completed_ms"),
+                        retainFailedMs: try row.value("retain_failed_ms")
                     )
                 },
                 servers: try Row.fetchAll(db, sql: "SELECT * FROM servers ORDER BY name").map { row in
                     ServerRecord(
-                        name: row["name"], machine: row["machine"], disks: row["disks"], diskSize: row["disk_size"], state: row["state"],
-                        currentJob: row["current_job"], recoveryPoint: row["recovery_point"], lastError: row["last_error"],
-                        lastTestAt: row["last_test_at"], lastTestResult: row["last_test_result"], createdAt: row["created_at"],
-                        updatedAt: row["updated_at"]
+                        name: try row.value("name"), machine: try row.value("machine"), disks: try row.value("disks"), diskSize: try row.value("disk_size"), state: try row.value("state"),
+                        currentJob: try row.value("current_job"), recoveryPoint: try row.value("recovery_point"), lastError: try row.value("last_error"),
+                        lastTestAt: try row.value("last_test_at"), lastTestResult: try row.value("last_test_result"), createdAt: try row.value("created_at"),
+                        updatedAt: try row.value("updated_at")
                     )
                 },
                 transitions: try Row.fetchAll(db, sql: "SELECT * FROM transitions ORDER BY id").map { row in
                     TransitionRecord(
-                        id: row["id"], server: row["server"], from: row["from_state"], to: row["to_state"], cause: row["cause"], job: row["job"],
-                        at: row["at"]
+                        id: try row.value("id"), server: try row.value("server"), from: try row.value("from_state"), to: try row.value("to_state"), cause: try row.value("cause"), job: try row.value("job"),
+                        at: try row.value("at")
                     )
                 }
             )

@@ -54,13 +54,13 @@ extension SQLiteJobStore {
         }
         return try await writer.read { [sql, arguments] db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let typeText: String = row["type"]
+                let typeText: String = try row.value("type")
                 guard let type = EventType(rawValue: typeText) else {
                     throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown event type '\(typeText)'")
                 }
                 return JobEvent(
-                    seq: row["seq"], at: Date(ms: row["at"]), type: type,
-                    job: row["job"], server: row["server"], data: try JSONValue(parsing: row["data"] as String)
+                    seq: try row.value("seq"), at: Date(ms: try row.value("at")), type: type,
+                    job: try row.value("job"), server: try row.value("server"), data: try JSONValue(parsing: try row.value("data") as String)
                 )
             }
         }

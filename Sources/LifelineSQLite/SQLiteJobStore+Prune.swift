@@ -51,7 +51,7 @@ extension SQLiteJobStore {
                     WHERE finished_at IS NOT NULL AND finished_at < ? AND (finished_at, id) > (?, ?)
                     ORDER BY finished_at, id LIMIT ?
                     """, arguments: [now - shortest, cursor.finishedAt, cursor.id, batch]).map {
-                    FinishedJob(id: $0["id"], queue: $0["queue"], state: $0["state"], finishedAt: $0["finished_at"])
+                    FinishedJob(id: try $0.value("id"), queue: try $0.value("queue"), state: try $0.value("state"), finishedAt: try $0.value("finished_at"))
                 }
             }
             guard let last = rows.last else { return total }
@@ -81,7 +81,7 @@ extension SQLiteJobStore {
         try await writer.read { db in
             var retention = QueueRetention()
             for row in try Row.fetchAll(db, sql: "SELECT name, retain_completed_ms, retain_failed_ms FROM queues") {
-                retention.add(queue: row["name"], completedMs: row["retain_completed_ms"], failedMs: row["retain_failed_ms"])
+                retention.add(queue: try row.value("name"), completedMs: try row.value("retain_completed_ms"), failedMs: try row.value("retain_failed_ms"))
             }
             return retention
         }

@@ -7,11 +7,11 @@ extension SQLiteJobStore {
         try await writer.read { db in
             var queues: [String: QueueInfo] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues") {
-                let name: String = row["name"]
+                let name: String = try row.value("name")
                 queues[name] = QueueInfo(
-                    name: name, limit: row["concurrency_limit"], paused: row["paused"], counts: [:],
-                    retainCompleted: QueueRetention.stored(row["retain_completed_ms"], default: QueueInfo.defaultRetainCompleted),
-                    retainFailed: QueueRetention.stored(row["retain_failed_ms"], default: QueueInfo.defaultRetainFailed)
+                    name: name, limit: try row.value("concurrency_limit"), paused: try row.value("paused"), counts: [:],
+                    retainCompleted: QueueRetention.stored(try row.value("retain_completed_ms"), default: QueueInfo.defaultRetainCompleted),
+                    retainFailed: QueueRetention.stored(try row.value("retain_failed_ms"), default: QueueInfo.defaultRetainFailed)
                 )
             }
             for (name, state, count) in try Self.countsByQueue(db) {

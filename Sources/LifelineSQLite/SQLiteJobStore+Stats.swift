@@ -11,13 +11,13 @@ extension SQLiteJobStore {
             var running: [String: Int] = [:]
             var expired: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: Self.runningByOwnerSQL, arguments: [now]) {
-                running[row["lease_owner"]] = row["n"]
-                if let count: Int = row["expired"], count > 0 { expired[row["lease_owner"]] = count }
+                running[try row.value("lease_owner")] = try row.value("n")
+                if let count: Int = try row.value("expired"), count > 0 { expired[try row.value("lease_owner")] = count }
             }
             var oldest: [String: Duration] = [:]
             for row in try Row.fetchAll(db, sql: Self.oldestWaitingSQL, arguments: [now]) {
-                guard let runAt: Int64 = row["run_at"] else { continue }
-                oldest[row["queue"]] = .milliseconds(max(0, now - runAt))
+                guard let runAt: Int64 = try row.value("run_at") else { continue }
+                oldest[try row.value("queue")] = .milliseconds(max(0, now - runAt))
             }
             return QueueStats(
                 counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, windows: try Self.windows(db, now: now), oldestWaiting: oldest
@@ -29,7 +29,7 @@ extension SQLiteJobStore {
     /// their index.
     static func countsByQueue(_ db: Database) throws -> [(String, JobState, Int)] {
         try Row.fetchAll(db, sql: countsSQL).compactMap { row in
-            JobState(rawValue: row["state"]).map { (row["queue"], $0, row["n"]) }
+            try JobState(rawValue: try row.value("state")).map { (try row.value("queue"), $0, try row.value("n")) }
         }
     }
 
@@ -73,7 +73,7 @@ extension SQLiteJobStore {
         // Per type: events of the last minute, of the last five, of the last fifteen.
         var counts: [String: [Int]] = [:]
         for row in try Row.fetchAll(db, sql: windowsSQL, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
-            counts[row["type"]] = [row["m1"], row["m5"], row["m15"]]
+            counts[try row.value("type")] = [try row.value("m1"), try row.value("m5"), try row.value("m15")]
         }
         return QueueStats.windows(counts)
     }

@@ -45,8 +45,8 @@ public struct SQLiteServerStore: TransactionalServerStore {
         try await jobs.writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM transitions WHERE server = ? ORDER BY id", arguments: [name]).map { row in
                 ServerTransition(
-                    at: Date(ms: row["at"]), from: (row["from_state"] as String?).flatMap(ServerState.init(rawValue:)),
-                    to: (row["to_state"] as String?).flatMap(ServerState.init(rawValue:)), cause: row["cause"], job: row["job"]
+                    at: Date(ms: try row.value("at")), from: (try row.value("from_state") as String?).flatMap(ServerState.init(rawValue:)),
+                    to: (try row.value("to_state") as String?).flatMap(ServerState.init(rawValue:)), cause: try row.value("cause"), job: try row.value("job")
                 )
             }
         }

@@ -26,20 +26,20 @@ enum ServerRow {
     }
 
     static func decode(_ row: Row) throws -> ServerInfo {
-        let stateText: String = row["state"]
+        let stateText: String = try row.value("state")
         guard let state = ServerState(rawValue: stateText) else {
             throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown server state '\(stateText)'")
         }
-        let stage = (row["job_kind"] as String?).flatMap(Stage.init(kind:))
-        let lifecycle = Lifecycle(state: state, currentJob: row["current_job"], currentStage: stage, lastError: row["last_error"])
-        let lastTest = (row["last_test_at"] as Int64?).map {
-            ServerInfo.LastTest(at: Date(ms: $0), result: row["last_test_result"] ?? "")
+        let stage = (try row.value("job_kind") as String?).flatMap(Stage.init(kind:))
+        let lifecycle = Lifecycle(state: state, currentJob: try row.value("current_job"), currentStage: stage, lastError: try row.value("last_error"))
+        let lastTest = try (try row.value("last_test_at") as Int64?).map {
+            ServerInfo.LastTest(at: Date(ms: $0), result: try row.value("last_test_result") ?? "")
         }
         return ServerInfo(
-            name: row["name"], machine: row["machine"], disks: row["disks"], diskSize: row["disk_size"], lifecycle: lifecycle,
-            recoveryPoint: row["recovery_point"], currentJobState: (row["job_state"] as String?).flatMap(JobState.init(rawValue:)),
-            progress: try (row["job_progress"] as String?).map(JSONValue.init(parsing:)), currentJobError: row["job_error"],
-            currentJobLease: (row["job_lease_owner"] as String?).flatMap { owner in (row["job_lease_expires_at"] as Int64?).map { (owner, Date(ms: $0)) } },
+            name: try row.value("name"), machine: try row.value("machine"), disks: try row.value("disks"), diskSize: try row.value("disk_size"), lifecycle: lifecycle,
+            recoveryPoint: try row.value("recovery_point"), currentJobState: (try row.value("job_state") as String?).flatMap(JobState.init(rawValue:)),
+            progress: try (try row.value("job_progress") as String?).map(JSONValue.init(parsing:)), currentJobError: try row.value("job_error"),
+            currentJobLease: try (try row.value("job_lease_owner") as String?).flatMap { owner in (try row.value("job_lease_expires_at") as Int64?).map { (owner, Date(ms: $0)) } },
             lastTest: lastTest
         )
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LifelineQueue
 import LifelineTestKit
 import Testing
 
@@ -164,6 +165,32 @@ struct FileSafetyCLITests {
         #expect(try await worker.waitForExit(timeout: .seconds(20)) != -1)
         #expect(ContinuousClock.now - asked < .seconds(10), "within the handlers' cancellation grace (5 s), and some")
         #expect(worker.stderr.contains("the store does not record the ends; those jobs run again once their leases run out"), "\(worker.stderr)")
+    }
+
+    @Test("a row the schema forbids (a damaged file: a running job without its worker) is said in one line, exit 1, by the CLI and by serve, never a crash")
+    func rowTheSchemaForbids() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let edit = try await BackgroundCommand.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3
+            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
+            db.execute("PRAGMA ignore_check_constraints = 1")
+            db.execute("UPDATE jobs SET state = 'running', lease_owner = NULL, lease_expires_at = 1")
+            db.close()
+            """], environment: ProcessInfo.processInfo.environment)
+        #expect(edit.terminationStatus == 0, "\(edit.stderr)")
+        let said = "lifeline: the database file is damaged: column lease_owner holds a value its type forbids\n"
+        for command in [["stats"], ["stats", "--json"]] {
+            let result = try await cli.run(command)
+            #expect(result.status == 1 && result.stderr == said, "\(command): \(result.stderr)")
+        }
+        let server = try await ServeCLITests.Server(cli)
+        let stats = try await server.get("/api/stats")
+        let answer = stats.body["error"]?.stringValue ?? ""
+        #expect(stats.status == 503 && "lifeline: " + answer + "\n" == said, "\(stats)")
+        #expect(try await server.get("/healthz").status == 200 && server.process.isRunning, "serve goes on")
     }
 
     @Test("a database damaged past its header stops a worker, or a drain, with one line and exit 1, not retries for ever", arguments: [false, true])
