@@ -21,7 +21,7 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
         case .emptyFile(let path):
             "\(path) is an empty file, not a Lifeline database; move it away or pass another \(flag)"
         case .directory(let path):
-            "\(path) is a directory; \(flag) takes the database file's path (e.g. \(path)/lifeline.db)"
+            "\(path) is a directory; \(flag) takes the database file's path (e.g. \(path.hasSuffix("/") ? path : path + "/")lifeline.db)"
         case .notSQLite(let path):
             "\(path) is not a SQLite database; move it away or pass another \(flag)"
         case .foreign(let path, let id):

@@ -68,6 +68,8 @@ struct StoreCopyCLITests {
         #expect(onto.status == 3, "a queue is not copied onto itself: \(onto.stderr)")
         let directory = try await cli.run(["store", "copy", "--from", source, "--to", cli.home.path])
         #expect(directory.status == 64 && directory.stderr.contains("is a directory; --to takes the database file's path"), "\(directory.stderr)")
+        let slash = try await cli.run(["store", "copy", "--from", source, "--to", cli.home.path + "/"])
+        #expect(slash.stderr.hasSuffix("(e.g. \(cli.home.path)/lifeline.db)\n"), "one slash: \(slash.stderr)")
         let empty = try await cli.run(["store", "copy", "--from", source, "--to", ""])
         #expect(empty.status == 64 && empty.stderr.hasPrefix("lifeline: --to is empty"), "\(empty.stderr)")
     }
