@@ -222,6 +222,24 @@ struct StoreTroubleTests {
         #expect(said.filter { $0.contains("answers again") }.count == 2 && said.count == 4, "\(said)")
     }
 
+    @Test("a failure that lasts is said again after the reminder's interval, with how long and how often, not at every try")
+    func saidAgainWhileItLasts() {
+        let log = LogRecord()
+        let start = ContinuousClock.now
+        let elapsed = Mutex(Duration.zero)
+        let trouble = StoreTrouble(logger: log.logger, clock: { start + elapsed.withLock { $0 } })
+        for _ in 1...5 { trouble.failed("claim", DatabaseFull()) }
+        elapsed.withLock { $0 = .seconds(59) }
+        trouble.failed("claim", DatabaseFull())
+        #expect(log.messages.withLock { $0 }.count == 1, "the first failure only")
+        elapsed.withLock { $0 = .seconds(61) }
+        for _ in 1...5 { trouble.failed("claim", DatabaseFull()) }
+        let said = log.messages.withLock { $0 }
+        #expect(said.count == 2 && said.last == "error: claim still fails after 1m1s (7 failures); retrying", "\(said)")
+        trouble.succeeded()
+        #expect(log.messages.withLock { $0 }.last == "notice: the store answers again")
+    }
+
     /// A store error of many lines, as SQLite's carry their statement.
     struct DatabaseFull: Error, CustomStringConvertible {
         var description: String { "SQLite error 13: database or disk is full - while executing `SELECT 1\n  FROM jobs\n  WHERE id = ?`" }

@@ -3,14 +3,18 @@ import Logging
 import Synchronization
 
 /// A worker's store failures as its loops meet them (claims, finishes, lease renewals, reads
-/// of cancel requests), said once per outage: each kind's first failure is logged, its repeats
-/// are counted, and the first success of any call after says which failed, how often, and for
-/// how long. A database that is down otherwise filled the log with a line per loop per second.
+/// of cancel requests), said once per outage and then once a minute: each kind's first failure
+/// is logged, its repeats are counted (and said again while they last, so a failure that never
+/// passes is not one line lost in the past), and the first success of any call after says which
+/// failed, how often, and for how long. A database that is down otherwise filled the log with a
+/// line per loop per second.
 final class StoreTrouble: Sendable {
     private struct Spell {
         var since: ContinuousClock.Instant
         var failures: Int
         var writing: Bool
+        /// When it was last said.
+        var said: ContinuousClock.Instant
     }
 
     private let logger: Logger
@@ -19,12 +23,20 @@ final class StoreTrouble: Sendable {
     /// further while none is.
     private let failing = Atomic<Int>(0)
     private let isDamage: @Sendable (any Error) -> Bool
+    /// How often a failure that lasts is said again.
+    private let reminder: Duration
+    private let clock: @Sendable () -> ContinuousClock.Instant
     /// The first failure that said the database is damaged, and who is told of it.
     private let damaged = Mutex<(error: (any Error)?, onDamage: @Sendable () -> Void)>((nil, {}))
 
-    init(logger: Logger, isDamage: @escaping @Sendable (any Error) -> Bool = { _ in false }) {
+    init(
+        logger: Logger, isDamage: @escaping @Sendable (any Error) -> Bool = { _ in false }, reminder: Duration = .seconds(60),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.logger = logger
         self.isDamage = isDamage
+        self.reminder = reminder
+        self.clock = clock
     }
 
     /// The failure that said the database is damaged, if one did.
@@ -50,13 +62,25 @@ final class StoreTrouble: Sendable {
             }
             return
         }
-        let first = spells.withLock { spells in
-            defer { spells[what, default: Spell(since: .now, failures: 0, writing: writing)].failures += 1 }
-            return spells[what] == nil
+        let now = clock()
+        // The spell before this failure, and whether it is time to say it again.
+        let (first, again) = spells.withLock { spells -> (Bool, Spell?) in
+            guard var spell = spells[what] else {
+                spells[what] = Spell(since: now, failures: 1, writing: writing, said: now)
+                return (true, nil)
+            }
+            spell.failures += 1
+            let due = now - spell.said >= reminder
+            if due { spell.said = now }
+            spells[what] = spell
+            return (false, due ? spell : nil)
         }
+        let said = metadata.merging(["error": "\(StoreTrouble.oneLine(error))"]) { $1 }
         if first {
             failing.add(1, ordering: .relaxed)
-            logger.error("\(what) failed; retrying (said again once it works)", metadata: metadata.merging(["error": "\(StoreTrouble.oneLine(error))"]) { $1 })
+            logger.error("\(what) failed; retrying (said again once it works)", metadata: said)
+        } else if let again {
+            logger.error("\(what) still fails after \(DurationText.format(now - again.since)) (\(again.failures) failures); retrying", metadata: said)
         }
     }
 
