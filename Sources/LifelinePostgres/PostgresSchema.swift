@@ -24,31 +24,43 @@ enum PostgresSchema {
     /// connection is in, and stand or fall with it (a copy into an empty database that fails
     /// leaves no schema behind).
     static func migrate(_ connection: BlockingConnection, withinTransaction: Bool = false) throws {
-        let version = try currentVersion(connection)
-        guard version <= self.version else {
-            throw PostgresStoreError.newerSchema(connection.location.description, version: version, known: self.version)
-        }
-        guard version < self.version else { return }
+        guard try pending(connection) > 0 else { return }
         if withinTransaction {
+            // Held until the transaction ends.
             try connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))")
-        } else {
-            try connection.query("SELECT pg_advisory_lock(\(migrationLock))")
+            return try apply(connection) { try $0() }
         }
-        defer { if !withinTransaction { _ = try? connection.query("SELECT pg_advisory_unlock(\(migrationLock))") } }
-        // Another process may have migrated while this one waited for the lock.
-        let now = try currentVersion(connection)
-        guard now <= self.version else {
-            throw PostgresStoreError.newerSchema(connection.location.description, version: now, known: self.version)
-        }
-        for (index, migration) in migrations.enumerated().dropFirst(now) {
-            if !withinTransaction { try connection.query("BEGIN") }
+        try connection.query("SELECT pg_advisory_lock(\(migrationLock))")
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(migrationLock))") }
+        try apply(connection) { migration in
+            try connection.query("BEGIN")
             do {
+                try migration()
+                try connection.query("COMMIT")
+            } catch {
+                _ = try? connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// How many migrations the database lacks; a newer schema is refused.
+    private static func pending(_ connection: BlockingConnection) throws -> Int {
+        let found = try currentVersion(connection)
+        guard found <= version else {
+            throw PostgresStoreError.newerSchema(connection.location.description, version: found, known: version)
+        }
+        return version - found
+    }
+
+    /// Runs each migration the database lacks, as `each` wraps it (in a transaction of its own,
+    /// or not). Looked up under the lock: another process may have migrated while this one
+    /// waited for it.
+    private static func apply(_ connection: BlockingConnection, each: (() throws -> Void) throws -> Void) throws {
+        for (index, migration) in migrations.enumerated().suffix(try pending(connection)) {
+            try each {
                 for statement in statements(migration) { try connection.query(PostgresQuery(unsafeSQL: statement)) }
                 try connection.query("UPDATE lifeline.schema_version SET version = \(index + 1)")
-                if !withinTransaction { try connection.query("COMMIT") }
-            } catch {
-                if !withinTransaction { _ = try? connection.query("ROLLBACK") }
-                throw error
             }
         }
     }
