@@ -8,8 +8,14 @@ enum QueueHold {
     /// no job waits, the queue holds nothing back, or it cannot be read (the caller says what
     /// it would say anyway).
     static func reason(for server: ServerInfo, in jobs: any JobStore) async -> String? {
+        guard server.currentJobState == .available, let queues = try? await jobs.queueList() else { return nil }
+        return reason(for: server, queues: queues)
+    }
+
+    /// ``reason(for:in:)`` from the queues as read.
+    static func reason(for server: ServerInfo, queues: [QueueInfo]) -> String? {
         guard server.currentJobState == .available, let queue = server.lifecycle.currentStage?.queue,
-            let info = try? await jobs.queueList().first(where: { $0.name == queue })
+            let info = queues.first(where: { $0.name == queue })
         else { return nil }
         if info.paused { return "queue \(queue) is paused (lifeline queues resume \(queue))" }
         guard let limit = info.limit, case let running = info.counts[.running] ?? 0, running >= limit else { return nil }

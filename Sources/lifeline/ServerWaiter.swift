@@ -74,9 +74,11 @@ struct ServerWaiter {
                     let job = server.lifecycle.currentJob.map { " \($0)" } ?? ""
                     // A worker may run, but not on the stage's queue, or the queue holds it back.
                     let queue = server.lifecycle.currentStage.map { " on queue \($0.queue)" } ?? ""
-                    if let held = await QueueHold.reason(for: server, in: jobs) {
+                    let queues = (try? await jobs.queueList()) ?? []
+                    let running = queues.reduce(0) { $0 + ($1.counts[.running] ?? 0) }
+                    if let held = QueueHold.reason(for: server, queues: queues) {
                         Output.standardError.writeLine("lifeline: \(name): its job\(job) waits: \(held)")
-                    } else if let running = try? await jobs.queueList().reduce(0, { $0 + ($1.counts[.running] ?? 0) }), running > 0 {
+                    } else if running > 0 {
                         // Workers at work may have every slot taken: not the same as none running.
                         Output.standardError.writeLine(
                             "lifeline: \(name): its job\(job)\(queue) waits for a free slot or a worker that serves the queue; "
