@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
+import LifelineRecovery
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +60,7 @@ struct EventsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let server { try ServerNames.check(server) }
         let since = try since.map { try InputParsing.ago($0, flag: "--since") }
         var outage = StoreOutage(reading: "events")
         let opened = follow ? try await outage.open { try await store.openReader() } : try await store.openReader()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LifelineQueue
+import LifelineRecovery
 
 struct JobsListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,6 +57,9 @@ struct JobsListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A name no queue or server could have is a mistake, not a filter that matches nothing.
+        if let queue { try JobLimits.checkQueueName(queue) }
+        if let server { try ServerNames.check(server) }
         var states = Set(state)
         if failed { states.insert(.discarded) }
         if running { states.insert(.running) }

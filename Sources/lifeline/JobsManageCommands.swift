@@ -51,6 +51,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let queue { try JobLimits.checkQueueName(queue) }
         let opened = try await store.openStore(creating: false)
         let output = Output.standardOutput
         // Recovery stages are retried through their servers, never on their own.
@@ -231,7 +232,7 @@ struct JobsPruneCommand: AsyncParsableCommand {
         if json {
             try Output.standardOutput.writeJSON(Report(dryRun: dryRun, jobs: result.jobs, events: result.events))
         } else {
-            Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(result.jobs) jobs and \(result.events) events")
+            Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(JobText.count(result.jobs)) and \(result.events == 1 ? "1 event" : "\(result.events) events")")
         }
     }
 }

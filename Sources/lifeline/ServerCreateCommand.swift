@@ -42,8 +42,8 @@ struct ServerCreateCommand: AsyncParsableCommand {
         try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore()
         let machine = machine ?? name
-        let layout = try await Self.layout(of: machine, disks: disks, size: size, in: opened.servers)
-        if InfrastructureChoice.isSimulated,
+        let layout = try await Self.layout(of: name, machine: machine, disks: disks, size: size, in: opened.servers)
+        if !layout.exists, InfrastructureChoice.isSimulated,
             let lack = SimulatedInfrastructure(root: options.store.infraRoot).lackOfRoom(machine: machine, disks: layout.disks, size: layout.size)
         {
             throw CLIFailure(.runtime, lack)
@@ -57,10 +57,18 @@ struct ServerCreateCommand: AsyncParsableCommand {
 extension ServerCreateCommand {
     /// The disks a new server of `machine` gets: those of the machine's other servers, which
     /// share its recovery points (a layout asked for that differs is refused), else those
-    /// asked for, or one of 64MiB.
-    static func layout(of machine: String, disks: Int?, size: Int64?, in servers: any ServerStore) async throws -> (disks: Int, size: Int64) {
-        guard let other = try await servers.serverList().first(where: { $0.machine == machine }) else {
-            return (disks ?? 1, size ?? 64 << 20)
+    /// asked for, or one of 64MiB. A server of that name exists already: the create is its
+    /// store's to refuse as a conflict, or to answer as a repeat of its idempotency key, so
+    /// what was asked for goes to it as it is.
+    static func layout(
+        of name: String, machine: String, disks: Int?, size: Int64?, in servers: any ServerStore
+    ) async throws -> (disks: Int, size: Int64, exists: Bool) {
+        let all = try await servers.serverList()
+        if let same = all.first(where: { $0.name == name }) {
+            return (disks ?? same.disks, size ?? same.diskSize, true)
+        }
+        guard let other = all.first(where: { $0.machine == machine }) else {
+            return (disks ?? 1, size ?? 64 << 20, false)
         }
         guard disks ?? other.disks == other.disks, size ?? other.diskSize == other.diskSize else {
             let have = "--disks \(other.disks) --disk-size \(SizeText.format(other.diskSize))"
@@ -70,6 +78,6 @@ extension ServerCreateCommand {
                     + "not \(disks ?? other.disks) × \(SizeText.format(size ?? other.diskSize)): give \(have), or leave both out"
             )
         }
-        return (other.disks, other.diskSize)
+        return (other.disks, other.diskSize, false)
     }
 }

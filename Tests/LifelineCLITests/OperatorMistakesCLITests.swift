@@ -179,6 +179,8 @@ struct OperatorMistakesCLITests {
             (["jobs", "list", "--queue", "nightly", "--state", "discarded"], ""),
             (["jobs", "list", "--kind", "nopp"], "lifeline: no job kind 'nopp'; did you mean 'noop'?\n"),
             (["jobs", "list", "--kind", "recovery.finalize"], ""),
+            // Two letters of two changed is another name, not a typo of it.
+            (["jobs", "list", "--queue", "zz"], "lifeline: no queue 'zz' has had a job or a setting; queues: nightly, recovery.provision\n"),
         ]
         for (arguments, said) in cases {
             let result = try await cli.run(arguments)
@@ -431,7 +433,7 @@ struct OperatorMistakesCLITests {
 
     @Test("a name no server can have is a usage error (64) for every server command", arguments: [
         ["server", "show", "../x"], ["server", "history", "../x"], ["server", "points", "../x"], ["server", "wait", "../x", "--state", "standby"],
-        ["server", "failover", "../x"], ["server", "create", "../x"],
+        ["server", "failover", "../x"], ["server", "create", "../x"], ["jobs", "list", "--server", "../x"], ["events", "--server", "../x"],
     ])
     func invalidServerName(arguments: [String]) async throws {
         let cli = try CLIRunner()
@@ -439,6 +441,33 @@ struct OperatorMistakesCLITests {
         _ = try await cli.enqueue(["noop"])
         let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: invalid server name '../x'"), "\(result)")
+    }
+
+    @Test("a name no queue can have is a usage error (64) for the commands that filter by queue", arguments: [
+        ["jobs", "list", "--queue", "bad name"], ["jobs", "retry", "--state", "discarded", "--queue", "bad name"],
+    ])
+    func invalidQueueFilter(arguments: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: invalid queue name 'bad name'"), "\(result)")
+    }
+
+    @Test("a create of a server that exists, or a replay of its key, with other disks is a conflict (3), not a layout to correct")
+    func createAgainWithOtherDisks() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "k-1", "--disk-size", "64KiB", "--idempotency-key", "ck"]).status == 0)
+        let replay = try await cli.run(["server", "create", "k-1", "--disk-size", "128KiB", "--idempotency-key", "ck"])
+        #expect(replay.status == 3 && replay.stderr.contains("other arguments"), "\(replay)")
+        let again = try await cli.run(["server", "create", "k-1", "--disks", "2"])
+        #expect(again.status == 3 && again.stderr == "lifeline: server 'k-1' already exists\n", "\(again)")
+        // The same request under its key is answered as it was.
+        #expect(try await cli.run(["server", "create", "k-1", "--disk-size", "64KiB", "--idempotency-key", "ck"]).status == 0)
+        // A new server of the machine with other disks is still the layout to correct.
+        let sibling = try await cli.run(["server", "create", "k-2", "--machine", "k-1", "--disk-size", "128KiB"])
+        #expect(sibling.status == 64 && sibling.stderr.contains("have 1 × 64KiB disks"), "\(sibling)")
     }
 
     @Test("a misspelt field of a job's args is named as unknown, even when the field it stands for is missing")
