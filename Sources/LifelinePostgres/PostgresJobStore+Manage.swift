@@ -48,7 +48,7 @@ extension PostgresJobStore {
                     UPDATE jobs
                     SET state = 'available', attempt = 0, run_at = \(transaction.nowMs), finished_at = NULL, result = NULL,
                         cancel_requested = false
-                    WHERE id = \(id) AND state IN ('discarded', 'cancelled')
+                    WHERE id = \(id) AND state IN ('discarded', 'cancelled', 'retryable', 'scheduled')
                     RETURNING \(unescaped: Job.pgColumns)
                     """).map(Job.init(row:))
                 for job in jobs {

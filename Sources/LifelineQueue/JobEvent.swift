@@ -54,7 +54,7 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case snoozed
     /// A worker shutting down gave the job back without spending an attempt.
     case released
-    /// A user put a discarded or cancelled job back with a fresh attempt budget.
+    /// A user put a job back, or made it due now, with a fresh attempt budget (`jobs retry`).
     case retried
     /// Finished jobs and old events were deleted.
     case pruned

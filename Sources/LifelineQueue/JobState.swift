@@ -27,14 +27,21 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     /// Cancelled by a user. Final until retried by hand.
     case cancelled
 
-    /// Whether a retry by hand takes a job from this state.
-    public var isRetriable: Bool { self == .discarded || self == .cancelled }
+    /// Whether a retry by hand takes a job from this state: one that failed for good or was
+    /// cancelled, and one that waits for its backoff or its time, which is made due now; each
+    /// with a fresh attempt budget.
+    public var isRetriable: Bool {
+        switch self {
+        case .discarded, .cancelled, .retryable, .scheduled: true
+        case .available, .running, .completed: false
+        }
+    }
 
     /// The refusal of a retry by hand of jobs in other states, each with its state, as the CLI
     /// and the API say it.
     public static func notRetried(_ refused: [(id: Int64, state: JobState)]) -> String {
         let named = refused.sorted { $0.id < $1.id }.map { "job \($0.id) is \($0.state.rawValue)" }
-        return "not retried: \(named.joined(separator: ", ")); only discarded or cancelled jobs are"
+        return "not retried: \(named.joined(separator: ", ")); only discarded, cancelled, retryable or scheduled jobs are"
     }
 
     /// Final states carry a `finished_at` time; the others do not.

@@ -38,7 +38,8 @@ public protocol JobStore: Sendable {
     /// time the store changes.
     func jobCancelRequested(_ ids: [Int64]) async throws -> Set<Int64>
 
-    /// Puts discarded or cancelled jobs back to available with a fresh attempt budget.
+    /// Puts discarded, cancelled, retryable or scheduled jobs back to available, due now, with
+    /// a fresh attempt budget (see ``JobState/isRetriable``).
     func jobRetry(_ ids: [Int64]) async throws -> [Job]
 
     func jobGet(_ id: Int64) async throws -> Job?

@@ -60,7 +60,7 @@ public enum StageJobs {
     /// Whether a job is a stage job that a retry would take, which only its server's action
     /// may retry: run outside its server's operation, it would act on a server that has moved
     /// on (start a VM for a server in standby). False for any other job, and for one no retry
-    /// would take (completed, or not finished), which is refused as any such job is.
+    /// would take (completed, available or running), which is refused as any such job is.
     public static func retriedByItsServer(_ job: Job) -> Bool {
         Stage(kind: job.kind) != nil && job.state.isRetriable
     }

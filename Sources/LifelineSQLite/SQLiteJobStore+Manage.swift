@@ -54,7 +54,7 @@ extension SQLiteJobStore {
                     UPDATE jobs
                     SET state = 'available', attempt = 0, run_at = ?, finished_at = NULL, result = NULL,
                         cancel_requested = 0
-                    WHERE id = ? AND state IN ('discarded', 'cancelled')
+                    WHERE id = ? AND state IN ('discarded', 'cancelled', 'retryable', 'scheduled')
                     RETURNING \(Job.columns)
                     """, arguments: [now, id])
                 for job in jobs {

@@ -37,6 +37,26 @@ enum ManageChecks {
             #expect(try await store.jobGet(completed.id)?.state == .completed)
             #expect(try await EventChecks.types(store, job: job.id).last == .retried)
         },
+        .init(name: "retry makes retryable and scheduled jobs due now with a fresh budget, and leaves available and running ones") { store, clock in
+            let failed = try await FinishChecks.running(store, JobFixtures.job(backoff: Backoff(base: .seconds(3600), cap: .seconds(3600))))
+            _ = try await FinishChecks.finish(store, failed, .failed(error: "boom"))
+            let scheduled = try await store.jobInsert([JobFixtures.job(runAt: clock.now.addingTimeInterval(3600))])[0].job
+            let running = try await FinishChecks.running(store)
+            let available = try await store.jobInsert([JobFixtures.job()])[0].job
+            #expect(try await store.jobGet(failed.id)?.state == .retryable && scheduled.state == .scheduled)
+            let retried = try await store.jobRetry([failed.id, scheduled.id, running.id, available.id])
+            #expect(Set(retried.map(\.id)) == [failed.id, scheduled.id])
+            for id in [failed.id, scheduled.id] {
+                let back = try #require(try await store.jobGet(id))
+                #expect(back.state == .available && back.attempt == 0 && back.runAt <= clock.now, "\(back)")
+                #expect(try await EventChecks.types(store, job: id).last == .retried)
+            }
+            #expect(try await store.jobGet(failed.id)?.errors.count == 1, "the failed attempt stays on record")
+            #expect(try await store.jobGet(running.id)?.state == .running)
+            // Due now: the next claim takes both.
+            let claimed = try await store.jobClaim(JobFixtures.claim(limit: 10)).jobs.map(\.id)
+            #expect(Set(claimed).isSuperset(of: [failed.id, scheduled.id]), "\(claimed)")
+        },
         .init(name: "prune deletes finished jobs and events older than the cutoff, but not the events of the jobs it keeps") { store, clock in
             let old = try await FinishChecks.running(store)
             _ = try await FinishChecks.finish(store, old, .completed(result: nil))

@@ -239,10 +239,11 @@ extension Dashboard {
           for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
           const actions = $("job-actions");
           actions.replaceChildren();
-          // What the job's state allows, as the CLI refuses the rest: a retry of a discarded or
-          // cancelled job, a cancel of one not yet final.
+          // What the job's state allows, as the CLI refuses the rest: a retry of a discarded,
+          // cancelled, retryable or scheduled job, a cancel of one not yet final.
           const final = ["completed", "discarded", "cancelled"].includes(job.state);
-          const offered = (final ? [] : ["cancel"]).concat(job.state === "discarded" || job.state === "cancelled" ? ["retry"] : []);
+          const retried = ["discarded", "cancelled", "retryable", "scheduled"].includes(job.state);
+          const offered = (final ? [] : ["cancel"]).concat(retried ? ["retry"] : []);
           for (const action of offered) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`, "job " + job.id));
           actions.append(...keptNote("job:" + job.id));
           // Events and errors in the order they happened (the times sort as text).

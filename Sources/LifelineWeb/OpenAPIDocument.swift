@@ -33,7 +33,7 @@ enum OpenAPIDocument {
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),
             "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "Job", parameters: [path("id", integer: true)]),
-            "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
+            "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job, or run a retryable or scheduled one now (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)]),
             "/api/queues": get("Queues with their settings and counts", array: "Queue"),
             "/api/queues/{name}/pause": post("Pause a queue", object: "Queue", parameters: [path("name")]),

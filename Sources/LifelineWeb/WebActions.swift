@@ -42,7 +42,7 @@ struct WebActions: Sendable {
         return id
     }
 
-    /// Like `jobs retry ID`: a discarded or cancelled job, not a recovery stage.
+    /// Like `jobs retry ID`: a discarded, cancelled, retryable or scheduled job, not a recovery stage.
     private func retry(_ id: Int64) async throws -> Response {
         guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
         if let refusal = try await StageJobs.retryRefusal(job, in: servers) { throw APIError(status: .conflict, message: refusal) }

@@ -24,7 +24,7 @@ enum FilterHint {
 
     private static func say(_ what: String, name: String, known: [String], kind: String) {
         if let nearest = known.min(by: { EditDistance.between($0, name) < EditDistance.between($1, name) }),
-            EditDistance.between(nearest, name) <= 2, EditDistance.between(nearest, name) * 2 < name.count
+            EditDistance.between(nearest, name) <= 2, EditDistance.between(nearest, name) * 2 <= name.count
         {
             return Output.standardError.writeLine("lifeline: \(what); did you mean '\(nearest)'?")
         }

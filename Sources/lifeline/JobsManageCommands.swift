@@ -6,11 +6,16 @@ import LifelineRecovery
 struct JobsRetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
-        abstract: "Put discarded or cancelled jobs back with a fresh attempt budget.",
+        abstract: "Put discarded or cancelled jobs back, or run retryable or scheduled ones now, with a fresh attempt budget.",
         discussion: """
+            A job waiting for its backoff (retryable) or its time (scheduled) is made due now. \
+            Running, available and completed jobs are refused (exit 3), and so are recovery \
+            stage jobs, which their servers retry.
+
             Examples:
               lifeline jobs retry --state discarded --kind exec --since 6h --dry-run
               lifeline jobs retry --state discarded --queue nightly
+              lifeline jobs retry --state retryable --queue backups
             """
     )
 
@@ -18,12 +23,12 @@ struct JobsRetryCommand: AsyncParsableCommand {
     var ids: [Int64] = []
 
     /// The states a job is retried from.
-    enum FinalState: String, CaseIterable, ExpressibleByArgument {
-        case discarded, cancelled
+    enum RetriedState: String, CaseIterable, ExpressibleByArgument {
+        case discarded, cancelled, retryable, scheduled
     }
 
     @Option(help: "Retry every job in this state that matches the filters.")
-    var state: FinalState?
+    var state: RetriedState?
 
     @Option(help: "With --state: only this kind.")
     var kind: String?
@@ -58,7 +63,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         let candidates: [Job]
         if let state {
             let since = try since.map { try InputParsing.ago($0, flag: "--since") }
-            let states: Set<JobState> = [state == .discarded ? .discarded : .cancelled]
+            let states: Set<JobState> = [JobState(rawValue: state.rawValue)!]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
             let stages = matching.filter(StageJobs.retriedByItsServer)

@@ -43,7 +43,7 @@ struct FirstHourCLITests {
         (["help", "bogus"], "lifeline: unknown command 'bogus'; lifeline has: "),
         (["jobs", "list", "--state", "failed"], "lifeline: invalid value 'failed' for --state; expected one of: scheduled, available, running, retryable, completed, discarded, cancelled"),
         (["events", "--type", "complete"], "lifeline: invalid value 'complete' for --type; expected one of: enqueued, started, retrying, completed,"),
-        (["jobs", "retry", "--state", "completed"], "lifeline: invalid value 'completed' for --state; expected one of: discarded, cancelled (see --help)"),
+        (["jobs", "retry", "--state", "completed"], "lifeline: invalid value 'completed' for --state; expected one of: discarded, cancelled, retryable, scheduled (see --help)"),
         (["--verison"], "lifeline: unknown option '--verison'; did you mean '--version'?"),
         (["jobs", "list", "--stat", "running"], "lifeline: unknown option '--stat'; did you mean '--state'?"),
         // Without the argument a command needs, the unknown option is still what is reported.
@@ -172,6 +172,25 @@ struct FirstHourCLITests {
         let job = try await cli.job(id)
         let expires = try #require(job["lease_expires_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
         #expect(expires < Date() && job["attempted_at"]?.stringValue != nil && job["heartbeat_at"] != nil, "\(job)")
+    }
+
+    @Test("jobs retry runs a job waiting out an hour's backoff now, with a fresh budget, and a drain that waited for it ends")
+    func retryWaitingJobNow() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // Fails its first run, succeeds once its marker exists.
+        let marker = cli.home.appendingPathComponent("ran-once").path
+        let id = try await cli.enqueue([
+            "exec", "--args", #"{"argv": ["sh", "-c", "test -e \"$0\" || { touch \"$0\"; exit 1; }", "\#(marker)"]}"#, "--backoff", "1h",
+        ])
+        let worker = try cli.start(["worker", "--drain"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the first attempt to fail") { try await cli.job(id)["state"] == "retryable" }
+        let retried = try await cli.run(["jobs", "retry", "\(id)"])
+        #expect(retried.status == 0 && retried.stdout == "retried 1 job\n", "\(retried)")
+        #expect(try await worker.waitForExit() == 0, "the drain ends once the job has run")
+        let job = try await cli.job(id)
+        #expect(job["state"] == "completed" && job["attempt"] == 1 && job["errors"]?.arrayValue?.count == 1, "\(job)")
     }
 
     @Test("a job's timeline shows every retry by hand and every cancel, in order, between the attempts they separate")

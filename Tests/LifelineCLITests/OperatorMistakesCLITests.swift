@@ -53,14 +53,14 @@ struct OperatorMistakesCLITests {
     func retryAllOrNothing() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let waiting = try await cli.enqueue(["noop", "--delay", "1h"])
+        let waiting = try await cli.enqueue(["noop"])
         let cancelled = try await cli.enqueue(["noop", "--delay", "1h"])
         #expect(try await cli.run(["jobs", "cancel", "\(cancelled)", "\(cancelled)"]).stdout == "job \(cancelled) cancelled\n", "an id given twice is one job")
         let before = try await Self.eventCount(cli)
         for arguments in [["--dry-run"], []] {
             let result = try await cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
             #expect(result.status == 3 && result.stdout.isEmpty, "\(result)")
-            #expect(result.stderr == "lifeline: not retried: job \(waiting) is scheduled; only discarded or cancelled jobs are\n")
+            #expect(result.stderr == "lifeline: not retried: job \(waiting) is available; only discarded, cancelled, retryable or scheduled jobs are\n")
         }
         #expect(try await Self.eventCount(cli) == before)
         #expect(try await cli.job(cancelled)["state"] == "cancelled")
