@@ -83,9 +83,26 @@ static int gatherRead(sqlite3_file *base, void *buffer, int amount, sqlite3_int6
     return status != SQLITE_OK ? status : file->real->pMethods->xRead(file->real, buffer, amount, offset);
 }
 
+// Writes `amount` bytes in pieces the default VFS takes whole. It masks a write's length to 17
+// bits and takes a write that made no progress for a full disk, so a longer one whose length
+// is a multiple of 128 KiB, as a statement journal's 1 MiB chunks spilled to their file are,
+// failed with SQLITE_FULL: a claim of a few jobs with large arguments never went through.
+static int writeInPieces(sqlite3_file *real, const void *buffer, int amount, sqlite3_int64 offset) {
+    const unsigned char *bytes = buffer;
+    do {
+        int piece = amount < GATHER_LIMIT ? amount : GATHER_LIMIT;
+        int status = real->pMethods->xWrite(real, bytes, piece, offset);
+        if (status != SQLITE_OK) return status;
+        bytes += piece;
+        offset += piece;
+        amount -= piece;
+    } while (amount > 0);
+    return SQLITE_OK;
+}
+
 static int gatherWrite(sqlite3_file *base, const void *buffer, int amount, sqlite3_int64 offset) {
     GatheringFile *file = (GatheringFile *)base;
-    if (!file->wal) return file->real->pMethods->xWrite(file->real, buffer, amount, offset);
+    if (!file->wal) return writeInPieces(file->real, buffer, amount, offset);
     pthread_mutex_lock(&file->lock);
     int follows = file->length > 0 && offset == file->start + file->length && file->length + amount <= GATHER_LIMIT;
     int status = follows ? SQLITE_OK : flushLocked(file);
@@ -93,7 +110,7 @@ static int gatherWrite(sqlite3_file *base, const void *buffer, int amount, sqlit
         if (!file->gathered) file->gathered = sqlite3_malloc(GATHER_LIMIT);
         if (amount > GATHER_LIMIT || !file->gathered) {
             // Too large to gather, or no memory to gather in: written as it comes.
-            status = file->real->pMethods->xWrite(file->real, buffer, amount, offset);
+            status = writeInPieces(file->real, buffer, amount, offset);
         } else {
             if (file->length == 0) file->start = offset;
             memcpy(file->gathered + file->length, buffer, (size_t)amount);

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LifelineQueue
 @testable import LifelineSQLite
 import LifelineTestKit
 import Testing
@@ -8,6 +9,17 @@ import Testing
 /// in the file before any connection is told of the commit it belongs to.
 @Suite("SQLite WAL writes")
 struct WALWritesTests {
+    @Test("a claim of jobs whose arguments pass a statement journal's 1 MiB in memory goes through (its spill is written in pieces the VFS takes)")
+    func largeArgumentsClaimed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: directory.path("lifeline.db")))
+        let blob = JSONValue.string(String(repeating: "x", count: 500_000))
+        let ids = try await store.jobInsert((0..<3).map { _ in JobFixtures.job(args: ["blob": blob]) }).map(\.job.id)
+        let claimed = try await store.jobClaim(JobFixtures.claim(limit: 10)).jobs
+        #expect(claimed.map(\.id) == ids && claimed.allSatisfy { $0.args["blob"] == blob })
+    }
+
     @Test("each commit is read whole by another connection at once, with or without a sync at commit, in transactions larger than one gathered write")
     func commitsReadAtOnce() async throws {
         let directory = try TemporaryDirectory()
