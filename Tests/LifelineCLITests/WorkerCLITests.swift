@@ -230,15 +230,20 @@ struct WorkerCLITests {
         #expect(job["errors"]?.arrayValue?.contains { $0["error"]?.stringValue?.contains("lease expired") == true } == true, "\(job["errors"] ?? [])")
     }
 
-    @Test("SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once", arguments: [1, 2])
-    func sigtermWithStoppedProcess(signals: Int) async throws {
+    @Test(
+        "SIGTERM to a pool one of whose processes, or its reaper, is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once",
+        arguments: [1, 2], [false, true]
+    )
+    func sigtermWithStoppedProcess(signals: Int, reaper: Bool) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--grace", "500ms"])
         defer { pool.signal(SIGKILL) }
-        let holder = try await Self.runnerRunning("sleep \(marker)", in: pool)
+        let runner = try await Self.runnerRunning("sleep \(marker)", in: pool)
+        // The runner's reaper, the pool's child, kills it when told to: stopped, it cannot.
+        let holder = reaper ? try #require(ProcessTable.children(of: pool.processIdentifier).first { ProcessTable.children(of: $0).contains(runner) }) : runner
         kill(holder, SIGSTOP)
         defer { kill(holder, SIGKILL) }
         pool.signal(SIGTERM)
@@ -255,6 +260,8 @@ struct WorkerCLITests {
         }
         #expect(pool.stderr.contains("worker processes did not end once told to; killing them"), "\(pool.stderr)")
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
+        // A runner whose reaper was killed dies with it, a moment later.
+        try await waitUntil("the runner to end", timeout: .seconds(10)) { ProcessTable.state(runner) == nil }
     }
 
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")

@@ -134,6 +134,7 @@ public struct ChildProcess: Sendable {
                     return
                 }
                 session.begin(reaper: reaper)
+                child.killsReaper { ChildMonitor.shared.perform { session.killReaper() } }
                 continuation.resume(returning: .success(reaper))
             }
         }
@@ -174,6 +175,8 @@ public final class RunningChild: Sendable {
     private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
         (nil, [])
     )
+    /// Kills its reaper (see ``killReaper()``), once the reaper runs.
+    private let reaperKiller = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(program: String, directory: String?, control: Int32) {
         self.program = program
@@ -225,6 +228,16 @@ public final class RunningChild: Sendable {
             close(control.fd)
             control.fd = -1
         }
+    }
+
+    /// Kills the program's reaper, and the program with it: for a reaper that has not acted on
+    /// ``kill()`` (stopped with SIGSTOP). What else the program started may outlive it.
+    public func killReaper() {
+        reaperKiller.withLock { $0 }?()
+    }
+
+    func killsReaper(with kill: @escaping @Sendable () -> Void) {
+        reaperKiller.withLock { $0 = kill }
     }
 
     /// Waits until the program and everything it started have ended.

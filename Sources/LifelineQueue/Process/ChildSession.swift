@@ -93,6 +93,13 @@ final class ChildSession: @unchecked Sendable {
         }
     }
 
+    /// Kills the reaper, and the program with it (which dies with its reaper), unless it has
+    /// been collected: for a reaper that does not act on its closed control pipe (stopped). On
+    /// the monitor's thread, which collects it, so the process id is still the reaper's.
+    func killReaper() {
+        if reaper > 0, !reaped { Glibc.kill(reaper, SIGKILL) }
+    }
+
     /// The reaper closes its status pipe only by exiting: collect it, retrying until the
     /// exit has gone through.
     private func reap() {
