@@ -3,6 +3,8 @@ enum TerminalText {
     /// Control characters (a newline or an escape sequence in the user's input, or in a
     /// program's error output) are shown escaped, never acted on by the terminal.
     static func escaped(_ text: String) -> String {
+        // Most text is printable ASCII, which needs no look at each character's category.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         var escaped = ""
         for scalar in text.unicodeScalars {
             switch scalar {

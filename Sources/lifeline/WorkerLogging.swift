@@ -23,7 +23,9 @@ enum WorkerLogging {
 }
 
 /// One line per event on stderr: `TIME LEVEL LABEL: MESSAGE key=value …`, the message before
-/// its details, and no source module (a library's name tells an operator nothing).
+/// its details, and no source module (a library's name tells an operator nothing). Control
+/// characters are escaped: a program's error output in an error's value neither breaks the
+/// line (nor forges the next one) nor acts on the operator's terminal.
 private struct LineLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level
@@ -35,8 +37,8 @@ private struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let line = [LifelineJSON.formatTime(Date()), event.level.rawValue, "\(label):", "\(event.message)"] + fields
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { TerminalText.escaped("\($0.key)=\($0.value)") }
+        let line = [LifelineJSON.formatTime(Date()), event.level.rawValue, "\(label):", TerminalText.escaped("\(event.message)")] + fields
         Output.standardError.writeLine(line.joined(separator: " "))
     }
 }

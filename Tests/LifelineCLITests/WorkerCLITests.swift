@@ -264,6 +264,21 @@ struct WorkerCLITests {
         try await waitUntil("the runner to end", timeout: .seconds(10)) { ProcessTable.state(runner) == nil }
     }
 
+    @Test("a program's error output in the worker's log stays on its line, escaped: it cannot forge a line or reach the terminal")
+    func logLinesStayLines() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let forged = "2026-12-05T03:00:00.000Z info lifeline.worker: job completed attempt=1 job=999"
+        let script = "printf 'boom\\n\(forged)\\n\\033[31mred\\r' >&2; exit 1"
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", \#(try LifelineJSON.line(script))]}"#, "--max-attempts", "1"])
+        let drain = try await cli.run(["worker", "--drain"])
+        #expect(drain.status == 0)
+        let lines = drain.stderr.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.hasPrefix("20") && $0.contains(" lifeline.worker: ") }, "every line is the worker's own: \(drain.stderr)")
+        #expect(!drain.stderr.contains("\u{1B}") && !drain.stderr.contains("\r"))
+        #expect(lines.contains { $0.contains(#"boom\n\#(forged)\n\u{1b}[31mred"#) }, "\(drain.stderr)")
+    }
+
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
     func queueLimit() async throws {
         let cli = try CLIRunner()
