@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,14 @@ enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
 
 /// The open-files limit the process started with, which programs get back (0: unchanged).
 static rlim_t original_open_files = 0;
+
+/// The file-creation mask the process started with, which programs get back (-1: unchanged).
+static int original_umask = -1;
+
+void lifeline_make_files_private(void) {
+    mode_t original = umask(077);
+    if (original_umask < 0) original_umask = (int)original;
+}
 
 int lifeline_raise_open_files_limit(void) {
     struct rlimit limit;
@@ -75,6 +84,7 @@ static void run_program(char *const argv[], char *const envp[], const char *cwd,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
+    if (original_umask >= 0) umask((mode_t)original_umask);
     if (original_open_files != 0) {
         struct rlimit limit;
         if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {

@@ -31,7 +31,7 @@ struct Lifeline: AsyncParsableCommand {
     /// of the CLI contract.
     static func main() async {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
-        umask(0o077)
+        ProgramEnvironment.makeFilesPrivate()
         let arguments = Array(CommandLine.arguments.dropFirst())
         ArgumentSecrets.hide()
         // A command a person waits for says why it seems to hang; workers and `serve` wait

@@ -279,6 +279,19 @@ struct WorkerCLITests {
         #expect(lines.contains { $0.contains(#"boom\n\#(forged)\n\u{1b}[31mred"#) }, "\(drain.stderr)")
     }
 
+    @Test("a job's program creates files with the umask the worker was started with; the worker's own files stay owner-only")
+    func programUmask() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "umask"]}"#])
+        let drain = try await BackgroundCommand.run("/bin/sh", ["-c", #"umask 027 && exec "$0" worker --drain"#, cli.binary.path], environment: cli.environment)
+        #expect(drain.stderr.contains("queues drained"), "\(drain.stderr)")
+        let result = try await cli.job(id)["result"]
+        #expect(result?["stdout"]?.stringValue?.hasPrefix("0027") == true, "\(String(describing: result))")
+        let mode = try FileManager.default.attributesOfItem(atPath: cli.home.appendingPathComponent("lifeline.db").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
     func queueLimit() async throws {
         let cli = try CLIRunner()

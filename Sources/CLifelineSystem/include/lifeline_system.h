@@ -56,6 +56,10 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
 /// original back). Returns 0 or an errno value.
 int lifeline_raise_open_files_limit(void);
 
+/// Makes what this process creates owner-only (umask 077); programs started later get the
+/// mask the process started with back.
+void lifeline_make_files_private(void);
+
 /// Starts `path` with `argv` and `envp`, in `directory` (NULL: this process's): stdin from
 /// `in` (/dev/null when it is -1), stdout and stderr on `out` and `err`, no other descriptor, no signal blocked or
 /// ignored. Returns 0 or an errno value. (Foundation's Process walks /proc/self/fd with an

@@ -1,3 +1,4 @@
+import CLifelineSystem
 import Foundation
 import Synchronization
 
@@ -11,6 +12,12 @@ public enum ProgramEnvironment {
     /// Left alone otherwise, for the programs of a queue on SQLite that use it themselves.
     public static func withhold(_ name: String) {
         withheld.withLock { _ = $0.insert(name) }
+    }
+
+    /// Makes what this process creates owner-only, while the programs it starts create files
+    /// as the user who started it would (a backup's copies readable as the user's `cp` makes them).
+    public static func makeFilesPrivate() {
+        lifeline_make_files_private()
     }
 
     /// This process's environment, less what is withheld.
