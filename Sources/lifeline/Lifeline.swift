@@ -33,6 +33,8 @@ struct Lifeline: AsyncParsableCommand {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         ProgramEnvironment.makeFilesPrivate()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // Arguments are text: bytes that are not UTF-8 would reach a job replaced (U+FFFD), not refused.
+        let notText = (1..<Int(CommandLine.argc)).first { CommandLine.unsafeArgv[$0].flatMap { String(validatingCString: $0) } == nil }
         ArgumentSecrets.hide()
         // A command a person waits for says why it seems to hang; workers and `serve` wait
         // their turn at the lock as part of their work.
@@ -44,6 +46,9 @@ struct Lifeline: AsyncParsableCommand {
             }
         }
         do {
+            if let notText {
+                throw CLIFailure(.invalidInput, "argument \(notText) is not UTF-8 text")
+            }
             // A pool's runner process, started by its pool with exactly this command line.
             if arguments == WorkerCommand.runnerCommand {
                 try await WorkerCommand.serveRunner()

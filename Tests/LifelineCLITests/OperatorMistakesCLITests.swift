@@ -470,6 +470,16 @@ struct OperatorMistakesCLITests {
         #expect(sibling.status == 64 && sibling.stderr.contains("have 1 × 64KiB disks"), "\(sibling)")
     }
 
+    @Test("an argument that is not UTF-8 text is refused (64), not passed on with its bytes replaced, and creates nothing")
+    func argumentNotText() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let script = #"exec "$0" enqueue exec --args "$(printf '{"argv": ["printf", "%s", "\377\376"]}')""#
+        let result = try await BackgroundCommand.run("/bin/sh", ["-c", script, cli.binary.path], environment: cli.environment)
+        #expect(result.terminationStatus == 64 && result.stderr == "lifeline: argument 4 is not UTF-8 text\n", "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.path))
+    }
+
     @Test("a misspelt field of a job's args is named as unknown, even when the field it stands for is missing")
     func misspeltArgsField() async throws {
         let cli = try CLIRunner()
