@@ -76,6 +76,48 @@ static int arrange_descriptors(int stdin_fd, int stdout_fd, int stderr_fd, int c
     return 0;
 }
 
+// Runs argv[0] as execvpe does, looked up in the PATH of `envp`, but for one thing: execvpe runs
+// a file the kernel cannot execute (no #! line, not a binary: ENOEXEC) with /bin/sh, and a job's
+// program is never a shell's to interpret. Returns why it could not run it.
+static int exec_program(char *const argv[], char *const envp[]) {
+    const char *file = argv[0];
+    if (strchr(file, '/') != NULL) {
+        execve(file, argv, envp);
+        return errno;
+    }
+    const char *path = "/bin:/usr/bin";  // execvpe's, when the environment has none
+    for (char *const *entry = envp; *entry != NULL; entry++) {
+        if (strncmp(*entry, "PATH=", 5) == 0) path = *entry + 5;
+    }
+    size_t length = strlen(file);
+    if (length == 0) return ENOENT;
+    char candidate[4096];
+    bool denied = false;
+    for (const char *start = path;; ) {
+        const char *end = strchrnul(start, ':');
+        size_t directory = (size_t)(end - start);
+        if (directory + length + 2 <= sizeof candidate) {
+            // An empty entry is the current directory.
+            size_t at = 0;
+            if (directory > 0) {
+                memcpy(candidate, start, directory);
+                candidate[directory] = '/';
+                at = directory + 1;
+            }
+            memcpy(candidate + at, file, length + 1);
+            execve(candidate, argv, envp);
+            switch (errno) {
+            case EACCES: denied = true; break;
+            case ENOENT: case ENOTDIR: case ESTALE: case ENODEV: case ETIMEDOUT: break;
+            default: return errno;  // found, and not runnable (ENOEXEC among them)
+            }
+        }
+        if (*end == '\0') break;
+        start = end + 1;
+    }
+    return denied ? EACCES : ENOENT;
+}
+
 static void run_program(char *const argv[], char *const envp[], const char *cwd, pid_t reaper, int report_fd) {
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
@@ -92,17 +134,14 @@ static void run_program(char *const argv[], char *const envp[], const char *cwd,
             setrlimit(RLIMIT_NOFILE, &limit);
         }
     }
-    // The program is looked up in the job's PATH, not the worker's.
-    environ = (char **)envp;
     // If the reaper itself is killed, the program goes with it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != reaper) _exit(127);
     struct lifeline_reaper_message failure = {LIFELINE_REAPER_CWD_FAILED, 0};
     if (cwd != NULL && chdir(cwd) != 0) {
         failure.value = errno;
     } else {
-        execvpe(argv[0], argv, envp);
         failure.kind = LIFELINE_REAPER_EXEC_FAILED;
-        failure.value = errno;
+        failure.value = exec_program(argv, envp);
     }
     (void)!write(report_fd, &failure, sizeof failure);
     _exit(127);

@@ -292,6 +292,29 @@ struct WorkerCLITests {
         #expect(mode == 0o600)
     }
 
+    @Test("a program file the kernel cannot run is refused as such, by path or found in PATH, never run by a shell; a script whose interpreter is missing says so")
+    func unrunnableFiles() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = cli.home.path + "-shell-ran"
+        let plain = try cli.writeFile("no-shebang", "touch '\(marker)'\n")
+        let script = try cli.writeFile("bad-interpreter", "#!/nonexistent/interpreter\ntouch '\(marker)'\n")
+        for file in [plain, script] { chmod(file, 0o755) }
+        let directory = (plain as NSString).deletingLastPathComponent
+        let cases: [(String, String)] = [
+            (#"{"argv": [\#(try LifelineJSON.line(plain))]}"#, "program '\(plain)' is not in an executable format"),
+            (#"{"argv": ["no-shebang"], "env": {"PATH": \#(try LifelineJSON.line(directory))}}"#, "program 'no-shebang' is not in an executable format"),
+            (#"{"argv": [\#(try LifelineJSON.line(script))]}"#, "program '\(script)' names an interpreter that does not exist (its #! line)"),
+        ]
+        for (args, error) in cases {
+            let id = try await cli.enqueue(["exec", "--args", args])
+            #expect(try await cli.run(["worker", "--drain"]).status == 0)
+            let job = try await cli.job(id)
+            #expect(job["state"] == "discarded" && job["errors"]?.arrayValue?.first?["error"]?.stringValue == error, "\(job)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: marker), "no shell ran the file")
+    }
+
     @Test("a queue limit of 2 holds across 3 processes with 8 slots each")
     func queueLimit() async throws {
         let cli = try CLIRunner()

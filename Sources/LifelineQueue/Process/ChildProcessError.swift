@@ -43,6 +43,8 @@ public struct ChildProcessError: Error, CustomStringConvertible {
         case (.directory, ENOENT): return "cwd '\(directory ?? "")' does not exist"
         case (.directory, ENOTDIR): return "cwd '\(directory ?? "")' is not a directory"
         case (.directory, _): return "cannot enter cwd '\(directory ?? "")': \(reason)"
+        case (.exec, ENOENT) where program.contains("/") && Self.exists(program, in: directory):
+            return "program '\(program)' names an interpreter that does not exist (its #! line)"
         case (.exec, ENOENT) where program.contains("/"): return "program '\(program)' does not exist"
         case (.exec, ENOENT): return "program '\(program)' not found in PATH"
         case (.exec, EACCES): return "program '\(program)' is not executable (permission denied)"
@@ -50,5 +52,12 @@ public struct ChildProcessError: Error, CustomStringConvertible {
         case (.exec, _): return "cannot run '\(program)': \(reason)"
         case (.spawn, _): return "cannot start '\(program)': \(reason)"
         }
+    }
+
+    /// Whether the file a path names exists, a relative path taken from `directory`: the
+    /// kernel says ENOENT for a script whose interpreter is missing too.
+    private static func exists(_ path: String, in directory: String?) -> Bool {
+        let full = path.hasPrefix("/") || directory == nil ? path : directory! + "/" + path
+        return FileManager.default.fileExists(atPath: full)
     }
 }
