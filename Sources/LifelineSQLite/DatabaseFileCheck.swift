@@ -17,7 +17,10 @@ public enum DatabaseFileCheck {
         // POSIX calls, not FileManager and FileHandle: every command that opens the queue
         // runs this, and Foundation's file types cost more to set up than the read.
         var status = stat()
-        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { throw .directory(path: path) }
+        if stat(path, &status) == 0 {
+            if status.st_mode & S_IFMT == S_IFDIR { throw .directory(path: path) }
+            if status.st_mode & S_IFMT != S_IFREG { throw .notRegularFile(path: path) }
+        }
         guard let fd = descriptor(path) else { throw .unreadable(path: path, reason: String(cString: strerror(errno)).lowercased()) }
         var header = [UInt8](repeating: 0, count: 100)
         let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }

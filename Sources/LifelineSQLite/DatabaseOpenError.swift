@@ -2,6 +2,8 @@
 public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case emptyFile(path: String)
     case directory(path: String)
+    /// A device, pipe or socket: SQLite would make `/dev/null` another mode, and a pipe's open waits for a writer.
+    case notRegularFile(path: String)
     case notSQLite(path: String)
     case foreign(path: String, applicationID: Int32)
     case newerSchema(path: String, version: Int, known: Int)
@@ -22,6 +24,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             "\(path) is an empty file, not a Lifeline database; move it away or pass another \(flag)"
         case .directory(let path):
             "\(path) is a directory; \(flag) takes the database file's path (e.g. \(path.hasSuffix("/") ? path : path + "/")lifeline.db)"
+        case .notRegularFile(let path):
+            "\(path) is not a regular file (a device, pipe or socket); \(flag) takes a database file's path"
         case .notSQLite(let path):
             "\(path) is not a SQLite database; move it away or pass another \(flag)"
         case .foreign(let path, let id):

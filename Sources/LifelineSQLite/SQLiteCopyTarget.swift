@@ -25,6 +25,8 @@ public final class SQLiteCopyTarget: CopyTarget {
         var info = stat()
         if stat(path, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFDIR { throw DatabaseOpenError.directory(path: path) }
+            // An empty one is replaced: never a device (`--to /dev/null`), pipe or socket.
+            if info.st_mode & S_IFMT != S_IFREG { throw DatabaseOpenError.notRegularFile(path: path) }
             if info.st_size > 0 { throw StoreCopyError.targetExists(path: path) }
         }
         Self.removeAbandoned(beside: path)

@@ -52,7 +52,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case JobStoreError.unknownQueue: (Code.notFound.rawValue, "\(error) (--create configures a queue ahead of its first job)")
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         // A directory where the database belongs is a wrong --db or LIFELINE_HOME.
-        case DatabaseOpenError.directory: (Code.invalidInput.rawValue, "\(error)")
+        case DatabaseOpenError.directory, DatabaseOpenError.notRegularFile: (Code.invalidInput.rawValue, "\(error)")
         case let busy as any StoreBusy: (Code.runtime.rawValue, busy.description)
         // No such database on the server: as no database file, there is no queue there (exit 4).
         case PostgresStoreError.refused(_, _, sqlState: "3D000"): (Code.notFound.rawValue, "\(error)")

@@ -180,9 +180,11 @@ extension StoreSelection {
         } catch let error as DatabaseError {
             throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
         } catch let error as DatabaseOpenError {
-            // A directory where the database belongs is a wrong path, given by the flag named.
-            if case .directory = error { throw CLIFailure(.invalidInput, error.description(flag: dbFlag)) }
-            throw CLIFailure(.runtime, error.description(flag: dbFlag))
+            // A directory or a device where the database belongs is a wrong path, given by the flag named.
+            switch error {
+            case .directory, .notRegularFile: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
+            default: throw CLIFailure(.runtime, error.description(flag: dbFlag))
+            }
         }
     }
 

@@ -120,6 +120,23 @@ struct OperatorMistakesCLITests {
         #expect(directory.status == 64 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
     }
 
+    @Test("a pipe (or device) given as the database is a usage error, read or written, and never replaced by a copy")
+    func databaseNotARegularFile() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let source = try await cli.enqueue(["noop"])
+        let pipe = cli.home.path + "-pipe"
+        #expect(mkfifo(pipe, 0o600) == 0)
+        defer { unlink(pipe) }
+        for command in [["jobs", "list", "--db", pipe], ["enqueue", "noop", "--db", pipe], ["store", "copy", "--from", cli.home.appendingPathComponent("lifeline.db").path, "--to", pipe]] {
+            let result = try await cli.run(command)
+            #expect(result.status == 64 && result.stderr.contains("\(pipe) is not a regular file (a device, pipe or socket)"), "\(command): \(result.stderr)")
+        }
+        var info = stat()
+        #expect(stat(pipe, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "the pipe is still a pipe")
+        #expect(source == 1)
+    }
+
     @Test("a home that cannot be made says what the system said")
     func homeNotMade() async throws {
         let cli = try CLIRunner()
