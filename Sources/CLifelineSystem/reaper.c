@@ -87,7 +87,10 @@ static int exec_program(char *const argv[], char *const envp[]) {
     }
     const char *path = "/bin:/usr/bin";  // execvpe's, when the environment has none
     for (char *const *entry = envp; *entry != NULL; entry++) {
-        if (strncmp(*entry, "PATH=", 5) == 0) path = *entry + 5;
+        if (strncmp(*entry, "PATH=", 5) == 0) {
+            path = *entry + 5;  // the first, as getenv finds it
+            break;
+        }
     }
     size_t length = strlen(file);
     if (length == 0) return ENOENT;
