@@ -189,6 +189,37 @@ struct RealWorkCLITests {
         #expect(error == "timed out after 2s", "a timeout reads the same whoever stopped it")
     }
 
+    @Test("a program past its timeout whose reaper is stopped (SIGSTOP) ends all the same, with its group, and is recorded as timed out")
+    func timeoutWithStoppedReaper() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let id = try await cli.enqueue([
+            "exec", "--args", #"{"argv": ["sh", "-c", "sleep \#(marker) & exec sleep \#(marker)"]}"#, "--timeout", "3s", "--max-attempts", "1",
+        ])
+        let worker = try cli.start(["worker", "--drain"])
+        defer { worker.signal(SIGKILL) }
+        var sleeps: [Int32] = []
+        try await waitUntil("the program to start") {
+            sleeps = ProcessTable.pids(commandLineContaining: "sleep \(marker)")
+            return sleeps.count == 2
+        }
+        let reaper = try #require(ProcessTable.children(of: worker.processIdentifier).first { reaper in
+            sleeps.contains { ProcessTable.children(of: reaper).contains($0) }
+        })
+        kill(reaper, SIGSTOP)
+        defer { kill(reaper, SIGKILL) }
+        // Its timeout, then a second for its reaper to act, which it cannot.
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty, "the program and its group are gone")
+        #expect(ProcessTable.state(reaper) == nil, "the stopped reaper is gone")
+        let job = try await cli.job(id)
+        #expect(job["state"] == "discarded")
+        #expect(job["errors"]?.arrayValue?.last?["error"]?.stringValue?.hasPrefix("timed out after 3s") == true, "\(job)")
+        let took = try await Self.latencies(cli, ids: [id], to: "discarded")
+        #expect(took.allSatisfy { $0 < 6000 }, "its timeout (3 s) and its reaper's grace (1 s), not the program's end: \(took) ms")
+    }
+
     @Test("a handler past its timeout in a pool's runner process is stopped there when the pool's writer is stopped, and recorded as timed out")
     func handlerTimeoutWhileWriterStopped() async throws {
         let cli = try CLIRunner()

@@ -111,7 +111,7 @@ public struct ChildProcess: Sendable {
         let childEnds = [control.read, status.write, stdin?.read, stdout?.write, stderr?.write].compactMap { $0 }
         // The control pipe's write end belongs to the RunningChild, which closes it.
         let parentEnds = [status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
-        let child = RunningChild(program: argv[0], directory: directory, control: control.write)
+        let child = RunningChild(program: argv[0], directory: directory, control: control.write, killedAtStop: stopSignal == SIGKILL)
         // Its first hold waits in the control pipe for the reaper, which never runs unheld.
         if let held = AttemptHolds.current { child.follow(held) }
         let session = ChildSession(
@@ -134,7 +134,7 @@ public struct ChildProcess: Sendable {
                     return
                 }
                 session.begin(reaper: reaper)
-                child.killsReaper { ChildMonitor.shared.perform { session.killReaper() } }
+                child.killsReaper { delay in ChildMonitor.shared.perform { session.killReaper(after: delay) } }
                 continuation.resume(returning: .success(reaper))
             }
         }
@@ -175,13 +175,21 @@ public final class RunningChild: Sendable {
     private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
         (nil, [])
     )
-    /// Kills its reaper (see ``killReaper()``), once the reaper runs.
-    private let reaperKiller = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Kills its reaper (see ``killReaper()``) after the delay given, until the program has ended.
+    private let reaperKiller = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+    /// How long its reaper has to act on ``kill()``. One that has not by then is stopped
+    /// (SIGSTOP) or wedged: it is killed itself, or the program would outlive its stop.
+    static let reaperGrace = Duration.seconds(1)
 
-    init(program: String, directory: String?, control: Int32) {
+    /// Whether ``kill()`` kills the program: a gentler stop signal leaves it its hold's end,
+    /// and its reaper is not late when it waits for that.
+    private let killedAtStop: Bool
+
+    init(program: String, directory: String?, control: Int32, killedAtStop: Bool) {
         self.program = program
         self.directory = directory
         self.control = Mutex((control, nil))
+        self.killedAtStop = killedAtStop
     }
 
     /// Whether the last hold its reaper was given was its attempt's deadline: a program the
@@ -221,22 +229,27 @@ public final class RunningChild: Sendable {
         _ = write(fd, &request, MemoryLayout<lifeline_reaper_request>.size)
     }
 
-    /// Stops the program's group with its stop signal, then everything else it started.
+    /// Stops the program's group with its stop signal, then everything else it started. When
+    /// that signal is SIGKILL and the reaper has not acted ``reaperGrace`` later, kills the
+    /// reaper (``killReaper()``).
     public func kill() {
-        control.withLock { control in
-            guard control.fd >= 0 else { return }
+        let closed = control.withLock { control -> Bool in
+            guard control.fd >= 0 else { return false }
             close(control.fd)
             control.fd = -1
+            return true
         }
+        if closed, killedAtStop { reaperKiller.withLock { $0 }?(Self.reaperGrace) }
     }
 
-    /// Kills the program's reaper, and the program with it: for a reaper that has not acted on
-    /// ``kill()`` (stopped with SIGSTOP). What else the program started may outlive it.
+    /// Kills the program's reaper now, and the program's group with it: for a reaper that has
+    /// not acted on ``kill()`` (stopped with SIGSTOP). Descendants that left the program's
+    /// group may outlive it.
     public func killReaper() {
-        reaperKiller.withLock { $0 }?()
+        reaperKiller.withLock { $0 }?(.zero)
     }
 
-    func killsReaper(with kill: @escaping @Sendable () -> Void) {
+    func killsReaper(with kill: @escaping @Sendable (Duration) -> Void) {
         reaperKiller.withLock { $0 = kill }
     }
 
@@ -252,6 +265,8 @@ public final class RunningChild: Sendable {
     }
 
     func end(_ result: Result<ChildProcess.Exit, any Error>) {
+        // Its reaper is gone: nothing to kill later, and the session it holds is let go.
+        reaperKiller.withLock { $0 = nil }
         kill()
         unfollow()
         let waiters = ending.withLock { state in

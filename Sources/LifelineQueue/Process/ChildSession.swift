@@ -15,6 +15,8 @@ final class ChildSession: @unchecked Sendable {
     private var outputs: [Int32: Output] = [:]
     private var reaper: pid_t = 0
     private var reaped = false
+    /// The program's process id, which is also its group's, once the reaper has started it.
+    private var program: pid_t?
     private var statusBytes: [UInt8] = []
     private var started = false
     /// The reaper stopped the program because its hold ran out.
@@ -81,7 +83,9 @@ final class ChildSession: @unchecked Sendable {
             let message = statusBytes.withUnsafeBytes { $0.loadUnaligned(as: lifeline_reaper_message.self) }
             statusBytes.removeFirst(size)
             switch Int(message.kind) {
-            case Int(LIFELINE_REAPER_STARTED): started = true
+            case Int(LIFELINE_REAPER_STARTED):
+                started = true
+                program = pid_t(truncatingIfNeeded: message.value)
             case Int(LIFELINE_REAPER_CWD_FAILED):
                 failure = ChildProcessError(program: child.program, directory: child.directory, stage: .directory, errno: message.value)
             case Int(LIFELINE_REAPER_EXEC_FAILED):
@@ -93,11 +97,21 @@ final class ChildSession: @unchecked Sendable {
         }
     }
 
-    /// Kills the reaper, and the program with it (which dies with its reaper), unless it has
-    /// been collected: for a reaper that does not act on its closed control pipe (stopped). On
-    /// the monitor's thread, which collects it, so the process id is still the reaper's.
-    func killReaper() {
-        if reaper > 0, !reaped { Glibc.kill(reaper, SIGKILL) }
+    /// Kills the reaper after `delay`, unless it has been collected by then: for a reaper that
+    /// does not act on its closed control pipe (stopped). On the monitor's thread, which
+    /// collects it, so the process id is still the reaper's.
+    func killReaper(after delay: Duration) {
+        guard delay > .zero else { return killReaperNow() }
+        monitor.after(delay) { [self] in killReaperNow() }
+    }
+
+    private func killReaperNow() {
+        guard reaper > 0, !reaped else { return }
+        // The program's group first (the program itself would die with its reaper, but not
+        // the rest of its group). Its id still names that group: the reaper kills the group
+        // before it collects the program, and has not said it has.
+        if let program, programStatus == nil { Glibc.kill(-program, SIGKILL) }
+        Glibc.kill(reaper, SIGKILL)
     }
 
     /// The reaper closes its status pipe only by exiting: collect it, retrying until the

@@ -59,8 +59,6 @@ public final class RunnerPool: AttemptRunner {
     /// its stop) is killed: the pool renews its attempts' leases, so nobody else would ever
     /// take them back, and only the process's death ends such a handler for sure.
     private let stopGrace: Duration
-    /// How long a runner's reaper has to kill it once told to.
-    static let reaperGrace = Duration.seconds(1)
     /// How long a runner may take to answer a hold. One past it (stopped, wedged) is killed:
     /// otherwise the pool would renew its attempts' leases while nothing runs them, and no
     /// other worker could take their jobs.
@@ -122,8 +120,8 @@ public final class RunnerPool: AttemptRunner {
     /// Kills the runner processes still there after ``shutdown()``: at its grace's end, or at
     /// once when the pool is asked again to stop. Before ``shutdown()``, does nothing: runners
     /// still report the ends of the attempts they were told to stop. Each is killed by its
-    /// reaper; one still there a few seconds later, or when asked again, had a reaper that did
-    /// not act (stopped), which is killed itself, and its runner with it.
+    /// reaper, or with it when the reaper does not act (stopped; see ``RunningChild/kill()``),
+    /// and at once when the pool is asked again.
     public func killRemaining() {
         let (left, again) = state.withLock { state -> ([RunningChild], Bool) in
             guard state.stopping, !state.processes.isEmpty else { return ([], false) }
@@ -138,10 +136,6 @@ public final class RunnerPool: AttemptRunner {
         }
         logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(left.count)"])
         for process in left { process.kill() }
-        Task { [self] in
-            guard (try? await Task.sleep(for: Self.reaperGrace)) != nil else { return }
-            killRemaining()
-        }
     }
 
     public func start(

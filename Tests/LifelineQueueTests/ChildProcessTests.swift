@@ -1,0 +1,55 @@
+import Foundation
+import LifelineTestKit
+import Testing
+
+@testable import LifelineQueue
+
+@Suite("Programs run under a reaper")
+struct ChildProcessTests {
+    static func program(_ script: String) -> ChildProcess {
+        ChildProcess(argv: ["sh", "-c", script], environment: ProcessInfo.processInfo.environment, directory: nil)
+    }
+
+    @Test("a program that has ended is let go, with what watched it")
+    func endedProgramLetGo() async throws {
+        weak var ended: RunningChild?
+        do {
+            let child = try await Self.program("echo done").start()
+            ended = child
+            let exit = try await child.exit()
+            #expect(exit.termination == .exited(0) && exit.stdoutTail == "done\n")
+        }
+        // The monitor's thread lets go of it once it has handed the end over.
+        try await waitUntil("the ended program to be let go", timeout: .seconds(10)) { ended == nil }
+    }
+
+    @Test("a stopped program whose reaper is stopped (SIGSTOP) ends a second later all the same, with its group")
+    func stopWithStoppedReaper() async throws {
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let child = try await Self.program("sleep \(marker) & exec sleep \(marker)").start()
+        var sleeps: [Int32] = []
+        try await waitUntil("both sleeps to start") {
+            sleeps = ProcessTable.pids(commandLineContaining: "sleep \(marker)")
+            return sleeps.count == 2
+        }
+        let reaper = try #require(ProcessTable.children(of: getpid()).first { reaper in
+            sleeps.contains { ProcessTable.children(of: reaper).contains($0) }
+        })
+        kill(reaper, SIGSTOP)
+        // Should the stop not end it, the test kills the reaper itself, late, rather than hang.
+        let rescue = Task {
+            try await Task.sleep(for: .seconds(15))
+            kill(reaper, SIGKILL)
+        }
+        defer { rescue.cancel() }
+        let stopped = ContinuousClock.now
+        child.kill()
+        let exit = try await child.exit()
+        #expect(exit.termination == .signalled(SIGKILL), "its reaper was killed")
+        #expect(ContinuousClock.now - stopped < .seconds(5), "a second's grace, not the program's end")
+        try await waitUntil("the program's group to be gone", timeout: .seconds(10)) {
+            ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
+        }
+        #expect(ProcessTable.state(reaper) == nil, "the reaper is gone")
+    }
+}
