@@ -19,7 +19,20 @@ extension BuiltinKinds {
             if let env, env.keys.contains(where: { $0.isEmpty || $0.contains("=") }) {
                 throw JobInputError("invalid args for 'exec': env names must be non-empty and without '='")
             }
+            // Linux refuses to start a program given a longer one (E2BIG): said now, not at
+            // every attempt.
+            let strings = argv.enumerated().map { ("argv[\($0.offset)]", $0.element) }
+                + (env ?? [:]).sorted { $0.key < $1.key }.map { ("env.\($0.key)", "\($0.key)=\($0.value)") }
+            if let (field, string) = strings.first(where: { $0.1.utf8.count > Self.longestString }) {
+                throw JobInputError(
+                    "invalid args for 'exec': field '\(field)' is \(string.utf8.count) bytes; a program takes at most \(Self.longestString) in one argument or variable (NAME=value); pass more in a file"
+                )
+            }
         }
+
+        /// The longest argument or environment string Linux passes to a program (MAX_ARG_STRLEN,
+        /// 32 pages of 4 KiB, with its NUL).
+        static let longestString = 131_071
     }
 
     /// Runs a program without a shell; exit 0 = success. The tail of its output goes in the

@@ -189,6 +189,24 @@ struct RealWorkCLITests {
         #expect(error == "timed out after 2s", "a timeout reads the same whoever stopped it")
     }
 
+    @Test("an exec job's argument or variable longer than Linux passes (131,071 bytes) is refused at enqueue; one that long runs")
+    func longestArgument() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        func args(_ length: Int) throws -> String {
+            let long = String(repeating: "x", count: length)
+            return try cli.writeFile("args-\(length).json", #"{"argv": ["sh", "-c", "echo ${#0} ${#BIG}", "\#(long)"], "env": {"BIG": "\#(long.dropFirst(4))"}}"#)
+        }
+        let refused = try await cli.run(["enqueue", "exec", "--args-file", try args(131_072)])
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("lifeline: invalid args for 'exec': field 'argv[3]' is 131072 bytes; a program takes at most 131071"), "\(refused.stderr)")
+        let id = try await cli.enqueue(["exec", "--args-file", try args(131_071)])
+        let drain = try await cli.run(["worker", "--drain"])
+        #expect(drain.status == 0)
+        let job = try await cli.job(id)
+        #expect(job["state"] == "completed" && job["result"]?["stdout"] == "131071 131067\n", "\(job["errors"] ?? [])")
+    }
+
     @Test("a program past its timeout whose reaper is stopped (SIGSTOP) ends all the same, with its group, and is recorded as timed out")
     func timeoutWithStoppedReaper() async throws {
         let cli = try CLIRunner()

@@ -70,6 +70,10 @@ struct InputTests {
         (EnqueueRequest(kind: "exec", args: ["argv": ["ls", 1]]), "invalid args for 'exec': field 'argv[1]' must be a string, not a number"),
         (EnqueueRequest(kind: "exec", args: ["argv": ["ls"], "env": ["A": true]]),
          "invalid args for 'exec': field 'env.A' must be a string, not true or false"),
+        (EnqueueRequest(kind: "exec", args: ["argv": ["ls", .string(String(repeating: "x", count: 131_072))]]),
+         "invalid args for 'exec': field 'argv[1]' is 131072 bytes; a program takes at most 131071 in one argument or variable (NAME=value); pass more in a file"),
+        (EnqueueRequest(kind: "exec", args: ["argv": ["ls"], "env": ["BIG": .string(String(repeating: "x", count: 131_068))]]),
+         "invalid args for 'exec': field 'env.BIG' is 131072 bytes; a program takes at most 131071 in one argument or variable (NAME=value); pass more in a file"),
     ])
     func refusedArgs(_ request: EnqueueRequest, _ message: String) {
         var registry = JobRegistry()
