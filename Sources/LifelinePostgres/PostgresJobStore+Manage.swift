@@ -46,8 +46,8 @@ extension PostgresJobStore {
             for id in ids {
                 let jobs = try transaction.connection.query("""
                     UPDATE jobs
-                    SET state = 'available', attempt = 0, run_at = \(transaction.nowMs), finished_at = NULL, result = NULL,
-                        cancel_requested = false
+                    SET state = 'available', max_attempts = LEAST(attempt::bigint + max_attempts, \(JobLimits.retriedMaxAttempts))::integer,
+                        run_at = \(transaction.nowMs), finished_at = NULL, result = NULL, cancel_requested = false
                     WHERE id = \(id) AND state IN ('discarded', 'cancelled', 'retryable', 'scheduled')
                     RETURNING \(unescaped: Job.pgColumns)
                     """).map(Job.init(row:))

@@ -37,6 +37,9 @@ public struct EnqueueRequest: Sendable, Hashable {
 public enum JobLimits {
     public static let priorities = 0...9
     public static let maxAttempts = 1...1_000_000
+    /// The most attempts `jobs retry` lets a job have: each retry adds as many as it had, and
+    /// attempts count on, so that a later attempt always has a larger number.
+    public static let retriedMaxAttempts = Int(Int32.max)
     public static let timeout = Duration.milliseconds(1)...Duration.seconds(7 * 24 * 3600)
     public static let backoff = Duration.zero...Duration.seconds(24 * 3600)
     public static let idempotencyKeyLength = 1...255

@@ -29,7 +29,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 
     /// Whether a retry by hand takes a job from this state: one that failed for good or was
     /// cancelled, and one that waits for its backoff or its time, which is made due now; each
-    /// with a fresh attempt budget.
+    /// with a fresh attempt budget (its attempts numbered on).
     public var isRetriable: Bool {
         switch self {
         case .discarded, .cancelled, .retryable, .scheduled: true

@@ -39,7 +39,8 @@ public protocol JobStore: Sendable {
     func jobCancelRequested(_ ids: [Int64]) async throws -> Set<Int64>
 
     /// Puts discarded, cancelled, retryable or scheduled jobs back to available, due now, with
-    /// a fresh attempt budget (see ``JobState/isRetriable``).
+    /// a fresh attempt budget: `max_attempts` grows by the attempts made, which are numbered
+    /// on, never again from 1 (see ``JobState/isRetriable``).
     func jobRetry(_ ids: [Int64]) async throws -> [Job]
 
     func jobGet(_ id: Int64) async throws -> Job?

@@ -52,11 +52,11 @@ extension SQLiteJobStore {
             for id in ids {
                 let jobs = try Job.fetchAll(db, sql: """
                     UPDATE jobs
-                    SET state = 'available', attempt = 0, run_at = ?, finished_at = NULL, result = NULL,
-                        cancel_requested = 0
+                    SET state = 'available', max_attempts = min(attempt + max_attempts, ?), run_at = ?,
+                        finished_at = NULL, result = NULL, cancel_requested = 0
                     WHERE id = ? AND state IN ('discarded', 'cancelled', 'retryable', 'scheduled')
                     RETURNING \(Job.columns)
-                    """, arguments: [now, id])
+                    """, arguments: [JobLimits.retriedMaxAttempts, now, id])
                 for job in jobs {
                     try EventLog.append(db, at: now, type: .retried, job: id, server: job.server)
                 }

@@ -33,7 +33,8 @@ enum ManageChecks {
             let retried = try await store.jobRetry([job.id, completed.id])
             #expect(retried.map(\.id) == [job.id])
             let back = try #require(try await store.jobGet(job.id))
-            #expect(back.state == .available && back.attempt == 0 && back.finishedAt == nil && back.errors.count == 1)
+            // Attempts are numbered on, and as many again are allowed.
+            #expect(back.state == .available && back.attempt == 1 && back.maxAttempts == 2 && back.finishedAt == nil && back.errors.count == 1)
             #expect(try await store.jobGet(completed.id)?.state == .completed)
             #expect(try await EventChecks.types(store, job: job.id).last == .retried)
         },
@@ -46,9 +47,9 @@ enum ManageChecks {
             #expect(try await store.jobGet(failed.id)?.state == .retryable && scheduled.state == .scheduled)
             let retried = try await store.jobRetry([failed.id, scheduled.id, running.id, available.id])
             #expect(Set(retried.map(\.id)) == [failed.id, scheduled.id])
-            for id in [failed.id, scheduled.id] {
+            for (id, attempt) in [(failed.id, 1), (scheduled.id, 0)] {
                 let back = try #require(try await store.jobGet(id))
-                #expect(back.state == .available && back.attempt == 0 && back.runAt <= clock.now, "\(back)")
+                #expect(back.state == .available && back.attempt == attempt && back.maxAttempts == attempt + failed.maxAttempts && back.runAt <= clock.now, "\(back)")
                 #expect(try await EventChecks.types(store, job: id).last == .retried)
             }
             #expect(try await store.jobGet(failed.id)?.errors.count == 1, "the failed attempt stays on record")

@@ -36,7 +36,7 @@ struct JobTimeline {
                     number: Int(event.data["attempt"]?.intValue ?? 0), worker: event.data["worker"]?.stringValue ?? "?", start: event.at
                 )))
             case .retried:
-                entries.append(.mark("retried", event.at, "by hand: attempts count from 1 again"))
+                entries.append(.mark("retried", event.at, "by hand: as many attempts again, numbered on"))
             case .completed, .retrying, .discarded, .cancelled, .released, .snoozed:
                 guard let index = open, case .attempt(var attempt) = entries[index] else {
                     if event.type == .cancelled { entries.append(.mark("cancelled", event.at, "before it ran again")) }

@@ -181,7 +181,8 @@ struct FirstHourCLITests {
         // Fails its first run, succeeds once its marker exists.
         let marker = cli.home.appendingPathComponent("ran-once").path
         let id = try await cli.enqueue([
-            "exec", "--args", #"{"argv": ["sh", "-c", "test -e \"$0\" || { touch \"$0\"; exit 1; }", "\#(marker)"]}"#, "--backoff", "1h",
+            "exec", "--args", #"{"argv": ["sh", "-c", "echo $LIFELINE_JOB_ATTEMPT >> \"$0.attempts\"; test -e \"$0\" || { touch \"$0\"; exit 1; }", "\#(marker)"]}"#,
+            "--backoff", "1h",
         ])
         let worker = try cli.start(["worker", "--drain"])
         defer { worker.signal(SIGKILL) }
@@ -190,7 +191,9 @@ struct FirstHourCLITests {
         #expect(retried.status == 0 && retried.stdout == "retried 1 job\n", "\(retried)")
         #expect(try await worker.waitForExit() == 0, "the drain ends once the job has run")
         let job = try await cli.job(id)
-        #expect(job["state"] == "completed" && job["attempt"] == 1 && job["errors"]?.arrayValue?.count == 1, "\(job)")
+        // Attempts are numbered on: a program fencing its writes with LIFELINE_JOB_ATTEMPT sees a larger one.
+        #expect(job["state"] == "completed" && job["attempt"] == 2 && job["max_attempts"] == 21 && job["errors"]?.arrayValue?.count == 1, "\(job)")
+        #expect(try String(contentsOfFile: marker + ".attempts", encoding: .utf8) == "1\n2\n")
     }
 
     @Test("a job's timeline shows every retry by hand and every cancel, in order, between the attempts they separate")
@@ -208,7 +211,7 @@ struct FirstHourCLITests {
         #expect(try await timeline() == ["enqueued", "attempt", "retried"])
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
         let lines = try await cli.run(["jobs", "show", "\(id)"]).stdout
-        #expect(lines.contains("by hand: attempts count from 1 again"), "\(lines)")
+        #expect(lines.contains("by hand: as many attempts again, numbered on"), "\(lines)")
         #expect(try await timeline() == ["enqueued", "attempt", "retried", "attempt"], "\(lines)")
         // Every retry and cancel is there, in order, not only the last retry.
         for command in ["retry", "cancel", "retry", "cancel"] { #expect(try await cli.run(["jobs", command, "\(id)"]).status == 0) }

@@ -147,7 +147,7 @@ struct OperatorCLITests {
         #expect(retried.status == 0 && retried.stdout == "retried 3 jobs\n")
         for id in a {
             let job = try await cli.job(id)
-            #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"]?.arrayValue?.count == 1)
+            #expect(job["state"] == "available" && job["attempt"] == 1 && job["max_attempts"] == 2 && job["errors"]?.arrayValue?.count == 1)
         }
         for id in b { #expect(try await cli.job(id)["state"] == "discarded") }
         #expect(try await cli.json(["jobs", "list", "--state", "cancelled", "--json"]).count == 1)
