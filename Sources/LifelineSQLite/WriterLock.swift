@@ -117,8 +117,9 @@ public struct WriterLockTimeout: StoreBusy {
     public var holder: LockHolder
 
     public var description: String {
-        "the database is busy: \(holder) has held \(holder.lock) for over \(DurationText.format(waited)) "
-            + "(is it stopped?); set LIFELINE_LOCK_TIMEOUT to wait longer"
+        guard waited > .zero else { return "the database is busy: \(holder) holds \(holder.lock); set LIFELINE_LOCK_TIMEOUT to wait for it" }
+        return "the database is busy: \(holder) has held \(holder.lock) for over \(DurationText.format(waited)) "
+            + "(is it stopped, or its disk slow?); set LIFELINE_LOCK_TIMEOUT to wait longer"
     }
 }
 

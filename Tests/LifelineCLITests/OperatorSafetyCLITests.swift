@@ -98,10 +98,15 @@ struct OperatorSafetyCLITests {
         let who = "process \(holder.processIdentifier) (not a Lifeline writer)"
         #expect(refused.status == 1 && refused.stderr == """
             lifeline: waiting for the database: \(who) holds SQLite's write lock (for up to 2s; LIFELINE_LOCK_TIMEOUT)
-            lifeline: the database is busy: \(who) has held SQLite's write lock for over 2s (is it stopped?); set LIFELINE_LOCK_TIMEOUT to wait longer
+            lifeline: the database is busy: \(who) has held SQLite's write lock for over 2s (is it stopped, or its disk slow?); set LIFELINE_LOCK_TIMEOUT to wait longer
 
             """, "\(refused.stderr)")
         #expect(!refused.stderr.contains("\(worker.processIdentifier)"))
+        // Told to wait for none, it says who holds the lock, not that it was held "for over 0s".
+        let unwaited = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "0"])
+        #expect(unwaited.status == 1 && unwaited.stderr.hasSuffix(
+            "lifeline: the database is busy: \(who) holds SQLite's write lock; set LIFELINE_LOCK_TIMEOUT to wait for it\n"
+        ), "\(unwaited.stderr)")
     }
 
     /// A program stopped (SIGSTOP) inside a write transaction on `cli`'s database, holding
