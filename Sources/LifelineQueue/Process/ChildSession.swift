@@ -107,11 +107,21 @@ final class ChildSession: @unchecked Sendable {
 
     private func killReaperNow() {
         guard reaper > 0, !reaped else { return }
-        // The program's group first (the program itself would die with its reaper, but not
-        // the rest of its group). Its id still names that group: the reaper kills the group
-        // before it collects the program, and has not said it has.
-        if let program, programStatus == nil { Glibc.kill(-program, SIGKILL) }
+        // The program's group first: the program dies with its reaper, the rest of its group
+        // would not. Only while the reaper has not collected the program, whose id, and its
+        // group's, then name nothing else (once collected, the reaper had killed the group).
+        if let program, Self.isChild(program, of: reaper) { Glibc.kill(-program, SIGKILL) }
         Glibc.kill(reaper, SIGKILL)
+    }
+
+    /// Whether `pid` is a child of `parent` not yet collected (running, or a zombie).
+    private static func isChild(_ pid: pid_t, of parent: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let name = stat.lastIndex(of: ")") else {
+            return false
+        }
+        // After the name: the state, then the parent's id.
+        let fields = stat[stat.index(after: name)...].split(separator: " ")
+        return fields.count > 1 && pid_t(fields[1]) == parent
     }
 
     /// The reaper closes its status pipe only by exiting: collect it, retrying until the
