@@ -5,6 +5,7 @@ import LifelineQueue
 import LifelineRecovery
 import LifelineSQLite
 import Logging
+import Synchronization
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,20 +85,41 @@ struct WorkerCommand: AsyncParsableCommand {
             concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
+        // Signals are taken from here on: a worker still waiting for its database stops waiting.
+        // Asked again once the worker has stopped, a pool's processes that have not ended are killed.
+        let stop = Mutex<(asked: Bool, opening: Task<OpenQueue, any Error>?, worker: Worker?)>((false, nil, nil))
+        let signals = SignalTrap {
+            let (opening, worker) = stop.withLock { stop in
+                stop.asked = true
+                return (stop.opening, stop.worker)
+            }
+            opening?.cancel()
+            worker?.shutdown()
+            pool?.killRemaining()
+        }
         // A drain of a queue that does not exist has nothing to do: a mistyped LIFELINE_HOME
         // is said (exit 4) rather than made, and drained, and called a success. A worker that
         // starts before its database (a host's boot, a restart) waits for it.
-        var outage = StoreOutage(reading: "the queue")
-        let opened = try await outage.open { try await store.openStore(creating: !drain, concurrentReads: true) }
+        let opening = Task {
+            var outage = StoreOutage(reading: "the queue")
+            return try await outage.open { try await store.openStore(creating: !drain, concurrentReads: true) }
+        }
+        if stop.withLock({ stop in stop.opening = opening; return stop.asked }) { opening.cancel() }
+        let opened: OpenQueue
+        do {
+            opened = try await opening.value
+        } catch is CancellationError {
+            logger.info("worker stopped before its database answered")
+            pool?.shutdown()
+            _ = await runners.value
+            withExtendedLifetime(signals) {}
+            return
+        }
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
-        // Asked again once the worker has stopped, a pool's processes that have not ended are killed.
-        let signals = SignalTrap {
-            worker.shutdown()
-            pool?.killRemaining()
-        }
+        if stop.withLock({ stop in stop.worker = worker; return stop.asked }) { worker.shutdown() }
         let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
         pool?.shutdown()

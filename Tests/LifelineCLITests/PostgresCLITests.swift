@@ -231,6 +231,15 @@ struct PostgresCLITests {
         interrupted.signal(SIGINT)
         #expect(try await interrupted.waitForExit() == 130)
         #expect(interrupted.stderr.hasSuffix("lifeline: interrupted; web-1 was not yet standby (lifeline server wait web-1 --state standby)\n"), "\(interrupted.stderr)")
+        // A worker, or a pool, asked to stop while it waits for the database stops at once (exit 0).
+        for shape in [[], ["--processes", "2"]] {
+            let stopped = try cli.start(["worker"] + shape)
+            defer { stopped.signal(SIGKILL) }
+            try await waitUntil("the worker to wait for the database", timeout: .seconds(20)) { stopped.stderr.contains("retrying every second") }
+            stopped.signal(SIGTERM)
+            #expect(try await stopped.waitForExit(timeout: .seconds(10)) == 0, "\(stopped.stderr)")
+            #expect(stopped.stderr.contains("worker stopped before its database answered"), "\(stopped.stderr)")
+        }
         try await TestPostgres.psql(admin, "ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
         #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0, "\(worker.stderr)")
         #expect(try await wait.waitForExit(timeout: .seconds(30)) == 0, "\(wait.stderr)")
