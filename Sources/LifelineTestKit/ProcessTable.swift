@@ -19,6 +19,11 @@ public enum ProcessTable {
         }
     }
 
+    /// The process's parent, while it lives.
+    public static func parent(of pid: Int32) -> Int32? {
+        stat(pid).flatMap { $0.count > 2 ? Int32($0[2]) : nil }
+    }
+
     /// The process's state letter (R, S, T for stopped, Z, …), or nil when there is none.
     public static func state(_ pid: Int32) -> String? {
         stat(pid).flatMap { $0.count > 1 ? $0[1] : nil }
