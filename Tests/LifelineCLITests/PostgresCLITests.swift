@@ -328,6 +328,32 @@ struct PostgresCLITests {
         }
     }
 
+    @Test("a worker asked to stop while the database does not answer says it waits to record the ends; asked again, it leaves them to their leases")
+    func stopDuringOutage() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let proxy = try await TCPProxy(to: try #require(cli.databaseURL))
+        defer { proxy.stop() }
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
+        let worker = try cli.start(["worker", "--grace", "1s", "--lease", "60s"], extraEnvironment: ["LIFELINE_DATABASE_URL": proxy.url])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the job to run", timeout: .seconds(30)) { try await cli.job(id)["state"] == "running" }
+        proxy.pause()
+        worker.signal(SIGTERM)
+        // The program is stopped at the grace's end; its end waits for the store, and the worker
+        // says so, and how to stop waiting, once its handlers' 5 s are over.
+        try await waitUntil("the worker to say it waits for the store", timeout: .seconds(20)) {
+            worker.stderr.contains("waiting for the store to record the ends; asked again, the worker stops without them")
+        }
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: .seconds(10)) == 0, "\(worker.stderr)")
+        #expect(worker.stderr.contains("asked again: stopping now, without waiting for the store"), "\(worker.stderr)")
+        #expect(worker.stderr.contains("the store does not record the ends; those jobs run again once their leases run out"), "\(worker.stderr)")
+        #expect(!worker.stderr.contains("released without spending an attempt"), "nothing was released: \(worker.stderr)")
+        proxy.resume()
+        #expect(try await cli.job(id)["state"] == "running", "left to its lease")
+    }
+
     @Test("a claim answered late, with most of its lease gone, keeps its job: the lease is renewed in time and the program runs once")
     func slowClaim() async throws {
         let cli = try await Self.runner()

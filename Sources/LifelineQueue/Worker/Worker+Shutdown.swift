@@ -8,6 +8,10 @@ extension Worker {
     public func shutdown() {
         if stopping.set() {
             logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
+        } else if releasing.isSet {
+            // The attempts are stopped already; what is left is waiting for the store.
+            logger.notice("asked again: stopping now, without waiting for the store")
+            hurry()
         } else {
             logger.notice("asked again: stopping now; running jobs are released without spending an attempt", metadata: [
                 "running": "\(running.count)",
@@ -41,11 +45,13 @@ extension Worker {
         }
         guard running.count > 0 else { return }
         logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
+        releasing.set()
         running.stopAll(reason: .shutdown)
         // Every end is recorded, however long the store takes. A handler that ignores its stop
         // is waited for only its cancellation grace: it ends with this process, and its job
         // goes back when its lease runs out, as when a worker dies.
         let stopDeadline = ContinuousClock.now + configuration.cancellationGrace
+        var toldWaiting = false
         while case let (all, handlers) = running.counts, all > 0 {
             if all == handlers, ContinuousClock.now >= stopDeadline {
                 logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
@@ -59,7 +65,15 @@ extension Worker {
                 ])
                 return
             }
-            await doorbell.wait(timeout: min(configuration.idleRecheck, max(stopDeadline - .now, .milliseconds(10))))
+            // Once only, so an operator waiting on a store that is down knows how to stop it.
+            if !toldWaiting, !hurrying.isSet, ContinuousClock.now >= stopDeadline, all > handlers {
+                toldWaiting = true
+                logger.notice("waiting for the store to record the ends; asked again, the worker stops without them", metadata: [
+                    "unrecorded": "\(all - handlers)",
+                ])
+            }
+            let untilDeadline = stopDeadline - .now
+            await doorbell.wait(timeout: untilDeadline > .zero ? min(configuration.idleRecheck, untilDeadline) : configuration.idleRecheck)
         }
     }
 }

@@ -27,6 +27,8 @@ public final class Worker: Sendable {
     let stopping = StopFlag()
     /// Set when asked to shut down a second time: the grace period is over.
     let hurrying = StopFlag()
+    /// Set when the running attempts are stopped at the end of the grace period.
+    let releasing = StopFlag()
     /// The slots held for claims made and not yet committed.
     private let claimingSlots = Mutex(0)
     /// A job claimed again while its last attempt is still being stopped here waits for that
