@@ -382,6 +382,30 @@ struct PostgresCLITests {
         #expect(!worker.stderr.contains("lease not renewed in time"), "\(worker.stderr)")
     }
 
+    @Test("a claim answered after its lease has run out gives its job back unrun, without spending an attempt: a job of one attempt still runs, once")
+    func claimAnsweredTooLate() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let url = try #require(cli.databaseURL)
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        let worker = try cli.start(["worker", "--lease", "2s"])
+        defer { worker.signal(SIGKILL) }
+        let id = try await cli.enqueue(["exec", "--delay", "3s", "--max-attempts", "1", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "0.1"]}"#])
+        // Another session holds the jobs table from about 1 s to 7 s: the worker's claim, sent
+        // when the job comes due at 3 s, is answered some 4 s later, past its 2 s lease.
+        let lock = Task.detached {
+            try await TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT")
+        }
+        try await waitUntil("the job to end", timeout: .seconds(60)) { try await cli.job(id)["state"]?.stringValue.map { ["completed", "discarded"].contains($0) } == true }
+        _ = try await lock.value
+        let job = try await cli.job(id)
+        #expect(job["state"] == "completed" && job["attempt"] == 1 && job["errors"] == [], "\(job)")
+        #expect(RealWorkCLITests.lines(directory + "/starts").count == 1)
+        let types = try await cli.json(["events", "--job", "\(id)", "--json"]).compactMap { $0["type"]?.stringValue }
+        #expect(types == ["enqueued", "started", "released", "started", "completed"], "\(types)")
+        #expect(worker.stderr.contains("its lease ran out here before it could start (a claim answered late); it never ran"), "\(worker.stderr)")
+    }
+
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()

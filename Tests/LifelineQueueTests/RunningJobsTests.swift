@@ -13,6 +13,10 @@ struct RunningJobsTests {
         return job
     }
 
+    static func mayStart(_ start: AttemptStart) -> Bool {
+        if case .start = start { true } else { false }
+    }
+
     static func key(_ id: Int64) -> AttemptKey {
         AttemptKey(id: id, attempt: RunnerMessageTests.job.attempt)
     }
@@ -135,7 +139,7 @@ struct RunningJobsTests {
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.remove([earlier.slot])
         #expect(running.count == 1)
-        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) != nil)
+        #expect(Self.mayStart(running.start(Self.key(1), leaseMargin: .seconds(5))))
         let later = try #require(running.ended(Self.key(1)))
         running.remove([later.slot])
         #expect(running.count == 0)
@@ -149,12 +153,12 @@ struct RunningJobsTests {
         let secondKey = AttemptKey(id: 1, attempt: second.attempt)
         running.add([Self.job(1)], leaseStart: .now, lease: .seconds(30))
         running.add([second], leaseStart: .now, lease: .seconds(30))
-        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) == nil)
+        #expect(running.start(Self.key(1), leaseMargin: .seconds(5)) == .stopped(nil))
         #expect(running.ended(Self.key(1)) == nil)
         #expect(running.counts == (all: 1, handlers: 1), "the new attempt's handler is still to end")
-        #expect(running.leaseEndIfStartable(secondKey, leaseMargin: .seconds(5)) != nil)
+        #expect(Self.mayStart(running.start(secondKey, leaseMargin: .seconds(5))))
         running.stop(secondKey, reason: .timeout)
-        #expect(running.leaseEndIfStartable(secondKey, leaseMargin: .seconds(5)) == nil, "an attempt told to stop before it started does not start")
+        #expect(running.start(secondKey, leaseMargin: .seconds(5)) == .stopped(.timeout), "an attempt told to stop before it started does not start")
     }
 
     @Test("an attempt whose job is claimed again here before it was stopped (the look at its lease came late) is stopped as its entry goes")
@@ -183,10 +187,10 @@ struct RunningJobsTests {
         running.add([Self.job(1, timeout: .zero)], leaseStart: .now, lease: .seconds(30))
         running.add([Self.job(2)], leaseStart: .now - .seconds(26), lease: .seconds(30))
         running.add([Self.job(3)], leaseStart: .now, lease: .seconds(30))
-        #expect(running.leaseEndIfStartable(Self.key(1), leaseMargin: .seconds(5)) == nil)
+        #expect(running.start(Self.key(1), leaseMargin: .seconds(5)) == .stopped(.timeout))
         #expect(running.ended(Self.key(1))?.stopReason == .timeout)
-        #expect(running.leaseEndIfStartable(Self.key(2), leaseMargin: .seconds(5)) == nil)
+        #expect(running.start(Self.key(2), leaseMargin: .seconds(5)) == .stopped(.leaseLost))
         #expect(running.ended(Self.key(2))?.stopReason == .leaseLost)
-        #expect(running.leaseEndIfStartable(Self.key(3), leaseMargin: .seconds(5)) != nil)
+        #expect(Self.mayStart(running.start(Self.key(3), leaseMargin: .seconds(5))))
     }
 }

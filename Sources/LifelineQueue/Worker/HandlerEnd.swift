@@ -11,7 +11,7 @@ public enum HandlerEnd: Sendable, Hashable {
     case threwPermanent(String)
     /// The handler threw ``JobFailure/retryAfter(_:)``.
     case threwRetryAfter(Duration)
-    /// Stopped before any process took the attempt.
+    /// Stopped before any process took the attempt: it never ran.
     case notStarted
     /// Stopped past its deadline where it ran (by a program's reaper, or a pool's runner
     /// process), its worker not having stopped it (stopped, or starved): a timeout.
@@ -62,14 +62,15 @@ public enum HandlerEnd: Sendable, Hashable {
             // saw the program's end only after its lease's end here): the finish is fenced, so
             // it lands only if no other attempt has taken the job, and the job does not run again.
             return .completed(result: value)
-        case (_, .leaseLost):
-            return nil
         case (.notStarted, .cancelled?):
             return .cancelled
         case (.notStarted, _):
-            // It never ran (no process had room, e.g. while one restarts): its deadline is
-            // not its fault, and it spends no attempt.
+            // It never ran (no process had room, e.g. while one restarts; its claim came back
+            // too late): its deadline is not its fault, and it spends no attempt. Its lease
+            // lost, the release is fenced: it lands only if no other attempt took the job.
             return .released
+        case (_, .leaseLost):
+            return nil
         case (.stopped(let output), .timeout?) where !output.isEmpty:
             return .failed(error: "timed out after \(DurationText.format(timeout)): \(output)")
         case (.pastDeadline, nil), (_, .timeout?):

@@ -13,6 +13,14 @@ enum StopReason: Sendable {
     case leaseLost
 }
 
+/// Whether an attempt claimed may start, and if not, why.
+enum AttemptStart: Equatable {
+    /// It may; its lease ends then.
+    case start(leaseEnd: ContinuousClock.Instant)
+    /// It was stopped first, for this reason; nil when its job was claimed again meanwhile.
+    case stopped(StopReason?)
+}
+
 /// One attempt of a job: what the running set is keyed by. Every change names the attempt, so
 /// news about an old attempt (a late heartbeat status, a lost lease) never touches a newer one
 /// of the same job.
@@ -213,16 +221,16 @@ final class RunningJobs: Sendable {
         return taken?.ended
     }
 
-    /// The end of the attempt's lease if it may start: the job's entry is still this attempt's,
+    /// Whether an attempt claimed may start: if the job's entry is still this attempt's,
     /// nothing has asked it to stop, and neither its timeout nor its lease's end less
     /// `leaseMargin` has come (the look at the deadlines that would stop it may be held up).
     /// One whose time has come is marked stopped for it.
-    func leaseEndIfStartable(_ key: AttemptKey, leaseMargin: Duration) -> ContinuousClock.Instant? {
+    func start(_ key: AttemptKey, leaseMargin: Duration) -> AttemptStart {
         let now = ContinuousClock.now
         return withEntry(key) { entry in
             entry.stopReason = entry.stopReason ?? entry.due(at: now, leaseMargin: leaseMargin)
-            return entry.stopReason == nil ? entry.leaseDeadline : nil
-        } ?? nil
+            return entry.stopReason.map(AttemptStart.stopped) ?? .start(leaseEnd: entry.leaseDeadline)
+        } ?? .stopped(nil)
     }
 
     /// The end of the attempt's lease, renewals included.

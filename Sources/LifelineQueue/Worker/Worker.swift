@@ -255,7 +255,17 @@ public final class Worker: Sendable {
         // One held while an earlier attempt was stopped may have been stopped itself (timed
         // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
         // may have timed out already: it never runs, and ends as its stop says.
-        guard let leaseEnd = running.leaseEndIfStartable(key, leaseMargin: configuration.leaseMargin) else {
+        let leaseEnd: ContinuousClock.Instant
+        switch running.start(key, leaseMargin: configuration.leaseMargin) {
+        case .start(let end):
+            leaseEnd = end
+        case .stopped(.leaseLost?):
+            // Its claim was answered too late to run it (a store stalled mid-claim): it never
+            // ran, so it goes back without spending an attempt, fenced like every finish.
+            JobContext.logger(logger, for: job).warning("its lease ran out here before it could start (a claim answered late); it never ran")
+            ended(job, .notStarted)
+            return
+        case .stopped:
             ended(job, .stoppedBeforeStart)
             return
         }
