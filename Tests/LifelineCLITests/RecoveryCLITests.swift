@@ -405,7 +405,7 @@ struct RecoveryCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         // Every backup run fails after its first chunk, which its checkpoint keeps.
-        var worker: RunningWorker? = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "backup:fail-first=5"])
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_FAULTS": "backup:fail-first=5"])
         #expect(try await cli.run(["server", "create", "fb-1", "--disk-size", "8MiB", "--wait"]).status == 0)
         #expect(try await cli.run(["server", "failover", "fb-1", "--wait", "--timeout", "60s"]).status == 0)
         #expect(try await cli.run(["server", "failback", "fb-1"]).status == 0)
@@ -420,7 +420,8 @@ struct RecoveryCLITests {
         #expect(try await cli.run(["server", "wait", "fb-1", "--state", "failover", "--timeout", "30s"]).status == 0)
         let left = try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/fb-1").path)
         #expect(left.isEmpty, "nothing of the failed backup is kept: \(left)")
-        worker = nil
+        worker.process.signal(SIGKILL)
+        _ = try await worker.process.waitForExit()
         // The running VM writes to its disk where the failed backup had copied already.
         let disk = try FileHandle(forWritingTo: cli.infra("servers/fb-1/hot/disk-0.img"))
         try disk.write(contentsOf: Data(repeating: 0xAB, count: 4096))
