@@ -354,6 +354,27 @@ struct PostgresCLITests {
         #expect(try await cli.job(id)["state"] == "running", "left to its lease")
     }
 
+    @Test("a worker cut off from the database with several jobs running says so in one line naming them, not one line each")
+    func cutOffSaidOnce() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let proxy = try await TCPProxy(to: try #require(cli.databaseURL))
+        defer { proxy.stop() }
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        var ids: [Int64] = []
+        for name in ["a", "b", "c"] {
+            ids.append(try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "\#(name)", "30"]}"#]))
+        }
+        // One claim takes all three, so their leases end together.
+        let worker = try cli.start(["worker", "--lease", "2s"], extraEnvironment: ["LIFELINE_DATABASE_URL": proxy.url])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the jobs to start", timeout: .seconds(30)) { RealWorkCLITests.lines(directory + "/starts").count == 3 }
+        proxy.pause()
+        try await waitUntil("the worker to stop them", timeout: .seconds(10)) { worker.stderr.contains("lease not renewed in time; stopping 3 jobs") }
+        let said = worker.stderr.split(separator: "\n").filter { $0.contains("lease not renewed in time") }
+        #expect(said.count == 1 && said[0].contains("jobs=\(ids.map(String.init).joined(separator: ","))"), "\(worker.stderr)")
+    }
+
     @Test("a claim answered late, with most of its lease gone, keeps its job: the lease is renewed in time and the program runs once")
     func slowClaim() async throws {
         let cli = try await Self.runner()

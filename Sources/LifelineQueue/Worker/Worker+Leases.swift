@@ -55,13 +55,22 @@ extension Worker {
         }
     }
 
-    /// Why a lease is running out unrenewed, for its log line: when it was last renewed (or
-    /// claimed), whether a renewal is still waiting for the store, and how late this process
-    /// woke to look (on a starved machine, or a stopped process, all its timers are late).
-    func leaseEndingMetadata(_ key: AttemptKey, wokeLate: Duration) -> Logger.Metadata {
+    /// Why leases are running out unrenewed, for their log line: when the oldest was last
+    /// renewed (or claimed), whether a renewal is still waiting for the store, and how late this
+    /// process woke to look (on a starved machine, or a stopped process, all its timers are late).
+    func leaseEndingMetadata(_ keys: [AttemptKey], wokeLate: Duration) -> Logger.Metadata {
         let now = ContinuousClock.now
-        var metadata: Logger.Metadata = ["job": "\(key.id)", "woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
-        if let end = running.leaseEnd(key) { metadata["renewed"] = "\(DurationText.format(now - (end - configuration.lease))) ago" }
+        var metadata: Logger.Metadata = ["woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
+        // One line for all the jobs an outage reaches at once, naming a few of them.
+        let shown = keys.prefix(8).map { "\($0.id)" }.joined(separator: ",")
+        if keys.count == 1 {
+            metadata["job"] = "\(shown)"
+        } else {
+            metadata["jobs"] = "\(keys.count > 8 ? "\(shown),… (\(keys.count))" : shown)"
+        }
+        if let end = keys.compactMap({ running.leaseEnd($0) }).min() {
+            metadata["renewed"] = "\(DurationText.format(now - (end - configuration.lease))) ago"
+        }
         let renewal = renewalUnderWay.withLock { $0 }
         metadata["renewal"] = "\(renewal.map { "waiting for the store for \(DurationText.format(now - $0))" } ?? "none under way")"
         return metadata

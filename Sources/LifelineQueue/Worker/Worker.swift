@@ -320,7 +320,7 @@ public final class Worker: Sendable {
         if applied, case .completed = outcome, logger.logLevel > .debug { return }
         let logger = JobContext.logger(logger, for: job)
         guard applied else {
-            logger.warning("lease lost before the finish was recorded; another worker owns the job now")
+            logger.warning("lease lost before the finish was recorded: the job was taken back for another attempt, not recorded here")
             return
         }
         switch outcome {
@@ -348,15 +348,17 @@ public final class Worker: Sendable {
             )
             for key in timedOut { running.stop(key, reason: .timeout) }
             // Renewals did not get through in time: the job may soon run elsewhere.
-            for (key, ended) in leaseEnding {
-                let metadata = leaseEndingMetadata(key, wokeLate: woke - wakeAt)
-                if ended {
-                    logger.error("lease not renewed in time, and the job's end is not recorded yet; it may run again", metadata: metadata)
-                } else {
-                    logger.error("lease not renewed in time; stopping the job", metadata: metadata)
-                }
-                running.stop(key, reason: .leaseLost)
+            let unrecorded = leaseEnding.filter(\.ended).map(\.key)
+            let stopped = leaseEnding.filter { !$0.ended }.map(\.key)
+            if !unrecorded.isEmpty {
+                let them = unrecorded.count == 1 ? "the job's end is not recorded yet; it" : "\(unrecorded.count) ends are not recorded yet; they"
+                logger.error("lease not renewed in time, and \(them) may run again", metadata: leaseEndingMetadata(unrecorded, wokeLate: woke - wakeAt))
             }
+            if !stopped.isEmpty {
+                let them = stopped.count == 1 ? "the job" : "\(stopped.count) jobs"
+                logger.error("lease not renewed in time; stopping \(them)", metadata: leaseEndingMetadata(stopped, wokeLate: woke - wakeAt))
+            }
+            for (key, _) in leaseEnding { running.stop(key, reason: .leaseLost) }
             wakeAt = max(next, .now + .milliseconds(1))
             await deadlineBell.wait(timeout: wakeAt - .now)
         }
