@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Builds Lifeline and runs every test: on SQLite, and on a throwaway PostgreSQL server
 # (Scripts/postgres.sh, which installs PostgreSQL when missing). Installs the SQLite headers
-# and, for the dashboard's browser test, Chromium first when they are missing.
+# and, when missing, Chromium (for the dashboard's browser test) and libfaketime (for workers
+# whose clocks are wrong).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 Scripts/setup.sh
-if ! command -v chromium >/dev/null; then
-  echo "installing chromium (for the dashboard's browser test)" >&2
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (for the dashboard's browser test and the clock tests)" >&2
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 swift build --build-tests

@@ -24,6 +24,8 @@ final class BlockingConnection: @unchecked Sendable {
     private var leading: [PostgresQuery] = []
     /// Whether a transaction's BEGIN went out on the connection and its end has not.
     private var inTransaction = false
+    /// The server's time, read again between transactions when due.
+    let clock = ServerClock()
 
     init(location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
@@ -59,6 +61,7 @@ final class BlockingConnection: @unchecked Sendable {
             throw PostgresStoreError.connectionLost(location.description, "the connection closed inside a transaction, which the server rolled back")
         }
         let connection = try connected()
+        if !inTransaction, clock.isDue { readClock(connection) }
         if opening { inTransaction = true }
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
@@ -146,6 +149,16 @@ final class BlockingConnection: @unchecked Sendable {
             lastFailure = failure
             throw failure
         }
+    }
+
+    /// Asks the server for its time, in a round trip of its own. One that fails changes
+    /// nothing: the statements that follow on the connection meet the same trouble, and say it.
+    private func readClock(_ connection: PostgresConnection) {
+        let sent = ContinuousClock.now
+        guard let rows = try? wait(connection.query(PostgresQuery(unsafeSQL: ServerClock.query), logger: logger)).rows,
+            let serverMs = try? rows.first?.decode(Int64.self)
+        else { return }
+        clock.record(serverMs: serverMs, sent: sent, answered: .now)
     }
 
     private func drop() {

@@ -11,13 +11,13 @@ public struct PostgresJobStore: JobStore {
     let finishHook: (any JobFinishHook<PostgresTransaction>)?
 
     /// - Parameters:
-    ///   - clock: the time every change is stamped with; tests inject their own. Hosts of one
-    ///     queue compare leases by it, so their clocks must agree (NTP) to well within a lease.
+    ///   - clock: the time every change is stamped with; tests inject their own. By default the
+    ///     server's (``ServerClock``): hosts of one queue compare leases by one clock.
     ///   - finishHook: called inside the transaction that finishes a job, e.g. to move its
     ///     recovery server.
-    public init(session: PostgresSession, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook<PostgresTransaction>)? = nil) {
+    public init(session: PostgresSession, clock: (@Sendable () -> Date)? = nil, finishHook: (any JobFinishHook<PostgresTransaction>)? = nil) {
         self.session = session
-        self.clock = clock
+        self.clock = clock ?? { [serverClock = session.serverClock] in serverClock.now() }
         self.finishHook = finishHook
     }
 
@@ -42,7 +42,7 @@ public struct PostgresServerStore: TransactionalServerStore {
     }
 
     /// A job store whose finished stage jobs move their servers.
-    public static func jobStore(session: PostgresSession, clock: @escaping @Sendable () -> Date = { Date() }) -> PostgresJobStore {
+    public static func jobStore(session: PostgresSession, clock: (@Sendable () -> Date)? = nil) -> PostgresJobStore {
         PostgresJobStore(session: session, clock: clock, finishHook: ServerLifecycleHook<PostgresTransaction>())
     }
 

@@ -9,7 +9,8 @@ enum ArgumentSecrets {
     /// Overwrites with `x` every URL password in this process's arguments. Call it after the
     /// first read of `CommandLine.arguments`, which keeps the copy the commands parse.
     static func hide() {
-        for index in 1..<Int(CommandLine.argc) {
+        // A program may be started with no arguments at all, not even its name.
+        for index in 1..<max(Int(CommandLine.argc), 1) {
             guard let argument = CommandLine.unsafeArgv[index] else { continue }
             let bytes = UnsafeMutableBufferPointer(
                 start: UnsafeMutableRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument)

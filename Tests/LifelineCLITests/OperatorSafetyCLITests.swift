@@ -325,4 +325,16 @@ struct OperatorSafetyCLITests {
         #expect(lines.status == 64 && lines.stderr.contains("--batch line 2: invalid UTF-8 at byte 18 of the line"), "\(lines.stderr)")
         #expect(try await cli.jobCount() == 1, "nothing was enqueued")
     }
+
+    @Test(
+        "a runtime that hands it no arguments at all (argc 0, as under a plain libfaketime preload) is told what is missing (64), never a crash",
+        .enabled(if: FakeTime.library != nil, "needs libfaketime")
+    )
+    func noArgumentsAtAll() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let preload = ["LD_PRELOAD": try #require(FakeTime.library), "FAKETIME": "+0"]
+        let run = try await cli.run(["--version"], extraEnvironment: preload)
+        #expect(run.status == 64 && run.stderr.hasPrefix("lifeline: missing command"), "\(run.status) \(run.stderr)")
+    }
 }

@@ -427,6 +427,42 @@ struct PostgresCLITests {
         #expect(worker.stderr.contains("its lease ran out here before it could start (a claim answered late); it never ran"), "\(worker.stderr)")
     }
 
+    @Test(
+        "hosts stamp leases and due times by the server's clock: a worker on a host 10 minutes ahead leaves another's running jobs alone, and an --at from it is kept",
+        .enabled(if: FakeTime.library != nil, "needs libfaketime")
+    )
+    func hostClockAhead() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let ahead = try FakeTime.environment(offset: "+10m")
+        let (script, directory) = try RealWorkCLITests.jobScript(cli)
+        var ids: [Int64] = []
+        for name in ["a", "b", "c"] {
+            ids.append(try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "\#(name)", "4"]}"#]))
+        }
+        let healthy = try cli.start(["worker", "--concurrency", "3", "--lease", "30s"])
+        defer { healthy.signal(SIGKILL) }
+        try await waitUntil("the jobs to start", timeout: .seconds(30)) { RealWorkCLITests.lines(directory + "/starts").count == 3 }
+        let skewed = try cli.start(["worker", "--lease", "30s"], extraEnvironment: ahead)
+        defer { skewed.signal(SIGKILL) }
+        // The healthy worker has no free slot: this job is the skewed one's, so its claims have
+        // looked at the running jobs' leases by then.
+        let probe = try await cli.enqueue(["noop"])
+        try await waitUntil("the skewed worker to run a job", timeout: .seconds(30)) { try await cli.job(probe)["state"] == "completed" }
+        for id in ids {
+            try await waitUntil("job \(id) to complete", timeout: .seconds(30)) { try await cli.job(id)["state"] == "completed" }
+            #expect(try await cli.job(id)["attempt"] == 1)
+        }
+        #expect(RealWorkCLITests.lines(directory + "/starts").count == 3)
+        #expect(RealWorkCLITests.lines(directory + "/double-runs").isEmpty)
+        let stamped = try #require(try await cli.job(probe)["finished_at"]?.stringValue.flatMap(RealWorkCLITests.ms))
+        #expect(abs(stamped - Int64(Date().timeIntervalSince1970 * 1000)) < 60_000, "stamped by the server's clock")
+        // Five minutes from now by the server's clock is still to come, whatever the client's says.
+        let at = LifelineJSON.formatTime(Date().addingTimeInterval(300))
+        let scheduled = try await cli.run(["enqueue", "noop", "--at", at], extraEnvironment: ahead)
+        #expect(scheduled.status == 0 && scheduled.stdout.contains("scheduled"), "\(scheduled.stdout)\(scheduled.stderr)")
+    }
+
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()

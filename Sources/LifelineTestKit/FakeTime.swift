@@ -1,0 +1,24 @@
+import Foundation
+
+/// libfaketime, to run a command on a host whose clock is wrong. Scripts/test.sh installs it;
+/// tests that need it are skipped where it is missing.
+public enum FakeTime {
+    /// The library, where the system has one.
+    public static let library: String? = {
+        let roots = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []).sorted()
+        return roots.map { "/usr/lib/\($0)/faketime/libfaketime.so.1" }.first { FileManager.default.fileExists(atPath: $0) }
+    }()
+
+    /// The environment that moves a command's wall clock by `offset` (libfaketime's form:
+    /// `+10m`, `-1h`) and leaves its continuous clock alone, as on a host whose clock is off.
+    /// `FAKETIME_SHARED` names segments that do not exist: with the ones libfaketime makes
+    /// itself, the program saw no arguments at all.
+    public static func environment(offset: String) throws -> [String: String] {
+        guard let library else { throw Unavailable() }
+        return ["LD_PRELOAD": library, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/nosem /noshm"]
+    }
+
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String { "libfaketime is not installed" }
+    }
+}
