@@ -7,8 +7,7 @@ extension SQLiteJobStore {
         let hook = finishHook
         return try await writer.writeWithoutTransaction { [self] db in
             guard let request = claim.request() else { return nil }
-            let now = nowMs()
-            let result = try commit({ db in try Self.claim(request, db, now: now, hook: hook) }, db)
+            let result = try commit({ db in try Self.claim(request, db, now: try leaseTime(db), hook: hook) }, db)
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)

@@ -4,8 +4,8 @@ import LifelineQueue
 
 extension SQLiteJobStore {
     public func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
-        let now = nowMs()
-        return try await write { db in
+        try await write { [self] db in
+            let now = try leaseTime(db)
             let statement = try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, progress = coalesce(?, progress)
                 WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?

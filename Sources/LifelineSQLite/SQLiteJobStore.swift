@@ -8,6 +8,9 @@ import LifelineQueue
 public struct SQLiteJobStore: JobStore {
     let writer: any DatabaseWriter
     let clock: @Sendable () -> Date
+    /// Whether leases follow steps of the host's wall clock (``WallClockSteps``): not under a
+    /// clock a test moves by hand.
+    let followsClockSteps: Bool
     let finishHook: (any JobFinishHook<SQLiteTransaction>)?
     private let writerLock: WriterLock?
     /// Announces commits to the processes watching the file; nil in memory.
@@ -15,16 +18,18 @@ public struct SQLiteJobStore: JobStore {
     private let fullDisk = FullDiskRecovery()
 
     /// - Parameters:
-    ///   - clock: the time every change is stamped with; tests inject their own.
+    ///   - clock: the time every change is stamped with; tests inject their own. By default
+    ///     the host's wall clock, whose steps the leases follow.
     ///   - finishHook: called inside the transaction that finishes a job, e.g. to move its
     ///     recovery server.
     ///   - lockTimeout: how long a write waits for another process's writer lock.
     public init(
-        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, finishHook: (any JobFinishHook<SQLiteTransaction>)? = nil,
+        writer: any DatabaseWriter, clock: (@Sendable () -> Date)? = nil, finishHook: (any JobFinishHook<SQLiteTransaction>)? = nil,
         lockTimeout: Duration = SQLiteDatabase.defaultLockTimeout
     ) {
         self.writer = writer
-        self.clock = clock
+        self.clock = clock ?? { Date() }
+        followsClockSteps = clock == nil
         self.finishHook = finishHook
         // Only writers of a file share it with other processes.
         let shared = writer.path != ":memory:" && !writer.configuration.readonly
@@ -107,5 +112,13 @@ public struct SQLiteJobStore: JobStore {
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
         clock().ms
+    }
+
+    /// The time a write that compares or sets leases stamps, read inside its transaction:
+    /// the running jobs' leases have followed any step of the wall clock by then.
+    func leaseTime(_ db: Database) throws -> Int64 {
+        let now = nowMs()
+        if followsClockSteps { try WallClockSteps.follow(db, wallMs: now) }
+        return now
     }
 }

@@ -15,7 +15,7 @@ public struct SQLiteServerStore: TransactionalServerStore {
 
     /// A job store whose finished stage jobs move their servers.
     public static func jobStore(
-        writer: any DatabaseWriter, clock: @escaping @Sendable () -> Date = { Date() }, lockTimeout: Duration = SQLiteDatabase.defaultLockTimeout
+        writer: any DatabaseWriter, clock: (@Sendable () -> Date)? = nil, lockTimeout: Duration = SQLiteDatabase.defaultLockTimeout
     ) -> SQLiteJobStore {
         SQLiteJobStore(writer: writer, clock: clock, finishHook: LifecycleHook(), lockTimeout: lockTimeout)
     }

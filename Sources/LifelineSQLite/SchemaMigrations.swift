@@ -10,7 +10,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 8
+    static let version = 9
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -39,6 +39,9 @@ enum SchemaMigrations {
         }
         migrator.registerMigration("v8-hot-paths-counted-by-statement") { db in
             try db.execute(sql: v8)
+        }
+        migrator.registerMigration("v9-wall-clock-steps") { db in
+            try db.execute(sql: v9)
         }
         return migrator
     }
@@ -290,6 +293,18 @@ enum SchemaMigrations {
             INSERT INTO job_counts (queue, state, n) VALUES (new.queue, new.state, 1)
                 ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
         END;
+        """
+
+    /// Where this host's wall clock stood against its boot-time clock at the last write that
+    /// looked (``WallClockSteps``): one row, for the boot it was read in.
+    private static let v9 = """
+        PRAGMA user_version = 9;
+
+        CREATE TABLE wall_clock (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            boot_id TEXT NOT NULL,
+            offset_ms INTEGER NOT NULL
+        );
         """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording

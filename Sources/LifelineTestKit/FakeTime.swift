@@ -14,8 +14,18 @@ public enum FakeTime {
     /// `FAKETIME_SHARED` names segments that do not exist: with the ones libfaketime makes
     /// itself, the program saw no arguments at all.
     public static func environment(offset: String) throws -> [String: String] {
+        try environment(["FAKETIME": offset])
+    }
+
+    /// As ``environment(offset:)``, with the offset read from `file` at every look at the
+    /// clock: writing the file steps the clocks of every command started so.
+    public static func environment(offsetFile file: String) throws -> [String: String] {
+        try environment(["FAKETIME_TIMESTAMP_FILE": file, "FAKETIME_NO_CACHE": "1"])
+    }
+
+    private static func environment(_ clock: [String: String]) throws -> [String: String] {
         guard let library else { throw Unavailable() }
-        return ["LD_PRELOAD": library, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/nosem /noshm"]
+        return clock.merging(["LD_PRELOAD": library, "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/nosem /noshm"]) { $1 }
     }
 
     public struct Unavailable: Error, CustomStringConvertible {

@@ -50,6 +50,43 @@ struct RealWorkCLITests {
     /// The lease is short, renewed many times over each program's run, yet leaves a renewal
     /// over a second and a half: machines running this suite have stalled every process for
     /// about a second (a 1 s lease, which leaves 0.8 s, was lost so).
+    @Test(
+        "the host's wall clock stepped an hour ahead while programs run: the next claim takes back none of the running jobs, and none runs twice",
+        .enabled(if: FakeTime.library != nil, "needs libfaketime")
+    )
+    func wallClockStepped() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let clock = try cli.writeFile("clock", "+0\n")
+        let host = try FakeTime.environment(offsetFile: clock)
+        let (script, directory) = try Self.jobScript(cli)
+        var ids: [Int64] = []
+        for name in ["a", "b", "c"] {
+            ids.append(try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "\#(name)", "4"]}"#]))
+        }
+        let holder = try cli.start(["worker", "--concurrency", "3", "--lease", "30s"], extraEnvironment: host)
+        defer { holder.signal(SIGKILL) }
+        try await waitUntil("the jobs to start", timeout: .seconds(30)) { Self.lines(directory + "/starts").count == 3 }
+        let other = try cli.start(["worker", "--lease", "30s"], extraEnvironment: host)
+        defer { other.signal(SIGKILL) }
+        try "+1h\n".write(toFile: clock, atomically: true, encoding: .utf8)
+        // The holder has no free slot: the other worker claims this job, after the step.
+        let probe = try await cli.enqueue(["noop"])
+        try await waitUntil("the other worker to run a job", timeout: .seconds(30)) { try await cli.job(probe)["state"] == "completed" }
+        try await Self.expectEachRanOnce(cli, ids, directory: directory)
+    }
+
+    /// Waits for each of `ids`, jobs of ``jobScript(_:)``, to complete at its first attempt,
+    /// its program started once and never beside another run of it.
+    static func expectEachRanOnce(_ cli: CLIRunner, _ ids: [Int64], directory: String) async throws {
+        for id in ids {
+            try await waitUntil("job \(id) to complete", timeout: .seconds(30)) { try await cli.job(id)["state"] == "completed" }
+            #expect(try await cli.job(id)["attempt"] == 1)
+        }
+        #expect(Self.lines(directory + "/starts").count == ids.count)
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+    }
+
     @Test("64 programs sleeping 5 s with a 2 s lease: none runs twice, no lease is lost", arguments: [
         "two workers", "a pool of two processes",
     ])

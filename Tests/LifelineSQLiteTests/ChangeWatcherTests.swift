@@ -29,6 +29,8 @@ struct ChangeWatcherTests {
         defer { directory.remove() }
         let (path, store) = try Self.store(in: directory)
         _ = try await store.queueUpdate("default", QueueUpdate(paused: false), create: true)
+        // The first claim records where the host's wall clock stands (WallClockSteps).
+        _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
         let before = try Self.statusChange(path + "-wal")
         _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
         #expect(try Self.statusChange(path + "-wal") == before)

@@ -147,7 +147,7 @@ struct SlowStoreWorkerTests {
         }
         #expect(run.started.count == 1, "\(run.started.map(\.attempt))")
         let messages = run.log.messages.withLock { $0 }
-        #expect(messages.contains { $0.contains("lease lost; the job was stopped and its attempt is not recorded here") }, "\(messages)")
+        #expect(messages.contains { $0.contains("its lease ran out here before it could start; it never ran") }, "\(messages)")
         let job = try #require(try await run.store.jobGet(1))
         #expect(job.state == .discarded)
         #expect(job.attempt == 2)

@@ -260,9 +260,10 @@ public final class Worker: Sendable {
         case .start(let end):
             leaseEnd = end
         case .stopped(.leaseLost?):
-            // Its claim was answered too late to run it (a store stalled mid-claim): it never
-            // ran, so it goes back without spending an attempt, fenced like every finish.
-            JobContext.logger(logger, for: job).warning("its lease ran out here before it could start (a claim answered late); it never ran")
+            // Its claim was answered too late to run it (a store stalled mid-claim), or it was
+            // held that long behind its last attempt: it never ran, so it goes back without
+            // spending an attempt, fenced like every finish.
+            JobContext.logger(logger, for: job).warning("its lease ran out here before it could start; it never ran")
             ended(job, .notStarted)
             return
         case .stopped:
