@@ -23,6 +23,27 @@ public struct ServerInfo: Sendable, Hashable {
     private var leaseOwner: String?
     private var leaseExpiresAt: Date?
     public var lastTest: LastTest?
+    /// Another server of the machine that holds its workload, if one does: this one's failover
+    /// waits until it gives it back.
+    public var workloadHolder: WorkloadHolder?
+
+    public struct WorkloadHolder: Sendable, Hashable {
+        public var name: String
+        public var state: ServerState
+
+        public init(name: String, state: ServerState) {
+            self.name = name
+            self.state = state
+        }
+    }
+
+    /// The columns a store's server query adds, as `holder_name` and `holder_state`, for
+    /// ``workloadHolder``: the same SQL on SQLite and PostgreSQL, its server row named `s`.
+    public static let workloadHolderColumns: String = {
+        let holding = ServerState.allCases.filter(\.holdsWorkload).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let other = "FROM servers o WHERE o.machine = s.machine AND o.name <> s.name AND o.state IN (\(holding)) ORDER BY o.name LIMIT 1"
+        return "(SELECT o.name \(other)) AS holder_name, (SELECT o.state \(other)) AS holder_state"
+    }()
 
     public struct LastTest: Sendable, Hashable, Encodable {
         public var at: Date
@@ -37,7 +58,7 @@ public struct ServerInfo: Sendable, Hashable {
     public init(
         name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
         currentJobState: JobState?, progress: JSONValue?, currentJobError: String? = nil,
-        currentJobLease: (owner: String, expiresAt: Date)? = nil, lastTest: LastTest?
+        currentJobLease: (owner: String, expiresAt: Date)? = nil, lastTest: LastTest?, workloadHolder: WorkloadHolder? = nil
     ) {
         self.name = name
         self.machine = machine
@@ -50,9 +71,16 @@ public struct ServerInfo: Sendable, Hashable {
         self.currentJobError = currentJobError
         self.lastTest = lastTest
         self.currentJobLease = currentJobLease
+        self.workloadHolder = workloadHolder
     }
 
     public var state: ServerState { lifecycle.state }
+
+    /// The actions the server takes now: its state's, but a failover while another server of
+    /// its machine holds the workload.
+    public var allowedActions: [ServerAction] {
+        workloadHolder == nil ? state.allowedActions : state.allowedActions.filter { $0 != .failover }
+    }
 
     /// What went wrong last, as `last_error` shows it: the failure the lifecycle keeps (a stage
     /// that failed, which a cleanup may be running for), else why the current stage's last
@@ -106,7 +134,7 @@ extension ServerInfo: Encodable {
         try container.encode(state.vmState, forKey: .vmState)
         try container.encode(state.workload, forKey: .workload)
         try container.encode(recoveryPoint, forKey: .recoveryPoint)
-        try container.encode(state.allowedActions.map(\.rawValue), forKey: .allowedActions)
+        try container.encode(allowedActions.map(\.rawValue), forKey: .allowedActions)
         try container.encode(lifecycle.currentJob, forKey: .currentJob)
         try container.encode(lifecycle.currentStage, forKey: .currentStage)
         try container.encode(currentJobState, forKey: .currentJobState)

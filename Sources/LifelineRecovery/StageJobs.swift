@@ -74,7 +74,7 @@ public enum StageJobs {
         let what = "job \(job.id) is the \(stage.rawValue) stage of server '\(name)'; "
         guard let server = try await servers.serverGet(name) else { return what + "the server is gone, and nothing retries its stages" }
         let action = stage == .finalize ? "retry" : job.args["action"]?.stringValue ?? "retry"
-        let allowed = server.state.allowedActions
+        let allowed = server.allowedActions
         if let asked = ServerAction(rawValue: action), allowed.contains(asked) {
             return what + "its server retries it: lifeline server \(action) \(name)"
         }

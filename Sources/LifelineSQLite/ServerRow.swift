@@ -9,7 +9,7 @@ enum ServerRow {
     static let select = """
         SELECT s.*, j.kind AS job_kind, j.state AS job_state, j.progress AS job_progress,
                json_extract(j.errors, '$[#-1].error') AS job_error, j.lease_owner AS job_lease_owner,
-               j.lease_expires_at AS job_lease_expires_at
+               j.lease_expires_at AS job_lease_expires_at, \(ServerInfo.workloadHolderColumns)
         FROM servers s LEFT JOIN jobs j ON j.id = s.current_job
         """
 
@@ -40,7 +40,10 @@ enum ServerRow {
             recoveryPoint: try row.value("recovery_point"), currentJobState: (try row.value("job_state") as String?).flatMap(JobState.init(rawValue:)),
             progress: try (try row.value("job_progress") as String?).map(JSONValue.init(parsing:)), currentJobError: try row.value("job_error"),
             currentJobLease: try (try row.value("job_lease_owner") as String?).flatMap { owner in (try row.value("job_lease_expires_at") as Int64?).map { (owner, Date(ms: $0)) } },
-            lastTest: lastTest
+            lastTest: lastTest,
+            workloadHolder: try (try row.value("holder_name") as String?).flatMap { name in
+                (try row.value("holder_state") as String?).flatMap(ServerState.init(rawValue:)).map { ServerInfo.WorkloadHolder(name: name, state: $0) }
+            }
         )
     }
 }

@@ -106,12 +106,19 @@ public enum ServerStoreConformance {
             #expect(try await servers.serverGet("web-1")?.state == .cancellingFailover, "the copy's late end moves nothing")
             #expect(try await jobs.eventList(EventFilter(job: copy, types: [.stageIgnored])).count == 1)
         },
-        .init(name: "a failover is refused while another server of the machine holds its workload; a test failover is not") { jobs, servers in
+        .init(name: "a failover is refused, and not offered, while another server of the machine holds its workload; a test failover is not") { jobs, servers in
             var twin = spec
             twin.name = "web-1-twin"
             try await standby(jobs, servers)
             try await standby(jobs, servers, twin)
+            #expect(try await servers.serverGet("web-1-twin")?.allowedActions.contains(.failover) == true)
             _ = try await servers.serverAct("web-1", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
+            let listed = try await servers.serverList().first { $0.name == "web-1-twin" }
+            for twin in [try await servers.serverGet("web-1-twin"), listed] {
+                #expect(twin?.workloadHolder == ServerInfo.WorkloadHolder(name: "web-1", state: .startingFailover))
+                #expect(twin?.allowedActions == [.testFailover, .delete], "\(String(describing: twin?.allowedActions))")
+            }
+            #expect(try await servers.serverGet("web-1")?.workloadHolder == nil, "the holder itself is held by no other")
             let before = try await jobs.jobCount(JobFilter())
             await #expect(throws: LifecycleError.workloadHeld(action: .failover, machine: "web-1", by: "web-1", state: .startingFailover)) {
                 try await servers.serverAct("web-1-twin", action: .failover, recoveryPoint: nil, idempotencyKey: nil)

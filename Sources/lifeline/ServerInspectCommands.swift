@@ -67,13 +67,11 @@ struct ServerShowCommand: AsyncParsableCommand {
         if server.currentJobState == .retryable, let error = server.currentJobError {
             lines.append("retrying  after: \(TerminalText.oneLine(error))")
         }
-        let allowed = server.state.allowedActions
+        let allowed = server.allowedActions
         lines.append("allowed   " + (allowed.isEmpty ? "nothing until the operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
         if let blocked = Self.blocked(server) { lines.append("          \(blocked)") }
         // One server of a machine runs its workload at a time.
-        if server.state.allowedActions.contains(.failover),
-            let holder = try await opened.servers.serverList().first(where: { $0.machine == server.machine && $0.name != server.name && $0.state.holdsWorkload })
-        {
+        if server.state.allowedActions.contains(.failover), let holder = server.workloadHolder {
             lines.append("          failover waits until server \(holder.name) of machine \(server.machine) gives back its workload (it is in \(holder.state.rawValue))")
         }
         lines += [

@@ -59,7 +59,7 @@ struct ServerWaiter {
             // A server that rests short of where the wait goes moves on only by an action: said once.
             if let server, server.state.isResting {
                 if !toldResting {
-                    let allowed = server.state.allowedActions.map(\.rawValue).joined(separator: ", ")
+                    let allowed = server.allowedActions.map(\.rawValue).joined(separator: ", ")
                     say("lifeline: \(name) rests in \(server.state.rawValue): only an action moves it on (allowed: \(allowed.isEmpty ? "none" : allowed))")
                 }
                 toldResting = true

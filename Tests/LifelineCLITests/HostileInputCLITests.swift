@@ -50,6 +50,11 @@ struct HostileInputCLITests {
         let waiting = try #require(listed.first { $0["state"] == "standby" }?["name"]?.stringValue)
         let shown = try await cli.run(["server", "show", waiting]).stdout
         #expect(shown.contains("failover waits until server \(holder) of machine shared gives back its workload (it is in "), "\(shown)")
+        // Nor do they offer the failover they would refuse, here or in their JSON.
+        #expect(shown.contains("allowed   test-failover, delete\n"), "\(shown)")
+        for other in listed where other["state"] == "standby" {
+            #expect(other["allowed_actions"] == ["test-failover", "delete"], "\(other)")
+        }
     }
 
     /// Servers in standby, each sent 8 conflicting actions at once, all servers together (on
