@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,10 @@ import Glibc
 /// never interleaves half-lines.
 struct Output: Sendable {
     let fd: Int32
+
+    /// What the command changed before printing its answer (`enqueued job 401`): if the answer
+    /// cannot be written, the error says the change was made, so it is not made twice.
+    static let changeMade = Mutex<String?>(nil)
 
     static let standardOutput = Output(fd: STDOUT_FILENO)
     static let standardError = Output(fd: STDERR_FILENO)
@@ -52,7 +57,8 @@ struct Output: Sendable {
     }
 
     private static func cannotWrite(_ error: Int32) -> Never {
-        standardError.writeLine("lifeline: cannot write to standard output: \(String(cString: strerror(error)).lowercased())")
+        let reason = "cannot write to standard output: \(String(cString: strerror(error)).lowercased())"
+        standardError.writeLine("lifeline: " + (changeMade.withLock { $0 }.map { "\($0), but \(reason)" } ?? reason))
         exit(CLIFailure.Code.runtime.rawValue)
     }
 

@@ -125,6 +125,7 @@ struct ServerActionOptions: ParsableArguments {
     func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, opened: OpenQueue) async throws {
         var result = result
         let output = Output.standardOutput
+        if !result.existing { Output.changeMade.withLock { $0 = "\(action) requested: job \(result.job)" } }
         if wait, let name = result.server?.name {
             do {
                 let again = goal.map { "lifeline server wait \(name) --state \($0.rawValue)" } ?? "lifeline server show \(name)"

@@ -509,19 +509,27 @@ struct OperatorMistakesCLITests {
         #expect(missing.status == 64 && missing.stderr.contains("missing field 'argv'"), "a field far from the missing one is not taken for it: \(missing)")
     }
 
-    @Test("output that cannot be written (a full disk) fails the command with one line; a reader that left (| head) does not")
+    @Test("output that cannot be written (a full disk) fails the command with one line, which says what was done all the same; a reader that left (| head) does not")
     func unwritableOutput() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        for command in [["enqueue", "noop", "--json"], ["jobs", "list"], ["stats", "--json"], ["events", "--json"], ["enqueue", "--help"]] {
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let lost = "cannot write to standard output: no space left on device\n"
+        let commands: [([String], String)] = [
+            (["enqueue", "noop", "--json"], "enqueued job 2, but " + lost), (["enqueue", "noop"], "enqueued job 3, but " + lost),
+            (["server", "test-failover", "web-1"], "test-failover requested: job 4, but " + lost),
+            (["jobs", "list"], lost), (["stats", "--json"], lost), (["events", "--json"], lost), (["enqueue", "--help"], lost),
+        ]
+        for (command, said) in commands {
             // The shell only points standard output at /dev/full; the command's words are its own arguments.
             let full = try await BackgroundCommand.run(
                 "/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path] + command, environment: cli.environment
             )
             #expect(full.terminationStatus == 1, "\(command)")
-            #expect(full.stderr == "lifeline: cannot write to standard output: no space left on device\n", "\(command): \(full.stderr)")
+            #expect(full.stderr == "lifeline: " + said, "\(command): \(full.stderr)")
         }
-        #expect(try await cli.jobCount() == 1, "the job was enqueued, and the command said its answer was lost")
+        #expect(try await cli.jobCount() == 4, "the jobs were enqueued, and the commands said so")
         let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: 3000))
         #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         let head = try await BackgroundCommand.run(
