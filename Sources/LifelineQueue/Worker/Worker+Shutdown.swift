@@ -40,11 +40,15 @@ extension Worker {
     /// end is recorded (or, its process lost, left to its lease).
     func finishOrRelease() async {
         let deadline = ContinuousClock.now + configuration.grace
-        while running.count > 0, ContinuousClock.now < deadline, !hurrying.isSet {
+        // The grace is for handlers still running: ends that wait only for the store to record
+        // them (a full disk) are waited for below, and said to be.
+        while running.counts.handlers > 0, ContinuousClock.now < deadline, !hurrying.isSet {
             await doorbell.wait(timeout: deadline - .now)
         }
         guard running.count > 0 else { return }
-        logger.info("grace period over; releasing running jobs", metadata: ["running": "\(running.count)"])
+        if case let handlers = running.counts.handlers, handlers > 0 {
+            logger.info("grace period over; releasing running jobs", metadata: ["running": "\(handlers)"])
+        }
         releasing.set()
         running.stopAll(reason: .shutdown)
         // Every end is recorded, however long the store takes. A handler that ignores its stop
