@@ -1,4 +1,5 @@
 import LifelineQueue
+import LifelineRecovery
 
 /// The dashboard's script: reads the API, draws the panels, follows the live event stream,
 /// and sends the actions the token allows.
@@ -21,6 +22,8 @@ extension Dashboard {
         let liveText = "connecting…";
         // Each server's progress as read, for a rate over the last half minute.
         const progressSeen = new Map();
+        // The kinds of the recovery stages that run until they succeed, which a cancel would only start again.
+        const cleanupKinds = [\(Stage.allCases.filter(\.isCleanup).map { "\"\($0.kind)\"" }.joined(separator: ", "))];
         // Actions that cannot be taken back ask first.
         const destructive = new Set(["delete", "cancel-failover", "confirm-failback", "stop-test", "cancel"]);
 
@@ -239,12 +242,15 @@ extension Dashboard {
           for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
           const actions = $("job-actions");
           actions.replaceChildren();
-          // What the job's state allows, as the CLI refuses the rest: a retry of a discarded,
-          // cancelled, retryable or scheduled job, a cancel of one not yet final.
+          // What the job allows, as the API refuses the rest: a retry of a discarded, cancelled,
+          // retryable or scheduled job, but a recovery stage's (its server's actions retry it);
+          // a cancel of one not yet final, but a cleanup stage's.
           const final = ["completed", "discarded", "cancelled"].includes(job.state);
           const retried = ["discarded", "cancelled", "retryable", "scheduled"].includes(job.state);
-          const offered = (final ? [] : ["cancel"]).concat(retried ? ["retry"] : []);
+          const stage = job.server !== null && job.server !== undefined;
+          const offered = (final || cleanupKinds.includes(job.kind) ? [] : ["cancel"]).concat(retried && !stage ? ["retry"] : []);
           for (const action of offered) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`, "job " + job.id));
+          if (retried && stage) actions.append(el("span", `A stage of server ${job.server}: its server's actions retry it.`));
           actions.append(...keptNote("job:" + job.id));
           // Events and errors in the order they happened (the times sort as text).
           const entries = events.map((event) => {

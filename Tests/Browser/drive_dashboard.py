@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 
-url, lifeline, token, failed_job, screenshot = sys.argv[1:6]
+url, lifeline, token, failed_job, screenshot, stage_job = sys.argv[1:7]
 
 
 class WebSocket:
@@ -187,6 +187,11 @@ try:
     # A place that is no job's id is refused by what it says.
     page.evaluate("location.hash = '#job-abc'")
     seen["bad_link"] = page.wait_for(f"{title}.startsWith('Job abc') && {title}") or page.evaluate(title)
+    # A recovery stage's cancelled job offers no retry, which the API would refuse: its server's actions retry it.
+    page.evaluate(f"location.hash = '#job-{stage_job}'")
+    page.wait_for(f"{title}.startsWith('Job {stage_job}:') && {text('#job-fields')}.includes('cancelled')")
+    seen["offered_stage"] = page.evaluate(buttons)
+    seen["stage_actions"] = page.evaluate(text("#job-actions"))
 finally:
     browser.kill()
     browser.wait()

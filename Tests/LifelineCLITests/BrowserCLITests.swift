@@ -18,6 +18,9 @@ struct BrowserCLITests {
         _ = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 1}"#, "--backoff", "0s"])
         #expect(try await cli.run(["worker", "--drain"]).status == 0)
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        // A stage's job cancelled: the API retries it only through its server's actions.
+        let stage = try #require(try await cli.json(["server", "create", "web-2", "--disk-size", "64KiB", "--json"]).first?["job"]?.intValue)
+        #expect(try await cli.run(["jobs", "cancel", "\(stage)"]).status == 0)
         // As many attempts as there are, as the stages that never give up have.
         _ = try await cli.enqueue(["noop", "--max-attempts", "\(JobLimits.maxAttempts.upperBound)"])
         let token = "t-\(UInt64.random(in: 1...UInt64.max))"
@@ -27,7 +30,7 @@ struct BrowserCLITests {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Browser/drive_dashboard.py").path
         let driver = try await BackgroundCommand.run(
-            "/usr/bin/env", ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot],
+            "/usr/bin/env", ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot, "\(stage)"],
             environment: cli.environment
         )
         #expect(driver.terminationStatus == 0, "\(driver.stderr)")
@@ -56,6 +59,7 @@ struct BrowserCLITests {
         #expect(seen["cancel_asked"]?.stringValue?.hasPrefix("Cancel job ") == true && seen["cancel_note"] == "", "asked first; answered no, nothing sent")
         #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
         #expect(seen["bad_link"] == "Job abc: a job id is a positive whole number", "\(seen["bad_link"] ?? "")")
+        #expect(seen["offered_stage"] == [] && seen["stage_actions"] == "A stage of server web-2: its server's actions retry it.", "\(seen)")
     }
 }
 
