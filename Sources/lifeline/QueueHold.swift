@@ -19,6 +19,6 @@ enum QueueHold {
         else { return nil }
         if info.paused { return "queue \(queue) is paused (lifeline queues resume \(queue))" }
         guard let limit = info.limit, case let running = info.counts[.running] ?? 0, running >= limit else { return nil }
-        return "queue \(queue) runs at most \(limit) at once, and \(running) are running (lifeline queues limit \(queue) N)"
+        return "queue \(queue) runs at most \(limit) at once, and \(running == 1 ? "1 is" : "\(running) are") running (lifeline queues limit \(queue) N)"
     }
 }

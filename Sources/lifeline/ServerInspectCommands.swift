@@ -193,10 +193,11 @@ enum ServerText {
             + " \(SizeText.readable(progress.done)) of \(SizeText.readable(progress.total))"
     }
 
-    static func progress(_ server: ServerInfo) -> String {
-        guard let progress = server.stageProgress else {
-            return server.currentJobState == .retryable ? "retrying" : "-"
-        }
-        return "\(progress.done * 100 / progress.total)%" + (server.currentJobState == .retryable ? " retrying" : "")
+    /// How far the current operation is, and whether it waits to retry or stands still (its
+    /// worker stopped renewing its lease), as `server show` says.
+    static func progress(_ server: ServerInfo, now: Date = Date()) -> String {
+        let standing = server.currentJobState == .retryable ? "retrying" : server.stalledSince(now: now) != nil ? "stalled" : nil
+        guard let progress = server.stageProgress else { return standing ?? "-" }
+        return "\(progress.done * 100 / progress.total)%" + (standing.map { " \($0)" } ?? "")
     }
 }

@@ -65,6 +65,8 @@ struct RecoveryCLITests {
         for disk in ["disk-0.img", "disk-1.img"] {
             #expect(try Self.sha256(cli.infra("servers/web-1/hot/\(disk)")) == points[disk])
         }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("servers/web-1/hot").path).sorted() == ["disk-0.img", "disk-1.img"],
+                "the verified disks alone: no copy checkpoint is left")
         try await Self.expectRefusals(cli, "web-1", state: .failover)
 
         let first = try await cli.json(["server", "failback", "web-1", "--idempotency-key", "fb-1", "--json"])[0]
@@ -252,7 +254,7 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
-    @Test("a stage whose worker died says so: server show and a wait name the lease its worker stopped renewing")
+    @Test("a stage whose worker died says so: server show and a wait name the lease its worker stopped renewing, server list marks it stalled")
     func stalledStage() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -268,6 +270,9 @@ struct RecoveryCLITests {
         #expect(wait.status == 1 && wait.stderr.contains("lifeline: st-1: its worker ") && wait.stderr.contains(" stopped renewing the lease of job "), "\(wait.stderr)")
         let shown = try await cli.run(["server", "show", "st-1"]).stdout
         #expect(shown.contains("stalled: its lease expired") && shown.contains("stalled   its worker "), "\(shown)")
+        // So does the list, beside its progress if the copy reported one before its worker died.
+        let listed = try await cli.run(["server", "list"]).stdout
+        #expect(listed.split(separator: "\n").contains { $0.hasPrefix("st-1 ") && $0.contains(" stalled") }, "\(listed)")
         // The JSON says it too: when the lease ran out.
         let stalled = try #require(try await cli.server("st-1")?["stalled_since"]?.stringValue.flatMap(LifelineJSON.parseTime))
         #expect(stalled < Date())

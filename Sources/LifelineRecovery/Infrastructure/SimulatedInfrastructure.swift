@@ -145,7 +145,14 @@ public struct SimulatedInfrastructure: Infrastructure {
                 throw StageCheckFailure(message: "\(name) on hot storage does not match recovery point \(point)")
             }
         }
+        // Verified, the disks are whole: nothing resumes them any more.
+        try await fence.hold { try Self.removeCheckpoints(in: hot, disks: request.disks) }
         return ["recovery_point": .string(point), "sha256": .object(sums.mapValues { .string($0) }), "resumed_from": .int(resumedFrom)]
+    }
+
+    /// Removes the copy checkpoints of `disks` disks in `directory`.
+    private static func removeCheckpoints(in directory: URL, disks: Int) throws {
+        for index in 0..<disks { try FileSystem.remove(directory.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint")) }
     }
 
     /// Powers the VM off and writes its disks to cloud storage with their checksums.
@@ -169,9 +176,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         )
         let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
         try await fence.hold {
-            for index in 0..<request.disks {
-                try FileSystem.remove(partial.appendingPathComponent(SimulatedLayout.disk(index) + ".checkpoint"))
-            }
+            try Self.removeCheckpoints(in: partial, disks: request.disks)
             try layout.writeChecksums(sums, in: partial)
             guard rename(partial.path, layout.backups(s).appendingPathComponent(id).path) == 0 else {
                 throw StageCheckFailure(message: "cannot seal backup \(id)")
