@@ -82,6 +82,15 @@ public enum StageJobs {
             + (allowed.isEmpty ? "nothing until its operation ends" : allowed.map(\.rawValue).joined(separator: ", "))
     }
 
+    /// How long a cleanup waits before it looks again at the stage it stopped: half a second
+    /// at first, as a stage stops within one; longer the longer it has waited (its worker died,
+    /// and the stage goes on only when its lease runs out), up to 5 s, so a long wait does not
+    /// fill the job's timeline with a `snoozed` twice a second.
+    static func waitDelay(since enqueued: Date, now: Date = Date()) -> Duration {
+        let waited = Duration.milliseconds(max(now.ms - enqueued.ms, 0))
+        return min(max(waited / 4, .milliseconds(500)), .seconds(5))
+    }
+
     /// Why a cancel of a cleanup stage's job is refused: a cleanup runs until it succeeds, so
     /// its server would start it again at once. `nil` for any other job.
     public static func cancelRefusal(_ job: Job) -> String? {
@@ -108,7 +117,7 @@ public enum StageJobs {
                     return ["ignored": .string("not the current operation of server \(args.server)")]
                 }
                 if let after = args.afterJob, try await jobState(after) == .running {
-                    throw JobFailure.retryAfter(.milliseconds(500))
+                    throw JobFailure.retryAfter(waitDelay(since: context.job.createdAt))
                 }
                 let request = StageRequest(
                     stage: stage, server: args.server, machine: args.machine, disks: args.disks, diskSize: args.diskSize,

@@ -1,6 +1,6 @@
 import Foundation
 import LifelineQueue
-import LifelineRecovery
+@testable import LifelineRecovery
 import Logging
 import Synchronization
 import Testing
@@ -33,6 +33,16 @@ struct StageJobTests {
         let context = JobContext(job: job, logger: Logger(label: "test")) { _ in }
         let result = try await #require(registry.definition(job.kind)).run(args, context: context)
         return (result, infrastructure.performed.withLock { $0 })
+    }
+
+    @Test("a cleanup looks again at the stage it stopped every half second at first, less often the longer it waits, every 5 s at most")
+    func waitDelay() {
+        let enqueued = Date(ms: 1_000_000)
+        let after = { (seconds: Int64) in StageJobs.waitDelay(since: enqueued, now: Date(ms: enqueued.ms + seconds * 1_000)) }
+        #expect(after(0) == .milliseconds(500) && after(1) == .milliseconds(500))
+        #expect(after(8) == .seconds(2))
+        #expect(after(30) == .seconds(5) && after(3_600) == .seconds(5))
+        #expect(StageJobs.waitDelay(since: enqueued, now: Date(ms: enqueued.ms - 60_000)) == .milliseconds(500), "a clock that went back")
     }
 
     @Test("a stage job that is its server's current operation acts")
