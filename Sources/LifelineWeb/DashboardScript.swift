@@ -237,7 +237,7 @@ extension Dashboard {
           }
           if (job.state === "running" && job.attempted_at) {
             const expired = job.lease_expires_at && new Date(job.lease_expires_at) < new Date();
-            fields.append(el("dt", "running for"), el("dd", seconds((Date.now() - new Date(job.attempted_at)) / 1000) + (expired ? " (lease expired: its worker stopped renewing it)" : "")));
+            fields.append(el("dt", "running for"), el("dd", seconds(Math.max(0, Date.now() - new Date(job.attempted_at)) / 1000) + (expired ? " (lease expired: its worker stopped renewing it)" : "")));
           }
           for (const key of ["args", "progress", "result"]) fields.append(el("dt", key), el("dd", JSON.stringify(job[key])));
           const actions = $("job-actions");

@@ -61,8 +61,10 @@ struct JobTimeline {
                 return "  \(what.padding(toLength: 10, withPad: " ", startingAt: 0)) \(LifelineJSON.formatTime(at))" + (detail.isEmpty ? "" : "  \(detail)")
             case .attempt(let attempt):
                 let start = LifelineJSON.formatTime(attempt.start)
-                let duration = (attempt.endsByEnd ? "≤ " : "")
-                    + DurationText.format(.milliseconds(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000)))
+                // Never negative: a reader whose clock is behind the worker's, or a step of the
+                // clock between an attempt's start and end, would make it so.
+                let elapsed = max(Int64(((attempt.end ?? now).timeIntervalSince(attempt.start)) * 1000), 0)
+                let duration = (attempt.endsByEnd ? "≤ " : "") + DurationText.format(.milliseconds(elapsed))
                 let how = Table.cut(TerminalText.oneLine(attempt.outcome ?? "running"), to: 100)
                 return "  attempt \(attempt.number)  \(start)  \(duration)  \(attempt.worker)  \(how)"
             }
