@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 Scripts/setup.sh
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
-[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
+compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (for the dashboard's browser test and the clock tests)" >&2
   sudo_cmd=""

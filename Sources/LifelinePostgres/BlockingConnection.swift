@@ -24,6 +24,9 @@ final class BlockingConnection: @unchecked Sendable {
     private var leading: [PostgresQuery] = []
     /// Whether a transaction's BEGIN went out on the connection and its end has not.
     private var inTransaction = false
+    /// Whether a caller's own BEGIN (a copy's, a migration's, a consistent read's) went out
+    /// and its end has not: the server's time is not read inside it either.
+    private var inOwnTransaction = false
     /// The server's time, read again between transactions when due.
     let clock = ServerClock()
 
@@ -61,8 +64,9 @@ final class BlockingConnection: @unchecked Sendable {
             throw PostgresStoreError.connectionLost(location.description, "the connection closed inside a transaction, which the server rolled back")
         }
         let connection = try connected()
-        if !inTransaction, clock.isDue { readClock(connection) }
+        if !inTransaction, !inOwnTransaction, clock.isDue { readClock(connection) }
         if opening { inTransaction = true }
+        if queries.contains(where: { $0.sql == "BEGIN" }) { inOwnTransaction = true }
         let futures = (leading + queries).map { connection.query($0, logger: logger) }
         var results: [Result<[PostgresRow], any Error>] = []
         for future in futures {
@@ -80,7 +84,7 @@ final class BlockingConnection: @unchecked Sendable {
                 throw committing ? PostgresStoreError.commitUnknown(location.description, reason) : PostgresStoreError.connectionLost(location.description, reason)
             }
         }
-        if ending { inTransaction = false }
+        if ending { (inTransaction, inOwnTransaction) = (false, false) }
         return Array(try results.map { try $0.get() }.dropFirst(leading.count))
     }
 
@@ -162,6 +166,7 @@ final class BlockingConnection: @unchecked Sendable {
     }
 
     private func drop() {
+        inOwnTransaction = false
         // The connection must outlive its close.
         if let closing = connection { closing.close().whenComplete { _ in _ = closing } }
         connection = nil

@@ -32,7 +32,7 @@ extension PostgresJobStore {
         let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
         if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
         CrashPoint.check("claim.before-commit")
-        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: transaction.now, finished: finished)
     }
 
     /// The settings of the named queues; with no names, of every registered queue, by name.

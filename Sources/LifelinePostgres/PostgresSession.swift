@@ -22,11 +22,11 @@ public final class PostgresSession: Sendable {
     /// ``PostgresTransaction``).
     static let channel = "lifeline_changes"
 
-    /// - Parameter timeout: how long a statement may go unanswered before the connection is
-    ///   dropped and the call fails.
     /// The server's time, which every change on this session is stamped with.
     var serverClock: ServerClock { connection.clock }
 
+    /// - Parameter timeout: how long a statement may go unanswered before the connection is
+    ///   dropped and the call fails.
     public init(location: PostgresLocation, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "lifeline.postgres")) {
         self.location = location
         connection = BlockingConnection(location: location, timeout: timeout, logger: logger)

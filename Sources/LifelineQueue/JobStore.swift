@@ -119,7 +119,7 @@ public struct DeferredClaim: Sendable {
 extension JobStore {
     /// A claim whose request is made now.
     public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
-        try await jobClaim(DeferredClaim(request: { request }, committed: { _ in })) ?? ClaimResult(jobs: [], nextWakeup: nil)
+        try await jobClaim(DeferredClaim(request: { request }, committed: { _ in })) ?? ClaimResult(jobs: [], nextWakeup: nil, at: Date())
     }
 }
 
@@ -128,13 +128,22 @@ public struct ClaimResult: Sendable, Hashable {
     /// When a claim could next find work that is not there now: the earliest time a scheduled
     /// or retryable job comes due, or a running job's lease expires. `nil` when none will.
     public var nextWakeup: Date?
+    /// The store's time at the claim: `nextWakeup` is by the store's clock (on PostgreSQL the
+    /// server's), which the worker's host may not share.
+    public var at: Date
     /// The ids of the request's finishes that applied; a missing one had lost its lease.
     public var finished: Set<Int64>
 
-    public init(jobs: [Job], nextWakeup: Date?, finished: Set<Int64> = []) {
+    public init(jobs: [Job], nextWakeup: Date?, at: Date, finished: Set<Int64> = []) {
         self.jobs = jobs
         self.nextWakeup = nextWakeup
+        self.at = at
         self.finished = finished
+    }
+
+    /// How long after the claim `nextWakeup` comes, by the store's clock.
+    public var untilWakeup: Duration? {
+        nextWakeup.map { .milliseconds(max($0.ms - at.ms, 0)) }
     }
 }
 

@@ -29,7 +29,7 @@ extension SQLiteJobStore {
         let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db, now: now) : nil
         if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
         CrashPoint.check("claim.before-commit")
-        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, finished: finished)
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: Date(ms: now), finished: finished)
     }
 
     /// A lease already run out is not waited for: this claim took it back, or spares it.

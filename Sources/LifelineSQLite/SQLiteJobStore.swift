@@ -117,8 +117,6 @@ public struct SQLiteJobStore: JobStore {
     /// The time a write that compares or sets leases stamps, read inside its transaction:
     /// the running jobs' leases have followed any step of the wall clock by then.
     func leaseTime(_ db: Database) throws -> Int64 {
-        let now = nowMs()
-        if followsClockSteps { try WallClockSteps.follow(db, wallMs: now) }
-        return now
+        followsClockSteps ? try WallClockSteps.now(db, wallMs: nowMs) : nowMs()
     }
 }

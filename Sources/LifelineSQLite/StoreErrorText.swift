@@ -6,6 +6,9 @@ public enum StoreErrorText {
     /// The message of a SQLite error, or nil for errors of other kinds.
     public static func describe(_ error: any Error) -> String? {
         guard let error = error as? DatabaseError else { return nil }
+        // The WAL's shared-memory index could not grow: on a full disk (a tmpfs, where it is
+        // written as a file), SQLite says an I/O error where a write would say the disk is full.
+        if error.extendedResultCode == .SQLITE_IOERR_SHMSIZE { return describe(DatabaseError(resultCode: .SQLITE_FULL)) }
         switch error.resultCode {
         case .SQLITE_FULL: return "the disk is full: free some space and try again (nothing was written)"
         case .SQLITE_READONLY: return "the database is read-only here (nothing was written)"

@@ -119,6 +119,10 @@ public enum ServerStoreConformance {
                 #expect(twin?.allowedActions == [.testFailover, .delete], "\(String(describing: twin?.allowedActions))")
             }
             #expect(try await servers.serverGet("web-1")?.workloadHolder == nil, "the holder itself is held by no other")
+            // A refusal of another action lists what the server allows as it shows it.
+            await #expect(throws: LifecycleError.refused(action: .failback, state: .standby, allowed: [.testFailover, .delete], busyJob: nil)) {
+                try await servers.serverAct("web-1-twin", action: .failback, recoveryPoint: nil, idempotencyKey: nil)
+            }
             let before = try await jobs.jobCount(JobFilter())
             await #expect(throws: LifecycleError.workloadHeld(action: .failover, machine: "web-1", by: "web-1", state: .startingFailover)) {
                 try await servers.serverAct("web-1-twin", action: .failover, recoveryPoint: nil, idempotencyKey: nil)

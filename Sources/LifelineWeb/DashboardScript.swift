@@ -22,7 +22,9 @@ extension Dashboard {
         let liveText = "connecting…";
         // Each server's progress as read, for a rate over the last half minute.
         const progressSeen = new Map();
-        // The kinds of the recovery stages that run until they succeed, which a cancel would only start again.
+        // The recovery stages' job kinds: only their servers' actions retry them. Cleanups run
+        // until they succeed, retrying by themselves: a cancel would only start them again.
+        const stageKinds = [\(Stage.allCases.map { "\"\($0.kind)\"" }.joined(separator: ", "))];
         const cleanupKinds = [\(Stage.allCases.filter(\.isCleanup).map { "\"\($0.kind)\"" }.joined(separator: ", "))];
         // Actions that cannot be taken back ask first.
         const destructive = new Set(["delete", "cancel-failover", "confirm-failback", "stop-test", "cancel"]);
@@ -247,10 +249,13 @@ extension Dashboard {
           // a cancel of one not yet final, but a cleanup stage's.
           const final = ["completed", "discarded", "cancelled"].includes(job.state);
           const retried = ["discarded", "cancelled", "retryable", "scheduled"].includes(job.state);
-          const stage = job.server !== null && job.server !== undefined;
-          const offered = (final || cleanupKinds.includes(job.kind) ? [] : ["cancel"]).concat(retried && !stage ? ["retry"] : []);
+          const stage = stageKinds.includes(job.kind), cleanup = cleanupKinds.includes(job.kind);
+          const offered = (final || cleanup ? [] : ["cancel"]).concat(retried && !stage ? ["retry"] : []);
           for (const action of offered) actions.append(actionButton(action === "retry" ? "Retry" : "Cancel", "job:" + job.id, `/api/jobs/${job.id}/${action}`, "job " + job.id));
-          if (retried && stage) actions.append(el("span", `A stage of server ${job.server}: its server's actions retry it.`));
+          if (retried && stage) {
+            actions.append(el("span", cleanup ? `A cleanup of server ${job.server}: it retries by itself until it succeeds.`
+                                              : `A stage of server ${job.server}: only its server's actions retry it.`));
+          }
           actions.append(...keptNote("job:" + job.id));
           // Events and errors in the order they happened (the times sort as text).
           const entries = events.map((event) => {

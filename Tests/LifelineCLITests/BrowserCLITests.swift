@@ -59,7 +59,7 @@ struct BrowserCLITests {
         #expect(seen["cancel_asked"]?.stringValue?.hasPrefix("Cancel job ") == true && seen["cancel_note"] == "", "asked first; answered no, nothing sent")
         #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
         #expect(seen["bad_link"] == "Job abc: a job id is a positive whole number", "\(seen["bad_link"] ?? "")")
-        #expect(seen["offered_stage"] == [] && seen["stage_actions"] == "A stage of server web-2: its server's actions retry it.", "\(seen)")
+        #expect(seen["offered_stage"] == [] && seen["stage_actions"] == "A stage of server web-2: only its server's actions retry it.", "\(seen)")
     }
 }
 

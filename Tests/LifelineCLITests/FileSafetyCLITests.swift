@@ -65,10 +65,17 @@ struct FileSafetyCLITests {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
+    /// SQLite's check of the file and its WAL, read from a copy elsewhere: on a full disk, the
+    /// WAL's shared-memory index could not be made beside them to read them in place.
     static func integrityCheck(_ path: String) throws -> String? {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let copy = directory.path("check.db")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        if FileManager.default.fileExists(atPath: path + "-wal") { try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal") }
         var config = Configuration()
         config.readonly = true
-        return try DatabaseQueue(path: path, configuration: config).read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        return try DatabaseQueue(path: copy, configuration: config).read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
     }
 
     @Test(

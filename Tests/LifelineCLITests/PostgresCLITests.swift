@@ -375,6 +375,18 @@ struct PostgresCLITests {
         #expect(said.count == 1 && said[0].contains("jobs=\(ids.map(String.init).joined(separator: ","))"), "\(worker.stderr)")
     }
 
+    /// A session that holds the jobs table from before job `id` comes due until `by` after: a
+    /// claim for the job, sent when it comes due, is answered that late.
+    static func holdJobsTable(_ cli: CLIRunner, _ url: String, untilAfterDue id: Int64, by: Duration) async throws -> BackgroundCommand {
+        let due = try #require(try await cli.job(id)["run_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        let until = LifelineJSON.formatTime(due.addingTimeInterval(Double(by.milliseconds) / 1000))
+        let script = try cli.writeFile("hold.sql", "BEGIN;\nLOCK TABLE lifeline.jobs IN EXCLUSIVE MODE;\nSELECT 'held';\nSELECT pg_sleep_until('\(until)');\nCOMMIT;\n")
+        let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
+        #expect(try await holder.nextLine() == "held")
+        try #require(Date() < due, "the table is held before the job comes due")
+        return holder
+    }
+
     @Test("a claim answered late, with most of its lease gone, keeps its job: the lease is renewed in time and the program runs once")
     func slowClaim() async throws {
         let cli = try await Self.runner()
@@ -384,14 +396,12 @@ struct PostgresCLITests {
         let worker = try cli.start(["worker", "--lease", "4500ms"])
         defer { worker.signal(SIGKILL) }
         let id = try await cli.enqueue(["exec", "--delay", "3s", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "4"]}"#])
-        // Another session holds the jobs table from about 1 s to 5 s: the worker's claim for the
-        // job, sent when it comes due at 3 s, is answered some 2 s later, when the worker would
-        // give the job up 3.75 s after sending it (4.5 s less half the 1.5 s renewal interval).
-        let lock = Task.detached {
-            try await TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
-        }
+        // Another session holds the jobs table until 2 s after the job comes due: the worker's
+        // claim for it, sent then, is answered some 2 s later, when the worker would give the
+        // job up 3.75 s after sending it (4.5 s less half the 1.5 s renewal interval).
+        let lock = try await Self.holdJobsTable(cli, url, untilAfterDue: id, by: .seconds(2))
+        defer { lock.signal(SIGKILL) }
         try await waitUntil("the job to complete", timeout: .seconds(60)) { try await cli.job(id)["state"] == "completed" }
-        _ = try await lock.value
         let claimed = try #require(try await cli.json(["events", "--job", "\(id)", "--json"]).first { $0["type"] == "started" }?["at"]?.stringValue)
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/starts")
         let programStarted = try #require(attributes[.modificationDate] as? Date)
@@ -412,13 +422,11 @@ struct PostgresCLITests {
         let worker = try cli.start(["worker", "--lease", "2s"])
         defer { worker.signal(SIGKILL) }
         let id = try await cli.enqueue(["exec", "--delay", "3s", "--max-attempts", "1", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "0.1"]}"#])
-        // Another session holds the jobs table from about 1 s to 7 s: the worker's claim, sent
-        // when the job comes due at 3 s, is answered some 4 s later, past its 2 s lease.
-        let lock = Task.detached {
-            try await TestPostgres.psql(url, "SELECT pg_sleep(1); BEGIN; LOCK TABLE lifeline.jobs IN EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT")
-        }
+        // Another session holds the jobs table until 4 s after the job comes due: the worker's
+        // claim, sent then, is answered some 4 s later, past its 2 s lease.
+        let lock = try await Self.holdJobsTable(cli, url, untilAfterDue: id, by: .seconds(4))
+        defer { lock.signal(SIGKILL) }
         try await waitUntil("the job to end", timeout: .seconds(60)) { try await cli.job(id)["state"]?.stringValue.map { ["completed", "discarded"].contains($0) } == true }
-        _ = try await lock.value
         let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["attempt"] == 1 && job["errors"] == [], "\(job)")
         #expect(RealWorkCLITests.lines(directory + "/starts").count == 1)

@@ -7,38 +7,47 @@ import Testing
 
 @Suite("Leases across steps of the wall clock", .enabled(if: WallClockSteps.bootID != nil, "this system does not name its boot"))
 struct WallClockStepsTests {
-    /// A store with one running job, and that job's lease's end.
-    static func running() async throws -> (any DatabaseWriter, Int64) {
+    /// A store with one running job and one waiting to retry, and when their lease ends and
+    /// their retry comes due.
+    static func store() async throws -> (any DatabaseWriter, lease: Int64, retry: Int64) {
         let database = try SQLiteDatabase.openInMemory()
         let store = SQLiteJobStore(writer: database, clock: ManualClock().function)
-        _ = try await store.jobInsert([JobFixtures.job()])
-        let job = try #require(try await store.jobClaim(JobFixtures.claim()).jobs.first)
-        return (database, try #require(job.leaseExpiresAt).ms)
+        _ = try await store.jobInsert([JobFixtures.job(), JobFixtures.job()])
+        let claimed = try await store.jobClaim(JobFixtures.claim()).jobs
+        _ = try await store.jobFinish([JobFinish(id: claimed[1].id, attempt: claimed[1].attempt, owner: "worker-a", outcome: .failed(error: "again"))])
+        let (lease, retry) = try await times(database)
+        return (database, lease, retry)
     }
 
-    static func leaseEnd(_ database: any DatabaseWriter) async throws -> Int64 {
-        try #require(try await database.read { try Int64.fetchOne($0, sql: "SELECT lease_expires_at FROM jobs WHERE state = 'running'") })
+    static func times(_ database: any DatabaseWriter) async throws -> (lease: Int64, retry: Int64) {
+        try await database.read { db in
+            (try #require(try Int64.fetchOne(db, sql: "SELECT lease_expires_at FROM jobs WHERE state = 'running'")),
+             try #require(try Int64.fetchOne(db, sql: "SELECT run_at FROM jobs WHERE state = 'retryable'")))
+        }
     }
 
-    @Test("a step back of an hour moves the running leases back as much, once: a dead worker's jobs are not held an hour longer")
-    func stepBack() async throws {
-        let (database, leaseEnd) = try await Self.running()
-        let wall = Date().ms
-        try await database.write { try WallClockSteps.follow($0, wallMs: wall) }
-        #expect(try await Self.leaseEnd(database) == leaseEnd, "the first look records where the clock stands")
-        try await database.write { try WallClockSteps.follow($0, wallMs: wall - 3_600_000) }
-        let moved = try await Self.leaseEnd(database) - leaseEnd
-        #expect(abs(moved + 3_600_000) < 1_000, "moved by \(moved) ms")
-        try await database.write { try WallClockSteps.follow($0, wallMs: wall - 3_600_000) }
-        #expect(try await Self.leaseEnd(database) - leaseEnd == moved, "once")
+    /// A write's look at the clock, with the wall clock `ahead` of the true time.
+    static func look(_ database: any DatabaseWriter, ahead: Int64 = 0) async throws {
+        _ = try await database.write { try WallClockSteps.now($0, wallMs: { Date().ms + ahead }) }
     }
 
-    @Test("a move under a second (the clock's slewing) leaves the leases alone")
-    func slew() async throws {
-        let (database, leaseEnd) = try await Self.running()
-        let wall = Date().ms
-        try await database.write { try WallClockSteps.follow($0, wallMs: wall) }
-        try await database.write { try WallClockSteps.follow($0, wallMs: wall + 500) }
-        #expect(try await Self.leaseEnd(database) == leaseEnd)
+    @Test("a step of an hour, back or ahead, moves the running leases and the retries' due times as much, once", arguments: [-3_600_000, 3_600_000] as [Int64])
+    func step(by step: Int64) async throws {
+        let (database, lease, retry) = try await Self.store()
+        try await Self.look(database)
+        #expect(try await Self.times(database) == (lease, retry), "the first look records where the clock stands")
+        try await Self.look(database, ahead: step)
+        let (movedLease, movedRetry) = try await Self.times(database)
+        #expect(abs(movedLease - lease - step) < 100 && movedRetry - retry == movedLease - lease, "moved by \(movedLease - lease) ms")
+        try await Self.look(database, ahead: step)
+        #expect(try await Self.times(database) == (movedLease, movedRetry), "once")
+    }
+
+    @Test("a move within the readings' spread leaves them alone")
+    func noStep() async throws {
+        let (database, lease, retry) = try await Self.store()
+        try await Self.look(database)
+        try await Self.look(database, ahead: 5)
+        #expect(try await Self.times(database) == (lease, retry))
     }
 }

@@ -62,7 +62,7 @@ extension Worker {
         let now = ContinuousClock.now
         var metadata: Logger.Metadata = ["woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
         // One line for all the jobs an outage reaches at once, naming a few of them.
-        let shown = keys.prefix(8).map { "\($0.id)" }.joined(separator: ",")
+        let shown = keys.map(\.id).sorted().prefix(8).map(String.init).joined(separator: ",")
         if keys.count == 1 {
             metadata["job"] = "\(shown)"
         } else {

@@ -161,8 +161,9 @@ public final class Worker: Sendable {
                     "nothing more is due now: --drain waits for jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"
                 )
             }
-            if let next = claimed.nextWakeup {
-                wait = min(wait, .milliseconds(max(Int64(next.timeIntervalSinceNow * 1000) + 1, 1)))
+            // Counted from the claim, by the store's clock: not this host's, which may be off.
+            if let until = claimed.untilWakeup {
+                wait = min(wait, max(until + .milliseconds(1) - (ContinuousClock.now - made.at), .milliseconds(1)))
             }
             await doorbell.wait(timeout: wait)
         }
@@ -315,6 +316,9 @@ public final class Worker: Sendable {
         finisher.finish(finish, slot: entry.slot) {
             [self] applied in log(outcome, applied: applied, job: job)
         }
+        // A stopping worker's grace waits for its handlers: this one has ended, whether or not
+        // the store records it soon (a finisher that writes by itself rings only once it has).
+        if stopping.isSet { doorbell.ring() }
     }
 
     private func log(_ outcome: JobOutcome, applied: Bool, job: Job) {

@@ -34,7 +34,14 @@ public enum ServerActions {
         if let existing = try existing(idempotencyKey, server: name, action: action.rawValue, asked: asked, transaction) { return existing }
         guard let server = current else { throw ServerStoreError.notFound(name) }
         var lifecycle = server.lifecycle
-        let effects = try lifecycle.handle(.action(action))
+        let effects: [LifecycleEffect]
+        do {
+            effects = try lifecycle.handle(.action(action))
+        } catch {
+            // What the server allows as it shows it: no failover while a twin holds the workload.
+            guard case .refused(let action, let state, _, let busyJob) = error else { throw error }
+            throw LifecycleError.refused(action: action, state: state, allowed: server.allowedActions, busyJob: busyJob)
+        }
         // Two servers running one machine's workload would each take its writes.
         if !server.state.holdsWorkload, lifecycle.state.holdsWorkload,
             let holder = try transaction.serversOf(machine: server.machine).first(where: { $0.name != name && $0.state.holdsWorkload })
