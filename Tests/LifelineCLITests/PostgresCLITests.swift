@@ -464,6 +464,14 @@ struct PostgresCLITests {
         let at = LifelineJSON.formatTime(Date().addingTimeInterval(300))
         let scheduled = try await cli.run(["enqueue", "noop", "--at", at], extraEnvironment: ahead)
         #expect(scheduled.status == 0 && scheduled.stdout.contains("scheduled"), "\(scheduled.stdout)\(scheduled.stderr)")
+        // Idle beside that job, the skewed worker waits for it by the server's clock: counted by
+        // its own, it would find it due at once and claim again every millisecond.
+        let url = try #require(cli.databaseURL)
+        let commits = { Int(try await TestPostgres.psql(url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")) ?? 0 }
+        let before = try await commits()
+        try await Task.sleep(for: .seconds(3))
+        let made = try await commits() - before
+        #expect(made < 100, "\(made) transactions in 3 s of two idle workers")
     }
 
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
