@@ -21,6 +21,8 @@ public struct PostgresJobStore: JobStore {
         self.finishHook = finishHook
     }
 
+    public var now: Date { clock() }
+
     /// Runs `body` in one transaction, as the domain's steps see it.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresTransaction) throws -> T) async throws -> T {
         try await session.transaction(now: clock().ms, hook: finishHook, body)
@@ -51,11 +53,12 @@ public struct PostgresServerStore: TransactionalServerStore {
     }
 
     public func serverGet(_ name: String) async throws -> ServerInfo? {
-        try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name)").first.map(PostgresServerRow.decode) }
+        let read = try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) WHERE s.name = \(name)").first.map(PostgresServerRow.decode) }
+        return read?.read(at: jobs.now)
     }
 
     public func serverList() async throws -> [ServerInfo] {
-        try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) ORDER BY s.name").map(PostgresServerRow.decode) }
+        try await jobs.read { try $0.query("\(unescaped: PostgresServerRow.select) ORDER BY s.name").map(PostgresServerRow.decode) }.map { $0.read(at: jobs.now) }
     }
 
     public func serverHistory(_ name: String) async throws -> [ServerTransition] {

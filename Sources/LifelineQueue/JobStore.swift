@@ -6,6 +6,10 @@ import Foundation
 /// Methods are named entity + verb. A store must pass the conformance suite in
 /// `LifelineTestKit`.
 public protocol JobStore: Sendable {
+    /// The store's time now, by the clock it stamps changes with (on PostgreSQL the server's):
+    /// what a time computed outside it, such as "an hour ago", counts from.
+    var now: Date { get }
+
     /// Inserts the jobs all-or-nothing. A job whose idempotency key exists with the same
     /// kind and args returns the existing job; with other kind or args the whole insert
     /// fails with ``JobStoreError/idempotencyConflict(key:existing:)``.

@@ -26,6 +26,8 @@ public struct ServerInfo: Sendable, Hashable {
     /// Another server of the machine that holds its workload, if one does: this one's failover
     /// waits until it gives it back.
     public var workloadHolder: WorkloadHolder?
+    /// When the store read the server, by its clock.
+    public var readAt: Date?
 
     public struct WorkloadHolder: Sendable, Hashable {
         public var name: String
@@ -92,12 +94,20 @@ public struct ServerInfo: Sendable, Hashable {
         return "\(stage.rawValue): \(error)"
     }
 
-    /// When the running job's lease ran out, if it did by `now`: its worker stopped renewing it
-    /// (it died, is stopped, or cannot write), and nothing moves the server until a worker's
-    /// next claim takes the job back.
-    public func stalledSince(now: Date) -> Date? {
-        guard currentJobState == .running, let lease = currentJobLease, lease.expiresAt < now else { return nil }
+    /// When the running job's lease ran out, if it had when the store read the server: its
+    /// worker stopped renewing it (it died, is stopped, or cannot write), and nothing moves the
+    /// server until a worker's next claim takes the job back. By the store's clock (on
+    /// PostgreSQL the server's), which the reader's host may not share.
+    public var stalledSince: Date? {
+        guard currentJobState == .running, let lease = currentJobLease, lease.expiresAt < readAt ?? Date() else { return nil }
         return lease.expiresAt
+    }
+
+    /// The server as read by a store at `now`, its time.
+    public func read(at now: Date) -> ServerInfo {
+        var read = self
+        read.readAt = now
+        return read
     }
 
     /// The current operation's progress, when its job reported a measurable one.
@@ -140,7 +150,7 @@ extension ServerInfo: Encodable {
         try container.encode(currentJobState, forKey: .currentJobState)
         try container.encode(currentJobError, forKey: .currentJobError)
         // When the current job's lease ran out unrenewed: its worker is gone or stopped.
-        try container.encode(stalledSince(now: Date()).map(LifelineJSON.formatTime), forKey: .stalledSince)
+        try container.encode(stalledSince.map(LifelineJSON.formatTime), forKey: .stalledSince)
         try container.encode(progress, forKey: .progress)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(lastTest, forKey: .lastTest)

@@ -109,6 +109,8 @@ public struct SQLiteJobStore: JobStore {
         try await writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") == 0 }
     }
 
+    public var now: Date { clock() }
+
     /// Milliseconds since 1970, the unit of every time column.
     func nowMs() -> Int64 {
         clock().ms

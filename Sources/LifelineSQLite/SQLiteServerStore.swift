@@ -34,11 +34,11 @@ public struct SQLiteServerStore: TransactionalServerStore {
     }
 
     public func serverGet(_ name: String) async throws -> ServerInfo? {
-        try await jobs.writer.read { db in try ServerRow.fetch(db, name: name) }
+        try await jobs.writer.read { db in try ServerRow.fetch(db, name: name) }?.read(at: jobs.now)
     }
 
     public func serverList() async throws -> [ServerInfo] {
-        try await jobs.writer.read { db in try ServerRow.fetchAll(db) }
+        try await jobs.writer.read { db in try ServerRow.fetchAll(db) }.map { $0.read(at: jobs.now) }
     }
 
     public func serverHistory(_ name: String) async throws -> [ServerTransition] {

@@ -29,11 +29,11 @@ struct QueryParameters {
         return number
     }
 
-    /// `since=D` (a duration, as `--since` takes): that long before now.
-    func since() throws(APIError) -> Date? {
+    /// `since=D` (a duration, as `--since` takes): that long before `now`, the store's.
+    func since(now: Date) throws(APIError) -> Date? {
         guard let text = string("since") else { return nil }
         do {
-            return Date().adding(.zero - (try DurationText.parse(text)))
+            return now.adding(.zero - (try DurationText.parse(text)))
         } catch {
             throw .badRequest("since: \(error.message)")
         }

@@ -107,7 +107,7 @@ public struct WebAPI: Sendable {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let filter = JobFilter(
             states: try query.values("state", what: "state"), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
-            activeSince: try query.since(), retriedOnly: try query.flag("retried"), beforeID: before,
+            activeSince: try query.since(now: jobs.now), retriedOnly: try query.flag("retried"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.jobList(filter))
@@ -145,7 +145,7 @@ public struct WebAPI: Sendable {
             return id
         }
         let filter = EventFilter(
-            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.values("type", what: "event type"), since: try query.since(),
+            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.values("type", what: "event type"), since: try query.since(now: jobs.now),
             limit: try query.int("limit", default: 100, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.eventList(filter))

@@ -63,13 +63,14 @@ struct JobsListCommand: AsyncParsableCommand {
         var states = Set(state)
         if failed { states.insert(.discarded) }
         if running { states.insert(.running) }
-        let activeSince = try since.map { try InputParsing.ago($0, flag: "--since") }
+        if let since { _ = try InputParsing.duration(since, flag: "--since") }
+        let opened = try await store.openReader()
+        let activeSince = try since.map { try InputParsing.ago($0, flag: "--since", in: opened.jobs) }
         let filter = JobFilter(
             states: states, queue: queue, kind: kind, server: server, activeSince: activeSince, retriedOnly: retried,
             // One more than shown, to say when the list is cut.
             limit: min(limit, .max - 1) + 1
         )
-        let opened = try await store.openReader()
         var jobs = try await opened.jobs.jobList(filter)
         if jobs.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: server, kind: kind.map { ($0, store.registry().allKinds) }, in: opened) }
         if jobs.count > limit {
@@ -78,7 +79,8 @@ struct JobsListCommand: AsyncParsableCommand {
             Output.standardError.writeLine("lifeline: showing the newest \(shown); more do (--limit N shows more)")
         }
         let output = Output.standardOutput
-        let now = Date()
+        // The store's time: due times and lease ends are by its clock.
+        let now = opened.jobs.now
         // Of jobs that run now, which worker runs each is the question; an earlier attempt's
         // error is history there, which `jobs show` keeps.
         let onlyRunning = states == [.running]

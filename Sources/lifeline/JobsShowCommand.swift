@@ -31,6 +31,8 @@ struct JobsShowCommand: AsyncParsableCommand {
         guard let job = try await opened.jobs.jobGet(id) else { throw CLIFailure.noJob([id]) }
         let events = try await opened.jobs.eventList(EventFilter(job: id))
         let output = Output.standardOutput
+        // The store's time: lease ends and event times are by its clock.
+        let now = opened.jobs.now
         if json {
             try output.writeJSON(ShownJob(job: job, events: events))
             return
@@ -47,7 +49,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         if let server = job.server { lines.append("server    \(server)") }
         if let owner = job.leaseOwner, let expires = job.leaseExpiresAt {
             lines.append(
-                JobText.leaseExpired(job, now: Date())
+                JobText.leaseExpired(job, now: now)
                     ? "lease     \(owner) expired at \(LifelineJSON.formatTime(expires)): that worker stopped renewing it; the next claim by any worker puts the job back in its queue"
                     : "lease     \(owner) until \(LifelineJSON.formatTime(expires))"
             )
@@ -56,7 +58,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }
         if let result = job.result { lines.append("result    \(result.canonicalText)") }
         lines.append("timeline")
-        lines += JobTimeline(events: events).lines(now: Date())
+        lines += JobTimeline(events: events).lines(now: now)
         if !job.errors.isEmpty {
             lines.append("errors")
             for error in job.errors {

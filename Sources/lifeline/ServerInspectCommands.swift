@@ -195,8 +195,8 @@ enum ServerText {
 
     /// How far the current operation is, and whether it waits to retry or stands still (its
     /// worker stopped renewing its lease), as `server show` says.
-    static func progress(_ server: ServerInfo, now: Date = Date()) -> String {
-        let standing = server.currentJobState == .retryable ? "retrying" : server.stalledSince(now: now) != nil ? "stalled" : nil
+    static func progress(_ server: ServerInfo) -> String {
+        let standing = server.currentJobState == .retryable ? "retrying" : server.stalledSince != nil ? "stalled" : nil
         guard let progress = server.stageProgress else { return standing ?? "-" }
         return "\(progress.done * 100 / progress.total)%" + (standing.map { " \($0)" } ?? "")
     }

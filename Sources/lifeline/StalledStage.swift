@@ -8,8 +8,8 @@ import LifelineRecovery
 enum StalledStage {
     /// Why the server's stage stands still; `nil` while its job is not running or its lease
     /// holds.
-    static func reason(for server: ServerInfo, now: Date = Date()) -> String? {
-        guard let expired = server.stalledSince(now: now), let job = server.lifecycle.currentJob, let lease = server.currentJobLease
+    static func reason(for server: ServerInfo) -> String? {
+        guard let expired = server.stalledSince, let job = server.lifecycle.currentJob, let lease = server.currentJobLease
         else { return nil }
         return "its worker \(lease.owner) stopped renewing the lease of job \(job) at \(LifelineJSON.formatTime(expired)) "
             + "(it died, is stopped, or cannot write); a worker's next claim takes the job back (is one running? lifeline worker)"

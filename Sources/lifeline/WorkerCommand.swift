@@ -164,7 +164,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // are the rows read, for the times the counts do not keep.
         var later = 0
         for info in open where count([info], [.scheduled, .retryable]) > 0 {
-            later += try await queue.jobs.jobCount(JobFilter(states: [.scheduled, .retryable], queue: info.name, dueAfter: Date()))
+            later += try await queue.jobs.jobCount(JobFilter(states: [.scheduled, .retryable], queue: info.name, dueAfter: queue.jobs.now))
         }
         if later == waiting {
             logger.notice(

@@ -464,6 +464,13 @@ struct PostgresCLITests {
         let at = LifelineJSON.formatTime(Date().addingTimeInterval(300))
         let scheduled = try await cli.run(["enqueue", "noop", "--at", at], extraEnvironment: ahead)
         #expect(scheduled.status == 0 && scheduled.stdout.contains("scheduled"), "\(scheduled.stdout)\(scheduled.stderr)")
+        // "Ago" counts from the server's now too: the jobs that just ended are within the last
+        // minute, and none is older than five.
+        let recent = try await cli.run(["jobs", "list", "--since", "1m", "--state", "completed", "--json"], extraEnvironment: ahead)
+        #expect(recent.status == 0 && recent.lines.count == 4, "\(recent.stdout)\(recent.stderr)")
+        let pruned = try await cli.run(["jobs", "prune", "--older-than", "5m", "--json"], extraEnvironment: ahead)
+        let prunedJobs = try JSONValue(parsing: pruned.stdout)["jobs"]
+        #expect(pruned.status == 0 && prunedJobs == 0, "\(pruned.stdout)\(pruned.stderr)")
         // Idle beside that job, the skewed worker waits for it by the server's clock: counted by
         // its own, it would find it due at once and claim again every millisecond.
         let url = try #require(cli.databaseURL)

@@ -23,6 +23,8 @@ final class SlowStore: JobStore {
         (renewalArrived, announce) = AsyncStream.makeStream()
     }
 
+    var now: Date { inner.now }
+
     private func stall<T>() async throws -> T {
         try await Task.sleep(for: .seconds(3600))
         throw CancellationError()
