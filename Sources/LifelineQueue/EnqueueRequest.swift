@@ -12,12 +12,14 @@ public struct EnqueueRequest: Sendable, Hashable {
     public var timeout: Duration?
     public var backoff: Duration?
     public var runAt: Date?
+    /// How long after the store takes it the job may first run (with no `runAt`).
+    public var delay: Duration?
     public var idempotencyKey: String?
     public var server: String?
 
     public init(
         kind: String, args: JSONValue = .object([:]), queue: String? = nil, priority: Int? = nil,
-        maxAttempts: Int? = nil, timeout: Duration? = nil, backoff: Duration? = nil, runAt: Date? = nil,
+        maxAttempts: Int? = nil, timeout: Duration? = nil, backoff: Duration? = nil, runAt: Date? = nil, delay: Duration? = nil,
         idempotencyKey: String? = nil, server: String? = nil
     ) {
         self.kind = kind
@@ -28,6 +30,7 @@ public struct EnqueueRequest: Sendable, Hashable {
         self.timeout = timeout
         self.backoff = backoff
         self.runAt = runAt
+        self.delay = delay
         self.idempotencyKey = idempotencyKey
         self.server = server
     }

@@ -82,7 +82,7 @@ public struct JobRegistry: Sendable {
         if let key = request.idempotencyKey { try JobLimits.checkIdempotencyKey(key) }
         return NewJob(
             kind: request.kind, args: request.args, queue: queue, priority: priority, maxAttempts: maxAttempts,
-            timeout: timeout, backoff: backoff, runAt: request.runAt, idempotencyKey: request.idempotencyKey,
+            timeout: timeout, backoff: backoff, runAt: request.runAt, delay: request.delay, idempotencyKey: request.idempotencyKey,
             server: request.server
         )
     }

@@ -10,15 +10,18 @@ public struct NewJob: Sendable, Hashable {
     public var maxAttempts: Int
     public var timeout: Duration
     public var backoff: Backoff
-    /// When the job may first run; `nil` means now.
+    /// When the job may first run; `nil` means now, or `delay` after the store takes it.
     public var runAt: Date?
+    /// How long after the store takes the job it may first run, by the store's clock (on
+    /// PostgreSQL the server's, which the enqueuing host may not share); with no `runAt`.
+    public var delay: Duration?
     public var idempotencyKey: String?
     public var server: String?
 
     public init(
         kind: String, args: JSONValue = .object([:]), queue: String = "default", priority: Int = 0,
         maxAttempts: Int = 20, timeout: Duration = .seconds(1800), backoff: Backoff = .standard,
-        runAt: Date? = nil, idempotencyKey: String? = nil, server: String? = nil
+        runAt: Date? = nil, delay: Duration? = nil, idempotencyKey: String? = nil, server: String? = nil
     ) {
         self.queue = queue
         self.kind = kind
@@ -28,6 +31,7 @@ public struct NewJob: Sendable, Hashable {
         self.timeout = timeout
         self.backoff = backoff
         self.runAt = runAt
+        self.delay = delay
         self.idempotencyKey = idempotencyKey
         self.server = server
     }

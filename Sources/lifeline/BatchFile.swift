@@ -32,13 +32,12 @@ enum BatchFile {
     /// - Parameter source: what the lines were read from, as an error names it.
     static func parse(_ data: Data, source: String, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let now = Date()
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
         let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }
         let parsed = await withTaskGroup(of: (Int, Result<Jobs, CLIFailure>).self) { group in
             for (index, range) in chunks.enumerated() {
                 group.addTask {
-                    (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, defaults: defaults, registry: registry, now: now) })
+                    (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, defaults: defaults, registry: registry) })
                 }
             }
             var results = [Result<Jobs, CLIFailure>?](repeating: nil, count: chunks.count)
@@ -58,7 +57,7 @@ enum BatchFile {
     }
 
     private static func parse(
-        _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, defaults: EnqueueRequest, registry: JobRegistry, now: Date
+        _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, defaults: EnqueueRequest, registry: JobRegistry
     ) throws(CLIFailure) -> Jobs {
         var jobs = Jobs()
         for (offset, line) in lines.enumerated() {
@@ -67,7 +66,7 @@ enum BatchFile {
                 continue
             }
             do {
-                jobs.jobs.append(try registry.prepare(try request(Data(line), defaults: defaults, now: now)))
+                jobs.jobs.append(try registry.prepare(try request(Data(line), defaults: defaults)))
                 jobs.lineNumbers.append(number)
             } catch let error as JobInputError {
                 throw CLIFailure(.invalidInput, "--batch line \(number): \(error.message)")
@@ -85,7 +84,7 @@ enum BatchFile {
         return jobs
     }
 
-    private static func request(_ line: Data, defaults: EnqueueRequest, now: Date) throws -> EnqueueRequest {
+    private static func request(_ line: Data, defaults: EnqueueRequest) throws -> EnqueueRequest {
         guard case .object(let given) = try JSONValue(parsing: line) else {
             throw JobInputError("each line must be a JSON object")
         }
@@ -104,7 +103,7 @@ enum BatchFile {
         if let timeout = fields["timeout"] { request.timeout = try duration(timeout, "timeout") }
         if let backoff = fields["backoff"] { request.backoff = try duration(backoff, "backoff") }
         if let delay = fields["delay"] {
-            request.runAt = now.adding(try duration(delay, "delay"))
+            (request.runAt, request.delay) = (nil, try duration(delay, "delay"))
         }
         return request
     }

@@ -118,14 +118,13 @@ struct EnqueueOptions: Equatable {
             }
             argsValue = try InputParsing.json(try InputParsing.utf8(data, source: "--args-file"), source: "--args-file")
         }
-        var runAt: Date?
-        if let delay { runAt = Date().adding(try InputParsing.duration(delay, flag: "--delay")) }
-        if let at { runAt = try InputParsing.time(at, flag: "--at") }
+        let delay = try delay.map { try InputParsing.duration($0, flag: "--delay") }
+        let runAt = try at.map { try InputParsing.time($0, flag: "--at") }
         return EnqueueRequest(
             kind: kind, args: argsValue, queue: queue, priority: priority, maxAttempts: maxAttempts,
             timeout: try timeout.map { try InputParsing.duration($0, flag: "--timeout") },
             backoff: try backoff.map { try InputParsing.duration($0, flag: "--backoff") },
-            runAt: runAt, idempotencyKey: idempotencyKey
+            runAt: runAt, delay: delay, idempotencyKey: idempotencyKey
         )
     }
 }

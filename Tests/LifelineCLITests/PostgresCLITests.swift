@@ -464,6 +464,11 @@ struct PostgresCLITests {
         let at = LifelineJSON.formatTime(Date().addingTimeInterval(300))
         let scheduled = try await cli.run(["enqueue", "noop", "--at", at], extraEnvironment: ahead)
         #expect(scheduled.status == 0 && scheduled.stdout.contains("scheduled"), "\(scheduled.stdout)\(scheduled.stderr)")
+        // A delay counts from when the server takes the job, not from the client's clock.
+        let enqueued = try await cli.run(["enqueue", "noop", "--delay", "5m", "--json"], extraEnvironment: ahead)
+        let delayed = try #require(try JSONValue(parsing: enqueued.stdout)["id"]?.intValue)
+        let due = try #require(try await cli.job(delayed)["run_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        #expect(abs(due.timeIntervalSinceNow - 300) < 60, "due \(due)")
         // "Ago" counts from the server's now too: the jobs that just ended are within the last
         // minute, and none is older than five.
         let recent = try await cli.run(["jobs", "list", "--since", "1m", "--state", "completed", "--json"], extraEnvironment: ahead)

@@ -4,7 +4,7 @@ import Foundation
 extension NewJob {
     /// When the job may first run (never before `now`), and the state it starts in.
     public func start(now: Date) -> (runAt: Date, state: JobState) {
-        let runAt = Date(ms: max(self.runAt?.ms ?? now.ms, now.ms))
+        let runAt = Date(ms: max(self.runAt?.ms ?? now.ms + (delay?.milliseconds ?? 0), now.ms))
         return (runAt, runAt > now ? .scheduled : .available)
     }
 
