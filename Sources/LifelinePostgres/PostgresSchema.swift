@@ -5,7 +5,7 @@ import PostgresNIO
 /// `lifeline.schema_version`. A shipped migration is never edited: changes come as new ones
 /// appended here. Processes that start at once take turns through an advisory lock.
 enum PostgresSchema {
-    static let migrations: [String] = [v1, v2, v3, v4]
+    static let migrations: [String] = [v1, v2, v3, v4, v5]
 
     static var version: Int { migrations.count }
 
@@ -362,5 +362,11 @@ enum PostgresSchema {
         BEGIN
             RETURN QUERY SELECT * FROM lifeline.jobs WHERE state = 'running' AND lease_expires_at < in_now FOR UPDATE SKIP LOCKED;
         END $$;
+        """
+
+    /// A server's twins, the other servers of its machine, are looked up with every read of it
+    /// (``ServerInfo/workloadHolderColumns``).
+    private static let v5 = """
+        CREATE INDEX servers_machine ON lifeline.servers (machine);
         """
 }

@@ -296,7 +296,9 @@ enum SchemaMigrations {
         """
 
     /// Where this host's wall clock stood against its boot-time clock at the last write that
-    /// looked (``WallClockSteps``): one row, for the boot it was read in.
+    /// looked (``WallClockSteps``): one row, for the boot it was read in. And an index of the
+    /// servers by machine: a server's twins are looked up with every read of it
+    /// (``ServerInfo/workloadHolderColumns``).
     private static let v9 = """
         PRAGMA user_version = 9;
 
@@ -305,6 +307,7 @@ enum SchemaMigrations {
             boot_id TEXT NOT NULL,
             offset_ms INTEGER NOT NULL
         );
+        CREATE INDEX servers_machine ON servers (machine);
         """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording
