@@ -29,10 +29,10 @@ extension SQLiteJobStore {
     }
 
     public func jobFinish(_ finishes: [JobFinish]) async throws -> Set<Int64> {
-        let now = nowMs()
         let hook = finishHook
-        let applied = try await write { db in
-            let applied = try Self.finish(finishes, db, now: now, hook: hook)
+        let applied = try await write { [self] db in
+            // A retry's due time set here must not be moved again by a claim's look at the clock.
+            let applied = try Self.finish(finishes, db, now: try leaseTime(db), hook: hook)
             CrashPoint.check("finish.before-commit")
             return applied
         }

@@ -116,8 +116,8 @@ public struct SQLiteJobStore: JobStore {
         clock().ms
     }
 
-    /// The time a write that compares or sets leases stamps, read inside its transaction:
-    /// the running jobs' leases have followed any step of the wall clock by then.
+    /// The time a write that compares or sets leases or retry due times stamps, read inside
+    /// its transaction: those already stored have followed any step of the wall clock by then.
     func leaseTime(_ db: Database) throws -> Int64 {
         followsClockSteps ? try WallClockSteps.now(db, wallMs: nowMs) : nowMs()
     }

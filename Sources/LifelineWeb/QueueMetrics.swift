@@ -99,10 +99,12 @@ final class QueueMetrics: Sendable {
             gauge("lifeline_servers", [("state", state.rawValue)]).set(Int64(all.filter { $0.state == state }.count))
         }
         var transitional: Set<[String]> = []
+        // By the store's clock, which stamped the history (on PostgreSQL the server's).
+        let now = jobs.now
         for server in all where !server.state.isResting {
-            let since = try await servers.serverHistory(server.name).last?.at ?? Date()
+            let since = try await servers.serverHistory(server.name).last?.at ?? now
             gauge("lifeline_server_transitional_seconds", [("server", server.name), ("state", server.state.rawValue)])
-                .set(Date().timeIntervalSince(since))
+                .set(max(now.timeIntervalSince(since), 0))
             transitional.insert([server.name, server.state.rawValue])
         }
         // A server that moved on leaves no series behind: an alert on it would fire forever.

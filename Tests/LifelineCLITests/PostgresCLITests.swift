@@ -486,6 +486,19 @@ struct PostgresCLITests {
         #expect(made < 100, "\(made) transactions in 3 s of two idle workers")
     }
 
+    @Test(
+        "serve on a host 10 minutes ahead counts a server's time in its state by the server's clock",
+        .enabled(if: FakeTime.library != nil, "needs libfaketime")
+    )
+    func metricsClockAhead() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let server = try await ServeCLITests.Server(cli, environment: try FakeTime.environment(offset: "+10m"))
+        let seconds = try #require(try await server.metrics()[#"lifeline_server_transitional_seconds{server="web-1",state="creating"}"#])
+        #expect(seconds < 60, "\(seconds) s in creating")
+    }
+
     @Test("events --follow sees an event committed by another process within a second (LISTEN/NOTIFY)")
     func followAcrossProcesses() async throws {
         let cli = try await Self.runner()
