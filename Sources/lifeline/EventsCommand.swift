@@ -61,10 +61,10 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let server { try ServerNames.check(server) }
-        if let since { _ = try InputParsing.duration(since, flag: "--since") }
+        let back = try since.map { try InputParsing.duration($0, flag: "--since") }
         var outage = StoreOutage(reading: "events")
         let opened = follow ? try await outage.open { try await store.openReader() } : try await store.openReader()
-        let since = try since.map { try InputParsing.ago($0, flag: "--since", in: opened.jobs) }
+        let since = back.map { InputParsing.ago($0, in: opened.jobs) }
         var filter = EventFilter(afterSeq: after ?? 0, job: job, server: server, types: Set(type), since: since, limit: 1000)
         let output = Output.standardOutput
         let changes = Doorbell()

@@ -18,10 +18,10 @@ enum InputParsing {
         return limit
     }
 
-    /// The time `text` (a duration) before the store's now, for `--since` and `--older-than`:
-    /// on PostgreSQL the server's clock, which this host's may not agree with.
-    static func ago(_ text: String, flag: String, in store: any JobStore) throws -> Date {
-        store.now.adding(.zero - (try duration(text, flag: flag)))
+    /// The time `back` before the store's now, for `--since` and `--older-than`: on PostgreSQL
+    /// the server's clock, which this host's may not agree with.
+    static func ago(_ back: Duration, in store: any JobStore) -> Date {
+        store.now.adding(.zero - back)
     }
 
     static func json(_ text: String, source: String) throws -> JSONValue {

@@ -63,9 +63,9 @@ struct JobsListCommand: AsyncParsableCommand {
         var states = Set(state)
         if failed { states.insert(.discarded) }
         if running { states.insert(.running) }
-        if let since { _ = try InputParsing.duration(since, flag: "--since") }
+        let back = try since.map { try InputParsing.duration($0, flag: "--since") }
         let opened = try await store.openReader()
-        let activeSince = try since.map { try InputParsing.ago($0, flag: "--since", in: opened.jobs) }
+        let activeSince = back.map { InputParsing.ago($0, in: opened.jobs) }
         let filter = JobFilter(
             states: states, queue: queue, kind: kind, server: server, activeSince: activeSince, retriedOnly: retried,
             // One more than shown, to say when the list is cut.

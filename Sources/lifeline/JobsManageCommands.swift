@@ -64,7 +64,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         // Recovery stages are retried through their servers, never on their own.
         let candidates: [Job]
         if let state {
-            let since = try since.map { try InputParsing.ago($0, flag: "--since", in: opened.jobs) }
+            let since = try since.map { InputParsing.ago(try InputParsing.duration($0, flag: "--since"), in: opened.jobs) }
             let states: Set<JobState> = [JobState(rawValue: state.rawValue)!]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
@@ -233,9 +233,9 @@ struct JobsPruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        _ = try InputParsing.duration(olderThan, flag: "--older-than")
+        let back = try InputParsing.duration(olderThan, flag: "--older-than")
         let opened = dryRun ? try await store.openReader() : try await store.openStore(creating: false)
-        let cutoff = try InputParsing.ago(olderThan, flag: "--older-than", in: opened.jobs)
+        let cutoff = InputParsing.ago(back, in: opened.jobs)
         let result = try await opened.jobs.jobPrune(before: cutoff, dryRun: dryRun)
         if json {
             try Output.standardOutput.writeJSON(Report(dryRun: dryRun, jobs: result.jobs, events: result.events))
