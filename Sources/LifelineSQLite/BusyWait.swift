@@ -16,11 +16,21 @@ enum BusyWait {
     }
 
     /// By connection: SQLite hands the handler the pointer it was installed with, here the
-    /// connection's own, so that each connection's wait starts at its own first try.
-    private static let waits = Mutex<[Int: Wait]>([:])
+    /// connection's own, so that each connection's wait starts at its own first try. A list,
+    /// not a dictionary: a process has a few connections, and the first dictionary of a key
+    /// type costs each start a scan of the runtime's conformance records.
+    private static let waits = Mutex<[(connection: Int, wait: Wait)]>([])
 
     static func install(on connection: OpaquePointer, timeout: Duration) {
-        waits.withLock { $0[Int(bitPattern: connection)] = Wait(timeout: timeout, since: .now) }
+        let wait = Wait(timeout: timeout, since: .now)
+        waits.withLock { waits in
+            // A closed connection's address can come back for a new one.
+            if let index = waits.firstIndex(where: { $0.connection == Int(bitPattern: connection) }) {
+                waits[index].wait = wait
+            } else {
+                waits.append((Int(bitPattern: connection), wait))
+            }
+        }
         sqlite3_busy_handler(
             connection, { context, tries in BusyWait.retry(Int(bitPattern: context), tries: Int(tries)) ? 1 : 0 }, UnsafeMutableRawPointer(connection)
         )
@@ -29,12 +39,9 @@ enum BusyWait {
     private static func retry(_ connection: Int, tries: Int) -> Bool {
         let now = ContinuousClock.now
         let waiting = waits.withLock { waits in
-            guard var wait = waits[connection] else { return false }
-            if tries == 0 {
-                wait.since = now
-                waits[connection] = wait
-            }
-            return now - wait.since < wait.timeout
+            guard let index = waits.firstIndex(where: { $0.connection == connection }) else { return false }
+            if tries == 0 { waits[index].wait.since = now }
+            return now - waits[index].wait.since < waits[index].wait.timeout
         }
         guard waiting else { return false }
         usleep(UInt32.random(in: 50...950))
