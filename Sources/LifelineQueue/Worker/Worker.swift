@@ -75,8 +75,10 @@ public final class Worker: Sendable {
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }
-        let pruner = Task { await pruneLoop() }
+        let firstPrune = Task { await prunePass() }
+        let pruner = Task { await pruneLoop(after: firstPrune) }
         defer {
+            firstPrune.cancel()
             pruner.cancel()
             heartbeat.cancel()
             deadlines.cancel()
@@ -86,6 +88,10 @@ public final class Worker: Sendable {
             renewalBell.ring()
         }
         await claimLoop()
+        // A drain that ended as its queues emptied (not stopped) still sees its first pass
+        // over retention through, as every worker makes one: one that found nothing to do
+        // would otherwise cut it short, and a nightly `--drain` would never prune.
+        if !stopping.isSet { await firstPrune.value }
         finisher.writeItself()
         await finishOrRelease()
         logger.info("worker stopped")
