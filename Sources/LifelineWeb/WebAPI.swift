@@ -69,7 +69,9 @@ public struct WebAPI: Sendable {
         router.read("api/jobs") { request, _ in try await jobList(QueryParameters(request: request)) }
         router.read("api/jobs/:id") { _, context in try await job(context.parameters.get("id")) }
         router.read("api/queues") { _, _ in try APIResponse.json(try await jobs.queueList()) }
-        router.read("api/stats") { _, _ in try APIResponse.json(try await jobs.statsGet()) }
+        router.read("api/stats") { _, _ in
+            try APIResponse.json(StatsReport(stats: try await jobs.statsGet(), queues: try await jobs.queueList()))
+        }
         router.read("api/servers") { _, _ in try APIResponse.json(try await servers.serverList()) }
         router.read("api/servers/:name") { _, context in try await server(context.name) }
         router.read("api/servers/:name/history") { _, context in try await history(context.name) }

@@ -38,7 +38,7 @@ struct QueuesListCommand: AsyncParsableCommand {
         let states = JobState.displayOrder
         try Output.standardOutput.writeList(queues, json: json, empty: "no queues yet") { queues in
             let rows = queues.map { queue in
-                [queue.name, queue.paused ? "paused" : "active", queue.limit.map(String.init) ?? "-"]
+                [queue.name, queue.paused ? "paused" : queue.limit == 0 ? "held (limit 0)" : "active", queue.limit.map(String.init) ?? "-"]
                     + states.map { "\(queue.counts[$0] ?? 0)" }
                     + [queue.retainCompleted, queue.retainFailed].map { $0.map(DurationText.format) ?? "forever" }
             }
@@ -92,7 +92,7 @@ struct QueuesLimitCommand: AsyncParsableCommand {
         let value: Int?
         if limit == "none" {
             value = nil
-        } else if let number = Int(limit), (0...1_000_000).contains(number) {
+        } else if limit.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let number = Int(limit), (0...1_000_000).contains(number) {
             value = number
         } else {
             throw CLIFailure(.invalidInput, "limit must be a whole number from 0 to 1000000, or 'none', not '\(limit)'")

@@ -31,9 +31,9 @@ struct StatsCommand: AsyncParsableCommand {
         let output = Output.standardOutput
         repeat {
             let stats = try await opened.jobs.statsGet()
-            if json { return try output.writeJSON(stats) }
             // A queue held back on purpose is said beside its oldest waiting job.
             let queues = try await opened.jobs.queueList()
+            if json { return try output.writeJSON(StatsReport(stats: stats, queues: queues)) }
             if watch && output.isTerminal { output.write("\u{1B}[H\u{1B}[2J") }
             StatsText.lines(stats, queues: queues).forEach(output.writeLine)
             if watch { try await Task.sleep(for: .seconds(2)) }

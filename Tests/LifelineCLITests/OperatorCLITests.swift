@@ -121,6 +121,16 @@ struct OperatorCLITests {
             (String(line.prefix { $0 != " " }), line.split(separator: "  ").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
         })
         #expect(held == ["a": "paused", "b": "at most 2 running", "c": "-"], "\(lines)")
+        // The JSON says as much, by queue, for those held.
+        let stats = try #require(try await cli.json(["stats", "--json"]).first)
+        #expect(stats["held"] == ["a": ["paused": true, "limit": .null], "b": ["paused": false, "limit": 2]], "\(stats)")
+        #expect(stats["counts"]?["c"] != nil)
+        // A limit of 0 holds every job back, which `queues list` says too; a limit is digits.
+        #expect(try await cli.run(["queues", "limit", "c", "0"]).status == 0)
+        let queues = try await cli.run(["queues", "list"]).lines
+        #expect(queues.contains { $0.hasPrefix("c ") && $0.contains("held (limit 0)") }, "\(queues)")
+        let plus = try await cli.run(["queues", "limit", "c", "+3"])
+        #expect(plus.status == 64 && plus.stderr == "lifeline: limit must be a whole number from 0 to 1000000, or 'none', not '+3'\n", "\(plus)")
     }
 
     @Test("events --limit pages through the log: at most N, and where the next page starts")

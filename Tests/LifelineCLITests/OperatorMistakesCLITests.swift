@@ -471,6 +471,19 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: invalid queue name 'bad name'"), "\(result)")
     }
 
+    @Test("a queue name that starts with '-' is refused (64) wherever a queue is named: no command could name it again but after '--'", arguments: [
+        ["enqueue", "noop", "--queue=-x"], ["queues", "limit", "--create", "--", "-x", "2"], ["worker", "--drain", "--queues=-x"],
+    ])
+    func queueNameLikeAnOption(arguments: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr == "lifeline: invalid queue name '-x': it must not start with '-', which commands read as an option\n", "\(result)")
+        let queues = try await cli.run(["queues", "list", "--json"])
+        #expect(!queues.stdout.contains("\"-x\""), "\(queues.stdout)")
+    }
+
     @Test("a create of a server that exists, or a replay of its key, with other disks is a conflict (3), not a layout to correct")
     func createAgainWithOtherDisks() async throws {
         let cli = try CLIRunner()
