@@ -51,4 +51,27 @@ struct ChildProcessTests {
         }
         #expect(ProcessTable.state(reaper) == nil, "the reaper is gone")
     }
+
+    @Test("a program whose reaper is killed from outside (SIGKILL) leaves nothing of its group running")
+    func reaperKilledFromOutside() async throws {
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        // A shell that waits for a child in its group, as a job's script does.
+        let child = try await Self.program("sleep \(marker) & wait").start()
+        var shell: Int32?
+        try await waitUntil("the shell's sleep to start") {
+            // The shell's command line holds the marker too: its sleep is the one whose
+            // parent is listed.
+            let listed = ProcessTable.pids(commandLineContaining: "sleep \(marker)")
+            shell = listed.compactMap(ProcessTable.parent).first { listed.contains($0) }
+            return shell != nil
+        }
+        let program = try #require(shell)
+        let reaper = try #require(ProcessTable.parent(of: program))
+        kill(reaper, SIGKILL)
+        let exit = try await child.exit()
+        #expect(exit.termination == .signalled(SIGKILL), "its reaper was killed")
+        try await waitUntil("the program's group to be gone", timeout: .seconds(10)) {
+            ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
+        }
+    }
 }
