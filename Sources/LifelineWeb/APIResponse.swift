@@ -38,6 +38,8 @@ struct APIError: Error {
 struct APIErrors<Context: RequestContext>: RouterMiddleware {
     /// Names a store's failure; others are said as ``APIResponse/storeDidNotAnswer``.
     let describeStoreFailure: @Sendable (any Error) -> String?
+    /// Told of every store failure, to keep damage found for `/healthz`.
+    let damage: StoreDamage
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -63,7 +65,9 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
             return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return APIResponse.error(.serviceUnavailable, describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer)
+            let description = describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer
+            damage.note(error, described: description)
+            return APIResponse.error(.serviceUnavailable, description)
         }
     }
 }

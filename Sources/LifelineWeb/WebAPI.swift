@@ -23,6 +23,7 @@ public struct WebAPI: Sendable {
     /// A store's failure in an operator's words (a damaged file, PostgreSQL out of reach), or
     /// nil when the error is none of the store's: what a 503 says.
     let describeStoreFailure: @Sendable (any Error) -> String?
+    let damage: StoreDamage
 
     /// Starts calling its argument soon after any process commits a change, for as long as
     /// the value it returns is kept; throws where nothing can tell.
@@ -35,8 +36,9 @@ public struct WebAPI: Sendable {
     public init(
         jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,
         recoveryPointRefusal: @escaping RecoveryPointRefusal, fileProblem: @escaping @Sendable () -> String?,
-        describeStoreFailure: @escaping @Sendable (any Error) -> String?
+        describeStoreFailure: @escaping @Sendable (any Error) -> String?, isDamage: @escaping @Sendable (any Error) -> Bool
     ) {
+        damage = StoreDamage(isDamage: isDamage)
         self.recoveryPointRefusal = recoveryPointRefusal
         self.fileProblem = fileProblem
         self.describeStoreFailure = describeStoreFailure
@@ -54,7 +56,7 @@ public struct WebAPI: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeaders())
-        router.middlewares.add(APIErrors(describeStoreFailure: describeStoreFailure))
+        router.middlewares.add(APIErrors(describeStoreFailure: describeStoreFailure, damage: damage))
         router.middlewares.add(MethodCheck())
         if let loopback { router.middlewares.add(HostCheck(served: loopback)) }
         router.middlewares.add(QueryCheck())
@@ -88,17 +90,18 @@ public struct WebAPI: Sendable {
     }
 
     /// 200 when the store answers, 503 when it does not or its file is damaged (a read can
-    /// still be answered from SQLite's cache).
+    /// still be answered from SQLite's cache, or from pages that are whole).
     private func health() async throws -> Response {
-        if let problem = fileProblem() {
+        if let problem = fileProblem() ?? damage.found {
             return try APIResponse.json(["store": "unavailable", "error": problem], status: .serviceUnavailable)
         }
         do {
             _ = try await jobs.queueList()
             return try APIResponse.json(["store": "ok"])
         } catch {
-            return try APIResponse.json(["store": "unavailable", "error": describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer],
-                                        status: .serviceUnavailable)
+            let description = describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer
+            damage.note(error, described: description)
+            return try APIResponse.json(["store": "unavailable", "error": description], status: .serviceUnavailable)
         }
     }
 

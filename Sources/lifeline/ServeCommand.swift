@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LifelineSQLite
 import LifelineWeb
 import Logging
 
@@ -101,7 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
                 },
-                fileProblem: { opened.fileProblem() }, describeStoreFailure: CLIFailure.storeFailure
+                fileProblem: { opened.fileProblem() }, describeStoreFailure: CLIFailure.storeFailure,
+                isDamage: StoreErrorText.isDamage
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
         ) { port in

@@ -576,6 +576,9 @@ struct ServeCLITests {
         try file.close()
         let stats = try await server.get("/api/stats")
         #expect(stats.status == 503 && stats.body["error"] == "the database file is damaged: database disk image is malformed", "\(stats)")
+        // The health check's own read finds whole pages; it says the damage found all the same.
+        let health = try await server.get("/healthz")
+        #expect(health.status == 503 && health.body == ["store": "unavailable", "error": "the database file is damaged: database disk image is malformed"], "\(health)")
     }
 
     @Test("a health check keeps serve's hold on the database: another program's connection, closing, leaves the WAL in place, and what serve acknowledged stays")
