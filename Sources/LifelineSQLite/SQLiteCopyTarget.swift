@@ -29,18 +29,28 @@ public final class SQLiteCopyTarget: CopyTarget {
             if info.st_mode & S_IFMT != S_IFREG { throw DatabaseOpenError.notRegularFile(path: path) }
             if info.st_size > 0 { throw StoreCopyError.targetExists(path: path) }
         }
-        Self.removeAbandoned(beside: path)
         self.path = path
-        partialPath = path + Self.partialMarker + String(getpid())
-        do {
-            store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: partialPath, lockTimeout: lockTimeout), lockTimeout: lockTimeout)
-        } catch {
-            // A full disk, say: what the open made is no copy.
-            Self.remove(partialPath)
-            throw error
+        let partialPath = path + Self.partialMarker + String(getpid())
+        self.partialPath = partialPath
+        // Copies into one path set up one at a time, under the target's writer lock: each
+        // removes the files no running copy holds, then makes and locks its own, so none takes
+        // another's new file, not locked yet, for abandoned (two copies started together did,
+        // and the one whose file went failed with an I/O error).
+        func setUp() throws -> (SQLiteJobStore, Int32) {
+            Self.removeAbandoned(beside: path)
+            let store: SQLiteJobStore
+            do {
+                store = SQLiteJobStore(writer: try SQLiteDatabase.openConnection(path: partialPath, lockTimeout: lockTimeout), lockTimeout: lockTimeout)
+            } catch {
+                // A full disk, say: what the open made is no copy.
+                Self.remove(partialPath)
+                throw error
+            }
+            let held = open(partialPath, O_RDONLY | O_CLOEXEC)
+            flock(held, LOCK_EX)
+            return (store, held)
         }
-        held = open(partialPath, O_RDONLY | O_CLOEXEC)
-        flock(held, LOCK_EX)
+        (store, held) = try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(setUp) } ?? setUp()
     }
 
     public func copyCounts() async throws -> CopyCounts {

@@ -33,6 +33,24 @@ struct StoreCopyCLITests {
         try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { $0.contains(".partial-") }.sorted()
     }
 
+    @Test("two copies started together into one new file: one makes it, the other is refused as for a file that exists (3)")
+    func copiesTogether() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let source = try await Self.filledQueue(cli)
+        for round in 1...3 {
+            let target = cli.home.appendingPathComponent("together-\(round).db").path
+            let copies = try (0..<2).map { _ in try cli.start(["store", "copy", "--from", source, "--to", target]) }
+            var statuses: [Int32] = []
+            for copy in copies { statuses.append(try await copy.waitForExit(timeout: .seconds(120))) }
+            let said = copies.map(\.stderr)
+            #expect(statuses.sorted() == [0, 3], "round \(round): \(statuses) \(said)")
+            #expect(said.contains { $0.hasSuffix("lifeline: \(target) already exists; copy into a new file\n") }, "round \(round): \(said)")
+            #expect(try await cli.json(["jobs", "list", "--json", "--limit", "1", "--db", target]).first?["id"]?.intValue == Self.jobs)
+        }
+        #expect(try Self.partialFiles(cli).isEmpty)
+    }
+
     @Test("a copy into a file that is killed leaves no file there, the next copy makes it whole, and a file that exists is refused")
     func killedIntoFile() async throws {
         let cli = try CLIRunner()
