@@ -70,6 +70,9 @@ struct WorkerCommand: AsyncParsableCommand {
         try WorkerLogging.bootstrap()
         try store.withholdCredentials()
         let logger = Logger(label: "lifeline.worker")
+        if let limit = Self.addressSpaceLimit, limit < Self.addressSpaceWanted {
+            logger.warning("the address-space limit (ulimit -v) is \(limit >> 20) MiB: a worker reserves more for its threads' stacks and memory pools, and may stall unable to start a thread; give it 1 GiB or more, or no limit")
+        }
         // Made before the pool's processes start, each of which makes its own: a bad setting is
         // one line, not one from each of them.
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
@@ -184,6 +187,19 @@ struct WorkerCommand: AsyncParsableCommand {
     /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
     private static func keepFreedMemory() {
         _ = lifeline_keep_freed_memory(8 << 20)
+    }
+
+    /// Below this limit on its address space (`ulimit -v`), a worker, a pool's writer above all,
+    /// can find no room for a new thread's stack or memory pool; its threads' libraries then
+    /// wait for room for ever, signals unheard (a pool stalled so at 300 MiB and ran at 800).
+    static let addressSpaceWanted: UInt64 = 1 << 30
+
+    /// The soft limit on the process's address space, if there is one (RLIM_INFINITY, all
+    /// ones, is none).
+    static var addressSpaceLimit: UInt64? {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        return UInt64(limit.rlim_cur)
     }
 
     /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).

@@ -471,6 +471,24 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: invalid queue name 'bad name'"), "\(result)")
     }
 
+    @Test(
+        "a worker under an address-space limit (ulimit -v) too small for its threads says so when it starts",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit")
+    )
+    func smallAddressSpace() async throws {
+        let prlimit = "/usr/bin/prlimit"
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let limited = try await BackgroundCommand.run(
+            prlimit, ["--as=\(800 << 20)", cli.binary.path, "worker", "--drain"], environment: cli.environment
+        )
+        #expect(limited.terminationStatus == 0, "\(limited.stderr)")
+        #expect(limited.stderr.contains("warning lifeline.worker: the address-space limit (ulimit -v) is 800 MiB: a worker reserves more"), "\(limited.stderr)")
+        let unlimited = try await cli.run(["worker", "--drain"])
+        #expect(unlimited.status == 0 && !unlimited.stderr.contains("address-space"), "\(unlimited.stderr)")
+    }
+
     @Test("a queue name that starts with '-' is refused (64) wherever a queue is named: no command could name it again but after '--'", arguments: [
         ["enqueue", "noop", "--queue=-x"], ["queues", "limit", "--create", "--", "-x", "2"], ["worker", "--drain", "--queues=-x"],
     ])
