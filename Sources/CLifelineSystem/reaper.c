@@ -203,6 +203,9 @@ static bool reap(pid_t program, bool *program_done, int *program_status) {
         if (info.si_pid == program) {
             *program_done = true;
             *program_status = status;
+            // Before anything else can happen to the reaper: a worker that finds it gone
+            // kills the program's group only while this has not been said.
+            send_message(LIFELINE_REAPER_COLLECTED, 0);
         }
     }
 }

@@ -48,9 +48,10 @@ public enum JobLimits {
     public static let idempotencyKeyLength = 1...255
     public static let argsBytes = 1 << 20
 
-    /// Queue names appear in tables and flags: letters, digits, `_`, `-`, `.`; 1 to 64; not
-    /// starting with `-`, which every command that names a queue would read as an option.
-    public static func checkQueueName(_ name: String) throws(JobInputError) {
+    /// Queue names appear in tables and flags: letters, digits, `_`, `-`, `.`; 1 to 64. A `new`
+    /// one (enqueued into, or created) may not start with `-`, which every command that names a
+    /// queue would read as an option; one made so before is still named, after `--`.
+    public static func checkQueueName(_ name: String, new: Bool = false) throws(JobInputError) {
         let allowed = name.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == 0x5F || byte == 0x2D || byte == 0x2E
@@ -58,7 +59,7 @@ public enum JobLimits {
         guard (1...64).contains(name.utf8.count), allowed else {
             throw JobInputError("invalid queue name '\(name)': use 1 to 64 letters, digits, '_', '-' or '.'")
         }
-        guard name.utf8.first != 0x2D else {
+        guard !new || name.utf8.first != 0x2D else {
             throw JobInputError("invalid queue name '\(name)': it must not start with '-', which commands read as an option")
         }
     }

@@ -33,7 +33,7 @@ public struct JobRegistry: Sendable {
     /// only their owner enqueues, which is theirs alone, so that its limit or pause means the
     /// same thing to everyone who reads it.
     public func checkQueue(_ queue: String) throws(JobInputError) {
-        try JobLimits.checkQueueName(queue)
+        try JobLimits.checkQueueName(queue, new: true)
         if let owner = kinds.first(where: { $0.enqueuedOnlyBy != nil && $0.defaults.queue == queue })?.enqueuedOnlyBy {
             throw JobInputError("queue '\(queue)' is kept for the jobs of \(owner); choose another queue")
         }

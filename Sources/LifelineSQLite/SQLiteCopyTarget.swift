@@ -19,6 +19,7 @@ public final class SQLiteCopyTarget: CopyTarget {
     /// The descriptor holding the partial file's lock. SQLite's own locks are `fcntl` locks,
     /// which an `flock` does not touch; this descriptor is closed only after SQLite's.
     private let held: Int32
+    private let lockTimeout: Duration
 
     /// Starts a copy into the new file `path`: refuses one that exists, unless it is empty.
     public init(path: String, lockTimeout: Duration) throws {
@@ -32,10 +33,9 @@ public final class SQLiteCopyTarget: CopyTarget {
         self.path = path
         let partialPath = path + Self.partialMarker + String(getpid())
         self.partialPath = partialPath
-        // Copies into one path set up one at a time, under the target's writer lock: each
-        // removes the files no running copy holds, then makes and locks its own, so none takes
-        // another's new file, not locked yet, for abandoned (two copies started together did,
-        // and the one whose file went failed with an I/O error).
+        // Copies into one path set up, and link into place, one at a time, under the target's
+        // writer lock: a copy's new file is locked before another copy looks for abandoned
+        // ones, and only one copy's file is ever linked in.
         func setUp() throws -> (SQLiteJobStore, Int32) {
             Self.removeAbandoned(beside: path)
             let store: SQLiteJobStore
@@ -50,7 +50,12 @@ public final class SQLiteCopyTarget: CopyTarget {
             flock(held, LOCK_EX)
             return (store, held)
         }
-        (store, held) = try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(setUp) } ?? setUp()
+        self.lockTimeout = lockTimeout
+        (store, held) = try Self.oneCopyAtATime(into: path, lockTimeout: lockTimeout, setUp)
+    }
+
+    private static func oneCopyAtATime<T>(into path: String, lockTimeout: Duration, _ body: () throws -> T) throws -> T {
+        try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(body) } ?? body()
     }
 
     public func copyCounts() async throws -> CopyCounts {
@@ -71,14 +76,16 @@ public final class SQLiteCopyTarget: CopyTarget {
     public func copyCommit() async throws {
         guard try await store.emptyWAL() else { throw DatabaseOpenError.cannotCreate(path: path, reason: "the copy's WAL file could not be emptied") }
         try store.writer.close()
-        // A WAL file beside a target that is missing or empty belongs to no queue; left there,
-        // the next open of the target would take its frames for the copy's own.
-        if Self.fileSize(path) ?? 0 == 0 {
-            for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
-        }
-        guard link(partialPath, path) == 0 else {
-            if errno == EEXIST { throw StoreCopyError.targetExists(path: path) }
-            throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        try Self.oneCopyAtATime(into: path, lockTimeout: lockTimeout) { [path, partialPath] in
+            // A WAL file beside a target that is missing or empty belongs to no queue; left
+            // there, the next open of the target would take its frames for the copy's own.
+            if Self.fileSize(path) ?? 0 == 0 {
+                for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+            }
+            guard link(partialPath, path) == 0 else {
+                if errno == EEXIST { throw StoreCopyError.targetExists(path: path) }
+                throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            }
         }
         Self.remove(partialPath)
         close(held)

@@ -23,6 +23,8 @@ public struct WebAPI: Sendable {
     /// A store's failure in an operator's words (a damaged file, PostgreSQL out of reach), or
     /// nil when the error is none of the store's: what a 503 says.
     let describeStoreFailure: @Sendable (any Error) -> String?
+    /// Damage to the store's file that a request found, said by `/healthz` until serve restarts
+    /// (a file replaced meanwhile ends serve; a file mended in place is not looked at again).
     let damage: StoreDamage
 
     /// Starts calling its argument soon after any process commits a change, for as long as

@@ -64,7 +64,7 @@ struct QueueTarget: ParsableArguments {
     /// command can say when it changed nothing.
     @discardableResult
     func update(_ update: QueueUpdate) async throws -> QueueInfo? {
-        try JobLimits.checkQueueName(name)
+        try JobLimits.checkQueueName(name, new: create)
         let create = create || Self.isStageQueue(name)
         let jobs = try await store.openStore(creating: create).jobs
         let before = try await jobs.queueList().first { $0.name == name }

@@ -17,7 +17,7 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Redraw every 2 seconds.")
     var watch = false
 
-    @Flag(help: "One JSON object.")
+    @Flag(help: "One JSON object: counts, oldest_waiting_seconds, windows, running_by_worker, expired_leases_by_worker, and held (the queues paused or limited, each as {paused, limit}).")
     var json = false
 
     @OptionGroup var store: StoreOptions
@@ -82,6 +82,7 @@ extension StatsText {
     /// What holds a queue's jobs back on purpose: a pause, or a limit on those running at once.
     static func held(_ queue: QueueInfo) -> String {
         if queue.paused { return "paused" }
+        if queue.limit == 0 { return "held (limit 0)" }
         return queue.limit.map { "at most \($0) running" } ?? "-"
     }
 }

@@ -155,7 +155,9 @@ struct WorkerCommand: AsyncParsableCommand {
         for info in served where info.paused || info.limit == 0 {
             let waiting = count([info], [.available, .scheduled, .retryable])
             guard waiting > 0 else { continue }
-            let (held, release) = info.paused ? ("paused", "lifeline queues resume \(info.name)") : ("limited to 0 running", "lifeline queues limit \(info.name) none")
+            // A name made before names could not start with '-' is given after '--'.
+            let named = info.name.hasPrefix("-") ? "-- \(info.name)" : info.name
+            let (held, release) = info.paused ? ("paused", "lifeline queues resume \(named)") : ("limited to 0 running", "lifeline queues limit \(named) none")
             logger.warning(
                 "queue '\(info.name)' is \(held) with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until '\(release)'"
             )
@@ -214,7 +216,7 @@ struct WorkerCommand: AsyncParsableCommand {
             guard !names.contains(name) else { throw CLIFailure(.invalidInput, "queue '\(name)' is named twice in --queues") }
             names.append(name)
             guard parts.count == 2 else { continue }
-            guard let weight = Int(parts[1]), (1...1000).contains(weight) else {
+            guard parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let weight = Int(parts[1]), (1...1000).contains(weight) else {
                 throw CLIFailure(.invalidInput, "invalid weight '\(parts[1])' for queue '\(name)': a whole number from 1 to 1000")
             }
             weights[name] = weight

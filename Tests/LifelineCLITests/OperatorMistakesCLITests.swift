@@ -472,25 +472,25 @@ struct OperatorMistakesCLITests {
     }
 
     @Test(
-        "a worker under an address-space limit (ulimit -v) too small for its threads says so when it starts",
+        "a worker under an address-space limit (ulimit -v) below 1 GiB says so when it starts",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit")
     )
     func smallAddressSpace() async throws {
-        let prlimit = "/usr/bin/prlimit"
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
-        let limited = try await BackgroundCommand.run(
-            prlimit, ["--as=\(800 << 20)", cli.binary.path, "worker", "--drain"], environment: cli.environment
-        )
-        #expect(limited.terminationStatus == 0, "\(limited.stderr)")
+        // Whether a worker can start its threads under a limit depends on the host (its cores):
+        // the warning is waited for, and the worker stopped, whatever it does after.
+        let limited = try BackgroundCommand("/usr/bin/prlimit", ["--as=\(800 << 20)", cli.binary.path, "worker"], environment: cli.environment)
+        defer { limited.signal(SIGKILL) }
+        try await waitUntil("the warning", timeout: .seconds(30)) { limited.stderr.contains("address-space") || !limited.isRunning }
         #expect(limited.stderr.contains("warning lifeline.worker: the address-space limit (ulimit -v) is 800 MiB: a worker reserves more"), "\(limited.stderr)")
         let unlimited = try await cli.run(["worker", "--drain"])
         #expect(unlimited.status == 0 && !unlimited.stderr.contains("address-space"), "\(unlimited.stderr)")
     }
 
-    @Test("a queue name that starts with '-' is refused (64) wherever a queue is named: no command could name it again but after '--'", arguments: [
-        ["enqueue", "noop", "--queue=-x"], ["queues", "limit", "--create", "--", "-x", "2"], ["worker", "--drain", "--queues=-x"],
+    @Test("a new queue's name may not start with '-' (64), which no command could name but after '--'", arguments: [
+        ["enqueue", "noop", "--queue=-x"], ["queues", "limit", "--create", "--", "-x", "2"],
     ])
     func queueNameLikeAnOption(arguments: [String]) async throws {
         let cli = try CLIRunner()

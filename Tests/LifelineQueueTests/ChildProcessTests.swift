@@ -57,6 +57,8 @@ struct ChildProcessTests {
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         // A shell that waits for a child in its group, as a job's script does.
         let child = try await Self.program("sleep \(marker) & wait").start()
+        // Should the group outlive the test, it goes with it.
+        defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
         var shell: Int32?
         try await waitUntil("the shell's sleep to start") {
             // The shell's command line holds the marker too: its sleep is the one whose

@@ -75,8 +75,9 @@ struct SlowStoreWorkerTests {
     /// out, but its handler ignores the stop, and runs until the store shows the job as `until`
     /// says (given the job and that attempt's number), and `holdingOn` more. Meanwhile another
     /// worker takes back each lease that has run out for a second (this worker leaves its own
-    /// alone while their handlers run). Later runs return at once. (On a machine this busy an attempt can lose its
-    /// lease before it starts, and never run: the first to run need not be attempt 1.)
+    /// alone while their handlers run). Later runs return at once. (On a machine this busy an
+    /// attempt can lose its lease before it starts, and never run: the first to run need not
+    /// be attempt 1.)
     static func reclaim(until: @escaping @Sendable (Job, Int) -> Bool, holdingOn: Duration, maxAttempts: Int = 20) async throws -> Reclaimed {
         let store = try SlowStore()
         let times = Mutex<(firstEnded: ContinuousClock.Instant?, started: [(attempt: Int, at: ContinuousClock.Instant)])>((nil, []))

@@ -6,14 +6,16 @@
 
 /// What a reaper writes on its status pipe, in this order: STARTED (value: the program's
 /// pid) or one of the two failures (value: errno); UNHELD if it stopped the program because
-/// its hold ran out; then EXITED (value: the program's wait status) once the program and
-/// everything it started are gone.
+/// its hold ran out; COLLECTED once it has reaped the program (its group killed first), whose
+/// id may name another process from then on; then EXITED (value: the program's wait status)
+/// once the program and everything it started are gone.
 enum {
     LIFELINE_REAPER_STARTED = 1,
     LIFELINE_REAPER_CWD_FAILED = 2,
     LIFELINE_REAPER_EXEC_FAILED = 3,
     LIFELINE_REAPER_EXITED = 4,
     LIFELINE_REAPER_UNHELD = 5,
+    LIFELINE_REAPER_COLLECTED = 6,
 };
 
 struct lifeline_reaper_message {

@@ -23,6 +23,8 @@ final class ChildSession: @unchecked Sendable {
     private var unheld = false
     private var failure: ChildProcessError?
     private var programStatus: Int32?
+    /// The reaper has reaped the program: its id, and its group's, may name others now.
+    private var programCollected = false
     private var reaperStatus: Int32 = 0
 
     private struct Output {
@@ -92,6 +94,7 @@ final class ChildSession: @unchecked Sendable {
                 failure = ChildProcessError(program: child.program, stage: .exec, errno: message.value)
             case Int(LIFELINE_REAPER_EXITED): programStatus = message.value
             case Int(LIFELINE_REAPER_UNHELD): unheld = true
+            case Int(LIFELINE_REAPER_COLLECTED): programCollected = true
             default: break
             }
         }
@@ -135,14 +138,14 @@ final class ChildSession: @unchecked Sendable {
         }
         reaped = true
         reaperStatus = waitStatus
-        // A reaper that ended without reporting its program's end was killed (SIGKILL from
-        // outside, the OOM killer): the program died with it, but the rest of its group did
-        // not, and would run on beside the job's next attempt. The group is killed here. Its
-        // id cannot name another group while any of its members lives; with none left, only
-        // a new group given the same id in these few milliseconds could be hit, which takes
-        // the kernel's whole range of process ids started in between. Descendants that left
-        // the group (setsid) went with the reaper's knowledge of them.
-        if programStatus == nil, let program { Glibc.kill(-program, SIGKILL) }
+        // A reaper that ended before it reaped its program was killed (SIGKILL from outside,
+        // the OOM killer): the program died with it, but the rest of its group did not, and
+        // would run on beside the job's next attempt. The group is killed here. Its id cannot
+        // name another group while any of its members lives; with none left, only a new group
+        // given the same id in the milliseconds since could be hit, which takes the kernel's
+        // whole range of process ids started in between. Descendants that left the group
+        // (setsid) went with the reaper's knowledge of them.
+        if !programCollected, let program { Glibc.kill(-program, SIGKILL) }
         if !outputs.isEmpty {
             monitor.after(Self.outputGrace) { [self] in
                 for fd in outputs.keys { closeOutput(fd) }

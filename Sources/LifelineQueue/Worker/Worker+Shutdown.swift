@@ -6,6 +6,8 @@ extension Worker {
     /// Stop claiming; running jobs get the grace period to finish. Asked again, the grace
     /// period ends at once.
     public func shutdown() {
+        // A drain that has ended waits for nothing but this.
+        firstPrune.withLock { $0 }?.cancel()
         if stopping.set() {
             logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
         } else if releasing.isSet {

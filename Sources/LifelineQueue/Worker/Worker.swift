@@ -29,6 +29,9 @@ public final class Worker: Sendable {
     let hurrying = StopFlag()
     /// Set when the running attempts are stopped at the end of the grace period.
     let releasing = StopFlag()
+    /// The pass over retention made at start, which a drain sees through before it exits and
+    /// a shutdown cuts short.
+    let firstPrune = Mutex<Task<Void, Never>?>(nil)
     /// The slots held for claims made and not yet committed.
     private let claimingSlots = Mutex(0)
     /// A job claimed again while its last attempt is still being stopped here waits for that
@@ -76,6 +79,7 @@ public final class Worker: Sendable {
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }
         let firstPrune = Task { await prunePass() }
+        self.firstPrune.withLock { $0 = firstPrune }
         let pruner = Task { await pruneLoop(after: firstPrune) }
         defer {
             firstPrune.cancel()
