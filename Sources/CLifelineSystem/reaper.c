@@ -256,6 +256,26 @@ static int read_requests(struct requests *pending, int64_t *held_until) {
     return REQUESTS_READ;
 }
 
+/// A member of the program's group that does nothing but outlive its reaper: should the
+/// reaper die before it has killed the group (SIGKILL, alone or with its worker, which would
+/// otherwise kill the group), the sentinel's parent-death signal has it kill its own group, the
+/// program's children included, which nothing else would, and the job's next attempt would run
+/// beside them. Every signal stays blocked (the reaper's mask): what is sent to the group is
+/// the program's business; SIGKILL ends the sentinel with the group.
+static void run_sentinel(pid_t group, pid_t reaper) {
+    close(CONTROL_FD);  // the worker's pipes are the reaper's alone
+    close(STATUS_FD);
+    if (setpgid(0, group) != 0) _exit(0);  // the program has ended, and its group with it
+    if (prctl(PR_SET_PDEATHSIG, SIGUSR2) != 0) _exit(0);
+    sigset_t death;
+    sigemptyset(&death);
+    sigaddset(&death, SIGUSR2);
+    // A SIGUSR2 sent to the group is not a death: only a parent that changed is.
+    while (getppid() == reaper) sigwaitinfo(&death, NULL);
+    kill(0, SIGKILL);
+    _exit(0);
+}
+
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
     // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
     // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
@@ -300,6 +320,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         _exit(0);
     }
     send_message(LIFELINE_REAPER_STARTED, program);
+    if (_Fork() == 0) run_sentinel(program, reaper);
 
     // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
     // hold matters any more (a gentler stop signal leaves the hold in force).

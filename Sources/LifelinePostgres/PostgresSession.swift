@@ -78,10 +78,10 @@ public final class PostgresSession: Sendable {
     }
 
     /// Checks that the database holds a queue of this build's schema, changing nothing.
-    public func checkSchema() async throws {
+    public func checkSchema(acceptingNewer: Bool = false) async throws {
         let version = try await run { try PostgresSchema.currentVersion($0) }
         guard version != 0 else { throw PostgresStoreError.notInitialized(location.description) }
-        guard version <= PostgresSchema.version else {
+        guard acceptingNewer || version <= PostgresSchema.version else {
             throw PostgresStoreError.newerSchema(location.description, version: version, known: PostgresSchema.version)
         }
         if version < PostgresSchema.version { try await migrate() }

@@ -14,8 +14,9 @@ public enum DatabaseFileCheck {
     /// conformance records (about 4% of an `enqueue`'s processor time, by perf).
     private static let descriptors = Mutex<[(file: DatabaseFileIdentity, fd: Int32)]>([])
 
-    /// Throws when the file at `path` must not be opened as a Lifeline database.
-    static func check(path: String) throws(DatabaseOpenError) {
+    /// Throws when the file at `path` must not be opened as a Lifeline database; one of a
+    /// newer schema only unless `acceptingNewer` (see ``SQLiteDatabase/openReadOnly(path:acceptingNewer:)``).
+    static func check(path: String, acceptingNewer: Bool = false) throws(DatabaseOpenError) {
         // POSIX calls, not FileManager and FileHandle: every command that opens the queue
         // runs this, and Foundation's file types cost more to set up than the read.
         var status = stat()
@@ -35,7 +36,7 @@ public enum DatabaseFileCheck {
         guard applicationID == SchemaMigrations.applicationID else {
             throw .foreign(path: path, applicationID: applicationID)
         }
-        guard userVersion <= SchemaMigrations.version else {
+        guard acceptingNewer || userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
         }
     }

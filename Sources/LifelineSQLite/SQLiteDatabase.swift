@@ -56,9 +56,12 @@ public enum SQLiteDatabase {
     /// Opens the existing database at `path` for reading only: nothing is created or written,
     /// no lock is taken, and a stopped or busy writer does not hold it up (WAL readers never
     /// wait for writers). Works on a full disk and on a read-only mount.
-    public static func openReadOnly(path: String) throws -> DatabaseQueue {
+    /// `acceptingNewer` takes a file a newer Lifeline has upgraded, read by this one's code: for
+    /// a pool's runner process, whose writer had the file open before the upgrade and goes on
+    /// with its own code, as every process already running does.
+    public static func openReadOnly(path: String, acceptingNewer: Bool = false) throws -> DatabaseQueue {
         try prepareLibrary()
-        try DatabaseFileCheck.check(path: path)
+        try DatabaseFileCheck.check(path: path, acceptingNewer: acceptingNewer)
         var config = Configuration()
         config.label = "lifeline-reader"
         config.readonly = true
@@ -76,10 +79,10 @@ public enum SQLiteDatabase {
             // alone is the queue, and no writer can change it there: it is read as it is.
             (queue, version) = try read(immutableURI(path))
         }
-        guard version <= SchemaMigrations.version else {
+        guard acceptingNewer || version <= SchemaMigrations.version else {
             throw DatabaseOpenError.newerSchema(path: path, version: version, known: SchemaMigrations.version)
         }
-        guard version == SchemaMigrations.version else {
+        guard version >= SchemaMigrations.version else {
             throw DatabaseOpenError.olderSchema(path: path, version: version, known: SchemaMigrations.version)
         }
         return queue

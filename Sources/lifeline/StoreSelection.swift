@@ -122,23 +122,26 @@ extension StoreSelection {
 
     /// Opens the queue for a read command: creates nothing, writes nothing and never waits
     /// for a writer.
-    func openReader() async throws -> OpenQueue {
+    func openReader(acceptingNewer: Bool = false) async throws -> OpenQueue {
         if let location = try postgresLocation() {
-            return try await openPostgres(location, creating: false)
+            return try await openPostgres(location, creating: false, acceptingNewer: acceptingNewer)
         }
         try requireDatabase()
         let path = databasePath
-        return .sqlite(try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path)) }, path: path)
+        return .sqlite(
+            try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path, acceptingNewer: acceptingNewer)) },
+            path: path
+        )
     }
 
-    private func openPostgres(_ location: PostgresLocation, creating: Bool) async throws -> OpenQueue {
-        .postgres(try await postgresStore(location, creating: creating), location: location)
+    private func openPostgres(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false) async throws -> OpenQueue {
+        .postgres(try await postgresStore(location, creating: creating, acceptingNewer: acceptingNewer), location: location)
     }
 
-    private func postgresStore(_ location: PostgresLocation, creating: Bool) async throws -> PostgresJobStore {
+    private func postgresStore(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false) async throws -> PostgresJobStore {
         let session = PostgresSession(location: location)
         do {
-            if creating { try await session.migrate() } else { try await session.checkSchema() }
+            if creating { try await session.migrate() } else { try await session.checkSchema(acceptingNewer: acceptingNewer) }
         } catch PostgresStoreError.notInitialized(let shown) {
             // A store named by another flag (store copy's --from) is not one a write would make.
             let hint = dbFlag == "--db" ? "a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db" : "named by \(namedBy)"

@@ -257,8 +257,11 @@ struct WorkerCommand: AsyncParsableCommand {
         // Opened when a job first reads it (recovery stages do, most jobs never do), not before
         // the runner serves its first attempt: opening it was 9.2 of a runner's 14.2 million
         // instructions at start (callgrind), when a pool's processes all start at once. Opened
-        // to read, which never waits for the writer: a runner's jobs only read the queue.
-        let queue = QueueOnDemand { try await store.openReader() }
+        // to read, which never waits for the writer: a runner's jobs only read the queue. Its
+        // writer opened the queue before it, so a schema a newer Lifeline has moved the queue
+        // to since is read as the writer writes it, with this one's code; refused, every stage
+        // the pool claims would fail until its attempts ran out.
+        let queue = QueueOnDemand { try await store.openReader(acceptingNewer: true) }
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let handlers = InProcessRunner(registry: store.registry(queue: queue.get, infrastructure: infrastructure))
         await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: Logger(label: "lifeline.worker"))

@@ -274,6 +274,32 @@ struct RealWorkCLITests {
         #expect(took.allSatisfy { $0 < 6000 }, "its timeout (3 s) and its reaper's grace (1 s), not the program's end: \(took) ms")
     }
 
+    @Test("a worker killed with its programs' reapers (SIGKILL) leaves nothing of the programs' groups running beside the reruns")
+    func killedWithReapers() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        // A script's child in its group, which the program's death does not end.
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "sleep \#(marker) & wait"]}"#])
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
+        var shell: Int32?
+        try await waitUntil("the program to start") {
+            // The shell's command line holds the marker too: its sleep is the one whose parent is listed.
+            let listed = ProcessTable.pids(commandLineContaining: "sleep \(marker)")
+            shell = listed.compactMap(ProcessTable.parent).first { listed.contains($0) }
+            return shell != nil
+        }
+        let program = try #require(shell)
+        let reaper = try #require(ProcessTable.parent(of: program))
+        kill(reaper, SIGKILL)
+        worker.signal(SIGKILL)
+        try await waitUntil("the program's group to be gone", timeout: .seconds(10)) {
+            ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
+        }
+    }
+
     @Test("a handler past its timeout in a pool's runner process is stopped there when the pool's writer is stopped, and recorded as timed out")
     func handlerTimeoutWhileWriterStopped() async throws {
         let cli = try CLIRunner()

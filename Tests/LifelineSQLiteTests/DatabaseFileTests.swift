@@ -182,6 +182,15 @@ struct DatabaseFileTests {
             try SQLiteDatabase.openPool(path: path)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        // Read by a reader that takes it (a pool's runner process, whose writer goes on): its
+        // jobs are there.
+        #expect(throws: DatabaseOpenError.newerSchema(path: path, version: 99, known: SchemaMigrations.version)) {
+            try SQLiteDatabase.openReadOnly(path: path)
+        }
+        let reader = try SQLiteDatabase.openReadOnly(path: path, acceptingNewer: true)
+        #expect(try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM jobs") } == 0)
+        try reader.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
     @Test("the claim query is served by the claim index of available jobs, without sorting, in a new database and one of schema 6")
