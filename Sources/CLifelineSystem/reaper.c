@@ -276,7 +276,7 @@ static void run_sentinel(pid_t group, pid_t reaper) {
     _exit(0);
 }
 
-static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
+static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal, int sentinel) {
     // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
     // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
     // the program once its hold runs out, while another worker may take its job.
@@ -320,7 +320,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         _exit(0);
     }
     send_message(LIFELINE_REAPER_STARTED, program);
-    if (_Fork() == 0) run_sentinel(program, reaper);
+    if (sentinel && _Fork() == 0) run_sentinel(program, reaper);
 
     // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
     // hold matters any more (a gentler stop signal leaves the hold in force).
@@ -367,12 +367,12 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
 }
 
 int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
-                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out) {
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, int sentinel, pid_t *reaper_out) {
     pid_t pid = _Fork();
     if (pid < 0) return errno;
     if (pid == 0) {
         if (arrange_descriptors(stdin_fd, stdout_fd, stderr_fd, control_fd, status_fd) != 0) _exit(127);
-        run_reaper(argv, envp, cwd, stop_signal);
+        run_reaper(argv, envp, cwd, stop_signal, sentinel);
     }
     setpgid(pid, pid);  // both sides, so the group exists before either relies on it
     *reaper_out = pid;

@@ -50,9 +50,12 @@ struct lifeline_reaper_request {
 /// killed before the program is reaped, then every remaining descendant is killed; then the
 /// reaper reports and exits. Messages go to `status_fd`, the write end of a pipe.
 ///
+/// With `sentinel`, the reaper keeps a process in the program's group that kills the group
+/// should the reaper die before it has.
+///
 /// Returns 0 and the reaper's pid, or an errno value.
 int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
-                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out);
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, int sentinel, pid_t *reaper_out);
 
 /// Raises the soft limit on open files to the hard limit (programs started later get the
 /// original back). Returns 0 or an errno value.

@@ -57,11 +57,16 @@ public struct ChildProcess: Sendable {
     /// What the program's group receives when it is stopped (``RunningChild/kill()``) or when
     /// this process dies.
     public var stopSignal: Int32
+    /// Whether the program's group is killed should its reaper die before it could (a job's
+    /// program, whose children would run on beside the job's next attempt); a pool's runner
+    /// process starts no group of its own.
+    public var guardsGroup: Bool
 
     public init(
         argv: [String], environment: [String: String], directory: String?, input: Data? = nil, inputDescriptor: Int32? = nil,
-        capturesOutput: Bool = true, stopSignal: Int32 = SIGKILL, onOutputLine: (@Sendable (String) -> Void)? = nil
+        capturesOutput: Bool = true, stopSignal: Int32 = SIGKILL, guardsGroup: Bool = true, onOutputLine: (@Sendable (String) -> Void)? = nil
     ) {
+        self.guardsGroup = guardsGroup
         self.argv = argv
         self.environment = environment
         self.directory = directory
@@ -147,10 +152,10 @@ public struct ChildProcess: Sendable {
         return withCStrings(argv) { argvPointers in
             withCStrings(env) { envPointers in
                 guard let directory else {
-                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, &reaper)
+                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, guardsGroup ? 1 : 0, &reaper)
                 }
                 return directory.withCString {
-                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, &reaper)
+                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, guardsGroup ? 1 : 0, &reaper)
                 }
             }
         }

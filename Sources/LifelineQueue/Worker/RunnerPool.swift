@@ -276,7 +276,7 @@ public final class RunnerPool: AttemptRunner {
             // SIGKILL (a stopped process ignores anything else); its attempts' leases run out.
             child = try await ChildProcess(
                 argv: childArguments, environment: childEnvironment, directory: nil, inputDescriptor: ends[1],
-                capturesOutput: false, stopSignal: SIGKILL
+                capturesOutput: false, stopSignal: SIGKILL, guardsGroup: false
             ).start()
             close(ends[1])
         } catch {
