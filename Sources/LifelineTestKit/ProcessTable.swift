@@ -11,6 +11,13 @@ public enum ProcessTable {
         }
     }
 
+    /// The listed process (command line containing `fragment`) whose child is listed too: a
+    /// shell started as `sh -c "sleep M & wait"`, whose command line holds its child's.
+    public static func parentListed(commandLineContaining fragment: String) -> Int32? {
+        let listed = pids(commandLineContaining: fragment)
+        return listed.compactMap { parent(of: $0) }.first { listed.contains($0) }
+    }
+
     /// Pids of the live children of `parent`.
     public static func children(of parent: Int32) -> [Int32] {
         allPids().filter { pid in

@@ -286,9 +286,7 @@ struct RealWorkCLITests {
         defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
         var shell: Int32?
         try await waitUntil("the program to start") {
-            // The shell's command line holds the marker too: its sleep is the one whose parent is listed.
-            let listed = ProcessTable.pids(commandLineContaining: "sleep \(marker)")
-            shell = listed.compactMap(ProcessTable.parent).first { listed.contains($0) }
+            shell = ProcessTable.parentListed(commandLineContaining: "sleep \(marker)")
             return shell != nil
         }
         let program = try #require(shell)
