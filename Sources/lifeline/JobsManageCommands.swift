@@ -59,12 +59,14 @@ struct JobsRetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let queue { try JobLimits.checkQueueName(queue) }
+        // Checked before the store opens, as every command's input is.
+        let back = try since.map { try InputParsing.duration($0, flag: "--since") }
         let opened = try await store.openStore(creating: false)
         let output = Output.standardOutput
         // Recovery stages are retried through their servers, never on their own.
         let candidates: [Job]
         if let state {
-            let since = try since.map { InputParsing.ago(try InputParsing.duration($0, flag: "--since"), in: opened.jobs) }
+            let since = back.map { InputParsing.ago($0, in: opened.jobs) }
             let states: Set<JobState> = [JobState(rawValue: state.rawValue)!]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }

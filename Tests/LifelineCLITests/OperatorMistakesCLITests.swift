@@ -585,6 +585,18 @@ struct OperatorMistakesCLITests {
         #expect(result.status == 64 && result.stderr.hasPrefix(said) && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
     }
 
+    @Test("a bad duration is a usage error (64) before the store is looked for: on no database, not 'no database' (4)", arguments: [
+        ["jobs", "list", "--since", "5x"], ["events", "--since", "5x"], ["jobs", "retry", "--state", "discarded", "--since", "5x"],
+        ["jobs", "prune", "--older-than", "5x"],
+    ])
+    func badDurationWithoutDatabase(arguments: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr.hasSuffix("invalid duration '5x': unknown unit 'x'; use ms, s, m, h or d\n"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
+    }
+
     @Test("a store option before the command's name says where it goes")
     func storeOptionBeforeCommand() async throws {
         let cli = try CLIRunner()
