@@ -140,7 +140,9 @@ final class ChildSession: @unchecked Sendable {
         reaperStatus = waitStatus
         // A reaper that ended before it reaped its program was killed (SIGKILL from outside,
         // the OOM killer): the program died with it, but the rest of its group did not, and
-        // would run on beside the job's next attempt. The group is killed here. Its id cannot
+        // would run on beside the job's next attempt. The reaper's sentinel kills the group as
+        // the reaper dies; this kill is for a sentinel that could not (stopped with the group,
+        // killed with the reaper, or not yet in the group). Its id cannot
         // name another group while any of its members lives; with none left, only a new group
         // given the same id in the milliseconds since could be hit, which takes the kernel's
         // whole range of process ids started in between. Descendants that left the group

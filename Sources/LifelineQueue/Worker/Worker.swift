@@ -78,11 +78,11 @@ public final class Worker: Sendable {
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }
-        let firstPrune = Task { await prunePass() }
-        self.firstPrune.withLock { $0 = firstPrune }
-        let pruner = Task { await pruneLoop(after: firstPrune) }
+        let prune = Task { await prunePass() }
+        firstPrune.withLock { $0 = prune }
+        let pruner = Task { await pruneLoop(after: prune) }
         defer {
-            firstPrune.cancel()
+            prune.cancel()
             pruner.cancel()
             heartbeat.cancel()
             deadlines.cancel()
@@ -95,7 +95,7 @@ public final class Worker: Sendable {
         // A drain that ended as its queues emptied (not stopped) still sees its first pass
         // over retention through, as every worker makes one: one that found nothing to do
         // would otherwise cut it short, and a nightly `--drain` would never prune.
-        if !stopping.isSet { await firstPrune.value }
+        if !stopping.isSet { await prune.value }
         finisher.writeItself()
         await finishOrRelease()
         logger.info("worker stopped")
