@@ -11,11 +11,11 @@ public enum ProcessTable {
         }
     }
 
-    /// The listed process (command line containing `fragment`) whose child is listed too: a
-    /// shell started as `sh -c "sleep M & wait"`, whose command line holds its child's.
-    public static func parentListed(commandLineContaining fragment: String) -> Int32? {
+    /// The listed processes (command line containing `fragment`) whose children are listed
+    /// too: shells started as `sh -c "sleep M & wait"`, whose command lines hold their child's.
+    public static func parentsListed(commandLineContaining fragment: String) -> Set<Int32> {
         let listed = pids(commandLineContaining: fragment)
-        return listed.compactMap { parent(of: $0) }.first { listed.contains($0) }
+        return Set(listed.compactMap { parent(of: $0) }.filter { listed.contains($0) })
     }
 
     /// Pids of the live children of `parent`.

@@ -274,26 +274,31 @@ struct RealWorkCLITests {
         #expect(took.allSatisfy { $0 < 6000 }, "its timeout (3 s) and its reaper's grace (1 s), not the program's end: \(took) ms")
     }
 
-    @Test("a worker killed with its programs' reapers (SIGKILL) leaves nothing of the programs' groups running beside the reruns")
-    func killedWithReapers() async throws {
+    @Test("a worker killed with its programs' reapers (SIGKILL), alone or a pool with its runner processes, leaves nothing of the programs' groups running", arguments: [
+        ["worker", "--concurrency", "8"], ["worker", "--processes", "2", "--concurrency", "4"],
+    ])
+    func killedWithReapers(worker command: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
-        // A script's child in its group, which the program's death does not end.
-        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "sleep \#(marker) & wait"]}"#])
-        let worker = try cli.start(["worker"])
+        // Scripts each with a child in their group, which a program's death does not end.
+        let programs = 8
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "sleep \#(marker) & wait"]}"#], count: programs)
+        let worker = try cli.start(command)
         defer { worker.signal(SIGKILL) }
         defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
-        var shell: Int32?
-        try await waitUntil("the program to start") {
-            shell = ProcessTable.parentListed(commandLineContaining: "sleep \(marker)")
-            return shell != nil
+        var shells: Set<Int32> = []
+        try await waitUntil("the programs to start") {
+            shells = ProcessTable.parentsListed(commandLineContaining: "sleep \(marker)")
+            return shells.count == programs
         }
-        let program = try #require(shell)
-        let reaper = try #require(ProcessTable.parent(of: program))
-        kill(reaper, SIGKILL)
+        // Every Lifeline process above the programs: the reapers, a pool's runner processes
+        // (their parents), and the worker; not the programs, nor what they started.
+        let reapers = Set(shells.compactMap { ProcessTable.parent(of: $0) })
+        let runners = Set(reapers.compactMap { ProcessTable.parent(of: $0) }).subtracting([worker.processIdentifier])
+        for pid in reapers.union(runners) { kill(pid, SIGKILL) }
         worker.signal(SIGKILL)
-        try await waitUntil("the program's group to be gone", timeout: .seconds(10)) {
+        try await waitUntil("the programs' groups to be gone", timeout: .seconds(10)) {
             ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
         }
     }

@@ -61,7 +61,7 @@ struct ChildProcessTests {
         defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
         var shell: Int32?
         try await waitUntil("the shell's sleep to start") {
-            shell = ProcessTable.parentListed(commandLineContaining: "sleep \(marker)")
+            shell = ProcessTable.parentsListed(commandLineContaining: "sleep \(marker)").first
             return shell != nil
         }
         let program = try #require(shell)
