@@ -59,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Self.keepFreedMemory()
+        Self.tuneAllocator()
         let leaseDuration = try InputParsing.duration(lease, flag: "--lease")
         let graceDuration = try InputParsing.duration(grace, flag: "--grace")
         // Leases are renewed while jobs run, so a long one only delays the rerun of a killed worker's jobs.
@@ -71,7 +71,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try store.withholdCredentials()
         let logger = Logger(label: "lifeline.worker")
         if let limit = Self.addressSpaceLimit, limit < Self.addressSpaceWanted {
-            logger.warning("the address-space limit (ulimit -v) is \(limit >> 20) MiB: a worker reserves more for its threads' stacks and memory pools, and may stall unable to start a thread; give it 1 GiB or more, or no limit")
+            logger.warning("the address-space limit (ulimit -v) is \(limit >> 20) MiB: a worker reserves more for its threads' stacks and memory pools, and may stall unable to start a thread; give it 256 MiB or more, or no limit")
         }
         // Made before the pool's processes start, each of which makes its own: a bad setting is
         // one line, not one from each of them.
@@ -187,14 +187,24 @@ struct WorkerCommand: AsyncParsableCommand {
     /// 3,300 and none with this; in a pool, page faults and the TLB shootdowns after each
     /// madvise were a tenth of the writer's samples). Fixing the trim threshold alone would
     /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
-    private static func keepFreedMemory() {
+    ///
+    /// Under a limit on its address space (`ulimit -v`), the allocator also makes at most one
+    /// memory pool per 128 MiB of it. Each pool reserves 64 MiB, and glibc makes one for each
+    /// thread that allocates, up to 8 a core: a pool's writer under 300 MiB reserved all of it,
+    /// found no room for a new thread's stack, and its threads' libraries waited for room for
+    /// ever, signals unheard (3 of 4 drains of 200 programs by 4 × 16 stalled so, none of 7
+    /// with two pools; with one, drains ran under 160 MiB).
+    private static func tuneAllocator() {
         _ = lifeline_keep_freed_memory(8 << 20)
+        if let limit = addressSpaceLimit {
+            let cap = 8 * ProcessInfo.processInfo.activeProcessorCount
+            _ = lifeline_limit_arenas(Int32(clamping: min(max(1, limit / (128 << 20)), UInt64(cap))))
+        }
     }
 
-    /// Below this limit on its address space (`ulimit -v`), a worker, a pool's writer above all,
-    /// can find no room for a new thread's stack or memory pool; its threads' libraries then
-    /// wait for room for ever, signals unheard (a pool stalled so at 300 MiB and ran at 800).
-    static let addressSpaceWanted: UInt64 = 1 << 30
+    /// Below this limit on its address space, a worker may still find no room for a thread and
+    /// stall (one did at 150 MiB, lease renewals unsent).
+    static let addressSpaceWanted: UInt64 = 256 << 20
 
     /// The soft limit on the process's address space, if there is one (RLIM_INFINITY, all
     /// ones, is none).
@@ -249,7 +259,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Runs one of a pool's runner processes: serves the socket on its stdin until the pool's
     /// writer closes it.
     static func serveRunner() async throws {
-        keepFreedMemory()
+        tuneAllocator()
         try WorkerLogging.bootstrap()
         let store = SelectedStore(db: Environment.value(runnerStoreVariable))
         unsetenv(runnerStoreVariable)

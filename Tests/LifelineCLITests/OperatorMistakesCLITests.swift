@@ -472,19 +472,29 @@ struct OperatorMistakesCLITests {
     }
 
     @Test(
-        "a worker under an address-space limit (ulimit -v) below 1 GiB says so when it starts",
+        "a pool drains under an address-space limit (ulimit -v) of 300 MiB; a worker under 256 MiB says at its start that it may stall",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit")
     )
     func smallAddressSpace() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        _ = try await cli.enqueue(["noop"])
-        // Whether a worker can start its threads under a limit depends on the host (its cores):
-        // the warning is waited for, and the worker stopped, whatever it does after.
-        let limited = try BackgroundCommand("/usr/bin/prlimit", ["--as=\(800 << 20)", cli.binary.path, "worker"], environment: cli.environment)
+        // 200 programs by a pool of 4 × 16 under 300 MiB: its writer's threads once took every
+        // byte of it for their memory pools, and the pool stalled, deaf to signals.
+        let batch = (0..<200).map { _ in #"{"args": {"argv": ["sleep", "0.3"]}}"# }
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let pool = try BackgroundCommand(
+            "/usr/bin/prlimit", ["--as=\(300 << 20)", cli.binary.path, "worker", "--processes", "4", "--concurrency", "16", "--drain"],
+            environment: cli.environment)
+        defer { pool.signal(SIGKILL) }
+        #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0, "\(pool.stderr.suffix(1000))")
+        #expect(!pool.stderr.contains("address-space"), "\(pool.stderr.suffix(1000))")
+        let jobs = try await cli.json(["jobs", "list", "--state", "completed", "--limit", "1000", "--json"])
+        #expect(jobs.count == 200)
+        // Below 256 MiB a worker may still stall, and says so at its start.
+        let limited = try BackgroundCommand("/usr/bin/prlimit", ["--as=\(200 << 20)", cli.binary.path, "worker"], environment: cli.environment)
         defer { limited.signal(SIGKILL) }
         try await waitUntil("the warning", timeout: .seconds(30)) { limited.stderr.contains("address-space") || !limited.isRunning }
-        #expect(limited.stderr.contains("warning lifeline.worker: the address-space limit (ulimit -v) is 800 MiB: a worker reserves more"), "\(limited.stderr)")
+        #expect(limited.stderr.contains("warning lifeline.worker: the address-space limit (ulimit -v) is 200 MiB: a worker reserves more"), "\(limited.stderr)")
         let unlimited = try await cli.run(["worker", "--drain"])
         #expect(unlimited.status == 0 && !unlimited.stderr.contains("address-space"), "\(unlimited.stderr)")
     }

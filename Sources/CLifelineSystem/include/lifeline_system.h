@@ -103,6 +103,10 @@ int lifeline_copy_range(int in_fd, int out_fd, int64_t offset, int64_t length, c
 /// glibc would otherwise move both with the largest block freed). Returns 1, or 0 on failure.
 int lifeline_keep_freed_memory(int largest_block);
 
+/// Has glibc's allocator make at most `arenas` memory pools, however many threads allocate
+/// (mallopt M_ARENA_MAX). Returns 1, or 0 on failure.
+int lifeline_limit_arenas(int arenas);
+
 /// Makes this process non-dumpable (prctl PR_SET_DUMPABLE 0): other processes of its user,
 /// the programs its jobs run among them, can no longer read its memory or its environment
 /// in /proc, nor trace it, and it leaves no core dump. A program it starts is dumpable again
