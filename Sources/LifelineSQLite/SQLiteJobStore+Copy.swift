@@ -81,20 +81,28 @@ extension SQLiteJobStore: CopySource {
                     INSERT INTO transitions (id, server, from_state, to_state, cause, job, at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [transition.id, transition.server, transition.from, transition.to, transition.cause, transition.job, transition.at])
             }
+            // Prepared once, not for every row.
             for job in batch.jobs {
-                let record = try JobRecord(job)
-                try db.execute(sql: """
-                    INSERT INTO jobs (\(Job.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: StatementArguments(record.values.map { $0?.databaseValue ?? .null }))
+                try RawStatement(db, Self.copyJobSQL, try JobRecord(job).values.map { $0?.sqlValue ?? .null }).execute()
             }
+            // Events are counted once for each run of one type in one second, as they come.
+            var run: (type: EventType, at: Int64, n: Int)?
             for event in batch.events {
-                try db.execute(sql: "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", arguments: [
-                    event.seq, event.at.ms, event.type.rawValue, event.job, event.server, event.data.canonicalText,
-                ])
-                try KeptCounts.addEvents(db, type: event.type, at: event.at.ms, 1)
+                try RawStatement(db, "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", [
+                    .int(event.seq), .int(event.at.ms), .text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data.canonicalText),
+                ]).execute()
+                if let current = run, current.type == event.type, current.at / 1000 == event.at.ms / 1000 {
+                    run?.n += 1
+                } else {
+                    if let current = run { try KeptCounts.addEvents(db, type: current.type, at: current.at, current.n) }
+                    run = (event.type, event.at.ms, 1)
+                }
             }
+            if let current = run { try KeptCounts.addEvents(db, type: current.type, at: current.at, current.n) }
         }
     }
+
+    private static let copyJobSQL = "INSERT INTO jobs (\(Job.columns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ", ")))"
 
     /// SQLite numbers new rows after the largest id by itself.
     /// New jobs are numbered after every job the copy names, pruned ones included (see
@@ -105,12 +113,12 @@ extension SQLiteJobStore: CopySource {
 }
 
 extension JobRecord.Value {
-    var databaseValue: DatabaseValue {
+    var sqlValue: SQLValue {
         switch self {
-        case .int(let value): value.databaseValue
-        case .double(let value): value.databaseValue
-        case .text(let value): value.databaseValue
-        case .bool(let value): value.databaseValue
+        case .int(let value): .int(value)
+        case .double(let value): .double(value)
+        case .text(let value): .text(value)
+        case .bool(let value): .int(value ? 1 : 0)
         }
     }
 }

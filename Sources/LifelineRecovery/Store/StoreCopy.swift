@@ -222,7 +222,8 @@ public struct JobRecord {
     public let values: [Value?]
 
     public init(_ job: Job) throws {
-        let errors = String(decoding: try LifelineJSON.encoder().encode(job.errors), as: UTF8.self)
+        // Most jobs have none, and an encoder is dear to make and run.
+        let errors = job.errors.isEmpty ? "[]" : String(decoding: try LifelineJSON.encoder().encode(job.errors), as: UTF8.self)
         values = [
             .int(job.id), .text(job.queue), .text(job.kind), .text(job.args.canonicalText), .text(job.state.rawValue), .int(Int64(job.priority)),
             .int(Int64(job.attempt)), .int(Int64(job.maxAttempts)), .int(job.timeout.milliseconds), .int(job.backoff.base.milliseconds),
