@@ -97,6 +97,7 @@ extension StoreSelection {
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
         if !creating { try requireDatabase() }
         try requireDirectory()
+        try QueueOwner.checkDatabase(databasePath)
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -212,6 +213,7 @@ extension StoreSelection {
     /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
     /// (``DirectInsert``); nil when the store must be opened in full.
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
-        try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
+        try QueueOwner.checkDatabase(databasePath)
+        return try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
 }

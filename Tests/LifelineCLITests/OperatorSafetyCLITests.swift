@@ -307,6 +307,45 @@ struct OperatorSafetyCLITests {
         }
     }
 
+    @Test(
+        "root's commands that write refuse a queue another user owns (1): no file of it becomes root's, no link of that user's is written through; root's reads still work",
+        .enabled(if: getuid() == 0 && workerUser != nil, "needs root, and a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func anotherUsersQueue() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let user = try #require(Self.workerUser)
+        let asUser = { (arguments: [String]) async throws -> BackgroundCommand in
+            try await BackgroundCommand.run(user[0], Array(user.dropFirst()) + [cli.binary.path] + arguments, environment: cli.environment)
+        }
+        #expect(try await asUser(["server", "create", "m1", "--disk-size", "64KiB"]).terminationStatus == 0)
+        #expect(try await asUser(["worker", "--drain"]).terminationStatus == 0)
+        // The user's link, where a failover writes the server's disk, to a file of root's.
+        let victim = cli.home.deletingLastPathComponent().appendingPathComponent(cli.home.lastPathComponent + "-root-file")
+        try Data("root's".utf8).write(to: victim)
+        defer { try? FileManager.default.removeItem(at: victim) }
+        let hot = cli.home.appendingPathComponent("infra/servers/m1/hot")
+        try FileManager.default.createDirectory(at: hot, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: hot.appendingPathComponent("disk-0.img").path, withDestinationPath: victim.path)
+        for path in ["infra/servers", "infra/servers/m1", "infra/servers/m1/hot", "infra/servers/m1/hot/disk-0.img"] {
+            #expect(lchown(cli.home.appendingPathComponent(path).path, 65534, 65534) == 0)
+        }
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        for (arguments, path) in [(["server", "failover", "m1"], database), (["enqueue", "noop"], database), (["worker", "--drain"], cli.home.path)] {
+            let refused = try await cli.run(arguments)
+            #expect(refused.status == 1 && refused.stderr == "lifeline: \(path) belongs to nobody, not root: run commands that write to it as nobody (runuser -u nobody -- lifeline …), so that its files stay theirs\n", "\(arguments): \(refused)")
+        }
+        let stats = try await cli.run(["stats", "--json"])
+        #expect(stats.status == 0, "\(stats)")
+        #expect(try String(contentsOf: victim, encoding: .utf8) == "root's")
+        let files = FileManager.default.enumerator(atPath: cli.home.path)?.compactMap { $0 as? String } ?? []
+        let roots = files.filter { name in
+            var info = stat()
+            return lstat(cli.home.appendingPathComponent(name).path, &info) == 0 && info.st_uid == 0
+        }
+        #expect(!files.isEmpty && roots.isEmpty, "\(roots)")
+    }
+
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
     func invalidUTF8() async throws {
         let cli = try CLIRunner()
