@@ -12,7 +12,9 @@ public enum DirectInsert {
     /// in full creates, migrates or refuses it with its own messages.
     public static func insert(_ job: NewJob, path: String, lockTimeout: Duration) throws -> InsertedJob? {
         try SQLiteDatabase.prepareLibrary()
-        guard (try? DatabaseFileCheck.check(path: path)) != nil, let connection = DirectConnection(path: path, lockTimeout: lockTimeout)
+        guard (try? DatabaseFileCheck.check(path: path)) != nil else { return nil }
+        SQLiteDatabase.makeSidecarsWritable(path: path)
+        guard let connection = DirectConnection(path: path, lockTimeout: lockTimeout)
         else { return nil }
         defer { connection.close() }
         // Whatever fails before the transaction is reported by the full store, which names

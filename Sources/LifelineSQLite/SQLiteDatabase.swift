@@ -37,6 +37,7 @@ public enum SQLiteDatabase {
         try prepareLibrary()
         if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
         try DatabaseFileCheck.check(path: path)
+        makeSidecarsWritable(path: path)
         // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
         // lock like any write, or processes opening at once can fail with SQLITE_BUSY.
         func openUpToDate() throws -> Writer {
@@ -51,6 +52,22 @@ public enum SQLiteDatabase {
             return writer
         }
         return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(openUpToDate) } ?? openUpToDate()
+    }
+
+    /// SQLite makes the WAL and its index with the mode the database file has then: a read
+    /// while the file was read-only (0400) left them so, and every write failed, "read-only
+    /// here", after the file was made writable again. Ours and the file's owner's, they are
+    /// made writable with it.
+    static func makeSidecarsWritable(path: String) {
+        var database = stat()
+        guard stat(path, &database) == 0, database.st_uid == geteuid(), database.st_mode & S_IWUSR != 0 else { return }
+        for suffix in ["-wal", "-shm"] {
+            var sidecar = stat()
+            guard lstat(path + suffix, &sidecar) == 0, sidecar.st_mode & S_IFMT == S_IFREG, sidecar.st_uid == database.st_uid,
+                sidecar.st_mode & S_IWUSR == 0
+            else { continue }
+            chmod(path + suffix, (sidecar.st_mode & 0o777) | S_IWUSR)
+        }
     }
 
     /// Opens the existing database at `path` for reading only: nothing is created or written,

@@ -275,6 +275,13 @@ struct OperatorSafetyCLITests {
         return probe.terminationStatus == 0 ? asNobody : nil
     }()
 
+    /// Runs the binary as ``workerUser``.
+    static func runAsWorkerUser(_ arguments: [String], _ cli: CLIRunner, environment: [String: String]? = nil) async throws -> BackgroundCommand {
+        let user = try #require(workerUser)
+        let program = user.isEmpty ? [cli.binary.path] : user + [cli.binary.path]
+        return try await BackgroundCommand.run(program[0], Array(program.dropFirst()) + arguments, environment: environment ?? cli.environment)
+    }
+
     @Test(
         "a job's program cannot read the environment of its worker's processes, where the queue's password may be",
         .enabled(if: workerUser != nil, "needs a user other than root that can run the binary (setpriv, nobody)")
@@ -282,11 +289,8 @@ struct OperatorSafetyCLITests {
     func workerEnvironmentUnreadable() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let user = try #require(Self.workerUser)
-        let asUser = { (arguments: [String]) async throws -> BackgroundCommand in
-            try await BackgroundCommand.run(user.first ?? cli.binary.path, Array(user.dropFirst()) + (user.isEmpty ? [] : [cli.binary.path]) + arguments,
-                                            environment: cli.environment.merging(["PGPASSWORD": "kept-for-programs"]) { $1 })
-        }
+        let environment = cli.environment.merging(["PGPASSWORD": "kept-for-programs"]) { $1 }
+        let asUser = { (arguments: [String]) in try await Self.runAsWorkerUser(arguments, cli, environment: environment) }
         // Each ancestor of the program up to this test's process: the reapers, the runner, the worker.
         let script = #"""
             p=$PPID
@@ -314,10 +318,7 @@ struct OperatorSafetyCLITests {
     func anotherUsersQueue() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let user = try #require(Self.workerUser)
-        let asUser = { (arguments: [String]) async throws -> BackgroundCommand in
-            try await BackgroundCommand.run(user[0], Array(user.dropFirst()) + [cli.binary.path] + arguments, environment: cli.environment)
-        }
+        let asUser = { (arguments: [String]) in try await Self.runAsWorkerUser(arguments, cli) }
         #expect(try await asUser(["server", "create", "m1", "--disk-size", "64KiB"]).terminationStatus == 0)
         #expect(try await asUser(["worker", "--drain"]).terminationStatus == 0)
         // The user's link, where a failover writes the server's disk, to a file of root's.
@@ -344,6 +345,27 @@ struct OperatorSafetyCLITests {
             return lstat(cli.home.appendingPathComponent(name).path, &info) == 0 && info.st_uid == 0
         }
         #expect(!files.isEmpty && roots.isEmpty, "\(roots)")
+    }
+
+    @Test(
+        "a read while the database file was read-only (0400) leaves no write failing once it is writable again",
+        .enabled(if: workerUser != nil, "needs a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func readWhileReadOnly() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await Self.runAsWorkerUser(["enqueue", "noop"], cli).terminationStatus == 0)
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        // The one-job enqueue writes through SQLite's C API alone; the worker opens the store in full.
+        for write in [["enqueue", "noop"], ["worker", "--drain"]] {
+            for suffix in ["-wal", "-shm"] { unlink(database + suffix) }
+            chmod(database, 0o400)
+            #expect(try await Self.runAsWorkerUser(["stats"], cli).terminationStatus == 0)
+            chmod(database, 0o600)
+            let written = try await Self.runAsWorkerUser(write, cli)
+            #expect(written.terminationStatus == 0, "\(write): \(written.stderr)")
+        }
+        #expect(try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 2)
     }
 
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
