@@ -35,7 +35,11 @@ public enum SQLiteDatabase {
         path: String, lockTimeout: Duration, _ make: (Configuration) throws -> Writer
     ) throws -> Writer {
         try prepareLibrary()
-        if !FileManager.default.fileExists(atPath: path) { try create(path: path) }
+        if !FileManager.default.fileExists(atPath: path) {
+            try checkPathLength(path, creating: true)
+            try create(path: path)
+        }
+        try checkPathLength(path, creating: false)
         try DatabaseFileCheck.check(path: path)
         makeSidecarsWritable(path: path)
         // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
@@ -53,6 +57,23 @@ public enum SQLiteDatabase {
         }
         return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(openUpToDate) } ?? openUpToDate()
     }
+
+    /// SQLite opens no database whose full path, with the longest suffix of the files it keeps
+    /// beside it (`-journal`), passes 512 bytes, and says only "unable to open database file".
+    /// A new database is built under a longer name first (``create(path:)``): its suffix and a
+    /// process id of up to 7 digits.
+    static func checkPathLength(_ path: String, creating: Bool) throws {
+        var bytes = path.utf8.count
+        if !path.hasPrefix("/"), let directory = getcwd(nil, 0) {
+            bytes += strlen(directory) + 1
+            free(directory)
+        }
+        let limit = 512 - "-journal".utf8.count - (creating ? stagingMarker.utf8.count + 7 : 0)
+        guard bytes > limit else { return }
+        throw DatabaseOpenError.pathTooLong(path: path, bytes: bytes, limit: limit)
+    }
+
+    private static let stagingMarker = ".creating-"
 
     /// SQLite makes the WAL and its index with the mode the database file has then: a read
     /// while the file was read-only (0400) left them so, and every write failed, "read-only
@@ -78,6 +99,7 @@ public enum SQLiteDatabase {
     /// with its own code, as every process already running does.
     public static func openReadOnly(path: String, acceptingNewer: Bool = false) throws -> DatabaseQueue {
         try prepareLibrary()
+        try checkPathLength(path, creating: false)
         try DatabaseFileCheck.check(path: path, acceptingNewer: acceptingNewer)
         var config = Configuration()
         config.label = "lifeline-reader"
@@ -173,7 +195,7 @@ public enum SQLiteDatabase {
     private static func create(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try ensureDirectory(directory.isEmpty ? "." : directory)
-        let staging = path + ".creating-\(getpid())"
+        let staging = path + stagingMarker + "\(getpid())"
         let fd = open(staging, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))

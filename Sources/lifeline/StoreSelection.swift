@@ -179,7 +179,7 @@ extension StoreSelection {
         } catch let error as DatabaseOpenError {
             // A directory or a device where the database belongs is a wrong path, given by the flag named.
             switch error {
-            case .directory, .notRegularFile: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
+            case .directory, .notRegularFile, .pathTooLong: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
             default: throw CLIFailure(.runtime, error.description(flag: dbFlag))
             }
         }

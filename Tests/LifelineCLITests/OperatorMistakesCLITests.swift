@@ -499,6 +499,36 @@ struct OperatorMistakesCLITests {
         #expect(unlimited.status == 0 && !unlimited.stderr.contains("address-space"), "\(unlimited.stderr)")
     }
 
+    @Test("a database path too long for SQLite is refused in one line (64), new or existing, and nothing is made there")
+    func pathTooLong() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        // Directories of 100 bytes under the home, to a database path of exactly `bytes`.
+        func path(_ bytes: Int) throws -> String {
+            var directory = cli.home.path
+            while bytes - directory.utf8.count - "/lifeline.db".utf8.count > 101 { directory += "/" + String(repeating: "d", count: 100) }
+            directory += "/" + String(repeating: "e", count: bytes - directory.utf8.count - "/lifeline.db".utf8.count - 1)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return directory + "/lifeline.db"
+        }
+        let new = try path(488)
+        let refused = try await cli.run(["enqueue", "noop", "--db", new])
+        #expect(refused.status == 64 && refused.stderr == "lifeline: \(new) is too long a path for SQLite: 488 bytes from /, and it takes 487 at most; pass a shorter --db or LIFELINE_HOME\n", "\(refused)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: (new as NSString).deletingLastPathComponent).isEmpty)
+        let existing = try path(505)
+        try FileManager.default.copyItem(atPath: cli.home.appendingPathComponent("lifeline.db").path, toPath: existing)
+        for arguments in [["stats"], ["enqueue", "noop"]] {
+            let result = try await cli.run(arguments + ["--db", existing])
+            #expect(result.status == 64 && result.stderr.hasSuffix("505 bytes from /, and it takes 504 at most; pass a shorter --db or LIFELINE_HOME\n"), "\(result)")
+        }
+        // Up to the limit, both work.
+        #expect(try await cli.run(["enqueue", "noop", "--db", try path(487)]).status == 0)
+        let longest = try path(504)
+        try FileManager.default.copyItem(atPath: cli.home.appendingPathComponent("lifeline.db").path, toPath: longest)
+        #expect(try await cli.run(["enqueue", "noop", "--db", longest]).status == 0)
+    }
+
     @Test("a new queue's name may not start with '-' (64), which no command could name but after '--'", arguments: [
         ["enqueue", "noop", "--queue=-x"], ["queues", "limit", "--create", "--", "-x", "2"],
     ])
