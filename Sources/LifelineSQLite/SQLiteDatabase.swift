@@ -112,10 +112,12 @@ public enum SQLiteDatabase {
         let (queue, version): (DatabaseQueue, Int)
         do {
             (queue, version) = try read(path)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN && !hasWALFrames(path) {
-            // A reader needs the WAL's index beside the file, and makes it when it is missing;
-            // in a directory it cannot write, it cannot. With no WAL frames either, the file
-            // alone is the queue, and no writer can change it there: it is read as it is.
+        } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY].contains(error.resultCode) && !hasWALFrames(path) {
+            // A reader needs the WAL and its index beside the file, and makes them when they
+            // are missing; in a directory it cannot write (a read-only mount: CANTOPEN; a
+            // directory without write permission: READONLY), it cannot. With no WAL frames
+            // either, the file alone is the queue, and no writer can change it there: it is
+            // read as it is.
             (queue, version) = try read(immutableURI(path))
         }
         guard acceptingNewer || version <= SchemaMigrations.version else {

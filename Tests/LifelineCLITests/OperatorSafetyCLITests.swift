@@ -368,6 +368,29 @@ struct OperatorSafetyCLITests {
         #expect(try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 2)
     }
 
+    @Test(
+        "a queue in a directory its user cannot write is read (stats, jobs list, events), and a write says it cannot, in one line (1)",
+        .enabled(if: workerUser != nil, "needs a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func readOnlyDirectory() async throws {
+        let cli = try CLIRunner()
+        defer {
+            chmod(cli.home.path, 0o700)
+            cli.removeAll()
+        }
+        #expect(try await Self.runAsWorkerUser(["enqueue", "noop"], cli).terminationStatus == 0)
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        for suffix in ["-wal", "-shm", "-writer"] { unlink(database + suffix) }
+        chmod(cli.home.path, 0o500)
+        for (arguments, shows) in [(["stats", "--json"], #""default""#), (["jobs", "list", "--json"], #""noop""#), (["events", "--json"], #""enqueued""#)] {
+            let read = try await Self.runAsWorkerUser(arguments, cli)
+            #expect(read.terminationStatus == 0 && read.stdout.contains(shows), "\(arguments): \(read.stdout) \(read.stderr)")
+        }
+        let write = try await Self.runAsWorkerUser(["enqueue", "noop"], cli)
+        #expect(write.terminationStatus == 1 && write.stderr == "lifeline: cannot open \(database): the database is read-only here (nothing was written)\n", "\(write.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.home.path) == ["lifeline.db"])
+    }
+
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
     func invalidUTF8() async throws {
         let cli = try CLIRunner()
