@@ -84,8 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             }
         }
-        var outage = StoreOutage(reading: "the queue")
-        let opened = try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
+        let opened = try await openQueue()
         try WorkerLogging.bootstrap()
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
@@ -111,6 +110,20 @@ struct ServeCommand: AsyncParsableCommand {
             output.writeLine("serving \(opened.location) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
             // A token of the user's own is never printed; a made-up one is shown once, here.
             output.writeLine(given == nil ? "actions need the header: Authorization: Bearer \(token)" : "actions need the token in LIFELINE_TOKEN")
+        }
+    }
+
+    /// The queue, opened to write; a file that cannot be written here (a read-only mount or
+    /// directory, a full disk, another user's queue) is opened to read, and said so: the
+    /// dashboard shows it when it is most needed, and actions answer 503 with why.
+    private func openQueue() async throws -> OpenQueue {
+        var outage = StoreOutage(reading: "the queue")
+        do {
+            return try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
+        } catch let failure as CLIFailure where failure.code == .runtime {
+            guard try store.postgresLocation() == nil, let reader = try? await store.openReader() else { throw failure }
+            Output.standardError.writeLine("lifeline: \(failure.description); serving it read-only until serve is restarted: actions answer 503")
+            return reader
         }
     }
 

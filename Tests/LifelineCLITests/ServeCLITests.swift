@@ -560,6 +560,26 @@ struct ServeCLITests {
         #expect(damaged.body["error"]?.stringValue?.contains("not a SQLite database") == true, "\(damaged.body)")
     }
 
+    @Test(
+        "a queue serve cannot write (another user's, for root) is served read-only, said at start: reads answer, actions 503 with why",
+        .enabled(if: getuid() == 0 && OperatorSafetyCLITests.workerUser != nil, "needs root, and a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func readOnlyQueue() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let enqueued = try await OperatorSafetyCLITests.runAsWorkerUser(["enqueue", "noop", "--json"], cli)
+        let id = try #require(try JSONValue(parsing: enqueued.stdout)["id"]?.intValue, "\(enqueued.stderr)")
+        let token = "t-\(UInt64.random(in: 1 << 62...UInt64.max))"
+        let server = try await Server(cli, token: token)
+        try await waitUntil("the notice", timeout: .seconds(10)) { server.process.stderr.contains("serving it read-only") }
+        #expect(server.process.stderr.hasPrefix("lifeline: \(cli.home.path)/lifeline.db belongs to nobody, not root: "), "\(server.process.stderr)")
+        #expect(try await server.get("/api/jobs/\(id)").body["state"] == "available")
+        #expect(try await server.get("/healthz").status == 200)
+        let cancel = try await server.post("/api/jobs/\(id)/cancel", token: token)
+        #expect(cancel.status == 503 && cancel.body["error"] == "the database is read-only here (nothing was written)", "\(cancel)")
+        #expect(try await cli.job(id)["state"] == "available")
+    }
+
     @Test("a read of a damaged page answers 503 naming the damage, as the CLI does")
     func damagedPages() async throws {
         let cli = try CLIRunner()
