@@ -6,9 +6,11 @@ extension PostgresJobStore {
     public func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? {
         try await session.run { [self] connection in
             guard let request = claim.request() else { return nil }
-            let result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
+            let readAt = ContinuousClock.now
+            var result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
                 try Self.claim(request, transaction)
             }
+            result.readAt = readAt
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)

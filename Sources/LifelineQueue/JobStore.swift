@@ -137,12 +137,17 @@ public struct ClaimResult: Sendable, Hashable {
     public var at: Date
     /// The ids of the request's finishes that applied; a missing one had lost its lease.
     public var finished: Set<Int64>
+    /// When the store read `at`, by this process's monotonic clock: the claimed attempts'
+    /// timeouts count from there, as their started events show, however long the claim had
+    /// waited for the database before.
+    public var readAt: ContinuousClock.Instant
 
-    public init(jobs: [Job], nextWakeup: Date?, at: Date, finished: Set<Int64> = []) {
+    public init(jobs: [Job], nextWakeup: Date?, at: Date, finished: Set<Int64> = [], readAt: ContinuousClock.Instant = .now) {
         self.jobs = jobs
         self.nextWakeup = nextWakeup
         self.at = at
         self.finished = finished
+        self.readAt = readAt
     }
 
     /// How long after the claim `nextWakeup` comes, by the store's clock.

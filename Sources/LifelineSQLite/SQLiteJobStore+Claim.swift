@@ -7,7 +7,13 @@ extension SQLiteJobStore {
         let hook = finishHook
         return try await writer.writeWithoutTransaction { [self] db in
             guard let request = claim.request() else { return nil }
-            let result = try commit({ db in try Self.claim(request, db, now: try leaseTime(db), hook: hook) }, db)
+            // The time is read once the transaction holds the write lock, which it may have waited for.
+            var readAt = ContinuousClock.now
+            var result = try commit({ db in
+                readAt = .now
+                return try Self.claim(request, db, now: try leaseTime(db), hook: hook)
+            }, db)
+            result.readAt = readAt
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)

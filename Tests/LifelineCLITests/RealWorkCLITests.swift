@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LifelineQueue
 import LifelineTestKit
 import Testing
@@ -242,6 +243,29 @@ struct RealWorkCLITests {
         #expect(drain.status == 0)
         let job = try await cli.job(id)
         #expect(job["state"] == "completed" && job["result"]?["stdout"] == "131071 131067\n", "\(job["errors"] ?? [])")
+    }
+
+    @Test("a claim that waited for the database (another process's write, 2.5 s) starts its attempt's timeout when its started event says, not before")
+    func timeoutAfterClaimWaited() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try await cli.enqueue(["noop"])
+        let worker = try cli.start(["worker", "--concurrency", "2"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the worker to idle") { try await cli.job(first)["state"] == "completed" }
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "10"]}"#, "--timeout", "3s", "--max-attempts", "1", "--delay", "1s"])
+        // Held from before the job is due until well after: the worker's claim waits for it.
+        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path)
+        try await other.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            Thread.sleep(forTimeInterval: 2.5)
+            try db.execute(sql: "COMMIT")
+        }
+        try other.close()
+        try await waitUntil("the job to end", timeout: .seconds(30)) { try await cli.job(id)["state"] == "discarded" }
+        #expect(try await cli.job(id)["errors"]?.arrayValue?.last?["error"] == "timed out after 3s")
+        let took = try await Self.latencies(cli, ids: [id], to: "discarded")
+        #expect(took.allSatisfy { (3000..<4000).contains($0) }, "3 s after its started event: \(took) ms")
     }
 
     @Test("a program past its timeout whose reaper is stopped (SIGSTOP) ends all the same, with its group, and is recorded as timed out")

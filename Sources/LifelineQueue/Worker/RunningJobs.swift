@@ -93,8 +93,10 @@ final class RunningJobs: Sendable {
     var count: Int { state.withLock { $0.entries.count } }
 
     /// Adds claimed attempts whose leases the store counts from no earlier than `leaseStart`.
-    /// Their timeouts count from there too, the attempt's start as recorded: a commit held up
-    /// by a slow disk does not push the deadline past what the job's events show. Returns whether one of them needs
+    /// Their timeouts count from `timeoutStart` (by default, the same), when the store read
+    /// the time their started events show: a claim that waited for the database does not
+    /// bring the deadline before it, nor does a commit held up by a slow disk push it past.
+    /// Returns whether one of them needs
     /// its deadlines looked at before the look planned: a job's timeout or lease is rarely the
     /// earliest, and a look for every claim would cost the claims. An earlier attempt of one of
     /// the jobs whose handler still runs here lost its lease without being stopped (the look
@@ -102,7 +104,10 @@ final class RunningJobs: Sendable {
     /// An attempt times out `deadlineMargin` past its timeout: a pool's runner process, whose
     /// writer times its attempts out, does so a margin later, in case the writer cannot.
     @discardableResult
-    func add(_ jobs: [Job], leaseStart: ContinuousClock.Instant, lease: Duration, deadlineMargin: Duration = .zero) -> Bool {
+    func add(
+        _ jobs: [Job], leaseStart: ContinuousClock.Instant, timeoutStart: ContinuousClock.Instant? = nil, lease: Duration, deadlineMargin: Duration = .zero
+    ) -> Bool {
+        let timeoutStart = timeoutStart ?? leaseStart
         var displaced: [@Sendable () -> Void] = []
         defer { for stop in displaced { stop() } }
         return state.withLock { state in
@@ -115,7 +120,7 @@ final class RunningJobs: Sendable {
                 state.claims += 1
                 let entry = Entry(
                     attempt: jobs[index].attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
-                    deadline: leaseStart + jobs[index].timeout + deadlineMargin
+                    deadline: timeoutStart + jobs[index].timeout + deadlineMargin
                 )
                 state.entries[id] = entry
                 earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true

@@ -230,7 +230,7 @@ public final class Worker: Sendable {
         finisher.release(made.finished)
         let earlierDeadline = claimingSlots.withLock { claiming in
             claiming -= made.limit
-            return running.add(result.jobs, leaseStart: made.at, lease: configuration.lease)
+            return running.add(result.jobs, leaseStart: made.at, timeoutStart: result.readAt, lease: configuration.lease)
         }
         if earlierDeadline { deadlineBell.ring() }
     }
