@@ -17,10 +17,13 @@ struct CLIFailure: Error, CustomStringConvertible {
 
     var code: Code
     var description: String
+    /// Why, when it is another error in the CLI's words: for a caller that acts on the cause.
+    var cause: (any Error)?
 
-    init(_ code: Code, _ description: String) {
+    init(_ code: Code, _ description: String, cause: (any Error)? = nil) {
         self.code = code
         self.description = description
+        self.cause = cause
     }
 
     /// Exit 4 naming the ids that name no job, and why an id a job had may name none now.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import LifelineSQLite
 import LifelineWeb
 import Logging
@@ -115,16 +116,23 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The queue, opened to write; a file that cannot be written here (a read-only mount or
     /// directory, a full disk, another user's queue) is opened to read, and said so: the
-    /// dashboard shows it when it is most needed, and actions answer 503 with why.
+    /// dashboard shows it when it is most needed, and actions answer 503 with why. Any other
+    /// failure (a busy lock, damage) ends serve, to be started again.
     private func openQueue() async throws -> OpenQueue {
         var outage = StoreOutage(reading: "the queue")
         do {
             return try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
-        } catch let failure as CLIFailure where failure.code == .runtime {
-            guard try store.postgresLocation() == nil, let reader = try? await store.openReader() else { throw failure }
+        } catch let failure as CLIFailure where Self.cannotWrite(failure.cause) {
+            guard let reader = try? await store.openReader() else { throw failure }
             Output.standardError.writeLine("lifeline: \(failure.description); serving it read-only until serve is restarted: actions answer 503")
             return reader
         }
+    }
+
+    private static func cannotWrite(_ cause: (any Error)?) -> Bool {
+        if cause is QueueOwner.Refusal { return true }
+        guard let error = cause as? DatabaseError else { return false }
+        return [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_FULL].contains(error.resultCode)
     }
 
     /// 32 random bytes as hex, from the system's generator.

@@ -97,7 +97,7 @@ extension StoreSelection {
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
         if !creating { try requireDatabase() }
         try requireDirectory()
-        try QueueOwner.checkDatabase(databasePath)
+        try QueueOwner.check(databasePath)
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -175,7 +175,7 @@ extension StoreSelection {
         do {
             return try open()
         } catch let error as DatabaseError {
-            throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")")
+            throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")", cause: error)
         } catch let error as DatabaseOpenError {
             // A directory or a device where the database belongs is a wrong path, given by the flag named.
             switch error {
@@ -213,7 +213,7 @@ extension StoreSelection {
     /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
     /// (``DirectInsert``); nil when the store must be opened in full.
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
-        try QueueOwner.checkDatabase(databasePath)
+        try QueueOwner.check(databasePath)
         return try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
 }

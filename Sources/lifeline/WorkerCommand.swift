@@ -76,6 +76,10 @@ struct WorkerCommand: AsyncParsableCommand {
         // Made before the pool's processes start, each of which makes its own: a bad setting is
         // one line, not one from each of them.
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
+        // Its stages write disks, fences and locks under the home.
+        if InfrastructureChoice.isSimulated {
+            for directory in [store.infraRoot.deletingLastPathComponent(), store.infraRoot] { try QueueOwner.check(directory.path) }
+        }
         // A pool's processes start first, while this one opens the store: they open it only if
         // a job needs it. If this one cannot start, they go with it (their reapers kill them).
         // A pool's writer claims and records for all its processes' slots.
@@ -196,7 +200,10 @@ struct WorkerCommand: AsyncParsableCommand {
     /// with two pools; with one, drains ran under 160 MiB).
     private static func tuneAllocator() {
         _ = lifeline_keep_freed_memory(8 << 20)
-        if let limit = addressSpaceLimit {
+        let environment = ProcessInfo.processInfo.environment
+        let setByOperator = environment["MALLOC_ARENA_MAX"] != nil || environment["GLIBC_TUNABLES"]?.contains("arena_max") == true
+        if let limit = addressSpaceLimit, !setByOperator {
+            // glibc's own cap: 8 a core.
             let cap = 8 * ProcessInfo.processInfo.activeProcessorCount
             _ = lifeline_limit_arenas(Int32(clamping: min(max(1, limit / (128 << 20)), UInt64(cap))))
         }

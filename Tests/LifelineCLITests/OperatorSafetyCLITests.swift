@@ -345,6 +345,12 @@ struct OperatorSafetyCLITests {
             return lstat(cli.home.appendingPathComponent(name).path, &info) == 0 && info.st_uid == 0
         }
         #expect(!files.isEmpty && roots.isEmpty, "\(roots)")
+        // Others are left to the file modes: a new queue in a directory of root's, as /tmp is, is theirs.
+        let shared = cli.home.path + "-shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o1777])
+        defer { try? FileManager.default.removeItem(atPath: shared) }
+        let theirs = try await Self.runAsWorkerUser(["enqueue", "noop", "--db", shared + "/lifeline.db"], cli)
+        #expect(theirs.terminationStatus == 0, "\(theirs.stderr)")
     }
 
     @Test(
