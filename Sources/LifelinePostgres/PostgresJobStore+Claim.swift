@@ -7,10 +7,9 @@ extension PostgresJobStore {
         try await session.run { [self] connection in
             guard let request = claim.request() else { return nil }
             let readAt = ContinuousClock.now
-            var result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
-                try Self.claim(request, transaction)
+            let result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
+                try Self.claim(request, transaction, readAt: readAt)
             }
-            result.readAt = readAt
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)
@@ -18,7 +17,7 @@ extension PostgresJobStore {
         }
     }
 
-    private static func claim(_ request: ClaimRequest, _ transaction: PostgresTransaction) throws -> ClaimResult {
+    private static func claim(_ request: ClaimRequest, _ transaction: PostgresTransaction, readAt: ContinuousClock.Instant) throws -> ClaimResult {
         let finished = try finish(request.finishes, transaction)
         // Three steps that do not depend on each other, in one round trip.
         let answers = try transaction.connection.pipeline([
@@ -34,7 +33,7 @@ extension PostgresJobStore {
         let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(transaction) : nil
         if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
         CrashPoint.check("claim.before-commit")
-        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: transaction.now, finished: finished)
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: transaction.now, readAt: readAt, finished: finished)
     }
 
     /// The settings of the named queues; with no names, of every registered queue, by name.

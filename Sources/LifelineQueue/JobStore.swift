@@ -123,7 +123,7 @@ public struct DeferredClaim: Sendable {
 extension JobStore {
     /// A claim whose request is made now.
     public func jobClaim(_ request: ClaimRequest) async throws -> ClaimResult {
-        try await jobClaim(DeferredClaim(request: { request }, committed: { _ in })) ?? ClaimResult(jobs: [], nextWakeup: nil, at: Date())
+        try await jobClaim(DeferredClaim(request: { request }, committed: { _ in })) ?? ClaimResult(jobs: [], nextWakeup: nil, at: Date(), readAt: .now)
     }
 }
 
@@ -142,7 +142,7 @@ public struct ClaimResult: Sendable, Hashable {
     /// waited for the database before.
     public var readAt: ContinuousClock.Instant
 
-    public init(jobs: [Job], nextWakeup: Date?, at: Date, finished: Set<Int64> = [], readAt: ContinuousClock.Instant = .now) {
+    public init(jobs: [Job], nextWakeup: Date?, at: Date, readAt: ContinuousClock.Instant, finished: Set<Int64> = []) {
         self.jobs = jobs
         self.nextWakeup = nextWakeup
         self.at = at

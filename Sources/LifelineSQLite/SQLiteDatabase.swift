@@ -83,11 +83,13 @@ public enum SQLiteDatabase {
         var database = stat()
         guard stat(path, &database) == 0, database.st_uid == geteuid(), database.st_mode & S_IWUSR != 0 else { return }
         for suffix in ["-wal", "-shm"] {
+            let fd = open(path + suffix, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
             var sidecar = stat()
-            guard lstat(path + suffix, &sidecar) == 0, sidecar.st_mode & S_IFMT == S_IFREG, sidecar.st_uid == database.st_uid,
-                sidecar.st_mode & S_IWUSR == 0
+            guard fstat(fd, &sidecar) == 0, sidecar.st_mode & S_IFMT == S_IFREG, sidecar.st_uid == database.st_uid, sidecar.st_mode & S_IWUSR == 0
             else { continue }
-            chmod(path + suffix, (sidecar.st_mode & 0o777) | S_IWUSR)
+            fchmod(fd, (sidecar.st_mode & 0o777) | S_IWUSR)
         }
     }
 

@@ -8,12 +8,7 @@ extension SQLiteJobStore {
         return try await writer.writeWithoutTransaction { [self] db in
             guard let request = claim.request() else { return nil }
             // The time is read once the transaction holds the write lock, which it may have waited for.
-            var readAt = ContinuousClock.now
-            var result = try commit({ db in
-                readAt = .now
-                return try Self.claim(request, db, now: try leaseTime(db), hook: hook)
-            }, db)
-            result.readAt = readAt
+            let result = try commit({ db in try Self.claim(request, db, readAt: .now, now: try leaseTime(db), hook: hook) }, db)
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)
@@ -21,7 +16,9 @@ extension SQLiteJobStore {
         }
     }
 
-    private static func claim(_ request: ClaimRequest, _ db: Database, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?) throws -> ClaimResult {
+    private static func claim(
+        _ request: ClaimRequest, _ db: Database, readAt: ContinuousClock.Instant, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?
+    ) throws -> ClaimResult {
         let finished = try finish(request.finishes, db, now: now, hook: hook)
         try rescueExpiredLeases(db, now: now, sparing: request, hook: hook)
         try promoteDueJobs(db, now: now)
@@ -35,7 +32,7 @@ extension SQLiteJobStore {
         let nextWakeup = claimed.count < request.limit ? try Self.nextWakeup(db, now: now) : nil
         if !request.finishes.isEmpty { CrashPoint.check("finish.before-commit") }
         CrashPoint.check("claim.before-commit")
-        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: Date(ms: now), finished: finished)
+        return ClaimResult(jobs: claimed, nextWakeup: nextWakeup, at: Date(ms: now), readAt: readAt, finished: finished)
     }
 
     /// A lease already run out is not waited for: this claim took it back, or spares it.

@@ -102,7 +102,8 @@ extension SQLiteJobStore: CopySource {
         }
     }
 
-    private static let copyJobSQL = "INSERT INTO jobs (\(Job.columns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ", ")))"
+    private static let copyJobSQL =
+        "INSERT INTO jobs (\(Job.columns)) VALUES (\(Array(repeating: "?", count: Job.columns.split(separator: ",").count).joined(separator: ", ")))"
 
     /// SQLite numbers new rows after the largest id by itself.
     /// New jobs are numbered after every job the copy names, pruned ones included (see

@@ -472,18 +472,20 @@ struct OperatorMistakesCLITests {
     }
 
     @Test(
-        "a pool drains under an address-space limit (ulimit -v) of 300 MiB; a worker under 256 MiB says at its start that it may stall",
+        "a pool drains under an address-space limit (ulimit -v) of 300 MiB (on two cores); a worker under 256 MiB says at its start that it may stall",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit")
     )
     func smallAddressSpace() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        // 200 programs by a pool of 4 × 16 under 300 MiB: its writer's threads once took every
-        // byte of it for their memory pools, and the pool stalled, deaf to signals.
+        // 200 programs by a pool of 4 × 16 under 300 MiB on two cores (a thread's stack more a
+        // core): its writer's threads once took every byte of it for their memory pools, and
+        // the pool stalled, deaf to signals.
         let batch = (0..<200).map { _ in #"{"args": {"argv": ["sleep", "0.3"]}}"# }
         #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        let limit = (284 + 8 * ProcessInfo.processInfo.activeProcessorCount) << 20
         let pool = try BackgroundCommand(
-            "/usr/bin/prlimit", ["--as=\(300 << 20)", cli.binary.path, "worker", "--processes", "4", "--concurrency", "16", "--drain"],
+            "/usr/bin/prlimit", ["--as=\(limit)", cli.binary.path, "worker", "--processes", "4", "--concurrency", "16", "--drain"],
             environment: cli.environment)
         defer { pool.signal(SIGKILL) }
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0, "\(pool.stderr.suffix(1000))")

@@ -255,7 +255,9 @@ struct RealWorkCLITests {
         try await waitUntil("the worker to idle") { try await cli.job(first)["state"] == "completed" }
         let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "10"]}"#, "--timeout", "3s", "--max-attempts", "1", "--delay", "1s"])
         // Held from before the job is due until well after: the worker's claim waits for it.
-        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path, configuration: configuration)
         try await other.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
             Thread.sleep(forTimeInterval: 2.5)
@@ -266,6 +268,11 @@ struct RealWorkCLITests {
         #expect(try await cli.job(id)["errors"]?.arrayValue?.last?["error"] == "timed out after 3s")
         let took = try await Self.latencies(cli, ids: [id], to: "discarded")
         #expect(took.allSatisfy { (3000..<4000).contains($0) }, "3 s after its started event: \(took) ms")
+        // The claim did wait: its attempt started well after the job came due.
+        let events = try await cli.json(["events", "--job", "\(id)", "--json"])
+        let at = { (type: String) in events.first { $0["type"]?.stringValue == type }?["at"]?.stringValue.flatMap(Self.ms) }
+        let waited = try #require(at("started")) - (try #require(at("enqueued")))
+        #expect(waited >= 2000, "started \(waited) ms after its enqueue, due 1,000 ms after")
     }
 
     @Test("a program past its timeout whose reaper is stopped (SIGSTOP) ends all the same, with its group, and is recorded as timed out")
