@@ -95,7 +95,7 @@ extension StoreSelection {
     /// ``openStore(creating:concurrentReads:)`` for a queue known to be on SQLite, on the
     /// calling thread.
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
-        if !creating { try requireDatabase() }
+        try requireDatabase(creating: creating)
         try requireDirectory()
         try QueueOwner.check(databasePath)
         let lockTimeout = try self.lockTimeout()
@@ -161,11 +161,13 @@ extension StoreSelection {
         }
     }
 
-    private func requireDatabase() throws {
+    /// The database must exist, unless `creating`; either way, one hidden from this user by a
+    /// directory it may not enter is said to be, not taken for missing (nor made again).
+    private func requireDatabase(creating: Bool = false) throws {
         var info = stat()
         guard stat(databasePath, &info) == 0 else {
-            // A directory on the way that this user may not enter hides the file, not removes it.
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
+            if creating { return }
             let hint = named == nil ? "set LIFELINE_HOME or --db" : "named by \(namedBy): a file path or a postgres:// URL"
             throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\(hint))")
         }

@@ -397,6 +397,21 @@ struct OperatorSafetyCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: cli.home.path) == ["lifeline.db"])
     }
 
+    @Test(
+        "a queue in a home another user may not enter: their reads and writes alike say so in one line (1), none takes it for missing",
+        .enabled(if: getuid() == 0 && workerUser != nil, "needs root, and a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func homeNotEntered() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let database = cli.home.appendingPathComponent("lifeline.db").path
+        for arguments in [["stats"], ["enqueue", "noop"], ["server", "create", "m1"], ["worker", "--drain"]] {
+            let refused = try await Self.runAsWorkerUser(arguments, cli)
+            #expect(refused.terminationStatus == 1 && refused.stderr == "lifeline: cannot read \(database): permission denied\n", "\(arguments): \(refused.stderr)")
+        }
+    }
+
     @Test("bytes that are not UTF-8 are refused with their place, never stored replaced")
     func invalidUTF8() async throws {
         let cli = try CLIRunner()
