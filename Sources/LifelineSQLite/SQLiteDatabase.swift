@@ -58,16 +58,16 @@ public enum SQLiteDatabase {
         return try WriterLock(databasePath: path, timeout: lockTimeout).map { try $0.hold(openUpToDate) } ?? openUpToDate()
     }
 
-    /// SQLite opens no database whose full path, with the longest suffix of the files it keeps
-    /// beside it (`-journal`), passes 512 bytes, and says only "unable to open database file".
-    /// A new database is built under a longer name first (``create(path:)``): its suffix and a
-    /// process id of up to 7 digits.
+    /// SQLite opens no database whose full path, links resolved, with the longest suffix of the
+    /// files it keeps beside it (`-journal`), passes 512 bytes, and says only "unable to open
+    /// database file". A new database is built under a longer name first (``create(path:)``):
+    /// its suffix and a process id of up to 7 digits.
     static func checkPathLength(_ path: String, creating: Bool) throws {
-        var bytes = path.utf8.count
-        if !path.hasPrefix("/"), let directory = getcwd(nil, 0) {
-            bytes += strlen(directory) + 1
-            free(directory)
-        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let (resolving, name) = creating ? (directory.isEmpty ? "." : directory, (path as NSString).lastPathComponent) : (path, "")
+        guard let resolved = realpath(resolving, nil) else { return }
+        defer { free(resolved) }
+        let bytes = strlen(resolved) + (name.isEmpty ? 0 : 1 + name.utf8.count)
         let limit = 512 - "-journal".utf8.count - (creating ? stagingMarker.utf8.count + 7 : 0)
         guard bytes > limit else { return }
         throw DatabaseOpenError.pathTooLong(path: path, bytes: bytes, limit: limit)

@@ -44,10 +44,9 @@ struct ChunkedCopy {
         let total = try FileSystem.size(source)
         var offset: Int64 = 0
         let output = try fence.hold { () throws -> FileHandle in
-            if !FileSystem.exists(destination) { try FileSystem.createFile(destination) }
-            offset = min(FileSystem.readCheckpoint(checkpoint), try FileSystem.size(destination))
-            let output = try FileHandle(forUpdating: destination)
+            let output = try FileSystem.openForWriting(destination)
             do {
+                offset = min(FileSystem.readCheckpoint(checkpoint), Int64(try output.seekToEnd()))
                 // Bytes past the checkpoint may be torn: they are written again.
                 try output.truncate(atOffset: UInt64(offset))
             } catch {

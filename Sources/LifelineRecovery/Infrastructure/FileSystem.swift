@@ -41,11 +41,19 @@ enum FileSystem {
         }
     }
 
+    /// Opens `url` to write, made owner-only if missing, never through a link at its name: a
+    /// link there names another file, perhaps another user's.
+    static func openForWriting(_ url: URL, truncating: Bool = false) throws -> FileHandle {
+        try makeDirectory(url.deletingLastPathComponent())
+        let fd = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (truncating ? O_TRUNC : 0), 0o600)
+        guard fd >= 0 else { throw naming(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO), url) }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
     /// Writes the whole file atomically and durably.
     static func write(_ data: Data, to url: URL) throws {
         let staging = url.appendingPathExtension("tmp")
-        try createFile(staging)
-        let handle = try FileHandle(forWritingTo: staging)
+        let handle = try openForWriting(staging, truncating: true)
         try handle.write(contentsOf: data)
         try handle.synchronize()
         try handle.close()

@@ -80,8 +80,7 @@ struct RecoveryPoints {
 
     /// Writes `size` bytes from a SplitMix64 stream seeded by `seed`; returns their SHA-256.
     private func generate(_ url: URL, size: Int64, seed: String, cancellation: CancellationFlag) throws -> String {
-        try FileSystem.createFile(url)
-        let handle = try FileHandle(forWritingTo: url)
+        let handle = try FileSystem.openForWriting(url, truncating: true)
         defer { try? handle.close() }
         var random = SplitMix64(seed: seed.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         var hasher = Checksum()
