@@ -34,13 +34,6 @@ enum FileSystem {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    static func createFile(_ url: URL) throws {
-        try makeDirectory(url.deletingLastPathComponent())
-        guard FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
-    }
-
     /// Opens `url` to write, made owner-only if missing, never through a link at its name: a
     /// link there names another file, perhaps another user's.
     static func openForWriting(_ url: URL, truncating: Bool = false) throws -> FileHandle {
