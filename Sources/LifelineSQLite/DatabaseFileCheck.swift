@@ -16,15 +16,19 @@ public enum DatabaseFileCheck {
 
     /// Throws when the file at `path` must not be opened as a Lifeline database; one of a
     /// newer schema only unless `acceptingNewer` (see ``SQLiteDatabase/openReadOnly(path:acceptingNewer:)``).
-    static func check(path: String, acceptingNewer: Bool = false) throws(DatabaseOpenError) {
+    /// Returns the file's status, for a caller that looks at its owner or mode.
+    @discardableResult
+    static func check(path: String, acceptingNewer: Bool = false) throws(DatabaseOpenError) -> stat {
         // POSIX calls, not FileManager and FileHandle: every command that opens the queue
         // runs this, and Foundation's file types cost more to set up than the read.
         var status = stat()
-        if stat(path, &status) == 0 {
+        let found = stat(path, &status) == 0
+        if found {
             if status.st_mode & S_IFMT == S_IFDIR { throw .directory(path: path) }
             if status.st_mode & S_IFMT != S_IFREG { throw .notRegularFile(path: path) }
         }
         guard let fd = descriptor(path) else { throw .unreadable(path: path, reason: String(cString: strerror(errno)).lowercased()) }
+        if !found { fstat(fd, &status) }
         var header = [UInt8](repeating: 0, count: 100)
         let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
         if count <= 0 { throw .emptyFile(path: path) }
@@ -39,6 +43,7 @@ public enum DatabaseFileCheck {
         guard acceptingNewer || userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
         }
+        return status
     }
 
     /// Why the file at `path` is no longer a Lifeline database (overwritten in place, say),

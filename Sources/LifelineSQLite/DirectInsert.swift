@@ -12,8 +12,8 @@ public enum DirectInsert {
     /// in full creates, migrates or refuses it with its own messages.
     public static func insert(_ job: NewJob, path: String, lockTimeout: Duration) throws -> InsertedJob? {
         try SQLiteDatabase.prepareLibrary()
-        guard (try? DatabaseFileCheck.check(path: path)) != nil else { return nil }
-        SQLiteDatabase.makeSidecarsWritable(path: path)
+        guard let file = try? DatabaseFileCheck.check(path: path) else { return nil }
+        SQLiteDatabase.makeSidecarsWritable(path: path, file: file)
         guard let connection = DirectConnection(path: path, lockTimeout: lockTimeout)
         else { return nil }
         defer { connection.close() }

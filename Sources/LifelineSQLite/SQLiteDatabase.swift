@@ -40,8 +40,7 @@ public enum SQLiteDatabase {
             try create(path: path)
         }
         try checkPathLength(path, creating: false)
-        try DatabaseFileCheck.check(path: path)
-        makeSidecarsWritable(path: path)
+        makeSidecarsWritable(path: path, file: try DatabaseFileCheck.check(path: path))
         // Opening may write (a pool's first WAL frame, migrations): it goes through the writer
         // lock like any write, or processes opening at once can fail with SQLITE_BUSY.
         func openUpToDate() throws -> Writer {
@@ -78,10 +77,9 @@ public enum SQLiteDatabase {
     /// SQLite makes the WAL and its index with the mode the database file has then: a read
     /// while the file was read-only (0400) left them so, and every write failed, "read-only
     /// here", after the file was made writable again. Ours and the file's owner's, they are
-    /// made writable with it.
-    static func makeSidecarsWritable(path: String) {
-        var database = stat()
-        guard stat(path, &database) == 0, database.st_uid == geteuid(), database.st_mode & S_IWUSR != 0 else { return }
+    /// made writable with it (`file`: the database file's status, as its check found it).
+    static func makeSidecarsWritable(path: String, file database: stat) {
+        guard database.st_uid == geteuid(), database.st_mode & S_IWUSR != 0 else { return }
         for suffix in ["-wal", "-shm"] {
             let fd = open(path + suffix, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { continue }
