@@ -25,7 +25,23 @@ public enum FakeTime {
 
     private static func environment(_ clock: [String: String]) throws -> [String: String] {
         guard let library else { throw Unavailable() }
+        removeSegmentsOfDeadProcesses()
         return clock.merging(["LD_PRELOAD": library, "DONT_FAKE_MONOTONIC": "1", "FAKETIME_SHARED": "/nosem /noshm"]) { $1 }
+    }
+
+    /// libfaketime names the segments it makes for itself by its pid and removes them at exit, so
+    /// a killed command leaves them behind. A later command given that pid again finds them, cannot
+    /// make its own, and exits 1 before it runs ("sem_open failed and recreation attempts failed").
+    private static func removeSegmentsOfDeadProcesses() {
+        let directory = "/dev/shm"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let pid = ["faketime_shm_", "sem.faketime_sem_"].lazy.compactMap({ prefix in
+                name.hasPrefix(prefix) ? pid_t(name.dropFirst(prefix.count)) : nil
+            }).first else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(directory + "/" + name)
+            }
+        }
     }
 
     public struct Unavailable: Error, CustomStringConvertible {
