@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             }
         }
-        let opened = try await openQueue()
+        let (opened, readOnlyBecause) = try await openQueue()
         try WorkerLogging.bootstrap()
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
@@ -102,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
                 recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
                     try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
                 },
-                fileProblem: { opened.fileProblem() }, describeStoreFailure: CLIFailure.storeFailure,
+                fileProblem: { opened.fileProblem() }, describeStoreFailure: { Self.describe($0, readOnlyBecause: readOnlyBecause) },
                 isDamage: StoreErrorText.isDamage
             ), host: host, port: port,
             logger: Logger(label: "lifeline.serve")
@@ -118,15 +118,25 @@ struct ServeCommand: AsyncParsableCommand {
     /// directory, a full disk, another user's queue) is opened to read, and said so: the
     /// dashboard shows it when it is most needed, and actions answer 503 with why. Any other
     /// failure (a busy lock, damage) ends serve, to be started again.
-    private func openQueue() async throws -> OpenQueue {
+    /// Returns why the queue was opened to read only, or nil when it may be written.
+    private func openQueue() async throws -> (OpenQueue, readOnlyBecause: String?) {
         var outage = StoreOutage(reading: "the queue")
         do {
-            return try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
+            return (try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }, nil)
         } catch let failure as CLIFailure where Self.cannotWrite(failure.cause) {
             guard let reader = try? await store.openReader() else { throw failure }
             Output.standardError.writeLine("lifeline: \(failure.description); serving it read-only until serve is restarted: actions answer 503")
-            return reader
+            return (reader, failure.description)
         }
+    }
+
+    /// What a 503 says of a failure: an action on a queue served read-only says why it is, not
+    /// only that SQLite found the connection read-only (true of every such queue).
+    static func describe(_ error: any Error, readOnlyBecause: String?) -> String? {
+        if let readOnlyBecause, (error as? DatabaseError)?.resultCode == .SQLITE_READONLY {
+            return "served read-only since serve started: \(readOnlyBecause); restart serve once it may write (nothing was written)"
+        }
+        return CLIFailure.storeFailure(error)
     }
 
     private static func cannotWrite(_ cause: (any Error)?) -> Bool {
