@@ -61,12 +61,19 @@ public enum SQLiteDatabase {
     /// files it keeps beside it (`-journal`), passes 512 bytes, and says only "unable to open
     /// database file". A new database is built under a longer name first (``create(path:)``):
     /// its suffix and a process id of up to 7 digits.
-    static func checkPathLength(_ path: String, creating: Bool) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let (resolving, name) = creating ? (directory.isEmpty ? "." : directory, (path as NSString).lastPathComponent) : (path, "")
-        guard let resolved = realpath(resolving, nil) else { return }
+    /// A new database's directories may not exist yet: the part that does is resolved, and the
+    /// rest counted as given, so a path too long is refused before any directory is made.
+    public static func checkPathLength(_ path: String, creating: Bool) throws {
+        var (resolving, rest) = creating ? ((path as NSString).deletingLastPathComponent, [(path as NSString).lastPathComponent]) : (path, [])
+        var resolved = realpath(resolving.isEmpty ? "." : resolving, nil)
+        while resolved == nil && creating && errno == ENOENT && !resolving.isEmpty && resolving != "/" {
+            rest.insert((resolving as NSString).lastPathComponent, at: 0)
+            resolving = (resolving as NSString).deletingLastPathComponent
+            resolved = realpath(resolving.isEmpty ? "." : resolving, nil)
+        }
+        guard let resolved else { return }
         defer { free(resolved) }
-        let bytes = strlen(resolved) + (name.isEmpty ? 0 : 1 + name.utf8.count)
+        let bytes = strlen(resolved) + rest.reduce(0) { $0 + 1 + $1.utf8.count }
         let limit = 512 - "-journal".utf8.count - (creating ? stagingMarker.utf8.count + 7 : 0)
         guard bytes > limit else { return }
         throw DatabaseOpenError.pathTooLong(path: path, bytes: bytes, limit: limit)

@@ -96,6 +96,10 @@ extension StoreSelection {
     /// calling thread.
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
         try requireDatabase(creating: creating)
+        // Refused before the home is made, so nothing is left of the attempt.
+        if creating, !FileManager.default.fileExists(atPath: databasePath) {
+            try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
+        }
         try requireDirectory()
         try QueueOwner.check(databasePath)
         let lockTimeout = try self.lockTimeout()

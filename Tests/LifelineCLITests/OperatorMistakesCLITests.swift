@@ -518,6 +518,12 @@ struct OperatorMistakesCLITests {
         let refused = try await cli.run(["enqueue", "noop", "--db", new])
         #expect(refused.status == 64 && refused.stderr == "lifeline: \(new) is too long a path for SQLite: 488 bytes from /, and it takes 487 at most; pass a shorter --db or LIFELINE_HOME\n", "\(refused)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: (new as NSString).deletingLastPathComponent).isEmpty)
+        // A new home too long for its database is refused before any of its directories is made.
+        let first = cli.home.path + "/" + String(repeating: "n", count: 200)
+        let home = first + "/" + String(repeating: "m", count: 300)
+        let homeRefused = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": home])
+        #expect(homeRefused.status == 64 && homeRefused.stderr.contains("is too long a path for SQLite"), "\(homeRefused)")
+        #expect(!FileManager.default.fileExists(atPath: first))
         let existing = try path(505)
         try FileManager.default.copyItem(atPath: cli.home.appendingPathComponent("lifeline.db").path, toPath: existing)
         for arguments in [["stats"], ["enqueue", "noop"]] {
