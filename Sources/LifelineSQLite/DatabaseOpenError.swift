@@ -35,7 +35,7 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
         case .newerSchema(let path, let version, let known):
             "\(path) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
         case .olderSchema(let path, let version, let known):
-            "\(path) has schema version \(version), older than this lifeline's (\(known)); a command that writes (enqueue, worker) upgrades it"
+            "\(path) has schema version \(version), older than this lifeline's (\(known))"
         case .sqliteTooOld(let found, let needed):
             "SQLite \(found) is too old: lifeline needs \(needed) or newer"
         case .cannotCreate(let path, let reason):

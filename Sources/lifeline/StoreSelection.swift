@@ -125,18 +125,27 @@ extension StoreSelection {
         return (try opening { try SQLiteCopyTarget(path: path, lockTimeout: lockTimeout) }, path)
     }
 
-    /// Opens the queue for a read command: creates nothing, writes nothing and never waits
-    /// for a writer.
+    /// Opens the queue for a read command: creates nothing, and writes nothing and never waits
+    /// for a writer unless the queue is of an older schema, which is brought up to date first,
+    /// on SQLite as on PostgreSQL: a new build's reads work on the queue its last build left.
     func openReader(acceptingNewer: Bool = false) async throws -> OpenQueue {
         if let location = try postgresLocation() {
             return try await openPostgres(location, creating: false, acceptingNewer: acceptingNewer)
         }
         try requireDatabase()
         let path = databasePath
-        return .sqlite(
-            try opening { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path, acceptingNewer: acceptingNewer)) },
-            path: path
-        )
+        let readOnly = { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path, acceptingNewer: acceptingNewer)) }
+        do {
+            return .sqlite(try opening(readOnly), path: path)
+        } catch let failure as CLIFailure {
+            guard case .olderSchema? = failure.cause as? DatabaseOpenError else { throw failure }
+            do {
+                try openSQLite(creating: false).close()
+            } catch {
+                throw CLIFailure(.runtime, "\(failure.description); bringing it up to date failed: \(error)", cause: failure.cause)
+            }
+            return .sqlite(try opening(readOnly), path: path)
+        }
     }
 
     private func openPostgres(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false) async throws -> OpenQueue {
@@ -186,7 +195,7 @@ extension StoreSelection {
             // A directory or a device where the database belongs is a wrong path, given by the flag named.
             switch error {
             case .directory, .notRegularFile, .pathTooLong: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
-            default: throw CLIFailure(.runtime, error.description(flag: dbFlag))
+            default: throw CLIFailure(.runtime, error.description(flag: dbFlag), cause: error)
             }
         }
     }

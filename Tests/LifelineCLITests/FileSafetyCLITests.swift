@@ -44,6 +44,34 @@ struct FileSafetyCLITests {
         #expect(siblings == ["target.db"], "no -wal, -shm or staging file appeared")
     }
 
+    @Test("a queue of the schema before is read by this build: a read command brings it up to date first, as on PostgreSQL, and store copy copies it")
+    func olderSchemaRead() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop"])
+        // Schema 9 as schema 8 had it: without the wall clock's table and the servers' machine index.
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let raw = try DatabaseQueue(path: path)
+        try await raw.writeWithoutTransaction { db in
+            try db.execute(sql: """
+                DROP TABLE wall_clock; DROP INDEX servers_machine;
+                DELETE FROM grdb_migrations WHERE identifier = 'v9-wall-clock-steps'; PRAGMA user_version = 8
+                """)
+        }
+        try raw.close()
+        let listed = try await cli.run(["jobs", "list", "--json"])
+        #expect(listed.status == 0 && listed.stderr.isEmpty, "\(listed.stderr)")
+        let ids = try listed.lines.map { try JSONValue(parsing: $0)["id"]?.intValue }
+        #expect(ids == [id])
+        let upgraded = try DatabaseQueue(path: path)
+        #expect(try await upgraded.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 9)
+        try upgraded.close()
+        let copy = cli.home.appendingPathComponent("copy.db").path
+        let copied = try await cli.run(["store", "copy", "--from", path, "--to", copy, "--json"])
+        try #require(copied.status == 0, "\(copied.stderr)")
+        #expect(try JSONValue(parsing: copied.stdout)["jobs"] == 1, "\(copied.stdout)")
+    }
+
     /// Runs a program to its end; throws when it fails.
     static func run(_ program: String, _ arguments: [String]) throws {
         let process = Process()
