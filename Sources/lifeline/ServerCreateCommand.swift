@@ -42,10 +42,11 @@ struct ServerCreateCommand: AsyncParsableCommand {
         try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore()
         let machine = machine ?? name
-        let layout = try await Self.layout(of: name, machine: machine, disks: disks, size: size, in: opened.servers)
-        if !layout.exists, InfrastructureChoice.isSimulated,
-            let lack = SimulatedInfrastructure(root: options.store.infraRoot).lackOfRoom(machine: machine, disks: layout.disks, size: layout.size)
-        {
+        let simulated = InfrastructureChoice.isSimulated ? SimulatedInfrastructure(root: options.store.infraRoot) : nil
+        let layout = try await Self.layout(
+            of: name, machine: machine, disks: disks, size: size, in: opened.servers, points: simulated?.pointsLayout(machine: machine)
+        )
+        if !layout.exists, let lack = simulated?.lackOfRoom(machine: machine, disks: layout.disks, size: layout.size) {
             throw CLIFailure(.runtime, lack)
         }
         let spec = ServerSpec(name: name, machine: machine, disks: layout.disks, diskSize: layout.size)
@@ -56,28 +57,30 @@ struct ServerCreateCommand: AsyncParsableCommand {
 
 extension ServerCreateCommand {
     /// The disks a new server of `machine` gets: those of the machine's other servers, which
-    /// share its recovery points (a layout asked for that differs is refused), else those
-    /// asked for, or one of 64MiB. A server of that name exists already: the create is its
-    /// store's to refuse as a conflict, or to answer as a repeat of its idempotency key, so
-    /// what was asked for goes to it as it is.
+    /// share its recovery points, else those of the points it already has (`points`: they
+    /// outlive its servers), else those asked for, or one of 64MiB; a layout asked for that
+    /// differs from the machine's is refused. A server of that name exists already: the
+    /// create is its store's to refuse as a conflict, or to answer as a repeat of its
+    /// idempotency key, so what was asked for goes to it as it is.
     static func layout(
-        of name: String, machine: String, disks: Int?, size: Int64?, in servers: any ServerStore
+        of name: String, machine: String, disks: Int?, size: Int64?, in servers: any ServerStore, points: (disks: Int, size: Int64)?
     ) async throws -> (disks: Int, size: Int64, exists: Bool) {
         let all = try await servers.serverList()
         if let same = all.first(where: { $0.name == name }) {
             return (disks ?? same.disks, size ?? same.diskSize, true)
         }
-        guard let other = all.first(where: { $0.machine == machine }) else {
+        let other = all.first { $0.machine == machine }
+        guard let have = other.map({ (disks: $0.disks, size: $0.diskSize) }) ?? points else {
             return (disks ?? 1, size ?? 64 << 20, false)
         }
-        guard disks ?? other.disks == other.disks, size ?? other.diskSize == other.diskSize else {
-            let have = "--disks \(other.disks) --disk-size \(SizeText.format(other.diskSize))"
+        guard disks ?? have.disks == have.disks, size ?? have.size == have.size else {
+            let whose = other.map { "machine \(machine)'s servers (\($0.name)) have" } ?? "machine \(machine)'s recovery points have"
             throw CLIFailure(
                 .invalidInput,
-                "machine \(machine)'s servers (\(other.name)) have \(other.disks) × \(SizeText.format(other.diskSize)) disks, "
-                    + "not \(disks ?? other.disks) × \(SizeText.format(size ?? other.diskSize)): give \(have), or leave both out"
+                "\(whose) \(have.disks) × \(SizeText.format(have.size)) disks, not \(disks ?? have.disks) × \(SizeText.format(size ?? have.size)): "
+                    + "give --disks \(have.disks) --disk-size \(SizeText.format(have.size)), or leave both out"
             )
         }
-        return (other.disks, other.diskSize, false)
+        return (have.disks, have.size, false)
     }
 }

@@ -63,11 +63,23 @@ struct RecoveryPoints {
         return layout.recoveryPoints(machine)
     }
 
+    /// The sizes of the disks of the machine's first recovery point; nil when it has none.
+    /// Its points outlive its servers: a server made after the last was deleted must fit them.
+    func diskSizes(machine: String) -> [Int64]? {
+        guard let first = layout.recoveryPoints(machine).first else { return nil }
+        return diskSizes(of: layout.recoveryPoint(machine, first))
+    }
+
+    private func diskSizes(of point: URL) -> [Int64] {
+        var sizes: [Int64] = []
+        while let disk = try? FileSystem.size(point.appendingPathComponent(SimulatedLayout.disk(sizes.count))) { sizes.append(disk) }
+        return sizes
+    }
+
     /// A machine has one layout: a server of another disk count or size could never start
     /// from its points, so its creation fails for good, saying the layout the machine has.
     private func check(_ point: URL, of machine: String, disks: Int, size: Int64) throws {
-        var sizes: [Int64] = []
-        while let disk = try? FileSystem.size(point.appendingPathComponent(SimulatedLayout.disk(sizes.count))) { sizes.append(disk) }
+        let sizes = diskSizes(of: point)
         guard sizes.count != disks || sizes.contains(where: { $0 != size }) else { return }
         guard let first = sizes.first else {
             throw PermanentStageFailure("machine \(machine)'s recovery points have no disks")

@@ -23,6 +23,15 @@ public struct SimulatedInfrastructure: Infrastructure {
         RecoveryPoints(layout: layout).lackOfRoom(machine: machine, disks: disks, size: size)
     }
 
+    /// The disk count and size of the machine's recovery points, when it has any and their
+    /// disks are all of one size.
+    public func pointsLayout(machine: String) -> (disks: Int, size: Int64)? {
+        guard let sizes = RecoveryPoints(layout: layout).diskSizes(machine: machine), let first = sizes.first,
+            sizes.allSatisfy({ $0 == first })
+        else { return nil }
+        return (sizes.count, first)
+    }
+
     public func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? {
         layout.recoveryPoints(machine).map { name in
             let directory = layout.recoveryPoint(machine, name)
