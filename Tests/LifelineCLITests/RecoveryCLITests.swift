@@ -542,6 +542,7 @@ struct CommandInfrastructureCLITests {
             echo "$request" >> "\(log)"
             echo '{"done": 1, "total": 2, "detail": "half"}'
             case "$request" in *'"stage":"start-test"'*) echo "no test VMs here" >&2; exit 3;; esac
+            case "$request" in *'"stage":"start-vm"'*) echo '{"recovery_point": "rp-latest-7"}';; esac
             echo '{"done": 2, "total": 2, "detail": "all"}'
             exit 0
             """)
@@ -552,7 +553,8 @@ struct CommandInfrastructureCLITests {
         defer { kill(worker.processIdentifier, SIGKILL) }
         #expect(try await cli.run(["server", "create", "cmd-1", "--wait"]).status == 0)
         #expect(try await cli.run(["server", "failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
-        #expect(try await cli.server("cmd-1")?["state"] == "failover")
+        let failedOver = try #require(try await cli.server("cmd-1"))
+        #expect(failedOver["state"] == "failover" && failedOver["recovery_point"] == "rp-latest-7", "the point the program said it used: \(failedOver)")
         #expect(try await cli.run(["server", "test-failover", "cmd-1"]).status == 3, "not allowed in failover")
         #expect(try await cli.run(["server", "cancel-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 0)
         #expect(try await cli.run(["server", "test-failover", "cmd-1", "--wait", "--timeout", "30s"]).status == 1, "the test VM never started")
@@ -565,6 +567,8 @@ struct CommandInfrastructureCLITests {
             "create", "start-vm", "switch-workload", "finalize", "cancel-failover", "start-test", "stop-test",
         ])
         #expect(requests.allSatisfy { $0["server"] == "cmd-1" && $0["machine"] == "cmd-1" })
+        // No action named a point: the failover's stages after the one that said which it used get that one.
+        #expect(requests.map { $0["recovery_point"] ?? "absent" } == [.null, .null, "rp-latest-7", "rp-latest-7", .null, .null, .null], "\(requests)")
         let finalize = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
         #expect(finalize["progress"]?["done"] == 2, "the last progress line before the program's end is kept: \(finalize)")
     }

@@ -4,7 +4,8 @@ import Synchronization
 
 /// Infrastructure run by the operator's programs: each stage runs the executable its config
 /// names, without a shell. The program gets the ``StageRequest`` as JSON on stdin, may
-/// write progress lines `{"done": N, "total": M, "detail": "…"}` on stdout, and its exit
+/// write progress lines `{"done": N, "total": M, "detail": "…"}` and the recovery point it
+/// used, `{"recovery_point": "rp-7"}`, on stdout, and its exit
 /// status is the outcome: 0 succeeded; 3 failed for good (no retry); anything else failed
 /// (retried with the stage's backoff). It is killed, with its process group, on timeout or
 /// cancellation.
@@ -59,10 +60,12 @@ public struct CommandInfrastructure: Infrastructure {
     public func perform(_ request: StageRequest, progress: @escaping @Sendable (StageProgress) -> Void) async throws -> JSONValue? {
         guard let argv = command(for: request.stage) else { throw PermanentStageFailure("no program for \(request.stage.rawValue)") }
         let input = try JSONEncoder().encode(request)
+        let resolved = Mutex<String?>(nil)
         let process = ChildProcess(
             argv: argv, environment: ProgramEnvironment.inherited, directory: nil, input: input
         ) { line in
             if let update = try? JSONDecoder().decode(StageProgress.self, from: Data(line.utf8)) { progress(update) }
+            if let used = try? JSONDecoder().decode(UsedPoint.self, from: Data(line.utf8)) { resolved.withLock { $0 = used.recoveryPoint } }
         }
         let exit: ChildProcess.Exit
         do {
@@ -73,13 +76,25 @@ public struct CommandInfrastructure: Infrastructure {
         let tail = exit.quotedTail
         switch exit.termination {
         case .exited(0):
-            return ["stdout": .string(exit.stdoutTail)]
+            var result: [String: JSONValue] = ["stdout": .string(exit.stdoutTail)]
+            if let point = resolved.withLock({ $0 }) { result["recovery_point"] = .string(point) }
+            return .object(result)
         case .exited(Self.permanentFailureStatus):
             throw PermanentStageFailure("\(argv[0]) failed for good: \(tail)")
         case .exited(let status):
             throw StageCheckFailure(message: "\(argv[0]) exited with status \(status): \(tail)")
         case .signalled(let signal):
             throw StageCheckFailure(message: "\(argv[0]) was killed by signal \(signal)")
+        }
+    }
+
+    /// A line a stage program prints to say which recovery point it used (the latest, when the
+    /// action named none): the server's recovery point from then on.
+    private struct UsedPoint: Decodable {
+        var recoveryPoint: String
+
+        enum CodingKeys: String, CodingKey {
+            case recoveryPoint = "recovery_point"
         }
     }
 

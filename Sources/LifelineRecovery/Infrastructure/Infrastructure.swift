@@ -54,6 +54,20 @@ public struct StageRequest: Sendable, Hashable, Codable {
         case recoveryPoint = "recovery_point"
     }
 
+    /// Every key is written, `recovery_point` as null when the action named none: a stage
+    /// program reads the request as documented, not as a synthesized encoder leaves it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(stage, forKey: .stage)
+        try container.encode(server, forKey: .server)
+        try container.encode(machine, forKey: .machine)
+        try container.encode(disks, forKey: .disks)
+        try container.encode(diskSize, forKey: .diskSize)
+        try container.encode(recoveryPoint, forKey: .recoveryPoint)
+        try container.encode(job, forKey: .job)
+        try container.encode(attempt, forKey: .attempt)
+    }
+
     public init(stage: Stage, server: String, machine: String, disks: Int, diskSize: Int64, recoveryPoint: String?, job: Int64, attempt: Int) {
         self.stage = stage
         self.server = server
