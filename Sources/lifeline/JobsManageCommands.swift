@@ -10,7 +10,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
         discussion: """
             A job waiting for its backoff (retryable) or its time (scheduled) is made due now. \
             Its attempts are numbered on (LIFELINE_JOB_ATTEMPT only grows), and its \
-            max_attempts grows by the attempts it has made, so that it may make as many again. \
+            max_attempts grows by the attempts it has made, so that it may make as many again; \
+            its backoff counts on from its attempts too. \
             Running, available and completed jobs are refused (exit 3), and so are recovery \
             stage jobs, which their servers retry.
 
