@@ -27,9 +27,11 @@ public enum ServerNames {
 /// Sizes as people type them: `64MiB`, `1GiB`, `512KiB`, `1000000` (bytes), also `MB`/`GB`.
 public enum SizeText {
     public static func parse(_ text: String) throws(JobInputError) -> Int64 {
+        // The units past the limit are sizes too, to be refused as too large, not as words.
         let units: [(String, Int64)] = [
-            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
-            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("PiB", 1 << 50), ("EiB", 1 << 60),
+            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("PB", 1_000_000_000_000_000),
+            ("EB", 1_000_000_000_000_000_000), ("B", 1),
         ]
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         let unit = text.dropFirst(digits.count)

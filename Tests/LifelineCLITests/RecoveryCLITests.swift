@@ -328,6 +328,10 @@ struct RecoveryCLITests {
         #expect(try await cli.server("big") == nil, "nothing is created")
         let past = try await cli.run(["server", "create", "big", "--disk-size", "17TiB"])
         #expect(past.status == 64 && past.stderr == "lifeline: size '17TiB' is too large: at most 16TiB\n", "\(past)")
+        for size in ["1PiB", "2EB", "9EiB"] {
+            let larger = try await cli.run(["server", "create", "big", "--disk-size", size])
+            #expect(larger.status == 64 && larger.stderr == "lifeline: size '\(size)' is too large: at most 16TiB\n", "\(larger)")
+        }
     }
 
     @Test("a test failover whose VM fails to start is cleaned up and the server returns to standby")
