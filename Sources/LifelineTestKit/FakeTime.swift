@@ -23,6 +23,13 @@ public enum FakeTime {
         try environment(["FAKETIME_TIMESTAMP_FILE": file, "FAKETIME_NO_CACHE": "1"])
     }
 
+    /// libfaketime preloaded as it comes, its clock not moved: with its own shared segments.
+    public static func plainEnvironment() throws -> [String: String] {
+        guard let library else { throw Unavailable() }
+        removeSegmentsOfDeadProcesses()
+        return ["LD_PRELOAD": library, "FAKETIME": "+0"]
+    }
+
     private static func environment(_ clock: [String: String]) throws -> [String: String] {
         guard let library else { throw Unavailable() }
         removeSegmentsOfDeadProcesses()
@@ -38,6 +45,9 @@ public enum FakeTime {
             guard let pid = ["faketime_shm_", "sem.faketime_sem_"].lazy.compactMap({ prefix in
                 name.hasPrefix(prefix) ? pid_t(name.dropFirst(prefix.count)) : nil
             }).first else { continue }
+            // Only this user's: those of other users' processes are theirs to clear.
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0, info.st_uid == geteuid() else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH {
                 unlink(directory + "/" + name)
             }

@@ -19,7 +19,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
         discussion: """
             Stop every worker and command that writes to the source first: at the end the copy \
             checks the target's counts against the source's as they were at the start, and fails \
-            if they differ. The source is only read. The target keeps all of the copy or none of \
+            if they differ. The source is only read (one of an older schema is brought up to \
+            date first, as by any command). The target keeps all of the copy or none of \
             it: a file target is built beside its path and moved into place at the end, and must \
             not exist yet (an empty file, as mktemp makes, is replaced); a PostgreSQL target must hold no jobs, and takes the copy in one \
             transaction. Either is refused with exit 3.

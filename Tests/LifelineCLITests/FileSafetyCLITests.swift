@@ -44,13 +44,46 @@ struct FileSafetyCLITests {
         #expect(siblings == ["target.db"], "no -wal, -shm or staging file appeared")
     }
 
-    @Test("a queue of the schema before is read by this build: a read command brings it up to date first, as on PostgreSQL, and store copy copies it")
+    @Test("a queue of the schema before is read by this build: a read command brings it up to date first, as on PostgreSQL, and so does store copy --from")
     func olderSchemaRead() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let id = try await cli.enqueue(["noop"])
-        // Schema 9 as schema 8 had it: without the wall clock's table and the servers' machine index.
         let path = cli.home.appendingPathComponent("lifeline.db").path
+        let copy = cli.home.appendingPathComponent("copy.db").path
+        try await Self.makeSchema8(path)
+        let copied = try await cli.run(["store", "copy", "--from", path, "--to", copy, "--json"])
+        try #require(copied.status == 0, "\(copied.stderr)")
+        #expect(try JSONValue(parsing: copied.stdout)["jobs"] == 1, "\(copied.stdout)")
+        #expect(try await Self.schemaVersion(path) == 9)
+        try await Self.makeSchema8(path)
+        let listed = try await cli.run(["jobs", "list", "--json"])
+        #expect(listed.status == 0 && listed.stderr.isEmpty, "\(listed.stderr)")
+        let ids = try listed.lines.map { try JSONValue(parsing: $0)["id"]?.intValue }
+        #expect(ids == [id])
+        #expect(try await Self.schemaVersion(path) == 9)
+    }
+
+    @Test(
+        "a read of a queue of the schema before that its user may not write says why it cannot be brought up to date, and changes nothing",
+        .enabled(if: getuid() == 0 && OperatorSafetyCLITests.workerUser != nil, "needs root, and a user other than root that can run the binary (setpriv, nobody)")
+    )
+    func olderSchemaNotWritable() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        try await Self.makeSchema8(path)
+        chmod(cli.home.path, 0o755)
+        chmod(path, 0o644)
+        let read = try await OperatorSafetyCLITests.runAsWorkerUser(["jobs", "list"], cli)
+        #expect(read.terminationStatus == 1, "\(read.stderr)")
+        #expect(read.stderr.hasPrefix("lifeline: \(path) has schema version 8, older than this lifeline's (9); bringing it up to date failed: "), "\(read.stderr)")
+        #expect(try await Self.schemaVersion(path) == 8)
+    }
+
+    /// Schema 9 as schema 8 had it: without the wall clock's table and the servers' machine index.
+    static func makeSchema8(_ path: String) async throws {
         let raw = try DatabaseQueue(path: path)
         try await raw.writeWithoutTransaction { db in
             try db.execute(sql: """
@@ -59,17 +92,12 @@ struct FileSafetyCLITests {
                 """)
         }
         try raw.close()
-        let listed = try await cli.run(["jobs", "list", "--json"])
-        #expect(listed.status == 0 && listed.stderr.isEmpty, "\(listed.stderr)")
-        let ids = try listed.lines.map { try JSONValue(parsing: $0)["id"]?.intValue }
-        #expect(ids == [id])
-        let upgraded = try DatabaseQueue(path: path)
-        #expect(try await upgraded.read { try Int.fetchOne($0, sql: "PRAGMA user_version") } == 9)
-        try upgraded.close()
-        let copy = cli.home.appendingPathComponent("copy.db").path
-        let copied = try await cli.run(["store", "copy", "--from", path, "--to", copy, "--json"])
-        try #require(copied.status == 0, "\(copied.stderr)")
-        #expect(try JSONValue(parsing: copied.stdout)["jobs"] == 1, "\(copied.stdout)")
+    }
+
+    static func schemaVersion(_ path: String) async throws -> Int? {
+        let raw = try DatabaseQueue(path: path)
+        defer { try? raw.close() }
+        return try await raw.read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
     }
 
     /// Runs a program to its end; throws when it fails.

@@ -520,7 +520,7 @@ struct OperatorMistakesCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: (new as NSString).deletingLastPathComponent).isEmpty)
         // A new home too long for its database is refused before any of its directories is made.
         let first = cli.home.path + "/" + String(repeating: "n", count: 200)
-        let home = first + "/" + String(repeating: "m", count: 300)
+        let home = first + "/" + String(repeating: "m", count: 200) + "/" + String(repeating: "k", count: 100)
         let homeRefused = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": home])
         #expect(homeRefused.status == 64 && homeRefused.stderr.contains("is too long a path for SQLite"), "\(homeRefused)")
         #expect(!FileManager.default.fileExists(atPath: first))

@@ -439,7 +439,7 @@ struct OperatorSafetyCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         // Whether the preload leaves the arguments depends on its shared state: both are answered.
-        let preload = ["LD_PRELOAD": try #require(FakeTime.library), "FAKETIME": "+0"]
+        let preload = try FakeTime.plainEnvironment()
         let run = try await cli.run(["--version"], extraEnvironment: preload)
         let ran = run.status == 0 && !run.stdout.isEmpty
         let refused = run.status == 64 && run.stderr.hasPrefix("lifeline: missing command")

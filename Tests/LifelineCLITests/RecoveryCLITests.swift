@@ -534,6 +534,29 @@ struct CommandInfrastructureCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("a recovery point a stage program says it used is checked as one an action names: a name that is none fails the stage for good")
+    func commandPointChecked() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let program = try cli.writeFile("stage.sh", """
+            #!/bin/sh
+            case "$(cat)" in *'"stage":"start-vm"'*) echo '{"recovery_point": "../../etc/passwd"}';; esac
+            exit 0
+            """)
+        chmod(program, 0o700)
+        let config = try cli.writeFile("commands.json", #"{"default": ["\#(program)"]}"#)
+        let worker = try cli.start(["worker"], extraEnvironment: ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": config])
+        defer { kill(worker.processIdentifier, SIGKILL) }
+        #expect(try await cli.run(["server", "create", "cmd-2", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "cmd-2", "--wait", "--timeout", "30s"]).status == 1)
+        let server = try #require(try await cli.server("cmd-2"))
+        #expect(server["recovery_point"] == .null, "\(server)")
+        let error = server["last_error"]?.stringValue ?? ""
+        #expect(error.contains("said it used invalid recovery point '../../etc/passwd'"), "\(server)")
+        let startVM = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.start-vm", "--json"]).first)
+        #expect(startVM["state"] == "discarded" && startVM["attempt"] == 1, "\(startVM)")
+    }
+
     @Test("stages run the configured program: request on stdin, progress on stdout, exit status as outcome")
     func commandAdapter() async throws {
         let cli = try CLIRunner()

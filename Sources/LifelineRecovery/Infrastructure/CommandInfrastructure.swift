@@ -77,7 +77,15 @@ public struct CommandInfrastructure: Infrastructure {
         switch exit.termination {
         case .exited(0):
             var result: [String: JSONValue] = ["stdout": .string(exit.stdoutTail)]
-            if let point = resolved.withLock({ $0 }) { result["recovery_point"] = .string(point) }
+            if let point = resolved.withLock({ $0 }) {
+                // It is the server's from now on, shown and passed on as a point an action named.
+                do {
+                    try ServerNames.check(point, what: "recovery point")
+                } catch {
+                    throw PermanentStageFailure("\(argv[0]) said it used \(error.message)")
+                }
+                result["recovery_point"] = .string(point)
+            }
             return .object(result)
         case .exited(Self.permanentFailureStatus):
             throw PermanentStageFailure("\(argv[0]) failed for good: \(tail)")
