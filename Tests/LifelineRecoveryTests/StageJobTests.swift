@@ -57,3 +57,19 @@ struct StageJobTests {
         #expect(result?["ignored"]?.stringValue == "not the current operation of server web-1")
     }
 }
+
+@Suite("A stage's request as a program reads it")
+struct StageRequestTests {
+    @Test("every key is written, recovery_point as null when none was named, and the request reads back as it was")
+    func everyKey() throws {
+        for point in [nil, "rp-002"] as [String?] {
+            let request = StageRequest(stage: .finalize, server: "web-1", machine: "web", disks: 2, diskSize: 1 << 20, recoveryPoint: point, job: 7, attempt: 3)
+            let data = try JSONEncoder().encode(request)
+            let written = try JSONValue(parsing: data)
+            guard case .object(let fields) = written else { Issue.record("not an object: \(written)"); continue }
+            #expect(Set(fields.keys) == Set(StageRequest.CodingKeys.allCases.map(\.rawValue)), "\(written)")
+            #expect(written["recovery_point"] == point.map { .string($0) } ?? .null)
+            #expect(try JSONDecoder().decode(StageRequest.self, from: data) == request)
+        }
+    }
+}

@@ -48,7 +48,7 @@ public struct StageRequest: Sendable, Hashable, Codable {
     public var job: Int64
     public var attempt: Int
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case stage, server, machine, disks, job, attempt
         case diskSize = "disk_size"
         case recoveryPoint = "recovery_point"
