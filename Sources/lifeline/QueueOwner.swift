@@ -7,6 +7,15 @@ import Foundation
 /// Refused before anything is opened; reads are not. Other users are left to the file
 /// modes: a home such as /tmp, root's, is not refused to them.
 enum QueueOwner {
+    /// ``check(_:)`` of a database file and of the directory it is in: one of root's in another
+    /// user's directory is theirs to replace, by a link as well, and root's files made beside
+    /// it (its WAL, its index, its lock) would be left there for them.
+    static func check(database path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try check(path)
+        try check(directory.isEmpty ? "." : directory)
+    }
+
     /// Refuses root's write unless `path` (the database, or the home under which stages keep
     /// their files) is missing or root's. A new database is its maker's.
     static func check(_ path: String) throws {

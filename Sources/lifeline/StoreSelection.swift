@@ -101,7 +101,7 @@ extension StoreSelection {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
         try requireDirectory()
-        try QueueOwner.check(databasePath)
+        try QueueOwner.check(database: databasePath)
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -228,7 +228,7 @@ extension StoreSelection {
     /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
     /// (``DirectInsert``); nil when the store must be opened in full.
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
-        try QueueOwner.check(databasePath)
+        try QueueOwner.check(database: databasePath)
         return try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
 }

@@ -345,6 +345,19 @@ struct OperatorSafetyCLITests {
             return lstat(cli.home.appendingPathComponent(name).path, &info) == 0 && info.st_uid == 0
         }
         #expect(!files.isEmpty && roots.isEmpty, "\(roots)")
+        // A database of root's in a directory of theirs, and a new one there, are theirs to replace.
+        let theirDirectory = cli.home.path + "-theirs"
+        try FileManager.default.createDirectory(atPath: theirDirectory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: theirDirectory) }
+        #expect(chown(theirDirectory, 65534, 65534) == 0)
+        let rootsDatabase = theirDirectory + "/roots.db"
+        try FileManager.default.copyItem(atPath: database, toPath: rootsDatabase)
+        #expect(chown(rootsDatabase, 0, 0) == 0)
+        for path in [rootsDatabase, theirDirectory + "/new.db"] {
+            let refused = try await cli.run(["enqueue", "noop", "--db", path])
+            #expect(refused.status == 1 && refused.stderr == "lifeline: \(theirDirectory) belongs to nobody, not root: run commands that write to it as nobody (runuser -u nobody -- lifeline …), so that its files stay theirs\n", "\(refused)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: theirDirectory) == ["roots.db"], "nothing made beside it")
         // Others are left to the file modes: a new queue in a directory of root's, as /tmp is, is theirs.
         let shared = cli.home.path + "-shared"
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o1777])
