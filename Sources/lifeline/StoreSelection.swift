@@ -95,9 +95,8 @@ extension StoreSelection {
     /// ``openStore(creating:concurrentReads:)`` for a queue known to be on SQLite, on the
     /// calling thread.
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
-        try requireDatabase(creating: creating)
-        // Refused before the home is made, so nothing is left of the attempt.
-        if creating, !FileManager.default.fileExists(atPath: databasePath) {
+        // A new one's path is refused before the home is made, so nothing is left of the attempt.
+        if try !requireDatabase(creating: creating) {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
         try requireDirectory()
@@ -176,14 +175,17 @@ extension StoreSelection {
 
     /// The database must exist, unless `creating`; either way, one hidden from this user by a
     /// directory it may not enter is said to be, not taken for missing (nor made again).
-    private func requireDatabase(creating: Bool = false) throws {
+    /// Returns whether it exists.
+    @discardableResult
+    private func requireDatabase(creating: Bool = false) throws -> Bool {
         var info = stat()
         guard stat(databasePath, &info) == 0 else {
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
-            if creating { return }
+            if creating { return false }
             let hint = named == nil ? "set LIFELINE_HOME or --db" : "named by \(namedBy): a file path or a postgres:// URL"
             throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\(hint))")
         }
+        return true
     }
 
     private func opening<Store>(_ open: () throws -> Store) throws -> Store {

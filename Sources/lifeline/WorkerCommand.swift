@@ -200,8 +200,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// with two pools; with one, drains ran under 160 MiB).
     private static func tuneAllocator() {
         _ = lifeline_keep_freed_memory(8 << 20)
-        let environment = ProcessInfo.processInfo.environment
-        let setByOperator = environment["MALLOC_ARENA_MAX"] != nil || environment["GLIBC_TUNABLES"]?.contains("arena_max") == true
+        let setByOperator = Environment.value("MALLOC_ARENA_MAX") != nil || Environment.value("GLIBC_TUNABLES")?.contains("arena_max") == true
         if let limit = addressSpaceLimit, !setByOperator {
             // glibc's own cap: 8 a core.
             let cap = 8 * ProcessInfo.processInfo.activeProcessorCount
