@@ -10,10 +10,11 @@ enum QueueOwner {
     /// ``check(_:)`` of a database file and of the directory it is in: one of root's in another
     /// user's directory is theirs to replace, by a link as well, and root's files made beside
     /// it (its WAL, its index, its lock) would be left there for them.
-    static func check(database path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+    /// The directory's name is worked out only for root, whose writes alone are refused.
+    static func check(database path: String, in directory: @autoclosure () -> String) throws {
+        guard geteuid() == 0 else { return }
         try check(path)
-        try check(directory.isEmpty ? "." : directory)
+        try check(directory())
     }
 
     /// Refuses root's write unless `path` (the database, or the home under which stages keep

@@ -100,7 +100,7 @@ extension StoreSelection {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
         try requireDirectory()
-        try QueueOwner.check(database: databasePath)
+        try QueueOwner.check(database: databasePath, in: databaseDirectory)
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -167,10 +167,15 @@ extension StoreSelection {
     /// directory must exist. The home is made when missing.
     private func requireDirectory() throws {
         guard named != nil else { return try SQLiteDatabase.ensureDirectory(home) }
-        let directory = (databasePath as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory) else {
-            throw CLIFailure(.notFound, "no directory \(directory) for \(namedBy) \(databasePath); create it first")
+        guard FileManager.default.fileExists(atPath: databaseDirectory) else {
+            throw CLIFailure(.notFound, "no directory \(databaseDirectory) for \(namedBy) \(databasePath); create it first")
         }
+    }
+
+    /// The directory the database file is in: "." for a bare file name.
+    private var databaseDirectory: String {
+        let directory = (databasePath as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
     }
 
     /// The database must exist, unless `creating`; either way, one hidden from this user by a
@@ -230,7 +235,7 @@ extension StoreSelection {
     /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
     /// (``DirectInsert``); nil when the store must be opened in full.
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
-        try QueueOwner.check(database: databasePath)
+        try QueueOwner.check(database: databasePath, in: databaseDirectory)
         return try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
 }
