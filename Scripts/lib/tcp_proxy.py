@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """A TCP proxy on loopback, for cutting a process off from its database in tests.
 
-    python3 Scripts/lib/tcp_proxy.py TARGET_HOST TARGET_PORT
+    python3 Scripts/lib/tcp_proxy.py TARGET_HOST TARGET_PORT [HOLD_AFTER_BYTES]
 
 Listens on a free loopback port, prints it on the first line, and forwards every connection
 to the target. Stopping the proxy (SIGSTOP) freezes every connection through it, as a network
-that drops packets does; SIGCONT lets them go on.
+that drops packets does; SIGCONT lets them go on. Given HOLD_AFTER_BYTES, once clients have
+sent that many bytes in all it forwards nothing more they send, and says "held" on a line the
+first time a client waits on that: a client caught mid-way, whatever its speed.
 """
 import asyncio
 import sys
 
 
-async def pipe(reader, writer):
+async def pipe(reader, writer, before_write=None):
     try:
         while data := await reader.read(65536):
+            if before_write:
+                await before_write(len(data))
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
@@ -22,14 +26,26 @@ async def pipe(reader, writer):
         writer.close()
 
 
-async def main(host, port):
+async def main(host, port, hold_after):
+    sent = 0
+    held = False
+
+    async def count_or_hold(size):
+        nonlocal sent, held
+        if hold_after is not None and sent >= hold_after:
+            if not held:
+                held = True
+                print("held", flush=True)
+            await asyncio.Event().wait()
+        sent += size
+
     async def handle(client_reader, client_writer):
         try:
             server_reader, server_writer = await asyncio.open_connection(host, port)
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+        await asyncio.gather(pipe(client_reader, server_writer, count_or_hold), pipe(server_reader, client_writer))
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
@@ -38,4 +54,4 @@ async def main(host, port):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None))

@@ -611,16 +611,22 @@ struct PostgresCLITests {
         let source = try await StoreCopyCLITests.filledQueue(sqlite)
         let postgres = try await Self.runner()
         let url = try #require(postgres.databaseURL)
-        try await StoreCopyCLITests.killMidway(sqlite, from: source, to: url)
+        // Killed mid-way: a proxy that forwards only the first rows keeps the copy from ending first.
+        let holding = try await TCPProxy(to: url, holdingAfter: 64 << 10)
+        let killed = try sqlite.start(["store", "copy", "--from", source, "--to", holding.url])
+        try await holding.held()
+        killed.signal(SIGKILL)
+        #expect(try await killed.waitForExit() == SIGKILL)
+        holding.stop()
         // The database had no queue, and still has none: the schema went with the copy's transaction.
         let none = try await postgres.run(["stats"])
         #expect(none.status == 4 && none.stderr.contains("no Lifeline queue at"), "\(none.stderr)")
         let fromNone = try await sqlite.run(["store", "copy", "--from", url, "--to", sqlite.home.appendingPathComponent("back.db").path])
         #expect(fromNone.status == 4 && fromNone.stderr.hasSuffix("(named by --from)\n"), "no write makes a copy's source: \(fromNone.stderr)")
         // Cut off mid-way: the connection is lost, and the copy says the target kept nothing.
-        let proxy = try await TCPProxy(to: url)
+        let proxy = try await TCPProxy(to: url, holdingAfter: 64 << 10)
         let cut = try sqlite.start(["store", "copy", "--from", source, "--to", proxy.url])
-        try await waitUntil("the copy to say how far it is", timeout: .seconds(60)) { cut.stderr.contains("jobs") || !cut.isRunning }
+        try await proxy.held()
         proxy.stop()
         #expect(try await cut.waitForExit() == 1)
         #expect(cut.stderr.hasSuffix("is left as it was\n") && cut.stderr.contains("; the copy stopped, and postgres://"), "\(cut.stderr)")
