@@ -55,9 +55,13 @@ struct Lifeline: AsyncParsableCommand {
                 return
             }
             // The commonest command in scripts skips the parser's reflection when it can, and
-            // on SQLite runs on this thread alone (see EnqueueOptions.run).
+            // on SQLite runs on this thread alone (see EnqueueOptions.run); a worker's start skips it too.
             if let enqueue = EnqueueFastPath.options(arguments) {
                 try await enqueue.run()
+                return
+            }
+            if let worker = WorkerFastPath.options(arguments) {
+                try await worker.run()
                 return
             }
             // `help WORD` for a word that names no command is bad usage, not a wish for the top help.
