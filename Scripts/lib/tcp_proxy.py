@@ -6,20 +6,20 @@
 Listens on a free loopback port, prints it on the first line, and forwards every connection
 to the target. Stopping the proxy (SIGSTOP) freezes every connection through it, as a network
 that drops packets does; SIGCONT lets them go on. Given HOLD_AFTER_BYTES, once clients have
-sent that many bytes in all it forwards nothing more they send, and says "held" on a line the
-first time a client waits on that: a client caught mid-way, whatever its speed.
+sent that many bytes in all it forwards nothing more they send (it reads and drops it, so a
+client's end still closes its connection to the target), and says "held" on a line the first
+time it drops something: a client caught mid-way, whatever its speed.
 """
 import asyncio
 import sys
 
 
-async def pipe(reader, writer, before_write=None):
+async def pipe(reader, writer, passed=lambda data: data):
     try:
         while data := await reader.read(65536):
-            if before_write:
-                await before_write(len(data))
-            writer.write(data)
-            await writer.drain()
+            if data := passed(data):
+                writer.write(data)
+                await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
@@ -30,14 +30,17 @@ async def main(host, port, hold_after):
     sent = 0
     held = False
 
-    async def count_or_hold(size):
+    def up_to_hold(data):
+        """What of a client's data goes on: all of it, or what fits under HOLD_AFTER_BYTES."""
         nonlocal sent, held
-        if hold_after is not None and sent >= hold_after:
-            if not held:
-                held = True
-                print("held", flush=True)
-            await asyncio.Event().wait()
-        sent += size
+        if hold_after is None:
+            return data
+        room = max(hold_after - sent, 0)
+        sent += min(len(data), room)
+        if len(data) > room and not held:
+            held = True
+            print("held", flush=True)
+        return data[:room]
 
     async def handle(client_reader, client_writer):
         try:
@@ -45,7 +48,7 @@ async def main(host, port, hold_after):
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(pipe(client_reader, server_writer, count_or_hold), pipe(server_reader, client_writer))
+        await asyncio.gather(pipe(client_reader, server_writer, up_to_hold), pipe(server_reader, client_writer))
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)

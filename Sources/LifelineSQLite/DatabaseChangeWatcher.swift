@@ -42,7 +42,7 @@ public final class DatabaseChangeWatcher: Sendable {
     /// Ends the watch, before the process exits: the kernel frees a watch that the exit
     /// leaves behind while the exit waits, often 8 to 25 ms more for a process whose work took
     /// 10 (an empty `worker --drain`), and one removed before at once. The reading thread
-    /// sees the end and waits on, reading nothing more.
+    /// reads the removal's own event, which names no file, and waits on for ever.
     deinit {
         inotify_rm_watch(fd, watch)
     }

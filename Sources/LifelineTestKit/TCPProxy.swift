@@ -7,8 +7,8 @@ public struct TCPProxy {
     /// The database's URL, through the proxy.
     public let url: String
 
-    /// A proxy to `databaseURL`; given `holdingAfter`, it forwards no more than about that
-    /// many bytes from its clients (see ``held(timeout:)``).
+    /// A proxy to `databaseURL`; given `holdingAfter`, it forwards no more than that many
+    /// bytes from its clients (see ``isHolding``).
     public init(to databaseURL: String, holdingAfter bytes: Int? = nil) async throws {
         guard let target = URLComponents(string: databaseURL) else { throw SpawnError(program: "tcp_proxy.py", code: EINVAL) }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -21,11 +21,9 @@ public struct TCPProxy {
         url = databaseURL.replacingOccurrences(of: ":\(target.port ?? 5432)/", with: ":\(number)/")
     }
 
-    /// Waits until a client has sent all the proxy forwards and waits to send more: caught
-    /// mid-way, it can neither end nor commit while held.
-    public func held(timeout: Duration = .seconds(60)) async throws {
-        try await waitUntil("the proxy to hold a client", timeout: timeout) { process.lines.contains("held") }
-    }
+    /// Whether the proxy has withheld something a client sent: from then on nothing that
+    /// client sends reaches the database, so it can neither end nor commit.
+    public var isHolding: Bool { process.lines.contains("held") }
 
     public func pause() { process.signal(SIGSTOP) }
     public func resume() { process.signal(SIGCONT) }

@@ -11,7 +11,7 @@
 /// command lines). An option added to a command goes to the parser until it is listed here.
 struct FastCommandLine<Options>: Sendable {
     /// An option's long name; whether its value may start with a dash (the parser's
-    /// `.unconditional`, and numbers); and its setter, false when the value does not parse.
+    /// `.unconditional`); and its setter, false when the value does not parse.
     struct Option: Sendable {
         var name: String
         var takesDashes = false
@@ -37,6 +37,8 @@ struct FastCommandLine<Options>: Sendable {
     /// conformance records.
     func read(_ arguments: [String], onto defaults: Options) -> Options? {
         guard arguments.first == command else { return nil }
+        // The parser refuses these words wherever they stand, values included.
+        guard !arguments.contains(where: { $0.hasPrefix("---") || $0.hasPrefix("-=") || $0.hasPrefix("--=") }) else { return nil }
         var givenWord: String?
         var flagsGiven = [Bool](repeating: false, count: flags.count)
         var values = [String?](repeating: nil, count: options.count)
@@ -89,8 +91,8 @@ extension FastCommandLine.Option {
         }
     }
 
-    static func number(_ name: String, _ set: @escaping @Sendable (inout Options, Int) -> Void) -> Self {
-        Self(name: name, takesDashes: true) { options, value in
+    static func number(_ name: String, takesDashes: Bool = false, _ set: @escaping @Sendable (inout Options, Int) -> Void) -> Self {
+        Self(name: name, takesDashes: takesDashes) { options, value in
             guard let number = Int(value) else { return false }
             set(&options, number)
             return true

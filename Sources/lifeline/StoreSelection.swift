@@ -9,7 +9,7 @@ import LifelineSQLite
 /// Where the queue lives: `--db`, else `LIFELINE_DATABASE_URL`, else
 /// `$LIFELINE_HOME/lifeline.db`, else `./queue/lifeline.db`. Either may be a file path or a
 /// PostgreSQL URL; infrastructure files stay under the home either way. Every command's
-/// ``StoreOptions`` chooses it, and so does `enqueue`'s fast path with a ``SelectedStore``.
+/// ``StoreOptions`` chooses it, and so do the fast paths of `enqueue` and `worker` with a ``SelectedStore``.
 protocol StoreSelection {
     /// `--db`, if given.
     var db: String? { get }
@@ -17,8 +17,8 @@ protocol StoreSelection {
     var dbFlag: String { get }
 }
 
-/// A store named by a value rather than by the parser's `--db`: `enqueue`'s fast path, and a
-/// pool's runner processes.
+/// A store named by a value rather than by the parser's `--db`: the fast paths of `enqueue`
+/// and `worker`, and a pool's runner processes.
 struct SelectedStore: StoreSelection, Equatable {
     var db: String?
 }

@@ -613,11 +613,11 @@ struct PostgresCLITests {
         let url = try #require(postgres.databaseURL)
         // Killed mid-way: a proxy that forwards only the first rows keeps the copy from ending first.
         let holding = try await TCPProxy(to: url, holdingAfter: 64 << 10)
+        defer { holding.stop() }
         let killed = try sqlite.start(["store", "copy", "--from", source, "--to", holding.url])
-        try await holding.held()
+        try await waitUntil("the proxy to hold the copy", timeout: .seconds(60)) { holding.isHolding || !killed.isRunning }
         killed.signal(SIGKILL)
-        #expect(try await killed.waitForExit() == SIGKILL)
-        holding.stop()
+        #expect(try await killed.waitForExit() == SIGKILL, "\(killed.stderr)")
         // The database had no queue, and still has none: the schema went with the copy's transaction.
         let none = try await postgres.run(["stats"])
         #expect(none.status == 4 && none.stderr.contains("no Lifeline queue at"), "\(none.stderr)")
@@ -626,7 +626,7 @@ struct PostgresCLITests {
         // Cut off mid-way: the connection is lost, and the copy says the target kept nothing.
         let proxy = try await TCPProxy(to: url, holdingAfter: 64 << 10)
         let cut = try sqlite.start(["store", "copy", "--from", source, "--to", proxy.url])
-        try await proxy.held()
+        try await waitUntil("the proxy to hold the copy", timeout: .seconds(60)) { proxy.isHolding || !cut.isRunning }
         proxy.stop()
         #expect(try await cut.waitForExit() == 1)
         #expect(cut.stderr.hasSuffix("is left as it was\n") && cut.stderr.contains("; the copy stopped, and postgres://"), "\(cut.stderr)")

@@ -17,29 +17,25 @@ struct StoreCopyCLITests {
         return cli.home.appendingPathComponent("lifeline.db").path
     }
 
-    /// Starts a copy into the file `target`, and sends it `signal` once its first batch has
-    /// committed, a small part of the whole; returns what it wrote to stderr. (Not once it says
+    /// Starts a copy into the file `target`, and sends it `signal` once it is writing its
+    /// first batch, a small part of the whole; returns what it wrote to stderr. (Not once it says
     /// how far it is: an idle machine copies all the jobs in less than the second before that.)
     @discardableResult
     private static func killMidway(_ cli: CLIRunner, from source: String, to target: String, signal: Int32 = SIGKILL) async throws -> String {
         let copy = try cli.start(["store", "copy", "--from", source, "--to", target])
         try await waitUntil("the copy to be under way", timeout: .seconds(60)) {
-            try partialWALBytes(beside: target) > 64 << 10 || !copy.isRunning
+            partialWALBytes(of: copy, beside: target) > 64 << 10 || !copy.isRunning
         }
         copy.signal(signal)
         #expect(try await copy.waitForExit() == (signal == SIGKILL ? SIGKILL : 1), "stopped mid-way: \(copy.stderr)")
         return copy.stderr
     }
 
-    /// The largest WAL of a copy's partial file beside the file `target`: above its header,
-    /// the copy has committed rows.
-    static func partialWALBytes(beside target: String) throws -> Int {
-        let directory = (target as NSString).deletingLastPathComponent
-        let prefix = (target as NSString).lastPathComponent + ".partial-"
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix(prefix) && $0.hasSuffix("-wal") }
-        return names.compactMap { name in
-            try? FileManager.default.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(name))[.size] as? Int
-        }.max() ?? 0
+    /// The size of the WAL of `copy`'s partial file beside the file `target`: past its first
+    /// 64 KiB, the copy is writing its rows, its first batch at least.
+    static func partialWALBytes(of copy: BackgroundCommand, beside target: String) -> Int {
+        let wal = "\(target).partial-\(copy.processIdentifier)-wal"
+        return (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
     }
 
     static func partialFiles(_ cli: CLIRunner) throws -> [String] {

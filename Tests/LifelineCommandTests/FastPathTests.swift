@@ -20,8 +20,8 @@ func fastPathAgreesWithParser<Options: Equatable, Command: ParsableCommand>(
         let line = [command] + (0..<count).map { _ in words[Int(random.next() % UInt64(words.count))] }
         guard let options = fast(line) else { continue }
         taken += 1
-        let command = try #require(try? Lifeline.parseAsRoot(line) as? Command, "the fast path took \(line), which the parser refuses")
-        #expect(options == parsed(command), "\(line)")
+        let parsedCommand = try #require(try? Lifeline.parseAsRoot(line) as? Command, "the fast path took \(line), which the parser refuses")
+        #expect(options == parsed(parsedCommand), "\(line)")
     }
     return taken
 }
@@ -43,7 +43,7 @@ struct EnqueueFastPathTests {
         "--queue=-q", "--priority", "3", "-1", "+2", "x", "--priority=7", "--delay", "5s", "-5s", "--at",
         "2026-01-01T00:00:00Z", "--max-attempts", "2", "--max-attempts=", "--timeout", "1s", "--backoff",
         "--idempotency-key", "k", "--batch", "jobs.jsonl", "--db", "/tmp/q.db", "--db=postgres://u@h/d",
-        "--unknown", "-q", "--Queue",
+        "--unknown", "-q", "--Queue", "---", "-=1", "--=x",
     ]
 
     @Test("thousands of generated command lines: what it takes, it reads as the parser does")
@@ -104,7 +104,7 @@ struct WorkerFastPathTests {
         "help", "x", "", "-", "--", "-h", "--help", "--version", "--drain", "--drain=true", "--runner", "--queues", "a,b",
         "reports:3,nightly:1", "--queues=", "--queues=-q", "--concurrency", "16", "0", "1001", "-1", "+2", "--concurrency=8",
         "--processes", "4", "65", "--processes=2", "--lease", "30s", "-5s", "--lease=1m", "--grace", "0s", "--grace=",
-        "--db", "/tmp/q.db", "--db=postgres://u@h/d", "--db=", "--unknown", "-q", "--Drain",
+        "--db", "/tmp/q.db", "--db=postgres://u@h/d", "--db=", "--unknown", "-q", "--Drain", "---", "-=1", "--=x",
     ]
 
     @Test("thousands of generated command lines: what it takes, it reads as the parser does")
