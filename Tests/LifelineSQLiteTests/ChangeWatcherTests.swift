@@ -69,6 +69,30 @@ struct ChangeWatcherTests {
         withExtendedLifetime(watcher) {}
     }
 
+    @Test("a watcher let go removes its watch, which a process's exit would otherwise wait to free")
+    func releasedWatch() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var watcher: DatabaseChangeWatcher? = try DatabaseChangeWatcher(databasePath: directory.path("lifeline.db")) {}
+        var info = stat()
+        #expect(stat(directory.url.path, &info) == 0)
+        #expect(Self.watches(of: UInt64(info.st_ino)) == 1)
+        withExtendedLifetime(watcher) {}
+        watcher = nil
+        #expect(Self.watches(of: UInt64(info.st_ino)) == 0)
+    }
+
+    /// How many of this process's inotify watches watch the file `inode` (/proc/self/fdinfo
+    /// lists each watch of an inotify descriptor with its inode in hexadecimal).
+    private static func watches(of inode: UInt64) -> Int {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fdinfo")) ?? []
+        let named = "ino:\(String(inode, radix: 16)) "
+        return descriptors.reduce(0) { count, fd in
+            guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return count }
+            return count + info.split(separator: "\n").filter { $0.hasPrefix("inotify wd:") && $0.contains(named) }.count
+        }
+    }
+
     /// A store on a new database file in `directory`.
     private static func store(in directory: TemporaryDirectory) throws -> (path: String, store: SQLiteJobStore) {
         let path = directory.path("lifeline.db")
