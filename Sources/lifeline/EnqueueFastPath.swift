@@ -4,8 +4,7 @@ enum EnqueueFastPath {
     /// What the arguments (without the program's name) ask for, when they are an `enqueue`
     /// this path fully understands; flags that conflict go to the parser.
     static func options(_ arguments: [String]) -> EnqueueOptions? {
-        guard let command = reader.read(arguments, onto: EnqueueOptions(kind: "")), (try? command.validate()) != nil else { return nil }
-        return command
+        reader.read(arguments, onto: EnqueueOptions(kind: ""))
     }
 
     private static let reader = FastCommandLine<EnqueueOptions>(
@@ -25,6 +24,7 @@ enum EnqueueFastPath {
             .db { $0.store.db = $1 },
         ],
         flags: [.init(name: "--json") { $0.json = true }],
-        word: { $0.kind = $1 }
+        word: { $0.kind = $1 },
+        validate: { try $0.validate() }
     )
 }

@@ -5,8 +5,8 @@
 ///
 /// It takes only invocations it fully understands: the command's name, then options and
 /// flags by their long names, each at most once, the one word the command may take, and
-/// values that parse. Anything else (help, an unknown or repeated name, a missing value)
-/// returns nil and goes to the parser, which reports it as it always has; what it does take,
+/// values that parse and pass the command's validation. Anything else (help, an unknown or
+/// repeated name, a missing value, flags that conflict) returns nil and goes to the parser, which reports it as it always has; what it does take,
 /// it reads exactly as the parser would (tests compare the two over thousands of generated
 /// command lines). An option added to a command goes to the parser until it is listed here.
 struct FastCommandLine<Options>: Sendable {
@@ -30,6 +30,8 @@ struct FastCommandLine<Options>: Sendable {
     /// What the one word that is not an option sets, for a command that takes one, which it
     /// then needs.
     var word: (@Sendable (inout Options, String) -> Void)?
+    /// The command's own checks of its options, which the parser makes after reading them.
+    var validate: @Sendable (Options) throws -> Void
 
     /// The options `arguments` (without the program's name) give, on top of `defaults`, when
     /// they are this command's and this reader fully understands them. Lists, not
@@ -79,6 +81,7 @@ struct FastCommandLine<Options>: Sendable {
             guard let value else { continue }
             guard option.set(&result, value) else { return nil }
         }
+        guard (try? validate(result)) != nil else { return nil }
         return result
     }
 }

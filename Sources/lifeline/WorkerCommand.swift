@@ -1,5 +1,4 @@
 import ArgumentParser
-import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineRecovery
@@ -64,65 +63,6 @@ struct WorkerCommand: AsyncParsableCommand {
         try await options.run()
     }
 
-    /// Keeps freed memory for reuse: blocks under 8 MiB come from the allocator's arenas, and
-    /// up to 16 MiB stays free at the top of each. A worker frees and allocates much the same
-    /// memory in every transaction; with glibc's default thresholds, which follow the largest
-    /// block freed, a worker that had freed none larger than 128 KiB kept handing the top
-    /// 100 KiB of its arenas back to the kernel, only to fault every page in again (perf: a
-    /// 100,000-job drain took 127,000 page faults and 7,000 madvise calls, in some runs, and
-    /// 3,300 and none with this; in a pool, page faults and the TLB shootdowns after each
-    /// madvise were a tenth of the writer's samples). Fixing the trim threshold alone would
-    /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
-    ///
-    /// Under a limit on its address space (`ulimit -v`), the allocator also makes at most one
-    /// memory pool per 128 MiB of it. Each pool reserves 64 MiB, and glibc makes one for each
-    /// thread that allocates, up to 8 a core: a pool's writer under 300 MiB reserved all of it,
-    /// found no room for a new thread's stack, and its threads' libraries waited for room for
-    /// ever, signals unheard (3 of 4 drains of 200 programs by 4 × 16 stalled so, none of 7
-    /// with two pools; with one, drains ran under 160 MiB).
-    static func tuneAllocator() {
-        _ = lifeline_keep_freed_memory(8 << 20)
-        let setByOperator = Environment.value("MALLOC_ARENA_MAX") != nil || Environment.value("GLIBC_TUNABLES")?.contains("arena_max") == true
-        if let limit = addressSpaceLimit, !setByOperator {
-            // glibc's own cap: 8 a core.
-            let cap = 8 * ProcessInfo.processInfo.activeProcessorCount
-            _ = lifeline_limit_arenas(Int32(clamping: min(max(1, limit / (128 << 20)), UInt64(cap))))
-        }
-    }
-
-    /// Below this limit on its address space, a worker may still find no room for a thread and
-    /// stall (one did at 150 MiB, lease renewals unsent).
-    static let addressSpaceWanted: UInt64 = 256 << 20
-
-    /// The soft limit on the process's address space, if there is one (RLIM_INFINITY, all
-    /// ones, is none).
-    static var addressSpaceLimit: UInt64? {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
-        return UInt64(limit.rlim_cur)
-    }
-
-    /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).
-    static func queueList(_ text: String?) throws -> (names: [String], weights: [String: Int]) {
-        guard let text else { return ([], [:]) }
-        var names: [String] = []
-        var weights: [String: Int] = [:]
-        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0])
-            try JobLimits.checkQueueName(name)
-            guard !names.contains(name) else { throw CLIFailure(.invalidInput, "queue '\(name)' is named twice in --queues") }
-            names.append(name)
-            guard parts.count == 2 else { continue }
-            guard parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let weight = Int(parts[1]), (1...1000).contains(weight) else {
-                throw CLIFailure(.invalidInput, "invalid weight '\(parts[1])' for queue '\(name)': a whole number from 1 to 1000")
-            }
-            weights[name] = weight
-        }
-        if !weights.isEmpty { for name in names where weights[name] == nil { weights[name] = 1 } }
-        return (names, weights)
-    }
-
     /// The command line of one of a pool's runner processes (after its program, /proc/self/exe,
     /// which the reaper, forked from this process, resolves to this very binary: a runner
     /// restarted after the package was upgraded under a running pool is still the pool's own
@@ -147,7 +87,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Runs one of a pool's runner processes: serves the socket on its stdin until the pool's
     /// writer closes it.
     static func serveRunner() async throws {
-        tuneAllocator()
+        WorkerOptions.tuneAllocator()
         try WorkerLogging.bootstrap()
         let store = SelectedStore(db: Environment.value(runnerStoreVariable))
         unsetenv(runnerStoreVariable)

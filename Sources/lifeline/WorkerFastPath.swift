@@ -5,8 +5,7 @@ enum WorkerFastPath {
     /// What the arguments (without the program's name) ask for, when they are a `worker`
     /// this path fully understands; values out of range go to the parser.
     static func options(_ arguments: [String]) -> WorkerOptions? {
-        guard let command = reader.read(arguments, onto: WorkerOptions()), (try? command.validate()) != nil else { return nil }
-        return command
+        reader.read(arguments, onto: WorkerOptions())
     }
 
     private static let reader = FastCommandLine<WorkerOptions>(
@@ -19,6 +18,7 @@ enum WorkerFastPath {
             .text("--grace", takesDashes: true) { $0.grace = $1 },
             .db { $0.store.db = $1 },
         ],
-        flags: [.init(name: "--drain") { $0.drain = true }]
+        flags: [.init(name: "--drain") { $0.drain = true }],
+        validate: { try $0.validate() }
     )
 }

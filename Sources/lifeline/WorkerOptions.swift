@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineRecovery
@@ -24,18 +25,18 @@ struct WorkerOptions: Equatable {
     }
 
     func run() async throws {
-        WorkerCommand.tuneAllocator()
+        Self.tuneAllocator()
         let leaseDuration = try InputParsing.duration(lease, flag: "--lease")
         let graceDuration = try InputParsing.duration(grace, flag: "--grace")
         // Leases are renewed while jobs run, so a long one only delays the rerun of a killed worker's jobs.
         guard (.milliseconds(100)...(.seconds(3600))).contains(leaseDuration) else {
             throw CLIFailure(.invalidInput, "--lease must be 100ms to 1h, not \(lease)")
         }
-        let (queueNames, weights) = try WorkerCommand.queueList(queues)
+        let (queueNames, weights) = try Self.queueList(queues)
         try WorkerLogging.bootstrap()
         try store.withholdCredentials()
         let logger = Logger(label: "lifeline.worker")
-        if let limit = WorkerCommand.addressSpaceLimit, limit < WorkerCommand.addressSpaceWanted {
+        if let limit = Self.addressSpaceLimit, limit < Self.addressSpaceWanted {
             logger.warning("the address-space limit (ulimit -v) is \(limit >> 20) MiB: a worker reserves more for its threads' stacks and memory pools, and may stall unable to start a thread; give it 256 MiB or more, or no limit")
         }
         // Made before the pool's processes start, each of which makes its own: a bad setting is
@@ -100,6 +101,65 @@ struct WorkerOptions: Equatable {
         withExtendedLifetime((watcher, signals)) {}
         opened.closeForExit()
         if !clean { throw ExitCode(1) }
+    }
+
+    /// Keeps freed memory for reuse: blocks under 8 MiB come from the allocator's arenas, and
+    /// up to 16 MiB stays free at the top of each. A worker frees and allocates much the same
+    /// memory in every transaction; with glibc's default thresholds, which follow the largest
+    /// block freed, a worker that had freed none larger than 128 KiB kept handing the top
+    /// 100 KiB of its arenas back to the kernel, only to fault every page in again (perf: a
+    /// 100,000-job drain took 127,000 page faults and 7,000 madvise calls, in some runs, and
+    /// 3,300 and none with this; in a pool, page faults and the TLB shootdowns after each
+    /// madvise were a tenth of the writer's samples). Fixing the trim threshold alone would
+    /// also fix the other at 128 KiB, and map and unmap every 4 MiB chunk a disk copy reads.
+    ///
+    /// Under a limit on its address space (`ulimit -v`), the allocator also makes at most one
+    /// memory pool per 128 MiB of it. Each pool reserves 64 MiB, and glibc makes one for each
+    /// thread that allocates, up to 8 a core: a pool's writer under 300 MiB reserved all of it,
+    /// found no room for a new thread's stack, and its threads' libraries waited for room for
+    /// ever, signals unheard (3 of 4 drains of 200 programs by 4 × 16 stalled so, none of 7
+    /// with two pools; with one, drains ran under 160 MiB).
+    static func tuneAllocator() {
+        _ = lifeline_keep_freed_memory(8 << 20)
+        let setByOperator = Environment.value("MALLOC_ARENA_MAX") != nil || Environment.value("GLIBC_TUNABLES")?.contains("arena_max") == true
+        if let limit = addressSpaceLimit, !setByOperator {
+            // glibc's own cap: 8 a core.
+            let cap = 8 * ProcessInfo.processInfo.activeProcessorCount
+            _ = lifeline_limit_arenas(Int32(clamping: min(max(1, limit / (128 << 20)), UInt64(cap))))
+        }
+    }
+
+    /// Below this limit on its address space, a worker may still find no room for a thread and
+    /// stall (one did at 150 MiB, lease renewals unsent).
+    private static let addressSpaceWanted: UInt64 = 256 << 20
+
+    /// The soft limit on the process's address space, if there is one (RLIM_INFINITY, all
+    /// ones, is none).
+    private static var addressSpaceLimit: UInt64? {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).
+    private static func queueList(_ text: String?) throws -> (names: [String], weights: [String: Int]) {
+        guard let text else { return ([], [:]) }
+        var names: [String] = []
+        var weights: [String: Int] = [:]
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            try JobLimits.checkQueueName(name)
+            guard !names.contains(name) else { throw CLIFailure(.invalidInput, "queue '\(name)' is named twice in --queues") }
+            names.append(name)
+            guard parts.count == 2 else { continue }
+            guard parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let weight = Int(parts[1]), (1...1000).contains(weight) else {
+                throw CLIFailure(.invalidInput, "invalid weight '\(parts[1])' for queue '\(name)': a whole number from 1 to 1000")
+            }
+            weights[name] = weight
+        }
+        if !weights.isEmpty { for name in names where weights[name] == nil { weights[name] = 1 } }
+        return (names, weights)
     }
 
     /// Said once, at start: a queue named in --queues that nothing has used yet may be a typo
