@@ -66,9 +66,11 @@ struct WorkerOptions: Equatable {
                 stop.asked = true
                 return (stop.opening, stop.worker)
             }
+            // Before the worker hears of it: an idle worker stops at once and tells the pool's
+            // processes to end, which this signal must not take for a second one.
+            pool?.killRemaining()
             opening?.cancel()
             worker?.shutdown()
-            pool?.killRemaining()
         }
         // A drain of a queue that does not exist has nothing to do: a mistyped LIFELINE_HOME
         // is said (exit 4) rather than made, and drained, and called a success. A worker that

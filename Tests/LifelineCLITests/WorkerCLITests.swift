@@ -264,6 +264,24 @@ struct WorkerCLITests {
         try await waitUntil("the runner to end", timeout: .seconds(10)) { ProcessTable.state(runner) == nil }
     }
 
+    @Test("an idle pool stopped by one signal ends cleanly, its processes ending when told: none is killed, nothing is logged as an error (ten stops)")
+    func idlePoolStops() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // The idle worker stops at once and tells its processes to end: the signal's handler,
+        // still running, took that for a second signal and killed them (3 stops in 10).
+        for signal in [SIGTERM, SIGINT, SIGHUP] + Array(repeating: SIGTERM, count: 7) {
+            let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1"])
+            defer { pool.signal(SIGKILL) }
+            try await waitUntil("the worker and its two processes to start") {
+                pool.stderr.contains("worker started") && ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)).count == 2
+            }
+            pool.signal(signal)
+            #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(!pool.stderr.contains(" error "), "signal \(signal): \(pool.stderr)")
+        }
+    }
+
     @Test("a program's error output in the worker's log stays on its line, escaped: it cannot forge a line or reach the terminal")
     func logLinesStayLines() async throws {
         let cli = try CLIRunner()
