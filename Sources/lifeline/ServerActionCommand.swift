@@ -126,7 +126,10 @@ struct ServerActionOptions: ParsableArguments {
         var result = result
         let output = Output.standardOutput
         if !result.existing { Output.changeMade.withLock { $0 = "\(action) requested: job \(result.job)" } }
-        if wait, let name = result.server?.name {
+        // A request replayed under its key after the server moved on did not get it there, and
+        // waiting would not: said alike with --wait and without.
+        let movedOn = result.existing && (result.server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil))
+        if wait, !movedOn, let name = result.server?.name {
             do {
                 let again = goal.map { "lifeline server wait \(name) --state \($0.rawValue)" } ?? "lifeline server show \(name)"
                 let waiter = ServerWaiter(opened, timeout: waitLimit, interrupted: "\(action) goes on (job \(result.job); \(again))")
@@ -142,8 +145,6 @@ struct ServerActionOptions: ParsableArguments {
             }
         }
         let server = result.server
-        // A request replayed under its key after the server moved on did not get it there.
-        let movedOn = result.existing && !wait && (server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil))
         if json {
             try output.writeJSON(result)
         } else if !movedOn {
@@ -163,7 +164,7 @@ struct ServerActionOptions: ParsableArguments {
             throw CLIFailure(.runtime, "\(action) failed: the server was removed, not \(goalText)\(error)")
         }
         let error = server.lastError.map { ": \(TerminalText.oneLine($0))" } ?? ""
-        // An earlier request's job may have done its part long ago, and the server moved on since.
+        // An earlier request still under way when replayed may end elsewhere.
         if result.existing {
             throw CLIFailure(
                 .runtime, "\(action) was requested earlier (job \(result.job)); \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)"
