@@ -26,11 +26,13 @@ struct JobTimeline {
     init(events: [JobEvent]) {
         // The attempt not yet ended, if any: where an end is recorded.
         var open: Int?
+        var ran = false
         for event in events {
             switch event.type {
             case .enqueued:
                 entries.append(.mark("enqueued", event.at, ""))
             case .started:
+                ran = true
                 open = entries.count
                 entries.append(.attempt(Attempt(
                     number: Int(event.data["attempt"]?.intValue ?? 0), worker: event.data["worker"]?.stringValue ?? "?", start: event.at
@@ -39,7 +41,7 @@ struct JobTimeline {
                 entries.append(.mark("retried", event.at, "by hand: as many attempts again, numbered on"))
             case .completed, .retrying, .discarded, .cancelled, .released, .snoozed:
                 guard let index = open, case .attempt(var attempt) = entries[index] else {
-                    if event.type == .cancelled { entries.append(.mark("cancelled", event.at, "before it ran again")) }
+                    if event.type == .cancelled { entries.append(.mark("cancelled", event.at, ran ? "before it ran again" : "before it ran")) }
                     continue
                 }
                 open = nil
