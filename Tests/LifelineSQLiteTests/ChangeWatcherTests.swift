@@ -31,6 +31,9 @@ struct ChangeWatcherTests {
         _ = try await store.queueUpdate("default", QueueUpdate(paused: false), create: true)
         // The first claim records where the host's wall clock stands (WallClockSteps).
         _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
+        // Its announcement, which comes within 10 ms of the queue's, waits for the end of that
+        // window: made now, not at some point during the look below.
+        CommitAnnouncer.shared(for: path).announcePending()
         let before = try Self.statusChange(path + "-wal")
         _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
         #expect(try Self.statusChange(path + "-wal") == before)
