@@ -62,13 +62,14 @@ struct WorkerOptions: Equatable {
         // Asked again once the worker has stopped, a pool's processes that have not ended are killed.
         let stop = Mutex<(asked: Bool, opening: Task<OpenQueue, any Error>?, worker: Worker?)>((false, nil, nil))
         let signals = SignalTrap {
-            let (opening, worker) = stop.withLock { stop in
-                stop.asked = true
-                return (stop.opening, stop.worker)
+            let (again, opening, worker) = stop.withLock { stop in
+                defer { stop.asked = true }
+                return (stop.asked, stop.opening, stop.worker)
             }
-            // Before the worker hears of it: an idle worker stops at once and tells the pool's
-            // processes to end, which this signal must not take for a second one.
-            pool?.killRemaining()
+            // Only when asked again: the first signal may find the processes told to end
+            // already (a drain that has just ended), or an idle worker stops at once at it and
+            // tells them, and they are ending.
+            if again { pool?.killRemaining() }
             opening?.cancel()
             worker?.shutdown()
         }

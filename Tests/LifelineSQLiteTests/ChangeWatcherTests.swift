@@ -29,10 +29,16 @@ struct ChangeWatcherTests {
         defer { directory.remove() }
         let (path, store) = try Self.store(in: directory)
         _ = try await store.queueUpdate("default", QueueUpdate(paused: false), create: true)
-        // The first claim records where the host's wall clock stands (WallClockSteps).
-        _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
-        // Its announcement, which comes within 10 ms of the queue's, waits for the end of that
-        // window: made now, not at some point during the look below.
+        // The first claim records where the host's wall clock stands (WallClockSteps), unless
+        // its thread was preempted between its clocks' readings: then the next one does.
+        try await waitUntil("the wall clock's offset to be recorded") {
+            _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
+            var reading = Configuration()
+            reading.readonly = true
+            return try await DatabaseQueue(path: path, configuration: reading).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM wall_clock") } == 1
+        }
+        // That claim's announcement, within 10 ms of the commit before it, waits for the end of
+        // that window: made now, not at some point during the look below.
         CommitAnnouncer.shared(for: path).announcePending()
         let before = try Self.statusChange(path + "-wal")
         _ = try await store.jobClaim(JobFixtures.claim("w", queues: ["default"], limit: 4))
