@@ -5,7 +5,8 @@ public struct WorkerConfiguration: Sendable {
     public var queues: [String]
     /// Weights of the queues by name; empty takes them in order (see ``ClaimFill``).
     public var weights: [String: Int]
-    /// Jobs run at once in this process.
+    /// Jobs run at once: in this process, or in all of a pool's processes, whose writer claims
+    /// for every slot.
     public var concurrency: Int
     public var lease: Duration
     /// How long running jobs may take to finish after a shutdown request.
