@@ -36,7 +36,10 @@ struct FastCommandLine<Options>: Sendable {
     /// The options `arguments` (without the program's name) give, on top of `defaults`, when
     /// they are this command's and this reader fully understands them. Lists, not
     /// dictionaries: each generic type the start instantiates costs a scan of the
-    /// conformance records.
+    /// conformance records. So too the options' own type appears only in closures and here:
+    /// stored in the reader, `defaults` made a one-job enqueue compute the reader's layout at
+    /// run time (26,000 more instructions, by callgrind), and a protocol for `validate` found
+    /// its conformance by a scan (416,000 more, a sixth of the enqueue).
     func read(_ arguments: [String], onto defaults: Options) -> Options? {
         guard arguments.first == command else { return nil }
         // The parser refuses these words wherever they stand, values included.
