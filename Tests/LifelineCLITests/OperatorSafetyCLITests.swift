@@ -130,12 +130,13 @@ struct OperatorSafetyCLITests {
         return holder
     }
 
-    @Test("SIGHUP stops a worker gracefully; a second signal releases running jobs at once, attempt not spent")
-    func signals() async throws {
+    @Test("SIGHUP stops a worker or a pool gracefully; a second signal releases running jobs at once, attempt not spent, and ends their programs", arguments: [1, 2])
+    func signals(processes: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "60"]}"#])
-        let worker = try cli.start(["worker", "--grace", "60s"])
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
+        let worker = try cli.start(["worker", "--grace", "60s", "--processes", "\(processes)"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the job to run") { try await cli.job(id)["state"] == "running" }
         worker.signal(SIGHUP)
@@ -148,6 +149,9 @@ struct OperatorSafetyCLITests {
         #expect(worker.stderr.contains("stopping now; running jobs are released without spending an attempt"))
         let job = try await cli.job(id)
         #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
+        #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty, "the program ended with its attempt")
+        // Two signals, each taken for what it is: the pool's processes were told to end, not killed.
+        #expect(!worker.stderr.contains(" error "), "\(worker.stderr)")
     }
 
     @Test(
