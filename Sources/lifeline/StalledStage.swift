@@ -11,7 +11,7 @@ enum StalledStage {
     static func reason(for server: ServerInfo) -> String? {
         guard let expired = server.stalledSince, let job = server.lifecycle.currentJob, let lease = server.currentJobLease
         else { return nil }
-        return "its worker \(lease.owner) stopped renewing the lease of job \(job) at \(LifelineJSON.formatTime(expired)) "
+        return "its worker \(lease.owner) stopped renewing the lease of job \(job), which ran out at \(LifelineJSON.formatTime(expired)) "
             + "(it died, is stopped, or cannot write); a worker's next claim takes the job back (is one running? lifeline worker)"
     }
 }

@@ -273,9 +273,15 @@ struct RecoveryCLITests {
         // So does the list, beside its progress if the copy reported one before its worker died.
         let listed = try await cli.run(["server", "list"]).stdout
         #expect(listed.split(separator: "\n").contains { $0.hasPrefix("st-1 ") && $0.contains(" stalled") }, "\(listed)")
-        // The JSON says it too: when the lease ran out.
-        let stalled = try #require(try await cli.server("st-1")?["stalled_since"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        // The JSON says it too: when the lease ran out, which is the time the text gives, a
+        // lease after the worker's last renewal.
+        let stalledText = try #require(try await cli.server("st-1")?["stalled_since"]?.stringValue)
+        let stalled = try #require(LifelineJSON.parseTime(stalledText))
         #expect(stalled < Date())
+        #expect(shown.contains(", which ran out at \(stalledText) (it died"), "\(shown)")
+        let job = try #require(try await cli.server("st-1")?["current_job"]?.intValue)
+        let renewed = try #require(try await cli.job(job)["heartbeat_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        #expect(abs(stalled.timeIntervalSince(renewed) - 1) < 0.01, "the lease is 1s: \(renewed) then \(stalled)")
     }
 
     @Test("a cleanup stage's job cannot be cancelled (it would only start again): exit 3, and 409 from the API")
