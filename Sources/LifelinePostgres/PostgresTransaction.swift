@@ -127,6 +127,10 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         try connection.query("DELETE FROM servers WHERE name = \(name)")
     }
 
+    public func serverMadeBy(_ name: String) throws -> Int64? {
+        try connection.query("SELECT job FROM transitions WHERE server = \(name) AND from_state IS NULL ORDER BY id DESC LIMIT 1").first?.decode(Int64?.self) ?? nil
+    }
+
     public func transitionAppend(_ transition: ServerTransition, server: String) throws {
         try connection.query("""
             INSERT INTO transitions (server, from_state, to_state, cause, job, at)

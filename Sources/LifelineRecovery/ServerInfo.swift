@@ -193,11 +193,15 @@ public struct ActionResult: Sendable, Hashable, Encodable {
     public var job: Int64
     public var existing: Bool
     public var server: ServerInfo?
+    /// A request replayed under its key whose server was removed since, and the name made
+    /// again: `server` is the one of the name now, which the request never touched.
+    public var serverReplaced: Bool
 
-    public init(job: Int64, existing: Bool, server: ServerInfo?) {
+    public init(job: Int64, existing: Bool, server: ServerInfo?, serverReplaced: Bool = false) {
         self.job = job
         self.existing = existing
         self.server = server
+        self.serverReplaced = serverReplaced
     }
 
     /// `server` is null once the server is gone (a delete waited for): the shape stays the same.

@@ -61,6 +61,10 @@ public struct SQLiteTransaction: ServerTransaction {
         try db.execute(sql: "DELETE FROM servers WHERE name = ?", arguments: [name])
     }
 
+    public func serverMadeBy(_ name: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT job FROM transitions WHERE server = ? AND from_state IS NULL ORDER BY id DESC LIMIT 1", arguments: [name])
+    }
+
     public func transitionAppend(_ transition: ServerTransition, server: String) throws {
         try db.execute(sql: """
             INSERT INTO transitions (server, from_state, to_state, cause, job, at) VALUES (?, ?, ?, ?, ?, ?)

@@ -59,6 +59,22 @@ public enum ServerStoreConformance {
                 try await servers.serverCreate(larger, idempotencyKey: "k")
             }
         },
+        .init(name: "a request replayed under its key after its server was removed and the name made again says its server was replaced") { jobs, servers in
+            let created = try await servers.serverCreate(spec, idempotencyKey: "c")
+            _ = try await finishStage(jobs, servers, .completed(result: nil))
+            #expect(try await servers.serverCreate(spec, idempotencyKey: "c").serverReplaced == false, "the server it made is still there")
+            let deleted = try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "d")
+            while try await servers.serverGet("web-1") != nil { _ = try await finishStage(jobs, servers, .completed(result: nil)) }
+            try await standby(jobs, servers)
+            let replays = [
+                try await servers.serverCreate(spec, idempotencyKey: "c"),
+                try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "d"),
+            ]
+            #expect(replays.map(\.job) == [created.job, deleted.job])
+            for replay in replays {
+                #expect(replay.existing && replay.serverReplaced && replay.server?.state == .standby, "\(replay)")
+            }
+        },
         .init(name: "a stage job's completion moves its server, records the transition and enqueues the next stage") { jobs, servers in
             try await standby(jobs, servers)
             #expect(try await servers.serverGet("web-1")?.state == .standby)

@@ -128,7 +128,7 @@ struct ServerActionOptions: ParsableArguments {
         if !result.existing { Output.changeMade.withLock { $0 = "\(action) requested: job \(result.job)" } }
         // A request replayed under its key after the server moved on did not get it there, and
         // waiting would not: said alike with --wait and without.
-        let movedOn = result.existing && (result.server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil))
+        let movedOn = result.existing && (result.serverReplaced || (result.server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil)))
         if wait, !movedOn, let name = result.server?.name {
             do {
                 let again = goal.map { "lifeline server wait \(name) --state \($0.rawValue)" } ?? "lifeline server show \(name)"
@@ -153,7 +153,11 @@ struct ServerActionOptions: ParsableArguments {
         }
         let goalText = goal?.rawValue ?? "removed"
         if movedOn {
-            let now = server.map { "\($0.name) rests in \($0.state.rawValue), not \(goalText)" } ?? "the server is gone"
+            let now = server.map { server in
+                result.serverReplaced
+                    ? "that server was removed since, and \(server.name) is another one now, in \(server.state.rawValue)"
+                    : "\(server.name) rests in \(server.state.rawValue), not \(goalText)"
+            } ?? "the server is gone"
             throw CLIFailure(.runtime, "\(action) was requested earlier (job \(result.job)); \(now)")
         }
         guard wait, server?.state != goal else { return }

@@ -391,7 +391,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.server("iw-2")?["state"] == "creating", "the action goes on")
     }
 
-    @Test("an action replayed under its key once the server has moved on says the action was requested earlier, not that it failed, with --wait and without")
+    @Test("an action replayed under its key once the server has moved on, or been removed and made again, says the action was requested earlier, not that it failed, with --wait and without")
     func replayAfterMovingOn() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -407,13 +407,24 @@ struct OperatorMistakesCLITests {
             #expect(replayed.status == 1 && replayed.stdout.isEmpty, "\(wait): \(replayed)")
             #expect(replayed.stderr.hasPrefix("lifeline: test-failover was requested earlier (job ") && replayed.stderr.hasSuffix("web-1 rests in standby, not testing_failover\n"), "\(replayed.stderr)")
         }
-        // A delete replayed onto a new server of the same name deletes nothing, and says so.
-        #expect(try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--wait"]).status == 0)
-        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
-        let deleteAgain = try await cli.run(["server", "delete", "web-1", "--idempotency-key", "d-1", "--json"])
-        #expect(deleteAgain.status == 1 && deleteAgain.stderr.hasSuffix("web-1 rests in standby, not removed\n"), "\(deleteAgain)")
-        #expect(try JSONValue(parsing: deleteAgain.stdout)["existing"] == true, "a program still gets the answer")
-        #expect(try await cli.server("web-1")?["state"] == "standby")
+        // A delete replayed onto a new server of the same name deletes nothing, and says so;
+        // a create replayed onto it made nothing of it, and says so too.
+        #expect(try await cli.run(["server", "create", "web-2", "--disk-size", "64KiB", "--idempotency-key", "c-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "delete", "web-2", "--idempotency-key", "d-1", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "create", "web-2", "--disk-size", "64KiB", "--wait"]).status == 0)
+        for (action, key) in [("delete", "d-1"), ("create", "c-1")] {
+            let size = action == "create" ? ["--disk-size", "64KiB"] : []
+            for wait in [["--wait"], []] {
+                let replayed = try await cli.run(["server", action, "web-2", "--idempotency-key", key] + size + wait)
+                #expect(replayed.status == 1 && replayed.stdout.isEmpty, "\(action) \(wait): \(replayed)")
+                #expect(replayed.stderr.hasPrefix("lifeline: \(action) was requested earlier (job "), "\(replayed.stderr)")
+                #expect(replayed.stderr.hasSuffix("that server was removed since, and web-2 is another one now, in standby\n"), "\(replayed.stderr)")
+            }
+            let json = try await cli.run(["server", action, "web-2", "--idempotency-key", key, "--json"] + size)
+            #expect(json.status == 1, "\(json)")
+            #expect(try JSONValue(parsing: json.stdout)["existing"] == true, "a program still gets the answer")
+        }
+        #expect(try await cli.server("web-2")?["state"] == "standby")
     }
 
     @Test("a completed job cannot be cancelled (exit 3); a cancelled one is left as it is (exit 0)")

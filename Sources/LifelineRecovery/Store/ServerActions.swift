@@ -73,6 +73,9 @@ public enum ServerActions {
             let same = owner == server && request == action
             throw JobStoreError.keyTaken(key: key, existing: job.id, by: "\(request) of \(owner)" + (same ? " with other arguments" : ""))
         }
-        return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server))
+        // A request's job comes after the creation of the server it was for (a create's is it):
+        // one made after it is another server of the name.
+        let replaced = try transaction.serverMadeBy(server).map { $0 > job.id } ?? false
+        return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server), serverReplaced: replaced)
     }
 }
