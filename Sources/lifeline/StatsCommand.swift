@@ -46,10 +46,12 @@ enum StatsText {
         let settings = Dictionary(queues.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let states = JobState.displayOrder
         var lines: [String] = []
-        if stats.counts.isEmpty {
+        // A queue held back on purpose shows before it has jobs: a pause made ahead of them.
+        let shown = Set(stats.counts.keys).union(queues.filter { $0.paused || $0.limit != nil }.map(\.name))
+        if shown.isEmpty {
             lines.append("no jobs")
         } else {
-            let rows = stats.counts.keys.sorted().map { queue in
+            let rows = shown.sorted().map { queue in
                 [queue] + states.map { "\(stats.counts[queue]?[$0] ?? 0)" }
                     + [stats.oldestWaiting[queue].map { DurationText.format(.seconds($0.milliseconds / 1000)) } ?? "-"]
                     + [settings[queue].map(Self.held) ?? "-"]

@@ -115,15 +115,17 @@ struct OperatorCLITests {
         for queue in ["a", "b", "c"] { _ = try await cli.enqueue(["noop", "--queue", queue]) }
         #expect(try await cli.run(["queues", "pause", "a"]).status == 0)
         #expect(try await cli.run(["queues", "limit", "b", "2"]).status == 0)
+        // A queue paused before it has any job shows too.
+        #expect(try await cli.run(["queues", "pause", "d", "--create"]).status == 0)
         let lines = try await cli.run(["stats"]).lines
         #expect(lines.first?.hasSuffix("OLDEST WAITING  HELD") == true, "\(lines)")
-        let held = Dictionary(uniqueKeysWithValues: lines.dropFirst().prefix(3).map { line in
+        let held = Dictionary(uniqueKeysWithValues: lines.dropFirst().prefix(4).map { line in
             (String(line.prefix { $0 != " " }), line.split(separator: "  ").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
         })
-        #expect(held == ["a": "paused", "b": "at most 2 running", "c": "-"], "\(lines)")
+        #expect(held == ["a": "paused", "b": "at most 2 running", "c": "-", "d": "paused"], "\(lines)")
         // The JSON says as much, by queue, for those held.
         let stats = try #require(try await cli.json(["stats", "--json"]).first)
-        #expect(stats["held"] == ["a": ["paused": true, "limit": .null], "b": ["paused": false, "limit": 2]], "\(stats)")
+        #expect(stats["held"] == ["a": ["paused": true, "limit": .null], "b": ["paused": false, "limit": 2], "d": ["paused": true, "limit": .null]], "\(stats)")
         #expect(stats["counts"]?["c"] != nil)
         // A limit of 0 holds every job back, which `queues list` says too; a limit is digits.
         #expect(try await cli.run(["queues", "limit", "c", "0"]).status == 0)
