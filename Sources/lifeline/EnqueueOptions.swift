@@ -64,7 +64,7 @@ struct EnqueueOptions: Equatable {
 
     private func report(_ inserted: InsertedJob) throws {
         let output = Output.standardOutput
-        Output.changeMade.withLock { $0 = inserted.existing ? nil : "enqueued job \(inserted.job.id)" }
+        if !inserted.existing { Output.made("enqueued job \(inserted.job.id)") }
         if json {
             try output.writeJSON(EnqueuedJob(inserted))
         } else {
@@ -98,7 +98,7 @@ struct EnqueueOptions: Equatable {
         }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing, ids: inserted.map(\.job.id))
-        if summary.enqueued > 0 { Output.changeMade.withLock { $0 = "enqueued \(JobText.count(summary.enqueued))" } }
+        if summary.enqueued > 0 { Output.made("enqueued \(JobText.count(summary.enqueued))") }
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {

@@ -112,6 +112,11 @@ enum JobText {
         count == 1 ? "1 job" : "\(count) jobs"
     }
 
+    /// "job 4", "jobs 4 7 9".
+    static func ids(_ ids: [Int64]) -> String {
+        (ids.count == 1 ? "job " : "jobs ") + ids.sorted().map(String.init).joined(separator: " ")
+    }
+
     /// "2/20"; "2/∞" for the stages that never give up.
     static func attempts(_ job: Job) -> String {
         "\(job.attempt)/" + (job.maxAttempts == JobLimits.maxAttempts.upperBound ? "∞" : "\(job.maxAttempts)")

@@ -106,6 +106,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
         }
         let targets = candidates.map(\.id)
         let retried = try await opened.jobs.jobRetry(targets)
+        if !retried.isEmpty { Output.made("retried \(JobText.ids(retried.map(\.id)))") }
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
@@ -169,6 +170,10 @@ struct JobsCancelCommand: AsyncParsableCommand {
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
         if !refused.isEmpty { throw Self.refusal(refused) }
         let results = try await queue.jobs.jobCancel(ids)
+        let cancelled = ids.filter { if case .cancelled = results[$0] { true } else { false } }
+        let asked = ids.filter { if case .requested = results[$0] { true } else { false } }
+        let changes = [cancelled.isEmpty ? nil : "cancelled \(JobText.ids(cancelled))", asked.isEmpty ? nil : "asked \(JobText.ids(asked)) to stop"]
+        if !cancelled.isEmpty || !asked.isEmpty { Output.made(changes.compactMap { $0 }.joined(separator: ", ")) }
         let output = Output.standardOutput
         for id in ids {
             let said: (text: String, result: String)
@@ -240,10 +245,12 @@ struct JobsPruneCommand: AsyncParsableCommand {
         let opened = dryRun ? try await store.openReader() : try await store.openStore(creating: false)
         let cutoff = InputParsing.ago(back, in: opened.jobs)
         let result = try await opened.jobs.jobPrune(before: cutoff, dryRun: dryRun)
+        let counts = "\(JobText.count(result.jobs)) and \(result.events == 1 ? "1 event" : "\(result.events) events")"
+        if !dryRun { Output.made("pruned \(counts)") }
         if json {
             try Output.standardOutput.writeJSON(Report(dryRun: dryRun, jobs: result.jobs, events: result.events))
         } else {
-            Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(JobText.count(result.jobs)) and \(result.events == 1 ? "1 event" : "\(result.events) events")")
+            Output.standardOutput.writeLine("\(dryRun ? "would prune" : "pruned") \(counts)")
         }
     }
 }

@@ -13,7 +13,12 @@ struct Output: Sendable {
 
     /// What the command changed before printing its answer (`enqueued job 401`): if the answer
     /// cannot be written, the error says the change was made, so it is not made twice.
-    static let changeMade = Mutex<String?>(nil)
+    private static let changeMade = Mutex<String?>(nil)
+
+    /// Says what the command changed, before it prints its answer (see ``changeMade``).
+    static func made(_ change: String) {
+        changeMade.withLock { $0 = change }
+    }
 
     static let standardOutput = Output(fd: STDOUT_FILENO)
     static let standardError = Output(fd: STDERR_FILENO)

@@ -103,6 +103,7 @@ struct QueuesLimitCommand: AsyncParsableCommand {
         case 0?: "none of its jobs will run (like pause); 'none' removes the limit"
         case let limit?: "at most \(limit) running at once"
         }
+        Output.made("queue \(target.name): \(text)")
         Output.standardOutput.writeLine("queue \(target.name): \(text)")
     }
 }
@@ -139,6 +140,7 @@ struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
         case (false, false): "resumed"
         case (false, true): "was not paused"
         }
+        if (before?.paused ?? false) != Action.paused { Output.made("queue \(target.name) \(text)") }
         Output.standardOutput.writeLine("queue \(target.name) \(text)")
     }
 }
@@ -198,7 +200,9 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")
-        Output.standardOutput.writeLine(all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
+        let said = all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)"
+        Output.made(said)
+        Output.standardOutput.writeLine(said)
     }
 
     private static func text(_ duration: Duration) -> String {

@@ -125,7 +125,7 @@ struct ServerActionOptions: ParsableArguments {
     func report(_ result: ActionResult, action: String, goal: ServerState?, waitLimit: Duration?, opened: OpenQueue) async throws {
         var result = result
         let output = Output.standardOutput
-        if !result.existing { Output.changeMade.withLock { $0 = "\(action) requested: job \(result.job)" } }
+        if !result.existing { Output.made("\(action) requested: job \(result.job)") }
         // A request replayed under its key after the server moved on did not get it there, and
         // waiting would not: said alike with --wait and without.
         let movedOn = result.existing && (result.serverReplaced || (result.server.map { $0.state.isResting && $0.state != goal } ?? (goal != nil)))

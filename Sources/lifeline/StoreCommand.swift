@@ -81,6 +81,7 @@ struct StoreCopyCommand: AsyncParsableCommand {
             guard case .commitUnknown = lost else { throw CLIFailure(.runtime, "\(lost.description); the copy stopped, and \(writer.location) is left as it was") }
             throw lost
         }
+        Output.made("copied \(counts) from \(reader.location) to \(writer.location)")
         if json {
             try Output.standardOutput.writeJSON(counts)
         } else {

@@ -609,6 +609,10 @@ struct OperatorMistakesCLITests {
             (["enqueue", "noop", "--json"], "enqueued job 2, but " + lost), (["enqueue", "noop"], "enqueued job 3, but " + lost),
             (["server", "test-failover", "web-1"], "test-failover requested: job 4, but " + lost),
             (["jobs", "list"], lost), (["stats", "--json"], lost), (["events", "--json"], lost), (["enqueue", "--help"], lost),
+            (["jobs", "cancel", "2", "3"], "cancelled jobs 2 3, but " + lost), (["jobs", "retry", "3", "--json"], "retried job 3, but " + lost),
+            (["queues", "pause", "default"], "queue default paused, but " + lost), (["queues", "pause", "default"], lost),
+            (["queues", "limit", "default", "2"], "queue default: at most 2 running at once, but " + lost),
+            (["queues", "retain", "default", "--completed", "1d"], "queue default keeps completed 1d, but " + lost),
         ]
         for (command, said) in commands {
             // The shell only points standard output at /dev/full; the command's words are its own arguments.
@@ -619,6 +623,15 @@ struct OperatorMistakesCLITests {
             #expect(full.stderr == "lifeline: " + said, "\(command): \(full.stderr)")
         }
         #expect(try await cli.jobCount() == 4, "the jobs were enqueued, and the commands said so")
+        #expect(try await cli.job(2)["state"] == "cancelled")
+        #expect(try await cli.job(3)["state"] == "available")
+        let queue = try JSONValue(parsing: try await cli.run(["queues", "list", "--json"]).stdout.split(separator: "\n").first { $0.contains(#""default""#) }.map(String.init) ?? "")
+        #expect(queue["paused"] == true && queue["limit"] == 2, "\(queue)")
+        let prune = try await BackgroundCommand.run(
+            "/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path, "jobs", "prune", "--older-than", "0s", "--json"], environment: cli.environment
+        )
+        #expect(prune.terminationStatus == 1 && prune.stderr.hasPrefix("lifeline: pruned 2 jobs and ") && prune.stderr.hasSuffix(" events, but " + lost), "\(prune.stderr)")
+        #expect(try await cli.jobCount() == 2)
         let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: 3000))
         #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         let head = try await BackgroundCommand.run(
