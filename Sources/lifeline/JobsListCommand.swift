@@ -13,6 +13,9 @@ struct JobsListCommand: AsyncParsableCommand {
               lifeline jobs list --state discarded --state retryable --queue nightly
               lifeline jobs list --kind exec --json
 
+            The states asked for (--state, --failed, --running) add up: --failed --running lists \
+            the discarded jobs and the running ones. The other filters narrow what they list.
+
             WHEN is when a waiting job is due ("in 5s", or how long it has been due), when a \
             running one started, and when a finished one ended. A running job whose worker \
             stopped renewing its lease says "lease expired": the next claim by any worker puts \
