@@ -99,20 +99,11 @@ struct WorkerOptions: Equatable {
         let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
         pool?.shutdown()
-        // A pool that holds no attempt reports nothing more to record: the store closes (its
-        // last checkpoint, a few milliseconds) while the pool's processes end, not after.
-        // Otherwise a handler that ignored its stop may still end, and finds the store open.
-        let closesFirst = pool?.isEmpty ?? true
-        if closesFirst { close(opened, fileCheck) }
         let clean = await runners.value
-        if !closesFirst { close(opened, fileCheck) }
-        withExtendedLifetime((watcher, signals)) {}
-        if !clean { throw ExitCode(1) }
-    }
-
-    private func close(_ opened: OpenQueue, _ fileCheck: Task<Void, Never>) {
         fileCheck.cancel()
+        withExtendedLifetime((watcher, signals)) {}
         opened.closeForExit()
+        if !clean { throw ExitCode(1) }
     }
 
     /// Keeps freed memory for reuse: blocks under 8 MiB come from the allocator's arenas, and

@@ -117,12 +117,6 @@ public final class RunnerPool: AttemptRunner {
         }
     }
 
-    /// Whether no attempt is left in the pool, waiting or in a runner: none can end from now
-    /// on, so nothing more is reported to the worker.
-    public var isEmpty: Bool {
-        state.withLock { state in state.waiting.isEmpty && state.runners.values.allSatisfy { $0.attempts.isEmpty } }
-    }
-
     /// Kills the runner processes still there after ``shutdown()``: at its grace's end, or at
     /// once when the pool is asked again to stop. Before ``shutdown()``, does nothing: runners
     /// still report the ends of the attempts they were told to stop. Each is killed by its
