@@ -193,8 +193,8 @@ public struct ActionResult: Sendable, Hashable, Encodable {
     public var job: Int64
     public var existing: Bool
     public var server: ServerInfo?
-    /// A request replayed under its key whose server was removed since, and the name made
-    /// again: `server` is the one of the name now, which the request never touched.
+    /// A request replayed under its key whose server was removed since, and the name given to
+    /// a server that exists now: `server` is that one, which the request never touched.
     public var serverReplaced: Bool
 
     public init(job: Int64, existing: Bool, server: ServerInfo?, serverReplaced: Bool = false) {

@@ -74,6 +74,11 @@ public enum ServerStoreConformance {
             for replay in replays {
                 #expect(replay.existing && replay.serverReplaced && replay.server?.state == .standby, "\(replay)")
             }
+            // Removed again: the name has no server, and the delete got what it asked for.
+            _ = try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: nil)
+            while try await servers.serverGet("web-1") != nil { _ = try await finishStage(jobs, servers, .completed(result: nil)) }
+            let gone = try await servers.serverAct("web-1", action: .delete, recoveryPoint: nil, idempotencyKey: "d")
+            #expect(gone.existing && !gone.serverReplaced && gone.server == nil, "\(gone)")
         },
         .init(name: "a stage job's completion moves its server, records the transition and enqueues the next stage") { jobs, servers in
             try await standby(jobs, servers)

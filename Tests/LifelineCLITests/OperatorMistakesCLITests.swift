@@ -611,6 +611,7 @@ struct OperatorMistakesCLITests {
             (["jobs", "list"], lost), (["stats", "--json"], lost), (["events", "--json"], lost), (["enqueue", "--help"], lost),
             (["jobs", "cancel", "2", "3"], "cancelled jobs 2 3, but " + lost), (["jobs", "retry", "3", "--json"], "retried job 3, but " + lost),
             (["queues", "pause", "default"], "queue default paused, but " + lost), (["queues", "pause", "default"], lost),
+            (["queues", "resume", "default"], "queue default resumed, but " + lost), (["queues", "pause", "default"], "queue default paused, but " + lost),
             (["queues", "limit", "default", "2"], "queue default: at most 2 running at once, but " + lost),
             (["queues", "retain", "default", "--completed", "1d"], "queue default keeps completed 1d, but " + lost),
         ]

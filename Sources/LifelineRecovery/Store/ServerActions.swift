@@ -74,8 +74,10 @@ public enum ServerActions {
             throw JobStoreError.keyTaken(key: key, existing: job.id, by: "\(request) of \(owner)" + (same ? " with other arguments" : ""))
         }
         // A request's job comes after the creation of the server it was for (a create's is it):
-        // one made after it is another server of the name.
-        let replaced = try transaction.serverMadeBy(server).map { $0 > job.id } ?? false
-        return ActionResult(job: job.id, existing: true, server: try transaction.serverGet(server), serverReplaced: replaced)
+        // one made after it is another server of the name. Read after the server, whose row the
+        // read locks where transactions run side by side: no create of the name comes between.
+        let now = try transaction.serverGet(server)
+        let replaced = try now != nil && (transaction.serverMadeBy(server).map { $0 > job.id } ?? false)
+        return ActionResult(job: job.id, existing: true, server: now, serverReplaced: replaced)
     }
 }

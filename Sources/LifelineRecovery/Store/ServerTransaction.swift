@@ -17,8 +17,8 @@ public protocol ServerTransaction: JobTransaction {
     /// Saves the server's new lifecycle and recovery point; a `nil` test keeps the stored one.
     func serverSave(_ name: String, lifecycle: Lifecycle, recoveryPoint: String?, lastTest: ServerInfo.LastTest?) throws
     func serverDelete(_ name: String) throws
-    /// The stage job of the creation of the server of this name as it is now, from its
-    /// history: a name removed and made again belongs to another server since.
+    /// The stage job of the latest creation of a server of this name, from its history: the
+    /// server of the name now, if there is one, was made by it.
     func serverMadeBy(_ name: String) throws -> Int64?
     /// Appends to the server's history, which outlives the server.
     func transitionAppend(_ transition: ServerTransition, server: String) throws
