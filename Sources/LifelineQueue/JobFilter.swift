@@ -85,6 +85,9 @@ public struct QueueInfo: Sendable, Hashable, Encodable {
         self.retainFailed = retainFailed
     }
 
+    /// Held back on purpose: paused, or limited in the jobs it runs at once.
+    public var isHeld: Bool { paused || limit != nil }
+
     enum CodingKeys: String, CodingKey {
         case name, limit, paused, counts
         case retainCompleted = "retain_completed_seconds"

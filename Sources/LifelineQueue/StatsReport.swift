@@ -34,7 +34,7 @@ public struct StatsReport: Encodable, Sendable {
 
     public func encode(to encoder: any Encoder) throws {
         try stats.encode(to: encoder)
-        let held = Dictionary(queues.filter { $0.paused || $0.limit != nil }.map { ($0.name, Held(paused: $0.paused, limit: $0.limit)) }, uniquingKeysWith: { first, _ in first })
+        let held = Dictionary(queues.filter(\.isHeld).map { ($0.name, Held(paused: $0.paused, limit: $0.limit)) }, uniquingKeysWith: { first, _ in first })
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(held, forKey: .held)
     }

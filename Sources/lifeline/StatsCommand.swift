@@ -47,7 +47,7 @@ enum StatsText {
         let states = JobState.displayOrder
         var lines: [String] = []
         // A queue held back on purpose shows before it has jobs: a pause made ahead of them.
-        let shown = Set(stats.counts.keys).union(queues.filter { $0.paused || $0.limit != nil }.map(\.name))
+        let shown = Set(stats.counts.keys).union(queues.filter(\.isHeld).map(\.name))
         if shown.isEmpty {
             lines.append("no jobs")
         } else {
