@@ -172,8 +172,10 @@ struct JobsCancelCommand: AsyncParsableCommand {
         let results = try await queue.jobs.jobCancel(ids)
         let cancelled = ids.filter { if case .cancelled = results[$0] { true } else { false } }
         let asked = ids.filter { if case .requested = results[$0] { true } else { false } }
-        let changes = [cancelled.isEmpty ? nil : "cancelled \(JobText.ids(cancelled))", asked.isEmpty ? nil : "asked \(JobText.ids(asked)) to stop"]
-        if !cancelled.isEmpty || !asked.isEmpty { Output.made(changes.compactMap { $0 }.joined(separator: ", ")) }
+        var changes: [String] = []
+        if !cancelled.isEmpty { changes.append("cancelled \(JobText.ids(cancelled))") }
+        if !asked.isEmpty { changes.append("asked \(JobText.ids(asked)) to stop") }
+        if !changes.isEmpty { Output.made(changes.joined(separator: ", ")) }
         let output = Output.standardOutput
         for id in ids {
             let said: (text: String, result: String)

@@ -44,6 +44,13 @@ struct Output: Sendable {
         write(text + "\n")
     }
 
+    /// A line that says what the command changed: said again on standard error if it cannot
+    /// be written (see ``made(_:)``).
+    func writeChange(_ text: String) {
+        Self.made(text)
+        writeLine(text)
+    }
+
     func write(_ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

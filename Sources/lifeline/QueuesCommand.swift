@@ -103,8 +103,7 @@ struct QueuesLimitCommand: AsyncParsableCommand {
         case 0?: "none of its jobs will run (like pause); 'none' removes the limit"
         case let limit?: "at most \(limit) running at once"
         }
-        Output.made("queue \(target.name): \(text)")
-        Output.standardOutput.writeLine("queue \(target.name): \(text)")
+        Output.standardOutput.writeChange("queue \(target.name): \(text)")
     }
 }
 
@@ -140,8 +139,9 @@ struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
         case (false, false): "resumed"
         case (false, true): "was not paused"
         }
-        if (before?.paused ?? false) != Action.paused { Output.made("queue \(target.name) \(text)") }
-        Output.standardOutput.writeLine("queue \(target.name) \(text)")
+        let output = Output.standardOutput
+        let said = "queue \(target.name) \(text)"
+        if (before?.paused ?? false) != Action.paused { output.writeChange(said) } else { output.writeLine(said) }
     }
 }
 
@@ -200,9 +200,7 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")
-        let said = all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)"
-        Output.made(said)
-        Output.standardOutput.writeLine(said)
+        Output.standardOutput.writeChange(all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
     }
 
     private static func text(_ duration: Duration) -> String {
