@@ -615,11 +615,12 @@ struct OperatorMistakesCLITests {
             (["queues", "limit", "default", "2"], "queue default: at most 2 running at once, but " + lost),
             (["queues", "retain", "default", "--completed", "1d"], "queue default keeps completed 1d, but " + lost),
         ]
+        // The shell only points standard output at /dev/full; the command's words are its own arguments.
+        func toFullDisk(_ command: [String]) async throws -> BackgroundCommand {
+            try await BackgroundCommand.run("/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path] + command, environment: cli.environment)
+        }
         for (command, said) in commands {
-            // The shell only points standard output at /dev/full; the command's words are its own arguments.
-            let full = try await BackgroundCommand.run(
-                "/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path] + command, environment: cli.environment
-            )
+            let full = try await toFullDisk(command)
             #expect(full.terminationStatus == 1, "\(command)")
             #expect(full.stderr == "lifeline: " + said, "\(command): \(full.stderr)")
         }
@@ -628,9 +629,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.job(3)["state"] == "available")
         let queue = try JSONValue(parsing: try await cli.run(["queues", "list", "--json"]).stdout.split(separator: "\n").first { $0.contains(#""default""#) }.map(String.init) ?? "")
         #expect(queue["paused"] == true && queue["limit"] == 2, "\(queue)")
-        let prune = try await BackgroundCommand.run(
-            "/bin/sh", ["-c", #"exec "$0" "$@" > /dev/full"#, cli.binary.path, "jobs", "prune", "--older-than", "0s", "--json"], environment: cli.environment
-        )
+        let prune = try await toFullDisk(["jobs", "prune", "--older-than", "0s", "--json"])
         #expect(prune.terminationStatus == 1 && prune.stderr.hasPrefix("lifeline: pruned 2 jobs and ") && prune.stderr.hasSuffix(" events, but " + lost), "\(prune.stderr)")
         #expect(try await cli.jobCount() == 2)
         let batch = try cli.writeFile("batch.jsonl", String(repeating: "{}\n", count: 3000))
