@@ -39,8 +39,24 @@ struct RunnerMessageTests {
     ])
     func roundTrip(message: RunnerMessage) throws {
         let frame = message.frame
-        #expect(FrameReader.length(in: frame, at: 0) == frame.count - 4)
+        #expect(frame.withUnsafeBytes { FrameReader.length(in: $0, at: 0) } == frame.count - 4)
         #expect(try RunnerMessage(frame: frame[4...]) == message)
+    }
+
+    @Test("frames written one after another where they are queued read back in order, each its own length")
+    func queued() throws {
+        let messages: [RunnerMessage] = [.run(Self.job, holdUntil: Date(ms: 9)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key)]
+        var bytes: [UInt8] = [7, 7]
+        for message in messages { message.write(to: &bytes) }
+        #expect(bytes.prefix(2) == [7, 7])
+        var start = 2
+        var read: [RunnerMessage] = []
+        while start < bytes.count, let length = bytes.withUnsafeBytes({ FrameReader.length(in: $0, at: start) }) {
+            read.append(try RunnerMessage(frame: bytes[start + 4..<start + 4 + length]))
+            start += 4 + length
+        }
+        #expect(read == messages)
+        #expect(start == bytes.count)
     }
 
     @Test("a job that has failed tens of thousands of times still reaches its runner whole")
@@ -103,6 +119,20 @@ struct RunnerMessageTests {
             let error = #expect(throws: FrameReader.Malformed.self) { try RunnerMessage(frame: bytes[...]) }
             #expect(error?.description.contains(reason) == true, "\(bytes): \(String(describing: error))")
         }
-        #expect(FrameReader.length(in: [1, 0, 0], at: 0) == nil)
+        #expect([UInt8]([1, 0, 0]).withUnsafeBytes { FrameReader.length(in: $0, at: 0) } == nil)
+    }
+}
+
+extension RunnerMessage {
+    /// The message as a frame of its own, its length first.
+    var frame: [UInt8] {
+        var bytes: [UInt8] = []
+        write(to: &bytes)
+        return bytes
+    }
+
+    /// Reads a message from a frame's bytes (after its length).
+    init(frame: ArraySlice<UInt8>) throws(FrameReader.Malformed) {
+        self = try Array(frame).withUnsafeBytes { raw in Result { () throws(FrameReader.Malformed) in try RunnerMessage(frame: raw) } }.get()
     }
 }

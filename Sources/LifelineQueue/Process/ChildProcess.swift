@@ -10,13 +10,23 @@ import Glibc
 /// process group of its own, and when it ends, is stopped, or its worker dies, everything it
 /// started ends too, descendants that left its group included.
 public struct ChildProcess: Sendable {
-    public enum Termination: Sendable, Hashable {
+    public enum Termination: Sendable, Hashable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
 
         init(waitStatus status: Int32) {
             let signal = status & 0x7f
             self = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+        }
+
+        // Written out: the default description reflects the value, and the runtime's first
+        // reflection of a type scans the binary's conformance records (by callgrind, 10.5
+        // million instructions as a pool's four processes ended).
+        public var description: String {
+            switch self {
+            case .exited(let status): "exited(\(status))"
+            case .signalled(let signal): "signalled(\(signal))"
+            }
         }
     }
 

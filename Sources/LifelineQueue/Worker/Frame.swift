@@ -4,18 +4,26 @@
 /// JSON text, which it replaced, cost the writer more per attempt than a no-op handler.
 struct FrameWriter {
     private var bytes: [UInt8]
+    /// Where the frame's length goes.
+    private let start: Int
 
-    init() {
-        bytes = [0, 0, 0, 0]
-        bytes.reserveCapacity(256)
+    /// Starts a frame at the end of `bytes`, which it takes until ``finish(into:)``: frames
+    /// are written where they are queued, not each into an array of its own and then copied.
+    init(appendingTo bytes: inout [UInt8]) {
+        self.bytes = []
+        swap(&self.bytes, &bytes)
+        start = self.bytes.count
+        self.bytes.reserveCapacity(start + 256)
+        int32(0)
     }
 
-    /// The frame, its length filled in.
-    mutating func finish() -> [UInt8] {
-        withUnsafeBytes(of: UInt32(bytes.count - 4).littleEndian) { length in
-            for index in 0..<4 { bytes[index] = length[index] }
+    /// Fills in the frame's length, and gives the bytes back to `bytes`.
+    mutating func finish(into bytes: inout [UInt8]) {
+        let length = UInt32(self.bytes.count - start - 4).littleEndian
+        withUnsafeBytes(of: length) { length in
+            for index in 0..<4 { self.bytes[start + index] = length[index] }
         }
-        return bytes
+        swap(&self.bytes, &bytes)
     }
 
     mutating func byte(_ value: UInt8) {
@@ -23,7 +31,16 @@ struct FrameWriter {
     }
 
     mutating func int(_ value: Int64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.littleEndian) { append($0) }
+    }
+
+    private mutating func int32(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { append($0) }
+    }
+
+    /// As typed bytes, which are appended with one copy (raw ones go byte by byte).
+    private mutating func append(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw.assumingMemoryBound(to: UInt8.self))
     }
 
     mutating func double(_ value: Double) {
@@ -37,7 +54,7 @@ struct FrameWriter {
     mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
-            withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+            int32(UInt32(utf8.count))
             bytes.append(contentsOf: utf8)
         }
     }
@@ -54,41 +71,42 @@ struct FrameWriter {
     }
 }
 
-/// Reads the fields of one frame (without its length) in the order they were written.
+/// Reads the fields of one frame (without its length) in the order they were written, from
+/// bytes valid while it reads (see ``RunnerMessage/init(frame:)``).
 struct FrameReader {
     struct Malformed: Error, CustomStringConvertible {
         var reason: String
         var description: String { "malformed message from the other end of a pool: \(reason)" }
     }
 
-    private let bytes: ArraySlice<UInt8>
-    private var index: Int
+    private let bytes: UnsafeRawBufferPointer
+    private var index = 0
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
-        index = bytes.startIndex
     }
 
     /// The length of the frame that starts at `start`, if its four length bytes are there.
-    static func length(in bytes: [UInt8], at start: Int) -> Int? {
+    static func length(in bytes: UnsafeRawBufferPointer, at start: Int) -> Int? {
         guard bytes.count - start >= 4 else { return nil }
-        return Int(bytes[start..<start + 4].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
+        return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self)))
     }
 
-    var isAtEnd: Bool { index == bytes.endIndex }
+    var isAtEnd: Bool { index == bytes.count }
 
-    private mutating func take(_ count: Int) throws(Malformed) -> ArraySlice<UInt8> {
-        guard count >= 0, bytes.endIndex - index >= count else { throw Malformed(reason: "it ends inside a field") }
+    /// Where the next `count` bytes start; they are read past.
+    private mutating func take(_ count: Int) throws(Malformed) -> Int {
+        guard count >= 0, bytes.count - index >= count else { throw Malformed(reason: "it ends inside a field") }
         defer { index += count }
-        return bytes[index..<index + count]
+        return index
     }
 
     mutating func byte() throws(Malformed) -> UInt8 {
-        try take(1).first!
+        bytes[try take(1)]
     }
 
     mutating func int() throws(Malformed) -> Int64 {
-        try take(8).withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+        Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: try take(8), as: Int64.self))
     }
 
     mutating func double() throws(Malformed) -> Double {
@@ -104,8 +122,9 @@ struct FrameReader {
     }
 
     mutating func string() throws(Malformed) -> String {
-        let count = try take(4).withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
-        return String(decoding: try take(count), as: UTF8.self)
+        let count = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: try take(4), as: UInt32.self)))
+        let start = try take(count)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<start + count]).assumingMemoryBound(to: UInt8.self), as: UTF8.self)
     }
 
     mutating func json() throws(Malformed) -> JSONValue {

@@ -24,19 +24,22 @@ struct MessageReader {
         if count < 0 && errno == EINTR { return ([], nil) }
         guard count > 0 else { return ([], Self.otherEndClosed) }
         pending += buffer[..<count]
-        var start = pending.startIndex
+        var start = 0
         var messages: [RunnerMessage] = []
         defer { pending.removeSubrange(..<start) }
-        while let length = FrameReader.length(in: pending, at: start) {
-            guard length <= Self.largestFrame else { return (messages, "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))") }
-            guard pending.count - start - 4 >= length else { break }
-            do {
-                messages.append(try RunnerMessage(frame: pending[start + 4..<start + 4 + length]))
-            } catch {
-                return (messages, "\(error)")
+        let end = pending.withUnsafeBytes { pending -> String? in
+            while let length = FrameReader.length(in: pending, at: start) {
+                guard length <= Self.largestFrame else { return "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))" }
+                guard pending.count - start - 4 >= length else { break }
+                do {
+                    messages.append(try RunnerMessage(frame: UnsafeRawBufferPointer(rebasing: pending[start + 4..<start + 4 + length])))
+                } catch {
+                    return "\(error)"
+                }
+                start += 4 + length
             }
-            start += 4 + length
+            return nil
         }
-        return (messages, nil)
+        return (messages, end)
     }
 }

@@ -37,8 +37,7 @@ final class RunnerLoop: TaskExecutor {
     }
 
     func send(_ message: RunnerMessage) {
-        let frame = message.frame
-        add { $0.outgoing.append(contentsOf: frame) }
+        add { message.write(to: &$0.outgoing) }
     }
 
     private func add(_ change: (inout Queue) -> Void) {

@@ -27,9 +27,10 @@ enum RunnerMessage: Sendable, Hashable {
         case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline, stopped
     }
 
-    /// The message as one frame, its length first.
-    var frame: [UInt8] {
-        var writer = FrameWriter()
+    /// Appends the message to `bytes` as one frame, its length first.
+    func write(to bytes: inout [UInt8]) {
+        var writer = FrameWriter(appendingTo: &bytes)
+        defer { writer.finish(into: &bytes) }
         switch self {
         case .run(let job, let holdUntil):
             writer.byte(Tag.run.rawValue)
@@ -53,11 +54,10 @@ enum RunnerMessage: Sendable, Hashable {
         case .alive:
             writer.byte(Tag.alive.rawValue)
         }
-        return writer.finish()
     }
 
     /// Reads a message from a frame's bytes (after its length).
-    init(frame: ArraySlice<UInt8>) throws(FrameReader.Malformed) {
+    init(frame: UnsafeRawBufferPointer) throws(FrameReader.Malformed) {
         var reader = FrameReader(frame)
         let tag = try reader.byte()
         switch Tag(rawValue: tag) {

@@ -28,6 +28,8 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private struct Runner {
+        /// A number never reused, so news from a runner that died never reaches its successor.
+        let id: Int
         let process: RunningChild
         var attempts: [AttemptKey: Attempt] = [:]
         /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent.
@@ -35,8 +37,10 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private struct State {
-        /// By a number never reused, so news from a runner that died never reaches its successor.
-        var runners: [Int: Runner] = [:]
+        /// A few (one per process), so a list: looked through in place, a runner is neither
+        /// hashed nor copied (by callgrind, copies of runners were 4,000 instructions of every
+        /// attempt a pool's writer handed out).
+        var runners: [Runner] = []
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
         var waiting: [Attempt] = []
@@ -47,6 +51,16 @@ public final class RunnerPool: AttemptRunner {
         /// Runners were killed for not ending once told to (``killRemaining()``): their end is
         /// the pool's doing, not a failure of theirs.
         var killedAtStop = false
+
+        /// Where runner `id` is in `runners`, if it is still up.
+        func index(of id: Int) -> Int? {
+            runners.indices.first { runners[$0].id == id }
+        }
+
+        /// Where the runner that runs `key` is in `runners`.
+        func index(running key: AttemptKey) -> Int? {
+            runners.indices.first { runners[$0].attempts[key] != nil }
+        }
     }
 
     private let childArguments: [String]
@@ -108,7 +122,7 @@ public final class RunnerPool: AttemptRunner {
     public func shutdown() {
         let ids = state.withLock { state in
             state.stopping = true
-            return Array(state.runners.keys)
+            return state.runners.map(\.id)
         }
         for id in ids { sockets.close(id) }
         Task { [self] in
@@ -145,17 +159,17 @@ public final class RunnerPool: AttemptRunner {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
         state.withLock { state in
-            // The runner with the fewest attempts; ties go to the lowest number.
-            guard let id = state.runners.min(by: { ($0.value.attempts.count, $0.key) < ($1.value.attempts.count, $1.key) })?.key,
-                state.runners[id]!.attempts.count < concurrency
+            // The runner with the fewest attempts; ties go to the lowest number, the first.
+            guard let index = state.runners.indices.min(by: { state.runners[$0].attempts.count < state.runners[$1].attempts.count }),
+                state.runners[index].attempts.count < concurrency
             else {
                 state.waiting.append(attempt)
                 return
             }
-            state.runners[id]!.attempts[key] = attempt
+            state.runners[index].attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
-            sockets.send(attempt.run, to: id)
+            sockets.send(attempt.run, to: state.runners[index].id)
         }
         onStop { [self] in stop(key) }
     }
@@ -166,16 +180,16 @@ public final class RunnerPool: AttemptRunner {
             for key in keys {
                 if let index = state.waiting.firstIndex(where: { $0.key == key }) {
                     state.waiting[index].holdUntil = until
-                } else if let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key {
-                    state.runners[id]!.attempts[key]!.holdUntil = until
-                    state.runners[id]!.unansweredSince = state.runners[id]!.unansweredSince ?? now
-                    sockets.send(.hold(key, until: until), to: id)
+                } else if let index = state.index(running: key) {
+                    state.runners[index].attempts[key]!.holdUntil = until
+                    state.runners[index].unansweredSince = state.runners[index].unansweredSince ?? now
+                    sockets.send(.hold(key, until: until), to: state.runners[index].id)
                 }
             }
-            let silent = state.runners.filter { _, runner in runner.unansweredSince.map { now - $0 > answerWithin } ?? false }
+            let silent = state.runners.indices.filter { state.runners[$0].unansweredSince.map { now - $0 > answerWithin } ?? false }
             // Killed once: it is retired when it has died.
-            for id in silent.keys { state.runners[id]!.unansweredSince = nil }
-            return Array(silent.values)
+            for index in silent { state.runners[index].unansweredSince = nil }
+            return silent.map { state.runners[$0] }
         }
         for runner in silent {
             logger.error(
@@ -191,7 +205,8 @@ public final class RunnerPool: AttemptRunner {
             if let index = state.waiting.firstIndex(where: { $0.key == key }) {
                 return (nil, state.waiting.remove(at: index))
             }
-            guard let id = state.runners.first(where: { $0.value.attempts[key] != nil })?.key else { return (nil, nil) }
+            guard let index = state.index(running: key) else { return (nil, nil) }
+            let id = state.runners[index].id
             sockets.send(.stop(key), to: id)
             return (id, nil)
         }
@@ -201,7 +216,10 @@ public final class RunnerPool: AttemptRunner {
 
     private func killIfStillHeld(_ key: AttemptKey, by id: Int) async {
         guard (try? await Task.sleep(for: stopGrace)) != nil else { return }
-        guard let process = state.withLock({ $0.runners[id]?.attempts[key] != nil ? $0.runners[id]!.process : nil }) else { return }
+        let process = state.withLock { state in
+            state.index(of: id).flatMap { state.runners[$0].attempts[key] != nil ? state.runners[$0].process : nil }
+        }
+        guard let process else { return }
         logger.error("worker process does not end a stopped job; killing it", metadata: ["job": "\(key.id)", "grace": "\(stopGrace)"])
         process.kill()
     }
@@ -212,21 +230,23 @@ public final class RunnerPool: AttemptRunner {
         var ended: [(Attempt, HandlerEnd)] = []
         var progress: [(Attempt, JSONValue)] = []
         state.withLock { state in
+            // A runner retired has nothing left to report.
+            guard let index = state.index(of: id) else { return }
             for message in messages {
                 switch message {
                 case .ended(let key, let end):
-                    guard let attempt = state.runners[id]?.attempts.removeValue(forKey: key) else { continue }
+                    guard let attempt = state.runners[index].attempts.removeValue(forKey: key) else { continue }
                     ended.append((attempt, end))
                     // The room it leaves goes to the attempt waiting longest.
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
-                        state.runners[id]!.attempts[next.key] = next
+                        state.runners[index].attempts[next.key] = next
                         sockets.send(next.run, to: id)
                     }
                 case .progress(let key, let value):
-                    if let attempt = state.runners[id]?.attempts[key] { progress.append((attempt, value)) }
+                    if let attempt = state.runners[index].attempts[key] { progress.append((attempt, value)) }
                 case .alive:
-                    state.runners[id]?.unansweredSince = nil
+                    state.runners[index].unansweredSince = nil
                 case .run, .stop, .hold:
                     logger.error("a worker process sent a message only its pool sends; ignored")
                 }
@@ -238,7 +258,7 @@ public final class RunnerPool: AttemptRunner {
 
     /// The runner is gone: the attempts it held cannot be known to have ended, or not.
     private func retire(_ id: Int, _ why: String) {
-        guard let runner = state.withLock({ $0.runners.removeValue(forKey: id) }) else { return }
+        guard let runner = state.withLock({ state in state.index(of: id).map { state.runners.remove(at: $0) } }) else { return }
         sockets.close(id)
         for attempt in runner.attempts.values { attempt.end(.lost(why)) }
     }
@@ -288,7 +308,7 @@ public final class RunnerPool: AttemptRunner {
         let (id, stopping) = state.withLock { state in
             let id = state.nextRunner
             state.nextRunner += 1
-            var runner = Runner(process: child)
+            var runner = Runner(id: id, process: child)
             // Served from here on, under the lock: what the runner reports finds it.
             sockets.add(id, fd: ends[0], receiver: RunnerSockets.Receiver(messages: { [self] in received($0, from: id) }, closed: { [self] why in
                 retire(id, "its worker process is gone (\(why))")
@@ -300,7 +320,7 @@ public final class RunnerPool: AttemptRunner {
                 runner.attempts[attempt.key] = attempt
                 sockets.send(attempt.run, to: id)
             }
-            state.runners[id] = runner
+            state.runners.append(runner)
             state.processes[id] = child
             return (id, state.stopping)
         }

@@ -77,8 +77,7 @@ final class RunnerSockets: Sendable {
 
     /// Queues `message` for socket `id`; dropped once it is closed.
     func send(_ message: RunnerMessage, to id: Int) {
-        let frame = message.frame
-        queue(id) { $0.outgoing.append(contentsOf: frame) }
+        queue(id) { message.write(to: &$0.outgoing) }
     }
 
     /// Stops sending and reading on socket `id`: the other end sees the end of the stream once
