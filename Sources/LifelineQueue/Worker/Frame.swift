@@ -9,11 +9,12 @@ struct FrameWriter {
 
     /// Starts a frame at the end of `bytes`, which it takes until ``finish(into:)``: frames
     /// are written where they are queued, not each into an array of its own and then copied.
+    /// (No room is reserved: reserving exactly what a frame needs after those queued before it
+    /// would copy the queue at every frame, where appending grows it by doubling.)
     init(appendingTo bytes: inout [UInt8]) {
         self.bytes = []
         swap(&self.bytes, &bytes)
         start = self.bytes.count
-        self.bytes.reserveCapacity(start + 256)
         int32(0)
     }
 

@@ -67,12 +67,14 @@ final class RunnerLoop: TaskExecutor {
         // attempts whose holds run out.
         var unsent: [UInt8] = []
         while true {
-            let (jobs, outgoing) = queue.withLock { queue in
-                defer { (queue.jobs, queue.outgoing) = ([], []) }
-                return (queue.jobs, queue.outgoing)
+            // The reports queued are taken by copy: their queue keeps its room for the next.
+            let jobs = queue.withLock { queue in
+                defer { queue.jobs = [] }
+                unsent += queue.outgoing
+                queue.outgoing.removeAll(keepingCapacity: true)
+                return queue.jobs
             }
             for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
-            unsent += outgoing
             guard SocketSend.some(&unsent, to: fd) else { return MessageReader.otherEndClosed }
             // With work still queued, the socket is only looked at: a stop must get through
             // even while tasks keep each other busy.

@@ -111,15 +111,17 @@ final class RunnerSockets: Sendable {
             let closing = state.withLock { state in
                 state.changed = false
                 var closing: [Int] = []
-                for (id, socket) in state.sockets {
+                // In place: each queue keeps its room for the next turn's messages.
+                for index in state.sockets.indices {
+                    let (id, socket) = (state.sockets.keys[index], state.sockets.values[index])
                     if served[id] == nil { served[id] = Served(fd: socket.fd, receiver: socket.receiver, reader: MessageReader(fd: socket.fd)) }
                     if !socket.outgoing.isEmpty {
                         // A socket shut down (its other end gone) sends nothing more.
                         if !served[id]!.shut { served[id]!.unsent += socket.outgoing }
-                        state.sockets[id]!.outgoing = []
                     }
                     if socket.closing { closing.append(id) }
                 }
+                for index in state.sockets.indices { state.sockets.values[index].outgoing.removeAll(keepingCapacity: true) }
                 return closing
             }
             for id in Array(served.keys) where !served[id]!.shut {
