@@ -19,10 +19,14 @@ public struct JobContext: Sendable {
     public var logger: Logger { Self.logger(baseLogger, for: job) }
 
     static func logger(_ base: Logger, for job: Job) -> Logger {
+        logger(base, id: job.id, kind: job.kind, attempt: job.attempt)
+    }
+
+    static func logger(_ base: Logger, id: Int64, kind: String, attempt: Int) -> Logger {
         var logger = base
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "kind"] = "\(job.kind)"
-        logger[metadataKey: "attempt"] = "\(job.attempt)"
+        logger[metadataKey: "job"] = "\(id)"
+        logger[metadataKey: "kind"] = "\(kind)"
+        logger[metadataKey: "attempt"] = "\(attempt)"
         return logger
     }
 

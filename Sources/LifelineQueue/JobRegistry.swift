@@ -27,7 +27,10 @@ public struct JobRegistry: Sendable {
     /// The kinds people may enqueue by hand.
     public var enqueueableKinds: [String] { kinds.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 
-    public func definition(_ kind: String) -> JobDefinition? { kinds.first { $0.kind == kind } }
+    /// Looked up in place: `first(where:)` copies each definition it passes over, every attempt.
+    public func definition(_ kind: String) -> JobDefinition? {
+        kinds.firstIndex { $0.kind == kind }.map { kinds[$0] }
+    }
 
     /// Checks a queue asked for by hand: its name, and that it is not a queue of kinds that
     /// only their owner enqueues, which is theirs alone, so that its limit or pause means the

@@ -66,16 +66,18 @@ public struct InProcessRunner: AttemptRunner {
             holds.remove(key)
             ended($0)
         }
+        // Each closure takes only what it uses: a capture of the whole job or context retains
+        // every one of its strings, for every attempt.
         let handler = Task(executorPreference: executor) { [holds] in
             await AttemptHolds.$current.withValue(AttemptHolds.Held(holds: holds, key: key)) {
-                do { end(.returned(try await definition.run(job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
+                do { end(.returned(try await definition.run(context.job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
             }
         }
-        onStop { [cancellationGrace] in
+        onStop { [cancellationGrace, kind = job.kind] in
             handler.cancel()
             Task {
                 guard (try? await Task.sleep(for: cancellationGrace)) != nil, !end.hasEnded else { return }
-                context.logger.error(
+                JobContext.logger(logger, id: key.id, kind: kind, attempt: key.attempt).error(
                     "handler ignores its stop; its slot and its job's lease are held until it ends", metadata: ["grace": "\(cancellationGrace)"]
                 )
             }

@@ -66,15 +66,19 @@ final class RunnerLoop: TaskExecutor {
         // reading (stopped, or starved) must not stop this thread, which also stops the
         // attempts whose holds run out.
         var unsent: [UInt8] = []
+        var ready = [pollfd](repeating: pollfd(), count: 2)
         while true {
-            // The reports queued are taken by copy: their queue keeps its room for the next.
             let jobs = queue.withLock { queue in
                 defer { queue.jobs = [] }
-                unsent += queue.outgoing
-                queue.outgoing.removeAll(keepingCapacity: true)
                 return queue.jobs
             }
             for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            // What they reported goes out in this turn, not after another look at the socket.
+            // Taken by copy: the queue keeps its room for the next reports.
+            queue.withLock { queue in
+                unsent += queue.outgoing
+                queue.outgoing.removeAll(keepingCapacity: true)
+            }
             guard SocketSend.some(&unsent, to: fd) else { return MessageReader.otherEndClosed }
             // With work still queued, the socket is only looked at: a stop must get through
             // even while tasks keep each other busy.
@@ -83,7 +87,8 @@ final class RunnerLoop: TaskExecutor {
                 return queue.sleeping
             }
             let events = Int16(POLLIN) | (unsent.isEmpty ? 0 : Int16(POLLOUT))
-            var ready = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            ready[0] = pollfd(fd: fd, events: events, revents: 0)
+            ready[1] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
             let polled = poll(&ready, 2, idle ? -1 : 0)
             queue.withLock { $0.sleeping = false }
             if polled < 0 {
