@@ -45,7 +45,13 @@ struct RunnerMessageTests {
 
     @Test("frames written one after another where they are queued read back in order, each its own length")
     func queued() throws {
-        let messages: [RunnerMessage] = [.run(Self.job, holdUntil: Date(ms: 9)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key)]
+        // Fields are gathered a few hundred bytes at a time: a string longer than that, and
+        // one that just fits after others, are written whole too.
+        let messages: [RunnerMessage] = [
+            .run(Self.job, holdUntil: Date(ms: 9)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key),
+            .ended(Self.key, .stopped(output: String(repeating: "é", count: 1000))),
+            .progress(Self.key, .string(String(repeating: "x", count: 490))), .ended(Self.key, .threw(String(repeating: "y", count: 511))),
+        ]
         var bytes: [UInt8] = [7, 7]
         for message in messages { message.write(to: &bytes) }
         #expect(bytes.prefix(2) == [7, 7])

@@ -3,45 +3,63 @@
 /// are the same binary, so the format needs no version. Writing and reading it copies bytes;
 /// JSON text, which it replaced, cost the writer more per attempt than a no-op handler.
 struct FrameWriter {
-    private var bytes: [UInt8]
-    /// Where the frame's length goes.
-    private let start: Int
+    /// Where a frame's fields are gathered before they join the queue, a few at a time: an
+    /// append to an array costs more than the copy of the few bytes it appends, and a frame has
+    /// some thirty fields.
+    private static let scratchSize = 512
 
-    /// Starts a frame at the end of `bytes`, which it takes until ``finish(into:)``: frames
-    /// are written where they are queued, not each into an array of its own and then copied.
-    /// (No room is reserved: reserving exactly what a frame needs after those queued before it
-    /// would copy the queue at every frame, where appending grows it by doubling.)
-    init(appendingTo bytes: inout [UInt8]) {
-        self.bytes = []
-        swap(&self.bytes, &bytes)
-        start = self.bytes.count
-        int32(0)
+    private var bytes: [UInt8]
+    private let scratch: UnsafeMutableRawBufferPointer
+    /// How much of `scratch` holds fields not yet appended to `bytes`.
+    private var used = 0
+
+    /// Appends one frame to `bytes` (frames are written where they are queued, not each into
+    /// an array of its own and then copied), its fields written by `body`, its length first.
+    static func append(to bytes: inout [UInt8], _ body: (inout FrameWriter) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 8) { scratch in
+            var writer = FrameWriter(scratch: scratch)
+            // The queue is taken, not copied, while the frame is written.
+            swap(&writer.bytes, &bytes)
+            let start = writer.bytes.count
+            writer.int32(0)
+            body(&writer)
+            writer.flush()
+            let length = UInt32(writer.bytes.count - start - 4).littleEndian
+            withUnsafeBytes(of: length) { length in
+                for index in 0..<4 { writer.bytes[start + index] = length[index] }
+            }
+            swap(&writer.bytes, &bytes)
+        }
     }
 
-    /// Fills in the frame's length, and gives the bytes back to `bytes`.
-    mutating func finish(into bytes: inout [UInt8]) {
-        let length = UInt32(self.bytes.count - start - 4).littleEndian
-        withUnsafeBytes(of: length) { length in
-            for index in 0..<4 { self.bytes[start + index] = length[index] }
-        }
-        swap(&self.bytes, &bytes)
+    private init(scratch: UnsafeMutableRawBufferPointer) {
+        bytes = []
+        self.scratch = scratch
+    }
+
+    /// Appends what was gathered to the queue.
+    private mutating func flush() {
+        guard used > 0 else { return }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<used]).assumingMemoryBound(to: UInt8.self))
+        used = 0
+    }
+
+    private mutating func store<T: FixedWidthInteger>(_ value: T) {
+        if scratch.count - used < MemoryLayout<T>.size { flush() }
+        scratch.storeBytes(of: value.littleEndian, toByteOffset: used, as: T.self)
+        used += MemoryLayout<T>.size
     }
 
     mutating func byte(_ value: UInt8) {
-        bytes.append(value)
+        store(value)
     }
 
     mutating func int(_ value: Int64) {
-        withUnsafeBytes(of: value.littleEndian) { append($0) }
+        store(value)
     }
 
     private mutating func int32(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { append($0) }
-    }
-
-    /// As typed bytes, which are appended with one copy (raw ones go byte by byte).
-    private mutating func append(_ raw: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: raw.assumingMemoryBound(to: UInt8.self))
+        store(value)
     }
 
     mutating func double(_ value: Double) {
@@ -56,7 +74,14 @@ struct FrameWriter {
         var value = value
         value.withUTF8 { utf8 in
             int32(UInt32(utf8.count))
-            bytes.append(contentsOf: utf8)
+            if scratch.count - used < utf8.count { flush() }
+            // One too long for the scratch goes straight to the queue.
+            if utf8.count > scratch.count {
+                bytes.append(contentsOf: utf8)
+            } else if let source = utf8.baseAddress {
+                (scratch.baseAddress! + used).copyMemory(from: source, byteCount: utf8.count)
+                used += utf8.count
+            }
         }
     }
 

@@ -29,8 +29,12 @@ enum RunnerMessage: Sendable, Hashable {
 
     /// Appends the message to `bytes` as one frame, its length first.
     func write(to bytes: inout [UInt8]) {
-        var writer = FrameWriter(appendingTo: &bytes)
-        defer { writer.finish(into: &bytes) }
+        FrameWriter.append(to: &bytes) { writer in
+            write(to: &writer)
+        }
+    }
+
+    private func write(to writer: inout FrameWriter) {
         switch self {
         case .run(let job, let holdUntil):
             writer.byte(Tag.run.rawValue)

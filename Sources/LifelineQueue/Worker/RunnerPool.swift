@@ -16,15 +16,23 @@ import Glibc
 /// its own: a writer that stops answering leaves no attempt running once another worker may
 /// take its job.
 public final class RunnerPool: AttemptRunner {
+    /// An attempt handed out: what its runner's news about it needs.
     private struct Attempt: Sendable {
-        let job: Job
+        let key: AttemptKey
         let end: EndOnce
         let progress: @Sendable (JSONValue) -> Void
         /// Until when it may run unless held longer (see ``AttemptRunner/hold(_:until:)``).
         var holdUntil: Date
+    }
 
-        var key: AttemptKey { AttemptKey(id: job.id, attempt: job.attempt) }
-        var run: RunnerMessage { .run(job, holdUntil: holdUntil) }
+    /// An attempt waiting for a runner with room, and the job it runs. One handed to a runner
+    /// keeps no job: a copy of a `Job` retains every one of its strings.
+    private struct Waiting: Sendable {
+        var attempt: Attempt
+        let job: Job
+
+        var key: AttemptKey { attempt.key }
+        var run: RunnerMessage { .run(job, holdUntil: attempt.holdUntil) }
     }
 
     private struct Runner {
@@ -43,7 +51,7 @@ public final class RunnerPool: AttemptRunner {
         var runners: [Runner] = []
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
-        var waiting: [Attempt] = []
+        var waiting: [Waiting] = []
         var stopping = false
         /// Every runner process until it has exited, by its runner's number: a runner is
         /// retired when its socket closes, its process may outlive that (stopped, wedged).
@@ -157,19 +165,19 @@ public final class RunnerPool: AttemptRunner {
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        let attempt = Attempt(job: job, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
+        let attempt = Attempt(key: key, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
         state.withLock { state in
             // The runner with the fewest attempts; ties go to the lowest number, the first.
             guard let index = state.runners.indices.min(by: { state.runners[$0].attempts.count < state.runners[$1].attempts.count }),
                 state.runners[index].attempts.count < concurrency
             else {
-                state.waiting.append(attempt)
+                state.waiting.append(Waiting(attempt: attempt, job: job))
                 return
             }
             state.runners[index].attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
-            sockets.send(attempt.run, to: state.runners[index].id)
+            sockets.send(.run(job, holdUntil: heldUntil), to: state.runners[index].id)
         }
         onStop { [self] in stop(key) }
     }
@@ -179,7 +187,7 @@ public final class RunnerPool: AttemptRunner {
         let silent = state.withLock { state in
             for key in keys {
                 if let index = state.waiting.firstIndex(where: { $0.key == key }) {
-                    state.waiting[index].holdUntil = until
+                    state.waiting[index].attempt.holdUntil = until
                 } else if let index = state.index(running: key) {
                     state.runners[index].attempts[key]!.holdUntil = until
                     state.runners[index].unansweredSince = state.runners[index].unansweredSince ?? now
@@ -203,7 +211,7 @@ public final class RunnerPool: AttemptRunner {
     private func stop(_ key: AttemptKey) {
         let (holder, unstarted) = state.withLock { state -> (Int?, Attempt?) in
             if let index = state.waiting.firstIndex(where: { $0.key == key }) {
-                return (nil, state.waiting.remove(at: index))
+                return (nil, state.waiting.remove(at: index).attempt)
             }
             guard let index = state.index(running: key) else { return (nil, nil) }
             let id = state.runners[index].id
@@ -228,6 +236,8 @@ public final class RunnerPool: AttemptRunner {
     /// are passed on once it is released.
     private func received(_ messages: [RunnerMessage], from id: Int) {
         var ended: [(Attempt, HandlerEnd)] = []
+        // Most messages are ends: room for them at once, not by doubling.
+        ended.reserveCapacity(messages.count)
         var progress: [(Attempt, JSONValue)] = []
         state.withLock { state in
             // A runner retired has nothing left to report.
@@ -240,7 +250,7 @@ public final class RunnerPool: AttemptRunner {
                     // The room it leaves goes to the attempt waiting longest.
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
-                        state.runners[index].attempts[next.key] = next
+                        state.runners[index].attempts[next.key] = next.attempt
                         sockets.send(next.run, to: id)
                     }
                 case .progress(let key, let value):
@@ -316,9 +326,9 @@ public final class RunnerPool: AttemptRunner {
             }))
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
-            for attempt in taken {
-                runner.attempts[attempt.key] = attempt
-                sockets.send(attempt.run, to: id)
+            for waiting in taken {
+                runner.attempts[waiting.key] = waiting.attempt
+                sockets.send(waiting.run, to: id)
             }
             state.runners.append(runner)
             state.processes[id] = child

@@ -24,6 +24,7 @@ final class RunnerSockets: Sendable {
     }
 
     private struct Socket {
+        let id: Int
         let fd: Int32
         let receiver: Receiver
         var outgoing: [UInt8] = []
@@ -31,7 +32,12 @@ final class RunnerSockets: Sendable {
     }
 
     private struct State {
-        var sockets: [Int: Socket] = [:]
+        /// One per runner, so a list: looked through in place for each message, not hashed.
+        var sockets: [Socket] = []
+
+        func index(of id: Int) -> Int? {
+            sockets.indices.first { sockets[$0].id == id }
+        }
         /// Something was queued, added or closed since the thread last looked.
         var changed = false
         /// The thread waits in poll: whoever changes something writes to `wakeFD`.
@@ -66,7 +72,7 @@ final class RunnerSockets: Sendable {
     /// Serves `fd`, a connected stream socket this takes ownership of, as the socket named `id`.
     func add(_ id: Int, fd: Int32, receiver: Receiver) {
         let (start, wake) = state.withLock { state in
-            state.sockets[id] = Socket(fd: fd, receiver: receiver)
+            state.sockets.append(Socket(id: id, fd: fd, receiver: receiver))
             state.changed = true
             defer { (state.serving, state.sleeping) = (true, false) }
             return (!state.serving, state.sleeping)
@@ -88,8 +94,8 @@ final class RunnerSockets: Sendable {
 
     private func queue(_ id: Int, _ change: (inout Socket) -> Void) {
         let wake = state.withLock { state in
-            guard state.sockets[id]?.closing == false else { return false }
-            change(&state.sockets[id]!)
+            guard let index = state.index(of: id), !state.sockets[index].closing else { return false }
+            change(&state.sockets[index])
             state.changed = true
             defer { state.sleeping = false }
             return state.sleeping
@@ -113,7 +119,8 @@ final class RunnerSockets: Sendable {
                 var closing: [Int] = []
                 // In place: each queue keeps its room for the next turn's messages.
                 for index in state.sockets.indices {
-                    let (id, socket) = (state.sockets.keys[index], state.sockets.values[index])
+                    let socket = state.sockets[index]
+                    let id = socket.id
                     if served[id] == nil { served[id] = Served(fd: socket.fd, receiver: socket.receiver, reader: MessageReader(fd: socket.fd)) }
                     if !socket.outgoing.isEmpty {
                         // A socket shut down (its other end gone) sends nothing more.
@@ -121,7 +128,7 @@ final class RunnerSockets: Sendable {
                     }
                     if socket.closing { closing.append(id) }
                 }
-                for index in state.sockets.indices { state.sockets.values[index].outgoing.removeAll(keepingCapacity: true) }
+                for index in state.sockets.indices { state.sockets[index].outgoing.removeAll(keepingCapacity: true) }
                 return closing
             }
             for id in Array(served.keys) where !served[id]!.shut {
@@ -171,7 +178,7 @@ final class RunnerSockets: Sendable {
             for (id, end) in ends {
                 let socket = served.removeValue(forKey: id)!
                 Glibc.close(socket.fd)
-                state.withLock { _ = $0.sockets.removeValue(forKey: id) }
+                state.withLock { $0.sockets.removeAll { $0.id == id } }
                 socket.receiver.closed(end)
             }
             let done = state.withLock { state in
