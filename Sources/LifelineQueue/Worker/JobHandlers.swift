@@ -33,9 +33,13 @@ final class JobHandlers: Sendable {
     /// may start now.
     func ended(_ key: AttemptKey) -> Job? {
         state.withLock { state in
-            guard state.running[key.id] == key.attempt else { return nil }
-            let next = state.held.removeValue(forKey: key.id)
-            state.running[key.id] = next?.attempt
+            guard let index = state.running.index(forKey: key.id), state.running.values[index] == key.attempt else { return nil }
+            // Rarely is one held: no lookup in an empty table.
+            guard !state.held.isEmpty, let next = state.held.removeValue(forKey: key.id) else {
+                state.running.remove(at: index)
+                return nil
+            }
+            state.running.values[index] = next.attempt
             return next
         }
     }

@@ -57,9 +57,7 @@ public enum RunnerService {
             runner.start(
                 job, heldUntil: holdUntil, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
                 ended: { end in
-                    let ended = attempts.ended(key)
-                    if let ended { attempts.remove([ended.slot]) }
-                    loop.send(.ended(key, report(end, stoppedFor: ended?.stopReason)))
+                    loop.send(.ended(key, report(end, stoppedFor: attempts.remove(ended: key))))
                 }
             )
         case .hold(let key, let until):

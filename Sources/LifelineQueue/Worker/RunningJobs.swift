@@ -115,14 +115,14 @@ final class RunningJobs: Sendable {
             // By index, each job's fields read in place: a claim's jobs pass here on the
             // store's thread, and a copy of each `Job` retains every one of its strings.
             for index in jobs.indices {
-                let id = jobs[index].id
-                if let old = state.entries[id], old.stopReason == nil, let stop = old.stop { displaced.append(stop) }
                 state.claims += 1
                 let entry = Entry(
                     attempt: jobs[index].attempt, claim: state.claims, progress: nil, leaseDeadline: leaseStart + lease,
                     deadline: timeoutStart + jobs[index].timeout + deadlineMargin
                 )
-                state.entries[id] = entry
+                if let old = state.entries.updateValue(entry, forKey: jobs[index].id), old.stopReason == nil, let stop = old.stop {
+                    displaced.append(stop)
+                }
                 earlier = earlier || state.nextLook.map { entry.nextDue(leaseMargin: state.leaseMargin) < $0 } ?? true
             }
             return earlier
@@ -133,10 +133,21 @@ final class RunningJobs: Sendable {
     @discardableResult
     private func withEntry<Result>(_ key: AttemptKey, _ body: (inout Entry) -> Result) -> Result? {
         state.withLock { state in
-            guard var entry = state.entries[key.id], entry.attempt == key.attempt else { return nil }
-            defer { state.entries[key.id] = entry }
-            return body(&entry)
+            // In place: one lookup, and no copy of the entry written back (a few times a job).
+            guard let index = state.entries.index(forKey: key.id), state.entries.values[index].attempt == key.attempt else { return nil }
+            return body(&state.entries.values[index])
         }
+    }
+
+    /// The attempt's handler has ended and nothing is left to do with its entry here (in a
+    /// pool's runner process, whose writer records the end): removes it, and returns why the
+    /// attempt was stopped, if it was. What would have stopped it is let go out of the lock.
+    func remove(ended key: AttemptKey) -> StopReason? {
+        let removed = state.withLock { state -> Entry? in
+            guard let index = state.entries.index(forKey: key.id), state.entries.values[index].attempt == key.attempt else { return nil }
+            return state.entries.remove(at: index).value
+        }
+        return removed?.stopReason
     }
 
     /// Frees the slots of attempts whose end is recorded (or never will be).
