@@ -26,6 +26,8 @@ struct MessageReader {
         pending += buffer[..<count]
         var start = 0
         var messages: [RunnerMessage] = []
+        // Room for a batch at once, not by doubling from one.
+        messages.reserveCapacity(16)
         defer { pending.removeSubrange(..<start) }
         let end = pending.withUnsafeBytes { pending -> String? in
             while let length = FrameReader.length(in: pending, at: start) {

@@ -127,6 +127,10 @@ enum RunnerMessage: Sendable, Hashable {
         }
     }
 
+    /// A job's state goes by its place in this list: its name would be read back by comparing
+    /// strings, for every attempt.
+    private static let states = JobState.allCases
+
     /// The whole row as claimed: a handler in a runner sees the same `Job` as one in the
     /// writer's process would.
     private static func write(_ job: Job, to writer: inout FrameWriter) {
@@ -134,7 +138,7 @@ enum RunnerMessage: Sendable, Hashable {
         writer.string(job.queue)
         writer.string(job.kind)
         writer.json(job.args)
-        writer.string(job.state.rawValue)
+        writer.byte(UInt8(Self.states.firstIndex(of: job.state)!))
         writer.int(Int64(job.priority))
         writer.int(Int64(job.attempt))
         writer.int(Int64(job.maxAttempts))
@@ -168,8 +172,9 @@ enum RunnerMessage: Sendable, Hashable {
         let queue = try reader.string()
         let kind = try reader.string()
         let args = try reader.json()
-        let stateName = try reader.string()
-        guard let state = JobState(rawValue: stateName) else { throw FrameReader.Malformed(reason: "no job state is named \(stateName)") }
+        let stateCode = Int(try reader.byte())
+        guard stateCode < Self.states.count else { throw FrameReader.Malformed(reason: "no job state is numbered \(stateCode)") }
+        let state = Self.states[stateCode]
         let priority = Int(try reader.int())
         let attempt = Int(try reader.int())
         let maxAttempts = Int(try reader.int())
