@@ -25,6 +25,14 @@ public protocol AttemptRunner: Sendable {
     /// own, so that a worker that stops answering (stopped, or starved) leaves no attempt
     /// running once another worker may take its job.
     func hold(_ keys: [AttemptKey], until: Date)
+
+    /// The attempts started next are one claim's. A runner that spreads attempts over
+    /// processes keeps a claim's together where it can, so that it wakes as few as it can.
+    func startingClaim()
+}
+
+extension AttemptRunner {
+    public func startingClaim() {}
 }
 
 /// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the

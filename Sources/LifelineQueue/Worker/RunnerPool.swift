@@ -52,6 +52,9 @@ public final class RunnerPool: AttemptRunner {
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
         var waiting: [Waiting] = []
+        /// Where in `runners` the attempts of the claim being started look for room first
+        /// (see ``startingClaim()``).
+        var firstChoice = 0
         var stopping = false
         /// Every runner process until it has exited, by its runner's number: a runner is
         /// retired when its socket closes, its process may outlive that (stopped, wedged).
@@ -167,19 +170,26 @@ public final class RunnerPool: AttemptRunner {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let attempt = Attempt(key: key, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
         state.withLock { state in
-            // The runner with the fewest attempts; ties go to the lowest number, the first.
-            guard let index = state.runners.indices.min(by: { state.runners[$0].attempts.count < state.runners[$1].attempts.count }),
-                state.runners[index].attempts.count < concurrency
-            else {
+            let (count, first) = (state.runners.count, state.firstChoice)
+            guard let offset = (0..<count).first(where: { state.runners[(first + $0) % count].attempts.count < concurrency }) else {
                 state.waiting.append(Waiting(attempt: attempt, job: job))
                 return
             }
+            let index = (first + offset) % count
             state.runners[index].attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
             sockets.send(.run(job, holdUntil: heldUntil), to: state.runners[index].id)
         }
         onStop { [self] in stop(key) }
+    }
+
+    /// A claim's attempts fill one runner before the next: a claim of 32 wakes two runners of
+    /// 16 slots, not every runner (by perf stat of 50,000-job 4 x 16 drains, 18,700 context
+    /// switches against 21,700 when each attempt went to the runner with the fewest). Each
+    /// claim starts one runner further on, so attempts still spread over the runners.
+    public func startingClaim() {
+        state.withLock { $0.firstChoice = ($0.firstChoice + 1) % processes }
     }
 
     public func hold(_ keys: [AttemptKey], until: Date) {

@@ -153,6 +153,7 @@ public final class Worker: Sendable {
                 while sent.count < 2 { sent.append(sendClaim()) }
             }
             finisher.answer(made.finished, applied: claimed.finished)
+            if !claimed.jobs.isEmpty { runner.startingClaim() }
             for job in claimed.jobs { start(job) }
             // The leases count from when the claim was made: after a slow claim, the next
             // round of renewals could come after some of them are due to be given up.
