@@ -34,12 +34,23 @@ enum RunnerMessage: Sendable, Hashable {
         }
     }
 
+    /// Appends `.run(job, holdUntil:)` to `bytes`, as ``write(to:)`` would.
+    static func writeRun(_ job: Job, holdUntil: Date, to bytes: inout [UInt8]) {
+        FrameWriter.append(to: &bytes) { writer in
+            writeRun(job, holdUntil: holdUntil, to: &writer)
+        }
+    }
+
+    private static func writeRun(_ job: Job, holdUntil: Date, to writer: inout FrameWriter) {
+        writer.byte(Tag.run.rawValue)
+        write(job, to: &writer)
+        writer.int(holdUntil.ms)
+    }
+
     private func write(to writer: inout FrameWriter) {
         switch self {
         case .run(let job, let holdUntil):
-            writer.byte(Tag.run.rawValue)
-            Self.write(job, to: &writer)
-            writer.int(holdUntil.ms)
+            Self.writeRun(job, holdUntil: holdUntil, to: &writer)
         case .hold(let key, let until):
             writer.byte(Tag.hold.rawValue)
             Self.write(key, to: &writer)

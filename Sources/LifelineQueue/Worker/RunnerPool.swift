@@ -32,7 +32,6 @@ public final class RunnerPool: AttemptRunner {
         let job: Job
 
         var key: AttemptKey { attempt.key }
-        var run: RunnerMessage { .run(job, holdUntil: attempt.holdUntil) }
     }
 
     private struct Runner {
@@ -179,7 +178,7 @@ public final class RunnerPool: AttemptRunner {
             state.runners[index].attempts[key] = attempt
             // Queued under the lock (sending never blocks): a stop, which looks the attempt
             // up under it, can never overtake the run it stops.
-            sockets.send(.run(job, holdUntil: heldUntil), to: state.runners[index].id)
+            sockets.sendRun(job, holdUntil: heldUntil, to: state.runners[index].id)
         }
         onStop { [self] in stop(key) }
     }
@@ -261,7 +260,7 @@ public final class RunnerPool: AttemptRunner {
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
                         state.runners[index].attempts[next.key] = next.attempt
-                        sockets.send(next.run, to: id)
+                        sockets.sendRun(next.job, holdUntil: next.attempt.holdUntil, to: id)
                     }
                 case .progress(let key, let value):
                     if let attempt = state.runners[index].attempts[key] { progress.append((attempt, value)) }
@@ -338,7 +337,7 @@ public final class RunnerPool: AttemptRunner {
             state.waiting.removeFirst(taken.count)
             for waiting in taken {
                 runner.attempts[waiting.key] = waiting.attempt
-                sockets.send(waiting.run, to: id)
+                sockets.sendRun(waiting.job, holdUntil: waiting.attempt.holdUntil, to: id)
             }
             state.runners.append(runner)
             state.processes[id] = child
