@@ -48,9 +48,7 @@ struct RunnerLoopTests {
                 var ready = pollfd(fd: peer, events: Int16(POLLIN), revents: 0)
                 guard poll(&ready, 1, 100) > 0 else { continue }
                 guard received.withLock({ received in
-                    let (messages, end) = received.reader.read()
-                    received.messages += messages
-                    return end == nil
+                    received.reader.read(appendingTo: &received.messages) == nil
                 }) else { return nil }
             }
             return nil

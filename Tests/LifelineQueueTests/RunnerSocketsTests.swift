@@ -44,9 +44,7 @@ struct RunnerSocketsTests {
             while ContinuousClock.now < end {
                 var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 guard poll(&ready, 1, 100) > 0 else { continue }
-                let (read, why) = reader.read()
-                messages += read
-                if why != nil { return (messages, true) }
+                if reader.read(appendingTo: &messages) != nil { return (messages, true) }
             }
             return (messages, false)
         }

@@ -16,20 +16,18 @@ struct MessageReader {
         self.fd = fd
     }
 
-    /// Reads what the socket has (call it once `poll` says there is something); returns the
-    /// messages completed, and why the other end is done with: it closed the socket, or sent
-    /// something unreadable after those messages.
-    mutating func read() -> (messages: [RunnerMessage], end: String?) {
+    /// Reads what the socket has (call it once `poll` says there is something), appends the
+    /// messages completed to `messages`, and returns why the other end is done with, if it is:
+    /// it closed the socket, or sent something unreadable after those messages. The caller
+    /// keeps `messages` from read to read: its room is made once, not at every batch.
+    mutating func read(appendingTo messages: inout [RunnerMessage]) -> String? {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { return ([], nil) }
-        guard count > 0 else { return ([], Self.otherEndClosed) }
+        if count < 0 && errno == EINTR { return nil }
+        guard count > 0 else { return Self.otherEndClosed }
         pending += buffer[..<count]
         var start = 0
-        var messages: [RunnerMessage] = []
-        // Room for a batch at once, not by doubling from one.
-        messages.reserveCapacity(16)
         defer { pending.removeSubrange(..<start) }
-        let end = pending.withUnsafeBytes { pending -> String? in
+        return pending.withUnsafeBytes { pending -> String? in
             while let length = FrameReader.length(in: pending, at: start) {
                 guard length <= Self.largestFrame else { return "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))" }
                 guard pending.count - start - 4 >= length else { break }
@@ -42,6 +40,5 @@ struct MessageReader {
             }
             return nil
         }
-        return (messages, end)
     }
 }

@@ -67,6 +67,7 @@ final class RunnerLoop: TaskExecutor {
         // attempts whose holds run out.
         var unsent: [UInt8] = []
         var ready = [pollfd](repeating: pollfd(), count: 2)
+        var messages: [RunnerMessage] = []
         while true {
             let jobs = queue.withLock { queue in
                 defer { queue.jobs = [] }
@@ -101,7 +102,8 @@ final class RunnerLoop: TaskExecutor {
             }
             // Room to send only: the next turn sends.
             guard ready[0].revents & ~Int16(POLLOUT) != 0 else { continue }
-            let (messages, end) = reader.read()
+            messages.removeAll(keepingCapacity: true)
+            let end = reader.read(appendingTo: &messages)
             // What was read before something unreadable is still handled.
             if !messages.isEmpty { onMessages(messages) }
             if let end { return end }

@@ -118,6 +118,7 @@ final class RunnerSockets: Sendable {
         var served: [Int: Served] = [:]
         var polled: [pollfd] = []
         var order: [Int] = []
+        var messages: [RunnerMessage] = []
         while true {
             // Takes what was queued, and the sockets added or closed, since the last turn.
             let closing = state.withLock { state in
@@ -176,7 +177,8 @@ final class RunnerSockets: Sendable {
             }
             // Room to send only: the next turn sends.
             for (index, id) in order.enumerated() where ready > 0 && polled[index + 1].revents & ~Int16(POLLOUT) != 0 {
-                let (messages, end) = served[id]!.reader.read()
+                messages.removeAll(keepingCapacity: true)
+                let end = served[id]!.reader.read(appendingTo: &messages)
                 // What was read before something unreadable is still delivered.
                 if !messages.isEmpty { served[id]!.receiver.messages(messages) }
                 ends[id] = end
