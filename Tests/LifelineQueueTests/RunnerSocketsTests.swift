@@ -35,6 +35,19 @@ struct RunnerSocketsTests {
             #expect(SocketSend.some(&bytes, to: fd) && bytes.isEmpty)
         }
 
+        /// Reads what the pool sent until `count` messages have come or `deadline` passes.
+        func read(count: Int, within deadline: Duration = .seconds(10)) -> [RunnerMessage] {
+            var reader = MessageReader(fd: fd)
+            var messages: [RunnerMessage] = []
+            let end = ContinuousClock.now + deadline
+            while messages.count < count, ContinuousClock.now < end {
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 100) > 0 else { continue }
+                if reader.read(appendingTo: &messages) != nil { break }
+            }
+            return messages
+        }
+
         /// Reads what the pool sent until the stream ends or `deadline` passes; returns the
         /// messages, and whether the stream ended.
         func readAll(within deadline: Duration = .seconds(10)) -> (messages: [RunnerMessage], ended: Bool) {
@@ -81,6 +94,31 @@ struct RunnerSocketsTests {
         #expect(rest.ended && rest.messages.count == 100_000 && rest.messages.allSatisfy { $0 == hold })
         #expect(Self.waitFor { stopped.closedWhy.withLock { $0.count } == 1 }, "the second socket's report")
         close(reading.fd)
+    }
+
+    @Test("messages queued while gathering a claim's runs all reach their sockets, in order, once the gathering ends")
+    func gathered() throws {
+        let sockets = try RunnerSockets()
+        let peers = try (1...2).map { try Peer($0, on: sockets) }
+        // The thread has served a message and has nothing left to do: it goes to sleep (the
+        // pause only gives it time to; a thread still awake would send the runs as well).
+        sockets.send(.alive, to: peers[0].id)
+        #expect(peers[0].read(count: 1) == [.alive])
+        usleep(20_000)
+        let runs = (1...20).map { RunnerMessage.stop(AttemptKey(id: Int64($0), attempt: 1)) }
+        sockets.gathering {
+            for (index, run) in runs.enumerated() { sockets.send(run, to: peers[index % 2].id) }
+        }
+        // Nothing else is queued: only the end of the gathering wakes the thread.
+        for (index, peer) in peers.enumerated() {
+            let expected = runs.enumerated().filter { $0.offset % 2 == index }.map(\.element)
+            #expect(peer.read(count: expected.count) == expected)
+        }
+        for peer in peers {
+            sockets.close(peer.id)
+            #expect(peer.readAll().ended)
+            close(peer.fd)
+        }
     }
 
     @Test("what runners report reaches the pool; a runner that goes away is reported once, after what it wrote")

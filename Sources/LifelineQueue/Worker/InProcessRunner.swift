@@ -26,13 +26,16 @@ public protocol AttemptRunner: Sendable {
     /// running once another worker may take its job.
     func hold(_ keys: [AttemptKey], until: Date)
 
-    /// The attempts started next are one claim's. A runner that spreads attempts over
-    /// processes keeps a claim's together where it can, so that it wakes as few as it can.
-    func startingClaim()
+    /// Runs `start`, which starts one claim's attempts. A runner that spreads attempts over
+    /// processes keeps a claim's together where it can, and sends them together, so that it
+    /// wakes as few processes, as few times, as it can.
+    func startingClaim(_ start: () -> Void)
 }
 
 extension AttemptRunner {
-    public func startingClaim() {}
+    public func startingClaim(_ start: () -> Void) {
+        start()
+    }
 }
 
 /// Runs attempts' handlers in this process. A stop cancels the handler. One that ignores the

@@ -44,6 +44,14 @@ final class RunnerSockets: Sendable {
         var sleeping = false
         /// Whether the thread runs; it ends once no socket is left, and the next one starts it again.
         var serving = false
+        /// Messages are being gathered (see ``gathering(_:)``): a thread asleep is woken at its end.
+        var gatherers = 0
+
+        /// Whether the thread sleeps, and so must be woken: it counts as awake from here on.
+        mutating func takeSleeping() -> Bool {
+            defer { sleeping = false }
+            return sleeping
+        }
     }
 
     /// A socket as the thread holds it.
@@ -98,13 +106,24 @@ final class RunnerSockets: Sendable {
         queue(id) { $0.closing = true }
     }
 
+    /// Runs `body`, and sends what it queued once it is done: a claim's runs go to each socket
+    /// in one write, which wakes its runner once, not as they are queued one by one.
+    func gathering(_ body: () -> Void) {
+        state.withLock { $0.gatherers += 1 }
+        body()
+        let wake = state.withLock { state in
+            state.gatherers -= 1
+            return state.gatherers == 0 && state.changed && state.takeSleeping()
+        }
+        if wake { self.wake() }
+    }
+
     private func queue(_ id: Int, _ change: (inout Socket) -> Void) {
         let wake = state.withLock { state in
             guard let index = state.index(of: id), !state.sockets[index].closing else { return false }
             change(&state.sockets[index])
             state.changed = true
-            defer { state.sleeping = false }
-            return state.sleeping
+            return state.gatherers == 0 && state.takeSleeping()
         }
         if wake { self.wake() }
     }

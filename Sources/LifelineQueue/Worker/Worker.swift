@@ -153,8 +153,9 @@ public final class Worker: Sendable {
                 while sent.count < 2 { sent.append(sendClaim()) }
             }
             finisher.answer(made.finished, applied: claimed.finished)
-            if !claimed.jobs.isEmpty { runner.startingClaim() }
-            for job in claimed.jobs { start(job) }
+            if !claimed.jobs.isEmpty {
+                runner.startingClaim { for job in claimed.jobs { start(job) } }
+            }
             // The leases count from when the claim was made: after a slow claim, the next
             // round of renewals could come after some of them are due to be given up.
             if !claimed.jobs.isEmpty, ContinuousClock.now - made.at > configuration.renewalInterval { renewalBell.ring() }
