@@ -51,6 +51,9 @@ struct RunnerMessageTests {
             .run(Self.job, holdUntil: Date(ms: 9)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key),
             .ended(Self.key, .stopped(output: String(repeating: "é", count: 1000))),
             .progress(Self.key, .string(String(repeating: "x", count: 490))), .ended(Self.key, .threw(String(repeating: "y", count: 511))),
+            // An end's text starts 26 bytes into its frame: 486 bytes fill the 512 exactly, and
+            // one of 512 fills them alone.
+            .ended(Self.key, .threw(String(repeating: "y", count: 486))), .ended(Self.key, .threw(String(repeating: "z", count: 512))),
         ]
         var bytes: [UInt8] = [7, 7]
         for message in messages { message.write(to: &bytes) }

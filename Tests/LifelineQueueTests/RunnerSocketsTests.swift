@@ -96,22 +96,22 @@ struct RunnerSocketsTests {
         close(reading.fd)
     }
 
-    @Test("messages queued while gathering a claim's runs all reach their sockets, in order, once the gathering ends")
+    @Test("messages queued while gathering (a claim's runs) all reach their sockets, in order, once the gathering ends")
     func gathered() throws {
         let sockets = try RunnerSockets()
         let peers = try (1...2).map { try Peer($0, on: sockets) }
         // The thread has served a message and has nothing left to do: it goes to sleep (the
-        // pause only gives it time to; a thread still awake would send the runs as well).
+        // pause only gives it time to; a thread still awake would send them as they come).
         sockets.send(.alive, to: peers[0].id)
         #expect(peers[0].read(count: 1) == [.alive])
         usleep(20_000)
-        let runs = (1...20).map { RunnerMessage.stop(AttemptKey(id: Int64($0), attempt: 1)) }
+        let stops = (1...20).map { RunnerMessage.stop(AttemptKey(id: Int64($0), attempt: 1)) }
         sockets.gathering {
-            for (index, run) in runs.enumerated() { sockets.send(run, to: peers[index % 2].id) }
+            for (index, stop) in stops.enumerated() { sockets.send(stop, to: peers[index % 2].id) }
         }
         // Nothing else is queued: only the end of the gathering wakes the thread.
         for (index, peer) in peers.enumerated() {
-            let expected = runs.enumerated().filter { $0.offset % 2 == index }.map(\.element)
+            let expected = stops.enumerated().filter { $0.offset % 2 == index }.map(\.element)
             #expect(peer.read(count: expected.count) == expected)
         }
         for peer in peers {

@@ -52,6 +52,19 @@ struct RunningJobsTests {
         #expect(due.next == now - .milliseconds(200) + .seconds(30) - .milliseconds(100))
     }
 
+    @Test("a runner process's ended attempt goes in one step, saying why it was stopped; news of another attempt of the job leaves the entry")
+    func removeEnded() {
+        let running = RunningJobs()
+        running.add([Self.job(1), Self.job(2)], leaseStart: .now, lease: .seconds(30))
+        running.stop(Self.key(1), reason: .timeout)
+        #expect(running.remove(ended: AttemptKey(id: 1, attempt: Self.key(1).attempt + 1)) == nil)
+        #expect(running.count == 2)
+        #expect(running.remove(ended: Self.key(1)) == .timeout)
+        #expect(running.remove(ended: Self.key(2)) == nil)
+        #expect(running.count == 0)
+        #expect(running.remove(ended: Self.key(2)) == nil)
+    }
+
     @Test("a timeout counts from the claim, as the lease does, however late the claim's commit adds the job")
     func timeoutFromClaim() {
         let running = RunningJobs()

@@ -9,14 +9,14 @@ struct FrameWriter {
     private static let scratchSize = 512
 
     private var bytes: [UInt8]
-    private let scratch: UnsafeMutableRawBufferPointer
+    private let scratch: UnsafeMutableBufferPointer<UInt8>
     /// How much of `scratch` holds fields not yet appended to `bytes`.
     private var used = 0
 
     /// Appends one frame to `bytes` (frames are written where they are queued, not each into
     /// an array of its own and then copied), its fields written by `body`, its length first.
     static func append(to bytes: inout [UInt8], _ body: (inout FrameWriter) -> Void) {
-        withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 8) { scratch in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: scratchSize) { scratch in
             var writer = FrameWriter(scratch: scratch)
             // The queue is taken, not copied, while the frame is written.
             swap(&writer.bytes, &bytes)
@@ -32,7 +32,7 @@ struct FrameWriter {
         }
     }
 
-    private init(scratch: UnsafeMutableRawBufferPointer) {
+    private init(scratch: UnsafeMutableBufferPointer<UInt8>) {
         bytes = []
         self.scratch = scratch
     }
@@ -40,13 +40,13 @@ struct FrameWriter {
     /// Appends what was gathered to the queue.
     private mutating func flush() {
         guard used > 0 else { return }
-        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<used]).assumingMemoryBound(to: UInt8.self))
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<used]))
         used = 0
     }
 
     private mutating func store<T: FixedWidthInteger>(_ value: T) {
         if scratch.count - used < MemoryLayout<T>.size { flush() }
-        scratch.storeBytes(of: value.littleEndian, toByteOffset: used, as: T.self)
+        UnsafeMutableRawBufferPointer(scratch).storeBytes(of: value.littleEndian, toByteOffset: used, as: T.self)
         used += MemoryLayout<T>.size
     }
 
@@ -79,7 +79,7 @@ struct FrameWriter {
             if utf8.count > scratch.count {
                 bytes.append(contentsOf: utf8)
             } else if let source = utf8.baseAddress {
-                (scratch.baseAddress! + used).copyMemory(from: source, byteCount: utf8.count)
+                (scratch.baseAddress! + used).update(from: source, count: utf8.count)
                 used += utf8.count
             }
         }

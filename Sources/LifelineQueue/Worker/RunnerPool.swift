@@ -51,9 +51,9 @@ public final class RunnerPool: AttemptRunner {
         var nextRunner = 0
         /// Attempts waiting for a runner with room.
         var waiting: [Waiting] = []
-        /// Where in `runners` the attempts of the claim being started look for room first
-        /// (see ``startingClaim()``).
-        var firstChoice = 0
+        /// Counts the claims started: the attempts of the one being started look for room
+        /// first in the runner it names, modulo the runners up (see ``startingClaim(_:)``).
+        var claims = 0
         var stopping = false
         /// Every runner process until it has exited, by its runner's number: a runner is
         /// retired when its socket closes, its process may outlive that (stopped, wedged).
@@ -169,7 +169,8 @@ public final class RunnerPool: AttemptRunner {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let attempt = Attempt(key: key, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
         state.withLock { state in
-            let (count, first) = (state.runners.count, state.firstChoice)
+            let count = state.runners.count
+            let first = count > 0 ? state.claims % count : 0
             guard let offset = (0..<count).first(where: { state.runners[(first + $0) % count].attempts.count < concurrency }) else {
                 state.waiting.append(Waiting(attempt: attempt, job: job))
                 return
@@ -186,10 +187,12 @@ public final class RunnerPool: AttemptRunner {
     /// A claim's attempts fill one runner before the next: a claim of 32 wakes two runners of
     /// 16 slots, not every runner (by perf stat of 50,000-job 4 x 16 drains, 18,700 context
     /// switches against 21,700 when each attempt went to the runner with the fewest). Each
-    /// claim starts one runner further on, so attempts still spread over the runners.
+    /// claim starts one runner further on, so attempts still spread over the runners from claim
+    /// to claim; a burst claimed at once shares one runner's thread and fate (the pool's
+    /// handlers do their heavy work on threads of their own, ``BlockingWork``, or in programs).
     /// The claim's runs are sent once all are queued: each runner is woken once for them.
     public func startingClaim(_ start: () -> Void) {
-        state.withLock { $0.firstChoice = ($0.firstChoice + 1) % processes }
+        state.withLock { $0.claims = ($0.claims &+ 1) & Int.max }
         sockets.gathering(start)
     }
 
