@@ -100,14 +100,14 @@ struct RunnerSocketsTests {
     func gathered() throws {
         let sockets = try RunnerSockets()
         let peers = try (1...2).map { try Peer($0, on: sockets) }
-        // The thread has served a message and has nothing left to do: it goes to sleep (the
-        // pause only gives it time to; a thread still awake would send them as they come).
+        // The thread has served a message and has nothing left to do: it goes to sleep.
         sockets.send(.alive, to: peers[0].id)
         #expect(peers[0].read(count: 1) == [.alive])
-        usleep(20_000)
+        #expect(Self.waitFor { sockets.isWaiting }, "the thread asleep")
         let stops = (1...20).map { RunnerMessage.stop(AttemptKey(id: Int64($0), attempt: 1)) }
         sockets.gathering {
             for (index, stop) in stops.enumerated() { sockets.send(stop, to: peers[index % 2].id) }
+            #expect(sockets.isWaiting, "queued while gathering, nothing has woken the thread")
         }
         // Nothing else is queued: only the end of the gathering wakes the thread.
         for (index, peer) in peers.enumerated() {

@@ -41,6 +41,13 @@ public final class RunnerPool: AttemptRunner {
         var attempts: [AttemptKey: Attempt] = [:]
         /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent.
         var unansweredSince: ContinuousClock.Instant?
+
+        /// Hands it an attempt of `job`. Queued under the pool's lock (sending never blocks): a
+        /// stop, which looks the attempt up under it, can never overtake the run it stops.
+        mutating func run(_ attempt: Attempt, of job: Job, on sockets: RunnerSockets) {
+            attempts[attempt.key] = attempt
+            sockets.sendRun(job, holdUntil: attempt.holdUntil, to: id)
+        }
     }
 
     private struct State {
@@ -175,11 +182,7 @@ public final class RunnerPool: AttemptRunner {
                 state.waiting.append(Waiting(attempt: attempt, job: job))
                 return
             }
-            let index = (first + offset) % count
-            state.runners[index].attempts[key] = attempt
-            // Queued under the lock (sending never blocks): a stop, which looks the attempt
-            // up under it, can never overtake the run it stops.
-            sockets.sendRun(job, holdUntil: heldUntil, to: state.runners[index].id)
+            state.runners[(first + offset) % count].run(attempt, of: job, on: sockets)
         }
         onStop { [self] in stop(key) }
     }
@@ -264,8 +267,7 @@ public final class RunnerPool: AttemptRunner {
                     // The room it leaves goes to the attempt waiting longest.
                     if !state.waiting.isEmpty {
                         let next = state.waiting.removeFirst()
-                        state.runners[index].attempts[next.key] = next.attempt
-                        sockets.sendRun(next.job, holdUntil: next.attempt.holdUntil, to: id)
+                        state.runners[index].run(next.attempt, of: next.job, on: sockets)
                     }
                 case .progress(let key, let value):
                     if let attempt = state.runners[index].attempts[key] { progress.append((attempt, value)) }
@@ -340,10 +342,7 @@ public final class RunnerPool: AttemptRunner {
             }))
             let taken = Array(state.waiting.prefix(concurrency))
             state.waiting.removeFirst(taken.count)
-            for waiting in taken {
-                runner.attempts[waiting.key] = waiting.attempt
-                sockets.sendRun(waiting.job, holdUntil: waiting.attempt.holdUntil, to: id)
-            }
+            for waiting in taken { runner.run(waiting.attempt, of: waiting.job, on: sockets) }
             state.runners.append(runner)
             state.processes[id] = child
             return (id, state.stopping)

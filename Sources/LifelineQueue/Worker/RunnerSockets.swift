@@ -106,6 +106,10 @@ final class RunnerSockets: Sendable {
         queue(id) { $0.closing = true }
     }
 
+    /// Whether the thread waits in `poll` with nothing to do: what is queued next wakes it
+    /// (outside a gathering).
+    var isWaiting: Bool { state.withLock { $0.sleeping } }
+
     /// Runs `body`, and sends what it queued once it is done: a claim's runs go to each socket
     /// in one write, which wakes its runner once, not as they are queued one by one. What
     /// other threads queue meanwhile (a stop, a hold) waits for the end too, if the thread was
@@ -145,18 +149,15 @@ final class RunnerSockets: Sendable {
             let closing = state.withLock { state in
                 state.changed = false
                 var closing: [Int] = []
-                // In place: each queue keeps its room for the next turn's messages.
+                // In place, not copied out: each queue keeps its room for the next turn's messages.
                 for index in state.sockets.indices {
-                    let socket = state.sockets[index]
-                    let id = socket.id
-                    if served[id] == nil { served[id] = Served(fd: socket.fd, receiver: socket.receiver, reader: MessageReader(fd: socket.fd)) }
-                    if !socket.outgoing.isEmpty {
-                        // A socket shut down (its other end gone) sends nothing more.
-                        if !served[id]!.shut { served[id]!.unsent += socket.outgoing }
-                    }
-                    if socket.closing { closing.append(id) }
+                    let (id, fd) = (state.sockets[index].id, state.sockets[index].fd)
+                    if served[id] == nil { served[id] = Served(fd: fd, receiver: state.sockets[index].receiver, reader: MessageReader(fd: fd)) }
+                    // A socket shut down (its other end gone) sends nothing more.
+                    if !served[id]!.shut { served[id]!.unsent += state.sockets[index].outgoing }
+                    state.sockets[index].outgoing.removeAll(keepingCapacity: true)
+                    if state.sockets[index].closing { closing.append(id) }
                 }
-                for index in state.sockets.indices { state.sockets[index].outgoing.removeAll(keepingCapacity: true) }
                 return closing
             }
             for id in Array(served.keys) where !served[id]!.shut {

@@ -86,6 +86,12 @@ final class RunningJobs: Sendable {
         /// ``deadlines(leaseMargin:latest:)``).
         var nextLook: ContinuousClock.Instant?
         var leaseMargin: Duration = .zero
+
+        /// Where the attempt's entry is, if the job's entry is still that attempt's: one lookup,
+        /// the entry read and changed in place, not copied and written back.
+        func index(of key: AttemptKey) -> Dictionary<Int64, Entry>.Index? {
+            entries.index(forKey: key.id).flatMap { entries.values[$0].attempt == key.attempt ? $0 : nil }
+        }
     }
 
     private let state = Mutex(State())
@@ -133,8 +139,7 @@ final class RunningJobs: Sendable {
     @discardableResult
     private func withEntry<Result>(_ key: AttemptKey, _ body: (inout Entry) -> Result) -> Result? {
         state.withLock { state in
-            // In place: one lookup, and no copy of the entry written back (a few times a job).
-            guard let index = state.entries.index(forKey: key.id), state.entries.values[index].attempt == key.attempt else { return nil }
+            guard let index = state.index(of: key) else { return nil }
             return body(&state.entries.values[index])
         }
     }
@@ -143,10 +148,7 @@ final class RunningJobs: Sendable {
     /// pool's runner process, whose writer records the end): removes it, and returns why the
     /// attempt was stopped, if it was. What would have stopped it is let go out of the lock.
     func remove(ended key: AttemptKey) -> StopReason? {
-        let removed = state.withLock { state -> Entry? in
-            guard let index = state.entries.index(forKey: key.id), state.entries.values[index].attempt == key.attempt else { return nil }
-            return state.entries.remove(at: index).value
-        }
+        let removed = state.withLock { state in state.index(of: key).map { state.entries.remove(at: $0).value } }
         return removed?.stopReason
     }
 
@@ -252,7 +254,7 @@ final class RunningJobs: Sendable {
     /// The end of the attempt's lease, renewals included.
     func leaseEnd(_ key: AttemptKey) -> ContinuousClock.Instant? {
         // A read on every start: no copy of the entry written back, as `withEntry` does.
-        state.withLock { state in state.entries[key.id].flatMap { $0.attempt == key.attempt ? $0.leaseDeadline : nil } }
+        state.withLock { state in state.index(of: key).map { state.entries.values[$0].leaseDeadline } }
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
