@@ -98,11 +98,14 @@ struct WorkerOptions: Equatable {
         if stop.withLock({ stop in stop.worker = worker; return stop.asked }) { worker.shutdown() }
         let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
+        // The runners end while the database is closed (its checkpoint, a few milliseconds):
+        // they hold no attempt now, and open the database only for jobs of their own.
         pool?.shutdown()
-        let clean = await runners.value
         fileCheck.cancel()
-        withExtendedLifetime((watcher, signals)) {}
+        withExtendedLifetime(watcher) {}
         opened.closeForExit()
+        let clean = await runners.value
+        withExtendedLifetime(signals) {}
         if !clean { throw ExitCode(1) }
     }
 
