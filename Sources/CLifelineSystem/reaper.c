@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "lifeline_system.h"
+#include "program_setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,12 +66,7 @@ static int arrange_descriptors(int stdin_fd, int stdout_fd, int stderr_fd, int c
     for (int i = 0; i < 5; i++) {
         if (dup2(moved[i], i) < 0) return -1;
     }
-    if (close_range(FIRST_FREE_FD, ~0U, 0) != 0) {
-        // Kernels before 5.9 (or a seccomp filter) lack close_range: close them one by one.
-        struct rlimit limit;
-        rlim_t last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? limit.rlim_cur : 65536;
-        for (rlim_t fd = FIRST_FREE_FD; fd < last; fd++) close((int)fd);
-    }
+    lifeline_close_from(FIRST_FREE_FD);
     fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC);
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
     return 0;
@@ -121,7 +117,16 @@ static int exec_program(char *const argv[], char *const envp[]) {
     return denied ? EACCES : ENOENT;
 }
 
-static void run_program(char *const argv[], char *const envp[], const char *cwd, pid_t reaper, int report_fd) {
+void lifeline_close_from(int first) {
+    if (close_range((unsigned)first, ~0U, 0) != 0) {
+        // Kernels before 5.9 (or a seccomp filter) lack close_range: close them one by one.
+        struct rlimit limit;
+        rlim_t last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? limit.rlim_cur : 65536;
+        for (rlim_t fd = (rlim_t)first; fd < last; fd++) close((int)fd);
+    }
+}
+
+void lifeline_prepare_program(void) {
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     }
@@ -137,6 +142,10 @@ static void run_program(char *const argv[], char *const envp[], const char *cwd,
             setrlimit(RLIMIT_NOFILE, &limit);
         }
     }
+}
+
+static void run_program(char *const argv[], char *const envp[], const char *cwd, pid_t reaper, int report_fd) {
+    lifeline_prepare_program();
     // If the reaper itself is killed, the program goes with it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != reaper) _exit(127);
     struct lifeline_reaper_message failure = {LIFELINE_REAPER_CWD_FAILED, 0};
@@ -276,7 +285,7 @@ static void run_sentinel(pid_t group, pid_t reaper) {
     _exit(0);
 }
 
-static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal, int sentinel) {
+static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
     // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
     // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
     // the program once its hold runs out, while another worker may take its job.
@@ -320,7 +329,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         _exit(0);
     }
     send_message(LIFELINE_REAPER_STARTED, program);
-    if (sentinel && _Fork() == 0) run_sentinel(program, reaper);
+    if (_Fork() == 0) run_sentinel(program, reaper);
 
     // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
     // hold matters any more (a gentler stop signal leaves the hold in force).
@@ -367,12 +376,12 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
 }
 
 int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
-                          int stderr_fd, int control_fd, int status_fd, int stop_signal, int sentinel, pid_t *reaper_out) {
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out) {
     pid_t pid = _Fork();
     if (pid < 0) return errno;
     if (pid == 0) {
         if (arrange_descriptors(stdin_fd, stdout_fd, stderr_fd, control_fd, status_fd) != 0) _exit(127);
-        run_reaper(argv, envp, cwd, stop_signal, sentinel);
+        run_reaper(argv, envp, cwd, stop_signal);
     }
     setpgid(pid, pid);  // both sides, so the group exists before either relies on it
     *reaper_out = pid;

@@ -1,9 +1,16 @@
 #define _GNU_SOURCE
 #include "lifeline_system.h"
+#include "program_setup.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int lifeline_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int in, int out,
                    int err, pid_t *pid) {
@@ -36,4 +43,51 @@ int lifeline_spawn(const char *path, char *const argv[], char *const envp[], con
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return rc;
+}
+
+int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t *pid_out, int *pidfd_out) {
+    // No handler of this process may run in the child, which shares its memory until it execs.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t parent = getpid();
+    // Written by the child, read once it has exec'd or exited: they share memory until then.
+    volatile int failure = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        lifeline_prepare_program();
+        // Another thread's exit(2) before the prctl leaves it orphaned: it does not run then.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+        if (dup2(in, STDIN_FILENO) < 0) {
+            failure = errno;
+            _exit(127);
+        }
+        lifeline_close_from(3);
+        execve(argv[0], argv, envp);
+        failure = errno;
+        _exit(127);
+    }
+    int forked = pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (pid < 0) return forked;
+    int error = failure;
+    int pidfd = -1;
+    if (error == 0) {
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) {
+            error = errno;
+            kill(pid, SIGKILL);
+        }
+    }
+    if (error != 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        return error;
+    }
+    *pid_out = pid;
+    *pidfd_out = pidfd;
+    return 0;
+}
+
+int lifeline_pidfd_signal(int pidfd, int signal) {
+    return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) == 0 ? 0 : errno;
 }

@@ -47,7 +47,7 @@ struct WorkerOptions: Equatable {
             for directory in [store.infraRoot.deletingLastPathComponent(), store.infraRoot] { try QueueOwner.check(directory.path) }
         }
         // A pool's processes start first, while this one opens the store: they open it only if
-        // a job needs it. If this one cannot start, they go with it (their reapers kill them).
+        // a job needs it. If this one cannot start, they go with it (the kernel kills them).
         // A pool's writer claims and records for all its processes' slots.
         var configuration = WorkerConfiguration(
             queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain

@@ -154,8 +154,8 @@ struct WorkerCLITests {
         let batch = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"ms": 400}}"# + "\n", count: 40))
         #expect(try await cli.run(["enqueue", "sleep", "--batch", batch, "--backoff", "100ms"]).status == 0)
         let supervisor = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "1s", "--drain"])
-        // Each worker process runs under a reaper of the supervisor's.
-        let workers = { ProcessTable.children(of: supervisor.processIdentifier).flatMap(ProcessTable.children(of:)) }
+        // The worker processes are the supervisor's children.
+        let workers = { ProcessTable.children(of: supervisor.processIdentifier) }
         try await waitUntil("two worker processes") { workers().count == 2 }
         let victim = workers()[0]
         kill(victim, SIGKILL)
@@ -179,7 +179,7 @@ struct WorkerCLITests {
         let batch = (0..<8).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "4"]}}"# }
         #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "4", "--lease", "1s", "--drain"])
-        let runners = { ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)) }
+        let runners = { ProcessTable.children(of: pool.processIdentifier) }
         try await waitUntil("eight programs") { RealWorkCLITests.lines(directory + "/starts").count == 8 }
         // Looked for until seen, rather than read once.
         var victim: Int32?
@@ -203,9 +203,33 @@ struct WorkerCLITests {
     /// once it runs: runner → its program's reaper → the program.
     static func runnerRunning(_ program: String, in pool: BackgroundCommand) async throws -> Int32 {
         try await waitUntil("the program to run") { !ProcessTable.pids(commandLineContaining: program).isEmpty }
-        let runners = ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:))
+        let runners = ProcessTable.children(of: pool.processIdentifier)
         let pid = try #require(ProcessTable.pids(commandLineContaining: program).first)
         return try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(pid) } })
+    }
+
+    @Test("a pool's writer killed (SIGKILL): its processes die with it, a stopped one too, and their programs end")
+    func poolWriterKilled() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#], count: 2)
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1"])
+        defer { pool.signal(SIGKILL) }
+        defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
+        try await waitUntil("both programs to run") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").count == 2 }
+        let runners = ProcessTable.children(of: pool.processIdentifier)
+        #expect(runners.count == 2)
+        // A stopped process reads nothing, and its socket's end cannot end it: the kernel's
+        // parent-death signal does (or, should that fail, the SIGHUP and SIGCONT its group
+        // gets once orphaned).
+        let stopped = try #require(runners.first)
+        kill(stopped, SIGSTOP)
+        defer { runners.forEach { kill($0, SIGKILL) } }
+        try await waitUntil("the process to stop") { ProcessTable.isStopped(stopped) }
+        pool.signal(SIGKILL)
+        try await waitUntil("the pool's processes to be gone", timeout: .seconds(10)) { runners.allSatisfy { ProcessTable.state($0).map { $0 == "Z" } ?? true } }
+        try await waitUntil("the programs to end", timeout: .seconds(10)) { ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
     }
 
     @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
@@ -231,19 +255,17 @@ struct WorkerCLITests {
     }
 
     @Test(
-        "SIGTERM to a pool one of whose processes, or its reaper, is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once",
-        arguments: [1, 2], [false, true]
+        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once",
+        arguments: [1, 2]
     )
-    func sigtermWithStoppedProcess(signals: Int, reaper: Bool) async throws {
+    func sigtermWithStoppedProcess(signals: Int) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#])
         let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--grace", "500ms"])
         defer { pool.signal(SIGKILL) }
-        let runner = try await Self.runnerRunning("sleep \(marker)", in: pool)
-        // The runner's reaper, the pool's child, kills it when told to: stopped, it cannot.
-        let holder = reaper ? try #require(ProcessTable.children(of: pool.processIdentifier).first { ProcessTable.children(of: $0).contains(runner) }) : runner
+        let holder = try await Self.runnerRunning("sleep \(marker)", in: pool)
         kill(holder, SIGSTOP)
         defer { kill(holder, SIGKILL) }
         pool.signal(SIGTERM)
@@ -260,8 +282,6 @@ struct WorkerCLITests {
         }
         #expect(pool.stderr.contains("worker processes did not end once told to; killing them"), "\(pool.stderr)")
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
-        // A runner whose reaper was killed dies with it, a moment later.
-        try await waitUntil("the runner to end", timeout: .seconds(10)) { ProcessTable.state(runner) == nil }
     }
 
     @Test("an idle pool stopped by one signal ends cleanly, its processes ending when told: none is killed, nothing is logged as an error (thirty stops)")
@@ -274,7 +294,7 @@ struct WorkerCLITests {
             let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1"])
             defer { pool.signal(SIGKILL) }
             try await waitUntil("the worker and its two processes to start") {
-                pool.stderr.contains("worker started") && ProcessTable.children(of: pool.processIdentifier).flatMap(ProcessTable.children(of:)).count == 2
+                pool.stderr.contains("worker started") && ProcessTable.children(of: pool.processIdentifier).count == 2
             }
             pool.signal(signal)
             #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)

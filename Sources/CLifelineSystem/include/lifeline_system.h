@@ -50,12 +50,27 @@ struct lifeline_reaper_request {
 /// killed before the program is reaped, then every remaining descendant is killed; then the
 /// reaper reports and exits. Messages go to `status_fd`, the write end of a pipe.
 ///
-/// With `sentinel`, the reaper keeps a process in the program's group that kills the group
-/// should the reaper die before it has.
+/// The reaper keeps a process in the program's group that kills the group should the reaper
+/// die before it has.
 ///
 /// Returns 0 and the reaper's pid, or an errno value.
 int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cwd, int stdin_fd, int stdout_fd,
-                          int stderr_fd, int control_fd, int status_fd, int stop_signal, int sentinel, pid_t *reaper_out);
+                          int stderr_fd, int control_fd, int status_fd, int stop_signal, pid_t *reaper_out);
+
+/// Starts `argv[0]` (a path) directly, without a reaper: a child made with vfork, which copies
+/// nothing of this process, not even its page tables. It gets `in` as its stdin, this
+/// process's stdout and stderr, no other descriptor, and what ``lifeline_spawn_reaped``'s
+/// programs get back (signal dispositions, mask, umask, open-files limit; a process group of
+/// its own). The kernel kills it (SIGKILL) when the calling thread ends, this process's death
+/// included: call it from a thread that lasts as long as the process. For a pool's runner
+/// processes: this program, which stops its own attempts, and whose own programs have reapers.
+///
+/// Returns 0, its pid and a pidfd for it (readable once it has ended; signals through it never
+/// reach another process), or an errno value.
+int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t *pid_out, int *pidfd_out);
+
+/// Sends `signal` to the process `pidfd` names; nothing once it has been reaped. Returns 0 or an errno value.
+int lifeline_pidfd_signal(int pidfd, int signal);
 
 /// Raises the soft limit on open files to the hard limit (programs started later get the
 /// original back). Returns 0 or an errno value.

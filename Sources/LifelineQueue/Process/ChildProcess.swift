@@ -32,7 +32,7 @@ public struct ChildProcess: Sendable {
 
     public struct Exit: Sendable, Hashable {
         public var termination: Termination
-        /// The last `tailBytes` of stdout and stderr (empty when the output is inherited).
+        /// The last `tailBytes` of stdout and stderr.
         public var stdoutTail: String
         public var stderrTail: String
 
@@ -57,32 +57,20 @@ public struct ChildProcess: Sendable {
     public var directory: String?
     /// Written to the program's stdin, which is then closed; `nil` gives it /dev/null.
     public var input: Data?
-    /// Given to the program as its stdin instead (a pool's runner gets its socket this way);
-    /// the caller closes its own copy.
-    public var inputDescriptor: Int32?
     /// Called on the monitor's thread with each line the program writes to stdout.
     public var onOutputLine: (@Sendable (String) -> Void)?
-    /// Whether stdout and stderr are captured, or this process's own.
-    public var capturesOutput: Bool
     /// What the program's group receives when it is stopped (``RunningChild/kill()``) or when
     /// this process dies.
     public var stopSignal: Int32
-    /// Whether the program's group is killed should its reaper die before it could (a job's
-    /// program, whose children would run on beside the job's next attempt); a pool's runner
-    /// process starts no group of its own.
-    public var guardsGroup: Bool
 
     public init(
-        argv: [String], environment: [String: String], directory: String?, input: Data? = nil, inputDescriptor: Int32? = nil,
-        capturesOutput: Bool = true, stopSignal: Int32 = SIGKILL, guardsGroup: Bool = true, onOutputLine: (@Sendable (String) -> Void)? = nil
+        argv: [String], environment: [String: String], directory: String?, input: Data? = nil, stopSignal: Int32 = SIGKILL,
+        onOutputLine: (@Sendable (String) -> Void)? = nil
     ) {
-        self.guardsGroup = guardsGroup
         self.argv = argv
         self.environment = environment
         self.directory = directory
         self.input = input
-        self.inputDescriptor = inputDescriptor
-        self.capturesOutput = capturesOutput
         self.stopSignal = stopSignal
         self.onOutputLine = onOutputLine
     }
@@ -121,24 +109,24 @@ public struct ChildProcess: Sendable {
         let control = try pipe()
         let status = try pipe()
         let stdin = input == nil ? nil : try pipe()
-        let stdout = capturesOutput ? try pipe() : nil
-        let stderr = capturesOutput ? try pipe() : nil
-        let childEnds = [control.read, status.write, stdin?.read, stdout?.write, stderr?.write].compactMap { $0 }
+        let stdout = try pipe()
+        let stderr = try pipe()
+        let childEnds = [control.read, status.write, stdin?.read, stdout.write, stderr.write].compactMap { $0 }
         // The control pipe's write end belongs to the RunningChild, which closes it.
-        let parentEnds = [status.read, stdin?.write, stdout?.read, stderr?.read].compactMap { $0 }
+        let parentEnds = [status.read, stdin?.write, stdout.read, stderr.read].compactMap { $0 }
         let child = RunningChild(program: argv[0], directory: directory, control: control.write, killedAtStop: stopSignal == SIGKILL)
         // Its first hold waits in the control pipe for the reaper, which never runs unheld.
         if let held = AttemptHolds.current { child.follow(held) }
         let session = ChildSession(
-            child: child, status: status.read, stdin: stdin.map { ($0.write, input ?? Data()) }, stdout: stdout?.read,
-            stderr: stderr?.read, onOutputLine: onOutputLine
+            child: child, status: status.read, stdin: stdin.map { ($0.write, input ?? Data()) }, stdout: stdout.read,
+            stderr: stderr.read, onOutputLine: onOutputLine
         )
         let spec = self
         let started: Result<pid_t, ChildProcessError> = await withCheckedContinuation { continuation in
             ChildMonitor.shared.perform {
                 var reaper: pid_t = 0
                 let result = spec.spawn(
-                    stdin: stdin?.read ?? spec.inputDescriptor ?? -1, stdout: stdout?.write ?? STDOUT_FILENO, stderr: stderr?.write ?? STDERR_FILENO,
+                    stdin: stdin?.read ?? -1, stdout: stdout.write, stderr: stderr.write,
                     control: control.read, status: status.write, reaper: &reaper
                 )
                 childEnds.forEach { _ = close($0) }
@@ -159,20 +147,20 @@ public struct ChildProcess: Sendable {
 
     private func spawn(stdin: Int32, stdout: Int32, stderr: Int32, control: Int32, status: Int32, reaper: inout pid_t) -> Int32 {
         let env = environment.map { "\($0.key)=\($0.value)" }
-        return withCStrings(argv) { argvPointers in
-            withCStrings(env) { envPointers in
+        return Self.withCStrings(argv) { argvPointers in
+            Self.withCStrings(env) { envPointers in
                 guard let directory else {
-                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, guardsGroup ? 1 : 0, &reaper)
+                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, &reaper)
                 }
                 return directory.withCString {
-                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, guardsGroup ? 1 : 0, &reaper)
+                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, &reaper)
                 }
             }
         }
     }
 
     /// Calls `body` with a NULL-terminated C array of the strings.
-    private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
         let pointers = strings.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         return body(pointers)
@@ -190,7 +178,8 @@ public final class RunningChild: Sendable {
     private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
         (nil, [])
     )
-    /// Kills its reaper (see ``killReaper()``) after the delay given, until the program has ended.
+    /// Kills its reaper, and the program's group with it, after the delay given, until the
+    /// program has ended.
     private let reaperKiller = Mutex<(@Sendable (Duration) -> Void)?>(nil)
     /// How long its reaper has to act on ``kill()``. One that has not by then is stopped
     /// (SIGSTOP) or wedged: it is killed itself, or the program would outlive its stop.
@@ -246,7 +235,7 @@ public final class RunningChild: Sendable {
 
     /// Stops the program's group with its stop signal, then everything else it started. When
     /// that signal is SIGKILL and the reaper has not acted ``reaperGrace`` later, kills the
-    /// reaper (``killReaper()``).
+    /// reaper, and the program's group with it.
     public func kill() {
         let closed = control.withLock { control -> Bool in
             guard control.fd >= 0 else { return false }
@@ -255,13 +244,6 @@ public final class RunningChild: Sendable {
             return true
         }
         if closed, killedAtStop { reaperKiller.withLock { $0 }?(Self.reaperGrace) }
-    }
-
-    /// Kills the program's reaper now, and the program's group with it: for a reaper that has
-    /// not acted on ``kill()`` (stopped with SIGSTOP). Descendants that left the program's
-    /// group may outlive it.
-    public func killReaper() {
-        reaperKiller.withLock { $0 }?(.zero)
     }
 
     func killsReaper(with kill: @escaping @Sendable (Duration) -> Void) {

@@ -42,15 +42,15 @@ final class ChildSession: @unchecked Sendable {
     private static let outputGrace: Duration = .seconds(1)
 
     init(
-        child: RunningChild, status: Int32, stdin: (Int32, Data)?, stdout: Int32?, stderr: Int32?,
+        child: RunningChild, status: Int32, stdin: (Int32, Data)?, stdout: Int32, stderr: Int32,
         onOutputLine: (@Sendable (String) -> Void)?
     ) {
         self.child = child
         self.status = status
         self.stdin = stdin.map { ($0.0, $0.1, 0) }
         self.onOutputLine = onOutputLine
-        if let stdout { outputs[stdout] = Output(isStdout: true) }
-        if let stderr { outputs[stderr] = Output(isStdout: false) }
+        outputs[stdout] = Output(isStdout: true)
+        outputs[stderr] = Output(isStdout: false)
     }
 
     /// Starts watching the child's pipes. Monitor thread only.
@@ -104,7 +104,6 @@ final class ChildSession: @unchecked Sendable {
     /// does not act on its closed control pipe (stopped). On the monitor's thread, which
     /// collects it, so the process id is still the reaper's.
     func killReaper(after delay: Duration) {
-        guard delay > .zero else { return killReaperNow() }
         monitor.after(delay) { [self] in killReaperNow() }
     }
 

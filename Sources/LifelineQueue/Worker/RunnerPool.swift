@@ -37,7 +37,7 @@ public final class RunnerPool: AttemptRunner {
     private struct Runner {
         /// A number never reused, so news from a runner that died never reaches its successor.
         let id: Int
-        let process: RunningChild
+        let process: DirectChild
         var attempts: [AttemptKey: Attempt] = [:]
         /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent.
         var unansweredSince: ContinuousClock.Instant?
@@ -64,7 +64,7 @@ public final class RunnerPool: AttemptRunner {
         var stopping = false
         /// Every runner process until it has exited, by its runner's number: a runner is
         /// retired when its socket closes, its process may outlive that (stopped, wedged).
-        var processes: [Int: RunningChild] = [:]
+        var processes: [Int: DirectChild] = [:]
         /// Runners were killed for not ending once told to (``killRemaining()``): their end is
         /// the pool's doing, not a failure of theirs.
         var killedAtStop = false
@@ -148,23 +148,16 @@ public final class RunnerPool: AttemptRunner {
         }
     }
 
-    /// Kills the runner processes still there after ``shutdown()``: at its grace's end, or at
-    /// once when the pool is asked again to stop. Before ``shutdown()``, does nothing: runners
-    /// still report the ends of the attempts they were told to stop. Each is killed by its
-    /// reaper, or with it when the reaper does not act (stopped; see ``RunningChild/kill()``),
-    /// and at once when the pool is asked again.
+    /// Kills the runner processes still there after ``shutdown()``, stopped or not: at its
+    /// grace's end, or at once when the pool is asked again to stop. Before ``shutdown()``,
+    /// does nothing: runners still report the ends of the attempts they were told to stop.
     public func killRemaining() {
-        let (left, again) = state.withLock { state -> ([RunningChild], Bool) in
-            guard state.stopping, !state.processes.isEmpty else { return ([], false) }
-            defer { state.killedAtStop = true }
-            return (Array(state.processes.values), state.killedAtStop)
+        let left = state.withLock { state -> [DirectChild] in
+            guard state.stopping, !state.processes.isEmpty else { return [] }
+            state.killedAtStop = true
+            return Array(state.processes.values)
         }
         guard !left.isEmpty else { return }
-        if again {
-            logger.error("worker processes still there; killing their supervisors", metadata: ["count": "\(left.count)"])
-            for process in left { process.killReaper() }
-            return
-        }
         logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(left.count)"])
         for process in left { process.kill() }
     }
@@ -316,14 +309,11 @@ public final class RunnerPool: AttemptRunner {
     private func runOne(slot: Int) async throws -> ChildProcess.Termination {
         var ends: [Int32] = [0, 0]
         guard lifeline_socketpair_cloexec(&ends) == 0 else { throw ChildProcessError(program: "socketpair", stage: .spawn, errno: errno) }
-        let child: RunningChild
+        let child: DirectChild
         do {
             // If this process dies, or kills a runner that stopped answering, the runner gets
             // SIGKILL (a stopped process ignores anything else); its attempts' leases run out.
-            child = try await ChildProcess(
-                argv: childArguments, environment: childEnvironment, directory: nil, inputDescriptor: ends[1],
-                capturesOutput: false, stopSignal: SIGKILL, guardsGroup: false
-            ).start()
+            child = try await DirectChild.start(argv: childArguments, environment: childEnvironment, input: ends[1])
             close(ends[1])
         } catch {
             close(ends[1])
@@ -350,7 +340,7 @@ public final class RunnerPool: AttemptRunner {
         // A shutdown that raced the start still reaches this runner.
         if stopping { sockets.close(id) }
         logger.debug("worker process started", metadata: ["slot": "\(slot)"])
-        let termination = try await child.exit().termination
+        let termination = await child.exit()
         state.withLock { _ = $0.processes.removeValue(forKey: id) }
         // What the process wrote before it ended is read first: an attempt it reported ended
         // is recorded, not lost. Its socket closes with it; two seconds is a bound, not a wait.
