@@ -98,14 +98,14 @@ struct WorkerOptions: Equatable {
         if stop.withLock({ stop in stop.worker = worker; return stop.asked }) { worker.shutdown() }
         let fileCheck = Task { await opened.exitIfReplaced(by: "worker") }
         try await worker.run()
-        // The runners end while the database is closed (its checkpoint, a few milliseconds):
-        // they hold no attempt now, and open the database only for jobs of their own.
         pool?.shutdown()
-        fileCheck.cancel()
-        withExtendedLifetime(watcher) {}
-        opened.closeForExit()
+        // The store closes after the pool's processes have ended: a runner that ran a recovery
+        // stage holds a read connection until it exits, and only the last connection to close
+        // moves the WAL's commits into the database file.
         let clean = await runners.value
-        withExtendedLifetime(signals) {}
+        fileCheck.cancel()
+        withExtendedLifetime((watcher, signals)) {}
+        opened.closeForExit()
         if !clean { throw ExitCode(1) }
     }
 

@@ -118,10 +118,15 @@ struct WorkerCLITests {
         #expect(try await cli.json(["events", "--job", "\(long)", "--type", "released", "--json"]).count == 1)
     }
 
-    @Test("a worker or serve that stops leaves its commits in the database file: a copy of the file alone holds them", arguments: ["worker", "pool", "drain", "serve"])
+    @Test(
+        "a worker or serve that stops leaves its commits in the database file: a copy of the file alone holds them",
+        arguments: ["worker", "pool", "pool after a stage", "drain", "serve"]
+    )
     func commitsInFile(holder: String) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
+        // A recovery stage reads the store: its runner process keeps a connection open.
+        if holder == "pool after a stage" { #expect(try await cli.run(["server", "create", "s-1", "--disk-size", "64KiB"]).status == 0) }
         let id = try await cli.enqueue(["noop"])
         switch holder {
         case "drain":
@@ -134,8 +139,11 @@ struct WorkerCLITests {
             serve.signal(SIGTERM)
             #expect(try await serve.waitForExit() == 0)
         default:
-            let worker = try cli.start(["worker", "--processes", holder == "pool" ? "2" : "1"])
+            let worker = try cli.start(["worker", "--processes", holder == "worker" ? "1" : "2"])
             try await waitUntil("the job to complete") { try await cli.job(id)["state"] == "completed" }
+            if holder == "pool after a stage" {
+                try await waitUntil("the server to be created") { try await cli.server("s-1")?["state"] == "standby" }
+            }
             worker.signal(SIGTERM)
             #expect(try await worker.waitForExit() == 0)
         }
