@@ -136,8 +136,8 @@ touch "$home/killing"
     if [ "$writer" -eq 1 ]; then
       victim=$(echo "$writers" | tr , '\n' | shuf -n 1)
     else
-      # Each process of a pool runs under a reaper of its writer's.
-      victim=$(pgrep -P "$(pgrep -d, -P "$writers")" 2>/dev/null | shuf -n 1 || true)
+      # A pool's processes are its writer's children.
+      victim=$(pgrep -P "$writers" 2>/dev/null | shuf -n 1 || true)
     fi
     [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1)) writer_kills=$((writer_kills + writer))
   done
