@@ -127,13 +127,17 @@ void lifeline_close_from(int first) {
 }
 
 void lifeline_prepare_program(void) {
+    // Out of the caller's group first: a signal for it (Ctrl-C) no longer reaches the child.
+    setpgid(0, 0);
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        // Ignored first, which drops what is pending, blocked, from before the group changed.
+        signal(sig, SIG_IGN);
+        signal(sig, SIG_DFL);
     }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    setpgid(0, 0);
     if (original_umask >= 0) umask((mode_t)original_umask);
     if (original_open_files != 0) {
         struct rlimit limit;

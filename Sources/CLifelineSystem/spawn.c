@@ -55,14 +55,32 @@ int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t 
     volatile int failure = 0;
     pid_t pid = vfork();
     if (pid == 0) {
-        lifeline_prepare_program();
-        // Another thread's exit(2) before the prctl leaves it orphaned: it does not run then.
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
-        if (dup2(in, STDIN_FILENO) < 0) {
+        // dup2 leaves a descriptor that is already 0 (this process's stdin was closed) as it
+        // is, close-on-exec; a closed stdout or stderr would take the runner's first file.
+        if ((in == STDIN_FILENO ? fcntl(in, F_SETFD, 0) : dup2(in, STDIN_FILENO)) < 0) {
             failure = errno;
             _exit(127);
         }
+        for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+            if (fd == in) close(fd);  // the socket, on a number stdout or stderr left free
+            if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_WRONLY) != fd) {
+                failure = EBADF;
+                _exit(127);
+            }
+        }
+        // Before the open-files limit goes back to the process's original one, which the
+        // one-by-one fallback would stop at.
         lifeline_close_from(3);
+        lifeline_prepare_program();
+        // Another thread's exit(2) before the prctl leaves it orphaned: it does not run then.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+            failure = errno;
+            _exit(127);
+        }
+        if (getppid() != parent) {
+            failure = ESRCH;
+            _exit(127);
+        }
         execve(argv[0], argv, envp);
         failure = errno;
         _exit(127);

@@ -64,7 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     /// The command line of one of a pool's runner processes (after its program, /proc/self/exe,
-    /// which the reaper, forked from this process, resolves to this very binary: a runner
+    /// which the child this process starts it from resolves to this very binary: a runner
     /// restarted after the package was upgraded under a running pool is still the pool's own
     /// version, and the deleted file is no obstacle). A runner needs nothing of the pool's
     /// command line but its store, which it is given in its environment; it starts without

@@ -13,7 +13,7 @@ import Glibc
 /// writer's next writes to it faulted, each fault flushing the other core's TLB (by perf, in
 /// drains of an empty queue by 4 × 16, nearly a fifth of the writer's samples).
 final class DirectChild: Sendable {
-    private let pid: pid_t
+    let pid: pid_t
     /// Open for the child's whole life here: a signal sent through it never reaches another
     /// process once this one is reaped.
     private let pidfd: Int32
@@ -77,7 +77,9 @@ final class DirectChild: Sendable {
         while collected < 0 && errno == EINTR { collected = waitpid(pid, &status, WNOHANG) }
         guard collected != 0 else { return }
         monitor.unwatch(pidfd)
-        let termination = ChildProcess.Termination(waitStatus: status)
+        // Nothing else here waits for children; were it collected elsewhere, its end is unknown,
+        // and not taken for a clean one.
+        let termination = collected > 0 ? ChildProcess.Termination(waitStatus: status) : .exited(-1)
         let waiting = ending.withLock { state in
             state.termination = termination
             return state.waiting.take()
