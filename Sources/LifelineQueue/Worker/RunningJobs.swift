@@ -89,8 +89,15 @@ final class RunningJobs: Sendable {
 
         /// Where the attempt's entry is, if the job's entry is still that attempt's: one lookup,
         /// the entry read and changed in place, not copied and written back.
-        func index(of key: AttemptKey) -> Dictionary<Int64, Entry>.Index? {
-            entries.index(forKey: key.id).flatMap { entries.values[$0].attempt == key.attempt ? $0 : nil }
+        mutating func index(of key: AttemptKey) -> Dictionary<Int64, Entry>.Index? {
+            entries.index(forKey: key.id).flatMap { index in read(index) { $0.attempt } == key.attempt ? index : nil }
+        }
+
+        /// A field of the entry at `index`, read in place: `entries.values[index]` copies the
+        /// whole entry, its progress and its stop retained and released, to read one field (by
+        /// callgrind, 2,100 instructions a job in a 1 × 64 drain, 600 an attempt in a runner).
+        mutating func read<Value>(_ index: Dictionary<Int64, Entry>.Index, _ field: (inout Entry) -> Value) -> Value {
+            field(&entries.values[index])
         }
     }
 
@@ -157,7 +164,7 @@ final class RunningJobs: Sendable {
         state.withLock { state in
             // One lookup per slot, and no copy of its entry: every finish passes here.
             for slot in slots {
-                if let index = state.entries.index(forKey: slot.id), state.entries.values[index].claim == slot.claim {
+                if let index = state.entries.index(forKey: slot.id), state.read(index, { $0.claim }) == slot.claim {
                     state.entries.remove(at: index)
                 }
             }
@@ -254,7 +261,7 @@ final class RunningJobs: Sendable {
     /// The end of the attempt's lease, renewals included.
     func leaseEnd(_ key: AttemptKey) -> ContinuousClock.Instant? {
         // A read on every start: no copy of the entry written back, as `withEntry` does.
-        state.withLock { state in state.index(of: key).map { state.entries.values[$0].leaseDeadline } }
+        state.withLock { state in state.index(of: key).map { index in state.read(index) { $0.leaseDeadline } } }
     }
 
     func setProgress(_ key: AttemptKey, _ progress: JSONValue) {
