@@ -9,9 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,28 +19,6 @@
 // no allocation, no locks, no stdio. _Fork skips the fork handlers, which may take locks.
 
 enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
-
-/// The open-files limit the process started with, which programs get back (0: unchanged).
-static rlim_t original_open_files = 0;
-
-/// The file-creation mask the process started with, which programs get back (-1: unchanged).
-static int original_umask = -1;
-
-void lifeline_make_files_private(void) {
-    mode_t original = umask(077);
-    if (original_umask < 0) original_umask = (int)original;
-}
-
-int lifeline_raise_open_files_limit(void) {
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
-    if (limit.rlim_cur >= limit.rlim_max) return 0;
-    rlim_t original = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return errno;
-    original_open_files = original;
-    return 0;
-}
 
 static void send_message(int kind, int value) {
     struct lifeline_reaper_message message = {kind, value};
@@ -115,37 +91,6 @@ static int exec_program(char *const argv[], char *const envp[]) {
         start = end + 1;
     }
     return denied ? EACCES : ENOENT;
-}
-
-void lifeline_close_from(int first) {
-    if (close_range((unsigned)first, ~0U, 0) != 0) {
-        // Kernels before 5.9 (or a seccomp filter) lack close_range: close them one by one.
-        struct rlimit limit;
-        rlim_t last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? limit.rlim_cur : 65536;
-        for (rlim_t fd = (rlim_t)first; fd < last; fd++) close((int)fd);
-    }
-}
-
-void lifeline_prepare_program(void) {
-    // Out of the caller's group first: a signal for it (Ctrl-C) no longer reaches the child.
-    setpgid(0, 0);
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        // Ignored first, which drops what is pending, blocked, from before the group changed.
-        signal(sig, SIG_IGN);
-        signal(sig, SIG_DFL);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (original_umask >= 0) umask((mode_t)original_umask);
-    if (original_open_files != 0) {
-        struct rlimit limit;
-        if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-            limit.rlim_cur = original_open_files;
-            setrlimit(RLIMIT_NOFILE, &limit);
-        }
-    }
 }
 
 static void run_program(char *const argv[], char *const envp[], const char *cwd, pid_t reaper, int report_fd) {
