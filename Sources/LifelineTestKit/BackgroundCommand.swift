@@ -1,5 +1,6 @@
 import CLifelineSystem
 import Foundation
+import LifelineQueue
 
 #if canImport(Glibc)
 import Glibc
@@ -33,10 +34,8 @@ public final class BackgroundCommand: @unchecked Sendable {
         defer { if let stdin { close(stdin) } }
         let stdout = try Self.pipe(), stderr = try Self.pipe()
         var pid: pid_t = 0
-        let spawned = Self.withCStrings([program] + arguments) { argv in
-            Self.withCStrings(environment.map { "\($0)=\($1)" }) { envp in
-                lifeline_spawn(program, argv, envp, directory, stdin ?? -1, stdout.write, stderr.write, &pid)
-            }
+        let spawned = ChildProcess.withCArrays(argv: [program] + arguments, environment: environment) { argv, envp in
+            lifeline_spawn(program, argv, envp, directory, stdin ?? -1, stdout.write, stderr.write, &pid)
         }
         close(stdout.write)
         close(stderr.write)
@@ -80,12 +79,6 @@ public final class BackgroundCommand: @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         guard lifeline_pipe_cloexec(&fds) == 0 else { throw SpawnError(program: "a pipe", code: errno) }
         return (fds[0], fds[1])
-    }
-
-    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-        let pointers = strings.map { strdup($0) } + [nil]
-        defer { for pointer in pointers { free(pointer) } }
-        return body(pointers)
     }
 
     /// Reads `fd` to its end on a thread of its own, then closes it.

@@ -146,24 +146,25 @@ public struct ChildProcess: Sendable {
     }
 
     private func spawn(stdin: Int32, stdout: Int32, stderr: Int32, control: Int32, status: Int32, reaper: inout pid_t) -> Int32 {
-        let env = environment.map { "\($0.key)=\($0.value)" }
-        return Self.withCStrings(argv) { argvPointers in
-            Self.withCStrings(env) { envPointers in
-                guard let directory else {
-                    return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, &reaper)
-                }
-                return directory.withCString {
-                    lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, &reaper)
-                }
+        Self.withCArrays(argv: argv, environment: environment) { argvPointers, envPointers in
+            guard let directory else {
+                return lifeline_spawn_reaped(argvPointers, envPointers, nil, stdin, stdout, stderr, control, status, stopSignal, &reaper)
+            }
+            return directory.withCString {
+                lifeline_spawn_reaped(argvPointers, envPointers, $0, stdin, stdout, stderr, control, status, stopSignal, &reaper)
             }
         }
     }
 
-    /// Calls `body` with a NULL-terminated C array of the strings.
-    static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-        let pointers = strings.map { strdup($0) } + [nil]
-        defer { pointers.forEach { free($0) } }
-        return body(pointers)
+    /// Calls `body` with `argv` and `environment` (as NAME=value) as NULL-terminated C arrays,
+    /// what exec takes.
+    public static func withCArrays<R>(
+        argv: [String], environment: [String: String], _ body: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) -> R
+    ) -> R {
+        let arguments = argv.map { strdup($0) } + [nil]
+        let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (arguments + variables).forEach { free($0) } }
+        return body(arguments, variables)
     }
 }
 
@@ -175,9 +176,7 @@ public final class RunningChild: Sendable {
     private let control: Mutex<(fd: Int32, held: AttemptHolds.Hold?)>
     /// The attempt whose holds the program follows until it ends, and how it is told of them.
     private let attempt = Mutex<(held: AttemptHolds.Held, watcher: Int)?>(nil)
-    private let ending = Mutex<(Result<ChildProcess.Exit, any Error>?, [CheckedContinuation<ChildProcess.Exit, any Error>])>(
-        (nil, [])
-    )
+    private let ending = ProcessEnd<Result<ChildProcess.Exit, any Error>>()
     /// Kills its reaper, and the program's group with it, after the delay given, until the
     /// program has ended.
     private let reaperKiller = Mutex<(@Sendable (Duration) -> Void)?>(nil)
@@ -252,13 +251,7 @@ public final class RunningChild: Sendable {
 
     /// Waits until the program and everything it started have ended.
     public func exit() async throws -> ChildProcess.Exit {
-        try await withCheckedThrowingContinuation { continuation in
-            let result = ending.withLock { state -> Result<ChildProcess.Exit, any Error>? in
-                if state.0 == nil { state.1.append(continuation) }
-                return state.0
-            }
-            if let result { continuation.resume(with: result) }
-        }
+        try await ending.value.get()
     }
 
     func end(_ result: Result<ChildProcess.Exit, any Error>) {
@@ -266,11 +259,7 @@ public final class RunningChild: Sendable {
         reaperKiller.withLock { $0 = nil }
         kill()
         unfollow()
-        let waiters = ending.withLock { state in
-            state.0 = result
-            return state.1.take()
-        }
-        for waiter in waiters { waiter.resume(with: result) }
+        ending.set(result)
     }
 }
 

@@ -1,5 +1,4 @@
 import CLifelineSystem
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +16,7 @@ final class DirectChild: Sendable {
     /// Open for the child's whole life here: a signal sent through it never reaches another
     /// process once this one is reaped.
     private let pidfd: Int32
-    private let ending = Mutex<(termination: ChildProcess.Termination?, waiting: [CheckedContinuation<ChildProcess.Termination, Never>])>((nil, []))
+    private let ending = ProcessEnd<ChildProcess.Termination>()
 
     private init(pid: pid_t, pidfd: Int32) {
         self.pid = pid
@@ -37,9 +36,8 @@ final class DirectChild: Sendable {
             monitor.perform {
                 var pid: pid_t = 0
                 var pidfd: Int32 = -1
-                let env = environment.map { "\($0.key)=\($0.value)" }
-                let result = ChildProcess.withCStrings(argv) { argv in
-                    ChildProcess.withCStrings(env) { env in lifeline_spawn_direct(argv, env, input, &pid, &pidfd) }
+                let result = ChildProcess.withCArrays(argv: argv, environment: environment) { argv, env in
+                    lifeline_spawn_direct(argv, env, input, &pid, &pidfd)
                 }
                 guard result == 0 else {
                     continuation.resume(returning: .failure(ChildProcessError(program: argv[0], stage: .spawn, errno: result)))
@@ -61,13 +59,7 @@ final class DirectChild: Sendable {
 
     /// Waits for it to end.
     func exit() async -> ChildProcess.Termination {
-        await withCheckedContinuation { continuation in
-            let termination = ending.withLock { state in
-                if state.termination == nil { state.waiting.append(continuation) }
-                return state.termination
-            }
-            if let termination { continuation.resume(returning: termination) }
-        }
+        await ending.value
     }
 
     /// Its pidfd is readable: it has ended. Monitor thread only.
@@ -79,11 +71,6 @@ final class DirectChild: Sendable {
         monitor.unwatch(pidfd)
         // Nothing else here waits for children; were it collected elsewhere, its end is unknown,
         // and not taken for a clean one.
-        let termination = collected > 0 ? ChildProcess.Termination(waitStatus: status) : .exited(-1)
-        let waiting = ending.withLock { state in
-            state.termination = termination
-            return state.waiting.take()
-        }
-        for continuation in waiting { continuation.resume(returning: termination) }
+        ending.set(collected > 0 ? ChildProcess.Termination(waitStatus: status) : .exited(-1))
     }
 }
