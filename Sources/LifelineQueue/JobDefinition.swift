@@ -31,7 +31,8 @@ public struct JobDefinition: Sendable {
     /// server's stages, enqueued by its actions); `nil` when anyone may.
     public let enqueuedOnlyBy: String?
     private let validateArgs: @Sendable (JSONValue) throws(JobInputError) -> Void
-    private let runHandler: @Sendable (JSONValue, JobContext) async throws -> JSONValue?
+    /// The handler, on the job's arguments as stored.
+    let runHandler: @Sendable (JSONValue, JobContext) async throws -> JSONValue?
 
     public init<Args: JobArgs>(
         kind: String, args: Args.Type, defaults: JobDefaults = JobDefaults(), enqueuedOnlyBy: String? = nil,

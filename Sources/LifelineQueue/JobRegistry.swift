@@ -32,6 +32,12 @@ public struct JobRegistry: Sendable {
         kinds.firstIndex { $0.kind == kind }.map { kinds[$0] }
     }
 
+    /// The kind's handler alone, for each attempt: a copy of its whole definition retains
+    /// its names, defaults and checks too.
+    func handler(_ kind: String) -> (@Sendable (JSONValue, JobContext) async throws -> JSONValue?)? {
+        kinds.firstIndex { $0.kind == kind }.map { kinds[$0].runHandler }
+    }
+
     /// Checks a queue asked for by hand: its name, and that it is not a queue of kinds that
     /// only their owner enqueues, which is theirs alone, so that its limit or pause means the
     /// same thing to everyone who reads it.

@@ -28,7 +28,7 @@ struct RunnerLoopTests {
             let loop = try RunnerLoop(fd: ends[1])
             self.loop = loop
             Thread.detachNewThread { [self] in
-                let why = loop.run { messages in for message in messages { onMessage(message, loop) } }
+                let why = loop.run { message in onMessage(message, loop) } afterRead: {}
                 ended.withLock { $0 = why }
                 done.signal()
             }

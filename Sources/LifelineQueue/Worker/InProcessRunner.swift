@@ -15,7 +15,7 @@ public protocol AttemptRunner: Sendable {
     ///     come after `ended`, and does not come for an attempt that never started.
     ///   - heldUntil: when the attempt must stop unless ``hold(_:until:)`` moves it later.
     func start(
-        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     )
 
@@ -63,28 +63,30 @@ public struct InProcessRunner: AttemptRunner {
     }
 
     public func start(
-        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
-        guard let definition = registry.definition(job.kind) else {
+        guard let handle = registry.handler(job.kind) else {
             ended(.threwPermanent("unknown job kind '\(job.kind)': no handler in this worker"))
             return
         }
-        let context = JobContext(job: job, logger: logger, progressSink: progress)
         let key = AttemptKey(id: job.id, attempt: job.attempt)
+        let kind = job.kind
         holds.add(key, until: heldUntil, deadline: Date(ms: Date().ms + job.timeout.milliseconds))
+        // The job and its context moved, not copied: a copy retains every one of its strings.
+        let context = JobContext(job: consume job, logger: logger, progressSink: progress)
         let end = EndOnce { [holds] in
             holds.remove(key)
             ended($0)
         }
         // Each closure takes only what it uses: a capture of the whole job or context retains
         // every one of its strings, for every attempt.
-        let handler = Task(executorPreference: executor) { [holds] in
+        let handler = Task(executorPreference: executor) { [holds, context = consume context] in
             await AttemptHolds.$current.withValue(AttemptHolds.Held(holds: holds, key: key)) {
-                do { end(.returned(try await definition.run(context.job.args, context: context))) } catch { end(HandlerEnd(error: error)) }
+                do { end(.returned(try await handle(context.job.args, context))) } catch { end(HandlerEnd(error: error)) }
             }
         }
-        onStop { [cancellationGrace, kind = job.kind] in
+        onStop { [cancellationGrace] in
             handler.cancel()
             Task {
                 guard (try? await Task.sleep(for: cancellationGrace)) != nil, !end.hasEnded else { return }

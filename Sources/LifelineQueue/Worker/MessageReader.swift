@@ -21,6 +21,13 @@ struct MessageReader {
     /// it closed the socket, or sent something unreadable after those messages. The caller
     /// keeps `messages` from read to read: its room is made once, not at every batch.
     mutating func read(appendingTo messages: inout [RunnerMessage]) -> String? {
+        read { messages.append($0) }
+    }
+
+    /// Reads what the socket has, as ``read(appendingTo:)`` does, handing each message to
+    /// `each` as its frame completes: a message kept in an array is copied out of it to be
+    /// handled, each of its job's strings retained and released again.
+    mutating func read(_ each: (consuming RunnerMessage) -> Void) -> String? {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         if count < 0 && errno == EINTR { return nil }
         guard count > 0 else { return Self.otherEndClosed }
@@ -31,12 +38,14 @@ struct MessageReader {
             while let length = FrameReader.length(in: pending, at: start) {
                 guard length <= Self.largestFrame else { return "\(FrameReader.Malformed(reason: "a frame of \(length) bytes"))" }
                 guard pending.count - start - 4 >= length else { break }
+                let message: RunnerMessage
                 do {
-                    messages.append(try RunnerMessage(frame: UnsafeRawBufferPointer(rebasing: pending[start + 4..<start + 4 + length])))
+                    message = try RunnerMessage(frame: UnsafeRawBufferPointer(rebasing: pending[start + 4..<start + 4 + length]))
                 } catch {
                     return "\(error)"
                 }
                 start += 4 + length
+                each(message)
             }
             return nil
         }

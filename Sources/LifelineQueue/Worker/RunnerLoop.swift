@@ -54,8 +54,9 @@ final class RunnerLoop: TaskExecutor {
     }
 
     /// Runs on the calling thread until the other end closes the socket (or sends something
-    /// unreadable); hands each read's messages to `onMessages`, and returns why it ended.
-    func run(onMessages: ([RunnerMessage]) -> Void) -> String {
+    /// unreadable); hands each message read to `onMessage`, calls `afterRead` once a read's
+    /// messages are handled, and returns why it ended.
+    func run(onMessage: (consuming RunnerMessage) -> Void, afterRead: () -> Void) -> String {
         defer {
             queue.withLock { $0.ended = true }
             close(wakeFD)
@@ -67,7 +68,6 @@ final class RunnerLoop: TaskExecutor {
         // attempts whose holds run out.
         var unsent: [UInt8] = []
         var ready = [pollfd](repeating: pollfd(), count: 2)
-        var messages: [RunnerMessage] = []
         while true {
             let jobs = queue.withLock { queue in
                 defer { queue.jobs = [] }
@@ -102,10 +102,9 @@ final class RunnerLoop: TaskExecutor {
             }
             // Room to send only: the next turn sends.
             guard ready[0].revents & ~Int16(POLLOUT) != 0 else { continue }
-            messages.removeAll(keepingCapacity: true)
-            let end = reader.read(appendingTo: &messages)
             // What was read before something unreadable is still handled.
-            if !messages.isEmpty { onMessages(messages) }
+            let end = reader.read(onMessage)
+            afterRead()
             if let end { return end }
         }
     }

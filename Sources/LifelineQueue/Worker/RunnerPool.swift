@@ -163,7 +163,7 @@ public final class RunnerPool: AttemptRunner {
     }
 
     public func start(
-        _ job: Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
@@ -172,7 +172,7 @@ public final class RunnerPool: AttemptRunner {
             let count = state.runners.count
             let first = count > 0 ? state.claims % count : 0
             guard let offset = (0..<count).first(where: { state.runners[(first + $0) % count].attempts.count < concurrency }) else {
-                state.waiting.append(Waiting(attempt: attempt, job: job))
+                state.waiting.append(Waiting(attempt: attempt, job: copy job))
                 return
             }
             state.runners[(first + offset) % count].run(attempt, of: job, on: sockets)

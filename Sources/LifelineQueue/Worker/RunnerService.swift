@@ -26,12 +26,15 @@ public enum RunnerService {
         let holds = Task(executorPreference: loop) { await stopUnheld(attempts, holdsChanged: holdsChanged, logger: logger) }
         let why = await withCheckedContinuation { (ended: CheckedContinuation<String, Never>) in
             Thread.detachNewThread {
-                ended.resume(returning: loop.run { messages in
-                    for message in messages {
-                        handle(message, loop: loop, runner: runner, attempts: attempts, holdsChanged: holdsChanged, logger: logger)
-                    }
-                    if messages.contains(where: \.isHold) { loop.send(.alive) }
-                })
+                var held = false
+                let why = loop.run { message in
+                    if case .hold = message { held = true }
+                    handle(message, loop: loop, runner: runner, attempts: attempts, holdsChanged: holdsChanged, logger: logger)
+                } afterRead: {
+                    if held { loop.send(.alive) }
+                    held = false
+                }
+                ended.resume(returning: why)
             }
         }
         holds.cancel()
@@ -40,9 +43,9 @@ public enum RunnerService {
     }
 
     private static func handle(
-        _ message: RunnerMessage, loop: RunnerLoop, runner: InProcessRunner, attempts: RunningJobs, holdsChanged: Doorbell, logger: Logger
+        _ message: consuming RunnerMessage, loop: RunnerLoop, runner: InProcessRunner, attempts: RunningJobs, holdsChanged: Doorbell, logger: Logger
     ) {
-        switch message {
+        switch consume message {
         case .run(let job, let holdUntil):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
             // Held no longer (it waited in the pool while the writer was stopped): another
@@ -51,9 +54,11 @@ public enum RunnerService {
                 loop.send(.ended(key, .lost(unheld)))
                 return
             }
-            if attempts.add([job], leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: AttemptHolds.deadlineMargin) {
-                holdsChanged.ring()
+            // The job itself, not an array made for it (an allocation, and a copy of the job).
+            let earlier = withUnsafePointer(to: job) { job in
+                attempts.add(UnsafeBufferPointer(start: job, count: 1), leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: AttemptHolds.deadlineMargin)
             }
+            if earlier { holdsChanged.ring() }
             runner.start(
                 job, heldUntil: holdUntil, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
                 ended: { end in
@@ -102,11 +107,5 @@ public enum RunnerService {
             }
             await holdsChanged.wait(timeout: max(next - .now, .milliseconds(1)))
         }
-    }
-}
-
-private extension RunnerMessage {
-    var isHold: Bool {
-        if case .hold = self { true } else { false }
     }
 }

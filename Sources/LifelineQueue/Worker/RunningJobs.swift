@@ -118,7 +118,7 @@ final class RunningJobs: Sendable {
     /// writer times its attempts out, does so a margin later, in case the writer cannot.
     @discardableResult
     func add(
-        _ jobs: [Job], leaseStart: ContinuousClock.Instant, timeoutStart: ContinuousClock.Instant? = nil, lease: Duration, deadlineMargin: Duration = .zero
+        _ jobs: some RandomAccessCollection<Job>, leaseStart: ContinuousClock.Instant, timeoutStart: ContinuousClock.Instant? = nil, lease: Duration, deadlineMargin: Duration = .zero
     ) -> Bool {
         let timeoutStart = timeoutStart ?? leaseStart
         var displaced: [@Sendable () -> Void] = []
