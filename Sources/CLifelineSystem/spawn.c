@@ -45,7 +45,7 @@ int lifeline_spawn(const char *path, char *const argv[], char *const envp[], con
     return rc;
 }
 
-int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t *pid_out, int *pidfd_out) {
+int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out, int *pidfd_out) {
     // No handler of this process may run in the child, which shares its memory until it execs.
     sigset_t all, previous;
     sigfillset(&all);
@@ -90,9 +90,10 @@ int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t 
     if (pid < 0) return forked;
     int error = failure;
     int pidfd = -1;
-    if (error == 0) {
+    if (error == 0 && want_pidfd) {
         pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0) {
+        // Refused, not failed: the caller watches the process by its pid instead.
+        if (pidfd < 0 && errno != ENOSYS && errno != EPERM) {
             error = errno;
             kill(pid, SIGKILL);
         }

@@ -14,21 +14,23 @@ struct DirectChildTests {
         return (ends[1], ends[0])
     }
 
-    /// `script` started with a socket as its stdin, and this test's end of the socket.
-    static func started(_ script: String) async throws -> (process: DirectChild, ours: Int32) {
+    /// `script` started with a socket as its stdin, and this test's end of the socket; watched
+    /// through a pidfd, or by its pid as where pidfds are refused.
+    static func started(_ script: String, pidfd: Bool) async throws -> (process: DirectChild, ours: Int32) {
         let (child, ours) = try socketPair()
         defer { close(child) }
         do {
-            return (try await DirectChild.start(argv: ["/bin/sh", "-c", script], environment: ProcessInfo.processInfo.environment, input: child), ours)
+            let environment = ProcessInfo.processInfo.environment
+            return (try await DirectChild.start(argv: ["/bin/sh", "-c", script], environment: environment, input: child, pidfd: pidfd), ours)
         } catch {
             close(ours)
             throw error
         }
     }
 
-    @Test("it reads the socket it is given as its stdin, and its exit status is waited for")
-    func exitStatus() async throws {
-        let (process, ours) = try await Self.started("read line && exit $line")
+    @Test("it reads the socket it is given as its stdin, and its exit status is waited for (through a pidfd, and by its pid)", arguments: [true, false])
+    func exitStatus(pidfd: Bool) async throws {
+        let (process, ours) = try await Self.started("read line && exit $line", pidfd: pidfd)
         defer { close(ours) }
         _ = "7\n".withCString { write(ours, $0, 2) }
         #expect(await process.exit() == .exited(7))
@@ -37,9 +39,9 @@ struct DirectChildTests {
         #expect(await process.exit() == .exited(7))
     }
 
-    @Test("kill() ends it with SIGKILL, stopped or not")
-    func killStopped() async throws {
-        let (process, ours) = try await Self.started("exec sleep 30")
+    @Test("kill() ends it with SIGKILL, stopped or not (through a pidfd, and by its pid)", arguments: [true, false])
+    func killStopped(pidfd: Bool) async throws {
+        let (process, ours) = try await Self.started("exec sleep 30", pidfd: pidfd)
         defer { close(ours) }
         let pid = process.pid
         kill(pid, SIGSTOP)

@@ -65,9 +65,10 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
 /// included: call it from a thread that lasts as long as the process. For a pool's runner
 /// processes: this program, which stops its own attempts, and whose own programs have reapers.
 ///
-/// Returns 0, its pid and a pidfd for it (readable once it has ended; signals through it never
-/// reach another process), or an errno value.
-int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, pid_t *pid_out, int *pidfd_out);
+/// Returns 0, its pid and, if `want_pidfd`, a pidfd for it (readable once it has ended; signals
+/// through it never reach another process), or an errno value. Where pidfds are refused (a
+/// kernel before 5.3, a sandbox's seccomp filter), the process runs with -1 as its pidfd.
+int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out, int *pidfd_out);
 
 /// Sends `signal` to the process `pidfd` names; nothing once it has been reaped. Returns 0 or an errno value.
 int lifeline_pidfd_signal(int pidfd, int signal);

@@ -14,9 +14,13 @@ import Glibc
 final class DirectChild: Sendable {
     let pid: pid_t
     /// Open for the child's whole life here: a signal sent through it never reaches another
-    /// process once this one is reaped.
+    /// process once this one is reaped. -1 where pidfds are refused (a kernel before 5.3, a
+    /// sandbox's seccomp filter): the child is then looked for by its pid every `lookInterval`.
     private let pidfd: Int32
     private let ending = ProcessEnd<ChildProcess.Termination>()
+    /// Without a pidfd, how often the monitor looks whether the child has ended: a pool's
+    /// runners live long, and their end is awaited only when the pool stops.
+    static let lookInterval: Duration = .milliseconds(50)
 
     private init(pid: pid_t, pidfd: Int32) {
         self.pid = pid
@@ -24,28 +28,33 @@ final class DirectChild: Sendable {
     }
 
     deinit {
-        close(pidfd)
+        if pidfd >= 0 { close(pidfd) }
     }
 
     /// Starts `argv` (its first string a path) with `input` as its stdin, on the children's
     /// monitor thread: the kernel's parent-death signal follows the thread that started a
-    /// process, and that thread lasts as long as this process.
-    static func start(argv: [String], environment: [String: String], input: Int32) async throws(ChildProcessError) -> DirectChild {
+    /// process, and that thread lasts as long as this process. Watched through a pidfd if
+    /// `pidfd` and pidfds are allowed, by its pid otherwise.
+    static func start(argv: [String], environment: [String: String], input: Int32, pidfd wanted: Bool = true) async throws(ChildProcessError) -> DirectChild {
         let monitor = ChildMonitor.shared
         let started: Result<DirectChild, ChildProcessError> = await withCheckedContinuation { continuation in
             monitor.perform {
                 var pid: pid_t = 0
                 var pidfd: Int32 = -1
                 let result = ChildProcess.withCArrays(argv: argv, environment: environment) { argv, env in
-                    lifeline_spawn_direct(argv, env, input, &pid, &pidfd)
+                    lifeline_spawn_direct(argv, env, input, wanted ? 1 : 0, &pid, &pidfd)
                 }
                 guard result == 0 else {
                     continuation.resume(returning: .failure(ChildProcessError(program: argv[0], stage: .spawn, errno: result)))
                     return
                 }
                 let child = DirectChild(pid: pid, pidfd: pidfd)
-                // Watched until it has ended: the watch keeps it.
-                monitor.watch(pidfd, events: Int16(POLLIN)) { _ in child.collect(on: monitor) }
+                // Watched until it has ended: the watch, or the next look, keeps it.
+                if pidfd >= 0 {
+                    monitor.watch(pidfd, events: Int16(POLLIN)) { _ in child.collect(on: monitor) }
+                } else {
+                    child.look(on: monitor)
+                }
                 continuation.resume(returning: .success(child))
             }
         }
@@ -54,7 +63,15 @@ final class DirectChild: Sendable {
 
     /// Kills it (SIGKILL), stopped or not; nothing once it has ended.
     func kill() {
-        _ = lifeline_pidfd_signal(pidfd, SIGKILL)
+        guard pidfd < 0 else {
+            _ = lifeline_pidfd_signal(pidfd, SIGKILL)
+            return
+        }
+        // By its pid, on the thread that reaps it: never once it is reaped, when the pid may
+        // name another process.
+        ChildMonitor.shared.perform { [self] in
+            if !ending.isSet { _ = Glibc.kill(pid, SIGKILL) }
+        }
     }
 
     /// Waits for it to end.
@@ -62,13 +79,21 @@ final class DirectChild: Sendable {
         await ending.value
     }
 
-    /// Its pidfd is readable: it has ended. Monitor thread only.
+    /// Without a pidfd: collects its end if it has ended, and looks again later if not.
+    /// Monitor thread only.
+    private func look(on monitor: ChildMonitor) {
+        collect(on: monitor)
+        if !ending.isSet { monitor.after(Self.lookInterval) { self.look(on: monitor) } }
+    }
+
+    /// Collects its end, if it has ended (its pidfd is readable, or a look found it). Monitor
+    /// thread only.
     private func collect(on monitor: ChildMonitor) {
         var status: Int32 = 0
         var collected = waitpid(pid, &status, WNOHANG)
         while collected < 0 && errno == EINTR { collected = waitpid(pid, &status, WNOHANG) }
         guard collected != 0 else { return }
-        monitor.unwatch(pidfd)
+        if pidfd >= 0 { monitor.unwatch(pidfd) }
         // Nothing else here waits for children; were it collected elsewhere, its end is unknown,
         // and not taken for a clean one.
         ending.set(collected > 0 ? ChildProcess.Termination(waitStatus: status) : .exited(-1))

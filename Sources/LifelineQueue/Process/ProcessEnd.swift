@@ -16,6 +16,10 @@ final class ProcessEnd<Value: Sendable>: Sendable {
         }
     }
 
+    var isSet: Bool {
+        state.withLock { $0.value != nil }
+    }
+
     /// Sets it, and wakes the tasks waiting for it.
     func set(_ value: Value) {
         let waiting = state.withLock { state in
