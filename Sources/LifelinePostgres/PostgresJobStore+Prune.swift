@@ -66,10 +66,14 @@ extension PostgresJobStore {
                 let deleted = try transaction.connection.query("""
                     DELETE FROM jobs j USING unnest(\(ids)::bigint[], \(states)::text[], \(finishedAts)::bigint[]) AS e(id, state, finished_at)
                     WHERE j.id = e.id AND j.state = e.state AND j.finished_at = e.finished_at
-                    RETURNING j.id
-                    """).map { try $0.decode(Int64.self) }
-                let events = try transaction.connection.query("DELETE FROM events WHERE job = ANY(\(deleted)) RETURNING 1").count
-                return PruneResult(jobs: deleted.count, events: events)
+                    RETURNING j.id, j.queue
+                    """).map { try $0.decode((Int64, String).self) }
+                let events = try transaction.connection.query("DELETE FROM events WHERE job = ANY(\(deleted.map(\.0))) RETURNING 1").count
+                let result = PruneResult(jobs: deleted.count, events: events)
+                if result.jobs > 0 {
+                    try transaction.eventAppend(.pruned, job: nil, server: nil, data: result.retentionEventData(queues: deleted.map(\.1)))
+                }
+                return result
             }
             total.jobs += pruned.jobs
             total.events += pruned.events

@@ -240,6 +240,12 @@ public struct PruneResult: Sendable, Hashable {
         self.jobs = jobs
         self.events = events
     }
+
+    /// The `pruned` event of a worker's deletions past the queues' retention (one per write):
+    /// what went, and from which queues. `jobs prune` names its cutoff instead.
+    public func retentionEventData(queues: some Sequence<String>) -> JSONValue {
+        ["jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "retention": .array(Set(queues).sorted().map(JSONValue.string))]
+    }
 }
 
 /// A change to a queue's settings; `nil` fields stay as they are.

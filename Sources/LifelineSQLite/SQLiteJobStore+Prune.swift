@@ -60,14 +60,19 @@ extension SQLiteJobStore {
             guard !expired.isEmpty else { continue }
             let pruned = try await write { db in
                 var result = PruneResult(jobs: 0, events: 0)
+                var queues: [String] = []
                 for job in expired {
                     try db.execute(
                         sql: "DELETE FROM jobs WHERE id = ? AND state = ? AND finished_at = ?", arguments: [job.id, job.state, job.finishedAt]
                     )
                     guard db.changesCount > 0 else { continue }
                     result.jobs += 1
+                    queues.append(job.queue)
                     try db.execute(sql: "DELETE FROM events WHERE job = ?", arguments: [job.id])
                     result.events += db.changesCount
+                }
+                if result.jobs > 0 {
+                    try EventLog.append(db, at: nowMs(), type: .pruned, job: nil, server: nil, data: result.retentionEventData(queues: queues))
                 }
                 return result
             }

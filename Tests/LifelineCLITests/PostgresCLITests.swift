@@ -61,6 +61,22 @@ struct PostgresCLITests {
         #expect(try await cli.run(["stats", "--json"]).status == 0)
     }
 
+    @Test("workers delete jobs past their queue's retention, and the log says what went")
+    func retention() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let id = try await cli.enqueue(["noop", "--queue", "quick"])
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.run(["queues", "retain", "quick", "--completed", "1ms"]).status == 0)
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the worker to prune the job", timeout: .seconds(30)) {
+            try await cli.run(["jobs", "show", "\(id)"]).status == 4
+        }
+        let pruned = try await cli.json(["events", "--type", "pruned", "--json"])
+        #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "retention": ["quick"]], "\(pruned)")
+    }
+
     @Test("a recovery server through failover and failback, moved by a worker")
     func serverLifecycle() async throws {
         let cli = try await Self.runner()
