@@ -13,8 +13,10 @@ public enum DurationText {
         guard !text.hasPrefix("-") else { throw JobInputError("negative duration '\(text)': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h") }
         while !rest.isEmpty {
             let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
-            guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits) else {
-                throw JobInputError("invalid duration '\(text)': use e.g. 500ms, 30s, 5m, 2h")
+            guard !digits.isEmpty else { throw JobInputError("invalid duration '\(text)': use e.g. 500ms, 30s, 5m, 2h") }
+            // Thirteen digits of the smallest unit are 31 years already.
+            guard digits.drop(while: { $0 == "0" }).count <= 12, let value = Int64(digits) else {
+                throw JobInputError("duration '\(text)' is longer than a year")
             }
             rest = rest.dropFirst(digits.count)
             // "ms" is tried before "m", so "5ms" is milliseconds and "5m30s" minutes then seconds.

@@ -87,6 +87,7 @@ struct FirstHourCLITests {
         (["enqueue", "noop", "--queue", "recovery.vm"], "lifeline: queue 'recovery.vm' is kept for the jobs of the actions of recovery servers (lifeline server ACTION NAME); choose another queue"),
         (["enqueue", "noop", "--args", #"{"a": "\u+041"}"#], "\\u must be followed by four hex digits"),
         (["worker", "--lease", "999999999999d"], "lifeline: --lease: duration '999999999999d' is longer than a year"),
+        (["enqueue", "noop", "--delay", "9999999999999d"], "lifeline: --delay: duration '9999999999999d' is longer than a year"),
         (["worker", "--lease", "2h"], "lifeline: --lease must be 100ms to 1h, not 2h"),
         (["enqueue", "noop", "--at", "2030-01-01"], "lifeline: --at: invalid time '2030-01-01': give a date, a time and its offset, e.g. 2026-11-25T18:00:00Z or 2026-11-25T20:00:00+02:00"),
         (["queues", "limit", "q", "--create", "99999999999"], "lifeline: limit must be a whole number from 0 to 1000000, or 'none', not '99999999999'"),

@@ -6,7 +6,7 @@ import Testing
 struct InputTests {
     @Test("durations", arguments: [
         ("250ms", Int64(250)), ("30s", 30_000), ("5m", 300_000), ("2h", 7_200_000), ("1h30m", 5_400_000),
-        ("1d", 86_400_000), ("0s", 0), ("1m500ms", 60_500),
+        ("1d", 86_400_000), ("0s", 0), ("1m500ms", 60_500), ("00000000000001s", 1000),
     ])
     func durations(_ text: String, _ ms: Int64) throws {
         #expect(try DurationText.parse(text).milliseconds == ms)
