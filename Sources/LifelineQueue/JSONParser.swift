@@ -194,6 +194,11 @@ struct JSONParser {
             index = start
             throw error("the number \(text) is too large")
         }
+        // Nor does one too small for a double read back as 0: refused, as one too large is.
+        if value == 0, bytes[start..<index].prefix(while: { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }).contains(where: { (UInt8(ascii: "1")...UInt8(ascii: "9")).contains($0) }) {
+            index = start
+            throw error("the number \(text) is too small: it would read back as 0")
+        }
         return .double(value)
     }
 

@@ -43,6 +43,14 @@ struct JSONValueTests {
         #expect(error.description == "invalid JSON at line 1, column 7: the integer 9223372036854775808 does not fit in 64 bits; pass it as a string")
     }
 
+    @Test("a number too small for a double is refused rather than read back as 0; zero written any way, and the smallest doubles, are kept")
+    func tinyNumbers() throws {
+        #expect(try JSONValue(parsing: "[0.0, -0e5, 0.000e-999, 5e-324, 1e-300]") == [.double(0), .double(-0.0), .double(0), .double(5e-324), .double(1e-300)])
+        let error = try #require(throws: JSONValueError.self) { try JSONValue(parsing: #"{"n": 0.1e-400}"#) }
+        #expect(error.description == "invalid JSON at line 1, column 7: the number 0.1e-400 is too small: it would read back as 0")
+        #expect(throws: JSONValueError.self) { try JSONValue(parsing: "-1e-400") }
+    }
+
     @Test("a field named twice in one object is refused where the second one starts, however it is written; one name in different objects is not")
     func duplicateFields() throws {
         #expect(throws: JSONValueError.syntax(line: 1, column: 10, message: "field 'a' appears twice in one object")) {
