@@ -20,6 +20,35 @@
 
 enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
 
+/// Where the kernel reads this process's command line (/proc/PID/cmdline: what ps and pgrep -f
+/// show): argv's strings, one after another. glibc hands ELF constructors argc and argv.
+static char *arguments;
+static size_t arguments_size;
+
+__attribute__((constructor)) static void remember_arguments(int argc, char **argv) {
+    if (argc < 1 || argv == NULL || argv[0] == NULL) return;
+    arguments = argv[0];
+    arguments_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+}
+
+/// Shows this process as `name` (its comm: 15 bytes) and as `name program` (its command line,
+/// in the room the worker's arguments had): a reaper and its sentinel are forks of the worker,
+/// and would otherwise show in ps and count in pgrep -f as more workers.
+static void show_as(const char *name, const char *program) {
+    prctl(PR_SET_NAME, name);
+    if (arguments == NULL || arguments_size == 0) return;
+    memset(arguments, 0, arguments_size);
+    // The last byte stays NUL: the kernel then reads the area as strings, not as one title.
+    size_t room = arguments_size - 1, at = 0;
+    const char *parts[2] = {name, program};
+    for (int i = 0; i < 2 && at < room; i++) {
+        size_t length = strlen(parts[i]);
+        if (length > room - at) length = room - at;
+        memcpy(arguments + at, parts[i], length);
+        at += length + 1;
+    }
+}
+
 static void send_message(int kind, int value) {
     struct lifeline_reaper_message message = {kind, value};
     ssize_t n;
@@ -220,7 +249,8 @@ static int read_requests(struct requests *pending, int64_t *held_until) {
 /// program's children included, which nothing else would, and the job's next attempt would run
 /// beside them. Every signal stays blocked (the reaper's mask): what is sent to the group is
 /// the program's business; SIGKILL ends the sentinel with the group.
-static void run_sentinel(pid_t group, pid_t reaper) {
+static void run_sentinel(pid_t group, pid_t reaper, const char *program) {
+    show_as("lifeline-sentry", program);
     close(CONTROL_FD);  // the worker's pipes are the reaper's alone
     close(STATUS_FD);
     if (setpgid(0, group) != 0) _exit(0);  // the program has ended, and its group with it
@@ -235,6 +265,7 @@ static void run_sentinel(pid_t group, pid_t reaper) {
 }
 
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
+    show_as("lifeline-reaper", argv[0]);
     // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
     // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
     // the program once its hold runs out, while another worker may take its job.
@@ -278,7 +309,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         _exit(0);
     }
     send_message(LIFELINE_REAPER_STARTED, program);
-    if (_Fork() == 0) run_sentinel(program, reaper);
+    if (_Fork() == 0) run_sentinel(program, reaper, argv[0]);
 
     // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
     // hold matters any more (a gentler stop signal leaves the hold in force).

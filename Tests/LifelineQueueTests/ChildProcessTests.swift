@@ -23,6 +23,30 @@ struct ChildProcessTests {
         try await waitUntil("the ended program to be let go", timeout: .seconds(10)) { ended == nil }
     }
 
+    @Test("a program's reaper and sentinel show as what they are in ps and pgrep -f, not as more of this process")
+    func reaperShownAsSuch() async throws {
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let child = try await Self.program("exec sleep \(marker)").start()
+        defer { child.kill() }
+        var program: Int32?
+        try await waitUntil("the program to start") {
+            program = ProcessTable.pids(commandLineContaining: "sleep \(marker)").first
+            return program != nil
+        }
+        let started = try #require(program)
+        let reaper = try #require(ProcessTable.parent(of: started))
+        func shown(_ pid: Int32) throws -> (comm: String, commandLine: [String]) {
+            let comm = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+            let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return (comm, commandLine)
+        }
+        let reaperShown = try shown(reaper)
+        #expect(reaperShown.comm == "lifeline-reaper\n" && reaperShown.commandLine == ["lifeline-reaper", "sh"], "\(reaperShown)")
+        let sentinel = try #require(ProcessTable.children(of: reaper).first { $0 != started })
+        let sentinelShown = try shown(sentinel)
+        #expect(sentinelShown.comm == "lifeline-sentry\n" && sentinelShown.commandLine == ["lifeline-sentry", "sh"], "\(sentinelShown)")
+    }
+
     @Test("a stopped program whose reaper is stopped (SIGSTOP) ends a second later all the same, with its group")
     func stopWithStoppedReaper() async throws {
         let marker = "\(Int.random(in: 100_000...999_999)).5"
