@@ -45,7 +45,8 @@ int lifeline_spawn(const char *path, char *const argv[], char *const envp[], con
     return rc;
 }
 
-int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out, int *pidfd_out) {
+int lifeline_spawn_direct(const char *path, char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out,
+                          int *pidfd_out) {
     // No handler of this process may run in the child, which shares its memory until it execs.
     sigset_t all, previous;
     sigfillset(&all);
@@ -81,7 +82,7 @@ int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, int wa
             failure = ESRCH;
             _exit(127);
         }
-        execve(argv[0], argv, envp);
+        execve(path, argv, envp);
         failure = errno;
         _exit(127);
     }

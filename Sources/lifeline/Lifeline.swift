@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineSQLite
@@ -51,6 +52,9 @@ struct Lifeline: AsyncParsableCommand {
             }
             // A pool's runner process, started by its pool with exactly this command line.
             if arguments == WorkerCommand.runnerCommand {
+                // Its program was /proc/self/exe, which ps and top would show it as ("exe"):
+                // named here, on the main thread, whose name they show.
+                _ = lifeline_name_process("lifeline-runner")
                 try await WorkerCommand.serveRunner()
                 return
             }

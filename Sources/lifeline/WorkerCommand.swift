@@ -63,10 +63,11 @@ struct WorkerCommand: AsyncParsableCommand {
         try await options.run()
     }
 
-    /// The command line of one of a pool's runner processes (after its program, /proc/self/exe,
-    /// which the child this process starts it from resolves to this very binary: a runner
-    /// restarted after the package was upgraded under a running pool is still the pool's own
-    /// version, and the deleted file is no obstacle). A runner needs nothing of the pool's
+    /// The command line of one of a pool's runner processes, after the name this process was
+    /// started by, which ps shows for it too. Its program is /proc/self/exe, which the child
+    /// this process starts it from resolves to this very binary: a runner restarted after the
+    /// package was upgraded under a running pool is still the pool's own version, and the
+    /// deleted file is no obstacle. A runner needs nothing of the pool's
     /// command line but its store, which it is given in its environment; it starts without
     /// the argument parser (see ``Lifeline/main()``), whose reflection of the commands was most
     /// of a runner's start: by callgrind, 21.7 of its 36.3 million instructions.

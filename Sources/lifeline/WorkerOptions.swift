@@ -54,7 +54,7 @@ struct WorkerOptions: Equatable {
         )
         configuration.isDamage = StoreErrorText.isDamage
         let pool = processes > 1 ? try RunnerPool(
-            childArguments: ["/proc/self/exe"] + WorkerCommand.runnerCommand, childEnvironment: WorkerCommand.runnerEnvironment(store), processes: processes,
+            childProgram: "/proc/self/exe", childArguments: [CommandLine.arguments.first ?? "lifeline"] + WorkerCommand.runnerCommand, childEnvironment: WorkerCommand.runnerEnvironment(store), processes: processes,
             concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }

@@ -216,6 +216,25 @@ struct WorkerCLITests {
         return try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(pid) } })
     }
 
+    @Test("a pool's processes show in ps as lifeline-runner, by the name the pool was started by")
+    func poolProcessesNamed() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#], count: 2)
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1"])
+        defer { pool.signal(SIGKILL) }
+        defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
+        try await waitUntil("both programs to run") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").count == 2 }
+        let runners = ProcessTable.children(of: pool.processIdentifier)
+        #expect(runners.count == 2)
+        for runner in runners {
+            #expect(try String(contentsOfFile: "/proc/\(runner)/comm", encoding: .utf8) == "lifeline-runner\n")
+            let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            #expect(commandLine == [cli.binary.path, "worker", "--runner"])
+        }
+    }
+
     @Test("a pool's writer killed (SIGKILL): its processes die with it, a stopped one too, and their programs end")
     func poolWriterKilled() async throws {
         let cli = try CLIRunner()

@@ -21,7 +21,7 @@ struct DirectChildTests {
         defer { close(child) }
         do {
             let environment = ProcessInfo.processInfo.environment
-            return (try await DirectChild.start(argv: ["/bin/sh", "-c", script], environment: environment, input: child, pidfd: pidfd), ours)
+            return (try await DirectChild.start(path: "/bin/sh", argv: ["sh", "-c", script], environment: environment, input: child, pidfd: pidfd), ours)
         } catch {
             close(ours)
             throw error
@@ -56,7 +56,7 @@ struct DirectChildTests {
         defer { close(ours) }
         defer { close(child) }
         let error = await #expect(throws: ChildProcessError.self) {
-            _ = try await DirectChild.start(argv: ["/nonexistent/program"], environment: [:], input: child)
+            _ = try await DirectChild.start(path: "/nonexistent/program", argv: ["program"], environment: [:], input: child)
         }
         #expect(error?.errno == ENOENT)
     }

@@ -68,7 +68,8 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
 /// Returns 0, its pid and, if `want_pidfd`, a pidfd for it (readable once it has ended; signals
 /// through it never reach another process), or an errno value. Where pidfds are refused (a
 /// kernel before 5.3, a sandbox's seccomp filter), the process runs with -1 as its pidfd.
-int lifeline_spawn_direct(char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out, int *pidfd_out);
+int lifeline_spawn_direct(const char *path, char *const argv[], char *const envp[], int in, int want_pidfd, pid_t *pid_out,
+                          int *pidfd_out);
 
 /// Sends `signal` to the process `pidfd` names; nothing once it has been reaped. Returns 0 or an errno value.
 int lifeline_pidfd_signal(int pidfd, int signal);
@@ -128,5 +129,9 @@ int lifeline_limit_arenas(int arenas);
 /// in /proc, nor trace it, and it leaves no core dump. A program it starts is dumpable again
 /// from its exec. Returns 0, or -1 with errno set.
 int lifeline_forbid_inspection(void);
+
+/// Names this process as ps and top show it (its comm; 15 bytes are kept): the calling thread's
+/// name, which call from the main thread. Returns 0 or an errno value.
+int lifeline_name_process(const char *name);
 
 #endif

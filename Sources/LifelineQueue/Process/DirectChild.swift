@@ -31,21 +31,23 @@ final class DirectChild: Sendable {
         if pidfd >= 0 { close(pidfd) }
     }
 
-    /// Starts `argv` (its first string a path) with `input` as its stdin, on the children's
-    /// monitor thread: the kernel's parent-death signal follows the thread that started a
+    /// Starts the program at `path` with `argv` (its first string the name ps shows) and `input`
+    /// as its stdin, on the children's monitor thread: the kernel's parent-death signal follows the thread that started a
     /// process, and that thread lasts as long as this process. Watched through a pidfd if
     /// `pidfd` and pidfds are allowed, by its pid otherwise.
-    static func start(argv: [String], environment: [String: String], input: Int32, pidfd wanted: Bool = true) async throws(ChildProcessError) -> DirectChild {
+    static func start(
+        path: String, argv: [String], environment: [String: String], input: Int32, pidfd wanted: Bool = true
+    ) async throws(ChildProcessError) -> DirectChild {
         let monitor = ChildMonitor.shared
         let started: Result<DirectChild, ChildProcessError> = await withCheckedContinuation { continuation in
             monitor.perform {
                 var pid: pid_t = 0
                 var pidfd: Int32 = -1
                 let result = ChildProcess.withCArrays(argv: argv, environment: environment) { argv, env in
-                    lifeline_spawn_direct(argv, env, input, wanted ? 1 : 0, &pid, &pidfd)
+                    lifeline_spawn_direct(path, argv, env, input, wanted ? 1 : 0, &pid, &pidfd)
                 }
                 guard result == 0 else {
-                    continuation.resume(returning: .failure(ChildProcessError(program: argv[0], stage: .spawn, errno: result)))
+                    continuation.resume(returning: .failure(ChildProcessError(program: path, stage: .spawn, errno: result)))
                     return
                 }
                 let child = DirectChild(pid: pid, pidfd: pidfd)

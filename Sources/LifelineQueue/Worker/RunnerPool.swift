@@ -80,6 +80,7 @@ public final class RunnerPool: AttemptRunner {
         }
     }
 
+    private let childProgram: String
     private let childArguments: [String]
     private let childEnvironment: [String: String]
     private let processes: Int
@@ -101,16 +102,18 @@ public final class RunnerPool: AttemptRunner {
     private static let restartBackoff = Backoff(base: .milliseconds(250), cap: .seconds(30))
 
     /// - Parameters:
-    ///   - childArguments: the command line of one runner process, which serves the socket it
-    ///     gets as its stdin (see ``RunnerService``).
+    ///   - childProgram: the program of a runner process, which serves the socket it gets as its
+    ///     stdin (see ``RunnerService``).
+    ///   - childArguments: its command line, the name ps shows first.
     ///   - childEnvironment: its environment.
     ///   - answerWithin: how long a runner may take to answer a hold: the worker's renewal
     ///     interval, so that a runner that stops is found before the leases it holds are
     ///     renewed much longer.
     public init(
-        childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int,
+        childProgram: String, childArguments: [String], childEnvironment: [String: String], processes: Int, concurrency: Int,
         stopGrace: Duration = WorkerConfiguration().cancellationGrace + .seconds(5), answerWithin: Duration, logger: Logger
     ) throws(ChildProcessError) {
+        self.childProgram = childProgram
         self.childArguments = childArguments
         self.childEnvironment = childEnvironment
         self.processes = processes
@@ -313,7 +316,7 @@ public final class RunnerPool: AttemptRunner {
         do {
             // If this process dies, or kills a runner that stopped answering, the runner gets
             // SIGKILL (a stopped process ignores anything else); its attempts' leases run out.
-            child = try await DirectChild.start(argv: childArguments, environment: childEnvironment, input: ends[1])
+            child = try await DirectChild.start(path: childProgram, argv: childArguments, environment: childEnvironment, input: ends[1])
             close(ends[1])
         } catch {
             close(ends[1])
