@@ -216,8 +216,9 @@ struct WorkerCLITests {
         return try #require(runners.first { ProcessTable.children(of: $0).contains { ProcessTable.children(of: $0).contains(pid) } })
     }
 
-    @Test("a pool's processes show in ps as lifeline-runner, by the name the pool was started by")
-    func poolProcessesNamed() async throws {
+    /// A 2 × 1 pool running two `sleep` programs: `body` gets the pool, its two processes and
+    /// the programs' marker; the pool and the programs are killed afterwards.
+    static func withTwoProgramsInPool(_ body: (CLIRunner, BackgroundCommand, [Int32], String) async throws -> Void) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
@@ -228,35 +229,34 @@ struct WorkerCLITests {
         try await waitUntil("both programs to run") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").count == 2 }
         let runners = ProcessTable.children(of: pool.processIdentifier)
         #expect(runners.count == 2)
-        for runner in runners {
-            #expect(try String(contentsOfFile: "/proc/\(runner)/comm", encoding: .utf8) == "lifeline-runner\n")
-            let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            #expect(commandLine == [cli.binary.path, "worker", "--runner"])
+        try await body(cli, pool, runners, marker)
+    }
+
+    @Test("a pool's processes show in ps as lifeline-runner, by the name the pool was started by")
+    func poolProcessesNamed() async throws {
+        try await Self.withTwoProgramsInPool { cli, _, runners, _ in
+            for runner in runners {
+                #expect(try String(contentsOfFile: "/proc/\(runner)/comm", encoding: .utf8) == "lifeline-runner\n")
+                let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                #expect(commandLine == [cli.binary.path, "worker", "--runner"])
+            }
         }
     }
 
     @Test("a pool's writer killed (SIGKILL): its processes die with it, a stopped one too, and their programs end")
     func poolWriterKilled() async throws {
-        let cli = try CLIRunner()
-        defer { cli.removeAll() }
-        let marker = "\(Int.random(in: 100_000...999_999)).5"
-        _ = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#], count: 2)
-        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1"])
-        defer { pool.signal(SIGKILL) }
-        defer { ProcessTable.pids(commandLineContaining: "sleep \(marker)").forEach { kill($0, SIGKILL) } }
-        try await waitUntil("both programs to run") { ProcessTable.pids(commandLineContaining: "sleep \(marker)").count == 2 }
-        let runners = ProcessTable.children(of: pool.processIdentifier)
-        #expect(runners.count == 2)
-        // A stopped process reads nothing, and its socket's end cannot end it: the kernel's
-        // parent-death signal does (or, should that fail, the SIGHUP and SIGCONT its group
-        // gets once orphaned).
-        let stopped = try #require(runners.first)
-        kill(stopped, SIGSTOP)
-        defer { runners.forEach { kill($0, SIGKILL) } }
-        try await waitUntil("the process to stop") { ProcessTable.isStopped(stopped) }
-        pool.signal(SIGKILL)
-        try await waitUntil("the pool's processes to be gone", timeout: .seconds(10)) { runners.allSatisfy { ProcessTable.state($0).map { $0 == "Z" } ?? true } }
-        try await waitUntil("the programs to end", timeout: .seconds(10)) { ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        try await Self.withTwoProgramsInPool { _, pool, runners, marker in
+            // A stopped process reads nothing, and its socket's end cannot end it: the kernel's
+            // parent-death signal does (or, should that fail, the SIGHUP and SIGCONT its group
+            // gets once orphaned).
+            let stopped = try #require(runners.first)
+            kill(stopped, SIGSTOP)
+            defer { runners.forEach { kill($0, SIGKILL) } }
+            try await waitUntil("the process to stop") { ProcessTable.isStopped(stopped) }
+            pool.signal(SIGKILL)
+            try await waitUntil("the pool's processes to be gone", timeout: .seconds(10)) { runners.allSatisfy { ProcessTable.state($0).map { $0 == "Z" } ?? true } }
+            try await waitUntil("the programs to end", timeout: .seconds(10)) { ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty }
+        }
     }
 
     @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
