@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -27,12 +28,19 @@ static size_t arguments_size;
 
 __attribute__((constructor)) static void remember_arguments(int argc, char **argv) {
     if (argc < 1 || argv == NULL || argv[0] == NULL) return;
+    // Only as the kernel laid them out, each string right after the one before: a host that
+    // loaded this library may have moved them (setproctitle), and then only the comm changes.
+    uintptr_t end = (uintptr_t)argv[0];
+    for (int i = 0; i < argc; i++) {
+        if (argv[i] == NULL || (uintptr_t)argv[i] != end) return;
+        end += strlen(argv[i]) + 1;
+    }
     arguments = argv[0];
-    arguments_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+    arguments_size = end - (uintptr_t)argv[0];
 }
 
 /// Shows this process as `name` (its comm: 15 bytes) and as `name program` (its command line,
-/// in the room the worker's arguments had): a reaper and its sentinel are forks of the worker,
+/// cut to the room the worker's arguments had): a reaper and its sentinel are forks of the worker,
 /// and would otherwise show in ps and count in pgrep -f as more workers.
 static void show_as(const char *name, const char *program) {
     prctl(PR_SET_NAME, name);

@@ -16,10 +16,9 @@ extension PostgresJobStore {
         return try await transaction { transaction in
             let events = try transaction.connection.query(Self.prunedEvents("DELETE", before: cutoff, " RETURNING 1")).count
             let jobs = try transaction.connection.query("DELETE FROM jobs WHERE finished_at < \(cutoff) RETURNING 1").count
-            try transaction.eventAppend(.pruned, job: nil, server: nil, data: [
-                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
-            ])
-            return PruneResult(jobs: jobs, events: events)
+            let result = PruneResult(jobs: jobs, events: events)
+            try transaction.eventAppend(.pruned, job: nil, server: nil, data: result.cutoffEventData(before: before))
+            return result
         }
     }
 

@@ -51,12 +51,14 @@ public protocol JobStore: Sendable {
     func jobList(_ filter: JobFilter) async throws -> [Job]
     func jobCount(_ filter: JobFilter) async throws -> Int
 
-    /// Deletes finished jobs, and events, older than `before`; with `dryRun`, only counts them.
+    /// Deletes finished jobs, and events, older than `before`, and appends a `pruned` event
+    /// (``PruneResult/cutoffEventData(before:)``); with `dryRun`, only counts them.
     func jobPrune(before: Date, dryRun: Bool) async throws -> PruneResult
 
     /// Deletes finished jobs older than their queue's retention, with their events, in
-    /// transactions of at most `batch` jobs so the write lock is never held long. Server
-    /// events and transitions stay.
+    /// transactions of at most `batch` jobs so the write lock is never held long, each with a
+    /// `pruned` event (``PruneResult/retentionEventData(queues:)``). Server events and
+    /// transitions stay.
     func jobPruneExpired(batch: Int) async throws -> PruneResult
 
     func eventList(_ filter: EventFilter) async throws -> [JobEvent]
@@ -241,10 +243,15 @@ public struct PruneResult: Sendable, Hashable {
         self.events = events
     }
 
-    /// The `pruned` event of a worker's deletions past the queues' retention (one per write):
-    /// what went, and from which queues. `jobs prune` names its cutoff instead.
+    /// The `pruned` event of a worker's deletions past the queues' retention, one per write
+    /// (each commits with its event): what went, and from which queues.
     public func retentionEventData(queues: some Sequence<String>) -> JSONValue {
-        ["jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "retention": .array(Set(queues).sorted().map(JSONValue.string))]
+        ["jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "queues": .array(Set(queues).sorted().map(JSONValue.string))]
+    }
+
+    /// The `pruned` event of `jobs prune`: what went, and the cutoff it was older than.
+    public func cutoffEventData(before: Date) -> JSONValue {
+        ["jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before))]
     }
 }
 

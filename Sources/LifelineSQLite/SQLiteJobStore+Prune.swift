@@ -20,10 +20,9 @@ extension SQLiteJobStore {
             let events = db.changesCount
             try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
             let jobs = db.changesCount
-            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: [
-                "jobs": .int(Int64(jobs)), "events": .int(Int64(events)), "before": .string(LifelineJSON.formatTime(before)),
-            ])
-            return PruneResult(jobs: jobs, events: events)
+            let result = PruneResult(jobs: jobs, events: events)
+            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: result.cutoffEventData(before: before))
+            return result
         }
     }
 

@@ -55,6 +55,10 @@ struct Lifeline: AsyncParsableCommand {
                 // Its program was /proc/self/exe, which ps and top would show it as ("exe"):
                 // named here, on the main thread, whose name they show.
                 _ = lifeline_name_process("lifeline-runner")
+                // Its life follows its socket, and its pool's writer stops its attempts: a
+                // signal meant for the pool (pkill, a service manager's SIGTERM to every process
+                // of the unit) must not end it under them. Its jobs' programs get every signal back.
+                for ignored in [SIGTERM, SIGINT, SIGHUP] { signal(ignored, SIG_IGN) }
                 try await WorkerCommand.serveRunner()
                 return
             }

@@ -249,7 +249,7 @@ struct FirstHourCLITests {
         #expect(try await cli.job(kept)["state"] == "completed", "the default queue keeps its jobs 7 days")
         #expect(try await cli.json(["events", "--json"]).allSatisfy { $0["job"]?.intValue != id }, "its events went with it")
         let pruned = try await cli.json(["events", "--type", "pruned", "--json"])
-        #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "retention": ["quick"]], "the deletion itself is in the log")
+        #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "queues": ["quick"]], "the deletion itself is in the log")
     }
 
     @Test("events --follow starts with the last 10 events")

@@ -74,7 +74,7 @@ struct PostgresCLITests {
             try await cli.run(["jobs", "show", "\(id)"]).status == 4
         }
         let pruned = try await cli.json(["events", "--type", "pruned", "--json"])
-        #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "retention": ["quick"]], "\(pruned)")
+        #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "queues": ["quick"]], "\(pruned)")
     }
 
     @Test("a recovery server through failover and failback, moved by a worker")

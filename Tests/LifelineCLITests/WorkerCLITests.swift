@@ -243,6 +243,29 @@ struct WorkerCLITests {
         }
     }
 
+    @Test("a pool's processes go on through SIGTERM, SIGINT and SIGHUP sent to them (pkill, a service manager): their jobs complete on their first attempt")
+    func poolProcessesIgnoreStopSignals() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        let script = "sleep 1.5; echo done \(marker)"
+        let ids = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "\#(script)"]}"#], count: 2)
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--drain"])
+        defer { pool.signal(SIGKILL) }
+        try await waitUntil("both programs to run") { ProcessTable.pids(commandLineContaining: "echo done \(marker)").count == 2 }
+        let runners = ProcessTable.children(of: pool.processIdentifier)
+        #expect(runners.count == 2)
+        for runner in runners {
+            for signal in [SIGTERM, SIGINT, SIGHUP] { kill(runner, signal) }
+        }
+        #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0, "\(pool.stderr)")
+        #expect(!pool.stderr.contains("died"), "\(pool.stderr)")
+        for id in ids {
+            let job = try await cli.job(id)
+            #expect(job["state"] == "completed" && job["attempt"] == 1, "\(job)")
+        }
+    }
+
     @Test("a pool's writer killed (SIGKILL): its processes die with it, a stopped one too, and their programs end")
     func poolWriterKilled() async throws {
         try await Self.withTwoProgramsInPool { _, pool, runners, marker in

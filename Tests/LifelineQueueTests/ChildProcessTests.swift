@@ -42,9 +42,13 @@ struct ChildProcessTests {
         }
         let reaperShown = try shown(reaper)
         #expect(reaperShown.comm == "lifeline-reaper\n" && reaperShown.commandLine == ["lifeline-reaper", "sh"], "\(reaperShown)")
-        let sentinel = try #require(ProcessTable.children(of: reaper).first { $0 != started })
-        let sentinelShown = try shown(sentinel)
-        #expect(sentinelShown.comm == "lifeline-sentry\n" && sentinelShown.commandLine == ["lifeline-sentry", "sh"], "\(sentinelShown)")
+        // The sentinel starts once the program has, and names itself then.
+        var sentinelShown: (comm: String, commandLine: [String])?
+        try await waitUntil("the sentinel to name itself") {
+            sentinelShown = try ProcessTable.children(of: reaper).first { $0 != started }.map(shown)
+            return sentinelShown?.comm == "lifeline-sentry\n"
+        }
+        #expect(sentinelShown?.commandLine == ["lifeline-sentry", "sh"], "\(String(describing: sentinelShown))")
     }
 
     @Test("a stopped program whose reaper is stopped (SIGSTOP) ends a second later all the same, with its group")

@@ -65,10 +65,8 @@ final class DirectChild: Sendable {
 
     /// Kills it (SIGKILL), stopped or not; nothing once it has ended.
     func kill() {
-        guard pidfd < 0 else {
-            _ = lifeline_pidfd_signal(pidfd, SIGKILL)
-            return
-        }
+        // A sandbox may let a pidfd be opened and still refuse signals through it.
+        if pidfd >= 0, ![ENOSYS, EPERM].contains(lifeline_pidfd_signal(pidfd, SIGKILL)) { return }
         // By its pid, on the thread that reaps it: never once it is reaped, when the pid may
         // name another process.
         ChildMonitor.shared.perform { [self] in
