@@ -5,9 +5,8 @@ public enum ProcessTable {
     /// Pids of live (not zombie) processes whose command line contains `fragment`.
     public static func pids(commandLineContaining fragment: String) -> [Int32] {
         allPids().filter { pid in
-            guard !isZombie(pid), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let commandLine = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            return commandLine.contains(fragment)
+            guard !isZombie(pid), let arguments = commandLine(of: pid) else { return false }
+            return arguments.joined(separator: " ").contains(fragment)
         }
     }
 
@@ -40,6 +39,17 @@ public enum ProcessTable {
     public static func isStopped(_ pid: Int32) -> Bool {
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         return !threads.isEmpty && threads.allSatisfy { stat(path: "/proc/\(pid)/task/\($0)/stat").map { $0.count > 1 && $0[1] == "T" } ?? false }
+    }
+
+    /// The process's name as ps -e and top show it (/proc/PID/comm), while it lives.
+    public static func name(of pid: Int32) -> String? {
+        FileManager.default.contents(atPath: "/proc/\(pid)/comm").map { String(decoding: $0.dropLast(), as: UTF8.self) }
+    }
+
+    /// The process's command line as ps -f and pgrep -f read it (/proc/PID/cmdline), one string
+    /// an argument, while it lives.
+    public static func commandLine(of pid: Int32) -> [String]? {
+        FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } }
     }
 
     private static func allPids() -> [Int32] {

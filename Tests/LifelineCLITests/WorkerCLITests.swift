@@ -236,9 +236,8 @@ struct WorkerCLITests {
     func poolProcessesNamed() async throws {
         try await Self.withTwoProgramsInPool { cli, _, runners, _ in
             for runner in runners {
-                #expect(try String(contentsOfFile: "/proc/\(runner)/comm", encoding: .utf8) == "lifeline-runner\n")
-                let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-                #expect(commandLine == [cli.binary.path, "worker", "--runner"])
+                #expect(ProcessTable.name(of: runner) == "lifeline-runner")
+                #expect(ProcessTable.commandLine(of: runner) == [cli.binary.path, "worker", "--runner"])
             }
         }
     }

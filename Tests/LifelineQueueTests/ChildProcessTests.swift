@@ -35,20 +35,16 @@ struct ChildProcessTests {
         }
         let started = try #require(program)
         let reaper = try #require(ProcessTable.parent(of: started))
-        func shown(_ pid: Int32) throws -> (comm: String, commandLine: [String]) {
-            let comm = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
-            let commandLine = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return (comm, commandLine)
-        }
-        let reaperShown = try shown(reaper)
-        #expect(reaperShown.comm == "lifeline-reaper\n" && reaperShown.commandLine == ["lifeline-reaper", "sh"], "\(reaperShown)")
+        #expect(ProcessTable.name(of: reaper) == "lifeline-reaper")
+        #expect(ProcessTable.commandLine(of: reaper) == ["lifeline-reaper", "sh"])
         // The sentinel starts once the program has, and names itself then.
-        var sentinelShown: (comm: String, commandLine: [String])?
+        var sentinel: Int32?
         try await waitUntil("the sentinel to name itself") {
-            sentinelShown = try ProcessTable.children(of: reaper).first { $0 != started }.map(shown)
-            return sentinelShown?.comm == "lifeline-sentry\n"
+            sentinel = ProcessTable.children(of: reaper).first { $0 != started && ProcessTable.name(of: $0) == "lifeline-sentry" }
+            return sentinel != nil
         }
-        #expect(sentinelShown?.commandLine == ["lifeline-sentry", "sh"], "\(String(describing: sentinelShown))")
+        let named = try #require(sentinel)
+        #expect(ProcessTable.commandLine(of: named) == ["lifeline-sentry", "sh"])
     }
 
     @Test("a stopped program whose reaper is stopped (SIGSTOP) ends a second later all the same, with its group")
