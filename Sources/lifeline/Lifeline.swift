@@ -1,5 +1,4 @@
 import ArgumentParser
-import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineSQLite
@@ -52,13 +51,8 @@ struct Lifeline: AsyncParsableCommand {
             }
             // A pool's runner process, started by its pool with exactly this command line.
             if arguments == WorkerCommand.runnerCommand {
-                // Its program was /proc/self/exe, which ps and top would show it as ("exe"):
-                // named here, on the main thread, whose name they show.
-                _ = lifeline_name_process("lifeline-runner")
-                // Its life follows its socket, and its pool's writer stops its attempts: a
-                // signal meant for the pool (pkill, a service manager's SIGTERM to every process
-                // of the unit) must not end it under them. Its jobs' programs get every signal back.
-                for ignored in [SIGTERM, SIGINT, SIGHUP] { signal(ignored, SIG_IGN) }
+                // On the main thread, whose name ps and top show.
+                WorkerCommand.becomeRunner()
                 try await WorkerCommand.serveRunner()
                 return
             }

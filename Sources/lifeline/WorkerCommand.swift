@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLifelineSystem
 import Foundation
 import LifelineQueue
 import LifelineRecovery
@@ -67,9 +68,8 @@ struct WorkerCommand: AsyncParsableCommand {
     /// started by, which ps shows for it too. Its program is /proc/self/exe, which the child
     /// this process starts it from resolves to this very binary: a runner restarted after the
     /// package was upgraded under a running pool is still the pool's own version, and the
-    /// deleted file is no obstacle. A runner needs nothing of the pool's
-    /// command line but its store, which it is given in its environment; it starts without
-    /// the argument parser (see ``Lifeline/main()``), whose reflection of the commands was most
+    /// deleted file is no obstacle. A runner needs nothing of the pool's command line but its
+    /// store, which it is given in its environment; it starts without the argument parser (see ``Lifeline/main()``), whose reflection of the commands was most
     /// of a runner's start: by callgrind, 21.7 of its 36.3 million instructions.
     static let runnerCommand = ["worker", "--runner"]
 
@@ -87,6 +87,16 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Runs one of a pool's runner processes: serves the socket on its stdin until the pool's
     /// writer closes it.
+    /// Makes this process a runner as ps and signals see it. Call it from the main thread,
+    /// whose name ps and top show: its program was /proc/self/exe, which they would show as
+    /// "exe". Its life follows its socket, and its pool's writer stops its attempts: a signal
+    /// meant for the pool (pkill, a service manager's SIGTERM to every process of the unit)
+    /// must not end it under them. Its jobs' programs get every signal back.
+    static func becomeRunner() {
+        _ = lifeline_name_process("lifeline-runner")
+        for ignored in [SIGTERM, SIGINT, SIGHUP] { signal(ignored, SIG_IGN) }
+    }
+
     static func serveRunner() async throws {
         WorkerOptions.tuneAllocator()
         try WorkerLogging.bootstrap()

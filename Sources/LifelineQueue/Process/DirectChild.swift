@@ -32,9 +32,9 @@ final class DirectChild: Sendable {
     }
 
     /// Starts the program at `path` with `argv` (its first string the name ps shows) and `input`
-    /// as its stdin, on the children's monitor thread: the kernel's parent-death signal follows the thread that started a
-    /// process, and that thread lasts as long as this process. Watched through a pidfd if
-    /// `pidfd` and pidfds are allowed, by its pid otherwise.
+    /// as its stdin, on the children's monitor thread: the kernel's parent-death signal follows
+    /// the thread that started a process, and that thread lasts as long as this process.
+    /// Watched through a pidfd if `pidfd` and pidfds are allowed, by its pid otherwise.
     static func start(
         path: String, argv: [String], environment: [String: String], input: Int32, pidfd wanted: Bool = true
     ) async throws(ChildProcessError) -> DirectChild {
