@@ -283,16 +283,34 @@ struct WorkerCLITests {
 
     @Test("a pool's process that is stopped (SIGSTOP) and holds a timed-out job is killed; the job runs again elsewhere")
     func poolProcessStopped() async throws {
+        try await Self.stoppedProcessKilled { cli, arguments in try cli.start(arguments) }
+    }
+
+    @Test(
+        "the same where pidfds are refused (Linux before 5.3, a sandbox's seccomp filter): the pool watches and kills its processes by pid, and runs real programs",
+        .enabled(if: PidfdsRefused.available, "needs python3 and seccomp filters")
+    )
+    func poolProcessStoppedWithoutPidfds() async throws {
+        try await Self.stoppedProcessKilled { cli, arguments in
+            try BackgroundCommand("/usr/bin/python3", ["-c", PidfdsRefused.launcher, cli.binary.path] + arguments, environment: cli.environment)
+        }
+    }
+
+    /// A 2 × 1 pool, started by `start`, runs programs while one of its processes, which holds
+    /// a job with a 3 s timeout, is stopped.
+    static func stoppedProcessKilled(start: (CLIRunner, [String]) throws -> BackgroundCommand) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         // A 3 s timeout: time enough to find the process and stop it while it holds the job.
         let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "\#(marker)"]}"#, "--timeout", "3s", "--max-attempts", "2"])
-        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "1", "--lease", "1s", "--drain"])
+        let others = try await cli.enqueue(["exec", "--args", #"{"argv": ["sh", "-c", "sleep 0.2; echo done"]}"#], count: 4)
+        let pool = try start(cli, ["worker", "--processes", "2", "--concurrency", "1", "--lease", "1s", "--drain"])
         defer { pool.signal(SIGKILL) }
         let holder = try await Self.runnerRunning("sleep \(marker)", in: pool)
         kill(holder, SIGSTOP)
         #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(!pool.stderr.contains("cannot start"), "\(pool.stderr)")
         // Killed as it did not answer the lease renewals passed on, or did not end the job at its timeout.
         #expect(pool.stderr.contains("does not answer; killing it") || pool.stderr.contains("does not end a stopped job; killing it"))
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")
@@ -301,6 +319,7 @@ struct WorkerCLITests {
         // The stopped process's attempt is recorded lost. (On a loaded machine the first attempt
         // may time out before the process is stopped, and the stopped one is the second.)
         #expect(job["errors"]?.arrayValue?.contains { $0["error"]?.stringValue?.contains("lease expired") == true } == true, "\(job["errors"] ?? [])")
+        for other in others { #expect(try await cli.job(other)["state"] == "completed") }
     }
 
     @Test(
@@ -470,4 +489,34 @@ struct WorkerCLITests {
         let fromA = started.prefix(100).filter { $0 <= 200 }.count
         #expect((56...94).contains(fromA), "\(fromA) of the first 100 from a")
     }
+}
+
+/// Runs a program with `pidfd_open` refused (ENOSYS), as Linux before 5.3 or a sandbox's
+/// seccomp filter does: python3 sets the filter, then execs the program in its place.
+enum PidfdsRefused {
+    static let launcher = """
+        import ctypes, os, struct, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        # Load the syscall number; pidfd_open (434) returns ENOSYS (38); everything else is allowed.
+        code = struct.pack("HBBI", 0x20, 0, 0, 0) + struct.pack("HBBI", 0x15, 0, 1, 434)
+        code += struct.pack("HBBI", 0x06, 0, 0, 0x00050000 | 38) + struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000)
+        buffer = ctypes.create_string_buffer(code)
+        class Program(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+        program = Program(4, ctypes.addressof(buffer))
+        if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:
+            sys.exit(3)
+        os.execv(sys.argv[1], sys.argv[1:])
+        """
+
+    /// Whether the launcher runs here, and refuses pidfds in what it runs.
+    static let available: Bool = {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        let refused = "import errno, os, sys\ntry:\n    os.pidfd_open(os.getpid())\nexcept OSError as e:\n    sys.exit(e.errno != errno.ENOSYS)\nsys.exit(1)"
+        check.arguments = ["-c", launcher, "/usr/bin/python3", "-c", refused]
+        guard (try? check.run()) != nil else { return false }
+        check.waitUntilExit()
+        return check.terminationStatus == 0
+    }()
 }
