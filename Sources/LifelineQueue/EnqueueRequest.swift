@@ -48,6 +48,23 @@ public enum JobLimits {
     public static let idempotencyKeyLength = 1...255
     public static let argsBytes = 1 << 20
 
+    /// Checks the settings a job is given against their bounds; a batch's command line is
+    /// checked so before its lines, which inherit its settings, so that a bad one is the flag's.
+    public static func checkSettings(priority: Int?, maxAttempts: Int?, timeout: Duration?, backoff: Duration?) throws(JobInputError) {
+        if let priority, !priorities.contains(priority) {
+            throw JobInputError("priority \(priority) is out of range: use \(priorities.lowerBound) to \(priorities.upperBound) (0 runs first)")
+        }
+        if let maxAttempts, !Self.maxAttempts.contains(maxAttempts) {
+            throw JobInputError("max attempts \(maxAttempts) is out of range: use \(Self.maxAttempts.lowerBound) to \(Self.maxAttempts.upperBound)")
+        }
+        if let timeout, !Self.timeout.contains(timeout) {
+            throw JobInputError("timeout \(DurationText.format(timeout)) is out of range: use 1ms to 7d")
+        }
+        if let backoff, !Self.backoff.contains(backoff) {
+            throw JobInputError("backoff \(DurationText.format(backoff)) is out of range: use 0s to 1d")
+        }
+    }
+
     /// Queue names appear in tables and flags: letters, digits, `_`, `-`, `.`; 1 to 64. A `new`
     /// one (enqueued into, or created) may not start with `-`, which every command that names a
     /// queue would read as an option; one made so before is still named, after `--`.

@@ -48,15 +48,21 @@ public struct JobRegistry: Sendable {
         }
     }
 
+    /// The definition of a kind that may be enqueued by hand.
+    public func checkKind(_ kind: String) throws(JobInputError) -> JobDefinition {
+        guard let definition = definition(kind) else {
+            throw JobInputError("unknown job kind '\(kind)' (known: \(enqueueableKinds.joined(separator: ", ")))")
+        }
+        if let owner = definition.enqueuedOnlyBy {
+            throw JobInputError("job kind '\(kind)' is enqueued only by \(owner), not by hand")
+        }
+        return definition
+    }
+
     /// Checks a request against its kind and the queue's limits and fills in the kind's
     /// defaults. Throws one clear message for the first problem found.
     public func prepare(_ request: EnqueueRequest) throws(JobInputError) -> NewJob {
-        guard let definition = definition(request.kind) else {
-            throw JobInputError("unknown job kind '\(request.kind)' (known: \(enqueueableKinds.joined(separator: ", ")))")
-        }
-        if let owner = definition.enqueuedOnlyBy {
-            throw JobInputError("job kind '\(request.kind)' is enqueued only by \(owner), not by hand")
-        }
+        let definition = try checkKind(request.kind)
         guard case .object = request.args else {
             throw JobInputError("args must be a JSON object, e.g. {\"ms\": 100}")
         }
@@ -70,22 +76,11 @@ public struct JobRegistry: Sendable {
         // A kind's own default queue is never another owner's (``register(_:)`` checks).
         if request.queue != nil { try checkQueue(queue) } else { try JobLimits.checkQueueName(queue) }
         let priority = request.priority ?? defaults.priority
-        guard JobLimits.priorities.contains(priority) else {
-            throw JobInputError("priority \(priority) is out of range: use \(JobLimits.priorities.lowerBound) to \(JobLimits.priorities.upperBound) (0 runs first)")
-        }
         let maxAttempts = request.maxAttempts ?? defaults.maxAttempts
-        guard JobLimits.maxAttempts.contains(maxAttempts) else {
-            throw JobInputError("max attempts \(maxAttempts) is out of range: use \(JobLimits.maxAttempts.lowerBound) to \(JobLimits.maxAttempts.upperBound)")
-        }
         let timeout = request.timeout ?? defaults.timeout
-        guard JobLimits.timeout.contains(timeout) else {
-            throw JobInputError("timeout \(DurationText.format(timeout)) is out of range: use 1ms to 7d")
-        }
+        try JobLimits.checkSettings(priority: priority, maxAttempts: maxAttempts, timeout: timeout, backoff: request.backoff)
         var backoff = defaults.backoff
         if let base = request.backoff {
-            guard JobLimits.backoff.contains(base) else {
-                throw JobInputError("backoff \(DurationText.format(base)) is out of range: use 0s to 1d")
-            }
             backoff = Backoff(base: base, cap: defaults.backoff.cap, jitter: defaults.backoff.jitter)
         }
         if let key = request.idempotencyKey { try JobLimits.checkIdempotencyKey(key) }

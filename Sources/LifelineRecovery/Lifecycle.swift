@@ -140,8 +140,8 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
     /// The action is not allowed in this state.
     case refused(action: ServerAction, state: ServerState, allowed: [ServerAction], busyJob: Int64?)
     /// The action would take over its machine's workload, which another server of the machine
-    /// holds (or is taking over, or giving back).
-    case workloadHeld(action: ServerAction, machine: String, by: String, state: ServerState)
+    /// holds (or is taking over, or giving back); the server is in `own`, and allows `allowed`.
+    case workloadHeld(action: ServerAction, machine: String, by: String, state: ServerState, own: ServerState, allowed: [ServerAction])
     /// A stage event that cannot happen in this state (persisted data disagrees with the
     /// machine): refused, nothing changes.
     case unexpected(stage: Stage, state: ServerState)
@@ -149,14 +149,17 @@ public enum LifecycleError: Error, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .refused(let action, let state, let allowed, let busyJob):
-            let allowedText = allowed.isEmpty ? "none until it rests" : allowed.map(\.rawValue).joined(separator: ", ")
             let busy = busyJob.map { ", at work on job \($0)" } ?? ""
-            return "cannot \(action.rawValue): the server is in \(state.rawValue)\(busy); allowed: \(allowedText)"
-        case .workloadHeld(let action, let machine, let holder, let state):
-            return "cannot \(action.rawValue): server \(holder) of machine \(machine) holds its workload (it is in \(state.rawValue)); one server of a machine runs it at a time"
+            return "cannot \(action.rawValue): the server is in \(state.rawValue)\(busy); allowed: \(Self.text(allowed))"
+        case .workloadHeld(let action, let machine, let holder, let state, let own, let allowed):
+            return "cannot \(action.rawValue): server \(holder) of machine \(machine) holds its workload (it is in \(state.rawValue)), and one server of a machine runs it at a time; this one is in \(own.rawValue); allowed: \(Self.text(allowed))"
         case .unexpected(let stage, let state):
             return "stage \(stage.rawValue) cannot finish while the server is in \(state.rawValue)"
         }
+    }
+
+    private static func text(_ allowed: [ServerAction]) -> String {
+        allowed.isEmpty ? "none until it rests" : allowed.map(\.rawValue).joined(separator: ", ")
     }
 
     /// The refusal as the CLI and the API say it of server `name`: the lifecycle knows states,

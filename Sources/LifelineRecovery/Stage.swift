@@ -46,6 +46,17 @@ public enum Stage: String, Sendable, Codable, CaseIterable {
         return "recovery.\(group)"
     }
 
+    /// Whether `queue` is a stage's: known before its first job, as the lifecycle fills it.
+    public static func isQueue(_ queue: String) -> Bool {
+        allCases.contains { $0.queue == queue }
+    }
+
+    /// The queues a store knows (`stored`, with jobs or settings) and the stages' queues,
+    /// sorted: what a name that is neither is told it may have meant.
+    public static func knownQueues(_ stored: [String]) -> [String] {
+        Set(stored + allCases.map(\.queue)).sorted()
+    }
+
     /// The transitional state the stage runs in.
     public var state: ServerState {
         switch self {

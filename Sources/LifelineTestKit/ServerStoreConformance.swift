@@ -145,7 +145,9 @@ public enum ServerStoreConformance {
                 try await servers.serverAct("web-1-twin", action: .failback, recoveryPoint: nil, idempotencyKey: nil)
             }
             let before = try await jobs.jobCount(JobFilter())
-            await #expect(throws: LifecycleError.workloadHeld(action: .failover, machine: "web-1", by: "web-1", state: .startingFailover)) {
+            await #expect(throws: LifecycleError.workloadHeld(
+                action: .failover, machine: "web-1", by: "web-1", state: .startingFailover, own: .standby, allowed: [.testFailover, .delete]
+            )) {
                 try await servers.serverAct("web-1-twin", action: .failover, recoveryPoint: nil, idempotencyKey: nil)
             }
             #expect(try await jobs.jobCount(JobFilter()) == before)

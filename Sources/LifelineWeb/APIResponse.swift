@@ -52,7 +52,9 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
         } catch let error as JobInputError {
             return APIResponse.error(.badRequest, error.message)
         } catch let error as JobStoreError {
-            if case .unknownQueue = error { return APIResponse.error(.notFound, error.description) }
+            if case .unknownQueue(let name, let known) = error {
+                return APIResponse.error(.notFound, JobStoreError.unknownQueue(name, known: Stage.knownQueues(known)).description)
+            }
             return APIResponse.error(.conflict, error.description)
         } catch let error as LifecycleError {
             return APIResponse.error(.conflict, error.description)

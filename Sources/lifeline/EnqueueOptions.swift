@@ -79,10 +79,13 @@ struct EnqueueOptions: Equatable {
     private func enqueueBatch(path: String) async throws {
         let data = try InputParsing.readFile(path, flag: "--batch")
         let registry = store.registry()
-        // The queue every line inherits is the flag's fault, not the first line's.
+        // What every line inherits is the command line's fault, not the first line's.
+        let defaults = try request()
+        _ = try registry.checkKind(kind)
         if let queue { try registry.checkQueue(queue) }
+        try JobLimits.checkSettings(priority: priority, maxAttempts: maxAttempts, timeout: defaults.timeout, backoff: defaults.backoff)
         // Read whole before the store is opened: a bad line creates nothing either.
-        let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: try request(), registry: registry)
+        let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: defaults, registry: registry)
         let opened = try await store.openStore()
         let inserted: [InsertedJob]
         do {
@@ -102,7 +105,8 @@ struct EnqueueOptions: Equatable {
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {
-            Output.standardOutput.writeLine("enqueued \(JobText.count(summary.enqueued))" + (existing > 0 ? " (\(existing) already existed)" : ""))
+            let new = inserted.filter { !$0.existing }.map(\.job.id)
+            Output.standardOutput.writeLine("enqueued \(JobText.counted(new))" + (existing > 0 ? " (\(existing) already existed)" : ""))
         }
     }
 

@@ -39,7 +39,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Flag(help: "Keep waiting for new events.")
     var follow = false
 
-    @Option(help: "At most this many events, from where the list starts; the next page is --after the last one's number.")
+    @Option(help: "At most this many events, from where the list starts (default: all of them); the next page is --after the last one's number.")
     var limit: Int?
 
     @Flag(help: "One JSON object per line.")

@@ -13,7 +13,7 @@ enum FilterHint {
             Output.standardError.writeLine("lifeline: \(CLIFailure.noJobText([job]))")
         }
         if let queue {
-            let known = try await opened.jobs.queueList().map(\.name)
+            let known = Stage.knownQueues(try await opened.jobs.queueList().map(\.name))
             if !known.contains(queue) { say("no queue '\(queue)' has had a job or a setting", name: queue, known: known, kind: "queues") }
         }
         if let server {

@@ -120,6 +120,25 @@ enum JobText {
         (ids.count == 1 ? "job " : "jobs ") + ids.sorted().map(String.init).joined(separator: " ")
     }
 
+    /// "3 jobs: 4 7 9", with a run of three or more ids as "10-500": a count and its jobs in
+    /// one short line, however many (a batch's, a bulk retry's).
+    static func counted(_ ids: [Int64]) -> String {
+        var runs: [String] = []
+        var index = 0
+        let sorted = ids.sorted()
+        while index < sorted.count {
+            var end = index
+            while end + 1 < sorted.count, sorted[end + 1] == sorted[end] + 1 { end += 1 }
+            if end - index >= 2 {
+                runs.append("\(sorted[index])-\(sorted[end])")
+            } else {
+                runs += sorted[index...end].map(String.init)
+            }
+            index = end + 1
+        }
+        return count(ids.count) + (runs.isEmpty ? "" : ": " + runs.joined(separator: " "))
+    }
+
     /// "2/20"; "2/∞" for the stages that never give up.
     static func attempts(_ job: Job) -> String {
         "\(job.attempt)/" + (job.maxAttempts == JobLimits.maxAttempts.upperBound ? "∞" : "\(job.maxAttempts)")

@@ -65,12 +65,12 @@ struct JobsRetryCommand: AsyncParsableCommand {
         let opened = try await store.openStore(creating: false)
         let output = Output.standardOutput
         // Recovery stages are retried through their servers, never on their own.
-        let candidates: [Job]
+        var candidates: [Job]
         if let state {
             let since = back.map { InputParsing.ago($0, in: opened.jobs) }
             let states: Set<JobState> = [JobState(rawValue: state.rawValue)!]
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
-            if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, in: opened) }
+            if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, kind: kind.map { ($0, store.registry().allKinds) }, in: opened) }
             let stages = matching.filter(StageJobs.retriedByItsServer)
             candidates = matching.filter { !StageJobs.retriedByItsServer($0) }
             if !stages.isEmpty {
@@ -94,23 +94,23 @@ struct JobsRetryCommand: AsyncParsableCommand {
             if !refused.isEmpty { throw CLIFailure(.conflict, JobState.notRetried(refused)) }
             candidates = found
         }
+        // By id, in the text and in --json alike.
+        candidates.sort { $0.id < $1.id }
         if dryRun {
             if json {
                 for job in candidates { try output.writeJSON(job) }
             } else {
-                output.writeLine(
-                    "would retry \(JobText.count(candidates.count))" + (candidates.isEmpty ? "" : ": " + candidates.map(\.id).sorted().map(String.init).joined(separator: " "))
-                )
+                output.writeLine("would retry \(JobText.counted(candidates.map(\.id)))")
             }
             return
         }
         let targets = candidates.map(\.id)
-        let retried = try await opened.jobs.jobRetry(targets)
+        let retried = try await opened.jobs.jobRetry(targets).sorted { $0.id < $1.id }
         if !retried.isEmpty { Output.made("retried \(JobText.ids(retried.map(\.id)))") }
         if json {
             for job in retried { try output.writeJSON(job) }
         } else {
-            output.writeLine("retried \(JobText.count(retried.count))")
+            output.writeLine("retried \(JobText.counted(retried.map(\.id)))")
         }
         // Changed by another process since it was read.
         let skipped = Set(targets).subtracting(retried.map(\.id))

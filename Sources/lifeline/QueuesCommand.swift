@@ -65,15 +65,11 @@ struct QueueTarget: ParsableArguments {
     @discardableResult
     func update(_ update: QueueUpdate) async throws -> QueueInfo? {
         try JobLimits.checkQueueName(name, new: create)
-        let create = create || Self.isStageQueue(name)
+        let create = create || Stage.isQueue(name)
         let jobs = try await store.openStore(creating: create).jobs
         let before = try await jobs.queueList().first { $0.name == name }
         try await jobs.queueUpdate(name, update, create: create)
         return before
-    }
-
-    static func isStageQueue(_ name: String) -> Bool {
-        Stage.allCases.contains { $0.queue == name }
     }
 }
 
@@ -191,7 +187,7 @@ struct QueuesRetainCommand: AsyncParsableCommand {
             retainFailed: try failed.map { try InputParsing.duration($0, flag: "--failed") }
         )
         if let name { try JobLimits.checkQueueName(name) }
-        let create = create || name.map(QueueTarget.isStageQueue) == true
+        let create = create || name.map(Stage.isQueue) == true
         let opened = try await store.openStore(creating: create)
         var names = [name].compactMap { $0 }
         if all { names = try await opened.jobs.queueList().map(\.name) }

@@ -103,7 +103,7 @@ struct ServerActionOptions: ParsableArguments {
     @Flag(help: "Wait until the server rests again, with a progress bar on a terminal.")
     var wait = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("With --wait: give up after this long (exit 1).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --wait: give up after this long (exit 1); without it, wait as long as it takes.", valueName: "D"))
     var timeout: String?
 
     @Flag(help: #"Print {"job": ID, "existing": BOOL, "server": {...}}."#)

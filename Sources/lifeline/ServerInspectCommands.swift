@@ -159,7 +159,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     @Option(help: "The state to wait for.")
     var state: ServerState
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long (exit 1).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long (exit 1); without it, wait as long as it takes.", valueName: "D"))
     var timeout: String?
 
     @OptionGroup var store: StoreOptions

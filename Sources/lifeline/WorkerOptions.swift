@@ -174,11 +174,10 @@ struct WorkerOptions: Equatable {
     private static func warnAtStart(_ names: [String], drain: Bool, in queue: OpenQueue, logger: Logger) async throws {
         guard !names.isEmpty || drain else { return }
         let queues = try await queue.jobs.queueList()
-        let known = queues.map(\.name)
         // The recovery stages' queues are known before their first job.
-        let stageQueues = Set(Stage.allCases.map(\.queue))
-        for name in names where !known.contains(name) && !stageQueues.contains(name) {
-            logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+        let known = Stage.knownQueues(queues.map(\.name))
+        for name in names where !known.contains(name) {
+            logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.joined(separator: ", "))")
         }
         guard drain else { return }
         let served = queues.filter { names.isEmpty || names.contains($0.name) }

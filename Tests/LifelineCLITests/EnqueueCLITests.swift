@@ -55,6 +55,8 @@ struct EnqueueCLITests {
         #expect(try await cli.job(leapDay)["run_at"] == "2032-02-29T22:59:59.999Z", "a real day, in another zone")
         let at = try await cli.enqueue(["noop", "--at", "2999-01-01T00:00:00Z"])
         #expect(try await cli.job(at)["run_at"] == "2999-01-01T00:00:00.000Z")
+        let lowercase = try await cli.enqueue(["noop", "--at", "2030-01-01t00:00:00z"])
+        #expect(try await cli.job(lowercase)["run_at"] == "2030-01-01T00:00:00.000Z", "RFC 3339 allows 't' and 'z'")
     }
 
     @Test("an idempotency key returns the existing job; other args are a conflict (exit 3)")
@@ -229,6 +231,29 @@ struct EnqueueCLITests {
         #expect(result.status == 64 || result.status == 3)
         #expect(result.stderr.split(separator: "\n").count == 1)
         #expect(try await cli.jobCount() == 1)
+    }
+
+    @Test("a batch's own options are blamed on themselves, not on its first line; its line names its jobs")
+    func batchOptions() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let path = try cli.writeFile("jobs.jsonl", #"{"args": {"ms": 1}}"# + "\n" + #"{"args": {"ms": 2}, "priority": 3}"# + "\n")
+        let cases: [([String], String)] = [
+            (["nope"], "unknown job kind 'nope' (known: exec, flaky, noop, sleep)"),
+            (["sleep", "--priority", "11"], "priority 11 is out of range: use 0 to 9 (0 runs first)"),
+            (["sleep", "--max-attempts", "0"], "max attempts 0 is out of range: use 1 to 1000000"),
+            (["sleep", "--timeout", "8d"], "timeout 8d is out of range: use 1ms to 7d"),
+            (["sleep", "--backoff", "2d"], "backoff 2d is out of range: use 0s to 1d"),
+        ]
+        for (arguments, said) in cases {
+            let result = try await cli.run(["enqueue"] + arguments + ["--batch", path])
+            #expect(result.status == 64 && result.stderr == "lifeline: \(said)\n", "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "nothing was created")
+        let done = try await cli.run(["enqueue", "sleep", "--batch", path])
+        #expect(done.status == 0 && done.stdout == "enqueued 2 jobs: 1 2\n", "\(done.stdout)")
+        let more = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("three.jsonl", String(repeating: #"{"args": {"ms": 1}}"# + "\n", count: 3))])
+        #expect(more.status == 0 && more.stdout == "enqueued 3 jobs: 3-5\n", "\(more.stdout)")
     }
 }
 

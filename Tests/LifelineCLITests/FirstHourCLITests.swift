@@ -138,6 +138,9 @@ struct FirstHourCLITests {
         _ = try await cli.enqueue(["noop", "--queue", "nightly"])
         let typo = try await cli.run(["queues", "pause", "nighly"])
         #expect(typo.status == 4 && typo.stderr.contains("no queue 'nighly'; known queues: nightly"))
+        // The stages' queues, which are accepted before their first job, are among the known.
+        let far = try await cli.run(["queues", "pause", "recovery.nosuch"])
+        #expect(far.status == 4 && far.stderr.contains("known queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize,"), "\(far.stderr)")
         #expect(try await cli.json(["queues", "list", "--json"]).map { $0["name"] } == ["nightly"], "nothing was created")
         #expect(try await cli.run(["queues", "limit", "later", "2", "--create"]).status == 0)
         #expect(try await cli.run(["queues", "pause", "nightly"]).stdout == "queue nightly paused\n")
@@ -189,7 +192,7 @@ struct FirstHourCLITests {
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the first attempt to fail") { try await cli.job(id)["state"] == "retryable" }
         let retried = try await cli.run(["jobs", "retry", "\(id)"])
-        #expect(retried.status == 0 && retried.stdout == "retried 1 job\n", "\(retried)")
+        #expect(retried.status == 0 && retried.stdout == "retried 1 job: \(id)\n", "\(retried)")
         #expect(try await worker.waitForExit() == 0, "the drain ends once the job has run")
         let job = try await cli.job(id)
         // Attempts are numbered on: a program fencing its writes with LIFELINE_JOB_ATTEMPT sees a larger one.

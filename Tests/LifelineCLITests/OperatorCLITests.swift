@@ -153,10 +153,15 @@ struct OperatorCLITests {
         defer { cli.removeAll() }
         let (a, b) = try await Self.failedQueue(cli)
         let dry = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a", "--dry-run"])
-        #expect(dry.stdout == "would retry 3 jobs: \(a.map(String.init).joined(separator: " "))\n")
+        // Ids in a row are said as a range, and the JSON lines come in the same order.
+        #expect(a == [a[0], a[0] + 1, a[0] + 2])
+        #expect(dry.stdout == "would retry 3 jobs: \(a[0])-\(a[2])\n", "\(dry.stdout)")
+        let listed: [Int64] = try await cli.json(["jobs", "retry", "--state", "discarded", "--dry-run", "--json"]).compactMap { $0["id"]?.intValue }
+        #expect(listed == a + b)
         #expect(try await cli.json(["jobs", "list", "--failed", "--json"]).count == 5)
         let retried = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a"])
-        #expect(retried.status == 0 && retried.stdout == "retried 3 jobs\n")
+        #expect(retried.status == 0 && retried.stdout == "retried 3 jobs: \(a[0])-\(a[2])\n", "\(retried.stdout)")
+        #expect(try await cli.run(["jobs", "retry", "--state", "discarded", "--dry-run"]).stdout == "would retry 2 jobs: \(b[0]) \(b[1])\n")
         for id in a {
             let job = try await cli.job(id)
             #expect(job["state"] == "available" && job["attempt"] == 1 && job["max_attempts"] == 2 && job["errors"]?.arrayValue?.count == 1)
@@ -170,6 +175,8 @@ struct OperatorCLITests {
         let typo = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "bb", "--dry-run"])
         #expect(typo.status == 0 && typo.stdout == "would retry 0 jobs\n", "\(typo)")
         #expect(typo.stderr == "lifeline: no queue 'bb' has had a job or a setting; did you mean 'b'?\n", "\(typo.stderr)")
+        let kind = try await cli.run(["jobs", "retry", "--state", "discarded", "--kind", "exce", "--dry-run"])
+        #expect(kind.status == 0 && kind.stderr == "lifeline: no job kind 'exce'; did you mean 'exec'?\n", "\(kind.stderr)")
     }
 
     @Test("events --follow shows an event enqueued by another process within a second")

@@ -189,7 +189,7 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let cases: [([String], String)] = [
             (["jobs", "list", "--queue", "nightyl"], "lifeline: no queue 'nightyl' has had a job or a setting; did you mean 'nightly'?\n"),
-            (["jobs", "list", "--queue", "weekly-reports"], "lifeline: no queue 'weekly-reports' has had a job or a setting; queues: nightly, recovery.provision\n"),
+            (["jobs", "list", "--queue", "weekly-reports"], "lifeline: no queue 'weekly-reports' has had a job or a setting; queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize, recovery.network, recovery.provision, recovery.vm\n"),
             (["jobs", "list", "--server", "web-2"], "lifeline: no server 'web-2'; did you mean 'web-1'?\n"),
             (["events", "--server", "db-primary"], "lifeline: no server 'db-primary'; servers: web-1\n"),
             (["events", "--job", "999"], "lifeline: no job 999 (pruned with its events, or never enqueued)\n"),
@@ -197,7 +197,7 @@ struct OperatorMistakesCLITests {
             (["jobs", "list", "--kind", "nopp"], "lifeline: no job kind 'nopp'; did you mean 'noop'?\n"),
             (["jobs", "list", "--kind", "recovery.finalize"], ""),
             // Two letters of two changed is another name, not a typo of it.
-            (["jobs", "list", "--queue", "zz"], "lifeline: no queue 'zz' has had a job or a setting; queues: nightly, recovery.provision\n"),
+            (["jobs", "list", "--queue", "zz"], "lifeline: no queue 'zz' has had a job or a setting; queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize, recovery.network, recovery.provision, recovery.vm\n"),
         ]
         for (arguments, said) in cases {
             let result = try await cli.run(arguments)
@@ -217,7 +217,7 @@ struct OperatorMistakesCLITests {
         #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
         // TIME LEVEL LABEL: MESSAGE, and no module's name.
         #expect(result.stderr.split(separator: "\n").contains {
-            $0.wholeMatch(of: #/\d{4}-\d\d-\d\dT[\d:.]+Z warning lifeline\.worker: queue 'nightyl' has had no job and has no settings yet; known queues: nightly/#) != nil
+            $0.wholeMatch(of: #/\d{4}-\d\d-\d\dT[\d:.]+Z warning lifeline\.worker: queue 'nightyl' has had no job and has no settings yet; known queues: nightly, recovery\.backup, recovery\.cleanup, recovery\.finalize, recovery\.network, recovery\.provision, recovery\.vm/#) != nil
         } && !result.stderr.contains("[Lifeline"), "\(result.stderr)")
         let level = try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
         #expect(level.status == 64 && level.stderr == "lifeline: LIFELINE_LOG_LEVEL: invalid level 'verbose'; use one of trace, debug, info, notice, warning, error, critical\n")

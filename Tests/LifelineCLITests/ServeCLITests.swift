@@ -215,7 +215,7 @@ struct ServeCLITests {
         #expect(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "default" }?["paused"] == true)
         #expect(try await server.post("/api/queues/default/resume", token: token).body["paused"] == false)
         let unknown = try await server.post("/api/queues/nosuch/pause", token: token)
-        #expect(unknown.status == 404 && unknown.body["error"] == "no queue 'nosuch'; known queues: default, recovery.provision", "\(unknown)")
+        #expect(unknown.status == 404 && unknown.body["error"] == "no queue 'nosuch'; known queues: default, recovery.backup, recovery.cleanup, recovery.finalize, recovery.network, recovery.provision, recovery.vm", "\(unknown)")
         #expect(try await server.post("/api/queues/bad%20name/pause", token: token).status == 400, "a name no queue can have")
 
         // The CLI's refusal, word for word: the server is still being created.

@@ -46,7 +46,12 @@ public enum ServerActions {
         if !server.state.holdsWorkload, lifecycle.state.holdsWorkload,
             let holder = try transaction.serversOf(machine: server.machine).first(where: { $0.name != name && $0.state.holdsWorkload })
         {
-            throw LifecycleError.workloadHeld(action: action, machine: server.machine, by: holder.name, state: holder.state)
+            // What it allows as it would show it now, with the holder known.
+            var shown = server
+            shown.workloadHolder = .init(name: holder.name, state: holder.state)
+            throw LifecycleError.workloadHeld(
+                action: action, machine: server.machine, by: holder.name, state: holder.state, own: server.state, allowed: shown.allowedActions
+            )
         }
         var moved = server
         moved.lifecycle = lifecycle
