@@ -20,6 +20,16 @@ enum ArgumentSecrets {
         }
     }
 
+    /// Overwrites with `x` the password of a URL in the environment variable `name`, where the
+    /// process's start put it: `/proc/PID/environ` (and `ps e`) shows that block for as long as
+    /// the process runs, whatever `unsetenv` does. Call it once the value has been read.
+    static func hide(inEnvironment name: String) {
+        guard let value = getenv(name) else { return }
+        let bytes = UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(value).assumingMemoryBound(to: UInt8.self), count: strlen(value))
+        guard let password = passwordRange(in: bytes) else { return }
+        for offset in password { bytes[offset] = UInt8(ascii: "x") }
+    }
+
     /// Where the password of the URL in `bytes` lies: after `SCHEME://USER:` and before the `@`
     /// that ends the URL's authority. Nil when the argument holds no URL with a password.
     static func passwordRange<Bytes: RandomAccessCollection<UInt8>>(in text: Bytes) -> Range<Int>? where Bytes.Index == Int {

@@ -75,7 +75,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Where a runner finds the store `--db` names, if it does: off its command line, where `ps`
     /// would show a URL's password, and not in LIFELINE_DATABASE_URL, which the programs of its
-    /// jobs inherit. The runner takes it out of its environment before it runs anything.
+    /// jobs inherit. The runner takes it out of its environment before it runs anything, and
+    /// overwrites the password where its start put it.
     static let runnerStoreVariable = "LIFELINE_RUNNER_DATABASE"
 
     /// A runner's environment: this one's, and the store `--db` names.
@@ -101,6 +102,7 @@ struct WorkerCommand: AsyncParsableCommand {
         WorkerOptions.tuneAllocator()
         try WorkerLogging.bootstrap()
         let store = SelectedStore(db: Environment.value(runnerStoreVariable))
+        ArgumentSecrets.hide(inEnvironment: runnerStoreVariable)
         unsetenv(runnerStoreVariable)
         try store.withholdCredentials()
         // Opened when a job first reads it (recovery stages do, most jobs never do), not before

@@ -748,7 +748,7 @@ struct PostgresCLITests {
         }
     }
 
-    @Test("a --db URL's password does not show in ps while the command runs")
+    @Test("a --db URL's password does not show in ps while the command runs, nor in a pool's processes' environment")
     func passwordOffCommandLine() async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
@@ -758,13 +758,25 @@ struct PostgresCLITests {
         let url = try #require(cli.databaseURL).replacingOccurrences(of: "postgres://lifeline@", with: "postgres://lifeline:\(password)@")
         // The worker has only the URL's password: on a server that asks, it runs the job only if
         // it connected with it.
-        let worker = try cli.start(["worker", "--db", url], extraEnvironment: ["PGPASSWORD": ""])
+        let worker = try cli.start(["worker", "--db", url, "--processes", "2"], extraEnvironment: ["PGPASSWORD": ""])
         defer { worker.signal(SIGKILL) }
         let id = try await cli.enqueue(["noop"])
         try await waitUntil("the job run by the worker") { try await cli.job(id)["state"] == "completed" }
         let commandLine = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker.processIdentifier)/cmdline")), as: UTF8.self)
         #expect(!commandLine.contains(password), "\(commandLine)")
         #expect(commandLine.contains("postgres://lifeline:\(String(repeating: "x", count: password.utf8.count))@"), "\(commandLine)")
+        // The pool's processes get the URL in their environment, whose block /proc shows (ps e)
+        // for as long as they run: the password is overwritten there.
+        let runners = ProcessTable.children(of: worker.processIdentifier).filter { ProcessTable.name(of: $0) == "lifeline-runner" }
+        #expect(runners.count == 2, "\(runners)")
+        for runner in runners {
+            // Booleans only: a failure must not print the environment, password and all.
+            let environment = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/environ")), as: UTF8.self)
+            let overwritten = environment.contains("postgres://lifeline:\(String(repeating: "x", count: password.utf8.count))@")
+            let shown = environment.contains(password)
+            #expect(overwritten, "runner \(runner)'s environment has the URL, its password overwritten")
+            #expect(!shown, "runner \(runner)'s environment shows the password")
+        }
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit() == 0)
     }
