@@ -24,6 +24,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         guard Self.isURL(text), let components = URLComponents(string: text) else {
             throw PostgresLocationError("'\(shown)' is not a URL of the form postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME")
         }
+        // Foundation reads a '%' that starts no escape as itself; libpq refuses it, and a
+        // password so written is more likely mistyped than meant.
+        guard !Self.hasStrayPercent(text) else {
+            throw PostgresLocationError("'\(shown)' has a '%' that starts no escape (%XX); write a '%' as %25")
+        }
         guard let host = components.host, !host.isEmpty else { throw PostgresLocationError("'\(shown)' has no host") }
         guard let user = components.user, !user.isEmpty else { throw PostgresLocationError("'\(shown)' has no user (postgres://USER@HOST/DBNAME)") }
         let database = String(components.path.dropFirst())
@@ -61,6 +66,16 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         // An empty one is none, as libpq has it: the server's request for one is then said plainly.
         let given = [components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, environment["PGPASSWORD"]]
         password = given.lazy.compactMap { $0 }.first { !$0.isEmpty }
+    }
+
+    private static func hasStrayPercent(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func isHex(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte | 0x20)
+        }
+        return bytes.indices.contains { index in
+            bytes[index] == UInt8(ascii: "%") && !(index + 2 < bytes.count && isHex(bytes[index + 1]) && isHex(bytes[index + 2]))
+        }
     }
 
     /// Whether both name the same database of the same server, whoever connects.

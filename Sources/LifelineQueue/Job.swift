@@ -113,3 +113,11 @@ extension Job: Encodable {
         try container.encode(result, forKey: .result)
     }
 }
+
+extension Job {
+    /// What the CLI and the API say of ids that name no job, and why an id a job had may name
+    /// none now.
+    public static func missingText(_ ids: [Int64]) -> String {
+        "no job \(ids.map(String.init).joined(separator: ", ")) (pruned with \(ids.count == 1 ? "its" : "their") events, or never enqueued)"
+    }
+}

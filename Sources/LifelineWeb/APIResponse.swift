@@ -63,6 +63,9 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
             return APIResponse.error(.conflict, error.description)
         } catch let error as any StoreBusy {
             return APIResponse.error(.serviceUnavailable, error.description)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // The router's: a path no route takes.
+            return APIResponse.error(.notFound, "no such path: \(request.uri.path); the dashboard is /, the API is under /api/ (described at /api/openapi.json)")
         } catch let error as HTTPError {
             return APIResponse.error(error.status, error.body ?? error.status.reasonPhrase)
         } catch {

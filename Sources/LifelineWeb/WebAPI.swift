@@ -122,7 +122,7 @@ public struct WebAPI: Sendable {
 
     private func job(_ text: String?) async throws -> Response {
         guard let id = text.flatMap(Int64.init), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
-        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
+        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound(Job.missingText([id])) }
         return try APIResponse.json(ShownJob(job: job, events: try await jobs.eventList(EventFilter(job: id))))
     }
 

@@ -44,7 +44,7 @@ struct WebActions: Sendable {
 
     /// Like `jobs retry ID`: a discarded, cancelled, retryable or scheduled job, not a recovery stage.
     private func retry(_ id: Int64) async throws -> Response {
-        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound("no job \(id)") }
+        guard let job = try await jobs.jobGet(id) else { throw APIError.notFound(Job.missingText([id])) }
         if let refusal = try await StageJobs.retryRefusal(job, in: servers) { throw APIError(status: .conflict, message: refusal) }
         guard let retried = try await jobs.jobRetry([id]).first else {
             let state = try await jobs.jobGet(id)?.state ?? job.state
@@ -63,7 +63,7 @@ struct WebActions: Sendable {
         case .alreadyFinal(.cancelled): return try APIResponse.json(["job": .int(id), "result": "already cancelled"] as JSONValue)
         case .alreadyFinal(let state):
             throw APIError(status: .conflict, message: "job \(id) is already \(state.rawValue): only waiting or running jobs can be cancelled")
-        case .notFound: throw APIError.notFound("no job \(id)")
+        case .notFound: throw APIError.notFound(Job.missingText([id]))
         }
     }
 

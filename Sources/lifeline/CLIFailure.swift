@@ -28,12 +28,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 
     /// Exit 4 naming the ids that name no job, and why an id a job had may name none now.
     static func noJob(_ ids: [Int64]) -> CLIFailure {
-        CLIFailure(.notFound, noJobText(ids))
-    }
-
-    /// What every command says of ids that name no job.
-    static func noJobText(_ ids: [Int64]) -> String {
-        "no job \(ids.map(String.init).joined(separator: ", ")) (pruned with \(ids.count == 1 ? "its" : "their") events, or never enqueued)"
+        CLIFailure(.notFound, Job.missingText(ids))
     }
 
     /// A store's failure in an operator's words (a damaged file, a full disk, PostgreSQL out of

@@ -10,7 +10,7 @@ enum FilterHint {
     ) async throws {
         if let kind, !kind.known.contains(kind.name) { say("no job kind '\(kind.name)'", name: kind.name, known: kind.known, kind: "kinds") }
         if let job, try await opened.jobs.jobGet(job) == nil {
-            Output.standardError.writeLine("lifeline: \(CLIFailure.noJobText([job]))")
+            Output.standardError.writeLine("lifeline: \(Job.missingText([job]))")
         }
         if let queue {
             let known = Stage.knownQueues(try await opened.jobs.queueList().map(\.name))

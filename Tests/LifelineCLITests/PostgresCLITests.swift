@@ -572,7 +572,7 @@ struct PostgresCLITests {
         defer { settingsOnly.removeAll() }
         #expect(try await settingsOnly.run(["queues", "pause", "default", "--create"]).status == 0)
         let settings = try await sqlite.run(["store", "copy", "--from", file, "--to", try #require(settingsOnly.databaseURL)])
-        #expect(settings.status == 3 && settings.stderr.contains("already holds a queue (0 jobs, 0 events, 0 servers, 0 transitions, 1 queues)"), "\(settings.stderr)")
+        #expect(settings.status == 3 && settings.stderr.contains("already holds a queue (0 jobs, 0 events, 0 servers, 0 transitions, 1 queue)"), "\(settings.stderr)")
         #expect(try await settingsOnly.json(["queues", "list", "--json"]).first?["paused"] == true)
         let copied = try await sqlite.run(["store", "copy", "--from", file, "--to", url])
         #expect(copied.status == 0 && copied.stdout.contains("copied \(later) jobs"), "\(copied.stdout)\(copied.stderr)")

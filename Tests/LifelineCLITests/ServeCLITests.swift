@@ -125,7 +125,7 @@ struct ServeCLITests {
         ("/api/jobs?limit=0", 400, "limit must be a whole number from 1 to 1000"),
         ("/api/jobs?before=0", 400, "before must be a whole number from 1"),
         ("/api/jobs/abc", 400, "a job id is a positive whole number"),
-        ("/api/jobs/999", 404, "no job 999"),
+        ("/api/jobs/999", 404, "no job 999 (pruned with its events, or never enqueued)"),
         ("/api/servers/nope", 404, "no server 'nope'"),
         ("/api/servers/..%2f..%2fetc", 400, "invalid server name '../../etc'"),
         ("/api/servers/..%2f..%2fetc/history", 400, "invalid server name '../../etc'"),
@@ -142,7 +142,7 @@ struct ServeCLITests {
         ("/api/jobs?limit=1&limit=50", 400, "parameter 'limit' is given twice"),
         ("/api/jobs?since=soon", 400, "since: "),
         ("/api/events?type=bogus", 400, "unknown event type 'bogus'; event types: enqueued, "),
-        ("/nowhere", 404, "Not Found"),
+        ("/nowhere", 404, "no such path: /nowhere; the dashboard is /, the API is under /api/ (described at /api/openapi.json)"),
     ])
     func refusals(path: String, status: Int, message: String) async throws {
         let cli = try CLIRunner()

@@ -48,6 +48,9 @@ struct PostgresLocationTests {
         ("postgres://u:pw@h/db?sslmode=require&sslmode=disable", "sslmode is given twice"),
         ("postgres://u:p@w@h/db?sslpassword=pw#pw", "a '#' part is not supported"),
         ("postgres://u:pw?x@h/db", ""),
+        ("postgres://u:pw%zz@h/db", "has a '%' that starts no escape (%XX); write a '%' as %25"),
+        ("postgres://u%4:pw@h/db", "has a '%' that starts no escape (%XX); write a '%' as %25"),
+        ("postgres://u:pw@h/db%", "has a '%' that starts no escape (%XX); write a '%' as %25"),
     ])
     func refused(url: String, reason: String) throws {
         let error = try #require(throws: PostgresLocationError.self) { try PostgresLocation(url: url) }

@@ -49,7 +49,8 @@ public struct CopyCounts: Sendable, Hashable, CustomStringConvertible, Encodable
     }
 
     public var description: String {
-        "\(jobs) jobs, \(events) events, \(servers) servers, \(transitions) transitions, \(queues) queues"
+        [(jobs, "job"), (events, "event"), (servers, "server"), (transitions, "transition"), (queues, "queue")]
+            .map { count, noun in "\(count) \(noun)\(count == 1 ? "" : "s")" }.joined(separator: ", ")
     }
 }
 
