@@ -294,6 +294,25 @@ struct PostgresCLITests {
         #expect(try await cli.jobCount() == 1, "only the job before the batch")
     }
 
+    @Test("/healthz reads the jobs themselves: 503 while another session holds their table, 200 again once it lets go")
+    func healthWhileJobsHeld() async throws {
+        let (cli, url, database) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await ServeCLITests.Server(cli)
+        #expect(try await server.get("/healthz").status == 200)
+        let script = try cli.writeFile("hold.sql", "BEGIN;\nLOCK TABLE lifeline.jobs IN ACCESS EXCLUSIVE MODE;\nSELECT 'held';\nSELECT pg_sleep(60);\n")
+        let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        #expect(try await holder.nextLine() == "held")
+        // The store's own deadline for an answer (10 s) ends the read.
+        let held = try await server.get("/healthz")
+        #expect(held.status == 503 && held.body["store"] == "unavailable", "\(held)")
+        let admin = try #require(TestPostgres.url)
+        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
+        try await waitUntil("the store to answer again") { try await server.get("/healthz").status == 200 }
+    }
+
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")
     func twoHosts() async throws {
         let cli = try await Self.runner()
