@@ -79,10 +79,6 @@ extension PostgresJobStore {
 
     private static func claim(queue: String, count: Int, owner: String, lease: Duration, _ transaction: PostgresTransaction) throws -> [Job] {
         let now = transaction.nowMs
-        // Each host reads the server's clock as of its last question, give or take a round
-        // trip: a job enqueued, retried or due by another host's reading may be claimed at a
-        // `now` a few milliseconds earlier. Its attempt starts no earlier than it was due (so
-        // never before it was enqueued); its lease counts from `now`, the earlier.
         let jobs = try transaction.connection.query("""
             WITH picked AS (
                 SELECT id FROM jobs WHERE queue = \(queue) AND state = 'available'
@@ -90,15 +86,13 @@ extension PostgresJobStore {
                 FOR UPDATE SKIP LOCKED)
             UPDATE jobs j
             SET state = 'running', attempt = j.attempt + 1, lease_owner = \(owner), lease_expires_at = \(now + lease.milliseconds),
-                heartbeat_at = \(now), attempted_at = GREATEST(\(now), j.run_at)
+                heartbeat_at = \(now), attempted_at = \(now)
             FROM picked WHERE j.id = picked.id
             RETURNING \(unescaped: Job.pgColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", "))
             """).map(Job.init(row:))
         var startedData = JobEvent.StartedData(worker: owner)
         for job in jobs {
-            transaction.eventAppend(
-                .started, job: job.id, server: job.server, dataText: startedData.text(attempt: job.attempt, kind: job.kind), at: job.attemptedAt?.ms
-            )
+            transaction.eventAppend(.started, job: job.id, server: job.server, dataText: startedData.text(attempt: job.attempt, kind: job.kind))
         }
         // RETURNING gives no order; callers get the claim order.
         return jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }

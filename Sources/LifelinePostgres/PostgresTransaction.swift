@@ -41,11 +41,11 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         eventAppend(type, job: job, server: server, dataText: data.canonicalText)
     }
 
-    /// An event whose data is already canonical text, at `at` (ms), else the transaction's time.
-    func eventAppend(_ type: EventType, job: Int64?, server: String?, dataText: String, at: Int64? = nil) {
+    /// An event whose data is already canonical text.
+    func eventAppend(_ type: EventType, job: Int64?, server: String?, dataText: String) {
         if Self.announced.contains(type) { announces = true }
         events.append([
-            "at": .int(at ?? nowMs), "type": .string(type.rawValue), "job": job.map { .int($0) } ?? .null, "server": server.map { .string($0) } ?? .null,
+            "at": .int(nowMs), "type": .string(type.rawValue), "job": job.map { .int($0) } ?? .null, "server": server.map { .string($0) } ?? .null,
             "data": .string(dataText),
         ])
     }
