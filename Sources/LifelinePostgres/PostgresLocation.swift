@@ -31,7 +31,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         guard let host = components.host, !host.isEmpty else { throw PostgresLocationError("'\(shown)' has no host") }
         guard let user = components.user, !user.isEmpty else { throw PostgresLocationError("'\(shown)' has no user (postgres://USER@HOST/DBNAME)") }
-        let database = String(components.path.dropFirst())
+        // Decoded once, below: `path` is decoded already, and `%2541` would become `A`.
+        let database = String(components.percentEncodedPath.dropFirst())
         guard !database.isEmpty else { throw PostgresLocationError("'\(shown)' has no database name (postgres://USER@HOST/DBNAME)") }
         guard !database.contains("/") else {
             throw PostgresLocationError("'\(shown)': the path after the host is one database name, without '/' (postgres://USER@HOST/DBNAME)")

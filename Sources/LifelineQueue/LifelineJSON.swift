@@ -48,6 +48,8 @@ public enum LifelineJSON {
     /// An ISO 8601 time in a year of four digits, as every time is written back: a later one
     /// would be written in a form other programs' ISO 8601 parsers refuse.
     public static func parseTime(_ text: String) -> Date? {
+        // RFC 3339 lets the 'T' and the 'Z' be lowercase; nothing else in a time is a letter.
+        let text = text.uppercased()
         guard let date = (try? timeStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)), date < latestTime,
             fieldsInRange(text)
         else { return nil }

@@ -11,12 +11,7 @@ enum ArgumentSecrets {
     static func hide() {
         // A program may be started with no arguments at all, not even its name.
         for index in 1..<max(Int(CommandLine.argc), 1) {
-            guard let argument = CommandLine.unsafeArgv[index] else { continue }
-            let bytes = UnsafeMutableBufferPointer(
-                start: UnsafeMutableRawPointer(argument).assumingMemoryBound(to: UInt8.self), count: strlen(argument)
-            )
-            guard let password = passwordRange(in: bytes) else { continue }
-            for offset in password { bytes[offset] = UInt8(ascii: "x") }
+            if let argument = CommandLine.unsafeArgv[index] { overwritePassword(in: argument) }
         }
     }
 
@@ -24,8 +19,12 @@ enum ArgumentSecrets {
     /// process's start put it: `/proc/PID/environ` (and `ps e`) shows that block for as long as
     /// the process runs, whatever `unsetenv` does. Call it once the value has been read.
     static func hide(inEnvironment name: String) {
-        guard let value = getenv(name) else { return }
-        let bytes = UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(value).assumingMemoryBound(to: UInt8.self), count: strlen(value))
+        if let value = getenv(name) { overwritePassword(in: value) }
+    }
+
+    /// Overwrites with `x` the password of the URL in the C string `text`, in place.
+    private static func overwritePassword(in text: UnsafeMutablePointer<CChar>) {
+        let bytes = UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text))
         guard let password = passwordRange(in: bytes) else { return }
         for offset in password { bytes[offset] = UInt8(ascii: "x") }
     }

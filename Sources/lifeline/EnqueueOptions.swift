@@ -77,13 +77,14 @@ struct EnqueueOptions: Equatable {
     }
 
     private func enqueueBatch(path: String) async throws {
-        let data = try InputParsing.readFile(path, flag: "--batch")
         let registry = store.registry()
-        // What every line inherits is the command line's fault, not the first line's.
+        // What every line inherits is the command line's fault, not the first line's, and is
+        // said before the lines are read.
         let defaults = try request()
         _ = try registry.checkKind(kind)
         if let queue { try registry.checkQueue(queue) }
         try JobLimits.checkSettings(priority: priority, maxAttempts: maxAttempts, timeout: defaults.timeout, backoff: defaults.backoff)
+        let data = try InputParsing.readFile(path, flag: "--batch")
         // Read whole before the store is opened: a bad line creates nothing either.
         let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: defaults, registry: registry)
         let opened = try await store.openStore()

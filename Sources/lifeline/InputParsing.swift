@@ -33,8 +33,7 @@ enum InputParsing {
     }
 
     static func time(_ text: String, flag: String) throws -> Date {
-        // RFC 3339 lets the 'T' and the 'Z' be lowercase.
-        guard let date = LifelineJSON.parseTime(text.uppercased()) else {
+        guard let date = LifelineJSON.parseTime(text) else {
             throw CLIFailure(.invalidInput, "\(flag): invalid time '\(text)': give a date, a time and its offset, e.g. 2026-11-25T18:00:00Z or 2026-11-25T20:00:00+02:00")
         }
         return date

@@ -250,6 +250,9 @@ struct EnqueueCLITests {
             #expect(result.status == 64 && result.stderr == "lifeline: \(said)\n", "\(arguments): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "nothing was created")
+        // Said before the lines are read: the input (a pipe, perhaps) is never waited for.
+        let unread = try await cli.run(["enqueue", "sleep", "--priority", "11", "--batch", cli.home.appendingPathComponent("none.jsonl").path])
+        #expect(unread.status == 64 && unread.stderr == "lifeline: priority 11 is out of range: use 0 to 9 (0 runs first)\n", "\(unread.stderr)")
         let done = try await cli.run(["enqueue", "sleep", "--batch", path])
         #expect(done.status == 0 && done.stdout == "enqueued 2 jobs: 1 2\n", "\(done.stdout)")
         let more = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("three.jsonl", String(repeating: #"{"args": {"ms": 1}}"# + "\n", count: 3))])

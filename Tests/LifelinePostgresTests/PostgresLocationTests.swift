@@ -28,6 +28,12 @@ struct PostgresLocationTests {
         #expect(location.description == "postgres://u@[::1]:5433/db")
     }
 
+    @Test("the database name is decoded once, as libpq decodes it")
+    func databaseName() throws {
+        #expect(try PostgresLocation(url: "postgres://u@h/db%2541").database == "db%41")
+        #expect(try PostgresLocation(url: "postgres://u@h/my%20queue").database == "my queue")
+    }
+
     @Test("two URLs name the same queue when server and database match, whoever connects")
     func sameDatabase() throws {
         let one = try PostgresLocation(url: "postgres://a:x@DB1:5432/q")

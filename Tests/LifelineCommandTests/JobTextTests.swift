@@ -1,0 +1,18 @@
+import Testing
+
+@testable import lifeline
+
+struct JobTextTests {
+    @Test("a count and its ids in one line: runs of three or more as ranges, in order, and at most 20 of them", arguments: [
+        ([], "0 jobs"),
+        ([5], "1 job: 5"),
+        ([8, 7], "2 jobs: 7 8"),
+        ([9, 1, 2, 3, 5, 6, 10, 11], "8 jobs: 1-3 5 6 9-11"),
+        ([Int64.max - 2, Int64.max, Int64.max - 1], "3 jobs: \(Int64.max - 2)-\(Int64.max)"),
+        (Array(stride(from: 1, through: 61, by: 2)), "31 jobs: " + stride(from: 1, through: 39, by: 2).map(String.init).joined(separator: " ") + " … (--json lists every one)"),
+        (Array(1...100_000), "100000 jobs: 1-100000"),
+    ] as [([Int64], String)])
+    func counted(ids: [Int64], said: String) {
+        #expect(JobText.counted(ids) == said)
+    }
+}
