@@ -43,7 +43,7 @@ __attribute__((constructor)) static void remember_arguments(int argc, char **arg
 /// cut to the room the worker's arguments had): a reaper and its sentinel are forks of the worker,
 /// and would otherwise show in ps and count in pgrep -f as more workers.
 static void show_as(const char *name, const char *program) {
-    prctl(PR_SET_NAME, name);
+    lifeline_name_process(name);
     if (arguments == NULL || arguments_size == 0) return;
     memset(arguments, 0, arguments_size);
     // The last byte stays NUL: the kernel then reads the area as strings, not as one title.

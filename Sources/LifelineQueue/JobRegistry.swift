@@ -27,15 +27,19 @@ public struct JobRegistry: Sendable {
     /// The kinds people may enqueue by hand.
     public var enqueueableKinds: [String] { kinds.filter { $0.enqueuedOnlyBy == nil }.map(\.kind).sorted() }
 
-    /// Looked up in place: `first(where:)` copies each definition it passes over, every attempt.
     public func definition(_ kind: String) -> JobDefinition? {
-        kinds.firstIndex { $0.kind == kind }.map { kinds[$0] }
+        index(of: kind).map { kinds[$0] }
     }
 
     /// The kind's handler alone, for each attempt: a copy of its whole definition retains
     /// its names, defaults and checks too.
     func handler(_ kind: String) -> (@Sendable (JSONValue, JobContext) async throws -> JSONValue?)? {
-        kinds.firstIndex { $0.kind == kind }.map { kinds[$0].runHandler }
+        index(of: kind).map { kinds[$0].runHandler }
+    }
+
+    /// Looked up in place: `first(where:)` copies each definition it passes over, every attempt.
+    private func index(of kind: String) -> Int? {
+        kinds.firstIndex { $0.kind == kind }
     }
 
     /// Checks a queue asked for by hand: its name, and that it is not a queue of kinds that

@@ -1,3 +1,5 @@
+import LifelineQueue
+
 /// The long, failure-prone steps of the lifecycle. Each runs as a job of its own kind on its
 /// own queue, so limits such as "5 VM creations at once" apply per stage.
 public enum Stage: String, Sendable, Codable, CaseIterable {
@@ -55,6 +57,12 @@ public enum Stage: String, Sendable, Codable, CaseIterable {
     /// sorted: what a name that is neither is told it may have meant.
     public static func knownQueues(_ stored: [String]) -> [String] {
         Set(stored + allCases.map(\.queue)).sorted()
+    }
+
+    /// A store's refusal of an unknown queue, naming the stages' queues among the known: the
+    /// store knows only the queues it has seen. What the CLI and the API say.
+    public static func unknownQueue(_ name: String, storeKnows known: [String]) -> JobStoreError {
+        .unknownQueue(name, known: knownQueues(known))
     }
 
     /// The transitional state the stage runs in.

@@ -53,7 +53,7 @@ struct APIErrors<Context: RequestContext>: RouterMiddleware {
             return APIResponse.error(.badRequest, error.message)
         } catch let error as JobStoreError {
             if case .unknownQueue(let name, let known) = error {
-                return APIResponse.error(.notFound, JobStoreError.unknownQueue(name, known: Stage.knownQueues(known)).description)
+                return APIResponse.error(.notFound, Stage.unknownQueue(name, storeKnows: known).description)
             }
             return APIResponse.error(.conflict, error.description)
         } catch let error as LifecycleError {

@@ -48,7 +48,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let failure as CLIFailure: (failure.code.rawValue, failure.description)
         case let input as JobInputError: (Code.invalidInput.rawValue, input.message)
         case JobStoreError.unknownQueue(let name, let known):
-            (Code.notFound.rawValue, "\(JobStoreError.unknownQueue(name, known: Stage.knownQueues(known))) (--create configures a queue ahead of its first job)")
+            (Code.notFound.rawValue, "\(Stage.unknownQueue(name, storeKnows: known)) (--create configures a queue ahead of its first job)")
         case let conflict as JobStoreError: (Code.conflict.rawValue, conflict.description)
         // A directory where the database belongs is a wrong --db or LIFELINE_HOME.
         case DatabaseOpenError.directory, DatabaseOpenError.notRegularFile: (Code.invalidInput.rawValue, "\(error)")

@@ -69,8 +69,9 @@ struct WorkerCommand: AsyncParsableCommand {
     /// this process starts it from resolves to this very binary: a runner restarted after the
     /// package was upgraded under a running pool is still the pool's own version, and the
     /// deleted file is no obstacle. A runner needs nothing of the pool's command line but its
-    /// store, which it is given in its environment; it starts without the argument parser (see ``Lifeline/main()``), whose reflection of the commands was most
-    /// of a runner's start: by callgrind, 21.7 of its 36.3 million instructions.
+    /// store, which it is given in its environment; it starts without the argument parser
+    /// (see ``Lifeline/main()``), whose reflection of the commands was most of a runner's
+    /// start: by callgrind, 21.7 of its 36.3 million instructions.
     static let runnerCommand = ["worker", "--runner"]
 
     /// Where a runner finds the store `--db` names, if it does: off its command line, where `ps`
@@ -86,8 +87,6 @@ struct WorkerCommand: AsyncParsableCommand {
         return environment
     }
 
-    /// Runs one of a pool's runner processes: serves the socket on its stdin until the pool's
-    /// writer closes it.
     /// Makes this process a runner as ps and signals see it. Call it from the main thread,
     /// whose name ps and top show: its program was /proc/self/exe, which they would show as
     /// "exe". Its life follows its socket, and its pool's writer stops its attempts: a signal
@@ -98,6 +97,8 @@ struct WorkerCommand: AsyncParsableCommand {
         for ignored in [SIGTERM, SIGINT, SIGHUP] { signal(ignored, SIG_IGN) }
     }
 
+    /// Runs one of a pool's runner processes: serves the socket on its stdin until the pool's
+    /// writer closes it.
     static func serveRunner() async throws {
         WorkerOptions.tuneAllocator()
         try WorkerLogging.bootstrap()
