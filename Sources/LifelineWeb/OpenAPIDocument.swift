@@ -24,7 +24,7 @@ enum OpenAPIDocument {
         ],
         "paths": [
             "/healthz": get("Whether the store answers (503 when it does not)", object: "Health"),
-            "/metrics": ["get": ["summary": "Prometheus text format", "responses": ["200": ["description": "metrics", "content": ["text/plain": [:]]]]]],
+            "/metrics": ["get": ["summary": "Prometheus text format; lifeline_store_up 0 while the store does not answer", "responses": ["200": ["description": "metrics", "content": ["text/plain": [:]]]]]],
             "/api/jobs": get("Jobs, newest first", array: "Job", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
                 query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),

@@ -7,7 +7,8 @@ import Synchronization
 /// `/metrics`, in Prometheus's text format (swift-prometheus), each metric with its help. Two sources:
 /// - what the store holds now, read at each scrape from its kept counts: jobs by queue and
 ///   state, each queue's oldest waiting job, running jobs, servers by state, and how long
-///   each server has been in a transitional state;
+///   each server has been in a transitional state (all left out, with `lifeline_store_up` 0,
+///   while the store does not answer);
 /// - what happened since `serve` started, recorded as ``EventTail`` reads the event log:
 ///   completions, failed attempts, retries, discards, lease losses, and attempt durations by
 ///   kind (recovery stages are kinds `recovery.*`).
@@ -15,8 +16,18 @@ final class QueueMetrics: Sendable {
     private struct Follow {
         /// Per job, its attempt seen starting, until its end is seen.
         var started: [Int64: (attempt: Int64, at: Date, kind: String)] = [:]
-        /// The transitional servers last reported, to drop those that have come to rest.
-        var transitional: Set<[String]> = []
+        /// The store's gauges last set, to drop those it no longer holds.
+        var storeSeries: Set<Series> = []
+    }
+
+    /// One gauge's name and labels.
+    private struct Series: Hashable {
+        let name: String
+        let labels: [String: String]
+        init(_ name: String, _ labels: [String: String]) {
+            self.name = name
+            self.labels = labels
+        }
     }
 
     private let registry = PrometheusCollectorRegistry()
@@ -34,6 +45,7 @@ final class QueueMetrics: Sendable {
 
     /// Each metric's `# HELP` line, as the README's tables say it.
     private static let help = [
+        "lifeline_store_up": "1 when this scrape read the store, else 0 (the store's gauges are left out then; /healthz says why).",
         "lifeline_jobs": "Jobs in each state, by queue.",
         "lifeline_jobs_running": "Jobs running now, all queues.",
         "lifeline_queue_oldest_waiting_seconds": "Age of the oldest job waiting to run in the queue (0 when none).",
@@ -53,9 +65,19 @@ final class QueueMetrics: Sendable {
         .seconds(3600), .seconds(4 * 3600),
     ]
 
-    /// Brings the store's gauges up to date and returns the text to serve.
-    func scrape(jobs: any JobStore, servers: any ServerStore) async throws -> String {
-        try await readState(jobs: jobs, servers: servers)
+    /// Brings the store's gauges up to date and returns the text to serve. `storeProblem`
+    /// runs the store's reads and says why they failed, or nil; a store that does not answer
+    /// leaves `lifeline_store_up` at 0 and only what was counted since serve started, as an
+    /// exporter does whose source is down, so that Prometheus's own `up` still says whether
+    /// serve itself answers.
+    func scrape(
+        jobs: any JobStore, servers: any ServerStore,
+        storeProblem: (_ read: () async throws -> Void) async -> String?
+    ) async -> String {
+        var values: [Series: Double] = [:]
+        let problem = await storeProblem { values = try await readState(jobs: jobs, servers: servers) }
+        apply(problem == nil ? values : [:])
+        gauge(Series("lifeline_store_up", [:])).set(Int64(problem == nil ? 1 : 0))
         return registry.emitToString()
     }
 
@@ -77,44 +99,50 @@ final class QueueMetrics: Sendable {
         }
     }
 
-    private func readState(jobs: any JobStore, servers: any ServerStore) async throws {
+    /// The store's gauges, read in full before any is set, so that a read that fails halfway
+    /// leaves no mix of old and new values.
+    private func readState(jobs: any JobStore, servers: any ServerStore) async throws -> [Series: Double] {
+        var values: [Series: Double] = [:]
         let stats = try await jobs.statsGet()
         var running = 0
         for (queue, counts) in stats.counts {
             for state in JobState.allCases {
                 let count = counts[state] ?? 0
-                gauge("lifeline_jobs", [("queue", queue), ("state", state.rawValue)]).set(Int64(count))
+                values[Series("lifeline_jobs", ["queue": queue, "state": state.rawValue])] = Double(count)
                 if state == .running { running += count }
             }
             let oldest = stats.oldestWaiting[queue].map { Double($0.milliseconds) / 1000 } ?? 0
-            gauge("lifeline_queue_oldest_waiting_seconds", [("queue", queue)]).set(oldest)
+            values[Series("lifeline_queue_oldest_waiting_seconds", ["queue": queue])] = oldest
         }
-        gauge("lifeline_jobs_running", []).set(Int64(running))
+        values[Series("lifeline_jobs_running", [:])] = Double(running)
         // An alert on a queue's oldest waiting job leaves out a queue paused on purpose.
         for queue in try await jobs.queueList() {
-            gauge("lifeline_queue_paused", [("queue", queue.name)]).set(Int64(queue.paused ? 1 : 0))
+            values[Series("lifeline_queue_paused", ["queue": queue.name])] = queue.paused ? 1 : 0
         }
         let all = try await servers.serverList()
         for state in ServerState.allCases {
-            gauge("lifeline_servers", [("state", state.rawValue)]).set(Int64(all.filter { $0.state == state }.count))
+            values[Series("lifeline_servers", ["state": state.rawValue])] = Double(all.filter { $0.state == state }.count)
         }
-        var transitional: Set<[String]> = []
         // By the store's clock, which stamped the history (on PostgreSQL the server's).
         let now = jobs.now
         for server in all where !server.state.isResting {
             let since = try await servers.serverHistory(server.name).last?.at ?? now
-            gauge("lifeline_server_transitional_seconds", [("server", server.name), ("state", server.state.rawValue)])
-                .set(max(now.timeIntervalSince(since), 0))
-            transitional.insert([server.name, server.state.rawValue])
+            values[Series("lifeline_server_transitional_seconds", ["server": server.name, "state": server.state.rawValue])] =
+                max(now.timeIntervalSince(since), 0)
         }
-        // A server that moved on leaves no series behind: an alert on it would fire forever.
+        return values
+    }
+
+    /// Sets the store's gauges to `values`, and removes those it no longer holds: a server
+    /// that moved on, or every one while the store does not answer, leaves no series behind
+    /// (an alert on a stale one would fire, or hold, for ever).
+    private func apply(_ values: [Series: Double]) {
         let gone = follow.withLock { follow in
-            defer { follow.transitional = transitional }
-            return follow.transitional.subtracting(transitional)
+            defer { follow.storeSeries = Set(values.keys) }
+            return follow.storeSeries.subtracting(values.keys)
         }
-        for labels in gone {
-            registry.unregisterGauge(gauge("lifeline_server_transitional_seconds", [("server", labels[0]), ("state", labels[1])]))
-        }
+        for series in gone { registry.unregisterGauge(gauge(series)) }
+        for (series, value) in values { gauge(series).set(value) }
     }
 
     private func count(_ event: JobEvent, _ follow: inout Follow) {
@@ -150,8 +178,8 @@ final class QueueMetrics: Sendable {
             .record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
-    private func gauge(_ name: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
-        registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
+    private func gauge(_ series: Series) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: Self.descriptor(series.name), labels: series.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     private func counter(_ name: String) -> Prometheus.Counter {

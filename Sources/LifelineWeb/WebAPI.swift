@@ -64,7 +64,7 @@ public struct WebAPI: Sendable {
         router.middlewares.add(QueryCheck())
         router.read("healthz") { _, _ in try await health() }
         router.read("metrics") { _, _ in
-            let text = try await metrics.scrape(jobs: jobs, servers: servers)
+            let text = await metrics.scrape(jobs: jobs, servers: servers, storeProblem: storeProblem)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text))
@@ -96,17 +96,25 @@ public struct WebAPI: Sendable {
     /// themselves, as every page does: their table may not answer while others do (a session
     /// holding it locked). The running ones, always few, have an index of their own.
     private func health() async throws -> Response {
-        if let problem = fileProblem() ?? damage.found {
-            return try APIResponse.json(["store": "unavailable", "error": problem], status: .serviceUnavailable)
-        }
-        do {
+        let problem = await storeProblem {
             _ = try await jobs.queueList()
             _ = try await jobs.jobCount(JobFilter(states: [.running]))
-            return try APIResponse.json(["store": "ok"])
+        }
+        if let problem { return try APIResponse.json(["store": "unavailable", "error": problem], status: .serviceUnavailable) }
+        return try APIResponse.json(["store": "ok"])
+    }
+
+    /// Why the store cannot be read, in an operator's words, or nil once `read` has read it:
+    /// damage found before, by a request or in the file, counts as well as `read` failing.
+    private func storeProblem(_ read: () async throws -> Void) async -> String? {
+        if let problem = fileProblem() ?? damage.found { return problem }
+        do {
+            try await read()
+            return nil
         } catch {
             let description = describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer
             damage.note(error, described: description)
-            return try APIResponse.json(["store": "unavailable", "error": description], status: .serviceUnavailable)
+            return description
         }
     }
 

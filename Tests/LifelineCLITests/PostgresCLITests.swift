@@ -294,7 +294,7 @@ struct PostgresCLITests {
         #expect(try await cli.jobCount() == 1, "only the job before the batch")
     }
 
-    @Test("/healthz reads the jobs themselves: 503 while another session holds their table, 200 again once it lets go")
+    @Test("/healthz reads the jobs themselves: 503 while another session holds their table, and /metrics says lifeline_store_up 0; all well again once it lets go")
     func healthWhileJobsHeld() async throws {
         let (cli, url, database) = try await Self.runnerAndDatabase()
         defer { cli.removeAll() }
@@ -305,12 +305,16 @@ struct PostgresCLITests {
         let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
         defer { holder.signal(SIGKILL) }
         #expect(try await holder.nextLine() == "held")
-        // The store's own deadline for an answer (10 s) ends the read.
+        // The store's own deadline for an answer (10 s) ends the reads.
         let held = try await server.get("/healthz")
         #expect(held.status == 503 && held.body["store"] == "unavailable", "\(held)")
+        let metrics = try await server.metrics()
+        #expect(metrics["lifeline_store_up"] == 0 && metrics[#"lifeline_jobs{queue="default",state="available"}"#] == nil, "\(metrics)")
         let admin = try #require(TestPostgres.url)
         _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
         try await waitUntil("the store to answer again") { try await server.get("/healthz").status == 200 }
+        let again = try await server.metrics()
+        #expect(again["lifeline_store_up"] == 1 && again[#"lifeline_jobs{queue="default",state="available"}"#] == 1, "\(again)")
     }
 
     @Test("two pools as two hosts: 120 programs, one pool killed mid-run; each job completes once, none runs twice at once")

@@ -38,6 +38,7 @@ struct ServeCLITests {
         /// The samples of `/metrics`, by series (name with labels, as printed).
         func metrics() async throws -> [String: Double] {
             let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: "/metrics", relativeTo: base)))
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
             #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             var samples: [String: Double] = [:]
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
@@ -558,6 +559,31 @@ struct ServeCLITests {
         let damaged = try await server.get("/healthz")
         #expect(damaged.status == 503 && damaged.body["store"] == "unavailable", "\(damaged)")
         #expect(damaged.body["error"]?.stringValue?.contains("not a SQLite database") == true, "\(damaged.body)")
+    }
+
+    @Test("/metrics goes on answering once the database file is damaged: lifeline_store_up 0, no stale store gauges, the counters kept")
+    func metricsOfDamagedFile() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let server = try await Server(cli)
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        try await waitUntil("its completion counted") { try await server.metrics()["lifeline_jobs_completed_total"] == 1 }
+        let before = try await server.metrics()
+        #expect(before["lifeline_store_up"] == 1 && before[#"lifeline_jobs{queue="default",state="completed"}"#] == 1, "\(before)")
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let file = try #require(FileHandle(forWritingAtPath: path))
+        try file.write(contentsOf: Data(repeating: UInt8(ascii: "G"), count: 4096))
+        try file.close()
+        let after = try await server.metrics()
+        #expect(after["lifeline_store_up"] == 0, "\(after)")
+        let names = Set(after.keys.map { String($0.prefix { $0 != "{" }) })
+        let storeGauges: Set = [
+            "lifeline_jobs", "lifeline_jobs_running", "lifeline_queue_oldest_waiting_seconds", "lifeline_queue_paused", "lifeline_servers",
+            "lifeline_server_transitional_seconds",
+        ]
+        #expect(names.isDisjoint(with: storeGauges) && before.keys.contains("lifeline_jobs_running"), "\(names.sorted())")
+        #expect(after["lifeline_jobs_completed_total"] == 1 && after[#"lifeline_job_duration_seconds_count{kind="noop"}"#] == 1, "\(after)")
     }
 
     @Test(
