@@ -38,12 +38,12 @@ public enum SizeText {
         if !digits.isEmpty, unit.isEmpty {
             throw JobInputError("invalid size '\(text)': a size needs a unit (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB), e.g. 64MiB")
         }
-        guard !digits.isEmpty, digits.count <= 15, let value = Int64(digits),
-              let factor = units.first(where: { $0.0 == unit })?.1
-        else {
+        guard !digits.isEmpty, let factor = units.first(where: { $0.0 == unit })?.1 else {
             throw JobInputError("invalid size '\(text)': use e.g. 64MiB, 1GiB")
         }
-        let (bytes, overflow) = value.multipliedReportingOverflow(by: factor)
+        // A number longer than any size is too large, as a shorter one past the limit is.
+        let value = digits.drop { $0 == "0" }.count <= 15 ? Int64(digits) : nil
+        let (bytes, overflow) = value?.multipliedReportingOverflow(by: factor) ?? (0, true)
         guard !overflow, bytes <= 1 << 44 else { throw JobInputError("size '\(text)' is too large: at most 16TiB") }
         return bytes
     }

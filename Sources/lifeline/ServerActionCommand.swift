@@ -174,6 +174,21 @@ struct ServerActionOptions: ParsableArguments {
                 .runtime, "\(action) was requested earlier (job \(result.job)); \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)"
             )
         }
+        if let other = try? await Self.requestedSince(job: result.job, of: server.name, opened.servers) {
+            throw CLIFailure(
+                .runtime, "\(action) did not complete: \(other.cause) was requested meanwhile\(other.job.map { " (job \($0))" } ?? ""); "
+                    + "\(server.name) came to rest in \(server.state.rawValue), not \(goalText)"
+            )
+        }
         throw CLIFailure(.runtime, "\(action) failed: \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)")
+    }
+
+    /// The last action requested of the server, if another request than the one that
+    /// enqueued `job` (a cancel from another terminal): what turned the operation aside,
+    /// rather than a stage failing.
+    static func requestedSince(job: Int64, of name: String, _ servers: any ServerStore) async throws -> ServerTransition? {
+        let requested = try await servers.serverHistory(name).last { ServerAction(rawValue: $0.cause) != nil }
+        guard let requested, requested.job != job else { return nil }
+        return requested
     }
 }

@@ -94,7 +94,9 @@ extension ServerShowCommand {
         let doing = switch server.currentJobState {
         case .running?: stalled ? "stalled: its lease expired" : "working"
         case .available?: held.map { "waiting: \($0)" } ?? "waiting for a worker"
-        case .scheduled?, .retryable?: "waiting to retry"
+        case .retryable?: "waiting to retry"
+        // A stage job snoozes only while the stage it stops (its after_job) still runs.
+        case .scheduled?: "waiting for the stage it stops to end"
         case let other?: other.rawValue
         case nil: "gone"
         }

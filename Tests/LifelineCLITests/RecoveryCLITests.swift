@@ -334,7 +334,7 @@ struct RecoveryCLITests {
         #expect(try await cli.server("big") == nil, "nothing is created")
         let past = try await cli.run(["server", "create", "big", "--disk-size", "17TiB"])
         #expect(past.status == 64 && past.stderr == "lifeline: size '17TiB' is too large: at most 16TiB\n", "\(past)")
-        for size in ["1PiB", "2EB", "9EiB"] {
+        for size in ["1PiB", "2EB", "9EiB", "99999999999999999999TiB"] {
             let larger = try await cli.run(["server", "create", "big", "--disk-size", size])
             #expect(larger.status == 64 && larger.stderr == "lifeline: size '\(size)' is too large: at most 16TiB\n", "\(larger)")
         }
@@ -391,6 +391,22 @@ struct RecoveryCLITests {
         #expect(try await cli.job(finalizeJob)["state"] == "cancelled")
         #expect(try await cli.json(["events", "--job", "\(finalizeJob)", "--type", "stage_ignored", "--json"]).count == 1)
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/fs-1/hot").path), "the cleanup ran after the copy stopped")
+        withExtendedLifetime(worker) {}
+    }
+
+    @Test("a failover waited on and cancelled from another terminal says it was turned aside by that request, not that it failed")
+    func waitTurnedAside() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "1MiB"])
+        #expect(try await cli.run(["server", "create", "fs-1", "--disk-size", "6MiB", "--wait"]).status == 0)
+        let waiting = try cli.start(["server", "failover", "fs-1", "--wait", "--timeout", "60s"])
+        #expect(try await cli.run(["server", "wait", "fs-1", "--state", "finalization", "--timeout", "30s"]).status == 0)
+        let cancel = try await cli.run(["server", "cancel-failover", "fs-1", "--json"])
+        let cancelJob = try #require(try JSONValue(parsing: cancel.stdout)["job"]?.intValue, "\(cancel.stderr)")
+        #expect(try await waiting.waitForExit() == 1)
+        let said = "lifeline: failover did not complete: cancel-failover was requested meanwhile (job \(cancelJob)); fs-1 came to rest in standby, not failover\n"
+        #expect(waiting.stderr.hasSuffix(said), "\(waiting.stderr)")
         withExtendedLifetime(worker) {}
     }
 
