@@ -28,13 +28,13 @@ public struct DatabaseSwapGuard: Sendable {
     }
 
     /// What happened to the files opened, once one at its path is no longer the one opened
-    /// ("was deleted", "was replaced by another file", "had its WAL file (-wal) deleted"); nil
+    /// ("was deleted or moved away", "was replaced by another file", "had its WAL file (-wal) deleted"); nil
     /// while all are. A WAL or index deleted under open connections splits the processes
     /// between two of them, where each overwrites the other's commits: the sooner a process
     /// leaves such a database, the less is lost.
     public var change: String? {
         let now = DatabaseFileIdentity(path: path)
-        if now != database { return now == nil ? "was deleted" : "was replaced by another file" }
+        if now != database { return now == nil ? "was deleted or moved away" : "was replaced by another file" }
         for (name, suffix, identity) in [("WAL file", "-wal", wal), ("index", "-shm", index)] where identity != nil {
             let file = DatabaseFileIdentity(path: path + suffix)
             if file != identity { return "had its \(name) (\(suffix)) " + (file == nil ? "deleted" : "replaced") }

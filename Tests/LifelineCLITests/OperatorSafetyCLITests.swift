@@ -185,7 +185,7 @@ struct OperatorSafetyCLITests {
         }
         #expect(try await worker.waitForExit(timeout: .seconds(10)) == 1)
         let lines = worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
-        #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted" : "was replaced by another file") under this \(role); exiting"])
+        #expect(lines == ["lifeline: the database \(path) \(how == "deleted" ? "was deleted or moved away" : "was replaced by another file") under this \(role); exiting"])
         try await waitUntil("the program to end with its worker", timeout: .seconds(10)) {
             ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty
         }
@@ -234,7 +234,7 @@ struct OperatorSafetyCLITests {
         try FileManager.default.removeItem(atPath: path)
         #expect(try await reader.waitForExit(timeout: .seconds(10)) == 1)
         let lines = reader.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") && !$0.contains("rests in standby") }
-        #expect(lines == ["lifeline: the database \(path) was deleted under this \(role); exiting"], "\(reader.stderr)")
+        #expect(lines == ["lifeline: the database \(path) was deleted or moved away under this \(role); exiting"], "\(reader.stderr)")
     }
 
     /// The environment `exec ["env"]` saw, run by a worker alone and by a pool of two.

@@ -15,4 +15,11 @@ struct JobTextTests {
     func counted(ids: [Int64], said: String) {
         #expect(JobText.counted(ids) == said)
     }
+
+    @Test("a table's time in its two largest units", arguments: [
+        (0.4, "0s"), (45.9, "45s"), (61, "1m1s"), (7530, "2h5m"), (86_400 * 1121 + 3600 * 17 + 23 * 60 + 58, "1121d17h"), (86_400, "1d"),
+    ] as [(Double, String)])
+    func roughly(seconds: Double, said: String) {
+        #expect(JobText.roughly(seconds) == said)
+    }
 }

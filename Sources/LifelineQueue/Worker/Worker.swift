@@ -72,9 +72,11 @@ public final class Worker: Sendable {
 
     /// Runs until shut down, or, with `drain`, until its queues have nothing left.
     public func run() async throws {
-        logger.info("worker started", metadata: [
+        var started: Logger.Metadata = [
             "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
-        ])
+        ]
+        for (key, value) in configuration.startDetails { started[key] = "\(value)" }
+        logger.info("worker started", metadata: started)
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }

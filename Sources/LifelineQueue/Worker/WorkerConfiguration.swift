@@ -25,6 +25,9 @@ public struct WorkerConfiguration: Sendable {
     /// Whether a store error says the database itself is damaged: no retry can work then, and
     /// the worker stops (see ``Worker/run()``).
     public var isDamage: @Sendable (any Error) -> Bool = { _ in false }
+    /// Said beside the queues and concurrency when the worker starts: where its store is, and
+    /// a pool's processes, so that a worker started on the wrong queue shows it at once.
+    public var startDetails: [String: String] = [:]
 
     public init(
         queues: [String] = [], weights: [String: Int] = [:], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
