@@ -1,5 +1,5 @@
 /// A plain-text table for people: columns padded to their widest cell; given a width, the
-/// last column is cut to fit it. `style` may colour a cell (e.g. a state) after padding, so
+/// others give way to the last (see ``leaveRoomForLast(_:width:)``), which is cut to fit it. `style` may colour a cell (e.g. a state) after padding, so
 /// colour never shifts the columns.
 struct Table {
     var headers: [String]
@@ -15,21 +15,36 @@ struct Table {
     }
 
     func render(width: Int?) -> [String] {
-        let columns = headers.indices.map { column in
+        var columns = headers.indices.map { column in
             ([headers[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
+        if let width { Self.leaveRoomForLast(&columns, width: width) }
         return ([headers] + rows).enumerated().map { index, cells in
             var prefix = ""
             var styledPrefix = ""
             for (column, cell) in cells.enumerated().dropLast() {
-                let padded = cell.padding(toLength: columns[column] + 2, withPad: " ", startingAt: 0)
+                let shown = Self.cut(cell, to: columns[column])
+                let padded = shown.padding(toLength: columns[column] + 2, withPad: " ", startingAt: 0)
                 prefix += padded
-                styledPrefix += index > 0 && column == styledColumn ? style(cell) + padded.dropFirst(cell.count) : padded
+                styledPrefix += index > 0 && column == styledColumn ? style(shown) + padded.dropFirst(shown.count) : padded
             }
             let plain = Self.cut(prefix + (cells.last ?? ""), to: width)
             // Cut into the padded columns: too narrow for colour to matter.
             guard plain.count > prefix.count else { return plain }
             return styledPrefix + plain.dropFirst(prefix.count)
+        }
+    }
+
+    /// Narrows the widest of the other columns, a character at a time, until the last (often
+    /// the one read for, such as a job's last error) has 24 characters, or all it needs, or
+    /// the others are down to 10: on an 80-column terminal a long kind or server name is cut,
+    /// not the error.
+    static func leaveRoomForLast(_ columns: inout [Int], width: Int) {
+        guard let last = columns.last else { return }
+        let room = min(last, 24)
+        while columns.dropLast().reduce(0, { $0 + $1 + 2 }) + room > width,
+              let widest = columns.indices.dropLast().max(by: { columns[$0] < columns[$1] }), columns[widest] > 10 {
+            columns[widest] -= 1
         }
     }
 
