@@ -57,6 +57,7 @@ public struct SQLiteJobStore: JobStore {
         do {
             return try Self.committing(on: db.connectionHandle, lock: writerLock, announce: { announcer?.committed() }) {
                 var result: T?
+                fullDisk.beforeWrite(db)
                 do {
                     try db.inTransaction(.immediate) {
                         result = try updates(db)
@@ -66,7 +67,6 @@ public struct SQLiteJobStore: JobStore {
                     fullDisk.struck(db)
                     throw error
                 }
-                fullDisk.committed(db)
                 return result!
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {

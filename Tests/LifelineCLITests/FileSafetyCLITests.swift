@@ -185,7 +185,9 @@ struct FileSafetyCLITests {
         #expect(try await cli.run(["enqueue", "exec", "--batch", jobs, "--db", db]).status == 0)
         let worker = try cli.start(["worker", "--concurrency", "8", "--lease", "3s", "--db", db])
         defer { worker.signal(SIGKILL) }
-        try await waitUntil("the WAL to grow", timeout: .seconds(30)) { Self.size(wal) > 256 << 10 }
+        try await waitUntil("work to be under way", timeout: .seconds(30)) {
+            try await cli.json(["jobs", "list", "--state", "completed", "--limit", "20", "--json", "--db", db]).count >= 16
+        }
         let filler = mount.url.appendingPathComponent("filler")
         try? Data(count: 8 << 20).write(to: filler)
         try await waitUntil("the worker to find the disk full", timeout: .seconds(30)) { worker.stderr.contains("disk is full") }
@@ -201,6 +203,32 @@ struct FileSafetyCLITests {
     }
 
     @Test(
+        "a drain on a disk with less room left than the WAL grows to before SQLite's own checkpoint ends: the WAL restarts rather than taking the last of it",
+        .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
+    )
+    func nearlyFullDisk() async throws {
+        let mount = try TmpfsMount(size: "8m")
+        defer { mount.remove() }
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let db = mount.url.appendingPathComponent("lifeline.db").path
+        let args = String(repeating: "x", count: 200)
+        let jobs = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"note": "\#(args)"}}"# + "\n", count: 3000))
+        #expect(try await cli.run(["enqueue", "noop", "--batch", jobs, "--db", db]).status == 0)
+        // What the drain needs in the database file is a few pages; the WAL, growing to its
+        // checkpoint at 4 MiB, would need far more than the 768 KiB left.
+        var volume = statvfs()
+        #expect(statvfs(mount.url.path, &volume) == 0)
+        let free = Int(volume.f_bavail) * Int(volume.f_frsize)
+        try Data(count: free - (768 << 10)).write(to: mount.url.appendingPathComponent("filler"))
+        let drain = try cli.start(["worker", "--drain", "--concurrency", "4", "--db", db])
+        defer { drain.signal(SIGKILL) }
+        #expect(try await drain.waitForExit(timeout: .seconds(120)) == 0, "\(drain.stderr.suffix(500))")
+        #expect(try await cli.json(["stats", "--json", "--db", db]).first?["counts"]?["default"]?["completed"] == 3000)
+        #expect(try Self.integrityCheck(db) == "ok")
+    }
+
+    @Test(
         "a worker whose finished jobs a full disk cannot record says so at its first SIGTERM, not after its grace, and ends at a second, leaving them to their leases",
         .enabled(if: TmpfsMount.allowed, "this machine does not allow mounting a tmpfs")
     )
@@ -212,7 +240,9 @@ struct FileSafetyCLITests {
         let db = mount.url.appendingPathComponent("lifeline.db").path
         let started = FileManager.default.temporaryDirectory.appendingPathComponent("started-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: started) }
-        let args = #"{"argv": ["sh", "-c", "echo >> \#(started); sleep 1"]}"#
+        // Ends that keep 8 KB of output each need more of the WAL than the claims' commits left
+        // it, and the disk has no room for more.
+        let args = #"{"argv": ["sh", "-c", "echo >> \#(started); printf '%04000d' 0; printf '%04000d' 0 >&2; sleep 1"]}"#
         for _ in 0..<4 { #expect(try await cli.run(["enqueue", "exec", "--args", args, "--db", db]).status == 0) }
         let worker = try cli.start(["worker", "--concurrency", "4", "--db", db])
         defer { worker.signal(SIGKILL) }
