@@ -193,14 +193,28 @@ extension StoreSelection {
         return true
     }
 
+    /// SQLite says only that it could not open the database when the WAL's files it makes
+    /// beside a database that has none cannot be made: a read-only mount, say.
+    private func openFailure(_ error: DatabaseError) -> String {
+        guard error.resultCode == .SQLITE_CANTOPEN, access(databaseDirectory, W_OK) != 0 else {
+            return StoreErrorText.describe(error) ?? "\(error)"
+        }
+        let why = errno == EROFS ? "is on a read-only mount" : "cannot be written: \(String(cString: strerror(errno)))"
+        return "its directory \(databaseDirectory) \(why), and a write needs the WAL's files beside the database (nothing was written)"
+    }
+
     private func opening<Store>(_ open: () throws -> Store) throws -> Store {
         do {
             return try open()
         } catch let error as DatabaseError {
-            throw CLIFailure(.runtime, "cannot open \(databasePath): \(StoreErrorText.describe(error) ?? "\(error)")", cause: error)
+            throw CLIFailure(.runtime, "cannot open \(databasePath): \(openFailure(error))", cause: error)
         } catch let error as DatabaseOpenError {
-            // A directory or a device where the database belongs is a wrong path, given by the flag named.
+            // A directory or a device where the database belongs is a wrong path, given by the
+            // flag named, or by LIFELINE_HOME, where the file's own name is not the user's.
             switch error {
+            case .directory(let path) where named == nil, .notRegularFile(let path) where named == nil:
+                let what = if case .directory = error { "a directory" } else { "not a regular file (a device, pipe or socket)" }
+                throw CLIFailure(.invalidInput, "\(path) is \(what), where LIFELINE_HOME's database file belongs; move it away, or give another LIFELINE_HOME or --db")
             case .directory, .notRegularFile, .pathTooLong: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
             default: throw CLIFailure(.runtime, error.description(flag: dbFlag), cause: error)
             }

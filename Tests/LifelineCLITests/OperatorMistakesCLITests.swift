@@ -116,8 +116,12 @@ struct OperatorMistakesCLITests {
         let empty = try await cli.run(["enqueue", "noop", "--db", ""])
         #expect(empty.status == 64 && empty.stderr.contains("--db is empty"), "\(empty.stderr)")
         try FileManager.default.createDirectory(at: cli.home.appendingPathComponent("lifeline.db"), withIntermediateDirectories: true)
-        let directory = try await cli.run(["enqueue", "noop"])
-        #expect(directory.status == 64 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
+        // The path came from LIFELINE_HOME, not from --db: said so, with no path to add to.
+        let said = "lifeline: \(cli.home.path)/lifeline.db is a directory, where LIFELINE_HOME's database file belongs; move it away, or give another LIFELINE_HOME or --db\n"
+        for command in [["enqueue", "noop"], ["jobs", "list"], ["worker", "--drain"]] {
+            let directory = try await cli.run(command)
+            #expect(directory.status == 64 && directory.stderr == said, "\(command): \(directory.stderr)")
+        }
     }
 
     @Test("a pipe (or device) given as the database is a usage error, read or written, and never replaced by a copy")
