@@ -100,7 +100,7 @@ struct JobsListCommand: AsyncParsableCommand {
             }
             return Table(
                 headers: ["ID", "KIND", "QUEUE", "STATE", "ATTEMPT", "WHEN", "SERVER", onlyRunning ? "WORKER" : "LAST ERROR"], rows: rows,
-                styledColumn: 3, style: Style(output).state
+                styledColumn: 3, narrowable: [1, 2, 6], style: Style(output).state
             )
         }
     }

@@ -174,21 +174,30 @@ struct ServerActionOptions: ParsableArguments {
                 .runtime, "\(action) was requested earlier (job \(result.job)); \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)"
             )
         }
-        if let other = try? await Self.requestedSince(job: result.job, of: server.name, opened.servers) {
+        if let history = try? await opened.servers.serverHistory(server.name),
+           let (other, reached) = Self.turnedAside(history, job: result.job, action: action, goal: goal) {
+            let request = "\(other.cause)\(other.job.map { " (job \($0))" } ?? "") was requested"
             throw CLIFailure(
-                .runtime, "\(action) did not complete: \(other.cause) was requested meanwhile\(other.job.map { " (job \($0))" } ?? ""); "
-                    + "\(server.name) came to rest in \(server.state.rawValue), not \(goalText)"
+                .runtime, (reached ? "\(action) reached \(goalText), then \(request)" : "\(action) did not complete: \(request) meanwhile")
+                    + "; \(server.name) came to rest in \(server.state.rawValue), not \(goalText)"
             )
         }
         throw CLIFailure(.runtime, "\(action) failed: \(server.name) came to rest in \(server.state.rawValue), not \(goalText)\(error)")
     }
 
-    /// The last action requested of the server, if another request than the one that
-    /// enqueued `job` (a cancel from another terminal): what turned the operation aside,
-    /// rather than a stage failing.
-    static func requestedSince(job: Int64, of name: String, _ servers: any ServerStore) async throws -> ServerTransition? {
-        let requested = try await servers.serverHistory(name).last { ServerAction(rawValue: $0.cause) != nil }
-        guard let requested, requested.job != job else { return nil }
-        return requested
+    /// The first action requested of the server after the request that enqueued `job` (a
+    /// cancel from another terminal), and whether the server reached `goal` before it, at a
+    /// rest too short for the wait to see: what turned the operation aside, rather than a
+    /// stage failing. nil when nothing was requested since.
+    static func turnedAside(
+        _ history: [ServerTransition], job: Int64, action: String, goal: ServerState?
+    ) -> (request: ServerTransition, reachedGoal: Bool)? {
+        guard let own = history.lastIndex(where: { $0.job == job && $0.cause == action }) else { return nil }
+        var reached = false
+        for transition in history[(own + 1)...] {
+            if ServerAction(rawValue: transition.cause) != nil { return (transition, reached) }
+            if transition.to == goal { reached = true }
+        }
+        return nil
     }
 }

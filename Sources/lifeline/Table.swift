@@ -1,16 +1,22 @@
 /// A plain-text table for people: columns padded to their widest cell; given a width, the
-/// others give way to the last (see ``leaveRoomForLast(_:width:)``), which is cut to fit it. `style` may colour a cell (e.g. a state) after padding, so
+/// `narrowable` columns give way to the last (``leaveRoomForLast``), which is cut to fit. `style` may colour a cell (e.g. a state) after padding, so
 /// colour never shifts the columns.
 struct Table {
     var headers: [String]
     var rows: [[String]]
     var styledColumn: Int?
     var style: (String) -> String = { $0 }
+    /// Columns of free-form names (a kind, a queue, a server) that may be cut on a narrow
+    /// terminal; ids, states and times never are.
+    var narrowable: Set<Int>
 
-    init(headers: [String], rows: [[String]], styledColumn: Int? = nil, style: @escaping (String) -> String = { $0 }) {
+    init(
+        headers: [String], rows: [[String]], styledColumn: Int? = nil, narrowable: Set<Int> = [], style: @escaping (String) -> String = { $0 }
+    ) {
         self.headers = headers
         self.rows = rows
         self.styledColumn = styledColumn
+        self.narrowable = narrowable
         self.style = style
     }
 
@@ -18,7 +24,7 @@ struct Table {
         var columns = headers.indices.map { column in
             ([headers[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
-        if let width { Self.leaveRoomForLast(&columns, width: width) }
+        if let width { leaveRoomForLast(&columns, width: width) }
         return ([headers] + rows).enumerated().map { index, cells in
             var prefix = ""
             var styledPrefix = ""
@@ -35,15 +41,14 @@ struct Table {
         }
     }
 
-    /// Narrows the widest of the other columns, a character at a time, until the last (often
-    /// the one read for, such as a job's last error) has 24 characters, or all it needs, or
-    /// the others are down to 10: on an 80-column terminal a long kind or server name is cut,
-    /// not the error.
-    static func leaveRoomForLast(_ columns: inout [Int], width: Int) {
-        guard let last = columns.last else { return }
-        let room = min(last, 24)
+    /// Narrows the widest `narrowable` column, a character at a time, until the last (the one
+    /// read for, such as a job's last error) has 24 characters, or all its cells need, or those
+    /// columns are down to 10: on an 80-column terminal a long kind or server name is cut, not
+    /// the error.
+    func leaveRoomForLast(_ columns: inout [Int], width: Int) {
+        let room = min(rows.map { $0.last?.count ?? 0 }.max() ?? 0, 24)
         while columns.dropLast().reduce(0, { $0 + $1 + 2 }) + room > width,
-              let widest = columns.indices.dropLast().max(by: { columns[$0] < columns[$1] }), columns[widest] > 10 {
+              let widest = narrowable.filter({ $0 < columns.count - 1 }).max(by: { columns[$0] < columns[$1] }), columns[widest] > 10 {
             columns[widest] -= 1
         }
     }

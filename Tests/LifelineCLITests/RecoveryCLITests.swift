@@ -405,7 +405,7 @@ struct RecoveryCLITests {
         let cancel = try await cli.run(["server", "cancel-failover", "fs-1", "--json"])
         let cancelJob = try #require(try JSONValue(parsing: cancel.stdout)["job"]?.intValue, "\(cancel.stderr)")
         #expect(try await waiting.waitForExit() == 1)
-        let said = "lifeline: failover did not complete: cancel-failover was requested meanwhile (job \(cancelJob)); fs-1 came to rest in standby, not failover\n"
+        let said = "lifeline: failover did not complete: cancel-failover (job \(cancelJob)) was requested meanwhile; fs-1 came to rest in standby, not failover\n"
         #expect(waiting.stderr.hasSuffix(said), "\(waiting.stderr)")
         withExtendedLifetime(worker) {}
     }

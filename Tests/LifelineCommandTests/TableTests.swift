@@ -3,18 +3,31 @@ import Testing
 @testable import lifeline
 
 struct TableTests {
-    @Test("on a narrow terminal the widest other columns give way, cut with … but never below 10 characters, so the last keeps 24")
+    let table = Table(
+        headers: ["ID", "KIND", "QUEUE", "STATE", "SERVER", "LAST ERROR"],
+        rows: [["1", "recovery.finalize", "recovery.disks", "finalization_failed", "a-very-long-server-name", "cp exited with status 1: cp: cannot create regular file"]],
+        narrowable: [1, 2, 4]
+    )
+
+    @Test("on a narrow terminal the widest narrowable columns give way, cut with … but never below 10 characters, so the last keeps up to 24")
     func narrow() {
-        let table = Table(
-            headers: ["ID", "KIND", "QUEUE", "STATE", "SERVER", "LAST ERROR"],
-            rows: [["1", "recovery.finalize", "recovery.disks", "discarded", "a-very-long-server-name", "cp exited with status 1: cp: cannot create regular file"]]
-        )
         let lines = table.render(width: 80)
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines)")
-        #expect(lines[1].hasSuffix("cp exited with status 1…"), "\(lines[1])")
-        #expect(lines[1].hasPrefix("1   recovery.f…  recovery.di…  discarded  a-very-long…  "), "\(lines[1])")
+        #expect(lines[1].hasSuffix("  cp exited with sta…") && lines[1].count == 80, "\(lines[1])")
+        // The state is never cut.
+        #expect(lines[1].hasPrefix("1   recovery.…  recovery.…  finalization_failed  a-very-lo…  "), "\(lines[1])")
         // Wide enough, nothing is cut.
         #expect(table.render(width: 200)[1].hasSuffix("a-very-long-server-name  cp exited with status 1: cp: cannot create regular file"))
         #expect(table.render(width: nil) == table.render(width: 200))
+    }
+
+    @Test("an empty last column takes no room from the others; a table that names no narrowable column is only cut at its end")
+    func nothingToMakeRoomFor() {
+        var empty = table
+        empty.rows[0][5] = ""
+        #expect(empty.render(width: 80)[1].hasPrefix("1   recovery.finalize  recovery.disks  finalization_failed  a-very-long-s"), "\(empty.render(width: 80))")
+        var fixed = table
+        fixed.narrowable = []
+        #expect(fixed.render(width: 80)[1].hasPrefix("1   recovery.finalize  recovery.disks  finalization_failed  a-very-long-s"))
     }
 }
