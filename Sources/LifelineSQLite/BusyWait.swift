@@ -31,9 +31,18 @@ enum BusyWait {
                 waits.append((Int(bitPattern: connection), wait))
             }
         }
-        sqlite3_busy_handler(
-            connection, { context, tries in BusyWait.retry(Int(bitPattern: context), tries: Int(tries)) ? 1 : 0 }, UnsafeMutableRawPointer(connection)
-        )
+        sqlite3_busy_handler(connection, handler, UnsafeMutableRawPointer(connection))
+    }
+
+    /// Runs `body` with no wait for a lock another connection holds: it is busy at once.
+    static func withoutWaiting<T>(on connection: OpaquePointer, _ body: () throws -> T) rethrows -> T {
+        sqlite3_busy_handler(connection, nil, nil)
+        defer { sqlite3_busy_handler(connection, handler, UnsafeMutableRawPointer(connection)) }
+        return try body()
+    }
+
+    private static let handler: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, tries in
+        BusyWait.retry(Int(bitPattern: context), tries: Int(tries)) ? 1 : 0
     }
 
     private static func retry(_ connection: Int, tries: Int) -> Bool {

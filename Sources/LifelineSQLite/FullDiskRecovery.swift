@@ -8,60 +8,76 @@ import Synchronization
 /// every commit grows it. On a disk with less room than that, the WAL took the last of it,
 /// and the checkpoint, which needs a few pages more in the database file, could never be
 /// made: no write committed again, and space freed went to the WAL too. So while the disk has
-/// less than 8 MiB free, and for a minute after a write found it full, each write begins with
-/// a checkpoint: the WAL restarts instead of growing, and the first checkpoint that works once
-/// space is freed also gives the WAL's file back.
+/// less than 8 MiB free (looked at once a second), and for a minute after a write found it
+/// full, each write begins with a checkpoint, and the WAL restarts instead of growing. After a
+/// full disk, the first whole checkpoint also gives the WAL's file back to the disk.
+///
+/// Used by the writer's connection alone, one transaction at a time.
 final class FullDiskRecovery: Sendable {
-    /// Until when, in ms since 1970, writes begin with a checkpoint; 0 when the disk has room.
-    private let until = Atomic<Int64>(0)
-    /// Whether the WAL's file has been given back since the disk last filled.
-    private let truncated = Atomic<Bool>(true)
-    /// When the free space was last looked at, in ms since 1970: at most once a second.
-    private let looked = Atomic<Int64>(0)
-    private static let window: Int64 = 60_000
+    private struct State {
+        /// Until when writes begin with a checkpoint; nil while the disk has room.
+        var until: ContinuousClock.Instant?
+        /// When the free space was last looked at.
+        var looked: ContinuousClock.Instant?
+        /// Whether the WAL's file is to be given back at the next whole checkpoint.
+        var truncate = false
+    }
+
+    private let state = Mutex(State())
+    private let freeSpace: @Sendable (Database) -> UInt64
+    private static let window = Duration.seconds(60)
     private static let lowSpace: UInt64 = 8 << 20
+
+    init(freeSpace: @escaping @Sendable (Database) -> UInt64 = FullDiskRecovery.freeSpace) {
+        self.freeSpace = freeSpace
+    }
 
     /// A write found the disk full: a checkpoint now may give the WAL's space to the database.
     func struck(_ db: Database) {
-        begin(at: Date().ms)
+        state.withLock { state in
+            state.until = .now + Self.window
+            state.truncate = true
+        }
         checkpoint(db)
     }
 
-    /// A write transaction is about to begin.
+    /// Before each write transaction, which could otherwise grow the WAL into the last of the disk.
     func beforeWrite(_ db: Database) {
-        let now = Date().ms
-        if now - looked.load(ordering: .relaxed) >= 1000 {
-            looked.store(now, ordering: .relaxed)
-            if Self.freeSpace(db) < Self.lowSpace { begin(at: now) }
+        let now = ContinuousClock.now
+        let look = state.withLock { state in
+            guard state.looked.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            state.looked = now
+            return true
         }
-        let until = until.load(ordering: .relaxed)
-        guard until != 0 else { return }
-        guard now < until else {
-            self.until.store(0, ordering: .relaxed)
-            return
+        let low = look && freeSpace(db) < Self.lowSpace
+        let due = state.withLock { state in
+            if low { state.until = now + Self.window }
+            guard let until = state.until else { return false }
+            if now >= until { state.until = nil }
+            return now < until
         }
-        checkpoint(db)
-    }
-
-    private func begin(at now: Int64) {
-        if until.exchange(now + Self.window, ordering: .relaxed) <= now { truncated.store(false, ordering: .relaxed) }
+        if due { checkpoint(db) }
     }
 
     /// PASSIVE never waits for other connections: a reader holding part of the WAL back only
-    /// leaves that part for the next one. The WAL's file is truncated once the checkpoint is whole.
+    /// leaves that part for the next one. TRUNCATE waits for readers to leave the WAL, so it
+    /// is tried without waiting: a reader there leaves it for the next write.
     private func checkpoint(_ db: Database) {
-        guard let row = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)"),
-              let busy: Int = row[0], let frames: Int = row[1], let done: Int = row[2], busy == 0, frames == done
+        guard let row = try? Row.fetchOne(db.cachedStatement(sql: "PRAGMA wal_checkpoint(PASSIVE)")),
+              let busy: Int = row[0], let frames: Int = row[1], let done: Int = row[2], busy == 0, frames == done,
+              state.withLock({ $0.truncate }), let connection = db.sqliteConnection
         else { return }
-        if !truncated.load(ordering: .relaxed), (try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")) != nil {
-            truncated.store(true, ordering: .relaxed)
+        let truncated = BusyWait.withoutWaiting(on: connection) {
+            (try? Row.fetchOne(db.cachedStatement(sql: "PRAGMA wal_checkpoint(TRUNCATE)")))?[0] == 0
         }
+        if truncated { state.withLock { $0.truncate = false } }
     }
 
     /// Bytes free to this process where the database is; as good as unlimited when it cannot tell.
-    private static func freeSpace(_ db: Database) -> UInt64 {
+    static func freeSpace(_ db: Database) -> UInt64 {
         var volume = statvfs()
         guard let path = sqlite3_db_filename(db.sqliteConnection, "main"), statvfs(path, &volume) == 0 else { return .max }
-        return UInt64(volume.f_bavail) * UInt64(volume.f_frsize)
+        let (bytes, overflow) = UInt64(volume.f_bavail).multipliedReportingOverflow(by: UInt64(volume.f_frsize))
+        return overflow ? .max : bytes
     }
 }
