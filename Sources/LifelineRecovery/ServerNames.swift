@@ -24,7 +24,7 @@ public enum ServerNames {
     }
 }
 
-/// Sizes as people type them: `64MiB`, `1GiB`, `512KiB`, `1000000` (bytes), also `MB`/`GB`.
+/// Sizes as people type them: `64MiB`, `1GiB`, `512KiB`, `1000000B`, also `MB`/`GB`; a number needs its unit.
 public enum SizeText {
     public static func parse(_ text: String) throws(JobInputError) -> Int64 {
         // The units past the limit are sizes too, to be refused as too large, not as words.

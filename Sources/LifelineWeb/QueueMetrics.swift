@@ -32,6 +32,7 @@ final class QueueMetrics: Sendable {
 
     private let registry = PrometheusCollectorRegistry()
     private let follow = Mutex(Follow())
+    private let emitting = Mutex(())
 
     init() {
         // Present from the first scrape, at zero, so that rates and alerts need no absent().
@@ -76,9 +77,12 @@ final class QueueMetrics: Sendable {
     ) async -> String {
         var values: [Series: Double] = [:]
         let problem = await storeProblem { values = try await readState(jobs: jobs, servers: servers) }
-        apply(problem == nil ? values : [:])
-        gauge(Series("lifeline_store_up", [:])).set(Int64(problem == nil ? 1 : 0))
-        return registry.emitToString()
+        // Two scrapes at once (a pair of Prometheus servers) each serve one whole reading.
+        return emitting.withLock { _ in
+            apply(problem == nil ? values : [:])
+            gauge(Series("lifeline_store_up", [:])).set(Int64(problem == nil ? 1 : 0))
+            return registry.emitToString()
+        }
     }
 
     /// The attempts running when serve started, whose `started` events come before what it

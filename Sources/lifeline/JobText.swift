@@ -45,21 +45,23 @@ enum JobText {
     /// running one started (and whether its lease ran out), and a finished one ended.
     static func when(_ job: Job, now: Date) -> String {
         if job.state.isWaiting && job.runAt > now {
-            return "in " + roughly(job.runAt.timeIntervalSince(now))
+            return "in " + roughly(job.runAt.timeIntervalSince(now), up: true)
         }
         let reference = job.state.isWaiting ? job.runAt : job.state == .running ? job.attemptedAt ?? job.createdAt : job.finishedAt ?? job.createdAt
         let ago = roughly(max(0, now.timeIntervalSince(reference))) + " ago"
         return leaseExpired(job, now: now) ? ago + ", lease expired" : ago
     }
 
-    /// Seconds in their two largest units, the rest left out, as a table keeps a time short:
-    /// "45s", "2h5m", "1121d17h".
-    static func roughly(_ seconds: TimeInterval) -> String {
-        let whole = Int64(seconds)
+    /// Seconds in their two largest units, as a table keeps a time short: "45s", "2h5m",
+    /// "1121d17h". The rest is left out, or, `up`, counted as one more of the smaller unit, so
+    /// that a job due in 1d23h59m is not said to be due sooner than it is.
+    static func roughly(_ seconds: TimeInterval, up: Bool = false) -> String {
+        let whole = Int64(up ? seconds.rounded(.up) : seconds)
         let units: [Int64] = [86_400, 3_600, 60, 1]
         let largest = units.firstIndex { whole >= $0 } ?? units.count - 1
         let kept = units[min(largest + 1, units.count - 1)]
-        return DurationText.format(.seconds(whole / kept * kept))
+        let count = up ? (whole + kept - 1) / kept : whole / kept
+        return DurationText.format(.seconds(count * kept))
     }
 
     /// Whether a running job's lease has run out: its worker stopped renewing it (it died, or

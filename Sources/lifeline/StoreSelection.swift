@@ -196,11 +196,11 @@ extension StoreSelection {
     /// SQLite says only that it could not open the database when the WAL's files it makes
     /// beside a database that has none cannot be made: a read-only mount, say.
     private func openFailure(_ error: DatabaseError) -> String {
-        guard error.resultCode == .SQLITE_CANTOPEN, access(databaseDirectory, W_OK) != 0 else {
-            return StoreErrorText.describe(error) ?? "\(error)"
-        }
-        let why = errno == EROFS ? "is on a read-only mount" : "cannot be written: \(String(cString: strerror(errno)))"
-        return "its directory \(databaseDirectory) \(why), and a write needs the WAL's files beside the database (nothing was written)"
+        let writable = access(databaseDirectory, W_OK) == 0
+        let why = errno
+        guard error.resultCode == .SQLITE_CANTOPEN, !writable else { return StoreErrorText.describe(error) ?? "\(error)" }
+        let directory = why == EROFS ? "is on a read-only mount" : "cannot be written: \(String(cString: strerror(why)))"
+        return "its directory \(databaseDirectory) \(directory), where SQLite must make the database's -wal and -shm files (nothing was written)"
     }
 
     private func opening<Store>(_ open: () throws -> Store) throws -> Store {
@@ -214,7 +214,7 @@ extension StoreSelection {
             switch error {
             case .directory(let path) where named == nil, .notRegularFile(let path) where named == nil:
                 let what = if case .directory = error { "a directory" } else { "not a regular file (a device, pipe or socket)" }
-                throw CLIFailure(.invalidInput, "\(path) is \(what), where LIFELINE_HOME's database file belongs; move it away, or give another LIFELINE_HOME or --db")
+                throw CLIFailure(.invalidInput, "\(path) is \(what), where the database file of LIFELINE_HOME (./queue when unset) belongs; move it away, or give another LIFELINE_HOME or --db")
             case .directory, .notRegularFile, .pathTooLong: throw CLIFailure(.invalidInput, error.description(flag: dbFlag))
             default: throw CLIFailure(.runtime, error.description(flag: dbFlag), cause: error)
             }

@@ -93,7 +93,8 @@ struct WorkerOptions: Equatable {
         }
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
-        configuration.startDetails["store"] = opened.location
+        // The path in full: "queue/lifeline.db" reads the same in the wrong directory.
+        configuration.startDetails["store"] = "\(opened.filePath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? opened.location)"
         if processes > 1 { configuration.startDetails["processes"] = "\(processes)" }
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }

@@ -373,7 +373,7 @@ struct FileSafetyCLITests {
         // SQLite says only "unable to open database file" where it cannot make the WAL's files.
         let copied = try await cli.run(["jobs", "cancel", "1", "--db", copy])
         #expect(copied.status == 1, "\(copied)")
-        #expect(copied.stderr == "lifeline: cannot open \(copy): its directory \(mount.url.path) is on a read-only mount, and a write needs the WAL's files beside the database (nothing was written)\n")
+        #expect(copied.stderr == "lifeline: cannot open \(copy): its directory \(mount.url.path) is on a read-only mount, where SQLite must make the database's -wal and -shm files (nothing was written)\n")
         let fresh = try await cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)

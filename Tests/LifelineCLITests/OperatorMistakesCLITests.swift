@@ -117,7 +117,7 @@ struct OperatorMistakesCLITests {
         #expect(empty.status == 64 && empty.stderr.contains("--db is empty"), "\(empty.stderr)")
         try FileManager.default.createDirectory(at: cli.home.appendingPathComponent("lifeline.db"), withIntermediateDirectories: true)
         // The path came from LIFELINE_HOME, not from --db: said so, with no path to add to.
-        let said = "lifeline: \(cli.home.path)/lifeline.db is a directory, where LIFELINE_HOME's database file belongs; move it away, or give another LIFELINE_HOME or --db\n"
+        let said = "lifeline: \(cli.home.path)/lifeline.db is a directory, where the database file of LIFELINE_HOME (./queue when unset) belongs; move it away, or give another LIFELINE_HOME or --db\n"
         for command in [["enqueue", "noop"], ["jobs", "list"], ["worker", "--drain"]] {
             let directory = try await cli.run(command)
             #expect(directory.status == 64 && directory.stderr == said, "\(command): \(directory.stderr)")

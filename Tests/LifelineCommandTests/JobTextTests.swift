@@ -22,4 +22,11 @@ struct JobTextTests {
     func roughly(seconds: Double, said: String) {
         #expect(JobText.roughly(seconds) == said)
     }
+
+    @Test("a time to come is never said sooner than it is", arguments: [
+        (0.4, "1s"), (45.0, "45s"), (61.5, "1m2s"), (86_400 + 3600 * 23 + 59 * 60, "2d"), (7530, "2h6m"),
+    ] as [(Double, String)])
+    func roughlyUp(seconds: Double, said: String) {
+        #expect(JobText.roughly(seconds, up: true) == said)
+    }
 }

@@ -72,11 +72,9 @@ public final class Worker: Sendable {
 
     /// Runs until shut down, or, with `drain`, until its queues have nothing left.
     public func run() async throws {
-        var started: Logger.Metadata = [
+        logger.info("worker started", metadata: configuration.startDetails.merging([
             "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
-        ]
-        for (key, value) in configuration.startDetails { started[key] = "\(value)" }
-        logger.info("worker started", metadata: started)
+        ]) { $1 })
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }

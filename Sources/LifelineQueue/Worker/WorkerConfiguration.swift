@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 public struct WorkerConfiguration: Sendable {
     /// The queues to serve, in order; empty serves every queue.
@@ -27,7 +28,7 @@ public struct WorkerConfiguration: Sendable {
     public var isDamage: @Sendable (any Error) -> Bool = { _ in false }
     /// Said beside the queues and concurrency when the worker starts: where its store is, and
     /// a pool's processes, so that a worker started on the wrong queue shows it at once.
-    public var startDetails: [String: String] = [:]
+    public var startDetails: Logger.Metadata = [:]
 
     public init(
         queues: [String] = [], weights: [String: Int] = [:], concurrency: Int = 10, lease: Duration = .seconds(30), grace: Duration = .seconds(30),
