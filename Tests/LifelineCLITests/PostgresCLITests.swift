@@ -308,7 +308,10 @@ struct PostgresCLITests {
         // The store's own deadline for an answer (10 s) ends the reads.
         let held = try await server.get("/healthz")
         #expect(held.status == 503 && held.body["store"] == "unavailable", "\(held)")
+        // A scrape waits 5 s for the store: less than Prometheus's own 10 s scrape timeout.
+        let asked = ContinuousClock.now
         let metrics = try await server.metrics()
+        #expect(ContinuousClock.now - asked < .seconds(8), "\(ContinuousClock.now - asked)")
         #expect(metrics["lifeline_store_up"] == 0 && metrics[#"lifeline_jobs{queue="default",state="available"}"#] == nil, "\(metrics)")
         let admin = try #require(TestPostgres.url)
         _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
