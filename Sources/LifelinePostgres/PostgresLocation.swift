@@ -29,6 +29,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         guard !Self.hasStrayPercent(text) else {
             throw PostgresLocationError("'\(shown)' has a '%' that starts no escape (%XX); write a '%' as %25")
         }
+        // A NUL ends a string in PostgreSQL's startup message: libpq refuses %00 too.
+        guard !text.lowercased().contains("%00") else { throw PostgresLocationError("'\(shown)' has %00, a NUL, which no name or password holds") }
         guard let host = components.host, !host.isEmpty else { throw PostgresLocationError("'\(shown)' has no host") }
         guard let user = components.user, !user.isEmpty else { throw PostgresLocationError("'\(shown)' has no user (postgres://USER@HOST/DBNAME)") }
         // Decoded once, below: `path` is decoded already, and `%2541` would become `A`.
@@ -52,6 +54,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             throw PostgresLocationError("'\(shown)': sslmode must be \(PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(modeName)'")
         }
         let rootCertificate = items.first { $0.name == "sslrootcert" }?.value
+        if let rootCertificate, rootCertificate.isEmpty { throw PostgresLocationError("'\(shown)': sslrootcert is empty; it names a certificate file") }
         if rootCertificate != nil, mode != .verifyFull {
             throw PostgresLocationError("'\(shown)': sslrootcert goes with sslmode=verify-full, which checks the server's certificate")
         }

@@ -77,7 +77,7 @@ final class QueueMetrics: Sendable {
     ) async -> String {
         var values: [Series: Double] = [:]
         let problem = await storeProblem {
-            values = try await Self.value(of: Task { try await readState(jobs: jobs, servers: servers) }, within: Self.readLimit)
+            values = try await StoreDeadline.value(of: Task { try await readState(jobs: jobs, servers: servers) })
         }
         // Two scrapes at once (a pair of Prometheus servers) each serve one whole reading.
         return emitting.withLock { _ in
@@ -85,40 +85,6 @@ final class QueueMetrics: Sendable {
             gauge(Series("lifeline_store_up", [:])).set(Int64(problem == nil ? 1 : 0))
             return registry.emitToString()
         }
-    }
-
-    /// How long a scrape waits for the store: less than Prometheus's own scrape timeout (10 s
-    /// by default), so that a store that hangs reads as `lifeline_store_up 0`, not as serve down.
-    static let readLimit = Duration.seconds(5)
-
-    /// Waits for `task`'s value, or throws ``ReadTimedOut`` after `limit`, leaving the task to
-    /// finish on its own: a hung store's read may not heed cancellation.
-    private static func value<T: Sendable>(of task: Task<T, any Error>, within limit: Duration) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let first = FirstResult(continuation)
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                first.resume(with: .failure(ReadTimedOut(limit: limit)))
-            }
-            Task {
-                let result = await task.result
-                timer.cancel()
-                first.resume(with: result)
-            }
-        }
-    }
-
-    /// Resumes its continuation with the first result it is given.
-    private final class FirstResult<T: Sendable>: Sendable {
-        private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-        init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
-        func resume(with result: Result<T, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
-    }
-
-    /// The store did not answer a scrape's reads in time.
-    struct ReadTimedOut: Error, CustomStringConvertible {
-        let limit: Duration
-        var description: String { "the store did not answer within \(limit)" }
     }
 
     /// The attempts running when serve started, whose `started` events come before what it

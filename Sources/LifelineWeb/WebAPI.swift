@@ -91,14 +91,17 @@ public struct WebAPI: Sendable {
         return router
     }
 
-    /// 200 when the store answers, 503 when it does not or its file is damaged (a read can
-    /// still be answered from SQLite's cache, or from pages that are whole). It reads the jobs
-    /// themselves, as every page does: their table may not answer while others do (a session
-    /// holding it locked). The running ones, always few, have an index of their own.
+    /// 200 when the store answers within ``StoreDeadline/limit``, 503 when it does not or its
+    /// file is damaged (a read can still be answered from SQLite's cache, or from pages that
+    /// are whole). It reads the jobs themselves, as every page does: their table may not answer
+    /// while others do (a session holding it locked). The running ones, always few, have an
+    /// index of their own.
     private func health() async throws -> Response {
         let problem = await storeProblem {
-            _ = try await jobs.queueList()
-            _ = try await jobs.jobCount(JobFilter(states: [.running]))
+            try await StoreDeadline.value(of: Task {
+                _ = try await jobs.queueList()
+                _ = try await jobs.jobCount(JobFilter(states: [.running]))
+            })
         }
         if let problem { return try APIResponse.json(["store": "unavailable", "error": problem], status: .serviceUnavailable) }
         return try APIResponse.json(["store": "ok"])
@@ -112,7 +115,7 @@ public struct WebAPI: Sendable {
             try await read()
             return nil
         } catch {
-            let description = describeStoreFailure(error) ?? APIResponse.storeDidNotAnswer
+            let description = describeStoreFailure(error) ?? (error as? StoreDeadline.TimedOut)?.description ?? APIResponse.storeDidNotAnswer
             damage.note(error, described: description)
             return description
         }

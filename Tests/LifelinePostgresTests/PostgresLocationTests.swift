@@ -57,6 +57,9 @@ struct PostgresLocationTests {
         ("postgres://u:pw%zz@h/db", "has a '%' that starts no escape (%XX); write a '%' as %25"),
         ("postgres://u%4:pw@h/db", "has a '%' that starts no escape (%XX); write a '%' as %25"),
         ("postgres://u:pw@h/db%", "has a '%' that starts no escape (%XX); write a '%' as %25"),
+        ("postgres://u:pw@h/db%00", "has %00, a NUL, which no name or password holds"),
+        ("postgres://u:pw%00x@h/db", "has %00, a NUL, which no name or password holds"),
+        ("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=", "sslrootcert is empty; it names a certificate file"),
     ])
     func refused(url: String, reason: String) throws {
         let error = try #require(throws: PostgresLocationError.self) { try PostgresLocation(url: url) }
