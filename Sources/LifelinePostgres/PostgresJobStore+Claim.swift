@@ -23,6 +23,11 @@ extension PostgresJobStore {
         let answers = try transaction.connection.pipeline([
             expiredLeases(transaction.nowMs), promoteDueJobs(transaction.nowMs), queueSettings(request.queues),
         ])
+        // Jobs come due for every worker, whichever's claim makes them available. A worker
+        // that serves only other queues, or this claim's rows skipped while another claim
+        // promoted them, would leave their workers asleep until their next look (30 s): said,
+        // then, but only then, for a NOTIFY makes commits that send one take turns.
+        if try answers[1].first?.decode(Int.self) ?? 0 > 0 { transaction.announce() }
         try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
         let claimed = try ClaimFill.fill(
             request.limit, from: queues(answers[2], names: request.queues), everyQueue: request.queues.isEmpty, weights: request.weights,
@@ -109,8 +114,8 @@ extension PostgresJobStore {
         return [due, expiry].compactMap { $0 }.min().map(Date.init(ms:))
     }
 
-    /// Scheduled and retryable jobs whose time has come become available. Rows another host
-    /// is promoting are skipped, not waited for.
+    /// Scheduled and retryable jobs whose time has come become available; how many did. Rows
+    /// another host is promoting are skipped, not waited for.
     private static func promoteDueJobs(_ now: Int64) -> PostgresQuery {
         "SELECT lifeline.promote_due_jobs(\(now))"
     }

@@ -5,7 +5,7 @@ import PostgresNIO
 /// `lifeline.schema_version`. A shipped migration is never edited: changes come as new ones
 /// appended here. Processes that start at once take turns through an advisory lock.
 enum PostgresSchema {
-    static let migrations: [String] = [v1, v2, v3, v4, v5]
+    static let migrations: [String] = [v1, v2, v3, v4, v5, v6]
 
     static var version: Int { migrations.count }
 
@@ -368,5 +368,22 @@ enum PostgresSchema {
     /// (``ServerInfo/workloadHolderColumns``).
     private static let v5 = """
         CREATE INDEX servers_machine ON lifeline.servers (machine);
+        """
+
+    /// A claim's promotion of due jobs says how many it made available: a claim that made some
+    /// announces them, for the workers of their queues may be asleep (see
+    /// ``PostgresJobStore/jobClaim(_:)``).
+    private static let v6 = """
+        DROP FUNCTION lifeline.promote_due_jobs(bigint);
+        CREATE FUNCTION lifeline.promote_due_jobs(in_now bigint) RETURNS int LANGUAGE plpgsql AS $$
+        DECLARE
+            promoted int;
+        BEGIN
+            UPDATE lifeline.jobs SET state = 'available'
+            WHERE id IN (SELECT id FROM lifeline.jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= in_now
+                         FOR UPDATE SKIP LOCKED);
+            GET DIAGNOSTICS promoted = ROW_COUNT;
+            RETURN promoted;
+        END $$;
         """
 }

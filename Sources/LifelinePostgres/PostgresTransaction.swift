@@ -12,8 +12,9 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     let hook: (any JobFinishHook<PostgresTransaction>)?
     private var events: [JSONValue] = []
     /// Whether other processes should look again at once: work appeared, a job is to stop, or
-    /// a server moved. Claims and finishes do not announce themselves: a NOTIFY takes a lock
-    /// on the database until the commit is on disk, so commits that send one take turns.
+    /// a server moved. Claims and finishes do not announce themselves, but for a claim that
+    /// made due jobs available: a NOTIFY takes a lock on the database until the commit is on
+    /// disk, so commits that send one take turns.
     private var announces = false
     private var insertedJobs = 0
 
@@ -41,6 +42,12 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
         eventAppend(type, job: job, server: server, dataText: data.canonicalText)
     }
 
+    /// Tells other processes to look again at once when this transaction commits, for a change
+    /// that appends no event of its own.
+    func announce() {
+        announces = true
+    }
+
     /// An event whose data is already canonical text.
     func eventAppend(_ type: EventType, job: Int64?, server: String?, dataText: String) {
         if Self.announced.contains(type) { announces = true }
@@ -56,7 +63,7 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     /// shared to the commit (see ``PostgresSession``), and announce the change when it calls
     /// for it; the last ones before the commit.
     func eventStatements() -> [PostgresQuery] {
-        guard !events.isEmpty else { return [] }
+        guard !events.isEmpty else { return announces ? ["SELECT pg_notify(\(PostgresSession.channel), '')"] : [] }
         return [
             announces
                 ? "SELECT pg_advisory_xact_lock_shared(\(PostgresSession.eventLock)), pg_notify(\(PostgresSession.channel), '')"
