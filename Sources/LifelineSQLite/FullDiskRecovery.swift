@@ -43,18 +43,17 @@ final class FullDiskRecovery: Sendable {
 
     /// Before each write transaction, which could otherwise grow the WAL into the last of the disk.
     func beforeWrite(_ db: Database) {
-        let now = ContinuousClock.now
-        let look = state.withLock { state in
-            guard state.looked.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
-            state.looked = now
-            return true
-        }
-        let low = look && freeSpace(db) < Self.lowSpace
         let due = state.withLock { state in
-            if low { state.until = now + Self.window }
-            guard let until = state.until else { return false }
-            if now >= until { state.until = nil }
-            return now < until
+            let now = ContinuousClock.now
+            if state.looked.map({ now - $0 >= .seconds(1) }) ?? true {
+                state.looked = now
+                if freeSpace(db) < Self.lowSpace { state.until = now + Self.window }
+            }
+            guard let until = state.until, now < until else {
+                state.until = nil
+                return false
+            }
+            return true
         }
         if due { checkpoint(db) }
     }

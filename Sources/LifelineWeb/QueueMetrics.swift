@@ -16,8 +16,6 @@ final class QueueMetrics: Sendable {
     private struct Follow {
         /// Per job, its attempt seen starting, until its end is seen.
         var started: [Int64: (attempt: Int64, at: Date, kind: String)] = [:]
-        /// The store's gauges last set, to drop those it no longer holds.
-        var storeSeries: Set<Series> = []
     }
 
     /// One gauge's name and labels.
@@ -32,7 +30,9 @@ final class QueueMetrics: Sendable {
 
     private let registry = PrometheusCollectorRegistry()
     private let follow = Mutex(Follow())
-    private let emitting = Mutex(())
+    /// The store's gauges last set, to drop those it no longer holds; held while a scrape sets
+    /// and emits, so that two at once (a pair of Prometheus servers) each serve one reading.
+    private let storeSeries = Mutex<Set<Series>>([])
 
     init() {
         // Present from the first scrape, at zero, so that rates and alerts need no absent().
@@ -79,9 +79,8 @@ final class QueueMetrics: Sendable {
         let problem = await storeProblem {
             values = try await StoreDeadline.value(of: Task { try await readState(jobs: jobs, servers: servers) })
         }
-        // Two scrapes at once (a pair of Prometheus servers) each serve one whole reading.
-        return emitting.withLock { _ in
-            apply(problem == nil ? values : [:])
+        return storeSeries.withLock { last in
+            apply(problem == nil ? values : [:], replacing: &last)
             gauge(Series("lifeline_store_up", [:])).set(Int64(problem == nil ? 1 : 0))
             return registry.emitToString()
         }
@@ -142,13 +141,10 @@ final class QueueMetrics: Sendable {
     /// Sets the store's gauges to `values`, and removes those it no longer holds: a server
     /// that moved on, or every one while the store does not answer, leaves no series behind
     /// (an alert on a stale one would fire, or hold, for ever).
-    private func apply(_ values: [Series: Double]) {
-        let gone = follow.withLock { follow in
-            defer { follow.storeSeries = Set(values.keys) }
-            return follow.storeSeries.subtracting(values.keys)
-        }
-        for series in gone { registry.unregisterGauge(gauge(series)) }
+    private func apply(_ values: [Series: Double], replacing last: inout Set<Series>) {
+        for series in last.subtracting(values.keys) { registry.unregisterGauge(gauge(series)) }
         for (series, value) in values { gauge(series).set(value) }
+        last = Set(values.keys)
     }
 
     private func count(_ event: JobEvent, _ follow: inout Follow) {
