@@ -16,4 +16,16 @@ public enum EditDistance {
         }
         return rows[a.count][b.count]
     }
+
+    /// The name among `names` that `word` most likely misspells: the closest within two edits
+    /// and half the word's length, case aside (or one the word begins), or nil when none is near.
+    public static func nearest(to word: String, among names: some Sequence<String>) -> String? {
+        let typed = word.lowercased()
+        let scored = names.map { name in
+            let candidate = name.lowercased()
+            return (name, candidate.hasPrefix(typed) && !typed.isEmpty ? 0 : between(typed, candidate))
+        }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 * 2 <= word.count else { return nil }
+        return best.0
+    }
 }

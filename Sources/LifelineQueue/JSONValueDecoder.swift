@@ -40,7 +40,9 @@ struct JSONValueDecoder: Decoder {
         }
         // JSONDecoder calls the whole document invalid here; the field and the range say more.
         guard let exact else {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "\(value.canonicalText) is not a whole number from \(T.min) to \(T.max)"))
+            let whole = if case .double(let number) = value { number.rounded() == number } else { true }
+            let why = whole ? "is out of range (\(T.min) to \(T.max))" : "is not a whole number"
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "\(value.canonicalText) \(why)"))
         }
         return exact
     }

@@ -55,7 +55,8 @@ public struct JobRegistry: Sendable {
     /// The definition of a kind that may be enqueued by hand.
     public func checkKind(_ kind: String) throws(JobInputError) -> JobDefinition {
         guard let definition = definition(kind) else {
-            throw JobInputError("unknown job kind '\(kind)' (known: \(enqueueableKinds.joined(separator: ", ")))")
+            let near = EditDistance.nearest(to: kind, among: enqueueableKinds).map { "; did you mean '\($0)'?" } ?? ""
+            throw JobInputError("unknown job kind '\(kind)' (known: \(enqueueableKinds.joined(separator: ", ")))\(near)")
         }
         if let owner = definition.enqueuedOnlyBy {
             throw JobInputError("job kind '\(kind)' is enqueued only by \(owner), not by hand")

@@ -298,7 +298,8 @@ public enum JobStoreError: Error, Hashable, CustomStringConvertible {
         case .keyTaken(let key, let existing, let request):
             "idempotency key '\(key)' belongs to \(request) (job \(existing))"
         case .unknownQueue(let name, let known):
-            "no queue '\(name)'; known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
+            "no queue '\(name)'; \(EditDistance.nearest(to: name, among: known).map { "did you mean '\($0)'? " } ?? "")"
+                + "known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
         }
     }
 }

@@ -122,6 +122,10 @@ enum BatchFile {
 
     private static func duration(_ value: JSONValue, _ field: String) throws(JobInputError) -> Duration {
         guard let text = value.stringValue else { throw JobInputError("'\(field)' must be a duration string such as \"30s\"") }
-        return try DurationText.parse(text)
+        do {
+            return try DurationText.parse(text)
+        } catch {
+            throw JobInputError("'\(field)': \(error.message)")
+        }
     }
 }

@@ -108,7 +108,13 @@ struct CLIFailure: Error, CustomStringConvertible {
             // Two or three values come on the same line: "Please provide one of 'a' and 'b'."
             let inline = oneLine.firstMatch(of: #/Please provide one of (.*)\.$/#).map { String($0.1).matches(of: #/'([^']*)'/#).map { String($0.1) } } ?? []
             let valid = values.isEmpty ? inline : values
-            if !valid.isEmpty { oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(valid.joined(separator: ", "))" }
+            if !valid.isEmpty {
+                oneLine = "invalid value '\(match.1)' for \(match.2); expected one of: \(valid.joined(separator: ", "))"
+            } else {
+                // Every other typed option and argument is a number; its help gives its range.
+                let why = match.1.wholeMatch(of: #/[0-9]+/#) != nil ? "too large" : "not a whole number"
+                oneLine = "invalid value '\(match.1)' for \(match.2): \(why)"
+            }
         }
         // The parser's sentences start in capitals; Lifeline's messages do not. Only a usage
         // error points to the help; anything else the parser was handed failed at run time.

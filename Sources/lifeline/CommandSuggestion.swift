@@ -14,7 +14,7 @@ enum CommandSuggestion {
             let names = subcommands.compactMap { $0.configuration.commandName }
             guard let next = subcommands.first(where: { $0.configuration.commandName == argument }) else {
                 let prefix = (["lifeline"] + path).joined(separator: " ")
-                if let closest = closest(to: argument, among: names) {
+                if let closest = EditDistance.nearest(to: argument, among: names) {
                     return "unknown command '\(argument)'; did you mean '\(closest)'?"
                 }
                 return "unknown command '\(argument)'; \(prefix) has: \(names.joined(separator: ", "))"
@@ -38,7 +38,7 @@ enum CommandSuggestion {
     /// for `--verison`.
     static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {
         let options = options(of: command(namedIn: arguments, root: root)).filter { $0.hasPrefix("--") }
-        return closest(to: option, among: options.sorted())
+        return EditDistance.nearest(to: option, among: options.sorted())
     }
 
     /// The first word of `arguments` (before a `--`) written as an option that the command they
@@ -65,11 +65,5 @@ enum CommandSuggestion {
     private static func options(of command: any ParsableCommand.Type) -> Set<String> {
         let words = command.helpMessage().split { " \n,()[]<>=".contains($0) }.map(String.init)
         return Set(words.filter { $0.wholeMatch(of: #/--[a-z][a-z-]*|-[a-zA-Z]/#) != nil })
-    }
-
-    /// The name within two edits of `word` (or that it begins), if one is clearly closest.
-    static func closest(to word: String, among names: [String]) -> String? {
-        let scored = names.map { ($0, $0.hasPrefix(word) ? 0 : EditDistance.between(word, $0)) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
     }
 }

@@ -3,6 +3,7 @@ import LifelineRecovery
 
 /// Said when a list filtered by a queue, server or kind comes back empty: a name that does not
 /// exist is more likely a typo than a quiet queue, and the list alone cannot tell them apart.
+/// A command that acts on one server says the same when it names none.
 enum FilterHint {
     /// - Parameter kind: the kind asked for, and the kinds this lifeline knows.
     static func sayUnknown(
@@ -22,12 +23,18 @@ enum FilterHint {
         }
     }
 
+    /// Exit 4 for a server `name` that is not there, with the name it most likely misspells.
+    static func noServer(_ name: String, in opened: OpenQueue, _ what: String? = nil) async -> CLIFailure {
+        let known = (try? await opened.servers.serverList().map(\.name)) ?? []
+        return CLIFailure(.notFound, unknown(what ?? "no server '\(name)'", name: name, known: known, kind: "servers"))
+    }
+
     private static func say(_ what: String, name: String, known: [String], kind: String) {
-        if let nearest = known.min(by: { EditDistance.between($0, name) < EditDistance.between($1, name) }),
-            EditDistance.between(nearest, name) <= 2, EditDistance.between(nearest, name) * 2 <= name.count
-        {
-            return Output.standardError.writeLine("lifeline: \(what); did you mean '\(nearest)'?")
-        }
-        Output.standardError.writeLine("lifeline: \(what); \(kind): \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+        Output.standardError.writeLine("lifeline: " + unknown(what, name: name, known: known, kind: kind))
+    }
+
+    private static func unknown(_ what: String, name: String, known: [String], kind: String) -> String {
+        if let nearest = EditDistance.nearest(to: name, among: known) { return "\(what); did you mean '\(nearest)'?" }
+        return "\(what); \(kind): \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
     }
 }

@@ -18,7 +18,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
             Examples:
               lifeline jobs retry --state discarded --kind exec --since 6h --dry-run
               lifeline jobs retry --state discarded --queue nightly
-              lifeline jobs retry --state retryable --queue backups
+              lifeline jobs retry --state retryable --queue nightly
             """
     )
 
@@ -75,7 +75,7 @@ struct JobsRetryCommand: AsyncParsableCommand {
             candidates = matching.filter { !StageJobs.retriedByItsServer($0) }
             if !stages.isEmpty {
                 let what = stages.count == 1 ? "1 recovery stage job" : "\(stages.count) recovery stage jobs"
-                Output.standardError.writeLine("skipped \(what): their servers retry them (lifeline server retry NAME, or the action again)")
+                Output.standardError.writeLine("lifeline: skipped \(what): their servers retry them (lifeline server retry NAME, or the action again)")
             }
         } else {
             var found: [Job] = []

@@ -90,6 +90,8 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
             )
         } catch let refused as LifecycleError {
             throw CLIFailure(.conflict, refused.description(server: name))
+        } catch ServerStoreError.notFound {
+            throw await FilterHint.noServer(name, in: opened)
         }
         try await options.report(result, action: Name.action.rawValue, goal: Name.action.goal, waitLimit: waitLimit, opened: opened)
     }

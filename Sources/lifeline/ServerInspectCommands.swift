@@ -48,9 +48,7 @@ struct ServerShowCommand: AsyncParsableCommand {
     func run() async throws {
         try ServerNames.check(name)
         let opened = try await store.openReader()
-        guard let server = try await opened.servers.serverGet(name) else {
-            throw ServerStoreError.notFound(name)
-        }
+        guard let server = try await opened.servers.serverGet(name) else { throw await FilterHint.noServer(name, in: opened) }
         let output = Output.standardOutput
         if json { return try output.writeJSON(server) }
         // What matters first: where it is, how far, what went wrong; then what can be done.
@@ -130,8 +128,9 @@ struct ServerHistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try ServerNames.check(name)
-        let history = try await store.openReader().servers.serverHistory(name)
-        guard !history.isEmpty else { throw CLIFailure(.notFound, "no server '\(name)' now or in the past") }
+        let opened = try await store.openReader()
+        let history = try await opened.servers.serverHistory(name)
+        guard !history.isEmpty else { throw await FilterHint.noServer(name, in: opened, "no server '\(name)' now or in the past") }
         try Output.standardOutput.writeList(history, json: json, empty: "") { history in
             let rows = history.map {
                 [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)", $0.cause,
@@ -174,7 +173,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
         WaitInterrupt.say(interrupted)
         let queue = try await outage.open(until: deadline) {
             let queue = try await store.openReader()
-            guard try await queue.servers.serverGet(name) != nil else { throw ServerStoreError.notFound(name) }
+            guard try await queue.servers.serverGet(name) != nil else { throw await FilterHint.noServer(name, in: queue) }
             return queue
         }
         let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)

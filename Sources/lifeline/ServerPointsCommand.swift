@@ -24,9 +24,8 @@ struct ServerPointsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try ServerNames.check(name)
-        guard let server = try await store.openReader().servers.serverGet(name) else {
-            throw ServerStoreError.notFound(name)
-        }
+        let opened = try await store.openReader()
+        guard let server = try await opened.servers.serverGet(name) else { throw await FilterHint.noServer(name, in: opened) }
         guard let points = try await RecoveryPointCheck.points(of: server, infraRoot: store.infraRoot) else {
             throw CLIFailure(.runtime, "this infrastructure does not list recovery points (the command config has no \"points\" program)")
         }

@@ -8,6 +8,11 @@ struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
         abstract: "Move a queue between stores (SQLite files and PostgreSQL databases).",
+        discussion: """
+            Examples:
+              lifeline store copy --from queue/lifeline.db --to postgres://db1/lifeline
+              lifeline store copy --from postgres://db1/lifeline --to backup.db
+            """,
         subcommands: [StoreCopyCommand.self]
     )
 }

@@ -12,11 +12,18 @@ enum TerminalText {
             case "\t": escaped += "\\t"
             case "\r": escaped += "\\r"
             case _ where scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format:
-                escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                escaped += hexEscape(scalar.value)
             default: escaped.unicodeScalars.append(scalar)
             }
         }
         return escaped
+    }
+
+    /// `\x1b`, `\u202e`, `\U000e0001`: as a shell's `$'…'`, C and Python write them.
+    private static func hexEscape(_ value: UInt32) -> String {
+        let (prefix, width) = value <= 0xFF ? ("\\x", 2) : value <= 0xFFFF ? ("\\u", 4) : ("\\U", 8)
+        let digits = String(value, radix: 16)
+        return prefix + String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// Lines joined with spaces, then escaped: for table cells and one-line summaries.

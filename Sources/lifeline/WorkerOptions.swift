@@ -180,7 +180,8 @@ struct WorkerOptions: Equatable {
         // The recovery stages' queues are known before their first job.
         let known = Stage.knownQueues(queues.map(\.name))
         for name in names where !known.contains(name) {
-            logger.warning("queue '\(name)' has had no job and has no settings yet; known queues: \(known.joined(separator: ", "))")
+            let near = EditDistance.nearest(to: name, among: known).map { "did you mean '\($0)'? " } ?? ""
+            logger.warning("queue '\(name)' has had no job and has no settings yet; \(near)known queues: \(known.joined(separator: ", "))")
         }
         guard drain else { return }
         let served = queues.filter { names.isEmpty || names.contains($0.name) }

@@ -239,7 +239,7 @@ struct EnqueueCLITests {
         defer { cli.removeAll() }
         let path = try cli.writeFile("jobs.jsonl", #"{"args": {"ms": 1}}"# + "\n" + #"{"args": {"ms": 2}, "priority": 3}"# + "\n")
         let cases: [([String], String)] = [
-            (["nope"], "unknown job kind 'nope' (known: exec, flaky, noop, sleep)"),
+            (["nope"], "unknown job kind 'nope' (known: exec, flaky, noop, sleep); did you mean 'noop'?"),
             (["sleep", "--priority", "11"], "priority 11 is out of range: use 0 to 9 (0 runs first)"),
             (["sleep", "--max-attempts", "0"], "max attempts 0 is out of range: use 1 to 1000000"),
             (["sleep", "--timeout", "8d"], "timeout 8d is out of range: use 1ms to 7d"),
@@ -270,6 +270,9 @@ extension EnqueueCLITests {
         lines[4_199] = "{broken"
         let bad = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("bad.jsonl", lines.joined(separator: "\n"))])
         #expect(bad.status == 64 && bad.stderr == "lifeline: --batch line 3500: 'priority' must be an integer\n")
+        lines[3_499] = #"{"args": {"ms": 1}, "timeout": "-5s"}"#
+        let negative = try await cli.run(["enqueue", "sleep", "--batch", try cli.writeFile("negative.jsonl", lines.joined(separator: "\n"))])
+        #expect(negative.status == 64 && negative.stderr.hasPrefix("lifeline: --batch line 3500: 'timeout': negative duration '-5s'"), "\(negative.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "a bad batch creates nothing")
         lines[3_499] = lines[0]
         lines[4_199] = lines[0]

@@ -137,7 +137,7 @@ struct FirstHourCLITests {
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop", "--queue", "nightly"])
         let typo = try await cli.run(["queues", "pause", "nighly"])
-        #expect(typo.status == 4 && typo.stderr.contains("no queue 'nighly'; known queues: nightly"))
+        #expect(typo.status == 4 && typo.stderr.contains("no queue 'nighly'; did you mean 'nightly'? known queues: nightly"), "\(typo.stderr)")
         // The stages' queues, which are accepted before their first job, are among the known.
         let far = try await cli.run(["queues", "pause", "recovery.nosuch"])
         #expect(far.status == 4 && far.stderr.contains("known queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize,"), "\(far.stderr)")

@@ -211,6 +211,33 @@ struct OperatorMistakesCLITests {
         #expect(shown.status == 4 && shown.stderr == "lifeline: no job 999 (pruned with its events, or never enqueued)\n", "as events --job says it")
     }
 
+    @Test("a command that acts on one server, queue or kind that does not exist gives exit 4 or 64 with the nearest name")
+    func actionTypo() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop", "--queue", "nightly"])
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
+        let jobs = try await cli.jobCount()
+        let cases: [([String], Int32, String)] = [
+            (["server", "show", "web1"], 4, "lifeline: no server 'web1'; did you mean 'web-1'?\n"),
+            (["server", "failover", "WEB-1"], 4, "lifeline: no server 'WEB-1'; did you mean 'web-1'?\n"),
+            (["server", "history", "web1"], 4, "lifeline: no server 'web1' now or in the past; did you mean 'web-1'?\n"),
+            (["server", "wait", "web1", "--state", "standby"], 4, "lifeline: no server 'web1'; did you mean 'web-1'?\n"),
+            (["server", "points", "db-primary"], 4, "lifeline: no server 'db-primary'; servers: web-1\n"),
+            (["queues", "pause", "nightlly"], 4,
+             "lifeline: no queue 'nightlly'; did you mean 'nightly'? known queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize, recovery.network, recovery.provision, recovery.vm (--create configures a queue ahead of its first job)\n"),
+            (["enqueue", "nop"], 64, "lifeline: unknown job kind 'nop' (known: exec, flaky, noop, sleep); did you mean 'noop'?\n"),
+            (["ENQUEUE", "noop"], 64, "lifeline: unknown command 'ENQUEUE'; did you mean 'enqueue'?\n"),
+            (["enqueue", "noop", "--priority", "abc"], 64, "lifeline: invalid value 'abc' for --priority: not a whole number (see --help)\n"),
+            (["jobs", "show", "99999999999999999999"], 64, "lifeline: invalid value '99999999999999999999' for <id>: too large (see --help)\n"),
+        ]
+        for (arguments, status, said) in cases {
+            let result = try await cli.run(arguments)
+            #expect(result.status == status && result.stderr == said, "\(arguments): \(result.status) \(result.stderr)")
+        }
+        #expect(try await cli.jobCount() == jobs, "nothing was enqueued")
+    }
+
     @Test("a worker told to serve a queue nothing has used says so once, naming the known ones")
     func workerQueueTypo() async throws {
         let cli = try CLIRunner()
@@ -218,10 +245,10 @@ struct OperatorMistakesCLITests {
         _ = try await cli.enqueue(["noop", "--queue", "nightly"])
         let result = try await cli.run(["worker", "--queues", "nightyl", "--drain"])
         #expect(result.status == 0)
-        #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; known queues: nightly"), "\(result.stderr)")
+        #expect(result.stderr.contains("queue 'nightyl' has had no job and has no settings yet; did you mean 'nightly'? known queues: nightly"), "\(result.stderr)")
         // TIME LEVEL LABEL: MESSAGE, and no module's name.
         #expect(result.stderr.split(separator: "\n").contains {
-            $0.wholeMatch(of: #/\d{4}-\d\d-\d\dT[\d:.]+Z warning lifeline\.worker: queue 'nightyl' has had no job and has no settings yet; known queues: nightly, recovery\.backup, recovery\.cleanup, recovery\.finalize, recovery\.network, recovery\.provision, recovery\.vm/#) != nil
+            $0.wholeMatch(of: #/\d{4}-\d\d-\d\dT[\d:.]+Z warning lifeline\.worker: queue 'nightyl' has had no job and has no settings yet; did you mean 'nightly'\? known queues: nightly, recovery\.backup, recovery\.cleanup, recovery\.finalize, recovery\.network, recovery\.provision, recovery\.vm/#) != nil
         } && !result.stderr.contains("[Lifeline"), "\(result.stderr)")
         let level = try await cli.run(["worker", "--drain"], extraEnvironment: ["LIFELINE_LOG_LEVEL": "verbose"])
         #expect(level.status == 64 && level.stderr == "lifeline: LIFELINE_LOG_LEVEL: invalid level 'verbose'; use one of trace, debug, info, notice, warning, error, critical\n")

@@ -384,7 +384,7 @@ struct WorkerCLITests {
         let lines = drain.stderr.split(separator: "\n")
         #expect(lines.allSatisfy { $0.hasPrefix("20") && $0.contains(" lifeline.worker: ") }, "every line is the worker's own: \(drain.stderr)")
         #expect(!drain.stderr.contains("\u{1B}") && !drain.stderr.contains("\r"))
-        #expect(lines.contains { $0.contains(#"boom\n\#(forged)\n\u{1b}[31mred"#) }, "\(drain.stderr)")
+        #expect(lines.contains { $0.contains(#"boom\n\#(forged)\n\x1b[31mred"#) }, "\(drain.stderr)")
     }
 
     @Test("a job's program creates files with the umask the worker was started with; the worker's own files stay owner-only")

@@ -212,7 +212,7 @@ struct JSONValueTests {
         } catch DecodingError.dataCorrupted(let context) where context.debugDescription == "The given data was not valid JSON." {
             // What JSONDecoder says of a number that does not fit; the value decoder names the field.
             return "number out of range"
-        } catch DecodingError.dataCorrupted(let context) where context.debugDescription.contains(" is not a whole number from ") {
+        } catch DecodingError.dataCorrupted(let context) where context.debugDescription.contains(" is out of range (") || context.debugDescription.hasSuffix(" is not a whole number") {
             return "number out of range"
         } catch DecodingError.dataCorrupted(let context) {
             return "dataCorrupted at \(path(context.codingPath)): \(context.debugDescription)"
