@@ -8,6 +8,15 @@ struct EnqueueCommand: AsyncParsableCommand {
             Durations take ms, s, m, h, d (e.g. 250ms, 30s, 1h30m, 7d). With --idempotency-key, enqueueing \
             the same kind and args again returns the existing job; other kind or args exit 3.
 
+            The kinds anyone may enqueue, and their --args:
+              noop   any object; does nothing
+              sleep  {"ms": N}: waits N milliseconds
+              flaky  {"fail_times": N}: fails its first N attempts, then succeeds
+              exec   {"argv": ["cp", "a", "b"], "env": {"TZ": "UTC"}, "cwd": "/srv"}:
+                     runs argv's program (found in PATH), never through a shell; env
+                     (on top of the worker's) and cwd are optional. A nonzero exit
+                     fails the attempt, with the end of its error output.
+
             --batch reads one JSON object per line, all inserted in one transaction or none. Every \
             field is optional (null is the same as leaving it out); KIND is the default kind; \
             "delay" sets when a line's job runs (there is no "at"). Three lines of a batch:

@@ -95,7 +95,8 @@ struct WorkerOptions: Equatable {
         try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
         // The path in full: "queue/lifeline.db" reads the same in the wrong directory.
         configuration.startDetails["store"] = "\(opened.filePath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? opened.location)"
-        if processes > 1 { configuration.startDetails["processes"] = "\(processes)" }
+        // A pool is said as it was asked for: N slots in each of P processes.
+        if processes > 1 { configuration.startDetails.merge(["concurrency": "\(concurrency)", "processes": "\(processes)"]) { $1 } }
         let worker = Worker(store: opened.jobs, runner: pool ?? handlers, configuration: configuration, logger: logger)
         let watcher = try opened.watchChanges { worker.wake() }
         if stop.withLock({ stop in stop.worker = worker; return stop.asked }) { worker.shutdown() }

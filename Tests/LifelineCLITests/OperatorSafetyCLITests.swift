@@ -147,6 +147,7 @@ struct OperatorSafetyCLITests {
         #expect(try await worker.waitForExit(timeout: .seconds(20)) == 0)
         #expect(try #require(worker.exitedAt) - second < .seconds(5))
         #expect(worker.stderr.contains("stopping now; running jobs are released without spending an attempt"))
+        #expect(!worker.stderr.contains("grace period over"), "the grace was cut short, and said so once: \(worker.stderr)")
         let job = try await cli.job(id)
         #expect(job["state"] == "available" && job["attempt"] == 0 && job["errors"] == [])
         #expect(ProcessTable.pids(commandLineContaining: "sleep \(marker)").isEmpty, "the program ended with its attempt")

@@ -511,6 +511,8 @@ struct RealWorkCLITests {
     @Test("a program or directory that cannot work is discarded at once, saying which", arguments: [
         (#"{"argv": ["no-such-program-x"]}"#, "program 'no-such-program-x' not found in PATH"),
         (#"{"argv": ["/dev/null"]}"#, "program '/dev/null' is not executable"),
+        (#"{"argv": ["/etc"]}"#, "program '/etc' is a directory"),
+        (#"{"argv": ["./etc"], "cwd": "/"}"#, "program './etc' is a directory"),
         (#"{"argv": ["pwd"], "cwd": "/no/such/dir"}"#, "cwd '/no/such/dir' does not exist"),
     ])
     func unrunnable(args: String, message: String) async throws {

@@ -364,8 +364,8 @@ struct WorkerCLITests {
             try await waitUntil("the worker and its two processes to start") {
                 pool.stderr.contains("worker started") && ProcessTable.children(of: pool.processIdentifier).count == 2
             }
-            // Its start says where its queue is, and its shape.
-            #expect(pool.stderr.contains("worker started concurrency=2 processes=2 queues=* store=\(cli.home.path)/lifeline.db "), "\(pool.stderr)")
+            // Its start says where its queue is, and its shape as asked for: slots in each process.
+            #expect(pool.stderr.contains("worker started concurrency=1 processes=2 queues=* store=\(cli.home.path)/lifeline.db "), "\(pool.stderr)")
             pool.signal(signal)
             #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
             #expect(!pool.stderr.contains(" error "), "signal \(signal): \(pool.stderr)")

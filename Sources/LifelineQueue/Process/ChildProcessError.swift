@@ -47,6 +47,8 @@ public struct ChildProcessError: Error, CustomStringConvertible {
             return "program '\(program)' names an interpreter that does not exist (its #! line)"
         case (.exec, ENOENT) where program.contains("/"): return "program '\(program)' does not exist"
         case (.exec, ENOENT): return "program '\(program)' not found in PATH"
+        case (.exec, EACCES) where program.contains("/") && Self.isDirectory(program, in: directory):
+            return "program '\(program)' is a directory"
         case (.exec, EACCES): return "program '\(program)' is not executable (permission denied)"
         case (.exec, ENOEXEC): return "program '\(program)' is not in an executable format"
         case (.exec, _): return "cannot run '\(program)': \(reason)"
@@ -57,7 +59,16 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     /// Whether the file a path names exists, a relative path taken from `directory`: the
     /// kernel says ENOENT for a script whose interpreter is missing too.
     private static func exists(_ path: String, in directory: String?) -> Bool {
-        let full = path.hasPrefix("/") || directory == nil ? path : directory! + "/" + path
-        return FileManager.default.fileExists(atPath: full)
+        FileManager.default.fileExists(atPath: full(path, in: directory))
+    }
+
+    /// The kernel says EACCES for a directory, as for a file without its execute bit.
+    private static func isDirectory(_ path: String, in directory: String?) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: full(path, in: directory), isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    private static func full(_ path: String, in directory: String?) -> String {
+        path.hasPrefix("/") || directory == nil ? path : directory! + "/" + path
     }
 }

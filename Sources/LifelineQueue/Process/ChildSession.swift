@@ -91,7 +91,7 @@ final class ChildSession: @unchecked Sendable {
             case Int(LIFELINE_REAPER_CWD_FAILED):
                 failure = ChildProcessError(program: child.program, directory: child.directory, stage: .directory, errno: message.value)
             case Int(LIFELINE_REAPER_EXEC_FAILED):
-                failure = ChildProcessError(program: child.program, stage: .exec, errno: message.value)
+                failure = ChildProcessError(program: child.program, directory: child.directory, stage: .exec, errno: message.value)
             case Int(LIFELINE_REAPER_EXITED): programStatus = message.value
             case Int(LIFELINE_REAPER_UNHELD): unheld = true
             case Int(LIFELINE_REAPER_COLLECTED): programCollected = true

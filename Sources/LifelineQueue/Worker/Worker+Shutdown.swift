@@ -48,7 +48,8 @@ extension Worker {
             await doorbell.wait(timeout: deadline - .now)
         }
         guard running.count > 0 else { return }
-        if case let handlers = running.counts.handlers, handlers > 0 {
+        // Asked again, the worker said so then, with the count it stopped.
+        if case let handlers = running.counts.handlers, handlers > 0, !hurrying.isSet {
             logger.info("grace period over; releasing running jobs", metadata: ["running": "\(handlers)"])
         }
         releasing.set()

@@ -74,7 +74,7 @@ public final class Worker: Sendable {
     public func run() async throws {
         logger.info("worker started", metadata: configuration.startDetails.merging([
             "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
-        ]) { $1 })
+        ]) { detail, _ in detail })
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }
         let cancels = Task { await cancelWatchLoop() }

@@ -27,7 +27,8 @@ public struct WorkerConfiguration: Sendable {
     /// the worker stops (see ``Worker/run()``).
     public var isDamage: @Sendable (any Error) -> Bool = { _ in false }
     /// Said beside the queues and concurrency when the worker starts: where its store is, and
-    /// a pool's processes, so that a worker started on the wrong queue shows it at once.
+    /// a pool's processes and slots in each, so that a worker started on the wrong queue shows
+    /// it at once. A detail named as one of the worker's own is said instead of it.
     public var startDetails: Logger.Metadata = [:]
 
     public init(
