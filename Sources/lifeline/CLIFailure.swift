@@ -86,19 +86,19 @@ struct CLIFailure: Error, CustomStringConvertible {
         var oneLine = lines.first ?? message
         // The parser reads "-1" as an option: an unknown one, or one that takes the value it stood for.
         if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for") || oneLine.hasPrefix("Unknown option '-"),
-           let negative = CommandLine.arguments.dropFirst().first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
+           let negative = Lifeline.arguments.first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
         {
             return (code, "negative numbers are not accepted: \(negative) (see --help)")
         }
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = Lifeline.arguments
         if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
             oneLine = "Unknown option '\(option)'"
         }
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
-            // Named in the command's help, as every command's store options are: it came
-            // before the command's name (`lifeline --db F jobs list`).
+            // Named in the command's help: it came before the name of a command under a
+            // group (`lifeline --verbose jobs list`, were there such an option).
             guard closest != match.1 else {
                 return (code, "'\(closest)' goes after the command's name, e.g. lifeline jobs list \(closest) …")
             }

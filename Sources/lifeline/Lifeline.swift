@@ -27,12 +27,17 @@ struct Lifeline: AsyncParsableCommand {
 
     static let version = "0.6.0"
 
+    /// The command line after the program's name, `--db` put after the command's name when it
+    /// came before (see ``StoreOptions/placed(_:root:)``). Read first before the secrets in the
+    /// process's own command line are hidden.
+    static let arguments = StoreOptions.placed(Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
+
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code
     /// of the CLI contract.
     static func main() async {
         // Everything Lifeline creates (database, infra files, directories) is owner-only.
         ProgramEnvironment.makeFilesPrivate()
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = Self.arguments
         // Arguments are text: bytes that are not UTF-8 would reach a job replaced (U+FFFD), not refused.
         let notText = (1..<max(Int(CommandLine.argc), 1)).first { CommandLine.unsafeArgv[$0].flatMap { String(validatingCString: $0) } == nil }
         ArgumentSecrets.hide()
@@ -70,7 +75,7 @@ struct Lifeline: AsyncParsableCommand {
             if arguments.first == "help", let unknown = CommandSuggestion.unknownCommand(in: Array(arguments.dropFirst()), root: self) {
                 throw CLIFailure(.invalidInput, unknown)
             }
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             if let missing = CommandSuggestion.missingCommand(type(of: command), in: arguments) {
                 throw CLIFailure(.invalidInput, missing)
             }

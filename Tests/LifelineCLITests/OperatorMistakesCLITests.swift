@@ -699,12 +699,26 @@ struct OperatorMistakesCLITests {
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
     }
 
-    @Test("a store option before the command's name says where it goes")
+    @Test("--db before the command's name is taken as after it: lifeline --db F jobs list")
     func storeOptionBeforeCommand() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let result = try await cli.run(["--db", "x.db", "jobs", "list"])
-        #expect(result.status == 64 && result.stderr == "lifeline: '--db' goes after the command's name, e.g. lifeline jobs list --db …\n", "\(result)")
+        // A database beside the home, so that one read there could not be the home's.
+        let path = try cli.writeFile("elsewhere.db", "")
+        try FileManager.default.removeItem(atPath: path)
+        let enqueued = try await cli.run(["--db", path, "enqueue", "noop", "--json"])
+        #expect(enqueued.status == 0, "\(enqueued)")
+        #expect(try await cli.run(["--db=\(path)", "enqueue", "sleep", "--args", #"{"ms": 1}"#]).status == 0)
+        let listed = try await cli.run(["--db", path, "jobs", "list", "--json"])
+        #expect(listed.status == 0 && listed.stdout.split(separator: "\n").count == 2, "\(listed)")
+        #expect(try await cli.run(["--db", path, "worker", "--drain"]).status == 0)
+        let stats = try await cli.run(["--db", path, "stats", "--json"])
+        #expect(stats.status == 0 && stats.stdout.contains(#""completed":2"#), "\(stats)")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "the home's queue was never made")
+        let alone = try await cli.run(["--db", path])
+        #expect(alone.status == 64, "\(alone)")
+        let typo = try await cli.run(["--db", path, "jobs", "lst"])
+        #expect(typo.status == 64 && typo.stderr == "lifeline: unknown command 'lst'; did you mean 'list'?\n", "\(typo)")
     }
 
     @Test("a URL that asks for TLS of a server that offers none is refused at once, in one line, by a worker too")
