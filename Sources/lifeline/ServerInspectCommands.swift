@@ -133,8 +133,9 @@ struct ServerHistoryCommand: AsyncParsableCommand {
         guard !history.isEmpty else { throw await FilterHint.noServer(name, in: opened, "no server '\(name)' now or in the past") }
         try Output.standardOutput.writeList(history, json: json, empty: "") { history in
             let rows = history.map {
-                [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)", $0.cause,
-                 $0.job.map(String.init) ?? "-"]
+                // A stage that leads to another of the same state moves the server on, as events says.
+                [LifelineJSON.formatTime($0.at), $0.from?.rawValue ?? "-", $0.to?.rawValue ?? "(removed)",
+                 $0.from != nil && $0.from == $0.to ? "\($0.cause), next stage" : $0.cause, $0.job.map(String.init) ?? "-"]
             }
             return Table(headers: ["AT", "FROM", "TO", "CAUSE", "JOB"], rows: rows)
         }

@@ -98,6 +98,13 @@ struct RecoveryCLITests {
             "ready_for_failback", "cancelling_failback", "failover", "failing_back", "ready_for_failback",
             "releasing_resources", "standby",
         ])
+        // The move from one stage to the next of the same state is said to be one, in both.
+        let table = try await cli.run(["server", "history", "web-1"])
+        #expect(table.stdout.split(separator: "\n").contains {
+            $0.wholeMatch(of: #/\S+\s+starting_failover\s+starting_failover\s+start-vm succeeded, next stage\s+\d+/#) != nil
+        }, "\(table.stdout)")
+        let events = try await cli.run(["events", "--server", "web-1"])
+        #expect(events.stdout.contains("starting_failover, next stage"), "\(events.stdout)")
         withExtendedLifetime(worker) {}
     }
 
