@@ -62,6 +62,9 @@ struct ServerShowCommand: AsyncParsableCommand {
         if let stalled { lines.append("stalled   \(stalled)") }
         if let bar = ServerText.progressBar(server) { lines.append("progress  \(bar)") }
         if let error = server.lifecycle.lastError { lines.append("error     \(TerminalText.oneLine(error))") }
+        if server.state == .finalizationFailed, let copied = await Self.copiedBeforeFailure(server, in: opened) {
+            lines.append("copied    \(copied)")
+        }
         if server.currentJobState == .retryable, let error = server.currentJobError {
             lines.append("retrying  after: \(TerminalText.oneLine(error))")
         }
@@ -84,6 +87,15 @@ struct ServerShowCommand: AsyncParsableCommand {
 }
 
 extension ServerShowCommand {
+    /// How far a failed finalization copied, by its job's last progress: what `retry` resumes
+    /// from. Nil when that job no longer says (pruned), which the rest of the page does without.
+    static func copiedBeforeFailure(_ server: ServerInfo, in opened: OpenQueue) async -> String? {
+        guard let id = try? await opened.servers.serverHistory(server.name).last?.job, let job = try? await opened.jobs.jobGet(id),
+              let done = job.progress?["done"]?.intValue, let total = job.progress?["total"]?.intValue, total > 0
+        else { return nil }
+        return "\(SizeText.readable(done)) of \(SizeText.readable(total)) before it failed; retry resumes from its last checkpoint"
+    }
+
     /// What the current operation's job is doing: a stage job nobody holds is waiting for a
     /// worker, not working, unless its queue holds it back (`held` says why).
     static func activity(_ server: ServerInfo, held: String? = nil, stalled: Bool = false) -> String {

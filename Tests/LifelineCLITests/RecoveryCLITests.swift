@@ -201,6 +201,11 @@ struct RecoveryCLITests {
         #expect(failed["state"] == "finalization_failed" && failed["vm_state"] == "running")
         #expect(failed["last_error"]?.stringValue?.contains("injected fault in finalize") == true)
         try await Self.expectRefusals(cli, "app-1", state: .finalizationFailed)
+        // How far the copy got, which the retry resumes from, is on the server's page.
+        let shown = try await cli.run(["server", "show", "app-1"])
+        #expect(shown.stdout.split(separator: "\n").contains {
+            $0.wholeMatch(of: #/copied    [0-9.]+ MiB of 8\.0 MiB before it failed; retry resumes from its last checkpoint/#) != nil
+        }, "\(shown.stdout)")
 
         #expect(try await cli.run(["server", "retry", "app-1", "--wait", "--timeout", "60s"]).status == 0)
         #expect(try await cli.server("app-1")?["state"] == "failover")
