@@ -4,12 +4,12 @@ import LifelineQueue
 extension PostgresJobStore {
     public func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
         guard !request.jobs.isEmpty else { return [:] }
-        let now = clock().ms
         let entries = JSONValue.array(request.jobs.map { entry in
             ["id": .int(entry.id), "attempt": .int(Int64(entry.attempt)), "progress": entry.progress.map { .string($0.canonicalText) } ?? .null]
         }).canonicalText
         return try await transaction { transaction in
             // One statement for every job; a job missing from the answer has lost its lease.
+            let now = transaction.nowMs
             let rows = try transaction.connection.query("""
                 UPDATE jobs j
                 SET lease_expires_at = \(now + request.lease.milliseconds), heartbeat_at = \(now),

@@ -44,7 +44,7 @@ extension PostgresJobStore {
             }
             return retention
         }
-        guard let shortest = retention.shortest else { return PruneResult(jobs: 0, events: 0) }
+        let shortest = retention.shortest
         var total = PruneResult(jobs: 0, events: 0)
         var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
         while true {

@@ -23,9 +23,14 @@ public struct PostgresJobStore: JobStore {
 
     public var now: Date { clock() }
 
-    /// Runs `body` in one transaction, as the domain's steps see it.
+    /// Runs `body` in one transaction, as the domain's steps see it. Its time is read when it
+    /// starts on the session's thread, not when it was asked for: one that waited behind
+    /// another (a slow claim, a store out of reach) would otherwise renew a lease short by
+    /// that wait.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresTransaction) throws -> T) async throws -> T {
-        try await session.transaction(now: clock().ms, hook: finishHook, body)
+        try await session.run { [clock, finishHook] connection in
+            try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook, body)
+        }
     }
 
     /// Runs `body` outside a transaction: a read of one statement, or reads that need not agree.

@@ -44,15 +44,9 @@ public final class PostgresSession: Sendable {
         return try await thread.run { try body(connection) }
     }
 
-    /// Runs `body` in one transaction. The events it appended are numbered and inserted last,
-    /// under the event lock held shared to the commit, in the same round trip as the commit.
-    func transaction<T: Sendable>(
-        now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: @escaping @Sendable (PostgresTransaction) throws -> T
-    ) async throws -> T {
-        try await run { connection in try Self.transaction(on: connection, now: now, hook: hook, body) }
-    }
-
-    /// ``transaction(now:hook:_:)`` on the session's thread, from a body given to ``run(_:)``.
+    /// Runs `body` in one transaction on the session's thread, from a body given to
+    /// ``run(_:)``. The events it appended are numbered and inserted last, under the event lock
+    /// held shared to the commit, in the same round trip as the commit.
     static func transaction<T>(
         on connection: BlockingConnection, now: Int64, hook: (any JobFinishHook<PostgresTransaction>)?, _ body: (PostgresTransaction) throws -> T
     ) throws -> T {

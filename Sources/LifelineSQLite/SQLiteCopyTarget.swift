@@ -46,8 +46,15 @@ public final class SQLiteCopyTarget: CopyTarget {
                 Self.remove(partialPath)
                 throw error
             }
+            // Unlocked, the new file would be taken for an abandoned one by the next copy.
             let held = open(partialPath, O_RDONLY | O_CLOEXEC)
-            flock(held, LOCK_EX)
+            guard held >= 0, flock(held, LOCK_EX) == 0 else {
+                let reason = String(cString: strerror(errno))
+                if held >= 0 { close(held) }
+                try? store.close()
+                Self.remove(partialPath)
+                throw DatabaseOpenError.cannotCreate(path: partialPath, reason: reason)
+            }
             return (store, held)
         }
         self.lockTimeout = lockTimeout

@@ -40,7 +40,7 @@ extension SQLiteJobStore {
         // Throughput windows reach back 15 minutes: older outcome counts serve nothing.
         try await write { db in try db.execute(sql: "DELETE FROM outcome_counts WHERE second < ?", arguments: [now / 1000 - 900]) }
         let retention = try await retentions()
-        guard let shortest = retention.shortest else { return PruneResult(jobs: 0, events: 0) }
+        let shortest = retention.shortest
         var total = PruneResult(jobs: 0, events: 0)
         var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
         while true {

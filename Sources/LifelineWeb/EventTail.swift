@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import Logging
 import ServiceLifecycle
 import Synchronization
 
@@ -11,6 +12,9 @@ final class EventTail: Service, Sendable {
     private let metrics: QueueMetrics
     /// Starts calling its argument after each commit of any process; nil where nothing can tell.
     private let watchChanges: WebAPI.ChangeWatch
+    /// A store failure in an operator's words, for the log.
+    private let describe: @Sendable (any Error) -> String?
+    private let logger = Logger(label: "lifeline.serve")
     private let listeners = Mutex<[ObjectIdentifier: Doorbell]>([:])
     /// Where the log ended when serve started: what comes after is counted.
     private let start = Mutex<Int64?>(nil)
@@ -20,10 +24,11 @@ final class EventTail: Service, Sendable {
     /// How long the tail waits for a change notice before it looks anyway.
     static let patience: Duration = .seconds(1)
 
-    init(jobs: any JobStore, metrics: QueueMetrics, watchChanges: @escaping WebAPI.ChangeWatch) {
+    init(jobs: any JobStore, metrics: QueueMetrics, watchChanges: @escaping WebAPI.ChangeWatch, describe: @escaping @Sendable (any Error) -> String?) {
         self.jobs = jobs
         self.metrics = metrics
         self.watchChanges = watchChanges
+        self.describe = describe
     }
 
     /// Rings `doorbell` after each batch of new events, until `stopListening`.
@@ -51,11 +56,19 @@ final class EventTail: Service, Sendable {
 
     func run() async throws {
         let changes = Doorbell()
-        let watcher = try? watchChanges { changes.ring() }
+        let watcher: (any Sendable)?
+        do {
+            watcher = try watchChanges { changes.ring() }
+        } catch {
+            watcher = nil
+            logger.warning("no notice of commits (\(error)): the counters and the event stream look for new events each second")
+        }
         defer { withExtendedLifetime(watcher) {} }
         await cancelWhenGracefulShutdown {
             // The past is in `events` and `stats`.
             var last = self.start.withLock { $0 }
+            // Said once when the log cannot be read, and once when it can again.
+            var failing = false
             while !Task.isCancelled {
                 do {
                     // WebServer finds the end before it listens; a tail run without that finds it here.
@@ -64,6 +77,10 @@ final class EventTail: Service, Sendable {
                         continue
                     }
                     let events = try await self.jobs.eventList(EventFilter(afterSeq: after, limit: Self.batch))
+                    if failing {
+                        failing = false
+                        self.logger.notice("reading new events again")
+                    }
                     if let newest = events.last?.seq {
                         last = newest
                         self.metrics.record(events)
@@ -72,6 +89,10 @@ final class EventTail: Service, Sendable {
                     if events.count == Self.batch { continue }
                 } catch {
                     // The store may be restarting; the next look may find it again.
+                    if !failing, !Task.isCancelled {
+                        self.logger.error("cannot read new events: \(self.describe(error) ?? "\(error)"); the counters and the event stream wait for them")
+                    }
+                    failing = true
                 }
                 await changes.wait(timeout: Self.patience)
             }

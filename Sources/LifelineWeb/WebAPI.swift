@@ -50,7 +50,7 @@ public struct WebAPI: Sendable {
         self.loopback = loopback
         let metrics = QueueMetrics()
         self.metrics = metrics
-        tail = EventTail(jobs: jobs, metrics: metrics, watchChanges: watchChanges)
+        tail = EventTail(jobs: jobs, metrics: metrics, watchChanges: watchChanges, describe: describeStoreFailure)
     }
 
     /// The router with every route, its errors as JSON and its security headers. `HEAD` is

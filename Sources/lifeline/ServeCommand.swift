@@ -161,8 +161,14 @@ struct ServeCommand: AsyncParsableCommand {
         return status == 0 ? nil : String(cString: gai_strerror(status)).lowercased()
     }
 
-    /// Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1.
+    /// Whether only this machine can reach `host`: localhost, or an address in 127.0.0.0/8 or
+    /// ::1. A name is taken by its text only for localhost: `127.x.example.com` is anyone's.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.split(separator: ".").first == "127" && host.split(separator: ".").count == 4
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { $0.elementsEqual([UInt8](repeating: 0, count: 15) + [1]) }
     }
 }

@@ -212,6 +212,6 @@ enum ServerText {
     static func progress(_ server: ServerInfo) -> String {
         let standing = server.currentJobState == .retryable ? "retrying" : server.stalledSince != nil ? "stalled" : nil
         guard let progress = server.stageProgress else { return standing ?? "-" }
-        return "\(progress.done * 100 / progress.total)%" + (standing.map { " \($0)" } ?? "")
+        return "\(Int(ProgressText.fraction(done: progress.done, total: progress.total) * 100))%" + (standing.map { " \($0)" } ?? "")
     }
 }

@@ -126,33 +126,44 @@ struct ServerWaiter {
 }
 
 /// One line redrawn in place: the server's state, stage and a bar of its progress, with
-/// throughput and time left. Nothing is drawn when the output is not a terminal.
-final class ProgressBar: @unchecked Sendable {
+/// throughput and time left. Nothing is drawn when the output is not a terminal. Drawn by the
+/// wait, and cleared by an interrupt's handler on another thread.
+final class ProgressBar: Sendable {
+    private struct State {
+        /// When the progress read changed, and to what: a stage's progress is written about once
+        /// a second, so a rate taken between redraws would fall between writes and leap at each.
+        var changes: [(ContinuousClock.Instant, Int64)] = []
+        var isDrawn = false
+    }
+
     private let output: Output
-    /// When the progress read changed, and to what: a stage's progress is written about once a
-    /// second, so a rate taken between redraws would fall between writes and leap at each.
-    private var changes: [(ContinuousClock.Instant, Int64)] = []
-    private(set) var isDrawn = false
+    private let state = Mutex(State())
 
     init(output: Output) {
         self.output = output
     }
 
+    var isDrawn: Bool { state.withLock { $0.isDrawn } }
+
     func draw(_ server: ServerInfo) {
         guard output.isTerminal else { return }
         let width = (output.width ?? 80) - 1
-        output.write("\r\u{1B}[K" + Table.cut(line(server, width: width), to: width))
-        isDrawn = true
+        state.withLock { state in
+            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, width: width, changes: &state.changes), to: width))
+            state.isDrawn = true
+        }
     }
 
     /// Clears the line; the next draw draws it again.
     func finish() {
-        if isDrawn { output.write("\r\u{1B}[K") }
-        isDrawn = false
+        state.withLock { state in
+            if state.isDrawn { output.write("\r\u{1B}[K") }
+            state.isDrawn = false
+        }
     }
 
     /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
-    private func line(_ server: ServerInfo, width: Int) -> String {
+    private static func line(_ server: ServerInfo, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
         switch server.currentJobState {
@@ -173,8 +184,9 @@ final class ProgressBar: @unchecked Sendable {
         var speed = ""
         if let first = changes.first, let last = changes.last, let rate = ProgressText.rate(from: first, to: last), rate > 0 {
             let sinceLast = Double((now - last.0).milliseconds) / 1000
-            let left = max(Double(progress.total - progress.done) / rate - sinceLast, 0)
-            speed = " \(SizeText.readable(Int64(rate)))/s ETA \(DurationText.format(.seconds(Int64(left.rounded(.up)))))"
+            // Within what a size and a duration can say, whatever a stage program reported.
+            let left = min(max(Double(progress.total) - Double(progress.done), 0) / rate - sinceLast, 1e9)
+            speed = " \(SizeText.readable(Int64(min(rate, 1e18))))/s ETA \(DurationText.format(.seconds(Int64(max(left, 0).rounded(.up)))))"
         }
         // The bar takes 7 columns besides its width: brackets, a space, the percentage.
         let barWidth = min(max(width - text.count - speed.count - 8, 8), 24)
@@ -185,10 +197,15 @@ final class ProgressBar: @unchecked Sendable {
 /// Texts for progress: bars and rates.
 enum ProgressText {
     static func bar(done: Int64, total: Int64, width: Int) -> String {
-        let fraction = min(max(Double(done) / Double(max(total, 1)), 0), 1)
+        let fraction = fraction(done: done, total: total)
         let filled = Int((fraction * Double(width)).rounded(.down))
         return "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "]"
             + String(format: " %3d%%", Int(fraction * 100))
+    }
+
+    /// How much of `total` is done, from 0 to 1 whatever a stage program reported.
+    static func fraction(done: Int64, total: Int64) -> Double {
+        min(max(Double(done) / Double(max(total, 1)), 0), 1)
     }
 
     static func rate(from start: (ContinuousClock.Instant, Int64), to end: (ContinuousClock.Instant, Int64)) -> Double? {

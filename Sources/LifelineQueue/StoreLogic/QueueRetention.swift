@@ -26,11 +26,12 @@ public struct QueueRetention: Sendable {
         return completed ? setting.completed : setting.failed
     }
 
-    /// The shortest retention of any queue: nothing finished more recently can expire.
-    public var shortest: Int64? {
-        let all = queues.values.flatMap { [$0.completed, $0.failed] }.compactMap { $0 }
-            + [QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds]
-        return all.min()
+    /// The shortest retention of any queue, a queue with no settings' defaults included:
+    /// nothing finished more recently can expire.
+    public var shortest: Int64 {
+        queues.values.flatMap { [$0.completed, $0.failed] }.compactMap { $0 }.reduce(
+            min(QueueInfo.defaultRetainCompleted.milliseconds, QueueInfo.defaultRetainFailed.milliseconds), min
+        )
     }
 
     /// Whether a job that finished at `finishedAt` (ms) in `state` has outlived its queue's

@@ -31,7 +31,8 @@ public enum HandlerEnd: Sendable, Hashable {
     init(error: any Error) {
         switch error {
         case JobFailure.permanent(let message): self = .threwPermanent(message)
-        case JobFailure.retryAfter(let delay): self = .threwRetryAfter(delay)
+        // Within the longest time a job can be set to wait, so that any delay is a time to come.
+        case JobFailure.retryAfter(let delay): self = .threwRetryAfter(min(max(delay, .zero), DurationText.maximum))
         case let unheld as AttemptUnheld: self = .lost(unheld.description)
         case is AttemptPastDeadline: self = .pastDeadline
         case let stopped as ChildProcess.Stopped: self = .stopped(output: stopped.exit.quotedTail)

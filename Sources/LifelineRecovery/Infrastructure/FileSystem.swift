@@ -43,16 +43,23 @@ enum FileSystem {
         return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
-    /// Writes the whole file atomically and durably.
+    /// Writes the whole file atomically and durably: its data, then its name, which lives in
+    /// its directory. A write that fails leaves the file as it was, and no staging file.
     static func write(_ data: Data, to url: URL) throws {
         let staging = url.appendingPathExtension("tmp")
-        let handle = try openForWriting(staging, truncating: true)
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
-        guard rename(staging.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        do {
+            let handle = try openForWriting(staging, truncating: true)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(staging.path, url.path) == 0 else { throw naming(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO), url) }
+        } catch {
+            unlink(staging.path)
+            throw error
         }
+        let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        guard directory >= 0, fsync(directory) == 0 else { throw naming(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO), url) }
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
