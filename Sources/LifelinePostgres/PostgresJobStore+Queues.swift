@@ -4,19 +4,11 @@ import LifelineQueue
 extension PostgresJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await read { connection in
-            var queues: [String: QueueInfo] = [:]
-            for row in try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues") {
+            let stored = try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
                 let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
-                queues[name] = QueueInfo(
-                    name: name, limit: limit, paused: paused, counts: [:],
-                    retainCompleted: QueueRetention.stored(completed, default: QueueInfo.defaultRetainCompleted),
-                    retainFailed: QueueRetention.stored(failed, default: QueueInfo.defaultRetainFailed)
-                )
+                return StoredQueue(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
             }
-            for (name, state, count) in try Self.countsByQueue(connection) {
-                queues[name, default: QueueInfo(name: name, limit: nil, paused: false, counts: [:])].counts[state] = count
-            }
-            return queues.values.sorted { $0.name < $1.name }
+            return QueueInfo.listing(stored, counts: try Self.countsByQueue(connection))
         }
     }
 

@@ -5,19 +5,13 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await writer.read { db in
-            var queues: [String: QueueInfo] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues") {
-                let name: String = try row.value("name")
-                queues[name] = QueueInfo(
-                    name: name, limit: try row.value("concurrency_limit"), paused: try row.value("paused"), counts: [:],
-                    retainCompleted: QueueRetention.stored(try row.value("retain_completed_ms"), default: QueueInfo.defaultRetainCompleted),
-                    retainFailed: QueueRetention.stored(try row.value("retain_failed_ms"), default: QueueInfo.defaultRetainFailed)
+            let stored = try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
+                StoredQueue(
+                    name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"),
+                    retainCompletedMs: try row.value("retain_completed_ms"), retainFailedMs: try row.value("retain_failed_ms")
                 )
             }
-            for (name, state, count) in try Self.countsByQueue(db) {
-                queues[name, default: QueueInfo(name: name, limit: nil, paused: false, counts: [:])].counts[state] = count
-            }
-            return queues.values.sorted { $0.name < $1.name }
+            return QueueInfo.listing(stored, counts: try Self.countsByQueue(db))
         }
     }
 

@@ -1,0 +1,94 @@
+import Foundation
+import LifelineQueue
+import LifelineRecovery
+import Synchronization
+
+/// One line redrawn in place: the server's state, stage and a bar of its progress, with
+/// throughput and time left. Nothing is drawn when the output is not a terminal. Drawn by the
+/// wait, and cleared by an interrupt's handler on another thread.
+final class ProgressBar: Sendable {
+    private struct State {
+        /// When the progress read changed, and to what: a stage's progress is written about once
+        /// a second, so a rate taken between redraws would fall between writes and leap at each.
+        var changes: [(ContinuousClock.Instant, Int64)] = []
+        var isDrawn = false
+    }
+
+    private let output: Output
+    private let state = Mutex(State())
+
+    init(output: Output) {
+        self.output = output
+    }
+
+    var isDrawn: Bool { state.withLock { $0.isDrawn } }
+
+    func draw(_ server: ServerInfo) {
+        guard output.isTerminal else { return }
+        let width = (output.width ?? 80) - 1
+        state.withLock { state in
+            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, width: width, changes: &state.changes), to: width))
+            state.isDrawn = true
+        }
+    }
+
+    /// Clears the line; the next draw draws it again.
+    func finish() {
+        state.withLock { state in
+            if state.isDrawn { output.write("\r\u{1B}[K") }
+            state.isDrawn = false
+        }
+    }
+
+    /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
+    private static func line(_ server: ServerInfo, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
+        var text = "\(server.name): \(server.state.rawValue)"
+        if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
+        switch server.currentJobState {
+        case .retryable?: text += " (retrying)"
+        case .available?: text += " (waiting for a worker)"
+        default: break
+        }
+        guard let progress = server.stageProgress else {
+            changes = []
+            return text
+        }
+        let now = ContinuousClock.now
+        // A new stage, or a retry, starts over.
+        if let last = changes.last?.1, progress.done < last { changes = [] }
+        if changes.last?.1 != progress.done { changes.append((now, progress.done)) }
+        // The last 10 s of changes, and at least the last two.
+        while changes.count > 2, now - changes[0].0 > .seconds(10) { changes.removeFirst() }
+        var speed = ""
+        if let first = changes.first, let last = changes.last, let rate = ProgressText.rate(from: first, to: last), rate > 0 {
+            let sinceLast = Double((now - last.0).milliseconds) / 1000
+            // Within what a size and a duration can say, whatever a stage program reported.
+            let left = min(max(Double(progress.total) - Double(progress.done), 0) / rate - sinceLast, 1e9)
+            speed = " \(SizeText.readable(Int64(min(rate, 1e18))))/s ETA \(DurationText.format(.seconds(Int64(max(left, 0).rounded(.up)))))"
+        }
+        // The bar takes 7 columns besides its width: brackets, a space, the percentage.
+        let barWidth = min(max(width - text.count - speed.count - 8, 8), 24)
+        return text + " " + ProgressText.bar(done: progress.done, total: progress.total, width: barWidth) + speed
+    }
+}
+
+/// Texts for progress: bars and rates.
+enum ProgressText {
+    static func bar(done: Int64, total: Int64, width: Int) -> String {
+        let fraction = fraction(done: done, total: total)
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        return "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "]"
+            + String(format: " %3d%%", Int(fraction * 100))
+    }
+
+    /// How much of `total` is done, from 0 to 1 whatever a stage program reported.
+    static func fraction(done: Int64, total: Int64) -> Double {
+        min(max(Double(done) / Double(max(total, 1)), 0), 1)
+    }
+
+    static func rate(from start: (ContinuousClock.Instant, Int64), to end: (ContinuousClock.Instant, Int64)) -> Double? {
+        let seconds = Double((end.0 - start.0).milliseconds) / 1000
+        guard seconds > 0.5 else { return nil }
+        return Double(end.1 - start.1) / seconds
+    }
+}
