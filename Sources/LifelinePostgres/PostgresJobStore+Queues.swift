@@ -6,7 +6,7 @@ extension PostgresJobStore {
         try await read { connection in
             let stored = try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
                 let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
-                return StoredQueue(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
+                return QueueRecord(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
             }
             return QueueInfo.listing(stored, counts: try Self.countsByQueue(connection))
         }

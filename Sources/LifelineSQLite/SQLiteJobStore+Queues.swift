@@ -6,7 +6,7 @@ extension SQLiteJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await writer.read { db in
             let stored = try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
-                StoredQueue(
+                QueueRecord(
                     name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"),
                     retainCompletedMs: try row.value("retain_completed_ms"), retainFailedMs: try row.value("retain_failed_ms")
                 )

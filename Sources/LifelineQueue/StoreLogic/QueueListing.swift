@@ -1,5 +1,5 @@
-/// A queue's settings as a store keeps them, in the columns of its row.
-public struct StoredQueue: Sendable {
+/// A `queues` row as stored: a queue's settings.
+public struct QueueRecord: Sendable {
     public var name: String
     public var limit: Int?
     public var paused: Bool
@@ -19,7 +19,7 @@ public struct StoredQueue: Sendable {
 extension QueueInfo {
     /// Every queue, by name: those with settings, and those that only have jobs, with their
     /// jobs counted by state, as both stores list them.
-    public static func listing(_ stored: [StoredQueue], counts: [(String, JobState, Int)]) -> [QueueInfo] {
+    public static func listing(_ stored: [QueueRecord], counts: [(String, JobState, Int)]) -> [QueueInfo] {
         var queues: [String: QueueInfo] = [:]
         for queue in stored {
             queues[queue.name] = QueueInfo(

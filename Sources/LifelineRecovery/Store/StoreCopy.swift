@@ -70,23 +70,6 @@ public struct CopyBatch: Sendable {
     }
 }
 
-/// A `queues` row as stored.
-public struct QueueRecord: Sendable {
-    public var name: String
-    public var limit: Int?
-    public var paused: Bool
-    public var retainCompletedMs: Int64?
-    public var retainFailedMs: Int64?
-
-    public init(name: String, limit: Int?, paused: Bool, retainCompletedMs: Int64?, retainFailedMs: Int64?) {
-        self.name = name
-        self.limit = limit
-        self.paused = paused
-        self.retainCompletedMs = retainCompletedMs
-        self.retainFailedMs = retainFailedMs
-    }
-}
-
 /// A `servers` row as stored (times in milliseconds).
 public struct ServerRecord: Sendable {
     public var name: String
