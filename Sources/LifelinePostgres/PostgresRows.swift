@@ -80,7 +80,7 @@ enum PostgresServerRow {
     static let select = """
         SELECT s.name, s.machine, s.disks, s.disk_size, s.state, s.current_job, s.recovery_point, s.last_error,
                s.last_test_at, s.last_test_result, j.kind, j.state, j.progress, j.errors::json -> -1 ->> 'error',
-               j.lease_owner, j.lease_expires_at, \(ServerInfo.workloadHolderColumns)
+               j.lease_owner, j.lease_expires_at, \(ServerInfo.workloadHolderColumns), s.updated_at
         FROM servers s LEFT JOIN jobs j ON j.id = s.current_job
         """
 
@@ -93,14 +93,15 @@ enum PostgresServerRow {
         let lastTestAt = try r.optionalDate(), lastTestResult: String? = try r.next()
         let jobKind: String? = try r.next(), jobState: String? = try r.next(), progress = try r.optionalJSON(), jobError: String? = try r.next()
         let leaseOwner: String? = try r.next(), leaseExpiresAt = try r.optionalDate()
-        let holderName: String? = try r.next(), holderState: String? = try r.next()
+        let holderName: String? = try r.next(), holderState: String? = try r.next(), stateSince = try r.date()
         let lifecycle = Lifecycle(state: state, currentJob: currentJob, currentStage: jobKind.flatMap(Stage.init(kind:)), lastError: lastError)
         return ServerInfo(
             name: name, machine: machine, disks: disks, diskSize: diskSize, lifecycle: lifecycle, recoveryPoint: recoveryPoint,
             currentJobState: jobState.flatMap(JobState.init(rawValue:)), progress: progress, currentJobError: jobError,
             currentJobLease: leaseOwner.flatMap { owner in leaseExpiresAt.map { (owner, $0) } },
             lastTest: lastTestAt.map { ServerInfo.LastTest(at: $0, result: lastTestResult ?? "") },
-            workloadHolder: holderName.flatMap { name in holderState.flatMap(ServerState.init(rawValue:)).map { ServerInfo.WorkloadHolder(name: name, state: $0) } }
+            workloadHolder: holderName.flatMap { name in holderState.flatMap(ServerState.init(rawValue:)).map { ServerInfo.WorkloadHolder(name: name, state: $0) } },
+            stateSince: stateSince
         )
     }
 }

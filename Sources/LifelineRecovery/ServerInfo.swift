@@ -23,6 +23,8 @@ public struct ServerInfo: Sendable, Hashable {
     private var leaseOwner: String?
     private var leaseExpiresAt: Date?
     public var lastTest: LastTest?
+    /// When the server last moved (its last transition's time, by the store's clock).
+    public var stateSince: Date?
     /// Another server of the machine that holds its workload, if one does: this one's failover
     /// waits until it gives it back.
     public var workloadHolder: WorkloadHolder?
@@ -60,7 +62,8 @@ public struct ServerInfo: Sendable, Hashable {
     public init(
         name: String, machine: String, disks: Int, diskSize: Int64, lifecycle: Lifecycle, recoveryPoint: String?,
         currentJobState: JobState?, progress: JSONValue?, currentJobError: String? = nil,
-        currentJobLease: (owner: String, expiresAt: Date)? = nil, lastTest: LastTest?, workloadHolder: WorkloadHolder? = nil
+        currentJobLease: (owner: String, expiresAt: Date)? = nil, lastTest: LastTest?, workloadHolder: WorkloadHolder? = nil,
+        stateSince: Date? = nil
     ) {
         self.name = name
         self.machine = machine
@@ -74,6 +77,7 @@ public struct ServerInfo: Sendable, Hashable {
         self.lastTest = lastTest
         self.currentJobLease = currentJobLease
         self.workloadHolder = workloadHolder
+        self.stateSince = stateSince
     }
 
     public var state: ServerState { lifecycle.state }

@@ -43,7 +43,8 @@ enum ServerRow {
             lastTest: lastTest,
             workloadHolder: try (try row.value("holder_name") as String?).flatMap { name in
                 (try row.value("holder_state") as String?).flatMap(ServerState.init(rawValue:)).map { ServerInfo.WorkloadHolder(name: name, state: $0) }
-            }
+            },
+            stateSince: Date(ms: try row.value("updated_at"))
         )
     }
 }

@@ -128,10 +128,10 @@ final class QueueMetrics: Sendable {
         for state in ServerState.allCases {
             values[Series("lifeline_servers", ["state": state.rawValue])] = Double(all.filter { $0.state == state }.count)
         }
-        // By the store's clock, which stamped the history (on PostgreSQL the server's).
+        // By the store's clock, which stamped the move (on PostgreSQL the server's).
         let now = jobs.now
         for server in all where !server.state.isResting {
-            let since = try await servers.serverHistory(server.name).last?.at ?? now
+            let since = server.stateSince ?? now
             values[Series("lifeline_server_transitional_seconds", ["server": server.name, "state": server.state.rawValue])] =
                 max(now.timeIntervalSince(since), 0)
         }
