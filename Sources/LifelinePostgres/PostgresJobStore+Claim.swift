@@ -30,7 +30,7 @@ extension PostgresJobStore {
         if try answers[1].first?.decode(Int.self) ?? 0 > 0 { transaction.announce() }
         try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
         let claimed = try ClaimFill.fill(
-            request.limit, from: queues(answers[2], names: request.queues), everyQueue: request.queues.isEmpty, weights: request.weights,
+            request.limit, from: queues(answers[2], names: request.queues), weights: request.weights,
             room: { try room(in: $0.name, transaction) }, peek: { try firstWaiting($0, transaction) },
             claim: { queue, count in try claim(queue: queue, count: count, owner: request.owner, lease: request.lease, transaction) }
         )

@@ -23,7 +23,7 @@ extension SQLiteJobStore {
         try rescueExpiredLeases(db, now: now, sparing: request, hook: hook)
         try promoteDueJobs(db, now: now)
         let claimed = try ClaimFill.fill(
-            request.limit, from: QueueSettings.fetch(db, names: request.queues), everyQueue: request.queues.isEmpty, weights: request.weights,
+            request.limit, from: QueueSettings.fetch(db, names: request.queues), weights: request.weights,
             room: { queue in (queue.limit ?? 0) - (try runningCount(db, queue: queue.name)) },
             peek: { queues in try queues.map { try firstWaiting(db, queue: $0.queue, count: $0.count) } },
             claim: { queue, count in try claim(db, queue: queue, count: count, owner: request.owner, lease: request.lease, now: now) }

@@ -29,7 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
     )
 
     @Option(help: ArgumentHelp(
-        "Comma-separated queues to serve, in order (default: every queue); NAME:WEIGHT weights them instead, e.g. a:3,b:1 looks at a first three times as often as b.",
+        "Comma-separated queues to serve, their jobs taken by priority, then time (default: every queue); NAME:WEIGHT weights them instead, e.g. a:3,b:1 looks at a first three times as often as b.",
         valueName: "A,B"
     ))
     var queues: String?

@@ -151,7 +151,7 @@ struct WorkerOptions: Equatable {
         return UInt64(limit.rlim_cur)
     }
 
-    /// `--queues`: the names in order, and their weights if any is given (`a:3,b`: b weighs 1).
+    /// `--queues`: the names, and their weights if any is given (`a:3,b`: b weighs 1).
     private static func queueList(_ text: String?) throws -> (names: [String], weights: [String: Int]) {
         guard let text else { return ([], [:]) }
         var names: [String] = []

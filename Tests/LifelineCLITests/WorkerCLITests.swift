@@ -491,6 +491,19 @@ struct WorkerCLITests {
         let fromA = started.prefix(100).filter { $0 <= 200 }.count
         #expect((56...94).contains(fromA), "\(fromA) of the first 100 from a")
     }
+
+    @Test("--queues A,B takes the jobs of both by priority, then time, as a worker of every queue does, whatever their order")
+    func namedQueuesByPriority() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try await cli.enqueue(["noop", "--queue", "a", "--priority", "5"])
+        let urgent = try await cli.enqueue(["noop", "--queue", "b", "--priority", "0"])
+        let next = try await cli.enqueue(["noop", "--queue", "a", "--priority", "1"])
+        _ = try await cli.enqueue(["noop", "--queue", "c", "--priority", "0"])
+        #expect(try await cli.run(["worker", "--queues", "a,b", "--concurrency", "1", "--drain"]).status == 0)
+        let started = try await cli.json(["events", "--type", "started", "--json"]).compactMap { $0["job"]?.intValue }
+        #expect(started == [urgent, next, first], "queue c is not served")
+    }
 }
 
 /// Runs a program with `pidfd_open` refused (ENOSYS), as Linux before 5.3 or a sandbox's

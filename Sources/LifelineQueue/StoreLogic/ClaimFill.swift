@@ -1,10 +1,10 @@
 /// How a claim shares its free slots among queues, the same in every store: paused queues
-/// skipped, a limited one given no more than its free room. A worker that serves every queue
-/// takes the first waiting jobs across all of them in claim order (priority, run_at, id), so
-/// a priority-0 stage is not kept behind a backlog of another queue. Queues named in order
-/// are taken in that order; queues with weights in a random order, each first in proportion
-/// to its weight (as Sidekiq's weighted queues are), so that over many claims each gets its
-/// share and none starves.
+/// skipped, a limited one given no more than its free room. A worker takes the first waiting
+/// jobs across the queues it serves (every queue, or those it named) in claim order
+/// (priority, run_at, id), so a priority-0 stage is not kept behind a backlog of another
+/// queue. Queues with weights are taken instead in a random order, each first in proportion to
+/// its weight (as Sidekiq's weighted queues are), so that over many claims each gets its share
+/// and none starves.
 public enum ClaimFill {
     /// Where a waiting job stands in claim order.
     public struct Key: Comparable, Sendable {
@@ -37,26 +37,20 @@ public enum ClaimFill {
     }
 
     /// - Parameters:
-    ///   - everyQueue: the worker serves every queue (`queues` are all there are), rather than
-    ///     the ones it named, in their order.
-    ///   - weights: by queue name; empty takes the queues in their order, and a queue missing
-    ///     from non-empty weights weighs 1.
+    ///   - weights: by queue name; empty takes the queues' jobs in claim order, and a queue
+    ///     missing from non-empty weights weighs 1.
     ///   - room: for a limited queue, how many more of its jobs may run now.
     ///   - peek: for each queue and count, the keys of up to that many of its first waiting
     ///     jobs; asked only when more than one queue could fill the slots.
     ///   - claim: claims up to the count from the queue, in claim order.
     public static func fill(
-        _ slots: Int, from queues: [Queue], everyQueue: Bool, weights: [String: Int] = [:], room: (Queue) throws -> Int,
+        _ slots: Int, from queues: [Queue], weights: [String: Int] = [:], room: (Queue) throws -> Int,
         peek: ([(queue: String, count: Int)]) throws -> [[Key]], claim: (String, Int) throws -> [Job]
     ) throws -> [Job] {
-        var queues = queues
-        if !weights.isEmpty {
+        guard weights.isEmpty else {
             var random = SystemRandomNumberGenerator()
-            queues = order(queues, weights: weights, using: &random)
-        }
-        guard everyQueue else {
             var claimed: [Job] = []
-            for queue in queues where claimed.count < slots && !queue.paused {
+            for queue in order(queues, weights: weights, using: &random) where claimed.count < slots && !queue.paused {
                 let count = try share(of: queue, slots - claimed.count, room: room)
                 if count > 0 { claimed += try claim(queue.name, count) }
             }
