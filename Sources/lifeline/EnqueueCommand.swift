@@ -60,7 +60,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("The deadline of each attempt, 1ms to 7d (default: the kind's, 30m).", valueName: "D"))
     var timeout: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The first retry's delay, at most 1d; it doubles with each failure up to the kind's cap (an hour for most kinds, never below this delay), less up to a fifth at random (default: the kind's, 1s).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The first retry's delay, at most 1d; it doubles with each failure up to the kind's cap (an hour for most kinds, 10s for flaky, never below this delay), less up to a fifth at random (default: the kind's, 1s; 100ms for flaky).", valueName: "D"))
     var backoff: String?
 
     @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Enqueue at most once under this key.", valueName: "K"))
