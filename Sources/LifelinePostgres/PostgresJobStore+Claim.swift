@@ -48,7 +48,7 @@ extension PostgresJobStore {
             : "SELECT name, concurrency_limit, paused FROM queues WHERE name = ANY(\(names))"
     }
 
-    /// The queues a claim takes from, in the given order, with their settings.
+    /// The queues a claim takes from, with their settings.
     private static func queues(_ rows: [PostgresRow], names: [String]) throws -> [ClaimFill.Queue] {
         let known = try rows.map { row in
             let (name, limit, paused) = try row.decode((String, Int?, Bool).self)

@@ -17,15 +17,20 @@ public enum EditDistance {
         return rows[a.count][b.count]
     }
 
-    /// The name among `names` that `word` most likely misspells: the closest within two edits
-    /// and half the word's length, case aside (or one the word begins), or nil when none is near.
+    /// The name among `names` that `word` most likely misspells: the one closest to it within
+    /// two edits and half its length, case aside, or the one name it begins; nil when none is
+    /// near, or when two are as near (`web-3` between `web-1` and `web-2` names neither: a
+    /// suggestion points at a real thing, which must be the one meant).
     public static func nearest(to word: String, among names: some Sequence<String>) -> String? {
         let typed = word.lowercased()
-        let scored = names.map { name in
-            let candidate = name.lowercased()
-            return (name, candidate.hasPrefix(typed) && !typed.isEmpty ? 0 : between(typed, candidate))
-        }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 * 2 <= word.count else { return nil }
+        let names = Array(names)
+        let beginning = typed.isEmpty ? [] : names.filter { $0.lowercased().hasPrefix(typed) }
+        if beginning.count == 1 { return beginning[0] }
+        guard beginning.isEmpty else { return nil }
+        let scored = names.map { ($0, between(typed, $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 * 2 <= word.count,
+              scored.filter({ $0.1 == best.1 }).count == 1
+        else { return nil }
         return best.0
     }
 }

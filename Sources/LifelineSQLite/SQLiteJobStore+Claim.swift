@@ -102,7 +102,7 @@ extension SQLiteJobStore {
 
 /// The queues a claim takes from, with their settings.
 enum QueueSettings {
-    /// The named queues with their settings, in the given order; with no names, every
+    /// The named queues with their settings; with no names, every
     /// registered queue, by name.
     static func fetch(_ db: Database, names: [String]) throws -> [ClaimFill.Queue] {
         let columns = "SELECT name, concurrency_limit, paused FROM queues"

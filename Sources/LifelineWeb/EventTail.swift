@@ -61,7 +61,7 @@ final class EventTail: Service, Sendable {
             watcher = try watchChanges { changes.ring() }
         } catch {
             watcher = nil
-            logger.warning("no notice of commits (\(error)): the counters and the event stream look for new events each second")
+            logger.warning("no notice of commits (\(describe(error) ?? "\(error)")): the counters and the event stream look for new events each second")
         }
         defer { withExtendedLifetime(watcher) {} }
         await cancelWhenGracefulShutdown {

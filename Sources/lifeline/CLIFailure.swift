@@ -97,10 +97,10 @@ struct CLIFailure: Error, CustomStringConvertible {
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
-            // Named in the command's help: it came before the name of a command under a
-            // group (`lifeline --verbose jobs list`, were there such an option).
+            // Named in the command's help: it came first with no command after it, or its
+            // value forgotten (`lifeline --db jobs list`; see StoreOptions.placed).
             guard closest != match.1 else {
-                return (code, "'\(closest)' goes after the command's name, e.g. lifeline jobs list \(closest) …")
+                return (code, "'\(closest)' takes a value and a command after it, e.g. lifeline \(closest) queue/lifeline.db jobs list")
             }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }

@@ -25,8 +25,10 @@ enum FilterHint {
 
     /// Exit 4 for a server `name` that is not there, with the name it most likely misspells.
     static func noServer(_ name: String, in opened: OpenQueue, _ what: String? = nil) async -> CLIFailure {
-        let known = (try? await opened.servers.serverList().map(\.name)) ?? []
-        return CLIFailure(.notFound, unknown(what ?? "no server '\(name)'", name: name, known: known, kind: "servers"))
+        let what = what ?? "no server '\(name)'"
+        // The list is only a help: a store that does not give it now leaves it out.
+        guard let known = try? await opened.servers.serverList().map(\.name) else { return CLIFailure(.notFound, what) }
+        return CLIFailure(.notFound, unknown(what, name: name, known: known, kind: "servers"))
     }
 
     private static func say(_ what: String, name: String, known: [String], kind: String) {

@@ -12,6 +12,8 @@ final class ProgressBar: Sendable {
         /// a second, so a rate taken between redraws would fall between writes and leap at each.
         var changes: [(ContinuousClock.Instant, Int64)] = []
         var isDrawn = false
+        /// Cleared for good: the command ends with a line of its own after it.
+        var closed = false
     }
 
     private let output: Output
@@ -27,6 +29,7 @@ final class ProgressBar: Sendable {
         guard output.isTerminal else { return }
         let width = (output.width ?? 80) - 1
         state.withLock { state in
+            guard !state.closed else { return }
             output.write("\r\u{1B}[K" + Table.cut(Self.line(server, width: width, changes: &state.changes), to: width))
             state.isDrawn = true
         }
@@ -38,6 +41,13 @@ final class ProgressBar: Sendable {
             if state.isDrawn { output.write("\r\u{1B}[K") }
             state.isDrawn = false
         }
+    }
+
+    /// Clears the line for good, for an interrupt's last line: a draw still under way in the
+    /// wait draws nothing after it.
+    func close() {
+        state.withLock { $0.closed = true }
+        finish()
     }
 
     /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
@@ -89,6 +99,6 @@ enum ProgressText {
     static func rate(from start: (ContinuousClock.Instant, Int64), to end: (ContinuousClock.Instant, Int64)) -> Double? {
         let seconds = Double((end.0 - start.0).milliseconds) / 1000
         guard seconds > 0.5 else { return nil }
-        return Double(end.1 - start.1) / seconds
+        return (Double(end.1) - Double(start.1)) / seconds
     }
 }

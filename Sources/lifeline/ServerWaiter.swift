@@ -34,7 +34,7 @@ struct ServerWaiter {
         defer { bar.finish() }
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
         // shell reports Ctrl-C).
-        WaitInterrupt.say(interrupted) { [bar] in bar.finish() }
+        WaitInterrupt.say(interrupted) { [bar] in bar.close() }
         // A database file deleted or replaced would leave the wait reading the old one for ever.
         let fileCheck = Task { [queue] in await queue.exitIfReplaced(by: "wait") }
         defer { fileCheck.cancel() }

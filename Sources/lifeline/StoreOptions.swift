@@ -14,20 +14,22 @@ struct StoreOptions: ParsableArguments, StoreSelection {
 
     /// `arguments` with a `--db` that comes first (`lifeline --db F jobs list`, as one says
     /// which queue before what to do with it) moved after the command's name, where every
-    /// command that opens the queue takes it.
+    /// command that opens the queue takes it. Left where it is when no command follows it, or
+    /// when its value is a command's name (its own was forgotten): the parser then refuses it.
     static func placed(_ arguments: [String], root: any ParsableCommand.Type) -> [String] {
         guard let first = arguments.first, first == "--db" || first.hasPrefix("--db=") else { return arguments }
         let option = Array(arguments.prefix(first == "--db" ? 2 : 1))
         var rest = Array(arguments.dropFirst(option.count))
+        let commands = root.configuration.subcommands.compactMap { $0.configuration.commandName }
+        guard let word = rest.first, !(option.count == 2 && commands.contains(option[1])) else { return arguments }
         var command = root
         var end = 0
         while end < rest.count, let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == rest[end] }) {
             command = next
             end += 1
         }
-        guard end > 0 else { return arguments }
-        // A group named without one of its commands, or with a misspelt one, is told so alone.
-        guard command.configuration.subcommands.isEmpty else { return rest }
+        // A misspelt command, or a group named without one of its commands, is told so alone.
+        guard end > 0, command.configuration.subcommands.isEmpty else { return word.hasPrefix("-") ? arguments : rest }
         rest.insert(contentsOf: option, at: end)
         return rest
     }

@@ -715,10 +715,18 @@ struct OperatorMistakesCLITests {
         let stats = try await cli.run(["--db", path, "stats", "--json"])
         #expect(stats.status == 0 && stats.stdout.contains(#""completed":2"#), "\(stats)")
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "the home's queue was never made")
-        let alone = try await cli.run(["--db", path])
-        #expect(alone.status == 64, "\(alone)")
-        let typo = try await cli.run(["--db", path, "jobs", "lst"])
-        #expect(typo.status == 64 && typo.stderr == "lifeline: unknown command 'lst'; did you mean 'list'?\n", "\(typo)")
+        let needs = "lifeline: '--db' takes a value and a command after it, e.g. lifeline --db queue/lifeline.db jobs list\n"
+        for arguments in [["--db", path], ["--db", "jobs", "list"]] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 64 && result.stderr == needs, "\(arguments): \(result)")
+        }
+        for (arguments, said) in [
+            (["--db", path, "jobs", "lst"], "unknown command 'lst'; did you mean 'list'?"),
+            (["--db", path, "jbos", "list"], "unknown command 'jbos'; did you mean 'jobs'?"),
+        ] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 64 && result.stderr == "lifeline: \(said)\n", "\(arguments): \(result)")
+        }
     }
 
     @Test("a URL that asks for TLS of a server that offers none is refused at once, in one line, by a worker too")

@@ -44,7 +44,10 @@ enum FileSystem {
     }
 
     /// Writes the whole file atomically and durably: its data, then its name, which lives in
-    /// its directory. A write that fails leaves the file as it was, and no staging file.
+    /// its directory. A write that fails before the rename leaves the file as it was, and no
+    /// staging file; one whose directory's sync fails after it has replaced the file, and is
+    /// uncertain only to survive a power loss. A file system that cannot sync a directory
+    /// (EINVAL) keeps names as it keeps them.
     static func write(_ data: Data, to url: URL) throws {
         let staging = url.appendingPathExtension("tmp")
         do {
@@ -59,7 +62,7 @@ enum FileSystem {
         }
         let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if directory >= 0 { close(directory) } }
-        guard directory >= 0, fsync(directory) == 0 else { throw naming(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO), url) }
+        guard directory >= 0, fsync(directory) == 0 || errno == EINVAL else { throw naming(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO), url) }
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
