@@ -6,6 +6,7 @@ public enum DecodingErrorText {
     public static func describe(_ error: any Error, in json: JSONValue, document: String) -> String {
         switch error {
         case let unknown as UnknownField:
+            if let meant = unknown.standsFor { return "unknown field '\(path(unknown.codingPath))'; did you mean '\(meant)'?" }
             let known = unknown.known.isEmpty ? "" : " (fields: \(unknown.known.joined(separator: ", ")))"
             return "unknown field '\(path(unknown.codingPath))'\(known)"
         case DecodingError.keyNotFound(let key, let context):

@@ -193,7 +193,7 @@ extension JSONValue {
                unknown.codingPath.dropLast().map(\.stringValue) == context.codingPath.map(\.stringValue),
                EditDistance.between(name, key.stringValue) <= 2
             {
-                throw unknown
+                throw UnknownField(path: unknown.codingPath, known: unknown.known, standsFor: key.stringValue)
             }
             throw DecodingError.keyNotFound(key, context)
         }

@@ -294,10 +294,15 @@ public struct UnknownField: Error {
     public let codingPath: [any CodingKey]
     /// The names the type asked about in the same object.
     public let known: [String]
+    /// The field it stands for, misspelt: one the type needs and found missing beside it. The
+    /// type asks for its fields one by one and stops at the missing one, so `known` is not
+    /// all of them then.
+    public let standsFor: String?
 
-    init(path: [any CodingKey], known: [String]) {
+    init(path: [any CodingKey], known: [String], standsFor: String? = nil) {
         codingPath = path
         self.known = known
+        self.standsFor = standsFor
     }
 }
 

@@ -94,6 +94,10 @@ struct CLIFailure: Error, CustomStringConvertible {
         if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
             oneLine = "Unknown option '\(option)'"
         }
+        if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#) {
+            // The parser's own guess ("Did you mean '--db'?" for `--x`) is no better than none.
+            oneLine = "Unknown option '\(match.1)'"
+        }
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {

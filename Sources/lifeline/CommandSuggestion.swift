@@ -38,7 +38,9 @@ enum CommandSuggestion {
     /// for `--verison`.
     static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {
         let options = options(of: command(namedIn: arguments, root: root)).filter { $0.hasPrefix("--") }
-        return EditDistance.nearest(to: option, among: options.sorted())
+        // Compared without their dashes, which every one has: `--db` is no typo of `--to`.
+        let names = options.sorted().map { String($0.dropFirst(2)) }
+        return EditDistance.nearest(to: String(option.drop { $0 == "-" }), among: names).map { "--" + $0 }
     }
 
     /// The first word of `arguments` (before a `--`) written as an option that the command they

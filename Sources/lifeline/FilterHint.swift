@@ -37,6 +37,6 @@ enum FilterHint {
 
     private static func unknown(_ what: String, name: String, known: [String], kind: String) -> String {
         if let nearest = EditDistance.nearest(to: name, among: known) { return "\(what); did you mean '\(nearest)'?" }
-        return "\(what); \(kind): \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
+        return "\(what); \(kind): \(known.isEmpty ? "none now" : known.joined(separator: ", "))"
     }
 }

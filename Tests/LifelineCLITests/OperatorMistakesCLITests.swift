@@ -622,9 +622,14 @@ struct OperatorMistakesCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let sleep = try await cli.run(["enqueue", "sleep", "--args", #"{"msx": 5}"#])
-        #expect(sleep.status == 64 && sleep.stderr.contains("unknown field 'msx' (fields: ms)"), "\(sleep)")
+        #expect(sleep.status == 64 && sleep.stderr.contains("unknown field 'msx'; did you mean 'ms'?"), "\(sleep)")
         let flaky = try await cli.run(["enqueue", "flaky", "--args", #"{"fail_time": 1}"#])
-        #expect(flaky.status == 64 && flaky.stderr.contains("unknown field 'fail_time' (fields: fail_times)"), "\(flaky)")
+        #expect(flaky.status == 64 && flaky.stderr.contains("unknown field 'fail_time'; did you mean 'fail_times'?"), "\(flaky)")
+        // Named as the missing field it stands for; an extra field, with all the fields there are.
+        let exec = try await cli.run(["enqueue", "exec", "--args", #"{"arg": ["ls"], "cwd": "/"}"#])
+        #expect(exec.status == 64 && exec.stderr.contains("unknown field 'arg'; did you mean 'argv'?"), "\(exec)")
+        let extra = try await cli.run(["enqueue", "exec", "--args", #"{"argv": ["ls"], "evn": {}}"#])
+        #expect(extra.status == 64 && extra.stderr.contains("unknown field 'evn' (fields: argv, cwd, env)"), "\(extra)")
         let missing = try await cli.run(["enqueue", "exec", "--args", #"{"cwd": "/"}"#])
         #expect(missing.status == 64 && missing.stderr.contains("missing field 'argv'"), "a field far from the missing one is not taken for it: \(missing)")
     }
