@@ -54,6 +54,7 @@ struct Lifeline: AsyncParsableCommand {
             if let notText {
                 throw CLIFailure(.invalidInput, "argument \(notText) is not UTF-8 text")
             }
+            try StoreOptions.checkNamedOnce(arguments)
             // A pool's runner process, started by its pool with exactly this command line.
             if arguments == WorkerCommand.runnerCommand {
                 // On the main thread, whose name ps and top show.

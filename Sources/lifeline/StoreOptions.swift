@@ -33,4 +33,11 @@ struct StoreOptions: ParsableArguments, StoreSelection {
         rest.insert(contentsOf: option, at: end)
         return rest
     }
+
+    /// Refuses a second `--db`: the parser would take the last one, and a command would act on
+    /// a queue other than the one its first `--db` named.
+    static func checkNamedOnce(_ arguments: [String]) throws {
+        let named = arguments.prefix { $0 != "--" }.filter { $0 == "--db" || $0.hasPrefix("--db=") }
+        guard named.count <= 1 else { throw CLIFailure(.invalidInput, "--db is given \(named.count) times: name one database") }
+    }
 }

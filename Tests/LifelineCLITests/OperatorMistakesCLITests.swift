@@ -728,6 +728,8 @@ struct OperatorMistakesCLITests {
         for (arguments, said) in [
             (["--db", path, "jobs", "lst"], "unknown command 'lst'; did you mean 'list'?"),
             (["--db", path, "jbos", "list"], "unknown command 'jbos'; did you mean 'jobs'?"),
+            (["--db", path, "enqueue", "noop", "--db", path + "2"], "--db is given 2 times: name one database"),
+            (["jobs", "list", "--db=\(path)", "--db", path], "--db is given 2 times: name one database"),
         ] {
             let result = try await cli.run(arguments)
             #expect(result.status == 64 && result.stderr == "lifeline: \(said)\n", "\(arguments): \(result)")
