@@ -483,7 +483,8 @@ struct WorkerCLITests {
         let batch = try cli.writeFile("jobs.jsonl", lines.joined(separator: "\n") + "\n")
         #expect(try await cli.run(["enqueue", "noop", "--batch", batch]).status == 0)
         // One slot: every claim takes one job, from the queue its order puts first.
-        #expect(try await cli.run(["worker", "--queues", "a:3,b:1", "--concurrency", "1", "--drain"]).status == 0)
+        let weighted = try await cli.run(["worker", "--queues", "a:3,b:1", "--concurrency", "1", "--drain"])
+        #expect(weighted.status == 0 && weighted.stderr.contains(" queues=a:3,b:1 "), "its start says the weights: \(weighted.stderr)")
         let started = try await cli.json(["events", "--type", "started", "--json"]).compactMap { $0["job"]?.intValue }
         #expect(started.count == 400)
         // Jobs 1 to 200 are queue a's. Of the first 100 started, a's share is 3/4: 75 ± 4.3 (one

@@ -73,7 +73,7 @@ public final class Worker: Sendable {
     /// Runs until shut down, or, with `drain`, until its queues have nothing left.
     public func run() async throws {
         logger.info("worker started", metadata: configuration.startDetails.merging([
-            "queues": "\(configuration.queues.isEmpty ? "*" : configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+            "queues": "\(configuration.queuesShown)", "concurrency": "\(configuration.concurrency)",
         ]) { detail, _ in detail })
         let heartbeat = Task { await heartbeatLoop() }
         let deadlines = Task { await deadlineLoop() }

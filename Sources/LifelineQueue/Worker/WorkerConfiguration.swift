@@ -63,4 +63,10 @@ public struct WorkerConfiguration: Sendable {
 
     /// How soon new progress is written: people watch it (`jobs show`, `server show --wait`).
     var progressInterval: Duration { min(renewalInterval, .seconds(1)) }
+
+    /// The queues as `--queues` names them, weights included; `*` for every queue.
+    var queuesShown: String {
+        guard !queues.isEmpty else { return "*" }
+        return queues.map { name in weights[name].map { "\(name):\($0)" } ?? name }.joined(separator: ",")
+    }
 }
