@@ -51,7 +51,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Run no sooner than this from now, at most a year.", valueName: "D"))
     var delay: String?
 
-    @Option(help: ArgumentHelp("Run no sooner than this ISO 8601 time, with its offset (2030-01-01T09:00:00Z, …+02:00).", valueName: "TIME"))
+    @Option(help: ArgumentHelp("Run no sooner than this ISO 8601 time, with its offset (2030-01-01T09:00:00Z, …+02:00); one past is due now, behind the jobs due before it.", valueName: "TIME"))
     var at: String?
 
     @Option(name: .customLong("max-attempts"), parsing: .unconditional, help: "Attempts before the job is discarded, 1 to 1000000 (default: the kind's, 20).")
