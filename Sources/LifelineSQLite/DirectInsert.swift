@@ -22,7 +22,6 @@ public enum DirectInsert {
         guard (try? SQLiteDatabase.keepWALFile(connection)) != nil,
               (try? SQLiteDatabase.prepareWriter(connection)) == SchemaMigrations.version
         else { return nil }
-        let now = Date().ms
         let lock = WriterLock(databasePath: path, timeout: lockTimeout)
         // Its one commit is announced at once, without the store's announcer: a process that
         // commits once has nothing to gather.
@@ -31,7 +30,8 @@ public enum DirectInsert {
         ) {
             try connection.exec("BEGIN IMMEDIATE")
             do {
-                let inserted = try SQLiteJobStore.insert([job], connection, now: now)[0]
+                // Read with the lock held, as every write's time is (see SQLiteJobStore.jobInsert).
+                let inserted = try SQLiteJobStore.insert([job], connection, now: Date().ms)[0]
                 try connection.exec("COMMIT")
                 return inserted
             } catch {

@@ -3,16 +3,16 @@ import GRDB
 import LifelineQueue
 
 extension SQLiteJobStore {
+    // Each write reads its time once it holds the writer lock: one that waited for it would
+    // otherwise stamp, and count a delay from, the time it began to wait.
     public func jobInsert(_ jobs: [NewJob]) async throws -> [InsertedJob] {
-        let now = nowMs()
-        return try await write { db in try Self.insert(jobs, db, now: now) }
+        try await write { [clock] db in try Self.insert(jobs, db, now: clock().ms) }
     }
 
     /// ``jobInsert(_:)`` on the calling thread: `lifeline enqueue` inserts its job without
     /// starting Swift concurrency's threads.
     public func jobInsertNow(_ jobs: [NewJob]) throws -> [InsertedJob] {
-        let now = nowMs()
-        return try writeNow { db in try Self.insert(jobs, db, now: now) }
+        try writeNow { [clock] db in try Self.insert(jobs, db, now: clock().ms) }
     }
 
     static func insert(_ jobs: [NewJob], _ db: some StatementSource, now: Int64) throws -> [InsertedJob] {

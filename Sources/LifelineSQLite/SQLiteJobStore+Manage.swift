@@ -5,9 +5,9 @@ import LifelineQueue
 /// What users do to jobs by hand: cancel and retry.
 extension SQLiteJobStore {
     public func jobCancel(_ ids: [Int64]) async throws -> [Int64: CancelResult] {
-        let now = nowMs()
         let hook = finishHook
-        return try await write { db in
+        return try await write { [clock] db in
+            let now = clock().ms
             var results: [Int64: CancelResult] = [:]
             for id in ids { results[id] = try Self.cancel(id, db, now: now, hook: hook) }
             return results
@@ -48,8 +48,8 @@ extension SQLiteJobStore {
     }
 
     public func jobRetry(_ ids: [Int64]) async throws -> [Job] {
-        let now = nowMs()
-        return try await write { db in
+        try await write { [clock] db in
+            let now = clock().ms
             var retried: [Job] = []
             for id in ids {
                 let jobs = try Job.fetchAll(db, sql: """

@@ -85,9 +85,7 @@ public struct SQLiteJobStore: JobStore {
 
     /// Runs `body` in one write transaction, as the domain's steps see it.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
-        let now = nowMs()
-        let hook = finishHook
-        return try await write { db in try body(SQLiteTransaction(db: db, nowMs: now, hook: hook)) }
+        try await write { [clock, finishHook] db in try body(SQLiteTransaction(db: db, nowMs: clock().ms, hook: finishHook)) }
     }
 
     /// Closes the database: the store answers nothing after.

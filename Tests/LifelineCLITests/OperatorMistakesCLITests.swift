@@ -171,13 +171,18 @@ struct OperatorMistakesCLITests {
             guard ContinuousClock.now < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let enqueue = try cli.start(["enqueue", "noop"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "5m"])
+        let enqueue = try cli.start(["enqueue", "noop", "--delay", "1s", "--json"], extraEnvironment: ["LIFELINE_LOCK_TIMEOUT": "5m"])
         while !enqueue.stderr.contains("waiting for the database") {
             guard ContinuousClock.now < deadline, enqueue.isRunning else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
+        let released = Date()
         holder.signal(SIGTERM)
         #expect(try await enqueue.waitForExit(timeout: .seconds(120)) == 0, "\(enqueue.stderr)")
+        // Its times are read once it holds the lock: the delay counts from there, not from its wait.
+        let job = try JSONValue(parsing: enqueue.stdout)
+        let created = try #require(job["created_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
+        #expect(created.timeIntervalSince(released) > -0.05, "created \(created), the lock let go at \(released)")
         #expect(
             enqueue.stderr == "lifeline: waiting for the database: process \(holder.processIdentifier) holds its writer lock (for up to 5m; LIFELINE_LOCK_TIMEOUT)\n",
             "\(enqueue.stderr)"
