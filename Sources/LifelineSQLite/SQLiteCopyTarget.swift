@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LifelineQueue
 import LifelineRecovery
 
 #if canImport(Glibc)
@@ -96,7 +97,7 @@ public final class SQLiteCopyTarget: CopyTarget {
         }
         Self.remove(partialPath)
         close(held)
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: path)
         let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             fsync(fd)
@@ -124,8 +125,8 @@ public final class SQLiteCopyTarget: CopyTarget {
 
     /// Removes the partial files of copies into `path` that no running copy holds.
     private static func removeAbandoned(beside path: String) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let prefix = (path as NSString).lastPathComponent + partialMarker
+        let directory = PathText.directory(of: path)
+        let prefix = PathText.name(of: path) + partialMarker
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         for name in names where name.hasPrefix(prefix) && !["-wal", "-shm", "-writer"].contains(where: name.hasSuffix) {
             let partial = (directory as NSString).appendingPathComponent(name)

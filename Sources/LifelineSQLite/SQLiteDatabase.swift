@@ -1,6 +1,7 @@
 import CLifelineSQLite
 import Foundation
 import GRDB
+import LifelineQueue
 import GRDBSQLite
 
 #if canImport(Glibc)
@@ -64,11 +65,11 @@ public enum SQLiteDatabase {
     /// A new database's directories may not exist yet: the part that does is resolved, and the
     /// rest counted as given, so a path too long is refused before any directory is made.
     public static func checkPathLength(_ path: String, creating: Bool) throws {
-        var (resolving, rest) = creating ? ((path as NSString).deletingLastPathComponent, [(path as NSString).lastPathComponent]) : (path, [])
+        var (resolving, rest) = creating ? (PathText.directory(of: path), [PathText.name(of: path)]) : (path, [])
         var resolved = realpath(resolving.isEmpty ? "." : resolving, nil)
         while resolved == nil && creating && errno == ENOENT && !resolving.isEmpty && resolving != "/" {
-            rest.insert((resolving as NSString).lastPathComponent, at: 0)
-            resolving = (resolving as NSString).deletingLastPathComponent
+            rest.insert(PathText.name(of: resolving), at: 0)
+            resolving = PathText.directory(of: resolving)
             resolved = realpath(resolving.isEmpty ? "." : resolving, nil)
         }
         guard let resolved else { return }
@@ -202,7 +203,7 @@ public enum SQLiteDatabase {
     /// complete, so a crash never leaves a half-made database behind. When several processes
     /// race to create it, the first one's file wins and the others open it.
     private static func create(path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: path)
         try ensureDirectory(directory.isEmpty ? "." : directory)
         let staging = path + stagingMarker + "\(getpid())"
         let fd = open(staging, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)

@@ -174,7 +174,7 @@ extension StoreSelection {
 
     /// The directory the database file is in: "." for a bare file name.
     private var databaseDirectory: String {
-        let directory = (databasePath as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: databasePath)
         return directory.isEmpty ? "." : directory
     }
 

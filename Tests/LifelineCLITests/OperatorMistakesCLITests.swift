@@ -709,6 +709,31 @@ struct OperatorMistakesCLITests {
         #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path))
     }
 
+    @Test("a database or home named by one character is made and used there, by a write, a read and a copy")
+    func oneCharacterPaths() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let directory = try cli.writeFile("x", "")
+        try FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // In the directory, so that each name is one character as given.
+        func run(_ arguments: [String], home: String = "h") async throws -> BackgroundCommand {
+            let command = try cli.start(arguments, extraEnvironment: ["LIFELINE_HOME": home], directory: URL(fileURLWithPath: directory))
+            _ = try await command.waitForExit()
+            return command
+        }
+        for (arguments, home) in [
+            (["enqueue", "noop", "--db", "w"], "h"), (["enqueue", "noop"], "q"), (["jobs", "list", "--db", "w"], "h"),
+            (["store", "copy", "--from", "w", "--to", "z"], "h"), (["stats", "--json", "--db", "z"], "h"),
+        ] {
+            let command = try await run(arguments, home: home)
+            #expect(command.terminationStatus == 0, "\(arguments): \(command.stderr)")
+        }
+        for name in ["w", "q/lifeline.db", "z"] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + name), "\(name)")
+        }
+    }
+
     @Test("--db before the command's name is taken as after it: lifeline --db F jobs list")
     func storeOptionBeforeCommand() async throws {
         let cli = try CLIRunner()
