@@ -6,6 +6,8 @@ import LifelineRecovery
 /// it found it.
 public struct PostgresCopyTarget: CopyTarget {
     private let store: PostgresJobStore
+    /// The key of the advisory lock a copy holds for its transaction.
+    private static let copyLock: Int64 = 0x4C46_4C4E_0002
 
     /// Begins the copy's transaction, and brings the schema up to date within it.
     /// - Parameter store: a store whose schema may be missing or older.
@@ -14,6 +16,10 @@ public struct PostgresCopyTarget: CopyTarget {
         try await store.read { connection in
             try connection.query("BEGIN")
             do {
+                // One copy into a database at a time: the second is refused at once, rather than
+                // wait on the first's schema and fail on it, or outwait its statement timeout.
+                let alone = try connection.query("SELECT pg_try_advisory_xact_lock(\(Self.copyLock))").first?.decode(Bool.self) ?? false
+                guard alone else { throw StoreCopyError.targetBusy }
                 try PostgresSchema.migrate(connection, withinTransaction: true)
             } catch {
                 _ = try? connection.query("ROLLBACK")

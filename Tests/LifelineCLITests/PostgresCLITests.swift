@@ -601,6 +601,21 @@ struct PostgresCLITests {
         let settings = try await sqlite.run(["store", "copy", "--from", file, "--to", try #require(settingsOnly.databaseURL)])
         #expect(settings.status == 3 && settings.stderr.contains("already holds a queue (0 jobs, 0 events, 0 servers, 0 transitions, 1 queue)"), "\(settings.stderr)")
         #expect(try await settingsOnly.json(["queues", "list", "--json"]).first?["paused"] == true)
+        // A copy under way into the same database (here a session holding its lock) refuses a second at once.
+        let holder = try BackgroundCommand("/usr/bin/env", [
+            "psql", "-qAt", "-d", url, "-c", "SELECT pg_advisory_lock(83864811601922)", "-c", "SELECT pg_sleep(60)",
+        ], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        try await waitUntil("the session to hold the copy's lock") {
+            try await TestPostgres.psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1"
+        }
+        let busy = try await sqlite.run(["store", "copy", "--from", file, "--to", url])
+        #expect(busy.status == 3 && busy.stderr == "lifeline: another store copy is writing into the target now; it keeps all of its copy or none\n", "\(busy)")
+        // A client gone is noticed by its server only after the sleep: the session is ended there.
+        try await TestPostgres.psql(url, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        try await waitUntil("the session to end") {
+            try await TestPostgres.psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0"
+        }
         let copied = try await sqlite.run(["store", "copy", "--from", file, "--to", url])
         #expect(copied.status == 0 && copied.stdout.contains("copied \(later) jobs"), "\(copied.stdout)\(copied.stderr)")
         let reads = [["jobs", "list", "--json"], ["events", "--json"], ["server", "list", "--json"], ["queues", "list", "--json"],

@@ -130,9 +130,12 @@ public enum StoreCopyError: Error, CustomStringConvertible {
     /// A file target that exists: a copy makes a new file.
     case targetExists(path: String)
     case countsDiffer(expected: CopyCounts, copied: CopyCounts)
+    /// Another copy is writing into the same target now.
+    case targetBusy
 
     public var description: String {
         switch self {
+        case .targetBusy: "another store copy is writing into the target now; it keeps all of its copy or none"
         case .targetNotEmpty(let counts): "the target already holds a queue (\(counts)); copy into an empty one"
         case .targetExists(let path): "\(path) already exists; copy into a new file"
         case .countsDiffer(let expected, let copied):
