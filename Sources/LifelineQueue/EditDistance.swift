@@ -33,4 +33,10 @@ public enum EditDistance {
         else { return nil }
         return best.0
     }
+
+    /// "did you mean 'NAME'?" for the name `word` most likely misspells (see
+    /// ``nearest(to:among:)``), or nil: every refusal of a misspelt name asks the same way.
+    public static func didYouMean(_ word: String, among names: some Sequence<String>) -> String? {
+        nearest(to: word, among: names).map { "did you mean '\($0)'?" }
+    }
 }

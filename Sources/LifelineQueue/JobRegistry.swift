@@ -55,7 +55,7 @@ public struct JobRegistry: Sendable {
     /// The definition of a kind that may be enqueued by hand.
     public func checkKind(_ kind: String) throws(JobInputError) -> JobDefinition {
         guard let definition = definition(kind) else {
-            let near = EditDistance.nearest(to: kind, among: enqueueableKinds).map { "; did you mean '\($0)'?" } ?? ""
+            let near = EditDistance.didYouMean(kind, among: enqueueableKinds).map { "; " + $0 } ?? ""
             throw JobInputError("unknown job kind '\(kind)' (known: \(enqueueableKinds.joined(separator: ", ")))\(near)")
         }
         if let owner = definition.enqueuedOnlyBy {

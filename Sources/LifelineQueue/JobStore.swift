@@ -298,7 +298,7 @@ public enum JobStoreError: Error, Hashable, CustomStringConvertible {
         case .keyTaken(let key, let existing, let request):
             "idempotency key '\(key)' belongs to \(request) (job \(existing))"
         case .unknownQueue(let name, let known):
-            "no queue '\(name)'; \(EditDistance.nearest(to: name, among: known).map { "did you mean '\($0)'? " } ?? "")"
+            "no queue '\(name)'; \(EditDistance.didYouMean(name, among: known).map { $0 + " " } ?? "")"
                 + "known queues: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))"
         }
     }

@@ -14,9 +14,7 @@ enum CommandSuggestion {
             let names = subcommands.compactMap { $0.configuration.commandName }
             guard let next = subcommands.first(where: { $0.configuration.commandName == argument }) else {
                 let prefix = (["lifeline"] + path).joined(separator: " ")
-                if let closest = EditDistance.nearest(to: argument, among: names) {
-                    return "unknown command '\(argument)'; did you mean '\(closest)'?"
-                }
+                if let question = EditDistance.didYouMean(argument, among: names) { return "unknown command '\(argument)'; \(question)" }
                 return "unknown command '\(argument)'; \(prefix) has: \(names.joined(separator: ", "))"
             }
             command = next

@@ -36,7 +36,7 @@ enum FilterHint {
     }
 
     private static func unknown(_ what: String, name: String, known: [String], kind: String) -> String {
-        if let nearest = EditDistance.nearest(to: name, among: known) { return "\(what); did you mean '\(nearest)'?" }
+        if let question = EditDistance.didYouMean(name, among: known) { return "\(what); \(question)" }
         return "\(what); \(kind): \(known.isEmpty ? "none now" : known.joined(separator: ", "))"
     }
 }

@@ -181,7 +181,7 @@ struct WorkerOptions: Equatable {
         // The recovery stages' queues are known before their first job.
         let known = Stage.knownQueues(queues.map(\.name))
         for name in names where !known.contains(name) {
-            let near = EditDistance.nearest(to: name, among: known).map { "did you mean '\($0)'? " } ?? ""
+            let near = EditDistance.didYouMean(name, among: known).map { $0 + " " } ?? ""
             logger.warning("queue '\(name)' has had no job and has no settings yet; \(near)known queues: \(known.joined(separator: ", "))")
         }
         guard drain else { return }

@@ -45,7 +45,7 @@ public struct CommandInfrastructure: Infrastructure {
         }
         for name in (config.stages ?? [:]).keys.sorted() where Stage(rawValue: name) == nil {
             let stages = Stage.allCases.map(\.rawValue)
-            let near = EditDistance.nearest(to: name, among: stages).map { "; did you mean '\($0)'?" } ?? ""
+            let near = EditDistance.didYouMean(name, among: stages).map { "; " + $0 } ?? ""
             throw JobInputError("stage commands config '\(configPath)' names no stage '\(name)' (stages: \(stages.joined(separator: ", ")))\(near)")
         }
         for stage in Stage.allCases where command(for: stage)?.first?.isEmpty ?? true {
