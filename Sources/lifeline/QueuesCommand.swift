@@ -62,11 +62,14 @@ struct QueueTarget: ParsableArguments {
 
     /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
     /// command can say when it changed nothing.
+    /// What makes a queue, and its database, that a settings command did not find.
+    static let creatingHint = "--create makes it, with the queue"
+
     @discardableResult
     func update(_ update: QueueUpdate) async throws -> QueueInfo? {
         try JobLimits.checkQueueName(name, new: create)
         let create = create || Stage.isQueue(name)
-        let jobs = try await store.openStore(creating: create).jobs
+        let jobs = try await store.openStore(creating: create, creatingHint: Self.creatingHint).jobs
         let before = try await jobs.queueList().first { $0.name == name }
         try await jobs.queueUpdate(name, update, create: create)
         return before
@@ -188,7 +191,7 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         )
         if let name { try JobLimits.checkQueueName(name) }
         let create = create || name.map(Stage.isQueue) == true
-        let opened = try await store.openStore(creating: create)
+        let opened = try await store.openStore(creating: create, creatingHint: name == nil ? nil : QueueTarget.creatingHint)
         var names = [name].compactMap { $0 }
         if all { names = try await opened.jobs.queueList().map(\.name) }
         for name in names {

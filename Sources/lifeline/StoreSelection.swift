@@ -85,18 +85,19 @@ extension StoreSelection {
     /// database (0600), or the PostgreSQL schema, when missing. Finished stage jobs move their
     /// recovery servers in the same transaction. A SQLite file opens as one connection, or,
     /// with `concurrentReads` (workers, `serve`), as a pool whose reads go on beside writes.
-    func openStore(creating: Bool = true, concurrentReads: Bool = false) async throws -> OpenQueue {
+    /// `creatingHint` says how this command would make a queue it did not find.
+    func openStore(creating: Bool = true, concurrentReads: Bool = false, creatingHint: String? = nil) async throws -> OpenQueue {
         if let location = try postgresLocation() {
-            return try await openPostgres(location, creating: creating)
+            return try await openPostgres(location, creating: creating, creatingHint: creatingHint)
         }
-        return .sqlite(try openSQLite(creating: creating, concurrentReads: concurrentReads), path: databasePath)
+        return .sqlite(try openSQLite(creating: creating, concurrentReads: concurrentReads, creatingHint: creatingHint), path: databasePath)
     }
 
-    /// ``openStore(creating:concurrentReads:)`` for a queue known to be on SQLite, on the
-    /// calling thread.
-    func openSQLite(creating: Bool = true, concurrentReads: Bool = false) throws -> SQLiteJobStore {
+    /// ``openStore(creating:concurrentReads:creatingHint:)`` for a queue known to be on SQLite,
+    /// on the calling thread.
+    func openSQLite(creating: Bool = true, concurrentReads: Bool = false, creatingHint: String? = nil) throws -> SQLiteJobStore {
         // A new one's path is refused before the home is made, so nothing is left of the attempt.
-        if try !requireDatabase(creating: creating) {
+        if try !requireDatabase(creating: creating, creatingHint: creatingHint) {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
         try requireDirectory()
@@ -147,17 +148,17 @@ extension StoreSelection {
         }
     }
 
-    private func openPostgres(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false) async throws -> OpenQueue {
-        .postgres(try await postgresStore(location, creating: creating, acceptingNewer: acceptingNewer), location: location)
+    private func openPostgres(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false, creatingHint: String? = nil) async throws -> OpenQueue {
+        .postgres(try await postgresStore(location, creating: creating, acceptingNewer: acceptingNewer, creatingHint: creatingHint), location: location)
     }
 
-    private func postgresStore(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false) async throws -> PostgresJobStore {
+    private func postgresStore(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false, creatingHint: String? = nil) async throws -> PostgresJobStore {
         let session = PostgresSession(location: location)
         do {
             if creating { try await session.migrate() } else { try await session.checkSchema(acceptingNewer: acceptingNewer) }
         } catch PostgresStoreError.notInitialized(let shown) {
             // A store named by another flag (store copy's --from) is not one a write would make.
-            let hint = dbFlag == "--db" ? "a write such as enqueue creates it; set LIFELINE_DATABASE_URL or --db" : "named by \(namedBy)"
+            let hint = dbFlag == "--db" ? "\(creatingHint ?? "a write such as enqueue creates it"); set LIFELINE_DATABASE_URL or --db" : "named by \(namedBy)"
             throw CLIFailure(.notFound, "no Lifeline queue at \(shown) (\(hint))")
         }
         return PostgresServerStore.jobStore(session: session)
@@ -182,13 +183,13 @@ extension StoreSelection {
     /// directory it may not enter is said to be, not taken for missing (nor made again).
     /// Returns whether it exists.
     @discardableResult
-    private func requireDatabase(creating: Bool = false) throws -> Bool {
+    private func requireDatabase(creating: Bool = false, creatingHint: String? = nil) throws -> Bool {
         var info = stat()
         guard stat(databasePath, &info) == 0 else {
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
             if creating { return false }
             let hint = named == nil ? "set LIFELINE_HOME or --db" : "named by \(namedBy): a file path or a postgres:// URL"
-            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\(hint))")
+            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\([hint, creatingHint].compactMap { $0 }.joined(separator: "; ")))")
         }
         return true
     }

@@ -26,6 +26,11 @@ struct OperatorSafetyCLITests {
             let result = try await cli.run(drain)
             #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db)\n", "\(drain): \(result.stderr)")
         }
+        // A queue's setting makes nothing without --create, and says that --create would.
+        for setting in [["queues", "pause", "vm"], ["queues", "retain", "vm", "--completed", "1d"]] {
+            let result = try await cli.run(setting)
+            #expect(result.status == 4 && result.stderr == "lifeline: no Lifeline database at \(path) (set LIFELINE_HOME or --db; --create makes it, with the queue)\n", "\(setting): \(result.stderr)")
+        }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path), "no directory or file was created")
         // LIFELINE_DATABASE_URL that is neither a URL nor a file is named as the culprit.
         let named = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])
