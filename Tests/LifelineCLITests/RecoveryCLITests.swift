@@ -129,7 +129,12 @@ struct RecoveryCLITests {
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1/workload").path))
         let deleted = try await cli.json(["server", "delete", "db-1", "--wait", "--json"])
         #expect(deleted.count == 1 && deleted.first?["server"] == .null && deleted.first?["job"]?.intValue != nil, "\(deleted)")
-        #expect(try await cli.run(["server", "show", "db-1"]).status == 4)
+        // A deleted server is said to be, on a read and on an action alike.
+        for command in [["server", "show", "db-1"], ["server", "failover", "db-1"]] {
+            let gone = try await cli.run(command)
+            #expect(gone.status == 4 && gone.stderr.hasPrefix("lifeline: no server 'db-1' now: it was deleted at 20"), "\(gone.stderr)")
+            #expect(gone.stderr.hasSuffix(" (lifeline server history db-1)\n"), "\(gone.stderr)")
+        }
         #expect(try await cli.history("db-1").last == "(removed)")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1").path))
         withExtendedLifetime(worker) {}
