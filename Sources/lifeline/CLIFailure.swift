@@ -78,8 +78,12 @@ struct CLIFailure: Error, CustomStringConvertible {
     private static func argumentParserReport(_ error: any Error, command: any ParsableCommand.Type) -> (Int32, String) {
         let code = command.exitCode(for: error).rawValue
         if code == 0 { return (0, command.fullMessage(for: error)) }
-        let message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
+        var message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
         guard !message.isEmpty else { return (code, "") }
+        // An argument the message quotes is one line in it, even with a newline of its own.
+        for argument in Lifeline.arguments where argument.contains(where: \.isNewline) {
+            message = message.replacingOccurrences(of: argument, with: TerminalText.escaped(argument))
+        }
         let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         // A list of valid values comes one per line ("- value"): keep it, on the one line.
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
@@ -104,6 +108,10 @@ struct CLIFailure: Error, CustomStringConvertible {
             // Named in the command's help: it came first with no command after it, or its
             // value forgotten (`lifeline --db jobs list`; see StoreOptions.placed).
             guard closest != match.1 else {
+                let afterValue = arguments.first == closest ? 2 : 1
+                if arguments.first?.hasPrefix(closest) == true, arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
+                    return (code, "'\(arguments[afterValue])' goes after the command's name: only \(closest) may come before it, e.g. lifeline \(closest) F jobs list --json")
+                }
                 return (code, "'\(closest)' takes a value and a command after it, e.g. lifeline \(closest) queue/lifeline.db jobs list")
             }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")

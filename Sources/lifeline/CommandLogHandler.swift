@@ -19,6 +19,6 @@ struct CommandLogHandler: LogHandler {
     func log(event: LogEvent) {
         let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }
         let details = fields.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
-        Output.standardError.writeLine("lifeline: \(event.message)" + (details.isEmpty ? "" : " (\(details))"))
+        Output.standardError.writeLine("lifeline: " + TerminalText.escaped("\(event.message)" + (details.isEmpty ? "" : " (\(details))")))
     }
 }

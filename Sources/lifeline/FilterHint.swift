@@ -36,7 +36,7 @@ enum FilterHint {
     }
 
     private static func say(_ what: String, name: String, known: [String], kind: String) {
-        Output.standardError.writeLine("lifeline: " + unknown(what, name: name, known: known, kind: kind))
+        Output.standardError.writeLine("lifeline: " + TerminalText.escaped(unknown(what, name: name, known: known, kind: kind)))
     }
 
     private static func unknown(_ what: String, name: String, known: [String], kind: String) -> String {

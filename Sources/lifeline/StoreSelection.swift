@@ -187,9 +187,10 @@ extension StoreSelection {
         var info = stat()
         guard stat(databasePath, &info) == 0 else {
             if errno == EACCES { throw CLIFailure(.runtime, "cannot read \(databasePath): permission denied") }
+            let inTheWay = errno == ENOTDIR ? ": a file is in the way of its directory" : ""
             if creating { return false }
             let hint = named == nil ? "set LIFELINE_HOME or --db" : "named by \(namedBy): a file path or a postgres:// URL"
-            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath) (\([hint, creatingHint].compactMap { $0 }.joined(separator: "; ")))")
+            throw CLIFailure(.notFound, "no Lifeline database at \(databasePath)\(inTheWay) (\([hint, creatingHint].compactMap { $0 }.joined(separator: "; ")))")
         }
         return true
     }

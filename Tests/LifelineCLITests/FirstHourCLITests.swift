@@ -50,6 +50,10 @@ struct FirstHourCLITests {
         (["server", "create", "-x"], "lifeline: unknown option '-x' (see --help)"),
         (["enqueue", "--priorty", "3"], "lifeline: unknown option '--priorty'; did you mean '--priority'?"),
         (["server", "failover"], "lifeline: missing expected argument '<name>' (see --help)"),
+        (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: only --db may come before it, e.g. lifeline --db F jobs list --json"),
+        // A newline in what the parser quotes stays inside the one line, escaped.
+        (["enqueue", "noop", "--bo\ngus"], "lifeline: unknown option '--bo\\ngus' (see --help)"),
+        (["jobs", "show", "1\n2"], "lifeline: invalid value '1\\n2' for <id>: not a whole number"),
         (["server", "create", "--disks", "2"], "lifeline: missing expected argument '<name>' (see --help)"),
         ([], "lifeline: missing command; lifeline has: enqueue, worker, server, jobs, events, stats, queues, store, serve (see lifeline --help)"),
         (["jobs"], "lifeline: missing command; lifeline jobs has: list, show, retry, cancel, prune (see lifeline jobs --help)"),

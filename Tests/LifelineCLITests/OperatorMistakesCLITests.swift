@@ -205,6 +205,8 @@ struct OperatorMistakesCLITests {
             (["jobs", "list", "--queue", "nightly", "--state", "discarded"], ""),
             (["jobs", "list", "--kind", "nopp"], "lifeline: no job kind 'nopp'; did you mean 'noop'?\n"),
             (["jobs", "list", "--kind", "recovery.finalize"], ""),
+            // A kind is not checked as a name is (one no build knows may have jobs), but it is shown escaped.
+            (["jobs", "list", "--kind", "k\nz\u{1b}[31m"], "lifeline: no job kind 'k\\nz\\x1b[31m'; kinds: exec, flaky, noop, recovery.backup, recovery.cancel-failover, recovery.create, recovery.delete, recovery.finalize, recovery.power-on, recovery.release, recovery.start-test, recovery.start-vm, recovery.stop-test, recovery.switch-workload, sleep\n"),
             // Two letters of two changed is another name, not a typo of it.
             (["jobs", "list", "--queue", "zz"], "lifeline: no queue 'zz' has had a job or a setting; queues: nightly, recovery.backup, recovery.cleanup, recovery.finalize, recovery.network, recovery.provision, recovery.vm\n"),
         ]

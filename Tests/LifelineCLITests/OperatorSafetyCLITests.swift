@@ -35,6 +35,12 @@ struct OperatorSafetyCLITests {
         // LIFELINE_DATABASE_URL that is neither a URL nor a file is named as the culprit.
         let named = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_DATABASE_URL": "notaurl"])
         #expect(named.status == 4 && named.stderr == "lifeline: no Lifeline database at notaurl (named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL)\n")
+        // A home that is a file is said to be in the way, not taken for an empty one.
+        let file = cli.home.path + "-file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let blocked = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_HOME": file])
+        #expect(blocked.status == 4 && blocked.stderr == "lifeline: no Lifeline database at \(file)/lifeline.db: a file is in the way of its directory (set LIFELINE_HOME or --db)\n", "\(blocked.stderr)")
         let nowhere = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_DATABASE_URL": "/nonexistent-dir/x.db"])
         #expect(nowhere.status == 4 && nowhere.stderr == "lifeline: no directory /nonexistent-dir for LIFELINE_DATABASE_URL /nonexistent-dir/x.db; create it first\n")
         #expect(try await cli.run(["queues", "limit", "vm", "3", "--create"]).status == 0)
