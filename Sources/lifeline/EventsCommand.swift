@@ -111,7 +111,11 @@ struct EventsCommand: AsyncParsableCommand {
             }
             if events.count == filter.limit { continue }
             guard follow else {
-                if printed == 0 { try await FilterHint.sayUnknown(queue: nil, server: server, job: job, in: opened) }
+                if printed == 0 {
+                    // As the other lists say so: an empty answer is not left to look like a failure.
+                    if !json { output.writeLine("no events match") }
+                    try await FilterHint.sayUnknown(queue: nil, server: server, job: job, in: opened)
+                }
                 return
             }
             // New events show as soon as their commit lands; a missed notice costs a second.

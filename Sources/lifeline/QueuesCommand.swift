@@ -168,10 +168,10 @@ struct QueuesRetainCommand: AsyncParsableCommand {
     @Flag(help: "Configure the queue even if it has no jobs or settings yet.")
     var create = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep completed jobs this long (0: forever).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep completed jobs this long, up to 365d (0: forever).", valueName: "D"))
     var completed: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long (0: forever).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long, up to 365d (0: forever).", valueName: "D"))
     var failed: String?
 
     @OptionGroup var store: StoreOptions

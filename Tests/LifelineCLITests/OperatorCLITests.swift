@@ -144,6 +144,10 @@ struct OperatorCLITests {
         #expect(first.status == 0 && first.lines.count == 2 && first.stderr == "lifeline: more events follow: the next page is --after 2\n")
         let last = try await cli.run(["events", "--after", "2", "--limit", "2", "--json"])
         #expect(last.lines.count == 1 && last.stderr.isEmpty, "the last page says nothing more")
+        // Past the end, a person is told so; a program reads no line.
+        let past = try await cli.run(["events", "--after", "3"])
+        #expect(past.status == 0 && past.stdout == "no events match\n" && past.stderr.isEmpty, "\(past)")
+        #expect(try await cli.run(["events", "--after", "3", "--json"]).stdout.isEmpty)
         #expect(try await cli.run(["events", "--limit", "1", "--follow"]).status == 64)
     }
 
