@@ -41,7 +41,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     /// and the API say it.
     public static func notRetried(_ refused: [(id: Int64, state: JobState)]) -> String {
         let named = refused.sorted { $0.id < $1.id }.map { "job \($0.id) is \($0.state.rawValue)" }
-        return "not retried: \(named.joined(separator: ", ")); only discarded, cancelled, retryable or scheduled jobs can be"
+        return "not retried: \(named.joined(separator: ", ")); only discarded, cancelled, retryable or scheduled jobs can be retried"
     }
 
     /// Final states carry a `finished_at` time; the others do not.

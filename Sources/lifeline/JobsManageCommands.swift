@@ -159,11 +159,13 @@ struct JobsCancelCommand: AsyncParsableCommand {
         // invalid input changes nothing. One cancelled already is where it was asked to be.
         var missing: [Int64] = []
         var refused: [String] = []
+        var unrenewed: Set<Int64> = []
         for id in ids {
             guard let job = try await queue.jobs.jobGet(id) else {
                 missing.append(id)
                 continue
             }
+            if JobText.leaseExpired(job, now: queue.jobs.now) { unrenewed.insert(id) }
             if job.state == .completed || job.state == .discarded { refused.append("job \(id) is already \(job.state.rawValue)") }
             if let cleanup = StageJobs.cancelRefusal(job) { throw CLIFailure(.conflict, cleanup) }
         }
@@ -181,6 +183,9 @@ struct JobsCancelCommand: AsyncParsableCommand {
             let said: (text: String, result: String)
             switch results[id] ?? .notFound {
             case .cancelled: said = ("job \(id) cancelled", "cancelled")
+            // No worker renews its lease to hear the request: it waits for the next claim.
+            case .requested where unrenewed.contains(id):
+                said = ("job \(id) is running, but its worker stopped renewing its lease: it is cancelled at the next claim by any worker", "requested")
             case .requested: said = ("job \(id) is running: asked to stop", "requested")
             case .alreadyFinal(.cancelled): said = ("job \(id) is already cancelled", "already cancelled")
             case .alreadyFinal(let state):

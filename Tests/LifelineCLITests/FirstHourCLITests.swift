@@ -180,6 +180,11 @@ struct FirstHourCLITests {
         let job = try await cli.job(id)
         let expires = try #require(job["lease_expires_at"]?.stringValue.flatMap(LifelineJSON.parseTime))
         #expect(expires < Date() && job["attempted_at"]?.stringValue != nil && job["heartbeat_at"] != nil, "\(job)")
+        // A cancel says that no worker hears it until the next claim, which cancels the job.
+        let cancel = try await cli.run(["jobs", "cancel", "\(id)"])
+        #expect(cancel.status == 0 && cancel.stdout == "job \(id) is running, but its worker stopped renewing its lease: it is cancelled at the next claim by any worker\n", "\(cancel)")
+        #expect(try await cli.run(["worker", "--drain"]).status == 0)
+        #expect(try await cli.job(id)["state"] == "cancelled")
     }
 
     @Test("jobs retry runs a job waiting out an hour's backoff now, with a fresh budget, and a drain that waited for it ends")

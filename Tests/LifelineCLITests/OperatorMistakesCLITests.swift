@@ -60,7 +60,7 @@ struct OperatorMistakesCLITests {
         for arguments in [["--dry-run"], []] {
             let result = try await cli.run(["jobs", "retry", "\(waiting)", "\(cancelled)"] + arguments)
             #expect(result.status == 3 && result.stdout.isEmpty, "\(result)")
-            #expect(result.stderr == "lifeline: not retried: job \(waiting) is available; only discarded, cancelled, retryable or scheduled jobs can be\n")
+            #expect(result.stderr == "lifeline: not retried: job \(waiting) is available; only discarded, cancelled, retryable or scheduled jobs can be retried\n")
         }
         #expect(try await Self.eventCount(cli) == before)
         #expect(try await cli.job(cancelled)["state"] == "cancelled")

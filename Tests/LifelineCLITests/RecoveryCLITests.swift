@@ -390,7 +390,7 @@ struct RecoveryCLITests {
         // A completed stage job is refused as any completed job is: no action would retry it.
         let created = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.create", "--json"]).first?["id"]?.intValue)
         let completed = try await cli.run(["jobs", "retry", "\(created)"])
-        #expect(completed.status == 3 && completed.stderr == "lifeline: not retried: job \(created) is completed; only discarded, cancelled, retryable or scheduled jobs can be\n", "\(completed.stderr)")
+        #expect(completed.status == 3 && completed.stderr == "lifeline: not retried: job \(created) is completed; only discarded, cancelled, retryable or scheduled jobs can be retried\n", "\(completed.stderr)")
         withExtendedLifetime(worker) {}
     }
 
