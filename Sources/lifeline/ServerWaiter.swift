@@ -84,7 +84,7 @@ struct ServerWaiter {
                                 + (running == 1 ? "1 job is running" : "\(running) jobs are running") + " (lifeline jobs list --running)"
                         )
                     } else {
-                        Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; is one running for it? (lifeline worker)")
+                        Output.standardError.writeLine("lifeline: \(name): its job\(job)\(queue) waits for a worker; does one run that serves its queue? (lifeline worker serves every queue)")
                     }
                     toldUnclaimed = true
                 }

@@ -359,7 +359,7 @@ struct OperatorMistakesCLITests {
         }
         #expect(try await wait.waitForExit() == 1)
         let lines = wait.stderr.split(separator: "\n")
-        #expect(lines.first == "lifeline: web-1: its job \(job) on queue recovery.provision waits for a worker; is one running for it? (lifeline worker)", "\(wait.stderr)")
+        #expect(lines.first == "lifeline: web-1: its job \(job) on queue recovery.provision waits for a worker; does one run that serves its queue? (lifeline worker serves every queue)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still in creating") == true, "\(wait.stderr)")
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
     }
