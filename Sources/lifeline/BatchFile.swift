@@ -4,6 +4,10 @@ import LifelineQueue
 /// `enqueue --batch`: one JSON object per line. Every line is checked before anything is
 /// written, and a bad line names its number.
 enum BatchFile {
+    /// The largest batch file read: a batch is read whole before its one transaction, and
+    /// one larger is better split.
+    static let largest = 512 << 20
+
     static let fields: Set<String> = [
         "kind", "args", "queue", "priority", "idempotency_key", "max_attempts", "timeout", "backoff", "delay",
     ]

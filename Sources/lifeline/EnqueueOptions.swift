@@ -84,7 +84,7 @@ struct EnqueueOptions: Equatable {
         _ = try registry.checkKind(kind)
         if let queue { try registry.checkQueue(queue) }
         try JobLimits.checkSettings(priority: priority, maxAttempts: maxAttempts, timeout: defaults.timeout, backoff: defaults.backoff)
-        let data = try InputParsing.readFile(path, flag: "--batch")
+        let data = try InputParsing.readFile(path, flag: "--batch", limit: BatchFile.largest)
         // Read whole before the store is opened: a bad line creates nothing either.
         let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: defaults, registry: registry)
         let opened = try await store.openStore()
@@ -102,11 +102,12 @@ struct EnqueueOptions: Equatable {
         }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing, ids: inserted.map(\.job.id))
-        if summary.enqueued > 0 { Output.made("enqueued \(JobText.count(summary.enqueued))") }
+        let new = inserted.filter { !$0.existing }.map(\.job.id)
+        // Named as the answer names them, so that the jobs are not enqueued again.
+        if summary.enqueued > 0 { Output.made("enqueued \(JobText.counted(new))") }
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {
-            let new = inserted.filter { !$0.existing }.map(\.job.id)
             Output.standardOutput.writeLine("enqueued \(JobText.counted(new))" + (existing > 0 ? " (\(existing) already existed)" : ""))
         }
     }
@@ -117,7 +118,8 @@ struct EnqueueOptions: Equatable {
         if let args {
             argsValue = try InputParsing.json(args, source: "--args")
         } else if let argsFile {
-            let data = try InputParsing.readFile(argsFile, flag: "--args-file")
+            // Room for 1 MiB of arguments, however they are laid out.
+            let data = try InputParsing.readFile(argsFile, flag: "--args-file", limit: 16 << 20)
             guard data.contains(where: { !" \t\r\n".utf8.contains($0) }) else {
                 throw CLIFailure(.invalidInput, "--args-file: \(argsFile == "-" ? "standard input" : argsFile) is empty: give a JSON object, e.g. {}")
             }

@@ -62,23 +62,26 @@ enum InputParsing {
     }
 
     /// The whole file at `path`; `-` reads standard input to its end.
-    static func readFile(_ path: String, flag: String) throws -> Data {
-        if path == "-" {
-            do { return try FileHandle.standardInput.readToEnd() ?? Data() } catch {
-                throw CLIFailure(.invalidInput, "\(flag): cannot read standard input: \(error.localizedDescription)")
+    /// The whole of a file, or of standard input (`-`), of at most `limit` bytes. Read as a
+    /// stream (a pipe or a process substitution, `<(…)`, has no size); one that goes on past
+    /// the limit (`/dev/zero`, `yes |`) is refused there, not read until memory runs out.
+    static func readFile(_ path: String, flag: String, limit: Int) throws -> Data {
+        let name = path == "-" ? "standard input" : "'\(path)'"
+        let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read \(name): \(Self.reason(errno))") }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            // A directory fails here, with EISDIR.
+            guard n >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read \(name): \(Self.reason(errno))") }
+            if n == 0 { return data }
+            data.append(contentsOf: chunk[..<n])
+            guard data.count <= limit else {
+                throw CLIFailure(.invalidInput, "\(flag): \(name) goes on past \(limit >> 20) MiB, more than \(flag) takes")
             }
-        }
-        // Opened and read as a stream: a pipe or a process substitution (`<(…)`) has no size.
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)': \(Self.reason(errno))") }
-        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        do {
-            return try file.readToEnd() ?? Data()
-        } catch {
-            // The system's errno, as it is or under Foundation's wrapper (a directory: EISDIR).
-            let error = error as NSError
-            let posix = error.domain == NSPOSIXErrorDomain ? error : error.userInfo[NSUnderlyingErrorKey] as? NSError
-            throw CLIFailure(.invalidInput, "\(flag): cannot read '\(path)': \(posix.map { Self.reason(Int32($0.code)) } ?? error.localizedDescription)")
         }
     }
 

@@ -216,6 +216,18 @@ struct HostileInputCLITests {
         }
     }
 
+    @Test("an input that never ends (/dev/zero) is refused once past what its flag takes, not read until memory runs out")
+    func endlessInput() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        for (flag, limit) in [("--args-file", "16 MiB"), ("--batch", "512 MiB")] {
+            let result = try await cli.run(["enqueue", "noop", flag, "/dev/zero"])
+            #expect(result.status == 64 && result.stderr == "lifeline: \(flag): '/dev/zero' goes on past \(limit), more than \(flag) takes\n", "\(result)")
+        }
+        #expect(try await cli.jobCount() == 1)
+    }
+
     @Test("exec never runs a shell: metacharacters reach the program as plain arguments")
     func noShell() async throws {
         let cli = try CLIRunner()
