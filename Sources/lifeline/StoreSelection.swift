@@ -41,7 +41,16 @@ extension StoreSelection {
     }
 
     var databasePath: String {
-        named ?? (home as NSString).appendingPathComponent("lifeline.db")
+        Self.followingLink(named ?? (home as NSString).appendingPathComponent("lifeline.db"))
+    }
+
+    /// The file a symbolic link names: SQLite opens that file and keeps its `-wal` and `-shm`
+    /// beside it, so the writer lock and the watch for commits must be there too.
+    private static func followingLink(_ path: String) -> String {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK, let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     var infraRoot: URL {

@@ -266,6 +266,23 @@ struct FileSafetyCLITests {
         #expect(!worker.stderr.contains("released without spending an attempt"), "nothing was released: \(worker.stderr)")
     }
 
+    @Test("a database named through a symbolic link is the file it names: one writer lock beside it, and a worker on the link hears of new jobs at once")
+    func symbolicLink() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let first = try await cli.enqueue(["noop"])
+        let link = cli.home.appendingPathComponent("link.db").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "lifeline.db")
+        let worker = try cli.start(["worker", "--db", link])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the first job to complete") { try await cli.job(first)["state"] == "completed" }
+        // SQLite writes beside the file the link names; so do Lifeline's lock and its watch.
+        let second = try await cli.enqueue(["noop", "--db", link])
+        try await waitUntil("the job enqueued through the link to complete", timeout: .seconds(5)) { try await cli.job(second)["state"] == "completed" }
+        #expect(!FileManager.default.fileExists(atPath: link + "-writer") && !FileManager.default.fileExists(atPath: link + "-wal"))
+        #expect(FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db-writer").path))
+    }
+
     @Test("a row the schema forbids (a damaged file: a running job without its worker) is said in one line, exit 1, by the CLI and by serve, never a crash")
     func rowTheSchemaForbids() async throws {
         let cli = try CLIRunner()
