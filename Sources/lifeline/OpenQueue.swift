@@ -12,18 +12,23 @@ struct OpenQueue: Sendable {
     let copy: any CopySource
     /// The queue's location for messages: a file path, or a URL without its password.
     let location: String
-    /// The database file, for a queue on SQLite.
+    /// The database file as named, for a queue on SQLite: a link swapped for another is a
+    /// database replaced.
     let filePath: String?
+    /// The file SQLite opened: `filePath`, or the file a link there names.
+    private let openedFile: String?
     private let watch: @Sendable (Logger?, @escaping @Sendable () -> Void) throws -> (any Sendable)?
 
-    static func sqlite(_ jobs: SQLiteJobStore, path: String) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), copy: jobs, location: path, filePath: path) { _, onChange in
-            try DatabaseChangeWatcher(databasePath: path, onChange: onChange)
+    /// - Parameters:
+    ///   - named: the database file as named; `file`, the file SQLite opened (a link's target).
+    static func sqlite(_ jobs: SQLiteJobStore, named: String, file: String) -> OpenQueue {
+        OpenQueue(jobs: jobs, servers: SQLiteServerStore(jobs: jobs), copy: jobs, location: named, filePath: named, openedFile: file) { _, onChange in
+            try DatabaseChangeWatcher(databasePath: file, onChange: onChange)
         }
     }
 
     static func postgres(_ jobs: PostgresJobStore, location: PostgresLocation) -> OpenQueue {
-        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), copy: jobs, location: location.description, filePath: nil) { logger, onChange in
+        OpenQueue(jobs: jobs, servers: PostgresServerStore(jobs: jobs), copy: jobs, location: location.description, filePath: nil, openedFile: nil) { logger, onChange in
             PostgresChangeListener(location: location, logger: logger, onChange: onChange)
         }
     }
@@ -56,8 +61,8 @@ extension OpenQueue {
     /// file is deleted or replaced, for what it holds is no longer the queue, after letting go
     /// of the file (see ``DatabaseSwapGuard``). Returns at once for a queue on PostgreSQL.
     func exitIfReplaced(by role: String) async {
-        guard let filePath, let store = jobs as? SQLiteJobStore else { return }
-        let swap = DatabaseSwapGuard(path: filePath)
+        guard let filePath, let openedFile, let store = jobs as? SQLiteJobStore else { return }
+        let swap = DatabaseSwapGuard(path: filePath, file: openedFile)
         while (try? await Task.sleep(for: .seconds(1))) != nil {
             guard let change = swap.change else { continue }
             Output.standardError.writeLine("lifeline: the database \(filePath) \(change) under this \(role); exiting")

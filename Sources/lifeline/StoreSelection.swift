@@ -40,12 +40,18 @@ extension StoreSelection {
         db != nil ? dbFlag : "LIFELINE_DATABASE_URL"
     }
 
-    var databasePath: String {
-        Self.followingLink(named ?? (home as NSString).appendingPathComponent("lifeline.db"))
+    /// The database file as named: by `--db`, `LIFELINE_DATABASE_URL` or the home.
+    var namedDatabasePath: String {
+        named ?? (home as NSString).appendingPathComponent("lifeline.db")
     }
 
-    /// The file a symbolic link names: SQLite opens that file and keeps its `-wal` and `-shm`
-    /// beside it, so the writer lock and the watch for commits must be there too.
+    /// The file SQLite opens: through a symbolic link, the file it names.
+    var databasePath: String {
+        Self.followingLink(namedDatabasePath)
+    }
+
+    /// SQLite keeps a database's `-wal` and `-shm` beside the file a link names, so the writer
+    /// lock and the watch for commits must be there too.
     private static func followingLink(_ path: String) -> String {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK, let resolved = realpath(path, nil) else { return path }
@@ -99,7 +105,7 @@ extension StoreSelection {
         if let location = try postgresLocation() {
             return try await openPostgres(location, creating: creating, creatingHint: creatingHint)
         }
-        return .sqlite(try openSQLite(creating: creating, concurrentReads: concurrentReads, creatingHint: creatingHint), path: databasePath)
+        return .sqlite(try openSQLite(creating: creating, concurrentReads: concurrentReads, creatingHint: creatingHint), named: namedDatabasePath, file: databasePath)
     }
 
     /// ``openStore(creating:concurrentReads:creatingHint:)`` for a queue known to be on SQLite,
@@ -145,7 +151,7 @@ extension StoreSelection {
         let path = databasePath
         let readOnly = { SQLiteServerStore.jobStore(writer: try SQLiteDatabase.openReadOnly(path: path, acceptingNewer: acceptingNewer)) }
         do {
-            return .sqlite(try opening(readOnly), path: path)
+            return .sqlite(try opening(readOnly), named: namedDatabasePath, file: path)
         } catch let failure as CLIFailure {
             guard case .olderSchema? = failure.cause as? DatabaseOpenError else { throw failure }
             do {
@@ -153,7 +159,7 @@ extension StoreSelection {
             } catch {
                 throw CLIFailure(.runtime, "\(failure.description); bringing it up to date failed: \(error)", cause: failure.cause)
             }
-            return .sqlite(try opening(readOnly), path: path)
+            return .sqlite(try opening(readOnly), named: namedDatabasePath, file: path)
         }
     }
 

@@ -266,7 +266,7 @@ struct FileSafetyCLITests {
         #expect(!worker.stderr.contains("released without spending an attempt"), "nothing was released: \(worker.stderr)")
     }
 
-    @Test("a database named through a symbolic link is the file it names: one writer lock beside it, and a worker on the link hears of new jobs at once")
+    @Test("a database named through a symbolic link is the file it names: one writer lock beside it, a worker on the link hears of new jobs at once, and leaves when the link is pointed elsewhere")
     func symbolicLink() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
@@ -279,8 +279,16 @@ struct FileSafetyCLITests {
         // SQLite writes beside the file the link names; so do Lifeline's lock and its watch.
         let second = try await cli.enqueue(["noop", "--db", link])
         try await waitUntil("the job enqueued through the link to complete", timeout: .seconds(5)) { try await cli.job(second)["state"] == "completed" }
-        #expect(!FileManager.default.fileExists(atPath: link + "-writer") && !FileManager.default.fileExists(atPath: link + "-wal"))
-        #expect(FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db-writer").path))
+        #expect(!FileManager.default.fileExists(atPath: link + "-writer"), "one writer lock, beside the file")
+        // The link pointed at another queue is the database replaced; the one it named is left whole.
+        let other = cli.home.appendingPathComponent("other.db").path
+        _ = try await cli.enqueue(["noop", "--db", other])
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "other.db")
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 1)
+        #expect(worker.stderr.contains("lifeline: the database \(link) was replaced by another file under this worker; exiting"), "\(worker.stderr)")
+        let left = try await cli.json(["jobs", "list", "--json"])
+        #expect(left.map { $0["state"] } == ["completed", "completed"], "\(left)")
     }
 
     @Test("a row the schema forbids (a damaged file: a running job without its worker) is said in one line, exit 1, by the CLI and by serve, never a crash")
