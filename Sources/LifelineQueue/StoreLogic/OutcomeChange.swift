@@ -60,13 +60,7 @@ public struct OutcomeChange: Sendable {
 
     /// The outcome recorded for a job whose worker stopped renewing its lease.
     public static func expiredLease(of job: Job) -> JobOutcome {
-        if job.cancelRequested { return .cancelled }
-        var error = "\(expiredLeaseError): worker \(job.leaseOwner ?? "?") stopped renewing it"
-        // How it ended is not known, but a deadline passed under the lease ended it by then.
-        if let started = job.attemptedAt, let expired = job.leaseExpiresAt, started.ms + job.timeout.milliseconds <= expired.ms {
-            error += ", after its \(DurationText.format(job.timeout)) timeout had passed"
-        }
-        return .failed(error: error)
+        job.cancelRequested ? .cancelled : .failed(error: "\(expiredLeaseError): worker \(job.leaseOwner ?? "?") stopped renewing it")
     }
 
     /// How the error of an attempt lost with its worker begins: when it ended is not known,
