@@ -4,9 +4,10 @@ import LifelineQueue
 /// `enqueue --batch`: one JSON object per line. Every line is checked before anything is
 /// written, and a bad line names its number.
 enum BatchFile {
-    /// The largest batch file read: a batch is read whole before its one transaction, and
-    /// one larger is better split.
-    static let largest = 512 << 20
+    /// The largest batch read, in bytes and in lines: a batch is read and parsed whole before
+    /// its one transaction, and one larger is better split.
+    static let largest = 256 << 20
+    static let mostLines = 1_000_000
 
     static let fields: Set<String> = [
         "kind", "args", "queue", "priority", "idempotency_key", "max_attempts", "timeout", "backoff", "delay",
@@ -35,6 +36,11 @@ enum BatchFile {
     /// Parses every line, in parallel chunks; the first bad line, by number, is the error.
     /// - Parameter source: what the lines were read from, as an error names it.
     static func parse(_ data: Data, source: String, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
+        // Counted before they are split: each line's slice and job cost far more than its bytes.
+        let newlines = data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        guard newlines < mostLines || (newlines == mostLines && data.last == UInt8(ascii: "\n")) else {
+            throw CLIFailure(.invalidInput, "--batch: \(source) has more than \(mostLines) lines; split it into batches of at most that many")
+        }
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
         let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }

@@ -82,7 +82,7 @@ struct CLIFailure: Error, CustomStringConvertible {
         guard !message.isEmpty else { return (code, "") }
         // An argument the message quotes is one line in it, even with a newline of its own.
         for argument in Lifeline.arguments where argument.contains(where: \.isNewline) {
-            message = message.replacingOccurrences(of: argument, with: TerminalText.escaped(argument))
+            message = message.replacingOccurrences(of: "'\(argument)'", with: "'\(TerminalText.escaped(argument))'")
         }
         let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         // A list of valid values comes one per line ("- value"): keep it, on the one line.
@@ -109,8 +109,9 @@ struct CLIFailure: Error, CustomStringConvertible {
             // value forgotten (`lifeline --db jobs list`; see StoreOptions.placed).
             guard closest != match.1 else {
                 let afterValue = arguments.first == closest ? 2 : 1
-                if arguments.first?.hasPrefix(closest) == true, arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
-                    return (code, "'\(arguments[afterValue])' goes after the command's name: only \(closest) may come before it, e.g. lifeline \(closest) F jobs list --json")
+                if let first = arguments.first, first == closest || first.hasPrefix(closest + "="), arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
+                    let option = arguments[afterValue]
+                    return (code, "'\(option)' goes after the command's name: only \(closest) may come before it (lifeline \(closest) F COMMAND \(option) …)")
                 }
                 return (code, "'\(closest)' takes a value and a command after it, e.g. lifeline \(closest) queue/lifeline.db jobs list")
             }

@@ -118,8 +118,8 @@ struct EnqueueOptions: Equatable {
         if let args {
             argsValue = try InputParsing.json(args, source: "--args")
         } else if let argsFile {
-            // Room for 1 MiB of arguments, however they are laid out.
-            let data = try InputParsing.readFile(argsFile, flag: "--args-file", limit: 16 << 20)
+            // Room for the arguments, however they are laid out.
+            let data = try InputParsing.readFile(argsFile, flag: "--args-file", limit: 16 * JobLimits.argsBytes)
             guard data.contains(where: { !" \t\r\n".utf8.contains($0) }) else {
                 throw CLIFailure(.invalidInput, "--args-file: \(argsFile == "-" ? "standard input" : argsFile) is empty: give a JSON object, e.g. {}")
             }

@@ -24,10 +24,10 @@ enum FilterHint {
     }
 
     /// Exit 4 for a server `name` that is not there, with the name it most likely misspells.
-    /// A server deleted is said to be, with where its history is.
+    /// A server removed (deleted, or its create failed) is said to be, with why and where its history is.
     static func noServer(_ name: String, in opened: OpenQueue, _ what: String? = nil) async -> CLIFailure {
         if what == nil, let last = try? await opened.servers.serverHistory(name).last, last.to == nil {
-            return CLIFailure(.notFound, "no server '\(name)' now: it was deleted at \(LifelineJSON.formatTime(last.at)) (lifeline server history \(name))")
+            return CLIFailure(.notFound, "no server '\(name)' now: removed at \(LifelineJSON.formatTime(last.at)) (\(last.cause); lifeline server history \(name))")
         }
         let what = what ?? "no server '\(name)'"
         // The list is only a help: a store that does not give it now leaves it out.

@@ -61,7 +61,6 @@ enum InputParsing {
         }
     }
 
-    /// The whole file at `path`; `-` reads standard input to its end.
     /// The whole of a file, or of standard input (`-`), of at most `limit` bytes. Read as a
     /// stream (a pipe or a process substitution, `<(…)`, has no size); one that goes on past
     /// the limit (`/dev/zero`, `yes |`) is refused there, not read until memory runs out.

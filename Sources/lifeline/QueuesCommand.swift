@@ -60,11 +60,11 @@ struct QueueTarget: ParsableArguments {
 
     @OptionGroup var store: StoreOptions
 
-    /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
-    /// command can say when it changed nothing.
     /// What makes a queue, and its database, that a settings command did not find.
     static let creatingHint = "--create makes it, with the queue"
 
+    /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
+    /// command can say when it changed nothing.
     @discardableResult
     func update(_ update: QueueUpdate) async throws -> QueueInfo? {
         try JobLimits.checkQueueName(name, new: create)
@@ -162,16 +162,16 @@ struct QueuesRetainCommand: AsyncParsableCommand {
     @Argument(help: "The queue (or --all).")
     var name: String?
 
-    @Flag(help: "Every queue there is now.")
+    @Flag(help: "Every queue there is now, the recovery stages' six included.")
     var all = false
 
     @Flag(help: "Configure the queue even if it has no jobs or settings yet.")
     var create = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep completed jobs this long, up to 365d (0: forever).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep completed jobs this long, up to \(DurationText.format(DurationText.maximum)) (0: forever).", valueName: "D"))
     var completed: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long, up to 365d (0: forever).", valueName: "D"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long, up to \(DurationText.format(DurationText.maximum)) (0: forever).", valueName: "D"))
     var failed: String?
 
     @OptionGroup var store: StoreOptions
@@ -193,9 +193,10 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         let create = create || name.map(Stage.isQueue) == true
         let opened = try await store.openStore(creating: create, creatingHint: name == nil ? nil : QueueTarget.creatingHint)
         var names = [name].compactMap { $0 }
-        if all { names = try await opened.jobs.queueList().map(\.name) }
+        // Every queue: the recovery stages' too, which the lifecycle fills whether or not they have a job yet.
+        if all { names = Stage.knownQueues(try await opened.jobs.queueList().map(\.name)) }
         for name in names {
-            try await opened.jobs.queueUpdate(name, update, create: create)
+            try await opened.jobs.queueUpdate(name, update, create: create || Stage.isQueue(name))
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")

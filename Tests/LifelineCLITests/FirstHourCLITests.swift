@@ -50,10 +50,11 @@ struct FirstHourCLITests {
         (["server", "create", "-x"], "lifeline: unknown option '-x' (see --help)"),
         (["enqueue", "--priorty", "3"], "lifeline: unknown option '--priorty'; did you mean '--priority'?"),
         (["server", "failover"], "lifeline: missing expected argument '<name>' (see --help)"),
-        (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: only --db may come before it, e.g. lifeline --db F jobs list --json"),
+        (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: only --db may come before it (lifeline --db F COMMAND --json …)"),
         // A newline in what the parser quotes stays inside the one line, escaped.
         (["enqueue", "noop", "--bo\ngus"], "lifeline: unknown option '--bo\\ngus' (see --help)"),
         (["jobs", "show", "1\n2"], "lifeline: invalid value '1\\n2' for <id>: not a whole number"),
+        (["jobs", "list", "--state", "\n"], "lifeline: invalid value '\\n' for --state; expected one of: scheduled, available, running,"),
         (["server", "create", "--disks", "2"], "lifeline: missing expected argument '<name>' (see --help)"),
         ([], "lifeline: missing command; lifeline has: enqueue, worker, server, jobs, events, stats, queues, store, serve (see lifeline --help)"),
         (["jobs"], "lifeline: missing command; lifeline jobs has: list, show, retry, cancel, prune (see lifeline jobs --help)"),
@@ -242,7 +243,10 @@ struct FirstHourCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let kept = try await cli.enqueue(["noop"])
-        #expect(try await cli.run(["queues", "retain", "--all", "--completed", "7d"]).stdout == "queue default keeps completed 7d\n")
+        // Every queue: the stages' too, with or without jobs yet.
+        #expect(try await cli.run(["queues", "retain", "--all", "--completed", "7d"]).stdout == "7 queues keep completed 7d\n")
+        let stage = try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "recovery.finalize" }
+        #expect(stage?["retain_completed_seconds"] == 604_800, "\(stage ?? .null)")
         let id = try await cli.enqueue(["noop", "--queue", "quick"])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         #expect(try await cli.run(["queues", "retain", "quick", "--completed", "1ms", "--failed", "0"]).stdout == "queue quick keeps completed 1ms, failed forever\n")

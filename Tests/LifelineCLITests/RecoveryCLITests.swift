@@ -132,8 +132,8 @@ struct RecoveryCLITests {
         // A deleted server is said to be, on a read and on an action alike.
         for command in [["server", "show", "db-1"], ["server", "failover", "db-1"]] {
             let gone = try await cli.run(command)
-            #expect(gone.status == 4 && gone.stderr.hasPrefix("lifeline: no server 'db-1' now: it was deleted at 20"), "\(gone.stderr)")
-            #expect(gone.stderr.hasSuffix(" (lifeline server history db-1)\n"), "\(gone.stderr)")
+            #expect(gone.status == 4 && gone.stderr.hasPrefix("lifeline: no server 'db-1' now: removed at 20"), "\(gone.stderr)")
+            #expect(gone.stderr.hasSuffix(" (delete succeeded; lifeline server history db-1)\n"), "\(gone.stderr)")
         }
         #expect(try await cli.history("db-1").last == "(removed)")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/db-1").path))
