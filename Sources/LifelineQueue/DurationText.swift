@@ -7,13 +7,13 @@ public enum DurationText {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         var rest = Substring(text)
         var totalMs: Int64 = 0
-        guard !rest.isEmpty else { throw JobInputError("empty duration: use e.g. 500ms, 30s, 5m, 2h") }
+        guard !rest.isEmpty else { throw JobInputError("empty duration: use e.g. 500ms, 30s, 5m, 2h, 1d") }
         // Zero needs no unit.
         if text == "0" { return .zero }
-        guard !text.hasPrefix("-") else { throw JobInputError("negative duration '\(text)': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h") }
+        guard !text.hasPrefix("-") else { throw JobInputError("negative duration '\(text)': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h, 1d") }
         while !rest.isEmpty {
             let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
-            guard !digits.isEmpty else { throw JobInputError("invalid duration '\(text)': use e.g. 500ms, 30s, 5m, 2h") }
+            guard !digits.isEmpty else { throw JobInputError("invalid duration '\(text)': use e.g. 500ms, 30s, 5m, 2h, 1d") }
             // Thirteen digits of the smallest unit are 31 years already.
             guard digits.drop(while: { $0 == "0" }).count <= 12, let value = Int64(digits) else {
                 throw JobInputError("duration '\(text)' is longer than a year")

@@ -14,8 +14,10 @@ struct EnqueueCommand: AsyncParsableCommand {
               flaky  {"fail_times": N}: fails its first N attempts, then succeeds
               exec   {"argv": ["cp", "a", "b"], "env": {"TZ": "UTC"}, "cwd": "/srv"}:
                      runs argv's program (found in PATH), never through a shell; env
-                     (on top of the worker's) and cwd are optional. A nonzero exit
-                     fails the attempt, with the end of its error output.
+                     (on top of the worker's, with LIFELINE_JOB_ID and
+                     LIFELINE_JOB_ATTEMPT) and cwd are optional. Its result is
+                     {"exit_status", "stdout", "stderr"}, the last 4 KiB of each; a
+                     nonzero exit fails the attempt, with the end of its error output.
 
             --batch reads one JSON object per line, all inserted in one transaction or none. Every \
             field is optional (null is the same as leaving it out); KIND is the default kind; \

@@ -128,6 +128,11 @@ struct JobsCancelCommand: AsyncParsableCommand {
         commandName: "cancel",
         abstract: "Cancel jobs: waiting ones at once, running ones within a second.",
         discussion: """
+            A recovery stage's job cancelled is its stage failed for good: the server moves \
+            as on that failure (a create's removes the server; a finalization's waits in \
+            finalization_failed). A cleanup stage's job (cancel-failover, release, stop-test, \
+            delete) is refused: it runs until it succeeds.
+
             Examples:
               lifeline jobs cancel 1 2
               lifeline jobs cancel 7 --json   # {"job": 7, "result": "cancelled"}

@@ -30,8 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
             TOKEN is LIFELINE_TOKEN, or one made up and printed at start. A refusal \
             answers {"error": "…"}: 400 bad input, 401 no token, 403 cross-site, 404 \
             not found, 405 wrong method, 409 refused as the CLI refuses it (exit 3), 413 \
-            body too large, 503 the store busy or not answering. Responses are never cached and load \
-            nothing from anywhere (Content-Security-Policy: default-src 'none').
+            body too large, 503 the store busy or not answering. Responses are never cached, and pages \
+            load nothing but the server's own script and style (Content-Security-Policy).
 
             Binds to 127.0.0.1 by default. Another --host (reachable from other \
             machines) needs LIFELINE_TOKEN set, at least 16 characters, or it is \

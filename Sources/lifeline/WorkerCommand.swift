@@ -24,7 +24,7 @@ struct WorkerCommand: AsyncParsableCommand {
               lifeline worker --concurrency 16
               lifeline worker --queues recovery.finalize,nightly --processes 2
               lifeline worker --queues reports:3,nightly:1   # reports 3 times as often
-              lifeline worker --drain          # exit once nothing is left to do
+              lifeline worker --drain          # exit once nothing waits, now or scheduled
             """
     )
 
