@@ -108,7 +108,8 @@ struct EnqueueOptions: Equatable {
         if json {
             try Output.standardOutput.writeJSON(summary)
         } else {
-            Output.standardOutput.writeLine("enqueued \(JobText.counted(new))" + (existing > 0 ? " (\(existing) already existed)" : ""))
+            let before = inserted.filter(\.existing).map(\.job.id)
+            Output.standardOutput.writeLine("enqueued \(JobText.counted(new))" + (before.isEmpty ? "" : " (\(before.count) already existed: \(JobText.runs(before)))"))
         }
     }
 

@@ -17,6 +17,11 @@ enum JobText {
     /// ``countedShown`` of those: a count and its jobs in one short line however many there are
     /// (a batch's, a bulk retry's; `--json` lists them all).
     static func counted(_ ids: [Int64]) -> String {
+        count(ids.count) + (ids.isEmpty ? "" : ": " + runs(ids))
+    }
+
+    /// The ids of ``counted(_:)`` without their count: "4 7 9 10-500".
+    static func runs(_ ids: [Int64]) -> String {
         var runs: [String] = []
         var index = 0
         let sorted = ids.sorted()
@@ -31,7 +36,7 @@ enum JobText {
             index = end + 1
         }
         if index < sorted.count { runs.append("… (--json lists every one)") }
-        return count(ids.count) + (runs.isEmpty ? "" : ": " + runs.joined(separator: " "))
+        return runs.joined(separator: " ")
     }
 
     static let countedShown = 20

@@ -10,8 +10,8 @@ struct StoreCommand: AsyncParsableCommand {
         abstract: "Move a queue between stores (SQLite files and PostgreSQL databases).",
         discussion: """
             Examples:
-              lifeline store copy --from queue/lifeline.db --to postgres://lifeline@db1/lifeline
-              lifeline store copy --from postgres://lifeline@db1/lifeline --to backup.db
+              lifeline store copy --from queue/lifeline.db --to postgres://ops@db1/queue
+              lifeline store copy --from postgres://ops@db1/queue --to backup.db
             """,
         subcommands: [StoreCopyCommand.self]
     )
@@ -31,8 +31,8 @@ struct StoreCopyCommand: AsyncParsableCommand {
             transaction. Either is refused with exit 3.
 
             Examples:
-              lifeline store copy --from queue/lifeline.db --to postgres://lifeline@db1/lifeline
-              lifeline store copy --from postgres://lifeline@db1/lifeline --to backup.db
+              lifeline store copy --from queue/lifeline.db --to postgres://ops@db1/queue
+              lifeline store copy --from postgres://ops@db1/queue --to backup.db
             """
     )
 

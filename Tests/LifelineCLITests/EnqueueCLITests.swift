@@ -90,6 +90,10 @@ struct EnqueueCLITests {
         let owned = try await cli.run(["enqueue", "sleep", "--batch", twice, "--queue", "recovery.vm"])
         #expect(owned.status == 64 && owned.stderr.hasPrefix("lifeline: queue 'recovery.vm' is kept for the jobs of"), "\(owned.stderr)")
         #expect(try await cli.jobCount() == 1)
+        // A batch that meets a key's job with the same args names it beside the new ones.
+        let repeated = try cli.writeFile("again.jsonl", #"{"args": {"ms": 1}, "idempotency_key": "k"}"# + "\n" + #"{"args": {"ms": 2}}"# + "\n")
+        let named = try await cli.run(["enqueue", "sleep", "--batch", repeated])
+        #expect(named.status == 0 && named.stdout.hasPrefix("enqueued 1 job: ") && named.stdout.hasSuffix(" (1 already existed: \(first["id"]?.intValue ?? 0))\n"), "\(named)")
     }
 
     @Test("concurrent duplicate enqueues from several processes make one job")
