@@ -7,7 +7,7 @@ import LifelineRecovery
 public struct PostgresCopyTarget: CopyTarget {
     private let store: PostgresJobStore
     /// The key of the advisory lock a copy holds for its transaction.
-    private static let copyLock: Int64 = 0x4C46_4C4E_0002
+    private static let copyLock: Int64 = 0x4C46_4C4E_0004
 
     /// Begins the copy's transaction, and brings the schema up to date within it.
     /// - Parameter store: a store whose schema may be missing or older.
@@ -16,6 +16,9 @@ public struct PostgresCopyTarget: CopyTarget {
         try await store.read { connection in
             try connection.query("BEGIN")
             do {
+                // The copy's transaction waits on its source between batches, however long a
+                // batch takes to read.
+                try connection.query("SET LOCAL idle_in_transaction_session_timeout = 0")
                 // One copy into a database at a time: the second is refused at once, rather than
                 // wait on the first's schema and fail on it, or outwait its statement timeout.
                 let alone = try connection.query("SELECT pg_try_advisory_xact_lock(\(Self.copyLock))").first?.decode(Bool.self) ?? false

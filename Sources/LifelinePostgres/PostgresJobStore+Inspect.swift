@@ -39,23 +39,35 @@ extension PostgresJobStore {
 
     public func eventList(_ filter: EventFilter) async throws -> [JobEvent] {
         let types = filter.types.map(\.rawValue).sorted()
+        let location = session.location.description
         return try await read { connection in
             // Under the event lock, exclusive: every number taken so far has committed or
-            // rolled back (see PostgresSession). One round trip.
-            let rows = try connection.pipeline([
-                "BEGIN", "SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock))",
-                """
-                SELECT \(unescaped: JobEvent.pgColumns) FROM events
-                WHERE seq > \(filter.afterSeq)
-                  AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
-                  AND (\(filter.server)::text IS NULL OR server = \(filter.server))
-                  AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
-                  AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
-                ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
-                """,
-                "COMMIT",
-            ])
-            return try rows[2].map(JobEvent.init(row:))
+            // rolled back (see PostgresSession). Tried for, never queued for: a writer stopped
+            // between its events and its commit holds the lock shared, and a request queued
+            // behind it would hold up every other writer, on every host, behind itself.
+            let started = ContinuousClock.now
+            var pause = Duration.milliseconds(1)
+            while true {
+                let rows = try connection.pipeline([
+                    "BEGIN", "SELECT pg_try_advisory_xact_lock(\(PostgresSession.eventLock))",
+                    """
+                    SELECT \(unescaped: JobEvent.pgColumns) FROM events
+                    WHERE seq > \(filter.afterSeq)
+                      AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
+                      AND (\(filter.server)::text IS NULL OR server = \(filter.server))
+                      AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
+                      AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
+                    ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
+                    """,
+                    "COMMIT",
+                ])
+                if try rows[1].first?.decode(Bool.self) == true { return try rows[2].map(JobEvent.init(row:)) }
+                guard ContinuousClock.now - started < PostgresSession.eventLockPatience else {
+                    throw PostgresStoreError.eventLogHeld(location, PostgresSession.eventLockPatience)
+                }
+                usleep(useconds_t(pause / .microseconds(1)))
+                pause = min(pause * 2, .milliseconds(25))
+            }
         }
     }
 }

@@ -97,7 +97,10 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         )
         configuration.options.connectTimeout = .seconds(5)
         // Every table is in the `lifeline` schema, so a database can hold other things too.
-        configuration.options.additionalStartupParameters = [("search_path", "lifeline"), ("application_name", "lifeline")]
+        configuration.options.additionalStartupParameters = [
+            ("search_path", "lifeline"), ("application_name", "lifeline"),
+            ("idle_in_transaction_session_timeout", PostgresSession.idleTransactionLimit),
+        ]
         return configuration
     }
 

@@ -18,6 +18,14 @@ public final class PostgresSession: Sendable {
     /// has taken a number so far. A read of "numbers above the last seen" then sees every
     /// number that will ever commit below the highest it returns.
     static let eventLock: Int64 = 0x4C46_4C4E_0002
+    /// How long a reader tries for the event lock before it says a writer holds it: a writer
+    /// stopped mid-commit holds it until PostgreSQL ends its transaction (see
+    /// ``idleTransactionLimit``).
+    static let eventLockPatience = Duration.seconds(10)
+    /// How long PostgreSQL lets a Lifeline session sit idle inside a transaction before it
+    /// ends it (`idle_in_transaction_session_timeout`): a process stopped, or cut off, between
+    /// two statements of a transaction, or before its commit, lets go of its locks then.
+    static let idleTransactionLimit = "30s"
     /// The channel changes are announced on (those others must act on; see
     /// ``PostgresTransaction``).
     static let channel = "lifeline_changes"

@@ -15,6 +15,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case notInitialized(String)
     /// TLS as the URL asks for could not be set up: another try would fail the same way.
     case tlsFailed(String, String)
+    /// A writer has held the event log, between its events and its commit, for so long.
+    case eventLogHeld(String, Duration)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
             "the queue at \(location) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
         case .notInitialized(let location): "no Lifeline queue at \(location) (a write command creates it)"
         case .tlsFailed(let location, let reason): "no TLS connection to PostgreSQL at \(location): \(reason)"
+        case .eventLogHeld(let location, let patience):
+            "a writer to \(location) has held its event log for \(patience) without committing (a worker stopped or cut off mid-commit: PostgreSQL ends its transaction after \(PostgresSession.idleTransactionLimit) idle)"
         }
     }
 
@@ -45,7 +49,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     /// not exist, nor a schema this lifeline cannot use.
     public var isOutage: Bool {
         switch self {
-        case .unreachable, .connectionLost, .noAnswer, .commitUnknown: true
+        case .unreachable, .connectionLost, .noAnswer, .commitUnknown, .eventLogHeld: true
         case .refused(_, _, let sqlState): sqlState.map { !$0.hasPrefix("28") && $0 != "3D000" } ?? false
         case .newerSchema, .notInitialized, .tlsFailed: false
         }

@@ -83,10 +83,12 @@ struct EventsCommand: AsyncParsableCommand {
             var last = filter
             last.limit = Self.followBacklog
             last.newestFirst = true
-            // Read the newest number first: nothing that lands in between is missed.
-            let newest = try await opened.jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0
+            // Read the newest number first: nothing that lands in between is missed. An outage
+            // here is waited out, as it is later.
+            let newest = try await outage.open { try await opened.jobs.eventList(EventFilter(limit: 1, newestFirst: true)) }.first?.seq ?? 0
             last.afterSeq = 0
-            for event in try await opened.jobs.eventList(last).reversed() where event.seq <= newest { try print(event, to: output) }
+            let backlog = try await outage.open { try await opened.jobs.eventList(last) }
+            for event in backlog.reversed() where event.seq <= newest { try print(event, to: output) }
             filter.afterSeq = newest
         }
         while true {

@@ -271,6 +271,36 @@ struct PostgresCLITests {
         #expect(refused.status == 1 && !refused.stderr.contains("retrying"), "\(refused.stderr)")
     }
 
+    @Test("a writer stopped between its events and its commit holds up no other writer while the log is read: a read says who holds it, a follower waits it out")
+    func eventLogHeld() async throws {
+        let (cli, url, _) = try await Self.runnerAndDatabase()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        // The event lock as a writer holds it from its events to its commit (PostgresSession.eventLock).
+        let script = try cli.writeFile("hold.sql", "BEGIN;\nSELECT 'held' FROM (SELECT pg_advisory_xact_lock_shared(83864811601922)) AS locked;\nSELECT pg_sleep(60);\n")
+        let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
+        defer { holder.signal(SIGKILL) }
+        #expect(try await holder.nextLine() == "held")
+        let reader = try cli.start(["events"])
+        defer { reader.signal(SIGKILL) }
+        let follower = try cli.start(["events", "--follow", "--json"])
+        defer { follower.signal(SIGKILL) }
+        // A reader that queued for the lock would hold up every write behind it.
+        var writes = 0
+        while reader.isRunning {
+            let started = ContinuousClock.now
+            let write = try await cli.run(["enqueue", "noop"])
+            #expect(write.status == 0 && ContinuousClock.now - started < .seconds(5), "\(write.stderr)")
+            writes += 1
+        }
+        #expect(writes > 1)
+        #expect(reader.terminationStatus == 1 && reader.stderr.contains("has held its event log for 10.0 seconds without committing"), "\(reader.stderr)")
+        try await waitUntil("the follower to say it tries again", timeout: .seconds(20)) { follower.stderr.contains("; retrying every second") }
+        let admin = try #require(TestPostgres.url)
+        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ShareLock'")
+        try await waitUntil("the follower to read the log", timeout: .seconds(20)) { !follower.lines.isEmpty }
+    }
+
     @Test("a batch whose session is ended before its commit says none of it was enqueued, and none of it is")
     func batchCutOff() async throws {
         let (cli, url, database) = try await Self.runnerAndDatabase()
@@ -603,7 +633,7 @@ struct PostgresCLITests {
         #expect(try await settingsOnly.json(["queues", "list", "--json"]).first?["paused"] == true)
         // A copy under way into the same database (here a session holding its lock) refuses a second at once.
         let holder = try BackgroundCommand("/usr/bin/env", [
-            "psql", "-qAt", "-d", url, "-c", "SELECT pg_advisory_lock(83864811601922)", "-c", "SELECT pg_sleep(60)",
+            "psql", "-qAt", "-d", url, "-c", "SELECT pg_advisory_lock(83864811601924)", "-c", "SELECT pg_sleep(60)",
         ], environment: ProcessInfo.processInfo.environment)
         defer { holder.signal(SIGKILL) }
         try await waitUntil("the session to hold the copy's lock") {

@@ -28,6 +28,13 @@ struct TransactionConnectionTests {
         #expect(try await TestPostgres.psql(url, "SELECT string_agg(n::text, ',') FROM public.marks") == "4")
     }
 
+    @Test("a session asks PostgreSQL to end it once idle inside a transaction, so a process stopped mid-commit lets go of its locks")
+    func idleTransactionLimit() async throws {
+        let connection = BlockingConnection(location: try PostgresLocation(url: try await TestPostgres.freshDatabase()), timeout: .seconds(10), logger: Logger(label: "test"))
+        defer { connection.close() }
+        #expect(try connection.query("SHOW idle_in_transaction_session_timeout")[0].decode(String.self) == PostgresSession.idleTransactionLimit)
+    }
+
     @Test("a connection given up on while it opens is closed when it comes, not dropped open (which postgres-nio forbids)")
     func lateConnection() async throws {
         let url = try await TestPostgres.freshDatabase()
