@@ -15,6 +15,14 @@ enum ArgumentSecrets {
         }
     }
 
+    /// Overwrites with `x` the password of `LIFELINE_DATABASE_URL` in this process's
+    /// environment, which root's `ps e` shows for as long as it runs, once its value is kept
+    /// (``Environment/databaseURL``).
+    static func hideDatabaseURL() {
+        _ = Environment.databaseURL
+        hide(inEnvironment: "LIFELINE_DATABASE_URL")
+    }
+
     /// Overwrites with `x` the password of a URL in the environment variable `name`, where the
     /// process's start put it: `/proc/PID/environ` (and `ps e`) shows that block for as long as
     /// the process runs, whatever `unsetenv` does. Call it once the value has been read.

@@ -9,4 +9,8 @@ enum Environment {
         let value = String(cString: pointer)
         return value.isEmpty ? nil : value
     }
+
+    /// `LIFELINE_DATABASE_URL` as the process was started with it, password and all: read once,
+    /// before ``ArgumentSecrets/hideDatabaseURL()`` overwrites the password where `getenv` reads it.
+    static let databaseURL = value("LIFELINE_DATABASE_URL")
 }

@@ -41,6 +41,7 @@ struct Lifeline: AsyncParsableCommand {
         // Arguments are text: bytes that are not UTF-8 would reach a job replaced (U+FFFD), not refused.
         let notText = (1..<max(Int(CommandLine.argc), 1)).first { CommandLine.unsafeArgv[$0].flatMap { String(validatingCString: $0) } == nil }
         ArgumentSecrets.hide()
+        ArgumentSecrets.hideDatabaseURL()
         // A command a person waits for says why it seems to hang; workers and `serve` wait
         // their turn at the lock as part of their work.
         if !["worker", "serve"].contains(arguments.first) {

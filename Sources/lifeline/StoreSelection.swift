@@ -32,7 +32,7 @@ extension StoreSelection {
 
     /// What `--db` or `LIFELINE_DATABASE_URL` says, if either does.
     private var named: String? {
-        db ?? Environment.value("LIFELINE_DATABASE_URL")
+        db ?? Environment.databaseURL
     }
 
     /// Which of them said it, for messages about what it names.

@@ -80,10 +80,11 @@ struct WorkerCommand: AsyncParsableCommand {
     /// overwrites the password where its start put it, which root can still read in /proc.
     static let runnerStoreVariable = "LIFELINE_RUNNER_DATABASE"
 
-    /// A runner's environment: this one's, and the store `--db` names.
+    /// A runner's environment: this one's, and the store `--db` or `LIFELINE_DATABASE_URL`
+    /// names (whose password this process's environment no longer holds).
     static func runnerEnvironment(_ store: some StoreSelection) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        environment[runnerStoreVariable] = store.db
+        environment[runnerStoreVariable] = store.db ?? Environment.databaseURL
         return environment
     }
 

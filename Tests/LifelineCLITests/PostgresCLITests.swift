@@ -839,14 +839,17 @@ struct PostgresCLITests {
     }
 
     @Test(
-        "a pool's processes overwrite the --db URL's password in their environment, which /proc shows root for as long as they run",
-        .enabled(if: getuid() == 0, "reading another process's environment, once it has made itself unreadable, needs root")
+        "a pool's processes, its writer too, overwrite the URL's password (--db or LIFELINE_DATABASE_URL) in their environment, which /proc shows root for as long as they run",
+        .enabled(if: getuid() == 0, "reading another process's environment, once it has made itself unreadable, needs root"),
+        arguments: [false, true]
     )
-    func passwordOffRunnersEnvironment() async throws {
+    func passwordOffRunnersEnvironment(inEnvironment: Bool) async throws {
         let cli = try await Self.runner()
         defer { cli.removeAll() }
         let (password, url) = try Self.urlWithPassword(cli)
-        let worker = try cli.start(["worker", "--db", url, "--processes", "2"], extraEnvironment: ["PGPASSWORD": ""])
+        let worker = inEnvironment
+            ? try cli.start(["worker", "--processes", "2"], extraEnvironment: ["PGPASSWORD": "", "LIFELINE_DATABASE_URL": url])
+            : try cli.start(["worker", "--db", url, "--processes", "2"], extraEnvironment: ["PGPASSWORD": ""])
         defer { worker.signal(SIGKILL) }
         var runners: [Int32] = []
         try await waitUntil("the pool's two processes") {
@@ -856,12 +859,14 @@ struct PostgresCLITests {
         let hidden = "postgres://lifeline:\(String(repeating: "x", count: password.utf8.count))@"
         for runner in runners {
             // Booleans only: a failure must not print the environment, password and all.
+            // Each variable that held it is overwritten as the runner starts.
             try await waitUntil("runner \(runner)'s environment to show the URL, its password overwritten") {
-                String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/environ")), as: UTF8.self).contains(hidden)
+                let environment = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/environ")), as: UTF8.self)
+                return environment.contains(hidden) && !environment.contains(password)
             }
-            let shown = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(runner)/environ")), as: UTF8.self).contains(password)
-            #expect(!shown, "runner \(runner)'s environment shows the password")
         }
+        let writerShows = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker.processIdentifier)/environ")), as: UTF8.self).contains(password)
+        #expect(!writerShows, "the pool's writer's environment shows the password")
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit() == 0)
     }
