@@ -39,35 +39,42 @@ extension PostgresJobStore {
 
     public func eventList(_ filter: EventFilter) async throws -> [JobEvent] {
         let types = filter.types.map(\.rawValue).sorted()
-        let location = session.location.description
-        return try await read { connection in
-            // Under the event lock, exclusive: every number taken so far has committed or
-            // rolled back (see PostgresSession). Tried for, never queued for: a writer stopped
-            // between its events and its commit holds the lock shared, and a request queued
-            // behind it would hold up every other writer, on every host, behind itself.
-            let started = ContinuousClock.now
-            var pause = Duration.milliseconds(1)
-            while true {
-                let rows = try connection.pipeline([
-                    "BEGIN", "SELECT pg_try_advisory_xact_lock(\(PostgresSession.eventLock))",
-                    """
-                    SELECT \(unescaped: JobEvent.pgColumns) FROM events
-                    WHERE seq > \(filter.afterSeq)
-                      AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
-                      AND (\(filter.server)::text IS NULL OR server = \(filter.server))
-                      AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
-                      AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
-                    ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
-                    """,
-                    "COMMIT",
-                ])
-                if try rows[1].first?.decode(Bool.self) == true { return try rows[2].map(JobEvent.init(row:)) }
-                guard ContinuousClock.now - started < PostgresSession.eventLockPatience else {
-                    throw PostgresStoreError.eventLogHeld(location, PostgresSession.eventLockPatience)
-                }
-                usleep(useconds_t(pause / .microseconds(1)))
-                pause = min(pause * 2, .milliseconds(25))
+        let query: PostgresQuery = """
+            SELECT \(unescaped: JobEvent.pgColumns) FROM events
+            WHERE seq > \(filter.afterSeq)
+              AND (\(filter.job)::bigint IS NULL OR job = \(filter.job))
+              AND (\(filter.server)::text IS NULL OR server = \(filter.server))
+              AND (cardinality(\(types)::text[]) = 0 OR type = ANY(\(types)))
+              AND (\(filter.since?.ms)::bigint IS NULL OR at >= \(filter.since?.ms))
+            ORDER BY seq \(unescaped: filter.newestFirst ? "DESC" : "") LIMIT \(filter.limit)
+            """
+        let started = ContinuousClock.now
+        var pause = Duration.milliseconds(1)
+        while true {
+            if let events = try await read({ try Self.eventsUnderLock(query, $0) }) { return events }
+            guard ContinuousClock.now - started < PostgresSession.eventLockPatience else {
+                throw PostgresStoreError.eventLogHeld(session.location.description, PostgresSession.eventLockPatience)
             }
+            // Off the session's thread, which other reads and writes of this process share.
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(25))
+        }
+    }
+
+    /// The events `query` reads, under the event lock held exclusive: every number taken so far
+    /// has committed or rolled back (see PostgresSession). Nil when the lock did not come within
+    /// a few milliseconds: a writer stopped between its events and its commit holds it shared,
+    /// and a request that waited longer would hold up every other writer, on every host,
+    /// behind it. Waiting that little, the reader still takes its turn among busy writers.
+    private static func eventsUnderLock(_ query: PostgresQuery, _ connection: BlockingConnection) throws -> [JobEvent]? {
+        do {
+            let rows = try connection.pipeline([
+                "BEGIN", "SET LOCAL lock_timeout = '5ms'", "SELECT pg_advisory_xact_lock(\(PostgresSession.eventLock))", query, "COMMIT",
+            ])
+            return try rows[3].map(JobEvent.init(row:))
+        } catch let refused as PostgresStatementError where refused.sqlState == "55P03" {
+            // The transaction failed with the lock's wait; the COMMIT sent with it ended it.
+            return nil
         }
     }
 }

@@ -74,10 +74,11 @@ struct WorkerCommand: AsyncParsableCommand {
     /// start: by callgrind, 21.7 of its 36.3 million instructions.
     static let runnerCommand = ["worker", "--runner"]
 
-    /// Where a runner finds the store `--db` names, if it does: off its command line, where `ps`
-    /// would show a URL's password, and not in LIFELINE_DATABASE_URL, which the programs of its
-    /// jobs inherit. The runner takes it out of its environment before it runs anything, and
-    /// overwrites the password where its start put it, which root can still read in /proc.
+    /// Where a runner finds the store `--db` or `LIFELINE_DATABASE_URL` names: off its command
+    /// line, where `ps` would show a URL's password, and not in `LIFELINE_DATABASE_URL`, whose
+    /// password the pool's writer has overwritten. The runner takes it out of its environment
+    /// before it runs anything, and overwrites the password where its start put it, which root
+    /// can still read in /proc.
     static let runnerStoreVariable = "LIFELINE_RUNNER_DATABASE"
 
     /// A runner's environment: this one's, and the store `--db` or `LIFELINE_DATABASE_URL`
