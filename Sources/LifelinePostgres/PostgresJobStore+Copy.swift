@@ -30,12 +30,7 @@ extension PostgresJobStore: CopySource {
     public func copySettingsAndServers() async throws -> CopyBatch {
         try await read { connection in
             CopyBatch(
-                queues: try connection.query("""
-                    SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues ORDER BY name
-                    """).map { row in
-                    let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
-                    return QueueRecord(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
-                },
+                queues: try Self.queueRecords(connection),
                 servers: try connection.query("""
                     SELECT name, machine, disks, disk_size, state, current_job, recovery_point, last_error, last_test_at, last_test_result,
                            created_at, updated_at

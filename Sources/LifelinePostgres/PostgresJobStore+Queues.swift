@@ -4,11 +4,15 @@ import LifelineQueue
 extension PostgresJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await read { connection in
-            let stored = try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
-                let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
-                return QueueRecord(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
-            }
-            return QueueInfo.listing(stored, counts: try Self.countsByQueue(connection))
+            QueueInfo.listing(try Self.queueRecords(connection), counts: try Self.countsByQueue(connection))
+        }
+    }
+
+    /// Every queue's settings, as stored, by name: for the list and for a copy.
+    static func queueRecords(_ connection: BlockingConnection) throws -> [QueueRecord] {
+        try connection.query("SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues ORDER BY name").map { row in
+            let (name, limit, paused, completed, failed) = try row.decode((String, Int?, Bool, Int64?, Int64?).self)
+            return QueueRecord(name: name, limit: limit, paused: paused, retainCompletedMs: completed, retainFailedMs: failed)
         }
     }
 

@@ -23,12 +23,7 @@ extension SQLiteJobStore: CopySource {
     public func copySettingsAndServers() async throws -> CopyBatch {
         try await writer.read { db in
             CopyBatch(
-                queues: try Row.fetchAll(db, sql: "SELECT * FROM queues ORDER BY name").map { row in
-                    QueueRecord(
-                        name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"), retainCompletedMs: try row.value("retain_completed_ms"),
-                        retainFailedMs: try row.value("retain_failed_ms")
-                    )
-                },
+                queues: try Self.queueRecords(db),
                 servers: try Row.fetchAll(db, sql: "SELECT * FROM servers ORDER BY name").map { row in
                     ServerRecord(
                         name: try row.value("name"), machine: try row.value("machine"), disks: try row.value("disks"), diskSize: try row.value("disk_size"), state: try row.value("state"),

@@ -5,13 +5,17 @@ import LifelineQueue
 extension SQLiteJobStore {
     public func queueList() async throws -> [QueueInfo] {
         try await writer.read { db in
-            let stored = try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues").map { row in
-                QueueRecord(
-                    name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"),
-                    retainCompletedMs: try row.value("retain_completed_ms"), retainFailedMs: try row.value("retain_failed_ms")
-                )
-            }
-            return QueueInfo.listing(stored, counts: try Self.countsByQueue(db))
+            QueueInfo.listing(try Self.queueRecords(db), counts: try Self.countsByQueue(db))
+        }
+    }
+
+    /// Every queue's settings, as stored, by name: for the list and for a copy.
+    static func queueRecords(_ db: Database) throws -> [QueueRecord] {
+        try Row.fetchAll(db, sql: "SELECT name, concurrency_limit, paused, retain_completed_ms, retain_failed_ms FROM queues ORDER BY name").map { row in
+            QueueRecord(
+                name: try row.value("name"), limit: try row.value("concurrency_limit"), paused: try row.value("paused"),
+                retainCompletedMs: try row.value("retain_completed_ms"), retainFailedMs: try row.value("retain_failed_ms")
+            )
         }
     }
 

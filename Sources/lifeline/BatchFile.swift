@@ -36,12 +36,12 @@ enum BatchFile {
     /// Parses every line, in parallel chunks; the first bad line, by number, is the error.
     /// - Parameter source: what the lines were read from, as an error names it.
     static func parse(_ data: Data, source: String, defaults: EnqueueRequest, registry: JobRegistry) async throws -> Jobs {
-        // Counted before they are split: each line's slice and job cost far more than its bytes.
-        let newlines = data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
-        guard newlines < mostLines || (newlines == mostLines && data.last == UInt8(ascii: "\n")) else {
+        // Split no further than the most lines: each line's slice and job cost far more than its
+        // bytes. What is left after the last split must be the end of the last line.
+        let lines = data.split(separator: UInt8(ascii: "\n"), maxSplits: mostLines, omittingEmptySubsequences: false)
+        guard lines.count <= mostLines || lines.last?.isEmpty == true else {
             throw CLIFailure(.invalidInput, "--batch: \(source) has more than \(mostLines) lines; split it into batches of at most that many")
         }
-        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
         let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }
         let parsed = await withTaskGroup(of: (Int, Result<Jobs, CLIFailure>).self) { group in
