@@ -88,13 +88,13 @@ struct CLIFailure: Error, CustomStringConvertible {
         // A list of valid values comes one per line ("- value"): keep it, on the one line.
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
         var oneLine = lines.first ?? message
+        let arguments = Lifeline.arguments
         // The parser reads "-1" as an option: an unknown one, or one that takes the value it stood for.
         if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for") || oneLine.hasPrefix("Unknown option '-"),
-           let negative = Lifeline.arguments.first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
+           let negative = arguments.first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
         {
             return (code, "negative numbers are not accepted: \(negative) (see --help)")
         }
-        let arguments = Lifeline.arguments
         if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
             oneLine = "Unknown option '\(option)'"
         }
@@ -105,16 +105,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         if let match = oneLine.firstMatch(of: #/^Unknown option '(--[^']+)'/#),
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
-            // Named in the command's help: it came first with no command after it, or its
-            // value forgotten (`lifeline --db jobs list`; see StoreOptions.placed).
-            guard closest != match.1 else {
-                let afterValue = arguments.first == closest ? 2 : 1
-                if let first = arguments.first, first == closest || first.hasPrefix(closest + "="), arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
-                    let option = arguments[afterValue]
-                    return (code, "'\(option)' goes after the command's name: only \(closest) may come before it (lifeline \(closest) F COMMAND \(option) …)")
-                }
-                return (code, "'\(closest)' takes a value and a command after it, e.g. lifeline \(closest) queue/lifeline.db jobs list")
-            }
+            // Named in the command's help: it came first, and was left where it was.
+            guard closest != match.1 else { return (code, StoreOptions.misplaced(closest, in: arguments)) }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }
         if let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {

@@ -34,6 +34,18 @@ struct StoreOptions: ParsableArguments, StoreSelection {
         return rest
     }
 
+    /// Why a `flag` that came first was left where it was (see ``placed(_:root:)``): another
+    /// option between it and the command's name, or no command, or its value forgotten
+    /// (`lifeline --db jobs list`).
+    static func misplaced(_ flag: String, in arguments: [String]) -> String {
+        let afterValue = arguments.first == flag ? 2 : 1
+        if let first = arguments.first, first == flag || first.hasPrefix(flag + "="), arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
+            let option = arguments[afterValue]
+            return "'\(option)' goes after the command's name: only \(flag) may come before it (lifeline \(flag) F COMMAND \(option) …)"
+        }
+        return "'\(flag)' takes a value and a command after it, e.g. lifeline \(flag) queue/lifeline.db jobs list"
+    }
+
     /// Refuses a second `--db`: the parser would take the last one, and a command would act on
     /// a queue other than the one its first `--db` named.
     static func checkNamedOnce(_ arguments: [String]) throws {
