@@ -31,9 +31,8 @@ extension PostgresJobStore {
         """
     }
 
-    /// Walks finished jobs from the oldest up to the newest that any retention could delete;
-    /// each batch of expired ones is deleted in a short transaction that checks they are still
-    /// as read (a job retried meanwhile stays).
+    /// Deletes the finished jobs whose queues' retention has run out (``RetentionWalk``): each
+    /// batch is read in a read transaction and deleted in a short write of its own.
     public func jobPruneExpired(batch: Int) async throws -> PruneResult {
         let now = clock().ms
         let retention = try await read { connection in
@@ -44,24 +43,21 @@ extension PostgresJobStore {
             }
             return retention
         }
-        let shortest = retention.shortest
-        var total = PruneResult(jobs: 0, events: 0)
-        var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
-        while true {
-            let rows = try await read { [cursor] connection in
+        return try await RetentionWalk.run(retention: retention, now: now, batch: batch) { before, cursor, limit in
+            try await read { connection in
                 try connection.query("""
                     SELECT id, queue, state, finished_at FROM jobs
-                    WHERE finished_at IS NOT NULL AND finished_at < \(now - shortest)
+                    WHERE finished_at IS NOT NULL AND finished_at < \(before)
                       AND (finished_at, id) > (\(cursor.finishedAt), \(cursor.id))
-                    ORDER BY finished_at, id LIMIT \(batch)
-                    """).map { try $0.decode((Int64, String, String, Int64).self) }
+                    ORDER BY finished_at, id LIMIT \(limit)
+                    """).map {
+                    let (id, queue, state, finishedAt) = try $0.decode((Int64, String, String, Int64).self)
+                    return RetentionWalk.FinishedJob(id: id, queue: queue, state: state, finishedAt: finishedAt)
+                }
             }
-            guard let last = rows.last else { return total }
-            cursor = (last.3, last.0)
-            let expired = rows.filter { retention.expired(queue: $0.1, state: $0.2, finishedAt: $0.3, now: now) }
-            guard !expired.isEmpty else { continue }
-            let ids = expired.map(\.0), states = expired.map(\.2), finishedAts = expired.map(\.3)
-            let pruned = try await transaction { transaction in
+        } delete: { expired in
+            let ids = expired.map(\.id), states = expired.map(\.state), finishedAts = expired.map(\.finishedAt)
+            return try await transaction { transaction in
                 let deleted = try transaction.connection.query("""
                     DELETE FROM jobs j USING unnest(\(ids)::bigint[], \(states)::text[], \(finishedAts)::bigint[]) AS e(id, state, finished_at)
                     WHERE j.id = e.id AND j.state = e.state AND j.finished_at = e.finished_at
@@ -74,8 +70,6 @@ extension PostgresJobStore {
                 }
                 return result
             }
-            total.jobs += pruned.jobs
-            total.events += pruned.events
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import LifelineQueue
 
-/// Read-only views of jobs, events and queues.
+/// Read-only views of jobs and events.
 extension SQLiteJobStore {
     public func jobGet(_ id: Int64) async throws -> Job? {
         try await writer.read { db in

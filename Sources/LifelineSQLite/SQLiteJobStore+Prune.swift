@@ -32,32 +32,24 @@ extension SQLiteJobStore {
         at < ?1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = events.job AND (jobs.finished_at IS NULL OR jobs.finished_at >= ?1))
         """
 
-    /// Walks finished jobs from the oldest, in read transactions, up to the newest that any
-    /// retention could delete; each batch of expired ones is deleted in a short write that
-    /// checks they are still as read (a job retried meanwhile stays).
+    /// Deletes the finished jobs whose queues' retention has run out (``RetentionWalk``): each
+    /// batch is read in a read transaction and deleted in a short write of its own.
     public func jobPruneExpired(batch: Int) async throws -> PruneResult {
         let now = nowMs()
         // Throughput windows reach back 15 minutes: older outcome counts serve nothing.
         try await write { db in try db.execute(sql: "DELETE FROM outcome_counts WHERE second < ?", arguments: [now / 1000 - 900]) }
-        let retention = try await retentions()
-        let shortest = retention.shortest
-        var total = PruneResult(jobs: 0, events: 0)
-        var cursor: (finishedAt: Int64, id: Int64) = (.min, 0)
-        while true {
-            let rows = try await writer.read { [cursor] db in
+        return try await RetentionWalk.run(retention: try await retentions(), now: now, batch: batch) { before, cursor, limit in
+            try await writer.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT id, queue, state, finished_at FROM jobs
                     WHERE finished_at IS NOT NULL AND finished_at < ? AND (finished_at, id) > (?, ?)
                     ORDER BY finished_at, id LIMIT ?
-                    """, arguments: [now - shortest, cursor.finishedAt, cursor.id, batch]).map {
-                    FinishedJob(id: try $0.value("id"), queue: try $0.value("queue"), state: try $0.value("state"), finishedAt: try $0.value("finished_at"))
+                    """, arguments: [before, cursor.finishedAt, cursor.id, limit]).map {
+                    RetentionWalk.FinishedJob(id: try $0.value("id"), queue: try $0.value("queue"), state: try $0.value("state"), finishedAt: try $0.value("finished_at"))
                 }
             }
-            guard let last = rows.last else { return total }
-            cursor = (last.finishedAt, last.id)
-            let expired = rows.filter { retention.expired(queue: $0.queue, state: $0.state, finishedAt: $0.finishedAt, now: now) }
-            guard !expired.isEmpty else { continue }
-            let pruned = try await write { db in
+        } delete: { expired in
+            try await write { db in
                 var result = PruneResult(jobs: 0, events: 0)
                 var queues: [String] = []
                 for job in expired {
@@ -75,8 +67,6 @@ extension SQLiteJobStore {
                 }
                 return result
             }
-            total.jobs += pruned.jobs
-            total.events += pruned.events
         }
     }
 
@@ -90,11 +80,4 @@ extension SQLiteJobStore {
             return retention
         }
     }
-}
-
-private struct FinishedJob: Sendable {
-    var id: Int64
-    var queue: String
-    var state: String
-    var finishedAt: Int64
 }

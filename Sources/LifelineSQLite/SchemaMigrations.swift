@@ -2,8 +2,10 @@ import CLifelineSQLite
 import GRDB
 
 /// The schema, as frozen migrations. A shipped migration is never edited: changes come as
-/// new migrations appended here. They are SQL (v5 edits a table's definition with a few
-/// lines of Swift around it) and import no application type.
+/// new migrations appended here. They are SQL (v5 and v6 edit the jobs table's definition
+/// with a few lines of Swift around it) and import no application type. v6 also runs
+/// ``raiseJobIDFloor(_:atLeast:)``, which a copy runs on the newest schema: it may read only
+/// what schema 6 has.
 enum SchemaMigrations {
     /// `PRAGMA application_id` of every Lifeline database ("LFLN"), so a file of another
     /// program is told apart before anything touches it.
