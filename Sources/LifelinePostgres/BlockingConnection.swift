@@ -130,8 +130,9 @@ final class BlockingConnection: @unchecked Sendable {
             do {
                 opened = try wait(connecting)
             } catch PostgresStoreError.noAnswer(let shown, let timeout) {
-                // Given up on, it may still come: closed then, as a connection must be before it goes.
-                connecting.whenSuccess { late in late.close().whenComplete { _ in } }
+                // Given up on, it may still come: closed then, as a connection must be before it
+                // goes, and kept until its close is done.
+                connecting.whenSuccess { late in late.close().whenComplete { _ in _ = late } }
                 throw PostgresStoreError.noAnswer(shown, timeout)
             }
             connection = opened

@@ -49,7 +49,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         for name in Set(items.map(\.name)) where items.filter({ $0.name == name }).count > 1 {
             throw PostgresLocationError("'\(shown)': \(name) is given twice")
         }
-        let modeName = items.first { $0.name == "sslmode" }?.value ?? PostgresTLS.Mode.disable.rawValue
+        let modeName = items.first { $0.name == "sslmode" }?.value ?? PostgresTLS.Mode.prefer.rawValue
         guard let mode = PostgresTLS.Mode(rawValue: modeName) else {
             throw PostgresLocationError("'\(shown)': sslmode must be \(PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(modeName)'")
         }

@@ -2,8 +2,8 @@ import Foundation
 import NIOSSL
 import PostgresNIO
 
-/// TLS to the database, as a URL's `sslmode` asks, in libpq's words: `disable` (the default),
-/// `prefer` (TLS when the server offers it), `require` (TLS or no connection; the certificate
+/// TLS to the database, as a URL's `sslmode` asks, in libpq's words and with its default:
+/// `disable`, `prefer` (TLS when the server offers it; the default), `require` (TLS or no connection; the certificate
 /// not checked), or `verify-full` (TLS to a server whose certificate, issued for the URL's host,
 /// chains to the system's roots or to `sslrootcert=PATH`). Only `verify-full` keeps a password
 /// from a machine in between: the others encrypt, but trust whoever answers.

@@ -261,14 +261,15 @@ struct OperatorSafetyCLITests {
         return seen
     }
 
-    @Test("the programs jobs run do not inherit the queue's location; PGPASSWORD only when the queue is on PostgreSQL; they know their job and attempt")
+    @Test("the programs jobs run do not inherit the queue's location or the API's token; PGPASSWORD only when the queue is on PostgreSQL; they know their job and attempt")
     func programEnvironment() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let database = cli.home.appendingPathComponent("lifeline.db").path
-        let environment = ["LIFELINE_DATABASE_URL": database, "PGPASSWORD": "kept-for-programs"]
+        let environment = ["LIFELINE_DATABASE_URL": database, "PGPASSWORD": "kept-for-programs", "LIFELINE_TOKEN": "d3b07384d113edec49eaa6238ad5ff00"]
         for (id, seen) in try await Self.programEnvironments(cli, extraEnvironment: environment).enumerated() {
             #expect(!seen.contains("LIFELINE_DATABASE_URL") && !seen.contains("LIFELINE_RUNNER_DATABASE"), "\(seen)")
+            #expect(!seen.contains("LIFELINE_TOKEN") && !seen.contains("d3b07384"), "\(seen)")
             #expect(seen.contains("PGPASSWORD=kept-for-programs\n") && seen.contains("LIFELINE_HOME="), "\(seen)")
             // Which attempt of which job it is, to fence its writes with.
             #expect(seen.contains("LIFELINE_JOB_ID=\(id + 1)\n") && seen.contains("LIFELINE_JOB_ATTEMPT=1\n"), "\(seen)")

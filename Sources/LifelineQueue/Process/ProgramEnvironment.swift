@@ -3,10 +3,10 @@ import Foundation
 import Synchronization
 
 /// The environment of the programs jobs run (`exec`, a stage's commands): the worker's own,
-/// without the queue's credentials. A program could otherwise store them where anyone who
-/// reads the queue sees them: `exec ["env"]` puts its output in the job's result.
+/// without the queue's credentials or the API's token. A program could otherwise store them
+/// where anyone who reads the queue sees them: `exec ["env"]` puts its output in the job's result.
 public enum ProgramEnvironment {
-    private static let withheld = Mutex<Set<String>>(["LIFELINE_DATABASE_URL", "LIFELINE_RUNNER_DATABASE"])
+    private static let withheld = Mutex<Set<String>>(["LIFELINE_DATABASE_URL", "LIFELINE_RUNNER_DATABASE", "LIFELINE_TOKEN"])
 
     /// Withholds `name` too: `PGPASSWORD`, once a process knows its queue is on PostgreSQL.
     /// Left alone otherwise, for the programs of a queue on SQLite that use it themselves.

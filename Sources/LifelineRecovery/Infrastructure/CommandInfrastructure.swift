@@ -116,8 +116,23 @@ public struct CommandInfrastructure: Infrastructure {
         guard exit.termination == .exited(0) else {
             throw StageCheckFailure(message: "\(argv[0]) could not list recovery points: \(exit.stderrTail.suffix(512))")
         }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try lines.withLock { $0 }.filter { !$0.isEmpty }.map { try decoder.decode(RecoveryPoint.self, from: Data($0.utf8)) }
+        return try lines.withLock { $0 }.filter { !$0.isEmpty }.map { try Self.recoveryPoint($0, printedBy: argv[0]) }
+    }
+
+    /// A line of the points program's, read as Lifeline reads times (with or without
+    /// fractions of a second), or why it is no recovery point.
+    private static func recoveryPoint(_ line: String, printedBy program: String) throws -> RecoveryPoint {
+        let why: String
+        do {
+            let json = try JSONValue(parsing: Data(line.utf8))
+            do {
+                return try LifelineJSON.decoder().decode(RecoveryPoint.self, from: Data(line.utf8))
+            } catch {
+                why = DecodingErrorText.describe(error, in: json, document: "a recovery point")
+            }
+        } catch {
+            why = "not JSON"
+        }
+        throw StageCheckFailure(message: "\(program) printed a line that is no recovery point (\(why)): \(line.prefix(120))")
     }
 }

@@ -92,6 +92,18 @@ public struct StageProgress: Sendable, Hashable, Codable {
         self.detail = detail
     }
 
+    enum CodingKeys: String, CodingKey {
+        case done, total, detail
+    }
+
+    /// A stage program's line may leave `detail` out; it is still progress.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        done = try container.decode(Int64.self, forKey: .done)
+        total = try container.decode(Int64.self, forKey: .total)
+        detail = try container.decodeIfPresent(String.self, forKey: .detail) ?? ""
+    }
+
     public var json: JSONValue {
         ["done": .int(done), "total": .int(total), "detail": .string(detail)]
     }
