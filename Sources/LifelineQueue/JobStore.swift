@@ -234,6 +234,24 @@ public enum CancelResult: Sendable, Hashable {
     case notFound
 }
 
+extension CancelResult {
+    /// How the CLI's `--json` and the API name what was done; `nil` for a refusal.
+    public var reported: String? {
+        switch self {
+        case .cancelled: "cancelled"
+        case .requested: "requested"
+        case .alreadyFinal(.cancelled): "already cancelled"
+        case .alreadyFinal, .notFound: nil
+        }
+    }
+
+    /// The refusal of a cancel of jobs that finished otherwise, each with its state, as the
+    /// CLI and the API say it.
+    public static func refusal(_ finished: [(id: Int64, state: JobState)]) -> String {
+        finished.map { "job \($0.id) is already \($0.state.rawValue)" }.joined(separator: "; ") + ": only waiting or running jobs can be cancelled"
+    }
+}
+
 public struct PruneResult: Sendable, Hashable {
     public var jobs: Int
     public var events: Int

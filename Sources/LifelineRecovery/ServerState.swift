@@ -77,6 +77,9 @@ public enum ServerAction: String, Sendable, Codable, CaseIterable {
     case retry
     case delete
 
+    /// Whether it starts a VM from a recovery point, which the request may name.
+    public var takesRecoveryPoint: Bool { self == .failover || self == .testFailover }
+
     /// Where the action means to take the server: `nil` for delete, which removes it. A
     /// server that comes to rest anywhere else did not get there (a stage failed).
     public var goal: ServerState? {

@@ -57,13 +57,13 @@ struct WebActions: Sendable {
     /// completed or discarded job is refused (409), a cancelled one is left as it is (200).
     private func cancel(_ id: Int64) async throws -> Response {
         if let cleanup = try await jobs.jobGet(id).flatMap(StageJobs.cancelRefusal) { throw APIError(status: .conflict, message: cleanup) }
-        switch try await jobs.jobCancel([id])[id] ?? .notFound {
-        case .cancelled: return try APIResponse.json(["job": .int(id), "result": "cancelled"] as JSONValue)
-        case .requested: return try APIResponse.json(["job": .int(id), "result": "requested"] as JSONValue, status: .accepted)
-        case .alreadyFinal(.cancelled): return try APIResponse.json(["job": .int(id), "result": "already cancelled"] as JSONValue)
-        case .alreadyFinal(let state):
-            throw APIError(status: .conflict, message: "job \(id) is already \(state.rawValue): only waiting or running jobs can be cancelled")
+        let result = try await jobs.jobCancel([id])[id] ?? .notFound
+        switch result {
+        case .alreadyFinal(let state) where state != .cancelled: throw APIError(status: .conflict, message: CancelResult.refusal([(id, state)]))
         case .notFound: throw APIError.notFound(Job.missingText([id]))
+        default:
+            let body: JSONValue = ["job": .int(id), "result": .string(result.reported ?? "")]
+            return try APIResponse.json(body, status: result == .requested ? .accepted : .ok)
         }
     }
 
@@ -89,7 +89,7 @@ struct WebActions: Sendable {
         let options = body.readableBytes == 0 ? [:] : try Self.parse(body)
         let recoveryPoint = try Self.string("recovery_point", in: options)
         if let recoveryPoint {
-            guard action == .failover || action == .testFailover else {
+            guard action.takesRecoveryPoint else {
                 throw APIError.badRequest("recovery_point goes with failover and test-failover")
             }
             try ServerNames.check(recoveryPoint, what: "recovery point")

@@ -163,7 +163,7 @@ struct JobsCancelCommand: AsyncParsableCommand {
         // An id that names no job, or a job that completed or was discarded, cancels nothing:
         // invalid input changes nothing. One cancelled already is where it was asked to be.
         var missing: [Int64] = []
-        var refused: [String] = []
+        var refused: [(id: Int64, state: JobState)] = []
         var unrenewed: Set<Int64> = []
         for id in ids {
             guard let job = try await queue.jobs.jobGet(id) else {
@@ -171,11 +171,11 @@ struct JobsCancelCommand: AsyncParsableCommand {
                 continue
             }
             if JobText.leaseExpired(job, now: queue.jobs.now) { unrenewed.insert(id) }
-            if job.state == .completed || job.state == .discarded { refused.append("job \(id) is already \(job.state.rawValue)") }
+            if job.state == .completed || job.state == .discarded { refused.append((id, job.state)) }
             if let cleanup = StageJobs.cancelRefusal(job) { throw CLIFailure(.conflict, cleanup) }
         }
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
-        if !refused.isEmpty { throw Self.refusal(refused) }
+        if !refused.isEmpty { throw CLIFailure(.conflict, CancelResult.refusal(refused)) }
         let results = try await queue.jobs.jobCancel(ids)
         let cancelled = ids.filter { if case .cancelled = results[$0] { true } else { false } }
         let asked = ids.filter { if case .requested = results[$0] { true } else { false } }
@@ -185,33 +185,29 @@ struct JobsCancelCommand: AsyncParsableCommand {
         if !changes.isEmpty { Output.made(changes.joined(separator: ", ")) }
         let output = Output.standardOutput
         for id in ids {
-            let said: (text: String, result: String)
-            switch results[id] ?? .notFound {
-            case .cancelled: said = ("job \(id) cancelled", "cancelled")
+            let result = results[id] ?? .notFound
+            let text: String
+            switch result {
+            case .cancelled: text = "job \(id) cancelled"
             // No worker renews its lease to hear the request: it waits for the next claim.
             case .requested where unrenewed.contains(id):
-                said = ("job \(id) is running, but its worker stopped renewing its lease: it is cancelled at the next claim by any worker", "requested")
-            case .requested: said = ("job \(id) is running: asked to stop", "requested")
-            case .alreadyFinal(.cancelled): said = ("job \(id) is already cancelled", "already cancelled")
+                text = "job \(id) is running, but its worker stopped renewing its lease: it is cancelled at the next claim by any worker"
+            case .requested: text = "job \(id) is running: asked to stop"
+            case .alreadyFinal(.cancelled): text = "job \(id) is already cancelled"
             case .alreadyFinal(let state):
-                refused.append("job \(id) is already \(state.rawValue)")
+                refused.append((id, state))
                 continue
             // Pruned since it was looked up.
             case .notFound:
                 missing.append(id)
                 continue
             }
-            if json { try output.writeJSON(Report(job: id, result: said.result)) } else { output.writeLine(said.text) }
+            if json { try output.writeJSON(Report(job: id, result: result.reported ?? "")) } else { output.writeLine(text) }
         }
         // Finished or pruned since they were looked up: the others were cancelled.
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
-        if !refused.isEmpty { throw Self.refusal(refused) }
+        if !refused.isEmpty { throw CLIFailure(.conflict, CancelResult.refusal(refused)) }
     }
-
-    private static func refusal(_ refused: [String]) -> CLIFailure {
-        CLIFailure(.conflict, refused.joined(separator: "; ") + ": only waiting or running jobs can be cancelled")
-    }
-
 }
 
 struct JobsPruneCommand: AsyncParsableCommand {

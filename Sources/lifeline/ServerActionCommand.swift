@@ -22,8 +22,6 @@ final class Retry: ServerActionName { override class var action: ServerAction { 
 final class Delete: ServerActionName { override class var action: ServerAction { .delete } }
 
 extension ServerAction {
-    var takesRecoveryPoint: Bool { self == .failover || self == .testFailover }
-
     /// What the action does, for `--help`.
     var summary: String {
         switch self {

@@ -26,7 +26,7 @@ public enum ServerActions {
     public static func act(
         _ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?, in transaction: some ServerTransaction
     ) throws -> ActionResult {
-        let point = action == .failover || action == .testFailover ? recoveryPoint : nil
+        let point = action.takesRecoveryPoint ? recoveryPoint : nil
         let asked: [String: JSONValue] = ["recovery_point": point.map { .string($0) } ?? .null]
         // The server first: where transactions run side by side, its lock orders the requests
         // on it, and the key is looked up after the one before has committed.
@@ -57,7 +57,7 @@ public enum ServerActions {
         moved.lifecycle = lifecycle
         // A start asks for a point, or for the latest (none until its stage has resolved it),
         // never for the one the server used last.
-        if action == .failover || action == .testFailover { moved.recoveryPoint = point }
+        if action.takesRecoveryPoint { moved.recoveryPoint = point }
         let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, transaction: transaction)
         let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey)
         CrashPoint.check("action.before-commit")
