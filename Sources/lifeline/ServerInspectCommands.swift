@@ -162,8 +162,9 @@ struct ServerWaitCommand: AsyncParsableCommand {
             timeout runs out. A server that rests in another state is said once, with the actions that \
             would move it; the wait goes on, for another operator may act (--timeout bounds it).
 
-            Example:
+            Examples:
               lifeline server wait web-1 --state standby --timeout 10m
+              lifeline server wait web-1 --state standby --json   # the server, as server show --json
             """
     )
 
@@ -175,6 +176,9 @@ struct ServerWaitCommand: AsyncParsableCommand {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long (exit 1); without it, wait as long as it takes.", valueName: "D"))
     var timeout: String?
+
+    @Flag(help: "Once it is in the state, print the server as one JSON object (as server show --json).")
+    var json = false
 
     @OptionGroup var store: StoreOptions
 
@@ -192,6 +196,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
         let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)
         let server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
+        if json { return try Output.standardOutput.writeJSON(server) }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
     }
 }

@@ -318,8 +318,10 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["server", "show", "web-1"]).stdout.contains("rp-001") == false)
         let next = try cli.start(["worker"])
         defer { next.signal(SIGKILL) }
-        #expect(try await cli.run(["server", "wait", "web-1", "--state", "failover", "--timeout", "60s"]).status == 0)
-        #expect(try await cli.server("web-1")?["recovery_point"] == "rp-003")
+        let waited = try await cli.run(["server", "wait", "web-1", "--state", "failover", "--timeout", "60s", "--json"])
+        #expect(waited.status == 0, "\(waited)")
+        let server = try JSONValue(parsing: waited.stdout)
+        #expect(server["state"] == "failover" && server["recovery_point"] == "rp-003", "the server as it reached the state: \(waited)")
     }
 
     @Test("server show leads with its name, then state, progress and error, and says when a stage waits for a worker")
