@@ -164,7 +164,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
 
             Examples:
               lifeline server wait web-1 --state standby --timeout 10m
-              lifeline server wait web-1 --state standby --json   # the server, as server show --json
+              lifeline server wait web-1 --state standby --json
             """
     )
 
