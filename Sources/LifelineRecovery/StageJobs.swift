@@ -131,8 +131,9 @@ public enum StageJobs {
                     }
                     CrashPoint.check("stage.after-effect")
                     return result
-                } catch let failure as PermanentStageFailure where !stage.isCleanup {
-                    throw JobFailure.permanent(failure.description)
+                } catch let failure as PermanentStageFailure {
+                    guard stage.isCleanup else { throw JobFailure.permanent(failure.description) }
+                    throw StageCheckFailure(message: "\(stage.rawValue) never gives up, so it is retried: \(failure.description)")
                 }
             })
         }

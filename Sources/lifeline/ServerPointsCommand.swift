@@ -9,6 +9,10 @@ struct ServerPointsCommand: AsyncParsableCommand {
         discussion: """
             Failover and test-failover start from the latest unless --recovery-point names one.
 
+            The points come from this command's LIFELINE_INFRA (the simulated machines under \
+            $LIFELINE_HOME/infra, or the command config's "points" program): give it the \
+            workers' settings.
+
             Example:
               lifeline server points web-1 --json
             """

@@ -20,6 +20,11 @@ struct WorkerCommand: AsyncParsableCommand {
             so the P × N slots share each commit) and P processes run the jobs; one that dies is \
             restarted, and its jobs go back to their queues when their leases expire.
 
+            Recovery stages act on LIFELINE_INFRA: simulated (the default, under \
+            $LIFELINE_HOME/infra; LIFELINE_SIM_THROUGHPUT, LIFELINE_SIM_FAULTS) or command \
+            (the programs LIFELINE_INFRA_COMMANDS names; see lifeline server --help). Give \
+            the commands that list or check recovery points the same settings.
+
             Examples:
               lifeline worker --concurrency 16
               lifeline worker --queues recovery.finalize,nightly --processes 2

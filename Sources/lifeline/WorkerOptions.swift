@@ -42,6 +42,7 @@ struct WorkerOptions: Equatable {
         // Made before the pool's processes start, each of which makes its own: a bad setting is
         // one line, not one from each of them.
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
+        try (infrastructure as? CommandInfrastructure)?.checkPrograms()
         // Its stages write disks, fences and locks under the home.
         if InfrastructureChoice.isSimulated {
             for directory in [store.infraRoot.deletingLastPathComponent(), store.infraRoot] { try QueueOwner.check(directory.path) }

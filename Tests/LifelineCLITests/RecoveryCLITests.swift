@@ -536,6 +536,9 @@ struct CommandInfrastructureCLITests {
         (#"{"default": "/bin/true"}"#, "field 'default' must be an array, not a string"),
         (#"{"default": ["/bin/true"]"#, "invalid JSON at line 1, column 26"),
         ("[1]", "the config must be a JSON object, not an array"),
+        (#"{"default": ["/bin/true"], "stages": {"finalize": ["/nonexistent/prog"]}}"#, "program '/nonexistent/prog' for stage 'finalize' does not exist"),
+        (#"{"default": ["/tmp"]}"#, "program '/tmp' for stage 'create' is a directory"),
+        (#"{"default": ["/bin/true"], "points": ["/etc/passwd"]}"#, "program '/etc/passwd' for points is not executable"),
     ])
     func mistakenConfig(config: String, says: String) async throws {
         let cli = try CLIRunner()
@@ -569,6 +572,8 @@ struct CommandInfrastructureCLITests {
         #expect(try await cli.server("cl-1")?["state"] == "standby")
         let jobs = try await cli.json(["jobs", "list", "--kind", "recovery.stop-test", "--json"])
         #expect(jobs.count == 1 && jobs.first?["state"] == "completed" && jobs.first?["attempt"] == 3, "one job, retried: \(jobs)")
+        let errors = jobs.first?["errors"]?.arrayValue?.compactMap { $0["error"]?.stringValue } ?? []
+        #expect(errors.count == 2 && errors.allSatisfy { $0.hasPrefix("stop-test never gives up, so it is retried: \(program) failed for good: ") }, "\(errors)")
         #expect(try String(contentsOfFile: runs, encoding: .utf8) == "run\nrun\nrun\n")
         withExtendedLifetime(worker) {}
     }

@@ -26,8 +26,10 @@ public struct CommandInfrastructure: Infrastructure {
     public static let permanentFailureStatus: Int32 = 3
 
     let config: Config
+    private let configPath: String
 
     public init(configPath: String) throws {
+        self.configPath = configPath
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw JobInputError("cannot read the stage commands config '\(configPath)'")
         }
@@ -50,6 +52,22 @@ public struct CommandInfrastructure: Infrastructure {
         }
         for stage in Stage.allCases where command(for: stage)?.first?.isEmpty ?? true {
             throw JobInputError("stage commands config '\(configPath)' has no program for stage '\(stage.rawValue)'")
+        }
+    }
+
+    /// Refuses, at a worker's start, a program named by its path that is not there or cannot
+    /// run: found when its stage ran, it would fail that stage for good. A bare name is looked
+    /// up in PATH as it runs. Commands that only list points do not check: they may run on a
+    /// host without the stage programs.
+    public func checkPrograms() throws {
+        let programs = Stage.allCases.compactMap { stage in command(for: stage)?.first.map { ($0, "stage '\(stage.rawValue)'") } }
+            + (config.points?.first.map { [($0, "points")] } ?? [])
+        for (program, use) in programs where program.contains("/") {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: program, isDirectory: &isDirectory)
+            let why = !exists ? "does not exist" : isDirectory.boolValue ? "is a directory"
+                : !FileManager.default.isExecutableFile(atPath: program) ? "is not executable" : nil
+            if let why { throw JobInputError("stage commands config '\(configPath)': program '\(program)' for \(use) \(why)") }
         }
     }
 
