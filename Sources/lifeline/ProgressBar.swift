@@ -4,8 +4,10 @@ import LifelineRecovery
 import Synchronization
 
 /// One line redrawn in place: the server's state, stage and a bar of its progress, with
-/// throughput and time left. Nothing is drawn when the output is not a terminal. Drawn by the
-/// wait, and cleared by an interrupt's handler on another thread.
+/// throughput and time left. Off a terminal (a pipe, a log), the same line is written as a
+/// line of its own when the state or the stage changes, and every 10 s while a stage reports
+/// progress, so a script's log shows a long wait going on. Drawn by the wait, and cleared by
+/// an interrupt's handler on another thread.
 final class ProgressBar: Sendable {
     private struct State {
         /// When the progress read changed, and to what: a stage's progress is written about once
@@ -14,7 +16,13 @@ final class ProgressBar: Sendable {
         var isDrawn = false
         /// Cleared for good: the command ends with a line of its own after it.
         var closed = false
+        /// Off a terminal: the state and stage last written, and when.
+        var written: String?
+        var writtenAt: ContinuousClock.Instant?
     }
+
+    /// How often progress is written off a terminal while the state and stage stay the same.
+    private static let writeInterval: Duration = .seconds(10)
 
     private let output: Output
     private let state = Mutex(State())
@@ -26,12 +34,25 @@ final class ProgressBar: Sendable {
     var isDrawn: Bool { state.withLock { $0.isDrawn } }
 
     func draw(_ server: ServerInfo) {
-        guard output.isTerminal else { return }
+        guard output.isTerminal else { return write(server) }
         let width = (output.width ?? 80) - 1
         state.withLock { state in
             guard !state.closed else { return }
             output.write("\r\u{1B}[K" + Table.cut(Self.line(server, width: width, changes: &state.changes), to: width))
             state.isDrawn = true
+        }
+    }
+
+    /// Off a terminal: the line, when the state or stage changed, or progress is due.
+    private func write(_ server: ServerInfo) {
+        let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "")"
+        state.withLock { state in
+            let now = ContinuousClock.now
+            let due = server.stageProgress != nil && state.writtenAt.map { now - $0 >= Self.writeInterval } ?? true
+            guard !state.closed, step != state.written || due else { return }
+            state.written = step
+            state.writtenAt = now
+            output.writeLine(Self.line(server, width: 79, changes: &state.changes))
         }
     }
 

@@ -358,7 +358,10 @@ struct OperatorMistakesCLITests {
             job = try #require(try await cli.json(["jobs", "list", "--json"]).first?["id"]?.intValue)
         }
         #expect(try await wait.waitForExit() == 1)
-        let lines = wait.stderr.split(separator: "\n")
+        // Off a terminal, the state and stage are written as lines of their own, once each.
+        let all = wait.stderr.split(separator: "\n")
+        #expect(all.filter { !$0.hasPrefix("lifeline:") } == ["web-1: creating · create (waiting for a worker)"], "\(wait.stderr)")
+        let lines = all.filter { $0.hasPrefix("lifeline:") }
         #expect(lines.first == "lifeline: web-1: its job \(job) on queue recovery.provision waits for a worker; does one run that serves its queue? (lifeline worker serves every queue)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still in creating") == true, "\(wait.stderr)")
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
@@ -373,7 +376,7 @@ struct OperatorMistakesCLITests {
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the job to run") { try await cli.job(busy)["state"] == "running" }
         let wait = try await cli.run(["server", "create", "web-1", "--wait", "--timeout", "7s"])
-        let lines = wait.stderr.split(separator: "\n")
+        let lines = wait.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
         #expect(wait.status == 1 && lines.first?.hasSuffix(
             "on queue recovery.provision waits for a free slot or a worker that serves the queue; 1 job is running (lifeline jobs list --running)"
         ) == true, "\(wait.stderr)")
@@ -388,6 +391,7 @@ struct OperatorMistakesCLITests {
         let wait = try await cli.run(["server", "wait", "web-1", "--state", "failover", "--timeout", "2s"])
         #expect(wait.status == 1)
         #expect(wait.stderr.split(separator: "\n") == [
+            "web-1: standby",
             "lifeline: web-1 rests in standby: only an action moves it on (allowed: failover, test-failover, delete)",
             "lifeline: timed out: web-1 is still in standby",
         ], "\(wait.stderr)")
@@ -402,7 +406,7 @@ struct OperatorMistakesCLITests {
         defer { worker.signal(SIGKILL) }
         let wait = try await cli.run(["server", "create", "web-1", "--wait", "--timeout", "7s", "--json"])
         #expect(wait.status == 1, "\(wait)")
-        let lines = wait.stderr.split(separator: "\n")
+        let lines = wait.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
         #expect(lines.first?.hasSuffix("waits: queue recovery.provision is paused (lifeline queues resume recovery.provision)") == true, "\(wait.stderr)")
         // The action was taken: a program gets its job and the server as it is, as when it completes.
         let printed = try JSONValue(parsing: wait.stdout)

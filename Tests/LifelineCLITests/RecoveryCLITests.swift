@@ -223,6 +223,25 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("off a terminal, --wait writes each state and stage as a line of its own, and a stage's progress every 10 s")
+    func waitWritesProgress() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "2MiB"])
+        #expect(try await cli.run(["server", "create", "lg-1", "--disks", "1", "--disk-size", "24MiB", "--wait"]).status == 0)
+        let started = ContinuousClock.now
+        let waited = try await cli.run(["server", "failover", "lg-1", "--wait", "--timeout", "60s"])
+        let took = ContinuousClock.now - started
+        #expect(waited.status == 0, "\(waited)")
+        let lines = waited.stderr.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("lg-1: starting_failover · start-vm") == true, "\(waited.stderr)")
+        // The copy takes about 12 s: its first line, then one 10 s on, with a rate by then.
+        let copying = lines.filter { $0.hasPrefix("lg-1: finalization · finalize") }
+        #expect(copying.count >= 2 && copying.count <= Int(took.components.seconds / 10) + 2, "\(took): \(waited.stderr)")
+        #expect(copying.last?.contains("%") == true && copying.last?.contains("/s ETA") == true, "\(waited.stderr)")
+        withExtendedLifetime(worker) {}
+    }
+
     @Test("a create that fails for good says why with --wait, and leaves no server")
     func failedCreate() async throws {
         let cli = try CLIRunner()
@@ -231,7 +250,7 @@ struct RecoveryCLITests {
         let waited = try await cli.run(["server", "create", "fc-1", "--disk-size", "64KiB", "--wait", "--timeout", "60s"])
         #expect(waited.status == 1, "\(waited)")
         // Each retry's reason as it came (one line while it stays the same), then the end.
-        let said = waited.stderr.split(separator: "\n")
+        let said = waited.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
         #expect(said.first == "lifeline: fc-1: create failed; retrying after: injected fault in create: run failed", "\(waited.stderr)")
         #expect(said.last?.hasPrefix("lifeline: create failed: the server was removed, not standby: ") == true && said.count == 2, "\(waited.stderr)")
         #expect(try await cli.server("fc-1") == nil)
