@@ -44,9 +44,9 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
             commandName: Name.action.rawValue,
             abstract: Name.action.summary,
             discussion: """
-                Refused (exit 3) unless the server's state allows it; the error says the state, the \
-                allowed actions and, when busy, the job at work. The same --idempotency-key again \
-                returns the same job.
+                Allowed in: \(ServerState.allCases.filter { $0.allowedActions.contains(Name.action) }.map(\.rawValue).joined(separator: ", ")). \
+                Refused (exit 3) in any other state; the error says the state, the allowed actions \
+                and, when busy, the job at work. The same --idempotency-key again returns the same job.
 
                 Example:
                   lifeline server \(Name.action.rawValue) \(Name.action == .delete ? "db-1" : "web-1") --wait

@@ -34,6 +34,11 @@ struct FirstHourCLITests {
         }
         let events = try await cli.run(["events", "--help"]).stdout
         #expect(events.components(separatedBy: "state_changed").count == 2, "the --type values are listed once")
+        // Each action's help names the states it is taken in, from the lifecycle's own table.
+        for (action, states) in [("retry", "finalization_failed"), ("failback", "failover"), ("delete", "standby")] {
+            let help = try await cli.run(["server", action, "--help"], extraEnvironment: ["COLUMNS": "200"]).stdout
+            #expect(help.contains("Allowed in: \(states). Refused (exit 3) in any other state"), "\(action): \(help)")
+        }
     }
 
     @Test("typos get the closest command; --version; bad values list the valid ones", arguments: [
