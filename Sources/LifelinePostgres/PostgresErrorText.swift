@@ -39,6 +39,7 @@ public enum PostgresErrorText {
         }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         if let tls = tlsFailure(error) { return tls }
+        if let tls = error as? NIOSSLError { return tlsTrouble(tls) }
         return "\(error)"
     }
 
@@ -59,10 +60,19 @@ public enum PostgresErrorText {
             return "its TLS certificate is not issued for this host name (sslmode=verify-full checks that it is)"
         case NIOSSLError.handshakeFailed(let reason) where "\(reason)".contains("CERTIFICATE_VERIFY_FAILED"):
             return "its TLS certificate is not trusted: it does not chain to the system's roots or to sslrootcert"
-        case let failure as NIOSSLError:
-            return "TLS failed: \(failure)"
+        // Anything else (a connection closed mid-handshake, as a restarting server's is) is
+        // the network's, and waited out as an outage.
         default:
             return nil
+        }
+    }
+
+    /// TLS trouble that is no refusal of the URL's settings, in words.
+    private static func tlsTrouble(_ error: NIOSSLError) -> String {
+        switch error {
+        case .uncleanShutdown: "the connection closed without ending its TLS session"
+        case .handshakeFailed(let reason) where "\(reason)".contains("EOF"): "the connection closed during the TLS handshake"
+        default: "TLS failed: \(error)"
         }
     }
 

@@ -93,7 +93,9 @@ struct WorkerOptions: Equatable {
             return
         }
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
-        try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger)
+        // Its reads, too, wait out a database that stops answering as the worker starts.
+        var outage = StoreOutage(reading: "the queue")
+        try await outage.open { try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger) }
         // The path in full: "queue/lifeline.db" reads the same in the wrong directory.
         configuration.startDetails["store"] = "\(opened.filePath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? opened.location)"
         // A pool is said as it was asked for: N slots in each of P processes.

@@ -803,4 +803,28 @@ struct OperatorMistakesCLITests {
             }
         }
     }
+
+    @Test("a server that offers TLS and closes the connection mid-handshake, as a restarting one does, is waited out as an outage, not refused")
+    func closedDuringHandshake() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let server = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
+            import socket
+            listener = socket.create_server(("127.0.0.1", 0))
+            print(listener.getsockname()[1], flush=True)
+            while True:
+                connection, _ = listener.accept()
+                connection.recv(8)
+                connection.sendall(b"S")
+                connection.close()
+            """], environment: ProcessInfo.processInfo.environment)
+        defer { server.signal(SIGKILL) }
+        let port = try await server.nextLine()
+        let url = "postgres://lifeline@127.0.0.1:\(port)/lifeline"
+        let wait = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "3s", "--db", url])
+        let lines = wait.stderr.split(separator: "\n")
+        #expect(wait.status == 1 && lines.count == 2, "\(wait.stderr)")
+        #expect(lines.first == "lifeline: cannot reach PostgreSQL at \(url): the connection closed during the TLS handshake; retrying every second", "\(wait.stderr)")
+        #expect(lines.last?.hasPrefix("lifeline: timed out waiting for the database") == true, "\(wait.stderr)")
+    }
 }
