@@ -774,11 +774,9 @@ struct OperatorMistakesCLITests {
         }
     }
 
-    @Test("a URL that asks for TLS of a server that offers none is refused at once, in one line, by a worker too")
-    func serverWithoutTLS() async throws {
-        let cli = try CLIRunner()
-        defer { cli.removeAll() }
-        // A PostgreSQL server with ssl off answers a client's TLS request with 'N', as this one does.
+    /// A server on a loopback port that answers a client's request for TLS with `answer` (a
+    /// PostgreSQL server's 'S' or 'N') and closes the connection; and its port.
+    static func answeringTLSRequest(with answer: String) async throws -> (BackgroundCommand, String) {
         let server = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
             import socket
             listener = socket.create_server(("127.0.0.1", 0))
@@ -786,11 +784,19 @@ struct OperatorMistakesCLITests {
             while True:
                 connection, _ = listener.accept()
                 connection.recv(8)
-                connection.sendall(b"N")
+                connection.sendall(b"\(answer)")
                 connection.close()
             """], environment: ProcessInfo.processInfo.environment)
+        return (server, try await server.nextLine())
+    }
+
+    @Test("a URL that asks for TLS of a server that offers none is refused at once, in one line, by a worker too")
+    func serverWithoutTLS() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // A PostgreSQL server with ssl off answers a client's TLS request with 'N', as this one does.
+        let (server, port) = try await Self.answeringTLSRequest(with: "N")
         defer { server.signal(SIGKILL) }
-        let port = try await server.nextLine()
         for mode in ["require", "verify-full"] {
             let url = "postgres://lifeline:hunter2-secret@127.0.0.1:\(port)/lifeline?sslmode=\(mode)"
             for command in [["stats"], ["worker"]] {
@@ -808,18 +814,8 @@ struct OperatorMistakesCLITests {
     func closedDuringHandshake() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let server = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
-            import socket
-            listener = socket.create_server(("127.0.0.1", 0))
-            print(listener.getsockname()[1], flush=True)
-            while True:
-                connection, _ = listener.accept()
-                connection.recv(8)
-                connection.sendall(b"S")
-                connection.close()
-            """], environment: ProcessInfo.processInfo.environment)
+        let (server, port) = try await Self.answeringTLSRequest(with: "S")
         defer { server.signal(SIGKILL) }
-        let port = try await server.nextLine()
         let url = "postgres://lifeline@127.0.0.1:\(port)/lifeline"
         let wait = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "3s", "--db", url])
         let lines = wait.stderr.split(separator: "\n")
