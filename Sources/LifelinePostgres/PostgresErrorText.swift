@@ -51,7 +51,7 @@ public enum PostgresErrorText {
             return location.description
         // A server with TLS off never offers it: as much a setting to change as a bad certificate.
         case let refused as PSQLError where refused.code == .sslUnsupported:
-            return "the server does not offer TLS, which sslmode=require and verify-full ask for (its ssl setting is off)"
+            return "the server does not offer TLS, which sslmode=require, verify-ca and verify-full ask for (its ssl setting is off)"
         case let wrapped as PSQLError:
             return wrapped.underlying.flatMap(tlsFailure)
         case let connecting as NIOConnectionError:

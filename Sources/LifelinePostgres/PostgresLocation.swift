@@ -55,8 +55,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         let rootCertificate = items.first { $0.name == "sslrootcert" }?.value
         if let rootCertificate, rootCertificate.isEmpty { throw PostgresLocationError("'\(shown)': sslrootcert is empty; it names a certificate file") }
-        if rootCertificate != nil, mode != .verifyFull {
-            throw PostgresLocationError("'\(shown)': sslrootcert goes with sslmode=verify-full, which checks the server's certificate")
+        if rootCertificate != nil, mode != .verifyCA, mode != .verifyFull {
+            throw PostgresLocationError("'\(shown)': sslrootcert goes with sslmode=verify-ca or verify-full, which check the server's certificate")
         }
         tls = PostgresTLS(mode: mode, rootCertificate: rootCertificate)
         if let port = components.port, !(1...65535).contains(port) {

@@ -797,7 +797,7 @@ struct OperatorMistakesCLITests {
         // A PostgreSQL server with ssl off answers a client's TLS request with 'N', as this one does.
         let (server, port) = try await Self.answeringTLSRequest(with: "N")
         defer { server.signal(SIGKILL) }
-        for mode in ["require", "verify-full"] {
+        for mode in ["require", "verify-ca", "verify-full"] {
             let url = "postgres://lifeline:hunter2-secret@127.0.0.1:\(port)/lifeline?sslmode=\(mode)"
             for command in [["stats"], ["worker"]] {
                 let started = ContinuousClock.now

@@ -757,7 +757,7 @@ struct PostgresCLITests {
     }
 
     @Test(
-        "sslmode=require and verify-full connect over TLS; verify-full refuses a certificate it cannot trust, or for another host, at once and in one line",
+        "sslmode=require, verify-ca and verify-full connect over TLS; verify-full refuses a certificate it cannot trust, or for another host, at once and in one line; verify-ca takes it for any host",
         .enabled(if: ProcessInfo.processInfo.environment["LIFELINE_TEST_POSTGRES_ROOT_CERT"] != nil, "needs the certificate Scripts/postgres.sh makes")
     )
     func tls() async throws {
@@ -770,6 +770,9 @@ struct PostgresCLITests {
             let enqueued = try await cli.run(["enqueue", "noop", "--db", named + "?" + options])
             #expect(enqueued.status == 0, "\(options): \(enqueued.stderr)")
         }
+        // verify-ca checks the chain, not the host: 127.0.0.1 is not the certificate's name.
+        let checkedChain = try await cli.run(["jobs", "list", "--db", url + "?sslmode=verify-ca&sslrootcert=" + root])
+        #expect(checkedChain.status == 0, "\(checkedChain.stderr)")
         // A worker's sessions are encrypted, as the server sees them.
         let worker = try cli.start(["worker", "--db", named + "?sslmode=verify-full&sslrootcert=" + root])
         defer { worker.signal(SIGKILL) }
@@ -784,6 +787,7 @@ struct PostgresCLITests {
         // Not trusted: the system's roots do not hold this run's certificate, nor is it for 127.0.0.1.
         for (target, reason) in [
             (named + "?sslmode=verify-full", "its TLS certificate is not trusted"),
+            (url + "?sslmode=verify-ca", "its TLS certificate is not trusted"),
             (url + "?sslmode=verify-full&sslrootcert=" + root, "its TLS certificate is not issued for this host name"),
         ] {
             let refused = try await cli.run(["worker", "--db", target])
