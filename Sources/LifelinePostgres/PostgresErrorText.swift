@@ -39,7 +39,7 @@ public enum PostgresErrorText {
         }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         if let tls = tlsFailure(error) { return tls }
-        if let tls = error as? NIOSSLError { return tlsTrouble(tls) }
+        if let tls = error as? NIOSSLError, let closed = closedMidSession(tls) { return closed }
         return "\(error)"
     }
 
@@ -52,6 +52,8 @@ public enum PostgresErrorText {
         // A server with TLS off never offers it: as much a setting to change as a bad certificate.
         case let refused as PSQLError where refused.code == .sslUnsupported:
             return "the server does not offer TLS, which sslmode=require, verify-ca and verify-full ask for (its ssl setting is off)"
+        case let garbled as PSQLError where garbled.code == .receivedUnencryptedDataAfterSSLRequest:
+            return "the server agreed to TLS, then sent data that is no TLS (is it PostgreSQL?)"
         case let wrapped as PSQLError:
             return wrapped.underlying.flatMap(tlsFailure)
         case let connecting as NIOConnectionError:
@@ -60,19 +62,24 @@ public enum PostgresErrorText {
             return "its TLS certificate is not issued for this host name (sslmode=verify-full checks that it is)"
         case NIOSSLError.handshakeFailed(let reason) where "\(reason)".contains("CERTIFICATE_VERIFY_FAILED"):
             return "its TLS certificate is not trusted: it does not chain to the system's roots or to sslrootcert"
-        // Anything else (a connection closed mid-handshake, as a restarting server's is) is
-        // the network's, and waited out as an outage.
+        // A connection closed mid-handshake, as a restarting server's is: the network's, and
+        // waited out as an outage.
+        case let closed as NIOSSLError where closedMidSession(closed) != nil:
+            return nil
+        case let failure as NIOSSLError:
+            return "TLS failed: \(failure)"
         default:
             return nil
         }
     }
 
-    /// TLS trouble that is no refusal of the URL's settings, in words.
-    private static func tlsTrouble(_ error: NIOSSLError) -> String {
+    /// A TLS session the other end closed before it was done, in words; nil for any other
+    /// TLS failure.
+    private static func closedMidSession(_ error: NIOSSLError) -> String? {
         switch error {
         case .uncleanShutdown: "the connection closed without ending its TLS session"
         case .handshakeFailed(let reason) where "\(reason)".contains("EOF"): "the connection closed during the TLS handshake"
-        default: "TLS failed: \(error)"
+        default: nil
         }
     }
 

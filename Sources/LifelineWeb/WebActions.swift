@@ -61,7 +61,7 @@ struct WebActions: Sendable {
         switch result {
         case .alreadyFinal(let state) where state != .cancelled: throw APIError(status: .conflict, message: CancelResult.refusal([(id, state)]))
         case .notFound: throw APIError.notFound(Job.missingText([id]))
-        default:
+        case .cancelled, .requested, .alreadyFinal:
             let body: JSONValue = ["job": .int(id), "result": .string(result.reported ?? "")]
             return try APIResponse.json(body, status: result == .requested ? .accepted : .ok)
         }

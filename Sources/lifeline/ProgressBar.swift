@@ -43,16 +43,27 @@ final class ProgressBar: Sendable {
         }
     }
 
-    /// Off a terminal: the line, when the state or stage changed, or progress is due.
+    /// Off a terminal: the line, when the state, the stage or whether its job waits changed,
+    /// or progress is due. Every read adds to the rate, written or not.
     private func write(_ server: ServerInfo) {
-        let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "")"
+        let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(Self.standing(server) ?? "")"
         state.withLock { state in
+            let line = Self.line(server, width: 79, changes: &state.changes)
             let now = ContinuousClock.now
             let due = server.stageProgress != nil && state.writtenAt.map { now - $0 >= Self.writeInterval } ?? true
             guard !state.closed, step != state.written || due else { return }
             state.written = step
             state.writtenAt = now
-            output.writeLine(Self.line(server, width: 79, changes: &state.changes))
+            output.writeLine(line)
+        }
+    }
+
+    /// Why the stage's job is not under way, if it is not.
+    private static func standing(_ server: ServerInfo) -> String? {
+        switch server.currentJobState {
+        case .retryable?: "retrying"
+        case .available?: "waiting for a worker"
+        default: nil
         }
     }
 
@@ -75,11 +86,7 @@ final class ProgressBar: Sendable {
     private static func line(_ server: ServerInfo, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
-        switch server.currentJobState {
-        case .retryable?: text += " (retrying)"
-        case .available?: text += " (waiting for a worker)"
-        default: break
-        }
+        if let standing = standing(server) { text += " (\(standing))" }
         guard let progress = server.stageProgress else {
             changes = []
             return text

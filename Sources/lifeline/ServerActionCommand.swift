@@ -44,7 +44,8 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
             commandName: Name.action.rawValue,
             abstract: Name.action.summary,
             discussion: """
-                Allowed in: \(ServerState.allCases.filter { $0.allowedActions.contains(Name.action) }.map(\.rawValue).joined(separator: ", ")). \
+                Allowed in: \(ServerState.allCases.filter { $0.allowedActions.contains(Name.action) }.map(\.rawValue).joined(separator: ", "))\
+                \(Name.action == .failover ? ", while no other server of its machine holds the workload" : ""). \
                 Refused (exit 3) in any other state; the error says the state, the allowed actions \
                 and, when busy, the job at work. The same --idempotency-key again returns the same job.
 

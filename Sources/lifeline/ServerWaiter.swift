@@ -2,7 +2,7 @@ import Foundation
 import LifelineQueue
 import LifelineRecovery
 
-/// Waits for a server to reach a state, drawing its progress on a terminal's stderr.
+/// Waits for a server to reach a state, showing its progress on stderr (``ProgressBar``).
 struct ServerWaiter {
     let servers: any ServerStore
     /// The jobs' store, read for why a stage's job is not taken.

@@ -79,7 +79,10 @@ struct WorkerOptions: Equatable {
         // starts before its database (a host's boot, a restart) waits for it.
         let opening = Task {
             var outage = StoreOutage(reading: "the queue")
-            return try await outage.open { try await store.openStore(creating: !drain, concurrentReads: true) }
+            let opened = try await outage.open { try await store.openStore(creating: !drain, concurrentReads: true) }
+            // Its first reads, too, wait out a database that stops answering as it starts.
+            try await outage.open { try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger) }
+            return opened
         }
         if stop.withLock({ stop in stop.opening = opening; return stop.asked }) { opening.cancel() }
         let opened: OpenQueue
@@ -93,9 +96,6 @@ struct WorkerOptions: Equatable {
             return
         }
         let handlers = InProcessRunner(registry: store.registry(queue: { opened }, infrastructure: infrastructure))
-        // Its reads, too, wait out a database that stops answering as the worker starts.
-        var outage = StoreOutage(reading: "the queue")
-        try await outage.open { try await Self.warnAtStart(queueNames, drain: drain, in: opened, logger: logger) }
         // The path in full: "queue/lifeline.db" reads the same in the wrong directory.
         configuration.startDetails["store"] = "\(opened.filePath.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? opened.location)"
         // A pool is said as it was asked for: N slots in each of P processes.

@@ -823,4 +823,17 @@ struct OperatorMistakesCLITests {
         #expect(lines.first == "lifeline: cannot reach PostgreSQL at \(url): the connection closed during the TLS handshake; retrying every second", "\(wait.stderr)")
         #expect(lines.last?.hasPrefix("lifeline: timed out waiting for the database") == true, "\(wait.stderr)")
     }
+
+    @Test("a server that offers TLS and then speaks something else is refused at once, not waited out")
+    func notTLSAfterAll() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (server, port) = try await Self.answeringTLSRequest(with: "S-this-is-no-TLS-record")
+        defer { server.signal(SIGKILL) }
+        let started = ContinuousClock.now
+        let wait = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "30s", "--db", "postgres://lifeline@127.0.0.1:\(port)/lifeline"])
+        #expect(wait.status == 1 && wait.stderr.split(separator: "\n").count == 1, "\(wait.stderr)")
+        #expect(wait.stderr.hasPrefix("lifeline: no TLS connection to PostgreSQL at ") && wait.stderr.contains("sent data that is no TLS"), "\(wait.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(10), "not waited out as an outage")
+    }
 }

@@ -237,7 +237,7 @@ struct RecoveryCLITests {
         #expect(lines.first?.hasPrefix("lg-1: starting_failover · start-vm") == true, "\(waited.stderr)")
         // The copy takes about 12 s: its first line, then one 10 s on, with a rate by then.
         let copying = lines.filter { $0.hasPrefix("lg-1: finalization · finalize") }
-        #expect(copying.count >= 2 && copying.count <= Int(took.components.seconds / 10) + 2, "\(took): \(waited.stderr)")
+        #expect(copying.count >= 2 && copying.count <= Int(took.components.seconds / 10) + 3, "\(took): \(waited.stderr)")
         #expect(copying.last?.contains("%") == true && copying.last?.contains("/s ETA") == true, "\(waited.stderr)")
         withExtendedLifetime(worker) {}
     }
@@ -557,7 +557,7 @@ struct CommandInfrastructureCLITests {
         ("[1]", "the config must be a JSON object, not an array"),
         (#"{"default": ["/bin/true"], "stages": {"finalize": ["/nonexistent/prog"]}}"#, "program '/nonexistent/prog' for stage 'finalize' does not exist"),
         (#"{"default": ["/tmp"]}"#, "program '/tmp' for stage 'create' is a directory"),
-        (#"{"default": ["/bin/true"], "points": ["/etc/passwd"]}"#, "program '/etc/passwd' for points is not executable"),
+        (#"{"default": ["/etc/passwd"], "points": ["/nonexistent/points"]}"#, "program '/etc/passwd' for stage 'create' is not executable"),
     ])
     func mistakenConfig(config: String, says: String) async throws {
         let cli = try CLIRunner()

@@ -55,13 +55,12 @@ public struct CommandInfrastructure: Infrastructure {
         }
     }
 
-    /// Refuses, at a worker's start, a program named by its path that is not there or cannot
-    /// run: found when its stage ran, it would fail that stage for good. A bare name is looked
-    /// up in PATH as it runs. Commands that only list points do not check: they may run on a
-    /// host without the stage programs.
+    /// Refuses, at a worker's start, a stage program named by its path that is not there or
+    /// cannot run: found when its stage ran, it would fail that stage for good. A bare name is
+    /// looked up in PATH as it runs. The points program, which workers never run, and commands
+    /// that only list points are not checked: they may run on a host without the stage programs.
     public func checkPrograms() throws {
         let programs = Stage.allCases.compactMap { stage in command(for: stage)?.first.map { ($0, "stage '\(stage.rawValue)'") } }
-            + (config.points?.first.map { [($0, "points")] } ?? [])
         for (program, use) in programs where program.contains("/") {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: program, isDirectory: &isDirectory)
