@@ -60,7 +60,10 @@ struct JSONParser {
             // the last, either), so a document that one checks and another runs must have one.
             guard fields.updateValue(try value(), forKey: key) == nil else {
                 index = keyStart
-                throw error("field '\(key)' appears twice in one object")
+                // Swift's dictionary, as Unicode, takes two spellings of one text for one key.
+                let first = fields.keys[fields.index(forKey: key)!]
+                let spelling = first.utf8.elementsEqual(key.utf8) ? "" : ", spelt two ways in Unicode (composed and decomposed); use one"
+                throw error("field '\(key)' appears twice in one object\(spelling)")
             }
             skipWhitespace()
             if consume(UInt8(ascii: ",")) { continue }

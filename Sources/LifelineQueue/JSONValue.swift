@@ -37,6 +37,34 @@ public enum JSONValue: Sendable, Hashable {
     }
 }
 
+extension JSONValue {
+    /// Strings and field names are equal byte for byte. Swift's `==` takes two Unicode
+    /// spellings of one text (`é` as one code point, or `e` and a combining accent) for equal,
+    /// where the programs a job runs see two names: `touch` makes two different files.
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.string(let a), .string(let b)): a.utf8.elementsEqual(b.utf8)
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)):
+            a.count == b.count
+                && a.allSatisfy { key, value in
+                    guard let index = b.index(forKey: key) else { return false }
+                    return b.keys[index].utf8.elementsEqual(key.utf8) && b.values[index] == value
+                }
+        default: false
+        }
+    }
+
+    /// Whether the two are the same document as stored: their canonical texts, byte for byte.
+    public func isSameText(as other: JSONValue) -> Bool {
+        canonicalText.utf8.elementsEqual(other.canonicalText.utf8)
+    }
+}
+
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -18,7 +18,7 @@ final class DirectConnection: StatementSource {
     /// nothing).
     init?(path: String, lockTimeout: Duration) {
         var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
+        guard sqlite3_open_v2(SQLiteDatabase.fileName(path), &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
             sqlite3_close_v2(handle)
             return nil
         }

@@ -22,14 +22,14 @@ public enum SQLiteDatabase {
     /// up to date, as a pool whose reads do not wait for its writes: for workers and `serve`.
     /// A file that is not a Lifeline database of this or an older schema is refused untouched.
     public static func openPool(path: String, lockTimeout: Duration = defaultLockTimeout) throws -> DatabasePool {
-        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabasePool(path: path, configuration: $0) }
+        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabasePool(path: fileName(path), configuration: $0) }
     }
 
     /// Like ``openPool(path:lockTimeout:)``, as one connection: for a command that writes
     /// once and exits. A pool's first open writes a transaction of its own to the empty WAL
     /// file (GRDB's guard for its readers), which is one more sync than such a command needs.
     public static func openConnection(path: String, lockTimeout: Duration = defaultLockTimeout) throws -> DatabaseQueue {
-        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabaseQueue(path: path, configuration: $0) }
+        try openWriter(path: path, lockTimeout: lockTimeout) { try DatabaseQueue(path: fileName(path), configuration: $0) }
     }
 
     private static func openWriter<Writer: DatabaseWriter>(
@@ -119,7 +119,7 @@ public enum SQLiteDatabase {
         }
         let (queue, version): (DatabaseQueue, Int)
         do {
-            (queue, version) = try read(path)
+            (queue, version) = try read(fileName(path))
         } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY].contains(error.resultCode) && !hasWALFrames(path) {
             // A reader needs the WAL and its index beside the file, and makes them when they
             // are missing; in a directory it cannot write (a read-only mount: CANTOPEN; a
@@ -141,6 +141,12 @@ public enum SQLiteDatabase {
     private static func hasWALFrames(_ path: String) -> Bool {
         var info = stat()
         return stat(path + "-wal", &info) == 0 && info.st_size > 0
+    }
+
+    /// The name SQLite opens for the file at `path`: one that starts with `file:` it takes for a
+    /// URI (`file:x.db?mode=memory` names no file at all), so such a relative path gets `./`.
+    static func fileName(_ path: String) -> String {
+        path.hasPrefix("file:") ? "./" + path : path
     }
 
     /// `path` as a URI that SQLite opens as a file nothing changes (no locks, no WAL index).
@@ -219,7 +225,7 @@ public enum SQLiteDatabase {
             // Without the shared configuration's kept WAL file: none is left beside the staging one.
             var config = Configuration()
             config.label = "lifeline-create"
-            let queue = try DatabaseQueue(path: staging, configuration: config)
+            let queue = try DatabaseQueue(path: fileName(staging), configuration: config)
             // The schema is written through a rollback journal, so a write the disk refuses
             // fails its own transaction. In WAL mode it would succeed in the WAL and fail in the
             // checkpoint at close, which SQLite does not report, leaving a half-written file.

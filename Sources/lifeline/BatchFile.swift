@@ -22,10 +22,10 @@ enum BatchFile {
         /// line that differs from an earlier line with the key (the job it met was this batch's
         /// own, rolled back with it), else the key's first line and the job that holds the key.
         func conflict(key: String, existing: Int64) -> String {
-            let indices = jobs.indices.filter { jobs[$0].idempotencyKey == key }
+            let indices = jobs.indices.filter { jobs[$0].idempotencyKey?.utf8.elementsEqual(key.utf8) == true }
             let stored = JobStoreError.idempotencyConflict(key: key, existing: existing).description
             guard let first = indices.first else { return stored }
-            let same = { (index: Int) in jobs[index].kind == jobs[first].kind && jobs[index].args.canonicalText == jobs[first].args.canonicalText }
+            let same = { (index: Int) in jobs[index].kind == jobs[first].kind && jobs[index].args.isSameText(as: jobs[first].args) }
             if let differing = indices.first(where: { !same($0) }) {
                 return "--batch line \(lineNumbers[differing]): idempotency key '\(key)' is on line \(lineNumbers[first]) with another kind or args"
             }

@@ -96,6 +96,21 @@ struct EnqueueCLITests {
         #expect(named.status == 0 && named.stdout.hasPrefix("enqueued 1 job: ") && named.stdout.hasSuffix(" (1 already existed: \(first["id"]?.intValue ?? 0))\n"), "\(named)")
     }
 
+    @Test("under an idempotency key, args that are one text in two Unicode spellings are other args: the programs given them see two names")
+    func unicodeSpellings() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let composed = #"{"argv": ["touch", "caf\u00e9"]}"#, decomposed = #"{"argv": ["touch", "cafe\u0301"]}"#
+        #expect(try await cli.run(["enqueue", "exec", "--args", composed, "--idempotency-key", "u"]).status == 0)
+        let other = try await cli.run(["enqueue", "exec", "--args", decomposed, "--idempotency-key", "u"])
+        #expect(other.status == 3 && other.stderr.contains("with another kind or args"), "\(other)")
+        // In one batch, the second line is named.
+        let lines = [composed, decomposed].map { #"{"args": \#($0), "idempotency_key": "b"}"# }.joined(separator: "\n")
+        let batch = try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("spellings.jsonl", lines)])
+        #expect(batch.status == 3 && batch.stderr == "lifeline: --batch line 2: idempotency key 'b' is on line 1 with another kind or args\n", "\(batch)")
+        #expect(try await cli.jobCount() == 1)
+    }
+
     @Test("concurrent duplicate enqueues from several processes make one job")
     func concurrentDuplicates() async throws {
         let cli = try CLIRunner()

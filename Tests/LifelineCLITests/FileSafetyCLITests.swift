@@ -291,6 +291,29 @@ struct FileSafetyCLITests {
         #expect(left.map { $0["state"] } == ["completed", "completed"], "\(left)")
     }
 
+    @Test("a database path that starts with file: is that file, not a URI to SQLite, for every way of opening it: nothing else is made beside it")
+    func fileColonPath() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
+        let run = { (arguments: [String], environment: [String: String]) async throws -> BackgroundCommand in
+            let command = try cli.start(arguments, extraEnvironment: environment, directory: cli.home)
+            #expect(try await command.waitForExit() == 0, "\(arguments): \(command.stderr)")
+            return command
+        }
+        for (database, environment) in [("file:x.db", [String: String]()), ("file:h/lifeline.db", ["LIFELINE_HOME": "file:h"])] {
+            let named = environment.isEmpty ? ["--db", database] : []
+            _ = try await run(["enqueue", "noop"] + named, environment)  // creates it
+            _ = try await run(["enqueue", "noop"] + named, environment)  // one write, on its own connection
+            _ = try await run(["worker", "--drain"] + named, environment)  // a pool
+            let listed = try await run(["jobs", "list", "--json"] + named, environment)  // read-only
+            #expect(listed.stdout.split(separator: "\n").count == 2 && !listed.stdout.contains(#""state":"available""#), "\(listed.stdout)")
+            #expect(FileManager.default.fileExists(atPath: cli.home.appendingPathComponent(database).path), "\(database)")
+        }
+        let made = try FileManager.default.contentsOfDirectory(atPath: cli.home.path).filter { !$0.hasPrefix("file:") }
+        #expect(made.isEmpty, "beside the files named: \(made)")
+    }
+
     @Test("a row the schema forbids (a damaged file: a running job without its worker) is said in one line, exit 1, by the CLI and by serve, never a crash")
     func rowTheSchemaForbids() async throws {
         let cli = try CLIRunner()

@@ -60,6 +60,18 @@ struct JSONValueTests {
             try JSONValue(parsing: "{\"b\": {\"a\": 1,\n \"\\u0061\": 2}}")
         }
         #expect(try JSONValue(parsing: #"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#) == ["a": ["a": 1], "b": [["a": 2], ["a": 3]]])
+        // One name spelt two ways in Unicode is one key of a Swift dictionary: refused, and said.
+        #expect(throws: JSONValueError.syntax(line: 1, column: 15, message: "field 'e\u{301}' appears twice in one object, spelt two ways in Unicode (composed and decomposed); use one")) {
+            try JSONValue(parsing: #"{"\u00e9": 1, "e\u0301": 2}"#)
+        }
+    }
+
+    @Test("strings and field names are equal byte for byte, not as Swift's strings are, which takes two Unicode spellings of one text for one")
+    func byteEquality() throws {
+        #expect(JSONValue.string("caf\u{e9}") != .string("cafe\u{301}"))
+        #expect(JSONValue.object(["\u{e9}": 1]) != .object(["e\u{301}": 1]))
+        #expect(JSONValue.object(["\u{e9}": ["x", 1]]) == .object(["\u{e9}": ["x", 1]]))
+        #expect(!JSONValue.string("\u{e9}").isSameText(as: .string("e\u{301}")))
     }
 
     @Test("a strict decoding names the first field its type does not have, at any depth, with the fields it has there; listed keys, optional fields and nulls are its own")

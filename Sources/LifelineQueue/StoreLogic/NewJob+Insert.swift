@@ -38,7 +38,7 @@ extension NewJob {
     /// The answer when this job's idempotency key is taken by `existing`: the existing job
     /// when kind and args match, else ``JobStoreError/idempotencyConflict(key:existing:)``.
     public func answer(existing: Job) throws -> InsertedJob {
-        guard existing.kind == kind, existing.args.canonicalText == args.canonicalText else {
+        guard existing.kind == kind, existing.args.isSameText(as: args) else {
             throw JobStoreError.idempotencyConflict(key: idempotencyKey ?? "", existing: existing.id)
         }
         return InsertedJob(job: existing, existing: true)
