@@ -279,15 +279,36 @@ extension Dashboard {
         }
         function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
 
+        let lastSeen = null, opened = false, retryTimer = null;
         function listen() {
           // Like events --follow: the last 10 events, then each as it comes; a reconnect
-          // resumes after the last one seen (the browser sends Last-Event-ID).
-          const stream = new EventSource("/api/events/stream");
-          stream.onopen = () => { liveText = $("live").textContent = "live"; };
-          stream.onerror = () => { liveText = $("live").textContent = "reconnecting…"; };
+          // resumes after the last one seen (the browser sends Last-Event-ID, this page ?after).
+          const stream = new EventSource("/api/events/stream" + (lastSeen === null ? "" : "?after=" + lastSeen));
+          stream.onopen = () => {
+            liveText = $("live").textContent = "live";
+            // What happened while the stream was down shows at once.
+            if (opened) scheduleRefresh();
+            opened = true;
+          };
+          stream.onerror = () => {
+            liveText = $("live").textContent = "reconnecting…";
+            // The browser retries a dropped stream itself, but gives up for good on an answer that
+            // is no stream (a 503 while the store restarts): the page then tries again itself.
+            if (stream.readyState === EventSource.CLOSED && !retryTimer) {
+              retryTimer = setTimeout(() => { retryTimer = null; listen(); }, 2000);
+            }
+          };
+          // The log is another one (serve restarted on another database): what was shown goes.
+          stream.addEventListener("restart", (message) => {
+            lastSeen = message.lastEventId;
+            $("events").replaceChildren();
+            arrived = [];
+            scheduleRefresh();
+          });
           // Events are drawn with the refresh, at most a few times a second: a flood of thousands a
           // second (a big drain) would otherwise keep the page busy drawing each.
           stream.onmessage = (message) => {
+            lastSeen = message.lastEventId;
             arrived.push(message.data);
             if (arrived.length > shownEvents) arrived.splice(0, arrived.length - shownEvents);
             scheduleRefresh();

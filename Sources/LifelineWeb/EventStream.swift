@@ -24,15 +24,14 @@ struct EventStream: Sendable {
         // A browser that reconnects says where it was in the header, which wins over the URL's.
         let header = request.headers[.lastEventID]
         let resumeFrom = header ?? request.uri.queryParameters.get("after")
-        let after: Int64
+        var told: Int64?
         if let resumeFrom {
-            guard let told = Int64(resumeFrom), told >= 0 else {
+            guard let number = Int64(resumeFrom), number >= 0 else {
                 throw APIError.badRequest("\(header == nil ? "after" : "the Last-Event-ID header") must be a whole number from 0 to \(Int64.max)")
             }
-            after = told
-        } else {
-            after = try await backlogStart()
+            told = number
         }
+        let (after, restart) = try await start(after: told)
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8"],
             body: ResponseBody { [jobs, tail] writer in
@@ -41,6 +40,8 @@ struct EventStream: Sendable {
                 tail.listen(news)
                 defer { tail.stopListening(news) }
                 // Ends with the client, or when serve shuts down: a stream must not hold it up.
+                // Its id is where the stream starts: a browser that reconnects next resumes there.
+                if restart { try await writer.write(ByteBuffer(string: "event: restart\nid: \(after)\ndata: {}\n\n")) }
                 try await withGracefulShutdownHandler {
                     var last = after
                     var written = ContinuousClock.now
@@ -79,10 +80,15 @@ struct EventStream: Sendable {
         )
     }
 
-    /// The number just before the last ``backlog`` events (0 when there are fewer).
-    private func backlogStart() async throws -> Int64 {
+    /// Where a stream starts: after `told`, or, told nothing, just before the last ``backlog``
+    /// events (0 when there are fewer). A log that ends before `told` is another log (serve
+    /// restarted on a replaced or other database, and a browser resumed where it was): the
+    /// stream starts as a new one does, and says `restart` first, so the page drops what it showed.
+    private func start(after told: Int64?) async throws -> (after: Int64, restart: Bool) {
         let newest = try await jobs.eventList(EventFilter(limit: Self.backlog, newestFirst: true))
-        return newest.count < Self.backlog ? 0 : (newest.last?.seq ?? 1) - 1
+        let backlogStart = newest.count < Self.backlog ? 0 : (newest.last?.seq ?? 1) - 1
+        guard let told else { return (backlogStart, false) }
+        return told > (newest.first?.seq ?? 0) ? (backlogStart, true) : (told, false)
     }
 }
 

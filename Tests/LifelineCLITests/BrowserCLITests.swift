@@ -27,10 +27,8 @@ struct BrowserCLITests {
         let server = try await ServeCLITests.Server(cli, token: token)
         let screenshot = cli.home.appendingPathComponent("dashboard.png").path
 
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Browser/drive_dashboard.py").path
         let driver = try await BackgroundCommand.run(
-            "/usr/bin/env", ["python3", script, server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot, "\(stage)"],
+            "/usr/bin/env", ["python3", Self.script("drive_dashboard.py"), server.base.absoluteString, cli.binary.path, token, "\(failed)", screenshot, "\(stage)"],
             environment: cli.environment
         )
         #expect(driver.terminationStatus == 0, "\(driver.stderr)")
@@ -60,6 +58,28 @@ struct BrowserCLITests {
         #expect(seen["missing_link"]?.stringValue?.hasPrefix("Job 999999: no job 999999") == true, "\(seen["missing_link"] ?? "")")
         #expect(seen["bad_link"] == "Job abc: a job id is a positive whole number", "\(seen["bad_link"] ?? "")")
         #expect(seen["offered_stage"] == [] && seen["stage_actions"] == "A stage of server web-2: only its server's actions retry it.", "\(seen)")
+    }
+
+    @Test("the page stays live across a restart of serve on another database, with answers that are no stream (503) in between, which a browser gives up on")
+    func reconnect() async throws {
+        let (first, second) = (try CLIRunner(), try CLIRunner())
+        defer { first.removeAll(); second.removeAll() }
+        for _ in 1...12 { _ = try await first.enqueue(["noop"]) }
+        _ = try await second.enqueue(["noop"])
+        let driver = try await BackgroundCommand.run(
+            "/usr/bin/env", ["python3", Self.script("drive_reconnect.py"), first.binary.path, first.home.path, second.home.path],
+            environment: first.environment
+        )
+        #expect(driver.terminationStatus == 0, "\(driver.stderr)")
+        let seen = try JSONValue(parsing: driver.stdout)
+        #expect(seen["first_live"] == true && seen["reconnecting"] == "reconnecting…", "\(seen)")
+        #expect((seen["refused_streams"]?.intValue ?? 0) >= 2, "the page asks again after the browser gives up: \(seen)")
+        #expect(seen["second_live"] == true, "the first log's events are gone: \(seen)")
+        #expect(seen["new_event"] == true, "an event of the second log arrives: \(seen)")
+    }
+
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Browser/\(name)").path
     }
 }
 
