@@ -19,10 +19,15 @@ final class ProgressBar: Sendable {
         /// Off a terminal: the state and stage last written, and when.
         var written: String?
         var writtenAt: ContinuousClock.Instant?
+        /// The stage job seen waiting for a worker, and since when.
+        var waiting: (job: Int64?, since: ContinuousClock.Instant)?
     }
 
     /// How often progress is written off a terminal while the state and stage stay the same.
     private static let writeInterval: Duration = .seconds(10)
+    /// A running worker takes a stage's job within milliseconds: only one that waits longer is
+    /// said to wait for a worker, and off a terminal nothing is written until then.
+    private static let patience: Duration = .seconds(2)
 
     private let output: Output
     private let state = Mutex(State())
@@ -38,7 +43,8 @@ final class ProgressBar: Sendable {
         let width = (output.width ?? 80) - 1
         state.withLock { state in
             guard !state.closed else { return }
-            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, width: width, changes: &state.changes), to: width))
+            let standing = Self.standing(server, waiting: &state.waiting)
+            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing.text, width: width, changes: &state.changes), to: width))
             state.isDrawn = true
         }
     }
@@ -46,25 +52,32 @@ final class ProgressBar: Sendable {
     /// Off a terminal: the line, when the state, the stage or whether its job waits changed,
     /// or progress is due. Every read adds to the rate, written or not.
     private func write(_ server: ServerInfo) {
-        let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(Self.standing(server) ?? "")"
         state.withLock { state in
-            let line = Self.line(server, width: 79, changes: &state.changes)
+            let standing = Self.standing(server, waiting: &state.waiting)
+            let line = Self.line(server, standing: standing.text, width: 79, changes: &state.changes)
+            let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(standing.text ?? "")"
             let now = ContinuousClock.now
             let due = server.stageProgress != nil && state.writtenAt.map { now - $0 >= Self.writeInterval } ?? true
-            guard !state.closed, step != state.written || due else { return }
+            guard !state.closed, standing.settled, step != state.written || due else { return }
             state.written = step
             state.writtenAt = now
             output.writeLine(line)
         }
     }
 
-    /// Why the stage's job is not under way, if it is not.
-    private static func standing(_ server: ServerInfo) -> String? {
-        switch server.currentJobState {
-        case .retryable?: "retrying"
-        case .available?: "waiting for a worker"
-        default: nil
+    /// Why the stage's job is not under way, if it is not; not `settled` while it has waited
+    /// for a worker less than ``patience``.
+    private static func standing(
+        _ server: ServerInfo, waiting: inout (job: Int64?, since: ContinuousClock.Instant)?
+    ) -> (text: String?, settled: Bool) {
+        guard server.currentJobState == .available else {
+            waiting = nil
+            return (server.currentJobState == .retryable ? "retrying" : nil, true)
         }
+        let now = ContinuousClock.now
+        if waiting == nil || waiting?.job != server.lifecycle.currentJob { waiting = (server.lifecycle.currentJob, now) }
+        let patient = now - (waiting?.since ?? now) >= patience
+        return (patient ? "waiting for a worker" : nil, patient)
     }
 
     /// Clears the line; the next draw draws it again.
@@ -83,10 +96,10 @@ final class ProgressBar: Sendable {
     }
 
     /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
-    private static func line(_ server: ServerInfo, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
+    private static func line(_ server: ServerInfo, standing: String?, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
-        if let standing = standing(server) { text += " (\(standing))" }
+        if let standing { text += " (\(standing))" }
         guard let progress = server.stageProgress else {
             changes = []
             return text

@@ -177,7 +177,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Give up after this long (exit 1); without it, wait as long as it takes.", valueName: "D"))
     var timeout: String?
 
-    @Flag(help: "Once it is in the state, print the server as one JSON object (as server show --json).")
+    @Flag(help: "Print the server as one JSON object (as server show --json) once it is in the state, or as it is when the wait times out (exit 1).")
     var json = false
 
     @OptionGroup var store: StoreOptions
@@ -194,7 +194,14 @@ struct ServerWaitCommand: AsyncParsableCommand {
             return queue
         }
         let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)
-        let server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
+        let server: ServerInfo?
+        do {
+            server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
+        } catch {
+            // As an action's --wait does: a program gets the server as it is now, with exit 1.
+            if json, let now = try? await queue.servers.serverGet(name) { try Output.standardOutput.writeJSON(now) }
+            throw error
+        }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         if json { return try Output.standardOutput.writeJSON(server) }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")

@@ -349,7 +349,7 @@ struct OperatorMistakesCLITests {
         let job: Int64
         if command == "wait" {
             job = try #require(try await cli.json(["server", "create", "web-1", "--json"]).first?["job"]?.intValue)
-            wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s"])
+            wait = try cli.start(["server", "wait", "web-1", "--state", "standby", "--timeout", "7s", "--json"])
         } else {
             // An action's own --wait: the job it enqueued is printed only at the end, which a
             // timeout never reaches, so its message is where the job is named.
@@ -365,6 +365,11 @@ struct OperatorMistakesCLITests {
         #expect(lines.first == "lifeline: web-1: its job \(job) on queue recovery.provision waits for a worker; does one run that serves its queue? (lifeline worker serves every queue)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still in creating") == true, "\(wait.stderr)")
         #expect(lines.last?.hasSuffix("(job \(job): lifeline jobs show \(job))") == true, "\(wait.stderr)")
+        if command == "wait" {
+            // With --json, the server as it is, as an action's --wait prints it.
+            let server = try JSONValue(parsing: wait.stdout)
+            #expect(server["name"] == "web-1" && server["state"] == "creating", "\(wait.stdout)")
+        }
     }
 
     @Test("a wait whose stage job waits while workers are busy says so, rather than asking whether one runs")
