@@ -34,6 +34,13 @@ public enum EditDistance {
         return best.0
     }
 
+    /// `what`, with the name that `name` most likely misspells, else every known name
+    /// (`kind`: what they are, `servers`).
+    public static func hint(_ what: String, name: String, among known: [String], kind: String) -> String {
+        if let question = didYouMean(name, among: known) { return "\(what); \(question)" }
+        return "\(what); \(kind): \(known.isEmpty ? "none now" : known.joined(separator: ", "))"
+    }
+
     /// "did you mean 'NAME'?" for the name `word` most likely misspells (see
     /// ``nearest(to:among:)``), or nil: every refusal of a misspelt name asks the same way.
     public static func didYouMean(_ word: String, among names: some Sequence<String>) -> String? {

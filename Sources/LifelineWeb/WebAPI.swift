@@ -126,8 +126,12 @@ public struct WebAPI: Sendable {
     /// shown): newest first, like `jobs list`.
     private func jobList(_ query: QueryParameters) async throws -> Response {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
+        let (queue, server) = (query.string("queue"), query.string("server"))
+        // Names no queue or server can have are bad input, as the CLI says (64), not an empty list.
+        if let queue { try JobLimits.checkQueueName(queue) }
+        if let server { try ServerNames.check(server) }
         let filter = JobFilter(
-            states: try query.values("state", what: "state"), queue: query.string("queue"), kind: query.string("kind"), server: query.string("server"),
+            states: try query.values("state", what: "state"), queue: queue, kind: query.string("kind"), server: server,
             activeSince: try query.since(now: jobs.now), retriedOnly: try query.flag("retried"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
@@ -143,7 +147,8 @@ public struct WebAPI: Sendable {
     private func server(_ name: String?) async throws -> Response {
         // A name no server can have is bad input, as the CLI says (64), not a missing server.
         if let name { try ServerNames.check(name) }
-        guard let name, let server = try await servers.serverGet(name) else { throw APIError.notFound("no server '\(name ?? "")'") }
+        guard let name else { throw APIError.notFound("no server ''") }
+        guard let server = try await servers.serverGet(name) else { throw APIError.notFound(await servers.missingText(name)) }
         return try APIResponse.json(server)
     }
 
@@ -152,7 +157,7 @@ public struct WebAPI: Sendable {
         guard let name else { throw APIError.notFound("no server ''") }
         try ServerNames.check(name)
         let history = try await servers.serverHistory(name)
-        guard !history.isEmpty else { throw APIError.notFound("no server '\(name)' now or in the past") }
+        guard !history.isEmpty else { throw APIError.notFound(await servers.missingText(name, "no server '\(name)' now or in the past")) }
         return try APIResponse.json(history)
     }
 
@@ -165,8 +170,10 @@ public struct WebAPI: Sendable {
             guard let id = Int64(text), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
             return id
         }
+        let server = query.string("server")
+        if let server { try ServerNames.check(server) }
         let filter = EventFilter(
-            afterSeq: Int64(after), job: job, server: query.string("server"), types: try query.values("type", what: "event type"), since: try query.since(now: jobs.now),
+            afterSeq: Int64(after), job: job, server: server, types: try query.values("type", what: "event type"), since: try query.since(now: jobs.now),
             limit: try query.int("limit", default: 100, in: 1...1000)
         )
         return try APIResponse.json(try await jobs.eventList(filter))

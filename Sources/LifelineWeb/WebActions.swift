@@ -104,6 +104,8 @@ struct WebActions: Sendable {
             )
         } catch let refused as LifecycleError {
             throw APIError(status: .conflict, message: refused.description(server: name))
+        } catch ServerStoreError.notFound {
+            throw APIError.notFound(await servers.missingText(name))
         }
         return try APIResponse.json(result, status: result.existing ? .ok : .accepted)
     }

@@ -23,24 +23,12 @@ enum FilterHint {
         }
     }
 
-    /// Exit 4 for a server `name` that is not there, with the name it most likely misspells.
-    /// A server removed (deleted, or its create failed) is said to be, with why and where its history is.
+    /// Exit 4 for a server `name` that is not there (``ServerStore/missingText(_:_:)``).
     static func noServer(_ name: String, in opened: OpenQueue, _ what: String? = nil) async -> CLIFailure {
-        if what == nil, let last = try? await opened.servers.serverHistory(name).last, last.to == nil {
-            return CLIFailure(.notFound, "no server '\(name)' now: removed at \(LifelineJSON.formatTime(last.at)) (\(last.cause); lifeline server history \(name))")
-        }
-        let what = what ?? "no server '\(name)'"
-        // The list is only a help: a store that does not give it now leaves it out.
-        guard let known = try? await opened.servers.serverList().map(\.name) else { return CLIFailure(.notFound, what) }
-        return CLIFailure(.notFound, unknown(what, name: name, known: known, kind: "servers"))
+        CLIFailure(.notFound, await opened.servers.missingText(name, what))
     }
 
     private static func say(_ what: String, name: String, known: [String], kind: String) {
-        Output.standardError.writeLine("lifeline: " + TerminalText.escaped(unknown(what, name: name, known: known, kind: kind)))
-    }
-
-    private static func unknown(_ what: String, name: String, known: [String], kind: String) -> String {
-        if let question = EditDistance.didYouMean(name, among: known) { return "\(what); \(question)" }
-        return "\(what); \(kind): \(known.isEmpty ? "none now" : known.joined(separator: ", "))"
+        Output.standardError.writeLine("lifeline: " + TerminalText.escaped(EditDistance.hint(what, name: name, among: known, kind: kind)))
     }
 }

@@ -26,7 +26,7 @@ final class ProgressBar: Sendable {
     /// How often progress is written off a terminal while the state and stage stay the same.
     private static let writeInterval: Duration = .seconds(10)
     /// A running worker takes a stage's job within milliseconds: only one that waits longer is
-    /// said to wait for a worker, and off a terminal nothing is written until then.
+    /// said to wait for a worker.
     private static let patience: Duration = .seconds(2)
 
     private let output: Output
@@ -44,7 +44,7 @@ final class ProgressBar: Sendable {
         state.withLock { state in
             guard !state.closed else { return }
             let standing = Self.standing(server, waiting: &state.waiting)
-            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing.text, width: width, changes: &state.changes), to: width))
+            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing, width: width, changes: &state.changes), to: width))
             state.isDrawn = true
         }
     }
@@ -54,30 +54,27 @@ final class ProgressBar: Sendable {
     private func write(_ server: ServerInfo) {
         state.withLock { state in
             let standing = Self.standing(server, waiting: &state.waiting)
-            let line = Self.line(server, standing: standing.text, width: 79, changes: &state.changes)
-            let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(standing.text ?? "")"
+            let line = Self.line(server, standing: standing, width: 79, changes: &state.changes)
+            let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(standing ?? "")"
             let now = ContinuousClock.now
             let due = server.stageProgress != nil && state.writtenAt.map { now - $0 >= Self.writeInterval } ?? true
-            guard !state.closed, standing.settled, step != state.written || due else { return }
+            guard !state.closed, step != state.written || due else { return }
             state.written = step
             state.writtenAt = now
             output.writeLine(line)
         }
     }
 
-    /// Why the stage's job is not under way, if it is not; not `settled` while it has waited
-    /// for a worker less than ``patience``.
-    private static func standing(
-        _ server: ServerInfo, waiting: inout (job: Int64?, since: ContinuousClock.Instant)?
-    ) -> (text: String?, settled: Bool) {
+    /// Why the stage's job is not under way, if it is not: waiting for a worker once it has
+    /// waited ``patience``.
+    private static func standing(_ server: ServerInfo, waiting: inout (job: Int64?, since: ContinuousClock.Instant)?) -> String? {
         guard server.currentJobState == .available else {
             waiting = nil
-            return (server.currentJobState == .retryable ? "retrying" : nil, true)
+            return server.currentJobState == .retryable ? "retrying" : nil
         }
         let now = ContinuousClock.now
         if waiting == nil || waiting?.job != server.lifecycle.currentJob { waiting = (server.lifecycle.currentJob, now) }
-        let patient = now - (waiting?.since ?? now) >= patience
-        return (patient ? "waiting for a worker" : nil, patient)
+        return now - (waiting?.since ?? now) >= patience ? "waiting for a worker" : nil
     }
 
     /// Clears the line; the next draw draws it again.

@@ -358,9 +358,10 @@ struct OperatorMistakesCLITests {
             job = try #require(try await cli.json(["jobs", "list", "--json"]).first?["id"]?.intValue)
         }
         #expect(try await wait.waitForExit() == 1)
-        // Off a terminal, the state and stage are written as lines of their own, once each.
+        // Off a terminal, the state and stage are written as lines of their own, once each, and
+        // that the job waits for a worker once it has waited 2 s.
         let all = wait.stderr.split(separator: "\n")
-        #expect(all.filter { !$0.hasPrefix("lifeline:") } == ["web-1: creating · create (waiting for a worker)"], "\(wait.stderr)")
+        #expect(all.filter { !$0.hasPrefix("lifeline:") } == ["web-1: creating · create", "web-1: creating · create (waiting for a worker)"], "\(wait.stderr)")
         let lines = all.filter { $0.hasPrefix("lifeline:") }
         #expect(lines.first == "lifeline: web-1: its job \(job) on queue recovery.provision waits for a worker; does one run that serves its queue? (lifeline worker serves every queue)", "\(wait.stderr)")
         #expect(lines.count == 2 && lines.last?.hasPrefix("lifeline: timed out: web-1 is still in creating") == true, "\(wait.stderr)")

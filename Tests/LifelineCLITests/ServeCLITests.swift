@@ -104,6 +104,12 @@ struct ServeCLITests {
         let shown = try await cli.json(["server", "history", "gone-1", "--json"])
         #expect(history.status == 200 && history.body == .array(shown), "\(history.body)")
         #expect(history.body.arrayValue?.count ?? 0 >= 4)
+        // The server itself is gone: said as the CLI says it, with when and why.
+        let gone = try await server.get("/api/servers/gone-1")
+        let cliGone = try await cli.run(["server", "show", "gone-1"])
+        #expect(gone.status == 404 && cliGone.status == 4, "\(gone)")
+        #expect(cliGone.stderr == "lifeline: \(try #require(gone.body["error"]?.stringValue))\n", "the CLI's words: \(cliGone.stderr)")
+        #expect(cliGone.stderr.contains("now: removed at"), "\(cliGone.stderr)")
         withExtendedLifetime(worker) {}
     }
 
@@ -127,7 +133,11 @@ struct ServeCLITests {
         ("/api/jobs?before=0", 400, "before must be a whole number from 1"),
         ("/api/jobs/abc", 400, "a job id is a positive whole number"),
         ("/api/jobs/999", 404, "no job 999 (pruned with its events, or never enqueued)"),
-        ("/api/servers/nope", 404, "no server 'nope'"),
+        ("/api/servers/nope", 404, "no server 'nope'; servers: none now"),
+        ("/api/servers/nope/history", 404, "no server 'nope' now or in the past; servers: none now"),
+        ("/api/jobs?queue=a%3Cb", 400, "invalid queue name 'a<b'"),
+        ("/api/jobs?server=a%3Cb", 400, "invalid server name 'a<b'"),
+        ("/api/events?server=a%3Cb", 400, "invalid server name 'a<b'"),
         ("/api/servers/..%2f..%2fetc", 400, "invalid server name '../../etc'"),
         ("/api/servers/..%2f..%2fetc/history", 400, "invalid server name '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
