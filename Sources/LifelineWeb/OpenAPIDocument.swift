@@ -1,7 +1,9 @@
 import LifelineQueue
+import LifelineRecovery
 
 /// `GET /api/openapi.json`: the API described in OpenAPI 3.1, for clients and for people.
-/// The shapes of jobs, servers and events are the CLI's; they are named here, not repeated.
+/// The shapes of jobs, servers and events are the CLI's `--json` objects; every field is listed,
+/// and always there (null when it has no value).
 enum OpenAPIDocument {
     static let json: JSONValue = [
         "openapi": "3.1.0",
@@ -12,14 +14,34 @@ enum OpenAPIDocument {
         "components": [
             "securitySchemes": ["token": ["type": "http", "scheme": "bearer", "description": "LIFELINE_TOKEN, or the token lifeline serve printed at start"]],
             "schemas": [
-                "Error": ["type": "object", "properties": ["error": ["type": "string"]], "required": ["error"]],
-                "Job": ["type": "object", "description": "As `lifeline jobs list --json` prints one"],
-                "Queue": ["type": "object", "description": "As `lifeline queues list --json` prints one"],
-                "Stats": ["type": "object", "description": "As `lifeline stats --json` prints it"],
-                "Server": ["type": "object", "description": "As `lifeline server show NAME --json` prints it"],
-                "Transition": ["type": "object", "description": "As `lifeline server history NAME --json` prints one"],
-                "Event": ["type": "object", "description": "As `lifeline events --json` prints one"],
-                "ActionResult": ["type": "object", "properties": ["job": ["type": "integer"], "existing": ["type": "boolean"], "server": ["oneOf": [["$ref": "#/components/schemas/Server"], ["type": "null"]]]]],
+                "Error": fields(["error": "string"]),
+                "Job": fields(jobFields),
+                "JobWithEvents": fields(jobFields.merging(["events": "array"]) { $1 }),
+                "Queue": fields([
+                    "name": "string", "paused": "boolean", "limit": "integer?", "counts": "object",
+                    "retain_completed_seconds": "number?", "retain_failed_seconds": "number?",
+                ]),
+                "Stats": fields([
+                    "counts": "object", "held": "object", "oldest_waiting_seconds": "object", "running_by_worker": "object",
+                    "expired_leases_by_worker": "object", "windows": "array",
+                ]),
+                "Server": fields([
+                    "name": "string", "machine": "string", "disks": "integer", "disk_size": "integer",
+                    "state": .string(ServerState.allCases.map(\.rawValue).joined(separator: "|")), "vm_state": "string", "workload": "string",
+                    "allowed_actions": "array", "current_job": "integer?", "current_stage": "string?", "current_job_state": "string?",
+                    "current_job_error": "string?", "last_error": "string?", "progress": "object?", "recovery_point": "string?",
+                    "stalled_since": "string?", "last_test": "object?",
+                ]),
+                "Transition": fields(["at": "string", "from": "string?", "to": "string?", "cause": "string", "job": "integer?"]),
+                "Event": fields(["seq": "integer", "at": "string", "type": "string", "job": "integer?", "server": "string?", "data": "object"]),
+                "ActionResult": fields(["job": "integer", "existing": "boolean", "server": "object?"]),
+                "ActionOptions": [
+                    "type": "object", "additionalProperties": false,
+                    "properties": [
+                        "recovery_point": ["type": ["string", "null"], "description": "failover and test-failover only; the latest when absent"],
+                        "idempotency_key": ["type": ["string", "null"], "description": "the same request again answers the first one's job (200)"],
+                    ],
+                ],
             ],
         ],
         "paths": [
@@ -32,7 +54,7 @@ enum OpenAPIDocument {
                 query("before", "Only jobs older than this id: the next page", integer: true),
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
             ]),
-            "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "Job", parameters: [path("id", integer: true)]),
+            "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "JobWithEvents", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job, or run a retryable or scheduled one now (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)]),
             "/api/queues": get("Queues with their settings and counts", array: "Queue"),
@@ -43,8 +65,9 @@ enum OpenAPIDocument {
             "/api/servers/{name}": get("A recovery server", object: "Server", parameters: [path("name")]),
             "/api/servers/{name}/history": get("A server's transitions", array: "Transition", parameters: [path("name")]),
             "/api/servers/{name}/{action}": post(
-                "A server action (failover, test-failover, cancel-failover, failback, confirm-failback, cancel-failback, stop-test, retry, delete); optional JSON body {\"recovery_point\", \"idempotency_key\"}",
-                object: "ActionResult", parameters: [path("name"), path("action")]
+                "A server action: 202 when taken, 200 when its idempotency key's earlier request answers",
+                object: "ActionResult", parameters: [path("name"), path("action", among: ServerAction.allCases.map(\.rawValue))],
+                body: "ActionOptions"
             ),
             "/api/events": get("Events after a number, oldest first", array: "Event", parameters: [
                 query("after", "Only events after this number (default 0)", integer: true), query("job", "Only this job's", integer: true),
@@ -66,8 +89,35 @@ enum OpenAPIDocument {
         ["get": operation(summary, object: object, array: array, parameters: parameters, secured: false)]
     }
 
-    private static func post(_ summary: String, object: String?, parameters: [JSONValue]) -> JSONValue {
-        ["post": operation(summary, object: object, array: nil, parameters: parameters, secured: true)]
+    /// A job's fields, as `jobs list --json` prints them.
+    private static let jobFields: [String: JSONValue] = [
+        "id": "integer", "kind": "string", "queue": "string", "state": .string(JobState.allCases.map(\.rawValue).joined(separator: "|")),
+        "priority": "integer", "args": "any", "attempt": "integer", "max_attempts": "integer", "timeout_seconds": "number",
+        "backoff_seconds": "number", "backoff_cap_seconds": "number", "run_at": "string", "created_at": "string",
+        "attempted_at": "string?", "finished_at": "string?", "heartbeat_at": "string?", "lease_owner": "string?",
+        "lease_expires_at": "string?", "idempotency_key": "string?", "server": "string?", "progress": "any", "result": "any",
+        "errors": "array",
+    ]
+
+    /// An object whose every field is always there: `TYPE`, `TYPE?` (or null), `any`, or
+    /// `a|b|c` (one of these strings).
+    private static func fields(_ types: [String: JSONValue]) -> JSONValue {
+        let properties = types.mapValues { type -> JSONValue in
+            let text = type.stringValue ?? "any"
+            if text == "any" { return [:] }
+            if text.contains("|") { return ["type": "string", "enum": .array(text.split(separator: "|").map { .string(String($0)) })] }
+            return text.hasSuffix("?") ? ["type": [.string(String(text.dropLast())), "null"]] : ["type": .string(text)]
+        }
+        return ["type": "object", "properties": .object(properties), "required": .array(types.keys.sorted().map { .string($0) })]
+    }
+
+    private static func post(_ summary: String, object: String?, parameters: [JSONValue], body: String? = nil) -> JSONValue {
+        var operation = operation(summary, object: object, array: nil, parameters: parameters, secured: true)
+        if case .object(var fields) = operation, let body {
+            fields["requestBody"] = ["content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(body)")]]]]
+            operation = .object(fields)
+        }
+        return ["post": operation]
     }
 
     private static func operation(_ summary: String, object: String?, array: String?, parameters: [JSONValue], secured: Bool) -> JSONValue {
@@ -79,15 +129,23 @@ enum OpenAPIDocument {
         } else {
             ["type": "object"]
         }
+        let refusal = { (description: String) -> JSONValue in ["description": .string(description), "content": ["application/json": ["schema": reference]]] }
         var responses: [String: JSONValue] = [
             "200": ["description": "OK", "content": ["application/json": ["schema": schema]]],
-            "400": ["description": "bad input", "content": ["application/json": ["schema": reference]]],
-            "404": ["description": "not found", "content": ["application/json": ["schema": reference]]],
+            "400": refusal("bad input"),
+            "404": refusal("not found"),
+            "405": refusal("another method; Allow names this path's"),
+            "421": refusal("a Host this server does not answer to"),
+            "503": refusal("the store does not answer, or its file is damaged; for an action, the queue is read-only here"),
         ]
         var fields: [String: JSONValue] = ["summary": .string(summary), "parameters": .array(parameters)]
         if secured {
-            responses["401"] = ["description": "no or wrong token", "content": ["application/json": ["schema": reference]]]
-            responses["409"] = ["description": "refused, as the CLI refuses it (exit 3)", "content": ["application/json": ["schema": reference]]]
+            responses["202"] = ["description": "taken: a running job's cancel is sent to its worker, a server action's stage job is enqueued",
+                                "content": ["application/json": ["schema": schema]]]
+            responses["401"] = refusal("no or wrong token")
+            responses["403"] = refusal("a cross-site request (Sec-Fetch-Site)")
+            responses["409"] = refusal("refused, as the CLI refuses it (exit 3)")
+            responses["413"] = refusal("a body over 64 KiB")
             fields["security"] = [["token": []]]
         }
         fields["responses"] = .object(responses)
@@ -98,7 +156,12 @@ enum OpenAPIDocument {
         ["name": .string(name), "in": "query", "description": .string(description), "schema": ["type": integer ? "integer" : "string"]]
     }
 
-    private static func path(_ name: String, integer: Bool = false) -> JSONValue {
-        ["name": .string(name), "in": "path", "required": true, "schema": ["type": integer ? "integer" : "string"]]
+    private static func path(_ name: String, integer: Bool = false, among values: [String]? = nil) -> JSONValue {
+        var schema: JSONValue = ["type": integer ? "integer" : "string"]
+        if let values, case .object(var fields) = schema {
+            fields["enum"] = .array(values.map { .string($0) })
+            schema = .object(fields)
+        }
+        return ["name": .string(name), "in": "path", "required": true, "schema": schema]
     }
 }

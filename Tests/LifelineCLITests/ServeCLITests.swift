@@ -504,6 +504,26 @@ struct ServeCLITests {
         for (path, item) in paths where item["post"] != nil {
             #expect(item["post"]?["security"] != nil, "\(path) needs the token")
         }
+        // Each shape lists exactly the fields the API's answers have.
+        let created = try #require(try await cli.json(["server", "create", "web-1", "--disk-size", "64KiB", "--json"]).first)
+        let answers: [(String, JSONValue?)] = [
+            ("Job", try await server.get("/api/jobs").body.arrayValue?.first), ("JobWithEvents", try await server.get("/api/jobs/1").body),
+            ("Queue", try await server.get("/api/queues").body.arrayValue?.first), ("Stats", try await server.get("/api/stats").body),
+            ("Server", try await server.get("/api/servers/web-1").body), ("Transition", try await server.get("/api/servers/web-1/history").body.arrayValue?.first),
+            ("Event", try await server.get("/api/events").body.arrayValue?.first), ("ActionResult", created),
+            ("Error", try await server.get("/api/jobs/99").body),
+        ]
+        for (name, answer) in answers {
+            let schema = document["components"]?["schemas"]?[name]
+            guard case .object(let properties)? = schema?["properties"], case .object(let fields)? = answer else {
+                Issue.record("\(name): no properties, or no answer: \(String(describing: answer))")
+                continue
+            }
+            #expect(Set(properties.keys) == Set(fields.keys), "\(name)")
+            #expect(schema?["required"]?.arrayValue?.count == fields.count, "\(name): every field is always there")
+        }
+        let states = document["components"]?["schemas"]?["Server"]?["properties"]?["state"]?["enum"]?.arrayValue ?? []
+        #expect(states.contains("creating") && states.count == 15, "\(states)")
     }
 
     @Test("on loopback, a request naming another host is refused (no DNS rebinding)")
