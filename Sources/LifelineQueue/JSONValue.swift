@@ -229,9 +229,9 @@ extension JSONValue {
         return value
     }
 
-    /// The document of an encodable value.
+    /// The document of an encodable value, in Lifeline's dialect (times as text).
     public init<T: Encodable>(encoding value: T) throws {
-        self = try JSONValue(parsing: JSONEncoder().encode(value))
+        self = try JSONValue(parsing: LifelineJSON.encoder().encode(value))
     }
 }
 

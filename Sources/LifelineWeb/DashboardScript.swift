@@ -177,7 +177,8 @@ extension Dashboard {
         }
 
         async function loadJobs() {
-          const found = await get("/api/jobs?" + jobQuery());
+          // The table shows no args: a job's may take megabytes.
+          const found = await get("/api/jobs?brief=true&" + jobQuery());
           const jobs = found.slice(0, pageSize);
           const body = $("jobs").tBodies[0];
           body.replaceChildren();
@@ -265,7 +266,8 @@ extension Dashboard {
           for (const error of job.errors || []) entries.push({ at: error.at, item: el("li", `${error.at} attempt ${error.attempt} failed: ${error.error}`, "state failed") });
           entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
           $("timeline").replaceChildren(...entries.map((entry) => entry.item));
-          loadJobs();
+          // Its row stands out in the table, which the refresh that drew this panel reads anew.
+          for (const tr of $("jobs").tBodies[0].rows) tr.classList.toggle("chosen", tr.firstChild.textContent === String(job.id));
         }
 
         function refresh() {

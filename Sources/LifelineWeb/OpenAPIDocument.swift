@@ -53,6 +53,7 @@ enum OpenAPIDocument {
                 query("since", "Only jobs created, run or finished within this long (e.g. 1h)"),
                 query("before", "Only jobs older than this id: the next page", integer: true),
                 query("limit", "At most this many (1–1000, default 50)", integer: true),
+                query("brief", "true: each job without its args and result, which may be large"),
             ]),
             "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "JobWithEvents", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job, or run a retryable or scheduled one now (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),

@@ -10,7 +10,7 @@ struct QueryCheck<Context: RequestContext>: RouterMiddleware {
     /// The routes that take parameters, and which; every other `/api/` route takes none.
     static var taking: [String: [String]] {
         [
-            "/api/jobs": ["state", "queue", "kind", "server", "retried", "since", "limit", "before"],
+            "/api/jobs": ["state", "queue", "kind", "server", "retried", "since", "limit", "before", "brief"],
             "/api/events": ["after", "job", "server", "type", "since", "limit"],
             "/api/events/stream": ["after"],
         ]

@@ -13,11 +13,12 @@ struct QueryParameters {
 
     /// A filter that is on or left out, like the CLI's flag: `false` would read as its
     /// opposite (jobs never retried), which no list offers.
-    func flag(_ name: String) throws(APIError) -> Bool {
+    /// `name=true`, or absent; `without` says what leaving it out gives.
+    func flag(_ name: String, without: String) throws(APIError) -> Bool {
         switch string(name) {
         case nil: return false
         case "true": return true
-        case let text?: throw .badRequest("\(name) takes true, not '\(text)'; leave it out for every job")
+        case let text?: throw .badRequest("\(name) takes true, not '\(text)'; leave it out for \(without)")
         }
     }
 

@@ -123,7 +123,7 @@ public struct WebAPI: Sendable {
 
     /// `?state=` (repeatable), `queue`, `kind`, `server`, `retried=true`, `since=D`, `limit`
     /// (default 50, at most 1,000) and `before=ID` (the next page: jobs older than the last one
-    /// shown): newest first, like `jobs list`.
+    /// shown): newest first, like `jobs list`; `brief=true` leaves out each job's args and result.
     private func jobList(_ query: QueryParameters) async throws -> Response {
         let before = try query.string("before").map { _ in Int64(try query.int("before", default: 0, in: 1...Int.max)) }
         let (queue, server) = (query.string("queue"), query.string("server"))
@@ -132,10 +132,18 @@ public struct WebAPI: Sendable {
         if let server { try ServerNames.check(server) }
         let filter = JobFilter(
             states: try query.values("state", what: "state"), queue: queue, kind: query.string("kind"), server: server,
-            activeSince: try query.since(now: jobs.now), retriedOnly: try query.flag("retried"), beforeID: before,
+            activeSince: try query.since(now: jobs.now), retriedOnly: try query.flag("retried", without: "every job"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
-        return try APIResponse.json(try await jobs.jobList(filter))
+        let listed = try await jobs.jobList(filter)
+        guard try query.flag("brief", without: "whole jobs") else { return try APIResponse.json(listed) }
+        // A job's args may take megabytes, and a list, such as the dashboard's table, may not need them.
+        return try APIResponse.json(try listed.map { job in
+            guard case .object(var fields) = try JSONValue(encoding: job) else { return JSONValue.null }
+            fields["args"] = nil
+            fields["result"] = nil
+            return JSONValue.object(fields)
+        })
     }
 
     private func job(_ text: String?) async throws -> Response {

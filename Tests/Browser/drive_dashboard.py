@@ -32,6 +32,9 @@ with chromium_page() as page:
     page.evaluate("document.querySelector('#servers a').click()")
     seen["history"] = page.wait_for(f"!document.getElementById('server').hidden && {text('#history')}") or ""
     seen["live"] = page.wait_for(f"{text('#live')} === 'live' && 'live'") or page.evaluate(text("#live"))
+    # The table's lists leave out the jobs' args, which may take megabytes.
+    seen["lists_brief"] = page.evaluate("(() => { const lists = performance.getEntriesByType('resource').map((e) => e.name)"
+                                        ".filter((name) => name.includes('/api/jobs?')); return lists.length > 0 && lists.every((name) => name.includes('brief=true')); })()")
 
     # The latest events show at once, before anything new happens.
     seen["events_on_load"] = bool(page.wait_for(f"{text('#events')}.includes('server web-1')"))

@@ -42,6 +42,7 @@ struct BrowserCLITests {
         #expect(seen["workers_shown"] == "no jobs running", "\(seen["workers_shown"] ?? "")")
         #expect(seen["history"]?.stringValue?.contains("(new) → creating: create") == true, "\(seen["history"] ?? "")")
         #expect(seen["live"] == "live")
+        #expect(seen["lists_brief"] == true, "the table's lists leave out args")
         #expect(seen["events_on_load"] == true, "the latest events show before anything new happens")
         #expect(seen["event_without_reload"] == true && seen["new_job_listed"] == true)
         #expect(seen["timeline"]?.stringValue?.contains("discarded") == true)

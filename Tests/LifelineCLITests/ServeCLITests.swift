@@ -141,7 +141,7 @@ struct ServeCLITests {
         ("/api/servers/..%2f..%2fetc", 400, "invalid server name '../../etc'"),
         ("/api/servers/..%2f..%2fetc/history", 400, "invalid server name '../../etc'"),
         ("/api/events?after=-1", 400, "after must be a whole number"),
-        ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, since, limit, before"),
+        ("/api/jobs?stat=discarded", 400, "unknown parameter 'stat'; parameters: state, queue, kind, server, retried, since, limit, before, brief"),
         ("/api/jobs?retried=maybe", 400, "retried takes true, not 'maybe'"),
         ("/api/jobs?retried=false", 400, "retried takes true, not 'false'; leave it out for every job"),
         ("/api/jobs?queue=default%00x", 400, "parameter 'queue' holds a control character"),
@@ -162,6 +162,22 @@ struct ServeCLITests {
         let answer = try await Server(cli).get(path)
         #expect(answer.status == status)
         #expect(answer.body["error"]?.stringValue?.contains(message) == true, "\(answer.body)")
+    }
+
+    @Test("brief=true lists jobs without their args and result, which may take megabytes; every other field as without it")
+    func briefList() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop", "--args", "{\"blob\": \"\(String(repeating: "x", count: 100_000))\"}"])
+        let server = try await Server(cli)
+        let whole = try #require(try await server.get("/api/jobs").body.arrayValue?.first)
+        let brief = try #require(try await server.get("/api/jobs?brief=true").body.arrayValue?.first)
+        guard case .object(var fields) = whole else { Issue.record("\(whole)"); return }
+        fields["args"] = nil
+        fields["result"] = nil
+        #expect(brief == .object(fields))
+        let refused = try await server.get("/api/jobs?brief=yes")
+        #expect(refused.status == 400 && refused.body["error"] == "brief takes true, not 'yes'; leave it out for whole jobs", "\(refused)")
     }
 
     @Test("the API's lists take since and event types, and answer as the CLI's do")
