@@ -23,6 +23,21 @@ struct ChildProcessTests {
         try await waitUntil("the ended program to be let go", timeout: .seconds(10)) { ended == nil }
     }
 
+    @Test("of a long output, the end is kept from a line's start, after a line saying how much came before; the one-line quote is cut the same way")
+    func keptTail() async throws {
+        let exit = try await Self.program("seq 1 200000; seq 1 300 | tr '\\n' ' ' >&2; exit 3").start().exit()
+        let lines = exit.stdoutTail.split(separator: "\n")
+        let total = (1...200_000).reduce(0) { $0 + "\($1)\n".utf8.count }
+        let kept = lines.dropFirst().reduce(0) { $0 + $1.utf8.count + 1 }
+        #expect(lines.first == "[\(total - kept) bytes before]", "\(lines.prefix(2))")
+        #expect(lines.dropFirst().map { Int($0) ?? 0 } == Array((200_001 - lines.count + 1)...200_000), "whole numbers, in order")
+        #expect(kept <= ChildProcess.tailBytes)
+        // The quote has no line to start at: it says it is cut.
+        #expect(exit.quotedTail.hasPrefix("…") && exit.quotedTail.hasSuffix(" 299 300") && exit.quotedTail.count == 513, "\(exit.quotedTail)")
+        let short = try await Self.program("echo done").start().exit()
+        #expect(short.stdoutTail == "done\n", "a short output is kept as it is")
+    }
+
     @Test("a program's reaper and sentinel show as what they are in ps and pgrep -f, not as more of this process")
     func reaperShownAsSuch() async throws {
         let marker = "\(Int.random(in: 100_000...999_999)).5"

@@ -37,9 +37,13 @@ public struct ChildProcess: Sendable {
         public var stderrTail: String
 
         /// What to quote of the output in one line about the program: the end of its stderr,
-        /// or of its stdout when it wrote nothing there.
+        /// or of its stdout when it wrote nothing there; cut, from a line's start where one
+        /// starts in it, after `…`.
         public var quotedTail: String {
-            String((stderrTail.isEmpty ? stdoutTail : stderrTail).trimmingCharacters(in: .whitespacesAndNewlines).suffix(512))
+            let text = (stderrTail.isEmpty ? stdoutTail : stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard text.count > 512 else { return text }
+            let end = text.suffix(512)
+            return "…" + (end.firstIndex(of: "\n").map { end[end.index(after: $0)...] } ?? end)
         }
     }
 
@@ -51,6 +55,16 @@ public struct ChildProcess: Sendable {
     }
 
     public static let tailBytes = 4096
+
+    /// What is kept of an output of `total` bytes, whose end is `kept`: from a line's start
+    /// where one starts in it, after a line that says how much came before, so that a number
+    /// or word cut in two does not read as output of its own.
+    static func keptText(_ kept: ArraySlice<UInt8>, total: Int) -> String {
+        guard total > kept.count else { return String(decoding: kept, as: UTF8.self) }
+        var start = kept.startIndex
+        if let newline = kept.firstIndex(of: 0x0A), newline + 1 < kept.endIndex { start = newline + 1 }
+        return "[\(total - (kept.endIndex - start)) bytes before]\n" + String(decoding: kept[start...], as: UTF8.self)
+    }
 
     public var argv: [String]
     public var environment: [String: String]

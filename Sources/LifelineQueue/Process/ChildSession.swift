@@ -30,6 +30,8 @@ final class ChildSession: @unchecked Sendable {
     private struct Output {
         var isStdout: Bool
         var tail: [UInt8] = []
+        /// Every byte read, the tail's and those before it.
+        var total = 0
         var line: [UInt8] = []
     }
 
@@ -165,6 +167,7 @@ final class ChildSession: @unchecked Sendable {
         }
         let bytes = buffer[0..<count]
         output.tail += bytes
+        output.total += count
         if output.tail.count > 2 * ChildProcess.tailBytes { output.tail.removeFirst(output.tail.count - ChildProcess.tailBytes) }
         if output.isStdout, let onOutputLine {
             for byte in bytes {
@@ -185,7 +188,7 @@ final class ChildSession: @unchecked Sendable {
         if output.isStdout, !output.line.isEmpty, let onOutputLine { onOutputLine(String(decoding: output.line, as: UTF8.self)) }
         monitor.unwatch(fd)
         close(fd)
-        let tail = String(decoding: output.tail.suffix(ChildProcess.tailBytes), as: UTF8.self)
+        let tail = ChildProcess.keptText(output.tail.suffix(ChildProcess.tailBytes), total: output.total)
         if output.isStdout { stdoutTail = tail } else { stderrTail = tail }
         finishIfDone()
     }
