@@ -243,6 +243,20 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("a create reports its progress as it writes the machine's recovery points")
+    func createProgress() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli)
+        let created = try #require(try await cli.json(["server", "create", "cp-1", "--disks", "2", "--disk-size", "8MiB", "--wait", "--json"]).first)
+        let job = try await cli.job(try #require(created["job"]?.intValue))
+        // Three points of two disks: every byte written is counted, and the last report is the whole.
+        let total = 3 * 2 * 8 << 20
+        #expect(job["progress"]?["done"]?.intValue == Int64(total) && job["progress"]?["total"]?.intValue == Int64(total), "\(job)")
+        #expect(job["progress"]?["detail"] == "writing recovery point rp-003, disk-1.img", "\(job)")
+        withExtendedLifetime(worker) {}
+    }
+
     @Test("a create that fails for good says why with --wait, and leaves no server")
     func failedCreate() async throws {
         let cli = try CLIRunner()

@@ -61,7 +61,7 @@ public struct SimulatedInfrastructure: Infrastructure {
         case .create:
             let generator = RecoveryPoints(layout: layout)
             let points = try await BlockingWork.run { cancellation in
-                try generator.ensure(machine: request.machine, disks: request.disks, size: request.diskSize, cancellation: cancellation)
+                try generator.ensure(machine: request.machine, disks: request.disks, size: request.diskSize, cancellation: cancellation, progress: progress)
             }
             return ["recovery_points": .array(points.map { .string($0) })]
         case .startVM:
