@@ -153,6 +153,10 @@ struct OperatorSafetyCLITests {
         worker.signal(SIGHUP)
         try await waitUntil("the worker to start shutting down") { worker.stderr.contains("shutting down") }
         #expect(worker.isRunning, "the first signal waits for the running job")
+        // It says which job it waits for and how to stop waiting, and again 10 s on.
+        #expect(worker.stderr.contains("asked again, the worker releases them at once") && worker.stderr.contains("jobs=\(id)"), "\(worker.stderr)")
+        try await waitUntil("the grace's note 10 s on", timeout: .seconds(30)) { worker.stderr.contains("waiting for running jobs to finish") }
+        #expect(worker.stderr.contains("grace_left=50s") || worker.stderr.contains("grace_left=49s"), "about 50 s of the 60 s grace left: \(worker.stderr)")
         let second = ContinuousClock.now
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: .seconds(20)) == 0)

@@ -185,6 +185,11 @@ final class RunningJobs: Sendable {
         }
     }
 
+    /// The jobs whose handler has not ended, by id.
+    var runningIDs: [Int64] {
+        state.withLock { state in state.entries.filter { !$0.value.handlerEnded }.map(\.key).sorted() }
+    }
+
     /// The number of entries, and of those whose handler has not ended.
     var counts: (all: Int, handlers: Int) {
         state.withLock { state in (state.entries.count, state.entries.values.count { !$0.handlerEnded }) }

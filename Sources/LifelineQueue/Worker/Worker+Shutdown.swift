@@ -9,7 +9,14 @@ extension Worker {
         // A drain that has ended waits for nothing but this.
         firstPrune.withLock { $0 }?.cancel()
         if stopping.set() {
-            logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
+            let waiting = running.runningIDs
+            if waiting.isEmpty {
+                logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
+            } else {
+                logger.info("shutting down: running jobs may finish within the grace period; asked again, the worker releases them at once", metadata: [
+                    "running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))", "jobs": "\(Self.listed(waiting))",
+                ])
+            }
         } else if releasing.isSet {
             // The attempts are stopped already; what is left is waiting for the store.
             logger.notice("asked again: stopping now, without waiting for the store")
@@ -21,6 +28,13 @@ extension Worker {
             hurry()
         }
         doorbell.ring()
+    }
+
+    private static let graceNoteInterval: Duration = .seconds(10)
+
+    /// Job ids for a log line: the first ten, and how many more.
+    private static func listed(_ ids: [Int64]) -> String {
+        ids.prefix(10).map(String.init).joined(separator: ",") + (ids.count > 10 ? " and \(ids.count - 10) more" : "")
     }
 
     /// The database is damaged: nothing more can be recorded, so the worker stops as at a
@@ -44,8 +58,17 @@ extension Worker {
         let deadline = ContinuousClock.now + configuration.grace
         // The grace is for handlers still running: ends that wait only for the store to record
         // them (a full disk) are waited for below, and said to be.
+        // A long grace says every 10 s what it waits for, and how to end it.
+        var nextNote = ContinuousClock.now + Self.graceNoteInterval
         while running.counts.handlers > 0, ContinuousClock.now < deadline, !hurrying.isSet {
-            await doorbell.wait(timeout: deadline - .now)
+            await doorbell.wait(timeout: min(deadline, nextNote) - .now)
+            let waiting = running.runningIDs
+            if ContinuousClock.now >= nextNote, !waiting.isEmpty, !hurrying.isSet, ContinuousClock.now < deadline {
+                logger.info("waiting for running jobs to finish; asked again, the worker releases them at once", metadata: [
+                    "running": "\(waiting.count)", "jobs": "\(Self.listed(waiting))", "grace_left": "\(DurationText.format(.seconds(((deadline - .now) / .seconds(1)).rounded())))",
+                ])
+                nextNote = .now + Self.graceNoteInterval
+            }
         }
         guard running.count > 0 else { return }
         // Asked again, the worker said so then, with the count it stopped.
