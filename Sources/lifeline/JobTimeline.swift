@@ -56,12 +56,19 @@ struct JobTimeline {
         }
     }
 
-    func lines(now: Date) -> [String] {
+    /// - Parameter leaseExpired: when the running attempt's lease ran out, if it did: its
+    ///   worker stopped renewing it, so the attempt is not timed past it.
+    func lines(now: Date, leaseExpired: Date? = nil) -> [String] {
         entries.map { entry in
             switch entry {
             case .mark(let what, let at, let detail):
                 return "  \(what.padding(toLength: 10, withPad: " ", startingAt: 0)) \(LifelineJSON.formatTime(at))" + (detail.isEmpty ? "" : "  \(detail)")
-            case .attempt(let attempt):
+            case .attempt(var attempt):
+                if attempt.end == nil, let leaseExpired {
+                    attempt.end = leaseExpired
+                    attempt.endsByEnd = true
+                    attempt.outcome = "running, but its lease expired: its worker stopped renewing it"
+                }
                 let start = LifelineJSON.formatTime(attempt.start)
                 // Never negative: a reader whose clock is behind the worker's, or a step of the
                 // clock between an attempt's start and end, would make it so.

@@ -58,7 +58,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }
         if let result = job.result { lines.append("result    \(result.canonicalText)") }
         lines.append("timeline")
-        lines += JobTimeline(events: events).lines(now: now)
+        lines += JobTimeline(events: events).lines(now: now, leaseExpired: JobText.leaseExpired(job, now: now) ? job.leaseExpiresAt : nil)
         if !job.errors.isEmpty {
             lines.append("errors")
             for error in job.errors {

@@ -16,4 +16,12 @@ struct JobTimelineTests {
         let completed = JobTimeline(events: [started, ended]).lines(now: start)
         #expect(completed.first?.contains("  0s  w  completed") == true, "\(completed)")
     }
+
+    @Test("a running attempt whose lease expired is timed to the lease's end, at most, not on as if it still ran")
+    func leaseExpired() {
+        let start = Date(ms: 1_800_000_000_000)
+        let started = JobEvent(seq: 1, at: start, type: .started, job: 1, server: nil, data: ["attempt": 1, "worker": "w"])
+        let lines = JobTimeline(events: [started]).lines(now: start.addingTimeInterval(600), leaseExpired: start.addingTimeInterval(31.5))
+        #expect(lines == ["  attempt 1  \(LifelineJSON.formatTime(start))  ≤ 31s500ms  w  running, but its lease expired: its worker stopped renewing it"], "\(lines)")
+    }
 }
