@@ -55,7 +55,7 @@ struct JobsShowCommand: AsyncParsableCommand {
             )
         }
         if let finished = job.finishedAt { lines.append("finished  \(LifelineJSON.formatTime(finished))") }
-        if let progress = job.progress { lines.append("progress  \(progress.canonicalText)") }
+        if let progress = job.progress { lines.append("progress  \(Self.progressText(progress))") }
         if let result = job.result { lines.append("result    \(result.canonicalText)") }
         lines.append("timeline")
         lines += JobTimeline(events: events).lines(now: now, leaseExpired: JobText.leaseExpired(job, now: now) ? job.leaseExpiresAt : nil)
@@ -71,5 +71,15 @@ struct JobsShowCommand: AsyncParsableCommand {
             lines.append("  \(event.seq) \(LifelineJSON.formatTime(event.at)) \(event.type.rawValue)\(data)")
         }
         lines.forEach(output.writeLine)
+    }
+}
+
+extension JobsShowCommand {
+    /// A progress of `done` of `total` (a stage's, in bytes) as a share, with its detail; any
+    /// other as the JSON its handler reported.
+    static func progressText(_ progress: JSONValue) -> String {
+        guard let done = progress["done"]?.intValue, let total = progress["total"]?.intValue, total > 0 else { return progress.canonicalText }
+        let share = Int(min(max(Double(done) / Double(total), 0), 1) * 100)
+        return "\(share)% (\(done) of \(total))" + (progress["detail"]?.stringValue.map { ": \(TerminalText.oneLine($0))" } ?? "")
     }
 }

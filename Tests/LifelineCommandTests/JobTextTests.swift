@@ -1,3 +1,4 @@
+import LifelineQueue
 import Testing
 
 @testable import lifeline
@@ -28,5 +29,12 @@ struct JobTextTests {
     ] as [(Double, String)])
     func roughlyUp(seconds: Double, said: String) {
         #expect(JobText.roughly(seconds, up: true) == said)
+    }
+
+    @Test("jobs show says a progress of done of total as a share, with its detail; any other progress as its JSON")
+    func progress() {
+        #expect(JobsShowCommand.progressText(["done": 536_870_912, "total": 1_073_741_824, "detail": "disk-1.img"]) == "50% (536870912 of 1073741824): disk-1.img")
+        #expect(JobsShowCommand.progressText(["done": 3, "total": 4]) == "75% (3 of 4)")
+        #expect(JobsShowCommand.progressText(["step": "copy"]) == #"{"step":"copy"}"#)
     }
 }
