@@ -58,21 +58,32 @@ struct QueueTarget: ParsableArguments {
     @Flag(help: "Configure the queue even if it has no jobs or settings yet.")
     var create = false
 
+    @Flag(help: "Print the queue as it is now, as one JSON object (as queues list --json).")
+    var json = false
+
     @OptionGroup var store: StoreOptions
 
     /// What makes a queue, and its database, that a settings command did not find.
     static let creatingHint = "--create makes it, with the queue"
 
     /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
-    /// command can say when it changed nothing.
-    @discardableResult
-    func update(_ update: QueueUpdate) async throws -> QueueInfo? {
+    /// command can say when it changed nothing, and as it is after.
+    func update(_ update: QueueUpdate) async throws -> (before: QueueInfo?, after: QueueInfo?) {
         try JobLimits.checkQueueName(name, new: create)
         let create = create || Stage.isQueue(name)
         let jobs = try await store.openStore(creating: create, creatingHint: Self.creatingHint).jobs
         let before = try await jobs.queueList().first { $0.name == name }
         try await jobs.queueUpdate(name, update, create: create)
-        return before
+        return (before, try await jobs.queueList().first { $0.name == name })
+    }
+
+    /// Says what the command did (`changed`: it changed the queue), or with `--json`, the
+    /// queue as it is now.
+    func say(_ text: String, changed: Bool, queue: QueueInfo?) throws {
+        let output = Output.standardOutput
+        if changed { Output.made(text) }
+        if json, let queue { return try output.writeJSON(queue) }
+        output.writeLine(text)
     }
 }
 
@@ -96,13 +107,13 @@ struct QueuesLimitCommand: AsyncParsableCommand {
         } else {
             throw CLIFailure(.invalidInput, "limit must be a whole number from 0 to 1000000, or 'none', not '\(limit)'")
         }
-        try await target.update(QueueUpdate(limit: .some(value)))
+        let (_, after) = try await target.update(QueueUpdate(limit: .some(value)))
         let text = switch value {
         case nil: "no limit"
         case 0?: "none of its jobs will run (like pause); 'none' removes the limit"
         case let limit?: "at most \(limit) running at once"
         }
-        Output.standardOutput.writeChange("queue \(target.name): \(text)")
+        try target.say("queue \(target.name): \(text)", changed: true, queue: after)
     }
 }
 
@@ -131,16 +142,14 @@ struct QueuesPauseCommand<Action: QueuePausing>: AsyncParsableCommand {
     @OptionGroup var target: QueueTarget
 
     func run() async throws {
-        let before = try await target.update(QueueUpdate(paused: Action.paused))
+        let (before, after) = try await target.update(QueueUpdate(paused: Action.paused))
         let text = switch (Action.paused, (before?.paused ?? false) == Action.paused) {
         case (true, false): "paused"
         case (true, true): "was already paused"
         case (false, false): "resumed"
         case (false, true): "was not paused"
         }
-        let output = Output.standardOutput
-        let said = "queue \(target.name) \(text)"
-        if (before?.paused ?? false) != Action.paused { output.writeChange(said) } else { output.writeLine(said) }
+        try target.say("queue \(target.name) \(text)", changed: (before?.paused ?? false) != Action.paused, queue: after)
     }
 }
 
@@ -174,6 +183,9 @@ struct QueuesRetainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Keep discarded and cancelled jobs this long, up to \(DurationText.format(DurationText.maximum)) (0: forever).", valueName: "D"))
     var failed: String?
 
+    @Flag(help: "Print each queue as it is now, one JSON object per line (as queues list --json).")
+    var json = false
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -200,7 +212,10 @@ struct QueuesRetainCommand: AsyncParsableCommand {
         }
         let kept = [update.retainCompleted.map { "completed \(Self.text($0))" }, update.retainFailed.map { "failed \(Self.text($0))" }]
         let what = kept.compactMap { $0 }.joined(separator: ", ")
-        Output.standardOutput.writeChange(all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)")
+        let said = all && names.count != 1 ? "\(names.count) queues keep \(what)" : "queue \(names[0]) keeps \(what)"
+        guard json else { return Output.standardOutput.writeChange(said) }
+        Output.made(said)
+        for queue in try await opened.jobs.queueList() where names.contains(queue.name) { try Output.standardOutput.writeJSON(queue) }
     }
 
     private static func text(_ duration: Duration) -> String {

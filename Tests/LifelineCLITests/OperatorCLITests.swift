@@ -108,6 +108,21 @@ struct OperatorCLITests {
         }
     }
 
+    @Test("the queue settings commands print the queue as queues list --json does, with --json")
+    func queueSettingsJSON() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop", "--queue", "a"])
+        let paused = try await cli.json(["queues", "pause", "a", "--json"])
+        let listed = try await cli.json(["queues", "list", "--json"]).filter { $0["name"] == "a" }
+        #expect(paused == listed && paused.first?["paused"] == true, "\(paused)")
+        #expect(try await cli.json(["queues", "resume", "a", "--json"]).first?["paused"] == false)
+        #expect(try await cli.json(["queues", "limit", "a", "3", "--json"]).first?["limit"] == 3)
+        let kept = try await cli.json(["queues", "retain", "a", "--completed", "1h", "--json"])
+        #expect(kept.count == 1 && kept.first?["retain_completed_seconds"] == 3600, "\(kept)")
+        #expect(try await cli.json(["queues", "retain", "--all", "--failed", "2h", "--json"]).count == 7, "a and the six stages' queues")
+    }
+
     @Test("stats says which queues are held back on purpose: paused, or limited")
     func statsHeld() async throws {
         let cli = try CLIRunner()
