@@ -137,7 +137,10 @@ struct ServeCommand: AsyncParsableCommand {
     /// only that SQLite found the connection read-only (true of every such queue).
     static func describe(_ error: any Error, readOnlyBecause: String?) -> String? {
         if let readOnlyBecause, (error as? DatabaseError)?.resultCode == .SQLITE_READONLY {
-            return "served read-only since serve started: \(readOnlyBecause); restart serve once it may write (nothing was written)"
+            // Said once, where the reason says it too.
+            let nothing = " (nothing was written)"
+            let why = readOnlyBecause.hasSuffix(nothing) ? String(readOnlyBecause.dropLast(nothing.count)) : readOnlyBecause
+            return "served read-only since serve started: \(why); restart serve once it may write\(nothing)"
         }
         return CLIFailure.storeFailure(error)
     }

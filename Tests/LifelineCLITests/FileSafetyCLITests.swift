@@ -422,6 +422,12 @@ struct FileSafetyCLITests {
         let copied = try await cli.run(["jobs", "cancel", "1", "--db", copy])
         #expect(copied.status == 1, "\(copied)")
         #expect(copied.stderr == "lifeline: cannot open \(copy): its directory \(mount.url.path) is on a read-only mount, where SQLite must make the database's -wal and -shm files (nothing was written)\n")
+        // Served read-only: an action says why, once.
+        let server = try await ServeCLITests.Server(cli, token: "read-only-test-token", environment: ["LIFELINE_DATABASE_URL": copy])
+        let action = try await server.post("/api/jobs/1/cancel", token: "read-only-test-token")
+        let why = action.body["error"]?.stringValue ?? ""
+        #expect(action.status == 503 && why.hasPrefix("served read-only since serve started: cannot open \(copy): its directory"), "\(action)")
+        #expect(why.components(separatedBy: "(nothing was written)").count == 2, "said once: \(why)")
         let fresh = try await cli.run(["enqueue", "noop", "--db", mount.url.appendingPathComponent("new.db").path])
         #expect(fresh.status == 1 && fresh.stderr.contains("new.db"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
