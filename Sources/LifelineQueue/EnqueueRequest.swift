@@ -47,6 +47,9 @@ public enum JobLimits {
     public static let backoff = Duration.zero...Duration.seconds(24 * 3600)
     public static let idempotencyKeyLength = 1...255
     public static let argsBytes = 1 << 20
+    /// How deep args may nest: what prints a job puts a few levels around them, and JSON is
+    /// written no deeper than 512 (JSONEncoder's limit).
+    public static let argsDepth = 256
 
     /// Checks the settings a job is given against their bounds; a batch's command line is
     /// checked so before its lines, which inherit its settings, so that a bad one is the flag's.

@@ -31,6 +31,15 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// How many arrays and objects deep it nests: 0 for a scalar, 1 for `{}`.
+    public var depth: Int {
+        switch self {
+        case .array(let values): 1 + (values.lazy.map(\.depth).max() ?? 0)
+        case .object(let fields): 1 + (fields.values.lazy.map(\.depth).max() ?? 0)
+        default: 0
+        }
+    }
+
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil

@@ -87,6 +87,24 @@ extension Job: Encodable {
     /// worker that died shows as such. Absent values are written as `null` so that every object
     /// has the same fields.
     public func encode(to encoder: any Encoder) throws {
+        try encode(to: encoder, withDocuments: true)
+    }
+
+    /// A job without its args and result, which may take megabytes: for a list that shows
+    /// neither (`/api/jobs?brief=true`, the dashboard's table).
+    public struct Brief: Encodable {
+        public let job: Job
+
+        public init(_ job: Job) {
+            self.job = job
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            try job.encode(to: encoder, withDocuments: false)
+        }
+    }
+
+    private func encode(to encoder: any Encoder, withDocuments: Bool) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(queue, forKey: .queue)
@@ -98,7 +116,7 @@ extension Job: Encodable {
         try container.encode(Double(backoff.base.milliseconds) / 1000, forKey: .backoffSeconds)
         try container.encode(Double(backoff.cap.milliseconds) / 1000, forKey: .backoffCapSeconds)
         try container.encode(priority, forKey: .priority)
-        try container.encode(args, forKey: .args)
+        if withDocuments { try container.encode(args, forKey: .args) }
         try container.encode(idempotencyKey, forKey: .idempotencyKey)
         try container.encode(server, forKey: .server)
         try container.encode(runAt, forKey: .runAt)
@@ -110,7 +128,7 @@ extension Job: Encodable {
         try container.encode(heartbeatAt, forKey: .heartbeatAt)
         try container.encode(errors, forKey: .errors)
         try container.encode(progress, forKey: .progress)
-        try container.encode(result, forKey: .result)
+        if withDocuments { try container.encode(result, forKey: .result) }
     }
 }
 

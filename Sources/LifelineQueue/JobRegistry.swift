@@ -75,6 +75,10 @@ public struct JobRegistry: Sendable {
         guard request.args.canonicalText.utf8.count <= JobLimits.argsBytes else {
             throw JobInputError("args are larger than 1 MiB")
         }
+        let depth = request.args.depth
+        guard depth <= JobLimits.argsDepth else {
+            throw JobInputError("args nest \(depth) levels deep, more than \(JobLimits.argsDepth)")
+        }
         try definition.validate(request.args)
         let defaults = definition.defaults
         let queue = request.queue ?? defaults.queue

@@ -16,6 +16,7 @@ enum OpenAPIDocument {
             "schemas": [
                 "Error": fields(["error": "string"]),
                 "Job": fields(jobFields),
+                "JobBrief": fields(jobFields.filter { !["args", "result"].contains($0.key) }),
                 "JobWithEvents": fields(jobFields.merging(["events": "array"]) { $1 }),
                 "Queue": fields([
                     "name": "string", "paused": "boolean", "limit": "integer?", "counts": "object",
@@ -47,7 +48,7 @@ enum OpenAPIDocument {
         "paths": [
             "/healthz": get("Whether the store answers (503 when it does not)", object: "Health"),
             "/metrics": ["get": ["summary": "Prometheus text format; lifeline_store_up 0 while the store does not answer", "responses": ["200": ["description": "metrics", "content": ["text/plain": [:]]]]]],
-            "/api/jobs": get("Jobs, newest first", array: "Job", parameters: [
+            "/api/jobs": get("Jobs, newest first (JobBrief with brief=true)", array: "Job", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
                 query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),
                 query("since", "Only jobs created, run or finished within this long (e.g. 1h)"),
@@ -57,7 +58,7 @@ enum OpenAPIDocument {
             ]),
             "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "JobWithEvents", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job, or run a retryable or scheduled one now (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
-            "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)]),
+            "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)], accepted: true),
             "/api/queues": get("Queues with their settings and counts", array: "Queue"),
             "/api/queues/{name}/pause": post("Pause a queue", object: "Queue", parameters: [path("name")]),
             "/api/queues/{name}/resume": post("Resume a queue", object: "Queue", parameters: [path("name")]),
@@ -68,7 +69,7 @@ enum OpenAPIDocument {
             "/api/servers/{name}/{action}": post(
                 "A server action: 202 when taken, 200 when its idempotency key's earlier request answers",
                 object: "ActionResult", parameters: [path("name"), path("action", among: ServerAction.allCases.map(\.rawValue))],
-                body: "ActionOptions"
+                body: "ActionOptions", accepted: true
             ),
             "/api/events": get("Events after a number, oldest first", array: "Event", parameters: [
                 query("after", "Only events after this number (default 0)", integer: true), query("job", "Only this job's", integer: true),
@@ -112,13 +113,18 @@ enum OpenAPIDocument {
         return ["type": "object", "properties": .object(properties), "required": .array(types.keys.sorted().map { .string($0) })]
     }
 
-    private static func post(_ summary: String, object: String?, parameters: [JSONValue], body: String? = nil) -> JSONValue {
-        var operation = operation(summary, object: object, array: nil, parameters: parameters, secured: true)
-        if case .object(var fields) = operation, let body {
-            fields["requestBody"] = ["content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(body)")]]]]
-            operation = .object(fields)
+    /// - Parameter accepted: whether it may answer 202, for what goes on after the answer.
+    private static func post(_ summary: String, object: String?, parameters: [JSONValue], body: String? = nil, accepted: Bool = false) -> JSONValue {
+        guard case .object(var fields) = operation(summary, object: object, array: nil, parameters: parameters, secured: true),
+            case .object(var responses)? = fields["responses"]
+        else { return [:] }
+        if let body { fields["requestBody"] = ["content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(body)")]]]] }
+        if accepted {
+            responses["202"] = ["description": "taken: a running job's cancel is sent to its worker, a server action's stage job is enqueued",
+                                "content": ["application/json": ["schema": responses["200"]?["content"]?["application/json"]?["schema"] ?? [:]]]]
+            fields["responses"] = .object(responses)
         }
-        return ["post": operation]
+        return ["post": .object(fields)]
     }
 
     private static func operation(_ summary: String, object: String?, array: String?, parameters: [JSONValue], secured: Bool) -> JSONValue {
@@ -141,8 +147,6 @@ enum OpenAPIDocument {
         ]
         var fields: [String: JSONValue] = ["summary": .string(summary), "parameters": .array(parameters)]
         if secured {
-            responses["202"] = ["description": "taken: a running job's cancel is sent to its worker, a server action's stage job is enqueued",
-                                "content": ["application/json": ["schema": schema]]]
             responses["401"] = refusal("no or wrong token")
             responses["403"] = refusal("a cross-site request (Sec-Fetch-Site)")
             responses["409"] = refusal("refused, as the CLI refuses it (exit 3)")

@@ -135,15 +135,9 @@ public struct WebAPI: Sendable {
             activeSince: try query.since(now: jobs.now), retriedOnly: try query.flag("retried", without: "every job"), beforeID: before,
             limit: try query.int("limit", default: 50, in: 1...1000)
         )
+        let brief = try query.flag("brief", without: "whole jobs")
         let listed = try await jobs.jobList(filter)
-        guard try query.flag("brief", without: "whole jobs") else { return try APIResponse.json(listed) }
-        // A job's args may take megabytes, and a list, such as the dashboard's table, may not need them.
-        return try APIResponse.json(try listed.map { job in
-            guard case .object(var fields) = try JSONValue(encoding: job) else { return JSONValue.null }
-            fields["args"] = nil
-            fields["result"] = nil
-            return JSONValue.object(fields)
-        })
+        return try brief ? APIResponse.json(listed.map(Job.Brief.init)) : APIResponse.json(listed)
     }
 
     private func job(_ text: String?) async throws -> Response {

@@ -76,7 +76,13 @@ struct Output: Sendable {
 
     /// One JSON document on one line.
     func writeJSON<T: Encodable>(_ value: T) throws {
-        writeLine(try LifelineJSON.line(value))
+        do {
+            writeLine(try LifelineJSON.line(value))
+        } catch EncodingError.invalidValue(_, let context) {
+            // Its own description holds the whole value: megabytes, on many lines.
+            // The one value it refuses is one too deep: written no deeper than 512 levels.
+            throw CLIFailure(.runtime, "cannot write the answer as JSON, which goes no deeper than 512 levels: \(context.debugDescription)")
+        }
     }
 
     /// A list, as every read command prints one: with `json`, one object per line; for

@@ -82,6 +82,8 @@ struct FirstHourCLITests {
         (["enqueue", "exec", "--args", #"{"argv": "ls"}"#], "lifeline: invalid args for 'exec': field 'argv' must be an array, not a string"),
         (["enqueue", "noop", "--args", "{\"a\": 1,\n \"b\" 2}"], "lifeline: --args: invalid JSON at line 2, column 6: expected ':' after the field name, found '2'"),
         (["enqueue", "noop", "--args", String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)], "nested deeper than 512 levels"),
+        // Deeper than a job's JSON can be printed with it.
+        (["enqueue", "noop", "--args", "{\"a\": " + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"], "lifeline: args nest 301 levels deep, more than 256"),
         (["enqueue", "noop", "--args", #"{"a": 1e400}"#], "the number 1e400 is too large"),
         (["enqueue", "sleep", "--args", #"{"ms": 5, "msx": 3}"#], "lifeline: invalid args for 'sleep': unknown field 'msx' (fields: ms)"),
         (["enqueue", "exec", "--args", #"{"argv": ["true"], "envv": {}}"#], "lifeline: invalid args for 'exec': unknown field 'envv' (fields: argv, cwd, env)"),

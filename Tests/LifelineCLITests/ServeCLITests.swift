@@ -170,12 +170,20 @@ struct ServeCLITests {
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop", "--args", "{\"blob\": \"\(String(repeating: "x", count: 100_000))\"}"])
         let server = try await Server(cli)
-        let whole = try #require(try await server.get("/api/jobs").body.arrayValue?.first)
+        let first = try #require(try await server.get("/api/jobs").body.arrayValue?.first)
         let brief = try #require(try await server.get("/api/jobs?brief=true").body.arrayValue?.first)
-        guard case .object(var fields) = whole else { Issue.record("\(whole)"); return }
+        guard case .object(var fields) = first else { Issue.record("\(first)"); return }
         fields["args"] = nil
         fields["result"] = nil
         #expect(brief == .object(fields))
+        // Args as deep as enqueue takes list as any others do, brief or whole.
+        let deep = String(repeating: "[", count: 255) + String(repeating: "]", count: 255)
+        let deepJob = try await cli.enqueue(["noop", "--args", "{\"a\": \(deep)}"])
+        let listed = try await server.get("/api/jobs?brief=true")
+        #expect(listed.status == 200 && listed.body.arrayValue?.first?["id"]?.intValue == deepJob, "\(listed.status)")
+        let whole = try await server.get("/api/jobs"), shown = try await server.get("/api/jobs/\(deepJob)")
+        #expect(whole.status == 200 && shown.status == 200)
+        #expect(try await cli.run(["jobs", "show", "\(deepJob)", "--json"]).status == 0)
         let refused = try await server.get("/api/jobs?brief=yes")
         #expect(refused.status == 400 && refused.body["error"] == "brief takes true, not 'yes'; leave it out for whole jobs", "\(refused)")
     }
@@ -524,6 +532,7 @@ struct ServeCLITests {
         let created = try #require(try await cli.json(["server", "create", "web-1", "--disk-size", "64KiB", "--json"]).first)
         let answers: [(String, JSONValue?)] = [
             ("Job", try await server.get("/api/jobs").body.arrayValue?.first), ("JobWithEvents", try await server.get("/api/jobs/1").body),
+            ("JobBrief", try await server.get("/api/jobs?brief=true").body.arrayValue?.first),
             ("Queue", try await server.get("/api/queues").body.arrayValue?.first), ("Stats", try await server.get("/api/stats").body),
             ("Server", try await server.get("/api/servers/web-1").body), ("Transition", try await server.get("/api/servers/web-1/history").body.arrayValue?.first),
             ("Event", try await server.get("/api/events").body.arrayValue?.first), ("ActionResult", created),

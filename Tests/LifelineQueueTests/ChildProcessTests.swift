@@ -34,6 +34,9 @@ struct ChildProcessTests {
         #expect(kept <= ChildProcess.tailBytes)
         // The quote has no line to start at: it says it is cut.
         #expect(exit.quotedTail.hasPrefix("…") && exit.quotedTail.hasSuffix(" 299 300") && exit.quotedTail.count == 513, "\(exit.quotedTail)")
+        // A kept stderr whose end is short is quoted after …, without the line that says it was cut.
+        let failed = try await Self.program("head -c 5000 /dev/zero | tr '\\0' x >&2; printf '\\nerror: boom\\r\\n' >&2; exit 3").start().exit()
+        #expect(failed.stderrTail.hasPrefix("[5001 bytes before]\n") && failed.quotedTail == "…error: boom", "\(failed.quotedTail)")
         let short = try await Self.program("echo done").start().exit()
         #expect(short.stdoutTail == "done\n", "a short output is kept as it is")
     }

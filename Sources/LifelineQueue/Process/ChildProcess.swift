@@ -40,10 +40,18 @@ public struct ChildProcess: Sendable {
         /// or of its stdout when it wrote nothing there; cut, from a line's start where one
         /// starts in it, after `…`.
         public var quotedTail: String {
-            let text = (stderrTail.isEmpty ? stdoutTail : stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard text.count > 512 else { return text }
-            let end = text.suffix(512)
-            return "…" + (end.firstIndex(of: "\n").map { end[end.index(after: $0)...] } ?? end)
+            var text = Substring(stderrTail.isEmpty ? stdoutTail : stderrTail)
+            // The kept output's line that says it was cut gives way to `…`.
+            var cut = false
+            if text.hasPrefix("["), let newline = text.unicodeScalars.firstIndex(of: "\n"), text[..<newline].hasSuffix(" bytes before]") {
+                text = text[text.unicodeScalars.index(after: newline)...]
+                cut = true
+            }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard trimmed.count > 512 else { return (cut ? "…" : "") + trimmed }
+            // Lines are found by their scalar: "\r\n" is one Character.
+            let end = trimmed.suffix(512)
+            return "…" + (end.unicodeScalars.firstIndex(of: "\n").map { end[end.unicodeScalars.index(after: $0)...] } ?? end)
         }
     }
 
