@@ -61,7 +61,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
     /// Shown only in the help of the actions that take it; the others refuse it in one line.
     @Option(
         name: .customLong("recovery-point"),
-        help: ArgumentHelp("The recovery point to start from (default: the latest).", visibility: Name.action.takesRecoveryPoint ? .default : .private)
+        help: ArgumentHelp("The recovery point to start from (default: the latest; lifeline server points NAME lists them).", visibility: Name.action.takesRecoveryPoint ? .default : .private)
     )
     var recoveryPoint: String?
 
@@ -101,7 +101,7 @@ struct ServerActionOptions: ParsableArguments {
     @Option(name: .customLong("idempotency-key"), help: ArgumentHelp("Do the action at most once under this key.", valueName: "K"))
     var idempotencyKey: String?
 
-    @Flag(help: "Wait until the server rests again, with a progress bar on a terminal.")
+    @Flag(help: "Wait until the server rests again, with a progress bar on a terminal: exit 0 where the action leads, 1 where it rests elsewhere, 130 at Ctrl-C (the action goes on).")
     var wait = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("With --wait: give up after this long (exit 1); without it, wait as long as it takes.", valueName: "D"))
