@@ -273,13 +273,17 @@ extension Dashboard {
         function refresh() {
           refreshTimer = null;
           drawEvents();
-          Promise.all([loadQueues(), loadServers(), loadJobs()])
-            .then(() => { $("live").textContent = liveText; })
-            .catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+          Promise.all([loadQueues(), loadServers(), loadJobs()]).then(() => { $("live").textContent = liveText; }).catch(readFailed);
           if (chosenJob) showJob(chosenJob).catch(() => {});
           if (chosenServer) showServer(chosenServer).catch(() => {});
         }
         function scheduleRefresh() { if (!refreshTimer) refreshTimer = setTimeout(refresh, 300); }
+        // The stream may stay open through a store's outage and bring no event after it: the
+        // page reads again every 2 s until it can.
+        function readFailed(error) {
+          $("live").textContent = "cannot read the queue: " + error.message;
+          setTimeout(scheduleRefresh, 2000);
+        }
 
         let lastSeen = null, opened = false, retryTimer = null;
         function listen() {
@@ -334,7 +338,7 @@ extension Dashboard {
           filters = new URLSearchParams();
           for (const [key, value] of new FormData($("filters"))) if (value) filters.set(key, value);
           pageStarts = []; before = null;
-          loadJobs().then(() => { $("live").textContent = liveText; }).catch((error) => { $("live").textContent = "cannot read the queue: " + error.message; });
+          loadJobs().then(() => { $("live").textContent = liveText; }).catch(readFailed);
         });
         $("older").addEventListener("click", () => { pageStarts.push(before); before = shownLast; loadJobs(); });
         $("newer").addEventListener("click", () => { before = pageStarts.pop() ?? null; loadJobs(); });

@@ -35,7 +35,19 @@ enum OpenAPIDocument {
                 ]),
                 "Transition": fields(["at": "string", "from": "string?", "to": "string?", "cause": "string", "job": "integer?"]),
                 "Event": fields(["seq": "integer", "at": "string", "type": "string", "job": "integer?", "server": "string?", "data": "object"]),
-                "ActionResult": fields(["job": "integer", "existing": "boolean", "server": "object?"]),
+                "ActionResult": [
+                    "type": "object", "required": ["existing", "job", "server"],
+                    "properties": [
+                        "job": ["type": "integer"], "existing": ["type": "boolean"],
+                        "server": ["oneOf": [["$ref": "#/components/schemas/Server"], ["type": "null"]]],
+                    ],
+                ],
+                "CancelResult": fields(["job": "integer", "result": "cancelled|requested|already cancelled"]),
+                "Health": [
+                    "type": "object", "required": ["store"],
+                    "properties": ["store": ["type": "string", "enum": ["ok", "unavailable"]], "error": ["type": "string", "description": "why, when unavailable"]],
+                ],
+                "Latest": fields(["seq": "integer"]),
                 "ActionOptions": [
                     "type": "object", "additionalProperties": false,
                     "properties": [
@@ -48,7 +60,7 @@ enum OpenAPIDocument {
         "paths": [
             "/healthz": get("Whether the store answers (503 when it does not)", object: "Health"),
             "/metrics": ["get": ["summary": "Prometheus text format; lifeline_store_up 0 while the store does not answer", "responses": ["200": ["description": "metrics", "content": ["text/plain": [:]]]]]],
-            "/api/jobs": get("Jobs, newest first (JobBrief with brief=true)", array: "Job", parameters: [
+            "/api/jobs": get("Jobs, newest first (each a JobBrief with brief=true)", array: "Job", alternative: "JobBrief", parameters: [
                 query("state", "A state to list (repeatable)"), query("queue", "Only this queue"), query("kind", "Only this kind"),
                 query("server", "Only jobs of this recovery server"), query("retried", "true: only jobs attempted more than once"),
                 query("since", "Only jobs created, run or finished within this long (e.g. 1h)"),
@@ -58,7 +70,7 @@ enum OpenAPIDocument {
             ]),
             "/api/jobs/{id}": get("A job with its events, as jobs show --json gives it", object: "JobWithEvents", parameters: [path("id", integer: true)]),
             "/api/jobs/{id}/retry": post("Retry a discarded or cancelled job, or run a retryable or scheduled one now (not a recovery stage)", object: "Job", parameters: [path("id", integer: true)]),
-            "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: nil, parameters: [path("id", integer: true)], accepted: true),
+            "/api/jobs/{id}/cancel": post("Cancel a job: 200 at once if waiting, 202 if running", object: "CancelResult", parameters: [path("id", integer: true)], accepted: true),
             "/api/queues": get("Queues with their settings and counts", array: "Queue"),
             "/api/queues/{name}/pause": post("Pause a queue", object: "Queue", parameters: [path("name")]),
             "/api/queues/{name}/resume": post("Resume a queue", object: "Queue", parameters: [path("name")]),
@@ -76,7 +88,7 @@ enum OpenAPIDocument {
                 query("server", "Only this server's"), query("type", "An event type to list (repeatable)"),
                 query("since", "Only events within this long (e.g. 1h)"), query("limit", "At most this many (1–1000, default 100)", integer: true),
             ]),
-            "/api/events/latest": get("The number of the newest event", object: nil),
+            "/api/events/latest": get("The number of the newest event (0 when there is none)", object: "Latest"),
             "/api/events/stream": [
                 "get": [
                     "summary": "Events as server-sent events, each with its number as id; resumes after Last-Event-ID or ?after=SEQ, else starts with the last 10",
@@ -87,8 +99,9 @@ enum OpenAPIDocument {
         ],
     ]
 
-    private static func get(_ summary: String, object: String? = nil, array: String? = nil, parameters: [JSONValue] = []) -> JSONValue {
-        ["get": operation(summary, object: object, array: array, parameters: parameters, secured: false)]
+    /// - Parameter alternative: another shape the array's items may have (as a parameter asks).
+    private static func get(_ summary: String, object: String? = nil, array: String? = nil, alternative: String? = nil, parameters: [JSONValue] = []) -> JSONValue {
+        ["get": operation(summary, object: object, array: array, alternative: alternative, parameters: parameters, secured: false)]
     }
 
     /// A job's fields, as `jobs list --json` prints them.
@@ -127,12 +140,15 @@ enum OpenAPIDocument {
         return ["post": .object(fields)]
     }
 
-    private static func operation(_ summary: String, object: String?, array: String?, parameters: [JSONValue], secured: Bool) -> JSONValue {
+    private static func operation(
+        _ summary: String, object: String?, array: String?, alternative: String? = nil, parameters: [JSONValue], secured: Bool
+    ) -> JSONValue {
         let reference: JSONValue = ["$ref": "#/components/schemas/Error"]
+        let item = { (name: String) -> JSONValue in ["$ref": .string("#/components/schemas/\(name)")] }
         let schema: JSONValue = if let array {
-            ["type": "array", "items": ["$ref": .string("#/components/schemas/\(array)")]]
-        } else if let object, object != "Health" {
-            ["$ref": .string("#/components/schemas/\(object)")]
+            ["type": "array", "items": alternative.map { ["anyOf": [item(array), item($0)]] } ?? item(array)]
+        } else if let object {
+            item(object)
         } else {
             ["type": "object"]
         }
