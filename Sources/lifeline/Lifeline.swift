@@ -12,6 +12,8 @@ struct Lifeline: AsyncParsableCommand {
             The queue lives in $LIFELINE_HOME/lifeline.db (LIFELINE_HOME defaults to ./queue), or \
             where --db or LIFELINE_DATABASE_URL says: a file, or postgres://USER@HOST/DBNAME.
             Exit codes: 0 ok, 1 runtime failure, 3 conflict, 4 not found, 64 invalid input.
+            The commands' examples name what Scripts/demo.sh leaves in ./queue: server web-1, \
+            queue nightly and its failed job.
 
             Example:
               lifeline enqueue sleep --args '{"ms": 500}'
