@@ -43,7 +43,21 @@ public enum DatabaseFileCheck {
         guard acceptingNewer || userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
         }
+        try checkLength(path: path, header: header, bytes: Int64(status.st_size))
         return status
+    }
+
+    /// A file cut short (a copy that stopped, a disk's damage) passes the header's checks, and
+    /// a read of it, failing, would leave a WAL and its index beside it. Its header says how
+    /// many pages it has, when its "valid for" counter matches its change counter (as SQLite
+    /// reads it); a WAL with frames may hold pages the file lacks until a checkpoint.
+    private static func checkLength(path: String, header: [UInt8], bytes: Int64) throws(DatabaseOpenError) {
+        let pageSize = Int64(header[16]) << 8 | Int64(header[17])
+        let expected = Int64(bigEndian(header, at: 28)) * (pageSize == 1 ? 65536 : pageSize)
+        guard bigEndian(header, at: 92) == bigEndian(header, at: 24), expected > bytes else { return }
+        var wal = stat()
+        guard stat(path + "-wal", &wal) != 0 || wal.st_size == 0 else { return }
+        throw .truncated(path: path, bytes: bytes, expected: expected)
     }
 
     /// Why the file at `path` is no longer a Lifeline database (overwritten in place, say),

@@ -12,6 +12,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case cannotCreate(path: String, reason: String)
     /// The file is there to be opened (or was), but cannot be read: gone, or not permitted.
     case unreadable(path: String, reason: String)
+    /// Shorter than its header says, with no WAL that could hold the rest: cut off.
+    case truncated(path: String, bytes: Int64, expected: Int64)
     /// SQLite's limit on a path, `bytes` long in full (from `/`), passed.
     case pathTooLong(path: String, bytes: Int, limit: Int)
 
@@ -42,6 +44,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             "cannot create \(path): \(reason)"
         case .unreadable(let path, let reason):
             "cannot read \(path): \(reason)"
+        case .truncated(let path, let bytes, let expected):
+            "\(path) is damaged: it holds \(bytes) bytes where its header says \(expected); restore it from a copy or move it away"
         case .pathTooLong(let path, let bytes, let limit):
             "\(path) is too long a path for SQLite: \(bytes) bytes from /, and it takes \(limit) at most; pass a shorter \(flag) or LIFELINE_HOME"
         }

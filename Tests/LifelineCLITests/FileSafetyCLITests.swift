@@ -7,7 +7,7 @@ import Testing
 /// Wrong files, read-only and full disks: a clear error, nothing corrupted, nothing touched.
 @Suite("Database files the CLI must not damage", .serialized)
 struct FileSafetyCLITests {
-    static let wrongFiles: [String] = ["random", "empty", "foreign", "newer"]
+    static let wrongFiles: [String] = ["random", "empty", "foreign", "newer", "truncated"]
 
     @Test("a wrong database file: one clear line, exit 1, the file byte-for-byte untouched", arguments: wrongFiles)
     func wrongFile(_ kind: String) async throws {
@@ -30,6 +30,18 @@ struct FileSafetyCLITests {
             try raw.close()
             // The writer lock file of the first enqueue; nothing below may create it again.
             try FileManager.default.removeItem(atPath: path + "-writer")
+        case "truncated":
+            // A whole queue, cut off after its first pages, as a copy that stopped leaves it.
+            try FileManager.default.removeItem(atPath: path)
+            let lines = (1...500).map { #"{"args": {"n": \#($0)}}"# }.joined(separator: "\n")
+            #expect(try await cli.run(["enqueue", "noop", "--batch", try cli.writeFile("batch.jsonl", lines), "--db", path]).status == 0)
+            // Closed cleanly: its WAL is empty, and goes with its index and writer lock.
+            #expect(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int == 0)
+            for suffix in ["-writer", "-wal", "-shm"] { try FileManager.default.removeItem(atPath: path + suffix) }
+            try FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent + "/batch.jsonl")
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try file.truncate(atOffset: 6000)
+            try file.close()
         default:
             break
         }
