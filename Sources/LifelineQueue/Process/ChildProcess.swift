@@ -30,28 +30,51 @@ public struct ChildProcess: Sendable {
         }
     }
 
+    /// The end of what a program wrote to one of its outputs.
+    public struct KeptOutput: Sendable, Hashable {
+        /// At most ``ChildProcess/tailBytes``, from a line's start where one starts in it, so
+        /// that a number or word cut in two does not read as output of its own.
+        public var end: String
+        /// How many bytes came before `end`.
+        public var before: Int
+
+        /// Of an output of `total` bytes, whose last bytes are `last`.
+        init(_ last: ArraySlice<UInt8>, total: Int) {
+            var start = last.startIndex
+            if total > last.count, let newline = last.firstIndex(of: 0x0A), newline + 1 < last.endIndex { start = newline + 1 }
+            end = String(decoding: last[start...], as: UTF8.self)
+            before = total - (last.endIndex - start)
+        }
+
+        /// As a job's result keeps it: `end`, after a line saying how much came before, if any.
+        public var text: String {
+            before == 0 ? end : "[\(before) bytes before]\n" + end
+        }
+
+        /// Its end for one line about the program: at most 512 characters, from a line's start
+        /// where one starts in them, after `…` when cut.
+        public var quoted: String {
+            let trimmed = end.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard trimmed.count > 512 else { return (before > 0 ? "…" : "") + trimmed }
+            // Lines are found by their scalar: "\r\n" is one Character.
+            let last = trimmed.suffix(512)
+            return "…" + (last.unicodeScalars.firstIndex(of: "\n").map { last[last.unicodeScalars.index(after: $0)...] } ?? last)
+        }
+    }
+
     public struct Exit: Sendable, Hashable {
         public var termination: Termination
-        /// The last `tailBytes` of stdout and stderr.
-        public var stdoutTail: String
-        public var stderrTail: String
+        public var stdout: KeptOutput
+        public var stderr: KeptOutput
+
+        /// The ends of stdout and stderr, as a job's result keeps them.
+        public var stdoutTail: String { stdout.text }
+        public var stderrTail: String { stderr.text }
 
         /// What to quote of the output in one line about the program: the end of its stderr,
-        /// or of its stdout when it wrote nothing there; cut, from a line's start where one
-        /// starts in it, after `…`.
+        /// or of its stdout when it wrote nothing there.
         public var quotedTail: String {
-            var text = Substring(stderrTail.isEmpty ? stdoutTail : stderrTail)
-            // The kept output's line that says it was cut gives way to `…`.
-            var cut = false
-            if text.hasPrefix("["), let newline = text.unicodeScalars.firstIndex(of: "\n"), text[..<newline].hasSuffix(" bytes before]") {
-                text = text[text.unicodeScalars.index(after: newline)...]
-                cut = true
-            }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard trimmed.count > 512 else { return (cut ? "…" : "") + trimmed }
-            // Lines are found by their scalar: "\r\n" is one Character.
-            let end = trimmed.suffix(512)
-            return "…" + (end.unicodeScalars.firstIndex(of: "\n").map { end[end.unicodeScalars.index(after: $0)...] } ?? end)
+            (stderr.end.isEmpty && stderr.before == 0 ? stdout : stderr).quoted
         }
     }
 
@@ -63,16 +86,6 @@ public struct ChildProcess: Sendable {
     }
 
     public static let tailBytes = 4096
-
-    /// What is kept of an output of `total` bytes, whose end is `kept`: from a line's start
-    /// where one starts in it, after a line that says how much came before, so that a number
-    /// or word cut in two does not read as output of its own.
-    static func keptText(_ kept: ArraySlice<UInt8>, total: Int) -> String {
-        guard total > kept.count else { return String(decoding: kept, as: UTF8.self) }
-        var start = kept.startIndex
-        if let newline = kept.firstIndex(of: 0x0A), newline + 1 < kept.endIndex { start = newline + 1 }
-        return "[\(total - (kept.endIndex - start)) bytes before]\n" + String(decoding: kept[start...], as: UTF8.self)
-    }
 
     public var argv: [String]
     public var environment: [String: String]

@@ -35,8 +35,8 @@ final class ChildSession: @unchecked Sendable {
         var line: [UInt8] = []
     }
 
-    private var stdoutTail = ""
-    private var stderrTail = ""
+    private var stdoutKept = ChildProcess.KeptOutput([], total: 0)
+    private var stderrKept = ChildProcess.KeptOutput([], total: 0)
     private let onOutputLine: (@Sendable (String) -> Void)?
 
     /// How long output pipes may stay open after the reaper has gone (only a descendant that
@@ -188,8 +188,8 @@ final class ChildSession: @unchecked Sendable {
         if output.isStdout, !output.line.isEmpty, let onOutputLine { onOutputLine(String(decoding: output.line, as: UTF8.self)) }
         monitor.unwatch(fd)
         close(fd)
-        let tail = ChildProcess.keptText(output.tail.suffix(ChildProcess.tailBytes), total: output.total)
-        if output.isStdout { stdoutTail = tail } else { stderrTail = tail }
+        let kept = ChildProcess.KeptOutput(output.tail.suffix(ChildProcess.tailBytes), total: output.total)
+        if output.isStdout { stdoutKept = kept } else { stderrKept = kept }
         finishIfDone()
     }
 
@@ -225,7 +225,7 @@ final class ChildSession: @unchecked Sendable {
         } else {
             // No report from the reaper: it was killed, and the program with it.
             let termination = programStatus.map(ChildProcess.Termination.init(waitStatus:)) ?? .init(waitStatus: reaperStatus)
-            child.end(.success(ChildProcess.Exit(termination: termination, stdoutTail: stdoutTail, stderrTail: stderrTail)))
+            child.end(.success(ChildProcess.Exit(termination: termination, stdout: stdoutKept, stderr: stderrKept)))
         }
     }
 }

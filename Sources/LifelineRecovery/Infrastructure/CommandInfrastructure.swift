@@ -131,7 +131,7 @@ public struct CommandInfrastructure: Infrastructure {
             lines.withLock { $0.append(line) }
         }.run()
         guard exit.termination == .exited(0) else {
-            throw StageCheckFailure(message: "\(argv[0]) could not list recovery points: \(exit.stderrTail.suffix(512))")
+            throw StageCheckFailure(message: "\(argv[0]) could not list recovery points: \(exit.stderr.quoted)")
         }
         return try lines.withLock { $0 }.filter { !$0.isEmpty }.map { try Self.recoveryPoint($0, printedBy: argv[0]) }
     }
