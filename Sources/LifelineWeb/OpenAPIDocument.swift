@@ -126,22 +126,16 @@ enum OpenAPIDocument {
         return ["type": "object", "properties": .object(properties), "required": .array(types.keys.sorted().map { .string($0) })]
     }
 
-    /// - Parameter accepted: whether it may answer 202, for what goes on after the answer.
+    /// - Parameters:
+    ///   - body: the shape of its JSON body, if it takes one.
+    ///   - accepted: whether it may answer 202, for what goes on after the answer.
     private static func post(_ summary: String, object: String?, parameters: [JSONValue], body: String? = nil, accepted: Bool = false) -> JSONValue {
-        guard case .object(var fields) = operation(summary, object: object, array: nil, parameters: parameters, secured: true),
-            case .object(var responses)? = fields["responses"]
-        else { return [:] }
-        if let body { fields["requestBody"] = ["content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(body)")]]]] }
-        if accepted {
-            responses["202"] = ["description": "taken: a running job's cancel is sent to its worker, a server action's stage job is enqueued",
-                                "content": ["application/json": ["schema": responses["200"]?["content"]?["application/json"]?["schema"] ?? [:]]]]
-            fields["responses"] = .object(responses)
-        }
-        return ["post": .object(fields)]
+        ["post": operation(summary, object: object, array: nil, parameters: parameters, secured: true, body: body, accepted: accepted)]
     }
 
     private static func operation(
-        _ summary: String, object: String?, array: String?, alternative: String? = nil, parameters: [JSONValue], secured: Bool
+        _ summary: String, object: String?, array: String?, alternative: String? = nil, parameters: [JSONValue], secured: Bool,
+        body: String? = nil, accepted: Bool = false
     ) -> JSONValue {
         let reference: JSONValue = ["$ref": "#/components/schemas/Error"]
         let item = { (name: String) -> JSONValue in ["$ref": .string("#/components/schemas/\(name)")] }
@@ -169,6 +163,11 @@ enum OpenAPIDocument {
             responses["413"] = refusal("a body over 64 KiB")
             fields["security"] = [["token": []]]
         }
+        if let body { fields["requestBody"] = ["content": ["application/json": ["schema": item(body)]]] }
+        if accepted {
+            responses["202"] = ["description": "taken: a running job's cancel is sent to its worker, a server action's stage job is enqueued",
+                                "content": ["application/json": ["schema": schema]]]
+        }
         fields["responses"] = .object(responses)
         return .object(fields)
     }
@@ -178,11 +177,8 @@ enum OpenAPIDocument {
     }
 
     private static func path(_ name: String, integer: Bool = false, among values: [String]? = nil) -> JSONValue {
-        var schema: JSONValue = ["type": integer ? "integer" : "string"]
-        if let values, case .object(var fields) = schema {
-            fields["enum"] = .array(values.map { .string($0) })
-            schema = .object(fields)
-        }
-        return ["name": .string(name), "in": "path", "required": true, "schema": schema]
+        var schema: [String: JSONValue] = ["type": integer ? "integer" : "string"]
+        schema["enum"] = values.map { .array($0.map { .string($0) }) }
+        return ["name": .string(name), "in": "path", "required": true, "schema": .object(schema)]
     }
 }

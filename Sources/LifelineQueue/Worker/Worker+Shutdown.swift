@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// How a worker stops: at a signal, gracefully, then at once when asked again, or at once when
 /// its database turns out damaged.
@@ -10,13 +11,9 @@ extension Worker {
         firstPrune.withLock { $0 }?.cancel()
         if stopping.set() {
             let waiting = running.runningIDs
-            if waiting.isEmpty {
-                logger.info("shutting down", metadata: ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"])
-            } else {
-                logger.info("shutting down: running jobs may finish within the grace period; asked again, the worker releases them at once", metadata: [
-                    "running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))", "jobs": "\(Self.listed(waiting))",
-                ])
-            }
+            var metadata: Logger.Metadata = ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"]
+            if !waiting.isEmpty { metadata["jobs"] = "\(Self.listed(waiting))" }
+            logger.info(waiting.isEmpty ? "shutting down" : "shutting down: running jobs may finish within the grace period; \(Self.askedAgain)", metadata: metadata)
         } else if releasing.isSet {
             // The attempts are stopped already; what is left is waiting for the store.
             logger.notice("asked again: stopping now, without waiting for the store")
@@ -31,6 +28,7 @@ extension Worker {
     }
 
     private static let graceNoteInterval: Duration = .seconds(10)
+    private static let askedAgain = "asked again, the worker releases them at once"
 
     /// Job ids for a log line: the first ten, and how many more.
     private static func listed(_ ids: [Int64]) -> String {
@@ -64,8 +62,9 @@ extension Worker {
             await doorbell.wait(timeout: min(deadline, nextNote) - .now)
             let waiting = running.runningIDs
             if ContinuousClock.now >= nextNote, !waiting.isEmpty, !hurrying.isSet, ContinuousClock.now < deadline {
-                logger.info("waiting for running jobs to finish; asked again, the worker releases them at once", metadata: [
-                    "running": "\(waiting.count)", "jobs": "\(Self.listed(waiting))", "grace_left": "\(DurationText.format(.seconds(((deadline - .now) / .seconds(1)).rounded())))",
+                let left = Duration.seconds(((deadline - .now) / .seconds(1)).rounded())
+                logger.info("waiting for running jobs to finish; \(Self.askedAgain)", metadata: [
+                    "running": "\(waiting.count)", "jobs": "\(Self.listed(waiting))", "grace_left": "\(DurationText.format(left))",
                 ])
                 nextNote = .now + Self.graceNoteInterval
             }

@@ -39,14 +39,13 @@ struct RecoveryPoints {
         let existing = layout.recoveryPoints(machine)
         if let first = existing.first { try check(layout.recoveryPoint(machine, first), of: machine, disks: disks, size: size) }
         if let lack = lackOfRoom(machine: machine, disks: disks, size: size) { throw PermanentStageFailure(lack) }
-        // At most 3 points of 64 disks of 16 TiB: within 64 bits.
-        let total = Int64((1...Self.count).filter { !existing.contains(Self.name($0)) }.count * disks) * size
-        var done: Int64 = 0
         // A run that was stopped (killed, a full disk) left the points it finished: the rest
         // are made now, so a machine never ends up with fewer.
-        for number in 1...Self.count {
-            let name = Self.name(number)
-            if existing.contains(name) { continue }
+        let missing = (1...Self.count).map(Self.name).filter { !existing.contains($0) }
+        // At most 3 points of 64 disks of 16 TiB: within 64 bits.
+        let total = Int64(missing.count * disks) * size
+        var done: Int64 = 0
+        for name in missing {
             let staging = layout.machine(machine).appendingPathComponent(name + ".tmp")
             try FileSystem.remove(staging)
             var sums: [String: String] = [:]
@@ -69,7 +68,7 @@ struct RecoveryPoints {
             guard rename(staging.path, layout.recoveryPoint(machine, name).path) == 0 else {
                 throw StageCheckFailure(message: "cannot create recovery point \(name)")
             }
-            if number < Self.count { CrashPoint.check("points.between") }
+            if name != Self.name(Self.count) { CrashPoint.check("points.between") }
         }
         return layout.recoveryPoints(machine)
     }
