@@ -9,7 +9,8 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     /// Of those, the jobs whose leases ran out, per worker that has any: a worker that died or
     /// stopped still counts its jobs as running until a claim by any worker takes them back.
     public var expiredLeasesByWorker: [String: Int]
-    /// Per window (in minutes): jobs completed, attempts failed, jobs discarded.
+    /// Per window (in minutes): jobs completed, attempts failed, and of those the ones retried
+    /// and the jobs discarded.
     public var windows: [Window]
     /// How long the oldest available job has waited, per queue.
     public var oldestWaiting: [String: Duration]
@@ -17,28 +18,37 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     public struct Window: Sendable, Hashable, Encodable {
         public var minutes: Int
         public var completed: Int
-        public var failedAttempts: Int
+        /// Failed attempts that will be retried.
+        public var retried: Int
         public var discarded: Int
+        /// Every failed attempt: retried or discarded.
+        public var failedAttempts: Int { retried + discarded }
 
-        public init(minutes: Int, completed: Int, failedAttempts: Int, discarded: Int) {
+        public init(minutes: Int, completed: Int, retried: Int, discarded: Int) {
             self.minutes = minutes
             self.completed = completed
-            self.failedAttempts = failedAttempts
+            self.retried = retried
             self.discarded = discarded
         }
 
         public var perMinute: Double { Double(completed) / Double(minutes) }
 
         /// The share of attempts that failed, 0 to 1 (0 with no attempts).
-        public var failureRate: Double {
+        public var failureRate: Double { share(failedAttempts) }
+
+        /// The share of attempts that failed and will be retried, 0 to 1 (0 with no attempts).
+        public var retryRate: Double { share(retried) }
+
+        private func share(_ count: Int) -> Double {
             let attempts = completed + failedAttempts
-            return attempts == 0 ? 0 : Double(failedAttempts) / Double(attempts)
+            return attempts == 0 ? 0 : Double(count) / Double(attempts)
         }
 
         enum CodingKeys: String, CodingKey {
-            case minutes, completed, discarded
+            case minutes, completed, retried, discarded
             case failedAttempts = "failed_attempts"
             case perMinute = "completed_per_minute"
+            case retryRate = "retry_rate"
             case failureRate = "failure_rate"
         }
 
@@ -47,8 +57,10 @@ public struct QueueStats: Sendable, Hashable, Encodable {
             try container.encode(minutes, forKey: .minutes)
             try container.encode(completed, forKey: .completed)
             try container.encode(failedAttempts, forKey: .failedAttempts)
+            try container.encode(retried, forKey: .retried)
             try container.encode(discarded, forKey: .discarded)
             try container.encode(perMinute, forKey: .perMinute)
+            try container.encode(retryRate, forKey: .retryRate)
             try container.encode(failureRate, forKey: .failureRate)
         }
     }
@@ -91,7 +103,7 @@ extension QueueStats {
         [1, 5, 15].enumerated().map { index, minutes in
             let count = { (type: String) in counts[type]?[index] ?? 0 }
             return Window(
-                minutes: minutes, completed: count("completed"), failedAttempts: count("retrying") + count("discarded"), discarded: count("discarded")
+                minutes: minutes, completed: count("completed"), retried: count("retrying"), discarded: count("discarded")
             )
         }
     }

@@ -90,7 +90,7 @@ extension SQLiteJobStore {
             arguments += [after.ms]
         }
         if filter.retriedOnly {
-            conditions.append("(attempt > 1 OR json_array_length(errors) > 0)")
+            conditions.append("attempt > 1")
         }
         if let before = filter.beforeID {
             conditions.append("id < ?")

@@ -117,7 +117,7 @@ enum ManageChecks {
             #expect(try await store.jobCount(JobFilter(queue: "b")) == 2)
             #expect(try await store.jobList(JobFilter(kind: "sleep")).count == 1)
             #expect(try await store.jobList(JobFilter(server: "s1")).map(\.id) == [job.id])
-            #expect(try await store.jobList(JobFilter(retriedOnly: true)).map(\.id) == [job.id])
+            #expect(try await store.jobList(JobFilter(retriedOnly: true)).isEmpty, "failed once, not yet attempted again")
             #expect(try await store.jobCount(JobFilter(states: [.retryable, .available])) == 3)
             let firstPage = try await store.jobList(JobFilter(limit: 2)).map(\.id)
             #expect(firstPage.count == 2 && firstPage == firstPage.sorted(by: >), "newest first")
@@ -128,6 +128,10 @@ enum ManageChecks {
             #expect(try await store.jobCount(JobFilter(queue: "c", dueAfter: clock.now)) == 1, "due later")
             #expect(try await store.jobCount(JobFilter(queue: "c", dueAfter: clock.now.addingTimeInterval(90))) == 0, "due by then")
             #expect(try await store.jobCount(JobFilter(queue: "b", dueAfter: clock.now)) == 0, "waiting jobs due now")
+            clock.advance(by: .seconds(3600))
+            let again = try #require(try await store.jobClaim(JobFixtures.claim(queues: ["a"], limit: 1)).jobs.first)
+            #expect(again.id == job.id && again.attempt == 2)
+            #expect(try await store.jobList(JobFilter(retriedOnly: true)).map(\.id) == [job.id], "attempted more than once")
         },
         .init(name: "since takes the jobs created, attempted or finished since: one enqueued long ago that failed lately is among them") { store, clock in
             _ = try await store.jobInsert([JobFixtures.job(queue: "old", maxAttempts: 1), JobFixtures.job(queue: "idle")])

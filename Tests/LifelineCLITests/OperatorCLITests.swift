@@ -39,17 +39,19 @@ struct OperatorCLITests {
         #expect(whole.lines.count == 6 && whole.stderr.isEmpty)
     }
 
-    @Test("jobs list --retried shows why a job that then completed was retried; a plain list leaves that history out")
+    @Test("jobs list --retried lists jobs attempted more than once, and shows why a job that then completed was retried; a plain list leaves that history out")
     func retriedShowsWhy() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let id = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 1}"#])
+        let once = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 1}"#, "--max-attempts", "1"])
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         #expect(try await cli.job(id)["state"] == "completed")
+        #expect(try await cli.job(once)["state"] == "discarded")
         let retried = try await cli.run(["jobs", "list", "--retried"]).lines
-        #expect(retried.count == 2 && retried[1].hasSuffix("flaky failure 1 of 1"), "\(retried)")
+        #expect(retried.count == 2 && retried[1].hasPrefix("\(id) ") && retried[1].hasSuffix("flaky failure 1 of 1"), "\(retried)")
         let plain = try await cli.run(["jobs", "list"]).lines
-        #expect(plain.count == 2 && !plain[1].contains("flaky failure"), "\(plain)")
+        #expect(plain.count == 3 && !plain[2].contains("flaky failure"), "\(plain)")
     }
 
     @Test("JSON shapes of jobs, events, servers, queues and stats")
@@ -74,12 +76,19 @@ struct OperatorCLITests {
         #expect(try await cli.json(["server", "list", "--json"]).count == 1)
         let queue = try #require(try await cli.json(["queues", "list", "--json"]).first { $0["name"] == "a" })
         #expect(queue["counts"]?["discarded"] == 3 && queue["counts"]?["cancelled"] == 1 && queue["counts"]?["completed"] == 1)
+        // With the server's create, three jobs complete in all.
+        _ = try await cli.enqueue(["flaky", "--args", #"{"fail_times": 2}"#, "--backoff", "0s", "--queue", "c"])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let stats = try #require(try await cli.json(["stats", "--json"]).first)
         #expect(stats["counts"]?["b"]?["discarded"] == 2)
         #expect(stats["running_by_worker"] == [:] && stats["expired_leases_by_worker"] == [:])
-        #expect(stats["windows"]?.arrayValue?.first?["completed"] == 1)
-        #expect(stats["windows"]?.arrayValue?.first?["failed_attempts"] == 5)
-        #expect(stats["windows"]?.arrayValue?.first?["failure_rate"] == .double(5.0 / 6), "the text's FAILURE RATE, as a share")
+        let window = try #require(stats["windows"]?.arrayValue?.first)
+        #expect(window["completed"] == 3 && window["retried"] == 2 && window["discarded"] == 5 && window["failed_attempts"] == 7, "\(window)")
+        #expect(window["failure_rate"] == .double(7.0 / 10), "the text's FAILURE RATE, as a share")
+        #expect(window["retry_rate"] == .double(2.0 / 10), "the text's RETRY RATE, as a share")
+        let text = try await cli.run(["stats"]).lines
+        #expect(text.contains { $0.hasPrefix("WINDOW") && $0.hasSuffix("RETRIED  DISCARDED  RETRY RATE  FAILURE RATE") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("last 1m") && $0.hasSuffix(" 2        5          20.0%       70.0%") }, "\(text)")
         let history = try #require(try await cli.json(["server", "history", "s-1", "--json"]).first)
         #expect(Set(Self.keys(history)) == ["at", "from", "to", "cause", "job"])
     }
