@@ -119,7 +119,7 @@ public struct ServerInfo: Sendable, Hashable {
         guard lifecycle.currentJob != nil, let done = progress?["done"]?.intValue, let total = progress?["total"]?.intValue,
               total > 0
         else { return nil }
-        return StageProgress(done: done, total: total, detail: progress?["detail"]?.stringValue ?? "")
+        return StageProgress(done: done, total: total, detail: progress?["detail"]?.stringValue ?? "", rate: progress?["rate"]?.intValue)
     }
 }
 
@@ -129,6 +129,7 @@ extension ServerInfo: Encodable {
         case vmState = "vm_state"
         case recoveryPoint = "recovery_point"
         case allowedActions = "allowed_actions"
+        case whyNot = "why_not"
         case currentJob = "current_job"
         case currentStage = "current_stage"
         case currentJobState = "current_job_state"
@@ -149,6 +150,7 @@ extension ServerInfo: Encodable {
         try container.encode(state.workload, forKey: .workload)
         try container.encode(recoveryPoint, forKey: .recoveryPoint)
         try container.encode(allowedActions.map(\.rawValue), forKey: .allowedActions)
+        try container.encode(Dictionary(uniqueKeysWithValues: refusals.map { ($0.action.rawValue, $0.reason) }), forKey: .whyNot)
         try container.encode(lifecycle.currentJob, forKey: .currentJob)
         try container.encode(lifecycle.currentStage, forKey: .currentStage)
         try container.encode(currentJobState, forKey: .currentJobState)

@@ -1,5 +1,6 @@
 import Foundation
 import LifelineQueue
+import Synchronization
 
 /// The arguments of every stage job: what its infrastructure call needs, and the action
 /// that started its operation (for idempotency keys).
@@ -126,8 +127,14 @@ public enum StageJobs {
                 // A permanent failure ends the stage, but for a cleanup's: it never gives up,
                 // and is retried as any failure is, with its job's backoff.
                 do {
+                    let rate = Mutex(ProgressRate())
                     let result = try await infrastructure().perform(request) { progress in
-                        context.report(progress: progress.json)
+                        var measured = progress
+                        measured.rate = rate.withLock { rate in
+                            rate.add(progress.done)
+                            return rate.perSecond.map { Int64(min($0, 9e18)) }
+                        }
+                        context.report(progress: measured.json)
                     }
                     CrashPoint.check("stage.after-effect")
                     return result

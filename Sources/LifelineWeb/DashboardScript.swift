@@ -20,8 +20,6 @@ extension Dashboard {
         let filters = new URLSearchParams();
         // What the live line says when the queue reads again after an error.
         let liveText = "connecting…";
-        // Each server's progress as read, for a rate over the last half minute.
-        const progressSeen = new Map();
         // The recovery stages' job kinds: only their servers' actions retry them. Cleanups run
         // until they succeed, retrying by themselves: a cancel would only start them again.
         const stageKinds = [\(Stage.allCases.map { "\"\($0.kind)\"" }.joined(separator: ", "))];
@@ -110,7 +108,7 @@ extension Dashboard {
           }));
           if (!workers.children.length) workers.append(row(["no jobs running", "", ""]));
           const windows = stats.windows || [];
-          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts, ${w.discarded} discarded`).join(" · ");
+          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts (${w.retried} retried, ${w.discarded} discarded)`).join(" · ");
         }
 
         function progressCell(server) {
@@ -122,16 +120,8 @@ extension Dashboard {
           const percent = Math.floor((100 * p.done) / p.total);
           bar.setAttribute("aria-label", server.name + " progress " + percent + "%");
           let text = ` ${percent}%`;
-          // Read every few seconds while it works: the rate is over the last half minute of reads.
-          const now = Date.now();
-          const seen = (progressSeen.get(server.name) || []).filter((s) => now - s.at <= 30000 && s.done <= p.done);
-          if (!seen.length || seen.at(-1).done !== p.done || now - seen.at(-1).at >= 2000) seen.push({ done: p.done, at: now });
-          progressSeen.set(server.name, seen);
-          const first = seen[0];
-          if (p.done > first.done && now > first.at) {
-            const rate = (p.done - first.done) / ((now - first.at) / 1000);
-            text += ` · ${(rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds((p.total - p.done) / rate)}`;
-          }
+          // The rate its worker measured over the last 10 s.
+          if (p.rate > 0) text += ` · ${(p.rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds(Math.max(p.total - p.done, 0) / p.rate)}`;
           box.append(bar, el("span", text));
           return box;
         }

@@ -29,7 +29,7 @@ enum OpenAPIDocument {
                 "Server": fields([
                     "name": "string", "machine": "string", "disks": "integer", "disk_size": "integer",
                     "state": .string(ServerState.allCases.map(\.rawValue).joined(separator: "|")), "vm_state": "string", "workload": "string",
-                    "allowed_actions": "array", "current_job": "integer?", "current_stage": "string?", "current_job_state": "string?",
+                    "allowed_actions": "array", "why_not": "object", "current_job": "integer?", "current_stage": "string?", "current_job_state": "string?",
                     "current_job_error": "string?", "last_error": "string?", "progress": "object?", "recovery_point": "string?",
                     "stalled_since": "string?", "last_test": "object?",
                 ]),

@@ -10,9 +10,6 @@ import Synchronization
 /// an interrupt's handler on another thread.
 final class ProgressBar: Sendable {
     private struct State {
-        /// When the progress read changed, and to what: a stage's progress is written about once
-        /// a second, so a rate taken between redraws would fall between writes and leap at each.
-        var changes: [(ContinuousClock.Instant, Int64)] = []
         var isDrawn = false
         /// Cleared for good: the command ends with a line of its own after it.
         var closed = false
@@ -44,7 +41,7 @@ final class ProgressBar: Sendable {
         state.withLock { state in
             guard !state.closed else { return }
             let standing = Self.standing(server, waiting: &state.waiting)
-            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing, width: width, changes: &state.changes), to: width))
+            output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing, width: width), to: width))
             state.isDrawn = true
         }
     }
@@ -54,7 +51,7 @@ final class ProgressBar: Sendable {
     private func write(_ server: ServerInfo) {
         state.withLock { state in
             let standing = Self.standing(server, waiting: &state.waiting)
-            let line = Self.line(server, standing: standing, width: 79, changes: &state.changes)
+            let line = Self.line(server, standing: standing, width: 79)
             let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(standing ?? "")"
             let now = ContinuousClock.now
             let due = server.stageProgress != nil && state.writtenAt.map { now - $0 >= Self.writeInterval } ?? true
@@ -93,27 +90,12 @@ final class ProgressBar: Sendable {
     }
 
     /// The line, its bar as wide as `width` leaves room for (so the time left is not cut off).
-    private static func line(_ server: ServerInfo, standing: String?, width: Int, changes: inout [(ContinuousClock.Instant, Int64)]) -> String {
+    private static func line(_ server: ServerInfo, standing: String?, width: Int) -> String {
         var text = "\(server.name): \(server.state.rawValue)"
         if let stage = server.lifecycle.currentStage { text += " · \(stage.rawValue)" }
         if let standing { text += " (\(standing))" }
-        guard let progress = server.stageProgress else {
-            changes = []
-            return text
-        }
-        let now = ContinuousClock.now
-        // A new stage, or a retry, starts over.
-        if let last = changes.last?.1, progress.done < last { changes = [] }
-        if changes.last?.1 != progress.done { changes.append((now, progress.done)) }
-        // The last 10 s of changes, and at least the last two.
-        while changes.count > 2, now - changes[0].0 > .seconds(10) { changes.removeFirst() }
-        var speed = ""
-        if let first = changes.first, let last = changes.last, let rate = ProgressText.rate(from: first, to: last), rate > 0 {
-            let sinceLast = Double((now - last.0).milliseconds) / 1000
-            // Within what a size and a duration can say, whatever a stage program reported.
-            let left = min(max(Double(progress.total) - Double(progress.done), 0) / rate - sinceLast, 1e9)
-            speed = " \(SizeText.readable(Int64(min(rate, 1e18))))/s ETA \(DurationText.format(.seconds(Int64(max(left, 0).rounded(.up)))))"
-        }
+        guard let progress = server.stageProgress else { return text }
+        let speed = ProgressText.speed(progress)
         // The bar takes 7 columns besides its width: brackets, a space, the percentage.
         let barWidth = min(max(width - text.count - speed.count - 8, 8), 24)
         return text + " " + ProgressText.bar(done: progress.done, total: progress.total, width: barWidth) + speed
@@ -134,9 +116,10 @@ enum ProgressText {
         min(max(Double(done) / Double(max(total, 1)), 0), 1)
     }
 
-    static func rate(from start: (ContinuousClock.Instant, Int64), to end: (ContinuousClock.Instant, Int64)) -> Double? {
-        let seconds = Double((end.0 - start.0).milliseconds) / 1000
-        guard seconds > 0.5 else { return nil }
-        return (Double(end.1) - Double(start.1)) / seconds
+    /// The rate its worker measured and the time left at it, as ` 4.0 MiB/s ETA 16s`: empty
+    /// until the worker has measured one.
+    static func speed(_ progress: StageProgress) -> String {
+        guard let rate = progress.rate, let left = progress.secondsLeft else { return "" }
+        return " \(SizeText.readable(rate))/s ETA \(DurationText.format(.seconds(left)))"
     }
 }

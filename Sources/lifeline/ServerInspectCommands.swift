@@ -70,11 +70,7 @@ struct ServerShowCommand: AsyncParsableCommand {
         }
         let allowed = server.allowedActions
         lines.append("allowed   " + (allowed.isEmpty ? "nothing until the operation ends" : allowed.map(\.rawValue).joined(separator: ", ")))
-        if let blocked = Self.blocked(server) { lines.append("          \(blocked)") }
-        // One server of a machine runs its workload at a time.
-        if server.state.allowedActions.contains(.failover), let holder = server.workloadHolder {
-            lines.append("          failover waits until server \(holder.name) of machine \(server.machine) gives back its workload (it is in \(holder.state.rawValue))")
-        }
+        lines += Self.whyNot(server).enumerated().map { index, line in (index == 0 ? "why not   " : "          ") + line }
         lines += [
             "vm        \(server.state.vmState)",
             "workload  \(server.state.workload)",
@@ -113,14 +109,21 @@ extension ServerShowCommand {
         return ": job \(job)\(stage), \(doing)"
     }
 
-    /// Why actions the state would otherwise suggest wait: the operation in progress, or a
-    /// running test. `nil` when only the state decides.
-    static func blocked(_ server: ServerInfo) -> String? {
-        if !server.state.isResting, let job = server.lifecycle.currentJob {
-            return "other actions wait until job \(job) (\(server.lifecycle.currentStage?.rawValue ?? "its stage")) ends"
+    /// Why the other actions would be refused, a line per reason, each naming its actions:
+    /// while an operation is under way, one line says they all wait for it.
+    static func whyNot(_ server: ServerInfo) -> [String] {
+        var reasons: [(actions: [String], reason: String)] = []
+        for (action, reason) in server.refusals {
+            if let index = reasons.firstIndex(where: { $0.reason == reason }) {
+                reasons[index].actions.append(action.rawValue)
+            } else {
+                reasons.append(([action.rawValue], reason))
+            }
         }
-        if server.state == .testingFailover { return "failover and delete wait until the test is stopped (stop-test)" }
-        return nil
+        if !server.state.isResting, reasons.count == 1, let only = reasons.first {
+            return [(server.allowedActions.isEmpty ? "every action " : "any other action ") + only.reason]
+        }
+        return reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
     }
 }
 
@@ -211,12 +214,11 @@ struct ServerWaitCommand: AsyncParsableCommand {
 extension ServerState: ExpressibleByArgument {}
 
 enum ServerText {
-    /// A bar of the current operation's progress. (A rate needs two looks at it: `--wait`
-    /// draws one.)
+    /// A bar of the current operation's progress, its rate and the time left.
     static func progressBar(_ server: ServerInfo) -> String? {
         guard let progress = server.stageProgress else { return nil }
         return ProgressText.bar(done: progress.done, total: progress.total, width: 30)
-            + " \(SizeText.readable(progress.done)) of \(SizeText.readable(progress.total))"
+            + " \(SizeText.readable(progress.done)) of \(SizeText.readable(progress.total))" + ProgressText.speed(progress)
     }
 
     /// How far the current operation is, and whether it waits to retry or stands still (its

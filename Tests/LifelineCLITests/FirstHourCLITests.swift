@@ -331,15 +331,27 @@ struct FirstHourCLITests {
         #expect(server["state"] == "failover" && server["recovery_point"] == "rp-003", "the server as it reached the state: \(waited)")
     }
 
-    @Test("server show leads with its name, then state, progress and error, and says when a stage waits for a worker")
+    @Test("server show leads with its name, then state, progress and error, says when a stage waits for a worker, and why the actions it does not allow are refused")
     func serverShow() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        #expect(try await cli.run(["server", "create", "web-1"]).status == 0)
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let lines = try await cli.run(["server", "show", "web-1"]).lines
         #expect(lines.prefix(2) == ["server    web-1", "state     creating: job 1 create, waiting for a worker"], "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("allowed   nothing until the operation ends") })
+        #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   every action waits until job 1 (create) ends"), "\(lines)")
         #expect(!lines.contains { $0.contains("not allowed while") })
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let standby = try await cli.run(["server", "show", "web-1"]).lines
+        let allowed = try #require(standby.firstIndex(of: "allowed   failover, test-failover, delete"), "\(standby)")
+        #expect(Array(standby[(allowed + 1)...].prefix(5)) == [
+            "why not   cancel-failover: only in finalization, finalization_failed or failover",
+            "          failback: only in failover",
+            "          confirm-failback, cancel-failback: only in ready_for_failback",
+            "          stop-test: only in testing_failover",
+            "          retry: only in finalization_failed",
+        ], "\(standby)")
+        let json = try #require(try await cli.server("web-1"))
+        #expect(json["why_not"]?["failback"] == "only in failover" && json["why_not"]?["failover"] == nil, "\(json)")
     }
 
     /// The words of an example line as a shell would split it (quotes, no expansion), without

@@ -85,11 +85,15 @@ public struct StageProgress: Sendable, Hashable, Codable {
     public var done: Int64
     public var total: Int64
     public var detail: String
+    /// Units a second over the last 10 s, as the stage's worker measured them (``ProgressRate``):
+    /// nil until it has, and from a stage program's line, whose own word is not taken.
+    public var rate: Int64?
 
-    public init(done: Int64, total: Int64, detail: String) {
+    public init(done: Int64, total: Int64, detail: String, rate: Int64? = nil) {
         self.done = done
         self.total = total
         self.detail = detail
+        self.rate = rate
     }
 
     enum CodingKeys: String, CodingKey {
@@ -105,7 +109,16 @@ public struct StageProgress: Sendable, Hashable, Codable {
     }
 
     public var json: JSONValue {
-        ["done": .int(done), "total": .int(total), "detail": .string(detail)]
+        var fields: [String: JSONValue] = ["done": .int(done), "total": .int(total), "detail": .string(detail)]
+        if let rate { fields["rate"] = .int(rate) }
+        return .object(fields)
+    }
+
+    /// How long the rest takes at ``rate``, in whole seconds: nil without a rate.
+    public var secondsLeft: Int64? {
+        guard let rate, rate > 0 else { return nil }
+        // Within what a duration can say, whatever a stage program reported.
+        return Int64(min((Double(max(total - done, 0)) / Double(rate)).rounded(.up), 1e9))
     }
 }
 
