@@ -33,7 +33,7 @@ public struct WebAPI: Sendable {
 
     /// Why a failover cannot start from the recovery point it names (the server's machine
     /// does not have it), or nil; the infrastructure knows, which the caller chose.
-    public typealias RecoveryPointRefusal = @Sendable (_ point: String, _ server: ServerInfo) async throws -> String?
+    public typealias RecoveryPointRefusal = @Sendable (_ point: String, _ action: ServerAction, _ server: ServerInfo) async throws -> String?
 
     public init(
         jobs: any JobStore, servers: any ServerStore, token: String, loopback: String?, watchChanges: @escaping ChangeWatch,

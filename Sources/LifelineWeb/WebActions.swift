@@ -93,7 +93,7 @@ struct WebActions: Sendable {
                 throw APIError.badRequest("recovery_point goes with failover and test-failover")
             }
             try ServerNames.check(recoveryPoint, what: "recovery point")
-            if let server = try await servers.serverGet(name), let refusal = try await recoveryPointRefusal(recoveryPoint, server) {
+            if let server = try await servers.serverGet(name), let refusal = try await recoveryPointRefusal(recoveryPoint, action, server) {
                 throw APIError.notFound(refusal)
             }
         }

@@ -102,8 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
             api: WebAPI(
                 jobs: opened.jobs, servers: opened.servers, token: token, loopback: Self.isLoopback(host) ? host : nil,
                 watchChanges: { try opened.watchChanges($0) },
-                recoveryPointRefusal: { [infraRoot = store.infraRoot] point, server in
-                    try await RecoveryPointCheck.refusal(point, server: server, infraRoot: infraRoot)
+                recoveryPointRefusal: { [infraRoot = store.infraRoot] point, action, server in
+                    try await RecoveryPointCheck.refusal(point, for: action, server: server, infraRoot: infraRoot)
                 },
                 fileProblem: { opened.fileProblem() }, describeStoreFailure: { Self.describe($0, readOnlyBecause: readOnlyBecause) },
                 isDamage: StoreErrorText.isDamage

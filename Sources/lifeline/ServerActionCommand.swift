@@ -80,7 +80,7 @@ struct ServerActionCommand<Name: ServerActionName>: AsyncParsableCommand {
         try InfrastructureChoice.checkKind()
         let opened = try await options.store.openStore(creating: false)
         if let recoveryPoint, let server = try await opened.servers.serverGet(name) {
-            try await RecoveryPointCheck.check(recoveryPoint, server: server, infraRoot: options.store.infraRoot)
+            try await RecoveryPointCheck.check(recoveryPoint, for: Name.action, server: server, infraRoot: options.store.infraRoot)
         }
         let result: ActionResult
         do {

@@ -74,7 +74,8 @@ extension ServerCreateCommand {
             return (disks ?? 1, size ?? 64 << 20, false)
         }
         guard disks ?? have.disks == have.disks, size ?? have.size == have.size else {
-            let whose = other.map { "machine \(machine)'s servers (\($0.name)) have" } ?? "machine \(machine)'s recovery points have"
+            let siblings = all.filter { $0.machine == machine }.map(\.name)
+            let whose = other == nil ? "machine \(machine)'s recovery points have" : "machine \(machine)'s servers (\(siblings.joined(separator: ", "))) have"
             throw CLIFailure(
                 .invalidInput,
                 "\(whose) \(have.disks) × \(SizeText.format(have.size)) disks, not \(disks ?? have.disks) × \(SizeText.format(size ?? have.size)): "

@@ -52,14 +52,15 @@ enum RecoveryPointCheck {
     }
 
     /// Refuses (exit 4) a point the machine does not have, listing those it has.
-    static func check(_ point: String, server: ServerInfo, infraRoot: URL) async throws {
-        if let refusal = try await refusal(point, server: server, infraRoot: infraRoot) { throw CLIFailure(.notFound, refusal) }
+    static func check(_ point: String, for action: ServerAction, server: ServerInfo, infraRoot: URL) async throws {
+        if let refusal = try await refusal(point, for: action, server: server, infraRoot: infraRoot) { throw CLIFailure(.notFound, refusal) }
     }
 
-    /// Why `point` cannot be used (the machine does not have it), or nil. A machine with none
-    /// listed yet (its server is still being created) is left to the lifecycle.
-    static func refusal(_ point: String, server: ServerInfo, infraRoot: URL) async throws -> String? {
-        guard let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty,
+    /// Why `point` cannot be used (the machine does not have it), or nil. An action the server
+    /// does not take now, and a machine with none listed yet (its server is still being
+    /// created), are left to the lifecycle: the state is what the operator must hear of first.
+    static func refusal(_ point: String, for action: ServerAction, server: ServerInfo, infraRoot: URL) async throws -> String? {
+        guard server.allowedActions.contains(action), let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty,
               !points.contains(where: { $0.id == point })
         else { return nil }
         return "machine \(server.machine) has no recovery point '\(point)'; it has: "

@@ -243,6 +243,26 @@ struct RecoveryCLITests {
         withExtendedLifetime(worker) {}
     }
 
+    @Test("server show gives a copy's rate and time left, as its worker measured them, and its JSON the rate")
+    func showRate() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try RunningWorker(cli, environment: ["LIFELINE_SIM_THROUGHPUT": "2MiB"])
+        #expect(try await cli.run(["server", "create", "sr-1", "--disks", "1", "--disk-size", "24MiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "sr-1"]).status == 0)
+        var shown: [String] = []
+        try await waitUntil("a rate in server show", timeout: .seconds(30)) {
+            shown = try await cli.run(["server", "show", "sr-1"]).lines
+            return shown.contains { $0.hasPrefix("progress  [") && $0.contains("/s ETA ") }
+        }
+        let progress = try #require(try await cli.server("sr-1")?["progress"])
+        // 2 MiB/s, give or take what a loaded machine does to a throttled copy.
+        let rate = try #require(progress["rate"]?.intValue, "\(progress)")
+        #expect(rate > 1 << 20 && rate < 3 << 20, "\(progress)")
+        #expect(try await cli.run(["server", "wait", "sr-1", "--state", "failover", "--timeout", "60s"]).status == 0)
+        withExtendedLifetime(worker) {}
+    }
+
     @Test("a create reports its progress as it writes the machine's recovery points")
     func createProgress() async throws {
         let cli = try CLIRunner()
@@ -365,6 +385,8 @@ struct RecoveryCLITests {
         #expect(try await cli.server("sb") == nil, "nothing is created")
         #expect(try await cli.run(["server", "create", "sc", "--machine", "m1", "--wait"]).status == 0)
         #expect(try await cli.server("sc")?["disk_size"] == 65536, "the machine's layout, not the default")
+        let third = try await cli.run(["server", "create", "se", "--machine", "m1", "--disk-size", "8MiB"])
+        #expect(third.status == 64 && third.stderr.hasPrefix("lifeline: machine m1's servers (sa, sc) have 1 × 64KiB disks, not 1 × 8MiB"), "every one named: \(third)")
         // With its servers deleted, the machine's recovery points hold its layout.
         for name in ["sa", "sc"] { #expect(try await cli.run(["server", "delete", name, "--wait"]).status == 0) }
         let late = try await cli.run(["server", "create", "sd", "--machine", "m1", "--disks", "2", "--disk-size", "128KiB", "--wait"])
@@ -649,6 +671,7 @@ struct CommandInfrastructureCLITests {
         let config = try cli.writeFile("commands.json", #"{"default": ["/bin/true"], "points": ["\#(program)"]}"#)
         let environment = ["LIFELINE_INFRA": "command", "LIFELINE_INFRA_COMMANDS": config]
         #expect(try await cli.run(["server", "create", "cmd-3"], extraEnvironment: environment).status == 0)
+        #expect(try await cli.run(["worker", "--drain"], extraEnvironment: environment).status == 0)
         let listed = try await cli.run(["server", "points", "cmd-3", "--json"], extraEnvironment: environment)
         #expect(listed.stdout == """
             {"bytes":1024,"created_at":"2026-11-29T03:00:00.000Z","id":"rp-1"}
@@ -657,6 +680,10 @@ struct CommandInfrastructureCLITests {
             """, "\(listed)")
         let unknown = try await cli.run(["server", "failover", "cmd-3", "--recovery-point", "rp-9"], extraEnvironment: environment)
         #expect(unknown.status == 4 && unknown.stderr.contains("has no recovery point 'rp-9'; it has: rp-1, rp-2"), "\(unknown)")
+        // A server that takes no failover now says so first: its state is what must change.
+        #expect(try await cli.run(["server", "test-failover", "cmd-3"], extraEnvironment: environment).status == 0)
+        let busy = try await cli.run(["server", "failover", "cmd-3", "--recovery-point", "rp-9"], extraEnvironment: environment)
+        #expect(busy.status == 3 && busy.stderr.hasPrefix("lifeline: server cmd-3: cannot failover: the server is in starting_test"), "\(busy)")
         try #"{"id": "rp-3", "created_at": "yesterday"}"#.write(toFile: listing, atomically: true, encoding: .utf8)
         let bad = try await cli.run(["server", "points", "cmd-3"], extraEnvironment: environment)
         #expect(bad.status == 1 && bad.stderr == """
