@@ -65,6 +65,9 @@ struct ServerShowCommand: AsyncParsableCommand {
         if server.state == .finalizationFailed, let copied = await Self.copiedBeforeFailure(server, in: opened) {
             lines.append("copied    \(copied)")
         }
+        if server.state == .readyForFailback, let backup = await Self.lastStageJob(of: server, in: opened)?.result?["backup"]?.stringValue {
+            lines.append("backup    \(backup): recover the local server from it; confirm-failback keeps it, cancel-failback removes it")
+        }
         if server.currentJobState == .retryable, let error = server.currentJobError {
             lines.append("retrying  after: \(TerminalText.oneLine(error))")
         }
@@ -86,10 +89,16 @@ extension ServerShowCommand {
     /// How far a failed finalization copied, by its job's last progress: what `retry` resumes
     /// from. Nil when that job no longer says (pruned), which the rest of the page does without.
     static func copiedBeforeFailure(_ server: ServerInfo, in opened: OpenQueue) async -> String? {
-        guard let id = try? await opened.servers.serverHistory(server.name).last?.job, let job = try? await opened.jobs.jobGet(id),
+        guard let job = await lastStageJob(of: server, in: opened),
               let done = job.progress?["done"]?.intValue, let total = job.progress?["total"]?.intValue, total > 0
         else { return nil }
         return "\(SizeText.readable(done)) of \(SizeText.readable(total)) before it failed; retry resumes from its last checkpoint"
+    }
+
+    /// The stage job whose end brought the server to rest where it is, while its job is kept.
+    static func lastStageJob(of server: ServerInfo, in opened: OpenQueue) async -> Job? {
+        guard let id = try? await opened.servers.serverHistory(server.name).last?.job else { return nil }
+        return try? await opened.jobs.jobGet(id)
     }
 
     /// What the current operation's job is doing: a stage job nobody holds is waiting for a

@@ -73,6 +73,24 @@ struct CrashPointCLITests {
         #expect(try await cli.history("e-1") == ["creating", "standby"])
     }
 
+    @Test("between a backup's seal and its completion: the attempt after finds it sealed, and the failback has one backup")
+    func backupSealed() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "b-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try await cli.run(["server", "failover", "b-1"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        let backup = try #require(try await cli.json(["server", "failback", "b-1", "--json"]).first?["job"]?.intValue)
+        #expect(try await cli.start(["worker", "--lease", "1s"], extraEnvironment: [Self.crash: "stage.after-effect"]).waitForExit() == 70)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/b-1").path) == ["backup-\(backup)"])
+        #expect(try await cli.start(["worker", "--drain", "--lease", "1s"]).waitForExit() == 0)
+        #expect(try await cli.server("b-1")?["state"] == "ready_for_failback")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/b-1").path) == ["backup-\(backup)"])
+        let job = try await cli.job(backup)
+        #expect(job["attempt"] == 2 && job["result"]?["backup"] == .string("backup-\(backup)"), "\(job)")
+    }
+
     @Test("between a machine's recovery points: the stage run again makes the rest, and the server has all three")
     func betweenPoints() async throws {
         let cli = try CLIRunner()

@@ -79,16 +79,22 @@ struct RecoveryCLITests {
         try await Self.expectRefusals(cli, "web-1", state: .readyForFailback)
         let vm = try JSONValue(parsing: String(contentsOf: cli.infra("servers/web-1/vm.json"), encoding: .utf8))
         #expect(vm["state"] == "stopped")
+        // The backup to recover the local server from is named where the server is shown.
+        let cancelled = "backup-\(first["job"]?.intValue ?? 0)"
+        #expect(try await cli.run(["server", "show", "web-1"]).lines.contains { $0.hasPrefix("backup    \(cancelled): recover the local server from it") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path) == [cancelled])
 
         #expect(try await cli.run(["server", "cancel-failback", "web-1", "--wait"]).status == 0)
         #expect(try await cli.server("web-1")?["state"] == "failover")
-        #expect(try await cli.run(["server", "failback", "web-1", "--wait"]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path).isEmpty,
+                "a cancelled failback's backup is of disks the VM changes again: removed")
+        let confirmed = try #require(try await cli.json(["server", "failback", "web-1", "--wait", "--json"]).first?["job"]?.intValue)
         #expect(try await cli.run(["server", "confirm-failback", "web-1", "--wait"]).status == 0)
         #expect(try await cli.server("web-1")?["state"] == "standby")
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/vm.json").path))
         #expect(!FileManager.default.fileExists(atPath: cli.infra("servers/web-1/hot").path))
         let backups = try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path)
-        #expect(backups.count == 2)
+        #expect(backups == ["backup-\(confirmed)"], "a confirmed failback's backup is kept: the local server is recovered from it")
         for backup in backups {
             let sums = try Self.checksums(cli.infra("cloud-backups/web-1/\(backup)"))
             #expect(sums == points, "a backup holds the finalized disks")

@@ -84,6 +84,8 @@ public struct SimulatedInfrastructure: Infrastructure {
                 try FileSystem.remove(layout.hot(s))
                 try FileSystem.remove(layout.mount(s))
                 for partial in layout.partialBackups(s) { try FileSystem.remove(partial) }
+                // A confirmed failback's backup is what the local server is recovered from: kept.
+                try FileSystem.remove(layout.failbackBackup(s))
             }
             return nil
         case .backup:
@@ -95,8 +97,13 @@ public struct SimulatedInfrastructure: Infrastructure {
                 }
                 vm.state = "running"
                 try FileSystem.writeJSON(vm, to: layout.vm(s))
-                // The backup that failed is of disks the VM now changes again: it is of no use.
+                // The backup that failed, or the one of a failback cancelled, is of disks the VM
+                // now changes again: it is of no use.
                 for partial in layout.partialBackups(s) { try FileSystem.remove(partial) }
+                if let backup = try? String(contentsOf: layout.failbackBackup(s), encoding: .utf8) {
+                    try FileSystem.remove(layout.backups(s).appendingPathComponent(backup))
+                    try FileSystem.remove(layout.failbackBackup(s))
+                }
             }
             return nil
         case .startTest:
@@ -169,6 +176,11 @@ public struct SimulatedInfrastructure: Infrastructure {
         _ request: StageRequest, fence: StageFence, failMidway: Bool, progress: @escaping @Sendable (StageProgress) -> Void
     ) async throws -> JSONValue? {
         let s = request.server
+        let sealed = layout.backup(s, job: request.job)
+        let id = sealed.lastPathComponent
+        if FileManager.default.fileExists(atPath: sealed.path) {
+            return ["backup": .string(id), "sha256": .object(layout.checksums(in: sealed).mapValues { .string($0) })]
+        }
         let partial = layout.partialBackup(s, job: request.job)
         try await fence.hold {
             guard var vm = FileSystem.readJSON(SimulatedVM.self, from: layout.vm(s)) else {
@@ -183,11 +195,11 @@ public struct SimulatedInfrastructure: Infrastructure {
         let (_, sums) = try await copyDisks(
             from: layout.hot(s), to: partial, disks: request.disks, stage: .backup, fence: fence, failMidway: failMidway, progress: progress
         )
-        let id = "backup-\(Int64(Date().timeIntervalSince1970 * 1000))"
         try await fence.hold {
             try Self.removeCheckpoints(in: partial, disks: request.disks)
             try layout.writeChecksums(sums, in: partial)
-            guard rename(partial.path, layout.backups(s).appendingPathComponent(id).path) == 0 else {
+            try FileSystem.write(Data(id.utf8), to: layout.failbackBackup(s))
+            guard rename(partial.path, sealed.path) == 0 else {
                 throw StageCheckFailure(message: "cannot seal backup \(id)")
             }
         }

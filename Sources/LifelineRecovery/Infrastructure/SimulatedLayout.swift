@@ -9,7 +9,8 @@ import Foundation
 /// servers/S/workload                         present while the workload runs on S
 /// servers/S/hot/disk-0.img, *.checkpoint     finalized disks on high-performance storage
 /// servers/S/test-vm.json                     the temporary VM of a test failover
-/// cloud-backups/S/backup-…/disk-0.img, SHA256SUMS
+/// servers/S/failback-backup                   the backup of a failback not yet confirmed or cancelled
+/// cloud-backups/S/backup-J/disk-0.img, SHA256SUMS   the backup backup job J made
 /// cloud-backups/S/partial-J/disk-0.img, *.checkpoint   a backup job J is writing
 /// fences/S, fences/S.next                    the newest stage attempt to enter S (see StageFence)
 /// locks/machines/M                           held while M's recovery points are generated
@@ -26,6 +27,13 @@ struct SimulatedLayout {
     func workload(_ server: String) -> URL { self.server(server).appendingPathComponent("workload") }
     func hot(_ server: String) -> URL { self.server(server).appendingPathComponent("hot") }
     func backups(_ server: String) -> URL { root.appendingPathComponent("cloud-backups/\(server)") }
+    /// The backup backup job `job` made: named for the job, so an attempt that finds it sealed
+    /// (its predecessor died before its completion was recorded) has nothing left to do.
+    func backup(_ server: String, job: Int64) -> URL { backups(server).appendingPathComponent("backup-\(job)") }
+    /// Names the backup of the failback in progress, from its seal until the failback is
+    /// confirmed, which keeps the backup to recover the local server from, or cancelled, which
+    /// removes it: the VM runs again, and its disks move on from the backup.
+    func failbackBackup(_ server: String) -> URL { self.server(server).appendingPathComponent("failback-backup") }
     /// Where backup job `job` writes until its copy is whole: its attempts resume it, and no
     /// other job does, since the disks may have changed since.
     func partialBackup(_ server: String, job: Int64) -> URL { backups(server).appendingPathComponent("partial-\(job)") }
