@@ -6,8 +6,11 @@ extension PostgresJobStore {
     public func jobClaim(_ claim: DeferredClaim) async throws -> ClaimResult? {
         try await session.run { [self] connection in
             guard let request = claim.request() else { return nil }
+            // Read after the time the claim's started events carry: a timeout counted from it
+            // never ends an attempt sooner after its started event than it says.
+            let now = clock().ms
             let readAt = ContinuousClock.now
-            let result = try PostgresSession.transaction(on: connection, now: clock().ms, hook: finishHook) { transaction in
+            let result = try PostgresSession.transaction(on: connection, now: now, hook: finishHook) { transaction in
                 try Self.claim(request, transaction, readAt: readAt)
             }
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }

@@ -7,8 +7,13 @@ extension SQLiteJobStore {
         let hook = finishHook
         return try await writer.writeWithoutTransaction { [self] db in
             guard let request = claim.request() else { return nil }
-            // The time is read once the transaction holds the write lock, which it may have waited for.
-            let result = try commit({ db in try Self.claim(request, db, readAt: .now, now: try leaseTime(db), hook: hook) }, db)
+            // The time is read once the transaction holds the write lock, which it may have waited
+            // for; `readAt` after it: a timeout counted from it never ends an attempt sooner
+            // after its started event than it says.
+            let result = try commit({ db in
+                let now = try leaseTime(db)
+                return try Self.claim(request, db, readAt: .now, now: now, hook: hook)
+            }, db)
             if !request.finishes.isEmpty { CrashPoint.check("finish.after-commit") }
             CrashPoint.check("claim.after-commit")
             claim.committed(result)
