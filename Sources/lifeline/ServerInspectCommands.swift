@@ -121,6 +121,9 @@ extension ServerShowCommand {
     /// Why the other actions would be refused, a line per reason, each naming its actions:
     /// while an operation is under way, one line says they all wait for it.
     static func whyNot(_ server: ServerInfo) -> [String] {
+        if let operation = server.operation {
+            return [(server.allowedActions.isEmpty ? "every action" : "any other action") + " waits until \(operation) ends"]
+        }
         var reasons: [(actions: [String], reason: String)] = []
         for (action, reason) in server.refusals {
             if let index = reasons.firstIndex(where: { $0.reason == reason }) {
@@ -128,9 +131,6 @@ extension ServerShowCommand {
             } else {
                 reasons.append(([action.rawValue], reason))
             }
-        }
-        if !server.state.isResting, reasons.count == 1, let only = reasons.first {
-            return [(server.allowedActions.isEmpty ? "every action " : "any other action ") + only.reason]
         }
         return reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
     }

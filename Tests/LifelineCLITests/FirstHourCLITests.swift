@@ -340,6 +340,9 @@ struct FirstHourCLITests {
         #expect(lines.prefix(2) == ["server    web-1", "state     creating: job 1 create, waiting for a worker"], "\(lines)")
         #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   every action waits until job 1 (create) ends"), "\(lines)")
         #expect(!lines.contains { $0.contains("not allowed while") })
+        // Each action's reason names the states that take it: the operation's end may reach one or not.
+        let creating = try #require(try await cli.server("web-1"))
+        #expect(creating["why_not"]?["failover"] == "only in standby, and the server is at work on job 1 (create)", "\(creating)")
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let standby = try await cli.run(["server", "show", "web-1"]).lines
         let allowed = try #require(standby.firstIndex(of: "allowed   failover, test-failover, delete"), "\(standby)")
