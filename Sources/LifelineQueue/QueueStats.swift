@@ -9,8 +9,8 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     /// Of those, the jobs whose leases ran out, per worker that has any: a worker that died or
     /// stopped still counts its jobs as running until a claim by any worker takes them back.
     public var expiredLeasesByWorker: [String: Int]
-    /// Per window (in minutes): jobs completed, attempts failed, and of those the ones retried
-    /// and the jobs discarded.
+    /// Per window (in minutes): jobs completed, attempts failed, and of those the retries (a
+    /// failed attempt given another) and the jobs discarded.
     public var windows: [Window]
     /// How long the oldest available job has waited, per queue.
     public var oldestWaiting: [String: Duration]
@@ -18,16 +18,16 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     public struct Window: Sendable, Hashable, Encodable {
         public var minutes: Int
         public var completed: Int
-        /// Failed attempts that will be retried.
-        public var retried: Int
+        /// Failed attempts given another attempt (their jobs went to `retryable`).
+        public var retries: Int
         public var discarded: Int
-        /// Every failed attempt: retried or discarded.
-        public var failedAttempts: Int { retried + discarded }
+        /// Every failed attempt: a retry, or a job discarded.
+        public var failedAttempts: Int { retries + discarded }
 
-        public init(minutes: Int, completed: Int, retried: Int, discarded: Int) {
+        public init(minutes: Int, completed: Int, retries: Int, discarded: Int) {
             self.minutes = minutes
             self.completed = completed
-            self.retried = retried
+            self.retries = retries
             self.discarded = discarded
         }
 
@@ -36,8 +36,8 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         /// The share of attempts that failed, 0 to 1 (0 with no attempts).
         public var failureRate: Double { share(failedAttempts) }
 
-        /// The share of attempts that failed and will be retried, 0 to 1 (0 with no attempts).
-        public var retryRate: Double { share(retried) }
+        /// The share of attempts that failed and were given another, 0 to 1 (0 with no attempts).
+        public var retryRate: Double { share(retries) }
 
         private func share(_ count: Int) -> Double {
             let attempts = completed + failedAttempts
@@ -45,7 +45,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case minutes, completed, retried, discarded
+            case minutes, completed, retries, discarded
             case failedAttempts = "failed_attempts"
             case perMinute = "completed_per_minute"
             case retryRate = "retry_rate"
@@ -57,7 +57,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
             try container.encode(minutes, forKey: .minutes)
             try container.encode(completed, forKey: .completed)
             try container.encode(failedAttempts, forKey: .failedAttempts)
-            try container.encode(retried, forKey: .retried)
+            try container.encode(retries, forKey: .retries)
             try container.encode(discarded, forKey: .discarded)
             try container.encode(perMinute, forKey: .perMinute)
             try container.encode(retryRate, forKey: .retryRate)
@@ -103,7 +103,7 @@ extension QueueStats {
         [1, 5, 15].enumerated().map { index, minutes in
             let count = { (type: String) in counts[type]?[index] ?? 0 }
             return Window(
-                minutes: minutes, completed: count("completed"), retried: count("retrying"), discarded: count("discarded")
+                minutes: minutes, completed: count("completed"), retries: count("retrying"), discarded: count("discarded")
             )
         }
     }

@@ -114,12 +114,16 @@ public struct ServerInfo: Sendable, Hashable {
         return read
     }
 
-    /// The current operation's progress, when its job reported a measurable one.
+    /// The current operation's progress, when its job reported a measurable one; its rate only
+    /// while a worker runs it: a stage that waits to retry, or whose worker stopped, moves at none.
     public var stageProgress: StageProgress? {
         guard lifecycle.currentJob != nil, let done = progress?["done"]?.intValue, let total = progress?["total"]?.intValue,
               total > 0
         else { return nil }
-        return StageProgress(done: done, total: total, detail: progress?["detail"]?.stringValue ?? "", rate: progress?["rate"]?.intValue)
+        let moving = currentJobState == .running && stalledSince == nil
+        return StageProgress(
+            done: done, total: total, detail: progress?["detail"]?.stringValue ?? "", rate: moving ? progress?["rate"]?.intValue : nil
+        )
     }
 }
 

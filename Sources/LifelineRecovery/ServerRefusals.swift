@@ -16,7 +16,7 @@ extension ServerInfo {
     /// the server reaches its next state when it ends, which may take the action or not.
     private func refusal(of action: ServerAction) -> String {
         if state.allowedActions.contains(action), let holder = workloadHolder {
-            return "waits until server \(holder.name) of machine \(machine) gives back its workload (it is in \(holder.state.rawValue))"
+            return "server \(holder.name) holds machine \(machine)'s workload (in \(holder.state.rawValue))"
         }
         let states = ServerState.allCases.filter { $0.allowedActions.contains(action) }.map(\.rawValue)
         let only = "only in " + (states.count > 1 ? states.dropLast().joined(separator: ", ") + " or " + states.last! : states.joined())

@@ -108,7 +108,7 @@ extension Dashboard {
           }));
           if (!workers.children.length) workers.append(row(["no jobs running", "", ""]));
           const windows = stats.windows || [];
-          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts (${w.retried} retried, ${w.discarded} discarded)`).join(" · ");
+          $("throughput").textContent = windows.map((w) => `last ${w.minutes} min: ${w.completed} completed (${w.completed_per_minute.toFixed(1)}/min), ${w.failed_attempts} failed attempts (${w.retries} retries, ${w.discarded} discarded)`).join(" · ");
         }
 
         function progressCell(server) {
@@ -120,8 +120,8 @@ extension Dashboard {
           const percent = Math.floor((100 * p.done) / p.total);
           bar.setAttribute("aria-label", server.name + " progress " + percent + "%");
           let text = ` ${percent}%`;
-          // The rate its worker measured over the last 10 s.
-          if (p.rate > 0) text += ` · ${(p.rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds(Math.max(p.total - p.done, 0) / p.rate)}`;
+          // The rate its worker measured over the last 10 s, while one runs it.
+          if (p.rate > 0 && server.current_job_state === "running" && !server.stalled_since) text += ` · ${(p.rate / 1048576).toFixed(1)} MiB/s · ETA ${seconds(Math.max(p.total - p.done, 0) / p.rate)}`;
           box.append(bar, el("span", text));
           return box;
         }

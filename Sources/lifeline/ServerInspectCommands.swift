@@ -66,7 +66,7 @@ struct ServerShowCommand: AsyncParsableCommand {
             lines.append("copied    \(copied)")
         }
         if server.state == .readyForFailback, let backup = await Self.lastStageJob(of: server, in: opened)?.result?["backup"]?.stringValue {
-            lines.append("backup    \(backup): recover the local server from it; confirm-failback keeps it, cancel-failback removes it")
+            lines.append("backup    \(backup) (recover the local server from it)")
         }
         if server.currentJobState == .retryable, let error = server.currentJobError {
             lines.append("retrying  after: \(TerminalText.oneLine(error))")
@@ -226,7 +226,8 @@ enum ServerText {
     /// A bar of the current operation's progress, its rate and the time left.
     static func progressBar(_ server: ServerInfo) -> String? {
         guard let progress = server.stageProgress else { return nil }
-        return ProgressText.bar(done: progress.done, total: progress.total, width: 30)
+        // 20 wide: with the sizes, rate and time left, the line fits 80 columns.
+        return ProgressText.bar(done: progress.done, total: progress.total, width: 20)
             + " \(SizeText.readable(progress.done)) of \(SizeText.readable(progress.total))" + ProgressText.speed(progress)
     }
 

@@ -7,9 +7,9 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Counts by queue and state, running jobs per worker, throughput, lag, retry and failure rates.",
         discussion: """
-            Each window counts the attempts that ended in it: RETRIED failed and will run again,
-            DISCARDED failed for good; RETRY RATE and FAILURE RATE are shares of all its attempts
-            (completed, retried or discarded).
+            Each window counts the attempts that ended in it: RETRIES failed and were given \
+            another attempt, DISCARDED failed and were not; RETRY RATE and FAILURE RATE are \
+            shares of all of them (completed, retries and discarded).
 
             Examples:
               lifeline stats
@@ -21,7 +21,7 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Redraw every 2 seconds.")
     var watch = false
 
-    @Flag(help: "One JSON object: counts, oldest_waiting_seconds, windows (completed, failed_attempts, retried, discarded, retry_rate, failure_rate), running_by_worker, expired_leases_by_worker, and held (the queues paused or limited, each as {paused, limit}).")
+    @Flag(help: "One JSON object: counts, oldest_waiting_seconds, windows (completed, failed_attempts, retries, discarded, retry_rate, failure_rate), running_by_worker, expired_leases_by_worker, and held (the queues paused or limited, each as {paused, limit}).")
     var json = false
 
     @OptionGroup var store: StoreOptions
@@ -66,9 +66,9 @@ enum StatsText {
         lines.append("")
         let windows = stats.windows.map { window in
             ["last \(window.minutes)m", "\(window.completed)", StatsCommand.rate(perMinute: window.perMinute),
-             "\(window.retried)", "\(window.discarded)", StatsCommand.percent(window.retryRate), StatsCommand.percent(window.failureRate)]
+             "\(window.retries)", "\(window.discarded)", StatsCommand.percent(window.retryRate), StatsCommand.percent(window.failureRate)]
         }
-        lines += Table(headers: ["WINDOW", "COMPLETED", "RATE", "RETRIED", "DISCARDED", "RETRY RATE", "FAILURE RATE"], rows: windows)
+        lines += Table(headers: ["WINDOW", "COMPLETED", "RATE", "RETRIES", "DISCARDED", "RETRY RATE", "FAILURE RATE"], rows: windows)
             .render(width: nil)
         lines.append("")
         if stats.runningByWorker.isEmpty {
@@ -94,12 +94,12 @@ extension StatsText {
 }
 
 extension StatsCommand {
-    /// Per second when there is at least one a second, else per minute: "2/min", not "0.0/s".
     /// A share of attempts, 0 to 1, as the table writes it.
     static func percent(_ share: Double) -> String {
         String(format: "%.1f%%", share * 100)
     }
 
+    /// Per second when there is at least one a second, else per minute: "2/min", not "0.0/s".
     static func rate(perMinute: Double) -> String {
         perMinute >= 60 ? String(format: "%.1f/s", perMinute / 60) : String(format: "%.1f/min", perMinute)
     }

@@ -52,12 +52,12 @@ struct HostileInputCLITests {
         let holder = try #require(holding.first?["name"]?.stringValue)
         let waiting = try #require(listed.first { $0["state"] == "standby" }?["name"]?.stringValue)
         let shown = try await cli.run(["server", "show", waiting]).stdout
-        #expect(shown.contains("why not   failover: waits until server \(holder) of machine shared gives back its workload (it is in "), "\(shown)")
+        #expect(shown.contains("why not   failover: server \(holder) holds machine shared's workload (in "), "\(shown)")
         // Nor do they offer the failover they would refuse, here or in their JSON.
         #expect(shown.contains("allowed   test-failover, delete\n"), "\(shown)")
         for other in listed where other["state"] == "standby" {
             #expect(other["allowed_actions"] == ["test-failover", "delete"], "\(other)")
-            #expect(other["why_not"]?["failover"]?.stringValue?.hasPrefix("waits until server \(holder) of machine shared") == true, "\(other)")
+            #expect(other["why_not"]?["failover"]?.stringValue?.hasPrefix("server \(holder) holds machine shared's workload") == true, "\(other)")
         }
     }
 

@@ -83,11 +83,11 @@ struct OperatorCLITests {
         #expect(stats["counts"]?["b"]?["discarded"] == 2)
         #expect(stats["running_by_worker"] == [:] && stats["expired_leases_by_worker"] == [:])
         let window = try #require(stats["windows"]?.arrayValue?.first)
-        #expect(window["completed"] == 3 && window["retried"] == 2 && window["discarded"] == 5 && window["failed_attempts"] == 7, "\(window)")
+        #expect(window["completed"] == 3 && window["retries"] == 2 && window["discarded"] == 5 && window["failed_attempts"] == 7, "\(window)")
         #expect(window["failure_rate"] == .double(7.0 / 10), "the text's FAILURE RATE, as a share")
         #expect(window["retry_rate"] == .double(2.0 / 10), "the text's RETRY RATE, as a share")
         let text = try await cli.run(["stats"]).lines
-        #expect(text.contains { $0.hasPrefix("WINDOW") && $0.hasSuffix("RETRIED  DISCARDED  RETRY RATE  FAILURE RATE") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("WINDOW") && $0.hasSuffix("RETRIES  DISCARDED  RETRY RATE  FAILURE RATE") }, "\(text)")
         #expect(text.contains { $0.hasPrefix("last 1m") && $0.hasSuffix(" 2        5          20.0%       70.0%") }, "\(text)")
         let history = try #require(try await cli.json(["server", "history", "s-1", "--json"]).first)
         #expect(Set(Self.keys(history)) == ["at", "from", "to", "cause", "job"])

@@ -81,7 +81,7 @@ struct RecoveryCLITests {
         #expect(vm["state"] == "stopped")
         // The backup to recover the local server from is named where the server is shown.
         let cancelled = "backup-\(first["job"]?.intValue ?? 0)"
-        #expect(try await cli.run(["server", "show", "web-1"]).lines.contains { $0.hasPrefix("backup    \(cancelled): recover the local server from it") })
+        #expect(try await cli.run(["server", "show", "web-1"]).lines.contains { $0 == "backup    \(cancelled) (recover the local server from it)" })
         #expect(try FileManager.default.contentsOfDirectory(atPath: cli.infra("cloud-backups/web-1").path) == [cancelled])
 
         #expect(try await cli.run(["server", "cancel-failback", "web-1", "--wait"]).status == 0)

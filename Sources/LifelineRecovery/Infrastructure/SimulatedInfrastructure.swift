@@ -100,10 +100,8 @@ public struct SimulatedInfrastructure: Infrastructure {
                 // The backup that failed, or the one of a failback cancelled, is of disks the VM
                 // now changes again: it is of no use.
                 for partial in layout.partialBackups(s) { try FileSystem.remove(partial) }
-                if let backup = try? String(contentsOf: layout.failbackBackup(s), encoding: .utf8) {
-                    try FileSystem.remove(layout.backups(s).appendingPathComponent(backup))
-                    try FileSystem.remove(layout.failbackBackup(s))
-                }
+                if let made = layout.failbackBackupMade(s) { try FileSystem.remove(made) }
+                try FileSystem.remove(layout.failbackBackup(s))
             }
             return nil
         case .startTest:
@@ -178,7 +176,8 @@ public struct SimulatedInfrastructure: Infrastructure {
         let s = request.server
         let sealed = layout.backup(s, job: request.job)
         let id = sealed.lastPathComponent
-        if FileManager.default.fileExists(atPath: sealed.path) {
+        // Sealed by an attempt of this job, which named it as the failback's before sealing it.
+        if layout.failbackBackupMade(s) == sealed, FileManager.default.fileExists(atPath: sealed.path) {
             return ["backup": .string(id), "sha256": .object(layout.checksums(in: sealed).mapValues { .string($0) })]
         }
         let partial = layout.partialBackup(s, job: request.job)
@@ -198,6 +197,13 @@ public struct SimulatedInfrastructure: Infrastructure {
         try await fence.hold {
             try Self.removeCheckpoints(in: partial, disks: request.disks)
             try layout.writeChecksums(sums, in: partial)
+            // One there that no attempt of this job named was kept from a queue before this
+            // one, whose job ids started over: never replaced, nor named for a cancel to remove.
+            if FileManager.default.fileExists(atPath: sealed.path) {
+                throw PermanentStageFailure("\(sealed.path) exists, and no attempt of this job made it: move it away")
+            }
+            // Named first: a crash before the seal leaves a name a cancel finds nothing under,
+            // never a sealed backup no cancel would find.
             try FileSystem.write(Data(id.utf8), to: layout.failbackBackup(s))
             guard rename(partial.path, sealed.path) == 0 else {
                 throw StageCheckFailure(message: "cannot seal backup \(id)")

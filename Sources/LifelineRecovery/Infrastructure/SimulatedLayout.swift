@@ -34,6 +34,15 @@ struct SimulatedLayout {
     /// confirmed, which keeps the backup to recover the local server from, or cancelled, which
     /// removes it: the VM runs again, and its disks move on from the backup.
     func failbackBackup(_ server: String) -> URL { self.server(server).appendingPathComponent("failback-backup") }
+
+    /// The backup ``failbackBackup(_:)`` names: nil without one, or when it names none of
+    /// the form ``backup(_:job:)`` makes (read as a path, an odd name could reach the others).
+    func failbackBackupMade(_ server: String) -> URL? {
+        guard let name = try? String(contentsOf: failbackBackup(server), encoding: .utf8), name.hasPrefix("backup-"),
+              let job = Int64(name.dropFirst("backup-".count)), job > 0
+        else { return nil }
+        return backup(server, job: job)
+    }
     /// Where backup job `job` writes until its copy is whole: its attempts resume it, and no
     /// other job does, since the disks may have changed since.
     func partialBackup(_ server: String, job: Int64) -> URL { backups(server).appendingPathComponent("partial-\(job)") }
