@@ -1,6 +1,6 @@
-/// How fast a stage's progress moves, as its worker measures it: the rate over its last 10 s, from readings kept at
-/// least a quarter of a second apart (a copy reports every chunk; a reader sees a reading
-/// about once a second, and a rate taken between two would leap at each).
+/// How fast a stage's progress moves, as its worker measures it: the rate over its last 10 s,
+/// from readings kept at least a quarter of a second apart (a copy reports every chunk; a
+/// reader sees a reading about once a second, and a rate taken between two would leap at each).
 public struct ProgressRate: Sendable {
     private var kept: [(at: ContinuousClock.Instant, done: Int64)] = []
     private var latest: (at: ContinuousClock.Instant, done: Int64)?

@@ -31,8 +31,9 @@ public struct WebAPI: Sendable {
     /// the value it returns is kept; throws where nothing can tell.
     public typealias ChangeWatch = @Sendable (@escaping @Sendable () -> Void) throws -> (any Sendable)?
 
-    /// Why a failover cannot start from the recovery point it names (the server's machine
-    /// does not have it), or nil; the infrastructure knows, which the caller chose.
+    /// Why a failover or test-failover cannot start from the recovery point it names (the
+    /// server's machine does not have it), or nil, also for an action the server does not take
+    /// now, which its state refuses first; the infrastructure knows, which the caller chose.
     public typealias RecoveryPointRefusal = @Sendable (_ point: String, _ action: ServerAction, _ server: ServerInfo) async throws -> String?
 
     public init(

@@ -79,7 +79,7 @@ extension JobsShowCommand {
     /// other as the JSON its handler reported.
     static func progressText(_ progress: JSONValue) -> String {
         guard let done = progress["done"]?.intValue, let total = progress["total"]?.intValue, total > 0 else { return progress.canonicalText }
-        let share = Int(min(max(Double(done) / Double(total), 0), 1) * 100)
+        let share = Int(ProgressText.fraction(done: done, total: total) * 100)
         return "\(share)% (\(done) of \(total))" + (progress["detail"]?.stringValue.map { ": \(TerminalText.oneLine($0))" } ?? "")
     }
 }

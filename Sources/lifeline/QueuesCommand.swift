@@ -67,14 +67,14 @@ struct QueueTarget: ParsableArguments {
     static let creatingHint = "--create makes it, with the queue"
 
     /// Applies `update`; returns the queue as it was just before (`nil` for a new one), so the
-    /// command can say when it changed nothing, and as it is after.
+    /// command can say when it changed nothing, and with `--json`, as it is after.
     func update(_ update: QueueUpdate) async throws -> (before: QueueInfo?, after: QueueInfo?) {
         try JobLimits.checkQueueName(name, new: create)
         let create = create || Stage.isQueue(name)
         let jobs = try await store.openStore(creating: create, creatingHint: Self.creatingHint).jobs
         let before = try await jobs.queueList().first { $0.name == name }
         try await jobs.queueUpdate(name, update, create: create)
-        return (before, try await jobs.queueList().first { $0.name == name })
+        return (before, json ? try await jobs.queueList().first { $0.name == name } : nil)
     }
 
     /// Says what the command did (`changed`: it changed the queue), or with `--json`, the

@@ -69,13 +69,13 @@ extension ServerCreateCommand {
         if let same = all.first(where: { $0.name == name }) {
             return (disks ?? same.disks, size ?? same.diskSize, true)
         }
-        let other = all.first { $0.machine == machine }
-        guard let have = other.map({ (disks: $0.disks, size: $0.diskSize) }) ?? points else {
+        let siblings = all.filter { $0.machine == machine }
+        guard let have = siblings.first.map({ (disks: $0.disks, size: $0.diskSize) }) ?? points else {
             return (disks ?? 1, size ?? 64 << 20, false)
         }
         guard disks ?? have.disks == have.disks, size ?? have.size == have.size else {
-            let siblings = all.filter { $0.machine == machine }.map(\.name)
-            let whose = other == nil ? "machine \(machine)'s recovery points have" : "machine \(machine)'s servers (\(siblings.joined(separator: ", "))) have"
+            let whose = siblings.isEmpty
+                ? "machine \(machine)'s recovery points have" : "machine \(machine)'s servers (\(siblings.map(\.name).joined(separator: ", "))) have"
             throw CLIFailure(
                 .invalidInput,
                 "\(whose) \(have.disks) × \(SizeText.format(have.size)) disks, not \(disks ?? have.disks) × \(SizeText.format(size ?? have.size)): "

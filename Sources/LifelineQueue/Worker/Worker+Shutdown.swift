@@ -60,13 +60,15 @@ extension Worker {
         var nextNote = ContinuousClock.now + Self.graceNoteInterval
         while running.counts.handlers > 0, ContinuousClock.now < deadline, !hurrying.isSet {
             await doorbell.wait(timeout: min(deadline, nextNote) - .now)
+            // Every finish rings the doorbell: the running jobs are looked up only when a note is due.
+            guard ContinuousClock.now >= nextNote, !hurrying.isSet, ContinuousClock.now < deadline else { continue }
+            nextNote = .now + Self.graceNoteInterval
             let waiting = running.runningIDs
-            if ContinuousClock.now >= nextNote, !waiting.isEmpty, !hurrying.isSet, ContinuousClock.now < deadline {
+            if !waiting.isEmpty {
                 let left = Duration.seconds(((deadline - .now) / .seconds(1)).rounded())
                 logger.info("waiting for running jobs to finish; \(Self.askedAgain)", metadata: [
                     "running": "\(waiting.count)", "jobs": "\(Self.listed(waiting))", "grace_left": "\(DurationText.format(left))",
                 ])
-                nextNote = .now + Self.graceNoteInterval
             }
         }
         guard running.count > 0 else { return }
