@@ -30,7 +30,6 @@ extension PostgresJobStore {
           AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
           AND (\(filter.server)::text IS NULL OR server = \(filter.server))
           AND (\(filter.activeSince?.ms)::bigint IS NULL OR GREATEST(created_at, attempted_at, finished_at) >= \(filter.activeSince?.ms))
-          AND (\(filter.dueAfter?.ms)::bigint IS NULL OR run_at > \(filter.dueAfter?.ms))
           AND (NOT \(filter.retriedOnly) OR attempt > 1)
           AND (\(filter.beforeID)::bigint IS NULL OR id < \(filter.beforeID))
         \(unescaped: order) LIMIT \(filter.limit)

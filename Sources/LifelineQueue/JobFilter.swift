@@ -9,8 +9,6 @@ public struct JobFilter: Sendable, Hashable {
     /// Jobs created, attempted or finished at or after this time: a job that failed an hour ago
     /// is among those of the last six hours, whenever it was enqueued.
     public var activeSince: Date?
-    /// Jobs due later than this time (their `run_at`): of those waiting, the ones not due yet.
-    public var dueAfter: Date?
     /// Jobs that have been attempted more than once.
     public var retriedOnly: Bool
     /// Jobs with smaller ids: the page after one that ended with this id (lists are newest first).
@@ -19,14 +17,13 @@ public struct JobFilter: Sendable, Hashable {
 
     public init(
         states: Set<JobState> = [], queue: String? = nil, kind: String? = nil, server: String? = nil,
-        activeSince: Date? = nil, dueAfter: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
+        activeSince: Date? = nil, retriedOnly: Bool = false, beforeID: Int64? = nil, limit: Int? = nil
     ) {
         self.states = states
         self.queue = queue
         self.kind = kind
         self.server = server
         self.activeSince = activeSince
-        self.dueAfter = dueAfter
         self.retriedOnly = retriedOnly
         self.beforeID = beforeID
         self.limit = limit

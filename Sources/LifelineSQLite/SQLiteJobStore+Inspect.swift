@@ -85,10 +85,6 @@ extension SQLiteJobStore {
             conditions.append("MAX(created_at, IFNULL(attempted_at, 0), IFNULL(finished_at, 0)) >= ?")
             arguments += [since.ms]
         }
-        if let after = filter.dueAfter {
-            conditions.append("run_at > ?")
-            arguments += [after.ms]
-        }
         if filter.retriedOnly {
             conditions.append("attempt > 1")
         }

@@ -40,7 +40,7 @@ enum BatchFile {
         // bytes. What is left after the last split must be the end of the last line.
         let lines = data.split(separator: UInt8(ascii: "\n"), maxSplits: mostLines, omittingEmptySubsequences: false)
         guard lines.count <= mostLines || lines.last?.isEmpty == true else {
-            throw CLIFailure(.invalidInput, "--batch: \(source) has more than \(mostLines) lines; split it into batches of at most that many")
+            throw InputParsing.tooManyLines(flag: "--batch", source: source, most: mostLines)
         }
         let chunkSize = max(1_000, lines.count / ProcessInfo.processInfo.activeProcessorCount + 1)
         let chunks = stride(from: 0, to: lines.count, by: chunkSize).map { $0..<min($0 + chunkSize, lines.count) }
@@ -86,7 +86,12 @@ enum BatchFile {
                 if let offset = InputParsing.firstInvalidUTF8(line) {
                     throw CLIFailure(.invalidInput, "--batch line \(number): invalid UTF-8 at byte \(offset) of the line; the file must be UTF-8")
                 }
-                throw CLIFailure(.invalidInput, "--batch line \(number), column \(column): invalid JSON: \(message)")
+                if number == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) {
+                    throw CLIFailure(.invalidInput, "--batch line 1: the file starts with a byte-order mark (EF BB BF); save it as UTF-8 without one")
+                }
+                // An object cut at the line's end: likely JSON laid out over several lines.
+                let hint = message.hasSuffix("found the end of the text") ? " (each job is one JSON object on a line of its own)" : ""
+                throw CLIFailure(.invalidInput, "--batch line \(number), column \(column): invalid JSON: \(message)\(hint)")
             } catch {
                 throw CLIFailure(.runtime, "--batch line \(number): \(error)")
             }

@@ -77,7 +77,9 @@ struct CLIFailure: Error, CustomStringConvertible {
     /// Help and version requests print in full; usage errors become one line.
     private static func argumentParserReport(_ error: any Error, command: any ParsableCommand.Type) -> (Int32, String) {
         let code = command.exitCode(for: error).rawValue
-        if code == 0 { return (0, command.fullMessage(for: error)) }
+        // Laid out for 80 columns at least: on a narrower terminal an example wraps where the
+        // terminal wraps it, not at a newline of its own, and pastes whole.
+        if code == 0 { return (0, command.fullMessage(for: error, columns: max(Output.standardOutput.width ?? 80, 80))) }
         var message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
         guard !message.isEmpty else { return (code, "") }
         // An argument the message quotes is one line in it, even with a newline of its own.
@@ -106,7 +108,11 @@ struct CLIFailure: Error, CustomStringConvertible {
            let closest = CommandSuggestion.closestOption(to: String(match.1), in: arguments, root: Lifeline.self)
         {
             // Named in the command's help: it came first, and was left where it was.
-            guard closest != match.1 else { return (code, StoreOptions.misplaced(closest, in: arguments)) }
+            if closest == match.1 {
+                let misplaced = closest == "--db" ? StoreOptions.misplaced(closest, in: arguments)
+                    : CommandSuggestion.misplaced(closest, in: arguments, root: Lifeline.self)
+                return (code, misplaced)
+            }
             return (code, "unknown option '\(match.1)'; did you mean '\(closest)'?")
         }
         if let match = oneLine.firstMatch(of: #/The value '(.*)' is invalid for '(\S+)[^']*'/#) {

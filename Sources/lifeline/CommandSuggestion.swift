@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import LifelineQueue
 
@@ -35,30 +36,67 @@ enum CommandSuggestion {
     /// The option of the command that `arguments` name closest to `option`, e.g. `--version`
     /// for `--verison`.
     static func closestOption(to option: String, in arguments: [String], root: any ParsableCommand.Type) -> String? {
-        let options = options(of: command(namedIn: arguments, root: root)).filter { $0.hasPrefix("--") }
+        let options = options(of: commandPath(in: arguments, root: root).command).filter { $0.hasPrefix("--") }
         // Compared without their dashes, which every one has: `--db` is no typo of `--to`.
         let names = options.sorted().map { String($0.dropFirst(2)) }
         return EditDistance.nearest(to: String(option.drop { $0 == "-" }), among: names).map { "--" + $0 }
+    }
+
+    /// Where `option`, which the command `arguments` name has, goes when it was given before
+    /// that command's name (`lifeline --json jobs list`): the command line with it, and the
+    /// value it had there, moved after the name.
+    static func misplaced(_ option: String, in arguments: [String], root: any ParsableCommand.Type) -> String {
+        let path = commandPath(in: arguments, root: root).path
+        var rest = arguments
+        var given = [option]
+        if let index = rest.firstIndex(where: { $0 == option || $0.hasPrefix(option + "=") }) {
+            // A value that came with it, unless it is the command's name.
+            let withValue = rest[index] == option && index + 1 < rest.count && !rest[index + 1].hasPrefix("-") && !path.contains(rest[index + 1])
+            given = Array(rest[index...(withValue ? index + 1 : index)])
+            rest.removeSubrange(index...(withValue ? index + 1 : index))
+        }
+        var end = 0
+        for name in path {
+            guard let at = rest[end...].firstIndex(of: name) else { break }
+            end = at + 1
+        }
+        rest.insert(contentsOf: given, at: end)
+        return "'\(option)' goes after the command's name: lifeline \(rest.map(Self.shellWord).joined(separator: " "))"
+    }
+
+    /// `word` as a shell reads it back: quoted when it holds anything but plain characters.
+    private static func shellWord(_ word: String) -> String {
+        let plain = !word.isEmpty && word.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || "-_./=:,@%+".utf8.contains(byte)
+        }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// The first word of `arguments` (before a `--`) written as an option that the command they
     /// name does not have. The parser reports a missing argument before an unknown option
     /// (`server create -x`), though the option is what was mistyped.
     static func unknownOption(in arguments: [String], root: any ParsableCommand.Type) -> String? {
-        let known = options(of: command(namedIn: arguments, root: root))
+        let known = options(of: commandPath(in: arguments, root: root).command)
         return arguments.prefix { $0 != "--" }.lazy
             .filter { $0.count > 1 && $0.hasPrefix("-") }
             .map { String($0.prefix { $0 != "=" }) }
             .first { !known.contains($0) }
     }
 
-    private static func command(namedIn arguments: [String], root: any ParsableCommand.Type) -> any ParsableCommand.Type {
+    /// The command `arguments` name, and the words that name it. Words before the first
+    /// command's name are passed over: the value of an option given before it (`--limit 5 jobs list`).
+    private static func commandPath(in arguments: [String], root: any ParsableCommand.Type) -> (command: any ParsableCommand.Type, path: [String]) {
         var command = root
-        for argument in arguments where !argument.hasPrefix("-") {
-            guard let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) else { break }
-            command = next
+        var path: [String] = []
+        for argument in arguments.prefix(while: { $0 != "--" }) where !argument.hasPrefix("-") {
+            if let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) {
+                command = next
+                path.append(argument)
+            } else if !path.isEmpty {
+                break
+            }
         }
-        return command
+        return (command, path)
     }
 
     /// The option names that `command`'s help lists, long and short.

@@ -84,7 +84,7 @@ struct EnqueueOptions: Equatable {
         _ = try registry.checkKind(kind)
         if let queue { try registry.checkQueue(queue) }
         try JobLimits.checkSettings(priority: priority, maxAttempts: maxAttempts, timeout: defaults.timeout, backoff: defaults.backoff)
-        let data = try InputParsing.readFile(path, flag: "--batch", limit: BatchFile.largest)
+        let data = try InputParsing.readFile(path, flag: "--batch", limit: BatchFile.largest, mostLines: BatchFile.mostLines)
         // Read whole before the store is opened: a bad line creates nothing either.
         let batch = try await BatchFile.parse(data, source: path == "-" ? "standard input" : "the file", defaults: defaults, registry: registry)
         let opened = try await store.openStore()

@@ -72,6 +72,7 @@ struct EventsCommand: AsyncParsableCommand {
         let watcher = follow ? try? opened.watchChanges(logger: CommandLogHandler.logger) { changes.ring() } : nil
         // A database file deleted or replaced would leave the follower reading the old one, silent for ever.
         let fileCheck = follow ? Task { await opened.exitIfReplaced(by: "follower") } : nil
+        if follow { Output.endWhenReaderLeaves() }
         defer {
             fileCheck?.cancel()
             withExtendedLifetime(watcher) {}

@@ -63,14 +63,16 @@ enum InputParsing {
 
     /// The whole of a file, or of standard input (`-`), of at most `limit` bytes. Read as a
     /// stream (a pipe or a process substitution, `<(…)`, has no size); one that goes on past
-    /// the limit (`/dev/zero`, `yes |`) is refused there, not read until memory runs out.
-    static func readFile(_ path: String, flag: String, limit: Int) throws -> Data {
+    /// the limit (`/dev/zero`, `yes |`) is refused there, not read until memory runs out, and
+    /// so is one past `mostLines` lines.
+    static func readFile(_ path: String, flag: String, limit: Int, mostLines: Int = .max) throws -> Data {
         let name = path == "-" ? "standard input" : "'\(path)'"
         let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read \(name): \(Self.reason(errno))") }
         defer { if fd != STDIN_FILENO { close(fd) } }
         var data = Data()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var lines = 0
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
@@ -78,10 +80,19 @@ enum InputParsing {
             guard n >= 0 else { throw CLIFailure(.invalidInput, "\(flag): cannot read \(name): \(Self.reason(errno))") }
             if n == 0 { return data }
             data.append(contentsOf: chunk[..<n])
+            if mostLines < .max {
+                lines += chunk[..<n].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+                guard lines <= mostLines else { throw tooManyLines(flag: flag, source: path == "-" ? "standard input" : "the file", most: mostLines) }
+            }
             guard data.count <= limit else {
                 throw CLIFailure(.invalidInput, "\(flag): \(name) goes on past \(limit >> 20) MiB, more than \(flag) takes")
             }
         }
+    }
+
+    /// A file of more lines than `flag` takes.
+    static func tooManyLines(flag: String, source: String, most: Int) -> CLIFailure {
+        CLIFailure(.invalidInput, "\(flag): \(source) has more than \(most) lines; split it into batches of at most that many")
     }
 
     private static func reason(_ code: Int32) -> String {

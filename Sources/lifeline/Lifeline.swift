@@ -30,9 +30,16 @@ struct Lifeline: AsyncParsableCommand {
     static let version = "0.6.0"
 
     /// The command line after the program's name, `--db` put after the command's name when it
-    /// came before (see ``StoreOptions/placed(_:root:)``). Read first before the secrets in the
+    /// came before (see ``StoreOptions/placed(_:root:)``), `--help` first as `help`. Read first before the secrets in the
     /// process's own command line are hidden.
-    static let arguments = StoreOptions.placed(Array(CommandLine.arguments.dropFirst()), root: Lifeline.self)
+    static let arguments = helpFirst(StoreOptions.placed(Array(CommandLine.arguments.dropFirst()), root: Lifeline.self))
+
+    /// `lifeline --help jobs list` read as `lifeline help jobs list`: the help of the command
+    /// named after it, where the parser gives the top one.
+    static func helpFirst(_ arguments: [String]) -> [String] {
+        guard let first = arguments.first, first == "--help" || first == "-h", arguments.count > 1, !arguments[1].hasPrefix("-") else { return arguments }
+        return ["help"] + arguments.dropFirst()
+    }
 
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code
     /// of the CLI contract.
@@ -55,7 +62,7 @@ struct Lifeline: AsyncParsableCommand {
         }
         do {
             if let notText {
-                throw CLIFailure(.invalidInput, "argument \(notText) is not UTF-8 text")
+                throw CLIFailure(.invalidInput, Self.notUTF8(argument: notText))
             }
             try StoreOptions.checkNamedOnce(arguments)
             // A pool's runner process, started by its pool with exactly this command line.
@@ -95,5 +102,20 @@ struct Lifeline: AsyncParsableCommand {
             }
             Foundation.exit(CLIFailure.report(error, command: self))
         }
+    }
+
+    /// Where the bytes that are not UTF-8 are, as the command line reads: the option whose
+    /// value they are (`--args`), or else the argument's place.
+    static func notUTF8(argument index: Int) -> String {
+        let text = { (index: Int) in CommandLine.unsafeArgv[index].map { String(cString: $0) } ?? "" }
+        let word = text(index)
+        if word.hasPrefix("--"), let equals = word.firstIndex(of: "=") {
+            return "\(word[..<equals]): its value is not UTF-8 text"
+        }
+        let previous = index > 1 ? text(index - 1) : ""
+        if previous.hasPrefix("-"), previous.count > 1, !previous.contains("=") {
+            return "\(previous): its value is not UTF-8 text"
+        }
+        return "argument \(index) is not UTF-8 text: arguments must be UTF-8"
     }
 }

@@ -68,6 +68,23 @@ struct Output: Sendable {
         }
     }
 
+    /// For a command that may print nothing for a long while (`events --follow` on a quiet
+    /// queue): once the pipe or socket it writes to has no reader (`| head -1` took its
+    /// line), it ends as a write there would end it (SIGPIPE), as `tail -f` does, rather than
+    /// waiting for a line it will never be able to write.
+    static func endWhenReaderLeaves() {
+        var info = stat()
+        guard fstat(STDOUT_FILENO, &info) == 0, [S_IFIFO, S_IFSOCK].contains(info.st_mode & S_IFMT) else { return }
+        Thread.detachNewThread {
+            // No events asked for: a pipe whose reader closed reports POLLERR, a socket POLLHUP.
+            var watched = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
+            while poll(&watched, 1, -1) < 0 && errno == EINTR {}
+            guard watched.revents & Int16(POLLERR | POLLHUP) != 0 else { return }
+            signal(SIGPIPE, SIG_DFL)
+            kill(getpid(), SIGPIPE)
+        }
+    }
+
     private static func cannotWrite(_ error: Int32) -> Never {
         let reason = "cannot write to standard output: \(String(cString: strerror(error)).lowercased())"
         standardError.writeLine("lifeline: " + (changeMade.withLock { $0 }.map { "\($0), but \(reason)" } ?? reason))

@@ -177,7 +177,8 @@ struct WorkerOptions: Equatable {
 
     /// Said once, at start: a queue named in --queues that nothing has used yet may be a typo
     /// (or a queue whose first job is still to come), a drain waits for the jobs of a paused
-    /// queue it serves until the queue is resumed, and for jobs due later when none is due now.
+    /// queue it serves until the queue is resumed (the worker says when it waits for jobs due
+    /// later, and until when).
     private static func warnAtStart(_ names: [String], drain: Bool, in queue: OpenQueue, logger: Logger) async throws {
         guard !names.isEmpty || drain else { return }
         let queues = try await queue.jobs.queueList()
@@ -202,20 +203,6 @@ struct WorkerOptions: Equatable {
             let (held, release) = info.paused ? ("paused", "lifeline queues resume \(named)") : ("limited to 0 running", "lifeline queues limit \(named) none")
             logger.warning(
                 "queue '\(info.name)' is \(held) with \(JobText.count(waiting)) waiting: --drain waits for \(waiting == 1 ? "it" : "them") until '\(release)'"
-            )
-        }
-        let open = served.filter { !$0.paused && $0.limit != 0 }
-        let waiting = count(open, [.scheduled, .retryable])
-        guard waiting > 0, count(open, [.available, .running]) == 0 else { return }
-        // One whose time has come is due now (the first claim makes it available): only then
-        // are the rows read, for the times the counts do not keep.
-        var later = 0
-        for info in open where count([info], [.scheduled, .retryable]) > 0 {
-            later += try await queue.jobs.jobCount(JobFilter(states: [.scheduled, .retryable], queue: info.name, dueAfter: queue.jobs.now))
-        }
-        if later == waiting {
-            logger.notice(
-                "nothing is due now: --drain waits for \(JobText.count(later)) due later (lifeline jobs list --state scheduled --state retryable)"
             )
         }
     }

@@ -252,6 +252,20 @@ struct EnqueueCLITests {
         #expect(try await cli.jobCount() == 1)
     }
 
+    @Test("a batch saved with a byte-order mark, or a job laid out over several lines, is told what to change")
+    func batchLayout() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let marked = try cli.writeFile("marked.jsonl", "\u{FEFF}{}\n")
+        let bom = try await cli.run(["enqueue", "noop", "--batch", marked])
+        #expect(bom.status == 64 && bom.stderr == "lifeline: --batch line 1: the file starts with a byte-order mark (EF BB BF); save it as UTF-8 without one\n", "\(bom)")
+        let pretty = try cli.writeFile("pretty.jsonl", "{\n  \"args\": {}\n}\n")
+        let spread = try await cli.run(["enqueue", "noop", "--batch", pretty])
+        #expect(spread.status == 64 && spread.stderr.hasPrefix("lifeline: --batch line 1, column 2: invalid JSON: "), "\(spread)")
+        #expect(spread.stderr.hasSuffix("found the end of the text (each job is one JSON object on a line of its own)\n"), "\(spread)")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.path))
+    }
+
     @Test("a batch's own options are blamed on themselves, not on its first line; its line names its jobs")
     func batchOptions() async throws {
         let cli = try CLIRunner()

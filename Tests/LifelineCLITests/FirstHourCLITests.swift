@@ -21,7 +21,7 @@ struct FirstHourCLITests {
         help.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("lifeline ") }
     }
 
-    @Test("help fits 80 columns: examples whole on one line, values listed once")
+    @Test("help fits 80 columns: examples whole on one line, on narrower terminals too; values listed once; --help before a command is its help")
     func help() async throws {
         let cli = try CLIRunner()
         for command in Self.commands {
@@ -31,7 +31,13 @@ struct FirstHourCLITests {
                 #expect(example.count <= 76, "\(command): an example longer than a terminal line: \(example.count) \(example)")
                 #expect(example.filter { $0 == "'" }.count.isMultiple(of: 2), "\(command): an example cut mid-quote: \(example)")
             }
+            // Laid out as for 80: the terminal wraps it, and a pasted example is whole.
+            let narrow = try await cli.run(command + ["--help"], extraEnvironment: ["COLUMNS": "60"])
+            #expect(narrow.stdout == help.stdout, "\(command) at 60 columns")
         }
+        let jobs = try await cli.run(["jobs", "--help"]).stdout
+        #expect(try await cli.run(["--help", "jobs"]).stdout == jobs)
+        #expect(try await cli.run(["-h", "jobs", "list"]).stdout == (try await cli.run(["jobs", "list", "--help"]).stdout))
         let events = try await cli.run(["events", "--help"]).stdout
         #expect(events.components(separatedBy: "state_changed").count == 2, "the --type values are listed once")
         // Each action's help names the states it is taken in, from the lifecycle's own table.
@@ -56,6 +62,11 @@ struct FirstHourCLITests {
         (["enqueue", "--priorty", "3"], "lifeline: unknown option '--priorty'; did you mean '--priority'?"),
         (["server", "failover"], "lifeline: missing expected argument '<name>' (see --help)"),
         (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: only --db may come before it (lifeline --db F COMMAND --json …)"),
+        // Said with the command line as it goes, the option and its value moved after the command's name.
+        (["--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: lifeline jobs list --json"),
+        (["jobs", "--json", "list", "--state", "running"], "lifeline: '--json' goes after the command's name: lifeline jobs list --json --state running"),
+        (["--limit", "5", "jobs", "list"], "lifeline: '--limit' goes after the command's name: lifeline jobs list --limit 5"),
+        (["--dry-run", "jobs", "prune", "--older-than", "1d"], "lifeline: '--dry-run' goes after the command's name: lifeline jobs prune --dry-run --older-than 1d"),
         // A newline in what the parser quotes stays inside the one line, escaped.
         (["enqueue", "noop", "--bo\ngus"], "lifeline: unknown option '--bo\\ngus' (see --help)"),
         (["jobs", "show", "1\n2"], "lifeline: invalid value '1\\n2' for <id>: not a whole number"),
@@ -289,6 +300,19 @@ struct FirstHourCLITests {
         let all = try cli.start(["events", "--follow", "--all", "--json"])
         defer { all.signal(SIGKILL) }
         #expect(try JSONValue(parsing: try await all.nextLine())["seq"] == 1)
+    }
+
+    @Test("events --follow into head -1 ends once head has its line, with nothing new to print (SIGPIPE, as tail -f)")
+    func followIntoHead() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let script = #"{ "$0" events --follow; echo "follower exited $?" >&2; } | head -1"#
+        let pipeline = try BackgroundCommand("/bin/sh", ["-c", script, cli.binary.path], environment: cli.environment)
+        defer { pipeline.signal(SIGKILL) }
+        #expect(try await pipeline.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(pipeline.stdout.contains("enqueued") && pipeline.stdout.split(separator: "\n").count == 1, "\(pipeline.stdout)")
+        #expect(pipeline.stderr == "follower exited 141\n", "\(pipeline.stderr)")
     }
 
     @Test("a failover to a recovery point the machine lacks is refused at once; server points lists them")

@@ -228,6 +228,9 @@ struct HostileInputCLITests {
         let over = try cli.writeFile("over.jsonl", String(repeating: "{}\n", count: 1_000_000) + "{}")
         let refused = try await cli.run(["enqueue", "noop", "--batch", over])
         #expect(refused.status == 64 && refused.stderr == "lifeline: --batch: the file has more than 1000000 lines; split it into batches of at most that many\n", "\(refused)")
+        // Lines that never end are counted as they are read, long before the size limit.
+        let piped = try await BackgroundCommand.run("/bin/sh", ["-c", #"yes '{}' | "$0" enqueue noop --batch -"#, cli.binary.path], environment: cli.environment)
+        #expect(piped.terminationStatus == 64 && piped.stderr == "lifeline: --batch: standard input has more than 1000000 lines; split it into batches of at most that many\n", "\(piped.stderr)")
         #expect(try await cli.jobCount() == 1)
     }
 

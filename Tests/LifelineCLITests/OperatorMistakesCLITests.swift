@@ -313,7 +313,7 @@ struct OperatorMistakesCLITests {
         let drain = try cli.start(["worker", "--drain"])
         defer { drain.signal(SIGKILL) }
         try await waitUntil("the drain to say what it waits for", timeout: .seconds(30)) {
-            drain.stderr.contains("nothing is due now: --drain waits for 1 job due later (lifeline jobs list --state scheduled --state retryable)")
+            drain.stderr.contains("nothing is due now: --drain waits for jobs due later, the next at ")
         }
         #expect(try await cli.run(["jobs", "cancel", "\(id)"]).status == 0)
         #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
@@ -628,9 +628,16 @@ struct OperatorMistakesCLITests {
     func argumentNotText() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let script = #"exec "$0" enqueue exec --args "$(printf '{"argv": ["printf", "%s", "\377\376"]}')""#
-        let result = try await BackgroundCommand.run("/bin/sh", ["-c", script, cli.binary.path], environment: cli.environment)
-        #expect(result.terminationStatus == 64 && result.stderr == "lifeline: argument 4 is not UTF-8 text\n", "\(result.stderr)")
+        // Named by the option whose value it is, in either form, or else by its place.
+        let cases = [
+            (#"exec "$0" enqueue exec --args "$(printf '{"argv": ["printf", "%s", "\377\376"]}')""#, "--args: its value is not UTF-8 text"),
+            (#"exec "$0" enqueue noop "--queue=$(printf 'q\377')""#, "--queue: its value is not UTF-8 text"),
+            (#"exec "$0" enqueue "$(printf 'noop\377')""#, "argument 2 is not UTF-8 text: arguments must be UTF-8"),
+        ]
+        for (script, message) in cases {
+            let result = try await BackgroundCommand.run("/bin/sh", ["-c", script, cli.binary.path], environment: cli.environment)
+            #expect(result.terminationStatus == 64 && result.stderr == "lifeline: \(message)\n", "\(result.stderr)")
+        }
         #expect(!FileManager.default.fileExists(atPath: cli.home.path))
     }
 

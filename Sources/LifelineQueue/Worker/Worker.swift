@@ -110,8 +110,10 @@ public final class Worker: Sendable {
     /// the finishes that arrive meanwhile go together in the next (group commit).
     private func claimLoop() async {
         var failures = 0
-        // Whether jobs were claimed since the drain last said it waits for jobs due later.
-        var ranSinceIdle = false
+        // Whether the drain is to say it waits for jobs due later when nothing is due: at its
+        // start, and once jobs were claimed since it last said so.
+        var ranSinceIdle = true
+        var ranAny = false
         // Claims sent and not yet answered here, oldest first.
         var sent: [Claim] = []
         // A claim already sent is seen through even when stopping: its jobs are the worker's.
@@ -165,12 +167,13 @@ public final class Worker: Sendable {
                 return
             }
             ranSinceIdle = ranSinceIdle || !claimed.jobs.isEmpty
-            // A drain that ran what was due and now waits for jobs due later says so once, as
-            // its start does when nothing is due then.
+            ranAny = ranAny || !claimed.jobs.isEmpty
+            // A drain that finds nothing due, at its start or once it ran what was, says so
+            // once, with when the next job comes due.
             if configuration.drain, ranSinceIdle, claimed.jobs.isEmpty, running.count == 0, let next = claimed.nextWakeup {
                 ranSinceIdle = false
                 logger.notice(
-                    "nothing more is due now: --drain waits for jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"
+                    "nothing \(ranAny ? "more " : "")is due now: --drain waits for jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"
                 )
             }
             // Counted from the claim, by the store's clock: not this host's, which may be off.

@@ -31,7 +31,11 @@ public struct CommandInfrastructure: Infrastructure {
     public init(configPath: String) throws {
         self.configPath = configPath
         guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw JobInputError("cannot read the stage commands config '\(configPath)'")
+            // Why, and where it was looked for: the path comes from the home unless named.
+            let reason = access(configPath, R_OK) == 0 ? "not a file" : String(cString: strerror(errno)).lowercased()
+            throw JobInputError(
+                "cannot read the stage commands config '\(configPath)': \(reason) (LIFELINE_INFRA=command reads it; LIFELINE_INFRA_COMMANDS names another)"
+            )
         }
         // A misspelt key would otherwise run the default program for a stage, or none.
         let json: JSONValue
