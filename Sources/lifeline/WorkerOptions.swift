@@ -60,7 +60,7 @@ struct WorkerOptions: Equatable {
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
         // Signals are taken from here on: a worker still waiting for its database stops waiting.
-        // Asked again once the worker has stopped, a pool's processes that have not ended are killed.
+        // Asked again, a pool's processes that have not ended are killed (see RunnerPool.killRemaining()).
         let stop = Mutex<(asked: Bool, opening: Task<OpenQueue, any Error>?, worker: Worker?)>((false, nil, nil))
         let signals = SignalTrap {
             let (again, opening, worker) = stop.withLock { stop in

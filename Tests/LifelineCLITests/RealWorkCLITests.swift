@@ -195,6 +195,40 @@ struct RealWorkCLITests {
         #expect(Self.lines(directory + "/starts").count == 1, "the program ran once")
     }
 
+    @Test("a program stopped because its worker (or its pool's writer) was stopped past its lease is given back once the worker goes on, without spending an attempt, not left running until its lease runs out", arguments: [
+        [], ["--processes", "2", "--concurrency", "2"],
+    ])
+    func stoppedPastLease(_ shape: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "60"]}"#])
+        let worker = try cli.start(["worker", "--lease", "3s", "--grace", "1s"] + shape)
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("the program to start") { Self.lines(directory + "/starts").count == 1 }
+        worker.signal(SIGSTOP)
+        try await waitUntil("the worker to stop") { ProcessTable.isStopped(worker.processIdentifier) }
+        // Its reaper stops the program before the lease runs out: the program's lock is free.
+        let lock = open(directory + "/job.lock", O_RDWR | O_CLOEXEC)
+        defer { close(lock) }
+        try await waitUntil("the program to be stopped") {
+            guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return false }
+            flock(lock, LOCK_UN)
+            return true
+        }
+        // The scene itself, not a wait for work: the worker stays stopped past the whole lease.
+        try await Task.sleep(for: .seconds(3))
+        worker.signal(SIGCONT)
+        // Given back at once, it runs again here, as the attempt it would have been.
+        try await waitUntil("the job to run again", timeout: .seconds(2)) { Self.lines(directory + "/starts").count == 2 }
+        let job = try await cli.job(id)
+        #expect(job["attempt"] == 1 && job["errors"]?.arrayValue?.isEmpty == true, "\(job) \(worker.stderr.suffix(1500))")
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(try await cli.job(id)["state"] == "available", "released at the stop, not left running")
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+    }
+
     @Test("a program past its timeout is stopped by its reaper while its worker (or its pool's writer) is stopped; the attempt is recorded as timed out", arguments: [
         [], ["--processes", "2", "--concurrency", "2"],
     ])

@@ -323,8 +323,8 @@ struct WorkerCLITests {
     }
 
     @Test(
-        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once",
-        arguments: [1, 2]
+        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once, or a second after while its attempts are being stopped",
+        arguments: [1, 2, 3]
     )
     func sigtermWithStoppedProcess(signals: Int) async throws {
         let cli = try CLIRunner()
@@ -344,6 +344,14 @@ struct WorkerCLITests {
             pool.signal(SIGTERM)
             #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
             #expect(ContinuousClock.now - asked < .seconds(3), "at once")
+        } else if signals == 3 {
+            // Asked again while the worker still waits for its attempts' ends: the stopped
+            // process never reports them, and is killed a second later.
+            try await waitUntil("the worker to begin its stop", timeout: .seconds(30)) { pool.stderr.contains("shutting down") }
+            let asked = ContinuousClock.now
+            pool.signal(SIGTERM)
+            #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(ContinuousClock.now - asked < .seconds(4), "a second after, not at the end of the handlers' and the runners' stop graces (15 s)")
         } else {
             // Its grace (0.5 s), the handlers' stop grace (5 s), then the runners' (10 s).
             #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)

@@ -59,7 +59,7 @@ struct AttemptHoldsTests {
         }
     }
 
-    @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt is lost", arguments: [SIGKILL, SIGTERM])
+    @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt ends as unheld (it goes back, fenced)", arguments: [SIGKILL, SIGTERM])
     func stoppedAtHoldEnd(stopSignal: Int32) async throws {
         let ticker = try HeldTicker(heldFor: 0.3)
         defer { ticker.remove() }
@@ -67,7 +67,7 @@ struct AttemptHoldsTests {
         // Seen by the program itself, whenever this test's task gets to run.
         let past = ticker.pastHold
         #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the hold: \(past.ticks)")
-        #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .lost(AttemptUnheld(program: "sh").description))
+        #expect(HandlerEnd(error: AttemptUnheld(program: "sh")) == .unheld(AttemptUnheld(program: "sh").description))
         // A file error from Foundation is recorded as the file and the system's words, on one line.
         let full = CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: "/infra/rp-002.tmp/disk-0.img", NSUnderlyingErrorKey: POSIXError(.ENOSPC)])
         #expect(HandlerEnd(error: full) == .threw("/infra/rp-002.tmp/disk-0.img: no space left on device"))

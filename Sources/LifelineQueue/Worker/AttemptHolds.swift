@@ -112,8 +112,8 @@ struct HoldInstant: Comparable, Sendable {
 }
 
 /// What a program run by an attempt ends with when its reaper stopped it because the attempt
-/// was not held longer in time: the attempt is lost, and its job comes back when its lease
-/// runs out (see ``HandlerEnd/lost(_:)``).
+/// was not held longer in time: the attempt has ended, and its job goes back (see
+/// ``HandlerEnd/unheld(_:)``).
 public struct AttemptUnheld: Error, CustomStringConvertible {
     public var program: String
 

@@ -19,6 +19,10 @@ public enum HandlerEnd: Sendable, Hashable {
     /// The handler's program was stopped as its worker asked (a timeout, a cancel): what the
     /// program wrote last.
     case stopped(output: String)
+    /// Stopped where it ran because its lease was not renewed in time (by a program's reaper,
+    /// or a pool's runner process: its worker stopped answering): it has ended, and goes back
+    /// without spending an attempt, fenced, so only where no other attempt has taken the job.
+    case unheld(String)
     /// The process running the handler died: nothing about the attempt can be known, so
     /// nothing is recorded and its lease runs out, as if the worker had died.
     case lost(String)
@@ -33,7 +37,7 @@ public enum HandlerEnd: Sendable, Hashable {
         case JobFailure.permanent(let message): self = .threwPermanent(message)
         // Within the longest time a job can be set to wait, so that any delay is a time to come.
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(min(max(delay, .zero), DurationText.maximum))
-        case let unheld as AttemptUnheld: self = .lost(unheld.description)
+        case let unheld as AttemptUnheld: self = .unheld(unheld.description)
         case is AttemptPastDeadline: self = .pastDeadline
         case let stopped as ChildProcess.Stopped: self = .stopped(output: stopped.exit.quotedTail)
         // FileHandle's write and sync throw the system's errno as it is, naming no file (it
@@ -63,19 +67,23 @@ public enum HandlerEnd: Sendable, Hashable {
             // saw the program's end only after its lease's end here): the finish is fenced, so
             // it lands only if no other attempt has taken the job, and the job does not run again.
             return .completed(result: value)
-        case (.notStarted, .cancelled?):
+        case (.notStarted, .cancelled?), (.unheld, .cancelled?):
             return .cancelled
         case (.notStarted, _):
             // It never ran (no process had room, e.g. while one restarts; its claim came back
             // too late): its deadline is not its fault, and it spends no attempt. Its lease
             // lost, the release is fenced: it lands only if no other attempt took the job.
             return .released
-        case (_, .leaseLost):
-            return nil
         case (.stopped(let output), .timeout?) where !output.isEmpty:
             return .failed(error: "timed out after \(DurationText.format(timeout)): \(output)")
-        case (.pastDeadline, nil), (_, .timeout?):
+        case (.pastDeadline, nil), (.pastDeadline, .leaseLost?), (_, .timeout?):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
+        case (.unheld, _), (_, .leaseLost):
+            // Stopped here or where it ran because its lease could not be renewed in time (this worker was
+            // stopped or starved): not the job's doing, so it goes back without spending an
+            // attempt, at once rather than when its lease runs out. Fenced as every finish, it
+            // lands only if no other attempt has taken the job meanwhile.
+            return .released
         case (_, .cancelled):
             return .cancelled
         case (_, .shutdown):

@@ -24,7 +24,7 @@ enum RunnerMessage: Sendable, Hashable {
     }
 
     private enum EndTag: UInt8 {
-        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline, stopped
+        case returned, returnedNothing, threw, threwPermanent, threwRetryAfter, notStarted, lost, pastDeadline, stopped, unheld
     }
 
     /// Appends the message to `bytes` as one frame, its length first.
@@ -119,6 +119,9 @@ enum RunnerMessage: Sendable, Hashable {
         case .stopped(let output):
             writer.byte(EndTag.stopped.rawValue)
             writer.string(output)
+        case .unheld(let why):
+            writer.byte(EndTag.unheld.rawValue)
+            writer.string(why)
         }
     }
 
@@ -134,6 +137,7 @@ enum RunnerMessage: Sendable, Hashable {
         case .pastDeadline: return .pastDeadline
         case .lost: return .lost(try reader.string())
         case .stopped: return .stopped(output: try reader.string())
+        case .unheld: return .unheld(try reader.string())
         case nil: throw FrameReader.Malformed(reason: "no handler end is tagged \(tag)")
         }
     }

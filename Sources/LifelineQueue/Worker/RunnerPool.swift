@@ -151,10 +151,20 @@ public final class RunnerPool: AttemptRunner {
         }
     }
 
-    /// Kills the runner processes still there after ``shutdown()``, stopped or not: at its
-    /// grace's end, or at once when the pool is asked again to stop. Before ``shutdown()``,
-    /// does nothing: runners still report the ends of the attempts they were told to stop.
+    /// Kills the runner processes still there, stopped or not: after ``shutdown()``, at its
+    /// grace's end or at once when the pool is asked again to stop. Asked before it (a second
+    /// signal while the worker stops their attempts), a second later: a runner that answers
+    /// has reported its attempts' ends by then, and one stopped or wedged never will.
     public func killRemaining() {
+        guard state.withLock({ $0.stopping }) else {
+            Task { [self] in
+                try? await Task.sleep(for: .seconds(1))
+                // None is started again.
+                state.withLock { $0.stopping = true }
+                killRemaining()
+            }
+            return
+        }
         let left = state.withLock { state -> [DirectChild] in
             guard state.stopping, !state.processes.isEmpty else { return [] }
             state.killedAtStop = true

@@ -48,10 +48,10 @@ public enum RunnerService {
         switch consume message {
         case .run(let job, let holdUntil):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
-            // Held no longer (it waited in the pool while the writer was stopped): another
-            // worker may have it already.
+            // Held no longer (it waited in the pool while the writer was stopped): it never
+            // runs, and goes back if no other worker has it already.
             guard holdUntil > Date() else {
-                loop.send(.ended(key, .lost(unheld)))
+                loop.send(.ended(key, .notStarted))
                 return
             }
             // The job itself, not an array made for it (an allocation, and a copy of the job).
@@ -75,11 +75,11 @@ public enum RunnerService {
         }
     }
 
-    /// An attempt's end as reported: lost when its hold ran out here, a timeout when it was
+    /// An attempt's end as reported: unheld when its hold ran out here, a timeout when it was
     /// stopped here past its deadline (its writer did not stop it), else as it ended.
     private static func report(_ end: HandlerEnd, stoppedFor reason: StopReason?) -> HandlerEnd {
         switch reason {
-        case .leaseLost?: .lost(unheld)
+        case .leaseLost?: .unheld(unheld)
         case .timeout?: .pastDeadline
         default: end
         }

@@ -317,15 +317,14 @@ public final class Worker: Sendable {
             let logger = JobContext.logger(logger, for: job)
             if case .lost(let why) = end {
                 logger.warning("\(why); the job goes back to its queue when its lease runs out")
-            } else if entry == nil {
-                logger.warning("lease lost: the job was claimed again before this attempt ended; not recorded here")
             } else {
-                logger.warning("lease lost; the job was stopped and its attempt is not recorded here")
+                logger.warning("lease lost: the job was claimed again before this attempt ended; not recorded here")
             }
             if let entry { running.remove([entry.slot]) }
             doorbell.ring()
             return
         }
+        if case .unheld(let why) = end { JobContext.logger(logger, for: job).warning("\(why); its end is recorded, fenced") }
         // The finisher frees the slot once the finish is recorded.
         let finish = JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome, progress: entry.progress)
         finisher.finish(finish, slot: entry.slot) {
