@@ -86,11 +86,15 @@ struct WorkerCommand: AsyncParsableCommand {
     /// can still read in /proc.
     static let runnerStoreVariable = "LIFELINE_RUNNER_DATABASE"
 
-    /// A runner's environment: this one's, and the store `--db` or `LIFELINE_DATABASE_URL`
-    /// names (whose password this process's environment no longer holds).
-    static func runnerEnvironment(_ store: some StoreSelection) -> [String: String] {
+    /// Where a runner finds its pool's worker id, which its log lines carry as the writer's do.
+    static let runnerWorkerVariable = "LIFELINE_RUNNER_WORKER"
+
+    /// A runner's environment: this one's, the store `--db` or `LIFELINE_DATABASE_URL` names
+    /// (whose password this process's environment no longer holds), and the pool's worker id.
+    static func runnerEnvironment(_ store: some StoreSelection, worker: String) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment[runnerStoreVariable] = store.db ?? Environment.databaseURL
+        environment[runnerWorkerVariable] = worker
         return environment
     }
 
@@ -112,6 +116,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let store = SelectedStore(db: Environment.value(runnerStoreVariable))
         ArgumentSecrets.hide(inEnvironment: runnerStoreVariable)
         unsetenv(runnerStoreVariable)
+        var logger = Logger(label: "lifeline.worker")
+        logger[metadataKey: "worker"] = Environment.value(runnerWorkerVariable).map { "\($0)" }
+        unsetenv(runnerWorkerVariable)
         try store.withholdCredentials()
         // Opened when a job first reads it (recovery stages do, most jobs never do), not before
         // the runner serves its first attempt: opening it was 9.2 of a runner's 14.2 million
@@ -123,6 +130,6 @@ struct WorkerCommand: AsyncParsableCommand {
         let queue = QueueOnDemand { try await store.openReader(acceptingNewer: true) }
         let infrastructure = try InfrastructureChoice.make(root: store.infraRoot)
         let handlers = InProcessRunner(registry: store.registry(queue: queue.get, infrastructure: infrastructure))
-        await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: Logger(label: "lifeline.worker"))
+        await RunnerService.serve(fd: STDIN_FILENO, runner: handlers, logger: logger)
     }
 }

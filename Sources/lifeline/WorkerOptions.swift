@@ -54,9 +54,13 @@ struct WorkerOptions: Equatable {
             queues: queueNames, weights: weights, concurrency: concurrency * processes, lease: leaseDuration, grace: graceDuration, drain: drain
         )
         configuration.isDamage = StoreErrorText.isDamage
+        // Its lines, and its processes', name the worker as the writer's do.
+        var poolLogger = logger
+        poolLogger[metadataKey: "worker"] = "\(configuration.owner)"
         let pool = processes > 1 ? try RunnerPool(
-            childProgram: "/proc/self/exe", childArguments: [CommandLine.arguments.first ?? "lifeline"] + WorkerCommand.runnerCommand, childEnvironment: WorkerCommand.runnerEnvironment(store), processes: processes,
-            concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: logger
+            childProgram: "/proc/self/exe", childArguments: [CommandLine.arguments.first ?? "lifeline"] + WorkerCommand.runnerCommand,
+            childEnvironment: WorkerCommand.runnerEnvironment(store, worker: configuration.owner), processes: processes,
+            concurrency: concurrency, answerWithin: max(configuration.renewalInterval, .seconds(1)), logger: poolLogger
         ) : nil
         let runners = Task { await pool?.superviseProcesses() ?? true }
         // Signals are taken from here on: a worker still waiting for its database stops waiting.

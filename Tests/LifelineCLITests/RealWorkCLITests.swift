@@ -227,6 +227,11 @@ struct RealWorkCLITests {
         #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
         #expect(try await cli.job(id)["state"] == "available", "released at the stop, not left running")
         #expect(Self.lines(directory + "/double-runs").isEmpty)
+        if !shape.isEmpty {
+            // The runner process that stopped it says which attempt, of which worker.
+            let stopping = worker.stderr.split(separator: "\n").first { $0.contains("the pool's writer stopped answering; stopping the job") }
+            #expect(stopping?.contains("attempt=1") == true && stopping?.contains(" worker=") == true, "\(worker.stderr.suffix(1500))")
+        }
     }
 
     @Test("a program past its timeout is stopped by its reaper while its worker (or its pool's writer) is stopped; the attempt is recorded as timed out", arguments: [
@@ -435,6 +440,9 @@ struct RealWorkCLITests {
             try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 4
         }
         #expect(pool.stderr.contains("worker process does not answer; killing it"), "\(pool.stderr.suffix(2000))")
+        // The pool's own lines name its worker, as its attempts' lines do.
+        let killing = pool.stderr.split(separator: "\n").first { $0.contains("worker process does not answer; killing it") }
+        #expect(killing?.contains(" worker=") == true, "\(killing ?? "")")
         #expect(!runners().contains(victim))
         #expect(Self.lines(directory + "/double-runs").isEmpty)
     }

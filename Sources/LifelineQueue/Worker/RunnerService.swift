@@ -5,7 +5,7 @@ import Logging
 /// them when told, and reports their checkpoints and ends. The writer decides everything else
 /// (leases, timeouts, what an end means), but for two things, for a writer that stops answering:
 /// an attempt the writer has not held (see ``RunnerMessage/hold(_:until:)``) is stopped when its
-/// hold runs out, and reported lost, so nothing runs once another worker may take its job; and
+/// hold runs out, and reported unheld, so nothing runs once another worker may take its job; and
 /// one the writer has not stopped a margin past its deadline is stopped, and reported timed out.
 public enum RunnerService {
     static let unheld = "stopped in its worker process: its lease was not renewed in time (the pool's writer stopped answering)"
@@ -95,13 +95,13 @@ public enum RunnerService {
         while !Task.isCancelled {
             let (timedOut, unheld, next) = attempts.deadlines(leaseMargin: .zero, latest: .now + .seconds(1))
             for key in timedOut {
-                logger.error("job past its timeout: the pool's writer did not stop it; stopping the job", metadata: ["job": "\(key.id)"])
+                logger.error("job past its timeout: the pool's writer did not stop it; stopping the job", metadata: ["job": "\(key.id)", "attempt": "\(key.attempt)"])
                 attempts.stop(key, reason: .timeout)
             }
             // One that ended already has nothing to stop: its end is the writer's to record.
             for (key, ended) in unheld {
                 if !ended {
-                    logger.error("lease not renewed in time: the pool's writer stopped answering; stopping the job", metadata: ["job": "\(key.id)"])
+                    logger.error("lease not renewed in time: the pool's writer stopped answering; stopping the job", metadata: ["job": "\(key.id)", "attempt": "\(key.attempt)"])
                 }
                 attempts.stop(key, reason: .leaseLost)
             }
