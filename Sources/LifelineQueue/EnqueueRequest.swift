@@ -70,7 +70,7 @@ public enum JobLimits {
 
     /// Queue names appear in tables and flags: letters, digits, `_`, `-`, `.`; 1 to 64. A `new`
     /// one (enqueued into, or created) may not start with `-`, which every command that names a
-    /// queue would read as an option; one made so before is still named, after `--`.
+    /// queue would read as an option, nor be `.` or `..`; one made so before is still named.
     public static func checkQueueName(_ name: String, new: Bool = false) throws(JobInputError) {
         let allowed = name.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
@@ -81,6 +81,11 @@ public enum JobLimits {
         }
         guard !new || name.utf8.first != 0x2D else {
             throw JobInputError("invalid queue name '\(name)': it must not start with '-', which commands read as an option")
+        }
+        // A URL's path reads them as "this" and "up one": the API, and the dashboard's buttons,
+        // could never name such a queue.
+        guard !new || (name != "." && name != "..") else {
+            throw JobInputError("invalid queue name '\(name)': '.' and '..' name no queue in a URL; choose another")
         }
     }
 

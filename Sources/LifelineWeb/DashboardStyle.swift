@@ -24,7 +24,9 @@ extension Dashboard {
         .refusal { color: #a40000; margin-left: .4rem; }
         #events { font-family: ui-monospace, monospace; font-size: .8rem; list-style: none; padding-left: 0; }
         #timeline { font-size: .9rem; }
-        dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: .9rem; }
+        /* Long unbroken JSON (an event's data, a digest) wraps rather than widen a phone's page. */
+        #events, #timeline { overflow-wrap: anywhere; }
+        dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .2rem 1rem; font-size: .9rem; }
         dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, monospace; }
         form label { margin-right: .6rem; white-space: nowrap; }
         @media (max-width: 40rem) { main { padding: 0 .5rem 2rem; } th, td { padding: .2rem .3rem; } }

@@ -608,6 +608,18 @@ struct OperatorMistakesCLITests {
         #expect(!queues.stdout.contains("\"-x\""), "\(queues.stdout)")
     }
 
+    @Test("a new queue may not be named '.' or '..' (64), which no URL can name: the API's and the dashboard's queue actions", arguments: [
+        (["enqueue", "noop", "--queue", ".."], ".."), (["queues", "pause", "--create", "."], "."),
+    ])
+    func queueNameLikeAPathStep(arguments: [String], name: String) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64 && result.stderr == "lifeline: invalid queue name '\(name)': '.' and '..' name no queue in a URL; choose another\n", "\(result)")
+        #expect(try await cli.json(["queues", "list", "--json"]).map { $0["name"] } == ["default"])
+    }
+
     @Test("a create of a server that exists, or a replay of its key, with other disks is a conflict (3), not a layout to correct")
     func createAgainWithOtherDisks() async throws {
         let cli = try CLIRunner()
