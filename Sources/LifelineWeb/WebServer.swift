@@ -9,7 +9,13 @@ public enum WebServer {
     static let idleTimeout: TimeAmount = .seconds(30)
 
     public static func run(api: WebAPI, host: String, port: Int, logger: Logger, onListening: @escaping @Sendable (Int) -> Void) async throws {
-        try await api.tail.findEnd()
+        // A store that does not answer yet (PostgreSQL down as serve starts) is served all the
+        // same: /healthz says so, and the tail finds the end once it answers.
+        do {
+            try await api.tail.findEnd()
+        } catch {
+            logger.warning("cannot read the event log yet: \(api.describeStoreFailure(error) ?? "\(error)"); the counters start once it answers")
+        }
         let app = Application(
             router: api.router(),
             // A connection that sends nothing for this long is closed: one left half-sent must not

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import LifelinePostgres
 import LifelineSQLite
 import LifelineWeb
 import Logging
@@ -88,13 +89,25 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             }
         }
-        let (opened, readOnlyBecause) = try await openQueue()
+        let (opened, readOnlyBecause, unchecked) = try await openQueue()
         try WorkerLogging.bootstrap()
+        // Once the server answers, the queue is checked as at any start: one missing, or made by
+        // a newer Lifeline, ends serve as it would have at its start.
+        let check = unchecked ? Task {
+            var outage = StoreOutage(reading: "the queue") { _ in }
+            do {
+                _ = try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }
+                Output.standardError.writeLine("lifeline: PostgreSQL answers; serving \(opened.location)")
+            } catch {
+                Foundation.exit(CLIFailure.report(error, command: Lifeline.self))
+            }
+        } : nil
         let given = Environment.value("LIFELINE_TOKEN")
         let token = given ?? Self.newToken()
         // Reads and actions would go on in a file that is no longer the queue.
         let fileCheck = Task { await opened.exitIfReplaced(by: "server") }
         defer {
+            check?.cancel()
             fileCheck.cancel()
             opened.closeForExit()
         }
@@ -119,17 +132,23 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The queue, opened to write; a file that cannot be written here (a read-only mount or
     /// directory, a full disk, another user's queue) is opened to read, and said so: the
-    /// dashboard shows it when it is most needed, and actions answer 503 with why. Any other
-    /// failure (a busy lock, damage) ends serve, to be started again.
-    /// Returns why the queue was opened to read only, or nil when it may be written.
-    private func openQueue() async throws -> (OpenQueue, readOnlyBecause: String?) {
-        var outage = StoreOutage(reading: "the queue")
+    /// dashboard shows it when it is most needed, and actions answer 503 with why. A PostgreSQL
+    /// server that does not answer is served all the same, unchecked: /healthz and /metrics
+    /// say it is down, as they do when it goes down later. Any other failure (a busy lock,
+    /// damage, a missing queue) ends serve, to be started again.
+    /// Returns why the queue was opened to read only, or nil when it may be written, and
+    /// whether it is yet to be checked.
+    private func openQueue() async throws -> (OpenQueue, readOnlyBecause: String?, unchecked: Bool) {
         do {
-            return (try await outage.open { try await store.openStore(creating: false, concurrentReads: true) }, nil)
+            return (try await store.openStore(creating: false, concurrentReads: true), nil, false)
+        } catch let outage as PostgresStoreError where outage.isOutage {
+            guard let unchecked = try store.postgresUnchecked() else { throw outage }
+            Output.standardError.writeLine("lifeline: \(outage); serving it all the same: /healthz answers 503 until it answers")
+            return (unchecked, nil, true)
         } catch let failure as CLIFailure where Self.cannotWrite(failure.cause) {
             guard let reader = try? await store.openReader() else { throw failure }
             Output.standardError.writeLine("lifeline: \(failure.description); serving it read-only until serve is restarted: actions answer 503")
-            return (reader, failure.description)
+            return (reader, failure.description, false)
         }
     }
 

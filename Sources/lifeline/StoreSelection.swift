@@ -163,6 +163,14 @@ extension StoreSelection {
         }
     }
 
+    /// The queue on PostgreSQL its URL names, its schema not looked at yet (its server does not
+    /// answer): for `serve`, which comes up to say so, and checks it once the server answers.
+    /// Nil for a queue on SQLite.
+    func postgresUnchecked() throws -> OpenQueue? {
+        guard let location = try postgresLocation() else { return nil }
+        return .postgres(PostgresServerStore.jobStore(session: PostgresSession(location: location)), location: location)
+    }
+
     private func openPostgres(_ location: PostgresLocation, creating: Bool, acceptingNewer: Bool = false, creatingHint: String? = nil) async throws -> OpenQueue {
         .postgres(try await postgresStore(location, creating: creating, acceptingNewer: acceptingNewer, creatingHint: creatingHint), location: location)
     }

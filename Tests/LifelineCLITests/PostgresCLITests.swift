@@ -77,6 +77,16 @@ struct PostgresCLITests {
         #expect(pruned.count == 1 && pruned.first?["data"] == ["jobs": 1, "events": 3, "queues": ["quick"]], "\(pruned)")
     }
 
+    @Test("serve started while PostgreSQL does not answer serves all the same: /healthz answers 503 and /metrics says the store is down")
+    func serveDuringOutage() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let server = try await ServeCLITests.Server(cli, environment: ["LIFELINE_DATABASE_URL": "postgres://lifeline@127.0.0.1:1/x"])
+        #expect(try await server.get("/healthz").status == 503)
+        #expect(try await server.metrics()["lifeline_store_up"] == 0)
+        #expect(server.process.stderr.contains("cannot reach PostgreSQL at postgres://lifeline@127.0.0.1:1/x"), "\(server.process.stderr)")
+    }
+
     @Test("a recovery server through failover and failback, moved by a worker")
     func serverLifecycle() async throws {
         let cli = try await Self.runner()
