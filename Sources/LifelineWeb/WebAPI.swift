@@ -141,8 +141,17 @@ public struct WebAPI: Sendable {
         return try brief ? APIResponse.json(listed.map(Job.Brief.init)) : APIResponse.json(listed)
     }
 
+    /// A job id as a path or a query gives it: a positive whole number in plain digits, as the
+    /// API writes it (`+1` and `01` are no job's).
+    static func jobID(_ text: String?) throws -> Int64 {
+        guard let text, text.first != "0", !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let id = Int64(text) else {
+            throw APIError.badRequest("a job id is a positive whole number")
+        }
+        return id
+    }
+
     private func job(_ text: String?) async throws -> Response {
-        guard let id = text.flatMap(Int64.init), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
+        let id = try Self.jobID(text)
         guard let job = try await jobs.jobGet(id) else { throw APIError.notFound(Job.missingText([id])) }
         return try APIResponse.json(ShownJob(job: job, events: try await jobs.eventList(EventFilter(job: id))))
     }
@@ -169,10 +178,7 @@ public struct WebAPI: Sendable {
     /// `events`; a client follows the log by passing the last number it saw.
     private func events(_ query: QueryParameters) async throws -> Response {
         let after = try query.int("after", default: 0, in: 0...Int.max)
-        let job = try query.string("job").map { text in
-            guard let id = Int64(text), id > 0 else { throw APIError.badRequest("a job id is a positive whole number") }
-            return id
-        }
+        let job = try query.string("job").map { try Self.jobID($0) }
         let server = query.string("server")
         if let server { try ServerNames.check(server) }
         let filter = EventFilter(

@@ -36,10 +36,7 @@ struct WebActions: Sendable {
     }
 
     static func jobID(_ context: BasicRequestContext) throws -> Int64 {
-        guard let id = context.parameters.get("id").flatMap(Int64.init), id > 0 else {
-            throw APIError.badRequest("a job id is a positive whole number")
-        }
-        return id
+        try WebAPI.jobID(context.parameters.get("id"))
     }
 
     /// Like `jobs retry ID`: a discarded, cancelled, retryable or scheduled job, not a recovery stage.

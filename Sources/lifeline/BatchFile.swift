@@ -47,7 +47,7 @@ enum BatchFile {
         let parsed = await withTaskGroup(of: (Int, Result<Jobs, CLIFailure>).self) { group in
             for (index, range) in chunks.enumerated() {
                 group.addTask {
-                    (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, defaults: defaults, registry: registry) })
+                    (index, Result { () throws(CLIFailure) in try parse(lines[range], firstNumber: range.lowerBound + 1, source: source, defaults: defaults, registry: registry) })
                 }
             }
             var results = [Result<Jobs, CLIFailure>?](repeating: nil, count: chunks.count)
@@ -67,7 +67,7 @@ enum BatchFile {
     }
 
     private static func parse(
-        _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, defaults: EnqueueRequest, registry: JobRegistry
+        _ lines: ArraySlice<Data.SubSequence>, firstNumber: Int, source: String, defaults: EnqueueRequest, registry: JobRegistry
     ) throws(CLIFailure) -> Jobs {
         var jobs = Jobs()
         for (offset, line) in lines.enumerated() {
@@ -87,7 +87,7 @@ enum BatchFile {
                     throw CLIFailure(.invalidInput, "--batch line \(number): invalid UTF-8 at byte \(offset) of the line; the file must be UTF-8")
                 }
                 if number == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) {
-                    throw CLIFailure(.invalidInput, "--batch line 1: the file starts with a byte-order mark (EF BB BF); save it as UTF-8 without one")
+                    throw CLIFailure(.invalidInput, "--batch line 1: \(source) starts with a byte-order mark (EF BB BF); save it as UTF-8 without one")
                 }
                 // An object cut at the line's end: likely JSON laid out over several lines.
                 let hint = message.hasSuffix("found the end of the text") ? " (each job is one JSON object on a line of its own)" : ""

@@ -39,7 +39,10 @@ enum CommandSuggestion {
         let options = options(of: commandPath(in: arguments, root: root).command).filter { $0.hasPrefix("--") }
         // Compared without their dashes, which every one has: `--db` is no typo of `--to`.
         let names = options.sorted().map { String($0.dropFirst(2)) }
-        return EditDistance.nearest(to: String(option.drop { $0 == "-" }), among: names).map { "--" + $0 }
+        let name = String(option.drop { $0 == "-" })
+        // Named exactly, it is no typo (`--args`, though `--args-file` starts the same).
+        if names.contains(name) { return "--" + name }
+        return EditDistance.nearest(to: name, among: names).map { "--" + $0 }
     }
 
     /// Where `option`, which the command `arguments` name has, goes when it was given before
@@ -83,8 +86,9 @@ enum CommandSuggestion {
             .first { !known.contains($0) }
     }
 
-    /// The command `arguments` name, and the words that name it. Words before the first
-    /// command's name are passed over: the value of an option given before it (`--limit 5 jobs list`).
+    /// The command `arguments` name, and the words that name it. Until a command without
+    /// subcommands is reached, words that name none are passed over: the value of an option
+    /// given before the command's name (`--limit 5 jobs list`, `jobs --state running list`).
     private static func commandPath(in arguments: [String], root: any ParsableCommand.Type) -> (command: any ParsableCommand.Type, path: [String]) {
         var command = root
         var path: [String] = []
@@ -92,11 +96,17 @@ enum CommandSuggestion {
             if let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) {
                 command = next
                 path.append(argument)
-            } else if !path.isEmpty {
+            } else if command.configuration.subcommands.isEmpty {
                 break
             }
         }
         return (command, path)
+    }
+
+    /// Whether `option` of the command `arguments` name takes a value, as its help shows it
+    /// (`--queue <queue>`), where a flag stands alone (`--json`).
+    static func takesValue(_ option: String, in arguments: [String], root: any ParsableCommand.Type) -> Bool {
+        commandPath(in: arguments, root: root).command.helpMessage(includeHidden: false, columns: 1000).contains("\(option) <")
     }
 
     /// The option names that `command`'s help lists, long and short.

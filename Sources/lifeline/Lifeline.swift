@@ -30,15 +30,15 @@ struct Lifeline: AsyncParsableCommand {
     static let version = "0.6.0"
 
     /// The command line after the program's name, `--db` put after the command's name when it
-    /// came before (see ``StoreOptions/placed(_:root:)``), `--help` first as `help`. Read first before the secrets in the
+    /// came before (see ``StoreOptions/placed(_:root:)``), `--help` first put last. Read first before the secrets in the
     /// process's own command line are hidden.
     static let arguments = helpFirst(StoreOptions.placed(Array(CommandLine.arguments.dropFirst()), root: Lifeline.self))
 
-    /// `lifeline --help jobs list` read as `lifeline help jobs list`: the help of the command
-    /// named after it, where the parser gives the top one.
+    /// `lifeline --help jobs list …` read as `lifeline jobs list … --help`: the help of the
+    /// command named after it, where the parser gives the top one.
     static func helpFirst(_ arguments: [String]) -> [String] {
         guard let first = arguments.first, first == "--help" || first == "-h", arguments.count > 1, !arguments[1].hasPrefix("-") else { return arguments }
-        return ["help"] + arguments.dropFirst()
+        return Array(arguments.dropFirst()) + [first]
     }
 
     /// Parses and runs the command; every failure ends as one line on stderr and the exit code
@@ -113,7 +113,8 @@ struct Lifeline: AsyncParsableCommand {
             return "\(word[..<equals]): its value is not UTF-8 text"
         }
         let previous = index > 1 ? text(index - 1) : ""
-        if previous.hasPrefix("-"), previous.count > 1, !previous.contains("=") {
+        let words = (1..<Int(CommandLine.argc)).map(text)
+        if previous.hasPrefix("-"), previous != "--", !previous.contains("="), CommandSuggestion.takesValue(previous, in: words, root: self) {
             return "\(previous): its value is not UTF-8 text"
         }
         return "argument \(index) is not UTF-8 text: arguments must be UTF-8"

@@ -40,8 +40,7 @@ struct StoreOptions: ParsableArguments, StoreSelection {
     static func misplaced(_ flag: String, in arguments: [String]) -> String {
         let afterValue = arguments.first == flag ? 2 : 1
         if let first = arguments.first, first == flag || first.hasPrefix(flag + "="), arguments.count > afterValue, arguments[afterValue].hasPrefix("-") {
-            let option = arguments[afterValue]
-            return "'\(option)' goes after the command's name: only \(flag) may come before it (lifeline \(flag) F COMMAND \(option) …)"
+            return CommandSuggestion.misplaced(String(arguments[afterValue].prefix { $0 != "=" }), in: arguments, root: Lifeline.self)
         }
         return "'\(flag)' takes a value and a command after it, e.g. lifeline \(flag) queue/lifeline.db jobs list"
     }

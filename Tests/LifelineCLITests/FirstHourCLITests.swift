@@ -38,6 +38,9 @@ struct FirstHourCLITests {
         let jobs = try await cli.run(["jobs", "--help"]).stdout
         #expect(try await cli.run(["--help", "jobs"]).stdout == jobs)
         #expect(try await cli.run(["-h", "jobs", "list"]).stdout == (try await cli.run(["jobs", "list", "--help"]).stdout))
+        let withOptions = try await cli.run(["--help", "jobs", "list", "--json"])
+        let listHelp = try await cli.run(["jobs", "list", "--help"]).stdout
+        #expect(withOptions.status == 0 && withOptions.stdout == listHelp, "\(withOptions.stderr)")
         let events = try await cli.run(["events", "--help"]).stdout
         #expect(events.components(separatedBy: "state_changed").count == 2, "the --type values are listed once")
         // Each action's help names the states it is taken in, from the lifecycle's own table.
@@ -61,11 +64,14 @@ struct FirstHourCLITests {
         (["server", "create", "-x"], "lifeline: unknown option '-x' (see --help)"),
         (["enqueue", "--priorty", "3"], "lifeline: unknown option '--priorty'; did you mean '--priority'?"),
         (["server", "failover"], "lifeline: missing expected argument '<name>' (see --help)"),
-        (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: only --db may come before it (lifeline --db F COMMAND --json …)"),
+        (["--db", "x.db", "--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: lifeline --db x.db jobs list --json\n"),
         // Said with the command line as it goes, the option and its value moved after the command's name.
         (["--json", "jobs", "list"], "lifeline: '--json' goes after the command's name: lifeline jobs list --json"),
         (["jobs", "--json", "list", "--state", "running"], "lifeline: '--json' goes after the command's name: lifeline jobs list --json --state running"),
-        (["--limit", "5", "jobs", "list"], "lifeline: '--limit' goes after the command's name: lifeline jobs list --limit 5"),
+        (["--limit", "5", "jobs", "list"], "lifeline: '--limit' goes after the command's name: lifeline jobs list --limit 5\n"),
+        (["jobs", "--state", "running", "list"], "lifeline: '--state' goes after the command's name: lifeline jobs list --state running\n"),
+        // Named exactly, though another option's name starts with it (--args-file).
+        (["--args", "{}", "enqueue", "noop"], "lifeline: '--args' goes after the command's name: lifeline enqueue --args '{}' noop\n"),
         (["--dry-run", "jobs", "prune", "--older-than", "1d"], "lifeline: '--dry-run' goes after the command's name: lifeline jobs prune --dry-run --older-than 1d"),
         // A newline in what the parser quotes stays inside the one line, escaped.
         (["enqueue", "noop", "--bo\ngus"], "lifeline: unknown option '--bo\\ngus' (see --help)"),

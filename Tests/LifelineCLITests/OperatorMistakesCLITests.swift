@@ -645,6 +645,8 @@ struct OperatorMistakesCLITests {
             (#"exec "$0" enqueue exec --args "$(printf '{"argv": ["printf", "%s", "\377\376"]}')""#, "--args: its value is not UTF-8 text"),
             (#"exec "$0" enqueue noop "--queue=$(printf 'q\377')""#, "--queue: its value is not UTF-8 text"),
             (#"exec "$0" enqueue "$(printf 'noop\377')""#, "argument 2 is not UTF-8 text: arguments must be UTF-8"),
+            // After a flag, which takes no value, it is the argument's own.
+            (#"exec "$0" enqueue --json "$(printf 'noop\377')""#, "argument 3 is not UTF-8 text: arguments must be UTF-8"),
         ]
         for (script, message) in cases {
             let result = try await BackgroundCommand.run("/bin/sh", ["-c", script, cli.binary.path], environment: cli.environment)

@@ -195,14 +195,14 @@ struct RealWorkCLITests {
         #expect(Self.lines(directory + "/starts").count == 1, "the program ran once")
     }
 
-    @Test("a program stopped because its worker (or its pool's writer) was stopped past its lease is given back once the worker goes on, without spending an attempt, not left running until its lease runs out", arguments: [
+    @Test("a program stopped because its worker (or its pool's writer) was stopped past its lease is recorded as a failed attempt once the worker goes on, not left running until its lease runs out", arguments: [
         [], ["--processes", "2", "--concurrency", "2"],
     ])
     func stoppedPastLease(_ shape: [String]) async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let (script, directory) = try Self.jobScript(cli)
-        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "60"]}"#])
+        let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["\#(script)", "\#(directory)", "job", "60"]}"#, "--backoff", "100ms"])
         let worker = try cli.start(["worker", "--lease", "3s", "--grace", "1s"] + shape)
         defer { worker.signal(SIGKILL) }
         try await waitUntil("the program to start") { Self.lines(directory + "/starts").count == 1 }
@@ -219,10 +219,12 @@ struct RealWorkCLITests {
         // The scene itself, not a wait for work: the worker stays stopped past the whole lease.
         try await Task.sleep(for: .seconds(3))
         worker.signal(SIGCONT)
-        // Given back at once, it runs again here, as the attempt it would have been.
-        try await waitUntil("the job to run again", timeout: .seconds(2)) { Self.lines(directory + "/starts").count == 2 }
+        // Recorded by the worker as it goes on, saying why (not taken back by a claim once the
+        // lease ran out), and run again after its backoff.
+        try await waitUntil("the job to run again", timeout: .seconds(5)) { Self.lines(directory + "/starts").count == 2 }
         let job = try await cli.job(id)
-        #expect(job["attempt"] == 1 && job["errors"]?.arrayValue?.isEmpty == true, "\(job) \(worker.stderr.suffix(1500))")
+        let errors = job["errors"]?.arrayValue?.compactMap { $0["error"]?.stringValue } ?? []
+        #expect(job["attempt"] == 2 && errors.count == 1 && errors[0].contains("lease was not renewed in time"), "\(job) \(worker.stderr.suffix(1500))")
         worker.signal(SIGTERM)
         #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
         #expect(try await cli.job(id)["state"] == "available", "released at the stop, not left running")

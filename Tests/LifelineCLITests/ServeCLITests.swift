@@ -132,6 +132,10 @@ struct ServeCLITests {
         ("/api/jobs?limit=0", 400, "limit must be a whole number from 1 to 1000"),
         ("/api/jobs?before=0", 400, "before must be a whole number from 1"),
         ("/api/jobs/abc", 400, "a job id is a positive whole number"),
+        // Plain digits only: another spelling of a number names no job's URL.
+        ("/api/jobs/+1", 400, "a job id is a positive whole number"),
+        ("/api/jobs/01", 400, "a job id is a positive whole number"),
+        ("/api/events?job=%2B1", 400, "a job id is a positive whole number"),
         ("/api/jobs/999", 404, "no job 999 (pruned with its events, or never enqueued)"),
         ("/api/servers/nope", 404, "no server 'nope'; servers: none now"),
         ("/api/servers/nope/history", 404, "no server 'nope' now or in the past; servers: none now"),

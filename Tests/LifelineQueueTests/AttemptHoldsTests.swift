@@ -59,7 +59,7 @@ struct AttemptHoldsTests {
         }
     }
 
-    @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt ends as unheld (it goes back, fenced)", arguments: [SIGKILL, SIGTERM])
+    @Test("a program whose attempt is not held longer is killed by its reaper at the hold's end, whatever its stop signal, and its attempt ends as unheld (a failed attempt, fenced)", arguments: [SIGKILL, SIGTERM])
     func stoppedAtHoldEnd(stopSignal: Int32) async throws {
         let ticker = try HeldTicker(heldFor: 0.3)
         defer { ticker.remove() }

@@ -84,21 +84,21 @@ struct RunnerMessageTests {
         }
         #expect(HandlerEnd.notStarted.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
         #expect(HandlerEnd.lost("gone").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == nil)
-        // Stopped where it ran, its lease not renewed in time: it has ended, and goes back.
+        // Stopped where it ran, its lease not renewed in time: it has ended, a failed attempt.
         for reason: StopReason? in [nil, .shutdown, .leaseLost] {
-            #expect(HandlerEnd.unheld("x").outcome(stoppedFor: reason, timeout: .seconds(1)) == .released)
+            #expect(HandlerEnd.unheld("x").outcome(stoppedFor: reason, timeout: .seconds(1)) == .failed(error: "x"))
         }
         #expect(HandlerEnd.unheld("x").outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
     }
 
-    @Test("a program stopped at its timeout leaves what it wrote last in the error; stopped for anything else, the stop says what happens: a lease not renewed in time gives the job back, fenced")
+    @Test("a program stopped at its timeout leaves what it wrote last in the error; stopped for anything else, the stop says what happens: a lease not renewed in time fails the attempt, fenced")
     func stoppedProgram() {
         let end = HandlerEnd.stopped(output: "copied 3 of 8 disks")
         #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s: copied 3 of 8 disks"))
         #expect(HandlerEnd.stopped(output: "").outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
         #expect(end.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
         #expect(end.outcome(stoppedFor: .shutdown, timeout: .seconds(1)) == .released)
-        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .released)
+        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)"))
         // Past its deadline by the time its lease ran out here: a timeout, as the reaper said.
         #expect(HandlerEnd.pastDeadline.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
     }
@@ -109,7 +109,7 @@ struct RunnerMessageTests {
         #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
         #expect(end.outcome(stoppedFor: .cancelled, timeout: .seconds(1)) == .cancelled)
         #expect(end.outcome(stoppedFor: .shutdown, timeout: .seconds(1)) == .released)
-        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .released)
+        #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)"))
     }
 
     @Test("a handler that returned is recorded as completed whatever stopped it: its finish is fenced, so it lands only where no other attempt took the job")
@@ -117,7 +117,7 @@ struct RunnerMessageTests {
         for reason: StopReason? in [nil, .timeout, .cancelled, .shutdown, .leaseLost] {
             #expect(HandlerEnd.returned(.int(1)).outcome(stoppedFor: reason, timeout: .seconds(1)) == .completed(result: .int(1)))
         }
-        #expect(HandlerEnd.threw("killed by signal 15").outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .released)
+        #expect(HandlerEnd.threw("killed by signal 15").outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)"))
     }
 
     @Test("a frame that is not a message is refused, saying what is wrong")

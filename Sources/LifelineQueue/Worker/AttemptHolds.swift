@@ -112,7 +112,7 @@ struct HoldInstant: Comparable, Sendable {
 }
 
 /// What a program run by an attempt ends with when its reaper stopped it because the attempt
-/// was not held longer in time: the attempt has ended, and its job goes back (see
+/// was not held longer in time: the attempt has ended, and is recorded as failed (see
 /// ``HandlerEnd/unheld(_:)``).
 public struct AttemptUnheld: Error, CustomStringConvertible {
     public var program: String

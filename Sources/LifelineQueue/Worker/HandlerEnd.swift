@@ -20,8 +20,8 @@ public enum HandlerEnd: Sendable, Hashable {
     /// program wrote last.
     case stopped(output: String)
     /// Stopped where it ran because its lease was not renewed in time (by a program's reaper,
-    /// or a pool's runner process: its worker stopped answering): it has ended, and goes back
-    /// without spending an attempt, fenced, so only where no other attempt has taken the job.
+    /// or a pool's runner process: its worker stopped answering): it has ended, and is
+    /// recorded as a failed attempt, fenced, so only where no other attempt has taken the job.
     case unheld(String)
     /// The process running the handler died: nothing about the attempt can be known, so
     /// nothing is recorded and its lease runs out, as if the worker had died.
@@ -78,12 +78,15 @@ public enum HandlerEnd: Sendable, Hashable {
             return .failed(error: "timed out after \(DurationText.format(timeout)): \(output)")
         case (.pastDeadline, nil), (.pastDeadline, .leaseLost?), (_, .timeout?):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
-        case (.unheld, _), (_, .leaseLost):
-            // Stopped here or where it ran because its lease could not be renewed in time (this worker was
-            // stopped or starved): not the job's doing, so it goes back without spending an
-            // attempt, at once rather than when its lease runs out. Fenced as every finish, it
-            // lands only if no other attempt has taken the job meanwhile.
-            return .released
+        // Stopped, where it ran or here, because its lease could not be renewed in time (its
+        // worker was stopped or starved): a failed attempt, as a lease that ran out is, recorded
+        // at once rather than left running until it does. Fenced as every finish, it lands only
+        // if no other attempt has taken the job meanwhile; it spends an attempt, so a job that
+        // starves its own worker ends discarded, not given back for ever.
+        case (.unheld(let why), _):
+            return .failed(error: why)
+        case (_, .leaseLost):
+            return .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)")
         case (_, .cancelled):
             return .cancelled
         case (_, .shutdown):

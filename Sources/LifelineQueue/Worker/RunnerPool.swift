@@ -153,15 +153,22 @@ public final class RunnerPool: AttemptRunner {
 
     /// Kills the runner processes still there, stopped or not: after ``shutdown()``, at its
     /// grace's end or at once when the pool is asked again to stop. Asked before it (a second
-    /// signal while the worker stops their attempts), a second later: a runner that answers
-    /// has reported its attempts' ends by then, and one stopped or wedged never will.
+    /// signal while the worker stops their attempts), those that still hold attempts a second
+    /// later: stopped or wedged, they would never report them (their jobs are left to their
+    /// leases, as a handler's that ignores its stop is); the others end when told.
     public func killRemaining() {
         guard state.withLock({ $0.stopping }) else {
             Task { [self] in
                 try? await Task.sleep(for: .seconds(1))
-                // None is started again.
-                state.withLock { $0.stopping = true }
-                killRemaining()
+                let holding = state.withLock { state in
+                    // None is started again, and the end of those killed is the pool's doing.
+                    state.stopping = true
+                    state.killedAtStop = true
+                    return state.runners.filter { !$0.attempts.isEmpty }.map(\.process)
+                }
+                guard !holding.isEmpty else { return }
+                logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(holding.count)"])
+                for process in holding { process.kill() }
             }
             return
         }

@@ -76,11 +76,13 @@ public enum RunnerService {
     }
 
     /// An attempt's end as reported: unheld when its hold ran out here, a timeout when it was
-    /// stopped here past its deadline (its writer did not stop it), else as it ended.
+    /// stopped here past its deadline (its writer did not stop it), else as it ended. A handler
+    /// that returned did its work whatever stopped it: that is reported.
     private static func report(_ end: HandlerEnd, stoppedFor reason: StopReason?) -> HandlerEnd {
-        switch reason {
-        case .leaseLost?: .unheld(unheld)
-        case .timeout?: .pastDeadline
+        switch (reason, end) {
+        case (_, .returned): end
+        case (.leaseLost?, _): .unheld(unheld)
+        case (.timeout?, _): .pastDeadline
         default: end
         }
     }

@@ -324,7 +324,9 @@ public final class Worker: Sendable {
             doorbell.ring()
             return
         }
-        if case .unheld(let why) = end { JobContext.logger(logger, for: job).warning("\(why); its end is recorded, fenced") }
+        if case .unheld(let why) = end {
+            JobContext.logger(logger, for: job).warning("\(why); recorded as a failed attempt unless another worker has taken the job back")
+        }
         // The finisher frees the slot once the finish is recorded.
         let finish = JobFinish(id: job.id, attempt: job.attempt, owner: configuration.owner, outcome: outcome, progress: entry.progress)
         finisher.finish(finish, slot: entry.slot) {
@@ -370,8 +372,10 @@ public final class Worker: Sendable {
             let unrecorded = leaseEnding.filter(\.ended).map(\.key)
             let stopped = leaseEnding.filter { !$0.ended }.map(\.key)
             if !unrecorded.isEmpty {
-                let them = unrecorded.count == 1 ? "the job's end is not recorded yet; it" : "\(unrecorded.count) ends are not recorded yet; they"
-                logger.error("lease not renewed in time, and \(them) may run again", metadata: leaseEndingMetadata(unrecorded, wokeLate: woke - wakeAt))
+                let them = unrecorded.count == 1 ? "the job's end is not recorded yet: it is" : "\(unrecorded.count) ends are not recorded yet: they are"
+                logger.error(
+                    "lease not renewed in time, and \(them) recorded only for jobs no other worker has taken back", metadata: leaseEndingMetadata(unrecorded, wokeLate: woke - wakeAt)
+                )
             }
             if !stopped.isEmpty {
                 let them = stopped.count == 1 ? "the job" : "\(stopped.count) jobs"
