@@ -85,10 +85,12 @@ public struct ClaimRequest: Sendable, Hashable {
     public var lease: Duration
     /// Attempts to record before claiming, each fenced as in ``JobStore/jobFinish(_:)``.
     public var finishes: [JobFinish]
-    /// Jobs whose handlers still run in the claiming worker (a worker names those whose leases
-    /// may have run out): the claim does not take back their leases, even run out (a machine too busy to stop them in time), so that the job, and the
-    /// next stage of its server, never start while they run there. The worker records or gives
-    /// up each attempt once its handler has ended. Another worker's claim takes them back as usual.
+    /// Jobs whose handlers still run in the claiming worker, or whose ends it is about to record
+    /// (a worker names those whose leases may have run out): the claim does not take back their
+    /// leases, even run out (a machine too busy to stop them in time, a worker stopped), so that
+    /// the job, and the next stage of its server, never start while they run there, and an end
+    /// that came meanwhile is recorded, not run again. The worker records or gives up each
+    /// attempt once its handler has ended. Another worker's claim takes them back as usual.
     public var running: Set<Int64>
 
     public init(

@@ -239,26 +239,29 @@ public final class RunnerPool: AttemptRunner {
     }
 
     private func stop(_ key: AttemptKey) {
-        let (holder, unstarted) = state.withLock { state -> (Int?, Attempt?) in
+        let (holder, unstarted) = state.withLock { state -> ((id: Int, end: EndOnce)?, Attempt?) in
             if let index = state.waiting.firstIndex(where: { $0.key == key }) {
                 return (nil, state.waiting.remove(at: index).attempt)
             }
-            guard let index = state.index(running: key) else { return (nil, nil) }
+            guard let index = state.index(running: key), let attempt = state.runners[index].attempts[key] else { return (nil, nil) }
             let id = state.runners[index].id
             sockets.send(.stop(key), to: id)
-            return (id, nil)
+            return ((id, attempt.end), nil)
         }
         unstarted?.end(.notStarted)
-        if let holder { Task { await killIfStillHeld(key, by: holder) } }
+        if let holder { Task { await killIfStillHeld(key, end: holder.end, by: holder.id) } }
     }
 
-    private func killIfStillHeld(_ key: AttemptKey, by id: Int) async {
+    /// Kills runner `id` if it still runs the attempt stopped, known by its `end`: a job given
+    /// back without spending an attempt (it never started) may be running there again since,
+    /// as a new attempt under the same number.
+    private func killIfStillHeld(_ key: AttemptKey, end: EndOnce, by id: Int) async {
         guard (try? await Task.sleep(for: stopGrace)) != nil else { return }
         let process = state.withLock { state in
-            state.index(of: id).flatMap { state.runners[$0].attempts[key] != nil ? state.runners[$0].process : nil }
+            state.index(of: id).flatMap { state.runners[$0].attempts[key]?.end === end ? state.runners[$0].process : nil }
         }
         guard let process else { return }
-        logger.error("worker process does not end a stopped job; killing it", metadata: ["job": "\(key.id)", "grace": "\(stopGrace)"])
+        logger.error("worker process does not end a stopped job; killing it", metadata: ["job": "\(key.id)", "attempt": "\(key.attempt)", "grace": "\(stopGrace)"])
         process.kill()
     }
 

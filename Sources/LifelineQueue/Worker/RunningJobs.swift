@@ -171,14 +171,15 @@ final class RunningJobs: Sendable {
         }
     }
 
-    /// The jobs whose handler has not ended here (or is held behind one that has not) and
-    /// whose lease may have run out: stopped for it, or past its end here (a lease counts here
-    /// from before the store counts it). Usually none, so a claim carries no set.
+    /// The jobs whose handler has not ended here (or is held behind one that has not), or whose
+    /// end is yet to be recorded, and whose lease may have run out: stopped for it, or past its
+    /// end here (a lease counts here from before the store counts it). Usually none, so a claim
+    /// carries no set.
     func handlersPastLease() -> Set<Int64> {
         let now = ContinuousClock.now
         return state.withLock { state in
             var ids: Set<Int64> = []
-            for (id, entry) in state.entries where !entry.handlerEnded && (entry.stopReason == .leaseLost || entry.leaseDeadline <= now) {
+            for (id, entry) in state.entries where entry.stopReason == .leaseLost || entry.leaseDeadline <= now {
                 ids.insert(id)
             }
             return ids
