@@ -229,10 +229,13 @@ struct RealWorkCLITests {
         #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0)
         #expect(try await cli.job(id)["state"] == "available", "released at the stop, not left running")
         #expect(Self.lines(directory + "/double-runs").isEmpty)
-        if !shape.isEmpty {
-            // The runner process that stopped it says which attempt, of which worker.
-            let stopping = worker.stderr.split(separator: "\n").first { $0.contains("the pool's writer stopped answering; stopping the job") }
-            #expect(stopping?.contains("attempt=1") == true && stopping?.contains(" worker=") == true, "\(worker.stderr.suffix(1500))")
+        // The line that says so names the attempt and the worker; so does a pool's runner process
+        // when it stopped the program (else the program's reaper did, a moment before it).
+        let lines = worker.stderr.split(separator: "\n")
+        let recorded = lines.first { $0.contains("lease was not renewed in time") && $0.contains("recorded as a failed attempt") }
+        #expect(recorded?.contains("attempt=1") == true && recorded?.contains(" worker=") == true, "\(worker.stderr.suffix(1500))")
+        for line in lines where line.contains("the pool's writer stopped answering; stopping the job") {
+            #expect(line.contains("attempt=1") && line.contains(" worker="), "\(line)")
         }
     }
 
