@@ -144,7 +144,7 @@ public struct WebAPI: Sendable {
     /// A job id as a path or a query gives it: a positive whole number in plain digits, as the
     /// API writes it (`+1` and `01` are no job's).
     static func jobID(_ text: String?) throws -> Int64 {
-        guard let text, text.first != "0", !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let id = Int64(text) else {
+        guard let text, text.first != "0", text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let id = Int64(text) else {
             throw APIError.badRequest("a job id is a positive whole number")
         }
         return id

@@ -55,8 +55,9 @@ enum CommandSuggestion {
         if let index = rest.firstIndex(where: { $0 == option || $0.hasPrefix(option + "=") }) {
             // A value that came with it, unless it is the command's name.
             let withValue = rest[index] == option && index + 1 < rest.count && !rest[index + 1].hasPrefix("-") && !path.contains(rest[index + 1])
-            given = Array(rest[index...(withValue ? index + 1 : index)])
-            rest.removeSubrange(index...(withValue ? index + 1 : index))
+            let taken = index...(withValue ? index + 1 : index)
+            given = Array(rest[taken])
+            rest.removeSubrange(taken)
         }
         var end = 0
         for name in path {
