@@ -31,7 +31,7 @@ extension PostgresJobStore {
         // promoted them, would leave their workers asleep until their next look (30 s): said,
         // then, but only then, for a NOTIFY makes commits that send one take turns.
         if try answers[1].first?.decode(Int.self) ?? 0 > 0 { transaction.announce() }
-        try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0) }, transaction)
+        try rescue(answers[0].map(Job.init(row:)).filter { !request.spares($0, now: transaction.nowMs, readAt: readAt) }, transaction)
         let claimed = try ClaimFill.fill(
             request.limit, from: queues(answers[2], names: request.queues), weights: request.weights,
             room: { try room(in: $0.name, transaction) }, peek: { try firstWaiting($0, transaction) },

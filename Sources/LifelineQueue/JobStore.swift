@@ -92,10 +92,15 @@ public struct ClaimRequest: Sendable, Hashable {
     /// that came meanwhile is recorded, not run again. The worker records or gives up each
     /// attempt once its handler has ended. Another worker's claim takes them back as usual.
     public var running: Set<Int64>
+    /// When the worker named ``running``. Its own leases that ran out since are spared too: a
+    /// worker stopped between making its request and the store's running it (SIGSTOP, a
+    /// machine that stalls) would otherwise take back the leases of handlers that ended
+    /// meanwhile, and run them again, rather than record their ends next.
+    public var madeAt: ContinuousClock.Instant
 
     public init(
         owner: String, queues: [String], weights: [String: Int] = [:], limit: Int, lease: Duration, finishes: [JobFinish] = [],
-        running: Set<Int64> = []
+        running: Set<Int64> = [], madeAt: ContinuousClock.Instant = .now
     ) {
         self.owner = owner
         self.queues = queues
@@ -104,11 +109,18 @@ public struct ClaimRequest: Sendable, Hashable {
         self.lease = lease
         self.finishes = finishes
         self.running = running
+        self.madeAt = madeAt
     }
 
-    /// Whether this claim leaves the job's run-out lease alone (see ``running``).
-    public func spares(_ job: Job) -> Bool {
-        job.leaseOwner == owner && running.contains(job.id)
+    /// Whether this claim, run at the store's time `now` (read at `readAt`), leaves the job's
+    /// run-out lease alone (see ``running`` and ``madeAt``).
+    public func spares(_ job: Job, now: Int64, readAt: ContinuousClock.Instant) -> Bool {
+        guard job.leaseOwner == owner else { return false }
+        if running.contains(job.id) { return true }
+        // The store's time when the request was made: the two clocks may differ, not the time
+        // that passed on each.
+        let made = now - (readAt - madeAt).milliseconds
+        return (job.leaseExpiresAt?.ms ?? .min) >= made
     }
 }
 

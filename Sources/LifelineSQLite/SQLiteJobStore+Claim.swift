@@ -25,7 +25,7 @@ extension SQLiteJobStore {
         _ request: ClaimRequest, _ db: Database, readAt: ContinuousClock.Instant, now: Int64, hook: (any JobFinishHook<SQLiteTransaction>)?
     ) throws -> ClaimResult {
         let finished = try finish(request.finishes, db, now: now, hook: hook)
-        try rescueExpiredLeases(db, now: now, sparing: request, hook: hook)
+        try rescueExpiredLeases(db, now: now, sparing: request, readAt: readAt, hook: hook)
         try promoteDueJobs(db, now: now)
         let claimed = try ClaimFill.fill(
             request.limit, from: QueueSettings.fetch(db, names: request.queues), weights: request.weights,
@@ -94,12 +94,12 @@ extension SQLiteJobStore {
     /// Takes back the jobs of workers that stopped renewing their leases, but those the claim
     /// spares. The lost attempt is recorded as failed, with the worker that held it.
     static func rescueExpiredLeases(
-        _ db: Database, now: Int64, sparing request: ClaimRequest, hook: (any JobFinishHook<SQLiteTransaction>)?
+        _ db: Database, now: Int64, sparing request: ClaimRequest, readAt: ContinuousClock.Instant, hook: (any JobFinishHook<SQLiteTransaction>)?
     ) throws {
         let expired = try Job.fetchAll(
             db, sql: "SELECT \(Job.columns) FROM jobs WHERE state = 'running' AND lease_expires_at < ?", arguments: [now]
         )
-        for job in expired where !request.spares(job) {
+        for job in expired where !request.spares(job, now: now, readAt: readAt) {
             try applyOutcome(OutcomeChange.expiredLease(of: job), to: job, db, now: now, hook: hook)
         }
     }

@@ -95,6 +95,22 @@ enum ClaimChecks {
             _ = try await store.jobClaim(theirs)
             #expect(try await store.jobGet(job.id)?.state == .retryable, "only the lease's own worker spares it")
         },
+        .init(name: "a claim whose worker stalled after making it spares the worker's leases that ran out since, not those run out before, nor another's") { store, clock in
+            let early = try await store.jobInsert([JobFixtures.job()])[0].job
+            _ = try await store.jobClaim(JobFixtures.claim("stalled", limit: 1, lease: .seconds(5)))
+            clock.advance(by: .seconds(3))
+            let late = try await store.jobInsert([JobFixtures.job()])[0].job
+            _ = try await store.jobClaim(JobFixtures.claim("stalled", limit: 1, lease: .seconds(5)))
+            // The leases run out at 5 s and 8 s; the request is made at 6 s, and run at 10 s.
+            clock.advance(by: .seconds(7))
+            var request = JobFixtures.claim("stalled", limit: 0)
+            request.madeAt = .now - .seconds(4)
+            _ = try await store.jobClaim(request)
+            #expect(try await store.jobGet(early.id)?.state == .retryable, "run out before the request was made")
+            #expect(try await store.jobGet(late.id)?.state == .running, "run out since: its end is for the worker to record")
+            _ = try await store.jobClaim(JobFixtures.claim("other", limit: 0))
+            #expect(try await store.jobGet(late.id)?.state == .retryable, "another worker's claim takes it back")
+        },
         .init(name: "an expired lease on the last attempt discards the job") { store, clock in
             let job = try await store.jobInsert([JobFixtures.job(maxAttempts: 1)])[0].job
             _ = try await store.jobClaim(JobFixtures.claim("dead", lease: .seconds(1)))

@@ -222,9 +222,11 @@ public final class Worker: Sendable {
         }
         guard limit > 0 || !finished.isEmpty else { return nil }
         ticket.make(finished: finished, limit: limit)
+        // Before the set is read: a lease that runs out after it is one the claim spares.
+        let madeAt = ContinuousClock.now
         return ClaimRequest(
             owner: configuration.owner, queues: configuration.queues, weights: configuration.weights, limit: limit, lease: configuration.lease,
-            finishes: finished.map(\.finish), running: running.handlersPastLease()
+            finishes: finished.map(\.finish), running: running.handlersPastLease(), madeAt: madeAt
         )
     }
 
