@@ -17,6 +17,11 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // Only HTTP/1.0 may leave out Host, and no browser does: such a request is no page's.
         guard let authority = request.head.authority else { return try await next(request, context) }
+        // The first names the request's host here; a second (left among the fields) could name
+        // another to whatever reads it next. HTTP/1.1 has a request with two refused.
+        guard request.headers[values: HTTPField.Name("Host")!].isEmpty else {
+            throw APIError(status: .badRequest, message: "a request names its host once: this one has more than one Host header")
+        }
         guard let name = Self.name(authority), names.contains(name) else {
             throw APIError(status: .misdirectedRequest, message: "this server answers requests to \(names.sorted().joined(separator: ", ")) only")
         }

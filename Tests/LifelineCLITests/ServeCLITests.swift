@@ -583,6 +583,8 @@ struct ServeCLITests {
             let answer = try StreamReader(port: port, request: "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
             #expect(try await answer.nextLine()?.hasPrefix("HTTP/1.1 \(status)") == true, "Host: \(host)")
         }
+        let twice = try StreamReader(port: port, request: "GET /healthz HTTP/1.1\r\nHost: localhost:\(port)\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        #expect(try await twice.nextLine()?.hasPrefix("HTTP/1.1 400") == true, "two Host headers")
         // No browser sends a request without Host; a plain probe may.
         let bare = try StreamReader(port: port, request: "GET /healthz HTTP/1.0\r\n\r\n")
         #expect(try await bare.nextLine()?.hasSuffix(" 200 OK") == true)
