@@ -118,21 +118,21 @@ extension ServerShowCommand {
         return ": job \(job)\(stage), \(doing)"
     }
 
-    /// Why the other actions would be refused, a line per reason, each naming its actions:
-    /// while an operation is under way, one line says they all wait for it.
+    /// Why the other actions would be refused, a line per reason, each naming its actions;
+    /// while an operation is under way, a first line says they wait for it, and the others
+    /// which states take them, which its end may reach or not.
     static func whyNot(_ server: ServerInfo) -> [String] {
-        if let operation = server.operation {
-            return [(server.allowedActions.isEmpty ? "every action" : "any other action") + " waits until \(operation) ends"]
-        }
         var reasons: [(actions: [String], reason: String)] = []
-        for (action, reason) in server.refusals {
+        for (action, reason) in server.refusals(namingOperation: false) {
             if let index = reasons.firstIndex(where: { $0.reason == reason }) {
                 reasons[index].actions.append(action.rawValue)
             } else {
                 reasons.append(([action.rawValue], reason))
             }
         }
-        return reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
+        let lines = reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
+        guard let operation = server.operation else { return lines }
+        return ["\(server.allowedActions.isEmpty ? "every action" : "any other action") waits until \(operation) ends, then:"] + lines
     }
 }
 
@@ -170,7 +170,8 @@ struct ServerWaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait", abstract: "Wait until a server reaches a state.",
         discussion: """
-            Exits 0 once the server is in the state, 4 once it is removed, and 1 when the \
+            Exits 0 once the server is in the state, or has gone through it since the wait \
+            began (a state left within milliseconds), 4 once it is removed, and 1 when the \
             timeout runs out. A server that rests in another state is said once, with the actions that \
             would move it; the wait goes on, for another operator may act (--timeout bounds it).
 
@@ -205,10 +206,21 @@ struct ServerWaitCommand: AsyncParsableCommand {
             guard try await queue.servers.serverGet(name) != nil else { throw await FilterHint.noServer(name, in: queue) }
             return queue
         }
+        // A state left again between two reads (a cancel's, a start's, in milliseconds) was
+        // still reached: the server's transitions since the wait began say so.
+        let latest = EventFilter(server: name, types: [.stateChanged], limit: 1, newestFirst: true)
+        var seen = (try? await queue.jobs.eventList(latest).first?.seq) ?? 0
+        var reached: JobEvent?
         let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)
         let server: ServerInfo?
         do {
-            server = try await waiter.wait(name) { $0 == nil || $0?.state == state }
+            server = try await waiter.wait(name) { server in
+                guard let server, server.state != state else { return true }
+                let since = (try? await queue.jobs.eventList(EventFilter(afterSeq: seen, server: name, types: [.stateChanged]))) ?? []
+                seen = since.last?.seq ?? seen
+                reached = since.first { $0.data["to"] == .string(state.rawValue) }
+                return reached != nil
+            }
         } catch {
             // As an action's --wait does: a program gets the server as it is now, with exit 1.
             if json, let now = try? await queue.servers.serverGet(name) { try Output.standardOutput.writeJSON(now) }
@@ -216,6 +228,9 @@ struct ServerWaitCommand: AsyncParsableCommand {
         }
         guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
         if json { return try Output.standardOutput.writeJSON(server) }
+        if let reached {
+            return Output.standardOutput.writeLine("\(name) was \(state.rawValue) at \(LifelineJSON.formatTime(reached.at)), and is \(server.state.rawValue) now")
+        }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")
     }
 }

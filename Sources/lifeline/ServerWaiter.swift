@@ -29,7 +29,7 @@ struct ServerWaiter {
         try await wait(name) { $0?.state.isResting ?? true }
     }
 
-    func wait(_ name: String, until done: (ServerInfo?) -> Bool) async throws -> ServerInfo? {
+    func wait(_ name: String, until done: (ServerInfo?) async -> Bool) async throws -> ServerInfo? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         defer { bar.finish() }
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
@@ -53,7 +53,7 @@ struct ServerWaiter {
                 continue
             }
             server = read
-            if done(server) { return server }
+            if await done(server) { return server }
             if let server { bar.draw(server) }
             // A server that rests short of where the wait goes moves on only by an action: said once.
             if let server, server.state.isResting {

@@ -361,6 +361,26 @@ struct FirstHourCLITests {
         #expect(server["state"] == "failover" && server["recovery_point"] == "rp-003", "the server as it reached the state: \(waited)")
     }
 
+    @Test("server wait exits 0 for a state the server went through between two of its reads, and says so; not for one before it began")
+    func waitForPassedState() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB", "--wait"]).status == 0)
+        #expect(try await cli.run(["server", "failover", "web-1", "--wait"]).status == 0)
+        let wait = try cli.start(["server", "wait", "web-1", "--state", "cancelling_failover", "--timeout", "60s"])
+        // Once it has read the server in failover, stopped, it reads nothing more until the cancel is done.
+        try await waitUntil("the wait to read the server", timeout: .seconds(30)) { wait.stderr.contains("rests in failover") }
+        wait.signal(SIGSTOP)
+        #expect(try await cli.run(["server", "cancel-failover", "web-1", "--wait"]).status == 0)
+        wait.signal(SIGCONT)
+        #expect(try await wait.waitForExit() == 0, "\(wait.stderr)")
+        #expect(wait.stdout.hasPrefix("web-1 was cancelling_failover at ") && wait.stdout.hasSuffix(", and is standby now\n"), "\(wait.stdout)")
+        let late = try await cli.run(["server", "wait", "web-1", "--state", "cancelling_failover", "--timeout", "1s"])
+        #expect(late.status == 1 && late.stderr.contains("timed out: web-1 is still in standby"), "\(late)")
+    }
+
     @Test("server show leads with its name, then state, progress and error, says when a stage waits for a worker, and why the actions it does not allow are refused")
     func serverShow() async throws {
         let cli = try CLIRunner()
@@ -368,7 +388,9 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let lines = try await cli.run(["server", "show", "web-1"]).lines
         #expect(lines.prefix(2) == ["server    web-1", "state     creating: job 1 create, waiting for a worker"], "\(lines)")
-        #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   every action waits until job 1 (create) ends"), "\(lines)")
+        #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   every action waits until job 1 (create) ends, then:"), "\(lines)")
+        // Then which states take each action: the operation's end reaches one or not.
+        #expect(lines.contains("          failback: only in failover") && !lines.contains { $0.contains("at work on") }, "\(lines)")
         #expect(!lines.contains { $0.contains("not allowed while") })
         // Each action's reason names the states that take it: the operation's end may reach one or not.
         let creating = try #require(try await cli.server("web-1"))
