@@ -735,8 +735,10 @@ struct CommandInfrastructureCLITests {
             "create", "start-vm", "switch-workload", "finalize", "cancel-failover", "start-test", "stop-test",
         ])
         #expect(requests.allSatisfy { $0["server"] == "cmd-1" && $0["machine"] == "cmd-1" })
-        // No action named a point: the failover's stages after the one that said which it used get that one.
-        #expect(requests.map { $0["recovery_point"] ?? "absent" } == [.null, .null, "rp-latest-7", "rp-latest-7", .null, .null, .null], "\(requests)")
+        // No action named a point: the failover's stages after the one that said which it used
+        // get that one, and so does the next action's (the server's); a test from standby starts
+        // from the latest again.
+        #expect(requests.map { $0["recovery_point"] ?? "absent" } == [.null, .null, "rp-latest-7", "rp-latest-7", "rp-latest-7", .null, .null], "\(requests)")
         let finalize = try #require(try await cli.json(["jobs", "list", "--kind", "recovery.finalize", "--json"]).first)
         #expect(finalize["progress"]?["done"] == 2, "the last progress line before the program's end is kept, detail or none: \(finalize)")
     }

@@ -58,8 +58,9 @@ public enum ServerActions {
         // A start asks for a point, or for the latest (none until its stage has resolved it),
         // never for the one the server used last.
         if action.takesRecoveryPoint { moved.recoveryPoint = point }
+        // Any other action's stages act on the recovery VM the server runs: they get its point.
         let change = ServerChange(server: moved, before: server.lifecycle, cause: action.rawValue, causeJob: nil, transaction: transaction)
-        let job = try change.commit(effects, action: action.rawValue, recoveryPoint: point, idempotencyKey: idempotencyKey)
+        let job = try change.commit(effects, action: action.rawValue, recoveryPoint: moved.recoveryPoint, idempotencyKey: idempotencyKey)
         CrashPoint.check("action.before-commit")
         return ActionResult(job: job!, existing: false, server: try transaction.serverGet(name))
     }
