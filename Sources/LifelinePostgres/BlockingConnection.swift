@@ -146,6 +146,8 @@ final class BlockingConnection: @unchecked Sendable {
             // The server answered: it refused, rather than could not be reached.
             let failure: PostgresStoreError = if let tls = PostgresErrorText.tlsFailure(error) {
                 .tlsFailed(location.description, tls)
+            } else if PostgresErrorText.isNotPostgres(error) {
+                .notPostgres(location.description)
             } else if let error = error as? PSQLError, error.code == .server || error.code == .authMechanismRequiresPassword {
                 .refused(location.description, reason, sqlState: PostgresErrorText.sqlState(error))
             } else {

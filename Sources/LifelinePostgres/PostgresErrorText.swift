@@ -21,8 +21,18 @@ public enum PostgresErrorText {
         case .connectionError: return "the connection failed"
         case .uncleanShutdown: return "the connection ended uncleanly"
         case .queryCancelled: return "the statement was cancelled"
+        case .unexpectedBackendMessage, .messageDecodingFailure: return notPostgres
         default: return "\(error.code)"
         }
+    }
+
+    static let notPostgres = "it answers in another protocol (is the port right?)"
+
+    /// Whether the other end does not speak PostgreSQL's protocol: a wrong port, which another
+    /// try would find the same.
+    static func isNotPostgres(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        return error.code == .unexpectedBackendMessage || error.code == .messageDecodingFailure
     }
 
     /// A connection failure as the system names it ("Connection refused"), not NIO's dump.

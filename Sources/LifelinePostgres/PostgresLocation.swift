@@ -44,14 +44,18 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         let items = components.queryItems ?? []
         let unknown = items.map(\.name).filter { !["sslmode", "sslrootcert"].contains($0) }
         guard unknown.isEmpty else {
-            throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(unknown.joined(separator: ", "))); sslmode and sslrootcert are")
+            // Named only when libpq knows the name: anything else may be a secret, misplaced.
+            let named = unknown.map { Self.libpqOptions.contains($0) ? $0 : "one libpq does not know either" }
+            let said = named.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            throw PostgresLocationError("'\(shown)': options after '?' are not supported (\(said.joined(separator: ", "))); sslmode and sslrootcert are")
         }
         for name in Set(items.map(\.name)) where items.filter({ $0.name == name }).count > 1 {
             throw PostgresLocationError("'\(shown)': \(name) is given twice")
         }
         let modeName = items.first { $0.name == "sslmode" }?.value ?? PostgresTLS.Mode.prefer.rawValue
         guard let mode = PostgresTLS.Mode(rawValue: modeName) else {
-            throw PostgresLocationError("'\(shown)': sslmode must be \(PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")), not '\(modeName)'")
+            let not = modeName == "allow" ? ", not 'allow'" : ""
+            throw PostgresLocationError("'\(shown)': sslmode must be \(PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", "))\(not)")
         }
         let rootCertificate = items.first { $0.name == "sslrootcert" }?.value
         if let rootCertificate, rootCertificate.isEmpty { throw PostgresLocationError("'\(shown)': sslrootcert is empty; it names a certificate file") }
@@ -71,6 +75,16 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         let given = [components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, environment["PGPASSWORD"]]
         password = given.lazy.compactMap { $0 }.first { !$0.isEmpty }
     }
+
+    /// The connection options libpq takes in a URL (PostgreSQL 17), which a message may name.
+    private static let libpqOptions: Set<String> = [
+        "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth", "channel_binding", "connect_timeout",
+        "client_encoding", "options", "application_name", "fallback_application_name", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslnegotiation", "requiressl",
+        "sslcompression", "sslcert", "sslkey", "sslpassword", "sslcertmode", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+        "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service",
+        "target_session_attrs", "load_balance_hosts",
+    ]
 
     private static func hasStrayPercent(_ text: String) -> Bool {
         let bytes = Array(text.utf8)

@@ -15,6 +15,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case notInitialized(String)
     /// TLS as the URL asks for could not be set up: another try would fail the same way.
     case tlsFailed(String, String)
+    /// What answers at the location speaks another protocol (a wrong port).
+    case notPostgres(String)
     /// A writer has held the event log, between its events and its commit, for so long.
     case eventLogHeld(String, Duration)
 
@@ -30,6 +32,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
             "the queue at \(location) has schema version \(version), newer than this lifeline knows (\(known)); upgrade lifeline"
         case .notInitialized(let location): "no Lifeline queue at \(location) (a write command creates it)"
         case .tlsFailed(let location, let reason): "no TLS connection to PostgreSQL at \(location): \(reason)"
+        case .notPostgres(let location): "what answers at \(location) is not PostgreSQL: \(PostgresErrorText.notPostgres)"
         case .eventLogHeld(let location, let patience):
             "a writer to \(location) has held its event log for \(patience) without committing (a worker stopped or cut off mid-commit: PostgreSQL ends its transaction after \(PostgresSession.idleTransactionLimit) idle)"
         }
@@ -51,7 +54,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         switch self {
         case .unreachable, .connectionLost, .noAnswer, .commitUnknown, .eventLogHeld: true
         case .refused(_, _, let sqlState): sqlState.map { !$0.hasPrefix("28") && $0 != "3D000" } ?? false
-        case .newerSchema, .notInitialized, .tlsFailed: false
+        case .newerSchema, .notInitialized, .tlsFailed, .notPostgres: false
         }
     }
 }

@@ -801,9 +801,10 @@ struct OperatorMistakesCLITests {
         }
     }
 
-    /// A server on a loopback port that answers a client's request for TLS with `answer` (a
-    /// PostgreSQL server's 'S' or 'N') and closes the connection; and its port.
-    static func answeringTLSRequest(with answer: String) async throws -> (BackgroundCommand, String) {
+    /// A server on a loopback port that answers a client's first message (a request for TLS,
+    /// or with sslmode=disable its startup) with `answer` (to the first, a PostgreSQL server's
+    /// 'S' or 'N') and closes the connection; and its port.
+    static func answeringFirstMessage(with answer: String) async throws -> (BackgroundCommand, String) {
         let server = try BackgroundCommand("/usr/bin/env", ["python3", "-c", """
             import socket
             listener = socket.create_server(("127.0.0.1", 0))
@@ -822,7 +823,7 @@ struct OperatorMistakesCLITests {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         // A PostgreSQL server with ssl off answers a client's TLS request with 'N', as this one does.
-        let (server, port) = try await Self.answeringTLSRequest(with: "N")
+        let (server, port) = try await Self.answeringFirstMessage(with: "N")
         defer { server.signal(SIGKILL) }
         for mode in ["require", "verify-ca", "verify-full"] {
             let url = "postgres://lifeline:hunter2-secret@127.0.0.1:\(port)/lifeline?sslmode=\(mode)"
@@ -841,7 +842,7 @@ struct OperatorMistakesCLITests {
     func closedDuringHandshake() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let (server, port) = try await Self.answeringTLSRequest(with: "S")
+        let (server, port) = try await Self.answeringFirstMessage(with: "S")
         defer { server.signal(SIGKILL) }
         let url = "postgres://lifeline@127.0.0.1:\(port)/lifeline"
         let wait = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "3s", "--db", url])
@@ -851,11 +852,29 @@ struct OperatorMistakesCLITests {
         #expect(lines.last?.hasPrefix("lifeline: timed out waiting for the database") == true, "\(wait.stderr)")
     }
 
+    @Test("a URL whose port answers in another protocol (an SSH server's) is refused at once, in one line, by a worker too")
+    func notPostgres() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (server, port) = try await Self.answeringFirstMessage(with: "SSH-2.0-OpenSSH_9.2\\r\\n")
+        defer { server.signal(SIGKILL) }
+        let url = "postgres://lifeline:hunter2-secret@127.0.0.1:\(port)/lifeline?sslmode=disable"
+        for command in [["stats"], ["worker"]] {
+            let started = ContinuousClock.now
+            let result = try await cli.run(command + ["--db", url])
+            #expect(result.status == 1 && result.stderr == """
+                lifeline: what answers at postgres://lifeline@127.0.0.1:\(port)/lifeline is not PostgreSQL: it answers in another protocol (is the port right?)
+
+                """, "\(command): \(result.stderr)")
+            #expect(ContinuousClock.now - started < .seconds(10), "not waited out as an outage")
+        }
+    }
+
     @Test("a server that offers TLS and then speaks something else is refused at once, not waited out")
     func notTLSAfterAll() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
-        let (server, port) = try await Self.answeringTLSRequest(with: "S-this-is-no-TLS-record")
+        let (server, port) = try await Self.answeringFirstMessage(with: "S-this-is-no-TLS-record")
         defer { server.signal(SIGKILL) }
         let started = ContinuousClock.now
         let wait = try await cli.run(["server", "wait", "web-1", "--state", "standby", "--timeout", "30s", "--db", "postgres://lifeline@127.0.0.1:\(port)/lifeline"])

@@ -50,6 +50,10 @@ struct PostgresLocationTests {
         ("postgres://:pw@h/db", "has no user (postgres://USER@HOST/DBNAME)"),
         ("postgres://u@h/db?password=pw", "options after '?' are not supported (password); sslmode and sslrootcert are"),
         ("postgres://u:pw@h/db?sslmode=allow", "sslmode must be disable, prefer, require, verify-ca, verify-full, not 'allow'"),
+        // Text libpq would not take is never shown: it may be a secret in the wrong place.
+        ("postgres://u@h/db?Secret-pw", "options after '?' are not supported (one libpq does not know either); sslmode and sslrootcert are"),
+        ("postgres://u@h/db?pw=1&connect_timeout=5&pwd", "options after '?' are not supported (one libpq does not know either, connect_timeout); sslmode and sslrootcert are"),
+        ("postgres://u@h/db?sslmode=pw-secret", "sslmode must be disable, prefer, require, verify-ca, verify-full"),
         ("postgres://u:pw@h/db?sslmode=require&sslrootcert=/r.pem", "sslrootcert goes with sslmode=verify-ca or verify-full, which check the server's certificate"),
         ("postgres://u:pw@h/db?sslmode=require&sslmode=disable", "sslmode is given twice"),
         ("postgres://u:p@w@h/db?sslpassword=pw#pw", "a '#' part is not supported"),
