@@ -27,7 +27,8 @@ public enum ServerActions {
         _ name: String, action: ServerAction, recoveryPoint: String?, idempotencyKey: String?, in transaction: some ServerTransaction
     ) throws -> ActionResult {
         let point = action.takesRecoveryPoint ? recoveryPoint : nil
-        let asked: [String: JSONValue] = ["recovery_point": point.map { .string($0) } ?? .null]
+        // What a replay must ask again: a start's point; any other action's stages get the server's.
+        let asked: [String: JSONValue] = action.takesRecoveryPoint ? ["recovery_point": point.map { .string($0) } ?? .null] : [:]
         // The server first: where transactions run side by side, its lock orders the requests
         // on it, and the key is looked up after the one before has committed.
         let current = try transaction.serverGet(name)
