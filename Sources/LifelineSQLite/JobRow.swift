@@ -50,6 +50,18 @@ extension Job {
     }
 
     private init(_ row: RawStatement) throws {
+        do {
+            try self.init(decoding: row)
+        } catch let error as DatabaseError {
+            throw error
+        } catch {
+            // A value no write of Lifeline's makes (a flipped bit, a hand edit): the file is
+            // damaged where no retry mends it, and the job is named, for it is only this row.
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "job \(row.int64(0))'s stored row cannot be read: \(error)")
+        }
+    }
+
+    private init(decoding row: RawStatement) throws {
         // State and errors are matched as bytes: a claim decodes every row it takes, and
         // making a `String` of each cost more than the match.
         let state = try Self.state(row.utf8(4))

@@ -354,6 +354,32 @@ struct FileSafetyCLITests {
         #expect(health.status == 503 && health.body["error"] == stats.body["error"] && server.process.isRunning, "\(health)")
     }
 
+    @Test("a job whose stored arguments are no JSON (a flipped bit) stops a worker with one line naming the job, as every command that reads it says")
+    func damagedJobRow() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        for _ in 0..<3 { _ = try await cli.enqueue(["noop"]) }
+        let path = cli.home.appendingPathComponent("lifeline.db").path
+        let edit = try await BackgroundCommand.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3
+            db = sqlite3.connect(\(try LifelineJSON.line(path)), isolation_level=None)
+            db.execute("PRAGMA ignore_check_constraints = 1")
+            db.execute("UPDATE jobs SET args = '{\\"a\\":\\"' || char(1) || '\\"}' WHERE id = 2")
+            db.close()
+            """], environment: ProcessInfo.processInfo.environment)
+        #expect(edit.terminationStatus == 0, "\(edit.stderr)")
+        let said = "lifeline: the database file is damaged: job 2's stored row cannot be read: "
+            + "invalid JSON at line 1, column 7: a control character in a string must be escaped (e.g. \\n)"
+        let worker = try cli.start(["worker", "--drain"])
+        defer { worker.signal(SIGKILL) }
+        #expect(try await worker.waitForExit(timeout: .seconds(20)) == 1, "not retried for ever")
+        #expect(worker.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") } == [Substring(said)], "\(worker.stderr)")
+        for command in [["jobs", "show", "2"], ["jobs", "list", "--json"]] {
+            let result = try await cli.run(command)
+            #expect(result.status == 1 && result.stderr == said + "\n", "\(command): \(result.stderr)")
+        }
+    }
+
     @Test("a database damaged past its header stops a worker, or a drain, with one line and exit 1, not retries for ever", arguments: [false, true])
     func damagedUnderWorker(drain: Bool) async throws {
         let cli = try CLIRunner()
