@@ -144,7 +144,7 @@ struct EventsCommand: AsyncParsableCommand {
             return
         }
         let subject = [event.job.map { "job \($0)" }, event.server.map { "server \($0)" }].compactMap { $0 }.joined(separator: " ")
-        let data = event.data == .object([:]) ? "" : "  " + event.data.canonicalText
+        let data = event.data == .object([:]) ? "" : "  " + TerminalText.json(event.data)
         output.writeLine("\(event.seq)  \(time)  \(event.type.rawValue)  \(subject)\(data)")
     }
 }

@@ -39,13 +39,13 @@ struct JobsShowCommand: AsyncParsableCommand {
         }
         var lines = [
             "job \(job.id)  \(job.kind) on \(job.queue)  \(job.state.rawValue)  attempt \(JobText.attempts(job))  priority \(job.priority)",
-            "args      \(job.args.canonicalText)",
+            "args      \(TerminalText.json(job.args))",
             "created   \(LifelineJSON.formatTime(job.createdAt))",
             "run at    \(LifelineJSON.formatTime(job.runAt))",
             "timeout   \(DurationText.format(job.timeout)) per attempt",
             "backoff   \(DurationText.format(job.backoff.base)) after the first failure, doubling up to \(DurationText.format(job.backoff.cap)), each less up to \(Int((job.backoff.jitter * 100).rounded()))% at random",
         ]
-        if let key = job.idempotencyKey { lines.append("key       \(key)") }
+        if let key = job.idempotencyKey { lines.append("key       \(TerminalText.escaped(key))") }
         if let server = job.server { lines.append("server    \(server)") }
         if let owner = job.leaseOwner, let expires = job.leaseExpiresAt {
             lines.append(
@@ -56,7 +56,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         }
         if let finished = job.finishedAt { lines.append("finished  \(LifelineJSON.formatTime(finished))") }
         if let progress = job.progress { lines.append("progress  \(Self.progressText(progress))") }
-        if let result = job.result { lines.append("result    \(result.canonicalText)") }
+        if let result = job.result { lines.append("result    \(TerminalText.json(result))") }
         lines.append("timeline")
         lines += JobTimeline(events: events).lines(now: now, leaseExpired: JobText.leaseExpired(job, now: now) ? job.leaseExpiresAt : nil)
         if !job.errors.isEmpty {
@@ -67,7 +67,7 @@ struct JobsShowCommand: AsyncParsableCommand {
         }
         lines.append("events")
         for event in events {
-            let data = event.data == .object([:]) ? "" : " " + event.data.canonicalText
+            let data = event.data == .object([:]) ? "" : " " + TerminalText.json(event.data)
             lines.append("  \(event.seq) \(LifelineJSON.formatTime(event.at)) \(event.type.rawValue)\(data)")
         }
         lines.forEach(output.writeLine)
@@ -78,7 +78,7 @@ extension JobsShowCommand {
     /// A progress of `done` of `total` (a stage's, in bytes) as a share, with its detail; any
     /// other as the JSON its handler reported.
     static func progressText(_ progress: JSONValue) -> String {
-        guard let done = progress["done"]?.intValue, let total = progress["total"]?.intValue, total > 0 else { return progress.canonicalText }
+        guard let done = progress["done"]?.intValue, let total = progress["total"]?.intValue, total > 0 else { return TerminalText.json(progress) }
         let share = Int(ProgressText.fraction(done: done, total: total) * 100)
         return "\(share)% (\(done) of \(total))" + (progress["detail"]?.stringValue.map { ": \(TerminalText.oneLine($0))" } ?? "")
     }

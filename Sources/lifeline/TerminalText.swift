@@ -1,3 +1,5 @@
+import LifelineQueue
+
 /// Text from users, jobs and stage programs, made safe for a terminal line.
 enum TerminalText {
     /// Control characters (a newline or an escape sequence in the user's input, or in a
@@ -24,6 +26,27 @@ enum TerminalText {
         let (prefix, width) = value <= 0xFF ? ("\\x", 2) : value <= 0xFFFF ? ("\\u", 4) : ("\\U", 8)
         let digits = String(value, radix: 16)
         return prefix + String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    /// A JSON value's canonical text, each control or format character in it (C1's, a bidi
+    /// override) escaped as JSON writes one (`\u009b`, `\u202e`): the same JSON, read, and
+    /// nothing a terminal acts on. JSON itself escapes only those below U+0020.
+    static func json(_ value: JSONValue) -> String {
+        let text = value.canonicalText
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            let category = scalar.properties.generalCategory
+            guard category == .control || category == .format else {
+                escaped.unicodeScalars.append(scalar)
+                continue
+            }
+            for unit in String(scalar).utf16 {
+                let digits = String(unit, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
+            }
+        }
+        return escaped
     }
 
     /// Lines joined with spaces, then escaped: for table cells and one-line summaries.

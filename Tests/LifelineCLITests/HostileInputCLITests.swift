@@ -247,6 +247,24 @@ struct HostileInputCLITests {
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
+    @Test("a job's args, key, result and events reach a terminal with C1 controls and bidi overrides escaped, as JSON writes them")
+    func controlsEscapedInShow() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        // U+009B is a terminal's one-byte escape-sequence introducer: "\u{9b}2J" clears the screen.
+        let shown = try await cli.enqueue(["noop", "--args", #"{"note":"\u009b2J é"}"#, "--idempotency-key", "key\u{202e}"])
+        let printed = try await cli.enqueue(["exec", "--args", JSONValue.object(["argv": ["printf", "\u{9b}2J"]]).canonicalText])
+        let failed = try await cli.enqueue(["exec", "--max-attempts", "1", "--args", JSONValue.object(["argv": ["sh", "-c", "printf '\u{9b}2J' >&2; exit 1"]]).canonicalText])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        var output = ""
+        for command in [["jobs", "show", "\(shown)"], ["jobs", "show", "\(printed)"], ["jobs", "show", "\(failed)"], ["events"]] {
+            output += try await cli.run(command).stdout
+        }
+        #expect(!output.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E }, "\(output)")
+        #expect(output.contains(#"args      {"note":"\u009b2J é"}"#) && output.contains(#"key       key\u202e"#), "\(output)")
+        #expect(output.contains(#""stdout":"\u009b2J""#) && output.contains(#"exited with status 1: \u009b2J"#), "\(output)")
+    }
+
     @Test("the database, infra files and directories are owner-only")
     func ownerOnly() async throws {
         let cli = try CLIRunner()
