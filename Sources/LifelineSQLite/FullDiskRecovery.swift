@@ -9,8 +9,10 @@ import Synchronization
 /// and the checkpoint, which needs a few pages more in the database file, could never be
 /// made: no write committed again, and space freed went to the WAL too. So while the disk has
 /// less than 8 MiB free (looked at once a second), and for a minute after a write found it
-/// full, each write begins with a checkpoint, and the WAL restarts instead of growing. After a
-/// full disk, the first whole checkpoint also gives the WAL's file back to the disk.
+/// full, each write begins with a checkpoint, and the WAL restarts instead of growing. Then,
+/// and after a full disk, the first whole checkpoint also gives the WAL's file back to the
+/// disk: a WAL grown while there was room (by another process, before this one started) holds
+/// space the database needs to go on.
 ///
 /// Used by the writer's connection alone, one transaction at a time.
 final class FullDiskRecovery: Sendable {
@@ -47,7 +49,10 @@ final class FullDiskRecovery: Sendable {
             let now = ContinuousClock.now
             if state.looked.map({ now - $0 >= .seconds(1) }) ?? true {
                 state.looked = now
-                if freeSpace(db) < Self.lowSpace { state.until = now + Self.window }
+                if freeSpace(db) < Self.lowSpace {
+                    state.until = now + Self.window
+                    state.truncate = true
+                }
             }
             guard let until = state.until, now < until else {
                 state.until = nil
