@@ -118,21 +118,24 @@ extension ServerShowCommand {
         return ": job \(job)\(stage), \(doing)"
     }
 
-    /// Why the other actions would be refused, a line per reason, each naming its actions;
-    /// while an operation is under way, a first line says they wait for it, and the others
-    /// which states take them, which its end may reach or not.
+    /// Why actions are refused for something other than the state, which `allowed` says
+    /// already: the operation under way, a test still running, another server holding the
+    /// machine's workload. A line per reason, each naming its actions; `why_not` in the JSON
+    /// has every action's.
     static func whyNot(_ server: ServerInfo) -> [String] {
+        if let operation = server.operation {
+            return ["\(operation) is under way: " + (server.allowedActions.isEmpty ? "every action" : "any other action") + " waits for its end"]
+        }
         var reasons: [(actions: [String], reason: String)] = []
-        for (action, reason) in server.refusals(namingOperation: false) {
+        if server.state == .testingFailover { reasons.append((["failover", "delete"], "only once the test is stopped (stop-test)")) }
+        for (action, reason) in server.refusals where server.state.allowedActions.contains(action) {
             if let index = reasons.firstIndex(where: { $0.reason == reason }) {
                 reasons[index].actions.append(action.rawValue)
             } else {
                 reasons.append(([action.rawValue], reason))
             }
         }
-        let lines = reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
-        guard let operation = server.operation else { return lines }
-        return ["\(server.allowedActions.isEmpty ? "every action" : "any other action") waits until \(operation) ends, then:"] + lines
+        return reasons.map { "\($0.actions.joined(separator: ", ")): \($0.reason)" }
     }
 }
 

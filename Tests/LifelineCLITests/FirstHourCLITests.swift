@@ -388,23 +388,16 @@ struct FirstHourCLITests {
         #expect(try await cli.run(["server", "create", "web-1", "--disk-size", "64KiB"]).status == 0)
         let lines = try await cli.run(["server", "show", "web-1"]).lines
         #expect(lines.prefix(2) == ["server    web-1", "state     creating: job 1 create, waiting for a worker"], "\(lines)")
-        #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   every action waits until job 1 (create) ends, then:"), "\(lines)")
-        // Then which states take each action: the operation's end reaches one or not.
-        #expect(lines.contains("          failback: only in failover") && !lines.contains { $0.contains("at work on") }, "\(lines)")
-        #expect(!lines.contains { $0.contains("not allowed while") })
+        #expect(lines.contains("allowed   nothing until the operation ends") && lines.contains("why not   job 1 (create) is under way: every action waits for its end"), "\(lines)")
+        // Only what blocks actions besides the state: the state's own refusals are in the JSON.
+        #expect(!lines.contains { $0.contains("only in") || $0.contains("not allowed while") }, "\(lines)")
         // Each action's reason names the states that take it: the operation's end may reach one or not.
         let creating = try #require(try await cli.server("web-1"))
         #expect(creating["why_not"]?["failover"] == "only in standby, and the server is at work on job 1 (create)", "\(creating)")
         #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
         let standby = try await cli.run(["server", "show", "web-1"]).lines
         let allowed = try #require(standby.firstIndex(of: "allowed   failover, test-failover, delete"), "\(standby)")
-        #expect(Array(standby[(allowed + 1)...].prefix(5)) == [
-            "why not   cancel-failover: only in finalization, finalization_failed or failover",
-            "          failback: only in failover",
-            "          confirm-failback, cancel-failback: only in ready_for_failback",
-            "          stop-test: only in testing_failover",
-            "          retry: only in finalization_failed",
-        ], "\(standby)")
+        #expect(standby[allowed + 1].hasPrefix("vm "), "nothing but the state refuses the others: \(standby)")
         let json = try #require(try await cli.server("web-1"))
         #expect(json["why_not"]?["failback"] == "only in failover" && json["why_not"]?["failover"] == nil, "\(json)")
     }
