@@ -49,7 +49,12 @@ enum CommandSuggestion {
     /// that command's name (`lifeline --json jobs list`): the command line with it, and the
     /// value it had there, moved after the name.
     static func misplaced(_ option: String, in arguments: [String], root: any ParsableCommand.Type) -> String {
-        let path = commandPath(in: arguments, root: root).path
+        let (command, path) = commandPath(in: arguments, root: root)
+        // Given to a group of commands (`jobs --failed`), it is one of theirs: the first that has it.
+        var owners: [String] = []
+        for subcommand in command.configuration.subcommands where options(of: subcommand).contains(option) {
+            owners.append(subcommand.configuration.commandName ?? "")
+        }
         var rest = arguments
         var given = [option]
         if let index = rest.firstIndex(where: { $0 == option || $0.hasPrefix(option + "=") }) {
@@ -65,7 +70,12 @@ enum CommandSuggestion {
             end = at + 1
         }
         rest.insert(contentsOf: given, at: end)
-        return "'\(option)' goes after the command's name: lifeline \(rest.map(Self.shellWord).joined(separator: " "))"
+        if let first = owners.first { rest.insert(first, at: end) }
+        let line = "lifeline " + rest.map(Self.shellWord).joined(separator: " ")
+        guard !owners.isEmpty else { return "'\(option)' goes after the command's name: \(line)" }
+        let named: [String] = owners.map { (path + [$0]).joined(separator: " ") }
+        let commands = named.count == 1 ? named[0] : named.dropLast().joined(separator: ", ") + " and " + (named.last ?? "")
+        return "'\(option)' is an option of \(commands): \(line)"
     }
 
     /// `word` as a shell reads it back: quoted when it holds anything but plain characters.

@@ -70,6 +70,9 @@ struct FirstHourCLITests {
         (["jobs", "--json", "list", "--state", "running"], "lifeline: '--json' goes after the command's name: lifeline jobs list --json --state running"),
         (["--limit", "5", "jobs", "list"], "lifeline: '--limit' goes after the command's name: lifeline jobs list --limit 5\n"),
         (["jobs", "--state", "running", "list"], "lifeline: '--state' goes after the command's name: lifeline jobs list --state running\n"),
+        // Given to a group of commands, it goes to the first of them that has it.
+        (["jobs", "--failed"], "lifeline: '--failed' is an option of jobs list: lifeline jobs list --failed\n"),
+        (["jobs", "--state", "discarded"], "lifeline: '--state' is an option of jobs list and jobs retry: lifeline jobs list --state discarded\n"),
         // Named exactly, though another option's name starts with it (--args-file).
         (["--args", "{}", "enqueue", "noop"], "lifeline: '--args' goes after the command's name: lifeline enqueue --args '{}' noop\n"),
         (["--dry-run", "jobs", "prune", "--older-than", "1d"], "lifeline: '--dry-run' goes after the command's name: lifeline jobs prune --dry-run --older-than 1d"),
