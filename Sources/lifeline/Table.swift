@@ -1,5 +1,6 @@
 /// A plain-text table for people: columns padded to their widest cell; given a width, the
-/// `narrowable` columns give way to the last (``leaveRoomForLast``), which is cut to fit. `style` may colour a cell (e.g. a state) after padding, so
+/// `narrowable` columns give way to the last (``leaveRoomForLast``), cut at their start, and
+/// the last is cut to fit. `style` may colour a cell (e.g. a state) after padding, so
 /// colour never shifts the columns.
 struct Table {
     var headers: [String]
@@ -29,7 +30,7 @@ struct Table {
             var prefix = ""
             var styledPrefix = ""
             for (column, cell) in cells.enumerated().dropLast() {
-                let shown = Self.cut(cell, to: columns[column])
+                let shown = narrowable.contains(column) ? Self.cutFront(cell, to: columns[column]) : Self.cut(cell, to: columns[column])
                 let padded = shown.padding(toLength: columns[column] + 2, withPad: " ", startingAt: 0)
                 prefix += padded
                 styledPrefix += index > 0 && column == styledColumn ? style(shown) + padded.dropFirst(shown.count) : padded
@@ -51,6 +52,13 @@ struct Table {
               let widest = narrowable.filter({ $0 < columns.count - 1 }).max(by: { columns[$0] < columns[$1] }), columns[widest] > 10 {
             columns[widest] -= 1
         }
+    }
+
+    /// A name cut at its start: its end tells it from its neighbours (`…start-vm` and
+    /// `…finalize`, where `recovery.…` named every stage job alike).
+    static func cutFront(_ text: String, to width: Int) -> String {
+        guard text.count > width else { return text }
+        return "…" + String(text.suffix(max(width - 1, 0)))
     }
 
     static func cut(_ text: String, to width: Int?) -> String {

@@ -32,6 +32,11 @@ struct OperatorCLITests {
         let narrow = try await cli.run(["jobs", "list", "--failed"], extraEnvironment: ["COLUMNS": "70"]).lines
         #expect(narrow.count == 6 && narrow.allSatisfy { $0.count <= 70 })
         #expect(narrow.dropFirst().allSatisfy { $0.hasSuffix("…") && $0.contains("discarded") })
+        // A name is cut at its start, where names alike differ at their end.
+        for region in ["a", "b"] { _ = try await cli.enqueue(["noop", "--queue", "nightly.customers.region-\(region)"]) }
+        let names = try await cli.run(["jobs", "list", "--state", "available", "--limit", "2"], extraEnvironment: ["COLUMNS": "50"]).lines
+        #expect(names.count == 3 && names.allSatisfy { $0.count <= 50 }, "\(names)")
+        #expect(names[1].contains("….region-b") && names[2].contains("….region-a"), "\(names)")
         #expect(try await cli.run(["jobs", "list", "--state", "completed", "--queue", "b"]).stdout == "no jobs match\n")
         let cut = try await cli.run(["jobs", "list", "--failed", "--limit", "4", "--json"])
         #expect(cut.lines.count == 4 && cut.stderr == "lifeline: showing the newest 4 jobs that match; more do (--limit N shows more)\n")
