@@ -17,7 +17,8 @@ extension PostgresJobStore {
             let events = try transaction.connection.query(Self.prunedEvents("DELETE", before: cutoff, " RETURNING 1")).count
             let jobs = try transaction.connection.query("DELETE FROM jobs WHERE finished_at < \(cutoff) RETURNING 1").count
             let result = PruneResult(jobs: jobs, events: events)
-            try transaction.eventAppend(.pruned, job: nil, server: nil, data: result.cutoffEventData(before: before))
+            // Each deletion is said in the log; a prune that found nothing deleted nothing.
+            if jobs + events > 0 { try transaction.eventAppend(.pruned, job: nil, server: nil, data: result.cutoffEventData(before: before)) }
             return result
         }
     }

@@ -21,7 +21,8 @@ extension SQLiteJobStore {
             try db.execute(sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [cutoff])
             let jobs = db.changesCount
             let result = PruneResult(jobs: jobs, events: events)
-            try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: result.cutoffEventData(before: before))
+            // Each deletion is said in the log; a prune that found nothing deleted nothing.
+            if jobs + events > 0 { try EventLog.append(db, at: now, type: .pruned, job: nil, server: nil, data: result.cutoffEventData(before: before)) }
             return result
         }
     }

@@ -85,6 +85,10 @@ enum ManageChecks {
             #expect(try await store.eventList(EventFilter(job: running.id)).map(\.type) == [.enqueued, .started])
             #expect(try await store.eventList(EventFilter(job: finishedLate.id)).map(\.type) == [.enqueued, .started, .completed])
             #expect(try await store.jobGet(recent.id) != nil)
+            // Each deletion is said once in the log; a prune that finds nothing says nothing.
+            #expect(try await store.eventList(EventFilter(types: [.pruned])).count == 1)
+            #expect(try await store.jobPrune(before: clock.now.addingTimeInterval(-60), dryRun: false) == PruneResult(jobs: 0, events: 0))
+            #expect(try await store.eventList(EventFilter(types: [.pruned])).count == 1)
         },
         .init(name: "workers' pruning deletes finished jobs past their queue's retention, with their events, in batches") { store, clock in
             try await store.queueUpdate("short", QueueUpdate(retainCompleted: .seconds(60), retainFailed: .seconds(120)), create: true)

@@ -62,7 +62,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
         if let queue { try JobLimits.checkQueueName(queue) }
         // Checked before the store opens, as every command's input is.
         let back = try since.map { try InputParsing.duration($0, flag: "--since") }
-        let opened = try await store.openStore(creating: false)
+        // A dry run only reads: it works where the queue may not be written.
+        let opened = dryRun ? try await store.openReader() : try await store.openStore(creating: false)
         let output = Output.standardOutput
         // Recovery stages are retried through their servers, never on their own.
         var candidates: [Job]
