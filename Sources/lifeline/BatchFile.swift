@@ -106,7 +106,8 @@ enum BatchFile {
         // A field given as null is left out, as writers of JSON Lines put an optional one.
         let fields = given.filter { $0.value != .null }
         if let unknown = fields.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-            throw JobInputError("unknown field '\(unknown)' (fields: \(Self.fields.sorted().joined(separator: ", ")))")
+            let said = EditDistance.didYouMean(unknown, among: Self.fields.sorted()).map { "; \($0)" } ?? " (fields: \(Self.fields.sorted().joined(separator: ", ")))"
+            throw JobInputError("unknown field '\(unknown)'" + said)
         }
         var request = defaults
         if let kind = fields["kind"] { request.kind = try string(kind, "kind") }

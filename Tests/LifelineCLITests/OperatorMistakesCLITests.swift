@@ -670,6 +670,10 @@ struct OperatorMistakesCLITests {
         #expect(extra.status == 64 && extra.stderr.contains("unknown field 'evn' (fields: argv, cwd, env)"), "\(extra)")
         let missing = try await cli.run(["enqueue", "exec", "--args", #"{"cwd": "/"}"#])
         #expect(missing.status == 64 && missing.stderr.contains("missing field 'argv'"), "a field far from the missing one is not taken for it: \(missing)")
+        // A batch line's fields alike.
+        let batch = try cli.writeFile("jobs.jsonl", #"{"priorty": 3}"# + "\n")
+        let line = try await cli.run(["enqueue", "noop", "--batch", batch])
+        #expect(line.status == 64 && line.stderr.contains("unknown field 'priorty'; did you mean 'priority'?"), "\(line)")
     }
 
     @Test("output that cannot be written (a full disk) fails the command with one line, which says what was done all the same; a reader that left (| head) does not")
