@@ -79,6 +79,11 @@ struct EventsCommand: AsyncParsableCommand {
         }
         // A follower's server may be yet to come: it hears of a name unknown so far at once.
         if follow { try await FilterHint.sayUnknown(queue: nil, server: server, in: opened) }
+        // A number past the log's end (mistyped, or from another queue's log) shows nothing until
+        // the log reaches it: said, with where the log ends.
+        if let after, let newest = try? await opened.jobs.eventList(EventFilter(limit: 1, newestFirst: true)).first?.seq ?? 0, after > newest {
+            Output.standardError.writeLine("lifeline: --after \(after) is past the log's last event (\(newest))" + (follow ? "; events after it will show as the log reaches it" : ""))
+        }
         var printed = 0
         if follow && after == nil && since == nil && !all {
             var last = filter

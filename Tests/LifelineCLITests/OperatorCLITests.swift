@@ -177,6 +177,9 @@ struct OperatorCLITests {
         let past = try await cli.run(["events", "--after", "3"])
         #expect(past.status == 0 && past.stdout == "no events match\n" && past.stderr.isEmpty, "\(past)")
         #expect(try await cli.run(["events", "--after", "3", "--json"]).stdout.isEmpty)
+        // A number past the log's end is said so, with where the log ends.
+        let beyond = try await cli.run(["events", "--after", "99", "--json"])
+        #expect(beyond.status == 0 && beyond.stdout.isEmpty && beyond.stderr == "lifeline: --after 99 is past the log's last event (3)\n", "\(beyond)")
         #expect(try await cli.run(["events", "--limit", "1", "--follow"]).status == 64)
     }
 
