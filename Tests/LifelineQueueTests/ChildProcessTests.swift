@@ -23,6 +23,26 @@ struct ChildProcessTests {
         try await waitUntil("the ended program to be let go", timeout: .seconds(10)) { ended == nil }
     }
 
+    @Test("a program whose start waits behind others, its task cancelled meanwhile, never starts, and its run ends at once")
+    func cancelledBeforeStart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let marker = directory.path("started")
+        // The monitor's thread busy with other starts for 5 s: this one waits its turn.
+        let busy = DispatchSemaphore(value: 0)
+        ChildMonitor.shared.perform { _ = busy.wait(timeout: .now() + 5) }
+        defer { busy.signal() }
+        let run = Task { try await Self.program("touch \(marker)").run() }
+        run.cancel()
+        let cancelled = ContinuousClock.now
+        await #expect(throws: CancellationError.self) { try await run.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(1), "not once the start's turn came")
+        busy.signal()
+        // Past its turn, the start was skipped.
+        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in ChildMonitor.shared.perform { turn.resume() } }
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test("of a long output, the end is kept from a line's start, after a line saying how much came before; the one-line quote is cut the same way")
     func keptTail() async throws {
         let exit = try await Self.program("seq 1 200000; seq 1 300 | tr '\\n' ' ' >&2; exit 3").start().exit()

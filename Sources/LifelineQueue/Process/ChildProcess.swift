@@ -157,24 +157,39 @@ public struct ChildProcess: Sendable {
             stderr: stderr.read, onOutputLine: onOutputLine
         )
         let spec = self
-        let started: Result<pid_t, ChildProcessError> = await withCheckedContinuation { continuation in
-            ChildMonitor.shared.perform {
-                var reaper: pid_t = 0
-                let result = spec.spawn(
-                    stdin: stdin?.read ?? -1, stdout: stdout.write, stderr: stderr.write,
-                    control: control.read, status: status.write, reaper: &reaper
-                )
-                childEnds.forEach { _ = close($0) }
-                guard result == 0 else {
-                    parentEnds.forEach { _ = close($0) }
-                    child.kill()
-                    continuation.resume(returning: .failure(ChildProcessError(program: spec.argv[0], stage: .spawn, errno: result)))
-                    return
+        // Programs start one after another, on the monitor's thread: behind a burst of others
+        // (hundreds claimed at once), a start may wait seconds. Stopped meanwhile (a timeout,
+        // a cancel), the program never starts, and the attempt ends at once, not once its turn
+        // has come and it has been started and stopped.
+        let start = PendingStart()
+        let started: Result<pid_t, any Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard start.wait(continuation) else { return }
+                ChildMonitor.shared.perform {
+                    guard let continuation = start.take() else {
+                        (childEnds + parentEnds).forEach { _ = close($0) }
+                        child.kill()
+                        return
+                    }
+                    var reaper: pid_t = 0
+                    let result = spec.spawn(
+                        stdin: stdin?.read ?? -1, stdout: stdout.write, stderr: stderr.write,
+                        control: control.read, status: status.write, reaper: &reaper
+                    )
+                    childEnds.forEach { _ = close($0) }
+                    guard result == 0 else {
+                        parentEnds.forEach { _ = close($0) }
+                        child.kill()
+                        continuation.resume(returning: .failure(ChildProcessError(program: spec.argv[0], stage: .spawn, errno: result)))
+                        return
+                    }
+                    session.begin(reaper: reaper)
+                    child.killsReaper { delay in ChildMonitor.shared.perform { session.killReaper(after: delay) } }
+                    continuation.resume(returning: .success(reaper))
                 }
-                session.begin(reaper: reaper)
-                child.killsReaper { delay in ChildMonitor.shared.perform { session.killReaper(after: delay) } }
-                continuation.resume(returning: .success(reaper))
             }
+        } onCancel: {
+            start.cancel()
         }
         _ = try started.get()
         return child
@@ -303,5 +318,55 @@ enum Pipe {
         var fds: [Int32] = [0, 0]
         guard lifeline_pipe_cloexec(&fds) == 0 else { throw ChildProcessError(program: "pipe", stage: .spawn, errno: errno) }
         return (fds[0], fds[1])
+    }
+}
+
+/// A program's start waiting for its turn on the monitor's thread, which its task's
+/// cancellation ends at once: the start is then skipped.
+private final class PendingStart: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<Result<pid_t, any Error>, Never>)
+        case taken
+        case cancelled
+    }
+
+    private let state = Mutex(State.idle)
+
+    /// Holds `continuation` until the start's turn; false (having resumed it) when the task
+    /// was cancelled already.
+    func wait(_ continuation: CheckedContinuation<Result<pid_t, any Error>, Never>) -> Bool {
+        let cancelled = state.withLock { state in
+            guard case .idle = state else { return true }
+            state = .waiting(continuation)
+            return false
+        }
+        if cancelled { continuation.resume(returning: .failure(CancellationError())) }
+        return !cancelled
+    }
+
+    /// At the start's turn: its continuation, or nil when the start was cancelled.
+    func take() -> CheckedContinuation<Result<pid_t, any Error>, Never>? {
+        state.withLock { state in
+            guard case .waiting(let continuation) = state else { return nil }
+            state = .taken
+            return continuation
+        }
+    }
+
+    func cancel() {
+        let waiting = state.withLock { state -> CheckedContinuation<Result<pid_t, any Error>, Never>? in
+            switch state {
+            case .idle:
+                state = .cancelled
+                return nil
+            case .waiting(let continuation):
+                state = .cancelled
+                return continuation
+            case .taken, .cancelled:
+                return nil
+            }
+        }
+        waiting?.resume(returning: .failure(CancellationError()))
     }
 }
