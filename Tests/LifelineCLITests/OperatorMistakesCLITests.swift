@@ -319,6 +319,23 @@ struct OperatorMistakesCLITests {
         #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
     }
 
+    @Test("a drain with nothing due while another worker runs jobs says it waits for them, not for jobs due later")
+    func drainBehindAnotherWorker() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let long = try await cli.enqueue(["sleep", "--args", #"{"ms": 60000}"#])
+        let other = try cli.start(["worker"])
+        defer { other.signal(SIGKILL) }
+        try await waitUntil("the other worker to run the job", timeout: .seconds(30)) { try await cli.job(long)["state"] == "running" }
+        let drain = try cli.start(["worker", "--drain"])
+        defer { drain.signal(SIGKILL) }
+        try await waitUntil("the drain to say what it waits for", timeout: .seconds(30)) {
+            drain.stderr.contains("nothing is due now: --drain waits for 1 job running under other workers, and any due later (lifeline jobs list --running)")
+        }
+        #expect(try await cli.run(["jobs", "cancel", "\(long)"]).status == 0)
+        #expect(try await drain.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
     @Test("a scheduled job whose time has come is due now: a drain does not say it waits for it")
     func drainOfJobDueNow() async throws {
         let cli = try CLIRunner()

@@ -172,9 +172,12 @@ public final class Worker: Sendable {
             // once, with when the next job comes due.
             if configuration.drain, ranSinceIdle, claimed.jobs.isEmpty, running.count == 0, let next = claimed.nextWakeup {
                 ranSinceIdle = false
-                logger.notice(
-                    "nothing \(ranAny ? "more " : "")is due now: --drain waits for jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"
-                )
+                // The next time may be when another worker's lease runs out: its jobs are what the drain waits for.
+                let elsewhere = (try? await store.jobCount(JobFilter(states: [.running]))) ?? 0
+                let nothing = "nothing \(ranAny ? "more " : "")is due now: --drain waits for "
+                logger.notice(Logger.Message(stringLiteral: elsewhere > 0
+                    ? nothing + "\(elsewhere == 1 ? "1 job" : "\(elsewhere) jobs") running under other workers, and any due later (lifeline jobs list --running)"
+                    : nothing + "jobs due later, the next at \(LifelineJSON.formatTime(next)) (lifeline jobs list --state scheduled --state retryable)"))
             }
             // Counted from the claim, by the store's clock: not this host's, which may be off.
             if let until = claimed.untilWakeup {
