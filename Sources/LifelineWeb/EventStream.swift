@@ -7,8 +7,9 @@ import ServiceLifecycle
 /// `GET /api/events/stream?after=SEQ`: the event log as server-sent events, each with its
 /// number as `id`, so a browser that reconnects (sending Last-Event-ID) misses nothing and
 /// sees nothing twice. Told neither, it starts with the last ``backlog`` events, like
-/// `events --follow`: a log of millions is not replayed to whoever looks in. A stream reads
-/// the log when ``EventTail`` says something is new, so an idle one costs nothing; a comment
+/// `events --follow`: a log of millions is not replayed to whoever looks in. A stream looks
+/// when ``EventTail`` says something is new, so an idle one costs nothing, and once caught up
+/// sends what the tail read, without reading the log itself; a comment
 /// every 15 s keeps proxies from closing it, and is how a closed connection is found.
 struct EventStream: Sendable {
     let jobs: any JobStore
@@ -55,7 +56,12 @@ struct EventStream: Sendable {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
                         let events: [JobEvent]
                         do {
-                            events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                            // Caught up, what the tail read; behind it (a backlog, a resume), the store.
+                            if let read = tail.events(after: last, limit: Self.batch) {
+                                events = read
+                            } else {
+                                events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                            }
                         } catch {
                             // The store may be restarting: the stream waits for it, as the tail does,
                             // rather than end mid-response, which left a client waiting for ever.
@@ -63,9 +69,13 @@ struct EventStream: Sendable {
                             try await keepAlive()
                             continue
                         }
-                        for event in events {
-                            try await writer.write(ByteBuffer(string: "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n"))
-                            last = event.seq
+                        // One write for all of them: with hundreds of streams open, a write per
+                        // event per stream kept serve's threads from everything else in a burst.
+                        if let newest = events.last?.seq {
+                            var text = ""
+                            for event in events { text += "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n" }
+                            try await writer.write(ByteBuffer(string: text))
+                            last = newest
                             written = .now
                         }
                         if events.count == Self.batch { continue }

@@ -5,8 +5,11 @@ import ServiceLifecycle
 import Synchronization
 
 /// The one reader of new events in `serve`: it follows the log from where it ended at start,
-/// hands each event to the metrics, and wakes the live streams when there is something new.
-/// So a scrape reads no events at all, and a stream with nothing to send costs nothing.
+/// hands each event to the metrics, keeps the latest for the live streams, and wakes them when
+/// there is something new. So a scrape reads no events at all, a stream with nothing to send
+/// costs nothing, and streams that have caught up send what the tail read, with no read of
+/// their own: hundreds of open dashboards made hundreds of reads per burst of events, behind
+/// which every other read of `serve` waited (its health check answered 503 for seconds).
 final class EventTail: Service, Sendable {
     private let jobs: any JobStore
     private let metrics: QueueMetrics
@@ -18,6 +21,10 @@ final class EventTail: Service, Sendable {
     private let listeners = Mutex<[ObjectIdentifier: Doorbell]>([:])
     /// Where the log ended when serve started: what comes after is counted.
     private let start = Mutex<Int64?>(nil)
+    /// The latest events read, in order, and the number after which they are all there.
+    private let recent = Mutex<(after: Int64?, events: [JobEvent])>((nil, []))
+    /// How many of the latest events are kept for the streams.
+    static let kept = 4096
 
     /// Events read at a time; more are read at once.
     static let batch = 1000
@@ -38,6 +45,27 @@ final class EventTail: Service, Sendable {
 
     func stopListening(_ doorbell: Doorbell) {
         _ = listeners.withLock { $0.removeValue(forKey: ObjectIdentifier(doorbell)) }
+    }
+
+    /// The events after `seq`, at most `limit`, from those the tail read; nil when it has not
+    /// all of them (`seq` is before what it keeps), for the caller to read from the store.
+    func events(after seq: Int64, limit: Int) -> [JobEvent]? {
+        recent.withLock { recent in
+            guard let after = recent.after, seq >= after else { return nil }
+            let first = recent.events.firstIndex { $0.seq > seq } ?? recent.events.endIndex
+            return Array(recent.events[first...].prefix(limit))
+        }
+    }
+
+    private func keep(_ events: [JobEvent], after seq: Int64) {
+        recent.withLock { recent in
+            if recent.after == nil { recent.after = seq }
+            recent.events += events
+            let over = recent.events.count - Self.kept
+            guard over > 0 else { return }
+            recent.after = recent.events[over - 1].seq
+            recent.events.removeFirst(over)
+        }
     }
 
     /// Finds where the log ends, before serve listens: whatever a client sees happen after it
@@ -82,6 +110,7 @@ final class EventTail: Service, Sendable {
                         self.logger.notice("reading new events again")
                     }
                     if let newest = events.last?.seq {
+                        self.keep(events, after: after)
                         last = newest
                         self.metrics.record(events)
                         for listener in self.listeners.withLock({ Array($0.values) }) { listener.ring() }
