@@ -15,6 +15,17 @@ struct EventStream: Sendable {
     let jobs: any JobStore
     let tail: EventTail
 
+    /// An event as the stream sends it: its number as `id`, the event as `data`.
+    struct Frame: Sendable {
+        let seq: Int64
+        let text: String
+
+        init(_ event: JobEvent) throws {
+            seq = event.seq
+            text = "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n"
+        }
+    }
+
     static let batch = 500
     static let backlog = 10
     static let keepAlive: Duration = .seconds(15)
@@ -54,13 +65,13 @@ struct EventStream: Sendable {
                         written = .now
                     }
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        let events: [JobEvent]
+                        let frames: [Frame]
                         do {
                             // Caught up, what the tail read; behind it (a backlog, a resume), the store.
-                            if let read = tail.events(after: last, limit: Self.batch) {
-                                events = read
+                            if let kept = tail.frames(after: last, limit: Self.batch) {
+                                frames = kept
                             } else {
-                                events = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch))
+                                frames = try await jobs.eventList(EventFilter(afterSeq: last, limit: Self.batch)).map(Frame.init)
                             }
                         } catch {
                             // The store may be restarting: the stream waits for it, as the tail does,
@@ -71,14 +82,12 @@ struct EventStream: Sendable {
                         }
                         // One write for all of them: with hundreds of streams open, a write per
                         // event per stream kept serve's threads from everything else in a burst.
-                        if let newest = events.last?.seq {
-                            var text = ""
-                            for event in events { text += "id: \(event.seq)\ndata: \(try LifelineJSON.line(event))\n\n" }
-                            try await writer.write(ByteBuffer(string: text))
+                        if let newest = frames.last?.seq {
+                            try await writer.write(ByteBuffer(string: frames.map(\.text).joined()))
                             last = newest
                             written = .now
                         }
-                        if events.count == Self.batch { continue }
+                        if frames.count == Self.batch { continue }
                         try await keepAlive()
                         await news.wait(timeout: Self.keepAlive - (ContinuousClock.now - written))
                     }

@@ -21,8 +21,9 @@ final class EventTail: Service, Sendable {
     private let listeners = Mutex<[ObjectIdentifier: Doorbell]>([:])
     /// Where the log ended when serve started: what comes after is counted.
     private let start = Mutex<Int64?>(nil)
-    /// The latest events read, in order, and the number after which they are all there.
-    private let recent = Mutex<(after: Int64?, events: [JobEvent])>((nil, []))
+    /// The latest events read, in order, as the streams send them (encoded once for all of
+    /// them), and the number after which they are all there.
+    private let recent = Mutex<(after: Int64?, frames: [EventStream.Frame])>((nil, []))
     /// How many of the latest events are kept for the streams.
     static let kept = 4096
 
@@ -47,24 +48,36 @@ final class EventTail: Service, Sendable {
         _ = listeners.withLock { $0.removeValue(forKey: ObjectIdentifier(doorbell)) }
     }
 
-    /// The events after `seq`, at most `limit`, from those the tail read; nil when it has not
-    /// all of them (`seq` is before what it keeps), for the caller to read from the store.
-    func events(after seq: Int64, limit: Int) -> [JobEvent]? {
+    /// The frames of the events after `seq`, at most `limit`, from those the tail read; nil
+    /// when it has not all of them (`seq` is before what it keeps), for the caller to read
+    /// from the store.
+    func frames(after seq: Int64, limit: Int) -> [EventStream.Frame]? {
         recent.withLock { recent in
             guard let after = recent.after, seq >= after else { return nil }
-            let first = recent.events.firstIndex { $0.seq > seq } ?? recent.events.endIndex
-            return Array(recent.events[first...].prefix(limit))
+            // In order of their numbers: the first after `seq` by halving.
+            var low = recent.frames.startIndex, high = recent.frames.endIndex
+            while low < high {
+                let middle = (low + high) / 2
+                if recent.frames[middle].seq > seq { high = middle } else { low = middle + 1 }
+            }
+            return Array(recent.frames[low...].prefix(limit))
         }
     }
 
     private func keep(_ events: [JobEvent], after seq: Int64) {
+        // An event that cannot be written leaves the streams to read from the store.
+        let frames = try? events.map(EventStream.Frame.init)
         recent.withLock { recent in
+            guard let frames else {
+                recent = (nil, [])
+                return
+            }
             if recent.after == nil { recent.after = seq }
-            recent.events += events
-            let over = recent.events.count - Self.kept
+            recent.frames += frames
+            let over = recent.frames.count - Self.kept
             guard over > 0 else { return }
-            recent.after = recent.events[over - 1].seq
-            recent.events.removeFirst(over)
+            recent.after = recent.frames[over - 1].seq
+            recent.frames.removeFirst(over)
         }
     }
 
