@@ -116,8 +116,8 @@ int main(int argc, char **argv) {
         " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n");
     sqlite3_stmt *completed_jobs = prepare(db, "INSERT INTO job_counts (queue, state, n) VALUES ('default', 'completed', ?1)"
         " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n");
-    sqlite3_stmt *outcomes = prepare(db, "INSERT INTO outcome_counts (type, second, n) VALUES ('completed', ?2, ?1)"
-        " ON CONFLICT (type, second) DO UPDATE SET n = n + excluded.n");
+    sqlite3_stmt *outcomes = prepare(db, "INSERT INTO outcome_counts (queue, type, second, n) VALUES ('default', 'completed', ?2, ?1)"
+        " ON CONFLICT (queue, type, second) DO UPDATE SET n = n + excluded.n");
     double start = now();
     for (int done = 0; done < jobs; done += batch) {
         exec(db, "BEGIN IMMEDIATE");

@@ -17,6 +17,7 @@ WITH done AS (
     UPDATE lifeline.jobs SET state = 'completed', finished_at = 1, lease_owner = NULL, lease_expires_at = NULL
     WHERE state = 'running' AND lease_owner = 'floor-' || :client_id RETURNING id),
 added AS (
-    INSERT INTO lifeline.events (at, type, job, data) SELECT 1, 'completed', id, '{"attempt":1}' FROM done RETURNING type, at)
-INSERT INTO lifeline.outcome_count_changes (type, second, n) SELECT type, at / 1000, count(*) FROM added GROUP BY type, at / 1000;
+    INSERT INTO lifeline.events (at, type, job, data) SELECT 1, 'completed', id, '{"attempt":1}' FROM done RETURNING type, at, job)
+INSERT INTO lifeline.outcome_count_changes (queue, type, second, n)
+SELECT j.queue, a.type, a.at / 1000, count(*) FROM added a JOIN lifeline.jobs j ON j.id = a.job GROUP BY j.queue, a.type, a.at / 1000;
 COMMIT;

@@ -114,7 +114,7 @@ extension PostgresJobStore: CopySource {
             """)
         let seqs = batch.events.map(\.seq)
         try connection.query("""
-            WITH copied AS (SELECT type, at FROM events WHERE seq = ANY(\(seqs)::bigint[]))
+            WITH copied AS (SELECT type, at, job FROM events WHERE seq = ANY(\(seqs)::bigint[]))
             \(unescaped: PostgresTransaction.countOutcomes("copied"))
             """)
     }

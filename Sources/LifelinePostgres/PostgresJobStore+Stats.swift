@@ -33,28 +33,28 @@ extension PostgresJobStore {
                 oldest[queue] = .milliseconds(max(0, now - runAt))
             }
             return QueueStats(
-                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, windows: try Self.windows(connection, now: now),
+                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, outcomes: try Self.outcomes(connection, now: now),
                 oldestWaiting: oldest
             )
         }
     }
 
-    /// Sums the outcome events of the last 1, 5 and 15 minutes from their counts per second,
-    /// folded or not.
-    private static func windows(_ connection: BlockingConnection, now: Int64) throws -> [QueueStats.Window] {
+    /// Sums each queue's outcome events of the last 1, 5 and 15 minutes from their counts per
+    /// second, folded or not.
+    private static func outcomes(_ connection: BlockingConnection, now: Int64) throws -> QueueStats.OutcomeCounts {
         let cutoff = { (minutes: Int) in now / 1000 - Int64(minutes) * 60 }
-        var counts: [String: [Int]] = [:]
+        var counts: QueueStats.OutcomeCounts = [:]
         for row in try connection.query("""
-            SELECT type, (sum(n) FILTER (WHERE second >= \(cutoff(1))))::bigint, (sum(n) FILTER (WHERE second >= \(cutoff(5))))::bigint,
+            SELECT queue, type, (sum(n) FILTER (WHERE second >= \(cutoff(1))))::bigint, (sum(n) FILTER (WHERE second >= \(cutoff(5))))::bigint,
                    sum(n)::bigint
             FROM (
-                SELECT type, second, n FROM outcome_counts WHERE second >= \(cutoff(15))
-                UNION ALL SELECT type, second, n FROM outcome_count_changes WHERE second >= \(cutoff(15))
-            ) outcomes GROUP BY type
+                SELECT queue, type, second, n FROM outcome_counts WHERE second >= \(cutoff(15))
+                UNION ALL SELECT queue, type, second, n FROM outcome_count_changes WHERE second >= \(cutoff(15))
+            ) outcomes GROUP BY queue, type
             """) {
-            let (type, m1, m5, m15) = try row.decode((String, Int?, Int?, Int).self)
-            counts[type] = [m1 ?? 0, m5 ?? 0, m15]
+            let (queue, type, m1, m5, m15) = try row.decode((String, String, Int?, Int?, Int).self)
+            counts[queue, default: [:]][type] = [m1 ?? 0, m5 ?? 0, m15]
         }
-        return QueueStats.windows(counts)
+        return counts
     }
 }

@@ -5,7 +5,7 @@ import PostgresNIO
 /// `lifeline.schema_version`. A shipped migration is never edited: changes come as new ones
 /// appended here. Processes that start at once take turns through an advisory lock.
 enum PostgresSchema {
-    static let migrations: [String] = [v1, v2, v3, v4, v5, v6]
+    static let migrations: [String] = [v1, v2, v3, v4, v5, v6, v7]
 
     static var version: Int { migrations.count }
 
@@ -385,5 +385,55 @@ enum PostgresSchema {
             GET DIAGNOSTICS promoted = ROW_COUNT;
             RETURN promoted;
         END $$;
+        """
+
+    /// Outcome events are counted per queue too, for each queue's throughput: the counts and
+    /// their changes gain a queue, and the fold keeps it. The counts of the last 15 minutes are
+    /// made again from the events whose jobs are still kept.
+    private static let v7 = """
+        DROP TABLE lifeline.outcome_counts;
+        DROP TABLE lifeline.outcome_count_changes;
+        CREATE TABLE lifeline.outcome_counts (
+            queue  text   NOT NULL,
+            type   text   NOT NULL,
+            second bigint NOT NULL,
+            n      bigint NOT NULL,
+            PRIMARY KEY (queue, type, second)
+        );
+        CREATE TABLE lifeline.outcome_count_changes (
+            queue  text   NOT NULL,
+            type   text   NOT NULL,
+            second bigint NOT NULL,
+            n      bigint NOT NULL
+        ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000, autovacuum_vacuum_cost_delay = 0);
+        CREATE OR REPLACE FUNCTION lifeline.counts_fold() RETURNS bigint LANGUAGE plpgsql AS $$
+        DECLARE
+            jobs bigint := 0;
+            outcomes bigint := 0;
+        BEGIN
+            IF current_setting('lifeline.folded', true) IS DISTINCT FROM 'yes' AND pg_try_advisory_xact_lock(83864811601923) THEN
+                PERFORM set_config('lifeline.folded', 'yes', true);
+                WITH folded AS (DELETE FROM lifeline.job_count_changes RETURNING queue, state, n),
+                added AS (
+                    INSERT INTO lifeline.job_counts (queue, state, n)
+                    SELECT queue, state, sum(n) FROM folded GROUP BY queue, state
+                    ON CONFLICT (queue, state) DO UPDATE SET n = lifeline.job_counts.n + excluded.n
+                )
+                SELECT count(*) FROM folded INTO jobs;
+                WITH folded AS (DELETE FROM lifeline.outcome_count_changes RETURNING queue, type, second, n),
+                added AS (
+                    INSERT INTO lifeline.outcome_counts (queue, type, second, n)
+                    SELECT queue, type, second, sum(n) FROM folded GROUP BY queue, type, second
+                    ON CONFLICT (queue, type, second) DO UPDATE SET n = lifeline.outcome_counts.n + excluded.n
+                )
+                SELECT count(*) FROM folded INTO outcomes;
+                DELETE FROM lifeline.outcome_counts WHERE second < (SELECT max(second) FROM lifeline.outcome_counts) - 900;
+            END IF;
+            RETURN jobs + outcomes;
+        END $$;
+        INSERT INTO lifeline.outcome_counts (queue, type, second, n)
+        SELECT j.queue, e.type, e.at / 1000, count(*) FROM lifeline.events e JOIN lifeline.jobs j ON j.id = e.job
+        WHERE e.type IN ('completed', 'retrying', 'discarded') AND e.at >= (SELECT max(at) FROM lifeline.events) - 900000
+        GROUP BY j.queue, e.type, e.at / 1000;
         """
 }

@@ -75,7 +75,7 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
                 FROM ROWS FROM (json_to_recordset(\(JSONValue.array(events).canonicalText)::json)
                                 AS (at bigint, type text, job bigint, server text, data text)) WITH ORDINALITY AS e(at, type, job, server, data, n)
                 ORDER BY e.n
-                RETURNING type, at
+                RETURNING type, at, job
             )
             \(unescaped: PostgresTransaction.countOutcomes("added"))
             """,
@@ -83,11 +83,13 @@ public final class PostgresTransaction: ServerTransaction, @unchecked Sendable {
     }
 
     /// The statement that adds the outcome events (completions, retries, discards) among
-    /// `rows`, a set with `type` and `at`, to the throughput windows' counts.
+    /// `rows`, a set with `type`, `at` and `job`, to the throughput windows' counts, each in
+    /// its job's queue.
     static func countOutcomes(_ rows: String) -> String {
         """
-        INSERT INTO outcome_count_changes (type, second, n)
-        SELECT type, at / 1000, count(*) FROM \(rows) WHERE type IN ('completed', 'retrying', 'discarded') GROUP BY type, at / 1000
+        INSERT INTO outcome_count_changes (queue, type, second, n)
+        SELECT j.queue, r.type, r.at / 1000, count(*) FROM \(rows) r JOIN jobs j ON j.id = r.job
+        WHERE r.type IN ('completed', 'retrying', 'discarded') GROUP BY j.queue, r.type, r.at / 1000
         """
     }
 

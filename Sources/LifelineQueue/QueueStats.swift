@@ -12,6 +12,8 @@ public struct QueueStats: Sendable, Hashable, Encodable {
     /// Per window (in minutes): jobs completed, attempts failed, and of those the retries (a
     /// failed attempt given another) and the jobs discarded.
     public var windows: [Window]
+    /// The same windows for each queue that had an outcome in the last 15 minutes.
+    public var windowsByQueue: [String: [Window]]
     /// How long the oldest available job has waited, per queue.
     public var oldestWaiting: [String: Duration]
 
@@ -65,19 +67,27 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         }
     }
 
+    /// Outcome events per queue and type, each `[last 1, last 5, last 15 minutes]`.
+    public typealias OutcomeCounts = [String: [String: [Int]]]
+
     public init(
-        counts: [String: [JobState: Int]], runningByWorker: [String: Int], expiredLeasesByWorker: [String: Int], windows: [Window],
+        counts: [String: [JobState: Int]], runningByWorker: [String: Int], expiredLeasesByWorker: [String: Int], outcomes: OutcomeCounts,
         oldestWaiting: [String: Duration]
     ) {
         self.counts = counts
         self.runningByWorker = runningByWorker
         self.expiredLeasesByWorker = expiredLeasesByWorker
-        self.windows = windows
+        let total = outcomes.values.reduce(into: [String: [Int]]()) { total, types in
+            total.merge(types) { zip($0, $1).map(+) }
+        }
+        self.windows = Self.windows(total)
+        self.windowsByQueue = outcomes.mapValues(Self.windows)
         self.oldestWaiting = oldestWaiting
     }
 
     enum CodingKeys: String, CodingKey {
         case counts, windows
+        case windowsByQueue = "windows_by_queue"
         case runningByWorker = "running_by_worker"
         case expiredLeasesByWorker = "expired_leases_by_worker"
         case oldestWaitingSeconds = "oldest_waiting_seconds"
@@ -92,6 +102,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
         try container.encode(runningByWorker, forKey: .runningByWorker)
         try container.encode(expiredLeasesByWorker, forKey: .expiredLeasesByWorker)
         try container.encode(windows, forKey: .windows)
+        try container.encode(windowsByQueue, forKey: .windowsByQueue)
         try container.encode(oldestWaiting.mapValues { Double($0.milliseconds) / 1000 }, forKey: .oldestWaitingSeconds)
     }
 }
@@ -99,7 +110,7 @@ public struct QueueStats: Sendable, Hashable, Encodable {
 extension QueueStats {
     /// The 1, 5 and 15 minute windows from counts of `completed`, `retrying` and `discarded`
     /// events, each `[last 1, last 5, last 15 minutes]`.
-    public static func windows(_ counts: [String: [Int]]) -> [Window] {
+    static func windows(_ counts: [String: [Int]]) -> [Window] {
         [1, 5, 15].enumerated().map { index, minutes in
             let count = { (type: String) in counts[type]?[index] ?? 0 }
             return Window(

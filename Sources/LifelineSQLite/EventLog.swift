@@ -16,19 +16,20 @@ enum EventLog {
         try RawStatement(db, "INSERT INTO events (at, type, job, server, data) VALUES (?, ?, ?, ?, ?)", [
             .int(at), .text(type.rawValue), .int(job), .text(server), .text(dataText),
         ]).execute()
-        try KeptCounts.addEvents(db, type: type, at: at, 1)
+        try KeptCounts.addEvent(db, job: job, type: type, at: at)
     }
 
     /// Appends events of one type, each with its data as canonical text, in order, in a
     /// statement per 64 (``MultiRow``). A claim or a finish of 64 jobs pays for one statement
-    /// instead of 64, and counts them once.
-    static func append(_ db: Database, at: Int64, type: EventType, _ events: [(job: Int64, server: String?, data: String)]) throws {
+    /// instead of 64, and counts them once per queue.
+    static func append(_ db: Database, at: Int64, type: EventType, _ events: [(job: Int64, queue: String, server: String?, data: String)]) throws {
         try insertRows.run(db, leading: [.int(at), .text(type.rawValue)], events) { event, values in
             values.append(.int(event.job))
             values.append(.text(event.server))
             values.append(.text(event.data))
         }
-        try KeptCounts.addEvents(db, type: type, at: at, events.count)
+        guard type.countsInWindows else { return }
+        for (queue, n) in KeptCounts.perQueue(events.lazy.map(\.queue)) { try KeptCounts.addEvents(db, queue: queue, type: type, at: at, n) }
     }
 
     /// Multi-row VALUES insert in the order written, so the events' numbers follow the batch.

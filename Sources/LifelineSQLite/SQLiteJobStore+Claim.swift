@@ -64,7 +64,7 @@ extension SQLiteJobStore {
         let claimed = jobs.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
         var startedData = JobEvent.StartedData(worker: owner)
         try EventLog.append(db, at: now, type: .started, claimed.indices.map { index in
-            (claimed[index].id, claimed[index].server, startedData.text(attempt: claimed[index].attempt, kind: claimed[index].kind))
+            (claimed[index].id, claimed[index].queue, claimed[index].server, startedData.text(attempt: claimed[index].attempt, kind: claimed[index].kind))
         })
         return claimed
     }

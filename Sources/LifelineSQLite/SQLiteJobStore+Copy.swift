@@ -80,20 +80,13 @@ extension SQLiteJobStore: CopySource {
             for job in batch.jobs {
                 try RawStatement(db, Self.copyJobSQL, try JobRecord(job).values.map { $0?.sqlValue ?? .null }).execute()
             }
-            // Events are counted once for each run of one type in one second, as they come.
-            var run: (type: EventType, at: Int64, n: Int)?
             for event in batch.events {
                 try RawStatement(db, "INSERT INTO events (seq, at, type, job, server, data) VALUES (?, ?, ?, ?, ?, ?)", [
                     .int(event.seq), .int(event.at.ms), .text(event.type.rawValue), .int(event.job), .text(event.server), .text(event.data.canonicalText),
                 ]).execute()
-                if let current = run, current.type == event.type, current.at / 1000 == event.at.ms / 1000 {
-                    run?.n += 1
-                } else {
-                    if let current = run { try KeptCounts.addEvents(db, type: current.type, at: current.at, current.n) }
-                    run = (event.type, event.at.ms, 1)
-                }
             }
-            if let current = run { try KeptCounts.addEvents(db, type: current.type, at: current.at, current.n) }
+            // Counted once for the batch, in their jobs' queues: the copy writes jobs before events.
+            if let first = batch.events.first, let last = batch.events.last { try KeptCounts.addEvents(db, seqs: first.seq...last.seq) }
         }
     }
 

@@ -68,9 +68,8 @@ extension SQLiteJobStore {
     private static func complete(_ finishes: [JobFinish], _ db: Database, now: Int64) throws -> Set<Int64> {
         let completions = JobFinish.completions(in: finishes)
         guard !completions.isEmpty else { return [] }
-        var completed = Set<Int64>()
-        // Jobs completed per queue; nearly always one queue.
-        var queues: [(queue: String, count: Int)] = []
+        // Each completed job's queue.
+        var completed: [Int64: String] = [:]
         try completeRows.run(db, leading: [.int(now)], completions, values: { completion, values in
             let finish = completion.finish
             values.append(.int(finish.id))
@@ -78,16 +77,14 @@ extension SQLiteJobStore {
             values.append(.text(finish.owner))
             values.append(.text(completion.result?.canonicalText))
         }, read: { row in
-            completed.insert(row.int64(0))
-            let queue = row.text(1)
-            if let index = queues.firstIndex(where: { $0.queue == queue }) { queues[index].count += 1 } else { queues.append((queue, 1)) }
+            completed[row.int64(0)] = row.text(1)
         })
-        for (queue, count) in queues { try KeptCounts.addJobs(db, queue: queue, state: .completed, count) }
-        try EventLog.append(db, at: now, type: .completed, completions.filter { completed.contains($0.finish.id) }.map { finish, _ in
-            (finish.id, nil, OutcomeChange.completedData(attempt: finish.attempt))
+        for (queue, count) in KeptCounts.perQueue(completed.values) { try KeptCounts.addJobs(db, queue: queue, state: .completed, count) }
+        try EventLog.append(db, at: now, type: .completed, completions.compactMap { finish, _ in
+            completed[finish.id].map { queue in (finish.id, queue, nil, OutcomeChange.completedData(attempt: finish.attempt)) }
         })
         CrashPoint.check("finish.after-job-update")
-        return completed
+        return Set(completed.keys)
     }
 
     /// The completions of 1 to 64 jobs, each fenced by its attempt and owner.

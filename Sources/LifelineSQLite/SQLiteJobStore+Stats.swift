@@ -20,7 +20,7 @@ extension SQLiteJobStore {
                 oldest[try row.value("queue")] = .milliseconds(max(0, now - runAt))
             }
             return QueueStats(
-                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, windows: try Self.windows(db, now: now), oldestWaiting: oldest
+                counts: counts, runningByWorker: running, expiredLeasesByWorker: expired, outcomes: try Self.outcomes(db, now: now), oldestWaiting: oldest
             )
         }
     }
@@ -62,19 +62,18 @@ extension SQLiteJobStore {
         FROM (SELECT DISTINCT queue FROM job_counts WHERE state IN ('available', 'scheduled', 'retryable') AND n > 0) c
         """
 
-    static let windowsSQL = """
-        SELECT type, sum(iif(second >= ?, n, 0)) AS m1, sum(iif(second >= ?, n, 0)) AS m5, sum(n) AS m15
-        FROM outcome_counts WHERE second >= ? GROUP BY type
+    static let outcomesSQL = """
+        SELECT queue, type, sum(iif(second >= ?, n, 0)) AS m1, sum(iif(second >= ?, n, 0)) AS m5, sum(n) AS m15
+        FROM outcome_counts WHERE second >= ? GROUP BY queue, type
         """
 
-    /// Sums the outcome events of the last 1, 5 and 15 minutes from their counts per second.
-    private static func windows(_ db: Database, now: Int64) throws -> [QueueStats.Window] {
+    /// Sums each queue's outcome events of the last 1, 5 and 15 minutes from their counts per second.
+    private static func outcomes(_ db: Database, now: Int64) throws -> QueueStats.OutcomeCounts {
         let cutoff = { (minutes: Int) in now / 1000 - Int64(minutes) * 60 }
-        // Per type: events of the last minute, of the last five, of the last fifteen.
-        var counts: [String: [Int]] = [:]
-        for row in try Row.fetchAll(db, sql: windowsSQL, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
-            counts[try row.value("type")] = [try row.value("m1"), try row.value("m5"), try row.value("m15")]
+        var counts: QueueStats.OutcomeCounts = [:]
+        for row in try Row.fetchAll(db, sql: outcomesSQL, arguments: [cutoff(1), cutoff(5), cutoff(15)]) {
+            counts[try row.value("queue"), default: [:]][try row.value("type")] = [try row.value("m1"), try row.value("m5"), try row.value("m15")]
         }
-        return QueueStats.windows(counts)
+        return counts
     }
 }

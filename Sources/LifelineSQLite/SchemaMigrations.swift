@@ -12,7 +12,7 @@ enum SchemaMigrations {
     static let applicationID: Int32 = 0x4C46_4C4E
 
     /// The schema version this build knows, kept in `PRAGMA user_version` too.
-    static let version = 9
+    static let version = 10
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -44,6 +44,9 @@ enum SchemaMigrations {
         }
         migrator.registerMigration("v9-wall-clock-steps") { db in
             try db.execute(sql: v9)
+        }
+        migrator.registerMigration("v10-outcomes-counted-per-queue") { db in
+            try db.execute(sql: v10)
         }
         return migrator
     }
@@ -310,6 +313,25 @@ enum SchemaMigrations {
             offset_ms INTEGER NOT NULL
         );
         CREATE INDEX servers_machine ON servers (machine);
+        """
+
+    /// Outcome events are counted per queue too, for each queue's throughput. The counts of the
+    /// last 15 minutes are made again from the events whose jobs are still kept.
+    private static let v10 = """
+        PRAGMA user_version = 10;
+
+        DROP TABLE outcome_counts;
+        CREATE TABLE outcome_counts (
+            queue  TEXT    NOT NULL,
+            type   TEXT    NOT NULL,
+            second INTEGER NOT NULL,
+            n      INTEGER NOT NULL,
+            PRIMARY KEY (queue, type, second)
+        ) WITHOUT ROWID;
+        INSERT INTO outcome_counts (queue, type, second, n)
+        SELECT j.queue, e.type, e.at / 1000, count(*) FROM events e JOIN jobs j ON j.id = e.job
+        WHERE (e.type = 'completed' OR e.type = 'retrying' OR e.type = 'discarded') AND e.at >= (SELECT max(at) FROM events) - 900000
+        GROUP BY j.queue, e.type, e.at / 1000;
         """
 
     /// The jobs table's two state CHECKs of schema 1, as comparisons. They change in wording

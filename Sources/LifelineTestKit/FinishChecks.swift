@@ -81,22 +81,29 @@ enum FinishChecks {
             let discarded = try #require(try await store.jobGet(job.id))
             #expect(discarded.state == .discarded && discarded.attempt == 1 && discarded.errors.map(\.error) == ["no such disk"])
         },
-        .init(name: "stats counts outcomes in the last 1, 5 and 15 minutes") { store, clock in
-            let first = try await running(store)
+        .init(name: "stats counts outcomes in the last 1, 5 and 15 minutes, in all and per queue") { store, clock in
+            let first = try await running(store, JobFixtures.job(queue: "a"))
             #expect(try await finish(store, first, .completed(result: nil)))
             clock.advance(by: .seconds(120))
-            let second = try await running(store)
+            let second = try await running(store, JobFixtures.job(queue: "a"))
             #expect(try await finish(store, second, .completed(result: nil)))
-            let retried = try await running(store, JobFixtures.job(maxAttempts: 2))
+            let retried = try await running(store, JobFixtures.job(queue: "b", maxAttempts: 2))
             #expect(try await finish(store, retried, .failed(error: "x")))
-            let discarded = try await running(store, JobFixtures.job(maxAttempts: 1))
+            let discarded = try await running(store, JobFixtures.job(queue: "b", maxAttempts: 1))
             #expect(try await finish(store, discarded, .failed(error: "y")))
-            let windows = { try await store.statsGet().windows.map { [$0.minutes, $0.completed, $0.failedAttempts, $0.discarded] } }
-            #expect(try await windows() == [[1, 1, 2, 1], [5, 2, 2, 1], [15, 2, 2, 1]])
+            let figures = { (windows: [QueueStats.Window]?) in (windows ?? []).map { [$0.minutes, $0.completed, $0.failedAttempts, $0.discarded] } }
+            let windows = { try await store.statsGet() }
+            var stats = try await windows()
+            #expect(figures(stats.windows) == [[1, 1, 2, 1], [5, 2, 2, 1], [15, 2, 2, 1]])
+            #expect(figures(stats.windowsByQueue["a"]) == [[1, 1, 0, 0], [5, 2, 0, 0], [15, 2, 0, 0]])
+            #expect(figures(stats.windowsByQueue["b"]) == [[1, 0, 2, 1], [5, 0, 2, 1], [15, 0, 2, 1]])
+            #expect(stats.windowsByQueue.count == 2)
             clock.advance(by: .seconds(400))
-            #expect(try await windows() == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 2, 2, 1]])
+            stats = try await windows()
+            #expect(figures(stats.windows) == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 2, 2, 1]])
+            #expect(figures(stats.windowsByQueue["a"]) == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 2, 0, 0]])
             clock.advance(by: .seconds(16 * 60))
-            #expect(try await windows() == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 0, 0, 0]])
+            #expect(figures(try await windows().windows) == [[1, 0, 0, 0], [5, 0, 0, 0], [15, 0, 0, 0]])
         },
         .init(name: "snooze and release do not spend an attempt") { store, clock in
             let job = try await running(store)

@@ -21,7 +21,7 @@ extension Dashboard {
             <h2 id="queues-title">Queues</h2>
             <div class="scroll"><table id="queues"><thead><tr>
               <th>queue</th><th>available</th><th>scheduled</th><th>running</th><th>retryable</th>
-              <th>completed</th><th>discarded</th><th>cancelled</th><th>oldest waiting</th><th>paused</th><th>limit</th><th></th>
+              <th>completed</th><th>discarded</th><th>cancelled</th><th>throughput (5 min)</th><th>oldest waiting</th><th>paused</th><th>limit</th><th></th>
             </tr></thead><tbody></tbody></table></div>
             <p id="throughput"></p>
           </section>

@@ -96,7 +96,9 @@ extension Dashboard {
             const place = "queue:" + queue.name;
             toggle.append(actionButton(queue.paused ? "Resume" : "Pause", place, "/api/queues/" + encodeURIComponent(queue.name) + (queue.paused ? "/resume" : "/pause"), "queue " + queue.name), ...keptNote(place));
             const oldest = (stats.oldest_waiting_seconds || {})[queue.name];
-            body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
+            const recent = ((stats.windows_by_queue || {})[queue.name] || []).find((w) => w.minutes === 5);
+            const throughput = recent ? `${recent.completed_per_minute.toFixed(1)}/min, ${recent.failed_attempts} failed` : "0.0/min";
+            body.append(row([queue.name, c.available ?? 0, c.scheduled ?? 0, c.running ?? 0, c.retryable ?? 0, c.completed ?? 0, c.discarded ?? 0, c.cancelled ?? 0, throughput, seconds(oldest), queue.paused ? "paused" : "no", queue.limit ?? "none", toggle]));
           }
           // Who runs what, and whose jobs wait for their leases to run out (a worker that died or stopped).
           const workers = $("workers").tBodies[0];

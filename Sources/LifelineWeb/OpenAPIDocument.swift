@@ -24,7 +24,7 @@ enum OpenAPIDocument {
                 ]),
                 "Stats": fields([
                     "counts": "object", "held": "object", "oldest_waiting_seconds": "object", "running_by_worker": "object",
-                    "expired_leases_by_worker": "object", "windows": "array",
+                    "expired_leases_by_worker": "object", "windows": "array", "windows_by_queue": "object",
                 ]),
                 "Server": fields([
                     "name": "string", "machine": "string", "disks": "integer", "disk_size": "integer",

@@ -7,6 +7,7 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Counts by queue and state, running jobs per worker, throughput, lag, retry and failure rates.",
         discussion: """
+            A queue's RATE (5M) is its jobs completed per minute over the last five minutes. \
             Each window counts the attempts that ended in it: RETRIES failed and were given \
             another attempt, DISCARDED failed and were not; RETRY RATE and FAILURE RATE are \
             shares of all of them (completed, retries and discarded).
@@ -21,7 +22,7 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Redraw every 2 seconds.")
     var watch = false
 
-    @Flag(help: "One JSON object: counts, oldest_waiting_seconds, windows (completed, failed_attempts, retries, discarded, retry_rate, failure_rate), running_by_worker, expired_leases_by_worker, and held (the queues paused or limited, each as {paused, limit}).")
+    @Flag(help: "One JSON object: counts, oldest_waiting_seconds, windows (completed, failed_attempts, retries, discarded, retry_rate, failure_rate), windows_by_queue (the same windows per queue), running_by_worker, expired_leases_by_worker, and held (the queues paused or limited, each as {paused, limit}).")
     var json = false
 
     @OptionGroup var store: StoreOptions
@@ -57,10 +58,12 @@ enum StatsText {
         } else {
             let rows = shown.sorted().map { queue in
                 [queue] + states.map { "\(stats.counts[queue]?[$0] ?? 0)" }
+                    + [StatsCommand.rate(perMinute: stats.windowsByQueue[queue]?.first { $0.minutes == 5 }?.perMinute ?? 0)]
                     + [stats.oldestWaiting[queue].map { DurationText.format(.seconds($0.milliseconds / 1000)) } ?? "-"]
                     + [settings[queue].map(Self.held) ?? "-"]
             }
-            lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["OLDEST WAITING", "HELD"], rows: rows)
+            // RATE: jobs completed per minute over the last five.
+            lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["RATE (5M)", "OLDEST WAITING", "HELD"], rows: rows)
                 .render(width: nil)
         }
         lines.append("")

@@ -53,5 +53,6 @@ struct JobCountTests {
         let stats = try await store.statsGet()
         #expect(stats.counts == ["a": [.available: 1, .completed: 1], "b": [.available: 1]])
         #expect(stats.windows.map(\.completed) == [1, 1, 1])
+        #expect(stats.windowsByQueue.mapValues { $0.map(\.completed) } == ["a": [1, 1, 1]])
     }
 }

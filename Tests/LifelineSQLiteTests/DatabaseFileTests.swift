@@ -244,10 +244,31 @@ struct DatabaseFileTests {
         #expect(try await store.statsGet().windows.map(\.completed) == [3, 3, 3])
     }
 
+    @Test("a database of schema 9 is brought up to date with its recent outcomes counted per queue")
+    func outcomesOfSchema9() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("lifeline.db")
+        try Self.olderDatabase(path, upTo: "v9-wall-clock-steps", jobs: [("a", "available"), ("a", "available"), ("b", "available")])
+        let raw = try DatabaseQueue(path: path)
+        // Job 9 was pruned: its completion is no queue's.
+        try await raw.write { db in
+            try db.execute(sql: """
+                INSERT INTO events (at, type, job) VALUES (1800000000000, 'completed', 1), (1800000000000, 'completed', 2),
+                    (1800000000000, 'retrying', 3), (1800000000000, 'completed', 9), (1799000000000, 'completed', 1)
+                """)
+        }
+        try raw.close()
+        let store = SQLiteJobStore(writer: try SQLiteDatabase.openPool(path: path), clock: { Date(timeIntervalSince1970: 1_800_000_030) })
+        let stats = try await store.statsGet()
+        #expect(stats.windowsByQueue.mapValues { $0.map { [$0.completed, $0.retries] } } == ["a": [[2, 0], [2, 0], [2, 0]], "b": [[0, 1], [0, 1], [0, 1]]])
+        #expect(stats.windows.map(\.completed) == [2, 2, 2])
+    }
+
     @Test("stats read kept counts and a few index entries, never all the jobs or their claim index")
     func statsPlans() throws {
         let queue = try SQLiteDatabase.openInMemory()
-        for sql in [SQLiteJobStore.countsSQL, SQLiteJobStore.runningByOwnerSQL, SQLiteJobStore.oldestWaitingSQL, SQLiteJobStore.windowsSQL] {
+        for sql in [SQLiteJobStore.countsSQL, SQLiteJobStore.runningByOwnerSQL, SQLiteJobStore.oldestWaitingSQL, SQLiteJobStore.outcomesSQL] {
             let arguments = StatementArguments(Array(repeating: 0, count: sql.filter { $0 == "?" }.count))
             let plan = try queue.read { db in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }

@@ -53,16 +53,18 @@ struct KeptCountsTests {
         try await target.copyInsert(CopyBatch(events: store.copyEvents(after: 0, limit: 1000)))
         try await Self.expectKeptAsCounted(copy)
         #expect(try await target.statsGet().counts == store.statsGet().counts)
+        #expect(try await store.statsGet().windowsByQueue.keys.sorted() == ["a", "b"])
     }
 
     /// The kept counts equal a count of the rows: jobs per queue and state (running left out),
-    /// and outcome events per type and second.
+    /// and outcome events per queue, type and second.
     private static func expectKeptAsCounted(_ database: some DatabaseWriter, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let kept = "SELECT queue || '/' || state, n FROM job_counts WHERE n <> 0"
         let counted = "SELECT queue || '/' || state, count(*) FROM jobs WHERE state <> 'running' GROUP BY queue, state"
-        let keptOutcomes = "SELECT type || '@' || second, n FROM outcome_counts WHERE n <> 0"
+        let keptOutcomes = "SELECT queue || '/' || type || '@' || second, n FROM outcome_counts WHERE n <> 0"
         let countedOutcomes = """
-            SELECT type || '@' || (at / 1000), count(*) FROM events WHERE type IN ('completed', 'retrying', 'discarded') GROUP BY type, at / 1000
+            SELECT j.queue || '/' || e.type || '@' || (e.at / 1000), count(*) FROM events e JOIN jobs j ON j.id = e.job
+            WHERE e.type IN ('completed', 'retrying', 'discarded') GROUP BY j.queue, e.type, e.at / 1000
             """
         let rows = try await database.read { db in
             try [kept, counted, keptOutcomes, countedOutcomes].map { sql in
