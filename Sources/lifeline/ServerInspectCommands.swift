@@ -229,9 +229,11 @@ struct ServerWaitCommand: AsyncParsableCommand {
             if json, let now = try? await queue.servers.serverGet(name) { try Output.standardOutput.writeJSON(now) }
             throw error
         }
-        guard let server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
+        guard var server else { throw CLIFailure(.notFound, "server '\(name)' was removed") }
+        // The transitions were read after the server: read it again, to say where it is now.
+        if reached != nil, let now = try? await queue.servers.serverGet(name) { server = now }
         if json { return try Output.standardOutput.writeJSON(server) }
-        if let reached {
+        if let reached, server.state != state {
             return Output.standardOutput.writeLine("\(name) was \(state.rawValue) at \(LifelineJSON.formatTime(reached.at)), and is \(server.state.rawValue) now")
         }
         Output.standardOutput.writeLine("\(name) is \(server.state.rawValue)")

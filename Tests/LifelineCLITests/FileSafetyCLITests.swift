@@ -63,17 +63,17 @@ struct FileSafetyCLITests {
         let id = try await cli.enqueue(["noop"])
         let path = cli.home.appendingPathComponent("lifeline.db").path
         let copy = cli.home.appendingPathComponent("copy.db").path
-        try await Self.makeSchema8(path)
+        try await Self.makeSchemaBefore(path)
         let copied = try await cli.run(["store", "copy", "--from", path, "--to", copy, "--json"])
         try #require(copied.status == 0, "\(copied.stderr)")
         #expect(try JSONValue(parsing: copied.stdout)["jobs"] == 1, "\(copied.stdout)")
-        #expect(try await Self.schemaVersion(path) == 9)
-        try await Self.makeSchema8(path)
+        #expect(try await Self.schemaVersion(path) == 10)
+        try await Self.makeSchemaBefore(path)
         let listed = try await cli.run(["jobs", "list", "--json"])
         #expect(listed.status == 0 && listed.stderr.isEmpty, "\(listed.stderr)")
         let ids = try listed.lines.map { try JSONValue(parsing: $0)["id"]?.intValue }
         #expect(ids == [id])
-        #expect(try await Self.schemaVersion(path) == 9)
+        #expect(try await Self.schemaVersion(path) == 10)
     }
 
     @Test(
@@ -85,22 +85,23 @@ struct FileSafetyCLITests {
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
         let path = cli.home.appendingPathComponent("lifeline.db").path
-        try await Self.makeSchema8(path)
+        try await Self.makeSchemaBefore(path)
         chmod(cli.home.path, 0o755)
         chmod(path, 0o644)
         let read = try await OperatorSafetyCLITests.runAsWorkerUser(["jobs", "list"], cli)
         #expect(read.terminationStatus == 1, "\(read.stderr)")
-        #expect(read.stderr.hasPrefix("lifeline: \(path) has schema version 8, older than this lifeline's (9); bringing it up to date failed: "), "\(read.stderr)")
-        #expect(try await Self.schemaVersion(path) == 8)
+        #expect(read.stderr.hasPrefix("lifeline: \(path) has schema version 9, older than this lifeline's (10); bringing it up to date failed: "), "\(read.stderr)")
+        #expect(try await Self.schemaVersion(path) == 9)
     }
 
-    /// Schema 9 as schema 8 had it: without the wall clock's table and the servers' machine index.
-    static func makeSchema8(_ path: String) async throws {
+    /// Schema 10 as schema 9 had it: outcome events counted per type and second, not per queue.
+    static func makeSchemaBefore(_ path: String) async throws {
         let raw = try DatabaseQueue(path: path)
         try await raw.writeWithoutTransaction { db in
             try db.execute(sql: """
-                DROP TABLE wall_clock; DROP INDEX servers_machine;
-                DELETE FROM grdb_migrations WHERE identifier = 'v9-wall-clock-steps'; PRAGMA user_version = 8
+                DROP TABLE outcome_counts;
+                CREATE TABLE outcome_counts (type TEXT NOT NULL, second INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (type, second)) WITHOUT ROWID;
+                DELETE FROM grdb_migrations WHERE identifier = 'v10-outcomes-counted-per-queue'; PRAGMA user_version = 9
                 """)
         }
         try raw.close()
