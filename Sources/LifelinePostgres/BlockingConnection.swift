@@ -76,9 +76,11 @@ final class BlockingConnection: @unchecked Sendable {
                 // Sent, and unanswered: the commit may have been made.
                 if committing, case .noAnswer = error { throw PostgresStoreError.commitUnknown(location.description, error.description) }
                 throw error
-            } catch let error as PSQLError where error.code == .server {
+            } catch let error as PSQLError where error.code == .server && !PostgresErrorText.endsSession(error) {
                 results.append(.failure(PostgresStatementError(message: PostgresErrorText.describe(error), sqlState: PostgresErrorText.sqlState(error))))
             } catch let error as PSQLError {
+                // Lost, or ended by the server with its answer (a session terminated by an
+                // administrator, a server shutting down): the connection is gone either way.
                 drop()
                 let reason = PostgresErrorText.describe(error)
                 throw committing ? PostgresStoreError.commitUnknown(location.description, reason) : PostgresStoreError.connectionLost(location.description, reason)

@@ -97,4 +97,11 @@ public enum PostgresErrorText {
     static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError)?.serverInfo?[.sqlState]
     }
+
+    /// Whether the server ended the session with this error (FATAL or PANIC: terminated by an
+    /// administrator, shutting down, idle too long), rather than failed one statement.
+    static func endsSession(_ error: PSQLError) -> Bool {
+        guard let severity = error.serverInfo?[.severity] else { return false }
+        return severity == "FATAL" || severity == "PANIC"
+    }
 }

@@ -40,7 +40,20 @@ struct EnqueueOptions: Equatable {
         } else {
             let opened = try await store.openStore()
             let job = try store.registry().prepare(try request())
-            try report(try await opened.jobs.jobInsert([job])[0])
+            try report(try await Self.insert([job], into: opened.jobs, notMade: "the job was not enqueued")[0])
+        }
+    }
+
+    /// Inserts in one transaction, saying what a failure before its commit leaves: `notMade`.
+    /// After the commit was sent, whether it was made is not known, as the error says.
+    private static func insert(_ jobs: [NewJob], into store: any JobStore, notMade: String) async throws -> [InsertedJob] {
+        do {
+            return try await store.jobInsert(jobs)
+        } catch let lost as PostgresStoreError where lost.isOutage {
+            if case .commitUnknown = lost { throw lost }
+            throw CLIFailure(.runtime, "\(lost); \(notMade)")
+        } catch let statement as PostgresStatementError {
+            throw CLIFailure(.runtime, "PostgreSQL: \(statement); \(notMade)")
         }
     }
 
@@ -90,15 +103,9 @@ struct EnqueueOptions: Equatable {
         let opened = try await store.openStore()
         let inserted: [InsertedJob]
         do {
-            inserted = try await opened.jobs.jobInsert(batch.jobs)
+            inserted = try await Self.insert(batch.jobs, into: opened.jobs, notMade: "none of the batch was enqueued")
         } catch JobStoreError.idempotencyConflict(let key, let existing) {
             throw CLIFailure(.conflict, batch.conflict(key: key, existing: existing))
-        } catch let lost as PostgresStoreError where lost.isOutage {
-            // The batch is one transaction: failed before its commit, none of it is in.
-            if case .commitUnknown = lost { throw lost }
-            throw CLIFailure(.runtime, "\(lost); none of the batch was enqueued")
-        } catch let statement as PostgresStatementError {
-            throw CLIFailure(.runtime, "PostgreSQL: \(statement); none of the batch was enqueued")
         }
         let existing = inserted.filter(\.existing).count
         let summary = BatchSummary(enqueued: inserted.count - existing, existing: existing, ids: inserted.map(\.job.id))

@@ -311,27 +311,35 @@ struct PostgresCLITests {
         try await waitUntil("the follower to read the log", timeout: .seconds(20)) { !follower.lines.isEmpty }
     }
 
-    @Test("a batch whose session is ended before its commit says none of it was enqueued, and none of it is")
-    func batchCutOff() async throws {
+    @Test("an enqueue whose session the server ends before its commit says it lost the connection, where, and that nothing was enqueued")
+    func sessionEndedByServer() async throws {
         let (cli, url, database) = try await Self.runnerAndDatabase()
         defer { cli.removeAll() }
         _ = try await cli.enqueue(["noop"])
         let file = try cli.writeFile("batch.jsonl", Array(repeating: "{}", count: 1000).joined(separator: "\n"))
-        // A session that holds the jobs table: the batch's insert waits for it, in its transaction.
-        let script = try cli.writeFile("hold.sql", "BEGIN;\nLOCK TABLE lifeline.jobs IN ACCESS EXCLUSIVE MODE;\nSELECT 'held';\nSELECT pg_sleep(60);\n")
-        let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
-        defer { holder.signal(SIGKILL) }
-        #expect(try await holder.nextLine() == "held")
-        let batch = try cli.start(["enqueue", "noop", "--batch", file])
-        defer { batch.signal(SIGKILL) }
-        let admin = try #require(TestPostgres.url)
-        let waiting = "FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'lifeline' AND wait_event_type = 'Lock'"
-        try await waitUntil("the batch to wait for the table") { try await TestPostgres.psql(admin, "SELECT count(*) \(waiting)") == "1" }
-        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) \(waiting)")
-        #expect(try await batch.waitForExit() == 1)
-        #expect(batch.stderr == "lifeline: PostgreSQL: terminating connection due to administrator command (SQLSTATE 57P01); none of the batch was enqueued\n", "\(batch.stderr)")
-        _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
-        #expect(try await cli.jobCount() == 1, "only the job before the batch")
+        let ended = "terminating connection due to administrator command (SQLSTATE 57P01)"
+        let cases: [(arguments: [String], said: String)] = [
+            (["enqueue", "noop", "--batch", file], ": \(ended); none of the batch was enqueued\n"),
+            (["enqueue", "noop"], ": \(ended); the job was not enqueued\n"),
+        ]
+        for (arguments, said) in cases {
+            // A session that holds the jobs table: the insert waits for it, in its transaction.
+            let script = try cli.writeFile("hold.sql", "BEGIN;\nLOCK TABLE lifeline.jobs IN ACCESS EXCLUSIVE MODE;\nSELECT 'held';\nSELECT pg_sleep(60);\n")
+            let holder = try BackgroundCommand("/usr/bin/env", ["psql", "-qAt", "-d", url, "-f", script], environment: ProcessInfo.processInfo.environment)
+            defer { holder.signal(SIGKILL) }
+            #expect(try await holder.nextLine() == "held")
+            let enqueue = try cli.start(arguments)
+            defer { enqueue.signal(SIGKILL) }
+            let admin = try #require(TestPostgres.url)
+            let waiting = "FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'lifeline' AND wait_event_type = 'Lock'"
+            try await waitUntil("the enqueue to wait for the table") { try await TestPostgres.psql(admin, "SELECT count(*) \(waiting)") == "1" }
+            _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) \(waiting)")
+            #expect(try await enqueue.waitForExit() == 1)
+            let location = #/^lifeline: lost the connection to PostgreSQL at postgres://lifeline@127\.0\.0\.1:\d+/\w+/#
+            #expect(try location.prefixMatch(in: enqueue.stderr).map { enqueue.stderr[$0.range.upperBound...] == said } == true, "\(enqueue.stderr)")
+            _ = try await TestPostgres.psql(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'psql'")
+            #expect(try await cli.jobCount() == 1, "only the job before")
+        }
     }
 
     @Test("/healthz reads the jobs themselves: 503 within 5 s while another session holds their table, and /metrics says lifeline_store_up 0; all well again once it lets go")
