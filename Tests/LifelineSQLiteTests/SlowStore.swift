@@ -71,6 +71,8 @@ final class SlowStore: JobStore {
 /// What a logger was told, each message as "level: message".
 final class LogRecord: Sendable {
     let messages = Mutex<[String]>([])
+    /// Each message's metadata, in the same order.
+    let metadata = Mutex<[Logger.Metadata]>([])
 
     var logger: Logger {
         Logger(label: "test") { [self] _ in Handler(record: self) }
@@ -90,6 +92,7 @@ final class LogRecord: Sendable {
 
         func log(event: LogEvent) {
             record.messages.withLock { $0.append("\(event.level): \(event.message)") }
+            record.metadata.withLock { $0.append(metadata.merging(event.metadata ?? [:]) { $1 }) }
         }
     }
 }

@@ -214,8 +214,8 @@ struct StoreTroubleTests {
     func readsDoNotEndWriteFailures() {
         let log = LogRecord()
         let trouble = StoreTrouble(logger: log.logger)
-        trouble.failed("recording finished jobs", DatabaseFull(), metadata: [:])
-        trouble.failed("reading cancel requests", writing: false, DatabaseFull())
+        trouble.failed("recording finished jobs", began: .now, DatabaseFull(), metadata: [:])
+        trouble.failed("reading cancel requests", writing: false, began: .now, DatabaseFull())
         trouble.succeeded(writing: false)
         trouble.succeeded(writing: false)
         #expect(log.messages.withLock { $0 }.filter { $0.contains("answers again") }.count == 1, "the read's spell ends, once")
@@ -231,16 +231,26 @@ struct StoreTroubleTests {
         let start = ContinuousClock.now
         let elapsed = Mutex(Duration.zero)
         let trouble = StoreTrouble(logger: log.logger, clock: { start + elapsed.withLock { $0 } })
-        for _ in 1...5 { trouble.failed("claim", DatabaseFull()) }
+        for _ in 1...5 { trouble.failed("claim", began: start, DatabaseFull()) }
         elapsed.withLock { $0 = .seconds(59) }
-        trouble.failed("claim", DatabaseFull())
+        trouble.failed("claim", began: start, DatabaseFull())
         #expect(log.messages.withLock { $0 }.count == 1, "the first failure only")
         elapsed.withLock { $0 = .seconds(61) }
-        for _ in 1...5 { trouble.failed("claim", DatabaseFull()) }
+        for _ in 1...5 { trouble.failed("claim", began: start, DatabaseFull()) }
         let said = log.messages.withLock { $0 }
         #expect(said.count == 2 && said.last == "error: claim still fails after 1m1s (7 failures); retrying", "\(said)")
         trouble.succeeded()
         #expect(log.messages.withLock { $0 }.last == "notice: the store answers again")
+    }
+
+    @Test("an outage is timed from the start of the first call it failed, which may fail only when it gives up waiting")
+    func timedFromTheCall() {
+        let log = LogRecord()
+        let trouble = StoreTrouble(logger: log.logger)
+        trouble.failed("claim", began: .now - .seconds(10), DatabaseFull())
+        trouble.succeeded()
+        let said = log.metadata.withLock { $0 }.last?["for"]?.description ?? ""
+        #expect(log.messages.withLock { $0 }.last == "notice: the store answers again" && said.hasPrefix("10s"), "\(said)")
     }
 
     /// A store error of many lines, as SQLite's carry their statement.

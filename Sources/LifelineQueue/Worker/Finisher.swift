@@ -113,6 +113,7 @@ final class Finisher: Sendable {
                 return state.waiting
             }
             guard !group.isEmpty else { return }
+            let began = ContinuousClock.now
             do {
                 let applied = try await store.jobFinish(group.map(\.finish))
                 failures = 0
@@ -121,7 +122,7 @@ final class Finisher: Sendable {
                 wake()
             } catch {
                 failures += 1
-                trouble.failed(Self.recording, error, metadata: ["jobs": "\(group.count)"])
+                trouble.failed(Self.recording, began: began, error, metadata: ["jobs": "\(group.count)"])
                 putBack(group)
                 try? await Task.sleep(for: Backoff.storeRetry.delay(afterAttempt: failures))
             }

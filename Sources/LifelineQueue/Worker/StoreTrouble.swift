@@ -47,9 +47,11 @@ final class StoreTrouble: Sendable {
         damaged.withLock { $0.onDamage = action }
     }
 
-    /// `what` (e.g. "claim") failed; said only if it was not failing already. `writing`: it
-    /// writes, as all but reads of cancel requests do.
-    func failed(_ what: String, writing: Bool = true, _ error: any Error, metadata: Logger.Metadata = [:]) {
+    /// `what` (e.g. "claim"), a call made at `began`, failed; said only if it was not failing
+    /// already. `writing`: it writes, as all but reads of cancel requests do. An outage is
+    /// timed from the start of the first call it failed, not from the failure, which may come
+    /// only when the call gives up waiting.
+    func failed(_ what: String, writing: Bool = true, began: ContinuousClock.Instant, _ error: any Error, metadata: Logger.Metadata = [:]) {
         if isDamage(error) {
             let first = damaged.withLock { damaged -> (@Sendable () -> Void)? in
                 guard damaged.error == nil else { return nil }
@@ -66,7 +68,7 @@ final class StoreTrouble: Sendable {
         // The spell before this failure, and whether it is time to say it again.
         let (first, again) = spells.withLock { spells -> (Bool, Spell?) in
             guard var spell = spells[what] else {
-                spells[what] = Spell(since: now, failures: 1, writing: writing, said: now)
+                spells[what] = Spell(since: min(began, now), failures: 1, writing: writing, said: now)
                 return (true, nil)
             }
             spell.failures += 1

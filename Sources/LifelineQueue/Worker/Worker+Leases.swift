@@ -51,7 +51,7 @@ extension Worker {
         } catch {
             // A stopping worker cancels its heartbeat; a renewal cut short then is no failure.
             guard !Task.isCancelled else { return }
-            trouble.failed("lease renewal", error, metadata: ["jobs": "\(entries.count)"])
+            trouble.failed("lease renewal", began: start, error, metadata: ["jobs": "\(entries.count)"])
         }
     }
 
@@ -85,6 +85,7 @@ extension Worker {
             let attempts = running.attempts()
             if Task.isCancelled { return }
             guard !attempts.isEmpty else { continue }
+            let began = ContinuousClock.now
             do {
                 for id in try await store.jobCancelRequested(Array(attempts.keys)) {
                     if let attempt = attempts[id] { running.stop(AttemptKey(id: id, attempt: attempt), reason: .cancelled) }
@@ -92,7 +93,7 @@ extension Worker {
                 trouble.succeeded(writing: false)
             } catch {
                 guard !Task.isCancelled else { return }
-                trouble.failed("reading cancel requests", writing: false, error)
+                trouble.failed("reading cancel requests", writing: false, began: began, error)
             }
             try? await Task.sleep(for: .milliseconds(50))
         }

@@ -136,7 +136,7 @@ public final class Worker: Sendable {
                 trouble.succeeded(writing: answer.map { !$0.jobs.isEmpty || !$0.finished.isEmpty } ?? false)
             } catch {
                 failures += 1
-                trouble.failed("claim", error)
+                trouble.failed("claim", began: claim.sentAt, error)
                 if let made = claim.ticket.abandon() {
                     claimingSlots.withLock { $0 -= made.limit }
                     // The finishes are written on their own, so one that fails cannot stop claiming.
@@ -191,6 +191,7 @@ public final class Worker: Sendable {
     private struct Claim {
         var ticket: ClaimTicket
         var result: Task<ClaimResult?, any Error>
+        var sentAt: ContinuousClock.Instant
     }
 
     private func sendClaim() -> Claim {
@@ -199,7 +200,7 @@ public final class Worker: Sendable {
             request: { [self] in makeRequest(ticket) },
             committed: { [self] in claimCommitted(ticket, $0) }
         )
-        return Claim(ticket: ticket, result: Task { [store] in try await store.jobClaim(claim) })
+        return Claim(ticket: ticket, result: Task { [store] in try await store.jobClaim(claim) }, sentAt: .now)
     }
 
     /// Whether a claim would record finishes or fill slots now.
@@ -251,11 +252,12 @@ public final class Worker: Sendable {
         let filters = configuration.queues.isEmpty
             ? [JobFilter(states: waitingOrRunning)]
             : configuration.queues.map { JobFilter(states: waitingOrRunning, queue: $0) }
+        let began = ContinuousClock.now
         do {
             for filter in filters where try await store.jobCount(filter) > 0 { return false }
             return true
         } catch {
-            trouble.failed("counting the jobs left (not draining yet)", writing: false, error)
+            trouble.failed("counting the jobs left (not draining yet)", writing: false, began: began, error)
             return false
         }
     }
