@@ -350,5 +350,7 @@ extension Dashboard {
         route();
         // A server at work moves without events (a copy's progress): read every 2 seconds then.
         setInterval(() => { if (serversAtWork && !document.hidden) loadServers().catch(() => {}); }, 2000);
+        // Throughput windows slide and waiting jobs age without events: the queues are read every 10 seconds.
+        setInterval(() => { if (!document.hidden) loadQueues().catch(() => {}); }, 10000);
         """
 }

@@ -15,9 +15,12 @@ struct Output: Sendable {
     /// cannot be written, the error says the change was made, so it is not made twice.
     private static let changeMade = Mutex<String?>(nil)
 
-    /// Says what the command changed, before it prints its answer (see ``changeMade``).
+    /// Says what the command changed, before it prints its answer (see ``changeMade``). From
+    /// then on a pipe whose reader is gone fails the write (EPIPE), which is said, rather than
+    /// ending the command unheard by SIGPIPE: a script must not take the change for not made.
     static func made(_ change: String) {
         changeMade.withLock { $0 = change }
+        signal(SIGPIPE, SIG_IGN)
     }
 
     static let standardOutput = Output(fd: STDOUT_FILENO)
@@ -60,8 +63,8 @@ struct Output: Sendable {
             if n <= 0 {
                 // What a command prints is its answer (an enqueued job's id, a list): a full disk
                 // or a broken device must not pass for success. A reader that went away (EPIPE,
-                // `| head`) took what it wanted.
-                if fd == STDOUT_FILENO && n < 0 && errno != EPIPE { Self.cannotWrite(errno) }
+                // `| head`) took what it wanted, unless the answer says what was changed.
+                if fd == STDOUT_FILENO && n < 0 && (errno != EPIPE || Self.changeMade.withLock({ $0 }) != nil) { Self.cannotWrite(errno) }
                 return
             }
             offset += n

@@ -7,7 +7,8 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Counts by queue and state, running jobs per worker, throughput, lag, retry and failure rates.",
         discussion: """
-            A queue's RATE (5M) is its jobs completed per minute over the last five minutes. \
+            A queue's RATE (5M) is how fast its jobs completed over the last five minutes, as \
+            a window's RATE: per second at one a second or more, else per minute. \
             Each window counts the attempts that ended in it: RETRIES failed and were given \
             another attempt, DISCARDED failed and were not; RETRY RATE and FAILURE RATE are \
             shares of all of them (completed, retries and discarded).
@@ -52,7 +53,8 @@ enum StatsText {
         let states = JobState.displayOrder
         var lines: [String] = []
         // A queue held back on purpose shows before it has jobs: a pause made ahead of them.
-        let shown = Set(stats.counts.keys).union(queues.filter(\.isHeld).map(\.name))
+        // So does one whose jobs were pruned since they finished in the windows.
+        let shown = Set(stats.counts.keys).union(queues.filter(\.isHeld).map(\.name)).union(stats.windowsByQueue.keys)
         if shown.isEmpty {
             lines.append("no jobs")
         } else {
@@ -62,7 +64,7 @@ enum StatsText {
                     + [stats.oldestWaiting[queue].map { DurationText.format(.seconds($0.milliseconds / 1000)) } ?? "-"]
                     + [settings[queue].map(Self.held) ?? "-"]
             }
-            // RATE: jobs completed per minute over the last five.
+            // RATE: how fast jobs completed over the last five minutes.
             lines += Table(headers: ["QUEUE"] + states.map { $0.rawValue.uppercased() } + ["RATE (5M)", "OLDEST WAITING", "HELD"], rows: rows)
                 .render(width: nil)
         }

@@ -164,6 +164,26 @@ struct OperatorCLITests {
         #expect(plus.status == 64 && plus.stderr == "lifeline: limit must be a whole number from 0 to 1000000, or 'none', not '+3'\n", "\(plus)")
     }
 
+    @Test("stats gives each queue's rate of the last five minutes, and keeps a queue whose finished jobs were pruned since")
+    func statsRatePerQueue() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop", "--queue", "burst"], count: 3)
+        _ = try await cli.enqueue(["noop", "--queue", "calm"])
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try await cli.run(["jobs", "prune", "--older-than", "0s"]).status == 0)
+        let lines = try await cli.run(["stats"]).lines
+        let header = try #require(lines.first)
+        let rate = try #require(header.range(of: "RATE (5M)")).lowerBound.utf16Offset(in: header)
+        let rates = Dictionary(uniqueKeysWithValues: lines.dropFirst().prefix { !$0.hasPrefix("WINDOW") }.map { line in
+            (String(line.prefix { $0 != " " }), String(line.dropFirst(rate).prefix { $0 != " " }))
+        })
+        #expect(rates == ["burst": "0.6/min", "calm": "0.2/min"], "\(lines)")
+        let stats = try #require(try await cli.json(["stats", "--json"]).first)
+        let fiveMinutes = { (windows: JSONValue?) in windows?.arrayValue?.first { $0["minutes"] == 5 }?["completed"] }
+        #expect(fiveMinutes(stats["windows_by_queue"]?["burst"]) == 3 && fiveMinutes(stats["windows"]) == 4, "\(stats)")
+    }
+
     @Test("events --limit pages through the log: at most N, and where the next page starts")
     func eventsPage() async throws {
         let cli = try CLIRunner()

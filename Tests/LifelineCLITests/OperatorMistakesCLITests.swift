@@ -735,6 +735,14 @@ struct OperatorMistakesCLITests {
             "/bin/sh", ["-c", #""$0" "$@" | head -n 1 > /dev/null"#, cli.binary.path, "jobs", "list", "--limit", "5000"], environment: cli.environment
         )
         #expect(head.stderr.isEmpty, "\(head.stderr)")
+        // A pipe whose reader is gone: the change's answer is lost, and said so, not ended unheard by SIGPIPE.
+        let script = "import os, subprocess, sys\nr, w = os.pipe()\nos.close(r)\np = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\nprint(p.returncode)\nprint(p.stderr.decode(), end='')\n"
+        for command in [["enqueue", "noop"], ["queues", "resume", "default"]] {
+            let readerGone = try await BackgroundCommand.run("/usr/bin/env", ["python3", "-c", script, cli.binary.path] + command, environment: cli.environment)
+            let said = readerGone.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(said.first == "1" && said.count == 3 && said[1].hasSuffix(", but cannot write to standard output: broken pipe"), "\(command): \(readerGone.stdout)")
+        }
+        #expect(try await cli.jobCount() == 3005)
     }
 
     @Test("a refusal says what was given, not what was not", arguments: [
