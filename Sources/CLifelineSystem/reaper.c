@@ -232,23 +232,27 @@ struct requests {
 
 enum { REQUESTS_READ, REQUESTS_CLOSED };
 
-/// Reads what the control pipe holds: applies holds to `held_until`, and says whether the
-/// pipe was closed.
+/// Reads everything the control pipe holds (it does not block): applies holds to
+/// `held_until`, and says whether the pipe was closed. All of it, before any hold is looked
+/// at: a program whose start waited its turn finds every hold sent meanwhile queued, and the
+/// first ones may have run out long since.
 static int read_requests(struct requests *pending, int64_t *held_until) {
-    ssize_t got = read(CONTROL_FD, pending->bytes + pending->length, sizeof pending->bytes - pending->length);
-    if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) return REQUESTS_CLOSED;
-    if (got < 0) return REQUESTS_READ;
-    pending->length += (size_t)got;
-    size_t used = 0;
-    while (pending->length - used >= sizeof(struct lifeline_reaper_request)) {
-        struct lifeline_reaper_request request;
-        memcpy(&request, pending->bytes + used, sizeof request);
-        used += sizeof request;
-        if (request.kind == LIFELINE_REAPER_HOLD) *held_until = request.value;
+    for (;;) {
+        ssize_t got = read(CONTROL_FD, pending->bytes + pending->length, sizeof pending->bytes - pending->length);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && errno == EAGAIN) return REQUESTS_READ;
+        if (got <= 0) return REQUESTS_CLOSED;
+        pending->length += (size_t)got;
+        size_t used = 0;
+        while (pending->length - used >= sizeof(struct lifeline_reaper_request)) {
+            struct lifeline_reaper_request request;
+            memcpy(&request, pending->bytes + used, sizeof request);
+            used += sizeof request;
+            if (request.kind == LIFELINE_REAPER_HOLD) *held_until = request.value;
+        }
+        memmove(pending->bytes, pending->bytes + used, pending->length - used);
+        pending->length -= used;
     }
-    memmove(pending->bytes, pending->bytes + used, pending->length - used);
-    pending->length -= used;
-    return REQUESTS_READ;
 }
 
 /// A member of the program's group that does nothing but outlive its reaper: should the
@@ -295,6 +299,8 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         send_message(LIFELINE_REAPER_EXEC_FAILED, errno);
         _exit(0);
     }
+    // The read end is the reaper's alone (the program and the sentinel close it).
+    fcntl(CONTROL_FD, F_SETFL, fcntl(CONTROL_FD, F_GETFL) | O_NONBLOCK);
     pid_t reaper = getpid();
     pid_t program = _Fork();
     if (program == 0) run_program(argv, envp, cwd, reaper, report[1]);

@@ -75,6 +75,27 @@ struct AttemptHoldsTests {
         #expect(HandlerEnd(error: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))) == .threw("no space left on device"), "as its write throws it")
     }
 
+    @Test("a program whose start waited its turn follows the last hold sent meanwhile, however many came before it")
+    func holdsSentBeforeStart() async throws {
+        let holds = AttemptHolds()
+        let start = Date()
+        holds.add(Self.key, until: start.addingTimeInterval(0.2), deadline: .distantFuture)
+        // The monitor's thread busy with other starts: this one waits its turn while its
+        // attempt is held longer every 40 ms, each hold past by the time it starts.
+        let busy = DispatchSemaphore(value: 0)
+        ChildMonitor.shared.perform { _ = busy.wait(timeout: .now() + 10) }
+        defer { busy.signal() }
+        let run = Task { try await Self.run(["sh", "-c", "exit 0"], in: holds) }
+        for renewal in 1...40 {
+            try await Task.sleep(for: .milliseconds(40))
+            holds.hold([Self.key], until: start.addingTimeInterval(0.2 + 0.04 * Double(renewal)))
+        }
+        holds.hold([Self.key], until: Date().addingTimeInterval(10))
+        busy.signal()
+        let exit = try await run.value
+        #expect(exit.termination == .exited(0), "\(exit.termination)")
+    }
+
     @Test("a program stopped with a signal it ignores is still killed at its hold")
     func ignoredStopKilledAtHold() async throws {
         let ticker = try HeldTicker(heldFor: 3)
