@@ -43,7 +43,7 @@ public enum DatabaseFileCheck {
         guard acceptingNewer || userVersion <= SchemaMigrations.version else {
             throw .newerSchema(path: path, version: userVersion, known: SchemaMigrations.version)
         }
-        try checkLength(path: path, header: header, bytes: Int64(status.st_size))
+        if shorterThanHeader(header, bytes: Int64(status.st_size)) != nil { try checkLength(path: path, fd: fd) }
         return status
     }
 
@@ -51,13 +51,29 @@ public enum DatabaseFileCheck {
     /// a read of it, failing, would leave a WAL and its index beside it. Its header says how
     /// many pages it has, when its "valid for" counter matches its change counter (as SQLite
     /// reads it); a WAL with frames may hold pages the file lacks until a checkpoint.
-    private static func checkLength(path: String, header: [UInt8], bytes: Int64) throws(DatabaseOpenError) {
+    ///
+    /// Looked at again in the order a checkpoint makes them true, the WAL first: a checkpoint
+    /// writes the header's page first and the file's end last, and empties the WAL after. A
+    /// file that looked short may have been read mid-checkpoint, or its length read before a
+    /// checkpoint that its header was read after: one that is truly short stays so.
+    private static func checkLength(path: String, fd: Int32) throws(DatabaseOpenError) {
+        for look in 1...3 {
+            var wal = stat()
+            if stat(path + "-wal", &wal) == 0 && wal.st_size > 0 { return }
+            var header = [UInt8](repeating: 0, count: 100)
+            var status = stat()
+            guard header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 100, 0) }) == 100, fstat(fd, &status) == 0,
+                  let expected = shorterThanHeader(header, bytes: Int64(status.st_size)) else { return }
+            if look == 3 { throw .truncated(path: path, bytes: Int64(status.st_size), expected: expected) }
+            usleep(20_000)
+        }
+    }
+
+    /// The length the header gives the file, if the file is shorter and the header's count is valid.
+    private static func shorterThanHeader(_ header: [UInt8], bytes: Int64) -> Int64? {
         let pageSize = Int64(header[16]) << 8 | Int64(header[17])
         let expected = Int64(bigEndian(header, at: 28)) * (pageSize == 1 ? 65536 : pageSize)
-        guard bigEndian(header, at: 92) == bigEndian(header, at: 24), expected > bytes else { return }
-        var wal = stat()
-        guard stat(path + "-wal", &wal) != 0 || wal.st_size == 0 else { return }
-        throw .truncated(path: path, bytes: bytes, expected: expected)
+        return bigEndian(header, at: 92) == bigEndian(header, at: 24) && expected > bytes ? expected : nil
     }
 
     /// Why the file at `path` is no longer a Lifeline database (overwritten in place, say),
