@@ -211,6 +211,7 @@ public enum SQLiteDatabase {
     private static func create(path: String) throws {
         let directory = PathText.directory(of: path)
         try ensureDirectory(directory.isEmpty ? "." : directory)
+        removeAbandonedStaging(path: path, directory: directory.isEmpty ? "." : directory)
         let staging = path + stagingMarker + "\(getpid())"
         let fd = open(staging, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
@@ -244,6 +245,21 @@ public enum SQLiteDatabase {
         } catch {
             removeStaging()
             throw error
+        }
+    }
+
+    /// Removes what makers of the database killed before their end (SIGKILL, SIGTERM) left
+    /// beside it: staging files, and SQLite's beside them, of process numbers no process has.
+    /// Nothing else would: once the database exists, nothing is created aside again.
+    private static func removeAbandonedStaging(path: String, directory: String) {
+        let prefix = (path as NSString).lastPathComponent + stagingMarker
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where file.hasPrefix(prefix) {
+            let rest = file.dropFirst(prefix.count)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard let maker = Int32(digits), maker != getpid(), ["", "-journal", "-wal", "-shm"].contains(String(rest.dropFirst(digits.count))),
+                  kill(maker, 0) != 0, errno == ESRCH
+            else { continue }
+            unlink(directory + "/" + file)
         }
     }
 

@@ -11,19 +11,28 @@ enum QueueOwner {
     /// user's directory is theirs to replace, by a link as well, and root's files made beside
     /// it (its WAL, its index, its lock) would be left there for them.
     /// The directory's name is worked out only for root, whose writes alone are refused.
+    /// A directory yet to be made is checked as the one it would be made in.
     static func check(database path: String, in directory: @autoclosure () -> String) throws {
         guard geteuid() == 0 else { return }
         try check(path)
-        try check(directory())
+        var existing = directory()
+        var info = stat()
+        while lstat(existing, &info) != 0 && errno == ENOENT && !["/", ".", ""].contains(existing) {
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        try check(existing.isEmpty ? "." : existing)
     }
 
     /// Refuses root's write unless `path` (the database, or the home under which stages keep
-    /// their files) is missing or root's. A new database is its maker's.
+    /// their files) is missing or root's. A new database is its maker's. A link is its
+    /// maker's too: one another user made is not written through, wherever it points.
     static func check(_ path: String) throws {
-        var info = stat()
-        guard geteuid() == 0, stat(path, &info) == 0, info.st_uid != 0 else { return }
-        let owner = name(info.st_uid)
-        let them = owner ?? "user id \(info.st_uid)"
+        guard geteuid() == 0 else { return }
+        var link = stat(), file = stat()
+        let uid = lstat(path, &link) == 0 && link.st_uid != 0 ? link.st_uid : stat(path, &file) == 0 ? file.st_uid : 0
+        guard uid != 0 else { return }
+        let owner = name(uid)
+        let them = owner ?? "user id \(uid)"
         let how = owner.map { " (runuser -u \($0) -- lifeline …)" } ?? ""
         throw CLIFailure(
             .runtime, "\(path) belongs to \(them), not root: run commands that write to it as \(them)\(how), so that its files stay theirs",

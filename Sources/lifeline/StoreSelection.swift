@@ -115,8 +115,9 @@ extension StoreSelection {
         if try !requireDatabase(creating: creating, creatingHint: creatingHint) {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
+        // Before the home is made: one made in another user's directory would be root's there.
+        try checkOwner()
         try requireDirectory()
-        try QueueOwner.check(database: databasePath, in: databaseDirectory)
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
         return try opening {
@@ -135,6 +136,7 @@ extension StoreSelection {
             let store = PostgresServerStore.jobStore(session: PostgresSession(location: location))
             return (try await PostgresCopyTarget(store: store), location.description)
         }
+        try checkOwner()
         try requireDirectory()
         let (path, lockTimeout) = (databasePath, try self.lockTimeout())
         return (try opening { try SQLiteCopyTarget(path: path, lockTimeout: lockTimeout) }, path)
@@ -194,6 +196,13 @@ extension StoreSelection {
         guard FileManager.default.fileExists(atPath: databaseDirectory) else {
             throw CLIFailure(.notFound, "no directory \(databaseDirectory) for \(namedBy) \(databasePath); create it first")
         }
+    }
+
+    /// Root's writes are refused where another user owns the database, the directory it is in
+    /// (or would be made in), or the link it was named by (see ``QueueOwner``).
+    private func checkOwner() throws {
+        try QueueOwner.check(database: databasePath, in: databaseDirectory)
+        if namedDatabasePath != databasePath { try QueueOwner.check(namedDatabasePath) }
     }
 
     /// The directory the database file is in: "." for a bare file name.
@@ -274,7 +283,7 @@ extension StoreSelection {
     /// Inserts one job into the SQLite database when it exists and is ready, without GRDB
     /// (``DirectInsert``); nil when the store must be opened in full.
     func insertDirectly(_ job: NewJob) throws -> InsertedJob? {
-        try QueueOwner.check(database: databasePath, in: databaseDirectory)
+        try checkOwner()
         return try DirectInsert.insert(job, path: databasePath, lockTimeout: try lockTimeout())
     }
 }

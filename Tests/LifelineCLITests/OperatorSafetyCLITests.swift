@@ -378,6 +378,12 @@ struct OperatorSafetyCLITests {
             let refused = try await cli.run(["enqueue", "noop", "--db", path])
             #expect(refused.status == 1 && refused.stderr == "lifeline: \(theirDirectory) belongs to nobody, not root: run commands that write to it as nobody (runuser -u nobody -- lifeline …), so that its files stay theirs\n", "\(refused)")
         }
+        // Nor does a copy go there, nor a new home.
+        let theirsRefused = "lifeline: \(theirDirectory) belongs to nobody, not root: run commands that write to it as nobody (runuser -u nobody -- lifeline …), so that its files stay theirs\n"
+        let copy = try await cli.run(["store", "copy", "--from", database, "--to", theirDirectory + "/copy.db"])
+        #expect(copy.status == 1 && copy.stderr == theirsRefused, "\(copy)")
+        let newHome = try await cli.run(["enqueue", "noop"], extraEnvironment: ["LIFELINE_HOME": theirDirectory + "/home"])
+        #expect(newHome.status == 1 && newHome.stderr == theirsRefused, "\(newHome)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: theirDirectory) == ["roots.db"], "nothing made beside it")
         // Others are left to the file modes: a new queue in a directory of root's, as /tmp is, is theirs.
         let shared = cli.home.path + "-shared"
@@ -385,6 +391,14 @@ struct OperatorSafetyCLITests {
         defer { try? FileManager.default.removeItem(atPath: shared) }
         let theirs = try await Self.runAsWorkerUser(["enqueue", "noop", "--db", shared + "/lifeline.db"], cli)
         #expect(theirs.terminationStatus == 0, "\(theirs.stderr)")
+        // Their link there, to an empty file of root's, is not written through by a copy.
+        let empty = shared + "/roots-empty"
+        try Data().write(to: URL(fileURLWithPath: empty))
+        try FileManager.default.createSymbolicLink(atPath: shared + "/planted.db", withDestinationPath: empty)
+        #expect(lchown(shared + "/planted.db", 65534, 65534) == 0)
+        let planted = try await cli.run(["store", "copy", "--from", database, "--to", shared + "/planted.db"])
+        #expect(planted.status == 1 && planted.stderr.hasPrefix("lifeline: \(shared)/planted.db belongs to nobody, not root: "), "\(planted)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: empty)).isEmpty && !FileManager.default.fileExists(atPath: empty + "-writer"))
     }
 
     @Test(

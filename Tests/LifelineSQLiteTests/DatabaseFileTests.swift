@@ -33,6 +33,24 @@ struct DatabaseFileTests {
         #expect(try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
     }
 
+    @Test("a new database's maker removes what makers killed before it left aside: their staging files, not a live maker's nor another database's")
+    func abandonedStagingRemoved() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let dead = ended.processIdentifier
+        let left = ["lifeline.db.creating-\(dead)", "lifeline.db.creating-\(dead)-journal"]
+        // Process 1 lives; another.db is another database.
+        let kept = ["lifeline.db.creating-1", "another.db.creating-\(dead)", "lifeline.db.creating-\(dead).bak"]
+        for name in left + kept { try Data("x".utf8).write(to: URL(fileURLWithPath: directory.path(name))) }
+        _ = try SQLiteDatabase.openPool(path: directory.path("lifeline.db"))
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory.url.path))
+        #expect(files.isDisjoint(with: left) && files.isSuperset(of: kept) && files.contains("lifeline.db"), "\(files.sorted())")
+    }
+
     @Test("reopening a database keeps its jobs")
     func reopen() async throws {
         let directory = try TemporaryDirectory()
