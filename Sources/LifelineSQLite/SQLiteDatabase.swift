@@ -252,7 +252,7 @@ public enum SQLiteDatabase {
     /// beside it: staging files, and SQLite's beside them, of process numbers no process has.
     /// Nothing else would: once the database exists, nothing is created aside again.
     private static func removeAbandonedStaging(path: String, directory: String) {
-        let prefix = (path as NSString).lastPathComponent + stagingMarker
+        let prefix = PathText.name(of: path) + stagingMarker
         for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where file.hasPrefix(prefix) {
             let rest = file.dropFirst(prefix.count)
             let digits = rest.prefix { $0.isASCII && $0.isNumber }

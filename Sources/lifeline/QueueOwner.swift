@@ -1,4 +1,5 @@
 import Foundation
+import LifelineQueue
 
 /// A queue's files belong to one user, the one whose commands write to it. A write by root
 /// to another user's queue (no one else can write into an owner-only home) would leave files
@@ -17,8 +18,8 @@ enum QueueOwner {
         try check(path)
         var existing = directory()
         var info = stat()
-        while lstat(existing, &info) != 0 && errno == ENOENT && !["/", ".", ""].contains(existing) {
-            existing = (existing as NSString).deletingLastPathComponent
+        while !["/", ".", ""].contains(existing), lstat(existing, &info) != 0, errno == ENOENT {
+            existing = PathText.directory(of: existing)
         }
         try check(existing.isEmpty ? "." : existing)
     }
