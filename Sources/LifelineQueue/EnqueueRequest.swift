@@ -77,15 +77,15 @@ public enum JobLimits {
                 || byte == 0x5F || byte == 0x2D || byte == 0x2E
         }
         guard (1...64).contains(name.utf8.count), allowed else {
-            throw JobInputError("invalid queue name '\(name)': use 1 to 64 letters, digits, '_', '-' or '.'")
+            throw JobInputError("invalid queue name '\(JobInputError.quoted(name))': use 1 to 64 letters, digits, '_', '-' or '.'")
         }
         guard !new || name.utf8.first != 0x2D else {
-            throw JobInputError("invalid queue name '\(name)': it must not start with '-', which commands read as an option")
+            throw JobInputError("invalid queue name '\(JobInputError.quoted(name))': it must not start with '-', which commands read as an option")
         }
         // A URL's path reads them as "this" and "up one": the API, and the dashboard's buttons,
         // could never name such a queue.
         guard !new || (name != "." && name != "..") else {
-            throw JobInputError("invalid queue name '\(name)': '.' and '..' name no queue in a URL; choose another")
+            throw JobInputError("invalid queue name '\(JobInputError.quoted(name))': '.' and '..' name no queue in a URL; choose another")
         }
     }
 

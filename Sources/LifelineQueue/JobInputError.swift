@@ -9,3 +9,12 @@ public struct JobInputError: Error, Hashable, CustomStringConvertible {
 
     public var description: String { message }
 }
+
+extension JobInputError {
+    /// A refused value as its message quotes it: its start, cut after 80 characters, so a
+    /// value of megabytes makes a line of a hundred characters, not one of megabytes. (The
+    /// CLI escapes control characters when it prints.)
+    public static func quoted(_ value: String) -> String {
+        value.count > 80 ? value.prefix(80) + "…" : value
+    }
+}

@@ -56,7 +56,7 @@ public struct JobRegistry: Sendable {
     public func checkKind(_ kind: String) throws(JobInputError) -> JobDefinition {
         guard let definition = definition(kind) else {
             let near = EditDistance.didYouMean(kind, among: enqueueableKinds).map { "; " + $0 } ?? ""
-            throw JobInputError("unknown job kind '\(kind)' (known: \(enqueueableKinds.joined(separator: ", ")))\(near)")
+            throw JobInputError("unknown job kind '\(JobInputError.quoted(kind))' (known: \(enqueueableKinds.joined(separator: ", ")))\(near)")
         }
         if let owner = definition.enqueuedOnlyBy {
             throw JobInputError("job kind '\(kind)' is enqueued only by \(owner), not by hand")

@@ -13,13 +13,7 @@ public enum ServerNames {
         guard (1...63).contains(bytes.count), allowed, let first = bytes.first,
               (first >= 0x30 && first <= 0x39) || (first >= 0x41 && first <= 0x5A) || (first >= 0x61 && first <= 0x7A)
         else {
-            throw JobInputError("invalid \(what) '\(printable(name))': use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw JobInputError("invalid \(what) '\(JobInputError.quoted(name))': use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-    }
-
-    /// The start of a rejected name, for its message (the CLI escapes control characters
-    /// when it prints).
-    static func printable(_ name: String) -> String {
-        String(name.prefix(80))
     }
 }

@@ -82,9 +82,10 @@ struct CLIFailure: Error, CustomStringConvertible {
         if code == 0 { return (0, command.fullMessage(for: error, columns: max(Output.standardOutput.width ?? 80, 80))) }
         var message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
         guard !message.isEmpty else { return (code, "") }
-        // An argument the message quotes is one line in it, even with a newline of its own.
-        for argument in Lifeline.arguments where argument.contains(where: \.isNewline) {
-            message = message.replacingOccurrences(of: "'\(argument)'", with: "'\(TerminalText.escaped(argument))'")
+        // An argument the message quotes is one line in it, even with a newline of its own,
+        // and of a hundred characters, however long it is.
+        for argument in Lifeline.arguments where argument.contains(where: \.isNewline) || argument.count > 80 {
+            message = message.replacingOccurrences(of: "'\(argument)'", with: "'\(TerminalText.escaped(JobInputError.quoted(argument)))'")
         }
         let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         // A list of valid values comes one per line ("- value"): keep it, on the one line.

@@ -745,6 +745,22 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.jobCount() == 3005)
     }
 
+    @Test("a refused value of 100,000 characters is quoted by its start: one line of a few hundred bytes, not of 100,000")
+    func longValueQuotedByItsStart() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let long = String(repeating: "a", count: 100_000)
+        for arguments in [
+            ["enqueue", "noop", "--queue", long], ["enqueue", long], ["server", "create", long], ["jobs", "list", "--state", long],
+            ["jobs", "show", String(repeating: "1", count: 1000)],
+        ] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1, "\(arguments.prefix(3)): \(result.stderr.prefix(200))")
+            #expect(result.stderr.utf8.count < 400 && result.stderr.contains(String(repeating: result.stderr.contains("'1") ? "1" : "a", count: 80) + "…'"),
+                    "\(arguments.prefix(3)): \(result.stderr.prefix(400))")
+        }
+    }
+
     @Test("a refusal says what was given, not what was not", arguments: [
         (["queues", "retain", "--completed", "1d"], [:], "lifeline: name a queue, or give --all for every queue"),
         (["queues", "retain", "default", "--all", "--completed", "1d"], [:], "lifeline: name a queue or give --all, not both"),
