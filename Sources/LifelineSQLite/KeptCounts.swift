@@ -2,8 +2,9 @@ import LifelineQueue
 
 /// The counts `stats`, `queues` and `/metrics` read instead of the rows (schema 4): jobs per
 /// queue and state, running jobs left out (they are read from their own index), and outcome
-/// events per queue, type and second (schema 10). Since schema 8 the statements that move jobs into and out of
-/// `running`, and every event written, count here once per statement; triggers count the rest.
+/// events per queue, type and second (schema 10). Since schema 8 the statements that move
+/// jobs into and out of `running`, and every event written, count here once per statement;
+/// triggers count the rest.
 enum KeptCounts {
     /// Adds `n` (taken away when negative) to the jobs counted in `queue` and `state`.
     static func addJobs(_ db: some StatementSource, queue: String, state: JobState, _ n: Int) throws {
