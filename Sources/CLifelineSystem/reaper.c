@@ -9,8 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +21,11 @@
 
 // Everything below runs in a child forked from a multi-threaded process: system calls only,
 // no allocation, no locks, no stdio. _Fork skips the fork handlers, which may take locks.
+//
+// The reaper is the one copy of the worker's memory a program costs: the program is started
+// with vfork and the sentinel shares the reaper's memory, for each copy is paid twice, its page
+// tables made at the fork and torn down at the exit or exec, and hundreds of programs ending
+// at once (a burst of timeouts) wait on those teardowns.
 
 enum { CONTROL_FD = 3, STATUS_FD = 4, FIRST_FREE_FD = 5 };
 
@@ -40,8 +48,8 @@ __attribute__((constructor)) static void remember_arguments(int argc, char **arg
 }
 
 /// Shows this process as `name` (its comm: 15 bytes) and as `name program` (its command line,
-/// cut to the room the worker's arguments had): a reaper and its sentinel are forks of the worker,
-/// and would otherwise show in ps and count in pgrep -f as more workers.
+/// cut to the room the worker's arguments had): a reaper is a fork of the worker, and would
+/// otherwise show in ps and count in pgrep -f as one more worker.
 static void show_as(const char *name, const char *program) {
     lifeline_name_process(name);
     if (arguments == NULL || arguments_size == 0) return;
@@ -255,25 +263,70 @@ static int read_requests(struct requests *pending, int64_t *held_until) {
     }
 }
 
+/// A system call that leaves errno alone, for the sentinel: it shares the reaper's memory,
+/// its thread-local errno included, which the reaper reads between its own calls. Returns the
+/// kernel's result (a negative errno value on failure).
+static long sentinel_call(long number, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+    long result;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return result;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+#error "the sentinel's system calls are written for x86_64 and aarch64"
+#endif
+}
+
+struct sentinel {
+    pid_t group, reaper;
+};
+
 /// A member of the program's group that does nothing but outlive its reaper: should the
 /// reaper die before it has killed the group (SIGKILL, alone or with its worker, which would
 /// otherwise kill the group), the sentinel's parent-death signal has it kill its own group, the
 /// program's children included, which nothing else would, and the job's next attempt would run
 /// beside them. Every signal stays blocked (the reaper's mask): what is sent to the group is
-/// the program's business; SIGKILL ends the sentinel with the group.
-static void run_sentinel(pid_t group, pid_t reaper, const char *program) {
-    show_as("lifeline-sentry", program);
-    close(CONTROL_FD);  // the worker's pipes are the reaper's alone
-    close(STATUS_FD);
-    if (setpgid(0, group) != 0) _exit(0);  // the program has ended, and its group with it
-    if (prctl(PR_SET_PDEATHSIG, SIGUSR2) != 0) _exit(0);
-    sigset_t death;
-    sigemptyset(&death);
-    sigaddset(&death, SIGUSR2);
-    // A SIGUSR2 sent to the group is not a death: only a parent that changed is.
-    while (getppid() == reaper) sigwaitinfo(&death, NULL);
-    kill(0, SIGKILL);
-    _exit(0);
+/// the program's business; SIGKILL ends the sentinel with the group. It runs in the reaper's
+/// memory on a stack of its own (its command line is the reaper's), through `sentinel_call`
+/// only: nothing of glibc's, which would write the reaper's errno.
+static int run_sentinel(void *argument) {
+    const struct sentinel *sentinel = argument;
+    pid_t group = sentinel->group, reaper = sentinel->reaper;
+    sentinel_call(SYS_prctl, PR_SET_NAME, (long)"lifeline-sentry", 0, 0);
+    sentinel_call(SYS_close, CONTROL_FD, 0, 0, 0);  // the worker's pipes are the reaper's alone
+    sentinel_call(SYS_close, STATUS_FD, 0, 0, 0);
+    // On failure the program has ended, and its group with it.
+    if (sentinel_call(SYS_setpgid, 0, group, 0, 0) == 0 && sentinel_call(SYS_prctl, PR_SET_PDEATHSIG, SIGUSR2, 0, 0) == 0) {
+        // The kernel's signal set: one bit a signal, 64 of them.
+        unsigned long death = 1UL << (SIGUSR2 - 1);
+        // A SIGUSR2 sent to the group is not a death: only a parent that changed is.
+        while (sentinel_call(SYS_getppid, 0, 0, 0, 0) == reaper) {
+            sentinel_call(SYS_rt_sigtimedwait, (long)&death, 0, 0, sizeof death);
+        }
+        sentinel_call(SYS_kill, 0, SIGKILL, 0, 0);
+    }
+    sentinel_call(SYS_exit, 0, 0, 0, 0);
+    return 0;
+}
+
+enum { SENTINEL_STACK = 64 * 1024 };
+
+/// Starts the sentinel of `program`'s group, sharing this process's memory. Its stack is left
+/// mapped: it goes with the memory, once the sentinel and the reaper have both ended.
+static void start_sentinel(pid_t program, pid_t reaper) {
+    static struct sentinel sentinel;
+    sentinel = (struct sentinel){program, reaper};
+    void *stack = mmap(NULL, SENTINEL_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return;
+    clone(run_sentinel, (char *)stack + SENTINEL_STACK, CLONE_VM | SIGCHLD, &sentinel);
 }
 
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
@@ -302,7 +355,8 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
     // The read end is the reaper's alone (the program and the sentinel close it).
     fcntl(CONTROL_FD, F_SETFL, fcntl(CONTROL_FD, F_GETFL) | O_NONBLOCK);
     pid_t reaper = getpid();
-    pid_t program = _Fork();
+    // Shares the reaper's memory until it has exec'd or failed; signals stay blocked meanwhile.
+    pid_t program = vfork();
     if (program == 0) run_program(argv, envp, cwd, reaper, report[1]);
     if (program < 0) {
         send_message(LIFELINE_REAPER_EXEC_FAILED, errno);
@@ -323,7 +377,7 @@ static void run_reaper(char *const argv[], char *const envp[], const char *cwd, 
         _exit(0);
     }
     send_message(LIFELINE_REAPER_STARTED, program);
-    if (_Fork() == 0) run_sentinel(program, reaper, argv[0]);
+    start_sentinel(program, reaper);
 
     // `reading`: the control pipe is open. `killed`: the program's group got SIGKILL, so no
     // hold matters any more (a gentler stop signal leaves the hold in force).

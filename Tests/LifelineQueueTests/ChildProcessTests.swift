@@ -81,8 +81,9 @@ struct ChildProcessTests {
             sentinel = ProcessTable.children(of: reaper).first { $0 != started && ProcessTable.name(of: $0) == "lifeline-sentry" }
             return sentinel != nil
         }
+        // It shares its reaper's memory, the command line's with the rest.
         let named = try #require(sentinel)
-        #expect(ProcessTable.commandLine(of: named) == ["lifeline-sentry", "sh"])
+        #expect(ProcessTable.commandLine(of: named) == ["lifeline-reaper", "sh"])
     }
 
     @Test("a stopped program whose reaper is stopped (SIGSTOP) ends a second later all the same, with its group")

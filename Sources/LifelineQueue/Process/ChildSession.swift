@@ -26,6 +26,8 @@ final class ChildSession: @unchecked Sendable {
     /// The reaper has reaped the program: its id, and its group's, may name others now.
     private var programCollected = false
     private var reaperStatus: Int32 = 0
+    /// The child's end has been given (``finishIfDone()``).
+    private var ended = false
 
     private struct Output {
         var isStdout: Bool
@@ -100,6 +102,10 @@ final class ChildSession: @unchecked Sendable {
             default: break
             }
         }
+        // Everything the program started is gone: its end need not wait for the reaper's own
+        // exit, which tears down a copy of this process's memory (a burst of timeouts queues
+        // hundreds of them).
+        if programStatus != nil { finishIfDone() }
     }
 
     /// Kills the reaper after `delay`, unless it has been collected by then: for a reaper that
@@ -214,7 +220,8 @@ final class ChildSession: @unchecked Sendable {
     }
 
     private func finishIfDone() {
-        guard reaped, outputs.isEmpty else { return }
+        guard reaped || programStatus != nil, outputs.isEmpty, !ended else { return }
+        ended = true
         closeInput()
         if let failure {
             child.end(.failure(failure))
