@@ -452,6 +452,31 @@ struct RealWorkCLITests {
         #expect(Self.lines(directory + "/double-runs").isEmpty)
     }
 
+    @Test("a pool's runner process silent for longer than a renewal, but not past the holds it answered, is let be: its programs run on")
+    func runnerSlowNotKilled() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let (script, directory) = try Self.jobScript(cli)
+        let batch = (0..<4).map { #"{"args": {"argv": ["\#(script)", "\#(directory)", "job\#($0)", "5"]}, "max_attempts": 1}"# }
+        #expect(try await cli.run(["enqueue", "exec", "--batch", try cli.writeFile("jobs.jsonl", batch.joined(separator: "\n"))]).status == 0)
+        // Renewed every 2 s; each hold answered lasts 5.5 s from its renewal, 3.5 s at the least
+        // from the moment the runner stops answering.
+        let pool = try cli.start(["worker", "--processes", "2", "--concurrency", "2", "--lease", "6s", "--drain"])
+        defer { pool.signal(SIGKILL) }
+        let runners = { ProcessTable.children(of: pool.processIdentifier) }
+        try await waitUntil("both runners to run two programs") { Self.lines(directory + "/starts").count == 4 && runners().count == 2 }
+        let victim = runners()[0]
+        // As a runner starved by its own programs would be: silent, for a while, then back.
+        kill(victim, SIGSTOP)
+        try await Task.sleep(for: .milliseconds(2500))
+        kill(victim, SIGCONT)
+        #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0, "\(pool.stderr.suffix(2000))")
+        #expect(!pool.stderr.contains("does not answer"), "\(pool.stderr.suffix(2000))")
+        #expect(try await cli.json(["jobs", "list", "--state", "completed", "--json"]).count == 4)
+        #expect(Self.lines(directory + "/starts").count == 4)
+        #expect(Self.lines(directory + "/double-runs").isEmpty)
+    }
+
     @Test("40 enqueues at once, 20 keys, while a pool runs their programs: each key one job, each job run once")
     func enqueuesBesideAPool() async throws {
         let cli = try CLIRunner()

@@ -39,8 +39,20 @@ public final class RunnerPool: AttemptRunner {
         let id: Int
         let process: DirectChild
         var attempts: [AttemptKey: Attempt] = [:]
-        /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent.
-        var unansweredSince: ContinuousClock.Instant?
+        /// When the oldest hold it has not answered (``RunnerMessage/alive``) was sent, and
+        /// until when that hold held.
+        var unansweredSince: (sent: ContinuousClock.Instant, until: Date)?
+        /// Its attempts are held at least until then: the end of a hold it has answered. Its
+        /// programs' reapers stop them then, even while it cannot answer.
+        var answeredUntil: Date?
+
+        /// Silent for longer than `answerWithin`, and past the holds it answered: stopped or
+        /// wedged. One merely slow (starved by its own programs' starts) keeps its attempts,
+        /// which run out at those holds' end anyway.
+        func isSilent(at now: ContinuousClock.Instant, answerWithin: Duration) -> Bool {
+            guard let unanswered = unansweredSince, now - unanswered.sent > answerWithin else { return false }
+            return answeredUntil.map { $0 <= Date() } ?? true
+        }
 
         /// Hands it an attempt of `job`. Queued under the pool's lock (sending never blocks): a
         /// stop, which looks the attempt up under it, can never overtake the run it stops.
@@ -220,11 +232,11 @@ public final class RunnerPool: AttemptRunner {
                     state.waiting[index].attempt.holdUntil = until
                 } else if let index = state.index(running: key) {
                     state.runners[index].attempts[key]!.holdUntil = until
-                    state.runners[index].unansweredSince = state.runners[index].unansweredSince ?? now
+                    state.runners[index].unansweredSince = state.runners[index].unansweredSince ?? (now, until)
                     sockets.send(.hold(key, until: until), to: state.runners[index].id)
                 }
             }
-            let silent = state.runners.indices.filter { state.runners[$0].unansweredSince.map { now - $0 > answerWithin } ?? false }
+            let silent = state.runners.indices.filter { state.runners[$0].isSilent(at: now, answerWithin: answerWithin) }
             // Killed once: it is retired when it has died.
             for index in silent { state.runners[index].unansweredSince = nil }
             return silent.map { state.runners[$0] }
@@ -288,6 +300,9 @@ public final class RunnerPool: AttemptRunner {
                 case .progress(let key, let value):
                     if let attempt = state.runners[index].attempts[key] { progress.append((attempt, value)) }
                 case .alive:
+                    if let answered = state.runners[index].unansweredSince?.until {
+                        state.runners[index].answeredUntil = max(state.runners[index].answeredUntil ?? answered, answered)
+                    }
                     state.runners[index].unansweredSince = nil
                 case .run, .stop, .hold:
                     logger.error("a worker process sent a message only its pool sends; ignored")
