@@ -17,7 +17,7 @@ struct AttemptHoldsTests {
     /// A program that writes the time since boot (in seconds, to 10 ms) to a new file every
     /// 20 ms until it is killed, or for about 10 s; it ignores SIGTERM. Holds count on that
     /// clock, which a step of the wall clock does not move. Its attempt (``key``) is held in
-    /// `holds` until `until`, and no later than `deadline` and the margin.
+    /// `holds` until `until`, and no later than `deadline`. It says `ticking` on stderr first.
     struct HeldTicker {
         let argv: [String]
         let file: URL
@@ -26,17 +26,16 @@ struct AttemptHoldsTests {
         /// The hold's end, in ms since boot.
         let end: Int64
 
-        /// - Parameter deadline: seconds to the attempt's deadline, whose end (with the margin)
-        ///   is then the hold's end that counts: the test renews the hold past it.
+        /// - Parameter deadline: seconds to the attempt's deadline, which is then the hold's
+        ///   end that counts: the test renews the hold past it.
         init(heldFor seconds: TimeInterval, deadline: TimeInterval? = nil) throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holds-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             file = directory.appendingPathComponent("ticks")
-            argv = ["sh", "-c", #"trap '' TERM; i=0; while [ $i -lt 500 ]; do read up idle < /proc/uptime; echo "$up" >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path]
+            argv = ["sh", "-c", #"trap '' TERM; echo ticking >&2; i=0; while [ $i -lt 500 ]; do read up idle < /proc/uptime; echo "$up" >> "$0"; sleep 0.02; i=$((i + 1)); done"#, file.path]
             until = Date().addingTimeInterval(seconds)
             let deadline = deadline.map { Date().addingTimeInterval($0) }
-            let cap = deadline.map { $0.addingTimeInterval(Double(AttemptHolds.deadlineMargin.milliseconds) / 1000) }
-            end = HoldInstant(cap ?? until).nanoseconds / 1_000_000
+            end = HoldInstant(deadline ?? until).nanoseconds / 1_000_000
             holds.add(AttemptHoldsTests.key, until: until, deadline: deadline ?? .distantFuture)
         }
 
@@ -133,9 +132,9 @@ struct AttemptHoldsTests {
         #expect(exit.termination == .exited(0))
     }
 
-    @Test("renewals hold a program no later than its attempt's deadline and margin: its reaper stops it then, as a timeout")
+    @Test("renewals hold a program no later than its attempt's deadline: its reaper stops it then, as a timeout, with what it wrote last")
     func stoppedAtDeadline() async throws {
-        let ticker = try HeldTicker(heldFor: 0.3, deadline: 0.5)
+        let ticker = try HeldTicker(heldFor: 0.3, deadline: 1)
         defer { ticker.remove() }
         let firstHold = HoldInstant(ticker.until).nanoseconds / 1_000_000
         let stop = StopFlag()
@@ -146,18 +145,20 @@ struct AttemptHoldsTests {
             }
         }
         defer { stop.set() }
-        await #expect(throws: AttemptPastDeadline.self) { _ = try await Self.run(ticker.argv, in: ticker.holds) }
+        let error = await #expect(throws: AttemptPastDeadline.self) { _ = try await Self.run(ticker.argv, in: ticker.holds) }
+        #expect(error?.output == "ticking", "\(String(describing: error))")
         // Seen by the program itself, whenever this test's task gets to run.
         let past = ticker.pastHold
-        #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the deadline and its margin: \(past.ticks)")
+        #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the deadline: \(past.ticks)")
         // Unless this test's task started it only after the deadline, the renewals held it past its first hold.
         if let first = ticker.ticks.first, first < firstHold {
             #expect((ticker.ticks.last ?? 0) > firstHold + 500, "held by the renewals to the deadline: \(past.ticks)")
         }
-        let end = HandlerEnd(error: AttemptPastDeadline(program: "sleep"))
-        #expect(end == .pastDeadline, "the reaper's stop, a timeout whoever reports it")
-        #expect(end.outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
-        #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
+        let end = HandlerEnd(error: try #require(error))
+        #expect(end == .pastDeadline(output: "ticking"), "the reaper's stop, a timeout whoever reports it")
+        #expect(end.outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s: ticking"))
+        #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(2)) == .failed(error: "timed out after 2s: ticking"))
+        #expect(HandlerEnd.pastDeadline(output: "").outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
     }
 
     @Test("a program outside any attempt, or of an attempt that has ended, is not held")

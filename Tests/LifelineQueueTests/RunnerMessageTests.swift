@@ -32,7 +32,8 @@ struct RunnerMessageTests {
         .ended(key, .threwPermanent("bad args")),
         .ended(key, .threwRetryAfter(.milliseconds(2500))),
         .ended(key, .notStarted),
-        .ended(key, .pastDeadline),
+        .ended(key, .pastDeadline(output: "")),
+        .ended(key, .pastDeadline(output: "'copied 5 of 8 disks'")),
         .ended(key, .lost("its worker process died")),
         .ended(key, .unheld("stopped: its lease was not renewed in time")),
         .ended(key, .stopped(output: "copied 3 of 8 disks")),
@@ -100,7 +101,7 @@ struct RunnerMessageTests {
         #expect(end.outcome(stoppedFor: .shutdown, timeout: .seconds(1)) == .released)
         #expect(end.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)"))
         // Past its deadline by the time its lease ran out here: a timeout, as the reaper said.
-        #expect(HandlerEnd.pastDeadline.outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
+        #expect(HandlerEnd.pastDeadline(output: "").outcome(stoppedFor: .leaseLost, timeout: .seconds(1)) == .failed(error: "timed out after 1s"))
     }
 
     @Test("an attempt stopped before its handler started ends as its stop says: a timeout spends the attempt")

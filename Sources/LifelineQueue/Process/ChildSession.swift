@@ -226,7 +226,8 @@ final class ChildSession: @unchecked Sendable {
         if let failure {
             child.end(.failure(failure))
         } else if unheld {
-            child.end(.failure(child.heldToDeadline ? AttemptPastDeadline(program: child.program) as any Error : AttemptUnheld(program: child.program)))
+            let output = ChildProcess.Exit(termination: .init(waitStatus: programStatus ?? reaperStatus), stdout: stdoutKept, stderr: stderrKept).quotedTail
+            child.end(.failure(child.heldToDeadline ? AttemptPastDeadline(program: child.program, output: output) as any Error : AttemptUnheld(program: child.program)))
         } else if !started {
             child.end(.failure(ChildProcessError(program: child.program, stage: .spawn, errno: ECHILD)))
         } else {

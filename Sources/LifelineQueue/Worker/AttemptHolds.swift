@@ -6,11 +6,13 @@ import Glibc
 #endif
 
 /// Until when each attempt a runner runs is held: its lease's end less its worker's margin,
-/// moved later by each renewal, but never past its deadline (and a margin). A program an
-/// attempt starts (``ChildProcess/run()``) is handed its attempt's hold, and its reaper stops
-/// it when the hold runs out, without the worker: a worker that stops answering (stopped,
-/// starved) leaves no program running once another worker may take the job, nor past its
-/// timeout.
+/// moved later by each renewal, but never past its deadline. A program an attempt starts
+/// (``ChildProcess/run()``) is handed its attempt's hold, and its reaper stops it when the hold
+/// runs out, without the worker: a worker that stops answering (stopped, starved) leaves no
+/// program running once another worker may take the job, nor past its timeout. At the deadline
+/// the reaper and the worker stop the program alike (SIGKILL to its group), and whichever comes
+/// first is a timeout: on a machine busy with hundreds of programs, the reaper, asleep until
+/// then, is the sooner to run.
 final class AttemptHolds: Sendable {
     /// The attempt whose handler runs in this task, and where its hold is kept.
     struct Held: Sendable {
@@ -27,13 +29,9 @@ final class AttemptHolds: Sendable {
 
     @TaskLocal static var current: Held?
 
-    /// How long past its deadline a program may run before its reaper stops it: the worker
-    /// stops it at the deadline, and its own stop, recorded as a timeout, should come first.
-    static let deadlineMargin: Duration = .seconds(1)
-
     private struct Entry {
         var until: HoldInstant
-        /// The latest it may be held: the attempt's deadline and the margin.
+        /// The latest it may be held: the attempt's deadline.
         let cap: HoldInstant
         /// Told of each later hold: the programs the attempt runs.
         var watchers: [Int: @Sendable (Hold) -> Void] = [:]
@@ -43,10 +41,9 @@ final class AttemptHolds: Sendable {
 
     private let state = Mutex<(entries: [AttemptKey: Entry], nextWatcher: Int)>(([:], 0))
 
-    /// Holds an attempt until `until`, and no later than `deadline` and the margin, whatever
-    /// holds come.
+    /// Holds an attempt until `until`, and no later than `deadline`, whatever holds come.
     func add(_ key: AttemptKey, until: Date, deadline: Date) {
-        let cap = HoldInstant(deadline.addingTimeInterval(Double(Self.deadlineMargin.milliseconds) / 1000))
+        let cap = HoldInstant(deadline)
         let until = min(HoldInstant(until), cap)
         state.withLock { $0.entries[key] = Entry(until: until, cap: cap) }
     }
@@ -123,11 +120,13 @@ public struct AttemptUnheld: Error, CustomStringConvertible {
 }
 
 /// What a program run by an attempt ends with when its reaper stopped it at the attempt's
-/// deadline (and margin) because its worker had not: a timeout, recorded as one.
+/// deadline, before its worker did: a timeout, recorded as one, with what the program wrote last.
 public struct AttemptPastDeadline: Error, CustomStringConvertible {
     public var program: String
+    /// What to quote of its output (``ChildProcess/Exit/quotedTail``).
+    public var output: String
 
     public var description: String {
-        "\(program) was stopped past its job's timeout by its reaper (its worker did not stop it in time)"
+        "\(program) was stopped at its job's timeout by its reaper" + (output.isEmpty ? "" : ": \(output)")
     }
 }

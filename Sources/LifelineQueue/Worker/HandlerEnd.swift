@@ -13,9 +13,9 @@ public enum HandlerEnd: Sendable, Hashable {
     case threwRetryAfter(Duration)
     /// Stopped before any process took the attempt: it never ran.
     case notStarted
-    /// Stopped past its deadline where it ran (by a program's reaper, or a pool's runner
-    /// process), its worker not having stopped it (stopped, or starved): a timeout.
-    case pastDeadline
+    /// Stopped at its deadline where it ran (by a program's reaper, or a pool's runner process
+    /// a margin past it), before its worker stopped it: a timeout, with what the program wrote last.
+    case pastDeadline(output: String)
     /// The handler's program was stopped as its worker asked (a timeout, a cancel): what the
     /// program wrote last.
     case stopped(output: String)
@@ -38,7 +38,7 @@ public enum HandlerEnd: Sendable, Hashable {
         // Within the longest time a job can be set to wait, so that any delay is a time to come.
         case JobFailure.retryAfter(let delay): self = .threwRetryAfter(min(max(delay, .zero), DurationText.maximum))
         case let unheld as AttemptUnheld: self = .unheld(unheld.description)
-        case is AttemptPastDeadline: self = .pastDeadline
+        case let past as AttemptPastDeadline: self = .pastDeadline(output: past.output)
         case let stopped as ChildProcess.Stopped: self = .stopped(output: stopped.exit.quotedTail)
         // FileHandle's write and sync throw the system's errno as it is, naming no file (it
         // would also pass for a CocoaError, of that number).
@@ -74,9 +74,10 @@ public enum HandlerEnd: Sendable, Hashable {
             // too late): its deadline is not its fault, and it spends no attempt. Its lease
             // lost, the release is fenced: it lands only if no other attempt took the job.
             return .released
-        case (.stopped(let output), .timeout?) where !output.isEmpty:
-            return .failed(error: "timed out after \(DurationText.format(timeout)): \(output)")
-        case (.pastDeadline, nil), (.pastDeadline, .leaseLost?), (_, .timeout?):
+        case (.stopped(let output), .timeout?), (.pastDeadline(let output), nil), (.pastDeadline(let output), .leaseLost?),
+             (.pastDeadline(let output), .timeout?):
+            return .failed(error: "timed out after \(DurationText.format(timeout))" + (output.isEmpty ? "" : ": \(output)"))
+        case (_, .timeout?):
             return .failed(error: "timed out after \(DurationText.format(timeout))")
         // Stopped, where it ran or here, because its lease could not be renewed in time (its
         // worker was stopped or starved): a failed attempt, as a lease that ran out is, recorded

@@ -112,7 +112,9 @@ enum RunnerMessage: Sendable, Hashable {
             writer.byte(EndTag.threwRetryAfter.rawValue)
             writer.int(delay.milliseconds)
         case .notStarted: writer.byte(EndTag.notStarted.rawValue)
-        case .pastDeadline: writer.byte(EndTag.pastDeadline.rawValue)
+        case .pastDeadline(let output):
+            writer.byte(EndTag.pastDeadline.rawValue)
+            writer.string(output)
         case .lost(let why):
             writer.byte(EndTag.lost.rawValue)
             writer.string(why)
@@ -134,7 +136,7 @@ enum RunnerMessage: Sendable, Hashable {
         case .threwPermanent: return .threwPermanent(try reader.string())
         case .threwRetryAfter: return .threwRetryAfter(.milliseconds(try reader.int()))
         case .notStarted: return .notStarted
-        case .pastDeadline: return .pastDeadline
+        case .pastDeadline: return .pastDeadline(output: try reader.string())
         case .lost: return .lost(try reader.string())
         case .stopped: return .stopped(output: try reader.string())
         case .unheld: return .unheld(try reader.string())

@@ -8,6 +8,10 @@ import Logging
 /// hold runs out, and reported unheld, so nothing runs once another worker may take its job; and
 /// one the writer has not stopped a margin past its deadline is stopped, and reported timed out.
 public enum RunnerService {
+    /// How long past its deadline an attempt runs here before this process stops it: its
+    /// writer stops it at the deadline, and that stop should come first.
+    static let deadlineMargin: Duration = .seconds(1)
+
     static let unheld = "stopped in its worker process: its lease was not renewed in time (the pool's writer stopped answering)"
 
     /// Serves the socket `fd` until the writer closes it (it is done, or gone).
@@ -56,7 +60,7 @@ public enum RunnerService {
             }
             // The job itself, not an array made for it (an allocation, and a copy of the job).
             let earlier = withUnsafePointer(to: job) { job in
-                attempts.add(UnsafeBufferPointer(start: job, count: 1), leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: AttemptHolds.deadlineMargin)
+                attempts.add(UnsafeBufferPointer(start: job, count: 1), leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: deadlineMargin)
             }
             if earlier { holdsChanged.ring() }
             runner.start(
@@ -82,7 +86,9 @@ public enum RunnerService {
         switch (reason, end) {
         case (_, .returned): end
         case (.leaseLost?, _): .unheld(unheld)
-        case (.timeout?, _): .pastDeadline
+        case (.timeout?, .stopped(let output)): .pastDeadline(output: output)
+        case (.timeout?, .pastDeadline): end
+        case (.timeout?, _): .pastDeadline(output: "")
         default: end
         }
     }
