@@ -5,11 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -330,7 +330,6 @@ static void start_sentinel(pid_t program, pid_t reaper) {
 }
 
 static void run_reaper(char *const argv[], char *const envp[], const char *cwd, int stop_signal) {
-    show_as("lifeline-reaper", argv[0]);
     // A group of its own: a stop of the worker's process group (kill -STOP %1, which SIGSTOP
     // does not let anyone block) must not freeze the reaper too, for the reaper is what stops
     // the program once its hold runs out, while another worker may take its job.
@@ -428,6 +427,8 @@ int lifeline_spawn_reaped(char *const argv[], char *const envp[], const char *cw
     pid_t pid = _Fork();
     if (pid < 0) return errno;
     if (pid == 0) {
+        // First, so that ps never shows it as this process (closing descriptors takes a while).
+        show_as("lifeline-reaper", argv[0]);
         if (arrange_descriptors(stdin_fd, stdout_fd, stderr_fd, control_fd, status_fd) != 0) _exit(127);
         run_reaper(argv, envp, cwd, stop_signal);
     }

@@ -408,19 +408,23 @@ struct WorkerCLITests {
         #expect(mode == 0o600)
     }
 
-    @Test("a program file the kernel cannot run is refused as such, by path or found in PATH, never run by a shell; a script whose interpreter is missing says so")
+    @Test("a program file the kernel cannot run is refused as such, by path or found in PATH, never run by a shell; a script whose interpreter is missing or not executable says so")
     func unrunnableFiles() async throws {
         let cli = try CLIRunner()
         defer { cli.removeAll() }
         let marker = cli.home.path + "-shell-ran"
         let plain = try cli.writeFile("no-shebang", "touch '\(marker)'\n")
         let script = try cli.writeFile("bad-interpreter", "#!/nonexistent/interpreter\ntouch '\(marker)'\n")
-        for file in [plain, script] { chmod(file, 0o755) }
+        let interpreter = try cli.writeFile("interpreter", "#!/bin/sh\ntouch '\(marker)'\n")
+        let unrunnable = try cli.writeFile("unrunnable-interpreter", "#!\(interpreter)\ntouch '\(marker)'\n")
+        for file in [plain, script, unrunnable] { chmod(file, 0o755) }
+        chmod(interpreter, 0o644)
         let directory = (plain as NSString).deletingLastPathComponent
         let cases: [(String, String)] = [
             (#"{"argv": [\#(try LifelineJSON.line(plain))]}"#, "program '\(plain)' is not in an executable format"),
             (#"{"argv": ["no-shebang"], "env": {"PATH": \#(try LifelineJSON.line(directory))}}"#, "program 'no-shebang' is not in an executable format"),
             (#"{"argv": [\#(try LifelineJSON.line(script))]}"#, "program '\(script)' names an interpreter that does not exist (its #! line)"),
+            (#"{"argv": [\#(try LifelineJSON.line(unrunnable))]}"#, "program '\(unrunnable)' names an interpreter that is not executable (its #! line)"),
         ]
         for (args, error) in cases {
             let id = try await cli.enqueue(["exec", "--args", args])

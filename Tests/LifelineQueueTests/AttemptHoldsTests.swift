@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import LifelineQueue
@@ -146,7 +147,9 @@ struct AttemptHoldsTests {
         }
         defer { stop.set() }
         let error = await #expect(throws: AttemptPastDeadline.self) { _ = try await Self.run(ticker.argv, in: ticker.holds) }
-        #expect(error?.output == "ticking", "\(String(describing: error))")
+        // What it wrote before its first tick, unless this test's task started it only after
+        // the deadline, and it was stopped before it wrote anything.
+        if !ticker.ticks.isEmpty { #expect(error?.output == "ticking", "\(String(describing: error))") }
         // Seen by the program itself, whenever this test's task gets to run.
         let past = ticker.pastHold
         #expect(past.ms <= 250, "last sign of life \(past.ms) ms past the deadline: \(past.ticks)")
@@ -154,11 +157,33 @@ struct AttemptHoldsTests {
         if let first = ticker.ticks.first, first < firstHold {
             #expect((ticker.ticks.last ?? 0) > firstHold + 500, "held by the renewals to the deadline: \(past.ticks)")
         }
-        let end = HandlerEnd(error: try #require(error))
+        let end = HandlerEnd(error: AttemptPastDeadline(program: "sh", output: "ticking"))
         #expect(end == .pastDeadline(output: "ticking"), "the reaper's stop, a timeout whoever reports it")
         #expect(end.outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s: ticking"))
         #expect(end.outcome(stoppedFor: .timeout, timeout: .seconds(2)) == .failed(error: "timed out after 2s: ticking"))
         #expect(HandlerEnd.pastDeadline(output: "").outcome(stoppedFor: nil, timeout: .seconds(2)) == .failed(error: "timed out after 2s"))
+    }
+
+    @Test("an attempt's program times out at the deadline its worker gives, counted from the claim, however late it starts")
+    func deadlineFromTheWorker() async throws {
+        var registry = JobRegistry()
+        BuiltinKinds.register(in: &registry)
+        let runner = InProcessRunner(registry: registry)
+        // Its own timeout is 30 minutes: only the deadline given can stop it sooner.
+        let job = Job(
+            id: Self.key.id, queue: "default", kind: "exec", args: .object(["argv": .array([.string("sleep"), .string("30")])]), state: .running,
+            priority: 0, attempt: Self.key.attempt, maxAttempts: 1, timeout: .seconds(1800), backoff: .standard, runAt: Date(), createdAt: Date()
+        )
+        let (ends, ended) = AsyncStream.makeStream(of: HandlerEnd.self)
+        let started = ContinuousClock.now
+        runner.start(
+            job, heldUntil: Date().addingTimeInterval(60), deadline: Date().addingTimeInterval(0.3), logger: Logger(label: "test"), progress: { _ in },
+            onStop: { _ in }, ended: { ended.yield($0) }
+        )
+        var iterator = ends.makeAsyncIterator()
+        let end = await iterator.next()
+        #expect(end == .pastDeadline(output: ""))
+        #expect(ContinuousClock.now - started < .seconds(10), "stopped at the deadline given, not at its own timeout")
     }
 
     @Test("a program outside any attempt, or of an attempt that has ended, is not held")

@@ -19,9 +19,9 @@ struct RunnerMessageTests {
     static let key = AttemptKey(id: 42, attempt: 2)
 
     @Test("every message reads back as written, in a frame that says its length", arguments: [
-        RunnerMessage.run(job, holdUntil: Date(ms: 1_700_000_025_123)),
+        RunnerMessage.run(job, holdUntil: Date(ms: 1_700_000_025_123), deadline: Date(ms: 1_700_000_026_456)),
         .run(Job(id: 1, queue: "default", kind: "noop", args: .object([:]), state: .running, priority: 5, attempt: 1, maxAttempts: 20,
-                 timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4)), holdUntil: Date(ms: 6)),
+                 timeout: .seconds(1800), backoff: .standard, runAt: Date(ms: 5), createdAt: Date(ms: 4)), holdUntil: Date(ms: 6), deadline: Date(ms: 7)),
         .stop(key),
         .hold(key, until: Date(ms: 1_700_000_055_123)),
         .progress(key, .object(["done": .int(1 << 40), "total": .double(1.5)])),
@@ -50,7 +50,7 @@ struct RunnerMessageTests {
         // Fields are gathered a few hundred bytes at a time: a string longer than that, and
         // one that just fits after others, are written whole too.
         let messages: [RunnerMessage] = [
-            .run(Self.job, holdUntil: Date(ms: 9)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key),
+            .run(Self.job, holdUntil: Date(ms: 9), deadline: Date(ms: 10)), .alive, .ended(Self.key, .threw("exit status 3")), .stop(Self.key),
             .ended(Self.key, .stopped(output: String(repeating: "é", count: 1000))),
             .progress(Self.key, .string(String(repeating: "x", count: 490))), .ended(Self.key, .threw(String(repeating: "y", count: 511))),
             // An end's text starts 26 bytes into its frame: 486 bytes fill the 512 exactly, and
@@ -74,8 +74,8 @@ struct RunnerMessageTests {
     func manyErrors() throws {
         var job = Self.job
         job.errors = (1...20_000).map { AttemptError(attempt: $0, at: Date(ms: Int64($0)), error: "exit status 1", worker: "w") }
-        let frame = RunnerMessage.run(job, holdUntil: Date(ms: 1)).frame
-        #expect(try RunnerMessage(frame: frame[4...]) == .run(job, holdUntil: Date(ms: 1)))
+        let frame = RunnerMessage.run(job, holdUntil: Date(ms: 1), deadline: Date(ms: 2)).frame
+        #expect(try RunnerMessage(frame: frame[4...]) == .run(job, holdUntil: Date(ms: 1), deadline: Date(ms: 2)))
     }
 
     @Test("an attempt that never ran goes back without spending an attempt, its lease lost too (the release is fenced), unless a user cancelled it")
@@ -124,7 +124,7 @@ struct RunnerMessageTests {
     @Test("a frame that is not a message is refused, saying what is wrong")
     func malformed() throws {
         let stop = RunnerMessage.stop(Self.key).frame
-        let run = RunnerMessage.run(Self.job, holdUntil: Date(ms: 2)).frame
+        let run = RunnerMessage.run(Self.job, holdUntil: Date(ms: 2), deadline: Date(ms: 3)).frame
         let cases: [([UInt8], String)] = [
             ([], "ends inside a field"),
             ([9], "no message is tagged 9"),

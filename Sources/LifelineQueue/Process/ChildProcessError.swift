@@ -49,6 +49,8 @@ public struct ChildProcessError: Error, CustomStringConvertible {
         case (.exec, ENOENT): return "program '\(program)' not found in PATH"
         case (.exec, EACCES) where program.contains("/") && Self.isDirectory(program, in: directory):
             return "program '\(program)' is a directory"
+        case (.exec, EACCES) where program.contains("/") && Self.isExecutable(program, in: directory):
+            return "program '\(program)' names an interpreter that is not executable (its #! line)"
         case (.exec, EACCES): return "program '\(program)' is not executable (permission denied)"
         case (.exec, ENOEXEC): return "program '\(program)' is not in an executable format"
         case (.exec, _): return "cannot run '\(program)': \(reason)"
@@ -66,6 +68,11 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     private static func isDirectory(_ path: String, in directory: String?) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: full(path, in: directory), isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    /// The kernel says EACCES for a script whose interpreter cannot be run, as for the script.
+    private static func isExecutable(_ path: String, in directory: String?) -> Bool {
+        access(full(path, in: directory), X_OK) == 0
     }
 
     private static func full(_ path: String, in directory: String?) -> String {

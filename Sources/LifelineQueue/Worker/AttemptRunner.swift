@@ -13,8 +13,11 @@ public protocol AttemptRunner: Sendable {
     ///     attempts that time out, are cancelled, lose their lease or are shut down); it may
     ///     come after `ended`, and does not come for an attempt that never started.
     ///   - heldUntil: when the attempt must stop unless ``hold(_:until:)`` moves it later.
+    ///   - deadline: when it times out, counted by the worker from its claim: where it runs
+    ///     outside the worker (a pool's runner process, a program's reaper), it is stopped then
+    ///     too, however late it started there.
     func start(
-        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, deadline: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     )
 

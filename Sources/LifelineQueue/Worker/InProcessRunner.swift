@@ -27,7 +27,7 @@ public struct InProcessRunner: AttemptRunner {
     }
 
     public func start(
-        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, deadline: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         guard let handle = registry.handler(job.kind) else {
@@ -36,7 +36,7 @@ public struct InProcessRunner: AttemptRunner {
         }
         let key = AttemptKey(id: job.id, attempt: job.attempt)
         let kind = job.kind
-        holds.add(key, until: heldUntil, deadline: Date(ms: Date().ms + job.timeout.milliseconds))
+        holds.add(key, until: heldUntil, deadline: deadline)
         // The job and its context moved, not copied: a copy retains every one of its strings.
         let context = JobContext(job: consume job, logger: logger, progressSink: progress)
         let end = EndOnce { [holds] in

@@ -4,7 +4,7 @@ import Foundation
 /// socket between them.
 enum RunnerMessage: Sendable, Hashable {
     /// Writer → runner: run this attempt; it may run until `holdUntil` unless held longer.
-    case run(Job, holdUntil: Date)
+    case run(Job, holdUntil: Date, deadline: Date)
     /// Writer → runner: stop this attempt (it timed out, was cancelled, lost its lease or
     /// the pool is shutting down; the writer knows which).
     case stop(AttemptKey)
@@ -35,22 +35,23 @@ enum RunnerMessage: Sendable, Hashable {
     }
 
     /// Appends `.run(job, holdUntil:)` to `bytes`, as ``write(to:)`` would.
-    static func writeRun(_ job: Job, holdUntil: Date, to bytes: inout [UInt8]) {
+    static func writeRun(_ job: Job, holdUntil: Date, deadline: Date, to bytes: inout [UInt8]) {
         FrameWriter.append(to: &bytes) { writer in
-            writeRun(job, holdUntil: holdUntil, to: &writer)
+            writeRun(job, holdUntil: holdUntil, deadline: deadline, to: &writer)
         }
     }
 
-    private static func writeRun(_ job: Job, holdUntil: Date, to writer: inout FrameWriter) {
+    private static func writeRun(_ job: Job, holdUntil: Date, deadline: Date, to writer: inout FrameWriter) {
         writer.byte(Tag.run.rawValue)
         write(job, to: &writer)
         writer.int(holdUntil.ms)
+        writer.int(deadline.ms)
     }
 
     private func write(to writer: inout FrameWriter) {
         switch self {
-        case .run(let job, let holdUntil):
-            Self.writeRun(job, holdUntil: holdUntil, to: &writer)
+        case .run(let job, let holdUntil, let deadline):
+            Self.writeRun(job, holdUntil: holdUntil, deadline: deadline, to: &writer)
         case .hold(let key, let until):
             writer.byte(Tag.hold.rawValue)
             Self.write(key, to: &writer)
@@ -76,7 +77,7 @@ enum RunnerMessage: Sendable, Hashable {
         var reader = FrameReader(frame)
         let tag = try reader.byte()
         switch Tag(rawValue: tag) {
-        case .run: self = .run(try Self.readJob(&reader), holdUntil: Date(ms: try reader.int()))
+        case .run: self = .run(try Self.readJob(&reader), holdUntil: Date(ms: try reader.int()), deadline: Date(ms: try reader.int()))
         case .hold: self = .hold(try Self.readKey(&reader), until: Date(ms: try reader.int()))
         case .stop: self = .stop(try Self.readKey(&reader))
         case .progress: self = .progress(try Self.readKey(&reader), try reader.json())

@@ -23,6 +23,8 @@ public final class RunnerPool: AttemptRunner {
         let progress: @Sendable (JSONValue) -> Void
         /// Until when it may run unless held longer (see ``AttemptRunner/hold(_:until:)``).
         var holdUntil: Date
+        /// When it times out (see ``AttemptRunner/start(_:heldUntil:deadline:logger:progress:onStop:ended:)``).
+        let deadline: Date
     }
 
     /// An attempt waiting for a runner with room, and the job it runs. One handed to a runner
@@ -58,7 +60,7 @@ public final class RunnerPool: AttemptRunner {
         /// stop, which looks the attempt up under it, can never overtake the run it stops.
         mutating func run(_ attempt: Attempt, of job: Job, on sockets: RunnerSockets) {
             attempts[attempt.key] = attempt
-            sockets.sendRun(job, holdUntil: attempt.holdUntil, to: id)
+            sockets.sendRun(job, holdUntil: attempt.holdUntil, deadline: attempt.deadline, to: id)
         }
     }
 
@@ -195,11 +197,11 @@ public final class RunnerPool: AttemptRunner {
     }
 
     public func start(
-        _ job: consuming Job, heldUntil: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
+        _ job: consuming Job, heldUntil: Date, deadline: Date, logger: Logger, progress: @escaping @Sendable (JSONValue) -> Void,
         onStop: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void, ended: @escaping @Sendable (HandlerEnd) -> Void
     ) {
         let key = AttemptKey(id: job.id, attempt: job.attempt)
-        let attempt = Attempt(key: key, end: EndOnce(ended), progress: progress, holdUntil: heldUntil)
+        let attempt = Attempt(key: key, end: EndOnce(ended), progress: progress, holdUntil: heldUntil, deadline: deadline)
         state.withLock { state in
             let count = state.runners.count
             let first = count > 0 ? state.claims % count : 0

@@ -50,7 +50,7 @@ public enum RunnerService {
         _ message: consuming RunnerMessage, loop: RunnerLoop, runner: InProcessRunner, attempts: RunningJobs, holdsChanged: Doorbell, logger: Logger
     ) {
         switch consume message {
-        case .run(let job, let holdUntil):
+        case .run(let job, let holdUntil, let deadline):
             let key = AttemptKey(id: job.id, attempt: job.attempt)
             // Held no longer (it waited in the pool while the writer was stopped): it never
             // runs, and goes back if no other worker has it already.
@@ -59,12 +59,17 @@ public enum RunnerService {
                 return
             }
             // The job itself, not an array made for it (an allocation, and a copy of the job).
+            // Its timeout counts from its writer's claim, however long it took to reach this process.
+            let timeoutStart = ContinuousClock.now + remaining(until: deadline) - job.timeout
             let earlier = withUnsafePointer(to: job) { job in
-                attempts.add(UnsafeBufferPointer(start: job, count: 1), leaseStart: .now, lease: remaining(until: holdUntil), deadlineMargin: deadlineMargin)
+                attempts.add(
+                    UnsafeBufferPointer(start: job, count: 1), leaseStart: .now, timeoutStart: timeoutStart, lease: remaining(until: holdUntil),
+                    deadlineMargin: deadlineMargin
+                )
             }
             if earlier { holdsChanged.ring() }
             runner.start(
-                job, heldUntil: holdUntil, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
+                job, heldUntil: holdUntil, deadline: deadline, logger: logger, progress: { loop.send(.progress(key, $0)) }, onStop: { attempts.setStop(key, $0) },
                 ended: { end in
                     loop.send(.ended(key, report(end, stoppedFor: attempts.remove(ended: key))))
                 }

@@ -96,8 +96,8 @@ final class RunnerSockets: Sendable {
 
     /// Queues a run of `job` for socket `id`, written from the job where it is, not first
     /// copied into a message (a copy of a `Job` retains every one of its strings).
-    func sendRun(_ job: Job, holdUntil: Date, to id: Int) {
-        queue(id) { RunnerMessage.writeRun(job, holdUntil: holdUntil, to: &$0.outgoing) }
+    func sendRun(_ job: Job, holdUntil: Date, deadline: Date, to id: Int) {
+        queue(id) { RunnerMessage.writeRun(job, holdUntil: holdUntil, deadline: deadline, to: &$0.outgoing) }
     }
 
     /// Stops sending and reading on socket `id`: the other end sees the end of the stream once

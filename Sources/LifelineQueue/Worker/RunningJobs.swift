@@ -16,7 +16,7 @@ enum StopReason: Sendable {
 /// Whether an attempt claimed may start, and if not, why.
 enum AttemptStart: Equatable {
     /// It may; its lease ends then.
-    case start(leaseEnd: ContinuousClock.Instant)
+    case start(leaseEnd: ContinuousClock.Instant, deadline: ContinuousClock.Instant?)
     /// It was stopped first, for this reason; nil when its job was claimed again meanwhile.
     case stopped(StopReason?)
 }
@@ -260,7 +260,7 @@ final class RunningJobs: Sendable {
         let now = ContinuousClock.now
         return withEntry(key) { entry in
             entry.stopReason = entry.stopReason ?? entry.due(at: now, leaseMargin: leaseMargin)
-            return entry.stopReason.map(AttemptStart.stopped) ?? .start(leaseEnd: entry.leaseDeadline)
+            return entry.stopReason.map(AttemptStart.stopped) ?? .start(leaseEnd: entry.leaseDeadline, deadline: entry.deadline)
         } ?? .stopped(nil)
     }
 

@@ -279,9 +279,11 @@ public final class Worker: Sendable {
         // out, cancelled, its lease lost) or its job claimed again meanwhile, and a fresh one
         // may have timed out already: it never runs, and ends as its stop says.
         let leaseEnd: ContinuousClock.Instant
+        let deadline: ContinuousClock.Instant
         switch running.start(key, leaseMargin: configuration.leaseMargin) {
-        case .start(let end):
+        case .start(let end, let timeout):
             leaseEnd = end
+            deadline = timeout ?? .now + job.timeout
         case .stopped(.leaseLost?):
             // Its claim was answered too late to run it (a store stalled mid-claim), or it was
             // held that long behind its last attempt: it never ran, so it goes back without
@@ -297,7 +299,7 @@ public final class Worker: Sendable {
         // only when something is logged.
         if logger.logLevel <= .debug { JobContext.logger(logger, for: job).debug("job started") }
         runner.start(
-            job, heldUntil: heldUntil(leaseEnd), logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
+            job, heldUntil: heldUntil(leaseEnd), deadline: Self.date(of: deadline), logger: logger, progress: { [running] in running.setProgress(key, $0) }, onStop: { [running] in running.setStop(key, $0) },
             ended: { [self] in ended(job, $0) }
         )
         // A renewal between the look above and the runner taking the attempt did not reach it.
@@ -311,7 +313,13 @@ public final class Worker: Sendable {
     /// (a pool's socket, its runner's thread), and half the margin still stops a program well
     /// before another worker may take its job.
     func heldUntil(_ leaseEnd: ContinuousClock.Instant) -> Date {
-        Date(ms: Date().ms + (leaseEnd - configuration.leaseMargin.divided(by: 2) - .now).milliseconds)
+        Self.date(of: leaseEnd - configuration.leaseMargin.divided(by: 2))
+    }
+
+    /// The wall-clock time of `instant`, read against the wall clock now: what a runner
+    /// outside this process, or a program's reaper, can keep.
+    static func date(of instant: ContinuousClock.Instant) -> Date {
+        Date(ms: Date().ms + (instant - .now).milliseconds)
     }
 
     private func ended(_ job: Job, _ end: HandlerEnd) {
