@@ -37,7 +37,7 @@ struct OperatorSafetyCLITests {
         #expect(named.status == 4 && named.stderr == "lifeline: no Lifeline database at notaurl (named by LIFELINE_DATABASE_URL: a file path or a postgres:// URL)\n")
         // A home that is a file is said to be in the way, not taken for an empty one.
         let file = cli.home.path + "-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        try #require(FileManager.default.createFile(atPath: file, contents: Data()))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let blocked = try await cli.run(["jobs", "list"], extraEnvironment: ["LIFELINE_HOME": file])
         #expect(blocked.status == 4 && blocked.stderr == "lifeline: no Lifeline database at \(file)/lifeline.db: a file is in the way of its directory (set LIFELINE_HOME or --db)\n", "\(blocked.stderr)")
