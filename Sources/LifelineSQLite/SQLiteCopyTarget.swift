@@ -59,7 +59,12 @@ public final class SQLiteCopyTarget: CopyTarget {
             return (store, held)
         }
         self.lockTimeout = lockTimeout
-        (store, held) = try Self.oneCopyAtATime(into: path, lockTimeout: lockTimeout, setUp)
+        do {
+            (store, held) = try Self.oneCopyAtATime(into: path, lockTimeout: lockTimeout, setUp)
+        } catch {
+            Self.removeIdleWriterLock(beside: path)
+            throw error
+        }
     }
 
     private static func oneCopyAtATime<T>(into path: String, lockTimeout: Duration, _ body: () throws -> T) throws -> T {
@@ -109,6 +114,7 @@ public final class SQLiteCopyTarget: CopyTarget {
         try? store.writer.close()
         close(held)
         Self.remove(partialPath)
+        Self.removeIdleWriterLock(beside: path)
     }
 
     private static let partialMarker = ".partial-"
@@ -121,6 +127,17 @@ public final class SQLiteCopyTarget: CopyTarget {
     /// Removes a database file and the files SQLite and Lifeline keep beside it.
     private static func remove(_ databasePath: String) {
         for suffix in ["", "-wal", "-shm", "-writer"] { unlink(databasePath + suffix) }
+    }
+
+    /// Removes the writer lock file a copy made beside a target that holds no queue, unless
+    /// another process holds the lock: a copy that fails leaves nothing at the target's path.
+    private static func removeIdleWriterLock(beside path: String) {
+        guard fileSize(path) ?? 0 == 0 else { return }
+        let lockPath = path + "-writer"
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(lockPath) }
+        close(fd)
     }
 
     /// Removes the partial files of copies into `path` that no running copy holds.

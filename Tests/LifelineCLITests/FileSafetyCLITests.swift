@@ -421,6 +421,7 @@ struct FileSafetyCLITests {
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: mount.url.path)
         #expect(!names.contains { $0.contains(".creating-") || $0.contains(".partial-") }, "\(kilobytes) KiB: \(names)")
+        #expect(copied.status == 0 || !names.contains("copy.db-writer"), "a failed copy leaves no lock file: \(kilobytes) KiB: \(names)")
         try Self.run("/bin/mount", ["-o", "remount,size=8m", mount.url.path])
         #expect(try await cli.run(["enqueue", "noop", "--db", db]).status == 0)
         #expect(try await cli.json(["jobs", "list", "--json", "--db", db]).count == (made.status == 0 ? 2 : 1))

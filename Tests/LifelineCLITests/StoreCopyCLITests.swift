@@ -69,6 +69,7 @@ struct StoreCopyCLITests {
         let interrupted = try await Self.killMidway(cli, from: source, to: target, signal: SIGINT)
         #expect(interrupted.hasSuffix("lifeline: copy stopped by a signal; \(target) is left as it was\n"), "\(interrupted)")
         #expect(try Self.partialFiles(cli).isEmpty, "Ctrl-C drops the partial file at once")
+        #expect(!FileManager.default.fileExists(atPath: target + "-writer"), "nor its writer lock beside the target")
         try await Self.killMidway(cli, from: source, to: target)
         #expect(!FileManager.default.fileExists(atPath: target), "no half-made queue at the target's path")
         #expect(try await cli.run(["jobs", "list", "--db", target]).status == 4)
