@@ -72,7 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // A header's value loses its spaces at the ends: such a token could never be given back.
         if let token = Environment.value("LIFELINE_TOKEN"), token.contains(where: \.isWhitespace) {
-            throw CLIFailure(.invalidInput, "LIFELINE_TOKEN holds a space, which an Authorization header cannot carry as it is: use one without (e.g. openssl rand -hex 16)")
+            throw CLIFailure(.invalidInput, "LIFELINE_TOKEN holds a space or a line break, which an Authorization header cannot carry as it is: use one without (e.g. openssl rand -hex 16)")
         }
         if !Self.isLoopback(host) {
             guard let token = Environment.value("LIFELINE_TOKEN") else {

@@ -133,7 +133,9 @@ struct ServerActionOptions: ParsableArguments {
         if wait, !movedOn, let name = result.server?.name {
             do {
                 let again = goal.map { "lifeline server wait \(name) --state \($0.rawValue)" } ?? "lifeline server show \(name)"
-                let waiter = ServerWaiter(opened, timeout: waitLimit, interrupted: "\(action) goes on (job \(result.job); \(again))")
+                let job = result.job
+                // The job named is the one under way: a later stage's, once the first is done.
+                let waiter = ServerWaiter(opened, timeout: waitLimit) { "\(action) goes on (job \($0?.lifecycle.currentJob ?? job); \(again))" }
                 result.server = try await waiter.waitUntilResting(name)
             } catch {
                 // The action was taken all the same: a program still gets its job, and the

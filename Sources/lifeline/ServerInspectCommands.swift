@@ -214,7 +214,7 @@ struct ServerWaitCommand: AsyncParsableCommand {
         let latest = EventFilter(server: name, types: [.stateChanged], limit: 1, newestFirst: true)
         var seen = (try? await queue.jobs.eventList(latest).first?.seq) ?? 0
         var reached: JobEvent?
-        let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: interrupted)
+        let waiter = ServerWaiter(queue, timeout: deadline.map { max($0 - .now, .zero) }, interrupted: { _ in interrupted })
         let server: ServerInfo?
         do {
             server = try await waiter.wait(name) { server in

@@ -9,14 +9,14 @@ struct ServerWaiter {
     let jobs: any JobStore
     let timeout: Duration?
     /// Said when the wait is interrupted (Ctrl-C, SIGTERM, SIGHUP): what goes on, and how to
-    /// wait for it again.
-    let interrupted: String
+    /// wait for it again, as of the server last read (its job now, say).
+    let interrupted: @Sendable (ServerInfo?) -> String
     private let queue: OpenQueue
     /// How long a job may wait unclaimed before the wait says so.
     private static let unclaimedNotice: Duration = .seconds(5)
     private let bar = ProgressBar(output: .standardError)
 
-    init(_ queue: OpenQueue, timeout: Duration?, interrupted: String) {
+    init(_ queue: OpenQueue, timeout: Duration?, interrupted: @escaping @Sendable (ServerInfo?) -> String) {
         servers = queue.servers
         jobs = queue.jobs
         self.queue = queue
@@ -34,7 +34,7 @@ struct ServerWaiter {
         defer { bar.finish() }
         // Only the wait ends: what it waits for goes on, and the line says so (exit 130, as a
         // shell reports Ctrl-C).
-        WaitInterrupt.say(interrupted) { [bar] in bar.close() }
+        WaitInterrupt.say(interrupted(nil)) { [bar] in bar.close() }
         // A database file deleted or replaced would leave the wait reading the old one for ever.
         let fileCheck = Task { [queue] in await queue.exitIfReplaced(by: "wait") }
         defer { fileCheck.cancel() }
@@ -51,6 +51,9 @@ struct ServerWaiter {
             guard case .some(let read) = try await outage.read({ try await servers.serverGet(name) }) else {
                 try checkDeadline(deadline, name: name, server: server)
                 continue
+            }
+            if read?.lifecycle.currentJob != server?.lifecycle.currentJob {
+                WaitInterrupt.say(interrupted(read)) { [bar] in bar.close() }
             }
             server = read
             if await done(server) { return server }

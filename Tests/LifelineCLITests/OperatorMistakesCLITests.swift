@@ -456,6 +456,25 @@ struct OperatorMistakesCLITests {
         #expect(try await cli.server("iw-2")?["state"] == "creating", "the action goes on")
     }
 
+    @Test("Ctrl-C on an action's wait names the job under way: a later stage's, once the first is done")
+    func interruptedLaterStage() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "ls-1", "--disk-size", "64KiB"]).status == 0)
+        #expect(try await cli.start(["worker", "--drain"]).waitForExit() == 0)
+        #expect(try await cli.run(["queues", "pause", "recovery.network", "--create"]).status == 0)
+        let worker = try cli.start(["worker"])
+        defer { worker.signal(SIGKILL) }
+        let failover = try cli.start(["server", "failover", "ls-1", "--wait"])
+        try await waitUntil("the failover's second stage to wait", timeout: .seconds(30)) { failover.stderr.contains("queue recovery.network is paused") }
+        let first = try #require(try await cli.json(["jobs", "list", "--queue", "recovery.vm", "--json"]).first?["id"]?.intValue)
+        let job = try #require(try await cli.server("ls-1")?["current_job"]?.intValue)
+        #expect(job != first)
+        failover.signal(SIGINT)
+        #expect(try await failover.waitForExit() == 130)
+        #expect(failover.stderr.contains("lifeline: interrupted; failover goes on (job \(job); lifeline server wait ls-1 --state "), "\(failover.stderr)")
+    }
+
     @Test("an action replayed under its key once the server has moved on, or been removed and made again, says the action was requested earlier, not that it failed, with --wait and without")
     func replayAfterMovingOn() async throws {
         let cli = try CLIRunner()
