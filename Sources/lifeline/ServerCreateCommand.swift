@@ -40,15 +40,20 @@ struct ServerCreateCommand: AsyncParsableCommand {
         guard disks.map((1...64).contains) ?? true else { throw CLIFailure(.invalidInput, "--disks must be 1 to 64") }
         let waitLimit = try options.waitLimit()
         try InfrastructureChoice.checkKind()
-        let opened = try await options.store.openStore()
         let machine = machine ?? name
         let simulated = InfrastructureChoice.isSimulated ? SimulatedInfrastructure(root: options.store.infraRoot) : nil
-        let layout = try await Self.layout(
-            of: name, machine: machine, disks: disks, size: size, in: opened.servers, points: simulated?.pointsLayout(machine: machine)
-        )
-        if !layout.exists, let lack = simulated?.lackOfRoom(machine: machine, disks: layout.disks, size: layout.size) {
-            throw CLIFailure(.runtime, lack)
+        let points = simulated?.pointsLayout(machine: machine)
+        let checked = { (servers: [ServerInfo]) throws -> (disks: Int, size: Int64, exists: Bool) in
+            let layout = try Self.layout(of: name, machine: machine, disks: disks, size: size, among: servers, points: points)
+            if !layout.exists, let lack = simulated?.lackOfRoom(machine: machine, disks: layout.disks, size: layout.size) {
+                throw CLIFailure(.runtime, lack)
+            }
+            return layout
         }
+        // A queue not made yet has no servers: a create refused then makes none.
+        if try options.store.queueNotMadeYet() { _ = try checked([]) }
+        let opened = try await options.store.openStore()
+        let layout = try checked(try await opened.servers.serverList())
         let spec = ServerSpec(name: name, machine: machine, disks: layout.disks, diskSize: layout.size)
         let result = try await opened.servers.serverCreate(spec, idempotencyKey: options.idempotencyKey)
         try await options.report(result, action: "create", goal: .standby, waitLimit: waitLimit, opened: opened)
@@ -63,9 +68,8 @@ extension ServerCreateCommand {
     /// create is its store's to refuse as a conflict, or to answer as a repeat of its
     /// idempotency key, so what was asked for goes to it as it is.
     static func layout(
-        of name: String, machine: String, disks: Int?, size: Int64?, in servers: any ServerStore, points: (disks: Int, size: Int64)?
-    ) async throws -> (disks: Int, size: Int64, exists: Bool) {
-        let all = try await servers.serverList()
+        of name: String, machine: String, disks: Int?, size: Int64?, among all: [ServerInfo], points: (disks: Int, size: Int64)?
+    ) throws -> (disks: Int, size: Int64, exists: Bool) {
         if let same = all.first(where: { $0.name == name }) {
             return (disks ?? same.disks, size ?? same.diskSize, true)
         }

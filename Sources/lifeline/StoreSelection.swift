@@ -128,6 +128,14 @@ extension StoreSelection {
         }
     }
 
+    /// Whether the queue named is a SQLite file not made yet: a write refused before it is
+    /// opened then leaves none made.
+    func queueNotMadeYet() throws -> Bool {
+        guard try postgresLocation() == nil else { return false }
+        var info = stat()
+        return stat(databasePath, &info) != 0 && errno == ENOENT
+    }
+
     /// Starts a copy into the queue named (`store copy --to`): a new file, or an empty
     /// PostgreSQL queue, which keeps the copy only once it has checked out.
     func openCopyTarget() async throws -> (target: any CopyTarget, location: String) {

@@ -410,6 +410,7 @@ struct RecoveryCLITests {
         let huge = try await cli.run(["server", "create", "big", "--disks", "64", "--disk-size", "16TiB"])
         #expect(huge.status == 1 && huge.stderr.hasPrefix("lifeline: machine big's 3 recovery points of 64 × 16TiB need 3072TiB, and "), "\(huge)")
         #expect(huge.stderr.hasSuffix(" is free in \(cli.home.appendingPathComponent("infra").path)\n"), "\(huge.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("lifeline.db").path), "a create refused on a new home makes no queue")
         #expect(try await cli.server("big") == nil, "nothing is created")
         let past = try await cli.run(["server", "create", "big", "--disk-size", "17TiB"])
         #expect(past.status == 64 && past.stderr == "lifeline: size '17TiB' is too large: at most 16TiB\n", "\(past)")
