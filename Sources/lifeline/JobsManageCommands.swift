@@ -30,8 +30,8 @@ struct JobsRetryCommand: AsyncParsableCommand {
         case discarded, cancelled, retryable, scheduled
     }
 
-    @Option(help: "Retry every job in this state that matches the filters.")
-    var state: RetriedState?
+    @Option(help: "Retry every job in this state that matches the filters (repeatable: the states add up).")
+    var state: [RetriedState] = []
 
     @Option(help: "With --state: only this kind.")
     var kind: String?
@@ -52,10 +52,11 @@ struct JobsRetryCommand: AsyncParsableCommand {
 
     func validate() throws {
         try JobIDs.check(ids)
-        guard ids.isEmpty != (state == nil) else { throw ValidationError("give job ids or --state, not both or neither") }
-        if state == nil && (kind != nil || queue != nil || since != nil) {
-            throw ValidationError("--kind, --queue and --since go with --state")
+        if state.isEmpty && (kind != nil || queue != nil || since != nil) {
+            let states = RetriedState.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--kind, --queue and --since go with --state (\(states)), which picks the jobs they filter")
         }
+        guard ids.isEmpty != state.isEmpty else { throw ValidationError("give job ids or --state, not both or neither") }
     }
 
     func run() async throws {
@@ -67,9 +68,9 @@ struct JobsRetryCommand: AsyncParsableCommand {
         let output = Output.standardOutput
         // Recovery stages are retried through their servers, never on their own.
         var candidates: [Job]
-        if let state {
+        if !state.isEmpty {
             let since = back.map { InputParsing.ago($0, in: opened.jobs) }
-            let states: Set<JobState> = [JobState(rawValue: state.rawValue)!]
+            let states = Set(state.map { JobState(rawValue: $0.rawValue)! })
             let matching = try await opened.jobs.jobList(JobFilter(states: states, queue: queue, kind: kind, activeSince: since))
             if matching.isEmpty { try await FilterHint.sayUnknown(queue: queue, server: nil, kind: kind.map { ($0, store.registry().allKinds) }, in: opened) }
             let stages = matching.filter(StageJobs.retriedByItsServer)

@@ -215,6 +215,14 @@ struct OperatorCLITests {
         let listed: [Int64] = try await cli.json(["jobs", "retry", "--state", "discarded", "--dry-run", "--json"]).compactMap { $0["id"]?.intValue }
         #expect(listed == a + b)
         #expect(try await cli.json(["jobs", "list", "--failed", "--json"]).count == 5)
+        // States add up, as in jobs list: the discarded and the one cancelled, whatever the order.
+        let cancelled = b[1] + 2
+        for states in [["discarded", "cancelled"], ["cancelled", "discarded"]] {
+            let both = try await cli.run(["jobs", "retry"] + states.flatMap { ["--state", $0] } + ["--dry-run"])
+            #expect(both.stdout == "would retry 6 jobs: \(a[0])-\(b[1]) \(cancelled)\n", "\(states): \(both)")
+        }
+        let unfiltered = try await cli.run(["jobs", "retry", "--kind", "exec"])
+        #expect(unfiltered.status == 64 && unfiltered.stderr.hasPrefix("lifeline: --kind, --queue and --since go with --state (discarded, "), "\(unfiltered)")
         let retried = try await cli.run(["jobs", "retry", "--state", "discarded", "--queue", "a"])
         #expect(retried.status == 0 && retried.stdout == "retried 3 jobs: \(a[0])-\(a[2])\n", "\(retried.stdout)")
         #expect(try await cli.run(["jobs", "retry", "--state", "discarded", "--dry-run"]).stdout == "would retry 2 jobs: \(b[0]) \(b[1])\n")
