@@ -35,12 +35,13 @@ final class ProgressBar: Sendable {
 
     var isDrawn: Bool { state.withLock { $0.isDrawn } }
 
-    func draw(_ server: ServerInfo) {
-        guard output.isTerminal else { return write(server) }
+    /// `held`: why the stage's queue holds its job back, if it does (``QueueHold``).
+    func draw(_ server: ServerInfo, held: String? = nil) {
+        guard output.isTerminal else { return write(server, held: held) }
         let width = (output.width ?? 80) - 1
         state.withLock { state in
             guard !state.closed else { return }
-            let standing = Self.standing(server, waiting: &state.waiting)
+            let standing = Self.standing(server, held: held, waiting: &state.waiting)
             output.write("\r\u{1B}[K" + Table.cut(Self.line(server, standing: standing, width: width), to: width))
             state.isDrawn = true
         }
@@ -48,9 +49,9 @@ final class ProgressBar: Sendable {
 
     /// Off a terminal: the line, when the state, the stage or whether its job waits changed,
     /// or progress is due. Every read adds to the rate, written or not.
-    private func write(_ server: ServerInfo) {
+    private func write(_ server: ServerInfo, held: String?) {
         state.withLock { state in
-            let standing = Self.standing(server, waiting: &state.waiting)
+            let standing = Self.standing(server, held: held, waiting: &state.waiting)
             let line = Self.line(server, standing: standing, width: 79)
             let step = "\(server.state.rawValue) \(server.lifecycle.currentStage?.rawValue ?? "") \(standing ?? "")"
             let now = ContinuousClock.now
@@ -62,16 +63,16 @@ final class ProgressBar: Sendable {
         }
     }
 
-    /// Why the stage's job is not under way, if it is not: waiting for a worker once it has
-    /// waited ``patience``.
-    private static func standing(_ server: ServerInfo, waiting: inout (job: Int64?, since: ContinuousClock.Instant)?) -> String? {
+    /// Why the stage's job is not under way, if it is not: held by its queue, or waiting for a
+    /// worker, once it has waited ``patience``.
+    private static func standing(_ server: ServerInfo, held: String?, waiting: inout (job: Int64?, since: ContinuousClock.Instant)?) -> String? {
         guard server.currentJobState == .available else {
             waiting = nil
             return server.currentJobState == .retryable ? "retrying" : nil
         }
         let now = ContinuousClock.now
         if waiting == nil || waiting?.job != server.lifecycle.currentJob { waiting = (server.lifecycle.currentJob, now) }
-        return now - (waiting?.since ?? now) >= patience ? "waiting for a worker" : nil
+        return now - (waiting?.since ?? now) >= patience ? held ?? "waiting for a worker" : nil
     }
 
     /// Clears the line; the next draw draws it again.

@@ -14,11 +14,20 @@ enum QueueHold {
 
     /// ``reason(for:in:)`` from the queues as read.
     static func reason(for server: ServerInfo, queues: [QueueInfo]) -> String? {
+        hold(for: server, queues: queues).map { "\($0.what) (\($0.remedy))" }
+    }
+
+    /// The hold alone, without its remedy: for a progress bar's few columns.
+    static func brief(for server: ServerInfo, queues: [QueueInfo]) -> String? {
+        hold(for: server, queues: queues)?.what
+    }
+
+    private static func hold(for server: ServerInfo, queues: [QueueInfo]) -> (what: String, remedy: String)? {
         guard server.currentJobState == .available, let queue = server.lifecycle.currentStage?.queue,
             let info = queues.first(where: { $0.name == queue })
         else { return nil }
-        if info.paused { return "queue \(queue) is paused (lifeline queues resume \(queue))" }
+        if info.paused { return ("queue \(queue) is paused", "lifeline queues resume \(queue)") }
         guard let limit = info.limit, case let running = info.counts[.running] ?? 0, running >= limit else { return nil }
-        return "queue \(queue) runs at most \(limit) at once, and \(running == 1 ? "1 is" : "\(running) are") running (lifeline queues limit \(queue) N)"
+        return ("queue \(queue) runs at most \(limit) at once, and \(running == 1 ? "1 is" : "\(running) are") running", "lifeline queues limit \(queue) N")
     }
 }

@@ -57,7 +57,7 @@ struct ServerWaiter {
             }
             server = read
             if await done(server) { return server }
-            if let server { bar.draw(server) }
+            if let server { bar.draw(server, held: await held(server)) }
             // A server that rests short of where the wait goes moves on only by an action: said once.
             if let server, server.state.isResting {
                 if !toldResting {
@@ -111,6 +111,12 @@ struct ServerWaiter {
             // Servers move in steps of seconds; a fifth of a second keeps the bar live.
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// Why the server's stage job waits, when its queue holds it back: read only while it waits.
+    private func held(_ server: ServerInfo) async -> String? {
+        guard server.currentJobState == .available, let queues = try? await jobs.queueList() else { return nil }
+        return QueueHold.brief(for: server, queues: queues)
     }
 
     /// A line on stderr, below the bar, which the next read draws again.

@@ -431,6 +431,9 @@ struct OperatorMistakesCLITests {
         #expect(wait.status == 1, "\(wait)")
         let lines = wait.stderr.split(separator: "\n").filter { $0.hasPrefix("lifeline:") }
         #expect(lines.first?.hasSuffix("waits: queue recovery.provision is paused (lifeline queues resume recovery.provision)") == true, "\(wait.stderr)")
+        // The progress line says it too, as a terminal shows it all along, not "waiting for a worker".
+        let progress = wait.stderr.split(separator: "\n").filter { !$0.hasPrefix("lifeline:") }
+        #expect(progress == ["web-1: creating · create", "web-1: creating · create (queue recovery.provision is paused)"], "\(wait.stderr)")
         // The action was taken: a program gets its job and the server as it is, as when it completes.
         let printed = try JSONValue(parsing: wait.stdout)
         #expect(printed["job"]?.intValue != nil && printed["existing"] == false && printed["server"]?["state"] == "creating", "\(wait.stdout)")
