@@ -94,9 +94,10 @@ struct CLIFailure: Error, CustomStringConvertible {
         let arguments = Lifeline.arguments
         // The parser reads "-1" as an option: an unknown one, or one that takes the value it stood for.
         if oneLine.hasPrefix("Missing expected argument") || oneLine.hasPrefix("Missing value for") || oneLine.hasPrefix("Unknown option '-"),
-           let negative = arguments.first(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
+           let index = arguments.firstIndex(where: { $0.wholeMatch(of: #/-[0-9][0-9.]*/#) != nil })
         {
-            return (code, "negative numbers are not accepted: \(negative) (see --help)")
+            let option = index > 0 && arguments[index - 1].hasPrefix("--") ? " for \(arguments[index - 1])" : ""
+            return (code, "negative numbers are not accepted: \(arguments[index])\(option) (see --help)")
         }
         if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
             oneLine = "Unknown option '\(option)'"

@@ -131,6 +131,9 @@ struct EnqueueOptions: Equatable {
             guard data.contains(where: { !" \t\r\n".utf8.contains($0) }) else {
                 throw CLIFailure(.invalidInput, "--args-file: \(argsFile == "-" ? "standard input" : argsFile) is empty: give a JSON object, e.g. {}")
             }
+            if data.starts(with: [0xEF, 0xBB, 0xBF]) {
+                throw CLIFailure(.invalidInput, "--args-file: \(argsFile == "-" ? "standard input" : argsFile) starts with a byte-order mark (EF BB BF); save it as UTF-8 without one")
+            }
             argsValue = try InputParsing.json(try InputParsing.utf8(data, source: "--args-file"), source: "--args-file")
         }
         let delay = try delay.map { try InputParsing.duration($0, flag: "--delay") }

@@ -55,7 +55,7 @@ struct EventsCommand: AsyncParsableCommand {
         if let job { try JobIDs.check([job]) }
         // Each names where the list starts; given together, one would be dropped without a word.
         if all && (after != nil || since != nil) { throw ValidationError("--all starts from the first event: leave out --after and --since") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more, not \(limit)") }
         if limit != nil && follow { throw ValidationError("--limit ends the list, which --follow never does: use one of them") }
     }
 

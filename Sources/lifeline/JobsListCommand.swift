@@ -56,7 +56,7 @@ struct JobsListCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+        guard limit > 0 else { throw ValidationError("--limit must be 1 or more, not \(limit)") }
     }
 
     func run() async throws {

@@ -66,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // An IPv6 address may come in brackets, as a URL writes it (and as this prints it).
         let host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        guard !host.isEmpty else { throw CLIFailure(.invalidInput, "--host is empty: give an address or a name, e.g. 127.0.0.1") }
         // Said before the loopback check, whose advice (a token) would not help.
         if let why = Self.unresolvable(host) {
             throw CLIFailure(.invalidInput, "--host \(host) is neither an address nor a name this machine can resolve (\(why))")

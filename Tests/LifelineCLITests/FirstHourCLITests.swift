@@ -141,6 +141,9 @@ struct FirstHourCLITests {
         #expect(args.status == 64 && args.stderr == "lifeline: --args-file: standard input is empty: give a JSON object, e.g. {}\n", "\(args)")
         let file = try await cli.run(["enqueue", "sleep", "--args-file", "/dev/null"])
         #expect(file.status == 64 && file.stderr == "lifeline: --args-file: /dev/null is empty: give a JSON object, e.g. {}\n", "\(file)")
+        let marked = try cli.writeFile("marked.json", "\u{FEFF}{\"ms\": 1}")
+        let mark = try await cli.run(["enqueue", "sleep", "--args-file", marked])
+        #expect(mark.status == 64 && mark.stderr == "lifeline: --args-file: \(marked) starts with a byte-order mark (EF BB BF); save it as UTF-8 without one\n", "\(mark)")
         let batch = try await cli.run(["enqueue", "sleep", "--batch", "-"], input: try cli.writeFile("none", ""))
         #expect(batch.status == 64 && batch.stderr == "lifeline: --batch: standard input has no jobs\n", "\(batch)")
     }

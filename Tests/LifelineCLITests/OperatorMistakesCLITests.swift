@@ -80,6 +80,18 @@ struct OperatorMistakesCLITests {
         defer { cli.removeAll() }
         let result = try await cli.run(arguments)
         #expect(result.status == 64 && result.stderr.hasPrefix("lifeline: negative numbers are not accepted: -"), "\(result.stderr)")
+        if let option = arguments.first(where: { $0.hasPrefix("--") }) {
+            #expect(result.stderr.contains(" for \(option) (see --help)"), "the option is named: \(result.stderr)")
+        }
+    }
+
+    @Test("--limit 0 is said alike by the lists that take it", arguments: [["jobs", "list"], ["events"]])
+    func limitZero(command: [String]) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(command + ["--limit", "0"])
+        #expect(result.status == 64 && result.stderr == "lifeline: --limit must be 1 or more, not 0 (see --help)\n", "\(result.stderr)")
     }
 
     @Test("an id no job can have, and a --db that is neither a file nor a PostgreSQL URL, are usage errors", arguments: [

@@ -762,6 +762,8 @@ struct ServeCLITests {
             #expect(nowhere.stderr.hasPrefix("lifeline: --host not a host is neither an address nor a name this machine can resolve ("), "\(nowhere.stderr)")
             #expect(nowhere.stderr.split(separator: "\n").count == 1)
         }
+        let empty = try await cli.run(["serve", "--host", "", "--port", "0"])
+        #expect(empty.status == 64 && empty.stderr == "lifeline: --host is empty: give an address or a name, e.g. 127.0.0.1\n", "\(empty)")
         // Loopback in brackets, as serve prints an IPv6 address, is loopback: it gets as far as the database.
         let bracketed = try await cli.run(["serve", "--host", "[::1]", "--port", "0"])
         #expect(bracketed.status == 4, "\(bracketed.stderr)")
