@@ -201,8 +201,12 @@ extension StoreSelection {
     /// directory must exist. The home is made when missing.
     private func requireDirectory() throws {
         guard named != nil else { return try SQLiteDatabase.ensureDirectory(home) }
-        guard FileManager.default.fileExists(atPath: databaseDirectory) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: databaseDirectory, isDirectory: &isDirectory) else {
             throw CLIFailure(.notFound, "no directory \(databaseDirectory) for \(namedBy) \(databasePath); create it first")
+        }
+        guard isDirectory.boolValue else {
+            throw CLIFailure(.notFound, "no directory \(databaseDirectory) for \(namedBy) \(databasePath): a file of that name is there")
         }
     }
 

@@ -285,6 +285,8 @@ struct OperatorMistakesCLITests {
         let copy = try await cli.run(["store", "copy", "--from", source, "--to", "/nonexistent-dir/copy.db"])
         #expect(copy.status == 4 && copy.stderr == "lifeline: no directory /nonexistent-dir for --to /nonexistent-dir/copy.db; create it first\n", "\(copy.stderr)")
         let notes = try cli.writeFile("notes.txt", "not a queue\n")
+        let under = try await cli.run(["store", "copy", "--from", source, "--to", notes + "/copy.db"])
+        #expect(under.status == 4 && under.stderr == "lifeline: no directory \(notes) for --to \(notes)/copy.db: a file of that name is there\n", "\(under)")
         let wrong = try await cli.run(["store", "copy", "--from", notes, "--to", cli.home.appendingPathComponent("copy.db").path])
         #expect(wrong.status == 1 && wrong.stderr == "lifeline: \(notes) is not a SQLite database; move it away or pass another --from\n", "\(wrong.stderr)")
         let directory = try await cli.run(["store", "copy", "--from", cli.home.path, "--to", cli.home.appendingPathComponent("copy.db").path])
