@@ -78,6 +78,12 @@ struct EnqueueOptions: Equatable {
     private func report(_ inserted: InsertedJob) throws {
         let output = Output.standardOutput
         if !inserted.existing { Output.made("enqueued job \(inserted.job.id)") }
+        let unapplied = inserted.existing ? unapplied(to: inserted.job) : []
+        if !unapplied.isEmpty {
+            Output.standardError.writeLine(
+                "lifeline: job \(inserted.job.id) keeps the settings it was enqueued with; not applied: \(unapplied.joined(separator: ", ")) (a key compares only kind and args)"
+            )
+        }
         if json {
             try output.writeJSON(EnqueuedJob(inserted))
         } else {
@@ -87,6 +93,16 @@ struct EnqueueOptions: Equatable {
             let again = [.discarded, .cancelled].contains(inserted.job.state) ? "; lifeline jobs retry \(inserted.job.id) runs it again" : ""
             output.writeLine(inserted.existing ? "\(job) already exists under key '\(idempotencyKey ?? "")'\(again)" : "enqueued \(job)")
         }
+    }
+
+    /// The options given that a key's earlier job does not have: it keeps its own.
+    private func unapplied(to job: Job) -> [String] {
+        var options: [String] = []
+        if let queue, queue != job.queue { options.append("--queue \(queue)") }
+        if let priority, priority != job.priority { options.append("--priority \(priority)") }
+        if let maxAttempts, maxAttempts != job.maxAttempts { options.append("--max-attempts \(maxAttempts)") }
+        if let timeout, (try? InputParsing.duration(timeout, flag: "--timeout")) != job.timeout { options.append("--timeout \(timeout)") }
+        return options
     }
 
     private func enqueueBatch(path: String) async throws {

@@ -67,8 +67,11 @@ struct EnqueueCLITests {
         let again = try await cli.json(["enqueue", "sleep", "--args", #"{ "ms" : 1 }"#, "--idempotency-key", "k", "--json"])[0]
         #expect(again["id"] == first["id"] && again["existing"] == true)
         // Asked for on another queue, the key's job is named as it is, on its own queue.
-        let elsewhere = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--queue", "other"])
+        let elsewhere = try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k", "--queue", "other", "--priority", "0", "--timeout", "1800s"])
         #expect(elsewhere.status == 0 && elsewhere.stdout == "job \(first["id"]?.intValue ?? 0) (sleep on default, available) already exists under key 'k'\n", "\(elsewhere.stdout)")
+        // What it was asked for and does not have is said; what it has (the default 30m timeout) is not.
+        #expect(elsewhere.stderr == "lifeline: job \(first["id"]?.intValue ?? 0) keeps the settings it was enqueued with; not applied: --queue other, --priority 0 (a key compares only kind and args)\n", "\(elsewhere.stderr)")
+        #expect(try await cli.run(["enqueue", "sleep", "--args", #"{"ms": 1}"#, "--idempotency-key", "k"]).stderr.isEmpty)
         // A key whose job was cancelled says what runs it again.
         let id = first["id"]?.intValue ?? 0
         #expect(try await cli.run(["jobs", "cancel", "\(id)"]).status == 0)
