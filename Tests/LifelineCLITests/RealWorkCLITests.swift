@@ -345,6 +345,31 @@ struct RealWorkCLITests {
         #expect(waited >= 2000, "started \(waited) ms after its enqueue, due 1,000 ms after")
     }
 
+    @Test("attempts whose leases run out while another process holds the database (4 s) name the database in their errors, not a worker that stopped answering")
+    func leaseLostToStalledDatabase() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        let ids = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "30"]}"#, "--max-attempts", "1"], count: 2)
+        let worker = try cli.start(["worker", "--lease", "1s"])
+        defer { worker.signal(SIGKILL) }
+        try await waitUntil("both programs to run") { try await cli.json(["jobs", "list", "--running", "--json"]).count == 2 }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path, configuration: configuration)
+        try await other.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            Thread.sleep(forTimeInterval: 4)
+            try db.execute(sql: "COMMIT")
+        }
+        try other.close()
+        for id in ids {
+            try await waitUntil("job \(id) to end", timeout: .seconds(30)) { try await cli.job(id)["state"] == "discarded" }
+            let error = try #require(try await cli.job(id)["errors"]?.arrayValue?.last?["error"]?.stringValue)
+            #expect(error.hasPrefix("stopped: its lease was not renewed in time (its renewal waited "), "\(error)")
+            #expect(error.hasSuffix(" for the database)"), "\(error)")
+        }
+    }
+
     @Test("a program past its timeout whose reaper is stopped (SIGSTOP) ends all the same, with its group, and is recorded as timed out")
     func timeoutWithStoppedReaper() async throws {
         let cli = try CLIRunner()

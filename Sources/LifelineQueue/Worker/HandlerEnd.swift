@@ -58,7 +58,8 @@ public enum HandlerEnd: Sendable, Hashable {
 
     /// The outcome to record, given why the worker stopped the attempt (nil: it did not);
     /// `nil` when nothing may be recorded.
-    func outcome(stoppedFor reason: StopReason?, timeout: Duration) -> JobOutcome? {
+    /// `leaseLoss`: why its lease was lost, when it was stopped for that.
+    func outcome(stoppedFor reason: StopReason?, timeout: Duration, leaseLoss: String? = nil) -> JobOutcome? {
         switch (self, reason) {
         case (.lost, _):
             return nil
@@ -87,7 +88,7 @@ public enum HandlerEnd: Sendable, Hashable {
         case (.unheld(let why), _):
             return .failed(error: why)
         case (_, .leaseLost):
-            return .failed(error: "stopped: its lease was not renewed in time (its worker stopped answering)")
+            return .failed(error: "stopped: its lease was not renewed in time (\(leaseLoss ?? "its worker stopped answering"))")
         case (_, .cancelled):
             return .cancelled
         case (_, .shutdown):

@@ -39,6 +39,11 @@ final class StoreTrouble: Sendable {
         self.clock = clock
     }
 
+    /// Whether calls of `what` (e.g. "lease renewal") are failing now.
+    func isFailing(_ what: String) -> Bool {
+        spells.withLock { $0[what] != nil }
+    }
+
     /// The failure that said the database is damaged, if one did.
     var damage: (any Error)? { damaged.withLock { $0.error } }
 

@@ -11,7 +11,10 @@ extension Worker {
         case .held(let replaced):
             JobContext.logger(logger, for: job).warning("an earlier attempt of this job is still being stopped here; this one starts once it has ended")
             // It never started, and the claim of the attempt after it shows its lease is gone.
-            if let replaced { JobContext.logger(logger, for: replaced).warning("lease lost before this attempt could start; not recorded here") }
+            if let replaced {
+                leaseLosses.withLock { _ = $0.removeValue(forKey: AttemptKey(id: replaced.id, attempt: replaced.attempt)) }
+                JobContext.logger(logger, for: replaced).warning("lease lost before this attempt could start; not recorded here")
+            }
         }
     }
 
@@ -70,7 +73,9 @@ extension Worker {
         // attempt's lease is gone, and nothing is recorded.
         let entry = running.ended(key)
         if let successor = handlers.ended(key) { launch(successor) }
-        guard let entry, let outcome = end.outcome(stoppedFor: entry.stopReason, timeout: job.timeout) else {
+        let lost = leaseLosses.withLock { $0.isEmpty ? nil : $0.removeValue(forKey: key) }
+        let leaseLoss = entry?.stopReason == .leaseLost ? lost : nil
+        guard let entry, let outcome = end.outcome(stoppedFor: entry.stopReason, timeout: job.timeout, leaseLoss: leaseLoss) else {
             let logger = JobContext.logger(logger, for: job)
             if case .lost(let why) = end {
                 logger.warning("\(why); the job goes back to its queue when its lease runs out")
@@ -138,7 +143,7 @@ extension Worker {
                 let them = stopped.count == 1 ? "the job" : "\(stopped.count) jobs"
                 logger.error("lease not renewed in time; stopping \(them)", metadata: leaseEndingMetadata(stopped, wokeLate: woke - wakeAt))
             }
-            for (key, _) in leaseEnding { running.stop(key, reason: .leaseLost) }
+            if !leaseEnding.isEmpty { stopForLostLeases(leaseEnding.map(\.key), why: leaseLossCause(wokeLate: woke - wakeAt)) }
             wakeAt = max(next, .now + .milliseconds(1))
             await deadlineBell.wait(timeout: wakeAt - .now)
         }

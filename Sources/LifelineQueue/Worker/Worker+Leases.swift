@@ -45,7 +45,7 @@ extension Worker {
                 switch statuses[key.id] {
                 case .held?, nil: break
                 case .cancelRequested?: running.stop(key, reason: .cancelled)
-                case .lost?: running.stop(key, reason: .leaseLost)
+                case .lost?: stopForLostLeases([key], why: "its renewal reached the database after it had run out")
                 }
             }
         } catch {
@@ -53,6 +53,26 @@ extension Worker {
             guard !Task.isCancelled else { return }
             trouble.failed("lease renewal", began: start, error, metadata: ["jobs": "\(entries.count)"])
         }
+    }
+
+    /// Stops attempts whose leases are lost or about to be, keeping why for their errors.
+    func stopForLostLeases(_ keys: [AttemptKey], why: String) {
+        leaseLosses.withLock { losses in
+            for key in keys where losses[key] == nil { losses[key] = why }
+        }
+        for key in keys { running.stop(key, reason: .leaseLost) }
+    }
+
+    /// Why leases run out unrenewed, as the attempts' errors say it: this worker (stopped, or
+    /// starved of a processor) when it looked late, else the database, when a renewal waits on
+    /// it or keeps failing.
+    func leaseLossCause(wokeLate: Duration) -> String {
+        if wokeLate >= .milliseconds(250) { return "its worker was stopped or starved for \(DurationText.format(wokeLate))" }
+        if let began = renewalUnderWay.withLock({ $0 }) {
+            return "its renewal waited \(DurationText.format(.now - began)) for the database"
+        }
+        if trouble.isFailing("lease renewal") { return "its renewals failed: the database did not answer" }
+        return "its worker stopped answering"
     }
 
     /// Why leases are running out unrenewed, for their log line: when the oldest was last

@@ -22,6 +22,8 @@ public final class Worker: Sendable {
     let renewalBell = Doorbell()
     /// When the renewal under way started, if one is: said when a lease runs out unrenewed.
     let renewalUnderWay = Mutex<ContinuousClock.Instant?>(nil)
+    /// Why the attempts stopped for their leases lost them, as each one's error says it.
+    let leaseLosses = Mutex<[AttemptKey: String]>([:])
     let finisher: Finisher
     let runner: any AttemptRunner
     let stopping = StopFlag()
