@@ -315,6 +315,20 @@ struct RealWorkCLITests {
         #expect(job["state"] == "completed" && job["result"]?["stdout"] == "131071 131067\n", "\(job["errors"] ?? [])")
     }
 
+    /// Holds the queue's write lock from another process's connection for `seconds`, as a
+    /// program writing to the database in a long transaction would.
+    static func holdDatabase(_ cli: CLIRunner, seconds: Double) async throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path, configuration: configuration)
+        try await other.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            Thread.sleep(forTimeInterval: seconds)
+            try db.execute(sql: "COMMIT")
+        }
+        try other.close()
+    }
+
     @Test("a claim that waited for the database (another process's write, 2.5 s) starts its attempt's timeout when its started event says, not before")
     func timeoutAfterClaimWaited() async throws {
         let cli = try CLIRunner()
@@ -325,15 +339,7 @@ struct RealWorkCLITests {
         try await waitUntil("the worker to idle") { try await cli.job(first)["state"] == "completed" }
         let id = try await cli.enqueue(["exec", "--args", #"{"argv": ["sleep", "10"]}"#, "--timeout", "3s", "--max-attempts", "1", "--delay", "1s"])
         // Held from before the job is due until well after: the worker's claim waits for it.
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path, configuration: configuration)
-        try await other.writeWithoutTransaction { db in
-            try db.execute(sql: "BEGIN IMMEDIATE")
-            Thread.sleep(forTimeInterval: 2.5)
-            try db.execute(sql: "COMMIT")
-        }
-        try other.close()
+        try await Self.holdDatabase(cli, seconds: 2.5)
         try await waitUntil("the job to end", timeout: .seconds(30)) { try await cli.job(id)["state"] == "discarded" }
         #expect(try await cli.job(id)["errors"]?.arrayValue?.last?["error"] == "timed out after 3s")
         let took = try await Self.latencies(cli, ids: [id], to: "discarded")
@@ -353,15 +359,7 @@ struct RealWorkCLITests {
         let worker = try cli.start(["worker", "--lease", "1s"])
         defer { worker.signal(SIGKILL) }
         try await waitUntil("both programs to run") { try await cli.json(["jobs", "list", "--running", "--json"]).count == 2 }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        let other = try DatabaseQueue(path: cli.home.appendingPathComponent("lifeline.db").path, configuration: configuration)
-        try await other.writeWithoutTransaction { db in
-            try db.execute(sql: "BEGIN IMMEDIATE")
-            Thread.sleep(forTimeInterval: 4)
-            try db.execute(sql: "COMMIT")
-        }
-        try other.close()
+        try await Self.holdDatabase(cli, seconds: 4)
         for id in ids {
             try await waitUntil("job \(id) to end", timeout: .seconds(30)) { try await cli.job(id)["state"] == "discarded" }
             let error = try #require(try await cli.job(id)["errors"]?.arrayValue?.last?["error"]?.stringValue)
