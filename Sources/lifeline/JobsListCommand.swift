@@ -32,7 +32,7 @@ struct JobsListCommand: AsyncParsableCommand {
     @Flag(help: "Only running jobs.")
     var running = false
 
-    @Flag(help: "Only jobs attempted more than once (attempt > 1): retried after a failure, or by jobs retry.")
+    @Flag(help: "Only jobs attempted more than once (attempt > 1): retried after a failure, or by jobs retry. LAST ERROR then shows why, for completed jobs too (blank elsewhere).")
     var retried = false
 
     @Option(help: "Only jobs of this queue.")
