@@ -323,7 +323,7 @@ struct WorkerCLITests {
     }
 
     @Test(
-        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its stop grace is over, killing it; asked again, at once, or a second after while its attempts are being stopped",
+        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its handlers' stop grace is over, killing it, and says it stopped last; asked again, at once, or a second after while its attempts are being stopped",
         arguments: [1, 2, 3]
     )
     func sigtermWithStoppedProcess(signals: Int) async throws {
@@ -353,8 +353,15 @@ struct WorkerCLITests {
             #expect(try await pool.waitForExit(timeout: .seconds(30)) == 0)
             #expect(ContinuousClock.now - asked < .seconds(4), "a second after, not at the end of the handlers' and the runners' stop graces (15 s)")
         } else {
-            // Its grace (0.5 s), the handlers' stop grace (5 s), then the runners' (10 s).
+            // Its grace (0.5 s) and the handlers' stop grace (5 s): the process that holds the
+            // attempt never reports it, and is killed then, not after the runners' grace too (10 s).
+            let asked = ContinuousClock.now
             #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
+            #expect(ContinuousClock.now - asked < .seconds(9), "\(pool.stderr)")
+            // The worker's last line says it stopped, after the kill.
+            let lines = pool.stderr.split(separator: "\n")
+            let killed = try #require(lines.firstIndex { $0.contains("worker processes did not end once told to; killing them") }, "\(pool.stderr)")
+            #expect(lines.lastIndex { $0.contains("worker stopped") }.map { $0 > killed } == true, "\(pool.stderr)")
         }
         #expect(pool.stderr.contains("worker processes did not end once told to; killing them"), "\(pool.stderr)")
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")

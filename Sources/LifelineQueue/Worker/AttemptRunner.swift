@@ -32,10 +32,18 @@ public protocol AttemptRunner: Sendable {
     /// processes keeps a claim's together where it can, and sends them together, so that it
     /// wakes as few processes, as few times, as it can.
     func startingClaim(_ start: () -> Void)
+
+    /// The worker, stopping, waits no longer for attempts that did not end once told to stop:
+    /// a runner whose attempts run in processes of its own ends the processes that hold them
+    /// (stopped, or wedged, they would never report them); in the worker's process there is
+    /// nothing to end.
+    func abandonUnended()
 }
 
 extension AttemptRunner {
     public func startingClaim(_ start: () -> Void) {
         start()
     }
+
+    public func abandonUnended() {}
 }

@@ -174,15 +174,7 @@ public final class RunnerPool: AttemptRunner {
         guard state.withLock({ $0.stopping }) else {
             Task { [self] in
                 try? await Task.sleep(for: .seconds(1))
-                let holding = state.withLock { state in
-                    // None is started again, and the end of those killed is the pool's doing.
-                    state.stopping = true
-                    state.killedAtStop = true
-                    return state.runners.filter { !$0.attempts.isEmpty }.map(\.process)
-                }
-                guard !holding.isEmpty else { return }
-                logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(holding.count)"])
-                for process in holding { process.kill() }
+                abandonUnended()
             }
             return
         }
@@ -194,6 +186,18 @@ public final class RunnerPool: AttemptRunner {
         guard !left.isEmpty else { return }
         logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(left.count)"])
         for process in left { process.kill() }
+    }
+
+    public func abandonUnended() {
+        let holding = state.withLock { state in
+            // None is started again, and the end of those killed is the pool's doing.
+            state.stopping = true
+            state.killedAtStop = true
+            return state.runners.filter { !$0.attempts.isEmpty }.map(\.process)
+        }
+        guard !holding.isEmpty else { return }
+        logger.error("worker processes did not end once told to; killing them", metadata: ["count": "\(holding.count)"])
+        for process in holding { process.kill() }
     }
 
     public func start(
@@ -246,7 +250,7 @@ public final class RunnerPool: AttemptRunner {
         for runner in silent {
             logger.error(
                 "worker process does not answer; killing it, and its jobs go back when their leases run out",
-                metadata: ["jobs": "\(runner.attempts.keys.map(\.id).sorted())", "within": "\(DurationText.format(answerWithin))"]
+                metadata: ["jobs": "\(LoggedIDs.text(runner.attempts.keys.map(\.id)))", "within": "\(DurationText.format(answerWithin))"]
             )
             runner.process.kill()
         }

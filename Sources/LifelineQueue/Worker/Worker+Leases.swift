@@ -82,12 +82,7 @@ extension Worker {
         let now = ContinuousClock.now
         var metadata: Logger.Metadata = ["woke_late": "\(DurationText.format(max(wokeLate, .zero)))"]
         // One line for all the jobs an outage reaches at once, naming a few of them.
-        let shown = keys.map(\.id).sorted().prefix(8).map(String.init).joined(separator: ",")
-        if keys.count == 1 {
-            metadata["job"] = "\(shown)"
-        } else {
-            metadata["jobs"] = "\(keys.count > 8 ? "\(shown),… (\(keys.count))" : shown)"
-        }
+        metadata[keys.count == 1 ? "job" : "jobs"] = "\(LoggedIDs.text(keys.map(\.id)))"
         if let end = keys.compactMap({ running.leaseEnd($0) }).min() {
             metadata["renewed"] = "\(DurationText.format(now - (end - configuration.lease))) ago"
         }

@@ -12,7 +12,7 @@ extension Worker {
         if stopping.set() {
             let waiting = running.runningIDs
             var metadata: Logger.Metadata = ["running": "\(running.count)", "grace": "\(DurationText.format(configuration.grace))"]
-            if !waiting.isEmpty { metadata["jobs"] = "\(Self.listed(waiting))" }
+            if !waiting.isEmpty { metadata["jobs"] = "\(LoggedIDs.text(waiting))" }
             logger.info(waiting.isEmpty ? "shutting down" : "shutting down: running jobs may finish within the grace period; \(Self.askedAgain)", metadata: metadata)
         } else if releasing.isSet {
             // The attempts are stopped already; what is left is waiting for the store.
@@ -29,11 +29,6 @@ extension Worker {
 
     private static let graceNoteInterval: Duration = .seconds(10)
     private static let askedAgain = "asked again, the worker releases them at once"
-
-    /// Job ids for a log line: the first ten, and how many more.
-    private static func listed(_ ids: [Int64]) -> String {
-        ids.prefix(10).map(String.init).joined(separator: ",") + (ids.count > 10 ? " and \(ids.count - 10) more" : "")
-    }
 
     /// The database is damaged: nothing more can be recorded, so the worker stops as at a
     /// second signal, and its running jobs are left to their leases.
@@ -67,7 +62,7 @@ extension Worker {
             if !waiting.isEmpty {
                 let left = Duration.seconds(((deadline - .now) / .seconds(1)).rounded())
                 logger.info("waiting for running jobs to finish; \(Self.askedAgain)", metadata: [
-                    "running": "\(waiting.count)", "jobs": "\(Self.listed(waiting))", "grace_left": "\(DurationText.format(left))",
+                    "running": "\(waiting.count)", "jobs": "\(LoggedIDs.text(waiting))", "grace_left": "\(DurationText.format(left))",
                 ])
             }
         }
@@ -85,7 +80,11 @@ extension Worker {
         var toldWaiting = false
         while case let (all, handlers) = running.counts, all > 0 {
             if all == handlers, ContinuousClock.now >= stopDeadline {
-                logger.error("handlers ignore their stop; their jobs go back when their leases run out", metadata: ["running": "\(all)"])
+                logger.error(
+                    "jobs not ended once told to stop (their handlers ignore it, or their worker processes do not answer); they go back when their leases run out",
+                    metadata: ["running": "\(all)"]
+                )
+                runner.abandonUnended()
                 return
             }
             // Asked again, the store gets no longer than the handlers to record the ends: one
