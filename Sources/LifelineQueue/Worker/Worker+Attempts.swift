@@ -11,10 +11,7 @@ extension Worker {
         case .held(let replaced):
             JobContext.logger(logger, for: job).warning("an earlier attempt of this job is still being stopped here; this one starts once it has ended")
             // It never started, and the claim of the attempt after it shows its lease is gone.
-            if let replaced {
-                leaseLosses.withLock { _ = $0.removeValue(forKey: AttemptKey(id: replaced.id, attempt: replaced.attempt)) }
-                JobContext.logger(logger, for: replaced).warning("lease lost before this attempt could start; not recorded here")
-            }
+            if let replaced { JobContext.logger(logger, for: replaced).warning("lease lost before this attempt could start; not recorded here") }
         }
     }
 
@@ -73,7 +70,8 @@ extension Worker {
         // attempt's lease is gone, and nothing is recorded.
         let entry = running.ended(key)
         if let successor = handlers.ended(key) { launch(successor) }
-        let lost = leaseLosses.withLock { $0.isEmpty ? nil : $0.removeValue(forKey: key) }
+        // Only a stopped attempt may have a cause kept: no lock on a plain end's path.
+        let lost = entry?.stopReason == nil ? nil : leaseLosses.withLock { $0.removeValue(forKey: key) }
         let leaseLoss = entry?.stopReason == .leaseLost ? lost : nil
         guard let entry, let outcome = end.outcome(stoppedFor: entry.stopReason, timeout: job.timeout, leaseLoss: leaseLoss) else {
             let logger = JobContext.logger(logger, for: job)
@@ -143,7 +141,9 @@ extension Worker {
                 let them = stopped.count == 1 ? "the job" : "\(stopped.count) jobs"
                 logger.error("lease not renewed in time; stopping \(them)", metadata: leaseEndingMetadata(stopped, wokeLate: woke - wakeAt))
             }
-            if !leaseEnding.isEmpty { stopForLostLeases(leaseEnding.map(\.key), why: leaseLossCause(wokeLate: woke - wakeAt)) }
+            // Those that ended have their outcome already: only the others take a cause.
+            if !stopped.isEmpty { stopForLostLeases(stopped, why: leaseLossCause(wokeLate: woke - wakeAt)) }
+            for key in unrecorded { running.stop(key, reason: .leaseLost) }
             wakeAt = max(next, .now + .milliseconds(1))
             await deadlineBell.wait(timeout: wakeAt - .now)
         }

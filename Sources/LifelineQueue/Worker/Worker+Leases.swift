@@ -58,6 +58,9 @@ extension Worker {
     /// Stops attempts whose leases are lost or about to be, keeping why for their errors.
     func stopForLostLeases(_ keys: [AttemptKey], why: String) {
         leaseLosses.withLock { losses in
+            // An attempt that ended between the look that found it and this leaves its cause
+            // behind: such are dropped here, with their attempts gone.
+            losses = losses.filter { running.leaseEnd($0.key) != nil }
             for key in keys where losses[key] == nil { losses[key] = why }
         }
         for key in keys { running.stop(key, reason: .leaseLost) }
