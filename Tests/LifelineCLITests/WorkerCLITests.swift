@@ -323,7 +323,7 @@ struct WorkerCLITests {
     }
 
     @Test(
-        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its handlers' stop grace is over, killing it, and says it stopped after that; asked again, at once, or a second after while its attempts are being stopped",
+        "SIGTERM to a pool one of whose processes is stopped (SIGSTOP): the pool ends once its handlers' stop grace is over, killing it, and says last that it stopped; asked again, at once, or a second after while its attempts are being stopped",
         arguments: [1, 2, 3]
     )
     func sigtermWithStoppedProcess(signals: Int) async throws {
@@ -358,10 +358,11 @@ struct WorkerCLITests {
             let asked = ContinuousClock.now
             #expect(try await pool.waitForExit(timeout: .seconds(60)) == 0)
             #expect(ContinuousClock.now - asked < .seconds(9), "\(pool.stderr)")
-            // The worker says it stopped after the kill, not before it.
+            // The worker says it stopped after the kill, and last.
             let lines = pool.stderr.split(separator: "\n")
             let killed = try #require(lines.firstIndex { $0.contains("worker processes did not end once told to; killing them") }, "\(pool.stderr)")
             #expect(lines.lastIndex { $0.contains("worker stopped") }.map { $0 > killed } == true, "\(pool.stderr)")
+            #expect(lines.last?.contains("worker stopped") == true, "nothing after it: \(pool.stderr)")
         }
         #expect(pool.stderr.contains("worker processes did not end once told to; killing them"), "\(pool.stderr)")
         #expect(ProcessTable.state(holder) == nil, "the stopped process is gone")

@@ -76,7 +76,8 @@ extension Worker {
         guard let entry, let outcome = end.outcome(stoppedFor: entry.stopReason, timeout: job.timeout, leaseLoss: leaseLoss) else {
             let logger = JobContext.logger(logger, for: job)
             if case .lost(let why) = end {
-                logger.warning("\(why); the job goes back to its queue when its lease runs out")
+                // Given up on already, and said so, the job is not said again for each.
+                if !abandoned.isSet { logger.warning("\(why); the job goes back to its queue when its lease runs out") }
             } else {
                 logger.warning("lease lost: the job was claimed again before this attempt ended; not recorded here")
             }

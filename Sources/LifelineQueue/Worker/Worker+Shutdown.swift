@@ -84,6 +84,7 @@ extension Worker {
                     "jobs not ended once told to stop (their handlers ignore it, or their worker processes do not answer); they go back when their leases run out",
                     metadata: ["running": "\(all)"]
                 )
+                abandoned.set()
                 runner.abandonUnended()
                 return
             }

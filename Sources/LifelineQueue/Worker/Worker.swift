@@ -31,6 +31,9 @@ public final class Worker: Sendable {
     let hurrying = StopFlag()
     /// Set when the running attempts are stopped at the end of the grace period.
     let releasing = StopFlag()
+    /// Set when the worker, stopping, gave up on attempts that did not end when told to: their
+    /// jobs are left to their leases, as it said then.
+    let abandoned = StopFlag()
     /// The pass over retention made at start, which a drain sees through before it exits and
     /// a shutdown cuts short.
     let firstPrune = Mutex<Task<Void, Never>?>(nil)
