@@ -47,8 +47,16 @@ struct ServerPointsCommand: AsyncParsableCommand {
 
 /// A recovery point named at failover or test-failover must be one of the machine's.
 enum RecoveryPointCheck {
+    /// The machine's points, or nil when the infrastructure cannot list them. A machine the
+    /// infrastructure has never held is one with none yet while its server is being created;
+    /// after that, it means this command looks at other infrastructure than the workers'.
     static func points(of server: ServerInfo, infraRoot: URL) async throws -> [RecoveryPoint]? {
-        try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
+        do {
+            return try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
+        } catch let unknown as UnknownMachine {
+            guard server.state == .creating else { throw CLIFailure(.notFound, elsewhere(unknown)) }
+            return []
+        }
     }
 
     /// Refuses (exit 4) a point the machine does not have, listing those it has.
@@ -56,14 +64,23 @@ enum RecoveryPointCheck {
         if let refusal = try await refusal(point, for: action, server: server, infraRoot: infraRoot) { throw CLIFailure(.notFound, refusal) }
     }
 
-    /// Why `point` cannot be used (the machine does not have it), or nil. An action the server
-    /// does not take now, and a machine with none listed yet (its server is still being
-    /// created), are left to the lifecycle: the state is what the operator must hear of first.
+    /// Why `point` cannot be used (the machine does not have it, or this command cannot see the
+    /// machine's points), or nil. An action the server does not take now, and a machine with
+    /// none listed yet, are left to the lifecycle: the state is what the operator must hear of first.
     static func refusal(_ point: String, for action: ServerAction, server: ServerInfo, infraRoot: URL) async throws -> String? {
-        guard server.allowedActions.contains(action), let points = try await points(of: server, infraRoot: infraRoot), !points.isEmpty,
-              !points.contains(where: { $0.id == point })
-        else { return nil }
+        guard server.allowedActions.contains(action) else { return nil }
+        let points: [RecoveryPoint]?
+        do {
+            points = try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
+        } catch let unknown as UnknownMachine {
+            return "cannot check recovery point '\(point)': " + elsewhere(unknown)
+        }
+        guard let points, !points.isEmpty, !points.contains(where: { $0.id == point }) else { return nil }
         return "machine \(server.machine) has no recovery point '\(point)'; it has: "
             + points.map(\.id).joined(separator: ", ") + " (lifeline server points \(server.name))"
+    }
+
+    private static func elsewhere(_ unknown: UnknownMachine) -> String {
+        "\(unknown), which is under this command's LIFELINE_HOME: give it the workers' LIFELINE_HOME (and LIFELINE_INFRA)"
     }
 }

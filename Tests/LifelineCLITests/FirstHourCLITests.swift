@@ -339,6 +339,15 @@ struct FirstHourCLITests {
         let refused = try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-999"])
         #expect(refused.status == 4 && refused.stderr.contains("no recovery point 'rp-999'; it has: rp-001, rp-002, rp-003"))
         #expect(try await cli.server("web-1")?["state"] == "standby", "nothing was requested")
+        // From a shell whose LIFELINE_HOME is not the workers', naming the database: the
+        // machine's points are out of sight, which is said, not taken for none.
+        let elsewhere = ["LIFELINE_HOME": cli.home.path + "-elsewhere"]
+        let database = ["--db", cli.home.appendingPathComponent("lifeline.db").path]
+        let unseen = try await cli.run(["server", "points", "web-1"] + database, extraEnvironment: elsewhere)
+        #expect(unseen.status == 4 && unseen.stderr.contains("machine web-1 is not in the simulated infrastructure at \(cli.home.path)-elsewhere/infra"), "\(unseen)")
+        let unchecked = try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-999"] + database, extraEnvironment: elsewhere)
+        #expect(unchecked.status == 4 && unchecked.stderr.contains("cannot check recovery point 'rp-999'") && unchecked.stderr.contains("give it the workers' LIFELINE_HOME"), "\(unchecked)")
+        #expect(try await cli.server("web-1")?["state"] == "standby", "nothing was requested")
         #expect(try await cli.run(["server", "failover", "web-1", "--recovery-point", "rp-002", "--wait"]).status == 0)
         #expect(try await cli.server("web-1")?["recovery_point"] == "rp-002")
     }

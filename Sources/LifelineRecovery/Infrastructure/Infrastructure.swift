@@ -14,6 +14,15 @@ public protocol Infrastructure: Sendable {
     func recoveryPoints(machine: String) async throws -> [RecoveryPoint]?
 }
 
+/// A machine the infrastructure at hand has no record of.
+public struct UnknownMachine: Error, CustomStringConvertible {
+    public var machine: String
+    /// Where the infrastructure was looked for.
+    public var infrastructure: String
+
+    public var description: String { "machine \(machine) is not in the simulated infrastructure at \(infrastructure)" }
+}
+
 /// A backup of a machine that a recovery server can start from.
 public struct RecoveryPoint: Sendable, Hashable, Codable {
     public var id: String

@@ -32,8 +32,13 @@ public struct SimulatedInfrastructure: Infrastructure {
         return (sizes.count, first)
     }
 
+    /// Throws ``UnknownMachine`` for a machine these files have never held: not one with no
+    /// points yet, but infrastructure other than the one the machine's server was created in.
     public func recoveryPoints(machine: String) async throws -> [RecoveryPoint]? {
-        layout.recoveryPoints(machine).map { name in
+        guard FileManager.default.fileExists(atPath: layout.machine(machine).path) else {
+            throw UnknownMachine(machine: machine, infrastructure: layout.root.path)
+        }
+        return layout.recoveryPoints(machine).map { name in
             let directory = layout.recoveryPoint(machine, name)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
             let bytes = files.filter { $0.hasSuffix(".img") }.compactMap {
