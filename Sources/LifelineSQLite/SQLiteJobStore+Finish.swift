@@ -4,7 +4,7 @@ import LifelineQueue
 
 extension SQLiteJobStore {
     public func jobRenewLeases(_ request: LeaseRenewal) async throws -> [Int64: LeaseStatus] {
-        try await write { [self] db in
+        try await writeUnsynced { [self] db in
             let now = try leaseTime(db)
             let statement = try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, progress = coalesce(?, progress)

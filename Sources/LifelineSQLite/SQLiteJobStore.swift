@@ -45,6 +45,22 @@ public struct SQLiteJobStore: JobStore {
         try await writer.writeWithoutTransaction { [self] db in try commit(updates, db) }
     }
 
+    /// ``write(_:)`` with a commit that does not wait for the disk, for what a power loss may
+    /// take back: a lease renewal. Every process of a SQLite queue runs on the machine whose
+    /// disk it is, so a renewal lost to a power cut is lost with every worker that could run the
+    /// job twice; and the next durable commit syncs it with its own (the WAL is one file). On a
+    /// machine whose syncs take a second (children flooding pipes keep the kernel's I/O path
+    /// waiting for a processor), a renewal that syncs holds the writer lock that long, and the
+    /// other workers' renewals queue behind it until their leases run out.
+    func writeUnsynced<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.writeWithoutTransaction { [self] db in
+            try db.exec("PRAGMA synchronous = NORMAL")
+            let result = Result { try commit(updates, db) }
+            try db.exec("PRAGMA synchronous = FULL")
+            return try result.get()
+        }
+    }
+
     /// ``write(_:)`` on the calling thread, for a command that writes once and exits: it then
     /// starts no thread of Swift concurrency's.
     func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {

@@ -24,6 +24,22 @@ struct DatabaseFileTests {
         #expect(try pool.read { try Int.fetchOne($0, sql: "PRAGMA busy_timeout") } != nil)
     }
 
+    @Test("a lease renewal, committed without a sync, is seen at once by other connections, and the writer is back to synchronous FULL after it")
+    func renewalUnsynced() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let pool = try SQLiteDatabase.openPool(path: directory.path("lifeline.db"))
+        let store = SQLiteJobStore(writer: pool)
+        _ = try await store.jobInsert([JobFixtures.job()])
+        let job = try #require(try await store.jobClaim(JobFixtures.claim(lease: .seconds(5))).jobs.first)
+        let leaseEnd = { try await pool.read { try Int64.fetchOne($0, sql: "SELECT lease_expires_at FROM jobs WHERE id = ?", arguments: [job.id]) } }
+        let claimed = try #require(try await leaseEnd())
+        let statuses = try await store.jobRenewLeases(LeaseRenewal(owner: "worker-a", lease: .seconds(60), jobs: [.init(id: job.id, attempt: job.attempt)]))
+        #expect(statuses[job.id] == .held)
+        #expect(try #require(try await leaseEnd()) >= claimed + 55_000)
+        #expect(try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
     @Test("a database made by a one-shot command is in WAL mode with synchronous FULL")
     func oneConnection() throws {
         let directory = try TemporaryDirectory()
