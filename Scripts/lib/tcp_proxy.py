@@ -8,15 +8,23 @@ to the target. Stopping the proxy (SIGSTOP) freezes every connection through it,
 that drops packets does; SIGCONT lets them go on. Given HOLD_AFTER_BYTES, once clients have
 sent that many bytes in all it forwards nothing more they send (it reads and drops it, so a
 client's end still closes its connection to the target), and says "held" on a line the first
-time it drops something: a client caught mid-way, whatever its speed.
+time it drops something: a client caught mid-way, whatever its speed. SIGUSR1 silences every
+connection open at that moment, both ways, without closing it, as a NAT or firewall that forgot
+it does; connections made after are forwarded.
 """
 import asyncio
+import signal
 import sys
 
 
-async def pipe(reader, writer, passed=lambda data: data):
+silenced = 0  # connections numbered below this forward nothing more
+
+
+async def pipe(reader, writer, passed=lambda data: data, number=None):
     try:
         while data := await reader.read(65536):
+            if number is not None and number < silenced:
+                continue
             if data := passed(data):
                 writer.write(data)
                 await writer.drain()
@@ -42,14 +50,26 @@ async def main(host, port, hold_after):
             print("held", flush=True)
         return data[:room]
 
+    connections = 0
+
     async def handle(client_reader, client_writer):
+        nonlocal connections
+        number = connections
+        connections += 1
         try:
             server_reader, server_writer = await asyncio.open_connection(host, port)
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(pipe(client_reader, server_writer, up_to_hold), pipe(server_reader, client_writer))
+        await asyncio.gather(
+            pipe(client_reader, server_writer, up_to_hold, number), pipe(server_reader, client_writer, number=number)
+        )
 
+    def silence():
+        global silenced
+        silenced = connections
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, silence)
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:

@@ -27,5 +27,7 @@ public struct TCPProxy {
 
     public func pause() { process.signal(SIGSTOP) }
     public func resume() { process.signal(SIGCONT) }
+    /// Every connection open now forwards nothing more, and is not closed; new ones work.
+    public func silenceOpenConnections() { process.signal(SIGUSR1) }
     public func stop() { process.signal(SIGKILL) }
 }

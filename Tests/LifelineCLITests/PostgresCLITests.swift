@@ -419,6 +419,28 @@ struct PostgresCLITests {
         }
     }
 
+    @Test("an idle worker whose connections go silent without a word (no reset, no close) notices it by itself, reconnects, and takes a new job within seconds")
+    func silentConnections() async throws {
+        let cli = try await Self.runner()
+        defer { cli.removeAll() }
+        let proxy = try await TCPProxy(to: try #require(cli.databaseURL))
+        defer { proxy.stop() }
+        let worker = try cli.start(["worker"], extraEnvironment: ["LIFELINE_DATABASE_URL": proxy.url])
+        defer { worker.signal(SIGKILL) }
+        let first = try await cli.enqueue(["noop"])
+        try await waitUntil("the first job to complete", timeout: .seconds(30)) { try await cli.job(first)["state"] == "completed" }
+        proxy.silenceOpenConnections()
+        // Only its check of the change feed can tell: the worker is idle, and LISTEN only waits.
+        try await waitUntil("the worker to notice", timeout: .seconds(30)) {
+            worker.stderr.contains("lost the change feed; reconnecting") && worker.stderr.contains("did not answer a check within 5s")
+        }
+        let enqueued = ContinuousClock.now
+        let next = try await cli.enqueue(["noop"])
+        // Its claims' connection is as silent, and gives up at its statement timeout (10 s).
+        try await waitUntil("the next job to complete", timeout: .seconds(30)) { try await cli.job(next)["state"] == "completed" }
+        #expect(ContinuousClock.now - enqueued < .seconds(20), "not left to the 30 s fallback look")
+    }
+
     @Test("a worker asked to stop while the database does not answer says it waits to record the ends; asked again, it leaves them to their leases")
     func stopDuringOutage() async throws {
         let cli = try await Self.runner()
