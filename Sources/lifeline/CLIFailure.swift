@@ -79,7 +79,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         let code = command.exitCode(for: error).rawValue
         // Laid out for 80 columns at least: on a narrower terminal an example wraps where the
         // terminal wraps it, not at a newline of its own, and pastes whole.
-        if code == 0 { return (0, command.fullMessage(for: error, columns: max(Output.standardOutput.width ?? 80, 80))) }
+        let columns = max(Output.standardOutput.width ?? 80, 80)
+        if code == 0 { return (0, UsageLayout.wrapped(command.fullMessage(for: error, columns: columns), columns: columns)) }
         var message = command.message(for: error).replacingOccurrences(of: "Error: ", with: "")
         guard !message.isEmpty else { return (code, "") }
         // An argument the message quotes is one line in it, even with a newline of its own,

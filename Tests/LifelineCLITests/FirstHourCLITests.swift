@@ -27,6 +27,9 @@ struct FirstHourCLITests {
         for command in Self.commands {
             let help = try await cli.run(command + ["--help"], extraEnvironment: ["COLUMNS": "80"])
             #expect(help.status == 0)
+            for line in help.stdout.split(separator: "\n") where line.count > 80 {
+                Issue.record("\(command): a line longer than 80 columns: \(line)")
+            }
             for example in Self.examples(help.stdout) {
                 #expect(example.count <= 76, "\(command): an example longer than a terminal line: \(example.count) \(example)")
                 #expect(example.filter { $0 == "'" }.count.isMultiple(of: 2), "\(command): an example cut mid-quote: \(example)")
