@@ -167,12 +167,14 @@ struct JobsCancelCommand: AsyncParsableCommand {
         var missing: [Int64] = []
         var refused: [(id: Int64, state: JobState)] = []
         var unrenewed: Set<Int64> = []
+        var servers: [(id: Int64, server: String)] = []
         for id in ids {
             guard let job = try await queue.jobs.jobGet(id) else {
                 missing.append(id)
                 continue
             }
             if JobText.leaseExpired(job, now: queue.jobs.now) { unrenewed.insert(id) }
+            if Stage(kind: job.kind) != nil, let server = job.server { servers.append((id, server)) }
             if job.state == .completed || job.state == .discarded { refused.append((id, job.state)) }
             if let cleanup = StageJobs.cancelRefusal(job) { throw CLIFailure(.conflict, cleanup) }
         }
@@ -190,11 +192,13 @@ struct JobsCancelCommand: AsyncParsableCommand {
             let result = results[id] ?? .notFound
             let text: String
             switch result {
-            case .cancelled: text = "job \(id) cancelled"
+            case .cancelled: text = "job \(id) cancelled" + (try await Self.serverMoved(servers.first { $0.id == id }?.server, in: queue))
             // No worker renews its lease to hear the request: it waits for the next claim.
             case .requested where unrenewed.contains(id):
                 text = "job \(id) is running, but its worker stopped renewing its lease: it is cancelled at the next claim by any worker"
-            case .requested: text = "job \(id) is running: asked to stop"
+            case .requested:
+                text = "job \(id) is running: asked to stop"
+                    + (servers.first { $0.id == id }.map { "; server \($0.server) moves as on its stage's failure once it stops" } ?? "")
             case .alreadyFinal(.cancelled): text = "job \(id) is already cancelled"
             case .alreadyFinal(let state):
                 refused.append((id, state))
@@ -209,6 +213,14 @@ struct JobsCancelCommand: AsyncParsableCommand {
         // Finished or pruned since they were looked up: the others were cancelled.
         if !missing.isEmpty { throw CLIFailure.noJob(missing) }
         if !refused.isEmpty { throw CLIFailure(.conflict, CancelResult.refusal(refused)) }
+    }
+
+    /// Where a cancelled stage job's server went: its stage failed for good, in the cancel's
+    /// own transaction.
+    private static func serverMoved(_ name: String?, in queue: OpenQueue) async throws -> String {
+        guard let name else { return "" }
+        guard let server = try await queue.servers.serverGet(name) else { return "; server \(name) removed" }
+        return "; server \(name) is \(server.state.rawValue)"
     }
 }
 

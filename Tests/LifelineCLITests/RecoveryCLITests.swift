@@ -361,6 +361,17 @@ struct RecoveryCLITests {
         #expect(abs(stalled.timeIntervalSince(renewed) - 1) < 0.01, "the lease is 1s: \(renewed) then \(stalled)")
     }
 
+    @Test("cancelling a stage's job says where its server went: a waiting create's removes the server")
+    func stageCancelSaysServer() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        #expect(try await cli.run(["server", "create", "cx"]).status == 0)
+        let create = try #require(try await cli.json(["jobs", "list", "--json"]).first?["id"]?.intValue)
+        let cancelled = try await cli.run(["jobs", "cancel", "\(create)"])
+        #expect(cancelled.status == 0 && cancelled.stdout == "job \(create) cancelled; server cx removed\n", "\(cancelled)")
+        #expect(try await cli.json(["server", "list", "--json"]).isEmpty)
+    }
+
     @Test("a cleanup stage's job cannot be cancelled (it would only start again): exit 3, and 409 from the API")
     func cleanupNotCancelled() async throws {
         let cli = try CLIRunner()
