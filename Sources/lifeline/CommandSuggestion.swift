@@ -100,7 +100,7 @@ enum CommandSuggestion {
     /// The command `arguments` name, and the words that name it. Until a command without
     /// subcommands is reached, words that name none are passed over: the value of an option
     /// given before the command's name (`--limit 5 jobs list`, `jobs --state running list`).
-    private static func commandPath(in arguments: [String], root: any ParsableCommand.Type) -> (command: any ParsableCommand.Type, path: [String]) {
+    static func commandPath(in arguments: [String], root: any ParsableCommand.Type) -> (command: any ParsableCommand.Type, path: [String]) {
         var command = root
         var path: [String] = []
         for argument in arguments.prefix(while: { $0 != "--" }) where !argument.hasPrefix("-") {

@@ -65,6 +65,7 @@ struct Lifeline: AsyncParsableCommand {
                 throw CLIFailure(.invalidInput, Self.notUTF8(argument: notText))
             }
             try StoreOptions.checkNamedOnce(arguments)
+            try OptionRepeats.check(arguments, root: self)
             // A pool's runner process, started by its pool with exactly this command line.
             if arguments == WorkerCommand.runnerCommand {
                 // On the main thread, whose name ps and top show.

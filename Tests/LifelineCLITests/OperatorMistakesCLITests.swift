@@ -85,6 +85,29 @@ struct OperatorMistakesCLITests {
         }
     }
 
+    @Test("an option that takes one value, given twice, is refused and changes nothing; those that add up, and flags, may repeat", arguments: [
+        (["jobs", "list", "--json", "--json", "--queue", "a", "--queue", "b"], "--queue is given 2 times"),
+        (["enqueue", "noop", "--queue", "a", "--queue=b"], "--queue is given 2 times"),
+        (["server", "create", "zz1", "--disks", "1", "--disks", "2"], "--disks is given 2 times"),
+        (["worker", "--drain", "--concurrency", "2", "--concurrency", "3"], "--concurrency is given 2 times"),
+        (["jobs", "list", "--state", "completed", "--state", "available", "--json", "--json"], nil),
+        (["events", "--type", "enqueued", "--type", "completed"], nil),
+    ])
+    func repeatedOption(arguments: [String], refusal: String?) async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        _ = try await cli.enqueue(["noop"])
+        let result = try await cli.run(arguments)
+        if let refusal {
+            #expect(result.status == 64 && result.stderr == "lifeline: \(refusal): it takes one value (see --help)\n", "\(result)")
+            let jobs = try await cli.json(["jobs", "list", "--json"])
+            let servers = try await cli.json(["server", "list", "--json"])
+            #expect(jobs.count == 1 && servers.isEmpty, "nothing changed")
+        } else {
+            #expect(result.status == 0, "\(result)")
+        }
+    }
+
     @Test("--limit 0 is said alike by the lists that take it", arguments: [["jobs", "list"], ["events"]])
     func limitZero(command: [String]) async throws {
         let cli = try CLIRunner()
