@@ -112,7 +112,8 @@ extension StoreSelection {
     /// on the calling thread.
     func openSQLite(creating: Bool = true, concurrentReads: Bool = false, creatingHint: String? = nil) throws -> SQLiteJobStore {
         // A new one's path is refused before the home is made, so nothing is left of the attempt.
-        if try !requireDatabase(creating: creating, creatingHint: creatingHint) {
+        let isNew = try !requireDatabase(creating: creating, creatingHint: creatingHint)
+        if isNew {
             try opening { try SQLiteDatabase.checkPathLength(databasePath, creating: true) }
         }
         // Before the home is made: one made in another user's directory would be root's there.
@@ -120,12 +121,18 @@ extension StoreSelection {
         try requireDirectory()
         let lockTimeout = try self.lockTimeout()
         let path = databasePath
-        return try opening {
+        let store = try opening {
             let writer: any DatabaseWriter = concurrentReads
                 ? try SQLiteDatabase.openPool(path: path, lockTimeout: lockTimeout)
                 : try SQLiteDatabase.openConnection(path: path, lockTimeout: lockTimeout)
             return SQLiteServerStore.jobStore(writer: writer, lockTimeout: lockTimeout)
         }
+        // The default home is the directory the command runs in: a queue made there, after a
+        // `cd` elsewhere, is most likely not the one meant.
+        if isNew, named == nil, Environment.value("LIFELINE_HOME") == nil {
+            Output.standardError.writeLine("lifeline: made a new queue in ./\(home) (LIFELINE_HOME is not set: commands run elsewhere use the queue there)")
+        }
+        return store
     }
 
     /// Whether the queue named is a SQLite file not made yet: a write refused before it is

@@ -160,6 +160,26 @@ struct FirstHourCLITests {
         #expect(result.status == 4 && result.stderr.contains("no directory") && !FileManager.default.fileExists(atPath: cli.home.path))
     }
 
+    @Test("a queue made in the default home (./queue, LIFELINE_HOME not set) is said once, on stderr; one named by LIFELINE_HOME is not")
+    func defaultHomeMade() async throws {
+        let cli = try CLIRunner()
+        defer { cli.removeAll() }
+        try FileManager.default.createDirectory(at: cli.home, withIntermediateDirectories: true)
+        var environment = cli.environment
+        environment["LIFELINE_HOME"] = nil
+        func enqueue() async throws -> BackgroundCommand {
+            let command = try BackgroundCommand(cli.binary.path, ["enqueue", "noop"], environment: environment, directory: cli.home.path)
+            #expect(try await command.waitForExit() == 0)
+            return command
+        }
+        let first = try await enqueue()
+        #expect(first.stderr == "lifeline: made a new queue in ./queue (LIFELINE_HOME is not set: commands run elsewhere use the queue there)\n")
+        #expect(FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("queue/lifeline.db").path))
+        #expect(try await enqueue().stderr == "", "said once")
+        let named = try await cli.run(["enqueue", "noop"])
+        #expect(named.status == 0 && named.stderr == "", "\(named)")
+    }
+
     @Test("a directory given as the database is called one")
     func directoryAsDatabase() async throws {
         let cli = try CLIRunner()
