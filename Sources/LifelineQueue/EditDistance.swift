@@ -26,10 +26,12 @@ public enum EditDistance {
         let names = Array(names)
         let beginning = typed.isEmpty ? [] : names.filter { $0.lowercased().hasPrefix(typed) }
         if beginning.count == 1 { return beginning[0] }
-        guard beginning.isEmpty else { return nil }
-        let scored = names.map { ($0, between(typed, $0.lowercased())) }
+        // Begun by several, it is the nearest of them if the others are much farther (`--arg`:
+        // `--args`, not `--args-file`; `serv` is as much `server` as `serve`).
+        let scored = (beginning.isEmpty ? names : beginning).map { ($0, between(typed, $0.lowercased())) }
+        let margin = beginning.isEmpty ? 1 : 3
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 * 2 <= word.count,
-              scored.filter({ $0.1 == best.1 }).count == 1
+              scored.allSatisfy({ $0.0 == best.0 || $0.1 >= best.1 + margin })
         else { return nil }
         return best.0
     }

@@ -100,6 +100,10 @@ struct CLIFailure: Error, CustomStringConvertible {
             let option = index > 0 && arguments[index - 1].hasPrefix("--") ? " for \(arguments[index - 1])" : ""
             return (code, "negative numbers are not accepted: \(arguments[index])\(option) (see --help)")
         }
+        // A JSON object after the kind is a job's arguments given without their option.
+        if let match = oneLine.firstMatch(of: #/^Unexpected argument '(\{.*)'$/#), arguments.first == "enqueue" {
+            oneLine = "Unexpected argument '\(match.1)': a job's arguments are given with --args"
+        }
         if oneLine.hasPrefix("Missing expected argument"), let option = CommandSuggestion.unknownOption(in: arguments, root: Lifeline.self) {
             oneLine = "Unknown option '\(option)'"
         }

@@ -111,6 +111,8 @@ struct FirstHourCLITests {
         (["enqueue", "sleep", "--args", #"{"ms": 5, "msx": 3}"#], "lifeline: invalid args for 'sleep': unknown field 'msx' (fields: ms)"),
         (["enqueue", "exec", "--args", #"{"argv": ["true"], "envv": {}}"#], "lifeline: invalid args for 'exec': unknown field 'envv' (fields: argv, cwd, env)"),
         (["enqueue", "noop", "--args", #"{"a": 1, "a": 2}"#], "lifeline: --args: invalid JSON at line 1, column 10: field 'a' appears twice in one object"),
+        (["enqueue", "sleep", #"{"ms": 1}"#], #"lifeline: unexpected argument '{"ms": 1}': a job's arguments are given with --args (see --help)"#),
+        (["enqueue", "noop", "--arg", "{}"], "lifeline: unknown option '--arg'; did you mean '--args'?"),
         (["enqueue", "noop", "--timeout", "-5s"], "lifeline: --timeout: negative duration '-5s': durations are 0 or more, e.g. 500ms, 30s, 5m, 2h, 1d"),
         (["enqueue", "noop", "--timeout", "10x"], "lifeline: --timeout: invalid duration '10x': unknown unit 'x'; use ms, s, m, h or d"),
         (["server", "create", "web-1", "--disk-size", "10"], "invalid size '10': a size needs a unit (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"),
