@@ -1,5 +1,6 @@
 import CLifelineSQLite
 import Foundation
+import Synchronization
 import GRDB
 import LifelineQueue
 import GRDBSQLite
@@ -205,6 +206,10 @@ public enum SQLiteDatabase {
         try migrator.migrate(writer)
     }
 
+    /// Whether this process made a database (``create(path:)``), not one that another process
+    /// racing it made first: a command says so only when it did.
+    public static let madeOne = Atomic<Bool>(false)
+
     /// Creates the database beside its final path and links it in place once its schema is
     /// complete, so a crash never leaves a half-made database behind. When several processes
     /// race to create it, the first one's file wins and the others open it.
@@ -238,7 +243,9 @@ public enum SQLiteDatabase {
             }
             try queue.close()
             // link() never replaces an existing file, unlike rename().
-            if link(staging, path) != 0 && errno != EEXIST {
+            if link(staging, path) == 0 {
+                madeOne.store(true, ordering: .relaxed)
+            } else if errno != EEXIST {
                 throw DatabaseOpenError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
             }
             removeStaging()

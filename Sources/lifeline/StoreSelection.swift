@@ -129,7 +129,7 @@ extension StoreSelection {
         }
         // The default home is the directory the command runs in: a queue made there, after a
         // `cd` elsewhere, is most likely not the one meant.
-        if isNew, named == nil, Environment.value("LIFELINE_HOME") == nil {
+        if isNew, SQLiteDatabase.madeOne.load(ordering: .relaxed), named == nil, Environment.value("LIFELINE_HOME") == nil {
             Output.standardError.writeLine("lifeline: made a new queue in ./\(home) (LIFELINE_HOME is not set: commands run elsewhere use the queue there)")
         }
         return store
