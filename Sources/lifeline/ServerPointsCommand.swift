@@ -54,7 +54,9 @@ enum RecoveryPointCheck {
         do {
             return try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
         } catch let unknown as UnknownMachine {
-            guard server.state == .creating else { throw CLIFailure(.notFound, elsewhere(unknown)) }
+            guard server.state == .creating else {
+                throw CLIFailure(.notFound, "\(unknown), which is under this command's LIFELINE_HOME: give it the workers' LIFELINE_HOME (and LIFELINE_INFRA)")
+            }
             return []
         }
     }
@@ -71,16 +73,12 @@ enum RecoveryPointCheck {
         guard server.allowedActions.contains(action) else { return nil }
         let points: [RecoveryPoint]?
         do {
-            points = try await InfrastructureChoice.make(root: infraRoot).recoveryPoints(machine: server.machine)
-        } catch let unknown as UnknownMachine {
-            return "cannot check recovery point '\(point)': " + elsewhere(unknown)
+            points = try await self.points(of: server, infraRoot: infraRoot)
+        } catch let failure as CLIFailure {
+            return "cannot check recovery point '\(point)': \(failure.description)"
         }
         guard let points, !points.isEmpty, !points.contains(where: { $0.id == point }) else { return nil }
         return "machine \(server.machine) has no recovery point '\(point)'; it has: "
             + points.map(\.id).joined(separator: ", ") + " (lifeline server points \(server.name))"
-    }
-
-    private static func elsewhere(_ unknown: UnknownMachine) -> String {
-        "\(unknown), which is under this command's LIFELINE_HOME: give it the workers' LIFELINE_HOME (and LIFELINE_INFRA)"
     }
 }
