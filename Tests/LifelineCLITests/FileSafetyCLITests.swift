@@ -195,8 +195,9 @@ struct FileSafetyCLITests {
         let db = mount.url.appendingPathComponent("lifeline.db").path
         let wal = db + "-wal"
         // Ten seconds of work: a look at the jobs held up by a busy machine still finds most of
-        // it to do once the disk is filled, and the queue's files must grow to record it.
-        let jobs = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"argv": ["sleep", "0.2"]}}"# + "\n", count: 400))
+        // it to do once the disk is filled, and the queue's files must grow to record it. No
+        // more jobs than this: the queue itself must leave room on the 4 MiB disk once freed.
+        let jobs = try cli.writeFile("jobs.jsonl", String(repeating: #"{"args": {"argv": ["sleep", "0.4"]}}"# + "\n", count: 200))
         #expect(try await cli.run(["enqueue", "exec", "--batch", jobs, "--db", db]).status == 0)
         let worker = try cli.start(["worker", "--concurrency", "8", "--lease", "3s", "--db", db])
         defer { worker.signal(SIGKILL) }
@@ -209,7 +210,7 @@ struct FileSafetyCLITests {
         // What is freed is less than the WAL grows to before SQLite's own checkpoint.
         try FileManager.default.removeItem(at: filler)
         try await waitUntil("every job to complete", timeout: .seconds(60)) {
-            try await cli.json(["jobs", "list", "--state", "completed", "--limit", "1000", "--json", "--db", db]).count == 400
+            try await cli.json(["jobs", "list", "--state", "completed", "--limit", "1000", "--json", "--db", db]).count == 200
         }
         #expect(Self.size(wal) < 1 << 20, "the WAL restarts instead of growing")
         worker.signal(SIGTERM)
